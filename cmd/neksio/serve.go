@@ -1,0 +1,340 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
+	"github.com/spf13/cobra"
+
+	"github.com/neksio/neksio/core/auth"
+	"github.com/neksio/neksio/core/channel"
+	"github.com/neksio/neksio/core/config"
+	"github.com/neksio/neksio/core/connector"
+	"github.com/neksio/neksio/core/inbox"
+	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/core/webhook"
+	"github.com/neksio/neksio/core/workspace"
+	"github.com/neksio/neksio/graph"
+	"github.com/neksio/neksio/graph/model"
+	"github.com/neksio/neksio/jobs"
+	"github.com/neksio/neksio/plugins/sdk"
+)
+
+func serveCmd() *cobra.Command {
+	var role string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API, the webhook endpoints, the connectors and the workers",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			if role != "" {
+				cfg.Role = role
+				if err := cfg.Validate(); err != nil {
+					return err
+				}
+			}
+			return serve(cmd.Context(), cfg, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&role, "role", "", "api, worker or all (default: NEKSIO_ROLE or all)")
+	return cmd
+}
+
+// App is a wired Neksio process.
+type App struct {
+	Cfg        *config.Config
+	Log        *slog.Logger
+	Store      *store.Store
+	Connectors *connector.Manager
+	Channels   *channel.Service
+	Inbox      *inbox.Service
+	Auth       *auth.Service
+	River      *river.Client[*sql.Tx]
+	Registry   *prometheus.Registry
+	Handler    http.Handler
+}
+
+// newApp wires every component. Nothing runs until Start.
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	s, err := openStore(ctx, cfg, cfg.AutoMigrate)
+	if err != nil {
+		return nil, err
+	}
+	box, err := loadBox(cfg, log)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	mgr, err := newConnectorManager(cfg, log)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	channels := &channel.Service{Store: s, Box: box, Gateway: mgr, Apps: appSettings, Log: log}
+	in := &inbox.Service{Store: s, Gateway: mgr, Channels: channels}
+	authSvc := &auth.Service{Store: s}
+
+	rcfg := &river.Config{Logger: log.With("component", "river")}
+	if cfg.Role != "api" {
+		rcfg.Queues = jobs.Queues()
+		rcfg.Workers = jobs.Workers(in)
+	}
+	rc, err := river.NewClient(s.Driver, rcfg)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("river: %w", err)
+	}
+	s.SetJobs(rc)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	app := &App{Cfg: cfg, Log: log, Store: s, Connectors: mgr, Channels: channels, Inbox: in, Auth: authSvc, River: rc, Registry: reg}
+	app.Handler = app.routes()
+	return app, nil
+}
+
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	gql := graph.NewServer(graph.Deps{
+		Store: a.Store, Auth: a.Auth, Inbox: a.Inbox, Channels: a.Channels,
+		Connectors: a.connectorInfo,
+	}, graph.Options{
+		Dev:            a.Cfg.DevMode(),
+		MaxComplexity:  a.Cfg.GraphQLComplexity,
+		MaxDepth:       a.Cfg.GraphQLDepth,
+		RequestTimeout: a.Cfg.RequestTimeout,
+		RateLimit:      a.Cfg.RateLimit,
+		RateBurst:      a.Cfg.RateBurst,
+		Logger:         a.Log,
+		Metrics:        a.Registry,
+	})
+	mux.Handle("/graphql", gql)
+	if a.Cfg.DevMode() {
+		mux.Handle("GET /{$}", graph.Playground("/graphql"))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.Store.Ping(ctx); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
+	wh := &webhook.Handler{Store: a.Store, Gateway: a.Connectors, Channels: a.Channels, Inbox: a.Inbox,
+		MaxBytes: a.Cfg.WebhookMaxBytes, Log: a.Log}
+	wh.Register(mux, a.Registry)
+	return instrument(mux, a.Registry)
+}
+
+func (a *App) connectorInfo() []*model.ConnectorInfo {
+	var out []*model.ConnectorInfo
+	for _, c := range a.Connectors.List() {
+		caps := make([]string, len(c.Capabilities))
+		for i, cp := range c.Capabilities {
+			caps[i] = string(cp)
+		}
+		out = append(out, &model.ConnectorInfo{Name: c.Name, Version: c.Version, Platforms: c.Platforms, Capabilities: caps, Healthy: c.Healthy})
+	}
+	return out
+}
+
+// Start launches the connectors and the workers.
+func (a *App) Start(ctx context.Context) error {
+	if err := a.Connectors.Start(ctx); err != nil {
+		return fmt.Errorf("connectors: %w", err)
+	}
+	if a.Cfg.Role != "api" {
+		if err := a.River.Start(ctx); err != nil {
+			return fmt.Errorf("river: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close stops everything, workers first so no job runs against a closed store.
+func (a *App) Close() {
+	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if a.Cfg.Role != "api" {
+		_ = a.River.Stop(stopCtx)
+	}
+	_ = a.Connectors.Close()
+	_ = a.Store.Close()
+}
+
+// bootstrap creates a workspace and an owner key on the first start of an
+// empty database and prints the key once.
+func (a *App) bootstrap(ctx context.Context, out interface{ Write([]byte) (int, error) }) error {
+	n, err := workspace.Count(ctx, a.Store)
+	if err != nil || n > 0 {
+		return err
+	}
+	ws, err := workspace.Create(ctx, a.Store, "My workspace")
+	if err != nil {
+		return err
+	}
+	key, _, err := a.Auth.CreateKeyForWorkspace(ctx, string(ws.ID), "first start", tenant.RoleOwner)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n"+
+		"================================================================\n"+
+		" Neksio first start: created workspace %s\n"+
+		" Owner API key (shown once, store it now):\n\n"+
+		"   %s\n\n"+
+		" Try:  curl -s http://%s/graphql -H 'Authorization: Bearer %s' \\\n"+
+		"         -H 'Content-Type: application/json' -d '{\"query\":\"{ viewer { role workspace { id name } } }\"}'\n"+
+		"================================================================\n\n",
+		ws.ID, key, a.Cfg.Addr, key)
+	return nil
+}
+
+func serve(ctx context.Context, cfg *config.Config, out interface{ Write([]byte) (int, error) }) error {
+	log := newLogger(cfg)
+	slog.SetDefault(log)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	app, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if cfg.Role != "worker" {
+		if err := app.bootstrap(ctx, out); err != nil {
+			return fmt.Errorf("first start: %w", err)
+		}
+	}
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	if cfg.Role == "worker" {
+		log.Info("worker running")
+		<-ctx.Done()
+		return nil
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	db := "sqlite " + cfg.SQLitePath()
+	if cfg.Postgres() {
+		db = "postgres"
+	}
+	log.Info("neksio listening", "addr", "http://"+ln.Addr().String(), "database", db, "role", cfg.Role, "dev", cfg.DevMode())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// builtinConnectors are served by this binary (`neksio connector serve NAME`).
+var builtinConnectors = map[string]func() sdk.Connector{}
+
+func newConnectorManager(cfg *config.Config, log *slog.Logger) (*connector.Manager, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	mgr := connector.New(connector.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.PluginTimeout, Logger: log.With("component", "connector")})
+	for _, name := range cfg.Connectors {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if _, ok := builtinConnectors[name]; !ok {
+			return nil, fmt.Errorf("NEKSIO_CONNECTORS: no built-in connector %q", name)
+		}
+		n := name
+		if err := mgr.Register(n, func() *exec.Cmd { return exec.Command(self, "connector", "serve", n) }); err != nil {
+			return nil, err
+		}
+	}
+	return mgr, nil
+}
+
+// appSettings reads a connector's app-level settings from
+// NEKSIO_<CONNECTOR>_* variables.
+func appSettings(name string) sdk.App {
+	prefix := "NEKSIO_" + strings.ToUpper(name) + "_"
+	settings := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if rest, ok := strings.CutPrefix(k, prefix); ok {
+			settings[strings.ToLower(rest)] = v
+		}
+	}
+	secret := settings["app_secret"]
+	if secret == "" {
+		secret = settings["client_secret"]
+	}
+	return sdk.App{
+		APIBaseURL:   settings["api_base_url"],
+		ClientID:     settings["client_id"],
+		ClientSecret: secret,
+		VerifyToken:  settings["verify_token"],
+		Settings:     settings,
+	}
+}
+
+// instrument counts HTTP requests by route pattern and status.
+func instrument(next *http.ServeMux, reg prometheus.Registerer) http.Handler {
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "neksio_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"route", "code"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "neksio_http_request_duration_seconds", Help: "HTTP latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, []string{"route"})
+	reg.MustRegister(reqs, dur)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		_, pattern := next.Handler(r)
+		if pattern == "" {
+			pattern = "unmatched"
+		}
+		rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rw, r)
+		reqs.WithLabelValues(pattern, fmt.Sprint(rw.code)).Inc()
+		dur.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int)        { w.code = code; w.ResponseWriter.WriteHeader(code) }
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,34 @@
+// Package audit records sensitive actions: who did what to which object.
+// Entries are written in the same transaction as the action, so an action
+// that rolls back leaves no entry and one that commits always has it.
+package audit
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/ent/schema/pulid"
+)
+
+// Record writes an audit entry with client (bound to the action's
+// transaction). meta must hold no secrets.
+func Record(ctx context.Context, client *ent.Client, action, targetType, targetID string, meta map[string]string) error {
+	v := tenant.FromContext(ctx)
+	if v == nil || v.WorkspaceID == "" {
+		return fmt.Errorf("audit: no workspace viewer for %s", action)
+	}
+	err := client.AuditLog.Create().
+		SetWorkspaceID(pulid.ID(v.WorkspaceID)).
+		SetActor(v.Actor()).
+		SetAction(action).
+		SetTargetType(targetType).
+		SetTargetID(targetID).
+		SetMetadata(meta).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: recording %s: %w", action, err)
+	}
+	return nil
+}

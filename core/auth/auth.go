@@ -1,0 +1,235 @@
+// Package auth issues and checks API keys, and hashes users' passwords.
+//
+// An API key is 32 random bytes, base64url-encoded behind the "nks_"
+// marker. It is shown once; the database keeps its SHA-256 (a fast hash is
+// right for 256 random bits: there is nothing to brute-force) and a visible
+// prefix so people can tell keys apart. Passwords, which are guessable,
+// use argon2id.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/audit"
+	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/ent/apikey"
+	"github.com/neksio/neksio/ent/schema/pulid"
+)
+
+const (
+	keyMarker = "nks_"
+	// prefixLen characters of the key are stored in the clear.
+	prefixLen = len(keyMarker) + 8
+)
+
+// ErrInvalidKey is returned for a key that is malformed, unknown, revoked
+// or expired; callers must not tell these apart to the client.
+var ErrInvalidKey = errors.New("invalid API key")
+
+// NewKey returns a fresh key, its visible prefix and its hash.
+func NewKey() (key, prefix, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", "", fmt.Errorf("auth: %w", err)
+	}
+	key = keyMarker + base64.RawURLEncoding.EncodeToString(b)
+	return key, key[:prefixLen], HashKey(key), nil
+}
+
+// HashKey returns the stored form of a key.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// Service manages API keys.
+type Service struct {
+	Store *store.Store
+	Now   func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// CreateKey issues a key in the viewer's workspace. Only admins and
+// owners may, and nobody may issue a key with more power than their own.
+func (s *Service) CreateKey(ctx context.Context, name string, role tenant.Role) (string, *ent.APIKey, error) {
+	v, err := tenant.Require(ctx, tenant.RoleAdmin)
+	if err != nil {
+		return "", nil, err
+	}
+	if !role.Valid() {
+		return "", nil, apperr.Invalid("role", "unknown role %q", role)
+	}
+	if !v.Role.AtLeast(role) {
+		return "", nil, apperr.Forbidden("cannot create a key with role %s as %s", role, v.Role)
+	}
+	if len(name) > 200 {
+		return "", nil, apperr.Invalid("name", "name is longer than 200 characters")
+	}
+	return s.createKey(ctx, pulid.ID(v.WorkspaceID), name, role)
+}
+
+// CreateKeyForWorkspace issues a key as the operator (CLI, first start).
+func (s *Service) CreateKeyForWorkspace(ctx context.Context, workspaceID string, name string, role tenant.Role) (string, *ent.APIKey, error) {
+	if !role.Valid() {
+		return "", nil, apperr.Invalid("role", "unknown role %q", role)
+	}
+	ctx = tenant.NewContext(ctx, tenant.System(workspaceID, "operator"))
+	return s.createKey(ctx, pulid.ID(workspaceID), name, role)
+}
+
+func (s *Service) createKey(ctx context.Context, ws pulid.ID, name string, role tenant.Role) (string, *ent.APIKey, error) {
+	key, prefix, hash, err := NewKey()
+	if err != nil {
+		return "", nil, err
+	}
+	var created *ent.APIKey
+	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Ent.Workspace.Get(ctx, ws); err != nil {
+			if ent.IsNotFound(err) {
+				return apperr.NotFound("workspace")
+			}
+			return err
+		}
+		created, err = tx.Ent.APIKey.Create().
+			SetWorkspaceID(ws).
+			SetName(name).
+			SetPrefix(prefix).
+			SetHash(hash).
+			SetRole(apikey.Role(role)).
+			SetCreatedBy(tenant.FromContext(ctx).Actor()).
+			Save(ctx)
+		if err != nil {
+			return fmt.Errorf("auth: creating key: %w", err)
+		}
+		return audit.Record(ctx, tx.Ent, "apikey.create", "APIKey", string(created.ID),
+			map[string]string{"role": string(role), "prefix": prefix})
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return key, created, nil
+}
+
+// RevokeKey revokes a key of the viewer's workspace.
+func (s *Service) RevokeKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error) {
+	if _, err := tenant.Require(ctx, tenant.RoleAdmin); err != nil {
+		return nil, err
+	}
+	var out *ent.APIKey
+	err := s.Store.InTx(ctx, func(tx *store.Tx) error {
+		k, err := tx.Ent.APIKey.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return apperr.NotFound("API key")
+		}
+		if err != nil {
+			return err
+		}
+		if k.RevokedAt != nil {
+			out = k
+			return nil
+		}
+		out, err = k.Update().SetRevokedAt(s.now()).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("auth: revoking key: %w", err)
+		}
+		return audit.Record(ctx, tx.Ent, "apikey.revoke", "APIKey", string(id), map[string]string{"prefix": k.Prefix})
+	})
+	return out, err
+}
+
+// Authenticate resolves a bearer key to a member viewer.
+func (s *Service) Authenticate(ctx context.Context, key string) (*tenant.Viewer, error) {
+	if !strings.HasPrefix(key, keyMarker) || len(key) != len(keyMarker)+43 {
+		return nil, ErrInvalidKey
+	}
+	hash := HashKey(key)
+	// Looking a key up must cross workspaces: the key says which one.
+	pctx := tenant.NewContext(ctx, tenant.PlatformViewer("authenticate"))
+	k, err := s.Store.Ent.APIKey.Query().Where(apikey.Hash(hash)).Only(pctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrInvalidKey
+	}
+	if err != nil {
+		return nil, apperr.Unavailable(err, "authentication unavailable")
+	}
+	// The index matched the hash already; compare again in constant time
+	// so the check does not rest on the database's string comparison.
+	if subtle.ConstantTimeCompare([]byte(k.Hash), []byte(hash)) != 1 {
+		return nil, ErrInvalidKey
+	}
+	now := s.now()
+	if k.RevokedAt != nil || (k.ExpiresAt != nil && now.After(*k.ExpiresAt)) {
+		return nil, ErrInvalidKey
+	}
+	// Recording use at most once a minute keeps reads from turning into writes.
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
+		_ = s.Store.Ent.APIKey.UpdateOneID(k.ID).SetLastUsedAt(now).Exec(pctx)
+	}
+	return tenant.Member(string(k.WorkspaceID), tenant.Role(k.Role), string(k.ID), ""), nil
+}
+
+// argon2id parameters (RFC 9106's second recommendation, memory-constrained).
+const (
+	argonTime    = 3
+	argonMemory  = 64 * 1024
+	argonThreads = 2
+	argonKeyLen  = 32
+)
+
+// HashPassword returns an argon2id PHC string for password.
+func HashPassword(password string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("auth: %w", err)
+	}
+	sum := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(sum)), nil
+}
+
+// VerifyPassword checks password against a PHC string from HashPassword.
+func VerifyPassword(phc, password string) bool {
+	parts := strings.Split(phc, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var version int
+	var mem, t uint32
+	var threads uint8
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &t, &threads); err != nil {
+		return false
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil {
+		return false
+	}
+	want, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, mem, threads, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}

@@ -1,0 +1,105 @@
+// Package config reads Neksio's settings from the environment. Every
+// setting has a default that makes `neksio serve` work with nothing set:
+// SQLite in ./data, the built-in AI provider, the embedded vector store.
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is every setting. The env tags are the documented names (README,
+// configuration table).
+type Config struct {
+	Addr        string `env:"NEKSIO_ADDR" envDefault:"127.0.0.1:8080"`
+	DataDir     string `env:"NEKSIO_DATA_DIR" envDefault:"./data"`
+	DatabaseURL string `env:"NEKSIO_DATABASE_URL"`
+	AutoMigrate bool   `env:"NEKSIO_AUTO_MIGRATE" envDefault:"true"`
+	// Dev turns on introspection and the GraphiQL playground. Unset, they
+	// are on for the embedded default and off on PostgreSQL.
+	Dev       *bool  `env:"NEKSIO_DEV"`
+	MasterKey string `env:"NEKSIO_MASTER_KEY"`
+	LogLevel  string `env:"NEKSIO_LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"NEKSIO_LOG_FORMAT" envDefault:"text"`
+	// Role: api, worker or all.
+	Role string `env:"NEKSIO_ROLE" envDefault:"all"`
+
+	PluginDir      string        `env:"NEKSIO_PLUGIN_DIR"`
+	Connectors     []string      `env:"NEKSIO_CONNECTORS" envDefault:"whatsapp,meta" envSeparator:","`
+	PluginTimeout  time.Duration `env:"NEKSIO_PLUGIN_TIMEOUT" envDefault:"30s"`
+	PublicURL      string        `env:"NEKSIO_PUBLIC_URL"`
+	AllowedOrigins []string      `env:"NEKSIO_ALLOWED_ORIGINS" envSeparator:","`
+
+	GraphQLComplexity int           `env:"NEKSIO_GRAPHQL_MAX_COMPLEXITY" envDefault:"2000"`
+	GraphQLDepth      int           `env:"NEKSIO_GRAPHQL_MAX_DEPTH" envDefault:"12"`
+	RequestTimeout    time.Duration `env:"NEKSIO_REQUEST_TIMEOUT" envDefault:"30s"`
+	RateLimit         float64       `env:"NEKSIO_RATE_LIMIT" envDefault:"50"`
+	RateBurst         int           `env:"NEKSIO_RATE_BURST" envDefault:"100"`
+	WebhookMaxBytes   int64         `env:"NEKSIO_WEBHOOK_MAX_BYTES" envDefault:"1048576"`
+
+	AIBaseURL        string `env:"NEKSIO_AI_BASE_URL"`
+	AIAPIKey         string `env:"NEKSIO_AI_API_KEY"`
+	AIChatModel      string `env:"NEKSIO_AI_CHAT_MODEL"`
+	AIEmbeddingModel string `env:"NEKSIO_AI_EMBEDDING_MODEL"`
+	MilvusAddress    string `env:"NEKSIO_MILVUS_ADDRESS"`
+}
+
+// Load reads the environment.
+func Load() (*Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &c, c.Validate()
+}
+
+// Validate checks values that would otherwise fail late.
+func (c *Config) Validate() error {
+	switch c.Role {
+	case "api", "worker", "all":
+	default:
+		return fmt.Errorf("config: NEKSIO_ROLE must be api, worker or all, not %q", c.Role)
+	}
+	if c.DatabaseURL != "" && !c.Postgres() {
+		return fmt.Errorf("config: NEKSIO_DATABASE_URL must be a postgres:// URL (leave it empty for the embedded SQLite database)")
+	}
+	if c.MasterKey != "" {
+		if k, err := base64.StdEncoding.DecodeString(c.MasterKey); err != nil || len(k) != 32 {
+			return fmt.Errorf("config: NEKSIO_MASTER_KEY must be 32 bytes, base64-encoded")
+		}
+	}
+	return nil
+}
+
+// Postgres reports whether the database is PostgreSQL.
+func (c *Config) Postgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+// DevMode reports whether introspection and the playground are on.
+func (c *Config) DevMode() bool {
+	if c.Dev != nil {
+		return *c.Dev
+	}
+	return !c.Postgres()
+}
+
+// SQLitePath is the embedded database file.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "neksio.db") }
+
+// ConnectorSetting reads NEKSIO_<CONNECTOR>_<NAME>, e.g.
+// NEKSIO_WHATSAPP_APP_SECRET for ("whatsapp", "app_secret").
+func ConnectorSetting(connector, name string) string {
+	key := "NEKSIO_" + envName(connector) + "_" + envName(name)
+	return os.Getenv(key)
+}
+
+func envName(s string) string {
+	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(s))
+}

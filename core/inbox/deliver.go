@@ -1,0 +1,232 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/neksio/neksio/core/event"
+	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/ent"
+	entchannel "github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/plugins/sdk"
+)
+
+// Gateway gives access to connectors by name.
+type Gateway interface {
+	Get(name string) (sdk.Connector, error)
+}
+
+// Credentials opens a channel's secrets and app settings for a call.
+type Credentials interface {
+	Credentials(ch *ent.Channel) (sdk.Credentials, error)
+	AppFor(ch *ent.Channel) sdk.App
+}
+
+// PrivateReplyWindow is how long after a comment a private reply may be
+// sent (Meta: 7 days, once per comment).
+const PrivateReplyWindow = 7 * 24 * time.Hour
+
+// RetryableError asks the job layer to try again, after RetryAfter when
+// the platform said so.
+type RetryableError struct {
+	Err        error
+	RetryAfter time.Duration
+}
+
+func (e *RetryableError) Error() string { return "retryable: " + e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// Deliver sends a pending outbound message through its channel's
+// connector. It is idempotent: a message no longer pending is left alone.
+// Retryable failures return *RetryableError (unless final is set, when
+// the message is marked failed instead); other failures are recorded on
+// the message, the conversation goes to a human, and nil is returned.
+func (s *Service) Deliver(ctx context.Context, messageID string, final bool) error {
+	msg, err := s.Store.Ent.Message.Query().
+		Where(message.ID(pulidID(messageID))).
+		WithConversation(func(q *ent.ConversationQuery) { q.WithChannel().WithContact() }).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil // deleted meanwhile (retention, privacy request)
+	}
+	if err != nil {
+		return &RetryableError{Err: fmt.Errorf("inbox: loading message: %w", err)}
+	}
+	if msg.DeliveryStatus != message.DeliveryStatusPending || msg.Direction != message.DirectionOutbound {
+		return nil
+	}
+	conv := msg.Edges.Conversation
+	ch := conv.Edges.Channel
+	if ch.Status == entchannel.StatusDisconnected {
+		return s.fail(ctx, msg, &sdk.Error{Class: sdk.ClassPermanent, Message: "the channel is disconnected"})
+	}
+	req, perr := s.sendRequest(ctx, msg, conv, ch)
+	if perr != nil {
+		return s.fail(ctx, msg, perr)
+	}
+	conn, err := s.Gateway.Get(ch.Connector)
+	if err != nil {
+		return s.retry(ctx, msg, final, &sdk.Error{Class: sdk.ClassRetryable, Message: "connector " + ch.Connector + " unavailable: " + err.Error()})
+	}
+	res, err := conn.Send(ctx, req)
+	if err != nil {
+		var se *sdk.Error
+		if !errors.As(err, &se) {
+			se = &sdk.Error{Class: sdk.ClassRetryable, Message: err.Error()}
+		}
+		if se.Class == sdk.ClassRetryable {
+			return s.retry(ctx, msg, final, se)
+		}
+		return s.fail(ctx, msg, se)
+	}
+	return s.Store.InTx(ctx, func(tx *store.Tx) error {
+		status := message.DeliveryStatusSent
+		if st := message.DeliveryStatus(strings.ToUpper(string(res.Status))); st != "" && message.DeliveryStatusValidator(st) == nil {
+			status = st
+		}
+		u := tx.Ent.Message.UpdateOneID(msg.ID).SetDeliveryStatus(status).ClearErrorCode().ClearErrorMessage()
+		if res.ExternalID != "" {
+			u.SetExternalID(res.ExternalID)
+		}
+		if err := u.Exec(ctx); err != nil {
+			return fmt.Errorf("inbox: recording delivery: %w", err)
+		}
+		tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
+			ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
+		return nil
+	})
+}
+
+func (s *Service) retry(ctx context.Context, msg *ent.Message, final bool, se *sdk.Error) error {
+	if final {
+		return s.fail(ctx, msg, se)
+	}
+	return &RetryableError{Err: se, RetryAfter: se.RetryAfter}
+}
+
+// fail records a delivery that will not happen and hands the conversation
+// to a human with the reason.
+func (s *Service) fail(ctx context.Context, msg *ent.Message, se *sdk.Error) error {
+	return s.Store.InTx(ctx, func(tx *store.Tx) error {
+		code := string(se.Class)
+		if se.Code != "" {
+			code += ":" + se.Code
+		}
+		if err := tx.Ent.Message.UpdateOneID(msg.ID).
+			SetDeliveryStatus(message.DeliveryStatusFailed).
+			SetErrorCode(code).
+			SetErrorMessage(se.Message).Exec(ctx); err != nil {
+			return fmt.Errorf("inbox: recording failure: %w", err)
+		}
+		tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
+			ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
+		if se.Class == sdk.ClassAuthRevoked {
+			if err := tx.Ent.Channel.UpdateOneID(msg.ChannelID).SetStatus(entchannel.StatusNeedsReconnect).
+				SetLastError(se.Message).Exec(ctx); err != nil {
+				return fmt.Errorf("inbox: marking channel: %w", err)
+			}
+			tx.Emit(event.Event{Type: event.ChannelUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ChannelID), ChannelID: string(msg.ChannelID)})
+		}
+		reason := "delivery failed"
+		switch se.Class {
+		case sdk.ClassWindowClosed:
+			reason = "reply window closed: the platform only accepts a template or a tagged message now"
+		case sdk.ClassAuthRevoked:
+			reason = "the channel needs reconnecting"
+		}
+		return s.handOff(ctx, tx, msg.ConversationID, reason+" ("+se.Message+")")
+	})
+}
+
+// sendRequest builds the connector call for msg, applying the host-side
+// rules the platforms state (private replies: once per comment, 7 days).
+func (s *Service) sendRequest(ctx context.Context, msg *ent.Message, conv *ent.Conversation, ch *ent.Channel) (*sdk.SendRequest, *sdk.Error) {
+	creds, err := s.Channels.Credentials(ch)
+	if err != nil {
+		return nil, &sdk.Error{Class: sdk.ClassAuthRevoked, Message: "channel credentials unavailable"}
+	}
+	if creds.Extra == nil {
+		creds.Extra = map[string]string{}
+	}
+	// Connectors serving several platforms tell them apart by this.
+	creds.Extra["platform"] = ch.Platform
+	req := &sdk.SendRequest{
+		App:            s.Channels.AppFor(ch),
+		Credentials:    creds,
+		AccountID:      ch.ExternalID,
+		ThreadID:       conv.ThreadID,
+		Text:           msg.Text,
+		ReplyToID:      msg.ReplyToExternalID,
+		HumanAgent:     msg.AuthorKind == message.AuthorKindAgent,
+		IdempotencyKey: string(msg.ID),
+	}
+	switch conv.Kind {
+	case conversation.KindDirectMessage:
+		req.Kind = sdk.SendDirect
+		if conv.Edges.Contact == nil {
+			return nil, &sdk.Error{Class: sdk.ClassPermanent, Message: "the conversation has no contact to write to"}
+		}
+		req.RecipientID = conv.Edges.Contact.ExternalID
+	case conversation.KindReview:
+		req.Kind = sdk.SendReviewReply
+		req.RecipientID = conv.ThreadID
+	case conversation.KindCommentThread:
+		target, err := s.replyTarget(ctx, msg, conv)
+		if err != nil {
+			return nil, &sdk.Error{Class: sdk.ClassRetryable, Message: err.Error()}
+		}
+		if target == nil {
+			return nil, &sdk.Error{Class: sdk.ClassPermanent, Message: "no comment to reply to in this thread"}
+		}
+		req.RecipientID = *target.ExternalID
+		req.ReplyToID = ""
+		if msg.Metadata["reply_mode"] == string(ReplyPrivate) {
+			req.Kind = sdk.SendCommentPrivate
+			if s.now().Sub(target.SentAt) > PrivateReplyWindow {
+				return nil, &sdk.Error{Class: sdk.ClassWindowClosed, Message: "a private reply must be sent within 7 days of the comment"}
+			}
+			dup, err := s.Store.Ent.Message.Query().Where(
+				message.ConversationID(conv.ID),
+				message.IDNEQ(msg.ID),
+				message.DirectionEQ(message.DirectionOutbound),
+				message.ReplyToExternalID(*target.ExternalID),
+				message.DeliveryStatusIn(message.DeliveryStatusSent, message.DeliveryStatusDelivered, message.DeliveryStatusRead),
+			).All(ctx)
+			if err != nil {
+				return nil, &sdk.Error{Class: sdk.ClassRetryable, Message: err.Error()}
+			}
+			for _, d := range dup {
+				if d.Metadata["reply_mode"] == string(ReplyPrivate) {
+					return nil, &sdk.Error{Class: sdk.ClassPermanent, Message: "a private reply was already sent to this comment (the platform allows one)"}
+				}
+			}
+		} else {
+			req.Kind = sdk.SendCommentPublic
+		}
+		// Remember which comment was answered (the private-reply rule).
+		if msg.ReplyToExternalID != *target.ExternalID {
+			_ = s.Store.Ent.Message.UpdateOneID(msg.ID).SetReplyToExternalID(*target.ExternalID).Exec(ctx)
+		}
+	}
+	return req, nil
+}
+
+// replyTarget is the comment a reply in a comment thread answers: the one
+// it names, else the newest comment from a person.
+func (s *Service) replyTarget(ctx context.Context, msg *ent.Message, conv *ent.Conversation) (*ent.Message, error) {
+	q := s.Store.Ent.Message.Query().Where(
+		message.ConversationID(conv.ID), message.DirectionEQ(message.DirectionInbound), message.ExternalIDNotNil())
+	if msg.ReplyToExternalID != "" {
+		q = q.Where(message.ExternalID(msg.ReplyToExternalID))
+	}
+	target, err := q.Order(ent.Desc(message.FieldSentAt)).First(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return target, err
+}

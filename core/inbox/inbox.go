@@ -1,0 +1,203 @@
+// Package inbox owns conversations and messages: it stores what webhooks
+// bring in (one transaction per delivery, repeats are no-ops), lets members
+// triage conversations, and queues replies for delivery. Every write that
+// needs follow-up work inserts its River jobs and change events in the same
+// transaction.
+package inbox
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/event"
+	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/ent"
+	entchannel "github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/ent/user"
+	"github.com/neksio/neksio/jobs/jobargs"
+)
+
+// MaxReplyChars bounds a reply; connectors apply their platform's lower
+// limits on top.
+const MaxReplyChars = 10000
+
+// Service is the inbox.
+type Service struct {
+	Store *store.Store
+	Now   func() time.Time
+	// OnInbound hooks run for every new inbound message, in its transaction.
+	OnInbound []InboundHook
+	// Delivery needs the connectors and the channels' credentials.
+	Gateway  Gateway
+	Channels Credentials
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// ConversationUpdate is what updateConversation may change.
+type ConversationUpdate struct {
+	Status        *conversation.Status
+	AssigneeID    *pulid.ID
+	ClearAssignee bool
+	AIMode        *conversation.AiMode
+	ClearAIMode   bool
+}
+
+// UpdateConversation triages a conversation.
+func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in ConversationUpdate) (*ent.Conversation, error) {
+	v, err := tenant.Require(ctx, tenant.RoleAgent)
+	if err != nil {
+		return nil, err
+	}
+	if in.Status != nil {
+		if err := conversation.StatusValidator(*in.Status); err != nil {
+			return nil, apperr.Invalid("status", "unknown status %q", *in.Status)
+		}
+	}
+	if in.AIMode != nil {
+		if err := conversation.AiModeValidator(*in.AIMode); err != nil {
+			return nil, apperr.Invalid("aiMode", "unknown AI mode %q", *in.AIMode)
+		}
+	}
+	if in.AssigneeID != nil && in.ClearAssignee {
+		return nil, apperr.Invalid("assigneeId", "give assigneeId or clearAssignee, not both")
+	}
+	var out *ent.Conversation
+	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
+		if in.AssigneeID != nil {
+			// The user policy shows only members of the viewer's workspace.
+			ok, err := tx.Ent.User.Query().Where(user.ID(*in.AssigneeID)).Exist(ctx)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return apperr.Invalid("assigneeId", "no such user in this workspace")
+			}
+		}
+		u := tx.Ent.Conversation.UpdateOneID(id)
+		if in.Status != nil {
+			u.SetStatus(*in.Status)
+		}
+		if in.AssigneeID != nil {
+			u.SetAssigneeID(*in.AssigneeID)
+		}
+		if in.ClearAssignee {
+			u.ClearAssigneeID()
+		}
+		if in.AIMode != nil {
+			u.SetAiMode(*in.AIMode)
+		}
+		if in.ClearAIMode {
+			u.ClearAiMode()
+		}
+		var err error
+		out, err = u.Save(ctx)
+		if ent.IsNotFound(err) {
+			return apperr.NotFound("conversation")
+		}
+		if err != nil {
+			return fmt.Errorf("inbox: updating conversation: %w", err)
+		}
+		tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: v.WorkspaceID,
+			ObjectID: string(id), ConversationID: string(id), ChannelID: string(out.ChannelID)})
+		return nil
+	})
+	return out, err
+}
+
+// ReplyMode says how to answer a comment thread.
+type ReplyMode string
+
+const (
+	ReplyPublic  ReplyMode = "public"
+	ReplyPrivate ReplyMode = "private"
+)
+
+// Reply is what sendReply takes.
+type Reply struct {
+	ConversationID pulid.ID
+	Text           string
+	Mode           ReplyMode
+	// AuthorKind is agent for people, ai for the agent.
+	AuthorKind message.AuthorKind
+}
+
+// SendReply stores an outbound message and queues its delivery in the same
+// transaction: the message exists if and only if its delivery job does.
+func (s *Service) SendReply(ctx context.Context, r Reply) (*ent.Message, error) {
+	v, err := tenant.Require(ctx, tenant.RoleAgent)
+	if err != nil {
+		return nil, err
+	}
+	text := strings.TrimSpace(r.Text)
+	if text == "" {
+		return nil, apperr.Invalid("text", "text is required")
+	}
+	if utf8.RuneCountInString(text) > MaxReplyChars {
+		return nil, apperr.Invalid("text", "text is longer than %d characters", MaxReplyChars)
+	}
+	if r.AuthorKind == "" {
+		r.AuthorKind = message.AuthorKindAgent
+	}
+	var out *ent.Message
+	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
+		conv, err := tx.Ent.Conversation.Query().Where(conversation.ID(r.ConversationID)).WithChannel().Only(ctx)
+		if ent.IsNotFound(err) {
+			return apperr.NotFound("conversation")
+		}
+		if err != nil {
+			return err
+		}
+		if conv.Edges.Channel.Status == entchannel.StatusDisconnected {
+			return apperr.New(apperr.CodeConflict, "the conversation's channel is disconnected")
+		}
+		mode := r.Mode
+		switch {
+		case conv.Kind == conversation.KindCommentThread && mode == "":
+			mode = ReplyPublic
+		case conv.Kind != conversation.KindCommentThread && mode != "":
+			return apperr.Invalid("mode", "mode applies to comment threads only")
+		}
+		now := s.now()
+		create := tx.Ent.Message.Create().
+			SetWorkspaceID(pulid.ID(v.WorkspaceID)).
+			SetConversationID(conv.ID).
+			SetChannelID(conv.ChannelID).
+			SetDirection(message.DirectionOutbound).
+			SetAuthorKind(r.AuthorKind).
+			SetAuthorID(v.Actor()).
+			SetText(text).
+			SetDeliveryStatus(message.DeliveryStatusPending).
+			SetSentAt(now)
+		if mode != "" {
+			create.SetMetadata(map[string]string{"reply_mode": string(mode)})
+		}
+		out, err = create.Save(ctx)
+		if err != nil {
+			return fmt.Errorf("inbox: storing reply: %w", err)
+		}
+		if err := tx.Ent.Conversation.UpdateOneID(conv.ID).SetLastMessageAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("inbox: touching conversation: %w", err)
+		}
+		if err := tx.InsertJob(ctx, jobargs.OutboundDeliver{WorkspaceID: v.WorkspaceID, MessageID: string(out.ID)}, nil); err != nil {
+			return err
+		}
+		tx.Emit(event.Event{Type: event.MessageAdded, WorkspaceID: v.WorkspaceID, ObjectID: string(out.ID),
+			ConversationID: string(conv.ID), ChannelID: string(conv.ChannelID)})
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,416 @@
+package inbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/neksio/neksio/core/event"
+	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/ent"
+	entchannel "github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/contact"
+	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/ent/schema/schematype"
+	"github.com/neksio/neksio/plugins/sdk"
+)
+
+// InboundHook runs, in the ingesting transaction, for every new inbound
+// message; the agent and sentiment analysis queue their jobs through it.
+type InboundHook func(ctx context.Context, tx *store.Tx, msg *ent.Message, conv *ent.Conversation) error
+
+// IngestResult counts what a delivery changed.
+type IngestResult struct {
+	Created, Updated, Duplicates, Statuses, Ignored int
+}
+
+// Ingest stores a connector's events for one channel inside tx. ctx must
+// carry a viewer of the channel's workspace. Repeats are no-ops: messages
+// are unique per channel and external id.
+func (s *Service) Ingest(ctx context.Context, tx *store.Tx, ch *ent.Channel, events []*sdk.Event) (IngestResult, error) {
+	var res IngestResult
+	for _, ev := range events {
+		var err error
+		switch ev.Kind {
+		case sdk.EventMessage:
+			if ev.Message == nil {
+				res.Ignored++
+				continue
+			}
+			err = s.ingestMessage(ctx, tx, ch, ev, &res)
+		case sdk.EventStatus:
+			if ev.Status == nil {
+				res.Ignored++
+				continue
+			}
+			err = s.ingestStatus(ctx, tx, ch, ev.Status, &res)
+		case sdk.EventAccount:
+			err = s.ingestAccount(ctx, tx, ch, ev.Account, &res)
+		default:
+			res.Ignored++
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func kindOf(t sdk.ThreadKind) conversation.Kind {
+	switch t {
+	case sdk.ThreadComment:
+		return conversation.KindCommentThread
+	case sdk.ThreadReview:
+		return conversation.KindReview
+	}
+	return conversation.KindDirectMessage
+}
+
+func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Channel, ev *sdk.Event, res *IngestResult) error {
+	m := ev.Message
+	if m.ExternalID == "" || m.ThreadID == "" {
+		res.Ignored++
+		return nil
+	}
+	existing, err := tx.Ent.Message.Query().
+		Where(message.ChannelID(ch.ID), message.ExternalID(m.ExternalID)).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return fmt.Errorf("inbox: looking up message: %w", err)
+	}
+	if existing != nil {
+		return s.applyChange(ctx, tx, existing, m, res)
+	}
+	ts := m.Timestamp
+	if ts.IsZero() {
+		ts = s.now()
+	}
+	inbound := m.Direction != sdk.Outbound
+	var ct *ent.Contact
+	// The business's own comments have no contact; in a DM, an echo's
+	// contact is the person it was sent to.
+	if m.Contact.ExternalID != "" && (inbound || m.ThreadKind == sdk.ThreadDirect) {
+		if ct, err = s.upsertContact(ctx, tx, ch, m.Contact, inbound); err != nil {
+			return err
+		}
+	}
+	conv, created, err := s.upsertConversation(ctx, tx, ch, m, ct, ts, inbound)
+	if err != nil {
+		return err
+	}
+	create := tx.Ent.Message.Create().
+		SetWorkspaceID(ch.WorkspaceID).
+		SetConversationID(conv.ID).
+		SetChannelID(ch.ID).
+		SetExternalID(m.ExternalID).
+		SetType(orDefault(m.Type, "text")).
+		SetText(m.Text).
+		SetSentAt(ts).
+		SetParentExternalID(m.ParentID).
+		SetReplyToExternalID(m.ReplyToID)
+	if inbound {
+		create.SetDirection(message.DirectionInbound).SetAuthorKind(message.AuthorKindContact).
+			SetDeliveryStatus(message.DeliveryStatusReceived)
+	} else {
+		// Echoes of what the business sent elsewhere (its app, another
+		// tool) and its own comments: stored, never answered.
+		create.SetDirection(message.DirectionOutbound).SetAuthorKind(message.AuthorKindAgent).
+			SetDeliveryStatus(message.DeliveryStatusSent)
+	}
+	if ct != nil {
+		create.SetContactID(ct.ID)
+	}
+	if len(m.Attachments) > 0 {
+		create.SetAttachments(attachments(m.Attachments))
+	}
+	meta := copyMeta(m.Metadata)
+	if m.Rating > 0 {
+		meta["rating"] = strconv.Itoa(m.Rating)
+	}
+	if len(meta) > 0 {
+		create.SetMetadata(meta)
+	}
+	switch m.Action {
+	case sdk.ActionDeleted:
+		create.SetDeletedAt(ts)
+	case sdk.ActionEdited:
+		create.SetEditedAt(ts)
+	}
+	msg, err := create.Save(ctx)
+	if err != nil {
+		return fmt.Errorf("inbox: storing message: %w", err)
+	}
+	res.Created++
+	ws := string(ch.WorkspaceID)
+	if created {
+		tx.Emit(event.Event{Type: event.ConversationCreated, WorkspaceID: ws, ObjectID: string(conv.ID), ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
+	} else {
+		tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: ws, ObjectID: string(conv.ID), ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
+	}
+	tx.Emit(event.Event{Type: event.MessageAdded, WorkspaceID: ws, ObjectID: string(msg.ID), ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
+	if inbound && m.Action != sdk.ActionDeleted {
+		for _, hook := range s.OnInbound {
+			if err := hook(ctx, tx, msg, conv); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// applyChange handles a repeat, an edit or a removal of a known message.
+// Edits keep the previous text; removals keep the text and mark the time.
+func (s *Service) applyChange(ctx context.Context, tx *store.Tx, msg *ent.Message, m *sdk.Message, res *IngestResult) error {
+	ts := m.Timestamp
+	if ts.IsZero() {
+		ts = s.now()
+	}
+	switch {
+	case m.Action == sdk.ActionEdited && m.Text != msg.Text:
+		meta := copyMeta(msg.Metadata)
+		n, _ := strconv.Atoi(meta["edit_count"])
+		meta["edit_count"] = strconv.Itoa(n + 1)
+		meta["previous_text_"+strconv.Itoa(n+1)] = msg.Text
+		if err := tx.Ent.Message.UpdateOneID(msg.ID).SetText(m.Text).SetEditedAt(ts).SetMetadata(meta).Exec(ctx); err != nil {
+			return fmt.Errorf("inbox: editing message: %w", err)
+		}
+	case m.Action == sdk.ActionDeleted && msg.DeletedAt == nil:
+		if err := tx.Ent.Message.UpdateOneID(msg.ID).SetDeletedAt(ts).Exec(ctx); err != nil {
+			return fmt.Errorf("inbox: deleting message: %w", err)
+		}
+	default:
+		res.Duplicates++
+		return nil
+	}
+	res.Updated++
+	tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
+		ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
+	return nil
+}
+
+func (s *Service) upsertContact(ctx context.Context, tx *store.Tx, ch *ent.Channel, c sdk.Contact, inbound bool) (*ent.Contact, error) {
+	ct, err := tx.Ent.Contact.Query().Where(contact.ChannelID(ch.ID), contact.ExternalID(c.ExternalID)).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, fmt.Errorf("inbox: looking up contact: %w", err)
+	}
+	if ct == nil {
+		ct, err = tx.Ent.Contact.Create().
+			SetWorkspaceID(ch.WorkspaceID).
+			SetChannelID(ch.ID).
+			SetExternalID(c.ExternalID).
+			SetName(c.Name).
+			SetUsername(c.Username).
+			SetPhone(c.Phone).
+			SetAvatarURL(c.AvatarURL).
+			Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("inbox: storing contact: %w", err)
+		}
+		return ct, nil
+	}
+	// Profiles change; only what the person sends is current.
+	if !inbound {
+		return ct, nil
+	}
+	u := ct.Update()
+	changed := false
+	if c.Name != "" && c.Name != ct.Name {
+		u.SetName(c.Name)
+		changed = true
+	}
+	if c.Username != "" && c.Username != ct.Username {
+		u.SetUsername(c.Username)
+		changed = true
+	}
+	if c.AvatarURL != "" && c.AvatarURL != ct.AvatarURL {
+		u.SetAvatarURL(c.AvatarURL)
+		changed = true
+	}
+	if !changed {
+		return ct, nil
+	}
+	return u.Save(ctx)
+}
+
+func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.Channel, m *sdk.Message, ct *ent.Contact, ts time.Time, inbound bool) (*ent.Conversation, bool, error) {
+	kind := kindOf(m.ThreadKind)
+	conv, err := tx.Ent.Conversation.Query().
+		Where(conversation.ChannelID(ch.ID), conversation.KindEQ(kind), conversation.ThreadID(m.ThreadID)).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, false, fmt.Errorf("inbox: looking up conversation: %w", err)
+	}
+	if conv == nil {
+		create := tx.Ent.Conversation.Create().
+			SetWorkspaceID(ch.WorkspaceID).
+			SetChannelID(ch.ID).
+			SetKind(kind).
+			SetThreadID(m.ThreadID).
+			SetSubject(m.ThreadSubject).
+			SetURL(m.ThreadURL).
+			SetLastMessageAt(ts)
+		if inbound {
+			create.SetLastInboundAt(ts)
+		}
+		// A comment thread belongs to a post, not to one person.
+		if ct != nil && kind != conversation.KindCommentThread {
+			create.SetContactID(ct.ID)
+		}
+		conv, err = create.Save(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("inbox: storing conversation: %w", err)
+		}
+		return conv, true, nil
+	}
+	u := conv.Update()
+	if ts.After(conv.LastMessageAt) {
+		u.SetLastMessageAt(ts)
+	}
+	if inbound {
+		if conv.LastInboundAt == nil || ts.After(*conv.LastInboundAt) {
+			u.SetLastInboundAt(ts)
+		}
+		// A customer writing again reopens a resolved conversation.
+		if conv.Status == conversation.StatusResolved {
+			u.SetStatus(conversation.StatusOpen)
+		}
+	}
+	if m.ThreadSubject != "" && conv.Subject == "" {
+		u.SetSubject(m.ThreadSubject)
+	}
+	if m.ThreadURL != "" && conv.URL == "" {
+		u.SetURL(m.ThreadURL)
+	}
+	conv, err = u.Save(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("inbox: updating conversation: %w", err)
+	}
+	return conv, false, nil
+}
+
+// statusRank orders delivery states so a late "delivered" never overwrites
+// "read" (platforms may deliver statuses out of order, or skip one).
+func statusRank(s message.DeliveryStatus) int {
+	switch s {
+	case message.DeliveryStatusPending:
+		return 0
+	case message.DeliveryStatusSent:
+		return 1
+	case message.DeliveryStatusDelivered:
+		return 2
+	case message.DeliveryStatusRead:
+		return 3
+	case message.DeliveryStatusFailed:
+		return 4
+	}
+	return -1
+}
+
+func (s *Service) ingestStatus(ctx context.Context, tx *store.Tx, ch *ent.Channel, st *sdk.StatusUpdate, res *IngestResult) error {
+	res.Statuses++
+	if st.MessageExternalID == "" {
+		res.Ignored++ // e.g. Messenger read watermarks: nothing to attach to
+		return nil
+	}
+	msg, err := tx.Ent.Message.Query().
+		Where(message.ChannelID(ch.ID), message.ExternalID(st.MessageExternalID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		res.Ignored++
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inbox: looking up message for status: %w", err)
+	}
+	next := message.DeliveryStatus(strings.ToUpper(string(st.Status)))
+	if message.DeliveryStatusValidator(next) != nil || statusRank(next) <= statusRank(msg.DeliveryStatus) {
+		res.Duplicates++
+		return nil
+	}
+	u := tx.Ent.Message.UpdateOneID(msg.ID).SetDeliveryStatus(next)
+	if st.Error != nil {
+		u.SetErrorCode(st.Error.Code).SetErrorMessage(st.Error.Message)
+	}
+	if err := u.Exec(ctx); err != nil {
+		return fmt.Errorf("inbox: updating status: %w", err)
+	}
+	tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(ch.WorkspaceID), ObjectID: string(msg.ID),
+		ConversationID: string(msg.ConversationID), ChannelID: string(ch.ID)})
+	if next == message.DeliveryStatusFailed {
+		reason := "delivery failed"
+		if st.Error != nil {
+			reason = "delivery failed: " + string(st.Error.Class) + ": " + st.Error.Message
+		}
+		return s.handOff(ctx, tx, msg.ConversationID, reason)
+	}
+	return nil
+}
+
+func (s *Service) ingestAccount(ctx context.Context, tx *store.Tx, ch *ent.Channel, ae *sdk.AccountEvent, res *IngestResult) error {
+	if ae == nil {
+		res.Ignored++
+		return nil
+	}
+	switch ae.Type {
+	case "authorization_removed", "deauthorized", "token_revoked":
+		err := tx.Ent.Channel.UpdateOneID(ch.ID).SetStatus(entchannel.StatusNeedsReconnect).
+			SetLastError("the platform reported: " + ae.Type).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("inbox: marking channel: %w", err)
+		}
+		tx.Emit(event.Event{Type: event.ChannelUpdated, WorkspaceID: string(ch.WorkspaceID), ObjectID: string(ch.ID), ChannelID: string(ch.ID)})
+		res.Updated++
+	default:
+		slog.InfoContext(ctx, "account event", "channel", ch.ID, "type", ae.Type)
+		res.Ignored++
+	}
+	return nil
+}
+
+// handOff gives a conversation to a human: it is opened, flagged with the
+// reason, and the agent stays out of it until someone clears the flag.
+func (s *Service) handOff(ctx context.Context, tx *store.Tx, convID pulid.ID, reason string) error {
+	conv, err := tx.Ent.Conversation.UpdateOneID(convID).
+		SetStatus(conversation.StatusOpen).
+		SetHandoffReason(reason).
+		SetHandedOffAt(s.now()).
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("inbox: handing off: %w", err)
+	}
+	tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: string(conv.WorkspaceID), ObjectID: string(conv.ID),
+		ConversationID: string(conv.ID), ChannelID: string(conv.ChannelID)})
+	return nil
+}
+
+// HandOff is handOff in its own transaction.
+func (s *Service) HandOff(ctx context.Context, convID pulid.ID, reason string) error {
+	return s.Store.InTx(ctx, func(tx *store.Tx) error { return s.handOff(ctx, tx, convID, reason) })
+}
+
+func attachments(in []sdk.Attachment) []schematype.Attachment {
+	out := make([]schematype.Attachment, len(in))
+	for i, a := range in {
+		out[i] = schematype.Attachment{Type: a.Type, URL: a.URL, MimeType: a.MimeType, Caption: a.Caption, ExternalID: a.ExternalID, Name: a.Name}
+	}
+	return out
+}
+
+func copyMeta(in map[string]string) map[string]string {
+	out := make(map[string]string, len(in)+1)
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func pulidID(s string) pulid.ID { return pulid.ID(s) }

@@ -1,0 +1,215 @@
+// Package store opens the database — SQLite by default, PostgreSQL when
+// NEKSIO_DATABASE_URL says so — migrates it (ent's schema and River's),
+// and runs transactions that ent and River share: work that must follow a
+// write is a job inserted in the same *sql.Tx as the write, and change
+// events recorded in it are published only after commit.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/neksio/neksio/core/event"
+	"github.com/neksio/neksio/ent"
+	_ "github.com/neksio/neksio/ent/runtime" // privacy policies and hooks
+)
+
+// JobInserter inserts River jobs inside a transaction. *river.Client[*sql.Tx]
+// implements it; an API-only replica uses an insert-only client.
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Store is an open database.
+type Store struct {
+	DB      *sql.DB
+	Dialect string
+	Ent     *ent.Client
+	// Pool is the pgx pool on PostgreSQL (River's LISTEN), nil on SQLite.
+	Pool   *pgxpool.Pool
+	Driver riverdriver.Driver[*sql.Tx]
+	Bus    *event.Bus
+
+	jobs JobInserter
+}
+
+// OpenSQLite opens (creating) the SQLite database at path. SQLite allows
+// one writer; the pool has a single connection, as River's SQLite driver
+// recommends, so nothing ever waits on a lock held by its own process.
+func OpenSQLite(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	return newStore(db, dialect.SQLite, nil, riversqlite.New(db)), nil
+}
+
+// OpenPostgres connects to PostgreSQL. ent writes through database/sql on
+// the same pgx pool River listens on.
+func OpenPostgres(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: parsing database URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: connecting: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: connecting to postgres: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	return newStore(db, dialect.Postgres, pool, riverdatabasesql.NewWithPgxListener(db, pool)), nil
+}
+
+func newStore(db *sql.DB, dia string, pool *pgxpool.Pool, drv riverdriver.Driver[*sql.Tx]) *Store {
+	return &Store{
+		DB:      db,
+		Dialect: dia,
+		Ent:     ent.NewClient(ent.Driver(entsql.OpenDB(dia, db))),
+		Pool:    pool,
+		Driver:  drv,
+		Bus:     event.NewBus(),
+	}
+}
+
+// SetJobs installs the job inserter (the River client, built once the
+// workers are known).
+func (s *Store) SetJobs(j JobInserter) { s.jobs = j }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	err := s.DB.Close()
+	if s.Pool != nil {
+		s.Pool.Close()
+	}
+	return err
+}
+
+// Ping checks the database answers (readiness).
+func (s *Store) Ping(ctx context.Context) error { return s.DB.PingContext(ctx) }
+
+// Migrate applies ent's schema and River's migrations. On PostgreSQL an
+// advisory lock keeps replicas starting together from migrating at once.
+func (s *Store) Migrate(ctx context.Context) error {
+	if s.Dialect == dialect.Postgres {
+		conn, err := s.DB.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		defer conn.Close()
+		const lockID = 7_353_118_906
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", lockID); err != nil {
+			return fmt.Errorf("store: migrate lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockID) //nolint:errcheck
+	}
+	migrator, err := rivermigrate.New(s.Driver, nil)
+	if err != nil {
+		return fmt.Errorf("store: river migrator: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("store: river migrations: %w", err)
+	}
+	if err := s.Ent.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("store: schema migrations: %w", err)
+	}
+	return nil
+}
+
+// Tx is one transaction shared by ent, River and change events.
+type Tx struct {
+	SQL *sql.Tx
+	// Ent is a client bound to SQL; privacy policies apply as usual.
+	Ent    *ent.Client
+	store  *Store
+	events []event.Event
+	after  []func()
+}
+
+// ErrNoJobs is returned when a job is inserted before SetJobs.
+var ErrNoJobs = errors.New("store: no job client configured")
+
+// InsertJob inserts a River job in the transaction: it exists if and only
+// if the transaction commits.
+func (t *Tx) InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+	if t.store.jobs == nil {
+		return ErrNoJobs
+	}
+	if _, err := t.store.jobs.InsertTx(ctx, t.SQL, args, opts); err != nil {
+		return fmt.Errorf("store: inserting %s job: %w", args.Kind(), err)
+	}
+	return nil
+}
+
+// Emit records a change event, published after commit.
+func (t *Tx) Emit(ev event.Event) { t.events = append(t.events, ev) }
+
+// AfterCommit runs f once the transaction has committed.
+func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
+
+// InTx runs fn in a transaction, committing when it returns nil and
+// rolling back otherwise (and on panic).
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	sqlTx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	tx := &Tx{
+		SQL:   sqlTx,
+		Ent:   ent.NewClient(ent.Driver(entsql.NewDriver(s.Dialect, entsql.Conn{ExecQuerier: sqlTx}))),
+		store: s,
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	if len(tx.events) > 0 {
+		s.Bus.Publish(tx.events...)
+	}
+	for _, f := range tx.after {
+		f()
+	}
+	return nil
+}

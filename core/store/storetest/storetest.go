@@ -1,0 +1,122 @@
+// Package storetest opens fresh, migrated databases for tests: a SQLite
+// file in a temp dir, and a new PostgreSQL database per call at
+// NEKSIO_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432),
+// dropped when the test ends. Without PostgreSQL the Postgres half is
+// skipped with a message — except with CI=true, where it fails: CI must
+// never pass by skipping.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/core/store"
+)
+
+// Dialect names a database engine under test.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Dialects lists both engines.
+var Dialects = []Dialect{SQLite, Postgres}
+
+// AdminURL is the PostgreSQL server tests create databases on.
+func AdminURL() string {
+	if u := os.Getenv("NEKSIO_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// Open returns a migrated store of the given dialect with an insert-only
+// River client installed, closed at the end of the test.
+func Open(t testing.TB, d Dialect) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	var s *store.Store
+	var err error
+	switch d {
+	case SQLite:
+		s, err = store.OpenSQLite(filepath.Join(t.TempDir(), "neksio.db"))
+		require.NoError(t, err)
+	case Postgres:
+		url := NewPostgresDB(t)
+		s, err = store.OpenPostgres(ctx, url)
+		require.NoError(t, err)
+	default:
+		t.Fatalf("unknown dialect %q", d)
+	}
+	t.Cleanup(func() { s.Close() })
+	require.NoError(t, s.Migrate(ctx))
+	client, err := river.NewClient(s.Driver, &river.Config{})
+	require.NoError(t, err)
+	s.SetJobs(client)
+	return s
+}
+
+// Each runs fn as a subtest per dialect.
+func Each(t *testing.T, fn func(t *testing.T, d Dialect)) {
+	for _, d := range Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			fn(t, d)
+		})
+	}
+}
+
+// NewPostgresDB creates an empty database and returns its URL; it is
+// dropped when the test ends.
+func NewPostgresDB(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL unreachable at %s (CI=true: required): %v", AdminURL(), err)
+		}
+		t.Skipf("PostgreSQL unreachable at %s: %v (set CI=true to make this fatal)", AdminURL(), err)
+	}
+	defer admin.Close(ctx)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "neksio_test_" + hex.EncodeToString(b)
+	_, err = admin.Exec(ctx, "CREATE DATABASE "+name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, AdminURL())
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	cfg, err := pgx.ParseConfig(AdminURL())
+	require.NoError(t, err)
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
+}
+
+// CountJobs returns how many River jobs of a kind exist.
+func CountJobs(t testing.TB, db *sql.DB, kind string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow("SELECT count(*) FROM river_job WHERE kind = '"+kind+"'").Scan(&n))
+	return n
+}

@@ -1,0 +1,74 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/neksio/neksio/ent/schema/pulid"
+)
+
+// Channel is one connected account on a platform: a WhatsApp number, a
+// Facebook Page, an Instagram account, a Google location, a TikTok account.
+type Channel struct{ ent.Schema }
+
+// Mixin of the Channel.
+func (Channel) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("ch"), TimeMixin{}, TenantMixin{}}
+}
+
+var aiModeValues = []string{"Auto", "AUTO", "Draft", "DRAFT", "Off", "OFF"}
+
+// Fields of the Channel.
+func (Channel) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("connector").Immutable().NotEmpty().
+			Annotations(entgql.OrderField("CONNECTOR")),
+		field.String("platform").Immutable().NotEmpty(),
+		// The platform's id of the account; webhooks are routed by it.
+		field.String("external_id").Immutable().NotEmpty(),
+		field.String("name").Default("").MaxLen(200).
+			Annotations(entgql.OrderField("NAME")),
+		field.Enum("status").
+			NamedValues("Active", "ACTIVE", "NeedsReconnect", "NEEDS_RECONNECT", "Disconnected", "DISCONNECTED").
+			Default("ACTIVE"),
+		field.Enum("ai_mode").NamedValues(aiModeValues...).Default("DRAFT"),
+		// AES-256-GCM ciphertexts (core/secret); never leave the host.
+		field.Bytes("credentials").Optional().Sensitive().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Bytes("app_secret").Optional().Sensitive().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Bytes("verify_token").Optional().Sensitive().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("token_expires_at").Optional().Nillable(),
+		field.Strings("token_scopes").Optional(),
+		field.String("last_error").Optional(),
+		field.Time("disconnected_at").Optional().Nillable(),
+	}
+}
+
+// Edges of the Channel.
+func (Channel) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("conversations", Conversation.Type).Ref("channel").
+			Annotations(entgql.RelayConnection()),
+		edge.From("contacts", Contact.Type).Ref("channel").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Indexes of the Channel.
+func (Channel) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("connector", "external_id"),
+		index.Fields("workspace_id", "connector", "external_id").Unique(),
+	}
+}
+
+// Annotations of the Channel.
+func (Channel) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField()}
+}

@@ -1,0 +1,78 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/neksio/neksio/ent/schema/pulid"
+)
+
+// Conversation is a thread on a channel: the DMs with one person, the
+// comments under one post, or one review and its replies.
+type Conversation struct{ ent.Schema }
+
+// Mixin of the Conversation.
+func (Conversation) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("cv"), TimeMixin{}, TenantMixin{}}
+}
+
+// Fields of the Conversation.
+func (Conversation) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("channel_id").GoType(pulid.ID("")).Immutable(),
+		field.String("contact_id").GoType(pulid.ID("")).Optional().Nillable(),
+		field.Enum("kind").
+			NamedValues("DirectMessage", "DIRECT_MESSAGE", "CommentThread", "COMMENT_THREAD", "Review", "REVIEW").
+			Immutable(),
+		// The platform's id of the thread: the person, the post, the review.
+		field.String("thread_id").Immutable().NotEmpty(),
+		field.String("subject").Optional(),
+		field.String("url").Optional(),
+		field.Enum("status").
+			NamedValues("Open", "OPEN", "Pending", "PENDING", "Resolved", "RESOLVED").
+			Default("OPEN").
+			Annotations(entgql.OrderField("STATUS")),
+		field.String("assignee_id").GoType(pulid.ID("")).Optional().Nillable(),
+		// Nil inherits the channel's mode.
+		field.Enum("ai_mode").NamedValues(aiModeValues...).Optional().Nillable(),
+		field.Time("last_message_at").Default(time.Now).
+			Annotations(entgql.OrderField("LAST_MESSAGE_AT")),
+		// The platforms' reply windows count from the customer's last message.
+		field.Time("last_inbound_at").Optional().Nillable(),
+		// Set when the conversation was handed to a human (by the agent, or
+		// because a delivery failed for good); cleared when someone takes it.
+		field.String("handoff_reason").Optional(),
+		field.Time("handed_off_at").Optional().Nillable(),
+	}
+}
+
+// Edges of the Conversation.
+func (Conversation) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("channel", Channel.Type).Field("channel_id").Unique().Required().Immutable(),
+		edge.To("contact", Contact.Type).Field("contact_id").Unique(),
+		edge.To("assignee", User.Type).Field("assignee_id").Unique(),
+		edge.From("messages", Message.Type).Ref("conversation").
+			Annotations(entgql.RelayConnection()),
+	}
+}
+
+// Indexes of the Conversation.
+func (Conversation) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("channel_id", "kind", "thread_id").Unique(),
+		index.Fields("workspace_id", "status", "last_message_at"),
+		index.Fields("workspace_id", "last_message_at"),
+	}
+}
+
+// Annotations of the Conversation.
+func (Conversation) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField()}
+}

@@ -1,0 +1,83 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/ent/schema/schematype"
+)
+
+// Message is one DM, comment, review or reply, inbound or outbound.
+type Message struct{ ent.Schema }
+
+// Mixin of the Message.
+func (Message) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("msg"), TimeMixin{}, TenantMixin{}}
+}
+
+// Fields of the Message.
+func (Message) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("conversation_id").GoType(pulid.ID("")).Immutable(),
+		// Denormalised from the conversation: the unique key on
+		// (channel_id, external_id) makes a repeated delivery a no-op.
+		field.String("channel_id").GoType(pulid.ID("")).Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("contact_id").GoType(pulid.ID("")).Optional().Nillable(),
+		field.Enum("direction").NamedValues("Inbound", "INBOUND", "Outbound", "OUTBOUND").Immutable(),
+		field.Enum("author_kind").
+			NamedValues("Contact", "CONTACT", "Agent", "AGENT", "AI", "AI", "System", "SYSTEM").
+			Immutable(),
+		// The member (API key or user) who wrote an agent message.
+		field.String("author_id").Optional().Immutable(),
+		field.String("type").Default("text"),
+		field.Text("text").Default(""),
+		field.JSON("attachments", []schematype.Attachment{}).Optional().
+			Annotations(entgql.Type("[Attachment!]")),
+		// The platform's id; nil until an outbound message is accepted.
+		field.String("external_id").Optional().Nillable(),
+		field.String("parent_external_id").Optional(),
+		field.String("reply_to_external_id").Optional(),
+		field.Enum("delivery_status").
+			NamedValues("Received", "RECEIVED", "Pending", "PENDING", "Sent", "SENT",
+				"Delivered", "DELIVERED", "Read", "READ", "Failed", "FAILED").
+			Default("RECEIVED"),
+		field.String("error_code").Optional(),
+		field.String("error_message").Optional(),
+		field.JSON("metadata", map[string]string{}).Optional().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		// When the platform says the message was written.
+		field.Time("sent_at").Default(time.Now).
+			Annotations(entgql.OrderField("SENT_AT")),
+		field.Time("edited_at").Optional().Nillable(),
+		field.Time("deleted_at").Optional().Nillable(),
+	}
+}
+
+// Edges of the Message.
+func (Message) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("conversation", Conversation.Type).Field("conversation_id").Unique().Required().Immutable(),
+		edge.To("contact", Contact.Type).Field("contact_id").Unique(),
+	}
+}
+
+// Indexes of the Message.
+func (Message) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("channel_id", "external_id").Unique(),
+		index.Fields("conversation_id", "sent_at"),
+	}
+}
+
+// Annotations of the Message.
+func (Message) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField()}
+}

@@ -1,0 +1,69 @@
+package schema
+
+import (
+	"context"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/privacy"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/ent/schema/pulid"
+)
+
+// Workspace is a tenant: one business.
+type Workspace struct{ ent.Schema }
+
+// Mixin of the Workspace.
+func (Workspace) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("ws"), TimeMixin{}}
+}
+
+// Fields of the Workspace.
+func (Workspace) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(200),
+	}
+}
+
+// Edges of the Workspace.
+func (Workspace) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("memberships", Membership.Type).Ref("workspace").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Annotations of the Workspace.
+func (Workspace) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)}
+}
+
+// Policy of the Workspace: a viewer sees and (as an admin) changes only
+// its own workspace; workspaces are created by the operator.
+func (Workspace) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			denyWithoutViewer(),
+			allowPlatform(),
+			filterByColumn("id"),
+		},
+		Mutation: privacy.MutationPolicy{
+			denyWithoutViewer(),
+			allowPlatform(),
+			privacy.MutationRuleFunc(func(ctx context.Context, m ent.Mutation) error {
+				if m.Op().Is(ent.OpCreate) {
+					return privacy.Denyf("workspaces are created by the operator")
+				}
+				if !tenant.FromContext(ctx).Role.AtLeast(tenant.RoleAdmin) {
+					return privacy.Denyf("admin role required")
+				}
+				return privacy.Skip
+			}),
+			filterByColumn("id"),
+		},
+	}
+}

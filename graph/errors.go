@@ -1,0 +1,94 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"entgo.io/ent/privacy"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/auth"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/ent"
+)
+
+// codeOf maps every error the resolvers can return to the client-facing
+// code. It is the one place that does.
+func codeOf(err error) apperr.Code {
+	var ae *apperr.Error
+	var ve *ent.ValidationError
+	var ce *ent.ConstraintError
+	switch {
+	case errors.As(err, &ae):
+		return ae.Code
+	case errors.Is(err, tenant.ErrUnauthenticated), errors.Is(err, auth.ErrInvalidKey):
+		return apperr.CodeUnauthenticated
+	case errors.Is(err, tenant.ErrForbidden):
+		return apperr.CodeForbidden
+	case ent.IsNotFound(err):
+		return apperr.CodeNotFound
+	// A privacy denial is what another workspace's object looks like from
+	// here: report it as absent, never as "exists but forbidden".
+	case errors.Is(err, privacy.Deny):
+		return apperr.CodeNotFound
+	case errors.As(err, &ve):
+		return apperr.CodeBadUserInput
+	case errors.As(err, &ce):
+		return apperr.CodeConflict
+	case errors.Is(err, context.DeadlineExceeded):
+		return apperr.CodeUnavailable
+	}
+	return apperr.CodeInternal
+}
+
+// presentError turns a resolver error into a GraphQL error with
+// extensions.code. Internal errors are logged and replaced by a generic
+// message: no internals, no stack traces reach the client.
+func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var already *gqlerror.Error
+		if errors.As(err, &already) && already.Extensions != nil && already.Extensions["code"] != nil && errors.Unwrap(err) == nil {
+			return gqlErr // parser and validation errors carry their code
+		}
+		code := codeOf(err)
+		if gqlErr.Extensions == nil {
+			gqlErr.Extensions = map[string]any{}
+		}
+		gqlErr.Extensions["code"] = string(code)
+		var ae *apperr.Error
+		switch {
+		case errors.As(err, &ae):
+			gqlErr.Message = ae.Message
+			if ae.Field != "" {
+				gqlErr.Extensions["field"] = ae.Field
+			}
+		case code == apperr.CodeNotFound:
+			gqlErr.Message = "not found"
+		case code == apperr.CodeUnauthenticated:
+			gqlErr.Message = "authentication required"
+		case code == apperr.CodeForbidden:
+			gqlErr.Message = "forbidden: " + err.Error()
+		case code == apperr.CodeBadUserInput:
+			gqlErr.Message = err.Error()
+		case code == apperr.CodeConflict:
+			gqlErr.Message = "conflicts with an existing object"
+		case code == apperr.CodeInternal:
+			log.ErrorContext(ctx, "graphql: internal error", "path", gqlErr.Path.String(), "err", err)
+			gqlErr.Message = "internal error"
+		default:
+			gqlErr.Message = string(code)
+		}
+		return gqlErr
+	}
+}
+
+func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "graphql: panic in resolver", "panic", p)
+		return apperr.New(apperr.CodeInternal, "internal error")
+	}
+}

@@ -1,0 +1,215 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vektah/gqlparser/v2/ast"
+	"golang.org/x/time/rate"
+
+	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/auth"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/graph/generated"
+)
+
+// Options configure the GraphQL server.
+type Options struct {
+	// Dev enables introspection and the GraphiQL playground.
+	Dev            bool
+	MaxComplexity  int
+	MaxDepth       int
+	RequestTimeout time.Duration
+	// RateLimit is requests per second per API key, with RateBurst.
+	RateLimit float64
+	RateBurst int
+	Logger    *slog.Logger
+	Metrics   prometheus.Registerer
+}
+
+// Server serves /graphql.
+type Server struct {
+	gql     *handler.Server
+	deps    Deps
+	opts    Options
+	limits  sync.Map // API key ID → *rate.Limiter
+	metrics *metrics
+}
+
+// NewServer builds the GraphQL server: explicit transports, complexity and
+// depth limits, a parsed-query cache, automatic persisted queries, and
+// introspection only in dev mode.
+func NewServer(deps Deps, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxComplexity == 0 {
+		opts.MaxComplexity = 2000
+	}
+	if opts.MaxDepth == 0 {
+		opts.MaxDepth = 12
+	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{deps: deps}}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: 10 << 20, MaxMemory: 10 << 20})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
+	srv.Use(depthLimit{Max: opts.MaxDepth})
+	if opts.Dev {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetErrorPresenter(presentError(opts.Logger))
+	srv.SetRecoverFunc(recoverFunc(opts.Logger))
+	s := &Server{gql: srv, deps: deps, opts: opts}
+	if opts.Metrics != nil {
+		s.metrics = newMetrics(opts.Metrics)
+		srv.AroundOperations(s.metrics.around)
+		srv.AroundResponses(s.metrics.aroundResponse)
+	}
+	return s
+}
+
+// ServeHTTP authenticates the request, applies the per-key rate limit and
+// the request timeout, then runs the operation.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodOptions {
+		s.gql.ServeHTTP(w, r)
+		return
+	}
+	key, ok := bearer(r)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "missing API key: send Authorization: Bearer <key>")
+		return
+	}
+	viewer, err := s.deps.Auth.Authenticate(r.Context(), key)
+	if err != nil {
+		if errors.Is(err, auth.ErrInvalidKey) {
+			writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "invalid API key")
+			return
+		}
+		s.opts.Logger.Error("authentication failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, apperr.CodeUnavailable, "authentication unavailable")
+		return
+	}
+	if !s.allow(viewer.APIKeyID) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, apperr.CodeRateLimited, "rate limit exceeded")
+		return
+	}
+	ctx, cancel := context.WithTimeout(tenant.NewContext(r.Context(), viewer), s.opts.RequestTimeout)
+	defer cancel()
+	s.gql.ServeHTTP(w, r.WithContext(ctx))
+}
+
+func (s *Server) allow(keyID string) bool {
+	if s.opts.RateLimit <= 0 {
+		return true
+	}
+	l, _ := s.limits.LoadOrStore(keyID, rate.NewLimiter(rate.Limit(s.opts.RateLimit), max(s.opts.RateBurst, 1)))
+	return l.(*rate.Limiter).Allow()
+}
+
+// Playground serves GraphiQL (mount it only in dev mode).
+func Playground(endpoint string) http.Handler {
+	return playground.Handler("Neksio GraphQL", endpoint)
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(tok) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+// writeError answers with a GraphQL-shaped error body for failures that
+// happen before an operation runs (authentication, rate limits).
+func writeError(w http.ResponseWriter, status int, code apperr.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": string(code)}}},
+	})
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	errors   *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "neksio_graphql_requests_total", Help: "GraphQL operations by name and type.",
+		}, []string{"operation", "type"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "neksio_graphql_request_duration_seconds", Help: "GraphQL operation latency.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"operation", "type"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "neksio_graphql_errors_total", Help: "GraphQL errors by operation and code.",
+		}, []string{"operation", "code"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.errors)
+	return m
+}
+
+func opLabels(ctx context.Context) (name, typ string) {
+	if !graphql.HasOperationContext(ctx) {
+		return "unknown", "unknown"
+	}
+	oc := graphql.GetOperationContext(ctx)
+	name = oc.OperationName
+	if name == "" {
+		name = "anonymous"
+	}
+	typ = "unknown"
+	if oc.Operation != nil {
+		typ = string(oc.Operation.Operation)
+	}
+	return name, typ
+}
+
+func (m *metrics) around(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	name, typ := opLabels(ctx)
+	m.requests.WithLabelValues(name, typ).Inc()
+	return next(ctx)
+}
+
+func (m *metrics) aroundResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	start := time.Now()
+	resp := next(ctx)
+	name, typ := opLabels(ctx)
+	m.duration.WithLabelValues(name, typ).Observe(time.Since(start).Seconds())
+	if resp != nil {
+		for _, e := range resp.Errors {
+			code, _ := e.Extensions["code"].(string)
+			if code == "" {
+				code = "UNKNOWN"
+			}
+			m.errors.WithLabelValues(name, code).Inc()
+		}
+	}
+	return resp
+}

@@ -1,0 +1,60 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/neksio/neksio/core/inbox"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/jobs/jobargs"
+)
+
+// OutboundWorker delivers outbound messages through their connector.
+type OutboundWorker struct {
+	river.WorkerDefaults[jobargs.OutboundDeliver]
+	Inbox *inbox.Service
+}
+
+// Timeout covers a connector call and its retries inside the plugin.
+func (w *OutboundWorker) Timeout(*river.Job[jobargs.OutboundDeliver]) time.Duration {
+	return 2 * time.Minute
+}
+
+// NextRetry backs off faster than River's default at first: a rate-limited
+// reply should not wait minutes.
+func (w *OutboundWorker) NextRetry(job *river.Job[jobargs.OutboundDeliver]) time.Time {
+	d := time.Duration(1<<min(job.Attempt, 12)) * time.Second
+	return time.Now().Add(d)
+}
+
+// Work delivers one message.
+func (w *OutboundWorker) Work(ctx context.Context, job *river.Job[jobargs.OutboundDeliver]) error {
+	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "outbound.deliver"))
+	final := job.Attempt >= job.MaxAttempts
+	err := w.Inbox.Deliver(ctx, job.Args.MessageID, final)
+	var re *inbox.RetryableError
+	if errors.As(err, &re) && re.RetryAfter > 0 {
+		return river.JobSnooze(re.RetryAfter)
+	}
+	return err
+}
+
+// Workers registers every worker the deps allow.
+func Workers(in *inbox.Service) *river.Workers {
+	ws := river.NewWorkers()
+	river.AddWorker(ws, &OutboundWorker{Inbox: in})
+	return ws
+}
+
+// Queues is the queue configuration of a worker process.
+func Queues() map[string]river.QueueConfig {
+	return map[string]river.QueueConfig{
+		river.QueueDefault:     {MaxWorkers: 10},
+		jobargs.QueueOutbound:  {MaxWorkers: 20},
+		jobargs.QueueAI:        {MaxWorkers: 4},
+		jobargs.QueueSentiment: {MaxWorkers: 4},
+	}
+}

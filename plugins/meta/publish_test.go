@@ -1,0 +1,253 @@
+package meta_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/plugins/meta"
+	"github.com/neksio/neksio/plugins/meta/sandbox"
+	"github.com/neksio/neksio/plugins/sdk"
+)
+
+func (b *testBundle) publish(platform string, post sdk.Post) (*sdk.PublishResult, error) {
+	creds, account := b.fbCreds(), pageID
+	if platform == meta.PlatformInstagram {
+		creds, account = b.igCreds(), igID
+	}
+	return b.conn.Publish(context.Background(), &sdk.PublishRequest{App: b.app, Credentials: creds, AccountID: account, Platform: platform, Post: post})
+}
+
+func byKind(posts []sandbox.Published, kind string) []sandbox.Published {
+	var out []sandbox.Published
+	for _, p := range posts {
+		if p.Kind == kind {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func TestPublishFacebook(t *testing.T) {
+	t.Parallel()
+
+	t.Run("text and link", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		res, err := b.publish(meta.PlatformFacebook, sdk.Post{Format: "feed", Text: "New menu", Link: "https://cafe.example.com/menu"})
+		require.NoError(t, err)
+		require.Equal(t, sdk.PublishPublished, res.State)
+		require.Equal(t, "https://facebook.com/"+res.ExternalID, res.URL)
+		posts := b.sandbox.PublishedPosts()
+		require.Len(t, posts, 1)
+		require.Equal(t, "feed", posts[0].Kind)
+		require.Equal(t, res.ExternalID, posts[0].ID)
+		require.Equal(t, "New menu", posts[0].Message)
+		require.Equal(t, "https://cafe.example.com/menu", posts[0].Link)
+		require.True(t, posts[0].Published)
+	})
+
+	t.Run("one photo", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		res, err := b.publish(meta.PlatformFacebook, sdk.Post{Text: "Look", Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}})
+		require.NoError(t, err)
+		posts := b.sandbox.PublishedPosts()
+		require.Len(t, posts, 1)
+		require.Equal(t, "photo", posts[0].Kind)
+		require.Equal(t, "Look", posts[0].Message)
+		require.Equal(t, pageID+"_"+posts[0].ID, res.ExternalID, "the post id, not the photo id")
+	})
+
+	t.Run("several photos", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		res, err := b.publish(meta.PlatformFacebook, sdk.Post{Text: "Album", Media: []sdk.Media{
+			{Type: "image", URL: "https://cdn.example.com/a.jpg"}, {Type: "image", URL: "https://cdn.example.com/b.jpg"}}})
+		require.NoError(t, err)
+		posts := b.sandbox.PublishedPosts()
+		photos, feed := byKind(posts, "photo"), byKind(posts, "feed")
+		require.Len(t, photos, 2)
+		require.False(t, photos[0].Published)
+		require.Len(t, feed, 1)
+		require.Equal(t, []string{photos[0].ID, photos[1].ID}, feed[0].AttachedMedia)
+		require.Equal(t, feed[0].ID, res.ExternalID)
+	})
+
+	t.Run("scheduled", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		at := b.now.Add(2 * time.Hour)
+		res, err := b.publish(meta.PlatformFacebook, sdk.Post{Text: "Later", ScheduledAt: at})
+		require.NoError(t, err)
+		require.Equal(t, sdk.PublishScheduled, res.State)
+		posts := b.sandbox.PublishedPosts()
+		require.False(t, posts[0].Published)
+		require.True(t, at.Equal(posts[0].ScheduledAt))
+	})
+
+	t.Run("schedule bounds", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		for _, lead := range []time.Duration{5 * time.Minute, 31 * 24 * time.Hour, -time.Hour} {
+			_, err := b.publish(meta.PlatformFacebook, sdk.Post{Text: "x", ScheduledAt: b.now.Add(lead)})
+			require.ErrorIs(t, err, sdk.ErrPermanent, lead)
+		}
+		require.Zero(t, b.sandbox.Requests())
+	})
+
+	t.Run("non-public media is refused", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.app.Settings = nil
+		for _, u := range []string{"http://127.0.0.1/a.jpg", "http://localhost:8080/a.jpg", "https://10.1.2.3/a.jpg",
+			"http://192.168.0.10/a.jpg", "ftp://cdn.example.com/a.jpg", "file:///etc/passwd", "http://[::1]/a.jpg", "http://nas/a.jpg"} {
+			_, err := b.publish(meta.PlatformFacebook, sdk.Post{Media: []sdk.Media{{Type: "image", URL: u}}})
+			require.ErrorIs(t, err, sdk.ErrPermanent, u)
+			require.Contains(t, err.Error(), "media must be at a public URL", u)
+		}
+		require.Zero(t, b.sandbox.Requests())
+	})
+}
+
+func TestPublishInstagram(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("image after the container finishes", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		res, err := b.publish(meta.PlatformInstagram, sdk.Post{Text: "caption", Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}})
+		require.NoError(t, err)
+		require.Equal(t, sdk.PublishPublished, res.State)
+		require.Equal(t, "https://www.instagram.com/p/"+res.ExternalID+"/", res.URL)
+		media := byKind(b.sandbox.PublishedPosts(), "media")
+		require.Len(t, media, 1)
+		require.Equal(t, res.ExternalID, media[0].ID)
+		require.Equal(t, "caption", media[0].Message)
+		require.Equal(t, "https://cdn.example.com/a.jpg", media[0].URL)
+	})
+
+	t.Run("carousel", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := b.publish(meta.PlatformInstagram, sdk.Post{Format: "carousel", Text: "two", Media: []sdk.Media{
+			{Type: "image", URL: "https://cdn.example.com/a.jpg"}, {Type: "video", URL: "https://cdn.example.com/b.mp4"}}})
+		require.NoError(t, err)
+		media := byKind(b.sandbox.PublishedPosts(), "media")
+		require.Len(t, media, 1)
+		require.Equal(t, "CAROUSEL", media[0].MediaType)
+		require.Len(t, media[0].Children, 2)
+	})
+
+	t.Run("reel", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := b.publish(meta.PlatformInstagram, sdk.Post{Format: "reel", Text: "watch", Media: []sdk.Media{{Type: "video", URL: "https://cdn.example.com/r.mp4"}}})
+		require.NoError(t, err)
+		media := byKind(b.sandbox.PublishedPosts(), "media")
+		require.Len(t, media, 1)
+		require.Equal(t, "REELS", media[0].MediaType)
+	})
+
+	t.Run("container error is permanent", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.sandbox.FailNextContainer("ERROR")
+		_, err := b.publish(meta.PlatformInstagram, sdk.Post{Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}})
+		require.ErrorIs(t, err, sdk.ErrPermanent)
+		require.Empty(t, byKind(b.sandbox.PublishedPosts(), "media"))
+	})
+
+	t.Run("still processing is retryable, then PublishStatus completes it", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, sandbox.WithContainerPolls(8))
+		res, err := b.publish(meta.PlatformInstagram, sdk.Post{Media: []sdk.Media{{Type: "video", URL: "https://cdn.example.com/r.mp4"}}})
+		require.ErrorIs(t, err, sdk.ErrRetryable)
+		require.NotNil(t, res)
+		require.Equal(t, sdk.PublishProcessing, res.State)
+		require.Contains(t, err.Error(), res.ExternalID)
+
+		status := &sdk.PublishStatusRequest{App: b.app, Credentials: b.igCreds(), AccountID: igID, Platform: meta.PlatformInstagram, ExternalID: res.ExternalID}
+		st, err := b.conn.PublishStatus(ctx, status)
+		require.NoError(t, err)
+		require.Equal(t, sdk.PublishProcessing, st.State, "8 polls: 5 by Publish, this is the 6th")
+		for range 2 {
+			_, err = b.conn.PublishStatus(ctx, status)
+			require.NoError(t, err)
+		}
+		st, err = b.conn.PublishStatus(ctx, status)
+		require.NoError(t, err)
+		require.Equal(t, sdk.PublishPublished, st.State)
+		require.NotEqual(t, res.ExternalID, st.ExternalID, "the media id replaces the container id")
+
+		// The media id itself reads as published.
+		status.ExternalID = st.ExternalID
+		st2, err := b.conn.PublishStatus(ctx, status)
+		require.NoError(t, err)
+		require.Equal(t, sdk.PublishPublished, st2.State)
+		require.Len(t, byKind(b.sandbox.PublishedPosts(), "media"), 1)
+	})
+
+	t.Run("failed container in PublishStatus", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, sandbox.WithContainerPolls(10))
+		b.sandbox.FailNextContainer("EXPIRED")
+		res, err := b.publish(meta.PlatformInstagram, sdk.Post{Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}})
+		require.ErrorIs(t, err, sdk.ErrRetryable)
+		status := &sdk.PublishStatusRequest{App: b.app, Credentials: b.igCreds(), AccountID: igID, Platform: meta.PlatformInstagram, ExternalID: res.ExternalID}
+		var st *sdk.PublishResult
+		for range 6 {
+			st, err = b.conn.PublishStatus(ctx, status)
+			require.NoError(t, err)
+		}
+		require.Equal(t, sdk.PublishFailed, st.State)
+		require.ErrorIs(t, st.Error, sdk.ErrPermanent)
+	})
+
+	t.Run("daily cap", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, sandbox.WithDailyPublishLimit(2))
+		post := sdk.Post{Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}}
+		for range 2 {
+			_, err := b.publish(meta.PlatformInstagram, post)
+			require.NoError(t, err)
+		}
+		_, err := b.publish(meta.PlatformInstagram, post)
+		require.ErrorIs(t, err, sdk.ErrPermanent)
+		require.Contains(t, err.Error(), "publishing limit")
+	})
+
+	t.Run("scheduling is refused", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := b.publish(meta.PlatformInstagram, sdk.Post{ScheduledAt: b.now.Add(time.Hour), Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}})
+		require.ErrorIs(t, err, sdk.ErrPermanent)
+		require.Contains(t, err.Error(), "schedule in Neksio instead")
+	})
+
+	t.Run("non-public media is refused", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.app.Settings = map[string]string{}
+		_, err := b.publish(meta.PlatformInstagram, sdk.Post{Media: []sdk.Media{{Type: "image", URL: "http://127.0.0.1:9/a.jpg"}}})
+		require.ErrorIs(t, err, sdk.ErrPermanent)
+		require.Contains(t, err.Error(), "media must be at a public URL")
+	})
+
+	t.Run("no media", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := b.publish(meta.PlatformInstagram, sdk.Post{Text: "words only"})
+		require.ErrorIs(t, err, sdk.ErrPermanent)
+	})
+}
+
+func TestPublishStatusFacebook(t *testing.T) {
+	t.Parallel()
+	st, err := meta.New().PublishStatus(context.Background(), &sdk.PublishStatusRequest{Platform: meta.PlatformFacebook, ExternalID: "1_2"})
+	require.NoError(t, err)
+	require.Equal(t, &sdk.PublishResult{ExternalID: "1_2", State: sdk.PublishPublished, URL: "https://facebook.com/1_2"}, st)
+}
