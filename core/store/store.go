@@ -189,7 +189,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	}
 	tx := &Tx{
 		SQL:   sqlTx,
-		Ent:   ent.NewClient(ent.Driver(entsql.NewDriver(s.Dialect, entsql.Conn{ExecQuerier: sqlTx}))),
+		Ent:   ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(s.Dialect, entsql.Conn{ExecQuerier: sqlTx})})),
 		store: s,
 	}
 	defer func() {
@@ -213,3 +213,17 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	}
 	return nil
 }
+
+// txDriver runs ent on a transaction opened elsewhere. ent wraps some
+// writes in transactions of its own; inside ours they become no-ops, and
+// the outer transaction decides.
+type txDriver struct{ *entsql.Driver }
+
+func (d txDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
+
+func (d txDriver) BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error) {
+	return dialect.NopTx(d.Driver), nil
+}
+
+// Close leaves the transaction to InTx.
+func (d txDriver) Close() error { return nil }
