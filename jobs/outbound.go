@@ -42,11 +42,14 @@ func (w *OutboundWorker) Work(ctx context.Context, job *river.Job[jobargs.Outbou
 	return err
 }
 
-// Workers registers every worker the deps allow.
-func Workers(in *inbox.Service) *river.Workers {
-	ws := river.NewWorkers()
-	river.AddWorker(ws, &OutboundWorker{Inbox: in})
-	return ws
+// Deps are what the core workers need.
+type Deps struct {
+	Inbox *inbox.Service
+}
+
+// Register adds the core workers to ws.
+func Register(ws *river.Workers, d Deps) {
+	river.AddWorker(ws, &OutboundWorker{Inbox: d.Inbox})
 }
 
 // Queues is the queue configuration of a worker process.

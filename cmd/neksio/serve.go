@@ -67,9 +67,22 @@ type App struct {
 	Inbox      *inbox.Service
 	Auth       *auth.Service
 	River      *river.Client[*sql.Tx]
+	Workers    *river.Workers
 	Registry   *prometheus.Registry
 	Handler    http.Handler
+	// GraphDeps are handed to the GraphQL server; wirings add to them.
+	GraphDeps graph.Deps
+	// Mounts add routes to the HTTP mux.
+	Mounts []func(mux *http.ServeMux)
+	// OnStart and OnClose run after Start and before Close (subscriptions' listeners, ...).
+	OnStart []func(ctx context.Context) error
+	OnClose []func()
 }
+
+// wirings extend the App, one per feature area, each in its own file
+// (wire_*.go): they run after the core services exist and before the
+// River client and the routes are built.
+var wirings []func(ctx context.Context, a *App) error
 
 // newApp wires every component. Nothing runs until Start.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
@@ -91,10 +104,23 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 	in := &inbox.Service{Store: s, Gateway: mgr, Channels: channels}
 	authSvc := &auth.Service{Store: s}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	app := &App{Cfg: cfg, Log: log, Store: s, Connectors: mgr, Channels: channels, Inbox: in, Auth: authSvc,
+		Registry: reg, Workers: river.NewWorkers()}
+	app.GraphDeps = graph.Deps{Store: s, Auth: authSvc, Inbox: in, Channels: channels, Connectors: app.connectorInfo}
+	jobs.Register(app.Workers, jobs.Deps{Inbox: in})
+	for _, wire := range wirings {
+		if err := wire(ctx, app); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+
 	rcfg := &river.Config{Logger: log.With("component", "river")}
 	if cfg.Role != "api" {
 		rcfg.Queues = jobs.Queues()
-		rcfg.Workers = jobs.Workers(in)
+		rcfg.Workers = app.Workers
 	}
 	rc, err := river.NewClient(s.Driver, rcfg)
 	if err != nil {
@@ -102,20 +128,14 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 		return nil, fmt.Errorf("river: %w", err)
 	}
 	s.SetJobs(rc)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	app := &App{Cfg: cfg, Log: log, Store: s, Connectors: mgr, Channels: channels, Inbox: in, Auth: authSvc, River: rc, Registry: reg}
+	app.River = rc
 	app.Handler = app.routes()
 	return app, nil
 }
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	gql := graph.NewServer(graph.Deps{
-		Store: a.Store, Auth: a.Auth, Inbox: a.Inbox, Channels: a.Channels,
-		Connectors: a.connectorInfo,
-	}, graph.Options{
+	gql := graph.NewServer(a.GraphDeps, graph.Options{
 		Dev:            a.Cfg.DevMode(),
 		MaxComplexity:  a.Cfg.GraphQLComplexity,
 		MaxDepth:       a.Cfg.GraphQLDepth,
@@ -143,6 +163,9 @@ func (a *App) routes() http.Handler {
 	wh := &webhook.Handler{Store: a.Store, Gateway: a.Connectors, Channels: a.Channels, Inbox: a.Inbox,
 		MaxBytes: a.Cfg.WebhookMaxBytes, Log: a.Log}
 	wh.Register(mux, a.Registry)
+	for _, mount := range a.Mounts {
+		mount(mux)
+	}
 	return instrument(mux, a.Registry)
 }
 
@@ -168,6 +191,11 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("river: %w", err)
 		}
 	}
+	for _, f := range a.OnStart {
+		if err := f(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -175,6 +203,9 @@ func (a *App) Start(ctx context.Context) error {
 func (a *App) Close() {
 	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	for _, f := range a.OnClose {
+		f()
+	}
 	if a.Cfg.Role != "api" {
 		_ = a.River.Stop(stopCtx)
 	}
