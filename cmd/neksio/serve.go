@@ -100,7 +100,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 		s.Close()
 		return nil, err
 	}
-	channels := &channel.Service{Store: s, Box: box, Gateway: mgr, Apps: appSettings, Log: log}
+	channels := &channel.Service{Store: s, Box: box, Gateway: mgr, Apps: appSettingsFrom(cfg.Environ), Log: log}
 	in := &inbox.Service{Store: s, Gateway: mgr, Channels: channels}
 	authSvc := &auth.Service{Store: s}
 
@@ -315,12 +315,19 @@ func newConnectorManager(cfg *config.Config, log *slog.Logger) (*connector.Manag
 	return mgr, nil
 }
 
-// appSettings reads a connector's app-level settings from
-// NEKSIO_<CONNECTOR>_* variables.
-func appSettings(name string) sdk.App {
+// appSettingsFrom reads a connector's app-level settings from
+// NEKSIO_<CONNECTOR>_* variables of environ (os.Environ() when nil).
+func appSettingsFrom(environ []string) func(name string) sdk.App {
+	return func(name string) sdk.App { return appSettings(environ, name) }
+}
+
+func appSettings(environ []string, name string) sdk.App {
+	if environ == nil {
+		environ = os.Environ()
+	}
 	prefix := "NEKSIO_" + strings.ToUpper(name) + "_"
 	settings := map[string]string{}
-	for _, kv := range os.Environ() {
+	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
 		if rest, ok := strings.CutPrefix(k, prefix); ok {
 			settings[strings.ToLower(rest)] = v

@@ -48,6 +48,10 @@ type Config struct {
 	AIChatModel      string `env:"NEKSIO_AI_CHAT_MODEL"`
 	AIEmbeddingModel string `env:"NEKSIO_AI_EMBEDDING_MODEL"`
 	MilvusAddress    string `env:"NEKSIO_MILVUS_ADDRESS"`
+
+	// Environ is where connector settings (NEKSIO_<CONNECTOR>_*) are read
+	// from; nil means the process environment. Tests set it.
+	Environ []string `env:"-"`
 }
 
 // Load reads the environment.

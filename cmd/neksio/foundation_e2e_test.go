@@ -1,0 +1,26 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/core/store/storetest"
+)
+
+func TestViewerAndAuth(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		e := newEnv(t, d, withoutWhatsAppChannel())
+		data := e.gql(t, `{ viewer { role workspace { id name } } }`, nil)
+		require.Equal(t, "OWNER", dig(data, "viewer", "role"))
+		require.Equal(t, e.Workspace, dig(data, "viewer", "workspace", "id"))
+
+		for _, key := range []string{"", "nks_bogus", "nks_" + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+			r := e.gqlAs(t, key, `{ viewer { role } }`, nil)
+			require.Equal(t, http.StatusUnauthorized, r.Status)
+			require.Equal(t, "UNAUTHENTICATED", r.Code())
+		}
+	})
+}

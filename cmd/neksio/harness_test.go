@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/core/config"
+	"github.com/neksio/neksio/core/store/storetest"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/core/workspace"
+	metasandbox "github.com/neksio/neksio/plugins/meta/sandbox"
+	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
+)
+
+// TestMain lets the test binary serve the built-in connectors: the
+// connector manager launches os.Executable() with `connector serve NAME`,
+// exactly as `neksio serve` launches itself.
+func TestMain(m *testing.M) {
+	if len(os.Args) >= 3 && os.Args[1] == "connector" && os.Args[2] == "serve" {
+		root := rootCmd()
+		root.SetArgs(os.Args[1:])
+		if err := root.Execute(); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+const (
+	testWAAppSecret   = "wa-app-secret"
+	testWAVerifyToken = "wa-verify-token"
+	testWAPhoneID     = "106540352242922"
+	testWAToken       = "wa-token-1"
+	testMetaSecret    = "meta-app-secret"
+	testMetaVerify    = "meta-verify-token"
+)
+
+// env is a running Neksio (the full App on an httptest server, real
+// connector plugins) with platform emulators and one workspace.
+type env struct {
+	t         testing.TB
+	App       *App
+	URL       string
+	Key       string
+	Workspace string
+	WhatsApp  *wasandbox.Server
+	Meta      *metasandbox.Server
+	// WAChannel is the ID of the connected WhatsApp channel.
+	WAChannel string
+	client    *http.Client
+}
+
+type envConfig struct {
+	dbURL        string // shared Postgres database (two replicas)
+	configure    func(*config.Config)
+	noWAChannel  bool
+	extraEnviron []string
+}
+
+type envOption func(*envConfig)
+
+// withDatabaseURL runs on an existing database (another env's).
+func withDatabaseURL(url string) envOption { return func(c *envConfig) { c.dbURL = url } }
+
+// withConfig adjusts the configuration before the App is built.
+func withConfig(f func(*config.Config)) envOption { return func(c *envConfig) { c.configure = f } }
+
+// withoutWhatsAppChannel skips connecting the WhatsApp number.
+func withoutWhatsAppChannel() envOption { return func(c *envConfig) { c.noWAChannel = true } }
+
+// withEnviron adds NEKSIO_* variables for the connectors.
+func withEnviron(kv ...string) envOption {
+	return func(c *envConfig) { c.extraEnviron = append(c.extraEnviron, kv...) }
+}
+
+func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
+	t.Helper()
+	var ec envConfig
+	for _, o := range opts {
+		o(&ec)
+	}
+	ctx := context.Background()
+
+	wa := wasandbox.New()
+	wa.AddNumber(testWAPhoneID, "15550783881", "Acme Coffee", testWAToken)
+	waSrv := httptest.NewServer(wa.Handler())
+	t.Cleanup(waSrv.Close)
+	meta := metasandbox.New(metasandbox.WithAppSecret(testMetaSecret))
+	metaSrv := httptest.NewServer(meta)
+	t.Cleanup(metaSrv.Close)
+
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	cfg := &config.Config{
+		DataDir:           t.TempDir(),
+		AutoMigrate:       true,
+		Role:              "all",
+		LogLevel:          "warn",
+		MasterKey:         base64.StdEncoding.EncodeToString(key),
+		Connectors:        []string{"whatsapp", "meta"},
+		PluginTimeout:     20 * time.Second,
+		GraphQLComplexity: 2000,
+		GraphQLDepth:      12,
+		RequestTimeout:    30 * time.Second,
+		RateLimit:         10000,
+		RateBurst:         10000,
+		WebhookMaxBytes:   1 << 20,
+		Environ: append([]string{
+			"NEKSIO_WHATSAPP_APP_SECRET=" + testWAAppSecret,
+			"NEKSIO_WHATSAPP_VERIFY_TOKEN=" + testWAVerifyToken,
+			"NEKSIO_WHATSAPP_API_BASE_URL=" + waSrv.URL,
+			"NEKSIO_META_APP_SECRET=" + testMetaSecret,
+			"NEKSIO_META_VERIFY_TOKEN=" + testMetaVerify,
+			"NEKSIO_META_API_BASE_URL=" + metaSrv.URL,
+			"NEKSIO_META_ALLOW_PRIVATE_MEDIA_URLS=true",
+		}, ec.extraEnviron...),
+	}
+	dev := true
+	cfg.Dev = &dev
+	switch {
+	case ec.dbURL != "":
+		cfg.DatabaseURL = ec.dbURL
+	case d == storetest.Postgres:
+		cfg.DatabaseURL = storetest.NewPostgresDB(t)
+	}
+	if ec.configure != nil {
+		ec.configure(cfg)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("NEKSIO_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	app, err := newApp(ctx, cfg, log)
+	require.NoError(t, err)
+	t.Cleanup(app.Close)
+	require.NoError(t, app.Start(ctx))
+	srv := httptest.NewServer(app.Handler)
+	t.Cleanup(srv.Close)
+
+	e := &env{t: t, App: app, URL: srv.URL, WhatsApp: wa, Meta: meta, client: srv.Client()}
+	e.Workspace, e.Key = e.newWorkspace(t, "Acme Coffee")
+	if !ec.noWAChannel {
+		data := e.gql(t, `mutation($in: ConnectChannelInput!) { connectChannel(input: $in) { id status platform } }`,
+			map[string]any{"in": map[string]any{
+				"connector": "whatsapp", "externalId": testWAPhoneID, "name": "Acme WhatsApp",
+				"credentials": map[string]any{"accessToken": testWAToken},
+			}})
+		e.WAChannel = dig(data, "connectChannel", "id").(string)
+	}
+	return e
+}
+
+// newWorkspace creates another workspace with an owner key.
+func (e *env) newWorkspace(t testing.TB, name string) (id, key string) {
+	t.Helper()
+	ctx := context.Background()
+	ws, err := workspace.Create(ctx, e.App.Store, name)
+	require.NoError(t, err)
+	key, _, err = e.App.Auth.CreateKeyForWorkspace(ctx, string(ws.ID), "test", tenant.RoleOwner)
+	require.NoError(t, err)
+	return string(ws.ID), key
+}
+
+// gqlResponse is a raw GraphQL answer.
+type gqlResponse struct {
+	Status int
+	Data   map[string]any
+	Errors []struct {
+		Message    string         `json:"message"`
+		Path       []any          `json:"path"`
+		Extensions map[string]any `json:"extensions"`
+	}
+}
+
+// Code returns the first error's extensions.code.
+func (r gqlResponse) Code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// gqlAs runs an operation with key and returns the raw answer.
+func (e *env) gqlAs(t testing.TB, key, query string, vars map[string]any) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequest(http.MethodPost, e.URL+"/graphql", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := e.client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out gqlResponse
+	raw, _ := io.ReadAll(resp.Body)
+	require.NoError(t, json.Unmarshal(raw, &out), "body: %s", raw)
+	out.Status = resp.StatusCode
+	return out
+}
+
+// gql runs an operation with the owner key and fails on any error.
+func (e *env) gql(t testing.TB, query string, vars map[string]any) map[string]any {
+	t.Helper()
+	r := e.gqlAs(t, e.Key, query, vars)
+	require.Empty(t, r.Errors, "graphql errors for %s", query)
+	return r.Data
+}
+
+// postWebhook posts a raw body to path with the given headers.
+func (e *env) postWebhook(t testing.TB, path string, body []byte, headers map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.URL+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// whatsappWebhook posts a correctly signed WhatsApp delivery and returns the status.
+func (e *env) whatsappWebhook(t testing.TB, body []byte) int {
+	t.Helper()
+	code, _ := e.postWebhook(t, "/webhooks/whatsapp", body,
+		map[string]string{"X-Hub-Signature-256": wasandbox.Sign(testWAAppSecret, body)})
+	return code
+}
+
+// whatsappText delivers a text message from a customer and requires 200.
+func (e *env) whatsappText(t testing.TB, from, text string) []byte {
+	t.Helper()
+	body := wasandbox.TextMessage(testWAPhoneID, from, "Customer "+from, text)
+	require.Equal(t, http.StatusOK, e.whatsappWebhook(t, body))
+	return body
+}
+
+// waitJobs waits until River has no job left to run (available, running,
+// retryable or scheduled within the next seconds).
+func (e *env) waitJobs(t testing.TB) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var n int
+		err := e.App.Store.DB.QueryRow(`SELECT count(*) FROM river_job WHERE state IN ('available','running','pending')`).Scan(&n)
+		return err == nil && n == 0
+	}, 60*time.Second, 20*time.Millisecond)
+}
+
+// dig walks a decoded JSON value by keys (and int indexes).
+func dig(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		case int:
+			l, ok := v.([]any)
+			if !ok || k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+func tempPath(t testing.TB, name string) string { return filepath.Join(t.TempDir(), name) }
