@@ -72,7 +72,7 @@ func NewServer(deps Deps, opts Options) *Server {
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: 10 << 20, MaxMemory: 10 << 20})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
+	srv.Use(complexityLimit{Max: opts.MaxComplexity})
 	srv.Use(depthLimit{Max: opts.MaxDepth})
 	if opts.Dev {
 		srv.Use(extension.Introspection{})

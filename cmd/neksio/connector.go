@@ -35,5 +35,5 @@ func connectorCmd() *cobra.Command {
 }
 
 func extraCommands() []*cobra.Command {
-	return []*cobra.Command{connectorCmd()}
+	return []*cobra.Command{connectorCmd(), sandboxCmd(), simulateCmd()}
 }

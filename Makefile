@@ -1,0 +1,51 @@
+# Neksio — one command per job. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+GO ?= go
+GENERATED := ent schema/ent.graphql graph/generated graph/model plugins/sdk/genproto
+TEST_TIMEOUT ?= 15m
+
+.PHONY: all build run test test-go test-sdk generate check-generated tools bench bench-smoke lint clean
+
+all: build
+
+build:
+	$(GO) build -o bin/neksio ./cmd/neksio
+
+run:
+	$(GO) run ./cmd/neksio serve
+
+## tools: what the tests need beyond Go (Milvus Lite from npm, into .tools/).
+tools:
+	./scripts/install-milvus-lite.sh
+
+## test: generated code is fresh, then every package of both modules, on
+## SQLite and PostgreSQL, the vector tests on Milvus Lite too.
+test: tools check-generated test-go test-sdk
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-sdk:
+	cd plugins/sdk && $(GO) vet ./... && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+generate:
+	$(GO) generate ./...
+
+## check-generated: regenerating must not change anything. Compares the
+## working tree of the generated paths before and after, so it works with
+## uncommitted edits too.
+check-generated:
+	@before="$$(git diff --no-ext-diff -- $(GENERATED) | sha256sum; git ls-files --others --exclude-standard -- $(GENERATED) | sha256sum)"; \
+	$(GO) generate ./... || exit 1; \
+	after="$$(git diff --no-ext-diff -- $(GENERATED) | sha256sum; git ls-files --others --exclude-standard -- $(GENERATED) | sha256sum)"; \
+	if [ "$$before" != "$$after" ]; then \
+		echo "generated code is stale: run 'go generate ./...' and commit the result"; \
+		git status --short -- $(GENERATED); exit 1; \
+	fi; echo "generated code is up to date"
+
+bench:
+	$(GO) run ./bench
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	metasandbox "github.com/neksio/neksio/plugins/meta/sandbox"
+	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
+)
+
+// sandboxCmd serves every connector's platform emulator on one address,
+// each under its own prefix, for local development against `neksio serve`.
+func sandboxCmd() *cobra.Command {
+	var addr, waNumber, waToken, pageID, pageToken, igID, igToken, metaSecret string
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Serve the platform emulators (WhatsApp Cloud API, Meta Graph API) for local development",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			wa := wasandbox.New()
+			wa.AddNumber(waNumber, "15550000000", "Sandbox number", waToken)
+			meta := metasandbox.New(metasandbox.WithAppSecret(metaSecret))
+			meta.AddPage(pageID, "Sandbox Page", pageToken)
+			meta.AddInstagramAccount(igID, "sandbox_shop", igToken)
+
+			mux := http.NewServeMux()
+			mux.Handle("/whatsapp/", http.StripPrefix("/whatsapp", wa.Handler()))
+			mux.HandleFunc("GET /_sandbox/whatsapp/sent", func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(wa.Sent())
+			})
+			mux.Handle("/meta/", http.StripPrefix("/meta", meta))
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			base := "http://" + ln.Addr().String()
+			fmt.Fprintf(cmd.OutOrStdout(), `Neksio sandbox on %[1]s. Point the server at it:
+
+  NEKSIO_WHATSAPP_API_BASE_URL=%[1]s/whatsapp
+  NEKSIO_META_API_BASE_URL=%[1]s/meta  NEKSIO_META_ALLOW_PRIVATE_MEDIA_URLS=true
+
+Connect with connectChannel:
+  whatsapp  externalId %[2]s  credentials {accessToken: "%[3]s"}
+  meta      externalId %[4]s (Facebook Page)  credentials {accessToken: "%[5]s"}
+  meta      externalId %[6]s (Instagram)      credentials {accessToken: "%[7]s"}
+
+What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/sent
+`, base, waNumber, waToken, pageID, pageToken, igID, igToken)
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			go func() { <-cmd.Context().Done(); _ = srv.Close() }()
+			if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
+	f.StringVar(&waNumber, "whatsapp-phone-number-id", "106540352242922", "the emulated WhatsApp phone_number_id")
+	f.StringVar(&waToken, "whatsapp-token", "sandbox-whatsapp-token", "its access token")
+	f.StringVar(&pageID, "page-id", "1000000000001", "the emulated Facebook Page id")
+	f.StringVar(&pageToken, "page-token", "sandbox-page-token", "its access token")
+	f.StringVar(&igID, "instagram-id", "1780000000000001", "the emulated Instagram account id")
+	f.StringVar(&igToken, "instagram-token", "sandbox-instagram-token", "its access token")
+	f.StringVar(&metaSecret, "meta-app-secret", os.Getenv("NEKSIO_META_APP_SECRET"), "app secret for appsecret_proof checks")
+	return cmd
+}
+
+// simulateCmd posts correctly signed webhooks to a running server, the way
+// payment CLIs trigger test events.
+func simulateCmd() *cobra.Command {
+	var url, secret, text, from, name, phoneID, kind, account, post, sandboxURL string
+	cmd := &cobra.Command{
+		Use:   "simulate whatsapp|facebook|instagram",
+		Short: "Post a correctly signed webhook to a running Neksio server",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			platform := args[0]
+			var body []byte
+			var path, sec string
+			switch platform {
+			case "whatsapp":
+				if phoneID == "" {
+					return fmt.Errorf("--phone-number-id is required")
+				}
+				body = wasandbox.TextMessage(phoneID, from, name, text)
+				path, sec = "/webhooks/whatsapp", firstNonEmpty(secret, os.Getenv("NEKSIO_WHATSAPP_APP_SECRET"))
+			case "facebook", "instagram":
+				if account == "" {
+					return fmt.Errorf("--account is required (the Page or Instagram account id)")
+				}
+				id := fmt.Sprintf("%d", time.Now().UnixNano())
+				switch {
+				case platform == "facebook" && kind == "dm":
+					body = metasandbox.MessengerText(account, from, text)
+				case platform == "facebook" && kind == "comment":
+					body = metasandbox.PageComment(account, firstNonEmpty(post, account+"_1"), firstNonEmpty(post, account+"_1")+"_"+id, from, name, text, "add")
+				case platform == "instagram" && kind == "dm":
+					body = metasandbox.InstagramDM(account, from, text)
+				case platform == "instagram" && kind == "comment":
+					body = metasandbox.InstagramComment(account, firstNonEmpty(post, "17900000000000001"), id, from, name, text)
+				default:
+					return fmt.Errorf("--kind must be dm or comment")
+				}
+				path, sec = "/webhooks/meta", firstNonEmpty(secret, os.Getenv("NEKSIO_META_APP_SECRET"))
+				if sandboxURL != "" {
+					// Tell the emulator what the customer did, so replies are in window.
+					if resp, err := http.Post(strings.TrimRight(sandboxURL, "/")+"/_sandbox/observe", "application/json", bytes.NewReader(body)); err == nil {
+						resp.Body.Close()
+					}
+				}
+			default:
+				return fmt.Errorf("unknown platform %q (whatsapp, facebook or instagram)", platform)
+			}
+			if sec == "" {
+				return fmt.Errorf("no app secret: pass --app-secret or set NEKSIO_%s_APP_SECRET", map[bool]string{true: "WHATSAPP", false: "META"}[platform == "whatsapp"])
+			}
+			code, resp, err := wasandbox.Deliver(cmd.Context(), http.DefaultClient, strings.TrimRight(url, "/")+path, sec, body)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d %s\n", code, strings.TrimSpace(string(resp)))
+			if code != http.StatusOK {
+				return fmt.Errorf("server answered %d", code)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&url, "url", "http://127.0.0.1:8080", "the Neksio server")
+	f.StringVar(&secret, "app-secret", "", "the app secret to sign with (default: NEKSIO_<PLATFORM>_APP_SECRET)")
+	f.StringVar(&text, "text", "Hello!", "the message text")
+	f.StringVar(&from, "from", "16505551234", "the customer's id (wa_id, PSID, IGSID)")
+	f.StringVar(&name, "name", "Sandbox Customer", "the customer's name")
+	f.StringVar(&phoneID, "phone-number-id", "", "whatsapp: the business phone_number_id")
+	f.StringVar(&kind, "kind", "dm", "facebook|instagram: dm or comment")
+	f.StringVar(&account, "account", "", "facebook|instagram: the Page or Instagram account id")
+	f.StringVar(&post, "post", "", "facebook|instagram: the post or media id for comments")
+	f.StringVar(&sandboxURL, "sandbox-url", "", "facebook|instagram: the Meta emulator (e.g. http://127.0.0.1:8090/meta) to tell about the customer")
+	return cmd
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+

@@ -1,0 +1,176 @@
+package sdktest
+
+import (
+	"bytes"
+	"net/http"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/neksio/neksio/plugins/sdk"
+)
+
+var knownCapabilities = []sdk.Capability{
+	sdk.CapWebhook, sdk.CapDirectMessage, sdk.CapCommentReply, sdk.CapPrivateReply,
+	sdk.CapReviewReply, sdk.CapTemplates, sdk.CapPublish, sdk.CapSync, sdk.CapRefresh,
+	sdk.CapRevoke, sdk.CapValidate, sdk.CapVerifySubscription,
+}
+
+// sendCapabilities are the capabilities that make Send a surface.
+var sendCapabilities = map[sdk.SendKind]sdk.Capability{
+	sdk.SendDirect:         sdk.CapDirectMessage,
+	sdk.SendCommentPublic:  sdk.CapCommentReply,
+	sdk.SendCommentPrivate: sdk.CapPrivateReply,
+	sdk.SendReviewReply:    sdk.CapReviewReply,
+}
+
+// Conformance checks the contract every connector must keep, through a
+// real gRPC connection (see Connect). It never lets c reach a platform: it
+// only calls surfaces c does not offer, and HandleWebhook with deliveries
+// that must be rejected before any parsing.
+//
+// The rules:
+//   - Describe names the connector, its version and at least one platform,
+//     and lists only known capabilities, without duplicates; every declared
+//     setting has a unique name.
+//   - A method outside the capabilities answers ClassUnsupported; a Send
+//     of a kind outside them fails as ClassUnsupported or ClassPermanent.
+//   - With CapWebhook, a delivery with no signature, a wrong signature, or
+//     no configured secret answers ClassUnauthenticated.
+//   - With CapVerifySubscription, a handshake with a wrong verify token is
+//     not answered with the challenge.
+func Conformance(t *testing.T, c sdk.Connector) {
+	t.Helper()
+	conn := Connect(t, c)
+	ctx := background(t)
+
+	desc, err := conn.Describe(ctx)
+	if err != nil {
+		t.Fatalf("Describe: %v", err)
+	}
+	has := func(c sdk.Capability) bool { return slices.Contains(desc.Capabilities, c) }
+
+	t.Run("Describe", func(t *testing.T) {
+		if desc.Name == "" {
+			t.Error("Describe: empty Name")
+		}
+		if desc.Version == "" {
+			t.Error("Describe: empty Version")
+		}
+		if len(desc.Platforms) == 0 {
+			t.Error("Describe: no Platforms")
+		}
+		seen := map[sdk.Capability]bool{}
+		for _, c := range desc.Capabilities {
+			if !slices.Contains(knownCapabilities, c) {
+				t.Errorf("Describe: unknown capability %q", c)
+			}
+			if seen[c] {
+				t.Errorf("Describe: capability %q listed twice", c)
+			}
+			seen[c] = true
+		}
+		names := map[string]bool{}
+		for _, f := range desc.ConfigSchema {
+			if f.Name == "" || names[f.Name] {
+				t.Errorf("Describe: config field name %q empty or repeated", f.Name)
+			}
+			names[f.Name] = true
+		}
+	})
+
+	t.Run("Unsupported", func(t *testing.T) {
+		unsupported := func(name string, offered bool, call func() error) {
+			if offered {
+				return
+			}
+			if got := sdk.ClassOf(call()); got != sdk.ClassUnsupported {
+				t.Errorf("%s is not a capability: want class %s, got %q", name, sdk.ClassUnsupported, got)
+			}
+		}
+		unsupported("VerifySubscription", has(sdk.CapVerifySubscription), func() error {
+			_, err := conn.VerifySubscription(ctx, &sdk.VerifyRequest{})
+			return err
+		})
+		unsupported("HandleWebhook", has(sdk.CapWebhook), func() error {
+			_, err := conn.HandleWebhook(ctx, &sdk.WebhookRequest{})
+			return err
+		})
+		unsupported("Publish", has(sdk.CapPublish), func() error {
+			_, err := conn.Publish(ctx, &sdk.PublishRequest{})
+			return err
+		})
+		unsupported("PublishStatus", has(sdk.CapPublish), func() error {
+			_, err := conn.PublishStatus(ctx, &sdk.PublishStatusRequest{})
+			return err
+		})
+		unsupported("Sync", has(sdk.CapSync), func() error {
+			_, err := conn.Sync(ctx, &sdk.SyncRequest{})
+			return err
+		})
+		unsupported("ValidateCredentials", has(sdk.CapValidate), func() error {
+			_, err := conn.ValidateCredentials(ctx, &sdk.CredentialsRequest{})
+			return err
+		})
+		unsupported("RefreshCredentials", has(sdk.CapRefresh), func() error {
+			_, err := conn.RefreshCredentials(ctx, &sdk.CredentialsRequest{})
+			return err
+		})
+		unsupported("Revoke", has(sdk.CapRevoke), func() error {
+			return conn.Revoke(ctx, &sdk.CredentialsRequest{})
+		})
+		for kind, c := range sendCapabilities {
+			if has(c) {
+				continue
+			}
+			_, err := conn.Send(ctx, &sdk.SendRequest{Kind: kind, RecipientID: "conformance", Text: "hi"})
+			if got := sdk.ClassOf(err); got != sdk.ClassUnsupported && got != sdk.ClassPermanent {
+				t.Errorf("Send of kind %s without capability %s: want class unsupported or permanent, got %q (%v)", kind, c, got, err)
+			}
+		}
+	})
+
+	if has(sdk.CapWebhook) {
+		t.Run("WebhookSignature", func(t *testing.T) {
+			app := sdk.App{ClientSecret: "conformance-secret", VerifyToken: "conformance-token"}
+			body := []byte(`{"object":"conformance","entry":[]}`)
+			bogus := "sha256=" + string(bytes.Repeat([]byte("0"), 64))
+			cases := map[string]*sdk.WebhookRequest{
+				"no signature": Webhook(app, body, nil),
+				"wrong signature": Webhook(app, body, http.Header{
+					"X-Hub-Signature-256": {bogus},
+					"Tiktok-Signature":    {"t=" + strconv.FormatInt(time.Now().Unix(), 10) + ",s=" + bogus[7:]},
+					"X-Signature":         {bogus[7:]},
+					"X-Relay-Signature":   {bogus[7:]},
+				}),
+				"signed with another secret": HubSignedWebhook(sdk.App{ClientSecret: "not-the-secret"}, body),
+				"no secret configured":       HubSignedWebhook(sdk.App{}, body),
+			}
+			cases["signed with another secret"].App = app
+			for name, req := range cases {
+				_, err := conn.HandleWebhook(ctx, req)
+				if got := sdk.ClassOf(err); got != sdk.ClassUnauthenticated {
+					t.Errorf("HandleWebhook, %s: want class %s, got %q (%v)", name, sdk.ClassUnauthenticated, got, err)
+				}
+			}
+		})
+	}
+
+	if has(sdk.CapVerifySubscription) {
+		t.Run("VerifySubscriptionToken", func(t *testing.T) {
+			const challenge = "conformance-challenge-1158201444"
+			resp, err := conn.VerifySubscription(ctx, &sdk.VerifyRequest{
+				App: sdk.App{VerifyToken: "right-token", ClientSecret: "conformance-secret"},
+				Query: map[string][]string{
+					"hub.mode":         {"subscribe"},
+					"hub.verify_token": {"wrong-token"},
+					"hub.challenge":    {challenge},
+				},
+			})
+			if err == nil && resp.StatusCode/100 == 2 && bytes.Contains(resp.Body, []byte(challenge)) {
+				t.Error("VerifySubscription echoed the challenge for a wrong verify token")
+			}
+		})
+	}
+}

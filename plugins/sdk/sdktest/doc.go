@@ -1,0 +1,5 @@
+// Package sdktest helps connector authors test their connectors the way
+// Neksio will run them: Connect serves a Connector over real gRPC in-process,
+// the *SignedWebhook helpers build deliveries signed like the platforms sign
+// theirs, and Conformance checks the contract every connector keeps.
+package sdktest
