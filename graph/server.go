@@ -57,7 +57,7 @@ func NewServer(deps Deps, opts Options) *Server {
 		opts.Logger = slog.Default()
 	}
 	if opts.MaxComplexity == 0 {
-		opts.MaxComplexity = 2000
+		opts.MaxComplexity = 50000
 	}
 	if opts.MaxDepth == 0 {
 		opts.MaxDepth = 12

@@ -113,7 +113,7 @@ func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
 		MasterKey:         base64.StdEncoding.EncodeToString(key),
 		Connectors:        []string{"whatsapp", "meta"},
 		PluginTimeout:     20 * time.Second,
-		GraphQLComplexity: 2000,
+		GraphQLComplexity: 50000,
 		GraphQLDepth:      12,
 		RequestTimeout:    30 * time.Second,
 		RateLimit:         10000,

@@ -36,7 +36,7 @@ type Config struct {
 	PublicURL      string        `env:"NEKSIO_PUBLIC_URL"`
 	AllowedOrigins []string      `env:"NEKSIO_ALLOWED_ORIGINS" envSeparator:","`
 
-	GraphQLComplexity int           `env:"NEKSIO_GRAPHQL_MAX_COMPLEXITY" envDefault:"5000"`
+	GraphQLComplexity int           `env:"NEKSIO_GRAPHQL_MAX_COMPLEXITY" envDefault:"50000"`
 	GraphQLDepth      int           `env:"NEKSIO_GRAPHQL_MAX_DEPTH" envDefault:"12"`
 	RequestTimeout    time.Duration `env:"NEKSIO_REQUEST_TIMEOUT" envDefault:"30s"`
 	RateLimit         float64       `env:"NEKSIO_RATE_LIMIT" envDefault:"50"`
