@@ -1,0 +1,106 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/core/store/storetest"
+	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
+)
+
+// A customer who brings their own Meta app gets a channel endpoint that
+// verifies with that app's secret and verify token.
+func TestOwnAppEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel())
+	ch := e.gql(t, `mutation($in: ConnectChannelInput!) { connectChannel(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"connector": "whatsapp", "externalId": testWAPhoneID, "name": "own app",
+		"credentials": map[string]any{"accessToken": testWAToken}, "appSecret": "own-secret", "verifyToken": "own-verify"}})
+	id := dig(ch, "connectChannel", "id").(string)
+	path := "/webhooks/whatsapp/" + id
+
+	resp, err := http.Get(e.URL + path + "?hub.mode=subscribe&hub.challenge=42&hub.verify_token=own-verify")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = http.Get(e.URL + path + "?hub.mode=subscribe&hub.challenge=42&hub.verify_token=" + testWAVerifyToken)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "the global token does not open a channel's own endpoint")
+
+	body := wasandbox.TextMessage(testWAPhoneID, "16505551234", "Ann", "via own app")
+	code, _ := e.postWebhook(t, path, body, map[string]string{"X-Hub-Signature-256": wasandbox.Sign(testWAAppSecret, body)})
+	require.Equal(t, http.StatusUnauthorized, code, "signed with the global secret")
+	code, _ = e.postWebhook(t, path, body, map[string]string{"X-Hub-Signature-256": wasandbox.Sign("own-secret", body)})
+	require.Equal(t, http.StatusOK, code)
+	// Events of another account on this channel's endpoint are dropped.
+	other := wasandbox.TextMessage("555", "16505551234", "Ann", "wrong account")
+	code, _ = e.postWebhook(t, path, other, map[string]string{"X-Hub-Signature-256": wasandbox.Sign("own-secret", other)})
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, 1, countRows(t, e, "messages"))
+
+	code, _ = e.postWebhook(t, "/webhooks/whatsapp/ch_01JD3V0000000000000000000A", body, nil)
+	require.Equal(t, http.StatusNotFound, code)
+	code, _ = e.postWebhook(t, "/webhooks/meta/"+id, body, nil)
+	require.Equal(t, http.StatusNotFound, code, "a channel of another connector")
+}
+
+// Nothing acknowledged is lost: with the database gone the platform gets a
+// 503 and retries; it never gets a 200 for an event that was not stored.
+func TestWebhookDatabaseDown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite)
+	require.NoError(t, e.App.Store.DB.Close())
+	body := wasandbox.TextMessage(testWAPhoneID, "16505551234", "Ann", "lost?")
+	require.Equal(t, http.StatusServiceUnavailable, e.whatsappWebhook(t, body))
+	resp, err := http.Get(e.URL + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}
+
+// `neksio simulate` posts a correctly signed webhook to a running server.
+func TestSimulateCommand(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite)
+	out, err := run(t, "simulate", "whatsapp", "--url", e.URL, "--app-secret", testWAAppSecret,
+		"--phone-number-id", testWAPhoneID, "--from", "4915112345678", "--text", "simulated hello")
+	require.NoError(t, err)
+	require.Contains(t, out, "200")
+	data := e.gql(t, `{ messages(first: 5) { edges { node { text } } } }`, nil)
+	require.Equal(t, "simulated hello", dig(data, "messages", "edges", 0, "node", "text"))
+	_, err = run(t, "simulate", "whatsapp", "--url", e.URL, "--app-secret", "wrong", "--phone-number-id", testWAPhoneID)
+	require.Error(t, err, "a wrong secret is refused with 401")
+
+	e.connectMeta(t)
+	_, err = run(t, "simulate", "instagram", "--kind", "comment", "--url", e.URL, "--app-secret", testMetaSecret,
+		"--account", testIGID, "--post", "media-1", "--from", "igsid-1", "--text", "simulated comment")
+	require.NoError(t, err)
+	convs := e.conversationsByThread(t)
+	require.Equal(t, "COMMENT_THREAD", convs["media-1"].Kind)
+}
+
+// The GraphQL endpoint answers GET too, and the playground is served in dev mode.
+func TestGraphQLGetAndPlayground(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel())
+	req := httptest.NewRequest(http.MethodGet, e.URL+"/graphql?query="+url.QueryEscape("{ viewer { role } }"), nil)
+	req.RequestURI = ""
+	req.Header.Set("Authorization", "Bearer "+e.Key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = http.Get(e.URL + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = http.Get(e.URL + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
