@@ -11,6 +11,7 @@ import (
 
 	"github.com/neksio/neksio/core/store/storetest"
 	metasandbox "github.com/neksio/neksio/plugins/meta/sandbox"
+	"github.com/neksio/neksio/plugins/sdk"
 )
 
 const (
@@ -157,5 +158,38 @@ func TestMetaReplies(t *testing.T) {
 		require.Equal(t, "again", dig(data, "messages", "edges", 0, "node", "text"))
 		require.Contains(t, dig(data, "messages", "edges", 0, "node", "errorMessage"), "private reply was already sent")
 		require.Len(t, e.Meta.SentMessages(), 4)
+	})
+}
+
+// Disconnecting revokes the token at the platform, wipes it, keeps the
+// history, and stops both ingestion and replies.
+func TestDisconnectRevokes(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		e := newEnv(t, d, withoutWhatsAppChannel())
+		page, _ := e.connectMeta(t)
+		require.Equal(t, http.StatusOK, e.metaWebhook(t, metasandbox.MessengerText(testPageID, "psid-1", "before")))
+		conv := e.conversationsByThread(t)["psid-1"].ID
+
+		data := e.gql(t, `mutation($id: ID!) { disconnectChannel(id: $id) { status } }`, map[string]any{"id": page})
+		require.Equal(t, "DISCONNECTED", dig(data, "disconnectChannel", "status"))
+		var creds []byte
+		require.NoError(t, e.App.Store.DB.QueryRow(`SELECT credentials FROM channels WHERE id = $1`, page).Scan(&creds))
+		require.Empty(t, creds)
+		var meta string
+		require.NoError(t, e.App.Store.DB.QueryRow(`SELECT metadata FROM audit_logs WHERE action = 'channel.disconnect'`).Scan(&meta))
+		require.Contains(t, meta, "revoked")
+		// The platform no longer accepts the token.
+		ctx := context.Background()
+		conn, err := e.App.Connectors.Get("meta")
+		require.NoError(t, err)
+		_, err = conn.ValidateCredentials(ctx, &sdk.CredentialsRequest{App: e.App.Channels.Apps("meta"), Credentials: sdk.Credentials{AccessToken: testPageToken}, AccountID: testPageID})
+		require.Error(t, err)
+
+		// History stays; new events are dropped; replies are refused.
+		require.Equal(t, http.StatusOK, e.metaWebhook(t, metasandbox.MessengerText(testPageID, "psid-1", "after")))
+		require.Equal(t, []string{"before"}, e.conversationsByThread(t)["psid-1"].Texts)
+		r := e.gqlAs(t, e.Key, `mutation($id: ID!) { sendReply(input: {conversationId: $id, text: "hi"}) { id } }`, map[string]any{"id": conv})
+		require.Equal(t, "CONFLICT", r.Code())
 	})
 }
