@@ -109,13 +109,7 @@ func (c *connector) Describe(context.Context) (*sdk.Description, error) {
 }
 
 func (c *connector) VerifySubscription(_ context.Context, req *sdk.VerifyRequest) (*sdk.VerifyResponse, error) {
-	q := url.Values(req.Query)
-	// An empty configured token must never match an empty query value.
-	if q.Get("hub.mode") == "subscribe" && req.App.VerifyToken != "" &&
-		constantTimeEqual(q.Get("hub.verify_token"), req.App.VerifyToken) {
-		return &sdk.VerifyResponse{StatusCode: http.StatusOK, ContentType: "text/plain", Body: []byte(q.Get("hub.challenge"))}, nil
-	}
-	return &sdk.VerifyResponse{StatusCode: http.StatusForbidden, ContentType: "text/plain", Body: []byte("forbidden")}, nil
+	return sdk.VerifyHubChallenge(req.Query, req.App.VerifyToken), nil
 }
 
 type meResponse struct {

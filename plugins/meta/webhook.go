@@ -3,7 +3,6 @@ package meta
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -13,10 +12,6 @@ import (
 
 	"github.com/neksio/neksio/plugins/sdk"
 )
-
-func constantTimeEqual(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}
 
 // flexString accepts a JSON string or number: ids and timestamps are
 // documented as strings in some places and numbers in others.

@@ -3,6 +3,7 @@ package sdk
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"strconv"
 	"strings"
@@ -100,4 +101,22 @@ func HeaderValue(h map[string][]string, name string) string {
 		}
 	}
 	return ""
+}
+
+// VerifyHubChallenge answers the GET subscription handshake Meta and
+// WhatsApp send (hub.mode=subscribe, hub.verify_token, hub.challenge): 200
+// with the raw challenge when the token matches verifyToken, 403 otherwise.
+// An empty verifyToken never matches.
+func VerifyHubChallenge(query map[string][]string, verifyToken string) *VerifyResponse {
+	first := func(k string) string {
+		if v := query[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	if first("hub.mode") == "subscribe" && verifyToken != "" &&
+		subtle.ConstantTimeCompare([]byte(first("hub.verify_token")), []byte(verifyToken)) == 1 {
+		return &VerifyResponse{StatusCode: 200, ContentType: "text/plain", Body: []byte(first("hub.challenge"))}
+	}
+	return &VerifyResponse{StatusCode: 403, ContentType: "text/plain", Body: []byte("forbidden")}
 }

@@ -2,9 +2,7 @@ package whatsapp
 
 import (
 	"context"
-	"crypto/subtle"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -93,14 +91,7 @@ func (c *connector) Describe(context.Context) (*sdk.Description, error) {
 }
 
 func (c *connector) VerifySubscription(_ context.Context, req *sdk.VerifyRequest) (*sdk.VerifyResponse, error) {
-	q := url.Values(req.Query)
-	want := verifyToken(req.App)
-	// An empty configured token must never match an empty query value.
-	if q.Get("hub.mode") == "subscribe" && want != "" &&
-		subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(want)) == 1 {
-		return &sdk.VerifyResponse{StatusCode: http.StatusOK, ContentType: "text/plain", Body: []byte(q.Get("hub.challenge"))}, nil
-	}
-	return &sdk.VerifyResponse{StatusCode: http.StatusForbidden, ContentType: "text/plain", Body: []byte("forbidden")}, nil
+	return sdk.VerifyHubChallenge(req.Query, verifyToken(req.App)), nil
 }
 
 func (c *connector) RefreshCredentials(context.Context, *sdk.CredentialsRequest) (*sdk.Credentials, error) {
