@@ -16,11 +16,15 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/neksio/neksio/ent/agentrun"
+	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgechunk"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/user"
@@ -34,6 +38,10 @@ type Client struct {
 	Schema *migrate.Schema
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AgentRun is the client for interacting with the AgentRun builders.
+	AgentRun *AgentRunClient
+	// AgentSettings is the client for interacting with the AgentSettings builders.
+	AgentSettings *AgentSettingsClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
 	// Channel is the client for interacting with the Channel builders.
@@ -42,6 +50,10 @@ type Client struct {
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
 	Conversation *ConversationClient
+	// KnowledgeChunk is the client for interacting with the KnowledgeChunk builders.
+	KnowledgeChunk *KnowledgeChunkClient
+	// KnowledgeDocument is the client for interacting with the KnowledgeDocument builders.
+	KnowledgeDocument *KnowledgeDocumentClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
 	// Message is the client for interacting with the Message builders.
@@ -62,10 +74,14 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIKey = NewAPIKeyClient(c.config)
+	c.AgentRun = NewAgentRunClient(c.config)
+	c.AgentSettings = NewAgentSettingsClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.Channel = NewChannelClient(c.config)
 	c.Contact = NewContactClient(c.config)
 	c.Conversation = NewConversationClient(c.config)
+	c.KnowledgeChunk = NewKnowledgeChunkClient(c.config)
+	c.KnowledgeDocument = NewKnowledgeDocumentClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -160,17 +176,21 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		APIKey:       NewAPIKeyClient(cfg),
-		AuditLog:     NewAuditLogClient(cfg),
-		Channel:      NewChannelClient(cfg),
-		Contact:      NewContactClient(cfg),
-		Conversation: NewConversationClient(cfg),
-		Membership:   NewMembershipClient(cfg),
-		Message:      NewMessageClient(cfg),
-		User:         NewUserClient(cfg),
-		Workspace:    NewWorkspaceClient(cfg),
+		ctx:               ctx,
+		config:            cfg,
+		APIKey:            NewAPIKeyClient(cfg),
+		AgentRun:          NewAgentRunClient(cfg),
+		AgentSettings:     NewAgentSettingsClient(cfg),
+		AuditLog:          NewAuditLogClient(cfg),
+		Channel:           NewChannelClient(cfg),
+		Contact:           NewContactClient(cfg),
+		Conversation:      NewConversationClient(cfg),
+		KnowledgeChunk:    NewKnowledgeChunkClient(cfg),
+		KnowledgeDocument: NewKnowledgeDocumentClient(cfg),
+		Membership:        NewMembershipClient(cfg),
+		Message:           NewMessageClient(cfg),
+		User:              NewUserClient(cfg),
+		Workspace:         NewWorkspaceClient(cfg),
 	}, nil
 }
 
@@ -188,17 +208,21 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		APIKey:       NewAPIKeyClient(cfg),
-		AuditLog:     NewAuditLogClient(cfg),
-		Channel:      NewChannelClient(cfg),
-		Contact:      NewContactClient(cfg),
-		Conversation: NewConversationClient(cfg),
-		Membership:   NewMembershipClient(cfg),
-		Message:      NewMessageClient(cfg),
-		User:         NewUserClient(cfg),
-		Workspace:    NewWorkspaceClient(cfg),
+		ctx:               ctx,
+		config:            cfg,
+		APIKey:            NewAPIKeyClient(cfg),
+		AgentRun:          NewAgentRunClient(cfg),
+		AgentSettings:     NewAgentSettingsClient(cfg),
+		AuditLog:          NewAuditLogClient(cfg),
+		Channel:           NewChannelClient(cfg),
+		Contact:           NewContactClient(cfg),
+		Conversation:      NewConversationClient(cfg),
+		KnowledgeChunk:    NewKnowledgeChunkClient(cfg),
+		KnowledgeDocument: NewKnowledgeDocumentClient(cfg),
+		Membership:        NewMembershipClient(cfg),
+		Message:           NewMessageClient(cfg),
+		User:              NewUserClient(cfg),
+		Workspace:         NewWorkspaceClient(cfg),
 	}, nil
 }
 
@@ -228,8 +252,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AuditLog, c.Channel, c.Contact, c.Conversation, c.Membership,
-		c.Message, c.User, c.Workspace,
+		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.Channel, c.Contact,
+		c.Conversation, c.KnowledgeChunk, c.KnowledgeDocument, c.Membership, c.Message,
+		c.User, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -239,8 +264,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AuditLog, c.Channel, c.Contact, c.Conversation, c.Membership,
-		c.Message, c.User, c.Workspace,
+		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.Channel, c.Contact,
+		c.Conversation, c.KnowledgeChunk, c.KnowledgeDocument, c.Membership, c.Message,
+		c.User, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -251,6 +277,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *APIKeyMutation:
 		return c.APIKey.mutate(ctx, m)
+	case *AgentRunMutation:
+		return c.AgentRun.mutate(ctx, m)
+	case *AgentSettingsMutation:
+		return c.AgentSettings.mutate(ctx, m)
 	case *AuditLogMutation:
 		return c.AuditLog.mutate(ctx, m)
 	case *ChannelMutation:
@@ -259,6 +289,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Contact.mutate(ctx, m)
 	case *ConversationMutation:
 		return c.Conversation.mutate(ctx, m)
+	case *KnowledgeChunkMutation:
+		return c.KnowledgeChunk.mutate(ctx, m)
+	case *KnowledgeDocumentMutation:
+		return c.KnowledgeDocument.mutate(ctx, m)
 	case *MembershipMutation:
 		return c.Membership.mutate(ctx, m)
 	case *MessageMutation:
@@ -419,6 +453,354 @@ func (c *APIKeyClient) mutate(ctx context.Context, m *APIKeyMutation) (Value, er
 		return (&APIKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown APIKey mutation op: %q", m.Op())
+	}
+}
+
+// AgentRunClient is a client for the AgentRun schema.
+type AgentRunClient struct {
+	config
+}
+
+// NewAgentRunClient returns a client for the AgentRun from the given config.
+func NewAgentRunClient(c config) *AgentRunClient {
+	return &AgentRunClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `agentrun.Hooks(f(g(h())))`.
+func (c *AgentRunClient) Use(hooks ...Hook) {
+	c.hooks.AgentRun = append(c.hooks.AgentRun, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `agentrun.Intercept(f(g(h())))`.
+func (c *AgentRunClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AgentRun = append(c.inters.AgentRun, interceptors...)
+}
+
+// Create returns a builder for creating a AgentRun entity.
+func (c *AgentRunClient) Create() *AgentRunCreate {
+	mutation := newAgentRunMutation(c.config, OpCreate)
+	return &AgentRunCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AgentRun entities.
+func (c *AgentRunClient) CreateBulk(builders ...*AgentRunCreate) *AgentRunCreateBulk {
+	return &AgentRunCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AgentRunClient) MapCreateBulk(slice any, setFunc func(*AgentRunCreate, int)) *AgentRunCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AgentRunCreateBulk{err: fmt.Errorf("calling to AgentRunClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AgentRunCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AgentRunCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AgentRun.
+func (c *AgentRunClient) Update() *AgentRunUpdate {
+	mutation := newAgentRunMutation(c.config, OpUpdate)
+	return &AgentRunUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AgentRunClient) UpdateOne(_m *AgentRun) *AgentRunUpdateOne {
+	mutation := newAgentRunMutation(c.config, OpUpdateOne, withAgentRun(_m))
+	return &AgentRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AgentRunClient) UpdateOneID(id pulid.ID) *AgentRunUpdateOne {
+	mutation := newAgentRunMutation(c.config, OpUpdateOne, withAgentRunID(id))
+	return &AgentRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AgentRun.
+func (c *AgentRunClient) Delete() *AgentRunDelete {
+	mutation := newAgentRunMutation(c.config, OpDelete)
+	return &AgentRunDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AgentRunClient) DeleteOne(_m *AgentRun) *AgentRunDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AgentRunClient) DeleteOneID(id pulid.ID) *AgentRunDeleteOne {
+	builder := c.Delete().Where(agentrun.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AgentRunDeleteOne{builder}
+}
+
+// Query returns a query builder for AgentRun.
+func (c *AgentRunClient) Query() *AgentRunQuery {
+	return &AgentRunQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAgentRun},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AgentRun entity by its id.
+func (c *AgentRunClient) Get(ctx context.Context, id pulid.ID) (*AgentRun, error) {
+	return c.Query().Where(agentrun.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AgentRunClient) GetX(ctx context.Context, id pulid.ID) *AgentRun {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a AgentRun.
+func (c *AgentRunClient) QueryWorkspace(_m *AgentRun) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(agentrun.Table, agentrun.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, agentrun.WorkspaceTable, agentrun.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMessage queries the message edge of a AgentRun.
+func (c *AgentRunClient) QueryMessage(_m *AgentRun) *MessageQuery {
+	query := (&MessageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(agentrun.Table, agentrun.FieldID, id),
+			sqlgraph.To(message.Table, message.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, true, agentrun.MessageTable, agentrun.MessageColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryConversation queries the conversation edge of a AgentRun.
+func (c *AgentRunClient) QueryConversation(_m *AgentRun) *ConversationQuery {
+	query := (&ConversationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(agentrun.Table, agentrun.FieldID, id),
+			sqlgraph.To(conversation.Table, conversation.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, agentrun.ConversationTable, agentrun.ConversationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryReply queries the reply edge of a AgentRun.
+func (c *AgentRunClient) QueryReply(_m *AgentRun) *MessageQuery {
+	query := (&MessageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(agentrun.Table, agentrun.FieldID, id),
+			sqlgraph.To(message.Table, message.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, agentrun.ReplyTable, agentrun.ReplyColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AgentRunClient) Hooks() []Hook {
+	hooks := c.hooks.AgentRun
+	return append(hooks[:len(hooks):len(hooks)], agentrun.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AgentRunClient) Interceptors() []Interceptor {
+	return c.inters.AgentRun
+}
+
+func (c *AgentRunClient) mutate(ctx context.Context, m *AgentRunMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AgentRunCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AgentRunUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AgentRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AgentRunDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AgentRun mutation op: %q", m.Op())
+	}
+}
+
+// AgentSettingsClient is a client for the AgentSettings schema.
+type AgentSettingsClient struct {
+	config
+}
+
+// NewAgentSettingsClient returns a client for the AgentSettings from the given config.
+func NewAgentSettingsClient(c config) *AgentSettingsClient {
+	return &AgentSettingsClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `agentsettings.Hooks(f(g(h())))`.
+func (c *AgentSettingsClient) Use(hooks ...Hook) {
+	c.hooks.AgentSettings = append(c.hooks.AgentSettings, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `agentsettings.Intercept(f(g(h())))`.
+func (c *AgentSettingsClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AgentSettings = append(c.inters.AgentSettings, interceptors...)
+}
+
+// Create returns a builder for creating a AgentSettings entity.
+func (c *AgentSettingsClient) Create() *AgentSettingsCreate {
+	mutation := newAgentSettingsMutation(c.config, OpCreate)
+	return &AgentSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AgentSettings entities.
+func (c *AgentSettingsClient) CreateBulk(builders ...*AgentSettingsCreate) *AgentSettingsCreateBulk {
+	return &AgentSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AgentSettingsClient) MapCreateBulk(slice any, setFunc func(*AgentSettingsCreate, int)) *AgentSettingsCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AgentSettingsCreateBulk{err: fmt.Errorf("calling to AgentSettingsClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AgentSettingsCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AgentSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AgentSettings.
+func (c *AgentSettingsClient) Update() *AgentSettingsUpdate {
+	mutation := newAgentSettingsMutation(c.config, OpUpdate)
+	return &AgentSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AgentSettingsClient) UpdateOne(_m *AgentSettings) *AgentSettingsUpdateOne {
+	mutation := newAgentSettingsMutation(c.config, OpUpdateOne, withAgentSettings(_m))
+	return &AgentSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AgentSettingsClient) UpdateOneID(id pulid.ID) *AgentSettingsUpdateOne {
+	mutation := newAgentSettingsMutation(c.config, OpUpdateOne, withAgentSettingsID(id))
+	return &AgentSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AgentSettings.
+func (c *AgentSettingsClient) Delete() *AgentSettingsDelete {
+	mutation := newAgentSettingsMutation(c.config, OpDelete)
+	return &AgentSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AgentSettingsClient) DeleteOne(_m *AgentSettings) *AgentSettingsDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AgentSettingsClient) DeleteOneID(id pulid.ID) *AgentSettingsDeleteOne {
+	builder := c.Delete().Where(agentsettings.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AgentSettingsDeleteOne{builder}
+}
+
+// Query returns a query builder for AgentSettings.
+func (c *AgentSettingsClient) Query() *AgentSettingsQuery {
+	return &AgentSettingsQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAgentSettings},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AgentSettings entity by its id.
+func (c *AgentSettingsClient) Get(ctx context.Context, id pulid.ID) (*AgentSettings, error) {
+	return c.Query().Where(agentsettings.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AgentSettingsClient) GetX(ctx context.Context, id pulid.ID) *AgentSettings {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a AgentSettings.
+func (c *AgentSettingsClient) QueryWorkspace(_m *AgentSettings) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(agentsettings.Table, agentsettings.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, agentsettings.WorkspaceTable, agentsettings.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AgentSettingsClient) Hooks() []Hook {
+	hooks := c.hooks.AgentSettings
+	return append(hooks[:len(hooks):len(hooks)], agentsettings.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AgentSettingsClient) Interceptors() []Interceptor {
+	return c.inters.AgentSettings
+}
+
+func (c *AgentSettingsClient) mutate(ctx context.Context, m *AgentSettingsMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AgentSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AgentSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AgentSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AgentSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AgentSettings mutation op: %q", m.Op())
 	}
 }
 
@@ -1124,6 +1506,22 @@ func (c *ConversationClient) QueryMessages(_m *Conversation) *MessageQuery {
 	return query
 }
 
+// QueryAgentRuns queries the agent_runs edge of a Conversation.
+func (c *ConversationClient) QueryAgentRuns(_m *Conversation) *AgentRunQuery {
+	query := (&AgentRunClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, id),
+			sqlgraph.To(agentrun.Table, agentrun.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, conversation.AgentRunsTable, conversation.AgentRunsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *ConversationClient) Hooks() []Hook {
 	hooks := c.hooks.Conversation
@@ -1147,6 +1545,338 @@ func (c *ConversationClient) mutate(ctx context.Context, m *ConversationMutation
 		return (&ConversationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Conversation mutation op: %q", m.Op())
+	}
+}
+
+// KnowledgeChunkClient is a client for the KnowledgeChunk schema.
+type KnowledgeChunkClient struct {
+	config
+}
+
+// NewKnowledgeChunkClient returns a client for the KnowledgeChunk from the given config.
+func NewKnowledgeChunkClient(c config) *KnowledgeChunkClient {
+	return &KnowledgeChunkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `knowledgechunk.Hooks(f(g(h())))`.
+func (c *KnowledgeChunkClient) Use(hooks ...Hook) {
+	c.hooks.KnowledgeChunk = append(c.hooks.KnowledgeChunk, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `knowledgechunk.Intercept(f(g(h())))`.
+func (c *KnowledgeChunkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.KnowledgeChunk = append(c.inters.KnowledgeChunk, interceptors...)
+}
+
+// Create returns a builder for creating a KnowledgeChunk entity.
+func (c *KnowledgeChunkClient) Create() *KnowledgeChunkCreate {
+	mutation := newKnowledgeChunkMutation(c.config, OpCreate)
+	return &KnowledgeChunkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of KnowledgeChunk entities.
+func (c *KnowledgeChunkClient) CreateBulk(builders ...*KnowledgeChunkCreate) *KnowledgeChunkCreateBulk {
+	return &KnowledgeChunkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *KnowledgeChunkClient) MapCreateBulk(slice any, setFunc func(*KnowledgeChunkCreate, int)) *KnowledgeChunkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &KnowledgeChunkCreateBulk{err: fmt.Errorf("calling to KnowledgeChunkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*KnowledgeChunkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &KnowledgeChunkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for KnowledgeChunk.
+func (c *KnowledgeChunkClient) Update() *KnowledgeChunkUpdate {
+	mutation := newKnowledgeChunkMutation(c.config, OpUpdate)
+	return &KnowledgeChunkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *KnowledgeChunkClient) UpdateOne(_m *KnowledgeChunk) *KnowledgeChunkUpdateOne {
+	mutation := newKnowledgeChunkMutation(c.config, OpUpdateOne, withKnowledgeChunk(_m))
+	return &KnowledgeChunkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *KnowledgeChunkClient) UpdateOneID(id pulid.ID) *KnowledgeChunkUpdateOne {
+	mutation := newKnowledgeChunkMutation(c.config, OpUpdateOne, withKnowledgeChunkID(id))
+	return &KnowledgeChunkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for KnowledgeChunk.
+func (c *KnowledgeChunkClient) Delete() *KnowledgeChunkDelete {
+	mutation := newKnowledgeChunkMutation(c.config, OpDelete)
+	return &KnowledgeChunkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *KnowledgeChunkClient) DeleteOne(_m *KnowledgeChunk) *KnowledgeChunkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *KnowledgeChunkClient) DeleteOneID(id pulid.ID) *KnowledgeChunkDeleteOne {
+	builder := c.Delete().Where(knowledgechunk.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &KnowledgeChunkDeleteOne{builder}
+}
+
+// Query returns a query builder for KnowledgeChunk.
+func (c *KnowledgeChunkClient) Query() *KnowledgeChunkQuery {
+	return &KnowledgeChunkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeKnowledgeChunk},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a KnowledgeChunk entity by its id.
+func (c *KnowledgeChunkClient) Get(ctx context.Context, id pulid.ID) (*KnowledgeChunk, error) {
+	return c.Query().Where(knowledgechunk.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *KnowledgeChunkClient) GetX(ctx context.Context, id pulid.ID) *KnowledgeChunk {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a KnowledgeChunk.
+func (c *KnowledgeChunkClient) QueryWorkspace(_m *KnowledgeChunk) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(knowledgechunk.Table, knowledgechunk.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, knowledgechunk.WorkspaceTable, knowledgechunk.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDocument queries the document edge of a KnowledgeChunk.
+func (c *KnowledgeChunkClient) QueryDocument(_m *KnowledgeChunk) *KnowledgeDocumentQuery {
+	query := (&KnowledgeDocumentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(knowledgechunk.Table, knowledgechunk.FieldID, id),
+			sqlgraph.To(knowledgedocument.Table, knowledgedocument.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, knowledgechunk.DocumentTable, knowledgechunk.DocumentColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *KnowledgeChunkClient) Hooks() []Hook {
+	hooks := c.hooks.KnowledgeChunk
+	return append(hooks[:len(hooks):len(hooks)], knowledgechunk.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *KnowledgeChunkClient) Interceptors() []Interceptor {
+	return c.inters.KnowledgeChunk
+}
+
+func (c *KnowledgeChunkClient) mutate(ctx context.Context, m *KnowledgeChunkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&KnowledgeChunkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&KnowledgeChunkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&KnowledgeChunkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&KnowledgeChunkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown KnowledgeChunk mutation op: %q", m.Op())
+	}
+}
+
+// KnowledgeDocumentClient is a client for the KnowledgeDocument schema.
+type KnowledgeDocumentClient struct {
+	config
+}
+
+// NewKnowledgeDocumentClient returns a client for the KnowledgeDocument from the given config.
+func NewKnowledgeDocumentClient(c config) *KnowledgeDocumentClient {
+	return &KnowledgeDocumentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `knowledgedocument.Hooks(f(g(h())))`.
+func (c *KnowledgeDocumentClient) Use(hooks ...Hook) {
+	c.hooks.KnowledgeDocument = append(c.hooks.KnowledgeDocument, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `knowledgedocument.Intercept(f(g(h())))`.
+func (c *KnowledgeDocumentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.KnowledgeDocument = append(c.inters.KnowledgeDocument, interceptors...)
+}
+
+// Create returns a builder for creating a KnowledgeDocument entity.
+func (c *KnowledgeDocumentClient) Create() *KnowledgeDocumentCreate {
+	mutation := newKnowledgeDocumentMutation(c.config, OpCreate)
+	return &KnowledgeDocumentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of KnowledgeDocument entities.
+func (c *KnowledgeDocumentClient) CreateBulk(builders ...*KnowledgeDocumentCreate) *KnowledgeDocumentCreateBulk {
+	return &KnowledgeDocumentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *KnowledgeDocumentClient) MapCreateBulk(slice any, setFunc func(*KnowledgeDocumentCreate, int)) *KnowledgeDocumentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &KnowledgeDocumentCreateBulk{err: fmt.Errorf("calling to KnowledgeDocumentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*KnowledgeDocumentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &KnowledgeDocumentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for KnowledgeDocument.
+func (c *KnowledgeDocumentClient) Update() *KnowledgeDocumentUpdate {
+	mutation := newKnowledgeDocumentMutation(c.config, OpUpdate)
+	return &KnowledgeDocumentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *KnowledgeDocumentClient) UpdateOne(_m *KnowledgeDocument) *KnowledgeDocumentUpdateOne {
+	mutation := newKnowledgeDocumentMutation(c.config, OpUpdateOne, withKnowledgeDocument(_m))
+	return &KnowledgeDocumentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *KnowledgeDocumentClient) UpdateOneID(id pulid.ID) *KnowledgeDocumentUpdateOne {
+	mutation := newKnowledgeDocumentMutation(c.config, OpUpdateOne, withKnowledgeDocumentID(id))
+	return &KnowledgeDocumentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for KnowledgeDocument.
+func (c *KnowledgeDocumentClient) Delete() *KnowledgeDocumentDelete {
+	mutation := newKnowledgeDocumentMutation(c.config, OpDelete)
+	return &KnowledgeDocumentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *KnowledgeDocumentClient) DeleteOne(_m *KnowledgeDocument) *KnowledgeDocumentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *KnowledgeDocumentClient) DeleteOneID(id pulid.ID) *KnowledgeDocumentDeleteOne {
+	builder := c.Delete().Where(knowledgedocument.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &KnowledgeDocumentDeleteOne{builder}
+}
+
+// Query returns a query builder for KnowledgeDocument.
+func (c *KnowledgeDocumentClient) Query() *KnowledgeDocumentQuery {
+	return &KnowledgeDocumentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeKnowledgeDocument},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a KnowledgeDocument entity by its id.
+func (c *KnowledgeDocumentClient) Get(ctx context.Context, id pulid.ID) (*KnowledgeDocument, error) {
+	return c.Query().Where(knowledgedocument.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *KnowledgeDocumentClient) GetX(ctx context.Context, id pulid.ID) *KnowledgeDocument {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a KnowledgeDocument.
+func (c *KnowledgeDocumentClient) QueryWorkspace(_m *KnowledgeDocument) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(knowledgedocument.Table, knowledgedocument.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, knowledgedocument.WorkspaceTable, knowledgedocument.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChunks queries the chunks edge of a KnowledgeDocument.
+func (c *KnowledgeDocumentClient) QueryChunks(_m *KnowledgeDocument) *KnowledgeChunkQuery {
+	query := (&KnowledgeChunkClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(knowledgedocument.Table, knowledgedocument.FieldID, id),
+			sqlgraph.To(knowledgechunk.Table, knowledgechunk.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, knowledgedocument.ChunksTable, knowledgedocument.ChunksColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *KnowledgeDocumentClient) Hooks() []Hook {
+	hooks := c.hooks.KnowledgeDocument
+	return append(hooks[:len(hooks):len(hooks)], knowledgedocument.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *KnowledgeDocumentClient) Interceptors() []Interceptor {
+	return c.inters.KnowledgeDocument
+}
+
+func (c *KnowledgeDocumentClient) mutate(ctx context.Context, m *KnowledgeDocumentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&KnowledgeDocumentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&KnowledgeDocumentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&KnowledgeDocumentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&KnowledgeDocumentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown KnowledgeDocument mutation op: %q", m.Op())
 	}
 }
 
@@ -1465,6 +2195,22 @@ func (c *MessageClient) QueryContact(_m *Message) *ContactQuery {
 			sqlgraph.From(message.Table, message.FieldID, id),
 			sqlgraph.To(contact.Table, contact.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, message.ContactTable, message.ContactColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAgentRun queries the agent_run edge of a Message.
+func (c *MessageClient) QueryAgentRun(_m *Message) *AgentRunQuery {
+	query := (&AgentRunClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(message.Table, message.FieldID, id),
+			sqlgraph.To(agentrun.Table, agentrun.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, message.AgentRunTable, message.AgentRunColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -1801,11 +2547,13 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AuditLog, Channel, Contact, Conversation, Membership, Message, User,
+		APIKey, AgentRun, AgentSettings, AuditLog, Channel, Contact, Conversation,
+		KnowledgeChunk, KnowledgeDocument, Membership, Message, User,
 		Workspace []ent.Hook
 	}
 	inters struct {
-		APIKey, AuditLog, Channel, Contact, Conversation, Membership, Message, User,
+		APIKey, AgentRun, AgentSettings, AuditLog, Channel, Contact, Conversation,
+		KnowledgeChunk, KnowledgeDocument, Membership, Message, User,
 		Workspace []ent.Interceptor
 	}
 )

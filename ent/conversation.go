@@ -54,6 +54,10 @@ type Conversation struct {
 	HandoffReason string `json:"handoff_reason,omitempty"`
 	// HandedOffAt holds the value of the "handed_off_at" field.
 	HandedOffAt *time.Time `json:"handed_off_at,omitempty"`
+	// SentimentLabel holds the value of the "sentiment_label" field.
+	SentimentLabel *conversation.SentimentLabel `json:"sentiment_label,omitempty"`
+	// SentimentScore holds the value of the "sentiment_score" field.
+	SentimentScore *float64 `json:"sentiment_score,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ConversationQuery when eager-loading is set.
 	Edges        ConversationEdges `json:"edges"`
@@ -72,13 +76,16 @@ type ConversationEdges struct {
 	Assignee *User `json:"assignee,omitempty"`
 	// Messages holds the value of the messages edge.
 	Messages []*Message `json:"messages,omitempty"`
+	// AgentRuns holds the value of the agent_runs edge.
+	AgentRuns []*AgentRun `json:"agent_runs,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [4]map[string]int
+	totalCount [5]map[string]int
 
-	namedMessages map[string][]*Message
+	namedMessages  map[string][]*Message
+	namedAgentRuns map[string][]*AgentRun
 }
 
 // WorkspaceOrErr returns the Workspace value or an error if the edge
@@ -134,6 +141,15 @@ func (e ConversationEdges) MessagesOrErr() ([]*Message, error) {
 	return nil, &NotLoadedError{edge: "messages"}
 }
 
+// AgentRunsOrErr returns the AgentRuns value or an error if the edge
+// was not loaded in eager-loading.
+func (e ConversationEdges) AgentRunsOrErr() ([]*AgentRun, error) {
+	if e.loadedTypes[5] {
+		return e.AgentRuns, nil
+	}
+	return nil, &NotLoadedError{edge: "agent_runs"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Conversation) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -143,7 +159,9 @@ func (*Conversation) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case conversation.FieldID, conversation.FieldWorkspaceID, conversation.FieldChannelID:
 			values[i] = new(pulid.ID)
-		case conversation.FieldKind, conversation.FieldThreadID, conversation.FieldSubject, conversation.FieldURL, conversation.FieldStatus, conversation.FieldAiMode, conversation.FieldHandoffReason:
+		case conversation.FieldSentimentScore:
+			values[i] = new(sql.NullFloat64)
+		case conversation.FieldKind, conversation.FieldThreadID, conversation.FieldSubject, conversation.FieldURL, conversation.FieldStatus, conversation.FieldAiMode, conversation.FieldHandoffReason, conversation.FieldSentimentLabel:
 			values[i] = new(sql.NullString)
 		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldLastMessageAt, conversation.FieldLastInboundAt, conversation.FieldHandedOffAt:
 			values[i] = new(sql.NullTime)
@@ -269,6 +287,20 @@ func (_m *Conversation) assignValues(columns []string, values []any) error {
 				_m.HandedOffAt = new(time.Time)
 				*_m.HandedOffAt = value.Time
 			}
+		case conversation.FieldSentimentLabel:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field sentiment_label", values[i])
+			} else if value.Valid {
+				_m.SentimentLabel = new(conversation.SentimentLabel)
+				*_m.SentimentLabel = conversation.SentimentLabel(value.String)
+			}
+		case conversation.FieldSentimentScore:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field sentiment_score", values[i])
+			} else if value.Valid {
+				_m.SentimentScore = new(float64)
+				*_m.SentimentScore = value.Float64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -305,6 +337,11 @@ func (_m *Conversation) QueryAssignee() *UserQuery {
 // QueryMessages queries the "messages" edge of the Conversation entity.
 func (_m *Conversation) QueryMessages() *MessageQuery {
 	return NewConversationClient(_m.config).QueryMessages(_m)
+}
+
+// QueryAgentRuns queries the "agent_runs" edge of the Conversation entity.
+func (_m *Conversation) QueryAgentRuns() *AgentRunQuery {
+	return NewConversationClient(_m.config).QueryAgentRuns(_m)
 }
 
 // Update returns a builder for updating this Conversation.
@@ -387,6 +424,16 @@ func (_m *Conversation) String() string {
 		builder.WriteString("handed_off_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	if v := _m.SentimentLabel; v != nil {
+		builder.WriteString("sentiment_label=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.SentimentScore; v != nil {
+		builder.WriteString("sentiment_score=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -412,6 +459,30 @@ func (_m *Conversation) appendNamedMessages(name string, edges ...*Message) {
 		_m.Edges.namedMessages[name] = []*Message{}
 	} else {
 		_m.Edges.namedMessages[name] = append(_m.Edges.namedMessages[name], edges...)
+	}
+}
+
+// NamedAgentRuns returns the AgentRuns named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Conversation) NamedAgentRuns(name string) ([]*AgentRun, error) {
+	if _m.Edges.namedAgentRuns == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedAgentRuns[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Conversation) appendNamedAgentRuns(name string, edges ...*AgentRun) {
+	if _m.Edges.namedAgentRuns == nil {
+		_m.Edges.namedAgentRuns = make(map[string][]*AgentRun)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedAgentRuns[name] = []*AgentRun{}
+	} else {
+		_m.Edges.namedAgentRuns[name] = append(_m.Edges.namedAgentRuns[name], edges...)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
@@ -221,6 +222,34 @@ func (_c *ConversationCreate) SetNillableHandedOffAt(v *time.Time) *Conversation
 	return _c
 }
 
+// SetSentimentLabel sets the "sentiment_label" field.
+func (_c *ConversationCreate) SetSentimentLabel(v conversation.SentimentLabel) *ConversationCreate {
+	_c.mutation.SetSentimentLabel(v)
+	return _c
+}
+
+// SetNillableSentimentLabel sets the "sentiment_label" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableSentimentLabel(v *conversation.SentimentLabel) *ConversationCreate {
+	if v != nil {
+		_c.SetSentimentLabel(*v)
+	}
+	return _c
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (_c *ConversationCreate) SetSentimentScore(v float64) *ConversationCreate {
+	_c.mutation.SetSentimentScore(v)
+	return _c
+}
+
+// SetNillableSentimentScore sets the "sentiment_score" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableSentimentScore(v *float64) *ConversationCreate {
+	if v != nil {
+		_c.SetSentimentScore(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ConversationCreate) SetID(v pulid.ID) *ConversationCreate {
 	_c.mutation.SetID(v)
@@ -268,6 +297,21 @@ func (_c *ConversationCreate) AddMessages(v ...*Message) *ConversationCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddMessageIDs(ids...)
+}
+
+// AddAgentRunIDs adds the "agent_runs" edge to the AgentRun entity by IDs.
+func (_c *ConversationCreate) AddAgentRunIDs(ids ...pulid.ID) *ConversationCreate {
+	_c.mutation.AddAgentRunIDs(ids...)
+	return _c
+}
+
+// AddAgentRuns adds the "agent_runs" edges to the AgentRun entity.
+func (_c *ConversationCreate) AddAgentRuns(v ...*AgentRun) *ConversationCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddAgentRunIDs(ids...)
 }
 
 // Mutation returns the ConversationMutation object of the builder.
@@ -388,6 +432,11 @@ func (_c *ConversationCreate) check() error {
 	if _, ok := _c.mutation.LastMessageAt(); !ok {
 		return &ValidationError{Name: "last_message_at", err: errors.New(`ent: missing required field "Conversation.last_message_at"`)}
 	}
+	if v, ok := _c.mutation.SentimentLabel(); ok {
+		if err := conversation.SentimentLabelValidator(v); err != nil {
+			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Conversation.sentiment_label": %w`, err)}
+		}
+	}
 	if len(_c.mutation.WorkspaceIDs()) == 0 {
 		return &ValidationError{Name: "workspace", err: errors.New(`ent: missing required edge "Conversation.workspace"`)}
 	}
@@ -478,6 +527,14 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 		_spec.SetField(conversation.FieldHandedOffAt, field.TypeTime, value)
 		_node.HandedOffAt = &value
 	}
+	if value, ok := _c.mutation.SentimentLabel(); ok {
+		_spec.SetField(conversation.FieldSentimentLabel, field.TypeEnum, value)
+		_node.SentimentLabel = &value
+	}
+	if value, ok := _c.mutation.SentimentScore(); ok {
+		_spec.SetField(conversation.FieldSentimentScore, field.TypeFloat64, value)
+		_node.SentimentScore = &value
+	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -555,6 +612,22 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.AgentRunsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.AgentRunsTable,
+			Columns: []string{conversation.AgentRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -791,6 +864,48 @@ func (u *ConversationUpsert) UpdateHandedOffAt() *ConversationUpsert {
 // ClearHandedOffAt clears the value of the "handed_off_at" field.
 func (u *ConversationUpsert) ClearHandedOffAt() *ConversationUpsert {
 	u.SetNull(conversation.FieldHandedOffAt)
+	return u
+}
+
+// SetSentimentLabel sets the "sentiment_label" field.
+func (u *ConversationUpsert) SetSentimentLabel(v conversation.SentimentLabel) *ConversationUpsert {
+	u.Set(conversation.FieldSentimentLabel, v)
+	return u
+}
+
+// UpdateSentimentLabel sets the "sentiment_label" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateSentimentLabel() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldSentimentLabel)
+	return u
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (u *ConversationUpsert) ClearSentimentLabel() *ConversationUpsert {
+	u.SetNull(conversation.FieldSentimentLabel)
+	return u
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (u *ConversationUpsert) SetSentimentScore(v float64) *ConversationUpsert {
+	u.Set(conversation.FieldSentimentScore, v)
+	return u
+}
+
+// UpdateSentimentScore sets the "sentiment_score" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateSentimentScore() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldSentimentScore)
+	return u
+}
+
+// AddSentimentScore adds v to the "sentiment_score" field.
+func (u *ConversationUpsert) AddSentimentScore(v float64) *ConversationUpsert {
+	u.Add(conversation.FieldSentimentScore, v)
+	return u
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (u *ConversationUpsert) ClearSentimentScore() *ConversationUpsert {
+	u.SetNull(conversation.FieldSentimentScore)
 	return u
 }
 
@@ -1064,6 +1179,55 @@ func (u *ConversationUpsertOne) UpdateHandedOffAt() *ConversationUpsertOne {
 func (u *ConversationUpsertOne) ClearHandedOffAt() *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearHandedOffAt()
+	})
+}
+
+// SetSentimentLabel sets the "sentiment_label" field.
+func (u *ConversationUpsertOne) SetSentimentLabel(v conversation.SentimentLabel) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetSentimentLabel(v)
+	})
+}
+
+// UpdateSentimentLabel sets the "sentiment_label" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateSentimentLabel() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateSentimentLabel()
+	})
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (u *ConversationUpsertOne) ClearSentimentLabel() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearSentimentLabel()
+	})
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (u *ConversationUpsertOne) SetSentimentScore(v float64) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetSentimentScore(v)
+	})
+}
+
+// AddSentimentScore adds v to the "sentiment_score" field.
+func (u *ConversationUpsertOne) AddSentimentScore(v float64) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.AddSentimentScore(v)
+	})
+}
+
+// UpdateSentimentScore sets the "sentiment_score" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateSentimentScore() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateSentimentScore()
+	})
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (u *ConversationUpsertOne) ClearSentimentScore() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearSentimentScore()
 	})
 }
 
@@ -1504,6 +1668,55 @@ func (u *ConversationUpsertBulk) UpdateHandedOffAt() *ConversationUpsertBulk {
 func (u *ConversationUpsertBulk) ClearHandedOffAt() *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearHandedOffAt()
+	})
+}
+
+// SetSentimentLabel sets the "sentiment_label" field.
+func (u *ConversationUpsertBulk) SetSentimentLabel(v conversation.SentimentLabel) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetSentimentLabel(v)
+	})
+}
+
+// UpdateSentimentLabel sets the "sentiment_label" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateSentimentLabel() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateSentimentLabel()
+	})
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (u *ConversationUpsertBulk) ClearSentimentLabel() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearSentimentLabel()
+	})
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (u *ConversationUpsertBulk) SetSentimentScore(v float64) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetSentimentScore(v)
+	})
+}
+
+// AddSentimentScore adds v to the "sentiment_score" field.
+func (u *ConversationUpsertBulk) AddSentimentScore(v float64) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.AddSentimentScore(v)
+	})
+}
+
+// UpdateSentimentScore sets the "sentiment_score" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateSentimentScore() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateSentimentScore()
+	})
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (u *ConversationUpsertBulk) ClearSentimentScore() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearSentimentScore()
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
@@ -27,18 +28,20 @@ import (
 // ConversationQuery is the builder for querying Conversation entities.
 type ConversationQuery struct {
 	config
-	ctx               *QueryContext
-	order             []conversation.OrderOption
-	inters            []Interceptor
-	predicates        []predicate.Conversation
-	withWorkspace     *WorkspaceQuery
-	withChannel       *ChannelQuery
-	withContact       *ContactQuery
-	withAssignee      *UserQuery
-	withMessages      *MessageQuery
-	loadTotal         []func(context.Context, []*Conversation) error
-	modifiers         []func(*sql.Selector)
-	withNamedMessages map[string]*MessageQuery
+	ctx                *QueryContext
+	order              []conversation.OrderOption
+	inters             []Interceptor
+	predicates         []predicate.Conversation
+	withWorkspace      *WorkspaceQuery
+	withChannel        *ChannelQuery
+	withContact        *ContactQuery
+	withAssignee       *UserQuery
+	withMessages       *MessageQuery
+	withAgentRuns      *AgentRunQuery
+	loadTotal          []func(context.Context, []*Conversation) error
+	modifiers          []func(*sql.Selector)
+	withNamedMessages  map[string]*MessageQuery
+	withNamedAgentRuns map[string]*AgentRunQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -178,6 +181,28 @@ func (_q *ConversationQuery) QueryMessages() *MessageQuery {
 			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
 			sqlgraph.To(message.Table, message.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, true, conversation.MessagesTable, conversation.MessagesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryAgentRuns chains the current query on the "agent_runs" edge.
+func (_q *ConversationQuery) QueryAgentRuns() *AgentRunQuery {
+	query := (&AgentRunClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
+			sqlgraph.To(agentrun.Table, agentrun.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, conversation.AgentRunsTable, conversation.AgentRunsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -382,6 +407,7 @@ func (_q *ConversationQuery) Clone() *ConversationQuery {
 		withContact:   _q.withContact.Clone(),
 		withAssignee:  _q.withAssignee.Clone(),
 		withMessages:  _q.withMessages.Clone(),
+		withAgentRuns: _q.withAgentRuns.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -441,6 +467,17 @@ func (_q *ConversationQuery) WithMessages(opts ...func(*MessageQuery)) *Conversa
 		opt(query)
 	}
 	_q.withMessages = query
+	return _q
+}
+
+// WithAgentRuns tells the query-builder to eager-load the nodes that are connected to
+// the "agent_runs" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithAgentRuns(opts ...func(*AgentRunQuery)) *ConversationQuery {
+	query := (&AgentRunClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withAgentRuns = query
 	return _q
 }
 
@@ -528,12 +565,13 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	var (
 		nodes       = []*Conversation{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withWorkspace != nil,
 			_q.withChannel != nil,
 			_q.withContact != nil,
 			_q.withAssignee != nil,
 			_q.withMessages != nil,
+			_q.withAgentRuns != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -588,10 +626,24 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 			return nil, err
 		}
 	}
+	if query := _q.withAgentRuns; query != nil {
+		if err := _q.loadAgentRuns(ctx, query, nodes,
+			func(n *Conversation) { n.Edges.AgentRuns = []*AgentRun{} },
+			func(n *Conversation, e *AgentRun) { n.Edges.AgentRuns = append(n.Edges.AgentRuns, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedMessages {
 		if err := _q.loadMessages(ctx, query, nodes,
 			func(n *Conversation) { n.appendNamedMessages(name) },
 			func(n *Conversation, e *Message) { n.appendNamedMessages(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedAgentRuns {
+		if err := _q.loadAgentRuns(ctx, query, nodes,
+			func(n *Conversation) { n.appendNamedAgentRuns(name) },
+			func(n *Conversation, e *AgentRun) { n.appendNamedAgentRuns(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -755,6 +807,36 @@ func (_q *ConversationQuery) loadMessages(ctx context.Context, query *MessageQue
 	}
 	return nil
 }
+func (_q *ConversationQuery) loadAgentRuns(ctx context.Context, query *AgentRunQuery, nodes []*Conversation, init func(*Conversation), assign func(*Conversation, *AgentRun)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*Conversation)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(agentrun.FieldConversationID)
+	}
+	query.Where(predicate.AgentRun(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(conversation.AgentRunsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ConversationID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "conversation_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *ConversationQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -898,6 +980,20 @@ func (_q *ConversationQuery) WithNamedMessages(name string, opts ...func(*Messag
 		_q.withNamedMessages = make(map[string]*MessageQuery)
 	}
 	_q.withNamedMessages[name] = query
+	return _q
+}
+
+// WithNamedAgentRuns tells the query-builder to eager-load the nodes that are connected to the "agent_runs"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithNamedAgentRuns(name string, opts ...func(*AgentRunQuery)) *ConversationQuery {
+	query := (&AgentRunClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedAgentRuns == nil {
+		_q.withNamedAgentRuns = make(map[string]*AgentRunQuery)
+	}
+	_q.withNamedAgentRuns[name] = query
 	return _q
 }
 

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
@@ -227,6 +228,53 @@ func (_u *ConversationUpdate) ClearHandedOffAt() *ConversationUpdate {
 	return _u
 }
 
+// SetSentimentLabel sets the "sentiment_label" field.
+func (_u *ConversationUpdate) SetSentimentLabel(v conversation.SentimentLabel) *ConversationUpdate {
+	_u.mutation.SetSentimentLabel(v)
+	return _u
+}
+
+// SetNillableSentimentLabel sets the "sentiment_label" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableSentimentLabel(v *conversation.SentimentLabel) *ConversationUpdate {
+	if v != nil {
+		_u.SetSentimentLabel(*v)
+	}
+	return _u
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (_u *ConversationUpdate) ClearSentimentLabel() *ConversationUpdate {
+	_u.mutation.ClearSentimentLabel()
+	return _u
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (_u *ConversationUpdate) SetSentimentScore(v float64) *ConversationUpdate {
+	_u.mutation.ResetSentimentScore()
+	_u.mutation.SetSentimentScore(v)
+	return _u
+}
+
+// SetNillableSentimentScore sets the "sentiment_score" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableSentimentScore(v *float64) *ConversationUpdate {
+	if v != nil {
+		_u.SetSentimentScore(*v)
+	}
+	return _u
+}
+
+// AddSentimentScore adds value to the "sentiment_score" field.
+func (_u *ConversationUpdate) AddSentimentScore(v float64) *ConversationUpdate {
+	_u.mutation.AddSentimentScore(v)
+	return _u
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (_u *ConversationUpdate) ClearSentimentScore() *ConversationUpdate {
+	_u.mutation.ClearSentimentScore()
+	return _u
+}
+
 // SetContact sets the "contact" edge to the Contact entity.
 func (_u *ConversationUpdate) SetContact(v *Contact) *ConversationUpdate {
 	return _u.SetContactID(v.ID)
@@ -250,6 +298,21 @@ func (_u *ConversationUpdate) AddMessages(v ...*Message) *ConversationUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddMessageIDs(ids...)
+}
+
+// AddAgentRunIDs adds the "agent_runs" edge to the AgentRun entity by IDs.
+func (_u *ConversationUpdate) AddAgentRunIDs(ids ...pulid.ID) *ConversationUpdate {
+	_u.mutation.AddAgentRunIDs(ids...)
+	return _u
+}
+
+// AddAgentRuns adds the "agent_runs" edges to the AgentRun entity.
+func (_u *ConversationUpdate) AddAgentRuns(v ...*AgentRun) *ConversationUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddAgentRunIDs(ids...)
 }
 
 // Mutation returns the ConversationMutation object of the builder.
@@ -288,6 +351,27 @@ func (_u *ConversationUpdate) RemoveMessages(v ...*Message) *ConversationUpdate 
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMessageIDs(ids...)
+}
+
+// ClearAgentRuns clears all "agent_runs" edges to the AgentRun entity.
+func (_u *ConversationUpdate) ClearAgentRuns() *ConversationUpdate {
+	_u.mutation.ClearAgentRuns()
+	return _u
+}
+
+// RemoveAgentRunIDs removes the "agent_runs" edge to AgentRun entities by IDs.
+func (_u *ConversationUpdate) RemoveAgentRunIDs(ids ...pulid.ID) *ConversationUpdate {
+	_u.mutation.RemoveAgentRunIDs(ids...)
+	return _u
+}
+
+// RemoveAgentRuns removes "agent_runs" edges to AgentRun entities.
+func (_u *ConversationUpdate) RemoveAgentRuns(v ...*AgentRun) *ConversationUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveAgentRunIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -342,6 +426,11 @@ func (_u *ConversationUpdate) check() error {
 	if v, ok := _u.mutation.AiMode(); ok {
 		if err := conversation.AiModeValidator(v); err != nil {
 			return &ValidationError{Name: "ai_mode", err: fmt.Errorf(`ent: validator failed for field "Conversation.ai_mode": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.SentimentLabel(); ok {
+		if err := conversation.SentimentLabelValidator(v); err != nil {
+			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Conversation.sentiment_label": %w`, err)}
 		}
 	}
 	if _u.mutation.WorkspaceCleared() && len(_u.mutation.WorkspaceIDs()) > 0 {
@@ -415,6 +504,21 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if _u.mutation.HandedOffAtCleared() {
 		_spec.ClearField(conversation.FieldHandedOffAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SentimentLabel(); ok {
+		_spec.SetField(conversation.FieldSentimentLabel, field.TypeEnum, value)
+	}
+	if _u.mutation.SentimentLabelCleared() {
+		_spec.ClearField(conversation.FieldSentimentLabel, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.SentimentScore(); ok {
+		_spec.SetField(conversation.FieldSentimentScore, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedSentimentScore(); ok {
+		_spec.AddField(conversation.FieldSentimentScore, field.TypeFloat64, value)
+	}
+	if _u.mutation.SentimentScoreCleared() {
+		_spec.ClearField(conversation.FieldSentimentScore, field.TypeFloat64)
 	}
 	if _u.mutation.ContactCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -512,6 +616,51 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AgentRunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.AgentRunsTable,
+			Columns: []string{conversation.AgentRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedAgentRunsIDs(); len(nodes) > 0 && !_u.mutation.AgentRunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.AgentRunsTable,
+			Columns: []string{conversation.AgentRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AgentRunsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.AgentRunsTable,
+			Columns: []string{conversation.AgentRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -735,6 +884,53 @@ func (_u *ConversationUpdateOne) ClearHandedOffAt() *ConversationUpdateOne {
 	return _u
 }
 
+// SetSentimentLabel sets the "sentiment_label" field.
+func (_u *ConversationUpdateOne) SetSentimentLabel(v conversation.SentimentLabel) *ConversationUpdateOne {
+	_u.mutation.SetSentimentLabel(v)
+	return _u
+}
+
+// SetNillableSentimentLabel sets the "sentiment_label" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableSentimentLabel(v *conversation.SentimentLabel) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetSentimentLabel(*v)
+	}
+	return _u
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (_u *ConversationUpdateOne) ClearSentimentLabel() *ConversationUpdateOne {
+	_u.mutation.ClearSentimentLabel()
+	return _u
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (_u *ConversationUpdateOne) SetSentimentScore(v float64) *ConversationUpdateOne {
+	_u.mutation.ResetSentimentScore()
+	_u.mutation.SetSentimentScore(v)
+	return _u
+}
+
+// SetNillableSentimentScore sets the "sentiment_score" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableSentimentScore(v *float64) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetSentimentScore(*v)
+	}
+	return _u
+}
+
+// AddSentimentScore adds value to the "sentiment_score" field.
+func (_u *ConversationUpdateOne) AddSentimentScore(v float64) *ConversationUpdateOne {
+	_u.mutation.AddSentimentScore(v)
+	return _u
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (_u *ConversationUpdateOne) ClearSentimentScore() *ConversationUpdateOne {
+	_u.mutation.ClearSentimentScore()
+	return _u
+}
+
 // SetContact sets the "contact" edge to the Contact entity.
 func (_u *ConversationUpdateOne) SetContact(v *Contact) *ConversationUpdateOne {
 	return _u.SetContactID(v.ID)
@@ -758,6 +954,21 @@ func (_u *ConversationUpdateOne) AddMessages(v ...*Message) *ConversationUpdateO
 		ids[i] = v[i].ID
 	}
 	return _u.AddMessageIDs(ids...)
+}
+
+// AddAgentRunIDs adds the "agent_runs" edge to the AgentRun entity by IDs.
+func (_u *ConversationUpdateOne) AddAgentRunIDs(ids ...pulid.ID) *ConversationUpdateOne {
+	_u.mutation.AddAgentRunIDs(ids...)
+	return _u
+}
+
+// AddAgentRuns adds the "agent_runs" edges to the AgentRun entity.
+func (_u *ConversationUpdateOne) AddAgentRuns(v ...*AgentRun) *ConversationUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddAgentRunIDs(ids...)
 }
 
 // Mutation returns the ConversationMutation object of the builder.
@@ -796,6 +1007,27 @@ func (_u *ConversationUpdateOne) RemoveMessages(v ...*Message) *ConversationUpda
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMessageIDs(ids...)
+}
+
+// ClearAgentRuns clears all "agent_runs" edges to the AgentRun entity.
+func (_u *ConversationUpdateOne) ClearAgentRuns() *ConversationUpdateOne {
+	_u.mutation.ClearAgentRuns()
+	return _u
+}
+
+// RemoveAgentRunIDs removes the "agent_runs" edge to AgentRun entities by IDs.
+func (_u *ConversationUpdateOne) RemoveAgentRunIDs(ids ...pulid.ID) *ConversationUpdateOne {
+	_u.mutation.RemoveAgentRunIDs(ids...)
+	return _u
+}
+
+// RemoveAgentRuns removes "agent_runs" edges to AgentRun entities.
+func (_u *ConversationUpdateOne) RemoveAgentRuns(v ...*AgentRun) *ConversationUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveAgentRunIDs(ids...)
 }
 
 // Where appends a list predicates to the ConversationUpdate builder.
@@ -863,6 +1095,11 @@ func (_u *ConversationUpdateOne) check() error {
 	if v, ok := _u.mutation.AiMode(); ok {
 		if err := conversation.AiModeValidator(v); err != nil {
 			return &ValidationError{Name: "ai_mode", err: fmt.Errorf(`ent: validator failed for field "Conversation.ai_mode": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.SentimentLabel(); ok {
+		if err := conversation.SentimentLabelValidator(v); err != nil {
+			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Conversation.sentiment_label": %w`, err)}
 		}
 	}
 	if _u.mutation.WorkspaceCleared() && len(_u.mutation.WorkspaceIDs()) > 0 {
@@ -953,6 +1190,21 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 	}
 	if _u.mutation.HandedOffAtCleared() {
 		_spec.ClearField(conversation.FieldHandedOffAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SentimentLabel(); ok {
+		_spec.SetField(conversation.FieldSentimentLabel, field.TypeEnum, value)
+	}
+	if _u.mutation.SentimentLabelCleared() {
+		_spec.ClearField(conversation.FieldSentimentLabel, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.SentimentScore(); ok {
+		_spec.SetField(conversation.FieldSentimentScore, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedSentimentScore(); ok {
+		_spec.AddField(conversation.FieldSentimentScore, field.TypeFloat64, value)
+	}
+	if _u.mutation.SentimentScoreCleared() {
+		_spec.ClearField(conversation.FieldSentimentScore, field.TypeFloat64)
 	}
 	if _u.mutation.ContactCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1050,6 +1302,51 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AgentRunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.AgentRunsTable,
+			Columns: []string{conversation.AgentRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedAgentRunsIDs(); len(nodes) > 0 && !_u.mutation.AgentRunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.AgentRunsTable,
+			Columns: []string{conversation.AgentRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AgentRunsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.AgentRunsTable,
+			Columns: []string{conversation.AgentRunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -12,11 +12,15 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/neksio/neksio/ent/agentrun"
+	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgechunk"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/user"
@@ -81,15 +85,19 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:       apikey.ValidColumn,
-			auditlog.Table:     auditlog.ValidColumn,
-			channel.Table:      channel.ValidColumn,
-			contact.Table:      contact.ValidColumn,
-			conversation.Table: conversation.ValidColumn,
-			membership.Table:   membership.ValidColumn,
-			message.Table:      message.ValidColumn,
-			user.Table:         user.ValidColumn,
-			workspace.Table:    workspace.ValidColumn,
+			apikey.Table:            apikey.ValidColumn,
+			agentrun.Table:          agentrun.ValidColumn,
+			agentsettings.Table:     agentsettings.ValidColumn,
+			auditlog.Table:          auditlog.ValidColumn,
+			channel.Table:           channel.ValidColumn,
+			contact.Table:           contact.ValidColumn,
+			conversation.Table:      conversation.ValidColumn,
+			knowledgechunk.Table:    knowledgechunk.ValidColumn,
+			knowledgedocument.Table: knowledgedocument.ValidColumn,
+			membership.Table:        membership.ValidColumn,
+			message.Table:           message.ValidColumn,
+			user.Table:              user.ValidColumn,
+			workspace.Table:         workspace.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -3,11 +3,15 @@
 package ent
 
 import (
+	"github.com/neksio/neksio/ent/agentrun"
+	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgechunk"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/predicate"
@@ -22,7 +26,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 9)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 13)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -49,6 +53,59 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   agentrun.Table,
+			Columns: agentrun.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: agentrun.FieldID,
+			},
+		},
+		Type: "AgentRun",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			agentrun.FieldCreatedAt:        {Type: field.TypeTime, Column: agentrun.FieldCreatedAt},
+			agentrun.FieldUpdatedAt:        {Type: field.TypeTime, Column: agentrun.FieldUpdatedAt},
+			agentrun.FieldWorkspaceID:      {Type: field.TypeString, Column: agentrun.FieldWorkspaceID},
+			agentrun.FieldMessageID:        {Type: field.TypeString, Column: agentrun.FieldMessageID},
+			agentrun.FieldConversationID:   {Type: field.TypeString, Column: agentrun.FieldConversationID},
+			agentrun.FieldDecision:         {Type: field.TypeEnum, Column: agentrun.FieldDecision},
+			agentrun.FieldReason:           {Type: field.TypeString, Column: agentrun.FieldReason},
+			agentrun.FieldAnswer:           {Type: field.TypeString, Column: agentrun.FieldAnswer},
+			agentrun.FieldCitations:        {Type: field.TypeJSON, Column: agentrun.FieldCitations},
+			agentrun.FieldConfidence:       {Type: field.TypeFloat64, Column: agentrun.FieldConfidence},
+			agentrun.FieldModel:            {Type: field.TypeString, Column: agentrun.FieldModel},
+			agentrun.FieldLatencyMs:        {Type: field.TypeInt, Column: agentrun.FieldLatencyMs},
+			agentrun.FieldPromptTokens:     {Type: field.TypeInt, Column: agentrun.FieldPromptTokens},
+			agentrun.FieldCompletionTokens: {Type: field.TypeInt, Column: agentrun.FieldCompletionTokens},
+			agentrun.FieldSentimentScore:   {Type: field.TypeFloat64, Column: agentrun.FieldSentimentScore},
+			agentrun.FieldReplyMessageID:   {Type: field.TypeString, Column: agentrun.FieldReplyMessageID},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   agentsettings.Table,
+			Columns: agentsettings.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: agentsettings.FieldID,
+			},
+		},
+		Type: "AgentSettings",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			agentsettings.FieldCreatedAt:                  {Type: field.TypeTime, Column: agentsettings.FieldCreatedAt},
+			agentsettings.FieldUpdatedAt:                  {Type: field.TypeTime, Column: agentsettings.FieldUpdatedAt},
+			agentsettings.FieldWorkspaceID:                {Type: field.TypeString, Column: agentsettings.FieldWorkspaceID},
+			agentsettings.FieldConfidenceThreshold:        {Type: field.TypeFloat64, Column: agentsettings.FieldConfidenceThreshold},
+			agentsettings.FieldNegativeSentimentThreshold: {Type: field.TypeFloat64, Column: agentsettings.FieldNegativeSentimentThreshold},
+			agentsettings.FieldHandoffKeywords:            {Type: field.TypeJSON, Column: agentsettings.FieldHandoffKeywords},
+			agentsettings.FieldTimezone:                   {Type: field.TypeString, Column: agentsettings.FieldTimezone},
+			agentsettings.FieldBusinessHours:              {Type: field.TypeJSON, Column: agentsettings.FieldBusinessHours},
+			agentsettings.FieldAwayMessage:                {Type: field.TypeString, Column: agentsettings.FieldAwayMessage},
+			agentsettings.FieldTone:                       {Type: field.TypeString, Column: agentsettings.FieldTone},
+			agentsettings.FieldSignature:                  {Type: field.TypeString, Column: agentsettings.FieldSignature},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditlog.Table,
 			Columns: auditlog.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -67,7 +124,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			auditlog.FieldCreatedAt:   {Type: field.TypeTime, Column: auditlog.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
@@ -96,7 +153,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldDisconnectedAt: {Type: field.TypeTime, Column: channel.FieldDisconnectedAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   contact.Table,
 			Columns: contact.Columns,
@@ -118,7 +175,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			contact.FieldAvatarURL:   {Type: field.TypeString, Column: contact.FieldAvatarURL},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   conversation.Table,
 			Columns: conversation.Columns,
@@ -129,25 +186,75 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Conversation",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			conversation.FieldCreatedAt:     {Type: field.TypeTime, Column: conversation.FieldCreatedAt},
-			conversation.FieldUpdatedAt:     {Type: field.TypeTime, Column: conversation.FieldUpdatedAt},
-			conversation.FieldWorkspaceID:   {Type: field.TypeString, Column: conversation.FieldWorkspaceID},
-			conversation.FieldChannelID:     {Type: field.TypeString, Column: conversation.FieldChannelID},
-			conversation.FieldContactID:     {Type: field.TypeString, Column: conversation.FieldContactID},
-			conversation.FieldKind:          {Type: field.TypeEnum, Column: conversation.FieldKind},
-			conversation.FieldThreadID:      {Type: field.TypeString, Column: conversation.FieldThreadID},
-			conversation.FieldSubject:       {Type: field.TypeString, Column: conversation.FieldSubject},
-			conversation.FieldURL:           {Type: field.TypeString, Column: conversation.FieldURL},
-			conversation.FieldStatus:        {Type: field.TypeEnum, Column: conversation.FieldStatus},
-			conversation.FieldAssigneeID:    {Type: field.TypeString, Column: conversation.FieldAssigneeID},
-			conversation.FieldAiMode:        {Type: field.TypeEnum, Column: conversation.FieldAiMode},
-			conversation.FieldLastMessageAt: {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
-			conversation.FieldLastInboundAt: {Type: field.TypeTime, Column: conversation.FieldLastInboundAt},
-			conversation.FieldHandoffReason: {Type: field.TypeString, Column: conversation.FieldHandoffReason},
-			conversation.FieldHandedOffAt:   {Type: field.TypeTime, Column: conversation.FieldHandedOffAt},
+			conversation.FieldCreatedAt:      {Type: field.TypeTime, Column: conversation.FieldCreatedAt},
+			conversation.FieldUpdatedAt:      {Type: field.TypeTime, Column: conversation.FieldUpdatedAt},
+			conversation.FieldWorkspaceID:    {Type: field.TypeString, Column: conversation.FieldWorkspaceID},
+			conversation.FieldChannelID:      {Type: field.TypeString, Column: conversation.FieldChannelID},
+			conversation.FieldContactID:      {Type: field.TypeString, Column: conversation.FieldContactID},
+			conversation.FieldKind:           {Type: field.TypeEnum, Column: conversation.FieldKind},
+			conversation.FieldThreadID:       {Type: field.TypeString, Column: conversation.FieldThreadID},
+			conversation.FieldSubject:        {Type: field.TypeString, Column: conversation.FieldSubject},
+			conversation.FieldURL:            {Type: field.TypeString, Column: conversation.FieldURL},
+			conversation.FieldStatus:         {Type: field.TypeEnum, Column: conversation.FieldStatus},
+			conversation.FieldAssigneeID:     {Type: field.TypeString, Column: conversation.FieldAssigneeID},
+			conversation.FieldAiMode:         {Type: field.TypeEnum, Column: conversation.FieldAiMode},
+			conversation.FieldLastMessageAt:  {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
+			conversation.FieldLastInboundAt:  {Type: field.TypeTime, Column: conversation.FieldLastInboundAt},
+			conversation.FieldHandoffReason:  {Type: field.TypeString, Column: conversation.FieldHandoffReason},
+			conversation.FieldHandedOffAt:    {Type: field.TypeTime, Column: conversation.FieldHandedOffAt},
+			conversation.FieldSentimentLabel: {Type: field.TypeEnum, Column: conversation.FieldSentimentLabel},
+			conversation.FieldSentimentScore: {Type: field.TypeFloat64, Column: conversation.FieldSentimentScore},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   knowledgechunk.Table,
+			Columns: knowledgechunk.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: knowledgechunk.FieldID,
+			},
+		},
+		Type: "KnowledgeChunk",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			knowledgechunk.FieldCreatedAt:   {Type: field.TypeTime, Column: knowledgechunk.FieldCreatedAt},
+			knowledgechunk.FieldUpdatedAt:   {Type: field.TypeTime, Column: knowledgechunk.FieldUpdatedAt},
+			knowledgechunk.FieldWorkspaceID: {Type: field.TypeString, Column: knowledgechunk.FieldWorkspaceID},
+			knowledgechunk.FieldDocumentID:  {Type: field.TypeString, Column: knowledgechunk.FieldDocumentID},
+			knowledgechunk.FieldIndex:       {Type: field.TypeInt, Column: knowledgechunk.FieldIndex},
+			knowledgechunk.FieldHeading:     {Type: field.TypeString, Column: knowledgechunk.FieldHeading},
+			knowledgechunk.FieldText:        {Type: field.TypeString, Column: knowledgechunk.FieldText},
+			knowledgechunk.FieldStartOffset: {Type: field.TypeInt, Column: knowledgechunk.FieldStartOffset},
+			knowledgechunk.FieldEndOffset:   {Type: field.TypeInt, Column: knowledgechunk.FieldEndOffset},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   knowledgedocument.Table,
+			Columns: knowledgedocument.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: knowledgedocument.FieldID,
+			},
+		},
+		Type: "KnowledgeDocument",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			knowledgedocument.FieldCreatedAt:          {Type: field.TypeTime, Column: knowledgedocument.FieldCreatedAt},
+			knowledgedocument.FieldUpdatedAt:          {Type: field.TypeTime, Column: knowledgedocument.FieldUpdatedAt},
+			knowledgedocument.FieldWorkspaceID:        {Type: field.TypeString, Column: knowledgedocument.FieldWorkspaceID},
+			knowledgedocument.FieldTitle:              {Type: field.TypeString, Column: knowledgedocument.FieldTitle},
+			knowledgedocument.FieldFormat:             {Type: field.TypeEnum, Column: knowledgedocument.FieldFormat},
+			knowledgedocument.FieldContent:            {Type: field.TypeString, Column: knowledgedocument.FieldContent},
+			knowledgedocument.FieldStatus:             {Type: field.TypeEnum, Column: knowledgedocument.FieldStatus},
+			knowledgedocument.FieldChunkCount:         {Type: field.TypeInt, Column: knowledgedocument.FieldChunkCount},
+			knowledgedocument.FieldError:              {Type: field.TypeString, Column: knowledgedocument.FieldError},
+			knowledgedocument.FieldIndexedAt:          {Type: field.TypeTime, Column: knowledgedocument.FieldIndexedAt},
+			knowledgedocument.FieldVersion:            {Type: field.TypeInt, Column: knowledgedocument.FieldVersion},
+			knowledgedocument.FieldEmbeddingModel:     {Type: field.TypeString, Column: knowledgedocument.FieldEmbeddingModel},
+			knowledgedocument.FieldEmbeddingDimension: {Type: field.TypeInt, Column: knowledgedocument.FieldEmbeddingDimension},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -165,7 +272,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldRole:        {Type: field.TypeEnum, Column: membership.FieldRole},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -198,9 +305,11 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSentAt:            {Type: field.TypeTime, Column: message.FieldSentAt},
 			message.FieldEditedAt:          {Type: field.TypeTime, Column: message.FieldEditedAt},
 			message.FieldDeletedAt:         {Type: field.TypeTime, Column: message.FieldDeletedAt},
+			message.FieldSentimentLabel:    {Type: field.TypeEnum, Column: message.FieldSentimentLabel},
+			message.FieldSentimentScore:    {Type: field.TypeFloat64, Column: message.FieldSentimentScore},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -218,7 +327,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -244,6 +353,66 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"APIKey",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   agentrun.WorkspaceTable,
+			Columns: []string{agentrun.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"AgentRun",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"message",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   agentrun.MessageTable,
+			Columns: []string{agentrun.MessageColumn},
+			Bidi:    false,
+		},
+		"AgentRun",
+		"Message",
+	)
+	graph.MustAddE(
+		"conversation",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   agentrun.ConversationTable,
+			Columns: []string{agentrun.ConversationColumn},
+			Bidi:    false,
+		},
+		"AgentRun",
+		"Conversation",
+	)
+	graph.MustAddE(
+		"reply",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   agentrun.ReplyTable,
+			Columns: []string{agentrun.ReplyColumn},
+			Bidi:    false,
+		},
+		"AgentRun",
+		"Message",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   agentsettings.WorkspaceTable,
+			Columns: []string{agentsettings.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"AgentSettings",
 		"Workspace",
 	)
 	graph.MustAddE(
@@ -391,6 +560,66 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Message",
 	)
 	graph.MustAddE(
+		"agent_runs",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   conversation.AgentRunsTable,
+			Columns: []string{conversation.AgentRunsColumn},
+			Bidi:    false,
+		},
+		"Conversation",
+		"AgentRun",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   knowledgechunk.WorkspaceTable,
+			Columns: []string{knowledgechunk.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"KnowledgeChunk",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"document",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   knowledgechunk.DocumentTable,
+			Columns: []string{knowledgechunk.DocumentColumn},
+			Bidi:    false,
+		},
+		"KnowledgeChunk",
+		"KnowledgeDocument",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   knowledgedocument.WorkspaceTable,
+			Columns: []string{knowledgedocument.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"KnowledgeDocument",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"chunks",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   knowledgedocument.ChunksTable,
+			Columns: []string{knowledgedocument.ChunksColumn},
+			Bidi:    false,
+		},
+		"KnowledgeDocument",
+		"KnowledgeChunk",
+	)
+	graph.MustAddE(
 		"workspace",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -449,6 +678,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Message",
 		"Contact",
+	)
+	graph.MustAddE(
+		"agent_run",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   message.AgentRunTable,
+			Columns: []string{message.AgentRunColumn},
+			Bidi:    false,
+		},
+		"Message",
+		"AgentRun",
 	)
 	graph.MustAddE(
 		"memberships",
@@ -593,6 +834,291 @@ func (f *APIKeyFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AgentRunQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AgentRunQuery builder.
+func (_q *AgentRunQuery) Filter() *AgentRunFilter {
+	return &AgentRunFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AgentRunMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AgentRunMutation builder.
+func (m *AgentRunMutation) Filter() *AgentRunFilter {
+	return &AgentRunFilter{config: m.config, predicateAdder: m}
+}
+
+// AgentRunFilter provides a generic filtering capability at runtime for AgentRunQuery.
+type AgentRunFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AgentRunFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AgentRunFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(agentrun.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AgentRunFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(agentrun.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *AgentRunFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(agentrun.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *AgentRunFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(agentrun.FieldWorkspaceID))
+}
+
+// WhereMessageID applies the entql string predicate on the message_id field.
+func (f *AgentRunFilter) WhereMessageID(p entql.StringP) {
+	f.Where(p.Field(agentrun.FieldMessageID))
+}
+
+// WhereConversationID applies the entql string predicate on the conversation_id field.
+func (f *AgentRunFilter) WhereConversationID(p entql.StringP) {
+	f.Where(p.Field(agentrun.FieldConversationID))
+}
+
+// WhereDecision applies the entql string predicate on the decision field.
+func (f *AgentRunFilter) WhereDecision(p entql.StringP) {
+	f.Where(p.Field(agentrun.FieldDecision))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *AgentRunFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(agentrun.FieldReason))
+}
+
+// WhereAnswer applies the entql string predicate on the answer field.
+func (f *AgentRunFilter) WhereAnswer(p entql.StringP) {
+	f.Where(p.Field(agentrun.FieldAnswer))
+}
+
+// WhereCitations applies the entql json.RawMessage predicate on the citations field.
+func (f *AgentRunFilter) WhereCitations(p entql.BytesP) {
+	f.Where(p.Field(agentrun.FieldCitations))
+}
+
+// WhereConfidence applies the entql float64 predicate on the confidence field.
+func (f *AgentRunFilter) WhereConfidence(p entql.Float64P) {
+	f.Where(p.Field(agentrun.FieldConfidence))
+}
+
+// WhereModel applies the entql string predicate on the model field.
+func (f *AgentRunFilter) WhereModel(p entql.StringP) {
+	f.Where(p.Field(agentrun.FieldModel))
+}
+
+// WhereLatencyMs applies the entql int predicate on the latency_ms field.
+func (f *AgentRunFilter) WhereLatencyMs(p entql.IntP) {
+	f.Where(p.Field(agentrun.FieldLatencyMs))
+}
+
+// WherePromptTokens applies the entql int predicate on the prompt_tokens field.
+func (f *AgentRunFilter) WherePromptTokens(p entql.IntP) {
+	f.Where(p.Field(agentrun.FieldPromptTokens))
+}
+
+// WhereCompletionTokens applies the entql int predicate on the completion_tokens field.
+func (f *AgentRunFilter) WhereCompletionTokens(p entql.IntP) {
+	f.Where(p.Field(agentrun.FieldCompletionTokens))
+}
+
+// WhereSentimentScore applies the entql float64 predicate on the sentiment_score field.
+func (f *AgentRunFilter) WhereSentimentScore(p entql.Float64P) {
+	f.Where(p.Field(agentrun.FieldSentimentScore))
+}
+
+// WhereReplyMessageID applies the entql string predicate on the reply_message_id field.
+func (f *AgentRunFilter) WhereReplyMessageID(p entql.StringP) {
+	f.Where(p.Field(agentrun.FieldReplyMessageID))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *AgentRunFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *AgentRunFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasMessage applies a predicate to check if query has an edge message.
+func (f *AgentRunFilter) WhereHasMessage() {
+	f.Where(entql.HasEdge("message"))
+}
+
+// WhereHasMessageWith applies a predicate to check if query has an edge message with a given conditions (other predicates).
+func (f *AgentRunFilter) WhereHasMessageWith(preds ...predicate.Message) {
+	f.Where(entql.HasEdgeWith("message", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasConversation applies a predicate to check if query has an edge conversation.
+func (f *AgentRunFilter) WhereHasConversation() {
+	f.Where(entql.HasEdge("conversation"))
+}
+
+// WhereHasConversationWith applies a predicate to check if query has an edge conversation with a given conditions (other predicates).
+func (f *AgentRunFilter) WhereHasConversationWith(preds ...predicate.Conversation) {
+	f.Where(entql.HasEdgeWith("conversation", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasReply applies a predicate to check if query has an edge reply.
+func (f *AgentRunFilter) WhereHasReply() {
+	f.Where(entql.HasEdge("reply"))
+}
+
+// WhereHasReplyWith applies a predicate to check if query has an edge reply with a given conditions (other predicates).
+func (f *AgentRunFilter) WhereHasReplyWith(preds ...predicate.Message) {
+	f.Where(entql.HasEdgeWith("reply", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *AgentSettingsQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AgentSettingsQuery builder.
+func (_q *AgentSettingsQuery) Filter() *AgentSettingsFilter {
+	return &AgentSettingsFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AgentSettingsMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AgentSettingsMutation builder.
+func (m *AgentSettingsMutation) Filter() *AgentSettingsFilter {
+	return &AgentSettingsFilter{config: m.config, predicateAdder: m}
+}
+
+// AgentSettingsFilter provides a generic filtering capability at runtime for AgentSettingsQuery.
+type AgentSettingsFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AgentSettingsFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AgentSettingsFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(agentsettings.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AgentSettingsFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(agentsettings.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *AgentSettingsFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(agentsettings.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *AgentSettingsFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(agentsettings.FieldWorkspaceID))
+}
+
+// WhereConfidenceThreshold applies the entql float64 predicate on the confidence_threshold field.
+func (f *AgentSettingsFilter) WhereConfidenceThreshold(p entql.Float64P) {
+	f.Where(p.Field(agentsettings.FieldConfidenceThreshold))
+}
+
+// WhereNegativeSentimentThreshold applies the entql float64 predicate on the negative_sentiment_threshold field.
+func (f *AgentSettingsFilter) WhereNegativeSentimentThreshold(p entql.Float64P) {
+	f.Where(p.Field(agentsettings.FieldNegativeSentimentThreshold))
+}
+
+// WhereHandoffKeywords applies the entql json.RawMessage predicate on the handoff_keywords field.
+func (f *AgentSettingsFilter) WhereHandoffKeywords(p entql.BytesP) {
+	f.Where(p.Field(agentsettings.FieldHandoffKeywords))
+}
+
+// WhereTimezone applies the entql string predicate on the timezone field.
+func (f *AgentSettingsFilter) WhereTimezone(p entql.StringP) {
+	f.Where(p.Field(agentsettings.FieldTimezone))
+}
+
+// WhereBusinessHours applies the entql json.RawMessage predicate on the business_hours field.
+func (f *AgentSettingsFilter) WhereBusinessHours(p entql.BytesP) {
+	f.Where(p.Field(agentsettings.FieldBusinessHours))
+}
+
+// WhereAwayMessage applies the entql string predicate on the away_message field.
+func (f *AgentSettingsFilter) WhereAwayMessage(p entql.StringP) {
+	f.Where(p.Field(agentsettings.FieldAwayMessage))
+}
+
+// WhereTone applies the entql string predicate on the tone field.
+func (f *AgentSettingsFilter) WhereTone(p entql.StringP) {
+	f.Where(p.Field(agentsettings.FieldTone))
+}
+
+// WhereSignature applies the entql string predicate on the signature field.
+func (f *AgentSettingsFilter) WhereSignature(p entql.StringP) {
+	f.Where(p.Field(agentsettings.FieldSignature))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *AgentSettingsFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *AgentSettingsFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *AuditLogQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -621,7 +1147,7 @@ type AuditLogFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AuditLogFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -710,7 +1236,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -872,7 +1398,7 @@ type ContactFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ContactFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -999,7 +1525,7 @@ type ConversationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConversationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1090,6 +1616,16 @@ func (f *ConversationFilter) WhereHandedOffAt(p entql.TimeP) {
 	f.Where(p.Field(conversation.FieldHandedOffAt))
 }
 
+// WhereSentimentLabel applies the entql string predicate on the sentiment_label field.
+func (f *ConversationFilter) WhereSentimentLabel(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldSentimentLabel))
+}
+
+// WhereSentimentScore applies the entql float64 predicate on the sentiment_score field.
+func (f *ConversationFilter) WhereSentimentScore(p entql.Float64P) {
+	f.Where(p.Field(conversation.FieldSentimentScore))
+}
+
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.
 func (f *ConversationFilter) WhereHasWorkspace() {
 	f.Where(entql.HasEdge("workspace"))
@@ -1160,6 +1696,266 @@ func (f *ConversationFilter) WhereHasMessagesWith(preds ...predicate.Message) {
 	})))
 }
 
+// WhereHasAgentRuns applies a predicate to check if query has an edge agent_runs.
+func (f *ConversationFilter) WhereHasAgentRuns() {
+	f.Where(entql.HasEdge("agent_runs"))
+}
+
+// WhereHasAgentRunsWith applies a predicate to check if query has an edge agent_runs with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasAgentRunsWith(preds ...predicate.AgentRun) {
+	f.Where(entql.HasEdgeWith("agent_runs", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *KnowledgeChunkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the KnowledgeChunkQuery builder.
+func (_q *KnowledgeChunkQuery) Filter() *KnowledgeChunkFilter {
+	return &KnowledgeChunkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *KnowledgeChunkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the KnowledgeChunkMutation builder.
+func (m *KnowledgeChunkMutation) Filter() *KnowledgeChunkFilter {
+	return &KnowledgeChunkFilter{config: m.config, predicateAdder: m}
+}
+
+// KnowledgeChunkFilter provides a generic filtering capability at runtime for KnowledgeChunkQuery.
+type KnowledgeChunkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *KnowledgeChunkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *KnowledgeChunkFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(knowledgechunk.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *KnowledgeChunkFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(knowledgechunk.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *KnowledgeChunkFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(knowledgechunk.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *KnowledgeChunkFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(knowledgechunk.FieldWorkspaceID))
+}
+
+// WhereDocumentID applies the entql string predicate on the document_id field.
+func (f *KnowledgeChunkFilter) WhereDocumentID(p entql.StringP) {
+	f.Where(p.Field(knowledgechunk.FieldDocumentID))
+}
+
+// WhereIndex applies the entql int predicate on the index field.
+func (f *KnowledgeChunkFilter) WhereIndex(p entql.IntP) {
+	f.Where(p.Field(knowledgechunk.FieldIndex))
+}
+
+// WhereHeading applies the entql string predicate on the heading field.
+func (f *KnowledgeChunkFilter) WhereHeading(p entql.StringP) {
+	f.Where(p.Field(knowledgechunk.FieldHeading))
+}
+
+// WhereText applies the entql string predicate on the text field.
+func (f *KnowledgeChunkFilter) WhereText(p entql.StringP) {
+	f.Where(p.Field(knowledgechunk.FieldText))
+}
+
+// WhereStartOffset applies the entql int predicate on the start_offset field.
+func (f *KnowledgeChunkFilter) WhereStartOffset(p entql.IntP) {
+	f.Where(p.Field(knowledgechunk.FieldStartOffset))
+}
+
+// WhereEndOffset applies the entql int predicate on the end_offset field.
+func (f *KnowledgeChunkFilter) WhereEndOffset(p entql.IntP) {
+	f.Where(p.Field(knowledgechunk.FieldEndOffset))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *KnowledgeChunkFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *KnowledgeChunkFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDocument applies a predicate to check if query has an edge document.
+func (f *KnowledgeChunkFilter) WhereHasDocument() {
+	f.Where(entql.HasEdge("document"))
+}
+
+// WhereHasDocumentWith applies a predicate to check if query has an edge document with a given conditions (other predicates).
+func (f *KnowledgeChunkFilter) WhereHasDocumentWith(preds ...predicate.KnowledgeDocument) {
+	f.Where(entql.HasEdgeWith("document", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *KnowledgeDocumentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the KnowledgeDocumentQuery builder.
+func (_q *KnowledgeDocumentQuery) Filter() *KnowledgeDocumentFilter {
+	return &KnowledgeDocumentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *KnowledgeDocumentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the KnowledgeDocumentMutation builder.
+func (m *KnowledgeDocumentMutation) Filter() *KnowledgeDocumentFilter {
+	return &KnowledgeDocumentFilter{config: m.config, predicateAdder: m}
+}
+
+// KnowledgeDocumentFilter provides a generic filtering capability at runtime for KnowledgeDocumentQuery.
+type KnowledgeDocumentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *KnowledgeDocumentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *KnowledgeDocumentFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(knowledgedocument.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *KnowledgeDocumentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(knowledgedocument.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *KnowledgeDocumentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(knowledgedocument.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *KnowledgeDocumentFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(knowledgedocument.FieldWorkspaceID))
+}
+
+// WhereTitle applies the entql string predicate on the title field.
+func (f *KnowledgeDocumentFilter) WhereTitle(p entql.StringP) {
+	f.Where(p.Field(knowledgedocument.FieldTitle))
+}
+
+// WhereFormat applies the entql string predicate on the format field.
+func (f *KnowledgeDocumentFilter) WhereFormat(p entql.StringP) {
+	f.Where(p.Field(knowledgedocument.FieldFormat))
+}
+
+// WhereContent applies the entql string predicate on the content field.
+func (f *KnowledgeDocumentFilter) WhereContent(p entql.StringP) {
+	f.Where(p.Field(knowledgedocument.FieldContent))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *KnowledgeDocumentFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(knowledgedocument.FieldStatus))
+}
+
+// WhereChunkCount applies the entql int predicate on the chunk_count field.
+func (f *KnowledgeDocumentFilter) WhereChunkCount(p entql.IntP) {
+	f.Where(p.Field(knowledgedocument.FieldChunkCount))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *KnowledgeDocumentFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(knowledgedocument.FieldError))
+}
+
+// WhereIndexedAt applies the entql time.Time predicate on the indexed_at field.
+func (f *KnowledgeDocumentFilter) WhereIndexedAt(p entql.TimeP) {
+	f.Where(p.Field(knowledgedocument.FieldIndexedAt))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *KnowledgeDocumentFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(knowledgedocument.FieldVersion))
+}
+
+// WhereEmbeddingModel applies the entql string predicate on the embedding_model field.
+func (f *KnowledgeDocumentFilter) WhereEmbeddingModel(p entql.StringP) {
+	f.Where(p.Field(knowledgedocument.FieldEmbeddingModel))
+}
+
+// WhereEmbeddingDimension applies the entql int predicate on the embedding_dimension field.
+func (f *KnowledgeDocumentFilter) WhereEmbeddingDimension(p entql.IntP) {
+	f.Where(p.Field(knowledgedocument.FieldEmbeddingDimension))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *KnowledgeDocumentFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *KnowledgeDocumentFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChunks applies a predicate to check if query has an edge chunks.
+func (f *KnowledgeDocumentFilter) WhereHasChunks() {
+	f.Where(entql.HasEdge("chunks"))
+}
+
+// WhereHasChunksWith applies a predicate to check if query has an edge chunks with a given conditions (other predicates).
+func (f *KnowledgeDocumentFilter) WhereHasChunksWith(preds ...predicate.KnowledgeChunk) {
+	f.Where(entql.HasEdgeWith("chunks", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *MembershipQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1189,7 +1985,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1282,7 +2078,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1403,6 +2199,16 @@ func (f *MessageFilter) WhereDeletedAt(p entql.TimeP) {
 	f.Where(p.Field(message.FieldDeletedAt))
 }
 
+// WhereSentimentLabel applies the entql string predicate on the sentiment_label field.
+func (f *MessageFilter) WhereSentimentLabel(p entql.StringP) {
+	f.Where(p.Field(message.FieldSentimentLabel))
+}
+
+// WhereSentimentScore applies the entql float64 predicate on the sentiment_score field.
+func (f *MessageFilter) WhereSentimentScore(p entql.Float64P) {
+	f.Where(p.Field(message.FieldSentimentScore))
+}
+
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.
 func (f *MessageFilter) WhereHasWorkspace() {
 	f.Where(entql.HasEdge("workspace"))
@@ -1445,6 +2251,20 @@ func (f *MessageFilter) WhereHasContactWith(preds ...predicate.Contact) {
 	})))
 }
 
+// WhereHasAgentRun applies a predicate to check if query has an edge agent_run.
+func (f *MessageFilter) WhereHasAgentRun() {
+	f.Where(entql.HasEdge("agent_run"))
+}
+
+// WhereHasAgentRunWith applies a predicate to check if query has an edge agent_run with a given conditions (other predicates).
+func (f *MessageFilter) WhereHasAgentRunWith(preds ...predicate.AgentRun) {
+	f.Where(entql.HasEdgeWith("agent_run", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1474,7 +2294,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1553,7 +2373,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -10,11 +10,15 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/neksio/neksio/ent/agentrun"
+	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgechunk"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
@@ -141,6 +145,341 @@ func newAPIKeyPaginateArgs(rv map[string]any) *apikeyPaginateArgs {
 		case *APIKeyOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithAPIKeyOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *AgentRunQuery) CollectFields(ctx context.Context, satisfies ...string) (*AgentRunQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(agentrun.Columns))
+		selectedFields = []string{agentrun.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "message":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MessageClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
+				return err
+			}
+			_q.withMessage = query
+			if _, ok := fieldSeen[agentrun.FieldMessageID]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldMessageID)
+				fieldSeen[agentrun.FieldMessageID] = struct{}{}
+			}
+
+		case "conversation":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ConversationClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
+				return err
+			}
+			_q.withConversation = query
+			if _, ok := fieldSeen[agentrun.FieldConversationID]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldConversationID)
+				fieldSeen[agentrun.FieldConversationID] = struct{}{}
+			}
+
+		case "reply":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MessageClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
+				return err
+			}
+			_q.withReply = query
+			if _, ok := fieldSeen[agentrun.FieldReplyMessageID]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldReplyMessageID)
+				fieldSeen[agentrun.FieldReplyMessageID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[agentrun.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldCreatedAt)
+				fieldSeen[agentrun.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[agentrun.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldUpdatedAt)
+				fieldSeen[agentrun.FieldUpdatedAt] = struct{}{}
+			}
+		case "messageID":
+			if _, ok := fieldSeen[agentrun.FieldMessageID]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldMessageID)
+				fieldSeen[agentrun.FieldMessageID] = struct{}{}
+			}
+		case "conversationID":
+			if _, ok := fieldSeen[agentrun.FieldConversationID]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldConversationID)
+				fieldSeen[agentrun.FieldConversationID] = struct{}{}
+			}
+		case "decision":
+			if _, ok := fieldSeen[agentrun.FieldDecision]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldDecision)
+				fieldSeen[agentrun.FieldDecision] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[agentrun.FieldReason]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldReason)
+				fieldSeen[agentrun.FieldReason] = struct{}{}
+			}
+		case "answer":
+			if _, ok := fieldSeen[agentrun.FieldAnswer]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldAnswer)
+				fieldSeen[agentrun.FieldAnswer] = struct{}{}
+			}
+		case "citations":
+			if _, ok := fieldSeen[agentrun.FieldCitations]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldCitations)
+				fieldSeen[agentrun.FieldCitations] = struct{}{}
+			}
+		case "confidence":
+			if _, ok := fieldSeen[agentrun.FieldConfidence]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldConfidence)
+				fieldSeen[agentrun.FieldConfidence] = struct{}{}
+			}
+		case "model":
+			if _, ok := fieldSeen[agentrun.FieldModel]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldModel)
+				fieldSeen[agentrun.FieldModel] = struct{}{}
+			}
+		case "latencyMs":
+			if _, ok := fieldSeen[agentrun.FieldLatencyMs]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldLatencyMs)
+				fieldSeen[agentrun.FieldLatencyMs] = struct{}{}
+			}
+		case "promptTokens":
+			if _, ok := fieldSeen[agentrun.FieldPromptTokens]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldPromptTokens)
+				fieldSeen[agentrun.FieldPromptTokens] = struct{}{}
+			}
+		case "completionTokens":
+			if _, ok := fieldSeen[agentrun.FieldCompletionTokens]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldCompletionTokens)
+				fieldSeen[agentrun.FieldCompletionTokens] = struct{}{}
+			}
+		case "sentimentScore":
+			if _, ok := fieldSeen[agentrun.FieldSentimentScore]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldSentimentScore)
+				fieldSeen[agentrun.FieldSentimentScore] = struct{}{}
+			}
+		case "replyMessageID":
+			if _, ok := fieldSeen[agentrun.FieldReplyMessageID]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldReplyMessageID)
+				fieldSeen[agentrun.FieldReplyMessageID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type agentrunPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []AgentRunPaginateOption
+}
+
+func newAgentRunPaginateArgs(rv map[string]any) *agentrunPaginateArgs {
+	args := &agentrunPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &AgentRunOrder{Field: &AgentRunOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithAgentRunOrder(order))
+			}
+		case *AgentRunOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithAgentRunOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*AgentRunWhereInput); ok {
+		args.opts = append(args.opts, WithAgentRunFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *AgentSettingsQuery) CollectFields(ctx context.Context, satisfies ...string) (*AgentSettingsQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *AgentSettingsQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(agentsettings.Columns))
+		selectedFields = []string{agentsettings.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[agentsettings.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldCreatedAt)
+				fieldSeen[agentsettings.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[agentsettings.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldUpdatedAt)
+				fieldSeen[agentsettings.FieldUpdatedAt] = struct{}{}
+			}
+		case "confidenceThreshold":
+			if _, ok := fieldSeen[agentsettings.FieldConfidenceThreshold]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldConfidenceThreshold)
+				fieldSeen[agentsettings.FieldConfidenceThreshold] = struct{}{}
+			}
+		case "negativeSentimentThreshold":
+			if _, ok := fieldSeen[agentsettings.FieldNegativeSentimentThreshold]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldNegativeSentimentThreshold)
+				fieldSeen[agentsettings.FieldNegativeSentimentThreshold] = struct{}{}
+			}
+		case "handoffKeywords":
+			if _, ok := fieldSeen[agentsettings.FieldHandoffKeywords]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldHandoffKeywords)
+				fieldSeen[agentsettings.FieldHandoffKeywords] = struct{}{}
+			}
+		case "timezone":
+			if _, ok := fieldSeen[agentsettings.FieldTimezone]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldTimezone)
+				fieldSeen[agentsettings.FieldTimezone] = struct{}{}
+			}
+		case "businessHours":
+			if _, ok := fieldSeen[agentsettings.FieldBusinessHours]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldBusinessHours)
+				fieldSeen[agentsettings.FieldBusinessHours] = struct{}{}
+			}
+		case "awayMessage":
+			if _, ok := fieldSeen[agentsettings.FieldAwayMessage]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldAwayMessage)
+				fieldSeen[agentsettings.FieldAwayMessage] = struct{}{}
+			}
+		case "tone":
+			if _, ok := fieldSeen[agentsettings.FieldTone]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldTone)
+				fieldSeen[agentsettings.FieldTone] = struct{}{}
+			}
+		case "signature":
+			if _, ok := fieldSeen[agentsettings.FieldSignature]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldSignature)
+				fieldSeen[agentsettings.FieldSignature] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type agentsettingsPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []AgentSettingsPaginateOption
+}
+
+func newAgentSettingsPaginateArgs(rv map[string]any) *agentsettingsPaginateArgs {
+	args := &agentsettingsPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &AgentSettingsOrder{Field: &AgentSettingsOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithAgentSettingsOrder(order))
+			}
+		case *AgentSettingsOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithAgentSettingsOrder(v))
 			}
 		}
 	}
@@ -874,6 +1213,95 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			_q.WithNamedMessages(alias, func(wq *MessageQuery) {
 				*wq = *query
 			})
+
+		case "agentRuns":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&AgentRunClient{config: _q.config}).Query()
+			)
+			args := newAgentRunPaginateArgs(fieldArgs(ctx, new(AgentRunWhereInput), path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newAgentRunPager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Conversation) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID pulid.ID `sql:"conversation_id"`
+							Count  int      `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							s.Where(sql.InValues(s.C(conversation.AgentRunsColumn), ids...))
+						})
+						if err := query.GroupBy(conversation.AgentRunsColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[pulid.ID]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[4] == nil {
+								nodes[i].Edges.totalCount[4] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[4][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.AgentRuns)
+							if nodes[i].Edges.totalCount[4] == nil {
+								nodes[i].Edges.totalCount[4] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[4][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, agentrunImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(conversation.AgentRunsColumn, limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedAgentRuns(alias, func(wq *AgentRunQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[conversation.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldCreatedAt)
@@ -949,6 +1377,16 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, conversation.FieldHandedOffAt)
 				fieldSeen[conversation.FieldHandedOffAt] = struct{}{}
 			}
+		case "sentimentLabel":
+			if _, ok := fieldSeen[conversation.FieldSentimentLabel]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldSentimentLabel)
+				fieldSeen[conversation.FieldSentimentLabel] = struct{}{}
+			}
+		case "sentimentScore":
+			if _, ok := fieldSeen[conversation.FieldSentimentScore]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldSentimentScore)
+				fieldSeen[conversation.FieldSentimentScore] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -1013,6 +1451,294 @@ func newConversationPaginateArgs(rv map[string]any) *conversationPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *KnowledgeChunkQuery) CollectFields(ctx context.Context, satisfies ...string) (*KnowledgeChunkQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *KnowledgeChunkQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(knowledgechunk.Columns))
+		selectedFields = []string{knowledgechunk.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "document":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&KnowledgeDocumentClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, knowledgedocumentImplementors)...); err != nil {
+				return err
+			}
+			_q.withDocument = query
+			if _, ok := fieldSeen[knowledgechunk.FieldDocumentID]; !ok {
+				selectedFields = append(selectedFields, knowledgechunk.FieldDocumentID)
+				fieldSeen[knowledgechunk.FieldDocumentID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[knowledgechunk.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, knowledgechunk.FieldCreatedAt)
+				fieldSeen[knowledgechunk.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[knowledgechunk.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, knowledgechunk.FieldUpdatedAt)
+				fieldSeen[knowledgechunk.FieldUpdatedAt] = struct{}{}
+			}
+		case "documentID":
+			if _, ok := fieldSeen[knowledgechunk.FieldDocumentID]; !ok {
+				selectedFields = append(selectedFields, knowledgechunk.FieldDocumentID)
+				fieldSeen[knowledgechunk.FieldDocumentID] = struct{}{}
+			}
+		case "index":
+			if _, ok := fieldSeen[knowledgechunk.FieldIndex]; !ok {
+				selectedFields = append(selectedFields, knowledgechunk.FieldIndex)
+				fieldSeen[knowledgechunk.FieldIndex] = struct{}{}
+			}
+		case "heading":
+			if _, ok := fieldSeen[knowledgechunk.FieldHeading]; !ok {
+				selectedFields = append(selectedFields, knowledgechunk.FieldHeading)
+				fieldSeen[knowledgechunk.FieldHeading] = struct{}{}
+			}
+		case "text":
+			if _, ok := fieldSeen[knowledgechunk.FieldText]; !ok {
+				selectedFields = append(selectedFields, knowledgechunk.FieldText)
+				fieldSeen[knowledgechunk.FieldText] = struct{}{}
+			}
+		case "startOffset":
+			if _, ok := fieldSeen[knowledgechunk.FieldStartOffset]; !ok {
+				selectedFields = append(selectedFields, knowledgechunk.FieldStartOffset)
+				fieldSeen[knowledgechunk.FieldStartOffset] = struct{}{}
+			}
+		case "endOffset":
+			if _, ok := fieldSeen[knowledgechunk.FieldEndOffset]; !ok {
+				selectedFields = append(selectedFields, knowledgechunk.FieldEndOffset)
+				fieldSeen[knowledgechunk.FieldEndOffset] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type knowledgechunkPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []KnowledgeChunkPaginateOption
+}
+
+func newKnowledgeChunkPaginateArgs(rv map[string]any) *knowledgechunkPaginateArgs {
+	args := &knowledgechunkPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &KnowledgeChunkOrder{Field: &KnowledgeChunkOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithKnowledgeChunkOrder(order))
+			}
+		case *KnowledgeChunkOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithKnowledgeChunkOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *KnowledgeDocumentQuery) CollectFields(ctx context.Context, satisfies ...string) (*KnowledgeDocumentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *KnowledgeDocumentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(knowledgedocument.Columns))
+		selectedFields = []string{knowledgedocument.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "chunks":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&KnowledgeChunkClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, knowledgechunkImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedChunks(alias, func(wq *KnowledgeChunkQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[knowledgedocument.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, knowledgedocument.FieldCreatedAt)
+				fieldSeen[knowledgedocument.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[knowledgedocument.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, knowledgedocument.FieldUpdatedAt)
+				fieldSeen[knowledgedocument.FieldUpdatedAt] = struct{}{}
+			}
+		case "title":
+			if _, ok := fieldSeen[knowledgedocument.FieldTitle]; !ok {
+				selectedFields = append(selectedFields, knowledgedocument.FieldTitle)
+				fieldSeen[knowledgedocument.FieldTitle] = struct{}{}
+			}
+		case "format":
+			if _, ok := fieldSeen[knowledgedocument.FieldFormat]; !ok {
+				selectedFields = append(selectedFields, knowledgedocument.FieldFormat)
+				fieldSeen[knowledgedocument.FieldFormat] = struct{}{}
+			}
+		case "content":
+			if _, ok := fieldSeen[knowledgedocument.FieldContent]; !ok {
+				selectedFields = append(selectedFields, knowledgedocument.FieldContent)
+				fieldSeen[knowledgedocument.FieldContent] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[knowledgedocument.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, knowledgedocument.FieldStatus)
+				fieldSeen[knowledgedocument.FieldStatus] = struct{}{}
+			}
+		case "chunkCount":
+			if _, ok := fieldSeen[knowledgedocument.FieldChunkCount]; !ok {
+				selectedFields = append(selectedFields, knowledgedocument.FieldChunkCount)
+				fieldSeen[knowledgedocument.FieldChunkCount] = struct{}{}
+			}
+		case "error":
+			if _, ok := fieldSeen[knowledgedocument.FieldError]; !ok {
+				selectedFields = append(selectedFields, knowledgedocument.FieldError)
+				fieldSeen[knowledgedocument.FieldError] = struct{}{}
+			}
+		case "indexedAt":
+			if _, ok := fieldSeen[knowledgedocument.FieldIndexedAt]; !ok {
+				selectedFields = append(selectedFields, knowledgedocument.FieldIndexedAt)
+				fieldSeen[knowledgedocument.FieldIndexedAt] = struct{}{}
+			}
+		case "version":
+			if _, ok := fieldSeen[knowledgedocument.FieldVersion]; !ok {
+				selectedFields = append(selectedFields, knowledgedocument.FieldVersion)
+				fieldSeen[knowledgedocument.FieldVersion] = struct{}{}
+			}
+		case "embeddingModel":
+			if _, ok := fieldSeen[knowledgedocument.FieldEmbeddingModel]; !ok {
+				selectedFields = append(selectedFields, knowledgedocument.FieldEmbeddingModel)
+				fieldSeen[knowledgedocument.FieldEmbeddingModel] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type knowledgedocumentPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []KnowledgeDocumentPaginateOption
+}
+
+func newKnowledgeDocumentPaginateArgs(rv map[string]any) *knowledgedocumentPaginateArgs {
+	args := &knowledgedocumentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &KnowledgeDocumentOrder{Field: &KnowledgeDocumentOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithKnowledgeDocumentOrder(order))
+			}
+		case *KnowledgeDocumentOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithKnowledgeDocumentOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*KnowledgeDocumentWhereInput); ok {
+		args.opts = append(args.opts, WithKnowledgeDocumentFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *MessageQuery) CollectFields(ctx context.Context, satisfies ...string) (*MessageQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -1063,6 +1789,17 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, message.FieldContactID)
 				fieldSeen[message.FieldContactID] = struct{}{}
 			}
+
+		case "agentRun":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&AgentRunClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, agentrunImplementors)...); err != nil {
+				return err
+			}
+			_q.withAgentRun = query
 		case "createdAt":
 			if _, ok := fieldSeen[message.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, message.FieldCreatedAt)
@@ -1157,6 +1894,16 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[message.FieldDeletedAt]; !ok {
 				selectedFields = append(selectedFields, message.FieldDeletedAt)
 				fieldSeen[message.FieldDeletedAt] = struct{}{}
+			}
+		case "sentimentLabel":
+			if _, ok := fieldSeen[message.FieldSentimentLabel]; !ok {
+				selectedFields = append(selectedFields, message.FieldSentimentLabel)
+				fieldSeen[message.FieldSentimentLabel] = struct{}{}
+			}
+		case "sentimentScore":
+			if _, ok := fieldSeen[message.FieldSentimentScore]; !ok {
+				selectedFields = append(selectedFields, message.FieldSentimentScore)
+				fieldSeen[message.FieldSentimentScore] = struct{}{}
 			}
 		case "id":
 		case "__typename":

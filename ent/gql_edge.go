@@ -8,6 +8,30 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+func (_m *AgentRun) Message(ctx context.Context) (*Message, error) {
+	result, err := _m.Edges.MessageOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMessage().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *AgentRun) Conversation(ctx context.Context) (*Conversation, error) {
+	result, err := _m.Edges.ConversationOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryConversation().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *AgentRun) Reply(ctx context.Context) (*Message, error) {
+	result, err := _m.Edges.ReplyOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryReply().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Channel) Conversations(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ConversationOrder, where *ConversationWhereInput,
 ) (*ConversationConnection, error) {
@@ -103,6 +127,47 @@ func (_m *Conversation) Messages(
 	return _m.QueryMessages().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *Conversation) AgentRuns(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *AgentRunOrder, where *AgentRunWhereInput,
+) (*AgentRunConnection, error) {
+	opts := []AgentRunPaginateOption{
+		WithAgentRunOrder(orderBy),
+		WithAgentRunFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[4][alias]
+	if nodes, err := _m.NamedAgentRuns(alias); err == nil || hasTotalCount {
+		pager, err := newAgentRunPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &AgentRunConnection{Edges: []*AgentRunEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryAgentRuns().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *KnowledgeChunk) Document(ctx context.Context) (*KnowledgeDocument, error) {
+	result, err := _m.Edges.DocumentOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDocument().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *KnowledgeDocument) Chunks(ctx context.Context) (result []*KnowledgeChunk, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedChunks(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.ChunksOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChunks().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *Message) Conversation(ctx context.Context) (*Conversation, error) {
 	result, err := _m.Edges.ConversationOrErr()
 	if IsNotLoaded(err) {
@@ -115,6 +180,14 @@ func (_m *Message) Contact(ctx context.Context) (*Contact, error) {
 	result, err := _m.Edges.ContactOrErr()
 	if IsNotLoaded(err) {
 		result, err = _m.QueryContact().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Message) AgentRun(ctx context.Context) (*AgentRun, error) {
+	result, err := _m.Edges.AgentRunOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAgentRun().Only(ctx)
 	}
 	return result, MaskNotFound(err)
 }

@@ -9,11 +9,15 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/hashicorp/go-multierror"
+	"github.com/neksio/neksio/ent/agentrun"
+	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgechunk"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
@@ -29,6 +33,16 @@ var apikeyImplementors = []string{"APIKey", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*APIKey) IsNode() {}
+
+var agentrunImplementors = []string{"AgentRun", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*AgentRun) IsNode() {}
+
+var agentsettingsImplementors = []string{"AgentSettings", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*AgentSettings) IsNode() {}
 
 var auditlogImplementors = []string{"AuditLog", "Node"}
 
@@ -49,6 +63,16 @@ var conversationImplementors = []string{"Conversation", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Conversation) IsNode() {}
+
+var knowledgechunkImplementors = []string{"KnowledgeChunk", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*KnowledgeChunk) IsNode() {}
+
+var knowledgedocumentImplementors = []string{"KnowledgeDocument", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*KnowledgeDocument) IsNode() {}
 
 var messageImplementors = []string{"Message", "Node"}
 
@@ -136,6 +160,32 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			}
 		}
 		return query.Only(ctx)
+	case agentrun.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.AgentRun.Query().
+			Where(agentrun.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, agentrunImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case agentsettings.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.AgentSettings.Query().
+			Where(agentsettings.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, agentsettingsImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case auditlog.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -184,6 +234,32 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(conversation.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, conversationImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case knowledgechunk.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.KnowledgeChunk.Query().
+			Where(knowledgechunk.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, knowledgechunkImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case knowledgedocument.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.KnowledgeDocument.Query().
+			Where(knowledgedocument.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, knowledgedocumentImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -316,6 +392,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 				*noder = node
 			}
 		}
+	case agentrun.Table:
+		query := c.AgentRun.Query().
+			Where(agentrun.IDIn(ids...))
+		query, err := query.CollectFields(ctx, agentrunImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case agentsettings.Table:
+		query := c.AgentSettings.Query().
+			Where(agentsettings.IDIn(ids...))
+		query, err := query.CollectFields(ctx, agentsettingsImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case auditlog.Table:
 		query := c.AuditLog.Query().
 			Where(auditlog.IDIn(ids...))
@@ -368,6 +476,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Conversation.Query().
 			Where(conversation.IDIn(ids...))
 		query, err := query.CollectFields(ctx, conversationImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case knowledgechunk.Table:
+		query := c.KnowledgeChunk.Query().
+			Where(knowledgechunk.IDIn(ids...))
+		query, err := query.CollectFields(ctx, knowledgechunkImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case knowledgedocument.Table:
+		query := c.KnowledgeDocument.Query().
+			Where(knowledgedocument.IDIn(ids...))
+		query, err := query.CollectFields(ctx, knowledgedocumentImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -14,11 +14,15 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/neksio/neksio/ent/agentrun"
+	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgechunk"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
@@ -415,6 +419,652 @@ func (_m *APIKey) ToEdge(order *APIKeyOrder) *APIKeyEdge {
 		order = DefaultAPIKeyOrder
 	}
 	return &APIKeyEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// AgentRunEdge is the edge representation of AgentRun.
+type AgentRunEdge struct {
+	Node   *AgentRun `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// AgentRunConnection is the connection containing edges to AgentRun.
+type AgentRunConnection struct {
+	Edges      []*AgentRunEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *AgentRunConnection) build(nodes []*AgentRun, pager *agentrunPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *AgentRun
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *AgentRun {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *AgentRun {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*AgentRunEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &AgentRunEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// AgentRunPaginateOption enables pagination customization.
+type AgentRunPaginateOption func(*agentrunPager) error
+
+// WithAgentRunOrder configures pagination ordering.
+func WithAgentRunOrder(order *AgentRunOrder) AgentRunPaginateOption {
+	if order == nil {
+		order = DefaultAgentRunOrder
+	}
+	o := *order
+	return func(pager *agentrunPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultAgentRunOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithAgentRunFilter configures pagination filter.
+func WithAgentRunFilter(filter func(*AgentRunQuery) (*AgentRunQuery, error)) AgentRunPaginateOption {
+	return func(pager *agentrunPager) error {
+		if filter == nil {
+			return errors.New("AgentRunQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type agentrunPager struct {
+	reverse bool
+	order   *AgentRunOrder
+	filter  func(*AgentRunQuery) (*AgentRunQuery, error)
+}
+
+func newAgentRunPager(opts []AgentRunPaginateOption, reverse bool) (*agentrunPager, error) {
+	pager := &agentrunPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultAgentRunOrder
+	}
+	return pager, nil
+}
+
+func (p *agentrunPager) applyFilter(query *AgentRunQuery) (*AgentRunQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *agentrunPager) toCursor(_m *AgentRun) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *agentrunPager) applyCursors(query *AgentRunQuery, after, before *Cursor) (*AgentRunQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultAgentRunOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *agentrunPager) applyOrder(query *AgentRunQuery) *AgentRunQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultAgentRunOrder.Field {
+		query = query.Order(DefaultAgentRunOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *agentrunPager) orderExpr(query *AgentRunQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultAgentRunOrder.Field {
+			b.Comma().Ident(DefaultAgentRunOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to AgentRun.
+func (_m *AgentRunQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...AgentRunPaginateOption,
+) (*AgentRunConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newAgentRunPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &AgentRunConnection{Edges: []*AgentRunEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// AgentRunOrderFieldCreatedAt orders AgentRun by created_at.
+	AgentRunOrderFieldCreatedAt = &AgentRunOrderField{
+		Value: func(_m *AgentRun) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: agentrun.FieldCreatedAt,
+		toTerm: agentrun.ByCreatedAt,
+		toCursor: func(_m *AgentRun) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// AgentRunOrderFieldUpdatedAt orders AgentRun by updated_at.
+	AgentRunOrderFieldUpdatedAt = &AgentRunOrderField{
+		Value: func(_m *AgentRun) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: agentrun.FieldUpdatedAt,
+		toTerm: agentrun.ByUpdatedAt,
+		toCursor: func(_m *AgentRun) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// AgentRunOrderFieldDecision orders AgentRun by decision.
+	AgentRunOrderFieldDecision = &AgentRunOrderField{
+		Value: func(_m *AgentRun) (ent.Value, error) {
+			return _m.Decision, nil
+		},
+		column: agentrun.FieldDecision,
+		toTerm: agentrun.ByDecision,
+		toCursor: func(_m *AgentRun) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Decision,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f AgentRunOrderField) String() string {
+	var str string
+	switch f.column {
+	case AgentRunOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case AgentRunOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case AgentRunOrderFieldDecision.column:
+		str = "DECISION"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f AgentRunOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *AgentRunOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("AgentRunOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *AgentRunOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *AgentRunOrderFieldUpdatedAt
+	case "DECISION":
+		*f = *AgentRunOrderFieldDecision
+	default:
+		return fmt.Errorf("%s is not a valid AgentRunOrderField", str)
+	}
+	return nil
+}
+
+// AgentRunOrderField defines the ordering field of AgentRun.
+type AgentRunOrderField struct {
+	// Value extracts the ordering value from the given AgentRun.
+	Value    func(*AgentRun) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) agentrun.OrderOption
+	toCursor func(*AgentRun) Cursor
+}
+
+// AgentRunOrder defines the ordering of AgentRun.
+type AgentRunOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *AgentRunOrderField `json:"field"`
+}
+
+// DefaultAgentRunOrder is the default ordering of AgentRun.
+var DefaultAgentRunOrder = &AgentRunOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &AgentRunOrderField{
+		Value: func(_m *AgentRun) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: agentrun.FieldID,
+		toTerm: agentrun.ByID,
+		toCursor: func(_m *AgentRun) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts AgentRun into AgentRunEdge.
+func (_m *AgentRun) ToEdge(order *AgentRunOrder) *AgentRunEdge {
+	if order == nil {
+		order = DefaultAgentRunOrder
+	}
+	return &AgentRunEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// AgentSettingsEdge is the edge representation of AgentSettings.
+type AgentSettingsEdge struct {
+	Node   *AgentSettings `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// AgentSettingsConnection is the connection containing edges to AgentSettings.
+type AgentSettingsConnection struct {
+	Edges      []*AgentSettingsEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *AgentSettingsConnection) build(nodes []*AgentSettings, pager *agentsettingsPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *AgentSettings
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *AgentSettings {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *AgentSettings {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*AgentSettingsEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &AgentSettingsEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// AgentSettingsPaginateOption enables pagination customization.
+type AgentSettingsPaginateOption func(*agentsettingsPager) error
+
+// WithAgentSettingsOrder configures pagination ordering.
+func WithAgentSettingsOrder(order *AgentSettingsOrder) AgentSettingsPaginateOption {
+	if order == nil {
+		order = DefaultAgentSettingsOrder
+	}
+	o := *order
+	return func(pager *agentsettingsPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultAgentSettingsOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithAgentSettingsFilter configures pagination filter.
+func WithAgentSettingsFilter(filter func(*AgentSettingsQuery) (*AgentSettingsQuery, error)) AgentSettingsPaginateOption {
+	return func(pager *agentsettingsPager) error {
+		if filter == nil {
+			return errors.New("AgentSettingsQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type agentsettingsPager struct {
+	reverse bool
+	order   *AgentSettingsOrder
+	filter  func(*AgentSettingsQuery) (*AgentSettingsQuery, error)
+}
+
+func newAgentSettingsPager(opts []AgentSettingsPaginateOption, reverse bool) (*agentsettingsPager, error) {
+	pager := &agentsettingsPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultAgentSettingsOrder
+	}
+	return pager, nil
+}
+
+func (p *agentsettingsPager) applyFilter(query *AgentSettingsQuery) (*AgentSettingsQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *agentsettingsPager) toCursor(_m *AgentSettings) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *agentsettingsPager) applyCursors(query *AgentSettingsQuery, after, before *Cursor) (*AgentSettingsQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultAgentSettingsOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *agentsettingsPager) applyOrder(query *AgentSettingsQuery) *AgentSettingsQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultAgentSettingsOrder.Field {
+		query = query.Order(DefaultAgentSettingsOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *agentsettingsPager) orderExpr(query *AgentSettingsQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultAgentSettingsOrder.Field {
+			b.Comma().Ident(DefaultAgentSettingsOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to AgentSettings.
+func (_m *AgentSettingsQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...AgentSettingsPaginateOption,
+) (*AgentSettingsConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newAgentSettingsPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &AgentSettingsConnection{Edges: []*AgentSettingsEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// AgentSettingsOrderFieldCreatedAt orders AgentSettings by created_at.
+	AgentSettingsOrderFieldCreatedAt = &AgentSettingsOrderField{
+		Value: func(_m *AgentSettings) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: agentsettings.FieldCreatedAt,
+		toTerm: agentsettings.ByCreatedAt,
+		toCursor: func(_m *AgentSettings) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// AgentSettingsOrderFieldUpdatedAt orders AgentSettings by updated_at.
+	AgentSettingsOrderFieldUpdatedAt = &AgentSettingsOrderField{
+		Value: func(_m *AgentSettings) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: agentsettings.FieldUpdatedAt,
+		toTerm: agentsettings.ByUpdatedAt,
+		toCursor: func(_m *AgentSettings) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f AgentSettingsOrderField) String() string {
+	var str string
+	switch f.column {
+	case AgentSettingsOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case AgentSettingsOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f AgentSettingsOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *AgentSettingsOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("AgentSettingsOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *AgentSettingsOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *AgentSettingsOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid AgentSettingsOrderField", str)
+	}
+	return nil
+}
+
+// AgentSettingsOrderField defines the ordering field of AgentSettings.
+type AgentSettingsOrderField struct {
+	// Value extracts the ordering value from the given AgentSettings.
+	Value    func(*AgentSettings) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) agentsettings.OrderOption
+	toCursor func(*AgentSettings) Cursor
+}
+
+// AgentSettingsOrder defines the ordering of AgentSettings.
+type AgentSettingsOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *AgentSettingsOrderField `json:"field"`
+}
+
+// DefaultAgentSettingsOrder is the default ordering of AgentSettings.
+var DefaultAgentSettingsOrder = &AgentSettingsOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &AgentSettingsOrderField{
+		Value: func(_m *AgentSettings) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: agentsettings.FieldID,
+		toTerm: agentsettings.ByID,
+		toCursor: func(_m *AgentSettings) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts AgentSettings into AgentSettingsEdge.
+func (_m *AgentSettings) ToEdge(order *AgentSettingsOrder) *AgentSettingsEdge {
+	if order == nil {
+		order = DefaultAgentSettingsOrder
+	}
+	return &AgentSettingsEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -1743,6 +2393,670 @@ func (_m *Conversation) ToEdge(order *ConversationOrder) *ConversationEdge {
 		order = DefaultConversationOrder
 	}
 	return &ConversationEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// KnowledgeChunkEdge is the edge representation of KnowledgeChunk.
+type KnowledgeChunkEdge struct {
+	Node   *KnowledgeChunk `json:"node"`
+	Cursor Cursor          `json:"cursor"`
+}
+
+// KnowledgeChunkConnection is the connection containing edges to KnowledgeChunk.
+type KnowledgeChunkConnection struct {
+	Edges      []*KnowledgeChunkEdge `json:"edges"`
+	PageInfo   PageInfo              `json:"pageInfo"`
+	TotalCount int                   `json:"totalCount"`
+}
+
+func (c *KnowledgeChunkConnection) build(nodes []*KnowledgeChunk, pager *knowledgechunkPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *KnowledgeChunk
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *KnowledgeChunk {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *KnowledgeChunk {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*KnowledgeChunkEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &KnowledgeChunkEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// KnowledgeChunkPaginateOption enables pagination customization.
+type KnowledgeChunkPaginateOption func(*knowledgechunkPager) error
+
+// WithKnowledgeChunkOrder configures pagination ordering.
+func WithKnowledgeChunkOrder(order *KnowledgeChunkOrder) KnowledgeChunkPaginateOption {
+	if order == nil {
+		order = DefaultKnowledgeChunkOrder
+	}
+	o := *order
+	return func(pager *knowledgechunkPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultKnowledgeChunkOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithKnowledgeChunkFilter configures pagination filter.
+func WithKnowledgeChunkFilter(filter func(*KnowledgeChunkQuery) (*KnowledgeChunkQuery, error)) KnowledgeChunkPaginateOption {
+	return func(pager *knowledgechunkPager) error {
+		if filter == nil {
+			return errors.New("KnowledgeChunkQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type knowledgechunkPager struct {
+	reverse bool
+	order   *KnowledgeChunkOrder
+	filter  func(*KnowledgeChunkQuery) (*KnowledgeChunkQuery, error)
+}
+
+func newKnowledgeChunkPager(opts []KnowledgeChunkPaginateOption, reverse bool) (*knowledgechunkPager, error) {
+	pager := &knowledgechunkPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultKnowledgeChunkOrder
+	}
+	return pager, nil
+}
+
+func (p *knowledgechunkPager) applyFilter(query *KnowledgeChunkQuery) (*KnowledgeChunkQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *knowledgechunkPager) toCursor(_m *KnowledgeChunk) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *knowledgechunkPager) applyCursors(query *KnowledgeChunkQuery, after, before *Cursor) (*KnowledgeChunkQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultKnowledgeChunkOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *knowledgechunkPager) applyOrder(query *KnowledgeChunkQuery) *KnowledgeChunkQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultKnowledgeChunkOrder.Field {
+		query = query.Order(DefaultKnowledgeChunkOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *knowledgechunkPager) orderExpr(query *KnowledgeChunkQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultKnowledgeChunkOrder.Field {
+			b.Comma().Ident(DefaultKnowledgeChunkOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to KnowledgeChunk.
+func (_m *KnowledgeChunkQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...KnowledgeChunkPaginateOption,
+) (*KnowledgeChunkConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newKnowledgeChunkPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &KnowledgeChunkConnection{Edges: []*KnowledgeChunkEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// KnowledgeChunkOrderFieldCreatedAt orders KnowledgeChunk by created_at.
+	KnowledgeChunkOrderFieldCreatedAt = &KnowledgeChunkOrderField{
+		Value: func(_m *KnowledgeChunk) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: knowledgechunk.FieldCreatedAt,
+		toTerm: knowledgechunk.ByCreatedAt,
+		toCursor: func(_m *KnowledgeChunk) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// KnowledgeChunkOrderFieldUpdatedAt orders KnowledgeChunk by updated_at.
+	KnowledgeChunkOrderFieldUpdatedAt = &KnowledgeChunkOrderField{
+		Value: func(_m *KnowledgeChunk) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: knowledgechunk.FieldUpdatedAt,
+		toTerm: knowledgechunk.ByUpdatedAt,
+		toCursor: func(_m *KnowledgeChunk) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f KnowledgeChunkOrderField) String() string {
+	var str string
+	switch f.column {
+	case KnowledgeChunkOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case KnowledgeChunkOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f KnowledgeChunkOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *KnowledgeChunkOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("KnowledgeChunkOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *KnowledgeChunkOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *KnowledgeChunkOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid KnowledgeChunkOrderField", str)
+	}
+	return nil
+}
+
+// KnowledgeChunkOrderField defines the ordering field of KnowledgeChunk.
+type KnowledgeChunkOrderField struct {
+	// Value extracts the ordering value from the given KnowledgeChunk.
+	Value    func(*KnowledgeChunk) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) knowledgechunk.OrderOption
+	toCursor func(*KnowledgeChunk) Cursor
+}
+
+// KnowledgeChunkOrder defines the ordering of KnowledgeChunk.
+type KnowledgeChunkOrder struct {
+	Direction OrderDirection            `json:"direction"`
+	Field     *KnowledgeChunkOrderField `json:"field"`
+}
+
+// DefaultKnowledgeChunkOrder is the default ordering of KnowledgeChunk.
+var DefaultKnowledgeChunkOrder = &KnowledgeChunkOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &KnowledgeChunkOrderField{
+		Value: func(_m *KnowledgeChunk) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: knowledgechunk.FieldID,
+		toTerm: knowledgechunk.ByID,
+		toCursor: func(_m *KnowledgeChunk) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts KnowledgeChunk into KnowledgeChunkEdge.
+func (_m *KnowledgeChunk) ToEdge(order *KnowledgeChunkOrder) *KnowledgeChunkEdge {
+	if order == nil {
+		order = DefaultKnowledgeChunkOrder
+	}
+	return &KnowledgeChunkEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// KnowledgeDocumentEdge is the edge representation of KnowledgeDocument.
+type KnowledgeDocumentEdge struct {
+	Node   *KnowledgeDocument `json:"node"`
+	Cursor Cursor             `json:"cursor"`
+}
+
+// KnowledgeDocumentConnection is the connection containing edges to KnowledgeDocument.
+type KnowledgeDocumentConnection struct {
+	Edges      []*KnowledgeDocumentEdge `json:"edges"`
+	PageInfo   PageInfo                 `json:"pageInfo"`
+	TotalCount int                      `json:"totalCount"`
+}
+
+func (c *KnowledgeDocumentConnection) build(nodes []*KnowledgeDocument, pager *knowledgedocumentPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *KnowledgeDocument
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *KnowledgeDocument {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *KnowledgeDocument {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*KnowledgeDocumentEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &KnowledgeDocumentEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// KnowledgeDocumentPaginateOption enables pagination customization.
+type KnowledgeDocumentPaginateOption func(*knowledgedocumentPager) error
+
+// WithKnowledgeDocumentOrder configures pagination ordering.
+func WithKnowledgeDocumentOrder(order *KnowledgeDocumentOrder) KnowledgeDocumentPaginateOption {
+	if order == nil {
+		order = DefaultKnowledgeDocumentOrder
+	}
+	o := *order
+	return func(pager *knowledgedocumentPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultKnowledgeDocumentOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithKnowledgeDocumentFilter configures pagination filter.
+func WithKnowledgeDocumentFilter(filter func(*KnowledgeDocumentQuery) (*KnowledgeDocumentQuery, error)) KnowledgeDocumentPaginateOption {
+	return func(pager *knowledgedocumentPager) error {
+		if filter == nil {
+			return errors.New("KnowledgeDocumentQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type knowledgedocumentPager struct {
+	reverse bool
+	order   *KnowledgeDocumentOrder
+	filter  func(*KnowledgeDocumentQuery) (*KnowledgeDocumentQuery, error)
+}
+
+func newKnowledgeDocumentPager(opts []KnowledgeDocumentPaginateOption, reverse bool) (*knowledgedocumentPager, error) {
+	pager := &knowledgedocumentPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultKnowledgeDocumentOrder
+	}
+	return pager, nil
+}
+
+func (p *knowledgedocumentPager) applyFilter(query *KnowledgeDocumentQuery) (*KnowledgeDocumentQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *knowledgedocumentPager) toCursor(_m *KnowledgeDocument) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *knowledgedocumentPager) applyCursors(query *KnowledgeDocumentQuery, after, before *Cursor) (*KnowledgeDocumentQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultKnowledgeDocumentOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *knowledgedocumentPager) applyOrder(query *KnowledgeDocumentQuery) *KnowledgeDocumentQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultKnowledgeDocumentOrder.Field {
+		query = query.Order(DefaultKnowledgeDocumentOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *knowledgedocumentPager) orderExpr(query *KnowledgeDocumentQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultKnowledgeDocumentOrder.Field {
+			b.Comma().Ident(DefaultKnowledgeDocumentOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to KnowledgeDocument.
+func (_m *KnowledgeDocumentQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...KnowledgeDocumentPaginateOption,
+) (*KnowledgeDocumentConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newKnowledgeDocumentPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &KnowledgeDocumentConnection{Edges: []*KnowledgeDocumentEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// KnowledgeDocumentOrderFieldCreatedAt orders KnowledgeDocument by created_at.
+	KnowledgeDocumentOrderFieldCreatedAt = &KnowledgeDocumentOrderField{
+		Value: func(_m *KnowledgeDocument) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: knowledgedocument.FieldCreatedAt,
+		toTerm: knowledgedocument.ByCreatedAt,
+		toCursor: func(_m *KnowledgeDocument) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// KnowledgeDocumentOrderFieldUpdatedAt orders KnowledgeDocument by updated_at.
+	KnowledgeDocumentOrderFieldUpdatedAt = &KnowledgeDocumentOrderField{
+		Value: func(_m *KnowledgeDocument) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: knowledgedocument.FieldUpdatedAt,
+		toTerm: knowledgedocument.ByUpdatedAt,
+		toCursor: func(_m *KnowledgeDocument) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// KnowledgeDocumentOrderFieldTitle orders KnowledgeDocument by title.
+	KnowledgeDocumentOrderFieldTitle = &KnowledgeDocumentOrderField{
+		Value: func(_m *KnowledgeDocument) (ent.Value, error) {
+			return _m.Title, nil
+		},
+		column: knowledgedocument.FieldTitle,
+		toTerm: knowledgedocument.ByTitle,
+		toCursor: func(_m *KnowledgeDocument) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Title,
+			}
+		},
+	}
+	// KnowledgeDocumentOrderFieldStatus orders KnowledgeDocument by status.
+	KnowledgeDocumentOrderFieldStatus = &KnowledgeDocumentOrderField{
+		Value: func(_m *KnowledgeDocument) (ent.Value, error) {
+			return _m.Status, nil
+		},
+		column: knowledgedocument.FieldStatus,
+		toTerm: knowledgedocument.ByStatus,
+		toCursor: func(_m *KnowledgeDocument) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Status,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f KnowledgeDocumentOrderField) String() string {
+	var str string
+	switch f.column {
+	case KnowledgeDocumentOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case KnowledgeDocumentOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case KnowledgeDocumentOrderFieldTitle.column:
+		str = "TITLE"
+	case KnowledgeDocumentOrderFieldStatus.column:
+		str = "STATUS"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f KnowledgeDocumentOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *KnowledgeDocumentOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("KnowledgeDocumentOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *KnowledgeDocumentOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *KnowledgeDocumentOrderFieldUpdatedAt
+	case "TITLE":
+		*f = *KnowledgeDocumentOrderFieldTitle
+	case "STATUS":
+		*f = *KnowledgeDocumentOrderFieldStatus
+	default:
+		return fmt.Errorf("%s is not a valid KnowledgeDocumentOrderField", str)
+	}
+	return nil
+}
+
+// KnowledgeDocumentOrderField defines the ordering field of KnowledgeDocument.
+type KnowledgeDocumentOrderField struct {
+	// Value extracts the ordering value from the given KnowledgeDocument.
+	Value    func(*KnowledgeDocument) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) knowledgedocument.OrderOption
+	toCursor func(*KnowledgeDocument) Cursor
+}
+
+// KnowledgeDocumentOrder defines the ordering of KnowledgeDocument.
+type KnowledgeDocumentOrder struct {
+	Direction OrderDirection               `json:"direction"`
+	Field     *KnowledgeDocumentOrderField `json:"field"`
+}
+
+// DefaultKnowledgeDocumentOrder is the default ordering of KnowledgeDocument.
+var DefaultKnowledgeDocumentOrder = &KnowledgeDocumentOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &KnowledgeDocumentOrderField{
+		Value: func(_m *KnowledgeDocument) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: knowledgedocument.FieldID,
+		toTerm: knowledgedocument.ByID,
+		toCursor: func(_m *KnowledgeDocument) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts KnowledgeDocument into KnowledgeDocumentEdge.
+func (_m *KnowledgeDocument) ToEdge(order *KnowledgeDocumentOrder) *KnowledgeDocumentEdge {
+	if order == nil {
+		order = DefaultKnowledgeDocumentOrder
+	}
+	return &KnowledgeDocumentEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -7,13 +7,747 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/predicate"
 	"github.com/neksio/neksio/ent/schema/pulid"
 )
+
+// AgentRunWhereInput represents a where input for filtering AgentRun queries.
+type AgentRunWhereInput struct {
+	Predicates []predicate.AgentRun  `json:"-"`
+	Not        *AgentRunWhereInput   `json:"not,omitempty"`
+	Or         []*AgentRunWhereInput `json:"or,omitempty"`
+	And        []*AgentRunWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "message_id" field predicates.
+	MessageID             *pulid.ID  `json:"messageID,omitempty"`
+	MessageIDNEQ          *pulid.ID  `json:"messageIDNEQ,omitempty"`
+	MessageIDIn           []pulid.ID `json:"messageIDIn,omitempty"`
+	MessageIDNotIn        []pulid.ID `json:"messageIDNotIn,omitempty"`
+	MessageIDGT           *pulid.ID  `json:"messageIDGT,omitempty"`
+	MessageIDGTE          *pulid.ID  `json:"messageIDGTE,omitempty"`
+	MessageIDLT           *pulid.ID  `json:"messageIDLT,omitempty"`
+	MessageIDLTE          *pulid.ID  `json:"messageIDLTE,omitempty"`
+	MessageIDContains     *pulid.ID  `json:"messageIDContains,omitempty"`
+	MessageIDHasPrefix    *pulid.ID  `json:"messageIDHasPrefix,omitempty"`
+	MessageIDHasSuffix    *pulid.ID  `json:"messageIDHasSuffix,omitempty"`
+	MessageIDEqualFold    *pulid.ID  `json:"messageIDEqualFold,omitempty"`
+	MessageIDContainsFold *pulid.ID  `json:"messageIDContainsFold,omitempty"`
+
+	// "conversation_id" field predicates.
+	ConversationID             *pulid.ID  `json:"conversationID,omitempty"`
+	ConversationIDNEQ          *pulid.ID  `json:"conversationIDNEQ,omitempty"`
+	ConversationIDIn           []pulid.ID `json:"conversationIDIn,omitempty"`
+	ConversationIDNotIn        []pulid.ID `json:"conversationIDNotIn,omitempty"`
+	ConversationIDGT           *pulid.ID  `json:"conversationIDGT,omitempty"`
+	ConversationIDGTE          *pulid.ID  `json:"conversationIDGTE,omitempty"`
+	ConversationIDLT           *pulid.ID  `json:"conversationIDLT,omitempty"`
+	ConversationIDLTE          *pulid.ID  `json:"conversationIDLTE,omitempty"`
+	ConversationIDContains     *pulid.ID  `json:"conversationIDContains,omitempty"`
+	ConversationIDHasPrefix    *pulid.ID  `json:"conversationIDHasPrefix,omitempty"`
+	ConversationIDHasSuffix    *pulid.ID  `json:"conversationIDHasSuffix,omitempty"`
+	ConversationIDEqualFold    *pulid.ID  `json:"conversationIDEqualFold,omitempty"`
+	ConversationIDContainsFold *pulid.ID  `json:"conversationIDContainsFold,omitempty"`
+
+	// "decision" field predicates.
+	Decision      *agentrun.Decision  `json:"decision,omitempty"`
+	DecisionNEQ   *agentrun.Decision  `json:"decisionNEQ,omitempty"`
+	DecisionIn    []agentrun.Decision `json:"decisionIn,omitempty"`
+	DecisionNotIn []agentrun.Decision `json:"decisionNotIn,omitempty"`
+
+	// "reason" field predicates.
+	Reason             *string  `json:"reason,omitempty"`
+	ReasonNEQ          *string  `json:"reasonNEQ,omitempty"`
+	ReasonIn           []string `json:"reasonIn,omitempty"`
+	ReasonNotIn        []string `json:"reasonNotIn,omitempty"`
+	ReasonGT           *string  `json:"reasonGT,omitempty"`
+	ReasonGTE          *string  `json:"reasonGTE,omitempty"`
+	ReasonLT           *string  `json:"reasonLT,omitempty"`
+	ReasonLTE          *string  `json:"reasonLTE,omitempty"`
+	ReasonContains     *string  `json:"reasonContains,omitempty"`
+	ReasonHasPrefix    *string  `json:"reasonHasPrefix,omitempty"`
+	ReasonHasSuffix    *string  `json:"reasonHasSuffix,omitempty"`
+	ReasonEqualFold    *string  `json:"reasonEqualFold,omitempty"`
+	ReasonContainsFold *string  `json:"reasonContainsFold,omitempty"`
+
+	// "confidence" field predicates.
+	Confidence      *float64  `json:"confidence,omitempty"`
+	ConfidenceNEQ   *float64  `json:"confidenceNEQ,omitempty"`
+	ConfidenceIn    []float64 `json:"confidenceIn,omitempty"`
+	ConfidenceNotIn []float64 `json:"confidenceNotIn,omitempty"`
+	ConfidenceGT    *float64  `json:"confidenceGT,omitempty"`
+	ConfidenceGTE   *float64  `json:"confidenceGTE,omitempty"`
+	ConfidenceLT    *float64  `json:"confidenceLT,omitempty"`
+	ConfidenceLTE   *float64  `json:"confidenceLTE,omitempty"`
+
+	// "model" field predicates.
+	Model             *string  `json:"model,omitempty"`
+	ModelNEQ          *string  `json:"modelNEQ,omitempty"`
+	ModelIn           []string `json:"modelIn,omitempty"`
+	ModelNotIn        []string `json:"modelNotIn,omitempty"`
+	ModelGT           *string  `json:"modelGT,omitempty"`
+	ModelGTE          *string  `json:"modelGTE,omitempty"`
+	ModelLT           *string  `json:"modelLT,omitempty"`
+	ModelLTE          *string  `json:"modelLTE,omitempty"`
+	ModelContains     *string  `json:"modelContains,omitempty"`
+	ModelHasPrefix    *string  `json:"modelHasPrefix,omitempty"`
+	ModelHasSuffix    *string  `json:"modelHasSuffix,omitempty"`
+	ModelEqualFold    *string  `json:"modelEqualFold,omitempty"`
+	ModelContainsFold *string  `json:"modelContainsFold,omitempty"`
+
+	// "latency_ms" field predicates.
+	LatencyMs      *int  `json:"latencyMs,omitempty"`
+	LatencyMsNEQ   *int  `json:"latencyMsNEQ,omitempty"`
+	LatencyMsIn    []int `json:"latencyMsIn,omitempty"`
+	LatencyMsNotIn []int `json:"latencyMsNotIn,omitempty"`
+	LatencyMsGT    *int  `json:"latencyMsGT,omitempty"`
+	LatencyMsGTE   *int  `json:"latencyMsGTE,omitempty"`
+	LatencyMsLT    *int  `json:"latencyMsLT,omitempty"`
+	LatencyMsLTE   *int  `json:"latencyMsLTE,omitempty"`
+
+	// "prompt_tokens" field predicates.
+	PromptTokens      *int  `json:"promptTokens,omitempty"`
+	PromptTokensNEQ   *int  `json:"promptTokensNEQ,omitempty"`
+	PromptTokensIn    []int `json:"promptTokensIn,omitempty"`
+	PromptTokensNotIn []int `json:"promptTokensNotIn,omitempty"`
+	PromptTokensGT    *int  `json:"promptTokensGT,omitempty"`
+	PromptTokensGTE   *int  `json:"promptTokensGTE,omitempty"`
+	PromptTokensLT    *int  `json:"promptTokensLT,omitempty"`
+	PromptTokensLTE   *int  `json:"promptTokensLTE,omitempty"`
+
+	// "completion_tokens" field predicates.
+	CompletionTokens      *int  `json:"completionTokens,omitempty"`
+	CompletionTokensNEQ   *int  `json:"completionTokensNEQ,omitempty"`
+	CompletionTokensIn    []int `json:"completionTokensIn,omitempty"`
+	CompletionTokensNotIn []int `json:"completionTokensNotIn,omitempty"`
+	CompletionTokensGT    *int  `json:"completionTokensGT,omitempty"`
+	CompletionTokensGTE   *int  `json:"completionTokensGTE,omitempty"`
+	CompletionTokensLT    *int  `json:"completionTokensLT,omitempty"`
+	CompletionTokensLTE   *int  `json:"completionTokensLTE,omitempty"`
+
+	// "sentiment_score" field predicates.
+	SentimentScore       *float64  `json:"sentimentScore,omitempty"`
+	SentimentScoreNEQ    *float64  `json:"sentimentScoreNEQ,omitempty"`
+	SentimentScoreIn     []float64 `json:"sentimentScoreIn,omitempty"`
+	SentimentScoreNotIn  []float64 `json:"sentimentScoreNotIn,omitempty"`
+	SentimentScoreGT     *float64  `json:"sentimentScoreGT,omitempty"`
+	SentimentScoreGTE    *float64  `json:"sentimentScoreGTE,omitempty"`
+	SentimentScoreLT     *float64  `json:"sentimentScoreLT,omitempty"`
+	SentimentScoreLTE    *float64  `json:"sentimentScoreLTE,omitempty"`
+	SentimentScoreIsNil  bool      `json:"sentimentScoreIsNil,omitempty"`
+	SentimentScoreNotNil bool      `json:"sentimentScoreNotNil,omitempty"`
+
+	// "reply_message_id" field predicates.
+	ReplyMessageID             *pulid.ID  `json:"replyMessageID,omitempty"`
+	ReplyMessageIDNEQ          *pulid.ID  `json:"replyMessageIDNEQ,omitempty"`
+	ReplyMessageIDIn           []pulid.ID `json:"replyMessageIDIn,omitempty"`
+	ReplyMessageIDNotIn        []pulid.ID `json:"replyMessageIDNotIn,omitempty"`
+	ReplyMessageIDGT           *pulid.ID  `json:"replyMessageIDGT,omitempty"`
+	ReplyMessageIDGTE          *pulid.ID  `json:"replyMessageIDGTE,omitempty"`
+	ReplyMessageIDLT           *pulid.ID  `json:"replyMessageIDLT,omitempty"`
+	ReplyMessageIDLTE          *pulid.ID  `json:"replyMessageIDLTE,omitempty"`
+	ReplyMessageIDContains     *pulid.ID  `json:"replyMessageIDContains,omitempty"`
+	ReplyMessageIDHasPrefix    *pulid.ID  `json:"replyMessageIDHasPrefix,omitempty"`
+	ReplyMessageIDHasSuffix    *pulid.ID  `json:"replyMessageIDHasSuffix,omitempty"`
+	ReplyMessageIDIsNil        bool       `json:"replyMessageIDIsNil,omitempty"`
+	ReplyMessageIDNotNil       bool       `json:"replyMessageIDNotNil,omitempty"`
+	ReplyMessageIDEqualFold    *pulid.ID  `json:"replyMessageIDEqualFold,omitempty"`
+	ReplyMessageIDContainsFold *pulid.ID  `json:"replyMessageIDContainsFold,omitempty"`
+
+	// "message" edge predicates.
+	HasMessage     *bool                `json:"hasMessage,omitempty"`
+	HasMessageWith []*MessageWhereInput `json:"hasMessageWith,omitempty"`
+
+	// "conversation" edge predicates.
+	HasConversation     *bool                     `json:"hasConversation,omitempty"`
+	HasConversationWith []*ConversationWhereInput `json:"hasConversationWith,omitempty"`
+
+	// "reply" edge predicates.
+	HasReply     *bool                `json:"hasReply,omitempty"`
+	HasReplyWith []*MessageWhereInput `json:"hasReplyWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *AgentRunWhereInput) AddPredicates(predicates ...predicate.AgentRun) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the AgentRunWhereInput filter on the AgentRunQuery builder.
+func (i *AgentRunWhereInput) Filter(q *AgentRunQuery) (*AgentRunQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyAgentRunWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyAgentRunWhereInput is returned in case the AgentRunWhereInput is empty.
+var ErrEmptyAgentRunWhereInput = errors.New("ent: empty predicate AgentRunWhereInput")
+
+// P returns a predicate for filtering agentruns.
+// An error is returned if the input is empty or invalid.
+func (i *AgentRunWhereInput) P() (predicate.AgentRun, error) {
+	var predicates []predicate.AgentRun
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, agentrun.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.AgentRun, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, agentrun.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.AgentRun, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, agentrun.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, agentrun.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, agentrun.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, agentrun.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, agentrun.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, agentrun.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, agentrun.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, agentrun.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, agentrun.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, agentrun.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, agentrun.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, agentrun.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, agentrun.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, agentrun.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, agentrun.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, agentrun.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, agentrun.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, agentrun.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, agentrun.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, agentrun.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, agentrun.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, agentrun.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, agentrun.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, agentrun.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, agentrun.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.MessageID != nil {
+		predicates = append(predicates, agentrun.MessageIDEQ(*i.MessageID))
+	}
+	if i.MessageIDNEQ != nil {
+		predicates = append(predicates, agentrun.MessageIDNEQ(*i.MessageIDNEQ))
+	}
+	if len(i.MessageIDIn) > 0 {
+		predicates = append(predicates, agentrun.MessageIDIn(i.MessageIDIn...))
+	}
+	if len(i.MessageIDNotIn) > 0 {
+		predicates = append(predicates, agentrun.MessageIDNotIn(i.MessageIDNotIn...))
+	}
+	if i.MessageIDGT != nil {
+		predicates = append(predicates, agentrun.MessageIDGT(*i.MessageIDGT))
+	}
+	if i.MessageIDGTE != nil {
+		predicates = append(predicates, agentrun.MessageIDGTE(*i.MessageIDGTE))
+	}
+	if i.MessageIDLT != nil {
+		predicates = append(predicates, agentrun.MessageIDLT(*i.MessageIDLT))
+	}
+	if i.MessageIDLTE != nil {
+		predicates = append(predicates, agentrun.MessageIDLTE(*i.MessageIDLTE))
+	}
+	if i.MessageIDContains != nil {
+		predicates = append(predicates, agentrun.MessageIDContains(*i.MessageIDContains))
+	}
+	if i.MessageIDHasPrefix != nil {
+		predicates = append(predicates, agentrun.MessageIDHasPrefix(*i.MessageIDHasPrefix))
+	}
+	if i.MessageIDHasSuffix != nil {
+		predicates = append(predicates, agentrun.MessageIDHasSuffix(*i.MessageIDHasSuffix))
+	}
+	if i.MessageIDEqualFold != nil {
+		predicates = append(predicates, agentrun.MessageIDEqualFold(*i.MessageIDEqualFold))
+	}
+	if i.MessageIDContainsFold != nil {
+		predicates = append(predicates, agentrun.MessageIDContainsFold(*i.MessageIDContainsFold))
+	}
+	if i.ConversationID != nil {
+		predicates = append(predicates, agentrun.ConversationIDEQ(*i.ConversationID))
+	}
+	if i.ConversationIDNEQ != nil {
+		predicates = append(predicates, agentrun.ConversationIDNEQ(*i.ConversationIDNEQ))
+	}
+	if len(i.ConversationIDIn) > 0 {
+		predicates = append(predicates, agentrun.ConversationIDIn(i.ConversationIDIn...))
+	}
+	if len(i.ConversationIDNotIn) > 0 {
+		predicates = append(predicates, agentrun.ConversationIDNotIn(i.ConversationIDNotIn...))
+	}
+	if i.ConversationIDGT != nil {
+		predicates = append(predicates, agentrun.ConversationIDGT(*i.ConversationIDGT))
+	}
+	if i.ConversationIDGTE != nil {
+		predicates = append(predicates, agentrun.ConversationIDGTE(*i.ConversationIDGTE))
+	}
+	if i.ConversationIDLT != nil {
+		predicates = append(predicates, agentrun.ConversationIDLT(*i.ConversationIDLT))
+	}
+	if i.ConversationIDLTE != nil {
+		predicates = append(predicates, agentrun.ConversationIDLTE(*i.ConversationIDLTE))
+	}
+	if i.ConversationIDContains != nil {
+		predicates = append(predicates, agentrun.ConversationIDContains(*i.ConversationIDContains))
+	}
+	if i.ConversationIDHasPrefix != nil {
+		predicates = append(predicates, agentrun.ConversationIDHasPrefix(*i.ConversationIDHasPrefix))
+	}
+	if i.ConversationIDHasSuffix != nil {
+		predicates = append(predicates, agentrun.ConversationIDHasSuffix(*i.ConversationIDHasSuffix))
+	}
+	if i.ConversationIDEqualFold != nil {
+		predicates = append(predicates, agentrun.ConversationIDEqualFold(*i.ConversationIDEqualFold))
+	}
+	if i.ConversationIDContainsFold != nil {
+		predicates = append(predicates, agentrun.ConversationIDContainsFold(*i.ConversationIDContainsFold))
+	}
+	if i.Decision != nil {
+		predicates = append(predicates, agentrun.DecisionEQ(*i.Decision))
+	}
+	if i.DecisionNEQ != nil {
+		predicates = append(predicates, agentrun.DecisionNEQ(*i.DecisionNEQ))
+	}
+	if len(i.DecisionIn) > 0 {
+		predicates = append(predicates, agentrun.DecisionIn(i.DecisionIn...))
+	}
+	if len(i.DecisionNotIn) > 0 {
+		predicates = append(predicates, agentrun.DecisionNotIn(i.DecisionNotIn...))
+	}
+	if i.Reason != nil {
+		predicates = append(predicates, agentrun.ReasonEQ(*i.Reason))
+	}
+	if i.ReasonNEQ != nil {
+		predicates = append(predicates, agentrun.ReasonNEQ(*i.ReasonNEQ))
+	}
+	if len(i.ReasonIn) > 0 {
+		predicates = append(predicates, agentrun.ReasonIn(i.ReasonIn...))
+	}
+	if len(i.ReasonNotIn) > 0 {
+		predicates = append(predicates, agentrun.ReasonNotIn(i.ReasonNotIn...))
+	}
+	if i.ReasonGT != nil {
+		predicates = append(predicates, agentrun.ReasonGT(*i.ReasonGT))
+	}
+	if i.ReasonGTE != nil {
+		predicates = append(predicates, agentrun.ReasonGTE(*i.ReasonGTE))
+	}
+	if i.ReasonLT != nil {
+		predicates = append(predicates, agentrun.ReasonLT(*i.ReasonLT))
+	}
+	if i.ReasonLTE != nil {
+		predicates = append(predicates, agentrun.ReasonLTE(*i.ReasonLTE))
+	}
+	if i.ReasonContains != nil {
+		predicates = append(predicates, agentrun.ReasonContains(*i.ReasonContains))
+	}
+	if i.ReasonHasPrefix != nil {
+		predicates = append(predicates, agentrun.ReasonHasPrefix(*i.ReasonHasPrefix))
+	}
+	if i.ReasonHasSuffix != nil {
+		predicates = append(predicates, agentrun.ReasonHasSuffix(*i.ReasonHasSuffix))
+	}
+	if i.ReasonEqualFold != nil {
+		predicates = append(predicates, agentrun.ReasonEqualFold(*i.ReasonEqualFold))
+	}
+	if i.ReasonContainsFold != nil {
+		predicates = append(predicates, agentrun.ReasonContainsFold(*i.ReasonContainsFold))
+	}
+	if i.Confidence != nil {
+		predicates = append(predicates, agentrun.ConfidenceEQ(*i.Confidence))
+	}
+	if i.ConfidenceNEQ != nil {
+		predicates = append(predicates, agentrun.ConfidenceNEQ(*i.ConfidenceNEQ))
+	}
+	if len(i.ConfidenceIn) > 0 {
+		predicates = append(predicates, agentrun.ConfidenceIn(i.ConfidenceIn...))
+	}
+	if len(i.ConfidenceNotIn) > 0 {
+		predicates = append(predicates, agentrun.ConfidenceNotIn(i.ConfidenceNotIn...))
+	}
+	if i.ConfidenceGT != nil {
+		predicates = append(predicates, agentrun.ConfidenceGT(*i.ConfidenceGT))
+	}
+	if i.ConfidenceGTE != nil {
+		predicates = append(predicates, agentrun.ConfidenceGTE(*i.ConfidenceGTE))
+	}
+	if i.ConfidenceLT != nil {
+		predicates = append(predicates, agentrun.ConfidenceLT(*i.ConfidenceLT))
+	}
+	if i.ConfidenceLTE != nil {
+		predicates = append(predicates, agentrun.ConfidenceLTE(*i.ConfidenceLTE))
+	}
+	if i.Model != nil {
+		predicates = append(predicates, agentrun.ModelEQ(*i.Model))
+	}
+	if i.ModelNEQ != nil {
+		predicates = append(predicates, agentrun.ModelNEQ(*i.ModelNEQ))
+	}
+	if len(i.ModelIn) > 0 {
+		predicates = append(predicates, agentrun.ModelIn(i.ModelIn...))
+	}
+	if len(i.ModelNotIn) > 0 {
+		predicates = append(predicates, agentrun.ModelNotIn(i.ModelNotIn...))
+	}
+	if i.ModelGT != nil {
+		predicates = append(predicates, agentrun.ModelGT(*i.ModelGT))
+	}
+	if i.ModelGTE != nil {
+		predicates = append(predicates, agentrun.ModelGTE(*i.ModelGTE))
+	}
+	if i.ModelLT != nil {
+		predicates = append(predicates, agentrun.ModelLT(*i.ModelLT))
+	}
+	if i.ModelLTE != nil {
+		predicates = append(predicates, agentrun.ModelLTE(*i.ModelLTE))
+	}
+	if i.ModelContains != nil {
+		predicates = append(predicates, agentrun.ModelContains(*i.ModelContains))
+	}
+	if i.ModelHasPrefix != nil {
+		predicates = append(predicates, agentrun.ModelHasPrefix(*i.ModelHasPrefix))
+	}
+	if i.ModelHasSuffix != nil {
+		predicates = append(predicates, agentrun.ModelHasSuffix(*i.ModelHasSuffix))
+	}
+	if i.ModelEqualFold != nil {
+		predicates = append(predicates, agentrun.ModelEqualFold(*i.ModelEqualFold))
+	}
+	if i.ModelContainsFold != nil {
+		predicates = append(predicates, agentrun.ModelContainsFold(*i.ModelContainsFold))
+	}
+	if i.LatencyMs != nil {
+		predicates = append(predicates, agentrun.LatencyMsEQ(*i.LatencyMs))
+	}
+	if i.LatencyMsNEQ != nil {
+		predicates = append(predicates, agentrun.LatencyMsNEQ(*i.LatencyMsNEQ))
+	}
+	if len(i.LatencyMsIn) > 0 {
+		predicates = append(predicates, agentrun.LatencyMsIn(i.LatencyMsIn...))
+	}
+	if len(i.LatencyMsNotIn) > 0 {
+		predicates = append(predicates, agentrun.LatencyMsNotIn(i.LatencyMsNotIn...))
+	}
+	if i.LatencyMsGT != nil {
+		predicates = append(predicates, agentrun.LatencyMsGT(*i.LatencyMsGT))
+	}
+	if i.LatencyMsGTE != nil {
+		predicates = append(predicates, agentrun.LatencyMsGTE(*i.LatencyMsGTE))
+	}
+	if i.LatencyMsLT != nil {
+		predicates = append(predicates, agentrun.LatencyMsLT(*i.LatencyMsLT))
+	}
+	if i.LatencyMsLTE != nil {
+		predicates = append(predicates, agentrun.LatencyMsLTE(*i.LatencyMsLTE))
+	}
+	if i.PromptTokens != nil {
+		predicates = append(predicates, agentrun.PromptTokensEQ(*i.PromptTokens))
+	}
+	if i.PromptTokensNEQ != nil {
+		predicates = append(predicates, agentrun.PromptTokensNEQ(*i.PromptTokensNEQ))
+	}
+	if len(i.PromptTokensIn) > 0 {
+		predicates = append(predicates, agentrun.PromptTokensIn(i.PromptTokensIn...))
+	}
+	if len(i.PromptTokensNotIn) > 0 {
+		predicates = append(predicates, agentrun.PromptTokensNotIn(i.PromptTokensNotIn...))
+	}
+	if i.PromptTokensGT != nil {
+		predicates = append(predicates, agentrun.PromptTokensGT(*i.PromptTokensGT))
+	}
+	if i.PromptTokensGTE != nil {
+		predicates = append(predicates, agentrun.PromptTokensGTE(*i.PromptTokensGTE))
+	}
+	if i.PromptTokensLT != nil {
+		predicates = append(predicates, agentrun.PromptTokensLT(*i.PromptTokensLT))
+	}
+	if i.PromptTokensLTE != nil {
+		predicates = append(predicates, agentrun.PromptTokensLTE(*i.PromptTokensLTE))
+	}
+	if i.CompletionTokens != nil {
+		predicates = append(predicates, agentrun.CompletionTokensEQ(*i.CompletionTokens))
+	}
+	if i.CompletionTokensNEQ != nil {
+		predicates = append(predicates, agentrun.CompletionTokensNEQ(*i.CompletionTokensNEQ))
+	}
+	if len(i.CompletionTokensIn) > 0 {
+		predicates = append(predicates, agentrun.CompletionTokensIn(i.CompletionTokensIn...))
+	}
+	if len(i.CompletionTokensNotIn) > 0 {
+		predicates = append(predicates, agentrun.CompletionTokensNotIn(i.CompletionTokensNotIn...))
+	}
+	if i.CompletionTokensGT != nil {
+		predicates = append(predicates, agentrun.CompletionTokensGT(*i.CompletionTokensGT))
+	}
+	if i.CompletionTokensGTE != nil {
+		predicates = append(predicates, agentrun.CompletionTokensGTE(*i.CompletionTokensGTE))
+	}
+	if i.CompletionTokensLT != nil {
+		predicates = append(predicates, agentrun.CompletionTokensLT(*i.CompletionTokensLT))
+	}
+	if i.CompletionTokensLTE != nil {
+		predicates = append(predicates, agentrun.CompletionTokensLTE(*i.CompletionTokensLTE))
+	}
+	if i.SentimentScore != nil {
+		predicates = append(predicates, agentrun.SentimentScoreEQ(*i.SentimentScore))
+	}
+	if i.SentimentScoreNEQ != nil {
+		predicates = append(predicates, agentrun.SentimentScoreNEQ(*i.SentimentScoreNEQ))
+	}
+	if len(i.SentimentScoreIn) > 0 {
+		predicates = append(predicates, agentrun.SentimentScoreIn(i.SentimentScoreIn...))
+	}
+	if len(i.SentimentScoreNotIn) > 0 {
+		predicates = append(predicates, agentrun.SentimentScoreNotIn(i.SentimentScoreNotIn...))
+	}
+	if i.SentimentScoreGT != nil {
+		predicates = append(predicates, agentrun.SentimentScoreGT(*i.SentimentScoreGT))
+	}
+	if i.SentimentScoreGTE != nil {
+		predicates = append(predicates, agentrun.SentimentScoreGTE(*i.SentimentScoreGTE))
+	}
+	if i.SentimentScoreLT != nil {
+		predicates = append(predicates, agentrun.SentimentScoreLT(*i.SentimentScoreLT))
+	}
+	if i.SentimentScoreLTE != nil {
+		predicates = append(predicates, agentrun.SentimentScoreLTE(*i.SentimentScoreLTE))
+	}
+	if i.SentimentScoreIsNil {
+		predicates = append(predicates, agentrun.SentimentScoreIsNil())
+	}
+	if i.SentimentScoreNotNil {
+		predicates = append(predicates, agentrun.SentimentScoreNotNil())
+	}
+	if i.ReplyMessageID != nil {
+		predicates = append(predicates, agentrun.ReplyMessageIDEQ(*i.ReplyMessageID))
+	}
+	if i.ReplyMessageIDNEQ != nil {
+		predicates = append(predicates, agentrun.ReplyMessageIDNEQ(*i.ReplyMessageIDNEQ))
+	}
+	if len(i.ReplyMessageIDIn) > 0 {
+		predicates = append(predicates, agentrun.ReplyMessageIDIn(i.ReplyMessageIDIn...))
+	}
+	if len(i.ReplyMessageIDNotIn) > 0 {
+		predicates = append(predicates, agentrun.ReplyMessageIDNotIn(i.ReplyMessageIDNotIn...))
+	}
+	if i.ReplyMessageIDGT != nil {
+		predicates = append(predicates, agentrun.ReplyMessageIDGT(*i.ReplyMessageIDGT))
+	}
+	if i.ReplyMessageIDGTE != nil {
+		predicates = append(predicates, agentrun.ReplyMessageIDGTE(*i.ReplyMessageIDGTE))
+	}
+	if i.ReplyMessageIDLT != nil {
+		predicates = append(predicates, agentrun.ReplyMessageIDLT(*i.ReplyMessageIDLT))
+	}
+	if i.ReplyMessageIDLTE != nil {
+		predicates = append(predicates, agentrun.ReplyMessageIDLTE(*i.ReplyMessageIDLTE))
+	}
+	if i.ReplyMessageIDContains != nil {
+		predicates = append(predicates, agentrun.ReplyMessageIDContains(*i.ReplyMessageIDContains))
+	}
+	if i.ReplyMessageIDHasPrefix != nil {
+		predicates = append(predicates, agentrun.ReplyMessageIDHasPrefix(*i.ReplyMessageIDHasPrefix))
+	}
+	if i.ReplyMessageIDHasSuffix != nil {
+		predicates = append(predicates, agentrun.ReplyMessageIDHasSuffix(*i.ReplyMessageIDHasSuffix))
+	}
+	if i.ReplyMessageIDIsNil {
+		predicates = append(predicates, agentrun.ReplyMessageIDIsNil())
+	}
+	if i.ReplyMessageIDNotNil {
+		predicates = append(predicates, agentrun.ReplyMessageIDNotNil())
+	}
+	if i.ReplyMessageIDEqualFold != nil {
+		predicates = append(predicates, agentrun.ReplyMessageIDEqualFold(*i.ReplyMessageIDEqualFold))
+	}
+	if i.ReplyMessageIDContainsFold != nil {
+		predicates = append(predicates, agentrun.ReplyMessageIDContainsFold(*i.ReplyMessageIDContainsFold))
+	}
+
+	if i.HasMessage != nil {
+		p := agentrun.HasMessage()
+		if !*i.HasMessage {
+			p = agentrun.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasMessageWith) > 0 {
+		with := make([]predicate.Message, 0, len(i.HasMessageWith))
+		for _, w := range i.HasMessageWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasMessageWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, agentrun.HasMessageWith(with...))
+	}
+	if i.HasConversation != nil {
+		p := agentrun.HasConversation()
+		if !*i.HasConversation {
+			p = agentrun.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasConversationWith) > 0 {
+		with := make([]predicate.Conversation, 0, len(i.HasConversationWith))
+		for _, w := range i.HasConversationWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasConversationWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, agentrun.HasConversationWith(with...))
+	}
+	if i.HasReply != nil {
+		p := agentrun.HasReply()
+		if !*i.HasReply {
+			p = agentrun.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasReplyWith) > 0 {
+		with := make([]predicate.Message, 0, len(i.HasReplyWith))
+		for _, w := range i.HasReplyWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasReplyWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, agentrun.HasReplyWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyAgentRunWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return agentrun.And(predicates...), nil
+	}
+}
 
 // ChannelWhereInput represents a where input for filtering Channel queries.
 type ChannelWhereInput struct {
@@ -1417,6 +2151,26 @@ type ConversationWhereInput struct {
 	HandedOffAtIsNil  bool        `json:"handedOffAtIsNil,omitempty"`
 	HandedOffAtNotNil bool        `json:"handedOffAtNotNil,omitempty"`
 
+	// "sentiment_label" field predicates.
+	SentimentLabel       *conversation.SentimentLabel  `json:"sentimentLabel,omitempty"`
+	SentimentLabelNEQ    *conversation.SentimentLabel  `json:"sentimentLabelNEQ,omitempty"`
+	SentimentLabelIn     []conversation.SentimentLabel `json:"sentimentLabelIn,omitempty"`
+	SentimentLabelNotIn  []conversation.SentimentLabel `json:"sentimentLabelNotIn,omitempty"`
+	SentimentLabelIsNil  bool                          `json:"sentimentLabelIsNil,omitempty"`
+	SentimentLabelNotNil bool                          `json:"sentimentLabelNotNil,omitempty"`
+
+	// "sentiment_score" field predicates.
+	SentimentScore       *float64  `json:"sentimentScore,omitempty"`
+	SentimentScoreNEQ    *float64  `json:"sentimentScoreNEQ,omitempty"`
+	SentimentScoreIn     []float64 `json:"sentimentScoreIn,omitempty"`
+	SentimentScoreNotIn  []float64 `json:"sentimentScoreNotIn,omitempty"`
+	SentimentScoreGT     *float64  `json:"sentimentScoreGT,omitempty"`
+	SentimentScoreGTE    *float64  `json:"sentimentScoreGTE,omitempty"`
+	SentimentScoreLT     *float64  `json:"sentimentScoreLT,omitempty"`
+	SentimentScoreLTE    *float64  `json:"sentimentScoreLTE,omitempty"`
+	SentimentScoreIsNil  bool      `json:"sentimentScoreIsNil,omitempty"`
+	SentimentScoreNotNil bool      `json:"sentimentScoreNotNil,omitempty"`
+
 	// "channel" edge predicates.
 	HasChannel     *bool                `json:"hasChannel,omitempty"`
 	HasChannelWith []*ChannelWhereInput `json:"hasChannelWith,omitempty"`
@@ -1428,6 +2182,10 @@ type ConversationWhereInput struct {
 	// "messages" edge predicates.
 	HasMessages     *bool                `json:"hasMessages,omitempty"`
 	HasMessagesWith []*MessageWhereInput `json:"hasMessagesWith,omitempty"`
+
+	// "agent_runs" edge predicates.
+	HasAgentRuns     *bool                 `json:"hasAgentRuns,omitempty"`
+	HasAgentRunsWith []*AgentRunWhereInput `json:"hasAgentRunsWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -2002,6 +2760,54 @@ func (i *ConversationWhereInput) P() (predicate.Conversation, error) {
 	if i.HandedOffAtNotNil {
 		predicates = append(predicates, conversation.HandedOffAtNotNil())
 	}
+	if i.SentimentLabel != nil {
+		predicates = append(predicates, conversation.SentimentLabelEQ(*i.SentimentLabel))
+	}
+	if i.SentimentLabelNEQ != nil {
+		predicates = append(predicates, conversation.SentimentLabelNEQ(*i.SentimentLabelNEQ))
+	}
+	if len(i.SentimentLabelIn) > 0 {
+		predicates = append(predicates, conversation.SentimentLabelIn(i.SentimentLabelIn...))
+	}
+	if len(i.SentimentLabelNotIn) > 0 {
+		predicates = append(predicates, conversation.SentimentLabelNotIn(i.SentimentLabelNotIn...))
+	}
+	if i.SentimentLabelIsNil {
+		predicates = append(predicates, conversation.SentimentLabelIsNil())
+	}
+	if i.SentimentLabelNotNil {
+		predicates = append(predicates, conversation.SentimentLabelNotNil())
+	}
+	if i.SentimentScore != nil {
+		predicates = append(predicates, conversation.SentimentScoreEQ(*i.SentimentScore))
+	}
+	if i.SentimentScoreNEQ != nil {
+		predicates = append(predicates, conversation.SentimentScoreNEQ(*i.SentimentScoreNEQ))
+	}
+	if len(i.SentimentScoreIn) > 0 {
+		predicates = append(predicates, conversation.SentimentScoreIn(i.SentimentScoreIn...))
+	}
+	if len(i.SentimentScoreNotIn) > 0 {
+		predicates = append(predicates, conversation.SentimentScoreNotIn(i.SentimentScoreNotIn...))
+	}
+	if i.SentimentScoreGT != nil {
+		predicates = append(predicates, conversation.SentimentScoreGT(*i.SentimentScoreGT))
+	}
+	if i.SentimentScoreGTE != nil {
+		predicates = append(predicates, conversation.SentimentScoreGTE(*i.SentimentScoreGTE))
+	}
+	if i.SentimentScoreLT != nil {
+		predicates = append(predicates, conversation.SentimentScoreLT(*i.SentimentScoreLT))
+	}
+	if i.SentimentScoreLTE != nil {
+		predicates = append(predicates, conversation.SentimentScoreLTE(*i.SentimentScoreLTE))
+	}
+	if i.SentimentScoreIsNil {
+		predicates = append(predicates, conversation.SentimentScoreIsNil())
+	}
+	if i.SentimentScoreNotNil {
+		predicates = append(predicates, conversation.SentimentScoreNotNil())
+	}
 
 	if i.HasChannel != nil {
 		p := conversation.HasChannel()
@@ -2057,6 +2863,24 @@ func (i *ConversationWhereInput) P() (predicate.Conversation, error) {
 		}
 		predicates = append(predicates, conversation.HasMessagesWith(with...))
 	}
+	if i.HasAgentRuns != nil {
+		p := conversation.HasAgentRuns()
+		if !*i.HasAgentRuns {
+			p = conversation.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasAgentRunsWith) > 0 {
+		with := make([]predicate.AgentRun, 0, len(i.HasAgentRunsWith))
+		for _, w := range i.HasAgentRunsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasAgentRunsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, conversation.HasAgentRunsWith(with...))
+	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyConversationWhereInput
@@ -2064,6 +2888,364 @@ func (i *ConversationWhereInput) P() (predicate.Conversation, error) {
 		return predicates[0], nil
 	default:
 		return conversation.And(predicates...), nil
+	}
+}
+
+// KnowledgeDocumentWhereInput represents a where input for filtering KnowledgeDocument queries.
+type KnowledgeDocumentWhereInput struct {
+	Predicates []predicate.KnowledgeDocument  `json:"-"`
+	Not        *KnowledgeDocumentWhereInput   `json:"not,omitempty"`
+	Or         []*KnowledgeDocumentWhereInput `json:"or,omitempty"`
+	And        []*KnowledgeDocumentWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *pulid.ID  `json:"id,omitempty"`
+	IDNEQ   *pulid.ID  `json:"idNEQ,omitempty"`
+	IDIn    []pulid.ID `json:"idIn,omitempty"`
+	IDNotIn []pulid.ID `json:"idNotIn,omitempty"`
+	IDGT    *pulid.ID  `json:"idGT,omitempty"`
+	IDGTE   *pulid.ID  `json:"idGTE,omitempty"`
+	IDLT    *pulid.ID  `json:"idLT,omitempty"`
+	IDLTE   *pulid.ID  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "title" field predicates.
+	Title             *string  `json:"title,omitempty"`
+	TitleNEQ          *string  `json:"titleNEQ,omitempty"`
+	TitleIn           []string `json:"titleIn,omitempty"`
+	TitleNotIn        []string `json:"titleNotIn,omitempty"`
+	TitleGT           *string  `json:"titleGT,omitempty"`
+	TitleGTE          *string  `json:"titleGTE,omitempty"`
+	TitleLT           *string  `json:"titleLT,omitempty"`
+	TitleLTE          *string  `json:"titleLTE,omitempty"`
+	TitleContains     *string  `json:"titleContains,omitempty"`
+	TitleHasPrefix    *string  `json:"titleHasPrefix,omitempty"`
+	TitleHasSuffix    *string  `json:"titleHasSuffix,omitempty"`
+	TitleEqualFold    *string  `json:"titleEqualFold,omitempty"`
+	TitleContainsFold *string  `json:"titleContainsFold,omitempty"`
+
+	// "format" field predicates.
+	Format      *knowledgedocument.Format  `json:"format,omitempty"`
+	FormatNEQ   *knowledgedocument.Format  `json:"formatNEQ,omitempty"`
+	FormatIn    []knowledgedocument.Format `json:"formatIn,omitempty"`
+	FormatNotIn []knowledgedocument.Format `json:"formatNotIn,omitempty"`
+
+	// "status" field predicates.
+	Status      *knowledgedocument.Status  `json:"status,omitempty"`
+	StatusNEQ   *knowledgedocument.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []knowledgedocument.Status `json:"statusIn,omitempty"`
+	StatusNotIn []knowledgedocument.Status `json:"statusNotIn,omitempty"`
+
+	// "chunk_count" field predicates.
+	ChunkCount      *int  `json:"chunkCount,omitempty"`
+	ChunkCountNEQ   *int  `json:"chunkCountNEQ,omitempty"`
+	ChunkCountIn    []int `json:"chunkCountIn,omitempty"`
+	ChunkCountNotIn []int `json:"chunkCountNotIn,omitempty"`
+	ChunkCountGT    *int  `json:"chunkCountGT,omitempty"`
+	ChunkCountGTE   *int  `json:"chunkCountGTE,omitempty"`
+	ChunkCountLT    *int  `json:"chunkCountLT,omitempty"`
+	ChunkCountLTE   *int  `json:"chunkCountLTE,omitempty"`
+
+	// "indexed_at" field predicates.
+	IndexedAt       *time.Time  `json:"indexedAt,omitempty"`
+	IndexedAtNEQ    *time.Time  `json:"indexedAtNEQ,omitempty"`
+	IndexedAtIn     []time.Time `json:"indexedAtIn,omitempty"`
+	IndexedAtNotIn  []time.Time `json:"indexedAtNotIn,omitempty"`
+	IndexedAtGT     *time.Time  `json:"indexedAtGT,omitempty"`
+	IndexedAtGTE    *time.Time  `json:"indexedAtGTE,omitempty"`
+	IndexedAtLT     *time.Time  `json:"indexedAtLT,omitempty"`
+	IndexedAtLTE    *time.Time  `json:"indexedAtLTE,omitempty"`
+	IndexedAtIsNil  bool        `json:"indexedAtIsNil,omitempty"`
+	IndexedAtNotNil bool        `json:"indexedAtNotNil,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *KnowledgeDocumentWhereInput) AddPredicates(predicates ...predicate.KnowledgeDocument) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the KnowledgeDocumentWhereInput filter on the KnowledgeDocumentQuery builder.
+func (i *KnowledgeDocumentWhereInput) Filter(q *KnowledgeDocumentQuery) (*KnowledgeDocumentQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyKnowledgeDocumentWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyKnowledgeDocumentWhereInput is returned in case the KnowledgeDocumentWhereInput is empty.
+var ErrEmptyKnowledgeDocumentWhereInput = errors.New("ent: empty predicate KnowledgeDocumentWhereInput")
+
+// P returns a predicate for filtering knowledgedocuments.
+// An error is returned if the input is empty or invalid.
+func (i *KnowledgeDocumentWhereInput) P() (predicate.KnowledgeDocument, error) {
+	var predicates []predicate.KnowledgeDocument
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, knowledgedocument.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.KnowledgeDocument, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, knowledgedocument.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.KnowledgeDocument, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, knowledgedocument.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, knowledgedocument.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, knowledgedocument.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, knowledgedocument.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, knowledgedocument.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, knowledgedocument.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, knowledgedocument.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, knowledgedocument.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, knowledgedocument.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, knowledgedocument.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, knowledgedocument.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, knowledgedocument.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, knowledgedocument.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, knowledgedocument.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, knowledgedocument.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, knowledgedocument.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, knowledgedocument.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, knowledgedocument.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, knowledgedocument.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, knowledgedocument.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, knowledgedocument.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, knowledgedocument.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, knowledgedocument.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, knowledgedocument.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, knowledgedocument.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Title != nil {
+		predicates = append(predicates, knowledgedocument.TitleEQ(*i.Title))
+	}
+	if i.TitleNEQ != nil {
+		predicates = append(predicates, knowledgedocument.TitleNEQ(*i.TitleNEQ))
+	}
+	if len(i.TitleIn) > 0 {
+		predicates = append(predicates, knowledgedocument.TitleIn(i.TitleIn...))
+	}
+	if len(i.TitleNotIn) > 0 {
+		predicates = append(predicates, knowledgedocument.TitleNotIn(i.TitleNotIn...))
+	}
+	if i.TitleGT != nil {
+		predicates = append(predicates, knowledgedocument.TitleGT(*i.TitleGT))
+	}
+	if i.TitleGTE != nil {
+		predicates = append(predicates, knowledgedocument.TitleGTE(*i.TitleGTE))
+	}
+	if i.TitleLT != nil {
+		predicates = append(predicates, knowledgedocument.TitleLT(*i.TitleLT))
+	}
+	if i.TitleLTE != nil {
+		predicates = append(predicates, knowledgedocument.TitleLTE(*i.TitleLTE))
+	}
+	if i.TitleContains != nil {
+		predicates = append(predicates, knowledgedocument.TitleContains(*i.TitleContains))
+	}
+	if i.TitleHasPrefix != nil {
+		predicates = append(predicates, knowledgedocument.TitleHasPrefix(*i.TitleHasPrefix))
+	}
+	if i.TitleHasSuffix != nil {
+		predicates = append(predicates, knowledgedocument.TitleHasSuffix(*i.TitleHasSuffix))
+	}
+	if i.TitleEqualFold != nil {
+		predicates = append(predicates, knowledgedocument.TitleEqualFold(*i.TitleEqualFold))
+	}
+	if i.TitleContainsFold != nil {
+		predicates = append(predicates, knowledgedocument.TitleContainsFold(*i.TitleContainsFold))
+	}
+	if i.Format != nil {
+		predicates = append(predicates, knowledgedocument.FormatEQ(*i.Format))
+	}
+	if i.FormatNEQ != nil {
+		predicates = append(predicates, knowledgedocument.FormatNEQ(*i.FormatNEQ))
+	}
+	if len(i.FormatIn) > 0 {
+		predicates = append(predicates, knowledgedocument.FormatIn(i.FormatIn...))
+	}
+	if len(i.FormatNotIn) > 0 {
+		predicates = append(predicates, knowledgedocument.FormatNotIn(i.FormatNotIn...))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, knowledgedocument.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, knowledgedocument.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, knowledgedocument.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, knowledgedocument.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.ChunkCount != nil {
+		predicates = append(predicates, knowledgedocument.ChunkCountEQ(*i.ChunkCount))
+	}
+	if i.ChunkCountNEQ != nil {
+		predicates = append(predicates, knowledgedocument.ChunkCountNEQ(*i.ChunkCountNEQ))
+	}
+	if len(i.ChunkCountIn) > 0 {
+		predicates = append(predicates, knowledgedocument.ChunkCountIn(i.ChunkCountIn...))
+	}
+	if len(i.ChunkCountNotIn) > 0 {
+		predicates = append(predicates, knowledgedocument.ChunkCountNotIn(i.ChunkCountNotIn...))
+	}
+	if i.ChunkCountGT != nil {
+		predicates = append(predicates, knowledgedocument.ChunkCountGT(*i.ChunkCountGT))
+	}
+	if i.ChunkCountGTE != nil {
+		predicates = append(predicates, knowledgedocument.ChunkCountGTE(*i.ChunkCountGTE))
+	}
+	if i.ChunkCountLT != nil {
+		predicates = append(predicates, knowledgedocument.ChunkCountLT(*i.ChunkCountLT))
+	}
+	if i.ChunkCountLTE != nil {
+		predicates = append(predicates, knowledgedocument.ChunkCountLTE(*i.ChunkCountLTE))
+	}
+	if i.IndexedAt != nil {
+		predicates = append(predicates, knowledgedocument.IndexedAtEQ(*i.IndexedAt))
+	}
+	if i.IndexedAtNEQ != nil {
+		predicates = append(predicates, knowledgedocument.IndexedAtNEQ(*i.IndexedAtNEQ))
+	}
+	if len(i.IndexedAtIn) > 0 {
+		predicates = append(predicates, knowledgedocument.IndexedAtIn(i.IndexedAtIn...))
+	}
+	if len(i.IndexedAtNotIn) > 0 {
+		predicates = append(predicates, knowledgedocument.IndexedAtNotIn(i.IndexedAtNotIn...))
+	}
+	if i.IndexedAtGT != nil {
+		predicates = append(predicates, knowledgedocument.IndexedAtGT(*i.IndexedAtGT))
+	}
+	if i.IndexedAtGTE != nil {
+		predicates = append(predicates, knowledgedocument.IndexedAtGTE(*i.IndexedAtGTE))
+	}
+	if i.IndexedAtLT != nil {
+		predicates = append(predicates, knowledgedocument.IndexedAtLT(*i.IndexedAtLT))
+	}
+	if i.IndexedAtLTE != nil {
+		predicates = append(predicates, knowledgedocument.IndexedAtLTE(*i.IndexedAtLTE))
+	}
+	if i.IndexedAtIsNil {
+		predicates = append(predicates, knowledgedocument.IndexedAtIsNil())
+	}
+	if i.IndexedAtNotNil {
+		predicates = append(predicates, knowledgedocument.IndexedAtNotNil())
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyKnowledgeDocumentWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return knowledgedocument.And(predicates...), nil
 	}
 }
 
@@ -2320,6 +3502,26 @@ type MessageWhereInput struct {
 	DeletedAtIsNil  bool        `json:"deletedAtIsNil,omitempty"`
 	DeletedAtNotNil bool        `json:"deletedAtNotNil,omitempty"`
 
+	// "sentiment_label" field predicates.
+	SentimentLabel       *message.SentimentLabel  `json:"sentimentLabel,omitempty"`
+	SentimentLabelNEQ    *message.SentimentLabel  `json:"sentimentLabelNEQ,omitempty"`
+	SentimentLabelIn     []message.SentimentLabel `json:"sentimentLabelIn,omitempty"`
+	SentimentLabelNotIn  []message.SentimentLabel `json:"sentimentLabelNotIn,omitempty"`
+	SentimentLabelIsNil  bool                     `json:"sentimentLabelIsNil,omitempty"`
+	SentimentLabelNotNil bool                     `json:"sentimentLabelNotNil,omitempty"`
+
+	// "sentiment_score" field predicates.
+	SentimentScore       *float64  `json:"sentimentScore,omitempty"`
+	SentimentScoreNEQ    *float64  `json:"sentimentScoreNEQ,omitempty"`
+	SentimentScoreIn     []float64 `json:"sentimentScoreIn,omitempty"`
+	SentimentScoreNotIn  []float64 `json:"sentimentScoreNotIn,omitempty"`
+	SentimentScoreGT     *float64  `json:"sentimentScoreGT,omitempty"`
+	SentimentScoreGTE    *float64  `json:"sentimentScoreGTE,omitempty"`
+	SentimentScoreLT     *float64  `json:"sentimentScoreLT,omitempty"`
+	SentimentScoreLTE    *float64  `json:"sentimentScoreLTE,omitempty"`
+	SentimentScoreIsNil  bool      `json:"sentimentScoreIsNil,omitempty"`
+	SentimentScoreNotNil bool      `json:"sentimentScoreNotNil,omitempty"`
+
 	// "conversation" edge predicates.
 	HasConversation     *bool                     `json:"hasConversation,omitempty"`
 	HasConversationWith []*ConversationWhereInput `json:"hasConversationWith,omitempty"`
@@ -2327,6 +3529,10 @@ type MessageWhereInput struct {
 	// "contact" edge predicates.
 	HasContact     *bool                `json:"hasContact,omitempty"`
 	HasContactWith []*ContactWhereInput `json:"hasContactWith,omitempty"`
+
+	// "agent_run" edge predicates.
+	HasAgentRun     *bool                 `json:"hasAgentRun,omitempty"`
+	HasAgentRunWith []*AgentRunWhereInput `json:"hasAgentRunWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -3024,6 +4230,54 @@ func (i *MessageWhereInput) P() (predicate.Message, error) {
 	if i.DeletedAtNotNil {
 		predicates = append(predicates, message.DeletedAtNotNil())
 	}
+	if i.SentimentLabel != nil {
+		predicates = append(predicates, message.SentimentLabelEQ(*i.SentimentLabel))
+	}
+	if i.SentimentLabelNEQ != nil {
+		predicates = append(predicates, message.SentimentLabelNEQ(*i.SentimentLabelNEQ))
+	}
+	if len(i.SentimentLabelIn) > 0 {
+		predicates = append(predicates, message.SentimentLabelIn(i.SentimentLabelIn...))
+	}
+	if len(i.SentimentLabelNotIn) > 0 {
+		predicates = append(predicates, message.SentimentLabelNotIn(i.SentimentLabelNotIn...))
+	}
+	if i.SentimentLabelIsNil {
+		predicates = append(predicates, message.SentimentLabelIsNil())
+	}
+	if i.SentimentLabelNotNil {
+		predicates = append(predicates, message.SentimentLabelNotNil())
+	}
+	if i.SentimentScore != nil {
+		predicates = append(predicates, message.SentimentScoreEQ(*i.SentimentScore))
+	}
+	if i.SentimentScoreNEQ != nil {
+		predicates = append(predicates, message.SentimentScoreNEQ(*i.SentimentScoreNEQ))
+	}
+	if len(i.SentimentScoreIn) > 0 {
+		predicates = append(predicates, message.SentimentScoreIn(i.SentimentScoreIn...))
+	}
+	if len(i.SentimentScoreNotIn) > 0 {
+		predicates = append(predicates, message.SentimentScoreNotIn(i.SentimentScoreNotIn...))
+	}
+	if i.SentimentScoreGT != nil {
+		predicates = append(predicates, message.SentimentScoreGT(*i.SentimentScoreGT))
+	}
+	if i.SentimentScoreGTE != nil {
+		predicates = append(predicates, message.SentimentScoreGTE(*i.SentimentScoreGTE))
+	}
+	if i.SentimentScoreLT != nil {
+		predicates = append(predicates, message.SentimentScoreLT(*i.SentimentScoreLT))
+	}
+	if i.SentimentScoreLTE != nil {
+		predicates = append(predicates, message.SentimentScoreLTE(*i.SentimentScoreLTE))
+	}
+	if i.SentimentScoreIsNil {
+		predicates = append(predicates, message.SentimentScoreIsNil())
+	}
+	if i.SentimentScoreNotNil {
+		predicates = append(predicates, message.SentimentScoreNotNil())
+	}
 
 	if i.HasConversation != nil {
 		p := message.HasConversation()
@@ -3060,6 +4314,24 @@ func (i *MessageWhereInput) P() (predicate.Message, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, message.HasContactWith(with...))
+	}
+	if i.HasAgentRun != nil {
+		p := message.HasAgentRun()
+		if !*i.HasAgentRun {
+			p = message.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasAgentRunWith) > 0 {
+		with := make([]predicate.AgentRun, 0, len(i.HasAgentRunWith))
+		for _, w := range i.HasAgentRunWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasAgentRunWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, message.HasAgentRunWith(with...))
 	}
 	switch len(predicates) {
 	case 0:

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
@@ -67,6 +68,10 @@ type Message struct {
 	EditedAt *time.Time `json:"edited_at,omitempty"`
 	// DeletedAt holds the value of the "deleted_at" field.
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// SentimentLabel holds the value of the "sentiment_label" field.
+	SentimentLabel *message.SentimentLabel `json:"sentiment_label,omitempty"`
+	// SentimentScore holds the value of the "sentiment_score" field.
+	SentimentScore *float64 `json:"sentiment_score,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MessageQuery when eager-loading is set.
 	Edges        MessageEdges `json:"edges"`
@@ -81,11 +86,13 @@ type MessageEdges struct {
 	Conversation *Conversation `json:"conversation,omitempty"`
 	// Contact holds the value of the contact edge.
 	Contact *Contact `json:"contact,omitempty"`
+	// AgentRun holds the value of the agent_run edge.
+	AgentRun *AgentRun `json:"agent_run,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [3]map[string]int
 }
 
 // WorkspaceOrErr returns the Workspace value or an error if the edge
@@ -121,6 +128,17 @@ func (e MessageEdges) ContactOrErr() (*Contact, error) {
 	return nil, &NotLoadedError{edge: "contact"}
 }
 
+// AgentRunOrErr returns the AgentRun value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e MessageEdges) AgentRunOrErr() (*AgentRun, error) {
+	if e.AgentRun != nil {
+		return e.AgentRun, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: agentrun.Label}
+	}
+	return nil, &NotLoadedError{edge: "agent_run"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Message) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -132,7 +150,9 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case message.FieldID, message.FieldWorkspaceID, message.FieldConversationID, message.FieldChannelID:
 			values[i] = new(pulid.ID)
-		case message.FieldDirection, message.FieldAuthorKind, message.FieldAuthorID, message.FieldType, message.FieldText, message.FieldExternalID, message.FieldParentExternalID, message.FieldReplyToExternalID, message.FieldDeliveryStatus, message.FieldErrorCode, message.FieldErrorMessage:
+		case message.FieldSentimentScore:
+			values[i] = new(sql.NullFloat64)
+		case message.FieldDirection, message.FieldAuthorKind, message.FieldAuthorID, message.FieldType, message.FieldText, message.FieldExternalID, message.FieldParentExternalID, message.FieldReplyToExternalID, message.FieldDeliveryStatus, message.FieldErrorCode, message.FieldErrorMessage, message.FieldSentimentLabel:
 			values[i] = new(sql.NullString)
 		case message.FieldCreatedAt, message.FieldUpdatedAt, message.FieldSentAt, message.FieldEditedAt, message.FieldDeletedAt:
 			values[i] = new(sql.NullTime)
@@ -297,6 +317,20 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 				_m.DeletedAt = new(time.Time)
 				*_m.DeletedAt = value.Time
 			}
+		case message.FieldSentimentLabel:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field sentiment_label", values[i])
+			} else if value.Valid {
+				_m.SentimentLabel = new(message.SentimentLabel)
+				*_m.SentimentLabel = message.SentimentLabel(value.String)
+			}
+		case message.FieldSentimentScore:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field sentiment_score", values[i])
+			} else if value.Valid {
+				_m.SentimentScore = new(float64)
+				*_m.SentimentScore = value.Float64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -323,6 +357,11 @@ func (_m *Message) QueryConversation() *ConversationQuery {
 // QueryContact queries the "contact" edge of the Message entity.
 func (_m *Message) QueryContact() *ContactQuery {
 	return NewMessageClient(_m.config).QueryContact(_m)
+}
+
+// QueryAgentRun queries the "agent_run" edge of the Message entity.
+func (_m *Message) QueryAgentRun() *AgentRunQuery {
+	return NewMessageClient(_m.config).QueryAgentRun(_m)
 }
 
 // Update returns a builder for updating this Message.
@@ -420,6 +459,16 @@ func (_m *Message) String() string {
 	if v := _m.DeletedAt; v != nil {
 		builder.WriteString("deleted_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.SentimentLabel; v != nil {
+		builder.WriteString("sentiment_label=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.SentimentScore; v != nil {
+		builder.WriteString("sentiment_score=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')
 	return builder.String()

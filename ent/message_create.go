@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
@@ -280,6 +281,34 @@ func (_c *MessageCreate) SetNillableDeletedAt(v *time.Time) *MessageCreate {
 	return _c
 }
 
+// SetSentimentLabel sets the "sentiment_label" field.
+func (_c *MessageCreate) SetSentimentLabel(v message.SentimentLabel) *MessageCreate {
+	_c.mutation.SetSentimentLabel(v)
+	return _c
+}
+
+// SetNillableSentimentLabel sets the "sentiment_label" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableSentimentLabel(v *message.SentimentLabel) *MessageCreate {
+	if v != nil {
+		_c.SetSentimentLabel(*v)
+	}
+	return _c
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (_c *MessageCreate) SetSentimentScore(v float64) *MessageCreate {
+	_c.mutation.SetSentimentScore(v)
+	return _c
+}
+
+// SetNillableSentimentScore sets the "sentiment_score" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableSentimentScore(v *float64) *MessageCreate {
+	if v != nil {
+		_c.SetSentimentScore(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *MessageCreate) SetID(v pulid.ID) *MessageCreate {
 	_c.mutation.SetID(v)
@@ -307,6 +336,25 @@ func (_c *MessageCreate) SetConversation(v *Conversation) *MessageCreate {
 // SetContact sets the "contact" edge to the Contact entity.
 func (_c *MessageCreate) SetContact(v *Contact) *MessageCreate {
 	return _c.SetContactID(v.ID)
+}
+
+// SetAgentRunID sets the "agent_run" edge to the AgentRun entity by ID.
+func (_c *MessageCreate) SetAgentRunID(id pulid.ID) *MessageCreate {
+	_c.mutation.SetAgentRunID(id)
+	return _c
+}
+
+// SetNillableAgentRunID sets the "agent_run" edge to the AgentRun entity by ID if the given value is not nil.
+func (_c *MessageCreate) SetNillableAgentRunID(id *pulid.ID) *MessageCreate {
+	if id != nil {
+		_c = _c.SetAgentRunID(*id)
+	}
+	return _c
+}
+
+// SetAgentRun sets the "agent_run" edge to the AgentRun entity.
+func (_c *MessageCreate) SetAgentRun(v *AgentRun) *MessageCreate {
+	return _c.SetAgentRunID(v.ID)
 }
 
 // Mutation returns the MessageMutation object of the builder.
@@ -439,6 +487,11 @@ func (_c *MessageCreate) check() error {
 	if _, ok := _c.mutation.SentAt(); !ok {
 		return &ValidationError{Name: "sent_at", err: errors.New(`ent: missing required field "Message.sent_at"`)}
 	}
+	if v, ok := _c.mutation.SentimentLabel(); ok {
+		if err := message.SentimentLabelValidator(v); err != nil {
+			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Message.sentiment_label": %w`, err)}
+		}
+	}
 	if len(_c.mutation.WorkspaceIDs()) == 0 {
 		return &ValidationError{Name: "workspace", err: errors.New(`ent: missing required edge "Message.workspace"`)}
 	}
@@ -557,6 +610,14 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 		_spec.SetField(message.FieldDeletedAt, field.TypeTime, value)
 		_node.DeletedAt = &value
 	}
+	if value, ok := _c.mutation.SentimentLabel(); ok {
+		_spec.SetField(message.FieldSentimentLabel, field.TypeEnum, value)
+		_node.SentimentLabel = &value
+	}
+	if value, ok := _c.mutation.SentimentScore(); ok {
+		_spec.SetField(message.FieldSentimentScore, field.TypeFloat64, value)
+		_node.SentimentScore = &value
+	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -606,6 +667,22 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.ContactID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.AgentRunIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   message.AgentRunTable,
+			Columns: []string{message.AgentRunColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -897,6 +974,48 @@ func (u *MessageUpsert) UpdateDeletedAt() *MessageUpsert {
 // ClearDeletedAt clears the value of the "deleted_at" field.
 func (u *MessageUpsert) ClearDeletedAt() *MessageUpsert {
 	u.SetNull(message.FieldDeletedAt)
+	return u
+}
+
+// SetSentimentLabel sets the "sentiment_label" field.
+func (u *MessageUpsert) SetSentimentLabel(v message.SentimentLabel) *MessageUpsert {
+	u.Set(message.FieldSentimentLabel, v)
+	return u
+}
+
+// UpdateSentimentLabel sets the "sentiment_label" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateSentimentLabel() *MessageUpsert {
+	u.SetExcluded(message.FieldSentimentLabel)
+	return u
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (u *MessageUpsert) ClearSentimentLabel() *MessageUpsert {
+	u.SetNull(message.FieldSentimentLabel)
+	return u
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (u *MessageUpsert) SetSentimentScore(v float64) *MessageUpsert {
+	u.Set(message.FieldSentimentScore, v)
+	return u
+}
+
+// UpdateSentimentScore sets the "sentiment_score" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateSentimentScore() *MessageUpsert {
+	u.SetExcluded(message.FieldSentimentScore)
+	return u
+}
+
+// AddSentimentScore adds v to the "sentiment_score" field.
+func (u *MessageUpsert) AddSentimentScore(v float64) *MessageUpsert {
+	u.Add(message.FieldSentimentScore, v)
+	return u
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (u *MessageUpsert) ClearSentimentScore() *MessageUpsert {
+	u.SetNull(message.FieldSentimentScore)
 	return u
 }
 
@@ -1246,6 +1365,55 @@ func (u *MessageUpsertOne) UpdateDeletedAt() *MessageUpsertOne {
 func (u *MessageUpsertOne) ClearDeletedAt() *MessageUpsertOne {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearDeletedAt()
+	})
+}
+
+// SetSentimentLabel sets the "sentiment_label" field.
+func (u *MessageUpsertOne) SetSentimentLabel(v message.SentimentLabel) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetSentimentLabel(v)
+	})
+}
+
+// UpdateSentimentLabel sets the "sentiment_label" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateSentimentLabel() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateSentimentLabel()
+	})
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (u *MessageUpsertOne) ClearSentimentLabel() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearSentimentLabel()
+	})
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (u *MessageUpsertOne) SetSentimentScore(v float64) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetSentimentScore(v)
+	})
+}
+
+// AddSentimentScore adds v to the "sentiment_score" field.
+func (u *MessageUpsertOne) AddSentimentScore(v float64) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.AddSentimentScore(v)
+	})
+}
+
+// UpdateSentimentScore sets the "sentiment_score" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateSentimentScore() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateSentimentScore()
+	})
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (u *MessageUpsertOne) ClearSentimentScore() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearSentimentScore()
 	})
 }
 
@@ -1762,6 +1930,55 @@ func (u *MessageUpsertBulk) UpdateDeletedAt() *MessageUpsertBulk {
 func (u *MessageUpsertBulk) ClearDeletedAt() *MessageUpsertBulk {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearDeletedAt()
+	})
+}
+
+// SetSentimentLabel sets the "sentiment_label" field.
+func (u *MessageUpsertBulk) SetSentimentLabel(v message.SentimentLabel) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetSentimentLabel(v)
+	})
+}
+
+// UpdateSentimentLabel sets the "sentiment_label" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateSentimentLabel() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateSentimentLabel()
+	})
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (u *MessageUpsertBulk) ClearSentimentLabel() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearSentimentLabel()
+	})
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (u *MessageUpsertBulk) SetSentimentScore(v float64) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetSentimentScore(v)
+	})
+}
+
+// AddSentimentScore adds v to the "sentiment_score" field.
+func (u *MessageUpsertBulk) AddSentimentScore(v float64) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.AddSentimentScore(v)
+	})
+}
+
+// UpdateSentimentScore sets the "sentiment_score" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateSentimentScore() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateSentimentScore()
+	})
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (u *MessageUpsertBulk) ClearSentimentScore() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearSentimentScore()
 	})
 }
 

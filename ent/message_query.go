@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
@@ -31,6 +33,7 @@ type MessageQuery struct {
 	withWorkspace    *WorkspaceQuery
 	withConversation *ConversationQuery
 	withContact      *ContactQuery
+	withAgentRun     *AgentRunQuery
 	loadTotal        []func(context.Context, []*Message) error
 	modifiers        []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -128,6 +131,28 @@ func (_q *MessageQuery) QueryContact() *ContactQuery {
 			sqlgraph.From(message.Table, message.FieldID, selector),
 			sqlgraph.To(contact.Table, contact.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, message.ContactTable, message.ContactColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryAgentRun chains the current query on the "agent_run" edge.
+func (_q *MessageQuery) QueryAgentRun() *AgentRunQuery {
+	query := (&AgentRunClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(message.Table, message.FieldID, selector),
+			sqlgraph.To(agentrun.Table, agentrun.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, message.AgentRunTable, message.AgentRunColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -330,6 +355,7 @@ func (_q *MessageQuery) Clone() *MessageQuery {
 		withWorkspace:    _q.withWorkspace.Clone(),
 		withConversation: _q.withConversation.Clone(),
 		withContact:      _q.withContact.Clone(),
+		withAgentRun:     _q.withAgentRun.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -367,6 +393,17 @@ func (_q *MessageQuery) WithContact(opts ...func(*ContactQuery)) *MessageQuery {
 		opt(query)
 	}
 	_q.withContact = query
+	return _q
+}
+
+// WithAgentRun tells the query-builder to eager-load the nodes that are connected to
+// the "agent_run" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *MessageQuery) WithAgentRun(opts ...func(*AgentRunQuery)) *MessageQuery {
+	query := (&AgentRunClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withAgentRun = query
 	return _q
 }
 
@@ -454,10 +491,11 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 	var (
 		nodes       = []*Message{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withWorkspace != nil,
 			_q.withConversation != nil,
 			_q.withContact != nil,
+			_q.withAgentRun != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -496,6 +534,12 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 	if query := _q.withContact; query != nil {
 		if err := _q.loadContact(ctx, query, nodes, nil,
 			func(n *Message, e *Contact) { n.Edges.Contact = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withAgentRun; query != nil {
+		if err := _q.loadAgentRun(ctx, query, nodes, nil,
+			func(n *Message, e *AgentRun) { n.Edges.AgentRun = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -594,6 +638,33 @@ func (_q *MessageQuery) loadContact(ctx context.Context, query *ContactQuery, no
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (_q *MessageQuery) loadAgentRun(ctx context.Context, query *AgentRunQuery, nodes []*Message, init func(*Message), assign func(*Message, *AgentRun)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*Message)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(agentrun.FieldMessageID)
+	}
+	query.Where(predicate.AgentRun(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(message.AgentRunColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.MessageID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "message_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }

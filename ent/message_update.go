@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
+	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/predicate"
@@ -285,9 +286,75 @@ func (_u *MessageUpdate) ClearDeletedAt() *MessageUpdate {
 	return _u
 }
 
+// SetSentimentLabel sets the "sentiment_label" field.
+func (_u *MessageUpdate) SetSentimentLabel(v message.SentimentLabel) *MessageUpdate {
+	_u.mutation.SetSentimentLabel(v)
+	return _u
+}
+
+// SetNillableSentimentLabel sets the "sentiment_label" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableSentimentLabel(v *message.SentimentLabel) *MessageUpdate {
+	if v != nil {
+		_u.SetSentimentLabel(*v)
+	}
+	return _u
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (_u *MessageUpdate) ClearSentimentLabel() *MessageUpdate {
+	_u.mutation.ClearSentimentLabel()
+	return _u
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (_u *MessageUpdate) SetSentimentScore(v float64) *MessageUpdate {
+	_u.mutation.ResetSentimentScore()
+	_u.mutation.SetSentimentScore(v)
+	return _u
+}
+
+// SetNillableSentimentScore sets the "sentiment_score" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableSentimentScore(v *float64) *MessageUpdate {
+	if v != nil {
+		_u.SetSentimentScore(*v)
+	}
+	return _u
+}
+
+// AddSentimentScore adds value to the "sentiment_score" field.
+func (_u *MessageUpdate) AddSentimentScore(v float64) *MessageUpdate {
+	_u.mutation.AddSentimentScore(v)
+	return _u
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (_u *MessageUpdate) ClearSentimentScore() *MessageUpdate {
+	_u.mutation.ClearSentimentScore()
+	return _u
+}
+
 // SetContact sets the "contact" edge to the Contact entity.
 func (_u *MessageUpdate) SetContact(v *Contact) *MessageUpdate {
 	return _u.SetContactID(v.ID)
+}
+
+// SetAgentRunID sets the "agent_run" edge to the AgentRun entity by ID.
+func (_u *MessageUpdate) SetAgentRunID(id pulid.ID) *MessageUpdate {
+	_u.mutation.SetAgentRunID(id)
+	return _u
+}
+
+// SetNillableAgentRunID sets the "agent_run" edge to the AgentRun entity by ID if the given value is not nil.
+func (_u *MessageUpdate) SetNillableAgentRunID(id *pulid.ID) *MessageUpdate {
+	if id != nil {
+		_u = _u.SetAgentRunID(*id)
+	}
+	return _u
+}
+
+// SetAgentRun sets the "agent_run" edge to the AgentRun entity.
+func (_u *MessageUpdate) SetAgentRun(v *AgentRun) *MessageUpdate {
+	return _u.SetAgentRunID(v.ID)
 }
 
 // Mutation returns the MessageMutation object of the builder.
@@ -298,6 +365,12 @@ func (_u *MessageUpdate) Mutation() *MessageMutation {
 // ClearContact clears the "contact" edge to the Contact entity.
 func (_u *MessageUpdate) ClearContact() *MessageUpdate {
 	_u.mutation.ClearContact()
+	return _u
+}
+
+// ClearAgentRun clears the "agent_run" edge to the AgentRun entity.
+func (_u *MessageUpdate) ClearAgentRun() *MessageUpdate {
+	_u.mutation.ClearAgentRun()
 	return _u
 }
 
@@ -348,6 +421,11 @@ func (_u *MessageUpdate) check() error {
 	if v, ok := _u.mutation.DeliveryStatus(); ok {
 		if err := message.DeliveryStatusValidator(v); err != nil {
 			return &ValidationError{Name: "delivery_status", err: fmt.Errorf(`ent: validator failed for field "Message.delivery_status": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.SentimentLabel(); ok {
+		if err := message.SentimentLabelValidator(v); err != nil {
+			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Message.sentiment_label": %w`, err)}
 		}
 	}
 	if _u.mutation.WorkspaceCleared() && len(_u.mutation.WorkspaceIDs()) > 0 {
@@ -454,6 +532,21 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.DeletedAtCleared() {
 		_spec.ClearField(message.FieldDeletedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.SentimentLabel(); ok {
+		_spec.SetField(message.FieldSentimentLabel, field.TypeEnum, value)
+	}
+	if _u.mutation.SentimentLabelCleared() {
+		_spec.ClearField(message.FieldSentimentLabel, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.SentimentScore(); ok {
+		_spec.SetField(message.FieldSentimentScore, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedSentimentScore(); ok {
+		_spec.AddField(message.FieldSentimentScore, field.TypeFloat64, value)
+	}
+	if _u.mutation.SentimentScoreCleared() {
+		_spec.ClearField(message.FieldSentimentScore, field.TypeFloat64)
+	}
 	if _u.mutation.ContactCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -476,6 +569,35 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(contact.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AgentRunCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   message.AgentRunTable,
+			Columns: []string{message.AgentRunColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AgentRunIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   message.AgentRunTable,
+			Columns: []string{message.AgentRunColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -757,9 +879,75 @@ func (_u *MessageUpdateOne) ClearDeletedAt() *MessageUpdateOne {
 	return _u
 }
 
+// SetSentimentLabel sets the "sentiment_label" field.
+func (_u *MessageUpdateOne) SetSentimentLabel(v message.SentimentLabel) *MessageUpdateOne {
+	_u.mutation.SetSentimentLabel(v)
+	return _u
+}
+
+// SetNillableSentimentLabel sets the "sentiment_label" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableSentimentLabel(v *message.SentimentLabel) *MessageUpdateOne {
+	if v != nil {
+		_u.SetSentimentLabel(*v)
+	}
+	return _u
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (_u *MessageUpdateOne) ClearSentimentLabel() *MessageUpdateOne {
+	_u.mutation.ClearSentimentLabel()
+	return _u
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (_u *MessageUpdateOne) SetSentimentScore(v float64) *MessageUpdateOne {
+	_u.mutation.ResetSentimentScore()
+	_u.mutation.SetSentimentScore(v)
+	return _u
+}
+
+// SetNillableSentimentScore sets the "sentiment_score" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableSentimentScore(v *float64) *MessageUpdateOne {
+	if v != nil {
+		_u.SetSentimentScore(*v)
+	}
+	return _u
+}
+
+// AddSentimentScore adds value to the "sentiment_score" field.
+func (_u *MessageUpdateOne) AddSentimentScore(v float64) *MessageUpdateOne {
+	_u.mutation.AddSentimentScore(v)
+	return _u
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (_u *MessageUpdateOne) ClearSentimentScore() *MessageUpdateOne {
+	_u.mutation.ClearSentimentScore()
+	return _u
+}
+
 // SetContact sets the "contact" edge to the Contact entity.
 func (_u *MessageUpdateOne) SetContact(v *Contact) *MessageUpdateOne {
 	return _u.SetContactID(v.ID)
+}
+
+// SetAgentRunID sets the "agent_run" edge to the AgentRun entity by ID.
+func (_u *MessageUpdateOne) SetAgentRunID(id pulid.ID) *MessageUpdateOne {
+	_u.mutation.SetAgentRunID(id)
+	return _u
+}
+
+// SetNillableAgentRunID sets the "agent_run" edge to the AgentRun entity by ID if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableAgentRunID(id *pulid.ID) *MessageUpdateOne {
+	if id != nil {
+		_u = _u.SetAgentRunID(*id)
+	}
+	return _u
+}
+
+// SetAgentRun sets the "agent_run" edge to the AgentRun entity.
+func (_u *MessageUpdateOne) SetAgentRun(v *AgentRun) *MessageUpdateOne {
+	return _u.SetAgentRunID(v.ID)
 }
 
 // Mutation returns the MessageMutation object of the builder.
@@ -770,6 +958,12 @@ func (_u *MessageUpdateOne) Mutation() *MessageMutation {
 // ClearContact clears the "contact" edge to the Contact entity.
 func (_u *MessageUpdateOne) ClearContact() *MessageUpdateOne {
 	_u.mutation.ClearContact()
+	return _u
+}
+
+// ClearAgentRun clears the "agent_run" edge to the AgentRun entity.
+func (_u *MessageUpdateOne) ClearAgentRun() *MessageUpdateOne {
+	_u.mutation.ClearAgentRun()
 	return _u
 }
 
@@ -833,6 +1027,11 @@ func (_u *MessageUpdateOne) check() error {
 	if v, ok := _u.mutation.DeliveryStatus(); ok {
 		if err := message.DeliveryStatusValidator(v); err != nil {
 			return &ValidationError{Name: "delivery_status", err: fmt.Errorf(`ent: validator failed for field "Message.delivery_status": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.SentimentLabel(); ok {
+		if err := message.SentimentLabelValidator(v); err != nil {
+			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Message.sentiment_label": %w`, err)}
 		}
 	}
 	if _u.mutation.WorkspaceCleared() && len(_u.mutation.WorkspaceIDs()) > 0 {
@@ -956,6 +1155,21 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 	if _u.mutation.DeletedAtCleared() {
 		_spec.ClearField(message.FieldDeletedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.SentimentLabel(); ok {
+		_spec.SetField(message.FieldSentimentLabel, field.TypeEnum, value)
+	}
+	if _u.mutation.SentimentLabelCleared() {
+		_spec.ClearField(message.FieldSentimentLabel, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.SentimentScore(); ok {
+		_spec.SetField(message.FieldSentimentScore, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedSentimentScore(); ok {
+		_spec.AddField(message.FieldSentimentScore, field.TypeFloat64, value)
+	}
+	if _u.mutation.SentimentScoreCleared() {
+		_spec.ClearField(message.FieldSentimentScore, field.TypeFloat64)
+	}
 	if _u.mutation.ContactCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -978,6 +1192,35 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(contact.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AgentRunCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   message.AgentRunTable,
+			Columns: []string{message.AgentRunColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AgentRunIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   message.AgentRunTable,
+			Columns: []string{message.AgentRunColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

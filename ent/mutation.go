@@ -11,11 +11,15 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/neksio/neksio/ent/agentrun"
+	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgechunk"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/predicate"
@@ -34,15 +38,19 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIKey       = "APIKey"
-	TypeAuditLog     = "AuditLog"
-	TypeChannel      = "Channel"
-	TypeContact      = "Contact"
-	TypeConversation = "Conversation"
-	TypeMembership   = "Membership"
-	TypeMessage      = "Message"
-	TypeUser         = "User"
-	TypeWorkspace    = "Workspace"
+	TypeAPIKey            = "APIKey"
+	TypeAgentRun          = "AgentRun"
+	TypeAgentSettings     = "AgentSettings"
+	TypeAuditLog          = "AuditLog"
+	TypeChannel           = "Channel"
+	TypeContact           = "Contact"
+	TypeConversation      = "Conversation"
+	TypeKnowledgeChunk    = "KnowledgeChunk"
+	TypeKnowledgeDocument = "KnowledgeDocument"
+	TypeMembership        = "Membership"
+	TypeMessage           = "Message"
+	TypeUser              = "User"
+	TypeWorkspace         = "Workspace"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -1048,6 +1056,2669 @@ func (m *APIKeyMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown APIKey edge %s", name)
+}
+
+// AgentRunMutation represents an operation that mutates the AgentRun nodes in the graph.
+type AgentRunMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *pulid.ID
+	created_at           *time.Time
+	updated_at           *time.Time
+	decision             *agentrun.Decision
+	reason               *string
+	answer               *string
+	citations            *[]schematype.Citation
+	appendcitations      []schematype.Citation
+	confidence           *float64
+	addconfidence        *float64
+	model                *string
+	latency_ms           *int
+	addlatency_ms        *int
+	prompt_tokens        *int
+	addprompt_tokens     *int
+	completion_tokens    *int
+	addcompletion_tokens *int
+	sentiment_score      *float64
+	addsentiment_score   *float64
+	clearedFields        map[string]struct{}
+	workspace            *pulid.ID
+	clearedworkspace     bool
+	message              *pulid.ID
+	clearedmessage       bool
+	conversation         *pulid.ID
+	clearedconversation  bool
+	reply                *pulid.ID
+	clearedreply         bool
+	done                 bool
+	oldValue             func(context.Context) (*AgentRun, error)
+	predicates           []predicate.AgentRun
+}
+
+var _ ent.Mutation = (*AgentRunMutation)(nil)
+
+// agentrunOption allows management of the mutation configuration using functional options.
+type agentrunOption func(*AgentRunMutation)
+
+// newAgentRunMutation creates new mutation for the AgentRun entity.
+func newAgentRunMutation(c config, op Op, opts ...agentrunOption) *AgentRunMutation {
+	m := &AgentRunMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAgentRun,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAgentRunID sets the ID field of the mutation.
+func withAgentRunID(id pulid.ID) agentrunOption {
+	return func(m *AgentRunMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AgentRun
+		)
+		m.oldValue = func(ctx context.Context) (*AgentRun, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AgentRun.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAgentRun sets the old AgentRun of the mutation.
+func withAgentRun(node *AgentRun) agentrunOption {
+	return func(m *AgentRunMutation) {
+		m.oldValue = func(context.Context) (*AgentRun, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AgentRunMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AgentRunMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AgentRun entities.
+func (m *AgentRunMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AgentRunMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AgentRunMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AgentRun.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AgentRunMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AgentRunMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AgentRunMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *AgentRunMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *AgentRunMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *AgentRunMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *AgentRunMutation) SetWorkspaceID(pu pulid.ID) {
+	m.workspace = &pu
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *AgentRunMutation) WorkspaceID() (r pulid.ID, exists bool) {
+	v := m.workspace
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldWorkspaceID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *AgentRunMutation) ResetWorkspaceID() {
+	m.workspace = nil
+}
+
+// SetMessageID sets the "message_id" field.
+func (m *AgentRunMutation) SetMessageID(pu pulid.ID) {
+	m.message = &pu
+}
+
+// MessageID returns the value of the "message_id" field in the mutation.
+func (m *AgentRunMutation) MessageID() (r pulid.ID, exists bool) {
+	v := m.message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessageID returns the old "message_id" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldMessageID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessageID: %w", err)
+	}
+	return oldValue.MessageID, nil
+}
+
+// ResetMessageID resets all changes to the "message_id" field.
+func (m *AgentRunMutation) ResetMessageID() {
+	m.message = nil
+}
+
+// SetConversationID sets the "conversation_id" field.
+func (m *AgentRunMutation) SetConversationID(pu pulid.ID) {
+	m.conversation = &pu
+}
+
+// ConversationID returns the value of the "conversation_id" field in the mutation.
+func (m *AgentRunMutation) ConversationID() (r pulid.ID, exists bool) {
+	v := m.conversation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConversationID returns the old "conversation_id" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldConversationID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConversationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConversationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConversationID: %w", err)
+	}
+	return oldValue.ConversationID, nil
+}
+
+// ResetConversationID resets all changes to the "conversation_id" field.
+func (m *AgentRunMutation) ResetConversationID() {
+	m.conversation = nil
+}
+
+// SetDecision sets the "decision" field.
+func (m *AgentRunMutation) SetDecision(a agentrun.Decision) {
+	m.decision = &a
+}
+
+// Decision returns the value of the "decision" field in the mutation.
+func (m *AgentRunMutation) Decision() (r agentrun.Decision, exists bool) {
+	v := m.decision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecision returns the old "decision" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldDecision(ctx context.Context) (v agentrun.Decision, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecision: %w", err)
+	}
+	return oldValue.Decision, nil
+}
+
+// ResetDecision resets all changes to the "decision" field.
+func (m *AgentRunMutation) ResetDecision() {
+	m.decision = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *AgentRunMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *AgentRunMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *AgentRunMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetAnswer sets the "answer" field.
+func (m *AgentRunMutation) SetAnswer(s string) {
+	m.answer = &s
+}
+
+// Answer returns the value of the "answer" field in the mutation.
+func (m *AgentRunMutation) Answer() (r string, exists bool) {
+	v := m.answer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAnswer returns the old "answer" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldAnswer(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAnswer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAnswer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAnswer: %w", err)
+	}
+	return oldValue.Answer, nil
+}
+
+// ResetAnswer resets all changes to the "answer" field.
+func (m *AgentRunMutation) ResetAnswer() {
+	m.answer = nil
+}
+
+// SetCitations sets the "citations" field.
+func (m *AgentRunMutation) SetCitations(s []schematype.Citation) {
+	m.citations = &s
+	m.appendcitations = nil
+}
+
+// Citations returns the value of the "citations" field in the mutation.
+func (m *AgentRunMutation) Citations() (r []schematype.Citation, exists bool) {
+	v := m.citations
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCitations returns the old "citations" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldCitations(ctx context.Context) (v []schematype.Citation, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCitations is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCitations requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCitations: %w", err)
+	}
+	return oldValue.Citations, nil
+}
+
+// AppendCitations adds s to the "citations" field.
+func (m *AgentRunMutation) AppendCitations(s []schematype.Citation) {
+	m.appendcitations = append(m.appendcitations, s...)
+}
+
+// AppendedCitations returns the list of values that were appended to the "citations" field in this mutation.
+func (m *AgentRunMutation) AppendedCitations() ([]schematype.Citation, bool) {
+	if len(m.appendcitations) == 0 {
+		return nil, false
+	}
+	return m.appendcitations, true
+}
+
+// ClearCitations clears the value of the "citations" field.
+func (m *AgentRunMutation) ClearCitations() {
+	m.citations = nil
+	m.appendcitations = nil
+	m.clearedFields[agentrun.FieldCitations] = struct{}{}
+}
+
+// CitationsCleared returns if the "citations" field was cleared in this mutation.
+func (m *AgentRunMutation) CitationsCleared() bool {
+	_, ok := m.clearedFields[agentrun.FieldCitations]
+	return ok
+}
+
+// ResetCitations resets all changes to the "citations" field.
+func (m *AgentRunMutation) ResetCitations() {
+	m.citations = nil
+	m.appendcitations = nil
+	delete(m.clearedFields, agentrun.FieldCitations)
+}
+
+// SetConfidence sets the "confidence" field.
+func (m *AgentRunMutation) SetConfidence(f float64) {
+	m.confidence = &f
+	m.addconfidence = nil
+}
+
+// Confidence returns the value of the "confidence" field in the mutation.
+func (m *AgentRunMutation) Confidence() (r float64, exists bool) {
+	v := m.confidence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConfidence returns the old "confidence" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldConfidence(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConfidence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConfidence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConfidence: %w", err)
+	}
+	return oldValue.Confidence, nil
+}
+
+// AddConfidence adds f to the "confidence" field.
+func (m *AgentRunMutation) AddConfidence(f float64) {
+	if m.addconfidence != nil {
+		*m.addconfidence += f
+	} else {
+		m.addconfidence = &f
+	}
+}
+
+// AddedConfidence returns the value that was added to the "confidence" field in this mutation.
+func (m *AgentRunMutation) AddedConfidence() (r float64, exists bool) {
+	v := m.addconfidence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetConfidence resets all changes to the "confidence" field.
+func (m *AgentRunMutation) ResetConfidence() {
+	m.confidence = nil
+	m.addconfidence = nil
+}
+
+// SetModel sets the "model" field.
+func (m *AgentRunMutation) SetModel(s string) {
+	m.model = &s
+}
+
+// Model returns the value of the "model" field in the mutation.
+func (m *AgentRunMutation) Model() (r string, exists bool) {
+	v := m.model
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModel returns the old "model" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldModel(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModel: %w", err)
+	}
+	return oldValue.Model, nil
+}
+
+// ResetModel resets all changes to the "model" field.
+func (m *AgentRunMutation) ResetModel() {
+	m.model = nil
+}
+
+// SetLatencyMs sets the "latency_ms" field.
+func (m *AgentRunMutation) SetLatencyMs(i int) {
+	m.latency_ms = &i
+	m.addlatency_ms = nil
+}
+
+// LatencyMs returns the value of the "latency_ms" field in the mutation.
+func (m *AgentRunMutation) LatencyMs() (r int, exists bool) {
+	v := m.latency_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLatencyMs returns the old "latency_ms" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldLatencyMs(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLatencyMs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLatencyMs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLatencyMs: %w", err)
+	}
+	return oldValue.LatencyMs, nil
+}
+
+// AddLatencyMs adds i to the "latency_ms" field.
+func (m *AgentRunMutation) AddLatencyMs(i int) {
+	if m.addlatency_ms != nil {
+		*m.addlatency_ms += i
+	} else {
+		m.addlatency_ms = &i
+	}
+}
+
+// AddedLatencyMs returns the value that was added to the "latency_ms" field in this mutation.
+func (m *AgentRunMutation) AddedLatencyMs() (r int, exists bool) {
+	v := m.addlatency_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLatencyMs resets all changes to the "latency_ms" field.
+func (m *AgentRunMutation) ResetLatencyMs() {
+	m.latency_ms = nil
+	m.addlatency_ms = nil
+}
+
+// SetPromptTokens sets the "prompt_tokens" field.
+func (m *AgentRunMutation) SetPromptTokens(i int) {
+	m.prompt_tokens = &i
+	m.addprompt_tokens = nil
+}
+
+// PromptTokens returns the value of the "prompt_tokens" field in the mutation.
+func (m *AgentRunMutation) PromptTokens() (r int, exists bool) {
+	v := m.prompt_tokens
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPromptTokens returns the old "prompt_tokens" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldPromptTokens(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPromptTokens is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPromptTokens requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPromptTokens: %w", err)
+	}
+	return oldValue.PromptTokens, nil
+}
+
+// AddPromptTokens adds i to the "prompt_tokens" field.
+func (m *AgentRunMutation) AddPromptTokens(i int) {
+	if m.addprompt_tokens != nil {
+		*m.addprompt_tokens += i
+	} else {
+		m.addprompt_tokens = &i
+	}
+}
+
+// AddedPromptTokens returns the value that was added to the "prompt_tokens" field in this mutation.
+func (m *AgentRunMutation) AddedPromptTokens() (r int, exists bool) {
+	v := m.addprompt_tokens
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPromptTokens resets all changes to the "prompt_tokens" field.
+func (m *AgentRunMutation) ResetPromptTokens() {
+	m.prompt_tokens = nil
+	m.addprompt_tokens = nil
+}
+
+// SetCompletionTokens sets the "completion_tokens" field.
+func (m *AgentRunMutation) SetCompletionTokens(i int) {
+	m.completion_tokens = &i
+	m.addcompletion_tokens = nil
+}
+
+// CompletionTokens returns the value of the "completion_tokens" field in the mutation.
+func (m *AgentRunMutation) CompletionTokens() (r int, exists bool) {
+	v := m.completion_tokens
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCompletionTokens returns the old "completion_tokens" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldCompletionTokens(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCompletionTokens is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCompletionTokens requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCompletionTokens: %w", err)
+	}
+	return oldValue.CompletionTokens, nil
+}
+
+// AddCompletionTokens adds i to the "completion_tokens" field.
+func (m *AgentRunMutation) AddCompletionTokens(i int) {
+	if m.addcompletion_tokens != nil {
+		*m.addcompletion_tokens += i
+	} else {
+		m.addcompletion_tokens = &i
+	}
+}
+
+// AddedCompletionTokens returns the value that was added to the "completion_tokens" field in this mutation.
+func (m *AgentRunMutation) AddedCompletionTokens() (r int, exists bool) {
+	v := m.addcompletion_tokens
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCompletionTokens resets all changes to the "completion_tokens" field.
+func (m *AgentRunMutation) ResetCompletionTokens() {
+	m.completion_tokens = nil
+	m.addcompletion_tokens = nil
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (m *AgentRunMutation) SetSentimentScore(f float64) {
+	m.sentiment_score = &f
+	m.addsentiment_score = nil
+}
+
+// SentimentScore returns the value of the "sentiment_score" field in the mutation.
+func (m *AgentRunMutation) SentimentScore() (r float64, exists bool) {
+	v := m.sentiment_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentimentScore returns the old "sentiment_score" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldSentimentScore(ctx context.Context) (v *float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentimentScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentimentScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentimentScore: %w", err)
+	}
+	return oldValue.SentimentScore, nil
+}
+
+// AddSentimentScore adds f to the "sentiment_score" field.
+func (m *AgentRunMutation) AddSentimentScore(f float64) {
+	if m.addsentiment_score != nil {
+		*m.addsentiment_score += f
+	} else {
+		m.addsentiment_score = &f
+	}
+}
+
+// AddedSentimentScore returns the value that was added to the "sentiment_score" field in this mutation.
+func (m *AgentRunMutation) AddedSentimentScore() (r float64, exists bool) {
+	v := m.addsentiment_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (m *AgentRunMutation) ClearSentimentScore() {
+	m.sentiment_score = nil
+	m.addsentiment_score = nil
+	m.clearedFields[agentrun.FieldSentimentScore] = struct{}{}
+}
+
+// SentimentScoreCleared returns if the "sentiment_score" field was cleared in this mutation.
+func (m *AgentRunMutation) SentimentScoreCleared() bool {
+	_, ok := m.clearedFields[agentrun.FieldSentimentScore]
+	return ok
+}
+
+// ResetSentimentScore resets all changes to the "sentiment_score" field.
+func (m *AgentRunMutation) ResetSentimentScore() {
+	m.sentiment_score = nil
+	m.addsentiment_score = nil
+	delete(m.clearedFields, agentrun.FieldSentimentScore)
+}
+
+// SetReplyMessageID sets the "reply_message_id" field.
+func (m *AgentRunMutation) SetReplyMessageID(pu pulid.ID) {
+	m.reply = &pu
+}
+
+// ReplyMessageID returns the value of the "reply_message_id" field in the mutation.
+func (m *AgentRunMutation) ReplyMessageID() (r pulid.ID, exists bool) {
+	v := m.reply
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReplyMessageID returns the old "reply_message_id" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldReplyMessageID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReplyMessageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReplyMessageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReplyMessageID: %w", err)
+	}
+	return oldValue.ReplyMessageID, nil
+}
+
+// ClearReplyMessageID clears the value of the "reply_message_id" field.
+func (m *AgentRunMutation) ClearReplyMessageID() {
+	m.reply = nil
+	m.clearedFields[agentrun.FieldReplyMessageID] = struct{}{}
+}
+
+// ReplyMessageIDCleared returns if the "reply_message_id" field was cleared in this mutation.
+func (m *AgentRunMutation) ReplyMessageIDCleared() bool {
+	_, ok := m.clearedFields[agentrun.FieldReplyMessageID]
+	return ok
+}
+
+// ResetReplyMessageID resets all changes to the "reply_message_id" field.
+func (m *AgentRunMutation) ResetReplyMessageID() {
+	m.reply = nil
+	delete(m.clearedFields, agentrun.FieldReplyMessageID)
+}
+
+// ClearWorkspace clears the "workspace" edge to the Workspace entity.
+func (m *AgentRunMutation) ClearWorkspace() {
+	m.clearedworkspace = true
+	m.clearedFields[agentrun.FieldWorkspaceID] = struct{}{}
+}
+
+// WorkspaceCleared reports if the "workspace" edge to the Workspace entity was cleared.
+func (m *AgentRunMutation) WorkspaceCleared() bool {
+	return m.clearedworkspace
+}
+
+// WorkspaceIDs returns the "workspace" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// WorkspaceID instead. It exists only for internal usage by the builders.
+func (m *AgentRunMutation) WorkspaceIDs() (ids []pulid.ID) {
+	if id := m.workspace; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetWorkspace resets all changes to the "workspace" edge.
+func (m *AgentRunMutation) ResetWorkspace() {
+	m.workspace = nil
+	m.clearedworkspace = false
+}
+
+// ClearMessage clears the "message" edge to the Message entity.
+func (m *AgentRunMutation) ClearMessage() {
+	m.clearedmessage = true
+	m.clearedFields[agentrun.FieldMessageID] = struct{}{}
+}
+
+// MessageCleared reports if the "message" edge to the Message entity was cleared.
+func (m *AgentRunMutation) MessageCleared() bool {
+	return m.clearedmessage
+}
+
+// MessageIDs returns the "message" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MessageID instead. It exists only for internal usage by the builders.
+func (m *AgentRunMutation) MessageIDs() (ids []pulid.ID) {
+	if id := m.message; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMessage resets all changes to the "message" edge.
+func (m *AgentRunMutation) ResetMessage() {
+	m.message = nil
+	m.clearedmessage = false
+}
+
+// ClearConversation clears the "conversation" edge to the Conversation entity.
+func (m *AgentRunMutation) ClearConversation() {
+	m.clearedconversation = true
+	m.clearedFields[agentrun.FieldConversationID] = struct{}{}
+}
+
+// ConversationCleared reports if the "conversation" edge to the Conversation entity was cleared.
+func (m *AgentRunMutation) ConversationCleared() bool {
+	return m.clearedconversation
+}
+
+// ConversationIDs returns the "conversation" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ConversationID instead. It exists only for internal usage by the builders.
+func (m *AgentRunMutation) ConversationIDs() (ids []pulid.ID) {
+	if id := m.conversation; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetConversation resets all changes to the "conversation" edge.
+func (m *AgentRunMutation) ResetConversation() {
+	m.conversation = nil
+	m.clearedconversation = false
+}
+
+// SetReplyID sets the "reply" edge to the Message entity by id.
+func (m *AgentRunMutation) SetReplyID(id pulid.ID) {
+	m.reply = &id
+}
+
+// ClearReply clears the "reply" edge to the Message entity.
+func (m *AgentRunMutation) ClearReply() {
+	m.clearedreply = true
+	m.clearedFields[agentrun.FieldReplyMessageID] = struct{}{}
+}
+
+// ReplyCleared reports if the "reply" edge to the Message entity was cleared.
+func (m *AgentRunMutation) ReplyCleared() bool {
+	return m.ReplyMessageIDCleared() || m.clearedreply
+}
+
+// ReplyID returns the "reply" edge ID in the mutation.
+func (m *AgentRunMutation) ReplyID() (id pulid.ID, exists bool) {
+	if m.reply != nil {
+		return *m.reply, true
+	}
+	return
+}
+
+// ReplyIDs returns the "reply" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ReplyID instead. It exists only for internal usage by the builders.
+func (m *AgentRunMutation) ReplyIDs() (ids []pulid.ID) {
+	if id := m.reply; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetReply resets all changes to the "reply" edge.
+func (m *AgentRunMutation) ResetReply() {
+	m.reply = nil
+	m.clearedreply = false
+}
+
+// Where appends a list predicates to the AgentRunMutation builder.
+func (m *AgentRunMutation) Where(ps ...predicate.AgentRun) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AgentRunMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AgentRunMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AgentRun, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AgentRunMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AgentRunMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AgentRun).
+func (m *AgentRunMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AgentRunMutation) Fields() []string {
+	fields := make([]string, 0, 16)
+	if m.created_at != nil {
+		fields = append(fields, agentrun.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, agentrun.FieldUpdatedAt)
+	}
+	if m.workspace != nil {
+		fields = append(fields, agentrun.FieldWorkspaceID)
+	}
+	if m.message != nil {
+		fields = append(fields, agentrun.FieldMessageID)
+	}
+	if m.conversation != nil {
+		fields = append(fields, agentrun.FieldConversationID)
+	}
+	if m.decision != nil {
+		fields = append(fields, agentrun.FieldDecision)
+	}
+	if m.reason != nil {
+		fields = append(fields, agentrun.FieldReason)
+	}
+	if m.answer != nil {
+		fields = append(fields, agentrun.FieldAnswer)
+	}
+	if m.citations != nil {
+		fields = append(fields, agentrun.FieldCitations)
+	}
+	if m.confidence != nil {
+		fields = append(fields, agentrun.FieldConfidence)
+	}
+	if m.model != nil {
+		fields = append(fields, agentrun.FieldModel)
+	}
+	if m.latency_ms != nil {
+		fields = append(fields, agentrun.FieldLatencyMs)
+	}
+	if m.prompt_tokens != nil {
+		fields = append(fields, agentrun.FieldPromptTokens)
+	}
+	if m.completion_tokens != nil {
+		fields = append(fields, agentrun.FieldCompletionTokens)
+	}
+	if m.sentiment_score != nil {
+		fields = append(fields, agentrun.FieldSentimentScore)
+	}
+	if m.reply != nil {
+		fields = append(fields, agentrun.FieldReplyMessageID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AgentRunMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case agentrun.FieldCreatedAt:
+		return m.CreatedAt()
+	case agentrun.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case agentrun.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case agentrun.FieldMessageID:
+		return m.MessageID()
+	case agentrun.FieldConversationID:
+		return m.ConversationID()
+	case agentrun.FieldDecision:
+		return m.Decision()
+	case agentrun.FieldReason:
+		return m.Reason()
+	case agentrun.FieldAnswer:
+		return m.Answer()
+	case agentrun.FieldCitations:
+		return m.Citations()
+	case agentrun.FieldConfidence:
+		return m.Confidence()
+	case agentrun.FieldModel:
+		return m.Model()
+	case agentrun.FieldLatencyMs:
+		return m.LatencyMs()
+	case agentrun.FieldPromptTokens:
+		return m.PromptTokens()
+	case agentrun.FieldCompletionTokens:
+		return m.CompletionTokens()
+	case agentrun.FieldSentimentScore:
+		return m.SentimentScore()
+	case agentrun.FieldReplyMessageID:
+		return m.ReplyMessageID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AgentRunMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case agentrun.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case agentrun.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case agentrun.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case agentrun.FieldMessageID:
+		return m.OldMessageID(ctx)
+	case agentrun.FieldConversationID:
+		return m.OldConversationID(ctx)
+	case agentrun.FieldDecision:
+		return m.OldDecision(ctx)
+	case agentrun.FieldReason:
+		return m.OldReason(ctx)
+	case agentrun.FieldAnswer:
+		return m.OldAnswer(ctx)
+	case agentrun.FieldCitations:
+		return m.OldCitations(ctx)
+	case agentrun.FieldConfidence:
+		return m.OldConfidence(ctx)
+	case agentrun.FieldModel:
+		return m.OldModel(ctx)
+	case agentrun.FieldLatencyMs:
+		return m.OldLatencyMs(ctx)
+	case agentrun.FieldPromptTokens:
+		return m.OldPromptTokens(ctx)
+	case agentrun.FieldCompletionTokens:
+		return m.OldCompletionTokens(ctx)
+	case agentrun.FieldSentimentScore:
+		return m.OldSentimentScore(ctx)
+	case agentrun.FieldReplyMessageID:
+		return m.OldReplyMessageID(ctx)
+	}
+	return nil, fmt.Errorf("unknown AgentRun field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AgentRunMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case agentrun.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case agentrun.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case agentrun.FieldWorkspaceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case agentrun.FieldMessageID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessageID(v)
+		return nil
+	case agentrun.FieldConversationID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConversationID(v)
+		return nil
+	case agentrun.FieldDecision:
+		v, ok := value.(agentrun.Decision)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecision(v)
+		return nil
+	case agentrun.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case agentrun.FieldAnswer:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAnswer(v)
+		return nil
+	case agentrun.FieldCitations:
+		v, ok := value.([]schematype.Citation)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCitations(v)
+		return nil
+	case agentrun.FieldConfidence:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConfidence(v)
+		return nil
+	case agentrun.FieldModel:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModel(v)
+		return nil
+	case agentrun.FieldLatencyMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLatencyMs(v)
+		return nil
+	case agentrun.FieldPromptTokens:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPromptTokens(v)
+		return nil
+	case agentrun.FieldCompletionTokens:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCompletionTokens(v)
+		return nil
+	case agentrun.FieldSentimentScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentimentScore(v)
+		return nil
+	case agentrun.FieldReplyMessageID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReplyMessageID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AgentRun field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AgentRunMutation) AddedFields() []string {
+	var fields []string
+	if m.addconfidence != nil {
+		fields = append(fields, agentrun.FieldConfidence)
+	}
+	if m.addlatency_ms != nil {
+		fields = append(fields, agentrun.FieldLatencyMs)
+	}
+	if m.addprompt_tokens != nil {
+		fields = append(fields, agentrun.FieldPromptTokens)
+	}
+	if m.addcompletion_tokens != nil {
+		fields = append(fields, agentrun.FieldCompletionTokens)
+	}
+	if m.addsentiment_score != nil {
+		fields = append(fields, agentrun.FieldSentimentScore)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AgentRunMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case agentrun.FieldConfidence:
+		return m.AddedConfidence()
+	case agentrun.FieldLatencyMs:
+		return m.AddedLatencyMs()
+	case agentrun.FieldPromptTokens:
+		return m.AddedPromptTokens()
+	case agentrun.FieldCompletionTokens:
+		return m.AddedCompletionTokens()
+	case agentrun.FieldSentimentScore:
+		return m.AddedSentimentScore()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AgentRunMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case agentrun.FieldConfidence:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddConfidence(v)
+		return nil
+	case agentrun.FieldLatencyMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLatencyMs(v)
+		return nil
+	case agentrun.FieldPromptTokens:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPromptTokens(v)
+		return nil
+	case agentrun.FieldCompletionTokens:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCompletionTokens(v)
+		return nil
+	case agentrun.FieldSentimentScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSentimentScore(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AgentRun numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AgentRunMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(agentrun.FieldCitations) {
+		fields = append(fields, agentrun.FieldCitations)
+	}
+	if m.FieldCleared(agentrun.FieldSentimentScore) {
+		fields = append(fields, agentrun.FieldSentimentScore)
+	}
+	if m.FieldCleared(agentrun.FieldReplyMessageID) {
+		fields = append(fields, agentrun.FieldReplyMessageID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AgentRunMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AgentRunMutation) ClearField(name string) error {
+	switch name {
+	case agentrun.FieldCitations:
+		m.ClearCitations()
+		return nil
+	case agentrun.FieldSentimentScore:
+		m.ClearSentimentScore()
+		return nil
+	case agentrun.FieldReplyMessageID:
+		m.ClearReplyMessageID()
+		return nil
+	}
+	return fmt.Errorf("unknown AgentRun nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AgentRunMutation) ResetField(name string) error {
+	switch name {
+	case agentrun.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case agentrun.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case agentrun.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case agentrun.FieldMessageID:
+		m.ResetMessageID()
+		return nil
+	case agentrun.FieldConversationID:
+		m.ResetConversationID()
+		return nil
+	case agentrun.FieldDecision:
+		m.ResetDecision()
+		return nil
+	case agentrun.FieldReason:
+		m.ResetReason()
+		return nil
+	case agentrun.FieldAnswer:
+		m.ResetAnswer()
+		return nil
+	case agentrun.FieldCitations:
+		m.ResetCitations()
+		return nil
+	case agentrun.FieldConfidence:
+		m.ResetConfidence()
+		return nil
+	case agentrun.FieldModel:
+		m.ResetModel()
+		return nil
+	case agentrun.FieldLatencyMs:
+		m.ResetLatencyMs()
+		return nil
+	case agentrun.FieldPromptTokens:
+		m.ResetPromptTokens()
+		return nil
+	case agentrun.FieldCompletionTokens:
+		m.ResetCompletionTokens()
+		return nil
+	case agentrun.FieldSentimentScore:
+		m.ResetSentimentScore()
+		return nil
+	case agentrun.FieldReplyMessageID:
+		m.ResetReplyMessageID()
+		return nil
+	}
+	return fmt.Errorf("unknown AgentRun field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AgentRunMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.workspace != nil {
+		edges = append(edges, agentrun.EdgeWorkspace)
+	}
+	if m.message != nil {
+		edges = append(edges, agentrun.EdgeMessage)
+	}
+	if m.conversation != nil {
+		edges = append(edges, agentrun.EdgeConversation)
+	}
+	if m.reply != nil {
+		edges = append(edges, agentrun.EdgeReply)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AgentRunMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case agentrun.EdgeWorkspace:
+		if id := m.workspace; id != nil {
+			return []ent.Value{*id}
+		}
+	case agentrun.EdgeMessage:
+		if id := m.message; id != nil {
+			return []ent.Value{*id}
+		}
+	case agentrun.EdgeConversation:
+		if id := m.conversation; id != nil {
+			return []ent.Value{*id}
+		}
+	case agentrun.EdgeReply:
+		if id := m.reply; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AgentRunMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AgentRunMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AgentRunMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedworkspace {
+		edges = append(edges, agentrun.EdgeWorkspace)
+	}
+	if m.clearedmessage {
+		edges = append(edges, agentrun.EdgeMessage)
+	}
+	if m.clearedconversation {
+		edges = append(edges, agentrun.EdgeConversation)
+	}
+	if m.clearedreply {
+		edges = append(edges, agentrun.EdgeReply)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AgentRunMutation) EdgeCleared(name string) bool {
+	switch name {
+	case agentrun.EdgeWorkspace:
+		return m.clearedworkspace
+	case agentrun.EdgeMessage:
+		return m.clearedmessage
+	case agentrun.EdgeConversation:
+		return m.clearedconversation
+	case agentrun.EdgeReply:
+		return m.clearedreply
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AgentRunMutation) ClearEdge(name string) error {
+	switch name {
+	case agentrun.EdgeWorkspace:
+		m.ClearWorkspace()
+		return nil
+	case agentrun.EdgeMessage:
+		m.ClearMessage()
+		return nil
+	case agentrun.EdgeConversation:
+		m.ClearConversation()
+		return nil
+	case agentrun.EdgeReply:
+		m.ClearReply()
+		return nil
+	}
+	return fmt.Errorf("unknown AgentRun unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AgentRunMutation) ResetEdge(name string) error {
+	switch name {
+	case agentrun.EdgeWorkspace:
+		m.ResetWorkspace()
+		return nil
+	case agentrun.EdgeMessage:
+		m.ResetMessage()
+		return nil
+	case agentrun.EdgeConversation:
+		m.ResetConversation()
+		return nil
+	case agentrun.EdgeReply:
+		m.ResetReply()
+		return nil
+	}
+	return fmt.Errorf("unknown AgentRun edge %s", name)
+}
+
+// AgentSettingsMutation represents an operation that mutates the AgentSettings nodes in the graph.
+type AgentSettingsMutation struct {
+	config
+	op                              Op
+	typ                             string
+	id                              *pulid.ID
+	created_at                      *time.Time
+	updated_at                      *time.Time
+	confidence_threshold            *float64
+	addconfidence_threshold         *float64
+	negative_sentiment_threshold    *float64
+	addnegative_sentiment_threshold *float64
+	handoff_keywords                *[]string
+	appendhandoff_keywords          []string
+	timezone                        *string
+	business_hours                  *[]schematype.BusinessHoursWindow
+	appendbusiness_hours            []schematype.BusinessHoursWindow
+	away_message                    *string
+	tone                            *string
+	signature                       *string
+	clearedFields                   map[string]struct{}
+	workspace                       *pulid.ID
+	clearedworkspace                bool
+	done                            bool
+	oldValue                        func(context.Context) (*AgentSettings, error)
+	predicates                      []predicate.AgentSettings
+}
+
+var _ ent.Mutation = (*AgentSettingsMutation)(nil)
+
+// agentsettingsOption allows management of the mutation configuration using functional options.
+type agentsettingsOption func(*AgentSettingsMutation)
+
+// newAgentSettingsMutation creates new mutation for the AgentSettings entity.
+func newAgentSettingsMutation(c config, op Op, opts ...agentsettingsOption) *AgentSettingsMutation {
+	m := &AgentSettingsMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAgentSettings,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAgentSettingsID sets the ID field of the mutation.
+func withAgentSettingsID(id pulid.ID) agentsettingsOption {
+	return func(m *AgentSettingsMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AgentSettings
+		)
+		m.oldValue = func(ctx context.Context) (*AgentSettings, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AgentSettings.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAgentSettings sets the old AgentSettings of the mutation.
+func withAgentSettings(node *AgentSettings) agentsettingsOption {
+	return func(m *AgentSettingsMutation) {
+		m.oldValue = func(context.Context) (*AgentSettings, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AgentSettingsMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AgentSettingsMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AgentSettings entities.
+func (m *AgentSettingsMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AgentSettingsMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AgentSettingsMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AgentSettings.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AgentSettingsMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AgentSettingsMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AgentSettingsMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *AgentSettingsMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *AgentSettingsMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *AgentSettingsMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *AgentSettingsMutation) SetWorkspaceID(pu pulid.ID) {
+	m.workspace = &pu
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *AgentSettingsMutation) WorkspaceID() (r pulid.ID, exists bool) {
+	v := m.workspace
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldWorkspaceID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *AgentSettingsMutation) ResetWorkspaceID() {
+	m.workspace = nil
+}
+
+// SetConfidenceThreshold sets the "confidence_threshold" field.
+func (m *AgentSettingsMutation) SetConfidenceThreshold(f float64) {
+	m.confidence_threshold = &f
+	m.addconfidence_threshold = nil
+}
+
+// ConfidenceThreshold returns the value of the "confidence_threshold" field in the mutation.
+func (m *AgentSettingsMutation) ConfidenceThreshold() (r float64, exists bool) {
+	v := m.confidence_threshold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConfidenceThreshold returns the old "confidence_threshold" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldConfidenceThreshold(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConfidenceThreshold is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConfidenceThreshold requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConfidenceThreshold: %w", err)
+	}
+	return oldValue.ConfidenceThreshold, nil
+}
+
+// AddConfidenceThreshold adds f to the "confidence_threshold" field.
+func (m *AgentSettingsMutation) AddConfidenceThreshold(f float64) {
+	if m.addconfidence_threshold != nil {
+		*m.addconfidence_threshold += f
+	} else {
+		m.addconfidence_threshold = &f
+	}
+}
+
+// AddedConfidenceThreshold returns the value that was added to the "confidence_threshold" field in this mutation.
+func (m *AgentSettingsMutation) AddedConfidenceThreshold() (r float64, exists bool) {
+	v := m.addconfidence_threshold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetConfidenceThreshold resets all changes to the "confidence_threshold" field.
+func (m *AgentSettingsMutation) ResetConfidenceThreshold() {
+	m.confidence_threshold = nil
+	m.addconfidence_threshold = nil
+}
+
+// SetNegativeSentimentThreshold sets the "negative_sentiment_threshold" field.
+func (m *AgentSettingsMutation) SetNegativeSentimentThreshold(f float64) {
+	m.negative_sentiment_threshold = &f
+	m.addnegative_sentiment_threshold = nil
+}
+
+// NegativeSentimentThreshold returns the value of the "negative_sentiment_threshold" field in the mutation.
+func (m *AgentSettingsMutation) NegativeSentimentThreshold() (r float64, exists bool) {
+	v := m.negative_sentiment_threshold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNegativeSentimentThreshold returns the old "negative_sentiment_threshold" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldNegativeSentimentThreshold(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNegativeSentimentThreshold is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNegativeSentimentThreshold requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNegativeSentimentThreshold: %w", err)
+	}
+	return oldValue.NegativeSentimentThreshold, nil
+}
+
+// AddNegativeSentimentThreshold adds f to the "negative_sentiment_threshold" field.
+func (m *AgentSettingsMutation) AddNegativeSentimentThreshold(f float64) {
+	if m.addnegative_sentiment_threshold != nil {
+		*m.addnegative_sentiment_threshold += f
+	} else {
+		m.addnegative_sentiment_threshold = &f
+	}
+}
+
+// AddedNegativeSentimentThreshold returns the value that was added to the "negative_sentiment_threshold" field in this mutation.
+func (m *AgentSettingsMutation) AddedNegativeSentimentThreshold() (r float64, exists bool) {
+	v := m.addnegative_sentiment_threshold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNegativeSentimentThreshold resets all changes to the "negative_sentiment_threshold" field.
+func (m *AgentSettingsMutation) ResetNegativeSentimentThreshold() {
+	m.negative_sentiment_threshold = nil
+	m.addnegative_sentiment_threshold = nil
+}
+
+// SetHandoffKeywords sets the "handoff_keywords" field.
+func (m *AgentSettingsMutation) SetHandoffKeywords(s []string) {
+	m.handoff_keywords = &s
+	m.appendhandoff_keywords = nil
+}
+
+// HandoffKeywords returns the value of the "handoff_keywords" field in the mutation.
+func (m *AgentSettingsMutation) HandoffKeywords() (r []string, exists bool) {
+	v := m.handoff_keywords
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHandoffKeywords returns the old "handoff_keywords" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldHandoffKeywords(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHandoffKeywords is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHandoffKeywords requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHandoffKeywords: %w", err)
+	}
+	return oldValue.HandoffKeywords, nil
+}
+
+// AppendHandoffKeywords adds s to the "handoff_keywords" field.
+func (m *AgentSettingsMutation) AppendHandoffKeywords(s []string) {
+	m.appendhandoff_keywords = append(m.appendhandoff_keywords, s...)
+}
+
+// AppendedHandoffKeywords returns the list of values that were appended to the "handoff_keywords" field in this mutation.
+func (m *AgentSettingsMutation) AppendedHandoffKeywords() ([]string, bool) {
+	if len(m.appendhandoff_keywords) == 0 {
+		return nil, false
+	}
+	return m.appendhandoff_keywords, true
+}
+
+// ClearHandoffKeywords clears the value of the "handoff_keywords" field.
+func (m *AgentSettingsMutation) ClearHandoffKeywords() {
+	m.handoff_keywords = nil
+	m.appendhandoff_keywords = nil
+	m.clearedFields[agentsettings.FieldHandoffKeywords] = struct{}{}
+}
+
+// HandoffKeywordsCleared returns if the "handoff_keywords" field was cleared in this mutation.
+func (m *AgentSettingsMutation) HandoffKeywordsCleared() bool {
+	_, ok := m.clearedFields[agentsettings.FieldHandoffKeywords]
+	return ok
+}
+
+// ResetHandoffKeywords resets all changes to the "handoff_keywords" field.
+func (m *AgentSettingsMutation) ResetHandoffKeywords() {
+	m.handoff_keywords = nil
+	m.appendhandoff_keywords = nil
+	delete(m.clearedFields, agentsettings.FieldHandoffKeywords)
+}
+
+// SetTimezone sets the "timezone" field.
+func (m *AgentSettingsMutation) SetTimezone(s string) {
+	m.timezone = &s
+}
+
+// Timezone returns the value of the "timezone" field in the mutation.
+func (m *AgentSettingsMutation) Timezone() (r string, exists bool) {
+	v := m.timezone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimezone returns the old "timezone" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldTimezone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimezone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimezone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimezone: %w", err)
+	}
+	return oldValue.Timezone, nil
+}
+
+// ResetTimezone resets all changes to the "timezone" field.
+func (m *AgentSettingsMutation) ResetTimezone() {
+	m.timezone = nil
+}
+
+// SetBusinessHours sets the "business_hours" field.
+func (m *AgentSettingsMutation) SetBusinessHours(shw []schematype.BusinessHoursWindow) {
+	m.business_hours = &shw
+	m.appendbusiness_hours = nil
+}
+
+// BusinessHours returns the value of the "business_hours" field in the mutation.
+func (m *AgentSettingsMutation) BusinessHours() (r []schematype.BusinessHoursWindow, exists bool) {
+	v := m.business_hours
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessHours returns the old "business_hours" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldBusinessHours(ctx context.Context) (v []schematype.BusinessHoursWindow, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessHours is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessHours requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessHours: %w", err)
+	}
+	return oldValue.BusinessHours, nil
+}
+
+// AppendBusinessHours adds shw to the "business_hours" field.
+func (m *AgentSettingsMutation) AppendBusinessHours(shw []schematype.BusinessHoursWindow) {
+	m.appendbusiness_hours = append(m.appendbusiness_hours, shw...)
+}
+
+// AppendedBusinessHours returns the list of values that were appended to the "business_hours" field in this mutation.
+func (m *AgentSettingsMutation) AppendedBusinessHours() ([]schematype.BusinessHoursWindow, bool) {
+	if len(m.appendbusiness_hours) == 0 {
+		return nil, false
+	}
+	return m.appendbusiness_hours, true
+}
+
+// ClearBusinessHours clears the value of the "business_hours" field.
+func (m *AgentSettingsMutation) ClearBusinessHours() {
+	m.business_hours = nil
+	m.appendbusiness_hours = nil
+	m.clearedFields[agentsettings.FieldBusinessHours] = struct{}{}
+}
+
+// BusinessHoursCleared returns if the "business_hours" field was cleared in this mutation.
+func (m *AgentSettingsMutation) BusinessHoursCleared() bool {
+	_, ok := m.clearedFields[agentsettings.FieldBusinessHours]
+	return ok
+}
+
+// ResetBusinessHours resets all changes to the "business_hours" field.
+func (m *AgentSettingsMutation) ResetBusinessHours() {
+	m.business_hours = nil
+	m.appendbusiness_hours = nil
+	delete(m.clearedFields, agentsettings.FieldBusinessHours)
+}
+
+// SetAwayMessage sets the "away_message" field.
+func (m *AgentSettingsMutation) SetAwayMessage(s string) {
+	m.away_message = &s
+}
+
+// AwayMessage returns the value of the "away_message" field in the mutation.
+func (m *AgentSettingsMutation) AwayMessage() (r string, exists bool) {
+	v := m.away_message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAwayMessage returns the old "away_message" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldAwayMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAwayMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAwayMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAwayMessage: %w", err)
+	}
+	return oldValue.AwayMessage, nil
+}
+
+// ResetAwayMessage resets all changes to the "away_message" field.
+func (m *AgentSettingsMutation) ResetAwayMessage() {
+	m.away_message = nil
+}
+
+// SetTone sets the "tone" field.
+func (m *AgentSettingsMutation) SetTone(s string) {
+	m.tone = &s
+}
+
+// Tone returns the value of the "tone" field in the mutation.
+func (m *AgentSettingsMutation) Tone() (r string, exists bool) {
+	v := m.tone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTone returns the old "tone" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldTone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTone: %w", err)
+	}
+	return oldValue.Tone, nil
+}
+
+// ResetTone resets all changes to the "tone" field.
+func (m *AgentSettingsMutation) ResetTone() {
+	m.tone = nil
+}
+
+// SetSignature sets the "signature" field.
+func (m *AgentSettingsMutation) SetSignature(s string) {
+	m.signature = &s
+}
+
+// Signature returns the value of the "signature" field in the mutation.
+func (m *AgentSettingsMutation) Signature() (r string, exists bool) {
+	v := m.signature
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSignature returns the old "signature" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldSignature(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSignature is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSignature requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSignature: %w", err)
+	}
+	return oldValue.Signature, nil
+}
+
+// ResetSignature resets all changes to the "signature" field.
+func (m *AgentSettingsMutation) ResetSignature() {
+	m.signature = nil
+}
+
+// ClearWorkspace clears the "workspace" edge to the Workspace entity.
+func (m *AgentSettingsMutation) ClearWorkspace() {
+	m.clearedworkspace = true
+	m.clearedFields[agentsettings.FieldWorkspaceID] = struct{}{}
+}
+
+// WorkspaceCleared reports if the "workspace" edge to the Workspace entity was cleared.
+func (m *AgentSettingsMutation) WorkspaceCleared() bool {
+	return m.clearedworkspace
+}
+
+// WorkspaceIDs returns the "workspace" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// WorkspaceID instead. It exists only for internal usage by the builders.
+func (m *AgentSettingsMutation) WorkspaceIDs() (ids []pulid.ID) {
+	if id := m.workspace; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetWorkspace resets all changes to the "workspace" edge.
+func (m *AgentSettingsMutation) ResetWorkspace() {
+	m.workspace = nil
+	m.clearedworkspace = false
+}
+
+// Where appends a list predicates to the AgentSettingsMutation builder.
+func (m *AgentSettingsMutation) Where(ps ...predicate.AgentSettings) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AgentSettingsMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AgentSettingsMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AgentSettings, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AgentSettingsMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AgentSettingsMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AgentSettings).
+func (m *AgentSettingsMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AgentSettingsMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.created_at != nil {
+		fields = append(fields, agentsettings.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, agentsettings.FieldUpdatedAt)
+	}
+	if m.workspace != nil {
+		fields = append(fields, agentsettings.FieldWorkspaceID)
+	}
+	if m.confidence_threshold != nil {
+		fields = append(fields, agentsettings.FieldConfidenceThreshold)
+	}
+	if m.negative_sentiment_threshold != nil {
+		fields = append(fields, agentsettings.FieldNegativeSentimentThreshold)
+	}
+	if m.handoff_keywords != nil {
+		fields = append(fields, agentsettings.FieldHandoffKeywords)
+	}
+	if m.timezone != nil {
+		fields = append(fields, agentsettings.FieldTimezone)
+	}
+	if m.business_hours != nil {
+		fields = append(fields, agentsettings.FieldBusinessHours)
+	}
+	if m.away_message != nil {
+		fields = append(fields, agentsettings.FieldAwayMessage)
+	}
+	if m.tone != nil {
+		fields = append(fields, agentsettings.FieldTone)
+	}
+	if m.signature != nil {
+		fields = append(fields, agentsettings.FieldSignature)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AgentSettingsMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case agentsettings.FieldCreatedAt:
+		return m.CreatedAt()
+	case agentsettings.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case agentsettings.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case agentsettings.FieldConfidenceThreshold:
+		return m.ConfidenceThreshold()
+	case agentsettings.FieldNegativeSentimentThreshold:
+		return m.NegativeSentimentThreshold()
+	case agentsettings.FieldHandoffKeywords:
+		return m.HandoffKeywords()
+	case agentsettings.FieldTimezone:
+		return m.Timezone()
+	case agentsettings.FieldBusinessHours:
+		return m.BusinessHours()
+	case agentsettings.FieldAwayMessage:
+		return m.AwayMessage()
+	case agentsettings.FieldTone:
+		return m.Tone()
+	case agentsettings.FieldSignature:
+		return m.Signature()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AgentSettingsMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case agentsettings.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case agentsettings.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case agentsettings.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case agentsettings.FieldConfidenceThreshold:
+		return m.OldConfidenceThreshold(ctx)
+	case agentsettings.FieldNegativeSentimentThreshold:
+		return m.OldNegativeSentimentThreshold(ctx)
+	case agentsettings.FieldHandoffKeywords:
+		return m.OldHandoffKeywords(ctx)
+	case agentsettings.FieldTimezone:
+		return m.OldTimezone(ctx)
+	case agentsettings.FieldBusinessHours:
+		return m.OldBusinessHours(ctx)
+	case agentsettings.FieldAwayMessage:
+		return m.OldAwayMessage(ctx)
+	case agentsettings.FieldTone:
+		return m.OldTone(ctx)
+	case agentsettings.FieldSignature:
+		return m.OldSignature(ctx)
+	}
+	return nil, fmt.Errorf("unknown AgentSettings field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AgentSettingsMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case agentsettings.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case agentsettings.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case agentsettings.FieldWorkspaceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case agentsettings.FieldConfidenceThreshold:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConfidenceThreshold(v)
+		return nil
+	case agentsettings.FieldNegativeSentimentThreshold:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNegativeSentimentThreshold(v)
+		return nil
+	case agentsettings.FieldHandoffKeywords:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHandoffKeywords(v)
+		return nil
+	case agentsettings.FieldTimezone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimezone(v)
+		return nil
+	case agentsettings.FieldBusinessHours:
+		v, ok := value.([]schematype.BusinessHoursWindow)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessHours(v)
+		return nil
+	case agentsettings.FieldAwayMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAwayMessage(v)
+		return nil
+	case agentsettings.FieldTone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTone(v)
+		return nil
+	case agentsettings.FieldSignature:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSignature(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AgentSettings field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AgentSettingsMutation) AddedFields() []string {
+	var fields []string
+	if m.addconfidence_threshold != nil {
+		fields = append(fields, agentsettings.FieldConfidenceThreshold)
+	}
+	if m.addnegative_sentiment_threshold != nil {
+		fields = append(fields, agentsettings.FieldNegativeSentimentThreshold)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AgentSettingsMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case agentsettings.FieldConfidenceThreshold:
+		return m.AddedConfidenceThreshold()
+	case agentsettings.FieldNegativeSentimentThreshold:
+		return m.AddedNegativeSentimentThreshold()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AgentSettingsMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case agentsettings.FieldConfidenceThreshold:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddConfidenceThreshold(v)
+		return nil
+	case agentsettings.FieldNegativeSentimentThreshold:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNegativeSentimentThreshold(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AgentSettings numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AgentSettingsMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(agentsettings.FieldHandoffKeywords) {
+		fields = append(fields, agentsettings.FieldHandoffKeywords)
+	}
+	if m.FieldCleared(agentsettings.FieldBusinessHours) {
+		fields = append(fields, agentsettings.FieldBusinessHours)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AgentSettingsMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AgentSettingsMutation) ClearField(name string) error {
+	switch name {
+	case agentsettings.FieldHandoffKeywords:
+		m.ClearHandoffKeywords()
+		return nil
+	case agentsettings.FieldBusinessHours:
+		m.ClearBusinessHours()
+		return nil
+	}
+	return fmt.Errorf("unknown AgentSettings nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AgentSettingsMutation) ResetField(name string) error {
+	switch name {
+	case agentsettings.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case agentsettings.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case agentsettings.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case agentsettings.FieldConfidenceThreshold:
+		m.ResetConfidenceThreshold()
+		return nil
+	case agentsettings.FieldNegativeSentimentThreshold:
+		m.ResetNegativeSentimentThreshold()
+		return nil
+	case agentsettings.FieldHandoffKeywords:
+		m.ResetHandoffKeywords()
+		return nil
+	case agentsettings.FieldTimezone:
+		m.ResetTimezone()
+		return nil
+	case agentsettings.FieldBusinessHours:
+		m.ResetBusinessHours()
+		return nil
+	case agentsettings.FieldAwayMessage:
+		m.ResetAwayMessage()
+		return nil
+	case agentsettings.FieldTone:
+		m.ResetTone()
+		return nil
+	case agentsettings.FieldSignature:
+		m.ResetSignature()
+		return nil
+	}
+	return fmt.Errorf("unknown AgentSettings field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AgentSettingsMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.workspace != nil {
+		edges = append(edges, agentsettings.EdgeWorkspace)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AgentSettingsMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case agentsettings.EdgeWorkspace:
+		if id := m.workspace; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AgentSettingsMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AgentSettingsMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AgentSettingsMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedworkspace {
+		edges = append(edges, agentsettings.EdgeWorkspace)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AgentSettingsMutation) EdgeCleared(name string) bool {
+	switch name {
+	case agentsettings.EdgeWorkspace:
+		return m.clearedworkspace
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AgentSettingsMutation) ClearEdge(name string) error {
+	switch name {
+	case agentsettings.EdgeWorkspace:
+		m.ClearWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown AgentSettings unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AgentSettingsMutation) ResetEdge(name string) error {
+	switch name {
+	case agentsettings.EdgeWorkspace:
+		m.ResetWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown AgentSettings edge %s", name)
 }
 
 // AuditLogMutation represents an operation that mutates the AuditLog nodes in the graph.
@@ -4311,36 +6982,42 @@ func (m *ContactMutation) ResetEdge(name string) error {
 // ConversationMutation represents an operation that mutates the Conversation nodes in the graph.
 type ConversationMutation struct {
 	config
-	op               Op
-	typ              string
-	id               *pulid.ID
-	created_at       *time.Time
-	updated_at       *time.Time
-	kind             *conversation.Kind
-	thread_id        *string
-	subject          *string
-	url              *string
-	status           *conversation.Status
-	ai_mode          *conversation.AiMode
-	last_message_at  *time.Time
-	last_inbound_at  *time.Time
-	handoff_reason   *string
-	handed_off_at    *time.Time
-	clearedFields    map[string]struct{}
-	workspace        *pulid.ID
-	clearedworkspace bool
-	channel          *pulid.ID
-	clearedchannel   bool
-	contact          *pulid.ID
-	clearedcontact   bool
-	assignee         *pulid.ID
-	clearedassignee  bool
-	messages         map[pulid.ID]struct{}
-	removedmessages  map[pulid.ID]struct{}
-	clearedmessages  bool
-	done             bool
-	oldValue         func(context.Context) (*Conversation, error)
-	predicates       []predicate.Conversation
+	op                 Op
+	typ                string
+	id                 *pulid.ID
+	created_at         *time.Time
+	updated_at         *time.Time
+	kind               *conversation.Kind
+	thread_id          *string
+	subject            *string
+	url                *string
+	status             *conversation.Status
+	ai_mode            *conversation.AiMode
+	last_message_at    *time.Time
+	last_inbound_at    *time.Time
+	handoff_reason     *string
+	handed_off_at      *time.Time
+	sentiment_label    *conversation.SentimentLabel
+	sentiment_score    *float64
+	addsentiment_score *float64
+	clearedFields      map[string]struct{}
+	workspace          *pulid.ID
+	clearedworkspace   bool
+	channel            *pulid.ID
+	clearedchannel     bool
+	contact            *pulid.ID
+	clearedcontact     bool
+	assignee           *pulid.ID
+	clearedassignee    bool
+	messages           map[pulid.ID]struct{}
+	removedmessages    map[pulid.ID]struct{}
+	clearedmessages    bool
+	agent_runs         map[pulid.ID]struct{}
+	removedagent_runs  map[pulid.ID]struct{}
+	clearedagent_runs  bool
+	done               bool
+	oldValue           func(context.Context) (*Conversation, error)
+	predicates         []predicate.Conversation
 }
 
 var _ ent.Mutation = (*ConversationMutation)(nil)
@@ -5127,6 +7804,125 @@ func (m *ConversationMutation) ResetHandedOffAt() {
 	delete(m.clearedFields, conversation.FieldHandedOffAt)
 }
 
+// SetSentimentLabel sets the "sentiment_label" field.
+func (m *ConversationMutation) SetSentimentLabel(cl conversation.SentimentLabel) {
+	m.sentiment_label = &cl
+}
+
+// SentimentLabel returns the value of the "sentiment_label" field in the mutation.
+func (m *ConversationMutation) SentimentLabel() (r conversation.SentimentLabel, exists bool) {
+	v := m.sentiment_label
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentimentLabel returns the old "sentiment_label" field's value of the Conversation entity.
+// If the Conversation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationMutation) OldSentimentLabel(ctx context.Context) (v *conversation.SentimentLabel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentimentLabel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentimentLabel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentimentLabel: %w", err)
+	}
+	return oldValue.SentimentLabel, nil
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (m *ConversationMutation) ClearSentimentLabel() {
+	m.sentiment_label = nil
+	m.clearedFields[conversation.FieldSentimentLabel] = struct{}{}
+}
+
+// SentimentLabelCleared returns if the "sentiment_label" field was cleared in this mutation.
+func (m *ConversationMutation) SentimentLabelCleared() bool {
+	_, ok := m.clearedFields[conversation.FieldSentimentLabel]
+	return ok
+}
+
+// ResetSentimentLabel resets all changes to the "sentiment_label" field.
+func (m *ConversationMutation) ResetSentimentLabel() {
+	m.sentiment_label = nil
+	delete(m.clearedFields, conversation.FieldSentimentLabel)
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (m *ConversationMutation) SetSentimentScore(f float64) {
+	m.sentiment_score = &f
+	m.addsentiment_score = nil
+}
+
+// SentimentScore returns the value of the "sentiment_score" field in the mutation.
+func (m *ConversationMutation) SentimentScore() (r float64, exists bool) {
+	v := m.sentiment_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentimentScore returns the old "sentiment_score" field's value of the Conversation entity.
+// If the Conversation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationMutation) OldSentimentScore(ctx context.Context) (v *float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentimentScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentimentScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentimentScore: %w", err)
+	}
+	return oldValue.SentimentScore, nil
+}
+
+// AddSentimentScore adds f to the "sentiment_score" field.
+func (m *ConversationMutation) AddSentimentScore(f float64) {
+	if m.addsentiment_score != nil {
+		*m.addsentiment_score += f
+	} else {
+		m.addsentiment_score = &f
+	}
+}
+
+// AddedSentimentScore returns the value that was added to the "sentiment_score" field in this mutation.
+func (m *ConversationMutation) AddedSentimentScore() (r float64, exists bool) {
+	v := m.addsentiment_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (m *ConversationMutation) ClearSentimentScore() {
+	m.sentiment_score = nil
+	m.addsentiment_score = nil
+	m.clearedFields[conversation.FieldSentimentScore] = struct{}{}
+}
+
+// SentimentScoreCleared returns if the "sentiment_score" field was cleared in this mutation.
+func (m *ConversationMutation) SentimentScoreCleared() bool {
+	_, ok := m.clearedFields[conversation.FieldSentimentScore]
+	return ok
+}
+
+// ResetSentimentScore resets all changes to the "sentiment_score" field.
+func (m *ConversationMutation) ResetSentimentScore() {
+	m.sentiment_score = nil
+	m.addsentiment_score = nil
+	delete(m.clearedFields, conversation.FieldSentimentScore)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *ConversationMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -5289,6 +8085,60 @@ func (m *ConversationMutation) ResetMessages() {
 	m.removedmessages = nil
 }
 
+// AddAgentRunIDs adds the "agent_runs" edge to the AgentRun entity by ids.
+func (m *ConversationMutation) AddAgentRunIDs(ids ...pulid.ID) {
+	if m.agent_runs == nil {
+		m.agent_runs = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.agent_runs[ids[i]] = struct{}{}
+	}
+}
+
+// ClearAgentRuns clears the "agent_runs" edge to the AgentRun entity.
+func (m *ConversationMutation) ClearAgentRuns() {
+	m.clearedagent_runs = true
+}
+
+// AgentRunsCleared reports if the "agent_runs" edge to the AgentRun entity was cleared.
+func (m *ConversationMutation) AgentRunsCleared() bool {
+	return m.clearedagent_runs
+}
+
+// RemoveAgentRunIDs removes the "agent_runs" edge to the AgentRun entity by IDs.
+func (m *ConversationMutation) RemoveAgentRunIDs(ids ...pulid.ID) {
+	if m.removedagent_runs == nil {
+		m.removedagent_runs = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.agent_runs, ids[i])
+		m.removedagent_runs[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedAgentRuns returns the removed IDs of the "agent_runs" edge to the AgentRun entity.
+func (m *ConversationMutation) RemovedAgentRunsIDs() (ids []pulid.ID) {
+	for id := range m.removedagent_runs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// AgentRunsIDs returns the "agent_runs" edge IDs in the mutation.
+func (m *ConversationMutation) AgentRunsIDs() (ids []pulid.ID) {
+	for id := range m.agent_runs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetAgentRuns resets all changes to the "agent_runs" edge.
+func (m *ConversationMutation) ResetAgentRuns() {
+	m.agent_runs = nil
+	m.clearedagent_runs = false
+	m.removedagent_runs = nil
+}
+
 // Where appends a list predicates to the ConversationMutation builder.
 func (m *ConversationMutation) Where(ps ...predicate.Conversation) {
 	m.predicates = append(m.predicates, ps...)
@@ -5323,7 +8173,7 @@ func (m *ConversationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ConversationMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, conversation.FieldCreatedAt)
 	}
@@ -5372,6 +8222,12 @@ func (m *ConversationMutation) Fields() []string {
 	if m.handed_off_at != nil {
 		fields = append(fields, conversation.FieldHandedOffAt)
 	}
+	if m.sentiment_label != nil {
+		fields = append(fields, conversation.FieldSentimentLabel)
+	}
+	if m.sentiment_score != nil {
+		fields = append(fields, conversation.FieldSentimentScore)
+	}
 	return fields
 }
 
@@ -5412,6 +8268,10 @@ func (m *ConversationMutation) Field(name string) (ent.Value, bool) {
 		return m.HandoffReason()
 	case conversation.FieldHandedOffAt:
 		return m.HandedOffAt()
+	case conversation.FieldSentimentLabel:
+		return m.SentimentLabel()
+	case conversation.FieldSentimentScore:
+		return m.SentimentScore()
 	}
 	return nil, false
 }
@@ -5453,6 +8313,10 @@ func (m *ConversationMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldHandoffReason(ctx)
 	case conversation.FieldHandedOffAt:
 		return m.OldHandedOffAt(ctx)
+	case conversation.FieldSentimentLabel:
+		return m.OldSentimentLabel(ctx)
+	case conversation.FieldSentimentScore:
+		return m.OldSentimentScore(ctx)
 	}
 	return nil, fmt.Errorf("unknown Conversation field %s", name)
 }
@@ -5574,6 +8438,20 @@ func (m *ConversationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetHandedOffAt(v)
 		return nil
+	case conversation.FieldSentimentLabel:
+		v, ok := value.(conversation.SentimentLabel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentimentLabel(v)
+		return nil
+	case conversation.FieldSentimentScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentimentScore(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Conversation field %s", name)
 }
@@ -5581,13 +8459,21 @@ func (m *ConversationMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *ConversationMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addsentiment_score != nil {
+		fields = append(fields, conversation.FieldSentimentScore)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *ConversationMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case conversation.FieldSentimentScore:
+		return m.AddedSentimentScore()
+	}
 	return nil, false
 }
 
@@ -5596,6 +8482,13 @@ func (m *ConversationMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ConversationMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case conversation.FieldSentimentScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSentimentScore(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Conversation numeric field %s", name)
 }
@@ -5627,6 +8520,12 @@ func (m *ConversationMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(conversation.FieldHandedOffAt) {
 		fields = append(fields, conversation.FieldHandedOffAt)
+	}
+	if m.FieldCleared(conversation.FieldSentimentLabel) {
+		fields = append(fields, conversation.FieldSentimentLabel)
+	}
+	if m.FieldCleared(conversation.FieldSentimentScore) {
+		fields = append(fields, conversation.FieldSentimentScore)
 	}
 	return fields
 }
@@ -5665,6 +8564,12 @@ func (m *ConversationMutation) ClearField(name string) error {
 		return nil
 	case conversation.FieldHandedOffAt:
 		m.ClearHandedOffAt()
+		return nil
+	case conversation.FieldSentimentLabel:
+		m.ClearSentimentLabel()
+		return nil
+	case conversation.FieldSentimentScore:
+		m.ClearSentimentScore()
 		return nil
 	}
 	return fmt.Errorf("unknown Conversation nullable field %s", name)
@@ -5722,13 +8627,19 @@ func (m *ConversationMutation) ResetField(name string) error {
 	case conversation.FieldHandedOffAt:
 		m.ResetHandedOffAt()
 		return nil
+	case conversation.FieldSentimentLabel:
+		m.ResetSentimentLabel()
+		return nil
+	case conversation.FieldSentimentScore:
+		m.ResetSentimentScore()
+		return nil
 	}
 	return fmt.Errorf("unknown Conversation field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ConversationMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.workspace != nil {
 		edges = append(edges, conversation.EdgeWorkspace)
 	}
@@ -5743,6 +8654,9 @@ func (m *ConversationMutation) AddedEdges() []string {
 	}
 	if m.messages != nil {
 		edges = append(edges, conversation.EdgeMessages)
+	}
+	if m.agent_runs != nil {
+		edges = append(edges, conversation.EdgeAgentRuns)
 	}
 	return edges
 }
@@ -5773,15 +8687,24 @@ func (m *ConversationMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case conversation.EdgeAgentRuns:
+		ids := make([]ent.Value, 0, len(m.agent_runs))
+		for id := range m.agent_runs {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ConversationMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedmessages != nil {
 		edges = append(edges, conversation.EdgeMessages)
+	}
+	if m.removedagent_runs != nil {
+		edges = append(edges, conversation.EdgeAgentRuns)
 	}
 	return edges
 }
@@ -5796,13 +8719,19 @@ func (m *ConversationMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case conversation.EdgeAgentRuns:
+		ids := make([]ent.Value, 0, len(m.removedagent_runs))
+		for id := range m.removedagent_runs {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ConversationMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedworkspace {
 		edges = append(edges, conversation.EdgeWorkspace)
 	}
@@ -5817,6 +8746,9 @@ func (m *ConversationMutation) ClearedEdges() []string {
 	}
 	if m.clearedmessages {
 		edges = append(edges, conversation.EdgeMessages)
+	}
+	if m.clearedagent_runs {
+		edges = append(edges, conversation.EdgeAgentRuns)
 	}
 	return edges
 }
@@ -5835,6 +8767,8 @@ func (m *ConversationMutation) EdgeCleared(name string) bool {
 		return m.clearedassignee
 	case conversation.EdgeMessages:
 		return m.clearedmessages
+	case conversation.EdgeAgentRuns:
+		return m.clearedagent_runs
 	}
 	return false
 }
@@ -5878,8 +8812,2278 @@ func (m *ConversationMutation) ResetEdge(name string) error {
 	case conversation.EdgeMessages:
 		m.ResetMessages()
 		return nil
+	case conversation.EdgeAgentRuns:
+		m.ResetAgentRuns()
+		return nil
 	}
 	return fmt.Errorf("unknown Conversation edge %s", name)
+}
+
+// KnowledgeChunkMutation represents an operation that mutates the KnowledgeChunk nodes in the graph.
+type KnowledgeChunkMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *pulid.ID
+	created_at       *time.Time
+	updated_at       *time.Time
+	index            *int
+	addindex         *int
+	heading          *string
+	text             *string
+	start_offset     *int
+	addstart_offset  *int
+	end_offset       *int
+	addend_offset    *int
+	clearedFields    map[string]struct{}
+	workspace        *pulid.ID
+	clearedworkspace bool
+	document         *pulid.ID
+	cleareddocument  bool
+	done             bool
+	oldValue         func(context.Context) (*KnowledgeChunk, error)
+	predicates       []predicate.KnowledgeChunk
+}
+
+var _ ent.Mutation = (*KnowledgeChunkMutation)(nil)
+
+// knowledgechunkOption allows management of the mutation configuration using functional options.
+type knowledgechunkOption func(*KnowledgeChunkMutation)
+
+// newKnowledgeChunkMutation creates new mutation for the KnowledgeChunk entity.
+func newKnowledgeChunkMutation(c config, op Op, opts ...knowledgechunkOption) *KnowledgeChunkMutation {
+	m := &KnowledgeChunkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeKnowledgeChunk,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withKnowledgeChunkID sets the ID field of the mutation.
+func withKnowledgeChunkID(id pulid.ID) knowledgechunkOption {
+	return func(m *KnowledgeChunkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *KnowledgeChunk
+		)
+		m.oldValue = func(ctx context.Context) (*KnowledgeChunk, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().KnowledgeChunk.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withKnowledgeChunk sets the old KnowledgeChunk of the mutation.
+func withKnowledgeChunk(node *KnowledgeChunk) knowledgechunkOption {
+	return func(m *KnowledgeChunkMutation) {
+		m.oldValue = func(context.Context) (*KnowledgeChunk, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m KnowledgeChunkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m KnowledgeChunkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of KnowledgeChunk entities.
+func (m *KnowledgeChunkMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *KnowledgeChunkMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *KnowledgeChunkMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().KnowledgeChunk.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *KnowledgeChunkMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *KnowledgeChunkMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the KnowledgeChunk entity.
+// If the KnowledgeChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeChunkMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *KnowledgeChunkMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *KnowledgeChunkMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *KnowledgeChunkMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the KnowledgeChunk entity.
+// If the KnowledgeChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeChunkMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *KnowledgeChunkMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *KnowledgeChunkMutation) SetWorkspaceID(pu pulid.ID) {
+	m.workspace = &pu
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *KnowledgeChunkMutation) WorkspaceID() (r pulid.ID, exists bool) {
+	v := m.workspace
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the KnowledgeChunk entity.
+// If the KnowledgeChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeChunkMutation) OldWorkspaceID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *KnowledgeChunkMutation) ResetWorkspaceID() {
+	m.workspace = nil
+}
+
+// SetDocumentID sets the "document_id" field.
+func (m *KnowledgeChunkMutation) SetDocumentID(pu pulid.ID) {
+	m.document = &pu
+}
+
+// DocumentID returns the value of the "document_id" field in the mutation.
+func (m *KnowledgeChunkMutation) DocumentID() (r pulid.ID, exists bool) {
+	v := m.document
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDocumentID returns the old "document_id" field's value of the KnowledgeChunk entity.
+// If the KnowledgeChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeChunkMutation) OldDocumentID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDocumentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDocumentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDocumentID: %w", err)
+	}
+	return oldValue.DocumentID, nil
+}
+
+// ResetDocumentID resets all changes to the "document_id" field.
+func (m *KnowledgeChunkMutation) ResetDocumentID() {
+	m.document = nil
+}
+
+// SetIndex sets the "index" field.
+func (m *KnowledgeChunkMutation) SetIndex(i int) {
+	m.index = &i
+	m.addindex = nil
+}
+
+// Index returns the value of the "index" field in the mutation.
+func (m *KnowledgeChunkMutation) Index() (r int, exists bool) {
+	v := m.index
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIndex returns the old "index" field's value of the KnowledgeChunk entity.
+// If the KnowledgeChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeChunkMutation) OldIndex(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIndex is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIndex requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIndex: %w", err)
+	}
+	return oldValue.Index, nil
+}
+
+// AddIndex adds i to the "index" field.
+func (m *KnowledgeChunkMutation) AddIndex(i int) {
+	if m.addindex != nil {
+		*m.addindex += i
+	} else {
+		m.addindex = &i
+	}
+}
+
+// AddedIndex returns the value that was added to the "index" field in this mutation.
+func (m *KnowledgeChunkMutation) AddedIndex() (r int, exists bool) {
+	v := m.addindex
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetIndex resets all changes to the "index" field.
+func (m *KnowledgeChunkMutation) ResetIndex() {
+	m.index = nil
+	m.addindex = nil
+}
+
+// SetHeading sets the "heading" field.
+func (m *KnowledgeChunkMutation) SetHeading(s string) {
+	m.heading = &s
+}
+
+// Heading returns the value of the "heading" field in the mutation.
+func (m *KnowledgeChunkMutation) Heading() (r string, exists bool) {
+	v := m.heading
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeading returns the old "heading" field's value of the KnowledgeChunk entity.
+// If the KnowledgeChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeChunkMutation) OldHeading(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeading is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeading requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeading: %w", err)
+	}
+	return oldValue.Heading, nil
+}
+
+// ResetHeading resets all changes to the "heading" field.
+func (m *KnowledgeChunkMutation) ResetHeading() {
+	m.heading = nil
+}
+
+// SetText sets the "text" field.
+func (m *KnowledgeChunkMutation) SetText(s string) {
+	m.text = &s
+}
+
+// Text returns the value of the "text" field in the mutation.
+func (m *KnowledgeChunkMutation) Text() (r string, exists bool) {
+	v := m.text
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldText returns the old "text" field's value of the KnowledgeChunk entity.
+// If the KnowledgeChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeChunkMutation) OldText(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldText is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldText requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldText: %w", err)
+	}
+	return oldValue.Text, nil
+}
+
+// ResetText resets all changes to the "text" field.
+func (m *KnowledgeChunkMutation) ResetText() {
+	m.text = nil
+}
+
+// SetStartOffset sets the "start_offset" field.
+func (m *KnowledgeChunkMutation) SetStartOffset(i int) {
+	m.start_offset = &i
+	m.addstart_offset = nil
+}
+
+// StartOffset returns the value of the "start_offset" field in the mutation.
+func (m *KnowledgeChunkMutation) StartOffset() (r int, exists bool) {
+	v := m.start_offset
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartOffset returns the old "start_offset" field's value of the KnowledgeChunk entity.
+// If the KnowledgeChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeChunkMutation) OldStartOffset(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartOffset is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartOffset requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartOffset: %w", err)
+	}
+	return oldValue.StartOffset, nil
+}
+
+// AddStartOffset adds i to the "start_offset" field.
+func (m *KnowledgeChunkMutation) AddStartOffset(i int) {
+	if m.addstart_offset != nil {
+		*m.addstart_offset += i
+	} else {
+		m.addstart_offset = &i
+	}
+}
+
+// AddedStartOffset returns the value that was added to the "start_offset" field in this mutation.
+func (m *KnowledgeChunkMutation) AddedStartOffset() (r int, exists bool) {
+	v := m.addstart_offset
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetStartOffset resets all changes to the "start_offset" field.
+func (m *KnowledgeChunkMutation) ResetStartOffset() {
+	m.start_offset = nil
+	m.addstart_offset = nil
+}
+
+// SetEndOffset sets the "end_offset" field.
+func (m *KnowledgeChunkMutation) SetEndOffset(i int) {
+	m.end_offset = &i
+	m.addend_offset = nil
+}
+
+// EndOffset returns the value of the "end_offset" field in the mutation.
+func (m *KnowledgeChunkMutation) EndOffset() (r int, exists bool) {
+	v := m.end_offset
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndOffset returns the old "end_offset" field's value of the KnowledgeChunk entity.
+// If the KnowledgeChunk object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeChunkMutation) OldEndOffset(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndOffset is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndOffset requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndOffset: %w", err)
+	}
+	return oldValue.EndOffset, nil
+}
+
+// AddEndOffset adds i to the "end_offset" field.
+func (m *KnowledgeChunkMutation) AddEndOffset(i int) {
+	if m.addend_offset != nil {
+		*m.addend_offset += i
+	} else {
+		m.addend_offset = &i
+	}
+}
+
+// AddedEndOffset returns the value that was added to the "end_offset" field in this mutation.
+func (m *KnowledgeChunkMutation) AddedEndOffset() (r int, exists bool) {
+	v := m.addend_offset
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEndOffset resets all changes to the "end_offset" field.
+func (m *KnowledgeChunkMutation) ResetEndOffset() {
+	m.end_offset = nil
+	m.addend_offset = nil
+}
+
+// ClearWorkspace clears the "workspace" edge to the Workspace entity.
+func (m *KnowledgeChunkMutation) ClearWorkspace() {
+	m.clearedworkspace = true
+	m.clearedFields[knowledgechunk.FieldWorkspaceID] = struct{}{}
+}
+
+// WorkspaceCleared reports if the "workspace" edge to the Workspace entity was cleared.
+func (m *KnowledgeChunkMutation) WorkspaceCleared() bool {
+	return m.clearedworkspace
+}
+
+// WorkspaceIDs returns the "workspace" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// WorkspaceID instead. It exists only for internal usage by the builders.
+func (m *KnowledgeChunkMutation) WorkspaceIDs() (ids []pulid.ID) {
+	if id := m.workspace; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetWorkspace resets all changes to the "workspace" edge.
+func (m *KnowledgeChunkMutation) ResetWorkspace() {
+	m.workspace = nil
+	m.clearedworkspace = false
+}
+
+// ClearDocument clears the "document" edge to the KnowledgeDocument entity.
+func (m *KnowledgeChunkMutation) ClearDocument() {
+	m.cleareddocument = true
+	m.clearedFields[knowledgechunk.FieldDocumentID] = struct{}{}
+}
+
+// DocumentCleared reports if the "document" edge to the KnowledgeDocument entity was cleared.
+func (m *KnowledgeChunkMutation) DocumentCleared() bool {
+	return m.cleareddocument
+}
+
+// DocumentIDs returns the "document" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DocumentID instead. It exists only for internal usage by the builders.
+func (m *KnowledgeChunkMutation) DocumentIDs() (ids []pulid.ID) {
+	if id := m.document; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDocument resets all changes to the "document" edge.
+func (m *KnowledgeChunkMutation) ResetDocument() {
+	m.document = nil
+	m.cleareddocument = false
+}
+
+// Where appends a list predicates to the KnowledgeChunkMutation builder.
+func (m *KnowledgeChunkMutation) Where(ps ...predicate.KnowledgeChunk) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the KnowledgeChunkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *KnowledgeChunkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.KnowledgeChunk, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *KnowledgeChunkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *KnowledgeChunkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (KnowledgeChunk).
+func (m *KnowledgeChunkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *KnowledgeChunkMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.created_at != nil {
+		fields = append(fields, knowledgechunk.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, knowledgechunk.FieldUpdatedAt)
+	}
+	if m.workspace != nil {
+		fields = append(fields, knowledgechunk.FieldWorkspaceID)
+	}
+	if m.document != nil {
+		fields = append(fields, knowledgechunk.FieldDocumentID)
+	}
+	if m.index != nil {
+		fields = append(fields, knowledgechunk.FieldIndex)
+	}
+	if m.heading != nil {
+		fields = append(fields, knowledgechunk.FieldHeading)
+	}
+	if m.text != nil {
+		fields = append(fields, knowledgechunk.FieldText)
+	}
+	if m.start_offset != nil {
+		fields = append(fields, knowledgechunk.FieldStartOffset)
+	}
+	if m.end_offset != nil {
+		fields = append(fields, knowledgechunk.FieldEndOffset)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *KnowledgeChunkMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case knowledgechunk.FieldCreatedAt:
+		return m.CreatedAt()
+	case knowledgechunk.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case knowledgechunk.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case knowledgechunk.FieldDocumentID:
+		return m.DocumentID()
+	case knowledgechunk.FieldIndex:
+		return m.Index()
+	case knowledgechunk.FieldHeading:
+		return m.Heading()
+	case knowledgechunk.FieldText:
+		return m.Text()
+	case knowledgechunk.FieldStartOffset:
+		return m.StartOffset()
+	case knowledgechunk.FieldEndOffset:
+		return m.EndOffset()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *KnowledgeChunkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case knowledgechunk.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case knowledgechunk.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case knowledgechunk.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case knowledgechunk.FieldDocumentID:
+		return m.OldDocumentID(ctx)
+	case knowledgechunk.FieldIndex:
+		return m.OldIndex(ctx)
+	case knowledgechunk.FieldHeading:
+		return m.OldHeading(ctx)
+	case knowledgechunk.FieldText:
+		return m.OldText(ctx)
+	case knowledgechunk.FieldStartOffset:
+		return m.OldStartOffset(ctx)
+	case knowledgechunk.FieldEndOffset:
+		return m.OldEndOffset(ctx)
+	}
+	return nil, fmt.Errorf("unknown KnowledgeChunk field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *KnowledgeChunkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case knowledgechunk.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case knowledgechunk.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case knowledgechunk.FieldWorkspaceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case knowledgechunk.FieldDocumentID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDocumentID(v)
+		return nil
+	case knowledgechunk.FieldIndex:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIndex(v)
+		return nil
+	case knowledgechunk.FieldHeading:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeading(v)
+		return nil
+	case knowledgechunk.FieldText:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetText(v)
+		return nil
+	case knowledgechunk.FieldStartOffset:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartOffset(v)
+		return nil
+	case knowledgechunk.FieldEndOffset:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndOffset(v)
+		return nil
+	}
+	return fmt.Errorf("unknown KnowledgeChunk field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *KnowledgeChunkMutation) AddedFields() []string {
+	var fields []string
+	if m.addindex != nil {
+		fields = append(fields, knowledgechunk.FieldIndex)
+	}
+	if m.addstart_offset != nil {
+		fields = append(fields, knowledgechunk.FieldStartOffset)
+	}
+	if m.addend_offset != nil {
+		fields = append(fields, knowledgechunk.FieldEndOffset)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *KnowledgeChunkMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case knowledgechunk.FieldIndex:
+		return m.AddedIndex()
+	case knowledgechunk.FieldStartOffset:
+		return m.AddedStartOffset()
+	case knowledgechunk.FieldEndOffset:
+		return m.AddedEndOffset()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *KnowledgeChunkMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case knowledgechunk.FieldIndex:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddIndex(v)
+		return nil
+	case knowledgechunk.FieldStartOffset:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddStartOffset(v)
+		return nil
+	case knowledgechunk.FieldEndOffset:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEndOffset(v)
+		return nil
+	}
+	return fmt.Errorf("unknown KnowledgeChunk numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *KnowledgeChunkMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *KnowledgeChunkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *KnowledgeChunkMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown KnowledgeChunk nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *KnowledgeChunkMutation) ResetField(name string) error {
+	switch name {
+	case knowledgechunk.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case knowledgechunk.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case knowledgechunk.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case knowledgechunk.FieldDocumentID:
+		m.ResetDocumentID()
+		return nil
+	case knowledgechunk.FieldIndex:
+		m.ResetIndex()
+		return nil
+	case knowledgechunk.FieldHeading:
+		m.ResetHeading()
+		return nil
+	case knowledgechunk.FieldText:
+		m.ResetText()
+		return nil
+	case knowledgechunk.FieldStartOffset:
+		m.ResetStartOffset()
+		return nil
+	case knowledgechunk.FieldEndOffset:
+		m.ResetEndOffset()
+		return nil
+	}
+	return fmt.Errorf("unknown KnowledgeChunk field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *KnowledgeChunkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.workspace != nil {
+		edges = append(edges, knowledgechunk.EdgeWorkspace)
+	}
+	if m.document != nil {
+		edges = append(edges, knowledgechunk.EdgeDocument)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *KnowledgeChunkMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case knowledgechunk.EdgeWorkspace:
+		if id := m.workspace; id != nil {
+			return []ent.Value{*id}
+		}
+	case knowledgechunk.EdgeDocument:
+		if id := m.document; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *KnowledgeChunkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *KnowledgeChunkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *KnowledgeChunkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedworkspace {
+		edges = append(edges, knowledgechunk.EdgeWorkspace)
+	}
+	if m.cleareddocument {
+		edges = append(edges, knowledgechunk.EdgeDocument)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *KnowledgeChunkMutation) EdgeCleared(name string) bool {
+	switch name {
+	case knowledgechunk.EdgeWorkspace:
+		return m.clearedworkspace
+	case knowledgechunk.EdgeDocument:
+		return m.cleareddocument
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *KnowledgeChunkMutation) ClearEdge(name string) error {
+	switch name {
+	case knowledgechunk.EdgeWorkspace:
+		m.ClearWorkspace()
+		return nil
+	case knowledgechunk.EdgeDocument:
+		m.ClearDocument()
+		return nil
+	}
+	return fmt.Errorf("unknown KnowledgeChunk unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *KnowledgeChunkMutation) ResetEdge(name string) error {
+	switch name {
+	case knowledgechunk.EdgeWorkspace:
+		m.ResetWorkspace()
+		return nil
+	case knowledgechunk.EdgeDocument:
+		m.ResetDocument()
+		return nil
+	}
+	return fmt.Errorf("unknown KnowledgeChunk edge %s", name)
+}
+
+// KnowledgeDocumentMutation represents an operation that mutates the KnowledgeDocument nodes in the graph.
+type KnowledgeDocumentMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *pulid.ID
+	created_at             *time.Time
+	updated_at             *time.Time
+	title                  *string
+	format                 *knowledgedocument.Format
+	content                *string
+	status                 *knowledgedocument.Status
+	chunk_count            *int
+	addchunk_count         *int
+	error                  *string
+	indexed_at             *time.Time
+	version                *int
+	addversion             *int
+	embedding_model        *string
+	embedding_dimension    *int
+	addembedding_dimension *int
+	clearedFields          map[string]struct{}
+	workspace              *pulid.ID
+	clearedworkspace       bool
+	chunks                 map[pulid.ID]struct{}
+	removedchunks          map[pulid.ID]struct{}
+	clearedchunks          bool
+	done                   bool
+	oldValue               func(context.Context) (*KnowledgeDocument, error)
+	predicates             []predicate.KnowledgeDocument
+}
+
+var _ ent.Mutation = (*KnowledgeDocumentMutation)(nil)
+
+// knowledgedocumentOption allows management of the mutation configuration using functional options.
+type knowledgedocumentOption func(*KnowledgeDocumentMutation)
+
+// newKnowledgeDocumentMutation creates new mutation for the KnowledgeDocument entity.
+func newKnowledgeDocumentMutation(c config, op Op, opts ...knowledgedocumentOption) *KnowledgeDocumentMutation {
+	m := &KnowledgeDocumentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeKnowledgeDocument,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withKnowledgeDocumentID sets the ID field of the mutation.
+func withKnowledgeDocumentID(id pulid.ID) knowledgedocumentOption {
+	return func(m *KnowledgeDocumentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *KnowledgeDocument
+		)
+		m.oldValue = func(ctx context.Context) (*KnowledgeDocument, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().KnowledgeDocument.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withKnowledgeDocument sets the old KnowledgeDocument of the mutation.
+func withKnowledgeDocument(node *KnowledgeDocument) knowledgedocumentOption {
+	return func(m *KnowledgeDocumentMutation) {
+		m.oldValue = func(context.Context) (*KnowledgeDocument, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m KnowledgeDocumentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m KnowledgeDocumentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of KnowledgeDocument entities.
+func (m *KnowledgeDocumentMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *KnowledgeDocumentMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *KnowledgeDocumentMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().KnowledgeDocument.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *KnowledgeDocumentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *KnowledgeDocumentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *KnowledgeDocumentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *KnowledgeDocumentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *KnowledgeDocumentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *KnowledgeDocumentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *KnowledgeDocumentMutation) SetWorkspaceID(pu pulid.ID) {
+	m.workspace = &pu
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *KnowledgeDocumentMutation) WorkspaceID() (r pulid.ID, exists bool) {
+	v := m.workspace
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldWorkspaceID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *KnowledgeDocumentMutation) ResetWorkspaceID() {
+	m.workspace = nil
+}
+
+// SetTitle sets the "title" field.
+func (m *KnowledgeDocumentMutation) SetTitle(s string) {
+	m.title = &s
+}
+
+// Title returns the value of the "title" field in the mutation.
+func (m *KnowledgeDocumentMutation) Title() (r string, exists bool) {
+	v := m.title
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTitle returns the old "title" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldTitle(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTitle is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTitle requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTitle: %w", err)
+	}
+	return oldValue.Title, nil
+}
+
+// ResetTitle resets all changes to the "title" field.
+func (m *KnowledgeDocumentMutation) ResetTitle() {
+	m.title = nil
+}
+
+// SetFormat sets the "format" field.
+func (m *KnowledgeDocumentMutation) SetFormat(k knowledgedocument.Format) {
+	m.format = &k
+}
+
+// Format returns the value of the "format" field in the mutation.
+func (m *KnowledgeDocumentMutation) Format() (r knowledgedocument.Format, exists bool) {
+	v := m.format
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFormat returns the old "format" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldFormat(ctx context.Context) (v knowledgedocument.Format, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFormat is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFormat requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFormat: %w", err)
+	}
+	return oldValue.Format, nil
+}
+
+// ResetFormat resets all changes to the "format" field.
+func (m *KnowledgeDocumentMutation) ResetFormat() {
+	m.format = nil
+}
+
+// SetContent sets the "content" field.
+func (m *KnowledgeDocumentMutation) SetContent(s string) {
+	m.content = &s
+}
+
+// Content returns the value of the "content" field in the mutation.
+func (m *KnowledgeDocumentMutation) Content() (r string, exists bool) {
+	v := m.content
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContent returns the old "content" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldContent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContent: %w", err)
+	}
+	return oldValue.Content, nil
+}
+
+// ResetContent resets all changes to the "content" field.
+func (m *KnowledgeDocumentMutation) ResetContent() {
+	m.content = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *KnowledgeDocumentMutation) SetStatus(k knowledgedocument.Status) {
+	m.status = &k
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *KnowledgeDocumentMutation) Status() (r knowledgedocument.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldStatus(ctx context.Context) (v knowledgedocument.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *KnowledgeDocumentMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetChunkCount sets the "chunk_count" field.
+func (m *KnowledgeDocumentMutation) SetChunkCount(i int) {
+	m.chunk_count = &i
+	m.addchunk_count = nil
+}
+
+// ChunkCount returns the value of the "chunk_count" field in the mutation.
+func (m *KnowledgeDocumentMutation) ChunkCount() (r int, exists bool) {
+	v := m.chunk_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChunkCount returns the old "chunk_count" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldChunkCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChunkCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChunkCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChunkCount: %w", err)
+	}
+	return oldValue.ChunkCount, nil
+}
+
+// AddChunkCount adds i to the "chunk_count" field.
+func (m *KnowledgeDocumentMutation) AddChunkCount(i int) {
+	if m.addchunk_count != nil {
+		*m.addchunk_count += i
+	} else {
+		m.addchunk_count = &i
+	}
+}
+
+// AddedChunkCount returns the value that was added to the "chunk_count" field in this mutation.
+func (m *KnowledgeDocumentMutation) AddedChunkCount() (r int, exists bool) {
+	v := m.addchunk_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetChunkCount resets all changes to the "chunk_count" field.
+func (m *KnowledgeDocumentMutation) ResetChunkCount() {
+	m.chunk_count = nil
+	m.addchunk_count = nil
+}
+
+// SetError sets the "error" field.
+func (m *KnowledgeDocumentMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *KnowledgeDocumentMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ClearError clears the value of the "error" field.
+func (m *KnowledgeDocumentMutation) ClearError() {
+	m.error = nil
+	m.clearedFields[knowledgedocument.FieldError] = struct{}{}
+}
+
+// ErrorCleared returns if the "error" field was cleared in this mutation.
+func (m *KnowledgeDocumentMutation) ErrorCleared() bool {
+	_, ok := m.clearedFields[knowledgedocument.FieldError]
+	return ok
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *KnowledgeDocumentMutation) ResetError() {
+	m.error = nil
+	delete(m.clearedFields, knowledgedocument.FieldError)
+}
+
+// SetIndexedAt sets the "indexed_at" field.
+func (m *KnowledgeDocumentMutation) SetIndexedAt(t time.Time) {
+	m.indexed_at = &t
+}
+
+// IndexedAt returns the value of the "indexed_at" field in the mutation.
+func (m *KnowledgeDocumentMutation) IndexedAt() (r time.Time, exists bool) {
+	v := m.indexed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIndexedAt returns the old "indexed_at" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldIndexedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIndexedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIndexedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIndexedAt: %w", err)
+	}
+	return oldValue.IndexedAt, nil
+}
+
+// ClearIndexedAt clears the value of the "indexed_at" field.
+func (m *KnowledgeDocumentMutation) ClearIndexedAt() {
+	m.indexed_at = nil
+	m.clearedFields[knowledgedocument.FieldIndexedAt] = struct{}{}
+}
+
+// IndexedAtCleared returns if the "indexed_at" field was cleared in this mutation.
+func (m *KnowledgeDocumentMutation) IndexedAtCleared() bool {
+	_, ok := m.clearedFields[knowledgedocument.FieldIndexedAt]
+	return ok
+}
+
+// ResetIndexedAt resets all changes to the "indexed_at" field.
+func (m *KnowledgeDocumentMutation) ResetIndexedAt() {
+	m.indexed_at = nil
+	delete(m.clearedFields, knowledgedocument.FieldIndexedAt)
+}
+
+// SetVersion sets the "version" field.
+func (m *KnowledgeDocumentMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *KnowledgeDocumentMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *KnowledgeDocumentMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *KnowledgeDocumentMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *KnowledgeDocumentMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
+}
+
+// SetEmbeddingModel sets the "embedding_model" field.
+func (m *KnowledgeDocumentMutation) SetEmbeddingModel(s string) {
+	m.embedding_model = &s
+}
+
+// EmbeddingModel returns the value of the "embedding_model" field in the mutation.
+func (m *KnowledgeDocumentMutation) EmbeddingModel() (r string, exists bool) {
+	v := m.embedding_model
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmbeddingModel returns the old "embedding_model" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldEmbeddingModel(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmbeddingModel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmbeddingModel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmbeddingModel: %w", err)
+	}
+	return oldValue.EmbeddingModel, nil
+}
+
+// ClearEmbeddingModel clears the value of the "embedding_model" field.
+func (m *KnowledgeDocumentMutation) ClearEmbeddingModel() {
+	m.embedding_model = nil
+	m.clearedFields[knowledgedocument.FieldEmbeddingModel] = struct{}{}
+}
+
+// EmbeddingModelCleared returns if the "embedding_model" field was cleared in this mutation.
+func (m *KnowledgeDocumentMutation) EmbeddingModelCleared() bool {
+	_, ok := m.clearedFields[knowledgedocument.FieldEmbeddingModel]
+	return ok
+}
+
+// ResetEmbeddingModel resets all changes to the "embedding_model" field.
+func (m *KnowledgeDocumentMutation) ResetEmbeddingModel() {
+	m.embedding_model = nil
+	delete(m.clearedFields, knowledgedocument.FieldEmbeddingModel)
+}
+
+// SetEmbeddingDimension sets the "embedding_dimension" field.
+func (m *KnowledgeDocumentMutation) SetEmbeddingDimension(i int) {
+	m.embedding_dimension = &i
+	m.addembedding_dimension = nil
+}
+
+// EmbeddingDimension returns the value of the "embedding_dimension" field in the mutation.
+func (m *KnowledgeDocumentMutation) EmbeddingDimension() (r int, exists bool) {
+	v := m.embedding_dimension
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmbeddingDimension returns the old "embedding_dimension" field's value of the KnowledgeDocument entity.
+// If the KnowledgeDocument object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeDocumentMutation) OldEmbeddingDimension(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmbeddingDimension is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmbeddingDimension requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmbeddingDimension: %w", err)
+	}
+	return oldValue.EmbeddingDimension, nil
+}
+
+// AddEmbeddingDimension adds i to the "embedding_dimension" field.
+func (m *KnowledgeDocumentMutation) AddEmbeddingDimension(i int) {
+	if m.addembedding_dimension != nil {
+		*m.addembedding_dimension += i
+	} else {
+		m.addembedding_dimension = &i
+	}
+}
+
+// AddedEmbeddingDimension returns the value that was added to the "embedding_dimension" field in this mutation.
+func (m *KnowledgeDocumentMutation) AddedEmbeddingDimension() (r int, exists bool) {
+	v := m.addembedding_dimension
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearEmbeddingDimension clears the value of the "embedding_dimension" field.
+func (m *KnowledgeDocumentMutation) ClearEmbeddingDimension() {
+	m.embedding_dimension = nil
+	m.addembedding_dimension = nil
+	m.clearedFields[knowledgedocument.FieldEmbeddingDimension] = struct{}{}
+}
+
+// EmbeddingDimensionCleared returns if the "embedding_dimension" field was cleared in this mutation.
+func (m *KnowledgeDocumentMutation) EmbeddingDimensionCleared() bool {
+	_, ok := m.clearedFields[knowledgedocument.FieldEmbeddingDimension]
+	return ok
+}
+
+// ResetEmbeddingDimension resets all changes to the "embedding_dimension" field.
+func (m *KnowledgeDocumentMutation) ResetEmbeddingDimension() {
+	m.embedding_dimension = nil
+	m.addembedding_dimension = nil
+	delete(m.clearedFields, knowledgedocument.FieldEmbeddingDimension)
+}
+
+// ClearWorkspace clears the "workspace" edge to the Workspace entity.
+func (m *KnowledgeDocumentMutation) ClearWorkspace() {
+	m.clearedworkspace = true
+	m.clearedFields[knowledgedocument.FieldWorkspaceID] = struct{}{}
+}
+
+// WorkspaceCleared reports if the "workspace" edge to the Workspace entity was cleared.
+func (m *KnowledgeDocumentMutation) WorkspaceCleared() bool {
+	return m.clearedworkspace
+}
+
+// WorkspaceIDs returns the "workspace" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// WorkspaceID instead. It exists only for internal usage by the builders.
+func (m *KnowledgeDocumentMutation) WorkspaceIDs() (ids []pulid.ID) {
+	if id := m.workspace; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetWorkspace resets all changes to the "workspace" edge.
+func (m *KnowledgeDocumentMutation) ResetWorkspace() {
+	m.workspace = nil
+	m.clearedworkspace = false
+}
+
+// AddChunkIDs adds the "chunks" edge to the KnowledgeChunk entity by ids.
+func (m *KnowledgeDocumentMutation) AddChunkIDs(ids ...pulid.ID) {
+	if m.chunks == nil {
+		m.chunks = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.chunks[ids[i]] = struct{}{}
+	}
+}
+
+// ClearChunks clears the "chunks" edge to the KnowledgeChunk entity.
+func (m *KnowledgeDocumentMutation) ClearChunks() {
+	m.clearedchunks = true
+}
+
+// ChunksCleared reports if the "chunks" edge to the KnowledgeChunk entity was cleared.
+func (m *KnowledgeDocumentMutation) ChunksCleared() bool {
+	return m.clearedchunks
+}
+
+// RemoveChunkIDs removes the "chunks" edge to the KnowledgeChunk entity by IDs.
+func (m *KnowledgeDocumentMutation) RemoveChunkIDs(ids ...pulid.ID) {
+	if m.removedchunks == nil {
+		m.removedchunks = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.chunks, ids[i])
+		m.removedchunks[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedChunks returns the removed IDs of the "chunks" edge to the KnowledgeChunk entity.
+func (m *KnowledgeDocumentMutation) RemovedChunksIDs() (ids []pulid.ID) {
+	for id := range m.removedchunks {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ChunksIDs returns the "chunks" edge IDs in the mutation.
+func (m *KnowledgeDocumentMutation) ChunksIDs() (ids []pulid.ID) {
+	for id := range m.chunks {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetChunks resets all changes to the "chunks" edge.
+func (m *KnowledgeDocumentMutation) ResetChunks() {
+	m.chunks = nil
+	m.clearedchunks = false
+	m.removedchunks = nil
+}
+
+// Where appends a list predicates to the KnowledgeDocumentMutation builder.
+func (m *KnowledgeDocumentMutation) Where(ps ...predicate.KnowledgeDocument) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the KnowledgeDocumentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *KnowledgeDocumentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.KnowledgeDocument, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *KnowledgeDocumentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *KnowledgeDocumentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (KnowledgeDocument).
+func (m *KnowledgeDocumentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *KnowledgeDocumentMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.created_at != nil {
+		fields = append(fields, knowledgedocument.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, knowledgedocument.FieldUpdatedAt)
+	}
+	if m.workspace != nil {
+		fields = append(fields, knowledgedocument.FieldWorkspaceID)
+	}
+	if m.title != nil {
+		fields = append(fields, knowledgedocument.FieldTitle)
+	}
+	if m.format != nil {
+		fields = append(fields, knowledgedocument.FieldFormat)
+	}
+	if m.content != nil {
+		fields = append(fields, knowledgedocument.FieldContent)
+	}
+	if m.status != nil {
+		fields = append(fields, knowledgedocument.FieldStatus)
+	}
+	if m.chunk_count != nil {
+		fields = append(fields, knowledgedocument.FieldChunkCount)
+	}
+	if m.error != nil {
+		fields = append(fields, knowledgedocument.FieldError)
+	}
+	if m.indexed_at != nil {
+		fields = append(fields, knowledgedocument.FieldIndexedAt)
+	}
+	if m.version != nil {
+		fields = append(fields, knowledgedocument.FieldVersion)
+	}
+	if m.embedding_model != nil {
+		fields = append(fields, knowledgedocument.FieldEmbeddingModel)
+	}
+	if m.embedding_dimension != nil {
+		fields = append(fields, knowledgedocument.FieldEmbeddingDimension)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *KnowledgeDocumentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case knowledgedocument.FieldCreatedAt:
+		return m.CreatedAt()
+	case knowledgedocument.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case knowledgedocument.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case knowledgedocument.FieldTitle:
+		return m.Title()
+	case knowledgedocument.FieldFormat:
+		return m.Format()
+	case knowledgedocument.FieldContent:
+		return m.Content()
+	case knowledgedocument.FieldStatus:
+		return m.Status()
+	case knowledgedocument.FieldChunkCount:
+		return m.ChunkCount()
+	case knowledgedocument.FieldError:
+		return m.Error()
+	case knowledgedocument.FieldIndexedAt:
+		return m.IndexedAt()
+	case knowledgedocument.FieldVersion:
+		return m.Version()
+	case knowledgedocument.FieldEmbeddingModel:
+		return m.EmbeddingModel()
+	case knowledgedocument.FieldEmbeddingDimension:
+		return m.EmbeddingDimension()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *KnowledgeDocumentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case knowledgedocument.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case knowledgedocument.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case knowledgedocument.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case knowledgedocument.FieldTitle:
+		return m.OldTitle(ctx)
+	case knowledgedocument.FieldFormat:
+		return m.OldFormat(ctx)
+	case knowledgedocument.FieldContent:
+		return m.OldContent(ctx)
+	case knowledgedocument.FieldStatus:
+		return m.OldStatus(ctx)
+	case knowledgedocument.FieldChunkCount:
+		return m.OldChunkCount(ctx)
+	case knowledgedocument.FieldError:
+		return m.OldError(ctx)
+	case knowledgedocument.FieldIndexedAt:
+		return m.OldIndexedAt(ctx)
+	case knowledgedocument.FieldVersion:
+		return m.OldVersion(ctx)
+	case knowledgedocument.FieldEmbeddingModel:
+		return m.OldEmbeddingModel(ctx)
+	case knowledgedocument.FieldEmbeddingDimension:
+		return m.OldEmbeddingDimension(ctx)
+	}
+	return nil, fmt.Errorf("unknown KnowledgeDocument field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *KnowledgeDocumentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case knowledgedocument.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case knowledgedocument.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case knowledgedocument.FieldWorkspaceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case knowledgedocument.FieldTitle:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTitle(v)
+		return nil
+	case knowledgedocument.FieldFormat:
+		v, ok := value.(knowledgedocument.Format)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFormat(v)
+		return nil
+	case knowledgedocument.FieldContent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContent(v)
+		return nil
+	case knowledgedocument.FieldStatus:
+		v, ok := value.(knowledgedocument.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case knowledgedocument.FieldChunkCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChunkCount(v)
+		return nil
+	case knowledgedocument.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case knowledgedocument.FieldIndexedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIndexedAt(v)
+		return nil
+	case knowledgedocument.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
+		return nil
+	case knowledgedocument.FieldEmbeddingModel:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmbeddingModel(v)
+		return nil
+	case knowledgedocument.FieldEmbeddingDimension:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmbeddingDimension(v)
+		return nil
+	}
+	return fmt.Errorf("unknown KnowledgeDocument field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *KnowledgeDocumentMutation) AddedFields() []string {
+	var fields []string
+	if m.addchunk_count != nil {
+		fields = append(fields, knowledgedocument.FieldChunkCount)
+	}
+	if m.addversion != nil {
+		fields = append(fields, knowledgedocument.FieldVersion)
+	}
+	if m.addembedding_dimension != nil {
+		fields = append(fields, knowledgedocument.FieldEmbeddingDimension)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *KnowledgeDocumentMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case knowledgedocument.FieldChunkCount:
+		return m.AddedChunkCount()
+	case knowledgedocument.FieldVersion:
+		return m.AddedVersion()
+	case knowledgedocument.FieldEmbeddingDimension:
+		return m.AddedEmbeddingDimension()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *KnowledgeDocumentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case knowledgedocument.FieldChunkCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddChunkCount(v)
+		return nil
+	case knowledgedocument.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
+	case knowledgedocument.FieldEmbeddingDimension:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEmbeddingDimension(v)
+		return nil
+	}
+	return fmt.Errorf("unknown KnowledgeDocument numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *KnowledgeDocumentMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(knowledgedocument.FieldError) {
+		fields = append(fields, knowledgedocument.FieldError)
+	}
+	if m.FieldCleared(knowledgedocument.FieldIndexedAt) {
+		fields = append(fields, knowledgedocument.FieldIndexedAt)
+	}
+	if m.FieldCleared(knowledgedocument.FieldEmbeddingModel) {
+		fields = append(fields, knowledgedocument.FieldEmbeddingModel)
+	}
+	if m.FieldCleared(knowledgedocument.FieldEmbeddingDimension) {
+		fields = append(fields, knowledgedocument.FieldEmbeddingDimension)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *KnowledgeDocumentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *KnowledgeDocumentMutation) ClearField(name string) error {
+	switch name {
+	case knowledgedocument.FieldError:
+		m.ClearError()
+		return nil
+	case knowledgedocument.FieldIndexedAt:
+		m.ClearIndexedAt()
+		return nil
+	case knowledgedocument.FieldEmbeddingModel:
+		m.ClearEmbeddingModel()
+		return nil
+	case knowledgedocument.FieldEmbeddingDimension:
+		m.ClearEmbeddingDimension()
+		return nil
+	}
+	return fmt.Errorf("unknown KnowledgeDocument nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *KnowledgeDocumentMutation) ResetField(name string) error {
+	switch name {
+	case knowledgedocument.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case knowledgedocument.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case knowledgedocument.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case knowledgedocument.FieldTitle:
+		m.ResetTitle()
+		return nil
+	case knowledgedocument.FieldFormat:
+		m.ResetFormat()
+		return nil
+	case knowledgedocument.FieldContent:
+		m.ResetContent()
+		return nil
+	case knowledgedocument.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case knowledgedocument.FieldChunkCount:
+		m.ResetChunkCount()
+		return nil
+	case knowledgedocument.FieldError:
+		m.ResetError()
+		return nil
+	case knowledgedocument.FieldIndexedAt:
+		m.ResetIndexedAt()
+		return nil
+	case knowledgedocument.FieldVersion:
+		m.ResetVersion()
+		return nil
+	case knowledgedocument.FieldEmbeddingModel:
+		m.ResetEmbeddingModel()
+		return nil
+	case knowledgedocument.FieldEmbeddingDimension:
+		m.ResetEmbeddingDimension()
+		return nil
+	}
+	return fmt.Errorf("unknown KnowledgeDocument field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *KnowledgeDocumentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.workspace != nil {
+		edges = append(edges, knowledgedocument.EdgeWorkspace)
+	}
+	if m.chunks != nil {
+		edges = append(edges, knowledgedocument.EdgeChunks)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *KnowledgeDocumentMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case knowledgedocument.EdgeWorkspace:
+		if id := m.workspace; id != nil {
+			return []ent.Value{*id}
+		}
+	case knowledgedocument.EdgeChunks:
+		ids := make([]ent.Value, 0, len(m.chunks))
+		for id := range m.chunks {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *KnowledgeDocumentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedchunks != nil {
+		edges = append(edges, knowledgedocument.EdgeChunks)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *KnowledgeDocumentMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case knowledgedocument.EdgeChunks:
+		ids := make([]ent.Value, 0, len(m.removedchunks))
+		for id := range m.removedchunks {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *KnowledgeDocumentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedworkspace {
+		edges = append(edges, knowledgedocument.EdgeWorkspace)
+	}
+	if m.clearedchunks {
+		edges = append(edges, knowledgedocument.EdgeChunks)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *KnowledgeDocumentMutation) EdgeCleared(name string) bool {
+	switch name {
+	case knowledgedocument.EdgeWorkspace:
+		return m.clearedworkspace
+	case knowledgedocument.EdgeChunks:
+		return m.clearedchunks
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *KnowledgeDocumentMutation) ClearEdge(name string) error {
+	switch name {
+	case knowledgedocument.EdgeWorkspace:
+		m.ClearWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown KnowledgeDocument unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *KnowledgeDocumentMutation) ResetEdge(name string) error {
+	switch name {
+	case knowledgedocument.EdgeWorkspace:
+		m.ResetWorkspace()
+		return nil
+	case knowledgedocument.EdgeChunks:
+		m.ResetChunks()
+		return nil
+	}
+	return fmt.Errorf("unknown KnowledgeDocument edge %s", name)
 }
 
 // MembershipMutation represents an operation that mutates the Membership nodes in the graph.
@@ -6556,6 +11760,9 @@ type MessageMutation struct {
 	sent_at              *time.Time
 	edited_at            *time.Time
 	deleted_at           *time.Time
+	sentiment_label      *message.SentimentLabel
+	sentiment_score      *float64
+	addsentiment_score   *float64
 	clearedFields        map[string]struct{}
 	workspace            *pulid.ID
 	clearedworkspace     bool
@@ -6563,6 +11770,8 @@ type MessageMutation struct {
 	clearedconversation  bool
 	contact              *pulid.ID
 	clearedcontact       bool
+	agent_run            *pulid.ID
+	clearedagent_run     bool
 	done                 bool
 	oldValue             func(context.Context) (*Message, error)
 	predicates           []predicate.Message
@@ -7623,6 +12832,125 @@ func (m *MessageMutation) ResetDeletedAt() {
 	delete(m.clearedFields, message.FieldDeletedAt)
 }
 
+// SetSentimentLabel sets the "sentiment_label" field.
+func (m *MessageMutation) SetSentimentLabel(ml message.SentimentLabel) {
+	m.sentiment_label = &ml
+}
+
+// SentimentLabel returns the value of the "sentiment_label" field in the mutation.
+func (m *MessageMutation) SentimentLabel() (r message.SentimentLabel, exists bool) {
+	v := m.sentiment_label
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentimentLabel returns the old "sentiment_label" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldSentimentLabel(ctx context.Context) (v *message.SentimentLabel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentimentLabel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentimentLabel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentimentLabel: %w", err)
+	}
+	return oldValue.SentimentLabel, nil
+}
+
+// ClearSentimentLabel clears the value of the "sentiment_label" field.
+func (m *MessageMutation) ClearSentimentLabel() {
+	m.sentiment_label = nil
+	m.clearedFields[message.FieldSentimentLabel] = struct{}{}
+}
+
+// SentimentLabelCleared returns if the "sentiment_label" field was cleared in this mutation.
+func (m *MessageMutation) SentimentLabelCleared() bool {
+	_, ok := m.clearedFields[message.FieldSentimentLabel]
+	return ok
+}
+
+// ResetSentimentLabel resets all changes to the "sentiment_label" field.
+func (m *MessageMutation) ResetSentimentLabel() {
+	m.sentiment_label = nil
+	delete(m.clearedFields, message.FieldSentimentLabel)
+}
+
+// SetSentimentScore sets the "sentiment_score" field.
+func (m *MessageMutation) SetSentimentScore(f float64) {
+	m.sentiment_score = &f
+	m.addsentiment_score = nil
+}
+
+// SentimentScore returns the value of the "sentiment_score" field in the mutation.
+func (m *MessageMutation) SentimentScore() (r float64, exists bool) {
+	v := m.sentiment_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentimentScore returns the old "sentiment_score" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldSentimentScore(ctx context.Context) (v *float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentimentScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentimentScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentimentScore: %w", err)
+	}
+	return oldValue.SentimentScore, nil
+}
+
+// AddSentimentScore adds f to the "sentiment_score" field.
+func (m *MessageMutation) AddSentimentScore(f float64) {
+	if m.addsentiment_score != nil {
+		*m.addsentiment_score += f
+	} else {
+		m.addsentiment_score = &f
+	}
+}
+
+// AddedSentimentScore returns the value that was added to the "sentiment_score" field in this mutation.
+func (m *MessageMutation) AddedSentimentScore() (r float64, exists bool) {
+	v := m.addsentiment_score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearSentimentScore clears the value of the "sentiment_score" field.
+func (m *MessageMutation) ClearSentimentScore() {
+	m.sentiment_score = nil
+	m.addsentiment_score = nil
+	m.clearedFields[message.FieldSentimentScore] = struct{}{}
+}
+
+// SentimentScoreCleared returns if the "sentiment_score" field was cleared in this mutation.
+func (m *MessageMutation) SentimentScoreCleared() bool {
+	_, ok := m.clearedFields[message.FieldSentimentScore]
+	return ok
+}
+
+// ResetSentimentScore resets all changes to the "sentiment_score" field.
+func (m *MessageMutation) ResetSentimentScore() {
+	m.sentiment_score = nil
+	m.addsentiment_score = nil
+	delete(m.clearedFields, message.FieldSentimentScore)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *MessageMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -7704,6 +13032,45 @@ func (m *MessageMutation) ResetContact() {
 	m.clearedcontact = false
 }
 
+// SetAgentRunID sets the "agent_run" edge to the AgentRun entity by id.
+func (m *MessageMutation) SetAgentRunID(id pulid.ID) {
+	m.agent_run = &id
+}
+
+// ClearAgentRun clears the "agent_run" edge to the AgentRun entity.
+func (m *MessageMutation) ClearAgentRun() {
+	m.clearedagent_run = true
+}
+
+// AgentRunCleared reports if the "agent_run" edge to the AgentRun entity was cleared.
+func (m *MessageMutation) AgentRunCleared() bool {
+	return m.clearedagent_run
+}
+
+// AgentRunID returns the "agent_run" edge ID in the mutation.
+func (m *MessageMutation) AgentRunID() (id pulid.ID, exists bool) {
+	if m.agent_run != nil {
+		return *m.agent_run, true
+	}
+	return
+}
+
+// AgentRunIDs returns the "agent_run" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AgentRunID instead. It exists only for internal usage by the builders.
+func (m *MessageMutation) AgentRunIDs() (ids []pulid.ID) {
+	if id := m.agent_run; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAgentRun resets all changes to the "agent_run" edge.
+func (m *MessageMutation) ResetAgentRun() {
+	m.agent_run = nil
+	m.clearedagent_run = false
+}
+
 // Where appends a list predicates to the MessageMutation builder.
 func (m *MessageMutation) Where(ps ...predicate.Message) {
 	m.predicates = append(m.predicates, ps...)
@@ -7738,7 +13105,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 24)
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
@@ -7805,6 +13172,12 @@ func (m *MessageMutation) Fields() []string {
 	if m.deleted_at != nil {
 		fields = append(fields, message.FieldDeletedAt)
 	}
+	if m.sentiment_label != nil {
+		fields = append(fields, message.FieldSentimentLabel)
+	}
+	if m.sentiment_score != nil {
+		fields = append(fields, message.FieldSentimentScore)
+	}
 	return fields
 }
 
@@ -7857,6 +13230,10 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.EditedAt()
 	case message.FieldDeletedAt:
 		return m.DeletedAt()
+	case message.FieldSentimentLabel:
+		return m.SentimentLabel()
+	case message.FieldSentimentScore:
+		return m.SentimentScore()
 	}
 	return nil, false
 }
@@ -7910,6 +13287,10 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldEditedAt(ctx)
 	case message.FieldDeletedAt:
 		return m.OldDeletedAt(ctx)
+	case message.FieldSentimentLabel:
+		return m.OldSentimentLabel(ctx)
+	case message.FieldSentimentScore:
+		return m.OldSentimentScore(ctx)
 	}
 	return nil, fmt.Errorf("unknown Message field %s", name)
 }
@@ -8073,6 +13454,20 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDeletedAt(v)
 		return nil
+	case message.FieldSentimentLabel:
+		v, ok := value.(message.SentimentLabel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentimentLabel(v)
+		return nil
+	case message.FieldSentimentScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentimentScore(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
 }
@@ -8080,13 +13475,21 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *MessageMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addsentiment_score != nil {
+		fields = append(fields, message.FieldSentimentScore)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *MessageMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case message.FieldSentimentScore:
+		return m.AddedSentimentScore()
+	}
 	return nil, false
 }
 
@@ -8095,6 +13498,13 @@ func (m *MessageMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *MessageMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case message.FieldSentimentScore:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSentimentScore(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Message numeric field %s", name)
 }
@@ -8135,6 +13545,12 @@ func (m *MessageMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(message.FieldDeletedAt) {
 		fields = append(fields, message.FieldDeletedAt)
+	}
+	if m.FieldCleared(message.FieldSentimentLabel) {
+		fields = append(fields, message.FieldSentimentLabel)
+	}
+	if m.FieldCleared(message.FieldSentimentScore) {
+		fields = append(fields, message.FieldSentimentScore)
 	}
 	return fields
 }
@@ -8182,6 +13598,12 @@ func (m *MessageMutation) ClearField(name string) error {
 		return nil
 	case message.FieldDeletedAt:
 		m.ClearDeletedAt()
+		return nil
+	case message.FieldSentimentLabel:
+		m.ClearSentimentLabel()
+		return nil
+	case message.FieldSentimentScore:
+		m.ClearSentimentScore()
 		return nil
 	}
 	return fmt.Errorf("unknown Message nullable field %s", name)
@@ -8257,13 +13679,19 @@ func (m *MessageMutation) ResetField(name string) error {
 	case message.FieldDeletedAt:
 		m.ResetDeletedAt()
 		return nil
+	case message.FieldSentimentLabel:
+		m.ResetSentimentLabel()
+		return nil
+	case message.FieldSentimentScore:
+		m.ResetSentimentScore()
+		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *MessageMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.workspace != nil {
 		edges = append(edges, message.EdgeWorkspace)
 	}
@@ -8272,6 +13700,9 @@ func (m *MessageMutation) AddedEdges() []string {
 	}
 	if m.contact != nil {
 		edges = append(edges, message.EdgeContact)
+	}
+	if m.agent_run != nil {
+		edges = append(edges, message.EdgeAgentRun)
 	}
 	return edges
 }
@@ -8292,13 +13723,17 @@ func (m *MessageMutation) AddedIDs(name string) []ent.Value {
 		if id := m.contact; id != nil {
 			return []ent.Value{*id}
 		}
+	case message.EdgeAgentRun:
+		if id := m.agent_run; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *MessageMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	return edges
 }
 
@@ -8310,7 +13745,7 @@ func (m *MessageMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *MessageMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.clearedworkspace {
 		edges = append(edges, message.EdgeWorkspace)
 	}
@@ -8319,6 +13754,9 @@ func (m *MessageMutation) ClearedEdges() []string {
 	}
 	if m.clearedcontact {
 		edges = append(edges, message.EdgeContact)
+	}
+	if m.clearedagent_run {
+		edges = append(edges, message.EdgeAgentRun)
 	}
 	return edges
 }
@@ -8333,6 +13771,8 @@ func (m *MessageMutation) EdgeCleared(name string) bool {
 		return m.clearedconversation
 	case message.EdgeContact:
 		return m.clearedcontact
+	case message.EdgeAgentRun:
+		return m.clearedagent_run
 	}
 	return false
 }
@@ -8350,6 +13790,9 @@ func (m *MessageMutation) ClearEdge(name string) error {
 	case message.EdgeContact:
 		m.ClearContact()
 		return nil
+	case message.EdgeAgentRun:
+		m.ClearAgentRun()
+		return nil
 	}
 	return fmt.Errorf("unknown Message unique edge %s", name)
 }
@@ -8366,6 +13809,9 @@ func (m *MessageMutation) ResetEdge(name string) error {
 		return nil
 	case message.EdgeContact:
 		m.ResetContact()
+		return nil
+	case message.EdgeAgentRun:
+		m.ResetAgentRun()
 		return nil
 	}
 	return fmt.Errorf("unknown Message edge %s", name)

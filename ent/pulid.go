@@ -5,11 +5,15 @@ package ent
 import (
 	"context"
 
+	"github.com/neksio/neksio/ent/agentrun"
+	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgechunk"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
@@ -20,10 +24,14 @@ import (
 // prefixMap maps ID prefixes to table names.
 var prefixMap = map[string]string{
 	"key": apikey.Table,
+	"run": agentrun.Table,
+	"ags": agentsettings.Table,
 	"aud": auditlog.Table,
 	"ch":  channel.Table,
 	"ct":  contact.Table,
 	"cv":  conversation.Table,
+	"kc":  knowledgechunk.Table,
+	"kd":  knowledgedocument.Table,
 	"mem": membership.Table,
 	"msg": message.Table,
 	"usr": user.Table,

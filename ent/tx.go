@@ -14,6 +14,10 @@ type Tx struct {
 	config
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AgentRun is the client for interacting with the AgentRun builders.
+	AgentRun *AgentRunClient
+	// AgentSettings is the client for interacting with the AgentSettings builders.
+	AgentSettings *AgentSettingsClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
 	// Channel is the client for interacting with the Channel builders.
@@ -22,6 +26,10 @@ type Tx struct {
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
 	Conversation *ConversationClient
+	// KnowledgeChunk is the client for interacting with the KnowledgeChunk builders.
+	KnowledgeChunk *KnowledgeChunkClient
+	// KnowledgeDocument is the client for interacting with the KnowledgeDocument builders.
+	KnowledgeDocument *KnowledgeDocumentClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
 	// Message is the client for interacting with the Message builders.
@@ -162,10 +170,14 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
+	tx.AgentRun = NewAgentRunClient(tx.config)
+	tx.AgentSettings = NewAgentSettingsClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.Contact = NewContactClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
+	tx.KnowledgeChunk = NewKnowledgeChunkClient(tx.config)
+	tx.KnowledgeDocument = NewKnowledgeDocumentClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.User = NewUserClient(tx.config)

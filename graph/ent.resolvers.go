@@ -33,6 +33,12 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder,
 	return r.deps.Store.Ent.Noders(ctx, ids, ent.WithNodeType(ent.IDToType))
 }
 
+// AgentRuns is the resolver for the agentRuns field.
+func (r *queryResolver) AgentRuns(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AgentRunOrder, where *ent.AgentRunWhereInput) (*ent.AgentRunConnection, error) {
+	return r.deps.Store.Ent.AgentRun.Query().
+		Paginate(ctx, after, first, before, last, ent.WithAgentRunOrder(orderBy), ent.WithAgentRunFilter(where.Filter))
+}
+
 // Channels is the resolver for the channels field.
 func (r *queryResolver) Channels(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) (*ent.ChannelConnection, error) {
 	return r.deps.Store.Ent.Channel.Query().
@@ -49,6 +55,12 @@ func (r *queryResolver) Contacts(ctx context.Context, after *entgql.Cursor[pulid
 func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) (*ent.ConversationConnection, error) {
 	return r.deps.Store.Ent.Conversation.Query().
 		Paginate(ctx, after, first, before, last, ent.WithConversationOrder(orderBy), ent.WithConversationFilter(where.Filter))
+}
+
+// KnowledgeDocuments is the resolver for the knowledgeDocuments field.
+func (r *queryResolver) KnowledgeDocuments(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.KnowledgeDocumentOrder, where *ent.KnowledgeDocumentWhereInput) (*ent.KnowledgeDocumentConnection, error) {
+	return r.deps.Store.Ent.KnowledgeDocument.Query().
+		Paginate(ctx, after, first, before, last, ent.WithKnowledgeDocumentOrder(orderBy), ent.WithKnowledgeDocumentFilter(where.Filter))
 }
 
 // Messages is the resolver for the messages field.

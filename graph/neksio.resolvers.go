@@ -41,6 +41,7 @@ func (r *mutationResolver) UpdateConversation(ctx context.Context, id pulid.ID, 
 		ClearAssignee: input.ClearAssignee != nil && *input.ClearAssignee,
 		AIMode:        input.AiMode,
 		ClearAIMode:   input.ClearAiMode != nil && *input.ClearAiMode,
+		ClearHandoff:  input.ClearHandoff != nil && *input.ClearHandoff,
 	})
 }
 

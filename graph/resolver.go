@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"github.com/neksio/neksio/core/agent"
 	"github.com/neksio/neksio/core/auth"
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/inbox"
+	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/graph/model"
 )
@@ -14,8 +16,15 @@ type Deps struct {
 	Auth     *auth.Service
 	Inbox    *inbox.Service
 	Channels *channel.Service
+	// Knowledge and Agent serve the knowledge base and the AI agent
+	// (schema/agent.graphqls); set by cmd/neksio/wire_agent.go.
+	Knowledge *knowledge.Service
+	Agent     *agent.Service
 	// Connectors lists the running connector plugins.
 	Connectors func() []*model.ConnectorInfo
+	// Realtime configures subscriptions and their transports (WebSocket,
+	// SSE); zero values take defaults.
+	Realtime RealtimeOptions
 }
 
 // Resolver is the root resolver. Resolvers stay thin: they call ent for

@@ -47,11 +47,13 @@ type Server struct {
 	opts    Options
 	limits  sync.Map // API key ID → *rate.Limiter
 	metrics *metrics
+	rt      *realtime
 }
 
-// NewServer builds the GraphQL server: explicit transports, complexity and
-// depth limits, a parsed-query cache, automatic persisted queries, and
-// introspection only in dev mode.
+// NewServer builds the GraphQL server: explicit transports (WebSocket with
+// graphql-transport-ws and graphql-ws, SSE, GET, POST, multipart),
+// complexity and depth limits, a parsed-query cache, automatic persisted
+// queries, and introspection only in dev mode.
 func NewServer(deps Deps, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -65,8 +67,14 @@ func NewServer(deps Deps, opts Options) *Server {
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 30 * time.Second
 	}
+	deps.Realtime.defaults()
+	s := &Server{deps: deps, opts: opts, rt: newRealtime(deps.Realtime)}
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{deps: deps}}))
+	s.gql = srv
 	srv.AddTransport(transport.Options{})
+	srv.AddTransport(s.websocket())
+	// Before POST, which would otherwise claim these requests too.
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: deps.Realtime.PingInterval})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: 10 << 20, MaxMemory: 10 << 20})
@@ -79,7 +87,8 @@ func NewServer(deps Deps, opts Options) *Server {
 	}
 	srv.SetErrorPresenter(presentError(opts.Logger))
 	srv.SetRecoverFunc(recoverFunc(opts.Logger))
-	s := &Server{gql: srv, deps: deps, opts: opts}
+	srv.AroundOperations(s.operationTimeout)
+	srv.AroundOperations(aroundSubscriptions)
 	if opts.Metrics != nil {
 		s.metrics = newMetrics(opts.Metrics)
 		srv.AroundOperations(s.metrics.around)
@@ -89,10 +98,17 @@ func NewServer(deps Deps, opts Options) *Server {
 }
 
 // ServeHTTP authenticates the request, applies the per-key rate limit and
-// the request timeout, then runs the operation.
+// the request timeout, then runs the operation. WebSocket upgrades pass
+// without a header (the key may come in connection_init, see wsInit); SSE
+// streams run without the request timeout, under the per-key connection
+// limit.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodOptions {
 		s.gql.ServeHTTP(w, r)
+		return
+	}
+	if isWebSocket(r) {
+		s.serveWebSocket(w, r)
 		return
 	}
 	key, ok := bearer(r)
@@ -113,6 +129,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.allow(viewer.APIKeyID) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, apperr.CodeRateLimited, "rate limit exceeded")
+		return
+	}
+	if isSSE(r) {
+		s.serveSSE(w, r, viewer, key)
 		return
 	}
 	ctx, cancel := context.WithTimeout(tenant.NewContext(r.Context(), viewer), s.opts.RequestTimeout)

@@ -156,4 +156,3 @@ func firstNonEmpty(vals ...string) string {
 	}
 	return ""
 }
-

@@ -146,6 +146,11 @@ func TestWhatsAppDeliveryFailures(t *testing.T) {
 		conv := e.gql(t, `query($id: ID!) { node(id: $id) { ... on Conversation { status handoffReason } } }`, map[string]any{"id": convID})
 		require.Contains(t, dig(conv, "node", "handoffReason"), "window")
 		require.Len(t, e.WhatsApp.Sent(), 1)
+
+		// A person gives the conversation back to the agent.
+		conv = e.gql(t, `mutation($id: ID!) { updateConversation(id: $id, input: {clearHandoff: true}) { handoffReason handedOffAt } }`, map[string]any{"id": convID})
+		require.Empty(t, dig(conv, "updateConversation", "handoffReason"))
+		require.Nil(t, dig(conv, "updateConversation", "handedOffAt"))
 	})
 }
 

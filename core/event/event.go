@@ -1,11 +1,7 @@
-// Package event carries change events from the transaction that made a
-// change to the subscriptions that follow it. Events are recorded in the
-// writing transaction and published only after it commits, so a rolled-back
-// change emits nothing. On SQLite the bus is in-process; on PostgreSQL the
-// same events travel through pg_notify so every API replica hears them.
 package event
 
 import (
+	"errors"
 	"sync"
 )
 
@@ -30,9 +26,21 @@ type Event struct {
 	ChannelID      string `json:"ch,omitempty"`
 }
 
+// Why a subscription ended. Both mean the subscriber may have missed
+// events and must refetch what it shows.
+var (
+	// ErrOverflow: the subscriber did not keep up and its buffer filled.
+	ErrOverflow = errors.New("event: subscriber too slow, buffer overflowed")
+	// ErrResync: the replica's event stream was interrupted (the database
+	// listener lost its connection).
+	ErrResync = errors.New("event: event stream interrupted, events may have been missed")
+	// ErrClosed: the subscriber closed the subscription itself.
+	ErrClosed = errors.New("event: subscription closed")
+)
+
 // Bus fans events out to in-process subscribers. Publish never blocks: a
-// subscriber whose buffer is full misses the event and is told through
-// its Dropped counter, so one slow consumer cannot stall ingestion.
+// subscriber whose buffer is full is ended with ErrOverflow, so one slow
+// consumer cannot stall ingestion or other subscribers.
 type Bus struct {
 	mu   sync.RWMutex
 	subs map[*Subscription]struct{}
@@ -41,56 +49,114 @@ type Bus struct {
 // NewBus returns an empty bus.
 func NewBus() *Bus { return &Bus{subs: map[*Subscription]struct{}{}} }
 
-// Subscription receives events of one workspace.
+// Subscription receives the events of one workspace that match its filter.
+// Read C until Done is closed; Err then says why.
 type Subscription struct {
 	C           chan Event
 	workspaceID string
+	match       func(Event) bool
 	bus         *Bus
+	done        chan struct{}
+	once        sync.Once
 	mu          sync.Mutex
-	overflowed  bool
+	err         error
+}
+
+// Done is closed when the subscription ends (overflow, resync, Close).
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Err is why the subscription ended, nil while it is live.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // Overflowed reports whether the subscription missed events because its
 // buffer was full.
-func (s *Subscription) Overflowed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.overflowed
+func (s *Subscription) Overflowed() bool { return errors.Is(s.Err(), ErrOverflow) }
+
+// end records why the subscription stopped and wakes its reader. It never
+// takes the bus lock, so Publish may call it.
+func (s *Subscription) end(err error) {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+		close(s.done)
+	})
 }
 
-// Close stops delivery.
+// Close stops delivery. It is safe to call more than once.
 func (s *Subscription) Close() {
+	s.end(ErrClosed)
 	s.bus.mu.Lock()
 	delete(s.bus.subs, s)
 	s.bus.mu.Unlock()
 }
 
-// Subscribe returns a subscription to a workspace's events with a buffer
-// of size buf.
+// Subscribe returns a subscription to all of a workspace's events with a
+// buffer of size buf.
 func (b *Bus) Subscribe(workspaceID string, buf int) *Subscription {
-	s := &Subscription{C: make(chan Event, buf), workspaceID: workspaceID, bus: b}
+	return b.SubscribeFunc(workspaceID, buf, nil)
+}
+
+// SubscribeFunc returns a subscription to the events of a workspace for
+// which match returns true (all of them when match is nil). Filtering here
+// rather than in the reader keeps unrelated events out of a bounded
+// buffer. match runs on the publisher's goroutine: it must be quick and
+// must not block.
+func (b *Bus) SubscribeFunc(workspaceID string, buf int, match func(Event) bool) *Subscription {
+	s := &Subscription{C: make(chan Event, max(buf, 1)), workspaceID: workspaceID, match: match, bus: b, done: make(chan struct{})}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 	return s
 }
 
-// Publish delivers events to the subscribers of their workspaces.
+// Len is the number of live subscriptions (for metrics and tests).
+func (b *Bus) Len() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	n := 0
+	for s := range b.subs {
+		if s.Err() == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Publish delivers events to the subscribers of their workspaces. It never
+// blocks: a subscriber with a full buffer is ended with ErrOverflow.
 func (b *Bus) Publish(events ...Event) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for _, ev := range events {
 		for s := range b.subs {
-			if s.workspaceID != ev.WorkspaceID {
+			if s.workspaceID != ev.WorkspaceID || (s.match != nil && !s.match(ev)) {
 				continue
+			}
+			select {
+			case <-s.done:
+				continue
+			default:
 			}
 			select {
 			case s.C <- ev:
 			default:
-				s.mu.Lock()
-				s.overflowed = true
-				s.mu.Unlock()
+				s.end(ErrOverflow)
 			}
 		}
+	}
+}
+
+// Resync ends every live subscription with ErrResync: events may have been
+// lost, and their subscribers must reconnect and refetch.
+func (b *Bus) Resync() {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for s := range b.subs {
+		s.end(ErrResync)
 	}
 }

@@ -54,6 +54,9 @@ type ConversationUpdate struct {
 	ClearAssignee bool
 	AIMode        *conversation.AiMode
 	ClearAIMode   bool
+	// ClearHandoff gives the conversation back to the agent. Resolving a
+	// conversation does it too: the next message starts afresh.
+	ClearHandoff bool
 }
 
 // UpdateConversation triages a conversation.
@@ -103,6 +106,9 @@ func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in Conver
 		if in.ClearAIMode {
 			u.ClearAiMode()
 		}
+		if in.ClearHandoff || (in.Status != nil && *in.Status == conversation.StatusResolved) {
+			u.ClearHandoffReason().ClearHandedOffAt()
+		}
 		var err error
 		out, err = u.Save(ctx)
 		if ent.IsNotFound(err) {
@@ -133,11 +139,29 @@ type Reply struct {
 	Mode           ReplyMode
 	// AuthorKind is agent for people, ai for the agent.
 	AuthorKind message.AuthorKind
+	// Draft stores the reply for a human to approve instead of sending it.
+	Draft bool
 }
 
 // SendReply stores an outbound message and queues its delivery in the same
 // transaction: the message exists if and only if its delivery job does.
 func (s *Service) SendReply(ctx context.Context, r Reply) (*ent.Message, error) {
+	if _, err := tenant.Require(ctx, tenant.RoleAgent); err != nil {
+		return nil, err
+	}
+	var out *ent.Message
+	err := s.Store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = s.SendReplyTx(ctx, tx, r)
+		return err
+	})
+	return out, err
+}
+
+// SendReplyTx is SendReply inside the caller's transaction, so that other
+// writes (the agent's run record) commit or roll back with the reply. With
+// r.Draft the message is stored as a DRAFT and no delivery is queued.
+func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.Message, error) {
 	v, err := tenant.Require(ctx, tenant.RoleAgent)
 	if err != nil {
 		return nil, err
@@ -152,52 +176,54 @@ func (s *Service) SendReply(ctx context.Context, r Reply) (*ent.Message, error) 
 	if r.AuthorKind == "" {
 		r.AuthorKind = message.AuthorKindAgent
 	}
-	var out *ent.Message
-	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
-		conv, err := tx.Ent.Conversation.Query().Where(conversation.ID(r.ConversationID)).WithChannel().Only(ctx)
-		if ent.IsNotFound(err) {
-			return apperr.NotFound("conversation")
-		}
-		if err != nil {
-			return err
-		}
-		if conv.Edges.Channel.Status == entchannel.StatusDisconnected {
-			return apperr.New(apperr.CodeConflict, "the conversation's channel is disconnected")
-		}
-		mode := r.Mode
-		switch {
-		case conv.Kind == conversation.KindCommentThread && mode == "":
-			mode = ReplyPublic
-		case conv.Kind != conversation.KindCommentThread && mode != "":
-			return apperr.Invalid("mode", "mode applies to comment threads only")
-		}
-		now := s.now()
-		create := tx.Ent.Message.Create().
-			SetWorkspaceID(pulid.ID(v.WorkspaceID)).
-			SetConversationID(conv.ID).
-			SetChannelID(conv.ChannelID).
-			SetDirection(message.DirectionOutbound).
-			SetAuthorKind(r.AuthorKind).
-			SetAuthorID(v.Actor()).
-			SetText(text).
-			SetDeliveryStatus(message.DeliveryStatusPending).
-			SetSentAt(now)
-		if mode != "" {
-			create.SetMetadata(map[string]string{"reply_mode": string(mode)})
-		}
-		out, err = create.Save(ctx)
-		if err != nil {
-			return fmt.Errorf("inbox: storing reply: %w", err)
-		}
+	conv, err := tx.Ent.Conversation.Query().Where(conversation.ID(r.ConversationID)).WithChannel().Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.NotFound("conversation")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if conv.Edges.Channel.Status == entchannel.StatusDisconnected {
+		return nil, apperr.New(apperr.CodeConflict, "the conversation's channel is disconnected")
+	}
+	mode := r.Mode
+	switch {
+	case conv.Kind == conversation.KindCommentThread && mode == "":
+		mode = ReplyPublic
+	case conv.Kind != conversation.KindCommentThread && mode != "":
+		return nil, apperr.Invalid("mode", "mode applies to comment threads only")
+	}
+	now := s.now()
+	status := message.DeliveryStatusPending
+	if r.Draft {
+		status = message.DeliveryStatusDraft
+	}
+	create := tx.Ent.Message.Create().
+		SetWorkspaceID(pulid.ID(v.WorkspaceID)).
+		SetConversationID(conv.ID).
+		SetChannelID(conv.ChannelID).
+		SetDirection(message.DirectionOutbound).
+		SetAuthorKind(r.AuthorKind).
+		SetAuthorID(v.Actor()).
+		SetText(text).
+		SetDeliveryStatus(status).
+		SetSentAt(now)
+	if mode != "" {
+		create.SetMetadata(map[string]string{"reply_mode": string(mode)})
+	}
+	out, err := create.Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: storing reply: %w", err)
+	}
+	if !r.Draft {
 		if err := tx.Ent.Conversation.UpdateOneID(conv.ID).SetLastMessageAt(now).Exec(ctx); err != nil {
-			return fmt.Errorf("inbox: touching conversation: %w", err)
+			return nil, fmt.Errorf("inbox: touching conversation: %w", err)
 		}
 		if err := tx.InsertJob(ctx, jobargs.OutboundDeliver{WorkspaceID: v.WorkspaceID, MessageID: string(out.ID)}, nil); err != nil {
-			return err
+			return nil, err
 		}
-		tx.Emit(event.Event{Type: event.MessageAdded, WorkspaceID: v.WorkspaceID, ObjectID: string(out.ID),
-			ConversationID: string(conv.ID), ChannelID: string(conv.ChannelID)})
-		return nil
-	})
-	return out, err
+	}
+	tx.Emit(event.Event{Type: event.MessageAdded, WorkspaceID: v.WorkspaceID, ObjectID: string(out.ID),
+		ConversationID: string(conv.ID), ChannelID: string(conv.ChannelID)})
+	return out, nil
 }

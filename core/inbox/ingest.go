@@ -385,6 +385,11 @@ func (s *Service) handOff(ctx context.Context, tx *store.Tx, convID pulid.ID, re
 	return nil
 }
 
+// HandOffTx hands a conversation to a human inside the caller's transaction.
+func (s *Service) HandOffTx(ctx context.Context, tx *store.Tx, convID pulid.ID, reason string) error {
+	return s.handOff(ctx, tx, convID, reason)
+}
+
 // HandOff is handOff in its own transaction.
 func (s *Service) HandOff(ctx context.Context, convID pulid.ID, reason string) error {
 	return s.Store.InTx(ctx, func(tx *store.Tx) error { return s.handOff(ctx, tx, convID, reason) })

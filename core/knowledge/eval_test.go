@@ -2,16 +2,17 @@ package knowledge
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/vector"
 )
 
 // Floors for the built-in pipeline on testdata/eval, a little below what it
@@ -38,28 +39,44 @@ type evalQuestions struct {
 type evalPassage struct {
 	doc     string
 	passage ai.Passage
-	vec     []float32
 }
 
-// evalIndex is a tiny exact cosine search standing in for core/vector.
-type evalIndex []evalPassage
+// evalIndex searches the passages through the embedded vector store
+// (core/vector) on a SQLite database, as the service does.
+type evalIndex struct {
+	store    *vector.Embedded
+	space    vector.Space
+	passages map[string]evalPassage
+}
 
-func (ix evalIndex) search(q []float32, k int) []evalPassage {
-	out := make([]evalPassage, len(ix))
-	for i, p := range ix {
-		p.passage.Score = ai.Cosine(q, p.vec)
+const evalWorkspace = "ws_eval"
+
+func (ix evalIndex) search(t *testing.T, ctx context.Context, q []float32, k int) []evalPassage {
+	t.Helper()
+	hits, err := ix.store.Search(ctx, ix.space, evalWorkspace, q, k, vector.Filter{})
+	require.NoError(t, err)
+	out := make([]evalPassage, len(hits))
+	for i, h := range hits {
+		p := ix.passages[h.ID]
+		p.passage.Score = float64(h.Score)
 		out[i] = p
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].passage.Score > out[j].passage.Score })
-	return out[:min(k, len(out))]
+	return out
 }
 
 func buildEvalIndex(t *testing.T, ctx context.Context, emb ai.Embedder) (evalIndex, map[string]string) {
 	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "eval.db")+"?_pragma=journal_mode(WAL)")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	vs, err := vector.NewEmbedded(db, vector.DialectSQLite)
+	require.NoError(t, err)
+	require.NoError(t, vs.Migrate(ctx))
+	ix := evalIndex{store: vs, space: vector.Space{Model: emb.Model(), Dimension: emb.Dimension()}, passages: map[string]evalPassage{}}
+	var records []vector.Record
 	dir := filepath.Join("testdata", "eval", "docs")
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	var ix evalIndex
 	texts := map[string]string{}
 	for _, e := range entries {
 		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
@@ -78,17 +95,19 @@ func buildEvalIndex(t *testing.T, ctx context.Context, emb ai.Embedder) (evalInd
 		vecs, err := emb.Embed(ctx, inputs)
 		require.NoError(t, err)
 		for i, c := range chunks {
-			ix = append(ix, evalPassage{
+			id := e.Name() + "#" + string(rune('0'+c.Index/10)) + string(rune('0'+c.Index%10))
+			ix.passages[id] = evalPassage{
 				doc: e.Name(),
 				passage: ai.Passage{
-					ID:    e.Name() + "#" + string(rune('0'+c.Index/10)) + string(rune('0'+c.Index%10)),
+					ID:    id,
 					Title: c.Path(doc.Title),
 					Text:  c.Text,
 				},
-				vec: vecs[i],
-			})
+			}
+			records = append(records, vector.Record{ID: id, WorkspaceID: evalWorkspace, DocumentID: e.Name(), Vector: vecs[i]})
 		}
 	}
+	require.NoError(t, vs.Upsert(ctx, ix.space, records))
 	return ix, texts
 }
 
@@ -113,7 +132,7 @@ func TestEval(t *testing.T) {
 	ask := func(q string) ([]evalPassage, *ai.Answer) {
 		qv, err := provider.Embedder().Embed(ctx, []string{q})
 		require.NoError(t, err)
-		hits := ix.search(qv[0], evalTopK)
+		hits := ix.search(t, ctx, qv[0], evalTopK)
 		passages := make([]ai.Passage, len(hits))
 		for i, h := range hits {
 			passages[i] = h.passage
@@ -157,7 +176,7 @@ func TestEval(t *testing.T) {
 	n, u := float64(len(qs.Answerable)), float64(len(qs.Unanswerable))
 	hitRate, accuracy, refusal := float64(hit)/n, float64(correct)/n, float64(refused)/u
 	t.Logf("EVAL  docs=%d chunks=%d answerable=%d unanswerable=%d threshold=%.2f",
-		len(texts), len(ix), len(qs.Answerable), len(qs.Unanswerable), threshold)
+		len(texts), len(ix.passages), len(qs.Answerable), len(qs.Unanswerable), threshold)
 	t.Logf("EVAL  retrieval hit@%d = %.3f (%d/%d)   answer accuracy = %.3f (%d/%d)   refusal rate = %.3f (%d/%d)",
 		evalTopK, hitRate, hit, len(qs.Answerable), accuracy, correct, len(qs.Answerable), refusal, refused, len(qs.Unanswerable))
 

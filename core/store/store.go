@@ -46,6 +46,10 @@ type Store struct {
 	Pool   *pgxpool.Pool
 	Driver riverdriver.Driver[*sql.Tx]
 	Bus    *event.Bus
+	// Origin identifies this store in the change events it sends through
+	// PostgreSQL, so its own event.Listener skips what it already
+	// published locally.
+	Origin string
 
 	jobs JobInserter
 }
@@ -102,6 +106,7 @@ func newStore(db *sql.DB, dia string, pool *pgxpool.Pool, drv riverdriver.Driver
 		Pool:    pool,
 		Driver:  drv,
 		Bus:     event.NewBus(),
+		Origin:  event.NewOrigin(),
 	}
 }
 
@@ -174,7 +179,9 @@ func (t *Tx) InsertJob(ctx context.Context, args river.JobArgs, opts *river.Inse
 	return nil
 }
 
-// Emit records a change event, published after commit.
+// Emit records a change event. It reaches subscribers only if the
+// transaction commits: on the local bus after commit, and on PostgreSQL
+// through pg_notify sent inside the transaction (see core/event).
 func (t *Tx) Emit(ev event.Event) { t.events = append(t.events, ev) }
 
 // AfterCommit runs f once the transaction has committed.
@@ -202,14 +209,39 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		_ = sqlTx.Rollback()
 		return err
 	}
+	events := event.Dedupe(tx.events)
+	if err := s.notify(ctx, sqlTx, events); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
-	if len(tx.events) > 0 {
-		s.Bus.Publish(tx.events...)
+	if len(events) > 0 {
+		s.Bus.Publish(events...)
 	}
 	for _, f := range tx.after {
 		f()
+	}
+	return nil
+}
+
+// notify sends a transaction's change events to the other replicas. On
+// PostgreSQL pg_notify inside the transaction is delivered at COMMIT and
+// dropped on rollback, exactly like the change itself. SQLite serves one
+// process: the local bus is enough.
+func (s *Store) notify(ctx context.Context, sqlTx *sql.Tx, events []event.Event) error {
+	if s.Dialect != dialect.Postgres || len(events) == 0 {
+		return nil
+	}
+	payloads, err := event.Payloads(s.Origin, events)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	for _, p := range payloads {
+		if _, err := sqlTx.ExecContext(ctx, "SELECT pg_notify($1, $2)", event.Channel, p); err != nil {
+			return fmt.Errorf("store: sending change events: %w", err)
+		}
 	}
 	return nil
 }

@@ -51,6 +51,10 @@ const (
 	FieldHandoffReason = "handoff_reason"
 	// FieldHandedOffAt holds the string denoting the handed_off_at field in the database.
 	FieldHandedOffAt = "handed_off_at"
+	// FieldSentimentLabel holds the string denoting the sentiment_label field in the database.
+	FieldSentimentLabel = "sentiment_label"
+	// FieldSentimentScore holds the string denoting the sentiment_score field in the database.
+	FieldSentimentScore = "sentiment_score"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeChannel holds the string denoting the channel edge name in mutations.
@@ -61,6 +65,8 @@ const (
 	EdgeAssignee = "assignee"
 	// EdgeMessages holds the string denoting the messages edge name in mutations.
 	EdgeMessages = "messages"
+	// EdgeAgentRuns holds the string denoting the agent_runs edge name in mutations.
+	EdgeAgentRuns = "agent_runs"
 	// Table holds the table name of the conversation in the database.
 	Table = "conversations"
 	// WorkspaceTable is the table that holds the workspace relation/edge.
@@ -98,6 +104,13 @@ const (
 	MessagesInverseTable = "messages"
 	// MessagesColumn is the table column denoting the messages relation/edge.
 	MessagesColumn = "conversation_id"
+	// AgentRunsTable is the table that holds the agent_runs relation/edge.
+	AgentRunsTable = "agent_runs"
+	// AgentRunsInverseTable is the table name for the AgentRun entity.
+	// It exists in this package in order to avoid circular dependency with the "agentrun" package.
+	AgentRunsInverseTable = "agent_runs"
+	// AgentRunsColumn is the table column denoting the agent_runs relation/edge.
+	AgentRunsColumn = "conversation_id"
 )
 
 // Columns holds all SQL columns for conversation fields.
@@ -119,6 +132,8 @@ var Columns = []string{
 	FieldLastInboundAt,
 	FieldHandoffReason,
 	FieldHandedOffAt,
+	FieldSentimentLabel,
+	FieldSentimentScore,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -228,6 +243,30 @@ func AiModeValidator(am AiMode) error {
 	}
 }
 
+// SentimentLabel defines the type for the "sentiment_label" enum field.
+type SentimentLabel string
+
+// SentimentLabel values.
+const (
+	SentimentLabelPositive SentimentLabel = "POSITIVE"
+	SentimentLabelNeutral  SentimentLabel = "NEUTRAL"
+	SentimentLabelNegative SentimentLabel = "NEGATIVE"
+)
+
+func (sl SentimentLabel) String() string {
+	return string(sl)
+}
+
+// SentimentLabelValidator is a validator for the "sentiment_label" field enum values. It is called by the builders before save.
+func SentimentLabelValidator(sl SentimentLabel) error {
+	switch sl {
+	case SentimentLabelPositive, SentimentLabelNeutral, SentimentLabelNegative:
+		return nil
+	default:
+		return fmt.Errorf("conversation: invalid enum value for sentiment_label field: %q", sl)
+	}
+}
+
 // OrderOption defines the ordering options for the Conversation queries.
 type OrderOption func(*sql.Selector)
 
@@ -316,6 +355,16 @@ func ByHandedOffAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHandedOffAt, opts...).ToFunc()
 }
 
+// BySentimentLabel orders the results by the sentiment_label field.
+func BySentimentLabel(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSentimentLabel, opts...).ToFunc()
+}
+
+// BySentimentScore orders the results by the sentiment_score field.
+func BySentimentScore(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSentimentScore, opts...).ToFunc()
+}
+
 // ByWorkspaceField orders the results by workspace field.
 func ByWorkspaceField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -357,6 +406,20 @@ func ByMessages(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newMessagesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByAgentRunsCount orders the results by agent_runs count.
+func ByAgentRunsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newAgentRunsStep(), opts...)
+	}
+}
+
+// ByAgentRuns orders the results by agent_runs terms.
+func ByAgentRuns(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newAgentRunsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newWorkspaceStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -390,6 +453,13 @@ func newMessagesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(MessagesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, true, MessagesTable, MessagesColumn),
+	)
+}
+func newAgentRunsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(AgentRunsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, true, AgentRunsTable, AgentRunsColumn),
 	)
 }
 
@@ -443,6 +513,24 @@ func (e *AiMode) UnmarshalGQL(val interface{}) error {
 	*e = AiMode(str)
 	if err := AiModeValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid AiMode", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e SentimentLabel) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *SentimentLabel) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = SentimentLabel(str)
+	if err := SentimentLabelValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid SentimentLabel", str)
 	}
 	return nil
 }

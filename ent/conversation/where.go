@@ -121,6 +121,11 @@ func HandedOffAt(v time.Time) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldHandedOffAt, v))
 }
 
+// SentimentScore applies equality check predicate on the "sentiment_score" field. It's identical to SentimentScoreEQ.
+func SentimentScore(v float64) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldSentimentScore, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldCreatedAt, v))
@@ -1001,6 +1006,86 @@ func HandedOffAtNotNil() predicate.Conversation {
 	return predicate.Conversation(sql.FieldNotNull(FieldHandedOffAt))
 }
 
+// SentimentLabelEQ applies the EQ predicate on the "sentiment_label" field.
+func SentimentLabelEQ(v SentimentLabel) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldSentimentLabel, v))
+}
+
+// SentimentLabelNEQ applies the NEQ predicate on the "sentiment_label" field.
+func SentimentLabelNEQ(v SentimentLabel) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldSentimentLabel, v))
+}
+
+// SentimentLabelIn applies the In predicate on the "sentiment_label" field.
+func SentimentLabelIn(vs ...SentimentLabel) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldSentimentLabel, vs...))
+}
+
+// SentimentLabelNotIn applies the NotIn predicate on the "sentiment_label" field.
+func SentimentLabelNotIn(vs ...SentimentLabel) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldSentimentLabel, vs...))
+}
+
+// SentimentLabelIsNil applies the IsNil predicate on the "sentiment_label" field.
+func SentimentLabelIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldSentimentLabel))
+}
+
+// SentimentLabelNotNil applies the NotNil predicate on the "sentiment_label" field.
+func SentimentLabelNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldSentimentLabel))
+}
+
+// SentimentScoreEQ applies the EQ predicate on the "sentiment_score" field.
+func SentimentScoreEQ(v float64) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldSentimentScore, v))
+}
+
+// SentimentScoreNEQ applies the NEQ predicate on the "sentiment_score" field.
+func SentimentScoreNEQ(v float64) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldSentimentScore, v))
+}
+
+// SentimentScoreIn applies the In predicate on the "sentiment_score" field.
+func SentimentScoreIn(vs ...float64) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldSentimentScore, vs...))
+}
+
+// SentimentScoreNotIn applies the NotIn predicate on the "sentiment_score" field.
+func SentimentScoreNotIn(vs ...float64) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldSentimentScore, vs...))
+}
+
+// SentimentScoreGT applies the GT predicate on the "sentiment_score" field.
+func SentimentScoreGT(v float64) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldSentimentScore, v))
+}
+
+// SentimentScoreGTE applies the GTE predicate on the "sentiment_score" field.
+func SentimentScoreGTE(v float64) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldSentimentScore, v))
+}
+
+// SentimentScoreLT applies the LT predicate on the "sentiment_score" field.
+func SentimentScoreLT(v float64) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldSentimentScore, v))
+}
+
+// SentimentScoreLTE applies the LTE predicate on the "sentiment_score" field.
+func SentimentScoreLTE(v float64) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldSentimentScore, v))
+}
+
+// SentimentScoreIsNil applies the IsNil predicate on the "sentiment_score" field.
+func SentimentScoreIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldSentimentScore))
+}
+
+// SentimentScoreNotNil applies the NotNil predicate on the "sentiment_score" field.
+func SentimentScoreNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldSentimentScore))
+}
+
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.
 func HasWorkspace() predicate.Conversation {
 	return predicate.Conversation(func(s *sql.Selector) {
@@ -1108,6 +1193,29 @@ func HasMessages() predicate.Conversation {
 func HasMessagesWith(preds ...predicate.Message) predicate.Conversation {
 	return predicate.Conversation(func(s *sql.Selector) {
 		step := newMessagesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasAgentRuns applies the HasEdge predicate on the "agent_runs" edge.
+func HasAgentRuns() predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, AgentRunsTable, AgentRunsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasAgentRunsWith applies the HasEdge predicate on the "agent_runs" edge with a given conditions (other predicates).
+func HasAgentRunsWith(preds ...predicate.AgentRun) predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := newAgentRunsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -21,6 +21,30 @@ func (f APIKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.APIKeyMutation", m)
 }
 
+// The AgentRunFunc type is an adapter to allow the use of ordinary
+// function as AgentRun mutator.
+type AgentRunFunc func(context.Context, *ent.AgentRunMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AgentRunFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AgentRunMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AgentRunMutation", m)
+}
+
+// The AgentSettingsFunc type is an adapter to allow the use of ordinary
+// function as AgentSettings mutator.
+type AgentSettingsFunc func(context.Context, *ent.AgentSettingsMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AgentSettingsFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AgentSettingsMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AgentSettingsMutation", m)
+}
+
 // The AuditLogFunc type is an adapter to allow the use of ordinary
 // function as AuditLog mutator.
 type AuditLogFunc func(context.Context, *ent.AuditLogMutation) (ent.Value, error)
@@ -67,6 +91,30 @@ func (f ConversationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConversationMutation", m)
+}
+
+// The KnowledgeChunkFunc type is an adapter to allow the use of ordinary
+// function as KnowledgeChunk mutator.
+type KnowledgeChunkFunc func(context.Context, *ent.KnowledgeChunkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f KnowledgeChunkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.KnowledgeChunkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.KnowledgeChunkMutation", m)
+}
+
+// The KnowledgeDocumentFunc type is an adapter to allow the use of ordinary
+// function as KnowledgeDocument mutator.
+type KnowledgeDocumentFunc func(context.Context, *ent.KnowledgeDocumentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f KnowledgeDocumentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.KnowledgeDocumentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.KnowledgeDocumentMutation", m)
 }
 
 // The MembershipFunc type is an adapter to allow the use of ordinary

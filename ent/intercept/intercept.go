@@ -8,11 +8,15 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/ent/agentrun"
+	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgechunk"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/predicate"
@@ -101,6 +105,60 @@ func (f TraverseAPIKey) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.APIKeyQuery", q)
+}
+
+// The AgentRunFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AgentRunFunc func(context.Context, *ent.AgentRunQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AgentRunFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AgentRunQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AgentRunQuery", q)
+}
+
+// The TraverseAgentRun type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAgentRun func(context.Context, *ent.AgentRunQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAgentRun) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAgentRun) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AgentRunQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AgentRunQuery", q)
+}
+
+// The AgentSettingsFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AgentSettingsFunc func(context.Context, *ent.AgentSettingsQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AgentSettingsFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AgentSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AgentSettingsQuery", q)
+}
+
+// The TraverseAgentSettings type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAgentSettings func(context.Context, *ent.AgentSettingsQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAgentSettings) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAgentSettings) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AgentSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AgentSettingsQuery", q)
 }
 
 // The AuditLogFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -209,6 +267,60 @@ func (f TraverseConversation) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ConversationQuery", q)
+}
+
+// The KnowledgeChunkFunc type is an adapter to allow the use of ordinary function as a Querier.
+type KnowledgeChunkFunc func(context.Context, *ent.KnowledgeChunkQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f KnowledgeChunkFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.KnowledgeChunkQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.KnowledgeChunkQuery", q)
+}
+
+// The TraverseKnowledgeChunk type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseKnowledgeChunk func(context.Context, *ent.KnowledgeChunkQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseKnowledgeChunk) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseKnowledgeChunk) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.KnowledgeChunkQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.KnowledgeChunkQuery", q)
+}
+
+// The KnowledgeDocumentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type KnowledgeDocumentFunc func(context.Context, *ent.KnowledgeDocumentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f KnowledgeDocumentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.KnowledgeDocumentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.KnowledgeDocumentQuery", q)
+}
+
+// The TraverseKnowledgeDocument type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseKnowledgeDocument func(context.Context, *ent.KnowledgeDocumentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseKnowledgeDocument) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseKnowledgeDocument) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.KnowledgeDocumentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.KnowledgeDocumentQuery", q)
 }
 
 // The MembershipFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -324,6 +436,10 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return &query[*ent.APIKeyQuery, predicate.APIKey, apikey.OrderOption]{typ: ent.TypeAPIKey, tq: q}, nil
+	case *ent.AgentRunQuery:
+		return &query[*ent.AgentRunQuery, predicate.AgentRun, agentrun.OrderOption]{typ: ent.TypeAgentRun, tq: q}, nil
+	case *ent.AgentSettingsQuery:
+		return &query[*ent.AgentSettingsQuery, predicate.AgentSettings, agentsettings.OrderOption]{typ: ent.TypeAgentSettings, tq: q}, nil
 	case *ent.AuditLogQuery:
 		return &query[*ent.AuditLogQuery, predicate.AuditLog, auditlog.OrderOption]{typ: ent.TypeAuditLog, tq: q}, nil
 	case *ent.ChannelQuery:
@@ -332,6 +448,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ContactQuery, predicate.Contact, contact.OrderOption]{typ: ent.TypeContact, tq: q}, nil
 	case *ent.ConversationQuery:
 		return &query[*ent.ConversationQuery, predicate.Conversation, conversation.OrderOption]{typ: ent.TypeConversation, tq: q}, nil
+	case *ent.KnowledgeChunkQuery:
+		return &query[*ent.KnowledgeChunkQuery, predicate.KnowledgeChunk, knowledgechunk.OrderOption]{typ: ent.TypeKnowledgeChunk, tq: q}, nil
+	case *ent.KnowledgeDocumentQuery:
+		return &query[*ent.KnowledgeDocumentQuery, predicate.KnowledgeDocument, knowledgedocument.OrderOption]{typ: ent.TypeKnowledgeDocument, tq: q}, nil
 	case *ent.MembershipQuery:
 		return &query[*ent.MembershipQuery, predicate.Membership, membership.OrderOption]{typ: ent.TypeMembership, tq: q}, nil
 	case *ent.MessageQuery:

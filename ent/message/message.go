@@ -63,12 +63,18 @@ const (
 	FieldEditedAt = "edited_at"
 	// FieldDeletedAt holds the string denoting the deleted_at field in the database.
 	FieldDeletedAt = "deleted_at"
+	// FieldSentimentLabel holds the string denoting the sentiment_label field in the database.
+	FieldSentimentLabel = "sentiment_label"
+	// FieldSentimentScore holds the string denoting the sentiment_score field in the database.
+	FieldSentimentScore = "sentiment_score"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeConversation holds the string denoting the conversation edge name in mutations.
 	EdgeConversation = "conversation"
 	// EdgeContact holds the string denoting the contact edge name in mutations.
 	EdgeContact = "contact"
+	// EdgeAgentRun holds the string denoting the agent_run edge name in mutations.
+	EdgeAgentRun = "agent_run"
 	// Table holds the table name of the message in the database.
 	Table = "messages"
 	// WorkspaceTable is the table that holds the workspace relation/edge.
@@ -92,6 +98,13 @@ const (
 	ContactInverseTable = "contacts"
 	// ContactColumn is the table column denoting the contact relation/edge.
 	ContactColumn = "contact_id"
+	// AgentRunTable is the table that holds the agent_run relation/edge.
+	AgentRunTable = "agent_runs"
+	// AgentRunInverseTable is the table name for the AgentRun entity.
+	// It exists in this package in order to avoid circular dependency with the "agentrun" package.
+	AgentRunInverseTable = "agent_runs"
+	// AgentRunColumn is the table column denoting the agent_run relation/edge.
+	AgentRunColumn = "message_id"
 )
 
 // Columns holds all SQL columns for message fields.
@@ -119,6 +132,8 @@ var Columns = []string{
 	FieldSentAt,
 	FieldEditedAt,
 	FieldDeletedAt,
+	FieldSentimentLabel,
+	FieldSentimentScore,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -217,6 +232,8 @@ const (
 	DeliveryStatusDelivered DeliveryStatus = "DELIVERED"
 	DeliveryStatusRead      DeliveryStatus = "READ"
 	DeliveryStatusFailed    DeliveryStatus = "FAILED"
+	DeliveryStatusDraft     DeliveryStatus = "DRAFT"
+	DeliveryStatusDiscarded DeliveryStatus = "DISCARDED"
 )
 
 func (ds DeliveryStatus) String() string {
@@ -226,10 +243,34 @@ func (ds DeliveryStatus) String() string {
 // DeliveryStatusValidator is a validator for the "delivery_status" field enum values. It is called by the builders before save.
 func DeliveryStatusValidator(ds DeliveryStatus) error {
 	switch ds {
-	case DeliveryStatusReceived, DeliveryStatusPending, DeliveryStatusSent, DeliveryStatusDelivered, DeliveryStatusRead, DeliveryStatusFailed:
+	case DeliveryStatusReceived, DeliveryStatusPending, DeliveryStatusSent, DeliveryStatusDelivered, DeliveryStatusRead, DeliveryStatusFailed, DeliveryStatusDraft, DeliveryStatusDiscarded:
 		return nil
 	default:
 		return fmt.Errorf("message: invalid enum value for delivery_status field: %q", ds)
+	}
+}
+
+// SentimentLabel defines the type for the "sentiment_label" enum field.
+type SentimentLabel string
+
+// SentimentLabel values.
+const (
+	SentimentLabelPositive SentimentLabel = "POSITIVE"
+	SentimentLabelNeutral  SentimentLabel = "NEUTRAL"
+	SentimentLabelNegative SentimentLabel = "NEGATIVE"
+)
+
+func (sl SentimentLabel) String() string {
+	return string(sl)
+}
+
+// SentimentLabelValidator is a validator for the "sentiment_label" field enum values. It is called by the builders before save.
+func SentimentLabelValidator(sl SentimentLabel) error {
+	switch sl {
+	case SentimentLabelPositive, SentimentLabelNeutral, SentimentLabelNegative:
+		return nil
+	default:
+		return fmt.Errorf("message: invalid enum value for sentiment_label field: %q", sl)
 	}
 }
 
@@ -341,6 +382,16 @@ func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDeletedAt, opts...).ToFunc()
 }
 
+// BySentimentLabel orders the results by the sentiment_label field.
+func BySentimentLabel(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSentimentLabel, opts...).ToFunc()
+}
+
+// BySentimentScore orders the results by the sentiment_score field.
+func BySentimentScore(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSentimentScore, opts...).ToFunc()
+}
+
 // ByWorkspaceField orders the results by workspace field.
 func ByWorkspaceField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -359,6 +410,13 @@ func ByConversationField(field string, opts ...sql.OrderTermOption) OrderOption 
 func ByContactField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newContactStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByAgentRunField orders the results by agent_run field.
+func ByAgentRunField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newAgentRunStep(), sql.OrderByField(field, opts...))
 	}
 }
 func newWorkspaceStep() *sqlgraph.Step {
@@ -380,6 +438,13 @@ func newContactStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ContactInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, ContactTable, ContactColumn),
+	)
+}
+func newAgentRunStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(AgentRunInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2O, false, AgentRunTable, AgentRunColumn),
 	)
 }
 
@@ -433,6 +498,24 @@ func (e *DeliveryStatus) UnmarshalGQL(val interface{}) error {
 	*e = DeliveryStatus(str)
 	if err := DeliveryStatusValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid DeliveryStatus", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e SentimentLabel) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *SentimentLabel) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = SentimentLabel(str)
+	if err := SentimentLabelValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid SentimentLabel", str)
 	}
 	return nil
 }

@@ -141,6 +141,11 @@ func DeletedAt(v time.Time) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldDeletedAt, v))
 }
 
+// SentimentScore applies equality check predicate on the "sentiment_score" field. It's identical to SentimentScoreEQ.
+func SentimentScore(v float64) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldSentimentScore, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldCreatedAt, v))
@@ -1311,6 +1316,86 @@ func DeletedAtNotNil() predicate.Message {
 	return predicate.Message(sql.FieldNotNull(FieldDeletedAt))
 }
 
+// SentimentLabelEQ applies the EQ predicate on the "sentiment_label" field.
+func SentimentLabelEQ(v SentimentLabel) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldSentimentLabel, v))
+}
+
+// SentimentLabelNEQ applies the NEQ predicate on the "sentiment_label" field.
+func SentimentLabelNEQ(v SentimentLabel) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldSentimentLabel, v))
+}
+
+// SentimentLabelIn applies the In predicate on the "sentiment_label" field.
+func SentimentLabelIn(vs ...SentimentLabel) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldSentimentLabel, vs...))
+}
+
+// SentimentLabelNotIn applies the NotIn predicate on the "sentiment_label" field.
+func SentimentLabelNotIn(vs ...SentimentLabel) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldSentimentLabel, vs...))
+}
+
+// SentimentLabelIsNil applies the IsNil predicate on the "sentiment_label" field.
+func SentimentLabelIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldSentimentLabel))
+}
+
+// SentimentLabelNotNil applies the NotNil predicate on the "sentiment_label" field.
+func SentimentLabelNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldSentimentLabel))
+}
+
+// SentimentScoreEQ applies the EQ predicate on the "sentiment_score" field.
+func SentimentScoreEQ(v float64) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldSentimentScore, v))
+}
+
+// SentimentScoreNEQ applies the NEQ predicate on the "sentiment_score" field.
+func SentimentScoreNEQ(v float64) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldSentimentScore, v))
+}
+
+// SentimentScoreIn applies the In predicate on the "sentiment_score" field.
+func SentimentScoreIn(vs ...float64) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldSentimentScore, vs...))
+}
+
+// SentimentScoreNotIn applies the NotIn predicate on the "sentiment_score" field.
+func SentimentScoreNotIn(vs ...float64) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldSentimentScore, vs...))
+}
+
+// SentimentScoreGT applies the GT predicate on the "sentiment_score" field.
+func SentimentScoreGT(v float64) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldSentimentScore, v))
+}
+
+// SentimentScoreGTE applies the GTE predicate on the "sentiment_score" field.
+func SentimentScoreGTE(v float64) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldSentimentScore, v))
+}
+
+// SentimentScoreLT applies the LT predicate on the "sentiment_score" field.
+func SentimentScoreLT(v float64) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldSentimentScore, v))
+}
+
+// SentimentScoreLTE applies the LTE predicate on the "sentiment_score" field.
+func SentimentScoreLTE(v float64) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldSentimentScore, v))
+}
+
+// SentimentScoreIsNil applies the IsNil predicate on the "sentiment_score" field.
+func SentimentScoreIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldSentimentScore))
+}
+
+// SentimentScoreNotNil applies the NotNil predicate on the "sentiment_score" field.
+func SentimentScoreNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldSentimentScore))
+}
+
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.
 func HasWorkspace() predicate.Message {
 	return predicate.Message(func(s *sql.Selector) {
@@ -1372,6 +1457,29 @@ func HasContact() predicate.Message {
 func HasContactWith(preds ...predicate.Contact) predicate.Message {
 	return predicate.Message(func(s *sql.Selector) {
 		step := newContactStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasAgentRun applies the HasEdge predicate on the "agent_run" edge.
+func HasAgentRun() predicate.Message {
+	return predicate.Message(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, AgentRunTable, AgentRunColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasAgentRunWith applies the HasEdge predicate on the "agent_run" edge with a given conditions (other predicates).
+func HasAgentRunWith(preds ...predicate.AgentRun) predicate.Message {
+	return predicate.Message(func(s *sql.Selector) {
+		step := newAgentRunStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

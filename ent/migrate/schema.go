@@ -44,6 +44,116 @@ var (
 			},
 		},
 	}
+	// AgentRunsColumns holds the columns for the "agent_runs" table.
+	AgentRunsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "decision", Type: field.TypeEnum, Enums: []string{"SENT", "DRAFTED", "HANDED_OFF", "SKIPPED"}},
+		{Name: "reason", Type: field.TypeString, Default: ""},
+		{Name: "answer", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "citations", Type: field.TypeJSON, Nullable: true},
+		{Name: "confidence", Type: field.TypeFloat64, Default: 0},
+		{Name: "model", Type: field.TypeString, Default: ""},
+		{Name: "latency_ms", Type: field.TypeInt, Default: 0},
+		{Name: "prompt_tokens", Type: field.TypeInt, Default: 0},
+		{Name: "completion_tokens", Type: field.TypeInt, Default: 0},
+		{Name: "sentiment_score", Type: field.TypeFloat64, Nullable: true},
+		{Name: "workspace_id", Type: field.TypeString},
+		{Name: "conversation_id", Type: field.TypeString},
+		{Name: "reply_message_id", Type: field.TypeString, Nullable: true},
+		{Name: "message_id", Type: field.TypeString, Unique: true},
+	}
+	// AgentRunsTable holds the schema information for the "agent_runs" table.
+	AgentRunsTable = &schema.Table{
+		Name:       "agent_runs",
+		Columns:    AgentRunsColumns,
+		PrimaryKey: []*schema.Column{AgentRunsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "agent_runs_workspaces_workspace",
+				Columns:    []*schema.Column{AgentRunsColumns[13]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "agent_runs_conversations_conversation",
+				Columns:    []*schema.Column{AgentRunsColumns[14]},
+				RefColumns: []*schema.Column{ConversationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "agent_runs_messages_reply",
+				Columns:    []*schema.Column{AgentRunsColumns[15]},
+				RefColumns: []*schema.Column{MessagesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "agent_runs_messages_agent_run",
+				Columns:    []*schema.Column{AgentRunsColumns[16]},
+				RefColumns: []*schema.Column{MessagesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "agentrun_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{AgentRunsColumns[13]},
+			},
+			{
+				Name:    "agentrun_conversation_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AgentRunsColumns[14], AgentRunsColumns[1]},
+			},
+			{
+				Name:    "agentrun_workspace_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AgentRunsColumns[13], AgentRunsColumns[1]},
+			},
+		},
+	}
+	// AgentSettingsColumns holds the columns for the "agent_settings" table.
+	AgentSettingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "confidence_threshold", Type: field.TypeFloat64, Default: 0.4},
+		{Name: "negative_sentiment_threshold", Type: field.TypeFloat64, Default: -0.6},
+		{Name: "handoff_keywords", Type: field.TypeJSON, Nullable: true},
+		{Name: "timezone", Type: field.TypeString, Default: "UTC"},
+		{Name: "business_hours", Type: field.TypeJSON, Nullable: true},
+		{Name: "away_message", Type: field.TypeString, Default: ""},
+		{Name: "tone", Type: field.TypeString, Default: ""},
+		{Name: "signature", Type: field.TypeString, Default: ""},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// AgentSettingsTable holds the schema information for the "agent_settings" table.
+	AgentSettingsTable = &schema.Table{
+		Name:       "agent_settings",
+		Columns:    AgentSettingsColumns,
+		PrimaryKey: []*schema.Column{AgentSettingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "agent_settings_workspaces_workspace",
+				Columns:    []*schema.Column{AgentSettingsColumns[11]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "agentsettings_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{AgentSettingsColumns[11]},
+			},
+			{
+				Name:    "agentsettings_workspace_unique",
+				Unique:  true,
+				Columns: []*schema.Column{AgentSettingsColumns[11]},
+			},
+		},
+	}
 	// AuditLogsColumns holds the columns for the "audit_logs" table.
 	AuditLogsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -192,6 +302,8 @@ var (
 		{Name: "last_inbound_at", Type: field.TypeTime, Nullable: true},
 		{Name: "handoff_reason", Type: field.TypeString, Nullable: true},
 		{Name: "handed_off_at", Type: field.TypeTime, Nullable: true},
+		{Name: "sentiment_label", Type: field.TypeEnum, Nullable: true, Enums: []string{"POSITIVE", "NEUTRAL", "NEGATIVE"}},
+		{Name: "sentiment_score", Type: field.TypeFloat64, Nullable: true},
 		{Name: "workspace_id", Type: field.TypeString},
 		{Name: "channel_id", Type: field.TypeString},
 		{Name: "contact_id", Type: field.TypeString, Nullable: true},
@@ -205,25 +317,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "conversations_workspaces_workspace",
-				Columns:    []*schema.Column{ConversationsColumns[13]},
+				Columns:    []*schema.Column{ConversationsColumns[15]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_channels_channel",
-				Columns:    []*schema.Column{ConversationsColumns[14]},
+				Columns:    []*schema.Column{ConversationsColumns[16]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_contacts_contact",
-				Columns:    []*schema.Column{ConversationsColumns[15]},
+				Columns:    []*schema.Column{ConversationsColumns[17]},
 				RefColumns: []*schema.Column{ContactsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "conversations_users_assignee",
-				Columns:    []*schema.Column{ConversationsColumns[16]},
+				Columns:    []*schema.Column{ConversationsColumns[18]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -232,22 +344,110 @@ var (
 			{
 				Name:    "conversation_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[13]},
+				Columns: []*schema.Column{ConversationsColumns[15]},
 			},
 			{
 				Name:    "conversation_channel_id_kind_thread_id",
 				Unique:  true,
-				Columns: []*schema.Column{ConversationsColumns[14], ConversationsColumns[3], ConversationsColumns[4]},
+				Columns: []*schema.Column{ConversationsColumns[16], ConversationsColumns[3], ConversationsColumns[4]},
 			},
 			{
 				Name:    "conversation_workspace_id_status_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[13], ConversationsColumns[7], ConversationsColumns[9]},
+				Columns: []*schema.Column{ConversationsColumns[15], ConversationsColumns[7], ConversationsColumns[9]},
 			},
 			{
 				Name:    "conversation_workspace_id_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[13], ConversationsColumns[9]},
+				Columns: []*schema.Column{ConversationsColumns[15], ConversationsColumns[9]},
+			},
+		},
+	}
+	// KnowledgeChunksColumns holds the columns for the "knowledge_chunks" table.
+	KnowledgeChunksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "index", Type: field.TypeInt},
+		{Name: "heading", Type: field.TypeString, Default: ""},
+		{Name: "text", Type: field.TypeString, Size: 2147483647},
+		{Name: "start_offset", Type: field.TypeInt},
+		{Name: "end_offset", Type: field.TypeInt},
+		{Name: "workspace_id", Type: field.TypeString},
+		{Name: "document_id", Type: field.TypeString},
+	}
+	// KnowledgeChunksTable holds the schema information for the "knowledge_chunks" table.
+	KnowledgeChunksTable = &schema.Table{
+		Name:       "knowledge_chunks",
+		Columns:    KnowledgeChunksColumns,
+		PrimaryKey: []*schema.Column{KnowledgeChunksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "knowledge_chunks_workspaces_workspace",
+				Columns:    []*schema.Column{KnowledgeChunksColumns[8]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "knowledge_chunks_knowledge_documents_document",
+				Columns:    []*schema.Column{KnowledgeChunksColumns[9]},
+				RefColumns: []*schema.Column{KnowledgeDocumentsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "knowledgechunk_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{KnowledgeChunksColumns[8]},
+			},
+			{
+				Name:    "knowledgechunk_document_id_index",
+				Unique:  false,
+				Columns: []*schema.Column{KnowledgeChunksColumns[9], KnowledgeChunksColumns[3]},
+			},
+		},
+	}
+	// KnowledgeDocumentsColumns holds the columns for the "knowledge_documents" table.
+	KnowledgeDocumentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "title", Type: field.TypeString, Size: 300},
+		{Name: "format", Type: field.TypeEnum, Enums: []string{"TEXT", "MARKDOWN", "HTML"}},
+		{Name: "content", Type: field.TypeString, Size: 2147483647},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "INDEXED", "FAILED"}, Default: "PENDING"},
+		{Name: "chunk_count", Type: field.TypeInt, Default: 0},
+		{Name: "error", Type: field.TypeString, Nullable: true},
+		{Name: "indexed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "version", Type: field.TypeInt, Default: 1},
+		{Name: "embedding_model", Type: field.TypeString, Nullable: true},
+		{Name: "embedding_dimension", Type: field.TypeInt, Nullable: true},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// KnowledgeDocumentsTable holds the schema information for the "knowledge_documents" table.
+	KnowledgeDocumentsTable = &schema.Table{
+		Name:       "knowledge_documents",
+		Columns:    KnowledgeDocumentsColumns,
+		PrimaryKey: []*schema.Column{KnowledgeDocumentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "knowledge_documents_workspaces_workspace",
+				Columns:    []*schema.Column{KnowledgeDocumentsColumns[13]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "knowledgedocument_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{KnowledgeDocumentsColumns[13]},
+			},
+			{
+				Name:    "knowledgedocument_workspace_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{KnowledgeDocumentsColumns[13], KnowledgeDocumentsColumns[1]},
 			},
 		},
 	}
@@ -307,13 +507,15 @@ var (
 		{Name: "external_id", Type: field.TypeString, Nullable: true},
 		{Name: "parent_external_id", Type: field.TypeString, Nullable: true},
 		{Name: "reply_to_external_id", Type: field.TypeString, Nullable: true},
-		{Name: "delivery_status", Type: field.TypeEnum, Enums: []string{"RECEIVED", "PENDING", "SENT", "DELIVERED", "READ", "FAILED"}, Default: "RECEIVED"},
+		{Name: "delivery_status", Type: field.TypeEnum, Enums: []string{"RECEIVED", "PENDING", "SENT", "DELIVERED", "READ", "FAILED", "DRAFT", "DISCARDED"}, Default: "RECEIVED"},
 		{Name: "error_code", Type: field.TypeString, Nullable: true},
 		{Name: "error_message", Type: field.TypeString, Nullable: true},
 		{Name: "metadata", Type: field.TypeJSON, Nullable: true},
 		{Name: "sent_at", Type: field.TypeTime},
 		{Name: "edited_at", Type: field.TypeTime, Nullable: true},
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "sentiment_label", Type: field.TypeEnum, Nullable: true, Enums: []string{"POSITIVE", "NEUTRAL", "NEGATIVE"}},
+		{Name: "sentiment_score", Type: field.TypeFloat64, Nullable: true},
 		{Name: "workspace_id", Type: field.TypeString},
 		{Name: "conversation_id", Type: field.TypeString},
 		{Name: "contact_id", Type: field.TypeString, Nullable: true},
@@ -326,19 +528,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_workspaces_workspace",
-				Columns:    []*schema.Column{MessagesColumns[20]},
+				Columns:    []*schema.Column{MessagesColumns[22]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_conversations_conversation",
-				Columns:    []*schema.Column{MessagesColumns[21]},
+				Columns:    []*schema.Column{MessagesColumns[23]},
 				RefColumns: []*schema.Column{ConversationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_contacts_contact",
-				Columns:    []*schema.Column{MessagesColumns[22]},
+				Columns:    []*schema.Column{MessagesColumns[24]},
 				RefColumns: []*schema.Column{ContactsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -347,7 +549,7 @@ var (
 			{
 				Name:    "message_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[20]},
+				Columns: []*schema.Column{MessagesColumns[22]},
 			},
 			{
 				Name:    "message_channel_id_external_id",
@@ -357,7 +559,7 @@ var (
 			{
 				Name:    "message_conversation_id_sent_at",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[21], MessagesColumns[17]},
+				Columns: []*schema.Column{MessagesColumns[23], MessagesColumns[17]},
 			},
 		},
 	}
@@ -392,10 +594,14 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		AgentRunsTable,
+		AgentSettingsTable,
 		AuditLogsTable,
 		ChannelsTable,
 		ContactsTable,
 		ConversationsTable,
+		KnowledgeChunksTable,
+		KnowledgeDocumentsTable,
 		MembershipsTable,
 		MessagesTable,
 		UsersTable,
@@ -405,6 +611,11 @@ var (
 
 func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = WorkspacesTable
+	AgentRunsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	AgentRunsTable.ForeignKeys[1].RefTable = ConversationsTable
+	AgentRunsTable.ForeignKeys[2].RefTable = MessagesTable
+	AgentRunsTable.ForeignKeys[3].RefTable = MessagesTable
+	AgentSettingsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	AuditLogsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	ChannelsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	ContactsTable.ForeignKeys[0].RefTable = WorkspacesTable
@@ -413,6 +624,9 @@ func init() {
 	ConversationsTable.ForeignKeys[1].RefTable = ChannelsTable
 	ConversationsTable.ForeignKeys[2].RefTable = ContactsTable
 	ConversationsTable.ForeignKeys[3].RefTable = UsersTable
+	KnowledgeChunksTable.ForeignKeys[0].RefTable = WorkspacesTable
+	KnowledgeChunksTable.ForeignKeys[1].RefTable = KnowledgeDocumentsTable
+	KnowledgeDocumentsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	MembershipsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	MembershipsTable.ForeignKeys[1].RefTable = UsersTable
 	MessagesTable.ForeignKeys[0].RefTable = WorkspacesTable

@@ -9,6 +9,12 @@ import (
 // APIKey is the predicate function for apikey builders.
 type APIKey func(*sql.Selector)
 
+// AgentRun is the predicate function for agentrun builders.
+type AgentRun func(*sql.Selector)
+
+// AgentSettings is the predicate function for agentsettings builders.
+type AgentSettings func(*sql.Selector)
+
 // AuditLog is the predicate function for auditlog builders.
 type AuditLog func(*sql.Selector)
 
@@ -20,6 +26,12 @@ type Contact func(*sql.Selector)
 
 // Conversation is the predicate function for conversation builders.
 type Conversation func(*sql.Selector)
+
+// KnowledgeChunk is the predicate function for knowledgechunk builders.
+type KnowledgeChunk func(*sql.Selector)
+
+// KnowledgeDocument is the predicate function for knowledgedocument builders.
+type KnowledgeDocument func(*sql.Selector)
 
 // Membership is the predicate function for membership builders.
 type Membership func(*sql.Selector)

@@ -135,6 +135,54 @@ func (f APIKeyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.APIKeyMutation", m)
 }
 
+// The AgentRunQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AgentRunQueryRuleFunc func(context.Context, *ent.AgentRunQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AgentRunQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AgentRunQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AgentRunQuery", q)
+}
+
+// The AgentRunMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AgentRunMutationRuleFunc func(context.Context, *ent.AgentRunMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AgentRunMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AgentRunMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AgentRunMutation", m)
+}
+
+// The AgentSettingsQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AgentSettingsQueryRuleFunc func(context.Context, *ent.AgentSettingsQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AgentSettingsQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AgentSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AgentSettingsQuery", q)
+}
+
+// The AgentSettingsMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AgentSettingsMutationRuleFunc func(context.Context, *ent.AgentSettingsMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AgentSettingsMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AgentSettingsMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AgentSettingsMutation", m)
+}
+
 // The AuditLogQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type AuditLogQueryRuleFunc func(context.Context, *ent.AuditLogQuery) error
@@ -229,6 +277,54 @@ func (f ConversationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConversationMutation", m)
+}
+
+// The KnowledgeChunkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type KnowledgeChunkQueryRuleFunc func(context.Context, *ent.KnowledgeChunkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f KnowledgeChunkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.KnowledgeChunkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.KnowledgeChunkQuery", q)
+}
+
+// The KnowledgeChunkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type KnowledgeChunkMutationRuleFunc func(context.Context, *ent.KnowledgeChunkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f KnowledgeChunkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.KnowledgeChunkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.KnowledgeChunkMutation", m)
+}
+
+// The KnowledgeDocumentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type KnowledgeDocumentQueryRuleFunc func(context.Context, *ent.KnowledgeDocumentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f KnowledgeDocumentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.KnowledgeDocumentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.KnowledgeDocumentQuery", q)
+}
+
+// The KnowledgeDocumentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type KnowledgeDocumentMutationRuleFunc func(context.Context, *ent.KnowledgeDocumentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f KnowledgeDocumentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.KnowledgeDocumentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.KnowledgeDocumentMutation", m)
 }
 
 // The MembershipQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -364,6 +460,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return q.Filter(), nil
+	case *ent.AgentRunQuery:
+		return q.Filter(), nil
+	case *ent.AgentSettingsQuery:
+		return q.Filter(), nil
 	case *ent.AuditLogQuery:
 		return q.Filter(), nil
 	case *ent.ChannelQuery:
@@ -371,6 +471,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.ContactQuery:
 		return q.Filter(), nil
 	case *ent.ConversationQuery:
+		return q.Filter(), nil
+	case *ent.KnowledgeChunkQuery:
+		return q.Filter(), nil
+	case *ent.KnowledgeDocumentQuery:
 		return q.Filter(), nil
 	case *ent.MembershipQuery:
 		return q.Filter(), nil
@@ -389,6 +493,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
 	case *ent.APIKeyMutation:
 		return m.Filter(), nil
+	case *ent.AgentRunMutation:
+		return m.Filter(), nil
+	case *ent.AgentSettingsMutation:
+		return m.Filter(), nil
 	case *ent.AuditLogMutation:
 		return m.Filter(), nil
 	case *ent.ChannelMutation:
@@ -396,6 +504,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ContactMutation:
 		return m.Filter(), nil
 	case *ent.ConversationMutation:
+		return m.Filter(), nil
+	case *ent.KnowledgeChunkMutation:
+		return m.Filter(), nil
+	case *ent.KnowledgeDocumentMutation:
 		return m.Filter(), nil
 	case *ent.MembershipMutation:
 		return m.Filter(), nil

@@ -6,11 +6,15 @@ import (
 	"context"
 	"time"
 
+	"github.com/neksio/neksio/ent/agentrun"
+	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgechunk"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema"
@@ -66,6 +70,118 @@ func init() {
 	apikeyDescID := apikeyMixinFields0[0].Descriptor()
 	// apikey.DefaultID holds the default value on creation for the id field.
 	apikey.DefaultID = apikeyDescID.Default.(func() pulid.ID)
+	agentrunMixin := schema.AgentRun{}.Mixin()
+	agentrun.Policy = privacy.NewPolicies(agentrunMixin[2], schema.AgentRun{})
+	agentrun.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := agentrun.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	agentrunMixinFields0 := agentrunMixin[0].Fields()
+	_ = agentrunMixinFields0
+	agentrunMixinFields1 := agentrunMixin[1].Fields()
+	_ = agentrunMixinFields1
+	agentrunFields := schema.AgentRun{}.Fields()
+	_ = agentrunFields
+	// agentrunDescCreatedAt is the schema descriptor for created_at field.
+	agentrunDescCreatedAt := agentrunMixinFields1[0].Descriptor()
+	// agentrun.DefaultCreatedAt holds the default value on creation for the created_at field.
+	agentrun.DefaultCreatedAt = agentrunDescCreatedAt.Default.(func() time.Time)
+	// agentrunDescUpdatedAt is the schema descriptor for updated_at field.
+	agentrunDescUpdatedAt := agentrunMixinFields1[1].Descriptor()
+	// agentrun.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	agentrun.DefaultUpdatedAt = agentrunDescUpdatedAt.Default.(func() time.Time)
+	// agentrun.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	agentrun.UpdateDefaultUpdatedAt = agentrunDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// agentrunDescReason is the schema descriptor for reason field.
+	agentrunDescReason := agentrunFields[3].Descriptor()
+	// agentrun.DefaultReason holds the default value on creation for the reason field.
+	agentrun.DefaultReason = agentrunDescReason.Default.(string)
+	// agentrunDescAnswer is the schema descriptor for answer field.
+	agentrunDescAnswer := agentrunFields[4].Descriptor()
+	// agentrun.DefaultAnswer holds the default value on creation for the answer field.
+	agentrun.DefaultAnswer = agentrunDescAnswer.Default.(string)
+	// agentrunDescConfidence is the schema descriptor for confidence field.
+	agentrunDescConfidence := agentrunFields[6].Descriptor()
+	// agentrun.DefaultConfidence holds the default value on creation for the confidence field.
+	agentrun.DefaultConfidence = agentrunDescConfidence.Default.(float64)
+	// agentrunDescModel is the schema descriptor for model field.
+	agentrunDescModel := agentrunFields[7].Descriptor()
+	// agentrun.DefaultModel holds the default value on creation for the model field.
+	agentrun.DefaultModel = agentrunDescModel.Default.(string)
+	// agentrunDescLatencyMs is the schema descriptor for latency_ms field.
+	agentrunDescLatencyMs := agentrunFields[8].Descriptor()
+	// agentrun.DefaultLatencyMs holds the default value on creation for the latency_ms field.
+	agentrun.DefaultLatencyMs = agentrunDescLatencyMs.Default.(int)
+	// agentrunDescPromptTokens is the schema descriptor for prompt_tokens field.
+	agentrunDescPromptTokens := agentrunFields[9].Descriptor()
+	// agentrun.DefaultPromptTokens holds the default value on creation for the prompt_tokens field.
+	agentrun.DefaultPromptTokens = agentrunDescPromptTokens.Default.(int)
+	// agentrunDescCompletionTokens is the schema descriptor for completion_tokens field.
+	agentrunDescCompletionTokens := agentrunFields[10].Descriptor()
+	// agentrun.DefaultCompletionTokens holds the default value on creation for the completion_tokens field.
+	agentrun.DefaultCompletionTokens = agentrunDescCompletionTokens.Default.(int)
+	// agentrunDescID is the schema descriptor for id field.
+	agentrunDescID := agentrunMixinFields0[0].Descriptor()
+	// agentrun.DefaultID holds the default value on creation for the id field.
+	agentrun.DefaultID = agentrunDescID.Default.(func() pulid.ID)
+	agentsettingsMixin := schema.AgentSettings{}.Mixin()
+	agentsettings.Policy = privacy.NewPolicies(agentsettingsMixin[2], schema.AgentSettings{})
+	agentsettings.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := agentsettings.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	agentsettingsMixinFields0 := agentsettingsMixin[0].Fields()
+	_ = agentsettingsMixinFields0
+	agentsettingsMixinFields1 := agentsettingsMixin[1].Fields()
+	_ = agentsettingsMixinFields1
+	agentsettingsFields := schema.AgentSettings{}.Fields()
+	_ = agentsettingsFields
+	// agentsettingsDescCreatedAt is the schema descriptor for created_at field.
+	agentsettingsDescCreatedAt := agentsettingsMixinFields1[0].Descriptor()
+	// agentsettings.DefaultCreatedAt holds the default value on creation for the created_at field.
+	agentsettings.DefaultCreatedAt = agentsettingsDescCreatedAt.Default.(func() time.Time)
+	// agentsettingsDescUpdatedAt is the schema descriptor for updated_at field.
+	agentsettingsDescUpdatedAt := agentsettingsMixinFields1[1].Descriptor()
+	// agentsettings.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	agentsettings.DefaultUpdatedAt = agentsettingsDescUpdatedAt.Default.(func() time.Time)
+	// agentsettings.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	agentsettings.UpdateDefaultUpdatedAt = agentsettingsDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// agentsettingsDescConfidenceThreshold is the schema descriptor for confidence_threshold field.
+	agentsettingsDescConfidenceThreshold := agentsettingsFields[0].Descriptor()
+	// agentsettings.DefaultConfidenceThreshold holds the default value on creation for the confidence_threshold field.
+	agentsettings.DefaultConfidenceThreshold = agentsettingsDescConfidenceThreshold.Default.(float64)
+	// agentsettingsDescNegativeSentimentThreshold is the schema descriptor for negative_sentiment_threshold field.
+	agentsettingsDescNegativeSentimentThreshold := agentsettingsFields[1].Descriptor()
+	// agentsettings.DefaultNegativeSentimentThreshold holds the default value on creation for the negative_sentiment_threshold field.
+	agentsettings.DefaultNegativeSentimentThreshold = agentsettingsDescNegativeSentimentThreshold.Default.(float64)
+	// agentsettingsDescTimezone is the schema descriptor for timezone field.
+	agentsettingsDescTimezone := agentsettingsFields[3].Descriptor()
+	// agentsettings.DefaultTimezone holds the default value on creation for the timezone field.
+	agentsettings.DefaultTimezone = agentsettingsDescTimezone.Default.(string)
+	// agentsettingsDescAwayMessage is the schema descriptor for away_message field.
+	agentsettingsDescAwayMessage := agentsettingsFields[5].Descriptor()
+	// agentsettings.DefaultAwayMessage holds the default value on creation for the away_message field.
+	agentsettings.DefaultAwayMessage = agentsettingsDescAwayMessage.Default.(string)
+	// agentsettingsDescTone is the schema descriptor for tone field.
+	agentsettingsDescTone := agentsettingsFields[6].Descriptor()
+	// agentsettings.DefaultTone holds the default value on creation for the tone field.
+	agentsettings.DefaultTone = agentsettingsDescTone.Default.(string)
+	// agentsettingsDescSignature is the schema descriptor for signature field.
+	agentsettingsDescSignature := agentsettingsFields[7].Descriptor()
+	// agentsettings.DefaultSignature holds the default value on creation for the signature field.
+	agentsettings.DefaultSignature = agentsettingsDescSignature.Default.(string)
+	// agentsettingsDescID is the schema descriptor for id field.
+	agentsettingsDescID := agentsettingsMixinFields0[0].Descriptor()
+	// agentsettings.DefaultID holds the default value on creation for the id field.
+	agentsettings.DefaultID = agentsettingsDescID.Default.(func() pulid.ID)
 	auditlogMixin := schema.AuditLog{}.Mixin()
 	auditlog.Policy = privacy.NewPolicies(auditlogMixin[1], schema.AuditLog{})
 	auditlog.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -212,6 +328,98 @@ func init() {
 	conversationDescID := conversationMixinFields0[0].Descriptor()
 	// conversation.DefaultID holds the default value on creation for the id field.
 	conversation.DefaultID = conversationDescID.Default.(func() pulid.ID)
+	knowledgechunkMixin := schema.KnowledgeChunk{}.Mixin()
+	knowledgechunk.Policy = privacy.NewPolicies(knowledgechunkMixin[2], schema.KnowledgeChunk{})
+	knowledgechunk.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := knowledgechunk.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	knowledgechunkMixinFields0 := knowledgechunkMixin[0].Fields()
+	_ = knowledgechunkMixinFields0
+	knowledgechunkMixinFields1 := knowledgechunkMixin[1].Fields()
+	_ = knowledgechunkMixinFields1
+	knowledgechunkFields := schema.KnowledgeChunk{}.Fields()
+	_ = knowledgechunkFields
+	// knowledgechunkDescCreatedAt is the schema descriptor for created_at field.
+	knowledgechunkDescCreatedAt := knowledgechunkMixinFields1[0].Descriptor()
+	// knowledgechunk.DefaultCreatedAt holds the default value on creation for the created_at field.
+	knowledgechunk.DefaultCreatedAt = knowledgechunkDescCreatedAt.Default.(func() time.Time)
+	// knowledgechunkDescUpdatedAt is the schema descriptor for updated_at field.
+	knowledgechunkDescUpdatedAt := knowledgechunkMixinFields1[1].Descriptor()
+	// knowledgechunk.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	knowledgechunk.DefaultUpdatedAt = knowledgechunkDescUpdatedAt.Default.(func() time.Time)
+	// knowledgechunk.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	knowledgechunk.UpdateDefaultUpdatedAt = knowledgechunkDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// knowledgechunkDescHeading is the schema descriptor for heading field.
+	knowledgechunkDescHeading := knowledgechunkFields[2].Descriptor()
+	// knowledgechunk.DefaultHeading holds the default value on creation for the heading field.
+	knowledgechunk.DefaultHeading = knowledgechunkDescHeading.Default.(string)
+	// knowledgechunkDescID is the schema descriptor for id field.
+	knowledgechunkDescID := knowledgechunkMixinFields0[0].Descriptor()
+	// knowledgechunk.DefaultID holds the default value on creation for the id field.
+	knowledgechunk.DefaultID = knowledgechunkDescID.Default.(func() pulid.ID)
+	knowledgedocumentMixin := schema.KnowledgeDocument{}.Mixin()
+	knowledgedocument.Policy = privacy.NewPolicies(knowledgedocumentMixin[2], schema.KnowledgeDocument{})
+	knowledgedocument.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := knowledgedocument.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	knowledgedocumentMixinFields0 := knowledgedocumentMixin[0].Fields()
+	_ = knowledgedocumentMixinFields0
+	knowledgedocumentMixinFields1 := knowledgedocumentMixin[1].Fields()
+	_ = knowledgedocumentMixinFields1
+	knowledgedocumentFields := schema.KnowledgeDocument{}.Fields()
+	_ = knowledgedocumentFields
+	// knowledgedocumentDescCreatedAt is the schema descriptor for created_at field.
+	knowledgedocumentDescCreatedAt := knowledgedocumentMixinFields1[0].Descriptor()
+	// knowledgedocument.DefaultCreatedAt holds the default value on creation for the created_at field.
+	knowledgedocument.DefaultCreatedAt = knowledgedocumentDescCreatedAt.Default.(func() time.Time)
+	// knowledgedocumentDescUpdatedAt is the schema descriptor for updated_at field.
+	knowledgedocumentDescUpdatedAt := knowledgedocumentMixinFields1[1].Descriptor()
+	// knowledgedocument.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	knowledgedocument.DefaultUpdatedAt = knowledgedocumentDescUpdatedAt.Default.(func() time.Time)
+	// knowledgedocument.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	knowledgedocument.UpdateDefaultUpdatedAt = knowledgedocumentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// knowledgedocumentDescTitle is the schema descriptor for title field.
+	knowledgedocumentDescTitle := knowledgedocumentFields[0].Descriptor()
+	// knowledgedocument.TitleValidator is a validator for the "title" field. It is called by the builders before save.
+	knowledgedocument.TitleValidator = func() func(string) error {
+		validators := knowledgedocumentDescTitle.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(title string) error {
+			for _, fn := range fns {
+				if err := fn(title); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// knowledgedocumentDescChunkCount is the schema descriptor for chunk_count field.
+	knowledgedocumentDescChunkCount := knowledgedocumentFields[4].Descriptor()
+	// knowledgedocument.DefaultChunkCount holds the default value on creation for the chunk_count field.
+	knowledgedocument.DefaultChunkCount = knowledgedocumentDescChunkCount.Default.(int)
+	// knowledgedocument.ChunkCountValidator is a validator for the "chunk_count" field. It is called by the builders before save.
+	knowledgedocument.ChunkCountValidator = knowledgedocumentDescChunkCount.Validators[0].(func(int) error)
+	// knowledgedocumentDescVersion is the schema descriptor for version field.
+	knowledgedocumentDescVersion := knowledgedocumentFields[7].Descriptor()
+	// knowledgedocument.DefaultVersion holds the default value on creation for the version field.
+	knowledgedocument.DefaultVersion = knowledgedocumentDescVersion.Default.(int)
+	// knowledgedocumentDescID is the schema descriptor for id field.
+	knowledgedocumentDescID := knowledgedocumentMixinFields0[0].Descriptor()
+	// knowledgedocument.DefaultID holds the default value on creation for the id field.
+	knowledgedocument.DefaultID = knowledgedocumentDescID.Default.(func() pulid.ID)
 	membershipMixin := schema.Membership{}.Mixin()
 	membership.Policy = privacy.NewPolicies(membershipMixin[2], schema.Membership{})
 	membership.Hooks[0] = func(next ent.Mutator) ent.Mutator {

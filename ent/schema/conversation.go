@@ -49,6 +49,9 @@ func (Conversation) Fields() []ent.Field {
 		// because a delivery failed for good); cleared when someone takes it.
 		field.String("handoff_reason").Optional(),
 		field.Time("handed_off_at").Optional().Nillable(),
+		// Roll-up of the latest inbound messages' sentiment (core/feedback).
+		field.Enum("sentiment_label").NamedValues(sentimentValues...).Optional().Nillable(),
+		field.Float("sentiment_score").Optional().Nillable(),
 	}
 }
 
@@ -59,6 +62,8 @@ func (Conversation) Edges() []ent.Edge {
 		edge.To("contact", Contact.Type).Field("contact_id").Unique(),
 		edge.To("assignee", User.Type).Field("assignee_id").Unique(),
 		edge.From("messages", Message.Type).Ref("conversation").
+			Annotations(entgql.RelayConnection()),
+		edge.From("agent_runs", AgentRun.Type).Ref("conversation").
 			Annotations(entgql.RelayConnection()),
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/neksio/neksio/ent/schema/schematype"
 )
 
+var sentimentValues = []string{"Positive", "POSITIVE", "Neutral", "NEUTRAL", "Negative", "NEGATIVE"}
+
 // Message is one DM, comment, review or reply, inbound or outbound.
 type Message struct{ ent.Schema }
 
@@ -47,7 +49,10 @@ func (Message) Fields() []ent.Field {
 		field.String("reply_to_external_id").Optional(),
 		field.Enum("delivery_status").
 			NamedValues("Received", "RECEIVED", "Pending", "PENDING", "Sent", "SENT",
-				"Delivered", "DELIVERED", "Read", "READ", "Failed", "FAILED").
+				"Delivered", "DELIVERED", "Read", "READ", "Failed", "FAILED",
+				// An AI answer waiting for a human's approval (approveDraft
+				// sends it, discardDraft drops it).
+				"Draft", "DRAFT", "Discarded", "DISCARDED").
 			Default("RECEIVED"),
 		field.String("error_code").Optional(),
 		field.String("error_message").Optional(),
@@ -58,6 +63,9 @@ func (Message) Fields() []ent.Field {
 			Annotations(entgql.OrderField("SENT_AT")),
 		field.Time("edited_at").Optional().Nillable(),
 		field.Time("deleted_at").Optional().Nillable(),
+		// Inbound messages' sentiment (core/feedback); score in [-1,1].
+		field.Enum("sentiment_label").NamedValues(sentimentValues...).Optional().Nillable(),
+		field.Float("sentiment_score").Optional().Nillable(),
 	}
 }
 
@@ -66,6 +74,8 @@ func (Message) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("conversation", Conversation.Type).Field("conversation_id").Unique().Required().Immutable(),
 		edge.To("contact", Contact.Type).Field("contact_id").Unique(),
+		// The agent's run on this inbound message, if any.
+		edge.To("agent_run", AgentRun.Type).Unique(),
 	}
 }
 

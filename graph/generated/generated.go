@@ -16,9 +16,11 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/schema/schematype"
@@ -40,6 +42,7 @@ type ResolverRoot interface {
 	AuditLog() AuditLogResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -68,6 +71,53 @@ type ComplexityRoot struct {
 	APIKeyEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	AgentRun struct {
+		Answer           func(childComplexity int) int
+		Citations        func(childComplexity int) int
+		CompletionTokens func(childComplexity int) int
+		Confidence       func(childComplexity int) int
+		Conversation     func(childComplexity int) int
+		ConversationID   func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Decision         func(childComplexity int) int
+		ID               func(childComplexity int) int
+		LatencyMs        func(childComplexity int) int
+		Message          func(childComplexity int) int
+		MessageID        func(childComplexity int) int
+		Model            func(childComplexity int) int
+		PromptTokens     func(childComplexity int) int
+		Reason           func(childComplexity int) int
+		Reply            func(childComplexity int) int
+		ReplyMessageID   func(childComplexity int) int
+		SentimentScore   func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+	}
+
+	AgentRunConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AgentRunEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	AgentSettings struct {
+		AwayMessage                func(childComplexity int) int
+		BusinessHours              func(childComplexity int) int
+		ConfidenceThreshold        func(childComplexity int) int
+		CreatedAt                  func(childComplexity int) int
+		HandoffKeywords            func(childComplexity int) int
+		ID                         func(childComplexity int) int
+		NegativeSentimentThreshold func(childComplexity int) int
+		Signature                  func(childComplexity int) int
+		Timezone                   func(childComplexity int) int
+		Tone                       func(childComplexity int) int
+		UpdatedAt                  func(childComplexity int) int
 	}
 
 	Attachment struct {
@@ -100,6 +150,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	BusinessHoursWindow struct {
+		Day   func(childComplexity int) int
+		End   func(childComplexity int) int
+		Start func(childComplexity int) int
+	}
+
 	Channel struct {
 		AiMode         func(childComplexity int) int
 		Connector      func(childComplexity int) int
@@ -126,6 +182,13 @@ type ComplexityRoot struct {
 	ChannelEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	Citation struct {
+		ChunkID    func(childComplexity int) int
+		DocumentID func(childComplexity int) int
+		Snippet    func(childComplexity int) int
+		Title      func(childComplexity int) int
 	}
 
 	ConnectorInfo struct {
@@ -162,26 +225,29 @@ type ComplexityRoot struct {
 	}
 
 	Conversation struct {
-		AiMode        func(childComplexity int) int
-		Assignee      func(childComplexity int) int
-		AssigneeID    func(childComplexity int) int
-		Channel       func(childComplexity int) int
-		ChannelID     func(childComplexity int) int
-		Contact       func(childComplexity int) int
-		ContactID     func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		HandedOffAt   func(childComplexity int) int
-		HandoffReason func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Kind          func(childComplexity int) int
-		LastInboundAt func(childComplexity int) int
-		LastMessageAt func(childComplexity int) int
-		Messages      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) int
-		Status        func(childComplexity int) int
-		Subject       func(childComplexity int) int
-		ThreadID      func(childComplexity int) int
-		URL           func(childComplexity int) int
-		UpdatedAt     func(childComplexity int) int
+		AgentRuns      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AgentRunOrder, where *ent.AgentRunWhereInput) int
+		AiMode         func(childComplexity int) int
+		Assignee       func(childComplexity int) int
+		AssigneeID     func(childComplexity int) int
+		Channel        func(childComplexity int) int
+		ChannelID      func(childComplexity int) int
+		Contact        func(childComplexity int) int
+		ContactID      func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		HandedOffAt    func(childComplexity int) int
+		HandoffReason  func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		LastInboundAt  func(childComplexity int) int
+		LastMessageAt  func(childComplexity int) int
+		Messages       func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) int
+		SentimentLabel func(childComplexity int) int
+		SentimentScore func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Subject        func(childComplexity int) int
+		ThreadID       func(childComplexity int) int
+		URL            func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
 	}
 
 	ConversationConnection struct {
@@ -200,7 +266,60 @@ type ComplexityRoot struct {
 		Key    func(childComplexity int) int
 	}
 
+	DeleteKnowledgeDocumentPayload struct {
+		DeletedID func(childComplexity int) int
+	}
+
+	KnowledgeAnswer struct {
+		Answer     func(childComplexity int) int
+		Citations  func(childComplexity int) int
+		Confidence func(childComplexity int) int
+		Model      func(childComplexity int) int
+		Refused    func(childComplexity int) int
+	}
+
+	KnowledgeChunk struct {
+		CreatedAt   func(childComplexity int) int
+		Document    func(childComplexity int) int
+		DocumentID  func(childComplexity int) int
+		EndOffset   func(childComplexity int) int
+		Heading     func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Index       func(childComplexity int) int
+		StartOffset func(childComplexity int) int
+		Text        func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+	}
+
+	KnowledgeDocument struct {
+		ChunkCount     func(childComplexity int) int
+		Chunks         func(childComplexity int) int
+		Content        func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		EmbeddingModel func(childComplexity int) int
+		Error          func(childComplexity int) int
+		Format         func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IndexedAt      func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Title          func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		Version        func(childComplexity int) int
+	}
+
+	KnowledgeDocumentConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	KnowledgeDocumentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Message struct {
+		AgentRun          func(childComplexity int) int
 		Attachments       func(childComplexity int) int
 		AuthorID          func(childComplexity int) int
 		AuthorKind        func(childComplexity int) int
@@ -220,6 +339,8 @@ type ComplexityRoot struct {
 		ParentExternalID  func(childComplexity int) int
 		ReplyToExternalID func(childComplexity int) int
 		SentAt            func(childComplexity int) int
+		SentimentLabel    func(childComplexity int) int
+		SentimentScore    func(childComplexity int) int
 		Text              func(childComplexity int) int
 		Type              func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
@@ -237,13 +358,20 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ConnectChannel     func(childComplexity int, input model.ConnectChannelInput) int
-		CreateAPIKey       func(childComplexity int, input model.CreateAPIKeyInput) int
-		DisconnectChannel  func(childComplexity int, id pulid.ID) int
-		RevokeAPIKey       func(childComplexity int, id pulid.ID) int
-		SendReply          func(childComplexity int, input model.SendReplyInput) int
-		UpdateChannel      func(childComplexity int, id pulid.ID, input model.UpdateChannelInput) int
-		UpdateConversation func(childComplexity int, id pulid.ID, input model.UpdateConversationInput) int
+		AddKnowledgeDocument    func(childComplexity int, input model.AddKnowledgeDocumentInput) int
+		ApproveDraft            func(childComplexity int, id pulid.ID, text *string) int
+		ConnectChannel          func(childComplexity int, input model.ConnectChannelInput) int
+		CreateAPIKey            func(childComplexity int, input model.CreateAPIKeyInput) int
+		DeleteKnowledgeDocument func(childComplexity int, id pulid.ID) int
+		DiscardDraft            func(childComplexity int, id pulid.ID) int
+		DisconnectChannel       func(childComplexity int, id pulid.ID) int
+		RevokeAPIKey            func(childComplexity int, id pulid.ID) int
+		SendReply               func(childComplexity int, input model.SendReplyInput) int
+		UpdateAgentSettings     func(childComplexity int, input model.UpdateAgentSettingsInput) int
+		UpdateChannel           func(childComplexity int, id pulid.ID, input model.UpdateChannelInput) int
+		UpdateConversation      func(childComplexity int, id pulid.ID, input model.UpdateConversationInput) int
+		UpdateKnowledgeDocument func(childComplexity int, id pulid.ID, input model.UpdateKnowledgeDocumentInput) int
+		UploadKnowledgeDocument func(childComplexity int, input model.UploadKnowledgeDocumentInput) int
 	}
 
 	PageInfo struct {
@@ -254,14 +382,25 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Channels      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
-		Connectors    func(childComplexity int) int
-		Contacts      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ContactOrder, where *ent.ContactWhereInput) int
-		Conversations func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) int
-		Messages      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) int
-		Node          func(childComplexity int, id pulid.ID) int
-		Nodes         func(childComplexity int, ids []pulid.ID) int
-		Viewer        func(childComplexity int) int
+		AgentRuns          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AgentRunOrder, where *ent.AgentRunWhereInput) int
+		AgentSettings      func(childComplexity int) int
+		AskKnowledgeBase   func(childComplexity int, question string) int
+		Channels           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
+		Connectors         func(childComplexity int) int
+		Contacts           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ContactOrder, where *ent.ContactWhereInput) int
+		Conversations      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) int
+		KnowledgeDocuments func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.KnowledgeDocumentOrder, where *ent.KnowledgeDocumentWhereInput) int
+		Messages           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) int
+		Node               func(childComplexity int, id pulid.ID) int
+		Nodes              func(childComplexity int, ids []pulid.ID) int
+		Viewer             func(childComplexity int) int
+	}
+
+	Subscription struct {
+		ConversationCreated func(childComplexity int, channelID *pulid.ID) int
+		ConversationUpdated func(childComplexity int, channelID *pulid.ID) int
+		MessageAdded        func(childComplexity int, conversationID *pulid.ID, channelID *pulid.ID) int
+		MessageUpdated      func(childComplexity int, conversationID *pulid.ID, channelID *pulid.ID) int
 	}
 
 	User struct {
@@ -300,16 +439,33 @@ type MutationResolver interface {
 	UpdateChannel(ctx context.Context, id pulid.ID, input model.UpdateChannelInput) (*ent.Channel, error)
 	DisconnectChannel(ctx context.Context, id pulid.ID) (*ent.Channel, error)
 	SendReply(ctx context.Context, input model.SendReplyInput) (*ent.Message, error)
+	AddKnowledgeDocument(ctx context.Context, input model.AddKnowledgeDocumentInput) (*ent.KnowledgeDocument, error)
+	UploadKnowledgeDocument(ctx context.Context, input model.UploadKnowledgeDocumentInput) (*ent.KnowledgeDocument, error)
+	UpdateKnowledgeDocument(ctx context.Context, id pulid.ID, input model.UpdateKnowledgeDocumentInput) (*ent.KnowledgeDocument, error)
+	DeleteKnowledgeDocument(ctx context.Context, id pulid.ID) (*model.DeleteKnowledgeDocumentPayload, error)
+	UpdateAgentSettings(ctx context.Context, input model.UpdateAgentSettingsInput) (*ent.AgentSettings, error)
+	ApproveDraft(ctx context.Context, id pulid.ID, text *string) (*ent.Message, error)
+	DiscardDraft(ctx context.Context, id pulid.ID) (*ent.Message, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error)
+	AgentRuns(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AgentRunOrder, where *ent.AgentRunWhereInput) (*ent.AgentRunConnection, error)
 	Channels(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) (*ent.ChannelConnection, error)
 	Contacts(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ContactOrder, where *ent.ContactWhereInput) (*ent.ContactConnection, error)
 	Conversations(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) (*ent.ConversationConnection, error)
+	KnowledgeDocuments(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.KnowledgeDocumentOrder, where *ent.KnowledgeDocumentWhereInput) (*ent.KnowledgeDocumentConnection, error)
 	Messages(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) (*ent.MessageConnection, error)
+	AskKnowledgeBase(ctx context.Context, question string) (*model.KnowledgeAnswer, error)
+	AgentSettings(ctx context.Context) (*ent.AgentSettings, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Connectors(ctx context.Context) ([]*model.ConnectorInfo, error)
+}
+type SubscriptionResolver interface {
+	ConversationCreated(ctx context.Context, channelID *pulid.ID) (<-chan *ent.Conversation, error)
+	ConversationUpdated(ctx context.Context, channelID *pulid.ID) (<-chan *ent.Conversation, error)
+	MessageAdded(ctx context.Context, conversationID *pulid.ID, channelID *pulid.ID) (<-chan *ent.Message, error)
+	MessageUpdated(ctx context.Context, conversationID *pulid.ID, channelID *pulid.ID) (<-chan *ent.Message, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -423,6 +579,220 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.APIKeyEdge.Node(childComplexity), true
 
+	case "AgentRun.answer":
+		if e.ComplexityRoot.AgentRun.Answer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.Answer(childComplexity), true
+	case "AgentRun.citations":
+		if e.ComplexityRoot.AgentRun.Citations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.Citations(childComplexity), true
+	case "AgentRun.completionTokens":
+		if e.ComplexityRoot.AgentRun.CompletionTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.CompletionTokens(childComplexity), true
+	case "AgentRun.confidence":
+		if e.ComplexityRoot.AgentRun.Confidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.Confidence(childComplexity), true
+	case "AgentRun.conversation":
+		if e.ComplexityRoot.AgentRun.Conversation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.Conversation(childComplexity), true
+	case "AgentRun.conversationID":
+		if e.ComplexityRoot.AgentRun.ConversationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.ConversationID(childComplexity), true
+	case "AgentRun.createdAt":
+		if e.ComplexityRoot.AgentRun.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.CreatedAt(childComplexity), true
+	case "AgentRun.decision":
+		if e.ComplexityRoot.AgentRun.Decision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.Decision(childComplexity), true
+	case "AgentRun.id":
+		if e.ComplexityRoot.AgentRun.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.ID(childComplexity), true
+	case "AgentRun.latencyMs":
+		if e.ComplexityRoot.AgentRun.LatencyMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.LatencyMs(childComplexity), true
+	case "AgentRun.message":
+		if e.ComplexityRoot.AgentRun.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.Message(childComplexity), true
+	case "AgentRun.messageID":
+		if e.ComplexityRoot.AgentRun.MessageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.MessageID(childComplexity), true
+	case "AgentRun.model":
+		if e.ComplexityRoot.AgentRun.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.Model(childComplexity), true
+	case "AgentRun.promptTokens":
+		if e.ComplexityRoot.AgentRun.PromptTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.PromptTokens(childComplexity), true
+	case "AgentRun.reason":
+		if e.ComplexityRoot.AgentRun.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.Reason(childComplexity), true
+	case "AgentRun.reply":
+		if e.ComplexityRoot.AgentRun.Reply == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.Reply(childComplexity), true
+	case "AgentRun.replyMessageID":
+		if e.ComplexityRoot.AgentRun.ReplyMessageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.ReplyMessageID(childComplexity), true
+	case "AgentRun.sentimentScore":
+		if e.ComplexityRoot.AgentRun.SentimentScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.SentimentScore(childComplexity), true
+	case "AgentRun.updatedAt":
+		if e.ComplexityRoot.AgentRun.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRun.UpdatedAt(childComplexity), true
+
+	case "AgentRunConnection.edges":
+		if e.ComplexityRoot.AgentRunConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRunConnection.Edges(childComplexity), true
+	case "AgentRunConnection.pageInfo":
+		if e.ComplexityRoot.AgentRunConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRunConnection.PageInfo(childComplexity), true
+	case "AgentRunConnection.totalCount":
+		if e.ComplexityRoot.AgentRunConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRunConnection.TotalCount(childComplexity), true
+
+	case "AgentRunEdge.cursor":
+		if e.ComplexityRoot.AgentRunEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRunEdge.Cursor(childComplexity), true
+	case "AgentRunEdge.node":
+		if e.ComplexityRoot.AgentRunEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentRunEdge.Node(childComplexity), true
+
+	case "AgentSettings.awayMessage":
+		if e.ComplexityRoot.AgentSettings.AwayMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.AwayMessage(childComplexity), true
+	case "AgentSettings.businessHours":
+		if e.ComplexityRoot.AgentSettings.BusinessHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.BusinessHours(childComplexity), true
+	case "AgentSettings.confidenceThreshold":
+		if e.ComplexityRoot.AgentSettings.ConfidenceThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.ConfidenceThreshold(childComplexity), true
+	case "AgentSettings.createdAt":
+		if e.ComplexityRoot.AgentSettings.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.CreatedAt(childComplexity), true
+	case "AgentSettings.handoffKeywords":
+		if e.ComplexityRoot.AgentSettings.HandoffKeywords == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.HandoffKeywords(childComplexity), true
+	case "AgentSettings.id":
+		if e.ComplexityRoot.AgentSettings.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.ID(childComplexity), true
+	case "AgentSettings.negativeSentimentThreshold":
+		if e.ComplexityRoot.AgentSettings.NegativeSentimentThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.NegativeSentimentThreshold(childComplexity), true
+	case "AgentSettings.signature":
+		if e.ComplexityRoot.AgentSettings.Signature == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.Signature(childComplexity), true
+	case "AgentSettings.timezone":
+		if e.ComplexityRoot.AgentSettings.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.Timezone(childComplexity), true
+	case "AgentSettings.tone":
+		if e.ComplexityRoot.AgentSettings.Tone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.Tone(childComplexity), true
+	case "AgentSettings.updatedAt":
+		if e.ComplexityRoot.AgentSettings.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.UpdatedAt(childComplexity), true
+
 	case "Attachment.caption":
 		if e.ComplexityRoot.Attachment.Caption == nil {
 			break
@@ -534,6 +904,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLogEdge.Node(childComplexity), true
+
+	case "BusinessHoursWindow.day":
+		if e.ComplexityRoot.BusinessHoursWindow.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessHoursWindow.Day(childComplexity), true
+	case "BusinessHoursWindow.end":
+		if e.ComplexityRoot.BusinessHoursWindow.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessHoursWindow.End(childComplexity), true
+	case "BusinessHoursWindow.start":
+		if e.ComplexityRoot.BusinessHoursWindow.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessHoursWindow.Start(childComplexity), true
 
 	case "Channel.aiMode":
 		if e.ComplexityRoot.Channel.AiMode == nil {
@@ -656,6 +1045,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChannelEdge.Node(childComplexity), true
+
+	case "Citation.chunkId":
+		if e.ComplexityRoot.Citation.ChunkID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Citation.ChunkID(childComplexity), true
+	case "Citation.documentId":
+		if e.ComplexityRoot.Citation.DocumentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Citation.DocumentID(childComplexity), true
+	case "Citation.snippet":
+		if e.ComplexityRoot.Citation.Snippet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Citation.Snippet(childComplexity), true
+	case "Citation.title":
+		if e.ComplexityRoot.Citation.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Citation.Title(childComplexity), true
 
 	case "ConnectorInfo.capabilities":
 		if e.ComplexityRoot.ConnectorInfo.Capabilities == nil {
@@ -792,6 +1206,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ContactEdge.Node(childComplexity), true
 
+	case "Conversation.agentRuns":
+		if e.ComplexityRoot.Conversation.AgentRuns == nil {
+			break
+		}
+
+		args, err := ec.field_Conversation_agentRuns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Conversation.AgentRuns(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.AgentRunOrder), args["where"].(*ent.AgentRunWhereInput)), true
 	case "Conversation.aiMode":
 		if e.ComplexityRoot.Conversation.AiMode == nil {
 			break
@@ -887,6 +1312,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.Messages(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.MessageOrder), args["where"].(*ent.MessageWhereInput)), true
+	case "Conversation.sentimentLabel":
+		if e.ComplexityRoot.Conversation.SentimentLabel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.SentimentLabel(childComplexity), true
+	case "Conversation.sentimentScore":
+		if e.ComplexityRoot.Conversation.SentimentScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.SentimentScore(childComplexity), true
 	case "Conversation.status":
 		if e.ComplexityRoot.Conversation.Status == nil {
 			break
@@ -963,6 +1400,222 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateAPIKeyPayload.Key(childComplexity), true
 
+	case "DeleteKnowledgeDocumentPayload.deletedId":
+		if e.ComplexityRoot.DeleteKnowledgeDocumentPayload.DeletedID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteKnowledgeDocumentPayload.DeletedID(childComplexity), true
+
+	case "KnowledgeAnswer.answer":
+		if e.ComplexityRoot.KnowledgeAnswer.Answer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeAnswer.Answer(childComplexity), true
+	case "KnowledgeAnswer.citations":
+		if e.ComplexityRoot.KnowledgeAnswer.Citations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeAnswer.Citations(childComplexity), true
+	case "KnowledgeAnswer.confidence":
+		if e.ComplexityRoot.KnowledgeAnswer.Confidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeAnswer.Confidence(childComplexity), true
+	case "KnowledgeAnswer.model":
+		if e.ComplexityRoot.KnowledgeAnswer.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeAnswer.Model(childComplexity), true
+	case "KnowledgeAnswer.refused":
+		if e.ComplexityRoot.KnowledgeAnswer.Refused == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeAnswer.Refused(childComplexity), true
+
+	case "KnowledgeChunk.createdAt":
+		if e.ComplexityRoot.KnowledgeChunk.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeChunk.CreatedAt(childComplexity), true
+	case "KnowledgeChunk.document":
+		if e.ComplexityRoot.KnowledgeChunk.Document == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeChunk.Document(childComplexity), true
+	case "KnowledgeChunk.documentID":
+		if e.ComplexityRoot.KnowledgeChunk.DocumentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeChunk.DocumentID(childComplexity), true
+	case "KnowledgeChunk.endOffset":
+		if e.ComplexityRoot.KnowledgeChunk.EndOffset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeChunk.EndOffset(childComplexity), true
+	case "KnowledgeChunk.heading":
+		if e.ComplexityRoot.KnowledgeChunk.Heading == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeChunk.Heading(childComplexity), true
+	case "KnowledgeChunk.id":
+		if e.ComplexityRoot.KnowledgeChunk.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeChunk.ID(childComplexity), true
+	case "KnowledgeChunk.index":
+		if e.ComplexityRoot.KnowledgeChunk.Index == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeChunk.Index(childComplexity), true
+	case "KnowledgeChunk.startOffset":
+		if e.ComplexityRoot.KnowledgeChunk.StartOffset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeChunk.StartOffset(childComplexity), true
+	case "KnowledgeChunk.text":
+		if e.ComplexityRoot.KnowledgeChunk.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeChunk.Text(childComplexity), true
+	case "KnowledgeChunk.updatedAt":
+		if e.ComplexityRoot.KnowledgeChunk.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeChunk.UpdatedAt(childComplexity), true
+
+	case "KnowledgeDocument.chunkCount":
+		if e.ComplexityRoot.KnowledgeDocument.ChunkCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.ChunkCount(childComplexity), true
+	case "KnowledgeDocument.chunks":
+		if e.ComplexityRoot.KnowledgeDocument.Chunks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.Chunks(childComplexity), true
+	case "KnowledgeDocument.content":
+		if e.ComplexityRoot.KnowledgeDocument.Content == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.Content(childComplexity), true
+	case "KnowledgeDocument.createdAt":
+		if e.ComplexityRoot.KnowledgeDocument.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.CreatedAt(childComplexity), true
+	case "KnowledgeDocument.embeddingModel":
+		if e.ComplexityRoot.KnowledgeDocument.EmbeddingModel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.EmbeddingModel(childComplexity), true
+	case "KnowledgeDocument.error":
+		if e.ComplexityRoot.KnowledgeDocument.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.Error(childComplexity), true
+	case "KnowledgeDocument.format":
+		if e.ComplexityRoot.KnowledgeDocument.Format == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.Format(childComplexity), true
+	case "KnowledgeDocument.id":
+		if e.ComplexityRoot.KnowledgeDocument.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.ID(childComplexity), true
+	case "KnowledgeDocument.indexedAt":
+		if e.ComplexityRoot.KnowledgeDocument.IndexedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.IndexedAt(childComplexity), true
+	case "KnowledgeDocument.status":
+		if e.ComplexityRoot.KnowledgeDocument.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.Status(childComplexity), true
+	case "KnowledgeDocument.title":
+		if e.ComplexityRoot.KnowledgeDocument.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.Title(childComplexity), true
+	case "KnowledgeDocument.updatedAt":
+		if e.ComplexityRoot.KnowledgeDocument.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.UpdatedAt(childComplexity), true
+	case "KnowledgeDocument.version":
+		if e.ComplexityRoot.KnowledgeDocument.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocument.Version(childComplexity), true
+
+	case "KnowledgeDocumentConnection.edges":
+		if e.ComplexityRoot.KnowledgeDocumentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocumentConnection.Edges(childComplexity), true
+	case "KnowledgeDocumentConnection.pageInfo":
+		if e.ComplexityRoot.KnowledgeDocumentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocumentConnection.PageInfo(childComplexity), true
+	case "KnowledgeDocumentConnection.totalCount":
+		if e.ComplexityRoot.KnowledgeDocumentConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocumentConnection.TotalCount(childComplexity), true
+
+	case "KnowledgeDocumentEdge.cursor":
+		if e.ComplexityRoot.KnowledgeDocumentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocumentEdge.Cursor(childComplexity), true
+	case "KnowledgeDocumentEdge.node":
+		if e.ComplexityRoot.KnowledgeDocumentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeDocumentEdge.Node(childComplexity), true
+
+	case "Message.agentRun":
+		if e.ComplexityRoot.Message.AgentRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.AgentRun(childComplexity), true
 	case "Message.attachments":
 		if e.ComplexityRoot.Message.Attachments == nil {
 			break
@@ -1077,6 +1730,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.SentAt(childComplexity), true
+	case "Message.sentimentLabel":
+		if e.ComplexityRoot.Message.SentimentLabel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.SentimentLabel(childComplexity), true
+	case "Message.sentimentScore":
+		if e.ComplexityRoot.Message.SentimentScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.SentimentScore(childComplexity), true
 	case "Message.text":
 		if e.ComplexityRoot.Message.Text == nil {
 			break
@@ -1128,6 +1793,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MessageEdge.Node(childComplexity), true
 
+	case "Mutation.addKnowledgeDocument":
+		if e.ComplexityRoot.Mutation.AddKnowledgeDocument == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addKnowledgeDocument_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddKnowledgeDocument(childComplexity, args["input"].(model.AddKnowledgeDocumentInput)), true
+	case "Mutation.approveDraft":
+		if e.ComplexityRoot.Mutation.ApproveDraft == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveDraft_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveDraft(childComplexity, args["id"].(pulid.ID), args["text"].(*string)), true
 	case "Mutation.connectChannel":
 		if e.ComplexityRoot.Mutation.ConnectChannel == nil {
 			break
@@ -1150,6 +1837,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(model.CreateAPIKeyInput)), true
+	case "Mutation.deleteKnowledgeDocument":
+		if e.ComplexityRoot.Mutation.DeleteKnowledgeDocument == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteKnowledgeDocument_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteKnowledgeDocument(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.discardDraft":
+		if e.ComplexityRoot.Mutation.DiscardDraft == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_discardDraft_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DiscardDraft(childComplexity, args["id"].(pulid.ID)), true
 	case "Mutation.disconnectChannel":
 		if e.ComplexityRoot.Mutation.DisconnectChannel == nil {
 			break
@@ -1183,6 +1892,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendReply(childComplexity, args["input"].(model.SendReplyInput)), true
+	case "Mutation.updateAgentSettings":
+		if e.ComplexityRoot.Mutation.UpdateAgentSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAgentSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAgentSettings(childComplexity, args["input"].(model.UpdateAgentSettingsInput)), true
 	case "Mutation.updateChannel":
 		if e.ComplexityRoot.Mutation.UpdateChannel == nil {
 			break
@@ -1205,6 +1925,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateConversation(childComplexity, args["id"].(pulid.ID), args["input"].(model.UpdateConversationInput)), true
+	case "Mutation.updateKnowledgeDocument":
+		if e.ComplexityRoot.Mutation.UpdateKnowledgeDocument == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateKnowledgeDocument_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateKnowledgeDocument(childComplexity, args["id"].(pulid.ID), args["input"].(model.UpdateKnowledgeDocumentInput)), true
+	case "Mutation.uploadKnowledgeDocument":
+		if e.ComplexityRoot.Mutation.UploadKnowledgeDocument == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadKnowledgeDocument_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadKnowledgeDocument(childComplexity, args["input"].(model.UploadKnowledgeDocumentInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1231,6 +1973,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.agentRuns":
+		if e.ComplexityRoot.Query.AgentRuns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_agentRuns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AgentRuns(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.AgentRunOrder), args["where"].(*ent.AgentRunWhereInput)), true
+	case "Query.agentSettings":
+		if e.ComplexityRoot.Query.AgentSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AgentSettings(childComplexity), true
+	case "Query.askKnowledgeBase":
+		if e.ComplexityRoot.Query.AskKnowledgeBase == nil {
+			break
+		}
+
+		args, err := ec.field_Query_askKnowledgeBase_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AskKnowledgeBase(childComplexity, args["question"].(string)), true
 	case "Query.channels":
 		if e.ComplexityRoot.Query.Channels == nil {
 			break
@@ -1271,6 +2041,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Conversations(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.ConversationOrder), args["where"].(*ent.ConversationWhereInput)), true
 
+	case "Query.knowledgeDocuments":
+		if e.ComplexityRoot.Query.KnowledgeDocuments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_knowledgeDocuments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.KnowledgeDocuments(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.KnowledgeDocumentOrder), args["where"].(*ent.KnowledgeDocumentWhereInput)), true
 	case "Query.messages":
 		if e.ComplexityRoot.Query.Messages == nil {
 			break
@@ -1310,6 +2091,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "Subscription.conversationCreated":
+		if e.ComplexityRoot.Subscription.ConversationCreated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_conversationCreated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ConversationCreated(childComplexity, args["channelId"].(*pulid.ID)), true
+	case "Subscription.conversationUpdated":
+		if e.ComplexityRoot.Subscription.ConversationUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_conversationUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ConversationUpdated(childComplexity, args["channelId"].(*pulid.ID)), true
+	case "Subscription.messageAdded":
+		if e.ComplexityRoot.Subscription.MessageAdded == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_messageAdded_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.MessageAdded(childComplexity, args["conversationId"].(*pulid.ID), args["channelId"].(*pulid.ID)), true
+	case "Subscription.messageUpdated":
+		if e.ComplexityRoot.Subscription.MessageUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_messageUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.MessageUpdated(childComplexity, args["conversationId"].(*pulid.ID), args["channelId"].(*pulid.ID)), true
 
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
@@ -1389,7 +2215,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AddKnowledgeDocumentInput", ec.unmarshalInputAddKnowledgeDocumentInput),
+			graphql.NewInputUnmarshaler("AgentRunOrder", ec.unmarshalInputAgentRunOrder),
+			graphql.NewInputUnmarshaler("AgentRunWhereInput", ec.unmarshalInputAgentRunWhereInput),
 			graphql.NewInputUnmarshaler("AuditLogOrder", ec.unmarshalInputAuditLogOrder),
+			graphql.NewInputUnmarshaler("BusinessHoursWindowInput", ec.unmarshalInputBusinessHoursWindowInput),
 			graphql.NewInputUnmarshaler("ChannelOrder", ec.unmarshalInputChannelOrder),
 			graphql.NewInputUnmarshaler("ChannelWhereInput", ec.unmarshalInputChannelWhereInput),
 			graphql.NewInputUnmarshaler("ConnectChannelInput", ec.unmarshalInputConnectChannelInput),
@@ -1398,11 +2228,16 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ConversationOrder", ec.unmarshalInputConversationOrder),
 			graphql.NewInputUnmarshaler("ConversationWhereInput", ec.unmarshalInputConversationWhereInput),
 			graphql.NewInputUnmarshaler("CreateAPIKeyInput", ec.unmarshalInputCreateAPIKeyInput),
+			graphql.NewInputUnmarshaler("KnowledgeDocumentOrder", ec.unmarshalInputKnowledgeDocumentOrder),
+			graphql.NewInputUnmarshaler("KnowledgeDocumentWhereInput", ec.unmarshalInputKnowledgeDocumentWhereInput),
 			graphql.NewInputUnmarshaler("MessageOrder", ec.unmarshalInputMessageOrder),
 			graphql.NewInputUnmarshaler("MessageWhereInput", ec.unmarshalInputMessageWhereInput),
 			graphql.NewInputUnmarshaler("SendReplyInput", ec.unmarshalInputSendReplyInput),
+			graphql.NewInputUnmarshaler("UpdateAgentSettingsInput", ec.unmarshalInputUpdateAgentSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateChannelInput", ec.unmarshalInputUpdateChannelInput),
 			graphql.NewInputUnmarshaler("UpdateConversationInput", ec.unmarshalInputUpdateConversationInput),
+			graphql.NewInputUnmarshaler("UpdateKnowledgeDocumentInput", ec.unmarshalInputUpdateKnowledgeDocumentInput),
+			graphql.NewInputUnmarshaler("UploadKnowledgeDocumentInput", ec.unmarshalInputUploadKnowledgeDocumentInput),
 		)
 	}
 	first := true
@@ -1453,6 +2288,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1479,6 +2331,109 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../../schema/agent.graphqls", Input: `# The AI agent, the knowledge base and sentiment (docs/agent.md).
+
+"A file in a multipart request (GraphQL multipart request spec)."
+scalar Upload
+
+"A knowledge-base passage an answer used."
+type Citation {
+  documentId: ID!
+  chunkId: ID!
+  "The document title and heading path of the passage."
+  title: String!
+  "The start of the passage."
+  snippet: String!
+}
+
+"One weekly opening window, in the settings' time zone."
+type BusinessHoursWindow {
+  "MONDAY ... SUNDAY"
+  day: String!
+  "HH:MM, 24-hour"
+  start: String!
+  "HH:MM, after start; 24:00 is midnight"
+  end: String!
+}
+
+input BusinessHoursWindowInput {
+  day: String!
+  start: String!
+  end: String!
+}
+
+input AddKnowledgeDocumentInput {
+  title: String!
+  content: String!
+  "TEXT by default."
+  format: KnowledgeDocumentFormat
+}
+
+input UploadKnowledgeDocumentInput {
+  "A .txt, .md or .html file (UTF-8, at most 5 MB)."
+  file: Upload!
+  "Defaults to the file name without its extension."
+  title: String
+  "Defaults to the file's extension or content type."
+  format: KnowledgeDocumentFormat
+}
+
+input UpdateKnowledgeDocumentInput {
+  title: String
+  content: String
+  format: KnowledgeDocumentFormat
+}
+
+type DeleteKnowledgeDocumentPayload {
+  deletedId: ID!
+}
+
+"An answer from the knowledge base, the way the agent would give it."
+type KnowledgeAnswer {
+  "Empty when refused."
+  answer: String!
+  citations: [Citation!]!
+  "In [0,1]; the agent sends answers at or above the workspace's threshold."
+  confidence: Float!
+  "The knowledge base does not support an answer."
+  refused: Boolean!
+  model: String!
+}
+
+input UpdateAgentSettingsInput {
+  "In [0,1]."
+  confidenceThreshold: Float
+  "In [-1,0]: sentiment at or below it hands off."
+  negativeSentimentThreshold: Float
+  "Replaces the list."
+  handoffKeywords: [String!]
+  "IANA name, e.g. Europe/London."
+  timezone: String
+  "Replaces the windows; an empty list means always open."
+  businessHours: [BusinessHoursWindowInput!]
+  awayMessage: String
+  tone: String
+  signature: String
+}
+
+extend type Query {
+  "Ask the knowledge base as a customer would (nothing is sent or stored)."
+  askKnowledgeBase(question: String!): KnowledgeAnswer!
+  "The workspace's agent settings (defaults until first updated). Admins only."
+  agentSettings: AgentSettings!
+}
+
+extend type Mutation {
+  addKnowledgeDocument(input: AddKnowledgeDocumentInput!): KnowledgeDocument!
+  uploadKnowledgeDocument(input: UploadKnowledgeDocumentInput!): KnowledgeDocument!
+  updateKnowledgeDocument(id: ID!, input: UpdateKnowledgeDocumentInput!): KnowledgeDocument!
+  deleteKnowledgeDocument(id: ID!): DeleteKnowledgeDocumentPayload!
+  updateAgentSettings(input: UpdateAgentSettingsInput!): AgentSettings!
+  "Send an AI draft, optionally edited."
+  approveDraft(id: ID!, text: String): Message!
+  discardDraft(id: ID!): Message!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/neksio.graphqls", Input: `# Hand-written part of the API. schema/ent.graphql is generated by entgql.
 
 "A file attached to a message."
@@ -1522,6 +2477,8 @@ input UpdateConversationInput {
   "AI mode for this conversation; clearAiMode inherits the channel's."
   aiMode: ConversationAiMode
   clearAiMode: Boolean
+  "Give a handed-off conversation back to the agent (resolving does it too)."
+  clearHandoff: Boolean
 }
 
 input ConnectChannelInput {
@@ -1578,6 +2535,32 @@ type Mutation {
 }
 
 `, BuiltIn: false},
+	{Name: "../../schema/realtime.graphqls", Input: `# Realtime: subscriptions that follow every change (docs/realtime.md).
+# Other areas add theirs with ` + "`" + `extend type Subscription` + "`" + `.
+
+"""
+Live changes of the viewer's workspace, over WebSocket (graphql-transport-ws,
+or the legacy graphql-ws) or Server-Sent Events. Each event is re-read
+through the subscriber's permissions before it is sent, so it carries the
+object as a query would return it right now. Filters that name another
+workspace's object answer NOT_FOUND.
+
+A subscription that may have missed events (the client was too slow, or the
+server's event stream was interrupted) is ended with an error (WebSocket:
+close code 4413 or 4503; SSE: a final error with code RESYNC): reconnect,
+then refetch what you show.
+"""
+type Subscription {
+  "A new conversation, optionally only on one channel."
+  conversationCreated(channelId: ID): Conversation!
+  "A conversation changed: status, assignee, AI mode, sentiment, hand-off, last message time."
+  conversationUpdated(channelId: ID): Conversation!
+  "A new message: inbound, outbound (people and the agent) and AI drafts."
+  messageAdded(conversationId: ID, channelId: ID): Message!
+  "A message changed: delivery status, edits, deletions."
+  messageUpdated(conversationId: ID, channelId: ID): Message!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
 type APIKey implements Node {
@@ -1630,6 +2613,303 @@ enum APIKeyRole @goModel(model: "github.com/neksio/neksio/ent/apikey.Role") {
   ADMIN
   AGENT
   ANALYST
+}
+type AgentRun implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  messageID: ID!
+  conversationID: ID!
+  decision: AgentRunDecision!
+  reason: String!
+  answer: String!
+  citations: [Citation!]
+  confidence: Float!
+  model: String!
+  latencyMs: Int!
+  promptTokens: Int!
+  completionTokens: Int!
+  sentimentScore: Float
+  replyMessageID: ID
+  message: Message!
+  conversation: Conversation!
+  reply: Message
+}
+"""
+A connection to a list of items.
+"""
+type AgentRunConnection {
+  """
+  A list of edges.
+  """
+  edges: [AgentRunEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+AgentRunDecision is enum for the field decision
+"""
+enum AgentRunDecision @goModel(model: "github.com/neksio/neksio/ent/agentrun.Decision") {
+  SENT
+  DRAFTED
+  HANDED_OFF
+  SKIPPED
+}
+"""
+An edge in a connection.
+"""
+type AgentRunEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: AgentRun
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for AgentRun connections
+"""
+input AgentRunOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order AgentRuns.
+  """
+  field: AgentRunOrderField!
+}
+"""
+Properties by which AgentRun connections can be ordered.
+"""
+enum AgentRunOrderField {
+  CREATED_AT
+  UPDATED_AT
+  DECISION
+}
+"""
+AgentRunWhereInput is used for filtering AgentRun objects.
+Input was generated by ent.
+"""
+input AgentRunWhereInput {
+  not: AgentRunWhereInput
+  and: [AgentRunWhereInput!]
+  or: [AgentRunWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  message_id field predicates
+  """
+  messageID: ID
+  messageIDNEQ: ID
+  messageIDIn: [ID!]
+  messageIDNotIn: [ID!]
+  messageIDGT: ID
+  messageIDGTE: ID
+  messageIDLT: ID
+  messageIDLTE: ID
+  messageIDContains: ID
+  messageIDHasPrefix: ID
+  messageIDHasSuffix: ID
+  messageIDEqualFold: ID
+  messageIDContainsFold: ID
+  """
+  conversation_id field predicates
+  """
+  conversationID: ID
+  conversationIDNEQ: ID
+  conversationIDIn: [ID!]
+  conversationIDNotIn: [ID!]
+  conversationIDGT: ID
+  conversationIDGTE: ID
+  conversationIDLT: ID
+  conversationIDLTE: ID
+  conversationIDContains: ID
+  conversationIDHasPrefix: ID
+  conversationIDHasSuffix: ID
+  conversationIDEqualFold: ID
+  conversationIDContainsFold: ID
+  """
+  decision field predicates
+  """
+  decision: AgentRunDecision
+  decisionNEQ: AgentRunDecision
+  decisionIn: [AgentRunDecision!]
+  decisionNotIn: [AgentRunDecision!]
+  """
+  reason field predicates
+  """
+  reason: String
+  reasonNEQ: String
+  reasonIn: [String!]
+  reasonNotIn: [String!]
+  reasonGT: String
+  reasonGTE: String
+  reasonLT: String
+  reasonLTE: String
+  reasonContains: String
+  reasonHasPrefix: String
+  reasonHasSuffix: String
+  reasonEqualFold: String
+  reasonContainsFold: String
+  """
+  confidence field predicates
+  """
+  confidence: Float
+  confidenceNEQ: Float
+  confidenceIn: [Float!]
+  confidenceNotIn: [Float!]
+  confidenceGT: Float
+  confidenceGTE: Float
+  confidenceLT: Float
+  confidenceLTE: Float
+  """
+  model field predicates
+  """
+  model: String
+  modelNEQ: String
+  modelIn: [String!]
+  modelNotIn: [String!]
+  modelGT: String
+  modelGTE: String
+  modelLT: String
+  modelLTE: String
+  modelContains: String
+  modelHasPrefix: String
+  modelHasSuffix: String
+  modelEqualFold: String
+  modelContainsFold: String
+  """
+  latency_ms field predicates
+  """
+  latencyMs: Int
+  latencyMsNEQ: Int
+  latencyMsIn: [Int!]
+  latencyMsNotIn: [Int!]
+  latencyMsGT: Int
+  latencyMsGTE: Int
+  latencyMsLT: Int
+  latencyMsLTE: Int
+  """
+  prompt_tokens field predicates
+  """
+  promptTokens: Int
+  promptTokensNEQ: Int
+  promptTokensIn: [Int!]
+  promptTokensNotIn: [Int!]
+  promptTokensGT: Int
+  promptTokensGTE: Int
+  promptTokensLT: Int
+  promptTokensLTE: Int
+  """
+  completion_tokens field predicates
+  """
+  completionTokens: Int
+  completionTokensNEQ: Int
+  completionTokensIn: [Int!]
+  completionTokensNotIn: [Int!]
+  completionTokensGT: Int
+  completionTokensGTE: Int
+  completionTokensLT: Int
+  completionTokensLTE: Int
+  """
+  sentiment_score field predicates
+  """
+  sentimentScore: Float
+  sentimentScoreNEQ: Float
+  sentimentScoreIn: [Float!]
+  sentimentScoreNotIn: [Float!]
+  sentimentScoreGT: Float
+  sentimentScoreGTE: Float
+  sentimentScoreLT: Float
+  sentimentScoreLTE: Float
+  sentimentScoreIsNil: Boolean
+  sentimentScoreNotNil: Boolean
+  """
+  reply_message_id field predicates
+  """
+  replyMessageID: ID
+  replyMessageIDNEQ: ID
+  replyMessageIDIn: [ID!]
+  replyMessageIDNotIn: [ID!]
+  replyMessageIDGT: ID
+  replyMessageIDGTE: ID
+  replyMessageIDLT: ID
+  replyMessageIDLTE: ID
+  replyMessageIDContains: ID
+  replyMessageIDHasPrefix: ID
+  replyMessageIDHasSuffix: ID
+  replyMessageIDIsNil: Boolean
+  replyMessageIDNotNil: Boolean
+  replyMessageIDEqualFold: ID
+  replyMessageIDContainsFold: ID
+  """
+  message edge predicates
+  """
+  hasMessage: Boolean
+  hasMessageWith: [MessageWhereInput!]
+  """
+  conversation edge predicates
+  """
+  hasConversation: Boolean
+  hasConversationWith: [ConversationWhereInput!]
+  """
+  reply edge predicates
+  """
+  hasReply: Boolean
+  hasReplyWith: [MessageWhereInput!]
+}
+type AgentSettings implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  confidenceThreshold: Float!
+  negativeSentimentThreshold: Float!
+  handoffKeywords: [String!]
+  timezone: String!
+  businessHours: [BusinessHoursWindow!]
+  awayMessage: String!
+  tone: String!
+  signature: String!
 }
 type AuditLog implements Node {
   id: ID!
@@ -2237,6 +3517,8 @@ type Conversation implements Node {
   lastInboundAt: Time
   handoffReason: String
   handedOffAt: Time
+  sentimentLabel: ConversationSentimentLabel
+  sentimentScore: Float
   channel: Channel!
   contact: Contact
   assignee: User
@@ -2271,6 +3553,37 @@ type Conversation implements Node {
     """
     where: MessageWhereInput
   ): MessageConnection!
+  agentRuns(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for AgentRuns returned from the connection.
+    """
+    orderBy: AgentRunOrder
+
+    """
+    Filtering options for AgentRuns returned from the connection.
+    """
+    where: AgentRunWhereInput
+  ): AgentRunConnection!
 }
 """
 ConversationAiMode is enum for the field ai_mode
@@ -2339,6 +3652,14 @@ enum ConversationOrderField {
   UPDATED_AT
   STATUS
   LAST_MESSAGE_AT
+}
+"""
+ConversationSentimentLabel is enum for the field sentiment_label
+"""
+enum ConversationSentimentLabel @goModel(model: "github.com/neksio/neksio/ent/conversation.SentimentLabel") {
+  POSITIVE
+  NEUTRAL
+  NEGATIVE
 }
 """
 ConversationStatus is enum for the field status
@@ -2572,6 +3893,28 @@ input ConversationWhereInput {
   handedOffAtIsNil: Boolean
   handedOffAtNotNil: Boolean
   """
+  sentiment_label field predicates
+  """
+  sentimentLabel: ConversationSentimentLabel
+  sentimentLabelNEQ: ConversationSentimentLabel
+  sentimentLabelIn: [ConversationSentimentLabel!]
+  sentimentLabelNotIn: [ConversationSentimentLabel!]
+  sentimentLabelIsNil: Boolean
+  sentimentLabelNotNil: Boolean
+  """
+  sentiment_score field predicates
+  """
+  sentimentScore: Float
+  sentimentScoreNEQ: Float
+  sentimentScoreIn: [Float!]
+  sentimentScoreNotIn: [Float!]
+  sentimentScoreGT: Float
+  sentimentScoreGTE: Float
+  sentimentScoreLT: Float
+  sentimentScoreLTE: Float
+  sentimentScoreIsNil: Boolean
+  sentimentScoreNotNil: Boolean
+  """
   channel edge predicates
   """
   hasChannel: Boolean
@@ -2586,12 +3929,208 @@ input ConversationWhereInput {
   """
   hasMessages: Boolean
   hasMessagesWith: [MessageWhereInput!]
+  """
+  agent_runs edge predicates
+  """
+  hasAgentRuns: Boolean
+  hasAgentRunsWith: [AgentRunWhereInput!]
 }
 """
 Define a Relay Cursor type:
 https://relay.dev/graphql/connections.htm#sec-Cursor
 """
 scalar Cursor
+type KnowledgeChunk implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  documentID: ID!
+  index: Int!
+  heading: String!
+  text: String!
+  startOffset: Int!
+  endOffset: Int!
+  document: KnowledgeDocument!
+}
+type KnowledgeDocument implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  title: String!
+  format: KnowledgeDocumentFormat!
+  content: String!
+  status: KnowledgeDocumentStatus!
+  chunkCount: Int!
+  error: String
+  indexedAt: Time
+  version: Int!
+  embeddingModel: String
+  chunks: [KnowledgeChunk!]
+}
+"""
+A connection to a list of items.
+"""
+type KnowledgeDocumentConnection {
+  """
+  A list of edges.
+  """
+  edges: [KnowledgeDocumentEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type KnowledgeDocumentEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: KnowledgeDocument
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+KnowledgeDocumentFormat is enum for the field format
+"""
+enum KnowledgeDocumentFormat @goModel(model: "github.com/neksio/neksio/ent/knowledgedocument.Format") {
+  TEXT
+  MARKDOWN
+  HTML
+}
+"""
+Ordering options for KnowledgeDocument connections
+"""
+input KnowledgeDocumentOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order KnowledgeDocuments.
+  """
+  field: KnowledgeDocumentOrderField!
+}
+"""
+Properties by which KnowledgeDocument connections can be ordered.
+"""
+enum KnowledgeDocumentOrderField {
+  CREATED_AT
+  UPDATED_AT
+  TITLE
+  STATUS
+}
+"""
+KnowledgeDocumentStatus is enum for the field status
+"""
+enum KnowledgeDocumentStatus @goModel(model: "github.com/neksio/neksio/ent/knowledgedocument.Status") {
+  PENDING
+  INDEXED
+  FAILED
+}
+"""
+KnowledgeDocumentWhereInput is used for filtering KnowledgeDocument objects.
+Input was generated by ent.
+"""
+input KnowledgeDocumentWhereInput {
+  not: KnowledgeDocumentWhereInput
+  and: [KnowledgeDocumentWhereInput!]
+  or: [KnowledgeDocumentWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  title field predicates
+  """
+  title: String
+  titleNEQ: String
+  titleIn: [String!]
+  titleNotIn: [String!]
+  titleGT: String
+  titleGTE: String
+  titleLT: String
+  titleLTE: String
+  titleContains: String
+  titleHasPrefix: String
+  titleHasSuffix: String
+  titleEqualFold: String
+  titleContainsFold: String
+  """
+  format field predicates
+  """
+  format: KnowledgeDocumentFormat
+  formatNEQ: KnowledgeDocumentFormat
+  formatIn: [KnowledgeDocumentFormat!]
+  formatNotIn: [KnowledgeDocumentFormat!]
+  """
+  status field predicates
+  """
+  status: KnowledgeDocumentStatus
+  statusNEQ: KnowledgeDocumentStatus
+  statusIn: [KnowledgeDocumentStatus!]
+  statusNotIn: [KnowledgeDocumentStatus!]
+  """
+  chunk_count field predicates
+  """
+  chunkCount: Int
+  chunkCountNEQ: Int
+  chunkCountIn: [Int!]
+  chunkCountNotIn: [Int!]
+  chunkCountGT: Int
+  chunkCountGTE: Int
+  chunkCountLT: Int
+  chunkCountLTE: Int
+  """
+  indexed_at field predicates
+  """
+  indexedAt: Time
+  indexedAtNEQ: Time
+  indexedAtIn: [Time!]
+  indexedAtNotIn: [Time!]
+  indexedAtGT: Time
+  indexedAtGTE: Time
+  indexedAtLT: Time
+  indexedAtLTE: Time
+  indexedAtIsNil: Boolean
+  indexedAtNotNil: Boolean
+}
 """
 The builtin Map type
 """
@@ -2617,8 +4156,11 @@ type Message implements Node {
   sentAt: Time!
   editedAt: Time
   deletedAt: Time
+  sentimentLabel: MessageSentimentLabel
+  sentimentScore: Float
   conversation: Conversation!
   contact: Contact
+  agentRun: AgentRun
 }
 """
 MessageAuthorKind is enum for the field author_kind
@@ -2656,6 +4198,8 @@ enum MessageDeliveryStatus @goModel(model: "github.com/neksio/neksio/ent/message
   DELIVERED
   READ
   FAILED
+  DRAFT
+  DISCARDED
 }
 """
 MessageDirection is enum for the field direction
@@ -2697,6 +4241,14 @@ enum MessageOrderField {
   CREATED_AT
   UPDATED_AT
   SENT_AT
+}
+"""
+MessageSentimentLabel is enum for the field sentiment_label
+"""
+enum MessageSentimentLabel @goModel(model: "github.com/neksio/neksio/ent/message.SentimentLabel") {
+  POSITIVE
+  NEUTRAL
+  NEGATIVE
 }
 """
 MessageWhereInput is used for filtering Message objects.
@@ -2972,6 +4524,28 @@ input MessageWhereInput {
   deletedAtIsNil: Boolean
   deletedAtNotNil: Boolean
   """
+  sentiment_label field predicates
+  """
+  sentimentLabel: MessageSentimentLabel
+  sentimentLabelNEQ: MessageSentimentLabel
+  sentimentLabelIn: [MessageSentimentLabel!]
+  sentimentLabelNotIn: [MessageSentimentLabel!]
+  sentimentLabelIsNil: Boolean
+  sentimentLabelNotNil: Boolean
+  """
+  sentiment_score field predicates
+  """
+  sentimentScore: Float
+  sentimentScoreNEQ: Float
+  sentimentScoreIn: [Float!]
+  sentimentScoreNotIn: [Float!]
+  sentimentScoreGT: Float
+  sentimentScoreGTE: Float
+  sentimentScoreLT: Float
+  sentimentScoreLTE: Float
+  sentimentScoreIsNil: Boolean
+  sentimentScoreNotNil: Boolean
+  """
   conversation edge predicates
   """
   hasConversation: Boolean
@@ -2981,6 +4555,11 @@ input MessageWhereInput {
   """
   hasContact: Boolean
   hasContactWith: [ContactWhereInput!]
+  """
+  agent_run edge predicates
+  """
+  hasAgentRun: Boolean
+  hasAgentRunWith: [AgentRunWhereInput!]
 }
 """
 An object with an ID.
@@ -3046,6 +4625,37 @@ type Query {
     """
     ids: [ID!]!
   ): [Node]!
+  agentRuns(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for AgentRuns returned from the connection.
+    """
+    orderBy: AgentRunOrder
+
+    """
+    Filtering options for AgentRuns returned from the connection.
+    """
+    where: AgentRunWhereInput
+  ): AgentRunConnection!
   channels(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -3139,6 +4749,37 @@ type Query {
     """
     where: ConversationWhereInput
   ): ConversationConnection!
+  knowledgeDocuments(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for KnowledgeDocuments returned from the connection.
+    """
+    orderBy: KnowledgeDocumentOrder
+
+    """
+    Filtering options for KnowledgeDocuments returned from the connection.
+    """
+    where: KnowledgeDocumentWhereInput
+  ): KnowledgeDocumentConnection!
   messages(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -3232,6 +4873,100 @@ func (ec *executionContext) childFields_APIKeyEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type APIKeyEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_AgentRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AgentRun_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AgentRun_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_AgentRun_updatedAt(ctx, field)
+	case "messageID":
+		return ec.fieldContext_AgentRun_messageID(ctx, field)
+	case "conversationID":
+		return ec.fieldContext_AgentRun_conversationID(ctx, field)
+	case "decision":
+		return ec.fieldContext_AgentRun_decision(ctx, field)
+	case "reason":
+		return ec.fieldContext_AgentRun_reason(ctx, field)
+	case "answer":
+		return ec.fieldContext_AgentRun_answer(ctx, field)
+	case "citations":
+		return ec.fieldContext_AgentRun_citations(ctx, field)
+	case "confidence":
+		return ec.fieldContext_AgentRun_confidence(ctx, field)
+	case "model":
+		return ec.fieldContext_AgentRun_model(ctx, field)
+	case "latencyMs":
+		return ec.fieldContext_AgentRun_latencyMs(ctx, field)
+	case "promptTokens":
+		return ec.fieldContext_AgentRun_promptTokens(ctx, field)
+	case "completionTokens":
+		return ec.fieldContext_AgentRun_completionTokens(ctx, field)
+	case "sentimentScore":
+		return ec.fieldContext_AgentRun_sentimentScore(ctx, field)
+	case "replyMessageID":
+		return ec.fieldContext_AgentRun_replyMessageID(ctx, field)
+	case "message":
+		return ec.fieldContext_AgentRun_message(ctx, field)
+	case "conversation":
+		return ec.fieldContext_AgentRun_conversation(ctx, field)
+	case "reply":
+		return ec.fieldContext_AgentRun_reply(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentRun", field.Name)
+}
+
+func (ec *executionContext) childFields_AgentRunConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AgentRunConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AgentRunConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AgentRunConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentRunConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AgentRunEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_AgentRunEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_AgentRunEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentRunEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AgentSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AgentSettings_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AgentSettings_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_AgentSettings_updatedAt(ctx, field)
+	case "confidenceThreshold":
+		return ec.fieldContext_AgentSettings_confidenceThreshold(ctx, field)
+	case "negativeSentimentThreshold":
+		return ec.fieldContext_AgentSettings_negativeSentimentThreshold(ctx, field)
+	case "handoffKeywords":
+		return ec.fieldContext_AgentSettings_handoffKeywords(ctx, field)
+	case "timezone":
+		return ec.fieldContext_AgentSettings_timezone(ctx, field)
+	case "businessHours":
+		return ec.fieldContext_AgentSettings_businessHours(ctx, field)
+	case "awayMessage":
+		return ec.fieldContext_AgentSettings_awayMessage(ctx, field)
+	case "tone":
+		return ec.fieldContext_AgentSettings_tone(ctx, field)
+	case "signature":
+		return ec.fieldContext_AgentSettings_signature(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentSettings", field.Name)
+}
+
 func (ec *executionContext) childFields_Attachment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "type":
@@ -3278,6 +5013,18 @@ func (ec *executionContext) childFields_AuditLogEdge(ctx context.Context, field 
 		return ec.fieldContext_AuditLogEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditLogEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_BusinessHoursWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_BusinessHoursWindow_day(ctx, field)
+	case "start":
+		return ec.fieldContext_BusinessHoursWindow_start(ctx, field)
+	case "end":
+		return ec.fieldContext_BusinessHoursWindow_end(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BusinessHoursWindow", field.Name)
 }
 
 func (ec *executionContext) childFields_Channel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3334,6 +5081,20 @@ func (ec *executionContext) childFields_ChannelEdge(ctx context.Context, field g
 		return ec.fieldContext_ChannelEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChannelEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Citation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "documentId":
+		return ec.fieldContext_Citation_documentId(ctx, field)
+	case "chunkId":
+		return ec.fieldContext_Citation_chunkId(ctx, field)
+	case "title":
+		return ec.fieldContext_Citation_title(ctx, field)
+	case "snippet":
+		return ec.fieldContext_Citation_snippet(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Citation", field.Name)
 }
 
 func (ec *executionContext) childFields_ConnectorInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3436,6 +5197,10 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_handoffReason(ctx, field)
 	case "handedOffAt":
 		return ec.fieldContext_Conversation_handedOffAt(ctx, field)
+	case "sentimentLabel":
+		return ec.fieldContext_Conversation_sentimentLabel(ctx, field)
+	case "sentimentScore":
+		return ec.fieldContext_Conversation_sentimentScore(ctx, field)
 	case "channel":
 		return ec.fieldContext_Conversation_channel(ctx, field)
 	case "contact":
@@ -3444,6 +5209,8 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_assignee(ctx, field)
 	case "messages":
 		return ec.fieldContext_Conversation_messages(ctx, field)
+	case "agentRuns":
+		return ec.fieldContext_Conversation_agentRuns(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Conversation", field.Name)
 }
@@ -3478,6 +5245,110 @@ func (ec *executionContext) childFields_CreateAPIKeyPayload(ctx context.Context,
 		return ec.fieldContext_CreateAPIKeyPayload_apiKey(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateAPIKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteKnowledgeDocumentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedId":
+		return ec.fieldContext_DeleteKnowledgeDocumentPayload_deletedId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteKnowledgeDocumentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeAnswer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "answer":
+		return ec.fieldContext_KnowledgeAnswer_answer(ctx, field)
+	case "citations":
+		return ec.fieldContext_KnowledgeAnswer_citations(ctx, field)
+	case "confidence":
+		return ec.fieldContext_KnowledgeAnswer_confidence(ctx, field)
+	case "refused":
+		return ec.fieldContext_KnowledgeAnswer_refused(ctx, field)
+	case "model":
+		return ec.fieldContext_KnowledgeAnswer_model(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeAnswer", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeChunk(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_KnowledgeChunk_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_KnowledgeChunk_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_KnowledgeChunk_updatedAt(ctx, field)
+	case "documentID":
+		return ec.fieldContext_KnowledgeChunk_documentID(ctx, field)
+	case "index":
+		return ec.fieldContext_KnowledgeChunk_index(ctx, field)
+	case "heading":
+		return ec.fieldContext_KnowledgeChunk_heading(ctx, field)
+	case "text":
+		return ec.fieldContext_KnowledgeChunk_text(ctx, field)
+	case "startOffset":
+		return ec.fieldContext_KnowledgeChunk_startOffset(ctx, field)
+	case "endOffset":
+		return ec.fieldContext_KnowledgeChunk_endOffset(ctx, field)
+	case "document":
+		return ec.fieldContext_KnowledgeChunk_document(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeChunk", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeDocument(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_KnowledgeDocument_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_KnowledgeDocument_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_KnowledgeDocument_updatedAt(ctx, field)
+	case "title":
+		return ec.fieldContext_KnowledgeDocument_title(ctx, field)
+	case "format":
+		return ec.fieldContext_KnowledgeDocument_format(ctx, field)
+	case "content":
+		return ec.fieldContext_KnowledgeDocument_content(ctx, field)
+	case "status":
+		return ec.fieldContext_KnowledgeDocument_status(ctx, field)
+	case "chunkCount":
+		return ec.fieldContext_KnowledgeDocument_chunkCount(ctx, field)
+	case "error":
+		return ec.fieldContext_KnowledgeDocument_error(ctx, field)
+	case "indexedAt":
+		return ec.fieldContext_KnowledgeDocument_indexedAt(ctx, field)
+	case "version":
+		return ec.fieldContext_KnowledgeDocument_version(ctx, field)
+	case "embeddingModel":
+		return ec.fieldContext_KnowledgeDocument_embeddingModel(ctx, field)
+	case "chunks":
+		return ec.fieldContext_KnowledgeDocument_chunks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeDocument", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeDocumentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_KnowledgeDocumentConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_KnowledgeDocumentConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_KnowledgeDocumentConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeDocumentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeDocumentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_KnowledgeDocumentEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_KnowledgeDocumentEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeDocumentEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Message(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3522,10 +5393,16 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_editedAt(ctx, field)
 	case "deletedAt":
 		return ec.fieldContext_Message_deletedAt(ctx, field)
+	case "sentimentLabel":
+		return ec.fieldContext_Message_sentimentLabel(ctx, field)
+	case "sentimentScore":
+		return ec.fieldContext_Message_sentimentScore(ctx, field)
 	case "conversation":
 		return ec.fieldContext_Message_conversation(ctx, field)
 	case "contact":
 		return ec.fieldContext_Message_contact(ctx, field)
+	case "agentRun":
+		return ec.fieldContext_Message_agentRun(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Message", field.Name)
 }
@@ -3830,6 +5707,60 @@ func (ec *executionContext) field_Contact_conversations_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Conversation_agentRuns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.AgentRunOrder, error) {
+			return ec.unmarshalOAgentRunOrder2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.AgentRunWhereInput, error) {
+			return ec.unmarshalOAgentRunWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Conversation_messages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3884,6 +5815,42 @@ func (ec *executionContext) field_Conversation_messages_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addKnowledgeDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AddKnowledgeDocumentInput, error) {
+			return ec.unmarshalNAddKnowledgeDocumentInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAddKnowledgeDocumentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_approveDraft_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "text",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["text"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_connectChannel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3909,6 +5876,34 @@ func (ec *executionContext) field_Mutation_createAPIKey_args(ctx context.Context
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteKnowledgeDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_discardDraft_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -3946,6 +5941,20 @@ func (ec *executionContext) field_Mutation_sendReply_args(ctx context.Context, r
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SendReplyInput, error) {
 			return ec.unmarshalNSendReplyInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐSendReplyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateAgentSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateAgentSettingsInput, error) {
+			return ec.unmarshalNUpdateAgentSettingsInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐUpdateAgentSettingsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3998,6 +6007,42 @@ func (ec *executionContext) field_Mutation_updateConversation_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateKnowledgeDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateKnowledgeDocumentInput, error) {
+			return ec.unmarshalNUpdateKnowledgeDocumentInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐUpdateKnowledgeDocumentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadKnowledgeDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UploadKnowledgeDocumentInput, error) {
+			return ec.unmarshalNUploadKnowledgeDocumentInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐUploadKnowledgeDocumentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4009,6 +6054,74 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_agentRuns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.AgentRunOrder, error) {
+			return ec.unmarshalOAgentRunOrder2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.AgentRunWhereInput, error) {
+			return ec.unmarshalOAgentRunWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_askKnowledgeBase_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "question",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["question"] = arg0
 	return args, nil
 }
 
@@ -4174,6 +6287,60 @@ func (ec *executionContext) field_Query_conversations_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_knowledgeDocuments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.KnowledgeDocumentOrder, error) {
+			return ec.unmarshalOKnowledgeDocumentOrder2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.KnowledgeDocumentWhereInput, error) {
+			return ec.unmarshalOKnowledgeDocumentWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_messages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4253,6 +6420,78 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_conversationCreated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_conversationUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_messageAdded_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversationId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_messageUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversationId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg1
 	return args, nil
 }
 
@@ -4686,6 +6925,883 @@ func (ec *executionContext) _APIKeyEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_APIKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIKeyEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _AgentRun_id(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AgentRun_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AgentRun_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AgentRun_messageID(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_messageID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MessageID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_messageID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AgentRun_conversationID(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_conversationID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_conversationID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AgentRun_decision(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_decision(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Decision, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v agentrun.Decision) graphql.Marshaler {
+			return ec.marshalNAgentRunDecision2githubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecision(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_decision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "AgentRunDecision")
+}
+
+func (ec *executionContext) _AgentRun_reason(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgentRun_answer(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_answer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Answer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_answer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgentRun_citations(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_citations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Citations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.Citation) graphql.Marshaler {
+			return ec.marshalOCitation2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitationᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_citations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentRun",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Citation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgentRun_confidence(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_confidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Confidence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_confidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AgentRun_model(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Model, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgentRun_latencyMs(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_latencyMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatencyMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_latencyMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AgentRun_promptTokens(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_promptTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PromptTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_promptTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AgentRun_completionTokens(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_completionTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletionTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_completionTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AgentRun_sentimentScore(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_sentimentScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentimentScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_sentimentScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AgentRun_replyMessageID(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_replyMessageID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplyMessageID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_replyMessageID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRun", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AgentRun_message(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgentRun_conversation(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_conversation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversation(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Conversation) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgentRun_reply(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRun_reply(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reply(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalOMessage2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRun_reply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgentRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRunConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AgentRunEdge) graphql.Marshaler {
+			return ec.marshalOAgentRunEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRunConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentRunEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgentRunConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRunConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRunConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgentRunConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRunConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRunConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRunConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AgentRunEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRunEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentRun) graphql.Marshaler {
+			return ec.marshalOAgentRun2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRunEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentRunEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgentRunEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentRunEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentRunEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentRunEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _AgentSettings_id(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AgentSettings_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AgentSettings_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AgentSettings_confidenceThreshold(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_confidenceThreshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConfidenceThreshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_confidenceThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AgentSettings_negativeSentimentThreshold(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_negativeSentimentThreshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NegativeSentimentThreshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_negativeSentimentThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AgentSettings_handoffKeywords(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_handoffKeywords(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HandoffKeywords, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_handoffKeywords(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgentSettings_timezone(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timezone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgentSettings_businessHours(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_businessHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusinessHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.BusinessHoursWindow) graphql.Marshaler {
+			return ec.marshalOBusinessHoursWindow2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐBusinessHoursWindowᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_businessHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessHoursWindow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgentSettings_awayMessage(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_awayMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AwayMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_awayMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgentSettings_tone(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_tone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_tone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgentSettings_signature(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_signature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Signature, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_signature(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "String")
 }
 
 func (ec *executionContext) _Attachment_type(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
@@ -5127,6 +8243,75 @@ func (ec *executionContext) _AuditLogEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_AuditLogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditLogEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _BusinessHoursWindow_day(ctx context.Context, field graphql.CollectedField, obj *schematype.BusinessHoursWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessHoursWindow_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessHoursWindow_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessHoursWindow", field, false, false, "String")
+}
+
+func (ec *executionContext) _BusinessHoursWindow_start(ctx context.Context, field graphql.CollectedField, obj *schematype.BusinessHoursWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessHoursWindow_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessHoursWindow_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessHoursWindow", field, false, false, "String")
+}
+
+func (ec *executionContext) _BusinessHoursWindow_end(ctx context.Context, field graphql.CollectedField, obj *schematype.BusinessHoursWindow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessHoursWindow_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessHoursWindow_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessHoursWindow", field, false, false, "String")
 }
 
 func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
@@ -5612,6 +8797,98 @@ func (ec *executionContext) _ChannelEdge_cursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_ChannelEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChannelEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Citation_documentId(ctx context.Context, field graphql.CollectedField, obj *schematype.Citation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Citation_documentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Citation_documentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Citation", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Citation_chunkId(ctx context.Context, field graphql.CollectedField, obj *schematype.Citation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Citation_chunkId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChunkID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Citation_chunkId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Citation", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Citation_title(ctx context.Context, field graphql.CollectedField, obj *schematype.Citation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Citation_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Citation_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Citation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Citation_snippet(ctx context.Context, field graphql.CollectedField, obj *schematype.Citation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Citation_snippet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Snippet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Citation_snippet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Citation", field, false, false, "String")
 }
 
 func (ec *executionContext) _ConnectorInfo_name(ctx context.Context, field graphql.CollectedField, obj *model.ConnectorInfo) (ret graphql.Marshaler) {
@@ -6522,6 +9799,52 @@ func (ec *executionContext) fieldContext_Conversation_handedOffAt(_ context.Cont
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Conversation_sentimentLabel(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_sentimentLabel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentimentLabel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *conversation.SentimentLabel) graphql.Marshaler {
+			return ec.marshalOConversationSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabel(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_sentimentLabel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, false, false, "ConversationSentimentLabel")
+}
+
+func (ec *executionContext) _Conversation_sentimentScore(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_sentimentScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentimentScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_sentimentScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, false, false, "Float")
+}
+
 func (ec *executionContext) _Conversation_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6656,6 +9979,50 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Conversation_messages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Conversation_agentRuns(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_agentRuns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.AgentRuns(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.AgentRunOrder), fc.Args["where"].(*ent.AgentRunWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentRunConnection) graphql.Marshaler {
+			return ec.marshalNAgentRunConnection2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_agentRuns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Conversation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentRunConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Conversation_agentRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6857,6 +10224,842 @@ func (ec *executionContext) fieldContext_CreateAPIKeyPayload_apiKey(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DeleteKnowledgeDocumentPayload_deletedId(ctx context.Context, field graphql.CollectedField, obj *model.DeleteKnowledgeDocumentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteKnowledgeDocumentPayload_deletedId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteKnowledgeDocumentPayload_deletedId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteKnowledgeDocumentPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _KnowledgeAnswer_answer(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeAnswer_answer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Answer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeAnswer_answer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeAnswer", field, false, false, "String")
+}
+
+func (ec *executionContext) _KnowledgeAnswer_citations(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeAnswer_citations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Citations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*schematype.Citation) graphql.Marshaler {
+			return ec.marshalNCitation2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeAnswer_citations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "KnowledgeAnswer",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Citation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _KnowledgeAnswer_confidence(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeAnswer_confidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Confidence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeAnswer_confidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeAnswer", field, false, false, "Float")
+}
+
+func (ec *executionContext) _KnowledgeAnswer_refused(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeAnswer_refused(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refused, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeAnswer_refused(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeAnswer", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _KnowledgeAnswer_model(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeAnswer_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Model, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeAnswer_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeAnswer", field, false, false, "String")
+}
+
+func (ec *executionContext) _KnowledgeChunk_id(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeChunk_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeChunk_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeChunk", field, false, false, "ID")
+}
+
+func (ec *executionContext) _KnowledgeChunk_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeChunk_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeChunk_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeChunk", field, false, false, "Time")
+}
+
+func (ec *executionContext) _KnowledgeChunk_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeChunk_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeChunk_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeChunk", field, false, false, "Time")
+}
+
+func (ec *executionContext) _KnowledgeChunk_documentID(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeChunk_documentID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeChunk_documentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeChunk", field, false, false, "ID")
+}
+
+func (ec *executionContext) _KnowledgeChunk_index(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeChunk_index(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Index, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeChunk_index(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeChunk", field, false, false, "Int")
+}
+
+func (ec *executionContext) _KnowledgeChunk_heading(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeChunk_heading(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Heading, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeChunk_heading(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeChunk", field, false, false, "String")
+}
+
+func (ec *executionContext) _KnowledgeChunk_text(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeChunk_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeChunk_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeChunk", field, false, false, "String")
+}
+
+func (ec *executionContext) _KnowledgeChunk_startOffset(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeChunk_startOffset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartOffset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeChunk_startOffset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeChunk", field, false, false, "Int")
+}
+
+func (ec *executionContext) _KnowledgeChunk_endOffset(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeChunk_endOffset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndOffset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeChunk_endOffset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeChunk", field, false, false, "Int")
+}
+
+func (ec *executionContext) _KnowledgeChunk_document(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeChunk_document(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Document(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.KnowledgeDocument) graphql.Marshaler {
+			return ec.marshalNKnowledgeDocument2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocument(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeChunk_document(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "KnowledgeChunk",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeDocument(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _KnowledgeDocument_id(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "ID")
+}
+
+func (ec *executionContext) _KnowledgeDocument_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "Time")
+}
+
+func (ec *executionContext) _KnowledgeDocument_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "Time")
+}
+
+func (ec *executionContext) _KnowledgeDocument_title(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "String")
+}
+
+func (ec *executionContext) _KnowledgeDocument_format(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_format(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Format, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v knowledgedocument.Format) graphql.Marshaler {
+			return ec.marshalNKnowledgeDocumentFormat2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_format(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "KnowledgeDocumentFormat")
+}
+
+func (ec *executionContext) _KnowledgeDocument_content(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_content(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Content, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "String")
+}
+
+func (ec *executionContext) _KnowledgeDocument_status(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v knowledgedocument.Status) graphql.Marshaler {
+			return ec.marshalNKnowledgeDocumentStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "KnowledgeDocumentStatus")
+}
+
+func (ec *executionContext) _KnowledgeDocument_chunkCount(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_chunkCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChunkCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_chunkCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "Int")
+}
+
+func (ec *executionContext) _KnowledgeDocument_error(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "String")
+}
+
+func (ec *executionContext) _KnowledgeDocument_indexedAt(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_indexedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IndexedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_indexedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "Time")
+}
+
+func (ec *executionContext) _KnowledgeDocument_version(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "Int")
+}
+
+func (ec *executionContext) _KnowledgeDocument_embeddingModel(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_embeddingModel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmbeddingModel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_embeddingModel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocument", field, false, false, "String")
+}
+
+func (ec *executionContext) _KnowledgeDocument_chunks(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocument_chunks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Chunks(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.KnowledgeChunk) graphql.Marshaler {
+			return ec.marshalOKnowledgeChunk2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeChunkᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocument_chunks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "KnowledgeDocument",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeChunk(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _KnowledgeDocumentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocumentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocumentConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.KnowledgeDocumentEdge) graphql.Marshaler {
+			return ec.marshalOKnowledgeDocumentEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocumentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "KnowledgeDocumentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeDocumentEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _KnowledgeDocumentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocumentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocumentConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocumentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "KnowledgeDocumentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _KnowledgeDocumentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocumentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocumentConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocumentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocumentConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _KnowledgeDocumentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocumentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocumentEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.KnowledgeDocument) graphql.Marshaler {
+			return ec.marshalOKnowledgeDocument2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocument(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocumentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "KnowledgeDocumentEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeDocument(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _KnowledgeDocumentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocumentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeDocumentEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeDocumentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeDocumentEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
@@ -7328,6 +11531,52 @@ func (ec *executionContext) fieldContext_Message_deletedAt(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Message", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Message_sentimentLabel(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_sentimentLabel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentimentLabel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *message.SentimentLabel) graphql.Marshaler {
+			return ec.marshalOMessageSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabel(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_sentimentLabel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "MessageSentimentLabel")
+}
+
+func (ec *executionContext) _Message_sentimentScore(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_sentimentScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentimentScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_sentimentScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "Float")
+}
+
 func (ec *executionContext) _Message_conversation(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7387,6 +11636,38 @@ func (ec *executionContext) fieldContext_Message_contact(_ context.Context, fiel
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Message_agentRun(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_agentRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AgentRun(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentRun) graphql.Marshaler {
+			return ec.marshalOAgentRun2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_agentRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Message",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentRun(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7842,6 +12123,314 @@ func (ec *executionContext) fieldContext_Mutation_sendReply(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_addKnowledgeDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addKnowledgeDocument(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddKnowledgeDocument(ctx, fc.Args["input"].(model.AddKnowledgeDocumentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.KnowledgeDocument) graphql.Marshaler {
+			return ec.marshalNKnowledgeDocument2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocument(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addKnowledgeDocument(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeDocument(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadKnowledgeDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadKnowledgeDocument(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadKnowledgeDocument(ctx, fc.Args["input"].(model.UploadKnowledgeDocumentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.KnowledgeDocument) graphql.Marshaler {
+			return ec.marshalNKnowledgeDocument2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocument(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadKnowledgeDocument(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeDocument(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateKnowledgeDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateKnowledgeDocument(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateKnowledgeDocument(ctx, fc.Args["id"].(pulid.ID), fc.Args["input"].(model.UpdateKnowledgeDocumentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.KnowledgeDocument) graphql.Marshaler {
+			return ec.marshalNKnowledgeDocument2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocument(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateKnowledgeDocument(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeDocument(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteKnowledgeDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteKnowledgeDocument(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteKnowledgeDocument(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteKnowledgeDocumentPayload) graphql.Marshaler {
+			return ec.marshalNDeleteKnowledgeDocumentPayload2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐDeleteKnowledgeDocumentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteKnowledgeDocument(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteKnowledgeDocumentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateAgentSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateAgentSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateAgentSettings(ctx, fc.Args["input"].(model.UpdateAgentSettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentSettings) graphql.Marshaler {
+			return ec.marshalNAgentSettings2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateAgentSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateAgentSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_approveDraft(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveDraft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveDraft(ctx, fc.Args["id"].(pulid.ID), fc.Args["text"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveDraft(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveDraft_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_discardDraft(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_discardDraft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DiscardDraft(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_discardDraft(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_discardDraft_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[pulid.ID]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8022,6 +12611,50 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_agentRuns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_agentRuns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AgentRuns(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.AgentRunOrder), fc.Args["where"].(*ent.AgentRunWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentRunConnection) graphql.Marshaler {
+			return ec.marshalNAgentRunConnection2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_agentRuns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentRunConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_agentRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_channels(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8154,6 +12787,50 @@ func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_knowledgeDocuments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_knowledgeDocuments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().KnowledgeDocuments(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.KnowledgeDocumentOrder), fc.Args["where"].(*ent.KnowledgeDocumentWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.KnowledgeDocumentConnection) graphql.Marshaler {
+			return ec.marshalNKnowledgeDocumentConnection2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_knowledgeDocuments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeDocumentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_knowledgeDocuments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_messages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8194,6 +12871,82 @@ func (ec *executionContext) fieldContext_Query_messages(ctx context.Context, fie
 	if fc.Args, err = ec.field_Query_messages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_askKnowledgeBase(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_askKnowledgeBase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AskKnowledgeBase(ctx, fc.Args["question"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.KnowledgeAnswer) graphql.Marshaler {
+			return ec.marshalNKnowledgeAnswer2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐKnowledgeAnswer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_askKnowledgeBase(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeAnswer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_askKnowledgeBase_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_agentSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_agentSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AgentSettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentSettings) graphql.Marshaler {
+			return ec.marshalNAgentSettings2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_agentSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentSettings(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -8334,6 +13087,182 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_conversationCreated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_conversationCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ConversationCreated(ctx, fc.Args["channelId"].(*pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Conversation) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_conversationCreated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_conversationCreated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_conversationUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_conversationUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ConversationUpdated(ctx, fc.Args["channelId"].(*pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Conversation) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_conversationUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_conversationUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_messageAdded(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_messageAdded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().MessageAdded(ctx, fc.Args["conversationId"].(*pulid.ID), fc.Args["channelId"].(*pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_messageAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_messageAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_messageUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_messageUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().MessageUpdated(ctx, fc.Args["conversationId"].(*pulid.ID), fc.Args["channelId"].(*pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_messageUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_messageUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -9659,6 +14588,1172 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAddKnowledgeDocumentInput(ctx context.Context, obj any) (model.AddKnowledgeDocumentInput, error) {
+	var it model.AddKnowledgeDocumentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "content", "format"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "content":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("content"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Content = data
+		case "format":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("format"))
+			data, err := ec.unmarshalOKnowledgeDocumentFormat2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Format = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAddKnowledgeDocumentInput unmarshals raw into the AddKnowledgeDocumentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddKnowledgeDocumentInput(ctx context.Context, raw any) (model.AddKnowledgeDocumentInput, error) {
+	var out model.AddKnowledgeDocumentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddKnowledgeDocumentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAgentRunOrder(ctx context.Context, obj any) (ent.AgentRunOrder, error) {
+	var it ent.AgentRunOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNAgentRunOrderField2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAgentRunOrder unmarshals raw into the AgentRunOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAgentRunOrder(ctx context.Context, raw any) (ent.AgentRunOrder, error) {
+	var out ent.AgentRunOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgentRunOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAgentRunWhereInput(ctx context.Context, obj any) (ent.AgentRunWhereInput, error) {
+	var it ent.AgentRunWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "messageID", "messageIDNEQ", "messageIDIn", "messageIDNotIn", "messageIDGT", "messageIDGTE", "messageIDLT", "messageIDLTE", "messageIDContains", "messageIDHasPrefix", "messageIDHasSuffix", "messageIDEqualFold", "messageIDContainsFold", "conversationID", "conversationIDNEQ", "conversationIDIn", "conversationIDNotIn", "conversationIDGT", "conversationIDGTE", "conversationIDLT", "conversationIDLTE", "conversationIDContains", "conversationIDHasPrefix", "conversationIDHasSuffix", "conversationIDEqualFold", "conversationIDContainsFold", "decision", "decisionNEQ", "decisionIn", "decisionNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "confidence", "confidenceNEQ", "confidenceIn", "confidenceNotIn", "confidenceGT", "confidenceGTE", "confidenceLT", "confidenceLTE", "model", "modelNEQ", "modelIn", "modelNotIn", "modelGT", "modelGTE", "modelLT", "modelLTE", "modelContains", "modelHasPrefix", "modelHasSuffix", "modelEqualFold", "modelContainsFold", "latencyMs", "latencyMsNEQ", "latencyMsIn", "latencyMsNotIn", "latencyMsGT", "latencyMsGTE", "latencyMsLT", "latencyMsLTE", "promptTokens", "promptTokensNEQ", "promptTokensIn", "promptTokensNotIn", "promptTokensGT", "promptTokensGTE", "promptTokensLT", "promptTokensLTE", "completionTokens", "completionTokensNEQ", "completionTokensIn", "completionTokensNotIn", "completionTokensGT", "completionTokensGTE", "completionTokensLT", "completionTokensLTE", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "replyMessageID", "replyMessageIDNEQ", "replyMessageIDIn", "replyMessageIDNotIn", "replyMessageIDGT", "replyMessageIDGTE", "replyMessageIDLT", "replyMessageIDLTE", "replyMessageIDContains", "replyMessageIDHasPrefix", "replyMessageIDHasSuffix", "replyMessageIDIsNil", "replyMessageIDNotNil", "replyMessageIDEqualFold", "replyMessageIDContainsFold", "hasMessage", "hasMessageWith", "hasConversation", "hasConversationWith", "hasReply", "hasReplyWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOAgentRunWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOAgentRunWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOAgentRunWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "messageID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageID = data
+		case "messageIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDNEQ = data
+		case "messageIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDIn = data
+		case "messageIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDNotIn = data
+		case "messageIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDGT = data
+		case "messageIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDGTE = data
+		case "messageIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDLT = data
+		case "messageIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDLTE = data
+		case "messageIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDContains = data
+		case "messageIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDHasPrefix = data
+		case "messageIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDHasSuffix = data
+		case "messageIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDEqualFold = data
+		case "messageIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIDContainsFold = data
+		case "conversationID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationID = data
+		case "conversationIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDNEQ = data
+		case "conversationIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDIn = data
+		case "conversationIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDNotIn = data
+		case "conversationIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDGT = data
+		case "conversationIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDGTE = data
+		case "conversationIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDLT = data
+		case "conversationIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDLTE = data
+		case "conversationIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDContains = data
+		case "conversationIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDHasPrefix = data
+		case "conversationIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDHasSuffix = data
+		case "conversationIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDEqualFold = data
+		case "conversationIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationIDContainsFold = data
+		case "decision":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decision"))
+			data, err := ec.unmarshalOAgentRunDecision2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecision(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Decision = data
+		case "decisionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decisionNEQ"))
+			data, err := ec.unmarshalOAgentRunDecision2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecision(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecisionNEQ = data
+		case "decisionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decisionIn"))
+			data, err := ec.unmarshalOAgentRunDecision2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecisionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecisionIn = data
+		case "decisionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("decisionNotIn"))
+			data, err := ec.unmarshalOAgentRunDecision2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecisionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DecisionNotIn = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "reasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNEQ = data
+		case "reasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonIn = data
+		case "reasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNotIn = data
+		case "reasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGT = data
+		case "reasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGTE = data
+		case "reasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLT = data
+		case "reasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLTE = data
+		case "reasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContains = data
+		case "reasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasPrefix = data
+		case "reasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasSuffix = data
+		case "reasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonEqualFold = data
+		case "reasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContainsFold = data
+		case "confidence":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confidence"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Confidence = data
+		case "confidenceNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confidenceNEQ"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfidenceNEQ = data
+		case "confidenceIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confidenceIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfidenceIn = data
+		case "confidenceNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confidenceNotIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfidenceNotIn = data
+		case "confidenceGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confidenceGT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfidenceGT = data
+		case "confidenceGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confidenceGTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfidenceGTE = data
+		case "confidenceLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confidenceLT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfidenceLT = data
+		case "confidenceLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confidenceLTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfidenceLTE = data
+		case "model":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("model"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Model = data
+		case "modelNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelNEQ = data
+		case "modelIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelIn = data
+		case "modelNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelNotIn = data
+		case "modelGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelGT = data
+		case "modelGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelGTE = data
+		case "modelLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelLT = data
+		case "modelLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelLTE = data
+		case "modelContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelContains = data
+		case "modelHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelHasPrefix = data
+		case "modelHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelHasSuffix = data
+		case "modelEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelEqualFold = data
+		case "modelContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModelContainsFold = data
+		case "latencyMs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latencyMs"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatencyMs = data
+		case "latencyMsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latencyMsNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatencyMsNEQ = data
+		case "latencyMsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latencyMsIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatencyMsIn = data
+		case "latencyMsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latencyMsNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatencyMsNotIn = data
+		case "latencyMsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latencyMsGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatencyMsGT = data
+		case "latencyMsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latencyMsGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatencyMsGTE = data
+		case "latencyMsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latencyMsLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatencyMsLT = data
+		case "latencyMsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latencyMsLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LatencyMsLTE = data
+		case "promptTokens":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTokens"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTokens = data
+		case "promptTokensNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTokensNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTokensNEQ = data
+		case "promptTokensIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTokensIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTokensIn = data
+		case "promptTokensNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTokensNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTokensNotIn = data
+		case "promptTokensGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTokensGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTokensGT = data
+		case "promptTokensGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTokensGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTokensGTE = data
+		case "promptTokensLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTokensLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTokensLT = data
+		case "promptTokensLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTokensLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTokensLTE = data
+		case "completionTokens":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completionTokens"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompletionTokens = data
+		case "completionTokensNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completionTokensNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompletionTokensNEQ = data
+		case "completionTokensIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completionTokensIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompletionTokensIn = data
+		case "completionTokensNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completionTokensNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompletionTokensNotIn = data
+		case "completionTokensGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completionTokensGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompletionTokensGT = data
+		case "completionTokensGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completionTokensGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompletionTokensGTE = data
+		case "completionTokensLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completionTokensLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompletionTokensLT = data
+		case "completionTokensLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completionTokensLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompletionTokensLTE = data
+		case "sentimentScore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScore"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScore = data
+		case "sentimentScoreNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreNEQ"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreNEQ = data
+		case "sentimentScoreIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreIn = data
+		case "sentimentScoreNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreNotIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreNotIn = data
+		case "sentimentScoreGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreGT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreGT = data
+		case "sentimentScoreGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreGTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreGTE = data
+		case "sentimentScoreLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreLT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreLT = data
+		case "sentimentScoreLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreLTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreLTE = data
+		case "sentimentScoreIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreIsNil = data
+		case "sentimentScoreNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreNotNil = data
+		case "replyMessageID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageID = data
+		case "replyMessageIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDNEQ = data
+		case "replyMessageIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDIn = data
+		case "replyMessageIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDNotIn = data
+		case "replyMessageIDGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDGT = data
+		case "replyMessageIDGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDGTE = data
+		case "replyMessageIDLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDLT = data
+		case "replyMessageIDLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDLTE = data
+		case "replyMessageIDContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDContains"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDContains = data
+		case "replyMessageIDHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDHasPrefix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDHasPrefix = data
+		case "replyMessageIDHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDHasSuffix"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDHasSuffix = data
+		case "replyMessageIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDIsNil = data
+		case "replyMessageIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDNotNil = data
+		case "replyMessageIDEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDEqualFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDEqualFold = data
+		case "replyMessageIDContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyMessageIDContainsFold"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyMessageIDContainsFold = data
+		case "hasMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMessage"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasMessage = data
+		case "hasMessageWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMessageWith"))
+			data, err := ec.unmarshalOMessageWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessageWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasMessageWith = data
+		case "hasConversation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasConversation"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasConversation = data
+		case "hasConversationWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasConversationWith"))
+			data, err := ec.unmarshalOConversationWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversationWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasConversationWith = data
+		case "hasReply":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasReply"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasReply = data
+		case "hasReplyWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasReplyWith"))
+			data, err := ec.unmarshalOMessageWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessageWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasReplyWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAgentRunWhereInput unmarshals raw into the AgentRunWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAgentRunWhereInput(ctx context.Context, raw any) (ent.AgentRunWhereInput, error) {
+	var out ent.AgentRunWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgentRunWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAuditLogOrder(ctx context.Context, obj any) (ent.AuditLogOrder, error) {
 	var it ent.AuditLogOrder
 	if obj == nil {
@@ -9709,6 +15804,62 @@ func (ec *executionContext) unmarshalInputAuditLogOrder(ctx context.Context, obj
 func UnmarshalAuditLogOrder(ctx context.Context, raw any) (ent.AuditLogOrder, error) {
 	var out ent.AuditLogOrder
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditLogOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBusinessHoursWindowInput(ctx context.Context, obj any) (model.BusinessHoursWindowInput, error) {
+	var it model.BusinessHoursWindowInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"day", "start", "end"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "day":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("day"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Day = data
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBusinessHoursWindowInput unmarshals raw into the BusinessHoursWindowInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBusinessHoursWindowInput(ctx context.Context, raw any) (model.BusinessHoursWindowInput, error) {
+	var out model.BusinessHoursWindowInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BusinessHoursWindowInput", raw, &out)
 	return out, err
 }
 
@@ -11709,7 +17860,7 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channelID", "channelIDNEQ", "channelIDIn", "channelIDNotIn", "channelIDGT", "channelIDGTE", "channelIDLT", "channelIDLTE", "channelIDContains", "channelIDHasPrefix", "channelIDHasSuffix", "channelIDEqualFold", "channelIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "threadID", "threadIDNEQ", "threadIDIn", "threadIDNotIn", "threadIDGT", "threadIDGTE", "threadIDLT", "threadIDLTE", "threadIDContains", "threadIDHasPrefix", "threadIDHasSuffix", "threadIDEqualFold", "threadIDContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectIsNil", "subjectNotNil", "subjectEqualFold", "subjectContainsFold", "url", "urlNEQ", "urlIn", "urlNotIn", "urlGT", "urlGTE", "urlLT", "urlLTE", "urlContains", "urlHasPrefix", "urlHasSuffix", "urlIsNil", "urlNotNil", "urlEqualFold", "urlContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDGT", "assigneeIDGTE", "assigneeIDLT", "assigneeIDLTE", "assigneeIDContains", "assigneeIDHasPrefix", "assigneeIDHasSuffix", "assigneeIDIsNil", "assigneeIDNotNil", "assigneeIDEqualFold", "assigneeIDContainsFold", "aiMode", "aiModeNEQ", "aiModeIn", "aiModeNotIn", "aiModeIsNil", "aiModeNotNil", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastInboundAt", "lastInboundAtNEQ", "lastInboundAtIn", "lastInboundAtNotIn", "lastInboundAtGT", "lastInboundAtGTE", "lastInboundAtLT", "lastInboundAtLTE", "lastInboundAtIsNil", "lastInboundAtNotNil", "handoffReason", "handoffReasonNEQ", "handoffReasonIn", "handoffReasonNotIn", "handoffReasonGT", "handoffReasonGTE", "handoffReasonLT", "handoffReasonLTE", "handoffReasonContains", "handoffReasonHasPrefix", "handoffReasonHasSuffix", "handoffReasonIsNil", "handoffReasonNotNil", "handoffReasonEqualFold", "handoffReasonContainsFold", "handedOffAt", "handedOffAtNEQ", "handedOffAtIn", "handedOffAtNotIn", "handedOffAtGT", "handedOffAtGTE", "handedOffAtLT", "handedOffAtLTE", "handedOffAtIsNil", "handedOffAtNotNil", "hasChannel", "hasChannelWith", "hasContact", "hasContactWith", "hasMessages", "hasMessagesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channelID", "channelIDNEQ", "channelIDIn", "channelIDNotIn", "channelIDGT", "channelIDGTE", "channelIDLT", "channelIDLTE", "channelIDContains", "channelIDHasPrefix", "channelIDHasSuffix", "channelIDEqualFold", "channelIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "threadID", "threadIDNEQ", "threadIDIn", "threadIDNotIn", "threadIDGT", "threadIDGTE", "threadIDLT", "threadIDLTE", "threadIDContains", "threadIDHasPrefix", "threadIDHasSuffix", "threadIDEqualFold", "threadIDContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectIsNil", "subjectNotNil", "subjectEqualFold", "subjectContainsFold", "url", "urlNEQ", "urlIn", "urlNotIn", "urlGT", "urlGTE", "urlLT", "urlLTE", "urlContains", "urlHasPrefix", "urlHasSuffix", "urlIsNil", "urlNotNil", "urlEqualFold", "urlContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDGT", "assigneeIDGTE", "assigneeIDLT", "assigneeIDLTE", "assigneeIDContains", "assigneeIDHasPrefix", "assigneeIDHasSuffix", "assigneeIDIsNil", "assigneeIDNotNil", "assigneeIDEqualFold", "assigneeIDContainsFold", "aiMode", "aiModeNEQ", "aiModeIn", "aiModeNotIn", "aiModeIsNil", "aiModeNotNil", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastInboundAt", "lastInboundAtNEQ", "lastInboundAtIn", "lastInboundAtNotIn", "lastInboundAtGT", "lastInboundAtGTE", "lastInboundAtLT", "lastInboundAtLTE", "lastInboundAtIsNil", "lastInboundAtNotNil", "handoffReason", "handoffReasonNEQ", "handoffReasonIn", "handoffReasonNotIn", "handoffReasonGT", "handoffReasonGTE", "handoffReasonLT", "handoffReasonLTE", "handoffReasonContains", "handoffReasonHasPrefix", "handoffReasonHasSuffix", "handoffReasonIsNil", "handoffReasonNotNil", "handoffReasonEqualFold", "handoffReasonContainsFold", "handedOffAt", "handedOffAtNEQ", "handedOffAtIn", "handedOffAtNotIn", "handedOffAtGT", "handedOffAtGTE", "handedOffAtLT", "handedOffAtLTE", "handedOffAtIsNil", "handedOffAtNotNil", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasChannel", "hasChannelWith", "hasContact", "hasContactWith", "hasMessages", "hasMessagesWith", "hasAgentRuns", "hasAgentRunsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12906,6 +19057,118 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 				return it, err
 			}
 			it.HandedOffAtNotNil = data
+		case "sentimentLabel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabel"))
+			data, err := ec.unmarshalOConversationSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabel = data
+		case "sentimentLabelNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabelNEQ"))
+			data, err := ec.unmarshalOConversationSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabelNEQ = data
+		case "sentimentLabelIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabelIn"))
+			data, err := ec.unmarshalOConversationSentimentLabel2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabelᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabelIn = data
+		case "sentimentLabelNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabelNotIn"))
+			data, err := ec.unmarshalOConversationSentimentLabel2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabelᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabelNotIn = data
+		case "sentimentLabelIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabelIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabelIsNil = data
+		case "sentimentLabelNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabelNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabelNotNil = data
+		case "sentimentScore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScore"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScore = data
+		case "sentimentScoreNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreNEQ"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreNEQ = data
+		case "sentimentScoreIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreIn = data
+		case "sentimentScoreNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreNotIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreNotIn = data
+		case "sentimentScoreGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreGT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreGT = data
+		case "sentimentScoreGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreGTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreGTE = data
+		case "sentimentScoreLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreLT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreLT = data
+		case "sentimentScoreLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreLTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreLTE = data
+		case "sentimentScoreIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreIsNil = data
+		case "sentimentScoreNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreNotNil = data
 		case "hasChannel":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasChannel"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -12948,6 +19211,20 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 				return it, err
 			}
 			it.HasMessagesWith = data
+		case "hasAgentRuns":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAgentRuns"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasAgentRuns = data
+		case "hasAgentRunsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAgentRunsWith"))
+			data, err := ec.unmarshalOAgentRunWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasAgentRunsWith = data
 		}
 	}
 	return it, nil
@@ -13011,6 +19288,556 @@ func (ec *executionContext) unmarshalInputCreateAPIKeyInput(ctx context.Context,
 func UnmarshalCreateAPIKeyInput(ctx context.Context, raw any) (model.CreateAPIKeyInput, error) {
 	var out model.CreateAPIKeyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateAPIKeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputKnowledgeDocumentOrder(ctx context.Context, obj any) (ent.KnowledgeDocumentOrder, error) {
+	var it ent.KnowledgeDocumentOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNKnowledgeDocumentOrderField2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalKnowledgeDocumentOrder unmarshals raw into the KnowledgeDocumentOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalKnowledgeDocumentOrder(ctx context.Context, raw any) (ent.KnowledgeDocumentOrder, error) {
+	var out ent.KnowledgeDocumentOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "KnowledgeDocumentOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputKnowledgeDocumentWhereInput(ctx context.Context, obj any) (ent.KnowledgeDocumentWhereInput, error) {
+	var it ent.KnowledgeDocumentWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleEqualFold", "titleContainsFold", "format", "formatNEQ", "formatIn", "formatNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "chunkCount", "chunkCountNEQ", "chunkCountIn", "chunkCountNotIn", "chunkCountGT", "chunkCountGTE", "chunkCountLT", "chunkCountLTE", "indexedAt", "indexedAtNEQ", "indexedAtIn", "indexedAtNotIn", "indexedAtGT", "indexedAtGTE", "indexedAtLT", "indexedAtLTE", "indexedAtIsNil", "indexedAtNotNil"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOKnowledgeDocumentWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOKnowledgeDocumentWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOKnowledgeDocumentWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "titleNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleNEQ = data
+		case "titleIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleIn = data
+		case "titleNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleNotIn = data
+		case "titleGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleGT = data
+		case "titleGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleGTE = data
+		case "titleLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleLT = data
+		case "titleLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleLTE = data
+		case "titleContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleContains = data
+		case "titleHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleHasPrefix = data
+		case "titleHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleHasSuffix = data
+		case "titleEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleEqualFold = data
+		case "titleContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleContainsFold = data
+		case "format":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("format"))
+			data, err := ec.unmarshalOKnowledgeDocumentFormat2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Format = data
+		case "formatNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("formatNEQ"))
+			data, err := ec.unmarshalOKnowledgeDocumentFormat2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FormatNEQ = data
+		case "formatIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("formatIn"))
+			data, err := ec.unmarshalOKnowledgeDocumentFormat2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormatᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FormatIn = data
+		case "formatNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("formatNotIn"))
+			data, err := ec.unmarshalOKnowledgeDocumentFormat2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormatᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FormatNotIn = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOKnowledgeDocumentStatus2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOKnowledgeDocumentStatus2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOKnowledgeDocumentStatus2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOKnowledgeDocumentStatus2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "chunkCount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chunkCount"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChunkCount = data
+		case "chunkCountNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chunkCountNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChunkCountNEQ = data
+		case "chunkCountIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chunkCountIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChunkCountIn = data
+		case "chunkCountNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chunkCountNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChunkCountNotIn = data
+		case "chunkCountGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chunkCountGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChunkCountGT = data
+		case "chunkCountGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chunkCountGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChunkCountGTE = data
+		case "chunkCountLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chunkCountLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChunkCountLT = data
+		case "chunkCountLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chunkCountLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChunkCountLTE = data
+		case "indexedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("indexedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IndexedAt = data
+		case "indexedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("indexedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IndexedAtNEQ = data
+		case "indexedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("indexedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IndexedAtIn = data
+		case "indexedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("indexedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IndexedAtNotIn = data
+		case "indexedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("indexedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IndexedAtGT = data
+		case "indexedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("indexedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IndexedAtGTE = data
+		case "indexedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("indexedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IndexedAtLT = data
+		case "indexedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("indexedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IndexedAtLTE = data
+		case "indexedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("indexedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IndexedAtIsNil = data
+		case "indexedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("indexedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IndexedAtNotNil = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalKnowledgeDocumentWhereInput unmarshals raw into the KnowledgeDocumentWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalKnowledgeDocumentWhereInput(ctx context.Context, raw any) (ent.KnowledgeDocumentWhereInput, error) {
+	var out ent.KnowledgeDocumentWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "KnowledgeDocumentWhereInput", raw, &out)
 	return out, err
 }
 
@@ -13078,7 +19905,7 @@ func (ec *executionContext) unmarshalInputMessageWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "conversationID", "conversationIDNEQ", "conversationIDIn", "conversationIDNotIn", "conversationIDGT", "conversationIDGTE", "conversationIDLT", "conversationIDLTE", "conversationIDContains", "conversationIDHasPrefix", "conversationIDHasSuffix", "conversationIDEqualFold", "conversationIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "direction", "directionNEQ", "directionIn", "directionNotIn", "authorKind", "authorKindNEQ", "authorKindIn", "authorKindNotIn", "authorID", "authorIDNEQ", "authorIDIn", "authorIDNotIn", "authorIDGT", "authorIDGTE", "authorIDLT", "authorIDLTE", "authorIDContains", "authorIDHasPrefix", "authorIDHasSuffix", "authorIDIsNil", "authorIDNotNil", "authorIDEqualFold", "authorIDContainsFold", "type", "typeNEQ", "typeIn", "typeNotIn", "typeGT", "typeGTE", "typeLT", "typeLTE", "typeContains", "typeHasPrefix", "typeHasSuffix", "typeEqualFold", "typeContainsFold", "text", "textNEQ", "textIn", "textNotIn", "textGT", "textGTE", "textLT", "textLTE", "textContains", "textHasPrefix", "textHasSuffix", "textEqualFold", "textContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDIsNil", "externalIDNotNil", "externalIDEqualFold", "externalIDContainsFold", "parentExternalID", "parentExternalIDNEQ", "parentExternalIDIn", "parentExternalIDNotIn", "parentExternalIDGT", "parentExternalIDGTE", "parentExternalIDLT", "parentExternalIDLTE", "parentExternalIDContains", "parentExternalIDHasPrefix", "parentExternalIDHasSuffix", "parentExternalIDIsNil", "parentExternalIDNotNil", "parentExternalIDEqualFold", "parentExternalIDContainsFold", "replyToExternalID", "replyToExternalIDNEQ", "replyToExternalIDIn", "replyToExternalIDNotIn", "replyToExternalIDGT", "replyToExternalIDGTE", "replyToExternalIDLT", "replyToExternalIDLTE", "replyToExternalIDContains", "replyToExternalIDHasPrefix", "replyToExternalIDHasSuffix", "replyToExternalIDIsNil", "replyToExternalIDNotNil", "replyToExternalIDEqualFold", "replyToExternalIDContainsFold", "deliveryStatus", "deliveryStatusNEQ", "deliveryStatusIn", "deliveryStatusNotIn", "errorCode", "errorCodeNEQ", "errorCodeIn", "errorCodeNotIn", "errorCodeGT", "errorCodeGTE", "errorCodeLT", "errorCodeLTE", "errorCodeContains", "errorCodeHasPrefix", "errorCodeHasSuffix", "errorCodeIsNil", "errorCodeNotNil", "errorCodeEqualFold", "errorCodeContainsFold", "errorMessage", "errorMessageNEQ", "errorMessageIn", "errorMessageNotIn", "errorMessageGT", "errorMessageGTE", "errorMessageLT", "errorMessageLTE", "errorMessageContains", "errorMessageHasPrefix", "errorMessageHasSuffix", "errorMessageIsNil", "errorMessageNotNil", "errorMessageEqualFold", "errorMessageContainsFold", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "editedAt", "editedAtNEQ", "editedAtIn", "editedAtNotIn", "editedAtGT", "editedAtGTE", "editedAtLT", "editedAtLTE", "editedAtIsNil", "editedAtNotNil", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "hasConversation", "hasConversationWith", "hasContact", "hasContactWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "conversationID", "conversationIDNEQ", "conversationIDIn", "conversationIDNotIn", "conversationIDGT", "conversationIDGTE", "conversationIDLT", "conversationIDLTE", "conversationIDContains", "conversationIDHasPrefix", "conversationIDHasSuffix", "conversationIDEqualFold", "conversationIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "direction", "directionNEQ", "directionIn", "directionNotIn", "authorKind", "authorKindNEQ", "authorKindIn", "authorKindNotIn", "authorID", "authorIDNEQ", "authorIDIn", "authorIDNotIn", "authorIDGT", "authorIDGTE", "authorIDLT", "authorIDLTE", "authorIDContains", "authorIDHasPrefix", "authorIDHasSuffix", "authorIDIsNil", "authorIDNotNil", "authorIDEqualFold", "authorIDContainsFold", "type", "typeNEQ", "typeIn", "typeNotIn", "typeGT", "typeGTE", "typeLT", "typeLTE", "typeContains", "typeHasPrefix", "typeHasSuffix", "typeEqualFold", "typeContainsFold", "text", "textNEQ", "textIn", "textNotIn", "textGT", "textGTE", "textLT", "textLTE", "textContains", "textHasPrefix", "textHasSuffix", "textEqualFold", "textContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDIsNil", "externalIDNotNil", "externalIDEqualFold", "externalIDContainsFold", "parentExternalID", "parentExternalIDNEQ", "parentExternalIDIn", "parentExternalIDNotIn", "parentExternalIDGT", "parentExternalIDGTE", "parentExternalIDLT", "parentExternalIDLTE", "parentExternalIDContains", "parentExternalIDHasPrefix", "parentExternalIDHasSuffix", "parentExternalIDIsNil", "parentExternalIDNotNil", "parentExternalIDEqualFold", "parentExternalIDContainsFold", "replyToExternalID", "replyToExternalIDNEQ", "replyToExternalIDIn", "replyToExternalIDNotIn", "replyToExternalIDGT", "replyToExternalIDGTE", "replyToExternalIDLT", "replyToExternalIDLTE", "replyToExternalIDContains", "replyToExternalIDHasPrefix", "replyToExternalIDHasSuffix", "replyToExternalIDIsNil", "replyToExternalIDNotNil", "replyToExternalIDEqualFold", "replyToExternalIDContainsFold", "deliveryStatus", "deliveryStatusNEQ", "deliveryStatusIn", "deliveryStatusNotIn", "errorCode", "errorCodeNEQ", "errorCodeIn", "errorCodeNotIn", "errorCodeGT", "errorCodeGTE", "errorCodeLT", "errorCodeLTE", "errorCodeContains", "errorCodeHasPrefix", "errorCodeHasSuffix", "errorCodeIsNil", "errorCodeNotNil", "errorCodeEqualFold", "errorCodeContainsFold", "errorMessage", "errorMessageNEQ", "errorMessageIn", "errorMessageNotIn", "errorMessageGT", "errorMessageGTE", "errorMessageLT", "errorMessageLTE", "errorMessageContains", "errorMessageHasPrefix", "errorMessageHasSuffix", "errorMessageIsNil", "errorMessageNotNil", "errorMessageEqualFold", "errorMessageContainsFold", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "editedAt", "editedAtNEQ", "editedAtIn", "editedAtNotIn", "editedAtGT", "editedAtGTE", "editedAtLT", "editedAtLTE", "editedAtIsNil", "editedAtNotNil", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasConversation", "hasConversationWith", "hasContact", "hasContactWith", "hasAgentRun", "hasAgentRunWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14562,6 +21389,118 @@ func (ec *executionContext) unmarshalInputMessageWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.DeletedAtNotNil = data
+		case "sentimentLabel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabel"))
+			data, err := ec.unmarshalOMessageSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabel = data
+		case "sentimentLabelNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabelNEQ"))
+			data, err := ec.unmarshalOMessageSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabelNEQ = data
+		case "sentimentLabelIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabelIn"))
+			data, err := ec.unmarshalOMessageSentimentLabel2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabelᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabelIn = data
+		case "sentimentLabelNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabelNotIn"))
+			data, err := ec.unmarshalOMessageSentimentLabel2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabelᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabelNotIn = data
+		case "sentimentLabelIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabelIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabelIsNil = data
+		case "sentimentLabelNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabelNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentLabelNotNil = data
+		case "sentimentScore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScore"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScore = data
+		case "sentimentScoreNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreNEQ"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreNEQ = data
+		case "sentimentScoreIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreIn = data
+		case "sentimentScoreNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreNotIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreNotIn = data
+		case "sentimentScoreGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreGT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreGT = data
+		case "sentimentScoreGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreGTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreGTE = data
+		case "sentimentScoreLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreLT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreLT = data
+		case "sentimentScoreLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreLTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreLTE = data
+		case "sentimentScoreIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreIsNil = data
+		case "sentimentScoreNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentScoreNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SentimentScoreNotNil = data
 		case "hasConversation":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasConversation"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -14590,6 +21529,20 @@ func (ec *executionContext) unmarshalInputMessageWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.HasContactWith = data
+		case "hasAgentRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAgentRun"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasAgentRun = data
+		case "hasAgentRunWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAgentRunWith"))
+			data, err := ec.unmarshalOAgentRunWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasAgentRunWith = data
 		}
 	}
 	return it, nil
@@ -14663,6 +21616,97 @@ func UnmarshalSendReplyInput(ctx context.Context, raw any) (model.SendReplyInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateAgentSettingsInput(ctx context.Context, obj any) (model.UpdateAgentSettingsInput, error) {
+	var it model.UpdateAgentSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"confidenceThreshold", "negativeSentimentThreshold", "handoffKeywords", "timezone", "businessHours", "awayMessage", "tone", "signature"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "confidenceThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confidenceThreshold"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfidenceThreshold = data
+		case "negativeSentimentThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("negativeSentimentThreshold"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NegativeSentimentThreshold = data
+		case "handoffKeywords":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffKeywords"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffKeywords = data
+		case "timezone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Timezone = data
+		case "businessHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("businessHours"))
+			data, err := ec.unmarshalOBusinessHoursWindowInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐBusinessHoursWindowInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BusinessHours = data
+		case "awayMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("awayMessage"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AwayMessage = data
+		case "tone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tone = data
+		case "signature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("signature"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Signature = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateAgentSettingsInput unmarshals raw into the UpdateAgentSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateAgentSettingsInput(ctx context.Context, raw any) (model.UpdateAgentSettingsInput, error) {
+	var out model.UpdateAgentSettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateAgentSettingsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateChannelInput(ctx context.Context, obj any) (model.UpdateChannelInput, error) {
 	var it model.UpdateChannelInput
 	if obj == nil {
@@ -14723,7 +21767,7 @@ func (ec *executionContext) unmarshalInputUpdateConversationInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"status", "assigneeId", "clearAssignee", "aiMode", "clearAiMode"}
+	fieldsInOrder := [...]string{"status", "assigneeId", "clearAssignee", "aiMode", "clearAiMode", "clearHandoff"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14765,6 +21809,13 @@ func (ec *executionContext) unmarshalInputUpdateConversationInput(ctx context.Co
 				return it, err
 			}
 			it.ClearAiMode = data
+		case "clearHandoff":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearHandoff"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearHandoff = data
 		}
 	}
 	return it, nil
@@ -14779,6 +21830,118 @@ func (ec *executionContext) unmarshalInputUpdateConversationInput(ctx context.Co
 func UnmarshalUpdateConversationInput(ctx context.Context, raw any) (model.UpdateConversationInput, error) {
 	var out model.UpdateConversationInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateConversationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateKnowledgeDocumentInput(ctx context.Context, obj any) (model.UpdateKnowledgeDocumentInput, error) {
+	var it model.UpdateKnowledgeDocumentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "content", "format"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "content":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("content"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Content = data
+		case "format":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("format"))
+			data, err := ec.unmarshalOKnowledgeDocumentFormat2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Format = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateKnowledgeDocumentInput unmarshals raw into the UpdateKnowledgeDocumentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateKnowledgeDocumentInput(ctx context.Context, raw any) (model.UpdateKnowledgeDocumentInput, error) {
+	var out model.UpdateKnowledgeDocumentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateKnowledgeDocumentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUploadKnowledgeDocumentInput(ctx context.Context, obj any) (model.UploadKnowledgeDocumentInput, error) {
+	var it model.UploadKnowledgeDocumentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"file", "title", "format"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "format":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("format"))
+			data, err := ec.unmarshalOKnowledgeDocumentFormat2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Format = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUploadKnowledgeDocumentInput unmarshals raw into the UploadKnowledgeDocumentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUploadKnowledgeDocumentInput(ctx context.Context, raw any) (model.UploadKnowledgeDocumentInput, error) {
+	var out model.UploadKnowledgeDocumentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadKnowledgeDocumentInput", raw, &out)
 	return out, err
 }
 
@@ -14805,6 +21968,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Message(ctx, sel, obj)
+	case *ent.KnowledgeDocument:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._KnowledgeDocument(ctx, sel, obj)
+	case *ent.KnowledgeChunk:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._KnowledgeChunk(ctx, sel, obj)
 	case *ent.Conversation:
 		if obj == nil {
 			return graphql.Null
@@ -14825,6 +21998,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._AuditLog(ctx, sel, obj)
+	case *ent.AgentSettings:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AgentSettings(ctx, sel, obj)
+	case *ent.AgentRun:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AgentRun(ctx, sel, obj)
 	case *ent.APIKey:
 		if obj == nil {
 			return graphql.Null
@@ -14982,6 +22165,296 @@ func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "cursor":
 			out.Values[i] = ec._APIKeyEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agentRunImplementors = []string{"AgentRun", "Node"}
+
+func (ec *executionContext) _AgentRun(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgentRun")
+		case "id":
+			out.Values[i] = ec._AgentRun_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._AgentRun_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._AgentRun_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "messageID":
+			out.Values[i] = ec._AgentRun_messageID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "conversationID":
+			out.Values[i] = ec._AgentRun_conversationID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decision":
+			out.Values[i] = ec._AgentRun_decision(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._AgentRun_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "answer":
+			out.Values[i] = ec._AgentRun_answer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "citations":
+			out.Values[i] = ec._AgentRun_citations(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "confidence":
+			out.Values[i] = ec._AgentRun_confidence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "model":
+			out.Values[i] = ec._AgentRun_model(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "latencyMs":
+			out.Values[i] = ec._AgentRun_latencyMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "promptTokens":
+			out.Values[i] = ec._AgentRun_promptTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completionTokens":
+			out.Values[i] = ec._AgentRun_completionTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sentimentScore":
+			out.Values[i] = ec._AgentRun_sentimentScore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "replyMessageID":
+			out.Values[i] = ec._AgentRun_replyMessageID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "message":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgentRun_message(ctx, field, obj)
+				})
+		case "conversation":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgentRun_conversation(ctx, field, obj)
+				})
+		case "reply":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgentRun_reply(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agentRunConnectionImplementors = []string{"AgentRunConnection"}
+
+func (ec *executionContext) _AgentRunConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRunConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgentRunConnection")
+		case "edges":
+			out.Values[i] = ec._AgentRunConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._AgentRunConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._AgentRunConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agentRunEdgeImplementors = []string{"AgentRunEdge"}
+
+func (ec *executionContext) _AgentRunEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRunEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgentRunEdge")
+		case "node":
+			out.Values[i] = ec._AgentRunEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._AgentRunEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agentSettingsImplementors = []string{"AgentSettings", "Node"}
+
+func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agentSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgentSettings")
+		case "id":
+			out.Values[i] = ec._AgentSettings_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._AgentSettings_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._AgentSettings_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confidenceThreshold":
+			out.Values[i] = ec._AgentSettings_confidenceThreshold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "negativeSentimentThreshold":
+			out.Values[i] = ec._AgentSettings_negativeSentimentThreshold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "handoffKeywords":
+			out.Values[i] = ec._AgentSettings_handoffKeywords(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "timezone":
+			out.Values[i] = ec._AgentSettings_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "businessHours":
+			out.Values[i] = ec._AgentSettings_businessHours(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "awayMessage":
+			out.Values[i] = ec._AgentSettings_awayMessage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tone":
+			out.Values[i] = ec._AgentSettings_tone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signature":
+			out.Values[i] = ec._AgentSettings_signature(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15205,6 +22678,49 @@ func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var businessHoursWindowImplementors = []string{"BusinessHoursWindow"}
+
+func (ec *executionContext) _BusinessHoursWindow(ctx context.Context, sel ast.SelectionSet, obj *schematype.BusinessHoursWindow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, businessHoursWindowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BusinessHoursWindow")
+		case "day":
+			out.Values[i] = ec._BusinessHoursWindow_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "start":
+			out.Values[i] = ec._BusinessHoursWindow_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._BusinessHoursWindow_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var channelImplementors = []string{"Channel", "Node"}
 
 func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, obj *ent.Channel) graphql.Marshaler {
@@ -15365,6 +22881,54 @@ func (ec *executionContext) _ChannelEdge(ctx context.Context, sel ast.SelectionS
 			}
 		case "cursor":
 			out.Values[i] = ec._ChannelEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var citationImplementors = []string{"Citation"}
+
+func (ec *executionContext) _Citation(ctx context.Context, sel ast.SelectionSet, obj *schematype.Citation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, citationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Citation")
+		case "documentId":
+			out.Values[i] = ec._Citation_documentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "chunkId":
+			out.Values[i] = ec._Citation_chunkId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._Citation_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "snippet":
+			out.Values[i] = ec._Citation_snippet(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15695,6 +23259,16 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "sentimentLabel":
+			out.Values[i] = ec._Conversation_sentimentLabel(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sentimentScore":
+			out.Values[i] = ec._Conversation_sentimentScore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "channel":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -15718,6 +23292,12 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Conversation_messages(ctx, field, obj)
+				})
+		case "agentRuns":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_agentRuns(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -15855,6 +23435,346 @@ func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var deleteKnowledgeDocumentPayloadImplementors = []string{"DeleteKnowledgeDocumentPayload"}
+
+func (ec *executionContext) _DeleteKnowledgeDocumentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteKnowledgeDocumentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteKnowledgeDocumentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteKnowledgeDocumentPayload")
+		case "deletedId":
+			out.Values[i] = ec._DeleteKnowledgeDocumentPayload_deletedId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var knowledgeAnswerImplementors = []string{"KnowledgeAnswer"}
+
+func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.SelectionSet, obj *model.KnowledgeAnswer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeAnswerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("KnowledgeAnswer")
+		case "answer":
+			out.Values[i] = ec._KnowledgeAnswer_answer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "citations":
+			out.Values[i] = ec._KnowledgeAnswer_citations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confidence":
+			out.Values[i] = ec._KnowledgeAnswer_confidence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refused":
+			out.Values[i] = ec._KnowledgeAnswer_refused(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "model":
+			out.Values[i] = ec._KnowledgeAnswer_model(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var knowledgeChunkImplementors = []string{"KnowledgeChunk", "Node"}
+
+func (ec *executionContext) _KnowledgeChunk(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeChunk) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeChunkImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("KnowledgeChunk")
+		case "id":
+			out.Values[i] = ec._KnowledgeChunk_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._KnowledgeChunk_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._KnowledgeChunk_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "documentID":
+			out.Values[i] = ec._KnowledgeChunk_documentID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "index":
+			out.Values[i] = ec._KnowledgeChunk_index(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "heading":
+			out.Values[i] = ec._KnowledgeChunk_heading(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "text":
+			out.Values[i] = ec._KnowledgeChunk_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startOffset":
+			out.Values[i] = ec._KnowledgeChunk_startOffset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endOffset":
+			out.Values[i] = ec._KnowledgeChunk_endOffset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "document":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._KnowledgeChunk_document(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var knowledgeDocumentImplementors = []string{"KnowledgeDocument", "Node"}
+
+func (ec *executionContext) _KnowledgeDocument(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocument) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("KnowledgeDocument")
+		case "id":
+			out.Values[i] = ec._KnowledgeDocument_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._KnowledgeDocument_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._KnowledgeDocument_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._KnowledgeDocument_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "format":
+			out.Values[i] = ec._KnowledgeDocument_format(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "content":
+			out.Values[i] = ec._KnowledgeDocument_content(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._KnowledgeDocument_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "chunkCount":
+			out.Values[i] = ec._KnowledgeDocument_chunkCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.Values[i] = ec._KnowledgeDocument_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "indexedAt":
+			out.Values[i] = ec._KnowledgeDocument_indexedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._KnowledgeDocument_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "embeddingModel":
+			out.Values[i] = ec._KnowledgeDocument_embeddingModel(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "chunks":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._KnowledgeDocument_chunks(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var knowledgeDocumentConnectionImplementors = []string{"KnowledgeDocumentConnection"}
+
+func (ec *executionContext) _KnowledgeDocumentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocumentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("KnowledgeDocumentConnection")
+		case "edges":
+			out.Values[i] = ec._KnowledgeDocumentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._KnowledgeDocumentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._KnowledgeDocumentConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var knowledgeDocumentEdgeImplementors = []string{"KnowledgeDocumentEdge"}
+
+func (ec *executionContext) _KnowledgeDocumentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocumentEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("KnowledgeDocumentEdge")
+		case "node":
+			out.Values[i] = ec._KnowledgeDocumentEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._KnowledgeDocumentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var messageImplementors = []string{"Message", "Node"}
 
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *ent.Message) graphql.Marshaler {
@@ -15966,6 +23886,16 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "sentimentLabel":
+			out.Values[i] = ec._Message_sentimentLabel(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sentimentScore":
+			out.Values[i] = ec._Message_sentimentScore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "conversation":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -15977,6 +23907,12 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Message_contact(ctx, field, obj)
+				})
+		case "agentRun":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Message_agentRun(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -16144,6 +24080,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "addKnowledgeDocument":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addKnowledgeDocument(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadKnowledgeDocument":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadKnowledgeDocument(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateKnowledgeDocument":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateKnowledgeDocument(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteKnowledgeDocument":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteKnowledgeDocument(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateAgentSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateAgentSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approveDraft":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveDraft(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discardDraft":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_discardDraft(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16240,6 +24225,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_nodes(ctx, field)
 				})
+		case "agentRuns":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_agentRuns(ctx, field)
+				})
 		case "channels":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -16258,11 +24249,29 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_conversations(ctx, field)
 				})
+		case "knowledgeDocuments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_knowledgeDocuments(ctx, field)
+				})
 		case "messages":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_messages(ctx, field)
+				})
+		case "askKnowledgeBase":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_askKnowledgeBase(ctx, field)
+				})
+		case "agentSettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_agentSettings(ctx, field)
 				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -16305,6 +24314,32 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "conversationCreated":
+		return ec._Subscription_conversationCreated(ctx, fields[0])
+	case "conversationUpdated":
+		return ec._Subscription_conversationUpdated(ctx, fields[0])
+	case "messageAdded":
+		return ec._Subscription_messageAdded(ctx, fields[0])
+	case "messageUpdated":
+		return ec._Subscription_messageUpdated(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var userImplementors = []string{"User", "Node"}
@@ -16826,6 +24861,56 @@ func (ec *executionContext) marshalNAPIKeyRole2githubᚗcomᚋneksioᚋneksioᚋ
 	return v
 }
 
+func (ec *executionContext) unmarshalNAddKnowledgeDocumentInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAddKnowledgeDocumentInput(ctx context.Context, v any) (model.AddKnowledgeDocumentInput, error) {
+	res, err := ec.unmarshalInputAddKnowledgeDocumentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgentRunConnection2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AgentRunConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AgentRunConnection!")
+		return graphql.Null
+	}
+	return ec._AgentRunConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAgentRunDecision2githubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecision(ctx context.Context, v any) (agentrun.Decision, error) {
+	var res agentrun.Decision
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgentRunDecision2githubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecision(ctx context.Context, sel ast.SelectionSet, v agentrun.Decision) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNAgentRunOrderField2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunOrderField(ctx context.Context, v any) (*ent.AgentRunOrderField, error) {
+	var res = new(ent.AgentRunOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgentRunOrderField2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.AgentRunOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AgentRunOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNAgentRunWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunWhereInput(ctx context.Context, v any) (*ent.AgentRunWhereInput, error) {
+	res, err := ec.unmarshalInputAgentRunWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgentSettings2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentSettings(ctx context.Context, sel ast.SelectionSet, v *ent.AgentSettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AgentSettings!")
+		return graphql.Null
+	}
+	return ec._AgentSettings(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAttachment2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAttachment(ctx context.Context, sel ast.SelectionSet, v schematype.Attachment) graphql.Marshaler {
 	return ec._Attachment(ctx, sel, &v)
 }
@@ -16856,6 +24941,15 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNBusinessHoursWindow2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐBusinessHoursWindow(ctx context.Context, sel ast.SelectionSet, v schematype.BusinessHoursWindow) graphql.Marshaler {
+	return ec._BusinessHoursWindow(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNBusinessHoursWindowInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐBusinessHoursWindowInput(ctx context.Context, v any) (*model.BusinessHoursWindowInput, error) {
+	res, err := ec.unmarshalInputBusinessHoursWindowInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNChannel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannel(ctx context.Context, sel ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
@@ -16911,6 +25005,34 @@ func (ec *executionContext) marshalNChannelStatus2githubᚗcomᚋneksioᚋneksio
 func (ec *executionContext) unmarshalNChannelWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannelWhereInput(ctx context.Context, v any) (*ent.ChannelWhereInput, error) {
 	res, err := ec.unmarshalInputChannelWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCitation2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitation(ctx context.Context, sel ast.SelectionSet, v schematype.Citation) graphql.Marshaler {
+	return ec._Citation(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCitation2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitationᚄ(ctx context.Context, sel ast.SelectionSet, v []*schematype.Citation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCitation2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCitation2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitation(ctx context.Context, sel ast.SelectionSet, v *schematype.Citation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Citation!")
+		return graphql.Null
+	}
+	return ec._Citation(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNConnectChannelInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐConnectChannelInput(ctx context.Context, v any) (model.ConnectChannelInput, error) {
@@ -17019,6 +25141,16 @@ func (ec *executionContext) marshalNConversationOrderField2ᚖgithubᚗcomᚋnek
 	return v
 }
 
+func (ec *executionContext) unmarshalNConversationSentimentLabel2githubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabel(ctx context.Context, v any) (conversation.SentimentLabel, error) {
+	var res conversation.SentimentLabel
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConversationSentimentLabel2githubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabel(ctx context.Context, sel ast.SelectionSet, v conversation.SentimentLabel) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNConversationStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐStatus(ctx context.Context, v any) (conversation.Status, error) {
 	var res conversation.Status
 	err := res.UnmarshalGQL(v)
@@ -17055,6 +25187,28 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNDeleteKnowledgeDocumentPayload2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐDeleteKnowledgeDocumentPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteKnowledgeDocumentPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteKnowledgeDocumentPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteKnowledgeDocumentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
@@ -17108,6 +25262,77 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNKnowledgeAnswer2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐKnowledgeAnswer(ctx context.Context, sel ast.SelectionSet, v *model.KnowledgeAnswer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "KnowledgeAnswer!")
+		return graphql.Null
+	}
+	return ec._KnowledgeAnswer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNKnowledgeChunk2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeChunk(ctx context.Context, sel ast.SelectionSet, v *ent.KnowledgeChunk) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "KnowledgeChunk!")
+		return graphql.Null
+	}
+	return ec._KnowledgeChunk(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNKnowledgeDocument2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocument(ctx context.Context, sel ast.SelectionSet, v *ent.KnowledgeDocument) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "KnowledgeDocument!")
+		return graphql.Null
+	}
+	return ec._KnowledgeDocument(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNKnowledgeDocumentConnection2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentConnection(ctx context.Context, sel ast.SelectionSet, v *ent.KnowledgeDocumentConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "KnowledgeDocumentConnection!")
+		return graphql.Null
+	}
+	return ec._KnowledgeDocumentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNKnowledgeDocumentFormat2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx context.Context, v any) (knowledgedocument.Format, error) {
+	var res knowledgedocument.Format
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNKnowledgeDocumentFormat2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx context.Context, sel ast.SelectionSet, v knowledgedocument.Format) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNKnowledgeDocumentOrderField2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentOrderField(ctx context.Context, v any) (*ent.KnowledgeDocumentOrderField, error) {
+	var res = new(ent.KnowledgeDocumentOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNKnowledgeDocumentOrderField2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.KnowledgeDocumentOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "KnowledgeDocumentOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNKnowledgeDocumentStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatus(ctx context.Context, v any) (knowledgedocument.Status, error) {
+	var res knowledgedocument.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNKnowledgeDocumentStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatus(ctx context.Context, sel ast.SelectionSet, v knowledgedocument.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNKnowledgeDocumentWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentWhereInput(ctx context.Context, v any) (*ent.KnowledgeDocumentWhereInput, error) {
+	res, err := ec.unmarshalInputKnowledgeDocumentWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNMap2map(ctx context.Context, v any) (map[string]any, error) {
@@ -17185,6 +25410,16 @@ func (ec *executionContext) marshalNMessageOrderField2ᚖgithubᚗcomᚋneksio�
 		graphql.AddInvalidNullError(ctx, "MessageOrderField!")
 		return graphql.Null
 	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNMessageSentimentLabel2githubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabel(ctx context.Context, v any) (message.SentimentLabel, error) {
+	var res message.SentimentLabel
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMessageSentimentLabel2githubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabel(ctx context.Context, sel ast.SelectionSet, v message.SentimentLabel) graphql.Marshaler {
 	return v
 }
 
@@ -17279,6 +25514,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalNUpdateAgentSettingsInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐUpdateAgentSettingsInput(ctx context.Context, v any) (model.UpdateAgentSettingsInput, error) {
+	res, err := ec.unmarshalInputUpdateAgentSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpdateChannelInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐUpdateChannelInput(ctx context.Context, v any) (model.UpdateChannelInput, error) {
 	res, err := ec.unmarshalInputUpdateChannelInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -17286,6 +25526,30 @@ func (ec *executionContext) unmarshalNUpdateChannelInput2githubᚗcomᚋneksio�
 
 func (ec *executionContext) unmarshalNUpdateConversationInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐUpdateConversationInput(ctx context.Context, v any) (model.UpdateConversationInput, error) {
 	res, err := ec.unmarshalInputUpdateConversationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateKnowledgeDocumentInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐUpdateKnowledgeDocumentInput(ctx context.Context, v any) (model.UpdateKnowledgeDocumentInput, error) {
+	res, err := ec.unmarshalInputUpdateKnowledgeDocumentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNUploadKnowledgeDocumentInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐUploadKnowledgeDocumentInput(ctx context.Context, v any) (model.UploadKnowledgeDocumentInput, error) {
+	res, err := ec.unmarshalInputUploadKnowledgeDocumentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -17474,6 +25738,118 @@ func (ec *executionContext) marshalOAPIKeyEdge2ᚖgithubᚗcomᚋneksioᚋneksio
 	return ec._APIKeyEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOAgentRun2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRun(ctx context.Context, sel ast.SelectionSet, v *ent.AgentRun) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AgentRun(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAgentRunDecision2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecisionᚄ(ctx context.Context, v any) ([]agentrun.Decision, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]agentrun.Decision, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAgentRunDecision2githubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecision(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOAgentRunDecision2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecisionᚄ(ctx context.Context, sel ast.SelectionSet, v []agentrun.Decision) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAgentRunDecision2githubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecision(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOAgentRunDecision2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecision(ctx context.Context, v any) (*agentrun.Decision, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(agentrun.Decision)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAgentRunDecision2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecision(ctx context.Context, sel ast.SelectionSet, v *agentrun.Decision) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOAgentRunEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.AgentRunEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOAgentRunEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOAgentRunEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunEdge(ctx context.Context, sel ast.SelectionSet, v *ent.AgentRunEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AgentRunEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAgentRunOrder2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunOrder(ctx context.Context, v any) (*ent.AgentRunOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAgentRunOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOAgentRunWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunWhereInputᚄ(ctx context.Context, v any) ([]*ent.AgentRunWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.AgentRunWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAgentRunWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOAgentRunWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunWhereInput(ctx context.Context, v any) (*ent.AgentRunWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAgentRunWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOAttachment2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAttachmentᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.Attachment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -17548,6 +25924,42 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOBusinessHoursWindow2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐBusinessHoursWindowᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.BusinessHoursWindow) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBusinessHoursWindow2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐBusinessHoursWindow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOBusinessHoursWindowInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐBusinessHoursWindowInputᚄ(ctx context.Context, v any) ([]*model.BusinessHoursWindowInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.BusinessHoursWindowInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNBusinessHoursWindowInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐBusinessHoursWindowInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOChannel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannel(ctx context.Context, sel ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
@@ -17712,6 +26124,25 @@ func (ec *executionContext) unmarshalOChannelWhereInput2ᚖgithubᚗcomᚋneksio
 	}
 	res, err := ec.unmarshalInputChannelWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCitation2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitationᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.Citation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCitation2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOContact2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐContact(ctx context.Context, sel ast.SelectionSet, v *ent.Contact) graphql.Marshaler {
@@ -17913,6 +26344,58 @@ func (ec *executionContext) unmarshalOConversationOrder2ᚖgithubᚗcomᚋneksio
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOConversationSentimentLabel2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabelᚄ(ctx context.Context, v any) ([]conversation.SentimentLabel, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]conversation.SentimentLabel, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNConversationSentimentLabel2githubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabel(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOConversationSentimentLabel2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabelᚄ(ctx context.Context, sel ast.SelectionSet, v []conversation.SentimentLabel) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConversationSentimentLabel2githubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabel(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOConversationSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabel(ctx context.Context, v any) (*conversation.SentimentLabel, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(conversation.SentimentLabel)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOConversationSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabel(ctx context.Context, sel ast.SelectionSet, v *conversation.SentimentLabel) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOConversationStatus2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐStatusᚄ(ctx context.Context, v any) ([]conversation.Status, error) {
 	if v == nil {
 		return nil, nil
@@ -18006,6 +26489,58 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 	return v
 }
 
+func (ec *executionContext) unmarshalOFloat2ᚕfloat64ᚄ(ctx context.Context, v any) ([]float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]float64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFloat2float64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOFloat2ᚕfloat64ᚄ(ctx context.Context, sel ast.SelectionSet, v []float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNFloat2float64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx context.Context, v any) ([]pulid.ID, error) {
 	if v == nil {
 		return nil, nil
@@ -18057,6 +26592,41 @@ func (ec *executionContext) marshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋent�
 	return v
 }
 
+func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -18073,6 +26643,189 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOKnowledgeChunk2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeChunkᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.KnowledgeChunk) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNKnowledgeChunk2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeChunk(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOKnowledgeDocument2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocument(ctx context.Context, sel ast.SelectionSet, v *ent.KnowledgeDocument) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._KnowledgeDocument(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOKnowledgeDocumentEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.KnowledgeDocumentEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOKnowledgeDocumentEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOKnowledgeDocumentEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentEdge(ctx context.Context, sel ast.SelectionSet, v *ent.KnowledgeDocumentEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._KnowledgeDocumentEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOKnowledgeDocumentFormat2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormatᚄ(ctx context.Context, v any) ([]knowledgedocument.Format, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]knowledgedocument.Format, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNKnowledgeDocumentFormat2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOKnowledgeDocumentFormat2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormatᚄ(ctx context.Context, sel ast.SelectionSet, v []knowledgedocument.Format) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNKnowledgeDocumentFormat2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOKnowledgeDocumentFormat2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx context.Context, v any) (*knowledgedocument.Format, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(knowledgedocument.Format)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOKnowledgeDocumentFormat2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx context.Context, sel ast.SelectionSet, v *knowledgedocument.Format) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOKnowledgeDocumentOrder2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentOrder(ctx context.Context, v any) (*ent.KnowledgeDocumentOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputKnowledgeDocumentOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOKnowledgeDocumentStatus2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatusᚄ(ctx context.Context, v any) ([]knowledgedocument.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]knowledgedocument.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNKnowledgeDocumentStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOKnowledgeDocumentStatus2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []knowledgedocument.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNKnowledgeDocumentStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOKnowledgeDocumentStatus2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatus(ctx context.Context, v any) (*knowledgedocument.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(knowledgedocument.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOKnowledgeDocumentStatus2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatus(ctx context.Context, sel ast.SelectionSet, v *knowledgedocument.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOKnowledgeDocumentWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentWhereInputᚄ(ctx context.Context, v any) ([]*ent.KnowledgeDocumentWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.KnowledgeDocumentWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNKnowledgeDocumentWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOKnowledgeDocumentWhereInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentWhereInput(ctx context.Context, v any) (*ent.KnowledgeDocumentWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputKnowledgeDocumentWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOMap2map(ctx context.Context, v any) (map[string]any, error) {
@@ -18282,6 +27035,58 @@ func (ec *executionContext) unmarshalOMessageOrder2ᚖgithubᚗcomᚋneksioᚋne
 	}
 	res, err := ec.unmarshalInputMessageOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOMessageSentimentLabel2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabelᚄ(ctx context.Context, v any) ([]message.SentimentLabel, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]message.SentimentLabel, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMessageSentimentLabel2githubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabel(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOMessageSentimentLabel2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabelᚄ(ctx context.Context, sel ast.SelectionSet, v []message.SentimentLabel) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMessageSentimentLabel2githubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabel(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOMessageSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabel(ctx context.Context, v any) (*message.SentimentLabel, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(message.SentimentLabel)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMessageSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabel(ctx context.Context, sel ast.SelectionSet, v *message.SentimentLabel) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOMessageWhereInput2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessageWhereInputᚄ(ctx context.Context, v any) ([]*ent.MessageWhereInput, error) {

@@ -8,12 +8,28 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/ent/schema/schematype"
 )
+
+type AddKnowledgeDocumentInput struct {
+	Title   string `json:"title"`
+	Content string `json:"content"`
+	// TEXT by default.
+	Format *knowledgedocument.Format `json:"format,omitempty"`
+}
+
+type BusinessHoursWindowInput struct {
+	Day   string `json:"day"`
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
 
 type ConnectChannelInput struct {
 	Connector string `json:"connector"`
@@ -49,11 +65,56 @@ type CreateAPIKeyPayload struct {
 	APIKey *ent.APIKey `json:"apiKey"`
 }
 
+type DeleteKnowledgeDocumentPayload struct {
+	DeletedID pulid.ID `json:"deletedId"`
+}
+
+// An answer from the knowledge base, the way the agent would give it.
+type KnowledgeAnswer struct {
+	// Empty when refused.
+	Answer    string                 `json:"answer"`
+	Citations []*schematype.Citation `json:"citations"`
+	// In [0,1]; the agent sends answers at or above the workspace's threshold.
+	Confidence float64 `json:"confidence"`
+	// The knowledge base does not support an answer.
+	Refused bool   `json:"refused"`
+	Model   string `json:"model"`
+}
+
 type SendReplyInput struct {
 	ConversationID pulid.ID `json:"conversationId"`
 	Text           string   `json:"text"`
 	// Comment threads only; PUBLIC by default.
 	Mode *ReplyMode `json:"mode,omitempty"`
+}
+
+// Live changes of the viewer's workspace, over WebSocket (graphql-transport-ws,
+// or the legacy graphql-ws) or Server-Sent Events. Each event is re-read
+// through the subscriber's permissions before it is sent, so it carries the
+// object as a query would return it right now. Filters that name another
+// workspace's object answer NOT_FOUND.
+//
+// A subscription that may have missed events (the client was too slow, or the
+// server's event stream was interrupted) is ended with an error (WebSocket:
+// close code 4413 or 4503; SSE: a final error with code RESYNC): reconnect,
+// then refetch what you show.
+type Subscription struct {
+}
+
+type UpdateAgentSettingsInput struct {
+	// In [0,1].
+	ConfidenceThreshold *float64 `json:"confidenceThreshold,omitempty"`
+	// In [-1,0]: sentiment at or below it hands off.
+	NegativeSentimentThreshold *float64 `json:"negativeSentimentThreshold,omitempty"`
+	// Replaces the list.
+	HandoffKeywords []string `json:"handoffKeywords,omitempty"`
+	// IANA name, e.g. Europe/London.
+	Timezone *string `json:"timezone,omitempty"`
+	// Replaces the windows; an empty list means always open.
+	BusinessHours []*BusinessHoursWindowInput `json:"businessHours,omitempty"`
+	AwayMessage   *string                     `json:"awayMessage,omitempty"`
+	Tone          *string                     `json:"tone,omitempty"`
+	Signature     *string                     `json:"signature,omitempty"`
 }
 
 type UpdateChannelInput struct {
@@ -69,6 +130,23 @@ type UpdateConversationInput struct {
 	// AI mode for this conversation; clearAiMode inherits the channel's.
 	AiMode      *conversation.AiMode `json:"aiMode,omitempty"`
 	ClearAiMode *bool                `json:"clearAiMode,omitempty"`
+	// Give a handed-off conversation back to the agent (resolving does it too).
+	ClearHandoff *bool `json:"clearHandoff,omitempty"`
+}
+
+type UpdateKnowledgeDocumentInput struct {
+	Title   *string                   `json:"title,omitempty"`
+	Content *string                   `json:"content,omitempty"`
+	Format  *knowledgedocument.Format `json:"format,omitempty"`
+}
+
+type UploadKnowledgeDocumentInput struct {
+	// A .txt, .md or .html file (UTF-8, at most 5 MB).
+	File graphql.Upload `json:"file"`
+	// Defaults to the file name without its extension.
+	Title *string `json:"title,omitempty"`
+	// Defaults to the file's extension or content type.
+	Format *knowledgedocument.Format `json:"format,omitempty"`
 }
 
 // Who is asking.

@@ -44,3 +44,36 @@ type SentimentAnalyze struct {
 
 // Kind implements river.JobArgs.
 func (SentimentAnalyze) Kind() string { return "sentiment.analyze" }
+
+// InsertOpts puts agent runs on the AI queue, where a slow model only
+// holds up other AI work.
+func (AIReply) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueAI, MaxAttempts: 8}
+}
+
+// InsertOpts puts sentiment on its own queue.
+func (SentimentAnalyze) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueSentiment, MaxAttempts: 5}
+}
+
+// KBIndex (re)indexes a knowledge document at a version, or removes a
+// deleted document's vectors.
+type KBIndex struct {
+	WorkspaceID string `json:"workspace_id"`
+	DocumentID  string `json:"document_id"`
+	// Version the job was queued for; a job for an older version does
+	// nothing.
+	Version int `json:"version"`
+	// The embedding space of a deleted document's vectors.
+	DeletedModel     string `json:"deleted_model,omitempty"`
+	DeletedDimension int    `json:"deleted_dimension,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (KBIndex) Kind() string { return "kb.index" }
+
+// InsertOpts keeps indexing off the AI queue so a large upload never
+// delays a customer's answer.
+func (KBIndex) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 10}
+}

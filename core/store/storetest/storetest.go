@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,8 @@ const (
 	SQLite   Dialect = "sqlite"
 	Postgres Dialect = "postgres"
 )
+
+var migrateMu sync.Mutex
 
 // Dialects lists both engines.
 var Dialects = []Dialect{SQLite, Postgres}
@@ -62,7 +65,12 @@ func Open(t testing.TB, d Dialect) *store.Store {
 		t.Fatalf("unknown dialect %q", d)
 	}
 	t.Cleanup(func() { s.Close() })
-	require.NoError(t, s.Migrate(ctx))
+	// ent's migration keeps package-level state that is not safe to use
+	// from parallel tests (the race detector says so); migrations are fast.
+	migrateMu.Lock()
+	err = s.Migrate(ctx)
+	migrateMu.Unlock()
+	require.NoError(t, err)
 	client, err := river.NewClient(s.Driver, &river.Config{})
 	require.NoError(t, err)
 	s.SetJobs(client)

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"entgo.io/ent/dialect"
+	"github.com/neksio/neksio/core/agent"
+	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/feedback"
+	"github.com/neksio/neksio/core/knowledge"
+	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/vector"
+	"github.com/neksio/neksio/jobs"
+)
+
+// The AI agent, the knowledge base and sentiment (docs/agent.md).
+func init() { wirings = append(wirings, wireAgent) }
+
+func wireAgent(ctx context.Context, a *App) error {
+	getenv := envLookup(a.Cfg.Environ)
+	provider, err := newProvider(getenv)
+	if err != nil {
+		return err
+	}
+	vectors, err := newVectorStore(ctx, a.Store, getenv)
+	if err != nil {
+		return err
+	}
+	a.OnClose = append(a.OnClose, func() { _ = vectors.Close() })
+	a.Log.Info("AI configured", "provider", provider.Name(), "embedding_model", provider.Embedder().Model(),
+		"vectors", fmt.Sprintf("%T", vectors))
+
+	kb := &knowledge.Service{Store: a.Store, Provider: provider, Vectors: vectors, Log: a.Log.With("component", "knowledge")}
+	ag := &agent.Service{Store: a.Store, Inbox: a.Inbox, Knowledge: kb, Provider: provider, Log: a.Log.With("component", "agent")}
+	fb := &feedback.Service{Store: a.Store, Provider: provider, Log: a.Log.With("component", "feedback")}
+
+	a.Inbox.OnInbound = append(a.Inbox.OnInbound, fb.Hook(), ag.Hook())
+	jobs.RegisterAgent(a.Workers, jobs.AgentDeps{Agent: ag, Knowledge: kb, Feedback: fb})
+	a.GraphDeps.Knowledge = kb
+	a.GraphDeps.Agent = ag
+	return nil
+}
+
+// newProvider is the OpenAI-compatible endpoint when NEKSIO_AI_* says so,
+// else the built-in offline provider.
+func newProvider(getenv func(string) string) (ai.Provider, error) {
+	cfg, ok, err := ai.ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("AI provider: %w", err)
+	}
+	if !ok {
+		return ai.NewBuiltin(), nil
+	}
+	p, err := ai.NewOpenAI(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("AI provider: %w", err)
+	}
+	return p, nil
+}
+
+// newVectorStore is Milvus when NEKSIO_MILVUS_ADDRESS is set, else the
+// embedded store on the application's database (migrated here).
+func newVectorStore(ctx context.Context, s *store.Store, getenv func(string) string) (vector.Store, error) {
+	mc, err := vector.MilvusConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if mc.Address != "" {
+		m, err := vector.NewMilvus(ctx, mc)
+		if err != nil {
+			return nil, fmt.Errorf("vector store: %w", err)
+		}
+		return m, nil
+	}
+	d := vector.DialectSQLite
+	if s.Dialect == dialect.Postgres {
+		d = vector.DialectPostgres
+	}
+	e, err := vector.NewEmbedded(s.DB, d)
+	if err != nil {
+		return nil, fmt.Errorf("vector store: %w", err)
+	}
+	if err := e.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("vector store: %w", err)
+	}
+	return e, nil
+}
+
+// envLookup reads environ (KEY=VALUE lines) when set, else the process
+// environment, so tests configure the provider without touching os.Environ.
+func envLookup(environ []string) func(string) string {
+	if environ == nil {
+		return os.Getenv
+	}
+	return func(key string) string {
+		for i := len(environ) - 1; i >= 0; i-- {
+			if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
+				return v
+			}
+		}
+		return ""
+	}
+}

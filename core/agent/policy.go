@@ -1,0 +1,107 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/knowledge"
+	"github.com/neksio/neksio/ent/agentrun"
+)
+
+// Mode is the effective AI mode of a conversation.
+type Mode string
+
+// Modes, as channel.ai_mode and conversation.ai_mode store them.
+const (
+	ModeAuto  Mode = "AUTO"
+	ModeDraft Mode = "DRAFT"
+	ModeOff   Mode = "OFF"
+)
+
+// ReplyWindow is how long after the customer's last message Meta's and
+// WhatsApp's DM APIs accept a free-form reply.
+const ReplyWindow = 24 * time.Hour
+
+// windowedPlatforms have the 24-hour customer-service window on DMs.
+var windowedPlatforms = map[string]bool{"whatsapp": true, "facebook": true, "messenger": true, "instagram": true}
+
+// Facts are what a decision depends on.
+type Facts struct {
+	Mode Mode
+	Text string
+	// Sentiment of the inbound message.
+	Sentiment ai.Sentiment
+	// HandoffReason is set when a human already owns the conversation.
+	HandoffReason string
+	// WindowClosed: the platform no longer accepts a free-form reply.
+	WindowClosed bool
+	// InHours: the message arrived within business hours.
+	InHours bool
+	// Answer is nil until retrieval ran.
+	Answer *knowledge.Answer
+}
+
+// Verdict is a decision with its reason.
+type Verdict struct {
+	Decision agentrun.Decision
+	Reason   string
+	// NeedAnswer: decide again once Facts.Answer is set.
+	NeedAnswer bool
+	// NewHandoff: the conversation must be handed to a human now (false
+	// when it already was).
+	NewHandoff bool
+	// SendAway: send the settings' away message with the handoff (outside
+	// business hours, AUTO mode, window open), so nobody waits in silence.
+	SendAway bool
+}
+
+// Decide applies the policy. The cheap checks come first so a customer
+// asking for a person never waits for a model.
+func Decide(set Settings, f Facts) Verdict {
+	if f.Mode == ModeOff {
+		return Verdict{Decision: agentrun.DecisionSkipped, Reason: "AI is off for this conversation"}
+	}
+	if strings.TrimSpace(f.Text) == "" {
+		return Verdict{Decision: agentrun.DecisionSkipped, Reason: "the message has no text to answer"}
+	}
+	if f.HandoffReason != "" {
+		return Verdict{Decision: agentrun.DecisionHandedOff, Reason: "already handed off: " + f.HandoffReason}
+	}
+	handOff := func(reason string) Verdict {
+		return Verdict{Decision: agentrun.DecisionHandedOff, Reason: reason, NewHandoff: true,
+			SendAway: !f.InHours && set.AwayMessage != "" && f.Mode == ModeAuto && !f.WindowClosed}
+	}
+	if ai.WantsHuman(f.Text, set.HandoffKeywords) {
+		return handOff("the customer asked for a human")
+	}
+	if f.Sentiment.Score <= set.NegativeSentimentThreshold {
+		return handOff(fmt.Sprintf("strongly negative sentiment (%.2f)", f.Sentiment.Score))
+	}
+	if f.WindowClosed {
+		return handOff("the platform's 24-hour reply window is closed")
+	}
+	if f.Answer == nil {
+		return Verdict{NeedAnswer: true}
+	}
+	if f.Answer.Refused || strings.TrimSpace(f.Answer.Text) == "" {
+		return handOff("the knowledge base has no answer")
+	}
+	if f.Answer.Confidence < set.ConfidenceThreshold {
+		return handOff(fmt.Sprintf("answer confidence %.2f is below the threshold %.2f", f.Answer.Confidence, set.ConfidenceThreshold))
+	}
+	if f.Mode == ModeDraft {
+		return Verdict{Decision: agentrun.DecisionDrafted, Reason: "draft mode: waiting for approval"}
+	}
+	return Verdict{Decision: agentrun.DecisionSent, Reason: "answered from the knowledge base"}
+}
+
+// WindowClosed reports whether a DM on platform can no longer get a
+// free-form reply at now.
+func WindowClosed(platform string, direct bool, lastInbound *time.Time, now time.Time) bool {
+	if !direct || !windowedPlatforms[strings.ToLower(platform)] || lastInbound == nil {
+		return false
+	}
+	return now.Sub(*lastInbound) > ReplyWindow
+}

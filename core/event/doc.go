@@ -1,0 +1,30 @@
+// Package event carries change events from the transaction that made a
+// change to the subscriptions that follow it.
+//
+// An event names what changed (type, workspace, object, conversation,
+// channel), never its content: a subscriber re-reads the object through its
+// own tenant policy before sending anything, so an event can never leak
+// data across workspaces or roles.
+//
+// Events are recorded in the writing transaction (store.Tx.Emit) and reach
+// subscribers only if it commits:
+//
+//   - SQLite (one process): after commit the store publishes them on the
+//     in-process Bus.
+//   - PostgreSQL (many replicas): the store also sends them with
+//     pg_notify(Channel, payload) inside the transaction, just before
+//     COMMIT; PostgreSQL delivers notifications only when the transaction
+//     commits, so a rollback emits nothing. Every API replica runs a
+//     Listener on a dedicated connection that republishes what it hears on
+//     its local Bus. A payload carries the sending store's Origin, so the
+//     replica that made the change (which already published locally) does
+//     not publish it twice.
+//
+// The Bus never blocks a publisher. Each subscription has a bounded
+// buffer; when it is full the subscription is ended with ErrOverflow and
+// the subscriber is told (a slow consumer loses its subscription, never
+// anybody else's events). When a Listener loses its connection it ends
+// every subscription with ErrResync, once when the connection drops and
+// once when it is listening again, because events may have been missed in
+// between: clients reconnect and refetch.
+package event

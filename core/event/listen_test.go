@@ -1,0 +1,153 @@
+package event_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/core/event"
+	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/store/storetest"
+)
+
+// replica is one process's store with its listener running.
+type replica struct {
+	store    *store.Store
+	listener *event.Listener
+}
+
+func newReplica(t *testing.T, url string) *replica {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.OpenPostgres(ctx, url)
+	require.NoError(t, err)
+	l := event.NewListener(s.Pool, s.Bus, s.Origin, slog.New(slog.DiscardHandler))
+	l.MinBackoff = 10 * time.Millisecond
+	require.NoError(t, l.Start(ctx))
+	t.Cleanup(func() {
+		l.Close()
+		s.Close()
+	})
+	return &replica{store: s, listener: l}
+}
+
+func (r *replica) emit(t *testing.T, events ...event.Event) {
+	t.Helper()
+	require.NoError(t, r.store.InTx(context.Background(), func(tx *store.Tx) error {
+		for _, e := range events {
+			tx.Emit(e)
+		}
+		return nil
+	}))
+}
+
+func next(t *testing.T, sub *event.Subscription) event.Event {
+	t.Helper()
+	select {
+	case e := <-sub.C:
+		return e
+	case <-sub.Done():
+		t.Fatalf("subscription ended: %v", sub.Err())
+	case <-time.After(20 * time.Second):
+		t.Fatal("no event within 20s")
+	}
+	return event.Event{}
+}
+
+// Two replicas on one database: a committed change on one reaches the
+// other's subscribers, a rolled-back one reaches nobody, and the replica
+// that made the change publishes it exactly once.
+func TestListenerAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	url := storetest.NewPostgresDB(t)
+	a, b := newReplica(t, url), newReplica(t, url)
+	subA := a.store.Bus.Subscribe("ws_1", 64)
+	defer subA.Close()
+	subB := b.store.Bus.Subscribe("ws_1", 512)
+	defer subB.Close()
+	otherB := b.store.Bus.Subscribe("ws_2", 64)
+	defer otherB.Close()
+
+	a.emit(t, ev("ws_1", "m1"), ev("ws_1", "m1")) // a repeat inside one tx is sent once
+	require.Equal(t, "m1", next(t, subB).ObjectID)
+	require.Equal(t, "m1", next(t, subA).ObjectID)
+
+	boom := errors.New("boom")
+	err := a.store.InTx(context.Background(), func(tx *store.Tx) error {
+		tx.Emit(ev("ws_1", "rolled-back"))
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+
+	// A marker from B arrives after anything A sent before it: A must not
+	// have seen m1 twice (its own notification) and nobody sees the
+	// rolled-back event.
+	b.emit(t, ev("ws_1", "marker"))
+	require.Equal(t, "marker", next(t, subA).ObjectID)
+	require.Equal(t, "marker", next(t, subB).ObjectID)
+	require.Empty(t, otherB.C, "another workspace's subscriber hears nothing")
+
+	// Many events in one transaction travel in several notifications, in order.
+	var batch []event.Event
+	for i := range 250 {
+		batch = append(batch, ev("ws_1", fmt.Sprintf("ms_%03d", i)))
+	}
+	a.emit(t, batch...)
+	for i := range 250 {
+		require.Equal(t, fmt.Sprintf("ms_%03d", i), next(t, subB).ObjectID)
+	}
+}
+
+// A listener whose connection is killed tells its subscribers to resync,
+// reconnects, and delivers again.
+func TestListenerReconnectsAndTellsSubscribers(t *testing.T) {
+	t.Parallel()
+	url := storetest.NewPostgresDB(t)
+	a, b := newReplica(t, url), newReplica(t, url)
+	sub := b.store.Bus.Subscribe("ws_1", 8)
+	defer sub.Close()
+
+	pid := b.listener.PID()
+	require.NotZero(t, pid)
+	_, err := a.store.DB.Exec("SELECT pg_terminate_backend($1)", pid)
+	require.NoError(t, err)
+
+	select {
+	case <-sub.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("subscriber not told about the lost connection")
+	}
+	require.ErrorIs(t, sub.Err(), event.ErrResync)
+
+	require.Eventually(t, func() bool { return b.listener.Connects() >= 2 }, 20*time.Second, 10*time.Millisecond)
+	require.NotEqual(t, pid, b.listener.PID())
+	fresh := b.store.Bus.Subscribe("ws_1", 8)
+	defer fresh.Close()
+	a.emit(t, ev("ws_1", "after"))
+	require.Equal(t, "after", next(t, fresh).ObjectID)
+}
+
+// On SQLite the bus is the whole story: committed events are published,
+// rolled-back ones are not.
+func TestSQLiteTxPublishesLocally(t *testing.T) {
+	t.Parallel()
+	s := storetest.Open(t, storetest.SQLite)
+	sub := s.Bus.Subscribe("ws_1", 8)
+	defer sub.Close()
+	require.Error(t, s.InTx(context.Background(), func(tx *store.Tx) error {
+		tx.Emit(ev("ws_1", "no"))
+		return errors.New("rollback")
+	}))
+	require.NoError(t, s.InTx(context.Background(), func(tx *store.Tx) error {
+		tx.Emit(ev("ws_1", "yes"))
+		tx.Emit(ev("ws_1", "yes"))
+		return nil
+	}))
+	require.Len(t, sub.C, 1)
+	require.Equal(t, "yes", (<-sub.C).ObjectID)
+}

@@ -1,0 +1,77 @@
+package feedback_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/feedback"
+	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/store/storetest"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/core/workspace"
+	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/message"
+)
+
+func TestAnalyze(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		ctx := context.Background()
+		s := storetest.Open(t, d)
+		w, err := workspace.Create(ctx, s, "W")
+		require.NoError(t, err)
+		sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
+		svc := &feedback.Service{Store: s, Provider: ai.NewBuiltin(), Window: 2}
+		ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
+			SetExternalID("1").Save(sys)
+		require.NoError(t, err)
+		conv, err := s.Ent.Conversation.Create().SetWorkspaceID(w.ID).SetChannelID(ch.ID).
+			SetKind(conversation.KindDirectMessage).SetThreadID("t").Save(sys)
+		require.NoError(t, err)
+		start := time.Now()
+		n := 0
+		say := func(text string, dir message.Direction) *ent.Message {
+			n++
+			kind := message.AuthorKindContact
+			if dir == message.DirectionOutbound {
+				kind = message.AuthorKindAgent
+			}
+			m, err := s.Ent.Message.Create().SetWorkspaceID(w.ID).SetConversationID(conv.ID).SetChannelID(ch.ID).
+				SetDirection(dir).SetAuthorKind(kind).SetText(text).SetSentAt(start.Add(time.Duration(n) * time.Second)).Save(sys)
+			require.NoError(t, err)
+			// The hook queues the job only for customers' messages.
+			require.NoError(t, s.InTx(sys, func(tx *store.Tx) error { return svc.Hook()(sys, tx, m, conv) }))
+			require.NoError(t, svc.Analyze(sys, m.ID, false))
+			return m
+		}
+		happy := say("Love it, the croissants are amazing! 😍", message.DirectionInbound)
+		got, err := s.Ent.Message.Get(sys, happy.ID)
+		require.NoError(t, err)
+		require.Equal(t, message.SentimentLabelPositive, *got.SentimentLabel)
+		require.Positive(t, *got.SentimentScore)
+		c, err := s.Ent.Conversation.Get(sys, conv.ID)
+		require.NoError(t, err)
+		require.Equal(t, conversation.SentimentLabelPositive, *c.SentimentLabel)
+
+		reply := say("terrible awful news, sorry", message.DirectionOutbound)
+		got, err = s.Ent.Message.Get(sys, reply.ID)
+		require.NoError(t, err)
+		require.Nil(t, got.SentimentScore, "outbound messages are not scored")
+
+		say("My order never arrived. Worst bakery ever, I want a refund 😡", message.DirectionInbound)
+		say("Still waiting. This is a joke, totally useless.", message.DirectionInbound)
+		c, err = s.Ent.Conversation.Get(sys, conv.ID)
+		require.NoError(t, err)
+		require.Equal(t, conversation.SentimentLabelNegative, *c.SentimentLabel, "the roll-up follows the latest messages")
+		require.Equal(t, 3, storetest.CountJobs(t, s.DB, "sentiment.analyze"))
+
+		neg, err := s.Ent.Conversation.Query().Where(conversation.SentimentLabelEQ(conversation.SentimentLabelNegative)).Count(sys)
+		require.NoError(t, err)
+		require.Equal(t, 1, neg)
+	})
+}

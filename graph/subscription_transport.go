@@ -1,0 +1,553 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/auth"
+	"github.com/neksio/neksio/core/tenant"
+)
+
+// WebSocket close codes. 44xx follow graphql-transport-ws (the graphql-ws
+// library's CloseCode), the rest are Neksio's; docs/realtime.md lists them.
+// graphql-ws clients retry every code except 4400, 4401, 4409 and 4429.
+const (
+	closeBadMessage   = 4400 // malformed or unexpected message
+	closeUnauthorized = 4401 // no or invalid API key; subscribe before connection_ack
+	closeForbidden    = 4403 // connection limit of the key reached; key revoked while connected
+	closeInitTimeout  = 4408 // no connection_init within InitTimeout
+	closeDuplicateID  = 4409 // an operation with this id is already running
+	closeSlowConsumer = 4413 // the client fell behind: reconnect and refetch
+	closeTooManyInit  = 4429 // a second connection_init
+	closeResync       = 4503 // the replica's event stream was interrupted: reconnect and refetch
+	closeTryAgain     = 1013 // authentication unavailable or rate limited (RFC 6455 "Try Again Later")
+)
+
+// keyCheckInterval is how often a long-lived connection checks that its
+// API key is still valid.
+var keyCheckInterval = time.Minute
+
+// realtime holds the limits shared by all of a server's connections.
+type realtime struct {
+	opts RealtimeOptions
+
+	mu     sync.Mutex
+	perKey map[string]int
+	// closed counts connections the server closed, by close code.
+	closed map[int]int
+}
+
+func newRealtime(opts RealtimeOptions) *realtime {
+	return &realtime{opts: opts, perKey: map[string]int{}, closed: map[int]int{}}
+}
+
+func (rt *realtime) closedWith(code int) int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.closed[code]
+}
+
+// connState is one realtime connection: a WebSocket, or an SSE stream.
+type connState struct {
+	rt        *realtime
+	headerKey string
+	ws        *wsConn            // nil for SSE
+	cancel    context.CancelFunc // ends an SSE stream
+	done      chan struct{}
+
+	mu   sync.Mutex
+	slot string // the key whose connection limit this connection counts against
+	subs int
+}
+
+func newConnState(rt *realtime) *connState {
+	return &connState{rt: rt, done: make(chan struct{})}
+}
+
+type connKey struct{}
+
+// connFromContext returns the WebSocket connection an operation runs on,
+// nil for other transports.
+func connFromContext(ctx context.Context) *connState {
+	c, _ := ctx.Value(connKey{}).(*connState)
+	return c
+}
+
+// acquire counts the connection against its API key's limit.
+func (c *connState) acquire(key string) bool {
+	c.rt.mu.Lock()
+	defer c.rt.mu.Unlock()
+	if c.rt.perKey[key] >= c.rt.opts.MaxConnectionsPerKey {
+		return false
+	}
+	c.rt.perKey[key]++
+	c.mu.Lock()
+	c.slot = key
+	c.mu.Unlock()
+	return true
+}
+
+// finish releases what the connection held. Called once, when its
+// handler returns.
+func (c *connState) finish() {
+	close(c.done)
+	c.mu.Lock()
+	key := c.slot
+	c.slot = ""
+	c.mu.Unlock()
+	if key == "" {
+		return
+	}
+	c.rt.mu.Lock()
+	if c.rt.perKey[key]--; c.rt.perKey[key] <= 0 {
+		delete(c.rt.perKey, key)
+	}
+	c.rt.mu.Unlock()
+}
+
+func (c *connState) addSubscription() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.subs >= c.rt.opts.MaxSubscriptionsPerConnection {
+		return apperr.New(apperr.CodeRateLimited, "too many subscriptions on this connection (limit %d)", c.rt.opts.MaxSubscriptionsPerConnection)
+	}
+	c.subs++
+	return nil
+}
+
+func (c *connState) removeSubscription() {
+	c.mu.Lock()
+	c.subs--
+	c.mu.Unlock()
+}
+
+// close ends the connection with a code (WebSocket) or ends the stream (SSE).
+func (c *connState) close(code int, reason string) {
+	if c.ws != nil {
+		c.ws.closeWith(code, reason)
+		return
+	}
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+// watchKey closes the connection when its API key is revoked or expires:
+// authentication happens once per connection, revocation must still bite.
+func (c *connState) watchKey(a *auth.Service, key string) {
+	go func() {
+		t := time.NewTicker(keyCheckInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.done:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := a.Authenticate(ctx, key)
+				cancel()
+				if errors.Is(err, auth.ErrInvalidKey) {
+					c.close(closeForbidden, "Forbidden: the API key is no longer valid")
+					return
+				}
+			}
+		}
+	}()
+}
+
+func isWebSocket(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
+
+func isSSE(r *http.Request) bool {
+	if r.Method != http.MethodPost || !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+// serveWebSocket lets an upgrade through without an Authorization header
+// (browsers cannot send one): the key comes in connection_init, checked by
+// wsInit. The origin is checked first, since browsers do not apply CORS
+// to WebSockets.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !originAllowed(r, s.deps.Realtime.AllowedOrigins) {
+		writeError(w, http.StatusForbidden, apperr.CodeForbidden, "origin not allowed: add it to NEKSIO_ALLOWED_ORIGINS")
+		return
+	}
+	conn := newConnState(s.rt)
+	conn.headerKey, _ = bearer(r)
+	defer conn.finish()
+	s.gql.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), connKey{}, conn)))
+}
+
+// serveSSE runs one operation as a Server-Sent Events stream, without the
+// request timeout (subscriptions last), counted against the key's
+// connection limit.
+func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, viewer *tenant.Viewer, key string) {
+	conn := newConnState(s.rt)
+	if !conn.acquire(limitKey(viewer)) {
+		close(conn.done)
+		writeError(w, http.StatusTooManyRequests, apperr.CodeRateLimited,
+			fmt.Sprintf("too many connections for this API key (limit %d)", s.rt.opts.MaxConnectionsPerKey))
+		return
+	}
+	defer conn.finish()
+	ctx, cancel := context.WithCancel(tenant.NewContext(r.Context(), viewer))
+	defer cancel()
+	conn.cancel = cancel
+	conn.watchKey(s.deps.Auth, key)
+	if _, ok := w.(http.Flusher); !ok {
+		// gqlgen's SSE transport asserts http.Flusher; middleware that
+		// wraps the writer (metrics) may only offer it through Unwrap.
+		w = flushWriter{w, http.NewResponseController(w)}
+	}
+	s.gql.ServeHTTP(w, r.WithContext(ctx))
+}
+
+type flushWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (f flushWriter) Flush()                      { _ = f.rc.Flush() }
+func (f flushWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
+
+func limitKey(v *tenant.Viewer) string {
+	if v.APIKeyID != "" {
+		return v.APIKeyID
+	}
+	return v.Actor()
+}
+
+// wsInit authenticates a WebSocket: the key in connection_init's payload
+// ({"authorization": "Bearer <key>"}), else the upgrade request's header.
+func (s *Server) wsInit(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	conn := connFromContext(ctx)
+	fail := func(code int, reason string) (context.Context, *transport.InitPayload, error) {
+		if conn != nil {
+			s.rt.count(code)
+		}
+		ctx := transport.WithWebsocketCloseCode(ctx, code)
+		return transport.AppendCloseReason(ctx, reason), nil, errors.New(reason)
+	}
+	if conn == nil {
+		return fail(closeBadMessage, "not a Neksio connection")
+	}
+	key := bearerValue(payload.Authorization())
+	if key == "" {
+		key = conn.headerKey
+	}
+	if key == "" {
+		return fail(closeUnauthorized, `Unauthorized: send {"authorization": "Bearer <key>"} in connection_init`)
+	}
+	viewer, err := s.deps.Auth.Authenticate(ctx, key)
+	switch {
+	case errors.Is(err, auth.ErrInvalidKey):
+		return fail(closeUnauthorized, "Unauthorized: invalid API key")
+	case err != nil:
+		s.opts.Logger.ErrorContext(ctx, "websocket authentication failed", "err", err)
+		return fail(closeTryAgain, "authentication unavailable, try again later")
+	}
+	if !s.allow(viewer.APIKeyID) {
+		return fail(closeTryAgain, "rate limit exceeded, try again later")
+	}
+	if !conn.acquire(limitKey(viewer)) {
+		return fail(closeForbidden, fmt.Sprintf("Forbidden: too many connections for this API key (limit %d)", s.rt.opts.MaxConnectionsPerKey))
+	}
+	conn.watchKey(s.deps.Auth, key)
+	return tenant.NewContext(ctx, viewer), nil, nil
+}
+
+func (rt *realtime) count(code int) {
+	rt.mu.Lock()
+	rt.closed[code]++
+	rt.mu.Unlock()
+}
+
+// bearerValue accepts "Bearer <key>" or the bare key.
+func bearerValue(v string) string {
+	v = strings.TrimSpace(v)
+	if scheme, tok, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "bearer") {
+		return strings.TrimSpace(tok)
+	}
+	return v
+}
+
+// originAllowed: no Origin (not a browser) and same-origin pages always
+// pass; other origins must match one of the patterns.
+func originAllowed(r *http.Request, patterns []string) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	host := strings.ToLower(u.Host)
+	if host == strings.ToLower(r.Host) {
+		return true
+	}
+	full := strings.ToLower(u.Scheme) + "://" + host
+	for _, p := range patterns {
+		p = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(p)), "/")
+		target := host
+		if strings.Contains(p, "://") {
+			target = full
+		}
+		if p == "*" {
+			return true
+		}
+		if ok, _ := path.Match(p, target); ok && p != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// websocket returns gqlgen's WebSocket transport, with a connection
+// wrapper adding what it leaves out (see wsConn).
+func (s *Server) websocket() transport.Websocket {
+	return transport.Websocket{
+		Implementation: wsImpl{rt: s.rt},
+		InitFunc:       s.wsInit,
+		// wsConn enforces the init timeout with close code 4408; gqlgen's
+		// own closes with 1002.
+		InitTimeout: 0,
+		// graphql-transport-ws: the server pings, and a client that does
+		// not pong within two intervals is dropped. graphql-ws: "ka".
+		PingPongInterval:      s.rt.opts.PingInterval,
+		KeepAlivePingInterval: s.rt.opts.PingInterval,
+		ErrorFunc: func(ctx context.Context, err error) {
+			s.opts.Logger.DebugContext(ctx, "websocket", "err", err)
+		},
+	}
+}
+
+type wsImpl struct{ rt *realtime }
+
+func (i wsImpl) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	conn := connFromContext(r.Context())
+	if conn == nil {
+		return nil, errors.New("websocket: no connection state")
+	}
+	inner, err := transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
+		InsecureSkipVerify: true, // originAllowed ran in serveWebSocket
+	}}.Accept(w, r, o)
+	if err != nil {
+		return nil, err
+	}
+	c := &wsConn{WebsocketConn: inner, state: conn, protocol: inner.Subprotocol(), active: map[string]struct{}{}}
+	conn.ws = c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.initTimer = time.AfterFunc(i.rt.opts.InitTimeout, func() {
+		c.mu.Lock()
+		seen := c.initSeen
+		c.mu.Unlock()
+		if !seen {
+			c.closeWith(closeInitTimeout, "Connection initialisation timeout")
+		}
+	})
+	return c, nil
+}
+
+// wsConn wraps gqlgen's connection to follow the protocol where gqlgen's
+// transport does not: it checks every client message before gqlgen reads
+// it (4400 malformed or unexpected, 4401 subscribe before ack, 4409
+// duplicate id, 4429 second connection_init), enforces the init timeout
+// (4408), and lets the subscription hub close the connection with a code
+// (slow consumer, resync, revoked key).
+type wsConn struct {
+	transport.WebsocketConn
+	state     *connState
+	protocol  string
+	initTimer *time.Timer
+
+	mu       sync.Mutex
+	initSeen bool
+	acked    bool
+	closing  bool
+	active   map[string]struct{}
+}
+
+var (
+	_ transport.WebsocketReadLimiter   = (*wsConn)(nil)
+	_ transport.WebsocketReadDeadliner = (*wsConn)(nil)
+)
+
+func (c *wsConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+func (c *wsConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
+
+func (c *wsConn) NextReader() (int, io.Reader, error) {
+	typ, r, err := c.WebsocketConn.NextReader()
+	if err != nil {
+		if c.isClosing() {
+			return typ, nil, transport.ErrWebsocketClosed
+		}
+		return typ, r, err
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return typ, nil, err
+	}
+	if code, reason := c.check(data); code != 0 {
+		c.closeWith(code, reason)
+		return typ, nil, transport.ErrWebsocketClosed
+	}
+	return typ, bytes.NewReader(data), nil
+}
+
+type wsMessage struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// check returns a close code and reason for a message that breaks the
+// protocol, 0 for one gqlgen may handle.
+func (c *wsConn) check(data []byte) (int, string) {
+	var m wsMessage
+	if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
+		return closeBadMessage, "Invalid message received"
+	}
+	legacy := c.protocol != "graphql-transport-ws"
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case m.Type == "connection_init":
+		if c.initSeen {
+			return closeTooManyInit, "Too many initialisation requests"
+		}
+		c.initSeen = true
+		c.initTimer.Stop()
+		if p := bytes.TrimSpace(m.Payload); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
+			return closeBadMessage, "Invalid message received: connection_init payload must be an object"
+		}
+	case m.Type == "subscribe" && !legacy, m.Type == "start" && legacy:
+		if !c.acked {
+			return closeUnauthorized, "Unauthorized"
+		}
+		if m.ID == "" {
+			return closeBadMessage, "Invalid message received: " + m.Type + " needs an id"
+		}
+		if _, dup := c.active[m.ID]; dup {
+			return closeDuplicateID, truncate("Subscriber for "+m.ID+" already exists", 123)
+		}
+		c.active[m.ID] = struct{}{}
+	case m.Type == "complete" && !legacy, m.Type == "stop" && legacy:
+		delete(c.active, m.ID)
+	case (m.Type == "ping" || m.Type == "pong") && !legacy, m.Type == "connection_terminate" && legacy:
+	default:
+		return closeBadMessage, truncate("Invalid message received: unexpected type "+m.Type, 123)
+	}
+	return 0, ""
+}
+
+// WriteJSON follows what the server sends: the ack opens subscriptions,
+// and a completed or failed operation frees its id.
+func (c *wsConn) WriteJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var m wsMessage
+	_ = json.Unmarshal(b, &m)
+	c.mu.Lock()
+	switch m.Type {
+	case "connection_ack":
+		c.acked = true
+	case "complete", "error":
+		delete(c.active, m.ID)
+	}
+	c.mu.Unlock()
+	return c.WebsocketConn.WriteJSON(json.RawMessage(b))
+}
+
+// WriteClose keeps the first close code: once this wrapper has closed
+// with a protocol code, gqlgen's own follow-up close (1000 or 1002) is
+// dropped.
+func (c *wsConn) WriteClose(code int, reason string) error {
+	if !c.startClosing() {
+		return nil
+	}
+	return c.WebsocketConn.WriteClose(code, reason)
+}
+
+func (c *wsConn) closeWith(code int, reason string) {
+	if !c.startClosing() {
+		return
+	}
+	c.state.rt.count(code)
+	_ = c.WebsocketConn.WriteClose(code, reason)
+}
+
+func (c *wsConn) startClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	c.closing = true
+	c.initTimer.Stop()
+	return true
+}
+
+func (c *wsConn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// operationTimeout applies the request timeout to queries and mutations
+// sent over a streaming transport (WebSocket, SSE), which run without the
+// per-request deadline ServeHTTP sets; subscriptions run until closed.
+func (s *Server) operationTimeout(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if _, ok := ctx.Deadline(); ok || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+		return next(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
+	h := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		if resp == nil {
+			cancel()
+		}
+		return resp
+	}
+}

@@ -1,0 +1,55 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/neksio/neksio/core/agent"
+	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/jobs/jobargs"
+)
+
+// AIReplyWorker runs the agent on an inbound message.
+type AIReplyWorker struct {
+	river.WorkerDefaults[jobargs.AIReply]
+	Agent *agent.Service
+}
+
+// Timeout leaves room for a slow (local, CPU-bound) model: retrieval, an
+// answer and a sentiment call.
+func (w *AIReplyWorker) Timeout(*river.Job[jobargs.AIReply]) time.Duration { return 5 * time.Minute }
+
+// Work runs the agent once.
+func (w *AIReplyWorker) Work(ctx context.Context, job *river.Job[jobargs.AIReply]) error {
+	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "ai.reply"))
+	return retryAI(w.Agent.Run(ctx, pulid.ID(job.Args.MessageID), job.Attempt >= job.MaxAttempts))
+}
+
+// retryAI snoozes a rate-limited job for as long as the provider asked.
+func retryAI(err error) error {
+	if err == nil {
+		return nil
+	}
+	if d, ok := ai.RetryAfter(err); ok && ai.Retryable(err) {
+		return river.JobSnooze(d)
+	}
+	return err
+}
+
+// AgentDeps are what the AI workers need.
+type AgentDeps struct {
+	Agent     *agent.Service
+	Knowledge KnowledgeIndexer
+	Feedback  SentimentAnalyzer
+}
+
+// RegisterAgent adds the agent, indexing and sentiment workers to ws.
+func RegisterAgent(ws *river.Workers, d AgentDeps) {
+	river.AddWorker(ws, &AIReplyWorker{Agent: d.Agent})
+	river.AddWorker(ws, &KBIndexWorker{Knowledge: d.Knowledge})
+	river.AddWorker(ws, &SentimentWorker{Feedback: d.Feedback})
+}

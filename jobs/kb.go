@@ -1,0 +1,32 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/jobs/jobargs"
+)
+
+// KnowledgeIndexer is core/knowledge's Service, as the indexing worker
+// sees it.
+type KnowledgeIndexer interface {
+	Index(ctx context.Context, job jobargs.KBIndex, final bool) error
+}
+
+// KBIndexWorker (re)indexes knowledge documents.
+type KBIndexWorker struct {
+	river.WorkerDefaults[jobargs.KBIndex]
+	Knowledge KnowledgeIndexer
+}
+
+// Timeout covers embedding a large document through a slow endpoint.
+func (w *KBIndexWorker) Timeout(*river.Job[jobargs.KBIndex]) time.Duration { return 10 * time.Minute }
+
+// Work indexes one document version.
+func (w *KBIndexWorker) Work(ctx context.Context, job *river.Job[jobargs.KBIndex]) error {
+	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "kb.index"))
+	return retryAI(w.Knowledge.Index(ctx, job.Args, job.Attempt >= job.MaxAttempts))
+}
