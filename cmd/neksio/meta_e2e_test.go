@@ -94,6 +94,9 @@ func TestMetaThreads(t *testing.T) {
 		require.Equal(t, "DIRECT_MESSAGE", convs["igsid-9"].Kind)
 		require.Equal(t, "COMMENT_THREAD", convs["media-5"].Kind)
 		require.Equal(t, []string{"love it"}, convs["media-5"].Texts)
+		// Echoes and the page's own comments never start the agent: one
+		// ai.reply job per inbound message, none for the two outbound ones.
+		require.Equal(t, 4, storetest.CountJobs(t, e.App.Store.DB, "ai.reply"))
 
 		// Edits keep the history; removals keep the text and mark the time.
 		require.Equal(t, http.StatusOK, e.metaWebhook(t, metasandbox.PageComment(testPageID, testPageID+"_42", "42_c1", "user-7", "Ann", "Nice post!! (edited)", "edited")))
