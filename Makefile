@@ -44,8 +44,17 @@ check-generated:
 		git status --short -- $(GENERATED); exit 1; \
 	fi; echo "generated code is up to date"
 
+## bench: every benchmark against its same-run baseline at BENCH_SCALE
+## (default 1: the full run, ~10 minutes on 2 cores); writes
+## bench/results/latest.json and the table in docs/benchmarks.md.
+## BENCH_ONLY=reads,retrieval runs a subset. Milvus Lite comes from `make tools`.
+BENCH_SCALE ?= 1
 bench:
-	$(GO) run ./bench
+	BENCH_SCALE=$(BENCH_SCALE) $(GO) run ./bench
+
+## bench-smoke: the tiny run `make test` also does (bench TestSmoke).
+bench-smoke:
+	$(GO) test -count=1 -run 'TestSmoke' -v ./bench
 
 clean:
 	rm -rf bin data

@@ -1,0 +1,396 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/neksio/neksio/ent/schema/pulid"
+)
+
+const inboxQuery = `query Inbox { conversations(first: 50, where: {status: OPEN}, orderBy: {field: LAST_MESSAGE_AT, direction: DESC}) {
+  edges { node { id status lastMessageAt
+    contact { id name }
+    messages(first: 1, orderBy: {field: SENT_AT, direction: DESC}) { edges { node { id text direction sentAt } } } } }
+  pageInfo { hasNextPage endCursor } } }`
+
+// inboxNoPageInfoQuery is the inbox without pageInfo: entgql runs a
+// COUNT over the filtered conversations whenever pageInfo or totalCount is
+// selected, so this variant shows what that COUNT costs.
+const inboxNoPageInfoQuery = `query InboxNoPageInfo { conversations(first: 50, where: {status: OPEN}, orderBy: {field: LAST_MESSAGE_AT, direction: DESC}) {
+  edges { cursor node { id status lastMessageAt
+    contact { id name }
+    messages(first: 1, orderBy: {field: SENT_AT, direction: DESC}) { edges { node { id text direction sentAt } } } } } } }`
+
+const inboxSQL = `SELECT c.id, c.status, c.last_message_at, ct.id, ct.name, m.id, m.text, m.direction, m.sent_at
+FROM conversations c
+LEFT JOIN contacts ct ON ct.id = c.contact_id
+LEFT JOIN LATERAL (SELECT id, text, direction, sent_at FROM messages
+	WHERE messages.conversation_id = c.id ORDER BY sent_at DESC LIMIT 1) m ON true
+WHERE c.workspace_id = $1 AND c.status = 'OPEN'
+ORDER BY c.last_message_at DESC, c.id DESC
+LIMIT 51`
+
+const threadQuery = `query Thread($id: ID!) { node(id: $id) { ... on Conversation {
+  messages(first: 50) { edges { node { id text direction sentAt deliveryStatus } } pageInfo { hasNextPage endCursor } } } } }`
+
+const threadSQL = `SELECT id, text, direction, sent_at, delivery_status FROM messages
+WHERE conversation_id = $1 AND workspace_id = $2 ORDER BY id LIMIT 51`
+
+// benchReads seeds conversations and messages with COPY, then runs the
+// inbox and thread queries over GraphQL and as hand-written SQL.
+func benchReads(ctx context.Context, e *runEnv, r *Result) error {
+	r.Title = "GraphQL reads: the inbox and a thread"
+	r.Baseline = "the equivalent hand-written SQL through pgx (one query each: a LATERAL join for the inbox), same concurrency"
+	const workspaces = 10
+	convs := e.cfg.sized(100_000, workspaces*10)
+	msgs := e.cfg.sized(1_000_000, workspaces*100)
+	concurrency := 8
+	round := e.cfg.timed(5*time.Second, 300*time.Millisecond)
+	const rounds = 2
+	r.param("workspaces", workspaces)
+	r.param("conversations", convs)
+	r.param("messages", msgs)
+	r.param("concurrency", concurrency)
+	r.param("seconds_each", (rounds * round).Seconds())
+
+	dbURL, err := e.newDB(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := e.cli(ctx, dbURL, "migrate"); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	seed, err := seedReads(ctx, dbURL, workspaces, convs, msgs)
+	if err != nil {
+		return fmt.Errorf("seeding: %w", err)
+	}
+	r.detail("seed_seconds", round3(time.Since(t0).Seconds()))
+	key, err := e.cli(ctx, dbURL, "apikey", "create", "--workspace", seed.workspaces[0], "--name", "bench")
+	if err != nil {
+		return err
+	}
+	// One API server for timing, one behind the counting proxy.
+	noConnectors := []string{"NEKSIO_ROLE=api", "NEKSIO_CONNECTORS= "}
+	srv, err := e.startServer(ctx, dbURL, noConnectors...)
+	if err != nil {
+		return err
+	}
+	u, _ := url.Parse(dbURL)
+	proxy, err := newPGProxy(u.Host)
+	if err != nil {
+		return err
+	}
+	defer proxy.close()
+	pu := *u
+	pu.Host = proxy.addr()
+	counted, err := e.startServer(ctx, pu.String(), noConnectors...)
+	if err != nil {
+		return err
+	}
+
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	ws0, long := seed.workspaces[0], seed.longConversation
+	gqlInbox := func(ctx context.Context, _ int) error { return checkGQL(srv.gqlRaw(ctx, key, inboxQuery, nil)) }
+	gqlInboxNoPI := func(ctx context.Context, _ int) error {
+		return checkGQL(srv.gqlRaw(ctx, key, inboxNoPageInfoQuery, nil))
+	}
+	gqlThread := func(ctx context.Context, _ int) error {
+		return checkGQL(srv.gqlRaw(ctx, key, threadQuery, map[string]any{"id": long}))
+	}
+	sqlInbox := func(ctx context.Context, _ int) error { return scanInbox(ctx, pool, ws0) }
+	sqlThread := func(ctx context.Context, _ int) error { return scanThread(ctx, pool, long, ws0) }
+
+	// Correctness first: a full page with contacts and last messages.
+	data, err := srv.gql(ctx, key, inboxQuery, nil)
+	if err != nil {
+		return fmt.Errorf("inbox query: %w", err)
+	}
+	edges, _ := dig(data, "conversations", "edges").([]any)
+	wantPage := min(50, seed.openPerWorkspace)
+	if len(edges) != wantPage || dig(edges[0], "node", "contact", "name") == nil || dig(edges[0], "node", "messages", "edges", 0, "node", "text") == nil {
+		return fmt.Errorf("inbox query: want %d conversations with contact and last message, got %d: %.300v", wantPage, len(edges), edges)
+	}
+	data, err = srv.gql(ctx, key, threadQuery, map[string]any{"id": long})
+	if err != nil {
+		return fmt.Errorf("thread query: %w", err)
+	}
+	if got, _ := dig(data, "node", "messages", "edges").([]any); len(got) != min(50, seed.longMessages) {
+		return fmt.Errorf("thread query: want %d messages, got %d", min(50, seed.longMessages), len(got))
+	}
+
+	type pair struct {
+		name         string
+		neksio, base func(context.Context, int) error
+		nLat, bLat   latencies
+		nN, bN       int
+		nTime, bTime time.Duration
+	}
+	pairs := []*pair{{name: "inbox", neksio: gqlInbox, base: sqlInbox}, {name: "inbox without pageInfo", neksio: gqlInboxNoPI, base: sqlInbox},
+		{name: "thread", neksio: gqlThread, base: sqlThread}}
+	for _, p := range pairs {
+		for _, f := range []func(context.Context, int) error{p.neksio, p.base} {
+			if _, _, err := load(ctx, concurrency, 0, concurrency*5, f, nil); err != nil {
+				return fmt.Errorf("%s warm-up: %w", p.name, err)
+			}
+		}
+		for range rounds {
+			n, el, err := load(ctx, concurrency, round, 0, p.base, &p.bLat)
+			if err != nil {
+				return fmt.Errorf("%s baseline: %w", p.name, err)
+			}
+			p.bN, p.bTime = p.bN+n, p.bTime+el
+			n, el, err = load(ctx, concurrency, round, 0, p.neksio, &p.nLat)
+			if err != nil {
+				return fmt.Errorf("%s graphql: %w", p.name, err)
+			}
+			p.nN, p.nTime = p.nN+n, p.nTime+el
+		}
+		r.metric(p.name+" requests per second", "1/s", "higher", float64(p.nN)/p.nTime.Seconds(), float64(p.bN)/p.bTime.Seconds())
+		r.latencyMetrics(p.name+" latency", p.nLat.summary(), p.bLat.summary())
+	}
+
+	// SQL statements per GraphQL request, on the server behind the proxy.
+	const samples = 20
+	stmts := map[string]any{}
+	var n1 []string
+	for _, q := range []struct {
+		name, query string
+		vars        map[string]any
+	}{{"inbox", inboxQuery, nil}, {"inbox without pageInfo", inboxNoPageInfoQuery, nil}, {"thread", threadQuery, map[string]any{"id": long}}} {
+		for range 3 { // warm: statement cache, key cache
+			if err := checkGQL(counted.gqlRaw(ctx, key, q.query, q.vars)); err != nil {
+				return fmt.Errorf("%s via proxy: %w", q.name, err)
+			}
+		}
+		proxy.reset()
+		for range samples {
+			if err := checkGQL(counted.gqlRaw(ctx, key, q.query, q.vars)); err != nil {
+				return fmt.Errorf("%s via proxy: %w", q.name, err)
+			}
+		}
+		total, by := proxy.reset()
+		shapes := map[string]float64{}
+		for sql, c := range by {
+			per := float64(c) / samples
+			shapes[shorten(sql, 220)] = per
+			if per > 3 {
+				n1 = append(n1, fmt.Sprintf("%s: %.1f× per request: %s", q.name, per, shorten(sql, 300)))
+			}
+		}
+		stmts[q.name] = map[string]any{"per_request": float64(total) / samples, "by_statement": shapes}
+		r.metric(q.name+" SQL statements per request", "statements", "lower", float64(total)/samples, 1)
+	}
+	r.detail("sql_statements", stmts)
+	if len(n1) > 0 {
+		sort.Strings(n1)
+		r.Note = "N+1: " + strings.Join(n1, " | ")
+	} else {
+		r.Note = "no N+1: every statement runs at most once per request, whatever the page size (counted by a PostgreSQL wire-protocol proxy; the counts include the API-key lookup). Selecting pageInfo (or totalCount) makes entgql add a COUNT over the whole filtered set, for the top-level connection and for nested ones (see sql_statements)"
+	}
+	return nil
+}
+
+func checkGQL(raw []byte, err error) error {
+	if err != nil {
+		return err
+	}
+	var res gqlResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return err
+	}
+	return res.err()
+}
+
+func scanInbox(ctx context.Context, pool *pgxpool.Pool, ws string) error {
+	rows, err := pool.Query(ctx, inboxSQL, ws)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		id, status             string
+		last                   time.Time
+		ctID, ctName           *string
+		mID, mText, mDirection *string
+		mSent                  *time.Time
+	}
+	var out []row
+	for rows.Next() {
+		var x row
+		if err := rows.Scan(&x.id, &x.status, &x.last, &x.ctID, &x.ctName, &x.mID, &x.mText, &x.mDirection, &x.mSent); err != nil {
+			return err
+		}
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(out) == 0 {
+		return fmt.Errorf("inbox baseline: no rows")
+	}
+	return nil
+}
+
+func scanThread(ctx context.Context, pool *pgxpool.Pool, conv, ws string) error {
+	rows, err := pool.Query(ctx, threadSQL, conv, ws)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		id, text, direction, status string
+		sent                        time.Time
+	}
+	var out []row
+	for rows.Next() {
+		var x row
+		if err := rows.Scan(&x.id, &x.text, &x.direction, &x.sent, &x.status); err != nil {
+			return err
+		}
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(out) == 0 {
+		return fmt.Errorf("thread baseline: no rows")
+	}
+	return nil
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+type readSeed struct {
+	workspaces       []string
+	longConversation string
+	longMessages     int
+	openPerWorkspace int
+}
+
+// seedReads writes workspaces, one WhatsApp channel each, one contact per
+// conversation, and the messages, with COPY. Foreign-key triggers are off
+// for the session (the rows are consistent by construction); ANALYZE runs
+// at the end so the planner sees the real sizes. The first conversation of
+// each workspace is long (a full page of messages); half the
+// conversations are OPEN.
+func seedReads(ctx context.Context, dbURL string, nWS, nConv, nMsg int) (*readSeed, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SET session_replication_role = replica"); err != nil {
+		return nil, err
+	}
+	convPerWS, msgPerWS := nConv/nWS, nMsg/nWS
+	long := min(200, msgPerWS/2)
+	seed := &readSeed{longMessages: long}
+	base := time.Now().Add(-30 * 24 * time.Hour)
+
+	type conv struct {
+		id, contact, thread, status string
+		last                        time.Time
+		n                           int
+	}
+	var wsRows, chRows, ctRows, cvRows [][]any
+	var convs []conv
+	var channels []string
+	for w := range nWS {
+		ws, ch := string(pulid.New("ws")), string(pulid.New("ch"))
+		seed.workspaces = append(seed.workspaces, ws)
+		channels = append(channels, ch)
+		wsRows = append(wsRows, []any{ws, base, base, fmt.Sprintf("Bench workspace %d", w)})
+		chRows = append(chRows, []any{ch, base, base, "whatsapp", "whatsapp", fmt.Sprintf("seed-%d", w), "Seed", "ACTIVE", "OFF", ws})
+		rest := msgPerWS - long
+		for j := range convPerWS {
+			c := conv{id: string(pulid.New("cv")), contact: string(pulid.New("ct")), thread: fmt.Sprintf("1%03d%07d", w, j)}
+			switch {
+			case j == 0:
+				c.n = long
+			default:
+				c.n = rest / (convPerWS - 1)
+				if j-1 < rest%(convPerWS-1) {
+					c.n++
+				}
+			}
+			c.status = []string{"OPEN", "OPEN", "PENDING", "RESOLVED"}[j%4]
+			if w == 0 && c.status == "OPEN" {
+				seed.openPerWorkspace++
+			}
+			c.last = base.Add(time.Duration(j*37%convPerWS) * time.Minute).Add(time.Duration(c.n) * time.Minute)
+			if w == 0 && j == 0 {
+				seed.longConversation = c.id
+			}
+			ctRows = append(ctRows, []any{c.contact, base, base, c.thread, fmt.Sprintf("Customer %d-%d", w, j), "+" + c.thread, ws, ch})
+			cvRows = append(cvRows, []any{c.id, base, base, "DIRECT_MESSAGE", c.thread, c.status, c.last, c.last, ws, ch, c.contact})
+			convs = append(convs, c)
+		}
+	}
+	copyRows := func(table string, cols []string, rows [][]any) error {
+		_, err := conn.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", table, err)
+		}
+		return nil
+	}
+	if err := copyRows("workspaces", []string{"id", "created_at", "updated_at", "name"}, wsRows); err != nil {
+		return nil, err
+	}
+	if err := copyRows("channels", []string{"id", "created_at", "updated_at", "connector", "platform", "external_id", "name", "status", "ai_mode", "workspace_id"}, chRows); err != nil {
+		return nil, err
+	}
+	if err := copyRows("contacts", []string{"id", "created_at", "updated_at", "external_id", "name", "phone", "workspace_id", "channel_id"}, ctRows); err != nil {
+		return nil, err
+	}
+	if err := copyRows("conversations", []string{"id", "created_at", "updated_at", "kind", "thread_id", "status", "last_message_at", "last_inbound_at", "workspace_id", "channel_id", "contact_id"}, cvRows); err != nil {
+		return nil, err
+	}
+	// Messages are generated as they are copied.
+	ci, mi, total := 0, 0, 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		for ci < len(convs) && mi >= convs[ci].n {
+			ci, mi = ci+1, 0
+		}
+		if ci == len(convs) {
+			return nil, nil
+		}
+		c := convs[ci]
+		w := ci / convPerWS
+		sent := c.last.Add(-time.Duration(c.n-1-mi) * time.Minute)
+		dir, author, status := "INBOUND", "CONTACT", "RECEIVED"
+		if mi%2 == 1 {
+			dir, author, status = "OUTBOUND", "AGENT", "SENT"
+		}
+		row := []any{string(pulid.New("msg")), sent, sent, channels[w], dir, author, "text",
+			fmt.Sprintf("Message %d about order #%d: could you check where my delivery is, please?", mi, 100000+ci),
+			fmt.Sprintf("wamid.seed.%d.%d", ci, mi), status, sent, seed.workspaces[w], c.id, c.contact}
+		mi++
+		total++
+		return row, nil
+	})
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"messages"}, []string{"id", "created_at", "updated_at", "channel_id", "direction", "author_kind", "type", "text",
+		"external_id", "delivery_status", "sent_at", "workspace_id", "conversation_id", "contact_id"}, src); err != nil {
+		return nil, fmt.Errorf("copy messages: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "ANALYZE"); err != nil {
+		return nil, err
+	}
+	return seed, nil
+}
