@@ -49,7 +49,7 @@ check-generated:
 ## bench/results/latest.json and the table in docs/benchmarks.md.
 ## BENCH_ONLY=reads,retrieval runs a subset. Milvus Lite comes from `make tools`.
 BENCH_SCALE ?= 1
-bench:
+bench: tools
 	BENCH_SCALE=$(BENCH_SCALE) $(GO) run ./bench
 
 ## bench-smoke: the tiny run `make test` also does (bench TestSmoke).

@@ -17,8 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/neksio/neksio/core/apperr"
@@ -60,6 +62,19 @@ func HashKey(key string) string {
 type Service struct {
 	Store *store.Store
 	Now   func() time.Time
+
+	cacheOnce sync.Once
+	cache     *expirable.LRU[string, *tenant.Viewer]
+}
+
+// CacheTTL bounds how long an authenticated key is trusted without reading
+// the database again: a key revoked on this replica stops at once, on
+// another replica within CacheTTL.
+const CacheTTL = 10 * time.Second
+
+func (s *Service) keyCache() *expirable.LRU[string, *tenant.Viewer] {
+	s.cacheOnce.Do(func() { s.cache = expirable.NewLRU[string, *tenant.Viewer](10000, nil, CacheTTL) })
+	return s.cache
 }
 
 func (s *Service) now() time.Time {
@@ -152,6 +167,7 @@ func (s *Service) RevokeKey(ctx context.Context, id pulid.ID) (*ent.APIKey, erro
 		if err != nil {
 			return fmt.Errorf("auth: revoking key: %w", err)
 		}
+		tx.AfterCommit(func() { s.keyCache().Remove(k.Hash) })
 		return audit.Record(ctx, tx.Ent, "apikey.revoke", "APIKey", string(id), map[string]string{"prefix": k.Prefix})
 	})
 	return out, err
@@ -163,6 +179,9 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*tenant.Viewer,
 		return nil, ErrInvalidKey
 	}
 	hash := HashKey(key)
+	if v, ok := s.keyCache().Get(hash); ok {
+		return v, nil
+	}
 	// Looking a key up must cross workspaces: the key says which one.
 	pctx := tenant.NewContext(ctx, tenant.PlatformViewer("authenticate"))
 	k, err := s.Store.Ent.APIKey.Query().Where(apikey.Hash(hash)).Only(pctx)
@@ -185,7 +204,12 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*tenant.Viewer,
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
 		_ = s.Store.Ent.APIKey.UpdateOneID(k.ID).SetLastUsedAt(now).Exec(pctx)
 	}
-	return tenant.Member(string(k.WorkspaceID), tenant.Role(k.Role), string(k.ID), ""), nil
+	v := tenant.Member(string(k.WorkspaceID), tenant.Role(k.Role), string(k.ID), "")
+	// An expiring key is not cached past its expiry.
+	if k.ExpiresAt == nil || k.ExpiresAt.Sub(now) > CacheTTL {
+		s.keyCache().Add(hash, v)
+	}
+	return v, nil
 }
 
 // argon2id parameters (RFC 9106's second recommendation, memory-constrained).

@@ -34,7 +34,7 @@ import (
 // JobInserter inserts River jobs inside a transaction. *river.Client[*sql.Tx]
 // implements it; an API-only replica uses an insert-only client.
 type JobInserter interface {
-	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
 // Store is an open database.
@@ -162,20 +162,31 @@ type Tx struct {
 	store  *Store
 	events []event.Event
 	after  []func()
+	jobs   []river.InsertManyParams
 }
 
 // ErrNoJobs is returned when a job is inserted before SetJobs.
 var ErrNoJobs = errors.New("store: no job client configured")
 
-// InsertJob inserts a River job in the transaction: it exists if and only
-// if the transaction commits.
-func (t *Tx) InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+// InsertJob queues a River job in the transaction: it exists if and only
+// if the transaction commits. Jobs are inserted together, in one statement,
+// just before the commit.
+func (t *Tx) InsertJob(_ context.Context, args river.JobArgs, opts *river.InsertOpts) error {
 	if t.store.jobs == nil {
 		return ErrNoJobs
 	}
-	if _, err := t.store.jobs.InsertTx(ctx, t.SQL, args, opts); err != nil {
-		return fmt.Errorf("store: inserting %s job: %w", args.Kind(), err)
+	t.jobs = append(t.jobs, river.InsertManyParams{Args: args, InsertOpts: opts})
+	return nil
+}
+
+func (t *Tx) flushJobs(ctx context.Context) error {
+	if len(t.jobs) == 0 {
+		return nil
 	}
+	if _, err := t.store.jobs.InsertManyTx(ctx, t.SQL, t.jobs); err != nil {
+		return fmt.Errorf("store: inserting %d jobs: %w", len(t.jobs), err)
+	}
+	t.jobs = nil
 	return nil
 }
 
@@ -206,6 +217,10 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		}
 	}()
 	if err := fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := tx.flushJobs(ctx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
