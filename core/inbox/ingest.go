@@ -265,27 +265,33 @@ func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.
 		}
 		return conv, true, nil
 	}
-	u := conv.Update()
+	// Exec, not Save: Save reads the row back, and every field it would
+	// return is known here.
+	u := tx.Ent.Conversation.UpdateOneID(conv.ID)
 	if ts.After(conv.LastMessageAt) {
 		u.SetLastMessageAt(ts)
+		conv.LastMessageAt = ts
 	}
 	if inbound {
 		if conv.LastInboundAt == nil || ts.After(*conv.LastInboundAt) {
 			u.SetLastInboundAt(ts)
+			conv.LastInboundAt = &ts
 		}
 		// A customer writing again reopens a resolved conversation.
 		if conv.Status == conversation.StatusResolved {
 			u.SetStatus(conversation.StatusOpen)
+			conv.Status = conversation.StatusOpen
 		}
 	}
 	if m.ThreadSubject != "" && conv.Subject == "" {
 		u.SetSubject(m.ThreadSubject)
+		conv.Subject = m.ThreadSubject
 	}
 	if m.ThreadURL != "" && conv.URL == "" {
 		u.SetURL(m.ThreadURL)
+		conv.URL = m.ThreadURL
 	}
-	conv, err = u.Save(ctx)
-	if err != nil {
+	if err := u.Exec(ctx); err != nil {
 		return nil, false, fmt.Errorf("inbox: updating conversation: %w", err)
 	}
 	return conv, false, nil
