@@ -20,7 +20,7 @@ tools:
 
 ## test: generated code is fresh, then every package of both modules, on
 ## SQLite and PostgreSQL, the vector tests on Milvus Lite too.
-test: tools check-generated test-go test-sdk
+test: tools check-generated test-go test-sdk fuzz-smoke
 
 test-go:
 	$(GO) vet ./...
@@ -28,6 +28,13 @@ test-go:
 
 test-sdk:
 	cd plugins/sdk && $(GO) vet ./... && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## fuzz-smoke: a few seconds of coverage-guided fuzzing of each webhook
+## parser beyond the seed corpus that `go test` already runs.
+FUZZTIME ?= 5s
+fuzz-smoke:
+	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/whatsapp
+	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/meta
 
 generate:
 	$(GO) generate ./...

@@ -27,6 +27,7 @@ import (
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/pendingstatus"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
 )
@@ -58,6 +59,8 @@ type Client struct {
 	Membership *MembershipClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
+	// PendingStatus is the client for interacting with the PendingStatus builders.
+	PendingStatus *PendingStatusClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// Workspace is the client for interacting with the Workspace builders.
@@ -84,6 +87,7 @@ func (c *Client) init() {
 	c.KnowledgeDocument = NewKnowledgeDocumentClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.Message = NewMessageClient(c.config)
+	c.PendingStatus = NewPendingStatusClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.Workspace = NewWorkspaceClient(c.config)
 }
@@ -189,6 +193,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		KnowledgeDocument: NewKnowledgeDocumentClient(cfg),
 		Membership:        NewMembershipClient(cfg),
 		Message:           NewMessageClient(cfg),
+		PendingStatus:     NewPendingStatusClient(cfg),
 		User:              NewUserClient(cfg),
 		Workspace:         NewWorkspaceClient(cfg),
 	}, nil
@@ -221,6 +226,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		KnowledgeDocument: NewKnowledgeDocumentClient(cfg),
 		Membership:        NewMembershipClient(cfg),
 		Message:           NewMessageClient(cfg),
+		PendingStatus:     NewPendingStatusClient(cfg),
 		User:              NewUserClient(cfg),
 		Workspace:         NewWorkspaceClient(cfg),
 	}, nil
@@ -254,7 +260,7 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.Channel, c.Contact,
 		c.Conversation, c.KnowledgeChunk, c.KnowledgeDocument, c.Membership, c.Message,
-		c.User, c.Workspace,
+		c.PendingStatus, c.User, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -266,7 +272,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.Channel, c.Contact,
 		c.Conversation, c.KnowledgeChunk, c.KnowledgeDocument, c.Membership, c.Message,
-		c.User, c.Workspace,
+		c.PendingStatus, c.User, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -297,6 +303,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Membership.mutate(ctx, m)
 	case *MessageMutation:
 		return c.Message.mutate(ctx, m)
+	case *PendingStatusMutation:
+		return c.PendingStatus.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	case *WorkspaceMutation:
@@ -2244,6 +2252,156 @@ func (c *MessageClient) mutate(ctx context.Context, m *MessageMutation) (Value, 
 	}
 }
 
+// PendingStatusClient is a client for the PendingStatus schema.
+type PendingStatusClient struct {
+	config
+}
+
+// NewPendingStatusClient returns a client for the PendingStatus from the given config.
+func NewPendingStatusClient(c config) *PendingStatusClient {
+	return &PendingStatusClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pendingstatus.Hooks(f(g(h())))`.
+func (c *PendingStatusClient) Use(hooks ...Hook) {
+	c.hooks.PendingStatus = append(c.hooks.PendingStatus, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pendingstatus.Intercept(f(g(h())))`.
+func (c *PendingStatusClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PendingStatus = append(c.inters.PendingStatus, interceptors...)
+}
+
+// Create returns a builder for creating a PendingStatus entity.
+func (c *PendingStatusClient) Create() *PendingStatusCreate {
+	mutation := newPendingStatusMutation(c.config, OpCreate)
+	return &PendingStatusCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PendingStatus entities.
+func (c *PendingStatusClient) CreateBulk(builders ...*PendingStatusCreate) *PendingStatusCreateBulk {
+	return &PendingStatusCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PendingStatusClient) MapCreateBulk(slice any, setFunc func(*PendingStatusCreate, int)) *PendingStatusCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PendingStatusCreateBulk{err: fmt.Errorf("calling to PendingStatusClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PendingStatusCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PendingStatusCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PendingStatus.
+func (c *PendingStatusClient) Update() *PendingStatusUpdate {
+	mutation := newPendingStatusMutation(c.config, OpUpdate)
+	return &PendingStatusUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PendingStatusClient) UpdateOne(_m *PendingStatus) *PendingStatusUpdateOne {
+	mutation := newPendingStatusMutation(c.config, OpUpdateOne, withPendingStatus(_m))
+	return &PendingStatusUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PendingStatusClient) UpdateOneID(id pulid.ID) *PendingStatusUpdateOne {
+	mutation := newPendingStatusMutation(c.config, OpUpdateOne, withPendingStatusID(id))
+	return &PendingStatusUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PendingStatus.
+func (c *PendingStatusClient) Delete() *PendingStatusDelete {
+	mutation := newPendingStatusMutation(c.config, OpDelete)
+	return &PendingStatusDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PendingStatusClient) DeleteOne(_m *PendingStatus) *PendingStatusDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PendingStatusClient) DeleteOneID(id pulid.ID) *PendingStatusDeleteOne {
+	builder := c.Delete().Where(pendingstatus.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PendingStatusDeleteOne{builder}
+}
+
+// Query returns a query builder for PendingStatus.
+func (c *PendingStatusClient) Query() *PendingStatusQuery {
+	return &PendingStatusQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePendingStatus},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PendingStatus entity by its id.
+func (c *PendingStatusClient) Get(ctx context.Context, id pulid.ID) (*PendingStatus, error) {
+	return c.Query().Where(pendingstatus.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PendingStatusClient) GetX(ctx context.Context, id pulid.ID) *PendingStatus {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a PendingStatus.
+func (c *PendingStatusClient) QueryWorkspace(_m *PendingStatus) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pendingstatus.Table, pendingstatus.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, pendingstatus.WorkspaceTable, pendingstatus.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PendingStatusClient) Hooks() []Hook {
+	hooks := c.hooks.PendingStatus
+	return append(hooks[:len(hooks):len(hooks)], pendingstatus.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PendingStatusClient) Interceptors() []Interceptor {
+	return c.inters.PendingStatus
+}
+
+func (c *PendingStatusClient) mutate(ctx context.Context, m *PendingStatusMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PendingStatusCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PendingStatusUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PendingStatusUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PendingStatusDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PendingStatus mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -2548,12 +2706,12 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 type (
 	hooks struct {
 		APIKey, AgentRun, AgentSettings, AuditLog, Channel, Contact, Conversation,
-		KnowledgeChunk, KnowledgeDocument, Membership, Message, User,
+		KnowledgeChunk, KnowledgeDocument, Membership, Message, PendingStatus, User,
 		Workspace []ent.Hook
 	}
 	inters struct {
 		APIKey, AgentRun, AgentSettings, AuditLog, Channel, Contact, Conversation,
-		KnowledgeChunk, KnowledgeDocument, Membership, Message, User,
+		KnowledgeChunk, KnowledgeDocument, Membership, Message, PendingStatus, User,
 		Workspace []ent.Interceptor
 	}
 )

@@ -23,6 +23,7 @@ import (
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/pendingstatus"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
 )
@@ -96,6 +97,7 @@ func checkColumn(t, c string) error {
 			knowledgedocument.Table: knowledgedocument.ValidColumn,
 			membership.Table:        membership.ValidColumn,
 			message.Table:           message.ValidColumn,
+			pendingstatus.Table:     pendingstatus.ValidColumn,
 			user.Table:              user.ValidColumn,
 			workspace.Table:         workspace.ValidColumn,
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/pendingstatus"
 	"github.com/neksio/neksio/ent/predicate"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
@@ -26,7 +27,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 13)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 14)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -311,6 +312,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   pendingstatus.Table,
+			Columns: pendingstatus.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: pendingstatus.FieldID,
+			},
+		},
+		Type: "PendingStatus",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			pendingstatus.FieldWorkspaceID:  {Type: field.TypeString, Column: pendingstatus.FieldWorkspaceID},
+			pendingstatus.FieldChannelID:    {Type: field.TypeString, Column: pendingstatus.FieldChannelID},
+			pendingstatus.FieldExternalID:   {Type: field.TypeString, Column: pendingstatus.FieldExternalID},
+			pendingstatus.FieldStatus:       {Type: field.TypeString, Column: pendingstatus.FieldStatus},
+			pendingstatus.FieldErrorCode:    {Type: field.TypeString, Column: pendingstatus.FieldErrorCode},
+			pendingstatus.FieldErrorMessage: {Type: field.TypeString, Column: pendingstatus.FieldErrorMessage},
+			pendingstatus.FieldCreatedAt:    {Type: field.TypeTime, Column: pendingstatus.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -327,7 +348,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -690,6 +711,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Message",
 		"AgentRun",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   pendingstatus.WorkspaceTable,
+			Columns: []string{pendingstatus.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"PendingStatus",
+		"Workspace",
 	)
 	graph.MustAddE(
 		"memberships",
@@ -2266,6 +2299,95 @@ func (f *MessageFilter) WhereHasAgentRunWith(preds ...predicate.AgentRun) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PendingStatusQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PendingStatusQuery builder.
+func (_q *PendingStatusQuery) Filter() *PendingStatusFilter {
+	return &PendingStatusFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PendingStatusMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PendingStatusMutation builder.
+func (m *PendingStatusMutation) Filter() *PendingStatusFilter {
+	return &PendingStatusFilter{config: m.config, predicateAdder: m}
+}
+
+// PendingStatusFilter provides a generic filtering capability at runtime for PendingStatusQuery.
+type PendingStatusFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PendingStatusFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PendingStatusFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(pendingstatus.FieldID))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *PendingStatusFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(pendingstatus.FieldWorkspaceID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *PendingStatusFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(pendingstatus.FieldChannelID))
+}
+
+// WhereExternalID applies the entql string predicate on the external_id field.
+func (f *PendingStatusFilter) WhereExternalID(p entql.StringP) {
+	f.Where(p.Field(pendingstatus.FieldExternalID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *PendingStatusFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(pendingstatus.FieldStatus))
+}
+
+// WhereErrorCode applies the entql string predicate on the error_code field.
+func (f *PendingStatusFilter) WhereErrorCode(p entql.StringP) {
+	f.Where(p.Field(pendingstatus.FieldErrorCode))
+}
+
+// WhereErrorMessage applies the entql string predicate on the error_message field.
+func (f *PendingStatusFilter) WhereErrorMessage(p entql.StringP) {
+	f.Where(p.Field(pendingstatus.FieldErrorMessage))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PendingStatusFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(pendingstatus.FieldCreatedAt))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *PendingStatusFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *PendingStatusFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2294,7 +2416,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2373,7 +2495,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/pendingstatus"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
@@ -34,6 +35,7 @@ var prefixMap = map[string]string{
 	"kd":  knowledgedocument.Table,
 	"mem": membership.Table,
 	"msg": message.Table,
+	"pst": pendingstatus.Table,
 	"usr": user.Table,
 	"ws":  workspace.Table,
 }

@@ -34,6 +34,8 @@ type Tx struct {
 	Membership *MembershipClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
+	// PendingStatus is the client for interacting with the PendingStatus builders.
+	PendingStatus *PendingStatusClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// Workspace is the client for interacting with the Workspace builders.
@@ -180,6 +182,7 @@ func (tx *Tx) init() {
 	tx.KnowledgeDocument = NewKnowledgeDocumentClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
+	tx.PendingStatus = NewPendingStatusClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.Workspace = NewWorkspaceClient(tx.config)
 }

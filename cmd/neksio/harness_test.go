@@ -65,6 +65,7 @@ type env struct {
 }
 
 type envConfig struct {
+	waOptions    []wasandbox.Option
 	dbURL        string // shared Postgres database (two replicas)
 	configure    func(*config.Config)
 	noWAChannel  bool
@@ -72,6 +73,11 @@ type envConfig struct {
 }
 
 type envOption func(*envConfig)
+
+// withWhatsAppSandbox configures the WhatsApp emulator.
+func withWhatsAppSandbox(opts ...wasandbox.Option) envOption {
+	return func(c *envConfig) { c.waOptions = append(c.waOptions, opts...) }
+}
 
 // withDatabaseURL runs on an existing database (another env's).
 func withDatabaseURL(url string) envOption { return func(c *envConfig) { c.dbURL = url } }
@@ -95,7 +101,7 @@ func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
 	}
 	ctx := context.Background()
 
-	wa := wasandbox.New()
+	wa := wasandbox.New(ec.waOptions...)
 	wa.AddNumber(testWAPhoneID, "15550783881", "Acme Coffee", testWAToken)
 	waSrv := httptest.NewServer(wa.Handler())
 	t.Cleanup(waSrv.Close)

@@ -269,6 +269,18 @@ func (m *Manager) Get(name string) (sdk.Connector, error) {
 	return &conn{p: p}, nil
 }
 
+// PID returns the process id of a connector's plugin, 0 while it is down
+// or unknown (operators and failure tests).
+func (m *Manager) PID(name string) int {
+	m.mu.RLock()
+	p, ok := m.plugins[name]
+	m.mu.RUnlock()
+	if !ok {
+		return 0
+	}
+	return p.pid()
+}
+
 // List describes every connector, sorted by name.
 func (m *Manager) List() []Info {
 	m.mu.RLock()

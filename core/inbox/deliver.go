@@ -93,12 +93,13 @@ func (s *Service) Deliver(ctx context.Context, messageID string, final bool) err
 		if res.ExternalID != "" {
 			u.SetExternalID(res.ExternalID)
 		}
-		if err := u.Exec(ctx); err != nil {
+		updated, err := u.Save(ctx)
+		if err != nil {
 			return fmt.Errorf("inbox: recording delivery: %w", err)
 		}
 		tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
 			ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
-		return nil
+		return s.applyPendingStatuses(ctx, tx, updated)
 	})
 }
 

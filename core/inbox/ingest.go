@@ -15,6 +15,7 @@ import (
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/pendingstatus"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/schema/schematype"
 	"github.com/neksio/neksio/plugins/sdk"
@@ -297,6 +298,9 @@ func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.
 	return conv, false, nil
 }
 
+// PendingStatusTTL bounds how long a status waits for its message.
+const PendingStatusTTL = 7 * 24 * time.Hour
+
 // statusRank orders delivery states so a late "delivered" never overwrites
 // "read" (platforms may deliver statuses out of order, or skip one).
 func statusRank(s message.DeliveryStatus) int {
@@ -321,37 +325,98 @@ func (s *Service) ingestStatus(ctx context.Context, tx *store.Tx, ch *ent.Channe
 		res.Ignored++ // e.g. Messenger read watermarks: nothing to attach to
 		return nil
 	}
+	next := message.DeliveryStatus(strings.ToUpper(string(st.Status)))
+	if message.DeliveryStatusValidator(next) != nil {
+		res.Ignored++
+		return nil
+	}
+	var code, text string
+	if st.Error != nil {
+		code = string(st.Error.Class)
+		if st.Error.Code != "" {
+			code += ":" + st.Error.Code
+		}
+		text = st.Error.Message
+	}
 	msg, err := tx.Ent.Message.Query().
 		Where(message.ChannelID(ch.ID), message.ExternalID(st.MessageExternalID)).Only(ctx)
 	if ent.IsNotFound(err) {
+		// The status may have overtaken the send call that will record
+		// this id: keep it until then (see applyPendingStatuses).
 		res.Ignored++
-		return nil
+		// Statuses of messages sent by other tools never find theirs: keep
+		// a week at most.
+		if _, err := tx.Ent.PendingStatus.Delete().Where(pendingstatus.ChannelID(ch.ID),
+			pendingstatus.CreatedAtLT(s.now().Add(-PendingStatusTTL))).Exec(ctx); err != nil {
+			return fmt.Errorf("inbox: pruning pending statuses: %w", err)
+		}
+		return tx.Ent.PendingStatus.Create().
+			SetWorkspaceID(ch.WorkspaceID).
+			SetChannelID(ch.ID).
+			SetExternalID(st.MessageExternalID).
+			SetStatus(string(next)).
+			SetErrorCode(code).
+			SetErrorMessage(text).
+			Exec(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("inbox: looking up message for status: %w", err)
 	}
-	next := message.DeliveryStatus(strings.ToUpper(string(st.Status)))
-	if message.DeliveryStatusValidator(next) != nil || statusRank(next) <= statusRank(msg.DeliveryStatus) {
+	changed, err := s.applyStatus(ctx, tx, msg, next, code, text)
+	if !changed && err == nil {
 		res.Duplicates++
-		return nil
+	}
+	return err
+}
+
+// applyStatus moves msg to status next when that is a step forward, and
+// hands the conversation to a human when the platform says it failed.
+func (s *Service) applyStatus(ctx context.Context, tx *store.Tx, msg *ent.Message, next message.DeliveryStatus, code, text string) (bool, error) {
+	if statusRank(next) <= statusRank(msg.DeliveryStatus) {
+		return false, nil
 	}
 	u := tx.Ent.Message.UpdateOneID(msg.ID).SetDeliveryStatus(next)
-	if st.Error != nil {
-		u.SetErrorCode(st.Error.Code).SetErrorMessage(st.Error.Message)
+	if code != "" || text != "" {
+		u.SetErrorCode(code).SetErrorMessage(text)
 	}
 	if err := u.Exec(ctx); err != nil {
-		return fmt.Errorf("inbox: updating status: %w", err)
+		return false, fmt.Errorf("inbox: updating status: %w", err)
 	}
-	tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(ch.WorkspaceID), ObjectID: string(msg.ID),
-		ConversationID: string(msg.ConversationID), ChannelID: string(ch.ID)})
+	tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
+		ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
 	if next == message.DeliveryStatusFailed {
 		reason := "delivery failed"
-		if st.Error != nil {
-			reason = "delivery failed: " + string(st.Error.Class) + ": " + st.Error.Message
+		if text != "" {
+			reason = "delivery failed: " + code + ": " + text
 		}
-		return s.handOff(ctx, tx, msg.ConversationID, reason)
+		return true, s.handOff(ctx, tx, msg.ConversationID, reason)
 	}
-	return nil
+	return true, nil
+}
+
+// applyPendingStatuses applies the statuses that arrived for msg's
+// platform id before it was recorded, best last, and forgets them.
+func (s *Service) applyPendingStatuses(ctx context.Context, tx *store.Tx, msg *ent.Message) error {
+	if msg.ExternalID == nil {
+		return nil
+	}
+	pending, err := tx.Ent.PendingStatus.Query().
+		Where(pendingstatus.ChannelID(msg.ChannelID), pendingstatus.ExternalID(*msg.ExternalID)).All(ctx)
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	for _, p := range pending {
+		changed, err := s.applyStatus(ctx, tx, msg, message.DeliveryStatus(p.Status), p.ErrorCode, p.ErrorMessage)
+		if err != nil {
+			return err
+		}
+		if changed {
+			msg.DeliveryStatus = message.DeliveryStatus(p.Status)
+		}
+	}
+	_, err = tx.Ent.PendingStatus.Delete().
+		Where(pendingstatus.ChannelID(msg.ChannelID), pendingstatus.ExternalID(*msg.ExternalID)).Exec(ctx)
+	return err
 }
 
 func (s *Service) ingestAccount(ctx context.Context, tx *store.Tx, ch *ent.Channel, ae *sdk.AccountEvent, res *IngestResult) error {

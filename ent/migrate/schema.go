@@ -563,6 +563,43 @@ var (
 			},
 		},
 	}
+	// PendingStatusColumns holds the columns for the "pending_status" table.
+	PendingStatusColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "channel_id", Type: field.TypeString},
+		{Name: "external_id", Type: field.TypeString},
+		{Name: "status", Type: field.TypeString},
+		{Name: "error_code", Type: field.TypeString, Nullable: true},
+		{Name: "error_message", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// PendingStatusTable holds the schema information for the "pending_status" table.
+	PendingStatusTable = &schema.Table{
+		Name:       "pending_status",
+		Columns:    PendingStatusColumns,
+		PrimaryKey: []*schema.Column{PendingStatusColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "pending_status_workspaces_workspace",
+				Columns:    []*schema.Column{PendingStatusColumns[7]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pendingstatus_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{PendingStatusColumns[7]},
+			},
+			{
+				Name:    "pendingstatus_channel_id_external_id",
+				Unique:  false,
+				Columns: []*schema.Column{PendingStatusColumns[1], PendingStatusColumns[2]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -604,6 +641,7 @@ var (
 		KnowledgeDocumentsTable,
 		MembershipsTable,
 		MessagesTable,
+		PendingStatusTable,
 		UsersTable,
 		WorkspacesTable,
 	}
@@ -632,4 +670,5 @@ func init() {
 	MessagesTable.ForeignKeys[0].RefTable = WorkspacesTable
 	MessagesTable.ForeignKeys[1].RefTable = ConversationsTable
 	MessagesTable.ForeignKeys[2].RefTable = ContactsTable
+	PendingStatusTable.ForeignKeys[0].RefTable = WorkspacesTable
 }

@@ -39,6 +39,9 @@ type Membership func(*sql.Selector)
 // Message is the predicate function for message builders.
 type Message func(*sql.Selector)
 
+// PendingStatus is the predicate function for pendingstatus builders.
+type PendingStatus func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
 

@@ -17,6 +17,7 @@ import (
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/pendingstatus"
 	"github.com/neksio/neksio/ent/schema"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
@@ -492,6 +493,32 @@ func init() {
 	messageDescID := messageMixinFields0[0].Descriptor()
 	// message.DefaultID holds the default value on creation for the id field.
 	message.DefaultID = messageDescID.Default.(func() pulid.ID)
+	pendingstatusMixin := schema.PendingStatus{}.Mixin()
+	pendingstatus.Policy = privacy.NewPolicies(pendingstatusMixin[1], schema.PendingStatus{})
+	pendingstatus.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := pendingstatus.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	pendingstatusMixinFields0 := pendingstatusMixin[0].Fields()
+	_ = pendingstatusMixinFields0
+	pendingstatusFields := schema.PendingStatus{}.Fields()
+	_ = pendingstatusFields
+	// pendingstatusDescExternalID is the schema descriptor for external_id field.
+	pendingstatusDescExternalID := pendingstatusFields[1].Descriptor()
+	// pendingstatus.ExternalIDValidator is a validator for the "external_id" field. It is called by the builders before save.
+	pendingstatus.ExternalIDValidator = pendingstatusDescExternalID.Validators[0].(func(string) error)
+	// pendingstatusDescCreatedAt is the schema descriptor for created_at field.
+	pendingstatusDescCreatedAt := pendingstatusFields[5].Descriptor()
+	// pendingstatus.DefaultCreatedAt holds the default value on creation for the created_at field.
+	pendingstatus.DefaultCreatedAt = pendingstatusDescCreatedAt.Default.(func() time.Time)
+	// pendingstatusDescID is the schema descriptor for id field.
+	pendingstatusDescID := pendingstatusMixinFields0[0].Descriptor()
+	// pendingstatus.DefaultID holds the default value on creation for the id field.
+	pendingstatus.DefaultID = pendingstatusDescID.Default.(func() pulid.ID)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {
