@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/neksio/neksio/core/apperr"
@@ -64,7 +64,14 @@ type Service struct {
 	Now   func() time.Time
 
 	cacheOnce sync.Once
-	cache     *expirable.LRU[string, *tenant.Viewer]
+	cache     *lru.Cache[string, cachedKey]
+}
+
+// cachedKey is an authenticated key and when to stop trusting it. The
+// expiry is checked on read: the cache runs no goroutine of its own.
+type cachedKey struct {
+	viewer  *tenant.Viewer
+	expires time.Time
 }
 
 // CacheTTL bounds how long an authenticated key is trusted without reading
@@ -72,8 +79,8 @@ type Service struct {
 // another replica within CacheTTL.
 const CacheTTL = 10 * time.Second
 
-func (s *Service) keyCache() *expirable.LRU[string, *tenant.Viewer] {
-	s.cacheOnce.Do(func() { s.cache = expirable.NewLRU[string, *tenant.Viewer](10000, nil, CacheTTL) })
+func (s *Service) keyCache() *lru.Cache[string, cachedKey] {
+	s.cacheOnce.Do(func() { s.cache, _ = lru.New[string, cachedKey](10000) })
 	return s.cache
 }
 
@@ -179,8 +186,8 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*tenant.Viewer,
 		return nil, ErrInvalidKey
 	}
 	hash := HashKey(key)
-	if v, ok := s.keyCache().Get(hash); ok {
-		return v, nil
+	if c, ok := s.keyCache().Get(hash); ok && s.now().Before(c.expires) {
+		return c.viewer, nil
 	}
 	// Looking a key up must cross workspaces: the key says which one.
 	pctx := tenant.NewContext(ctx, tenant.PlatformViewer("authenticate"))
@@ -207,7 +214,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*tenant.Viewer,
 	v := tenant.Member(string(k.WorkspaceID), tenant.Role(k.Role), string(k.ID), "")
 	// An expiring key is not cached past its expiry.
 	if k.ExpiresAt == nil || k.ExpiresAt.Sub(now) > CacheTTL {
-		s.keyCache().Add(hash, v)
+		s.keyCache().Add(hash, cachedKey{viewer: v, expires: now.Add(CacheTTL)})
 	}
 	return v, nil
 }

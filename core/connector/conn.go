@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/neksio/neksio/plugins/sdk"
 )
@@ -41,7 +42,10 @@ func invoke[T any](ctx context.Context, c *conn, method string, call func(contex
 		p.poke()
 		// Name the timeout: the transport's message alone reads like a
 		// crash.
-		if errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		// The plugin may notice the (propagated) deadline before this
+		// context's timer fires: compare the clock too.
+		dl, _ := cctx.Deadline()
+		if ctx.Err() == nil && (errors.Is(cctx.Err(), context.DeadlineExceeded) || !time.Now().Before(dl)) {
 			return zero, &sdk.Error{
 				Class:   sdk.ClassRetryable,
 				Message: fmt.Sprintf("connector %s: %s timed out after %s", p.name, method, p.m.opts.CallTimeout),
