@@ -31,5 +31,8 @@ type Deps struct {
 // reads (privacy policies scope them to the viewer's workspace) and core
 // services for everything with rules.
 type Resolver struct {
-	deps Deps
+	// shared lets the subscribers of one workspace re-read a changed
+	// object once per event instead of once each.
+	shared *sharedLoads
+	deps   Deps
 }

@@ -69,7 +69,7 @@ func NewServer(deps Deps, opts Options) *Server {
 	}
 	deps.Realtime.defaults()
 	s := &Server{deps: deps, opts: opts, rt: newRealtime(deps.Realtime)}
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{deps: deps}}))
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{deps: deps, shared: newSharedLoads()}}))
 	s.gql = srv
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(s.websocket())

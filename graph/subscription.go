@@ -3,14 +3,17 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"entgo.io/ent/privacy"
 	"github.com/99designs/gqlgen/graphql"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/event"
@@ -108,9 +111,7 @@ func follow[T any](ctx context.Context, r *Resolver, match func(event.Event) boo
 				r.ended(ctx, conn, op, sub.Err())
 				return
 			case ev := <-sub.C:
-				lctx, cancel := context.WithTimeout(ctx, loadTimeout)
-				obj, err := load(lctx, pulid.ID(ev.ObjectID))
-				cancel()
+				obj, err := sharedLoad(ctx, r.shared, ev, v.WorkspaceID, load)
 				if err != nil {
 					if ctx.Err() != nil {
 						return
@@ -264,4 +265,52 @@ func aroundSubscriptions(ctx context.Context, next graphql.OperationHandler) gra
 		}
 		return nil
 	}
+}
+
+// sharedLoads runs each (event, workspace, type) re-read once, however many
+// subscribers of that workspace follow the event: tenant policies depend on
+// the workspace alone, so they would all read the same thing. With 10,000
+// subscribers this is one query per event instead of 10,000.
+type sharedLoads struct {
+	group singleflight.Group
+	done  *lru.Cache[string, sharedResult]
+}
+
+type sharedResult struct {
+	obj any
+	err error
+}
+
+func newSharedLoads() *sharedLoads {
+	c, _ := lru.New[string, sharedResult](4096)
+	return &sharedLoads{done: c}
+}
+
+func sharedLoad[T any](ctx context.Context, s *sharedLoads, ev event.Event, workspaceID string, load func(context.Context, pulid.ID) (T, error)) (T, error) {
+	run := func(ctx context.Context) (T, error) {
+		lctx, cancel := context.WithTimeout(ctx, loadTimeout)
+		defer cancel()
+		return load(lctx, pulid.ID(ev.ObjectID))
+	}
+	if s == nil || ev.Seq == 0 {
+		return run(ctx)
+	}
+	var zero T
+	key := fmt.Sprintf("%d|%s|%T", ev.Seq, workspaceID, zero)
+	if r, ok := s.done.Get(key); ok {
+		obj, _ := r.obj.(T)
+		return obj, r.err
+	}
+	// The first subscriber's viewer reads for all of the workspace; its
+	// cancellation must not fail the others.
+	v, err, _ := s.group.Do(key, func() (any, error) {
+		if r, ok := s.done.Get(key); ok {
+			return r.obj, r.err
+		}
+		obj, err := run(context.WithoutCancel(ctx))
+		s.done.Add(key, sharedResult{obj: obj, err: err})
+		return obj, err
+	})
+	obj, _ := v.(T)
+	return obj, err
 }

@@ -3,6 +3,7 @@ package event
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // Type of change.
@@ -24,6 +25,9 @@ type Event struct {
 	ObjectID       string `json:"o"`
 	ConversationID string `json:"c,omitempty"`
 	ChannelID      string `json:"ch,omitempty"`
+	// Seq numbers the event on this process's bus (set by Publish), so
+	// subscribers can share the work each event causes.
+	Seq uint64 `json:"-"`
 }
 
 // Why a subscription ended. Both mean the subscriber may have missed
@@ -44,6 +48,7 @@ var (
 type Bus struct {
 	mu   sync.RWMutex
 	subs map[*Subscription]struct{}
+	seq  atomic.Uint64
 }
 
 // NewBus returns an empty bus.
@@ -133,6 +138,7 @@ func (b *Bus) Publish(events ...Event) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for _, ev := range events {
+		ev.Seq = b.seq.Add(1)
 		for s := range b.subs {
 			if s.workspaceID != ev.WorkspaceID || (s.match != nil && !s.match(ev)) {
 				continue
