@@ -169,7 +169,8 @@ func (e *runEnv) newDB(ctx context.Context) (string, error) {
 func (e *runEnv) neksioEnv(dbURL string, extra ...string) []string {
 	env := []string{}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NEKSIO_") {
+		// NEKSIO_PPROF_ADDR passes through: profile a benchmark's server.
+		if !strings.HasPrefix(kv, "NEKSIO_") || strings.HasPrefix(kv, "NEKSIO_PPROF_ADDR=") {
 			env = append(env, kv)
 		}
 	}

@@ -30,6 +30,9 @@ type Config struct {
 	// Role: api, worker or all.
 	Role string `env:"NEKSIO_ROLE" envDefault:"all"`
 
+	// PprofAddr serves net/http/pprof on a separate, private address.
+	PprofAddr string `env:"NEKSIO_PPROF_ADDR"`
+
 	PluginDir      string        `env:"NEKSIO_PLUGIN_DIR"`
 	Connectors     []string      `env:"NEKSIO_CONNECTORS" envDefault:"whatsapp,meta" envSeparator:","`
 	PluginTimeout  time.Duration `env:"NEKSIO_PLUGIN_TIMEOUT" envDefault:"30s"`
