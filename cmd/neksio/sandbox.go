@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -19,12 +20,26 @@ import (
 // sandboxCmd serves every connector's platform emulator on one address,
 // each under its own prefix, for local development against `neksio serve`.
 func sandboxCmd() *cobra.Command {
-	var addr, waNumber, waToken, pageID, pageToken, igID, igToken, metaSecret string
+	var addr, waNumber, waToken, pageID, pageToken, igID, igToken, metaSecret, neksioURL, waSecret string
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "Serve the platform emulators (WhatsApp Cloud API, Meta Graph API) for local development",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			wa := wasandbox.New()
+			var waOpts []wasandbox.Option
+			if waSecret != "" && neksioURL != "" {
+				// Like the platform, report each accepted message as
+				// delivered to the server's webhook.
+				hook := strings.TrimRight(neksioURL, "/") + "/webhooks/whatsapp"
+				waOpts = append(waOpts, wasandbox.WithOnSend(func(m wasandbox.SentMessage) {
+					go func() {
+						body := wasandbox.StatusUpdate(m.PhoneNumberID, m.ID, m.WaID, "delivered")
+						if code, _, err := wasandbox.Deliver(context.Background(), http.DefaultClient, hook, waSecret, body); err != nil || code != http.StatusOK {
+							fmt.Fprintf(cmd.ErrOrStderr(), "sandbox: delivered status for %s: %d %v\n", m.ID, code, err)
+						}
+					}()
+				}))
+			}
+			wa := wasandbox.New(waOpts...)
 			wa.AddNumber(waNumber, "15550000000", "Sandbox number", waToken)
 			meta := metasandbox.New(metasandbox.WithAppSecret(metaSecret))
 			meta.AddPage(pageID, "Sandbox Page", pageToken)
@@ -71,6 +86,8 @@ What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/
 	f.StringVar(&igID, "instagram-id", "1780000000000001", "the emulated Instagram account id")
 	f.StringVar(&igToken, "instagram-token", "sandbox-instagram-token", "its access token")
 	f.StringVar(&metaSecret, "meta-app-secret", os.Getenv("NEKSIO_META_APP_SECRET"), "app secret for appsecret_proof checks")
+	f.StringVar(&neksioURL, "neksio-url", "http://127.0.0.1:8080", "the server the emulator reports delivery statuses to")
+	f.StringVar(&waSecret, "whatsapp-app-secret", os.Getenv("NEKSIO_WHATSAPP_APP_SECRET"), "app secret to sign WhatsApp status webhooks with (empty: no statuses)")
 	return cmd
 }
 

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"net/http/httptest"
 	"net/url"
 	"testing"
@@ -103,4 +108,39 @@ func TestGraphQLGetAndPlayground(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// `neksio sandbox` serves the emulators a server can be pointed at.
+func TestSandboxCommand(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	root := rootCmd()
+	root.SetOut(pw)
+	root.SetErr(io.Discard)
+	root.SetArgs([]string{"sandbox", "--addr", "127.0.0.1:0", "--whatsapp-app-secret", ""})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx); pw.Close() }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	require.NoError(t, err)
+	base := strings.TrimSuffix(strings.Fields(line)[3], ".")
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+
+	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel(), withEnviron("NEKSIO_WHATSAPP_API_BASE_URL="+base+"/whatsapp"))
+	e.gql(t, `mutation { connectChannel(input: {connector: "whatsapp", externalId: "106540352242922", name: "s",
+		credentials: {accessToken: "sandbox-whatsapp-token"}}) { id } }`, nil)
+	e.whatsappText(t, "16505551234", "hi")
+	conv := dig(e.gql(t, `{ conversations(first: 1) { edges { node { id } } } }`, nil), "conversations", "edges", 0, "node", "id")
+	e.gql(t, `mutation($id: ID!) { sendReply(input: {conversationId: $id, text: "hello from the sandbox"}) { id } }`, map[string]any{"id": conv})
+	e.waitJobs(t)
+	resp, err := http.Get(base + "/_sandbox/whatsapp/sent")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var sent []struct{ Text string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&sent))
+	require.Len(t, sent, 1)
+	require.Equal(t, "hello from the sandbox", sent[0].Text)
+	cancel()
+	require.NoError(t, <-done)
 }
