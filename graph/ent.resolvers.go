@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
+	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/graph/generated"
@@ -33,10 +34,29 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder,
 	return r.deps.Store.Ent.Noders(ctx, ids, ent.WithNodeType(ent.IDToType))
 }
 
+// APIKeys is the resolver for the apiKeys field.
+func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) (*ent.APIKeyConnection, error) {
+	if _, err := tenant.Require(ctx, tenant.RoleAdmin); err != nil {
+		return nil, err
+	}
+	return r.deps.Store.Ent.APIKey.Query().Paginate(ctx, after, first, before, last)
+}
+
 // AgentRuns is the resolver for the agentRuns field.
 func (r *queryResolver) AgentRuns(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AgentRunOrder, where *ent.AgentRunWhereInput) (*ent.AgentRunConnection, error) {
 	return r.deps.Store.Ent.AgentRun.Query().
 		Paginate(ctx, after, first, before, last, ent.WithAgentRunOrder(orderBy), ent.WithAgentRunFilter(where.Filter))
+}
+
+// AuditLogs is the resolver for the auditLogs field.
+func (r *queryResolver) AuditLogs(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditLogOrder) (*ent.AuditLogConnection, error) {
+	if _, err := tenant.Require(ctx, tenant.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if orderBy == nil {
+		orderBy = &ent.AuditLogOrder{Field: ent.AuditLogOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
+	}
+	return r.deps.Store.Ent.AuditLog.Query().Paginate(ctx, after, first, before, last, ent.WithAuditLogOrder(orderBy))
 }
 
 // Channels is the resolver for the channels field.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -119,10 +120,23 @@ func TestRoles(t *testing.T) {
 	r = e.gqlAs(t, agent, `mutation($id: ID!) { updateConversation(id: $id, input: {assigneeId: "usr_01JD3V0000000000000000000A"}) { id } }`, map[string]any{"id": conv})
 	require.Equal(t, "BAD_USER_INPUT", r.Code())
 
-	// Audit entries for the sensitive mutations.
+	// Audit entries for the sensitive mutations, newest first, for admins.
 	var n int
 	require.NoError(t, e.App.Store.DB.QueryRow(`SELECT count(*) FROM audit_logs WHERE action IN ('apikey.create','apikey.revoke','channel.connect')`).Scan(&n))
 	require.GreaterOrEqual(t, n, 6)
+	r = e.gqlAs(t, admin, `{ auditLogs(first: 3) { totalCount edges { node { action actor targetType } } } apiKeys(first: 20) { totalCount edges { node { prefix role revokedAt } } } }`, nil)
+	require.Empty(t, r.Errors)
+	require.Equal(t, "apikey.revoke", dig(r.Data, "auditLogs", "edges", 0, "node", "action"))
+	require.EqualValues(t, n, dig(r.Data, "auditLogs", "totalCount"))
+	require.EqualValues(t, 5, dig(r.Data, "apiKeys", "totalCount"), "the env owner key, analyst, agent, admin and tmp")
+	raw, _ := json.Marshal(r.Data)
+	require.NotContains(t, string(raw), tmpKey[12:], "a key is never shown again")
+	for _, k := range []string{agent, analyst} {
+		r = e.gqlAs(t, k, `{ auditLogs(first: 1) { totalCount } }`, nil)
+		require.Equal(t, "FORBIDDEN", r.Code())
+		r = e.gqlAs(t, k, `{ apiKeys(first: 1) { totalCount } }`, nil)
+		require.Equal(t, "FORBIDDEN", r.Code())
+	}
 }
 
 // Depth and complexity limits reject abusive operations before they run.

@@ -38,5 +38,6 @@ func (APIKey) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField),
 		entgql.RelayConnection(),
+		entgql.QueryField("apiKeys").Description("The workspace's API keys (admins only). Keys themselves are never shown again."),
 	}
 }

@@ -42,7 +42,11 @@ func (AuditLog) Indexes() []ent.Index {
 
 // Annotations of the AuditLog.
 func (AuditLog) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection(), entgql.Skip(entgql.SkipWhereInput)}
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.Skip(entgql.SkipWhereInput),
+		entgql.QueryField("auditLogs").Description("Who did what, newest first by default (admins only)."),
+	}
 }
 
 // Policy of the AuditLog: append-only for members; the tenant mixin's
