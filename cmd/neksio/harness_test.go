@@ -29,7 +29,8 @@ import (
 // connector manager launches os.Executable() with `connector serve NAME`,
 // exactly as `neksio serve` launches itself.
 func TestMain(m *testing.M) {
-	if len(os.Args) >= 3 && os.Args[1] == "connector" && os.Args[2] == "serve" {
+	// ... and as `neksio serve`, for tests that need a second process.
+	if (len(os.Args) >= 3 && os.Args[1] == "connector" && os.Args[2] == "serve") || (len(os.Args) >= 2 && os.Args[1] == "serve") {
 		root := rootCmd()
 		root.SetArgs(os.Args[1:])
 		if err := root.Execute(); err != nil {
@@ -58,7 +59,9 @@ type env struct {
 	Key       string
 	Workspace string
 	WhatsApp  *wasandbox.Server
-	Meta      *metasandbox.Server
+	// WhatsAppURL is the emulator's base URL.
+	WhatsAppURL string
+	Meta        *metasandbox.Server
 	// WAChannel is the ID of the connected WhatsApp channel.
 	WAChannel string
 	client    *http.Client
@@ -157,7 +160,7 @@ func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
 	srv := httptest.NewServer(app.Handler)
 	t.Cleanup(srv.Close)
 
-	e := &env{t: t, App: app, URL: srv.URL, WhatsApp: wa, Meta: meta, client: srv.Client()}
+	e := &env{t: t, App: app, URL: srv.URL, WhatsApp: wa, WhatsAppURL: waSrv.URL, Meta: meta, client: srv.Client()}
 	e.Workspace, e.Key = e.newWorkspace(t, "Acme Coffee")
 	if !ec.noWAChannel {
 		data := e.gql(t, `mutation($in: ConnectChannelInput!) { connectChannel(input: $in) { id status platform } }`,
