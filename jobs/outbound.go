@@ -7,6 +7,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/jobs/jobargs"
@@ -44,12 +45,16 @@ func (w *OutboundWorker) Work(ctx context.Context, job *river.Job[jobargs.Outbou
 
 // Deps are what the core workers need.
 type Deps struct {
-	Inbox *inbox.Service
+	Inbox    *inbox.Service
+	Channels *channel.Service
 }
 
 // Register adds the core workers to ws.
 func Register(ws *river.Workers, d Deps) {
 	river.AddWorker(ws, &OutboundWorker{Inbox: d.Inbox})
+	if d.Channels != nil {
+		river.AddWorker(ws, &ChannelRefreshWorker{Channels: d.Channels})
+	}
 }
 
 // Queues is the queue configuration of a worker process.

@@ -110,7 +110,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 	app := &App{Cfg: cfg, Log: log, Store: s, Connectors: mgr, Channels: channels, Inbox: in, Auth: authSvc,
 		Registry: reg, Workers: river.NewWorkers()}
 	app.GraphDeps = graph.Deps{Store: s, Auth: authSvc, Inbox: in, Channels: channels, Connectors: app.connectorInfo}
-	jobs.Register(app.Workers, jobs.Deps{Inbox: in})
+	jobs.Register(app.Workers, jobs.Deps{Inbox: in, Channels: channels})
 	for _, wire := range wirings {
 		if err := wire(ctx, app); err != nil {
 			s.Close()
@@ -122,6 +122,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 	if cfg.Role != "api" {
 		rcfg.Queues = jobs.Queues()
 		rcfg.Workers = app.Workers
+		rcfg.PeriodicJobs = jobs.PeriodicJobs()
 	}
 	rc, err := river.NewClient(s.Driver, rcfg)
 	if err != nil {

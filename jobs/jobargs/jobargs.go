@@ -2,7 +2,11 @@
 // else, so core can insert jobs without importing the workers.
 package jobargs
 
-import "github.com/riverqueue/river"
+import (
+	"time"
+
+	"github.com/riverqueue/river"
+)
 
 // Queue names.
 const (
@@ -76,4 +80,16 @@ func (KBIndex) Kind() string { return "kb.index" }
 // delays a customer's answer.
 func (KBIndex) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 10}
+}
+
+// ChannelRefreshTokens refreshes channel tokens that expire soon. It runs
+// periodically; one pass covers every workspace.
+type ChannelRefreshTokens struct{}
+
+// Kind implements river.JobArgs.
+func (ChannelRefreshTokens) Kind() string { return "channel.refresh_tokens" }
+
+// InsertOpts keeps a single pass queued at a time.
+func (ChannelRefreshTokens) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Minute}}
 }

@@ -1,0 +1,35 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/neksio/neksio/core/channel"
+	"github.com/neksio/neksio/jobs/jobargs"
+)
+
+// RefreshWindow is how long before expiry a token is refreshed.
+const RefreshWindow = time.Hour
+
+// ChannelRefreshWorker refreshes tokens that expire within RefreshWindow.
+type ChannelRefreshWorker struct {
+	river.WorkerDefaults[jobargs.ChannelRefreshTokens]
+	Channels *channel.Service
+}
+
+// Work runs one refresh pass.
+func (w *ChannelRefreshWorker) Work(ctx context.Context, _ *river.Job[jobargs.ChannelRefreshTokens]) error {
+	_, err := w.Channels.RefreshDue(ctx, RefreshWindow)
+	return err
+}
+
+// PeriodicJobs are the jobs every worker process schedules.
+func PeriodicJobs() []*river.PeriodicJob {
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ChannelRefreshTokens{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+	}
+}
