@@ -52,6 +52,10 @@ type Channel struct {
 	LastError string `json:"last_error,omitempty"`
 	// DisconnectedAt holds the value of the "disconnected_at" field.
 	DisconnectedAt *time.Time `json:"disconnected_at,omitempty"`
+	// SyncCursor holds the value of the "sync_cursor" field.
+	SyncCursor string `json:"sync_cursor,omitempty"`
+	// SyncedAt holds the value of the "synced_at" field.
+	SyncedAt *time.Time `json:"synced_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ChannelQuery when eager-loading is set.
 	Edges        ChannelEdges `json:"edges"`
@@ -114,9 +118,9 @@ func (*Channel) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case channel.FieldID, channel.FieldWorkspaceID:
 			values[i] = new(pulid.ID)
-		case channel.FieldConnector, channel.FieldPlatform, channel.FieldExternalID, channel.FieldName, channel.FieldStatus, channel.FieldAiMode, channel.FieldLastError:
+		case channel.FieldConnector, channel.FieldPlatform, channel.FieldExternalID, channel.FieldName, channel.FieldStatus, channel.FieldAiMode, channel.FieldLastError, channel.FieldSyncCursor:
 			values[i] = new(sql.NullString)
-		case channel.FieldCreatedAt, channel.FieldUpdatedAt, channel.FieldTokenExpiresAt, channel.FieldDisconnectedAt:
+		case channel.FieldCreatedAt, channel.FieldUpdatedAt, channel.FieldTokenExpiresAt, channel.FieldDisconnectedAt, channel.FieldSyncedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -239,6 +243,19 @@ func (_m *Channel) assignValues(columns []string, values []any) error {
 				_m.DisconnectedAt = new(time.Time)
 				*_m.DisconnectedAt = value.Time
 			}
+		case channel.FieldSyncCursor:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field sync_cursor", values[i])
+			} else if value.Valid {
+				_m.SyncCursor = value.String
+			}
+		case channel.FieldSyncedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field synced_at", values[i])
+			} else if value.Valid {
+				_m.SyncedAt = new(time.Time)
+				*_m.SyncedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -336,6 +353,14 @@ func (_m *Channel) String() string {
 	builder.WriteString(", ")
 	if v := _m.DisconnectedAt; v != nil {
 		builder.WriteString("disconnected_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("sync_cursor=")
+	builder.WriteString(_m.SyncCursor)
+	builder.WriteString(", ")
+	if v := _m.SyncedAt; v != nil {
+		builder.WriteString("synced_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

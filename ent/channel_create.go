@@ -187,6 +187,34 @@ func (_c *ChannelCreate) SetNillableDisconnectedAt(v *time.Time) *ChannelCreate 
 	return _c
 }
 
+// SetSyncCursor sets the "sync_cursor" field.
+func (_c *ChannelCreate) SetSyncCursor(v string) *ChannelCreate {
+	_c.mutation.SetSyncCursor(v)
+	return _c
+}
+
+// SetNillableSyncCursor sets the "sync_cursor" field if the given value is not nil.
+func (_c *ChannelCreate) SetNillableSyncCursor(v *string) *ChannelCreate {
+	if v != nil {
+		_c.SetSyncCursor(*v)
+	}
+	return _c
+}
+
+// SetSyncedAt sets the "synced_at" field.
+func (_c *ChannelCreate) SetSyncedAt(v time.Time) *ChannelCreate {
+	_c.mutation.SetSyncedAt(v)
+	return _c
+}
+
+// SetNillableSyncedAt sets the "synced_at" field if the given value is not nil.
+func (_c *ChannelCreate) SetNillableSyncedAt(v *time.Time) *ChannelCreate {
+	if v != nil {
+		_c.SetSyncedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ChannelCreate) SetID(v pulid.ID) *ChannelCreate {
 	_c.mutation.SetID(v)
@@ -467,6 +495,14 @@ func (_c *ChannelCreate) createSpec() (*Channel, *sqlgraph.CreateSpec) {
 		_spec.SetField(channel.FieldDisconnectedAt, field.TypeTime, value)
 		_node.DisconnectedAt = &value
 	}
+	if value, ok := _c.mutation.SyncCursor(); ok {
+		_spec.SetField(channel.FieldSyncCursor, field.TypeString, value)
+		_node.SyncCursor = value
+	}
+	if value, ok := _c.mutation.SyncedAt(); ok {
+		_spec.SetField(channel.FieldSyncedAt, field.TypeTime, value)
+		_node.SyncedAt = &value
+	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -742,6 +778,42 @@ func (u *ChannelUpsert) ClearDisconnectedAt() *ChannelUpsert {
 	return u
 }
 
+// SetSyncCursor sets the "sync_cursor" field.
+func (u *ChannelUpsert) SetSyncCursor(v string) *ChannelUpsert {
+	u.Set(channel.FieldSyncCursor, v)
+	return u
+}
+
+// UpdateSyncCursor sets the "sync_cursor" field to the value that was provided on create.
+func (u *ChannelUpsert) UpdateSyncCursor() *ChannelUpsert {
+	u.SetExcluded(channel.FieldSyncCursor)
+	return u
+}
+
+// ClearSyncCursor clears the value of the "sync_cursor" field.
+func (u *ChannelUpsert) ClearSyncCursor() *ChannelUpsert {
+	u.SetNull(channel.FieldSyncCursor)
+	return u
+}
+
+// SetSyncedAt sets the "synced_at" field.
+func (u *ChannelUpsert) SetSyncedAt(v time.Time) *ChannelUpsert {
+	u.Set(channel.FieldSyncedAt, v)
+	return u
+}
+
+// UpdateSyncedAt sets the "synced_at" field to the value that was provided on create.
+func (u *ChannelUpsert) UpdateSyncedAt() *ChannelUpsert {
+	u.SetExcluded(channel.FieldSyncedAt)
+	return u
+}
+
+// ClearSyncedAt clears the value of the "synced_at" field.
+func (u *ChannelUpsert) ClearSyncedAt() *ChannelUpsert {
+	u.SetNull(channel.FieldSyncedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1005,6 +1077,48 @@ func (u *ChannelUpsertOne) UpdateDisconnectedAt() *ChannelUpsertOne {
 func (u *ChannelUpsertOne) ClearDisconnectedAt() *ChannelUpsertOne {
 	return u.Update(func(s *ChannelUpsert) {
 		s.ClearDisconnectedAt()
+	})
+}
+
+// SetSyncCursor sets the "sync_cursor" field.
+func (u *ChannelUpsertOne) SetSyncCursor(v string) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetSyncCursor(v)
+	})
+}
+
+// UpdateSyncCursor sets the "sync_cursor" field to the value that was provided on create.
+func (u *ChannelUpsertOne) UpdateSyncCursor() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateSyncCursor()
+	})
+}
+
+// ClearSyncCursor clears the value of the "sync_cursor" field.
+func (u *ChannelUpsertOne) ClearSyncCursor() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearSyncCursor()
+	})
+}
+
+// SetSyncedAt sets the "synced_at" field.
+func (u *ChannelUpsertOne) SetSyncedAt(v time.Time) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetSyncedAt(v)
+	})
+}
+
+// UpdateSyncedAt sets the "synced_at" field to the value that was provided on create.
+func (u *ChannelUpsertOne) UpdateSyncedAt() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateSyncedAt()
+	})
+}
+
+// ClearSyncedAt clears the value of the "synced_at" field.
+func (u *ChannelUpsertOne) ClearSyncedAt() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearSyncedAt()
 	})
 }
 
@@ -1438,6 +1552,48 @@ func (u *ChannelUpsertBulk) UpdateDisconnectedAt() *ChannelUpsertBulk {
 func (u *ChannelUpsertBulk) ClearDisconnectedAt() *ChannelUpsertBulk {
 	return u.Update(func(s *ChannelUpsert) {
 		s.ClearDisconnectedAt()
+	})
+}
+
+// SetSyncCursor sets the "sync_cursor" field.
+func (u *ChannelUpsertBulk) SetSyncCursor(v string) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetSyncCursor(v)
+	})
+}
+
+// UpdateSyncCursor sets the "sync_cursor" field to the value that was provided on create.
+func (u *ChannelUpsertBulk) UpdateSyncCursor() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateSyncCursor()
+	})
+}
+
+// ClearSyncCursor clears the value of the "sync_cursor" field.
+func (u *ChannelUpsertBulk) ClearSyncCursor() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearSyncCursor()
+	})
+}
+
+// SetSyncedAt sets the "synced_at" field.
+func (u *ChannelUpsertBulk) SetSyncedAt(v time.Time) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetSyncedAt(v)
+	})
+}
+
+// UpdateSyncedAt sets the "synced_at" field to the value that was provided on create.
+func (u *ChannelUpsertBulk) UpdateSyncedAt() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateSyncedAt()
+	})
+}
+
+// ClearSyncedAt clears the value of the "synced_at" field.
+func (u *ChannelUpsertBulk) ClearSyncedAt() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearSyncedAt()
 	})
 }
 

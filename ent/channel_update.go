@@ -195,6 +195,46 @@ func (_u *ChannelUpdate) ClearDisconnectedAt() *ChannelUpdate {
 	return _u
 }
 
+// SetSyncCursor sets the "sync_cursor" field.
+func (_u *ChannelUpdate) SetSyncCursor(v string) *ChannelUpdate {
+	_u.mutation.SetSyncCursor(v)
+	return _u
+}
+
+// SetNillableSyncCursor sets the "sync_cursor" field if the given value is not nil.
+func (_u *ChannelUpdate) SetNillableSyncCursor(v *string) *ChannelUpdate {
+	if v != nil {
+		_u.SetSyncCursor(*v)
+	}
+	return _u
+}
+
+// ClearSyncCursor clears the value of the "sync_cursor" field.
+func (_u *ChannelUpdate) ClearSyncCursor() *ChannelUpdate {
+	_u.mutation.ClearSyncCursor()
+	return _u
+}
+
+// SetSyncedAt sets the "synced_at" field.
+func (_u *ChannelUpdate) SetSyncedAt(v time.Time) *ChannelUpdate {
+	_u.mutation.SetSyncedAt(v)
+	return _u
+}
+
+// SetNillableSyncedAt sets the "synced_at" field if the given value is not nil.
+func (_u *ChannelUpdate) SetNillableSyncedAt(v *time.Time) *ChannelUpdate {
+	if v != nil {
+		_u.SetSyncedAt(*v)
+	}
+	return _u
+}
+
+// ClearSyncedAt clears the value of the "synced_at" field.
+func (_u *ChannelUpdate) ClearSyncedAt() *ChannelUpdate {
+	_u.mutation.ClearSyncedAt()
+	return _u
+}
+
 // AddConversationIDs adds the "conversations" edge to the Conversation entity by IDs.
 func (_u *ChannelUpdate) AddConversationIDs(ids ...pulid.ID) *ChannelUpdate {
 	_u.mutation.AddConversationIDs(ids...)
@@ -413,6 +453,18 @@ func (_u *ChannelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.DisconnectedAtCleared() {
 		_spec.ClearField(channel.FieldDisconnectedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SyncCursor(); ok {
+		_spec.SetField(channel.FieldSyncCursor, field.TypeString, value)
+	}
+	if _u.mutation.SyncCursorCleared() {
+		_spec.ClearField(channel.FieldSyncCursor, field.TypeString)
+	}
+	if value, ok := _u.mutation.SyncedAt(); ok {
+		_spec.SetField(channel.FieldSyncedAt, field.TypeTime, value)
+	}
+	if _u.mutation.SyncedAtCleared() {
+		_spec.ClearField(channel.FieldSyncedAt, field.TypeTime)
 	}
 	if _u.mutation.ConversationsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -688,6 +740,46 @@ func (_u *ChannelUpdateOne) ClearDisconnectedAt() *ChannelUpdateOne {
 	return _u
 }
 
+// SetSyncCursor sets the "sync_cursor" field.
+func (_u *ChannelUpdateOne) SetSyncCursor(v string) *ChannelUpdateOne {
+	_u.mutation.SetSyncCursor(v)
+	return _u
+}
+
+// SetNillableSyncCursor sets the "sync_cursor" field if the given value is not nil.
+func (_u *ChannelUpdateOne) SetNillableSyncCursor(v *string) *ChannelUpdateOne {
+	if v != nil {
+		_u.SetSyncCursor(*v)
+	}
+	return _u
+}
+
+// ClearSyncCursor clears the value of the "sync_cursor" field.
+func (_u *ChannelUpdateOne) ClearSyncCursor() *ChannelUpdateOne {
+	_u.mutation.ClearSyncCursor()
+	return _u
+}
+
+// SetSyncedAt sets the "synced_at" field.
+func (_u *ChannelUpdateOne) SetSyncedAt(v time.Time) *ChannelUpdateOne {
+	_u.mutation.SetSyncedAt(v)
+	return _u
+}
+
+// SetNillableSyncedAt sets the "synced_at" field if the given value is not nil.
+func (_u *ChannelUpdateOne) SetNillableSyncedAt(v *time.Time) *ChannelUpdateOne {
+	if v != nil {
+		_u.SetSyncedAt(*v)
+	}
+	return _u
+}
+
+// ClearSyncedAt clears the value of the "synced_at" field.
+func (_u *ChannelUpdateOne) ClearSyncedAt() *ChannelUpdateOne {
+	_u.mutation.ClearSyncedAt()
+	return _u
+}
+
 // AddConversationIDs adds the "conversations" edge to the Conversation entity by IDs.
 func (_u *ChannelUpdateOne) AddConversationIDs(ids ...pulid.ID) *ChannelUpdateOne {
 	_u.mutation.AddConversationIDs(ids...)
@@ -936,6 +1028,18 @@ func (_u *ChannelUpdateOne) sqlSave(ctx context.Context) (_node *Channel, err er
 	}
 	if _u.mutation.DisconnectedAtCleared() {
 		_spec.ClearField(channel.FieldDisconnectedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SyncCursor(); ok {
+		_spec.SetField(channel.FieldSyncCursor, field.TypeString, value)
+	}
+	if _u.mutation.SyncCursorCleared() {
+		_spec.ClearField(channel.FieldSyncCursor, field.TypeString)
+	}
+	if value, ok := _u.mutation.SyncedAt(); ok {
+		_spec.SetField(channel.FieldSyncedAt, field.TypeTime, value)
+	}
+	if _u.mutation.SyncedAtCleared() {
+		_spec.ClearField(channel.FieldSyncedAt, field.TypeTime)
 	}
 	if _u.mutation.ConversationsCleared() {
 		edge := &sqlgraph.EdgeSpec{

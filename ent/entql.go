@@ -152,6 +152,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldTokenScopes:    {Type: field.TypeJSON, Column: channel.FieldTokenScopes},
 			channel.FieldLastError:      {Type: field.TypeString, Column: channel.FieldLastError},
 			channel.FieldDisconnectedAt: {Type: field.TypeTime, Column: channel.FieldDisconnectedAt},
+			channel.FieldSyncCursor:     {Type: field.TypeString, Column: channel.FieldSyncCursor},
+			channel.FieldSyncedAt:       {Type: field.TypeTime, Column: channel.FieldSyncedAt},
 		},
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
@@ -1358,6 +1360,16 @@ func (f *ChannelFilter) WhereLastError(p entql.StringP) {
 // WhereDisconnectedAt applies the entql time.Time predicate on the disconnected_at field.
 func (f *ChannelFilter) WhereDisconnectedAt(p entql.TimeP) {
 	f.Where(p.Field(channel.FieldDisconnectedAt))
+}
+
+// WhereSyncCursor applies the entql string predicate on the sync_cursor field.
+func (f *ChannelFilter) WhereSyncCursor(p entql.StringP) {
+	f.Where(p.Field(channel.FieldSyncCursor))
+}
+
+// WhereSyncedAt applies the entql time.Time predicate on the synced_at field.
+func (f *ChannelFilter) WhereSyncedAt(p entql.TimeP) {
+	f.Where(p.Field(channel.FieldSyncedAt))
 }
 
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.

@@ -767,6 +767,11 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, channel.FieldDisconnectedAt)
 				fieldSeen[channel.FieldDisconnectedAt] = struct{}{}
 			}
+		case "syncedAt":
+			if _, ok := fieldSeen[channel.FieldSyncedAt]; !ok {
+				selectedFields = append(selectedFields, channel.FieldSyncedAt)
+				fieldSeen[channel.FieldSyncedAt] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

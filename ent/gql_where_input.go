@@ -899,6 +899,18 @@ type ChannelWhereInput struct {
 	DisconnectedAtIsNil  bool        `json:"disconnectedAtIsNil,omitempty"`
 	DisconnectedAtNotNil bool        `json:"disconnectedAtNotNil,omitempty"`
 
+	// "synced_at" field predicates.
+	SyncedAt       *time.Time  `json:"syncedAt,omitempty"`
+	SyncedAtNEQ    *time.Time  `json:"syncedAtNEQ,omitempty"`
+	SyncedAtIn     []time.Time `json:"syncedAtIn,omitempty"`
+	SyncedAtNotIn  []time.Time `json:"syncedAtNotIn,omitempty"`
+	SyncedAtGT     *time.Time  `json:"syncedAtGT,omitempty"`
+	SyncedAtGTE    *time.Time  `json:"syncedAtGTE,omitempty"`
+	SyncedAtLT     *time.Time  `json:"syncedAtLT,omitempty"`
+	SyncedAtLTE    *time.Time  `json:"syncedAtLTE,omitempty"`
+	SyncedAtIsNil  bool        `json:"syncedAtIsNil,omitempty"`
+	SyncedAtNotNil bool        `json:"syncedAtNotNil,omitempty"`
+
 	// "conversations" edge predicates.
 	HasConversations     *bool                     `json:"hasConversations,omitempty"`
 	HasConversationsWith []*ConversationWhereInput `json:"hasConversationsWith,omitempty"`
@@ -1331,6 +1343,36 @@ func (i *ChannelWhereInput) P() (predicate.Channel, error) {
 	}
 	if i.DisconnectedAtNotNil {
 		predicates = append(predicates, channel.DisconnectedAtNotNil())
+	}
+	if i.SyncedAt != nil {
+		predicates = append(predicates, channel.SyncedAtEQ(*i.SyncedAt))
+	}
+	if i.SyncedAtNEQ != nil {
+		predicates = append(predicates, channel.SyncedAtNEQ(*i.SyncedAtNEQ))
+	}
+	if len(i.SyncedAtIn) > 0 {
+		predicates = append(predicates, channel.SyncedAtIn(i.SyncedAtIn...))
+	}
+	if len(i.SyncedAtNotIn) > 0 {
+		predicates = append(predicates, channel.SyncedAtNotIn(i.SyncedAtNotIn...))
+	}
+	if i.SyncedAtGT != nil {
+		predicates = append(predicates, channel.SyncedAtGT(*i.SyncedAtGT))
+	}
+	if i.SyncedAtGTE != nil {
+		predicates = append(predicates, channel.SyncedAtGTE(*i.SyncedAtGTE))
+	}
+	if i.SyncedAtLT != nil {
+		predicates = append(predicates, channel.SyncedAtLT(*i.SyncedAtLT))
+	}
+	if i.SyncedAtLTE != nil {
+		predicates = append(predicates, channel.SyncedAtLTE(*i.SyncedAtLTE))
+	}
+	if i.SyncedAtIsNil {
+		predicates = append(predicates, channel.SyncedAtIsNil())
+	}
+	if i.SyncedAtNotNil {
+		predicates = append(predicates, channel.SyncedAtNotNil())
 	}
 
 	if i.HasConversations != nil {

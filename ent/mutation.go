@@ -4477,6 +4477,8 @@ type ChannelMutation struct {
 	appendtoken_scopes   []string
 	last_error           *string
 	disconnected_at      *time.Time
+	sync_cursor          *string
+	synced_at            *time.Time
 	clearedFields        map[string]struct{}
 	workspace            *pulid.ID
 	clearedworkspace     bool
@@ -5278,6 +5280,104 @@ func (m *ChannelMutation) ResetDisconnectedAt() {
 	delete(m.clearedFields, channel.FieldDisconnectedAt)
 }
 
+// SetSyncCursor sets the "sync_cursor" field.
+func (m *ChannelMutation) SetSyncCursor(s string) {
+	m.sync_cursor = &s
+}
+
+// SyncCursor returns the value of the "sync_cursor" field in the mutation.
+func (m *ChannelMutation) SyncCursor() (r string, exists bool) {
+	v := m.sync_cursor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSyncCursor returns the old "sync_cursor" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldSyncCursor(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSyncCursor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSyncCursor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSyncCursor: %w", err)
+	}
+	return oldValue.SyncCursor, nil
+}
+
+// ClearSyncCursor clears the value of the "sync_cursor" field.
+func (m *ChannelMutation) ClearSyncCursor() {
+	m.sync_cursor = nil
+	m.clearedFields[channel.FieldSyncCursor] = struct{}{}
+}
+
+// SyncCursorCleared returns if the "sync_cursor" field was cleared in this mutation.
+func (m *ChannelMutation) SyncCursorCleared() bool {
+	_, ok := m.clearedFields[channel.FieldSyncCursor]
+	return ok
+}
+
+// ResetSyncCursor resets all changes to the "sync_cursor" field.
+func (m *ChannelMutation) ResetSyncCursor() {
+	m.sync_cursor = nil
+	delete(m.clearedFields, channel.FieldSyncCursor)
+}
+
+// SetSyncedAt sets the "synced_at" field.
+func (m *ChannelMutation) SetSyncedAt(t time.Time) {
+	m.synced_at = &t
+}
+
+// SyncedAt returns the value of the "synced_at" field in the mutation.
+func (m *ChannelMutation) SyncedAt() (r time.Time, exists bool) {
+	v := m.synced_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSyncedAt returns the old "synced_at" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldSyncedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSyncedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSyncedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSyncedAt: %w", err)
+	}
+	return oldValue.SyncedAt, nil
+}
+
+// ClearSyncedAt clears the value of the "synced_at" field.
+func (m *ChannelMutation) ClearSyncedAt() {
+	m.synced_at = nil
+	m.clearedFields[channel.FieldSyncedAt] = struct{}{}
+}
+
+// SyncedAtCleared returns if the "synced_at" field was cleared in this mutation.
+func (m *ChannelMutation) SyncedAtCleared() bool {
+	_, ok := m.clearedFields[channel.FieldSyncedAt]
+	return ok
+}
+
+// ResetSyncedAt resets all changes to the "synced_at" field.
+func (m *ChannelMutation) ResetSyncedAt() {
+	m.synced_at = nil
+	delete(m.clearedFields, channel.FieldSyncedAt)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *ChannelMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -5447,7 +5547,7 @@ func (m *ChannelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChannelMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, channel.FieldCreatedAt)
 	}
@@ -5496,6 +5596,12 @@ func (m *ChannelMutation) Fields() []string {
 	if m.disconnected_at != nil {
 		fields = append(fields, channel.FieldDisconnectedAt)
 	}
+	if m.sync_cursor != nil {
+		fields = append(fields, channel.FieldSyncCursor)
+	}
+	if m.synced_at != nil {
+		fields = append(fields, channel.FieldSyncedAt)
+	}
 	return fields
 }
 
@@ -5536,6 +5642,10 @@ func (m *ChannelMutation) Field(name string) (ent.Value, bool) {
 		return m.LastError()
 	case channel.FieldDisconnectedAt:
 		return m.DisconnectedAt()
+	case channel.FieldSyncCursor:
+		return m.SyncCursor()
+	case channel.FieldSyncedAt:
+		return m.SyncedAt()
 	}
 	return nil, false
 }
@@ -5577,6 +5687,10 @@ func (m *ChannelMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldLastError(ctx)
 	case channel.FieldDisconnectedAt:
 		return m.OldDisconnectedAt(ctx)
+	case channel.FieldSyncCursor:
+		return m.OldSyncCursor(ctx)
+	case channel.FieldSyncedAt:
+		return m.OldSyncedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Channel field %s", name)
 }
@@ -5698,6 +5812,20 @@ func (m *ChannelMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDisconnectedAt(v)
 		return nil
+	case channel.FieldSyncCursor:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSyncCursor(v)
+		return nil
+	case channel.FieldSyncedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSyncedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Channel field %s", name)
 }
@@ -5749,6 +5877,12 @@ func (m *ChannelMutation) ClearedFields() []string {
 	if m.FieldCleared(channel.FieldDisconnectedAt) {
 		fields = append(fields, channel.FieldDisconnectedAt)
 	}
+	if m.FieldCleared(channel.FieldSyncCursor) {
+		fields = append(fields, channel.FieldSyncCursor)
+	}
+	if m.FieldCleared(channel.FieldSyncedAt) {
+		fields = append(fields, channel.FieldSyncedAt)
+	}
 	return fields
 }
 
@@ -5783,6 +5917,12 @@ func (m *ChannelMutation) ClearField(name string) error {
 		return nil
 	case channel.FieldDisconnectedAt:
 		m.ClearDisconnectedAt()
+		return nil
+	case channel.FieldSyncCursor:
+		m.ClearSyncCursor()
+		return nil
+	case channel.FieldSyncedAt:
+		m.ClearSyncedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Channel nullable field %s", name)
@@ -5839,6 +5979,12 @@ func (m *ChannelMutation) ResetField(name string) error {
 		return nil
 	case channel.FieldDisconnectedAt:
 		m.ResetDisconnectedAt()
+		return nil
+	case channel.FieldSyncCursor:
+		m.ResetSyncCursor()
+		return nil
+	case channel.FieldSyncedAt:
+		m.ResetSyncedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Channel field %s", name)

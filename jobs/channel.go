@@ -7,6 +7,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/neksio/neksio/core/channel"
+	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/jobs/jobargs"
 )
 
@@ -25,11 +26,30 @@ func (w *ChannelRefreshWorker) Work(ctx context.Context, _ *river.Job[jobargs.Ch
 	return err
 }
 
+// ChannelSyncWorker runs a sync pass over the channels that offer Sync.
+type ChannelSyncWorker struct {
+	river.WorkerDefaults[jobargs.ChannelSync]
+	Inbox *inbox.Service
+}
+
+// Timeout allows for many channels and slow platforms.
+func (w *ChannelSyncWorker) Timeout(*river.Job[jobargs.ChannelSync]) time.Duration {
+	return 10 * time.Minute
+}
+
+// Work runs one pass.
+func (w *ChannelSyncWorker) Work(ctx context.Context, _ *river.Job[jobargs.ChannelSync]) error {
+	return w.Inbox.SyncAll(ctx)
+}
+
 // PeriodicJobs are the jobs every worker process schedules.
 func PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
 			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ChannelRefreshTokens{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
+			func() (river.JobArgs, *river.InsertOpts) { return jobargs.ChannelSync{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
 	}
 }

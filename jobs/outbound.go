@@ -52,6 +52,7 @@ type Deps struct {
 // Register adds the core workers to ws.
 func Register(ws *river.Workers, d Deps) {
 	river.AddWorker(ws, &OutboundWorker{Inbox: d.Inbox})
+	river.AddWorker(ws, &ChannelSyncWorker{Inbox: d.Inbox})
 	if d.Channels != nil {
 		river.AddWorker(ws, &ChannelRefreshWorker{Channels: d.Channels})
 	}

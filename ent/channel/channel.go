@@ -51,6 +51,10 @@ const (
 	FieldLastError = "last_error"
 	// FieldDisconnectedAt holds the string denoting the disconnected_at field in the database.
 	FieldDisconnectedAt = "disconnected_at"
+	// FieldSyncCursor holds the string denoting the sync_cursor field in the database.
+	FieldSyncCursor = "sync_cursor"
+	// FieldSyncedAt holds the string denoting the synced_at field in the database.
+	FieldSyncedAt = "synced_at"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeConversations holds the string denoting the conversations edge name in mutations.
@@ -101,6 +105,8 @@ var Columns = []string{
 	FieldTokenScopes,
 	FieldLastError,
 	FieldDisconnectedAt,
+	FieldSyncCursor,
+	FieldSyncedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -261,6 +267,16 @@ func ByLastError(opts ...sql.OrderTermOption) OrderOption {
 // ByDisconnectedAt orders the results by the disconnected_at field.
 func ByDisconnectedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDisconnectedAt, opts...).ToFunc()
+}
+
+// BySyncCursor orders the results by the sync_cursor field.
+func BySyncCursor(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSyncCursor, opts...).ToFunc()
+}
+
+// BySyncedAt orders the results by the synced_at field.
+func BySyncedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSyncedAt, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

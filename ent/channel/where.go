@@ -121,6 +121,16 @@ func DisconnectedAt(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldDisconnectedAt, v))
 }
 
+// SyncCursor applies equality check predicate on the "sync_cursor" field. It's identical to SyncCursorEQ.
+func SyncCursor(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldSyncCursor, v))
+}
+
+// SyncedAt applies equality check predicate on the "synced_at" field. It's identical to SyncedAtEQ.
+func SyncedAt(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldSyncedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldCreatedAt, v))
@@ -904,6 +914,131 @@ func DisconnectedAtIsNil() predicate.Channel {
 // DisconnectedAtNotNil applies the NotNil predicate on the "disconnected_at" field.
 func DisconnectedAtNotNil() predicate.Channel {
 	return predicate.Channel(sql.FieldNotNull(FieldDisconnectedAt))
+}
+
+// SyncCursorEQ applies the EQ predicate on the "sync_cursor" field.
+func SyncCursorEQ(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldSyncCursor, v))
+}
+
+// SyncCursorNEQ applies the NEQ predicate on the "sync_cursor" field.
+func SyncCursorNEQ(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldNEQ(FieldSyncCursor, v))
+}
+
+// SyncCursorIn applies the In predicate on the "sync_cursor" field.
+func SyncCursorIn(vs ...string) predicate.Channel {
+	return predicate.Channel(sql.FieldIn(FieldSyncCursor, vs...))
+}
+
+// SyncCursorNotIn applies the NotIn predicate on the "sync_cursor" field.
+func SyncCursorNotIn(vs ...string) predicate.Channel {
+	return predicate.Channel(sql.FieldNotIn(FieldSyncCursor, vs...))
+}
+
+// SyncCursorGT applies the GT predicate on the "sync_cursor" field.
+func SyncCursorGT(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldGT(FieldSyncCursor, v))
+}
+
+// SyncCursorGTE applies the GTE predicate on the "sync_cursor" field.
+func SyncCursorGTE(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldGTE(FieldSyncCursor, v))
+}
+
+// SyncCursorLT applies the LT predicate on the "sync_cursor" field.
+func SyncCursorLT(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldLT(FieldSyncCursor, v))
+}
+
+// SyncCursorLTE applies the LTE predicate on the "sync_cursor" field.
+func SyncCursorLTE(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldLTE(FieldSyncCursor, v))
+}
+
+// SyncCursorContains applies the Contains predicate on the "sync_cursor" field.
+func SyncCursorContains(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldContains(FieldSyncCursor, v))
+}
+
+// SyncCursorHasPrefix applies the HasPrefix predicate on the "sync_cursor" field.
+func SyncCursorHasPrefix(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldHasPrefix(FieldSyncCursor, v))
+}
+
+// SyncCursorHasSuffix applies the HasSuffix predicate on the "sync_cursor" field.
+func SyncCursorHasSuffix(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldHasSuffix(FieldSyncCursor, v))
+}
+
+// SyncCursorIsNil applies the IsNil predicate on the "sync_cursor" field.
+func SyncCursorIsNil() predicate.Channel {
+	return predicate.Channel(sql.FieldIsNull(FieldSyncCursor))
+}
+
+// SyncCursorNotNil applies the NotNil predicate on the "sync_cursor" field.
+func SyncCursorNotNil() predicate.Channel {
+	return predicate.Channel(sql.FieldNotNull(FieldSyncCursor))
+}
+
+// SyncCursorEqualFold applies the EqualFold predicate on the "sync_cursor" field.
+func SyncCursorEqualFold(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldEqualFold(FieldSyncCursor, v))
+}
+
+// SyncCursorContainsFold applies the ContainsFold predicate on the "sync_cursor" field.
+func SyncCursorContainsFold(v string) predicate.Channel {
+	return predicate.Channel(sql.FieldContainsFold(FieldSyncCursor, v))
+}
+
+// SyncedAtEQ applies the EQ predicate on the "synced_at" field.
+func SyncedAtEQ(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldSyncedAt, v))
+}
+
+// SyncedAtNEQ applies the NEQ predicate on the "synced_at" field.
+func SyncedAtNEQ(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldNEQ(FieldSyncedAt, v))
+}
+
+// SyncedAtIn applies the In predicate on the "synced_at" field.
+func SyncedAtIn(vs ...time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldIn(FieldSyncedAt, vs...))
+}
+
+// SyncedAtNotIn applies the NotIn predicate on the "synced_at" field.
+func SyncedAtNotIn(vs ...time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldNotIn(FieldSyncedAt, vs...))
+}
+
+// SyncedAtGT applies the GT predicate on the "synced_at" field.
+func SyncedAtGT(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldGT(FieldSyncedAt, v))
+}
+
+// SyncedAtGTE applies the GTE predicate on the "synced_at" field.
+func SyncedAtGTE(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldGTE(FieldSyncedAt, v))
+}
+
+// SyncedAtLT applies the LT predicate on the "synced_at" field.
+func SyncedAtLT(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldLT(FieldSyncedAt, v))
+}
+
+// SyncedAtLTE applies the LTE predicate on the "synced_at" field.
+func SyncedAtLTE(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldLTE(FieldSyncedAt, v))
+}
+
+// SyncedAtIsNil applies the IsNil predicate on the "synced_at" field.
+func SyncedAtIsNil() predicate.Channel {
+	return predicate.Channel(sql.FieldIsNull(FieldSyncedAt))
+}
+
+// SyncedAtNotNil applies the NotNil predicate on the "synced_at" field.
+func SyncedAtNotNil() predicate.Channel {
+	return predicate.Channel(sql.FieldNotNull(FieldSyncedAt))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

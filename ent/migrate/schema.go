@@ -209,6 +209,8 @@ var (
 		{Name: "token_scopes", Type: field.TypeJSON, Nullable: true},
 		{Name: "last_error", Type: field.TypeString, Nullable: true},
 		{Name: "disconnected_at", Type: field.TypeTime, Nullable: true},
+		{Name: "sync_cursor", Type: field.TypeString, Nullable: true},
+		{Name: "synced_at", Type: field.TypeTime, Nullable: true},
 		{Name: "workspace_id", Type: field.TypeString},
 	}
 	// ChannelsTable holds the schema information for the "channels" table.
@@ -219,7 +221,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "channels_workspaces_workspace",
-				Columns:    []*schema.Column{ChannelsColumns[16]},
+				Columns:    []*schema.Column{ChannelsColumns[18]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -228,7 +230,7 @@ var (
 			{
 				Name:    "channel_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChannelsColumns[16]},
+				Columns: []*schema.Column{ChannelsColumns[18]},
 			},
 			{
 				Name:    "channel_connector_external_id",
@@ -238,7 +240,7 @@ var (
 			{
 				Name:    "channel_workspace_id_connector_external_id",
 				Unique:  true,
-				Columns: []*schema.Column{ChannelsColumns[16], ChannelsColumns[3], ChannelsColumns[5]},
+				Columns: []*schema.Column{ChannelsColumns[18], ChannelsColumns[3], ChannelsColumns[5]},
 			},
 		},
 	}

@@ -47,6 +47,11 @@ func (Channel) Fields() []ent.Field {
 		field.Strings("token_scopes").Optional(),
 		field.String("last_error").Optional(),
 		field.Time("disconnected_at").Optional().Nillable(),
+		// Where the last Sync (pull of what the platform does not push,
+		// e.g. reviews) stopped, and when it ran.
+		field.String("sync_cursor").Optional().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("synced_at").Optional().Nillable(),
 	}
 }
 

@@ -168,6 +168,7 @@ type ComplexityRoot struct {
 		Name           func(childComplexity int) int
 		Platform       func(childComplexity int) int
 		Status         func(childComplexity int) int
+		SyncedAt       func(childComplexity int) int
 		TokenExpiresAt func(childComplexity int) int
 		TokenScopes    func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
@@ -999,6 +1000,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Channel.Status(childComplexity), true
+	case "Channel.syncedAt":
+		if e.ComplexityRoot.Channel.SyncedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Channel.SyncedAt(childComplexity), true
 	case "Channel.tokenExpiresAt":
 		if e.ComplexityRoot.Channel.TokenExpiresAt == nil {
 			break
@@ -3009,6 +3016,7 @@ type Channel implements Node {
   tokenScopes: [String!]
   lastError: String
   disconnectedAt: Time
+  syncedAt: Time
   conversations(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -3272,6 +3280,19 @@ input ChannelWhereInput {
   disconnectedAtLTE: Time
   disconnectedAtIsNil: Boolean
   disconnectedAtNotNil: Boolean
+  """
+  synced_at field predicates
+  """
+  syncedAt: Time
+  syncedAtNEQ: Time
+  syncedAtIn: [Time!]
+  syncedAtNotIn: [Time!]
+  syncedAtGT: Time
+  syncedAtGTE: Time
+  syncedAtLT: Time
+  syncedAtLTE: Time
+  syncedAtIsNil: Boolean
+  syncedAtNotNil: Boolean
   """
   conversations edge predicates
   """
@@ -5158,6 +5179,8 @@ func (ec *executionContext) childFields_Channel(ctx context.Context, field graph
 		return ec.fieldContext_Channel_lastError(ctx, field)
 	case "disconnectedAt":
 		return ec.fieldContext_Channel_disconnectedAt(ctx, field)
+	case "syncedAt":
+		return ec.fieldContext_Channel_syncedAt(ctx, field)
 	case "conversations":
 		return ec.fieldContext_Channel_conversations(ctx, field)
 	}
@@ -8797,6 +8820,29 @@ func (ec *executionContext) _Channel_disconnectedAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Channel_disconnectedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Channel", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Channel_syncedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Channel_syncedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SyncedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Channel_syncedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Channel", field, false, false, "Time")
 }
 
@@ -16202,7 +16248,7 @@ func (ec *executionContext) unmarshalInputChannelWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "connector", "connectorNEQ", "connectorIn", "connectorNotIn", "connectorGT", "connectorGTE", "connectorLT", "connectorLTE", "connectorContains", "connectorHasPrefix", "connectorHasSuffix", "connectorEqualFold", "connectorContainsFold", "platform", "platformNEQ", "platformIn", "platformNotIn", "platformGT", "platformGTE", "platformLT", "platformLTE", "platformContains", "platformHasPrefix", "platformHasSuffix", "platformEqualFold", "platformContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDEqualFold", "externalIDContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "aiMode", "aiModeNEQ", "aiModeIn", "aiModeNotIn", "tokenExpiresAt", "tokenExpiresAtNEQ", "tokenExpiresAtIn", "tokenExpiresAtNotIn", "tokenExpiresAtGT", "tokenExpiresAtGTE", "tokenExpiresAtLT", "tokenExpiresAtLTE", "tokenExpiresAtIsNil", "tokenExpiresAtNotNil", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorIsNil", "lastErrorNotNil", "lastErrorEqualFold", "lastErrorContainsFold", "disconnectedAt", "disconnectedAtNEQ", "disconnectedAtIn", "disconnectedAtNotIn", "disconnectedAtGT", "disconnectedAtGTE", "disconnectedAtLT", "disconnectedAtLTE", "disconnectedAtIsNil", "disconnectedAtNotNil", "hasConversations", "hasConversationsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "connector", "connectorNEQ", "connectorIn", "connectorNotIn", "connectorGT", "connectorGTE", "connectorLT", "connectorLTE", "connectorContains", "connectorHasPrefix", "connectorHasSuffix", "connectorEqualFold", "connectorContainsFold", "platform", "platformNEQ", "platformIn", "platformNotIn", "platformGT", "platformGTE", "platformLT", "platformLTE", "platformContains", "platformHasPrefix", "platformHasSuffix", "platformEqualFold", "platformContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDEqualFold", "externalIDContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "aiMode", "aiModeNEQ", "aiModeIn", "aiModeNotIn", "tokenExpiresAt", "tokenExpiresAtNEQ", "tokenExpiresAtIn", "tokenExpiresAtNotIn", "tokenExpiresAtGT", "tokenExpiresAtGTE", "tokenExpiresAtLT", "tokenExpiresAtLTE", "tokenExpiresAtIsNil", "tokenExpiresAtNotNil", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorIsNil", "lastErrorNotNil", "lastErrorEqualFold", "lastErrorContainsFold", "disconnectedAt", "disconnectedAtNEQ", "disconnectedAtIn", "disconnectedAtNotIn", "disconnectedAtGT", "disconnectedAtGTE", "disconnectedAtLT", "disconnectedAtLTE", "disconnectedAtIsNil", "disconnectedAtNotNil", "syncedAt", "syncedAtNEQ", "syncedAtIn", "syncedAtNotIn", "syncedAtGT", "syncedAtGTE", "syncedAtLT", "syncedAtLTE", "syncedAtIsNil", "syncedAtNotNil", "hasConversations", "hasConversationsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17063,6 +17109,76 @@ func (ec *executionContext) unmarshalInputChannelWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.DisconnectedAtNotNil = data
+		case "syncedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAt = data
+		case "syncedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtNEQ = data
+		case "syncedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtIn = data
+		case "syncedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtNotIn = data
+		case "syncedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtGT = data
+		case "syncedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtGTE = data
+		case "syncedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtLT = data
+		case "syncedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtLTE = data
+		case "syncedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtIsNil = data
+		case "syncedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syncedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyncedAtNotNil = data
 		case "hasConversations":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasConversations"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -23069,6 +23185,11 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "disconnectedAt":
 			out.Values[i] = ec._Channel_disconnectedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "syncedAt":
+			out.Values[i] = ec._Channel_syncedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -93,3 +93,15 @@ func (ChannelRefreshTokens) Kind() string { return "channel.refresh_tokens" }
 func (ChannelRefreshTokens) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Minute}}
 }
+
+// ChannelSync pulls what platforms do not push, for every channel whose
+// connector offers Sync. It runs periodically.
+type ChannelSync struct{}
+
+// Kind implements river.JobArgs.
+func (ChannelSync) Kind() string { return "channel.sync" }
+
+// InsertOpts keeps a single pass queued at a time.
+func (ChannelSync) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Minute}}
+}
