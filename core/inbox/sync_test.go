@@ -48,7 +48,7 @@ func (r *reviews) Sync(_ context.Context, req *sdk.SyncRequest) (*sdk.SyncResult
 			Message: &sdk.Message{ExternalID: fmt.Sprintf("review-%d", n), ThreadKind: sdk.ThreadReview,
 				ThreadID: fmt.Sprintf("review-%d", n), Direction: sdk.Inbound, Rating: 1 + n%5,
 				Contact: sdk.Contact{ExternalID: fmt.Sprintf("reviewer-%d", n), Name: "Reviewer"},
-				Text: "Great coffee", Timestamp: time.Now()}})
+				Text:    "Great coffee", Timestamp: time.Now()}})
 	}
 	if page == 0 {
 		return &sdk.SyncResult{Events: events, NextCursor: "p2", More: true}, nil
