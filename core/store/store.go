@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -148,11 +149,18 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("store: river migrations: %w", err)
 	}
-	if err := s.Ent.Schema.Create(ctx); err != nil {
+	// ent's migration mutates the package-level table definitions: two
+	// stores of one process (tests, tools) must not migrate at once.
+	schemaMu.Lock()
+	err = s.Ent.Schema.Create(ctx)
+	schemaMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("store: schema migrations: %w", err)
 	}
 	return nil
 }
+
+var schemaMu sync.Mutex
 
 // Tx is one transaction shared by ent, River and change events.
 type Tx struct {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,8 +31,6 @@ const (
 	SQLite   Dialect = "sqlite"
 	Postgres Dialect = "postgres"
 )
-
-var migrateMu sync.Mutex
 
 // Dialects lists both engines.
 var Dialects = []Dialect{SQLite, Postgres}
@@ -65,12 +62,7 @@ func Open(t testing.TB, d Dialect) *store.Store {
 		t.Fatalf("unknown dialect %q", d)
 	}
 	t.Cleanup(func() { s.Close() })
-	// ent's migration keeps package-level state that is not safe to use
-	// from parallel tests (the race detector says so); migrations are fast.
-	migrateMu.Lock()
-	err = s.Migrate(ctx)
-	migrateMu.Unlock()
-	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
 	client, err := river.NewClient(s.Driver, &river.Config{})
 	require.NoError(t, err)
 	s.SetJobs(client)
