@@ -2,10 +2,12 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/neksio/neksio/core/config"
 	"github.com/neksio/neksio/core/store/storetest"
 )
 
@@ -34,4 +36,37 @@ func TestViewerAndAuth(t *testing.T) {
 			require.Equal(t, "UNAUTHENTICATED", r.Code())
 		}
 	})
+}
+
+// Browser frontends on the configured origins get CORS; others do not.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel(),
+		withConfig(func(c *config.Config) { c.AllowedOrigins = []string{"https://app.example.com"} }))
+	preflight := func(origin string) *http.Response {
+		req, err := http.NewRequest(http.MethodOptions, e.URL+"/graphql", nil)
+		require.NoError(t, err)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	ok := preflight("https://app.example.com")
+	require.Equal(t, "https://app.example.com", ok.Header.Get("Access-Control-Allow-Origin"))
+	require.Contains(t, strings.ToLower(ok.Header.Get("Access-Control-Allow-Headers")), "authorization")
+	require.Empty(t, preflight("https://evil.example").Header.Get("Access-Control-Allow-Origin"))
+
+	req, err := http.NewRequest(http.MethodPost, e.URL+"/graphql", strings.NewReader(`{"query":"{ viewer { role } }"}`))
+	require.NoError(t, err)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e.Key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "https://app.example.com", resp.Header.Get("Access-Control-Allow-Origin"))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
+	"github.com/rs/cors"
 	"github.com/spf13/cobra"
 
 	"github.com/neksio/neksio/core/auth"
@@ -147,7 +148,20 @@ func (a *App) routes() http.Handler {
 		Logger:         a.Log,
 		Metrics:        a.Registry,
 	})
-	mux.Handle("/graphql", gql)
+	var api http.Handler = gql
+	if len(a.Cfg.AllowedOrigins) > 0 {
+		// Browser frontends on other origins: CORS for exactly the
+		// configured origins (the same list the WebSocket check uses).
+		// Unset, no CORS headers are sent: same-origin pages and
+		// non-browser clients only.
+		api = cors.New(cors.Options{
+			AllowedOrigins: a.Cfg.AllowedOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept"},
+			MaxAge:         600,
+		}).Handler(gql)
+	}
+	mux.Handle("/graphql", api)
 	if a.Cfg.DevMode() {
 		mux.Handle("GET /{$}", graph.Playground("/graphql"))
 	}
