@@ -141,3 +141,19 @@ func TestWhatsAppPluginKilledMidTraffic(t *testing.T) {
 		}, 60*time.Second, 50*time.Millisecond)
 	})
 }
+
+// With the agent off for a channel, inbound messages queue no ai.reply job
+// at all (sentiment still runs).
+func TestAgentOffQueuesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite)
+	e.gql(t, `mutation($id: ID!) { updateChannel(id: $id, input: {aiMode: OFF}) { aiMode } }`, map[string]any{"id": e.WAChannel})
+	e.whatsappText(t, "16505551234", "hello")
+	require.Equal(t, 0, storetest.CountJobs(t, e.App.Store.DB, "ai.reply"))
+	require.Equal(t, 1, storetest.CountJobs(t, e.App.Store.DB, "sentiment.analyze"))
+	// A conversation override turns it back on for that conversation.
+	conv := dig(e.gql(t, conversationsQuery, nil), "conversations", "edges", 0, "node", "id")
+	e.gql(t, `mutation($id: ID!) { updateConversation(id: $id, input: {aiMode: DRAFT}) { id } }`, map[string]any{"id": conv})
+	e.whatsappText(t, "16505551234", "still there?")
+	require.Equal(t, 1, storetest.CountJobs(t, e.App.Store.DB, "ai.reply"))
+}

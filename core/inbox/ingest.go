@@ -154,6 +154,7 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	}
 	tx.Emit(event.Event{Type: event.MessageAdded, WorkspaceID: ws, ObjectID: string(msg.ID), ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
 	if inbound && m.Action != sdk.ActionDeleted {
+		conv.Edges.Channel = ch // hooks read the channel's settings
 		for _, hook := range s.OnInbound {
 			if err := hook(ctx, tx, msg, conv); err != nil {
 				return err
