@@ -1,5 +1,5 @@
-// Package neksio is the root of the Neksio module. It holds no code: its
-// go:generate directives regenerate ent and the GraphQL server, in that
+// Package neksio is the root of the Neksio module. It holds no code: the
+// generate directives below regenerate ent and the GraphQL server, in that
 // order (gqlgen reads the schema entgql writes). The connector protocol is
 // generated from internal/protogen.
 package neksio

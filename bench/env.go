@@ -52,7 +52,6 @@ type runEnv struct {
 
 	mu       sync.Mutex
 	dbs      []string
-	closers  []func()
 	perBench []func()
 }
 

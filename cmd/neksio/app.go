@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -65,4 +64,3 @@ func loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -296,4 +295,3 @@ func dig(v any, path ...any) any {
 	return v
 }
 
-func tempPath(t testing.TB, name string) string { return filepath.Join(t.TempDir(), name) }
