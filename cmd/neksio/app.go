@@ -63,4 +63,3 @@ func loadConfig() (*config.Config, error) {
 	}
 	return cfg, nil
 }
-

@@ -294,4 +294,3 @@ func dig(v any, path ...any) any {
 	}
 	return v
 }
-
