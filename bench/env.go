@@ -25,6 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/neksio/neksio/internal/testenv"
 	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
 )
 
@@ -160,8 +161,7 @@ func (e *runEnv) newDB(ctx context.Context) (string, error) {
 	e.mu.Lock()
 	e.dbs = append(e.dbs, name)
 	e.mu.Unlock()
-	cfg := c.Config()
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name), nil
+	return testenv.DatabaseURL(e.cfg.AdminURL, name)
 }
 
 // neksioEnv is the environment of a neksio process on dbURL.

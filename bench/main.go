@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/neksio/neksio/internal/testenv"
 )
 
 func main() {
@@ -109,12 +111,7 @@ func configFromEnv() (Config, error) {
 
 // adminURL is the PostgreSQL server to create databases on, the same one
 // the tests use.
-func adminURL() string {
-	if u := os.Getenv("NEKSIO_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
+func adminURL() string { return testenv.PostgresAdminURL() }
 
 // moduleRoot walks up from the working directory to go.mod.
 func moduleRoot() (string, error) {

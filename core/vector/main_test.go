@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/neksio/neksio/core/vector"
 	"github.com/neksio/neksio/core/vector/milvuslite"
+	"github.com/neksio/neksio/internal/testenv"
 )
 
 // Shared services, started on first use and stopped by TestMain, so the
@@ -28,7 +28,7 @@ var (
 	pgDB      *sql.DB
 	pgName    string
 	pgErr     error
-	pgAdmin   = envOr("NEKSIO_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	pgAdmin   = testenv.PostgresAdminURL()
 	milvusMu  sync.Mutex
 	milvusSrv *milvuslite.Server
 	milvusErr error
@@ -51,28 +51,6 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
-func isCI() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	return ci
-}
-
-// unavailable fails the test in CI and skips it elsewhere: DESIGN 7, nothing
-// is skipped silently in CI.
-func unavailable(t testing.TB, what string, err error) {
-	t.Helper()
-	if isCI() {
-		t.Fatalf("%s is required when CI=true: %v", what, err)
-	}
-	t.Skipf("skipping: %s unavailable: %v", what, err)
 }
 
 func randHex(n int) string {
@@ -109,14 +87,19 @@ func postgres(t testing.TB) *sql.DB {
 			return
 		}
 		pgName = name
-		db, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:5432/"+name+"?sslmode=disable")
+		url, err := testenv.DatabaseURL(pgAdmin, name)
+		if err != nil {
+			pgErr = err
+			return
+		}
+		db, err := sql.Open("pgx", url)
 		if err == nil {
 			err = db.PingContext(ctx)
 		}
 		pgDB, pgErr = db, err
 	})
 	if pgErr != nil {
-		unavailable(t, "PostgreSQL at "+pgAdmin, pgErr)
+		testenv.Unavailable(t, "PostgreSQL at "+pgAdmin, pgErr)
 	}
 	return pgDB
 }

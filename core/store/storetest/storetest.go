@@ -11,8 +11,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/internal/testenv"
 )
 
 // Dialect names a database engine under test.
@@ -36,12 +35,7 @@ const (
 var Dialects = []Dialect{SQLite, Postgres}
 
 // AdminURL is the PostgreSQL server tests create databases on.
-func AdminURL() string {
-	if u := os.Getenv("NEKSIO_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
+func AdminURL() string { return testenv.PostgresAdminURL() }
 
 // Open returns a migrated store of the given dialect with an insert-only
 // River client installed, closed at the end of the test.
@@ -87,10 +81,8 @@ func NewPostgresDB(t testing.TB) string {
 	defer cancel()
 	admin, err := pgx.Connect(ctx, AdminURL())
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable at %s (CI=true: required): %v", AdminURL(), err)
-		}
-		t.Skipf("PostgreSQL unreachable at %s: %v (set CI=true to make this fatal)", AdminURL(), err)
+		testenv.Unavailable(t, "PostgreSQL at "+AdminURL(), err)
+		return ""
 	}
 	defer admin.Close(ctx)
 	b := make([]byte, 6)
@@ -108,9 +100,9 @@ func NewPostgresDB(t testing.TB) string {
 		defer c.Close(ctx)
 		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	})
-	cfg, err := pgx.ParseConfig(AdminURL())
+	url, err := testenv.DatabaseURL(AdminURL(), name)
 	require.NoError(t, err)
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
+	return url
 }
 
 // CountJobs returns how many River jobs of a kind exist.

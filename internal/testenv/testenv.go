@@ -1,0 +1,58 @@
+// Package testenv holds the one policy every test that needs an outside
+// service follows (DESIGN.md 7): with CI=true a missing service fails the
+// run; elsewhere the test is skipped with the reason. It also names the
+// PostgreSQL server tests and benchmarks create their databases on. It
+// imports nothing of the app, nor the testing package, so the benchmark
+// binary can use it too.
+package testenv
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+)
+
+// CI reports whether CI is set to a true value ("true", "1", ...).
+func CI() bool {
+	ci, _ := strconv.ParseBool(os.Getenv("CI"))
+	return ci
+}
+
+// T is the part of testing.TB Unavailable needs.
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+}
+
+// Unavailable stops a test whose service is missing: a failure with
+// CI=true, a skip with the reason otherwise.
+func Unavailable(t T, what string, err error) {
+	t.Helper()
+	if CI() {
+		t.Fatalf("%s is required when CI=true: %v", what, err)
+		return
+	}
+	t.Skipf("skipping: %s unavailable: %v (set CI=true to make this fatal)", what, err)
+}
+
+// PostgresAdminURL is the server tests create databases on:
+// NEKSIO_TEST_POSTGRES_URL, else the machine's local server.
+func PostgresAdminURL() string {
+	if u := os.Getenv("NEKSIO_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// DatabaseURL is adminURL pointed at database name, keeping its user,
+// host, port and options.
+func DatabaseURL(adminURL, name string) (string, error) {
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", fmt.Errorf("testenv: parsing %q: %w", adminURL, err)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
