@@ -161,27 +161,18 @@ func benchAgent(ctx context.Context, e *runEnv, r *Result) error {
 		return fmt.Errorf("baseline: no reply delivered")
 	}
 
-	notAvailable := func(reason string) error {
-		r.Status = statusNotAvailable
-		r.Note = "the agent pipeline is not available on this build: " + reason + ". The baseline ran; rerun once the agent lands."
-		b := blLat.summary()
-		r.Metrics = append(r.Metrics,
-			Metric{Name: "webhook to answer delivered p50", Unit: "ms", Better: "lower", Baseline: b.P50, Unavailable: true},
-			Metric{Name: "webhook to answer delivered p99", Unit: "ms", Better: "lower", Baseline: b.P99, Unavailable: true})
-		return nil
-	}
 	// The knowledge base and AUTO mode.
 	data, err := srv.gql(ctx, srv.Key, `mutation($in: AddKnowledgeDocumentInput!) { addKnowledgeDocument(input: $in) { id } }`,
 		map[string]any{"in": map[string]any{"title": "Bench Coffee FAQ", "content": agentKnowledge}})
 	if err != nil {
-		return notAvailable("addKnowledgeDocument: " + err.Error())
+		return fmt.Errorf("agent pipeline: %s", "addKnowledgeDocument: "+err.Error())
 	}
 	docID, _ := dig(data, "addKnowledgeDocument", "id").(string)
 	indexed := false
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		data, err := srv.gql(ctx, srv.Key, `query($id: ID!) { node(id: $id) { ... on KnowledgeDocument { status error } } }`, map[string]any{"id": docID})
 		if err != nil {
-			return notAvailable("reading the knowledge document: " + err.Error())
+			return fmt.Errorf("agent pipeline: %s", "reading the knowledge document: "+err.Error())
 		}
 		if st, _ := dig(data, "node", "status").(string); st == "INDEXED" {
 			indexed = true
@@ -191,7 +182,7 @@ func benchAgent(ctx context.Context, e *runEnv, r *Result) error {
 		}
 	}
 	if !indexed {
-		return notAvailable("the knowledge document was not indexed within 30s")
+		return fmt.Errorf("agent pipeline: %s", "the knowledge document was not indexed within 30s")
 	}
 	if _, err := srv.gql(ctx, srv.Key, `mutation($id: ID!, $in: UpdateChannelInput!) { updateChannel(id: $id, input: $in) { id } }`,
 		map[string]any{"id": chID, "in": map[string]any{"aiMode": "AUTO"}}); err != nil {
@@ -203,14 +194,14 @@ func benchAgent(ctx context.Context, e *runEnv, r *Result) error {
 		return err
 	}
 	if pn == 0 {
-		return notAvailable("no answer reached the emulator within 30s of a question in AUTO mode")
+		return fmt.Errorf("agent pipeline: %s", "no answer reached the emulator within 30s of a question in AUTO mode")
 	}
 	nxLat, nxN, err := drive(n, "1999", func(m wasandbox.SentMessage) bool { return !strings.HasPrefix(m.Text, "Baseline answer") }, nil)
 	if err != nil {
 		return err
 	}
 	if nxN == 0 {
-		return notAvailable("no answer reached the emulator within 30s")
+		return fmt.Errorf("agent pipeline: %s", "no answer reached the emulator within 30s")
 	}
 	r.latencyMetrics("webhook to answer delivered", nxLat.summary(), blLat.summary())
 	r.detail("answered", map[string]int{"neksio": nxN, "baseline": blN, "asked_each": n})

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/internal/testenv"
 )
 
 // TestMain lets the test binary serve the subscription baseline, as the
@@ -26,8 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestSmoke runs every benchmark at a tiny scale so none of them rots. It
-// checks that each produced its figures (or, for work not yet built, a
-// clean "not available"), never how fast anything was.
+// checks that each produced its figures, never how fast anything was.
 func TestSmoke(t *testing.T) {
 	t.Parallel()
 	root, err := moduleRoot()
@@ -35,10 +36,7 @@ func TestSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	if c, err := pgx.Connect(ctx, adminURL()); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable at %s (CI=true: required): %v", adminURL(), err)
-		}
-		t.Skipf("PostgreSQL unreachable at %s: %v (set CI=true to make this fatal)", adminURL(), err)
+		testenv.Unavailable(t, "PostgreSQL at "+adminURL(), err)
 	} else {
 		c.Close(ctx)
 	}
@@ -64,15 +62,8 @@ func TestSmoke(t *testing.T) {
 				require.Positive(t, m.Ratio, "%s %s", r.Name, m.Name)
 			}
 		}
-		switch r.Name {
-		case "subscriptions", "agent": // built by other work; may not exist yet
-			if r.Status == statusNotAvailable {
-				require.Contains(t, r.Note, "not available", r.Name)
-			}
-		default:
-			require.Equal(t, statusOK, r.Status, "%s: %s", r.Name, r.Note)
-		}
-		if r.Name == "retrieval" && os.Getenv("CI") == "true" {
+		require.Equal(t, statusOK, r.Status, "%s: %s", r.Name, r.Note)
+		if r.Name == "retrieval" && testenv.CI() {
 			for _, m := range r.Metrics {
 				require.False(t, m.Unavailable, "Milvus Lite must run in CI: %s", r.Note)
 			}

@@ -23,9 +23,8 @@ type Report struct {
 
 // Result statuses.
 const (
-	statusOK           = "ok"
-	statusNotAvailable = "not_available"
-	statusError        = "error"
+	statusOK    = "ok"
+	statusError = "error"
 )
 
 // Result is one benchmark.

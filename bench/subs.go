@@ -84,17 +84,9 @@ func benchSubscriptions(ctx context.Context, e *runEnv, r *Result) error {
 			return err
 		},
 	}
+	// A subscription that does not work is an error, never a figure.
 	if reason := probeSubscriptions(ctx, target); reason != "" {
-		r.Status = statusNotAvailable
-		r.Note = "Neksio subscriptions are not available on this build: " + reason + ". The baseline ran; rerun once the realtime work lands."
-		r.detail("baseline_only", blRun.asMap())
-		for _, m := range []struct {
-			name, unit string
-			v          float64
-		}{{"commit to delivery p50", "ms", blRun.lat.P50}, {"commit to delivery p99", "ms", blRun.lat.P99}, {"memory per connection", "KiB", blRun.kibPerConn}} {
-			r.Metrics = append(r.Metrics, Metric{Name: m.name, Unit: m.unit, Better: "lower", Baseline: round3(m.v), Unavailable: true})
-		}
-		return nil
+		return fmt.Errorf("subscriptions: %s", reason)
 	}
 	nxRun, err := fanOut(ctx, target, subscribers, events)
 	if err != nil {
