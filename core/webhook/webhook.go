@@ -187,6 +187,9 @@ func (h *Handler) store(ctx context.Context, name string, own *ent.Channel, even
 	}
 	groups := map[string]*group{}
 	var order []string
+	// One lookup per account, however many of its events a delivery
+	// batches (Meta batches up to 1000 changes).
+	routed := map[string]*ent.Channel{}
 	for _, ev := range events {
 		if ev == nil {
 			continue
@@ -201,14 +204,18 @@ func (h *Handler) store(ctx context.Context, name string, own *ent.Channel, even
 			}
 			ch = own
 		default:
-			var err error
-			ch, err = h.Channels.Route(ctx, name, ev.AccountID)
-			if errors.Is(err, channel.ErrNoChannel) {
+			var seen bool
+			if ch, seen = routed[ev.AccountID]; !seen {
+				var err error
+				ch, err = h.Channels.Route(ctx, name, ev.AccountID)
+				if err != nil && !errors.Is(err, channel.ErrNoChannel) {
+					return err
+				}
+				routed[ev.AccountID] = ch // nil: no channel owns it
+			}
+			if ch == nil {
 				h.drop(name, ev, "no channel owns this account")
 				continue
-			}
-			if err != nil {
-				return err
 			}
 		}
 		g := groups[string(ch.ID)]
