@@ -102,7 +102,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 		s.Close()
 		return nil, err
 	}
-	channels := &channel.Service{Store: s, Box: box, Gateway: mgr, Apps: appSettingsFrom(cfg.Environ), Log: log}
+	channels := &channel.Service{Store: s, Box: box, Gateway: mgr, Apps: func(name string) sdk.App { return appSettings(cfg.Environment(), name) }, Log: log}
 	in := &inbox.Service{Store: s, Gateway: mgr, Channels: channels}
 	authSvc := &auth.Service{Store: s}
 
@@ -334,16 +334,9 @@ func newConnectorManager(cfg *config.Config, log *slog.Logger) (*connector.Manag
 	return mgr, nil
 }
 
-// appSettingsFrom reads a connector's app-level settings from
-// NEKSIO_<CONNECTOR>_* variables of environ (os.Environ() when nil).
-func appSettingsFrom(environ []string) func(name string) sdk.App {
-	return func(name string) sdk.App { return appSettings(environ, name) }
-}
-
+// appSettings reads a connector's app-level settings from the
+// NEKSIO_<CONNECTOR>_* lines of environ.
 func appSettings(environ []string, name string) sdk.App {
-	if environ == nil {
-		environ = os.Environ()
-	}
 	prefix := "NEKSIO_" + strings.ToUpper(name) + "_"
 	settings := map[string]string{}
 	for _, kv := range environ {

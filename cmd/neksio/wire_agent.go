@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 
 	"entgo.io/ent/dialect"
 	"github.com/neksio/neksio/core/agent"
@@ -20,7 +18,7 @@ import (
 func init() { wirings = append(wirings, wireAgent) }
 
 func wireAgent(ctx context.Context, a *App) error {
-	getenv := envLookup(a.Cfg.Environ)
+	getenv := a.Cfg.Getenv
 	provider, err := newProvider(getenv)
 	if err != nil {
 		return err
@@ -87,20 +85,4 @@ func newVectorStore(ctx context.Context, s *store.Store, getenv func(string) str
 		return nil, fmt.Errorf("vector store: %w", err)
 	}
 	return e, nil
-}
-
-// envLookup reads environ (KEY=VALUE lines) when set, else the process
-// environment, so tests configure the provider without touching os.Environ.
-func envLookup(environ []string) func(string) string {
-	if environ == nil {
-		return os.Getenv
-	}
-	return func(key string) string {
-		for i := len(environ) - 1; i >= 0; i-- {
-			if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
-				return v
-			}
-		}
-		return ""
-	}
 }

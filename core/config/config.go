@@ -46,15 +46,39 @@ type Config struct {
 	RateBurst         int           `env:"NEKSIO_RATE_BURST" envDefault:"100"`
 	WebhookMaxBytes   int64         `env:"NEKSIO_WEBHOOK_MAX_BYTES" envDefault:"1048576"`
 
-	AIBaseURL        string `env:"NEKSIO_AI_BASE_URL"`
-	AIAPIKey         string `env:"NEKSIO_AI_API_KEY"`
-	AIChatModel      string `env:"NEKSIO_AI_CHAT_MODEL"`
-	AIEmbeddingModel string `env:"NEKSIO_AI_EMBEDDING_MODEL"`
-	MilvusAddress    string `env:"NEKSIO_MILVUS_ADDRESS"`
+	// Subscriptions (docs/realtime.md); zero values take graph's defaults.
+	RealtimeInitTimeout             time.Duration `env:"NEKSIO_REALTIME_INIT_TIMEOUT" envDefault:"10s"`
+	RealtimePingInterval            time.Duration `env:"NEKSIO_REALTIME_PING_INTERVAL" envDefault:"25s"`
+	RealtimeMaxSubscriptionsPerConn int           `env:"NEKSIO_REALTIME_MAX_SUBSCRIPTIONS_PER_CONNECTION" envDefault:"100"`
+	RealtimeMaxConnectionsPerKey    int           `env:"NEKSIO_REALTIME_MAX_CONNECTIONS_PER_KEY" envDefault:"100"`
+	RealtimeBuffer                  int           `env:"NEKSIO_REALTIME_BUFFER" envDefault:"256"`
 
-	// Environ is where connector settings (NEKSIO_<CONNECTOR>_*) are read
-	// from; nil means the process environment. Tests set it.
+	// Environ is where the settings that packages read themselves
+	// (NEKSIO_<CONNECTOR>_*, NEKSIO_AI_*, NEKSIO_MILVUS_*) come from; nil
+	// means the process environment. Tests set it. Read it with Getenv or
+	// Environment, never with os.Getenv.
 	Environ []string `env:"-"`
+}
+
+// Environment returns the KEY=VALUE lines settings are read from.
+func (c *Config) Environment() []string {
+	if c.Environ == nil {
+		return os.Environ()
+	}
+	return c.Environ
+}
+
+// Getenv reads one variable of Environment (the last line wins).
+func (c *Config) Getenv(key string) string {
+	if c.Environ == nil {
+		return os.Getenv(key)
+	}
+	for i := len(c.Environ) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(c.Environ[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // Load reads the environment.

@@ -1,0 +1,54 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadDefaultsAndValidation(t *testing.T) {
+	t.Setenv("NEKSIO_DATABASE_URL", "")
+	t.Setenv("NEKSIO_ROLE", "")
+	t.Setenv("NEKSIO_MASTER_KEY", "")
+	c, err := Load()
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:8080", c.Addr)
+	require.Equal(t, 50000, c.GraphQLComplexity)
+	require.Equal(t, 256, c.RealtimeBuffer)
+	require.Equal(t, 10*time.Second, c.RealtimeInitTimeout)
+	require.True(t, c.DevMode(), "dev mode defaults on for the embedded database")
+	require.False(t, c.Postgres())
+
+	t.Setenv("NEKSIO_REALTIME_MAX_CONNECTIONS_PER_KEY", "10100")
+	c, err = Load()
+	require.NoError(t, err)
+	require.Equal(t, 10100, c.RealtimeMaxConnectionsPerKey)
+
+	t.Setenv("NEKSIO_ROLE", "boss")
+	_, err = Load()
+	require.ErrorContains(t, err, "NEKSIO_ROLE")
+	t.Setenv("NEKSIO_ROLE", "api")
+
+	t.Setenv("NEKSIO_DATABASE_URL", "mysql://x")
+	_, err = Load()
+	require.ErrorContains(t, err, "postgres://")
+	t.Setenv("NEKSIO_DATABASE_URL", "postgres://postgres@127.0.0.1/neksio")
+	c, err = Load()
+	require.NoError(t, err)
+	require.False(t, c.DevMode(), "dev mode defaults off on PostgreSQL")
+
+	t.Setenv("NEKSIO_MASTER_KEY", "c2hvcnQ=")
+	_, err = Load()
+	require.ErrorContains(t, err, "32 bytes")
+}
+
+func TestGetenv(t *testing.T) {
+	t.Setenv("NEKSIO_TEST_GETENV", "process")
+	c := &Config{}
+	require.Equal(t, "process", c.Getenv("NEKSIO_TEST_GETENV"), "nil Environ reads the process")
+	c.Environ = []string{"NEKSIO_AI_CHAT_MODEL=a", "OTHER=x", "NEKSIO_AI_CHAT_MODEL=b"}
+	require.Equal(t, "b", c.Getenv("NEKSIO_AI_CHAT_MODEL"), "the last line wins")
+	require.Empty(t, c.Getenv("NEKSIO_TEST_GETENV"), "a set Environ replaces the process environment")
+	require.Equal(t, c.Environ, c.Environment())
+}
