@@ -187,7 +187,7 @@ func isSSE(r *http.Request) bool {
 // wsInit. The origin is checked first, since browsers do not apply CORS
 // to WebSockets.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	if !originAllowed(r, s.deps.Realtime.AllowedOrigins) {
+	if !OriginAllowed(r, s.deps.Realtime.AllowedOrigins) {
 		writeError(w, http.StatusForbidden, apperr.CodeForbidden, "origin not allowed: add it to NEKSIO_ALLOWED_ORIGINS")
 		return
 	}
@@ -290,9 +290,10 @@ func bearerValue(v string) string {
 	return v
 }
 
-// originAllowed: no Origin (not a browser) and same-origin pages always
+// OriginAllowed is the one origin check of NEKSIO_ALLOWED_ORIGINS, for
+// WebSockets here and CORS in the HTTP server: no Origin (not a browser) and same-origin pages always
 // pass; other origins must match one of the patterns.
-func originAllowed(r *http.Request, patterns []string) bool {
+func OriginAllowed(r *http.Request, patterns []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true

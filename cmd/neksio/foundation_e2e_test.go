@@ -42,7 +42,9 @@ func TestViewerAndAuth(t *testing.T) {
 func TestCORS(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel(),
-		withConfig(func(c *config.Config) { c.AllowedOrigins = []string{"https://app.example.com"} }))
+		withConfig(func(c *config.Config) {
+			c.AllowedOrigins = []string{"https://app.example.com", "console.example.org"}
+		}))
 	preflight := func(origin string) *http.Response {
 		req, err := http.NewRequest(http.MethodOptions, e.URL+"/graphql", nil)
 		require.NoError(t, err)
@@ -58,6 +60,8 @@ func TestCORS(t *testing.T) {
 	require.Equal(t, "https://app.example.com", ok.Header.Get("Access-Control-Allow-Origin"))
 	require.Contains(t, strings.ToLower(ok.Header.Get("Access-Control-Allow-Headers")), "authorization")
 	require.Empty(t, preflight("https://evil.example").Header.Get("Access-Control-Allow-Origin"))
+	// Host-only patterns mean the same as for WebSockets (one matcher).
+	require.Equal(t, "https://console.example.org", preflight("https://console.example.org").Header.Get("Access-Control-Allow-Origin"))
 
 	req, err := http.NewRequest(http.MethodPost, e.URL+"/graphql", strings.NewReader(`{"query":"{ viewer { role } }"}`))
 	require.NoError(t, err)

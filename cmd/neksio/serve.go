@@ -154,8 +154,13 @@ func (a *App) routes() http.Handler {
 		// configured origins (the same list the WebSocket check uses).
 		// Unset, no CORS headers are sent: same-origin pages and
 		// non-browser clients only.
+		patterns := a.Cfg.AllowedOrigins
 		api = cors.New(cors.Options{
-			AllowedOrigins: a.Cfg.AllowedOrigins,
+			// The WebSocket check's matcher, so both accept the same
+			// patterns (hosts, full origins, wildcards).
+			AllowOriginVaryRequestFunc: func(r *http.Request, _ string) (bool, []string) {
+				return graph.OriginAllowed(r, patterns), nil
+			},
 			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
 			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept"},
 			MaxAge:         600,
