@@ -74,3 +74,20 @@ func TestCORS(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "https://app.example.com", resp.Header.Get("Access-Control-Allow-Origin"))
 }
+
+// Each API key has its own rate limit; over it, HTTP 429 with RATE_LIMITED.
+func TestRateLimitPerKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel(),
+		withConfig(func(c *config.Config) { c.RateLimit, c.RateBurst = 0.001, 3 }))
+	other := dig(e.gql(t, `mutation { createAPIKey(input: {name: "other", role: AGENT}) { key } }`, nil), "createAPIKey", "key").(string)
+	// The owner key spent one request above; two more pass, then it is limited.
+	for i := 0; i < 2; i++ {
+		require.Empty(t, e.gqlAs(t, e.Key, `{ viewer { role } }`, nil).Errors)
+	}
+	r := e.gqlAs(t, e.Key, `{ viewer { role } }`, nil)
+	require.Equal(t, http.StatusTooManyRequests, r.Status)
+	require.Equal(t, "RATE_LIMITED", r.Code())
+	// Another key is not affected.
+	require.Empty(t, e.gqlAs(t, other, `{ viewer { role } }`, nil).Errors)
+}
