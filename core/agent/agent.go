@@ -54,8 +54,8 @@ func (s *Service) log() *slog.Logger {
 // in the ingesting transaction. Echoes, the business's own comments and
 // the agent's messages are outbound and never reach it.
 func (s *Service) Hook() inbox.InboundHook {
-	return func(ctx context.Context, tx *store.Tx, msg *ent.Message, conv *ent.Conversation) error {
-		if !answerable(msg) || offAtArrival(conv) {
+	return func(ctx context.Context, tx *store.Tx, ch *ent.Channel, conv *ent.Conversation, msg *ent.Message) error {
+		if !answerable(msg) || offAtArrival(ch, conv) {
 			return nil
 		}
 		return tx.InsertJob(ctx, jobargs.AIReply{WorkspaceID: string(msg.WorkspaceID), MessageID: string(msg.ID)}, nil)
@@ -69,14 +69,11 @@ func answerable(msg *ent.Message) bool {
 // offAtArrival reports whether the agent is off for conv when a message
 // arrives: no job is queued then (a message that came in while the agent
 // was off is not answered if it is switched on later).
-func offAtArrival(conv *ent.Conversation) bool {
-	if conv == nil {
-		return false
-	}
+func offAtArrival(ch *ent.Channel, conv *ent.Conversation) bool {
 	if conv.AiMode != nil {
 		return string(*conv.AiMode) == string(ModeOff)
 	}
-	return conv.Edges.Channel != nil && string(conv.Edges.Channel.AiMode) == string(ModeOff)
+	return string(ch.AiMode) == string(ModeOff)
 }
 
 // Run is the ai.reply job: it decides what to do with one inbound message

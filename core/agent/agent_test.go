@@ -244,6 +244,8 @@ func TestAgentHookSkipsOwnMessages(t *testing.T) {
 	b := setup(t, storetest.SQLite)
 	msg := b.inbound(t, "hello", time.Now())
 	hook := b.agent.Hook()
+	conv, err := b.store.Ent.Conversation.Query().Where(conversation.ID(msg.ConversationID)).WithChannel().Only(b.sys)
+	require.NoError(t, err)
 	outbound := *msg
 	outbound.Direction = message.DirectionOutbound
 	outbound.AuthorKind = message.AuthorKindAgent
@@ -252,7 +254,7 @@ func TestAgentHookSkipsOwnMessages(t *testing.T) {
 	ai.AuthorKind = message.AuthorKindAI
 	require.NoError(t, b.store.InTx(b.sys, func(tx *store.Tx) error {
 		for _, m := range []*ent.Message{&outbound, &ai, msg} {
-			if err := hook(b.sys, tx, m, nil); err != nil {
+			if err := hook(b.sys, tx, conv.Edges.Channel, conv, m); err != nil {
 				return err
 			}
 		}

@@ -43,7 +43,7 @@ type Service struct {
 // Hook queues a sentiment.analyze job for every new inbound message from a
 // contact.
 func (s *Service) Hook() inbox.InboundHook {
-	return func(ctx context.Context, tx *store.Tx, msg *ent.Message, _ *ent.Conversation) error {
+	return func(ctx context.Context, tx *store.Tx, _ *ent.Channel, _ *ent.Conversation, msg *ent.Message) error {
 		if msg.Direction != message.DirectionInbound || msg.AuthorKind != message.AuthorKindContact {
 			return nil
 		}

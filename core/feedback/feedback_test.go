@@ -45,7 +45,7 @@ func TestAnalyze(t *testing.T) {
 				SetDirection(dir).SetAuthorKind(kind).SetText(text).SetSentAt(start.Add(time.Duration(n) * time.Second)).Save(sys)
 			require.NoError(t, err)
 			// The hook queues the job only for customers' messages.
-			require.NoError(t, s.InTx(sys, func(tx *store.Tx) error { return svc.Hook()(sys, tx, m, conv) }))
+			require.NoError(t, s.InTx(sys, func(tx *store.Tx) error { return svc.Hook()(sys, tx, ch, conv, m) }))
 			require.NoError(t, svc.Analyze(sys, m.ID, false))
 			return m
 		}

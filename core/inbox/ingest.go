@@ -23,7 +23,7 @@ import (
 
 // InboundHook runs, in the ingesting transaction, for every new inbound
 // message; the agent and sentiment analysis queue their jobs through it.
-type InboundHook func(ctx context.Context, tx *store.Tx, msg *ent.Message, conv *ent.Conversation) error
+type InboundHook func(ctx context.Context, tx *store.Tx, ch *ent.Channel, conv *ent.Conversation, msg *ent.Message) error
 
 // IngestResult counts what a delivery changed.
 type IngestResult struct {
@@ -154,9 +154,8 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	}
 	tx.Emit(event.Event{Type: event.MessageAdded, WorkspaceID: ws, ObjectID: string(msg.ID), ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
 	if inbound && m.Action != sdk.ActionDeleted {
-		conv.Edges.Channel = ch // hooks read the channel's settings
 		for _, hook := range s.OnInbound {
-			if err := hook(ctx, tx, msg, conv); err != nil {
+			if err := hook(ctx, tx, ch, conv, msg); err != nil {
 				return err
 			}
 		}
