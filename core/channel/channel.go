@@ -279,9 +279,6 @@ func (s *Service) AppFor(ch *ent.Channel) sdk.App {
 	return app
 }
 
-// OwnApp reports whether ch brought its own app secret.
-func OwnApp(ch *ent.Channel) bool { return len(ch.AppSecret) > 0 }
-
 // Credentials opens a channel's sealed credentials.
 func (s *Service) Credentials(ch *ent.Channel) (sdk.Credentials, error) {
 	var c sdk.Credentials

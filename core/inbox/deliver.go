@@ -13,6 +13,7 @@ import (
 	entchannel "github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -48,7 +49,7 @@ func (e *RetryableError) Unwrap() error { return e.Err }
 // the message, the conversation goes to a human, and nil is returned.
 func (s *Service) Deliver(ctx context.Context, messageID string, final bool) error {
 	msg, err := s.Store.Ent.Message.Query().
-		Where(message.ID(pulidID(messageID))).
+		Where(message.ID(pulid.ID(messageID))).
 		WithConversation(func(q *ent.ConversationQuery) { q.WithChannel().WithContact() }).
 		Only(ctx)
 	if ent.IsNotFound(err) {

@@ -461,11 +461,6 @@ func (s *Service) HandOffTx(ctx context.Context, tx *store.Tx, convID pulid.ID, 
 	return s.handOff(ctx, tx, convID, reason)
 }
 
-// HandOff is handOff in its own transaction.
-func (s *Service) HandOff(ctx context.Context, convID pulid.ID, reason string) error {
-	return s.Store.InTx(ctx, func(tx *store.Tx) error { return s.handOff(ctx, tx, convID, reason) })
-}
-
 func attachments(in []sdk.Attachment) []schematype.Attachment {
 	out := make([]schematype.Attachment, len(in))
 	for i, a := range in {
@@ -488,5 +483,3 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
-
-func pulidID(s string) pulid.ID { return pulid.ID(s) }

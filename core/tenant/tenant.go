@@ -30,9 +30,6 @@ const (
 	RoleAnalyst Role = "ANALYST"
 )
 
-// Roles lists the roles, most powerful first.
-var Roles = []Role{RoleOwner, RoleAdmin, RoleAgent, RoleAnalyst}
-
 func (r Role) rank() int {
 	switch r {
 	case RoleOwner:
