@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -90,4 +91,18 @@ func TestRateLimitPerKey(t *testing.T) {
 	require.Equal(t, "RATE_LIMITED", r.Code())
 	// Another key is not affected.
 	require.Empty(t, e.gqlAs(t, other, `{ viewer { role } }`, nil).Errors)
+}
+
+// /metrics labels HTTP requests by the route they matched.
+func TestMetricsByRoute(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel())
+	e.gql(t, `{ viewer { role } }`, nil)
+	resp, err := http.Get(e.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Contains(t, string(body), `neksio_http_requests_total{code="200",route="/graphql"}`)
+	require.Contains(t, string(body), `neksio_graphql_requests_total{operation="anonymous",type="query"}`)
 }

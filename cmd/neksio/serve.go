@@ -375,12 +375,13 @@ func instrument(next *http.ServeMux, reg prometheus.Registerer) http.Handler {
 	reg.MustRegister(reqs, dur)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		_, pattern := next.Handler(r)
+		rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rw, r)
+		// The mux records the route it matched on the request: no second lookup.
+		pattern := r.Pattern
 		if pattern == "" {
 			pattern = "unmatched"
 		}
-		rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-		next.ServeHTTP(rw, r)
 		reqs.WithLabelValues(pattern, fmt.Sprint(rw.code)).Inc()
 		dur.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 	})
