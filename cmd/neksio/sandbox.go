@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -109,7 +110,7 @@ func simulateCmd() *cobra.Command {
 					return fmt.Errorf("--phone-number-id is required")
 				}
 				body = wasandbox.TextMessage(phoneID, from, name, text)
-				path, sec = "/webhooks/whatsapp", firstNonEmpty(secret, os.Getenv("NEKSIO_WHATSAPP_APP_SECRET"))
+				path, sec = "/webhooks/whatsapp", cmp.Or(secret, os.Getenv("NEKSIO_WHATSAPP_APP_SECRET"))
 			case "facebook", "instagram":
 				if account == "" {
 					return fmt.Errorf("--account is required (the Page or Instagram account id)")
@@ -119,15 +120,15 @@ func simulateCmd() *cobra.Command {
 				case platform == "facebook" && kind == "dm":
 					body = metasandbox.MessengerText(account, from, text)
 				case platform == "facebook" && kind == "comment":
-					body = metasandbox.PageComment(account, firstNonEmpty(post, account+"_1"), firstNonEmpty(post, account+"_1")+"_"+id, from, name, text, "add")
+					body = metasandbox.PageComment(account, cmp.Or(post, account+"_1"), cmp.Or(post, account+"_1")+"_"+id, from, name, text, "add")
 				case platform == "instagram" && kind == "dm":
 					body = metasandbox.InstagramDM(account, from, text)
 				case platform == "instagram" && kind == "comment":
-					body = metasandbox.InstagramComment(account, firstNonEmpty(post, "17900000000000001"), id, from, name, text)
+					body = metasandbox.InstagramComment(account, cmp.Or(post, "17900000000000001"), id, from, name, text)
 				default:
 					return fmt.Errorf("--kind must be dm or comment")
 				}
-				path, sec = "/webhooks/meta", firstNonEmpty(secret, os.Getenv("NEKSIO_META_APP_SECRET"))
+				path, sec = "/webhooks/meta", cmp.Or(secret, os.Getenv("NEKSIO_META_APP_SECRET"))
 				if sandboxURL != "" {
 					// Tell the emulator what the customer did, so replies are in window.
 					if resp, err := http.Post(strings.TrimRight(sandboxURL, "/")+"/_sandbox/observe", "application/json", bytes.NewReader(body)); err == nil {
@@ -163,13 +164,4 @@ func simulateCmd() *cobra.Command {
 	f.StringVar(&post, "post", "", "facebook|instagram: the post or media id for comments")
 	f.StringVar(&sandboxURL, "sandbox-url", "", "facebook|instagram: the Meta emulator (e.g. http://127.0.0.1:8090/meta) to tell about the customer")
 	return cmd
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

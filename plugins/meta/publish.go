@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -159,7 +160,7 @@ func (c *connector) publishFacebook(ctx context.Context, req *sdk.PublishRequest
 			return nil, err
 		}
 	}
-	id := firstNonEmpty(out.PostID, out.ID)
+	id := cmp.Or(out.PostID, out.ID)
 	if id == "" {
 		return nil, sdk.NewError(sdk.ClassPermanent, "", "Facebook answered without a post id")
 	}
@@ -268,7 +269,7 @@ func (c *connector) waitContainer(ctx context.Context, req *sdk.PublishRequest, 
 		case "FINISHED", "PUBLISHED":
 			return nil
 		case "ERROR", "EXPIRED":
-			return sdk.NewError(sdk.ClassPermanent, st.StatusCode, "Instagram could not process the media of container %s: %s", id, firstNonEmpty(st.Status, st.StatusCode))
+			return sdk.NewError(sdk.ClassPermanent, st.StatusCode, "Instagram could not process the media of container %s: %s", id, cmp.Or(st.Status, st.StatusCode))
 		}
 	}
 	return sdk.NewError(sdk.ClassRetryable, "", "container %s is still processing: check it with PublishStatus", id)
@@ -326,7 +327,7 @@ func (c *connector) PublishStatus(ctx context.Context, req *sdk.PublishStatusReq
 	case "PUBLISHED":
 		return &sdk.PublishResult{ExternalID: req.ExternalID, State: sdk.PublishPublished}, nil
 	default:
-		e := sdk.NewError(sdk.ClassPermanent, st.StatusCode, "Instagram could not process the media: %s", firstNonEmpty(st.Status, st.StatusCode))
+		e := sdk.NewError(sdk.ClassPermanent, st.StatusCode, "Instagram could not process the media: %s", cmp.Or(st.Status, st.StatusCode))
 		return &sdk.PublishResult{ExternalID: req.ExternalID, State: sdk.PublishFailed, Error: e}, nil
 	}
 }

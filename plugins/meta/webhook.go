@@ -2,6 +2,7 @@ package meta
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -376,7 +377,7 @@ func (p *parser) directMessage(m *messaging, standby bool, at time.Time) *sdk.Me
 			if att.Name == "" {
 				att.Name = a.Payload.Title
 			}
-			att.ExternalID = firstNonEmpty(string(a.Payload.ReelVideoID), string(a.Payload.StickerID), string(a.Payload.ID))
+			att.ExternalID = cmp.Or(string(a.Payload.ReelVideoID), string(a.Payload.StickerID), string(a.Payload.ID))
 		}
 		if att.Type == "" {
 			att.Type = "fallback"
@@ -443,15 +444,6 @@ func flatten(meta map[string]string, prefix string, obj map[string]json.RawMessa
 			meta[name] = string(raw)
 		}
 	}
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func (p *parser) change(ch *change) error {
@@ -539,7 +531,7 @@ func (p *parser) feedComment(v *feedValue) {
 func (p *parser) igComment(v *igCommentValue, live bool) {
 	at := p.when(parseTime(v.Timestamp))
 	msg := &sdk.Message{
-		ExternalID: firstNonEmpty(string(v.ID), string(v.CommentID)),
+		ExternalID: cmp.Or(string(v.ID), string(v.CommentID)),
 		Action:     sdk.ActionCreated,
 		Direction:  sdk.Inbound,
 		ThreadKind: sdk.ThreadComment,
