@@ -157,3 +157,34 @@ func TestAgentOffQueuesNothing(t *testing.T) {
 	e.whatsappText(t, "16505551234", "still there?")
 	require.Equal(t, 1, storetest.CountJobs(t, e.App.Store.DB, "ai.reply"))
 }
+
+// Deliveries race: the first messages of a new customer, and repeats of
+// one message, arriving at once all get a 200 and are stored once each
+// (the loser of a unique-key race runs again instead of answering 503).
+func TestWhatsAppConcurrentDeliveries(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		e := newEnv(t, d)
+		const n = 8
+		bodies := make([][]byte, n)
+		for i := range bodies {
+			bodies[i] = wasandbox.TextMessage(testWAPhoneID, "16505559999", "New Customer", fmt.Sprintf("hello %d", i))
+		}
+		same := wasandbox.TextMessage(testWAPhoneID, "16505558888", "Other", "sent once, delivered many times")
+		codes := make(chan int, 2*n)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(2)
+			go func(i int) { defer wg.Done(); codes <- e.whatsappWebhook(t, bodies[i]) }(i)
+			go func() { defer wg.Done(); codes <- e.whatsappWebhook(t, same) }()
+		}
+		wg.Wait()
+		close(codes)
+		for c := range codes {
+			require.Equal(t, http.StatusOK, c)
+		}
+		require.Equal(t, n+1, countRows(t, e, "messages"))
+		require.Equal(t, 2, countRows(t, e, "contacts"))
+		require.Equal(t, 2, countRows(t, e, "conversations"))
+	})
+}

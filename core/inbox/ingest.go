@@ -1,6 +1,7 @@
 package inbox
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,15 @@ type InboundHook func(ctx context.Context, tx *store.Tx, ch *ent.Channel, conv *
 // IngestResult counts what a delivery changed.
 type IngestResult struct {
 	Created, Updated, Duplicates, Statuses, Ignored int
+}
+
+// Add counts o into r.
+func (r *IngestResult) Add(o IngestResult) {
+	r.Created += o.Created
+	r.Updated += o.Updated
+	r.Duplicates += o.Duplicates
+	r.Statuses += o.Statuses
+	r.Ignored += o.Ignored
 }
 
 // Ingest stores a connector's events for one channel inside tx. ctx must
@@ -108,7 +118,7 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 		SetConversationID(conv.ID).
 		SetChannelID(ch.ID).
 		SetExternalID(m.ExternalID).
-		SetType(orDefault(m.Type, "text")).
+		SetType(cmp.Or(m.Type, "text")).
 		SetText(m.Text).
 		SetSentAt(ts).
 		SetParentExternalID(m.ParentID).
@@ -475,11 +485,4 @@ func copyMeta(in map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -49,11 +49,7 @@ func (s *Service) SyncChannel(ctx context.Context, ch *ent.Channel) (IngestResul
 			if err != nil {
 				return err
 			}
-			total.Created += r.Created
-			total.Updated += r.Updated
-			total.Duplicates += r.Duplicates
-			total.Statuses += r.Statuses
-			total.Ignored += r.Ignored
+			total.Add(r)
 			u := tx.Ent.Channel.UpdateOneID(ch.ID).SetSyncCursor(res.NextCursor)
 			if !res.More {
 				u.SetSyncedAt(started)

@@ -178,13 +178,15 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// group is one channel's share of a delivery.
+type group struct {
+	ch     *ent.Channel
+	events []*sdk.Event
+}
+
 // store routes events to their channels and writes them all in one
 // transaction.
 func (h *Handler) store(ctx context.Context, name string, own *ent.Channel, events []*sdk.Event) error {
-	type group struct {
-		ch     *ent.Channel
-		events []*sdk.Event
-	}
 	groups := map[string]*group{}
 	var order []string
 	// One lookup per account, however many of its events a delivery
@@ -229,7 +231,26 @@ func (h *Handler) store(ctx context.Context, name string, own *ent.Channel, even
 	if len(order) == 0 {
 		return nil
 	}
-	return h.Store.InTx(ctx, func(tx *store.Tx) error {
+	// Deliveries race: two at once may both create the same new contact,
+	// conversation or message, and the loser's transaction fails on a
+	// unique key. Ingestion is idempotent, so it runs again and finds
+	// what the winner committed, instead of answering 503.
+	var err error
+	for attempt := 0; attempt < maxConflictRetries; attempt++ {
+		if err = h.ingest(ctx, name, groups, order); !ent.IsConstraintError(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// maxConflictRetries bounds the attempts of one delivery's transaction.
+const maxConflictRetries = 3
+
+func (h *Handler) ingest(ctx context.Context, name string, groups map[string]*group, order []string) error {
+	var total inbox.IngestResult
+	err := h.Store.InTx(ctx, func(tx *store.Tx) error {
+		total = inbox.IngestResult{}
 		for _, id := range order {
 			g := groups[id]
 			cctx := tenant.NewContext(ctx, tenant.System(string(g.ch.WorkspaceID), "webhook"))
@@ -237,14 +258,20 @@ func (h *Handler) store(ctx context.Context, name string, own *ent.Channel, even
 			if err != nil {
 				return err
 			}
-			h.events.WithLabelValues(name, "created").Add(float64(res.Created))
-			h.events.WithLabelValues(name, "updated").Add(float64(res.Updated))
-			h.events.WithLabelValues(name, "duplicate").Add(float64(res.Duplicates))
-			h.events.WithLabelValues(name, "status").Add(float64(res.Statuses))
-			h.events.WithLabelValues(name, "ignored").Add(float64(res.Ignored))
+			total.Add(res)
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// Counted once committed, so a retried transaction counts once.
+	h.events.WithLabelValues(name, "created").Add(float64(total.Created))
+	h.events.WithLabelValues(name, "updated").Add(float64(total.Updated))
+	h.events.WithLabelValues(name, "duplicate").Add(float64(total.Duplicates))
+	h.events.WithLabelValues(name, "status").Add(float64(total.Statuses))
+	h.events.WithLabelValues(name, "ignored").Add(float64(total.Ignored))
+	return nil
 }
 
 func (h *Handler) drop(name string, ev *sdk.Event, why string) {
