@@ -176,6 +176,10 @@ func (s *Service) Connect(ctx context.Context, in ConnectInput) (*ent.Channel, e
 				SetTokenScopes(creds.Scopes).
 				Save(ctx)
 		}
+		if ent.IsConstraintError(err) {
+			// Lost a race with another connect of the same account.
+			return apperr.New(apperr.CodeConflict, "this account is already connected")
+		}
 		if err != nil {
 			return fmt.Errorf("channel: saving: %w", err)
 		}

@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -234,8 +235,11 @@ var (
 			},
 			{
 				Name:    "channel_connector_external_id",
-				Unique:  false,
+				Unique:  true,
 				Columns: []*schema.Column{ChannelsColumns[3], ChannelsColumns[5]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status <> 'DISCONNECTED'",
+				},
 			},
 			{
 				Name:    "channel_workspace_id_connector_external_id",

@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -68,7 +69,11 @@ func (Channel) Edges() []ent.Edge {
 // Indexes of the Channel.
 func (Channel) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("connector", "external_id"),
+		// An account belongs to one workspace at a time: webhooks are
+		// routed by it. The database enforces it, so two workspaces
+		// connecting the same account at once cannot both win.
+		index.Fields("connector", "external_id").Unique().
+			Annotations(entsql.IndexWhere("status <> 'DISCONNECTED'")),
 		index.Fields("workspace_id", "connector", "external_id").Unique(),
 	}
 }
