@@ -16,6 +16,8 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	"github.com/neksio/neksio/plugins/sdk"
 )
 
 // Config configures an OpenAI-compatible endpoint.
@@ -459,15 +461,5 @@ func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 			return time.Duration(f * float64(time.Millisecond))
 		}
 	}
-	ra := strings.TrimSpace(h.Get("Retry-After"))
-	if ra == "" {
-		return 0
-	}
-	if f, err := strconv.ParseFloat(ra, 64); err == nil && f > 0 {
-		return time.Duration(f * float64(time.Second))
-	}
-	if t, err := http.ParseTime(ra); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return sdk.ParseRetryAfter(h.Get("Retry-After"), now)
 }

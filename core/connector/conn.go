@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/neksio/neksio/plugins/sdk"
@@ -112,6 +113,149 @@ func (c *conn) RefreshCredentials(ctx context.Context, req *sdk.CredentialsReque
 func (c *conn) Revoke(ctx context.Context, req *sdk.CredentialsRequest) error {
 	_, err := invoke(ctx, c, "Revoke", func(ctx context.Context, x sdk.Connector) (struct{}, error) {
 		return struct{}{}, x.Revoke(ctx, req)
+	})
+	return err
+}
+
+// The calls added in protocol 1.1. A plugin that predates them, or does
+// not offer one, answers sdk.ErrUnsupported.
+var (
+	_ sdk.Authorizer        = (*conn)(nil)
+	_ sdk.WebhookSubscriber = (*conn)(nil)
+	_ sdk.MediaFetcher      = (*conn)(nil)
+	_ sdk.TemplateLister    = (*conn)(nil)
+	_ sdk.Lookuper          = (*conn)(nil)
+	_ sdk.Deleter           = (*conn)(nil)
+	_ sdk.PostValidator     = (*conn)(nil)
+)
+
+// as returns the plugin as T: the host side of the SDK implements every
+// optional interface, a test double may not.
+func as[T any](x sdk.Connector, method string) (T, error) {
+	t, ok := x.(T)
+	if !ok {
+		var zero T
+		return zero, sdk.NewError(sdk.ClassUnsupported, "", "%s is not supported by this connector", method)
+	}
+	return t, nil
+}
+
+func (c *conn) AuthorizeURL(ctx context.Context, req *sdk.AuthorizeRequest) (*sdk.AuthorizeResponse, error) {
+	return invoke(ctx, c, "AuthorizeURL", func(ctx context.Context, x sdk.Connector) (*sdk.AuthorizeResponse, error) {
+		a, err := as[sdk.Authorizer](x, "AuthorizeURL")
+		if err != nil {
+			return nil, err
+		}
+		return a.AuthorizeURL(ctx, req)
+	})
+}
+
+func (c *conn) ExchangeCode(ctx context.Context, req *sdk.ExchangeRequest) (*sdk.Grant, error) {
+	return invoke(ctx, c, "ExchangeCode", func(ctx context.Context, x sdk.Connector) (*sdk.Grant, error) {
+		a, err := as[sdk.Authorizer](x, "ExchangeCode")
+		if err != nil {
+			return nil, err
+		}
+		return a.ExchangeCode(ctx, req)
+	})
+}
+
+func (c *conn) SubscribeWebhooks(ctx context.Context, req *sdk.CredentialsRequest) error {
+	_, err := invoke(ctx, c, "SubscribeWebhooks", func(ctx context.Context, x sdk.Connector) (struct{}, error) {
+		w, err := as[sdk.WebhookSubscriber](x, "SubscribeWebhooks")
+		if err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, w.SubscribeWebhooks(ctx, req)
+	})
+	return err
+}
+
+// FetchMedia streams: the call timeout covers the whole download, and the
+// stream lives until the caller closes Body (invoke would end it when the
+// call returns).
+func (c *conn) FetchMedia(ctx context.Context, req *sdk.FetchMediaRequest) (*sdk.MediaContent, error) {
+	impl, _ := c.p.current()
+	if impl == nil {
+		return nil, &sdk.Error{Class: sdk.ClassRetryable, Message: fmt.Sprintf("connector %s is down and restarting", c.p.name),
+			RetryAfter: c.p.m.opts.MinBackoff}
+	}
+	f, err := as[sdk.MediaFetcher](impl, "FetchMedia")
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.p.m.opts.CallTimeout)
+	mc, err := f.FetchMedia(cctx, req)
+	if err != nil {
+		cancel()
+		if sdk.ClassOf(err) == sdk.ClassRetryable {
+			c.p.poke()
+		}
+		return nil, err
+	}
+	mc.Body = &cancelOnClose{ReadCloser: mc.Body, cancel: cancel}
+	return mc, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+func (c *conn) ListTemplates(ctx context.Context, req *sdk.CredentialsRequest) ([]*sdk.TemplateInfo, error) {
+	return invoke(ctx, c, "ListTemplates", func(ctx context.Context, x sdk.Connector) ([]*sdk.TemplateInfo, error) {
+		l, err := as[sdk.TemplateLister](x, "ListTemplates")
+		if err != nil {
+			return nil, err
+		}
+		return l.ListTemplates(ctx, req)
+	})
+}
+
+func (c *conn) LookupContact(ctx context.Context, req *sdk.LookupRequest) (*sdk.Contact, error) {
+	return invoke(ctx, c, "LookupContact", func(ctx context.Context, x sdk.Connector) (*sdk.Contact, error) {
+		l, err := as[sdk.Lookuper](x, "LookupContact")
+		if err != nil {
+			return nil, err
+		}
+		return l.LookupContact(ctx, req)
+	})
+}
+
+func (c *conn) LookupThread(ctx context.Context, req *sdk.LookupRequest) (*sdk.ThreadInfo, error) {
+	return invoke(ctx, c, "LookupThread", func(ctx context.Context, x sdk.Connector) (*sdk.ThreadInfo, error) {
+		l, err := as[sdk.Lookuper](x, "LookupThread")
+		if err != nil {
+			return nil, err
+		}
+		return l.LookupThread(ctx, req)
+	})
+}
+
+func (c *conn) Delete(ctx context.Context, req *sdk.DeleteRequest) error {
+	_, err := invoke(ctx, c, "Delete", func(ctx context.Context, x sdk.Connector) (struct{}, error) {
+		d, err := as[sdk.Deleter](x, "Delete")
+		if err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, d.Delete(ctx, req)
+	})
+	return err
+}
+
+func (c *conn) ValidatePost(ctx context.Context, req *sdk.PublishRequest) error {
+	_, err := invoke(ctx, c, "ValidatePost", func(ctx context.Context, x sdk.Connector) (struct{}, error) {
+		v, err := as[sdk.PostValidator](x, "ValidatePost")
+		if err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, v.ValidatePost(ctx, req)
 	})
 	return err
 }

@@ -92,6 +92,10 @@ type Info struct {
 	// ConfigSchema and AccountIDLabel come from Describe, like the above.
 	ConfigSchema   []sdk.ConfigField
 	AccountIDLabel string
+	// Rules are each platform's limits (protocol 1.1; empty for older
+	// plugins): shared, never modify them.
+	Rules         []sdk.PlatformRules
+	ProtocolMinor int
 	// Healthy is false while the plugin is down or restarting.
 	Healthy bool
 	// Source is "builtin" for registered connectors, else the executable's
@@ -279,6 +283,17 @@ func (m *Manager) PID(name string) int {
 		return 0
 	}
 	return p.pid()
+}
+
+// Info describes the connector name as its last Describe did.
+func (m *Manager) Info(name string) (Info, error) {
+	m.mu.RLock()
+	p, ok := m.plugins[name]
+	m.mu.RUnlock()
+	if !ok {
+		return Info{}, &NotFoundError{Name: name}
+	}
+	return p.info(), nil
 }
 
 // List describes every connector, sorted by name.

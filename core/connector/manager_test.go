@@ -100,8 +100,8 @@ func TestManagerLoadsPluginDir(t *testing.T) {
 	require.Len(t, list, 1)
 	require.Equal(t, Info{
 		Name: "webhookrelay", Version: "0.1.0", Platforms: []string{"relay"},
-		Capabilities: []sdk.Capability{sdk.CapWebhook, sdk.CapDirectMessage},
-		ConfigSchema: list[0].ConfigSchema, AccountIDLabel: "account",
+		Capabilities: []sdk.Capability{sdk.CapWebhook, sdk.CapDirectMessage, sdk.CapMediaFetch},
+		ConfigSchema: list[0].ConfigSchema, AccountIDLabel: "account", ProtocolMinor: sdk.ProtocolMinor,
 		Healthy: true, Source: filepath.Join(tb.dir, "relay-plugin"),
 	}, list[0])
 	require.NotEmpty(t, list[0].ConfigSchema)
@@ -186,6 +186,53 @@ func TestManagerCallsEveryMethod(t *testing.T) {
 	_, err = c.RefreshCredentials(ctx, &sdk.CredentialsRequest{})
 	requireClass(t, sdk.ClassUnsupported, err)
 	requireClass(t, sdk.ClassUnsupported, c.Revoke(ctx, &sdk.CredentialsRequest{}))
+	// So do the protocol 1.1 calls it does not implement.
+	_, err = c.(sdk.Authorizer).AuthorizeURL(ctx, &sdk.AuthorizeRequest{})
+	requireClass(t, sdk.ClassUnsupported, err)
+	_, err = c.(sdk.Lookuper).LookupContact(ctx, &sdk.LookupRequest{})
+	requireClass(t, sdk.ClassUnsupported, err)
+	requireClass(t, sdk.ClassUnsupported, c.(sdk.Deleter).Delete(ctx, &sdk.DeleteRequest{}))
+}
+
+// FetchMedia streams through the plugin process, outlives the call that
+// opened it, and keeps to the host's size limit.
+func TestManagerFetchMedia(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, Options{CallTimeout: 5 * time.Second})
+	c, err := tb.mgr.Get("webhookrelay")
+	require.NoError(t, err)
+	media := make([]byte, 1<<20+3)
+	for i := range media {
+		media[i] = byte(i * 7)
+	}
+	base := relayAPI(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/media/img-1" || r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(media)
+	})
+	fetch := func(id string, max int64) ([]byte, error) {
+		mc, err := c.(sdk.MediaFetcher).FetchMedia(context.Background(), &sdk.FetchMediaRequest{
+			App: sdk.App{APIBaseURL: base}, Credentials: sdk.Credentials{AccessToken: "tok"},
+			Attachment: sdk.Attachment{ExternalID: id}, MaxBytes: max,
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer mc.Body.Close()
+		require.Equal(t, "image/png", mc.MimeType)
+		return io.ReadAll(mc.Body)
+	}
+	got, err := fetch("img-1", 2<<20)
+	require.NoError(t, err)
+	require.Equal(t, media, got)
+
+	_, err = fetch("img-1", 1000)
+	requireClass(t, sdk.ClassPermanent, err)
+	_, err = fetch("missing", 2<<20)
+	requireClass(t, sdk.ClassPermanent, err)
 }
 
 func TestManagerRestartsDeadPlugin(t *testing.T) {

@@ -139,6 +139,8 @@ func (p *managed) info() Info {
 		in.Capabilities = append([]sdk.Capability(nil), d.Capabilities...)
 		in.ConfigSchema = append([]sdk.ConfigField(nil), d.ConfigSchema...)
 		in.AccountIDLabel = d.AccountIDLabel
+		in.Rules = d.Rules
+		in.ProtocolMinor = d.ProtocolMinor
 	}
 	return in
 }

@@ -146,7 +146,7 @@ const (
 // are checked before codes because Meta reuses broad codes (10, 100) for
 // very different situations.
 func classify(status int, h http.Header, ge *graphError) *sdk.Error {
-	retryAfter := parseRetryAfter(h.Get("Retry-After"))
+	retryAfter := sdk.ParseRetryAfter(h.Get("Retry-After"), time.Now())
 	if ge == nil {
 		ge = &graphError{Message: http.StatusText(status)}
 	}
@@ -198,17 +198,4 @@ func classify(status int, h http.Header, ge *graphError) *sdk.Error {
 		// will fail the same way.
 		return mk(sdk.ClassPermanent, "%s", msg)
 	}
-}
-
-// parseRetryAfter reads a Retry-After header in seconds; Meta rarely sends
-// one, and the HTTP-date form is not used by the Graph API.
-func parseRetryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n < 0 {
-		return 0
-	}
-	return time.Duration(n) * time.Second
 }

@@ -105,6 +105,7 @@ func (c *connector) Describe(context.Context) (*sdk.Description, error) {
 			{Name: SettingAllowPrivateMedia, Description: "\"true\" accepts media URLs on private hosts (emulator only)"},
 		},
 		AccountIDLabel: "page id or Instagram account id",
+		Rules:          rules,
 	}, nil
 }
 

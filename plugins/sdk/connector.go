@@ -62,6 +62,15 @@ const (
 	CapRevoke             Capability = "revoke"
 	CapValidate           Capability = "validate_credentials"
 	CapVerifySubscription Capability = "verify_subscription"
+
+	// Added in protocol 1.1, each backed by an optional interface.
+	CapOAuth         Capability = "oauth"          // Authorizer
+	CapSubscribe     Capability = "subscribe"      // WebhookSubscriber
+	CapMediaFetch    Capability = "media_fetch"    // MediaFetcher
+	CapListTemplates Capability = "list_templates" // TemplateLister
+	CapLookup        Capability = "lookup"         // Lookuper
+	CapDelete        Capability = "delete"         // Deleter
+	CapValidatePost  Capability = "validate_post"  // PostValidator
 )
 
 // Description is what Describe returns.
@@ -76,6 +85,13 @@ type Description struct {
 	// AccountIDLabel tells users what a channel's external id is, e.g.
 	// "phone_number_id".
 	AccountIDLabel string
+	// Rules are each platform's limits (reply length, reply windows,
+	// attachments, publishing formats), which the host checks before it
+	// queues anything. Added in protocol 1.1.
+	Rules []PlatformRules
+	// ProtocolMinor is the protocol minor version the plugin was built
+	// with. The SDK fills it in; plugins older than 1.1 report 0.
+	ProtocolMinor int
 }
 
 // ConfigField describes one app-level setting.
@@ -149,6 +165,11 @@ const (
 	EventStatus  EventKind = "status"  // delivery status of an outbound message
 	EventAccount EventKind = "account" // something happened to the account (revoked, ...)
 	EventPublish EventKind = "publish" // a post's publication progressed
+	// EventNotify says something changed without saying what it now is
+	// (Google's Pub/Sub notifications name a review): the host fetches
+	// the item with Sync{Only: ItemID} before it acknowledges the
+	// delivery. Added in protocol 1.1.
+	EventNotify EventKind = "notify"
 )
 
 // Event is one normalized thing a platform told us.
@@ -165,6 +186,16 @@ type Event struct {
 	Status  *StatusUpdate
 	Account *AccountEvent
 	Publish *PublishResult
+	Notify  *Notification
+}
+
+// Notification names an item that changed at the platform.
+type Notification struct {
+	// Type is the platform's notification type, e.g. "NEW_REVIEW".
+	Type       string
+	ThreadKind ThreadKind
+	// ItemID is what Sync's Only takes, e.g. a review's resource name.
+	ItemID string
 }
 
 // ThreadKind is the shape of the conversation a message belongs to.
@@ -354,6 +385,9 @@ const (
 	PublishScheduled  PublishState = "scheduled"
 	PublishPublished  PublishState = "published"
 	PublishFailed     PublishState = "failed"
+	// PublishNotFound answers a PublishStatus lookup by idempotency key
+	// that found no such post: publishing it again is safe.
+	PublishNotFound PublishState = "not_found"
 )
 
 // PublishResult reports a post's state.
@@ -371,6 +405,13 @@ type PublishStatusRequest struct {
 	AccountID   string
 	Platform    string
 	ExternalID  string
+	// With no ExternalID (a publish interrupted before its id was
+	// recorded), the connector looks the post up by these: the key it was
+	// published with, its content and how recent it can be, and answers
+	// PublishNotFound when it does not exist. Added in protocol 1.1.
+	IdempotencyKey string
+	Post           *Post
+	Since          time.Time
 }
 
 // SyncRequest pulls one page of what the platform does not push.
@@ -380,6 +421,9 @@ type SyncRequest struct {
 	AccountID   string
 	Cursor      string
 	Since       time.Time
+	// Only asks for exactly these items (a notification named them)
+	// instead of a page. Added in protocol 1.1.
+	Only []string
 }
 
 // SyncResult is one page of pulled events.

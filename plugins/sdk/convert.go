@@ -110,6 +110,10 @@ func descriptionToProto(d *Description) *pb.Description {
 		Platforms:      stringsCopy(d.Platforms),
 		Capabilities:   stringsCopy(d.Capabilities),
 		AccountIdLabel: d.AccountIDLabel,
+		Rules:          rulesToProto(d.Rules),
+		// Whatever the connector says, the SDK it was built with is what
+		// speaks the protocol.
+		ProtocolMinor: ProtocolMinor,
 	}
 	for _, f := range d.ConfigSchema {
 		out.ConfigSchema = append(out.ConfigSchema, &pb.ConfigField{
@@ -125,6 +129,8 @@ func descriptionFromProto(d *pb.Description) *Description {
 		Version:        d.GetVersion(),
 		Platforms:      stringsCopy(d.GetPlatforms()),
 		AccountIDLabel: d.GetAccountIdLabel(),
+		Rules:          rulesFromProto(d.GetRules()),
+		ProtocolMinor:  int(d.GetProtocolMinor()),
 	}
 	for _, c := range d.GetCapabilities() {
 		out.Capabilities = append(out.Capabilities, Capability(c))
@@ -262,19 +268,13 @@ func eventToProto(e *Event) *pb.Event {
 			ThreadUrl:     m.ThreadURL,
 			ParentId:      m.ParentID,
 			ReplyToId:     m.ReplyToID,
-			Contact: &pb.Contact{
-				ExternalId: m.Contact.ExternalID,
-				Name:       m.Contact.Name,
-				Username:   m.Contact.Username,
-				Phone:      m.Contact.Phone,
-				AvatarUrl:  m.Contact.AvatarURL,
-			},
-			Type:        m.Type,
-			Text:        m.Text,
-			Attachments: attachmentsToProto(m.Attachments),
-			Rating:      int32(m.Rating),
-			Timestamp:   tsToProto(m.Timestamp),
-			Metadata:    mapCopy(m.Metadata),
+			Contact:       contactToProto(&m.Contact),
+			Type:          m.Type,
+			Text:          m.Text,
+			Attachments:   attachmentsToProto(m.Attachments),
+			Rating:        int32(m.Rating),
+			Timestamp:     tsToProto(m.Timestamp),
+			Metadata:      mapCopy(m.Metadata),
 		}
 	}
 	if s := e.Status; s != nil {
@@ -292,6 +292,9 @@ func eventToProto(e *Event) *pb.Event {
 	if e.Publish != nil {
 		out.Publish = publishResultToProto(e.Publish)
 	}
+	if n := e.Notify; n != nil {
+		out.Notify = &pb.Notification{Type: n.Type, ThreadKind: string(n.ThreadKind), ItemId: n.ItemID}
+	}
 	return out
 }
 
@@ -303,7 +306,6 @@ func eventFromProto(e *pb.Event) *Event {
 		OccurredAt: tsFromProto(e.GetOccurredAt()),
 	}
 	if m := e.GetMessage(); m != nil {
-		c := m.GetContact()
 		out.Message = &Message{
 			ExternalID:    m.GetExternalId(),
 			Action:        MessageAction(m.GetAction()),
@@ -314,19 +316,13 @@ func eventFromProto(e *pb.Event) *Event {
 			ThreadURL:     m.GetThreadUrl(),
 			ParentID:      m.GetParentId(),
 			ReplyToID:     m.GetReplyToId(),
-			Contact: Contact{
-				ExternalID: c.GetExternalId(),
-				Name:       c.GetName(),
-				Username:   c.GetUsername(),
-				Phone:      c.GetPhone(),
-				AvatarURL:  c.GetAvatarUrl(),
-			},
-			Type:        m.GetType(),
-			Text:        m.GetText(),
-			Attachments: attachmentsFromProto(m.GetAttachments()),
-			Rating:      int(m.GetRating()),
-			Timestamp:   tsFromProto(m.GetTimestamp()),
-			Metadata:    mapCopy(m.GetMetadata()),
+			Contact:       contactFromProto(m.GetContact()),
+			Type:          m.GetType(),
+			Text:          m.GetText(),
+			Attachments:   attachmentsFromProto(m.GetAttachments()),
+			Rating:        int(m.GetRating()),
+			Timestamp:     tsFromProto(m.GetTimestamp()),
+			Metadata:      mapCopy(m.GetMetadata()),
 		}
 	}
 	if s := e.GetStatus(); s != nil {
@@ -344,15 +340,28 @@ func eventFromProto(e *pb.Event) *Event {
 	if p := e.GetPublish(); p != nil {
 		out.Publish = publishResultFromProto(p)
 	}
+	if n := e.GetNotify(); n != nil {
+		out.Notify = &Notification{Type: n.GetType(), ThreadKind: ThreadKind(n.GetThreadKind()), ItemID: n.GetItemId()}
+	}
 	return out
+}
+
+func attachmentToProto(a Attachment) *pb.Attachment {
+	return &pb.Attachment{
+		Type: a.Type, Url: a.URL, MimeType: a.MimeType, Caption: a.Caption, ExternalId: a.ExternalID, Name: a.Name,
+	}
+}
+
+func attachmentFromProto(a *pb.Attachment) Attachment {
+	return Attachment{
+		Type: a.GetType(), URL: a.GetUrl(), MimeType: a.GetMimeType(), Caption: a.GetCaption(), ExternalID: a.GetExternalId(), Name: a.GetName(),
+	}
 }
 
 func attachmentsToProto(in []Attachment) []*pb.Attachment {
 	var out []*pb.Attachment
 	for _, a := range in {
-		out = append(out, &pb.Attachment{
-			Type: a.Type, Url: a.URL, MimeType: a.MimeType, Caption: a.Caption, ExternalId: a.ExternalID, Name: a.Name,
-		})
+		out = append(out, attachmentToProto(a))
 	}
 	return out
 }
@@ -360,10 +369,7 @@ func attachmentsToProto(in []Attachment) []*pb.Attachment {
 func attachmentsFromProto(in []*pb.Attachment) []Attachment {
 	var out []Attachment
 	for _, a := range in {
-		out = append(out, Attachment{
-			Type: a.GetType(), URL: a.GetUrl(), MimeType: a.GetMimeType(), Caption: a.GetCaption(),
-			ExternalID: a.GetExternalId(), Name: a.GetName(),
-		})
+		out = append(out, attachmentFromProto(a))
 	}
 	return out
 }
@@ -426,47 +432,23 @@ func publishRequestToProto(r *PublishRequest) *pb.PublishRequest {
 	if r == nil {
 		r = &PublishRequest{}
 	}
-	p := r.Post
-	post := &pb.Post{
-		Format:      p.Format,
-		Title:       p.Title,
-		Text:        p.Text,
-		Link:        p.Link,
-		ScheduledAt: tsToProto(p.ScheduledAt),
-		Options:     mapCopy(p.Options),
-	}
-	for _, m := range p.Media {
-		post.Media = append(post.Media, &pb.Media{Type: m.Type, Url: m.URL})
-	}
 	return &pb.PublishRequest{
 		App:            appToProto(r.App),
 		Credentials:    credentialsToProto(r.Credentials),
 		AccountId:      r.AccountID,
 		Platform:       r.Platform,
-		Post:           post,
+		Post:           postToProto(&r.Post),
 		IdempotencyKey: r.IdempotencyKey,
 	}
 }
 
 func publishRequestFromProto(r *pb.PublishRequest) *PublishRequest {
-	p := r.GetPost()
-	post := Post{
-		Format:      p.GetFormat(),
-		Title:       p.GetTitle(),
-		Text:        p.GetText(),
-		Link:        p.GetLink(),
-		ScheduledAt: tsFromProto(p.GetScheduledAt()),
-		Options:     mapCopy(p.GetOptions()),
-	}
-	for _, m := range p.GetMedia() {
-		post.Media = append(post.Media, Media{Type: m.GetType(), URL: m.GetUrl()})
-	}
 	return &PublishRequest{
 		App:            appFromProto(r.GetApp()),
 		Credentials:    credentialsFromProto(r.GetCredentials()),
 		AccountID:      r.GetAccountId(),
 		Platform:       r.GetPlatform(),
-		Post:           post,
+		Post:           orEmptyPost(postFromProto(r.GetPost())),
 		IdempotencyKey: r.GetIdempotencyKey(),
 	}
 }
@@ -497,6 +479,10 @@ func publishStatusRequestToProto(r *PublishStatusRequest) *pb.PublishStatusReque
 		AccountId:   r.AccountID,
 		Platform:    r.Platform,
 		ExternalId:  r.ExternalID,
+		// 1.1
+		IdempotencyKey: r.IdempotencyKey,
+		Post:           postToProto(r.Post),
+		Since:          tsToProto(r.Since),
 	}
 }
 
@@ -507,6 +493,10 @@ func publishStatusRequestFromProto(r *pb.PublishStatusRequest) *PublishStatusReq
 		AccountID:   r.GetAccountId(),
 		Platform:    r.GetPlatform(),
 		ExternalID:  r.GetExternalId(),
+		// 1.1
+		IdempotencyKey: r.GetIdempotencyKey(),
+		Post:           postFromProto(r.GetPost()),
+		Since:          tsFromProto(r.GetSince()),
 	}
 }
 
@@ -520,6 +510,7 @@ func syncRequestToProto(r *SyncRequest) *pb.SyncRequest {
 		AccountId:   r.AccountID,
 		Cursor:      r.Cursor,
 		Since:       tsToProto(r.Since),
+		Only:        append([]string(nil), r.Only...),
 	}
 }
 
@@ -530,6 +521,7 @@ func syncRequestFromProto(r *pb.SyncRequest) *SyncRequest {
 		AccountID:   r.GetAccountId(),
 		Cursor:      r.GetCursor(),
 		Since:       tsFromProto(r.GetSince()),
+		Only:        append([]string(nil), r.GetOnly()...),
 	}
 }
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -122,3 +125,30 @@ func (UnimplementedConnector) RefreshCredentials(context.Context, *CredentialsRe
 func (UnimplementedConnector) Revoke(context.Context, *CredentialsRequest) error {
 	return unsupported("Revoke")
 }
+
+// ParseRetryAfter reads an HTTP Retry-After value: delay-seconds (a
+// fraction is accepted) or an HTTP date, relative to now. It answers 0 for
+// an empty, malformed or past value.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		switch {
+		case f <= 0 || f != f: // negative, zero or NaN
+			return 0
+		case f > maxRetryAfter.Seconds():
+			return maxRetryAfter
+		}
+		return time.Duration(f * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), maxRetryAfter)
+	}
+	return 0
+}
+
+// maxRetryAfter bounds a platform's hint, so a bogus value cannot park
+// work for years.
+const maxRetryAfter = 24 * time.Hour

@@ -98,6 +98,12 @@ func fromStatus(err error) error {
 				return errorFromProto(pe)
 			}
 		}
+		// A plugin built before a call existed answers UNIMPLEMENTED
+		// without details: it does not offer the call, and retrying
+		// cannot change that.
+		if st.Code() == codes.Unimplemented {
+			return &Error{Class: ClassUnsupported, Message: "the connector plugin does not implement this call: " + st.Message()}
+		}
 	}
 	return &Error{Class: ClassRetryable, Message: fmt.Sprintf("connector plugin call failed: %v", err)}
 }

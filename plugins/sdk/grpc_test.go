@@ -45,12 +45,27 @@ var (
 		},
 		Account: &sdk.AccountEvent{Type: "authorization_removed", Detail: map[string]string{"by": "user"}},
 		Publish: fullPublish,
+		Notify:  &sdk.Notification{Type: "NEW_REVIEW", ThreadKind: sdk.ThreadReview, ItemID: "accounts/1/locations/2/reviews/3"},
 	}}
 	fullDescription = &sdk.Description{
 		Name: "relay", Version: "1.2.3", Platforms: []string{"relay"},
 		Capabilities:   []sdk.Capability{sdk.CapWebhook, sdk.CapDirectMessage},
 		ConfigSchema:   []sdk.ConfigField{{Name: "region", Description: "where", Secret: true, Required: true}},
 		AccountIDLabel: "account",
+		Rules: []sdk.PlatformRules{{
+			Platform: "relay", MaxReplyLength: 1000, MaxReplyBytes: 4096,
+			ReplyWindows:   []sdk.ReplyWindow{{ThreadKind: sdk.ThreadDirect, Window: 24 * time.Hour, HumanAgentWindow: 7 * 24 * time.Hour, TemplatesAllowed: true}},
+			Attachments:    []sdk.MediaRule{{Kind: "image", MimeTypes: []string{"image/png"}, MaxBytes: 5 << 20}},
+			MaxAttachments: 1,
+			Publish: []sdk.PublishRule{{
+				Format: "photo", Description: "a photo", MaxTextLength: 2200, MaxHashtags: 30, TextRequired: true,
+				MinMedia: 1, MaxMedia: 10, Media: []sdk.MediaRule{{Kind: "image", MimeTypes: []string{"image/jpeg"}, MaxBytes: 8 << 20}},
+				Options:          []sdk.OptionRule{{Name: "privacy", Description: "who sees it", Values: []string{"PUBLIC"}, Required: true}},
+				NativeScheduling: true,
+			}},
+		}},
+		// The SDK states the minor version it speaks, whatever the connector says.
+		ProtocolMinor: sdk.ProtocolMinor,
 	}
 	fullVerifyReq = &sdk.VerifyRequest{
 		App: fullApp, Query: map[string][]string{"hub.challenge": {"1", "2"}}, Header: map[string][]string{"X-A": {"b"}},
@@ -74,11 +89,12 @@ var (
 		},
 		IdempotencyKey: "idem",
 	}
-	fullStatusReq = &sdk.PublishStatusRequest{App: fullApp, Credentials: fullCreds, AccountID: "acct", Platform: "relay", ExternalID: "post1"}
-	fullSyncReq   = &sdk.SyncRequest{App: fullApp, Credentials: fullCreds, AccountID: "acct", Cursor: "c1", Since: at}
-	fullSyncRes   = &sdk.SyncResult{Events: fullEvents, NextCursor: "c2", More: true}
-	fullCredsReq  = &sdk.CredentialsRequest{App: fullApp, Credentials: fullCreds, AccountID: "acct"}
-	fullAccount   = &sdk.AccountInfo{AccountID: "acct", Name: "Shop", Platform: "relay", Scopes: []string{"a"}, ExpiresAt: at}
+	fullStatusReq = &sdk.PublishStatusRequest{App: fullApp, Credentials: fullCreds, AccountID: "acct", Platform: "relay", ExternalID: "post1",
+		IdempotencyKey: "idem", Post: &fullPublishReq.Post, Since: at}
+	fullSyncReq  = &sdk.SyncRequest{App: fullApp, Credentials: fullCreds, AccountID: "acct", Cursor: "c1", Since: at, Only: []string{"r1"}}
+	fullSyncRes  = &sdk.SyncResult{Events: fullEvents, NextCursor: "c2", More: true}
+	fullCredsReq = &sdk.CredentialsRequest{App: fullApp, Credentials: fullCreds, AccountID: "acct"}
+	fullAccount  = &sdk.AccountInfo{AccountID: "acct", Name: "Shop", Platform: "relay", Scopes: []string{"a"}, ExpiresAt: at}
 )
 
 // requireFull fails when any field reachable from v is the zero value.

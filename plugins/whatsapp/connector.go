@@ -87,6 +87,7 @@ func (c *connector) Describe(context.Context) (*sdk.Description, error) {
 			{Name: SettingAPIBaseURL, Description: "Cloud API base URL, default " + DefaultAPIBaseURL},
 		},
 		AccountIDLabel: "phone_number_id",
+		Rules:          []sdk.PlatformRules{rules},
 	}, nil
 }
 

@@ -142,13 +142,8 @@ func classifyResponse(status int, h http.Header, body []byte, now time.Time) *sd
 // retryAfter reads Retry-After (seconds or an HTTP date) and, failing that,
 // the estimated_time_to_regain_access minutes of Meta's usage headers.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if s, err := strconv.Atoi(v); err == nil && s > 0 {
-			return time.Duration(s) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil && t.After(now) {
-			return t.Sub(now)
-		}
+	if d := sdk.ParseRetryAfter(h.Get("Retry-After"), now); d > 0 {
+		return d
 	}
 	var longest time.Duration
 	for _, name := range []string{"X-Business-Use-Case-Usage", "X-App-Usage"} {

@@ -37,7 +37,7 @@ func (r *Relay) Describe(context.Context) (*sdk.Description, error) {
 		Name:         "webhookrelay",
 		Version:      Version,
 		Platforms:    []string{"relay"},
-		Capabilities: []sdk.Capability{sdk.CapWebhook, sdk.CapDirectMessage},
+		Capabilities: []sdk.Capability{sdk.CapWebhook, sdk.CapDirectMessage, sdk.CapMediaFetch},
 		ConfigSchema: []sdk.ConfigField{
 			{Name: "api_base_url", Description: "Base URL of the relay API; replies go to <base>/messages", Required: true},
 			{Name: "client_secret", Description: "Shared secret signing deliveries (X-Relay-Signature)", Secret: true, Required: true},
@@ -151,6 +151,41 @@ func (r *Relay) Send(ctx context.Context, req *sdk.SendRequest) (*sdk.SendResult
 	return &sdk.SendResult{ExternalID: out.ID, Status: sdk.StatusSent}, nil
 }
 
+// FetchMedia downloads an attachment the relay announced by id, from
+// <base>/media/<id> with the channel's token. It implements the optional
+// sdk.MediaFetcher interface (protocol 1.1): a connector offers the
+// optional calls simply by having the methods.
+func (r *Relay) FetchMedia(ctx context.Context, req *sdk.FetchMediaRequest) (*sdk.MediaContent, error) {
+	if req.App.APIBaseURL == "" {
+		return nil, sdk.NewError(sdk.ClassPermanent, "", "no API base URL configured")
+	}
+	if req.Attachment.ExternalID == "" {
+		return nil, sdk.NewError(sdk.ClassPermanent, "", "attachment has no media id")
+	}
+	u := strings.TrimRight(req.App.APIBaseURL, "/") + "/media/" + url.PathEscape(req.Attachment.ExternalID)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, sdk.NewError(sdk.ClassPermanent, "", "build request: %v", err)
+	}
+	if req.Credentials.AccessToken != "" {
+		hreq.Header.Set("Authorization", "Bearer "+req.Credentials.AccessToken)
+	}
+	resp, err := r.client().Do(hreq)
+	if err != nil {
+		return nil, sdk.NewError(sdk.ClassRetryable, "", "get media: %v", redactURL(err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		payload, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return nil, classify(resp, payload)
+	}
+	if req.MaxBytes > 0 && resp.ContentLength > req.MaxBytes {
+		resp.Body.Close()
+		return nil, sdk.NewError(sdk.ClassPermanent, "too_large", "media is %d bytes, more than %d", resp.ContentLength, req.MaxBytes)
+	}
+	return &sdk.MediaContent{MimeType: resp.Header.Get("Content-Type"), Size: resp.ContentLength, Body: resp.Body}, nil
+}
+
 // classify maps an HTTP answer to the SDK's error classes.
 func classify(resp *http.Response, payload []byte) error {
 	code := resp.StatusCode
@@ -165,29 +200,13 @@ func classify(resp *http.Response, payload []byte) error {
 	switch {
 	case code == http.StatusTooManyRequests || code >= 500:
 		e := sdk.NewError(sdk.ClassRetryable, status, "relay answered %d: %s", code, msg)
-		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"))
+		e.RetryAfter = sdk.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return e
 	case code == http.StatusUnauthorized:
 		return sdk.NewError(sdk.ClassAuthRevoked, status, "relay rejected the token: %s", msg)
 	default:
 		return sdk.NewError(sdk.ClassPermanent, status, "relay answered %d: %s", code, msg)
 	}
-}
-
-// retryAfter reads Retry-After as seconds or an HTTP date.
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 func (r *Relay) client() *http.Client {

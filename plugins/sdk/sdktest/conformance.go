@@ -15,6 +15,8 @@ var knownCapabilities = []sdk.Capability{
 	sdk.CapWebhook, sdk.CapDirectMessage, sdk.CapCommentReply, sdk.CapPrivateReply,
 	sdk.CapReviewReply, sdk.CapTemplates, sdk.CapPublish, sdk.CapSync, sdk.CapRefresh,
 	sdk.CapRevoke, sdk.CapValidate, sdk.CapVerifySubscription,
+	sdk.CapOAuth, sdk.CapSubscribe, sdk.CapMediaFetch, sdk.CapListTemplates, sdk.CapLookup,
+	sdk.CapDelete, sdk.CapValidatePost,
 }
 
 // sendCapabilities are the capabilities that make Send a surface.
@@ -40,6 +42,9 @@ var sendCapabilities = map[sdk.SendKind]sdk.Capability{
 //     no configured secret answers ClassUnauthenticated.
 //   - With CapVerifySubscription, a handshake with a wrong verify token is
 //     not answered with the challenge.
+//   - Every platform's Rules name a platform the connector serves, and a
+//     capability of protocol 1.1 is declared exactly when its optional
+//     interface is implemented.
 func Conformance(t *testing.T, c sdk.Connector) {
 	t.Helper()
 	conn := Connect(t, c)
@@ -70,6 +75,24 @@ func Conformance(t *testing.T, c sdk.Connector) {
 				t.Errorf("Describe: capability %q listed twice", c)
 			}
 			seen[c] = true
+		}
+		for _, r := range desc.Rules {
+			if !slices.Contains(desc.Platforms, r.Platform) {
+				t.Errorf("Describe: rules for %q, which is not among the platforms %v", r.Platform, desc.Platforms)
+			}
+		}
+		for capability, implemented := range map[sdk.Capability]bool{
+			sdk.CapOAuth:         implements[sdk.Authorizer](c),
+			sdk.CapSubscribe:     implements[sdk.WebhookSubscriber](c),
+			sdk.CapMediaFetch:    implements[sdk.MediaFetcher](c),
+			sdk.CapListTemplates: implements[sdk.TemplateLister](c),
+			sdk.CapLookup:        implements[sdk.Lookuper](c),
+			sdk.CapDelete:        implements[sdk.Deleter](c),
+			sdk.CapValidatePost:  implements[sdk.PostValidator](c),
+		} {
+			if has(capability) != implemented {
+				t.Errorf("Describe: capability %q declared %v, but its interface implemented %v", capability, has(capability), implemented)
+			}
 		}
 		names := map[string]bool{}
 		for _, f := range desc.ConfigSchema {
@@ -119,6 +142,36 @@ func Conformance(t *testing.T, c sdk.Connector) {
 		})
 		unsupported("Revoke", has(sdk.CapRevoke), func() error {
 			return conn.Revoke(ctx, &sdk.CredentialsRequest{})
+		})
+		// The calls of protocol 1.1, through the host's side of the SDK.
+		unsupported("AuthorizeURL", has(sdk.CapOAuth), func() error {
+			_, err := conn.(sdk.Authorizer).AuthorizeURL(ctx, &sdk.AuthorizeRequest{})
+			return err
+		})
+		unsupported("ExchangeCode", has(sdk.CapOAuth), func() error {
+			_, err := conn.(sdk.Authorizer).ExchangeCode(ctx, &sdk.ExchangeRequest{})
+			return err
+		})
+		unsupported("SubscribeWebhooks", has(sdk.CapSubscribe), func() error {
+			return conn.(sdk.WebhookSubscriber).SubscribeWebhooks(ctx, &sdk.CredentialsRequest{})
+		})
+		unsupported("FetchMedia", has(sdk.CapMediaFetch), func() error {
+			_, err := conn.(sdk.MediaFetcher).FetchMedia(ctx, &sdk.FetchMediaRequest{})
+			return err
+		})
+		unsupported("ListTemplates", has(sdk.CapListTemplates), func() error {
+			_, err := conn.(sdk.TemplateLister).ListTemplates(ctx, &sdk.CredentialsRequest{})
+			return err
+		})
+		unsupported("LookupContact", has(sdk.CapLookup), func() error {
+			_, err := conn.(sdk.Lookuper).LookupContact(ctx, &sdk.LookupRequest{})
+			return err
+		})
+		unsupported("Delete", has(sdk.CapDelete), func() error {
+			return conn.(sdk.Deleter).Delete(ctx, &sdk.DeleteRequest{})
+		})
+		unsupported("ValidatePost", has(sdk.CapValidatePost), func() error {
+			return conn.(sdk.PostValidator).ValidatePost(ctx, &sdk.PublishRequest{})
 		})
 		for kind, c := range sendCapabilities {
 			if has(c) {
@@ -173,4 +226,9 @@ func Conformance(t *testing.T, c sdk.Connector) {
 			}
 		})
 	}
+}
+
+func implements[T any](c sdk.Connector) bool {
+	_, ok := c.(T)
+	return ok
 }

@@ -187,8 +187,13 @@ type Description struct {
 	Capabilities   []string               `protobuf:"bytes,4,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	ConfigSchema   []*ConfigField         `protobuf:"bytes,5,rep,name=config_schema,json=configSchema,proto3" json:"config_schema,omitempty"`
 	AccountIdLabel string                 `protobuf:"bytes,6,opt,name=account_id_label,json=accountIdLabel,proto3" json:"account_id_label,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Added in 1.1.
+	Rules []*PlatformRules `protobuf:"bytes,7,rep,name=rules,proto3" json:"rules,omitempty"`
+	// protocol_minor is the minor version of the protocol the plugin was
+	// built with (0 for plugins older than 1.1).
+	ProtocolMinor int32 `protobuf:"varint,8,opt,name=protocol_minor,json=protocolMinor,proto3" json:"protocol_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Description) Reset() {
@@ -263,6 +268,424 @@ func (x *Description) GetAccountIdLabel() string {
 	return ""
 }
 
+func (x *Description) GetRules() []*PlatformRules {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *Description) GetProtocolMinor() int32 {
+	if x != nil {
+		return x.ProtocolMinor
+	}
+	return 0
+}
+
+type PlatformRules struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Platform       string                 `protobuf:"bytes,1,opt,name=platform,proto3" json:"platform,omitempty"`
+	MaxReplyLength int32                  `protobuf:"varint,2,opt,name=max_reply_length,json=maxReplyLength,proto3" json:"max_reply_length,omitempty"`
+	MaxReplyBytes  int32                  `protobuf:"varint,3,opt,name=max_reply_bytes,json=maxReplyBytes,proto3" json:"max_reply_bytes,omitempty"`
+	ReplyWindows   []*ReplyWindow         `protobuf:"bytes,4,rep,name=reply_windows,json=replyWindows,proto3" json:"reply_windows,omitempty"`
+	Attachments    []*MediaRule           `protobuf:"bytes,5,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	MaxAttachments int32                  `protobuf:"varint,6,opt,name=max_attachments,json=maxAttachments,proto3" json:"max_attachments,omitempty"`
+	Publish        []*PublishRule         `protobuf:"bytes,7,rep,name=publish,proto3" json:"publish,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PlatformRules) Reset() {
+	*x = PlatformRules{}
+	mi := &file_connector_v1_connector_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlatformRules) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlatformRules) ProtoMessage() {}
+
+func (x *PlatformRules) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlatformRules.ProtoReflect.Descriptor instead.
+func (*PlatformRules) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PlatformRules) GetPlatform() string {
+	if x != nil {
+		return x.Platform
+	}
+	return ""
+}
+
+func (x *PlatformRules) GetMaxReplyLength() int32 {
+	if x != nil {
+		return x.MaxReplyLength
+	}
+	return 0
+}
+
+func (x *PlatformRules) GetMaxReplyBytes() int32 {
+	if x != nil {
+		return x.MaxReplyBytes
+	}
+	return 0
+}
+
+func (x *PlatformRules) GetReplyWindows() []*ReplyWindow {
+	if x != nil {
+		return x.ReplyWindows
+	}
+	return nil
+}
+
+func (x *PlatformRules) GetAttachments() []*MediaRule {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *PlatformRules) GetMaxAttachments() int32 {
+	if x != nil {
+		return x.MaxAttachments
+	}
+	return 0
+}
+
+func (x *PlatformRules) GetPublish() []*PublishRule {
+	if x != nil {
+		return x.Publish
+	}
+	return nil
+}
+
+type ReplyWindow struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	ThreadKind         string                 `protobuf:"bytes,1,opt,name=thread_kind,json=threadKind,proto3" json:"thread_kind,omitempty"`
+	WindowMs           int64                  `protobuf:"varint,2,opt,name=window_ms,json=windowMs,proto3" json:"window_ms,omitempty"`
+	HumanAgentWindowMs int64                  `protobuf:"varint,3,opt,name=human_agent_window_ms,json=humanAgentWindowMs,proto3" json:"human_agent_window_ms,omitempty"`
+	TemplatesAllowed   bool                   `protobuf:"varint,4,opt,name=templates_allowed,json=templatesAllowed,proto3" json:"templates_allowed,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ReplyWindow) Reset() {
+	*x = ReplyWindow{}
+	mi := &file_connector_v1_connector_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplyWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplyWindow) ProtoMessage() {}
+
+func (x *ReplyWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplyWindow.ProtoReflect.Descriptor instead.
+func (*ReplyWindow) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReplyWindow) GetThreadKind() string {
+	if x != nil {
+		return x.ThreadKind
+	}
+	return ""
+}
+
+func (x *ReplyWindow) GetWindowMs() int64 {
+	if x != nil {
+		return x.WindowMs
+	}
+	return 0
+}
+
+func (x *ReplyWindow) GetHumanAgentWindowMs() int64 {
+	if x != nil {
+		return x.HumanAgentWindowMs
+	}
+	return 0
+}
+
+func (x *ReplyWindow) GetTemplatesAllowed() bool {
+	if x != nil {
+		return x.TemplatesAllowed
+	}
+	return false
+}
+
+type MediaRule struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	MimeTypes     []string               `protobuf:"bytes,2,rep,name=mime_types,json=mimeTypes,proto3" json:"mime_types,omitempty"`
+	MaxBytes      int64                  `protobuf:"varint,3,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaRule) Reset() {
+	*x = MediaRule{}
+	mi := &file_connector_v1_connector_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaRule) ProtoMessage() {}
+
+func (x *MediaRule) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaRule.ProtoReflect.Descriptor instead.
+func (*MediaRule) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *MediaRule) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *MediaRule) GetMimeTypes() []string {
+	if x != nil {
+		return x.MimeTypes
+	}
+	return nil
+}
+
+func (x *MediaRule) GetMaxBytes() int64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+type PublishRule struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Format           string                 `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
+	Description      string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	MaxTextLength    int32                  `protobuf:"varint,3,opt,name=max_text_length,json=maxTextLength,proto3" json:"max_text_length,omitempty"`
+	MaxHashtags      int32                  `protobuf:"varint,4,opt,name=max_hashtags,json=maxHashtags,proto3" json:"max_hashtags,omitempty"`
+	MinMedia         int32                  `protobuf:"varint,5,opt,name=min_media,json=minMedia,proto3" json:"min_media,omitempty"`
+	MaxMedia         int32                  `protobuf:"varint,6,opt,name=max_media,json=maxMedia,proto3" json:"max_media,omitempty"`
+	Media            []*MediaRule           `protobuf:"bytes,7,rep,name=media,proto3" json:"media,omitempty"`
+	Options          []*OptionRule          `protobuf:"bytes,8,rep,name=options,proto3" json:"options,omitempty"`
+	NativeScheduling bool                   `protobuf:"varint,9,opt,name=native_scheduling,json=nativeScheduling,proto3" json:"native_scheduling,omitempty"`
+	TextRequired     bool                   `protobuf:"varint,10,opt,name=text_required,json=textRequired,proto3" json:"text_required,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *PublishRule) Reset() {
+	*x = PublishRule{}
+	mi := &file_connector_v1_connector_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishRule) ProtoMessage() {}
+
+func (x *PublishRule) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishRule.ProtoReflect.Descriptor instead.
+func (*PublishRule) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PublishRule) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *PublishRule) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *PublishRule) GetMaxTextLength() int32 {
+	if x != nil {
+		return x.MaxTextLength
+	}
+	return 0
+}
+
+func (x *PublishRule) GetMaxHashtags() int32 {
+	if x != nil {
+		return x.MaxHashtags
+	}
+	return 0
+}
+
+func (x *PublishRule) GetMinMedia() int32 {
+	if x != nil {
+		return x.MinMedia
+	}
+	return 0
+}
+
+func (x *PublishRule) GetMaxMedia() int32 {
+	if x != nil {
+		return x.MaxMedia
+	}
+	return 0
+}
+
+func (x *PublishRule) GetMedia() []*MediaRule {
+	if x != nil {
+		return x.Media
+	}
+	return nil
+}
+
+func (x *PublishRule) GetOptions() []*OptionRule {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *PublishRule) GetNativeScheduling() bool {
+	if x != nil {
+		return x.NativeScheduling
+	}
+	return false
+}
+
+func (x *PublishRule) GetTextRequired() bool {
+	if x != nil {
+		return x.TextRequired
+	}
+	return false
+}
+
+type OptionRule struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Values        []string               `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	Required      bool                   `protobuf:"varint,4,opt,name=required,proto3" json:"required,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OptionRule) Reset() {
+	*x = OptionRule{}
+	mi := &file_connector_v1_connector_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OptionRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OptionRule) ProtoMessage() {}
+
+func (x *OptionRule) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OptionRule.ProtoReflect.Descriptor instead.
+func (*OptionRule) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *OptionRule) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *OptionRule) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *OptionRule) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *OptionRule) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
 type ConfigField struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -275,7 +698,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_connector_v1_connector_proto_msgTypes[4]
+	mi := &file_connector_v1_connector_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -287,7 +710,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[4]
+	mi := &file_connector_v1_connector_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -300,7 +723,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{4}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ConfigField) GetName() string {
@@ -344,7 +767,7 @@ type App struct {
 
 func (x *App) Reset() {
 	*x = App{}
-	mi := &file_connector_v1_connector_proto_msgTypes[5]
+	mi := &file_connector_v1_connector_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +779,7 @@ func (x *App) String() string {
 func (*App) ProtoMessage() {}
 
 func (x *App) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[5]
+	mi := &file_connector_v1_connector_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +792,7 @@ func (x *App) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use App.ProtoReflect.Descriptor instead.
 func (*App) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{5}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *App) GetApiBaseUrl() string {
@@ -420,7 +843,7 @@ type Credentials struct {
 
 func (x *Credentials) Reset() {
 	*x = Credentials{}
-	mi := &file_connector_v1_connector_proto_msgTypes[6]
+	mi := &file_connector_v1_connector_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -432,7 +855,7 @@ func (x *Credentials) String() string {
 func (*Credentials) ProtoMessage() {}
 
 func (x *Credentials) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[6]
+	mi := &file_connector_v1_connector_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -445,7 +868,7 @@ func (x *Credentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credentials.ProtoReflect.Descriptor instead.
 func (*Credentials) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{6}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Credentials) GetAccessToken() string {
@@ -493,7 +916,7 @@ type Values struct {
 
 func (x *Values) Reset() {
 	*x = Values{}
-	mi := &file_connector_v1_connector_proto_msgTypes[7]
+	mi := &file_connector_v1_connector_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +928,7 @@ func (x *Values) String() string {
 func (*Values) ProtoMessage() {}
 
 func (x *Values) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[7]
+	mi := &file_connector_v1_connector_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +941,7 @@ func (x *Values) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Values.ProtoReflect.Descriptor instead.
 func (*Values) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{7}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Values) GetValues() []string {
@@ -539,7 +962,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_connector_v1_connector_proto_msgTypes[8]
+	mi := &file_connector_v1_connector_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +974,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[8]
+	mi := &file_connector_v1_connector_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +987,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{8}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *VerifyRequest) GetApp() *App {
@@ -599,7 +1022,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_connector_v1_connector_proto_msgTypes[9]
+	mi := &file_connector_v1_connector_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +1034,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[9]
+	mi := &file_connector_v1_connector_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +1047,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{9}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *VerifyResponse) GetStatusCode() int32 {
@@ -663,7 +1086,7 @@ type WebhookRequest struct {
 
 func (x *WebhookRequest) Reset() {
 	*x = WebhookRequest{}
-	mi := &file_connector_v1_connector_proto_msgTypes[10]
+	mi := &file_connector_v1_connector_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +1098,7 @@ func (x *WebhookRequest) String() string {
 func (*WebhookRequest) ProtoMessage() {}
 
 func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[10]
+	mi := &file_connector_v1_connector_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +1111,7 @@ func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRequest.ProtoReflect.Descriptor instead.
 func (*WebhookRequest) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{10}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WebhookRequest) GetApp() *App {
@@ -749,7 +1172,7 @@ type WebhookResult struct {
 
 func (x *WebhookResult) Reset() {
 	*x = WebhookResult{}
-	mi := &file_connector_v1_connector_proto_msgTypes[11]
+	mi := &file_connector_v1_connector_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +1184,7 @@ func (x *WebhookResult) String() string {
 func (*WebhookResult) ProtoMessage() {}
 
 func (x *WebhookResult) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[11]
+	mi := &file_connector_v1_connector_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +1197,7 @@ func (x *WebhookResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResult.ProtoReflect.Descriptor instead.
 func (*WebhookResult) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{11}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WebhookResult) GetEvents() []*Event {
@@ -785,22 +1208,24 @@ func (x *WebhookResult) GetEvents() []*Event {
 }
 
 type Event struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Platform      string                 `protobuf:"bytes,2,opt,name=platform,proto3" json:"platform,omitempty"`
-	AccountId     string                 `protobuf:"bytes,3,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
-	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
-	Message       *Message               `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
-	Status        *StatusUpdate          `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
-	Account       *AccountEvent          `protobuf:"bytes,7,opt,name=account,proto3" json:"account,omitempty"`
-	Publish       *PublishResult         `protobuf:"bytes,8,opt,name=publish,proto3" json:"publish,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Platform   string                 `protobuf:"bytes,2,opt,name=platform,proto3" json:"platform,omitempty"`
+	AccountId  string                 `protobuf:"bytes,3,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	Message    *Message               `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	Status     *StatusUpdate          `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	Account    *AccountEvent          `protobuf:"bytes,7,opt,name=account,proto3" json:"account,omitempty"`
+	Publish    *PublishResult         `protobuf:"bytes,8,opt,name=publish,proto3" json:"publish,omitempty"`
+	// Added in 1.1.
+	Notify        *Notification `protobuf:"bytes,9,opt,name=notify,proto3" json:"notify,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_connector_v1_connector_proto_msgTypes[12]
+	mi := &file_connector_v1_connector_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +1237,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[12]
+	mi := &file_connector_v1_connector_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +1250,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{12}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Event) GetKind() string {
@@ -884,6 +1309,73 @@ func (x *Event) GetPublish() *PublishResult {
 	return nil
 }
 
+func (x *Event) GetNotify() *Notification {
+	if x != nil {
+		return x.Notify
+	}
+	return nil
+}
+
+type Notification struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	ThreadKind    string                 `protobuf:"bytes,2,opt,name=thread_kind,json=threadKind,proto3" json:"thread_kind,omitempty"`
+	ItemId        string                 `protobuf:"bytes,3,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Notification) Reset() {
+	*x = Notification{}
+	mi := &file_connector_v1_connector_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Notification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Notification) ProtoMessage() {}
+
+func (x *Notification) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Notification.ProtoReflect.Descriptor instead.
+func (*Notification) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Notification) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Notification) GetThreadKind() string {
+	if x != nil {
+		return x.ThreadKind
+	}
+	return ""
+}
+
+func (x *Notification) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
 type Message struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ExternalId    string                 `protobuf:"bytes,1,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
@@ -908,7 +1400,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_connector_v1_connector_proto_msgTypes[13]
+	mi := &file_connector_v1_connector_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1412,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[13]
+	mi := &file_connector_v1_connector_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1425,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{13}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Message) GetExternalId() string {
@@ -1061,7 +1553,7 @@ type Contact struct {
 
 func (x *Contact) Reset() {
 	*x = Contact{}
-	mi := &file_connector_v1_connector_proto_msgTypes[14]
+	mi := &file_connector_v1_connector_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +1565,7 @@ func (x *Contact) String() string {
 func (*Contact) ProtoMessage() {}
 
 func (x *Contact) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[14]
+	mi := &file_connector_v1_connector_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +1578,7 @@ func (x *Contact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contact.ProtoReflect.Descriptor instead.
 func (*Contact) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{14}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Contact) GetExternalId() string {
@@ -1138,7 +1630,7 @@ type Attachment struct {
 
 func (x *Attachment) Reset() {
 	*x = Attachment{}
-	mi := &file_connector_v1_connector_proto_msgTypes[15]
+	mi := &file_connector_v1_connector_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1642,7 @@ func (x *Attachment) String() string {
 func (*Attachment) ProtoMessage() {}
 
 func (x *Attachment) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[15]
+	mi := &file_connector_v1_connector_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1655,7 @@ func (x *Attachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
 func (*Attachment) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{15}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Attachment) GetType() string {
@@ -1221,7 +1713,7 @@ type StatusUpdate struct {
 
 func (x *StatusUpdate) Reset() {
 	*x = StatusUpdate{}
-	mi := &file_connector_v1_connector_proto_msgTypes[16]
+	mi := &file_connector_v1_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1725,7 @@ func (x *StatusUpdate) String() string {
 func (*StatusUpdate) ProtoMessage() {}
 
 func (x *StatusUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[16]
+	mi := &file_connector_v1_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1738,7 @@ func (x *StatusUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusUpdate.ProtoReflect.Descriptor instead.
 func (*StatusUpdate) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{16}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StatusUpdate) GetMessageExternalId() string {
@@ -1294,7 +1786,7 @@ type AccountEvent struct {
 
 func (x *AccountEvent) Reset() {
 	*x = AccountEvent{}
-	mi := &file_connector_v1_connector_proto_msgTypes[17]
+	mi := &file_connector_v1_connector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +1798,7 @@ func (x *AccountEvent) String() string {
 func (*AccountEvent) ProtoMessage() {}
 
 func (x *AccountEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[17]
+	mi := &file_connector_v1_connector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +1811,7 @@ func (x *AccountEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountEvent.ProtoReflect.Descriptor instead.
 func (*AccountEvent) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{17}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AccountEvent) GetType() string {
@@ -1356,7 +1848,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_connector_v1_connector_proto_msgTypes[18]
+	mi := &file_connector_v1_connector_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1860,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[18]
+	mi := &file_connector_v1_connector_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1873,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{18}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SendRequest) GetApp() *App {
@@ -1479,7 +1971,7 @@ type Template struct {
 
 func (x *Template) Reset() {
 	*x = Template{}
-	mi := &file_connector_v1_connector_proto_msgTypes[19]
+	mi := &file_connector_v1_connector_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1983,7 @@ func (x *Template) String() string {
 func (*Template) ProtoMessage() {}
 
 func (x *Template) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[19]
+	mi := &file_connector_v1_connector_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1996,7 @@ func (x *Template) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Template.ProtoReflect.Descriptor instead.
 func (*Template) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{19}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Template) GetName() string {
@@ -1538,7 +2030,7 @@ type SendResult struct {
 
 func (x *SendResult) Reset() {
 	*x = SendResult{}
-	mi := &file_connector_v1_connector_proto_msgTypes[20]
+	mi := &file_connector_v1_connector_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +2042,7 @@ func (x *SendResult) String() string {
 func (*SendResult) ProtoMessage() {}
 
 func (x *SendResult) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[20]
+	mi := &file_connector_v1_connector_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +2055,7 @@ func (x *SendResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
 func (*SendResult) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{20}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SendResult) GetExternalId() string {
@@ -1595,7 +2087,7 @@ type Post struct {
 
 func (x *Post) Reset() {
 	*x = Post{}
-	mi := &file_connector_v1_connector_proto_msgTypes[21]
+	mi := &file_connector_v1_connector_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1607,7 +2099,7 @@ func (x *Post) String() string {
 func (*Post) ProtoMessage() {}
 
 func (x *Post) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[21]
+	mi := &file_connector_v1_connector_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1620,7 +2112,7 @@ func (x *Post) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Post.ProtoReflect.Descriptor instead.
 func (*Post) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{21}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Post) GetFormat() string {
@@ -1682,7 +2174,7 @@ type Media struct {
 
 func (x *Media) Reset() {
 	*x = Media{}
-	mi := &file_connector_v1_connector_proto_msgTypes[22]
+	mi := &file_connector_v1_connector_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +2186,7 @@ func (x *Media) String() string {
 func (*Media) ProtoMessage() {}
 
 func (x *Media) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[22]
+	mi := &file_connector_v1_connector_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +2199,7 @@ func (x *Media) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Media.ProtoReflect.Descriptor instead.
 func (*Media) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{22}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Media) GetType() string {
@@ -1738,7 +2230,7 @@ type PublishRequest struct {
 
 func (x *PublishRequest) Reset() {
 	*x = PublishRequest{}
-	mi := &file_connector_v1_connector_proto_msgTypes[23]
+	mi := &file_connector_v1_connector_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +2242,7 @@ func (x *PublishRequest) String() string {
 func (*PublishRequest) ProtoMessage() {}
 
 func (x *PublishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[23]
+	mi := &file_connector_v1_connector_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +2255,7 @@ func (x *PublishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
 func (*PublishRequest) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{23}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PublishRequest) GetApp() *App {
@@ -1820,7 +2312,7 @@ type PublishResult struct {
 
 func (x *PublishResult) Reset() {
 	*x = PublishResult{}
-	mi := &file_connector_v1_connector_proto_msgTypes[24]
+	mi := &file_connector_v1_connector_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +2324,7 @@ func (x *PublishResult) String() string {
 func (*PublishResult) ProtoMessage() {}
 
 func (x *PublishResult) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[24]
+	mi := &file_connector_v1_connector_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +2337,7 @@ func (x *PublishResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishResult.ProtoReflect.Descriptor instead.
 func (*PublishResult) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{24}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PublishResult) GetExternalId() string {
@@ -1877,19 +2369,23 @@ func (x *PublishResult) GetError() *Error {
 }
 
 type PublishStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	App           *App                   `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
-	Credentials   *Credentials           `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
-	AccountId     string                 `protobuf:"bytes,3,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
-	Platform      string                 `protobuf:"bytes,4,opt,name=platform,proto3" json:"platform,omitempty"`
-	ExternalId    string                 `protobuf:"bytes,5,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	App         *App                   `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Credentials *Credentials           `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	AccountId   string                 `protobuf:"bytes,3,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Platform    string                 `protobuf:"bytes,4,opt,name=platform,proto3" json:"platform,omitempty"`
+	ExternalId  string                 `protobuf:"bytes,5,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	// Added in 1.1: with no external_id, find the post by these.
+	IdempotencyKey string                 `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	Post           *Post                  `protobuf:"bytes,7,opt,name=post,proto3" json:"post,omitempty"`
+	Since          *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PublishStatusRequest) Reset() {
 	*x = PublishStatusRequest{}
-	mi := &file_connector_v1_connector_proto_msgTypes[25]
+	mi := &file_connector_v1_connector_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2397,7 @@ func (x *PublishStatusRequest) String() string {
 func (*PublishStatusRequest) ProtoMessage() {}
 
 func (x *PublishStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[25]
+	mi := &file_connector_v1_connector_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2410,7 @@ func (x *PublishStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishStatusRequest.ProtoReflect.Descriptor instead.
 func (*PublishStatusRequest) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{25}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PublishStatusRequest) GetApp() *App {
@@ -1952,20 +2448,43 @@ func (x *PublishStatusRequest) GetExternalId() string {
 	return ""
 }
 
+func (x *PublishStatusRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *PublishStatusRequest) GetPost() *Post {
+	if x != nil {
+		return x.Post
+	}
+	return nil
+}
+
+func (x *PublishStatusRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
 type SyncRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	App           *App                   `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
-	Credentials   *Credentials           `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
-	AccountId     string                 `protobuf:"bytes,3,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
-	Cursor        string                 `protobuf:"bytes,4,opt,name=cursor,proto3" json:"cursor,omitempty"`
-	Since         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=since,proto3" json:"since,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	App         *App                   `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Credentials *Credentials           `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	AccountId   string                 `protobuf:"bytes,3,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Cursor      string                 `protobuf:"bytes,4,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Since       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=since,proto3" json:"since,omitempty"`
+	// Added in 1.1.
+	Only          []string `protobuf:"bytes,6,rep,name=only,proto3" json:"only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SyncRequest) Reset() {
 	*x = SyncRequest{}
-	mi := &file_connector_v1_connector_proto_msgTypes[26]
+	mi := &file_connector_v1_connector_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1977,7 +2496,7 @@ func (x *SyncRequest) String() string {
 func (*SyncRequest) ProtoMessage() {}
 
 func (x *SyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[26]
+	mi := &file_connector_v1_connector_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1990,7 +2509,7 @@ func (x *SyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRequest.ProtoReflect.Descriptor instead.
 func (*SyncRequest) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{26}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SyncRequest) GetApp() *App {
@@ -2028,6 +2547,13 @@ func (x *SyncRequest) GetSince() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *SyncRequest) GetOnly() []string {
+	if x != nil {
+		return x.Only
+	}
+	return nil
+}
+
 type SyncResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Events        []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
@@ -2039,7 +2565,7 @@ type SyncResult struct {
 
 func (x *SyncResult) Reset() {
 	*x = SyncResult{}
-	mi := &file_connector_v1_connector_proto_msgTypes[27]
+	mi := &file_connector_v1_connector_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2051,7 +2577,7 @@ func (x *SyncResult) String() string {
 func (*SyncResult) ProtoMessage() {}
 
 func (x *SyncResult) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[27]
+	mi := &file_connector_v1_connector_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2064,7 +2590,7 @@ func (x *SyncResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncResult.ProtoReflect.Descriptor instead.
 func (*SyncResult) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{27}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SyncResult) GetEvents() []*Event {
@@ -2099,7 +2625,7 @@ type CredentialsRequest struct {
 
 func (x *CredentialsRequest) Reset() {
 	*x = CredentialsRequest{}
-	mi := &file_connector_v1_connector_proto_msgTypes[28]
+	mi := &file_connector_v1_connector_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2637,7 @@ func (x *CredentialsRequest) String() string {
 func (*CredentialsRequest) ProtoMessage() {}
 
 func (x *CredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[28]
+	mi := &file_connector_v1_connector_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2650,7 @@ func (x *CredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CredentialsRequest.ProtoReflect.Descriptor instead.
 func (*CredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{28}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CredentialsRequest) GetApp() *App {
@@ -2161,7 +2687,7 @@ type AccountInfo struct {
 
 func (x *AccountInfo) Reset() {
 	*x = AccountInfo{}
-	mi := &file_connector_v1_connector_proto_msgTypes[29]
+	mi := &file_connector_v1_connector_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +2699,7 @@ func (x *AccountInfo) String() string {
 func (*AccountInfo) ProtoMessage() {}
 
 func (x *AccountInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_v1_connector_proto_msgTypes[29]
+	mi := &file_connector_v1_connector_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2712,7 @@ func (x *AccountInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountInfo.ProtoReflect.Descriptor instead.
 func (*AccountInfo) Descriptor() ([]byte, []int) {
-	return file_connector_v1_connector_proto_rawDescGZIP(), []int{29}
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AccountInfo) GetAccountId() string {
@@ -2224,6 +2750,984 @@ func (x *AccountInfo) GetExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+type AuthorizeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           *App                   `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	RedirectUri   string                 `protobuf:"bytes,2,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
+	State         string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	Scopes        []string               `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthorizeRequest) Reset() {
+	*x = AuthorizeRequest{}
+	mi := &file_connector_v1_connector_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizeRequest) ProtoMessage() {}
+
+func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
+func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *AuthorizeRequest) GetApp() *App {
+	if x != nil {
+		return x.App
+	}
+	return nil
+}
+
+func (x *AuthorizeRequest) GetRedirectUri() string {
+	if x != nil {
+		return x.RedirectUri
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+type AuthorizeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthorizeResponse) Reset() {
+	*x = AuthorizeResponse{}
+	mi := &file_connector_v1_connector_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizeResponse) ProtoMessage() {}
+
+func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
+func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *AuthorizeResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+type ExchangeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           *App                   `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	RedirectUri   string                 `protobuf:"bytes,2,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
+	Code          string                 `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	Query         map[string]*Values     `protobuf:"bytes,4,rep,name=query,proto3" json:"query,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExchangeRequest) Reset() {
+	*x = ExchangeRequest{}
+	mi := &file_connector_v1_connector_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExchangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExchangeRequest) ProtoMessage() {}
+
+func (x *ExchangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExchangeRequest.ProtoReflect.Descriptor instead.
+func (*ExchangeRequest) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ExchangeRequest) GetApp() *App {
+	if x != nil {
+		return x.App
+	}
+	return nil
+}
+
+func (x *ExchangeRequest) GetRedirectUri() string {
+	if x != nil {
+		return x.RedirectUri
+	}
+	return ""
+}
+
+func (x *ExchangeRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ExchangeRequest) GetQuery() map[string]*Values {
+	if x != nil {
+		return x.Query
+	}
+	return nil
+}
+
+type Grant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Credentials   *Credentials           `protobuf:"bytes,1,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	Accounts      []*GrantedAccount      `protobuf:"bytes,2,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Grant) Reset() {
+	*x = Grant{}
+	mi := &file_connector_v1_connector_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Grant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Grant) ProtoMessage() {}
+
+func (x *Grant) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Grant.ProtoReflect.Descriptor instead.
+func (*Grant) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *Grant) GetCredentials() *Credentials {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+func (x *Grant) GetAccounts() []*GrantedAccount {
+	if x != nil {
+		return x.Accounts
+	}
+	return nil
+}
+
+type GrantedAccount struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Platform  string                 `protobuf:"bytes,3,opt,name=platform,proto3" json:"platform,omitempty"`
+	// Absent: the account uses the grant's own credentials.
+	Credentials   *Credentials      `protobuf:"bytes,4,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	Extra         map[string]string `protobuf:"bytes,5,rep,name=extra,proto3" json:"extra,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantedAccount) Reset() {
+	*x = GrantedAccount{}
+	mi := &file_connector_v1_connector_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantedAccount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantedAccount) ProtoMessage() {}
+
+func (x *GrantedAccount) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantedAccount.ProtoReflect.Descriptor instead.
+func (*GrantedAccount) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GrantedAccount) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *GrantedAccount) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GrantedAccount) GetPlatform() string {
+	if x != nil {
+		return x.Platform
+	}
+	return ""
+}
+
+func (x *GrantedAccount) GetCredentials() *Credentials {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+func (x *GrantedAccount) GetExtra() map[string]string {
+	if x != nil {
+		return x.Extra
+	}
+	return nil
+}
+
+type SubscribeWebhooksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeWebhooksResponse) Reset() {
+	*x = SubscribeWebhooksResponse{}
+	mi := &file_connector_v1_connector_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeWebhooksResponse) ProtoMessage() {}
+
+func (x *SubscribeWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*SubscribeWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{41}
+}
+
+type FetchMediaRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           *App                   `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Credentials   *Credentials           `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	AccountId     string                 `protobuf:"bytes,3,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Platform      string                 `protobuf:"bytes,4,opt,name=platform,proto3" json:"platform,omitempty"`
+	Attachment    *Attachment            `protobuf:"bytes,5,opt,name=attachment,proto3" json:"attachment,omitempty"`
+	MaxBytes      int64                  `protobuf:"varint,6,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchMediaRequest) Reset() {
+	*x = FetchMediaRequest{}
+	mi := &file_connector_v1_connector_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchMediaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchMediaRequest) ProtoMessage() {}
+
+func (x *FetchMediaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchMediaRequest.ProtoReflect.Descriptor instead.
+func (*FetchMediaRequest) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *FetchMediaRequest) GetApp() *App {
+	if x != nil {
+		return x.App
+	}
+	return nil
+}
+
+func (x *FetchMediaRequest) GetCredentials() *Credentials {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+func (x *FetchMediaRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *FetchMediaRequest) GetPlatform() string {
+	if x != nil {
+		return x.Platform
+	}
+	return ""
+}
+
+func (x *FetchMediaRequest) GetAttachment() *Attachment {
+	if x != nil {
+		return x.Attachment
+	}
+	return nil
+}
+
+func (x *FetchMediaRequest) GetMaxBytes() int64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+type MediaChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set on the first chunk only.
+	Header        *MediaHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	Data          []byte       `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaChunk) Reset() {
+	*x = MediaChunk{}
+	mi := &file_connector_v1_connector_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaChunk) ProtoMessage() {}
+
+func (x *MediaChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaChunk.ProtoReflect.Descriptor instead.
+func (*MediaChunk) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *MediaChunk) GetHeader() *MediaHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *MediaChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type MediaHeader struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MimeType      string                 `protobuf:"bytes,1,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
+	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaHeader) Reset() {
+	*x = MediaHeader{}
+	mi := &file_connector_v1_connector_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaHeader) ProtoMessage() {}
+
+func (x *MediaHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaHeader.ProtoReflect.Descriptor instead.
+func (*MediaHeader) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *MediaHeader) GetMimeType() string {
+	if x != nil {
+		return x.MimeType
+	}
+	return ""
+}
+
+func (x *MediaHeader) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *MediaHeader) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type TemplateList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Templates     []*TemplateInfo        `protobuf:"bytes,1,rep,name=templates,proto3" json:"templates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TemplateList) Reset() {
+	*x = TemplateList{}
+	mi := &file_connector_v1_connector_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TemplateList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TemplateList) ProtoMessage() {}
+
+func (x *TemplateList) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TemplateList.ProtoReflect.Descriptor instead.
+func (*TemplateList) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *TemplateList) GetTemplates() []*TemplateInfo {
+	if x != nil {
+		return x.Templates
+	}
+	return nil
+}
+
+type TemplateInfo struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Language       string                 `protobuf:"bytes,2,opt,name=language,proto3" json:"language,omitempty"`
+	Category       string                 `protobuf:"bytes,3,opt,name=category,proto3" json:"category,omitempty"`
+	Status         string                 `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	ComponentsJson []byte                 `protobuf:"bytes,5,opt,name=components_json,json=componentsJson,proto3" json:"components_json,omitempty"`
+	BodyParameters int32                  `protobuf:"varint,6,opt,name=body_parameters,json=bodyParameters,proto3" json:"body_parameters,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TemplateInfo) Reset() {
+	*x = TemplateInfo{}
+	mi := &file_connector_v1_connector_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TemplateInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TemplateInfo) ProtoMessage() {}
+
+func (x *TemplateInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TemplateInfo.ProtoReflect.Descriptor instead.
+func (*TemplateInfo) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *TemplateInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TemplateInfo) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *TemplateInfo) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *TemplateInfo) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *TemplateInfo) GetComponentsJson() []byte {
+	if x != nil {
+		return x.ComponentsJson
+	}
+	return nil
+}
+
+func (x *TemplateInfo) GetBodyParameters() int32 {
+	if x != nil {
+		return x.BodyParameters
+	}
+	return 0
+}
+
+type LookupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           *App                   `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Credentials   *Credentials           `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	AccountId     string                 `protobuf:"bytes,3,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Platform      string                 `protobuf:"bytes,4,opt,name=platform,proto3" json:"platform,omitempty"`
+	Id            string                 `protobuf:"bytes,5,opt,name=id,proto3" json:"id,omitempty"`
+	ThreadKind    string                 `protobuf:"bytes,6,opt,name=thread_kind,json=threadKind,proto3" json:"thread_kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupRequest) Reset() {
+	*x = LookupRequest{}
+	mi := &file_connector_v1_connector_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupRequest) ProtoMessage() {}
+
+func (x *LookupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupRequest.ProtoReflect.Descriptor instead.
+func (*LookupRequest) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *LookupRequest) GetApp() *App {
+	if x != nil {
+		return x.App
+	}
+	return nil
+}
+
+func (x *LookupRequest) GetCredentials() *Credentials {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+func (x *LookupRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *LookupRequest) GetPlatform() string {
+	if x != nil {
+		return x.Platform
+	}
+	return ""
+}
+
+func (x *LookupRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LookupRequest) GetThreadKind() string {
+	if x != nil {
+		return x.ThreadKind
+	}
+	return ""
+}
+
+type ThreadInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Subject       string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	Url           string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	ThumbnailUrl  string                 `protobuf:"bytes,4,opt,name=thumbnail_url,json=thumbnailUrl,proto3" json:"thumbnail_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ThreadInfo) Reset() {
+	*x = ThreadInfo{}
+	mi := &file_connector_v1_connector_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ThreadInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ThreadInfo) ProtoMessage() {}
+
+func (x *ThreadInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ThreadInfo.ProtoReflect.Descriptor instead.
+func (*ThreadInfo) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ThreadInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ThreadInfo) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *ThreadInfo) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ThreadInfo) GetThumbnailUrl() string {
+	if x != nil {
+		return x.ThumbnailUrl
+	}
+	return ""
+}
+
+type DeleteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           *App                   `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	Credentials   *Credentials           `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	AccountId     string                 `protobuf:"bytes,3,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Kind          string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	ExternalId    string                 `protobuf:"bytes,5,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	ThreadId      string                 `protobuf:"bytes,6,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRequest) Reset() {
+	*x = DeleteRequest{}
+	mi := &file_connector_v1_connector_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRequest) ProtoMessage() {}
+
+func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRequest) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *DeleteRequest) GetApp() *App {
+	if x != nil {
+		return x.App
+	}
+	return nil
+}
+
+func (x *DeleteRequest) GetCredentials() *Credentials {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+func (x *DeleteRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *DeleteRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *DeleteRequest) GetExternalId() string {
+	if x != nil {
+		return x.ExternalId
+	}
+	return ""
+}
+
+func (x *DeleteRequest) GetThreadId() string {
+	if x != nil {
+		return x.ThreadId
+	}
+	return ""
+}
+
+type DeleteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteResponse) Reset() {
+	*x = DeleteResponse{}
+	mi := &file_connector_v1_connector_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteResponse) ProtoMessage() {}
+
+func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
+func (*DeleteResponse) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{50}
+}
+
+type ValidatePostResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidatePostResponse) Reset() {
+	*x = ValidatePostResponse{}
+	mi := &file_connector_v1_connector_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidatePostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidatePostResponse) ProtoMessage() {}
+
+func (x *ValidatePostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidatePostResponse.ProtoReflect.Descriptor instead.
+func (*ValidatePostResponse) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{51}
+}
+
 var File_connector_v1_connector_proto protoreflect.FileDescriptor
 
 const file_connector_v1_connector_proto_rawDesc = "" +
@@ -2235,14 +3739,53 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12$\n" +
 	"\x0eretry_after_ms\x18\x04 \x01(\x03R\fretryAfterMs\"\x11\n" +
 	"\x0fDescribeRequest\"\x10\n" +
-	"\x0eRevokeResponse\"\xee\x01\n" +
+	"\x0eRevokeResponse\"\xcf\x02\n" +
 	"\vDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1c\n" +
 	"\tplatforms\x18\x03 \x03(\tR\tplatforms\x12\"\n" +
 	"\fcapabilities\x18\x04 \x03(\tR\fcapabilities\x12E\n" +
 	"\rconfig_schema\x18\x05 \x03(\v2 .neksio.connector.v1.ConfigFieldR\fconfigSchema\x12(\n" +
-	"\x10account_id_label\x18\x06 \x01(\tR\x0eaccountIdLabel\"w\n" +
+	"\x10account_id_label\x18\x06 \x01(\tR\x0eaccountIdLabel\x128\n" +
+	"\x05rules\x18\a \x03(\v2\".neksio.connector.v1.PlatformRulesR\x05rules\x12%\n" +
+	"\x0eprotocol_minor\x18\b \x01(\x05R\rprotocolMinor\"\xeb\x02\n" +
+	"\rPlatformRules\x12\x1a\n" +
+	"\bplatform\x18\x01 \x01(\tR\bplatform\x12(\n" +
+	"\x10max_reply_length\x18\x02 \x01(\x05R\x0emaxReplyLength\x12&\n" +
+	"\x0fmax_reply_bytes\x18\x03 \x01(\x05R\rmaxReplyBytes\x12E\n" +
+	"\rreply_windows\x18\x04 \x03(\v2 .neksio.connector.v1.ReplyWindowR\freplyWindows\x12@\n" +
+	"\vattachments\x18\x05 \x03(\v2\x1e.neksio.connector.v1.MediaRuleR\vattachments\x12'\n" +
+	"\x0fmax_attachments\x18\x06 \x01(\x05R\x0emaxAttachments\x12:\n" +
+	"\apublish\x18\a \x03(\v2 .neksio.connector.v1.PublishRuleR\apublish\"\xab\x01\n" +
+	"\vReplyWindow\x12\x1f\n" +
+	"\vthread_kind\x18\x01 \x01(\tR\n" +
+	"threadKind\x12\x1b\n" +
+	"\twindow_ms\x18\x02 \x01(\x03R\bwindowMs\x121\n" +
+	"\x15human_agent_window_ms\x18\x03 \x01(\x03R\x12humanAgentWindowMs\x12+\n" +
+	"\x11templates_allowed\x18\x04 \x01(\bR\x10templatesAllowed\"[\n" +
+	"\tMediaRule\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1d\n" +
+	"\n" +
+	"mime_types\x18\x02 \x03(\tR\tmimeTypes\x12\x1b\n" +
+	"\tmax_bytes\x18\x03 \x01(\x03R\bmaxBytes\"\x8f\x03\n" +
+	"\vPublishRule\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\tR\x06format\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12&\n" +
+	"\x0fmax_text_length\x18\x03 \x01(\x05R\rmaxTextLength\x12!\n" +
+	"\fmax_hashtags\x18\x04 \x01(\x05R\vmaxHashtags\x12\x1b\n" +
+	"\tmin_media\x18\x05 \x01(\x05R\bminMedia\x12\x1b\n" +
+	"\tmax_media\x18\x06 \x01(\x05R\bmaxMedia\x124\n" +
+	"\x05media\x18\a \x03(\v2\x1e.neksio.connector.v1.MediaRuleR\x05media\x129\n" +
+	"\aoptions\x18\b \x03(\v2\x1f.neksio.connector.v1.OptionRuleR\aoptions\x12+\n" +
+	"\x11native_scheduling\x18\t \x01(\bR\x10nativeScheduling\x12#\n" +
+	"\rtext_required\x18\n" +
+	" \x01(\bR\ftextRequired\"v\n" +
+	"\n" +
+	"OptionRule\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\tR\x06values\x12\x1a\n" +
+	"\brequired\x18\x04 \x01(\bR\brequired\"w\n" +
 	"\vConfigField\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
@@ -2304,7 +3847,7 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
 	"\x05value\x18\x02 \x01(\v2\x1b.neksio.connector.v1.ValuesR\x05value:\x028\x01\"C\n" +
 	"\rWebhookResult\x122\n" +
-	"\x06events\x18\x01 \x03(\v2\x1a.neksio.connector.v1.EventR\x06events\"\x81\x03\n" +
+	"\x06events\x18\x01 \x03(\v2\x1a.neksio.connector.v1.EventR\x06events\"\xbc\x03\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bplatform\x18\x02 \x01(\tR\bplatform\x12\x1d\n" +
@@ -2315,7 +3858,13 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\amessage\x18\x05 \x01(\v2\x1c.neksio.connector.v1.MessageR\amessage\x129\n" +
 	"\x06status\x18\x06 \x01(\v2!.neksio.connector.v1.StatusUpdateR\x06status\x12;\n" +
 	"\aaccount\x18\a \x01(\v2!.neksio.connector.v1.AccountEventR\aaccount\x12<\n" +
-	"\apublish\x18\b \x01(\v2\".neksio.connector.v1.PublishResultR\apublish\"\x9b\x05\n" +
+	"\apublish\x18\b \x01(\v2\".neksio.connector.v1.PublishResultR\apublish\x129\n" +
+	"\x06notify\x18\t \x01(\v2!.neksio.connector.v1.NotificationR\x06notify\"\\\n" +
+	"\fNotification\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x1f\n" +
+	"\vthread_kind\x18\x02 \x01(\tR\n" +
+	"threadKind\x12\x17\n" +
+	"\aitem_id\x18\x03 \x01(\tR\x06itemId\"\x9b\x05\n" +
 	"\aMessage\x12\x1f\n" +
 	"\vexternal_id\x18\x01 \x01(\tR\n" +
 	"externalId\x12\x16\n" +
@@ -2421,7 +3970,7 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"externalId\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x10\n" +
 	"\x03url\x18\x03 \x01(\tR\x03url\x120\n" +
-	"\x05error\x18\x04 \x01(\v2\x1a.neksio.connector.v1.ErrorR\x05error\"\xe2\x01\n" +
+	"\x05error\x18\x04 \x01(\v2\x1a.neksio.connector.v1.ErrorR\x05error\"\xec\x02\n" +
 	"\x14PublishStatusRequest\x12*\n" +
 	"\x03app\x18\x01 \x01(\v2\x18.neksio.connector.v1.AppR\x03app\x12B\n" +
 	"\vcredentials\x18\x02 \x01(\v2 .neksio.connector.v1.CredentialsR\vcredentials\x12\x1d\n" +
@@ -2429,14 +3978,18 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"account_id\x18\x03 \x01(\tR\taccountId\x12\x1a\n" +
 	"\bplatform\x18\x04 \x01(\tR\bplatform\x12\x1f\n" +
 	"\vexternal_id\x18\x05 \x01(\tR\n" +
-	"externalId\"\xe6\x01\n" +
+	"externalId\x12'\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\x12-\n" +
+	"\x04post\x18\a \x01(\v2\x19.neksio.connector.v1.PostR\x04post\x120\n" +
+	"\x05since\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\xfa\x01\n" +
 	"\vSyncRequest\x12*\n" +
 	"\x03app\x18\x01 \x01(\v2\x18.neksio.connector.v1.AppR\x03app\x12B\n" +
 	"\vcredentials\x18\x02 \x01(\v2 .neksio.connector.v1.CredentialsR\vcredentials\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x03 \x01(\tR\taccountId\x12\x16\n" +
 	"\x06cursor\x18\x04 \x01(\tR\x06cursor\x120\n" +
-	"\x05since\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"u\n" +
+	"\x05since\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x12\n" +
+	"\x04only\x18\x06 \x03(\tR\x04only\"u\n" +
 	"\n" +
 	"SyncResult\x122\n" +
 	"\x06events\x18\x01 \x03(\v2\x1a.neksio.connector.v1.EventR\x06events\x12\x1f\n" +
@@ -2455,7 +4008,91 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\bplatform\x18\x03 \x01(\tR\bplatform\x12\x16\n" +
 	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x129\n" +
 	"\n" +
-	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt2\xfd\x06\n" +
+	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x8f\x01\n" +
+	"\x10AuthorizeRequest\x12*\n" +
+	"\x03app\x18\x01 \x01(\v2\x18.neksio.connector.v1.AppR\x03app\x12!\n" +
+	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x16\n" +
+	"\x06scopes\x18\x04 \x03(\tR\x06scopes\"%\n" +
+	"\x11AuthorizeResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\"\x92\x02\n" +
+	"\x0fExchangeRequest\x12*\n" +
+	"\x03app\x18\x01 \x01(\v2\x18.neksio.connector.v1.AppR\x03app\x12!\n" +
+	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12E\n" +
+	"\x05query\x18\x04 \x03(\v2/.neksio.connector.v1.ExchangeRequest.QueryEntryR\x05query\x1aU\n" +
+	"\n" +
+	"QueryEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
+	"\x05value\x18\x02 \x01(\v2\x1b.neksio.connector.v1.ValuesR\x05value:\x028\x01\"\x8c\x01\n" +
+	"\x05Grant\x12B\n" +
+	"\vcredentials\x18\x01 \x01(\v2 .neksio.connector.v1.CredentialsR\vcredentials\x12?\n" +
+	"\baccounts\x18\x02 \x03(\v2#.neksio.connector.v1.GrantedAccountR\baccounts\"\xa3\x02\n" +
+	"\x0eGrantedAccount\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bplatform\x18\x03 \x01(\tR\bplatform\x12B\n" +
+	"\vcredentials\x18\x04 \x01(\v2 .neksio.connector.v1.CredentialsR\vcredentials\x12D\n" +
+	"\x05extra\x18\x05 \x03(\v2..neksio.connector.v1.GrantedAccount.ExtraEntryR\x05extra\x1a8\n" +
+	"\n" +
+	"ExtraEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1b\n" +
+	"\x19SubscribeWebhooksResponse\"\x9c\x02\n" +
+	"\x11FetchMediaRequest\x12*\n" +
+	"\x03app\x18\x01 \x01(\v2\x18.neksio.connector.v1.AppR\x03app\x12B\n" +
+	"\vcredentials\x18\x02 \x01(\v2 .neksio.connector.v1.CredentialsR\vcredentials\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x03 \x01(\tR\taccountId\x12\x1a\n" +
+	"\bplatform\x18\x04 \x01(\tR\bplatform\x12?\n" +
+	"\n" +
+	"attachment\x18\x05 \x01(\v2\x1f.neksio.connector.v1.AttachmentR\n" +
+	"attachment\x12\x1b\n" +
+	"\tmax_bytes\x18\x06 \x01(\x03R\bmaxBytes\"Z\n" +
+	"\n" +
+	"MediaChunk\x128\n" +
+	"\x06header\x18\x01 \x01(\v2 .neksio.connector.v1.MediaHeaderR\x06header\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"R\n" +
+	"\vMediaHeader\x12\x1b\n" +
+	"\tmime_type\x18\x01 \x01(\tR\bmimeType\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"O\n" +
+	"\fTemplateList\x12?\n" +
+	"\ttemplates\x18\x01 \x03(\v2!.neksio.connector.v1.TemplateInfoR\ttemplates\"\xc4\x01\n" +
+	"\fTemplateInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\blanguage\x18\x02 \x01(\tR\blanguage\x12\x1a\n" +
+	"\bcategory\x18\x03 \x01(\tR\bcategory\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\x12'\n" +
+	"\x0fcomponents_json\x18\x05 \x01(\fR\x0ecomponentsJson\x12'\n" +
+	"\x0fbody_parameters\x18\x06 \x01(\x05R\x0ebodyParameters\"\xeb\x01\n" +
+	"\rLookupRequest\x12*\n" +
+	"\x03app\x18\x01 \x01(\v2\x18.neksio.connector.v1.AppR\x03app\x12B\n" +
+	"\vcredentials\x18\x02 \x01(\v2 .neksio.connector.v1.CredentialsR\vcredentials\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x03 \x01(\tR\taccountId\x12\x1a\n" +
+	"\bplatform\x18\x04 \x01(\tR\bplatform\x12\x0e\n" +
+	"\x02id\x18\x05 \x01(\tR\x02id\x12\x1f\n" +
+	"\vthread_kind\x18\x06 \x01(\tR\n" +
+	"threadKind\"m\n" +
+	"\n" +
+	"ThreadInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x12#\n" +
+	"\rthumbnail_url\x18\x04 \x01(\tR\fthumbnailUrl\"\xf0\x01\n" +
+	"\rDeleteRequest\x12*\n" +
+	"\x03app\x18\x01 \x01(\v2\x18.neksio.connector.v1.AppR\x03app\x12B\n" +
+	"\vcredentials\x18\x02 \x01(\v2 .neksio.connector.v1.CredentialsR\vcredentials\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x03 \x01(\tR\taccountId\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x1f\n" +
+	"\vexternal_id\x18\x05 \x01(\tR\n" +
+	"externalId\x12\x1b\n" +
+	"\tthread_id\x18\x06 \x01(\tR\bthreadId\"\x10\n" +
+	"\x0eDeleteResponse\"\x16\n" +
+	"\x14ValidatePostResponse2\xad\r\n" +
 	"\tConnector\x12R\n" +
 	"\bDescribe\x12$.neksio.connector.v1.DescribeRequest\x1a .neksio.connector.v1.Description\x12]\n" +
 	"\x12VerifySubscription\x12\".neksio.connector.v1.VerifyRequest\x1a#.neksio.connector.v1.VerifyResponse\x12X\n" +
@@ -2466,7 +4103,17 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\x04Sync\x12 .neksio.connector.v1.SyncRequest\x1a\x1f.neksio.connector.v1.SyncResult\x12`\n" +
 	"\x13ValidateCredentials\x12'.neksio.connector.v1.CredentialsRequest\x1a .neksio.connector.v1.AccountInfo\x12_\n" +
 	"\x12RefreshCredentials\x12'.neksio.connector.v1.CredentialsRequest\x1a .neksio.connector.v1.Credentials\x12V\n" +
-	"\x06Revoke\x12'.neksio.connector.v1.CredentialsRequest\x1a#.neksio.connector.v1.RevokeResponseBHZFgithub.com/neksio/neksio/plugins/sdk/genproto/connector/v1;connectorv1b\x06proto3"
+	"\x06Revoke\x12'.neksio.connector.v1.CredentialsRequest\x1a#.neksio.connector.v1.RevokeResponse\x12]\n" +
+	"\fAuthorizeURL\x12%.neksio.connector.v1.AuthorizeRequest\x1a&.neksio.connector.v1.AuthorizeResponse\x12P\n" +
+	"\fExchangeCode\x12$.neksio.connector.v1.ExchangeRequest\x1a\x1a.neksio.connector.v1.Grant\x12l\n" +
+	"\x11SubscribeWebhooks\x12'.neksio.connector.v1.CredentialsRequest\x1a..neksio.connector.v1.SubscribeWebhooksResponse\x12W\n" +
+	"\n" +
+	"FetchMedia\x12&.neksio.connector.v1.FetchMediaRequest\x1a\x1f.neksio.connector.v1.MediaChunk0\x01\x12[\n" +
+	"\rListTemplates\x12'.neksio.connector.v1.CredentialsRequest\x1a!.neksio.connector.v1.TemplateList\x12Q\n" +
+	"\rLookupContact\x12\".neksio.connector.v1.LookupRequest\x1a\x1c.neksio.connector.v1.Contact\x12S\n" +
+	"\fLookupThread\x12\".neksio.connector.v1.LookupRequest\x1a\x1f.neksio.connector.v1.ThreadInfo\x12Q\n" +
+	"\x06Delete\x12\".neksio.connector.v1.DeleteRequest\x1a#.neksio.connector.v1.DeleteResponse\x12^\n" +
+	"\fValidatePost\x12#.neksio.connector.v1.PublishRequest\x1a).neksio.connector.v1.ValidatePostResponseBHZFgithub.com/neksio/neksio/plugins/sdk/genproto/connector/v1;connectorv1b\x06proto3"
 
 var (
 	file_connector_v1_connector_proto_rawDescOnce sync.Once
@@ -2480,123 +4127,191 @@ func file_connector_v1_connector_proto_rawDescGZIP() []byte {
 	return file_connector_v1_connector_proto_rawDescData
 }
 
-var file_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_connector_v1_connector_proto_goTypes = []any{
-	(*Error)(nil),                 // 0: neksio.connector.v1.Error
-	(*DescribeRequest)(nil),       // 1: neksio.connector.v1.DescribeRequest
-	(*RevokeResponse)(nil),        // 2: neksio.connector.v1.RevokeResponse
-	(*Description)(nil),           // 3: neksio.connector.v1.Description
-	(*ConfigField)(nil),           // 4: neksio.connector.v1.ConfigField
-	(*App)(nil),                   // 5: neksio.connector.v1.App
-	(*Credentials)(nil),           // 6: neksio.connector.v1.Credentials
-	(*Values)(nil),                // 7: neksio.connector.v1.Values
-	(*VerifyRequest)(nil),         // 8: neksio.connector.v1.VerifyRequest
-	(*VerifyResponse)(nil),        // 9: neksio.connector.v1.VerifyResponse
-	(*WebhookRequest)(nil),        // 10: neksio.connector.v1.WebhookRequest
-	(*WebhookResult)(nil),         // 11: neksio.connector.v1.WebhookResult
-	(*Event)(nil),                 // 12: neksio.connector.v1.Event
-	(*Message)(nil),               // 13: neksio.connector.v1.Message
-	(*Contact)(nil),               // 14: neksio.connector.v1.Contact
-	(*Attachment)(nil),            // 15: neksio.connector.v1.Attachment
-	(*StatusUpdate)(nil),          // 16: neksio.connector.v1.StatusUpdate
-	(*AccountEvent)(nil),          // 17: neksio.connector.v1.AccountEvent
-	(*SendRequest)(nil),           // 18: neksio.connector.v1.SendRequest
-	(*Template)(nil),              // 19: neksio.connector.v1.Template
-	(*SendResult)(nil),            // 20: neksio.connector.v1.SendResult
-	(*Post)(nil),                  // 21: neksio.connector.v1.Post
-	(*Media)(nil),                 // 22: neksio.connector.v1.Media
-	(*PublishRequest)(nil),        // 23: neksio.connector.v1.PublishRequest
-	(*PublishResult)(nil),         // 24: neksio.connector.v1.PublishResult
-	(*PublishStatusRequest)(nil),  // 25: neksio.connector.v1.PublishStatusRequest
-	(*SyncRequest)(nil),           // 26: neksio.connector.v1.SyncRequest
-	(*SyncResult)(nil),            // 27: neksio.connector.v1.SyncResult
-	(*CredentialsRequest)(nil),    // 28: neksio.connector.v1.CredentialsRequest
-	(*AccountInfo)(nil),           // 29: neksio.connector.v1.AccountInfo
-	nil,                           // 30: neksio.connector.v1.App.SettingsEntry
-	nil,                           // 31: neksio.connector.v1.Credentials.ExtraEntry
-	nil,                           // 32: neksio.connector.v1.VerifyRequest.QueryEntry
-	nil,                           // 33: neksio.connector.v1.VerifyRequest.HeaderEntry
-	nil,                           // 34: neksio.connector.v1.WebhookRequest.QueryEntry
-	nil,                           // 35: neksio.connector.v1.WebhookRequest.HeaderEntry
-	nil,                           // 36: neksio.connector.v1.Message.MetadataEntry
-	nil,                           // 37: neksio.connector.v1.AccountEvent.DetailEntry
-	nil,                           // 38: neksio.connector.v1.Post.OptionsEntry
-	(*timestamppb.Timestamp)(nil), // 39: google.protobuf.Timestamp
+	(*Error)(nil),                     // 0: neksio.connector.v1.Error
+	(*DescribeRequest)(nil),           // 1: neksio.connector.v1.DescribeRequest
+	(*RevokeResponse)(nil),            // 2: neksio.connector.v1.RevokeResponse
+	(*Description)(nil),               // 3: neksio.connector.v1.Description
+	(*PlatformRules)(nil),             // 4: neksio.connector.v1.PlatformRules
+	(*ReplyWindow)(nil),               // 5: neksio.connector.v1.ReplyWindow
+	(*MediaRule)(nil),                 // 6: neksio.connector.v1.MediaRule
+	(*PublishRule)(nil),               // 7: neksio.connector.v1.PublishRule
+	(*OptionRule)(nil),                // 8: neksio.connector.v1.OptionRule
+	(*ConfigField)(nil),               // 9: neksio.connector.v1.ConfigField
+	(*App)(nil),                       // 10: neksio.connector.v1.App
+	(*Credentials)(nil),               // 11: neksio.connector.v1.Credentials
+	(*Values)(nil),                    // 12: neksio.connector.v1.Values
+	(*VerifyRequest)(nil),             // 13: neksio.connector.v1.VerifyRequest
+	(*VerifyResponse)(nil),            // 14: neksio.connector.v1.VerifyResponse
+	(*WebhookRequest)(nil),            // 15: neksio.connector.v1.WebhookRequest
+	(*WebhookResult)(nil),             // 16: neksio.connector.v1.WebhookResult
+	(*Event)(nil),                     // 17: neksio.connector.v1.Event
+	(*Notification)(nil),              // 18: neksio.connector.v1.Notification
+	(*Message)(nil),                   // 19: neksio.connector.v1.Message
+	(*Contact)(nil),                   // 20: neksio.connector.v1.Contact
+	(*Attachment)(nil),                // 21: neksio.connector.v1.Attachment
+	(*StatusUpdate)(nil),              // 22: neksio.connector.v1.StatusUpdate
+	(*AccountEvent)(nil),              // 23: neksio.connector.v1.AccountEvent
+	(*SendRequest)(nil),               // 24: neksio.connector.v1.SendRequest
+	(*Template)(nil),                  // 25: neksio.connector.v1.Template
+	(*SendResult)(nil),                // 26: neksio.connector.v1.SendResult
+	(*Post)(nil),                      // 27: neksio.connector.v1.Post
+	(*Media)(nil),                     // 28: neksio.connector.v1.Media
+	(*PublishRequest)(nil),            // 29: neksio.connector.v1.PublishRequest
+	(*PublishResult)(nil),             // 30: neksio.connector.v1.PublishResult
+	(*PublishStatusRequest)(nil),      // 31: neksio.connector.v1.PublishStatusRequest
+	(*SyncRequest)(nil),               // 32: neksio.connector.v1.SyncRequest
+	(*SyncResult)(nil),                // 33: neksio.connector.v1.SyncResult
+	(*CredentialsRequest)(nil),        // 34: neksio.connector.v1.CredentialsRequest
+	(*AccountInfo)(nil),               // 35: neksio.connector.v1.AccountInfo
+	(*AuthorizeRequest)(nil),          // 36: neksio.connector.v1.AuthorizeRequest
+	(*AuthorizeResponse)(nil),         // 37: neksio.connector.v1.AuthorizeResponse
+	(*ExchangeRequest)(nil),           // 38: neksio.connector.v1.ExchangeRequest
+	(*Grant)(nil),                     // 39: neksio.connector.v1.Grant
+	(*GrantedAccount)(nil),            // 40: neksio.connector.v1.GrantedAccount
+	(*SubscribeWebhooksResponse)(nil), // 41: neksio.connector.v1.SubscribeWebhooksResponse
+	(*FetchMediaRequest)(nil),         // 42: neksio.connector.v1.FetchMediaRequest
+	(*MediaChunk)(nil),                // 43: neksio.connector.v1.MediaChunk
+	(*MediaHeader)(nil),               // 44: neksio.connector.v1.MediaHeader
+	(*TemplateList)(nil),              // 45: neksio.connector.v1.TemplateList
+	(*TemplateInfo)(nil),              // 46: neksio.connector.v1.TemplateInfo
+	(*LookupRequest)(nil),             // 47: neksio.connector.v1.LookupRequest
+	(*ThreadInfo)(nil),                // 48: neksio.connector.v1.ThreadInfo
+	(*DeleteRequest)(nil),             // 49: neksio.connector.v1.DeleteRequest
+	(*DeleteResponse)(nil),            // 50: neksio.connector.v1.DeleteResponse
+	(*ValidatePostResponse)(nil),      // 51: neksio.connector.v1.ValidatePostResponse
+	nil,                               // 52: neksio.connector.v1.App.SettingsEntry
+	nil,                               // 53: neksio.connector.v1.Credentials.ExtraEntry
+	nil,                               // 54: neksio.connector.v1.VerifyRequest.QueryEntry
+	nil,                               // 55: neksio.connector.v1.VerifyRequest.HeaderEntry
+	nil,                               // 56: neksio.connector.v1.WebhookRequest.QueryEntry
+	nil,                               // 57: neksio.connector.v1.WebhookRequest.HeaderEntry
+	nil,                               // 58: neksio.connector.v1.Message.MetadataEntry
+	nil,                               // 59: neksio.connector.v1.AccountEvent.DetailEntry
+	nil,                               // 60: neksio.connector.v1.Post.OptionsEntry
+	nil,                               // 61: neksio.connector.v1.ExchangeRequest.QueryEntry
+	nil,                               // 62: neksio.connector.v1.GrantedAccount.ExtraEntry
+	(*timestamppb.Timestamp)(nil),     // 63: google.protobuf.Timestamp
 }
 var file_connector_v1_connector_proto_depIdxs = []int32{
-	4,  // 0: neksio.connector.v1.Description.config_schema:type_name -> neksio.connector.v1.ConfigField
-	30, // 1: neksio.connector.v1.App.settings:type_name -> neksio.connector.v1.App.SettingsEntry
-	39, // 2: neksio.connector.v1.Credentials.expires_at:type_name -> google.protobuf.Timestamp
-	31, // 3: neksio.connector.v1.Credentials.extra:type_name -> neksio.connector.v1.Credentials.ExtraEntry
-	5,  // 4: neksio.connector.v1.VerifyRequest.app:type_name -> neksio.connector.v1.App
-	32, // 5: neksio.connector.v1.VerifyRequest.query:type_name -> neksio.connector.v1.VerifyRequest.QueryEntry
-	33, // 6: neksio.connector.v1.VerifyRequest.header:type_name -> neksio.connector.v1.VerifyRequest.HeaderEntry
-	5,  // 7: neksio.connector.v1.WebhookRequest.app:type_name -> neksio.connector.v1.App
-	34, // 8: neksio.connector.v1.WebhookRequest.query:type_name -> neksio.connector.v1.WebhookRequest.QueryEntry
-	35, // 9: neksio.connector.v1.WebhookRequest.header:type_name -> neksio.connector.v1.WebhookRequest.HeaderEntry
-	39, // 10: neksio.connector.v1.WebhookRequest.received_at:type_name -> google.protobuf.Timestamp
-	12, // 11: neksio.connector.v1.WebhookResult.events:type_name -> neksio.connector.v1.Event
-	39, // 12: neksio.connector.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	13, // 13: neksio.connector.v1.Event.message:type_name -> neksio.connector.v1.Message
-	16, // 14: neksio.connector.v1.Event.status:type_name -> neksio.connector.v1.StatusUpdate
-	17, // 15: neksio.connector.v1.Event.account:type_name -> neksio.connector.v1.AccountEvent
-	24, // 16: neksio.connector.v1.Event.publish:type_name -> neksio.connector.v1.PublishResult
-	14, // 17: neksio.connector.v1.Message.contact:type_name -> neksio.connector.v1.Contact
-	15, // 18: neksio.connector.v1.Message.attachments:type_name -> neksio.connector.v1.Attachment
-	39, // 19: neksio.connector.v1.Message.timestamp:type_name -> google.protobuf.Timestamp
-	36, // 20: neksio.connector.v1.Message.metadata:type_name -> neksio.connector.v1.Message.MetadataEntry
-	39, // 21: neksio.connector.v1.StatusUpdate.timestamp:type_name -> google.protobuf.Timestamp
-	0,  // 22: neksio.connector.v1.StatusUpdate.error:type_name -> neksio.connector.v1.Error
-	37, // 23: neksio.connector.v1.AccountEvent.detail:type_name -> neksio.connector.v1.AccountEvent.DetailEntry
-	5,  // 24: neksio.connector.v1.SendRequest.app:type_name -> neksio.connector.v1.App
-	6,  // 25: neksio.connector.v1.SendRequest.credentials:type_name -> neksio.connector.v1.Credentials
-	19, // 26: neksio.connector.v1.SendRequest.template:type_name -> neksio.connector.v1.Template
-	15, // 27: neksio.connector.v1.SendRequest.attachments:type_name -> neksio.connector.v1.Attachment
-	22, // 28: neksio.connector.v1.Post.media:type_name -> neksio.connector.v1.Media
-	39, // 29: neksio.connector.v1.Post.scheduled_at:type_name -> google.protobuf.Timestamp
-	38, // 30: neksio.connector.v1.Post.options:type_name -> neksio.connector.v1.Post.OptionsEntry
-	5,  // 31: neksio.connector.v1.PublishRequest.app:type_name -> neksio.connector.v1.App
-	6,  // 32: neksio.connector.v1.PublishRequest.credentials:type_name -> neksio.connector.v1.Credentials
-	21, // 33: neksio.connector.v1.PublishRequest.post:type_name -> neksio.connector.v1.Post
-	0,  // 34: neksio.connector.v1.PublishResult.error:type_name -> neksio.connector.v1.Error
-	5,  // 35: neksio.connector.v1.PublishStatusRequest.app:type_name -> neksio.connector.v1.App
-	6,  // 36: neksio.connector.v1.PublishStatusRequest.credentials:type_name -> neksio.connector.v1.Credentials
-	5,  // 37: neksio.connector.v1.SyncRequest.app:type_name -> neksio.connector.v1.App
-	6,  // 38: neksio.connector.v1.SyncRequest.credentials:type_name -> neksio.connector.v1.Credentials
-	39, // 39: neksio.connector.v1.SyncRequest.since:type_name -> google.protobuf.Timestamp
-	12, // 40: neksio.connector.v1.SyncResult.events:type_name -> neksio.connector.v1.Event
-	5,  // 41: neksio.connector.v1.CredentialsRequest.app:type_name -> neksio.connector.v1.App
-	6,  // 42: neksio.connector.v1.CredentialsRequest.credentials:type_name -> neksio.connector.v1.Credentials
-	39, // 43: neksio.connector.v1.AccountInfo.expires_at:type_name -> google.protobuf.Timestamp
-	7,  // 44: neksio.connector.v1.VerifyRequest.QueryEntry.value:type_name -> neksio.connector.v1.Values
-	7,  // 45: neksio.connector.v1.VerifyRequest.HeaderEntry.value:type_name -> neksio.connector.v1.Values
-	7,  // 46: neksio.connector.v1.WebhookRequest.QueryEntry.value:type_name -> neksio.connector.v1.Values
-	7,  // 47: neksio.connector.v1.WebhookRequest.HeaderEntry.value:type_name -> neksio.connector.v1.Values
-	1,  // 48: neksio.connector.v1.Connector.Describe:input_type -> neksio.connector.v1.DescribeRequest
-	8,  // 49: neksio.connector.v1.Connector.VerifySubscription:input_type -> neksio.connector.v1.VerifyRequest
-	10, // 50: neksio.connector.v1.Connector.HandleWebhook:input_type -> neksio.connector.v1.WebhookRequest
-	18, // 51: neksio.connector.v1.Connector.Send:input_type -> neksio.connector.v1.SendRequest
-	23, // 52: neksio.connector.v1.Connector.Publish:input_type -> neksio.connector.v1.PublishRequest
-	25, // 53: neksio.connector.v1.Connector.PublishStatus:input_type -> neksio.connector.v1.PublishStatusRequest
-	26, // 54: neksio.connector.v1.Connector.Sync:input_type -> neksio.connector.v1.SyncRequest
-	28, // 55: neksio.connector.v1.Connector.ValidateCredentials:input_type -> neksio.connector.v1.CredentialsRequest
-	28, // 56: neksio.connector.v1.Connector.RefreshCredentials:input_type -> neksio.connector.v1.CredentialsRequest
-	28, // 57: neksio.connector.v1.Connector.Revoke:input_type -> neksio.connector.v1.CredentialsRequest
-	3,  // 58: neksio.connector.v1.Connector.Describe:output_type -> neksio.connector.v1.Description
-	9,  // 59: neksio.connector.v1.Connector.VerifySubscription:output_type -> neksio.connector.v1.VerifyResponse
-	11, // 60: neksio.connector.v1.Connector.HandleWebhook:output_type -> neksio.connector.v1.WebhookResult
-	20, // 61: neksio.connector.v1.Connector.Send:output_type -> neksio.connector.v1.SendResult
-	24, // 62: neksio.connector.v1.Connector.Publish:output_type -> neksio.connector.v1.PublishResult
-	24, // 63: neksio.connector.v1.Connector.PublishStatus:output_type -> neksio.connector.v1.PublishResult
-	27, // 64: neksio.connector.v1.Connector.Sync:output_type -> neksio.connector.v1.SyncResult
-	29, // 65: neksio.connector.v1.Connector.ValidateCredentials:output_type -> neksio.connector.v1.AccountInfo
-	6,  // 66: neksio.connector.v1.Connector.RefreshCredentials:output_type -> neksio.connector.v1.Credentials
-	2,  // 67: neksio.connector.v1.Connector.Revoke:output_type -> neksio.connector.v1.RevokeResponse
-	58, // [58:68] is the sub-list for method output_type
-	48, // [48:58] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	9,  // 0: neksio.connector.v1.Description.config_schema:type_name -> neksio.connector.v1.ConfigField
+	4,  // 1: neksio.connector.v1.Description.rules:type_name -> neksio.connector.v1.PlatformRules
+	5,  // 2: neksio.connector.v1.PlatformRules.reply_windows:type_name -> neksio.connector.v1.ReplyWindow
+	6,  // 3: neksio.connector.v1.PlatformRules.attachments:type_name -> neksio.connector.v1.MediaRule
+	7,  // 4: neksio.connector.v1.PlatformRules.publish:type_name -> neksio.connector.v1.PublishRule
+	6,  // 5: neksio.connector.v1.PublishRule.media:type_name -> neksio.connector.v1.MediaRule
+	8,  // 6: neksio.connector.v1.PublishRule.options:type_name -> neksio.connector.v1.OptionRule
+	52, // 7: neksio.connector.v1.App.settings:type_name -> neksio.connector.v1.App.SettingsEntry
+	63, // 8: neksio.connector.v1.Credentials.expires_at:type_name -> google.protobuf.Timestamp
+	53, // 9: neksio.connector.v1.Credentials.extra:type_name -> neksio.connector.v1.Credentials.ExtraEntry
+	10, // 10: neksio.connector.v1.VerifyRequest.app:type_name -> neksio.connector.v1.App
+	54, // 11: neksio.connector.v1.VerifyRequest.query:type_name -> neksio.connector.v1.VerifyRequest.QueryEntry
+	55, // 12: neksio.connector.v1.VerifyRequest.header:type_name -> neksio.connector.v1.VerifyRequest.HeaderEntry
+	10, // 13: neksio.connector.v1.WebhookRequest.app:type_name -> neksio.connector.v1.App
+	56, // 14: neksio.connector.v1.WebhookRequest.query:type_name -> neksio.connector.v1.WebhookRequest.QueryEntry
+	57, // 15: neksio.connector.v1.WebhookRequest.header:type_name -> neksio.connector.v1.WebhookRequest.HeaderEntry
+	63, // 16: neksio.connector.v1.WebhookRequest.received_at:type_name -> google.protobuf.Timestamp
+	17, // 17: neksio.connector.v1.WebhookResult.events:type_name -> neksio.connector.v1.Event
+	63, // 18: neksio.connector.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	19, // 19: neksio.connector.v1.Event.message:type_name -> neksio.connector.v1.Message
+	22, // 20: neksio.connector.v1.Event.status:type_name -> neksio.connector.v1.StatusUpdate
+	23, // 21: neksio.connector.v1.Event.account:type_name -> neksio.connector.v1.AccountEvent
+	30, // 22: neksio.connector.v1.Event.publish:type_name -> neksio.connector.v1.PublishResult
+	18, // 23: neksio.connector.v1.Event.notify:type_name -> neksio.connector.v1.Notification
+	20, // 24: neksio.connector.v1.Message.contact:type_name -> neksio.connector.v1.Contact
+	21, // 25: neksio.connector.v1.Message.attachments:type_name -> neksio.connector.v1.Attachment
+	63, // 26: neksio.connector.v1.Message.timestamp:type_name -> google.protobuf.Timestamp
+	58, // 27: neksio.connector.v1.Message.metadata:type_name -> neksio.connector.v1.Message.MetadataEntry
+	63, // 28: neksio.connector.v1.StatusUpdate.timestamp:type_name -> google.protobuf.Timestamp
+	0,  // 29: neksio.connector.v1.StatusUpdate.error:type_name -> neksio.connector.v1.Error
+	59, // 30: neksio.connector.v1.AccountEvent.detail:type_name -> neksio.connector.v1.AccountEvent.DetailEntry
+	10, // 31: neksio.connector.v1.SendRequest.app:type_name -> neksio.connector.v1.App
+	11, // 32: neksio.connector.v1.SendRequest.credentials:type_name -> neksio.connector.v1.Credentials
+	25, // 33: neksio.connector.v1.SendRequest.template:type_name -> neksio.connector.v1.Template
+	21, // 34: neksio.connector.v1.SendRequest.attachments:type_name -> neksio.connector.v1.Attachment
+	28, // 35: neksio.connector.v1.Post.media:type_name -> neksio.connector.v1.Media
+	63, // 36: neksio.connector.v1.Post.scheduled_at:type_name -> google.protobuf.Timestamp
+	60, // 37: neksio.connector.v1.Post.options:type_name -> neksio.connector.v1.Post.OptionsEntry
+	10, // 38: neksio.connector.v1.PublishRequest.app:type_name -> neksio.connector.v1.App
+	11, // 39: neksio.connector.v1.PublishRequest.credentials:type_name -> neksio.connector.v1.Credentials
+	27, // 40: neksio.connector.v1.PublishRequest.post:type_name -> neksio.connector.v1.Post
+	0,  // 41: neksio.connector.v1.PublishResult.error:type_name -> neksio.connector.v1.Error
+	10, // 42: neksio.connector.v1.PublishStatusRequest.app:type_name -> neksio.connector.v1.App
+	11, // 43: neksio.connector.v1.PublishStatusRequest.credentials:type_name -> neksio.connector.v1.Credentials
+	27, // 44: neksio.connector.v1.PublishStatusRequest.post:type_name -> neksio.connector.v1.Post
+	63, // 45: neksio.connector.v1.PublishStatusRequest.since:type_name -> google.protobuf.Timestamp
+	10, // 46: neksio.connector.v1.SyncRequest.app:type_name -> neksio.connector.v1.App
+	11, // 47: neksio.connector.v1.SyncRequest.credentials:type_name -> neksio.connector.v1.Credentials
+	63, // 48: neksio.connector.v1.SyncRequest.since:type_name -> google.protobuf.Timestamp
+	17, // 49: neksio.connector.v1.SyncResult.events:type_name -> neksio.connector.v1.Event
+	10, // 50: neksio.connector.v1.CredentialsRequest.app:type_name -> neksio.connector.v1.App
+	11, // 51: neksio.connector.v1.CredentialsRequest.credentials:type_name -> neksio.connector.v1.Credentials
+	63, // 52: neksio.connector.v1.AccountInfo.expires_at:type_name -> google.protobuf.Timestamp
+	10, // 53: neksio.connector.v1.AuthorizeRequest.app:type_name -> neksio.connector.v1.App
+	10, // 54: neksio.connector.v1.ExchangeRequest.app:type_name -> neksio.connector.v1.App
+	61, // 55: neksio.connector.v1.ExchangeRequest.query:type_name -> neksio.connector.v1.ExchangeRequest.QueryEntry
+	11, // 56: neksio.connector.v1.Grant.credentials:type_name -> neksio.connector.v1.Credentials
+	40, // 57: neksio.connector.v1.Grant.accounts:type_name -> neksio.connector.v1.GrantedAccount
+	11, // 58: neksio.connector.v1.GrantedAccount.credentials:type_name -> neksio.connector.v1.Credentials
+	62, // 59: neksio.connector.v1.GrantedAccount.extra:type_name -> neksio.connector.v1.GrantedAccount.ExtraEntry
+	10, // 60: neksio.connector.v1.FetchMediaRequest.app:type_name -> neksio.connector.v1.App
+	11, // 61: neksio.connector.v1.FetchMediaRequest.credentials:type_name -> neksio.connector.v1.Credentials
+	21, // 62: neksio.connector.v1.FetchMediaRequest.attachment:type_name -> neksio.connector.v1.Attachment
+	44, // 63: neksio.connector.v1.MediaChunk.header:type_name -> neksio.connector.v1.MediaHeader
+	46, // 64: neksio.connector.v1.TemplateList.templates:type_name -> neksio.connector.v1.TemplateInfo
+	10, // 65: neksio.connector.v1.LookupRequest.app:type_name -> neksio.connector.v1.App
+	11, // 66: neksio.connector.v1.LookupRequest.credentials:type_name -> neksio.connector.v1.Credentials
+	10, // 67: neksio.connector.v1.DeleteRequest.app:type_name -> neksio.connector.v1.App
+	11, // 68: neksio.connector.v1.DeleteRequest.credentials:type_name -> neksio.connector.v1.Credentials
+	12, // 69: neksio.connector.v1.VerifyRequest.QueryEntry.value:type_name -> neksio.connector.v1.Values
+	12, // 70: neksio.connector.v1.VerifyRequest.HeaderEntry.value:type_name -> neksio.connector.v1.Values
+	12, // 71: neksio.connector.v1.WebhookRequest.QueryEntry.value:type_name -> neksio.connector.v1.Values
+	12, // 72: neksio.connector.v1.WebhookRequest.HeaderEntry.value:type_name -> neksio.connector.v1.Values
+	12, // 73: neksio.connector.v1.ExchangeRequest.QueryEntry.value:type_name -> neksio.connector.v1.Values
+	1,  // 74: neksio.connector.v1.Connector.Describe:input_type -> neksio.connector.v1.DescribeRequest
+	13, // 75: neksio.connector.v1.Connector.VerifySubscription:input_type -> neksio.connector.v1.VerifyRequest
+	15, // 76: neksio.connector.v1.Connector.HandleWebhook:input_type -> neksio.connector.v1.WebhookRequest
+	24, // 77: neksio.connector.v1.Connector.Send:input_type -> neksio.connector.v1.SendRequest
+	29, // 78: neksio.connector.v1.Connector.Publish:input_type -> neksio.connector.v1.PublishRequest
+	31, // 79: neksio.connector.v1.Connector.PublishStatus:input_type -> neksio.connector.v1.PublishStatusRequest
+	32, // 80: neksio.connector.v1.Connector.Sync:input_type -> neksio.connector.v1.SyncRequest
+	34, // 81: neksio.connector.v1.Connector.ValidateCredentials:input_type -> neksio.connector.v1.CredentialsRequest
+	34, // 82: neksio.connector.v1.Connector.RefreshCredentials:input_type -> neksio.connector.v1.CredentialsRequest
+	34, // 83: neksio.connector.v1.Connector.Revoke:input_type -> neksio.connector.v1.CredentialsRequest
+	36, // 84: neksio.connector.v1.Connector.AuthorizeURL:input_type -> neksio.connector.v1.AuthorizeRequest
+	38, // 85: neksio.connector.v1.Connector.ExchangeCode:input_type -> neksio.connector.v1.ExchangeRequest
+	34, // 86: neksio.connector.v1.Connector.SubscribeWebhooks:input_type -> neksio.connector.v1.CredentialsRequest
+	42, // 87: neksio.connector.v1.Connector.FetchMedia:input_type -> neksio.connector.v1.FetchMediaRequest
+	34, // 88: neksio.connector.v1.Connector.ListTemplates:input_type -> neksio.connector.v1.CredentialsRequest
+	47, // 89: neksio.connector.v1.Connector.LookupContact:input_type -> neksio.connector.v1.LookupRequest
+	47, // 90: neksio.connector.v1.Connector.LookupThread:input_type -> neksio.connector.v1.LookupRequest
+	49, // 91: neksio.connector.v1.Connector.Delete:input_type -> neksio.connector.v1.DeleteRequest
+	29, // 92: neksio.connector.v1.Connector.ValidatePost:input_type -> neksio.connector.v1.PublishRequest
+	3,  // 93: neksio.connector.v1.Connector.Describe:output_type -> neksio.connector.v1.Description
+	14, // 94: neksio.connector.v1.Connector.VerifySubscription:output_type -> neksio.connector.v1.VerifyResponse
+	16, // 95: neksio.connector.v1.Connector.HandleWebhook:output_type -> neksio.connector.v1.WebhookResult
+	26, // 96: neksio.connector.v1.Connector.Send:output_type -> neksio.connector.v1.SendResult
+	30, // 97: neksio.connector.v1.Connector.Publish:output_type -> neksio.connector.v1.PublishResult
+	30, // 98: neksio.connector.v1.Connector.PublishStatus:output_type -> neksio.connector.v1.PublishResult
+	33, // 99: neksio.connector.v1.Connector.Sync:output_type -> neksio.connector.v1.SyncResult
+	35, // 100: neksio.connector.v1.Connector.ValidateCredentials:output_type -> neksio.connector.v1.AccountInfo
+	11, // 101: neksio.connector.v1.Connector.RefreshCredentials:output_type -> neksio.connector.v1.Credentials
+	2,  // 102: neksio.connector.v1.Connector.Revoke:output_type -> neksio.connector.v1.RevokeResponse
+	37, // 103: neksio.connector.v1.Connector.AuthorizeURL:output_type -> neksio.connector.v1.AuthorizeResponse
+	39, // 104: neksio.connector.v1.Connector.ExchangeCode:output_type -> neksio.connector.v1.Grant
+	41, // 105: neksio.connector.v1.Connector.SubscribeWebhooks:output_type -> neksio.connector.v1.SubscribeWebhooksResponse
+	43, // 106: neksio.connector.v1.Connector.FetchMedia:output_type -> neksio.connector.v1.MediaChunk
+	45, // 107: neksio.connector.v1.Connector.ListTemplates:output_type -> neksio.connector.v1.TemplateList
+	20, // 108: neksio.connector.v1.Connector.LookupContact:output_type -> neksio.connector.v1.Contact
+	48, // 109: neksio.connector.v1.Connector.LookupThread:output_type -> neksio.connector.v1.ThreadInfo
+	50, // 110: neksio.connector.v1.Connector.Delete:output_type -> neksio.connector.v1.DeleteResponse
+	51, // 111: neksio.connector.v1.Connector.ValidatePost:output_type -> neksio.connector.v1.ValidatePostResponse
+	93, // [93:112] is the sub-list for method output_type
+	74, // [74:93] is the sub-list for method input_type
+	74, // [74:74] is the sub-list for extension type_name
+	74, // [74:74] is the sub-list for extension extendee
+	0,  // [0:74] is the sub-list for field type_name
 }
 
 func init() { file_connector_v1_connector_proto_init() }
@@ -2610,7 +4325,7 @@ func file_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connector_v1_connector_proto_rawDesc), len(file_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   39,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,15 @@ const (
 	Connector_ValidateCredentials_FullMethodName = "/neksio.connector.v1.Connector/ValidateCredentials"
 	Connector_RefreshCredentials_FullMethodName  = "/neksio.connector.v1.Connector/RefreshCredentials"
 	Connector_Revoke_FullMethodName              = "/neksio.connector.v1.Connector/Revoke"
+	Connector_AuthorizeURL_FullMethodName        = "/neksio.connector.v1.Connector/AuthorizeURL"
+	Connector_ExchangeCode_FullMethodName        = "/neksio.connector.v1.Connector/ExchangeCode"
+	Connector_SubscribeWebhooks_FullMethodName   = "/neksio.connector.v1.Connector/SubscribeWebhooks"
+	Connector_FetchMedia_FullMethodName          = "/neksio.connector.v1.Connector/FetchMedia"
+	Connector_ListTemplates_FullMethodName       = "/neksio.connector.v1.Connector/ListTemplates"
+	Connector_LookupContact_FullMethodName       = "/neksio.connector.v1.Connector/LookupContact"
+	Connector_LookupThread_FullMethodName        = "/neksio.connector.v1.Connector/LookupThread"
+	Connector_Delete_FullMethodName              = "/neksio.connector.v1.Connector/Delete"
+	Connector_ValidatePost_FullMethodName        = "/neksio.connector.v1.Connector/ValidatePost"
 )
 
 // ConnectorClient is the client API for Connector service.
@@ -58,6 +67,20 @@ type ConnectorClient interface {
 	ValidateCredentials(ctx context.Context, in *CredentialsRequest, opts ...grpc.CallOption) (*AccountInfo, error)
 	RefreshCredentials(ctx context.Context, in *CredentialsRequest, opts ...grpc.CallOption) (*Credentials, error)
 	Revoke(ctx context.Context, in *CredentialsRequest, opts ...grpc.CallOption) (*RevokeResponse, error)
+	// Added in protocol 1.1. A plugin built before them answers
+	// UNIMPLEMENTED, which the host reads as "unsupported": old plugins keep
+	// working, without the surfaces these calls open.
+	AuthorizeURL(ctx context.Context, in *AuthorizeRequest, opts ...grpc.CallOption) (*AuthorizeResponse, error)
+	ExchangeCode(ctx context.Context, in *ExchangeRequest, opts ...grpc.CallOption) (*Grant, error)
+	SubscribeWebhooks(ctx context.Context, in *CredentialsRequest, opts ...grpc.CallOption) (*SubscribeWebhooksResponse, error)
+	// FetchMedia streams an inbound attachment: the first chunk carries the
+	// header (mime type, size, name), the next ones the bytes.
+	FetchMedia(ctx context.Context, in *FetchMediaRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[MediaChunk], error)
+	ListTemplates(ctx context.Context, in *CredentialsRequest, opts ...grpc.CallOption) (*TemplateList, error)
+	LookupContact(ctx context.Context, in *LookupRequest, opts ...grpc.CallOption) (*Contact, error)
+	LookupThread(ctx context.Context, in *LookupRequest, opts ...grpc.CallOption) (*ThreadInfo, error)
+	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
+	ValidatePost(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*ValidatePostResponse, error)
 }
 
 type connectorClient struct {
@@ -168,6 +191,105 @@ func (c *connectorClient) Revoke(ctx context.Context, in *CredentialsRequest, op
 	return out, nil
 }
 
+func (c *connectorClient) AuthorizeURL(ctx context.Context, in *AuthorizeRequest, opts ...grpc.CallOption) (*AuthorizeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuthorizeResponse)
+	err := c.cc.Invoke(ctx, Connector_AuthorizeURL_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *connectorClient) ExchangeCode(ctx context.Context, in *ExchangeRequest, opts ...grpc.CallOption) (*Grant, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Grant)
+	err := c.cc.Invoke(ctx, Connector_ExchangeCode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *connectorClient) SubscribeWebhooks(ctx context.Context, in *CredentialsRequest, opts ...grpc.CallOption) (*SubscribeWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubscribeWebhooksResponse)
+	err := c.cc.Invoke(ctx, Connector_SubscribeWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *connectorClient) FetchMedia(ctx context.Context, in *FetchMediaRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[MediaChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Connector_ServiceDesc.Streams[0], Connector_FetchMedia_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[FetchMediaRequest, MediaChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Connector_FetchMediaClient = grpc.ServerStreamingClient[MediaChunk]
+
+func (c *connectorClient) ListTemplates(ctx context.Context, in *CredentialsRequest, opts ...grpc.CallOption) (*TemplateList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TemplateList)
+	err := c.cc.Invoke(ctx, Connector_ListTemplates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *connectorClient) LookupContact(ctx context.Context, in *LookupRequest, opts ...grpc.CallOption) (*Contact, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Contact)
+	err := c.cc.Invoke(ctx, Connector_LookupContact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *connectorClient) LookupThread(ctx context.Context, in *LookupRequest, opts ...grpc.CallOption) (*ThreadInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ThreadInfo)
+	err := c.cc.Invoke(ctx, Connector_LookupThread_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *connectorClient) Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteResponse)
+	err := c.cc.Invoke(ctx, Connector_Delete_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *connectorClient) ValidatePost(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*ValidatePostResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidatePostResponse)
+	err := c.cc.Invoke(ctx, Connector_ValidatePost_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServer is the server API for Connector service.
 // All implementations must embed UnimplementedConnectorServer
 // for forward compatibility.
@@ -184,6 +306,20 @@ type ConnectorServer interface {
 	ValidateCredentials(context.Context, *CredentialsRequest) (*AccountInfo, error)
 	RefreshCredentials(context.Context, *CredentialsRequest) (*Credentials, error)
 	Revoke(context.Context, *CredentialsRequest) (*RevokeResponse, error)
+	// Added in protocol 1.1. A plugin built before them answers
+	// UNIMPLEMENTED, which the host reads as "unsupported": old plugins keep
+	// working, without the surfaces these calls open.
+	AuthorizeURL(context.Context, *AuthorizeRequest) (*AuthorizeResponse, error)
+	ExchangeCode(context.Context, *ExchangeRequest) (*Grant, error)
+	SubscribeWebhooks(context.Context, *CredentialsRequest) (*SubscribeWebhooksResponse, error)
+	// FetchMedia streams an inbound attachment: the first chunk carries the
+	// header (mime type, size, name), the next ones the bytes.
+	FetchMedia(*FetchMediaRequest, grpc.ServerStreamingServer[MediaChunk]) error
+	ListTemplates(context.Context, *CredentialsRequest) (*TemplateList, error)
+	LookupContact(context.Context, *LookupRequest) (*Contact, error)
+	LookupThread(context.Context, *LookupRequest) (*ThreadInfo, error)
+	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
+	ValidatePost(context.Context, *PublishRequest) (*ValidatePostResponse, error)
 	mustEmbedUnimplementedConnectorServer()
 }
 
@@ -223,6 +359,33 @@ func (UnimplementedConnectorServer) RefreshCredentials(context.Context, *Credent
 }
 func (UnimplementedConnectorServer) Revoke(context.Context, *CredentialsRequest) (*RevokeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Revoke not implemented")
+}
+func (UnimplementedConnectorServer) AuthorizeURL(context.Context, *AuthorizeRequest) (*AuthorizeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AuthorizeURL not implemented")
+}
+func (UnimplementedConnectorServer) ExchangeCode(context.Context, *ExchangeRequest) (*Grant, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExchangeCode not implemented")
+}
+func (UnimplementedConnectorServer) SubscribeWebhooks(context.Context, *CredentialsRequest) (*SubscribeWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubscribeWebhooks not implemented")
+}
+func (UnimplementedConnectorServer) FetchMedia(*FetchMediaRequest, grpc.ServerStreamingServer[MediaChunk]) error {
+	return status.Error(codes.Unimplemented, "method FetchMedia not implemented")
+}
+func (UnimplementedConnectorServer) ListTemplates(context.Context, *CredentialsRequest) (*TemplateList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTemplates not implemented")
+}
+func (UnimplementedConnectorServer) LookupContact(context.Context, *LookupRequest) (*Contact, error) {
+	return nil, status.Error(codes.Unimplemented, "method LookupContact not implemented")
+}
+func (UnimplementedConnectorServer) LookupThread(context.Context, *LookupRequest) (*ThreadInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method LookupThread not implemented")
+}
+func (UnimplementedConnectorServer) Delete(context.Context, *DeleteRequest) (*DeleteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Delete not implemented")
+}
+func (UnimplementedConnectorServer) ValidatePost(context.Context, *PublishRequest) (*ValidatePostResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidatePost not implemented")
 }
 func (UnimplementedConnectorServer) mustEmbedUnimplementedConnectorServer() {}
 func (UnimplementedConnectorServer) testEmbeddedByValue()                   {}
@@ -425,6 +588,161 @@ func _Connector_Revoke_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Connector_AuthorizeURL_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuthorizeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).AuthorizeURL(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_AuthorizeURL_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).AuthorizeURL(ctx, req.(*AuthorizeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Connector_ExchangeCode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExchangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).ExchangeCode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_ExchangeCode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).ExchangeCode(ctx, req.(*ExchangeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Connector_SubscribeWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CredentialsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).SubscribeWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_SubscribeWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).SubscribeWebhooks(ctx, req.(*CredentialsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Connector_FetchMedia_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(FetchMediaRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ConnectorServer).FetchMedia(m, &grpc.GenericServerStream[FetchMediaRequest, MediaChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Connector_FetchMediaServer = grpc.ServerStreamingServer[MediaChunk]
+
+func _Connector_ListTemplates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CredentialsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).ListTemplates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_ListTemplates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).ListTemplates(ctx, req.(*CredentialsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Connector_LookupContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LookupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).LookupContact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_LookupContact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).LookupContact(ctx, req.(*LookupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Connector_LookupThread_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LookupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).LookupThread(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_LookupThread_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).LookupThread(ctx, req.(*LookupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Connector_Delete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).Delete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_Delete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).Delete(ctx, req.(*DeleteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Connector_ValidatePost_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).ValidatePost(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_ValidatePost_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).ValidatePost(ctx, req.(*PublishRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Connector_ServiceDesc is the grpc.ServiceDesc for Connector service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -472,7 +790,45 @@ var Connector_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Revoke",
 			Handler:    _Connector_Revoke_Handler,
 		},
+		{
+			MethodName: "AuthorizeURL",
+			Handler:    _Connector_AuthorizeURL_Handler,
+		},
+		{
+			MethodName: "ExchangeCode",
+			Handler:    _Connector_ExchangeCode_Handler,
+		},
+		{
+			MethodName: "SubscribeWebhooks",
+			Handler:    _Connector_SubscribeWebhooks_Handler,
+		},
+		{
+			MethodName: "ListTemplates",
+			Handler:    _Connector_ListTemplates_Handler,
+		},
+		{
+			MethodName: "LookupContact",
+			Handler:    _Connector_LookupContact_Handler,
+		},
+		{
+			MethodName: "LookupThread",
+			Handler:    _Connector_LookupThread_Handler,
+		},
+		{
+			MethodName: "Delete",
+			Handler:    _Connector_Delete_Handler,
+		},
+		{
+			MethodName: "ValidatePost",
+			Handler:    _Connector_ValidatePost_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "FetchMedia",
+			Handler:       _Connector_FetchMedia_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "connector/v1/connector.proto",
 }
