@@ -85,6 +85,7 @@ func rulesToProto(in []PlatformRules) []*pb.PlatformRules {
 				WindowMs:           w.Window.Milliseconds(),
 				HumanAgentWindowMs: w.HumanAgentWindow.Milliseconds(),
 				TemplatesAllowed:   w.TemplatesAllowed,
+				MaxMessages:        int32(w.MaxMessages),
 			})
 		}
 		for _, p := range r.Publish {
@@ -126,6 +127,7 @@ func rulesFromProto(in []*pb.PlatformRules) []PlatformRules {
 				Window:           time.Duration(w.GetWindowMs()) * time.Millisecond,
 				HumanAgentWindow: time.Duration(w.GetHumanAgentWindowMs()) * time.Millisecond,
 				TemplatesAllowed: w.GetTemplatesAllowed(),
+				MaxMessages:      int(w.GetMaxMessages()),
 			})
 		}
 		for _, p := range r.GetPublish() {

@@ -54,7 +54,7 @@ var (
 		AccountIDLabel: "account",
 		Rules: []sdk.PlatformRules{{
 			Platform: "relay", MaxReplyLength: 1000, MaxReplyBytes: 4096,
-			ReplyWindows:   []sdk.ReplyWindow{{ThreadKind: sdk.ThreadDirect, Window: 24 * time.Hour, HumanAgentWindow: 7 * 24 * time.Hour, TemplatesAllowed: true}},
+			ReplyWindows:   []sdk.ReplyWindow{{ThreadKind: sdk.ThreadDirect, Window: 24 * time.Hour, HumanAgentWindow: 7 * 24 * time.Hour, TemplatesAllowed: true, MaxMessages: 10}},
 			Attachments:    []sdk.MediaRule{{Kind: "image", MimeTypes: []string{"image/png"}, MaxBytes: 5 << 20}},
 			MaxAttachments: 1,
 			Publish: []sdk.PublishRule{{

@@ -48,6 +48,9 @@ type ReplyWindow struct {
 	// TemplatesAllowed: outside the window a pre-approved template may
 	// still be sent (WhatsApp).
 	TemplatesAllowed bool
+	// MaxMessages caps how many messages the business may send inside one
+	// window, counted from the customer's last message; zero means no cap.
+	MaxMessages int
 }
 
 // MediaRule is one kind of media a platform takes and its limits.

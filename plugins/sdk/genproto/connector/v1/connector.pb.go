@@ -380,6 +380,7 @@ type ReplyWindow struct {
 	WindowMs           int64                  `protobuf:"varint,2,opt,name=window_ms,json=windowMs,proto3" json:"window_ms,omitempty"`
 	HumanAgentWindowMs int64                  `protobuf:"varint,3,opt,name=human_agent_window_ms,json=humanAgentWindowMs,proto3" json:"human_agent_window_ms,omitempty"`
 	TemplatesAllowed   bool                   `protobuf:"varint,4,opt,name=templates_allowed,json=templatesAllowed,proto3" json:"templates_allowed,omitempty"`
+	MaxMessages        int32                  `protobuf:"varint,5,opt,name=max_messages,json=maxMessages,proto3" json:"max_messages,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -440,6 +441,13 @@ func (x *ReplyWindow) GetTemplatesAllowed() bool {
 		return x.TemplatesAllowed
 	}
 	return false
+}
+
+func (x *ReplyWindow) GetMaxMessages() int32 {
+	if x != nil {
+		return x.MaxMessages
+	}
+	return 0
 }
 
 type MediaRule struct {
@@ -3756,13 +3764,14 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\rreply_windows\x18\x04 \x03(\v2 .neksio.connector.v1.ReplyWindowR\freplyWindows\x12@\n" +
 	"\vattachments\x18\x05 \x03(\v2\x1e.neksio.connector.v1.MediaRuleR\vattachments\x12'\n" +
 	"\x0fmax_attachments\x18\x06 \x01(\x05R\x0emaxAttachments\x12:\n" +
-	"\apublish\x18\a \x03(\v2 .neksio.connector.v1.PublishRuleR\apublish\"\xab\x01\n" +
+	"\apublish\x18\a \x03(\v2 .neksio.connector.v1.PublishRuleR\apublish\"\xce\x01\n" +
 	"\vReplyWindow\x12\x1f\n" +
 	"\vthread_kind\x18\x01 \x01(\tR\n" +
 	"threadKind\x12\x1b\n" +
 	"\twindow_ms\x18\x02 \x01(\x03R\bwindowMs\x121\n" +
 	"\x15human_agent_window_ms\x18\x03 \x01(\x03R\x12humanAgentWindowMs\x12+\n" +
-	"\x11templates_allowed\x18\x04 \x01(\bR\x10templatesAllowed\"[\n" +
+	"\x11templates_allowed\x18\x04 \x01(\bR\x10templatesAllowed\x12!\n" +
+	"\fmax_messages\x18\x05 \x01(\x05R\vmaxMessages\"[\n" +
 	"\tMediaRule\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1d\n" +
 	"\n" +
