@@ -86,6 +86,11 @@ func (s *Service) Deliver(ctx context.Context, messageID string, final bool) err
 		return s.fail(ctx, msg, se)
 	}
 	return s.Store.InTx(ctx, func(tx *store.Tx) error {
+		if res.ExternalID != "" {
+			if err := lockExternalID(ctx, tx, ch.ID, res.ExternalID); err != nil {
+				return err
+			}
+		}
 		status := message.DeliveryStatusSent
 		if st := message.DeliveryStatus(strings.ToUpper(string(res.Status))); st != "" && message.DeliveryStatusValidator(st) == nil {
 			status = st
