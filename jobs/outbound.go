@@ -19,9 +19,13 @@ type OutboundWorker struct {
 	Inbox *inbox.Service
 }
 
-// Timeout covers a connector call and its retries inside the plugin.
+// Timeout covers one connector call (NEKSIO_PLUGIN_TIMEOUT, 30s by
+// default, is cut short by it) and recording its result. It is kept below
+// RescueStuckJobsAfter: a delivery whose process died is taken up again
+// once that has passed, and never while its first run could still be
+// going.
 func (w *OutboundWorker) Timeout(*river.Job[jobargs.OutboundDeliver]) time.Duration {
-	return 2 * time.Minute
+	return OutboundTimeout
 }
 
 // NextRetry backs off faster than River's default at first: a rate-limited

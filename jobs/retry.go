@@ -27,7 +27,7 @@ func runs(job *rivertype.JobRow) int {
 func lastRun(job *rivertype.JobRow) bool { return runs(job) >= job.MaxAttempts }
 
 // backoff is the wait after the n-th run: 2, 4, 8 … seconds, at most about
-// an hour, so 12 runs span about an hour and eight about eight minutes.
+// an hour, so 12 runs span about an hour.
 func backoff(n int) time.Duration { return time.Duration(1<<min(max(n, 1), 12)) * time.Second }
 
 // retryAfter runs job again once the platform's or provider's delay d has
