@@ -604,6 +604,9 @@ func TestWebSocketCloseCodes(t *testing.T) {
 			ctx := tenant.NewContext(context.Background(), tenant.System(ws, "test"))
 			k, err := b.store.Ent.APIKey.Query().Only(ctx)
 			require.NoError(t, err)
+			// The last owner key cannot be revoked: add another first.
+			_, _, err = b.auth.CreateKeyForWorkspace(context.Background(), ws, "spare", tenant.RoleOwner)
+			require.NoError(t, err)
 			_, err = b.auth.RevokeKey(tenant.NewContext(context.Background(), tenant.Member(ws, tenant.RoleOwner, "test", "")), k.ID)
 			require.NoError(t, err)
 			c.expectClose(4403)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/neksio/neksio/core/agent"
 	"github.com/neksio/neksio/core/ai"
@@ -26,16 +27,18 @@ func (w *AIReplyWorker) Timeout(*river.Job[jobargs.AIReply]) time.Duration { ret
 // Work runs the agent once.
 func (w *AIReplyWorker) Work(ctx context.Context, job *river.Job[jobargs.AIReply]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "ai.reply"))
-	return retryAI(w.Agent.Run(ctx, pulid.ID(job.Args.MessageID), job.Attempt >= job.MaxAttempts))
+	return retryAI(job.JobRow, w.Agent.Run(ctx, pulid.ID(job.Args.MessageID), lastRun(job.JobRow)))
 }
 
-// retryAI snoozes a rate-limited job for as long as the provider asked.
-func retryAI(err error) error {
+// retryAI runs a rate-limited job again once the provider's delay has
+// passed; like any retry it counts towards the job's attempts, so on the
+// last one the agent hands off instead.
+func retryAI(job *rivertype.JobRow, err error) error {
 	if err == nil {
 		return nil
 	}
 	if d, ok := ai.RetryAfter(err); ok && ai.Retryable(err) {
-		return river.JobSnooze(d)
+		return retryAfter(job, d)
 	}
 	return err
 }

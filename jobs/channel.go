@@ -20,6 +20,11 @@ type ChannelRefreshWorker struct {
 	Channels *channel.Service
 }
 
+// Timeout allows for many channels, one platform call each.
+func (w *ChannelRefreshWorker) Timeout(*river.Job[jobargs.ChannelRefreshTokens]) time.Duration {
+	return 5 * time.Minute
+}
+
 // Work runs one refresh pass.
 func (w *ChannelRefreshWorker) Work(ctx context.Context, _ *river.Job[jobargs.ChannelRefreshTokens]) error {
 	_, err := w.Channels.RefreshDue(ctx, RefreshWindow)

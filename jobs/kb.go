@@ -28,5 +28,5 @@ func (w *KBIndexWorker) Timeout(*river.Job[jobargs.KBIndex]) time.Duration { ret
 // Work indexes one document version.
 func (w *KBIndexWorker) Work(ctx context.Context, job *river.Job[jobargs.KBIndex]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "kb.index"))
-	return retryAI(w.Knowledge.Index(ctx, job.Args, job.Attempt >= job.MaxAttempts))
+	return retryAI(job.JobRow, w.Knowledge.Index(ctx, job.Args, lastRun(job.JobRow)))
 }

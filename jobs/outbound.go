@@ -19,26 +19,30 @@ type OutboundWorker struct {
 	Inbox *inbox.Service
 }
 
-// Timeout covers a connector call and its retries inside the plugin.
+// Timeout covers one connector call (NEKSIO_PLUGIN_TIMEOUT, 30s by
+// default, is cut short by it) and recording its result. It is kept below
+// RescueStuckJobsAfter: a delivery whose process died is taken up again
+// once that has passed, and never while its first run could still be
+// going.
 func (w *OutboundWorker) Timeout(*river.Job[jobargs.OutboundDeliver]) time.Duration {
-	return 2 * time.Minute
+	return OutboundTimeout
 }
 
 // NextRetry backs off faster than River's default at first: a rate-limited
 // reply should not wait minutes.
 func (w *OutboundWorker) NextRetry(job *river.Job[jobargs.OutboundDeliver]) time.Time {
-	d := time.Duration(1<<min(job.Attempt, 12)) * time.Second
-	return time.Now().Add(d)
+	return time.Now().Add(backoff(runs(job.JobRow)))
 }
 
-// Work delivers one message.
+// Work delivers one message. On the last run a failure that could be
+// retried is recorded instead: the reply is FAILED and its conversation
+// handed to a person.
 func (w *OutboundWorker) Work(ctx context.Context, job *river.Job[jobargs.OutboundDeliver]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "outbound.deliver"))
-	final := job.Attempt >= job.MaxAttempts
-	err := w.Inbox.Deliver(ctx, job.Args.MessageID, final)
+	err := w.Inbox.Deliver(ctx, job.Args.MessageID, lastRun(job.JobRow))
 	var re *inbox.RetryableError
 	if errors.As(err, &re) && re.RetryAfter > 0 {
-		return river.JobSnooze(re.RetryAfter)
+		return retryAfter(job.JobRow, re.RetryAfter)
 	}
 	return err
 }

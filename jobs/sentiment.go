@@ -30,5 +30,5 @@ func (w *SentimentWorker) Timeout(*river.Job[jobargs.SentimentAnalyze]) time.Dur
 // Work scores one message.
 func (w *SentimentWorker) Work(ctx context.Context, job *river.Job[jobargs.SentimentAnalyze]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "sentiment.analyze"))
-	return retryAI(w.Feedback.Analyze(ctx, pulid.ID(job.Args.MessageID), job.Attempt >= job.MaxAttempts))
+	return retryAI(job.JobRow, w.Feedback.Analyze(ctx, pulid.ID(job.Args.MessageID), lastRun(job.JobRow)))
 }

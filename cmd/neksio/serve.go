@@ -119,7 +119,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 		}
 	}
 
-	rcfg := &river.Config{Logger: log.With("component", "river")}
+	rcfg := jobs.Configure(&river.Config{Logger: log.With("component", "river")})
 	if cfg.Role != "api" {
 		rcfg.Queues = jobs.Queues()
 		rcfg.Workers = app.Workers

@@ -99,9 +99,25 @@ func TestRoles(t *testing.T) {
 	require.Equal(t, "FORBIDDEN", r.Code())
 	r = e.gqlAs(t, agent, `mutation($id: ID!) { disconnectChannel(id: $id) { id } }`, map[string]any{"id": e.WAChannel})
 	require.Equal(t, "FORBIDDEN", r.Code())
-	// Admins cannot mint owners.
+	// Admins cannot mint owners, nor revoke them.
 	r = e.gqlAs(t, admin, `mutation { createAPIKey(input: {name: "x", role: OWNER}) { key } }`, nil)
 	require.Equal(t, "FORBIDDEN", r.Code())
+	owners := e.gql(t, `{ apiKeys(first: 10) { edges { node { id role } } } }`, nil)
+	ownerKey := dig(owners, "apiKeys", "edges", 0, "node", "id").(string)
+	require.Equal(t, "OWNER", dig(owners, "apiKeys", "edges", 0, "node", "role"))
+	r = e.gqlAs(t, admin, `mutation($id: ID!) { revokeAPIKey(id: $id) { id } }`, map[string]any{"id": ownerKey})
+	require.Equal(t, "FORBIDDEN", r.Code())
+	// The last owner key stays.
+	r = e.gqlAs(t, e.Key, `mutation($id: ID!) { revokeAPIKey(id: $id) { id } }`, map[string]any{"id": ownerKey})
+	require.Equal(t, "CONFLICT", r.Code())
+	// Agents use the knowledge base; admins manage it.
+	addDoc := `mutation { addKnowledgeDocument(input: {title: "Hours", content: "Open at 9am."}) { id } }`
+	r = e.gqlAs(t, agent, addDoc, nil)
+	require.Equal(t, "FORBIDDEN", r.Code())
+	r = e.gqlAs(t, agent, `{ knowledgeDocuments(first: 1) { totalCount } }`, nil)
+	require.Empty(t, r.Errors)
+	r = e.gqlAs(t, admin, addDoc, nil)
+	require.Empty(t, r.Errors)
 
 	// A revoked key stops working at once.
 	id := dig(e.gqlAs(t, admin, `{ viewer { role } }`, nil).Data, "viewer", "role")

@@ -72,7 +72,8 @@ func setup(t *testing.T, d storetest.Dialect) *testBundle {
 		sys:    sys,
 		member: tenant.NewContext(ctx, tenant.Member(ws, tenant.RoleAgent, "key_1", "")),
 	}
-	doc, err := kb.Add(b.member, knowledge.DocumentInput{Title: "Crumb & Co", Content: kbDoc, Format: knowledge.FormatMarkdown})
+	admin := tenant.NewContext(ctx, tenant.Member(ws, tenant.RoleAdmin, "key_admin", ""))
+	doc, err := kb.Add(admin, knowledge.DocumentInput{Title: "Crumb & Co", Content: kbDoc, Format: knowledge.FormatMarkdown})
 	require.NoError(t, err)
 	require.NoError(t, kb.Index(sys, jobargs.KBIndex{WorkspaceID: ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
 	b.ch, err = s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/crypto/argon2"
 
@@ -152,13 +153,17 @@ func (s *Service) createKey(ctx context.Context, ws pulid.ID, name string, role 
 	return key, created, nil
 }
 
-// RevokeKey revokes a key of the viewer's workspace.
+// RevokeKey revokes a key of the viewer's workspace. The rule of
+// CreateKey holds here too: nobody revokes a key with more power than their
+// own. The workspace's last owner credential cannot be revoked, or nobody
+// could manage the workspace any more.
 func (s *Service) RevokeKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error) {
-	if _, err := tenant.Require(ctx, tenant.RoleAdmin); err != nil {
+	v, err := tenant.Require(ctx, tenant.RoleAdmin)
+	if err != nil {
 		return nil, err
 	}
 	var out *ent.APIKey
-	err := s.Store.InTx(ctx, func(tx *store.Tx) error {
+	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
 		k, err := tx.Ent.APIKey.Get(ctx, id)
 		if ent.IsNotFound(err) {
 			return apperr.NotFound("API key")
@@ -166,11 +171,24 @@ func (s *Service) RevokeKey(ctx context.Context, id pulid.ID) (*ent.APIKey, erro
 		if err != nil {
 			return err
 		}
+		if !v.Role.AtLeast(tenant.Role(k.Role)) {
+			return apperr.Forbidden("cannot revoke a key with role %s as %s", k.Role, v.Role)
+		}
 		if k.RevokedAt != nil {
 			out = k
 			return nil
 		}
-		out, err = k.Update().SetRevokedAt(s.now()).Save(ctx)
+		now := s.now()
+		if k.Role == apikey.RoleOwner && active(k, now) {
+			n, err := s.ownerCredentials(ctx, tx, k.WorkspaceID, now)
+			if err != nil {
+				return err
+			}
+			if n <= 1 {
+				return apperr.New(apperr.CodeConflict, "cannot revoke the workspace's last owner key: create another owner key first")
+			}
+		}
+		out, err = k.Update().SetRevokedAt(now).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("auth: revoking key: %w", err)
 		}
@@ -178,6 +196,33 @@ func (s *Service) RevokeKey(ctx context.Context, id pulid.ID) (*ent.APIKey, erro
 		return audit.Record(ctx, tx.Ent, "apikey.revoke", "APIKey", string(id), map[string]string{"prefix": k.Prefix})
 	})
 	return out, err
+}
+
+// active reports whether k still authenticates.
+func active(k *ent.APIKey, now time.Time) bool {
+	return k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt))
+}
+
+// ownerCredentials counts the credentials that can act as an owner of ws:
+// today its active owner API keys (when people sign in, their owner
+// memberships count here too). On PostgreSQL the keys are locked until
+// the transaction ends, so two revocations running at once cannot each
+// see the other's key and both pass; SQLite runs one writer at a time.
+func (s *Service) ownerCredentials(ctx context.Context, tx *store.Tx, ws pulid.ID, now time.Time) (int, error) {
+	q := tx.Ent.APIKey.Query().Where(
+		apikey.WorkspaceID(ws),
+		apikey.RoleEQ(apikey.RoleOwner),
+		apikey.RevokedAtIsNil(),
+		apikey.Or(apikey.ExpiresAtIsNil(), apikey.ExpiresAtGT(now)),
+	)
+	if s.Store.Dialect == dialect.Postgres {
+		q = q.ForUpdate()
+	}
+	ids, err := q.IDs(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("auth: counting owner keys: %w", err)
+	}
+	return len(ids), nil
 }
 
 // Authenticate resolves a bearer key to a member viewer.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/ent"
@@ -74,23 +76,48 @@ func (s *Service) Deliver(ctx context.Context, messageID string, final bool) err
 	if err != nil {
 		return s.retry(ctx, msg, final, &sdk.Error{Class: sdk.ClassRetryable, Message: "connector " + ch.Connector + " unavailable: " + err.Error()})
 	}
+	switch claim, err := s.claimSend(ctx, msg); {
+	case err != nil:
+		return &RetryableError{Err: err}
+	case claim == claimDone:
+		return nil
+	case claim == claimInterrupted:
+		return s.fail(ctx, msg, errInterrupted)
+	}
 	res, err := conn.Send(ctx, req)
+	// What follows records the outcome of a call that happened: the job's
+	// deadline must not stop it (a sent reply left PENDING would be sent
+	// again), but it is kept short, well inside the rescue window.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	if err != nil {
 		var se *sdk.Error
 		if !errors.As(err, &se) {
 			se = &sdk.Error{Class: sdk.ClassRetryable, Message: err.Error()}
 		}
 		if se.Class == sdk.ClassRetryable {
+			if !final {
+				// The platform refused it: a later run may send.
+				if err := s.unclaimSend(ctx, msg); err != nil {
+					return &RetryableError{Err: err}
+				}
+			}
 			return s.retry(ctx, msg, final, se)
 		}
 		return s.fail(ctx, msg, se)
 	}
 	return s.Store.InTx(ctx, func(tx *store.Tx) error {
+		if res.ExternalID != "" {
+			if err := lockExternalID(ctx, tx, ch.ID, res.ExternalID); err != nil {
+				return err
+			}
+		}
 		status := message.DeliveryStatusSent
 		if st := message.DeliveryStatus(strings.ToUpper(string(res.Status))); st != "" && message.DeliveryStatusValidator(st) == nil {
 			status = st
 		}
-		u := tx.Ent.Message.UpdateOneID(msg.ID).SetDeliveryStatus(status).ClearErrorCode().ClearErrorMessage()
+		u := tx.Ent.Message.UpdateOneID(msg.ID).SetDeliveryStatus(status).ClearErrorCode().ClearErrorMessage().
+			SetMetadata(withoutClaim(msg.Metadata))
 		if res.ExternalID != "" {
 			u.SetExternalID(res.ExternalID)
 		}
@@ -102,6 +129,82 @@ func (s *Service) Deliver(ctx context.Context, messageID string, final bool) err
 			ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
 		return s.applyPendingStatuses(ctx, tx, updated)
 	})
+}
+
+// recordTimeout bounds recording a send's outcome.
+const recordTimeout = 5 * time.Second
+
+// sendStartedKey marks, in a message's metadata, a send that has started
+// and whose outcome is not recorded yet.
+const sendStartedKey = "send_started_at"
+
+type claim int
+
+const (
+	claimed          claim = iota
+	claimDone              // no longer pending: nothing to send
+	claimInterrupted       // an earlier run started a send and never finished
+)
+
+// errInterrupted fails a reply whose earlier send was cut off (its process
+// was killed or crashed mid-call). The platforms take no idempotency key,
+// so whether the customer got it cannot be known here; sending it again
+// could write to them twice. A person checks and resends if needed.
+var errInterrupted = &sdk.Error{Class: sdk.ClassPermanent, Code: "interrupted",
+	Message: "the send was interrupted and the platform may or may not have delivered it; " +
+		"it is not sent again automatically: check the conversation on the platform and resend if needed"}
+
+// claimSend records, before the connector is called, that a send of msg
+// is starting. A run that takes the message up after this one died sees
+// the mark and does not send again. The message's row is locked (SQLite
+// runs one writer at a time), so two runs at once cannot both claim it.
+func (s *Service) claimSend(ctx context.Context, msg *ent.Message) (claim, error) {
+	out := claimed
+	err := s.Store.InTx(ctx, func(tx *store.Tx) error {
+		q := tx.Ent.Message.Query().Where(message.ID(msg.ID))
+		if s.Store.Dialect == dialect.Postgres {
+			q = q.ForUpdate()
+		}
+		m, err := q.Only(ctx)
+		if ent.IsNotFound(err) {
+			out = claimDone
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("inbox: claiming send: %w", err)
+		}
+		if m.DeliveryStatus != message.DeliveryStatusPending {
+			out = claimDone
+			return nil
+		}
+		if m.Metadata[sendStartedKey] != "" {
+			out = claimInterrupted
+			return nil
+		}
+		meta := copyMeta(m.Metadata)
+		meta[sendStartedKey] = s.now().UTC().Format(time.RFC3339Nano)
+		msg.Metadata = m.Metadata
+		return tx.Ent.Message.UpdateOneID(m.ID).SetMetadata(meta).Exec(ctx)
+	})
+	return out, err
+}
+
+// unclaimSend clears the mark of claimSend after a send the platform
+// refused, so the next run sends.
+func (s *Service) unclaimSend(ctx context.Context, msg *ent.Message) error {
+	err := s.Store.Ent.Message.UpdateOneID(msg.ID).
+		Where(message.DeliveryStatusEQ(message.DeliveryStatusPending)).
+		SetMetadata(withoutClaim(msg.Metadata)).Exec(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return fmt.Errorf("inbox: clearing send mark: %w", err)
+	}
+	return nil
+}
+
+func withoutClaim(meta map[string]string) map[string]string {
+	out := copyMeta(meta)
+	delete(out, sendStartedKey)
+	return out
 }
 
 func (s *Service) retry(ctx context.Context, msg *ent.Message, final bool, se *sdk.Error) error {

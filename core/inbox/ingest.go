@@ -348,6 +348,11 @@ func (s *Service) ingestStatus(ctx context.Context, tx *store.Tx, ch *ent.Channe
 		}
 		text = st.Error.Message
 	}
+	// Taken before looking: a send recording this id either committed
+	// already (and is seen) or waits, then finds the pending status.
+	if err := lockExternalID(ctx, tx, ch.ID, st.MessageExternalID); err != nil {
+		return err
+	}
 	msg, err := tx.Ent.Message.Query().
 		Where(message.ChannelID(ch.ID), message.ExternalID(st.MessageExternalID)).Only(ctx)
 	if ent.IsNotFound(err) {
@@ -404,8 +409,21 @@ func (s *Service) applyStatus(ctx context.Context, tx *store.Tx, msg *ent.Messag
 	return true, nil
 }
 
+// lockExternalID serialises, per channel and platform id, recording a
+// sent message's id with parking a status for an id not yet known. Without
+// it, on PostgreSQL, a status webhook could miss the send's uncommitted id
+// and park its status just after the send had looked for parked ones: the
+// status was never applied.
+func lockExternalID(ctx context.Context, tx *store.Tx, channelID pulid.ID, externalID string) error {
+	if err := tx.Lock(ctx, "message:"+string(channelID)+":"+externalID); err != nil {
+		return fmt.Errorf("inbox: %w", err)
+	}
+	return nil
+}
+
 // applyPendingStatuses applies the statuses that arrived for msg's
-// platform id before it was recorded, best last, and forgets them.
+// platform id before it was recorded, best last, and forgets them. The
+// caller holds lockExternalID for the id.
 func (s *Service) applyPendingStatuses(ctx context.Context, tx *store.Tx, msg *ent.Message) error {
 	if msg.ExternalID == nil {
 		return nil

@@ -113,9 +113,15 @@ func checkFormat(f Format) (Format, error) {
 	return f, nil
 }
 
+// WriterRole may add, change and delete documents. What the agent tells
+// customers comes from them, so they are managed like the workspace's
+// other settings: by admins and owners. Agents and analysts list the
+// documents and ask the knowledge base.
+const WriterRole = tenant.RoleAdmin
+
 // Add stores a document and queues its indexing in the same transaction.
 func (s *Service) Add(ctx context.Context, in DocumentInput) (*ent.KnowledgeDocument, error) {
-	v, err := tenant.Require(ctx, tenant.RoleAgent)
+	v, err := tenant.Require(ctx, WriterRole)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +165,7 @@ type Upload struct {
 
 // AddUpload reads an uploaded .txt, .md or .html file and adds it.
 func (s *Service) AddUpload(ctx context.Context, up Upload) (*ent.KnowledgeDocument, error) {
-	if _, err := tenant.Require(ctx, tenant.RoleAgent); err != nil {
+	if _, err := tenant.Require(ctx, WriterRole); err != nil {
 		return nil, err
 	}
 	if up.Size > MaxContentBytes {
@@ -198,7 +204,7 @@ func (s *Service) AddUpload(ctx context.Context, up Upload) (*ent.KnowledgeDocum
 // title is part of every embedded passage) bumps its version and queues a
 // re-index; the old chunks keep answering until it is done.
 func (s *Service) Update(ctx context.Context, id pulid.ID, in DocumentUpdate) (*ent.KnowledgeDocument, error) {
-	v, err := tenant.Require(ctx, tenant.RoleAgent)
+	v, err := tenant.Require(ctx, WriterRole)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +268,7 @@ func (s *Service) Update(ctx context.Context, id pulid.ID, in DocumentUpdate) (*
 // Delete removes a document, its chunks and (through a kb.index job queued
 // in the same transaction, and right away when possible) its vectors.
 func (s *Service) Delete(ctx context.Context, id pulid.ID) error {
-	v, err := tenant.Require(ctx, tenant.RoleAgent)
+	v, err := tenant.Require(ctx, WriterRole)
 	if err != nil {
 		return err
 	}

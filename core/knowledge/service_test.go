@@ -53,8 +53,8 @@ func setup(t *testing.T, d storetest.Dialect) *testBundle {
 		store: s,
 		svc:   &knowledge.Service{Store: s, Provider: ai.NewBuiltin(), Vectors: vs},
 		wsA:   string(a.ID), wsB: string(b.ID),
-		ctxA: tenant.NewContext(ctx, tenant.Member(string(a.ID), tenant.RoleAgent, "key_a", "")),
-		ctxB: tenant.NewContext(ctx, tenant.Member(string(b.ID), tenant.RoleAgent, "key_b", "")),
+		ctxA: tenant.NewContext(ctx, tenant.Member(string(a.ID), tenant.RoleAdmin, "key_a", "")),
+		ctxB: tenant.NewContext(ctx, tenant.Member(string(b.ID), tenant.RoleAdmin, "key_b", "")),
 	}
 }
 
@@ -287,4 +287,44 @@ func TestKnowledgeValidation(t *testing.T) {
 	require.ErrorIs(t, err, tenant.ErrForbidden)
 	_, err = b.svc.Ask(analyst, "when do you open")
 	require.NoError(t, err)
+}
+
+// The knowledge base is managed by admins and owners: agents and analysts
+// list and ask, and their writes are refused and change nothing.
+func TestKnowledgeWritersAreAdmins(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		b := setup(t, d)
+		doc, err := b.svc.Add(b.ctxA, knowledge.DocumentInput{Title: "Hours", Content: "We open at 9am every day."})
+		require.NoError(t, err)
+		require.Equal(t, 1, b.runJobs(t))
+		owner := tenant.NewContext(context.Background(), tenant.Member(b.wsA, tenant.RoleOwner, "key_o", ""))
+		_, err = b.svc.Add(owner, knowledge.DocumentInput{Title: "Delivery", Content: "We deliver within 5 miles."})
+		require.NoError(t, err)
+		require.Equal(t, 1, b.runJobs(t))
+
+		for _, role := range []tenant.Role{tenant.RoleAgent, tenant.RoleAnalyst} {
+			ctx := tenant.NewContext(context.Background(), tenant.Member(b.wsA, role, "key_"+string(role), ""))
+			_, err := b.svc.Add(ctx, knowledge.DocumentInput{Title: "t", Content: "x"})
+			require.ErrorIs(t, err, tenant.ErrForbidden, role)
+			_, err = b.svc.AddUpload(ctx, knowledge.Upload{Filename: "faq.md", Content: strings.NewReader("# FAQ")})
+			require.ErrorIs(t, err, tenant.ErrForbidden, role)
+			title := "changed"
+			_, err = b.svc.Update(ctx, doc.ID, knowledge.DocumentUpdate{Title: &title})
+			require.ErrorIs(t, err, tenant.ErrForbidden, role)
+			require.ErrorIs(t, b.svc.Delete(ctx, doc.ID), tenant.ErrForbidden, role)
+
+			docs, err := b.store.Ent.KnowledgeDocument.Query().All(ctx)
+			require.NoError(t, err, role)
+			require.Len(t, docs, 2, role)
+			ans, err := b.svc.Ask(ctx, "what time do you open?")
+			require.NoError(t, err, role)
+			require.Contains(t, ans.Text, "9am", role)
+		}
+		got, err := b.store.Ent.KnowledgeDocument.Get(b.ctxA, doc.ID)
+		require.NoError(t, err)
+		require.Equal(t, "Hours", got.Title)
+		require.Equal(t, 1, got.Version)
+		require.Zero(t, storetest.CountJobs(t, b.store.DB, "kb.index"), "refused writes queue nothing")
+	})
 }

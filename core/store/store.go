@@ -206,6 +206,26 @@ func (t *Tx) Emit(ev event.Event) { t.events = append(t.events, ev) }
 // AfterCommit runs f once the transaction has committed.
 func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
+// lockNamespace is the first key of the two-key advisory locks Lock takes,
+// so they never meet locks taken with one key (River's, Migrate's).
+const lockNamespace int32 = 0x6e6b7300 // "nks\0"
+
+// Lock holds a lock named key until the transaction ends, so transactions
+// that must see each other's writes on the same thing run one after the
+// other: a statement after Lock sees everything the previous holder
+// committed. On PostgreSQL it is a transaction-scoped advisory lock on a
+// hash of key (two keys sharing a hash just wait for each other); SQLite
+// needs none, its transactions take the write lock when they begin.
+func (t *Tx) Lock(ctx context.Context, key string) error {
+	if t.store.Dialect != dialect.Postgres {
+		return nil
+	}
+	if _, err := t.SQL.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", lockNamespace, key); err != nil {
+		return fmt.Errorf("store: lock: %w", err)
+	}
+	return nil
+}
+
 // InTx runs fn in a transaction, committing when it returns nil and
 // rolling back otherwise (and on panic).
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
