@@ -281,8 +281,6 @@ func (s *Server) next() int {
 	return s.seq
 }
 
-func (s *Server) nextID() string { return strconv.Itoa(1000 + s.next()) }
-
 // AddAccount registers a Business Profile account ("accounts/{id}").
 func (s *Server) AddAccount(accountID, name string) {
 	s.mu.Lock()
@@ -671,7 +669,7 @@ func parsePage(r *http.Request, def, maxSize int) (offset, size int, err error) 
 		raw, err := base64.RawURLEncoding.DecodeString(v)
 		n, cerr := strconv.Atoi(strings.TrimPrefix(string(raw), "offset:"))
 		if err != nil || cerr != nil || !strings.HasPrefix(string(raw), "offset:") || n < 0 {
-			return 0, 0, fmt.Errorf("Invalid page token")
+			return 0, 0, fmt.Errorf("invalid page token")
 		}
 		offset = n
 	}
