@@ -311,11 +311,9 @@ func (c *connector) Publish(ctx context.Context, req *sdk.PublishRequest) (*sdk.
 	if _, _, ok := parseChild(out.Name, "localPosts"); !ok {
 		return nil, permanent("Google answered without a post name")
 	}
-	res := postResult(&out)
-	if res.State == sdk.PublishFailed {
-		return res, res.Error
-	}
-	return res, nil
+	// A post rejected at once is a failed result, not an error: across
+	// the plugin boundary an error would drop the post's name.
+	return postResult(&out), nil
 }
 
 // PublishStatus reads a post's state. Without an ExternalID it looks the
