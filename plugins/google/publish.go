@@ -289,8 +289,14 @@ func (c *connector) checkPublish(req *sdk.PublishRequest) (locationName, *localP
 	return loc, body, nil
 }
 
-// ValidatePost checks a post as Publish would, without publishing.
+// ValidatePost checks a post as Publish would, without publishing; with
+// no AccountID it checks the post alone (a preview before a target is
+// chosen).
 func (c *connector) ValidatePost(_ context.Context, req *sdk.PublishRequest) error {
+	if req.AccountID == "" {
+		_, err := buildPost(req)
+		return err
+	}
 	_, _, err := c.checkPublish(req)
 	return err
 }

@@ -220,6 +220,10 @@ func TestPublishRefusals(t *testing.T) {
 	}
 	require.Empty(t, b.sb.Posts(), "nothing refused reaches Google")
 	require.NoError(t, b.conn.(sdk.PostValidator).ValidatePost(ctx(t), &sdk.PublishRequest{App: b.app, AccountID: location, Post: dated("offer", nil)}))
+	require.NoError(t, b.conn.(sdk.PostValidator).ValidatePost(ctx(t), &sdk.PublishRequest{App: b.app, Post: dated("event", nil)}),
+		"without a target, the post alone is checked")
+	err := b.conn.(sdk.PostValidator).ValidatePost(ctx(t), &sdk.PublishRequest{App: b.app, AccountID: "locations/2", Post: dated("event", nil)})
+	sdktest.RequireClass(t, sdk.ClassPermanent, err)
 	require.Empty(t, b.sb.Posts(), "ValidatePost publishes nothing")
 }
 
