@@ -44,6 +44,7 @@ FUZZTIME ?= 30000x
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/whatsapp
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/meta
+	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/google
 
 generate:
 	$(GO) generate ./...

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +19,17 @@ const (
 	module = "github.com/neksio/neksio"
 	sdkPkg = module + "/plugins/sdk"
 )
+
+// connectorModules are the third-party modules a connector may import
+// beyond the SDK's own dependencies, named one by one: each is a
+// maintained library doing a job the connector must not hand-write
+// (OAuth, OIDC token verification), and each connector's go.mod would
+// list it if it were shipped on its own.
+var connectorModules = map[string][]string{
+	"google": {"golang.org/x/oauth2", "github.com/coreos/go-oidc/v3", "github.com/go-jose/go-jose/v4"},
+}
+
+func inModule(imp, mod string) bool { return imp == mod || strings.HasPrefix(imp, mod+"/") }
 
 type listedPackage struct {
 	ImportPath   string
@@ -66,7 +78,8 @@ func goList(t *testing.T, args ...string) []listedPackage {
 // TestConnectorsImportOnlyTheSDK keeps connectors shippable on their own:
 // every package under plugins/ (the SDK module aside) may import, of
 // Neksio, only the SDK and its own subpackages, and otherwise only the
-// standard library and what the SDK itself depends on.
+// standard library, what the SDK itself depends on, and the modules
+// connectorModules names for it.
 func TestConnectorsImportOnlyTheSDK(t *testing.T) {
 	t.Parallel()
 	touchSources(t)
@@ -101,6 +114,7 @@ func TestConnectorsImportOnlyTheSDK(t *testing.T) {
 			case strings.HasPrefix(imp, module+"/"):
 				t.Errorf("%s imports %s: connectors may import only %s/...", p.ImportPath, imp, sdkPkg)
 			case standard[imp], allowed[imp]:
+			case slices.ContainsFunc(connectorModules[parts[0]], func(m string) bool { return inModule(imp, m) }):
 			default:
 				t.Errorf("%s imports %s: connectors may import only the standard library and what the SDK depends on", p.ImportPath, imp)
 			}

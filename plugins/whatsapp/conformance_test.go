@@ -3,8 +3,8 @@ package whatsapp_test
 import (
 	"testing"
 
-	"github.com/neksio/neksio/plugins/whatsapp"
 	"github.com/neksio/neksio/plugins/sdk/sdktest"
+	"github.com/neksio/neksio/plugins/whatsapp"
 )
 
 func TestConformance(t *testing.T) {
