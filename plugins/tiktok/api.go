@@ -206,8 +206,6 @@ func (b *businessCode) UnmarshalJSON(raw []byte) error {
 // documentation; docs/tiktok.md).
 const (
 	bizNoPermission    = 40001
-	bizParamError      = 40002
-	bizNotFound        = 40007
 	bizMessageBlocked  = 40064 // outside the reply window or over its cap
 	bizRateLimited     = 40100
 	bizTokenEmpty      = 40104
