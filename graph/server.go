@@ -15,7 +15,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"golang.org/x/time/rate"
@@ -146,11 +145,6 @@ func (s *Server) allow(keyID string) bool {
 	}
 	l, _ := s.limits.LoadOrStore(keyID, rate.NewLimiter(rate.Limit(s.opts.RateLimit), max(s.opts.RateBurst, 1)))
 	return l.(*rate.Limiter).Allow()
-}
-
-// Playground serves GraphiQL (mount it only in dev mode).
-func Playground(endpoint string) http.Handler {
-	return playground.Handler("Neksio GraphQL", endpoint)
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -32,6 +32,7 @@ import (
 	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/graph"
 	"github.com/neksio/neksio/graph/model"
+	"github.com/neksio/neksio/graph/playground"
 	"github.com/neksio/neksio/jobs"
 	"github.com/neksio/neksio/plugins/sdk"
 )
@@ -168,7 +169,9 @@ func (a *App) routes() http.Handler {
 	}
 	mux.Handle("/graphql", api)
 	if a.Cfg.DevMode() {
-		mux.Handle("GET /{$}", graph.Playground("/graphql"))
+		// GraphiQL and its assets, all from the binary (no CDN).
+		mux.Handle("GET /{$}", playground.Page("Neksio GraphQL", "/graphql"))
+		mux.Handle("GET "+playground.AssetsPath, playground.Assets())
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
