@@ -5,12 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/rs/cors"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/neksio/neksio/core/auth"
 	"github.com/neksio/neksio/core/channel"
@@ -237,12 +241,41 @@ func (a *App) Close() {
 	_ = a.Store.Close()
 }
 
+// ownerKeyFile is where the first start leaves the owner key when no
+// terminal can show it.
+const ownerKeyFile = "owner-api-key"
+
 // bootstrap creates a workspace and an owner key on the first start of an
-// empty database and prints the key once.
-func (a *App) bootstrap(ctx context.Context, out interface{ Write([]byte) (int, error) }) error {
+// empty database. The key never goes to the log: on an interactive
+// terminal it is shown once; otherwise (a service manager, a container)
+// stdout usually ends up in a log too, so the key is written to a 0600
+// file in the data dir and only that file's path is logged.
+func (a *App) bootstrap(ctx context.Context, out io.Writer) (err error) {
 	n, err := workspace.Count(ctx, a.Store)
 	if err != nil || n > 0 {
 		return err
+	}
+	tty := isTerminal(out)
+	var f *os.File
+	path := filepath.Join(a.Cfg.DataDir, ownerKeyFile)
+	if !tty {
+		// Opened before anything is created, so a data dir that cannot
+		// take the file fails the start instead of losing the key. A file
+		// left from an earlier database holds a key that no longer works.
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return fmt.Errorf("owner key file: %w", err)
+		}
+		written := false
+		defer func() {
+			f.Close()
+			if !written {
+				os.Remove(path)
+			}
+		}()
+		defer func() { written = err == nil }()
 	}
 	ws, err := workspace.Create(ctx, a.Store, "My workspace")
 	if err != nil {
@@ -252,19 +285,37 @@ func (a *App) bootstrap(ctx context.Context, out interface{ Write([]byte) (int, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n"+
-		"================================================================\n"+
-		" Neksio first start: created workspace %s\n"+
-		" Owner API key (shown once, store it now):\n\n"+
-		"   %s\n\n"+
-		" Try:  curl -s http://%s/graphql -H 'Authorization: Bearer %s' \\\n"+
-		"         -H 'Content-Type: application/json' -d '{\"query\":\"{ viewer { role workspace { id name } } }\"}'\n"+
-		"================================================================\n\n",
-		ws.ID, key, a.Cfg.Addr, key)
+	if tty {
+		fmt.Fprintf(out, "\n"+
+			"================================================================\n"+
+			" Neksio first start: created workspace %s\n"+
+			" Owner API key (shown once, store it now):\n\n"+
+			"   %s\n\n"+
+			" Try:  curl -s http://%s/graphql -H 'Authorization: Bearer %s' \\\n"+
+			"         -H 'Content-Type: application/json' -d '{\"query\":\"{ viewer { role workspace { id name } } }\"}'\n"+
+			"================================================================\n\n",
+			ws.ID, key, a.Cfg.Addr, key)
+		a.Log.Info("first start: created a workspace and an owner API key, shown on the terminal", "workspace", ws.ID)
+		return nil
+	}
+	if _, err := fmt.Fprintln(f, key); err != nil {
+		return fmt.Errorf("owner key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("owner key file: %w", err)
+	}
+	a.Log.Warn("first start: created a workspace and an owner API key; the key is in this file (readable by this user only): store it elsewhere and delete the file",
+		"workspace", ws.ID, "path", path)
 	return nil
 }
 
-func serve(ctx context.Context, cfg *config.Config, out interface{ Write([]byte) (int, error) }) error {
+// isTerminal reports whether w is an interactive terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func serve(ctx context.Context, cfg *config.Config, out io.Writer) error {
 	log := newLogger(cfg)
 	slog.SetDefault(log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
