@@ -187,7 +187,6 @@ func (a *App) routes() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	wh := &webhook.Handler{Store: a.Store, Gateway: a.Connectors, Channels: a.Channels, Inbox: a.Inbox,
 		MaxBytes: a.Cfg.WebhookMaxBytes, Log: a.Log}
 	wh.Register(mux, a.Registry)
@@ -334,13 +333,23 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer) error {
 	if err := app.Start(ctx); err != nil {
 		return err
 	}
+	if addr, explicit := cfg.MetricsListenAddr(); addr != "" {
+		if err := servePrivate(ctx, addr, app.Registry, log); err != nil {
+			if explicit {
+				return fmt.Errorf("NEKSIO_METRICS_ADDR: %w", err)
+			}
+			log.Warn("metrics: cannot listen on the default address; set NEKSIO_METRICS_ADDR to another one, or to off", "addr", addr, "err", err)
+		}
+	}
+	if cfg.PprofAddr != "" {
+		if err := servePrivate(ctx, cfg.PprofAddr, nil, log); err != nil {
+			log.Warn("pprof: cannot listen", "addr", cfg.PprofAddr, "err", err)
+		}
+	}
 	if cfg.Role == "worker" {
 		log.Info("worker running")
 		<-ctx.Done()
 		return nil
-	}
-	if cfg.PprofAddr != "" {
-		servePprof(ctx, cfg.PprofAddr, log)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -456,21 +465,26 @@ func (w *statusWriter) Flush() {
 	}
 }
 
-// servePprof serves the Go profiler on its own address, never on the public
-// one; a taken address is logged, not fatal.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+// servePrivate serves /metrics (when reg is set) and Go's profiler at
+// /debug/pprof/ on their own address, never on the public one: operation
+// names, webhook volumes and profiles are for operators only.
+func servePrivate(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) error {
 	mux := http.NewServeMux()
+	if reg != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		log.Warn("pprof: cannot listen", "addr", addr, "err", err)
-		return
+		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	go func() { _ = srv.Serve(ln) }()
-	log.Info("pprof listening", "addr", ln.Addr().String())
+	log.Info("private listener (metrics, pprof)", "addr", "http://"+ln.Addr().String(), "metrics", reg != nil)
+	return nil
 }

@@ -121,10 +121,6 @@ func TestGraphQLGetAndPlayground(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, ref[1])
 		require.Greater(t, n, int64(1000), ref[1])
 	}
-	resp, err = http.Get(e.URL + "/metrics")
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
 // `neksio sandbox` serves the emulators a server can be pointed at.
