@@ -97,7 +97,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 	if err != nil {
 		return nil, err
 	}
-	box, err := loadBox(cfg, log)
+	box, err := loadBox(ctx, cfg, log, s)
 	if err != nil {
 		s.Close()
 		return nil, err

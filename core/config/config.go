@@ -25,8 +25,12 @@ type Config struct {
 	// are on for the embedded default and off on PostgreSQL.
 	Dev       *bool  `env:"NEKSIO_DEV"`
 	MasterKey string `env:"NEKSIO_MASTER_KEY"`
-	LogLevel  string `env:"NEKSIO_LOG_LEVEL" envDefault:"info"`
-	LogFormat string `env:"NEKSIO_LOG_FORMAT" envDefault:"text"`
+	// AllowGeneratedMasterKey lets a single node on PostgreSQL keep its
+	// master key in the data dir; without it NEKSIO_MASTER_KEY is required
+	// there, since replicas would each generate their own.
+	AllowGeneratedMasterKey bool   `env:"NEKSIO_ALLOW_GENERATED_MASTER_KEY"`
+	LogLevel                string `env:"NEKSIO_LOG_LEVEL" envDefault:"info"`
+	LogFormat               string `env:"NEKSIO_LOG_FORMAT" envDefault:"text"`
 	// Role: api, worker or all.
 	Role string `env:"NEKSIO_ROLE" envDefault:"all"`
 
