@@ -30,12 +30,7 @@ import (
 func TestMain(m *testing.M) {
 	// ... and as `neksio serve`, for tests that need a second process.
 	if (len(os.Args) >= 3 && os.Args[1] == "connector" && os.Args[2] == "serve") || (len(os.Args) >= 2 && os.Args[1] == "serve") {
-		root := rootCmd()
-		root.SetArgs(os.Args[1:])
-		if err := root.Execute(); err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(execute(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
