@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/config"
 	"github.com/neksio/neksio/core/secret"
 	"github.com/neksio/neksio/core/store"
@@ -74,14 +75,30 @@ func loadBox(ctx context.Context, cfg *config.Config, log *slog.Logger, s *store
 	if err != nil {
 		return nil, err
 	}
-	if err := secret.CheckKey(ctx, s, box); err != nil {
+	// A database from before key fingerprints: the key must open the
+	// channels' credentials before it is recorded as the database's.
+	existing := func(ctx context.Context) error {
+		opened, failed, err := channel.SealedWith(ctx, s, box)
+		if err != nil {
+			return err
+		}
+		if failed > 0 && opened == 0 {
+			return fmt.Errorf("%w: it opens none of the %d channels' sealed credentials", secret.ErrKeyMismatch, failed)
+		}
+		if failed > 0 {
+			log.Warn("the master key opens most channels' credentials but not all: those channels must be reconnected",
+				"opened", opened, "not_opened", failed)
+		}
+		return nil
+	}
+	if err := secret.CheckKey(ctx, s, box, existing); err != nil {
 		from := "NEKSIO_MASTER_KEY"
 		if cfg.MasterKey == "" {
 			from = "the master key in " + keyFile + " (NEKSIO_MASTER_KEY is not set)"
 		}
 		if errors.Is(err, secret.ErrKeyMismatch) {
-			return nil, fmt.Errorf("%s does not match the master key this database's secrets were sealed with (its fingerprint was recorded at the first start): "+
-				"set NEKSIO_MASTER_KEY to the key the other servers of this database use: %w", from, err)
+			return nil, fmt.Errorf("%s does not match the master key this database's secrets were sealed with: "+
+				"set NEKSIO_MASTER_KEY to the key the other servers of this database use (%w)", from, err)
 		}
 		if !cfg.AutoMigrate {
 			return nil, fmt.Errorf("checking the master key: %w (run `neksio migrate` first)", err)

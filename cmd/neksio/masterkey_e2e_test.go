@@ -77,3 +77,33 @@ func TestPostgresRequiresMasterKey(t *testing.T) {
 	require.NoError(t, err, "its restart reads the same key")
 	app.Close()
 }
+
+// A database from before key fingerprints (secrets, no fingerprint): a
+// key that opens none of its channels' credentials is refused and not
+// recorded; the right key is.
+func TestMasterKeyCheckedAgainstExistingSecrets(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		e := newEnv(t, d) // a connected WhatsApp channel
+		_, err := e.App.Store.DB.Exec(`DELETE FROM key_fingerprints`)
+		require.NoError(t, err)
+		ctx := context.Background()
+
+		other := make([]byte, 32)
+		_, _ = rand.Read(other)
+		cfg := *e.App.Cfg
+		cfg.MasterKey = base64.StdEncoding.EncodeToString(other)
+		_, err = newApp(ctx, &cfg, quietLog)
+		require.ErrorIs(t, err, secret.ErrKeyMismatch)
+		require.ErrorContains(t, err, "NEKSIO_MASTER_KEY")
+		var n int
+		require.NoError(t, e.App.Store.DB.QueryRow(`SELECT count(*) FROM key_fingerprints`).Scan(&n))
+		require.Zero(t, n, "a wrong key is not recorded")
+
+		same := *e.App.Cfg
+		app, err := newApp(ctx, &same, quietLog)
+		require.NoError(t, err)
+		app.Close()
+		require.NoError(t, e.App.Store.DB.QueryRow(`SELECT count(*) FROM key_fingerprints`).Scan(&n))
+		require.Equal(t, 1, n)
+	})
+}

@@ -38,13 +38,25 @@ func (b *Box) Fingerprint() string { return b.fingerprint }
 // starting and failing each decrypt of what the others sealed. Replicas
 // starting together on an empty database race on a unique row: one
 // fingerprint wins, and the others compare against it.
-func CheckKey(ctx context.Context, s *store.Store, b *Box) error {
-	ctx = tenant.NewContext(ctx, tenant.PlatformViewer("secret.checkkey"))
-	err := s.Ent.KeyFingerprint.Create().SetName(masterKeyName).SetFingerprint(b.fingerprint).Exec(ctx)
-	if err != nil && !ent.IsConstraintError(err) {
-		return fmt.Errorf("secret: recording the master key's fingerprint: %w", err)
+//
+// existing, when set, runs before the first fingerprint is recorded, to
+// check the key against secrets sealed before fingerprints were (an error
+// refuses the key, and nothing is recorded).
+func CheckKey(ctx context.Context, s *store.Store, b *Box, existing func(context.Context) error) error {
+	pctx := tenant.NewContext(ctx, tenant.PlatformViewer("secret.checkkey"))
+	rec, err := s.Ent.KeyFingerprint.Query().Where(keyfingerprint.Name(masterKeyName)).Only(pctx)
+	if ent.IsNotFound(err) {
+		if existing != nil {
+			if err := existing(ctx); err != nil {
+				return err
+			}
+		}
+		err = s.Ent.KeyFingerprint.Create().SetName(masterKeyName).SetFingerprint(b.fingerprint).Exec(pctx)
+		if err != nil && !ent.IsConstraintError(err) {
+			return fmt.Errorf("secret: recording the master key's fingerprint: %w", err)
+		}
+		rec, err = s.Ent.KeyFingerprint.Query().Where(keyfingerprint.Name(masterKeyName)).Only(pctx)
 	}
-	rec, err := s.Ent.KeyFingerprint.Query().Where(keyfingerprint.Name(masterKeyName)).Only(ctx)
 	if err != nil {
 		return fmt.Errorf("secret: reading the master key's fingerprint: %w", err)
 	}

@@ -28,13 +28,13 @@ func TestCheckKey(t *testing.T) {
 		ctx := context.Background()
 		s := storetest.Open(t, d)
 		first, key := newBox(t)
-		require.NoError(t, CheckKey(ctx, s, first))
+		require.NoError(t, CheckKey(ctx, s, first, nil))
 		again, err := New(key)
 		require.NoError(t, err)
-		require.NoError(t, CheckKey(ctx, s, again), "a restart with the same key")
+		require.NoError(t, CheckKey(ctx, s, again, nil), "a restart with the same key")
 
 		other, _ := newBox(t)
-		require.ErrorIs(t, CheckKey(ctx, s, other), ErrKeyMismatch)
+		require.ErrorIs(t, CheckKey(ctx, s, other, nil), ErrKeyMismatch)
 
 		// Only the fingerprint is stored, never the key.
 		var fp string
@@ -55,7 +55,7 @@ func TestCheckKeyRace(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			b, _ := newBox(t)
-			wg.Go(func() { errs[i] = CheckKey(context.Background(), s, b) })
+			wg.Go(func() { errs[i] = CheckKey(context.Background(), s, b, nil) })
 		}
 		wg.Wait()
 		ok := 0
@@ -67,5 +67,28 @@ func TestCheckKeyRace(t *testing.T) {
 			}
 		}
 		require.Equal(t, 1, ok)
+	})
+}
+
+// On a database without a fingerprint, the check of existing secrets runs
+// first: refused, nothing is recorded.
+func TestCheckKeyExisting(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		ctx := context.Background()
+		s := storetest.Open(t, d)
+		wrong, _ := newBox(t)
+		refuse := func(context.Context) error { return ErrKeyMismatch }
+		require.ErrorIs(t, CheckKey(ctx, s, wrong, refuse), ErrKeyMismatch)
+		var n int
+		require.NoError(t, s.DB.QueryRow(`SELECT count(*) FROM key_fingerprints`).Scan(&n))
+		require.Zero(t, n)
+
+		right, _ := newBox(t)
+		calls := 0
+		accept := func(context.Context) error { calls++; return nil }
+		require.NoError(t, CheckKey(ctx, s, right, accept))
+		require.NoError(t, CheckKey(ctx, s, right, accept))
+		require.Equal(t, 1, calls, "once recorded, the fingerprint decides")
+		require.ErrorIs(t, CheckKey(ctx, s, wrong, accept), ErrKeyMismatch)
 	})
 }
