@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -208,13 +207,12 @@ func (e *runEnv) cli(ctx context.Context, dbURL string, args ...string) (string,
 
 // server is a running `neksio serve`.
 type server struct {
-	URL       string
-	Key       string // the owner key printed on first start, if any
-	Workspace string
-	cmd       *exec.Cmd
-	done      chan struct{}
-	stderr    *tailBuffer
-	client    *http.Client
+	URL    string
+	Key    string // the owner key of a first start, if any
+	cmd    *exec.Cmd
+	done   chan struct{}
+	stderr *tailBuffer
+	client *http.Client
 }
 
 // startServer runs `neksio serve` on dbURL, waits until it is ready, and
@@ -233,10 +231,6 @@ func (e *runEnv) startServer(ctx context.Context, dbURL string, extraEnv ...stri
 	cmd.Env = e.neksioEnv(dbURL, append([]string{"NEKSIO_ADDR=" + addr, "NEKSIO_DATA_DIR=" + dataDir}, extraEnv...)...)
 	// Its own process group, so stopping it reaches the connector plugins.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
 	s := &server{URL: "http://" + addr, cmd: cmd, done: make(chan struct{}), stderr: &tailBuffer{max: 8 << 10},
 		client: &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}}}
 	cmd.Stderr = s.stderr
@@ -245,25 +239,6 @@ func (e *runEnv) startServer(ctx context.Context, dbURL string, extraEnv ...stri
 	}
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	e.deferBench(s.stop)
-	keyc := make(chan [2]string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		var ws, key string
-		wantKey := false
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			switch {
-			case strings.Contains(line, "created workspace "):
-				ws = strings.TrimSpace(line[strings.LastIndex(line, " ")+1:])
-			case strings.HasPrefix(line, "Owner API key"):
-				wantKey = true
-			case wantKey && line != "":
-				key, wantKey = line, false
-				keyc <- [2]string{ws, key}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := s.client.Get(s.URL + "/readyz")
@@ -284,10 +259,9 @@ func (e *runEnv) startServer(ctx context.Context, dbURL string, extraEnv ...stri
 			return nil, fmt.Errorf("neksio serve not ready after 60s: %s", s.stderr.String())
 		}
 	}
-	select {
-	case wk := <-keyc:
-		s.Workspace, s.Key = wk[0], wk[1]
-	case <-time.After(500 * time.Millisecond): // not a first start
+	// A first start without a terminal leaves the owner key in the data dir.
+	if key, err := os.ReadFile(filepath.Join(dataDir, "owner-api-key")); err == nil {
+		s.Key = strings.TrimSpace(string(key))
 	}
 	return s, nil
 }

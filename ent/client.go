@@ -23,6 +23,7 @@ import (
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
@@ -51,6 +52,8 @@ type Client struct {
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
 	Conversation *ConversationClient
+	// KeyFingerprint is the client for interacting with the KeyFingerprint builders.
+	KeyFingerprint *KeyFingerprintClient
 	// KnowledgeChunk is the client for interacting with the KnowledgeChunk builders.
 	KnowledgeChunk *KnowledgeChunkClient
 	// KnowledgeDocument is the client for interacting with the KnowledgeDocument builders.
@@ -83,6 +86,7 @@ func (c *Client) init() {
 	c.Channel = NewChannelClient(c.config)
 	c.Contact = NewContactClient(c.config)
 	c.Conversation = NewConversationClient(c.config)
+	c.KeyFingerprint = NewKeyFingerprintClient(c.config)
 	c.KnowledgeChunk = NewKnowledgeChunkClient(c.config)
 	c.KnowledgeDocument = NewKnowledgeDocumentClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
@@ -189,6 +193,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Channel:           NewChannelClient(cfg),
 		Contact:           NewContactClient(cfg),
 		Conversation:      NewConversationClient(cfg),
+		KeyFingerprint:    NewKeyFingerprintClient(cfg),
 		KnowledgeChunk:    NewKnowledgeChunkClient(cfg),
 		KnowledgeDocument: NewKnowledgeDocumentClient(cfg),
 		Membership:        NewMembershipClient(cfg),
@@ -222,6 +227,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Channel:           NewChannelClient(cfg),
 		Contact:           NewContactClient(cfg),
 		Conversation:      NewConversationClient(cfg),
+		KeyFingerprint:    NewKeyFingerprintClient(cfg),
 		KnowledgeChunk:    NewKnowledgeChunkClient(cfg),
 		KnowledgeDocument: NewKnowledgeDocumentClient(cfg),
 		Membership:        NewMembershipClient(cfg),
@@ -259,8 +265,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.Channel, c.Contact,
-		c.Conversation, c.KnowledgeChunk, c.KnowledgeDocument, c.Membership, c.Message,
-		c.PendingStatus, c.User, c.Workspace,
+		c.Conversation, c.KeyFingerprint, c.KnowledgeChunk, c.KnowledgeDocument,
+		c.Membership, c.Message, c.PendingStatus, c.User, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -271,8 +277,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.Channel, c.Contact,
-		c.Conversation, c.KnowledgeChunk, c.KnowledgeDocument, c.Membership, c.Message,
-		c.PendingStatus, c.User, c.Workspace,
+		c.Conversation, c.KeyFingerprint, c.KnowledgeChunk, c.KnowledgeDocument,
+		c.Membership, c.Message, c.PendingStatus, c.User, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -295,6 +301,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Contact.mutate(ctx, m)
 	case *ConversationMutation:
 		return c.Conversation.mutate(ctx, m)
+	case *KeyFingerprintMutation:
+		return c.KeyFingerprint.mutate(ctx, m)
 	case *KnowledgeChunkMutation:
 		return c.KnowledgeChunk.mutate(ctx, m)
 	case *KnowledgeDocumentMutation:
@@ -1556,6 +1564,140 @@ func (c *ConversationClient) mutate(ctx context.Context, m *ConversationMutation
 	}
 }
 
+// KeyFingerprintClient is a client for the KeyFingerprint schema.
+type KeyFingerprintClient struct {
+	config
+}
+
+// NewKeyFingerprintClient returns a client for the KeyFingerprint from the given config.
+func NewKeyFingerprintClient(c config) *KeyFingerprintClient {
+	return &KeyFingerprintClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `keyfingerprint.Hooks(f(g(h())))`.
+func (c *KeyFingerprintClient) Use(hooks ...Hook) {
+	c.hooks.KeyFingerprint = append(c.hooks.KeyFingerprint, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `keyfingerprint.Intercept(f(g(h())))`.
+func (c *KeyFingerprintClient) Intercept(interceptors ...Interceptor) {
+	c.inters.KeyFingerprint = append(c.inters.KeyFingerprint, interceptors...)
+}
+
+// Create returns a builder for creating a KeyFingerprint entity.
+func (c *KeyFingerprintClient) Create() *KeyFingerprintCreate {
+	mutation := newKeyFingerprintMutation(c.config, OpCreate)
+	return &KeyFingerprintCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of KeyFingerprint entities.
+func (c *KeyFingerprintClient) CreateBulk(builders ...*KeyFingerprintCreate) *KeyFingerprintCreateBulk {
+	return &KeyFingerprintCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *KeyFingerprintClient) MapCreateBulk(slice any, setFunc func(*KeyFingerprintCreate, int)) *KeyFingerprintCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &KeyFingerprintCreateBulk{err: fmt.Errorf("calling to KeyFingerprintClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*KeyFingerprintCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &KeyFingerprintCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for KeyFingerprint.
+func (c *KeyFingerprintClient) Update() *KeyFingerprintUpdate {
+	mutation := newKeyFingerprintMutation(c.config, OpUpdate)
+	return &KeyFingerprintUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *KeyFingerprintClient) UpdateOne(_m *KeyFingerprint) *KeyFingerprintUpdateOne {
+	mutation := newKeyFingerprintMutation(c.config, OpUpdateOne, withKeyFingerprint(_m))
+	return &KeyFingerprintUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *KeyFingerprintClient) UpdateOneID(id int) *KeyFingerprintUpdateOne {
+	mutation := newKeyFingerprintMutation(c.config, OpUpdateOne, withKeyFingerprintID(id))
+	return &KeyFingerprintUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for KeyFingerprint.
+func (c *KeyFingerprintClient) Delete() *KeyFingerprintDelete {
+	mutation := newKeyFingerprintMutation(c.config, OpDelete)
+	return &KeyFingerprintDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *KeyFingerprintClient) DeleteOne(_m *KeyFingerprint) *KeyFingerprintDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *KeyFingerprintClient) DeleteOneID(id int) *KeyFingerprintDeleteOne {
+	builder := c.Delete().Where(keyfingerprint.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &KeyFingerprintDeleteOne{builder}
+}
+
+// Query returns a query builder for KeyFingerprint.
+func (c *KeyFingerprintClient) Query() *KeyFingerprintQuery {
+	return &KeyFingerprintQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeKeyFingerprint},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a KeyFingerprint entity by its id.
+func (c *KeyFingerprintClient) Get(ctx context.Context, id int) (*KeyFingerprint, error) {
+	return c.Query().Where(keyfingerprint.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *KeyFingerprintClient) GetX(ctx context.Context, id int) *KeyFingerprint {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *KeyFingerprintClient) Hooks() []Hook {
+	hooks := c.hooks.KeyFingerprint
+	return append(hooks[:len(hooks):len(hooks)], keyfingerprint.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *KeyFingerprintClient) Interceptors() []Interceptor {
+	return c.inters.KeyFingerprint
+}
+
+func (c *KeyFingerprintClient) mutate(ctx context.Context, m *KeyFingerprintMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&KeyFingerprintCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&KeyFingerprintUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&KeyFingerprintUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&KeyFingerprintDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown KeyFingerprint mutation op: %q", m.Op())
+	}
+}
+
 // KnowledgeChunkClient is a client for the KnowledgeChunk schema.
 type KnowledgeChunkClient struct {
 	config
@@ -2706,12 +2848,12 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 type (
 	hooks struct {
 		APIKey, AgentRun, AgentSettings, AuditLog, Channel, Contact, Conversation,
-		KnowledgeChunk, KnowledgeDocument, Membership, Message, PendingStatus, User,
-		Workspace []ent.Hook
+		KeyFingerprint, KnowledgeChunk, KnowledgeDocument, Membership, Message,
+		PendingStatus, User, Workspace []ent.Hook
 	}
 	inters struct {
 		APIKey, AgentRun, AgentSettings, AuditLog, Channel, Contact, Conversation,
-		KnowledgeChunk, KnowledgeDocument, Membership, Message, PendingStatus, User,
-		Workspace []ent.Interceptor
+		KeyFingerprint, KnowledgeChunk, KnowledgeDocument, Membership, Message,
+		PendingStatus, User, Workspace []ent.Interceptor
 	}
 )

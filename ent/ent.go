@@ -19,6 +19,7 @@ import (
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
@@ -93,6 +94,7 @@ func checkColumn(t, c string) error {
 			channel.Table:           channel.ValidColumn,
 			contact.Table:           contact.ValidColumn,
 			conversation.Table:      conversation.ValidColumn,
+			keyfingerprint.Table:    keyfingerprint.ValidColumn,
 			knowledgechunk.Table:    knowledgechunk.ValidColumn,
 			knowledgedocument.Table: knowledgedocument.ValidColumn,
 			membership.Table:        membership.ValidColumn,

@@ -10,6 +10,7 @@ import (
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
@@ -27,7 +28,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 14)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 15)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -211,6 +212,22 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   keyfingerprint.Table,
+			Columns: keyfingerprint.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: keyfingerprint.FieldID,
+			},
+		},
+		Type: "KeyFingerprint",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			keyfingerprint.FieldName:        {Type: field.TypeString, Column: keyfingerprint.FieldName},
+			keyfingerprint.FieldFingerprint: {Type: field.TypeString, Column: keyfingerprint.FieldFingerprint},
+			keyfingerprint.FieldCreatedAt:   {Type: field.TypeTime, Column: keyfingerprint.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgechunk.Table,
 			Columns: knowledgechunk.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -231,7 +248,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgechunk.FieldEndOffset:   {Type: field.TypeInt, Column: knowledgechunk.FieldEndOffset},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgedocument.Table,
 			Columns: knowledgedocument.Columns,
@@ -257,7 +274,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgedocument.FieldEmbeddingDimension: {Type: field.TypeInt, Column: knowledgedocument.FieldEmbeddingDimension},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -275,7 +292,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldRole:        {Type: field.TypeEnum, Column: membership.FieldRole},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -312,7 +329,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSentimentScore:    {Type: field.TypeFloat64, Column: message.FieldSentimentScore},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pendingstatus.Table,
 			Columns: pendingstatus.Columns,
@@ -332,7 +349,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pendingstatus.FieldCreatedAt:    {Type: field.TypeTime, Column: pendingstatus.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -350,7 +367,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -1756,6 +1773,61 @@ func (f *ConversationFilter) WhereHasAgentRunsWith(preds ...predicate.AgentRun) 
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *KeyFingerprintQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the KeyFingerprintQuery builder.
+func (_q *KeyFingerprintQuery) Filter() *KeyFingerprintFilter {
+	return &KeyFingerprintFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *KeyFingerprintMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the KeyFingerprintMutation builder.
+func (m *KeyFingerprintMutation) Filter() *KeyFingerprintFilter {
+	return &KeyFingerprintFilter{config: m.config, predicateAdder: m}
+}
+
+// KeyFingerprintFilter provides a generic filtering capability at runtime for KeyFingerprintQuery.
+type KeyFingerprintFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *KeyFingerprintFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *KeyFingerprintFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(keyfingerprint.FieldID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *KeyFingerprintFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(keyfingerprint.FieldName))
+}
+
+// WhereFingerprint applies the entql string predicate on the fingerprint field.
+func (f *KeyFingerprintFilter) WhereFingerprint(p entql.StringP) {
+	f.Where(p.Field(keyfingerprint.FieldFingerprint))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *KeyFingerprintFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(keyfingerprint.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *KnowledgeChunkQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1784,7 +1856,7 @@ type KnowledgeChunkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeChunkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1897,7 +1969,7 @@ type KnowledgeDocumentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeDocumentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2030,7 +2102,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2123,7 +2195,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2339,7 +2411,7 @@ type PendingStatusFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PendingStatusFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2428,7 +2500,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2507,7 +2579,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

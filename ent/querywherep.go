@@ -65,6 +65,14 @@ func (q *ConversationQuery) WhereP(ps ...func(*sql.Selector)) {
 
 // WhereP appends storage-level predicates to the query; privacy rules in
 // ent/schema use it because they cannot import the generated packages.
+func (q *KeyFingerprintQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.KeyFingerprint(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
 func (q *KnowledgeChunkQuery) WhereP(ps ...func(*sql.Selector)) {
 	for _, p := range ps {
 		q.predicates = append(q.predicates, predicate.KnowledgeChunk(p))

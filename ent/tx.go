@@ -26,6 +26,8 @@ type Tx struct {
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
 	Conversation *ConversationClient
+	// KeyFingerprint is the client for interacting with the KeyFingerprint builders.
+	KeyFingerprint *KeyFingerprintClient
 	// KnowledgeChunk is the client for interacting with the KnowledgeChunk builders.
 	KnowledgeChunk *KnowledgeChunkClient
 	// KnowledgeDocument is the client for interacting with the KnowledgeDocument builders.
@@ -178,6 +180,7 @@ func (tx *Tx) init() {
 	tx.Channel = NewChannelClient(tx.config)
 	tx.Contact = NewContactClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
+	tx.KeyFingerprint = NewKeyFingerprintClient(tx.config)
 	tx.KnowledgeChunk = NewKnowledgeChunkClient(tx.config)
 	tx.KnowledgeDocument = NewKnowledgeDocumentClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"golang.org/x/time/rate"
@@ -148,11 +148,6 @@ func (s *Server) allow(keyID string) bool {
 	return l.(*rate.Limiter).Allow()
 }
 
-// Playground serves GraphiQL (mount it only in dev mode).
-func Playground(endpoint string) http.Handler {
-	return playground.Handler("Neksio GraphQL", endpoint)
-}
-
 func bearer(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
@@ -172,10 +167,20 @@ func writeError(w http.ResponseWriter, status int, code apperr.Code, msg string)
 	})
 }
 
+// MaxOperationLabels bounds the operation names the GraphQL metrics label
+// by, per process. Clients choose operation names, so each new name would
+// otherwise add about 20 series: the first MaxOperationLabels distinct
+// names (GraphQL names of at most 64 characters) keep their own label,
+// every later one is counted as "other".
+const MaxOperationLabels = 100
+
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	errors   *prometheus.CounterVec
+
+	mu    sync.Mutex
+	names map[string]struct{}
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -191,28 +196,53 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "neksio_graphql_errors_total", Help: "GraphQL errors by operation and code.",
 		}, []string{"operation", "code"}),
 	}
+	m.names = map[string]struct{}{}
 	reg.MustRegister(m.requests, m.duration, m.errors)
 	return m
 }
 
-func opLabels(ctx context.Context) (name, typ string) {
+func (m *metrics) opLabels(ctx context.Context) (name, typ string) {
 	if !graphql.HasOperationContext(ctx) {
 		return "unknown", "unknown"
 	}
 	oc := graphql.GetOperationContext(ctx)
-	name = oc.OperationName
-	if name == "" {
-		name = "anonymous"
+	// The operation the document names, not the request's operationName:
+	// that one is any string a client sends, even for a document that
+	// failed to parse.
+	if oc.Operation == nil {
+		return "unknown", "unknown"
 	}
-	typ = "unknown"
-	if oc.Operation != nil {
-		typ = string(oc.Operation.Operation)
-	}
-	return name, typ
+	return m.nameLabel(oc.Operation.Name), string(oc.Operation.Operation)
 }
 
+// nameLabel is the label for a client's operation name: the name itself
+// while fewer than MaxOperationLabels distinct names have been seen,
+// "other" beyond that (and, defensively, for anything that is not a
+// plain GraphQL name).
+func (m *metrics) nameLabel(name string) string {
+	if name == "" {
+		return "anonymous"
+	}
+	if !graphQLName.MatchString(name) {
+		return "other"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.names[name]; ok {
+		return name
+	}
+	if len(m.names) >= MaxOperationLabels {
+		return "other"
+	}
+	m.names[name] = struct{}{}
+	return name
+}
+
+// graphQLName matches a GraphQL Name of at most 64 characters.
+var graphQLName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]{0,63}$`)
+
 func (m *metrics) around(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	name, typ := opLabels(ctx)
+	name, typ := m.opLabels(ctx)
 	m.requests.WithLabelValues(name, typ).Inc()
 	return next(ctx)
 }
@@ -220,7 +250,7 @@ func (m *metrics) around(ctx context.Context, next graphql.OperationHandler) gra
 func (m *metrics) aroundResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	start := time.Now()
 	resp := next(ctx)
-	name, typ := opLabels(ctx)
+	name, typ := m.opLabels(ctx)
 	m.duration.WithLabelValues(name, typ).Observe(time.Since(start).Seconds())
 	if resp != nil {
 		for _, e := range resp.Errors {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +29,10 @@ func connectorCmd() *cobra.Command {
 			if !ok {
 				return fmt.Errorf("no built-in connector %q", args[0])
 			}
+			// main turns SIGTERM into a cancelled context for serve's
+			// graceful shutdown; a plugin has nothing to shut down and
+			// must stop on it, as process managers expect.
+			signal.Reset(syscall.SIGTERM)
 			sdk.Serve(mk())
 			return nil
 		},

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/config"
@@ -93,16 +94,22 @@ func TestRateLimitPerKey(t *testing.T) {
 	require.Empty(t, e.gqlAs(t, other, `{ viewer { role } }`, nil).Errors)
 }
 
-// /metrics labels HTTP requests by the route they matched.
+// Metrics label HTTP requests by the route they matched, and are not
+// served on the public port.
 func TestMetricsByRoute(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel())
 	e.gql(t, `{ viewer { role } }`, nil)
-	resp, err := http.Get(e.URL + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Contains(t, string(body), `neksio_http_requests_total{code="200",route="/graphql"}`)
-	require.Contains(t, string(body), `neksio_graphql_requests_total{operation="anonymous",type="query"}`)
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(e.App.Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	require.Contains(t, body, `neksio_http_requests_total{code="200",route="/graphql"}`)
+	require.Contains(t, body, `neksio_graphql_requests_total{operation="anonymous",type="query"}`)
+
+	for _, path := range []string{"/metrics", "/debug/pprof/"} {
+		resp, err := http.Get(e.URL + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, "%s on the public port", path)
+	}
 }

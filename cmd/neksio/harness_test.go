@@ -30,12 +30,7 @@ import (
 func TestMain(m *testing.M) {
 	// ... and as `neksio serve`, for tests that need a second process.
 	if (len(os.Args) >= 3 && os.Args[1] == "connector" && os.Args[2] == "serve") || (len(os.Args) >= 2 && os.Args[1] == "serve") {
-		root := rootCmd()
-		root.SetArgs(os.Args[1:])
-		if err := root.Execute(); err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(execute(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -51,6 +46,14 @@ const (
 
 // env is a running Neksio (the full App on an httptest server, real
 // connector plugins) with platform emulators and one workspace.
+// testMasterKey is every test server's master key: replicas of one
+// database must share theirs, as in production.
+var testMasterKey = func() string {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return base64.StdEncoding.EncodeToString(k)
+}()
+
 type env struct {
 	t         testing.TB
 	App       *App
@@ -111,14 +114,12 @@ func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
 	metaSrv := httptest.NewServer(meta)
 	t.Cleanup(metaSrv.Close)
 
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	cfg := &config.Config{
 		DataDir:           t.TempDir(),
 		AutoMigrate:       true,
 		Role:              "all",
 		LogLevel:          "warn",
-		MasterKey:         base64.StdEncoding.EncodeToString(key),
+		MasterKey:         testMasterKey,
 		Connectors:        []string{"whatsapp", "meta"},
 		PluginTimeout:     20 * time.Second,
 		GraphQLComplexity: 50000,

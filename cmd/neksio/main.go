@@ -14,12 +14,21 @@ import (
 )
 
 func main() {
+	os.Exit(execute(os.Args[1:]))
+}
+
+// execute runs the command line args and returns the exit code. SIGINT and
+// SIGTERM cancel the command's context (serve shuts down gracefully).
+func execute(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := rootCmd().ExecuteContext(ctx); err != nil {
+	root := rootCmd()
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "neksio:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func rootCmd() *cobra.Command {

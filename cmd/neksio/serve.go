@@ -5,12 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/rs/cors"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/neksio/neksio/core/auth"
 	"github.com/neksio/neksio/core/channel"
@@ -32,6 +36,7 @@ import (
 	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/graph"
 	"github.com/neksio/neksio/graph/model"
+	"github.com/neksio/neksio/graph/playground"
 	"github.com/neksio/neksio/jobs"
 	"github.com/neksio/neksio/plugins/sdk"
 )
@@ -92,7 +97,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 	if err != nil {
 		return nil, err
 	}
-	box, err := loadBox(cfg, log)
+	box, err := loadBox(ctx, cfg, log, s)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -168,7 +173,9 @@ func (a *App) routes() http.Handler {
 	}
 	mux.Handle("/graphql", api)
 	if a.Cfg.DevMode() {
-		mux.Handle("GET /{$}", graph.Playground("/graphql"))
+		// GraphiQL and its assets, all from the binary (no CDN).
+		mux.Handle("GET /{$}", playground.Page("Neksio GraphQL", "/graphql"))
+		mux.Handle("GET "+playground.AssetsPath, playground.Assets())
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -180,7 +187,6 @@ func (a *App) routes() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
 	wh := &webhook.Handler{Store: a.Store, Gateway: a.Connectors, Channels: a.Channels, Inbox: a.Inbox,
 		MaxBytes: a.Cfg.WebhookMaxBytes, Log: a.Log}
 	wh.Register(mux, a.Registry)
@@ -234,12 +240,41 @@ func (a *App) Close() {
 	_ = a.Store.Close()
 }
 
+// ownerKeyFile is where the first start leaves the owner key when no
+// terminal can show it.
+const ownerKeyFile = "owner-api-key"
+
 // bootstrap creates a workspace and an owner key on the first start of an
-// empty database and prints the key once.
-func (a *App) bootstrap(ctx context.Context, out interface{ Write([]byte) (int, error) }) error {
+// empty database. The key never goes to the log: on an interactive
+// terminal it is shown once; otherwise (a service manager, a container)
+// stdout usually ends up in a log too, so the key is written to a 0600
+// file in the data dir and only that file's path is logged.
+func (a *App) bootstrap(ctx context.Context, out io.Writer) (err error) {
 	n, err := workspace.Count(ctx, a.Store)
 	if err != nil || n > 0 {
 		return err
+	}
+	tty := isTerminal(out)
+	var f *os.File
+	path := filepath.Join(a.Cfg.DataDir, ownerKeyFile)
+	if !tty {
+		// Opened before anything is created, so a data dir that cannot
+		// take the file fails the start instead of losing the key. A file
+		// left from an earlier database holds a key that no longer works.
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return fmt.Errorf("owner key file: %w", err)
+		}
+		written := false
+		defer func() {
+			f.Close()
+			if !written {
+				os.Remove(path)
+			}
+		}()
+		defer func() { written = err == nil }()
 	}
 	ws, err := workspace.Create(ctx, a.Store, "My workspace")
 	if err != nil {
@@ -249,19 +284,37 @@ func (a *App) bootstrap(ctx context.Context, out interface{ Write([]byte) (int, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n"+
-		"================================================================\n"+
-		" Neksio first start: created workspace %s\n"+
-		" Owner API key (shown once, store it now):\n\n"+
-		"   %s\n\n"+
-		" Try:  curl -s http://%s/graphql -H 'Authorization: Bearer %s' \\\n"+
-		"         -H 'Content-Type: application/json' -d '{\"query\":\"{ viewer { role workspace { id name } } }\"}'\n"+
-		"================================================================\n\n",
-		ws.ID, key, a.Cfg.Addr, key)
+	if tty {
+		fmt.Fprintf(out, "\n"+
+			"================================================================\n"+
+			" Neksio first start: created workspace %s\n"+
+			" Owner API key (shown once, store it now):\n\n"+
+			"   %s\n\n"+
+			" Try:  curl -s http://%s/graphql -H 'Authorization: Bearer %s' \\\n"+
+			"         -H 'Content-Type: application/json' -d '{\"query\":\"{ viewer { role workspace { id name } } }\"}'\n"+
+			"================================================================\n\n",
+			ws.ID, key, a.Cfg.Addr, key)
+		a.Log.Info("first start: created a workspace and an owner API key, shown on the terminal", "workspace", ws.ID)
+		return nil
+	}
+	if _, err := fmt.Fprintln(f, key); err != nil {
+		return fmt.Errorf("owner key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("owner key file: %w", err)
+	}
+	a.Log.Warn("first start: created a workspace and an owner API key; the key is in this file (readable by this user only): store it elsewhere and delete the file",
+		"workspace", ws.ID, "path", path)
 	return nil
 }
 
-func serve(ctx context.Context, cfg *config.Config, out interface{ Write([]byte) (int, error) }) error {
+// isTerminal reports whether w is an interactive terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func serve(ctx context.Context, cfg *config.Config, out io.Writer) error {
 	log := newLogger(cfg)
 	slog.SetDefault(log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -280,13 +333,23 @@ func serve(ctx context.Context, cfg *config.Config, out interface{ Write([]byte)
 	if err := app.Start(ctx); err != nil {
 		return err
 	}
+	if addr, explicit := cfg.MetricsListenAddr(); addr != "" {
+		if err := servePrivate(ctx, addr, app.Registry, log); err != nil {
+			if explicit {
+				return fmt.Errorf("NEKSIO_METRICS_ADDR: %w", err)
+			}
+			log.Warn("metrics: cannot listen on the default address; set NEKSIO_METRICS_ADDR to another one, or to off", "addr", addr, "err", err)
+		}
+	}
+	if cfg.PprofAddr != "" {
+		if err := servePrivate(ctx, cfg.PprofAddr, nil, log); err != nil {
+			log.Warn("pprof: cannot listen", "addr", cfg.PprofAddr, "err", err)
+		}
+	}
 	if cfg.Role == "worker" {
 		log.Info("worker running")
 		<-ctx.Done()
 		return nil
-	}
-	if cfg.PprofAddr != "" {
-		servePprof(ctx, cfg.PprofAddr, log)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -402,21 +465,26 @@ func (w *statusWriter) Flush() {
 	}
 }
 
-// servePprof serves the Go profiler on its own address, never on the public
-// one; a taken address is logged, not fatal.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+// servePrivate serves /metrics (when reg is set) and Go's profiler at
+// /debug/pprof/ on their own address, never on the public one: operation
+// names, webhook volumes and profiles are for operators only.
+func servePrivate(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) error {
 	mux := http.NewServeMux()
+	if reg != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		log.Warn("pprof: cannot listen", "addr", addr, "err", err)
-		return
+		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	go func() { _ = srv.Serve(ln) }()
-	log.Info("pprof listening", "addr", ln.Addr().String())
+	log.Info("private listener (metrics, pprof)", "addr", "http://"+ln.Addr().String(), "metrics", reg != nil)
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -102,12 +103,24 @@ func TestGraphQLGetAndPlayground(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	resp, err = http.Get(e.URL + "/")
 	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	resp, err = http.Get(e.URL + "/metrics")
 	require.NoError(t, err)
-	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+	// The playground works offline: it names no other host, and every
+	// script and stylesheet it loads is served by this server.
+	require.NotRegexp(t, `https?://`, string(page))
+	refs := regexp.MustCompile(`\b(?:src|href)="([^"]+)"`).FindAllStringSubmatch(string(page), -1)
+	require.Len(t, refs, 4)
+	for _, ref := range refs {
+		require.True(t, strings.HasPrefix(ref[1], "/playground/assets/"), ref[1])
+		resp, err := http.Get(e.URL + ref[1])
+		require.NoError(t, err)
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, ref[1])
+		require.Greater(t, n, int64(1000), ref[1])
+	}
 }
 
 // `neksio sandbox` serves the emulators a server can be pointed at.

@@ -25,12 +25,21 @@ type Config struct {
 	// are on for the embedded default and off on PostgreSQL.
 	Dev       *bool  `env:"NEKSIO_DEV"`
 	MasterKey string `env:"NEKSIO_MASTER_KEY"`
-	LogLevel  string `env:"NEKSIO_LOG_LEVEL" envDefault:"info"`
-	LogFormat string `env:"NEKSIO_LOG_FORMAT" envDefault:"text"`
+	// AllowGeneratedMasterKey lets a single node on PostgreSQL keep its
+	// master key in the data dir; without it NEKSIO_MASTER_KEY is required
+	// there, since replicas would each generate their own.
+	AllowGeneratedMasterKey bool   `env:"NEKSIO_ALLOW_GENERATED_MASTER_KEY"`
+	LogLevel                string `env:"NEKSIO_LOG_LEVEL" envDefault:"info"`
+	LogFormat               string `env:"NEKSIO_LOG_FORMAT" envDefault:"text"`
 	// Role: api, worker or all.
 	Role string `env:"NEKSIO_ROLE" envDefault:"all"`
 
-	// PprofAddr serves net/http/pprof on a separate, private address.
+	// MetricsAddr is the private listener for /metrics and /debug/pprof/,
+	// never served on Addr. Unset: 127.0.0.1:9090 on the embedded
+	// database, none on PostgreSQL; "off": none. See MetricsListenAddr.
+	MetricsAddr string `env:"NEKSIO_METRICS_ADDR"`
+	// PprofAddr serves net/http/pprof alone on a separate, private address
+	// (kept from before MetricsAddr, which serves pprof too).
 	PprofAddr string `env:"NEKSIO_PPROF_ADDR"`
 
 	PluginDir      string        `env:"NEKSIO_PLUGIN_DIR"`
@@ -100,6 +109,9 @@ func (c *Config) Validate() error {
 	if c.DatabaseURL != "" && !c.Postgres() {
 		return fmt.Errorf("config: NEKSIO_DATABASE_URL must be a postgres:// URL (leave it empty for the embedded SQLite database)")
 	}
+	if addr, _ := c.MetricsListenAddr(); addr != "" && addr == c.Addr {
+		return fmt.Errorf("config: NEKSIO_METRICS_ADDR must not be NEKSIO_ADDR: metrics and the profiler stay off the public port")
+	}
 	if c.MasterKey != "" {
 		if k, err := base64.StdEncoding.DecodeString(c.MasterKey); err != nil || len(k) != 32 {
 			return fmt.Errorf("config: NEKSIO_MASTER_KEY must be 32 bytes, base64-encoded")
@@ -119,6 +131,28 @@ func (c *Config) DevMode() bool {
 		return *c.Dev
 	}
 	return !c.Postgres()
+}
+
+// DefaultMetricsAddr is where the embedded default serves metrics when
+// NEKSIO_METRICS_ADDR is unset: loopback only.
+const DefaultMetricsAddr = "127.0.0.1:9090"
+
+// MetricsListenAddr is the address of the private metrics listener, empty
+// for none, and whether it was set explicitly (a taken default address is
+// not worth failing a development server for; a configured one is).
+func (c *Config) MetricsListenAddr() (addr string, explicit bool) {
+	switch {
+	case strings.EqualFold(c.MetricsAddr, "off"):
+		return "", true
+	case c.MetricsAddr != "":
+		return c.MetricsAddr, true
+	case c.Postgres():
+		// Production: scraping is opted into, on an address the operator
+		// chooses and keeps private.
+		return "", false
+	default:
+		return DefaultMetricsAddr, false
+	}
 }
 
 // SQLitePath is the embedded database file.

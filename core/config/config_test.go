@@ -52,3 +52,30 @@ func TestGetenv(t *testing.T) {
 	require.Empty(t, c.Getenv("NEKSIO_TEST_GETENV"), "a set Environ replaces the process environment")
 	require.Equal(t, c.Environ, c.Environment())
 }
+
+// Metrics stay off the public port: loopback by default on the embedded
+// database, off on PostgreSQL unless set, never the API's own address.
+func TestMetricsListenAddr(t *testing.T) {
+	for _, tc := range []struct {
+		db, set, want string
+		explicit      bool
+	}{
+		{"", "", DefaultMetricsAddr, false},
+		{"postgres://x", "", "", false},
+		{"postgres://x", "10.0.0.5:9100", "10.0.0.5:9100", true},
+		{"", "off", "", true},
+		{"", "OFF", "", true},
+	} {
+		c := &Config{DatabaseURL: tc.db, MetricsAddr: tc.set}
+		addr, explicit := c.MetricsListenAddr()
+		require.Equal(t, tc.want, addr, "%+v", tc)
+		require.Equal(t, tc.explicit, explicit, "%+v", tc)
+	}
+	t.Setenv("NEKSIO_DATABASE_URL", "")
+	t.Setenv("NEKSIO_ROLE", "")
+	t.Setenv("NEKSIO_MASTER_KEY", "")
+	t.Setenv("NEKSIO_ADDR", "127.0.0.1:8080")
+	t.Setenv("NEKSIO_METRICS_ADDR", "127.0.0.1:8080")
+	_, err := Load()
+	require.ErrorContains(t, err, "NEKSIO_METRICS_ADDR")
+}

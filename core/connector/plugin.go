@@ -28,8 +28,11 @@ type managed struct {
 	// first Describe of a discovered plugin).
 	name string
 
-	mu        sync.Mutex
-	client    *plugin.Client
+	mu     sync.Mutex
+	client *plugin.Client
+	// cmd is the client's process, to kill outright when go-plugin's
+	// graceful Kill would wait on a plugin that hangs.
+	cmd       *exec.Cmd
 	conn      sdk.Connector
 	desc      *sdk.Description
 	healthy   bool
@@ -40,7 +43,7 @@ type managed struct {
 // start launches the process and installs it. For a discovered plugin it
 // also fixes the name from Describe.
 func (p *managed) start(ctx context.Context) error {
-	client, c, desc, err := p.launch(ctx)
+	client, cmd, c, desc, err := p.launch(ctx)
 	if err != nil {
 		return err
 	}
@@ -48,17 +51,18 @@ func (p *managed) start(ctx context.Context) error {
 		p.name = desc.Name
 	}
 	p.mu.Lock()
-	p.client, p.conn, p.desc, p.healthy, p.startedAt = client, c, desc, true, time.Now()
+	p.client, p.cmd, p.conn, p.desc, p.healthy, p.startedAt = client, cmd, c, desc, true, time.Now()
 	p.mu.Unlock()
 	return nil
 }
 
-func (p *managed) launch(ctx context.Context) (*plugin.Client, sdk.Connector, *sdk.Description, error) {
+func (p *managed) launch(ctx context.Context) (*plugin.Client, *exec.Cmd, sdk.Connector, *sdk.Description, error) {
 	o := p.m.opts
 	cmd := p.factory()
 	if cmd.Env == nil {
 		cmd.Env = pluginEnv()
 	}
+	dieWithHost(cmd)
 	logName := p.name
 	if logName == "" {
 		logName = p.source
@@ -75,9 +79,9 @@ func (p *managed) launch(ctx context.Context) (*plugin.Client, sdk.Connector, *s
 		StartTimeout: o.StartTimeout,
 		Logger:       newHCLogger(p.m.log.With("connector", logName)),
 	})
-	fail := func(err error) (*plugin.Client, sdk.Connector, *sdk.Description, error) {
-		client.Kill()
-		return nil, nil, nil, err
+	fail := func(err error) (*plugin.Client, *exec.Cmd, sdk.Connector, *sdk.Description, error) {
+		terminate(client, cmd, 0)
+		return nil, nil, nil, nil, err
 	}
 	rpc, err := client.Client()
 	if err != nil {
@@ -103,7 +107,35 @@ func (p *managed) launch(ctx context.Context) (*plugin.Client, sdk.Connector, *s
 	if p.name != "" && desc.Name != p.name {
 		return fail(fmt.Errorf("describe: plugin calls itself %q, registered as %q", desc.Name, p.name))
 	}
-	return client, c, desc, nil
+	return client, cmd, c, desc, nil
+}
+
+// stopGrace is how long stop lets a plugin exit by itself (go-plugin's
+// Kill asks, then kills after 2s) before it is killed outright.
+const stopGrace = 5 * time.Second
+
+// terminate stops a plugin process and waits until it is gone. go-plugin's
+// Kill asks the plugin to shut down first, but waits on that request
+// without a deadline, forever for a plugin that hangs: after grace the
+// process is killed outright, which ends the wait. (os.Process signals
+// through a pidfd on Linux, so a reused PID is never hit.)
+func terminate(client *plugin.Client, cmd *exec.Cmd, grace time.Duration) {
+	if client == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { client.Kill(); close(done) }()
+	if grace > 0 {
+		select {
+		case <-done:
+			return
+		case <-time.After(grace):
+		}
+	}
+	if cmd != nil && cmd.Process != nil {
+		_ = cmd.Process.Kill()
+	}
+	<-done
 }
 
 // pluginEnv is the host's environment without Neksio's own settings (the
@@ -204,15 +236,15 @@ func (p *managed) restart() {
 	p.mu.Lock()
 	wasHealthy := p.healthy
 	p.healthy = false
-	old := p.client
-	p.client, p.conn = nil, nil
+	old, oldCmd := p.client, p.cmd
+	p.client, p.cmd, p.conn = nil, nil, nil
 	if p.backoff == 0 || (wasHealthy && time.Since(p.startedAt) >= o.MaxBackoff) {
 		p.backoff = o.MinBackoff
 	}
 	p.mu.Unlock()
-	if old != nil {
-		old.Kill()
-	}
+	// It failed a health check (or exited): no graceful shutdown, and
+	// gone before its replacement starts, so two copies never run.
+	terminate(old, oldCmd, 0)
 	if wasHealthy {
 		p.m.log.Warn("connector plugin is down; restarting", "connector", p.name)
 	}
@@ -231,17 +263,17 @@ func (p *managed) restart() {
 		}
 		// m.ctx ends with Close, so a restart never holds Close up for
 		// longer than a launch.
-		client, c, desc, err := p.launch(p.m.ctx)
+		client, cmd, c, desc, err := p.launch(p.m.ctx)
 		if err != nil {
 			p.m.log.Error("connector plugin restart failed", "connector", p.name, "error", err, "next_attempt_in", min(2*wait, o.MaxBackoff))
 			continue
 		}
 		if p.m.closing() {
-			client.Kill()
+			terminate(client, cmd, stopGrace)
 			return
 		}
 		p.mu.Lock()
-		p.client, p.conn, p.desc, p.healthy, p.startedAt = client, c, desc, true, time.Now()
+		p.client, p.cmd, p.conn, p.desc, p.healthy, p.startedAt = client, cmd, c, desc, true, time.Now()
 		p.mu.Unlock()
 		p.m.log.Info("connector plugin restarted", "connector", p.name, "version", desc.Version)
 		return
@@ -251,12 +283,10 @@ func (p *managed) restart() {
 // stop kills the plugin process.
 func (p *managed) stop() {
 	p.mu.Lock()
-	client := p.client
-	p.client, p.conn, p.healthy = nil, nil, false
+	client, cmd := p.client, p.cmd
+	p.client, p.cmd, p.conn, p.healthy = nil, nil, nil, false
 	p.mu.Unlock()
-	if client != nil {
-		client.Kill()
-	}
+	terminate(client, cmd, stopGrace)
 }
 
 // pid is the plugin process's id, 0 while down (tests kill it).

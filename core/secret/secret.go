@@ -25,7 +25,10 @@ const version byte = 1
 var ErrDecrypt = errors.New("secret: cannot decrypt (wrong master key or corrupt data)")
 
 // Box seals and opens secrets.
-type Box struct{ aead cipher.AEAD }
+type Box struct {
+	aead        cipher.AEAD
+	fingerprint string
+}
 
 // New returns a Box for a 32-byte key.
 func New(key []byte) (*Box, error) {
@@ -40,7 +43,7 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secret: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	return &Box{aead: aead, fingerprint: fingerprint(key)}, nil
 }
 
 // Seal encrypts plaintext; additional data binds the ciphertext to its row

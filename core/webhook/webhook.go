@@ -26,6 +26,10 @@ import (
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
+// unknownConnector labels the metrics of requests for connectors that do
+// not exist.
+const unknownConnector = "unknown"
+
 // Handler serves GET|POST /webhooks/{connector} and
 // /webhooks/{connector}/{channelId}.
 type Handler struct {
@@ -89,7 +93,9 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("connector")
 	conn, err := h.Gateway.Get(name)
 	if err != nil {
-		h.respond(w, name, http.StatusNotFound, "unknown connector")
+		// The client chose this name: a label per name would let anyone
+		// add series without bound.
+		h.respond(w, unknownConnector, http.StatusNotFound, "unknown connector")
 		return
 	}
 	app, _, status := h.app(r.Context(), r, name)
@@ -133,7 +139,9 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("connector")
 	conn, err := h.Gateway.Get(name)
 	if err != nil {
-		h.respond(w, name, http.StatusNotFound, "unknown connector")
+		// The client chose this name: a label per name would let anyone
+		// add series without bound.
+		h.respond(w, unknownConnector, http.StatusNotFound, "unknown connector")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBytes))

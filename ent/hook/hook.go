@@ -93,6 +93,18 @@ func (f ConversationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConversationMutation", m)
 }
 
+// The KeyFingerprintFunc type is an adapter to allow the use of ordinary
+// function as KeyFingerprint mutator.
+type KeyFingerprintFunc func(context.Context, *ent.KeyFingerprintMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f KeyFingerprintFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.KeyFingerprintMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.KeyFingerprintMutation", m)
+}
+
 // The KnowledgeChunkFunc type is an adapter to allow the use of ordinary
 // function as KnowledgeChunk mutator.
 type KnowledgeChunkFunc func(context.Context, *ent.KnowledgeChunkMutation) (ent.Value, error)

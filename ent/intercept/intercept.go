@@ -15,6 +15,7 @@ import (
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
@@ -270,6 +271,33 @@ func (f TraverseConversation) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ConversationQuery", q)
 }
 
+// The KeyFingerprintFunc type is an adapter to allow the use of ordinary function as a Querier.
+type KeyFingerprintFunc func(context.Context, *ent.KeyFingerprintQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f KeyFingerprintFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.KeyFingerprintQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.KeyFingerprintQuery", q)
+}
+
+// The TraverseKeyFingerprint type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseKeyFingerprint func(context.Context, *ent.KeyFingerprintQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseKeyFingerprint) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseKeyFingerprint) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.KeyFingerprintQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.KeyFingerprintQuery", q)
+}
+
 // The KnowledgeChunkFunc type is an adapter to allow the use of ordinary function as a Querier.
 type KnowledgeChunkFunc func(context.Context, *ent.KnowledgeChunkQuery) (ent.Value, error)
 
@@ -476,6 +504,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ContactQuery, predicate.Contact, contact.OrderOption]{typ: ent.TypeContact, tq: q}, nil
 	case *ent.ConversationQuery:
 		return &query[*ent.ConversationQuery, predicate.Conversation, conversation.OrderOption]{typ: ent.TypeConversation, tq: q}, nil
+	case *ent.KeyFingerprintQuery:
+		return &query[*ent.KeyFingerprintQuery, predicate.KeyFingerprint, keyfingerprint.OrderOption]{typ: ent.TypeKeyFingerprint, tq: q}, nil
 	case *ent.KnowledgeChunkQuery:
 		return &query[*ent.KnowledgeChunkQuery, predicate.KnowledgeChunk, knowledgechunk.OrderOption]{typ: ent.TypeKnowledgeChunk, tq: q}, nil
 	case *ent.KnowledgeDocumentQuery:

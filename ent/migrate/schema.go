@@ -369,6 +369,19 @@ var (
 			},
 		},
 	}
+	// KeyFingerprintsColumns holds the columns for the "key_fingerprints" table.
+	KeyFingerprintsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "fingerprint", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// KeyFingerprintsTable holds the schema information for the "key_fingerprints" table.
+	KeyFingerprintsTable = &schema.Table{
+		Name:       "key_fingerprints",
+		Columns:    KeyFingerprintsColumns,
+		PrimaryKey: []*schema.Column{KeyFingerprintsColumns[0]},
+	}
 	// KnowledgeChunksColumns holds the columns for the "knowledge_chunks" table.
 	KnowledgeChunksColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -643,6 +656,7 @@ var (
 		ChannelsTable,
 		ContactsTable,
 		ConversationsTable,
+		KeyFingerprintsTable,
 		KnowledgeChunksTable,
 		KnowledgeDocumentsTable,
 		MembershipsTable,

@@ -27,6 +27,9 @@ type Contact func(*sql.Selector)
 // Conversation is the predicate function for conversation builders.
 type Conversation func(*sql.Selector)
 
+// KeyFingerprint is the predicate function for keyfingerprint builders.
+type KeyFingerprint func(*sql.Selector)
+
 // KnowledgeChunk is the predicate function for knowledgechunk builders.
 type KnowledgeChunk func(*sql.Selector)
 

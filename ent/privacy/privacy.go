@@ -279,6 +279,30 @@ func (f ConversationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConversationMutation", m)
 }
 
+// The KeyFingerprintQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type KeyFingerprintQueryRuleFunc func(context.Context, *ent.KeyFingerprintQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f KeyFingerprintQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.KeyFingerprintQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.KeyFingerprintQuery", q)
+}
+
+// The KeyFingerprintMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type KeyFingerprintMutationRuleFunc func(context.Context, *ent.KeyFingerprintMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f KeyFingerprintMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.KeyFingerprintMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.KeyFingerprintMutation", m)
+}
+
 // The KnowledgeChunkQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type KnowledgeChunkQueryRuleFunc func(context.Context, *ent.KnowledgeChunkQuery) error
@@ -496,6 +520,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ConversationQuery:
 		return q.Filter(), nil
+	case *ent.KeyFingerprintQuery:
+		return q.Filter(), nil
 	case *ent.KnowledgeChunkQuery:
 		return q.Filter(), nil
 	case *ent.KnowledgeDocumentQuery:
@@ -530,6 +556,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ContactMutation:
 		return m.Filter(), nil
 	case *ent.ConversationMutation:
+		return m.Filter(), nil
+	case *ent.KeyFingerprintMutation:
 		return m.Filter(), nil
 	case *ent.KnowledgeChunkMutation:
 		return m.Filter(), nil

@@ -13,6 +13,7 @@ import (
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/membership"
@@ -329,6 +330,29 @@ func init() {
 	conversationDescID := conversationMixinFields0[0].Descriptor()
 	// conversation.DefaultID holds the default value on creation for the id field.
 	conversation.DefaultID = conversationDescID.Default.(func() pulid.ID)
+	keyfingerprint.Policy = privacy.NewPolicies(schema.KeyFingerprint{})
+	keyfingerprint.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := keyfingerprint.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	keyfingerprintFields := schema.KeyFingerprint{}.Fields()
+	_ = keyfingerprintFields
+	// keyfingerprintDescName is the schema descriptor for name field.
+	keyfingerprintDescName := keyfingerprintFields[0].Descriptor()
+	// keyfingerprint.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	keyfingerprint.NameValidator = keyfingerprintDescName.Validators[0].(func(string) error)
+	// keyfingerprintDescFingerprint is the schema descriptor for fingerprint field.
+	keyfingerprintDescFingerprint := keyfingerprintFields[1].Descriptor()
+	// keyfingerprint.FingerprintValidator is a validator for the "fingerprint" field. It is called by the builders before save.
+	keyfingerprint.FingerprintValidator = keyfingerprintDescFingerprint.Validators[0].(func(string) error)
+	// keyfingerprintDescCreatedAt is the schema descriptor for created_at field.
+	keyfingerprintDescCreatedAt := keyfingerprintFields[2].Descriptor()
+	// keyfingerprint.DefaultCreatedAt holds the default value on creation for the created_at field.
+	keyfingerprint.DefaultCreatedAt = keyfingerprintDescCreatedAt.Default.(func() time.Time)
 	knowledgechunkMixin := schema.KnowledgeChunk{}.Mixin()
 	knowledgechunk.Policy = privacy.NewPolicies(knowledgechunkMixin[2], schema.KnowledgeChunk{})
 	knowledgechunk.Hooks[0] = func(next ent.Mutator) ent.Mutator {

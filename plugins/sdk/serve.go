@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 )
@@ -48,13 +49,44 @@ func VersionedPlugins(impl Connector) map[int]plugin.PluginSet {
 // Serve also points slog's default logger at stderr in the JSON shape
 // go-plugin understands, so the host receives the plugin's log records
 // with their level and attributes. Never log credentials or app secrets.
+//
+// A plugin outlives no host: when the process that launched it goes away
+// (even killed outright, with no chance to stop its plugins), Serve exits
+// the process.
 func Serve(c Connector) {
 	slog.SetDefault(slog.New(NewLogHandler(os.Stderr, slog.LevelDebug)))
+	go watchParent(parentPollInterval, func() {
+		slog.Warn("the host process is gone; exiting")
+		os.Exit(1)
+	})
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: VersionedPlugins(c),
 		GRPCServer:       plugin.DefaultGRPCServer,
 	})
+}
+
+// parentPollInterval is how often a plugin checks that its host still runs.
+const parentPollInterval = 500 * time.Millisecond
+
+// watchParent calls gone once this process's parent has exited. An orphan
+// is re-parented (to init or a subreaper), so a changed parent PID means
+// the host is gone; it works for any host, on every Unix, whatever
+// signals the host could or could not send. A process started by init
+// itself has nothing to watch.
+func watchParent(every time.Duration, gone func()) {
+	ppid := os.Getppid()
+	if ppid <= 1 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for range t.C {
+		if os.Getppid() != ppid {
+			gone()
+			return
+		}
+	}
 }
 
 // NewLogHandler returns a slog handler writing JSON lines that go-plugin's
