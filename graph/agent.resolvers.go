@@ -87,7 +87,7 @@ func (r *queryResolver) AskKnowledgeBase(ctx context.Context, question string) (
 		return nil, err
 	}
 	out := &model.KnowledgeAnswer{Answer: ans.Text, Confidence: ans.Confidence, Refused: ans.Refused, Model: ans.Model,
-		Citations: make([]*schematype.Citation, len(ans.Citations))}
+		Unsupported: append([]string{}, ans.Unsupported...), Citations: make([]*schematype.Citation, len(ans.Citations))}
 	for i := range ans.Citations {
 		out.Citations[i] = &ans.Citations[i]
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/store/storetest"
+	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
 )
 
 const agentKB = `# Acme Coffee
@@ -100,10 +101,13 @@ func TestAgentEndToEnd(t *testing.T) {
 		require.EqualValues(t, 2, dig(docs, "knowledgeDocuments", "totalCount"))
 		require.Greater(t, dig(docs, "knowledgeDocuments", "edges", 0, "node", "chunkCount").(float64), 0.0)
 
-		ask := e.gql(t, `{ askKnowledgeBase(question: "how much is delivery?") { answer confidence refused model citations { documentId chunkId title snippet } } }`, nil)
+		ask := e.gql(t, `{ askKnowledgeBase(question: "how much is delivery?") { answer confidence refused unsupported model citations { documentId chunkId title snippet } } }`, nil)
 		require.Contains(t, dig(ask, "askKnowledgeBase", "answer"), "£3.50")
 		require.Equal(t, docID, dig(ask, "askKnowledgeBase", "citations", 0, "documentId"))
 		require.Equal(t, false, dig(ask, "askKnowledgeBase", "refused"))
+		require.Equal(t, []any{}, dig(ask, "askKnowledgeBase", "unsupported"))
+		near := e.gql(t, `{ askKnowledgeBase(question: "how much is delivery to the Moon?") { answer unsupported } }`, nil)
+		require.Equal(t, []any{"moon"}, dig(near, "askKnowledgeBase", "unsupported"), "the delivery sentence does not cover the Moon")
 
 		// AUTO: the answer reaches the customer, with its run stored.
 		e.gql(t, `mutation($id: ID!) { updateChannel(id: $id, input: {aiMode: AUTO}) { aiMode } }`, map[string]any{"id": e.WAChannel})
@@ -130,13 +134,18 @@ func TestAgentEndToEnd(t *testing.T) {
 			e.whatsappText(t, from, text)
 		}
 		e.waitJobs(t)
-		for _, from := range []string{"16505550002", "16505550003"} {
+		// A question about a photo: the agent reads text only.
+		require.Equal(t, http.StatusOK, e.whatsappWebhook(t, wasandbox.Inbound{PhoneNumberID: testWAPhoneID, From: "16505550005",
+			Name: "Customer", Type: "image", Text: "is delivery free with this?"}.Body()))
+		e.waitJobs(t)
+		for _, from := range []string{"16505550002", "16505550003", "16505550005"} {
 			msg := e.inboundMessage(t, from)
 			run := e.agentRun(t, msg["id"].(string))
 			require.Equal(t, "HANDED_OFF", run["decision"], from)
 			require.Nil(t, run["reply"])
 			require.NotEmpty(t, dig(msg, "conversation", "handoffReason"))
 		}
+		require.Contains(t, e.agentRun(t, e.inboundMessage(t, "16505550005")["id"].(string))["reason"], "a photo")
 		require.Len(t, e.WhatsApp.Sent(), 1, "handoffs send nothing")
 
 		// DRAFT: the answer waits; approveDraft sends it.
@@ -169,9 +178,9 @@ func TestAgentEndToEnd(t *testing.T) {
 		require.Equal(t, 0.5, dig(set, "updateAgentSettings", "confidenceThreshold"))
 		require.Equal(t, "MONDAY", dig(set, "updateAgentSettings", "businessHours", 0, "day"))
 		runs := e.gql(t, `{ agentRuns(first: 10, where: {decision: HANDED_OFF}) { totalCount } }`, nil)
-		require.EqualValues(t, 2, dig(runs, "agentRuns", "totalCount"))
+		require.EqualValues(t, 3, dig(runs, "agentRuns", "totalCount"))
 		neutral := e.gql(t, `{ conversations(first: 10, where: {sentimentLabelNotNil: true}) { totalCount } }`, nil)
-		require.EqualValues(t, 4, dig(neutral, "conversations", "totalCount"))
+		require.EqualValues(t, 5, dig(neutral, "conversations", "totalCount"))
 	})
 }
 

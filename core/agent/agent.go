@@ -121,6 +121,9 @@ func (s *Service) Run(ctx context.Context, messageID pulid.ID, final bool) error
 		WindowClosed:  WindowClosed(ch.Platform, conv.Kind == conversation.KindDirectMessage, conv.LastInboundAt, now),
 		InHours:       set.InHours(msg.SentAt),
 	}
+	for _, a := range msg.Attachments {
+		facts.Attachments = append(facts.Attachments, a.Type)
+	}
 	run := &ent.AgentRun{MessageID: msg.ID, ConversationID: conv.ID}
 	if mode != ModeOff && strings.TrimSpace(msg.Text) != "" {
 		// Computed here rather than read from the sentiment job's result:

@@ -81,6 +81,14 @@ func setup(t *testing.T, d storetest.Dialect) *testBundle {
 	return b
 }
 
+// addDoc indexes another Markdown document.
+func (b *testBundle) addDoc(t *testing.T, title, content string) {
+	t.Helper()
+	doc, err := b.agent.Knowledge.Add(b.member, knowledge.DocumentInput{Title: title, Content: content, Format: knowledge.FormatMarkdown})
+	require.NoError(t, err)
+	require.NoError(t, b.agent.Knowledge.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
+}
+
 // inbound stores a customer's DM in a new conversation, the way Ingest does.
 func (b *testBundle) inbound(t *testing.T, text string, lastInbound time.Time) *ent.Message {
 	t.Helper()
@@ -235,6 +243,72 @@ func TestAgentRun(t *testing.T) {
 			otherCtx := tenant.NewContext(context.Background(), tenant.Member(string(other.ID), tenant.RoleOwner, "key_o", ""))
 			_, err = b.agent.ApproveDraft(otherCtx, draft[0].ID, nil)
 			require.Equal(t, apperr.CodeNotFound, apperr.CodeOf(err))
+		})
+	})
+}
+
+// TestAgentAutoNeverSendsUncoveredAnswers: the two answers the built-in
+// provider used to send in AUTO mode — the classic and red mugs' sentences
+// for "Do you have a blue mug?" (confidence 0.49 ≥ 0.40), and the same for
+// a photo captioned "Is this mug damaged?" — are handed off now; an answer
+// that covers the question is still sent, and DRAFT mode still drafts.
+func TestAgentAutoNeverSendsUncoveredAnswers(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		b := setup(t, d)
+		b.addDoc(t, "Mugs", "# Mugs\n\nThe classic mug costs $29. The red mug is in stock and ships within 2 days.\n")
+		now := time.Now()
+
+		t.Run("an attribute the knowledge base does not have", func(t *testing.T) {
+			msg := b.inbound(t, "Do you have a blue mug?", now)
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			run := b.runOf(t, msg)
+			require.Equal(t, agentrun.DecisionHandedOff, run.Decision, run.Reason)
+			require.Contains(t, run.Reason, `does not cover "blue"`)
+			require.GreaterOrEqual(t, run.Confidence, ai.DefaultConfidenceThreshold, "confident, and still not sent")
+			t.Logf("%s (confidence %.3f): %q", run.Reason, run.Confidence, run.Answer)
+			require.Empty(t, b.outbound(t, msg.ConversationID))
+		})
+
+		t.Run("a question about a photo", func(t *testing.T) {
+			msg := b.inbound(t, "Is this mug damaged?", now)
+			require.NoError(t, b.store.Ent.Message.UpdateOneID(msg.ID).
+				SetAttachments([]schematype.Attachment{{Type: "image", URL: "https://cdn.example/p.jpg"}}).Exec(b.sys))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			run := b.runOf(t, msg)
+			require.Equal(t, agentrun.DecisionHandedOff, run.Decision, run.Reason)
+			require.Contains(t, run.Reason, "a photo the agent cannot see")
+			t.Logf("%s", run.Reason)
+			require.Empty(t, b.outbound(t, msg.ConversationID))
+		})
+
+		t.Run("the same words without the photo", func(t *testing.T) {
+			msg := b.inbound(t, "Is this mug damaged?", now)
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			run := b.runOf(t, msg)
+			require.Equal(t, agentrun.DecisionHandedOff, run.Decision, run.Reason)
+			require.Contains(t, run.Reason, `does not cover "damaged"`)
+		})
+
+		t.Run("a covered question is sent", func(t *testing.T) {
+			msg := b.inbound(t, "How much is the classic mug?", now)
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.Equal(t, agentrun.DecisionSent, b.runOf(t, msg).Decision)
+			out := b.outbound(t, msg.ConversationID)
+			require.Len(t, out, 1)
+			require.Contains(t, out[0].Text, "$29")
+		})
+
+		t.Run("draft mode drafts it with a note", func(t *testing.T) {
+			msg := b.inbound(t, "Do you have a blue mug?", now)
+			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetAiMode(conversation.AiModeDraft).Exec(b.sys))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			run := b.runOf(t, msg)
+			require.Equal(t, agentrun.DecisionDrafted, run.Decision)
+			require.Contains(t, run.Reason, `does not cover "blue"`)
+			out := b.outbound(t, msg.ConversationID)
+			require.Len(t, out, 1)
+			require.Equal(t, message.DeliveryStatusDraft, out[0].DeliveryStatus)
 		})
 	})
 }

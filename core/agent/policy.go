@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ type Facts struct {
 	WindowClosed bool
 	// InHours: the message arrived within business hours.
 	InHours bool
+	// Attachments are the kinds of media the message carries ("image",
+	// "video", "file"…): what the agent, reading text only, cannot see.
+	Attachments []string
 	// Answer is nil until retrieval ran.
 	Answer *knowledge.Answer
 }
@@ -82,6 +86,11 @@ func Decide(set Settings, f Facts) Verdict {
 	if f.WindowClosed {
 		return handOff("the platform's 24-hour reply window is closed")
 	}
+	if len(f.Attachments) > 0 {
+		// "Is this mug damaged?" under a photo is about the photo; an
+		// answer from the text alone would answer another question.
+		return handOff(fmt.Sprintf("the message comes with %s the agent cannot see", mediaNoun(f.Attachments[0])))
+	}
 	if f.Answer == nil {
 		return Verdict{NeedAnswer: true}
 	}
@@ -92,9 +101,51 @@ func Decide(set Settings, f Facts) Verdict {
 		return handOff(fmt.Sprintf("answer confidence %.2f is below the threshold %.2f", f.Answer.Confidence, set.ConfidenceThreshold))
 	}
 	if f.Mode == ModeDraft {
-		return Verdict{Decision: agentrun.DecisionDrafted, Reason: "draft mode: waiting for approval"}
+		// A person reads a draft before it goes, so an answer that leaves
+		// part of the question open is still worth drafting, with a note.
+		reason := "draft mode: waiting for approval"
+		if len(f.Answer.Unsupported) > 0 {
+			reason += "; the answer does not cover " + quoteWords(f.Answer.Unsupported)
+		}
+		return Verdict{Decision: agentrun.DecisionDrafted, Reason: reason}
+	}
+	if len(f.Answer.Unsupported) > 0 {
+		// Sent alone, an answer must cover the whole question: "do you
+		// have a blue mug?" is not answered by the red mug's stock.
+		return handOff("the answer does not cover " + quoteWords(f.Answer.Unsupported) + " from the question")
 	}
 	return Verdict{Decision: agentrun.DecisionSent, Reason: "answered from the knowledge base"}
+}
+
+// quoteWords lists words for a reason: "blue" or "blue", "velvet".
+func quoteWords(ws []string) string {
+	q := make([]string, len(ws))
+	for i, w := range ws {
+		q[i] = strconv.Quote(w)
+	}
+	return strings.Join(q, ", ")
+}
+
+// mediaNoun names an attachment kind for a reason.
+func mediaNoun(kind string) string {
+	switch strings.ToLower(kind) {
+	case "image", "photo":
+		return "a photo"
+	case "video", "ig_reel", "reel":
+		return "a video"
+	case "audio":
+		return "a voice note"
+	case "file", "document":
+		return "a file"
+	case "sticker":
+		return "a sticker"
+	case "location":
+		return "a location"
+	case "contact":
+		return "a contact card"
+	default:
+		return "an attachment (" + kind + ")"
+	}
 }
 
 // WindowClosed reports whether a DM on platform can no longer get a

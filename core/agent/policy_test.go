@@ -38,6 +38,18 @@ func TestDecide(t *testing.T) {
 		{"already handed off", func(f *agent.Facts) { f.HandoffReason = "delivery failed"; f.Answer = good }, agentrun.DecisionHandedOff, "already handed off: delivery failed", false},
 		{"refused", func(f *agent.Facts) { f.Answer = &knowledge.Answer{Refused: true} }, agentrun.DecisionHandedOff, "no answer", true},
 		{"low confidence", func(f *agent.Facts) { f.Answer = &knowledge.Answer{Text: "maybe", Confidence: 0.39} }, agentrun.DecisionHandedOff, "below the threshold", true},
+		{"auto does not send an answer that leaves a word uncovered", func(f *agent.Facts) {
+			f.Answer = &knowledge.Answer{Text: "The red mug is in stock.", Confidence: 0.9, Unsupported: []string{"blue"}}
+		}, agentrun.DecisionHandedOff, `does not cover "blue"`, true},
+		{"draft mode drafts it with a note", func(f *agent.Facts) {
+			f.Mode = agent.ModeDraft
+			f.Answer = &knowledge.Answer{Text: "The red mug is in stock.", Confidence: 0.9, Unsupported: []string{"blue"}}
+		}, agentrun.DecisionDrafted, `does not cover "blue"`, false},
+		{"a photo hands off before any model call", func(f *agent.Facts) { f.Attachments = []string{"image"} }, agentrun.DecisionHandedOff, "a photo the agent cannot see", true},
+		{"a voice note too, in draft mode", func(f *agent.Facts) {
+			f.Mode = agent.ModeDraft
+			f.Attachments = []string{"audio"}
+		}, agentrun.DecisionHandedOff, "a voice note", true},
 		{"low confidence in draft mode", func(f *agent.Facts) {
 			f.Mode = agent.ModeDraft
 			f.Answer = &knowledge.Answer{Text: "maybe", Confidence: 0.2}

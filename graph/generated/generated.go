@@ -272,11 +272,12 @@ type ComplexityRoot struct {
 	}
 
 	KnowledgeAnswer struct {
-		Answer     func(childComplexity int) int
-		Citations  func(childComplexity int) int
-		Confidence func(childComplexity int) int
-		Model      func(childComplexity int) int
-		Refused    func(childComplexity int) int
+		Answer      func(childComplexity int) int
+		Citations   func(childComplexity int) int
+		Confidence  func(childComplexity int) int
+		Model       func(childComplexity int) int
+		Refused     func(childComplexity int) int
+		Unsupported func(childComplexity int) int
 	}
 
 	KnowledgeChunk struct {
@@ -1448,6 +1449,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.KnowledgeAnswer.Refused(childComplexity), true
+	case "KnowledgeAnswer.unsupported":
+		if e.ComplexityRoot.KnowledgeAnswer.Unsupported == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeAnswer.Unsupported(childComplexity), true
 
 	case "KnowledgeChunk.createdAt":
 		if e.ComplexityRoot.KnowledgeChunk.CreatedAt == nil {
@@ -2430,6 +2437,13 @@ type KnowledgeAnswer {
   confidence: Float!
   "The knowledge base does not support an answer."
   refused: Boolean!
+  """
+  Words of the question the answer does not cover ("blue" in "do you have a
+  blue mug?" answered with the red mug's stock). In AUTO mode the agent hands
+  such a question off instead of sending the answer; a draft carries a note.
+  Empty for providers that cannot tell (chat models refuse instead).
+  """
+  unsupported: [String!]!
   model: String!
 }
 
@@ -5391,6 +5405,8 @@ func (ec *executionContext) childFields_KnowledgeAnswer(ctx context.Context, fie
 		return ec.fieldContext_KnowledgeAnswer_confidence(ctx, field)
 	case "refused":
 		return ec.fieldContext_KnowledgeAnswer_refused(ctx, field)
+	case "unsupported":
+		return ec.fieldContext_KnowledgeAnswer_unsupported(ctx, field)
 	case "model":
 		return ec.fieldContext_KnowledgeAnswer_model(ctx, field)
 	}
@@ -10581,6 +10597,29 @@ func (ec *executionContext) _KnowledgeAnswer_refused(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_KnowledgeAnswer_refused(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("KnowledgeAnswer", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _KnowledgeAnswer_unsupported(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeAnswer_unsupported(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unsupported, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeAnswer_unsupported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeAnswer", field, false, false, "String")
 }
 
 func (ec *executionContext) _KnowledgeAnswer_model(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
@@ -23892,6 +23931,11 @@ func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.Select
 			}
 		case "refused":
 			out.Values[i] = ec._KnowledgeAnswer_refused(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unsupported":
+			out.Values[i] = ec._KnowledgeAnswer_unsupported(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -77,8 +77,13 @@ type KnowledgeAnswer struct {
 	// In [0,1]; the agent sends answers at or above the workspace's threshold.
 	Confidence float64 `json:"confidence"`
 	// The knowledge base does not support an answer.
-	Refused bool   `json:"refused"`
-	Model   string `json:"model"`
+	Refused bool `json:"refused"`
+	// Words of the question the answer does not cover ("blue" in "do you have a
+	// blue mug?" answered with the red mug's stock). In AUTO mode the agent hands
+	// such a question off instead of sending the answer; a draft carries a note.
+	// Empty for providers that cannot tell (chat models refuse instead).
+	Unsupported []string `json:"unsupported"`
+	Model       string   `json:"model"`
 }
 
 type SendReplyInput struct {
