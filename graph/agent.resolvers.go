@@ -61,6 +61,7 @@ func (r *mutationResolver) UpdateAgentSettings(ctx context.Context, input model.
 		Timezone:                   input.Timezone,
 		SetBusinessHours:           input.BusinessHours != nil,
 		AwayMessage:                input.AwayMessage,
+		HandoffMessage:             input.HandoffMessage,
 		Tone:                       input.Tone,
 		Signature:                  input.Signature,
 	}

@@ -34,8 +34,12 @@ type Facts struct {
 	Text string
 	// Sentiment of the inbound message.
 	Sentiment ai.Sentiment
-	// HandoffReason is set when a human already owns the conversation.
+	// HandoffReason is set when a human already owns the conversation (in
+	// a comment thread: this commenter's comments, see Service.handoffFor).
 	HandoffReason string
+	// Public: the conversation is a comment thread or a review, read by
+	// everyone, not a direct conversation.
+	Public bool
 	// WindowClosed: the platform no longer accepts a free-form reply.
 	WindowClosed bool
 	// InHours: the message arrived within business hours.
@@ -59,6 +63,9 @@ type Verdict struct {
 	// SendAway: send the settings' away message with the handoff (outside
 	// business hours, AUTO mode, window open), so nobody waits in silence.
 	SendAway bool
+	// SendHandoff: send the settings' handoff message with the handoff
+	// (AUTO mode, a direct conversation, window open, no away message).
+	SendHandoff bool
 }
 
 // Decide applies the policy. The cheap checks come first so a customer
@@ -74,8 +81,17 @@ func Decide(set Settings, f Facts) Verdict {
 		return Verdict{Decision: agentrun.DecisionHandedOff, Reason: "already handed off: " + f.HandoffReason}
 	}
 	handOff := func(reason string) Verdict {
-		return Verdict{Decision: agentrun.DecisionHandedOff, Reason: reason, NewHandoff: true,
-			SendAway: !f.InHours && set.AwayMessage != "" && f.Mode == ModeAuto && !f.WindowClosed}
+		v := Verdict{Decision: agentrun.DecisionHandedOff, Reason: reason, NewHandoff: true}
+		if f.Mode == ModeAuto && !f.WindowClosed {
+			// One message at most: the away message says when the team is
+			// back, which the handoff message does not. The handoff message
+			// is not posted under a public comment or review: a canned "a
+			// person will answer" there reads as a bot to everyone, and a
+			// private reply (one per comment) is the person's to use.
+			v.SendAway = !f.InHours && set.AwayMessage != ""
+			v.SendHandoff = !v.SendAway && set.HandoffMessage != "" && !f.Public
+		}
+		return v
 	}
 	if ai.WantsHuman(f.Text, set.HandoffKeywords) {
 		return handOff("the customer asked for a human")

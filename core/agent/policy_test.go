@@ -65,6 +65,7 @@ func TestDecide(t *testing.T) {
 			require.Contains(t, v.Reason, c.reason)
 			require.Equal(t, c.newHand, v.NewHandoff)
 			require.False(t, v.SendAway)
+			require.False(t, v.SendHandoff)
 		})
 	}
 
@@ -93,6 +94,36 @@ func TestDecide(t *testing.T) {
 		f.Mode = agent.ModeAuto
 		f.InHours = true
 		require.False(t, agent.Decide(s, f).SendAway)
+	})
+	t.Run("a handoff sends the handoff message in direct conversations only", func(t *testing.T) {
+		s := set
+		f := base
+		f.Text = "can I speak to a human"
+		require.False(t, agent.Decide(s, f).SendHandoff, "off by default")
+		s.HandoffMessage = "A person will answer you here shortly."
+		v := agent.Decide(s, f)
+		require.Equal(t, agentrun.DecisionHandedOff, v.Decision)
+		require.True(t, v.SendHandoff)
+		require.False(t, v.SendAway)
+		pub := f
+		pub.Public = true
+		require.False(t, agent.Decide(s, pub).SendHandoff, "not under a public comment or review")
+		draft := f
+		draft.Mode = agent.ModeDraft
+		require.False(t, agent.Decide(s, draft).SendHandoff)
+		closed := f
+		closed.WindowClosed = true
+		require.False(t, agent.Decide(s, closed).SendHandoff)
+		already := f
+		already.HandoffReason = "asked for a human"
+		require.False(t, agent.Decide(s, already).SendHandoff)
+		// Outside hours the away message goes instead: one message.
+		s.AwayMessage = "We're closed; a person will answer tomorrow."
+		away := f
+		away.InHours = false
+		v = agent.Decide(s, away)
+		require.True(t, v.SendAway)
+		require.False(t, v.SendHandoff)
 	})
 	t.Run("outside hours a good answer is still sent", func(t *testing.T) {
 		f := base
