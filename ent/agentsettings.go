@@ -39,6 +39,8 @@ type AgentSettings struct {
 	BusinessHours []schematype.BusinessHoursWindow `json:"business_hours,omitempty"`
 	// AwayMessage holds the value of the "away_message" field.
 	AwayMessage string `json:"away_message,omitempty"`
+	// HandoffMessage holds the value of the "handoff_message" field.
+	HandoffMessage string `json:"handoff_message,omitempty"`
 	// Tone holds the value of the "tone" field.
 	Tone string `json:"tone,omitempty"`
 	// Signature holds the value of the "signature" field.
@@ -80,7 +82,7 @@ func (*AgentSettings) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case agentsettings.FieldConfidenceThreshold, agentsettings.FieldNegativeSentimentThreshold:
 			values[i] = new(sql.NullFloat64)
-		case agentsettings.FieldTimezone, agentsettings.FieldAwayMessage, agentsettings.FieldTone, agentsettings.FieldSignature:
+		case agentsettings.FieldTimezone, agentsettings.FieldAwayMessage, agentsettings.FieldHandoffMessage, agentsettings.FieldTone, agentsettings.FieldSignature:
 			values[i] = new(sql.NullString)
 		case agentsettings.FieldCreatedAt, agentsettings.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -163,6 +165,12 @@ func (_m *AgentSettings) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.AwayMessage = value.String
 			}
+		case agentsettings.FieldHandoffMessage:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field handoff_message", values[i])
+			} else if value.Valid {
+				_m.HandoffMessage = value.String
+			}
 		case agentsettings.FieldTone:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field tone", values[i])
@@ -242,6 +250,9 @@ func (_m *AgentSettings) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("away_message=")
 	builder.WriteString(_m.AwayMessage)
+	builder.WriteString(", ")
+	builder.WriteString("handoff_message=")
+	builder.WriteString(_m.HandoffMessage)
 	builder.WriteString(", ")
 	builder.WriteString("tone=")
 	builder.WriteString(_m.Tone)

@@ -128,6 +128,20 @@ func (_c *AgentSettingsCreate) SetNillableAwayMessage(v *string) *AgentSettingsC
 	return _c
 }
 
+// SetHandoffMessage sets the "handoff_message" field.
+func (_c *AgentSettingsCreate) SetHandoffMessage(v string) *AgentSettingsCreate {
+	_c.mutation.SetHandoffMessage(v)
+	return _c
+}
+
+// SetNillableHandoffMessage sets the "handoff_message" field if the given value is not nil.
+func (_c *AgentSettingsCreate) SetNillableHandoffMessage(v *string) *AgentSettingsCreate {
+	if v != nil {
+		_c.SetHandoffMessage(*v)
+	}
+	return _c
+}
+
 // SetTone sets the "tone" field.
 func (_c *AgentSettingsCreate) SetTone(v string) *AgentSettingsCreate {
 	_c.mutation.SetTone(v)
@@ -242,6 +256,10 @@ func (_c *AgentSettingsCreate) defaults() error {
 		v := agentsettings.DefaultAwayMessage
 		_c.mutation.SetAwayMessage(v)
 	}
+	if _, ok := _c.mutation.HandoffMessage(); !ok {
+		v := agentsettings.DefaultHandoffMessage
+		_c.mutation.SetHandoffMessage(v)
+	}
 	if _, ok := _c.mutation.Tone(); !ok {
 		v := agentsettings.DefaultTone
 		_c.mutation.SetTone(v)
@@ -282,6 +300,9 @@ func (_c *AgentSettingsCreate) check() error {
 	}
 	if _, ok := _c.mutation.AwayMessage(); !ok {
 		return &ValidationError{Name: "away_message", err: errors.New(`ent: missing required field "AgentSettings.away_message"`)}
+	}
+	if _, ok := _c.mutation.HandoffMessage(); !ok {
+		return &ValidationError{Name: "handoff_message", err: errors.New(`ent: missing required field "AgentSettings.handoff_message"`)}
 	}
 	if _, ok := _c.mutation.Tone(); !ok {
 		return &ValidationError{Name: "tone", err: errors.New(`ent: missing required field "AgentSettings.tone"`)}
@@ -359,6 +380,10 @@ func (_c *AgentSettingsCreate) createSpec() (*AgentSettings, *sqlgraph.CreateSpe
 	if value, ok := _c.mutation.AwayMessage(); ok {
 		_spec.SetField(agentsettings.FieldAwayMessage, field.TypeString, value)
 		_node.AwayMessage = value
+	}
+	if value, ok := _c.mutation.HandoffMessage(); ok {
+		_spec.SetField(agentsettings.FieldHandoffMessage, field.TypeString, value)
+		_node.HandoffMessage = value
 	}
 	if value, ok := _c.mutation.Tone(); ok {
 		_spec.SetField(agentsettings.FieldTone, field.TypeString, value)
@@ -542,6 +567,18 @@ func (u *AgentSettingsUpsert) SetAwayMessage(v string) *AgentSettingsUpsert {
 // UpdateAwayMessage sets the "away_message" field to the value that was provided on create.
 func (u *AgentSettingsUpsert) UpdateAwayMessage() *AgentSettingsUpsert {
 	u.SetExcluded(agentsettings.FieldAwayMessage)
+	return u
+}
+
+// SetHandoffMessage sets the "handoff_message" field.
+func (u *AgentSettingsUpsert) SetHandoffMessage(v string) *AgentSettingsUpsert {
+	u.Set(agentsettings.FieldHandoffMessage, v)
+	return u
+}
+
+// UpdateHandoffMessage sets the "handoff_message" field to the value that was provided on create.
+func (u *AgentSettingsUpsert) UpdateHandoffMessage() *AgentSettingsUpsert {
+	u.SetExcluded(agentsettings.FieldHandoffMessage)
 	return u
 }
 
@@ -746,6 +783,20 @@ func (u *AgentSettingsUpsertOne) SetAwayMessage(v string) *AgentSettingsUpsertOn
 func (u *AgentSettingsUpsertOne) UpdateAwayMessage() *AgentSettingsUpsertOne {
 	return u.Update(func(s *AgentSettingsUpsert) {
 		s.UpdateAwayMessage()
+	})
+}
+
+// SetHandoffMessage sets the "handoff_message" field.
+func (u *AgentSettingsUpsertOne) SetHandoffMessage(v string) *AgentSettingsUpsertOne {
+	return u.Update(func(s *AgentSettingsUpsert) {
+		s.SetHandoffMessage(v)
+	})
+}
+
+// UpdateHandoffMessage sets the "handoff_message" field to the value that was provided on create.
+func (u *AgentSettingsUpsertOne) UpdateHandoffMessage() *AgentSettingsUpsertOne {
+	return u.Update(func(s *AgentSettingsUpsert) {
+		s.UpdateHandoffMessage()
 	})
 }
 
@@ -1121,6 +1172,20 @@ func (u *AgentSettingsUpsertBulk) SetAwayMessage(v string) *AgentSettingsUpsertB
 func (u *AgentSettingsUpsertBulk) UpdateAwayMessage() *AgentSettingsUpsertBulk {
 	return u.Update(func(s *AgentSettingsUpsert) {
 		s.UpdateAwayMessage()
+	})
+}
+
+// SetHandoffMessage sets the "handoff_message" field.
+func (u *AgentSettingsUpsertBulk) SetHandoffMessage(v string) *AgentSettingsUpsertBulk {
+	return u.Update(func(s *AgentSettingsUpsert) {
+		s.SetHandoffMessage(v)
+	})
+}
+
+// UpdateHandoffMessage sets the "handoff_message" field to the value that was provided on create.
+func (u *AgentSettingsUpsertBulk) UpdateHandoffMessage() *AgentSettingsUpsertBulk {
+	return u.Update(func(s *AgentSettingsUpsert) {
+		s.UpdateHandoffMessage()
 	})
 }
 

@@ -143,6 +143,20 @@ func (_u *AgentSettingsUpdate) SetNillableAwayMessage(v *string) *AgentSettingsU
 	return _u
 }
 
+// SetHandoffMessage sets the "handoff_message" field.
+func (_u *AgentSettingsUpdate) SetHandoffMessage(v string) *AgentSettingsUpdate {
+	_u.mutation.SetHandoffMessage(v)
+	return _u
+}
+
+// SetNillableHandoffMessage sets the "handoff_message" field if the given value is not nil.
+func (_u *AgentSettingsUpdate) SetNillableHandoffMessage(v *string) *AgentSettingsUpdate {
+	if v != nil {
+		_u.SetHandoffMessage(*v)
+	}
+	return _u
+}
+
 // SetTone sets the "tone" field.
 func (_u *AgentSettingsUpdate) SetTone(v string) *AgentSettingsUpdate {
 	_u.mutation.SetTone(v)
@@ -287,6 +301,9 @@ func (_u *AgentSettingsUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	if value, ok := _u.mutation.AwayMessage(); ok {
 		_spec.SetField(agentsettings.FieldAwayMessage, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.HandoffMessage(); ok {
+		_spec.SetField(agentsettings.FieldHandoffMessage, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.Tone(); ok {
 		_spec.SetField(agentsettings.FieldTone, field.TypeString, value)
 	}
@@ -423,6 +440,20 @@ func (_u *AgentSettingsUpdateOne) SetAwayMessage(v string) *AgentSettingsUpdateO
 func (_u *AgentSettingsUpdateOne) SetNillableAwayMessage(v *string) *AgentSettingsUpdateOne {
 	if v != nil {
 		_u.SetAwayMessage(*v)
+	}
+	return _u
+}
+
+// SetHandoffMessage sets the "handoff_message" field.
+func (_u *AgentSettingsUpdateOne) SetHandoffMessage(v string) *AgentSettingsUpdateOne {
+	_u.mutation.SetHandoffMessage(v)
+	return _u
+}
+
+// SetNillableHandoffMessage sets the "handoff_message" field if the given value is not nil.
+func (_u *AgentSettingsUpdateOne) SetNillableHandoffMessage(v *string) *AgentSettingsUpdateOne {
+	if v != nil {
+		_u.SetHandoffMessage(*v)
 	}
 	return _u
 }
@@ -600,6 +631,9 @@ func (_u *AgentSettingsUpdateOne) sqlSave(ctx context.Context) (_node *AgentSett
 	}
 	if value, ok := _u.mutation.AwayMessage(); ok {
 		_spec.SetField(agentsettings.FieldAwayMessage, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.HandoffMessage(); ok {
+		_spec.SetField(agentsettings.FieldHandoffMessage, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Tone(); ok {
 		_spec.SetField(agentsettings.FieldTone, field.TypeString, value)

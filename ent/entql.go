@@ -102,6 +102,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			agentsettings.FieldTimezone:                   {Type: field.TypeString, Column: agentsettings.FieldTimezone},
 			agentsettings.FieldBusinessHours:              {Type: field.TypeJSON, Column: agentsettings.FieldBusinessHours},
 			agentsettings.FieldAwayMessage:                {Type: field.TypeString, Column: agentsettings.FieldAwayMessage},
+			agentsettings.FieldHandoffMessage:             {Type: field.TypeString, Column: agentsettings.FieldHandoffMessage},
 			agentsettings.FieldTone:                       {Type: field.TypeString, Column: agentsettings.FieldTone},
 			agentsettings.FieldSignature:                  {Type: field.TypeString, Column: agentsettings.FieldSignature},
 		},
@@ -325,6 +326,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSentAt:            {Type: field.TypeTime, Column: message.FieldSentAt},
 			message.FieldEditedAt:          {Type: field.TypeTime, Column: message.FieldEditedAt},
 			message.FieldDeletedAt:         {Type: field.TypeTime, Column: message.FieldDeletedAt},
+			message.FieldHandoffReason:     {Type: field.TypeString, Column: message.FieldHandoffReason},
 			message.FieldSentimentLabel:    {Type: field.TypeEnum, Column: message.FieldSentimentLabel},
 			message.FieldSentimentScore:    {Type: field.TypeFloat64, Column: message.FieldSentimentScore},
 		},
@@ -1144,6 +1146,11 @@ func (f *AgentSettingsFilter) WhereBusinessHours(p entql.BytesP) {
 // WhereAwayMessage applies the entql string predicate on the away_message field.
 func (f *AgentSettingsFilter) WhereAwayMessage(p entql.StringP) {
 	f.Where(p.Field(agentsettings.FieldAwayMessage))
+}
+
+// WhereHandoffMessage applies the entql string predicate on the handoff_message field.
+func (f *AgentSettingsFilter) WhereHandoffMessage(p entql.StringP) {
+	f.Where(p.Field(agentsettings.FieldHandoffMessage))
 }
 
 // WhereTone applies the entql string predicate on the tone field.
@@ -2314,6 +2321,11 @@ func (f *MessageFilter) WhereEditedAt(p entql.TimeP) {
 // WhereDeletedAt applies the entql time.Time predicate on the deleted_at field.
 func (f *MessageFilter) WhereDeletedAt(p entql.TimeP) {
 	f.Where(p.Field(message.FieldDeletedAt))
+}
+
+// WhereHandoffReason applies the entql string predicate on the handoff_reason field.
+func (f *MessageFilter) WhereHandoffReason(p entql.StringP) {
+	f.Where(p.Field(message.FieldHandoffReason))
 }
 
 // WhereSentimentLabel applies the entql string predicate on the sentiment_label field.

@@ -416,6 +416,11 @@ func (_q *AgentSettingsQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, agentsettings.FieldAwayMessage)
 				fieldSeen[agentsettings.FieldAwayMessage] = struct{}{}
 			}
+		case "handoffMessage":
+			if _, ok := fieldSeen[agentsettings.FieldHandoffMessage]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldHandoffMessage)
+				fieldSeen[agentsettings.FieldHandoffMessage] = struct{}{}
+			}
 		case "tone":
 			if _, ok := fieldSeen[agentsettings.FieldTone]; !ok {
 				selectedFields = append(selectedFields, agentsettings.FieldTone)
@@ -1899,6 +1904,11 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[message.FieldDeletedAt]; !ok {
 				selectedFields = append(selectedFields, message.FieldDeletedAt)
 				fieldSeen[message.FieldDeletedAt] = struct{}{}
+			}
+		case "handoffReason":
+			if _, ok := fieldSeen[message.FieldHandoffReason]; !ok {
+				selectedFields = append(selectedFields, message.FieldHandoffReason)
+				fieldSeen[message.FieldHandoffReason] = struct{}{}
 			}
 		case "sentimentLabel":
 			if _, ok := fieldSeen[message.FieldSentimentLabel]; !ok {

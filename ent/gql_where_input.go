@@ -3544,6 +3544,23 @@ type MessageWhereInput struct {
 	DeletedAtIsNil  bool        `json:"deletedAtIsNil,omitempty"`
 	DeletedAtNotNil bool        `json:"deletedAtNotNil,omitempty"`
 
+	// "handoff_reason" field predicates.
+	HandoffReason             *string  `json:"handoffReason,omitempty"`
+	HandoffReasonNEQ          *string  `json:"handoffReasonNEQ,omitempty"`
+	HandoffReasonIn           []string `json:"handoffReasonIn,omitempty"`
+	HandoffReasonNotIn        []string `json:"handoffReasonNotIn,omitempty"`
+	HandoffReasonGT           *string  `json:"handoffReasonGT,omitempty"`
+	HandoffReasonGTE          *string  `json:"handoffReasonGTE,omitempty"`
+	HandoffReasonLT           *string  `json:"handoffReasonLT,omitempty"`
+	HandoffReasonLTE          *string  `json:"handoffReasonLTE,omitempty"`
+	HandoffReasonContains     *string  `json:"handoffReasonContains,omitempty"`
+	HandoffReasonHasPrefix    *string  `json:"handoffReasonHasPrefix,omitempty"`
+	HandoffReasonHasSuffix    *string  `json:"handoffReasonHasSuffix,omitempty"`
+	HandoffReasonIsNil        bool     `json:"handoffReasonIsNil,omitempty"`
+	HandoffReasonNotNil       bool     `json:"handoffReasonNotNil,omitempty"`
+	HandoffReasonEqualFold    *string  `json:"handoffReasonEqualFold,omitempty"`
+	HandoffReasonContainsFold *string  `json:"handoffReasonContainsFold,omitempty"`
+
 	// "sentiment_label" field predicates.
 	SentimentLabel       *message.SentimentLabel  `json:"sentimentLabel,omitempty"`
 	SentimentLabelNEQ    *message.SentimentLabel  `json:"sentimentLabelNEQ,omitempty"`
@@ -4271,6 +4288,51 @@ func (i *MessageWhereInput) P() (predicate.Message, error) {
 	}
 	if i.DeletedAtNotNil {
 		predicates = append(predicates, message.DeletedAtNotNil())
+	}
+	if i.HandoffReason != nil {
+		predicates = append(predicates, message.HandoffReasonEQ(*i.HandoffReason))
+	}
+	if i.HandoffReasonNEQ != nil {
+		predicates = append(predicates, message.HandoffReasonNEQ(*i.HandoffReasonNEQ))
+	}
+	if len(i.HandoffReasonIn) > 0 {
+		predicates = append(predicates, message.HandoffReasonIn(i.HandoffReasonIn...))
+	}
+	if len(i.HandoffReasonNotIn) > 0 {
+		predicates = append(predicates, message.HandoffReasonNotIn(i.HandoffReasonNotIn...))
+	}
+	if i.HandoffReasonGT != nil {
+		predicates = append(predicates, message.HandoffReasonGT(*i.HandoffReasonGT))
+	}
+	if i.HandoffReasonGTE != nil {
+		predicates = append(predicates, message.HandoffReasonGTE(*i.HandoffReasonGTE))
+	}
+	if i.HandoffReasonLT != nil {
+		predicates = append(predicates, message.HandoffReasonLT(*i.HandoffReasonLT))
+	}
+	if i.HandoffReasonLTE != nil {
+		predicates = append(predicates, message.HandoffReasonLTE(*i.HandoffReasonLTE))
+	}
+	if i.HandoffReasonContains != nil {
+		predicates = append(predicates, message.HandoffReasonContains(*i.HandoffReasonContains))
+	}
+	if i.HandoffReasonHasPrefix != nil {
+		predicates = append(predicates, message.HandoffReasonHasPrefix(*i.HandoffReasonHasPrefix))
+	}
+	if i.HandoffReasonHasSuffix != nil {
+		predicates = append(predicates, message.HandoffReasonHasSuffix(*i.HandoffReasonHasSuffix))
+	}
+	if i.HandoffReasonIsNil {
+		predicates = append(predicates, message.HandoffReasonIsNil())
+	}
+	if i.HandoffReasonNotNil {
+		predicates = append(predicates, message.HandoffReasonNotNil())
+	}
+	if i.HandoffReasonEqualFold != nil {
+		predicates = append(predicates, message.HandoffReasonEqualFold(*i.HandoffReasonEqualFold))
+	}
+	if i.HandoffReasonContainsFold != nil {
+		predicates = append(predicates, message.HandoffReasonContainsFold(*i.HandoffReasonContainsFold))
 	}
 	if i.SentimentLabel != nil {
 		predicates = append(predicates, message.SentimentLabelEQ(*i.SentimentLabel))

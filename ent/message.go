@@ -68,6 +68,8 @@ type Message struct {
 	EditedAt *time.Time `json:"edited_at,omitempty"`
 	// DeletedAt holds the value of the "deleted_at" field.
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// HandoffReason holds the value of the "handoff_reason" field.
+	HandoffReason string `json:"handoff_reason,omitempty"`
 	// SentimentLabel holds the value of the "sentiment_label" field.
 	SentimentLabel *message.SentimentLabel `json:"sentiment_label,omitempty"`
 	// SentimentScore holds the value of the "sentiment_score" field.
@@ -152,7 +154,7 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case message.FieldSentimentScore:
 			values[i] = new(sql.NullFloat64)
-		case message.FieldDirection, message.FieldAuthorKind, message.FieldAuthorID, message.FieldType, message.FieldText, message.FieldExternalID, message.FieldParentExternalID, message.FieldReplyToExternalID, message.FieldDeliveryStatus, message.FieldErrorCode, message.FieldErrorMessage, message.FieldSentimentLabel:
+		case message.FieldDirection, message.FieldAuthorKind, message.FieldAuthorID, message.FieldType, message.FieldText, message.FieldExternalID, message.FieldParentExternalID, message.FieldReplyToExternalID, message.FieldDeliveryStatus, message.FieldErrorCode, message.FieldErrorMessage, message.FieldHandoffReason, message.FieldSentimentLabel:
 			values[i] = new(sql.NullString)
 		case message.FieldCreatedAt, message.FieldUpdatedAt, message.FieldSentAt, message.FieldEditedAt, message.FieldDeletedAt:
 			values[i] = new(sql.NullTime)
@@ -317,6 +319,12 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 				_m.DeletedAt = new(time.Time)
 				*_m.DeletedAt = value.Time
 			}
+		case message.FieldHandoffReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field handoff_reason", values[i])
+			} else if value.Valid {
+				_m.HandoffReason = value.String
+			}
 		case message.FieldSentimentLabel:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field sentiment_label", values[i])
@@ -460,6 +468,9 @@ func (_m *Message) String() string {
 		builder.WriteString("deleted_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("handoff_reason=")
+	builder.WriteString(_m.HandoffReason)
 	builder.WriteString(", ")
 	if v := _m.SentimentLabel; v != nil {
 		builder.WriteString("sentiment_label=")

@@ -281,6 +281,20 @@ func (_c *MessageCreate) SetNillableDeletedAt(v *time.Time) *MessageCreate {
 	return _c
 }
 
+// SetHandoffReason sets the "handoff_reason" field.
+func (_c *MessageCreate) SetHandoffReason(v string) *MessageCreate {
+	_c.mutation.SetHandoffReason(v)
+	return _c
+}
+
+// SetNillableHandoffReason sets the "handoff_reason" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableHandoffReason(v *string) *MessageCreate {
+	if v != nil {
+		_c.SetHandoffReason(*v)
+	}
+	return _c
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (_c *MessageCreate) SetSentimentLabel(v message.SentimentLabel) *MessageCreate {
 	_c.mutation.SetSentimentLabel(v)
@@ -609,6 +623,10 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DeletedAt(); ok {
 		_spec.SetField(message.FieldDeletedAt, field.TypeTime, value)
 		_node.DeletedAt = &value
+	}
+	if value, ok := _c.mutation.HandoffReason(); ok {
+		_spec.SetField(message.FieldHandoffReason, field.TypeString, value)
+		_node.HandoffReason = value
 	}
 	if value, ok := _c.mutation.SentimentLabel(); ok {
 		_spec.SetField(message.FieldSentimentLabel, field.TypeEnum, value)
@@ -974,6 +992,24 @@ func (u *MessageUpsert) UpdateDeletedAt() *MessageUpsert {
 // ClearDeletedAt clears the value of the "deleted_at" field.
 func (u *MessageUpsert) ClearDeletedAt() *MessageUpsert {
 	u.SetNull(message.FieldDeletedAt)
+	return u
+}
+
+// SetHandoffReason sets the "handoff_reason" field.
+func (u *MessageUpsert) SetHandoffReason(v string) *MessageUpsert {
+	u.Set(message.FieldHandoffReason, v)
+	return u
+}
+
+// UpdateHandoffReason sets the "handoff_reason" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateHandoffReason() *MessageUpsert {
+	u.SetExcluded(message.FieldHandoffReason)
+	return u
+}
+
+// ClearHandoffReason clears the value of the "handoff_reason" field.
+func (u *MessageUpsert) ClearHandoffReason() *MessageUpsert {
+	u.SetNull(message.FieldHandoffReason)
 	return u
 }
 
@@ -1365,6 +1401,27 @@ func (u *MessageUpsertOne) UpdateDeletedAt() *MessageUpsertOne {
 func (u *MessageUpsertOne) ClearDeletedAt() *MessageUpsertOne {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearDeletedAt()
+	})
+}
+
+// SetHandoffReason sets the "handoff_reason" field.
+func (u *MessageUpsertOne) SetHandoffReason(v string) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetHandoffReason(v)
+	})
+}
+
+// UpdateHandoffReason sets the "handoff_reason" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateHandoffReason() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateHandoffReason()
+	})
+}
+
+// ClearHandoffReason clears the value of the "handoff_reason" field.
+func (u *MessageUpsertOne) ClearHandoffReason() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearHandoffReason()
 	})
 }
 
@@ -1930,6 +1987,27 @@ func (u *MessageUpsertBulk) UpdateDeletedAt() *MessageUpsertBulk {
 func (u *MessageUpsertBulk) ClearDeletedAt() *MessageUpsertBulk {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearDeletedAt()
+	})
+}
+
+// SetHandoffReason sets the "handoff_reason" field.
+func (u *MessageUpsertBulk) SetHandoffReason(v string) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetHandoffReason(v)
+	})
+}
+
+// UpdateHandoffReason sets the "handoff_reason" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateHandoffReason() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateHandoffReason()
+	})
+}
+
+// ClearHandoffReason clears the value of the "handoff_reason" field.
+func (u *MessageUpsertBulk) ClearHandoffReason() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearHandoffReason()
 	})
 }
 

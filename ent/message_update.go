@@ -286,6 +286,26 @@ func (_u *MessageUpdate) ClearDeletedAt() *MessageUpdate {
 	return _u
 }
 
+// SetHandoffReason sets the "handoff_reason" field.
+func (_u *MessageUpdate) SetHandoffReason(v string) *MessageUpdate {
+	_u.mutation.SetHandoffReason(v)
+	return _u
+}
+
+// SetNillableHandoffReason sets the "handoff_reason" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableHandoffReason(v *string) *MessageUpdate {
+	if v != nil {
+		_u.SetHandoffReason(*v)
+	}
+	return _u
+}
+
+// ClearHandoffReason clears the value of the "handoff_reason" field.
+func (_u *MessageUpdate) ClearHandoffReason() *MessageUpdate {
+	_u.mutation.ClearHandoffReason()
+	return _u
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (_u *MessageUpdate) SetSentimentLabel(v message.SentimentLabel) *MessageUpdate {
 	_u.mutation.SetSentimentLabel(v)
@@ -531,6 +551,12 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.DeletedAtCleared() {
 		_spec.ClearField(message.FieldDeletedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.HandoffReason(); ok {
+		_spec.SetField(message.FieldHandoffReason, field.TypeString, value)
+	}
+	if _u.mutation.HandoffReasonCleared() {
+		_spec.ClearField(message.FieldHandoffReason, field.TypeString)
 	}
 	if value, ok := _u.mutation.SentimentLabel(); ok {
 		_spec.SetField(message.FieldSentimentLabel, field.TypeEnum, value)
@@ -879,6 +905,26 @@ func (_u *MessageUpdateOne) ClearDeletedAt() *MessageUpdateOne {
 	return _u
 }
 
+// SetHandoffReason sets the "handoff_reason" field.
+func (_u *MessageUpdateOne) SetHandoffReason(v string) *MessageUpdateOne {
+	_u.mutation.SetHandoffReason(v)
+	return _u
+}
+
+// SetNillableHandoffReason sets the "handoff_reason" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableHandoffReason(v *string) *MessageUpdateOne {
+	if v != nil {
+		_u.SetHandoffReason(*v)
+	}
+	return _u
+}
+
+// ClearHandoffReason clears the value of the "handoff_reason" field.
+func (_u *MessageUpdateOne) ClearHandoffReason() *MessageUpdateOne {
+	_u.mutation.ClearHandoffReason()
+	return _u
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (_u *MessageUpdateOne) SetSentimentLabel(v message.SentimentLabel) *MessageUpdateOne {
 	_u.mutation.SetSentimentLabel(v)
@@ -1154,6 +1200,12 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 	}
 	if _u.mutation.DeletedAtCleared() {
 		_spec.ClearField(message.FieldDeletedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.HandoffReason(); ok {
+		_spec.SetField(message.FieldHandoffReason, field.TypeString, value)
+	}
+	if _u.mutation.HandoffReasonCleared() {
+		_spec.ClearField(message.FieldHandoffReason, field.TypeString)
 	}
 	if value, ok := _u.mutation.SentimentLabel(); ok {
 		_spec.SetField(message.FieldSentimentLabel, field.TypeEnum, value)

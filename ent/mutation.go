@@ -2673,6 +2673,7 @@ type AgentSettingsMutation struct {
 	business_hours                  *[]schematype.BusinessHoursWindow
 	appendbusiness_hours            []schematype.BusinessHoursWindow
 	away_message                    *string
+	handoff_message                 *string
 	tone                            *string
 	signature                       *string
 	clearedFields                   map[string]struct{}
@@ -3209,6 +3210,42 @@ func (m *AgentSettingsMutation) ResetAwayMessage() {
 	m.away_message = nil
 }
 
+// SetHandoffMessage sets the "handoff_message" field.
+func (m *AgentSettingsMutation) SetHandoffMessage(s string) {
+	m.handoff_message = &s
+}
+
+// HandoffMessage returns the value of the "handoff_message" field in the mutation.
+func (m *AgentSettingsMutation) HandoffMessage() (r string, exists bool) {
+	v := m.handoff_message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHandoffMessage returns the old "handoff_message" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldHandoffMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHandoffMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHandoffMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHandoffMessage: %w", err)
+	}
+	return oldValue.HandoffMessage, nil
+}
+
+// ResetHandoffMessage resets all changes to the "handoff_message" field.
+func (m *AgentSettingsMutation) ResetHandoffMessage() {
+	m.handoff_message = nil
+}
+
 // SetTone sets the "tone" field.
 func (m *AgentSettingsMutation) SetTone(s string) {
 	m.tone = &s
@@ -3342,7 +3379,7 @@ func (m *AgentSettingsMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentSettingsMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, agentsettings.FieldCreatedAt)
 	}
@@ -3369,6 +3406,9 @@ func (m *AgentSettingsMutation) Fields() []string {
 	}
 	if m.away_message != nil {
 		fields = append(fields, agentsettings.FieldAwayMessage)
+	}
+	if m.handoff_message != nil {
+		fields = append(fields, agentsettings.FieldHandoffMessage)
 	}
 	if m.tone != nil {
 		fields = append(fields, agentsettings.FieldTone)
@@ -3402,6 +3442,8 @@ func (m *AgentSettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.BusinessHours()
 	case agentsettings.FieldAwayMessage:
 		return m.AwayMessage()
+	case agentsettings.FieldHandoffMessage:
+		return m.HandoffMessage()
 	case agentsettings.FieldTone:
 		return m.Tone()
 	case agentsettings.FieldSignature:
@@ -3433,6 +3475,8 @@ func (m *AgentSettingsMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldBusinessHours(ctx)
 	case agentsettings.FieldAwayMessage:
 		return m.OldAwayMessage(ctx)
+	case agentsettings.FieldHandoffMessage:
+		return m.OldHandoffMessage(ctx)
 	case agentsettings.FieldTone:
 		return m.OldTone(ctx)
 	case agentsettings.FieldSignature:
@@ -3508,6 +3552,13 @@ func (m *AgentSettingsMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetAwayMessage(v)
+		return nil
+	case agentsettings.FieldHandoffMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHandoffMessage(v)
 		return nil
 	case agentsettings.FieldTone:
 		v, ok := value.(string)
@@ -3640,6 +3691,9 @@ func (m *AgentSettingsMutation) ResetField(name string) error {
 		return nil
 	case agentsettings.FieldAwayMessage:
 		m.ResetAwayMessage()
+		return nil
+	case agentsettings.FieldHandoffMessage:
+		m.ResetHandoffMessage()
 		return nil
 	case agentsettings.FieldTone:
 		m.ResetTone()
@@ -12344,6 +12398,7 @@ type MessageMutation struct {
 	sent_at              *time.Time
 	edited_at            *time.Time
 	deleted_at           *time.Time
+	handoff_reason       *string
 	sentiment_label      *message.SentimentLabel
 	sentiment_score      *float64
 	addsentiment_score   *float64
@@ -13416,6 +13471,55 @@ func (m *MessageMutation) ResetDeletedAt() {
 	delete(m.clearedFields, message.FieldDeletedAt)
 }
 
+// SetHandoffReason sets the "handoff_reason" field.
+func (m *MessageMutation) SetHandoffReason(s string) {
+	m.handoff_reason = &s
+}
+
+// HandoffReason returns the value of the "handoff_reason" field in the mutation.
+func (m *MessageMutation) HandoffReason() (r string, exists bool) {
+	v := m.handoff_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHandoffReason returns the old "handoff_reason" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldHandoffReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHandoffReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHandoffReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHandoffReason: %w", err)
+	}
+	return oldValue.HandoffReason, nil
+}
+
+// ClearHandoffReason clears the value of the "handoff_reason" field.
+func (m *MessageMutation) ClearHandoffReason() {
+	m.handoff_reason = nil
+	m.clearedFields[message.FieldHandoffReason] = struct{}{}
+}
+
+// HandoffReasonCleared returns if the "handoff_reason" field was cleared in this mutation.
+func (m *MessageMutation) HandoffReasonCleared() bool {
+	_, ok := m.clearedFields[message.FieldHandoffReason]
+	return ok
+}
+
+// ResetHandoffReason resets all changes to the "handoff_reason" field.
+func (m *MessageMutation) ResetHandoffReason() {
+	m.handoff_reason = nil
+	delete(m.clearedFields, message.FieldHandoffReason)
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (m *MessageMutation) SetSentimentLabel(ml message.SentimentLabel) {
 	m.sentiment_label = &ml
@@ -13689,7 +13793,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 24)
+	fields := make([]string, 0, 25)
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
@@ -13756,6 +13860,9 @@ func (m *MessageMutation) Fields() []string {
 	if m.deleted_at != nil {
 		fields = append(fields, message.FieldDeletedAt)
 	}
+	if m.handoff_reason != nil {
+		fields = append(fields, message.FieldHandoffReason)
+	}
 	if m.sentiment_label != nil {
 		fields = append(fields, message.FieldSentimentLabel)
 	}
@@ -13814,6 +13921,8 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.EditedAt()
 	case message.FieldDeletedAt:
 		return m.DeletedAt()
+	case message.FieldHandoffReason:
+		return m.HandoffReason()
 	case message.FieldSentimentLabel:
 		return m.SentimentLabel()
 	case message.FieldSentimentScore:
@@ -13871,6 +13980,8 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldEditedAt(ctx)
 	case message.FieldDeletedAt:
 		return m.OldDeletedAt(ctx)
+	case message.FieldHandoffReason:
+		return m.OldHandoffReason(ctx)
 	case message.FieldSentimentLabel:
 		return m.OldSentimentLabel(ctx)
 	case message.FieldSentimentScore:
@@ -14038,6 +14149,13 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDeletedAt(v)
 		return nil
+	case message.FieldHandoffReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHandoffReason(v)
+		return nil
 	case message.FieldSentimentLabel:
 		v, ok := value.(message.SentimentLabel)
 		if !ok {
@@ -14130,6 +14248,9 @@ func (m *MessageMutation) ClearedFields() []string {
 	if m.FieldCleared(message.FieldDeletedAt) {
 		fields = append(fields, message.FieldDeletedAt)
 	}
+	if m.FieldCleared(message.FieldHandoffReason) {
+		fields = append(fields, message.FieldHandoffReason)
+	}
 	if m.FieldCleared(message.FieldSentimentLabel) {
 		fields = append(fields, message.FieldSentimentLabel)
 	}
@@ -14182,6 +14303,9 @@ func (m *MessageMutation) ClearField(name string) error {
 		return nil
 	case message.FieldDeletedAt:
 		m.ClearDeletedAt()
+		return nil
+	case message.FieldHandoffReason:
+		m.ClearHandoffReason()
 		return nil
 	case message.FieldSentimentLabel:
 		m.ClearSentimentLabel()
@@ -14262,6 +14386,9 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldDeletedAt:
 		m.ResetDeletedAt()
+		return nil
+	case message.FieldHandoffReason:
+		m.ResetHandoffReason()
 		return nil
 	case message.FieldSentimentLabel:
 		m.ResetSentimentLabel()

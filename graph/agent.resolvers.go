@@ -61,6 +61,7 @@ func (r *mutationResolver) UpdateAgentSettings(ctx context.Context, input model.
 		Timezone:                   input.Timezone,
 		SetBusinessHours:           input.BusinessHours != nil,
 		AwayMessage:                input.AwayMessage,
+		HandoffMessage:             input.HandoffMessage,
 		Tone:                       input.Tone,
 		Signature:                  input.Signature,
 	}
@@ -87,7 +88,7 @@ func (r *queryResolver) AskKnowledgeBase(ctx context.Context, question string) (
 		return nil, err
 	}
 	out := &model.KnowledgeAnswer{Answer: ans.Text, Confidence: ans.Confidence, Refused: ans.Refused, Model: ans.Model,
-		Citations: make([]*schematype.Citation, len(ans.Citations))}
+		Unsupported: append([]string{}, ans.Unsupported...), Citations: make([]*schematype.Citation, len(ans.Citations))}
 	for i := range ans.Citations {
 		out.Citations[i] = &ans.Citations[i]
 	}

@@ -74,7 +74,8 @@ func (r *mutationResolver) SendReply(ctx context.Context, input model.SendReplyI
 	if input.Mode != nil {
 		mode = inbox.ReplyMode(strings.ToLower(string(*input.Mode)))
 	}
-	return r.deps.Inbox.SendReply(ctx, inbox.Reply{ConversationID: input.ConversationID, Text: input.Text, Mode: mode})
+	return r.deps.Inbox.SendReply(ctx, inbox.Reply{ConversationID: input.ConversationID, Text: input.Text, Mode: mode,
+		InReplyTo: deref(input.InReplyToID)})
 }
 
 // Viewer is the resolver for the viewer field.

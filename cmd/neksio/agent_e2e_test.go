@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/store/storetest"
+	metasandbox "github.com/neksio/neksio/plugins/meta/sandbox"
+	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
 )
 
 const agentKB = `# Acme Coffee
@@ -100,10 +102,13 @@ func TestAgentEndToEnd(t *testing.T) {
 		require.EqualValues(t, 2, dig(docs, "knowledgeDocuments", "totalCount"))
 		require.Greater(t, dig(docs, "knowledgeDocuments", "edges", 0, "node", "chunkCount").(float64), 0.0)
 
-		ask := e.gql(t, `{ askKnowledgeBase(question: "how much is delivery?") { answer confidence refused model citations { documentId chunkId title snippet } } }`, nil)
+		ask := e.gql(t, `{ askKnowledgeBase(question: "how much is delivery?") { answer confidence refused unsupported model citations { documentId chunkId title snippet } } }`, nil)
 		require.Contains(t, dig(ask, "askKnowledgeBase", "answer"), "£3.50")
 		require.Equal(t, docID, dig(ask, "askKnowledgeBase", "citations", 0, "documentId"))
 		require.Equal(t, false, dig(ask, "askKnowledgeBase", "refused"))
+		require.Equal(t, []any{}, dig(ask, "askKnowledgeBase", "unsupported"))
+		near := e.gql(t, `{ askKnowledgeBase(question: "how much is delivery to the Moon?") { answer unsupported } }`, nil)
+		require.Equal(t, []any{"moon"}, dig(near, "askKnowledgeBase", "unsupported"), "the delivery sentence does not cover the Moon")
 
 		// AUTO: the answer reaches the customer, with its run stored.
 		e.gql(t, `mutation($id: ID!) { updateChannel(id: $id, input: {aiMode: AUTO}) { aiMode } }`, map[string]any{"id": e.WAChannel})
@@ -130,13 +135,18 @@ func TestAgentEndToEnd(t *testing.T) {
 			e.whatsappText(t, from, text)
 		}
 		e.waitJobs(t)
-		for _, from := range []string{"16505550002", "16505550003"} {
+		// A question about a photo: the agent reads text only.
+		require.Equal(t, http.StatusOK, e.whatsappWebhook(t, wasandbox.Inbound{PhoneNumberID: testWAPhoneID, From: "16505550005",
+			Name: "Customer", Type: "image", Text: "is delivery free with this?"}.Body()))
+		e.waitJobs(t)
+		for _, from := range []string{"16505550002", "16505550003", "16505550005"} {
 			msg := e.inboundMessage(t, from)
 			run := e.agentRun(t, msg["id"].(string))
 			require.Equal(t, "HANDED_OFF", run["decision"], from)
 			require.Nil(t, run["reply"])
 			require.NotEmpty(t, dig(msg, "conversation", "handoffReason"))
 		}
+		require.Contains(t, e.agentRun(t, e.inboundMessage(t, "16505550005")["id"].(string))["reason"], "a photo")
 		require.Len(t, e.WhatsApp.Sent(), 1, "handoffs send nothing")
 
 		// DRAFT: the answer waits; approveDraft sends it.
@@ -169,9 +179,9 @@ func TestAgentEndToEnd(t *testing.T) {
 		require.Equal(t, 0.5, dig(set, "updateAgentSettings", "confidenceThreshold"))
 		require.Equal(t, "MONDAY", dig(set, "updateAgentSettings", "businessHours", 0, "day"))
 		runs := e.gql(t, `{ agentRuns(first: 10, where: {decision: HANDED_OFF}) { totalCount } }`, nil)
-		require.EqualValues(t, 2, dig(runs, "agentRuns", "totalCount"))
+		require.EqualValues(t, 3, dig(runs, "agentRuns", "totalCount"))
 		neutral := e.gql(t, `{ conversations(first: 10, where: {sentimentLabelNotNil: true}) { totalCount } }`, nil)
-		require.EqualValues(t, 4, dig(neutral, "conversations", "totalCount"))
+		require.EqualValues(t, 5, dig(neutral, "conversations", "totalCount"))
 	})
 }
 
@@ -222,4 +232,72 @@ func TestAgentGraphQLValidation(t *testing.T) {
 	require.EqualValues(t, 0, dig(list.Data, "knowledgeDocuments", "totalCount"))
 	r = e.gqlAs(t, e.Key, `mutation($id: ID!) { deleteKnowledgeDocument(id: $id) { deletedId } }`, map[string]any{"id": id})
 	require.Empty(t, r.Errors)
+}
+
+// TestAgentCommentThreads: on a Page post in AUTO mode, one commenter asking
+// for a person does not silence the agent for the next one; the agent's
+// answer replies to the comment that asked; sendReply can name the comment
+// it answers; and the handoff message is not posted under comments.
+func TestAgentCommentThreads(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		e := newEnv(t, d, withoutWhatsAppChannel())
+		pageCh, _ := e.connectMeta(t)
+		e.gql(t, `mutation($in: AddKnowledgeDocumentInput!) { addKnowledgeDocument(input: $in) { id } }`,
+			map[string]any{"in": map[string]any{"title": "Acme Coffee", "content": agentKB, "format": "MARKDOWN"}})
+		e.gql(t, `mutation { updateAgentSettings(input: {handoffMessage: "A person from our team will answer you here."}) { handoffMessage } }`, nil)
+		e.gql(t, `mutation($id: ID!) { updateChannel(id: $id, input: {aiMode: AUTO}) { aiMode } }`, map[string]any{"id": pageCh})
+		e.waitJobs(t)
+
+		post := testPageID + "_7"
+		require.Equal(t, http.StatusOK, e.metaWebhook(t, metasandbox.PageComment(testPageID, post, "7_ann", "user-ann", "Ann", "I want to talk to a person", "add")))
+		e.waitJobs(t)
+		require.Equal(t, http.StatusOK, e.metaWebhook(t, metasandbox.PageComment(testPageID, post, "7_bob", "user-bob", "Bob", "how much is delivery?", "add")))
+		e.waitJobs(t)
+
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		sent, err := e.Meta.WaitSent(ctx, 1)
+		require.NoError(t, err)
+		require.Len(t, sent, 1, "Ann gets no canned reply under the post")
+		require.Equal(t, "comment_reply", sent[0].Kind)
+		require.Equal(t, "7_bob", sent[0].RecipientID)
+		require.Contains(t, sent[0].Text, "£3.50")
+
+		conv := e.conversationsByThread(t)[post]
+		msgs := e.gql(t, `query($id: ID!) { node(id: $id) { ... on Conversation { handoffReason
+			messages(first: 10, where: {direction: INBOUND}) { edges { node { id externalID handoffReason agentRun { decision } } } } } } }`,
+			map[string]any{"id": conv.ID})
+		require.Contains(t, dig(msgs, "node", "handoffReason"), "asked for a human")
+		byComment := map[string]map[string]any{}
+		for _, edge := range dig(msgs, "node", "messages", "edges").([]any) {
+			n := dig(edge, "node").(map[string]any)
+			byComment[n["externalID"].(string)] = n
+		}
+		require.Equal(t, "HANDED_OFF", dig(byComment["7_ann"], "agentRun", "decision"))
+		require.Contains(t, byComment["7_ann"]["handoffReason"], "asked for a human")
+		require.Equal(t, "SENT", dig(byComment["7_bob"], "agentRun", "decision"))
+		require.Equal(t, "", byComment["7_bob"]["handoffReason"])
+
+		// A person answers Ann by name, though Bob's comment is newer.
+		reply := `mutation($in: SendReplyInput!) { sendReply(input: $in) { id } }`
+		r := e.gqlAs(t, e.Key, reply, map[string]any{"in": map[string]any{"conversationId": conv.ID, "text": "Hi Ann, calling you now",
+			"inReplyToId": byComment["7_ann"]["id"]}})
+		require.Empty(t, r.Errors)
+		sent, err = e.Meta.WaitSent(ctx, 2)
+		require.NoError(t, err)
+		require.Equal(t, "7_ann", sent[1].RecipientID)
+
+		// Another post's comment, or a DM's message, is bad input.
+		require.Equal(t, http.StatusOK, e.metaWebhook(t, metasandbox.PageComment(testPageID, testPageID+"_8", "8_dan", "user-dan", "Dan", "hello", "add")))
+		e.waitJobs(t)
+		other := e.conversationsByThread(t)[testPageID+"_8"]
+		otherMsg := e.gql(t, `query($id: ID!) { node(id: $id) { ... on Conversation { messages(first: 1) { edges { node { id } } } } } }`,
+			map[string]any{"id": other.ID})
+		r = e.gqlAs(t, e.Key, reply, map[string]any{"in": map[string]any{"conversationId": conv.ID, "text": "x",
+			"inReplyToId": dig(otherMsg, "node", "messages", "edges", 0, "node", "id")}})
+		require.Equal(t, "BAD_USER_INPUT", r.Code())
+		r = e.gqlAs(t, e.Key, reply, map[string]any{"in": map[string]any{"conversationId": conv.ID, "text": "x", "inReplyToId": "msg_01HZZZZZZZZZZZZZZZZZZZZZZZ"}})
+		require.Equal(t, "NOT_FOUND", r.Code())
+	})
 }

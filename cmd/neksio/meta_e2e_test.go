@@ -164,6 +164,34 @@ func TestMetaReplies(t *testing.T) {
 	})
 }
 
+// A Page with a vanity name answers /me with a username, as an Instagram
+// account does; connected without a platform it is still Facebook, so its
+// comment replies go to /comments (they went to Instagram's /replies).
+func TestMetaPageWithUsername(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		e := newEnv(t, d, withoutWhatsAppChannel())
+		e.Meta.AddPage(testPageID, "Acme Page", testPageToken)
+		e.Meta.SetUsername(testPageID, "acmebikes")
+		page := e.gql(t, `mutation($in: ConnectChannelInput!) { connectChannel(input: $in) { id platform } }`,
+			map[string]any{"in": map[string]any{"connector": "meta", "externalId": testPageID, "name": "Acme Page",
+				"credentials": map[string]any{"accessToken": testPageToken}}})
+		require.Equal(t, "facebook", dig(page, "connectChannel", "platform"))
+
+		require.Equal(t, http.StatusOK, e.metaWebhook(t, metasandbox.PageComment(testPageID, testPageID+"_42", "42_c1", "user-7", "Ann", "Price?", "add")))
+		conv := e.conversationsByThread(t)[testPageID+"_42"]
+		r := e.gqlAs(t, e.Key, `mutation($in: SendReplyInput!) { sendReply(input: $in) { id } }`,
+			map[string]any{"in": map[string]any{"conversationId": conv.ID, "text": "It's 12 EUR"}})
+		require.Empty(t, r.Errors)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		sent, err := e.Meta.WaitSent(ctx, 1)
+		require.NoError(t, err)
+		require.Equal(t, "comment_reply", sent[0].Kind)
+		require.Equal(t, "42_c1", sent[0].RecipientID)
+	})
+}
+
 // Disconnecting revokes the token at the platform, wipes it, keeps the
 // history, and stops both ingestion and replies.
 func TestDisconnectRevokes(t *testing.T) {

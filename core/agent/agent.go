@@ -114,12 +114,20 @@ func (s *Service) Run(ctx context.Context, messageID pulid.ID, final bool) error
 		mode = Mode(*conv.AiMode)
 	}
 	now := s.now()
+	handoff, err := s.handoffFor(ctx, conv, msg)
+	if err != nil {
+		return err
+	}
 	facts := Facts{
 		Mode:          mode,
 		Text:          msg.Text,
-		HandoffReason: conv.HandoffReason,
+		HandoffReason: handoff,
+		Public:        conv.Kind != conversation.KindDirectMessage,
 		WindowClosed:  WindowClosed(ch.Platform, conv.Kind == conversation.KindDirectMessage, conv.LastInboundAt, now),
 		InHours:       set.InHours(msg.SentAt),
+	}
+	for _, a := range msg.Attachments {
+		facts.Attachments = append(facts.Attachments, a.Type)
 	}
 	run := &ent.AgentRun{MessageID: msg.ID, ConversationID: conv.ID}
 	if mode != ModeOff && strings.TrimSpace(msg.Text) != "" {
@@ -155,7 +163,39 @@ func (s *Service) Run(ctx context.Context, messageID pulid.ID, final bool) error
 	run.Decision = v.Decision
 	run.Reason = v.Reason
 	run.LatencyMs = int(time.Since(start).Milliseconds())
-	return s.act(ctx, run, v, set, conv)
+	return s.act(ctx, run, v, set, msg)
+}
+
+// handoffFor is the open handoff that keeps the agent out of msg's
+// conversation. In a direct conversation it is the conversation's. In a
+// comment thread every commenter is a different customer, so it is the
+// handoff of this commenter's own comments: someone else's request for a
+// person does not silence the agent for everyone else on the post. A
+// handoff recorded on no comment (from before comments carried it, or a
+// failed reply with no comment) still covers the whole thread, and so does
+// any handoff for a comment without a known author.
+func (s *Service) handoffFor(ctx context.Context, conv *ent.Conversation, msg *ent.Message) (string, error) {
+	if conv.HandoffReason == "" || conv.Kind != conversation.KindCommentThread || msg.ContactID == nil {
+		return conv.HandoffReason, nil
+	}
+	own, err := s.Store.Ent.Message.Query().
+		Where(message.ConversationID(conv.ID), message.ContactID(*msg.ContactID), message.HandoffReasonNEQ("")).
+		Order(ent.Desc(message.FieldSentAt)).First(ctx)
+	switch {
+	case err == nil:
+		return own.HandoffReason, nil
+	case !ent.IsNotFound(err):
+		return "", fmt.Errorf("agent: reading the commenter's handoff: %w", err)
+	}
+	attributed, err := s.Store.Ent.Message.Query().
+		Where(message.ConversationID(conv.ID), message.HandoffReasonNEQ("")).Exist(ctx)
+	if err != nil {
+		return "", fmt.Errorf("agent: reading the thread's handoffs: %w", err)
+	}
+	if attributed {
+		return "", nil
+	}
+	return conv.HandoffReason, nil
 }
 
 func (s *Service) sentiment(ctx context.Context, msg *ent.Message) (ai.Sentiment, error) {
@@ -238,30 +278,43 @@ func nonNil(c []schematype.Citation) []schematype.Citation {
 // (or draft) with its delivery job, and the handoff commit together. A
 // retried job finds the run (unique per inbound message) and stops, so an
 // inbound message is answered at most once, and never left half-handled.
-func (s *Service) act(ctx context.Context, r *ent.AgentRun, v Verdict, set Settings, conv *ent.Conversation) error {
+func (s *Service) act(ctx context.Context, r *ent.AgentRun, v Verdict, set Settings, msg *ent.Message) error {
+	conv := msg.Edges.Conversation
+	reply := func(text string, draft bool) *inbox.Reply {
+		out := &inbox.Reply{ConversationID: conv.ID, Text: text, AuthorKind: message.AuthorKindAI, Draft: draft}
+		if conv.Kind == conversation.KindCommentThread {
+			// Answer the comment that asked, not the thread's newest one
+			// (another commenter's, perhaps).
+			out.InReplyTo = msg.ID
+		}
+		return out
+	}
 	err := s.Store.InTx(ctx, func(tx *store.Tx) error {
-		var reply *inbox.Reply
+		var out *inbox.Reply
 		switch v.Decision {
 		case agentrun.DecisionSent:
-			reply = &inbox.Reply{ConversationID: conv.ID, Text: replyText(r.Answer, set), AuthorKind: message.AuthorKindAI}
+			out = reply(replyText(r.Answer, set), false)
 		case agentrun.DecisionDrafted:
-			reply = &inbox.Reply{ConversationID: conv.ID, Text: replyText(r.Answer, set), AuthorKind: message.AuthorKindAI, Draft: true}
+			out = reply(replyText(r.Answer, set), true)
 		case agentrun.DecisionHandedOff:
 			if v.NewHandoff {
-				if err := s.Inbox.HandOffTx(ctx, tx, conv.ID, v.Reason); err != nil {
+				if err := s.Inbox.HandOffMessageTx(ctx, tx, msg, v.Reason); err != nil {
 					return fmt.Errorf("agent: handing off: %w", err)
 				}
 			}
-			if v.SendAway {
-				reply = &inbox.Reply{ConversationID: conv.ID, Text: set.AwayMessage, AuthorKind: message.AuthorKindAI}
+			switch {
+			case v.SendAway:
+				out = reply(set.AwayMessage, false)
+			case v.SendHandoff:
+				out = reply(set.HandoffMessage, false)
 			}
 		}
-		if reply != nil {
-			msg, err := s.Inbox.SendReplyTx(ctx, tx, *reply)
+		if out != nil {
+			sent, err := s.Inbox.SendReplyTx(ctx, tx, *out)
 			if err != nil {
 				return err
 			}
-			r.ReplyMessageID = &msg.ID
+			r.ReplyMessageID = &sent.ID
 		}
 		_, err := createRun(ctx, tx, r)
 		return err
@@ -275,7 +328,7 @@ func (s *Service) act(ctx context.Context, r *ent.AgentRun, v Verdict, set Setti
 		reason := "sending the answer failed: " + trim(err.Error(), 300)
 		s.log().Warn("agent: reply refused; handing off", "conversation", conv.ID, "err", err)
 		r.Decision, r.Reason, r.ReplyMessageID = agentrun.DecisionHandedOff, reason, nil
-		return s.act(ctx, r, Verdict{Decision: agentrun.DecisionHandedOff, Reason: reason, NewHandoff: true}, set, conv)
+		return s.act(ctx, r, Verdict{Decision: agentrun.DecisionHandedOff, Reason: reason, NewHandoff: true}, set, msg)
 	}
 	return err
 }

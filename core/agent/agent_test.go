@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/agentrun"
 	entchannel "github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
@@ -80,6 +82,14 @@ func setup(t *testing.T, d storetest.Dialect) *testBundle {
 		SetExternalID("1065").SetName("WA").SetAiMode(entchannel.AiModeAuto).Save(sys)
 	require.NoError(t, err)
 	return b
+}
+
+// addDoc indexes another Markdown document.
+func (b *testBundle) addDoc(t *testing.T, title, content string) {
+	t.Helper()
+	doc, err := b.agent.Knowledge.Add(b.member, knowledge.DocumentInput{Title: title, Content: content, Format: knowledge.FormatMarkdown})
+	require.NoError(t, err)
+	require.NoError(t, b.agent.Knowledge.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
 }
 
 // inbound stores a customer's DM in a new conversation, the way Ingest does.
@@ -236,6 +246,257 @@ func TestAgentRun(t *testing.T) {
 			otherCtx := tenant.NewContext(context.Background(), tenant.Member(string(other.ID), tenant.RoleOwner, "key_o", ""))
 			_, err = b.agent.ApproveDraft(otherCtx, draft[0].ID, nil)
 			require.Equal(t, apperr.CodeNotFound, apperr.CodeOf(err))
+		})
+	})
+}
+
+// TestAgentAutoNeverSendsUncoveredAnswers: the two answers the built-in
+// provider used to send in AUTO mode — the classic and red mugs' sentences
+// for "Do you have a blue mug?" (confidence 0.49 ≥ 0.40), and the same for
+// a photo captioned "Is this mug damaged?" — are handed off now; an answer
+// that covers the question is still sent, and DRAFT mode still drafts.
+func TestAgentAutoNeverSendsUncoveredAnswers(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		b := setup(t, d)
+		b.addDoc(t, "Mugs", "# Mugs\n\nThe classic mug costs $29. The red mug is in stock and ships within 2 days.\n")
+		now := time.Now()
+
+		t.Run("an attribute the knowledge base does not have", func(t *testing.T) {
+			msg := b.inbound(t, "Do you have a blue mug?", now)
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			run := b.runOf(t, msg)
+			require.Equal(t, agentrun.DecisionHandedOff, run.Decision, run.Reason)
+			require.Contains(t, run.Reason, `does not cover "blue"`)
+			require.GreaterOrEqual(t, run.Confidence, ai.DefaultConfidenceThreshold, "confident, and still not sent")
+			t.Logf("%s (confidence %.3f): %q", run.Reason, run.Confidence, run.Answer)
+			require.Empty(t, b.outbound(t, msg.ConversationID))
+		})
+
+		t.Run("a question about a photo", func(t *testing.T) {
+			msg := b.inbound(t, "Is this mug damaged?", now)
+			require.NoError(t, b.store.Ent.Message.UpdateOneID(msg.ID).
+				SetAttachments([]schematype.Attachment{{Type: "image", URL: "https://cdn.example/p.jpg"}}).Exec(b.sys))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			run := b.runOf(t, msg)
+			require.Equal(t, agentrun.DecisionHandedOff, run.Decision, run.Reason)
+			require.Contains(t, run.Reason, "a photo the agent cannot see")
+			t.Logf("%s", run.Reason)
+			require.Empty(t, b.outbound(t, msg.ConversationID))
+		})
+
+		t.Run("the same words without the photo", func(t *testing.T) {
+			msg := b.inbound(t, "Is this mug damaged?", now)
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			run := b.runOf(t, msg)
+			require.Equal(t, agentrun.DecisionHandedOff, run.Decision, run.Reason)
+			require.Contains(t, run.Reason, `does not cover "damaged"`)
+		})
+
+		t.Run("a covered question is sent", func(t *testing.T) {
+			msg := b.inbound(t, "How much is the classic mug?", now)
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.Equal(t, agentrun.DecisionSent, b.runOf(t, msg).Decision)
+			out := b.outbound(t, msg.ConversationID)
+			require.Len(t, out, 1)
+			require.Contains(t, out[0].Text, "$29")
+		})
+
+		t.Run("draft mode drafts it with a note", func(t *testing.T) {
+			msg := b.inbound(t, "Do you have a blue mug?", now)
+			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetAiMode(conversation.AiModeDraft).Exec(b.sys))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			run := b.runOf(t, msg)
+			require.Equal(t, agentrun.DecisionDrafted, run.Decision)
+			require.Contains(t, run.Reason, `does not cover "blue"`)
+			out := b.outbound(t, msg.ConversationID)
+			require.Len(t, out, 1)
+			require.Equal(t, message.DeliveryStatusDraft, out[0].DeliveryStatus)
+		})
+	})
+}
+
+// thread is a comment thread under one post, the way Ingest stores it.
+type thread struct {
+	b    *testBundle
+	conv *ent.Conversation
+	n    int
+}
+
+func (b *testBundle) thread(t *testing.T) *thread {
+	t.Helper()
+	b.n++
+	conv, err := b.store.Ent.Conversation.Create().SetWorkspaceID(b.ch.WorkspaceID).SetChannelID(b.ch.ID).
+		SetKind(conversation.KindCommentThread).SetThreadID("post-" + string(rune('a'+b.n))).Save(b.sys)
+	require.NoError(t, err)
+	return &thread{b: b, conv: conv}
+}
+
+// comment stores a comment by commenter (a contact's platform id; empty
+// for an author the platform did not name).
+func (th *thread) comment(t *testing.T, commenter, text string) *ent.Message {
+	t.Helper()
+	b := th.b
+	th.n++
+	c := b.store.Ent.Message.Create().SetWorkspaceID(b.ch.WorkspaceID).SetConversationID(th.conv.ID).
+		SetChannelID(b.ch.ID).SetDirection(message.DirectionInbound).SetAuthorKind(message.AuthorKindContact).
+		SetExternalID(th.conv.ThreadID + "_c" + string(rune('0'+th.n))).SetText(text).SetSentAt(time.Now().Add(time.Duration(th.n) * time.Second))
+	if commenter != "" {
+		ct, err := b.store.Ent.Contact.Query().Where(contact.ChannelID(b.ch.ID), contact.ExternalID(commenter)).Only(b.sys)
+		if ent.IsNotFound(err) {
+			ct, err = b.store.Ent.Contact.Create().SetWorkspaceID(b.ch.WorkspaceID).SetChannelID(b.ch.ID).
+				SetExternalID(commenter).SetName(commenter).Save(b.sys)
+		}
+		require.NoError(t, err)
+		c.SetContactID(ct.ID)
+	}
+	msg, err := c.Save(b.sys)
+	require.NoError(t, err)
+	return msg
+}
+
+// run runs the agent on msg and returns its run and the reply, if any.
+func (th *thread) run(t *testing.T, msg *ent.Message) (*ent.AgentRun, *ent.Message) {
+	t.Helper()
+	require.NoError(t, th.b.agent.Run(th.b.sys, msg.ID, false))
+	run := th.b.runOf(t, msg)
+	if run.ReplyMessageID == nil {
+		return run, nil
+	}
+	reply, err := th.b.store.Ent.Message.Get(th.b.sys, *run.ReplyMessageID)
+	require.NoError(t, err)
+	return run, reply
+}
+
+// TestAgentCommentThreadHandoffPerCommenter: in a comment thread a handoff
+// concerns the commenter who caused it. Before, Ann asking for a person
+// silenced the agent for Bob and everyone after him on the post ("already
+// handed off"), and the agent's answers went to the newest comment of the
+// thread, whoever wrote it.
+func TestAgentCommentThreadHandoffPerCommenter(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		b := setup(t, d)
+		th := b.thread(t)
+
+		ann := th.comment(t, "ann", "I want to talk to a person")
+		run, reply := th.run(t, ann)
+		require.Equal(t, agentrun.DecisionHandedOff, run.Decision)
+		require.Nil(t, reply)
+		ann, err := b.store.Ent.Message.Get(b.sys, ann.ID)
+		require.NoError(t, err)
+		require.Contains(t, ann.HandoffReason, "asked for a human", "the handoff is recorded on Ann's comment")
+
+		bob := th.comment(t, "bob", "how much is delivery?")
+		later := th.comment(t, "cat", "nice post")
+		run, reply = th.run(t, bob)
+		require.Equal(t, agentrun.DecisionSent, run.Decision, run.Reason)
+		require.Contains(t, reply.Text, "£3.50")
+		require.Equal(t, *bob.ExternalID, reply.ReplyToExternalID, "the answer replies to Bob's comment, not the newest one (%s)", *later.ExternalID)
+
+		again := th.comment(t, "ann", "how much is delivery?")
+		run, reply = th.run(t, again)
+		require.Equal(t, agentrun.DecisionHandedOff, run.Decision)
+		require.Contains(t, run.Reason, "already handed off: the customer asked for a human")
+		require.Nil(t, reply, "a person is answering Ann")
+
+		anon := th.comment(t, "", "how much is delivery?")
+		run, _ = th.run(t, anon)
+		require.Equal(t, agentrun.DecisionHandedOff, run.Decision, "an unnamed commenter may be Ann")
+
+		// Given back to the agent: Ann is answered again.
+		_, err = b.agent.Inbox.UpdateConversation(b.member, th.conv.ID, inbox.ConversationUpdate{ClearHandoff: true})
+		require.NoError(t, err)
+		flagged, err := b.store.Ent.Message.Query().Where(message.ConversationID(th.conv.ID), message.HandoffReasonNEQ("")).Count(b.sys)
+		require.NoError(t, err)
+		require.Zero(t, flagged)
+		third := th.comment(t, "ann", "how much is delivery?")
+		run, reply = th.run(t, third)
+		require.Equal(t, agentrun.DecisionSent, run.Decision, run.Reason)
+		require.Equal(t, *third.ExternalID, reply.ReplyToExternalID)
+
+		t.Run("a handoff recorded on no comment covers the thread", func(t *testing.T) {
+			th := b.thread(t)
+			th.comment(t, "ann", "first")
+			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(th.conv.ID).SetHandoffReason("delivery failed").Exec(b.sys))
+			run, _ := th.run(t, th.comment(t, "bob", "how much is delivery?"))
+			require.Equal(t, agentrun.DecisionHandedOff, run.Decision)
+			require.Contains(t, run.Reason, "already handed off: delivery failed")
+		})
+
+		t.Run("direct messages stay handed off as a whole", func(t *testing.T) {
+			msg := b.inbound(t, "I want to talk to a person", time.Now())
+			run := func(m *ent.Message) *ent.AgentRun {
+				require.NoError(t, b.agent.Run(b.sys, m.ID, false))
+				return b.runOf(t, m)
+			}
+			require.Equal(t, agentrun.DecisionHandedOff, run(msg).Decision)
+			next, err := b.store.Ent.Message.Create().SetWorkspaceID(b.ch.WorkspaceID).SetConversationID(msg.ConversationID).
+				SetChannelID(b.ch.ID).SetDirection(message.DirectionInbound).SetAuthorKind(message.AuthorKindContact).
+				SetExternalID("wamid.next").SetText("how much is delivery?").Save(b.sys)
+			require.NoError(t, err)
+			require.Contains(t, run(next).Reason, "already handed off")
+		})
+	})
+}
+
+// TestAgentHandoffMessage: the workspace's handoffMessage (off by default)
+// tells a customer in a direct conversation that a person will answer.
+func TestAgentHandoffMessage(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		b := setup(t, d)
+		admin := tenant.NewContext(context.Background(), tenant.Member(b.ws, tenant.RoleAdmin, "key_adm", ""))
+		now := time.Now()
+		asksHuman := func(t *testing.T) *ent.Message {
+			t.Helper()
+			msg := b.inbound(t, "I want to talk to a person", now)
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.Equal(t, agentrun.DecisionHandedOff, b.runOf(t, msg).Decision)
+			return msg
+		}
+
+		// Off by default: nothing is sent.
+		require.Empty(t, b.outbound(t, asksHuman(t).ConversationID))
+
+		_, err := b.agent.UpdateSettings(admin, agent.SettingsUpdate{HandoffMessage: ptr(strings.Repeat("x", agent.MaxHandoffChars+1))})
+		require.Equal(t, apperr.CodeBadUserInput, apperr.CodeOf(err))
+		row, err := b.agent.UpdateSettings(admin, agent.SettingsUpdate{HandoffMessage: ptr("  Thanks! A person from our team will reply here shortly.  ")})
+		require.NoError(t, err)
+		require.Equal(t, "Thanks! A person from our team will reply here shortly.", row.HandoffMessage)
+
+		msg := asksHuman(t)
+		out := b.outbound(t, msg.ConversationID)
+		require.Len(t, out, 1)
+		require.Equal(t, row.HandoffMessage, out[0].Text)
+		require.Equal(t, message.AuthorKindAI, out[0].AuthorKind)
+		require.Equal(t, message.DeliveryStatusPending, out[0].DeliveryStatus)
+		require.Equal(t, out[0].ID, *b.runOf(t, msg).ReplyMessageID)
+
+		t.Run("not under a public comment", func(t *testing.T) {
+			th := b.thread(t)
+			run, reply := th.run(t, th.comment(t, "ann", "I want to talk to a person"))
+			require.Equal(t, agentrun.DecisionHandedOff, run.Decision)
+			require.Nil(t, reply)
+		})
+		t.Run("not in draft mode", func(t *testing.T) {
+			msg := b.inbound(t, "I want to talk to a person", now)
+			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetAiMode(conversation.AiModeDraft).Exec(b.sys))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.Empty(t, b.outbound(t, msg.ConversationID))
+		})
+		t.Run("not when the reply window is closed", func(t *testing.T) {
+			msg := b.inbound(t, "I want to talk to a person", now.Add(-25*time.Hour))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.Empty(t, b.outbound(t, msg.ConversationID))
+		})
+		t.Run("not twice", func(t *testing.T) {
+			next, err := b.store.Ent.Message.Create().SetWorkspaceID(b.ch.WorkspaceID).SetConversationID(msg.ConversationID).
+				SetChannelID(b.ch.ID).SetDirection(message.DirectionInbound).SetAuthorKind(message.AuthorKindContact).
+				SetExternalID("wamid.again").SetText("hello?").Save(b.sys)
+			require.NoError(t, err)
+			require.NoError(t, b.agent.Run(b.sys, next.ID, false))
+			require.Len(t, b.outbound(t, msg.ConversationID), 1, "already handed off: nothing more")
 		})
 	})
 }

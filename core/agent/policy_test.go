@@ -38,6 +38,18 @@ func TestDecide(t *testing.T) {
 		{"already handed off", func(f *agent.Facts) { f.HandoffReason = "delivery failed"; f.Answer = good }, agentrun.DecisionHandedOff, "already handed off: delivery failed", false},
 		{"refused", func(f *agent.Facts) { f.Answer = &knowledge.Answer{Refused: true} }, agentrun.DecisionHandedOff, "no answer", true},
 		{"low confidence", func(f *agent.Facts) { f.Answer = &knowledge.Answer{Text: "maybe", Confidence: 0.39} }, agentrun.DecisionHandedOff, "below the threshold", true},
+		{"auto does not send an answer that leaves a word uncovered", func(f *agent.Facts) {
+			f.Answer = &knowledge.Answer{Text: "The red mug is in stock.", Confidence: 0.9, Unsupported: []string{"blue"}}
+		}, agentrun.DecisionHandedOff, `does not cover "blue"`, true},
+		{"draft mode drafts it with a note", func(f *agent.Facts) {
+			f.Mode = agent.ModeDraft
+			f.Answer = &knowledge.Answer{Text: "The red mug is in stock.", Confidence: 0.9, Unsupported: []string{"blue"}}
+		}, agentrun.DecisionDrafted, `does not cover "blue"`, false},
+		{"a photo hands off before any model call", func(f *agent.Facts) { f.Attachments = []string{"image"} }, agentrun.DecisionHandedOff, "a photo the agent cannot see", true},
+		{"a voice note too, in draft mode", func(f *agent.Facts) {
+			f.Mode = agent.ModeDraft
+			f.Attachments = []string{"audio"}
+		}, agentrun.DecisionHandedOff, "a voice note", true},
 		{"low confidence in draft mode", func(f *agent.Facts) {
 			f.Mode = agent.ModeDraft
 			f.Answer = &knowledge.Answer{Text: "maybe", Confidence: 0.2}
@@ -53,6 +65,7 @@ func TestDecide(t *testing.T) {
 			require.Contains(t, v.Reason, c.reason)
 			require.Equal(t, c.newHand, v.NewHandoff)
 			require.False(t, v.SendAway)
+			require.False(t, v.SendHandoff)
 		})
 	}
 
@@ -81,6 +94,36 @@ func TestDecide(t *testing.T) {
 		f.Mode = agent.ModeAuto
 		f.InHours = true
 		require.False(t, agent.Decide(s, f).SendAway)
+	})
+	t.Run("a handoff sends the handoff message in direct conversations only", func(t *testing.T) {
+		s := set
+		f := base
+		f.Text = "can I speak to a human"
+		require.False(t, agent.Decide(s, f).SendHandoff, "off by default")
+		s.HandoffMessage = "A person will answer you here shortly."
+		v := agent.Decide(s, f)
+		require.Equal(t, agentrun.DecisionHandedOff, v.Decision)
+		require.True(t, v.SendHandoff)
+		require.False(t, v.SendAway)
+		pub := f
+		pub.Public = true
+		require.False(t, agent.Decide(s, pub).SendHandoff, "not under a public comment or review")
+		draft := f
+		draft.Mode = agent.ModeDraft
+		require.False(t, agent.Decide(s, draft).SendHandoff)
+		closed := f
+		closed.WindowClosed = true
+		require.False(t, agent.Decide(s, closed).SendHandoff)
+		already := f
+		already.HandoffReason = "asked for a human"
+		require.False(t, agent.Decide(s, already).SendHandoff)
+		// Outside hours the away message goes instead: one message.
+		s.AwayMessage = "We're closed; a person will answer tomorrow."
+		away := f
+		away.InHours = false
+		v = agent.Decide(s, away)
+		require.True(t, v.SendAway)
+		require.False(t, v.SendHandoff)
 	})
 	t.Run("outside hours a good answer is still sent", func(t *testing.T) {
 		f := base

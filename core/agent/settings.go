@@ -32,6 +32,7 @@ const (
 	MaxKeywordChars    = 100
 	MaxWindows         = 50
 	MaxAwayChars       = 1000
+	MaxHandoffChars    = 1000
 	MaxToneChars       = 500
 	MaxSignatureChars  = 200
 )
@@ -44,8 +45,11 @@ type Settings struct {
 	Timezone                   string
 	BusinessHours              []schematype.BusinessHoursWindow
 	AwayMessage                string
-	Tone                       string
-	Signature                  string
+	// HandoffMessage is sent to a customer in a direct conversation when the
+	// agent hands it to a person; empty sends nothing.
+	HandoffMessage string
+	Tone           string
+	Signature      string
 }
 
 // DefaultSettings apply until a workspace changes them.
@@ -65,6 +69,7 @@ func settingsOf(e *ent.AgentSettings) Settings {
 		Timezone:                   e.Timezone,
 		BusinessHours:              e.BusinessHours,
 		AwayMessage:                e.AwayMessage,
+		HandoffMessage:             e.HandoffMessage,
 		Tone:                       e.Tone,
 		Signature:                  e.Signature,
 	}
@@ -131,6 +136,7 @@ type SettingsUpdate struct {
 	BusinessHours              []schematype.BusinessHoursWindow
 	SetBusinessHours           bool
 	AwayMessage                *string
+	HandoffMessage             *string
 	Tone                       *string
 	Signature                  *string
 }
@@ -219,7 +225,8 @@ func (s *Service) UpdateSettings(ctx context.Context, in SettingsUpdate) (*ent.A
 		name string
 		v    *string
 		max  int
-	}{{"awayMessage", in.AwayMessage, MaxAwayChars}, {"tone", in.Tone, MaxToneChars}, {"signature", in.Signature, MaxSignatureChars}} {
+	}{{"awayMessage", in.AwayMessage, MaxAwayChars}, {"handoffMessage", in.HandoffMessage, MaxHandoffChars},
+		{"tone", in.Tone, MaxToneChars}, {"signature", in.Signature, MaxSignatureChars}} {
 		if f.v == nil {
 			continue
 		}
@@ -254,6 +261,9 @@ func (s *Service) UpdateSettings(ctx context.Context, in SettingsUpdate) (*ent.A
 		}
 		if v := texts["awayMessage"]; v != nil {
 			u.SetAwayMessage(*v)
+		}
+		if v := texts["handoffMessage"]; v != nil {
+			u.SetHandoffMessage(*v)
 		}
 		if v := texts["tone"]; v != nil {
 			u.SetTone(*v)

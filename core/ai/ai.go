@@ -1,6 +1,9 @@
 package ai
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // DefaultConfidenceThreshold is the confidence below which an answer must not
 // be sent on its own: the agent drafts it for a human or hands off instead.
@@ -116,8 +119,21 @@ type Answer struct {
 	Confidence float64
 	// Refused reports that the passages did not support an answer.
 	Refused bool
-	Usage   Usage
-	Model   string
+	// Unsupported are words of the question that the answer does not cover
+	// ("blue" in "do you have a blue mug?" answered with the red mug's
+	// stock). Providers that cannot tell leave it empty.
+	Unsupported []string
+	Usage       Usage
+	Model       string
+}
+
+// Sendable reports whether the answer may go to a customer with nobody
+// reviewing it: it was not refused, its confidence reaches threshold, and it
+// covers every word of the question that matters. The agent's AUTO mode
+// applies this rule (core/agent); drafts, which a person reviews, only need
+// the confidence.
+func (a *Answer) Sendable(threshold float64) bool {
+	return !a.Refused && strings.TrimSpace(a.Text) != "" && a.Confidence >= threshold && len(a.Unsupported) == 0
 }
 
 // SentimentLabel is the coarse polarity of a text.

@@ -243,6 +243,11 @@ func extractiveAnswer(req AnswerRequest) *Answer {
 		}
 	}
 	ans.Text = strings.Join(parts, " ")
+	support := make([][]term, len(chosen))
+	for i, c := range chosen {
+		support[i] = append(terms(c.text), titleTerms[c.passage]...)
+	}
+	ans.Unsupported = unsupported(termsWithConcepts(req.Question), ans.Text, support)
 	return ans
 }
 

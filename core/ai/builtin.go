@@ -57,7 +57,7 @@ func (b *Builtin) Chat(ctx context.Context, req ChatRequest) (*ChatResponse, err
 	}
 	ans := extractiveAnswer(AnswerRequest{Question: req.Messages[last].Content, Passages: passages})
 	content := ans.Text
-	if ans.Refused || ans.Confidence < DefaultConfidenceThreshold {
+	if !ans.Sendable(DefaultConfidenceThreshold) {
 		content = BuiltinChatReply
 	}
 	prompt := 0

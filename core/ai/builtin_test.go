@@ -147,6 +147,63 @@ func TestBuiltinAnswer(t *testing.T) {
 	})
 }
 
+func mugPassages() []ai.Passage {
+	return []ai.Passage{
+		{ID: "mugs#0", Title: "Mugs", Text: "The classic mug costs $29. The red mug is in stock and ships within 2 days.", Score: 0.6},
+		{ID: "shipping#0", Title: "Shipping", Text: "We ship to the UK and the EU. Orders over $50 ship free.", Score: 0.3},
+		{ID: "returns#0", Title: "Returns", Text: "Return unused items within 30 days for a full refund.", Score: 0.2},
+	}
+}
+
+// TestBuiltinCoverage: an answer that does not cover the question is not
+// sendable, however confident; one that does is. The first two questions
+// were sent in AUTO mode before (confidence 0.49 and 0.46 at a threshold of
+// 0.40) with the classic and red mugs' sentences.
+func TestBuiltinCoverage(t *testing.T) {
+	t.Parallel()
+	p := ai.NewBuiltin()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		question    string
+		sendable    bool
+		unsupported []string
+		contains    string
+	}{
+		{"Do you have a blue mug?", false, []string{"blue"}, ""},
+		{"Is this mug damaged?", false, []string{"damaged"}, ""},
+		{"How much is the classic mug?", true, nil, "$29"},
+		{"Is the red mug in stock?", true, nil, "in stock"},
+		// Framing words need no support; a kind of value asked for is
+		// covered by a value of that kind.
+		{"can i see what the classic mug costs", true, nil, "$29"},
+		{"how long does the red mug take to ship", true, nil, "2 days"},
+		// A number must be one the answer states or a range it states.
+		{"do you ship free on orders over 60", true, nil, "over $50"},
+		{"do you ship free on orders over 40", false, []string{"40"}, ""},
+		// A short word is not waved through: "ny" is not "the UK and the EU".
+		{"do you ship to ny", false, []string{"ny"}, ""},
+	} {
+		t.Run(tc.question, func(t *testing.T) {
+			t.Parallel()
+			ans, err := p.Answer(ctx, ai.AnswerRequest{Question: tc.question, Passages: mugPassages()})
+			require.NoError(t, err)
+			require.Equal(t, tc.unsupported, ans.Unsupported, ans.Text)
+			require.Equal(t, tc.sendable, ans.Sendable(ai.DefaultConfidenceThreshold), "confidence %.3f: %q", ans.Confidence, ans.Text)
+			require.Contains(t, ans.Text, tc.contains)
+		})
+	}
+
+	t.Run("ChatFallsBackOnUncovered", func(t *testing.T) {
+		t.Parallel()
+		resp, err := p.Chat(ctx, ai.ChatRequest{Messages: []ai.Message{
+			{Role: ai.RoleSystem, Content: "The classic mug costs $29. The red mug is in stock."},
+			{Role: ai.RoleUser, Content: "Do you have a blue mug?"},
+		}})
+		require.NoError(t, err)
+		require.Equal(t, ai.BuiltinChatReply, resp.Content)
+	})
+}
+
 func TestBuiltinChat(t *testing.T) {
 	t.Parallel()
 	p := ai.NewBuiltin()

@@ -180,6 +180,9 @@ type term struct {
 	stop bool
 	// concept is the thesaurus key shared with synonyms, or "".
 	concept string
+	// word is the folded word the term came from, before stemming: what
+	// explanations quote.
+	word string
 }
 
 // terms turns raw text into normalised terms: folded, slang expanded,
@@ -197,7 +200,7 @@ func terms(s string) []term {
 			if c == "" {
 				c = concepts[st]
 			}
-			out = append(out, term{text: st, stop: stopwords[e], concept: c})
+			out = append(out, term{text: st, stop: stopwords[e], concept: c, word: e})
 		}
 	}
 	return out

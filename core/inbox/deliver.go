@@ -244,7 +244,7 @@ func (s *Service) fail(ctx context.Context, msg *ent.Message, se *sdk.Error) err
 		case sdk.ClassAuthRevoked:
 			reason = "the channel needs reconnecting"
 		}
-		return s.handOff(ctx, tx, msg.ConversationID, reason+" ("+se.Message+")")
+		return s.handOffReply(ctx, tx, msg, reason+" ("+se.Message+")")
 	})
 }
 
@@ -316,6 +316,7 @@ func (s *Service) sendRequest(ctx context.Context, msg *ent.Message, conv *ent.C
 		// Remember which comment was answered (the private-reply rule).
 		if msg.ReplyToExternalID != *target.ExternalID {
 			_ = s.Store.Ent.Message.UpdateOneID(msg.ID).SetReplyToExternalID(*target.ExternalID).Exec(ctx)
+			msg.ReplyToExternalID = *target.ExternalID // a failure hands off that comment
 		}
 	}
 	return req, nil

@@ -106,7 +106,8 @@ func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in Conver
 		if in.ClearAIMode {
 			u.ClearAiMode()
 		}
-		if in.ClearHandoff || (in.Status != nil && *in.Status == conversation.StatusResolved) {
+		clearHandoff := in.ClearHandoff || (in.Status != nil && *in.Status == conversation.StatusResolved)
+		if clearHandoff {
 			u.ClearHandoffReason().ClearHandedOffAt()
 		}
 		var err error
@@ -116,6 +117,14 @@ func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in Conver
 		}
 		if err != nil {
 			return fmt.Errorf("inbox: updating conversation: %w", err)
+		}
+		if clearHandoff {
+			// The messages that were handed off go back to the agent too.
+			if err := tx.Ent.Message.Update().
+				Where(message.ConversationID(id), message.HandoffReasonNEQ("")).
+				ClearHandoffReason().Exec(ctx); err != nil {
+				return fmt.Errorf("inbox: clearing handed-off messages: %w", err)
+			}
 		}
 		tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: v.WorkspaceID,
 			ObjectID: string(id), ConversationID: string(id), ChannelID: string(out.ChannelID)})
@@ -141,6 +150,9 @@ type Reply struct {
 	AuthorKind message.AuthorKind
 	// Draft stores the reply for a human to approve instead of sending it.
 	Draft bool
+	// InReplyTo names the comment a reply in a comment thread answers: an
+	// inbound message of the conversation. Empty answers the newest comment.
+	InReplyTo pulid.ID
 }
 
 // SendReply stores an outbound message and queues its delivery in the same
@@ -193,6 +205,12 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	case conv.Kind != conversation.KindCommentThread && mode != "":
 		return nil, apperr.Invalid("mode", "mode applies to comment threads only")
 	}
+	var replyTo string
+	if r.InReplyTo != "" {
+		if replyTo, err = replyToComment(ctx, tx, conv, r.InReplyTo); err != nil {
+			return nil, err
+		}
+	}
 	now := s.now()
 	status := message.DeliveryStatusPending
 	if r.Draft {
@@ -211,6 +229,9 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	if mode != "" {
 		create.SetMetadata(map[string]string{"reply_mode": string(mode)})
 	}
+	if replyTo != "" {
+		create.SetReplyToExternalID(replyTo)
+	}
 	out, err := create.Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("inbox: storing reply: %w", err)
@@ -226,4 +247,29 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	tx.Emit(event.Event{Type: event.MessageAdded, WorkspaceID: v.WorkspaceID, ObjectID: string(out.ID),
 		ConversationID: string(conv.ID), ChannelID: string(conv.ChannelID)})
 	return out, nil
+}
+
+// replyToComment checks that id names a comment of conv a reply can answer,
+// and returns its platform id. Another workspace's message is not found
+// (the tenant policy hides it); another conversation's is bad input.
+func replyToComment(ctx context.Context, tx *store.Tx, conv *ent.Conversation, id pulid.ID) (string, error) {
+	if conv.Kind != conversation.KindCommentThread {
+		return "", apperr.Invalid("inReplyToId", "inReplyToId applies to comment threads only")
+	}
+	m, err := tx.Ent.Message.Query().Where(message.ID(id)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return "", apperr.NotFound("message")
+	}
+	if err != nil {
+		return "", fmt.Errorf("inbox: loading the comment replied to: %w", err)
+	}
+	switch {
+	case m.ConversationID != conv.ID:
+		return "", apperr.Invalid("inReplyToId", "message %s is not in this conversation", id)
+	case m.Direction != message.DirectionInbound || m.ExternalID == nil || *m.ExternalID == "":
+		return "", apperr.Invalid("inReplyToId", "message %s is not a comment from a person", id)
+	case m.DeletedAt != nil:
+		return "", apperr.Invalid("inReplyToId", "comment %s was deleted", id)
+	}
+	return *m.ExternalID, nil
 }

@@ -404,7 +404,7 @@ func (s *Service) applyStatus(ctx context.Context, tx *store.Tx, msg *ent.Messag
 		if text != "" {
 			reason = "delivery failed: " + code + ": " + text
 		}
-		return true, s.handOff(ctx, tx, msg.ConversationID, reason)
+		return true, s.handOffReply(ctx, tx, msg, reason)
 	}
 	return true, nil
 }
@@ -487,6 +487,45 @@ func (s *Service) handOff(ctx context.Context, tx *store.Tx, convID pulid.ID, re
 // HandOffTx hands a conversation to a human inside the caller's transaction.
 func (s *Service) HandOffTx(ctx context.Context, tx *store.Tx, convID pulid.ID, reason string) error {
 	return s.handOff(ctx, tx, convID, reason)
+}
+
+// HandOffMessageTx hands the conversation of an inbound message to a human
+// because of that message, and records the reason on it: in a comment
+// thread the handoff concerns that comment's author only (core/agent).
+func (s *Service) HandOffMessageTx(ctx context.Context, tx *store.Tx, msg *ent.Message, reason string) error {
+	if err := s.handOff(ctx, tx, msg.ConversationID, reason); err != nil {
+		return err
+	}
+	return flagHandedOff(ctx, tx, msg.ID, reason)
+}
+
+// flagHandedOff records a handoff's reason on the inbound message it
+// concerns.
+func flagHandedOff(ctx context.Context, tx *store.Tx, msgID pulid.ID, reason string) error {
+	if err := tx.Ent.Message.UpdateOneID(msgID).SetHandoffReason(reason).Exec(ctx); err != nil {
+		return fmt.Errorf("inbox: flagging the handed-off message: %w", err)
+	}
+	return nil
+}
+
+// handOffReply hands off the conversation of a reply that failed; in a
+// comment thread the comment it answered is the one a person must see to.
+func (s *Service) handOffReply(ctx context.Context, tx *store.Tx, reply *ent.Message, reason string) error {
+	if err := s.handOff(ctx, tx, reply.ConversationID, reason); err != nil {
+		return err
+	}
+	if reply.ReplyToExternalID == "" {
+		return nil
+	}
+	comment, err := tx.Ent.Message.Query().Where(message.ConversationID(reply.ConversationID),
+		message.DirectionEQ(message.DirectionInbound), message.ExternalID(reply.ReplyToExternalID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inbox: loading the comment replied to: %w", err)
+	}
+	return flagHandedOff(ctx, tx, comment.ID, reason)
 }
 
 func attachments(in []sdk.Attachment) []schematype.Attachment {

@@ -15,15 +15,41 @@ import (
 	"github.com/neksio/neksio/core/vector"
 )
 
-// Floors for the built-in pipeline on testdata/eval, a little below what it
-// achieves so that only a real regression fails the test. Raise them when
-// the pipeline improves; never lower them to make a change pass.
-const (
-	minHitRateAt5  = 0.90
-	minAccuracy    = 0.85
-	minRefusalRate = 0.85
-	evalTopK       = 5
-)
+// evalTopK passages are retrieved per question, as the service does.
+const evalTopK = 5
+
+// evalSet is one evaluation set under testdata/eval with its floors: a
+// little below what the built-in pipeline achieves, so only a real
+// regression fails. Raise them when the pipeline improves; never lower them
+// to make a change pass.
+type evalSet struct {
+	name string
+	// minHitRate: the source document is among the top evalTopK passages.
+	minHitRate float64
+	// minAccuracy: the answer would be sent in AUTO mode (ai.Answer.Sendable)
+	// and contains the fact.
+	minAccuracy float64
+	// minDraftAccuracy: the answer would be drafted in DRAFT mode (not
+	// refused, confident enough) and contains the fact.
+	minDraftAccuracy float64
+	// maxWrongRate: the answer would be sent and lacks the fact (the worst
+	// outcome: a wrong answer in AUTO mode).
+	maxWrongRate float64
+	// minRefusalRate: unanswerable questions not sent.
+	minRefusalRate float64
+	// minNearMissRate: near-miss questions (the knowledge base's words, an
+	// answer it does not have) not sent.
+	minNearMissRate float64
+}
+
+// The development set (Crumb & Co., a café) is the one the built-in
+// provider may be tuned on; the held-out set (Spoke & Sprocket, a bike
+// workshop) was written separately and frozen before tuning, and says how
+// the provider does on a business it was not tuned for.
+var evalSets = []evalSet{
+	{name: "dev", minHitRate: 0.95, minAccuracy: 0.85, maxWrongRate: 0.02, minRefusalRate: 0.95, minNearMissRate: 0.90, minDraftAccuracy: 0.88},
+	{name: "heldout", minHitRate: 0.90, minAccuracy: 0.46, maxWrongRate: 0.07, minRefusalRate: 0.92, minNearMissRate: 0.90, minDraftAccuracy: 0.62},
+}
 
 type evalQuestions struct {
 	Answerable []struct {
@@ -34,6 +60,9 @@ type evalQuestions struct {
 	Unanswerable []struct {
 		Question string `json:"question"`
 	} `json:"unanswerable"`
+	NearMiss []struct {
+		Question string `json:"question"`
+	} `json:"nearmiss"`
 }
 
 type evalPassage struct {
@@ -64,7 +93,7 @@ func (ix evalIndex) search(t *testing.T, ctx context.Context, q []float32, k int
 	return out
 }
 
-func buildEvalIndex(t *testing.T, ctx context.Context, emb ai.Embedder) (evalIndex, map[string]string) {
+func buildEvalIndex(t *testing.T, ctx context.Context, emb ai.Embedder, set string) (evalIndex, map[string]string) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "eval.db")+"?_pragma=journal_mode(WAL)")
 	require.NoError(t, err)
@@ -74,7 +103,7 @@ func buildEvalIndex(t *testing.T, ctx context.Context, emb ai.Embedder) (evalInd
 	require.NoError(t, vs.Migrate(ctx))
 	ix := evalIndex{store: vs, space: vector.Space{Model: emb.Model(), Dimension: emb.Dimension()}, passages: map[string]evalPassage{}}
 	var records []vector.Record
-	dir := filepath.Join("testdata", "eval", "docs")
+	dir := filepath.Join("testdata", "eval", set, "docs")
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	texts := map[string]string{}
@@ -111,25 +140,37 @@ func buildEvalIndex(t *testing.T, ctx context.Context, emb ai.Embedder) (evalInd
 	return ix, texts
 }
 
-// TestEval runs the built-in pipeline end to end on a café knowledge base:
-// retrieval hit rate@5, answer accuracy and refusal rate, all at
-// ai.DefaultConfidenceThreshold.
+// TestEval runs the built-in pipeline end to end on each evaluation set:
+// retrieval hit rate@5, answer accuracy in AUTO and DRAFT mode, wrong
+// answers sent, and refusals of unanswerable and near-miss questions, all
+// at ai.DefaultConfidenceThreshold. "Sent" is ai.Answer.Sendable, the rule
+// the agent applies in AUTO mode (core/agent.Decide).
 func TestEval(t *testing.T) {
 	t.Parallel()
+	for _, set := range evalSets {
+		t.Run(set.name, func(t *testing.T) {
+			t.Parallel()
+			runEval(t, set)
+		})
+	}
+}
+
+func runEval(t *testing.T, set evalSet) {
 	ctx := context.Background()
 	provider := ai.NewBuiltin()
 
-	raw, err := os.ReadFile(filepath.Join("testdata", "eval", "questions.json"))
+	raw, err := os.ReadFile(filepath.Join("testdata", "eval", set.name, "questions.json"))
 	require.NoError(t, err)
 	var qs evalQuestions
 	require.NoError(t, json.Unmarshal(raw, &qs))
 	require.GreaterOrEqual(t, len(qs.Answerable), 40)
 	require.GreaterOrEqual(t, len(qs.Unanswerable), 12)
+	require.GreaterOrEqual(t, len(qs.NearMiss), 10)
 
-	ix, texts := buildEvalIndex(t, ctx, provider.Embedder())
+	ix, texts := buildEvalIndex(t, ctx, provider.Embedder(), set.name)
 	threshold := ai.DefaultConfidenceThreshold
 
-	ask := func(q string) ([]evalPassage, *ai.Answer) {
+	ask := func(q string) ([]evalPassage, *ai.Answer, bool) {
 		qv, err := provider.Embedder().Embed(ctx, []string{q})
 		require.NoError(t, err)
 		hits := ix.search(t, ctx, qv[0], evalTopK)
@@ -139,15 +180,15 @@ func TestEval(t *testing.T) {
 		}
 		ans, err := provider.Answer(ctx, ai.AnswerRequest{Question: q, Passages: passages})
 		require.NoError(t, err)
-		return hits, ans
+		return hits, ans, ans.Sendable(threshold)
 	}
 
-	var hit, correct int
+	var hit, correct, wrong, drafted int
 	for _, q := range qs.Answerable {
 		// The fact must be in the extracted document, or the question tests
 		// the extractor's mistakes rather than the answerer.
 		require.Contains(t, strings.ToLower(texts[q.Doc]), strings.ToLower(q.Fact), "fact of %q not in %s", q.Question, q.Doc)
-		hits, ans := ask(q.Question)
+		hits, ans, sent := ask(q.Question)
 		found := false
 		for _, h := range hits {
 			found = found || h.doc == q.Doc
@@ -155,32 +196,54 @@ func TestEval(t *testing.T) {
 		if found {
 			hit++
 		}
-		ok := !ans.Refused && ans.Confidence >= threshold && strings.Contains(strings.ToLower(ans.Text), strings.ToLower(q.Fact))
-		if ok {
+		hasFact := strings.Contains(strings.ToLower(ans.Text), strings.ToLower(q.Fact))
+		if !ans.Refused && ans.Confidence >= threshold && hasFact {
+			drafted++ // what DRAFT mode puts before a person
+		}
+		switch {
+		case sent && hasFact:
 			correct++
 			require.NotEmpty(t, ans.Citations, q.Question)
-		} else {
-			t.Logf("MISS  %-50q want %q (retrieved=%v conf=%.2f): %q", q.Question, q.Fact, found, ans.Confidence, ans.Text)
+		case sent:
+			wrong++
+			t.Logf("WRONG %-50q want %q (retrieved=%v conf=%.2f) unsupported=%v: %q", q.Question, q.Fact, found, ans.Confidence, ans.Unsupported, ans.Text)
+		default:
+			t.Logf("MISS  %-50q want %q (retrieved=%v conf=%.2f) unsupported=%v: %q", q.Question, q.Fact, found, ans.Confidence, ans.Unsupported, ans.Text)
 		}
 	}
-	var refused int
+	refusals := func(kind string, questions []string) int {
+		n := 0
+		for _, q := range questions {
+			if _, ans, sent := ask(q); sent {
+				t.Logf("ANSWERED %-9s %-40q conf=%.2f unsupported=%v: %q", kind, q, ans.Confidence, ans.Unsupported, ans.Text)
+			} else {
+				n++
+			}
+		}
+		return n
+	}
+	var unanswerable, nearMiss []string
 	for _, q := range qs.Unanswerable {
-		_, ans := ask(q.Question)
-		if ans.Refused || ans.Confidence < threshold {
-			refused++
-		} else {
-			t.Logf("ANSWERED  %-40q conf=%.2f: %q", q.Question, ans.Confidence, ans.Text)
-		}
+		unanswerable = append(unanswerable, q.Question)
 	}
+	for _, q := range qs.NearMiss {
+		nearMiss = append(nearMiss, q.Question)
+	}
+	refused, refusedNear := refusals("unanswerable", unanswerable), refusals("near-miss", nearMiss)
 
-	n, u := float64(len(qs.Answerable)), float64(len(qs.Unanswerable))
-	hitRate, accuracy, refusal := float64(hit)/n, float64(correct)/n, float64(refused)/u
-	t.Logf("EVAL  docs=%d chunks=%d answerable=%d unanswerable=%d threshold=%.2f",
-		len(texts), len(ix.passages), len(qs.Answerable), len(qs.Unanswerable), threshold)
-	t.Logf("EVAL  retrieval hit@%d = %.3f (%d/%d)   answer accuracy = %.3f (%d/%d)   refusal rate = %.3f (%d/%d)",
-		evalTopK, hitRate, hit, len(qs.Answerable), accuracy, correct, len(qs.Answerable), refusal, refused, len(qs.Unanswerable))
+	n := float64(len(qs.Answerable))
+	hitRate, accuracy, wrongRate, draftRate := float64(hit)/n, float64(correct)/n, float64(wrong)/n, float64(drafted)/n
+	refusal, nearRefusal := float64(refused)/float64(len(unanswerable)), float64(refusedNear)/float64(len(nearMiss))
+	t.Logf("EVAL %s  docs=%d chunks=%d answerable=%d unanswerable=%d near-miss=%d threshold=%.2f",
+		set.name, len(texts), len(ix.passages), len(qs.Answerable), len(unanswerable), len(nearMiss), threshold)
+	t.Logf("EVAL %s  hit@%d %.3f (%d/%d)  accuracy %.3f (%d/%d)  wrong sent %.3f (%d/%d)  unanswerable refused %.3f (%d/%d)  near-miss refused %.3f (%d/%d)  draft accuracy %.3f (%d/%d)",
+		set.name, evalTopK, hitRate, hit, len(qs.Answerable), accuracy, correct, len(qs.Answerable), wrongRate, wrong, len(qs.Answerable),
+		refusal, refused, len(unanswerable), nearRefusal, refusedNear, len(nearMiss), draftRate, drafted, len(qs.Answerable))
 
-	require.GreaterOrEqual(t, hitRate, minHitRateAt5, "retrieval hit rate@5")
-	require.GreaterOrEqual(t, accuracy, minAccuracy, "answer accuracy")
-	require.GreaterOrEqual(t, refusal, minRefusalRate, "refusal rate")
+	require.GreaterOrEqual(t, hitRate, set.minHitRate, "retrieval hit rate@5")
+	require.GreaterOrEqual(t, accuracy, set.minAccuracy, "answer accuracy")
+	require.LessOrEqual(t, wrongRate, set.maxWrongRate, "wrong answers sent")
+	require.GreaterOrEqual(t, refusal, set.minRefusalRate, "refusal rate on unanswerable questions")
+	require.GreaterOrEqual(t, nearRefusal, set.minNearMissRate, "refusal rate on near-miss questions")
+	require.GreaterOrEqual(t, draftRate, set.minDraftAccuracy, "draft accuracy")
 }

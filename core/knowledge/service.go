@@ -556,8 +556,12 @@ type Answer struct {
 	Citations  []schematype.Citation
 	Confidence float64
 	Refused    bool
-	Model      string
-	Usage      ai.Usage
+	// Unsupported are words of the question the answer does not cover
+	// (ai.Answer.Unsupported); the agent does not send such an answer on
+	// its own.
+	Unsupported []string
+	Model       string
+	Usage       ai.Usage
 }
 
 // CheckQuestion validates a question.
@@ -594,8 +598,8 @@ func (s *Service) Answer(ctx context.Context, question, instructions string) (*A
 	if err != nil {
 		return nil, err
 	}
-	out := &Answer{Text: ans.Text, Confidence: ans.Confidence, Refused: ans.Refused, Model: ans.Model, Usage: ans.Usage,
-		Citations: make([]schematype.Citation, 0, len(ans.Citations))}
+	out := &Answer{Text: ans.Text, Confidence: ans.Confidence, Refused: ans.Refused, Unsupported: ans.Unsupported,
+		Model: ans.Model, Usage: ans.Usage, Citations: make([]schematype.Citation, 0, len(ans.Citations))}
 	if out.Model == "" {
 		out.Model = s.Provider.Name()
 	}

@@ -34,6 +34,8 @@ const (
 	FieldBusinessHours = "business_hours"
 	// FieldAwayMessage holds the string denoting the away_message field in the database.
 	FieldAwayMessage = "away_message"
+	// FieldHandoffMessage holds the string denoting the handoff_message field in the database.
+	FieldHandoffMessage = "handoff_message"
 	// FieldTone holds the string denoting the tone field in the database.
 	FieldTone = "tone"
 	// FieldSignature holds the string denoting the signature field in the database.
@@ -63,6 +65,7 @@ var Columns = []string{
 	FieldTimezone,
 	FieldBusinessHours,
 	FieldAwayMessage,
+	FieldHandoffMessage,
 	FieldTone,
 	FieldSignature,
 }
@@ -99,6 +102,8 @@ var (
 	DefaultTimezone string
 	// DefaultAwayMessage holds the default value on creation for the "away_message" field.
 	DefaultAwayMessage string
+	// DefaultHandoffMessage holds the default value on creation for the "handoff_message" field.
+	DefaultHandoffMessage string
 	// DefaultTone holds the default value on creation for the "tone" field.
 	DefaultTone string
 	// DefaultSignature holds the default value on creation for the "signature" field.
@@ -148,6 +153,11 @@ func ByTimezone(opts ...sql.OrderTermOption) OrderOption {
 // ByAwayMessage orders the results by the away_message field.
 func ByAwayMessage(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAwayMessage, opts...).ToFunc()
+}
+
+// ByHandoffMessage orders the results by the handoff_message field.
+func ByHandoffMessage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHandoffMessage, opts...).ToFunc()
 }
 
 // ByTone orders the results by the tone field.

@@ -91,6 +91,11 @@ func AwayMessage(v string) predicate.AgentSettings {
 	return predicate.AgentSettings(sql.FieldEQ(FieldAwayMessage, v))
 }
 
+// HandoffMessage applies equality check predicate on the "handoff_message" field. It's identical to HandoffMessageEQ.
+func HandoffMessage(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldEQ(FieldHandoffMessage, v))
+}
+
 // Tone applies equality check predicate on the "tone" field. It's identical to ToneEQ.
 func Tone(v string) predicate.AgentSettings {
 	return predicate.AgentSettings(sql.FieldEQ(FieldTone, v))
@@ -479,6 +484,71 @@ func AwayMessageEqualFold(v string) predicate.AgentSettings {
 // AwayMessageContainsFold applies the ContainsFold predicate on the "away_message" field.
 func AwayMessageContainsFold(v string) predicate.AgentSettings {
 	return predicate.AgentSettings(sql.FieldContainsFold(FieldAwayMessage, v))
+}
+
+// HandoffMessageEQ applies the EQ predicate on the "handoff_message" field.
+func HandoffMessageEQ(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldEQ(FieldHandoffMessage, v))
+}
+
+// HandoffMessageNEQ applies the NEQ predicate on the "handoff_message" field.
+func HandoffMessageNEQ(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldNEQ(FieldHandoffMessage, v))
+}
+
+// HandoffMessageIn applies the In predicate on the "handoff_message" field.
+func HandoffMessageIn(vs ...string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldIn(FieldHandoffMessage, vs...))
+}
+
+// HandoffMessageNotIn applies the NotIn predicate on the "handoff_message" field.
+func HandoffMessageNotIn(vs ...string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldNotIn(FieldHandoffMessage, vs...))
+}
+
+// HandoffMessageGT applies the GT predicate on the "handoff_message" field.
+func HandoffMessageGT(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldGT(FieldHandoffMessage, v))
+}
+
+// HandoffMessageGTE applies the GTE predicate on the "handoff_message" field.
+func HandoffMessageGTE(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldGTE(FieldHandoffMessage, v))
+}
+
+// HandoffMessageLT applies the LT predicate on the "handoff_message" field.
+func HandoffMessageLT(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldLT(FieldHandoffMessage, v))
+}
+
+// HandoffMessageLTE applies the LTE predicate on the "handoff_message" field.
+func HandoffMessageLTE(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldLTE(FieldHandoffMessage, v))
+}
+
+// HandoffMessageContains applies the Contains predicate on the "handoff_message" field.
+func HandoffMessageContains(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldContains(FieldHandoffMessage, v))
+}
+
+// HandoffMessageHasPrefix applies the HasPrefix predicate on the "handoff_message" field.
+func HandoffMessageHasPrefix(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldHasPrefix(FieldHandoffMessage, v))
+}
+
+// HandoffMessageHasSuffix applies the HasSuffix predicate on the "handoff_message" field.
+func HandoffMessageHasSuffix(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldHasSuffix(FieldHandoffMessage, v))
+}
+
+// HandoffMessageEqualFold applies the EqualFold predicate on the "handoff_message" field.
+func HandoffMessageEqualFold(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldEqualFold(FieldHandoffMessage, v))
+}
+
+// HandoffMessageContainsFold applies the ContainsFold predicate on the "handoff_message" field.
+func HandoffMessageContainsFold(v string) predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldContainsFold(FieldHandoffMessage, v))
 }
 
 // ToneEQ applies the EQ predicate on the "tone" field.

@@ -63,6 +63,8 @@ const (
 	FieldEditedAt = "edited_at"
 	// FieldDeletedAt holds the string denoting the deleted_at field in the database.
 	FieldDeletedAt = "deleted_at"
+	// FieldHandoffReason holds the string denoting the handoff_reason field in the database.
+	FieldHandoffReason = "handoff_reason"
 	// FieldSentimentLabel holds the string denoting the sentiment_label field in the database.
 	FieldSentimentLabel = "sentiment_label"
 	// FieldSentimentScore holds the string denoting the sentiment_score field in the database.
@@ -132,6 +134,7 @@ var Columns = []string{
 	FieldSentAt,
 	FieldEditedAt,
 	FieldDeletedAt,
+	FieldHandoffReason,
 	FieldSentimentLabel,
 	FieldSentimentScore,
 }
@@ -380,6 +383,11 @@ func ByEditedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByDeletedAt orders the results by the deleted_at field.
 func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDeletedAt, opts...).ToFunc()
+}
+
+// ByHandoffReason orders the results by the handoff_reason field.
+func ByHandoffReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHandoffReason, opts...).ToFunc()
 }
 
 // BySentimentLabel orders the results by the sentiment_label field.

@@ -141,6 +141,11 @@ func DeletedAt(v time.Time) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldDeletedAt, v))
 }
 
+// HandoffReason applies equality check predicate on the "handoff_reason" field. It's identical to HandoffReasonEQ.
+func HandoffReason(v string) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldHandoffReason, v))
+}
+
 // SentimentScore applies equality check predicate on the "sentiment_score" field. It's identical to SentimentScoreEQ.
 func SentimentScore(v float64) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldSentimentScore, v))
@@ -1314,6 +1319,81 @@ func DeletedAtIsNil() predicate.Message {
 // DeletedAtNotNil applies the NotNil predicate on the "deleted_at" field.
 func DeletedAtNotNil() predicate.Message {
 	return predicate.Message(sql.FieldNotNull(FieldDeletedAt))
+}
+
+// HandoffReasonEQ applies the EQ predicate on the "handoff_reason" field.
+func HandoffReasonEQ(v string) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldHandoffReason, v))
+}
+
+// HandoffReasonNEQ applies the NEQ predicate on the "handoff_reason" field.
+func HandoffReasonNEQ(v string) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldHandoffReason, v))
+}
+
+// HandoffReasonIn applies the In predicate on the "handoff_reason" field.
+func HandoffReasonIn(vs ...string) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldHandoffReason, vs...))
+}
+
+// HandoffReasonNotIn applies the NotIn predicate on the "handoff_reason" field.
+func HandoffReasonNotIn(vs ...string) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldHandoffReason, vs...))
+}
+
+// HandoffReasonGT applies the GT predicate on the "handoff_reason" field.
+func HandoffReasonGT(v string) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldHandoffReason, v))
+}
+
+// HandoffReasonGTE applies the GTE predicate on the "handoff_reason" field.
+func HandoffReasonGTE(v string) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldHandoffReason, v))
+}
+
+// HandoffReasonLT applies the LT predicate on the "handoff_reason" field.
+func HandoffReasonLT(v string) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldHandoffReason, v))
+}
+
+// HandoffReasonLTE applies the LTE predicate on the "handoff_reason" field.
+func HandoffReasonLTE(v string) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldHandoffReason, v))
+}
+
+// HandoffReasonContains applies the Contains predicate on the "handoff_reason" field.
+func HandoffReasonContains(v string) predicate.Message {
+	return predicate.Message(sql.FieldContains(FieldHandoffReason, v))
+}
+
+// HandoffReasonHasPrefix applies the HasPrefix predicate on the "handoff_reason" field.
+func HandoffReasonHasPrefix(v string) predicate.Message {
+	return predicate.Message(sql.FieldHasPrefix(FieldHandoffReason, v))
+}
+
+// HandoffReasonHasSuffix applies the HasSuffix predicate on the "handoff_reason" field.
+func HandoffReasonHasSuffix(v string) predicate.Message {
+	return predicate.Message(sql.FieldHasSuffix(FieldHandoffReason, v))
+}
+
+// HandoffReasonIsNil applies the IsNil predicate on the "handoff_reason" field.
+func HandoffReasonIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldHandoffReason))
+}
+
+// HandoffReasonNotNil applies the NotNil predicate on the "handoff_reason" field.
+func HandoffReasonNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldHandoffReason))
+}
+
+// HandoffReasonEqualFold applies the EqualFold predicate on the "handoff_reason" field.
+func HandoffReasonEqualFold(v string) predicate.Message {
+	return predicate.Message(sql.FieldEqualFold(FieldHandoffReason, v))
+}
+
+// HandoffReasonContainsFold applies the ContainsFold predicate on the "handoff_reason" field.
+func HandoffReasonContainsFold(v string) predicate.Message {
+	return predicate.Message(sql.FieldContainsFold(FieldHandoffReason, v))
 }
 
 // SentimentLabelEQ applies the EQ predicate on the "sentiment_label" field.

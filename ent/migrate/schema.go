@@ -125,6 +125,7 @@ var (
 		{Name: "timezone", Type: field.TypeString, Default: "UTC"},
 		{Name: "business_hours", Type: field.TypeJSON, Nullable: true},
 		{Name: "away_message", Type: field.TypeString, Default: ""},
+		{Name: "handoff_message", Type: field.TypeString, Default: ""},
 		{Name: "tone", Type: field.TypeString, Default: ""},
 		{Name: "signature", Type: field.TypeString, Default: ""},
 		{Name: "workspace_id", Type: field.TypeString},
@@ -137,7 +138,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "agent_settings_workspaces_workspace",
-				Columns:    []*schema.Column{AgentSettingsColumns[11]},
+				Columns:    []*schema.Column{AgentSettingsColumns[12]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -146,12 +147,12 @@ var (
 			{
 				Name:    "agentsettings_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{AgentSettingsColumns[11]},
+				Columns: []*schema.Column{AgentSettingsColumns[12]},
 			},
 			{
 				Name:    "agentsettings_workspace_unique",
 				Unique:  true,
-				Columns: []*schema.Column{AgentSettingsColumns[11]},
+				Columns: []*schema.Column{AgentSettingsColumns[12]},
 			},
 		},
 	}
@@ -533,6 +534,7 @@ var (
 		{Name: "sent_at", Type: field.TypeTime},
 		{Name: "edited_at", Type: field.TypeTime, Nullable: true},
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "handoff_reason", Type: field.TypeString, Nullable: true},
 		{Name: "sentiment_label", Type: field.TypeEnum, Nullable: true, Enums: []string{"POSITIVE", "NEUTRAL", "NEGATIVE"}},
 		{Name: "sentiment_score", Type: field.TypeFloat64, Nullable: true},
 		{Name: "workspace_id", Type: field.TypeString},
@@ -547,19 +549,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_workspaces_workspace",
-				Columns:    []*schema.Column{MessagesColumns[22]},
+				Columns:    []*schema.Column{MessagesColumns[23]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_conversations_conversation",
-				Columns:    []*schema.Column{MessagesColumns[23]},
+				Columns:    []*schema.Column{MessagesColumns[24]},
 				RefColumns: []*schema.Column{ConversationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_contacts_contact",
-				Columns:    []*schema.Column{MessagesColumns[24]},
+				Columns:    []*schema.Column{MessagesColumns[25]},
 				RefColumns: []*schema.Column{ContactsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -568,7 +570,7 @@ var (
 			{
 				Name:    "message_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[22]},
+				Columns: []*schema.Column{MessagesColumns[23]},
 			},
 			{
 				Name:    "message_channel_id_external_id",
@@ -578,7 +580,7 @@ var (
 			{
 				Name:    "message_conversation_id_sent_at",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[23], MessagesColumns[17]},
+				Columns: []*schema.Column{MessagesColumns[24], MessagesColumns[17]},
 			},
 		},
 	}

@@ -172,12 +172,16 @@ func init() {
 	agentsettingsDescAwayMessage := agentsettingsFields[5].Descriptor()
 	// agentsettings.DefaultAwayMessage holds the default value on creation for the away_message field.
 	agentsettings.DefaultAwayMessage = agentsettingsDescAwayMessage.Default.(string)
+	// agentsettingsDescHandoffMessage is the schema descriptor for handoff_message field.
+	agentsettingsDescHandoffMessage := agentsettingsFields[6].Descriptor()
+	// agentsettings.DefaultHandoffMessage holds the default value on creation for the handoff_message field.
+	agentsettings.DefaultHandoffMessage = agentsettingsDescHandoffMessage.Default.(string)
 	// agentsettingsDescTone is the schema descriptor for tone field.
-	agentsettingsDescTone := agentsettingsFields[6].Descriptor()
+	agentsettingsDescTone := agentsettingsFields[7].Descriptor()
 	// agentsettings.DefaultTone holds the default value on creation for the tone field.
 	agentsettings.DefaultTone = agentsettingsDescTone.Default.(string)
 	// agentsettingsDescSignature is the schema descriptor for signature field.
-	agentsettingsDescSignature := agentsettingsFields[7].Descriptor()
+	agentsettingsDescSignature := agentsettingsFields[8].Descriptor()
 	// agentsettings.DefaultSignature holds the default value on creation for the signature field.
 	agentsettings.DefaultSignature = agentsettingsDescSignature.Default.(string)
 	// agentsettingsDescID is the schema descriptor for id field.

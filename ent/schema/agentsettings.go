@@ -37,6 +37,10 @@ func (AgentSettings) Fields() []ent.Field {
 		// Sent (AUTO channels) when the agent hands off outside business
 		// hours, so nobody waits in silence; empty sends nothing.
 		field.String("away_message").Default(""),
+		// Sent (AUTO, direct messages only) when the agent hands a
+		// conversation to a person, so the customer knows someone will
+		// answer; empty sends nothing.
+		field.String("handoff_message").Default(""),
 		// Style instructions for chat-model providers ("friendly, short").
 		field.String("tone").Default(""),
 		// Appended to every answer the agent writes.

@@ -63,6 +63,11 @@ func (Message) Fields() []ent.Field {
 			Annotations(entgql.OrderField("SENT_AT")),
 		field.Time("edited_at").Optional().Nillable(),
 		field.Time("deleted_at").Optional().Nillable(),
+		// Set on the inbound message whose handoff to a human is open, with
+		// the reason; cleared with the conversation's. In a comment thread
+		// it says which commenter a person must answer: the agent still
+		// answers the others (core/agent).
+		field.String("handoff_reason").Optional(),
 		// Inbound messages' sentiment (core/feedback); score in [-1,1].
 		field.Enum("sentiment_label").NamedValues(sentimentValues...).Optional().Nillable(),
 		field.Float("sentiment_score").Optional().Nillable(),

@@ -112,6 +112,7 @@ type ComplexityRoot struct {
 		ConfidenceThreshold        func(childComplexity int) int
 		CreatedAt                  func(childComplexity int) int
 		HandoffKeywords            func(childComplexity int) int
+		HandoffMessage             func(childComplexity int) int
 		ID                         func(childComplexity int) int
 		NegativeSentimentThreshold func(childComplexity int) int
 		Signature                  func(childComplexity int) int
@@ -272,11 +273,12 @@ type ComplexityRoot struct {
 	}
 
 	KnowledgeAnswer struct {
-		Answer     func(childComplexity int) int
-		Citations  func(childComplexity int) int
-		Confidence func(childComplexity int) int
-		Model      func(childComplexity int) int
-		Refused    func(childComplexity int) int
+		Answer      func(childComplexity int) int
+		Citations   func(childComplexity int) int
+		Confidence  func(childComplexity int) int
+		Model       func(childComplexity int) int
+		Refused     func(childComplexity int) int
+		Unsupported func(childComplexity int) int
 	}
 
 	KnowledgeChunk struct {
@@ -336,6 +338,7 @@ type ComplexityRoot struct {
 		ErrorCode         func(childComplexity int) int
 		ErrorMessage      func(childComplexity int) int
 		ExternalID        func(childComplexity int) int
+		HandoffReason     func(childComplexity int) int
 		ID                func(childComplexity int) int
 		ParentExternalID  func(childComplexity int) int
 		ReplyToExternalID func(childComplexity int) int
@@ -761,6 +764,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentSettings.HandoffKeywords(childComplexity), true
+	case "AgentSettings.handoffMessage":
+		if e.ComplexityRoot.AgentSettings.HandoffMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.HandoffMessage(childComplexity), true
 	case "AgentSettings.id":
 		if e.ComplexityRoot.AgentSettings.ID == nil {
 			break
@@ -1448,6 +1457,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.KnowledgeAnswer.Refused(childComplexity), true
+	case "KnowledgeAnswer.unsupported":
+		if e.ComplexityRoot.KnowledgeAnswer.Unsupported == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeAnswer.Unsupported(childComplexity), true
 
 	case "KnowledgeChunk.createdAt":
 		if e.ComplexityRoot.KnowledgeChunk.CreatedAt == nil {
@@ -1717,6 +1732,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.ExternalID(childComplexity), true
+	case "Message.handoffReason":
+		if e.ComplexityRoot.Message.HandoffReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.HandoffReason(childComplexity), true
 	case "Message.id":
 		if e.ComplexityRoot.Message.ID == nil {
 			break
@@ -2430,6 +2451,13 @@ type KnowledgeAnswer {
   confidence: Float!
   "The knowledge base does not support an answer."
   refused: Boolean!
+  """
+  Words of the question the answer does not cover ("blue" in "do you have a
+  blue mug?" answered with the red mug's stock). In AUTO mode the agent hands
+  such a question off instead of sending the answer; a draft carries a note.
+  Empty for providers that cannot tell (chat models refuse instead).
+  """
+  unsupported: [String!]!
   model: String!
 }
 
@@ -2445,6 +2473,11 @@ input UpdateAgentSettingsInput {
   "Replaces the windows; an empty list means always open."
   businessHours: [BusinessHoursWindowInput!]
   awayMessage: String
+  """
+  Sent to the customer when the agent hands a direct-message conversation to a
+  person (AUTO mode, reply window open); empty (the default) sends nothing.
+  """
+  handoffMessage: String
   tone: String
   signature: String
 }
@@ -2541,6 +2574,11 @@ input SendReplyInput {
   text: String!
   "Comment threads only; PUBLIC by default."
   mode: ReplyMode
+  """
+  Comment threads only: the comment this reply answers, an inbound message
+  (msg_…) of the conversation. Without it a reply answers the newest comment.
+  """
+  inReplyToId: ID
 }
 
 input UpdateChannelInput {
@@ -2941,6 +2979,7 @@ type AgentSettings implements Node {
   timezone: String!
   businessHours: [BusinessHoursWindow!]
   awayMessage: String!
+  handoffMessage: String!
   tone: String!
   signature: String!
 }
@@ -4203,6 +4242,7 @@ type Message implements Node {
   sentAt: Time!
   editedAt: Time
   deletedAt: Time
+  handoffReason: String
   sentimentLabel: MessageSentimentLabel
   sentimentScore: Float
   conversation: Conversation!
@@ -4570,6 +4610,24 @@ input MessageWhereInput {
   deletedAtLTE: Time
   deletedAtIsNil: Boolean
   deletedAtNotNil: Boolean
+  """
+  handoff_reason field predicates
+  """
+  handoffReason: String
+  handoffReasonNEQ: String
+  handoffReasonIn: [String!]
+  handoffReasonNotIn: [String!]
+  handoffReasonGT: String
+  handoffReasonGTE: String
+  handoffReasonLT: String
+  handoffReasonLTE: String
+  handoffReasonContains: String
+  handoffReasonHasPrefix: String
+  handoffReasonHasSuffix: String
+  handoffReasonIsNil: Boolean
+  handoffReasonNotNil: Boolean
+  handoffReasonEqualFold: String
+  handoffReasonContainsFold: String
   """
   sentiment_label field predicates
   """
@@ -5071,6 +5129,8 @@ func (ec *executionContext) childFields_AgentSettings(ctx context.Context, field
 		return ec.fieldContext_AgentSettings_businessHours(ctx, field)
 	case "awayMessage":
 		return ec.fieldContext_AgentSettings_awayMessage(ctx, field)
+	case "handoffMessage":
+		return ec.fieldContext_AgentSettings_handoffMessage(ctx, field)
 	case "tone":
 		return ec.fieldContext_AgentSettings_tone(ctx, field)
 	case "signature":
@@ -5391,6 +5451,8 @@ func (ec *executionContext) childFields_KnowledgeAnswer(ctx context.Context, fie
 		return ec.fieldContext_KnowledgeAnswer_confidence(ctx, field)
 	case "refused":
 		return ec.fieldContext_KnowledgeAnswer_refused(ctx, field)
+	case "unsupported":
+		return ec.fieldContext_KnowledgeAnswer_unsupported(ctx, field)
 	case "model":
 		return ec.fieldContext_KnowledgeAnswer_model(ctx, field)
 	}
@@ -5519,6 +5581,8 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_editedAt(ctx, field)
 	case "deletedAt":
 		return ec.fieldContext_Message_deletedAt(ctx, field)
+	case "handoffReason":
+		return ec.fieldContext_Message_handoffReason(ctx, field)
 	case "sentimentLabel":
 		return ec.fieldContext_Message_sentimentLabel(ctx, field)
 	case "sentimentScore":
@@ -7965,6 +8029,29 @@ func (ec *executionContext) _AgentSettings_awayMessage(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_AgentSettings_awayMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgentSettings_handoffMessage(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_handoffMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HandoffMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_handoffMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "String")
 }
 
@@ -10583,6 +10670,29 @@ func (ec *executionContext) fieldContext_KnowledgeAnswer_refused(_ context.Conte
 	return graphql.NewScalarFieldContext("KnowledgeAnswer", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _KnowledgeAnswer_unsupported(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeAnswer_unsupported(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unsupported, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeAnswer_unsupported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeAnswer", field, false, false, "String")
+}
+
 func (ec *executionContext) _KnowledgeAnswer_model(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11762,6 +11872,29 @@ func (ec *executionContext) _Message_deletedAt(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Message_deletedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Message", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Message_handoffReason(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_handoffReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HandoffReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_handoffReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "String")
 }
 
 func (ec *executionContext) _Message_sentimentLabel(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
@@ -20296,7 +20429,7 @@ func (ec *executionContext) unmarshalInputMessageWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "conversationID", "conversationIDNEQ", "conversationIDIn", "conversationIDNotIn", "conversationIDGT", "conversationIDGTE", "conversationIDLT", "conversationIDLTE", "conversationIDContains", "conversationIDHasPrefix", "conversationIDHasSuffix", "conversationIDEqualFold", "conversationIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "direction", "directionNEQ", "directionIn", "directionNotIn", "authorKind", "authorKindNEQ", "authorKindIn", "authorKindNotIn", "authorID", "authorIDNEQ", "authorIDIn", "authorIDNotIn", "authorIDGT", "authorIDGTE", "authorIDLT", "authorIDLTE", "authorIDContains", "authorIDHasPrefix", "authorIDHasSuffix", "authorIDIsNil", "authorIDNotNil", "authorIDEqualFold", "authorIDContainsFold", "type", "typeNEQ", "typeIn", "typeNotIn", "typeGT", "typeGTE", "typeLT", "typeLTE", "typeContains", "typeHasPrefix", "typeHasSuffix", "typeEqualFold", "typeContainsFold", "text", "textNEQ", "textIn", "textNotIn", "textGT", "textGTE", "textLT", "textLTE", "textContains", "textHasPrefix", "textHasSuffix", "textEqualFold", "textContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDIsNil", "externalIDNotNil", "externalIDEqualFold", "externalIDContainsFold", "parentExternalID", "parentExternalIDNEQ", "parentExternalIDIn", "parentExternalIDNotIn", "parentExternalIDGT", "parentExternalIDGTE", "parentExternalIDLT", "parentExternalIDLTE", "parentExternalIDContains", "parentExternalIDHasPrefix", "parentExternalIDHasSuffix", "parentExternalIDIsNil", "parentExternalIDNotNil", "parentExternalIDEqualFold", "parentExternalIDContainsFold", "replyToExternalID", "replyToExternalIDNEQ", "replyToExternalIDIn", "replyToExternalIDNotIn", "replyToExternalIDGT", "replyToExternalIDGTE", "replyToExternalIDLT", "replyToExternalIDLTE", "replyToExternalIDContains", "replyToExternalIDHasPrefix", "replyToExternalIDHasSuffix", "replyToExternalIDIsNil", "replyToExternalIDNotNil", "replyToExternalIDEqualFold", "replyToExternalIDContainsFold", "deliveryStatus", "deliveryStatusNEQ", "deliveryStatusIn", "deliveryStatusNotIn", "errorCode", "errorCodeNEQ", "errorCodeIn", "errorCodeNotIn", "errorCodeGT", "errorCodeGTE", "errorCodeLT", "errorCodeLTE", "errorCodeContains", "errorCodeHasPrefix", "errorCodeHasSuffix", "errorCodeIsNil", "errorCodeNotNil", "errorCodeEqualFold", "errorCodeContainsFold", "errorMessage", "errorMessageNEQ", "errorMessageIn", "errorMessageNotIn", "errorMessageGT", "errorMessageGTE", "errorMessageLT", "errorMessageLTE", "errorMessageContains", "errorMessageHasPrefix", "errorMessageHasSuffix", "errorMessageIsNil", "errorMessageNotNil", "errorMessageEqualFold", "errorMessageContainsFold", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "editedAt", "editedAtNEQ", "editedAtIn", "editedAtNotIn", "editedAtGT", "editedAtGTE", "editedAtLT", "editedAtLTE", "editedAtIsNil", "editedAtNotNil", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasConversation", "hasConversationWith", "hasContact", "hasContactWith", "hasAgentRun", "hasAgentRunWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "conversationID", "conversationIDNEQ", "conversationIDIn", "conversationIDNotIn", "conversationIDGT", "conversationIDGTE", "conversationIDLT", "conversationIDLTE", "conversationIDContains", "conversationIDHasPrefix", "conversationIDHasSuffix", "conversationIDEqualFold", "conversationIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "direction", "directionNEQ", "directionIn", "directionNotIn", "authorKind", "authorKindNEQ", "authorKindIn", "authorKindNotIn", "authorID", "authorIDNEQ", "authorIDIn", "authorIDNotIn", "authorIDGT", "authorIDGTE", "authorIDLT", "authorIDLTE", "authorIDContains", "authorIDHasPrefix", "authorIDHasSuffix", "authorIDIsNil", "authorIDNotNil", "authorIDEqualFold", "authorIDContainsFold", "type", "typeNEQ", "typeIn", "typeNotIn", "typeGT", "typeGTE", "typeLT", "typeLTE", "typeContains", "typeHasPrefix", "typeHasSuffix", "typeEqualFold", "typeContainsFold", "text", "textNEQ", "textIn", "textNotIn", "textGT", "textGTE", "textLT", "textLTE", "textContains", "textHasPrefix", "textHasSuffix", "textEqualFold", "textContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDIsNil", "externalIDNotNil", "externalIDEqualFold", "externalIDContainsFold", "parentExternalID", "parentExternalIDNEQ", "parentExternalIDIn", "parentExternalIDNotIn", "parentExternalIDGT", "parentExternalIDGTE", "parentExternalIDLT", "parentExternalIDLTE", "parentExternalIDContains", "parentExternalIDHasPrefix", "parentExternalIDHasSuffix", "parentExternalIDIsNil", "parentExternalIDNotNil", "parentExternalIDEqualFold", "parentExternalIDContainsFold", "replyToExternalID", "replyToExternalIDNEQ", "replyToExternalIDIn", "replyToExternalIDNotIn", "replyToExternalIDGT", "replyToExternalIDGTE", "replyToExternalIDLT", "replyToExternalIDLTE", "replyToExternalIDContains", "replyToExternalIDHasPrefix", "replyToExternalIDHasSuffix", "replyToExternalIDIsNil", "replyToExternalIDNotNil", "replyToExternalIDEqualFold", "replyToExternalIDContainsFold", "deliveryStatus", "deliveryStatusNEQ", "deliveryStatusIn", "deliveryStatusNotIn", "errorCode", "errorCodeNEQ", "errorCodeIn", "errorCodeNotIn", "errorCodeGT", "errorCodeGTE", "errorCodeLT", "errorCodeLTE", "errorCodeContains", "errorCodeHasPrefix", "errorCodeHasSuffix", "errorCodeIsNil", "errorCodeNotNil", "errorCodeEqualFold", "errorCodeContainsFold", "errorMessage", "errorMessageNEQ", "errorMessageIn", "errorMessageNotIn", "errorMessageGT", "errorMessageGTE", "errorMessageLT", "errorMessageLTE", "errorMessageContains", "errorMessageHasPrefix", "errorMessageHasSuffix", "errorMessageIsNil", "errorMessageNotNil", "errorMessageEqualFold", "errorMessageContainsFold", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "editedAt", "editedAtNEQ", "editedAtIn", "editedAtNotIn", "editedAtGT", "editedAtGTE", "editedAtLT", "editedAtLTE", "editedAtIsNil", "editedAtNotNil", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "handoffReason", "handoffReasonNEQ", "handoffReasonIn", "handoffReasonNotIn", "handoffReasonGT", "handoffReasonGTE", "handoffReasonLT", "handoffReasonLTE", "handoffReasonContains", "handoffReasonHasPrefix", "handoffReasonHasSuffix", "handoffReasonIsNil", "handoffReasonNotNil", "handoffReasonEqualFold", "handoffReasonContainsFold", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasConversation", "hasConversationWith", "hasContact", "hasContactWith", "hasAgentRun", "hasAgentRunWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -21780,6 +21913,111 @@ func (ec *executionContext) unmarshalInputMessageWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.DeletedAtNotNil = data
+		case "handoffReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReason = data
+		case "handoffReasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonNEQ = data
+		case "handoffReasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonIn = data
+		case "handoffReasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonNotIn = data
+		case "handoffReasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonGT = data
+		case "handoffReasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonGTE = data
+		case "handoffReasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonLT = data
+		case "handoffReasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonLTE = data
+		case "handoffReasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonContains = data
+		case "handoffReasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonHasPrefix = data
+		case "handoffReasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonHasSuffix = data
+		case "handoffReasonIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonIsNil = data
+		case "handoffReasonNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonNotNil = data
+		case "handoffReasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonEqualFold = data
+		case "handoffReasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffReasonContainsFold = data
 		case "sentimentLabel":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabel"))
 			data, err := ec.unmarshalOMessageSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabel(ctx, v)
@@ -21962,7 +22200,7 @@ func (ec *executionContext) unmarshalInputSendReplyInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"conversationId", "text", "mode"}
+	fieldsInOrder := [...]string{"conversationId", "text", "mode", "inReplyToId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -21990,6 +22228,13 @@ func (ec *executionContext) unmarshalInputSendReplyInput(ctx context.Context, ob
 				return it, err
 			}
 			it.Mode = data
+		case "inReplyToId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("inReplyToId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InReplyToID = data
 		}
 	}
 	return it, nil
@@ -22018,7 +22263,7 @@ func (ec *executionContext) unmarshalInputUpdateAgentSettingsInput(ctx context.C
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"confidenceThreshold", "negativeSentimentThreshold", "handoffKeywords", "timezone", "businessHours", "awayMessage", "tone", "signature"}
+	fieldsInOrder := [...]string{"confidenceThreshold", "negativeSentimentThreshold", "handoffKeywords", "timezone", "businessHours", "awayMessage", "handoffMessage", "tone", "signature"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -22067,6 +22312,13 @@ func (ec *executionContext) unmarshalInputUpdateAgentSettingsInput(ctx context.C
 				return it, err
 			}
 			it.AwayMessage = data
+		case "handoffMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffMessage"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HandoffMessage = data
 		case "tone":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tone"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -22836,6 +23088,11 @@ func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.Selectio
 			}
 		case "awayMessage":
 			out.Values[i] = ec._AgentSettings_awayMessage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "handoffMessage":
+			out.Values[i] = ec._AgentSettings_handoffMessage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23895,6 +24152,11 @@ func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "unsupported":
+			out.Values[i] = ec._KnowledgeAnswer_unsupported(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "model":
 			out.Values[i] = ec._KnowledgeAnswer_model(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -24279,6 +24541,11 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "deletedAt":
 			out.Values[i] = ec._Message_deletedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "handoffReason":
+			out.Values[i] = ec._Message_handoffReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -77,8 +77,13 @@ type KnowledgeAnswer struct {
 	// In [0,1]; the agent sends answers at or above the workspace's threshold.
 	Confidence float64 `json:"confidence"`
 	// The knowledge base does not support an answer.
-	Refused bool   `json:"refused"`
-	Model   string `json:"model"`
+	Refused bool `json:"refused"`
+	// Words of the question the answer does not cover ("blue" in "do you have a
+	// blue mug?" answered with the red mug's stock). In AUTO mode the agent hands
+	// such a question off instead of sending the answer; a draft carries a note.
+	// Empty for providers that cannot tell (chat models refuse instead).
+	Unsupported []string `json:"unsupported"`
+	Model       string   `json:"model"`
 }
 
 type SendReplyInput struct {
@@ -86,6 +91,9 @@ type SendReplyInput struct {
 	Text           string   `json:"text"`
 	// Comment threads only; PUBLIC by default.
 	Mode *ReplyMode `json:"mode,omitempty"`
+	// Comment threads only: the comment this reply answers, an inbound message
+	// (msg_…) of the conversation. Without it a reply answers the newest comment.
+	InReplyToID *pulid.ID `json:"inReplyToId,omitempty"`
 }
 
 // Live changes of the viewer's workspace, over WebSocket (graphql-transport-ws,
@@ -113,8 +121,11 @@ type UpdateAgentSettingsInput struct {
 	// Replaces the windows; an empty list means always open.
 	BusinessHours []*BusinessHoursWindowInput `json:"businessHours,omitempty"`
 	AwayMessage   *string                     `json:"awayMessage,omitempty"`
-	Tone          *string                     `json:"tone,omitempty"`
-	Signature     *string                     `json:"signature,omitempty"`
+	// Sent to the customer when the agent hands a direct-message conversation to a
+	// person (AUTO mode, reply window open); empty (the default) sends nothing.
+	HandoffMessage *string `json:"handoffMessage,omitempty"`
+	Tone           *string `json:"tone,omitempty"`
+	Signature      *string `json:"signature,omitempty"`
 }
 
 type UpdateChannelInput struct {

@@ -2,8 +2,10 @@ package meta
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/neksio/neksio/plugins/sdk"
@@ -117,28 +119,38 @@ type meResponse struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	Username string `json:"username"`
+	// Category is a Page's category ("Bicycle shop"). Every Page has one;
+	// an Instagram account has no such field.
+	Category string `json:"category"`
 }
 
+// pageFields asks for a Page's category; accountFields is what both kinds
+// of account answer.
+const (
+	pageFields    = "id,name,username,category"
+	accountFields = "id,name,username"
+)
+
 func (c *connector) ValidateCredentials(ctx context.Context, req *sdk.CredentialsRequest) (*sdk.AccountInfo, error) {
-	fields := url.Values{"fields": {"id,name,username"}}
-	var me meResponse
-	if err := c.graph(ctx, req.App, req.Credentials.AccessToken, http.MethodGet, "me", fields, nil, &me); err != nil {
+	me, err := c.account(ctx, req, "me")
+	if err != nil {
 		return nil, err
 	}
 	// With Facebook Login an Instagram account is reached through its
 	// Page's token, so /me is the Page: read the account itself.
 	if req.AccountID != "" && me.ID != req.AccountID {
-		var acct meResponse
-		if err := c.graph(ctx, req.App, req.Credentials.AccessToken, http.MethodGet, url.PathEscape(req.AccountID), fields, nil, &acct); err != nil {
+		if me, err = c.account(ctx, req, url.PathEscape(req.AccountID)); err != nil {
 			return nil, err
 		}
-		me = acct
 	}
 	platform := PlatformFacebook
 	switch p := req.Credentials.Extra[ExtraPlatform]; {
 	case p == PlatformInstagram || p == PlatformFacebook:
 		platform = p
-	case me.Username != "":
+	case me.Category != "":
+		// A username does not tell: a Page with a vanity name
+		// (facebook.com/acmebikes) has one too.
+	case me.noCategory || me.Username != "":
 		platform = PlatformInstagram
 	}
 	name := me.Name
@@ -146,6 +158,32 @@ func (c *connector) ValidateCredentials(ctx context.Context, req *sdk.Credential
 		name = me.Username
 	}
 	return &sdk.AccountInfo{AccountID: me.ID, Name: name, Platform: platform, Scopes: req.Credentials.Scopes}, nil
+}
+
+type accountNode struct {
+	meResponse
+	// noCategory: the Graph API refused the category field, which it does
+	// for a node type without one (an Instagram account).
+	noCategory bool
+}
+
+// account reads an account node with its category. The Graph API answers
+// a field a node type does not have with error 100 ("Tried accessing
+// nonexisting field (category) on node type (IGUser)"), so on code 100 the
+// node is read again without it: if that succeeds, the node has no
+// category. Any other failure, or the same one again, is returned.
+func (c *connector) account(ctx context.Context, req *sdk.CredentialsRequest, path string) (accountNode, error) {
+	var out accountNode
+	err := c.graph(ctx, req.App, req.Credentials.AccessToken, http.MethodGet, path, url.Values{"fields": {pageFields}}, nil, &out.meResponse)
+	var se *sdk.Error
+	if err == nil || !errors.As(err, &se) || (se.Code != "100" && !strings.HasPrefix(se.Code, "100/")) {
+		return out, err
+	}
+	out = accountNode{noCategory: true}
+	if err := c.graph(ctx, req.App, req.Credentials.AccessToken, http.MethodGet, path, url.Values{"fields": {accountFields}}, nil, &out.meResponse); err != nil {
+		return accountNode{}, err
+	}
+	return out, nil
 }
 
 func (c *connector) RefreshCredentials(context.Context, *sdk.CredentialsRequest) (*sdk.Credentials, error) {

@@ -336,6 +336,36 @@ func TestCredentials(t *testing.T) {
 		require.Equal(t, meta.PlatformInstagram, info.Platform)
 	})
 
+	// A Page with a vanity name (facebook.com/cafe) answers /me with a
+	// username, as Instagram accounts do: it is told apart by its
+	// category, a field Instagram accounts do not have. It used to be
+	// connected as Instagram, and its comment replies sent to /replies.
+	t.Run("a page with a username is still facebook", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.sandbox.SetUsername(pageID, "cafe")
+		info, err := b.conn.ValidateCredentials(ctx, &sdk.CredentialsRequest{App: b.app, Credentials: sdk.Credentials{AccessToken: pageToken}, AccountID: pageID})
+		require.NoError(t, err)
+		require.Equal(t, &sdk.AccountInfo{AccountID: pageID, Name: "Cafe", Platform: meta.PlatformFacebook}, info)
+	})
+
+	t.Run("an instagram account opened with its page's token", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.sandbox.SetUsername(pageID, "cafe")
+		info, err := b.conn.ValidateCredentials(ctx, &sdk.CredentialsRequest{App: b.app, Credentials: sdk.Credentials{AccessToken: pageToken}, AccountID: igID})
+		require.NoError(t, err)
+		require.Equal(t, igID, info.AccountID)
+		require.Equal(t, meta.PlatformInstagram, info.Platform)
+	})
+
+	t.Run("an unknown account is an error, not instagram", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := b.conn.ValidateCredentials(ctx, &sdk.CredentialsRequest{App: b.app, Credentials: sdk.Credentials{AccessToken: pageToken}, AccountID: "999"})
+		require.ErrorIs(t, err, sdk.ErrPermanent)
+	})
+
 	t.Run("revoke, then the token is refused", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -84,7 +84,19 @@ type Published struct {
 
 type account struct {
 	id, name, username string
-	instagram          bool
+	// category: every Page has one; Instagram accounts have no such field.
+	category  string
+	instagram bool
+}
+
+// DefaultPageCategory is the category AddPage gives a Page.
+const DefaultPageCategory = "Local business"
+
+// accountFields are the fields GET /{account} answers, per node type; any
+// other requested field is error 100, as on the Graph API.
+var accountFields = map[bool]map[string]bool{
+	false: {"id": true, "name": true, "username": true, "category": true},
+	true:  {"id": true, "name": true, "username": true},
 }
 
 type container struct {
@@ -157,8 +169,18 @@ func New(opts ...Option) *Server {
 func (s *Server) AddPage(pageID, name, token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.accounts[pageID] = &account{id: pageID, name: name}
+	s.accounts[pageID] = &account{id: pageID, name: name, category: DefaultPageCategory}
 	s.tokens[token] = pageID
+}
+
+// SetUsername gives a registered account a username: a Page's vanity name
+// (facebook.com/<username>), or renames an Instagram account.
+func (s *Server) SetUsername(accountID, username string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[accountID]; a != nil {
+		a.username = username
+	}
 }
 
 // AddInstagramAccount registers an Instagram professional account and its
@@ -475,12 +497,24 @@ func (s *Server) getNode(acct *account, id string, p map[string]string) (any, *g
 		id = acct.id
 	}
 	if a, ok := s.accounts[id]; ok {
-		out := map[string]string{"id": a.id}
-		if a.name != "" {
-			out["name"] = a.name
+		values := map[string]string{"id": a.id, "name": a.name, "username": a.username, "category": a.category}
+		requested := []string{"id", "name", "username"}
+		if fields != "" {
+			requested = strings.Split(fields, ",")
 		}
-		if a.username != "" {
-			out["username"] = a.username
+		out := map[string]string{}
+		for _, f := range requested {
+			f = strings.TrimSpace(f)
+			if !accountFields[a.instagram][f] {
+				node := "Page"
+				if a.instagram {
+					node = "IGUser"
+				}
+				return nil, badParam(fmt.Sprintf("Tried accessing nonexisting field (%s) on node type (%s)", f, node))
+			}
+			if values[f] != "" {
+				out[f] = values[f]
+			}
 		}
 		return out, nil
 	}
