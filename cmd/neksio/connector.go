@@ -9,12 +9,14 @@ import (
 
 	"github.com/neksio/neksio/plugins/meta"
 	"github.com/neksio/neksio/plugins/sdk"
+	"github.com/neksio/neksio/plugins/tiktok"
 	"github.com/neksio/neksio/plugins/whatsapp"
 )
 
 func init() {
 	builtinConnectors["whatsapp"] = func() sdk.Connector { return whatsapp.New() }
 	builtinConnectors["meta"] = func() sdk.Connector { return meta.New() }
+	builtinConnectors["tiktok"] = func() sdk.Connector { return tiktok.New() }
 }
 
 func connectorCmd() *cobra.Command {

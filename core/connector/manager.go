@@ -296,6 +296,19 @@ func (m *Manager) Info(name string) (Info, error) {
 	return p.info(), nil
 }
 
+// PlatformRules returns the rules connector name stated for platform in
+// its last Describe, or nil: a plugin built before protocol 1.1 states
+// none, and neither does one that has not described itself yet. The
+// rules are shared: never modify them.
+func (m *Manager) PlatformRules(name, platform string) *sdk.PlatformRules {
+	in, err := m.Info(name)
+	if err != nil || in.ProtocolMinor < 1 {
+		return nil
+	}
+	d := sdk.Description{Rules: in.Rules}
+	return d.RulesFor(platform)
+}
+
 // List describes every connector, sorted by name.
 func (m *Manager) List() []Info {
 	m.mu.RLock()

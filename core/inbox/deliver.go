@@ -111,6 +111,9 @@ func (s *Service) Deliver(ctx context.Context, messageID string, final bool) err
 			if err := lockExternalID(ctx, tx, ch.ID, res.ExternalID); err != nil {
 				return err
 			}
+			if err := s.mergeEcho(ctx, tx, msg, res.ExternalID); err != nil {
+				return err
+			}
 		}
 		status := message.DeliveryStatusSent
 		if st := message.DeliveryStatus(strings.ToUpper(string(res.Status))); st != "" && message.DeliveryStatusValidator(st) == nil {
@@ -129,6 +132,35 @@ func (s *Service) Deliver(ctx context.Context, messageID string, final bool) err
 			ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
 		return s.applyPendingStatuses(ctx, tx, updated)
 	})
+}
+
+// mergeEcho removes the echo of msg's own send that overtook the send
+// call: the platform told of the message it sent (TikTok's im_send_msg
+// carries the id Send answers) before the id was recorded here, and ingest
+// stored it as a message the business sent elsewhere. It is the same
+// message: msg keeps it, with its author and its agent run. Ingest
+// takes the same lock before it looks, so an echo that comes later finds
+// msg's id and is a repeat. The caller holds lockExternalID for id.
+func (s *Service) mergeEcho(ctx context.Context, tx *store.Tx, msg *ent.Message, id string) error {
+	echo, err := tx.Ent.Message.Query().Where(message.ChannelID(msg.ChannelID), message.ExternalID(id),
+		message.IDNEQ(msg.ID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inbox: looking up an echo: %w", err)
+	}
+	if echo.Direction != message.DirectionOutbound {
+		return fmt.Errorf("inbox: the platform answered id %s for a send, and that id is an inbound message's", id)
+	}
+	if err := tx.Ent.Message.DeleteOneID(echo.ID).Exec(ctx); err != nil {
+		return fmt.Errorf("inbox: merging an echo: %w", err)
+	}
+	// No event names a removed message: the conversation's tells
+	// subscribers to read its messages again.
+	tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: string(echo.WorkspaceID), ObjectID: string(echo.ConversationID),
+		ConversationID: string(echo.ConversationID), ChannelID: string(echo.ChannelID)})
+	return nil
 }
 
 // recordTimeout bounds recording a send's outcome.

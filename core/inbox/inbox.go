@@ -38,6 +38,12 @@ type Service struct {
 	// Delivery needs the connectors and the channels' credentials.
 	Gateway  Gateway
 	Channels Credentials
+	// Rules are the platforms' stated limits (reply windows); nil checks
+	// none.
+	Rules Rules
+	// OnPublish receives the publication outcomes webhooks report (see
+	// ingestPublish); nil counts them as ignored.
+	OnPublish PublishHook
 }
 
 func (s *Service) now() time.Time {
@@ -197,6 +203,18 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	}
 	if conv.Edges.Channel.Status == entchannel.StatusDisconnected {
 		return nil, apperr.New(apperr.CodeConflict, "the conversation's channel is disconnected")
+	}
+	if !r.Draft {
+		// Refused here, before anything is queued, rather than by the
+		// platform after the reply was stored and the customer waited.
+		// Replies to one conversation are counted one at a time, so two
+		// at once cannot both take the window's last message.
+		if err := tx.Lock(ctx, "replies:"+string(conv.ID)); err != nil {
+			return nil, fmt.Errorf("inbox: %w", err)
+		}
+		if err := s.CheckReplyWindow(ctx, tx.Ent, conv.Edges.Channel, conv, r.AuthorKind); err != nil {
+			return nil, err
+		}
 	}
 	mode := r.Mode
 	switch {
