@@ -92,10 +92,14 @@ func (r *queryResolver) Messages(ctx context.Context, after *entgql.Cursor[pulid
 // AuditLog returns generated.AuditLogResolver implementation.
 func (r *Resolver) AuditLog() generated.AuditLogResolver { return &auditLogResolver{r} }
 
+// Message returns generated.MessageResolver implementation.
+func (r *Resolver) Message() generated.MessageResolver { return &messageResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
 	auditLogResolver struct{ *Resolver }
+	messageResolver  struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
 )
