@@ -8,6 +8,7 @@ import (
 
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/inbox"
+	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/jobs/jobargs"
 )
 
@@ -42,8 +43,11 @@ func (w *ChannelSyncWorker) Timeout(*river.Job[jobargs.ChannelSync]) time.Durati
 	return 10 * time.Minute
 }
 
-// Work runs one pass.
-func (w *ChannelSyncWorker) Work(ctx context.Context, _ *river.Job[jobargs.ChannelSync]) error {
+// Work runs one pass, over every channel or the one the job names.
+func (w *ChannelSyncWorker) Work(ctx context.Context, job *river.Job[jobargs.ChannelSync]) error {
+	if id := job.Args.ChannelID; id != "" {
+		return w.Inbox.SyncOne(ctx, pulid.ID(id))
+	}
 	return w.Inbox.SyncAll(ctx)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	metasandbox "github.com/neksio/neksio/plugins/meta/sandbox"
+	ttsandbox "github.com/neksio/neksio/plugins/tiktok/sandbox"
 	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
 )
 
@@ -22,9 +23,10 @@ import (
 // each under its own prefix, for local development against `neksio serve`.
 func sandboxCmd() *cobra.Command {
 	var addr, waNumber, waToken, pageID, pageToken, igID, igToken, metaSecret, neksioURL, waSecret string
+	var tt tiktokSandboxFlags
 	cmd := &cobra.Command{
 		Use:   "sandbox",
-		Short: "Serve the platform emulators (WhatsApp Cloud API, Meta Graph API) for local development",
+		Short: "Serve the platform emulators (WhatsApp Cloud API, Meta Graph API, TikTok) for local development",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var waOpts []wasandbox.Option
 			if waSecret != "" && neksioURL != "" {
@@ -53,6 +55,11 @@ func sandboxCmd() *cobra.Command {
 				_ = json.NewEncoder(w).Encode(wa.Sent())
 			})
 			mux.Handle("/meta/", http.StripPrefix("/meta", meta))
+			tiktok, ttTokens, ttVideo, err := tt.build(neksioURL)
+			if err != nil {
+				return err
+			}
+			mux.Handle("/tiktok/", http.StripPrefix("/tiktok", tiktok))
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
@@ -69,7 +76,9 @@ Connect with connectChannel:
   meta      externalId %[6]s (Instagram)      credentials {accessToken: "%[7]s"}
 
 What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/sent
+
 `, base, waNumber, waToken, pageID, pageToken, igID, igToken)
+			fmt.Fprint(cmd.OutOrStdout(), tiktokSandboxHelp(base, &tt, ttTokens, ttVideo))
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			go func() { <-cmd.Context().Done(); _ = srv.Close() }()
 			if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
@@ -87,17 +96,18 @@ What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/
 	f.StringVar(&igID, "instagram-id", "1780000000000001", "the emulated Instagram account id")
 	f.StringVar(&igToken, "instagram-token", "sandbox-instagram-token", "its access token")
 	f.StringVar(&metaSecret, "meta-app-secret", os.Getenv("NEKSIO_META_APP_SECRET"), "app secret for appsecret_proof checks")
-	f.StringVar(&neksioURL, "neksio-url", "http://127.0.0.1:8080", "the server the emulator reports delivery statuses to")
+	f.StringVar(&neksioURL, "neksio-url", "http://127.0.0.1:8080", "the server the emulators post their webhooks to (WhatsApp statuses, TikTok echoes, comments and publications)")
 	f.StringVar(&waSecret, "whatsapp-app-secret", os.Getenv("NEKSIO_WHATSAPP_APP_SECRET"), "app secret to sign WhatsApp status webhooks with (empty: no statuses)")
+	tt.register(cmd)
 	return cmd
 }
 
 // simulateCmd posts correctly signed webhooks to a running server, the way
 // payment CLIs trigger test events.
 func simulateCmd() *cobra.Command {
-	var url, secret, text, from, name, phoneID, kind, account, post, sandboxURL string
+	var url, secret, text, from, name, phoneID, kind, account, post, sandboxURL, clientKey, parent string
 	cmd := &cobra.Command{
-		Use:   "simulate whatsapp|facebook|instagram",
+		Use:   "simulate whatsapp|facebook|instagram|tiktok",
 		Short: "Post a correctly signed webhook to a running Neksio server",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,6 +115,10 @@ func simulateCmd() *cobra.Command {
 			var body []byte
 			var path, sec string
 			switch platform {
+			case "tiktok":
+				return simulateTikTok(cmd.Context(), cmd.OutOrStdout(), tiktokSimulation{url: url, sandboxURL: sandboxURL,
+					secret: cmp.Or(secret, os.Getenv("NEKSIO_TIKTOK_CLIENT_SECRET")), clientKey: clientKey, kind: kind,
+					account: account, from: from, name: name, text: text, video: post, parent: parent})
 			case "whatsapp":
 				if phoneID == "" {
 					return fmt.Errorf("--phone-number-id is required")
@@ -136,7 +150,7 @@ func simulateCmd() *cobra.Command {
 					}
 				}
 			default:
-				return fmt.Errorf("unknown platform %q (whatsapp, facebook or instagram)", platform)
+				return fmt.Errorf("unknown platform %q (whatsapp, facebook, instagram or tiktok)", platform)
 			}
 			if sec == "" {
 				return fmt.Errorf("no app secret: pass --app-secret or set NEKSIO_%s_APP_SECRET", map[bool]string{true: "WHATSAPP", false: "META"}[platform == "whatsapp"])
@@ -154,14 +168,16 @@ func simulateCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&url, "url", "http://127.0.0.1:8080", "the Neksio server")
-	f.StringVar(&secret, "app-secret", "", "the app secret to sign with (default: NEKSIO_<PLATFORM>_APP_SECRET)")
+	f.StringVar(&secret, "app-secret", "", "the app secret to sign with (default: NEKSIO_<PLATFORM>_APP_SECRET; tiktok: NEKSIO_TIKTOK_CLIENT_SECRET)")
 	f.StringVar(&text, "text", "Hello!", "the message text")
 	f.StringVar(&from, "from", "16505551234", "the customer's id (wa_id, PSID, IGSID)")
 	f.StringVar(&name, "name", "Sandbox Customer", "the customer's name")
 	f.StringVar(&phoneID, "phone-number-id", "", "whatsapp: the business phone_number_id")
-	f.StringVar(&kind, "kind", "dm", "facebook|instagram: dm or comment")
-	f.StringVar(&account, "account", "", "facebook|instagram: the Page or Instagram account id")
-	f.StringVar(&post, "post", "", "facebook|instagram: the post or media id for comments")
-	f.StringVar(&sandboxURL, "sandbox-url", "", "facebook|instagram: the Meta emulator (e.g. http://127.0.0.1:8090/meta) to tell about the customer")
+	f.StringVar(&kind, "kind", "dm", "facebook|instagram|tiktok: dm or comment")
+	f.StringVar(&account, "account", "", "facebook|instagram|tiktok: the Page, Instagram account or TikTok open_id")
+	f.StringVar(&post, "post", "", "facebook|instagram|tiktok: the post, media or video id for comments (tiktok: a new video when empty)")
+	f.StringVar(&sandboxURL, "sandbox-url", "", "facebook|instagram|tiktok: the emulator (e.g. http://127.0.0.1:8090/meta, /tiktok) to tell about the customer; tiktok comments are made there")
+	f.StringVar(&clientKey, "client-key", cmp.Or(os.Getenv("NEKSIO_TIKTOK_CLIENT_KEY"), ttsandbox.DefaultClientKey), "tiktok: the app's client key the delivery names")
+	f.StringVar(&parent, "parent", "", "tiktok: the comment a comment replies to")
 	return cmd
 }

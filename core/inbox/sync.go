@@ -11,6 +11,7 @@ import (
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
 	entchannel "github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -81,26 +82,54 @@ func (s *Service) SyncAll(ctx context.Context) error {
 	for _, ch := range channels {
 		ok, seen := offers[ch.Connector]
 		if !seen {
-			ok = false
-			if conn, err := s.Gateway.Get(ch.Connector); err == nil {
-				if d, err := conn.Describe(ctx); err == nil {
-					ok = slices.Contains(d.Capabilities, sdk.CapSync)
-				}
-			}
+			ok = s.offersSync(ctx, ch.Connector)
 			offers[ch.Connector] = ok
 		}
 		if !ok {
 			continue
 		}
-		wctx := tenant.NewContext(ctx, tenant.System(string(ch.WorkspaceID), "channel.sync"))
-		if _, err := s.SyncChannel(wctx, ch); err != nil {
-			if sdk.ClassOf(err) == sdk.ClassAuthRevoked {
-				_ = s.Store.Ent.Channel.UpdateOneID(ch.ID).SetStatus(entchannel.StatusNeedsReconnect).
-					SetLastError("sync refused: " + err.Error()).Exec(wctx)
-				continue
-			}
+		if err := s.syncOne(ctx, ch); err != nil {
 			errs = append(errs, fmt.Errorf("channel %s: %w", ch.ID, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// SyncOne runs SyncChannel for one channel, if it is active and its
+// connector offers Sync (the first pass after connecting it).
+func (s *Service) SyncOne(ctx context.Context, id pulid.ID) error {
+	pctx := tenant.NewContext(ctx, tenant.PlatformViewer("channel.sync"))
+	ch, err := s.Store.Ent.Channel.Get(pctx, id)
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inbox: loading channel to sync: %w", err)
+	}
+	if ch.Status != entchannel.StatusActive || !s.offersSync(ctx, ch.Connector) {
+		return nil
+	}
+	return s.syncOne(ctx, ch)
+}
+
+func (s *Service) offersSync(ctx context.Context, connector string) bool {
+	conn, err := s.Gateway.Get(connector)
+	if err != nil {
+		return false
+	}
+	d, err := conn.Describe(ctx)
+	return err == nil && slices.Contains(d.Capabilities, sdk.CapSync)
+}
+
+// syncOne syncs ch; a refused grant marks it for reconnection instead of
+// failing.
+func (s *Service) syncOne(ctx context.Context, ch *ent.Channel) error {
+	wctx := tenant.NewContext(ctx, tenant.System(string(ch.WorkspaceID), "channel.sync"))
+	_, err := s.SyncChannel(wctx, ch)
+	if sdk.ClassOf(err) == sdk.ClassAuthRevoked {
+		_ = s.Store.Ent.Channel.UpdateOneID(ch.ID).SetStatus(entchannel.StatusNeedsReconnect).
+			SetLastError("sync refused, reconnect the channel: " + err.Error()).Exec(wctx)
+		return nil
+	}
+	return err
 }

@@ -236,6 +236,11 @@ func (h *Handler) store(ctx context.Context, name string, own *ent.Channel, even
 		}
 		g.events = append(g.events, ev)
 	}
+	for _, id := range order {
+		if err := h.fetchNotified(ctx, name, groups[id]); err != nil {
+			return err
+		}
+	}
 	if len(order) == 0 {
 		return nil
 	}

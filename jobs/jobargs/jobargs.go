@@ -95,8 +95,11 @@ func (ChannelRefreshTokens) InsertOpts() river.InsertOpts {
 }
 
 // ChannelSync pulls what platforms do not push, for every channel whose
-// connector offers Sync. It runs periodically.
-type ChannelSync struct{}
+// connector offers Sync. It runs periodically; with ChannelID it syncs
+// that channel alone (queued when a channel is connected).
+type ChannelSync struct {
+	ChannelID string `json:"channel_id,omitempty"`
+}
 
 // Kind implements river.JobArgs.
 func (ChannelSync) Kind() string { return "channel.sync" }
