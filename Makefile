@@ -45,6 +45,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/whatsapp
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/meta
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/google
+	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/tiktok
 
 generate:
 	$(GO) generate ./...

@@ -60,12 +60,12 @@ func connectorChildren(t *testing.T, pid int) []int {
 // old copy still running.
 func TestPluginsDieWithKilledHost(t *testing.T) {
 	t.Parallel()
-	p := startServe(t)
+	p := startServe(t) // every built-in connector is on by default
 	var plugins []int
 	require.Eventually(t, func() bool {
 		plugins = connectorChildren(t, p.cmd.Process.Pid)
-		return len(plugins) == 2
-	}, 30*time.Second, 50*time.Millisecond, "whatsapp and meta run")
+		return len(plugins) == len(builtinConnectors)
+	}, 30*time.Second, 50*time.Millisecond, "every built-in connector runs")
 	t.Cleanup(func() {
 		for _, pid := range plugins {
 			_ = syscall.Kill(pid, syscall.SIGKILL)

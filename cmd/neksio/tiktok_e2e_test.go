@@ -96,6 +96,19 @@ func newTikTokEnv(t *testing.T, d storetest.Dialect, o ttOption) *ttEnv {
 	return te
 }
 
+// waitSyncJobs waits for the sync jobs a start and a connection queue
+// (the periodic pass run on start, the channel's first pass) to be done,
+// so that only the test's own passes call the emulator afterwards.
+func (te *ttEnv) waitSyncJobs(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var n int
+		err := te.App.Store.DB.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'channel.sync' AND state = 'completed'`).Scan(&n)
+		return err == nil && n >= 2
+	}, 60*time.Second, 20*time.Millisecond)
+	te.waitJobs(t)
+}
+
 // connect connects the emulated account with fresh tokens.
 func (te *ttEnv) connect(t *testing.T) string {
 	t.Helper()
@@ -268,13 +281,6 @@ func (te *ttEnv) reply(t *testing.T, conv, text string, extra map[string]any) gq
 		in[k] = v
 	}
 	return te.gqlAs(t, te.Key, `mutation($in: SendReplyInput!) { sendReply(input: $in) { id } }`, map[string]any{"in": in})
-}
-
-func readAll(t *testing.T, r io.Reader) string {
-	t.Helper()
-	b, err := io.ReadAll(r)
-	require.NoError(t, err)
-	return string(b)
 }
 
 // Direct messages: one conversation per TikTok conversation, text, image,
@@ -503,7 +509,7 @@ func TestTikTokCommentSyncResumes(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		te := newTikTokEnv(t, d, ttOption{})
-		te.waitJobs(t) // the first sync, of an account without videos
+		te.waitSyncJobs(t) // no pass of the jobs may run with the test's
 		older, err := te.TT.AddVideo(testTTOpenID, "older")
 		require.NoError(t, err)
 		_, err = te.TT.AddComment(ttsandbox.Comment{VideoID: older, UserID: "u-1", Text: "first!"})
@@ -672,7 +678,16 @@ func TestTikTokAuthorizationRemoved(t *testing.T) {
 		require.Equal(t, http.StatusOK, te.webhook(t, body, testTTSecret, time.Now()))
 		require.Equal(t, 1, countRows(t, te.env, "audit_logs WHERE action = 'channel.authorization_removed'"))
 
-		// Reconnecting with a new grant makes it active again.
+		// Reconnecting: the token is checked against TikTok, and must be
+		// the channel's account's; a new grant makes it active again.
+		connect := func(token string) gqlResponse {
+			return te.gqlAs(t, te.Key, `mutation($in: ConnectChannelInput!) { connectChannel(input: $in) { id } }`,
+				map[string]any{"in": map[string]any{"connector": "tiktok", "externalId": testTTOpenID, "name": "Acme TikTok",
+					"credentials": map[string]any{"accessToken": token}}})
+		}
+		require.Equal(t, "BAD_USER_INPUT", connect(te.Tokens.AccessToken).Code(), "the revoked token")
+		te.TT.AddAccount(ttsandbox.Account{OpenID: "open-other", DisplayName: "Other"})
+		require.Equal(t, "BAD_USER_INPUT", connect(te.TT.Grant("open-other").AccessToken).Code(), "another account's token")
 		require.Equal(t, te.Channel, te.connect(t))
 	})
 }
