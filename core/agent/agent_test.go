@@ -281,6 +281,21 @@ func TestAgentRun(t *testing.T) {
 			_, err = b.agent.ApproveDraft(otherCtx, draft[0].ID, nil)
 			require.Equal(t, apperr.CodeNotFound, apperr.CodeOf(err))
 		})
+
+		t.Run("a draft approved after the window closed is refused", func(t *testing.T) {
+			msg := b.inbound(t, "how much is delivery?", now)
+			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetAiMode(conversation.AiModeDraft).Exec(b.sys))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			draft := b.outbound(t, msg.ConversationID)
+			require.Len(t, draft, 1)
+			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetLastInboundAt(now.Add(-25*time.Hour)).Exec(b.sys))
+			jobs := storetest.CountJobs(t, b.store.DB, "outbound.deliver")
+			_, err := b.agent.ApproveDraft(b.member, draft[0].ID, nil)
+			require.Equal(t, apperr.CodeWindowClosed, apperr.CodeOf(err), "%v", err)
+			require.Contains(t, err.Error(), "template")
+			require.Equal(t, message.DeliveryStatusDraft, b.outbound(t, msg.ConversationID)[0].DeliveryStatus)
+			require.Equal(t, jobs, storetest.CountJobs(t, b.store.DB, "outbound.deliver"))
+		})
 	})
 }
 
