@@ -62,7 +62,7 @@ type ttEnv struct {
 }
 
 type ttOption struct {
-	sandbox  []ttsandbox.Option
+	sandbox   []ttsandbox.Option
 	noConnect bool
 }
 
