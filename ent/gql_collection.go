@@ -1487,11 +1487,6 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, conversation.FieldAssigneeID)
 				fieldSeen[conversation.FieldAssigneeID] = struct{}{}
 			}
-		case "assignedBy":
-			if _, ok := fieldSeen[conversation.FieldAssignedBy]; !ok {
-				selectedFields = append(selectedFields, conversation.FieldAssignedBy)
-				fieldSeen[conversation.FieldAssignedBy] = struct{}{}
-			}
 		case "aiMode":
 			if _, ok := fieldSeen[conversation.FieldAiMode]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldAiMode)

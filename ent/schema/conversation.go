@@ -41,7 +41,7 @@ func (Conversation) Fields() []ent.Field {
 		field.String("assignee_id").GoType(pulid.ID("")).Optional().Nillable(),
 		// Who assigned it (user:… or apikey:…), empty when unassigned.
 		field.String("assigned_by").Optional().
-			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		// Nil inherits the channel's mode.
 		field.Enum("ai_mode").NamedValues(aiModeValues...).Optional().Nillable(),
 		field.Time("last_message_at").Default(time.Now).
