@@ -107,26 +107,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.gql.ServeHTTP(w, r)
 		return
 	}
+	r = r.WithContext(auth.WithClient(r.Context(), clientOf(r)))
 	if isWebSocket(r) {
 		s.serveWebSocket(w, r)
 		return
 	}
 	key, ok := bearer(r)
 	if !ok {
-		writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "missing API key: send Authorization: Bearer <key>")
-		return
-	}
-	viewer, err := s.deps.Auth.Authenticate(r.Context(), key)
-	if err != nil {
-		if errors.Is(err, auth.ErrInvalidKey) {
-			writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "invalid API key")
+		if publicOperation(r) {
+			// signIn and acceptInvite: no viewer; they throttle themselves.
+			ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+			defer cancel()
+			s.servePublic(w, r.WithContext(ctx))
 			return
 		}
-		s.opts.Logger.Error("authentication failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, apperr.CodeUnavailable, "authentication unavailable")
+		writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "missing credential: send Authorization: Bearer <API key or session token>")
 		return
 	}
-	if !s.allow(viewer.APIKeyID) {
+	viewer, err := s.deps.Auth.AuthenticateBearer(r.Context(), key, r.Header.Get(WorkspaceHeader))
+	if err != nil {
+		switch {
+		case errors.Is(err, auth.ErrInvalidKey):
+			writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "invalid API key")
+		case errors.Is(err, auth.ErrInvalidSession):
+			writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "invalid or expired session: sign in again")
+		case errors.Is(err, auth.ErrNotMember):
+			writeError(w, http.StatusForbidden, apperr.CodeForbidden, "not a member of the workspace in "+WorkspaceHeader)
+		default:
+			s.opts.Logger.Error("authentication failed", "err", err)
+			writeError(w, http.StatusServiceUnavailable, apperr.CodeUnavailable, "authentication unavailable")
+		}
+		return
+	}
+	if !s.allow(limitKey(viewer)) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, apperr.CodeRateLimited, "rate limit exceeded")
 		return
