@@ -71,9 +71,9 @@ type connState struct {
 	headerKey string
 	// headerWorkspace is the upgrade request's X-Neksio-Workspace.
 	headerWorkspace string
-	ws        *wsConn            // nil for SSE
-	cancel    context.CancelFunc // ends an SSE stream
-	done      chan struct{}
+	ws              *wsConn            // nil for SSE
+	cancel          context.CancelFunc // ends an SSE stream
+	done            chan struct{}
 
 	mu   sync.Mutex
 	slot string // the key whose connection limit this connection counts against
