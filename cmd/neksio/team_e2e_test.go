@@ -106,6 +106,11 @@ func TestTeamEndToEnd(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		logs := &syncBuffer{}
 		e := newEnv(t, d, withLogOutput(logs))
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Log(logs.String())
+			}
+		})
 		ctx := context.Background()
 		secrets := []string{teamPassword}
 		tm := e.App.GraphDeps.Team

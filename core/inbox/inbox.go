@@ -152,7 +152,12 @@ func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in Conver
 			ObjectID: string(id), ConversationID: string(id), ChannelID: string(out.ChannelID)})
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// Read again outside the transaction: the caller may load edges
+	// (assignee, labels), which the committed transaction can no longer.
+	return s.Store.Ent.Conversation.Get(ctx, id)
 }
 
 // ReplyMode says how to answer a comment thread.
@@ -192,7 +197,11 @@ func (s *Service) SendReply(ctx context.Context, r Reply) (*ent.Message, error) 
 		out, err = s.SendReplyTx(ctx, tx, r)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// Read again outside the transaction, so edges resolve.
+	return s.Store.Ent.Message.Get(ctx, out.ID)
 }
 
 // SendReplyTx is SendReply inside the caller's transaction, so that other

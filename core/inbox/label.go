@@ -52,7 +52,10 @@ func (s *Service) CreateLabel(ctx context.Context, name, color string) (*ent.Lab
 		}
 		return audit.Record(ctx, tx.Ent, "label.create", "Label", string(out.ID), map[string]string{"name": name})
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.Ent.Label.Get(ctx, out.ID)
 }
 
 // DeleteLabel removes a label and takes it off every conversation (admins).
@@ -116,5 +119,8 @@ func (s *Service) LabelConversation(ctx context.Context, conversationID, labelID
 			ObjectID: string(conv.ID), ConversationID: string(conv.ID), ChannelID: string(conv.ChannelID)})
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.Ent.Conversation.Get(ctx, out.ID)
 }

@@ -65,5 +65,8 @@ func (s *Service) AddNote(ctx context.Context, conversationID pulid.ID, text str
 			ConversationID: string(conv.ID), ChannelID: string(conv.ChannelID)})
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.Ent.Message.Get(ctx, out.ID)
 }
