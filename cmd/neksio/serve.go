@@ -139,14 +139,24 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	gql := graph.NewServer(a.GraphDeps, graph.Options{
-		Dev:            a.Cfg.DevMode(),
-		MaxComplexity:  a.Cfg.GraphQLComplexity,
-		MaxDepth:       a.Cfg.GraphQLDepth,
-		RequestTimeout: a.Cfg.RequestTimeout,
-		RateLimit:      a.Cfg.RateLimit,
-		RateBurst:      a.Cfg.RateBurst,
-		Logger:         a.Log,
-		Metrics:        a.Registry,
+		Dev:                   a.Cfg.DevMode(),
+		MaxComplexity:         a.Cfg.GraphQLComplexity,
+		MaxDepth:              a.Cfg.GraphQLDepth,
+		RequestTimeout:        a.Cfg.RequestTimeout,
+		DefaultPageSize:       a.Cfg.GraphQLDefaultPageSize,
+		MaxPageSize:           a.Cfg.GraphQLMaxPageSize,
+		MaxAliases:            a.Cfg.GraphQLMaxAliases,
+		MaxRootMutations:      a.Cfg.GraphQLMaxRootMutations,
+		ResolverConcurrency:   a.Cfg.GraphQLResolverConcurrency,
+		ExpensiveConcurrency:  a.Cfg.GraphQLExpensiveConcurrency,
+		MaxBodyBytes:          a.Cfg.GraphQLMaxBodyBytes,
+		MaxUploadBytes:        a.Cfg.GraphQLMaxUploadBytes,
+		AuthFailuresPerMinute: a.Cfg.AuthFailuresPerMinute,
+		TrustedProxies:        a.Cfg.TrustedProxies,
+		RateLimit:             a.Cfg.RateLimit,
+		RateBurst:             a.Cfg.RateBurst,
+		Logger:                a.Log,
+		Metrics:               a.Registry,
 	})
 	var api http.Handler = gql
 	if len(a.Cfg.AllowedOrigins) > 0 {
@@ -292,7 +302,8 @@ func serve(ctx context.Context, cfg *config.Config, out interface{ Write([]byte)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: app.Handler}
+	configureHTTPServer(srv, cfg)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	db := "sqlite " + cfg.SQLitePath()
