@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/ent"
 )
 
@@ -46,6 +47,13 @@ var fieldCosts = map[string]int64{
 }
 
 const expensiveCost = 1000
+
+// listSizes are the most items of the lists that are not connections (and
+// so have no page size), for the cost: a document's chunks, up to 5 MB of
+// text cut every ~750 bytes.
+var listSizes = map[string]int64{
+	"KnowledgeDocument.chunks": knowledge.MaxContentBytes / (knowledge.DefaultMaxChars - knowledge.DefaultOverlap),
+}
 
 func fieldCost(object, field string) int64 {
 	if c, ok := fieldCosts[object+"."+field]; ok {
@@ -247,7 +255,7 @@ func (w *walker) field(f *ast.Field, nesting int) shape {
 	if f.Name == "__schema" || f.Name == "__type" {
 		s.introspection = true
 	}
-	size := w.pageSize(f, &s)
+	size := w.pageSize(f, object, &s)
 	if len(f.SelectionSet) == 0 {
 		return s
 	}
@@ -262,10 +270,10 @@ func (w *walker) field(f *ast.Field, nesting int) shape {
 
 // pageSize is how many times a field's selections may be resolved: the
 // page size of a connection (first or last; the default when neither is
-// given, marking the shape unpaged), the number of ids of nodes(ids:), 1
-// otherwise. Sizes outside [0, maxPage] and malformed cursors are recorded
+// given, marking the shape unpaged), the number of ids of nodes(ids:), the
+// bound of listSizes, 1 otherwise. Sizes outside [0, maxPage] and malformed cursors are recorded
 // as the walker's error.
-func (w *walker) pageSize(f *ast.Field, s *shape) int64 {
+func (w *walker) pageSize(f *ast.Field, object string, s *shape) int64 {
 	if f.Definition == nil {
 		return 1
 	}
@@ -302,6 +310,9 @@ func (w *walker) pageSize(f *ast.Field, s *shape) int64 {
 			w.fail(userInput("%s: at most %d ids per request, not %d", f.Alias, w.maxPage, len(ids)))
 		}
 		return int64(len(ids))
+	}
+	if n, ok := listSizes[object+"."+f.Name]; ok {
+		return n
 	}
 	return 1
 }
