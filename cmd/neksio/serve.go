@@ -296,7 +296,7 @@ func serve(ctx context.Context, cfg *config.Config, out interface{ Write([]byte)
 		return nil
 	}
 	if cfg.PprofAddr != "" {
-		servePprof(ctx, cfg.PprofAddr, log)
+		servePprof(ctx, cfg, log)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -414,8 +414,10 @@ func (w *statusWriter) Flush() {
 }
 
 // servePprof serves the Go profiler on its own address, never on the public
-// one; a taken address is logged, not fatal.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+// one; a taken address is logged, not fatal. It has the public listener's
+// timeouts: a profile longer than NEKSIO_HTTP_WRITE_TIMEOUT is cut.
+func servePprof(ctx context.Context, cfg *config.Config, log *slog.Logger) {
+	addr := cfg.PprofAddr
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -426,7 +428,8 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) {
 		log.Warn("pprof: cannot listen", "addr", addr, "err", err)
 		return
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux}
+	configureHTTPServer(srv, cfg)
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("pprof listening", "addr", ln.Addr().String())
