@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
-
-	"github.com/neksio/neksio/core/auth"
 )
 
 // WorkspaceHeader names the workspace a request acts in, for people who
@@ -70,17 +67,6 @@ func publicOperation(r *http.Request) bool {
 		}
 	}
 	return true
-}
-
-// clientOf describes the request's client for sign-in throttling and the
-// session record: the connection's address (a proxy's X-Forwarded-For is
-// not trusted, since any client can send one).
-func clientOf(r *http.Request) auth.Client {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
-	return auth.Client{IP: ip, UserAgent: r.UserAgent()}
 }
 
 // servePublic runs a public operation and answers HTTP 429 with

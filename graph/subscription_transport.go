@@ -71,6 +71,7 @@ type connState struct {
 	headerKey string
 	// headerWorkspace is the upgrade request's X-Neksio-Workspace.
 	headerWorkspace string
+	addr            string             // the client address, for the failed-authentication throttle
 	ws              *wsConn            // nil for SSE
 	cancel          context.CancelFunc // ends an SSE stream
 	done            chan struct{}
@@ -224,7 +225,9 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	conn := newConnState(s.rt)
 	conn.headerKey, _ = bearer(r)
 	conn.headerWorkspace = r.Header.Get(WorkspaceHeader)
+	conn.addr = s.clients.key(r)
 	defer conn.finish()
+	clearDeadlines(w)
 	s.gql.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), connKey{}, conn)))
 }
 
@@ -240,6 +243,7 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, viewer *tenant
 		return
 	}
 	defer conn.finish()
+	clearDeadlines(w)
 	ctx, cancel := context.WithCancel(tenant.NewContext(r.Context(), viewer))
 	defer cancel()
 	conn.cancel = cancel
@@ -250,6 +254,15 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, viewer *tenant
 		w = flushWriter{w, http.NewResponseController(w)}
 	}
 	s.gql.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// clearDeadlines lifts the read and write deadlines the HTTP server sets
+// on every request (cmd/neksio): a stream lasts as long as the client
+// stays. Writers that cannot set deadlines (tests) are left alone.
+func clearDeadlines(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 }
 
 type flushWriter struct {
@@ -288,6 +301,9 @@ func (s *Server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 	if key == "" {
 		return fail(closeUnauthorized, `Unauthorized: send {"authorization": "Bearer <key>"} in connection_init`)
 	}
+	if _, refused := s.throttle.refused(conn.addr, key); refused {
+		return fail(closeTryAgain, "too many failed authentications from this address, try again later")
+	}
 	workspace := conn.headerWorkspace
 	if w, ok := payload["workspace"].(string); ok && w != "" {
 		workspace = w
@@ -295,8 +311,10 @@ func (s *Server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 	viewer, err := s.deps.Auth.AuthenticateBearer(ctx, key, workspace)
 	switch {
 	case errors.Is(err, auth.ErrInvalidKey):
+		s.throttle.failed(conn.addr, key)
 		return fail(closeUnauthorized, "Unauthorized: invalid API key")
 	case errors.Is(err, auth.ErrInvalidSession):
+		s.throttle.failed(conn.addr, key)
 		return fail(closeUnauthorized, "Unauthorized: invalid or expired session")
 	case errors.Is(err, auth.ErrNotMember):
 		return fail(closeForbidden, "Forbidden: not a member of that workspace")
@@ -304,6 +322,7 @@ func (s *Server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 		s.opts.Logger.ErrorContext(ctx, "websocket authentication failed", "err", err)
 		return fail(closeTryAgain, "authentication unavailable, try again later")
 	}
+	s.throttle.succeeded(key)
 	if !s.allow(limitKey(viewer)) {
 		return fail(closeTryAgain, "rate limit exceeded, try again later")
 	}
@@ -375,6 +394,7 @@ func (s *Server) websocket() transport.Websocket {
 		// not pong within two intervals is dropped. graphql-ws: "ka".
 		PingPongInterval:      s.rt.opts.PingInterval,
 		KeepAlivePingInterval: s.rt.opts.PingInterval,
+		PayloadReadLimit:      &s.opts.MaxBodyBytes,
 		ErrorFunc: func(ctx context.Context, err error) {
 			s.opts.Logger.DebugContext(ctx, "websocket", "err", err)
 		},
