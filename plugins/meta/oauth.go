@@ -170,11 +170,23 @@ func oauthError(what string, err error) error {
 	if env.Error == nil && re.ErrorCode != "" {
 		env.Error = &graphError{Message: cmp.Or(re.ErrorDescription, re.ErrorCode)}
 	}
-	e := classify(status, h, env.Error)
-	if e.Class == sdk.ClassAuthRevoked {
-		e.Class = sdk.ClassPermanent
-	}
+	e := tokenError(status, h, env.Error)
 	e.Message = what + ": " + e.Message
+	return e
+}
+
+// tokenError classifies a token endpoint failure. Only a server error, a
+// rate limit or what Meta marks transient may succeed later: a 4xx there
+// is a bad code, secret or app (code 1 "Error validating client secret",
+// which elsewhere means a platform hiccup), and there is no channel to
+// reconnect yet.
+func tokenError(status int, h http.Header, ge *graphError) *sdk.Error {
+	e := classify(status, h, ge)
+	transient := status >= 500 || status == http.StatusTooManyRequests || ge != nil && (ge.IsTransient ||
+		ge.Code == codeTooManyCalls || ge.Code == codeAppRateLimit || ge.Code == codeCallsExceeded)
+	if e.Class != sdk.ClassPermanent && !transient {
+		e.Class, e.RetryAfter = sdk.ClassPermanent, 0
+	}
 	return e
 }
 
@@ -212,11 +224,7 @@ func (c *connector) longLived(ctx context.Context, app sdk.App, short string) (*
 			Error *graphError `json:"error"`
 		}
 		_ = json.Unmarshal(raw, &env)
-		e := classify(resp.StatusCode, resp.Header, env.Error)
-		if e.Class == sdk.ClassAuthRevoked {
-			e.Class = sdk.ClassPermanent
-		}
-		return nil, e
+		return nil, tokenError(resp.StatusCode, resp.Header, env.Error)
 	}
 	var out tokenAnswer
 	if err := json.Unmarshal(raw, &out); err != nil || out.AccessToken == "" {
