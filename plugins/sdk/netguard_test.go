@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -60,4 +61,57 @@ func TestPublicHTTPClientRefusesPrivateAddresses(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func download(t *testing.T, h http.HandlerFunc, max int64) (*sdk.MediaContent, []byte, error) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL)
+	require.NoError(t, err)
+	mc, err := sdk.MediaFromResponse(resp, max, "fallback.bin")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer mc.Body.Close()
+	b, err := io.ReadAll(mc.Body)
+	return mc, b, err
+}
+
+func TestMediaFromResponse(t *testing.T) {
+	t.Parallel()
+	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...)
+
+	// No type named: sniffed. Exactly max bytes is fine.
+	mc, b, err := download(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(png)
+	}, int64(len(png)))
+	require.NoError(t, err)
+	require.Equal(t, "image/png", mc.MimeType)
+	require.Equal(t, "fallback.bin", mc.Name)
+	require.Equal(t, png, b)
+
+	// The server's type and file name win.
+	mc, _, err = download(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/PDF; charset=binary")
+		w.Header().Set("Content-Disposition", `attachment; filename="menu.pdf"`)
+		_, _ = w.Write([]byte("%PDF-1.7"))
+	}, 0)
+	require.NoError(t, err)
+	require.Equal(t, "application/pdf", mc.MimeType)
+	require.Equal(t, "menu.pdf", mc.Name)
+
+	// A declared length over the cap is refused before reading.
+	_, _, err = download(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(png) }, 10)
+	sdktest.RequireClass(t, sdk.ClassPermanent, err)
+	require.Equal(t, sdk.CodeTooLarge, err.(*sdk.Error).Code)
+
+	// An undeclared length over the cap fails the body, not truncates it.
+	_, _, err = download(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.(http.Flusher).Flush() // chunked: no Content-Length
+		_, _ = w.Write(png)
+	}, 10)
+	sdktest.RequireClass(t, sdk.ClassPermanent, err)
+	require.Contains(t, err.Error(), "larger than 10 bytes")
 }
