@@ -67,7 +67,7 @@ var (
 	messengerProfileFields = map[string]bool{"id": true, "first_name": true, "last_name": true, "name": true, "profile_pic": true, "locale": true}
 	igProfileFields        = map[string]bool{"id": true, "name": true, "username": true, "profile_pic": true, "follower_count": true,
 		"is_user_follow_business": true, "is_business_follow_user": true, "is_verified_user": true}
-	postFields = map[string]bool{"id": true, "message": true, "story": true, "permalink_url": true, "full_picture": true, "created_time": true}
+	postFields      = map[string]bool{"id": true, "message": true, "story": true, "permalink_url": true, "full_picture": true, "created_time": true}
 	mediaNodeFields = map[string]bool{"id": true, "caption": true, "permalink": true, "media_type": true, "media_url": true,
 		"thumbnail_url": true, "timestamp": true}
 )
