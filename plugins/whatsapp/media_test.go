@@ -121,7 +121,7 @@ func TestFetchMediaChecksSHA256(t *testing.T) {
 	srvURL = srv.URL
 	c := sdktest.Connect(t, whatsapp.New(whatsapp.WithHTTPClient(srv.Client())))
 	mc, err := c.(sdk.MediaFetcher).FetchMedia(context.Background(), &sdk.FetchMediaRequest{
-		App: sdk.App{APIBaseURL: srv.URL, Settings: map[string]string{whatsapp.SettingAllowPrivateMedia: "true"}},
+		App:         sdk.App{APIBaseURL: srv.URL, Settings: map[string]string{whatsapp.SettingAllowPrivateMedia: "true"}},
 		Credentials: sdk.Credentials{AccessToken: token}, AccountID: phoneID, Attachment: sdk.Attachment{ExternalID: "777"}, MaxBytes: 1 << 20})
 	require.NoError(t, err)
 	_, err = io.ReadAll(mc.Body)
