@@ -113,6 +113,9 @@ func sendType(kind string) string {
 // its URL.
 func checkAttachments(platform string, atts []sdk.Attachment, allowPrivate bool) error {
 	r := (&sdk.Description{Rules: rules}).RulesFor(platform)
+	if r == nil && len(atts) > 0 {
+		return sdk.NewError(sdk.ClassPermanent, "", "unknown platform %q: want facebook or instagram", platform)
+	}
 	for i, a := range atts {
 		if a.URL == "" {
 			return sdk.NewError(sdk.ClassPermanent, "", "attachment %d has no URL: Meta sends attachments by URL", i+1)

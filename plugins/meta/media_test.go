@@ -98,6 +98,7 @@ func TestSendAttachmentsChecked(t *testing.T) {
 		{"an unknown kind", "facebook", sdk.Attachment{Type: "location", URL: "https://maps.example.com/x"}, "", "does not take location"},
 		{"a private URL", "facebook", sdk.Attachment{Type: "image", URL: "http://127.0.0.1/a.jpg"}, "", "public"},
 		{"no URL", "facebook", sdk.Attachment{Type: "image"}, "", "no URL"},
+		{"an unknown platform", "tiktok", sdk.Attachment{Type: "image", URL: "https://cdn.example.com/a.png"}, "", "unknown platform"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -106,8 +107,11 @@ func TestSendAttachmentsChecked(t *testing.T) {
 			b.sandbox.Seen(pageID, psid, b.now)
 			b.sandbox.Seen(igID, igsid, b.now)
 			req := b.dm("", false)
-			if tc.platform == "instagram" {
+			switch tc.platform {
+			case "instagram":
 				req.Credentials, req.AccountID, req.RecipientID = b.igCreds(), igID, igsid
+			case "tiktok":
+				req.Credentials.Extra[meta.ExtraPlatform] = tc.platform
 			}
 			req.Attachments = []sdk.Attachment{tc.att}
 			_, err := b.conn.Send(ctx, req)
