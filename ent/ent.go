@@ -16,15 +16,19 @@ import (
 	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
+	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/pendingstatus"
+	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
 )
@@ -91,15 +95,19 @@ func checkColumn(t, c string) error {
 			agentrun.Table:          agentrun.ValidColumn,
 			agentsettings.Table:     agentsettings.ValidColumn,
 			auditlog.Table:          auditlog.ValidColumn,
+			cannedreply.Table:       cannedreply.ValidColumn,
 			channel.Table:           channel.ValidColumn,
 			contact.Table:           contact.ValidColumn,
 			conversation.Table:      conversation.ValidColumn,
+			invite.Table:            invite.ValidColumn,
 			keyfingerprint.Table:    keyfingerprint.ValidColumn,
 			knowledgechunk.Table:    knowledgechunk.ValidColumn,
 			knowledgedocument.Table: knowledgedocument.ValidColumn,
+			label.Table:             label.ValidColumn,
 			membership.Table:        membership.ValidColumn,
 			message.Table:           message.ValidColumn,
 			pendingstatus.Table:     pendingstatus.ValidColumn,
+			session.Table:           session.ValidColumn,
 			user.Table:              user.ValidColumn,
 			workspace.Table:         workspace.ValidColumn,
 		})

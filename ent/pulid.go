@@ -9,15 +9,19 @@ import (
 	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
+	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/pendingstatus"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
 )
@@ -28,14 +32,18 @@ var prefixMap = map[string]string{
 	"run": agentrun.Table,
 	"ags": agentsettings.Table,
 	"aud": auditlog.Table,
+	"cr":  cannedreply.Table,
 	"ch":  channel.Table,
 	"ct":  contact.Table,
 	"cv":  conversation.Table,
+	"inv": invite.Table,
 	"kc":  knowledgechunk.Table,
 	"kd":  knowledgedocument.Table,
+	"lbl": label.Table,
 	"mem": membership.Table,
 	"msg": message.Table,
 	"pst": pendingstatus.Table,
+	"ses": session.Table,
 	"usr": user.Table,
 	"ws":  workspace.Table,
 }

@@ -41,6 +41,14 @@ func (q *AuditLogQuery) WhereP(ps ...func(*sql.Selector)) {
 
 // WhereP appends storage-level predicates to the query; privacy rules in
 // ent/schema use it because they cannot import the generated packages.
+func (q *CannedReplyQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.CannedReply(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
 func (q *ChannelQuery) WhereP(ps ...func(*sql.Selector)) {
 	for _, p := range ps {
 		q.predicates = append(q.predicates, predicate.Channel(p))
@@ -60,6 +68,14 @@ func (q *ContactQuery) WhereP(ps ...func(*sql.Selector)) {
 func (q *ConversationQuery) WhereP(ps ...func(*sql.Selector)) {
 	for _, p := range ps {
 		q.predicates = append(q.predicates, predicate.Conversation(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
+func (q *InviteQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.Invite(p))
 	}
 }
 
@@ -89,6 +105,14 @@ func (q *KnowledgeDocumentQuery) WhereP(ps ...func(*sql.Selector)) {
 
 // WhereP appends storage-level predicates to the query; privacy rules in
 // ent/schema use it because they cannot import the generated packages.
+func (q *LabelQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.Label(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
 func (q *MembershipQuery) WhereP(ps ...func(*sql.Selector)) {
 	for _, p := range ps {
 		q.predicates = append(q.predicates, predicate.Membership(p))
@@ -108,6 +132,14 @@ func (q *MessageQuery) WhereP(ps ...func(*sql.Selector)) {
 func (q *PendingStatusQuery) WhereP(ps ...func(*sql.Selector)) {
 	for _, p := range ps {
 		q.predicates = append(q.predicates, predicate.PendingStatus(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
+func (q *SessionQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.Session(p))
 	}
 }
 

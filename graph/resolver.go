@@ -7,6 +7,7 @@ import (
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/team"
 	"github.com/neksio/neksio/graph/model"
 )
 
@@ -16,6 +17,8 @@ type Deps struct {
 	Auth     *auth.Service
 	Inbox    *inbox.Service
 	Channels *channel.Service
+	// Team serves members and invitations (schema/team.graphqls).
+	Team *team.Service
 	// Knowledge and Agent serve the knowledge base and the AI agent
 	// (schema/agent.graphqls); set by cmd/neksio/wire_agent.go.
 	Knowledge *knowledge.Service

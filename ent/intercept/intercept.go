@@ -12,16 +12,20 @@ import (
 	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
+	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/pendingstatus"
 	"github.com/neksio/neksio/ent/predicate"
+	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
 )
@@ -190,6 +194,33 @@ func (f TraverseAuditLog) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.AuditLogQuery", q)
 }
 
+// The CannedReplyFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CannedReplyFunc func(context.Context, *ent.CannedReplyQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CannedReplyFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CannedReplyQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CannedReplyQuery", q)
+}
+
+// The TraverseCannedReply type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCannedReply func(context.Context, *ent.CannedReplyQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCannedReply) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCannedReply) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CannedReplyQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CannedReplyQuery", q)
+}
+
 // The ChannelFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ChannelFunc func(context.Context, *ent.ChannelQuery) (ent.Value, error)
 
@@ -269,6 +300,33 @@ func (f TraverseConversation) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ConversationQuery", q)
+}
+
+// The InviteFunc type is an adapter to allow the use of ordinary function as a Querier.
+type InviteFunc func(context.Context, *ent.InviteQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f InviteFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.InviteQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.InviteQuery", q)
+}
+
+// The TraverseInvite type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseInvite func(context.Context, *ent.InviteQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseInvite) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseInvite) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.InviteQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.InviteQuery", q)
 }
 
 // The KeyFingerprintFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -352,6 +410,33 @@ func (f TraverseKnowledgeDocument) Traverse(ctx context.Context, q ent.Query) er
 	return fmt.Errorf("unexpected query type %T. expect *ent.KnowledgeDocumentQuery", q)
 }
 
+// The LabelFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LabelFunc func(context.Context, *ent.LabelQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LabelFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LabelQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LabelQuery", q)
+}
+
+// The TraverseLabel type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLabel func(context.Context, *ent.LabelQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLabel) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLabel) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LabelQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LabelQuery", q)
+}
+
 // The MembershipFunc type is an adapter to allow the use of ordinary function as a Querier.
 type MembershipFunc func(context.Context, *ent.MembershipQuery) (ent.Value, error)
 
@@ -433,6 +518,33 @@ func (f TraversePendingStatus) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.PendingStatusQuery", q)
 }
 
+// The SessionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SessionFunc func(context.Context, *ent.SessionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SessionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SessionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SessionQuery", q)
+}
+
+// The TraverseSession type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSession func(context.Context, *ent.SessionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSession) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSession) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SessionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SessionQuery", q)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary function as a Querier.
 type UserFunc func(context.Context, *ent.UserQuery) (ent.Value, error)
 
@@ -498,24 +610,32 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AgentSettingsQuery, predicate.AgentSettings, agentsettings.OrderOption]{typ: ent.TypeAgentSettings, tq: q}, nil
 	case *ent.AuditLogQuery:
 		return &query[*ent.AuditLogQuery, predicate.AuditLog, auditlog.OrderOption]{typ: ent.TypeAuditLog, tq: q}, nil
+	case *ent.CannedReplyQuery:
+		return &query[*ent.CannedReplyQuery, predicate.CannedReply, cannedreply.OrderOption]{typ: ent.TypeCannedReply, tq: q}, nil
 	case *ent.ChannelQuery:
 		return &query[*ent.ChannelQuery, predicate.Channel, channel.OrderOption]{typ: ent.TypeChannel, tq: q}, nil
 	case *ent.ContactQuery:
 		return &query[*ent.ContactQuery, predicate.Contact, contact.OrderOption]{typ: ent.TypeContact, tq: q}, nil
 	case *ent.ConversationQuery:
 		return &query[*ent.ConversationQuery, predicate.Conversation, conversation.OrderOption]{typ: ent.TypeConversation, tq: q}, nil
+	case *ent.InviteQuery:
+		return &query[*ent.InviteQuery, predicate.Invite, invite.OrderOption]{typ: ent.TypeInvite, tq: q}, nil
 	case *ent.KeyFingerprintQuery:
 		return &query[*ent.KeyFingerprintQuery, predicate.KeyFingerprint, keyfingerprint.OrderOption]{typ: ent.TypeKeyFingerprint, tq: q}, nil
 	case *ent.KnowledgeChunkQuery:
 		return &query[*ent.KnowledgeChunkQuery, predicate.KnowledgeChunk, knowledgechunk.OrderOption]{typ: ent.TypeKnowledgeChunk, tq: q}, nil
 	case *ent.KnowledgeDocumentQuery:
 		return &query[*ent.KnowledgeDocumentQuery, predicate.KnowledgeDocument, knowledgedocument.OrderOption]{typ: ent.TypeKnowledgeDocument, tq: q}, nil
+	case *ent.LabelQuery:
+		return &query[*ent.LabelQuery, predicate.Label, label.OrderOption]{typ: ent.TypeLabel, tq: q}, nil
 	case *ent.MembershipQuery:
 		return &query[*ent.MembershipQuery, predicate.Membership, membership.OrderOption]{typ: ent.TypeMembership, tq: q}, nil
 	case *ent.MessageQuery:
 		return &query[*ent.MessageQuery, predicate.Message, message.OrderOption]{typ: ent.TypeMessage, tq: q}, nil
 	case *ent.PendingStatusQuery:
 		return &query[*ent.PendingStatusQuery, predicate.PendingStatus, pendingstatus.OrderOption]{typ: ent.TypePendingStatus, tq: q}, nil
+	case *ent.SessionQuery:
+		return &query[*ent.SessionQuery, predicate.Session, session.OrderOption]{typ: ent.TypeSession, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
 	case *ent.WorkspaceQuery:

@@ -170,12 +170,9 @@ func (c *connector) credentials(tr *tokenResponse, prev sdk.Credentials) sdk.Cre
 	return out
 }
 
+// splitScopes reads TikTok's comma-separated scopes (spaces tolerated).
 func splitScopes(s string) []string {
-	var out []string
-	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		out = append(out, p)
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 // AuthorizeURL builds Login Kit's consent page URL. The auth_url setting

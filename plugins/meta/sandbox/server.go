@@ -54,7 +54,7 @@ func WithAppSecret(secret string) Option {
 // Sent is one message or comment reply the emulator accepted.
 type Sent struct {
 	ID             string
-	AccountID      string // the account whose token sent it
+	AccountID      string // the account it was sent as (an Instagram account sending through its Page too)
 	Kind           string // "message", "private_reply", "comment_reply" (Facebook), "reply" (Instagram)
 	RecipientID    string // person for messages, comment for replies
 	MessagingType  string
@@ -140,6 +140,9 @@ type Server struct {
 	sent        []Sent
 	published   []Published
 	requests    int
+	// x is what onboarding, lookups and attachments add (oauth.go,
+	// lookup.go, cdn.go).
+	x extras
 }
 
 // New returns an emulator with no accounts.
@@ -448,6 +451,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		(&graphErr{status: f.status, code: f.code, subcode: f.subcode, msg: f.message}).write(w)
 		return
 	}
+	if s.serveUser(w, r, path, p) {
+		return // the login dialog, the token endpoint, user-token calls
+	}
 	acct, gerr := s.auth(token(r, p))
 	if gerr == nil && s.appSecret != "" && !sdk.VerifyHMACSHA256Hex([]byte(s.appSecret), []byte(token(r, p)), p["appsecret_proof"]) {
 		gerr = badParam("Invalid appsecret_proof provided in the API argument")
@@ -457,8 +463,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	segs := strings.Split(path, "/")
-	var out any
+	out, gerr, done := s.serveExtra(acct, r.Method, segs, p)
 	switch {
+	case done: // profiles, post context, subscribed_apps
 	case r.Method == http.MethodGet && len(segs) == 1:
 		out, gerr = s.getNode(acct, segs[0], p)
 	case r.Method == http.MethodDelete && path == "me/permissions":
@@ -548,6 +555,7 @@ func (s *Server) getNode(acct *account, id string, p map[string]string) (any, *g
 }
 
 func (s *Server) post(acct *account, node, edge string, p map[string]string) (any, *graphErr) {
+	acct = s.actingAs(acct, node, edge)
 	if node == "me" {
 		node = acct.id
 	}
@@ -655,6 +663,8 @@ func (s *Server) message(acct *account, p map[string]string) (any, *graphErr) {
 	default:
 		return nil, badParam("param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}")
 	}
+	acct = s.messagedAs(acct, rcpt.ID)
+	sent.AccountID = acct.id
 	last, ok := s.seen[seenKey{acct.id, rcpt.ID}]
 	if !ok || now.Sub(last) > window {
 		sub := 2018278
@@ -805,6 +815,9 @@ func (s *Server) mediaPublish(acct *account, p map[string]string) (any, *graphEr
 // control serves /_sandbox/: observe (POST a webhook body), seen, sent,
 // published. They let another process drive a running emulator.
 func (s *Server) control(w http.ResponseWriter, r *http.Request, what string) {
+	if s.controlExtra(w, r, what) {
+		return
+	}
 	switch {
 	case what == "observe" && r.Method == http.MethodPost:
 		b, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
