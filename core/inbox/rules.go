@@ -56,10 +56,12 @@ func threadKindOf(k conversation.Kind) sdk.ThreadKind {
 
 // ReplyWindow applies the reply window the channel's connector states for
 // the conversation's kind of thread to a reply written by author. A
-// person's reply (AuthorKindAgent) gets the longer human-agent window where
-// the platform has one (Messenger's HUMAN_AGENT tag, which Deliver puts on
-// every person's message); the agent's gets the plain window. A
-// conversation with no customer message on record is left to the platform.
+// person's reply (AuthorKindAgent, sent with SendRequest.HumanAgent) gets
+// the longer human-agent window where the platform has one (Messenger's
+// HUMAN_AGENT tag, which the connector adds when the app holds that
+// permission: the host cannot tell, so the platform decides within the
+// longer window); the agent's gets the plain window. A conversation with no
+// customer message on record is left to the platform.
 // client reads the messages sent since the customer's last one (a
 // transaction's, or the store's).
 func (s *Service) ReplyWindow(ctx context.Context, client *ent.Client, ch *ent.Channel, conv *ent.Conversation, author message.AuthorKind) (WindowState, error) {
