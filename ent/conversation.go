@@ -54,6 +54,8 @@ type Conversation struct {
 	HandoffReason string `json:"handoff_reason,omitempty"`
 	// HandedOffAt holds the value of the "handed_off_at" field.
 	HandedOffAt *time.Time `json:"handed_off_at,omitempty"`
+	// Rating holds the value of the "rating" field.
+	Rating *int `json:"rating,omitempty"`
 	// SentimentLabel holds the value of the "sentiment_label" field.
 	SentimentLabel *conversation.SentimentLabel `json:"sentiment_label,omitempty"`
 	// SentimentScore holds the value of the "sentiment_score" field.
@@ -161,6 +163,8 @@ func (*Conversation) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case conversation.FieldSentimentScore:
 			values[i] = new(sql.NullFloat64)
+		case conversation.FieldRating:
+			values[i] = new(sql.NullInt64)
 		case conversation.FieldKind, conversation.FieldThreadID, conversation.FieldSubject, conversation.FieldURL, conversation.FieldStatus, conversation.FieldAiMode, conversation.FieldHandoffReason, conversation.FieldSentimentLabel:
 			values[i] = new(sql.NullString)
 		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldLastMessageAt, conversation.FieldLastInboundAt, conversation.FieldHandedOffAt:
@@ -286,6 +290,13 @@ func (_m *Conversation) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.HandedOffAt = new(time.Time)
 				*_m.HandedOffAt = value.Time
+			}
+		case conversation.FieldRating:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating", values[i])
+			} else if value.Valid {
+				_m.Rating = new(int)
+				*_m.Rating = int(value.Int64)
 			}
 		case conversation.FieldSentimentLabel:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -423,6 +434,11 @@ func (_m *Conversation) String() string {
 	if v := _m.HandedOffAt; v != nil {
 		builder.WriteString("handed_off_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.Rating; v != nil {
+		builder.WriteString("rating=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
 	if v := _m.SentimentLabel; v != nil {

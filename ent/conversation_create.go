@@ -222,6 +222,20 @@ func (_c *ConversationCreate) SetNillableHandedOffAt(v *time.Time) *Conversation
 	return _c
 }
 
+// SetRating sets the "rating" field.
+func (_c *ConversationCreate) SetRating(v int) *ConversationCreate {
+	_c.mutation.SetRating(v)
+	return _c
+}
+
+// SetNillableRating sets the "rating" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableRating(v *int) *ConversationCreate {
+	if v != nil {
+		_c.SetRating(*v)
+	}
+	return _c
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (_c *ConversationCreate) SetSentimentLabel(v conversation.SentimentLabel) *ConversationCreate {
 	_c.mutation.SetSentimentLabel(v)
@@ -432,6 +446,11 @@ func (_c *ConversationCreate) check() error {
 	if _, ok := _c.mutation.LastMessageAt(); !ok {
 		return &ValidationError{Name: "last_message_at", err: errors.New(`ent: missing required field "Conversation.last_message_at"`)}
 	}
+	if v, ok := _c.mutation.Rating(); ok {
+		if err := conversation.RatingValidator(v); err != nil {
+			return &ValidationError{Name: "rating", err: fmt.Errorf(`ent: validator failed for field "Conversation.rating": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.SentimentLabel(); ok {
 		if err := conversation.SentimentLabelValidator(v); err != nil {
 			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Conversation.sentiment_label": %w`, err)}
@@ -526,6 +545,10 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.HandedOffAt(); ok {
 		_spec.SetField(conversation.FieldHandedOffAt, field.TypeTime, value)
 		_node.HandedOffAt = &value
+	}
+	if value, ok := _c.mutation.Rating(); ok {
+		_spec.SetField(conversation.FieldRating, field.TypeInt, value)
+		_node.Rating = &value
 	}
 	if value, ok := _c.mutation.SentimentLabel(); ok {
 		_spec.SetField(conversation.FieldSentimentLabel, field.TypeEnum, value)
@@ -867,6 +890,30 @@ func (u *ConversationUpsert) ClearHandedOffAt() *ConversationUpsert {
 	return u
 }
 
+// SetRating sets the "rating" field.
+func (u *ConversationUpsert) SetRating(v int) *ConversationUpsert {
+	u.Set(conversation.FieldRating, v)
+	return u
+}
+
+// UpdateRating sets the "rating" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateRating() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldRating)
+	return u
+}
+
+// AddRating adds v to the "rating" field.
+func (u *ConversationUpsert) AddRating(v int) *ConversationUpsert {
+	u.Add(conversation.FieldRating, v)
+	return u
+}
+
+// ClearRating clears the value of the "rating" field.
+func (u *ConversationUpsert) ClearRating() *ConversationUpsert {
+	u.SetNull(conversation.FieldRating)
+	return u
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (u *ConversationUpsert) SetSentimentLabel(v conversation.SentimentLabel) *ConversationUpsert {
 	u.Set(conversation.FieldSentimentLabel, v)
@@ -1179,6 +1226,34 @@ func (u *ConversationUpsertOne) UpdateHandedOffAt() *ConversationUpsertOne {
 func (u *ConversationUpsertOne) ClearHandedOffAt() *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearHandedOffAt()
+	})
+}
+
+// SetRating sets the "rating" field.
+func (u *ConversationUpsertOne) SetRating(v int) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetRating(v)
+	})
+}
+
+// AddRating adds v to the "rating" field.
+func (u *ConversationUpsertOne) AddRating(v int) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.AddRating(v)
+	})
+}
+
+// UpdateRating sets the "rating" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateRating() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateRating()
+	})
+}
+
+// ClearRating clears the value of the "rating" field.
+func (u *ConversationUpsertOne) ClearRating() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearRating()
 	})
 }
 
@@ -1668,6 +1743,34 @@ func (u *ConversationUpsertBulk) UpdateHandedOffAt() *ConversationUpsertBulk {
 func (u *ConversationUpsertBulk) ClearHandedOffAt() *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearHandedOffAt()
+	})
+}
+
+// SetRating sets the "rating" field.
+func (u *ConversationUpsertBulk) SetRating(v int) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetRating(v)
+	})
+}
+
+// AddRating adds v to the "rating" field.
+func (u *ConversationUpsertBulk) AddRating(v int) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.AddRating(v)
+	})
+}
+
+// UpdateRating sets the "rating" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateRating() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateRating()
+	})
+}
+
+// ClearRating clears the value of the "rating" field.
+func (u *ConversationUpsertBulk) ClearRating() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearRating()
 	})
 }
 

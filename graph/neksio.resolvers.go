@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/neksio/neksio/core/channel"
@@ -76,6 +77,11 @@ func (r *mutationResolver) SendReply(ctx context.Context, input model.SendReplyI
 	}
 	return r.deps.Inbox.SendReply(ctx, inbox.Reply{ConversationID: input.ConversationID, Text: input.Text, Mode: mode,
 		InReplyTo: deref(input.InReplyToID)})
+}
+
+// DeleteReviewReply is the resolver for the deleteReviewReply field.
+func (r *mutationResolver) DeleteReviewReply(ctx context.Context, conversationID pulid.ID) (*ent.Message, error) {
+	panic(fmt.Errorf("not implemented: DeleteReviewReply - deleteReviewReply"))
 }
 
 // Viewer is the resolver for the viewer field.

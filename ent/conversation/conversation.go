@@ -51,6 +51,8 @@ const (
 	FieldHandoffReason = "handoff_reason"
 	// FieldHandedOffAt holds the string denoting the handed_off_at field in the database.
 	FieldHandedOffAt = "handed_off_at"
+	// FieldRating holds the string denoting the rating field in the database.
+	FieldRating = "rating"
 	// FieldSentimentLabel holds the string denoting the sentiment_label field in the database.
 	FieldSentimentLabel = "sentiment_label"
 	// FieldSentimentScore holds the string denoting the sentiment_score field in the database.
@@ -132,6 +134,7 @@ var Columns = []string{
 	FieldLastInboundAt,
 	FieldHandoffReason,
 	FieldHandedOffAt,
+	FieldRating,
 	FieldSentimentLabel,
 	FieldSentimentScore,
 }
@@ -164,6 +167,8 @@ var (
 	ThreadIDValidator func(string) error
 	// DefaultLastMessageAt holds the default value on creation for the "last_message_at" field.
 	DefaultLastMessageAt func() time.Time
+	// RatingValidator is a validator for the "rating" field. It is called by the builders before save.
+	RatingValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -353,6 +358,11 @@ func ByHandoffReason(opts ...sql.OrderTermOption) OrderOption {
 // ByHandedOffAt orders the results by the handed_off_at field.
 func ByHandedOffAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHandedOffAt, opts...).ToFunc()
+}
+
+// ByRating orders the results by the rating field.
+func ByRating(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRating, opts...).ToFunc()
 }
 
 // BySentimentLabel orders the results by the sentiment_label field.

@@ -330,6 +330,10 @@ func init() {
 	conversationDescLastMessageAt := conversationFields[9].Descriptor()
 	// conversation.DefaultLastMessageAt holds the default value on creation for the last_message_at field.
 	conversation.DefaultLastMessageAt = conversationDescLastMessageAt.Default.(func() time.Time)
+	// conversationDescRating is the schema descriptor for rating field.
+	conversationDescRating := conversationFields[13].Descriptor()
+	// conversation.RatingValidator is a validator for the "rating" field. It is called by the builders before save.
+	conversation.RatingValidator = conversationDescRating.Validators[0].(func(int) error)
 	// conversationDescID is the schema descriptor for id field.
 	conversationDescID := conversationMixinFields0[0].Descriptor()
 	// conversation.DefaultID holds the default value on creation for the id field.
@@ -517,6 +521,10 @@ func init() {
 	messageDescSentAt := messageFields[16].Descriptor()
 	// message.DefaultSentAt holds the default value on creation for the sent_at field.
 	message.DefaultSentAt = messageDescSentAt.Default.(func() time.Time)
+	// messageDescRating is the schema descriptor for rating field.
+	messageDescRating := messageFields[19].Descriptor()
+	// message.RatingValidator is a validator for the "rating" field. It is called by the builders before save.
+	message.RatingValidator = messageDescRating.Validators[0].(func(int) error)
 	// messageDescID is the schema descriptor for id field.
 	messageDescID := messageMixinFields0[0].Descriptor()
 	// message.DefaultID holds the default value on creation for the id field.

@@ -49,6 +49,10 @@ func (Conversation) Fields() []ent.Field {
 		// because a delivery failed for good); cleared when someone takes it.
 		field.String("handoff_reason").Optional(),
 		field.Time("handed_off_at").Optional().Nillable(),
+		// A review's current stars (1-5), following its edits; nil for
+		// other conversations. conversations(where: {ratingLTE: 2}) finds
+		// the unhappy reviews.
+		field.Int("rating").Optional().Nillable().Range(1, 5),
 		// Roll-up of the latest inbound messages' sentiment (core/feedback).
 		field.Enum("sentiment_label").NamedValues(sentimentValues...).Optional().Nillable(),
 		field.Float("sentiment_score").Optional().Nillable(),

@@ -86,6 +86,17 @@ type KnowledgeAnswer struct {
 	Model       string   `json:"model"`
 }
 
+// Changes the review policy; ratings left out keep their mode.
+type ReviewPolicyInput struct {
+	// AUTO is refused.
+	OneStar *schematype.ReviewMode `json:"oneStar,omitempty"`
+	// AUTO is refused.
+	TwoStars   *schematype.ReviewMode `json:"twoStars,omitempty"`
+	ThreeStars *schematype.ReviewMode `json:"threeStars,omitempty"`
+	FourStars  *schematype.ReviewMode `json:"fourStars,omitempty"`
+	FiveStars  *schematype.ReviewMode `json:"fiveStars,omitempty"`
+}
+
 type SendReplyInput struct {
 	ConversationID pulid.ID `json:"conversationId"`
 	Text           string   `json:"text"`
@@ -126,6 +137,8 @@ type UpdateAgentSettingsInput struct {
 	HandoffMessage *string `json:"handoffMessage,omitempty"`
 	Tone           *string `json:"tone,omitempty"`
 	Signature      *string `json:"signature,omitempty"`
+	// What the agent does with reviews, by star rating.
+	ReviewPolicy *ReviewPolicyInput `json:"reviewPolicy,omitempty"`
 }
 
 type UpdateChannelInput struct {
