@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/neksio/neksio/core/channel"
@@ -81,7 +80,7 @@ func (r *mutationResolver) SendReply(ctx context.Context, input model.SendReplyI
 
 // DeleteReviewReply is the resolver for the deleteReviewReply field.
 func (r *mutationResolver) DeleteReviewReply(ctx context.Context, conversationID pulid.ID) (*ent.Message, error) {
-	panic(fmt.Errorf("not implemented: DeleteReviewReply - deleteReviewReply"))
+	return r.deps.Inbox.DeleteReviewReply(ctx, conversationID)
 }
 
 // Viewer is the resolver for the viewer field.

@@ -357,6 +357,13 @@ func (s *Service) ApproveDraft(ctx context.Context, id pulid.ID, text *string) (
 		if err != nil {
 			return err
 		}
+		final := msg.Text
+		if text != nil {
+			final = edited
+		}
+		if err := s.Inbox.CheckReplyTx(ctx, tx, msg.ConversationID, final); err != nil {
+			return err
+		}
 		now := s.now()
 		meta := map[string]string{}
 		for k, val := range msg.Metadata {
