@@ -38,20 +38,16 @@ func (w *ChannelRefreshWorker) Work(ctx context.Context, _ *river.Job[jobargs.Ch
 	return err
 }
 
-// ChannelSyncWorker runs a sync pass over the channels that offer Sync.
+// ChannelSyncWorker queues a sync pass for each channel that offers Sync
+// (channel.sync_channel jobs: one pass per channel at a time).
 type ChannelSyncWorker struct {
 	river.WorkerDefaults[jobargs.ChannelSync]
 	Inbox *inbox.Service
 }
 
-// Timeout allows for many channels and slow platforms.
-func (w *ChannelSyncWorker) Timeout(*river.Job[jobargs.ChannelSync]) time.Duration {
-	return 10 * time.Minute
-}
-
-// Work runs one pass.
+// Work queues the passes.
 func (w *ChannelSyncWorker) Work(ctx context.Context, _ *river.Job[jobargs.ChannelSync]) error {
-	return w.Inbox.SyncAll(ctx)
+	return w.Inbox.QueueSyncs(ctx)
 }
 
 // ChannelSyncChannelWorker runs a sync pass for one channel: its backfill

@@ -186,8 +186,20 @@ func (s *Service) runReview(ctx context.Context, start time.Time, set Settings, 
 		Question:      ReviewQuestion(msg.Text),
 	}
 	run := &ent.AgentRun{MessageID: msg.ID, ConversationID: conv.ID, Model: "template"}
+	// A review that already has the business's reply (written in the
+	// platform's own interface, found by a backfill) needs no other.
+	answered, err := s.Store.Ent.Message.Query().Where(message.ConversationID(conv.ID),
+		message.DirectionEQ(message.DirectionOutbound), message.DeletedAtIsNil(), message.ReplacedAtIsNil(),
+		message.DeliveryStatusIn(message.DeliveryStatusSent, message.DeliveryStatusDelivered, message.DeliveryStatusRead)).Exist(ctx)
+	if err != nil {
+		return fmt.Errorf("agent: looking for the review's reply: %w", err)
+	}
+	if answered && facts.Mode != ModeOff {
+		run.Decision, run.Reason = agentrun.DecisionSkipped, "the review already has a reply"
+		run.LatencyMs = int(time.Since(start).Milliseconds())
+		return s.act(ctx, run, Verdict{Decision: agentrun.DecisionSkipped, Reason: run.Reason}, set, msg)
+	}
 	if facts.Mode != ModeOff && strings.TrimSpace(msg.Text) != "" {
-		var err error
 		facts.Sentiment, err = s.sentiment(ctx, msg)
 		if err != nil && !final {
 			return err

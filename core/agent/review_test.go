@@ -228,5 +228,18 @@ func TestAgentReviews(t *testing.T) {
 		five2 := b.review(t, "Dan", 5, "Best coffee in town")
 		require.NoError(t, b.agent.Run(b.sys, five2.ID, false))
 		require.Equal(t, agentrun.DecisionDrafted, b.runOf(t, five2).Decision)
+
+		// A review answered in Google's own interface (a backfill finds
+		// both) gets no second answer.
+		answered := b.review(t, "Eve", 4, "Nice")
+		_, err = b.store.Ent.Message.Create().SetWorkspaceID(b.ch.WorkspaceID).SetConversationID(answered.ConversationID).
+			SetChannelID(b.ch.ID).SetDirection(message.DirectionOutbound).SetAuthorKind(message.AuthorKindAgent).
+			SetExternalID(*answered.ExternalID + "/reply").SetText("Thanks Eve").SetDeliveryStatus(message.DeliveryStatusSent).Save(b.sys)
+		require.NoError(t, err)
+		require.NoError(t, b.agent.Run(b.sys, answered.ID, false))
+		run = b.runOf(t, answered)
+		require.Equal(t, agentrun.DecisionSkipped, run.Decision)
+		require.Contains(t, run.Reason, "already has a reply")
+		require.Len(t, b.outbound(t, answered.ConversationID), 1)
 	})
 }

@@ -423,3 +423,19 @@ func countMessages(t *testing.T, e *reviewEnv) int {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The periodic sync queues one pass per channel, and none for a channel
+// whose pass is still queued or running (its backfill, here).
+func TestQueueSyncs(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		e := newReviewEnv(t, d)
+		require.Equal(t, 1, storetest.CountJobs(t, e.s.DB, "channel.sync_channel"), "connecting queues the backfill")
+		require.NoError(t, e.in.QueueSyncs(context.Background()))
+		require.Equal(t, 1, storetest.CountJobs(t, e.s.DB, "channel.sync_channel"), "the backfill is still queued")
+		_, err := e.s.DB.Exec(`UPDATE river_job SET state = 'completed', finalized_at = CURRENT_TIMESTAMP WHERE kind = 'channel.sync_channel'`)
+		require.NoError(t, err)
+		require.NoError(t, e.in.QueueSyncs(context.Background()))
+		require.Equal(t, 2, storetest.CountJobs(t, e.s.DB, "channel.sync_channel"))
+	})
+}

@@ -131,25 +131,16 @@ func (s *Service) offersSync(ctx context.Context, name string) bool {
 }
 
 // SyncAll runs SyncChannel for every active channel whose connector offers
-// Sync. A channel's failure is logged and does not stop the others; auth
-// failures mark the channel for reconnection.
+// Sync, one after the other. A channel's failure is logged and does not
+// stop the others; auth failures mark the channel for reconnection. The
+// periodic job queues a pass per channel instead (QueueSyncs).
 func (s *Service) SyncAll(ctx context.Context) error {
-	pctx := tenant.NewContext(ctx, tenant.PlatformViewer("channel.sync"))
-	channels, err := s.Store.Ent.Channel.Query().Where(entchannel.StatusEQ(entchannel.StatusActive)).All(pctx)
+	channels, err := s.syncable(ctx)
 	if err != nil {
-		return fmt.Errorf("inbox: listing channels to sync: %w", err)
+		return err
 	}
-	offers := map[string]bool{}
 	var errs []error
 	for _, ch := range channels {
-		ok, seen := offers[ch.Connector]
-		if !seen {
-			ok = s.offersSync(ctx, ch.Connector)
-			offers[ch.Connector] = ok
-		}
-		if !ok {
-			continue
-		}
 		wctx := tenant.NewContext(ctx, tenant.System(string(ch.WorkspaceID), "channel.sync"))
 		if _, err := s.SyncChannel(wctx, ch); err != nil {
 			if sdk.ClassOf(err) == sdk.ClassAuthRevoked {
@@ -162,6 +153,49 @@ func (s *Service) SyncAll(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// QueueSyncs queues a channel.sync_channel job for every active channel
+// whose connector offers Sync (the periodic channel.sync job). Each
+// channel's pass then runs, fails and is retried on its own, and never
+// twice at once: a channel whose pass is still queued or running (its
+// backfill, a notification's) gets no second one.
+func (s *Service) QueueSyncs(ctx context.Context) error {
+	channels, err := s.syncable(ctx)
+	if err != nil || len(channels) == 0 {
+		return err
+	}
+	pctx := tenant.NewContext(ctx, tenant.PlatformViewer("channel.sync"))
+	return s.Store.InTx(pctx, func(tx *store.Tx) error {
+		for _, ch := range channels {
+			if err := tx.InsertJob(pctx, jobargs.ChannelSyncChannel{WorkspaceID: string(ch.WorkspaceID), ChannelID: string(ch.ID)}, nil); err != nil {
+				return fmt.Errorf("inbox: queueing channel syncs: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// syncable lists the active channels whose connector offers Sync.
+func (s *Service) syncable(ctx context.Context) ([]*ent.Channel, error) {
+	pctx := tenant.NewContext(ctx, tenant.PlatformViewer("channel.sync"))
+	channels, err := s.Store.Ent.Channel.Query().Where(entchannel.StatusEQ(entchannel.StatusActive)).All(pctx)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: listing channels to sync: %w", err)
+	}
+	offers := map[string]bool{}
+	var out []*ent.Channel
+	for _, ch := range channels {
+		ok, seen := offers[ch.Connector]
+		if !seen {
+			ok = s.offersSync(ctx, ch.Connector)
+			offers[ch.Connector] = ok
+		}
+		if ok {
+			out = append(out, ch)
+		}
+	}
+	return out, nil
 }
 
 // markNeedsReconnect records that the platform refused the channel's
