@@ -63,9 +63,9 @@ type googleEnv struct {
 type googleEnvConfig struct {
 	noConnect   bool
 	reviewAgent bool
-	options   []gsandbox.Option
-	serve     func(mux *http.ServeMux, neksioURL string) *gsandbox.Server
-	environ   []string
+	options     []gsandbox.Option
+	serve       func(mux *http.ServeMux, neksioURL string) *gsandbox.Server
+	environ     []string
 }
 
 type googleOption func(*googleEnvConfig)
