@@ -147,6 +147,8 @@ func TestGoogleBadPushes(t *testing.T) {
 
 // Google down or rate limiting when the review is fetched: the push is
 // answered 503 with nothing stored, and Pub/Sub's redelivery stores it.
+// Google refusing the fetch for good, or the grant revoked (the channel
+// then needs reconnecting): 200 and a counted drop.
 func TestGooglePushRetryable(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
@@ -160,6 +162,24 @@ func TestGooglePushRetryable(t *testing.T) {
 		require.Zero(t, g.countRows(t, "messages"))
 		require.Equal(t, http.StatusOK, g.pushBody(t, body, gsandbox.PushOptions{}))
 		require.Equal(t, "Nice", messagesOf(g.reviewConversation(t, rv.Name))[0]["text"])
+
+		// Google refusing for good (403): delivering again cannot help,
+		// so the push is answered 200 and counted as dropped.
+		other := g.review("Bo", 3, "Fine")
+		dropped := g.droppedEvents(t)
+		g.G.FailNext(1, http.StatusForbidden, 0)
+		require.Equal(t, http.StatusOK, g.push(t, "NEW_REVIEW", other.Name))
+		require.Equal(t, dropped+1, g.droppedEvents(t))
+		require.Equal(t, 1, g.countRows(t, "conversations"))
+
+		// The grant revoked: the channel needs reconnecting, and the push
+		// is dropped the same way.
+		require.True(t, g.G.RevokeRefreshToken(g.Tokens.RefreshToken))
+		require.Equal(t, http.StatusOK, g.push(t, "NEW_REVIEW", other.Name))
+		require.Equal(t, dropped+2, g.droppedEvents(t))
+		data := g.gql(t, `query($id: ID!) { node(id: $id) { ... on Channel { status lastError } } }`, map[string]any{"id": g.Channel})
+		require.Equal(t, "NEEDS_RECONNECT", dig(data, "node", "status"))
+		require.Equal(t, 1, g.countRows(t, "conversations"))
 	})
 }
 

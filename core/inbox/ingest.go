@@ -45,6 +45,7 @@ func (r *IngestResult) Add(o IngestResult) {
 // are unique per channel and external id.
 func (s *Service) Ingest(ctx context.Context, tx *store.Tx, ch *ent.Channel, events []*sdk.Event) (IngestResult, error) {
 	var res IngestResult
+	syncQueued := false
 	for _, ev := range events {
 		var err error
 		switch ev.Kind {
@@ -63,7 +64,14 @@ func (s *Service) Ingest(ctx context.Context, tx *store.Tx, ch *ent.Channel, eve
 		case sdk.EventAccount:
 			err = s.ingestAccount(ctx, tx, ch, ev.Account, &res)
 		case sdk.EventNotify:
+			if syncQueued {
+				// One pass covers them all (and River refuses the same
+				// unique job twice in one insert).
+				res.Ignored++
+				continue
+			}
 			err = s.ingestNotify(ctx, tx, ch, ev.Notify, &res)
+			syncQueued = true
 		default:
 			res.Ignored++
 		}

@@ -439,3 +439,19 @@ func TestQueueSyncs(t *testing.T) {
 		require.Equal(t, 2, storetest.CountJobs(t, e.s.DB, "channel.sync_channel"))
 	})
 }
+
+// A notification that names no item asks for a sync pass of its channel,
+// queued once however many come.
+func TestNotifyWithoutItem(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		e := newReviewEnv(t, d)
+		_, err := e.s.DB.Exec(`UPDATE river_job SET state = 'completed', finalized_at = CURRENT_TIMESTAMP WHERE kind = 'channel.sync_channel'`)
+		require.NoError(t, err)
+		n := &sdk.Event{Kind: sdk.EventNotify, Platform: "google", AccountID: testLocation,
+			Notify: &sdk.Notification{Type: "NEW_REVIEW", ThreadKind: sdk.ThreadReview}}
+		e.ingest(t, n, n)
+		e.ingest(t, n)
+		require.Equal(t, 2, storetest.CountJobs(t, e.s.DB, "channel.sync_channel"), "the backfill's and one more")
+	})
+}
