@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -26,18 +27,22 @@ func newLimiters(perMinute map[string]int) map[string]*rate.Limiter {
 	out := map[string]*rate.Limiter{}
 	for name, n := range perMinute {
 		if n > 0 {
-			out[name] = rate.NewLimiter(rate.Limit(float64(n)/60), 1)
+			out[quotaKey(name)] = rate.NewLimiter(rate.Limit(float64(n)/60), 1)
 		}
 	}
 	return out
 }
+
+// quotaKey spells a connector's name as its setting does
+// (NEKSIO_MY_RELAY_REQUESTS_PER_MINUTE for "my-relay").
+func quotaKey(name string) string { return strings.ToLower(strings.ReplaceAll(name, "-", "_")) }
 
 // wait holds a call to connector name until its quota allows it. It waits
 // rather than fails, but never past ctx: a call that could not start
 // before its deadline fails retryable at once, with the wait as
 // RetryAfter, so the job layer tries again when the quota allows.
 func (m *Manager) wait(ctx context.Context, name, method string) error {
-	lim := m.limiters[name]
+	lim := m.limiters[quotaKey(name)]
 	if lim == nil || unmetered[method] {
 		return nil
 	}

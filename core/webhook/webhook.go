@@ -4,7 +4,10 @@
 // answers follow DESIGN.md section 1: 401 for a bad signature (nothing
 // stored), 413 over the size limit, 400 for a malformed body, 503 when the
 // plugin or the database is down (the platform retries), and 200 with a
-// counted drop for accounts no channel owns.
+// counted drop for accounts no channel owns. A notification that only names
+// what changed (Google's Pub/Sub) is resolved first: the item is read from
+// the platform with Sync{Only} and stored with the rest, so the 200 still
+// means stored (503 when the platform cannot be read: it delivers again).
 package webhook
 
 import (

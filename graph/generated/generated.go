@@ -2695,6 +2695,10 @@ enum ReplyMode {
 
 input SendReplyInput {
   conversationId: ID!
+  """
+  At most 10,000 characters, and what the platform takes (Google reviews: 4,096
+  bytes of UTF-8); longer answers BAD_USER_INPUT before anything is queued.
+  """
   text: String!
   "Comment threads only; PUBLIC by default."
   mode: ReplyMode

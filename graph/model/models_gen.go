@@ -99,7 +99,9 @@ type ReviewPolicyInput struct {
 
 type SendReplyInput struct {
 	ConversationID pulid.ID `json:"conversationId"`
-	Text           string   `json:"text"`
+	// At most 10,000 characters, and what the platform takes (Google reviews: 4,096
+	// bytes of UTF-8); longer answers BAD_USER_INPUT before anything is queued.
+	Text string `json:"text"`
 	// Comment threads only; PUBLIC by default.
 	Mode *ReplyMode `json:"mode,omitempty"`
 	// Comment threads only: the comment this reply answers, an inbound message
