@@ -45,6 +45,11 @@ type ChannelSyncWorker struct {
 	Inbox *inbox.Service
 }
 
+// Timeout allows asking every connector whether it syncs.
+func (w *ChannelSyncWorker) Timeout(*river.Job[jobargs.ChannelSync]) time.Duration {
+	return 2 * time.Minute
+}
+
 // Work queues the passes.
 func (w *ChannelSyncWorker) Work(ctx context.Context, _ *river.Job[jobargs.ChannelSync]) error {
 	return w.Inbox.QueueSyncs(ctx)

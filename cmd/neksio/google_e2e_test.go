@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,12 +203,12 @@ func TestGoogleSyncBackfill(t *testing.T) {
 		require.NoError(t, g.G.SetReply(replied.Name, "Thank you, Bea!"))
 
 		// The second page fails once.
-		failed := false
+		var failed atomic.Bool
 		g.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-			if failed || !strings.HasSuffix(r.URL.Path, "/reviews") || r.URL.Query().Get("pageToken") == "" {
+			if failed.Load() || !strings.HasSuffix(r.URL.Path, "/reviews") || r.URL.Query().Get("pageToken") == "" {
 				return false
 			}
-			failed = true
+			failed.Store(true)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return true
 		})
@@ -217,7 +218,7 @@ func TestGoogleSyncBackfill(t *testing.T) {
 			_ = g.App.Store.DB.QueryRow(`SELECT count(*) FROM conversations`).Scan(&n)
 			return n == 61
 		}, 60*time.Second, 50*time.Millisecond, "61 reviews in 90 days, the 100-day-old one left out")
-		require.True(t, failed)
+		require.True(t, failed.Load())
 		// A periodic pass may have run too, but the backfill's second page
 		// was asked for twice with the same token: resumed, not restarted.
 		var tokens []string

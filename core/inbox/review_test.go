@@ -455,3 +455,25 @@ func TestNotifyWithoutItem(t *testing.T) {
 		require.Equal(t, 2, storetest.CountJobs(t, e.s.DB, "channel.sync_channel"), "the backfill's and one more")
 	})
 }
+
+// down is a connector that cannot describe itself (it is restarting).
+type down struct{ sdk.UnimplementedConnector }
+
+func (down) Describe(context.Context) (*sdk.Description, error) {
+	return nil, &sdk.Error{Class: sdk.ClassRetryable, Message: "restarting"}
+}
+
+// A channel's pass (its backfill) is not lost while its connector is
+// restarting: the job fails retryable and runs again.
+func TestSyncOneConnectorDown(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		e := newReviewEnv(t, d)
+		e.in.Gateway = gateway{down{}}
+		err := e.in.SyncOne(e.sys, string(e.ch.ID))
+		require.Equal(t, sdk.ClassRetryable, sdk.ClassOf(err))
+		e.in.Gateway = gateway{e.conn}
+		require.NoError(t, e.in.SyncOne(e.sys, string(e.ch.ID)))
+		require.Len(t, e.conn.syncs, 1)
+	})
+}

@@ -108,7 +108,15 @@ func (s *Service) SyncOne(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("inbox: loading channel to sync: %w", err)
 	}
-	if ch.Status != entchannel.StatusActive || !s.offersSync(ctx, ch.Connector) {
+	if ch.Status != entchannel.StatusActive {
+		return nil
+	}
+	switch ok, err := s.offersSyncErr(ctx, ch.Connector); {
+	case err != nil:
+		// The connector is restarting: the pass (a backfill, perhaps) must
+		// not be lost.
+		return err
+	case !ok:
 		return nil
 	}
 	if _, err := s.SyncChannel(ctx, ch); err != nil {
@@ -122,12 +130,23 @@ func (s *Service) SyncOne(ctx context.Context, id string) error {
 
 // offersSync reports whether connector name has the sync capability.
 func (s *Service) offersSync(ctx context.Context, name string) bool {
+	ok, err := s.offersSyncErr(ctx, name)
+	return ok && err == nil
+}
+
+// offersSyncErr is offersSync with the failure to ask: a connector that
+// does not exist offers nothing; one that cannot answer now fails
+// retryable.
+func (s *Service) offersSyncErr(ctx context.Context, name string) (bool, error) {
 	conn, err := s.Gateway.Get(name)
 	if err != nil {
-		return false
+		return false, nil
 	}
 	d, err := conn.Describe(ctx)
-	return err == nil && slices.Contains(d.Capabilities, sdk.CapSync)
+	if err != nil {
+		return false, &sdk.Error{Class: sdk.ClassRetryable, Message: "connector " + name + " unavailable: " + err.Error()}
+	}
+	return slices.Contains(d.Capabilities, sdk.CapSync), nil
 }
 
 // SyncAll runs SyncChannel for every active channel whose connector offers
