@@ -445,7 +445,7 @@ func TestGoogleSandboxSimulate(t *testing.T) {
 		conv := g.reviewConversation(t, name)
 		require.EqualValues(t, 2, conv["rating"])
 		require.Equal(t, "Cold coffee", messagesOf(conv)[0]["text"])
-		require.Equal(t, "Sandbox Reviewer", dig(conv, "contact", "name"))
+		require.Equal(t, "Alex Rivera", dig(conv, "contact", "name"))
 
 		out.Reset()
 		root = rootCmd()

@@ -113,7 +113,7 @@ func simulateCmd() *cobra.Command {
 			if platform == "google" {
 				reviewer := name
 				if !cmd.Flags().Changed("name") {
-					reviewer = "Sandbox Reviewer"
+					reviewer = "Alex Rivera"
 				}
 				return simulateGoogle(cmd, sandboxURL, gLocation, gReview, reviewer, text, gStars, gAnonymous, gDelete)
 			}
