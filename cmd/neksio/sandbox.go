@@ -172,7 +172,7 @@ func simulateCmd() *cobra.Command {
 	f.StringVar(&secret, "app-secret", "", "the app secret to sign with (default: NEKSIO_<PLATFORM>_APP_SECRET)")
 	f.StringVar(&text, "text", "Hello!", "the message text")
 	f.StringVar(&from, "from", "16505551234", "the customer's id (wa_id, PSID, IGSID)")
-	f.StringVar(&name, "name", "Sandbox Customer", "the customer's name")
+	f.StringVar(&name, "name", "Sandbox Customer", "the customer's name (google: the reviewer's, default Alex Rivera)")
 	f.StringVar(&phoneID, "phone-number-id", "", "whatsapp: the business phone_number_id")
 	f.StringVar(&kind, "kind", "dm", "facebook|instagram: dm or comment")
 	f.StringVar(&account, "account", "", "facebook|instagram: the Page or Instagram account id")

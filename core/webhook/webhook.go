@@ -296,8 +296,8 @@ func (h *Handler) ingest(ctx context.Context, name string, groups map[string]*gr
 	return nil
 }
 
-// fetchError is a failure to read the items a notification named, which
-// the platform's next delivery may not meet: answered 503.
+// fetchError says the items a notification named cannot be read now (the
+// platform is down or rate limiting): answered 503, so it delivers again.
 type fetchError struct{ err error }
 
 func (e *fetchError) Error() string { return "fetching notified items: " + e.err.Error() }
