@@ -23,10 +23,11 @@ import (
 // each under its own prefix, for local development against `neksio serve`.
 func sandboxCmd() *cobra.Command {
 	var addr, waNumber, waToken, pageID, pageToken, igID, igToken, metaSecret, neksioURL, waSecret string
+	var google googleSandbox
 	var tt tiktokSandboxFlags
 	cmd := &cobra.Command{
 		Use:   "sandbox",
-		Short: "Serve the platform emulators (WhatsApp Cloud API, Meta Graph API, TikTok) for local development",
+		Short: "Serve the platform emulators (WhatsApp Cloud API, Meta Graph API, Google Business Profile, TikTok) for local development",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var waOpts []wasandbox.Option
 			if waSecret != "" && neksioURL != "" {
@@ -55,6 +56,9 @@ func sandboxCmd() *cobra.Command {
 				_ = json.NewEncoder(w).Encode(wa.Sent())
 			})
 			mux.Handle("/meta/", http.StripPrefix("/meta", meta))
+			if err := google.mount(mux, neksioURL); err != nil {
+				return err
+			}
 			tiktok, ttTokens, ttVideo, err := tt.build(neksioURL)
 			if err != nil {
 				return err
@@ -69,15 +73,15 @@ func sandboxCmd() *cobra.Command {
 
   NEKSIO_WHATSAPP_API_BASE_URL=%[1]s/whatsapp
   NEKSIO_META_API_BASE_URL=%[1]s/meta  NEKSIO_META_ALLOW_PRIVATE_MEDIA_URLS=true
-
+%[8]s
 Connect with connectChannel:
   whatsapp  externalId %[2]s  credentials {accessToken: "%[3]s"}
   meta      externalId %[4]s (Facebook Page)  credentials {accessToken: "%[5]s"}
   meta      externalId %[6]s (Instagram)      credentials {accessToken: "%[7]s"}
+%[9]s
+What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/sent, %[1]s/google/_sandbox/google/replies
 
-What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/sent
-
-`, base, waNumber, waToken, pageID, pageToken, igID, igToken)
+`, base, waNumber, waToken, pageID, pageToken, igID, igToken, google.settings(base), google.connect())
 			fmt.Fprint(cmd.OutOrStdout(), tiktokSandboxHelp(base, &tt, ttTokens, ttVideo))
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			go func() { <-cmd.Context().Done(); _ = srv.Close() }()
@@ -96,8 +100,9 @@ What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/
 	f.StringVar(&igID, "instagram-id", "1780000000000001", "the emulated Instagram account id")
 	f.StringVar(&igToken, "instagram-token", "sandbox-instagram-token", "its access token")
 	f.StringVar(&metaSecret, "meta-app-secret", os.Getenv("NEKSIO_META_APP_SECRET"), "app secret for appsecret_proof checks")
-	f.StringVar(&neksioURL, "neksio-url", "http://127.0.0.1:8080", "the server the emulators post their webhooks to (WhatsApp statuses, TikTok echoes, comments and publications)")
+	f.StringVar(&neksioURL, "neksio-url", "http://127.0.0.1:8080", "the server the emulators post to (WhatsApp statuses, Google notifications, TikTok echoes, comment changes and publications)")
 	f.StringVar(&waSecret, "whatsapp-app-secret", os.Getenv("NEKSIO_WHATSAPP_APP_SECRET"), "app secret to sign WhatsApp status webhooks with (empty: no statuses)")
+	google.flags(cmd)
 	tt.register(cmd)
 	return cmd
 }
@@ -106,12 +111,22 @@ What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/
 // payment CLIs trigger test events.
 func simulateCmd() *cobra.Command {
 	var url, secret, text, from, name, phoneID, kind, account, post, sandboxURL, clientKey, parent string
+	var gLocation, gReview string
+	var gStars int
+	var gAnonymous, gDelete bool
 	cmd := &cobra.Command{
-		Use:   "simulate whatsapp|facebook|instagram|tiktok",
-		Short: "Post a correctly signed webhook to a running Neksio server",
+		Use:   "simulate whatsapp|facebook|instagram|google|tiktok",
+		Short: "Post a correctly signed webhook to a running Neksio server (google: have the sandbox write a review and push it; tiktok --kind comment: have the sandbox add a comment)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			platform := args[0]
+			if platform == "google" {
+				reviewer := name
+				if !cmd.Flags().Changed("name") {
+					reviewer = "Alex Rivera"
+				}
+				return simulateGoogle(cmd, sandboxURL, gLocation, gReview, reviewer, text, gStars, gAnonymous, gDelete)
+			}
 			var body []byte
 			var path, sec string
 			switch platform {
@@ -150,7 +165,7 @@ func simulateCmd() *cobra.Command {
 					}
 				}
 			default:
-				return fmt.Errorf("unknown platform %q (whatsapp, facebook, instagram or tiktok)", platform)
+				return fmt.Errorf("unknown platform %q (whatsapp, facebook, instagram, google or tiktok)", platform)
 			}
 			if sec == "" {
 				return fmt.Errorf("no app secret: pass --app-secret or set NEKSIO_%s_APP_SECRET", map[bool]string{true: "WHATSAPP", false: "META"}[platform == "whatsapp"])
@@ -171,12 +186,17 @@ func simulateCmd() *cobra.Command {
 	f.StringVar(&secret, "app-secret", "", "the app secret to sign with (default: NEKSIO_<PLATFORM>_APP_SECRET; tiktok: NEKSIO_TIKTOK_CLIENT_SECRET)")
 	f.StringVar(&text, "text", "Hello!", "the message text")
 	f.StringVar(&from, "from", "16505551234", "the customer's id (wa_id, PSID, IGSID)")
-	f.StringVar(&name, "name", "Sandbox Customer", "the customer's name")
+	f.StringVar(&name, "name", "Sandbox Customer", "the customer's name (google: the reviewer's, default Alex Rivera)")
 	f.StringVar(&phoneID, "phone-number-id", "", "whatsapp: the business phone_number_id")
 	f.StringVar(&kind, "kind", "dm", "facebook|instagram|tiktok: dm or comment")
 	f.StringVar(&account, "account", "", "facebook|instagram|tiktok: the Page, Instagram account or TikTok open_id")
 	f.StringVar(&post, "post", "", "facebook|instagram|tiktok: the post, media or video id for comments (tiktok: a new video when empty)")
-	f.StringVar(&sandboxURL, "sandbox-url", "", "facebook|instagram|tiktok: the emulator (e.g. http://127.0.0.1:8090/meta, /tiktok) to tell about the customer; tiktok comments are made there")
+	f.StringVar(&sandboxURL, "sandbox-url", "", "facebook|instagram: the Meta emulator (e.g. http://127.0.0.1:8090/meta) to tell about the customer; google: the Google emulator (default "+sandboxGoogleURL+"); tiktok: the TikTok emulator (e.g. http://127.0.0.1:8090/tiktok), told about the customer, where comments are made")
+	f.StringVar(&gLocation, "location", "", "google: the location reviewed (accounts/{a}/locations/{l})")
+	f.IntVar(&gStars, "stars", 5, "google: the review's stars, 1-5 (0: no rating)")
+	f.BoolVar(&gAnonymous, "anonymous", false, "google: an anonymous reviewer")
+	f.StringVar(&gReview, "review", "", "google: a review to edit (with --stars and --text) or delete (--delete)")
+	f.BoolVar(&gDelete, "delete", false, "google: delete --review")
 	f.StringVar(&clientKey, "client-key", cmp.Or(os.Getenv("NEKSIO_TIKTOK_CLIENT_KEY"), ttsandbox.DefaultClientKey), "tiktok: the app's client key the delivery names")
 	f.StringVar(&parent, "parent", "", "tiktok: the comment a comment replies to")
 	return cmd

@@ -396,7 +396,12 @@ func newConnectorManager(cfg *config.Config, log *slog.Logger) (*connector.Manag
 	if err != nil {
 		return nil, err
 	}
-	mgr := connector.New(connector.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.PluginTimeout, Logger: log.With("component", "connector")})
+	quotas, err := requestQuotas(cfg.Environment())
+	if err != nil {
+		return nil, err
+	}
+	mgr := connector.New(connector.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.PluginTimeout, Logger: log.With("component", "connector"),
+		RequestsPerMinute: quotas})
 	for _, name := range cfg.Connectors {
 		name = strings.TrimSpace(name)
 		if name == "" {

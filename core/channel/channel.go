@@ -186,9 +186,10 @@ func (s *Service) Connect(ctx context.Context, in ConnectInput) (*ent.Channel, e
 		}
 		tx.Emit(event.Event{Type: event.ChannelUpdated, WorkspaceID: v.WorkspaceID, ObjectID: string(out.ID), ChannelID: string(out.ID)})
 		if slices.Contains(desc.Capabilities, sdk.CapSync) {
-			// What the platform does not push (comments, reviews) comes in
-			// now rather than at the next periodic pass.
-			if err := tx.InsertJob(ctx, jobargs.ChannelSync{ChannelID: string(out.ID)}, nil); err != nil {
+			// What the platform does not push is pulled now (a new
+			// channel's first pass is its backfill), not at the next
+			// periodic pass.
+			if err := tx.InsertJob(ctx, jobargs.ChannelSyncChannel{WorkspaceID: v.WorkspaceID, ChannelID: string(out.ID)}, nil); err != nil {
 				return err
 			}
 		}

@@ -12,20 +12,11 @@ import (
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
-// Rules gives the limits connectors state for their platforms in
-// Describe (protocol 1.1). core/connector's Manager implements it.
-type Rules interface {
-	// PlatformRules returns what connector states for platform, or nil
-	// when it states nothing (a plugin built before protocol 1.1, or one
-	// that has not described itself yet): the host then checks nothing
-	// and the platform has the last word.
-	PlatformRules(connector, platform string) *sdk.PlatformRules
-}
-
-// StaticRules are fixed rules by connector name (tests, tools).
+// StaticRules are fixed rules by connector name (tests, tools): a
+// RuleSource.
 type StaticRules map[string][]sdk.PlatformRules
 
-// PlatformRules implements Rules.
+// PlatformRules implements RuleSource.
 func (r StaticRules) PlatformRules(connector, platform string) *sdk.PlatformRules {
 	d := sdk.Description{Rules: r[connector]}
 	return d.RulesFor(platform)

@@ -19,7 +19,7 @@ import (
 )
 
 // rules are the windows the built-in connectors state (plugins/*/rules.go).
-var rules = inbox.StaticRules{
+var windowRules = inbox.StaticRules{
 	"whatsapp": {{Platform: "whatsapp", ReplyWindows: []sdk.ReplyWindow{{ThreadKind: sdk.ThreadDirect, Window: 24 * time.Hour, TemplatesAllowed: true}}}},
 	"meta": {{Platform: "facebook", ReplyWindows: []sdk.ReplyWindow{{ThreadKind: sdk.ThreadDirect, Window: 24 * time.Hour, HumanAgentWindow: 7 * 24 * time.Hour}}},
 		{Platform: "instagram", ReplyWindows: []sdk.ReplyWindow{{ThreadKind: sdk.ThreadDirect, Window: 24 * time.Hour, HumanAgentWindow: 7 * 24 * time.Hour}}}},
@@ -35,7 +35,7 @@ func TestReplyWindowFromRules(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		s := storetest.Open(t, d)
 		now := time.Now()
-		in := &inbox.Service{Store: s, Rules: rules, Now: func() time.Time { return now }}
+		in := &inbox.Service{Store: s, Rules: windowRules, Now: func() time.Time { return now }}
 		ctx := context.Background()
 		ws, err := workspace.Create(ctx, s, "cafe")
 		require.NoError(t, err)

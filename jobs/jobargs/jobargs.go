@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Queue names.
@@ -95,11 +96,8 @@ func (ChannelRefreshTokens) InsertOpts() river.InsertOpts {
 }
 
 // ChannelSync pulls what platforms do not push, for every channel whose
-// connector offers Sync. It runs periodically; with ChannelID it syncs
-// that channel alone (queued when a channel is connected).
-type ChannelSync struct {
-	ChannelID string `json:"channel_id,omitempty"`
-}
+// connector offers Sync. It runs periodically.
+type ChannelSync struct{}
 
 // Kind implements river.JobArgs.
 func (ChannelSync) Kind() string { return "channel.sync" }
@@ -107,4 +105,24 @@ func (ChannelSync) Kind() string { return "channel.sync" }
 // InsertOpts keeps a single pass queued at a time.
 func (ChannelSync) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Minute}}
+}
+
+// ChannelSyncChannel runs a sync pass for one channel: right after it is
+// connected (its backfill), and when a platform notification does not say
+// which item changed.
+type ChannelSyncChannel struct {
+	WorkspaceID string `json:"workspace_id"`
+	ChannelID   string `json:"channel_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ChannelSyncChannel) Kind() string { return "channel.sync_channel" }
+
+// InsertOpts keeps one pass per channel queued or running at a time (a
+// burst of notifications asks for one); a finished pass does not block
+// the next.
+func (ChannelSyncChannel) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+			rivertype.JobStateScheduled, rivertype.JobStateRetryable}}}
 }
