@@ -929,7 +929,7 @@ func TestTikTokSandboxCommand(t *testing.T) {
 	target.Store(u)
 	require.Contains(t, text, "NEKSIO_TIKTOK_API_BASE_URL="+base+"/tiktok\n")
 	require.Contains(t, text, "NEKSIO_TIKTOK_BUSINESS_API_BASE_URL="+base+"/tiktok/open_api/v1.3\n")
-	m := regexp.MustCompile(`accessToken: "([^"]+)", refreshToken: "([^"]+)", expiresAt: "([^"]+)"`).FindStringSubmatch(text)
+	m := regexp.MustCompile(`tiktok +externalId \S+ +credentials {accessToken: "([^"]+)", refreshToken: "([^"]+)", expiresAt: "([^"]+)"`).FindStringSubmatch(text)
 	require.Len(t, m, 4, text)
 	video := regexp.MustCompile(`a video to comment on: (\d+)`).FindStringSubmatch(text)
 	require.Len(t, video, 2, text)
