@@ -44,8 +44,11 @@ type Service struct {
 	Gateway  Gateway
 	Channels Credentials
 	// Rules are the limits connectors state for their platforms (reply
-	// length); nil applies only MaxReplyChars.
+	// length, reply windows); nil applies only MaxReplyChars.
 	Rules RuleSource
+	// OnPublish receives the publication outcomes webhooks report (see
+	// ingestPublish); nil counts them as ignored.
+	OnPublish PublishHook
 }
 
 // RuleSource gives the rules a connector states for a platform in
@@ -258,6 +261,18 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	}
 	if err := s.checkReply(ctx, tx.Ent, conv, text); err != nil {
 		return nil, err
+	}
+	if !r.Draft {
+		// Refused here, before anything is queued, rather than by the
+		// platform after the reply was stored and the customer waited.
+		// Replies to one conversation are counted one at a time, so two
+		// at once cannot both take the window's last message.
+		if err := tx.Lock(ctx, "replies:"+string(conv.ID)); err != nil {
+			return nil, fmt.Errorf("inbox: %w", err)
+		}
+		if err := s.CheckReplyWindow(ctx, tx.Ent, conv.Edges.Channel, conv, r.AuthorKind); err != nil {
+			return nil, err
+		}
 	}
 	mode := r.Mode
 	switch {
