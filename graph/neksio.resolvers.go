@@ -9,8 +9,10 @@ import (
 	"context"
 	"strings"
 
+	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/inbox"
+	"github.com/neksio/neksio/core/onboarding"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/apikey"
@@ -52,10 +54,35 @@ func (r *mutationResolver) UpdateConversation(ctx context.Context, id pulid.ID, 
 
 // ConnectChannel is the resolver for the connectChannel field.
 func (r *mutationResolver) ConnectChannel(ctx context.Context, input model.ConnectChannelInput) (*ent.Channel, error) {
+	if input.AuthorizationID != nil {
+		switch {
+		case input.Credentials != nil || input.AppSecret != nil || input.VerifyToken != nil:
+			return nil, apperr.Invalid("credentials", "give authorizationId or credentials, not both: the authorization brings the credentials")
+		case input.Platform != nil:
+			return nil, apperr.Invalid("platform", "the authorization says each account's platform")
+		}
+		a, err := r.deps.Onboarding.Get(ctx, *input.AuthorizationID)
+		if err != nil {
+			return nil, err
+		}
+		if input.Connector != nil && *input.Connector != a.Connector {
+			return nil, apperr.Invalid("connector", "the authorization is for %s, not %s", a.Connector, *input.Connector)
+		}
+		return r.deps.Onboarding.Connect(ctx, onboarding.ConnectInput{AuthorizationID: *input.AuthorizationID,
+			ExternalID: input.ExternalID, Name: deref(input.Name)})
+	}
+	switch {
+	case input.Connector == nil:
+		return nil, apperr.Invalid("connector", "connector is required (or authorizationId)")
+	case input.Credentials == nil:
+		return nil, apperr.Invalid("credentials", "credentials are required (or authorizationId)")
+	case input.Name == nil:
+		return nil, apperr.Invalid("name", "name is required with credentials")
+	}
 	return r.deps.Channels.Connect(ctx, channel.ConnectInput{
-		Connector:   input.Connector,
+		Connector:   *input.Connector,
 		ExternalID:  input.ExternalID,
-		Name:        input.Name,
+		Name:        *input.Name,
 		Platform:    deref(input.Platform),
 		Credentials: input.Credentials,
 		AppSecret:   deref(input.AppSecret),

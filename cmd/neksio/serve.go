@@ -30,6 +30,7 @@ import (
 	"github.com/neksio/neksio/core/config"
 	"github.com/neksio/neksio/core/connector"
 	"github.com/neksio/neksio/core/inbox"
+	"github.com/neksio/neksio/core/secret"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/webhook"
@@ -84,6 +85,10 @@ type App struct {
 	// OnStart and OnClose run after Start and before Close (subscriptions' listeners, ...).
 	OnStart []func(ctx context.Context) error
 	OnClose []func()
+	// PeriodicJobs are scheduled by worker processes, next to the core ones.
+	PeriodicJobs []*river.PeriodicJob
+	// Box seals secrets with the master key.
+	Box *secret.Box
 }
 
 // wirings extend the App, one per feature area, each in its own file
@@ -108,13 +113,16 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 		return nil, err
 	}
 	channels := &channel.Service{Store: s, Box: box, Gateway: mgr, Apps: func(name string) sdk.App { return appSettings(cfg.Environment(), name) }, Log: log}
-	in := &inbox.Service{Store: s, Gateway: mgr, Channels: channels, Rules: mgr}
+	in := &inbox.Service{Store: s, Gateway: mgr, Channels: channels, Rules: mgr, Capabilities: mgr,
+		HumanAgentAllowed: func(name string) bool {
+			return strings.EqualFold(strings.TrimSpace(appSettings(cfg.Environment(), name).Settings["human_agent_tag"]), "true")
+		}}
 	authSvc := &auth.Service{Store: s}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	app := &App{Cfg: cfg, Log: log, Store: s, Connectors: mgr, Channels: channels, Inbox: in, Auth: authSvc,
-		Registry: reg, Workers: river.NewWorkers()}
+		Registry: reg, Workers: river.NewWorkers(), Box: box}
 	app.GraphDeps = graph.Deps{Store: s, Auth: authSvc, Inbox: in, Channels: channels, Connectors: app.connectorInfo}
 	jobs.Register(app.Workers, jobs.Deps{Inbox: in, Channels: channels})
 	for _, wire := range wirings {
@@ -128,7 +136,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 	if cfg.Role != "api" {
 		rcfg.Queues = jobs.Queues()
 		rcfg.Workers = app.Workers
-		rcfg.PeriodicJobs = jobs.PeriodicJobs()
+		rcfg.PeriodicJobs = append(jobs.PeriodicJobs(), app.PeriodicJobs...)
 	}
 	rc, err := river.NewClient(s.Driver, rcfg)
 	if err != nil {

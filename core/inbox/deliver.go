@@ -334,6 +334,9 @@ func (s *Service) sendRequest(ctx context.Context, msg *ent.Message, conv *ent.C
 			return nil, &sdk.Error{Class: sdk.ClassPermanent, Message: "the conversation has no contact to write to"}
 		}
 		req.RecipientID = conv.Edges.Contact.ExternalID
+		if msg.Type == TypeTemplate {
+			templateRequest(msg, req)
+		}
 	case conversation.KindReview:
 		req.Kind = sdk.SendReviewReply
 		req.RecipientID = conv.ThreadID

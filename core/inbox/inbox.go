@@ -8,6 +8,7 @@ package inbox
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -49,6 +50,37 @@ type Service struct {
 	// OnPublish receives the publication outcomes webhooks report (see
 	// ingestPublish); nil counts them as ignored.
 	OnPublish PublishHook
+	// Capabilities says what each connector offers (core/connector's
+	// Manager); nil asks the connector (Describe).
+	Capabilities CapabilitySource
+	// HumanAgentAllowed reports whether the app of connector holds the
+	// permission to send a person's messages in the platform's longer
+	// human-agent window (Meta's HUMAN_AGENT tag,
+	// NEKSIO_META_HUMAN_AGENT_TAG); nil: none does.
+	HumanAgentAllowed func(connector string) bool
+
+	templates templateCache
+}
+
+// CapabilitySource says whether a connector offers a capability.
+type CapabilitySource interface {
+	HasCapability(connector string, c sdk.Capability) bool
+}
+
+// hasCapability reports whether connector offers c.
+func (s *Service) hasCapability(ctx context.Context, connector string, c sdk.Capability) bool {
+	if s.Capabilities != nil {
+		return s.Capabilities.HasCapability(connector, c)
+	}
+	if s.Gateway == nil {
+		return false
+	}
+	conn, err := s.Gateway.Get(connector)
+	if err != nil {
+		return false
+	}
+	d, err := conn.Describe(ctx)
+	return err == nil && slices.Contains(d.Capabilities, c)
 }
 
 // RuleSource gives the rules a connector states for a platform in

@@ -144,6 +144,9 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	if err != nil {
 		return err
 	}
+	if err := s.queueLookups(ctx, tx, ch, m, ct, conv); err != nil {
+		return err
+	}
 	create := tx.Ent.Message.Create().
 		SetWorkspaceID(ch.WorkspaceID).
 		SetConversationID(conv.ID).

@@ -15,10 +15,12 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/knowledgedocument"
@@ -166,6 +168,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	AuthorizedAccount struct {
+		ExternalID func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Platform   func(childComplexity int) int
+	}
+
 	BusinessHoursWindow struct {
 		Day   func(childComplexity int) int
 		End   func(childComplexity int) int
@@ -208,6 +216,17 @@ type ComplexityRoot struct {
 		TokenExpiresAt func(childComplexity int) int
 		TokenScopes    func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
+	}
+
+	ChannelAuthorization struct {
+		Accounts  func(childComplexity int) int
+		Connector func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		Error     func(childComplexity int) int
+		ErrorCode func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Status    func(childComplexity int) int
 	}
 
 	ChannelConnection struct {
@@ -287,6 +306,7 @@ type ComplexityRoot struct {
 		Status         func(childComplexity int) int
 		Subject        func(childComplexity int) int
 		ThreadID       func(childComplexity int) int
+		ThumbnailURL   func(childComplexity int) int
 		URL            func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
 	}
@@ -477,35 +497,37 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AcceptInvite            func(childComplexity int, input model.AcceptInviteInput) int
-		AddKnowledgeDocument    func(childComplexity int, input model.AddKnowledgeDocumentInput) int
-		AddNote                 func(childComplexity int, input model.AddNoteInput) int
-		ApproveDraft            func(childComplexity int, id pulid.ID, text *string) int
-		ConnectChannel          func(childComplexity int, input model.ConnectChannelInput) int
-		CreateAPIKey            func(childComplexity int, input model.CreateAPIKeyInput) int
-		CreateCannedReply       func(childComplexity int, input model.CreateCannedReplyInput) int
-		CreateLabel             func(childComplexity int, input model.CreateLabelInput) int
-		DeleteCannedReply       func(childComplexity int, id pulid.ID) int
-		DeleteKnowledgeDocument func(childComplexity int, id pulid.ID) int
-		DeleteLabel             func(childComplexity int, id pulid.ID) int
-		DeleteReviewReply       func(childComplexity int, conversationID pulid.ID) int
-		DiscardDraft            func(childComplexity int, id pulid.ID) int
-		DisconnectChannel       func(childComplexity int, id pulid.ID) int
-		InviteMember            func(childComplexity int, input model.InviteMemberInput) int
-		LabelConversation       func(childComplexity int, input model.LabelConversationInput) int
-		RemoveMember            func(childComplexity int, id pulid.ID) int
-		RevokeAPIKey            func(childComplexity int, id pulid.ID) int
-		RevokeInvite            func(childComplexity int, id pulid.ID) int
-		SendReply               func(childComplexity int, input model.SendReplyInput) int
-		SignIn                  func(childComplexity int, input model.SignInInput) int
-		SignOut                 func(childComplexity int) int
-		UnlabelConversation     func(childComplexity int, input model.LabelConversationInput) int
-		UpdateAgentSettings     func(childComplexity int, input model.UpdateAgentSettingsInput) int
-		UpdateChannel           func(childComplexity int, id pulid.ID, input model.UpdateChannelInput) int
-		UpdateConversation      func(childComplexity int, id pulid.ID, input model.UpdateConversationInput) int
-		UpdateKnowledgeDocument func(childComplexity int, id pulid.ID, input model.UpdateKnowledgeDocumentInput) int
-		UpdateMember            func(childComplexity int, id pulid.ID, input model.UpdateMemberInput) int
-		UploadKnowledgeDocument func(childComplexity int, input model.UploadKnowledgeDocumentInput) int
+		AcceptInvite              func(childComplexity int, input model.AcceptInviteInput) int
+		AddKnowledgeDocument      func(childComplexity int, input model.AddKnowledgeDocumentInput) int
+		AddNote                   func(childComplexity int, input model.AddNoteInput) int
+		ApproveDraft              func(childComplexity int, id pulid.ID, text *string) int
+		ConnectChannel            func(childComplexity int, input model.ConnectChannelInput) int
+		CreateAPIKey              func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateCannedReply         func(childComplexity int, input model.CreateCannedReplyInput) int
+		CreateLabel               func(childComplexity int, input model.CreateLabelInput) int
+		DeleteCannedReply         func(childComplexity int, id pulid.ID) int
+		DeleteKnowledgeDocument   func(childComplexity int, id pulid.ID) int
+		DeleteLabel               func(childComplexity int, id pulid.ID) int
+		DeleteReviewReply         func(childComplexity int, conversationID pulid.ID) int
+		DiscardDraft              func(childComplexity int, id pulid.ID) int
+		DisconnectChannel         func(childComplexity int, id pulid.ID) int
+		InviteMember              func(childComplexity int, input model.InviteMemberInput) int
+		LabelConversation         func(childComplexity int, input model.LabelConversationInput) int
+		RemoveMember              func(childComplexity int, id pulid.ID) int
+		RevokeAPIKey              func(childComplexity int, id pulid.ID) int
+		RevokeInvite              func(childComplexity int, id pulid.ID) int
+		SendReply                 func(childComplexity int, input model.SendReplyInput) int
+		SendTemplate              func(childComplexity int, input model.SendTemplateInput) int
+		SignIn                    func(childComplexity int, input model.SignInInput) int
+		SignOut                   func(childComplexity int) int
+		StartChannelAuthorization func(childComplexity int, connector string) int
+		UnlabelConversation       func(childComplexity int, input model.LabelConversationInput) int
+		UpdateAgentSettings       func(childComplexity int, input model.UpdateAgentSettingsInput) int
+		UpdateChannel             func(childComplexity int, id pulid.ID, input model.UpdateChannelInput) int
+		UpdateConversation        func(childComplexity int, id pulid.ID, input model.UpdateConversationInput) int
+		UpdateKnowledgeDocument   func(childComplexity int, id pulid.ID, input model.UpdateKnowledgeDocumentInput) int
+		UpdateMember              func(childComplexity int, id pulid.ID, input model.UpdateMemberInput) int
+		UploadKnowledgeDocument   func(childComplexity int, input model.UploadKnowledgeDocumentInput) int
 	}
 
 	PageInfo struct {
@@ -516,25 +538,27 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APIKeys            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
-		AgentRuns          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AgentRunOrder, where *ent.AgentRunWhereInput) int
-		AgentSettings      func(childComplexity int) int
-		AskKnowledgeBase   func(childComplexity int, question string) int
-		AuditLogs          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditLogOrder) int
-		CannedReplies      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.CannedReplyOrder, where *ent.CannedReplyWhereInput) int
-		Channels           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
-		Connectors         func(childComplexity int) int
-		Contacts           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ContactOrder, where *ent.ContactWhereInput) int
-		Conversations      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) int
-		Invites            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
-		KnowledgeDocuments func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.KnowledgeDocumentOrder, where *ent.KnowledgeDocumentWhereInput) int
-		Labels             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.LabelOrder, where *ent.LabelWhereInput) int
-		Me                 func(childComplexity int) int
-		Members            func(childComplexity int) int
-		Messages           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) int
-		Node               func(childComplexity int, id pulid.ID) int
-		Nodes              func(childComplexity int, ids []pulid.ID) int
-		Viewer             func(childComplexity int) int
+		APIKeys              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
+		AgentRuns            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AgentRunOrder, where *ent.AgentRunWhereInput) int
+		AgentSettings        func(childComplexity int) int
+		AskKnowledgeBase     func(childComplexity int, question string) int
+		AuditLogs            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditLogOrder) int
+		CannedReplies        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.CannedReplyOrder, where *ent.CannedReplyWhereInput) int
+		ChannelAuthorization func(childComplexity int, id pulid.ID) int
+		Channels             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
+		Connectors           func(childComplexity int) int
+		Contacts             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ContactOrder, where *ent.ContactWhereInput) int
+		Conversations        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) int
+		Invites              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
+		KnowledgeDocuments   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.KnowledgeDocumentOrder, where *ent.KnowledgeDocumentWhereInput) int
+		Labels               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.LabelOrder, where *ent.LabelWhereInput) int
+		Me                   func(childComplexity int) int
+		Members              func(childComplexity int) int
+		Messages             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) int
+		Node                 func(childComplexity int, id pulid.ID) int
+		Nodes                func(childComplexity int, ids []pulid.ID) int
+		Viewer               func(childComplexity int) int
+		WhatsappTemplates    func(childComplexity int, channelID pulid.ID) int
 	}
 
 	ReviewPolicy struct {
@@ -549,6 +573,11 @@ type ComplexityRoot struct {
 		ExpiresAt func(childComplexity int) int
 		Token     func(childComplexity int) int
 		User      func(childComplexity int) int
+	}
+
+	StartChannelAuthorizationPayload struct {
+		Authorization func(childComplexity int) int
+		URL           func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -573,6 +602,16 @@ type ComplexityRoot struct {
 		Role       func(childComplexity int) int
 		User       func(childComplexity int) int
 		Workspace  func(childComplexity int) int
+	}
+
+	WhatsAppTemplate struct {
+		Body       func(childComplexity int) int
+		Category   func(childComplexity int) int
+		Components func(childComplexity int) int
+		Language   func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Parameters func(childComplexity int) int
+		Status     func(childComplexity int) int
 	}
 
 	Workspace struct {
@@ -620,6 +659,8 @@ type MutationResolver interface {
 	UpdateAgentSettings(ctx context.Context, input model.UpdateAgentSettingsInput) (*ent.AgentSettings, error)
 	ApproveDraft(ctx context.Context, id pulid.ID, text *string) (*ent.Message, error)
 	DiscardDraft(ctx context.Context, id pulid.ID) (*ent.Message, error)
+	StartChannelAuthorization(ctx context.Context, connector string) (*model.StartChannelAuthorizationPayload, error)
+	SendTemplate(ctx context.Context, input model.SendTemplateInput) (*ent.Message, error)
 	SignIn(ctx context.Context, input model.SignInInput) (*model.SignInPayload, error)
 	SignOut(ctx context.Context) (bool, error)
 	InviteMember(ctx context.Context, input model.InviteMemberInput) (*model.InviteMemberPayload, error)
@@ -653,6 +694,8 @@ type QueryResolver interface {
 	AgentSettings(ctx context.Context) (*ent.AgentSettings, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Connectors(ctx context.Context) ([]*model.ConnectorInfo, error)
+	ChannelAuthorization(ctx context.Context, id pulid.ID) (*ent.ChannelAuthorization, error)
+	WhatsappTemplates(ctx context.Context, channelID pulid.ID) ([]*inbox.Template, error)
 	Me(ctx context.Context) (*model.Me, error)
 	Members(ctx context.Context) ([]*model.Member, error)
 }
@@ -1145,6 +1188,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditLogEdge.Node(childComplexity), true
 
+	case "AuthorizedAccount.externalId":
+		if e.ComplexityRoot.AuthorizedAccount.ExternalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthorizedAccount.ExternalID(childComplexity), true
+	case "AuthorizedAccount.name":
+		if e.ComplexityRoot.AuthorizedAccount.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthorizedAccount.Name(childComplexity), true
+	case "AuthorizedAccount.platform":
+		if e.ComplexityRoot.AuthorizedAccount.Platform == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthorizedAccount.Platform(childComplexity), true
+
 	case "BusinessHoursWindow.day":
 		if e.ComplexityRoot.BusinessHoursWindow.Day == nil {
 			break
@@ -1328,6 +1390,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Channel.UpdatedAt(childComplexity), true
+
+	case "ChannelAuthorization.accounts":
+		if e.ComplexityRoot.ChannelAuthorization.Accounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.Accounts(childComplexity), true
+	case "ChannelAuthorization.connector":
+		if e.ComplexityRoot.ChannelAuthorization.Connector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.Connector(childComplexity), true
+	case "ChannelAuthorization.createdAt":
+		if e.ComplexityRoot.ChannelAuthorization.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.CreatedAt(childComplexity), true
+	case "ChannelAuthorization.error":
+		if e.ComplexityRoot.ChannelAuthorization.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.Error(childComplexity), true
+	case "ChannelAuthorization.errorCode":
+		if e.ComplexityRoot.ChannelAuthorization.ErrorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.ErrorCode(childComplexity), true
+	case "ChannelAuthorization.expiresAt":
+		if e.ComplexityRoot.ChannelAuthorization.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.ExpiresAt(childComplexity), true
+	case "ChannelAuthorization.id":
+		if e.ComplexityRoot.ChannelAuthorization.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.ID(childComplexity), true
+	case "ChannelAuthorization.status":
+		if e.ComplexityRoot.ChannelAuthorization.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.Status(childComplexity), true
 
 	case "ChannelConnection.edges":
 		if e.ComplexityRoot.ChannelConnection.Edges == nil {
@@ -1681,6 +1792,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.ThreadID(childComplexity), true
+	case "Conversation.thumbnailURL":
+		if e.ComplexityRoot.Conversation.ThumbnailURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.ThumbnailURL(childComplexity), true
 	case "Conversation.url":
 		if e.ComplexityRoot.Conversation.URL == nil {
 			break
@@ -2655,6 +2772,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendReply(childComplexity, args["input"].(model.SendReplyInput)), true
+	case "Mutation.sendTemplate":
+		if e.ComplexityRoot.Mutation.SendTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendTemplate(childComplexity, args["input"].(model.SendTemplateInput)), true
 	case "Mutation.signIn":
 		if e.ComplexityRoot.Mutation.SignIn == nil {
 			break
@@ -2672,6 +2800,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SignOut(childComplexity), true
+	case "Mutation.startChannelAuthorization":
+		if e.ComplexityRoot.Mutation.StartChannelAuthorization == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startChannelAuthorization_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartChannelAuthorization(childComplexity, args["connector"].(string)), true
 	case "Mutation.unlabelConversation":
 		if e.ComplexityRoot.Mutation.UnlabelConversation == nil {
 			break
@@ -2836,6 +2975,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CannedReplies(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.CannedReplyOrder), args["where"].(*ent.CannedReplyWhereInput)), true
+	case "Query.channelAuthorization":
+		if e.ComplexityRoot.Query.ChannelAuthorization == nil {
+			break
+		}
+
+		args, err := ec.field_Query_channelAuthorization_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChannelAuthorization(childComplexity, args["id"].(pulid.ID)), true
 	case "Query.channels":
 		if e.ComplexityRoot.Query.Channels == nil {
 			break
@@ -2960,6 +3110,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+	case "Query.whatsappTemplates":
+		if e.ComplexityRoot.Query.WhatsappTemplates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_whatsappTemplates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WhatsappTemplates(childComplexity, args["channelId"].(pulid.ID)), true
 
 	case "ReviewPolicy.fiveStars":
 		if e.ComplexityRoot.ReviewPolicy.FiveStars == nil {
@@ -3010,6 +3171,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SignInPayload.User(childComplexity), true
+
+	case "StartChannelAuthorizationPayload.authorization":
+		if e.ComplexityRoot.StartChannelAuthorizationPayload.Authorization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartChannelAuthorizationPayload.Authorization(childComplexity), true
+	case "StartChannelAuthorizationPayload.url":
+		if e.ComplexityRoot.StartChannelAuthorizationPayload.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartChannelAuthorizationPayload.URL(childComplexity), true
 
 	case "Subscription.conversationAssigned":
 		if e.ComplexityRoot.Subscription.ConversationAssigned == nil {
@@ -3129,6 +3303,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Viewer.Workspace(childComplexity), true
 
+	case "WhatsAppTemplate.body":
+		if e.ComplexityRoot.WhatsAppTemplate.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Body(childComplexity), true
+	case "WhatsAppTemplate.category":
+		if e.ComplexityRoot.WhatsAppTemplate.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Category(childComplexity), true
+	case "WhatsAppTemplate.components":
+		if e.ComplexityRoot.WhatsAppTemplate.Components == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Components(childComplexity), true
+	case "WhatsAppTemplate.language":
+		if e.ComplexityRoot.WhatsAppTemplate.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Language(childComplexity), true
+	case "WhatsAppTemplate.name":
+		if e.ComplexityRoot.WhatsAppTemplate.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Name(childComplexity), true
+	case "WhatsAppTemplate.parameters":
+		if e.ComplexityRoot.WhatsAppTemplate.Parameters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Parameters(childComplexity), true
+	case "WhatsAppTemplate.status":
+		if e.ComplexityRoot.WhatsAppTemplate.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Status(childComplexity), true
+
 	case "Workspace.createdAt":
 		if e.ComplexityRoot.Workspace.CreatedAt == nil {
 			break
@@ -3205,6 +3422,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MessageWhereInput", ec.unmarshalInputMessageWhereInput),
 			graphql.NewInputUnmarshaler("ReviewPolicyInput", ec.unmarshalInputReviewPolicyInput),
 			graphql.NewInputUnmarshaler("SendReplyInput", ec.unmarshalInputSendReplyInput),
+			graphql.NewInputUnmarshaler("SendTemplateInput", ec.unmarshalInputSendTemplateInput),
 			graphql.NewInputUnmarshaler("SignInInput", ec.unmarshalInputSignInInput),
 			graphql.NewInputUnmarshaler("UpdateAgentSettingsInput", ec.unmarshalInputUpdateAgentSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateChannelInput", ec.unmarshalInputUpdateChannelInput),
@@ -3513,15 +3731,24 @@ input UpdateConversationInput {
   clearHandoff: Boolean
 }
 
+"""
+Connect an account: either one an OAuth authorization opens
+(authorizationId and externalId; docs/onboarding.md), or with pasted
+credentials (connector, externalId, name and credentials).
+"""
 input ConnectChannelInput {
-  connector: String!
-  "The platform's id of the account (e.g. the WhatsApp phone_number_id)."
+  "A GRANTED authorization of the viewer (startChannelAuthorization): the account's credentials come from it."
+  authorizationId: ID
+  "Required with credentials; taken from the authorization otherwise."
+  connector: String
+  "The platform's id of the account (e.g. the WhatsApp phone_number_id; with an authorization, one of its accounts' externalId)."
   externalId: String!
-  name: String!
+  "Required with credentials; with an authorization, the account's name on the platform by default."
+  name: String
   "The platform, for connectors that serve several (meta: facebook or instagram). Defaults to what the credentials open."
   platform: String
-  "Secrets for the channel, e.g. {accessToken: ...}. Stored encrypted, never returned."
-  credentials: Map!
+  "Secrets for the channel, e.g. {accessToken: ...}. Stored encrypted, never returned. Not with authorizationId."
+  credentials: Map
   "For a customer who brings their own app: its secret, to verify webhooks sent to /webhooks/{connector}/{channelId}."
   appSecret: String
   verifyToken: String
@@ -3583,6 +3810,112 @@ type Mutation {
   deleteReviewReply(conversationId: ID!): Message!
 }
 
+`, BuiltIn: false},
+	{Name: "../../schema/onboarding.graphqls", Input: `# Connecting accounts with the platforms' OAuth, and WhatsApp message
+# templates (docs/onboarding.md, docs/whatsapp.md).
+
+"Where an authorization is."
+enum ChannelAuthorizationStatus @goModel(model: "github.com/neksio/neksio/ent/channelauthorization.Status") {
+  "Waiting for the platform to send the browser back (10 minutes)."
+  PENDING
+  "The platform granted access: connect the accounts it opens (for an hour)."
+  GRANTED
+  "The person declined, or the platform refused the code: see error."
+  FAILED
+  "Too late: start a new one."
+  EXPIRED
+}
+
+"An account an authorization opens."
+type AuthorizedAccount @goModel(model: "github.com/neksio/neksio/ent/schema/schematype.AuthorizedAccount") {
+  "What connectChannel takes as externalId."
+  externalId: String!
+  name: String!
+  "facebook, instagram, google, tiktok, …"
+  platform: String!
+}
+
+"""
+One run of a platform's OAuth consent, started by startChannelAuthorization.
+Only the member who started it sees it. Its tokens are never shown: they
+are kept encrypted for an hour, for connectChannel(input: {authorizationId,
+externalId}).
+"""
+type ChannelAuthorization @goModel(model: "github.com/neksio/neksio/ent.ChannelAuthorization") {
+  id: ID!
+  connector: String!
+  status: ChannelAuthorizationStatus!
+  "The accounts the grant opens (GRANTED)."
+  accounts: [AuthorizedAccount!]!
+  "Why it failed (FAILED): the platform's error code (access_denied, …) or exchange_failed."
+  errorCode: String
+  "Why it failed, in words."
+  error: String
+  createdAt: Time!
+  "After this the grant is deleted."
+  expiresAt: Time!
+}
+
+type StartChannelAuthorizationPayload {
+  """
+  The platform's consent page: send the person's browser there. The
+  platform sends it back to <NEKSIO_PUBLIC_URL>/oauth/{connector}/callback,
+  which ends on NEKSIO_OAUTH_RETURN_URL (or a built-in page) with
+  ?authorization=<id>&status=granted|failed.
+  """
+  url: String!
+  authorization: ChannelAuthorization!
+}
+
+"An approved message template of a WhatsApp Business Account."
+type WhatsAppTemplate @goModel(model: "github.com/neksio/neksio/core/inbox.Template") {
+  name: String!
+  "The template's language code (en_US, fr, …): sendTemplate names it."
+  language: String!
+  "MARKETING, UTILITY or AUTHENTICATION."
+  category: String!
+  status: String!
+  "The components as WhatsApp gives them (HEADER, BODY, FOOTER, BUTTONS)."
+  components: [Map!]!
+  "The body's text, with its {{1}}, {{2}}, … placeholders."
+  body: String!
+  "How many body parameters sendTemplate takes: one per placeholder, in order."
+  parameters: Int!
+}
+
+input SendTemplateInput {
+  "A WhatsApp conversation."
+  conversationId: ID!
+  name: String!
+  language: String!
+  "The body's parameters, in order: exactly as many as the template's placeholders."
+  parameters: [String!]
+}
+
+extend type Query {
+  "An authorization the viewer started (admins)."
+  channelAuthorization(id: ID!): ChannelAuthorization!
+  """
+  The approved message templates of a WhatsApp channel's business account
+  (cached for a few minutes). Another kind of channel answers BAD_USER_INPUT.
+  """
+  whatsappTemplates(channelId: ID!): [WhatsAppTemplate!]!
+}
+
+extend type Mutation {
+  """
+  Start connecting accounts of a connector that offers OAuth (meta, google,
+  tiktok; connectors { capabilities } lists oauth): answers the consent URL
+  (admins).
+  """
+  startChannelAuthorization(connector: String!): StartChannelAuthorizationPayload!
+  """
+  Send an approved WhatsApp template: allowed outside the 24-hour window,
+  which free-form replies are not. Stored as an outbound message of type
+  template whose text is the rendered body, delivered like a reply.
+  """
+  sendTemplate(input: SendTemplateInput!): Message!
+}
 `, BuiltIn: false},
 	{Name: "../../schema/realtime.graphqls", Input: `# Realtime: subscriptions that follow every change (docs/realtime.md).
 # Other areas add theirs with ` + "`" + `extend type Subscription` + "`" + `.
@@ -4922,6 +5255,7 @@ type Conversation implements Node {
   threadID: String!
   subject: String
   url: String
+  thumbnailURL: String
   status: ConversationStatus!
   assigneeID: ID
   aiMode: ConversationAiMode
@@ -5218,6 +5552,24 @@ input ConversationWhereInput {
   urlNotNil: Boolean
   urlEqualFold: String
   urlContainsFold: String
+  """
+  thumbnail_url field predicates
+  """
+  thumbnailURL: String
+  thumbnailURLNEQ: String
+  thumbnailURLIn: [String!]
+  thumbnailURLNotIn: [String!]
+  thumbnailURLGT: String
+  thumbnailURLGTE: String
+  thumbnailURLLT: String
+  thumbnailURLLTE: String
+  thumbnailURLContains: String
+  thumbnailURLHasPrefix: String
+  thumbnailURLHasSuffix: String
+  thumbnailURLIsNil: Boolean
+  thumbnailURLNotNil: Boolean
+  thumbnailURLEqualFold: String
+  thumbnailURLContainsFold: String
   """
   status field predicates
   """
@@ -6981,6 +7333,18 @@ func (ec *executionContext) childFields_AuditLogEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type AuditLogEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_AuthorizedAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "externalId":
+		return ec.fieldContext_AuthorizedAccount_externalId(ctx, field)
+	case "name":
+		return ec.fieldContext_AuthorizedAccount_name(ctx, field)
+	case "platform":
+		return ec.fieldContext_AuthorizedAccount_platform(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuthorizedAccount", field.Name)
+}
+
 func (ec *executionContext) childFields_BusinessHoursWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "day":
@@ -7067,6 +7431,28 @@ func (ec *executionContext) childFields_Channel(ctx context.Context, field graph
 		return ec.fieldContext_Channel_conversations(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Channel", field.Name)
+}
+
+func (ec *executionContext) childFields_ChannelAuthorization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ChannelAuthorization_id(ctx, field)
+	case "connector":
+		return ec.fieldContext_ChannelAuthorization_connector(ctx, field)
+	case "status":
+		return ec.fieldContext_ChannelAuthorization_status(ctx, field)
+	case "accounts":
+		return ec.fieldContext_ChannelAuthorization_accounts(ctx, field)
+	case "errorCode":
+		return ec.fieldContext_ChannelAuthorization_errorCode(ctx, field)
+	case "error":
+		return ec.fieldContext_ChannelAuthorization_error(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ChannelAuthorization_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ChannelAuthorization_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelAuthorization", field.Name)
 }
 
 func (ec *executionContext) childFields_ChannelConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7191,6 +7577,8 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_subject(ctx, field)
 	case "url":
 		return ec.fieldContext_Conversation_url(ctx, field)
+	case "thumbnailURL":
+		return ec.fieldContext_Conversation_thumbnailURL(ctx, field)
 	case "status":
 		return ec.fieldContext_Conversation_status(ctx, field)
 	case "assigneeID":
@@ -7643,6 +8031,16 @@ func (ec *executionContext) childFields_SignInPayload(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type SignInPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_StartChannelAuthorizationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "url":
+		return ec.fieldContext_StartChannelAuthorizationPayload_url(ctx, field)
+	case "authorization":
+		return ec.fieldContext_StartChannelAuthorizationPayload_authorization(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartChannelAuthorizationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -7673,6 +8071,26 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_apiKey(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
+}
+
+func (ec *executionContext) childFields_WhatsAppTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_WhatsAppTemplate_name(ctx, field)
+	case "language":
+		return ec.fieldContext_WhatsAppTemplate_language(ctx, field)
+	case "category":
+		return ec.fieldContext_WhatsAppTemplate_category(ctx, field)
+	case "status":
+		return ec.fieldContext_WhatsAppTemplate_status(ctx, field)
+	case "components":
+		return ec.fieldContext_WhatsAppTemplate_components(ctx, field)
+	case "body":
+		return ec.fieldContext_WhatsAppTemplate_body(ctx, field)
+	case "parameters":
+		return ec.fieldContext_WhatsAppTemplate_parameters(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WhatsAppTemplate", field.Name)
 }
 
 func (ec *executionContext) childFields_Workspace(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8373,6 +8791,20 @@ func (ec *executionContext) field_Mutation_sendReply_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_sendTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SendTemplateInput, error) {
+			return ec.unmarshalNSendTemplateInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐSendTemplateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_signIn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8384,6 +8816,20 @@ func (ec *executionContext) field_Mutation_signIn_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startChannelAuthorization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connector",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connector"] = arg0
 	return args, nil
 }
 
@@ -8734,6 +9180,20 @@ func (ec *executionContext) field_Query_cannedReplies_args(ctx context.Context, 
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_channelAuthorization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -9124,6 +9584,20 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_whatsappTemplates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
 	return args, nil
 }
 
@@ -11151,6 +11625,75 @@ func (ec *executionContext) fieldContext_AuditLogEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("AuditLogEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _AuthorizedAccount_externalId(ctx context.Context, field graphql.CollectedField, obj *schematype.AuthorizedAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthorizedAccount_externalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExternalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthorizedAccount_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthorizedAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuthorizedAccount_name(ctx context.Context, field graphql.CollectedField, obj *schematype.AuthorizedAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthorizedAccount_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthorizedAccount_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthorizedAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuthorizedAccount_platform(ctx context.Context, field graphql.CollectedField, obj *schematype.AuthorizedAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthorizedAccount_platform(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Platform, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthorizedAccount_platform(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthorizedAccount", field, false, false, "String")
+}
+
 func (ec *executionContext) _BusinessHoursWindow_day(ctx context.Context, field graphql.CollectedField, obj *schematype.BusinessHoursWindow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11864,6 +12407,199 @@ func (ec *executionContext) fieldContext_Channel_conversations(ctx context.Conte
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ChannelAuthorization_id(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChannelAuthorization_connector(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_connector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connector, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_connector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelAuthorization_status(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v channelauthorization.Status) graphql.Marshaler {
+			return ec.marshalNChannelAuthorizationStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋchannelauthorizationᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "ChannelAuthorizationStatus")
+}
+
+func (ec *executionContext) _ChannelAuthorization_accounts(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_accounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.AuthorizedAccount) graphql.Marshaler {
+			return ec.marshalNAuthorizedAccount2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAuthorizedAccountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_accounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelAuthorization",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthorizedAccount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelAuthorization_errorCode(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_errorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelAuthorization_error(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelAuthorization_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ChannelAuthorization_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "Time")
 }
 
 func (ec *executionContext) _ChannelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
@@ -12844,6 +13580,29 @@ func (ec *executionContext) _Conversation_url(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Conversation_thumbnailURL(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_thumbnailURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ThumbnailURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_thumbnailURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, "String")
 }
 
@@ -16991,6 +17750,94 @@ func (ec *executionContext) fieldContext_Mutation_discardDraft(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startChannelAuthorization(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startChannelAuthorization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartChannelAuthorization(ctx, fc.Args["connector"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StartChannelAuthorizationPayload) graphql.Marshaler {
+			return ec.marshalNStartChannelAuthorizationPayload2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐStartChannelAuthorizationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startChannelAuthorization(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StartChannelAuthorizationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startChannelAuthorization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendTemplate(ctx, fc.Args["input"].(model.SendTemplateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_signIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18390,6 +19237,94 @@ func (ec *executionContext) fieldContext_Query_connectors(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_channelAuthorization(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_channelAuthorization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ChannelAuthorization(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChannelAuthorization) graphql.Marshaler {
+			return ec.marshalNChannelAuthorization2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannelAuthorization(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_channelAuthorization(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelAuthorization(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_channelAuthorization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_whatsappTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_whatsappTemplates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WhatsappTemplates(ctx, fc.Args["channelId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*inbox.Template) graphql.Marshaler {
+			return ec.marshalNWhatsAppTemplate2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋcoreᚋinboxᚐTemplateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_whatsappTemplates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WhatsAppTemplate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_whatsappTemplates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18718,6 +19653,61 @@ func (ec *executionContext) fieldContext_SignInPayload_user(_ context.Context, f
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StartChannelAuthorizationPayload_url(ctx context.Context, field graphql.CollectedField, obj *model.StartChannelAuthorizationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartChannelAuthorizationPayload_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartChannelAuthorizationPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StartChannelAuthorizationPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _StartChannelAuthorizationPayload_authorization(ctx context.Context, field graphql.CollectedField, obj *model.StartChannelAuthorizationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartChannelAuthorizationPayload_authorization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Authorization, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChannelAuthorization) graphql.Marshaler {
+			return ec.marshalNChannelAuthorization2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannelAuthorization(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartChannelAuthorizationPayload_authorization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartChannelAuthorizationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelAuthorization(ctx, field)
 		},
 	}
 	return fc, nil
@@ -19198,6 +20188,167 @@ func (ec *executionContext) fieldContext_Viewer_apiKey(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _WhatsAppTemplate_name(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_language(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Language, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_category(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_status(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_components(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_components(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Components, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2ᚕmapᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_components(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "Map")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_body(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_parameters(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_parameters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Parameters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_parameters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Workspace_id(ctx context.Context, field graphql.CollectedField, obj *ent.Workspace) (ret graphql.Marshaler) {
@@ -23387,16 +24538,23 @@ func (ec *executionContext) unmarshalInputConnectChannelInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"connector", "externalId", "name", "platform", "credentials", "appSecret", "verifyToken"}
+	fieldsInOrder := [...]string{"authorizationId", "connector", "externalId", "name", "platform", "credentials", "appSecret", "verifyToken"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "authorizationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorizationId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorizationID = data
 		case "connector":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connector"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -23410,7 +24568,7 @@ func (ec *executionContext) unmarshalInputConnectChannelInput(ctx context.Contex
 			it.ExternalID = data
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -23424,7 +24582,7 @@ func (ec *executionContext) unmarshalInputConnectChannelInput(ctx context.Contex
 			it.Platform = data
 		case "credentials":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("credentials"))
-			data, err := ec.unmarshalNMap2map(ctx, v)
+			data, err := ec.unmarshalOMap2map(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -24417,7 +25575,7 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channelID", "channelIDNEQ", "channelIDIn", "channelIDNotIn", "channelIDGT", "channelIDGTE", "channelIDLT", "channelIDLTE", "channelIDContains", "channelIDHasPrefix", "channelIDHasSuffix", "channelIDEqualFold", "channelIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "threadID", "threadIDNEQ", "threadIDIn", "threadIDNotIn", "threadIDGT", "threadIDGTE", "threadIDLT", "threadIDLTE", "threadIDContains", "threadIDHasPrefix", "threadIDHasSuffix", "threadIDEqualFold", "threadIDContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectIsNil", "subjectNotNil", "subjectEqualFold", "subjectContainsFold", "url", "urlNEQ", "urlIn", "urlNotIn", "urlGT", "urlGTE", "urlLT", "urlLTE", "urlContains", "urlHasPrefix", "urlHasSuffix", "urlIsNil", "urlNotNil", "urlEqualFold", "urlContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDGT", "assigneeIDGTE", "assigneeIDLT", "assigneeIDLTE", "assigneeIDContains", "assigneeIDHasPrefix", "assigneeIDHasSuffix", "assigneeIDIsNil", "assigneeIDNotNil", "assigneeIDEqualFold", "assigneeIDContainsFold", "aiMode", "aiModeNEQ", "aiModeIn", "aiModeNotIn", "aiModeIsNil", "aiModeNotNil", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastInboundAt", "lastInboundAtNEQ", "lastInboundAtIn", "lastInboundAtNotIn", "lastInboundAtGT", "lastInboundAtGTE", "lastInboundAtLT", "lastInboundAtLTE", "lastInboundAtIsNil", "lastInboundAtNotNil", "handoffReason", "handoffReasonNEQ", "handoffReasonIn", "handoffReasonNotIn", "handoffReasonGT", "handoffReasonGTE", "handoffReasonLT", "handoffReasonLTE", "handoffReasonContains", "handoffReasonHasPrefix", "handoffReasonHasSuffix", "handoffReasonIsNil", "handoffReasonNotNil", "handoffReasonEqualFold", "handoffReasonContainsFold", "handedOffAt", "handedOffAtNEQ", "handedOffAtIn", "handedOffAtNotIn", "handedOffAtGT", "handedOffAtGTE", "handedOffAtLT", "handedOffAtLTE", "handedOffAtIsNil", "handedOffAtNotNil", "needsHuman", "needsHumanNEQ", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "ratingIsNil", "ratingNotNil", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasChannel", "hasChannelWith", "hasContact", "hasContactWith", "hasAssignee", "hasAssigneeWith", "hasMessages", "hasMessagesWith", "hasAgentRuns", "hasAgentRunsWith", "hasLabels", "hasLabelsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channelID", "channelIDNEQ", "channelIDIn", "channelIDNotIn", "channelIDGT", "channelIDGTE", "channelIDLT", "channelIDLTE", "channelIDContains", "channelIDHasPrefix", "channelIDHasSuffix", "channelIDEqualFold", "channelIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "threadID", "threadIDNEQ", "threadIDIn", "threadIDNotIn", "threadIDGT", "threadIDGTE", "threadIDLT", "threadIDLTE", "threadIDContains", "threadIDHasPrefix", "threadIDHasSuffix", "threadIDEqualFold", "threadIDContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectIsNil", "subjectNotNil", "subjectEqualFold", "subjectContainsFold", "url", "urlNEQ", "urlIn", "urlNotIn", "urlGT", "urlGTE", "urlLT", "urlLTE", "urlContains", "urlHasPrefix", "urlHasSuffix", "urlIsNil", "urlNotNil", "urlEqualFold", "urlContainsFold", "thumbnailURL", "thumbnailURLNEQ", "thumbnailURLIn", "thumbnailURLNotIn", "thumbnailURLGT", "thumbnailURLGTE", "thumbnailURLLT", "thumbnailURLLTE", "thumbnailURLContains", "thumbnailURLHasPrefix", "thumbnailURLHasSuffix", "thumbnailURLIsNil", "thumbnailURLNotNil", "thumbnailURLEqualFold", "thumbnailURLContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDGT", "assigneeIDGTE", "assigneeIDLT", "assigneeIDLTE", "assigneeIDContains", "assigneeIDHasPrefix", "assigneeIDHasSuffix", "assigneeIDIsNil", "assigneeIDNotNil", "assigneeIDEqualFold", "assigneeIDContainsFold", "aiMode", "aiModeNEQ", "aiModeIn", "aiModeNotIn", "aiModeIsNil", "aiModeNotNil", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastInboundAt", "lastInboundAtNEQ", "lastInboundAtIn", "lastInboundAtNotIn", "lastInboundAtGT", "lastInboundAtGTE", "lastInboundAtLT", "lastInboundAtLTE", "lastInboundAtIsNil", "lastInboundAtNotNil", "handoffReason", "handoffReasonNEQ", "handoffReasonIn", "handoffReasonNotIn", "handoffReasonGT", "handoffReasonGTE", "handoffReasonLT", "handoffReasonLTE", "handoffReasonContains", "handoffReasonHasPrefix", "handoffReasonHasSuffix", "handoffReasonIsNil", "handoffReasonNotNil", "handoffReasonEqualFold", "handoffReasonContainsFold", "handedOffAt", "handedOffAtNEQ", "handedOffAtIn", "handedOffAtNotIn", "handedOffAtGT", "handedOffAtGTE", "handedOffAtLT", "handedOffAtLTE", "handedOffAtIsNil", "handedOffAtNotNil", "needsHuman", "needsHumanNEQ", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "ratingIsNil", "ratingNotNil", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasChannel", "hasChannelWith", "hasContact", "hasContactWith", "hasAssignee", "hasAssigneeWith", "hasMessages", "hasMessagesWith", "hasAgentRuns", "hasAgentRunsWith", "hasLabels", "hasLabelsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -25138,6 +26296,111 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 				return it, err
 			}
 			it.URLContainsFold = data
+		case "thumbnailURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURL = data
+		case "thumbnailURLNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLNEQ = data
+		case "thumbnailURLIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLIn = data
+		case "thumbnailURLNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLNotIn = data
+		case "thumbnailURLGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLGT = data
+		case "thumbnailURLGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLGTE = data
+		case "thumbnailURLLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLLT = data
+		case "thumbnailURLLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLLTE = data
+		case "thumbnailURLContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLContains = data
+		case "thumbnailURLHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLHasPrefix = data
+		case "thumbnailURLHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLHasSuffix = data
+		case "thumbnailURLIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLIsNil = data
+		case "thumbnailURLNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLNotNil = data
+		case "thumbnailURLEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLEqualFold = data
+		case "thumbnailURLContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLContainsFold = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOConversationStatus2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐStatus(ctx, v)
@@ -29283,6 +30546,69 @@ func UnmarshalSendReplyInput(ctx context.Context, raw any) (model.SendReplyInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSendTemplateInput(ctx context.Context, obj any) (model.SendTemplateInput, error) {
+	var it model.SendTemplateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"conversationId", "name", "language", "parameters"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "conversationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "language":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("language"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Language = data
+		case "parameters":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parameters"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Parameters = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSendTemplateInput unmarshals raw into the SendTemplateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSendTemplateInput(ctx context.Context, raw any) (model.SendTemplateInput, error) {
+	var out model.SendTemplateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SendTemplateInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSignInInput(ctx context.Context, obj any) (model.SignInInput, error) {
 	var it model.SignInInput
 	if obj == nil {
@@ -30999,6 +32325,49 @@ func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var authorizedAccountImplementors = []string{"AuthorizedAccount"}
+
+func (ec *executionContext) _AuthorizedAccount(ctx context.Context, sel ast.SelectionSet, obj *schematype.AuthorizedAccount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, authorizedAccountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuthorizedAccount")
+		case "externalId":
+			out.Values[i] = ec._AuthorizedAccount_externalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._AuthorizedAccount_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "platform":
+			out.Values[i] = ec._AuthorizedAccount_platform(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var businessHoursWindowImplementors = []string{"BusinessHoursWindow"}
 
 func (ec *executionContext) _BusinessHoursWindow(ctx context.Context, sel ast.SelectionSet, obj *schematype.BusinessHoursWindow) graphql.Marshaler {
@@ -31268,6 +32637,74 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Channel_conversations(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var channelAuthorizationImplementors = []string{"ChannelAuthorization"}
+
+func (ec *executionContext) _ChannelAuthorization(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelAuthorization) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelAuthorizationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelAuthorization")
+		case "id":
+			out.Values[i] = ec._ChannelAuthorization_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connector":
+			out.Values[i] = ec._ChannelAuthorization_connector(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ChannelAuthorization_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accounts":
+			out.Values[i] = ec._ChannelAuthorization_accounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errorCode":
+			out.Values[i] = ec._ChannelAuthorization_errorCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._ChannelAuthorization_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ChannelAuthorization_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._ChannelAuthorization_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31686,6 +33123,11 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 			}
 		case "url":
 			out.Values[i] = ec._Conversation_url(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "thumbnailURL":
+			out.Values[i] = ec._Conversation_thumbnailURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -33148,6 +34590,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startChannelAuthorization":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startChannelAuthorization(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "signIn":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_signIn(ctx, field)
@@ -33432,6 +34888,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_connectors(ctx, field)
 				})
+		case "channelAuthorization":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_channelAuthorization(ctx, field)
+				})
+		case "whatsappTemplates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_whatsappTemplates(ctx, field)
+				})
 		case "me":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -33571,6 +35039,44 @@ func (ec *executionContext) _SignInPayload(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var startChannelAuthorizationPayloadImplementors = []string{"StartChannelAuthorizationPayload"}
+
+func (ec *executionContext) _StartChannelAuthorizationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartChannelAuthorizationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, startChannelAuthorizationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StartChannelAuthorizationPayload")
+		case "url":
+			out.Values[i] = ec._StartChannelAuthorizationPayload_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "authorization":
+			out.Values[i] = ec._StartChannelAuthorizationPayload_authorization(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -33686,6 +35192,69 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 		case "apiKey":
 			out.Values[i] = ec._Viewer_apiKey(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var whatsAppTemplateImplementors = []string{"WhatsAppTemplate"}
+
+func (ec *executionContext) _WhatsAppTemplate(ctx context.Context, sel ast.SelectionSet, obj *inbox.Template) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, whatsAppTemplateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WhatsAppTemplate")
+		case "name":
+			out.Values[i] = ec._WhatsAppTemplate_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "language":
+			out.Values[i] = ec._WhatsAppTemplate_language(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "category":
+			out.Values[i] = ec._WhatsAppTemplate_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._WhatsAppTemplate_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "components":
+			out.Values[i] = ec._WhatsAppTemplate_components(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "body":
+			out.Values[i] = ec._WhatsAppTemplate_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "parameters":
+			out.Values[i] = ec._WhatsAppTemplate_parameters(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -34273,6 +35842,26 @@ func (ec *executionContext) marshalNAuditLogOrderField2ᚖgithubᚗcomᚋneksio�
 	return v
 }
 
+func (ec *executionContext) marshalNAuthorizedAccount2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAuthorizedAccount(ctx context.Context, sel ast.SelectionSet, v schematype.AuthorizedAccount) graphql.Marshaler {
+	return ec._AuthorizedAccount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuthorizedAccount2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAuthorizedAccountᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.AuthorizedAccount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuthorizedAccount2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAuthorizedAccount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34346,6 +35935,24 @@ func (ec *executionContext) unmarshalNChannelAiMode2githubᚗcomᚋneksioᚋneks
 }
 
 func (ec *executionContext) marshalNChannelAiMode2githubᚗcomᚋneksioᚋneksioᚋentᚋchannelᚐAiMode(ctx context.Context, sel ast.SelectionSet, v channel.AiMode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNChannelAuthorization2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannelAuthorization(ctx context.Context, sel ast.SelectionSet, v *ent.ChannelAuthorization) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChannelAuthorization!")
+		return graphql.Null
+	}
+	return ec._ChannelAuthorization(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChannelAuthorizationStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋchannelauthorizationᚐStatus(ctx context.Context, v any) (channelauthorization.Status, error) {
+	var res channelauthorization.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChannelAuthorizationStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋchannelauthorizationᚐStatus(ctx context.Context, sel ast.SelectionSet, v channelauthorization.Status) graphql.Marshaler {
 	return v
 }
 
@@ -34839,6 +36446,35 @@ func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNMap2ᚕmapᚄ(ctx context.Context, v any) ([]map[string]any, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]map[string]any, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMap2map(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNMap2ᚕmapᚄ(ctx context.Context, sel ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNMap2map(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNMember2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐMemberᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Member) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -34981,6 +36617,11 @@ func (ec *executionContext) unmarshalNSendReplyInput2githubᚗcomᚋneksioᚋnek
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNSendTemplateInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐSendTemplateInput(ctx context.Context, v any) (model.SendTemplateInput, error) {
+	res, err := ec.unmarshalInputSendTemplateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNSignInInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐSignInInput(ctx context.Context, v any) (model.SignInInput, error) {
 	res, err := ec.unmarshalInputSignInInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34992,6 +36633,14 @@ func (ec *executionContext) marshalNSignInPayload2ᚖgithubᚗcomᚋneksioᚋnek
 		return graphql.Null
 	}
 	return ec._SignInPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStartChannelAuthorizationPayload2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐStartChannelAuthorizationPayload(ctx context.Context, sel ast.SelectionSet, v *model.StartChannelAuthorizationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StartChannelAuthorizationPayload!")
+		return graphql.Null
+	}
+	return ec._StartChannelAuthorizationPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -35114,6 +36763,30 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋneksioᚋneksioᚋg
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWhatsAppTemplate2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋcoreᚋinboxᚐTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*inbox.Template) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWhatsAppTemplate2ᚖgithubᚗcomᚋneksioᚋneksioᚋcoreᚋinboxᚐTemplate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWhatsAppTemplate2ᚖgithubᚗcomᚋneksioᚋneksioᚋcoreᚋinboxᚐTemplate(ctx context.Context, sel ast.SelectionSet, v *inbox.Template) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WhatsAppTemplate!")
+		return graphql.Null
+	}
+	return ec._WhatsAppTemplate(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNWorkspace2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐWorkspace(ctx context.Context, sel ast.SelectionSet, v *ent.Workspace) graphql.Marshaler {

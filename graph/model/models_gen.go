@@ -67,15 +67,22 @@ type BusinessHoursWindowInput struct {
 	End   string `json:"end"`
 }
 
+// Connect an account: either one an OAuth authorization opens
+// (authorizationId and externalId; docs/onboarding.md), or with pasted
+// credentials (connector, externalId, name and credentials).
 type ConnectChannelInput struct {
-	Connector string `json:"connector"`
-	// The platform's id of the account (e.g. the WhatsApp phone_number_id).
+	// A GRANTED authorization of the viewer (startChannelAuthorization): the account's credentials come from it.
+	AuthorizationID *pulid.ID `json:"authorizationId,omitempty"`
+	// Required with credentials; taken from the authorization otherwise.
+	Connector *string `json:"connector,omitempty"`
+	// The platform's id of the account (e.g. the WhatsApp phone_number_id; with an authorization, one of its accounts' externalId).
 	ExternalID string `json:"externalId"`
-	Name       string `json:"name"`
+	// Required with credentials; with an authorization, the account's name on the platform by default.
+	Name *string `json:"name,omitempty"`
 	// The platform, for connectors that serve several (meta: facebook or instagram). Defaults to what the credentials open.
 	Platform *string `json:"platform,omitempty"`
-	// Secrets for the channel, e.g. {accessToken: ...}. Stored encrypted, never returned.
-	Credentials map[string]any `json:"credentials"`
+	// Secrets for the channel, e.g. {accessToken: ...}. Stored encrypted, never returned. Not with authorizationId.
+	Credentials map[string]any `json:"credentials,omitempty"`
 	// For a customer who brings their own app: its secret, to verify webhooks sent to /webhooks/{connector}/{channelId}.
 	AppSecret   *string `json:"appSecret,omitempty"`
 	VerifyToken *string `json:"verifyToken,omitempty"`
@@ -207,6 +214,15 @@ type SendReplyInput struct {
 	InReplyToID *pulid.ID `json:"inReplyToId,omitempty"`
 }
 
+type SendTemplateInput struct {
+	// A WhatsApp conversation.
+	ConversationID pulid.ID `json:"conversationId"`
+	Name           string   `json:"name"`
+	Language       string   `json:"language"`
+	// The body's parameters, in order: exactly as many as the template's placeholders.
+	Parameters []string `json:"parameters,omitempty"`
+}
+
 type SignInInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -219,6 +235,15 @@ type SignInPayload struct {
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	User      *ent.User `json:"user"`
+}
+
+type StartChannelAuthorizationPayload struct {
+	// The platform's consent page: send the person's browser there. The
+	// platform sends it back to <NEKSIO_PUBLIC_URL>/oauth/{connector}/callback,
+	// which ends on NEKSIO_OAUTH_RETURN_URL (or a built-in page) with
+	// ?authorization=<id>&status=granted|failed.
+	URL           string                    `json:"url"`
+	Authorization *ent.ChannelAuthorization `json:"authorization"`
 }
 
 // Live changes of the viewer's workspace, over WebSocket (graphql-transport-ws,
