@@ -19,7 +19,7 @@ func wireOnboarding(_ context.Context, a *App) error {
 		return err
 	}
 	svc := &onboarding.Service{Store: a.Store, Box: a.Box, Channels: a.Channels, Gateway: a.Connectors,
-		Apps: func(name string) sdk.App { return appSettings(a.Cfg.Environment(), name) },
+		Apps:      func(name string) sdk.App { return appSettings(a.Cfg.Environment(), name) },
 		PublicURL: publicBaseURL(a), StateKey: key, Log: a.Log.With("component", "onboarding")}
 	h := &onboarding.Handler{Service: svc, ReturnURL: a.Cfg.OAuthReturnURL}
 	a.Mounts = append(a.Mounts, func(mux *http.ServeMux) { h.Register(mux) })
