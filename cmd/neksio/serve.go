@@ -30,7 +30,6 @@ import (
 	"github.com/neksio/neksio/core/config"
 	"github.com/neksio/neksio/core/connector"
 	"github.com/neksio/neksio/core/inbox"
-	"github.com/neksio/neksio/core/secret"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/webhook"
@@ -87,8 +86,6 @@ type App struct {
 	OnClose []func()
 	// PeriodicJobs are scheduled by worker processes, next to the core ones.
 	PeriodicJobs []*river.PeriodicJob
-	// Box seals secrets with the master key.
-	Box *secret.Box
 }
 
 // wirings extend the App, one per feature area, each in its own file
@@ -122,7 +119,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	app := &App{Cfg: cfg, Log: log, Store: s, Connectors: mgr, Channels: channels, Inbox: in, Auth: authSvc,
-		Registry: reg, Workers: river.NewWorkers(), Box: box}
+		Registry: reg, Workers: river.NewWorkers()}
 	app.GraphDeps = graph.Deps{Store: s, Auth: authSvc, Inbox: in, Channels: channels, Connectors: app.connectorInfo}
 	jobs.Register(app.Workers, jobs.Deps{Inbox: in, Channels: channels})
 	for _, wire := range wirings {

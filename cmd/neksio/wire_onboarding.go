@@ -14,11 +14,11 @@ import (
 func init() { wirings = append(wirings, wireOnboarding) }
 
 func wireOnboarding(_ context.Context, a *App) error {
-	key, err := a.Box.DeriveKey(onboarding.StateKeyPurpose)
+	key, err := a.Channels.Box.DeriveKey(onboarding.StateKeyPurpose)
 	if err != nil {
 		return err
 	}
-	svc := &onboarding.Service{Store: a.Store, Box: a.Box, Channels: a.Channels, Gateway: a.Connectors,
+	svc := &onboarding.Service{Store: a.Store, Box: a.Channels.Box, Channels: a.Channels, Gateway: a.Connectors,
 		Apps:      func(name string) sdk.App { return appSettings(a.Cfg.Environment(), name) },
 		PublicURL: publicBaseURL(a), StateKey: key, Log: a.Log.With("component", "onboarding")}
 	h := &onboarding.Handler{Service: svc, ReturnURL: a.Cfg.OAuthReturnURL}
