@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/neksio/neksio/core/tenant"
@@ -89,13 +90,30 @@ func (r *queryResolver) Messages(ctx context.Context, after *entgql.Cursor[pulid
 		Paginate(ctx, after, first, before, last, ent.WithMessageOrder(orderBy), ent.WithMessageFilter(where.Filter))
 }
 
+// Posts is the resolver for the posts field.
+func (r *queryResolver) Posts(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) (*ent.PostConnection, error) {
+	panic(fmt.Errorf("not implemented: Posts - posts"))
+}
+
 // AuditLog returns generated.AuditLogResolver implementation.
 func (r *Resolver) AuditLog() generated.AuditLogResolver { return &auditLogResolver{r} }
+
+// Media returns generated.MediaResolver implementation.
+func (r *Resolver) Media() generated.MediaResolver { return &mediaResolver{r} }
+
+// Post returns generated.PostResolver implementation.
+func (r *Resolver) Post() generated.PostResolver { return &postResolver{r} }
+
+// PostTarget returns generated.PostTargetResolver implementation.
+func (r *Resolver) PostTarget() generated.PostTargetResolver { return &postTargetResolver{r} }
 
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
-	auditLogResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
+	auditLogResolver   struct{ *Resolver }
+	mediaResolver      struct{ *Resolver }
+	postResolver       struct{ *Resolver }
+	postTargetResolver struct{ *Resolver }
+	queryResolver      struct{ *Resolver }
 )
