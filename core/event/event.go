@@ -15,6 +15,7 @@ const (
 	MessageAdded        Type = "message.added"
 	MessageUpdated      Type = "message.updated"
 	ChannelUpdated      Type = "channel.updated"
+	PostUpdated         Type = "post.updated"
 )
 
 // Event names what changed, never its content: subscribers re-read the
