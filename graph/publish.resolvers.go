@@ -7,11 +7,14 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/neksio/neksio/core/event"
+	"github.com/neksio/neksio/core/media"
+	"github.com/neksio/neksio/core/publish"
 	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/ent/postevent"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/schema/schematype"
 	"github.com/neksio/neksio/graph/generated"
@@ -20,107 +23,170 @@ import (
 
 // URL is the resolver for the url field.
 func (r *mediaResolver) URL(ctx context.Context, obj *ent.Media) (string, error) {
-	panic(fmt.Errorf("not implemented: URL - url"))
+	return r.deps.Media.URL(obj.ID), nil
 }
 
 // UploadMedia is the resolver for the uploadMedia field.
 func (r *mutationResolver) UploadMedia(ctx context.Context, file graphql.Upload) (*model.UploadedMedia, error) {
-	panic(fmt.Errorf("not implemented: UploadMedia - uploadMedia"))
+	m, err := r.deps.Media.Store(ctx, media.Upload{Filename: file.Filename, Content: file.File})
+	if err != nil {
+		return nil, err
+	}
+	return &model.UploadedMedia{ID: m.ID, URL: r.deps.Media.URL(m.ID), MimeType: m.MimeType, Size: int(m.Size), Kind: m.Kind, Media: m}, nil
 }
 
 // CreatePost is the resolver for the createPost field.
 func (r *mutationResolver) CreatePost(ctx context.Context, input model.CreatePostInput) (*ent.Post, error) {
-	panic(fmt.Errorf("not implemented: CreatePost - createPost"))
+	targets, err := targetInputs(input.Targets)
+	if err != nil {
+		return nil, err
+	}
+	return r.deps.Publish.Create(ctx, publish.PostInput{Text: deref(input.Text), Media: mediaInputs(input.Media),
+		Targets: targets, ScheduledAt: input.ScheduledAt})
 }
 
 // UpdatePost is the resolver for the updatePost field.
 func (r *mutationResolver) UpdatePost(ctx context.Context, id pulid.ID, input model.UpdatePostInput) (*ent.Post, error) {
-	panic(fmt.Errorf("not implemented: UpdatePost - updatePost"))
+	targets, err := targetInputs(input.Targets)
+	if err != nil {
+		return nil, err
+	}
+	return r.deps.Publish.Update(ctx, id, publish.PostUpdate{Text: input.Text, Media: mediaInputs(input.Media), SetMedia: input.Media != nil,
+		Targets: targets, SetTargets: input.Targets != nil, ScheduledAt: input.ScheduledAt, ClearScheduledAt: deref(input.ClearScheduledAt)})
 }
 
 // DeletePost is the resolver for the deletePost field.
 func (r *mutationResolver) DeletePost(ctx context.Context, id pulid.ID) (*model.DeletePostPayload, error) {
-	panic(fmt.Errorf("not implemented: DeletePost - deletePost"))
+	if err := r.deps.Publish.Delete(ctx, id); err != nil {
+		return nil, err
+	}
+	return &model.DeletePostPayload{DeletedID: id}, nil
 }
 
 // SubmitPost is the resolver for the submitPost field.
 func (r *mutationResolver) SubmitPost(ctx context.Context, id pulid.ID, comment *string) (*ent.Post, error) {
-	panic(fmt.Errorf("not implemented: SubmitPost - submitPost"))
+	return r.deps.Publish.Submit(ctx, id, deref(comment))
 }
 
 // ApprovePost is the resolver for the approvePost field.
 func (r *mutationResolver) ApprovePost(ctx context.Context, id pulid.ID, comment *string) (*ent.Post, error) {
-	panic(fmt.Errorf("not implemented: ApprovePost - approvePost"))
+	return r.deps.Publish.Approve(ctx, id, deref(comment))
 }
 
 // RejectPost is the resolver for the rejectPost field.
 func (r *mutationResolver) RejectPost(ctx context.Context, id pulid.ID, comment *string) (*ent.Post, error) {
-	panic(fmt.Errorf("not implemented: RejectPost - rejectPost"))
+	return r.deps.Publish.Reject(ctx, id, deref(comment))
 }
 
 // CommentOnPost is the resolver for the commentOnPost field.
 func (r *mutationResolver) CommentOnPost(ctx context.Context, id pulid.ID, comment string) (*ent.Post, error) {
-	panic(fmt.Errorf("not implemented: CommentOnPost - commentOnPost"))
+	return r.deps.Publish.Comment(ctx, id, comment)
 }
 
 // SchedulePost is the resolver for the schedulePost field.
 func (r *mutationResolver) SchedulePost(ctx context.Context, id pulid.ID, scheduledAt *time.Time) (*ent.Post, error) {
-	panic(fmt.Errorf("not implemented: SchedulePost - schedulePost"))
+	return r.deps.Publish.Schedule(ctx, id, scheduledAt)
 }
 
 // UnschedulePost is the resolver for the unschedulePost field.
 func (r *mutationResolver) UnschedulePost(ctx context.Context, id pulid.ID) (*ent.Post, error) {
-	panic(fmt.Errorf("not implemented: UnschedulePost - unschedulePost"))
+	return r.deps.Publish.Unschedule(ctx, id)
 }
 
 // RetryPostTarget is the resolver for the retryPostTarget field.
 func (r *mutationResolver) RetryPostTarget(ctx context.Context, id pulid.ID) (*ent.PostTarget, error) {
-	panic(fmt.Errorf("not implemented: RetryPostTarget - retryPostTarget"))
+	return r.deps.Publish.RetryTarget(ctx, id)
 }
 
 // GeneratePost is the resolver for the generatePost field.
 func (r *mutationResolver) GeneratePost(ctx context.Context, input model.GeneratePostInput) (*model.GeneratedPost, error) {
-	panic(fmt.Errorf("not implemented: GeneratePost - generatePost"))
+	g, err := r.deps.Publish.Generate(ctx, publish.GenerateInput{Brief: input.Brief, ChannelIDs: input.ChannelIds,
+		Tone: deref(input.Tone), Language: deref(input.Language), PostID: deref(input.PostID)})
+	if err != nil {
+		return nil, err
+	}
+	out := &model.GeneratedPost{Model: g.Model, Post: g.Post, Variants: []*model.PostVariant{}, Citations: []*schematype.Citation{}}
+	for _, v := range g.Variants {
+		out.Variants = append(out.Variants, &model.PostVariant{ChannelID: v.ChannelID, Platform: v.Platform, Text: v.Text, Hashtags: v.Hashtags})
+	}
+	for i := range g.Citations {
+		out.Citations = append(out.Citations, &g.Citations[i])
+	}
+	return out, nil
 }
 
 // UpdatePublishingSettings is the resolver for the updatePublishingSettings field.
 func (r *mutationResolver) UpdatePublishingSettings(ctx context.Context, input model.UpdatePublishingSettingsInput) (*ent.PublishingSettings, error) {
-	panic(fmt.Errorf("not implemented: UpdatePublishingSettings - updatePublishingSettings"))
+	return r.deps.Publish.UpdateSettings(ctx, input.RequirePostApproval)
 }
 
 // History is the resolver for the history field.
 func (r *postResolver) History(ctx context.Context, obj *ent.Post) ([]*ent.PostEvent, error) {
-	panic(fmt.Errorf("not implemented: History - history"))
+	return r.deps.Store.Ent.PostEvent.Query().Where(postevent.PostID(obj.ID)).
+		Order(ent.Asc(postevent.FieldCreatedAt), ent.Asc(postevent.FieldID)).All(ctx)
 }
 
 // Media is the resolver for the media field.
 func (r *postMediaResolver) Media(ctx context.Context, obj *schematype.PostMedia) (*ent.Media, error) {
-	panic(fmt.Errorf("not implemented: Media - media"))
+	if obj.MediaID == "" {
+		return nil, nil
+	}
+	m, err := r.deps.Store.Ent.Media.Get(ctx, pulid.ID(obj.MediaID))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return m, err
 }
 
 // Options is the resolver for the options field.
 func (r *postTargetResolver) Options(ctx context.Context, obj *ent.PostTarget) (map[string]any, error) {
-	panic(fmt.Errorf("not implemented: Options - options"))
+	out := make(map[string]any, len(obj.Options))
+	for k, v := range obj.Options {
+		out[k] = v
+	}
+	return out, nil
 }
 
 // Platform is the resolver for the platform field.
 func (r *postTargetResolver) Platform(ctx context.Context, obj *ent.PostTarget) (string, error) {
-	panic(fmt.Errorf("not implemented: Platform - platform"))
+	ch, err := obj.Channel(ctx)
+	if err != nil {
+		return "", err
+	}
+	return ch.Platform, nil
 }
 
 // Calendar is the resolver for the calendar field.
 func (r *queryResolver) Calendar(ctx context.Context, from time.Time, to time.Time, timezone *string) ([]*model.CalendarEntry, error) {
-	panic(fmt.Errorf("not implemented: Calendar - calendar"))
+	entries, err := r.deps.Publish.Calendar(ctx, from, to, deref(timezone))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.CalendarEntry, len(entries))
+	for i, e := range entries {
+		out[i] = &model.CalendarEntry{Date: e.Date, At: e.At, Kind: e.Kind, Post: e.Post}
+	}
+	return out, nil
 }
 
 // PublishingSettings is the resolver for the publishingSettings field.
 func (r *queryResolver) PublishingSettings(ctx context.Context) (*ent.PublishingSettings, error) {
-	panic(fmt.Errorf("not implemented: PublishingSettings - publishingSettings"))
+	return r.deps.Publish.Settings(ctx)
 }
 
 // PostUpdated is the resolver for the postUpdated field.
 func (r *subscriptionResolver) PostUpdated(ctx context.Context, postID *pulid.ID) (<-chan *ent.Post, error) {
-	panic(fmt.Errorf("not implemented: PostUpdated - postUpdated"))
+	if postID != nil {
+		if _, err := r.deps.Store.Ent.Post.Get(ctx, *postID); err != nil {
+			return nil, err
+		}
+	}
+	match := func(ev event.Event) bool {
+		return ev.Type == event.PostUpdated && (postID == nil || ev.ObjectID == string(*postID))
+	}
+	return follow(ctx, r.Resolver, match, func(ctx context.Context, id pulid.ID) (*ent.Post, error) {
+		return r.deps.Store.Ent.Post.Get(ctx, id)
+	})
 }
 
 // PostMedia returns generated.PostMediaResolver implementation.

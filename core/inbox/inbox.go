@@ -23,11 +23,16 @@ import (
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/jobs/jobargs"
+	"github.com/neksio/neksio/plugins/sdk"
 )
 
 // MaxReplyChars bounds a reply; connectors apply their platform's lower
 // limits on top.
 const MaxReplyChars = 10000
+
+// PublishHook sees a publish event of channel ch inside the ingesting
+// transaction tx.
+type PublishHook func(ctx context.Context, tx *store.Tx, ch *ent.Channel, res *sdk.PublishResult) error
 
 // Service is the inbox.
 type Service struct {
@@ -35,6 +40,9 @@ type Service struct {
 	Now   func() time.Time
 	// OnInbound hooks run for every new inbound message, in its transaction.
 	OnInbound []InboundHook
+	// OnPublish hooks run for every publish event (a platform's webhook
+	// saying a post was published or failed), in its transaction.
+	OnPublish []PublishHook
 	// Delivery needs the connectors and the channels' credentials.
 	Gateway  Gateway
 	Channels Credentials

@@ -62,6 +62,17 @@ func (s *Service) Ingest(ctx context.Context, tx *store.Tx, ch *ent.Channel, eve
 			err = s.ingestStatus(ctx, tx, ch, ev.Status, &res)
 		case sdk.EventAccount:
 			err = s.ingestAccount(ctx, tx, ch, ev.Account, &res)
+		case sdk.EventPublish:
+			if ev.Publish == nil || len(s.OnPublish) == 0 {
+				res.Ignored++
+				continue
+			}
+			for _, hook := range s.OnPublish {
+				if err = hook(ctx, tx, ch, ev.Publish); err != nil {
+					break
+				}
+			}
+			res.Statuses++
 		default:
 			res.Ignored++
 		}

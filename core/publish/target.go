@@ -481,3 +481,24 @@ func (s *Service) derive(ctx context.Context, tx *store.Tx, postID pulid.ID) err
 func SystemContext(ctx context.Context, workspaceID string) context.Context {
 	return tenant.NewContext(ctx, tenant.System(workspaceID, "publish"))
 }
+
+// Hook applies publish events of a platform's webhooks (TikTok's publish
+// completion) to their target once the webhook's transaction commits.
+func (s *Service) Hook() func(ctx context.Context, tx *store.Tx, ch *ent.Channel, res *sdk.PublishResult) error {
+	return func(ctx context.Context, tx *store.Tx, ch *ent.Channel, res *sdk.PublishResult) error {
+		if res.State != sdk.PublishPublished && res.State != sdk.PublishFailed {
+			return nil
+		}
+		cp := *res
+		ws := string(ch.WorkspaceID)
+		tx.AfterCommit(func() {
+			ctx, cancel := context.WithTimeout(SystemContext(context.WithoutCancel(ctx), ws), 10*time.Second)
+			defer cancel()
+			if err := s.Outcome(ctx, ch.ID, &cp); err != nil {
+				// The post.status job still follows the target.
+				s.log().WarnContext(ctx, "publish: applying a publish webhook", "channel", ch.ID, "err", err)
+			}
+		})
+		return nil
+	}
+}

@@ -3513,7 +3513,7 @@ extend type Media {
 type PostMedia {
   "The uploaded file, when the media is from uploadMedia."
   media: Media
-  "An external URL given in the post (uploaded media answer their signed URL)."
+  "An external URL given in the post; empty for uploaded media (their signed URL is media.url)."
   url: String!
   "image or video"
   kind: String!

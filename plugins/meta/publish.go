@@ -301,7 +301,7 @@ func (c *connector) publishContainer(ctx context.Context, app sdk.App, token, ac
 // the host's status check completes the publication.
 func (c *connector) PublishStatus(ctx context.Context, req *sdk.PublishStatusRequest) (*sdk.PublishResult, error) {
 	if req.ExternalID == "" {
-		return nil, sdk.NewError(sdk.ClassPermanent, "", "no post id")
+		return c.lookup(ctx, req)
 	}
 	if req.Platform != PlatformInstagram {
 		return &sdk.PublishResult{ExternalID: req.ExternalID, State: sdk.PublishPublished, URL: facebookURL(req.ExternalID)}, nil
@@ -337,4 +337,66 @@ func asSDKError(err error) *sdk.Error {
 		return e
 	}
 	return sdk.NewError(sdk.ClassRetryable, "", "%v", err)
+}
+
+// lookupLimit is how many recent posts a lookup reads: a host asks about
+// a publish it started minutes ago.
+const lookupLimit = 100
+
+// lookup finds a post whose publish was interrupted before its id was
+// known (a host killed mid-call): among the account's posts since Since —
+// a Page's published_posts, an Instagram account's media — the one whose
+// text is the post's. Meta takes no idempotency key, so the text is the
+// key: a post without text cannot be told apart and the lookup is
+// inconclusive (an error, never "not found").
+func (c *connector) lookup(ctx context.Context, req *sdk.PublishStatusRequest) (*sdk.PublishResult, error) {
+	if req.Post == nil || req.AccountID == "" {
+		return nil, sdk.NewError(sdk.ClassPermanent, "", "no post id, and no post and account to look it up by")
+	}
+	text := strings.TrimSpace(req.Post.Text)
+	if text == "" {
+		return nil, sdk.NewError(sdk.ClassPermanent, "", "a post without text cannot be looked up on %s", req.Platform)
+	}
+	var page struct {
+		Data []struct {
+			ID          string `json:"id"`
+			Message     string `json:"message"`
+			Caption     string `json:"caption"`
+			CreatedTime string `json:"created_time"`
+			Timestamp   string `json:"timestamp"`
+			Permalink   string `json:"permalink"`
+		} `json:"data"`
+	}
+	q := url.Values{"limit": {strconv.Itoa(lookupLimit)}}
+	edge := "/published_posts"
+	if req.Platform == PlatformInstagram {
+		edge = "/media"
+		q.Set("fields", "id,caption,timestamp,permalink")
+	} else {
+		q.Set("fields", "id,message,created_time")
+		if !req.Since.IsZero() {
+			q.Set("since", strconv.FormatInt(req.Since.Unix(), 10))
+		}
+	}
+	if err := c.graph(ctx, req.App, req.Credentials.AccessToken, http.MethodGet, url.PathEscape(req.AccountID)+edge, q, nil, &page); err != nil {
+		return nil, annotate(err, "look up recent posts")
+	}
+	for _, d := range page.Data {
+		body, at := d.Message, d.CreatedTime
+		if req.Platform == PlatformInstagram {
+			body, at = d.Caption, d.Timestamp
+		}
+		if strings.TrimSpace(body) != text {
+			continue
+		}
+		if t, err := time.Parse("2006-01-02T15:04:05-0700", at); err == nil && !req.Since.IsZero() && t.Before(req.Since) {
+			continue
+		}
+		res := &sdk.PublishResult{ExternalID: d.ID, State: sdk.PublishPublished, URL: d.Permalink}
+		if req.Platform != PlatformInstagram {
+			res.URL = facebookURL(d.ID)
+		}
+		return res, nil
+	}
+	return &sdk.PublishResult{State: sdk.PublishNotFound}, nil
 }

@@ -251,3 +251,46 @@ func TestPublishStatusFacebook(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, &sdk.PublishResult{ExternalID: "1_2", State: sdk.PublishPublished, URL: "https://facebook.com/1_2"}, st)
 }
+
+// An interrupted publish is looked up by text since the time it started:
+// found once published, not found before (safe to publish), never matched
+// to an older post or another text.
+func TestPublishStatusLookup(t *testing.T) {
+	t.Parallel()
+	for _, platform := range []string{meta.PlatformFacebook, meta.PlatformInstagram} {
+		t.Run(platform, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			creds, account := b.fbCreds(), pageID
+			post := sdk.Post{Text: "Autumn menu is here"}
+			if platform == meta.PlatformInstagram {
+				creds, account = b.igCreds(), igID
+				post.Media = []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}
+			}
+			lookup := func(p sdk.Post, since time.Time) (*sdk.PublishResult, error) {
+				return b.conn.PublishStatus(context.Background(), &sdk.PublishStatusRequest{App: b.app, Credentials: creds,
+					AccountID: account, Platform: platform, IdempotencyKey: "ptg_1", Post: &p, Since: since})
+			}
+			since := time.Now().Add(-time.Minute)
+			res, err := lookup(post, since)
+			require.NoError(t, err)
+			require.Equal(t, sdk.PublishNotFound, res.State)
+
+			pub, err := b.publish(platform, post)
+			require.NoError(t, err)
+			res, err = lookup(post, since)
+			require.NoError(t, err)
+			require.Equal(t, sdk.PublishPublished, res.State)
+			require.Equal(t, pub.ExternalID, res.ExternalID)
+
+			other := post
+			other.Text = "Winter menu"
+			res, err = lookup(other, since)
+			require.NoError(t, err)
+			require.Equal(t, sdk.PublishNotFound, res.State)
+
+			_, err = lookup(sdk.Post{}, since)
+			require.Error(t, err, "a post without text cannot be looked up: inconclusive, not not-found")
+		})
+	}
+}
