@@ -151,7 +151,10 @@ func (s *Service) UpdateSettings(ctx context.Context, requireApproval *bool) (*e
 		}
 		return audit.Record(ctx, tx.Ent, "publishing.settings.update", "publishing_settings", string(out.ID), meta)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.Ent.PublishingSettings.Get(ctx, out.ID)
 }
 
 // record writes a post's history entry and audit entry and tells

@@ -82,7 +82,11 @@ func (s *Service) Create(ctx context.Context, in PostInput) (*ent.Post, error) {
 		out = p
 		return record(ctx, tx, p, postevent.KindTransition, "", string(post.StatusDraft), "", nil)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// Read outside the transaction: edges resolve later, on the store.
+	return s.Store.Ent.Post.Get(ctx, out.ID)
 }
 
 func createTargets(ctx context.Context, tx *store.Tx, postID pulid.ID, targets []checkedTarget) error {
@@ -207,10 +211,13 @@ func (s *Service) Update(ctx context.Context, id pulid.ID, up PostUpdate) (*ent.
 		if err := record(ctx, tx, p, postevent.KindComment, "", "", "edited", nil); err != nil {
 			return err
 		}
-		out, err = tx.Ent.Post.Get(ctx, p.ID)
-		return err
+		out = p
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.Ent.Post.Get(ctx, out.ID)
 }
 
 func editHint(st post.Status) string {
@@ -278,10 +285,13 @@ func (s *Service) mutate(ctx context.Context, id pulid.ID, f func(tx *store.Tx, 
 		if err := f(tx, p); err != nil {
 			return err
 		}
-		out, err = tx.Ent.Post.Get(ctx, p.ID)
-		return err
+		out = p
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.Ent.Post.Get(ctx, out.ID)
 }
 
 // revalidate checks a stored post again (channels may have been
@@ -520,5 +530,8 @@ func (s *Service) RetryTarget(ctx context.Context, id pulid.ID) (*ent.PostTarget
 		}
 		return s.queue(ctx, tx, p.WorkspaceID, id, out.Generation, nil)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.Ent.PostTarget.Get(ctx, id)
 }
