@@ -37,7 +37,8 @@ test-sdk: bin/staticcheck
 	cd plugins/sdk && $(GO) vet ./... && ../../bin/staticcheck ./... && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## fuzz-smoke: 30,000 coverage-guided inputs for each webhook
-## parser beyond the seed corpus that `go test` already runs (a count,
+## parser, and for the GraphQL operation limits, beyond the seed corpus
+## that `go test` already runs (a count,
 ## not a duration: a -fuzztime duration sometimes ends in a spurious
 ## "context deadline exceeded" from the fuzzing engine).
 FUZZTIME ?= 30000x
@@ -45,6 +46,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/whatsapp
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/meta
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/google
+	$(GO) test -run '^$$' -fuzz '^FuzzOperationLimits$$' -fuzztime $(FUZZTIME) ./graph
 
 generate:
 	$(GO) generate ./...

@@ -38,11 +38,29 @@ func codeOf(err error) apperr.Code {
 		return apperr.CodeBadUserInput
 	case errors.As(err, &ce):
 		return apperr.CodeConflict
-	case errors.Is(err, context.DeadlineExceeded):
+	// The request's deadline passed, or its client went away.
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return apperr.CodeUnavailable
 	}
 	return apperr.CodeInternal
 }
+
+// argumentError reports whether err was raised while gqlgen read the
+// field's arguments (a malformed cursor, ID, time or enum in a variable):
+// the client's mistake. gqlgen sets the field's Args only once they all
+// decoded.
+func argumentError(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) {
+		return false
+	}
+	fc := graphql.GetFieldContext(ctx)
+	return fc != nil && fc.Args == nil && fc.Field.Field != nil && fc.Field.Definition != nil &&
+		len(fc.Field.Definition.Arguments) > 0
+}
+
+// maxLoggedError bounds what an internal error adds to the log: an error
+// may quote its input.
+const maxLoggedError = 1024
 
 // presentError turns a resolver error into a GraphQL error with
 // extensions.code. Internal errors are logged and replaced by a generic
@@ -55,6 +73,16 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return gqlErr // parser and validation errors carry their code
 		}
 		code := codeOf(err)
+		if code == apperr.CodeInternal && argumentError(ctx) {
+			// gqlErr's message is the decoder's ("cannot decode cursor"),
+			// its path names the argument.
+			gqlErr.Message = truncate(gqlErr.Message, maxLoggedError)
+			if gqlErr.Extensions == nil {
+				gqlErr.Extensions = map[string]any{}
+			}
+			gqlErr.Extensions["code"] = string(apperr.CodeBadUserInput)
+			return gqlErr
+		}
 		if gqlErr.Extensions == nil {
 			gqlErr.Extensions = map[string]any{}
 		}
@@ -73,11 +101,13 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case code == apperr.CodeForbidden:
 			gqlErr.Message = "forbidden: " + err.Error()
 		case code == apperr.CodeBadUserInput:
-			gqlErr.Message = err.Error()
+			gqlErr.Message = truncate(err.Error(), maxLoggedError)
 		case code == apperr.CodeConflict:
 			gqlErr.Message = "conflicts with an existing object"
+		case code == apperr.CodeUnavailable && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
+			gqlErr.Message = "the request timed out or was cancelled before this field was resolved"
 		case code == apperr.CodeInternal:
-			log.ErrorContext(ctx, "graphql: internal error", "path", gqlErr.Path.String(), "err", err)
+			log.ErrorContext(ctx, "graphql: internal error", "path", gqlErr.Path.String(), "err", truncate(err.Error(), maxLoggedError))
 			gqlErr.Message = "internal error"
 		default:
 			gqlErr.Message = string(code)

@@ -26,19 +26,80 @@ import (
 	"github.com/neksio/neksio/graph/generated"
 )
 
-// Options configure the GraphQL server.
+// Options configure the GraphQL server. Zero values take the defaults
+// below (README, configuration table; docs/limits.md).
 type Options struct {
 	// Dev enables introspection and the GraphiQL playground.
 	Dev            bool
 	MaxComplexity  int
 	MaxDepth       int
 	RequestTimeout time.Duration
+	// DefaultPageSize is the page size of a connection asked for without
+	// first or last (default 50); MaxPageSize the largest allowed (200).
+	DefaultPageSize int
+	MaxPageSize     int
+	// MaxAliases bounds the aliased fields of an operation (default 100);
+	// MaxRootMutations the mutations one operation runs (default 10).
+	MaxAliases       int
+	MaxRootMutations int
+	// ResolverConcurrency bounds the resolvers one operation runs at once
+	// (default 4); ExpensiveConcurrency the expensive fields (AI,
+	// platforms, uploads) one workspace runs at once on this replica (2).
+	ResolverConcurrency  int
+	ExpensiveConcurrency int
+	// MaxBodyBytes bounds JSON request bodies (default 1 MiB) and WebSocket
+	// messages; MaxUploadBytes multipart uploads (default 10 MiB).
+	MaxBodyBytes   int64
+	MaxUploadBytes int64
+	// AuthFailuresPerMinute is how many failed authentications a client
+	// address may make a minute before it is refused without a lookup
+	// (default 20; negative: no limit). TrustedProxies are the proxies
+	// whose X-Forwarded-For tells the client address.
+	AuthFailuresPerMinute int
+	TrustedProxies        []string
 	// RateLimit is requests per second per API key, with RateBurst.
 	RateLimit float64
 	RateBurst int
 	Logger    *slog.Logger
 	Metrics   prometheus.Registerer
 }
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.MaxComplexity, 50000)
+	def(&o.MaxDepth, 12)
+	def(&o.DefaultPageSize, 50)
+	def(&o.MaxPageSize, 200)
+	o.DefaultPageSize = min(o.DefaultPageSize, o.MaxPageSize)
+	def(&o.MaxAliases, 100)
+	def(&o.MaxRootMutations, 10)
+	def(&o.ResolverConcurrency, 4)
+	def(&o.ExpensiveConcurrency, 2)
+	if o.AuthFailuresPerMinute == 0 {
+		o.AuthFailuresPerMinute = 20
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.MaxUploadBytes <= 0 {
+		o.MaxUploadBytes = 10 << 20
+	}
+}
+
+// parserTokenLimit bounds the tokens of a query: validation grows faster
+// than the query (15,000 aliases take 120 ms to validate), and no real
+// operation comes near it.
+const parserTokenLimit = 20_000
 
 // Server serves /graphql.
 type Server struct {
@@ -48,27 +109,27 @@ type Server struct {
 	limits  sync.Map // API key ID → *rate.Limiter
 	metrics *metrics
 	rt      *realtime
+
+	clients   *clientAddr
+	throttle  *authThrottle
+	expensive *keyedLimit
 }
 
 // NewServer builds the GraphQL server: explicit transports (WebSocket with
 // graphql-transport-ws and graphql-ws, SSE, GET, POST, multipart),
-// complexity and depth limits, a parsed-query cache, automatic persisted
-// queries, and introspection only in dev mode.
+// operation limits (cost, depth, aliases, mutations, page sizes), a
+// parsed-query cache, automatic persisted queries, and introspection only
+// in dev mode.
 func NewServer(deps Deps, opts Options) *Server {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.MaxComplexity == 0 {
-		opts.MaxComplexity = 50000
-	}
-	if opts.MaxDepth == 0 {
-		opts.MaxDepth = 12
-	}
-	if opts.RequestTimeout == 0 {
-		opts.RequestTimeout = 30 * time.Second
-	}
+	opts.defaults()
 	deps.Realtime.defaults()
-	s := &Server{deps: deps, opts: opts, rt: newRealtime(deps.Realtime)}
+	clients, err := newClientAddr(opts.TrustedProxies)
+	if err != nil { // the configuration is validated before
+		opts.Logger.Error("graphql: ignoring trusted proxies", "err", err)
+		clients, _ = newClientAddr(nil)
+	}
+	s := &Server{deps: deps, opts: opts, rt: newRealtime(deps.Realtime), clients: clients,
+		throttle: newAuthThrottle(opts.AuthFailuresPerMinute), expensive: newKeyedLimit(opts.ExpensiveConcurrency)}
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{deps: deps, shared: newSharedLoads()}}))
 	s.gql = srv
 	srv.AddTransport(transport.Options{})
@@ -77,11 +138,12 @@ func NewServer(deps Deps, opts Options) *Server {
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: deps.Realtime.PingInterval})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: 10 << 20, MaxMemory: 10 << 20})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: opts.MaxUploadBytes, MaxMemory: opts.MaxUploadBytes})
+	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.Use(complexityLimit{Max: opts.MaxComplexity})
-	srv.Use(depthLimit{Max: opts.MaxDepth})
+	srv.Use(operationLimits{MaxComplexity: opts.MaxComplexity, MaxDepth: opts.MaxDepth, MaxAliases: opts.MaxAliases,
+		MaxRootMutations: opts.MaxRootMutations, DefaultPage: opts.DefaultPageSize, MaxPage: opts.MaxPageSize, Introspection: opts.Dev})
 	if opts.Dev {
 		srv.Use(extension.Introspection{})
 	}
@@ -89,6 +151,8 @@ func NewServer(deps Deps, opts Options) *Server {
 	srv.SetRecoverFunc(recoverFunc(opts.Logger))
 	srv.AroundOperations(s.operationTimeout)
 	srv.AroundOperations(aroundSubscriptions)
+	srv.AroundOperations(s.aroundBudget)
+	srv.AroundFields(s.aroundFields)
 	if opts.Metrics != nil {
 		s.metrics = newMetrics(opts.Metrics)
 		srv.AroundOperations(s.metrics.around)
@@ -97,11 +161,12 @@ func NewServer(deps Deps, opts Options) *Server {
 	return s
 }
 
-// ServeHTTP authenticates the request, applies the per-key rate limit and
-// the request timeout, then runs the operation. WebSocket upgrades pass
-// without a header (the key may come in connection_init, see wsInit); SSE
-// streams run without the request timeout, under the per-key connection
-// limit.
+// ServeHTTP authenticates the request (refusing, without a lookup, client
+// addresses that failed too often), applies the per-key rate limit, bounds
+// and checks the body, then runs the operation under the request timeout.
+// WebSocket upgrades pass without a header (the key may come in
+// connection_init, see wsInit); SSE streams run without the request
+// timeout, under the per-key connection limit.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodOptions {
 		s.gql.ServeHTTP(w, r)
@@ -116,9 +181,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "missing API key: send Authorization: Bearer <key>")
 		return
 	}
+	addr := s.clients.key(r)
+	if wait, refused := s.throttle.refused(addr, key); refused {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		writeError(w, http.StatusTooManyRequests, apperr.CodeRateLimited, "too many failed authentications from this address; try again later")
+		return
+	}
 	viewer, err := s.deps.Auth.Authenticate(r.Context(), key)
 	if err != nil {
 		if errors.Is(err, auth.ErrInvalidKey) {
+			s.throttle.failed(addr, key)
 			writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "invalid API key")
 			return
 		}
@@ -126,9 +198,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, apperr.CodeUnavailable, "authentication unavailable")
 		return
 	}
+	s.throttle.succeeded(key)
 	if !s.allow(viewer.APIKeyID) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, apperr.CodeRateLimited, "rate limit exceeded")
+		return
+	}
+	w, ok = s.readBody(w, r)
+	if !ok {
 		return
 	}
 	if isSSE(r) {

@@ -68,6 +68,7 @@ func (rt *realtime) closedWith(code int) int {
 type connState struct {
 	rt        *realtime
 	headerKey string
+	addr      string             // the client address, for the failed-authentication throttle
 	ws        *wsConn            // nil for SSE
 	cancel    context.CancelFunc // ends an SSE stream
 	done      chan struct{}
@@ -193,7 +194,9 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	conn := newConnState(s.rt)
 	conn.headerKey, _ = bearer(r)
+	conn.addr = s.clients.key(r)
 	defer conn.finish()
+	clearDeadlines(w)
 	s.gql.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), connKey{}, conn)))
 }
 
@@ -209,6 +212,7 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, viewer *tenant
 		return
 	}
 	defer conn.finish()
+	clearDeadlines(w)
 	ctx, cancel := context.WithCancel(tenant.NewContext(r.Context(), viewer))
 	defer cancel()
 	conn.cancel = cancel
@@ -219,6 +223,15 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, viewer *tenant
 		w = flushWriter{w, http.NewResponseController(w)}
 	}
 	s.gql.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// clearDeadlines lifts the read and write deadlines the HTTP server sets
+// on every request (cmd/neksio): a stream lasts as long as the client
+// stays. Writers that cannot set deadlines (tests) are left alone.
+func clearDeadlines(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 }
 
 type flushWriter struct {
@@ -257,14 +270,19 @@ func (s *Server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 	if key == "" {
 		return fail(closeUnauthorized, `Unauthorized: send {"authorization": "Bearer <key>"} in connection_init`)
 	}
+	if _, refused := s.throttle.refused(conn.addr, key); refused {
+		return fail(closeTryAgain, "too many failed authentications from this address, try again later")
+	}
 	viewer, err := s.deps.Auth.Authenticate(ctx, key)
 	switch {
 	case errors.Is(err, auth.ErrInvalidKey):
+		s.throttle.failed(conn.addr, key)
 		return fail(closeUnauthorized, "Unauthorized: invalid API key")
 	case err != nil:
 		s.opts.Logger.ErrorContext(ctx, "websocket authentication failed", "err", err)
 		return fail(closeTryAgain, "authentication unavailable, try again later")
 	}
+	s.throttle.succeeded(key)
 	if !s.allow(viewer.APIKeyID) {
 		return fail(closeTryAgain, "rate limit exceeded, try again later")
 	}
@@ -336,6 +354,7 @@ func (s *Server) websocket() transport.Websocket {
 		// not pong within two intervals is dropped. graphql-ws: "ka".
 		PingPongInterval:      s.rt.opts.PingInterval,
 		KeepAlivePingInterval: s.rt.opts.PingInterval,
+		PayloadReadLimit:      &s.opts.MaxBodyBytes,
 		ErrorFunc: func(ctx context.Context, err error) {
 			s.opts.Logger.DebugContext(ctx, "websocket", "err", err)
 		},

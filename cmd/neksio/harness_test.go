@@ -157,7 +157,9 @@ func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
 	require.NoError(t, app.Start(ctx))
-	srv := httptest.NewServer(app.Handler)
+	srv := httptest.NewUnstartedServer(app.Handler)
+	configureHTTPServer(srv.Config, cfg)
+	srv.Start()
 	t.Cleanup(srv.Close)
 
 	e := &env{t: t, App: app, URL: srv.URL, WhatsApp: wa, WhatsAppURL: waSrv.URL, Meta: meta, client: srv.Client()}

@@ -144,14 +144,24 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	gql := graph.NewServer(a.GraphDeps, graph.Options{
-		Dev:            a.Cfg.DevMode(),
-		MaxComplexity:  a.Cfg.GraphQLComplexity,
-		MaxDepth:       a.Cfg.GraphQLDepth,
-		RequestTimeout: a.Cfg.RequestTimeout,
-		RateLimit:      a.Cfg.RateLimit,
-		RateBurst:      a.Cfg.RateBurst,
-		Logger:         a.Log,
-		Metrics:        a.Registry,
+		Dev:                   a.Cfg.DevMode(),
+		MaxComplexity:         a.Cfg.GraphQLComplexity,
+		MaxDepth:              a.Cfg.GraphQLDepth,
+		RequestTimeout:        a.Cfg.RequestTimeout,
+		DefaultPageSize:       a.Cfg.GraphQLDefaultPageSize,
+		MaxPageSize:           a.Cfg.GraphQLMaxPageSize,
+		MaxAliases:            a.Cfg.GraphQLMaxAliases,
+		MaxRootMutations:      a.Cfg.GraphQLMaxRootMutations,
+		ResolverConcurrency:   a.Cfg.GraphQLResolverConcurrency,
+		ExpensiveConcurrency:  a.Cfg.GraphQLExpensiveConcurrency,
+		MaxBodyBytes:          a.Cfg.GraphQLMaxBodyBytes,
+		MaxUploadBytes:        a.Cfg.GraphQLMaxUploadBytes,
+		AuthFailuresPerMinute: a.Cfg.AuthFailuresPerMinute,
+		TrustedProxies:        a.Cfg.TrustedProxies,
+		RateLimit:             a.Cfg.RateLimit,
+		RateBurst:             a.Cfg.RateBurst,
+		Logger:                a.Log,
+		Metrics:               a.Registry,
 	})
 	var api http.Handler = gql
 	if len(a.Cfg.AllowedOrigins) > 0 {
@@ -334,7 +344,7 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer) error {
 		return err
 	}
 	if addr, explicit := cfg.MetricsListenAddr(); addr != "" {
-		if err := servePrivate(ctx, addr, app.Registry, log); err != nil {
+		if err := servePrivate(ctx, cfg, addr, app.Registry, log); err != nil {
 			if explicit {
 				return fmt.Errorf("NEKSIO_METRICS_ADDR: %w", err)
 			}
@@ -342,7 +352,7 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer) error {
 		}
 	}
 	if cfg.PprofAddr != "" {
-		if err := servePrivate(ctx, cfg.PprofAddr, nil, log); err != nil {
+		if err := servePrivate(ctx, cfg, cfg.PprofAddr, nil, log); err != nil {
 			log.Warn("pprof: cannot listen", "addr", cfg.PprofAddr, "err", err)
 		}
 	}
@@ -355,7 +365,8 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: app.Handler}
+	configureHTTPServer(srv, cfg)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	db := "sqlite " + cfg.SQLitePath()
@@ -467,8 +478,10 @@ func (w *statusWriter) Flush() {
 
 // servePrivate serves /metrics (when reg is set) and Go's profiler at
 // /debug/pprof/ on their own address, never on the public one: operation
-// names, webhook volumes and profiles are for operators only.
-func servePrivate(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) error {
+// names, webhook volumes and profiles are for operators only. It has the
+// public listener's timeouts: a profile longer than
+// NEKSIO_HTTP_WRITE_TIMEOUT is cut.
+func servePrivate(ctx context.Context, cfg *config.Config, addr string, reg *prometheus.Registry, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	if reg != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -482,7 +495,8 @@ func servePrivate(ctx context.Context, addr string, reg *prometheus.Registry, lo
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux}
+	configureHTTPServer(srv, cfg)
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("private listener (metrics, pprof)", "addr", "http://"+ln.Addr().String(), "metrics", reg != nil)

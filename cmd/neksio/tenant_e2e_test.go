@@ -163,7 +163,9 @@ func TestGraphQLLimits(t *testing.T) {
 	r := e.gqlAs(t, e.Key, deep, nil)
 	require.NotEmpty(t, r.Errors)
 	require.Contains(t, r.Errors[0].Message, "nested")
-	wide := `{ conversations(first: 1000) { edges { node { messages(first: 1000) { edges { node { id } } } } } } }`
+	wide := `{ conversations(first: 200) { edges { node { messages(first: 200) { edges { node { id } } } } } } }`
 	r = e.gqlAs(t, e.Key, wide, nil)
 	require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", r.Code())
+	r = e.gqlAs(t, e.Key, `{ conversations(first: 1000) { edges { node { id } } } }`, nil)
+	require.Equal(t, "BAD_USER_INPUT", r.Code(), "over the maximum page size")
 }

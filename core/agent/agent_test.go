@@ -84,10 +84,12 @@ func setup(t *testing.T, d storetest.Dialect) *testBundle {
 	return b
 }
 
-// addDoc indexes another Markdown document.
+// addDoc indexes another Markdown document, added by an admin (agents
+// only read the knowledge base).
 func (b *testBundle) addDoc(t *testing.T, title, content string) {
 	t.Helper()
-	doc, err := b.agent.Knowledge.Add(b.member, knowledge.DocumentInput{Title: title, Content: content, Format: knowledge.FormatMarkdown})
+	admin := tenant.NewContext(context.Background(), tenant.Member(b.ws, tenant.RoleAdmin, "key_admin", ""))
+	doc, err := b.agent.Knowledge.Add(admin, knowledge.DocumentInput{Title: title, Content: content, Format: knowledge.FormatMarkdown})
 	require.NoError(t, err)
 	require.NoError(t, b.agent.Knowledge.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
 }

@@ -6,6 +6,7 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,29 @@ type Config struct {
 	RateLimit         float64       `env:"NEKSIO_RATE_LIMIT" envDefault:"50"`
 	RateBurst         int           `env:"NEKSIO_RATE_BURST" envDefault:"100"`
 	WebhookMaxBytes   int64         `env:"NEKSIO_WEBHOOK_MAX_BYTES" envDefault:"1048576"`
+
+	// What one operation may ask for and hold (docs/limits.md); zero
+	// values take graph's defaults.
+	GraphQLDefaultPageSize      int   `env:"NEKSIO_GRAPHQL_DEFAULT_PAGE_SIZE" envDefault:"50"`
+	GraphQLMaxPageSize          int   `env:"NEKSIO_GRAPHQL_MAX_PAGE_SIZE" envDefault:"200"`
+	GraphQLMaxAliases           int   `env:"NEKSIO_GRAPHQL_MAX_ALIASES" envDefault:"100"`
+	GraphQLMaxRootMutations     int   `env:"NEKSIO_GRAPHQL_MAX_ROOT_MUTATIONS" envDefault:"10"`
+	GraphQLResolverConcurrency  int   `env:"NEKSIO_GRAPHQL_RESOLVER_CONCURRENCY" envDefault:"4"`
+	GraphQLExpensiveConcurrency int   `env:"NEKSIO_GRAPHQL_EXPENSIVE_CONCURRENCY" envDefault:"2"`
+	GraphQLMaxBodyBytes         int64 `env:"NEKSIO_GRAPHQL_MAX_BODY_BYTES" envDefault:"1048576"`
+	GraphQLMaxUploadBytes       int64 `env:"NEKSIO_GRAPHQL_MAX_UPLOAD_BYTES" envDefault:"10485760"`
+	// Failed authentications a client address may make a minute; -1: no limit.
+	AuthFailuresPerMinute int `env:"NEKSIO_AUTH_FAILURES_PER_MINUTE" envDefault:"20"`
+	// Proxies (addresses, CIDR ranges) whose X-Forwarded-For is believed.
+	TrustedProxies []string `env:"NEKSIO_TRUSTED_PROXIES" envSeparator:","`
+
+	// HTTP server timeouts: headers, the whole request (headers and body;
+	// lifted once a WebSocket or SSE stream is open), writing the response,
+	// keep-alive idle.
+	HTTPReadHeaderTimeout time.Duration `env:"NEKSIO_HTTP_READ_HEADER_TIMEOUT" envDefault:"10s"`
+	HTTPReadTimeout       time.Duration `env:"NEKSIO_HTTP_READ_TIMEOUT" envDefault:"60s"`
+	HTTPWriteTimeout      time.Duration `env:"NEKSIO_HTTP_WRITE_TIMEOUT" envDefault:"90s"`
+	HTTPIdleTimeout       time.Duration `env:"NEKSIO_HTTP_IDLE_TIMEOUT" envDefault:"120s"`
 
 	// Subscriptions (docs/realtime.md); zero values take graph's defaults.
 	RealtimeInitTimeout             time.Duration `env:"NEKSIO_REALTIME_INIT_TIMEOUT" envDefault:"10s"`
@@ -111,6 +135,11 @@ func (c *Config) Validate() error {
 	}
 	if addr, _ := c.MetricsListenAddr(); addr != "" && addr == c.Addr {
 		return fmt.Errorf("config: NEKSIO_METRICS_ADDR must not be NEKSIO_ADDR: metrics and the profiler stay off the public port")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(strings.TrimSpace(p)); err != nil && net.ParseIP(strings.TrimSpace(p)) == nil {
+			return fmt.Errorf("config: NEKSIO_TRUSTED_PROXIES: %q is neither an address nor a CIDR range", p)
+		}
 	}
 	if c.MasterKey != "" {
 		if k, err := base64.StdEncoding.DecodeString(c.MasterKey); err != nil || len(k) != 32 {

@@ -17,6 +17,12 @@ func TestLoadDefaultsAndValidation(t *testing.T) {
 	require.Equal(t, 50000, c.GraphQLComplexity)
 	require.Equal(t, 256, c.RealtimeBuffer)
 	require.Equal(t, 10*time.Second, c.RealtimeInitTimeout)
+	require.Equal(t, 50, c.GraphQLDefaultPageSize)
+	require.Equal(t, 200, c.GraphQLMaxPageSize)
+	require.Equal(t, int64(1<<20), c.GraphQLMaxBodyBytes)
+	require.Equal(t, 60*time.Second, c.HTTPReadTimeout)
+	require.Equal(t, 20, c.AuthFailuresPerMinute)
+	require.Empty(t, c.TrustedProxies, "X-Forwarded-For is not believed unless configured")
 	require.True(t, c.DevMode(), "dev mode defaults on for the embedded database")
 	require.False(t, c.Postgres())
 
@@ -24,6 +30,15 @@ func TestLoadDefaultsAndValidation(t *testing.T) {
 	c, err = Load()
 	require.NoError(t, err)
 	require.Equal(t, 10100, c.RealtimeMaxConnectionsPerKey)
+
+	t.Setenv("NEKSIO_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,::1")
+	c, err = Load()
+	require.NoError(t, err)
+	require.Len(t, c.TrustedProxies, 3)
+	t.Setenv("NEKSIO_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal")
+	_, err = Load()
+	require.ErrorContains(t, err, "NEKSIO_TRUSTED_PROXIES")
+	t.Setenv("NEKSIO_TRUSTED_PROXIES", "")
 
 	t.Setenv("NEKSIO_ROLE", "boss")
 	_, err = Load()

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -149,6 +150,10 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			h.respond(w, name, http.StatusRequestEntityTooLarge, "body over the size limit")
+			return
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) { // the server's read deadline (a slow client)
+			h.respond(w, name, http.StatusRequestTimeout, "body not received in time")
 			return
 		}
 		h.respond(w, name, http.StatusBadRequest, "cannot read body")
