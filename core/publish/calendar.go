@@ -15,8 +15,8 @@ import (
 // MaxCalendarRange bounds one calendar query.
 const MaxCalendarRange = 93 * 24 * time.Hour
 
-// maxCalendarPosts bounds what one calendar query returns.
-const maxCalendarPosts = 2000
+// MaxCalendarPosts bounds what one calendar query returns.
+const MaxCalendarPosts = 2000
 
 // CalendarEntry places a post on the calendar.
 type CalendarEntry struct {
@@ -54,7 +54,7 @@ func (s *Service) Calendar(ctx context.Context, from, to time.Time, tz string) (
 	posts, err := s.Store.Ent.Post.Query().Where(post.Or(
 		post.And(post.StatusIn(published...), post.PublishedAtGTE(from), post.PublishedAtLT(to)),
 		post.And(post.StatusNotIn(published...), post.ScheduledAtGTE(from), post.ScheduledAtLT(to)),
-	)).Limit(maxCalendarPosts).All(ctx)
+	)).Limit(MaxCalendarPosts).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("publish: calendar: %w", err)
 	}

@@ -85,6 +85,9 @@ func (s *Service) resolveMedia(ctx context.Context, c *ent.Client, in []MediaInp
 	return out, nil
 }
 
+// MaxTargets bounds a post's targets.
+const MaxTargets = 50
+
 // checkedTarget is a validated target.
 type checkedTarget struct {
 	in      TargetInput
@@ -100,9 +103,8 @@ func (s *Service) validate(ctx context.Context, c *ent.Client, text string, med 
 	if len(targets) == 0 {
 		return nil, apperr.Invalid("targets", "a post needs at least one target channel")
 	}
-	const maxTargets = 50
-	if len(targets) > maxTargets {
-		return nil, apperr.Invalid("targets", "a post has at most %d targets", maxTargets)
+	if len(targets) > MaxTargets {
+		return nil, apperr.Invalid("targets", "a post has at most %d targets", MaxTargets)
 	}
 	seen := map[pulid.ID]bool{}
 	out := make([]checkedTarget, len(targets))
