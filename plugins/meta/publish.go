@@ -218,15 +218,13 @@ func (c *connector) publishInstagram(ctx context.Context, req *sdk.PublishReques
 	if err := c.graph(ctx, req.App, token, http.MethodPost, ig+"/media", nil, params, &container); err != nil {
 		return nil, err
 	}
-	if err := c.waitContainer(ctx, req, container.ID); err != nil {
-		if sdk.ClassOf(err) == sdk.ClassRetryable {
-			// The error makes the host retry; the result names the
-			// container for a host that prefers PublishStatus.
-			return &sdk.PublishResult{ExternalID: container.ID, State: sdk.PublishProcessing, Error: asSDKError(err)}, err
-		}
-		return nil, err
+	if container.ID == "" {
+		return nil, sdk.NewError(sdk.ClassPermanent, "", "Instagram answered without a container id")
 	}
-	return c.publishContainer(ctx, req.App, token, req.AccountID, container.ID)
+	// Instagram fetches and processes the media on its own time (a reel
+	// can take minutes): the host follows the container with
+	// PublishStatus, which publishes it once FINISHED. No call waits.
+	return &sdk.PublishResult{ExternalID: container.ID, State: sdk.PublishProcessing}, nil
 }
 
 type containerStatus struct {
@@ -244,9 +242,9 @@ func (c *connector) containerStatus(ctx context.Context, app sdk.App, token, id 
 	return &st, nil
 }
 
-// waitContainer polls a container until Instagram has fetched and
-// processed its media. Past the bound it gives up as retryable: the
-// container stays valid for 24 h and PublishStatus picks it up.
+// waitContainer polls a carousel item until Instagram has fetched and
+// processed its media (the carousel's container refuses unfinished
+// children). Past the bound it gives up as retryable.
 func (c *connector) waitContainer(ctx context.Context, req *sdk.PublishRequest, id string) error {
 	if id == "" {
 		return sdk.NewError(sdk.ClassPermanent, "", "Instagram answered without a container id")
@@ -296,9 +294,10 @@ func (c *connector) publishContainer(ctx context.Context, app sdk.App, token, ac
 	return res, nil
 }
 
-// PublishStatus reports on a post. On Instagram the id may be a container
-// that Publish gave up waiting for: once FINISHED it is published here, so
-// the host's status check completes the publication.
+// PublishStatus reports on a post. On Instagram the id is first the
+// container Publish created: once FINISHED it is published here (and the
+// media's id and permalink answered), so the host's status checks
+// complete the publication.
 func (c *connector) PublishStatus(ctx context.Context, req *sdk.PublishStatusRequest) (*sdk.PublishResult, error) {
 	if req.ExternalID == "" {
 		return c.lookup(ctx, req)
