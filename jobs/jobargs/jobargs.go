@@ -144,5 +144,5 @@ func (PostStatus) Kind() string { return "post.status" }
 // InsertOpts: unique per target, generation and platform id; about an
 // hour of polling with backoff before the target fails.
 func (PostStatus) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueuePublish, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueuePublish, MaxAttempts: 12, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
