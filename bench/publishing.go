@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/neksio/neksio/core/connector"
@@ -100,6 +101,19 @@ func benchPublishing(ctx context.Context, e *runEnv, r *Result) error {
 	neksio := time.Since(t0)
 	if got := len(meta.PublishedPosts()); got != n {
 		return fmt.Errorf("the emulator holds %d posts, want exactly %d", got, n)
+	}
+
+	// Where the time goes: a job's own run, and its wait in the queue.
+	if conn, err := pgx.Connect(ctx, dbURL); err == nil {
+		var work, firstStart, lastStart float64
+		if err := conn.QueryRow(ctx, `SELECT avg(extract(epoch FROM finalized_at - attempted_at)),
+			min(extract(epoch FROM attempted_at - scheduled_at)), max(extract(epoch FROM attempted_at - scheduled_at))
+			FROM river_job WHERE kind = 'post.publish' AND state = 'completed'`).Scan(&work, &firstStart, &lastStart); err == nil {
+			r.detail("job_run_mean_ms", round3(work*1000))
+			r.detail("first_job_start_after_due_s", round3(firstStart))
+			r.detail("last_job_start_after_due_s", round3(lastStart))
+		}
+		conn.Close(ctx)
 	}
 
 	// Baseline: the same Publish calls straight on the plugin.

@@ -236,7 +236,7 @@ func TestPublishRejectAndResubmit(t *testing.T) {
 
 // Scheduled publishing with a near time: nothing is posted before it, the
 // post is published at it; a post rescheduled and one unscheduled then
-// published now are each posted once (their old jobs do nothing).
+// published now are each posted once (their old jobs are cancelled).
 func TestPublishScheduled(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
@@ -285,7 +285,7 @@ func TestPublishScheduled(t *testing.T) {
 		e.waitPost(t, id2, "PUBLISHED")
 		time.Sleep(time.Until(old.Add(time.Second)))
 		e.waitJobs(t)
-		require.Equal(t, "APPROVED", e.post(t, id3)["status"], "an unscheduled post's old job publishes nothing")
+		require.Equal(t, "APPROVED", e.post(t, id3)["status"], "an unscheduled post's job is cancelled")
 		require.Empty(t, e.act(t, e.Key, "schedulePost(id: $id)", id3, "", nil).Errors)
 		e.waitPost(t, id3, "PUBLISHED")
 		e.waitJobs(t)

@@ -53,6 +53,8 @@ func wirePublish(ctx context.Context, a *App) error {
 		a.Log.Warn("NEKSIO_PUBLIC_URL is not a public host: platforms cannot fetch uploaded media from it "+
 			"(only connectors with allow_private_media_urls, i.e. emulators, may publish them)", "public_url", a.Cfg.PublicURL)
 	}
+	// The River client is built after the wirings.
+	a.OnStart = append(a.OnStart, func(context.Context) error { ps.Jobs = a.River; return nil })
 	a.Inbox.OnPublish = append(a.Inbox.OnPublish, ps.Hook())
 	jobs.RegisterPublish(a.Workers, ps)
 	a.GraphDeps.Publish = ps

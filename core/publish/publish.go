@@ -12,9 +12,13 @@ package publish
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/apperr"
@@ -53,12 +57,21 @@ type MediaURLs interface {
 	PublicHost() bool
 }
 
+// JobCanceller lists and cancels queued jobs (*river.Client[*sql.Tx]).
+type JobCanceller interface {
+	JobListTx(ctx context.Context, tx *sql.Tx, params *river.JobListParams) (*river.JobListResult, error)
+	JobCancelTx(ctx context.Context, tx *sql.Tx, jobID int64) (*rivertype.JobRow, error)
+}
+
 // Service runs the publishing workflow.
 type Service struct {
 	Store      *store.Store
 	Connectors Connectors
 	Channels   Credentials
 	Media      MediaURLs
+	// Jobs cancels the queued jobs of unscheduled and rescheduled targets;
+	// without it they run and do nothing (their generation is old).
+	Jobs JobCanceller
 	// Knowledge and Provider serve generatePost; either may be nil (then
 	// generation answers UNAVAILABLE).
 	Knowledge *knowledge.Service

@@ -19,6 +19,7 @@ import (
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/connector"
+	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/publish"
 	"github.com/neksio/neksio/core/secret"
 	"github.com/neksio/neksio/core/store"
@@ -528,13 +529,51 @@ func TestUnscheduleAndCalendar(t *testing.T) {
 		_, err = b.svc.Calendar(b.agent, at, at.Add(100*24*time.Hour), "UTC")
 		requireInvalid(t, err, apperr.CodeBadUserInput, "to")
 
+		client, err := river.NewClient(b.store.Driver, &river.Config{})
+		require.NoError(t, err)
+		b.svc.Jobs = client
 		_, err = b.svc.Unschedule(b.admin, p.ID)
 		require.NoError(t, err)
+		var cancelled int
+		require.NoError(t, b.store.DB.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'post.publish' AND state = 'cancelled'`).Scan(&cancelled))
+		require.Equal(t, 1, cancelled, "the scheduled job is cancelled")
 		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
 		require.Zero(t, b.conn.publishes.Load(), "the unscheduled job publishes nothing")
 		p, err = b.svc.Schedule(b.admin, p.ID, nil)
 		require.NoError(t, err)
 		require.Equal(t, post.StatusPublishing, p.Status)
 		require.Equal(t, 2, storetest.CountJobs(t, b.store.DB, "post.publish"))
+	})
+}
+
+// A platform's publish webhook (TikTok's publish completion) settles the
+// target holding its id as soon as the webhook's transaction commits.
+func TestPublishWebhookSettlesTarget(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		b := newBundle(t, d)
+		b.conn.set(func(c *fakeConn) {
+			c.publish = func(*sdk.PublishRequest) (*sdk.PublishResult, error) {
+				return &sdk.PublishResult{ExternalID: "v_pub_1", State: sdk.PublishProcessing}, nil
+			}
+		})
+		_, tg := b.approved(t, "video")
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.Equal(t, posttarget.StatusPublishing, b.target(t, tg.ID).Status)
+
+		in := &inbox.Service{Store: b.store, OnPublish: []inbox.PublishHook{b.svc.Hook()}}
+		ingest := func(res *sdk.PublishResult) {
+			require.NoError(t, b.store.InTx(b.sys, func(tx *store.Tx) error {
+				_, err := in.Ingest(b.sys, tx, b.ch, []*sdk.Event{{Kind: sdk.EventPublish, Publish: res}})
+				return err
+			}))
+		}
+		ingest(&sdk.PublishResult{ExternalID: "someone-else", State: sdk.PublishPublished})
+		require.Equal(t, posttarget.StatusPublishing, b.target(t, tg.ID).Status, "another post's webhook changes nothing")
+		ingest(&sdk.PublishResult{ExternalID: "v_pub_1", State: sdk.PublishPublished, URL: "https://tiktok.example/v/1"})
+		got := b.target(t, tg.ID)
+		require.Equal(t, posttarget.StatusPublished, got.Status)
+		require.Equal(t, "https://tiktok.example/v/1", got.URL)
+		require.Equal(t, post.StatusPublished, b.store.Ent.Post.GetX(b.sys, got.PostID).Status)
 	})
 }

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/store"
@@ -446,6 +448,9 @@ func (s *Service) Unschedule(ctx context.Context, id pulid.ID) (*ent.Post, error
 			AddGeneration(1).Save(ctx); err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
+		if err := s.cancelJobs(ctx, tx, p.ID); err != nil {
+			return err
+		}
 		return transition(ctx, tx, p, post.StatusApproved, "unscheduled", post.StatusScheduled)
 	})
 }
@@ -461,6 +466,9 @@ func (s *Service) start(ctx context.Context, tx *store.Tx, p *ent.Post, at *time
 		to = post.StatusScheduled
 	}
 	if err := transition(ctx, tx, p, to, "", post.StatusApproved); err != nil {
+		return err
+	}
+	if err := s.cancelJobs(ctx, tx, p.ID); err != nil {
 		return err
 	}
 	targets, err := tx.Ent.PostTarget.Query().Where(posttarget.PostID(p.ID)).All(ctx)
@@ -492,7 +500,38 @@ func (s *Service) queue(ctx context.Context, tx *store.Tx, ws, target pulid.ID, 
 	return tx.InsertJob(ctx, jobargs.PostPublish{WorkspaceID: string(ws), TargetID: string(target), Generation: gen}, &opts)
 }
 
-var _ river.JobArgs = jobargs.PostPublish{}
+// cancelJobs cancels the queued publish jobs of a post's targets (a
+// reschedule or unschedule), in tx. The targets' generations are bumped
+// too, so a job that started meanwhile does nothing either.
+func (s *Service) cancelJobs(ctx context.Context, tx *store.Tx, postID pulid.ID) error {
+	if s.Jobs == nil {
+		return nil
+	}
+	ids, err := tx.Ent.PostTarget.Query().Where(posttarget.PostID(postID)).IDs(ctx)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	// River's args column is jsonb on PostgreSQL, JSON text on SQLite:
+	// ->> takes a key on one and a path on the other.
+	key := "target_id"
+	if s.Store.Dialect != dialect.Postgres {
+		key = "$.target_id"
+	}
+	for _, id := range ids {
+		res, err := s.Jobs.JobListTx(ctx, tx.SQL, river.NewJobListParams().Kinds(jobargs.PostPublish{}.Kind()).
+			States(rivertype.JobStateScheduled, rivertype.JobStateAvailable, rivertype.JobStateRetryable).
+			Where("args ->> @key = @target", river.NamedArgs{"key": key, "target": string(id)}).First(100))
+		if err != nil {
+			return fmt.Errorf("publish: listing jobs: %w", err)
+		}
+		for _, j := range res.Jobs {
+			if _, err := s.Jobs.JobCancelTx(ctx, tx.SQL, j.ID); err != nil {
+				return fmt.Errorf("publish: cancelling job %d: %w", j.ID, err)
+			}
+		}
+	}
+	return nil
+}
 
 // RetryTarget publishes a FAILED target again (admins and owners).
 func (s *Service) RetryTarget(ctx context.Context, id pulid.ID) (*ent.PostTarget, error) {
