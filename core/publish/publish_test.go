@@ -110,7 +110,7 @@ func (g connectors) Info(string) (connector.Info, error) {
 type mediaURLs struct{ public bool }
 
 func (m mediaURLs) URL(id pulid.ID) string { return "https://neksio.example.com/media/" + string(id) }
-func (m mediaURLs) PublicHost() bool      { return m.public }
+func (m mediaURLs) PublicHost() bool       { return m.public }
 
 type bundle struct {
 	store  *store.Store
