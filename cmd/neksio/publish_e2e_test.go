@@ -339,7 +339,7 @@ func TestPublishRetriesAndFailures(t *testing.T) {
 		rt = e.gqlAs(t, e.Key, `mutation($id: ID!) { retryPostTarget(id: $id) { status } }`, map[string]any{"id": failed["id"]})
 		require.Empty(t, rt.Errors)
 		require.Equal(t, "PENDING", dig(rt.Data, "retryPostTarget", "status"))
-		p = e.waitPost(t, id, "PUBLISHED")
+		e.waitPost(t, id, "PUBLISHED")
 		require.Len(t, postsWithText(e.Meta.PublishedPosts(), "One of two"), 2)
 	})
 }

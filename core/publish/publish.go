@@ -108,9 +108,6 @@ type RetryableError struct {
 func (e *RetryableError) Error() string { return "retryable: " + e.Err.Error() }
 func (e *RetryableError) Unwrap() error { return e.Err }
 
-// systemActor names the publishing worker in history and audit entries.
-const systemActor = "system:publish"
-
 // RequireApproval reports the workspace's requirePostApproval setting
 // (on until changed).
 func (s *Service) RequireApproval(ctx context.Context, c *ent.Client) (bool, error) {

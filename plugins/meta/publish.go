@@ -331,13 +331,6 @@ func (c *connector) PublishStatus(ctx context.Context, req *sdk.PublishStatusReq
 	}
 }
 
-func asSDKError(err error) *sdk.Error {
-	if e, ok := err.(*sdk.Error); ok {
-		return e
-	}
-	return sdk.NewError(sdk.ClassRetryable, "", "%v", err)
-}
-
 // lookupLimit is how many recent posts a lookup reads: a host asks about
 // a publish it started minutes ago.
 const lookupLimit = 100
