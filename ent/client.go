@@ -20,12 +20,15 @@ import (
 	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
+	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
@@ -34,6 +37,7 @@ import (
 	"github.com/neksio/neksio/ent/postevent"
 	"github.com/neksio/neksio/ent/posttarget"
 	"github.com/neksio/neksio/ent/publishingsettings"
+	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
 )
@@ -51,18 +55,24 @@ type Client struct {
 	AgentSettings *AgentSettingsClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
+	// CannedReply is the client for interacting with the CannedReply builders.
+	CannedReply *CannedReplyClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
 	// Contact is the client for interacting with the Contact builders.
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
 	Conversation *ConversationClient
+	// Invite is the client for interacting with the Invite builders.
+	Invite *InviteClient
 	// KeyFingerprint is the client for interacting with the KeyFingerprint builders.
 	KeyFingerprint *KeyFingerprintClient
 	// KnowledgeChunk is the client for interacting with the KnowledgeChunk builders.
 	KnowledgeChunk *KnowledgeChunkClient
 	// KnowledgeDocument is the client for interacting with the KnowledgeDocument builders.
 	KnowledgeDocument *KnowledgeDocumentClient
+	// Label is the client for interacting with the Label builders.
+	Label *LabelClient
 	// Media is the client for interacting with the Media builders.
 	Media *MediaClient
 	// Membership is the client for interacting with the Membership builders.
@@ -79,6 +89,8 @@ type Client struct {
 	PostTarget *PostTargetClient
 	// PublishingSettings is the client for interacting with the PublishingSettings builders.
 	PublishingSettings *PublishingSettingsClient
+	// Session is the client for interacting with the Session builders.
+	Session *SessionClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// Workspace is the client for interacting with the Workspace builders.
@@ -98,12 +110,15 @@ func (c *Client) init() {
 	c.AgentRun = NewAgentRunClient(c.config)
 	c.AgentSettings = NewAgentSettingsClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
+	c.CannedReply = NewCannedReplyClient(c.config)
 	c.Channel = NewChannelClient(c.config)
 	c.Contact = NewContactClient(c.config)
 	c.Conversation = NewConversationClient(c.config)
+	c.Invite = NewInviteClient(c.config)
 	c.KeyFingerprint = NewKeyFingerprintClient(c.config)
 	c.KnowledgeChunk = NewKnowledgeChunkClient(c.config)
 	c.KnowledgeDocument = NewKnowledgeDocumentClient(c.config)
+	c.Label = NewLabelClient(c.config)
 	c.Media = NewMediaClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.Message = NewMessageClient(c.config)
@@ -112,6 +127,7 @@ func (c *Client) init() {
 	c.PostEvent = NewPostEventClient(c.config)
 	c.PostTarget = NewPostTargetClient(c.config)
 	c.PublishingSettings = NewPublishingSettingsClient(c.config)
+	c.Session = NewSessionClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.Workspace = NewWorkspaceClient(c.config)
 }
@@ -210,12 +226,15 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AgentRun:           NewAgentRunClient(cfg),
 		AgentSettings:      NewAgentSettingsClient(cfg),
 		AuditLog:           NewAuditLogClient(cfg),
+		CannedReply:        NewCannedReplyClient(cfg),
 		Channel:            NewChannelClient(cfg),
 		Contact:            NewContactClient(cfg),
 		Conversation:       NewConversationClient(cfg),
+		Invite:             NewInviteClient(cfg),
 		KeyFingerprint:     NewKeyFingerprintClient(cfg),
 		KnowledgeChunk:     NewKnowledgeChunkClient(cfg),
 		KnowledgeDocument:  NewKnowledgeDocumentClient(cfg),
+		Label:              NewLabelClient(cfg),
 		Media:              NewMediaClient(cfg),
 		Membership:         NewMembershipClient(cfg),
 		Message:            NewMessageClient(cfg),
@@ -224,6 +243,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PostEvent:          NewPostEventClient(cfg),
 		PostTarget:         NewPostTargetClient(cfg),
 		PublishingSettings: NewPublishingSettingsClient(cfg),
+		Session:            NewSessionClient(cfg),
 		User:               NewUserClient(cfg),
 		Workspace:          NewWorkspaceClient(cfg),
 	}, nil
@@ -249,12 +269,15 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AgentRun:           NewAgentRunClient(cfg),
 		AgentSettings:      NewAgentSettingsClient(cfg),
 		AuditLog:           NewAuditLogClient(cfg),
+		CannedReply:        NewCannedReplyClient(cfg),
 		Channel:            NewChannelClient(cfg),
 		Contact:            NewContactClient(cfg),
 		Conversation:       NewConversationClient(cfg),
+		Invite:             NewInviteClient(cfg),
 		KeyFingerprint:     NewKeyFingerprintClient(cfg),
 		KnowledgeChunk:     NewKnowledgeChunkClient(cfg),
 		KnowledgeDocument:  NewKnowledgeDocumentClient(cfg),
+		Label:              NewLabelClient(cfg),
 		Media:              NewMediaClient(cfg),
 		Membership:         NewMembershipClient(cfg),
 		Message:            NewMessageClient(cfg),
@@ -263,6 +286,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PostEvent:          NewPostEventClient(cfg),
 		PostTarget:         NewPostTargetClient(cfg),
 		PublishingSettings: NewPublishingSettingsClient(cfg),
+		Session:            NewSessionClient(cfg),
 		User:               NewUserClient(cfg),
 		Workspace:          NewWorkspaceClient(cfg),
 	}, nil
@@ -294,10 +318,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.Channel, c.Contact,
-		c.Conversation, c.KeyFingerprint, c.KnowledgeChunk, c.KnowledgeDocument,
-		c.Media, c.Membership, c.Message, c.PendingStatus, c.Post, c.PostEvent,
-		c.PostTarget, c.PublishingSettings, c.User, c.Workspace,
+		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.CannedReply, c.Channel,
+		c.Contact, c.Conversation, c.Invite, c.KeyFingerprint, c.KnowledgeChunk,
+		c.KnowledgeDocument, c.Label, c.Media, c.Membership, c.Message,
+		c.PendingStatus, c.Post, c.PostEvent, c.PostTarget, c.PublishingSettings,
+		c.Session, c.User, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -307,10 +332,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.Channel, c.Contact,
-		c.Conversation, c.KeyFingerprint, c.KnowledgeChunk, c.KnowledgeDocument,
-		c.Media, c.Membership, c.Message, c.PendingStatus, c.Post, c.PostEvent,
-		c.PostTarget, c.PublishingSettings, c.User, c.Workspace,
+		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.CannedReply, c.Channel,
+		c.Contact, c.Conversation, c.Invite, c.KeyFingerprint, c.KnowledgeChunk,
+		c.KnowledgeDocument, c.Label, c.Media, c.Membership, c.Message,
+		c.PendingStatus, c.Post, c.PostEvent, c.PostTarget, c.PublishingSettings,
+		c.Session, c.User, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -327,18 +353,24 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AgentSettings.mutate(ctx, m)
 	case *AuditLogMutation:
 		return c.AuditLog.mutate(ctx, m)
+	case *CannedReplyMutation:
+		return c.CannedReply.mutate(ctx, m)
 	case *ChannelMutation:
 		return c.Channel.mutate(ctx, m)
 	case *ContactMutation:
 		return c.Contact.mutate(ctx, m)
 	case *ConversationMutation:
 		return c.Conversation.mutate(ctx, m)
+	case *InviteMutation:
+		return c.Invite.mutate(ctx, m)
 	case *KeyFingerprintMutation:
 		return c.KeyFingerprint.mutate(ctx, m)
 	case *KnowledgeChunkMutation:
 		return c.KnowledgeChunk.mutate(ctx, m)
 	case *KnowledgeDocumentMutation:
 		return c.KnowledgeDocument.mutate(ctx, m)
+	case *LabelMutation:
+		return c.Label.mutate(ctx, m)
 	case *MediaMutation:
 		return c.Media.mutate(ctx, m)
 	case *MembershipMutation:
@@ -355,6 +387,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PostTarget.mutate(ctx, m)
 	case *PublishingSettingsMutation:
 		return c.PublishingSettings.mutate(ctx, m)
+	case *SessionMutation:
+		return c.Session.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	case *WorkspaceMutation:
@@ -1012,6 +1046,156 @@ func (c *AuditLogClient) mutate(ctx context.Context, m *AuditLogMutation) (Value
 	}
 }
 
+// CannedReplyClient is a client for the CannedReply schema.
+type CannedReplyClient struct {
+	config
+}
+
+// NewCannedReplyClient returns a client for the CannedReply from the given config.
+func NewCannedReplyClient(c config) *CannedReplyClient {
+	return &CannedReplyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `cannedreply.Hooks(f(g(h())))`.
+func (c *CannedReplyClient) Use(hooks ...Hook) {
+	c.hooks.CannedReply = append(c.hooks.CannedReply, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `cannedreply.Intercept(f(g(h())))`.
+func (c *CannedReplyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CannedReply = append(c.inters.CannedReply, interceptors...)
+}
+
+// Create returns a builder for creating a CannedReply entity.
+func (c *CannedReplyClient) Create() *CannedReplyCreate {
+	mutation := newCannedReplyMutation(c.config, OpCreate)
+	return &CannedReplyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CannedReply entities.
+func (c *CannedReplyClient) CreateBulk(builders ...*CannedReplyCreate) *CannedReplyCreateBulk {
+	return &CannedReplyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CannedReplyClient) MapCreateBulk(slice any, setFunc func(*CannedReplyCreate, int)) *CannedReplyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CannedReplyCreateBulk{err: fmt.Errorf("calling to CannedReplyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CannedReplyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CannedReplyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CannedReply.
+func (c *CannedReplyClient) Update() *CannedReplyUpdate {
+	mutation := newCannedReplyMutation(c.config, OpUpdate)
+	return &CannedReplyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CannedReplyClient) UpdateOne(_m *CannedReply) *CannedReplyUpdateOne {
+	mutation := newCannedReplyMutation(c.config, OpUpdateOne, withCannedReply(_m))
+	return &CannedReplyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CannedReplyClient) UpdateOneID(id pulid.ID) *CannedReplyUpdateOne {
+	mutation := newCannedReplyMutation(c.config, OpUpdateOne, withCannedReplyID(id))
+	return &CannedReplyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CannedReply.
+func (c *CannedReplyClient) Delete() *CannedReplyDelete {
+	mutation := newCannedReplyMutation(c.config, OpDelete)
+	return &CannedReplyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CannedReplyClient) DeleteOne(_m *CannedReply) *CannedReplyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CannedReplyClient) DeleteOneID(id pulid.ID) *CannedReplyDeleteOne {
+	builder := c.Delete().Where(cannedreply.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CannedReplyDeleteOne{builder}
+}
+
+// Query returns a query builder for CannedReply.
+func (c *CannedReplyClient) Query() *CannedReplyQuery {
+	return &CannedReplyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCannedReply},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CannedReply entity by its id.
+func (c *CannedReplyClient) Get(ctx context.Context, id pulid.ID) (*CannedReply, error) {
+	return c.Query().Where(cannedreply.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CannedReplyClient) GetX(ctx context.Context, id pulid.ID) *CannedReply {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a CannedReply.
+func (c *CannedReplyClient) QueryWorkspace(_m *CannedReply) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(cannedreply.Table, cannedreply.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, cannedreply.WorkspaceTable, cannedreply.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CannedReplyClient) Hooks() []Hook {
+	hooks := c.hooks.CannedReply
+	return append(hooks[:len(hooks):len(hooks)], cannedreply.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CannedReplyClient) Interceptors() []Interceptor {
+	return c.inters.CannedReply
+}
+
+func (c *CannedReplyClient) mutate(ctx context.Context, m *CannedReplyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CannedReplyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CannedReplyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CannedReplyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CannedReplyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CannedReply mutation op: %q", m.Op())
+	}
+}
+
 // ChannelClient is a client for the Channel schema.
 type ChannelClient struct {
 	config
@@ -1580,6 +1764,22 @@ func (c *ConversationClient) QueryAgentRuns(_m *Conversation) *AgentRunQuery {
 	return query
 }
 
+// QueryLabels queries the labels edge of a Conversation.
+func (c *ConversationClient) QueryLabels(_m *Conversation) *LabelQuery {
+	query := (&LabelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, id),
+			sqlgraph.To(label.Table, label.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, conversation.LabelsTable, conversation.LabelsPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *ConversationClient) Hooks() []Hook {
 	hooks := c.hooks.Conversation
@@ -1603,6 +1803,156 @@ func (c *ConversationClient) mutate(ctx context.Context, m *ConversationMutation
 		return (&ConversationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Conversation mutation op: %q", m.Op())
+	}
+}
+
+// InviteClient is a client for the Invite schema.
+type InviteClient struct {
+	config
+}
+
+// NewInviteClient returns a client for the Invite from the given config.
+func NewInviteClient(c config) *InviteClient {
+	return &InviteClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `invite.Hooks(f(g(h())))`.
+func (c *InviteClient) Use(hooks ...Hook) {
+	c.hooks.Invite = append(c.hooks.Invite, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `invite.Intercept(f(g(h())))`.
+func (c *InviteClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Invite = append(c.inters.Invite, interceptors...)
+}
+
+// Create returns a builder for creating a Invite entity.
+func (c *InviteClient) Create() *InviteCreate {
+	mutation := newInviteMutation(c.config, OpCreate)
+	return &InviteCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Invite entities.
+func (c *InviteClient) CreateBulk(builders ...*InviteCreate) *InviteCreateBulk {
+	return &InviteCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *InviteClient) MapCreateBulk(slice any, setFunc func(*InviteCreate, int)) *InviteCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &InviteCreateBulk{err: fmt.Errorf("calling to InviteClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*InviteCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &InviteCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Invite.
+func (c *InviteClient) Update() *InviteUpdate {
+	mutation := newInviteMutation(c.config, OpUpdate)
+	return &InviteUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *InviteClient) UpdateOne(_m *Invite) *InviteUpdateOne {
+	mutation := newInviteMutation(c.config, OpUpdateOne, withInvite(_m))
+	return &InviteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *InviteClient) UpdateOneID(id pulid.ID) *InviteUpdateOne {
+	mutation := newInviteMutation(c.config, OpUpdateOne, withInviteID(id))
+	return &InviteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Invite.
+func (c *InviteClient) Delete() *InviteDelete {
+	mutation := newInviteMutation(c.config, OpDelete)
+	return &InviteDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *InviteClient) DeleteOne(_m *Invite) *InviteDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *InviteClient) DeleteOneID(id pulid.ID) *InviteDeleteOne {
+	builder := c.Delete().Where(invite.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &InviteDeleteOne{builder}
+}
+
+// Query returns a query builder for Invite.
+func (c *InviteClient) Query() *InviteQuery {
+	return &InviteQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeInvite},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Invite entity by its id.
+func (c *InviteClient) Get(ctx context.Context, id pulid.ID) (*Invite, error) {
+	return c.Query().Where(invite.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *InviteClient) GetX(ctx context.Context, id pulid.ID) *Invite {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a Invite.
+func (c *InviteClient) QueryWorkspace(_m *Invite) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(invite.Table, invite.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, invite.WorkspaceTable, invite.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *InviteClient) Hooks() []Hook {
+	hooks := c.hooks.Invite
+	return append(hooks[:len(hooks):len(hooks)], invite.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *InviteClient) Interceptors() []Interceptor {
+	return c.inters.Invite
+}
+
+func (c *InviteClient) mutate(ctx context.Context, m *InviteMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&InviteCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&InviteUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&InviteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&InviteDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Invite mutation op: %q", m.Op())
 	}
 }
 
@@ -2069,6 +2419,172 @@ func (c *KnowledgeDocumentClient) mutate(ctx context.Context, m *KnowledgeDocume
 		return (&KnowledgeDocumentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown KnowledgeDocument mutation op: %q", m.Op())
+	}
+}
+
+// LabelClient is a client for the Label schema.
+type LabelClient struct {
+	config
+}
+
+// NewLabelClient returns a client for the Label from the given config.
+func NewLabelClient(c config) *LabelClient {
+	return &LabelClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `label.Hooks(f(g(h())))`.
+func (c *LabelClient) Use(hooks ...Hook) {
+	c.hooks.Label = append(c.hooks.Label, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `label.Intercept(f(g(h())))`.
+func (c *LabelClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Label = append(c.inters.Label, interceptors...)
+}
+
+// Create returns a builder for creating a Label entity.
+func (c *LabelClient) Create() *LabelCreate {
+	mutation := newLabelMutation(c.config, OpCreate)
+	return &LabelCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Label entities.
+func (c *LabelClient) CreateBulk(builders ...*LabelCreate) *LabelCreateBulk {
+	return &LabelCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LabelClient) MapCreateBulk(slice any, setFunc func(*LabelCreate, int)) *LabelCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LabelCreateBulk{err: fmt.Errorf("calling to LabelClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LabelCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LabelCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Label.
+func (c *LabelClient) Update() *LabelUpdate {
+	mutation := newLabelMutation(c.config, OpUpdate)
+	return &LabelUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LabelClient) UpdateOne(_m *Label) *LabelUpdateOne {
+	mutation := newLabelMutation(c.config, OpUpdateOne, withLabel(_m))
+	return &LabelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LabelClient) UpdateOneID(id pulid.ID) *LabelUpdateOne {
+	mutation := newLabelMutation(c.config, OpUpdateOne, withLabelID(id))
+	return &LabelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Label.
+func (c *LabelClient) Delete() *LabelDelete {
+	mutation := newLabelMutation(c.config, OpDelete)
+	return &LabelDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LabelClient) DeleteOne(_m *Label) *LabelDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LabelClient) DeleteOneID(id pulid.ID) *LabelDeleteOne {
+	builder := c.Delete().Where(label.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LabelDeleteOne{builder}
+}
+
+// Query returns a query builder for Label.
+func (c *LabelClient) Query() *LabelQuery {
+	return &LabelQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLabel},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Label entity by its id.
+func (c *LabelClient) Get(ctx context.Context, id pulid.ID) (*Label, error) {
+	return c.Query().Where(label.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LabelClient) GetX(ctx context.Context, id pulid.ID) *Label {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a Label.
+func (c *LabelClient) QueryWorkspace(_m *Label) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(label.Table, label.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, label.WorkspaceTable, label.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryConversations queries the conversations edge of a Label.
+func (c *LabelClient) QueryConversations(_m *Label) *ConversationQuery {
+	query := (&ConversationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(label.Table, label.FieldID, id),
+			sqlgraph.To(conversation.Table, conversation.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, label.ConversationsTable, label.ConversationsPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *LabelClient) Hooks() []Hook {
+	hooks := c.hooks.Label
+	return append(hooks[:len(hooks):len(hooks)], label.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LabelClient) Interceptors() []Interceptor {
+	return c.inters.Label
+}
+
+func (c *LabelClient) mutate(ctx context.Context, m *LabelMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LabelCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LabelUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LabelUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LabelDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Label mutation op: %q", m.Op())
 	}
 }
 
@@ -3416,6 +3932,156 @@ func (c *PublishingSettingsClient) mutate(ctx context.Context, m *PublishingSett
 	}
 }
 
+// SessionClient is a client for the Session schema.
+type SessionClient struct {
+	config
+}
+
+// NewSessionClient returns a client for the Session from the given config.
+func NewSessionClient(c config) *SessionClient {
+	return &SessionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `session.Hooks(f(g(h())))`.
+func (c *SessionClient) Use(hooks ...Hook) {
+	c.hooks.Session = append(c.hooks.Session, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `session.Intercept(f(g(h())))`.
+func (c *SessionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Session = append(c.inters.Session, interceptors...)
+}
+
+// Create returns a builder for creating a Session entity.
+func (c *SessionClient) Create() *SessionCreate {
+	mutation := newSessionMutation(c.config, OpCreate)
+	return &SessionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Session entities.
+func (c *SessionClient) CreateBulk(builders ...*SessionCreate) *SessionCreateBulk {
+	return &SessionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SessionClient) MapCreateBulk(slice any, setFunc func(*SessionCreate, int)) *SessionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SessionCreateBulk{err: fmt.Errorf("calling to SessionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SessionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SessionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Session.
+func (c *SessionClient) Update() *SessionUpdate {
+	mutation := newSessionMutation(c.config, OpUpdate)
+	return &SessionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SessionClient) UpdateOne(_m *Session) *SessionUpdateOne {
+	mutation := newSessionMutation(c.config, OpUpdateOne, withSession(_m))
+	return &SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SessionClient) UpdateOneID(id pulid.ID) *SessionUpdateOne {
+	mutation := newSessionMutation(c.config, OpUpdateOne, withSessionID(id))
+	return &SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Session.
+func (c *SessionClient) Delete() *SessionDelete {
+	mutation := newSessionMutation(c.config, OpDelete)
+	return &SessionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SessionClient) DeleteOne(_m *Session) *SessionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SessionClient) DeleteOneID(id pulid.ID) *SessionDeleteOne {
+	builder := c.Delete().Where(session.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SessionDeleteOne{builder}
+}
+
+// Query returns a query builder for Session.
+func (c *SessionClient) Query() *SessionQuery {
+	return &SessionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSession},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Session entity by its id.
+func (c *SessionClient) Get(ctx context.Context, id pulid.ID) (*Session, error) {
+	return c.Query().Where(session.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SessionClient) GetX(ctx context.Context, id pulid.ID) *Session {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Session.
+func (c *SessionClient) QueryUser(_m *Session) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(session.Table, session.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, session.UserTable, session.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SessionClient) Hooks() []Hook {
+	hooks := c.hooks.Session
+	return append(hooks[:len(hooks):len(hooks)], session.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SessionClient) Interceptors() []Interceptor {
+	return c.inters.Session
+}
+
+func (c *SessionClient) mutate(ctx context.Context, m *SessionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SessionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SessionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Session mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -3719,15 +4385,15 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AgentRun, AgentSettings, AuditLog, Channel, Contact, Conversation,
-		KeyFingerprint, KnowledgeChunk, KnowledgeDocument, Media, Membership, Message,
-		PendingStatus, Post, PostEvent, PostTarget, PublishingSettings, User,
-		Workspace []ent.Hook
+		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel, Contact,
+		Conversation, Invite, KeyFingerprint, KnowledgeChunk, KnowledgeDocument, Label,
+		Media, Membership, Message, PendingStatus, Post, PostEvent, PostTarget,
+		PublishingSettings, Session, User, Workspace []ent.Hook
 	}
 	inters struct {
-		APIKey, AgentRun, AgentSettings, AuditLog, Channel, Contact, Conversation,
-		KeyFingerprint, KnowledgeChunk, KnowledgeDocument, Media, Membership, Message,
-		PendingStatus, Post, PostEvent, PostTarget, PublishingSettings, User,
-		Workspace []ent.Interceptor
+		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel, Contact,
+		Conversation, Invite, KeyFingerprint, KnowledgeChunk, KnowledgeDocument, Label,
+		Media, Membership, Message, PendingStatus, Post, PostEvent, PostTarget,
+		PublishingSettings, Session, User, Workspace []ent.Interceptor
 	}
 )

@@ -44,6 +44,8 @@ type Conversation struct {
 	Status conversation.Status `json:"status,omitempty"`
 	// AssigneeID holds the value of the "assignee_id" field.
 	AssigneeID *pulid.ID `json:"assignee_id,omitempty"`
+	// AssignedBy holds the value of the "assigned_by" field.
+	AssignedBy string `json:"assigned_by,omitempty"`
 	// AiMode holds the value of the "ai_mode" field.
 	AiMode *conversation.AiMode `json:"ai_mode,omitempty"`
 	// LastMessageAt holds the value of the "last_message_at" field.
@@ -54,6 +56,8 @@ type Conversation struct {
 	HandoffReason string `json:"handoff_reason,omitempty"`
 	// HandedOffAt holds the value of the "handed_off_at" field.
 	HandedOffAt *time.Time `json:"handed_off_at,omitempty"`
+	// NeedsHuman holds the value of the "needs_human" field.
+	NeedsHuman bool `json:"needs_human,omitempty"`
 	// SentimentLabel holds the value of the "sentiment_label" field.
 	SentimentLabel *conversation.SentimentLabel `json:"sentiment_label,omitempty"`
 	// SentimentScore holds the value of the "sentiment_score" field.
@@ -78,14 +82,17 @@ type ConversationEdges struct {
 	Messages []*Message `json:"messages,omitempty"`
 	// AgentRuns holds the value of the agent_runs edge.
 	AgentRuns []*AgentRun `json:"agent_runs,omitempty"`
+	// Labels holds the value of the labels edge.
+	Labels []*Label `json:"labels,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [7]bool
 	// totalCount holds the count of the edges above.
-	totalCount [5]map[string]int
+	totalCount [6]map[string]int
 
 	namedMessages  map[string][]*Message
 	namedAgentRuns map[string][]*AgentRun
+	namedLabels    map[string][]*Label
 }
 
 // WorkspaceOrErr returns the Workspace value or an error if the edge
@@ -150,6 +157,15 @@ func (e ConversationEdges) AgentRunsOrErr() ([]*AgentRun, error) {
 	return nil, &NotLoadedError{edge: "agent_runs"}
 }
 
+// LabelsOrErr returns the Labels value or an error if the edge
+// was not loaded in eager-loading.
+func (e ConversationEdges) LabelsOrErr() ([]*Label, error) {
+	if e.loadedTypes[6] {
+		return e.Labels, nil
+	}
+	return nil, &NotLoadedError{edge: "labels"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Conversation) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -159,9 +175,11 @@ func (*Conversation) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case conversation.FieldID, conversation.FieldWorkspaceID, conversation.FieldChannelID:
 			values[i] = new(pulid.ID)
+		case conversation.FieldNeedsHuman:
+			values[i] = new(sql.NullBool)
 		case conversation.FieldSentimentScore:
 			values[i] = new(sql.NullFloat64)
-		case conversation.FieldKind, conversation.FieldThreadID, conversation.FieldSubject, conversation.FieldURL, conversation.FieldStatus, conversation.FieldAiMode, conversation.FieldHandoffReason, conversation.FieldSentimentLabel:
+		case conversation.FieldKind, conversation.FieldThreadID, conversation.FieldSubject, conversation.FieldURL, conversation.FieldStatus, conversation.FieldAssignedBy, conversation.FieldAiMode, conversation.FieldHandoffReason, conversation.FieldSentimentLabel:
 			values[i] = new(sql.NullString)
 		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldLastMessageAt, conversation.FieldLastInboundAt, conversation.FieldHandedOffAt:
 			values[i] = new(sql.NullTime)
@@ -254,6 +272,12 @@ func (_m *Conversation) assignValues(columns []string, values []any) error {
 				_m.AssigneeID = new(pulid.ID)
 				*_m.AssigneeID = *value.S.(*pulid.ID)
 			}
+		case conversation.FieldAssignedBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field assigned_by", values[i])
+			} else if value.Valid {
+				_m.AssignedBy = value.String
+			}
 		case conversation.FieldAiMode:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field ai_mode", values[i])
@@ -286,6 +310,12 @@ func (_m *Conversation) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.HandedOffAt = new(time.Time)
 				*_m.HandedOffAt = value.Time
+			}
+		case conversation.FieldNeedsHuman:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field needs_human", values[i])
+			} else if value.Valid {
+				_m.NeedsHuman = value.Bool
 			}
 		case conversation.FieldSentimentLabel:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -342,6 +372,11 @@ func (_m *Conversation) QueryMessages() *MessageQuery {
 // QueryAgentRuns queries the "agent_runs" edge of the Conversation entity.
 func (_m *Conversation) QueryAgentRuns() *AgentRunQuery {
 	return NewConversationClient(_m.config).QueryAgentRuns(_m)
+}
+
+// QueryLabels queries the "labels" edge of the Conversation entity.
+func (_m *Conversation) QueryLabels() *LabelQuery {
+	return NewConversationClient(_m.config).QueryLabels(_m)
 }
 
 // Update returns a builder for updating this Conversation.
@@ -404,6 +439,9 @@ func (_m *Conversation) String() string {
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
+	builder.WriteString("assigned_by=")
+	builder.WriteString(_m.AssignedBy)
+	builder.WriteString(", ")
 	if v := _m.AiMode; v != nil {
 		builder.WriteString("ai_mode=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
@@ -424,6 +462,9 @@ func (_m *Conversation) String() string {
 		builder.WriteString("handed_off_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("needs_human=")
+	builder.WriteString(fmt.Sprintf("%v", _m.NeedsHuman))
 	builder.WriteString(", ")
 	if v := _m.SentimentLabel; v != nil {
 		builder.WriteString("sentiment_label=")
@@ -483,6 +524,30 @@ func (_m *Conversation) appendNamedAgentRuns(name string, edges ...*AgentRun) {
 		_m.Edges.namedAgentRuns[name] = []*AgentRun{}
 	} else {
 		_m.Edges.namedAgentRuns[name] = append(_m.Edges.namedAgentRuns[name], edges...)
+	}
+}
+
+// NamedLabels returns the Labels named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Conversation) NamedLabels(name string) ([]*Label, error) {
+	if _m.Edges.namedLabels == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedLabels[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Conversation) appendNamedLabels(name string, edges ...*Label) {
+	if _m.Edges.namedLabels == nil {
+		_m.Edges.namedLabels = make(map[string][]*Label)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedLabels[name] = []*Label{}
+	} else {
+		_m.Edges.namedLabels[name] = append(_m.Edges.namedLabels[name], edges...)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
@@ -152,6 +153,20 @@ func (_c *ConversationCreate) SetNillableAssigneeID(v *pulid.ID) *ConversationCr
 	return _c
 }
 
+// SetAssignedBy sets the "assigned_by" field.
+func (_c *ConversationCreate) SetAssignedBy(v string) *ConversationCreate {
+	_c.mutation.SetAssignedBy(v)
+	return _c
+}
+
+// SetNillableAssignedBy sets the "assigned_by" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableAssignedBy(v *string) *ConversationCreate {
+	if v != nil {
+		_c.SetAssignedBy(*v)
+	}
+	return _c
+}
+
 // SetAiMode sets the "ai_mode" field.
 func (_c *ConversationCreate) SetAiMode(v conversation.AiMode) *ConversationCreate {
 	_c.mutation.SetAiMode(v)
@@ -218,6 +233,20 @@ func (_c *ConversationCreate) SetHandedOffAt(v time.Time) *ConversationCreate {
 func (_c *ConversationCreate) SetNillableHandedOffAt(v *time.Time) *ConversationCreate {
 	if v != nil {
 		_c.SetHandedOffAt(*v)
+	}
+	return _c
+}
+
+// SetNeedsHuman sets the "needs_human" field.
+func (_c *ConversationCreate) SetNeedsHuman(v bool) *ConversationCreate {
+	_c.mutation.SetNeedsHuman(v)
+	return _c
+}
+
+// SetNillableNeedsHuman sets the "needs_human" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableNeedsHuman(v *bool) *ConversationCreate {
+	if v != nil {
+		_c.SetNeedsHuman(*v)
 	}
 	return _c
 }
@@ -314,6 +343,21 @@ func (_c *ConversationCreate) AddAgentRuns(v ...*AgentRun) *ConversationCreate {
 	return _c.AddAgentRunIDs(ids...)
 }
 
+// AddLabelIDs adds the "labels" edge to the Label entity by IDs.
+func (_c *ConversationCreate) AddLabelIDs(ids ...pulid.ID) *ConversationCreate {
+	_c.mutation.AddLabelIDs(ids...)
+	return _c
+}
+
+// AddLabels adds the "labels" edges to the Label entity.
+func (_c *ConversationCreate) AddLabels(v ...*Label) *ConversationCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddLabelIDs(ids...)
+}
+
 // Mutation returns the ConversationMutation object of the builder.
 func (_c *ConversationCreate) Mutation() *ConversationMutation {
 	return _c.mutation
@@ -376,6 +420,10 @@ func (_c *ConversationCreate) defaults() error {
 		v := conversation.DefaultLastMessageAt()
 		_c.mutation.SetLastMessageAt(v)
 	}
+	if _, ok := _c.mutation.NeedsHuman(); !ok {
+		v := conversation.DefaultNeedsHuman
+		_c.mutation.SetNeedsHuman(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if conversation.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized conversation.DefaultID (forgotten import ent/runtime?)")
@@ -431,6 +479,9 @@ func (_c *ConversationCreate) check() error {
 	}
 	if _, ok := _c.mutation.LastMessageAt(); !ok {
 		return &ValidationError{Name: "last_message_at", err: errors.New(`ent: missing required field "Conversation.last_message_at"`)}
+	}
+	if _, ok := _c.mutation.NeedsHuman(); !ok {
+		return &ValidationError{Name: "needs_human", err: errors.New(`ent: missing required field "Conversation.needs_human"`)}
 	}
 	if v, ok := _c.mutation.SentimentLabel(); ok {
 		if err := conversation.SentimentLabelValidator(v); err != nil {
@@ -507,6 +558,10 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 		_spec.SetField(conversation.FieldStatus, field.TypeEnum, value)
 		_node.Status = value
 	}
+	if value, ok := _c.mutation.AssignedBy(); ok {
+		_spec.SetField(conversation.FieldAssignedBy, field.TypeString, value)
+		_node.AssignedBy = value
+	}
 	if value, ok := _c.mutation.AiMode(); ok {
 		_spec.SetField(conversation.FieldAiMode, field.TypeEnum, value)
 		_node.AiMode = &value
@@ -526,6 +581,10 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.HandedOffAt(); ok {
 		_spec.SetField(conversation.FieldHandedOffAt, field.TypeTime, value)
 		_node.HandedOffAt = &value
+	}
+	if value, ok := _c.mutation.NeedsHuman(); ok {
+		_spec.SetField(conversation.FieldNeedsHuman, field.TypeBool, value)
+		_node.NeedsHuman = value
 	}
 	if value, ok := _c.mutation.SentimentLabel(); ok {
 		_spec.SetField(conversation.FieldSentimentLabel, field.TypeEnum, value)
@@ -628,6 +687,22 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.LabelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   conversation.LabelsTable,
+			Columns: conversation.LabelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(label.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -783,6 +858,24 @@ func (u *ConversationUpsert) ClearAssigneeID() *ConversationUpsert {
 	return u
 }
 
+// SetAssignedBy sets the "assigned_by" field.
+func (u *ConversationUpsert) SetAssignedBy(v string) *ConversationUpsert {
+	u.Set(conversation.FieldAssignedBy, v)
+	return u
+}
+
+// UpdateAssignedBy sets the "assigned_by" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateAssignedBy() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldAssignedBy)
+	return u
+}
+
+// ClearAssignedBy clears the value of the "assigned_by" field.
+func (u *ConversationUpsert) ClearAssignedBy() *ConversationUpsert {
+	u.SetNull(conversation.FieldAssignedBy)
+	return u
+}
+
 // SetAiMode sets the "ai_mode" field.
 func (u *ConversationUpsert) SetAiMode(v conversation.AiMode) *ConversationUpsert {
 	u.Set(conversation.FieldAiMode, v)
@@ -864,6 +957,18 @@ func (u *ConversationUpsert) UpdateHandedOffAt() *ConversationUpsert {
 // ClearHandedOffAt clears the value of the "handed_off_at" field.
 func (u *ConversationUpsert) ClearHandedOffAt() *ConversationUpsert {
 	u.SetNull(conversation.FieldHandedOffAt)
+	return u
+}
+
+// SetNeedsHuman sets the "needs_human" field.
+func (u *ConversationUpsert) SetNeedsHuman(v bool) *ConversationUpsert {
+	u.Set(conversation.FieldNeedsHuman, v)
+	return u
+}
+
+// UpdateNeedsHuman sets the "needs_human" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateNeedsHuman() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldNeedsHuman)
 	return u
 }
 
@@ -1084,6 +1189,27 @@ func (u *ConversationUpsertOne) ClearAssigneeID() *ConversationUpsertOne {
 	})
 }
 
+// SetAssignedBy sets the "assigned_by" field.
+func (u *ConversationUpsertOne) SetAssignedBy(v string) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetAssignedBy(v)
+	})
+}
+
+// UpdateAssignedBy sets the "assigned_by" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateAssignedBy() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateAssignedBy()
+	})
+}
+
+// ClearAssignedBy clears the value of the "assigned_by" field.
+func (u *ConversationUpsertOne) ClearAssignedBy() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearAssignedBy()
+	})
+}
+
 // SetAiMode sets the "ai_mode" field.
 func (u *ConversationUpsertOne) SetAiMode(v conversation.AiMode) *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
@@ -1179,6 +1305,20 @@ func (u *ConversationUpsertOne) UpdateHandedOffAt() *ConversationUpsertOne {
 func (u *ConversationUpsertOne) ClearHandedOffAt() *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearHandedOffAt()
+	})
+}
+
+// SetNeedsHuman sets the "needs_human" field.
+func (u *ConversationUpsertOne) SetNeedsHuman(v bool) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetNeedsHuman(v)
+	})
+}
+
+// UpdateNeedsHuman sets the "needs_human" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateNeedsHuman() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateNeedsHuman()
 	})
 }
 
@@ -1573,6 +1713,27 @@ func (u *ConversationUpsertBulk) ClearAssigneeID() *ConversationUpsertBulk {
 	})
 }
 
+// SetAssignedBy sets the "assigned_by" field.
+func (u *ConversationUpsertBulk) SetAssignedBy(v string) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetAssignedBy(v)
+	})
+}
+
+// UpdateAssignedBy sets the "assigned_by" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateAssignedBy() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateAssignedBy()
+	})
+}
+
+// ClearAssignedBy clears the value of the "assigned_by" field.
+func (u *ConversationUpsertBulk) ClearAssignedBy() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearAssignedBy()
+	})
+}
+
 // SetAiMode sets the "ai_mode" field.
 func (u *ConversationUpsertBulk) SetAiMode(v conversation.AiMode) *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
@@ -1668,6 +1829,20 @@ func (u *ConversationUpsertBulk) UpdateHandedOffAt() *ConversationUpsertBulk {
 func (u *ConversationUpsertBulk) ClearHandedOffAt() *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearHandedOffAt()
+	})
+}
+
+// SetNeedsHuman sets the "needs_human" field.
+func (u *ConversationUpsertBulk) SetNeedsHuman(v bool) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetNeedsHuman(v)
+	})
+}
+
+// UpdateNeedsHuman sets the "needs_human" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateNeedsHuman() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateNeedsHuman()
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/predicate"
 	"github.com/neksio/neksio/ent/schema/pulid"
@@ -38,10 +39,12 @@ type ConversationQuery struct {
 	withAssignee       *UserQuery
 	withMessages       *MessageQuery
 	withAgentRuns      *AgentRunQuery
+	withLabels         *LabelQuery
 	loadTotal          []func(context.Context, []*Conversation) error
 	modifiers          []func(*sql.Selector)
 	withNamedMessages  map[string]*MessageQuery
 	withNamedAgentRuns map[string]*AgentRunQuery
+	withNamedLabels    map[string]*LabelQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -203,6 +206,28 @@ func (_q *ConversationQuery) QueryAgentRuns() *AgentRunQuery {
 			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
 			sqlgraph.To(agentrun.Table, agentrun.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, true, conversation.AgentRunsTable, conversation.AgentRunsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryLabels chains the current query on the "labels" edge.
+func (_q *ConversationQuery) QueryLabels() *LabelQuery {
+	query := (&LabelClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
+			sqlgraph.To(label.Table, label.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, conversation.LabelsTable, conversation.LabelsPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -408,6 +433,7 @@ func (_q *ConversationQuery) Clone() *ConversationQuery {
 		withAssignee:  _q.withAssignee.Clone(),
 		withMessages:  _q.withMessages.Clone(),
 		withAgentRuns: _q.withAgentRuns.Clone(),
+		withLabels:    _q.withLabels.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -478,6 +504,17 @@ func (_q *ConversationQuery) WithAgentRuns(opts ...func(*AgentRunQuery)) *Conver
 		opt(query)
 	}
 	_q.withAgentRuns = query
+	return _q
+}
+
+// WithLabels tells the query-builder to eager-load the nodes that are connected to
+// the "labels" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithLabels(opts ...func(*LabelQuery)) *ConversationQuery {
+	query := (&LabelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withLabels = query
 	return _q
 }
 
@@ -565,13 +602,14 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	var (
 		nodes       = []*Conversation{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [7]bool{
 			_q.withWorkspace != nil,
 			_q.withChannel != nil,
 			_q.withContact != nil,
 			_q.withAssignee != nil,
 			_q.withMessages != nil,
 			_q.withAgentRuns != nil,
+			_q.withLabels != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -633,6 +671,13 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 			return nil, err
 		}
 	}
+	if query := _q.withLabels; query != nil {
+		if err := _q.loadLabels(ctx, query, nodes,
+			func(n *Conversation) { n.Edges.Labels = []*Label{} },
+			func(n *Conversation, e *Label) { n.Edges.Labels = append(n.Edges.Labels, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedMessages {
 		if err := _q.loadMessages(ctx, query, nodes,
 			func(n *Conversation) { n.appendNamedMessages(name) },
@@ -644,6 +689,13 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		if err := _q.loadAgentRuns(ctx, query, nodes,
 			func(n *Conversation) { n.appendNamedAgentRuns(name) },
 			func(n *Conversation, e *AgentRun) { n.appendNamedAgentRuns(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedLabels {
+		if err := _q.loadLabels(ctx, query, nodes,
+			func(n *Conversation) { n.appendNamedLabels(name) },
+			func(n *Conversation, e *Label) { n.appendNamedLabels(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -837,6 +889,67 @@ func (_q *ConversationQuery) loadAgentRuns(ctx context.Context, query *AgentRunQ
 	}
 	return nil
 }
+func (_q *ConversationQuery) loadLabels(ctx context.Context, query *LabelQuery, nodes []*Conversation, init func(*Conversation), assign func(*Conversation, *Label)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[pulid.ID]*Conversation)
+	nids := make(map[pulid.ID]map[*Conversation]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(conversation.LabelsTable)
+		s.Join(joinT).On(s.C(label.FieldID), joinT.C(conversation.LabelsPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(conversation.LabelsPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(conversation.LabelsPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(pulid.ID)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := *values[0].(*pulid.ID)
+				inValue := *values[1].(*pulid.ID)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Conversation]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*Label](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "labels" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
 
 func (_q *ConversationQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -994,6 +1107,20 @@ func (_q *ConversationQuery) WithNamedAgentRuns(name string, opts ...func(*Agent
 		_q.withNamedAgentRuns = make(map[string]*AgentRunQuery)
 	}
 	_q.withNamedAgentRuns[name] = query
+	return _q
+}
+
+// WithNamedLabels tells the query-builder to eager-load the nodes that are connected to the "labels"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithNamedLabels(name string, opts ...func(*LabelQuery)) *ConversationQuery {
+	query := (&LabelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedLabels == nil {
+		_q.withNamedLabels = make(map[string]*LabelQuery)
+	}
+	_q.withNamedLabels[name] = query
 	return _q
 }
 

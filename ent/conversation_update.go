@@ -14,6 +14,7 @@ import (
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/predicate"
 	"github.com/neksio/neksio/ent/schema/pulid"
@@ -134,6 +135,26 @@ func (_u *ConversationUpdate) ClearAssigneeID() *ConversationUpdate {
 	return _u
 }
 
+// SetAssignedBy sets the "assigned_by" field.
+func (_u *ConversationUpdate) SetAssignedBy(v string) *ConversationUpdate {
+	_u.mutation.SetAssignedBy(v)
+	return _u
+}
+
+// SetNillableAssignedBy sets the "assigned_by" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableAssignedBy(v *string) *ConversationUpdate {
+	if v != nil {
+		_u.SetAssignedBy(*v)
+	}
+	return _u
+}
+
+// ClearAssignedBy clears the value of the "assigned_by" field.
+func (_u *ConversationUpdate) ClearAssignedBy() *ConversationUpdate {
+	_u.mutation.ClearAssignedBy()
+	return _u
+}
+
 // SetAiMode sets the "ai_mode" field.
 func (_u *ConversationUpdate) SetAiMode(v conversation.AiMode) *ConversationUpdate {
 	_u.mutation.SetAiMode(v)
@@ -228,6 +249,20 @@ func (_u *ConversationUpdate) ClearHandedOffAt() *ConversationUpdate {
 	return _u
 }
 
+// SetNeedsHuman sets the "needs_human" field.
+func (_u *ConversationUpdate) SetNeedsHuman(v bool) *ConversationUpdate {
+	_u.mutation.SetNeedsHuman(v)
+	return _u
+}
+
+// SetNillableNeedsHuman sets the "needs_human" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableNeedsHuman(v *bool) *ConversationUpdate {
+	if v != nil {
+		_u.SetNeedsHuman(*v)
+	}
+	return _u
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (_u *ConversationUpdate) SetSentimentLabel(v conversation.SentimentLabel) *ConversationUpdate {
 	_u.mutation.SetSentimentLabel(v)
@@ -315,6 +350,21 @@ func (_u *ConversationUpdate) AddAgentRuns(v ...*AgentRun) *ConversationUpdate {
 	return _u.AddAgentRunIDs(ids...)
 }
 
+// AddLabelIDs adds the "labels" edge to the Label entity by IDs.
+func (_u *ConversationUpdate) AddLabelIDs(ids ...pulid.ID) *ConversationUpdate {
+	_u.mutation.AddLabelIDs(ids...)
+	return _u
+}
+
+// AddLabels adds the "labels" edges to the Label entity.
+func (_u *ConversationUpdate) AddLabels(v ...*Label) *ConversationUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddLabelIDs(ids...)
+}
+
 // Mutation returns the ConversationMutation object of the builder.
 func (_u *ConversationUpdate) Mutation() *ConversationMutation {
 	return _u.mutation
@@ -372,6 +422,27 @@ func (_u *ConversationUpdate) RemoveAgentRuns(v ...*AgentRun) *ConversationUpdat
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAgentRunIDs(ids...)
+}
+
+// ClearLabels clears all "labels" edges to the Label entity.
+func (_u *ConversationUpdate) ClearLabels() *ConversationUpdate {
+	_u.mutation.ClearLabels()
+	return _u
+}
+
+// RemoveLabelIDs removes the "labels" edge to Label entities by IDs.
+func (_u *ConversationUpdate) RemoveLabelIDs(ids ...pulid.ID) *ConversationUpdate {
+	_u.mutation.RemoveLabelIDs(ids...)
+	return _u
+}
+
+// RemoveLabels removes "labels" edges to Label entities.
+func (_u *ConversationUpdate) RemoveLabels(v ...*Label) *ConversationUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveLabelIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -478,6 +549,12 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(conversation.FieldStatus, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.AssignedBy(); ok {
+		_spec.SetField(conversation.FieldAssignedBy, field.TypeString, value)
+	}
+	if _u.mutation.AssignedByCleared() {
+		_spec.ClearField(conversation.FieldAssignedBy, field.TypeString)
+	}
 	if value, ok := _u.mutation.AiMode(); ok {
 		_spec.SetField(conversation.FieldAiMode, field.TypeEnum, value)
 	}
@@ -504,6 +581,9 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if _u.mutation.HandedOffAtCleared() {
 		_spec.ClearField(conversation.FieldHandedOffAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.NeedsHuman(); ok {
+		_spec.SetField(conversation.FieldNeedsHuman, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.SentimentLabel(); ok {
 		_spec.SetField(conversation.FieldSentimentLabel, field.TypeEnum, value)
@@ -668,6 +748,51 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.LabelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   conversation.LabelsTable,
+			Columns: conversation.LabelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(label.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedLabelsIDs(); len(nodes) > 0 && !_u.mutation.LabelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   conversation.LabelsTable,
+			Columns: conversation.LabelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(label.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LabelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   conversation.LabelsTable,
+			Columns: conversation.LabelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(label.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -790,6 +915,26 @@ func (_u *ConversationUpdateOne) ClearAssigneeID() *ConversationUpdateOne {
 	return _u
 }
 
+// SetAssignedBy sets the "assigned_by" field.
+func (_u *ConversationUpdateOne) SetAssignedBy(v string) *ConversationUpdateOne {
+	_u.mutation.SetAssignedBy(v)
+	return _u
+}
+
+// SetNillableAssignedBy sets the "assigned_by" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableAssignedBy(v *string) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetAssignedBy(*v)
+	}
+	return _u
+}
+
+// ClearAssignedBy clears the value of the "assigned_by" field.
+func (_u *ConversationUpdateOne) ClearAssignedBy() *ConversationUpdateOne {
+	_u.mutation.ClearAssignedBy()
+	return _u
+}
+
 // SetAiMode sets the "ai_mode" field.
 func (_u *ConversationUpdateOne) SetAiMode(v conversation.AiMode) *ConversationUpdateOne {
 	_u.mutation.SetAiMode(v)
@@ -884,6 +1029,20 @@ func (_u *ConversationUpdateOne) ClearHandedOffAt() *ConversationUpdateOne {
 	return _u
 }
 
+// SetNeedsHuman sets the "needs_human" field.
+func (_u *ConversationUpdateOne) SetNeedsHuman(v bool) *ConversationUpdateOne {
+	_u.mutation.SetNeedsHuman(v)
+	return _u
+}
+
+// SetNillableNeedsHuman sets the "needs_human" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableNeedsHuman(v *bool) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetNeedsHuman(*v)
+	}
+	return _u
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (_u *ConversationUpdateOne) SetSentimentLabel(v conversation.SentimentLabel) *ConversationUpdateOne {
 	_u.mutation.SetSentimentLabel(v)
@@ -971,6 +1130,21 @@ func (_u *ConversationUpdateOne) AddAgentRuns(v ...*AgentRun) *ConversationUpdat
 	return _u.AddAgentRunIDs(ids...)
 }
 
+// AddLabelIDs adds the "labels" edge to the Label entity by IDs.
+func (_u *ConversationUpdateOne) AddLabelIDs(ids ...pulid.ID) *ConversationUpdateOne {
+	_u.mutation.AddLabelIDs(ids...)
+	return _u
+}
+
+// AddLabels adds the "labels" edges to the Label entity.
+func (_u *ConversationUpdateOne) AddLabels(v ...*Label) *ConversationUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddLabelIDs(ids...)
+}
+
 // Mutation returns the ConversationMutation object of the builder.
 func (_u *ConversationUpdateOne) Mutation() *ConversationMutation {
 	return _u.mutation
@@ -1028,6 +1202,27 @@ func (_u *ConversationUpdateOne) RemoveAgentRuns(v ...*AgentRun) *ConversationUp
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAgentRunIDs(ids...)
+}
+
+// ClearLabels clears all "labels" edges to the Label entity.
+func (_u *ConversationUpdateOne) ClearLabels() *ConversationUpdateOne {
+	_u.mutation.ClearLabels()
+	return _u
+}
+
+// RemoveLabelIDs removes the "labels" edge to Label entities by IDs.
+func (_u *ConversationUpdateOne) RemoveLabelIDs(ids ...pulid.ID) *ConversationUpdateOne {
+	_u.mutation.RemoveLabelIDs(ids...)
+	return _u
+}
+
+// RemoveLabels removes "labels" edges to Label entities.
+func (_u *ConversationUpdateOne) RemoveLabels(v ...*Label) *ConversationUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveLabelIDs(ids...)
 }
 
 // Where appends a list predicates to the ConversationUpdate builder.
@@ -1164,6 +1359,12 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(conversation.FieldStatus, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.AssignedBy(); ok {
+		_spec.SetField(conversation.FieldAssignedBy, field.TypeString, value)
+	}
+	if _u.mutation.AssignedByCleared() {
+		_spec.ClearField(conversation.FieldAssignedBy, field.TypeString)
+	}
 	if value, ok := _u.mutation.AiMode(); ok {
 		_spec.SetField(conversation.FieldAiMode, field.TypeEnum, value)
 	}
@@ -1190,6 +1391,9 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 	}
 	if _u.mutation.HandedOffAtCleared() {
 		_spec.ClearField(conversation.FieldHandedOffAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.NeedsHuman(); ok {
+		_spec.SetField(conversation.FieldNeedsHuman, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.SentimentLabel(); ok {
 		_spec.SetField(conversation.FieldSentimentLabel, field.TypeEnum, value)
@@ -1347,6 +1551,51 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(agentrun.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.LabelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   conversation.LabelsTable,
+			Columns: conversation.LabelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(label.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedLabelsIDs(); len(nodes) > 0 && !_u.mutation.LabelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   conversation.LabelsTable,
+			Columns: conversation.LabelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(label.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.LabelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   conversation.LabelsTable,
+			Columns: conversation.LabelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(label.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -16,12 +16,15 @@ import (
 	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
+	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
@@ -30,6 +33,7 @@ import (
 	"github.com/neksio/neksio/ent/postevent"
 	"github.com/neksio/neksio/ent/posttarget"
 	"github.com/neksio/neksio/ent/publishingsettings"
+	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
 )
@@ -96,12 +100,15 @@ func checkColumn(t, c string) error {
 			agentrun.Table:           agentrun.ValidColumn,
 			agentsettings.Table:      agentsettings.ValidColumn,
 			auditlog.Table:           auditlog.ValidColumn,
+			cannedreply.Table:        cannedreply.ValidColumn,
 			channel.Table:            channel.ValidColumn,
 			contact.Table:            contact.ValidColumn,
 			conversation.Table:       conversation.ValidColumn,
+			invite.Table:             invite.ValidColumn,
 			keyfingerprint.Table:     keyfingerprint.ValidColumn,
 			knowledgechunk.Table:     knowledgechunk.ValidColumn,
 			knowledgedocument.Table:  knowledgedocument.ValidColumn,
+			label.Table:              label.ValidColumn,
 			media.Table:              media.ValidColumn,
 			membership.Table:         membership.ValidColumn,
 			message.Table:            message.ValidColumn,
@@ -110,6 +117,7 @@ func checkColumn(t, c string) error {
 			postevent.Table:          postevent.ValidColumn,
 			posttarget.Table:         posttarget.ValidColumn,
 			publishingsettings.Table: publishingsettings.ValidColumn,
+			session.Table:            session.ValidColumn,
 			user.Table:               user.ValidColumn,
 			workspace.Table:          workspace.ValidColumn,
 		})

@@ -7,12 +7,15 @@ import (
 	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
+	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
@@ -22,6 +25,7 @@ import (
 	"github.com/neksio/neksio/ent/posttarget"
 	"github.com/neksio/neksio/ent/predicate"
 	"github.com/neksio/neksio/ent/publishingsettings"
+	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
 
@@ -33,7 +37,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 20)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 24)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -134,6 +138,25 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   cannedreply.Table,
+			Columns: cannedreply.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: cannedreply.FieldID,
+			},
+		},
+		Type: "CannedReply",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			cannedreply.FieldCreatedAt:   {Type: field.TypeTime, Column: cannedreply.FieldCreatedAt},
+			cannedreply.FieldUpdatedAt:   {Type: field.TypeTime, Column: cannedreply.FieldUpdatedAt},
+			cannedreply.FieldWorkspaceID: {Type: field.TypeString, Column: cannedreply.FieldWorkspaceID},
+			cannedreply.FieldShortcut:    {Type: field.TypeString, Column: cannedreply.FieldShortcut},
+			cannedreply.FieldText:        {Type: field.TypeString, Column: cannedreply.FieldText},
+			cannedreply.FieldCreatedBy:   {Type: field.TypeString, Column: cannedreply.FieldCreatedBy},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -163,7 +186,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldSyncedAt:       {Type: field.TypeTime, Column: channel.FieldSyncedAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   contact.Table,
 			Columns: contact.Columns,
@@ -185,7 +208,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			contact.FieldAvatarURL:   {Type: field.TypeString, Column: contact.FieldAvatarURL},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   conversation.Table,
 			Columns: conversation.Columns,
@@ -207,16 +230,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 			conversation.FieldURL:            {Type: field.TypeString, Column: conversation.FieldURL},
 			conversation.FieldStatus:         {Type: field.TypeEnum, Column: conversation.FieldStatus},
 			conversation.FieldAssigneeID:     {Type: field.TypeString, Column: conversation.FieldAssigneeID},
+			conversation.FieldAssignedBy:     {Type: field.TypeString, Column: conversation.FieldAssignedBy},
 			conversation.FieldAiMode:         {Type: field.TypeEnum, Column: conversation.FieldAiMode},
 			conversation.FieldLastMessageAt:  {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
 			conversation.FieldLastInboundAt:  {Type: field.TypeTime, Column: conversation.FieldLastInboundAt},
 			conversation.FieldHandoffReason:  {Type: field.TypeString, Column: conversation.FieldHandoffReason},
 			conversation.FieldHandedOffAt:    {Type: field.TypeTime, Column: conversation.FieldHandedOffAt},
+			conversation.FieldNeedsHuman:     {Type: field.TypeBool, Column: conversation.FieldNeedsHuman},
 			conversation.FieldSentimentLabel: {Type: field.TypeEnum, Column: conversation.FieldSentimentLabel},
 			conversation.FieldSentimentScore: {Type: field.TypeFloat64, Column: conversation.FieldSentimentScore},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   invite.Table,
+			Columns: invite.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: invite.FieldID,
+			},
+		},
+		Type: "Invite",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			invite.FieldCreatedAt:   {Type: field.TypeTime, Column: invite.FieldCreatedAt},
+			invite.FieldUpdatedAt:   {Type: field.TypeTime, Column: invite.FieldUpdatedAt},
+			invite.FieldWorkspaceID: {Type: field.TypeString, Column: invite.FieldWorkspaceID},
+			invite.FieldEmail:       {Type: field.TypeString, Column: invite.FieldEmail},
+			invite.FieldRole:        {Type: field.TypeEnum, Column: invite.FieldRole},
+			invite.FieldHash:        {Type: field.TypeString, Column: invite.FieldHash},
+			invite.FieldExpiresAt:   {Type: field.TypeTime, Column: invite.FieldExpiresAt},
+			invite.FieldAcceptedAt:  {Type: field.TypeTime, Column: invite.FieldAcceptedAt},
+			invite.FieldAcceptedBy:  {Type: field.TypeString, Column: invite.FieldAcceptedBy},
+			invite.FieldRevokedAt:   {Type: field.TypeTime, Column: invite.FieldRevokedAt},
+			invite.FieldInvitedBy:   {Type: field.TypeString, Column: invite.FieldInvitedBy},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   keyfingerprint.Table,
 			Columns: keyfingerprint.Columns,
@@ -232,7 +281,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			keyfingerprint.FieldCreatedAt:   {Type: field.TypeTime, Column: keyfingerprint.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgechunk.Table,
 			Columns: knowledgechunk.Columns,
@@ -254,7 +303,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgechunk.FieldEndOffset:   {Type: field.TypeInt, Column: knowledgechunk.FieldEndOffset},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgedocument.Table,
 			Columns: knowledgedocument.Columns,
@@ -280,7 +329,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgedocument.FieldEmbeddingDimension: {Type: field.TypeInt, Column: knowledgedocument.FieldEmbeddingDimension},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   label.Table,
+			Columns: label.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: label.FieldID,
+			},
+		},
+		Type: "Label",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			label.FieldCreatedAt:   {Type: field.TypeTime, Column: label.FieldCreatedAt},
+			label.FieldUpdatedAt:   {Type: field.TypeTime, Column: label.FieldUpdatedAt},
+			label.FieldWorkspaceID: {Type: field.TypeString, Column: label.FieldWorkspaceID},
+			label.FieldName:        {Type: field.TypeString, Column: label.FieldName},
+			label.FieldNameKey:     {Type: field.TypeString, Column: label.FieldNameKey},
+			label.FieldColor:       {Type: field.TypeString, Column: label.FieldColor},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   media.Table,
 			Columns: media.Columns,
@@ -304,7 +372,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			media.FieldCreatedBy:   {Type: field.TypeString, Column: media.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -322,7 +390,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldRole:        {Type: field.TypeEnum, Column: membership.FieldRole},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -360,7 +428,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSentimentScore:    {Type: field.TypeFloat64, Column: message.FieldSentimentScore},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pendingstatus.Table,
 			Columns: pendingstatus.Columns,
@@ -380,7 +448,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pendingstatus.FieldCreatedAt:    {Type: field.TypeTime, Column: pendingstatus.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   post.Table,
 			Columns: post.Columns,
@@ -402,7 +470,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			post.FieldPublishedAt: {Type: field.TypeTime, Column: post.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   postevent.Table,
 			Columns: postevent.Columns,
@@ -425,7 +493,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			postevent.FieldComment:     {Type: field.TypeString, Column: postevent.FieldComment},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posttarget.Table,
 			Columns: posttarget.Columns,
@@ -455,7 +523,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posttarget.FieldPublishedAt:         {Type: field.TypeTime, Column: posttarget.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   publishingsettings.Table,
 			Columns: publishingsettings.Columns,
@@ -472,7 +540,29 @@ var schemaGraph = func() *sqlgraph.Schema {
 			publishingsettings.FieldRequirePostApproval: {Type: field.TypeBool, Column: publishingsettings.FieldRequirePostApproval},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   session.Table,
+			Columns: session.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: session.FieldID,
+			},
+		},
+		Type: "Session",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			session.FieldCreatedAt:  {Type: field.TypeTime, Column: session.FieldCreatedAt},
+			session.FieldUpdatedAt:  {Type: field.TypeTime, Column: session.FieldUpdatedAt},
+			session.FieldUserID:     {Type: field.TypeString, Column: session.FieldUserID},
+			session.FieldHash:       {Type: field.TypeString, Column: session.FieldHash},
+			session.FieldExpiresAt:  {Type: field.TypeTime, Column: session.FieldExpiresAt},
+			session.FieldLastSeenAt: {Type: field.TypeTime, Column: session.FieldLastSeenAt},
+			session.FieldRevokedAt:  {Type: field.TypeTime, Column: session.FieldRevokedAt},
+			session.FieldUserAgent:  {Type: field.TypeString, Column: session.FieldUserAgent},
+			session.FieldIP:         {Type: field.TypeString, Column: session.FieldIP},
+		},
+	}
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -490,7 +580,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -588,6 +678,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"AuditLog",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   cannedreply.WorkspaceTable,
+			Columns: []string{cannedreply.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"CannedReply",
 		"Workspace",
 	)
 	graph.MustAddE(
@@ -735,6 +837,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"AgentRun",
 	)
 	graph.MustAddE(
+		"labels",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   conversation.LabelsTable,
+			Columns: conversation.LabelsPrimaryKey,
+			Bidi:    false,
+		},
+		"Conversation",
+		"Label",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   invite.WorkspaceTable,
+			Columns: []string{invite.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"Invite",
+		"Workspace",
+	)
+	graph.MustAddE(
 		"workspace",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -781,6 +907,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"KnowledgeDocument",
 		"KnowledgeChunk",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   label.WorkspaceTable,
+			Columns: []string{label.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"Label",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"conversations",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   label.ConversationsTable,
+			Columns: label.ConversationsPrimaryKey,
+			Bidi:    false,
+		},
+		"Label",
+		"Conversation",
 	)
 	graph.MustAddE(
 		"workspace",
@@ -985,6 +1135,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"PublishingSettings",
 		"Workspace",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   session.UserTable,
+			Columns: []string{session.UserColumn},
+			Bidi:    false,
+		},
+		"Session",
+		"User",
 	)
 	graph.MustAddE(
 		"memberships",
@@ -1508,6 +1670,90 @@ func (f *AuditLogFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CannedReplyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CannedReplyQuery builder.
+func (_q *CannedReplyQuery) Filter() *CannedReplyFilter {
+	return &CannedReplyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CannedReplyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CannedReplyMutation builder.
+func (m *CannedReplyMutation) Filter() *CannedReplyFilter {
+	return &CannedReplyFilter{config: m.config, predicateAdder: m}
+}
+
+// CannedReplyFilter provides a generic filtering capability at runtime for CannedReplyQuery.
+type CannedReplyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CannedReplyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CannedReplyFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(cannedreply.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CannedReplyFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(cannedreply.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CannedReplyFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(cannedreply.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *CannedReplyFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(cannedreply.FieldWorkspaceID))
+}
+
+// WhereShortcut applies the entql string predicate on the shortcut field.
+func (f *CannedReplyFilter) WhereShortcut(p entql.StringP) {
+	f.Where(p.Field(cannedreply.FieldShortcut))
+}
+
+// WhereText applies the entql string predicate on the text field.
+func (f *CannedReplyFilter) WhereText(p entql.StringP) {
+	f.Where(p.Field(cannedreply.FieldText))
+}
+
+// WhereCreatedBy applies the entql string predicate on the created_by field.
+func (f *CannedReplyFilter) WhereCreatedBy(p entql.StringP) {
+	f.Where(p.Field(cannedreply.FieldCreatedBy))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *CannedReplyFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *CannedReplyFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ChannelQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1536,7 +1782,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1708,7 +1954,7 @@ type ContactFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ContactFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1835,7 +2081,7 @@ type ConversationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConversationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1901,6 +2147,11 @@ func (f *ConversationFilter) WhereAssigneeID(p entql.StringP) {
 	f.Where(p.Field(conversation.FieldAssigneeID))
 }
 
+// WhereAssignedBy applies the entql string predicate on the assigned_by field.
+func (f *ConversationFilter) WhereAssignedBy(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldAssignedBy))
+}
+
 // WhereAiMode applies the entql string predicate on the ai_mode field.
 func (f *ConversationFilter) WhereAiMode(p entql.StringP) {
 	f.Where(p.Field(conversation.FieldAiMode))
@@ -1924,6 +2175,11 @@ func (f *ConversationFilter) WhereHandoffReason(p entql.StringP) {
 // WhereHandedOffAt applies the entql time.Time predicate on the handed_off_at field.
 func (f *ConversationFilter) WhereHandedOffAt(p entql.TimeP) {
 	f.Where(p.Field(conversation.FieldHandedOffAt))
+}
+
+// WhereNeedsHuman applies the entql bool predicate on the needs_human field.
+func (f *ConversationFilter) WhereNeedsHuman(p entql.BoolP) {
+	f.Where(p.Field(conversation.FieldNeedsHuman))
 }
 
 // WhereSentimentLabel applies the entql string predicate on the sentiment_label field.
@@ -2020,6 +2276,129 @@ func (f *ConversationFilter) WhereHasAgentRunsWith(preds ...predicate.AgentRun) 
 	})))
 }
 
+// WhereHasLabels applies a predicate to check if query has an edge labels.
+func (f *ConversationFilter) WhereHasLabels() {
+	f.Where(entql.HasEdge("labels"))
+}
+
+// WhereHasLabelsWith applies a predicate to check if query has an edge labels with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasLabelsWith(preds ...predicate.Label) {
+	f.Where(entql.HasEdgeWith("labels", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *InviteQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the InviteQuery builder.
+func (_q *InviteQuery) Filter() *InviteFilter {
+	return &InviteFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *InviteMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the InviteMutation builder.
+func (m *InviteMutation) Filter() *InviteFilter {
+	return &InviteFilter{config: m.config, predicateAdder: m}
+}
+
+// InviteFilter provides a generic filtering capability at runtime for InviteQuery.
+type InviteFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *InviteFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *InviteFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(invite.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *InviteFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(invite.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *InviteFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(invite.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *InviteFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(invite.FieldWorkspaceID))
+}
+
+// WhereEmail applies the entql string predicate on the email field.
+func (f *InviteFilter) WhereEmail(p entql.StringP) {
+	f.Where(p.Field(invite.FieldEmail))
+}
+
+// WhereRole applies the entql string predicate on the role field.
+func (f *InviteFilter) WhereRole(p entql.StringP) {
+	f.Where(p.Field(invite.FieldRole))
+}
+
+// WhereHash applies the entql string predicate on the hash field.
+func (f *InviteFilter) WhereHash(p entql.StringP) {
+	f.Where(p.Field(invite.FieldHash))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *InviteFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(invite.FieldExpiresAt))
+}
+
+// WhereAcceptedAt applies the entql time.Time predicate on the accepted_at field.
+func (f *InviteFilter) WhereAcceptedAt(p entql.TimeP) {
+	f.Where(p.Field(invite.FieldAcceptedAt))
+}
+
+// WhereAcceptedBy applies the entql string predicate on the accepted_by field.
+func (f *InviteFilter) WhereAcceptedBy(p entql.StringP) {
+	f.Where(p.Field(invite.FieldAcceptedBy))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *InviteFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(invite.FieldRevokedAt))
+}
+
+// WhereInvitedBy applies the entql string predicate on the invited_by field.
+func (f *InviteFilter) WhereInvitedBy(p entql.StringP) {
+	f.Where(p.Field(invite.FieldInvitedBy))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *InviteFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *InviteFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *KeyFingerprintQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -2049,7 +2428,7 @@ type KeyFingerprintFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KeyFingerprintFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2104,7 +2483,7 @@ type KnowledgeChunkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeChunkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2217,7 +2596,7 @@ type KnowledgeDocumentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeDocumentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2322,6 +2701,104 @@ func (f *KnowledgeDocumentFilter) WhereHasChunksWith(preds ...predicate.Knowledg
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *LabelQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LabelQuery builder.
+func (_q *LabelQuery) Filter() *LabelFilter {
+	return &LabelFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LabelMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LabelMutation builder.
+func (m *LabelMutation) Filter() *LabelFilter {
+	return &LabelFilter{config: m.config, predicateAdder: m}
+}
+
+// LabelFilter provides a generic filtering capability at runtime for LabelQuery.
+type LabelFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LabelFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LabelFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(label.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *LabelFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(label.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *LabelFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(label.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *LabelFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(label.FieldWorkspaceID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *LabelFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(label.FieldName))
+}
+
+// WhereNameKey applies the entql string predicate on the name_key field.
+func (f *LabelFilter) WhereNameKey(p entql.StringP) {
+	f.Where(p.Field(label.FieldNameKey))
+}
+
+// WhereColor applies the entql string predicate on the color field.
+func (f *LabelFilter) WhereColor(p entql.StringP) {
+	f.Where(p.Field(label.FieldColor))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *LabelFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *LabelFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasConversations applies a predicate to check if query has an edge conversations.
+func (f *LabelFilter) WhereHasConversations() {
+	f.Where(entql.HasEdge("conversations"))
+}
+
+// WhereHasConversationsWith applies a predicate to check if query has an edge conversations with a given conditions (other predicates).
+func (f *LabelFilter) WhereHasConversationsWith(preds ...predicate.Conversation) {
+	f.Where(entql.HasEdgeWith("conversations", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MediaQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2350,7 +2827,7 @@ type MediaFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MediaFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2459,7 +2936,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2552,7 +3029,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2773,7 +3250,7 @@ type PendingStatusFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PendingStatusFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2862,7 +3339,7 @@ type PostFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2989,7 +3466,7 @@ type PostEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3107,7 +3584,7 @@ type PostTargetFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostTargetFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3274,7 +3751,7 @@ type PublishingSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PublishingSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3320,6 +3797,105 @@ func (f *PublishingSettingsFilter) WhereHasWorkspaceWith(preds ...predicate.Work
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SessionQuery builder.
+func (_q *SessionQuery) Filter() *SessionFilter {
+	return &SessionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SessionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SessionMutation builder.
+func (m *SessionMutation) Filter() *SessionFilter {
+	return &SessionFilter{config: m.config, predicateAdder: m}
+}
+
+// SessionFilter provides a generic filtering capability at runtime for SessionQuery.
+type SessionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SessionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SessionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(session.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SessionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SessionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *SessionFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(session.FieldUserID))
+}
+
+// WhereHash applies the entql string predicate on the hash field.
+func (f *SessionFilter) WhereHash(p entql.StringP) {
+	f.Where(p.Field(session.FieldHash))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *SessionFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldExpiresAt))
+}
+
+// WhereLastSeenAt applies the entql time.Time predicate on the last_seen_at field.
+func (f *SessionFilter) WhereLastSeenAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldLastSeenAt))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *SessionFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(session.FieldRevokedAt))
+}
+
+// WhereUserAgent applies the entql string predicate on the user_agent field.
+func (f *SessionFilter) WhereUserAgent(p entql.StringP) {
+	f.Where(p.Field(session.FieldUserAgent))
+}
+
+// WhereIP applies the entql string predicate on the ip field.
+func (f *SessionFilter) WhereIP(p entql.StringP) {
+	f.Where(p.Field(session.FieldIP))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *SessionFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *SessionFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3348,7 +3924,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3427,7 +4003,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

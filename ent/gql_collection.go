@@ -14,11 +14,14 @@ import (
 	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
+	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/post"
@@ -603,6 +606,115 @@ func newAuditLogPaginateArgs(rv map[string]any) *auditlogPaginateArgs {
 				args.opts = append(args.opts, WithAuditLogOrder(v))
 			}
 		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CannedReplyQuery) CollectFields(ctx context.Context, satisfies ...string) (*CannedReplyQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CannedReplyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(cannedreply.Columns))
+		selectedFields = []string{cannedreply.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[cannedreply.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, cannedreply.FieldCreatedAt)
+				fieldSeen[cannedreply.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[cannedreply.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, cannedreply.FieldUpdatedAt)
+				fieldSeen[cannedreply.FieldUpdatedAt] = struct{}{}
+			}
+		case "shortcut":
+			if _, ok := fieldSeen[cannedreply.FieldShortcut]; !ok {
+				selectedFields = append(selectedFields, cannedreply.FieldShortcut)
+				fieldSeen[cannedreply.FieldShortcut] = struct{}{}
+			}
+		case "text":
+			if _, ok := fieldSeen[cannedreply.FieldText]; !ok {
+				selectedFields = append(selectedFields, cannedreply.FieldText)
+				fieldSeen[cannedreply.FieldText] = struct{}{}
+			}
+		case "createdBy":
+			if _, ok := fieldSeen[cannedreply.FieldCreatedBy]; !ok {
+				selectedFields = append(selectedFields, cannedreply.FieldCreatedBy)
+				fieldSeen[cannedreply.FieldCreatedBy] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type cannedreplyPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CannedReplyPaginateOption
+}
+
+func newCannedReplyPaginateArgs(rv map[string]any) *cannedreplyPaginateArgs {
+	args := &cannedreplyPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &CannedReplyOrder{Field: &CannedReplyOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithCannedReplyOrder(order))
+			}
+		case *CannedReplyOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithCannedReplyOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*CannedReplyWhereInput); ok {
+		args.opts = append(args.opts, WithCannedReplyFilter(v.Filter))
 	}
 	return args
 }
@@ -1317,6 +1429,19 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			_q.WithNamedAgentRuns(alias, func(wq *AgentRunQuery) {
 				*wq = *query
 			})
+
+		case "labels":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&LabelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, labelImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedLabels(alias, func(wq *LabelQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[conversation.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldCreatedAt)
@@ -1392,6 +1517,11 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, conversation.FieldHandedOffAt)
 				fieldSeen[conversation.FieldHandedOffAt] = struct{}{}
 			}
+		case "needsHuman":
+			if _, ok := fieldSeen[conversation.FieldNeedsHuman]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldNeedsHuman)
+				fieldSeen[conversation.FieldNeedsHuman] = struct{}{}
+			}
 		case "sentimentLabel":
 			if _, ok := fieldSeen[conversation.FieldSentimentLabel]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldSentimentLabel)
@@ -1461,6 +1591,132 @@ func newConversationPaginateArgs(rv map[string]any) *conversationPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*ConversationWhereInput); ok {
 		args.opts = append(args.opts, WithConversationFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *InviteQuery) CollectFields(ctx context.Context, satisfies ...string) (*InviteQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *InviteQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(invite.Columns))
+		selectedFields = []string{invite.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[invite.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, invite.FieldCreatedAt)
+				fieldSeen[invite.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[invite.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, invite.FieldUpdatedAt)
+				fieldSeen[invite.FieldUpdatedAt] = struct{}{}
+			}
+		case "email":
+			if _, ok := fieldSeen[invite.FieldEmail]; !ok {
+				selectedFields = append(selectedFields, invite.FieldEmail)
+				fieldSeen[invite.FieldEmail] = struct{}{}
+			}
+		case "role":
+			if _, ok := fieldSeen[invite.FieldRole]; !ok {
+				selectedFields = append(selectedFields, invite.FieldRole)
+				fieldSeen[invite.FieldRole] = struct{}{}
+			}
+		case "expiresAt":
+			if _, ok := fieldSeen[invite.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, invite.FieldExpiresAt)
+				fieldSeen[invite.FieldExpiresAt] = struct{}{}
+			}
+		case "acceptedAt":
+			if _, ok := fieldSeen[invite.FieldAcceptedAt]; !ok {
+				selectedFields = append(selectedFields, invite.FieldAcceptedAt)
+				fieldSeen[invite.FieldAcceptedAt] = struct{}{}
+			}
+		case "acceptedBy":
+			if _, ok := fieldSeen[invite.FieldAcceptedBy]; !ok {
+				selectedFields = append(selectedFields, invite.FieldAcceptedBy)
+				fieldSeen[invite.FieldAcceptedBy] = struct{}{}
+			}
+		case "revokedAt":
+			if _, ok := fieldSeen[invite.FieldRevokedAt]; !ok {
+				selectedFields = append(selectedFields, invite.FieldRevokedAt)
+				fieldSeen[invite.FieldRevokedAt] = struct{}{}
+			}
+		case "invitedBy":
+			if _, ok := fieldSeen[invite.FieldInvitedBy]; !ok {
+				selectedFields = append(selectedFields, invite.FieldInvitedBy)
+				fieldSeen[invite.FieldInvitedBy] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type invitePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []InvitePaginateOption
+}
+
+func newInvitePaginateArgs(rv map[string]any) *invitePaginateArgs {
+	args := &invitePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &InviteOrder{Field: &InviteOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithInviteOrder(order))
+			}
+		case *InviteOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithInviteOrder(v))
+			}
+		}
 	}
 	return args
 }
@@ -1749,6 +2005,203 @@ func newKnowledgeDocumentPaginateArgs(rv map[string]any) *knowledgedocumentPagin
 	}
 	if v, ok := rv[whereField].(*KnowledgeDocumentWhereInput); ok {
 		args.opts = append(args.opts, WithKnowledgeDocumentFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *LabelQuery) CollectFields(ctx context.Context, satisfies ...string) (*LabelQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *LabelQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(label.Columns))
+		selectedFields = []string{label.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "conversations":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ConversationClient{config: _q.config}).Query()
+			)
+			args := newConversationPaginateArgs(fieldArgs(ctx, new(ConversationWhereInput), path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newConversationPager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Label) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID pulid.ID `sql:"label_id"`
+							Count  int      `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							joinT := sql.Table(label.ConversationsTable)
+							s.Join(joinT).On(s.C(conversation.FieldID), joinT.C(label.ConversationsPrimaryKey[1]))
+							s.Where(sql.InValues(joinT.C(label.ConversationsPrimaryKey[0]), ids...))
+							s.Select(joinT.C(label.ConversationsPrimaryKey[0]), sql.Count("*"))
+							s.GroupBy(joinT.C(label.ConversationsPrimaryKey[0]))
+						})
+						if err := query.Select().Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[pulid.ID]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[0] == nil {
+								nodes[i].Edges.totalCount[0] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[0][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Label) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.Conversations)
+							if nodes[i].Edges.totalCount[0] == nil {
+								nodes[i].Edges.totalCount[0] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[0][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(label.ConversationsPrimaryKey[0], limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedConversations(alias, func(wq *ConversationQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[label.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, label.FieldCreatedAt)
+				fieldSeen[label.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[label.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, label.FieldUpdatedAt)
+				fieldSeen[label.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[label.FieldName]; !ok {
+				selectedFields = append(selectedFields, label.FieldName)
+				fieldSeen[label.FieldName] = struct{}{}
+			}
+		case "color":
+			if _, ok := fieldSeen[label.FieldColor]; !ok {
+				selectedFields = append(selectedFields, label.FieldColor)
+				fieldSeen[label.FieldColor] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type labelPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []LabelPaginateOption
+}
+
+func newLabelPaginateArgs(rv map[string]any) *labelPaginateArgs {
+	args := &labelPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &LabelOrder{Field: &LabelOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithLabelOrder(order))
+			}
+		case *LabelOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithLabelOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*LabelWhereInput); ok {
+		args.opts = append(args.opts, WithLabelFilter(v.Filter))
 	}
 	return args
 }
@@ -2761,6 +3214,9 @@ func newUserPaginateArgs(rv map[string]any) *userPaginateArgs {
 				args.opts = append(args.opts, WithUserOrder(v))
 			}
 		}
+	}
+	if v, ok := rv[whereField].(*UserWhereInput); ok {
+		args.opts = append(args.opts, WithUserFilter(v.Filter))
 	}
 	return args
 }

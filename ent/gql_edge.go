@@ -148,6 +148,18 @@ func (_m *Conversation) AgentRuns(
 	return _m.QueryAgentRuns().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *Conversation) Labels(ctx context.Context) (result []*Label, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedLabels(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.LabelsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryLabels().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *KnowledgeChunk) Document(ctx context.Context) (*KnowledgeDocument, error) {
 	result, err := _m.Edges.DocumentOrErr()
 	if IsNotLoaded(err) {
@@ -166,6 +178,27 @@ func (_m *KnowledgeDocument) Chunks(ctx context.Context) (result []*KnowledgeChu
 		result, err = _m.QueryChunks().All(ctx)
 	}
 	return result, err
+}
+
+func (_m *Label) Conversations(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ConversationOrder, where *ConversationWhereInput,
+) (*ConversationConnection, error) {
+	opts := []ConversationPaginateOption{
+		WithConversationOrder(orderBy),
+		WithConversationFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[0][alias]
+	if nodes, err := _m.NamedConversations(alias); err == nil || hasTotalCount {
+		pager, err := newConversationPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &ConversationConnection{Edges: []*ConversationEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryConversations().Paginate(ctx, after, first, before, last, opts...)
 }
 
 func (_m *Message) Conversation(ctx context.Context) (*Conversation, error) {

@@ -13,11 +13,14 @@ import (
 	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
+	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/post"
@@ -54,6 +57,11 @@ var auditlogImplementors = []string{"AuditLog", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*AuditLog) IsNode() {}
 
+var cannedreplyImplementors = []string{"CannedReply", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*CannedReply) IsNode() {}
+
 var channelImplementors = []string{"Channel", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
@@ -69,6 +77,11 @@ var conversationImplementors = []string{"Conversation", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Conversation) IsNode() {}
 
+var inviteImplementors = []string{"Invite", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Invite) IsNode() {}
+
 var knowledgechunkImplementors = []string{"KnowledgeChunk", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
@@ -78,6 +91,11 @@ var knowledgedocumentImplementors = []string{"KnowledgeDocument", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*KnowledgeDocument) IsNode() {}
+
+var labelImplementors = []string{"Label", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Label) IsNode() {}
 
 var mediaImplementors = []string{"Media", "Node"}
 
@@ -229,6 +247,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			}
 		}
 		return query.Only(ctx)
+	case cannedreply.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.CannedReply.Query().
+			Where(cannedreply.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, cannedreplyImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case channel.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -268,6 +299,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			}
 		}
 		return query.Only(ctx)
+	case invite.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Invite.Query().
+			Where(invite.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, inviteImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case knowledgechunk.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -290,6 +334,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(knowledgedocument.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, knowledgedocumentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case label.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Label.Query().
+			Where(label.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, labelImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -535,6 +592,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 				*noder = node
 			}
 		}
+	case cannedreply.Table:
+		query := c.CannedReply.Query().
+			Where(cannedreply.IDIn(ids...))
+		query, err := query.CollectFields(ctx, cannedreplyImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case channel.Table:
 		query := c.Channel.Query().
 			Where(channel.IDIn(ids...))
@@ -583,6 +656,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 				*noder = node
 			}
 		}
+	case invite.Table:
+		query := c.Invite.Query().
+			Where(invite.IDIn(ids...))
+		query, err := query.CollectFields(ctx, inviteImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case knowledgechunk.Table:
 		query := c.KnowledgeChunk.Query().
 			Where(knowledgechunk.IDIn(ids...))
@@ -603,6 +692,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.KnowledgeDocument.Query().
 			Where(knowledgedocument.IDIn(ids...))
 		query, err := query.CollectFields(ctx, knowledgedocumentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case label.Table:
+		query := c.Label.Query().
+			Where(label.IDIn(ids...))
+		query, err := query.CollectFields(ctx, labelImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -18,11 +18,14 @@ import (
 	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
+	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/post"
@@ -1371,6 +1374,338 @@ func (_m *AuditLog) ToEdge(order *AuditLogOrder) *AuditLogEdge {
 	}
 }
 
+// CannedReplyEdge is the edge representation of CannedReply.
+type CannedReplyEdge struct {
+	Node   *CannedReply `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// CannedReplyConnection is the connection containing edges to CannedReply.
+type CannedReplyConnection struct {
+	Edges      []*CannedReplyEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *CannedReplyConnection) build(nodes []*CannedReply, pager *cannedreplyPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *CannedReply
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *CannedReply {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *CannedReply {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CannedReplyEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CannedReplyEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CannedReplyPaginateOption enables pagination customization.
+type CannedReplyPaginateOption func(*cannedreplyPager) error
+
+// WithCannedReplyOrder configures pagination ordering.
+func WithCannedReplyOrder(order *CannedReplyOrder) CannedReplyPaginateOption {
+	if order == nil {
+		order = DefaultCannedReplyOrder
+	}
+	o := *order
+	return func(pager *cannedreplyPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCannedReplyOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCannedReplyFilter configures pagination filter.
+func WithCannedReplyFilter(filter func(*CannedReplyQuery) (*CannedReplyQuery, error)) CannedReplyPaginateOption {
+	return func(pager *cannedreplyPager) error {
+		if filter == nil {
+			return errors.New("CannedReplyQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type cannedreplyPager struct {
+	reverse bool
+	order   *CannedReplyOrder
+	filter  func(*CannedReplyQuery) (*CannedReplyQuery, error)
+}
+
+func newCannedReplyPager(opts []CannedReplyPaginateOption, reverse bool) (*cannedreplyPager, error) {
+	pager := &cannedreplyPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCannedReplyOrder
+	}
+	return pager, nil
+}
+
+func (p *cannedreplyPager) applyFilter(query *CannedReplyQuery) (*CannedReplyQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *cannedreplyPager) toCursor(_m *CannedReply) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *cannedreplyPager) applyCursors(query *CannedReplyQuery, after, before *Cursor) (*CannedReplyQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCannedReplyOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *cannedreplyPager) applyOrder(query *CannedReplyQuery) *CannedReplyQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCannedReplyOrder.Field {
+		query = query.Order(DefaultCannedReplyOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *cannedreplyPager) orderExpr(query *CannedReplyQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCannedReplyOrder.Field {
+			b.Comma().Ident(DefaultCannedReplyOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to CannedReply.
+func (_m *CannedReplyQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CannedReplyPaginateOption,
+) (*CannedReplyConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCannedReplyPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CannedReplyConnection{Edges: []*CannedReplyEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// CannedReplyOrderFieldCreatedAt orders CannedReply by created_at.
+	CannedReplyOrderFieldCreatedAt = &CannedReplyOrderField{
+		Value: func(_m *CannedReply) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: cannedreply.FieldCreatedAt,
+		toTerm: cannedreply.ByCreatedAt,
+		toCursor: func(_m *CannedReply) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// CannedReplyOrderFieldUpdatedAt orders CannedReply by updated_at.
+	CannedReplyOrderFieldUpdatedAt = &CannedReplyOrderField{
+		Value: func(_m *CannedReply) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: cannedreply.FieldUpdatedAt,
+		toTerm: cannedreply.ByUpdatedAt,
+		toCursor: func(_m *CannedReply) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// CannedReplyOrderFieldShortcut orders CannedReply by shortcut.
+	CannedReplyOrderFieldShortcut = &CannedReplyOrderField{
+		Value: func(_m *CannedReply) (ent.Value, error) {
+			return _m.Shortcut, nil
+		},
+		column: cannedreply.FieldShortcut,
+		toTerm: cannedreply.ByShortcut,
+		toCursor: func(_m *CannedReply) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Shortcut,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f CannedReplyOrderField) String() string {
+	var str string
+	switch f.column {
+	case CannedReplyOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case CannedReplyOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case CannedReplyOrderFieldShortcut.column:
+		str = "SHORTCUT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f CannedReplyOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *CannedReplyOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CannedReplyOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *CannedReplyOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *CannedReplyOrderFieldUpdatedAt
+	case "SHORTCUT":
+		*f = *CannedReplyOrderFieldShortcut
+	default:
+		return fmt.Errorf("%s is not a valid CannedReplyOrderField", str)
+	}
+	return nil
+}
+
+// CannedReplyOrderField defines the ordering field of CannedReply.
+type CannedReplyOrderField struct {
+	// Value extracts the ordering value from the given CannedReply.
+	Value    func(*CannedReply) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) cannedreply.OrderOption
+	toCursor func(*CannedReply) Cursor
+}
+
+// CannedReplyOrder defines the ordering of CannedReply.
+type CannedReplyOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *CannedReplyOrderField `json:"field"`
+}
+
+// DefaultCannedReplyOrder is the default ordering of CannedReply.
+var DefaultCannedReplyOrder = &CannedReplyOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CannedReplyOrderField{
+		Value: func(_m *CannedReply) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: cannedreply.FieldID,
+		toTerm: cannedreply.ByID,
+		toCursor: func(_m *CannedReply) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts CannedReply into CannedReplyEdge.
+func (_m *CannedReply) ToEdge(order *CannedReplyOrder) *CannedReplyEdge {
+	if order == nil {
+		order = DefaultCannedReplyOrder
+	}
+	return &CannedReplyEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // ChannelEdge is the edge representation of Channel.
 type ChannelEdge struct {
 	Node   *Channel `json:"node"`
@@ -2403,6 +2738,320 @@ func (_m *Conversation) ToEdge(order *ConversationOrder) *ConversationEdge {
 	}
 }
 
+// InviteEdge is the edge representation of Invite.
+type InviteEdge struct {
+	Node   *Invite `json:"node"`
+	Cursor Cursor  `json:"cursor"`
+}
+
+// InviteConnection is the connection containing edges to Invite.
+type InviteConnection struct {
+	Edges      []*InviteEdge `json:"edges"`
+	PageInfo   PageInfo      `json:"pageInfo"`
+	TotalCount int           `json:"totalCount"`
+}
+
+func (c *InviteConnection) build(nodes []*Invite, pager *invitePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Invite
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Invite {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Invite {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*InviteEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &InviteEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// InvitePaginateOption enables pagination customization.
+type InvitePaginateOption func(*invitePager) error
+
+// WithInviteOrder configures pagination ordering.
+func WithInviteOrder(order *InviteOrder) InvitePaginateOption {
+	if order == nil {
+		order = DefaultInviteOrder
+	}
+	o := *order
+	return func(pager *invitePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultInviteOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithInviteFilter configures pagination filter.
+func WithInviteFilter(filter func(*InviteQuery) (*InviteQuery, error)) InvitePaginateOption {
+	return func(pager *invitePager) error {
+		if filter == nil {
+			return errors.New("InviteQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type invitePager struct {
+	reverse bool
+	order   *InviteOrder
+	filter  func(*InviteQuery) (*InviteQuery, error)
+}
+
+func newInvitePager(opts []InvitePaginateOption, reverse bool) (*invitePager, error) {
+	pager := &invitePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultInviteOrder
+	}
+	return pager, nil
+}
+
+func (p *invitePager) applyFilter(query *InviteQuery) (*InviteQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *invitePager) toCursor(_m *Invite) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *invitePager) applyCursors(query *InviteQuery, after, before *Cursor) (*InviteQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultInviteOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *invitePager) applyOrder(query *InviteQuery) *InviteQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultInviteOrder.Field {
+		query = query.Order(DefaultInviteOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *invitePager) orderExpr(query *InviteQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultInviteOrder.Field {
+			b.Comma().Ident(DefaultInviteOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Invite.
+func (_m *InviteQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...InvitePaginateOption,
+) (*InviteConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newInvitePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &InviteConnection{Edges: []*InviteEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// InviteOrderFieldCreatedAt orders Invite by created_at.
+	InviteOrderFieldCreatedAt = &InviteOrderField{
+		Value: func(_m *Invite) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: invite.FieldCreatedAt,
+		toTerm: invite.ByCreatedAt,
+		toCursor: func(_m *Invite) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// InviteOrderFieldUpdatedAt orders Invite by updated_at.
+	InviteOrderFieldUpdatedAt = &InviteOrderField{
+		Value: func(_m *Invite) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: invite.FieldUpdatedAt,
+		toTerm: invite.ByUpdatedAt,
+		toCursor: func(_m *Invite) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f InviteOrderField) String() string {
+	var str string
+	switch f.column {
+	case InviteOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case InviteOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f InviteOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *InviteOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("InviteOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *InviteOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *InviteOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid InviteOrderField", str)
+	}
+	return nil
+}
+
+// InviteOrderField defines the ordering field of Invite.
+type InviteOrderField struct {
+	// Value extracts the ordering value from the given Invite.
+	Value    func(*Invite) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) invite.OrderOption
+	toCursor func(*Invite) Cursor
+}
+
+// InviteOrder defines the ordering of Invite.
+type InviteOrder struct {
+	Direction OrderDirection    `json:"direction"`
+	Field     *InviteOrderField `json:"field"`
+}
+
+// DefaultInviteOrder is the default ordering of Invite.
+var DefaultInviteOrder = &InviteOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &InviteOrderField{
+		Value: func(_m *Invite) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: invite.FieldID,
+		toTerm: invite.ByID,
+		toCursor: func(_m *Invite) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Invite into InviteEdge.
+func (_m *Invite) ToEdge(order *InviteOrder) *InviteEdge {
+	if order == nil {
+		order = DefaultInviteOrder
+	}
+	return &InviteEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // KnowledgeChunkEdge is the edge representation of KnowledgeChunk.
 type KnowledgeChunkEdge struct {
 	Node   *KnowledgeChunk `json:"node"`
@@ -3062,6 +3711,338 @@ func (_m *KnowledgeDocument) ToEdge(order *KnowledgeDocumentOrder) *KnowledgeDoc
 		order = DefaultKnowledgeDocumentOrder
 	}
 	return &KnowledgeDocumentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// LabelEdge is the edge representation of Label.
+type LabelEdge struct {
+	Node   *Label `json:"node"`
+	Cursor Cursor `json:"cursor"`
+}
+
+// LabelConnection is the connection containing edges to Label.
+type LabelConnection struct {
+	Edges      []*LabelEdge `json:"edges"`
+	PageInfo   PageInfo     `json:"pageInfo"`
+	TotalCount int          `json:"totalCount"`
+}
+
+func (c *LabelConnection) build(nodes []*Label, pager *labelPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Label
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Label {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Label {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*LabelEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &LabelEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// LabelPaginateOption enables pagination customization.
+type LabelPaginateOption func(*labelPager) error
+
+// WithLabelOrder configures pagination ordering.
+func WithLabelOrder(order *LabelOrder) LabelPaginateOption {
+	if order == nil {
+		order = DefaultLabelOrder
+	}
+	o := *order
+	return func(pager *labelPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultLabelOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithLabelFilter configures pagination filter.
+func WithLabelFilter(filter func(*LabelQuery) (*LabelQuery, error)) LabelPaginateOption {
+	return func(pager *labelPager) error {
+		if filter == nil {
+			return errors.New("LabelQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type labelPager struct {
+	reverse bool
+	order   *LabelOrder
+	filter  func(*LabelQuery) (*LabelQuery, error)
+}
+
+func newLabelPager(opts []LabelPaginateOption, reverse bool) (*labelPager, error) {
+	pager := &labelPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultLabelOrder
+	}
+	return pager, nil
+}
+
+func (p *labelPager) applyFilter(query *LabelQuery) (*LabelQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *labelPager) toCursor(_m *Label) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *labelPager) applyCursors(query *LabelQuery, after, before *Cursor) (*LabelQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultLabelOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *labelPager) applyOrder(query *LabelQuery) *LabelQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultLabelOrder.Field {
+		query = query.Order(DefaultLabelOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *labelPager) orderExpr(query *LabelQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultLabelOrder.Field {
+			b.Comma().Ident(DefaultLabelOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Label.
+func (_m *LabelQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...LabelPaginateOption,
+) (*LabelConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newLabelPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &LabelConnection{Edges: []*LabelEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// LabelOrderFieldCreatedAt orders Label by created_at.
+	LabelOrderFieldCreatedAt = &LabelOrderField{
+		Value: func(_m *Label) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: label.FieldCreatedAt,
+		toTerm: label.ByCreatedAt,
+		toCursor: func(_m *Label) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// LabelOrderFieldUpdatedAt orders Label by updated_at.
+	LabelOrderFieldUpdatedAt = &LabelOrderField{
+		Value: func(_m *Label) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: label.FieldUpdatedAt,
+		toTerm: label.ByUpdatedAt,
+		toCursor: func(_m *Label) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// LabelOrderFieldName orders Label by name.
+	LabelOrderFieldName = &LabelOrderField{
+		Value: func(_m *Label) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: label.FieldName,
+		toTerm: label.ByName,
+		toCursor: func(_m *Label) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f LabelOrderField) String() string {
+	var str string
+	switch f.column {
+	case LabelOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case LabelOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case LabelOrderFieldName.column:
+		str = "NAME"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f LabelOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *LabelOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("LabelOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *LabelOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *LabelOrderFieldUpdatedAt
+	case "NAME":
+		*f = *LabelOrderFieldName
+	default:
+		return fmt.Errorf("%s is not a valid LabelOrderField", str)
+	}
+	return nil
+}
+
+// LabelOrderField defines the ordering field of Label.
+type LabelOrderField struct {
+	// Value extracts the ordering value from the given Label.
+	Value    func(*Label) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) label.OrderOption
+	toCursor func(*Label) Cursor
+}
+
+// LabelOrder defines the ordering of Label.
+type LabelOrder struct {
+	Direction OrderDirection   `json:"direction"`
+	Field     *LabelOrderField `json:"field"`
+}
+
+// DefaultLabelOrder is the default ordering of Label.
+var DefaultLabelOrder = &LabelOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &LabelOrderField{
+		Value: func(_m *Label) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: label.FieldID,
+		toTerm: label.ByID,
+		toCursor: func(_m *Label) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Label into LabelEdge.
+func (_m *Label) ToEdge(order *LabelOrder) *LabelEdge {
+	if order == nil {
+		order = DefaultLabelOrder
+	}
+	return &LabelEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

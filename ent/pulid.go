@@ -9,11 +9,14 @@ import (
 	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
+	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
@@ -23,6 +26,7 @@ import (
 	"github.com/neksio/neksio/ent/posttarget"
 	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
 )
@@ -33,11 +37,14 @@ var prefixMap = map[string]string{
 	"run":  agentrun.Table,
 	"ags":  agentsettings.Table,
 	"aud":  auditlog.Table,
+	"cr":   cannedreply.Table,
 	"ch":   channel.Table,
 	"ct":   contact.Table,
 	"cv":   conversation.Table,
+	"inv":  invite.Table,
 	"kc":   knowledgechunk.Table,
 	"kd":   knowledgedocument.Table,
+	"lbl":  label.Table,
 	"med":  media.Table,
 	"mem":  membership.Table,
 	"msg":  message.Table,
@@ -46,6 +53,7 @@ var prefixMap = map[string]string{
 	"pev":  postevent.Table,
 	"ptg":  posttarget.Table,
 	"pbs":  publishingsettings.Table,
+	"ses":  session.Table,
 	"usr":  user.Table,
 	"ws":   workspace.Table,
 }

@@ -20,18 +20,24 @@ type Tx struct {
 	AgentSettings *AgentSettingsClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
+	// CannedReply is the client for interacting with the CannedReply builders.
+	CannedReply *CannedReplyClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
 	// Contact is the client for interacting with the Contact builders.
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
 	Conversation *ConversationClient
+	// Invite is the client for interacting with the Invite builders.
+	Invite *InviteClient
 	// KeyFingerprint is the client for interacting with the KeyFingerprint builders.
 	KeyFingerprint *KeyFingerprintClient
 	// KnowledgeChunk is the client for interacting with the KnowledgeChunk builders.
 	KnowledgeChunk *KnowledgeChunkClient
 	// KnowledgeDocument is the client for interacting with the KnowledgeDocument builders.
 	KnowledgeDocument *KnowledgeDocumentClient
+	// Label is the client for interacting with the Label builders.
+	Label *LabelClient
 	// Media is the client for interacting with the Media builders.
 	Media *MediaClient
 	// Membership is the client for interacting with the Membership builders.
@@ -48,6 +54,8 @@ type Tx struct {
 	PostTarget *PostTargetClient
 	// PublishingSettings is the client for interacting with the PublishingSettings builders.
 	PublishingSettings *PublishingSettingsClient
+	// Session is the client for interacting with the Session builders.
+	Session *SessionClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// Workspace is the client for interacting with the Workspace builders.
@@ -187,12 +195,15 @@ func (tx *Tx) init() {
 	tx.AgentRun = NewAgentRunClient(tx.config)
 	tx.AgentSettings = NewAgentSettingsClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
+	tx.CannedReply = NewCannedReplyClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.Contact = NewContactClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
+	tx.Invite = NewInviteClient(tx.config)
 	tx.KeyFingerprint = NewKeyFingerprintClient(tx.config)
 	tx.KnowledgeChunk = NewKnowledgeChunkClient(tx.config)
 	tx.KnowledgeDocument = NewKnowledgeDocumentClient(tx.config)
+	tx.Label = NewLabelClient(tx.config)
 	tx.Media = NewMediaClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
@@ -201,6 +212,7 @@ func (tx *Tx) init() {
 	tx.PostEvent = NewPostEventClient(tx.config)
 	tx.PostTarget = NewPostTargetClient(tx.config)
 	tx.PublishingSettings = NewPublishingSettingsClient(tx.config)
+	tx.Session = NewSessionClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.Workspace = NewWorkspaceClient(tx.config)
 }

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/neksio/neksio/core/tenant"
@@ -60,6 +59,12 @@ func (r *queryResolver) AuditLogs(ctx context.Context, after *entgql.Cursor[puli
 	return r.deps.Store.Ent.AuditLog.Query().Paginate(ctx, after, first, before, last, ent.WithAuditLogOrder(orderBy))
 }
 
+// CannedReplies is the resolver for the cannedReplies field.
+func (r *queryResolver) CannedReplies(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.CannedReplyOrder, where *ent.CannedReplyWhereInput) (*ent.CannedReplyConnection, error) {
+	return r.deps.Store.Ent.CannedReply.Query().
+		Paginate(ctx, after, first, before, last, ent.WithCannedReplyOrder(orderBy), ent.WithCannedReplyFilter(where.Filter))
+}
+
 // Channels is the resolver for the channels field.
 func (r *queryResolver) Channels(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) (*ent.ChannelConnection, error) {
 	return r.deps.Store.Ent.Channel.Query().
@@ -78,10 +83,24 @@ func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[
 		Paginate(ctx, after, first, before, last, ent.WithConversationOrder(orderBy), ent.WithConversationFilter(where.Filter))
 }
 
+// Invites is the resolver for the invites field.
+func (r *queryResolver) Invites(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) (*ent.InviteConnection, error) {
+	if _, err := tenant.Require(ctx, tenant.RoleAdmin); err != nil {
+		return nil, err
+	}
+	return r.deps.Store.Ent.Invite.Query().Paginate(ctx, after, first, before, last)
+}
+
 // KnowledgeDocuments is the resolver for the knowledgeDocuments field.
 func (r *queryResolver) KnowledgeDocuments(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.KnowledgeDocumentOrder, where *ent.KnowledgeDocumentWhereInput) (*ent.KnowledgeDocumentConnection, error) {
 	return r.deps.Store.Ent.KnowledgeDocument.Query().
 		Paginate(ctx, after, first, before, last, ent.WithKnowledgeDocumentOrder(orderBy), ent.WithKnowledgeDocumentFilter(where.Filter))
+}
+
+// Labels is the resolver for the labels field.
+func (r *queryResolver) Labels(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.LabelOrder, where *ent.LabelWhereInput) (*ent.LabelConnection, error) {
+	return r.deps.Store.Ent.Label.Query().
+		Paginate(ctx, after, first, before, last, ent.WithLabelOrder(orderBy), ent.WithLabelFilter(where.Filter))
 }
 
 // Messages is the resolver for the messages field.
@@ -92,14 +111,21 @@ func (r *queryResolver) Messages(ctx context.Context, after *entgql.Cursor[pulid
 
 // Posts is the resolver for the posts field.
 func (r *queryResolver) Posts(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) (*ent.PostConnection, error) {
-	panic(fmt.Errorf("not implemented: Posts - posts"))
+	return r.deps.Store.Ent.Post.Query().
+		Paginate(ctx, after, first, before, last, ent.WithPostOrder(orderBy), ent.WithPostFilter(where.Filter))
 }
 
 // AuditLog returns generated.AuditLogResolver implementation.
 func (r *Resolver) AuditLog() generated.AuditLogResolver { return &auditLogResolver{r} }
 
+// Conversation returns generated.ConversationResolver implementation.
+func (r *Resolver) Conversation() generated.ConversationResolver { return &conversationResolver{r} }
+
 // Media returns generated.MediaResolver implementation.
 func (r *Resolver) Media() generated.MediaResolver { return &mediaResolver{r} }
+
+// Message returns generated.MessageResolver implementation.
+func (r *Resolver) Message() generated.MessageResolver { return &messageResolver{r} }
 
 // Post returns generated.PostResolver implementation.
 func (r *Resolver) Post() generated.PostResolver { return &postResolver{r} }
@@ -111,9 +137,11 @@ func (r *Resolver) PostTarget() generated.PostTargetResolver { return &postTarge
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
-	auditLogResolver   struct{ *Resolver }
-	mediaResolver      struct{ *Resolver }
-	postResolver       struct{ *Resolver }
-	postTargetResolver struct{ *Resolver }
-	queryResolver      struct{ *Resolver }
+	auditLogResolver     struct{ *Resolver }
+	conversationResolver struct{ *Resolver }
+	mediaResolver        struct{ *Resolver }
+	messageResolver      struct{ *Resolver }
+	postResolver         struct{ *Resolver }
+	postTargetResolver   struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
 )

@@ -74,8 +74,8 @@ func (r *mutationResolver) SendReply(ctx context.Context, input model.SendReplyI
 	if input.Mode != nil {
 		mode = inbox.ReplyMode(strings.ToLower(string(*input.Mode)))
 	}
-	return r.deps.Inbox.SendReply(ctx, inbox.Reply{ConversationID: input.ConversationID, Text: input.Text, Mode: mode,
-		InReplyTo: deref(input.InReplyToID)})
+	return r.deps.Inbox.SendReply(ctx, inbox.Reply{ConversationID: input.ConversationID, Text: deref(input.Text), Mode: mode,
+		InReplyTo: deref(input.InReplyToID), CannedReply: deref(input.CannedReplyID)})
 }
 
 // Viewer is the resolver for the viewer field.
@@ -88,7 +88,19 @@ func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &model.Viewer{Role: apikey.Role(v.Role), Workspace: ws}, nil
+	out := &model.Viewer{Role: apikey.Role(v.Role), Workspace: ws, Credential: model.CredentialAPIKey}
+	if v.Credential == tenant.CredentialSession {
+		out.Credential = model.CredentialSession
+		if out.User, err = r.deps.Store.Ent.User.Get(ctx, pulid.ID(v.UserID)); err != nil {
+			return nil, err
+		}
+	}
+	if v.APIKeyID != "" {
+		if out.APIKey, err = r.deps.Store.Ent.APIKey.Get(ctx, pulid.ID(v.APIKeyID)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Connectors is the resolver for the connectors field.

@@ -9,6 +9,7 @@ import (
 	"github.com/neksio/neksio/core/media"
 	"github.com/neksio/neksio/core/publish"
 	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/team"
 	"github.com/neksio/neksio/graph/model"
 )
 
@@ -18,6 +19,8 @@ type Deps struct {
 	Auth     *auth.Service
 	Inbox    *inbox.Service
 	Channels *channel.Service
+	// Team serves members and invitations (schema/team.graphqls).
+	Team *team.Service
 	// Knowledge and Agent serve the knowledge base and the AI agent
 	// (schema/agent.graphqls); set by cmd/neksio/wire_agent.go.
 	Knowledge *knowledge.Service

@@ -172,13 +172,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.gql.ServeHTTP(w, r)
 		return
 	}
+	r = r.WithContext(auth.WithClient(r.Context(), auth.Client{IP: s.clients.key(r), UserAgent: r.UserAgent()}))
 	if isWebSocket(r) {
 		s.serveWebSocket(w, r)
 		return
 	}
 	key, ok := bearer(r)
 	if !ok {
-		writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "missing API key: send Authorization: Bearer <key>")
+		if publicOperation(r) {
+			// signIn and acceptInvite: no viewer; core/auth throttles them
+			// per email and per address.
+			w, ok = s.readBody(w, r)
+			if !ok {
+				return
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+			defer cancel()
+			s.servePublic(w, r.WithContext(ctx))
+			return
+		}
+		writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "missing credential: send Authorization: Bearer <API key or session token>")
 		return
 	}
 	addr := s.clients.key(r)
@@ -187,19 +200,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, apperr.CodeRateLimited, "too many failed authentications from this address; try again later")
 		return
 	}
-	viewer, err := s.deps.Auth.Authenticate(r.Context(), key)
+	viewer, err := s.deps.Auth.AuthenticateBearer(r.Context(), key, r.Header.Get(WorkspaceHeader))
 	if err != nil {
-		if errors.Is(err, auth.ErrInvalidKey) {
+		switch {
+		case errors.Is(err, auth.ErrInvalidKey):
 			s.throttle.failed(addr, key)
 			writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "invalid API key")
-			return
+		case errors.Is(err, auth.ErrInvalidSession):
+			s.throttle.failed(addr, key)
+			writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "invalid or expired session: sign in again")
+		case errors.Is(err, auth.ErrNotMember):
+			writeError(w, http.StatusForbidden, apperr.CodeForbidden, "not a member of the workspace in "+WorkspaceHeader)
+		default:
+			s.opts.Logger.Error("authentication failed", "err", err)
+			writeError(w, http.StatusServiceUnavailable, apperr.CodeUnavailable, "authentication unavailable")
 		}
-		s.opts.Logger.Error("authentication failed", "err", err)
-		writeError(w, http.StatusServiceUnavailable, apperr.CodeUnavailable, "authentication unavailable")
 		return
 	}
 	s.throttle.succeeded(key)
-	if !s.allow(viewer.APIKeyID) {
+	if !s.allow(limitKey(viewer)) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, apperr.CodeRateLimited, "rate limit exceeded")
 		return

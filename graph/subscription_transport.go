@@ -22,6 +22,7 @@ import (
 
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/auth"
+	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/tenant"
 )
 
@@ -30,8 +31,8 @@ import (
 // graphql-ws clients retry every code except 4400, 4401, 4409 and 4429.
 const (
 	closeBadMessage   = 4400 // malformed or unexpected message
-	closeUnauthorized = 4401 // no or invalid API key; subscribe before connection_ack
-	closeForbidden    = 4403 // connection limit of the key reached; key revoked while connected
+	closeUnauthorized = 4401 // no or invalid API key or session; subscribe before connection_ack
+	closeForbidden    = 4403 // connection limit reached; not a member of the workspace named; credential revoked, member removed or role changed while connected
 	closeInitTimeout  = 4408 // no connection_init within InitTimeout
 	closeDuplicateID  = 4409 // an operation with this id is already running
 	closeSlowConsumer = 4413 // the client fell behind: reconnect and refetch
@@ -68,10 +69,12 @@ func (rt *realtime) closedWith(code int) int {
 type connState struct {
 	rt        *realtime
 	headerKey string
-	addr      string             // the client address, for the failed-authentication throttle
-	ws        *wsConn            // nil for SSE
-	cancel    context.CancelFunc // ends an SSE stream
-	done      chan struct{}
+	// headerWorkspace is the upgrade request's X-Neksio-Workspace.
+	headerWorkspace string
+	addr            string             // the client address, for the failed-authentication throttle
+	ws              *wsConn            // nil for SSE
+	cancel          context.CancelFunc // ends an SSE stream
+	done            chan struct{}
 
 	mu   sync.Mutex
 	slot string // the key whose connection limit this connection counts against
@@ -150,10 +153,29 @@ func (c *connState) close(code int, reason string) {
 	}
 }
 
-// watchKey closes the connection when its API key is revoked or expires:
-// authentication happens once per connection, revocation must still bite.
-func (c *connState) watchKey(a *auth.Service, key string) {
+// watchCredential closes the connection (4403) when its credential stops
+// being valid for its workspace — an API key revoked or expired, a session
+// signed out, expired or revoked, a member removed — or when the member's
+// role changed (the connection runs with the old one; the client
+// reconnects). Authentication happens once per connection, so this must
+// bite on its own: a session's connection hears of a change to its member
+// at once through the workspace's MemberUpdated events (from any
+// replica), and every connection re-checks every keyCheckInterval.
+func (s *Server) watchCredential(c *connState, token, workspace string, v *tenant.Viewer) {
+	var changed <-chan event.Event
+	var sub *event.Subscription
+	if v.UserID != "" && s.deps.Store != nil && s.deps.Store.Bus != nil {
+		user := v.UserID
+		sub = s.deps.Store.Bus.SubscribeFunc(v.WorkspaceID, 4, func(e event.Event) bool {
+			return e.Type == event.MemberUpdated && e.ObjectID == user
+		})
+		changed = sub.C
+	}
+	a := s.deps.Auth
 	go func() {
+		if sub != nil {
+			defer sub.Close()
+		}
 		t := time.NewTicker(keyCheckInterval)
 		defer t.Stop()
 		for {
@@ -161,13 +183,21 @@ func (c *connState) watchKey(a *auth.Service, key string) {
 			case <-c.done:
 				return
 			case <-t.C:
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				_, err := a.Authenticate(ctx, key)
-				cancel()
-				if errors.Is(err, auth.ErrInvalidKey) {
-					c.close(closeForbidden, "Forbidden: the API key is no longer valid")
-					return
-				}
+			case <-changed:
+				// This replica's cached viewers of the member may be stale
+				// when the change was made on another one.
+				a.InvalidateUser(v.UserID)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			now, err := a.AuthenticateBearer(ctx, token, workspace)
+			cancel()
+			switch {
+			case errors.Is(err, auth.ErrInvalidKey), errors.Is(err, auth.ErrInvalidSession), errors.Is(err, auth.ErrNotMember):
+				c.close(closeForbidden, "Forbidden: the credential is no longer valid for this workspace")
+				return
+			case err == nil && (now.Role != v.Role || now.WorkspaceID != v.WorkspaceID):
+				c.close(closeForbidden, "Forbidden: your role changed; reconnect")
+				return
 			}
 		}
 	}()
@@ -194,6 +224,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	conn := newConnState(s.rt)
 	conn.headerKey, _ = bearer(r)
+	conn.headerWorkspace = r.Header.Get(WorkspaceHeader)
 	conn.addr = s.clients.key(r)
 	defer conn.finish()
 	clearDeadlines(w)
@@ -216,7 +247,7 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, viewer *tenant
 	ctx, cancel := context.WithCancel(tenant.NewContext(r.Context(), viewer))
 	defer cancel()
 	conn.cancel = cancel
-	conn.watchKey(s.deps.Auth, key)
+	s.watchCredential(conn, key, r.Header.Get(WorkspaceHeader), viewer)
 	if _, ok := w.(http.Flusher); !ok {
 		// gqlgen's SSE transport asserts http.Flusher; middleware that
 		// wraps the writer (metrics) may only offer it through Unwrap.
@@ -273,23 +304,32 @@ func (s *Server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 	if _, refused := s.throttle.refused(conn.addr, key); refused {
 		return fail(closeTryAgain, "too many failed authentications from this address, try again later")
 	}
-	viewer, err := s.deps.Auth.Authenticate(ctx, key)
+	workspace := conn.headerWorkspace
+	if w, ok := payload["workspace"].(string); ok && w != "" {
+		workspace = w
+	}
+	viewer, err := s.deps.Auth.AuthenticateBearer(ctx, key, workspace)
 	switch {
 	case errors.Is(err, auth.ErrInvalidKey):
 		s.throttle.failed(conn.addr, key)
 		return fail(closeUnauthorized, "Unauthorized: invalid API key")
+	case errors.Is(err, auth.ErrInvalidSession):
+		s.throttle.failed(conn.addr, key)
+		return fail(closeUnauthorized, "Unauthorized: invalid or expired session")
+	case errors.Is(err, auth.ErrNotMember):
+		return fail(closeForbidden, "Forbidden: not a member of that workspace")
 	case err != nil:
 		s.opts.Logger.ErrorContext(ctx, "websocket authentication failed", "err", err)
 		return fail(closeTryAgain, "authentication unavailable, try again later")
 	}
 	s.throttle.succeeded(key)
-	if !s.allow(viewer.APIKeyID) {
+	if !s.allow(limitKey(viewer)) {
 		return fail(closeTryAgain, "rate limit exceeded, try again later")
 	}
 	if !conn.acquire(limitKey(viewer)) {
 		return fail(closeForbidden, fmt.Sprintf("Forbidden: too many connections for this API key (limit %d)", s.rt.opts.MaxConnectionsPerKey))
 	}
-	conn.watchKey(s.deps.Auth, key)
+	s.watchCredential(conn, key, workspace, viewer)
 	return tenant.NewContext(ctx, viewer), nil, nil
 }
 

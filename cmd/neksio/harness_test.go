@@ -75,6 +75,7 @@ type envConfig struct {
 	configure    func(*config.Config)
 	noWAChannel  bool
 	extraEnviron []string
+	logTo        io.Writer
 }
 
 type envOption func(*envConfig)
@@ -89,6 +90,9 @@ func withDatabaseURL(url string) envOption { return func(c *envConfig) { c.dbURL
 
 // withConfig adjusts the configuration before the App is built.
 func withConfig(f func(*config.Config)) envOption { return func(c *envConfig) { c.configure = f } }
+
+// withLogOutput sends the App's logs (debug and up) to w.
+func withLogOutput(w io.Writer) envOption { return func(c *envConfig) { c.logTo = w } }
 
 // withoutWhatsAppChannel skips connecting the WhatsApp number.
 func withoutWhatsAppChannel() envOption { return func(c *envConfig) { c.noWAChannel = true } }
@@ -150,7 +154,9 @@ func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
 		ec.configure(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("NEKSIO_TEST_LOG") != "" {
+	if ec.logTo != nil {
+		log = slog.New(slog.NewTextHandler(ec.logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else if os.Getenv("NEKSIO_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	app, err := newApp(ctx, cfg, log)

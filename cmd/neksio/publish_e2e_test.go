@@ -292,6 +292,11 @@ func TestPublishScheduled(t *testing.T) {
 		for _, text := range []string{"Opening at noon", "Rescheduled post", "Unscheduled post"} {
 			require.Len(t, postsWithText(e.Meta.PublishedPosts(), text), 1, text)
 		}
+
+		list := e.gql(t, `{ posts(first: 10, where: {status: PUBLISHED, hasTargetsWith: {status: PUBLISHED}}, orderBy: {field: SCHEDULED_AT, direction: DESC}) {
+			totalCount edges { node { id text } } } }`, nil)
+		require.EqualValues(t, 3, dig(list, "posts", "totalCount"))
+		require.Equal(t, id2, dig(list, "posts", "edges", 0, "node", "id"), "the latest scheduled first")
 	})
 }
 

@@ -177,7 +177,7 @@ func (a *App) routes() http.Handler {
 				return graph.OriginAllowed(r, patterns), nil
 			},
 			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
-			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept"},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", graph.WorkspaceHeader},
 			MaxAge:         600,
 		}).Handler(gql)
 	}

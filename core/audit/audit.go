@@ -32,3 +32,23 @@ func Record(ctx context.Context, client *ent.Client, action, targetType, targetI
 	}
 	return nil
 }
+
+// RecordFor writes an audit entry for actor in workspace ws, for actions
+// whose actor may not write rows itself (an analyst leaving a workspace,
+// a person accepting an invitation before they have a role). meta must
+// hold no secrets.
+func RecordFor(ctx context.Context, client *ent.Client, ws, actor, action, targetType, targetID string, meta map[string]string) error {
+	sys := tenant.NewContext(ctx, tenant.System(ws, "audit"))
+	err := client.AuditLog.Create().
+		SetWorkspaceID(pulid.ID(ws)).
+		SetActor(actor).
+		SetAction(action).
+		SetTargetType(targetType).
+		SetTargetID(targetID).
+		SetMetadata(meta).
+		Exec(sys)
+	if err != nil {
+		return fmt.Errorf("audit: recording %s: %w", action, err)
+	}
+	return nil
+}

@@ -16,13 +16,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/crypto/argon2"
 
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/audit"
@@ -30,6 +30,7 @@ import (
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/apikey"
+	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/schema/pulid"
 )
 
@@ -59,13 +60,23 @@ func HashKey(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Service manages API keys.
+// Service manages API keys, people's sessions and sign-in.
 type Service struct {
 	Store *store.Store
 	Now   func() time.Time
+	Log   *slog.Logger
+	// Throttle bounds sign-in attempts; the zero value has the defaults.
+	Throttle Throttle
 
-	cacheOnce sync.Once
-	cache     *lru.Cache[string, cachedKey]
+	cacheOnce    sync.Once
+	cache        *lru.Cache[string, cachedKey]
+	sessionsOnce sync.Once
+	sessions     *lru.Cache[string, cachedSession]
+}
+
+func (s *Service) sessionCache() *lru.Cache[string, cachedSession] {
+	s.sessionsOnce.Do(func() { s.sessions, _ = lru.New[string, cachedSession](10000) })
+	return s.sessions
 }
 
 // cachedKey is an authenticated key and when to stop trusting it. The
@@ -185,7 +196,7 @@ func (s *Service) RevokeKey(ctx context.Context, id pulid.ID) (*ent.APIKey, erro
 				return err
 			}
 			if n <= 1 {
-				return apperr.New(apperr.CodeConflict, "cannot revoke the workspace's last owner key: create another owner key first")
+				return apperr.New(apperr.CodeConflict, "cannot revoke the workspace's last owner key: no other owner key or owner member is left (create another owner key or make a member owner first)")
 			}
 		}
 		out, err = k.Update().SetRevokedAt(now).Save(ctx)
@@ -203,12 +214,24 @@ func active(k *ent.APIKey, now time.Time) bool {
 	return k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt))
 }
 
-// ownerCredentials counts the credentials that can act as an owner of ws:
-// today its active owner API keys (when people sign in, their owner
-// memberships count here too). On PostgreSQL the keys are locked until
-// the transaction ends, so two revocations running at once cannot each
-// see the other's key and both pass; SQLite runs one writer at a time.
+// OwnerCredentials counts the credentials that can act as an owner of
+// ws: its active owner API keys and its owner members. On PostgreSQL the
+// rows are locked until the transaction ends, so two revocations (or
+// demotions) running at once cannot each see the other's credential and
+// both pass; SQLite runs one writer at a time.
+func (s *Service) OwnerCredentials(ctx context.Context, tx *store.Tx, ws pulid.ID) (int, error) {
+	return s.ownerCredentials(ctx, tx, ws, s.now())
+}
+
 func (s *Service) ownerCredentials(ctx context.Context, tx *store.Tx, ws pulid.ID, now time.Time) (int, error) {
+	mq := tx.Ent.Membership.Query().Where(membership.WorkspaceID(ws), membership.RoleEQ(membership.RoleOwner))
+	if s.Store.Dialect == dialect.Postgres {
+		mq = mq.ForUpdate()
+	}
+	members, err := mq.IDs(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("auth: counting owner members: %w", err)
+	}
 	q := tx.Ent.APIKey.Query().Where(
 		apikey.WorkspaceID(ws),
 		apikey.RoleEQ(apikey.RoleOwner),
@@ -222,7 +245,7 @@ func (s *Service) ownerCredentials(ctx context.Context, tx *store.Tx, ws pulid.I
 	if err != nil {
 		return 0, fmt.Errorf("auth: counting owner keys: %w", err)
 	}
-	return len(ids), nil
+	return len(ids) + len(members), nil
 }
 
 // Authenticate resolves a bearer key to a member viewer.
@@ -262,50 +285,4 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*tenant.Viewer,
 		s.keyCache().Add(hash, cachedKey{viewer: v, expires: now.Add(CacheTTL)})
 	}
 	return v, nil
-}
-
-// argon2id parameters (RFC 9106's second recommendation, memory-constrained).
-const (
-	argonTime    = 3
-	argonMemory  = 64 * 1024
-	argonThreads = 2
-	argonKeyLen  = 32
-)
-
-// HashPassword returns an argon2id PHC string for password.
-func HashPassword(password string) (string, error) {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", fmt.Errorf("auth: %w", err)
-	}
-	sum := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(sum)), nil
-}
-
-// VerifyPassword checks password against a PHC string from HashPassword.
-func VerifyPassword(phc, password string) bool {
-	parts := strings.Split(phc, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
-	}
-	var version int
-	var mem, t uint32
-	var threads uint8
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return false
-	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &t, &threads); err != nil {
-		return false
-	}
-	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
-	if err != nil {
-		return false
-	}
-	want, err := base64.RawStdEncoding.DecodeString(parts[5])
-	if err != nil || len(want) == 0 {
-		return false
-	}
-	got := argon2.IDKey([]byte(password), salt, t, mem, threads, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
 }

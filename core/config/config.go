@@ -43,11 +43,14 @@ type Config struct {
 	// (kept from before MetricsAddr, which serves pprof too).
 	PprofAddr string `env:"NEKSIO_PPROF_ADDR"`
 
-	PluginDir      string        `env:"NEKSIO_PLUGIN_DIR"`
-	Connectors     []string      `env:"NEKSIO_CONNECTORS" envDefault:"whatsapp,meta" envSeparator:","`
-	PluginTimeout  time.Duration `env:"NEKSIO_PLUGIN_TIMEOUT" envDefault:"30s"`
-	PublicURL      string        `env:"NEKSIO_PUBLIC_URL"`
-	AllowedOrigins []string      `env:"NEKSIO_ALLOWED_ORIGINS" envSeparator:","`
+	PluginDir     string        `env:"NEKSIO_PLUGIN_DIR"`
+	Connectors    []string      `env:"NEKSIO_CONNECTORS" envDefault:"whatsapp,meta" envSeparator:","`
+	PluginTimeout time.Duration `env:"NEKSIO_PLUGIN_TIMEOUT" envDefault:"30s"`
+	PublicURL     string        `env:"NEKSIO_PUBLIC_URL"`
+	// InviteURL is the page invitation links point to (the token is added
+	// as ?token=); default <PublicURL>/invite.
+	InviteURL      string   `env:"NEKSIO_INVITE_URL"`
+	AllowedOrigins []string `env:"NEKSIO_ALLOWED_ORIGINS" envSeparator:","`
 
 	GraphQLComplexity int           `env:"NEKSIO_GRAPHQL_MAX_COMPLEXITY" envDefault:"50000"`
 	GraphQLDepth      int           `env:"NEKSIO_GRAPHQL_MAX_DEPTH" envDefault:"12"`

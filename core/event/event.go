@@ -16,6 +16,12 @@ const (
 	MessageUpdated      Type = "message.updated"
 	ChannelUpdated      Type = "channel.updated"
 	PostUpdated         Type = "post.updated"
+	// ConversationAssigned: a conversation was given to a member (the
+	// assignee is read from the conversation itself).
+	ConversationAssigned Type = "conversation.assigned"
+	// MemberUpdated: a member's role changed or they were removed;
+	// ObjectID is the user. Their open connections re-check their access.
+	MemberUpdated Type = "member.updated"
 )
 
 // Event names what changed, never its content: subscribers re-read the

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
@@ -88,6 +89,13 @@ func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in Conver
 	}
 	var out *ent.Conversation
 	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
+		before, err := tx.Ent.Conversation.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return apperr.NotFound("conversation")
+		}
+		if err != nil {
+			return err
+		}
 		if in.AssigneeID != nil {
 			// The user policy shows only members of the viewer's workspace.
 			ok, err := tx.Ent.User.Query().Where(user.ID(*in.AssigneeID)).Exist(ctx)
@@ -95,18 +103,26 @@ func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in Conver
 				return err
 			}
 			if !ok {
-				return apperr.Invalid("assigneeId", "no such user in this workspace")
+				return apperr.Invalid("assigneeId", "no such member in this workspace")
 			}
 		}
 		u := tx.Ent.Conversation.UpdateOneID(id)
 		if in.Status != nil {
 			u.SetStatus(*in.Status)
 		}
+		assigned := in.AssigneeID != nil && (before.AssigneeID == nil || *before.AssigneeID != *in.AssigneeID)
 		if in.AssigneeID != nil {
-			u.SetAssigneeID(*in.AssigneeID)
+			// A member has it now: it leaves the needs-human queue (the
+			// handoff itself stays until cleared, keeping the agent out).
+			u.SetAssigneeID(*in.AssigneeID).SetNeedsHuman(false)
+			if assigned {
+				u.SetAssignedBy(v.Actor())
+			}
 		}
+		clearHandoff := in.ClearHandoff || (in.Status != nil && *in.Status == conversation.StatusResolved)
 		if in.ClearAssignee {
-			u.ClearAssigneeID()
+			// Back to the queue if a person is still needed.
+			u.ClearAssigneeID().ClearAssignedBy().SetNeedsHuman(before.HandoffReason != "" && !clearHandoff)
 		}
 		if in.AIMode != nil {
 			u.SetAiMode(*in.AIMode)
@@ -114,11 +130,9 @@ func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in Conver
 		if in.ClearAIMode {
 			u.ClearAiMode()
 		}
-		clearHandoff := in.ClearHandoff || (in.Status != nil && *in.Status == conversation.StatusResolved)
 		if clearHandoff {
-			u.ClearHandoffReason().ClearHandedOffAt()
+			u.ClearHandoffReason().ClearHandedOffAt().SetNeedsHuman(false)
 		}
-		var err error
 		out, err = u.Save(ctx)
 		if ent.IsNotFound(err) {
 			return apperr.NotFound("conversation")
@@ -134,11 +148,24 @@ func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in Conver
 				return fmt.Errorf("inbox: clearing handed-off messages: %w", err)
 			}
 		}
+		if assigned {
+			if err := audit.Record(ctx, tx.Ent, "conversation.assign", "Conversation", string(id),
+				map[string]string{"assignee": string(*in.AssigneeID)}); err != nil {
+				return err
+			}
+			tx.Emit(event.Event{Type: event.ConversationAssigned, WorkspaceID: v.WorkspaceID,
+				ObjectID: string(id), ConversationID: string(id), ChannelID: string(out.ChannelID)})
+		}
 		tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: v.WorkspaceID,
 			ObjectID: string(id), ConversationID: string(id), ChannelID: string(out.ChannelID)})
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// Read again outside the transaction: the caller may load edges
+	// (assignee, labels), which the committed transaction can no longer.
+	return s.Store.Ent.Conversation.Get(ctx, id)
 }
 
 // ReplyMode says how to answer a comment thread.
@@ -161,6 +188,9 @@ type Reply struct {
 	// InReplyTo names the comment a reply in a comment thread answers: an
 	// inbound message of the conversation. Empty answers the newest comment.
 	InReplyTo pulid.ID
+	// CannedReply sends a canned reply, its variables filled in for this
+	// conversation, instead of Text.
+	CannedReply pulid.ID
 }
 
 // SendReply stores an outbound message and queues its delivery in the same
@@ -175,7 +205,11 @@ func (s *Service) SendReply(ctx context.Context, r Reply) (*ent.Message, error) 
 		out, err = s.SendReplyTx(ctx, tx, r)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// Read again outside the transaction, so edges resolve.
+	return s.Store.Ent.Message.Get(ctx, out.ID)
 }
 
 // SendReplyTx is SendReply inside the caller's transaction, so that other
@@ -187,11 +221,11 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 		return nil, err
 	}
 	text := strings.TrimSpace(r.Text)
-	if text == "" {
-		return nil, apperr.Invalid("text", "text is required")
+	if r.CannedReply != "" && text != "" {
+		return nil, apperr.Invalid("text", "give text or cannedReplyId, not both")
 	}
-	if utf8.RuneCountInString(text) > MaxReplyChars {
-		return nil, apperr.Invalid("text", "text is longer than %d characters", MaxReplyChars)
+	if text == "" && r.CannedReply == "" {
+		return nil, apperr.Invalid("text", "text is required")
 	}
 	if r.AuthorKind == "" {
 		r.AuthorKind = message.AuthorKindAgent
@@ -202,6 +236,17 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	}
 	if err != nil {
 		return nil, err
+	}
+	if r.CannedReply != "" {
+		if text, err = expandCanned(ctx, tx, conv, r.CannedReply); err != nil {
+			return nil, err
+		}
+		if text = strings.TrimSpace(text); text == "" {
+			return nil, apperr.Invalid("cannedReplyId", "the canned reply is empty once its variables are filled in")
+		}
+	}
+	if utf8.RuneCountInString(text) > MaxReplyChars {
+		return nil, apperr.Invalid("text", "text is longer than %d characters", MaxReplyChars)
 	}
 	if conv.Edges.Channel.Status == entchannel.StatusDisconnected {
 		return nil, apperr.New(apperr.CodeConflict, "the conversation's channel is disconnected")

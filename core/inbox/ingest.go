@@ -480,12 +480,17 @@ func (s *Service) ingestAccount(ctx context.Context, tx *store.Tx, ch *ent.Chann
 }
 
 // handOff gives a conversation to a human: it is opened, flagged with the
-// reason, and the agent stays out of it until someone clears the flag.
+// reason, and the agent stays out of it until someone clears the flag. It
+// is left unassigned and needing a human, so it shows in the team's queue
+// (where: {needsHuman: true}) until a member takes it.
 func (s *Service) handOff(ctx context.Context, tx *store.Tx, convID pulid.ID, reason string) error {
 	conv, err := tx.Ent.Conversation.UpdateOneID(convID).
 		SetStatus(conversation.StatusOpen).
 		SetHandoffReason(reason).
 		SetHandedOffAt(s.now()).
+		SetNeedsHuman(true).
+		ClearAssigneeID().
+		ClearAssignedBy().
 		Save(ctx)
 	if err != nil {
 		return fmt.Errorf("inbox: handing off: %w", err)

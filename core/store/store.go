@@ -157,6 +157,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: schema migrations: %w", err)
 	}
+	// Conversations handed off before needs_human existed are in the
+	// team's queue too. Idempotent: a handed-off conversation without an
+	// assignee always needs a human (core/inbox keeps it so).
+	if _, err := s.DB.ExecContext(ctx, `UPDATE conversations SET needs_human = true
+		WHERE handoff_reason <> '' AND assignee_id IS NULL AND needs_human = false`); err != nil {
+		return fmt.Errorf("store: backfilling needs_human: %w", err)
+	}
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/workspace"
+	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/jobs/jobargs"
 )
 
@@ -86,5 +87,40 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		s := storetest.Open(t, d)
 		require.NoError(t, s.Migrate(context.Background()))
 		require.NoError(t, s.Ping(context.Background()))
+	})
+}
+
+// Migrating puts conversations handed off before needs_human existed in
+// the team's queue, and leaves assigned or settled ones alone.
+func TestMigrateBackfillsNeedsHuman(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s := storetest.Open(t, d)
+		ctx := context.Background()
+		ws, err := workspace.Create(ctx, s, "acme")
+		require.NoError(t, err)
+		sys := tenant.NewContext(ctx, tenant.System(string(ws.ID), "test"))
+		pctx := tenant.NewContext(ctx, tenant.PlatformViewer("test"))
+		u, err := s.Ent.User.Create().SetEmail("ann@example.com").Save(pctx)
+		require.NoError(t, err)
+		ch, err := s.Ent.Channel.Create().SetWorkspaceID(ws.ID).SetConnector("x").SetPlatform("x").SetExternalID("1").SetName("c").Save(sys)
+		require.NoError(t, err)
+		mk := func(thread, reason string, assigned bool) string {
+			c := s.Ent.Conversation.Create().SetWorkspaceID(ws.ID).SetChannelID(ch.ID).
+				SetKind("DIRECT_MESSAGE").SetThreadID(thread).SetHandoffReason(reason)
+			if assigned {
+				c.SetAssigneeID(u.ID)
+			}
+			return string(c.SaveX(sys).ID)
+		}
+		old := mk("a", "asked for a human", false)
+		taken := mk("b", "asked for a human", true)
+		calm := mk("c", "", false)
+		require.NoError(t, s.Migrate(ctx))
+		for id, want := range map[string]bool{old: true, taken: false, calm: false} {
+			c, err := s.Ent.Conversation.Get(sys, pulid.ID(id))
+			require.NoError(t, err)
+			require.Equal(t, want, c.NeedsHuman, id)
+		}
 	})
 }

@@ -68,6 +68,14 @@ const (
 	KindPlatform
 )
 
+// Credential says how a member viewer authenticated.
+type Credential string
+
+const (
+	CredentialAPIKey  Credential = "API_KEY"
+	CredentialSession Credential = "SESSION"
+)
+
 // Viewer is who is asking.
 type Viewer struct {
 	Kind        Kind
@@ -76,6 +84,11 @@ type Viewer struct {
 	// APIKeyID or UserID identify the actor of a member viewer.
 	APIKeyID string
 	UserID   string
+	// Credential and SessionID say how a member viewer signed in: an API
+	// key, or a person's session. Privacy rules and role checks look at
+	// WorkspaceID and Role only, so both work the same everywhere.
+	Credential Credential
+	SessionID  string
 	// Reason names what a system or platform viewer is for, in logs and
 	// audit entries.
 	Reason string
@@ -103,7 +116,17 @@ func (v *Viewer) Platform() bool { return v != nil && v.Kind == KindPlatform }
 
 // Member returns a member viewer.
 func Member(workspaceID string, role Role, apiKeyID, userID string) *Viewer {
-	return &Viewer{Kind: KindMember, WorkspaceID: workspaceID, Role: role, APIKeyID: apiKeyID, UserID: userID}
+	v := &Viewer{Kind: KindMember, WorkspaceID: workspaceID, Role: role, APIKeyID: apiKeyID, UserID: userID}
+	if apiKeyID != "" {
+		v.Credential = CredentialAPIKey
+	}
+	return v
+}
+
+// SessionMember returns the viewer of a person's session in a workspace.
+func SessionMember(workspaceID string, role Role, userID, sessionID string) *Viewer {
+	return &Viewer{Kind: KindMember, WorkspaceID: workspaceID, Role: role, UserID: userID,
+		Credential: CredentialSession, SessionID: sessionID}
 }
 
 // System returns a viewer for background work on one workspace. It acts

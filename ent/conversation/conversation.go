@@ -41,6 +41,8 @@ const (
 	FieldStatus = "status"
 	// FieldAssigneeID holds the string denoting the assignee_id field in the database.
 	FieldAssigneeID = "assignee_id"
+	// FieldAssignedBy holds the string denoting the assigned_by field in the database.
+	FieldAssignedBy = "assigned_by"
 	// FieldAiMode holds the string denoting the ai_mode field in the database.
 	FieldAiMode = "ai_mode"
 	// FieldLastMessageAt holds the string denoting the last_message_at field in the database.
@@ -51,6 +53,8 @@ const (
 	FieldHandoffReason = "handoff_reason"
 	// FieldHandedOffAt holds the string denoting the handed_off_at field in the database.
 	FieldHandedOffAt = "handed_off_at"
+	// FieldNeedsHuman holds the string denoting the needs_human field in the database.
+	FieldNeedsHuman = "needs_human"
 	// FieldSentimentLabel holds the string denoting the sentiment_label field in the database.
 	FieldSentimentLabel = "sentiment_label"
 	// FieldSentimentScore holds the string denoting the sentiment_score field in the database.
@@ -67,6 +71,8 @@ const (
 	EdgeMessages = "messages"
 	// EdgeAgentRuns holds the string denoting the agent_runs edge name in mutations.
 	EdgeAgentRuns = "agent_runs"
+	// EdgeLabels holds the string denoting the labels edge name in mutations.
+	EdgeLabels = "labels"
 	// Table holds the table name of the conversation in the database.
 	Table = "conversations"
 	// WorkspaceTable is the table that holds the workspace relation/edge.
@@ -111,6 +117,11 @@ const (
 	AgentRunsInverseTable = "agent_runs"
 	// AgentRunsColumn is the table column denoting the agent_runs relation/edge.
 	AgentRunsColumn = "conversation_id"
+	// LabelsTable is the table that holds the labels relation/edge. The primary key declared below.
+	LabelsTable = "label_conversations"
+	// LabelsInverseTable is the table name for the Label entity.
+	// It exists in this package in order to avoid circular dependency with the "label" package.
+	LabelsInverseTable = "labels"
 )
 
 // Columns holds all SQL columns for conversation fields.
@@ -127,14 +138,22 @@ var Columns = []string{
 	FieldURL,
 	FieldStatus,
 	FieldAssigneeID,
+	FieldAssignedBy,
 	FieldAiMode,
 	FieldLastMessageAt,
 	FieldLastInboundAt,
 	FieldHandoffReason,
 	FieldHandedOffAt,
+	FieldNeedsHuman,
 	FieldSentimentLabel,
 	FieldSentimentScore,
 }
+
+var (
+	// LabelsPrimaryKey and LabelsColumn2 are the table columns denoting the
+	// primary key for the labels relation (M2M).
+	LabelsPrimaryKey = []string{"label_id", "conversation_id"}
+)
 
 // ValidColumn reports if the column name is valid (part of the table columns).
 func ValidColumn(column string) bool {
@@ -164,6 +183,8 @@ var (
 	ThreadIDValidator func(string) error
 	// DefaultLastMessageAt holds the default value on creation for the "last_message_at" field.
 	DefaultLastMessageAt func() time.Time
+	// DefaultNeedsHuman holds the default value on creation for the "needs_human" field.
+	DefaultNeedsHuman bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -330,6 +351,11 @@ func ByAssigneeID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAssigneeID, opts...).ToFunc()
 }
 
+// ByAssignedBy orders the results by the assigned_by field.
+func ByAssignedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAssignedBy, opts...).ToFunc()
+}
+
 // ByAiMode orders the results by the ai_mode field.
 func ByAiMode(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAiMode, opts...).ToFunc()
@@ -353,6 +379,11 @@ func ByHandoffReason(opts ...sql.OrderTermOption) OrderOption {
 // ByHandedOffAt orders the results by the handed_off_at field.
 func ByHandedOffAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHandedOffAt, opts...).ToFunc()
+}
+
+// ByNeedsHuman orders the results by the needs_human field.
+func ByNeedsHuman(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNeedsHuman, opts...).ToFunc()
 }
 
 // BySentimentLabel orders the results by the sentiment_label field.
@@ -420,6 +451,20 @@ func ByAgentRuns(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newAgentRunsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByLabelsCount orders the results by labels count.
+func ByLabelsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newLabelsStep(), opts...)
+	}
+}
+
+// ByLabels orders the results by labels terms.
+func ByLabels(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newLabelsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newWorkspaceStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -460,6 +505,13 @@ func newAgentRunsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(AgentRunsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, true, AgentRunsTable, AgentRunsColumn),
+	)
+}
+func newLabelsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(LabelsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, LabelsTable, LabelsPrimaryKey...),
 	)
 }
 

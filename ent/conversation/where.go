@@ -101,6 +101,11 @@ func AssigneeID(v pulid.ID) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldAssigneeID, v))
 }
 
+// AssignedBy applies equality check predicate on the "assigned_by" field. It's identical to AssignedByEQ.
+func AssignedBy(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldAssignedBy, v))
+}
+
 // LastMessageAt applies equality check predicate on the "last_message_at" field. It's identical to LastMessageAtEQ.
 func LastMessageAt(v time.Time) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldLastMessageAt, v))
@@ -119,6 +124,11 @@ func HandoffReason(v string) predicate.Conversation {
 // HandedOffAt applies equality check predicate on the "handed_off_at" field. It's identical to HandedOffAtEQ.
 func HandedOffAt(v time.Time) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldHandedOffAt, v))
+}
+
+// NeedsHuman applies equality check predicate on the "needs_human" field. It's identical to NeedsHumanEQ.
+func NeedsHuman(v bool) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldNeedsHuman, v))
 }
 
 // SentimentScore applies equality check predicate on the "sentiment_score" field. It's identical to SentimentScoreEQ.
@@ -761,6 +771,81 @@ func AssigneeIDContainsFold(v pulid.ID) predicate.Conversation {
 	return predicate.Conversation(sql.FieldContainsFold(FieldAssigneeID, vc))
 }
 
+// AssignedByEQ applies the EQ predicate on the "assigned_by" field.
+func AssignedByEQ(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldAssignedBy, v))
+}
+
+// AssignedByNEQ applies the NEQ predicate on the "assigned_by" field.
+func AssignedByNEQ(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldAssignedBy, v))
+}
+
+// AssignedByIn applies the In predicate on the "assigned_by" field.
+func AssignedByIn(vs ...string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldAssignedBy, vs...))
+}
+
+// AssignedByNotIn applies the NotIn predicate on the "assigned_by" field.
+func AssignedByNotIn(vs ...string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldAssignedBy, vs...))
+}
+
+// AssignedByGT applies the GT predicate on the "assigned_by" field.
+func AssignedByGT(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldAssignedBy, v))
+}
+
+// AssignedByGTE applies the GTE predicate on the "assigned_by" field.
+func AssignedByGTE(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldAssignedBy, v))
+}
+
+// AssignedByLT applies the LT predicate on the "assigned_by" field.
+func AssignedByLT(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldAssignedBy, v))
+}
+
+// AssignedByLTE applies the LTE predicate on the "assigned_by" field.
+func AssignedByLTE(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldAssignedBy, v))
+}
+
+// AssignedByContains applies the Contains predicate on the "assigned_by" field.
+func AssignedByContains(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldContains(FieldAssignedBy, v))
+}
+
+// AssignedByHasPrefix applies the HasPrefix predicate on the "assigned_by" field.
+func AssignedByHasPrefix(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldHasPrefix(FieldAssignedBy, v))
+}
+
+// AssignedByHasSuffix applies the HasSuffix predicate on the "assigned_by" field.
+func AssignedByHasSuffix(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldHasSuffix(FieldAssignedBy, v))
+}
+
+// AssignedByIsNil applies the IsNil predicate on the "assigned_by" field.
+func AssignedByIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldAssignedBy))
+}
+
+// AssignedByNotNil applies the NotNil predicate on the "assigned_by" field.
+func AssignedByNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldAssignedBy))
+}
+
+// AssignedByEqualFold applies the EqualFold predicate on the "assigned_by" field.
+func AssignedByEqualFold(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEqualFold(FieldAssignedBy, v))
+}
+
+// AssignedByContainsFold applies the ContainsFold predicate on the "assigned_by" field.
+func AssignedByContainsFold(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldContainsFold(FieldAssignedBy, v))
+}
+
 // AiModeEQ applies the EQ predicate on the "ai_mode" field.
 func AiModeEQ(v AiMode) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldAiMode, v))
@@ -1006,6 +1091,16 @@ func HandedOffAtNotNil() predicate.Conversation {
 	return predicate.Conversation(sql.FieldNotNull(FieldHandedOffAt))
 }
 
+// NeedsHumanEQ applies the EQ predicate on the "needs_human" field.
+func NeedsHumanEQ(v bool) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldNeedsHuman, v))
+}
+
+// NeedsHumanNEQ applies the NEQ predicate on the "needs_human" field.
+func NeedsHumanNEQ(v bool) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldNeedsHuman, v))
+}
+
 // SentimentLabelEQ applies the EQ predicate on the "sentiment_label" field.
 func SentimentLabelEQ(v SentimentLabel) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldSentimentLabel, v))
@@ -1216,6 +1311,29 @@ func HasAgentRuns() predicate.Conversation {
 func HasAgentRunsWith(preds ...predicate.AgentRun) predicate.Conversation {
 	return predicate.Conversation(func(s *sql.Selector) {
 		step := newAgentRunsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasLabels applies the HasEdge predicate on the "labels" edge.
+func HasLabels() predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, LabelsTable, LabelsPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasLabelsWith applies the HasEdge predicate on the "labels" edge with a given conditions (other predicates).
+func HasLabelsWith(preds ...predicate.Label) predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := newLabelsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -180,6 +180,7 @@ type Direction string
 const (
 	DirectionInbound  Direction = "INBOUND"
 	DirectionOutbound Direction = "OUTBOUND"
+	DirectionInternal Direction = "INTERNAL"
 )
 
 func (d Direction) String() string {
@@ -189,7 +190,7 @@ func (d Direction) String() string {
 // DirectionValidator is a validator for the "direction" field enum values. It is called by the builders before save.
 func DirectionValidator(d Direction) error {
 	switch d {
-	case DirectionInbound, DirectionOutbound:
+	case DirectionInbound, DirectionOutbound, DirectionInternal:
 		return nil
 	default:
 		return fmt.Errorf("message: invalid enum value for direction field: %q", d)

@@ -193,6 +193,42 @@ var (
 			},
 		},
 	}
+	// CannedRepliesColumns holds the columns for the "canned_replies" table.
+	CannedRepliesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "shortcut", Type: field.TypeString, Size: 50},
+		{Name: "text", Type: field.TypeString, Size: 2147483647},
+		{Name: "created_by", Type: field.TypeString, Nullable: true},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// CannedRepliesTable holds the schema information for the "canned_replies" table.
+	CannedRepliesTable = &schema.Table{
+		Name:       "canned_replies",
+		Columns:    CannedRepliesColumns,
+		PrimaryKey: []*schema.Column{CannedRepliesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "canned_replies_workspaces_workspace",
+				Columns:    []*schema.Column{CannedRepliesColumns[6]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "cannedreply_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{CannedRepliesColumns[6]},
+			},
+			{
+				Name:    "cannedreply_workspace_id_shortcut",
+				Unique:  true,
+				Columns: []*schema.Column{CannedRepliesColumns[6], CannedRepliesColumns[3]},
+			},
+		},
+	}
 	// ChannelsColumns holds the columns for the "channels" table.
 	ChannelsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -304,11 +340,13 @@ var (
 		{Name: "subject", Type: field.TypeString, Nullable: true},
 		{Name: "url", Type: field.TypeString, Nullable: true},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "PENDING", "RESOLVED"}, Default: "OPEN"},
+		{Name: "assigned_by", Type: field.TypeString, Nullable: true},
 		{Name: "ai_mode", Type: field.TypeEnum, Nullable: true, Enums: []string{"AUTO", "DRAFT", "OFF"}},
 		{Name: "last_message_at", Type: field.TypeTime},
 		{Name: "last_inbound_at", Type: field.TypeTime, Nullable: true},
 		{Name: "handoff_reason", Type: field.TypeString, Nullable: true},
 		{Name: "handed_off_at", Type: field.TypeTime, Nullable: true},
+		{Name: "needs_human", Type: field.TypeBool, Default: false},
 		{Name: "sentiment_label", Type: field.TypeEnum, Nullable: true, Enums: []string{"POSITIVE", "NEUTRAL", "NEGATIVE"}},
 		{Name: "sentiment_score", Type: field.TypeFloat64, Nullable: true},
 		{Name: "workspace_id", Type: field.TypeString},
@@ -324,25 +362,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "conversations_workspaces_workspace",
-				Columns:    []*schema.Column{ConversationsColumns[15]},
+				Columns:    []*schema.Column{ConversationsColumns[17]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_channels_channel",
-				Columns:    []*schema.Column{ConversationsColumns[16]},
+				Columns:    []*schema.Column{ConversationsColumns[18]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_contacts_contact",
-				Columns:    []*schema.Column{ConversationsColumns[17]},
+				Columns:    []*schema.Column{ConversationsColumns[19]},
 				RefColumns: []*schema.Column{ContactsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "conversations_users_assignee",
-				Columns:    []*schema.Column{ConversationsColumns[18]},
+				Columns:    []*schema.Column{ConversationsColumns[20]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -351,22 +389,63 @@ var (
 			{
 				Name:    "conversation_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[15]},
+				Columns: []*schema.Column{ConversationsColumns[17]},
 			},
 			{
 				Name:    "conversation_channel_id_kind_thread_id",
 				Unique:  true,
-				Columns: []*schema.Column{ConversationsColumns[16], ConversationsColumns[3], ConversationsColumns[4]},
+				Columns: []*schema.Column{ConversationsColumns[18], ConversationsColumns[3], ConversationsColumns[4]},
 			},
 			{
 				Name:    "conversation_workspace_id_status_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[15], ConversationsColumns[7], ConversationsColumns[9]},
+				Columns: []*schema.Column{ConversationsColumns[17], ConversationsColumns[7], ConversationsColumns[10]},
 			},
 			{
 				Name:    "conversation_workspace_id_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[15], ConversationsColumns[9]},
+				Columns: []*schema.Column{ConversationsColumns[17], ConversationsColumns[10]},
+			},
+			{
+				Name:    "conversation_workspace_id_assignee_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationsColumns[17], ConversationsColumns[20]},
+			},
+		},
+	}
+	// InvitesColumns holds the columns for the "invites" table.
+	InvitesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "email", Type: field.TypeString, Size: 320},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"OWNER", "ADMIN", "AGENT", "ANALYST"}},
+		{Name: "hash", Type: field.TypeString, Unique: true},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "accepted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "accepted_by", Type: field.TypeString, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "invited_by", Type: field.TypeString},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// InvitesTable holds the schema information for the "invites" table.
+	InvitesTable = &schema.Table{
+		Name:       "invites",
+		Columns:    InvitesColumns,
+		PrimaryKey: []*schema.Column{InvitesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "invites_workspaces_workspace",
+				Columns:    []*schema.Column{InvitesColumns[11]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "invite_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{InvitesColumns[11]},
 			},
 		},
 	}
@@ -471,6 +550,42 @@ var (
 			},
 		},
 	}
+	// LabelsColumns holds the columns for the "labels" table.
+	LabelsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 50},
+		{Name: "name_key", Type: field.TypeString, Size: 50},
+		{Name: "color", Type: field.TypeString, Size: 20, Default: ""},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// LabelsTable holds the schema information for the "labels" table.
+	LabelsTable = &schema.Table{
+		Name:       "labels",
+		Columns:    LabelsColumns,
+		PrimaryKey: []*schema.Column{LabelsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "labels_workspaces_workspace",
+				Columns:    []*schema.Column{LabelsColumns[6]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "label_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{LabelsColumns[6]},
+			},
+			{
+				Name:    "label_workspace_id_name_key",
+				Unique:  true,
+				Columns: []*schema.Column{LabelsColumns[6], LabelsColumns[4]},
+			},
+		},
+	}
 	// MediaColumns holds the columns for the "media" table.
 	MediaColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -559,7 +674,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "channel_id", Type: field.TypeString},
-		{Name: "direction", Type: field.TypeEnum, Enums: []string{"INBOUND", "OUTBOUND"}},
+		{Name: "direction", Type: field.TypeEnum, Enums: []string{"INBOUND", "OUTBOUND", "INTERNAL"}},
 		{Name: "author_kind", Type: field.TypeEnum, Enums: []string{"CONTACT", "AGENT", "AI", "SYSTEM"}},
 		{Name: "author_id", Type: field.TypeString, Nullable: true},
 		{Name: "type", Type: field.TypeString, Default: "text"},
@@ -850,6 +965,40 @@ var (
 			},
 		},
 	}
+	// SessionsColumns holds the columns for the "sessions" table.
+	SessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "hash", Type: field.TypeString, Unique: true},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "last_seen_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_agent", Type: field.TypeString, Nullable: true, Size: 300},
+		{Name: "ip", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "user_id", Type: field.TypeString},
+	}
+	// SessionsTable holds the schema information for the "sessions" table.
+	SessionsTable = &schema.Table{
+		Name:       "sessions",
+		Columns:    SessionsColumns,
+		PrimaryKey: []*schema.Column{SessionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sessions_users_user",
+				Columns:    []*schema.Column{SessionsColumns[9]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "session_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[9]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -878,18 +1027,46 @@ var (
 		Columns:    WorkspacesColumns,
 		PrimaryKey: []*schema.Column{WorkspacesColumns[0]},
 	}
+	// LabelConversationsColumns holds the columns for the "label_conversations" table.
+	LabelConversationsColumns = []*schema.Column{
+		{Name: "label_id", Type: field.TypeString},
+		{Name: "conversation_id", Type: field.TypeString},
+	}
+	// LabelConversationsTable holds the schema information for the "label_conversations" table.
+	LabelConversationsTable = &schema.Table{
+		Name:       "label_conversations",
+		Columns:    LabelConversationsColumns,
+		PrimaryKey: []*schema.Column{LabelConversationsColumns[0], LabelConversationsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "label_conversations_label_id",
+				Columns:    []*schema.Column{LabelConversationsColumns[0]},
+				RefColumns: []*schema.Column{LabelsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "label_conversations_conversation_id",
+				Columns:    []*schema.Column{LabelConversationsColumns[1]},
+				RefColumns: []*schema.Column{ConversationsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
 		AgentRunsTable,
 		AgentSettingsTable,
 		AuditLogsTable,
+		CannedRepliesTable,
 		ChannelsTable,
 		ContactsTable,
 		ConversationsTable,
+		InvitesTable,
 		KeyFingerprintsTable,
 		KnowledgeChunksTable,
 		KnowledgeDocumentsTable,
+		LabelsTable,
 		MediaTable,
 		MembershipsTable,
 		MessagesTable,
@@ -898,8 +1075,10 @@ var (
 		PostEventsTable,
 		PostTargetsTable,
 		PublishingSettingsTable,
+		SessionsTable,
 		UsersTable,
 		WorkspacesTable,
+		LabelConversationsTable,
 	}
 )
 
@@ -911,6 +1090,7 @@ func init() {
 	AgentRunsTable.ForeignKeys[3].RefTable = MessagesTable
 	AgentSettingsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	AuditLogsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	CannedRepliesTable.ForeignKeys[0].RefTable = WorkspacesTable
 	ChannelsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	ContactsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	ContactsTable.ForeignKeys[1].RefTable = ChannelsTable
@@ -918,9 +1098,11 @@ func init() {
 	ConversationsTable.ForeignKeys[1].RefTable = ChannelsTable
 	ConversationsTable.ForeignKeys[2].RefTable = ContactsTable
 	ConversationsTable.ForeignKeys[3].RefTable = UsersTable
+	InvitesTable.ForeignKeys[0].RefTable = WorkspacesTable
 	KnowledgeChunksTable.ForeignKeys[0].RefTable = WorkspacesTable
 	KnowledgeChunksTable.ForeignKeys[1].RefTable = KnowledgeDocumentsTable
 	KnowledgeDocumentsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	LabelsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	MediaTable.ForeignKeys[0].RefTable = WorkspacesTable
 	MembershipsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	MembershipsTable.ForeignKeys[1].RefTable = UsersTable
@@ -935,4 +1117,7 @@ func init() {
 	PostTargetsTable.ForeignKeys[1].RefTable = PostsTable
 	PostTargetsTable.ForeignKeys[2].RefTable = ChannelsTable
 	PublishingSettingsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	SessionsTable.ForeignKeys[0].RefTable = UsersTable
+	LabelConversationsTable.ForeignKeys[0].RefTable = LabelsTable
+	LabelConversationsTable.ForeignKeys[1].RefTable = ConversationsTable
 }

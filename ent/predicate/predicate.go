@@ -18,6 +18,9 @@ type AgentSettings func(*sql.Selector)
 // AuditLog is the predicate function for auditlog builders.
 type AuditLog func(*sql.Selector)
 
+// CannedReply is the predicate function for cannedreply builders.
+type CannedReply func(*sql.Selector)
+
 // Channel is the predicate function for channel builders.
 type Channel func(*sql.Selector)
 
@@ -27,6 +30,9 @@ type Contact func(*sql.Selector)
 // Conversation is the predicate function for conversation builders.
 type Conversation func(*sql.Selector)
 
+// Invite is the predicate function for invite builders.
+type Invite func(*sql.Selector)
+
 // KeyFingerprint is the predicate function for keyfingerprint builders.
 type KeyFingerprint func(*sql.Selector)
 
@@ -35,6 +41,9 @@ type KnowledgeChunk func(*sql.Selector)
 
 // KnowledgeDocument is the predicate function for knowledgedocument builders.
 type KnowledgeDocument func(*sql.Selector)
+
+// Label is the predicate function for label builders.
+type Label func(*sql.Selector)
 
 // Media is the predicate function for media builders.
 type Media func(*sql.Selector)
@@ -59,6 +68,9 @@ type PostTarget func(*sql.Selector)
 
 // PublishingSettings is the predicate function for publishingsettings builders.
 type PublishingSettings func(*sql.Selector)
+
+// Session is the predicate function for session builders.
+type Session func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

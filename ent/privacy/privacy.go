@@ -207,6 +207,30 @@ func (f AuditLogMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AuditLogMutation", m)
 }
 
+// The CannedReplyQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CannedReplyQueryRuleFunc func(context.Context, *ent.CannedReplyQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CannedReplyQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CannedReplyQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CannedReplyQuery", q)
+}
+
+// The CannedReplyMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CannedReplyMutationRuleFunc func(context.Context, *ent.CannedReplyMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CannedReplyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CannedReplyMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CannedReplyMutation", m)
+}
+
 // The ChannelQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ChannelQueryRuleFunc func(context.Context, *ent.ChannelQuery) error
@@ -279,6 +303,30 @@ func (f ConversationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConversationMutation", m)
 }
 
+// The InviteQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type InviteQueryRuleFunc func(context.Context, *ent.InviteQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f InviteQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.InviteQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.InviteQuery", q)
+}
+
+// The InviteMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type InviteMutationRuleFunc func(context.Context, *ent.InviteMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f InviteMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.InviteMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.InviteMutation", m)
+}
+
 // The KeyFingerprintQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type KeyFingerprintQueryRuleFunc func(context.Context, *ent.KeyFingerprintQuery) error
@@ -349,6 +397,30 @@ func (f KnowledgeDocumentMutationRuleFunc) EvalMutation(ctx context.Context, m e
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.KnowledgeDocumentMutation", m)
+}
+
+// The LabelQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LabelQueryRuleFunc func(context.Context, *ent.LabelQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LabelQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LabelQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LabelQuery", q)
+}
+
+// The LabelMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LabelMutationRuleFunc func(context.Context, *ent.LabelMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LabelMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LabelMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LabelMutation", m)
 }
 
 // The MediaQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -543,6 +615,30 @@ func (f PublishingSettingsMutationRuleFunc) EvalMutation(ctx context.Context, m 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PublishingSettingsMutation", m)
 }
 
+// The SessionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SessionQueryRuleFunc func(context.Context, *ent.SessionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SessionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SessionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SessionQuery", q)
+}
+
+// The SessionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SessionMutationRuleFunc func(context.Context, *ent.SessionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SessionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SessionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SessionMutation", m)
+}
+
 // The UserQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type UserQueryRuleFunc func(context.Context, *ent.UserQuery) error
@@ -634,17 +730,23 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AuditLogQuery:
 		return q.Filter(), nil
+	case *ent.CannedReplyQuery:
+		return q.Filter(), nil
 	case *ent.ChannelQuery:
 		return q.Filter(), nil
 	case *ent.ContactQuery:
 		return q.Filter(), nil
 	case *ent.ConversationQuery:
 		return q.Filter(), nil
+	case *ent.InviteQuery:
+		return q.Filter(), nil
 	case *ent.KeyFingerprintQuery:
 		return q.Filter(), nil
 	case *ent.KnowledgeChunkQuery:
 		return q.Filter(), nil
 	case *ent.KnowledgeDocumentQuery:
+		return q.Filter(), nil
+	case *ent.LabelQuery:
 		return q.Filter(), nil
 	case *ent.MediaQuery:
 		return q.Filter(), nil
@@ -661,6 +763,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.PostTargetQuery:
 		return q.Filter(), nil
 	case *ent.PublishingSettingsQuery:
+		return q.Filter(), nil
+	case *ent.SessionQuery:
 		return q.Filter(), nil
 	case *ent.UserQuery:
 		return q.Filter(), nil
@@ -681,17 +785,23 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.AuditLogMutation:
 		return m.Filter(), nil
+	case *ent.CannedReplyMutation:
+		return m.Filter(), nil
 	case *ent.ChannelMutation:
 		return m.Filter(), nil
 	case *ent.ContactMutation:
 		return m.Filter(), nil
 	case *ent.ConversationMutation:
 		return m.Filter(), nil
+	case *ent.InviteMutation:
+		return m.Filter(), nil
 	case *ent.KeyFingerprintMutation:
 		return m.Filter(), nil
 	case *ent.KnowledgeChunkMutation:
 		return m.Filter(), nil
 	case *ent.KnowledgeDocumentMutation:
+		return m.Filter(), nil
+	case *ent.LabelMutation:
 		return m.Filter(), nil
 	case *ent.MediaMutation:
 		return m.Filter(), nil
@@ -708,6 +818,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.PostTargetMutation:
 		return m.Filter(), nil
 	case *ent.PublishingSettingsMutation:
+		return m.Filter(), nil
+	case *ent.SessionMutation:
 		return m.Filter(), nil
 	case *ent.UserMutation:
 		return m.Filter(), nil

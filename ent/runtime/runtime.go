@@ -10,12 +10,15 @@ import (
 	"github.com/neksio/neksio/ent/agentsettings"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
+	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/label"
 	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
@@ -26,6 +29,7 @@ import (
 	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/schema"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
 
@@ -215,6 +219,58 @@ func init() {
 	auditlogDescID := auditlogMixinFields0[0].Descriptor()
 	// auditlog.DefaultID holds the default value on creation for the id field.
 	auditlog.DefaultID = auditlogDescID.Default.(func() pulid.ID)
+	cannedreplyMixin := schema.CannedReply{}.Mixin()
+	cannedreply.Policy = privacy.NewPolicies(cannedreplyMixin[2], schema.CannedReply{})
+	cannedreply.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := cannedreply.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	cannedreplyMixinFields0 := cannedreplyMixin[0].Fields()
+	_ = cannedreplyMixinFields0
+	cannedreplyMixinFields1 := cannedreplyMixin[1].Fields()
+	_ = cannedreplyMixinFields1
+	cannedreplyFields := schema.CannedReply{}.Fields()
+	_ = cannedreplyFields
+	// cannedreplyDescCreatedAt is the schema descriptor for created_at field.
+	cannedreplyDescCreatedAt := cannedreplyMixinFields1[0].Descriptor()
+	// cannedreply.DefaultCreatedAt holds the default value on creation for the created_at field.
+	cannedreply.DefaultCreatedAt = cannedreplyDescCreatedAt.Default.(func() time.Time)
+	// cannedreplyDescUpdatedAt is the schema descriptor for updated_at field.
+	cannedreplyDescUpdatedAt := cannedreplyMixinFields1[1].Descriptor()
+	// cannedreply.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	cannedreply.DefaultUpdatedAt = cannedreplyDescUpdatedAt.Default.(func() time.Time)
+	// cannedreply.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	cannedreply.UpdateDefaultUpdatedAt = cannedreplyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// cannedreplyDescShortcut is the schema descriptor for shortcut field.
+	cannedreplyDescShortcut := cannedreplyFields[0].Descriptor()
+	// cannedreply.ShortcutValidator is a validator for the "shortcut" field. It is called by the builders before save.
+	cannedreply.ShortcutValidator = func() func(string) error {
+		validators := cannedreplyDescShortcut.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(shortcut string) error {
+			for _, fn := range fns {
+				if err := fn(shortcut); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// cannedreplyDescText is the schema descriptor for text field.
+	cannedreplyDescText := cannedreplyFields[1].Descriptor()
+	// cannedreply.TextValidator is a validator for the "text" field. It is called by the builders before save.
+	cannedreply.TextValidator = cannedreplyDescText.Validators[0].(func(string) error)
+	// cannedreplyDescID is the schema descriptor for id field.
+	cannedreplyDescID := cannedreplyMixinFields0[0].Descriptor()
+	// cannedreply.DefaultID holds the default value on creation for the id field.
+	cannedreply.DefaultID = cannedreplyDescID.Default.(func() pulid.ID)
 	channelMixin := schema.Channel{}.Mixin()
 	channel.Policy = privacy.NewPolicies(channelMixin[2], schema.Channel{})
 	channel.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -332,13 +388,65 @@ func init() {
 	// conversation.ThreadIDValidator is a validator for the "thread_id" field. It is called by the builders before save.
 	conversation.ThreadIDValidator = conversationDescThreadID.Validators[0].(func(string) error)
 	// conversationDescLastMessageAt is the schema descriptor for last_message_at field.
-	conversationDescLastMessageAt := conversationFields[9].Descriptor()
+	conversationDescLastMessageAt := conversationFields[10].Descriptor()
 	// conversation.DefaultLastMessageAt holds the default value on creation for the last_message_at field.
 	conversation.DefaultLastMessageAt = conversationDescLastMessageAt.Default.(func() time.Time)
+	// conversationDescNeedsHuman is the schema descriptor for needs_human field.
+	conversationDescNeedsHuman := conversationFields[14].Descriptor()
+	// conversation.DefaultNeedsHuman holds the default value on creation for the needs_human field.
+	conversation.DefaultNeedsHuman = conversationDescNeedsHuman.Default.(bool)
 	// conversationDescID is the schema descriptor for id field.
 	conversationDescID := conversationMixinFields0[0].Descriptor()
 	// conversation.DefaultID holds the default value on creation for the id field.
 	conversation.DefaultID = conversationDescID.Default.(func() pulid.ID)
+	inviteMixin := schema.Invite{}.Mixin()
+	invite.Policy = privacy.NewPolicies(inviteMixin[2], schema.Invite{})
+	invite.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := invite.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	inviteMixinFields0 := inviteMixin[0].Fields()
+	_ = inviteMixinFields0
+	inviteMixinFields1 := inviteMixin[1].Fields()
+	_ = inviteMixinFields1
+	inviteFields := schema.Invite{}.Fields()
+	_ = inviteFields
+	// inviteDescCreatedAt is the schema descriptor for created_at field.
+	inviteDescCreatedAt := inviteMixinFields1[0].Descriptor()
+	// invite.DefaultCreatedAt holds the default value on creation for the created_at field.
+	invite.DefaultCreatedAt = inviteDescCreatedAt.Default.(func() time.Time)
+	// inviteDescUpdatedAt is the schema descriptor for updated_at field.
+	inviteDescUpdatedAt := inviteMixinFields1[1].Descriptor()
+	// invite.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	invite.DefaultUpdatedAt = inviteDescUpdatedAt.Default.(func() time.Time)
+	// invite.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	invite.UpdateDefaultUpdatedAt = inviteDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// inviteDescEmail is the schema descriptor for email field.
+	inviteDescEmail := inviteFields[0].Descriptor()
+	// invite.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	invite.EmailValidator = func() func(string) error {
+		validators := inviteDescEmail.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(email string) error {
+			for _, fn := range fns {
+				if err := fn(email); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// inviteDescID is the schema descriptor for id field.
+	inviteDescID := inviteMixinFields0[0].Descriptor()
+	// invite.DefaultID holds the default value on creation for the id field.
+	invite.DefaultID = inviteDescID.Default.(func() pulid.ID)
 	keyfingerprint.Policy = privacy.NewPolicies(schema.KeyFingerprint{})
 	keyfingerprint.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -454,6 +562,78 @@ func init() {
 	knowledgedocumentDescID := knowledgedocumentMixinFields0[0].Descriptor()
 	// knowledgedocument.DefaultID holds the default value on creation for the id field.
 	knowledgedocument.DefaultID = knowledgedocumentDescID.Default.(func() pulid.ID)
+	labelMixin := schema.Label{}.Mixin()
+	label.Policy = privacy.NewPolicies(labelMixin[2], schema.Label{})
+	label.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := label.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	labelMixinFields0 := labelMixin[0].Fields()
+	_ = labelMixinFields0
+	labelMixinFields1 := labelMixin[1].Fields()
+	_ = labelMixinFields1
+	labelFields := schema.Label{}.Fields()
+	_ = labelFields
+	// labelDescCreatedAt is the schema descriptor for created_at field.
+	labelDescCreatedAt := labelMixinFields1[0].Descriptor()
+	// label.DefaultCreatedAt holds the default value on creation for the created_at field.
+	label.DefaultCreatedAt = labelDescCreatedAt.Default.(func() time.Time)
+	// labelDescUpdatedAt is the schema descriptor for updated_at field.
+	labelDescUpdatedAt := labelMixinFields1[1].Descriptor()
+	// label.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	label.DefaultUpdatedAt = labelDescUpdatedAt.Default.(func() time.Time)
+	// label.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	label.UpdateDefaultUpdatedAt = labelDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// labelDescName is the schema descriptor for name field.
+	labelDescName := labelFields[0].Descriptor()
+	// label.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	label.NameValidator = func() func(string) error {
+		validators := labelDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// labelDescNameKey is the schema descriptor for name_key field.
+	labelDescNameKey := labelFields[1].Descriptor()
+	// label.NameKeyValidator is a validator for the "name_key" field. It is called by the builders before save.
+	label.NameKeyValidator = func() func(string) error {
+		validators := labelDescNameKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name_key string) error {
+			for _, fn := range fns {
+				if err := fn(name_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// labelDescColor is the schema descriptor for color field.
+	labelDescColor := labelFields[2].Descriptor()
+	// label.DefaultColor holds the default value on creation for the color field.
+	label.DefaultColor = labelDescColor.Default.(string)
+	// label.ColorValidator is a validator for the "color" field. It is called by the builders before save.
+	label.ColorValidator = labelDescColor.Validators[0].(func(string) error)
+	// labelDescID is the schema descriptor for id field.
+	labelDescID := labelMixinFields0[0].Descriptor()
+	// label.DefaultID holds the default value on creation for the id field.
+	label.DefaultID = labelDescID.Default.(func() pulid.ID)
 	mediaMixin := schema.Media{}.Mixin()
 	media.Policy = privacy.NewPolicies(mediaMixin[2], schema.Media{})
 	media.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -746,6 +926,44 @@ func init() {
 	publishingsettingsDescID := publishingsettingsMixinFields0[0].Descriptor()
 	// publishingsettings.DefaultID holds the default value on creation for the id field.
 	publishingsettings.DefaultID = publishingsettingsDescID.Default.(func() pulid.ID)
+	sessionMixin := schema.Session{}.Mixin()
+	session.Policy = privacy.NewPolicies(schema.Session{})
+	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := session.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	sessionMixinFields0 := sessionMixin[0].Fields()
+	_ = sessionMixinFields0
+	sessionMixinFields1 := sessionMixin[1].Fields()
+	_ = sessionMixinFields1
+	sessionFields := schema.Session{}.Fields()
+	_ = sessionFields
+	// sessionDescCreatedAt is the schema descriptor for created_at field.
+	sessionDescCreatedAt := sessionMixinFields1[0].Descriptor()
+	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
+	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
+	// sessionDescUpdatedAt is the schema descriptor for updated_at field.
+	sessionDescUpdatedAt := sessionMixinFields1[1].Descriptor()
+	// session.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	session.DefaultUpdatedAt = sessionDescUpdatedAt.Default.(func() time.Time)
+	// session.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	session.UpdateDefaultUpdatedAt = sessionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// sessionDescUserAgent is the schema descriptor for user_agent field.
+	sessionDescUserAgent := sessionFields[5].Descriptor()
+	// session.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
+	session.UserAgentValidator = sessionDescUserAgent.Validators[0].(func(string) error)
+	// sessionDescIP is the schema descriptor for ip field.
+	sessionDescIP := sessionFields[6].Descriptor()
+	// session.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	session.IPValidator = sessionDescIP.Validators[0].(func(string) error)
+	// sessionDescID is the schema descriptor for id field.
+	sessionDescID := sessionMixinFields0[0].Descriptor()
+	// session.DefaultID holds the default value on creation for the id field.
+	session.DefaultID = sessionDescID.Default.(func() pulid.ID)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -39,6 +39,9 @@ func (Conversation) Fields() []ent.Field {
 			Default("OPEN").
 			Annotations(entgql.OrderField("STATUS")),
 		field.String("assignee_id").GoType(pulid.ID("")).Optional().Nillable(),
+		// Who assigned it (user:… or apikey:…), empty when unassigned.
+		field.String("assigned_by").Optional().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		// Nil inherits the channel's mode.
 		field.Enum("ai_mode").NamedValues(aiModeValues...).Optional().Nillable(),
 		field.Time("last_message_at").Default(time.Now).
@@ -49,6 +52,11 @@ func (Conversation) Fields() []ent.Field {
 		// because a delivery failed for good); cleared when someone takes it.
 		field.String("handoff_reason").Optional(),
 		field.Time("handed_off_at").Optional().Nillable(),
+		// Waiting for a person: set by a handoff (which also unassigns),
+		// cleared when a member is assigned or the handoff is cleared. The
+		// handoff reason stays while a member works it, so the agent keeps
+		// out until the handoff is cleared.
+		field.Bool("needs_human").Default(false),
 		// Roll-up of the latest inbound messages' sentiment (core/feedback).
 		field.Enum("sentiment_label").NamedValues(sentimentValues...).Optional().Nillable(),
 		field.Float("sentiment_score").Optional().Nillable(),
@@ -65,6 +73,7 @@ func (Conversation) Edges() []ent.Edge {
 			Annotations(entgql.RelayConnection()),
 		edge.From("agent_runs", AgentRun.Type).Ref("conversation").
 			Annotations(entgql.RelayConnection()),
+		edge.From("labels", Label.Type).Ref("conversations"),
 	}
 }
 
@@ -74,6 +83,7 @@ func (Conversation) Indexes() []ent.Index {
 		index.Fields("channel_id", "kind", "thread_id").Unique(),
 		index.Fields("workspace_id", "status", "last_message_at"),
 		index.Fields("workspace_id", "last_message_at"),
+		index.Fields("workspace_id", "assignee_id"),
 	}
 }
 

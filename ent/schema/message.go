@@ -33,11 +33,14 @@ func (Message) Fields() []ent.Field {
 		field.String("channel_id").GoType(pulid.ID("")).Immutable().
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("contact_id").GoType(pulid.ID("")).Optional().Nillable(),
-		field.Enum("direction").NamedValues("Inbound", "INBOUND", "Outbound", "OUTBOUND").Immutable(),
+		// INTERNAL is a private note of the team (type "note"): never
+		// delivered, never read by the agent, sentiment or retrieval.
+		field.Enum("direction").NamedValues("Inbound", "INBOUND", "Outbound", "OUTBOUND", "Internal", "INTERNAL").Immutable(),
 		field.Enum("author_kind").
 			NamedValues("Contact", "CONTACT", "Agent", "AGENT", "AI", "AI", "System", "SYSTEM").
 			Immutable(),
-		// The member (API key or user) who wrote an agent message.
+		// The member who wrote an agent message or note: "user:usr_…" or
+		// "apikey:key_…" (Message.author resolves it).
 		field.String("author_id").Optional().Immutable(),
 		field.String("type").Default("text"),
 		field.Text("text").Default(""),

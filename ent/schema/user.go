@@ -45,7 +45,10 @@ func (User) Edges() []ent.Edge {
 
 // Annotations of the User.
 func (User) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)}
+	// The where input lets conversations filter by assignee
+	// (hasAssignee, hasAssigneeWith); it reaches only the email and name of
+	// the workspace's own members, which the policy below limits it to.
+	return []schema.Annotation{entgql.Skip(entgql.SkipOrderField)}
 }
 
 // Policy of the User: members see the users of their workspace; users are

@@ -20,11 +20,46 @@ import (
 	"github.com/neksio/neksio/ent/schema/schematype"
 )
 
+// Who wrote a message: a member, the AI agent, the customer, or a program's API key.
+type Author interface {
+	IsAuthor()
+}
+
+// The AI agent, as the author of its messages.
+type AIAgent struct {
+	Name string `json:"name"`
+}
+
+func (AIAgent) IsAuthor() {}
+
+type AcceptInviteInput struct {
+	// The token query parameter of the invitation link.
+	Token string `json:"token"`
+	// Your name (new accounts).
+	Name *string `json:"name,omitempty"`
+	// A new account's password (at least 10 characters), or an existing account's current one.
+	Password string `json:"password"`
+}
+
+type AcceptInvitePayload struct {
+	// A session token for the new member, shown this once.
+	Token     string         `json:"token"`
+	ExpiresAt time.Time      `json:"expiresAt"`
+	User      *ent.User      `json:"user"`
+	Workspace *ent.Workspace `json:"workspace"`
+}
+
 type AddKnowledgeDocumentInput struct {
 	Title   string `json:"title"`
 	Content string `json:"content"`
 	// TEXT by default.
 	Format *knowledgedocument.Format `json:"format,omitempty"`
+}
+
+type AddNoteInput struct {
+	ConversationID pulid.ID `json:"conversationId"`
+	// 1 to 10,000 characters.
+	Text string `json:"text"`
 }
 
 type BusinessHoursWindowInput struct {
@@ -78,6 +113,21 @@ type CreateAPIKeyPayload struct {
 	APIKey *ent.APIKey `json:"apiKey"`
 }
 
+type CreateCannedReplyInput struct {
+	// 1 to 50 of a-z, 0-9, _ and -; unique in the workspace.
+	Shortcut string `json:"shortcut"`
+	// Up to 4,096 characters. Variables, filled in when sent: {{contact.name}},
+	// {{contact.first_name}}, {{agent.name}}, {{workspace.name}}, {{channel.name}}.
+	Text string `json:"text"`
+}
+
+type CreateLabelInput struct {
+	// 1 to 50 characters, unique in the workspace regardless of case.
+	Name string `json:"name"`
+	// #RRGGBB
+	Color *string `json:"color,omitempty"`
+}
+
 type CreatePostInput struct {
 	Text    *string            `json:"text,omitempty"`
 	Media   []*PostMediaInput  `json:"media,omitempty"`
@@ -87,6 +137,10 @@ type CreatePostInput struct {
 }
 
 type DeleteKnowledgeDocumentPayload struct {
+	DeletedID pulid.ID `json:"deletedId"`
+}
+
+type DeletePayload struct {
 	DeletedID pulid.ID `json:"deletedId"`
 }
 
@@ -116,6 +170,18 @@ type GeneratedPost struct {
 	Post *ent.Post `json:"post,omitempty"`
 }
 
+type InviteMemberInput struct {
+	Email string      `json:"email"`
+	Role  apikey.Role `json:"role"`
+}
+
+type InviteMemberPayload struct {
+	// The invitation link: its token query parameter is the one-time token
+	// (7 days). Neksio sends no email: pass the link on yourself. Shown once.
+	InviteURL string      `json:"inviteUrl"`
+	Invite    *ent.Invite `json:"invite"`
+}
+
 // An answer from the knowledge base, the way the agent would give it.
 type KnowledgeAnswer struct {
 	// Empty when refused.
@@ -132,6 +198,34 @@ type KnowledgeAnswer struct {
 	Unsupported []string `json:"unsupported"`
 	Model       string   `json:"model"`
 }
+
+type LabelConversationInput struct {
+	ConversationID pulid.ID `json:"conversationId"`
+	LabelID        pulid.ID `json:"labelId"`
+}
+
+// The signed-in person, across their workspaces.
+type Me struct {
+	// The user ID (usr_…): what assigneeId and the member mutations take.
+	ID    pulid.ID `json:"id"`
+	Email string   `json:"email"`
+	Name  string   `json:"name"`
+	// Oldest first; the first is the default workspace of a request without X-Neksio-Workspace.
+	Memberships []*WorkspaceMembership `json:"memberships"`
+}
+
+// A person in the viewer's workspace.
+type Member struct {
+	// The user ID (usr_…).
+	ID       pulid.ID    `json:"id"`
+	Email    string      `json:"email"`
+	Name     string      `json:"name"`
+	Role     apikey.Role `json:"role"`
+	JoinedAt time.Time   `json:"joinedAt"`
+	User     *ent.User   `json:"user"`
+}
+
+func (Member) IsAuthor() {}
 
 type PostMediaInput struct {
 	// An uploaded file (uploadMedia).
@@ -158,12 +252,29 @@ type PostVariant struct {
 
 type SendReplyInput struct {
 	ConversationID pulid.ID `json:"conversationId"`
-	Text           string   `json:"text"`
+	// Required unless cannedReplyId is given.
+	Text *string `json:"text,omitempty"`
+	// Send this canned reply, its variables filled in for the conversation (instead of text).
+	CannedReplyID *pulid.ID `json:"cannedReplyId,omitempty"`
 	// Comment threads only; PUBLIC by default.
 	Mode *ReplyMode `json:"mode,omitempty"`
 	// Comment threads only: the comment this reply answers, an inbound message
 	// (msg_…) of the conversation. Without it a reply answers the newest comment.
 	InReplyToID *pulid.ID `json:"inReplyToId,omitempty"`
+}
+
+type SignInInput struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type SignInPayload struct {
+	// The session token (nksess_…), shown this once: send it as
+	// Authorization: Bearer <token>, like an API key, and in a WebSocket's
+	// connection_init. It expires after 30 days unused (90 days at most).
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	User      *ent.User `json:"user"`
 }
 
 // Live changes of the viewer's workspace, over WebSocket (graphql-transport-ws,
@@ -205,7 +316,7 @@ type UpdateChannelInput struct {
 
 type UpdateConversationInput struct {
 	Status *conversation.Status `json:"status,omitempty"`
-	// Assign to a user; null with clearAssignee unassigns.
+	// Assign to a member by user ID (me.id, members { id }); clearAssignee unassigns.
 	AssigneeID    *pulid.ID `json:"assigneeId,omitempty"`
 	ClearAssignee *bool     `json:"clearAssignee,omitempty"`
 	// AI mode for this conversation; clearAiMode inherits the channel's.
@@ -219,6 +330,10 @@ type UpdateKnowledgeDocumentInput struct {
 	Title   *string                   `json:"title,omitempty"`
 	Content *string                   `json:"content,omitempty"`
 	Format  *knowledgedocument.Format `json:"format,omitempty"`
+}
+
+type UpdateMemberInput struct {
+	Role apikey.Role `json:"role"`
 }
 
 type UpdatePostInput struct {
@@ -255,8 +370,77 @@ type UploadedMedia struct {
 
 // Who is asking.
 type Viewer struct {
-	Role      apikey.Role    `json:"role"`
+	Role       apikey.Role    `json:"role"`
+	Workspace  *ent.Workspace `json:"workspace"`
+	Credential Credential     `json:"credential"`
+	// The signed-in person (sessions only).
+	User *ent.User `json:"user,omitempty"`
+	// The API key (keys only).
+	APIKey *ent.APIKey `json:"apiKey,omitempty"`
+}
+
+// A person's role in one workspace.
+type WorkspaceMembership struct {
 	Workspace *ent.Workspace `json:"workspace"`
+	Role      apikey.Role    `json:"role"`
+}
+
+// How the viewer authenticated.
+type Credential string
+
+const (
+	// An API key (Authorization: Bearer nks_…).
+	CredentialAPIKey Credential = "API_KEY"
+	// A person's session from signIn or acceptInvite (Authorization: Bearer nksess_…).
+	CredentialSession Credential = "SESSION"
+)
+
+var AllCredential = []Credential{
+	CredentialAPIKey,
+	CredentialSession,
+}
+
+func (e Credential) IsValid() bool {
+	switch e {
+	case CredentialAPIKey, CredentialSession:
+		return true
+	}
+	return false
+}
+
+func (e Credential) String() string {
+	return string(e)
+}
+
+func (e *Credential) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Credential(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Credential", str)
+	}
+	return nil
+}
+
+func (e Credential) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Credential) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Credential) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // How to answer a comment thread.
