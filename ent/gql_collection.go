@@ -3018,6 +3018,9 @@ func newPostTargetPaginateArgs(rv map[string]any) *posttargetPaginateArgs {
 			}
 		}
 	}
+	if v, ok := rv[whereField].(*PostTargetWhereInput); ok {
+		args.opts = append(args.opts, WithPostTargetFilter(v.Filter))
+	}
 	return args
 }
 

@@ -293,8 +293,8 @@ func TestPublishScheduled(t *testing.T) {
 			require.Len(t, postsWithText(e.Meta.PublishedPosts(), text), 1, text)
 		}
 
-		list := e.gql(t, `{ posts(first: 10, where: {status: PUBLISHED, hasTargetsWith: {status: PUBLISHED}}, orderBy: {field: SCHEDULED_AT, direction: DESC}) {
-			totalCount edges { node { id text } } } }`, nil)
+		list := e.gql(t, `query($ch: ID) { posts(first: 10, where: {status: PUBLISHED, hasTargetsWith: {status: PUBLISHED, channelID: $ch}}, orderBy: {field: SCHEDULED_AT, direction: DESC}) {
+			totalCount edges { node { id text } } } }`, map[string]any{"ch": page})
 		require.EqualValues(t, 3, dig(list, "posts", "totalCount"))
 		var ids []string
 		for _, edge := range dig(list, "posts", "edges").([]any) {

@@ -120,9 +120,10 @@ func (PostTarget) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("post_id"), index.Fields("channel_id")}
 }
 
-// Annotations of the PostTarget.
+// Annotations of the PostTarget: filterable (posts(where: {hasTargetsWith:
+// {channelID: …}}) lists a channel's posts).
 func (PostTarget) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)}
+	return []schema.Annotation{entgql.Skip(entgql.SkipOrderField)}
 }
 
 // PostEvent is one entry of a post's history: a transition (from → to),
