@@ -543,6 +543,17 @@ func TestUnscheduleAndCalendar(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, post.StatusPublishing, p.Status)
 		require.Equal(t, 2, storetest.CountJobs(t, b.store.DB, "post.publish"))
+
+		// A publishing post is not deleted; once published it is (from
+		// Neksio only), with its targets and history.
+		requireInvalid(t, b.svc.Delete(b.agent, p.ID), apperr.CodeConflict, "")
+		tg = p.QueryTargets().OnlyX(b.sys)
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.NoError(t, b.svc.Delete(b.agent, p.ID))
+		require.Zero(t, b.store.Ent.Post.Query().CountX(b.sys))
+		require.Zero(t, b.store.Ent.PostTarget.Query().CountX(b.sys))
+		require.Zero(t, b.store.Ent.PostEvent.Query().CountX(b.sys))
+		requireInvalid(t, b.svc.Delete(b.agent, p.ID), apperr.CodeNotFound, "")
 	})
 }
 

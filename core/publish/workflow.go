@@ -11,6 +11,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/audit"
+	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
@@ -268,7 +270,9 @@ func (s *Service) Delete(ctx context.Context, id pulid.ID) error {
 		if err := tx.Ent.Post.DeleteOneID(p.ID).Exec(ctx); err != nil {
 			return fmt.Errorf("publish: deleting post: %w", err)
 		}
-		return record(ctx, tx, p, postevent.KindTransition, string(p.Status), "DELETED", "", nil)
+		// The history goes with the post; the audit log keeps the deletion.
+		tx.Emit(event.Event{Type: event.PostUpdated, WorkspaceID: string(p.WorkspaceID), ObjectID: string(p.ID)})
+		return audit.Record(ctx, tx.Ent, "post.delete", "post", string(p.ID), map[string]string{"status": string(p.Status)})
 	})
 }
 
