@@ -75,7 +75,7 @@ func (s *Service) Create(ctx context.Context, in PostInput) (*ent.Post, error) {
 	}
 	var out *ent.Post
 	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
-		p, err := tx.Ent.Post.Create().SetAuthor(v.Actor()).SetText(in.Text).SetMedia(med).
+		p, err := tx.Ent.Post.Create().SetAuthor(author(v)).SetText(in.Text).SetMedia(med).
 			SetNillableScheduledAt(in.ScheduledAt).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("publish: creating post: %w", err)
@@ -101,6 +101,16 @@ func createTargets(ctx context.Context, tx *store.Tx, postID pulid.ID, targets [
 		}
 	}
 	return nil
+}
+
+// author names the person behind a viewer: "user:…" for a person, by a
+// session or by an API key they hold, so nobody approves their own post
+// by switching credentials; "apikey:…" for a key that is no person's.
+func author(v *tenant.Viewer) string {
+	if v.UserID != "" {
+		return "user:" + v.UserID
+	}
+	return v.Actor()
 }
 
 // load reads a post of the viewer's workspace with its targets.
@@ -344,7 +354,7 @@ func (s *Service) Approve(ctx context.Context, id pulid.ID, comment string) (*en
 		return nil, err
 	}
 	return s.mutate(ctx, id, func(tx *store.Tx, p *ent.Post) error {
-		if p.Author == v.Actor() && v.Role != tenant.RoleOwner {
+		if p.Author == author(v) && v.Role != tenant.RoleOwner {
 			return apperr.Forbidden("an author may not approve their own post (only an owner may)")
 		}
 		if p.Status != post.StatusInReview {
