@@ -199,9 +199,6 @@ func (s *Service) validateTarget(ctx context.Context, c *ent.Client, i int, post
 	if rule.MaxTextLength > 0 && sdk.TextLength(text) > rule.MaxTextLength {
 		return ct, apperr.Invalid(textField, "the text is %d characters; %s take at most %d", sdk.TextLength(text), what, rule.MaxTextLength)
 	}
-	if rule.MaxTextLength == 0 && len(rules.Publish) > 0 && strings.TrimSpace(text) != "" && !rule.TextRequired && rule.MaxHashtags == 0 && rule.Format == "story" {
-		return ct, apperr.Invalid(textField, "%s take no text", what)
-	}
 	if rule.MaxHashtags > 0 && sdk.Hashtags(text) > rule.MaxHashtags {
 		return ct, apperr.Invalid(textField, "the text has %d hashtags; %s take at most %d", sdk.Hashtags(text), what, rule.MaxHashtags)
 	}
