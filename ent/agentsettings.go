@@ -45,6 +45,8 @@ type AgentSettings struct {
 	Tone string `json:"tone,omitempty"`
 	// Signature holds the value of the "signature" field.
 	Signature string `json:"signature,omitempty"`
+	// ReviewPolicy holds the value of the "review_policy" field.
+	ReviewPolicy schematype.ReviewPolicy `json:"review_policy,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AgentSettingsQuery when eager-loading is set.
 	Edges        AgentSettingsEdges `json:"edges"`
@@ -76,7 +78,7 @@ func (*AgentSettings) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case agentsettings.FieldHandoffKeywords, agentsettings.FieldBusinessHours:
+		case agentsettings.FieldHandoffKeywords, agentsettings.FieldBusinessHours, agentsettings.FieldReviewPolicy:
 			values[i] = new([]byte)
 		case agentsettings.FieldID, agentsettings.FieldWorkspaceID:
 			values[i] = new(pulid.ID)
@@ -183,6 +185,14 @@ func (_m *AgentSettings) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Signature = value.String
 			}
+		case agentsettings.FieldReviewPolicy:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field review_policy", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.ReviewPolicy); err != nil {
+					return fmt.Errorf("unmarshal field review_policy: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -259,6 +269,9 @@ func (_m *AgentSettings) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("signature=")
 	builder.WriteString(_m.Signature)
+	builder.WriteString(", ")
+	builder.WriteString("review_policy=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ReviewPolicy))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -170,6 +170,20 @@ func (_c *AgentSettingsCreate) SetNillableSignature(v *string) *AgentSettingsCre
 	return _c
 }
 
+// SetReviewPolicy sets the "review_policy" field.
+func (_c *AgentSettingsCreate) SetReviewPolicy(v schematype.ReviewPolicy) *AgentSettingsCreate {
+	_c.mutation.SetReviewPolicy(v)
+	return _c
+}
+
+// SetNillableReviewPolicy sets the "review_policy" field if the given value is not nil.
+func (_c *AgentSettingsCreate) SetNillableReviewPolicy(v *schematype.ReviewPolicy) *AgentSettingsCreate {
+	if v != nil {
+		_c.SetReviewPolicy(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *AgentSettingsCreate) SetID(v pulid.ID) *AgentSettingsCreate {
 	_c.mutation.SetID(v)
@@ -393,6 +407,10 @@ func (_c *AgentSettingsCreate) createSpec() (*AgentSettings, *sqlgraph.CreateSpe
 		_spec.SetField(agentsettings.FieldSignature, field.TypeString, value)
 		_node.Signature = value
 	}
+	if value, ok := _c.mutation.ReviewPolicy(); ok {
+		_spec.SetField(agentsettings.FieldReviewPolicy, field.TypeJSON, value)
+		_node.ReviewPolicy = value
+	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -603,6 +621,24 @@ func (u *AgentSettingsUpsert) SetSignature(v string) *AgentSettingsUpsert {
 // UpdateSignature sets the "signature" field to the value that was provided on create.
 func (u *AgentSettingsUpsert) UpdateSignature() *AgentSettingsUpsert {
 	u.SetExcluded(agentsettings.FieldSignature)
+	return u
+}
+
+// SetReviewPolicy sets the "review_policy" field.
+func (u *AgentSettingsUpsert) SetReviewPolicy(v schematype.ReviewPolicy) *AgentSettingsUpsert {
+	u.Set(agentsettings.FieldReviewPolicy, v)
+	return u
+}
+
+// UpdateReviewPolicy sets the "review_policy" field to the value that was provided on create.
+func (u *AgentSettingsUpsert) UpdateReviewPolicy() *AgentSettingsUpsert {
+	u.SetExcluded(agentsettings.FieldReviewPolicy)
+	return u
+}
+
+// ClearReviewPolicy clears the value of the "review_policy" field.
+func (u *AgentSettingsUpsert) ClearReviewPolicy() *AgentSettingsUpsert {
+	u.SetNull(agentsettings.FieldReviewPolicy)
 	return u
 }
 
@@ -825,6 +861,27 @@ func (u *AgentSettingsUpsertOne) SetSignature(v string) *AgentSettingsUpsertOne 
 func (u *AgentSettingsUpsertOne) UpdateSignature() *AgentSettingsUpsertOne {
 	return u.Update(func(s *AgentSettingsUpsert) {
 		s.UpdateSignature()
+	})
+}
+
+// SetReviewPolicy sets the "review_policy" field.
+func (u *AgentSettingsUpsertOne) SetReviewPolicy(v schematype.ReviewPolicy) *AgentSettingsUpsertOne {
+	return u.Update(func(s *AgentSettingsUpsert) {
+		s.SetReviewPolicy(v)
+	})
+}
+
+// UpdateReviewPolicy sets the "review_policy" field to the value that was provided on create.
+func (u *AgentSettingsUpsertOne) UpdateReviewPolicy() *AgentSettingsUpsertOne {
+	return u.Update(func(s *AgentSettingsUpsert) {
+		s.UpdateReviewPolicy()
+	})
+}
+
+// ClearReviewPolicy clears the value of the "review_policy" field.
+func (u *AgentSettingsUpsertOne) ClearReviewPolicy() *AgentSettingsUpsertOne {
+	return u.Update(func(s *AgentSettingsUpsert) {
+		s.ClearReviewPolicy()
 	})
 }
 
@@ -1214,6 +1271,27 @@ func (u *AgentSettingsUpsertBulk) SetSignature(v string) *AgentSettingsUpsertBul
 func (u *AgentSettingsUpsertBulk) UpdateSignature() *AgentSettingsUpsertBulk {
 	return u.Update(func(s *AgentSettingsUpsert) {
 		s.UpdateSignature()
+	})
+}
+
+// SetReviewPolicy sets the "review_policy" field.
+func (u *AgentSettingsUpsertBulk) SetReviewPolicy(v schematype.ReviewPolicy) *AgentSettingsUpsertBulk {
+	return u.Update(func(s *AgentSettingsUpsert) {
+		s.SetReviewPolicy(v)
+	})
+}
+
+// UpdateReviewPolicy sets the "review_policy" field to the value that was provided on create.
+func (u *AgentSettingsUpsertBulk) UpdateReviewPolicy() *AgentSettingsUpsertBulk {
+	return u.Update(func(s *AgentSettingsUpsert) {
+		s.UpdateReviewPolicy()
+	})
+}
+
+// ClearReviewPolicy clears the value of the "review_policy" field.
+func (u *AgentSettingsUpsertBulk) ClearReviewPolicy() *AgentSettingsUpsertBulk {
+	return u.Update(func(s *AgentSettingsUpsert) {
+		s.ClearReviewPolicy()
 	})
 }
 

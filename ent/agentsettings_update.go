@@ -185,6 +185,26 @@ func (_u *AgentSettingsUpdate) SetNillableSignature(v *string) *AgentSettingsUpd
 	return _u
 }
 
+// SetReviewPolicy sets the "review_policy" field.
+func (_u *AgentSettingsUpdate) SetReviewPolicy(v schematype.ReviewPolicy) *AgentSettingsUpdate {
+	_u.mutation.SetReviewPolicy(v)
+	return _u
+}
+
+// SetNillableReviewPolicy sets the "review_policy" field if the given value is not nil.
+func (_u *AgentSettingsUpdate) SetNillableReviewPolicy(v *schematype.ReviewPolicy) *AgentSettingsUpdate {
+	if v != nil {
+		_u.SetReviewPolicy(*v)
+	}
+	return _u
+}
+
+// ClearReviewPolicy clears the value of the "review_policy" field.
+func (_u *AgentSettingsUpdate) ClearReviewPolicy() *AgentSettingsUpdate {
+	_u.mutation.ClearReviewPolicy()
+	return _u
+}
+
 // Mutation returns the AgentSettingsMutation object of the builder.
 func (_u *AgentSettingsUpdate) Mutation() *AgentSettingsMutation {
 	return _u.mutation
@@ -309,6 +329,12 @@ func (_u *AgentSettingsUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	}
 	if value, ok := _u.mutation.Signature(); ok {
 		_spec.SetField(agentsettings.FieldSignature, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ReviewPolicy(); ok {
+		_spec.SetField(agentsettings.FieldReviewPolicy, field.TypeJSON, value)
+	}
+	if _u.mutation.ReviewPolicyCleared() {
+		_spec.ClearField(agentsettings.FieldReviewPolicy, field.TypeJSON)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -486,6 +512,26 @@ func (_u *AgentSettingsUpdateOne) SetNillableSignature(v *string) *AgentSettings
 	return _u
 }
 
+// SetReviewPolicy sets the "review_policy" field.
+func (_u *AgentSettingsUpdateOne) SetReviewPolicy(v schematype.ReviewPolicy) *AgentSettingsUpdateOne {
+	_u.mutation.SetReviewPolicy(v)
+	return _u
+}
+
+// SetNillableReviewPolicy sets the "review_policy" field if the given value is not nil.
+func (_u *AgentSettingsUpdateOne) SetNillableReviewPolicy(v *schematype.ReviewPolicy) *AgentSettingsUpdateOne {
+	if v != nil {
+		_u.SetReviewPolicy(*v)
+	}
+	return _u
+}
+
+// ClearReviewPolicy clears the value of the "review_policy" field.
+func (_u *AgentSettingsUpdateOne) ClearReviewPolicy() *AgentSettingsUpdateOne {
+	_u.mutation.ClearReviewPolicy()
+	return _u
+}
+
 // Mutation returns the AgentSettingsMutation object of the builder.
 func (_u *AgentSettingsUpdateOne) Mutation() *AgentSettingsMutation {
 	return _u.mutation
@@ -640,6 +686,12 @@ func (_u *AgentSettingsUpdateOne) sqlSave(ctx context.Context) (_node *AgentSett
 	}
 	if value, ok := _u.mutation.Signature(); ok {
 		_spec.SetField(agentsettings.FieldSignature, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ReviewPolicy(); ok {
+		_spec.SetField(agentsettings.FieldReviewPolicy, field.TypeJSON, value)
+	}
+	if _u.mutation.ReviewPolicyCleared() {
+		_spec.ClearField(agentsettings.FieldReviewPolicy, field.TypeJSON)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &AgentSettings{config: _u.config}

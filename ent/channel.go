@@ -56,6 +56,8 @@ type Channel struct {
 	SyncCursor string `json:"sync_cursor,omitempty"`
 	// SyncedAt holds the value of the "synced_at" field.
 	SyncedAt *time.Time `json:"synced_at,omitempty"`
+	// SyncStartedAt holds the value of the "sync_started_at" field.
+	SyncStartedAt *time.Time `json:"sync_started_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ChannelQuery when eager-loading is set.
 	Edges        ChannelEdges `json:"edges"`
@@ -120,7 +122,7 @@ func (*Channel) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case channel.FieldConnector, channel.FieldPlatform, channel.FieldExternalID, channel.FieldName, channel.FieldStatus, channel.FieldAiMode, channel.FieldLastError, channel.FieldSyncCursor:
 			values[i] = new(sql.NullString)
-		case channel.FieldCreatedAt, channel.FieldUpdatedAt, channel.FieldTokenExpiresAt, channel.FieldDisconnectedAt, channel.FieldSyncedAt:
+		case channel.FieldCreatedAt, channel.FieldUpdatedAt, channel.FieldTokenExpiresAt, channel.FieldDisconnectedAt, channel.FieldSyncedAt, channel.FieldSyncStartedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -256,6 +258,13 @@ func (_m *Channel) assignValues(columns []string, values []any) error {
 				_m.SyncedAt = new(time.Time)
 				*_m.SyncedAt = value.Time
 			}
+		case channel.FieldSyncStartedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field sync_started_at", values[i])
+			} else if value.Valid {
+				_m.SyncStartedAt = new(time.Time)
+				*_m.SyncStartedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -361,6 +370,11 @@ func (_m *Channel) String() string {
 	builder.WriteString(", ")
 	if v := _m.SyncedAt; v != nil {
 		builder.WriteString("synced_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.SyncStartedAt; v != nil {
+		builder.WriteString("sync_started_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

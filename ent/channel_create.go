@@ -215,6 +215,20 @@ func (_c *ChannelCreate) SetNillableSyncedAt(v *time.Time) *ChannelCreate {
 	return _c
 }
 
+// SetSyncStartedAt sets the "sync_started_at" field.
+func (_c *ChannelCreate) SetSyncStartedAt(v time.Time) *ChannelCreate {
+	_c.mutation.SetSyncStartedAt(v)
+	return _c
+}
+
+// SetNillableSyncStartedAt sets the "sync_started_at" field if the given value is not nil.
+func (_c *ChannelCreate) SetNillableSyncStartedAt(v *time.Time) *ChannelCreate {
+	if v != nil {
+		_c.SetSyncStartedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ChannelCreate) SetID(v pulid.ID) *ChannelCreate {
 	_c.mutation.SetID(v)
@@ -502,6 +516,10 @@ func (_c *ChannelCreate) createSpec() (*Channel, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SyncedAt(); ok {
 		_spec.SetField(channel.FieldSyncedAt, field.TypeTime, value)
 		_node.SyncedAt = &value
+	}
+	if value, ok := _c.mutation.SyncStartedAt(); ok {
+		_spec.SetField(channel.FieldSyncStartedAt, field.TypeTime, value)
+		_node.SyncStartedAt = &value
 	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -814,6 +832,24 @@ func (u *ChannelUpsert) ClearSyncedAt() *ChannelUpsert {
 	return u
 }
 
+// SetSyncStartedAt sets the "sync_started_at" field.
+func (u *ChannelUpsert) SetSyncStartedAt(v time.Time) *ChannelUpsert {
+	u.Set(channel.FieldSyncStartedAt, v)
+	return u
+}
+
+// UpdateSyncStartedAt sets the "sync_started_at" field to the value that was provided on create.
+func (u *ChannelUpsert) UpdateSyncStartedAt() *ChannelUpsert {
+	u.SetExcluded(channel.FieldSyncStartedAt)
+	return u
+}
+
+// ClearSyncStartedAt clears the value of the "sync_started_at" field.
+func (u *ChannelUpsert) ClearSyncStartedAt() *ChannelUpsert {
+	u.SetNull(channel.FieldSyncStartedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1119,6 +1155,27 @@ func (u *ChannelUpsertOne) UpdateSyncedAt() *ChannelUpsertOne {
 func (u *ChannelUpsertOne) ClearSyncedAt() *ChannelUpsertOne {
 	return u.Update(func(s *ChannelUpsert) {
 		s.ClearSyncedAt()
+	})
+}
+
+// SetSyncStartedAt sets the "sync_started_at" field.
+func (u *ChannelUpsertOne) SetSyncStartedAt(v time.Time) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetSyncStartedAt(v)
+	})
+}
+
+// UpdateSyncStartedAt sets the "sync_started_at" field to the value that was provided on create.
+func (u *ChannelUpsertOne) UpdateSyncStartedAt() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateSyncStartedAt()
+	})
+}
+
+// ClearSyncStartedAt clears the value of the "sync_started_at" field.
+func (u *ChannelUpsertOne) ClearSyncStartedAt() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearSyncStartedAt()
 	})
 }
 
@@ -1594,6 +1651,27 @@ func (u *ChannelUpsertBulk) UpdateSyncedAt() *ChannelUpsertBulk {
 func (u *ChannelUpsertBulk) ClearSyncedAt() *ChannelUpsertBulk {
 	return u.Update(func(s *ChannelUpsert) {
 		s.ClearSyncedAt()
+	})
+}
+
+// SetSyncStartedAt sets the "sync_started_at" field.
+func (u *ChannelUpsertBulk) SetSyncStartedAt(v time.Time) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetSyncStartedAt(v)
+	})
+}
+
+// UpdateSyncStartedAt sets the "sync_started_at" field to the value that was provided on create.
+func (u *ChannelUpsertBulk) UpdateSyncStartedAt() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateSyncStartedAt()
+	})
+}
+
+// ClearSyncStartedAt clears the value of the "sync_started_at" field.
+func (u *ChannelUpsertBulk) ClearSyncStartedAt() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.ClearSyncStartedAt()
 	})
 }
 

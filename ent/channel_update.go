@@ -235,6 +235,26 @@ func (_u *ChannelUpdate) ClearSyncedAt() *ChannelUpdate {
 	return _u
 }
 
+// SetSyncStartedAt sets the "sync_started_at" field.
+func (_u *ChannelUpdate) SetSyncStartedAt(v time.Time) *ChannelUpdate {
+	_u.mutation.SetSyncStartedAt(v)
+	return _u
+}
+
+// SetNillableSyncStartedAt sets the "sync_started_at" field if the given value is not nil.
+func (_u *ChannelUpdate) SetNillableSyncStartedAt(v *time.Time) *ChannelUpdate {
+	if v != nil {
+		_u.SetSyncStartedAt(*v)
+	}
+	return _u
+}
+
+// ClearSyncStartedAt clears the value of the "sync_started_at" field.
+func (_u *ChannelUpdate) ClearSyncStartedAt() *ChannelUpdate {
+	_u.mutation.ClearSyncStartedAt()
+	return _u
+}
+
 // AddConversationIDs adds the "conversations" edge to the Conversation entity by IDs.
 func (_u *ChannelUpdate) AddConversationIDs(ids ...pulid.ID) *ChannelUpdate {
 	_u.mutation.AddConversationIDs(ids...)
@@ -465,6 +485,12 @@ func (_u *ChannelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.SyncedAtCleared() {
 		_spec.ClearField(channel.FieldSyncedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SyncStartedAt(); ok {
+		_spec.SetField(channel.FieldSyncStartedAt, field.TypeTime, value)
+	}
+	if _u.mutation.SyncStartedAtCleared() {
+		_spec.ClearField(channel.FieldSyncStartedAt, field.TypeTime)
 	}
 	if _u.mutation.ConversationsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -780,6 +806,26 @@ func (_u *ChannelUpdateOne) ClearSyncedAt() *ChannelUpdateOne {
 	return _u
 }
 
+// SetSyncStartedAt sets the "sync_started_at" field.
+func (_u *ChannelUpdateOne) SetSyncStartedAt(v time.Time) *ChannelUpdateOne {
+	_u.mutation.SetSyncStartedAt(v)
+	return _u
+}
+
+// SetNillableSyncStartedAt sets the "sync_started_at" field if the given value is not nil.
+func (_u *ChannelUpdateOne) SetNillableSyncStartedAt(v *time.Time) *ChannelUpdateOne {
+	if v != nil {
+		_u.SetSyncStartedAt(*v)
+	}
+	return _u
+}
+
+// ClearSyncStartedAt clears the value of the "sync_started_at" field.
+func (_u *ChannelUpdateOne) ClearSyncStartedAt() *ChannelUpdateOne {
+	_u.mutation.ClearSyncStartedAt()
+	return _u
+}
+
 // AddConversationIDs adds the "conversations" edge to the Conversation entity by IDs.
 func (_u *ChannelUpdateOne) AddConversationIDs(ids ...pulid.ID) *ChannelUpdateOne {
 	_u.mutation.AddConversationIDs(ids...)
@@ -1040,6 +1086,12 @@ func (_u *ChannelUpdateOne) sqlSave(ctx context.Context) (_node *Channel, err er
 	}
 	if _u.mutation.SyncedAtCleared() {
 		_spec.ClearField(channel.FieldSyncedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SyncStartedAt(); ok {
+		_spec.SetField(channel.FieldSyncStartedAt, field.TypeTime, value)
+	}
+	if _u.mutation.SyncStartedAtCleared() {
+		_spec.ClearField(channel.FieldSyncStartedAt, field.TypeTime)
 	}
 	if _u.mutation.ConversationsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -58,6 +58,8 @@ type Conversation struct {
 	HandedOffAt *time.Time `json:"handed_off_at,omitempty"`
 	// NeedsHuman holds the value of the "needs_human" field.
 	NeedsHuman bool `json:"needs_human,omitempty"`
+	// Rating holds the value of the "rating" field.
+	Rating *int `json:"rating,omitempty"`
 	// SentimentLabel holds the value of the "sentiment_label" field.
 	SentimentLabel *conversation.SentimentLabel `json:"sentiment_label,omitempty"`
 	// SentimentScore holds the value of the "sentiment_score" field.
@@ -179,6 +181,8 @@ func (*Conversation) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case conversation.FieldSentimentScore:
 			values[i] = new(sql.NullFloat64)
+		case conversation.FieldRating:
+			values[i] = new(sql.NullInt64)
 		case conversation.FieldKind, conversation.FieldThreadID, conversation.FieldSubject, conversation.FieldURL, conversation.FieldStatus, conversation.FieldAssignedBy, conversation.FieldAiMode, conversation.FieldHandoffReason, conversation.FieldSentimentLabel:
 			values[i] = new(sql.NullString)
 		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldLastMessageAt, conversation.FieldLastInboundAt, conversation.FieldHandedOffAt:
@@ -316,6 +320,13 @@ func (_m *Conversation) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field needs_human", values[i])
 			} else if value.Valid {
 				_m.NeedsHuman = value.Bool
+			}
+		case conversation.FieldRating:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating", values[i])
+			} else if value.Valid {
+				_m.Rating = new(int)
+				*_m.Rating = int(value.Int64)
 			}
 		case conversation.FieldSentimentLabel:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -465,6 +476,11 @@ func (_m *Conversation) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("needs_human=")
 	builder.WriteString(fmt.Sprintf("%v", _m.NeedsHuman))
+	builder.WriteString(", ")
+	if v := _m.Rating; v != nil {
+		builder.WriteString("rating=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	if v := _m.SentimentLabel; v != nil {
 		builder.WriteString("sentiment_label=")

@@ -251,6 +251,20 @@ func (_c *ConversationCreate) SetNillableNeedsHuman(v *bool) *ConversationCreate
 	return _c
 }
 
+// SetRating sets the "rating" field.
+func (_c *ConversationCreate) SetRating(v int) *ConversationCreate {
+	_c.mutation.SetRating(v)
+	return _c
+}
+
+// SetNillableRating sets the "rating" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableRating(v *int) *ConversationCreate {
+	if v != nil {
+		_c.SetRating(*v)
+	}
+	return _c
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (_c *ConversationCreate) SetSentimentLabel(v conversation.SentimentLabel) *ConversationCreate {
 	_c.mutation.SetSentimentLabel(v)
@@ -483,6 +497,11 @@ func (_c *ConversationCreate) check() error {
 	if _, ok := _c.mutation.NeedsHuman(); !ok {
 		return &ValidationError{Name: "needs_human", err: errors.New(`ent: missing required field "Conversation.needs_human"`)}
 	}
+	if v, ok := _c.mutation.Rating(); ok {
+		if err := conversation.RatingValidator(v); err != nil {
+			return &ValidationError{Name: "rating", err: fmt.Errorf(`ent: validator failed for field "Conversation.rating": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.SentimentLabel(); ok {
 		if err := conversation.SentimentLabelValidator(v); err != nil {
 			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Conversation.sentiment_label": %w`, err)}
@@ -585,6 +604,10 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.NeedsHuman(); ok {
 		_spec.SetField(conversation.FieldNeedsHuman, field.TypeBool, value)
 		_node.NeedsHuman = value
+	}
+	if value, ok := _c.mutation.Rating(); ok {
+		_spec.SetField(conversation.FieldRating, field.TypeInt, value)
+		_node.Rating = &value
 	}
 	if value, ok := _c.mutation.SentimentLabel(); ok {
 		_spec.SetField(conversation.FieldSentimentLabel, field.TypeEnum, value)
@@ -972,6 +995,30 @@ func (u *ConversationUpsert) UpdateNeedsHuman() *ConversationUpsert {
 	return u
 }
 
+// SetRating sets the "rating" field.
+func (u *ConversationUpsert) SetRating(v int) *ConversationUpsert {
+	u.Set(conversation.FieldRating, v)
+	return u
+}
+
+// UpdateRating sets the "rating" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateRating() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldRating)
+	return u
+}
+
+// AddRating adds v to the "rating" field.
+func (u *ConversationUpsert) AddRating(v int) *ConversationUpsert {
+	u.Add(conversation.FieldRating, v)
+	return u
+}
+
+// ClearRating clears the value of the "rating" field.
+func (u *ConversationUpsert) ClearRating() *ConversationUpsert {
+	u.SetNull(conversation.FieldRating)
+	return u
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (u *ConversationUpsert) SetSentimentLabel(v conversation.SentimentLabel) *ConversationUpsert {
 	u.Set(conversation.FieldSentimentLabel, v)
@@ -1319,6 +1366,34 @@ func (u *ConversationUpsertOne) SetNeedsHuman(v bool) *ConversationUpsertOne {
 func (u *ConversationUpsertOne) UpdateNeedsHuman() *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
 		s.UpdateNeedsHuman()
+	})
+}
+
+// SetRating sets the "rating" field.
+func (u *ConversationUpsertOne) SetRating(v int) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetRating(v)
+	})
+}
+
+// AddRating adds v to the "rating" field.
+func (u *ConversationUpsertOne) AddRating(v int) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.AddRating(v)
+	})
+}
+
+// UpdateRating sets the "rating" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateRating() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateRating()
+	})
+}
+
+// ClearRating clears the value of the "rating" field.
+func (u *ConversationUpsertOne) ClearRating() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearRating()
 	})
 }
 
@@ -1843,6 +1918,34 @@ func (u *ConversationUpsertBulk) SetNeedsHuman(v bool) *ConversationUpsertBulk {
 func (u *ConversationUpsertBulk) UpdateNeedsHuman() *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
 		s.UpdateNeedsHuman()
+	})
+}
+
+// SetRating sets the "rating" field.
+func (u *ConversationUpsertBulk) SetRating(v int) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetRating(v)
+	})
+}
+
+// AddRating adds v to the "rating" field.
+func (u *ConversationUpsertBulk) AddRating(v int) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.AddRating(v)
+	})
+}
+
+// UpdateRating sets the "rating" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateRating() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateRating()
+	})
+}
+
+// ClearRating clears the value of the "rating" field.
+func (u *ConversationUpsertBulk) ClearRating() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearRating()
 	})
 }
 

@@ -263,6 +263,33 @@ func (_u *ConversationUpdate) SetNillableNeedsHuman(v *bool) *ConversationUpdate
 	return _u
 }
 
+// SetRating sets the "rating" field.
+func (_u *ConversationUpdate) SetRating(v int) *ConversationUpdate {
+	_u.mutation.ResetRating()
+	_u.mutation.SetRating(v)
+	return _u
+}
+
+// SetNillableRating sets the "rating" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableRating(v *int) *ConversationUpdate {
+	if v != nil {
+		_u.SetRating(*v)
+	}
+	return _u
+}
+
+// AddRating adds value to the "rating" field.
+func (_u *ConversationUpdate) AddRating(v int) *ConversationUpdate {
+	_u.mutation.AddRating(v)
+	return _u
+}
+
+// ClearRating clears the value of the "rating" field.
+func (_u *ConversationUpdate) ClearRating() *ConversationUpdate {
+	_u.mutation.ClearRating()
+	return _u
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (_u *ConversationUpdate) SetSentimentLabel(v conversation.SentimentLabel) *ConversationUpdate {
 	_u.mutation.SetSentimentLabel(v)
@@ -499,6 +526,11 @@ func (_u *ConversationUpdate) check() error {
 			return &ValidationError{Name: "ai_mode", err: fmt.Errorf(`ent: validator failed for field "Conversation.ai_mode": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Rating(); ok {
+		if err := conversation.RatingValidator(v); err != nil {
+			return &ValidationError{Name: "rating", err: fmt.Errorf(`ent: validator failed for field "Conversation.rating": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.SentimentLabel(); ok {
 		if err := conversation.SentimentLabelValidator(v); err != nil {
 			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Conversation.sentiment_label": %w`, err)}
@@ -584,6 +616,15 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if value, ok := _u.mutation.NeedsHuman(); ok {
 		_spec.SetField(conversation.FieldNeedsHuman, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Rating(); ok {
+		_spec.SetField(conversation.FieldRating, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating(); ok {
+		_spec.AddField(conversation.FieldRating, field.TypeInt, value)
+	}
+	if _u.mutation.RatingCleared() {
+		_spec.ClearField(conversation.FieldRating, field.TypeInt)
 	}
 	if value, ok := _u.mutation.SentimentLabel(); ok {
 		_spec.SetField(conversation.FieldSentimentLabel, field.TypeEnum, value)
@@ -1043,6 +1084,33 @@ func (_u *ConversationUpdateOne) SetNillableNeedsHuman(v *bool) *ConversationUpd
 	return _u
 }
 
+// SetRating sets the "rating" field.
+func (_u *ConversationUpdateOne) SetRating(v int) *ConversationUpdateOne {
+	_u.mutation.ResetRating()
+	_u.mutation.SetRating(v)
+	return _u
+}
+
+// SetNillableRating sets the "rating" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableRating(v *int) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetRating(*v)
+	}
+	return _u
+}
+
+// AddRating adds value to the "rating" field.
+func (_u *ConversationUpdateOne) AddRating(v int) *ConversationUpdateOne {
+	_u.mutation.AddRating(v)
+	return _u
+}
+
+// ClearRating clears the value of the "rating" field.
+func (_u *ConversationUpdateOne) ClearRating() *ConversationUpdateOne {
+	_u.mutation.ClearRating()
+	return _u
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (_u *ConversationUpdateOne) SetSentimentLabel(v conversation.SentimentLabel) *ConversationUpdateOne {
 	_u.mutation.SetSentimentLabel(v)
@@ -1292,6 +1360,11 @@ func (_u *ConversationUpdateOne) check() error {
 			return &ValidationError{Name: "ai_mode", err: fmt.Errorf(`ent: validator failed for field "Conversation.ai_mode": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Rating(); ok {
+		if err := conversation.RatingValidator(v); err != nil {
+			return &ValidationError{Name: "rating", err: fmt.Errorf(`ent: validator failed for field "Conversation.rating": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.SentimentLabel(); ok {
 		if err := conversation.SentimentLabelValidator(v); err != nil {
 			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Conversation.sentiment_label": %w`, err)}
@@ -1394,6 +1467,15 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 	}
 	if value, ok := _u.mutation.NeedsHuman(); ok {
 		_spec.SetField(conversation.FieldNeedsHuman, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Rating(); ok {
+		_spec.SetField(conversation.FieldRating, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating(); ok {
+		_spec.AddField(conversation.FieldRating, field.TypeInt, value)
+	}
+	if _u.mutation.RatingCleared() {
+		_spec.ClearField(conversation.FieldRating, field.TypeInt)
 	}
 	if value, ok := _u.mutation.SentimentLabel(); ok {
 		_spec.SetField(conversation.FieldSentimentLabel, field.TypeEnum, value)

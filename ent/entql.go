@@ -114,6 +114,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			agentsettings.FieldHandoffMessage:             {Type: field.TypeString, Column: agentsettings.FieldHandoffMessage},
 			agentsettings.FieldTone:                       {Type: field.TypeString, Column: agentsettings.FieldTone},
 			agentsettings.FieldSignature:                  {Type: field.TypeString, Column: agentsettings.FieldSignature},
+			agentsettings.FieldReviewPolicy:               {Type: field.TypeJSON, Column: agentsettings.FieldReviewPolicy},
 		},
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
@@ -184,6 +185,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldDisconnectedAt: {Type: field.TypeTime, Column: channel.FieldDisconnectedAt},
 			channel.FieldSyncCursor:     {Type: field.TypeString, Column: channel.FieldSyncCursor},
 			channel.FieldSyncedAt:       {Type: field.TypeTime, Column: channel.FieldSyncedAt},
+			channel.FieldSyncStartedAt:  {Type: field.TypeTime, Column: channel.FieldSyncStartedAt},
 		},
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
@@ -237,6 +239,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			conversation.FieldHandoffReason:  {Type: field.TypeString, Column: conversation.FieldHandoffReason},
 			conversation.FieldHandedOffAt:    {Type: field.TypeTime, Column: conversation.FieldHandedOffAt},
 			conversation.FieldNeedsHuman:     {Type: field.TypeBool, Column: conversation.FieldNeedsHuman},
+			conversation.FieldRating:         {Type: field.TypeInt, Column: conversation.FieldRating},
 			conversation.FieldSentimentLabel: {Type: field.TypeEnum, Column: conversation.FieldSentimentLabel},
 			conversation.FieldSentimentScore: {Type: field.TypeFloat64, Column: conversation.FieldSentimentScore},
 		},
@@ -423,6 +426,9 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSentAt:            {Type: field.TypeTime, Column: message.FieldSentAt},
 			message.FieldEditedAt:          {Type: field.TypeTime, Column: message.FieldEditedAt},
 			message.FieldDeletedAt:         {Type: field.TypeTime, Column: message.FieldDeletedAt},
+			message.FieldRating:            {Type: field.TypeInt, Column: message.FieldRating},
+			message.FieldReplacedByID:      {Type: field.TypeString, Column: message.FieldReplacedByID},
+			message.FieldReplacedAt:        {Type: field.TypeTime, Column: message.FieldReplacedAt},
 			message.FieldHandoffReason:     {Type: field.TypeString, Column: message.FieldHandoffReason},
 			message.FieldSentimentLabel:    {Type: field.TypeEnum, Column: message.FieldSentimentLabel},
 			message.FieldSentimentScore:    {Type: field.TypeFloat64, Column: message.FieldSentimentScore},
@@ -1566,6 +1572,11 @@ func (f *AgentSettingsFilter) WhereSignature(p entql.StringP) {
 	f.Where(p.Field(agentsettings.FieldSignature))
 }
 
+// WhereReviewPolicy applies the entql json.RawMessage predicate on the review_policy field.
+func (f *AgentSettingsFilter) WhereReviewPolicy(p entql.BytesP) {
+	f.Where(p.Field(agentsettings.FieldReviewPolicy))
+}
+
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.
 func (f *AgentSettingsFilter) WhereHasWorkspace() {
 	f.Where(entql.HasEdge("workspace"))
@@ -1883,6 +1894,11 @@ func (f *ChannelFilter) WhereSyncedAt(p entql.TimeP) {
 	f.Where(p.Field(channel.FieldSyncedAt))
 }
 
+// WhereSyncStartedAt applies the entql time.Time predicate on the sync_started_at field.
+func (f *ChannelFilter) WhereSyncStartedAt(p entql.TimeP) {
+	f.Where(p.Field(channel.FieldSyncStartedAt))
+}
+
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.
 func (f *ChannelFilter) WhereHasWorkspace() {
 	f.Where(entql.HasEdge("workspace"))
@@ -2180,6 +2196,11 @@ func (f *ConversationFilter) WhereHandedOffAt(p entql.TimeP) {
 // WhereNeedsHuman applies the entql bool predicate on the needs_human field.
 func (f *ConversationFilter) WhereNeedsHuman(p entql.BoolP) {
 	f.Where(p.Field(conversation.FieldNeedsHuman))
+}
+
+// WhereRating applies the entql int predicate on the rating field.
+func (f *ConversationFilter) WhereRating(p entql.IntP) {
+	f.Where(p.Field(conversation.FieldRating))
 }
 
 // WhereSentimentLabel applies the entql string predicate on the sentiment_label field.
@@ -3148,6 +3169,21 @@ func (f *MessageFilter) WhereEditedAt(p entql.TimeP) {
 // WhereDeletedAt applies the entql time.Time predicate on the deleted_at field.
 func (f *MessageFilter) WhereDeletedAt(p entql.TimeP) {
 	f.Where(p.Field(message.FieldDeletedAt))
+}
+
+// WhereRating applies the entql int predicate on the rating field.
+func (f *MessageFilter) WhereRating(p entql.IntP) {
+	f.Where(p.Field(message.FieldRating))
+}
+
+// WhereReplacedByID applies the entql string predicate on the replaced_by_id field.
+func (f *MessageFilter) WhereReplacedByID(p entql.StringP) {
+	f.Where(p.Field(message.FieldReplacedByID))
+}
+
+// WhereReplacedAt applies the entql time.Time predicate on the replaced_at field.
+func (f *MessageFilter) WhereReplacedAt(p entql.TimeP) {
+	f.Where(p.Field(message.FieldReplacedAt))
 }
 
 // WhereHandoffReason applies the entql string predicate on the handoff_reason field.

@@ -439,6 +439,11 @@ func (_q *AgentSettingsQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, agentsettings.FieldSignature)
 				fieldSeen[agentsettings.FieldSignature] = struct{}{}
 			}
+		case "reviewPolicy":
+			if _, ok := fieldSeen[agentsettings.FieldReviewPolicy]; !ok {
+				selectedFields = append(selectedFields, agentsettings.FieldReviewPolicy)
+				fieldSeen[agentsettings.FieldReviewPolicy] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -1522,6 +1527,11 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, conversation.FieldNeedsHuman)
 				fieldSeen[conversation.FieldNeedsHuman] = struct{}{}
 			}
+		case "rating":
+			if _, ok := fieldSeen[conversation.FieldRating]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldRating)
+				fieldSeen[conversation.FieldRating] = struct{}{}
+			}
 		case "sentimentLabel":
 			if _, ok := fieldSeen[conversation.FieldSentimentLabel]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldSentimentLabel)
@@ -2488,6 +2498,21 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[message.FieldDeletedAt]; !ok {
 				selectedFields = append(selectedFields, message.FieldDeletedAt)
 				fieldSeen[message.FieldDeletedAt] = struct{}{}
+			}
+		case "rating":
+			if _, ok := fieldSeen[message.FieldRating]; !ok {
+				selectedFields = append(selectedFields, message.FieldRating)
+				fieldSeen[message.FieldRating] = struct{}{}
+			}
+		case "replacedByID":
+			if _, ok := fieldSeen[message.FieldReplacedByID]; !ok {
+				selectedFields = append(selectedFields, message.FieldReplacedByID)
+				fieldSeen[message.FieldReplacedByID] = struct{}{}
+			}
+		case "replacedAt":
+			if _, ok := fieldSeen[message.FieldReplacedAt]; !ok {
+				selectedFields = append(selectedFields, message.FieldReplacedAt)
+				fieldSeen[message.FieldReplacedAt] = struct{}{}
 			}
 		case "handoffReason":
 			if _, ok := fieldSeen[message.FieldHandoffReason]; !ok {

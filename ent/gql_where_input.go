@@ -2564,6 +2564,18 @@ type ConversationWhereInput struct {
 	NeedsHuman    *bool `json:"needsHuman,omitempty"`
 	NeedsHumanNEQ *bool `json:"needsHumanNEQ,omitempty"`
 
+	// "rating" field predicates.
+	Rating       *int  `json:"rating,omitempty"`
+	RatingNEQ    *int  `json:"ratingNEQ,omitempty"`
+	RatingIn     []int `json:"ratingIn,omitempty"`
+	RatingNotIn  []int `json:"ratingNotIn,omitempty"`
+	RatingGT     *int  `json:"ratingGT,omitempty"`
+	RatingGTE    *int  `json:"ratingGTE,omitempty"`
+	RatingLT     *int  `json:"ratingLT,omitempty"`
+	RatingLTE    *int  `json:"ratingLTE,omitempty"`
+	RatingIsNil  bool  `json:"ratingIsNil,omitempty"`
+	RatingNotNil bool  `json:"ratingNotNil,omitempty"`
+
 	// "sentiment_label" field predicates.
 	SentimentLabel       *conversation.SentimentLabel  `json:"sentimentLabel,omitempty"`
 	SentimentLabelNEQ    *conversation.SentimentLabel  `json:"sentimentLabelNEQ,omitempty"`
@@ -3186,6 +3198,36 @@ func (i *ConversationWhereInput) P() (predicate.Conversation, error) {
 	}
 	if i.NeedsHumanNEQ != nil {
 		predicates = append(predicates, conversation.NeedsHumanNEQ(*i.NeedsHumanNEQ))
+	}
+	if i.Rating != nil {
+		predicates = append(predicates, conversation.RatingEQ(*i.Rating))
+	}
+	if i.RatingNEQ != nil {
+		predicates = append(predicates, conversation.RatingNEQ(*i.RatingNEQ))
+	}
+	if len(i.RatingIn) > 0 {
+		predicates = append(predicates, conversation.RatingIn(i.RatingIn...))
+	}
+	if len(i.RatingNotIn) > 0 {
+		predicates = append(predicates, conversation.RatingNotIn(i.RatingNotIn...))
+	}
+	if i.RatingGT != nil {
+		predicates = append(predicates, conversation.RatingGT(*i.RatingGT))
+	}
+	if i.RatingGTE != nil {
+		predicates = append(predicates, conversation.RatingGTE(*i.RatingGTE))
+	}
+	if i.RatingLT != nil {
+		predicates = append(predicates, conversation.RatingLT(*i.RatingLT))
+	}
+	if i.RatingLTE != nil {
+		predicates = append(predicates, conversation.RatingLTE(*i.RatingLTE))
+	}
+	if i.RatingIsNil {
+		predicates = append(predicates, conversation.RatingIsNil())
+	}
+	if i.RatingNotNil {
+		predicates = append(predicates, conversation.RatingNotNil())
 	}
 	if i.SentimentLabel != nil {
 		predicates = append(predicates, conversation.SentimentLabelEQ(*i.SentimentLabel))
@@ -4287,6 +4329,30 @@ type MessageWhereInput struct {
 	DeletedAtIsNil  bool        `json:"deletedAtIsNil,omitempty"`
 	DeletedAtNotNil bool        `json:"deletedAtNotNil,omitempty"`
 
+	// "rating" field predicates.
+	Rating       *int  `json:"rating,omitempty"`
+	RatingNEQ    *int  `json:"ratingNEQ,omitempty"`
+	RatingIn     []int `json:"ratingIn,omitempty"`
+	RatingNotIn  []int `json:"ratingNotIn,omitempty"`
+	RatingGT     *int  `json:"ratingGT,omitempty"`
+	RatingGTE    *int  `json:"ratingGTE,omitempty"`
+	RatingLT     *int  `json:"ratingLT,omitempty"`
+	RatingLTE    *int  `json:"ratingLTE,omitempty"`
+	RatingIsNil  bool  `json:"ratingIsNil,omitempty"`
+	RatingNotNil bool  `json:"ratingNotNil,omitempty"`
+
+	// "replaced_at" field predicates.
+	ReplacedAt       *time.Time  `json:"replacedAt,omitempty"`
+	ReplacedAtNEQ    *time.Time  `json:"replacedAtNEQ,omitempty"`
+	ReplacedAtIn     []time.Time `json:"replacedAtIn,omitempty"`
+	ReplacedAtNotIn  []time.Time `json:"replacedAtNotIn,omitempty"`
+	ReplacedAtGT     *time.Time  `json:"replacedAtGT,omitempty"`
+	ReplacedAtGTE    *time.Time  `json:"replacedAtGTE,omitempty"`
+	ReplacedAtLT     *time.Time  `json:"replacedAtLT,omitempty"`
+	ReplacedAtLTE    *time.Time  `json:"replacedAtLTE,omitempty"`
+	ReplacedAtIsNil  bool        `json:"replacedAtIsNil,omitempty"`
+	ReplacedAtNotNil bool        `json:"replacedAtNotNil,omitempty"`
+
 	// "handoff_reason" field predicates.
 	HandoffReason             *string  `json:"handoffReason,omitempty"`
 	HandoffReasonNEQ          *string  `json:"handoffReasonNEQ,omitempty"`
@@ -5031,6 +5097,66 @@ func (i *MessageWhereInput) P() (predicate.Message, error) {
 	}
 	if i.DeletedAtNotNil {
 		predicates = append(predicates, message.DeletedAtNotNil())
+	}
+	if i.Rating != nil {
+		predicates = append(predicates, message.RatingEQ(*i.Rating))
+	}
+	if i.RatingNEQ != nil {
+		predicates = append(predicates, message.RatingNEQ(*i.RatingNEQ))
+	}
+	if len(i.RatingIn) > 0 {
+		predicates = append(predicates, message.RatingIn(i.RatingIn...))
+	}
+	if len(i.RatingNotIn) > 0 {
+		predicates = append(predicates, message.RatingNotIn(i.RatingNotIn...))
+	}
+	if i.RatingGT != nil {
+		predicates = append(predicates, message.RatingGT(*i.RatingGT))
+	}
+	if i.RatingGTE != nil {
+		predicates = append(predicates, message.RatingGTE(*i.RatingGTE))
+	}
+	if i.RatingLT != nil {
+		predicates = append(predicates, message.RatingLT(*i.RatingLT))
+	}
+	if i.RatingLTE != nil {
+		predicates = append(predicates, message.RatingLTE(*i.RatingLTE))
+	}
+	if i.RatingIsNil {
+		predicates = append(predicates, message.RatingIsNil())
+	}
+	if i.RatingNotNil {
+		predicates = append(predicates, message.RatingNotNil())
+	}
+	if i.ReplacedAt != nil {
+		predicates = append(predicates, message.ReplacedAtEQ(*i.ReplacedAt))
+	}
+	if i.ReplacedAtNEQ != nil {
+		predicates = append(predicates, message.ReplacedAtNEQ(*i.ReplacedAtNEQ))
+	}
+	if len(i.ReplacedAtIn) > 0 {
+		predicates = append(predicates, message.ReplacedAtIn(i.ReplacedAtIn...))
+	}
+	if len(i.ReplacedAtNotIn) > 0 {
+		predicates = append(predicates, message.ReplacedAtNotIn(i.ReplacedAtNotIn...))
+	}
+	if i.ReplacedAtGT != nil {
+		predicates = append(predicates, message.ReplacedAtGT(*i.ReplacedAtGT))
+	}
+	if i.ReplacedAtGTE != nil {
+		predicates = append(predicates, message.ReplacedAtGTE(*i.ReplacedAtGTE))
+	}
+	if i.ReplacedAtLT != nil {
+		predicates = append(predicates, message.ReplacedAtLT(*i.ReplacedAtLT))
+	}
+	if i.ReplacedAtLTE != nil {
+		predicates = append(predicates, message.ReplacedAtLTE(*i.ReplacedAtLTE))
+	}
+	if i.ReplacedAtIsNil {
+		predicates = append(predicates, message.ReplacedAtIsNil())
+	}
+	if i.ReplacedAtNotNil {
+		predicates = append(predicates, message.ReplacedAtNotNil())
 	}
 	if i.HandoffReason != nil {
 		predicates = append(predicates, message.HandoffReasonEQ(*i.HandoffReason))

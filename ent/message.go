@@ -68,6 +68,12 @@ type Message struct {
 	EditedAt *time.Time `json:"edited_at,omitempty"`
 	// DeletedAt holds the value of the "deleted_at" field.
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// Rating holds the value of the "rating" field.
+	Rating *int `json:"rating,omitempty"`
+	// ReplacedByID holds the value of the "replaced_by_id" field.
+	ReplacedByID *pulid.ID `json:"replaced_by_id,omitempty"`
+	// ReplacedAt holds the value of the "replaced_at" field.
+	ReplacedAt *time.Time `json:"replaced_at,omitempty"`
 	// HandoffReason holds the value of the "handoff_reason" field.
 	HandoffReason string `json:"handoff_reason,omitempty"`
 	// SentimentLabel holds the value of the "sentiment_label" field.
@@ -146,7 +152,7 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case message.FieldContactID:
+		case message.FieldContactID, message.FieldReplacedByID:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case message.FieldAttachments, message.FieldMetadata:
 			values[i] = new([]byte)
@@ -154,9 +160,11 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case message.FieldSentimentScore:
 			values[i] = new(sql.NullFloat64)
+		case message.FieldRating:
+			values[i] = new(sql.NullInt64)
 		case message.FieldDirection, message.FieldAuthorKind, message.FieldAuthorID, message.FieldType, message.FieldText, message.FieldExternalID, message.FieldParentExternalID, message.FieldReplyToExternalID, message.FieldDeliveryStatus, message.FieldErrorCode, message.FieldErrorMessage, message.FieldHandoffReason, message.FieldSentimentLabel:
 			values[i] = new(sql.NullString)
-		case message.FieldCreatedAt, message.FieldUpdatedAt, message.FieldSentAt, message.FieldEditedAt, message.FieldDeletedAt:
+		case message.FieldCreatedAt, message.FieldUpdatedAt, message.FieldSentAt, message.FieldEditedAt, message.FieldDeletedAt, message.FieldReplacedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -319,6 +327,27 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 				_m.DeletedAt = new(time.Time)
 				*_m.DeletedAt = value.Time
 			}
+		case message.FieldRating:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating", values[i])
+			} else if value.Valid {
+				_m.Rating = new(int)
+				*_m.Rating = int(value.Int64)
+			}
+		case message.FieldReplacedByID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field replaced_by_id", values[i])
+			} else if value.Valid {
+				_m.ReplacedByID = new(pulid.ID)
+				*_m.ReplacedByID = *value.S.(*pulid.ID)
+			}
+		case message.FieldReplacedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field replaced_at", values[i])
+			} else if value.Valid {
+				_m.ReplacedAt = new(time.Time)
+				*_m.ReplacedAt = value.Time
+			}
 		case message.FieldHandoffReason:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field handoff_reason", values[i])
@@ -466,6 +495,21 @@ func (_m *Message) String() string {
 	builder.WriteString(", ")
 	if v := _m.DeletedAt; v != nil {
 		builder.WriteString("deleted_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.Rating; v != nil {
+		builder.WriteString("rating=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ReplacedByID; v != nil {
+		builder.WriteString("replaced_by_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ReplacedAt; v != nil {
+		builder.WriteString("replaced_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")

@@ -281,6 +281,48 @@ func (_c *MessageCreate) SetNillableDeletedAt(v *time.Time) *MessageCreate {
 	return _c
 }
 
+// SetRating sets the "rating" field.
+func (_c *MessageCreate) SetRating(v int) *MessageCreate {
+	_c.mutation.SetRating(v)
+	return _c
+}
+
+// SetNillableRating sets the "rating" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableRating(v *int) *MessageCreate {
+	if v != nil {
+		_c.SetRating(*v)
+	}
+	return _c
+}
+
+// SetReplacedByID sets the "replaced_by_id" field.
+func (_c *MessageCreate) SetReplacedByID(v pulid.ID) *MessageCreate {
+	_c.mutation.SetReplacedByID(v)
+	return _c
+}
+
+// SetNillableReplacedByID sets the "replaced_by_id" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableReplacedByID(v *pulid.ID) *MessageCreate {
+	if v != nil {
+		_c.SetReplacedByID(*v)
+	}
+	return _c
+}
+
+// SetReplacedAt sets the "replaced_at" field.
+func (_c *MessageCreate) SetReplacedAt(v time.Time) *MessageCreate {
+	_c.mutation.SetReplacedAt(v)
+	return _c
+}
+
+// SetNillableReplacedAt sets the "replaced_at" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableReplacedAt(v *time.Time) *MessageCreate {
+	if v != nil {
+		_c.SetReplacedAt(*v)
+	}
+	return _c
+}
+
 // SetHandoffReason sets the "handoff_reason" field.
 func (_c *MessageCreate) SetHandoffReason(v string) *MessageCreate {
 	_c.mutation.SetHandoffReason(v)
@@ -501,6 +543,11 @@ func (_c *MessageCreate) check() error {
 	if _, ok := _c.mutation.SentAt(); !ok {
 		return &ValidationError{Name: "sent_at", err: errors.New(`ent: missing required field "Message.sent_at"`)}
 	}
+	if v, ok := _c.mutation.Rating(); ok {
+		if err := message.RatingValidator(v); err != nil {
+			return &ValidationError{Name: "rating", err: fmt.Errorf(`ent: validator failed for field "Message.rating": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.SentimentLabel(); ok {
 		if err := message.SentimentLabelValidator(v); err != nil {
 			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Message.sentiment_label": %w`, err)}
@@ -623,6 +670,18 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DeletedAt(); ok {
 		_spec.SetField(message.FieldDeletedAt, field.TypeTime, value)
 		_node.DeletedAt = &value
+	}
+	if value, ok := _c.mutation.Rating(); ok {
+		_spec.SetField(message.FieldRating, field.TypeInt, value)
+		_node.Rating = &value
+	}
+	if value, ok := _c.mutation.ReplacedByID(); ok {
+		_spec.SetField(message.FieldReplacedByID, field.TypeString, value)
+		_node.ReplacedByID = &value
+	}
+	if value, ok := _c.mutation.ReplacedAt(); ok {
+		_spec.SetField(message.FieldReplacedAt, field.TypeTime, value)
+		_node.ReplacedAt = &value
 	}
 	if value, ok := _c.mutation.HandoffReason(); ok {
 		_spec.SetField(message.FieldHandoffReason, field.TypeString, value)
@@ -992,6 +1051,66 @@ func (u *MessageUpsert) UpdateDeletedAt() *MessageUpsert {
 // ClearDeletedAt clears the value of the "deleted_at" field.
 func (u *MessageUpsert) ClearDeletedAt() *MessageUpsert {
 	u.SetNull(message.FieldDeletedAt)
+	return u
+}
+
+// SetRating sets the "rating" field.
+func (u *MessageUpsert) SetRating(v int) *MessageUpsert {
+	u.Set(message.FieldRating, v)
+	return u
+}
+
+// UpdateRating sets the "rating" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateRating() *MessageUpsert {
+	u.SetExcluded(message.FieldRating)
+	return u
+}
+
+// AddRating adds v to the "rating" field.
+func (u *MessageUpsert) AddRating(v int) *MessageUpsert {
+	u.Add(message.FieldRating, v)
+	return u
+}
+
+// ClearRating clears the value of the "rating" field.
+func (u *MessageUpsert) ClearRating() *MessageUpsert {
+	u.SetNull(message.FieldRating)
+	return u
+}
+
+// SetReplacedByID sets the "replaced_by_id" field.
+func (u *MessageUpsert) SetReplacedByID(v pulid.ID) *MessageUpsert {
+	u.Set(message.FieldReplacedByID, v)
+	return u
+}
+
+// UpdateReplacedByID sets the "replaced_by_id" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateReplacedByID() *MessageUpsert {
+	u.SetExcluded(message.FieldReplacedByID)
+	return u
+}
+
+// ClearReplacedByID clears the value of the "replaced_by_id" field.
+func (u *MessageUpsert) ClearReplacedByID() *MessageUpsert {
+	u.SetNull(message.FieldReplacedByID)
+	return u
+}
+
+// SetReplacedAt sets the "replaced_at" field.
+func (u *MessageUpsert) SetReplacedAt(v time.Time) *MessageUpsert {
+	u.Set(message.FieldReplacedAt, v)
+	return u
+}
+
+// UpdateReplacedAt sets the "replaced_at" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateReplacedAt() *MessageUpsert {
+	u.SetExcluded(message.FieldReplacedAt)
+	return u
+}
+
+// ClearReplacedAt clears the value of the "replaced_at" field.
+func (u *MessageUpsert) ClearReplacedAt() *MessageUpsert {
+	u.SetNull(message.FieldReplacedAt)
 	return u
 }
 
@@ -1401,6 +1520,76 @@ func (u *MessageUpsertOne) UpdateDeletedAt() *MessageUpsertOne {
 func (u *MessageUpsertOne) ClearDeletedAt() *MessageUpsertOne {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearDeletedAt()
+	})
+}
+
+// SetRating sets the "rating" field.
+func (u *MessageUpsertOne) SetRating(v int) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetRating(v)
+	})
+}
+
+// AddRating adds v to the "rating" field.
+func (u *MessageUpsertOne) AddRating(v int) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.AddRating(v)
+	})
+}
+
+// UpdateRating sets the "rating" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateRating() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateRating()
+	})
+}
+
+// ClearRating clears the value of the "rating" field.
+func (u *MessageUpsertOne) ClearRating() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearRating()
+	})
+}
+
+// SetReplacedByID sets the "replaced_by_id" field.
+func (u *MessageUpsertOne) SetReplacedByID(v pulid.ID) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetReplacedByID(v)
+	})
+}
+
+// UpdateReplacedByID sets the "replaced_by_id" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateReplacedByID() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateReplacedByID()
+	})
+}
+
+// ClearReplacedByID clears the value of the "replaced_by_id" field.
+func (u *MessageUpsertOne) ClearReplacedByID() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearReplacedByID()
+	})
+}
+
+// SetReplacedAt sets the "replaced_at" field.
+func (u *MessageUpsertOne) SetReplacedAt(v time.Time) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetReplacedAt(v)
+	})
+}
+
+// UpdateReplacedAt sets the "replaced_at" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateReplacedAt() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateReplacedAt()
+	})
+}
+
+// ClearReplacedAt clears the value of the "replaced_at" field.
+func (u *MessageUpsertOne) ClearReplacedAt() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearReplacedAt()
 	})
 }
 
@@ -1987,6 +2176,76 @@ func (u *MessageUpsertBulk) UpdateDeletedAt() *MessageUpsertBulk {
 func (u *MessageUpsertBulk) ClearDeletedAt() *MessageUpsertBulk {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearDeletedAt()
+	})
+}
+
+// SetRating sets the "rating" field.
+func (u *MessageUpsertBulk) SetRating(v int) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetRating(v)
+	})
+}
+
+// AddRating adds v to the "rating" field.
+func (u *MessageUpsertBulk) AddRating(v int) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.AddRating(v)
+	})
+}
+
+// UpdateRating sets the "rating" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateRating() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateRating()
+	})
+}
+
+// ClearRating clears the value of the "rating" field.
+func (u *MessageUpsertBulk) ClearRating() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearRating()
+	})
+}
+
+// SetReplacedByID sets the "replaced_by_id" field.
+func (u *MessageUpsertBulk) SetReplacedByID(v pulid.ID) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetReplacedByID(v)
+	})
+}
+
+// UpdateReplacedByID sets the "replaced_by_id" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateReplacedByID() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateReplacedByID()
+	})
+}
+
+// ClearReplacedByID clears the value of the "replaced_by_id" field.
+func (u *MessageUpsertBulk) ClearReplacedByID() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearReplacedByID()
+	})
+}
+
+// SetReplacedAt sets the "replaced_at" field.
+func (u *MessageUpsertBulk) SetReplacedAt(v time.Time) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetReplacedAt(v)
+	})
+}
+
+// UpdateReplacedAt sets the "replaced_at" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateReplacedAt() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateReplacedAt()
+	})
+}
+
+// ClearReplacedAt clears the value of the "replaced_at" field.
+func (u *MessageUpsertBulk) ClearReplacedAt() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearReplacedAt()
 	})
 }
 

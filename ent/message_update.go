@@ -286,6 +286,73 @@ func (_u *MessageUpdate) ClearDeletedAt() *MessageUpdate {
 	return _u
 }
 
+// SetRating sets the "rating" field.
+func (_u *MessageUpdate) SetRating(v int) *MessageUpdate {
+	_u.mutation.ResetRating()
+	_u.mutation.SetRating(v)
+	return _u
+}
+
+// SetNillableRating sets the "rating" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableRating(v *int) *MessageUpdate {
+	if v != nil {
+		_u.SetRating(*v)
+	}
+	return _u
+}
+
+// AddRating adds value to the "rating" field.
+func (_u *MessageUpdate) AddRating(v int) *MessageUpdate {
+	_u.mutation.AddRating(v)
+	return _u
+}
+
+// ClearRating clears the value of the "rating" field.
+func (_u *MessageUpdate) ClearRating() *MessageUpdate {
+	_u.mutation.ClearRating()
+	return _u
+}
+
+// SetReplacedByID sets the "replaced_by_id" field.
+func (_u *MessageUpdate) SetReplacedByID(v pulid.ID) *MessageUpdate {
+	_u.mutation.SetReplacedByID(v)
+	return _u
+}
+
+// SetNillableReplacedByID sets the "replaced_by_id" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableReplacedByID(v *pulid.ID) *MessageUpdate {
+	if v != nil {
+		_u.SetReplacedByID(*v)
+	}
+	return _u
+}
+
+// ClearReplacedByID clears the value of the "replaced_by_id" field.
+func (_u *MessageUpdate) ClearReplacedByID() *MessageUpdate {
+	_u.mutation.ClearReplacedByID()
+	return _u
+}
+
+// SetReplacedAt sets the "replaced_at" field.
+func (_u *MessageUpdate) SetReplacedAt(v time.Time) *MessageUpdate {
+	_u.mutation.SetReplacedAt(v)
+	return _u
+}
+
+// SetNillableReplacedAt sets the "replaced_at" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableReplacedAt(v *time.Time) *MessageUpdate {
+	if v != nil {
+		_u.SetReplacedAt(*v)
+	}
+	return _u
+}
+
+// ClearReplacedAt clears the value of the "replaced_at" field.
+func (_u *MessageUpdate) ClearReplacedAt() *MessageUpdate {
+	_u.mutation.ClearReplacedAt()
+	return _u
+}
+
 // SetHandoffReason sets the "handoff_reason" field.
 func (_u *MessageUpdate) SetHandoffReason(v string) *MessageUpdate {
 	_u.mutation.SetHandoffReason(v)
@@ -443,6 +510,11 @@ func (_u *MessageUpdate) check() error {
 			return &ValidationError{Name: "delivery_status", err: fmt.Errorf(`ent: validator failed for field "Message.delivery_status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Rating(); ok {
+		if err := message.RatingValidator(v); err != nil {
+			return &ValidationError{Name: "rating", err: fmt.Errorf(`ent: validator failed for field "Message.rating": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.SentimentLabel(); ok {
 		if err := message.SentimentLabelValidator(v); err != nil {
 			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Message.sentiment_label": %w`, err)}
@@ -551,6 +623,27 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.DeletedAtCleared() {
 		_spec.ClearField(message.FieldDeletedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Rating(); ok {
+		_spec.SetField(message.FieldRating, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating(); ok {
+		_spec.AddField(message.FieldRating, field.TypeInt, value)
+	}
+	if _u.mutation.RatingCleared() {
+		_spec.ClearField(message.FieldRating, field.TypeInt)
+	}
+	if value, ok := _u.mutation.ReplacedByID(); ok {
+		_spec.SetField(message.FieldReplacedByID, field.TypeString, value)
+	}
+	if _u.mutation.ReplacedByIDCleared() {
+		_spec.ClearField(message.FieldReplacedByID, field.TypeString)
+	}
+	if value, ok := _u.mutation.ReplacedAt(); ok {
+		_spec.SetField(message.FieldReplacedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ReplacedAtCleared() {
+		_spec.ClearField(message.FieldReplacedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.HandoffReason(); ok {
 		_spec.SetField(message.FieldHandoffReason, field.TypeString, value)
@@ -905,6 +998,73 @@ func (_u *MessageUpdateOne) ClearDeletedAt() *MessageUpdateOne {
 	return _u
 }
 
+// SetRating sets the "rating" field.
+func (_u *MessageUpdateOne) SetRating(v int) *MessageUpdateOne {
+	_u.mutation.ResetRating()
+	_u.mutation.SetRating(v)
+	return _u
+}
+
+// SetNillableRating sets the "rating" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableRating(v *int) *MessageUpdateOne {
+	if v != nil {
+		_u.SetRating(*v)
+	}
+	return _u
+}
+
+// AddRating adds value to the "rating" field.
+func (_u *MessageUpdateOne) AddRating(v int) *MessageUpdateOne {
+	_u.mutation.AddRating(v)
+	return _u
+}
+
+// ClearRating clears the value of the "rating" field.
+func (_u *MessageUpdateOne) ClearRating() *MessageUpdateOne {
+	_u.mutation.ClearRating()
+	return _u
+}
+
+// SetReplacedByID sets the "replaced_by_id" field.
+func (_u *MessageUpdateOne) SetReplacedByID(v pulid.ID) *MessageUpdateOne {
+	_u.mutation.SetReplacedByID(v)
+	return _u
+}
+
+// SetNillableReplacedByID sets the "replaced_by_id" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableReplacedByID(v *pulid.ID) *MessageUpdateOne {
+	if v != nil {
+		_u.SetReplacedByID(*v)
+	}
+	return _u
+}
+
+// ClearReplacedByID clears the value of the "replaced_by_id" field.
+func (_u *MessageUpdateOne) ClearReplacedByID() *MessageUpdateOne {
+	_u.mutation.ClearReplacedByID()
+	return _u
+}
+
+// SetReplacedAt sets the "replaced_at" field.
+func (_u *MessageUpdateOne) SetReplacedAt(v time.Time) *MessageUpdateOne {
+	_u.mutation.SetReplacedAt(v)
+	return _u
+}
+
+// SetNillableReplacedAt sets the "replaced_at" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableReplacedAt(v *time.Time) *MessageUpdateOne {
+	if v != nil {
+		_u.SetReplacedAt(*v)
+	}
+	return _u
+}
+
+// ClearReplacedAt clears the value of the "replaced_at" field.
+func (_u *MessageUpdateOne) ClearReplacedAt() *MessageUpdateOne {
+	_u.mutation.ClearReplacedAt()
+	return _u
+}
+
 // SetHandoffReason sets the "handoff_reason" field.
 func (_u *MessageUpdateOne) SetHandoffReason(v string) *MessageUpdateOne {
 	_u.mutation.SetHandoffReason(v)
@@ -1075,6 +1235,11 @@ func (_u *MessageUpdateOne) check() error {
 			return &ValidationError{Name: "delivery_status", err: fmt.Errorf(`ent: validator failed for field "Message.delivery_status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Rating(); ok {
+		if err := message.RatingValidator(v); err != nil {
+			return &ValidationError{Name: "rating", err: fmt.Errorf(`ent: validator failed for field "Message.rating": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.SentimentLabel(); ok {
 		if err := message.SentimentLabelValidator(v); err != nil {
 			return &ValidationError{Name: "sentiment_label", err: fmt.Errorf(`ent: validator failed for field "Message.sentiment_label": %w`, err)}
@@ -1200,6 +1365,27 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 	}
 	if _u.mutation.DeletedAtCleared() {
 		_spec.ClearField(message.FieldDeletedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Rating(); ok {
+		_spec.SetField(message.FieldRating, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating(); ok {
+		_spec.AddField(message.FieldRating, field.TypeInt, value)
+	}
+	if _u.mutation.RatingCleared() {
+		_spec.ClearField(message.FieldRating, field.TypeInt)
+	}
+	if value, ok := _u.mutation.ReplacedByID(); ok {
+		_spec.SetField(message.FieldReplacedByID, field.TypeString, value)
+	}
+	if _u.mutation.ReplacedByIDCleared() {
+		_spec.ClearField(message.FieldReplacedByID, field.TypeString)
+	}
+	if value, ok := _u.mutation.ReplacedAt(); ok {
+		_spec.SetField(message.FieldReplacedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ReplacedAtCleared() {
+		_spec.ClearField(message.FieldReplacedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.HandoffReason(); ok {
 		_spec.SetField(message.FieldHandoffReason, field.TypeString, value)

@@ -2694,6 +2694,7 @@ type AgentSettingsMutation struct {
 	handoff_message                 *string
 	tone                            *string
 	signature                       *string
+	review_policy                   *schematype.ReviewPolicy
 	clearedFields                   map[string]struct{}
 	workspace                       *pulid.ID
 	clearedworkspace                bool
@@ -3336,6 +3337,55 @@ func (m *AgentSettingsMutation) ResetSignature() {
 	m.signature = nil
 }
 
+// SetReviewPolicy sets the "review_policy" field.
+func (m *AgentSettingsMutation) SetReviewPolicy(sp schematype.ReviewPolicy) {
+	m.review_policy = &sp
+}
+
+// ReviewPolicy returns the value of the "review_policy" field in the mutation.
+func (m *AgentSettingsMutation) ReviewPolicy() (r schematype.ReviewPolicy, exists bool) {
+	v := m.review_policy
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewPolicy returns the old "review_policy" field's value of the AgentSettings entity.
+// If the AgentSettings object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentSettingsMutation) OldReviewPolicy(ctx context.Context) (v schematype.ReviewPolicy, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewPolicy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewPolicy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewPolicy: %w", err)
+	}
+	return oldValue.ReviewPolicy, nil
+}
+
+// ClearReviewPolicy clears the value of the "review_policy" field.
+func (m *AgentSettingsMutation) ClearReviewPolicy() {
+	m.review_policy = nil
+	m.clearedFields[agentsettings.FieldReviewPolicy] = struct{}{}
+}
+
+// ReviewPolicyCleared returns if the "review_policy" field was cleared in this mutation.
+func (m *AgentSettingsMutation) ReviewPolicyCleared() bool {
+	_, ok := m.clearedFields[agentsettings.FieldReviewPolicy]
+	return ok
+}
+
+// ResetReviewPolicy resets all changes to the "review_policy" field.
+func (m *AgentSettingsMutation) ResetReviewPolicy() {
+	m.review_policy = nil
+	delete(m.clearedFields, agentsettings.FieldReviewPolicy)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *AgentSettingsMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -3397,7 +3447,7 @@ func (m *AgentSettingsMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentSettingsMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, agentsettings.FieldCreatedAt)
 	}
@@ -3434,6 +3484,9 @@ func (m *AgentSettingsMutation) Fields() []string {
 	if m.signature != nil {
 		fields = append(fields, agentsettings.FieldSignature)
 	}
+	if m.review_policy != nil {
+		fields = append(fields, agentsettings.FieldReviewPolicy)
+	}
 	return fields
 }
 
@@ -3466,6 +3519,8 @@ func (m *AgentSettingsMutation) Field(name string) (ent.Value, bool) {
 		return m.Tone()
 	case agentsettings.FieldSignature:
 		return m.Signature()
+	case agentsettings.FieldReviewPolicy:
+		return m.ReviewPolicy()
 	}
 	return nil, false
 }
@@ -3499,6 +3554,8 @@ func (m *AgentSettingsMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldTone(ctx)
 	case agentsettings.FieldSignature:
 		return m.OldSignature(ctx)
+	case agentsettings.FieldReviewPolicy:
+		return m.OldReviewPolicy(ctx)
 	}
 	return nil, fmt.Errorf("unknown AgentSettings field %s", name)
 }
@@ -3592,6 +3649,13 @@ func (m *AgentSettingsMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSignature(v)
 		return nil
+	case agentsettings.FieldReviewPolicy:
+		v, ok := value.(schematype.ReviewPolicy)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewPolicy(v)
+		return nil
 	}
 	return fmt.Errorf("unknown AgentSettings field %s", name)
 }
@@ -3655,6 +3719,9 @@ func (m *AgentSettingsMutation) ClearedFields() []string {
 	if m.FieldCleared(agentsettings.FieldBusinessHours) {
 		fields = append(fields, agentsettings.FieldBusinessHours)
 	}
+	if m.FieldCleared(agentsettings.FieldReviewPolicy) {
+		fields = append(fields, agentsettings.FieldReviewPolicy)
+	}
 	return fields
 }
 
@@ -3674,6 +3741,9 @@ func (m *AgentSettingsMutation) ClearField(name string) error {
 		return nil
 	case agentsettings.FieldBusinessHours:
 		m.ClearBusinessHours()
+		return nil
+	case agentsettings.FieldReviewPolicy:
+		m.ClearReviewPolicy()
 		return nil
 	}
 	return fmt.Errorf("unknown AgentSettings nullable field %s", name)
@@ -3718,6 +3788,9 @@ func (m *AgentSettingsMutation) ResetField(name string) error {
 		return nil
 	case agentsettings.FieldSignature:
 		m.ResetSignature()
+		return nil
+	case agentsettings.FieldReviewPolicy:
+		m.ResetReviewPolicy()
 		return nil
 	}
 	return fmt.Errorf("unknown AgentSettings field %s", name)
@@ -5231,6 +5304,7 @@ type ChannelMutation struct {
 	disconnected_at      *time.Time
 	sync_cursor          *string
 	synced_at            *time.Time
+	sync_started_at      *time.Time
 	clearedFields        map[string]struct{}
 	workspace            *pulid.ID
 	clearedworkspace     bool
@@ -6130,6 +6204,55 @@ func (m *ChannelMutation) ResetSyncedAt() {
 	delete(m.clearedFields, channel.FieldSyncedAt)
 }
 
+// SetSyncStartedAt sets the "sync_started_at" field.
+func (m *ChannelMutation) SetSyncStartedAt(t time.Time) {
+	m.sync_started_at = &t
+}
+
+// SyncStartedAt returns the value of the "sync_started_at" field in the mutation.
+func (m *ChannelMutation) SyncStartedAt() (r time.Time, exists bool) {
+	v := m.sync_started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSyncStartedAt returns the old "sync_started_at" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldSyncStartedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSyncStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSyncStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSyncStartedAt: %w", err)
+	}
+	return oldValue.SyncStartedAt, nil
+}
+
+// ClearSyncStartedAt clears the value of the "sync_started_at" field.
+func (m *ChannelMutation) ClearSyncStartedAt() {
+	m.sync_started_at = nil
+	m.clearedFields[channel.FieldSyncStartedAt] = struct{}{}
+}
+
+// SyncStartedAtCleared returns if the "sync_started_at" field was cleared in this mutation.
+func (m *ChannelMutation) SyncStartedAtCleared() bool {
+	_, ok := m.clearedFields[channel.FieldSyncStartedAt]
+	return ok
+}
+
+// ResetSyncStartedAt resets all changes to the "sync_started_at" field.
+func (m *ChannelMutation) ResetSyncStartedAt() {
+	m.sync_started_at = nil
+	delete(m.clearedFields, channel.FieldSyncStartedAt)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *ChannelMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -6299,7 +6422,7 @@ func (m *ChannelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChannelMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 19)
 	if m.created_at != nil {
 		fields = append(fields, channel.FieldCreatedAt)
 	}
@@ -6354,6 +6477,9 @@ func (m *ChannelMutation) Fields() []string {
 	if m.synced_at != nil {
 		fields = append(fields, channel.FieldSyncedAt)
 	}
+	if m.sync_started_at != nil {
+		fields = append(fields, channel.FieldSyncStartedAt)
+	}
 	return fields
 }
 
@@ -6398,6 +6524,8 @@ func (m *ChannelMutation) Field(name string) (ent.Value, bool) {
 		return m.SyncCursor()
 	case channel.FieldSyncedAt:
 		return m.SyncedAt()
+	case channel.FieldSyncStartedAt:
+		return m.SyncStartedAt()
 	}
 	return nil, false
 }
@@ -6443,6 +6571,8 @@ func (m *ChannelMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldSyncCursor(ctx)
 	case channel.FieldSyncedAt:
 		return m.OldSyncedAt(ctx)
+	case channel.FieldSyncStartedAt:
+		return m.OldSyncStartedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Channel field %s", name)
 }
@@ -6578,6 +6708,13 @@ func (m *ChannelMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSyncedAt(v)
 		return nil
+	case channel.FieldSyncStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSyncStartedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Channel field %s", name)
 }
@@ -6635,6 +6772,9 @@ func (m *ChannelMutation) ClearedFields() []string {
 	if m.FieldCleared(channel.FieldSyncedAt) {
 		fields = append(fields, channel.FieldSyncedAt)
 	}
+	if m.FieldCleared(channel.FieldSyncStartedAt) {
+		fields = append(fields, channel.FieldSyncStartedAt)
+	}
 	return fields
 }
 
@@ -6675,6 +6815,9 @@ func (m *ChannelMutation) ClearField(name string) error {
 		return nil
 	case channel.FieldSyncedAt:
 		m.ClearSyncedAt()
+		return nil
+	case channel.FieldSyncStartedAt:
+		m.ClearSyncStartedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Channel nullable field %s", name)
@@ -6737,6 +6880,9 @@ func (m *ChannelMutation) ResetField(name string) error {
 		return nil
 	case channel.FieldSyncedAt:
 		m.ResetSyncedAt()
+		return nil
+	case channel.FieldSyncStartedAt:
+		m.ResetSyncStartedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Channel field %s", name)
@@ -7899,6 +8045,8 @@ type ConversationMutation struct {
 	handoff_reason     *string
 	handed_off_at      *time.Time
 	needs_human        *bool
+	rating             *int
+	addrating          *int
 	sentiment_label    *conversation.SentimentLabel
 	sentiment_score    *float64
 	addsentiment_score *float64
@@ -8794,6 +8942,76 @@ func (m *ConversationMutation) ResetNeedsHuman() {
 	m.needs_human = nil
 }
 
+// SetRating sets the "rating" field.
+func (m *ConversationMutation) SetRating(i int) {
+	m.rating = &i
+	m.addrating = nil
+}
+
+// Rating returns the value of the "rating" field in the mutation.
+func (m *ConversationMutation) Rating() (r int, exists bool) {
+	v := m.rating
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating returns the old "rating" field's value of the Conversation entity.
+// If the Conversation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationMutation) OldRating(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating: %w", err)
+	}
+	return oldValue.Rating, nil
+}
+
+// AddRating adds i to the "rating" field.
+func (m *ConversationMutation) AddRating(i int) {
+	if m.addrating != nil {
+		*m.addrating += i
+	} else {
+		m.addrating = &i
+	}
+}
+
+// AddedRating returns the value that was added to the "rating" field in this mutation.
+func (m *ConversationMutation) AddedRating() (r int, exists bool) {
+	v := m.addrating
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRating clears the value of the "rating" field.
+func (m *ConversationMutation) ClearRating() {
+	m.rating = nil
+	m.addrating = nil
+	m.clearedFields[conversation.FieldRating] = struct{}{}
+}
+
+// RatingCleared returns if the "rating" field was cleared in this mutation.
+func (m *ConversationMutation) RatingCleared() bool {
+	_, ok := m.clearedFields[conversation.FieldRating]
+	return ok
+}
+
+// ResetRating resets all changes to the "rating" field.
+func (m *ConversationMutation) ResetRating() {
+	m.rating = nil
+	m.addrating = nil
+	delete(m.clearedFields, conversation.FieldRating)
+}
+
 // SetSentimentLabel sets the "sentiment_label" field.
 func (m *ConversationMutation) SetSentimentLabel(cl conversation.SentimentLabel) {
 	m.sentiment_label = &cl
@@ -9217,7 +9435,7 @@ func (m *ConversationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ConversationMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, conversation.FieldCreatedAt)
 	}
@@ -9272,6 +9490,9 @@ func (m *ConversationMutation) Fields() []string {
 	if m.needs_human != nil {
 		fields = append(fields, conversation.FieldNeedsHuman)
 	}
+	if m.rating != nil {
+		fields = append(fields, conversation.FieldRating)
+	}
 	if m.sentiment_label != nil {
 		fields = append(fields, conversation.FieldSentimentLabel)
 	}
@@ -9322,6 +9543,8 @@ func (m *ConversationMutation) Field(name string) (ent.Value, bool) {
 		return m.HandedOffAt()
 	case conversation.FieldNeedsHuman:
 		return m.NeedsHuman()
+	case conversation.FieldRating:
+		return m.Rating()
 	case conversation.FieldSentimentLabel:
 		return m.SentimentLabel()
 	case conversation.FieldSentimentScore:
@@ -9371,6 +9594,8 @@ func (m *ConversationMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldHandedOffAt(ctx)
 	case conversation.FieldNeedsHuman:
 		return m.OldNeedsHuman(ctx)
+	case conversation.FieldRating:
+		return m.OldRating(ctx)
 	case conversation.FieldSentimentLabel:
 		return m.OldSentimentLabel(ctx)
 	case conversation.FieldSentimentScore:
@@ -9510,6 +9735,13 @@ func (m *ConversationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetNeedsHuman(v)
 		return nil
+	case conversation.FieldRating:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating(v)
+		return nil
 	case conversation.FieldSentimentLabel:
 		v, ok := value.(conversation.SentimentLabel)
 		if !ok {
@@ -9532,6 +9764,9 @@ func (m *ConversationMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *ConversationMutation) AddedFields() []string {
 	var fields []string
+	if m.addrating != nil {
+		fields = append(fields, conversation.FieldRating)
+	}
 	if m.addsentiment_score != nil {
 		fields = append(fields, conversation.FieldSentimentScore)
 	}
@@ -9543,6 +9778,8 @@ func (m *ConversationMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *ConversationMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case conversation.FieldRating:
+		return m.AddedRating()
 	case conversation.FieldSentimentScore:
 		return m.AddedSentimentScore()
 	}
@@ -9554,6 +9791,13 @@ func (m *ConversationMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ConversationMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case conversation.FieldRating:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating(v)
+		return nil
 	case conversation.FieldSentimentScore:
 		v, ok := value.(float64)
 		if !ok {
@@ -9595,6 +9839,9 @@ func (m *ConversationMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(conversation.FieldHandedOffAt) {
 		fields = append(fields, conversation.FieldHandedOffAt)
+	}
+	if m.FieldCleared(conversation.FieldRating) {
+		fields = append(fields, conversation.FieldRating)
 	}
 	if m.FieldCleared(conversation.FieldSentimentLabel) {
 		fields = append(fields, conversation.FieldSentimentLabel)
@@ -9642,6 +9889,9 @@ func (m *ConversationMutation) ClearField(name string) error {
 		return nil
 	case conversation.FieldHandedOffAt:
 		m.ClearHandedOffAt()
+		return nil
+	case conversation.FieldRating:
+		m.ClearRating()
 		return nil
 	case conversation.FieldSentimentLabel:
 		m.ClearSentimentLabel()
@@ -9710,6 +9960,9 @@ func (m *ConversationMutation) ResetField(name string) error {
 		return nil
 	case conversation.FieldNeedsHuman:
 		m.ResetNeedsHuman()
+		return nil
+	case conversation.FieldRating:
+		m.ResetRating()
 		return nil
 	case conversation.FieldSentimentLabel:
 		m.ResetSentimentLabel()
@@ -15993,6 +16246,10 @@ type MessageMutation struct {
 	sent_at              *time.Time
 	edited_at            *time.Time
 	deleted_at           *time.Time
+	rating               *int
+	addrating            *int
+	replaced_by_id       *pulid.ID
+	replaced_at          *time.Time
 	handoff_reason       *string
 	sentiment_label      *message.SentimentLabel
 	sentiment_score      *float64
@@ -17066,6 +17323,174 @@ func (m *MessageMutation) ResetDeletedAt() {
 	delete(m.clearedFields, message.FieldDeletedAt)
 }
 
+// SetRating sets the "rating" field.
+func (m *MessageMutation) SetRating(i int) {
+	m.rating = &i
+	m.addrating = nil
+}
+
+// Rating returns the value of the "rating" field in the mutation.
+func (m *MessageMutation) Rating() (r int, exists bool) {
+	v := m.rating
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating returns the old "rating" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldRating(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating: %w", err)
+	}
+	return oldValue.Rating, nil
+}
+
+// AddRating adds i to the "rating" field.
+func (m *MessageMutation) AddRating(i int) {
+	if m.addrating != nil {
+		*m.addrating += i
+	} else {
+		m.addrating = &i
+	}
+}
+
+// AddedRating returns the value that was added to the "rating" field in this mutation.
+func (m *MessageMutation) AddedRating() (r int, exists bool) {
+	v := m.addrating
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRating clears the value of the "rating" field.
+func (m *MessageMutation) ClearRating() {
+	m.rating = nil
+	m.addrating = nil
+	m.clearedFields[message.FieldRating] = struct{}{}
+}
+
+// RatingCleared returns if the "rating" field was cleared in this mutation.
+func (m *MessageMutation) RatingCleared() bool {
+	_, ok := m.clearedFields[message.FieldRating]
+	return ok
+}
+
+// ResetRating resets all changes to the "rating" field.
+func (m *MessageMutation) ResetRating() {
+	m.rating = nil
+	m.addrating = nil
+	delete(m.clearedFields, message.FieldRating)
+}
+
+// SetReplacedByID sets the "replaced_by_id" field.
+func (m *MessageMutation) SetReplacedByID(pu pulid.ID) {
+	m.replaced_by_id = &pu
+}
+
+// ReplacedByID returns the value of the "replaced_by_id" field in the mutation.
+func (m *MessageMutation) ReplacedByID() (r pulid.ID, exists bool) {
+	v := m.replaced_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReplacedByID returns the old "replaced_by_id" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldReplacedByID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReplacedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReplacedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReplacedByID: %w", err)
+	}
+	return oldValue.ReplacedByID, nil
+}
+
+// ClearReplacedByID clears the value of the "replaced_by_id" field.
+func (m *MessageMutation) ClearReplacedByID() {
+	m.replaced_by_id = nil
+	m.clearedFields[message.FieldReplacedByID] = struct{}{}
+}
+
+// ReplacedByIDCleared returns if the "replaced_by_id" field was cleared in this mutation.
+func (m *MessageMutation) ReplacedByIDCleared() bool {
+	_, ok := m.clearedFields[message.FieldReplacedByID]
+	return ok
+}
+
+// ResetReplacedByID resets all changes to the "replaced_by_id" field.
+func (m *MessageMutation) ResetReplacedByID() {
+	m.replaced_by_id = nil
+	delete(m.clearedFields, message.FieldReplacedByID)
+}
+
+// SetReplacedAt sets the "replaced_at" field.
+func (m *MessageMutation) SetReplacedAt(t time.Time) {
+	m.replaced_at = &t
+}
+
+// ReplacedAt returns the value of the "replaced_at" field in the mutation.
+func (m *MessageMutation) ReplacedAt() (r time.Time, exists bool) {
+	v := m.replaced_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReplacedAt returns the old "replaced_at" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldReplacedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReplacedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReplacedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReplacedAt: %w", err)
+	}
+	return oldValue.ReplacedAt, nil
+}
+
+// ClearReplacedAt clears the value of the "replaced_at" field.
+func (m *MessageMutation) ClearReplacedAt() {
+	m.replaced_at = nil
+	m.clearedFields[message.FieldReplacedAt] = struct{}{}
+}
+
+// ReplacedAtCleared returns if the "replaced_at" field was cleared in this mutation.
+func (m *MessageMutation) ReplacedAtCleared() bool {
+	_, ok := m.clearedFields[message.FieldReplacedAt]
+	return ok
+}
+
+// ResetReplacedAt resets all changes to the "replaced_at" field.
+func (m *MessageMutation) ResetReplacedAt() {
+	m.replaced_at = nil
+	delete(m.clearedFields, message.FieldReplacedAt)
+}
+
 // SetHandoffReason sets the "handoff_reason" field.
 func (m *MessageMutation) SetHandoffReason(s string) {
 	m.handoff_reason = &s
@@ -17388,7 +17813,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 25)
+	fields := make([]string, 0, 28)
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
@@ -17455,6 +17880,15 @@ func (m *MessageMutation) Fields() []string {
 	if m.deleted_at != nil {
 		fields = append(fields, message.FieldDeletedAt)
 	}
+	if m.rating != nil {
+		fields = append(fields, message.FieldRating)
+	}
+	if m.replaced_by_id != nil {
+		fields = append(fields, message.FieldReplacedByID)
+	}
+	if m.replaced_at != nil {
+		fields = append(fields, message.FieldReplacedAt)
+	}
 	if m.handoff_reason != nil {
 		fields = append(fields, message.FieldHandoffReason)
 	}
@@ -17516,6 +17950,12 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.EditedAt()
 	case message.FieldDeletedAt:
 		return m.DeletedAt()
+	case message.FieldRating:
+		return m.Rating()
+	case message.FieldReplacedByID:
+		return m.ReplacedByID()
+	case message.FieldReplacedAt:
+		return m.ReplacedAt()
 	case message.FieldHandoffReason:
 		return m.HandoffReason()
 	case message.FieldSentimentLabel:
@@ -17575,6 +18015,12 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldEditedAt(ctx)
 	case message.FieldDeletedAt:
 		return m.OldDeletedAt(ctx)
+	case message.FieldRating:
+		return m.OldRating(ctx)
+	case message.FieldReplacedByID:
+		return m.OldReplacedByID(ctx)
+	case message.FieldReplacedAt:
+		return m.OldReplacedAt(ctx)
 	case message.FieldHandoffReason:
 		return m.OldHandoffReason(ctx)
 	case message.FieldSentimentLabel:
@@ -17744,6 +18190,27 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDeletedAt(v)
 		return nil
+	case message.FieldRating:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating(v)
+		return nil
+	case message.FieldReplacedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReplacedByID(v)
+		return nil
+	case message.FieldReplacedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReplacedAt(v)
+		return nil
 	case message.FieldHandoffReason:
 		v, ok := value.(string)
 		if !ok {
@@ -17773,6 +18240,9 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *MessageMutation) AddedFields() []string {
 	var fields []string
+	if m.addrating != nil {
+		fields = append(fields, message.FieldRating)
+	}
 	if m.addsentiment_score != nil {
 		fields = append(fields, message.FieldSentimentScore)
 	}
@@ -17784,6 +18254,8 @@ func (m *MessageMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *MessageMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case message.FieldRating:
+		return m.AddedRating()
 	case message.FieldSentimentScore:
 		return m.AddedSentimentScore()
 	}
@@ -17795,6 +18267,13 @@ func (m *MessageMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *MessageMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case message.FieldRating:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating(v)
+		return nil
 	case message.FieldSentimentScore:
 		v, ok := value.(float64)
 		if !ok {
@@ -17842,6 +18321,15 @@ func (m *MessageMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(message.FieldDeletedAt) {
 		fields = append(fields, message.FieldDeletedAt)
+	}
+	if m.FieldCleared(message.FieldRating) {
+		fields = append(fields, message.FieldRating)
+	}
+	if m.FieldCleared(message.FieldReplacedByID) {
+		fields = append(fields, message.FieldReplacedByID)
+	}
+	if m.FieldCleared(message.FieldReplacedAt) {
+		fields = append(fields, message.FieldReplacedAt)
 	}
 	if m.FieldCleared(message.FieldHandoffReason) {
 		fields = append(fields, message.FieldHandoffReason)
@@ -17898,6 +18386,15 @@ func (m *MessageMutation) ClearField(name string) error {
 		return nil
 	case message.FieldDeletedAt:
 		m.ClearDeletedAt()
+		return nil
+	case message.FieldRating:
+		m.ClearRating()
+		return nil
+	case message.FieldReplacedByID:
+		m.ClearReplacedByID()
+		return nil
+	case message.FieldReplacedAt:
+		m.ClearReplacedAt()
 		return nil
 	case message.FieldHandoffReason:
 		m.ClearHandoffReason()
@@ -17981,6 +18478,15 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldDeletedAt:
 		m.ResetDeletedAt()
+		return nil
+	case message.FieldRating:
+		m.ResetRating()
+		return nil
+	case message.FieldReplacedByID:
+		m.ResetReplacedByID()
+		return nil
+	case message.FieldReplacedAt:
+		m.ResetReplacedAt()
 		return nil
 	case message.FieldHandoffReason:
 		m.ResetHandoffReason()

@@ -65,6 +65,10 @@ func (r *mutationResolver) UpdateAgentSettings(ctx context.Context, input model.
 		Tone:                       input.Tone,
 		Signature:                  input.Signature,
 	}
+	if p := input.ReviewPolicy; p != nil {
+		up.ReviewPolicy = &agent.ReviewPolicyUpdate{OneStar: p.OneStar, TwoStars: p.TwoStars, ThreeStars: p.ThreeStars,
+			FourStars: p.FourStars, FiveStars: p.FiveStars}
+	}
 	for _, w := range input.BusinessHours {
 		up.BusinessHours = append(up.BusinessHours, schematype.BusinessHoursWindow{Day: w.Day, Start: w.Start, End: w.End})
 	}

@@ -78,6 +78,11 @@ func (r *mutationResolver) SendReply(ctx context.Context, input model.SendReplyI
 		InReplyTo: deref(input.InReplyToID), CannedReply: deref(input.CannedReplyID)})
 }
 
+// DeleteReviewReply is the resolver for the deleteReviewReply field.
+func (r *mutationResolver) DeleteReviewReply(ctx context.Context, conversationID pulid.ID) (*ent.Message, error) {
+	return r.deps.Inbox.DeleteReviewReply(ctx, conversationID)
+}
+
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 	v, err := tenant.Require(ctx, tenant.RoleAnalyst)

@@ -2,17 +2,24 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/inbox"
+	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/jobs/jobargs"
+	"github.com/neksio/neksio/plugins/sdk"
 )
 
-// RefreshWindow is how long before expiry a token is refreshed.
-const RefreshWindow = time.Hour
+// RefreshWindow is how long before expiry a token is refreshed: three
+// passes of the 5-minute job, so one missed pass does not let a token
+// lapse. Shorter than the shortest lifetime a platform gives (Google's
+// access tokens last an hour): a longer window would refresh such tokens
+// at every pass.
+const RefreshWindow = 15 * time.Minute
 
 // ChannelRefreshWorker refreshes tokens that expire within RefreshWindow.
 type ChannelRefreshWorker struct {
@@ -31,20 +38,45 @@ func (w *ChannelRefreshWorker) Work(ctx context.Context, _ *river.Job[jobargs.Ch
 	return err
 }
 
-// ChannelSyncWorker runs a sync pass over the channels that offer Sync.
+// ChannelSyncWorker queues a sync pass for each channel that offers Sync
+// (channel.sync_channel jobs: one pass per channel at a time).
 type ChannelSyncWorker struct {
 	river.WorkerDefaults[jobargs.ChannelSync]
 	Inbox *inbox.Service
 }
 
-// Timeout allows for many channels and slow platforms.
+// Timeout allows asking every connector whether it syncs.
 func (w *ChannelSyncWorker) Timeout(*river.Job[jobargs.ChannelSync]) time.Duration {
+	return 2 * time.Minute
+}
+
+// Work queues the passes.
+func (w *ChannelSyncWorker) Work(ctx context.Context, _ *river.Job[jobargs.ChannelSync]) error {
+	return w.Inbox.QueueSyncs(ctx)
+}
+
+// ChannelSyncChannelWorker runs a sync pass for one channel: its backfill
+// after it is connected, or a notification that named nothing.
+type ChannelSyncChannelWorker struct {
+	river.WorkerDefaults[jobargs.ChannelSyncChannel]
+	Inbox *inbox.Service
+}
+
+// Timeout allows a slow platform a full pass.
+func (w *ChannelSyncChannelWorker) Timeout(*river.Job[jobargs.ChannelSyncChannel]) time.Duration {
 	return 10 * time.Minute
 }
 
-// Work runs one pass.
-func (w *ChannelSyncWorker) Work(ctx context.Context, _ *river.Job[jobargs.ChannelSync]) error {
-	return w.Inbox.SyncAll(ctx)
+// Work runs the pass. A platform that says "retry later" is retried after
+// the time it asks for, never sooner than the backoff.
+func (w *ChannelSyncChannelWorker) Work(ctx context.Context, job *river.Job[jobargs.ChannelSyncChannel]) error {
+	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "channel.sync_channel"))
+	err := w.Inbox.SyncOne(ctx, job.Args.ChannelID)
+	var se *sdk.Error
+	if errors.As(err, &se) && se.Class == sdk.ClassRetryable && se.RetryAfter > 0 && !lastRun(job.JobRow) {
+		return retryAfter(job.JobRow, se.RetryAfter)
+	}
+	return err
 }
 
 // PeriodicJobs are the jobs every worker process schedules.

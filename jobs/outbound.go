@@ -57,6 +57,7 @@ type Deps struct {
 func Register(ws *river.Workers, d Deps) {
 	river.AddWorker(ws, &OutboundWorker{Inbox: d.Inbox})
 	river.AddWorker(ws, &ChannelSyncWorker{Inbox: d.Inbox})
+	river.AddWorker(ws, &ChannelSyncChannelWorker{Inbox: d.Inbox})
 	if d.Channels != nil {
 		river.AddWorker(ws, &ChannelRefreshWorker{Channels: d.Channels})
 	}

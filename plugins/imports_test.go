@@ -27,6 +27,7 @@ const (
 // list it if it were shipped on its own.
 var connectorModules = map[string][]string{
 	"google": {"golang.org/x/oauth2", "github.com/coreos/go-oidc/v3", "github.com/go-jose/go-jose/v4"},
+	"meta":   {"golang.org/x/oauth2"},
 }
 
 func inModule(imp, mod string) bool { return imp == mod || strings.HasPrefix(imp, mod+"/") }

@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/neksio/neksio/plugins/google"
 	"github.com/neksio/neksio/plugins/meta"
 	"github.com/neksio/neksio/plugins/sdk"
 	"github.com/neksio/neksio/plugins/whatsapp"
@@ -15,6 +18,38 @@ import (
 func init() {
 	builtinConnectors["whatsapp"] = func() sdk.Connector { return whatsapp.New() }
 	builtinConnectors["meta"] = func() sdk.Connector { return meta.New() }
+	builtinConnectors["google"] = func() sdk.Connector { return google.New() }
+}
+
+// defaultRequestsPerMinute are the platforms' published request quotas,
+// per app (Google: 300 a minute per project).
+var defaultRequestsPerMinute = map[string]int{"google": 300}
+
+// requestQuotas reads each connector's request quota: the default above,
+// or NEKSIO_<CONNECTOR>_REQUESTS_PER_MINUTE (0 turns it off), for built-in
+// and third-party connectors alike.
+func requestQuotas(environ []string) (map[string]int, error) {
+	out := map[string]int{}
+	for name, n := range defaultRequestsPerMinute {
+		out[name] = n
+	}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		rest, ok := strings.CutPrefix(k, "NEKSIO_")
+		if !ok {
+			continue
+		}
+		name, ok := strings.CutSuffix(rest, "_REQUESTS_PER_MINUTE")
+		if !ok || name == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%s must be a whole number of requests a minute (0: no limit), not %q", k, v)
+		}
+		out[strings.ToLower(name)] = n
+	}
+	return out, nil
 }
 
 func connectorCmd() *cobra.Command {

@@ -147,7 +147,9 @@ func TestMetaReplies(t *testing.T) {
 			kinds[s.Kind] = s
 		}
 		require.Equal(t, "psid-1", kinds["message"].RecipientID)
-		require.Equal(t, "MESSAGE_TAG", kinds["message"].MessagingType, "a human agent's reply carries HUMAN_AGENT")
+		// Inside the 24-hour window a person's reply is a plain response;
+		// the HUMAN_AGENT tag is only for 24 hours to 7 days.
+		require.Equal(t, "RESPONSE", kinds["message"].MessagingType)
 		require.Equal(t, "42_c1", kinds["comment_reply"].RecipientID)
 		require.Equal(t, "42_c1", kinds["private_reply"].RecipientID)
 		require.Equal(t, "ig-c1", kinds["reply"].RecipientID)

@@ -60,7 +60,8 @@ func connectorChildren(t *testing.T, pid int) []int {
 // old copy still running.
 func TestPluginsDieWithKilledHost(t *testing.T) {
 	t.Parallel()
-	p := startServe(t)
+	// Two connectors, whatever the default list holds.
+	p := startServe(t, "NEKSIO_CONNECTORS=whatsapp,meta")
 	var plugins []int
 	require.Eventually(t, func() bool {
 		plugins = connectorChildren(t, p.cmd.Process.Pid)

@@ -22,9 +22,10 @@ import (
 // each under its own prefix, for local development against `neksio serve`.
 func sandboxCmd() *cobra.Command {
 	var addr, waNumber, waToken, pageID, pageToken, igID, igToken, metaSecret, neksioURL, waSecret string
+	var google googleSandbox
 	cmd := &cobra.Command{
 		Use:   "sandbox",
-		Short: "Serve the platform emulators (WhatsApp Cloud API, Meta Graph API) for local development",
+		Short: "Serve the platform emulators (WhatsApp Cloud API, Meta Graph API, Google Business Profile) for local development",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var waOpts []wasandbox.Option
 			if waSecret != "" && neksioURL != "" {
@@ -53,6 +54,9 @@ func sandboxCmd() *cobra.Command {
 				_ = json.NewEncoder(w).Encode(wa.Sent())
 			})
 			mux.Handle("/meta/", http.StripPrefix("/meta", meta))
+			if err := google.mount(mux, neksioURL); err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
@@ -62,14 +66,14 @@ func sandboxCmd() *cobra.Command {
 
   NEKSIO_WHATSAPP_API_BASE_URL=%[1]s/whatsapp
   NEKSIO_META_API_BASE_URL=%[1]s/meta  NEKSIO_META_ALLOW_PRIVATE_MEDIA_URLS=true
-
+%[8]s
 Connect with connectChannel:
   whatsapp  externalId %[2]s  credentials {accessToken: "%[3]s"}
   meta      externalId %[4]s (Facebook Page)  credentials {accessToken: "%[5]s"}
   meta      externalId %[6]s (Instagram)      credentials {accessToken: "%[7]s"}
-
-What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/sent
-`, base, waNumber, waToken, pageID, pageToken, igID, igToken)
+%[9]s
+What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/sent, %[1]s/google/_sandbox/google/replies
+`, base, waNumber, waToken, pageID, pageToken, igID, igToken, google.settings(base), google.connect())
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			go func() { <-cmd.Context().Done(); _ = srv.Close() }()
 			if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
@@ -87,8 +91,9 @@ What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/
 	f.StringVar(&igID, "instagram-id", "1780000000000001", "the emulated Instagram account id")
 	f.StringVar(&igToken, "instagram-token", "sandbox-instagram-token", "its access token")
 	f.StringVar(&metaSecret, "meta-app-secret", os.Getenv("NEKSIO_META_APP_SECRET"), "app secret for appsecret_proof checks")
-	f.StringVar(&neksioURL, "neksio-url", "http://127.0.0.1:8080", "the server the emulator reports delivery statuses to")
+	f.StringVar(&neksioURL, "neksio-url", "http://127.0.0.1:8080", "the server the emulators report delivery statuses and push Google notifications to")
 	f.StringVar(&waSecret, "whatsapp-app-secret", os.Getenv("NEKSIO_WHATSAPP_APP_SECRET"), "app secret to sign WhatsApp status webhooks with (empty: no statuses)")
+	google.flags(cmd)
 	return cmd
 }
 
@@ -96,12 +101,22 @@ What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/
 // payment CLIs trigger test events.
 func simulateCmd() *cobra.Command {
 	var url, secret, text, from, name, phoneID, kind, account, post, sandboxURL string
+	var gLocation, gReview string
+	var gStars int
+	var gAnonymous, gDelete bool
 	cmd := &cobra.Command{
-		Use:   "simulate whatsapp|facebook|instagram",
-		Short: "Post a correctly signed webhook to a running Neksio server",
+		Use:   "simulate whatsapp|facebook|instagram|google",
+		Short: "Post a correctly signed webhook to a running Neksio server (google: have the sandbox write a review and push it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			platform := args[0]
+			if platform == "google" {
+				reviewer := name
+				if !cmd.Flags().Changed("name") {
+					reviewer = "Alex Rivera"
+				}
+				return simulateGoogle(cmd, sandboxURL, gLocation, gReview, reviewer, text, gStars, gAnonymous, gDelete)
+			}
 			var body []byte
 			var path, sec string
 			switch platform {
@@ -136,7 +151,7 @@ func simulateCmd() *cobra.Command {
 					}
 				}
 			default:
-				return fmt.Errorf("unknown platform %q (whatsapp, facebook or instagram)", platform)
+				return fmt.Errorf("unknown platform %q (whatsapp, facebook, instagram or google)", platform)
 			}
 			if sec == "" {
 				return fmt.Errorf("no app secret: pass --app-secret or set NEKSIO_%s_APP_SECRET", map[bool]string{true: "WHATSAPP", false: "META"}[platform == "whatsapp"])
@@ -157,11 +172,16 @@ func simulateCmd() *cobra.Command {
 	f.StringVar(&secret, "app-secret", "", "the app secret to sign with (default: NEKSIO_<PLATFORM>_APP_SECRET)")
 	f.StringVar(&text, "text", "Hello!", "the message text")
 	f.StringVar(&from, "from", "16505551234", "the customer's id (wa_id, PSID, IGSID)")
-	f.StringVar(&name, "name", "Sandbox Customer", "the customer's name")
+	f.StringVar(&name, "name", "Sandbox Customer", "the customer's name (google: the reviewer's, default Alex Rivera)")
 	f.StringVar(&phoneID, "phone-number-id", "", "whatsapp: the business phone_number_id")
 	f.StringVar(&kind, "kind", "dm", "facebook|instagram: dm or comment")
 	f.StringVar(&account, "account", "", "facebook|instagram: the Page or Instagram account id")
 	f.StringVar(&post, "post", "", "facebook|instagram: the post or media id for comments")
-	f.StringVar(&sandboxURL, "sandbox-url", "", "facebook|instagram: the Meta emulator (e.g. http://127.0.0.1:8090/meta) to tell about the customer")
+	f.StringVar(&sandboxURL, "sandbox-url", "", "facebook|instagram: the Meta emulator (e.g. http://127.0.0.1:8090/meta) to tell about the customer; google: the Google emulator (default "+sandboxGoogleURL+")")
+	f.StringVar(&gLocation, "location", "", "google: the location reviewed (accounts/{a}/locations/{l})")
+	f.IntVar(&gStars, "stars", 5, "google: the review's stars, 1-5 (0: no rating)")
+	f.BoolVar(&gAnonymous, "anonymous", false, "google: an anonymous reviewer")
+	f.StringVar(&gReview, "review", "", "google: a review to edit (with --stars and --text) or delete (--delete)")
+	f.BoolVar(&gDelete, "delete", false, "google: delete --review")
 	return cmd
 }

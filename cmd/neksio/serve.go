@@ -108,7 +108,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 		return nil, err
 	}
 	channels := &channel.Service{Store: s, Box: box, Gateway: mgr, Apps: func(name string) sdk.App { return appSettings(cfg.Environment(), name) }, Log: log}
-	in := &inbox.Service{Store: s, Gateway: mgr, Channels: channels}
+	in := &inbox.Service{Store: s, Gateway: mgr, Channels: channels, Rules: mgr}
 	authSvc := &auth.Service{Store: s}
 
 	reg := prometheus.NewRegistry()
@@ -396,7 +396,12 @@ func newConnectorManager(cfg *config.Config, log *slog.Logger) (*connector.Manag
 	if err != nil {
 		return nil, err
 	}
-	mgr := connector.New(connector.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.PluginTimeout, Logger: log.With("component", "connector")})
+	quotas, err := requestQuotas(cfg.Environment())
+	if err != nil {
+		return nil, err
+	}
+	mgr := connector.New(connector.Options{PluginDir: cfg.PluginDir, CallTimeout: cfg.PluginTimeout, Logger: log.With("component", "connector"),
+		RequestsPerMinute: quotas})
 	for _, name := range cfg.Connectors {
 		name = strings.TrimSpace(name)
 		if name == "" {

@@ -36,6 +36,7 @@ func wireAgent(ctx context.Context, a *App) error {
 	fb := &feedback.Service{Store: a.Store, Provider: provider, Log: a.Log.With("component", "feedback")}
 
 	a.Inbox.OnInbound = append(a.Inbox.OnInbound, fb.Hook(), ag.Hook())
+	a.Inbox.OnEdited = append(a.Inbox.OnEdited, fb.Hook())
 	jobs.RegisterAgent(a.Workers, jobs.AgentDeps{Agent: ag, Knowledge: kb, Feedback: fb})
 	a.GraphDeps.Knowledge = kb
 	a.GraphDeps.Agent = ag

@@ -113,6 +113,9 @@ func (s *Service) Run(ctx context.Context, messageID pulid.ID, final bool) error
 	if conv.AiMode != nil {
 		mode = Mode(*conv.AiMode)
 	}
+	if conv.Kind == conversation.KindReview {
+		return s.runReview(ctx, start, set, mode, msg, final)
+	}
 	now := s.now()
 	handoff, err := s.handoffFor(ctx, conv, msg)
 	if err != nil {
@@ -159,6 +162,84 @@ func (s *Service) Run(ctx context.Context, messageID pulid.ID, final bool) error
 			run.PromptTokens = ans.Usage.PromptTokens
 			run.CompletionTokens = ans.Usage.CompletionTokens
 		}
+	}
+	run.Decision = v.Decision
+	run.Reason = v.Reason
+	run.LatencyMs = int(time.Since(start).Milliseconds())
+	return s.act(ctx, run, v, set, msg)
+}
+
+// runReview decides on a review: the review policy caps the mode by its
+// stars, the reply is the review template with the knowledge base's
+// answer to any question the review asks (DecideReview, ReviewReply).
+func (s *Service) runReview(ctx context.Context, start time.Time, set Settings, mode Mode, msg *ent.Message, final bool) error {
+	conv := msg.Edges.Conversation
+	stars := 0
+	if msg.Rating != nil {
+		stars = *msg.Rating
+	}
+	facts := ReviewFacts{
+		Mode:          ReviewMode(mode, set.ReviewPolicy, stars),
+		Stars:         stars,
+		Text:          msg.Text,
+		HandoffReason: conv.HandoffReason,
+		Question:      ReviewQuestion(msg.Text),
+	}
+	run := &ent.AgentRun{MessageID: msg.ID, ConversationID: conv.ID, Model: "template"}
+	// A review that already has the business's reply (written in the
+	// platform's own interface, found by a backfill) needs no other.
+	answered, err := s.Store.Ent.Message.Query().Where(message.ConversationID(conv.ID),
+		message.DirectionEQ(message.DirectionOutbound), message.DeletedAtIsNil(), message.ReplacedAtIsNil(),
+		message.DeliveryStatusIn(message.DeliveryStatusSent, message.DeliveryStatusDelivered, message.DeliveryStatusRead)).Exist(ctx)
+	if err != nil {
+		return fmt.Errorf("agent: looking for the review's reply: %w", err)
+	}
+	if answered && facts.Mode != ModeOff {
+		run.Decision, run.Reason = agentrun.DecisionSkipped, "the review already has a reply"
+		run.LatencyMs = int(time.Since(start).Milliseconds())
+		return s.act(ctx, run, Verdict{Decision: agentrun.DecisionSkipped, Reason: run.Reason}, set, msg)
+	}
+	if facts.Mode != ModeOff && strings.TrimSpace(msg.Text) != "" {
+		facts.Sentiment, err = s.sentiment(ctx, msg)
+		if err != nil && !final {
+			return err
+		}
+		score := facts.Sentiment.Score
+		run.SentimentScore = &score
+	}
+	v := DecideReview(set, facts)
+	if v.NeedAnswer {
+		ans, err := s.Knowledge.Answer(ctx, facts.Question, reviewInstructions(set))
+		switch {
+		case err != nil && ai.Retryable(err) && !final:
+			return err
+		case err != nil:
+			// The template still answers; the question is left to a person.
+			s.log().Warn("agent: answering the review's question failed", "message", msg.ID, "err", err)
+			ans = &knowledge.Answer{Refused: true}
+		default:
+			run.Citations = ans.Citations
+			run.Confidence = ans.Confidence
+			run.Model = ans.Model
+			run.PromptTokens = ans.Usage.PromptTokens
+			run.CompletionTokens = ans.Usage.CompletionTokens
+		}
+		facts.Answer = ans
+		v = DecideReview(set, facts)
+	}
+	if v.Decision == agentrun.DecisionSent || v.Decision == agentrun.DecisionDrafted || v.Draft {
+		grounded := groundedAnswer(set, facts.Answer)
+		if grounded == "" {
+			// No fact from the knowledge base is used: cite none.
+			run.Citations = nil
+		}
+		var reviewer string
+		if msg.ContactID != nil {
+			if ct, err := s.Store.Ent.Contact.Get(ctx, *msg.ContactID); err == nil {
+				reviewer = ct.Name
+			}
+		}
+		run.Answer = ReviewReply(reviewer, stars, msg.Text, grounded)
 	}
 	run.Decision = v.Decision
 	run.Reason = v.Reason
@@ -303,6 +384,8 @@ func (s *Service) act(ctx context.Context, r *ent.AgentRun, v Verdict, set Setti
 				}
 			}
 			switch {
+			case v.Draft && strings.TrimSpace(r.Answer) != "":
+				out = reply(replyText(r.Answer, set), true)
 			case v.SendAway:
 				out = reply(set.AwayMessage, false)
 			case v.SendHandoff:
@@ -322,7 +405,7 @@ func (s *Service) act(ctx context.Context, r *ent.AgentRun, v Verdict, set Setti
 	switch {
 	case errors.Is(err, errAlreadyRun):
 		return nil
-	case err != nil && (v.Decision == agentrun.DecisionSent || v.Decision == agentrun.DecisionDrafted) && apperr.CodeOf(err) != apperr.CodeInternal:
+	case err != nil && (v.Decision == agentrun.DecisionSent || v.Decision == agentrun.DecisionDrafted || v.Draft) && apperr.CodeOf(err) != apperr.CodeInternal:
 		// The reply cannot be stored (channel disconnected, text rejected):
 		// a human takes over with the reason, recorded as the run.
 		reason := "sending the answer failed: " + trim(err.Error(), 300)
@@ -355,6 +438,13 @@ func (s *Service) ApproveDraft(ctx context.Context, id pulid.ID, text *string) (
 	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
 		msg, err := s.loadDraft(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		final := msg.Text
+		if text != nil {
+			final = edited
+		}
+		if err := s.Inbox.CheckReplyTx(ctx, tx, msg.ConversationID, final); err != nil {
 			return err
 		}
 		now := s.now()

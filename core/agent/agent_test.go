@@ -88,6 +88,7 @@ func setup(t *testing.T, d storetest.Dialect) *testBundle {
 // only read the knowledge base).
 func (b *testBundle) addDoc(t *testing.T, title, content string) {
 	t.Helper()
+	// Admins write the knowledge base.
 	admin := tenant.NewContext(context.Background(), tenant.Member(b.ws, tenant.RoleAdmin, "key_admin", ""))
 	doc, err := b.agent.Knowledge.Add(admin, knowledge.DocumentInput{Title: title, Content: content, Format: knowledge.FormatMarkdown})
 	require.NoError(t, err)

@@ -66,6 +66,9 @@ type Verdict struct {
 	// SendHandoff: send the settings' handoff message with the handoff
 	// (AUTO mode, a direct conversation, window open, no away message).
 	SendHandoff bool
+	// Draft: store the answer as a draft with the handoff, for the person
+	// taking over to start from (reviews).
+	Draft bool
 }
 
 // Decide applies the policy. The cheap checks come first so a customer

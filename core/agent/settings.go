@@ -50,6 +50,8 @@ type Settings struct {
 	HandoffMessage string
 	Tone           string
 	Signature      string
+	// ReviewPolicy says what the agent does with reviews, by stars.
+	ReviewPolicy schematype.ReviewPolicy
 }
 
 // DefaultSettings apply until a workspace changes them.
@@ -72,6 +74,7 @@ func settingsOf(e *ent.AgentSettings) Settings {
 		HandoffMessage:             e.HandoffMessage,
 		Tone:                       e.Tone,
 		Signature:                  e.Signature,
+		ReviewPolicy:               e.ReviewPolicy,
 	}
 }
 
@@ -139,6 +142,38 @@ type SettingsUpdate struct {
 	HandoffMessage             *string
 	Tone                       *string
 	Signature                  *string
+	// ReviewPolicy changes the modes it sets; nil fields keep theirs.
+	ReviewPolicy *ReviewPolicyUpdate
+}
+
+// ReviewPolicyUpdate sets the review policy's mode of some star ratings.
+type ReviewPolicyUpdate struct {
+	OneStar, TwoStars, ThreeStars, FourStars, FiveStars *schematype.ReviewMode
+}
+
+// apply returns p with u's modes, refusing AUTO for 1- and 2-star reviews:
+// an unhappy customer's public review is answered by a person.
+func (u *ReviewPolicyUpdate) apply(p schematype.ReviewPolicy) (schematype.ReviewPolicy, error) {
+	for _, f := range []struct {
+		name  string
+		stars int
+		v     *schematype.ReviewMode
+		dst   *schematype.ReviewMode
+	}{{"oneStar", 1, u.OneStar, &p.OneStar}, {"twoStars", 2, u.TwoStars, &p.TwoStars}, {"threeStars", 3, u.ThreeStars, &p.ThreeStars},
+		{"fourStars", 4, u.FourStars, &p.FourStars}, {"fiveStars", 5, u.FiveStars, &p.FiveStars}} {
+		if f.v == nil {
+			continue
+		}
+		m := schematype.ReviewMode(strings.ToUpper(strings.TrimSpace(string(*f.v))))
+		if m == "" || !m.Valid() {
+			return p, apperr.Invalid("reviewPolicy", "reviewPolicy.%s: unknown mode %q (AUTO, DRAFT or OFF)", f.name, *f.v)
+		}
+		if m == schematype.ReviewAuto && f.stars <= 2 {
+			return p, apperr.Invalid("reviewPolicy", "reviewPolicy.%s cannot be AUTO: 1- and 2-star reviews are handed to a person (DRAFT adds a draft for them, OFF leaves them alone)", f.name)
+		}
+		*f.dst = m
+	}
+	return p, nil
 }
 
 var days = map[string]time.Weekday{
@@ -237,6 +272,13 @@ func (s *Service) UpdateSettings(ctx context.Context, in SettingsUpdate) (*ent.A
 		texts[f.name] = &v
 		changed[f.name] = "set"
 	}
+	if in.ReviewPolicy != nil {
+		// Checked before the transaction: a bad mode changes nothing.
+		if _, err := in.ReviewPolicy.apply(schematype.ReviewPolicy{}); err != nil {
+			return nil, err
+		}
+		changed["reviewPolicy"] = "set"
+	}
 	var out *ent.AgentSettings
 	err := s.Store.InTx(ctx, func(tx *store.Tx) error {
 		cur, err := getOrCreate(ctx, tx)
@@ -244,6 +286,13 @@ func (s *Service) UpdateSettings(ctx context.Context, in SettingsUpdate) (*ent.A
 			return err
 		}
 		u := tx.Ent.AgentSettings.UpdateOneID(cur.ID)
+		if in.ReviewPolicy != nil {
+			p, err := in.ReviewPolicy.apply(cur.ReviewPolicy)
+			if err != nil {
+				return err
+			}
+			u.SetReviewPolicy(p)
+		}
 		if in.ConfidenceThreshold != nil {
 			u.SetConfidenceThreshold(*in.ConfidenceThreshold)
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/neksio/neksio/ent"
 	entchannel "github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/jobs/jobargs"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -184,6 +185,14 @@ func (s *Service) Connect(ctx context.Context, in ConnectInput) (*ent.Channel, e
 			return fmt.Errorf("channel: saving: %w", err)
 		}
 		tx.Emit(event.Event{Type: event.ChannelUpdated, WorkspaceID: v.WorkspaceID, ObjectID: string(out.ID), ChannelID: string(out.ID)})
+		if slices.Contains(desc.Capabilities, sdk.CapSync) {
+			// What the platform does not push is pulled now (a new
+			// channel's first pass is its backfill), not at the next
+			// periodic pass.
+			if err := tx.InsertJob(ctx, jobargs.ChannelSyncChannel{WorkspaceID: v.WorkspaceID, ChannelID: string(out.ID)}, nil); err != nil {
+				return err
+			}
+		}
 		return audit.Record(ctx, tx.Ent, "channel.connect", "Channel", string(out.ID),
 			map[string]string{"connector": in.Connector, "external_id": in.ExternalID})
 	})

@@ -33,6 +33,10 @@ func invoke[T any](ctx context.Context, c *conn, method string, call func(contex
 			RetryAfter: p.m.opts.MinBackoff,
 		}
 	}
+	// The quota wait comes before the call's own timeout starts.
+	if err := p.m.wait(ctx, p.name, method); err != nil {
+		return zero, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, p.m.opts.CallTimeout)
 	defer cancel()
 	res, err := call(cctx, impl)
@@ -182,6 +186,9 @@ func (c *conn) FetchMedia(ctx context.Context, req *sdk.FetchMediaRequest) (*sdk
 	}
 	f, err := as[sdk.MediaFetcher](impl, "FetchMedia")
 	if err != nil {
+		return nil, err
+	}
+	if err := c.p.m.wait(ctx, c.p.name, "FetchMedia"); err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.p.m.opts.CallTimeout)

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -47,6 +49,11 @@ type Options struct {
 	// Logger receives the Manager's and the plugins' logs. Default:
 	// slog.Default().
 	Logger *slog.Logger
+	// RequestsPerMinute is each connector's request quota at its platform
+	// (Google: 300 a minute per project), by connector name: calls that
+	// reach the platform are spaced to stay within it, waiting for their
+	// turn within their context. Absent or zero: no limit.
+	RequestsPerMinute map[string]int
 }
 
 func (o *Options) setDefaults() {
@@ -109,6 +116,9 @@ type Manager struct {
 	opts Options
 	log  *slog.Logger
 
+	// limiters hold the request quotas; read-only after New.
+	limiters map[string]*rate.Limiter
+
 	mu      sync.RWMutex
 	plugins map[string]*managed
 	pending []*managed // registered, not started yet
@@ -126,12 +136,13 @@ func New(opts Options) *Manager {
 	opts.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
-		opts:    opts,
-		log:     opts.Logger,
-		plugins: map[string]*managed{},
-		done:    make(chan struct{}),
-		ctx:     ctx,
-		cancel:  cancel,
+		opts:     opts,
+		log:      opts.Logger,
+		limiters: newLimiters(opts.RequestsPerMinute),
+		plugins:  map[string]*managed{},
+		done:     make(chan struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
 	}
 }
 

@@ -41,7 +41,8 @@ type Service struct {
 }
 
 // Hook queues a sentiment.analyze job for every new inbound message from a
-// contact.
+// contact (inbox.Service.OnInbound), and for every edit of one
+// (inbox.Service.OnEdited: an edited review is scored again).
 func (s *Service) Hook() inbox.InboundHook {
 	return func(ctx context.Context, tx *store.Tx, _ *ent.Channel, _ *ent.Conversation, msg *ent.Message) error {
 		if msg.Direction != message.DirectionInbound || msg.AuthorKind != message.AuthorKindContact {
@@ -49,6 +50,22 @@ func (s *Service) Hook() inbox.InboundHook {
 		}
 		return tx.InsertJob(ctx, jobargs.SentimentAnalyze{WorkspaceID: string(msg.WorkspaceID), MessageID: string(msg.ID)}, nil)
 	}
+}
+
+// RatingScore is the sentiment of a review that has stars and no
+// comment: 1 and 2 stars are negative, 3 neutral, 4 and 5 positive.
+func RatingScore(stars int) float64 {
+	switch stars {
+	case 1:
+		return -0.8
+	case 2:
+		return -0.4
+	case 4:
+		return 0.4
+	case 5:
+		return 0.8
+	}
+	return 0
 }
 
 // Label turns a score into the stored label.
@@ -74,10 +91,19 @@ func (s *Service) Analyze(ctx context.Context, messageID pulid.ID, final bool) e
 	if err != nil {
 		return fmt.Errorf("feedback: loading message: %w", err)
 	}
-	if msg.Direction != message.DirectionInbound || strings.TrimSpace(msg.Text) == "" {
+	if msg.Direction != message.DirectionInbound {
 		return nil
 	}
-	sent, err := s.Provider.Sentiment(ctx, msg.Text)
+	var sent ai.Sentiment
+	switch {
+	case strings.TrimSpace(msg.Text) != "":
+		sent, err = s.Provider.Sentiment(ctx, msg.Text)
+	case msg.Rating != nil:
+		// A rating without a comment: the stars are all the customer said.
+		sent = ai.Sentiment{Score: RatingScore(*msg.Rating)}
+	default:
+		return nil
+	}
 	if err != nil {
 		if ai.Retryable(err) && !final {
 			return err

@@ -111,6 +111,9 @@ func (s *Service) Deliver(ctx context.Context, messageID string, final bool) err
 			if err := lockExternalID(ctx, tx, ch.ID, res.ExternalID); err != nil {
 				return err
 			}
+			if err := s.replacePrevious(ctx, tx, msg, res.ExternalID); err != nil {
+				return err
+			}
 		}
 		status := message.DeliveryStatusSent
 		if st := message.DeliveryStatus(strings.ToUpper(string(res.Status))); st != "" && message.DeliveryStatusValidator(st) == nil {
@@ -129,6 +132,30 @@ func (s *Service) Deliver(ctx context.Context, messageID string, final bool) err
 			ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
 		return s.applyPendingStatuses(ctx, tx, updated)
 	})
+}
+
+// replacePrevious handles a platform that keeps one reply per thread and
+// replaces it in place (a Google review's reply): the send answers the id
+// the earlier reply holds. The earlier reply stays in the thread, marked
+// replaced by msg (replacedAt, replacedByID), and the id moves to msg.
+func (s *Service) replacePrevious(ctx context.Context, tx *store.Tx, msg *ent.Message, externalID string) error {
+	prev, err := tx.Ent.Message.Query().Where(message.ChannelID(msg.ChannelID), message.ExternalID(externalID),
+		message.IDNEQ(msg.ID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inbox: looking up the reply replaced: %w", err)
+	}
+	meta := copyMeta(prev.Metadata)
+	meta["replaced_external_id"] = externalID
+	if err := tx.Ent.Message.UpdateOneID(prev.ID).ClearExternalID().SetReplacedByID(msg.ID).
+		SetReplacedAt(s.now()).SetMetadata(meta).Exec(ctx); err != nil {
+		return fmt.Errorf("inbox: marking the reply replaced: %w", err)
+	}
+	tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(prev.WorkspaceID), ObjectID: string(prev.ID),
+		ConversationID: string(prev.ConversationID), ChannelID: string(prev.ChannelID)})
+	return nil
 }
 
 // recordTimeout bounds recording a send's outcome.
@@ -280,6 +307,12 @@ func (s *Service) sendRequest(ctx context.Context, msg *ent.Message, conv *ent.C
 	case conversation.KindReview:
 		req.Kind = sdk.SendReviewReply
 		req.RecipientID = conv.ThreadID
+		switch deleted, err := reviewDeleted(ctx, s.Store.Ent, conv); {
+		case err != nil:
+			return nil, &sdk.Error{Class: sdk.ClassRetryable, Message: err.Error()}
+		case deleted:
+			return nil, &sdk.Error{Class: sdk.ClassPermanent, Code: "review_deleted", Message: "the review was deleted before its reply was sent"}
+		}
 	case conversation.KindCommentThread:
 		target, err := s.replyTarget(ctx, msg, conv)
 		if err != nil {

@@ -44,9 +44,21 @@ type Service struct {
 	// OnPublish hooks run for every publish event (a platform's webhook
 	// saying a post was published or failed), in its transaction.
 	OnPublish []PublishHook
+	// OnEdited hooks run, in its transaction, for an inbound message the
+	// customer edited (its text or a review's rating changed).
+	OnEdited []InboundHook
 	// Delivery needs the connectors and the channels' credentials.
 	Gateway  Gateway
 	Channels Credentials
+	// Rules are the limits connectors state for their platforms (reply
+	// length); nil applies only MaxReplyChars.
+	Rules RuleSource
+}
+
+// RuleSource gives the rules a connector states for a platform in
+// Describe (core/connector's Manager), nil when it states none.
+type RuleSource interface {
+	PlatformRules(connector, platform string) *sdk.PlatformRules
 }
 
 func (s *Service) now() time.Time {
@@ -251,6 +263,9 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	if conv.Edges.Channel.Status == entchannel.StatusDisconnected {
 		return nil, apperr.New(apperr.CodeConflict, "the conversation's channel is disconnected")
 	}
+	if err := s.checkReply(ctx, tx.Ent, conv, text); err != nil {
+		return nil, err
+	}
 	mode := r.Mode
 	switch {
 	case conv.Kind == conversation.KindCommentThread && mode == "":
@@ -300,6 +315,60 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	tx.Emit(event.Event{Type: event.MessageAdded, WorkspaceID: v.WorkspaceID, ObjectID: string(out.ID),
 		ConversationID: string(conv.ID), ChannelID: string(conv.ChannelID)})
 	return out, nil
+}
+
+// CheckReplyTx applies the checks a reply's text must pass before it is
+// queued (the platform's length limits, a review that still exists) to
+// text for conversation convID: approving a draft sends it too.
+func (s *Service) CheckReplyTx(ctx context.Context, tx *store.Tx, convID pulid.ID, text string) error {
+	conv, err := tx.Ent.Conversation.Query().Where(conversation.ID(convID)).WithChannel().Only(ctx)
+	if ent.IsNotFound(err) {
+		return apperr.NotFound("conversation")
+	}
+	if err != nil {
+		return fmt.Errorf("inbox: loading conversation: %w", err)
+	}
+	return s.checkReply(ctx, tx.Ent, conv, strings.TrimSpace(text))
+}
+
+// checkReply refuses, before anything is queued, what the platform would
+// refuse anyway: a reply longer than the limits its connector states (in
+// characters and in UTF-8 bytes: Google takes 4,096 bytes), and a reply to
+// a review that was deleted. conv carries its channel.
+func (s *Service) checkReply(ctx context.Context, c *ent.Client, conv *ent.Conversation, text string) error {
+	ch := conv.Edges.Channel
+	if s.Rules != nil {
+		if rules := s.Rules.PlatformRules(ch.Connector, ch.Platform); rules != nil {
+			if n := utf8.RuneCountInString(text); rules.MaxReplyLength > 0 && n > rules.MaxReplyLength {
+				return apperr.Invalid("text", "a reply on %s holds at most %d characters; this one has %d", ch.Platform, rules.MaxReplyLength, n)
+			}
+			if n := len(text); rules.MaxReplyBytes > 0 && n > rules.MaxReplyBytes {
+				return apperr.Invalid("text", "a reply on %s holds at most %d bytes (UTF-8); this one has %d", ch.Platform, rules.MaxReplyBytes, n)
+			}
+		}
+	}
+	deleted, err := reviewDeleted(ctx, c, conv)
+	if err != nil {
+		return err
+	}
+	if deleted {
+		return apperr.New(apperr.CodeConflict, "the review was deleted: it can no longer be answered")
+	}
+	return nil
+}
+
+// reviewDeleted reports whether conv is a review its author (or the
+// platform) deleted.
+func reviewDeleted(ctx context.Context, c *ent.Client, conv *ent.Conversation) (bool, error) {
+	if conv.Kind != conversation.KindReview {
+		return false, nil
+	}
+	ok, err := c.Message.Query().Where(message.ConversationID(conv.ID), message.DirectionEQ(message.DirectionInbound),
+		message.ExternalID(conv.ThreadID), message.DeletedAtNotNil()).Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("inbox: checking the review: %w", err)
+	}
+	return ok, nil
 }
 
 // replyToComment checks that id names a comment of conv a reply can answer,

@@ -45,6 +45,7 @@ func (r *IngestResult) Add(o IngestResult) {
 // are unique per channel and external id.
 func (s *Service) Ingest(ctx context.Context, tx *store.Tx, ch *ent.Channel, events []*sdk.Event) (IngestResult, error) {
 	var res IngestResult
+	syncQueued := false
 	for _, ev := range events {
 		var err error
 		switch ev.Kind {
@@ -73,6 +74,15 @@ func (s *Service) Ingest(ctx context.Context, tx *store.Tx, ch *ent.Channel, eve
 				}
 			}
 			res.Statuses++
+		case sdk.EventNotify:
+			if syncQueued {
+				// One pass covers them all (and River refuses the same
+				// unique job twice in one insert).
+				res.Ignored++
+				continue
+			}
+			err = s.ingestNotify(ctx, tx, ch, ev.Notify, &res)
+			syncQueued = true
 		default:
 			res.Ignored++
 		}
@@ -106,6 +116,12 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	}
 	if existing != nil {
 		return s.applyChange(ctx, tx, existing, m, res)
+	}
+	if m.Action == sdk.ActionDeleted && m.ThreadKind == sdk.ThreadReview {
+		// A review deleted before it was ever seen: nothing to mark, and
+		// an empty conversation would only be noise.
+		res.Ignored++
+		return nil
 	}
 	ts := m.Timestamp
 	if ts.IsZero() {
@@ -149,17 +165,20 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	if len(m.Attachments) > 0 {
 		create.SetAttachments(attachments(m.Attachments))
 	}
-	meta := copyMeta(m.Metadata)
-	if m.Rating > 0 {
-		meta["rating"] = strconv.Itoa(m.Rating)
+	if r := rating(m.Rating); r != nil {
+		create.SetRating(*r)
 	}
-	if len(meta) > 0 {
-		create.SetMetadata(meta)
+	if len(m.Metadata) > 0 {
+		create.SetMetadata(copyMeta(m.Metadata))
 	}
-	switch m.Action {
-	case sdk.ActionDeleted:
+	switch {
+	case m.Action == sdk.ActionDeleted:
 		create.SetDeletedAt(ts)
-	case sdk.ActionEdited:
+	case m.Action == sdk.ActionEdited && inbound:
+		// The person changed it before we saw it. The business's own
+		// messages are not marked: a platform that replaces a reply in
+		// place (Google) reports every reply as an edit, having no way to
+		// tell, and this is the first version seen.
 		create.SetEditedAt(ts)
 	}
 	msg, err := create.Save(ctx)
@@ -185,20 +204,40 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 }
 
 // applyChange handles a repeat, an edit or a removal of a known message.
-// Edits keep the previous text; removals keep the text and mark the time.
+// Edits keep the previous text and rating (a review's stars change too);
+// removals keep the text and mark the time. An inbound edit that changed
+// something updates its conversation (a review's current rating; a
+// resolved conversation reopens, as when the customer writes again) and
+// runs the OnEdited hooks.
 func (s *Service) applyChange(ctx context.Context, tx *store.Tx, msg *ent.Message, m *sdk.Message, res *IngestResult) error {
 	ts := m.Timestamp
 	if ts.IsZero() {
 		ts = s.now()
 	}
+	next := rating(m.Rating)
+	ratingChanged := next != nil && (msg.Rating == nil || *msg.Rating != *next)
 	switch {
-	case m.Action == sdk.ActionEdited && m.Text != msg.Text:
+	case m.Action == sdk.ActionEdited && (m.Text != msg.Text || ratingChanged):
 		meta := copyMeta(msg.Metadata)
 		n, _ := strconv.Atoi(meta["edit_count"])
-		meta["edit_count"] = strconv.Itoa(n + 1)
-		meta["previous_text_"+strconv.Itoa(n+1)] = msg.Text
-		if err := tx.Ent.Message.UpdateOneID(msg.ID).SetText(m.Text).SetEditedAt(ts).SetMetadata(meta).Exec(ctx); err != nil {
+		n++
+		meta["edit_count"] = strconv.Itoa(n)
+		meta["previous_text_"+strconv.Itoa(n)] = msg.Text
+		if msg.Rating != nil {
+			meta["previous_rating_"+strconv.Itoa(n)] = strconv.Itoa(*msg.Rating)
+		}
+		u := tx.Ent.Message.UpdateOneID(msg.ID).SetText(m.Text).SetEditedAt(ts).SetMetadata(meta)
+		if next != nil {
+			u.SetRating(*next)
+		}
+		edited, err := u.Save(ctx)
+		if err != nil {
 			return fmt.Errorf("inbox: editing message: %w", err)
+		}
+		if msg.Direction == message.DirectionInbound {
+			if err := s.inboundEdited(ctx, tx, edited, next); err != nil {
+				return err
+			}
 		}
 	case m.Action == sdk.ActionDeleted && msg.DeletedAt == nil:
 		if err := tx.Ent.Message.UpdateOneID(msg.ID).SetDeletedAt(ts).Exec(ctx); err != nil {
@@ -212,6 +251,47 @@ func (s *Service) applyChange(ctx context.Context, tx *store.Tx, msg *ent.Messag
 	tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
 		ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
 	return nil
+}
+
+// inboundEdited follows a customer's edit on the conversation and runs
+// the OnEdited hooks (sentiment scores the new text).
+func (s *Service) inboundEdited(ctx context.Context, tx *store.Tx, msg *ent.Message, next *int) error {
+	conv, err := tx.Ent.Conversation.Query().Where(conversation.ID(msg.ConversationID)).WithChannel().Only(ctx)
+	if err != nil {
+		return fmt.Errorf("inbox: loading the edited message's conversation: %w", err)
+	}
+	u := tx.Ent.Conversation.UpdateOneID(conv.ID)
+	changed := false
+	if next != nil && (conv.Rating == nil || *conv.Rating != *next) {
+		u.SetRating(*next)
+		changed = true
+	}
+	if conv.Status == conversation.StatusResolved {
+		u.SetStatus(conversation.StatusOpen)
+		changed = true
+	}
+	if changed {
+		if conv, err = u.Save(ctx); err != nil {
+			return fmt.Errorf("inbox: updating the edited message's conversation: %w", err)
+		}
+		tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: string(conv.WorkspaceID), ObjectID: string(conv.ID),
+			ConversationID: string(conv.ID), ChannelID: string(conv.ChannelID)})
+	}
+	ch := conv.Edges.Channel
+	for _, hook := range s.OnEdited {
+		if err := hook(ctx, tx, ch, conv, msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rating is a review's stars when they are 1-5, else nil.
+func rating(stars int) *int {
+	if stars < 1 || stars > 5 {
+		return nil
+	}
+	return &stars
 }
 
 func (s *Service) upsertContact(ctx context.Context, tx *store.Tx, ch *ent.Channel, c sdk.Contact, inbound bool) (*ent.Contact, error) {
@@ -276,6 +356,9 @@ func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.
 			SetLastMessageAt(ts)
 		if inbound {
 			create.SetLastInboundAt(ts)
+			if r := rating(m.Rating); r != nil {
+				create.SetRating(*r)
+			}
 		}
 		// A comment thread belongs to a post, not to one person.
 		if ct != nil && kind != conversation.KindCommentThread {
@@ -303,6 +386,10 @@ func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.
 		if conv.Status == conversation.StatusResolved {
 			u.SetStatus(conversation.StatusOpen)
 			conv.Status = conversation.StatusOpen
+		}
+		if r := rating(m.Rating); r != nil {
+			u.SetRating(*r)
+			conv.Rating = r
 		}
 	}
 	if m.ThreadSubject != "" && conv.Subject == "" {

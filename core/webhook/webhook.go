@@ -4,7 +4,10 @@
 // answers follow DESIGN.md section 1: 401 for a bad signature (nothing
 // stored), 413 over the size limit, 400 for a malformed body, 503 when the
 // plugin or the database is down (the platform retries), and 200 with a
-// counted drop for accounts no channel owns.
+// counted drop for accounts no channel owns. A notification that only names
+// what changed (Google's Pub/Sub) is resolved first: the item is read from
+// the platform with Sync{Only} and stored with the rest, so the 200 still
+// means stored (503 when the platform cannot be read: it delivers again).
 package webhook
 
 import (
@@ -183,6 +186,12 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.store(r.Context(), name, own, res.Events); err != nil {
+		var fe *fetchError
+		if errors.As(err, &fe) {
+			h.Log.Warn("webhook: fetching the notified items failed; the platform will deliver again", "connector", name, "err", err)
+			h.respond(w, name, http.StatusServiceUnavailable, "platform unavailable")
+			return
+		}
 		h.Log.Error("webhook: storing events failed", "connector", name, "err", err)
 		h.respond(w, name, http.StatusServiceUnavailable, "storage unavailable")
 		return
@@ -244,6 +253,11 @@ func (h *Handler) store(ctx context.Context, name string, own *ent.Channel, even
 	if len(order) == 0 {
 		return nil
 	}
+	for _, id := range order {
+		if err := h.fetchNotified(ctx, name, groups[id]); err != nil {
+			return err
+		}
+	}
 	// Deliveries race: two at once may both create the same new contact,
 	// conversation or message, and the loser's transaction fails on a
 	// unique key. Ingestion is idempotent, so it runs again and finds
@@ -284,6 +298,61 @@ func (h *Handler) ingest(ctx context.Context, name string, groups map[string]*gr
 	h.events.WithLabelValues(name, "duplicate").Add(float64(total.Duplicates))
 	h.events.WithLabelValues(name, "status").Add(float64(total.Statuses))
 	h.events.WithLabelValues(name, "ignored").Add(float64(total.Ignored))
+	return nil
+}
+
+// fetchError says the items a notification named cannot be read now (the
+// platform is down or rate limiting): answered 503, so it delivers again.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return "fetching notified items: " + e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// fetchNotified replaces a group's notifications that name an item (a
+// Google review) by what the item is now, read from the platform with
+// Sync{Only} before the delivery's transaction, so the delivery is
+// acknowledged only once the item is stored. A redelivery reads the same
+// item again and stores nothing new. Notifications naming nothing stay:
+// Ingest queues a sync of the channel for them. The platform being down or
+// rate limiting answers 503 (it delivers again); a refused token marks the
+// channel for reconnection, and that and any other refusal drop the
+// notifications (200, counted): delivering them again cannot help.
+func (h *Handler) fetchNotified(ctx context.Context, name string, g *group) error {
+	var items []string
+	seen := map[string]bool{}
+	kept := g.events[:0:0]
+	var notified []*sdk.Event
+	for _, ev := range g.events {
+		if ev.Kind != sdk.EventNotify || ev.Notify == nil || ev.Notify.ItemID == "" {
+			kept = append(kept, ev)
+			continue
+		}
+		notified = append(notified, ev)
+		if !seen[ev.Notify.ItemID] {
+			seen[ev.Notify.ItemID] = true
+			items = append(items, ev.Notify.ItemID)
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	cctx := tenant.NewContext(ctx, tenant.System(string(g.ch.WorkspaceID), "webhook"))
+	fetched, err := h.Inbox.FetchNotified(cctx, g.ch, items)
+	switch class := sdk.ClassOf(err); {
+	case err == nil:
+		g.events = append(kept, fetched...)
+		return nil
+	case class == sdk.ClassRetryable:
+		return &fetchError{err: err}
+	case class == sdk.ClassAuthRevoked:
+		if merr := h.Inbox.MarkNeedsReconnect(cctx, g.ch, "the platform refused the token when reading a notified item: "+err.Error()); merr != nil {
+			return merr
+		}
+	}
+	for _, ev := range notified {
+		h.drop(name, ev, "the notified item cannot be read: "+err.Error())
+	}
+	g.events = kept
 	return nil
 }
 

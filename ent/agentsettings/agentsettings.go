@@ -40,6 +40,8 @@ const (
 	FieldTone = "tone"
 	// FieldSignature holds the string denoting the signature field in the database.
 	FieldSignature = "signature"
+	// FieldReviewPolicy holds the string denoting the review_policy field in the database.
+	FieldReviewPolicy = "review_policy"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// Table holds the table name of the agentsettings in the database.
@@ -68,6 +70,7 @@ var Columns = []string{
 	FieldHandoffMessage,
 	FieldTone,
 	FieldSignature,
+	FieldReviewPolicy,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

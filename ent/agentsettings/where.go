@@ -681,6 +681,16 @@ func SignatureContainsFold(v string) predicate.AgentSettings {
 	return predicate.AgentSettings(sql.FieldContainsFold(FieldSignature, v))
 }
 
+// ReviewPolicyIsNil applies the IsNil predicate on the "review_policy" field.
+func ReviewPolicyIsNil() predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldIsNull(FieldReviewPolicy))
+}
+
+// ReviewPolicyNotNil applies the NotNil predicate on the "review_policy" field.
+func ReviewPolicyNotNil() predicate.AgentSettings {
+	return predicate.AgentSettings(sql.FieldNotNull(FieldReviewPolicy))
+}
+
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.
 func HasWorkspace() predicate.AgentSettings {
 	return predicate.AgentSettings(func(s *sql.Selector) {

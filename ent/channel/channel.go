@@ -55,6 +55,8 @@ const (
 	FieldSyncCursor = "sync_cursor"
 	// FieldSyncedAt holds the string denoting the synced_at field in the database.
 	FieldSyncedAt = "synced_at"
+	// FieldSyncStartedAt holds the string denoting the sync_started_at field in the database.
+	FieldSyncStartedAt = "sync_started_at"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeConversations holds the string denoting the conversations edge name in mutations.
@@ -107,6 +109,7 @@ var Columns = []string{
 	FieldDisconnectedAt,
 	FieldSyncCursor,
 	FieldSyncedAt,
+	FieldSyncStartedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -277,6 +280,11 @@ func BySyncCursor(opts ...sql.OrderTermOption) OrderOption {
 // BySyncedAt orders the results by the synced_at field.
 func BySyncedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSyncedAt, opts...).ToFunc()
+}
+
+// BySyncStartedAt orders the results by the sync_started_at field.
+func BySyncStartedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSyncStartedAt, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

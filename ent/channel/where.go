@@ -131,6 +131,11 @@ func SyncedAt(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldSyncedAt, v))
 }
 
+// SyncStartedAt applies equality check predicate on the "sync_started_at" field. It's identical to SyncStartedAtEQ.
+func SyncStartedAt(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldSyncStartedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldCreatedAt, v))
@@ -1039,6 +1044,56 @@ func SyncedAtIsNil() predicate.Channel {
 // SyncedAtNotNil applies the NotNil predicate on the "synced_at" field.
 func SyncedAtNotNil() predicate.Channel {
 	return predicate.Channel(sql.FieldNotNull(FieldSyncedAt))
+}
+
+// SyncStartedAtEQ applies the EQ predicate on the "sync_started_at" field.
+func SyncStartedAtEQ(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldSyncStartedAt, v))
+}
+
+// SyncStartedAtNEQ applies the NEQ predicate on the "sync_started_at" field.
+func SyncStartedAtNEQ(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldNEQ(FieldSyncStartedAt, v))
+}
+
+// SyncStartedAtIn applies the In predicate on the "sync_started_at" field.
+func SyncStartedAtIn(vs ...time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldIn(FieldSyncStartedAt, vs...))
+}
+
+// SyncStartedAtNotIn applies the NotIn predicate on the "sync_started_at" field.
+func SyncStartedAtNotIn(vs ...time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldNotIn(FieldSyncStartedAt, vs...))
+}
+
+// SyncStartedAtGT applies the GT predicate on the "sync_started_at" field.
+func SyncStartedAtGT(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldGT(FieldSyncStartedAt, v))
+}
+
+// SyncStartedAtGTE applies the GTE predicate on the "sync_started_at" field.
+func SyncStartedAtGTE(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldGTE(FieldSyncStartedAt, v))
+}
+
+// SyncStartedAtLT applies the LT predicate on the "sync_started_at" field.
+func SyncStartedAtLT(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldLT(FieldSyncStartedAt, v))
+}
+
+// SyncStartedAtLTE applies the LTE predicate on the "sync_started_at" field.
+func SyncStartedAtLTE(v time.Time) predicate.Channel {
+	return predicate.Channel(sql.FieldLTE(FieldSyncStartedAt, v))
+}
+
+// SyncStartedAtIsNil applies the IsNil predicate on the "sync_started_at" field.
+func SyncStartedAtIsNil() predicate.Channel {
+	return predicate.Channel(sql.FieldIsNull(FieldSyncStartedAt))
+}
+
+// SyncStartedAtNotNil applies the NotNil predicate on the "sync_started_at" field.
+func SyncStartedAtNotNil() predicate.Channel {
+	return predicate.Channel(sql.FieldNotNull(FieldSyncStartedAt))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

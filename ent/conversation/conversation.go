@@ -55,6 +55,8 @@ const (
 	FieldHandedOffAt = "handed_off_at"
 	// FieldNeedsHuman holds the string denoting the needs_human field in the database.
 	FieldNeedsHuman = "needs_human"
+	// FieldRating holds the string denoting the rating field in the database.
+	FieldRating = "rating"
 	// FieldSentimentLabel holds the string denoting the sentiment_label field in the database.
 	FieldSentimentLabel = "sentiment_label"
 	// FieldSentimentScore holds the string denoting the sentiment_score field in the database.
@@ -145,6 +147,7 @@ var Columns = []string{
 	FieldHandoffReason,
 	FieldHandedOffAt,
 	FieldNeedsHuman,
+	FieldRating,
 	FieldSentimentLabel,
 	FieldSentimentScore,
 }
@@ -185,6 +188,8 @@ var (
 	DefaultLastMessageAt func() time.Time
 	// DefaultNeedsHuman holds the default value on creation for the "needs_human" field.
 	DefaultNeedsHuman bool
+	// RatingValidator is a validator for the "rating" field. It is called by the builders before save.
+	RatingValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -384,6 +389,11 @@ func ByHandedOffAt(opts ...sql.OrderTermOption) OrderOption {
 // ByNeedsHuman orders the results by the needs_human field.
 func ByNeedsHuman(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldNeedsHuman, opts...).ToFunc()
+}
+
+// ByRating orders the results by the rating field.
+func ByRating(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRating, opts...).ToFunc()
 }
 
 // BySentimentLabel orders the results by the sentiment_label field.

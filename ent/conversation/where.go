@@ -131,6 +131,11 @@ func NeedsHuman(v bool) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldNeedsHuman, v))
 }
 
+// Rating applies equality check predicate on the "rating" field. It's identical to RatingEQ.
+func Rating(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldRating, v))
+}
+
 // SentimentScore applies equality check predicate on the "sentiment_score" field. It's identical to SentimentScoreEQ.
 func SentimentScore(v float64) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldSentimentScore, v))
@@ -1099,6 +1104,56 @@ func NeedsHumanEQ(v bool) predicate.Conversation {
 // NeedsHumanNEQ applies the NEQ predicate on the "needs_human" field.
 func NeedsHumanNEQ(v bool) predicate.Conversation {
 	return predicate.Conversation(sql.FieldNEQ(FieldNeedsHuman, v))
+}
+
+// RatingEQ applies the EQ predicate on the "rating" field.
+func RatingEQ(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldRating, v))
+}
+
+// RatingNEQ applies the NEQ predicate on the "rating" field.
+func RatingNEQ(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldRating, v))
+}
+
+// RatingIn applies the In predicate on the "rating" field.
+func RatingIn(vs ...int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldRating, vs...))
+}
+
+// RatingNotIn applies the NotIn predicate on the "rating" field.
+func RatingNotIn(vs ...int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldRating, vs...))
+}
+
+// RatingGT applies the GT predicate on the "rating" field.
+func RatingGT(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldRating, v))
+}
+
+// RatingGTE applies the GTE predicate on the "rating" field.
+func RatingGTE(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldRating, v))
+}
+
+// RatingLT applies the LT predicate on the "rating" field.
+func RatingLT(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldRating, v))
+}
+
+// RatingLTE applies the LTE predicate on the "rating" field.
+func RatingLTE(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldRating, v))
+}
+
+// RatingIsNil applies the IsNil predicate on the "rating" field.
+func RatingIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldRating))
+}
+
+// RatingNotNil applies the NotNil predicate on the "rating" field.
+func RatingNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldRating))
 }
 
 // SentimentLabelEQ applies the EQ predicate on the "sentiment_label" field.

@@ -63,6 +63,12 @@ const (
 	FieldEditedAt = "edited_at"
 	// FieldDeletedAt holds the string denoting the deleted_at field in the database.
 	FieldDeletedAt = "deleted_at"
+	// FieldRating holds the string denoting the rating field in the database.
+	FieldRating = "rating"
+	// FieldReplacedByID holds the string denoting the replaced_by_id field in the database.
+	FieldReplacedByID = "replaced_by_id"
+	// FieldReplacedAt holds the string denoting the replaced_at field in the database.
+	FieldReplacedAt = "replaced_at"
 	// FieldHandoffReason holds the string denoting the handoff_reason field in the database.
 	FieldHandoffReason = "handoff_reason"
 	// FieldSentimentLabel holds the string denoting the sentiment_label field in the database.
@@ -134,6 +140,9 @@ var Columns = []string{
 	FieldSentAt,
 	FieldEditedAt,
 	FieldDeletedAt,
+	FieldRating,
+	FieldReplacedByID,
+	FieldReplacedAt,
 	FieldHandoffReason,
 	FieldSentimentLabel,
 	FieldSentimentScore,
@@ -169,6 +178,8 @@ var (
 	DefaultText string
 	// DefaultSentAt holds the default value on creation for the "sent_at" field.
 	DefaultSentAt func() time.Time
+	// RatingValidator is a validator for the "rating" field. It is called by the builders before save.
+	RatingValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
@@ -384,6 +395,21 @@ func ByEditedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByDeletedAt orders the results by the deleted_at field.
 func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDeletedAt, opts...).ToFunc()
+}
+
+// ByRating orders the results by the rating field.
+func ByRating(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRating, opts...).ToFunc()
+}
+
+// ByReplacedByID orders the results by the replaced_by_id field.
+func ByReplacedByID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReplacedByID, opts...).ToFunc()
+}
+
+// ByReplacedAt orders the results by the replaced_at field.
+func ByReplacedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReplacedAt, opts...).ToFunc()
 }
 
 // ByHandoffReason orders the results by the handoff_reason field.

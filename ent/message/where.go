@@ -141,6 +141,21 @@ func DeletedAt(v time.Time) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldDeletedAt, v))
 }
 
+// Rating applies equality check predicate on the "rating" field. It's identical to RatingEQ.
+func Rating(v int) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldRating, v))
+}
+
+// ReplacedByID applies equality check predicate on the "replaced_by_id" field. It's identical to ReplacedByIDEQ.
+func ReplacedByID(v pulid.ID) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldReplacedByID, v))
+}
+
+// ReplacedAt applies equality check predicate on the "replaced_at" field. It's identical to ReplacedAtEQ.
+func ReplacedAt(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldReplacedAt, v))
+}
+
 // HandoffReason applies equality check predicate on the "handoff_reason" field. It's identical to HandoffReasonEQ.
 func HandoffReason(v string) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldHandoffReason, v))
@@ -1319,6 +1334,186 @@ func DeletedAtIsNil() predicate.Message {
 // DeletedAtNotNil applies the NotNil predicate on the "deleted_at" field.
 func DeletedAtNotNil() predicate.Message {
 	return predicate.Message(sql.FieldNotNull(FieldDeletedAt))
+}
+
+// RatingEQ applies the EQ predicate on the "rating" field.
+func RatingEQ(v int) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldRating, v))
+}
+
+// RatingNEQ applies the NEQ predicate on the "rating" field.
+func RatingNEQ(v int) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldRating, v))
+}
+
+// RatingIn applies the In predicate on the "rating" field.
+func RatingIn(vs ...int) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldRating, vs...))
+}
+
+// RatingNotIn applies the NotIn predicate on the "rating" field.
+func RatingNotIn(vs ...int) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldRating, vs...))
+}
+
+// RatingGT applies the GT predicate on the "rating" field.
+func RatingGT(v int) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldRating, v))
+}
+
+// RatingGTE applies the GTE predicate on the "rating" field.
+func RatingGTE(v int) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldRating, v))
+}
+
+// RatingLT applies the LT predicate on the "rating" field.
+func RatingLT(v int) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldRating, v))
+}
+
+// RatingLTE applies the LTE predicate on the "rating" field.
+func RatingLTE(v int) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldRating, v))
+}
+
+// RatingIsNil applies the IsNil predicate on the "rating" field.
+func RatingIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldRating))
+}
+
+// RatingNotNil applies the NotNil predicate on the "rating" field.
+func RatingNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldRating))
+}
+
+// ReplacedByIDEQ applies the EQ predicate on the "replaced_by_id" field.
+func ReplacedByIDEQ(v pulid.ID) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldReplacedByID, v))
+}
+
+// ReplacedByIDNEQ applies the NEQ predicate on the "replaced_by_id" field.
+func ReplacedByIDNEQ(v pulid.ID) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldReplacedByID, v))
+}
+
+// ReplacedByIDIn applies the In predicate on the "replaced_by_id" field.
+func ReplacedByIDIn(vs ...pulid.ID) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldReplacedByID, vs...))
+}
+
+// ReplacedByIDNotIn applies the NotIn predicate on the "replaced_by_id" field.
+func ReplacedByIDNotIn(vs ...pulid.ID) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldReplacedByID, vs...))
+}
+
+// ReplacedByIDGT applies the GT predicate on the "replaced_by_id" field.
+func ReplacedByIDGT(v pulid.ID) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldReplacedByID, v))
+}
+
+// ReplacedByIDGTE applies the GTE predicate on the "replaced_by_id" field.
+func ReplacedByIDGTE(v pulid.ID) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldReplacedByID, v))
+}
+
+// ReplacedByIDLT applies the LT predicate on the "replaced_by_id" field.
+func ReplacedByIDLT(v pulid.ID) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldReplacedByID, v))
+}
+
+// ReplacedByIDLTE applies the LTE predicate on the "replaced_by_id" field.
+func ReplacedByIDLTE(v pulid.ID) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldReplacedByID, v))
+}
+
+// ReplacedByIDContains applies the Contains predicate on the "replaced_by_id" field.
+func ReplacedByIDContains(v pulid.ID) predicate.Message {
+	vc := string(v)
+	return predicate.Message(sql.FieldContains(FieldReplacedByID, vc))
+}
+
+// ReplacedByIDHasPrefix applies the HasPrefix predicate on the "replaced_by_id" field.
+func ReplacedByIDHasPrefix(v pulid.ID) predicate.Message {
+	vc := string(v)
+	return predicate.Message(sql.FieldHasPrefix(FieldReplacedByID, vc))
+}
+
+// ReplacedByIDHasSuffix applies the HasSuffix predicate on the "replaced_by_id" field.
+func ReplacedByIDHasSuffix(v pulid.ID) predicate.Message {
+	vc := string(v)
+	return predicate.Message(sql.FieldHasSuffix(FieldReplacedByID, vc))
+}
+
+// ReplacedByIDIsNil applies the IsNil predicate on the "replaced_by_id" field.
+func ReplacedByIDIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldReplacedByID))
+}
+
+// ReplacedByIDNotNil applies the NotNil predicate on the "replaced_by_id" field.
+func ReplacedByIDNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldReplacedByID))
+}
+
+// ReplacedByIDEqualFold applies the EqualFold predicate on the "replaced_by_id" field.
+func ReplacedByIDEqualFold(v pulid.ID) predicate.Message {
+	vc := string(v)
+	return predicate.Message(sql.FieldEqualFold(FieldReplacedByID, vc))
+}
+
+// ReplacedByIDContainsFold applies the ContainsFold predicate on the "replaced_by_id" field.
+func ReplacedByIDContainsFold(v pulid.ID) predicate.Message {
+	vc := string(v)
+	return predicate.Message(sql.FieldContainsFold(FieldReplacedByID, vc))
+}
+
+// ReplacedAtEQ applies the EQ predicate on the "replaced_at" field.
+func ReplacedAtEQ(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldReplacedAt, v))
+}
+
+// ReplacedAtNEQ applies the NEQ predicate on the "replaced_at" field.
+func ReplacedAtNEQ(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldReplacedAt, v))
+}
+
+// ReplacedAtIn applies the In predicate on the "replaced_at" field.
+func ReplacedAtIn(vs ...time.Time) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldReplacedAt, vs...))
+}
+
+// ReplacedAtNotIn applies the NotIn predicate on the "replaced_at" field.
+func ReplacedAtNotIn(vs ...time.Time) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldReplacedAt, vs...))
+}
+
+// ReplacedAtGT applies the GT predicate on the "replaced_at" field.
+func ReplacedAtGT(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldReplacedAt, v))
+}
+
+// ReplacedAtGTE applies the GTE predicate on the "replaced_at" field.
+func ReplacedAtGTE(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldReplacedAt, v))
+}
+
+// ReplacedAtLT applies the LT predicate on the "replaced_at" field.
+func ReplacedAtLT(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldReplacedAt, v))
+}
+
+// ReplacedAtLTE applies the LTE predicate on the "replaced_at" field.
+func ReplacedAtLTE(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldReplacedAt, v))
+}
+
+// ReplacedAtIsNil applies the IsNil predicate on the "replaced_at" field.
+func ReplacedAtIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldReplacedAt))
+}
+
+// ReplacedAtNotNil applies the NotNil predicate on the "replaced_at" field.
+func ReplacedAtNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldReplacedAt))
 }
 
 // HandoffReasonEQ applies the EQ predicate on the "handoff_reason" field.

@@ -128,6 +128,7 @@ var (
 		{Name: "handoff_message", Type: field.TypeString, Default: ""},
 		{Name: "tone", Type: field.TypeString, Default: ""},
 		{Name: "signature", Type: field.TypeString, Default: ""},
+		{Name: "review_policy", Type: field.TypeJSON, Nullable: true},
 		{Name: "workspace_id", Type: field.TypeString},
 	}
 	// AgentSettingsTable holds the schema information for the "agent_settings" table.
@@ -138,7 +139,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "agent_settings_workspaces_workspace",
-				Columns:    []*schema.Column{AgentSettingsColumns[12]},
+				Columns:    []*schema.Column{AgentSettingsColumns[13]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -147,12 +148,12 @@ var (
 			{
 				Name:    "agentsettings_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{AgentSettingsColumns[12]},
+				Columns: []*schema.Column{AgentSettingsColumns[13]},
 			},
 			{
 				Name:    "agentsettings_workspace_unique",
 				Unique:  true,
-				Columns: []*schema.Column{AgentSettingsColumns[12]},
+				Columns: []*schema.Column{AgentSettingsColumns[13]},
 			},
 		},
 	}
@@ -249,6 +250,7 @@ var (
 		{Name: "disconnected_at", Type: field.TypeTime, Nullable: true},
 		{Name: "sync_cursor", Type: field.TypeString, Nullable: true},
 		{Name: "synced_at", Type: field.TypeTime, Nullable: true},
+		{Name: "sync_started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "workspace_id", Type: field.TypeString},
 	}
 	// ChannelsTable holds the schema information for the "channels" table.
@@ -259,7 +261,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "channels_workspaces_workspace",
-				Columns:    []*schema.Column{ChannelsColumns[18]},
+				Columns:    []*schema.Column{ChannelsColumns[19]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -268,7 +270,7 @@ var (
 			{
 				Name:    "channel_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChannelsColumns[18]},
+				Columns: []*schema.Column{ChannelsColumns[19]},
 			},
 			{
 				Name:    "channel_connector_external_id",
@@ -281,7 +283,7 @@ var (
 			{
 				Name:    "channel_workspace_id_connector_external_id",
 				Unique:  true,
-				Columns: []*schema.Column{ChannelsColumns[18], ChannelsColumns[3], ChannelsColumns[5]},
+				Columns: []*schema.Column{ChannelsColumns[19], ChannelsColumns[3], ChannelsColumns[5]},
 			},
 		},
 	}
@@ -347,6 +349,7 @@ var (
 		{Name: "handoff_reason", Type: field.TypeString, Nullable: true},
 		{Name: "handed_off_at", Type: field.TypeTime, Nullable: true},
 		{Name: "needs_human", Type: field.TypeBool, Default: false},
+		{Name: "rating", Type: field.TypeInt, Nullable: true},
 		{Name: "sentiment_label", Type: field.TypeEnum, Nullable: true, Enums: []string{"POSITIVE", "NEUTRAL", "NEGATIVE"}},
 		{Name: "sentiment_score", Type: field.TypeFloat64, Nullable: true},
 		{Name: "workspace_id", Type: field.TypeString},
@@ -362,25 +365,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "conversations_workspaces_workspace",
-				Columns:    []*schema.Column{ConversationsColumns[17]},
+				Columns:    []*schema.Column{ConversationsColumns[18]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_channels_channel",
-				Columns:    []*schema.Column{ConversationsColumns[18]},
+				Columns:    []*schema.Column{ConversationsColumns[19]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_contacts_contact",
-				Columns:    []*schema.Column{ConversationsColumns[19]},
+				Columns:    []*schema.Column{ConversationsColumns[20]},
 				RefColumns: []*schema.Column{ContactsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "conversations_users_assignee",
-				Columns:    []*schema.Column{ConversationsColumns[20]},
+				Columns:    []*schema.Column{ConversationsColumns[21]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -389,27 +392,27 @@ var (
 			{
 				Name:    "conversation_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[17]},
+				Columns: []*schema.Column{ConversationsColumns[18]},
 			},
 			{
 				Name:    "conversation_channel_id_kind_thread_id",
 				Unique:  true,
-				Columns: []*schema.Column{ConversationsColumns[18], ConversationsColumns[3], ConversationsColumns[4]},
+				Columns: []*schema.Column{ConversationsColumns[19], ConversationsColumns[3], ConversationsColumns[4]},
 			},
 			{
 				Name:    "conversation_workspace_id_status_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[17], ConversationsColumns[7], ConversationsColumns[10]},
+				Columns: []*schema.Column{ConversationsColumns[18], ConversationsColumns[7], ConversationsColumns[10]},
 			},
 			{
 				Name:    "conversation_workspace_id_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[17], ConversationsColumns[10]},
+				Columns: []*schema.Column{ConversationsColumns[18], ConversationsColumns[10]},
 			},
 			{
 				Name:    "conversation_workspace_id_assignee_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[17], ConversationsColumns[20]},
+				Columns: []*schema.Column{ConversationsColumns[18], ConversationsColumns[21]},
 			},
 		},
 	}
@@ -690,6 +693,9 @@ var (
 		{Name: "sent_at", Type: field.TypeTime},
 		{Name: "edited_at", Type: field.TypeTime, Nullable: true},
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "rating", Type: field.TypeInt, Nullable: true},
+		{Name: "replaced_by_id", Type: field.TypeString, Nullable: true},
+		{Name: "replaced_at", Type: field.TypeTime, Nullable: true},
 		{Name: "handoff_reason", Type: field.TypeString, Nullable: true},
 		{Name: "sentiment_label", Type: field.TypeEnum, Nullable: true, Enums: []string{"POSITIVE", "NEUTRAL", "NEGATIVE"}},
 		{Name: "sentiment_score", Type: field.TypeFloat64, Nullable: true},
@@ -705,19 +711,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_workspaces_workspace",
-				Columns:    []*schema.Column{MessagesColumns[23]},
+				Columns:    []*schema.Column{MessagesColumns[26]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_conversations_conversation",
-				Columns:    []*schema.Column{MessagesColumns[24]},
+				Columns:    []*schema.Column{MessagesColumns[27]},
 				RefColumns: []*schema.Column{ConversationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_contacts_contact",
-				Columns:    []*schema.Column{MessagesColumns[25]},
+				Columns:    []*schema.Column{MessagesColumns[28]},
 				RefColumns: []*schema.Column{ContactsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -726,7 +732,7 @@ var (
 			{
 				Name:    "message_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[23]},
+				Columns: []*schema.Column{MessagesColumns[26]},
 			},
 			{
 				Name:    "message_channel_id_external_id",
@@ -736,7 +742,7 @@ var (
 			{
 				Name:    "message_conversation_id_sent_at",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[24], MessagesColumns[17]},
+				Columns: []*schema.Column{MessagesColumns[27], MessagesColumns[17]},
 			},
 		},
 	}

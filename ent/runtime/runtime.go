@@ -395,6 +395,10 @@ func init() {
 	conversationDescNeedsHuman := conversationFields[14].Descriptor()
 	// conversation.DefaultNeedsHuman holds the default value on creation for the needs_human field.
 	conversation.DefaultNeedsHuman = conversationDescNeedsHuman.Default.(bool)
+	// conversationDescRating is the schema descriptor for rating field.
+	conversationDescRating := conversationFields[15].Descriptor()
+	// conversation.RatingValidator is a validator for the "rating" field. It is called by the builders before save.
+	conversation.RatingValidator = conversationDescRating.Validators[0].(func(int) error)
 	// conversationDescID is the schema descriptor for id field.
 	conversationDescID := conversationMixinFields0[0].Descriptor()
 	// conversation.DefaultID holds the default value on creation for the id field.
@@ -744,6 +748,10 @@ func init() {
 	messageDescSentAt := messageFields[16].Descriptor()
 	// message.DefaultSentAt holds the default value on creation for the sent_at field.
 	message.DefaultSentAt = messageDescSentAt.Default.(func() time.Time)
+	// messageDescRating is the schema descriptor for rating field.
+	messageDescRating := messageFields[19].Descriptor()
+	// message.RatingValidator is a validator for the "rating" field. It is called by the builders before save.
+	message.RatingValidator = messageDescRating.Validators[0].(func(int) error)
 	// messageDescID is the schema descriptor for id field.
 	messageDescID := messageMixinFields0[0].Descriptor()
 	// message.DefaultID holds the default value on creation for the id field.

@@ -45,6 +45,10 @@ func (AgentSettings) Fields() []ent.Field {
 		field.String("tone").Default(""),
 		// Appended to every answer the agent writes.
 		field.String("signature").Default(""),
+		// What the agent does with reviews, by star rating (an empty mode
+		// is DRAFT).
+		field.JSON("review_policy", schematype.ReviewPolicy{}).Optional().
+			Annotations(entgql.Type("ReviewPolicy!")),
 	}
 }
 

@@ -53,6 +53,11 @@ func (Channel) Fields() []ent.Field {
 		field.String("sync_cursor").Optional().
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("synced_at").Optional().Nillable(),
+		// When the sync pass in progress began (its pages may span several
+		// runs); it becomes synced_at when the pass completes, so the next
+		// pass reads everything changed since this one began.
+		field.Time("sync_started_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

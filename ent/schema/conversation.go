@@ -57,6 +57,10 @@ func (Conversation) Fields() []ent.Field {
 		// handoff reason stays while a member works it, so the agent keeps
 		// out until the handoff is cleared.
 		field.Bool("needs_human").Default(false),
+		// A review's current stars (1-5), following its edits; nil for
+		// other conversations. conversations(where: {ratingLTE: 2}) finds
+		// the unhappy reviews.
+		field.Int("rating").Optional().Nillable().Range(1, 5),
 		// Roll-up of the latest inbound messages' sentiment (core/feedback).
 		field.Enum("sentiment_label").NamedValues(sentimentValues...).Optional().Nillable(),
 		field.Float("sentiment_score").Optional().Nillable(),

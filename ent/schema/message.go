@@ -66,6 +66,14 @@ func (Message) Fields() []ent.Field {
 			Annotations(entgql.OrderField("SENT_AT")),
 		field.Time("edited_at").Optional().Nillable(),
 		field.Time("deleted_at").Optional().Nillable(),
+		// A review's stars (1-5); nil for everything else.
+		field.Int("rating").Optional().Nillable().Range(1, 5),
+		// Set on a reply the platform replaced with a later one (a review
+		// has one reply: a new one takes its place), with the message that
+		// replaced it. The platform's id moves to the new reply.
+		field.String("replaced_by_id").GoType(pulid.ID("")).Optional().Nillable().
+			Annotations(entgql.Type("ID"), entgql.Skip(entgql.SkipWhereInput)),
+		field.Time("replaced_at").Optional().Nillable(),
 		// Set on the inbound message whose handoff to a human is open, with
 		// the reason; cleared with the conversation's. In a comment thread
 		// it says which commenter a person must answer: the agent still

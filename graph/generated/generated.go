@@ -137,6 +137,7 @@ type ComplexityRoot struct {
 		HandoffMessage             func(childComplexity int) int
 		ID                         func(childComplexity int) int
 		NegativeSentimentThreshold func(childComplexity int) int
+		ReviewPolicy               func(childComplexity int) int
 		Signature                  func(childComplexity int) int
 		Timezone                   func(childComplexity int) int
 		Tone                       func(childComplexity int) int
@@ -295,6 +296,7 @@ type ComplexityRoot struct {
 		LastMessageAt  func(childComplexity int) int
 		Messages       func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) int
 		NeedsHuman     func(childComplexity int) int
+		Rating         func(childComplexity int) int
 		SentimentLabel func(childComplexity int) int
 		SentimentScore func(childComplexity int) int
 		Status         func(childComplexity int) int
@@ -490,6 +492,9 @@ type ComplexityRoot struct {
 		ID                func(childComplexity int) int
 		IsNote            func(childComplexity int) int
 		ParentExternalID  func(childComplexity int) int
+		Rating            func(childComplexity int) int
+		ReplacedAt        func(childComplexity int) int
+		ReplacedByID      func(childComplexity int) int
 		ReplyToExternalID func(childComplexity int) int
 		SentAt            func(childComplexity int) int
 		SentimentLabel    func(childComplexity int) int
@@ -526,6 +531,7 @@ type ComplexityRoot struct {
 		DeleteKnowledgeDocument  func(childComplexity int, id pulid.ID) int
 		DeleteLabel              func(childComplexity int, id pulid.ID) int
 		DeletePost               func(childComplexity int, id pulid.ID) int
+		DeleteReviewReply        func(childComplexity int, conversationID pulid.ID) int
 		DiscardDraft             func(childComplexity int, id pulid.ID) int
 		DisconnectChannel        func(childComplexity int, id pulid.ID) int
 		GeneratePost             func(childComplexity int, input model.GeneratePostInput) int
@@ -669,6 +675,14 @@ type ComplexityRoot struct {
 		Viewer             func(childComplexity int) int
 	}
 
+	ReviewPolicy struct {
+		FiveStars  func(childComplexity int) int
+		FourStars  func(childComplexity int) int
+		OneStar    func(childComplexity int) int
+		ThreeStars func(childComplexity int) int
+		TwoStars   func(childComplexity int) int
+	}
+
 	SignInPayload struct {
 		ExpiresAt func(childComplexity int) int
 		Token     func(childComplexity int) int
@@ -748,6 +762,7 @@ type MutationResolver interface {
 	UpdateChannel(ctx context.Context, id pulid.ID, input model.UpdateChannelInput) (*ent.Channel, error)
 	DisconnectChannel(ctx context.Context, id pulid.ID) (*ent.Channel, error)
 	SendReply(ctx context.Context, input model.SendReplyInput) (*ent.Message, error)
+	DeleteReviewReply(ctx context.Context, conversationID pulid.ID) (*ent.Message, error)
 	AddKnowledgeDocument(ctx context.Context, input model.AddKnowledgeDocumentInput) (*ent.KnowledgeDocument, error)
 	UploadKnowledgeDocument(ctx context.Context, input model.UploadKnowledgeDocumentInput) (*ent.KnowledgeDocument, error)
 	UpdateKnowledgeDocument(ctx context.Context, id pulid.ID, input model.UpdateKnowledgeDocumentInput) (*ent.KnowledgeDocument, error)
@@ -1164,6 +1179,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentSettings.NegativeSentimentThreshold(childComplexity), true
+	case "AgentSettings.reviewPolicy":
+		if e.ComplexityRoot.AgentSettings.ReviewPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentSettings.ReviewPolicy(childComplexity), true
 	case "AgentSettings.signature":
 		if e.ComplexityRoot.AgentSettings.Signature == nil {
 			break
@@ -1826,6 +1847,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.NeedsHuman(childComplexity), true
+	case "Conversation.rating":
+		if e.ComplexityRoot.Conversation.Rating == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.Rating(childComplexity), true
 	case "Conversation.sentimentLabel":
 		if e.ComplexityRoot.Conversation.SentimentLabel == nil {
 			break
@@ -2610,6 +2637,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.ParentExternalID(childComplexity), true
+	case "Message.rating":
+		if e.ComplexityRoot.Message.Rating == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Rating(childComplexity), true
+	case "Message.replacedAt":
+		if e.ComplexityRoot.Message.ReplacedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.ReplacedAt(childComplexity), true
+	case "Message.replacedByID":
+		if e.ComplexityRoot.Message.ReplacedByID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.ReplacedByID(childComplexity), true
 	case "Message.replyToExternalID":
 		if e.ComplexityRoot.Message.ReplyToExternalID == nil {
 			break
@@ -2850,6 +2895,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeletePost(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.deleteReviewReply":
+		if e.ComplexityRoot.Mutation.DeleteReviewReply == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteReviewReply_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteReviewReply(childComplexity, args["conversationId"].(pulid.ID)), true
 	case "Mutation.discardDraft":
 		if e.ComplexityRoot.Mutation.DiscardDraft == nil {
 			break
@@ -3733,6 +3789,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
+	case "ReviewPolicy.fiveStars":
+		if e.ComplexityRoot.ReviewPolicy.FiveStars == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewPolicy.FiveStars(childComplexity), true
+	case "ReviewPolicy.fourStars":
+		if e.ComplexityRoot.ReviewPolicy.FourStars == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewPolicy.FourStars(childComplexity), true
+	case "ReviewPolicy.oneStar":
+		if e.ComplexityRoot.ReviewPolicy.OneStar == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewPolicy.OneStar(childComplexity), true
+	case "ReviewPolicy.threeStars":
+		if e.ComplexityRoot.ReviewPolicy.ThreeStars == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewPolicy.ThreeStars(childComplexity), true
+	case "ReviewPolicy.twoStars":
+		if e.ComplexityRoot.ReviewPolicy.TwoStars == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewPolicy.TwoStars(childComplexity), true
+
 	case "SignInPayload.expiresAt":
 		if e.ComplexityRoot.SignInPayload.ExpiresAt == nil {
 			break
@@ -3999,6 +4086,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PostTargetInput", ec.unmarshalInputPostTargetInput),
 			graphql.NewInputUnmarshaler("PostTargetWhereInput", ec.unmarshalInputPostTargetWhereInput),
 			graphql.NewInputUnmarshaler("PostWhereInput", ec.unmarshalInputPostWhereInput),
+			graphql.NewInputUnmarshaler("ReviewPolicyInput", ec.unmarshalInputReviewPolicyInput),
 			graphql.NewInputUnmarshaler("SendReplyInput", ec.unmarshalInputSendReplyInput),
 			graphql.NewInputUnmarshaler("SignInInput", ec.unmarshalInputSignInInput),
 			graphql.NewInputUnmarshaler("UpdateAgentSettingsInput", ec.unmarshalInputUpdateAgentSettingsInput),
@@ -4134,6 +4222,40 @@ input BusinessHoursWindowInput {
   end: String!
 }
 
+"What the agent does with a review of some star rating (docs/agent.md)."
+enum ReviewMode {
+  "Answer it publicly, with nobody reviewing the answer (3 stars and up only)."
+  AUTO
+  "Draft an answer for a person to approve."
+  DRAFT
+  "Stay out of it."
+  OFF
+}
+
+"""
+The workspace's review policy: a mode per star rating, DRAFT by default. 1- and
+2-star reviews are never AUTO: they are handed to a person (with a draft when
+their mode is DRAFT).
+"""
+type ReviewPolicy {
+  oneStar: ReviewMode!
+  twoStars: ReviewMode!
+  threeStars: ReviewMode!
+  fourStars: ReviewMode!
+  fiveStars: ReviewMode!
+}
+
+"Changes the review policy; ratings left out keep their mode."
+input ReviewPolicyInput {
+  "AUTO is refused."
+  oneStar: ReviewMode
+  "AUTO is refused."
+  twoStars: ReviewMode
+  threeStars: ReviewMode
+  fourStars: ReviewMode
+  fiveStars: ReviewMode
+}
+
 input AddKnowledgeDocumentInput {
   title: String!
   content: String!
@@ -4198,6 +4320,8 @@ input UpdateAgentSettingsInput {
   handoffMessage: String
   tone: String
   signature: String
+  "What the agent does with reviews, by star rating."
+  reviewPolicy: ReviewPolicyInput
 }
 
 extend type Query {
@@ -4289,7 +4413,11 @@ enum ReplyMode {
 
 input SendReplyInput {
   conversationId: ID!
-  "Required unless cannedReplyId is given."
+  """
+  Required unless cannedReplyId is given. At most 10,000 characters, and what the
+  platform takes (Google reviews: 4,096 bytes of UTF-8); longer answers
+  BAD_USER_INPUT before anything is queued.
+  """
   text: String
   "Send this canned reply, its variables filled in for the conversation (instead of text)."
   cannedReplyId: ID
@@ -4324,6 +4452,11 @@ type Mutation {
   updateChannel(id: ID!, input: UpdateChannelInput!): Channel!
   disconnectChannel(id: ID!): Channel!
   sendReply(input: SendReplyInput!): Message!
+  """
+  Delete the business's reply to a review (REVIEW conversations) at the
+  platform: the reply is marked deleted (deletedAt) and kept in the thread.
+  """
+  deleteReviewReply(conversationId: ID!): Message!
 }
 
 `, BuiltIn: false},
@@ -5070,6 +5203,7 @@ type AgentSettings implements Node {
   handoffMessage: String!
   tone: String!
   signature: String!
+  reviewPolicy: ReviewPolicy!
 }
 type AuditLog implements Node {
   id: ID!
@@ -5843,6 +5977,7 @@ type Conversation implements Node {
   handoffReason: String
   handedOffAt: Time
   needsHuman: Boolean!
+  rating: Int
   sentimentLabel: ConversationSentimentLabel
   sentimentScore: Float
   channel: Channel!
@@ -6224,6 +6359,19 @@ input ConversationWhereInput {
   """
   needsHuman: Boolean
   needsHumanNEQ: Boolean
+  """
+  rating field predicates
+  """
+  rating: Int
+  ratingNEQ: Int
+  ratingIn: [Int!]
+  ratingNotIn: [Int!]
+  ratingGT: Int
+  ratingGTE: Int
+  ratingLT: Int
+  ratingLTE: Int
+  ratingIsNil: Boolean
+  ratingNotNil: Boolean
   """
   sentiment_label field predicates
   """
@@ -6738,6 +6886,9 @@ type Message implements Node {
   sentAt: Time!
   editedAt: Time
   deletedAt: Time
+  rating: Int
+  replacedByID: ID
+  replacedAt: Time
   handoffReason: String
   sentimentLabel: MessageSentimentLabel
   sentimentScore: Float
@@ -7107,6 +7258,32 @@ input MessageWhereInput {
   deletedAtLTE: Time
   deletedAtIsNil: Boolean
   deletedAtNotNil: Boolean
+  """
+  rating field predicates
+  """
+  rating: Int
+  ratingNEQ: Int
+  ratingIn: [Int!]
+  ratingNotIn: [Int!]
+  ratingGT: Int
+  ratingGTE: Int
+  ratingLT: Int
+  ratingLTE: Int
+  ratingIsNil: Boolean
+  ratingNotNil: Boolean
+  """
+  replaced_at field predicates
+  """
+  replacedAt: Time
+  replacedAtNEQ: Time
+  replacedAtIn: [Time!]
+  replacedAtNotIn: [Time!]
+  replacedAtGT: Time
+  replacedAtGTE: Time
+  replacedAtLT: Time
+  replacedAtLTE: Time
+  replacedAtIsNil: Boolean
+  replacedAtNotNil: Boolean
   """
   handoff_reason field predicates
   """
@@ -8316,6 +8493,8 @@ func (ec *executionContext) childFields_AgentSettings(ctx context.Context, field
 		return ec.fieldContext_AgentSettings_tone(ctx, field)
 	case "signature":
 		return ec.fieldContext_AgentSettings_signature(ctx, field)
+	case "reviewPolicy":
+		return ec.fieldContext_AgentSettings_reviewPolicy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AgentSettings", field.Name)
 }
@@ -8620,6 +8799,8 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_handedOffAt(ctx, field)
 	case "needsHuman":
 		return ec.fieldContext_Conversation_needsHuman(ctx, field)
+	case "rating":
+		return ec.fieldContext_Conversation_rating(ctx, field)
 	case "sentimentLabel":
 		return ec.fieldContext_Conversation_sentimentLabel(ctx, field)
 	case "sentimentScore":
@@ -9010,6 +9191,12 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_editedAt(ctx, field)
 	case "deletedAt":
 		return ec.fieldContext_Message_deletedAt(ctx, field)
+	case "rating":
+		return ec.fieldContext_Message_rating(ctx, field)
+	case "replacedByID":
+		return ec.fieldContext_Message_replacedByID(ctx, field)
+	case "replacedAt":
+		return ec.fieldContext_Message_replacedAt(ctx, field)
 	case "handoffReason":
 		return ec.fieldContext_Message_handoffReason(ctx, field)
 	case "sentimentLabel":
@@ -9232,6 +9419,22 @@ func (ec *executionContext) childFields_PublishingSettings(ctx context.Context, 
 		return ec.fieldContext_PublishingSettings_requirePostApproval(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PublishingSettings", field.Name)
+}
+
+func (ec *executionContext) childFields_ReviewPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "oneStar":
+		return ec.fieldContext_ReviewPolicy_oneStar(ctx, field)
+	case "twoStars":
+		return ec.fieldContext_ReviewPolicy_twoStars(ctx, field)
+	case "threeStars":
+		return ec.fieldContext_ReviewPolicy_threeStars(ctx, field)
+	case "fourStars":
+		return ec.fieldContext_ReviewPolicy_fourStars(ctx, field)
+	case "fiveStars":
+		return ec.fieldContext_ReviewPolicy_fiveStars(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReviewPolicy", field.Name)
 }
 
 func (ec *executionContext) childFields_SignInPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9937,6 +10140,20 @@ func (ec *executionContext) field_Mutation_deletePost_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteReviewReply_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversationId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversationId"] = arg0
 	return args, nil
 }
 
@@ -12613,6 +12830,38 @@ func (ec *executionContext) fieldContext_AgentSettings_signature(_ context.Conte
 	return graphql.NewScalarFieldContext("AgentSettings", field, false, false, "String")
 }
 
+func (ec *executionContext) _AgentSettings_reviewPolicy(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentSettings_reviewPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewPolicy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ReviewPolicy) graphql.Marshaler {
+			return ec.marshalNReviewPolicy2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentSettings_reviewPolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReviewPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Attachment_type(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15033,6 +15282,29 @@ func (ec *executionContext) _Conversation_needsHuman(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_Conversation_needsHuman(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Conversation_rating(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_rating(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rating, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_rating(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Conversation_sentimentLabel(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
@@ -18239,6 +18511,75 @@ func (ec *executionContext) fieldContext_Message_deletedAt(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Message", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Message_rating(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_rating(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rating, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_rating(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Message_replacedByID(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_replacedByID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplacedByID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_replacedByID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Message_replacedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_replacedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplacedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_replacedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Message_handoffReason(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18917,6 +19258,50 @@ func (ec *executionContext) fieldContext_Mutation_sendReply(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_sendReply_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteReviewReply(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteReviewReply(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteReviewReply(ctx, fc.Args["conversationId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteReviewReply(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteReviewReply_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -22907,6 +23292,121 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ReviewPolicy_oneStar(ctx context.Context, field graphql.CollectedField, obj *schematype.ReviewPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewPolicy_oneStar(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OneStar, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ReviewMode) graphql.Marshaler {
+			return ec.marshalNReviewMode2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewPolicy_oneStar(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewPolicy", field, false, false, "ReviewMode")
+}
+
+func (ec *executionContext) _ReviewPolicy_twoStars(ctx context.Context, field graphql.CollectedField, obj *schematype.ReviewPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewPolicy_twoStars(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TwoStars, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ReviewMode) graphql.Marshaler {
+			return ec.marshalNReviewMode2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewPolicy_twoStars(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewPolicy", field, false, false, "ReviewMode")
+}
+
+func (ec *executionContext) _ReviewPolicy_threeStars(ctx context.Context, field graphql.CollectedField, obj *schematype.ReviewPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewPolicy_threeStars(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ThreeStars, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ReviewMode) graphql.Marshaler {
+			return ec.marshalNReviewMode2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewPolicy_threeStars(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewPolicy", field, false, false, "ReviewMode")
+}
+
+func (ec *executionContext) _ReviewPolicy_fourStars(ctx context.Context, field graphql.CollectedField, obj *schematype.ReviewPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewPolicy_fourStars(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FourStars, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ReviewMode) graphql.Marshaler {
+			return ec.marshalNReviewMode2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewPolicy_fourStars(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewPolicy", field, false, false, "ReviewMode")
+}
+
+func (ec *executionContext) _ReviewPolicy_fiveStars(ctx context.Context, field graphql.CollectedField, obj *schematype.ReviewPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewPolicy_fiveStars(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FiveStars, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.ReviewMode) graphql.Marshaler {
+			return ec.marshalNReviewMode2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewPolicy_fiveStars(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewPolicy", field, false, false, "ReviewMode")
 }
 
 func (ec *executionContext) _SignInPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.SignInPayload) (ret graphql.Marshaler) {
@@ -28872,7 +29372,7 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channelID", "channelIDNEQ", "channelIDIn", "channelIDNotIn", "channelIDGT", "channelIDGTE", "channelIDLT", "channelIDLTE", "channelIDContains", "channelIDHasPrefix", "channelIDHasSuffix", "channelIDEqualFold", "channelIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "threadID", "threadIDNEQ", "threadIDIn", "threadIDNotIn", "threadIDGT", "threadIDGTE", "threadIDLT", "threadIDLTE", "threadIDContains", "threadIDHasPrefix", "threadIDHasSuffix", "threadIDEqualFold", "threadIDContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectIsNil", "subjectNotNil", "subjectEqualFold", "subjectContainsFold", "url", "urlNEQ", "urlIn", "urlNotIn", "urlGT", "urlGTE", "urlLT", "urlLTE", "urlContains", "urlHasPrefix", "urlHasSuffix", "urlIsNil", "urlNotNil", "urlEqualFold", "urlContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDGT", "assigneeIDGTE", "assigneeIDLT", "assigneeIDLTE", "assigneeIDContains", "assigneeIDHasPrefix", "assigneeIDHasSuffix", "assigneeIDIsNil", "assigneeIDNotNil", "assigneeIDEqualFold", "assigneeIDContainsFold", "aiMode", "aiModeNEQ", "aiModeIn", "aiModeNotIn", "aiModeIsNil", "aiModeNotNil", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastInboundAt", "lastInboundAtNEQ", "lastInboundAtIn", "lastInboundAtNotIn", "lastInboundAtGT", "lastInboundAtGTE", "lastInboundAtLT", "lastInboundAtLTE", "lastInboundAtIsNil", "lastInboundAtNotNil", "handoffReason", "handoffReasonNEQ", "handoffReasonIn", "handoffReasonNotIn", "handoffReasonGT", "handoffReasonGTE", "handoffReasonLT", "handoffReasonLTE", "handoffReasonContains", "handoffReasonHasPrefix", "handoffReasonHasSuffix", "handoffReasonIsNil", "handoffReasonNotNil", "handoffReasonEqualFold", "handoffReasonContainsFold", "handedOffAt", "handedOffAtNEQ", "handedOffAtIn", "handedOffAtNotIn", "handedOffAtGT", "handedOffAtGTE", "handedOffAtLT", "handedOffAtLTE", "handedOffAtIsNil", "handedOffAtNotNil", "needsHuman", "needsHumanNEQ", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasChannel", "hasChannelWith", "hasContact", "hasContactWith", "hasAssignee", "hasAssigneeWith", "hasMessages", "hasMessagesWith", "hasAgentRuns", "hasAgentRunsWith", "hasLabels", "hasLabelsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channelID", "channelIDNEQ", "channelIDIn", "channelIDNotIn", "channelIDGT", "channelIDGTE", "channelIDLT", "channelIDLTE", "channelIDContains", "channelIDHasPrefix", "channelIDHasSuffix", "channelIDEqualFold", "channelIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "threadID", "threadIDNEQ", "threadIDIn", "threadIDNotIn", "threadIDGT", "threadIDGTE", "threadIDLT", "threadIDLTE", "threadIDContains", "threadIDHasPrefix", "threadIDHasSuffix", "threadIDEqualFold", "threadIDContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectIsNil", "subjectNotNil", "subjectEqualFold", "subjectContainsFold", "url", "urlNEQ", "urlIn", "urlNotIn", "urlGT", "urlGTE", "urlLT", "urlLTE", "urlContains", "urlHasPrefix", "urlHasSuffix", "urlIsNil", "urlNotNil", "urlEqualFold", "urlContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDGT", "assigneeIDGTE", "assigneeIDLT", "assigneeIDLTE", "assigneeIDContains", "assigneeIDHasPrefix", "assigneeIDHasSuffix", "assigneeIDIsNil", "assigneeIDNotNil", "assigneeIDEqualFold", "assigneeIDContainsFold", "aiMode", "aiModeNEQ", "aiModeIn", "aiModeNotIn", "aiModeIsNil", "aiModeNotNil", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastInboundAt", "lastInboundAtNEQ", "lastInboundAtIn", "lastInboundAtNotIn", "lastInboundAtGT", "lastInboundAtGTE", "lastInboundAtLT", "lastInboundAtLTE", "lastInboundAtIsNil", "lastInboundAtNotNil", "handoffReason", "handoffReasonNEQ", "handoffReasonIn", "handoffReasonNotIn", "handoffReasonGT", "handoffReasonGTE", "handoffReasonLT", "handoffReasonLTE", "handoffReasonContains", "handoffReasonHasPrefix", "handoffReasonHasSuffix", "handoffReasonIsNil", "handoffReasonNotNil", "handoffReasonEqualFold", "handoffReasonContainsFold", "handedOffAt", "handedOffAtNEQ", "handedOffAtIn", "handedOffAtNotIn", "handedOffAtGT", "handedOffAtGTE", "handedOffAtLT", "handedOffAtLTE", "handedOffAtIsNil", "handedOffAtNotNil", "needsHuman", "needsHumanNEQ", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "ratingIsNil", "ratingNotNil", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasChannel", "hasChannelWith", "hasContact", "hasContactWith", "hasAssignee", "hasAssigneeWith", "hasMessages", "hasMessagesWith", "hasAgentRuns", "hasAgentRunsWith", "hasLabels", "hasLabelsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30083,6 +30583,76 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 				return it, err
 			}
 			it.NeedsHumanNEQ = data
+		case "rating":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rating"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rating = data
+		case "ratingNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingNEQ = data
+		case "ratingIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingIn = data
+		case "ratingNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingNotIn = data
+		case "ratingGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingGT = data
+		case "ratingGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingGTE = data
+		case "ratingLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingLT = data
+		case "ratingLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingLTE = data
+		case "ratingIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingIsNil = data
+		case "ratingNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingNotNil = data
 		case "sentimentLabel":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sentimentLabel"))
 			data, err := ec.unmarshalOConversationSentimentLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabel(ctx, v)
@@ -31761,7 +32331,7 @@ func (ec *executionContext) unmarshalInputMessageWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "conversationID", "conversationIDNEQ", "conversationIDIn", "conversationIDNotIn", "conversationIDGT", "conversationIDGTE", "conversationIDLT", "conversationIDLTE", "conversationIDContains", "conversationIDHasPrefix", "conversationIDHasSuffix", "conversationIDEqualFold", "conversationIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "direction", "directionNEQ", "directionIn", "directionNotIn", "authorKind", "authorKindNEQ", "authorKindIn", "authorKindNotIn", "authorID", "authorIDNEQ", "authorIDIn", "authorIDNotIn", "authorIDGT", "authorIDGTE", "authorIDLT", "authorIDLTE", "authorIDContains", "authorIDHasPrefix", "authorIDHasSuffix", "authorIDIsNil", "authorIDNotNil", "authorIDEqualFold", "authorIDContainsFold", "type", "typeNEQ", "typeIn", "typeNotIn", "typeGT", "typeGTE", "typeLT", "typeLTE", "typeContains", "typeHasPrefix", "typeHasSuffix", "typeEqualFold", "typeContainsFold", "text", "textNEQ", "textIn", "textNotIn", "textGT", "textGTE", "textLT", "textLTE", "textContains", "textHasPrefix", "textHasSuffix", "textEqualFold", "textContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDIsNil", "externalIDNotNil", "externalIDEqualFold", "externalIDContainsFold", "parentExternalID", "parentExternalIDNEQ", "parentExternalIDIn", "parentExternalIDNotIn", "parentExternalIDGT", "parentExternalIDGTE", "parentExternalIDLT", "parentExternalIDLTE", "parentExternalIDContains", "parentExternalIDHasPrefix", "parentExternalIDHasSuffix", "parentExternalIDIsNil", "parentExternalIDNotNil", "parentExternalIDEqualFold", "parentExternalIDContainsFold", "replyToExternalID", "replyToExternalIDNEQ", "replyToExternalIDIn", "replyToExternalIDNotIn", "replyToExternalIDGT", "replyToExternalIDGTE", "replyToExternalIDLT", "replyToExternalIDLTE", "replyToExternalIDContains", "replyToExternalIDHasPrefix", "replyToExternalIDHasSuffix", "replyToExternalIDIsNil", "replyToExternalIDNotNil", "replyToExternalIDEqualFold", "replyToExternalIDContainsFold", "deliveryStatus", "deliveryStatusNEQ", "deliveryStatusIn", "deliveryStatusNotIn", "errorCode", "errorCodeNEQ", "errorCodeIn", "errorCodeNotIn", "errorCodeGT", "errorCodeGTE", "errorCodeLT", "errorCodeLTE", "errorCodeContains", "errorCodeHasPrefix", "errorCodeHasSuffix", "errorCodeIsNil", "errorCodeNotNil", "errorCodeEqualFold", "errorCodeContainsFold", "errorMessage", "errorMessageNEQ", "errorMessageIn", "errorMessageNotIn", "errorMessageGT", "errorMessageGTE", "errorMessageLT", "errorMessageLTE", "errorMessageContains", "errorMessageHasPrefix", "errorMessageHasSuffix", "errorMessageIsNil", "errorMessageNotNil", "errorMessageEqualFold", "errorMessageContainsFold", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "editedAt", "editedAtNEQ", "editedAtIn", "editedAtNotIn", "editedAtGT", "editedAtGTE", "editedAtLT", "editedAtLTE", "editedAtIsNil", "editedAtNotNil", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "handoffReason", "handoffReasonNEQ", "handoffReasonIn", "handoffReasonNotIn", "handoffReasonGT", "handoffReasonGTE", "handoffReasonLT", "handoffReasonLTE", "handoffReasonContains", "handoffReasonHasPrefix", "handoffReasonHasSuffix", "handoffReasonIsNil", "handoffReasonNotNil", "handoffReasonEqualFold", "handoffReasonContainsFold", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasConversation", "hasConversationWith", "hasContact", "hasContactWith", "hasAgentRun", "hasAgentRunWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "conversationID", "conversationIDNEQ", "conversationIDIn", "conversationIDNotIn", "conversationIDGT", "conversationIDGTE", "conversationIDLT", "conversationIDLTE", "conversationIDContains", "conversationIDHasPrefix", "conversationIDHasSuffix", "conversationIDEqualFold", "conversationIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "direction", "directionNEQ", "directionIn", "directionNotIn", "authorKind", "authorKindNEQ", "authorKindIn", "authorKindNotIn", "authorID", "authorIDNEQ", "authorIDIn", "authorIDNotIn", "authorIDGT", "authorIDGTE", "authorIDLT", "authorIDLTE", "authorIDContains", "authorIDHasPrefix", "authorIDHasSuffix", "authorIDIsNil", "authorIDNotNil", "authorIDEqualFold", "authorIDContainsFold", "type", "typeNEQ", "typeIn", "typeNotIn", "typeGT", "typeGTE", "typeLT", "typeLTE", "typeContains", "typeHasPrefix", "typeHasSuffix", "typeEqualFold", "typeContainsFold", "text", "textNEQ", "textIn", "textNotIn", "textGT", "textGTE", "textLT", "textLTE", "textContains", "textHasPrefix", "textHasSuffix", "textEqualFold", "textContainsFold", "externalID", "externalIDNEQ", "externalIDIn", "externalIDNotIn", "externalIDGT", "externalIDGTE", "externalIDLT", "externalIDLTE", "externalIDContains", "externalIDHasPrefix", "externalIDHasSuffix", "externalIDIsNil", "externalIDNotNil", "externalIDEqualFold", "externalIDContainsFold", "parentExternalID", "parentExternalIDNEQ", "parentExternalIDIn", "parentExternalIDNotIn", "parentExternalIDGT", "parentExternalIDGTE", "parentExternalIDLT", "parentExternalIDLTE", "parentExternalIDContains", "parentExternalIDHasPrefix", "parentExternalIDHasSuffix", "parentExternalIDIsNil", "parentExternalIDNotNil", "parentExternalIDEqualFold", "parentExternalIDContainsFold", "replyToExternalID", "replyToExternalIDNEQ", "replyToExternalIDIn", "replyToExternalIDNotIn", "replyToExternalIDGT", "replyToExternalIDGTE", "replyToExternalIDLT", "replyToExternalIDLTE", "replyToExternalIDContains", "replyToExternalIDHasPrefix", "replyToExternalIDHasSuffix", "replyToExternalIDIsNil", "replyToExternalIDNotNil", "replyToExternalIDEqualFold", "replyToExternalIDContainsFold", "deliveryStatus", "deliveryStatusNEQ", "deliveryStatusIn", "deliveryStatusNotIn", "errorCode", "errorCodeNEQ", "errorCodeIn", "errorCodeNotIn", "errorCodeGT", "errorCodeGTE", "errorCodeLT", "errorCodeLTE", "errorCodeContains", "errorCodeHasPrefix", "errorCodeHasSuffix", "errorCodeIsNil", "errorCodeNotNil", "errorCodeEqualFold", "errorCodeContainsFold", "errorMessage", "errorMessageNEQ", "errorMessageIn", "errorMessageNotIn", "errorMessageGT", "errorMessageGTE", "errorMessageLT", "errorMessageLTE", "errorMessageContains", "errorMessageHasPrefix", "errorMessageHasSuffix", "errorMessageIsNil", "errorMessageNotNil", "errorMessageEqualFold", "errorMessageContainsFold", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "editedAt", "editedAtNEQ", "editedAtIn", "editedAtNotIn", "editedAtGT", "editedAtGTE", "editedAtLT", "editedAtLTE", "editedAtIsNil", "editedAtNotNil", "deletedAt", "deletedAtNEQ", "deletedAtIn", "deletedAtNotIn", "deletedAtGT", "deletedAtGTE", "deletedAtLT", "deletedAtLTE", "deletedAtIsNil", "deletedAtNotNil", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "ratingIsNil", "ratingNotNil", "replacedAt", "replacedAtNEQ", "replacedAtIn", "replacedAtNotIn", "replacedAtGT", "replacedAtGTE", "replacedAtLT", "replacedAtLTE", "replacedAtIsNil", "replacedAtNotNil", "handoffReason", "handoffReasonNEQ", "handoffReasonIn", "handoffReasonNotIn", "handoffReasonGT", "handoffReasonGTE", "handoffReasonLT", "handoffReasonLTE", "handoffReasonContains", "handoffReasonHasPrefix", "handoffReasonHasSuffix", "handoffReasonIsNil", "handoffReasonNotNil", "handoffReasonEqualFold", "handoffReasonContainsFold", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasConversation", "hasConversationWith", "hasContact", "hasContactWith", "hasAgentRun", "hasAgentRunWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -33245,6 +33815,146 @@ func (ec *executionContext) unmarshalInputMessageWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.DeletedAtNotNil = data
+		case "rating":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rating"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rating = data
+		case "ratingNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingNEQ = data
+		case "ratingIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingIn = data
+		case "ratingNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingNotIn = data
+		case "ratingGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingGT = data
+		case "ratingGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingGTE = data
+		case "ratingLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingLT = data
+		case "ratingLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingLTE = data
+		case "ratingIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingIsNil = data
+		case "ratingNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratingNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatingNotNil = data
+		case "replacedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacedAt = data
+		case "replacedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacedAtNEQ = data
+		case "replacedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacedAtIn = data
+		case "replacedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacedAtNotIn = data
+		case "replacedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacedAtGT = data
+		case "replacedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacedAtGTE = data
+		case "replacedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacedAtLT = data
+		case "replacedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacedAtLTE = data
+		case "replacedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacedAtIsNil = data
+		case "replacedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacedAtNotNil = data
 		case "handoffReason":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("handoffReason"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -35541,6 +36251,76 @@ func UnmarshalPostWhereInput(ctx context.Context, raw any) (ent.PostWhereInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReviewPolicyInput(ctx context.Context, obj any) (model.ReviewPolicyInput, error) {
+	var it model.ReviewPolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"oneStar", "twoStars", "threeStars", "fourStars", "fiveStars"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "oneStar":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("oneStar"))
+			data, err := ec.unmarshalOReviewMode2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OneStar = data
+		case "twoStars":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("twoStars"))
+			data, err := ec.unmarshalOReviewMode2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TwoStars = data
+		case "threeStars":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("threeStars"))
+			data, err := ec.unmarshalOReviewMode2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThreeStars = data
+		case "fourStars":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fourStars"))
+			data, err := ec.unmarshalOReviewMode2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FourStars = data
+		case "fiveStars":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fiveStars"))
+			data, err := ec.unmarshalOReviewMode2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FiveStars = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReviewPolicyInput unmarshals raw into the ReviewPolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReviewPolicyInput(ctx context.Context, raw any) (model.ReviewPolicyInput, error) {
+	var out model.ReviewPolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReviewPolicyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSendReplyInput(ctx context.Context, obj any) (model.SendReplyInput, error) {
 	var it model.SendReplyInput
 	if obj == nil {
@@ -35671,7 +36451,7 @@ func (ec *executionContext) unmarshalInputUpdateAgentSettingsInput(ctx context.C
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"confidenceThreshold", "negativeSentimentThreshold", "handoffKeywords", "timezone", "businessHours", "awayMessage", "handoffMessage", "tone", "signature"}
+	fieldsInOrder := [...]string{"confidenceThreshold", "negativeSentimentThreshold", "handoffKeywords", "timezone", "businessHours", "awayMessage", "handoffMessage", "tone", "signature", "reviewPolicy"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -35741,6 +36521,13 @@ func (ec *executionContext) unmarshalInputUpdateAgentSettingsInput(ctx context.C
 				return it, err
 			}
 			it.Signature = data
+		case "reviewPolicy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reviewPolicy"))
+			data, err := ec.unmarshalOReviewPolicyInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐReviewPolicyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReviewPolicy = data
 		}
 	}
 	return it, nil
@@ -37232,6 +38019,11 @@ func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "reviewPolicy":
+			out.Values[i] = ec._AgentSettings_reviewPolicy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -38228,6 +39020,11 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 		case "needsHuman":
 			out.Values[i] = ec._Conversation_needsHuman(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rating":
+			out.Values[i] = ec._Conversation_rating(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentimentLabel":
@@ -39515,6 +40312,21 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "rating":
+			out.Values[i] = ec._Message_rating(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "replacedByID":
+			out.Values[i] = ec._Message_replacedByID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "replacedAt":
+			out.Values[i] = ec._Message_replacedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "handoffReason":
 			out.Values[i] = ec._Message_handoffReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -39728,6 +40540,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "sendReply":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_sendReply(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteReviewReply":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteReviewReply(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -40726,6 +41545,59 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reviewPolicyImplementors = []string{"ReviewPolicy"}
+
+func (ec *executionContext) _ReviewPolicy(ctx context.Context, sel ast.SelectionSet, obj *schematype.ReviewPolicy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reviewPolicyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReviewPolicy")
+		case "oneStar":
+			out.Values[i] = ec._ReviewPolicy_oneStar(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "twoStars":
+			out.Values[i] = ec._ReviewPolicy_twoStars(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "threeStars":
+			out.Values[i] = ec._ReviewPolicy_threeStars(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fourStars":
+			out.Values[i] = ec._ReviewPolicy_fourStars(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fiveStars":
+			out.Values[i] = ec._ReviewPolicy_fiveStars(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -42496,6 +43368,20 @@ func (ec *executionContext) marshalNPublishingSettings2ᚖgithubᚗcomᚋneksio�
 		return graphql.Null
 	}
 	return ec._PublishingSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReviewMode2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx context.Context, v any) (schematype.ReviewMode, error) {
+	var res schematype.ReviewMode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReviewMode2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx context.Context, sel ast.SelectionSet, v schematype.ReviewMode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNReviewPolicy2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewPolicy(ctx context.Context, sel ast.SelectionSet, v schematype.ReviewPolicy) graphql.Marshaler {
+	return ec._ReviewPolicy(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNSendReplyInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐSendReplyInput(ctx context.Context, v any) (model.SendReplyInput, error) {
@@ -44703,6 +45589,30 @@ func (ec *executionContext) marshalOReplyMode2ᚖgithubᚗcomᚋneksioᚋneksio�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOReviewMode2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx context.Context, v any) (*schematype.ReviewMode, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(schematype.ReviewMode)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOReviewMode2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx context.Context, sel ast.SelectionSet, v *schematype.ReviewMode) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOReviewPolicyInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐReviewPolicyInput(ctx context.Context, v any) (*model.ReviewPolicyInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputReviewPolicyInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -250,9 +250,22 @@ type PostVariant struct {
 	Hashtags  []string `json:"hashtags"`
 }
 
+// Changes the review policy; ratings left out keep their mode.
+type ReviewPolicyInput struct {
+	// AUTO is refused.
+	OneStar *schematype.ReviewMode `json:"oneStar,omitempty"`
+	// AUTO is refused.
+	TwoStars   *schematype.ReviewMode `json:"twoStars,omitempty"`
+	ThreeStars *schematype.ReviewMode `json:"threeStars,omitempty"`
+	FourStars  *schematype.ReviewMode `json:"fourStars,omitempty"`
+	FiveStars  *schematype.ReviewMode `json:"fiveStars,omitempty"`
+}
+
 type SendReplyInput struct {
 	ConversationID pulid.ID `json:"conversationId"`
-	// Required unless cannedReplyId is given.
+	// Required unless cannedReplyId is given. At most 10,000 characters, and what the
+	// platform takes (Google reviews: 4,096 bytes of UTF-8); longer answers
+	// BAD_USER_INPUT before anything is queued.
 	Text *string `json:"text,omitempty"`
 	// Send this canned reply, its variables filled in for the conversation (instead of text).
 	CannedReplyID *pulid.ID `json:"cannedReplyId,omitempty"`
@@ -307,6 +320,8 @@ type UpdateAgentSettingsInput struct {
 	HandoffMessage *string `json:"handoffMessage,omitempty"`
 	Tone           *string `json:"tone,omitempty"`
 	Signature      *string `json:"signature,omitempty"`
+	// What the agent does with reviews, by star rating.
+	ReviewPolicy *ReviewPolicyInput `json:"reviewPolicy,omitempty"`
 }
 
 type UpdateChannelInput struct {

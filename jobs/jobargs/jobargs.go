@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Queue names.
@@ -141,8 +142,28 @@ type PostStatus struct {
 // Kind implements river.JobArgs.
 func (PostStatus) Kind() string { return "post.status" }
 
-// InsertOpts: unique per target, generation and platform id; about an
-// hour of polling with backoff before the target fails.
+// InsertOpts: unique per target, generation and platform id; 12 checks
+// backing off (about two hours) before the target fails.
 func (PostStatus) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueuePublish, MaxAttempts: 12, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// ChannelSyncChannel runs a sync pass for one channel: right after it is
+// connected (its backfill), and when a platform notification does not say
+// which item changed.
+type ChannelSyncChannel struct {
+	WorkspaceID string `json:"workspace_id"`
+	ChannelID   string `json:"channel_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ChannelSyncChannel) Kind() string { return "channel.sync_channel" }
+
+// InsertOpts keeps one pass per channel queued or running at a time (a
+// burst of notifications asks for one); a finished pass does not block
+// the next.
+func (ChannelSyncChannel) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+			rivertype.JobStateScheduled, rivertype.JobStateRetryable}}}
 }

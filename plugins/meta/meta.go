@@ -26,6 +26,16 @@ const (
 	// private hosts. Meta fetches media itself, so such URLs never work in
 	// production; the emulator serves on 127.0.0.1 and needs it.
 	SettingAllowPrivateMedia = "allow_private_media_urls"
+	// SettingAppID is the Meta app id (NEKSIO_META_APP_ID), for Facebook
+	// Login; App.ClientID serves when it is not set.
+	SettingAppID = "app_id"
+	// SettingAuthURL replaces Facebook Login's consent dialog URL (the
+	// emulator serves one).
+	SettingAuthURL = "auth_url"
+	// SettingHumanAgentTag is "true" when the app holds the Human Agent
+	// permission: a person's DM refused as outside the 24-hour window is
+	// then sent again with the HUMAN_AGENT tag (7 days).
+	SettingHumanAgentTag = "human_agent_tag"
 	// ExtraPlatform is the Credentials.Extra key the host sets to
 	// "facebook" or "instagram": comment replies use different endpoints
 	// on each and SendRequest does not name the platform.
@@ -72,6 +82,8 @@ func WithPublishMaxPolls(n int) Option {
 type connector struct {
 	sdk.UnimplementedConnector
 	client       *http.Client
+	mediaPublic  *http.Client // inbound attachments: public addresses only
+	mediaAny     *http.Client // the same, with allow_private_media_urls
 	now          func() time.Time
 	pollInterval time.Duration
 	maxPolls     int
@@ -81,6 +93,8 @@ type connector struct {
 func New(opts ...Option) sdk.Connector {
 	c := &connector{
 		client:       &http.Client{Timeout: 30 * time.Second},
+		mediaPublic:  sdk.PublicHTTPClient(mediaTimeout, false),
+		mediaAny:     sdk.PublicHTTPClient(mediaTimeout, true),
 		now:          time.Now,
 		pollInterval: 2 * time.Second,
 		maxPolls:     15,
@@ -94,17 +108,21 @@ func New(opts ...Option) sdk.Connector {
 func (c *connector) Describe(context.Context) (*sdk.Description, error) {
 	return &sdk.Description{
 		Name:      Name,
-		Version:   "1.0.0",
+		Version:   "1.1.0",
 		Platforms: []string{PlatformFacebook, PlatformInstagram},
 		Capabilities: []sdk.Capability{
 			sdk.CapWebhook, sdk.CapVerifySubscription, sdk.CapDirectMessage, sdk.CapCommentReply,
 			sdk.CapPrivateReply, sdk.CapPublish, sdk.CapValidate, sdk.CapRevoke,
+			sdk.CapOAuth, sdk.CapSubscribe, sdk.CapMediaFetch, sdk.CapLookup,
 		},
 		ConfigSchema: []sdk.ConfigField{
 			{Name: "app_secret", Description: "Meta app secret: verifies X-Hub-Signature-256 on webhooks", Secret: true, Required: true},
 			{Name: "verify_token", Description: "token answered in the webhook subscription handshake", Secret: true, Required: true},
 			{Name: "api_base_url", Description: "Graph API base URL, default " + DefaultAPIBaseURL},
 			{Name: SettingAllowPrivateMedia, Description: "\"true\" accepts media URLs on private hosts (emulator only)"},
+			{Name: SettingAppID, Description: "Meta app id, for Facebook Login (falls back to client_id)"},
+			{Name: SettingAuthURL, Description: "Facebook Login dialog URL, default " + DefaultAuthURL},
+			{Name: SettingHumanAgentTag, Description: "\"true\" when the app holds the Human Agent permission: a person's reply may go up to 7 days after the customer's last message"},
 		},
 		AccountIDLabel: "page id or Instagram account id",
 		Rules:          rules,

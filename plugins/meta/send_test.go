@@ -114,23 +114,73 @@ func TestSendDirect(t *testing.T) {
 		require.ErrorIs(t, err, sdk.ErrWindowClosed)
 	})
 
-	t.Run("HUMAN_AGENT is accepted until 7 days", func(t *testing.T) {
+	// A person's reply goes as RESPONSE while the window is open, and is
+	// sent again with HUMAN_AGENT only when Meta refuses it as outside
+	// 24 h and the app holds the permission.
+	humanAgent := func(b *testBundle) { b.app.Settings[meta.SettingHumanAgentTag] = "true" }
+
+	t.Run("a person's reply within 24 hours is RESPONSE, without a tag", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		humanAgent(b)
+		b.sandbox.Seen(pageID, psid, b.now.Add(-23*time.Hour))
+		_, err := b.conn.Send(ctx, b.dm("a person answers", true))
+		require.NoError(t, err)
+		sent := b.sandbox.SentMessages()
+		require.Len(t, sent, 1)
+		require.Equal(t, "RESPONSE", sent[0].MessagingType)
+		require.Empty(t, sent[0].Tag)
+		require.Equal(t, 1, b.sandbox.Requests())
+	})
+
+	t.Run("HUMAN_AGENT between 24 hours and 7 days, with the permission", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		humanAgent(b)
+		b.sandbox.Seen(pageID, psid, b.now.Add(-6*24*time.Hour))
+		req := b.dm("a person answers", true)
+		req.Attachments = []sdk.Attachment{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}
+		_, err := b.conn.Send(ctx, req)
+		require.NoError(t, err)
+		sent := b.sandbox.SentMessages()
+		require.Len(t, sent, 2)
+		for _, m := range sent {
+			require.Equal(t, "MESSAGE_TAG", m.MessagingType)
+			require.Equal(t, "HUMAN_AGENT", m.Tag)
+		}
+		require.Equal(t, 3, b.sandbox.Requests(), "one refused RESPONSE, then tagged messages only")
+	})
+
+	t.Run("no HUMAN_AGENT without the permission", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.sandbox.Seen(pageID, psid, b.now.Add(-6*24*time.Hour))
 		_, err := b.conn.Send(ctx, b.dm("a person answers", true))
-		require.NoError(t, err)
-		sent := b.sandbox.SentMessages()
-		require.Equal(t, "MESSAGE_TAG", sent[0].MessagingType)
-		require.Equal(t, "HUMAN_AGENT", sent[0].Tag)
+		require.ErrorIs(t, err, sdk.ErrWindowClosed)
+		require.Contains(t, err.Error(), "Human Agent permission")
+		require.Empty(t, b.sandbox.SentMessages())
+		require.Equal(t, 1, b.sandbox.Requests())
+	})
+
+	t.Run("no HUMAN_AGENT for an automated reply", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		humanAgent(b)
+		b.sandbox.Seen(pageID, psid, b.now.Add(-6*24*time.Hour))
+		_, err := b.conn.Send(ctx, b.dm("a bot answers", false))
+		require.ErrorIs(t, err, sdk.ErrWindowClosed)
+		require.Empty(t, b.sandbox.SentMessages())
 	})
 
 	t.Run("HUMAN_AGENT is refused after 7 days", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
+		humanAgent(b)
 		b.sandbox.Seen(pageID, psid, b.now.Add(-8*24*time.Hour))
 		_, err := b.conn.Send(ctx, b.dm("a person answers", true))
 		require.ErrorIs(t, err, sdk.ErrWindowClosed)
+		require.Contains(t, err.Error(), "7 days")
+		require.Empty(t, b.sandbox.SentMessages())
 	})
 
 	t.Run("instagram window subcode", func(t *testing.T) {

@@ -417,11 +417,12 @@ func TestDescribe(t *testing.T) {
 	require.Equal(t, "meta", d.Name)
 	require.Equal(t, []string{"facebook", "instagram"}, d.Platforms)
 	require.ElementsMatch(t, []sdk.Capability{sdk.CapWebhook, sdk.CapVerifySubscription, sdk.CapDirectMessage, sdk.CapCommentReply,
-		sdk.CapPrivateReply, sdk.CapPublish, sdk.CapValidate, sdk.CapRevoke}, d.Capabilities)
+		sdk.CapPrivateReply, sdk.CapPublish, sdk.CapValidate, sdk.CapRevoke,
+		sdk.CapOAuth, sdk.CapSubscribe, sdk.CapMediaFetch, sdk.CapLookup}, d.Capabilities)
 	var names []string
 	for _, f := range d.ConfigSchema {
 		names = append(names, f.Name)
 	}
-	require.Subset(t, names, []string{"app_secret", "verify_token", "api_base_url"})
+	require.Subset(t, names, []string{"app_secret", "verify_token", "api_base_url", "app_id", "auth_url", "human_agent_tag", "allow_private_media_urls"})
 	require.Equal(t, "page id or Instagram account id", d.AccountIDLabel)
 }

@@ -105,6 +105,13 @@ func (s *grpcServer) FetchMedia(req *pb.FetchMediaRequest, stream pb.Connector_F
 				return struct{}{}, nil
 			}
 			if rerr != nil {
+				// A connector's classified failure (too large, a checksum
+				// mismatch, an expired URL) keeps its class; anything else
+				// broke mid-download and may work again.
+				var ce *Error
+				if errors.As(rerr, &ce) {
+					return struct{}{}, ce
+				}
 				return struct{}{}, NewError(ClassRetryable, "", "reading media: %v", rerr)
 			}
 		}

@@ -173,3 +173,48 @@ func TestFetchMediaErrorArrivesAsCallError(t *testing.T) {
 	_, err := c.(sdk.MediaFetcher).FetchMedia(context.Background(), fullFetchReq)
 	sdktest.RequireClass(t, sdk.ClassAuthRevoked, err)
 }
+
+// failingBody fails after some bytes with a classified error.
+type failingBody struct {
+	sent int
+	err  error
+}
+
+func (f *failingBody) Read(p []byte) (int, error) {
+	if f.sent > 0 {
+		return 0, f.err
+	}
+	f.sent = copy(p, "partial")
+	return f.sent, nil
+}
+func (f *failingBody) Close() error { return nil }
+
+type failingMedia struct {
+	echo11
+	err error
+}
+
+func (f *failingMedia) FetchMedia(context.Context, *sdk.FetchMediaRequest) (*sdk.MediaContent, error) {
+	return &sdk.MediaContent{MimeType: "image/png", Size: -1, Body: &failingBody{err: f.err}}, nil
+}
+
+// A connector's classified failure in the middle of a download keeps its
+// class across the stream (a checksum mismatch is not worth retrying the
+// same way a dropped connection is).
+func TestFetchMediaBodyErrorKeepsItsClass(t *testing.T) {
+	t.Parallel()
+	c := sdktest.Connect(t, &failingMedia{err: sdk.NewError(sdk.ClassPermanent, "sha256", "checksum mismatch")})
+	mc, err := c.(sdk.MediaFetcher).FetchMedia(context.Background(), fullFetchReq)
+	require.NoError(t, err)
+	_, err = io.ReadAll(mc.Body)
+	_ = mc.Body.Close()
+	sdktest.RequireClass(t, sdk.ClassPermanent, err)
+	require.Contains(t, err.Error(), "checksum mismatch")
+
+	c = sdktest.Connect(t, &failingMedia{err: io.ErrClosedPipe})
+	mc, err = c.(sdk.MediaFetcher).FetchMedia(context.Background(), fullFetchReq)
+	require.NoError(t, err)
+	_, err = io.ReadAll(mc.Body)
+	_ = mc.Body.Close()
+	sdktest.RequireClass(t, sdk.ClassRetryable, err)
+}

@@ -16,7 +16,7 @@ const Name = "whatsapp"
 const Platform = "whatsapp"
 
 // Version of the connector.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // DefaultAPIBaseURL is the Graph API the connector calls unless
 // App.APIBaseURL (or the api_base_url setting) says otherwise.
@@ -56,19 +56,29 @@ func WithClock(now func() time.Time) Option {
 type connector struct {
 	// Embedded for Publish, PublishStatus and Sync, which WhatsApp lacks.
 	sdk.UnimplementedConnector
-	client *http.Client
-	now    func() time.Time
+	client      *http.Client
+	uploads     *http.Client // media uploads: the API, with a file's time
+	mediaPublic *http.Client // media downloads: public addresses only
+	mediaAny    *http.Client // the same, with allow_private_media_urls
+	now         func() time.Time
 }
 
 // New returns the WhatsApp Business Cloud API connector.
 func New(opts ...Option) sdk.Connector {
 	c := &connector{
-		client: &http.Client{Timeout: 30 * time.Second},
-		now:    time.Now,
+		client:      &http.Client{Timeout: 30 * time.Second},
+		mediaPublic: sdk.PublicHTTPClient(mediaTimeout, false),
+		mediaAny:    sdk.PublicHTTPClient(mediaTimeout, true),
+		now:         time.Now,
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	// Uploads go where API calls go (the same transport: an emulator's,
+	// a test's), with a file's time.
+	up := *c.client
+	up.Timeout = mediaTimeout
+	c.uploads = &up
 	return c
 }
 
@@ -79,12 +89,14 @@ func (c *connector) Describe(context.Context) (*sdk.Description, error) {
 		Platforms: []string{Platform},
 		Capabilities: []sdk.Capability{
 			sdk.CapWebhook, sdk.CapVerifySubscription, sdk.CapDirectMessage,
-			sdk.CapTemplates, sdk.CapValidate,
+			sdk.CapTemplates, sdk.CapValidate, sdk.CapMediaFetch, sdk.CapListTemplates,
 		},
 		ConfigSchema: []sdk.ConfigField{
 			{Name: SettingAppSecret, Description: "Meta app secret: verifies X-Hub-Signature-256 on webhooks", Secret: true, Required: true},
 			{Name: SettingVerifyToken, Description: "token answered in the webhook subscription handshake", Secret: true, Required: true},
 			{Name: SettingAPIBaseURL, Description: "Cloud API base URL, default " + DefaultAPIBaseURL},
+			{Name: SettingUploadMedia, Description: "\"true\" uploads outbound media to the Cloud API and sends it by id, for media URLs WhatsApp cannot reach"},
+			{Name: SettingAllowPrivateMedia, Description: "\"true\" accepts media URLs on private hosts (emulator only)"},
 		},
 		AccountIDLabel: "phone_number_id",
 		Rules:          []sdk.PlatformRules{rules},

@@ -71,6 +71,27 @@ func (c *connector) Send(ctx context.Context, req *sdk.SendRequest) (*sdk.SendRe
 	if req.AccountID == "" {
 		return nil, sdk.NewError(sdk.ClassPermanent, "", "whatsapp: send needs the channel's phone_number_id")
 	}
+	if len(req.Attachments) == 1 && req.Template == nil {
+		a := req.Attachments[0]
+		upload := req.App.Settings[SettingUploadMedia] == "true" && a.URL != "" && a.ExternalID == ""
+		rule, err := checkAttachment(a, !upload, allowPrivateMedia(req.App))
+		if err != nil {
+			return nil, err
+		}
+		if upload {
+			if _, err := buildMessage(req); err != nil {
+				return nil, err // refuse a bad message before uploading its file
+			}
+			id, err := c.upload(ctx, req, a, rule)
+			if err != nil {
+				return nil, err
+			}
+			cp := *req
+			a.URL, a.ExternalID = "", id
+			cp.Attachments = []sdk.Attachment{a}
+			req = &cp
+		}
+	}
 	msg, err := buildMessage(req)
 	if err != nil {
 		return nil, err
@@ -217,31 +238,41 @@ func (c *connector) ValidateCredentials(ctx context.Context, req *sdk.Credential
 // call makes one Cloud API request and decodes a 2xx answer into out;
 // every failure comes back classified.
 func (c *connector) call(ctx context.Context, app sdk.App, token, method, path string, query url.Values, in, out any) error {
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	if in == nil {
+		return c.callBody(ctx, app, token, method, path, nil, "", out)
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return sdk.NewError(sdk.ClassPermanent, "", "whatsapp: encode request: %v", err)
+	}
+	return c.callBody(ctx, app, token, method, path, bytes.NewReader(b), "application/json", out)
+}
+
+// callBody is call with a body already encoded as contentType (a media
+// upload's multipart form); path may carry a query.
+func (c *connector) callBody(ctx context.Context, app sdk.App, token, method, path string, body io.Reader, contentType string, out any) error {
 	if token == "" {
 		return sdk.NewError(sdk.ClassAuthRevoked, "", "whatsapp: the channel has no access token")
 	}
 	u := baseURL(app) + "/" + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return sdk.NewError(sdk.ClassPermanent, "", "whatsapp: encode request: %v", err)
-		}
-		body = bytes.NewReader(b)
-	}
+	path, _, _ = strings.Cut(path, "?") // errors name the path, not the query
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return sdk.NewError(sdk.ClassPermanent, "", "whatsapp: build request: %v", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := c.client.Do(req)
+	client := c.client
+	if body != nil && contentType != "application/json" {
+		client = c.uploads // a file may take longer than an API call
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		// Network errors, timeouts and cancellations may succeed later.
 		return sdk.NewError(sdk.ClassRetryable, "", "whatsapp: %s %s: %v", method, path, unwrapURLError(err))

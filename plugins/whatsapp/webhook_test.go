@@ -504,12 +504,14 @@ func TestDescribe(t *testing.T) {
 	require.Equal(t, "whatsapp", d.Name)
 	require.Equal(t, []string{"whatsapp"}, d.Platforms)
 	require.Equal(t, "phone_number_id", d.AccountIDLabel)
-	require.ElementsMatch(t, []sdk.Capability{sdk.CapWebhook, sdk.CapVerifySubscription, sdk.CapDirectMessage, sdk.CapTemplates, sdk.CapValidate}, d.Capabilities)
+	require.ElementsMatch(t, []sdk.Capability{sdk.CapWebhook, sdk.CapVerifySubscription, sdk.CapDirectMessage, sdk.CapTemplates, sdk.CapValidate,
+		sdk.CapMediaFetch, sdk.CapListTemplates}, d.Capabilities)
 	secrets := map[string]bool{}
 	for _, f := range d.ConfigSchema {
 		secrets[f.Name] = f.Secret
 	}
-	require.Equal(t, map[string]bool{"app_secret": true, "verify_token": true, "api_base_url": false}, secrets)
+	require.Equal(t, map[string]bool{"app_secret": true, "verify_token": true, "api_base_url": false,
+		"upload_media": false, "allow_private_media_urls": false}, secrets)
 }
 
 func TestUnsupportedSurfaces(t *testing.T) {

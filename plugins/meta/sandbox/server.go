@@ -54,7 +54,7 @@ func WithAppSecret(secret string) Option {
 // Sent is one message or comment reply the emulator accepted.
 type Sent struct {
 	ID             string
-	AccountID      string // the account whose token sent it
+	AccountID      string // the account it was sent as (an Instagram account sending through its Page too)
 	Kind           string // "message", "private_reply", "comment_reply" (Facebook), "reply" (Instagram)
 	RecipientID    string // person for messages, comment for replies
 	MessagingType  string
@@ -142,6 +142,9 @@ type Server struct {
 	sent        []Sent
 	published   []Published
 	requests    int
+	// x is what onboarding, lookups and attachments add (oauth.go,
+	// lookup.go, cdn.go).
+	x extras
 }
 
 // New returns an emulator with no accounts.
@@ -454,7 +457,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		badParam("could not parse the request body").write(w)
 		return
 	}
-	out, gerr, delay := s.handle(r, path, p)
+	out, gerr, delay, written := s.handle(w, r, path, p)
+	if written {
+		return
+	}
 	if delay > 0 {
 		// A slow platform (SlowPublish): the post exists, the answer is
 		// late. A client that gives up (or dies) gets nothing.
@@ -473,25 +479,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// handle serves one Graph request under the lock.
-func (s *Server) handle(r *http.Request, path string, p map[string]string) (out any, gerr *graphErr, delay time.Duration) {
+// handle serves one Graph request under the lock. written reports a
+// response it wrote itself (the user-token endpoints).
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, path string, p map[string]string) (out any, gerr *graphErr, delay time.Duration, written bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests++
 	if len(s.failures) > 0 {
 		f := s.failures[0]
 		s.failures = s.failures[1:]
-		return nil, &graphErr{status: f.status, code: f.code, subcode: f.subcode, msg: f.message, retryAfter: f.retryAfter}, 0
+		return nil, &graphErr{status: f.status, code: f.code, subcode: f.subcode, msg: f.message, retryAfter: f.retryAfter}, 0, false
+	}
+	if s.serveUser(w, r, path, p) {
+		return nil, nil, 0, true // the login dialog, the token endpoint, user-token calls
 	}
 	acct, gerr := s.auth(token(r, p))
 	if gerr == nil && s.appSecret != "" && !sdk.VerifyHMACSHA256Hex([]byte(s.appSecret), []byte(token(r, p)), p["appsecret_proof"]) {
 		gerr = badParam("Invalid appsecret_proof provided in the API argument")
 	}
 	if gerr != nil {
-		return nil, gerr, 0
+		return nil, gerr, 0, false
 	}
 	segs := strings.Split(path, "/")
+	out, gerr, done := s.serveExtra(acct, r.Method, segs, p)
 	switch {
+	case done: // profiles, post context, subscribed_apps
 	case r.Method == http.MethodGet && len(segs) == 1:
 		out, gerr = s.getNode(acct, segs[0], p)
 	case r.Method == http.MethodGet && len(segs) == 2:
@@ -509,7 +521,7 @@ func (s *Server) handle(r *http.Request, path string, p map[string]string) (out 
 	default:
 		gerr = &graphErr{status: http.StatusBadRequest, code: 100, msg: fmt.Sprintf("Unsupported %s request: %s", r.Method, path), typ: "GraphMethodException"}
 	}
-	return out, gerr, delay
+	return out, gerr, delay, false
 }
 
 // SlowPublish makes every publishing call (feed, photos, videos,
@@ -638,6 +650,7 @@ func (s *Server) getNode(acct *account, id string, p map[string]string) (any, *g
 }
 
 func (s *Server) post(acct *account, node, edge string, p map[string]string) (any, *graphErr) {
+	acct = s.actingAs(acct, node, edge)
 	if node == "me" {
 		node = acct.id
 	}
@@ -745,6 +758,8 @@ func (s *Server) message(acct *account, p map[string]string) (any, *graphErr) {
 	default:
 		return nil, badParam("param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}")
 	}
+	acct = s.messagedAs(acct, rcpt.ID)
+	sent.AccountID = acct.id
 	last, ok := s.seen[seenKey{acct.id, rcpt.ID}]
 	if !ok || now.Sub(last) > window {
 		sub := 2018278
@@ -895,6 +910,9 @@ func (s *Server) mediaPublish(acct *account, p map[string]string) (any, *graphEr
 // control serves /_sandbox/: observe (POST a webhook body), seen, sent,
 // published. They let another process drive a running emulator.
 func (s *Server) control(w http.ResponseWriter, r *http.Request, what string) {
+	if s.controlExtra(w, r, what) {
+		return
+	}
 	switch {
 	case what == "observe" && r.Method == http.MethodPost:
 		b, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))

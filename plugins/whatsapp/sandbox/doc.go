@@ -6,7 +6,12 @@
 // shapes: it checks the bearer token against the numbers registered with
 // AddNumber, validates messages the way the platform does, records every
 // accepted send, and fails on demand (FailNext, CloseWindow) so every error
-// class can be exercised without the platform.
+// class can be exercised without the platform. It also serves media (GET
+// /{media-id}, token-checked download URLs that expire, uploads to POST
+// /{phone_number_id}/media), a WABA's templates (GET
+// /{waba_id}/message_templates, with 132001 and 132000 on sends),
+// debug_token, and the 24-hour window from the customers it was told
+// about (Seen, Observe, /_sandbox/ control endpoints).
 //
 // The builders (TextMessage, Inbound, StatusUpdate, FailedStatus, Sign,
 // NewWebhookRequest) produce signed inbound webhook deliveries, for tests

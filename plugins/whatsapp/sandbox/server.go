@@ -103,6 +103,9 @@ type Server struct {
 	notify   chan struct{} // closed and replaced on every send
 	failures []Failure     // one entry per request still to fail
 	closed   map[string]bool
+	// x is what media, templates and the window add (media.go,
+	// templates.go, window.go).
+	x extras
 }
 
 // New returns an emulator with no numbers registered.
@@ -191,6 +194,7 @@ func (s *Server) Reset() {
 	defer s.mu.Unlock()
 	s.sent, s.failures = nil, nil
 	s.closed = map[string]bool{}
+	s.x.seen = nil
 }
 
 // Handler returns the emulator's HTTP handler.
@@ -201,6 +205,9 @@ func (s *Server) Handler() http.Handler {
 var versionSegment = regexp.MustCompile(`^v[0-9]+(\.[0-9]+)?$`)
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.control(w, r) {
+		return // /_sandbox/…: never failed on purpose
+	}
 	if f, ok := s.takeFailure(); ok {
 		writeFailure(w, f)
 		return
@@ -208,6 +215,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(parts) > 0 && versionSegment.MatchString(parts[0]) {
 		parts = parts[1:]
+	}
+	if s.serveExtra(w, r, parts) {
+		return // media, templates, debug_token, control endpoints
 	}
 	switch {
 	case len(parts) == 2 && parts[0] != "" && parts[1] == "messages":
@@ -344,8 +354,13 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, n Number) {
 	sent.Body = body
 
 	s.mu.Lock()
-	closed := s.closed[sent.WaID]
+	closed := s.closed[sent.WaID] || s.outsideWindow(n.PhoneNumberID, sent.WaID)
+	bad = s.checkTemplate(n.PhoneNumberID, sent.Template)
 	s.mu.Unlock()
+	if bad != nil {
+		writeError(w, http.StatusBadRequest, bad.code, 0, "OAuthException", bad.message, bad.details)
+		return
+	}
 	if closed && sent.Type != "template" {
 		writeError(w, http.StatusBadRequest, 131047, 0, "OAuthException", "(#131047) Re-engagement message",
 			"Message failed to send because more than 24 hours have passed since the customer last replied to this number.")
