@@ -23,6 +23,8 @@ func codeOf(err error) apperr.Code {
 	var ce *ent.ConstraintError
 	switch {
 	case errors.As(err, &ae):
+		// Every domain code, WINDOW_CLOSED (a reply the platform would
+		// refuse now) included, with its message.
 		return ae.Code
 	case errors.Is(err, tenant.ErrUnauthenticated), errors.Is(err, auth.ErrInvalidKey):
 		return apperr.CodeUnauthenticated

@@ -19,6 +19,11 @@ import (
 	"github.com/neksio/neksio/graph/model"
 )
 
+// Hidden is the resolver for the hidden field.
+func (r *messageResolver) Hidden(ctx context.Context, obj *ent.Message) (bool, error) {
+	return obj.Metadata[inbox.MetaHidden] == "true", nil
+}
+
 // CreateAPIKey is the resolver for the createAPIKey field.
 func (r *mutationResolver) CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error) {
 	key, k, err := r.deps.Auth.CreateKey(ctx, input.Name, tenant.Role(input.Role))

@@ -12,6 +12,7 @@ import (
 	"github.com/neksio/neksio/plugins/google"
 	"github.com/neksio/neksio/plugins/meta"
 	"github.com/neksio/neksio/plugins/sdk"
+	"github.com/neksio/neksio/plugins/tiktok"
 	"github.com/neksio/neksio/plugins/whatsapp"
 )
 
@@ -19,6 +20,7 @@ func init() {
 	builtinConnectors["whatsapp"] = func() sdk.Connector { return whatsapp.New() }
 	builtinConnectors["meta"] = func() sdk.Connector { return meta.New() }
 	builtinConnectors["google"] = func() sdk.Connector { return google.New() }
+	builtinConnectors["tiktok"] = func() sdk.Connector { return tiktok.New() }
 }
 
 // defaultRequestsPerMinute are the platforms' published request quotas,

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	metasandbox "github.com/neksio/neksio/plugins/meta/sandbox"
+	ttsandbox "github.com/neksio/neksio/plugins/tiktok/sandbox"
 	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
 )
 
@@ -23,9 +24,10 @@ import (
 func sandboxCmd() *cobra.Command {
 	var addr, waNumber, waToken, pageID, pageToken, igID, igToken, metaSecret, neksioURL, waSecret string
 	var google googleSandbox
+	var tt tiktokSandboxFlags
 	cmd := &cobra.Command{
 		Use:   "sandbox",
-		Short: "Serve the platform emulators (WhatsApp Cloud API, Meta Graph API, Google Business Profile) for local development",
+		Short: "Serve the platform emulators (WhatsApp Cloud API, Meta Graph API, Google Business Profile, TikTok) for local development",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var waOpts []wasandbox.Option
 			if waSecret != "" && neksioURL != "" {
@@ -57,6 +59,11 @@ func sandboxCmd() *cobra.Command {
 			if err := google.mount(mux, neksioURL); err != nil {
 				return err
 			}
+			tiktok, ttTokens, ttVideo, err := tt.build(neksioURL)
+			if err != nil {
+				return err
+			}
+			mux.Handle("/tiktok/", http.StripPrefix("/tiktok", tiktok))
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
@@ -73,7 +80,9 @@ Connect with connectChannel:
   meta      externalId %[6]s (Instagram)      credentials {accessToken: "%[7]s"}
 %[9]s
 What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/sent, %[1]s/google/_sandbox/google/replies
+
 `, base, waNumber, waToken, pageID, pageToken, igID, igToken, google.settings(base), google.connect())
+			fmt.Fprint(cmd.OutOrStdout(), tiktokSandboxHelp(base, &tt, ttTokens, ttVideo))
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			go func() { <-cmd.Context().Done(); _ = srv.Close() }()
 			if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
@@ -91,22 +100,23 @@ What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/
 	f.StringVar(&igID, "instagram-id", "1780000000000001", "the emulated Instagram account id")
 	f.StringVar(&igToken, "instagram-token", "sandbox-instagram-token", "its access token")
 	f.StringVar(&metaSecret, "meta-app-secret", os.Getenv("NEKSIO_META_APP_SECRET"), "app secret for appsecret_proof checks")
-	f.StringVar(&neksioURL, "neksio-url", "http://127.0.0.1:8080", "the server the emulators report delivery statuses and push Google notifications to")
+	f.StringVar(&neksioURL, "neksio-url", "http://127.0.0.1:8080", "the server the emulators post to (WhatsApp statuses, Google notifications, TikTok echoes, comment changes and publications)")
 	f.StringVar(&waSecret, "whatsapp-app-secret", os.Getenv("NEKSIO_WHATSAPP_APP_SECRET"), "app secret to sign WhatsApp status webhooks with (empty: no statuses)")
 	google.flags(cmd)
+	tt.register(cmd)
 	return cmd
 }
 
 // simulateCmd posts correctly signed webhooks to a running server, the way
 // payment CLIs trigger test events.
 func simulateCmd() *cobra.Command {
-	var url, secret, text, from, name, phoneID, kind, account, post, sandboxURL string
+	var url, secret, text, from, name, phoneID, kind, account, post, sandboxURL, clientKey, parent string
 	var gLocation, gReview string
 	var gStars int
 	var gAnonymous, gDelete bool
 	cmd := &cobra.Command{
-		Use:   "simulate whatsapp|facebook|instagram|google",
-		Short: "Post a correctly signed webhook to a running Neksio server (google: have the sandbox write a review and push it)",
+		Use:   "simulate whatsapp|facebook|instagram|google|tiktok",
+		Short: "Post a correctly signed webhook to a running Neksio server (google: have the sandbox write a review and push it; tiktok --kind comment: have the sandbox add a comment)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			platform := args[0]
@@ -120,6 +130,10 @@ func simulateCmd() *cobra.Command {
 			var body []byte
 			var path, sec string
 			switch platform {
+			case "tiktok":
+				return simulateTikTok(cmd.Context(), cmd.OutOrStdout(), tiktokSimulation{url: url, sandboxURL: sandboxURL,
+					secret: cmp.Or(secret, os.Getenv("NEKSIO_TIKTOK_CLIENT_SECRET")), clientKey: clientKey, kind: kind,
+					account: account, from: from, name: name, text: text, video: post, parent: parent})
 			case "whatsapp":
 				if phoneID == "" {
 					return fmt.Errorf("--phone-number-id is required")
@@ -151,7 +165,7 @@ func simulateCmd() *cobra.Command {
 					}
 				}
 			default:
-				return fmt.Errorf("unknown platform %q (whatsapp, facebook, instagram or google)", platform)
+				return fmt.Errorf("unknown platform %q (whatsapp, facebook, instagram, google or tiktok)", platform)
 			}
 			if sec == "" {
 				return fmt.Errorf("no app secret: pass --app-secret or set NEKSIO_%s_APP_SECRET", map[bool]string{true: "WHATSAPP", false: "META"}[platform == "whatsapp"])
@@ -169,19 +183,21 @@ func simulateCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&url, "url", "http://127.0.0.1:8080", "the Neksio server")
-	f.StringVar(&secret, "app-secret", "", "the app secret to sign with (default: NEKSIO_<PLATFORM>_APP_SECRET)")
+	f.StringVar(&secret, "app-secret", "", "the app secret to sign with (default: NEKSIO_<PLATFORM>_APP_SECRET; tiktok: NEKSIO_TIKTOK_CLIENT_SECRET)")
 	f.StringVar(&text, "text", "Hello!", "the message text")
 	f.StringVar(&from, "from", "16505551234", "the customer's id (wa_id, PSID, IGSID)")
 	f.StringVar(&name, "name", "Sandbox Customer", "the customer's name (google: the reviewer's, default Alex Rivera)")
 	f.StringVar(&phoneID, "phone-number-id", "", "whatsapp: the business phone_number_id")
-	f.StringVar(&kind, "kind", "dm", "facebook|instagram: dm or comment")
-	f.StringVar(&account, "account", "", "facebook|instagram: the Page or Instagram account id")
-	f.StringVar(&post, "post", "", "facebook|instagram: the post or media id for comments")
-	f.StringVar(&sandboxURL, "sandbox-url", "", "facebook|instagram: the Meta emulator (e.g. http://127.0.0.1:8090/meta) to tell about the customer; google: the Google emulator (default "+sandboxGoogleURL+")")
+	f.StringVar(&kind, "kind", "dm", "facebook|instagram|tiktok: dm or comment")
+	f.StringVar(&account, "account", "", "facebook|instagram|tiktok: the Page, Instagram account or TikTok open_id")
+	f.StringVar(&post, "post", "", "facebook|instagram|tiktok: the post, media or video id for comments (tiktok: a new video when empty)")
+	f.StringVar(&sandboxURL, "sandbox-url", "", "facebook|instagram: the Meta emulator (e.g. http://127.0.0.1:8090/meta) to tell about the customer; google: the Google emulator (default "+sandboxGoogleURL+"); tiktok: the TikTok emulator (e.g. http://127.0.0.1:8090/tiktok), told about the customer, where comments are made")
 	f.StringVar(&gLocation, "location", "", "google: the location reviewed (accounts/{a}/locations/{l})")
 	f.IntVar(&gStars, "stars", 5, "google: the review's stars, 1-5 (0: no rating)")
 	f.BoolVar(&gAnonymous, "anonymous", false, "google: an anonymous reviewer")
 	f.StringVar(&gReview, "review", "", "google: a review to edit (with --stars and --text) or delete (--delete)")
 	f.BoolVar(&gDelete, "delete", false, "google: delete --review")
+	f.StringVar(&clientKey, "client-key", cmp.Or(os.Getenv("NEKSIO_TIKTOK_CLIENT_KEY"), ttsandbox.DefaultClientKey), "tiktok: the app's client key the delivery names")
+	f.StringVar(&parent, "parent", "", "tiktok: the comment a comment replies to")
 	return cmd
 }

@@ -55,7 +55,7 @@ func wirePublish(ctx context.Context, a *App) error {
 	}
 	// The River client is built after the wirings.
 	a.OnStart = append(a.OnStart, func(context.Context) error { ps.Jobs = a.River; return nil })
-	a.Inbox.OnPublish = append(a.Inbox.OnPublish, ps.Hook())
+	a.Inbox.OnPublish = ps.Hook()
 	jobs.RegisterPublish(a.Workers, ps)
 	a.GraphDeps.Publish = ps
 	a.GraphDeps.Media = ms

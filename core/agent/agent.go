@@ -116,8 +116,14 @@ func (s *Service) Run(ctx context.Context, messageID pulid.ID, final bool) error
 	if conv.Kind == conversation.KindReview {
 		return s.runReview(ctx, start, set, mode, msg, final)
 	}
-	now := s.now()
 	handoff, err := s.handoffFor(ctx, conv, msg)
+	if err != nil {
+		return err
+	}
+	// The window the channel's connector states for this kind of thread,
+	// and its cap on messages; the agent's messages get the plain window,
+	// not a person's longer one.
+	window, err := s.Inbox.ReplyWindow(ctx, s.Store.Ent, ch, conv, message.AuthorKindAI)
 	if err != nil {
 		return err
 	}
@@ -126,7 +132,8 @@ func (s *Service) Run(ctx context.Context, messageID pulid.ID, final bool) error
 		Text:          msg.Text,
 		HandoffReason: handoff,
 		Public:        conv.Kind != conversation.KindDirectMessage,
-		WindowClosed:  WindowClosed(ch.Platform, conv.Kind == conversation.KindDirectMessage, conv.LastInboundAt, now),
+		WindowClosed:  window.Closed,
+		WindowReason:  window.Reason,
 		InHours:       set.InHours(msg.SentAt),
 	}
 	for _, a := range msg.Attachments {
@@ -412,6 +419,12 @@ func (s *Service) act(ctx context.Context, r *ent.AgentRun, v Verdict, set Setti
 		s.log().Warn("agent: reply refused; handing off", "conversation", conv.ID, "err", err)
 		r.Decision, r.Reason, r.ReplyMessageID = agentrun.DecisionHandedOff, reason, nil
 		return s.act(ctx, r, Verdict{Decision: agentrun.DecisionHandedOff, Reason: reason, NewHandoff: true}, set, msg)
+	case err != nil && (v.SendAway || v.SendHandoff) && apperr.CodeOf(err) != apperr.CodeInternal:
+		// The courtesy message cannot go (the window's last message was
+		// taken meanwhile): the handoff happens without it.
+		s.log().Warn("agent: handoff message refused; handing off without it", "conversation", conv.ID, "err", err)
+		v.SendAway, v.SendHandoff = false, false
+		return s.act(ctx, r, v, set, msg)
 	}
 	return err
 }
@@ -445,6 +458,15 @@ func (s *Service) ApproveDraft(ctx context.Context, id pulid.ID, text *string) (
 			final = edited
 		}
 		if err := s.Inbox.CheckReplyTx(ctx, tx, msg.ConversationID, final); err != nil {
+			return err
+		}
+		conv, err := tx.Ent.Conversation.Query().Where(conversation.ID(msg.ConversationID)).WithChannel().Only(ctx)
+		if err != nil {
+			return fmt.Errorf("agent: loading the draft's conversation: %w", err)
+		}
+		// The draft goes as the agent's message (no human-agent tag): the
+		// plain window applies.
+		if err := s.Inbox.CheckReplyWindow(ctx, tx.Ent, conv.Edges.Channel, conv, msg.AuthorKind); err != nil {
 			return err
 		}
 		now := s.now()

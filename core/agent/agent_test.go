@@ -28,7 +28,15 @@ import (
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/schema/schematype"
 	"github.com/neksio/neksio/jobs/jobargs"
+	"github.com/neksio/neksio/plugins/sdk"
 )
+
+// testRules are the windows the platforms' connectors state: WhatsApp's 24
+// hours, and a TikTok-like cap of two messages.
+var testRules = inbox.StaticRules{
+	"whatsapp": {{Platform: "whatsapp", ReplyWindows: []sdk.ReplyWindow{{ThreadKind: sdk.ThreadDirect, Window: 24 * time.Hour, TemplatesAllowed: true}}}},
+	"tiktok":   {{Platform: "tiktok", ReplyWindows: []sdk.ReplyWindow{{ThreadKind: sdk.ThreadDirect, Window: 48 * time.Hour, MaxMessages: 2}}}},
+}
 
 type testBundle struct {
 	store  *store.Store
@@ -66,7 +74,7 @@ func setup(t *testing.T, d storetest.Dialect) *testBundle {
 	sys := tenant.NewContext(ctx, tenant.System(ws, "test"))
 	provider := ai.NewBuiltin()
 	kb := &knowledge.Service{Store: s, Provider: provider, Vectors: vs}
-	in := &inbox.Service{Store: s}
+	in := &inbox.Service{Store: s, Rules: testRules}
 	b := &testBundle{
 		store:  s,
 		agent:  &agent.Service{Store: s, Inbox: in, Knowledge: kb, Provider: provider},
@@ -177,7 +185,33 @@ func TestAgentRun(t *testing.T) {
 			handedOff(t, "This is the WORST service ever, absolutely disgusting and useless!!! 😡", now, "negative sentiment")
 		})
 		t.Run("window closed", func(t *testing.T) {
-			handedOff(t, "how much is delivery?", now.Add(-25*time.Hour), "window is closed")
+			handedOff(t, "how much is delivery?", now.Add(-25*time.Hour), "24-hour reply window is closed")
+		})
+		t.Run("message cap reached", func(t *testing.T) {
+			// A TikTok-like channel allows two business messages per
+			// customer message; both went (one from the business's app).
+			tk, err := b.store.Ent.Channel.Create().SetWorkspaceID(b.ch.WorkspaceID).SetConnector("tiktok").SetPlatform("tiktok").
+				SetExternalID("open-1").SetName("TikTok").SetAiMode(entchannel.AiModeAuto).Save(b.sys)
+			require.NoError(t, err)
+			last := now.Add(-time.Hour)
+			conv, err := b.store.Ent.Conversation.Create().SetWorkspaceID(tk.WorkspaceID).SetChannelID(tk.ID).
+				SetKind(conversation.KindDirectMessage).SetThreadID("tt-conv").SetLastInboundAt(last).Save(b.sys)
+			require.NoError(t, err)
+			msg, err := b.store.Ent.Message.Create().SetWorkspaceID(tk.WorkspaceID).SetConversationID(conv.ID).
+				SetChannelID(tk.ID).SetDirection(message.DirectionInbound).SetAuthorKind(message.AuthorKindContact).
+				SetExternalID("tt-in").SetText("how much is delivery?").SetSentAt(last).Save(b.sys)
+			require.NoError(t, err)
+			for i, st := range []message.DeliveryStatus{message.DeliveryStatusSent, message.DeliveryStatusDelivered} {
+				require.NoError(t, b.store.Ent.Message.Create().SetWorkspaceID(tk.WorkspaceID).SetConversationID(conv.ID).
+					SetChannelID(tk.ID).SetDirection(message.DirectionOutbound).SetAuthorKind(message.AuthorKindAgent).
+					SetExternalID("tt-out-"+string(rune('a'+i))).SetText("later").SetDeliveryStatus(st).
+					SetSentAt(last.Add(time.Minute)).Exec(b.sys))
+			}
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			run := b.runOf(t, msg)
+			require.Equal(t, agentrun.DecisionHandedOff, run.Decision)
+			require.Contains(t, run.Reason, "allows 2 business messages until the customer writes again")
+			require.Len(t, b.outbound(t, conv.ID), 2, "nothing more is sent")
 		})
 
 		t.Run("already handed off", func(t *testing.T) {
@@ -249,6 +283,21 @@ func TestAgentRun(t *testing.T) {
 			otherCtx := tenant.NewContext(context.Background(), tenant.Member(string(other.ID), tenant.RoleOwner, "key_o", ""))
 			_, err = b.agent.ApproveDraft(otherCtx, draft[0].ID, nil)
 			require.Equal(t, apperr.CodeNotFound, apperr.CodeOf(err))
+		})
+
+		t.Run("a draft approved after the window closed is refused", func(t *testing.T) {
+			msg := b.inbound(t, "how much is delivery?", now)
+			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetAiMode(conversation.AiModeDraft).Exec(b.sys))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			draft := b.outbound(t, msg.ConversationID)
+			require.Len(t, draft, 1)
+			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetLastInboundAt(now.Add(-25*time.Hour)).Exec(b.sys))
+			jobs := storetest.CountJobs(t, b.store.DB, "outbound.deliver")
+			_, err := b.agent.ApproveDraft(b.member, draft[0].ID, nil)
+			require.Equal(t, apperr.CodeWindowClosed, apperr.CodeOf(err), "%v", err)
+			require.Contains(t, err.Error(), "template")
+			require.Equal(t, message.DeliveryStatusDraft, b.outbound(t, msg.ConversationID)[0].DeliveryStatus)
+			require.Equal(t, jobs, storetest.CountJobs(t, b.store.DB, "outbound.deliver"))
 		})
 	})
 }

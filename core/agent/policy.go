@@ -1,10 +1,10 @@
 package agent
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/knowledge"
@@ -21,13 +21,6 @@ const (
 	ModeOff   Mode = "OFF"
 )
 
-// ReplyWindow is how long after the customer's last message Meta's and
-// WhatsApp's DM APIs accept a free-form reply.
-const ReplyWindow = 24 * time.Hour
-
-// windowedPlatforms have the 24-hour customer-service window on DMs.
-var windowedPlatforms = map[string]bool{"whatsapp": true, "facebook": true, "messenger": true, "instagram": true}
-
 // Facts are what a decision depends on.
 type Facts struct {
 	Mode Mode
@@ -40,8 +33,11 @@ type Facts struct {
 	// Public: the conversation is a comment thread or a review, read by
 	// everyone, not a direct conversation.
 	Public bool
-	// WindowClosed: the platform no longer accepts a free-form reply.
+	// WindowClosed: the platform no longer accepts a free-form reply
+	// (the reply window its connector states closed, or the business sent
+	// as many messages as it allows); WindowReason says which.
 	WindowClosed bool
+	WindowReason string
 	// InHours: the message arrived within business hours.
 	InHours bool
 	// Attachments are the kinds of media the message carries ("image",
@@ -103,7 +99,7 @@ func Decide(set Settings, f Facts) Verdict {
 		return handOff(fmt.Sprintf("strongly negative sentiment (%.2f)", f.Sentiment.Score))
 	}
 	if f.WindowClosed {
-		return handOff("the platform's 24-hour reply window is closed")
+		return handOff(cmp.Or(f.WindowReason, "the platform's reply window is closed"))
 	}
 	if len(f.Attachments) > 0 {
 		// "Is this mug damaged?" under a photo is about the photo; an
@@ -165,13 +161,4 @@ func mediaNoun(kind string) string {
 	default:
 		return "an attachment (" + kind + ")"
 	}
-}
-
-// WindowClosed reports whether a DM on platform can no longer get a
-// free-form reply at now.
-func WindowClosed(platform string, direct bool, lastInbound *time.Time, now time.Time) bool {
-	if !direct || !windowedPlatforms[strings.ToLower(platform)] || lastInbound == nil {
-		return false
-	}
-	return now.Sub(*lastInbound) > ReplyWindow
 }

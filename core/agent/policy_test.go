@@ -35,6 +35,9 @@ func TestDecide(t *testing.T) {
 		{"workspace keyword", func(f *agent.Facts) { f.Text = "get me your MANAGER" }, agentrun.DecisionHandedOff, "asked for a human", true},
 		{"strongly negative", func(f *agent.Facts) { f.Sentiment.Score = -0.8 }, agentrun.DecisionHandedOff, "negative sentiment", true},
 		{"window closed", func(f *agent.Facts) { f.WindowClosed = true }, agentrun.DecisionHandedOff, "window is closed", true},
+		{"message cap reached", func(f *agent.Facts) {
+			f.WindowClosed, f.WindowReason = true, "the platform allows 10 business messages until the customer writes again, and 10 were sent"
+		}, agentrun.DecisionHandedOff, "allows 10 business messages", true},
 		{"already handed off", func(f *agent.Facts) { f.HandoffReason = "delivery failed"; f.Answer = good }, agentrun.DecisionHandedOff, "already handed off: delivery failed", false},
 		{"refused", func(f *agent.Facts) { f.Answer = &knowledge.Answer{Refused: true} }, agentrun.DecisionHandedOff, "no answer", true},
 		{"low confidence", func(f *agent.Facts) { f.Answer = &knowledge.Answer{Text: "maybe", Confidence: 0.39} }, agentrun.DecisionHandedOff, "below the threshold", true},
@@ -131,20 +134,6 @@ func TestDecide(t *testing.T) {
 		f.Answer = good
 		require.Equal(t, agentrun.DecisionSent, agent.Decide(set, f).Decision)
 	})
-}
-
-func TestWindowClosed(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	old := now.Add(-25 * time.Hour)
-	recent := now.Add(-23 * time.Hour)
-	require.True(t, agent.WindowClosed("whatsapp", true, &old, now))
-	require.True(t, agent.WindowClosed("instagram", true, &old, now))
-	require.True(t, agent.WindowClosed("facebook", true, &old, now))
-	require.False(t, agent.WindowClosed("whatsapp", true, &recent, now))
-	require.False(t, agent.WindowClosed("whatsapp", false, &old, now), "comments have no window")
-	require.False(t, agent.WindowClosed("google", true, &old, now))
-	require.False(t, agent.WindowClosed("whatsapp", true, nil, now))
 }
 
 func TestInHours(t *testing.T) {

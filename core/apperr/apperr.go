@@ -21,6 +21,11 @@ const (
 	CodeRateLimited     Code = "RATE_LIMITED"
 	CodeUnavailable     Code = "UNAVAILABLE"
 	CodeInternal        Code = "INTERNAL"
+	// CodeWindowClosed: the platform accepts no free-form reply in this
+	// conversation now (its reply window closed, or the business sent
+	// as many messages as the window allows); it opens again when the
+	// customer writes.
+	CodeWindowClosed Code = "WINDOW_CLOSED"
 )
 
 // Error is a domain error safe to show to the caller.

@@ -44,7 +44,7 @@ type Config struct {
 	PprofAddr string `env:"NEKSIO_PPROF_ADDR"`
 
 	PluginDir     string        `env:"NEKSIO_PLUGIN_DIR"`
-	Connectors    []string      `env:"NEKSIO_CONNECTORS" envDefault:"whatsapp,meta,google" envSeparator:","`
+	Connectors    []string      `env:"NEKSIO_CONNECTORS" envDefault:"whatsapp,meta,google,tiktok" envSeparator:","`
 	PluginTimeout time.Duration `env:"NEKSIO_PLUGIN_TIMEOUT" envDefault:"30s"`
 	PublicURL     string        `env:"NEKSIO_PUBLIC_URL"`
 	// InviteURL is the page invitation links point to (the token is added

@@ -76,6 +76,9 @@ func (s *Service) Deliver(ctx context.Context, messageID string, final bool) err
 	if err != nil {
 		return s.retry(ctx, msg, final, &sdk.Error{Class: sdk.ClassRetryable, Message: "connector " + ch.Connector + " unavailable: " + err.Error()})
 	}
+	// Anything the platform reports under the id this send gets, from now
+	// on, is this send (see adoptEarlier).
+	sendStarted := s.now()
 	switch claim, err := s.claimSend(ctx, msg); {
 	case err != nil:
 		return &RetryableError{Err: err}
@@ -111,7 +114,7 @@ func (s *Service) Deliver(ctx context.Context, messageID string, final bool) err
 			if err := lockExternalID(ctx, tx, ch.ID, res.ExternalID); err != nil {
 				return err
 			}
-			if err := s.replacePrevious(ctx, tx, msg, res.ExternalID); err != nil {
+			if err := s.adoptEarlier(ctx, tx, msg, res.ExternalID, sendStarted); err != nil {
 				return err
 			}
 		}
@@ -134,18 +137,45 @@ func (s *Service) Deliver(ctx context.Context, messageID string, final bool) err
 	})
 }
 
-// replacePrevious handles a platform that keeps one reply per thread and
-// replaces it in place (a Google review's reply): the send answers the id
-// the earlier reply holds. The earlier reply stays in the thread, marked
-// replaced by msg (replacedAt, replacedByID), and the id moves to msg.
-func (s *Service) replacePrevious(ctx context.Context, tx *store.Tx, msg *ent.Message, externalID string) error {
+// echoSkew allows for the clocks of replicas: an echo ingested on another
+// one may be stamped a little before this send started.
+const echoSkew = 2 * time.Second
+
+// adoptEarlier handles a message that already holds the platform id a
+// send answered (the caller holds lockExternalID for it). Either:
+//
+//   - the platform reported this very send before the send call answered
+//     (TikTok's im_send_msg echo, a sync listing the business's own
+//     comment): ingest stored it, after the send started and with no
+//     author, as a message the business sent elsewhere. It is msg, which
+//     keeps its row (author, agent run): the echo is removed. Ingest takes
+//     the same lock before it looks, so an echo coming later finds msg's id
+//     and is a repeat;
+//   - or the platform keeps one reply per thread and replaces it in place
+//     (a Google review's reply): the send answers the id the earlier reply
+//     holds. The earlier reply stays in the thread, marked replaced by msg
+//     (replacedAt, replacedByID), and the id moves to msg.
+func (s *Service) adoptEarlier(ctx context.Context, tx *store.Tx, msg *ent.Message, externalID string, sendStarted time.Time) error {
 	prev, err := tx.Ent.Message.Query().Where(message.ChannelID(msg.ChannelID), message.ExternalID(externalID),
 		message.IDNEQ(msg.ID)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("inbox: looking up the reply replaced: %w", err)
+		return fmt.Errorf("inbox: looking up the message holding the id sent: %w", err)
+	}
+	if prev.Direction != message.DirectionOutbound {
+		return fmt.Errorf("inbox: the platform answered id %s for a send, and that id is an inbound message's", externalID)
+	}
+	if prev.AuthorID == "" && !prev.CreatedAt.Before(sendStarted.Add(-echoSkew)) {
+		if err := tx.Ent.Message.DeleteOneID(prev.ID).Exec(ctx); err != nil {
+			return fmt.Errorf("inbox: merging an echo: %w", err)
+		}
+		// No event names a removed message: the conversation's tells
+		// subscribers to read its messages again.
+		tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: string(prev.WorkspaceID), ObjectID: string(prev.ConversationID),
+			ConversationID: string(prev.ConversationID), ChannelID: string(prev.ChannelID)})
+		return nil
 	}
 	meta := copyMeta(prev.Metadata)
 	meta["replaced_external_id"] = externalID

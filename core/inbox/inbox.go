@@ -31,19 +31,12 @@ import (
 // limits on top.
 const MaxReplyChars = 10000
 
-// PublishHook sees a publish event of channel ch inside the ingesting
-// transaction tx.
-type PublishHook func(ctx context.Context, tx *store.Tx, ch *ent.Channel, res *sdk.PublishResult) error
-
 // Service is the inbox.
 type Service struct {
 	Store *store.Store
 	Now   func() time.Time
 	// OnInbound hooks run for every new inbound message, in its transaction.
 	OnInbound []InboundHook
-	// OnPublish hooks run for every publish event (a platform's webhook
-	// saying a post was published or failed), in its transaction.
-	OnPublish []PublishHook
 	// OnEdited hooks run, in its transaction, for an inbound message the
 	// customer edited (its text or a review's rating changed).
 	OnEdited []InboundHook
@@ -51,8 +44,11 @@ type Service struct {
 	Gateway  Gateway
 	Channels Credentials
 	// Rules are the limits connectors state for their platforms (reply
-	// length); nil applies only MaxReplyChars.
+	// length, reply windows); nil applies only MaxReplyChars.
 	Rules RuleSource
+	// OnPublish receives the publication outcomes webhooks report (see
+	// ingestPublish); nil counts them as ignored.
+	OnPublish PublishHook
 }
 
 // RuleSource gives the rules a connector states for a platform in
@@ -265,6 +261,18 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	}
 	if err := s.checkReply(ctx, tx.Ent, conv, text); err != nil {
 		return nil, err
+	}
+	if !r.Draft {
+		// Refused here, before anything is queued, rather than by the
+		// platform after the reply was stored and the customer waited.
+		// Replies to one conversation are counted one at a time, so two
+		// at once cannot both take the window's last message.
+		if err := tx.Lock(ctx, "replies:"+string(conv.ID)); err != nil {
+			return nil, fmt.Errorf("inbox: %w", err)
+		}
+		if err := s.CheckReplyWindow(ctx, tx.Ent, conv.Edges.Channel, conv, r.AuthorKind); err != nil {
+			return nil, err
+		}
 	}
 	mode := r.Mode
 	switch {

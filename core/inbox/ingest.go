@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/ent"
@@ -64,16 +65,7 @@ func (s *Service) Ingest(ctx context.Context, tx *store.Tx, ch *ent.Channel, eve
 		case sdk.EventAccount:
 			err = s.ingestAccount(ctx, tx, ch, ev.Account, &res)
 		case sdk.EventPublish:
-			if ev.Publish == nil || len(s.OnPublish) == 0 {
-				res.Ignored++
-				continue
-			}
-			for _, hook := range s.OnPublish {
-				if err = hook(ctx, tx, ch, ev.Publish); err != nil {
-					break
-				}
-			}
-			res.Statuses++
+			err = s.ingestPublish(ctx, tx, ch, ev, &res)
 		case sdk.EventNotify:
 			if syncQueued {
 				// One pass covers them all (and River refuses the same
@@ -109,6 +101,16 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 		res.Ignored++
 		return nil
 	}
+	if m.Direction == sdk.Outbound {
+		// An echo of the host's own send may arrive before the send has
+		// recorded its platform id (TikTok's im_send_msg, a synced own
+		// comment): taken before looking, as Deliver takes it before
+		// recording, so one of the two always sees the other (see
+		// Deliver's merge).
+		if err := lockExternalID(ctx, tx, ch.ID, m.ExternalID); err != nil {
+			return err
+		}
+	}
 	existing, err := tx.Ent.Message.Query().
 		Where(message.ChannelID(ch.ID), message.ExternalID(m.ExternalID)).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
@@ -117,9 +119,11 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	if existing != nil {
 		return s.applyChange(ctx, tx, existing, m, res)
 	}
-	if m.Action == sdk.ActionDeleted && m.ThreadKind == sdk.ThreadReview {
-		// A review deleted before it was ever seen: nothing to mark, and
-		// an empty conversation would only be noise.
+	if m.Action == sdk.ActionDeleted && (m.ThreadKind == sdk.ThreadReview || m.Text == "" && len(m.Attachments) == 0) {
+		// A review deleted before it was ever seen, or the removal of
+		// something never stored (TikTok's comment.update names a deleted
+		// comment and nothing more): nothing to mark, and an empty
+		// conversation would only be noise.
 		res.Ignored++
 		return nil
 	}
@@ -243,6 +247,21 @@ func (s *Service) applyChange(ctx context.Context, tx *store.Tx, msg *ent.Messag
 		if err := tx.Ent.Message.UpdateOneID(msg.ID).SetDeletedAt(ts).Exec(ctx); err != nil {
 			return fmt.Errorf("inbox: deleting message: %w", err)
 		}
+	case m.Action != sdk.ActionDeleted && hiddenChanged(msg.Metadata, m.Metadata):
+		// A moderator hid the comment (or showed it again): the same
+		// comment, seen again with another visibility.
+		meta := copyMeta(msg.Metadata)
+		if m.Metadata[MetaHidden] == "true" {
+			meta[MetaHidden] = "true"
+		} else {
+			delete(meta, MetaHidden)
+		}
+		if st, ok := m.Metadata["status"]; ok {
+			meta["status"] = st
+		}
+		if err := tx.Ent.Message.UpdateOneID(msg.ID).SetMetadata(meta).Exec(ctx); err != nil {
+			return fmt.Errorf("inbox: updating visibility: %w", err)
+		}
 	default:
 		res.Duplicates++
 		return nil
@@ -251,6 +270,22 @@ func (s *Service) applyChange(ctx context.Context, tx *store.Tx, msg *ent.Messag
 	tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
 		ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
 	return nil
+}
+
+// MetaHidden is the metadata flag of a message the platform hides from
+// the public (a comment hidden by a moderator): "true" when hidden.
+const MetaHidden = "hidden"
+
+// hiddenChanged reports whether a repeat of a message says it is hidden
+// when it was not, or visible when it was hidden. A repeat that does not
+// speak of visibility (no hidden flag, no status) changes nothing.
+func hiddenChanged(stored, seen map[string]string) bool {
+	_, flag := seen[MetaHidden]
+	_, status := seen["status"]
+	if !flag && !status {
+		return false
+	}
+	return (stored[MetaHidden] == "true") != (seen[MetaHidden] == "true")
 }
 
 // inboundEdited follows a customer's edit on the conversation and runs
@@ -545,6 +580,31 @@ func (s *Service) applyPendingStatuses(ctx context.Context, tx *store.Tx, msg *e
 	return err
 }
 
+// PublishHook receives, in the ingesting transaction, a publication's
+// progress reported by a webhook (TikTok's post.publish.*): the
+// publishing workflow matches ExternalID to its post here.
+type PublishHook func(ctx context.Context, tx *store.Tx, ch *ent.Channel, ev *sdk.Event) error
+
+// ingestPublish hands a publication's progress to OnPublish (the
+// publishing workflow, core/publish). Without one nothing waits for it:
+// it is logged and counted as ignored, and the delivery is acknowledged
+// (an error would make the platform redeliver it for days).
+func (s *Service) ingestPublish(ctx context.Context, tx *store.Tx, ch *ent.Channel, ev *sdk.Event, res *IngestResult) error {
+	if ev.Publish == nil || s.OnPublish == nil {
+		res.Ignored++
+		if ev.Publish != nil {
+			slog.InfoContext(ctx, "publication progress with no publishing workflow to take it", "channel", ch.ID,
+				"publish_id", ev.Publish.ExternalID, "state", ev.Publish.State)
+		}
+		return nil
+	}
+	if err := s.OnPublish(ctx, tx, ch, ev); err != nil {
+		return fmt.Errorf("inbox: publication progress: %w", err)
+	}
+	res.Updated++
+	return nil
+}
+
 func (s *Service) ingestAccount(ctx context.Context, tx *store.Tx, ch *ent.Channel, ae *sdk.AccountEvent, res *IngestResult) error {
 	if ae == nil {
 		res.Ignored++
@@ -552,10 +612,29 @@ func (s *Service) ingestAccount(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	}
 	switch ae.Type {
 	case "authorization_removed", "deauthorized", "token_revoked":
+		// The platform has revoked the grant already: its tokens are
+		// useless, and keeping a secret nobody can use only risks it.
+		// The channel waits for connectChannel to bring new ones.
+		if ch.Status == entchannel.StatusNeedsReconnect && len(ch.Credentials) == 0 {
+			res.Duplicates++ // a redelivery
+			return nil
+		}
+		msg := "the platform reported " + ae.Type
+		if why := ae.Detail["reason_text"]; why != "" {
+			msg += " (" + why + ")"
+		}
 		err := tx.Ent.Channel.UpdateOneID(ch.ID).SetStatus(entchannel.StatusNeedsReconnect).
-			SetLastError("the platform reported: " + ae.Type).Exec(ctx)
+			SetLastError(msg + ": reconnect the channel").
+			ClearCredentials().ClearTokenExpiresAt().Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("inbox: marking channel: %w", err)
+		}
+		meta := map[string]string{"type": ae.Type}
+		if r := ae.Detail["reason"]; r != "" {
+			meta["reason"] = r
+		}
+		if err := audit.Record(ctx, tx.Ent, "channel.authorization_removed", "Channel", string(ch.ID), meta); err != nil {
+			return err
 		}
 		tx.Emit(event.Event{Type: event.ChannelUpdated, WorkspaceID: string(ch.WorkspaceID), ObjectID: string(ch.ID), ChannelID: string(ch.ID)})
 		res.Updated++

@@ -582,7 +582,7 @@ func TestPublishWebhookSettlesTarget(t *testing.T) {
 		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
 		require.Equal(t, posttarget.StatusPublishing, b.target(t, tg.ID).Status)
 
-		in := &inbox.Service{Store: b.store, OnPublish: []inbox.PublishHook{b.svc.Hook()}}
+		in := &inbox.Service{Store: b.store, OnPublish: b.svc.Hook()}
 		ingest := func(res *sdk.PublishResult) {
 			require.NoError(t, b.store.InTx(b.sys, func(tx *store.Tx) error {
 				_, err := in.Ingest(b.sys, tx, b.ch, []*sdk.Event{{Kind: sdk.EventPublish, Publish: res}})

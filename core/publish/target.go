@@ -483,10 +483,12 @@ func SystemContext(ctx context.Context, workspaceID string) context.Context {
 }
 
 // Hook applies publish events of a platform's webhooks (TikTok's publish
-// completion) to their target once the webhook's transaction commits.
-func (s *Service) Hook() func(ctx context.Context, tx *store.Tx, ch *ent.Channel, res *sdk.PublishResult) error {
-	return func(ctx context.Context, tx *store.Tx, ch *ent.Channel, res *sdk.PublishResult) error {
-		if res.State != sdk.PublishPublished && res.State != sdk.PublishFailed {
+// completion) to their target once the webhook's transaction commits
+// (core/inbox's OnPublish).
+func (s *Service) Hook() func(ctx context.Context, tx *store.Tx, ch *ent.Channel, ev *sdk.Event) error {
+	return func(ctx context.Context, tx *store.Tx, ch *ent.Channel, ev *sdk.Event) error {
+		res := ev.Publish
+		if res == nil || res.State != sdk.PublishPublished && res.State != sdk.PublishFailed {
 			return nil
 		}
 		cp := *res

@@ -489,6 +489,7 @@ type ComplexityRoot struct {
 		ErrorMessage      func(childComplexity int) int
 		ExternalID        func(childComplexity int) int
 		HandoffReason     func(childComplexity int) int
+		Hidden            func(childComplexity int) int
 		ID                func(childComplexity int) int
 		IsNote            func(childComplexity int) int
 		ParentExternalID  func(childComplexity int) int
@@ -750,6 +751,7 @@ type MediaResolver interface {
 	URL(ctx context.Context, obj *ent.Media) (string, error)
 }
 type MessageResolver interface {
+	Hidden(ctx context.Context, obj *ent.Message) (bool, error)
 	Author(ctx context.Context, obj *ent.Message) (model.Author, error)
 	ApprovedBy(ctx context.Context, obj *ent.Message) (model.Author, error)
 	IsNote(ctx context.Context, obj *ent.Message) (bool, error)
@@ -2619,6 +2621,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.HandoffReason(childComplexity), true
+	case "Message.hidden":
+		if e.ComplexityRoot.Message.Hidden == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Hidden(childComplexity), true
 	case "Message.id":
 		if e.ComplexityRoot.Message.ID == nil {
 			break
@@ -4352,6 +4360,15 @@ type Attachment {
   caption: String
   externalId: String
   name: String
+}
+
+extend type Message {
+  """
+  The platform hides this message from the public: a comment a moderator
+  hid (TikTok). It is still shown here, and reappears as visible when it is
+  shown again. Deleted messages have deletedAt instead.
+  """
+  hidden: Boolean!
 }
 
 "Who is asking."
@@ -9209,6 +9226,8 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_contact(ctx, field)
 	case "agentRun":
 		return ec.fieldContext_Message_agentRun(ctx, field)
+	case "hidden":
+		return ec.fieldContext_Message_hidden(ctx, field)
 	case "author":
 		return ec.fieldContext_Message_author(ctx, field)
 	case "approvedBy":
@@ -18743,6 +18762,29 @@ func (ec *executionContext) fieldContext_Message_agentRun(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Message_hidden(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_hidden(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Message().Hidden(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _Message_author(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
@@ -40359,6 +40401,12 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Message_agentRun(ctx, field, obj)
+				})
+		case "hidden":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Message_hidden(ctx, field, obj)
 				})
 		case "author":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
