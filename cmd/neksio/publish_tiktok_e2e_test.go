@@ -20,7 +20,9 @@ func TestPublishTikTokVideo(t *testing.T) {
 		// Status checks never finish it: the webhook does.
 		te := newTikTokEnv(t, d, ttOption{sandbox: []ttsandbox.Option{ttsandbox.WithStatusPolls(1000)}})
 		video := []any{map[string]any{"url": "https://cdn.example.com/clip.mp4"}}
-		target := func(opts map[string]any) []any { return []any{map[string]any{"channelId": te.Channel, "options": opts}} }
+		target := func(opts map[string]any) []any {
+			return []any{map[string]any{"channelId": te.Channel, "options": opts}}
+		}
 
 		_, r := te.createPost(t, te.Key, map[string]any{"text": "x", "media": []any{map[string]any{"url": "https://cdn.example.com/a.jpg"}}, "targets": target(nil)})
 		require.Equal(t, "BAD_USER_INPUT", r.Code())
