@@ -25,9 +25,14 @@ import (
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/label"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/pendingstatus"
+	"github.com/neksio/neksio/ent/post"
+	"github.com/neksio/neksio/ent/postevent"
+	"github.com/neksio/neksio/ent/posttarget"
+	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
@@ -91,25 +96,30 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:            apikey.ValidColumn,
-			agentrun.Table:          agentrun.ValidColumn,
-			agentsettings.Table:     agentsettings.ValidColumn,
-			auditlog.Table:          auditlog.ValidColumn,
-			cannedreply.Table:       cannedreply.ValidColumn,
-			channel.Table:           channel.ValidColumn,
-			contact.Table:           contact.ValidColumn,
-			conversation.Table:      conversation.ValidColumn,
-			invite.Table:            invite.ValidColumn,
-			keyfingerprint.Table:    keyfingerprint.ValidColumn,
-			knowledgechunk.Table:    knowledgechunk.ValidColumn,
-			knowledgedocument.Table: knowledgedocument.ValidColumn,
-			label.Table:             label.ValidColumn,
-			membership.Table:        membership.ValidColumn,
-			message.Table:           message.ValidColumn,
-			pendingstatus.Table:     pendingstatus.ValidColumn,
-			session.Table:           session.ValidColumn,
-			user.Table:              user.ValidColumn,
-			workspace.Table:         workspace.ValidColumn,
+			apikey.Table:             apikey.ValidColumn,
+			agentrun.Table:           agentrun.ValidColumn,
+			agentsettings.Table:      agentsettings.ValidColumn,
+			auditlog.Table:           auditlog.ValidColumn,
+			cannedreply.Table:        cannedreply.ValidColumn,
+			channel.Table:            channel.ValidColumn,
+			contact.Table:            contact.ValidColumn,
+			conversation.Table:       conversation.ValidColumn,
+			invite.Table:             invite.ValidColumn,
+			keyfingerprint.Table:     keyfingerprint.ValidColumn,
+			knowledgechunk.Table:     knowledgechunk.ValidColumn,
+			knowledgedocument.Table:  knowledgedocument.ValidColumn,
+			label.Table:              label.ValidColumn,
+			media.Table:              media.ValidColumn,
+			membership.Table:         membership.ValidColumn,
+			message.Table:            message.ValidColumn,
+			pendingstatus.Table:      pendingstatus.ValidColumn,
+			post.Table:               post.ValidColumn,
+			postevent.Table:          postevent.ValidColumn,
+			posttarget.Table:         posttarget.ValidColumn,
+			publishingsettings.Table: publishingsettings.ValidColumn,
+			session.Table:            session.ValidColumn,
+			user.Table:               user.ValidColumn,
+			workspace.Table:          workspace.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

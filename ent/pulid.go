@@ -17,9 +17,14 @@ import (
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/label"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/pendingstatus"
+	"github.com/neksio/neksio/ent/post"
+	"github.com/neksio/neksio/ent/postevent"
+	"github.com/neksio/neksio/ent/posttarget"
+	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
@@ -28,24 +33,29 @@ import (
 
 // prefixMap maps ID prefixes to table names.
 var prefixMap = map[string]string{
-	"key": apikey.Table,
-	"run": agentrun.Table,
-	"ags": agentsettings.Table,
-	"aud": auditlog.Table,
-	"cr":  cannedreply.Table,
-	"ch":  channel.Table,
-	"ct":  contact.Table,
-	"cv":  conversation.Table,
-	"inv": invite.Table,
-	"kc":  knowledgechunk.Table,
-	"kd":  knowledgedocument.Table,
-	"lbl": label.Table,
-	"mem": membership.Table,
-	"msg": message.Table,
-	"pst": pendingstatus.Table,
-	"ses": session.Table,
-	"usr": user.Table,
-	"ws":  workspace.Table,
+	"key":  apikey.Table,
+	"run":  agentrun.Table,
+	"ags":  agentsettings.Table,
+	"aud":  auditlog.Table,
+	"cr":   cannedreply.Table,
+	"ch":   channel.Table,
+	"ct":   contact.Table,
+	"cv":   conversation.Table,
+	"inv":  invite.Table,
+	"kc":   knowledgechunk.Table,
+	"kd":   knowledgedocument.Table,
+	"lbl":  label.Table,
+	"med":  media.Table,
+	"mem":  membership.Table,
+	"msg":  message.Table,
+	"pst":  pendingstatus.Table,
+	"post": post.Table,
+	"pev":  postevent.Table,
+	"ptg":  posttarget.Table,
+	"pbs":  publishingsettings.Table,
+	"ses":  session.Table,
+	"usr":  user.Table,
+	"ws":   workspace.Table,
 }
 
 // IDToType maps an ID to the table of its type, by prefix.

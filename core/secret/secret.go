@@ -7,7 +7,9 @@ package secret
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -28,6 +30,8 @@ var ErrDecrypt = errors.New("secret: cannot decrypt (wrong master key or corrupt
 type Box struct {
 	aead        cipher.AEAD
 	fingerprint string
+	// prk is the HKDF pseudorandom key of the master key, for DeriveKey.
+	prk []byte
 }
 
 // New returns a Box for a 32-byte key.
@@ -43,7 +47,22 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secret: %w", err)
 	}
-	return &Box{aead: aead, fingerprint: fingerprint(key)}, nil
+	prk, err := hkdf.Extract(sha256.New, key, []byte("neksio derived keys v1"))
+	if err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	return &Box{aead: aead, fingerprint: fingerprint(key), prk: prk}, nil
+}
+
+// DeriveKey returns a 32-byte key for one purpose (e.g. "media url
+// signing"), derived from the master key with HKDF-SHA256: each purpose
+// gets its own key, and none reveals the master key.
+func (b *Box) DeriveKey(purpose string) ([]byte, error) {
+	k, err := hkdf.Expand(sha256.New, b.prk, purpose, 32)
+	if err != nil {
+		return nil, fmt.Errorf("secret: deriving a key: %w", err)
+	}
+	return k, nil
 }
 
 // Seal encrypts plaintext; additional data binds the ciphertext to its row

@@ -63,3 +63,24 @@ func TestLoadKey(t *testing.T) {
 	_, _, err = LoadKey("bm90LTMyLWJ5dGVz", dir)
 	require.Error(t, err)
 }
+
+func TestDeriveKey(t *testing.T) {
+	k1 := make([]byte, 32)
+	k2 := make([]byte, 32)
+	k2[0] = 1
+	b1, err := New(k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := New(k2)
+	a, _ := b1.DeriveKey("media url signing")
+	again, _ := b1.DeriveKey("media url signing")
+	other, _ := b1.DeriveKey("something else")
+	fromOtherKey, _ := b2.DeriveKey("media url signing")
+	if len(a) != 32 || string(a) != string(again) {
+		t.Fatalf("derivation is not stable: %x %x", a, again)
+	}
+	if string(a) == string(other) || string(a) == string(fromOtherKey) || string(a) == string(k1) {
+		t.Fatal("derived keys must differ per purpose and per master key, and from the master key")
+	}
+}
