@@ -53,6 +53,7 @@ var benchmarks = []struct {
 	{"agent", benchAgent},
 	{"reads", benchReads},
 	{"retrieval", benchRetrieval},
+	{"publishing", benchPublishing},
 }
 
 // Config is a run's settings.

@@ -30,9 +30,14 @@ import (
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/label"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/pendingstatus"
+	"github.com/neksio/neksio/ent/post"
+	"github.com/neksio/neksio/ent/postevent"
+	"github.com/neksio/neksio/ent/posttarget"
+	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
@@ -71,12 +76,22 @@ type Client struct {
 	KnowledgeDocument *KnowledgeDocumentClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
+	// Media is the client for interacting with the Media builders.
+	Media *MediaClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
 	// PendingStatus is the client for interacting with the PendingStatus builders.
 	PendingStatus *PendingStatusClient
+	// Post is the client for interacting with the Post builders.
+	Post *PostClient
+	// PostEvent is the client for interacting with the PostEvent builders.
+	PostEvent *PostEventClient
+	// PostTarget is the client for interacting with the PostTarget builders.
+	PostTarget *PostTargetClient
+	// PublishingSettings is the client for interacting with the PublishingSettings builders.
+	PublishingSettings *PublishingSettingsClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// User is the client for interacting with the User builders.
@@ -108,9 +123,14 @@ func (c *Client) init() {
 	c.KnowledgeChunk = NewKnowledgeChunkClient(c.config)
 	c.KnowledgeDocument = NewKnowledgeDocumentClient(c.config)
 	c.Label = NewLabelClient(c.config)
+	c.Media = NewMediaClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.PendingStatus = NewPendingStatusClient(c.config)
+	c.Post = NewPostClient(c.config)
+	c.PostEvent = NewPostEventClient(c.config)
+	c.PostTarget = NewPostTargetClient(c.config)
+	c.PublishingSettings = NewPublishingSettingsClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.Workspace = NewWorkspaceClient(c.config)
@@ -220,9 +240,14 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		KnowledgeChunk:       NewKnowledgeChunkClient(cfg),
 		KnowledgeDocument:    NewKnowledgeDocumentClient(cfg),
 		Label:                NewLabelClient(cfg),
+		Media:                NewMediaClient(cfg),
 		Membership:           NewMembershipClient(cfg),
 		Message:              NewMessageClient(cfg),
 		PendingStatus:        NewPendingStatusClient(cfg),
+		Post:                 NewPostClient(cfg),
+		PostEvent:            NewPostEventClient(cfg),
+		PostTarget:           NewPostTargetClient(cfg),
+		PublishingSettings:   NewPublishingSettingsClient(cfg),
 		Session:              NewSessionClient(cfg),
 		User:                 NewUserClient(cfg),
 		Workspace:            NewWorkspaceClient(cfg),
@@ -259,9 +284,14 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		KnowledgeChunk:       NewKnowledgeChunkClient(cfg),
 		KnowledgeDocument:    NewKnowledgeDocumentClient(cfg),
 		Label:                NewLabelClient(cfg),
+		Media:                NewMediaClient(cfg),
 		Membership:           NewMembershipClient(cfg),
 		Message:              NewMessageClient(cfg),
 		PendingStatus:        NewPendingStatusClient(cfg),
+		Post:                 NewPostClient(cfg),
+		PostEvent:            NewPostEventClient(cfg),
+		PostTarget:           NewPostTargetClient(cfg),
+		PublishingSettings:   NewPublishingSettingsClient(cfg),
 		Session:              NewSessionClient(cfg),
 		User:                 NewUserClient(cfg),
 		Workspace:            NewWorkspaceClient(cfg),
@@ -296,8 +326,9 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.CannedReply, c.Channel,
 		c.ChannelAuthorization, c.Contact, c.Conversation, c.Invite, c.KeyFingerprint,
-		c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Membership, c.Message,
-		c.PendingStatus, c.Session, c.User, c.Workspace,
+		c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media, c.Membership,
+		c.Message, c.PendingStatus, c.Post, c.PostEvent, c.PostTarget,
+		c.PublishingSettings, c.Session, c.User, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -309,8 +340,9 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.CannedReply, c.Channel,
 		c.ChannelAuthorization, c.Contact, c.Conversation, c.Invite, c.KeyFingerprint,
-		c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Membership, c.Message,
-		c.PendingStatus, c.Session, c.User, c.Workspace,
+		c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media, c.Membership,
+		c.Message, c.PendingStatus, c.Post, c.PostEvent, c.PostTarget,
+		c.PublishingSettings, c.Session, c.User, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -347,12 +379,22 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.KnowledgeDocument.mutate(ctx, m)
 	case *LabelMutation:
 		return c.Label.mutate(ctx, m)
+	case *MediaMutation:
+		return c.Media.mutate(ctx, m)
 	case *MembershipMutation:
 		return c.Membership.mutate(ctx, m)
 	case *MessageMutation:
 		return c.Message.mutate(ctx, m)
 	case *PendingStatusMutation:
 		return c.PendingStatus.mutate(ctx, m)
+	case *PostMutation:
+		return c.Post.mutate(ctx, m)
+	case *PostEventMutation:
+		return c.PostEvent.mutate(ctx, m)
+	case *PostTargetMutation:
+		return c.PostTarget.mutate(ctx, m)
+	case *PublishingSettingsMutation:
+		return c.PublishingSettings.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
 	case *UserMutation:
@@ -2704,6 +2746,156 @@ func (c *LabelClient) mutate(ctx context.Context, m *LabelMutation) (Value, erro
 	}
 }
 
+// MediaClient is a client for the Media schema.
+type MediaClient struct {
+	config
+}
+
+// NewMediaClient returns a client for the Media from the given config.
+func NewMediaClient(c config) *MediaClient {
+	return &MediaClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `media.Hooks(f(g(h())))`.
+func (c *MediaClient) Use(hooks ...Hook) {
+	c.hooks.Media = append(c.hooks.Media, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `media.Intercept(f(g(h())))`.
+func (c *MediaClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Media = append(c.inters.Media, interceptors...)
+}
+
+// Create returns a builder for creating a Media entity.
+func (c *MediaClient) Create() *MediaCreate {
+	mutation := newMediaMutation(c.config, OpCreate)
+	return &MediaCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Media entities.
+func (c *MediaClient) CreateBulk(builders ...*MediaCreate) *MediaCreateBulk {
+	return &MediaCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MediaClient) MapCreateBulk(slice any, setFunc func(*MediaCreate, int)) *MediaCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MediaCreateBulk{err: fmt.Errorf("calling to MediaClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MediaCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MediaCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Media.
+func (c *MediaClient) Update() *MediaUpdate {
+	mutation := newMediaMutation(c.config, OpUpdate)
+	return &MediaUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MediaClient) UpdateOne(_m *Media) *MediaUpdateOne {
+	mutation := newMediaMutation(c.config, OpUpdateOne, withMedia(_m))
+	return &MediaUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MediaClient) UpdateOneID(id pulid.ID) *MediaUpdateOne {
+	mutation := newMediaMutation(c.config, OpUpdateOne, withMediaID(id))
+	return &MediaUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Media.
+func (c *MediaClient) Delete() *MediaDelete {
+	mutation := newMediaMutation(c.config, OpDelete)
+	return &MediaDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MediaClient) DeleteOne(_m *Media) *MediaDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MediaClient) DeleteOneID(id pulid.ID) *MediaDeleteOne {
+	builder := c.Delete().Where(media.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MediaDeleteOne{builder}
+}
+
+// Query returns a query builder for Media.
+func (c *MediaClient) Query() *MediaQuery {
+	return &MediaQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMedia},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Media entity by its id.
+func (c *MediaClient) Get(ctx context.Context, id pulid.ID) (*Media, error) {
+	return c.Query().Where(media.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MediaClient) GetX(ctx context.Context, id pulid.ID) *Media {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a Media.
+func (c *MediaClient) QueryWorkspace(_m *Media) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(media.Table, media.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, media.WorkspaceTable, media.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MediaClient) Hooks() []Hook {
+	hooks := c.hooks.Media
+	return append(hooks[:len(hooks):len(hooks)], media.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MediaClient) Interceptors() []Interceptor {
+	return c.inters.Media
+}
+
+func (c *MediaClient) mutate(ctx context.Context, m *MediaMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MediaCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MediaUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MediaUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MediaDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Media mutation op: %q", m.Op())
+	}
+}
+
 // MembershipClient is a client for the Membership schema.
 type MembershipClient struct {
 	config
@@ -3218,6 +3410,686 @@ func (c *PendingStatusClient) mutate(ctx context.Context, m *PendingStatusMutati
 	}
 }
 
+// PostClient is a client for the Post schema.
+type PostClient struct {
+	config
+}
+
+// NewPostClient returns a client for the Post from the given config.
+func NewPostClient(c config) *PostClient {
+	return &PostClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `post.Hooks(f(g(h())))`.
+func (c *PostClient) Use(hooks ...Hook) {
+	c.hooks.Post = append(c.hooks.Post, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `post.Intercept(f(g(h())))`.
+func (c *PostClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Post = append(c.inters.Post, interceptors...)
+}
+
+// Create returns a builder for creating a Post entity.
+func (c *PostClient) Create() *PostCreate {
+	mutation := newPostMutation(c.config, OpCreate)
+	return &PostCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Post entities.
+func (c *PostClient) CreateBulk(builders ...*PostCreate) *PostCreateBulk {
+	return &PostCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PostClient) MapCreateBulk(slice any, setFunc func(*PostCreate, int)) *PostCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PostCreateBulk{err: fmt.Errorf("calling to PostClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PostCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PostCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Post.
+func (c *PostClient) Update() *PostUpdate {
+	mutation := newPostMutation(c.config, OpUpdate)
+	return &PostUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PostClient) UpdateOne(_m *Post) *PostUpdateOne {
+	mutation := newPostMutation(c.config, OpUpdateOne, withPost(_m))
+	return &PostUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PostClient) UpdateOneID(id pulid.ID) *PostUpdateOne {
+	mutation := newPostMutation(c.config, OpUpdateOne, withPostID(id))
+	return &PostUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Post.
+func (c *PostClient) Delete() *PostDelete {
+	mutation := newPostMutation(c.config, OpDelete)
+	return &PostDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PostClient) DeleteOne(_m *Post) *PostDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PostClient) DeleteOneID(id pulid.ID) *PostDeleteOne {
+	builder := c.Delete().Where(post.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PostDeleteOne{builder}
+}
+
+// Query returns a query builder for Post.
+func (c *PostClient) Query() *PostQuery {
+	return &PostQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePost},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Post entity by its id.
+func (c *PostClient) Get(ctx context.Context, id pulid.ID) (*Post, error) {
+	return c.Query().Where(post.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PostClient) GetX(ctx context.Context, id pulid.ID) *Post {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a Post.
+func (c *PostClient) QueryWorkspace(_m *Post) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(post.Table, post.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, post.WorkspaceTable, post.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTargets queries the targets edge of a Post.
+func (c *PostClient) QueryTargets(_m *Post) *PostTargetQuery {
+	query := (&PostTargetClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(post.Table, post.FieldID, id),
+			sqlgraph.To(posttarget.Table, posttarget.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, post.TargetsTable, post.TargetsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryEvents queries the events edge of a Post.
+func (c *PostClient) QueryEvents(_m *Post) *PostEventQuery {
+	query := (&PostEventClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(post.Table, post.FieldID, id),
+			sqlgraph.To(postevent.Table, postevent.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, true, post.EventsTable, post.EventsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PostClient) Hooks() []Hook {
+	hooks := c.hooks.Post
+	return append(hooks[:len(hooks):len(hooks)], post.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PostClient) Interceptors() []Interceptor {
+	return c.inters.Post
+}
+
+func (c *PostClient) mutate(ctx context.Context, m *PostMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PostCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PostUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PostUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PostDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Post mutation op: %q", m.Op())
+	}
+}
+
+// PostEventClient is a client for the PostEvent schema.
+type PostEventClient struct {
+	config
+}
+
+// NewPostEventClient returns a client for the PostEvent from the given config.
+func NewPostEventClient(c config) *PostEventClient {
+	return &PostEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `postevent.Hooks(f(g(h())))`.
+func (c *PostEventClient) Use(hooks ...Hook) {
+	c.hooks.PostEvent = append(c.hooks.PostEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `postevent.Intercept(f(g(h())))`.
+func (c *PostEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PostEvent = append(c.inters.PostEvent, interceptors...)
+}
+
+// Create returns a builder for creating a PostEvent entity.
+func (c *PostEventClient) Create() *PostEventCreate {
+	mutation := newPostEventMutation(c.config, OpCreate)
+	return &PostEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PostEvent entities.
+func (c *PostEventClient) CreateBulk(builders ...*PostEventCreate) *PostEventCreateBulk {
+	return &PostEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PostEventClient) MapCreateBulk(slice any, setFunc func(*PostEventCreate, int)) *PostEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PostEventCreateBulk{err: fmt.Errorf("calling to PostEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PostEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PostEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PostEvent.
+func (c *PostEventClient) Update() *PostEventUpdate {
+	mutation := newPostEventMutation(c.config, OpUpdate)
+	return &PostEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PostEventClient) UpdateOne(_m *PostEvent) *PostEventUpdateOne {
+	mutation := newPostEventMutation(c.config, OpUpdateOne, withPostEvent(_m))
+	return &PostEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PostEventClient) UpdateOneID(id pulid.ID) *PostEventUpdateOne {
+	mutation := newPostEventMutation(c.config, OpUpdateOne, withPostEventID(id))
+	return &PostEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PostEvent.
+func (c *PostEventClient) Delete() *PostEventDelete {
+	mutation := newPostEventMutation(c.config, OpDelete)
+	return &PostEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PostEventClient) DeleteOne(_m *PostEvent) *PostEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PostEventClient) DeleteOneID(id pulid.ID) *PostEventDeleteOne {
+	builder := c.Delete().Where(postevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PostEventDeleteOne{builder}
+}
+
+// Query returns a query builder for PostEvent.
+func (c *PostEventClient) Query() *PostEventQuery {
+	return &PostEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePostEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PostEvent entity by its id.
+func (c *PostEventClient) Get(ctx context.Context, id pulid.ID) (*PostEvent, error) {
+	return c.Query().Where(postevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PostEventClient) GetX(ctx context.Context, id pulid.ID) *PostEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a PostEvent.
+func (c *PostEventClient) QueryWorkspace(_m *PostEvent) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(postevent.Table, postevent.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, postevent.WorkspaceTable, postevent.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPost queries the post edge of a PostEvent.
+func (c *PostEventClient) QueryPost(_m *PostEvent) *PostQuery {
+	query := (&PostClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(postevent.Table, postevent.FieldID, id),
+			sqlgraph.To(post.Table, post.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, postevent.PostTable, postevent.PostColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PostEventClient) Hooks() []Hook {
+	hooks := c.hooks.PostEvent
+	return append(hooks[:len(hooks):len(hooks)], postevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PostEventClient) Interceptors() []Interceptor {
+	return c.inters.PostEvent
+}
+
+func (c *PostEventClient) mutate(ctx context.Context, m *PostEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PostEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PostEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PostEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PostEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PostEvent mutation op: %q", m.Op())
+	}
+}
+
+// PostTargetClient is a client for the PostTarget schema.
+type PostTargetClient struct {
+	config
+}
+
+// NewPostTargetClient returns a client for the PostTarget from the given config.
+func NewPostTargetClient(c config) *PostTargetClient {
+	return &PostTargetClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `posttarget.Hooks(f(g(h())))`.
+func (c *PostTargetClient) Use(hooks ...Hook) {
+	c.hooks.PostTarget = append(c.hooks.PostTarget, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `posttarget.Intercept(f(g(h())))`.
+func (c *PostTargetClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PostTarget = append(c.inters.PostTarget, interceptors...)
+}
+
+// Create returns a builder for creating a PostTarget entity.
+func (c *PostTargetClient) Create() *PostTargetCreate {
+	mutation := newPostTargetMutation(c.config, OpCreate)
+	return &PostTargetCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PostTarget entities.
+func (c *PostTargetClient) CreateBulk(builders ...*PostTargetCreate) *PostTargetCreateBulk {
+	return &PostTargetCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PostTargetClient) MapCreateBulk(slice any, setFunc func(*PostTargetCreate, int)) *PostTargetCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PostTargetCreateBulk{err: fmt.Errorf("calling to PostTargetClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PostTargetCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PostTargetCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PostTarget.
+func (c *PostTargetClient) Update() *PostTargetUpdate {
+	mutation := newPostTargetMutation(c.config, OpUpdate)
+	return &PostTargetUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PostTargetClient) UpdateOne(_m *PostTarget) *PostTargetUpdateOne {
+	mutation := newPostTargetMutation(c.config, OpUpdateOne, withPostTarget(_m))
+	return &PostTargetUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PostTargetClient) UpdateOneID(id pulid.ID) *PostTargetUpdateOne {
+	mutation := newPostTargetMutation(c.config, OpUpdateOne, withPostTargetID(id))
+	return &PostTargetUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PostTarget.
+func (c *PostTargetClient) Delete() *PostTargetDelete {
+	mutation := newPostTargetMutation(c.config, OpDelete)
+	return &PostTargetDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PostTargetClient) DeleteOne(_m *PostTarget) *PostTargetDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PostTargetClient) DeleteOneID(id pulid.ID) *PostTargetDeleteOne {
+	builder := c.Delete().Where(posttarget.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PostTargetDeleteOne{builder}
+}
+
+// Query returns a query builder for PostTarget.
+func (c *PostTargetClient) Query() *PostTargetQuery {
+	return &PostTargetQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePostTarget},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PostTarget entity by its id.
+func (c *PostTargetClient) Get(ctx context.Context, id pulid.ID) (*PostTarget, error) {
+	return c.Query().Where(posttarget.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PostTargetClient) GetX(ctx context.Context, id pulid.ID) *PostTarget {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a PostTarget.
+func (c *PostTargetClient) QueryWorkspace(_m *PostTarget) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(posttarget.Table, posttarget.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, posttarget.WorkspaceTable, posttarget.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPost queries the post edge of a PostTarget.
+func (c *PostTargetClient) QueryPost(_m *PostTarget) *PostQuery {
+	query := (&PostClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(posttarget.Table, posttarget.FieldID, id),
+			sqlgraph.To(post.Table, post.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, posttarget.PostTable, posttarget.PostColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a PostTarget.
+func (c *PostTargetClient) QueryChannel(_m *PostTarget) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(posttarget.Table, posttarget.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, posttarget.ChannelTable, posttarget.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PostTargetClient) Hooks() []Hook {
+	hooks := c.hooks.PostTarget
+	return append(hooks[:len(hooks):len(hooks)], posttarget.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PostTargetClient) Interceptors() []Interceptor {
+	return c.inters.PostTarget
+}
+
+func (c *PostTargetClient) mutate(ctx context.Context, m *PostTargetMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PostTargetCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PostTargetUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PostTargetUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PostTargetDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PostTarget mutation op: %q", m.Op())
+	}
+}
+
+// PublishingSettingsClient is a client for the PublishingSettings schema.
+type PublishingSettingsClient struct {
+	config
+}
+
+// NewPublishingSettingsClient returns a client for the PublishingSettings from the given config.
+func NewPublishingSettingsClient(c config) *PublishingSettingsClient {
+	return &PublishingSettingsClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `publishingsettings.Hooks(f(g(h())))`.
+func (c *PublishingSettingsClient) Use(hooks ...Hook) {
+	c.hooks.PublishingSettings = append(c.hooks.PublishingSettings, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `publishingsettings.Intercept(f(g(h())))`.
+func (c *PublishingSettingsClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PublishingSettings = append(c.inters.PublishingSettings, interceptors...)
+}
+
+// Create returns a builder for creating a PublishingSettings entity.
+func (c *PublishingSettingsClient) Create() *PublishingSettingsCreate {
+	mutation := newPublishingSettingsMutation(c.config, OpCreate)
+	return &PublishingSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PublishingSettings entities.
+func (c *PublishingSettingsClient) CreateBulk(builders ...*PublishingSettingsCreate) *PublishingSettingsCreateBulk {
+	return &PublishingSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PublishingSettingsClient) MapCreateBulk(slice any, setFunc func(*PublishingSettingsCreate, int)) *PublishingSettingsCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PublishingSettingsCreateBulk{err: fmt.Errorf("calling to PublishingSettingsClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PublishingSettingsCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PublishingSettingsCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PublishingSettings.
+func (c *PublishingSettingsClient) Update() *PublishingSettingsUpdate {
+	mutation := newPublishingSettingsMutation(c.config, OpUpdate)
+	return &PublishingSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PublishingSettingsClient) UpdateOne(_m *PublishingSettings) *PublishingSettingsUpdateOne {
+	mutation := newPublishingSettingsMutation(c.config, OpUpdateOne, withPublishingSettings(_m))
+	return &PublishingSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PublishingSettingsClient) UpdateOneID(id pulid.ID) *PublishingSettingsUpdateOne {
+	mutation := newPublishingSettingsMutation(c.config, OpUpdateOne, withPublishingSettingsID(id))
+	return &PublishingSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PublishingSettings.
+func (c *PublishingSettingsClient) Delete() *PublishingSettingsDelete {
+	mutation := newPublishingSettingsMutation(c.config, OpDelete)
+	return &PublishingSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PublishingSettingsClient) DeleteOne(_m *PublishingSettings) *PublishingSettingsDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PublishingSettingsClient) DeleteOneID(id pulid.ID) *PublishingSettingsDeleteOne {
+	builder := c.Delete().Where(publishingsettings.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PublishingSettingsDeleteOne{builder}
+}
+
+// Query returns a query builder for PublishingSettings.
+func (c *PublishingSettingsClient) Query() *PublishingSettingsQuery {
+	return &PublishingSettingsQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePublishingSettings},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PublishingSettings entity by its id.
+func (c *PublishingSettingsClient) Get(ctx context.Context, id pulid.ID) (*PublishingSettings, error) {
+	return c.Query().Where(publishingsettings.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PublishingSettingsClient) GetX(ctx context.Context, id pulid.ID) *PublishingSettings {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a PublishingSettings.
+func (c *PublishingSettingsClient) QueryWorkspace(_m *PublishingSettings) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(publishingsettings.Table, publishingsettings.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, publishingsettings.WorkspaceTable, publishingsettings.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PublishingSettingsClient) Hooks() []Hook {
+	hooks := c.hooks.PublishingSettings
+	return append(hooks[:len(hooks):len(hooks)], publishingsettings.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PublishingSettingsClient) Interceptors() []Interceptor {
+	return c.inters.PublishingSettings
+}
+
+func (c *PublishingSettingsClient) mutate(ctx context.Context, m *PublishingSettingsMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PublishingSettingsCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PublishingSettingsUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PublishingSettingsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PublishingSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PublishingSettings mutation op: %q", m.Op())
+	}
+}
+
 // SessionClient is a client for the Session schema.
 type SessionClient struct {
 	config
@@ -3673,13 +4545,15 @@ type (
 	hooks struct {
 		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel,
 		ChannelAuthorization, Contact, Conversation, Invite, KeyFingerprint,
-		KnowledgeChunk, KnowledgeDocument, Label, Membership, Message, PendingStatus,
-		Session, User, Workspace []ent.Hook
+		KnowledgeChunk, KnowledgeDocument, Label, Media, Membership, Message,
+		PendingStatus, Post, PostEvent, PostTarget, PublishingSettings, Session, User,
+		Workspace []ent.Hook
 	}
 	inters struct {
 		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel,
 		ChannelAuthorization, Contact, Conversation, Invite, KeyFingerprint,
-		KnowledgeChunk, KnowledgeDocument, Label, Membership, Message, PendingStatus,
-		Session, User, Workspace []ent.Interceptor
+		KnowledgeChunk, KnowledgeDocument, Label, Media, Membership, Message,
+		PendingStatus, Post, PostEvent, PostTarget, PublishingSettings, Session, User,
+		Workspace []ent.Interceptor
 	}
 )

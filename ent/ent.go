@@ -26,9 +26,14 @@ import (
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/label"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/pendingstatus"
+	"github.com/neksio/neksio/ent/post"
+	"github.com/neksio/neksio/ent/postevent"
+	"github.com/neksio/neksio/ent/posttarget"
+	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
@@ -106,9 +111,14 @@ func checkColumn(t, c string) error {
 			knowledgechunk.Table:       knowledgechunk.ValidColumn,
 			knowledgedocument.Table:    knowledgedocument.ValidColumn,
 			label.Table:                label.ValidColumn,
+			media.Table:                media.ValidColumn,
 			membership.Table:           membership.ValidColumn,
 			message.Table:              message.ValidColumn,
 			pendingstatus.Table:        pendingstatus.ValidColumn,
+			post.Table:                 post.ValidColumn,
+			postevent.Table:            postevent.ValidColumn,
+			posttarget.Table:           posttarget.ValidColumn,
+			publishingsettings.Table:   publishingsettings.ValidColumn,
 			session.Table:              session.ValidColumn,
 			user.Table:                 user.ValidColumn,
 			workspace.Table:            workspace.ValidColumn,

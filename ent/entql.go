@@ -17,10 +17,15 @@ import (
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/label"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/pendingstatus"
+	"github.com/neksio/neksio/ent/post"
+	"github.com/neksio/neksio/ent/postevent"
+	"github.com/neksio/neksio/ent/posttarget"
 	"github.com/neksio/neksio/ent/predicate"
+	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
@@ -33,7 +38,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 20)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 25)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -380,6 +385,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   media.Table,
+			Columns: media.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: media.FieldID,
+			},
+		},
+		Type: "Media",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			media.FieldCreatedAt:   {Type: field.TypeTime, Column: media.FieldCreatedAt},
+			media.FieldUpdatedAt:   {Type: field.TypeTime, Column: media.FieldUpdatedAt},
+			media.FieldWorkspaceID: {Type: field.TypeString, Column: media.FieldWorkspaceID},
+			media.FieldKind:        {Type: field.TypeEnum, Column: media.FieldKind},
+			media.FieldMimeType:    {Type: field.TypeString, Column: media.FieldMimeType},
+			media.FieldSize:        {Type: field.TypeInt64, Column: media.FieldSize},
+			media.FieldSha256:      {Type: field.TypeString, Column: media.FieldSha256},
+			media.FieldFilename:    {Type: field.TypeString, Column: media.FieldFilename},
+			media.FieldStorageKey:  {Type: field.TypeString, Column: media.FieldStorageKey},
+			media.FieldSource:      {Type: field.TypeString, Column: media.FieldSource},
+			media.FieldCreatedBy:   {Type: field.TypeString, Column: media.FieldCreatedBy},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -396,7 +425,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldRole:        {Type: field.TypeEnum, Column: membership.FieldRole},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -437,7 +466,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSentimentScore:    {Type: field.TypeFloat64, Column: message.FieldSentimentScore},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pendingstatus.Table,
 			Columns: pendingstatus.Columns,
@@ -457,7 +486,99 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pendingstatus.FieldCreatedAt:    {Type: field.TypeTime, Column: pendingstatus.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   post.Table,
+			Columns: post.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: post.FieldID,
+			},
+		},
+		Type: "Post",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			post.FieldCreatedAt:   {Type: field.TypeTime, Column: post.FieldCreatedAt},
+			post.FieldUpdatedAt:   {Type: field.TypeTime, Column: post.FieldUpdatedAt},
+			post.FieldWorkspaceID: {Type: field.TypeString, Column: post.FieldWorkspaceID},
+			post.FieldAuthor:      {Type: field.TypeString, Column: post.FieldAuthor},
+			post.FieldText:        {Type: field.TypeString, Column: post.FieldText},
+			post.FieldMedia:       {Type: field.TypeJSON, Column: post.FieldMedia},
+			post.FieldStatus:      {Type: field.TypeEnum, Column: post.FieldStatus},
+			post.FieldScheduledAt: {Type: field.TypeTime, Column: post.FieldScheduledAt},
+			post.FieldPublishedAt: {Type: field.TypeTime, Column: post.FieldPublishedAt},
+		},
+	}
+	graph.Nodes[19] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   postevent.Table,
+			Columns: postevent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: postevent.FieldID,
+			},
+		},
+		Type: "PostEvent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			postevent.FieldCreatedAt:   {Type: field.TypeTime, Column: postevent.FieldCreatedAt},
+			postevent.FieldUpdatedAt:   {Type: field.TypeTime, Column: postevent.FieldUpdatedAt},
+			postevent.FieldWorkspaceID: {Type: field.TypeString, Column: postevent.FieldWorkspaceID},
+			postevent.FieldPostID:      {Type: field.TypeString, Column: postevent.FieldPostID},
+			postevent.FieldTargetID:    {Type: field.TypeString, Column: postevent.FieldTargetID},
+			postevent.FieldKind:        {Type: field.TypeEnum, Column: postevent.FieldKind},
+			postevent.FieldActor:       {Type: field.TypeString, Column: postevent.FieldActor},
+			postevent.FieldFromStatus:  {Type: field.TypeString, Column: postevent.FieldFromStatus},
+			postevent.FieldToStatus:    {Type: field.TypeString, Column: postevent.FieldToStatus},
+			postevent.FieldComment:     {Type: field.TypeString, Column: postevent.FieldComment},
+		},
+	}
+	graph.Nodes[20] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   posttarget.Table,
+			Columns: posttarget.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: posttarget.FieldID,
+			},
+		},
+		Type: "PostTarget",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			posttarget.FieldCreatedAt:           {Type: field.TypeTime, Column: posttarget.FieldCreatedAt},
+			posttarget.FieldUpdatedAt:           {Type: field.TypeTime, Column: posttarget.FieldUpdatedAt},
+			posttarget.FieldWorkspaceID:         {Type: field.TypeString, Column: posttarget.FieldWorkspaceID},
+			posttarget.FieldPostID:              {Type: field.TypeString, Column: posttarget.FieldPostID},
+			posttarget.FieldChannelID:           {Type: field.TypeString, Column: posttarget.FieldChannelID},
+			posttarget.FieldText:                {Type: field.TypeString, Column: posttarget.FieldText},
+			posttarget.FieldFormat:              {Type: field.TypeString, Column: posttarget.FieldFormat},
+			posttarget.FieldOptions:             {Type: field.TypeJSON, Column: posttarget.FieldOptions},
+			posttarget.FieldStatus:              {Type: field.TypeEnum, Column: posttarget.FieldStatus},
+			posttarget.FieldExternalID:          {Type: field.TypeString, Column: posttarget.FieldExternalID},
+			posttarget.FieldURL:                 {Type: field.TypeString, Column: posttarget.FieldURL},
+			posttarget.FieldErrorCode:           {Type: field.TypeString, Column: posttarget.FieldErrorCode},
+			posttarget.FieldErrorMessage:        {Type: field.TypeString, Column: posttarget.FieldErrorMessage},
+			posttarget.FieldAttempts:            {Type: field.TypeInt, Column: posttarget.FieldAttempts},
+			posttarget.FieldGeneration:          {Type: field.TypeInt, Column: posttarget.FieldGeneration},
+			posttarget.FieldPublishingStartedAt: {Type: field.TypeTime, Column: posttarget.FieldPublishingStartedAt},
+			posttarget.FieldPublishedAt:         {Type: field.TypeTime, Column: posttarget.FieldPublishedAt},
+		},
+	}
+	graph.Nodes[21] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   publishingsettings.Table,
+			Columns: publishingsettings.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: publishingsettings.FieldID,
+			},
+		},
+		Type: "PublishingSettings",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			publishingsettings.FieldCreatedAt:           {Type: field.TypeTime, Column: publishingsettings.FieldCreatedAt},
+			publishingsettings.FieldUpdatedAt:           {Type: field.TypeTime, Column: publishingsettings.FieldUpdatedAt},
+			publishingsettings.FieldWorkspaceID:         {Type: field.TypeString, Column: publishingsettings.FieldWorkspaceID},
+			publishingsettings.FieldRequirePostApproval: {Type: field.TypeBool, Column: publishingsettings.FieldRequirePostApproval},
+		},
+	}
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -479,7 +600,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIP:         {Type: field.TypeString, Column: session.FieldIP},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -497,7 +618,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -866,6 +987,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: false,
+			Table:   media.WorkspaceTable,
+			Columns: []string{media.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"Media",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
 			Table:   membership.WorkspaceTable,
 			Columns: []string{membership.WorkspaceColumn},
 			Bidi:    false,
@@ -943,6 +1076,114 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"PendingStatus",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   post.WorkspaceTable,
+			Columns: []string{post.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"Post",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"targets",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   post.TargetsTable,
+			Columns: []string{post.TargetsColumn},
+			Bidi:    false,
+		},
+		"Post",
+		"PostTarget",
+	)
+	graph.MustAddE(
+		"events",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: true,
+			Table:   post.EventsTable,
+			Columns: []string{post.EventsColumn},
+			Bidi:    false,
+		},
+		"Post",
+		"PostEvent",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   postevent.WorkspaceTable,
+			Columns: []string{postevent.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"PostEvent",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"post",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   postevent.PostTable,
+			Columns: []string{postevent.PostColumn},
+			Bidi:    false,
+		},
+		"PostEvent",
+		"Post",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   posttarget.WorkspaceTable,
+			Columns: []string{posttarget.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"PostTarget",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"post",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   posttarget.PostTable,
+			Columns: []string{posttarget.PostColumn},
+			Bidi:    false,
+		},
+		"PostTarget",
+		"Post",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   posttarget.ChannelTable,
+			Columns: []string{posttarget.ChannelColumn},
+			Bidi:    false,
+		},
+		"PostTarget",
+		"Channel",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   publishingsettings.WorkspaceTable,
+			Columns: []string{publishingsettings.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"PublishingSettings",
 		"Workspace",
 	)
 	graph.MustAddE(
@@ -2767,6 +3008,115 @@ func (f *LabelFilter) WhereHasConversationsWith(preds ...predicate.Conversation)
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *MediaQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MediaQuery builder.
+func (_q *MediaQuery) Filter() *MediaFilter {
+	return &MediaFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MediaMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MediaMutation builder.
+func (m *MediaMutation) Filter() *MediaFilter {
+	return &MediaFilter{config: m.config, predicateAdder: m}
+}
+
+// MediaFilter provides a generic filtering capability at runtime for MediaQuery.
+type MediaFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MediaFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *MediaFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(media.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MediaFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(media.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MediaFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(media.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *MediaFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(media.FieldWorkspaceID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *MediaFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(media.FieldKind))
+}
+
+// WhereMimeType applies the entql string predicate on the mime_type field.
+func (f *MediaFilter) WhereMimeType(p entql.StringP) {
+	f.Where(p.Field(media.FieldMimeType))
+}
+
+// WhereSize applies the entql int64 predicate on the size field.
+func (f *MediaFilter) WhereSize(p entql.Int64P) {
+	f.Where(p.Field(media.FieldSize))
+}
+
+// WhereSha256 applies the entql string predicate on the sha256 field.
+func (f *MediaFilter) WhereSha256(p entql.StringP) {
+	f.Where(p.Field(media.FieldSha256))
+}
+
+// WhereFilename applies the entql string predicate on the filename field.
+func (f *MediaFilter) WhereFilename(p entql.StringP) {
+	f.Where(p.Field(media.FieldFilename))
+}
+
+// WhereStorageKey applies the entql string predicate on the storage_key field.
+func (f *MediaFilter) WhereStorageKey(p entql.StringP) {
+	f.Where(p.Field(media.FieldStorageKey))
+}
+
+// WhereSource applies the entql string predicate on the source field.
+func (f *MediaFilter) WhereSource(p entql.StringP) {
+	f.Where(p.Field(media.FieldSource))
+}
+
+// WhereCreatedBy applies the entql string predicate on the created_by field.
+func (f *MediaFilter) WhereCreatedBy(p entql.StringP) {
+	f.Where(p.Field(media.FieldCreatedBy))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *MediaFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *MediaFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MembershipQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2795,7 +3145,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2888,7 +3238,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3124,7 +3474,7 @@ type PendingStatusFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PendingStatusFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3185,6 +3535,492 @@ func (f *PendingStatusFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PostQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PostQuery builder.
+func (_q *PostQuery) Filter() *PostFilter {
+	return &PostFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PostMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PostMutation builder.
+func (m *PostMutation) Filter() *PostFilter {
+	return &PostFilter{config: m.config, predicateAdder: m}
+}
+
+// PostFilter provides a generic filtering capability at runtime for PostQuery.
+type PostFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PostFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PostFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(post.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PostFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(post.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PostFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(post.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *PostFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(post.FieldWorkspaceID))
+}
+
+// WhereAuthor applies the entql string predicate on the author field.
+func (f *PostFilter) WhereAuthor(p entql.StringP) {
+	f.Where(p.Field(post.FieldAuthor))
+}
+
+// WhereText applies the entql string predicate on the text field.
+func (f *PostFilter) WhereText(p entql.StringP) {
+	f.Where(p.Field(post.FieldText))
+}
+
+// WhereMedia applies the entql json.RawMessage predicate on the media field.
+func (f *PostFilter) WhereMedia(p entql.BytesP) {
+	f.Where(p.Field(post.FieldMedia))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *PostFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(post.FieldStatus))
+}
+
+// WhereScheduledAt applies the entql time.Time predicate on the scheduled_at field.
+func (f *PostFilter) WhereScheduledAt(p entql.TimeP) {
+	f.Where(p.Field(post.FieldScheduledAt))
+}
+
+// WherePublishedAt applies the entql time.Time predicate on the published_at field.
+func (f *PostFilter) WherePublishedAt(p entql.TimeP) {
+	f.Where(p.Field(post.FieldPublishedAt))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *PostFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *PostFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTargets applies a predicate to check if query has an edge targets.
+func (f *PostFilter) WhereHasTargets() {
+	f.Where(entql.HasEdge("targets"))
+}
+
+// WhereHasTargetsWith applies a predicate to check if query has an edge targets with a given conditions (other predicates).
+func (f *PostFilter) WhereHasTargetsWith(preds ...predicate.PostTarget) {
+	f.Where(entql.HasEdgeWith("targets", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasEvents applies a predicate to check if query has an edge events.
+func (f *PostFilter) WhereHasEvents() {
+	f.Where(entql.HasEdge("events"))
+}
+
+// WhereHasEventsWith applies a predicate to check if query has an edge events with a given conditions (other predicates).
+func (f *PostFilter) WhereHasEventsWith(preds ...predicate.PostEvent) {
+	f.Where(entql.HasEdgeWith("events", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *PostEventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PostEventQuery builder.
+func (_q *PostEventQuery) Filter() *PostEventFilter {
+	return &PostEventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PostEventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PostEventMutation builder.
+func (m *PostEventMutation) Filter() *PostEventFilter {
+	return &PostEventFilter{config: m.config, predicateAdder: m}
+}
+
+// PostEventFilter provides a generic filtering capability at runtime for PostEventQuery.
+type PostEventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PostEventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PostEventFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(postevent.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PostEventFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(postevent.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PostEventFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(postevent.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *PostEventFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(postevent.FieldWorkspaceID))
+}
+
+// WherePostID applies the entql string predicate on the post_id field.
+func (f *PostEventFilter) WherePostID(p entql.StringP) {
+	f.Where(p.Field(postevent.FieldPostID))
+}
+
+// WhereTargetID applies the entql string predicate on the target_id field.
+func (f *PostEventFilter) WhereTargetID(p entql.StringP) {
+	f.Where(p.Field(postevent.FieldTargetID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *PostEventFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(postevent.FieldKind))
+}
+
+// WhereActor applies the entql string predicate on the actor field.
+func (f *PostEventFilter) WhereActor(p entql.StringP) {
+	f.Where(p.Field(postevent.FieldActor))
+}
+
+// WhereFromStatus applies the entql string predicate on the from_status field.
+func (f *PostEventFilter) WhereFromStatus(p entql.StringP) {
+	f.Where(p.Field(postevent.FieldFromStatus))
+}
+
+// WhereToStatus applies the entql string predicate on the to_status field.
+func (f *PostEventFilter) WhereToStatus(p entql.StringP) {
+	f.Where(p.Field(postevent.FieldToStatus))
+}
+
+// WhereComment applies the entql string predicate on the comment field.
+func (f *PostEventFilter) WhereComment(p entql.StringP) {
+	f.Where(p.Field(postevent.FieldComment))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *PostEventFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *PostEventFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPost applies a predicate to check if query has an edge post.
+func (f *PostEventFilter) WhereHasPost() {
+	f.Where(entql.HasEdge("post"))
+}
+
+// WhereHasPostWith applies a predicate to check if query has an edge post with a given conditions (other predicates).
+func (f *PostEventFilter) WhereHasPostWith(preds ...predicate.Post) {
+	f.Where(entql.HasEdgeWith("post", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *PostTargetQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PostTargetQuery builder.
+func (_q *PostTargetQuery) Filter() *PostTargetFilter {
+	return &PostTargetFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PostTargetMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PostTargetMutation builder.
+func (m *PostTargetMutation) Filter() *PostTargetFilter {
+	return &PostTargetFilter{config: m.config, predicateAdder: m}
+}
+
+// PostTargetFilter provides a generic filtering capability at runtime for PostTargetQuery.
+type PostTargetFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PostTargetFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PostTargetFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(posttarget.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PostTargetFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(posttarget.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PostTargetFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(posttarget.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *PostTargetFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(posttarget.FieldWorkspaceID))
+}
+
+// WherePostID applies the entql string predicate on the post_id field.
+func (f *PostTargetFilter) WherePostID(p entql.StringP) {
+	f.Where(p.Field(posttarget.FieldPostID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *PostTargetFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(posttarget.FieldChannelID))
+}
+
+// WhereText applies the entql string predicate on the text field.
+func (f *PostTargetFilter) WhereText(p entql.StringP) {
+	f.Where(p.Field(posttarget.FieldText))
+}
+
+// WhereFormat applies the entql string predicate on the format field.
+func (f *PostTargetFilter) WhereFormat(p entql.StringP) {
+	f.Where(p.Field(posttarget.FieldFormat))
+}
+
+// WhereOptions applies the entql json.RawMessage predicate on the options field.
+func (f *PostTargetFilter) WhereOptions(p entql.BytesP) {
+	f.Where(p.Field(posttarget.FieldOptions))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *PostTargetFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(posttarget.FieldStatus))
+}
+
+// WhereExternalID applies the entql string predicate on the external_id field.
+func (f *PostTargetFilter) WhereExternalID(p entql.StringP) {
+	f.Where(p.Field(posttarget.FieldExternalID))
+}
+
+// WhereURL applies the entql string predicate on the url field.
+func (f *PostTargetFilter) WhereURL(p entql.StringP) {
+	f.Where(p.Field(posttarget.FieldURL))
+}
+
+// WhereErrorCode applies the entql string predicate on the error_code field.
+func (f *PostTargetFilter) WhereErrorCode(p entql.StringP) {
+	f.Where(p.Field(posttarget.FieldErrorCode))
+}
+
+// WhereErrorMessage applies the entql string predicate on the error_message field.
+func (f *PostTargetFilter) WhereErrorMessage(p entql.StringP) {
+	f.Where(p.Field(posttarget.FieldErrorMessage))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *PostTargetFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(posttarget.FieldAttempts))
+}
+
+// WhereGeneration applies the entql int predicate on the generation field.
+func (f *PostTargetFilter) WhereGeneration(p entql.IntP) {
+	f.Where(p.Field(posttarget.FieldGeneration))
+}
+
+// WherePublishingStartedAt applies the entql time.Time predicate on the publishing_started_at field.
+func (f *PostTargetFilter) WherePublishingStartedAt(p entql.TimeP) {
+	f.Where(p.Field(posttarget.FieldPublishingStartedAt))
+}
+
+// WherePublishedAt applies the entql time.Time predicate on the published_at field.
+func (f *PostTargetFilter) WherePublishedAt(p entql.TimeP) {
+	f.Where(p.Field(posttarget.FieldPublishedAt))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *PostTargetFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *PostTargetFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPost applies a predicate to check if query has an edge post.
+func (f *PostTargetFilter) WhereHasPost() {
+	f.Where(entql.HasEdge("post"))
+}
+
+// WhereHasPostWith applies a predicate to check if query has an edge post with a given conditions (other predicates).
+func (f *PostTargetFilter) WhereHasPostWith(preds ...predicate.Post) {
+	f.Where(entql.HasEdgeWith("post", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *PostTargetFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *PostTargetFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *PublishingSettingsQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PublishingSettingsQuery builder.
+func (_q *PublishingSettingsQuery) Filter() *PublishingSettingsFilter {
+	return &PublishingSettingsFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PublishingSettingsMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PublishingSettingsMutation builder.
+func (m *PublishingSettingsMutation) Filter() *PublishingSettingsFilter {
+	return &PublishingSettingsFilter{config: m.config, predicateAdder: m}
+}
+
+// PublishingSettingsFilter provides a generic filtering capability at runtime for PublishingSettingsQuery.
+type PublishingSettingsFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PublishingSettingsFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PublishingSettingsFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(publishingsettings.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PublishingSettingsFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(publishingsettings.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PublishingSettingsFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(publishingsettings.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *PublishingSettingsFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(publishingsettings.FieldWorkspaceID))
+}
+
+// WhereRequirePostApproval applies the entql bool predicate on the require_post_approval field.
+func (f *PublishingSettingsFilter) WhereRequirePostApproval(p entql.BoolP) {
+	f.Where(p.Field(publishingsettings.FieldRequirePostApproval))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *PublishingSettingsFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *PublishingSettingsFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3213,7 +4049,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3312,7 +4148,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3391,7 +4227,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -22,7 +22,12 @@ import (
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/label"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/post"
+	"github.com/neksio/neksio/ent/postevent"
+	"github.com/neksio/neksio/ent/posttarget"
+	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
@@ -2217,6 +2222,132 @@ func newLabelPaginateArgs(rv map[string]any) *labelPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *MediaQuery) CollectFields(ctx context.Context, satisfies ...string) (*MediaQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *MediaQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(media.Columns))
+		selectedFields = []string{media.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[media.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, media.FieldCreatedAt)
+				fieldSeen[media.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[media.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, media.FieldUpdatedAt)
+				fieldSeen[media.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[media.FieldKind]; !ok {
+				selectedFields = append(selectedFields, media.FieldKind)
+				fieldSeen[media.FieldKind] = struct{}{}
+			}
+		case "mimeType":
+			if _, ok := fieldSeen[media.FieldMimeType]; !ok {
+				selectedFields = append(selectedFields, media.FieldMimeType)
+				fieldSeen[media.FieldMimeType] = struct{}{}
+			}
+		case "size":
+			if _, ok := fieldSeen[media.FieldSize]; !ok {
+				selectedFields = append(selectedFields, media.FieldSize)
+				fieldSeen[media.FieldSize] = struct{}{}
+			}
+		case "sha256":
+			if _, ok := fieldSeen[media.FieldSha256]; !ok {
+				selectedFields = append(selectedFields, media.FieldSha256)
+				fieldSeen[media.FieldSha256] = struct{}{}
+			}
+		case "filename":
+			if _, ok := fieldSeen[media.FieldFilename]; !ok {
+				selectedFields = append(selectedFields, media.FieldFilename)
+				fieldSeen[media.FieldFilename] = struct{}{}
+			}
+		case "source":
+			if _, ok := fieldSeen[media.FieldSource]; !ok {
+				selectedFields = append(selectedFields, media.FieldSource)
+				fieldSeen[media.FieldSource] = struct{}{}
+			}
+		case "createdBy":
+			if _, ok := fieldSeen[media.FieldCreatedBy]; !ok {
+				selectedFields = append(selectedFields, media.FieldCreatedBy)
+				fieldSeen[media.FieldCreatedBy] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type mediaPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []MediaPaginateOption
+}
+
+func newMediaPaginateArgs(rv map[string]any) *mediaPaginateArgs {
+	args := &mediaPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &MediaOrder{Field: &MediaOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithMediaOrder(order))
+			}
+		case *MediaOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithMediaOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *MessageQuery) CollectFields(ctx context.Context, satisfies ...string) (*MessageQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -2462,6 +2593,559 @@ func newMessagePaginateArgs(rv map[string]any) *messagePaginateArgs {
 	}
 	if v, ok := rv[whereField].(*MessageWhereInput); ok {
 		args.opts = append(args.opts, WithMessageFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PostQuery) CollectFields(ctx context.Context, satisfies ...string) (*PostQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(post.Columns))
+		selectedFields = []string{post.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "targets":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PostTargetClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, posttargetImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedTargets(alias, func(wq *PostTargetQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[post.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, post.FieldCreatedAt)
+				fieldSeen[post.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[post.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, post.FieldUpdatedAt)
+				fieldSeen[post.FieldUpdatedAt] = struct{}{}
+			}
+		case "author":
+			if _, ok := fieldSeen[post.FieldAuthor]; !ok {
+				selectedFields = append(selectedFields, post.FieldAuthor)
+				fieldSeen[post.FieldAuthor] = struct{}{}
+			}
+		case "text":
+			if _, ok := fieldSeen[post.FieldText]; !ok {
+				selectedFields = append(selectedFields, post.FieldText)
+				fieldSeen[post.FieldText] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[post.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, post.FieldStatus)
+				fieldSeen[post.FieldStatus] = struct{}{}
+			}
+		case "scheduledAt":
+			if _, ok := fieldSeen[post.FieldScheduledAt]; !ok {
+				selectedFields = append(selectedFields, post.FieldScheduledAt)
+				fieldSeen[post.FieldScheduledAt] = struct{}{}
+			}
+		case "publishedAt":
+			if _, ok := fieldSeen[post.FieldPublishedAt]; !ok {
+				selectedFields = append(selectedFields, post.FieldPublishedAt)
+				fieldSeen[post.FieldPublishedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type postPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PostPaginateOption
+}
+
+func newPostPaginateArgs(rv map[string]any) *postPaginateArgs {
+	args := &postPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &PostOrder{Field: &PostOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithPostOrder(order))
+			}
+		case *PostOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithPostOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*PostWhereInput); ok {
+		args.opts = append(args.opts, WithPostFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PostEventQuery) CollectFields(ctx context.Context, satisfies ...string) (*PostEventQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PostEventQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(postevent.Columns))
+		selectedFields = []string{postevent.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "post":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PostClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, postImplementors)...); err != nil {
+				return err
+			}
+			_q.withPost = query
+			if _, ok := fieldSeen[postevent.FieldPostID]; !ok {
+				selectedFields = append(selectedFields, postevent.FieldPostID)
+				fieldSeen[postevent.FieldPostID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[postevent.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, postevent.FieldCreatedAt)
+				fieldSeen[postevent.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[postevent.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, postevent.FieldUpdatedAt)
+				fieldSeen[postevent.FieldUpdatedAt] = struct{}{}
+			}
+		case "postID":
+			if _, ok := fieldSeen[postevent.FieldPostID]; !ok {
+				selectedFields = append(selectedFields, postevent.FieldPostID)
+				fieldSeen[postevent.FieldPostID] = struct{}{}
+			}
+		case "targetID":
+			if _, ok := fieldSeen[postevent.FieldTargetID]; !ok {
+				selectedFields = append(selectedFields, postevent.FieldTargetID)
+				fieldSeen[postevent.FieldTargetID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[postevent.FieldKind]; !ok {
+				selectedFields = append(selectedFields, postevent.FieldKind)
+				fieldSeen[postevent.FieldKind] = struct{}{}
+			}
+		case "actor":
+			if _, ok := fieldSeen[postevent.FieldActor]; !ok {
+				selectedFields = append(selectedFields, postevent.FieldActor)
+				fieldSeen[postevent.FieldActor] = struct{}{}
+			}
+		case "fromStatus":
+			if _, ok := fieldSeen[postevent.FieldFromStatus]; !ok {
+				selectedFields = append(selectedFields, postevent.FieldFromStatus)
+				fieldSeen[postevent.FieldFromStatus] = struct{}{}
+			}
+		case "toStatus":
+			if _, ok := fieldSeen[postevent.FieldToStatus]; !ok {
+				selectedFields = append(selectedFields, postevent.FieldToStatus)
+				fieldSeen[postevent.FieldToStatus] = struct{}{}
+			}
+		case "comment":
+			if _, ok := fieldSeen[postevent.FieldComment]; !ok {
+				selectedFields = append(selectedFields, postevent.FieldComment)
+				fieldSeen[postevent.FieldComment] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type posteventPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PostEventPaginateOption
+}
+
+func newPostEventPaginateArgs(rv map[string]any) *posteventPaginateArgs {
+	args := &posteventPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &PostEventOrder{Field: &PostEventOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithPostEventOrder(order))
+			}
+		case *PostEventOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithPostEventOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PostTargetQuery) CollectFields(ctx context.Context, satisfies ...string) (*PostTargetQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PostTargetQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(posttarget.Columns))
+		selectedFields = []string{posttarget.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "post":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PostClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, postImplementors)...); err != nil {
+				return err
+			}
+			_q.withPost = query
+			if _, ok := fieldSeen[posttarget.FieldPostID]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldPostID)
+				fieldSeen[posttarget.FieldPostID] = struct{}{}
+			}
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[posttarget.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldChannelID)
+				fieldSeen[posttarget.FieldChannelID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[posttarget.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldCreatedAt)
+				fieldSeen[posttarget.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[posttarget.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldUpdatedAt)
+				fieldSeen[posttarget.FieldUpdatedAt] = struct{}{}
+			}
+		case "postID":
+			if _, ok := fieldSeen[posttarget.FieldPostID]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldPostID)
+				fieldSeen[posttarget.FieldPostID] = struct{}{}
+			}
+		case "channelID":
+			if _, ok := fieldSeen[posttarget.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldChannelID)
+				fieldSeen[posttarget.FieldChannelID] = struct{}{}
+			}
+		case "text":
+			if _, ok := fieldSeen[posttarget.FieldText]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldText)
+				fieldSeen[posttarget.FieldText] = struct{}{}
+			}
+		case "format":
+			if _, ok := fieldSeen[posttarget.FieldFormat]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldFormat)
+				fieldSeen[posttarget.FieldFormat] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[posttarget.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldStatus)
+				fieldSeen[posttarget.FieldStatus] = struct{}{}
+			}
+		case "externalID":
+			if _, ok := fieldSeen[posttarget.FieldExternalID]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldExternalID)
+				fieldSeen[posttarget.FieldExternalID] = struct{}{}
+			}
+		case "url":
+			if _, ok := fieldSeen[posttarget.FieldURL]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldURL)
+				fieldSeen[posttarget.FieldURL] = struct{}{}
+			}
+		case "errorCode":
+			if _, ok := fieldSeen[posttarget.FieldErrorCode]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldErrorCode)
+				fieldSeen[posttarget.FieldErrorCode] = struct{}{}
+			}
+		case "errorMessage":
+			if _, ok := fieldSeen[posttarget.FieldErrorMessage]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldErrorMessage)
+				fieldSeen[posttarget.FieldErrorMessage] = struct{}{}
+			}
+		case "attempts":
+			if _, ok := fieldSeen[posttarget.FieldAttempts]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldAttempts)
+				fieldSeen[posttarget.FieldAttempts] = struct{}{}
+			}
+		case "publishingStartedAt":
+			if _, ok := fieldSeen[posttarget.FieldPublishingStartedAt]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldPublishingStartedAt)
+				fieldSeen[posttarget.FieldPublishingStartedAt] = struct{}{}
+			}
+		case "publishedAt":
+			if _, ok := fieldSeen[posttarget.FieldPublishedAt]; !ok {
+				selectedFields = append(selectedFields, posttarget.FieldPublishedAt)
+				fieldSeen[posttarget.FieldPublishedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type posttargetPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PostTargetPaginateOption
+}
+
+func newPostTargetPaginateArgs(rv map[string]any) *posttargetPaginateArgs {
+	args := &posttargetPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &PostTargetOrder{Field: &PostTargetOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithPostTargetOrder(order))
+			}
+		case *PostTargetOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithPostTargetOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*PostTargetWhereInput); ok {
+		args.opts = append(args.opts, WithPostTargetFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PublishingSettingsQuery) CollectFields(ctx context.Context, satisfies ...string) (*PublishingSettingsQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PublishingSettingsQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(publishingsettings.Columns))
+		selectedFields = []string{publishingsettings.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[publishingsettings.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, publishingsettings.FieldCreatedAt)
+				fieldSeen[publishingsettings.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[publishingsettings.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, publishingsettings.FieldUpdatedAt)
+				fieldSeen[publishingsettings.FieldUpdatedAt] = struct{}{}
+			}
+		case "requirePostApproval":
+			if _, ok := fieldSeen[publishingsettings.FieldRequirePostApproval]; !ok {
+				selectedFields = append(selectedFields, publishingsettings.FieldRequirePostApproval)
+				fieldSeen[publishingsettings.FieldRequirePostApproval] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type publishingsettingsPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PublishingSettingsPaginateOption
+}
+
+func newPublishingSettingsPaginateArgs(rv map[string]any) *publishingsettingsPaginateArgs {
+	args := &publishingsettingsPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &PublishingSettingsOrder{Field: &PublishingSettingsOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithPublishingSettingsOrder(order))
+			}
+		case *PublishingSettingsOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithPublishingSettingsOrder(v))
+			}
+		}
 	}
 	return args
 }

@@ -224,3 +224,39 @@ func (_m *Message) AgentRun(ctx context.Context) (*AgentRun, error) {
 	}
 	return result, MaskNotFound(err)
 }
+
+func (_m *Post) Targets(ctx context.Context) (result []*PostTarget, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedTargets(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.TargetsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTargets().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *PostEvent) Post(ctx context.Context) (*Post, error) {
+	result, err := _m.Edges.PostOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPost().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *PostTarget) Post(ctx context.Context) (*Post, error) {
+	result, err := _m.Edges.PostOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPost().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *PostTarget) Channel(ctx context.Context) (*Channel, error) {
+	result, err := _m.Edges.ChannelOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChannel().Only(ctx)
+	}
+	return result, err
+}

@@ -21,7 +21,12 @@ import (
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/label"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/post"
+	"github.com/neksio/neksio/ent/postevent"
+	"github.com/neksio/neksio/ent/posttarget"
+	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
@@ -92,10 +97,35 @@ var labelImplementors = []string{"Label", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Label) IsNode() {}
 
+var mediaImplementors = []string{"Media", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Media) IsNode() {}
+
 var messageImplementors = []string{"Message", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Message) IsNode() {}
+
+var postImplementors = []string{"Post", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Post) IsNode() {}
+
+var posteventImplementors = []string{"PostEvent", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*PostEvent) IsNode() {}
+
+var posttargetImplementors = []string{"PostTarget", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*PostTarget) IsNode() {}
+
+var publishingsettingsImplementors = []string{"PublishingSettings", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*PublishingSettings) IsNode() {}
 
 var userImplementors = []string{"User", "Node"}
 
@@ -321,6 +351,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			}
 		}
 		return query.Only(ctx)
+	case media.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Media.Query().
+			Where(media.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, mediaImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case message.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -330,6 +373,58 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(message.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, messageImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case post.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Post.Query().
+			Where(post.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, postImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case postevent.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.PostEvent.Query().
+			Where(postevent.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, posteventImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case posttarget.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.PostTarget.Query().
+			Where(posttarget.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, posttargetImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case publishingsettings.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.PublishingSettings.Query().
+			Where(publishingsettings.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, publishingsettingsImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -625,10 +720,90 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 				*noder = node
 			}
 		}
+	case media.Table:
+		query := c.Media.Query().
+			Where(media.IDIn(ids...))
+		query, err := query.CollectFields(ctx, mediaImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case message.Table:
 		query := c.Message.Query().
 			Where(message.IDIn(ids...))
 		query, err := query.CollectFields(ctx, messageImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case post.Table:
+		query := c.Post.Query().
+			Where(post.IDIn(ids...))
+		query, err := query.CollectFields(ctx, postImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case postevent.Table:
+		query := c.PostEvent.Query().
+			Where(postevent.IDIn(ids...))
+		query, err := query.CollectFields(ctx, posteventImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case posttarget.Table:
+		query := c.PostTarget.Query().
+			Where(posttarget.IDIn(ids...))
+		query, err := query.CollectFields(ctx, posttargetImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case publishingsettings.Table:
+		query := c.PublishingSettings.Query().
+			Where(publishingsettings.IDIn(ids...))
+		query, err := query.CollectFields(ctx, publishingsettingsImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -26,7 +26,12 @@ import (
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/label"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/ent/post"
+	"github.com/neksio/neksio/ent/postevent"
+	"github.com/neksio/neksio/ent/posttarget"
+	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
@@ -4043,6 +4048,320 @@ func (_m *Label) ToEdge(order *LabelOrder) *LabelEdge {
 	}
 }
 
+// MediaEdge is the edge representation of Media.
+type MediaEdge struct {
+	Node   *Media `json:"node"`
+	Cursor Cursor `json:"cursor"`
+}
+
+// MediaConnection is the connection containing edges to Media.
+type MediaConnection struct {
+	Edges      []*MediaEdge `json:"edges"`
+	PageInfo   PageInfo     `json:"pageInfo"`
+	TotalCount int          `json:"totalCount"`
+}
+
+func (c *MediaConnection) build(nodes []*Media, pager *mediaPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Media
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Media {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Media {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*MediaEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &MediaEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// MediaPaginateOption enables pagination customization.
+type MediaPaginateOption func(*mediaPager) error
+
+// WithMediaOrder configures pagination ordering.
+func WithMediaOrder(order *MediaOrder) MediaPaginateOption {
+	if order == nil {
+		order = DefaultMediaOrder
+	}
+	o := *order
+	return func(pager *mediaPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultMediaOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithMediaFilter configures pagination filter.
+func WithMediaFilter(filter func(*MediaQuery) (*MediaQuery, error)) MediaPaginateOption {
+	return func(pager *mediaPager) error {
+		if filter == nil {
+			return errors.New("MediaQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type mediaPager struct {
+	reverse bool
+	order   *MediaOrder
+	filter  func(*MediaQuery) (*MediaQuery, error)
+}
+
+func newMediaPager(opts []MediaPaginateOption, reverse bool) (*mediaPager, error) {
+	pager := &mediaPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultMediaOrder
+	}
+	return pager, nil
+}
+
+func (p *mediaPager) applyFilter(query *MediaQuery) (*MediaQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *mediaPager) toCursor(_m *Media) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *mediaPager) applyCursors(query *MediaQuery, after, before *Cursor) (*MediaQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultMediaOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *mediaPager) applyOrder(query *MediaQuery) *MediaQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultMediaOrder.Field {
+		query = query.Order(DefaultMediaOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *mediaPager) orderExpr(query *MediaQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultMediaOrder.Field {
+			b.Comma().Ident(DefaultMediaOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Media.
+func (_m *MediaQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...MediaPaginateOption,
+) (*MediaConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newMediaPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &MediaConnection{Edges: []*MediaEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// MediaOrderFieldCreatedAt orders Media by created_at.
+	MediaOrderFieldCreatedAt = &MediaOrderField{
+		Value: func(_m *Media) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: media.FieldCreatedAt,
+		toTerm: media.ByCreatedAt,
+		toCursor: func(_m *Media) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// MediaOrderFieldUpdatedAt orders Media by updated_at.
+	MediaOrderFieldUpdatedAt = &MediaOrderField{
+		Value: func(_m *Media) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: media.FieldUpdatedAt,
+		toTerm: media.ByUpdatedAt,
+		toCursor: func(_m *Media) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f MediaOrderField) String() string {
+	var str string
+	switch f.column {
+	case MediaOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case MediaOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f MediaOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *MediaOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("MediaOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *MediaOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *MediaOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid MediaOrderField", str)
+	}
+	return nil
+}
+
+// MediaOrderField defines the ordering field of Media.
+type MediaOrderField struct {
+	// Value extracts the ordering value from the given Media.
+	Value    func(*Media) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) media.OrderOption
+	toCursor func(*Media) Cursor
+}
+
+// MediaOrder defines the ordering of Media.
+type MediaOrder struct {
+	Direction OrderDirection   `json:"direction"`
+	Field     *MediaOrderField `json:"field"`
+}
+
+// DefaultMediaOrder is the default ordering of Media.
+var DefaultMediaOrder = &MediaOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &MediaOrderField{
+		Value: func(_m *Media) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: media.FieldID,
+		toTerm: media.ByID,
+		toCursor: func(_m *Media) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Media into MediaEdge.
+func (_m *Media) ToEdge(order *MediaOrder) *MediaEdge {
+	if order == nil {
+		order = DefaultMediaOrder
+	}
+	return &MediaEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // MessageEdge is the edge representation of Message.
 type MessageEdge struct {
 	Node   *Message `json:"node"`
@@ -4370,6 +4689,1316 @@ func (_m *Message) ToEdge(order *MessageOrder) *MessageEdge {
 		order = DefaultMessageOrder
 	}
 	return &MessageEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// PostEdge is the edge representation of Post.
+type PostEdge struct {
+	Node   *Post  `json:"node"`
+	Cursor Cursor `json:"cursor"`
+}
+
+// PostConnection is the connection containing edges to Post.
+type PostConnection struct {
+	Edges      []*PostEdge `json:"edges"`
+	PageInfo   PageInfo    `json:"pageInfo"`
+	TotalCount int         `json:"totalCount"`
+}
+
+func (c *PostConnection) build(nodes []*Post, pager *postPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Post
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Post {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Post {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PostEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PostEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PostPaginateOption enables pagination customization.
+type PostPaginateOption func(*postPager) error
+
+// WithPostOrder configures pagination ordering.
+func WithPostOrder(order *PostOrder) PostPaginateOption {
+	if order == nil {
+		order = DefaultPostOrder
+	}
+	o := *order
+	return func(pager *postPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPostOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPostFilter configures pagination filter.
+func WithPostFilter(filter func(*PostQuery) (*PostQuery, error)) PostPaginateOption {
+	return func(pager *postPager) error {
+		if filter == nil {
+			return errors.New("PostQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type postPager struct {
+	reverse bool
+	order   *PostOrder
+	filter  func(*PostQuery) (*PostQuery, error)
+}
+
+func newPostPager(opts []PostPaginateOption, reverse bool) (*postPager, error) {
+	pager := &postPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPostOrder
+	}
+	return pager, nil
+}
+
+func (p *postPager) applyFilter(query *PostQuery) (*PostQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *postPager) toCursor(_m *Post) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *postPager) applyCursors(query *PostQuery, after, before *Cursor) (*PostQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPostOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *postPager) applyOrder(query *PostQuery) *PostQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPostOrder.Field {
+		query = query.Order(DefaultPostOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *postPager) orderExpr(query *PostQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPostOrder.Field {
+			b.Comma().Ident(DefaultPostOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Post.
+func (_m *PostQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PostPaginateOption,
+) (*PostConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPostPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PostConnection{Edges: []*PostEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// PostOrderFieldCreatedAt orders Post by created_at.
+	PostOrderFieldCreatedAt = &PostOrderField{
+		Value: func(_m *Post) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: post.FieldCreatedAt,
+		toTerm: post.ByCreatedAt,
+		toCursor: func(_m *Post) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// PostOrderFieldUpdatedAt orders Post by updated_at.
+	PostOrderFieldUpdatedAt = &PostOrderField{
+		Value: func(_m *Post) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: post.FieldUpdatedAt,
+		toTerm: post.ByUpdatedAt,
+		toCursor: func(_m *Post) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// PostOrderFieldStatus orders Post by status.
+	PostOrderFieldStatus = &PostOrderField{
+		Value: func(_m *Post) (ent.Value, error) {
+			return _m.Status, nil
+		},
+		column: post.FieldStatus,
+		toTerm: post.ByStatus,
+		toCursor: func(_m *Post) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Status,
+			}
+		},
+	}
+	// PostOrderFieldScheduledAt orders Post by scheduled_at.
+	PostOrderFieldScheduledAt = &PostOrderField{
+		Value: func(_m *Post) (ent.Value, error) {
+			return _m.ScheduledAt, nil
+		},
+		column: post.FieldScheduledAt,
+		toTerm: post.ByScheduledAt,
+		toCursor: func(_m *Post) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.ScheduledAt,
+			}
+		},
+	}
+	// PostOrderFieldPublishedAt orders Post by published_at.
+	PostOrderFieldPublishedAt = &PostOrderField{
+		Value: func(_m *Post) (ent.Value, error) {
+			return _m.PublishedAt, nil
+		},
+		column: post.FieldPublishedAt,
+		toTerm: post.ByPublishedAt,
+		toCursor: func(_m *Post) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.PublishedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f PostOrderField) String() string {
+	var str string
+	switch f.column {
+	case PostOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case PostOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case PostOrderFieldStatus.column:
+		str = "STATUS"
+	case PostOrderFieldScheduledAt.column:
+		str = "SCHEDULED_AT"
+	case PostOrderFieldPublishedAt.column:
+		str = "PUBLISHED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f PostOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *PostOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("PostOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *PostOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *PostOrderFieldUpdatedAt
+	case "STATUS":
+		*f = *PostOrderFieldStatus
+	case "SCHEDULED_AT":
+		*f = *PostOrderFieldScheduledAt
+	case "PUBLISHED_AT":
+		*f = *PostOrderFieldPublishedAt
+	default:
+		return fmt.Errorf("%s is not a valid PostOrderField", str)
+	}
+	return nil
+}
+
+// PostOrderField defines the ordering field of Post.
+type PostOrderField struct {
+	// Value extracts the ordering value from the given Post.
+	Value    func(*Post) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) post.OrderOption
+	toCursor func(*Post) Cursor
+}
+
+// PostOrder defines the ordering of Post.
+type PostOrder struct {
+	Direction OrderDirection  `json:"direction"`
+	Field     *PostOrderField `json:"field"`
+}
+
+// DefaultPostOrder is the default ordering of Post.
+var DefaultPostOrder = &PostOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PostOrderField{
+		Value: func(_m *Post) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: post.FieldID,
+		toTerm: post.ByID,
+		toCursor: func(_m *Post) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Post into PostEdge.
+func (_m *Post) ToEdge(order *PostOrder) *PostEdge {
+	if order == nil {
+		order = DefaultPostOrder
+	}
+	return &PostEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// PostEventEdge is the edge representation of PostEvent.
+type PostEventEdge struct {
+	Node   *PostEvent `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// PostEventConnection is the connection containing edges to PostEvent.
+type PostEventConnection struct {
+	Edges      []*PostEventEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *PostEventConnection) build(nodes []*PostEvent, pager *posteventPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *PostEvent
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *PostEvent {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *PostEvent {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PostEventEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PostEventEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PostEventPaginateOption enables pagination customization.
+type PostEventPaginateOption func(*posteventPager) error
+
+// WithPostEventOrder configures pagination ordering.
+func WithPostEventOrder(order *PostEventOrder) PostEventPaginateOption {
+	if order == nil {
+		order = DefaultPostEventOrder
+	}
+	o := *order
+	return func(pager *posteventPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPostEventOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPostEventFilter configures pagination filter.
+func WithPostEventFilter(filter func(*PostEventQuery) (*PostEventQuery, error)) PostEventPaginateOption {
+	return func(pager *posteventPager) error {
+		if filter == nil {
+			return errors.New("PostEventQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type posteventPager struct {
+	reverse bool
+	order   *PostEventOrder
+	filter  func(*PostEventQuery) (*PostEventQuery, error)
+}
+
+func newPostEventPager(opts []PostEventPaginateOption, reverse bool) (*posteventPager, error) {
+	pager := &posteventPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPostEventOrder
+	}
+	return pager, nil
+}
+
+func (p *posteventPager) applyFilter(query *PostEventQuery) (*PostEventQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *posteventPager) toCursor(_m *PostEvent) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *posteventPager) applyCursors(query *PostEventQuery, after, before *Cursor) (*PostEventQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPostEventOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *posteventPager) applyOrder(query *PostEventQuery) *PostEventQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPostEventOrder.Field {
+		query = query.Order(DefaultPostEventOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *posteventPager) orderExpr(query *PostEventQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPostEventOrder.Field {
+			b.Comma().Ident(DefaultPostEventOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to PostEvent.
+func (_m *PostEventQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PostEventPaginateOption,
+) (*PostEventConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPostEventPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PostEventConnection{Edges: []*PostEventEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// PostEventOrderFieldCreatedAt orders PostEvent by created_at.
+	PostEventOrderFieldCreatedAt = &PostEventOrderField{
+		Value: func(_m *PostEvent) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: postevent.FieldCreatedAt,
+		toTerm: postevent.ByCreatedAt,
+		toCursor: func(_m *PostEvent) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// PostEventOrderFieldUpdatedAt orders PostEvent by updated_at.
+	PostEventOrderFieldUpdatedAt = &PostEventOrderField{
+		Value: func(_m *PostEvent) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: postevent.FieldUpdatedAt,
+		toTerm: postevent.ByUpdatedAt,
+		toCursor: func(_m *PostEvent) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f PostEventOrderField) String() string {
+	var str string
+	switch f.column {
+	case PostEventOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case PostEventOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f PostEventOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *PostEventOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("PostEventOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *PostEventOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *PostEventOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid PostEventOrderField", str)
+	}
+	return nil
+}
+
+// PostEventOrderField defines the ordering field of PostEvent.
+type PostEventOrderField struct {
+	// Value extracts the ordering value from the given PostEvent.
+	Value    func(*PostEvent) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) postevent.OrderOption
+	toCursor func(*PostEvent) Cursor
+}
+
+// PostEventOrder defines the ordering of PostEvent.
+type PostEventOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *PostEventOrderField `json:"field"`
+}
+
+// DefaultPostEventOrder is the default ordering of PostEvent.
+var DefaultPostEventOrder = &PostEventOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PostEventOrderField{
+		Value: func(_m *PostEvent) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: postevent.FieldID,
+		toTerm: postevent.ByID,
+		toCursor: func(_m *PostEvent) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts PostEvent into PostEventEdge.
+func (_m *PostEvent) ToEdge(order *PostEventOrder) *PostEventEdge {
+	if order == nil {
+		order = DefaultPostEventOrder
+	}
+	return &PostEventEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// PostTargetEdge is the edge representation of PostTarget.
+type PostTargetEdge struct {
+	Node   *PostTarget `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// PostTargetConnection is the connection containing edges to PostTarget.
+type PostTargetConnection struct {
+	Edges      []*PostTargetEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *PostTargetConnection) build(nodes []*PostTarget, pager *posttargetPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *PostTarget
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *PostTarget {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *PostTarget {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PostTargetEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PostTargetEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PostTargetPaginateOption enables pagination customization.
+type PostTargetPaginateOption func(*posttargetPager) error
+
+// WithPostTargetOrder configures pagination ordering.
+func WithPostTargetOrder(order *PostTargetOrder) PostTargetPaginateOption {
+	if order == nil {
+		order = DefaultPostTargetOrder
+	}
+	o := *order
+	return func(pager *posttargetPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPostTargetOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPostTargetFilter configures pagination filter.
+func WithPostTargetFilter(filter func(*PostTargetQuery) (*PostTargetQuery, error)) PostTargetPaginateOption {
+	return func(pager *posttargetPager) error {
+		if filter == nil {
+			return errors.New("PostTargetQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type posttargetPager struct {
+	reverse bool
+	order   *PostTargetOrder
+	filter  func(*PostTargetQuery) (*PostTargetQuery, error)
+}
+
+func newPostTargetPager(opts []PostTargetPaginateOption, reverse bool) (*posttargetPager, error) {
+	pager := &posttargetPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPostTargetOrder
+	}
+	return pager, nil
+}
+
+func (p *posttargetPager) applyFilter(query *PostTargetQuery) (*PostTargetQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *posttargetPager) toCursor(_m *PostTarget) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *posttargetPager) applyCursors(query *PostTargetQuery, after, before *Cursor) (*PostTargetQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPostTargetOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *posttargetPager) applyOrder(query *PostTargetQuery) *PostTargetQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPostTargetOrder.Field {
+		query = query.Order(DefaultPostTargetOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *posttargetPager) orderExpr(query *PostTargetQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPostTargetOrder.Field {
+			b.Comma().Ident(DefaultPostTargetOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to PostTarget.
+func (_m *PostTargetQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PostTargetPaginateOption,
+) (*PostTargetConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPostTargetPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PostTargetConnection{Edges: []*PostTargetEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// PostTargetOrderFieldCreatedAt orders PostTarget by created_at.
+	PostTargetOrderFieldCreatedAt = &PostTargetOrderField{
+		Value: func(_m *PostTarget) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: posttarget.FieldCreatedAt,
+		toTerm: posttarget.ByCreatedAt,
+		toCursor: func(_m *PostTarget) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// PostTargetOrderFieldUpdatedAt orders PostTarget by updated_at.
+	PostTargetOrderFieldUpdatedAt = &PostTargetOrderField{
+		Value: func(_m *PostTarget) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: posttarget.FieldUpdatedAt,
+		toTerm: posttarget.ByUpdatedAt,
+		toCursor: func(_m *PostTarget) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f PostTargetOrderField) String() string {
+	var str string
+	switch f.column {
+	case PostTargetOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case PostTargetOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f PostTargetOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *PostTargetOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("PostTargetOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *PostTargetOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *PostTargetOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid PostTargetOrderField", str)
+	}
+	return nil
+}
+
+// PostTargetOrderField defines the ordering field of PostTarget.
+type PostTargetOrderField struct {
+	// Value extracts the ordering value from the given PostTarget.
+	Value    func(*PostTarget) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) posttarget.OrderOption
+	toCursor func(*PostTarget) Cursor
+}
+
+// PostTargetOrder defines the ordering of PostTarget.
+type PostTargetOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *PostTargetOrderField `json:"field"`
+}
+
+// DefaultPostTargetOrder is the default ordering of PostTarget.
+var DefaultPostTargetOrder = &PostTargetOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PostTargetOrderField{
+		Value: func(_m *PostTarget) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: posttarget.FieldID,
+		toTerm: posttarget.ByID,
+		toCursor: func(_m *PostTarget) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts PostTarget into PostTargetEdge.
+func (_m *PostTarget) ToEdge(order *PostTargetOrder) *PostTargetEdge {
+	if order == nil {
+		order = DefaultPostTargetOrder
+	}
+	return &PostTargetEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// PublishingSettingsEdge is the edge representation of PublishingSettings.
+type PublishingSettingsEdge struct {
+	Node   *PublishingSettings `json:"node"`
+	Cursor Cursor              `json:"cursor"`
+}
+
+// PublishingSettingsConnection is the connection containing edges to PublishingSettings.
+type PublishingSettingsConnection struct {
+	Edges      []*PublishingSettingsEdge `json:"edges"`
+	PageInfo   PageInfo                  `json:"pageInfo"`
+	TotalCount int                       `json:"totalCount"`
+}
+
+func (c *PublishingSettingsConnection) build(nodes []*PublishingSettings, pager *publishingsettingsPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *PublishingSettings
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *PublishingSettings {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *PublishingSettings {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PublishingSettingsEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PublishingSettingsEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PublishingSettingsPaginateOption enables pagination customization.
+type PublishingSettingsPaginateOption func(*publishingsettingsPager) error
+
+// WithPublishingSettingsOrder configures pagination ordering.
+func WithPublishingSettingsOrder(order *PublishingSettingsOrder) PublishingSettingsPaginateOption {
+	if order == nil {
+		order = DefaultPublishingSettingsOrder
+	}
+	o := *order
+	return func(pager *publishingsettingsPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPublishingSettingsOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPublishingSettingsFilter configures pagination filter.
+func WithPublishingSettingsFilter(filter func(*PublishingSettingsQuery) (*PublishingSettingsQuery, error)) PublishingSettingsPaginateOption {
+	return func(pager *publishingsettingsPager) error {
+		if filter == nil {
+			return errors.New("PublishingSettingsQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type publishingsettingsPager struct {
+	reverse bool
+	order   *PublishingSettingsOrder
+	filter  func(*PublishingSettingsQuery) (*PublishingSettingsQuery, error)
+}
+
+func newPublishingSettingsPager(opts []PublishingSettingsPaginateOption, reverse bool) (*publishingsettingsPager, error) {
+	pager := &publishingsettingsPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPublishingSettingsOrder
+	}
+	return pager, nil
+}
+
+func (p *publishingsettingsPager) applyFilter(query *PublishingSettingsQuery) (*PublishingSettingsQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *publishingsettingsPager) toCursor(_m *PublishingSettings) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *publishingsettingsPager) applyCursors(query *PublishingSettingsQuery, after, before *Cursor) (*PublishingSettingsQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPublishingSettingsOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *publishingsettingsPager) applyOrder(query *PublishingSettingsQuery) *PublishingSettingsQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPublishingSettingsOrder.Field {
+		query = query.Order(DefaultPublishingSettingsOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *publishingsettingsPager) orderExpr(query *PublishingSettingsQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPublishingSettingsOrder.Field {
+			b.Comma().Ident(DefaultPublishingSettingsOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to PublishingSettings.
+func (_m *PublishingSettingsQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PublishingSettingsPaginateOption,
+) (*PublishingSettingsConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPublishingSettingsPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PublishingSettingsConnection{Edges: []*PublishingSettingsEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// PublishingSettingsOrderFieldCreatedAt orders PublishingSettings by created_at.
+	PublishingSettingsOrderFieldCreatedAt = &PublishingSettingsOrderField{
+		Value: func(_m *PublishingSettings) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: publishingsettings.FieldCreatedAt,
+		toTerm: publishingsettings.ByCreatedAt,
+		toCursor: func(_m *PublishingSettings) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// PublishingSettingsOrderFieldUpdatedAt orders PublishingSettings by updated_at.
+	PublishingSettingsOrderFieldUpdatedAt = &PublishingSettingsOrderField{
+		Value: func(_m *PublishingSettings) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: publishingsettings.FieldUpdatedAt,
+		toTerm: publishingsettings.ByUpdatedAt,
+		toCursor: func(_m *PublishingSettings) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f PublishingSettingsOrderField) String() string {
+	var str string
+	switch f.column {
+	case PublishingSettingsOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case PublishingSettingsOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f PublishingSettingsOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *PublishingSettingsOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("PublishingSettingsOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *PublishingSettingsOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *PublishingSettingsOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid PublishingSettingsOrderField", str)
+	}
+	return nil
+}
+
+// PublishingSettingsOrderField defines the ordering field of PublishingSettings.
+type PublishingSettingsOrderField struct {
+	// Value extracts the ordering value from the given PublishingSettings.
+	Value    func(*PublishingSettings) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) publishingsettings.OrderOption
+	toCursor func(*PublishingSettings) Cursor
+}
+
+// PublishingSettingsOrder defines the ordering of PublishingSettings.
+type PublishingSettingsOrder struct {
+	Direction OrderDirection                `json:"direction"`
+	Field     *PublishingSettingsOrderField `json:"field"`
+}
+
+// DefaultPublishingSettingsOrder is the default ordering of PublishingSettings.
+var DefaultPublishingSettingsOrder = &PublishingSettingsOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PublishingSettingsOrderField{
+		Value: func(_m *PublishingSettings) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: publishingsettings.FieldID,
+		toTerm: publishingsettings.ByID,
+		toCursor: func(_m *PublishingSettings) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts PublishingSettings into PublishingSettingsEdge.
+func (_m *PublishingSettings) ToEdge(order *PublishingSettingsOrder) *PublishingSettingsEdge {
+	if order == nil {
+		order = DefaultPublishingSettingsOrder
+	}
+	return &PublishingSettingsEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -18,9 +18,14 @@ import (
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/label"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/pendingstatus"
+	"github.com/neksio/neksio/ent/post"
+	"github.com/neksio/neksio/ent/postevent"
+	"github.com/neksio/neksio/ent/posttarget"
+	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
@@ -42,9 +47,14 @@ var prefixMap = map[string]string{
 	"kc":    knowledgechunk.Table,
 	"kd":    knowledgedocument.Table,
 	"lbl":   label.Table,
+	"med":   media.Table,
 	"mem":   membership.Table,
 	"msg":   message.Table,
 	"pst":   pendingstatus.Table,
+	"post":  post.Table,
+	"pev":   postevent.Table,
+	"ptg":   posttarget.Table,
+	"pbs":   publishingsettings.Table,
 	"ses":   session.Table,
 	"usr":   user.Table,
 	"ws":    workspace.Table,

@@ -121,6 +121,14 @@ func (q *LabelQuery) WhereP(ps ...func(*sql.Selector)) {
 
 // WhereP appends storage-level predicates to the query; privacy rules in
 // ent/schema use it because they cannot import the generated packages.
+func (q *MediaQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.Media(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
 func (q *MembershipQuery) WhereP(ps ...func(*sql.Selector)) {
 	for _, p := range ps {
 		q.predicates = append(q.predicates, predicate.Membership(p))
@@ -140,6 +148,38 @@ func (q *MessageQuery) WhereP(ps ...func(*sql.Selector)) {
 func (q *PendingStatusQuery) WhereP(ps ...func(*sql.Selector)) {
 	for _, p := range ps {
 		q.predicates = append(q.predicates, predicate.PendingStatus(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
+func (q *PostQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.Post(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
+func (q *PostEventQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.PostEvent(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
+func (q *PostTargetQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.PostTarget(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
+func (q *PublishingSettingsQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.PublishingSettings(p))
 	}
 }
 

@@ -40,12 +40,22 @@ type Tx struct {
 	KnowledgeDocument *KnowledgeDocumentClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
+	// Media is the client for interacting with the Media builders.
+	Media *MediaClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
 	// PendingStatus is the client for interacting with the PendingStatus builders.
 	PendingStatus *PendingStatusClient
+	// Post is the client for interacting with the Post builders.
+	Post *PostClient
+	// PostEvent is the client for interacting with the PostEvent builders.
+	PostEvent *PostEventClient
+	// PostTarget is the client for interacting with the PostTarget builders.
+	PostTarget *PostTargetClient
+	// PublishingSettings is the client for interacting with the PublishingSettings builders.
+	PublishingSettings *PublishingSettingsClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// User is the client for interacting with the User builders.
@@ -197,9 +207,14 @@ func (tx *Tx) init() {
 	tx.KnowledgeChunk = NewKnowledgeChunkClient(tx.config)
 	tx.KnowledgeDocument = NewKnowledgeDocumentClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)
+	tx.Media = NewMediaClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.PendingStatus = NewPendingStatusClient(tx.config)
+	tx.Post = NewPostClient(tx.config)
+	tx.PostEvent = NewPostEventClient(tx.config)
+	tx.PostTarget = NewPostTargetClient(tx.config)
+	tx.PublishingSettings = NewPublishingSettingsClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.Workspace = NewWorkspaceClient(tx.config)

@@ -109,14 +109,29 @@ func (r *queryResolver) Messages(ctx context.Context, after *entgql.Cursor[pulid
 		Paginate(ctx, after, first, before, last, ent.WithMessageOrder(orderBy), ent.WithMessageFilter(where.Filter))
 }
 
+// Posts is the resolver for the posts field.
+func (r *queryResolver) Posts(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) (*ent.PostConnection, error) {
+	return r.deps.Store.Ent.Post.Query().
+		Paginate(ctx, after, first, before, last, ent.WithPostOrder(orderBy), ent.WithPostFilter(where.Filter))
+}
+
 // AuditLog returns generated.AuditLogResolver implementation.
 func (r *Resolver) AuditLog() generated.AuditLogResolver { return &auditLogResolver{r} }
 
 // Conversation returns generated.ConversationResolver implementation.
 func (r *Resolver) Conversation() generated.ConversationResolver { return &conversationResolver{r} }
 
+// Media returns generated.MediaResolver implementation.
+func (r *Resolver) Media() generated.MediaResolver { return &mediaResolver{r} }
+
 // Message returns generated.MessageResolver implementation.
 func (r *Resolver) Message() generated.MessageResolver { return &messageResolver{r} }
+
+// Post returns generated.PostResolver implementation.
+func (r *Resolver) Post() generated.PostResolver { return &postResolver{r} }
+
+// PostTarget returns generated.PostTargetResolver implementation.
+func (r *Resolver) PostTarget() generated.PostTargetResolver { return &postTargetResolver{r} }
 
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
@@ -124,6 +139,9 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 type (
 	auditLogResolver     struct{ *Resolver }
 	conversationResolver struct{ *Resolver }
+	mediaResolver        struct{ *Resolver }
 	messageResolver      struct{ *Resolver }
+	postResolver         struct{ *Resolver }
+	postTargetResolver   struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
 )

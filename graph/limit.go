@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/neksio/neksio/core/knowledge"
+	"github.com/neksio/neksio/core/publish"
 	"github.com/neksio/neksio/ent"
 )
 
@@ -48,6 +49,18 @@ var fieldCosts = map[string]int64{
 	// Queue a delivery to the platform.
 	"Mutation.sendReply":    100,
 	"Mutation.approveDraft": 100,
+	// Retrieves from the knowledge base and calls the model once per channel.
+	"Mutation.generatePost": 5000,
+	// Stores a file of up to the multipart cap in the media store.
+	"Mutation.uploadMedia": 2000,
+	// Validate every target (the connector's ValidatePost may call the platform).
+	"Mutation.createPost": 100,
+	"Mutation.updatePost": 100,
+	// Validate again and queue a publication per target.
+	"Mutation.submitPost":      100,
+	"Mutation.approvePost":     100,
+	"Mutation.schedulePost":    100,
+	"Mutation.retryPostTarget": 100,
 }
 
 const expensiveCost = 1000
@@ -57,6 +70,9 @@ const expensiveCost = 1000
 // text cut every ~750 bytes.
 var listSizes = map[string]int64{
 	"KnowledgeDocument.chunks": knowledge.MaxContentBytes / (knowledge.DefaultMaxChars - knowledge.DefaultOverlap),
+	// A calendar and a post's targets are bounded by core/publish.
+	"Query.calendar": publish.MaxCalendarPosts,
+	"Post.targets":   publish.MaxTargets,
 }
 
 func fieldCost(object, field string) int64 {

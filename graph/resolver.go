@@ -6,7 +6,9 @@ import (
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/knowledge"
+	"github.com/neksio/neksio/core/media"
 	"github.com/neksio/neksio/core/onboarding"
+	"github.com/neksio/neksio/core/publish"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/team"
 	"github.com/neksio/neksio/graph/model"
@@ -27,6 +29,10 @@ type Deps struct {
 	// (schema/agent.graphqls); set by cmd/neksio/wire_agent.go.
 	Knowledge *knowledge.Service
 	Agent     *agent.Service
+	// Publish and Media serve publishing (schema/publish.graphqls); set by
+	// cmd/neksio/wire_publish.go.
+	Publish *publish.Service
+	Media   *media.Service
 	// Connectors lists the running connector plugins.
 	Connectors func() []*model.ConnectorInfo
 	// Realtime configures subscriptions and their transports (WebSocket,

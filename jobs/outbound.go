@@ -72,5 +72,6 @@ func Queues() map[string]river.QueueConfig {
 		jobargs.QueueOutbound:  {MaxWorkers: 20},
 		jobargs.QueueAI:        {MaxWorkers: 4},
 		jobargs.QueueSentiment: {MaxWorkers: 4},
+		jobargs.QueuePublish:   {MaxWorkers: 20},
 	}
 }

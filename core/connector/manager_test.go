@@ -53,6 +53,15 @@ func run(m *testing.M) int {
 	return code
 }
 
+// installRelay puts the relay binary at path as a hard link. Writing a
+// copy instead races with the parallel tests' plugin launches: a child
+// forked while the copy's write descriptor is open holds it until it
+// execs, and exec of the copy then fails with "text file busy" (ETXTBSY).
+func installRelay(t *testing.T, path string) {
+	t.Helper()
+	require.NoError(t, os.Link(relayBin, path))
+}
+
 type testBundle struct {
 	mgr *Manager
 	dir string
@@ -63,9 +72,7 @@ type testBundle struct {
 func setup(t *testing.T, opts Options) *testBundle {
 	t.Helper()
 	dir := t.TempDir()
-	b, err := os.ReadFile(relayBin)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "relay-plugin"), b, 0o755))
+	installRelay(t, filepath.Join(dir, "relay-plugin"))
 	// Not executable, not regular: both ignored.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "README.txt"), []byte("hi"), 0o644))
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "subdir"), 0o755))
@@ -338,14 +345,12 @@ func TestManagerRegisteredBuiltin(t *testing.T) {
 func TestManagerDuplicateNameInPluginDir(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	b, err := os.ReadFile(relayBin)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "a"), b, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "b"), b, 0o755))
+	installRelay(t, filepath.Join(dir, "a"))
+	installRelay(t, filepath.Join(dir, "b"))
 	mgr := New(Options{PluginDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	t.Cleanup(func() { require.NoError(t, mgr.Close()) })
 
-	err = mgr.Start(context.Background())
+	err := mgr.Start(context.Background())
 	require.ErrorContains(t, err, "already taken")
 	list := mgr.List()
 	require.Len(t, list, 1)

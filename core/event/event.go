@@ -15,6 +15,7 @@ const (
 	MessageAdded        Type = "message.added"
 	MessageUpdated      Type = "message.updated"
 	ChannelUpdated      Type = "channel.updated"
+	PostUpdated         Type = "post.updated"
 	// ConversationAssigned: a conversation was given to a member (the
 	// assignee is read from the conversation itself).
 	ConversationAssigned Type = "conversation.assigned"

@@ -588,10 +588,10 @@ func (s *Service) applyPendingStatuses(ctx context.Context, tx *store.Tx, msg *e
 // publishing workflow matches ExternalID to its post here.
 type PublishHook func(ctx context.Context, tx *store.Tx, ch *ent.Channel, ev *sdk.Event) error
 
-// ingestPublish hands a publication's progress to OnPublish. Until the
-// publishing workflow exists nothing waits for it: it is logged and
-// counted as ignored, and the delivery is acknowledged (an error would
-// make the platform redeliver it for days).
+// ingestPublish hands a publication's progress to OnPublish (the
+// publishing workflow, core/publish). Without one nothing waits for it:
+// it is logged and counted as ignored, and the delivery is acknowledged
+// (an error would make the platform redeliver it for days).
 func (s *Service) ingestPublish(ctx context.Context, tx *store.Tx, ch *ent.Channel, ev *sdk.Event, res *IngestResult) error {
 	if ev.Publish == nil || s.OnPublish == nil {
 		res.Ignored++

@@ -22,10 +22,15 @@ import (
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/label"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/pendingstatus"
+	"github.com/neksio/neksio/ent/post"
+	"github.com/neksio/neksio/ent/postevent"
+	"github.com/neksio/neksio/ent/posttarget"
 	"github.com/neksio/neksio/ent/predicate"
+	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
@@ -465,6 +470,33 @@ func (f TraverseLabel) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.LabelQuery", q)
 }
 
+// The MediaFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MediaFunc func(context.Context, *ent.MediaQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MediaFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MediaQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MediaQuery", q)
+}
+
+// The TraverseMedia type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMedia func(context.Context, *ent.MediaQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMedia) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMedia) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MediaQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MediaQuery", q)
+}
+
 // The MembershipFunc type is an adapter to allow the use of ordinary function as a Querier.
 type MembershipFunc func(context.Context, *ent.MembershipQuery) (ent.Value, error)
 
@@ -544,6 +576,114 @@ func (f TraversePendingStatus) Traverse(ctx context.Context, q ent.Query) error 
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.PendingStatusQuery", q)
+}
+
+// The PostFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PostFunc func(context.Context, *ent.PostQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PostFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PostQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PostQuery", q)
+}
+
+// The TraversePost type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePost func(context.Context, *ent.PostQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePost) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePost) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PostQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PostQuery", q)
+}
+
+// The PostEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PostEventFunc func(context.Context, *ent.PostEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PostEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PostEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PostEventQuery", q)
+}
+
+// The TraversePostEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePostEvent func(context.Context, *ent.PostEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePostEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePostEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PostEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PostEventQuery", q)
+}
+
+// The PostTargetFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PostTargetFunc func(context.Context, *ent.PostTargetQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PostTargetFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PostTargetQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PostTargetQuery", q)
+}
+
+// The TraversePostTarget type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePostTarget func(context.Context, *ent.PostTargetQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePostTarget) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePostTarget) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PostTargetQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PostTargetQuery", q)
+}
+
+// The PublishingSettingsFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PublishingSettingsFunc func(context.Context, *ent.PublishingSettingsQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PublishingSettingsFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PublishingSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PublishingSettingsQuery", q)
+}
+
+// The TraversePublishingSettings type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePublishingSettings func(context.Context, *ent.PublishingSettingsQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePublishingSettings) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePublishingSettings) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PublishingSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PublishingSettingsQuery", q)
 }
 
 // The SessionFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -658,12 +798,22 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.KnowledgeDocumentQuery, predicate.KnowledgeDocument, knowledgedocument.OrderOption]{typ: ent.TypeKnowledgeDocument, tq: q}, nil
 	case *ent.LabelQuery:
 		return &query[*ent.LabelQuery, predicate.Label, label.OrderOption]{typ: ent.TypeLabel, tq: q}, nil
+	case *ent.MediaQuery:
+		return &query[*ent.MediaQuery, predicate.Media, media.OrderOption]{typ: ent.TypeMedia, tq: q}, nil
 	case *ent.MembershipQuery:
 		return &query[*ent.MembershipQuery, predicate.Membership, membership.OrderOption]{typ: ent.TypeMembership, tq: q}, nil
 	case *ent.MessageQuery:
 		return &query[*ent.MessageQuery, predicate.Message, message.OrderOption]{typ: ent.TypeMessage, tq: q}, nil
 	case *ent.PendingStatusQuery:
 		return &query[*ent.PendingStatusQuery, predicate.PendingStatus, pendingstatus.OrderOption]{typ: ent.TypePendingStatus, tq: q}, nil
+	case *ent.PostQuery:
+		return &query[*ent.PostQuery, predicate.Post, post.OrderOption]{typ: ent.TypePost, tq: q}, nil
+	case *ent.PostEventQuery:
+		return &query[*ent.PostEventQuery, predicate.PostEvent, postevent.OrderOption]{typ: ent.TypePostEvent, tq: q}, nil
+	case *ent.PostTargetQuery:
+		return &query[*ent.PostTargetQuery, predicate.PostTarget, posttarget.OrderOption]{typ: ent.TypePostTarget, tq: q}, nil
+	case *ent.PublishingSettingsQuery:
+		return &query[*ent.PublishingSettingsQuery, predicate.PublishingSettings, publishingsettings.OrderOption]{typ: ent.TypePublishingSettings, tq: q}, nil
 	case *ent.SessionQuery:
 		return &query[*ent.SessionQuery, predicate.Session, session.OrderOption]{typ: ent.TypeSession, tq: q}, nil
 	case *ent.UserQuery:

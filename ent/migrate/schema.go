@@ -637,6 +637,47 @@ var (
 			},
 		},
 	}
+	// MediaColumns holds the columns for the "media" table.
+	MediaColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"IMAGE", "VIDEO", "AUDIO", "DOCUMENT"}},
+		{Name: "mime_type", Type: field.TypeString},
+		{Name: "size", Type: field.TypeInt64},
+		{Name: "sha256", Type: field.TypeString},
+		{Name: "filename", Type: field.TypeString, Default: ""},
+		{Name: "storage_key", Type: field.TypeString},
+		{Name: "source", Type: field.TypeString, Default: "upload"},
+		{Name: "created_by", Type: field.TypeString, Default: ""},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// MediaTable holds the schema information for the "media" table.
+	MediaTable = &schema.Table{
+		Name:       "media",
+		Columns:    MediaColumns,
+		PrimaryKey: []*schema.Column{MediaColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "media_workspaces_workspace",
+				Columns:    []*schema.Column{MediaColumns[11]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "media_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{MediaColumns[11]},
+			},
+			{
+				Name:    "media_workspace_id_sha256",
+				Unique:  false,
+				Columns: []*schema.Column{MediaColumns[11], MediaColumns[6]},
+			},
+		},
+	}
 	// MembershipsColumns holds the columns for the "memberships" table.
 	MembershipsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -790,6 +831,194 @@ var (
 			},
 		},
 	}
+	// PostsColumns holds the columns for the "posts" table.
+	PostsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "author", Type: field.TypeString},
+		{Name: "text", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "media", Type: field.TypeJSON, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "IN_REVIEW", "APPROVED", "REJECTED", "SCHEDULED", "PUBLISHING", "PUBLISHED", "PARTIALLY_PUBLISHED", "FAILED"}, Default: "DRAFT"},
+		{Name: "scheduled_at", Type: field.TypeTime, Nullable: true},
+		{Name: "published_at", Type: field.TypeTime, Nullable: true},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// PostsTable holds the schema information for the "posts" table.
+	PostsTable = &schema.Table{
+		Name:       "posts",
+		Columns:    PostsColumns,
+		PrimaryKey: []*schema.Column{PostsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "posts_workspaces_workspace",
+				Columns:    []*schema.Column{PostsColumns[9]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "post_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[9]},
+			},
+			{
+				Name:    "post_workspace_id_scheduled_at",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[9], PostsColumns[7]},
+			},
+			{
+				Name:    "post_workspace_id_published_at",
+				Unique:  false,
+				Columns: []*schema.Column{PostsColumns[9], PostsColumns[8]},
+			},
+		},
+	}
+	// PostEventsColumns holds the columns for the "post_events" table.
+	PostEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "target_id", Type: field.TypeString, Nullable: true},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"TRANSITION", "COMMENT", "TARGET"}},
+		{Name: "actor", Type: field.TypeString},
+		{Name: "from_status", Type: field.TypeString, Default: ""},
+		{Name: "to_status", Type: field.TypeString, Default: ""},
+		{Name: "comment", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "workspace_id", Type: field.TypeString},
+		{Name: "post_id", Type: field.TypeString},
+	}
+	// PostEventsTable holds the schema information for the "post_events" table.
+	PostEventsTable = &schema.Table{
+		Name:       "post_events",
+		Columns:    PostEventsColumns,
+		PrimaryKey: []*schema.Column{PostEventsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "post_events_workspaces_workspace",
+				Columns:    []*schema.Column{PostEventsColumns[9]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "post_events_posts_post",
+				Columns:    []*schema.Column{PostEventsColumns[10]},
+				RefColumns: []*schema.Column{PostsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "postevent_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{PostEventsColumns[9]},
+			},
+			{
+				Name:    "postevent_post_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{PostEventsColumns[10], PostEventsColumns[1]},
+			},
+		},
+	}
+	// PostTargetsColumns holds the columns for the "post_targets" table.
+	PostTargetsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "text", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "format", Type: field.TypeString, Default: ""},
+		{Name: "options", Type: field.TypeJSON, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "PUBLISHING", "PUBLISHED", "FAILED"}, Default: "PENDING"},
+		{Name: "external_id", Type: field.TypeString, Nullable: true},
+		{Name: "url", Type: field.TypeString, Nullable: true},
+		{Name: "error_code", Type: field.TypeString, Nullable: true},
+		{Name: "error_message", Type: field.TypeString, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "generation", Type: field.TypeInt, Default: 0},
+		{Name: "publishing_started_at", Type: field.TypeTime, Nullable: true},
+		{Name: "published_at", Type: field.TypeTime, Nullable: true},
+		{Name: "workspace_id", Type: field.TypeString},
+		{Name: "post_id", Type: field.TypeString},
+		{Name: "channel_id", Type: field.TypeString},
+	}
+	// PostTargetsTable holds the schema information for the "post_targets" table.
+	PostTargetsTable = &schema.Table{
+		Name:       "post_targets",
+		Columns:    PostTargetsColumns,
+		PrimaryKey: []*schema.Column{PostTargetsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "post_targets_workspaces_workspace",
+				Columns:    []*schema.Column{PostTargetsColumns[15]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "post_targets_posts_post",
+				Columns:    []*schema.Column{PostTargetsColumns[16]},
+				RefColumns: []*schema.Column{PostsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "post_targets_channels_channel",
+				Columns:    []*schema.Column{PostTargetsColumns[17]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "posttarget_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{PostTargetsColumns[15]},
+			},
+			{
+				Name:    "posttarget_post_id",
+				Unique:  false,
+				Columns: []*schema.Column{PostTargetsColumns[16]},
+			},
+			{
+				Name:    "posttarget_channel_id",
+				Unique:  false,
+				Columns: []*schema.Column{PostTargetsColumns[17]},
+			},
+		},
+	}
+	// PublishingSettingsColumns holds the columns for the "publishing_settings" table.
+	PublishingSettingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "require_post_approval", Type: field.TypeBool, Default: true},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// PublishingSettingsTable holds the schema information for the "publishing_settings" table.
+	PublishingSettingsTable = &schema.Table{
+		Name:       "publishing_settings",
+		Columns:    PublishingSettingsColumns,
+		PrimaryKey: []*schema.Column{PublishingSettingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "publishing_settings_workspaces_workspace",
+				Columns:    []*schema.Column{PublishingSettingsColumns[4]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "publishingsettings_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{PublishingSettingsColumns[4]},
+			},
+			{
+				Name:    "publishingsettings_workspace_unique",
+				Unique:  true,
+				Columns: []*schema.Column{PublishingSettingsColumns[4]},
+			},
+		},
+	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -893,9 +1122,14 @@ var (
 		KnowledgeChunksTable,
 		KnowledgeDocumentsTable,
 		LabelsTable,
+		MediaTable,
 		MembershipsTable,
 		MessagesTable,
 		PendingStatusTable,
+		PostsTable,
+		PostEventsTable,
+		PostTargetsTable,
+		PublishingSettingsTable,
 		SessionsTable,
 		UsersTable,
 		WorkspacesTable,
@@ -925,12 +1159,20 @@ func init() {
 	KnowledgeChunksTable.ForeignKeys[1].RefTable = KnowledgeDocumentsTable
 	KnowledgeDocumentsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	LabelsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	MediaTable.ForeignKeys[0].RefTable = WorkspacesTable
 	MembershipsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	MembershipsTable.ForeignKeys[1].RefTable = UsersTable
 	MessagesTable.ForeignKeys[0].RefTable = WorkspacesTable
 	MessagesTable.ForeignKeys[1].RefTable = ConversationsTable
 	MessagesTable.ForeignKeys[2].RefTable = ContactsTable
 	PendingStatusTable.ForeignKeys[0].RefTable = WorkspacesTable
+	PostsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	PostEventsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	PostEventsTable.ForeignKeys[1].RefTable = PostsTable
+	PostTargetsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	PostTargetsTable.ForeignKeys[1].RefTable = PostsTable
+	PostTargetsTable.ForeignKeys[2].RefTable = ChannelsTable
+	PublishingSettingsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	LabelConversationsTable.ForeignKeys[0].RefTable = LabelsTable
 	LabelConversationsTable.ForeignKeys[1].RefTable = ConversationsTable

@@ -48,6 +48,9 @@ type KnowledgeDocument func(*sql.Selector)
 // Label is the predicate function for label builders.
 type Label func(*sql.Selector)
 
+// Media is the predicate function for media builders.
+type Media func(*sql.Selector)
+
 // Membership is the predicate function for membership builders.
 type Membership func(*sql.Selector)
 
@@ -56,6 +59,18 @@ type Message func(*sql.Selector)
 
 // PendingStatus is the predicate function for pendingstatus builders.
 type PendingStatus func(*sql.Selector)
+
+// Post is the predicate function for post builders.
+type Post func(*sql.Selector)
+
+// PostEvent is the predicate function for postevent builders.
+type PostEvent func(*sql.Selector)
+
+// PostTarget is the predicate function for posttarget builders.
+type PostTarget func(*sql.Selector)
+
+// PublishingSettings is the predicate function for publishingsettings builders.
+type PublishingSettings func(*sql.Selector)
 
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)

@@ -447,6 +447,30 @@ func (f LabelMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LabelMutation", m)
 }
 
+// The MediaQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MediaQueryRuleFunc func(context.Context, *ent.MediaQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MediaQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MediaQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MediaQuery", q)
+}
+
+// The MediaMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MediaMutationRuleFunc func(context.Context, *ent.MediaMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MediaMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MediaMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MediaMutation", m)
+}
+
 // The MembershipQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type MembershipQueryRuleFunc func(context.Context, *ent.MembershipQuery) error
@@ -517,6 +541,102 @@ func (f PendingStatusMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PendingStatusMutation", m)
+}
+
+// The PostQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PostQueryRuleFunc func(context.Context, *ent.PostQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PostQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PostQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PostQuery", q)
+}
+
+// The PostMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PostMutationRuleFunc func(context.Context, *ent.PostMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PostMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PostMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PostMutation", m)
+}
+
+// The PostEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PostEventQueryRuleFunc func(context.Context, *ent.PostEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PostEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PostEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PostEventQuery", q)
+}
+
+// The PostEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PostEventMutationRuleFunc func(context.Context, *ent.PostEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PostEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PostEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PostEventMutation", m)
+}
+
+// The PostTargetQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PostTargetQueryRuleFunc func(context.Context, *ent.PostTargetQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PostTargetQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PostTargetQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PostTargetQuery", q)
+}
+
+// The PostTargetMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PostTargetMutationRuleFunc func(context.Context, *ent.PostTargetMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PostTargetMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PostTargetMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PostTargetMutation", m)
+}
+
+// The PublishingSettingsQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PublishingSettingsQueryRuleFunc func(context.Context, *ent.PublishingSettingsQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PublishingSettingsQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PublishingSettingsQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PublishingSettingsQuery", q)
+}
+
+// The PublishingSettingsMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PublishingSettingsMutationRuleFunc func(context.Context, *ent.PublishingSettingsMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PublishingSettingsMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PublishingSettingsMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PublishingSettingsMutation", m)
 }
 
 // The SessionQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -654,11 +774,21 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.LabelQuery:
 		return q.Filter(), nil
+	case *ent.MediaQuery:
+		return q.Filter(), nil
 	case *ent.MembershipQuery:
 		return q.Filter(), nil
 	case *ent.MessageQuery:
 		return q.Filter(), nil
 	case *ent.PendingStatusQuery:
+		return q.Filter(), nil
+	case *ent.PostQuery:
+		return q.Filter(), nil
+	case *ent.PostEventQuery:
+		return q.Filter(), nil
+	case *ent.PostTargetQuery:
+		return q.Filter(), nil
+	case *ent.PublishingSettingsQuery:
 		return q.Filter(), nil
 	case *ent.SessionQuery:
 		return q.Filter(), nil
@@ -701,11 +831,21 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.LabelMutation:
 		return m.Filter(), nil
+	case *ent.MediaMutation:
+		return m.Filter(), nil
 	case *ent.MembershipMutation:
 		return m.Filter(), nil
 	case *ent.MessageMutation:
 		return m.Filter(), nil
 	case *ent.PendingStatusMutation:
+		return m.Filter(), nil
+	case *ent.PostMutation:
+		return m.Filter(), nil
+	case *ent.PostEventMutation:
+		return m.Filter(), nil
+	case *ent.PostTargetMutation:
+		return m.Filter(), nil
+	case *ent.PublishingSettingsMutation:
 		return m.Filter(), nil
 	case *ent.SessionMutation:
 		return m.Filter(), nil

@@ -20,9 +20,14 @@ import (
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/label"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/pendingstatus"
+	"github.com/neksio/neksio/ent/post"
+	"github.com/neksio/neksio/ent/postevent"
+	"github.com/neksio/neksio/ent/posttarget"
+	"github.com/neksio/neksio/ent/publishingsettings"
 	"github.com/neksio/neksio/ent/schema"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/session"
@@ -668,6 +673,48 @@ func init() {
 	labelDescID := labelMixinFields0[0].Descriptor()
 	// label.DefaultID holds the default value on creation for the id field.
 	label.DefaultID = labelDescID.Default.(func() pulid.ID)
+	mediaMixin := schema.Media{}.Mixin()
+	media.Policy = privacy.NewPolicies(mediaMixin[2], schema.Media{})
+	media.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := media.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	mediaMixinFields0 := mediaMixin[0].Fields()
+	_ = mediaMixinFields0
+	mediaMixinFields1 := mediaMixin[1].Fields()
+	_ = mediaMixinFields1
+	mediaFields := schema.Media{}.Fields()
+	_ = mediaFields
+	// mediaDescCreatedAt is the schema descriptor for created_at field.
+	mediaDescCreatedAt := mediaMixinFields1[0].Descriptor()
+	// media.DefaultCreatedAt holds the default value on creation for the created_at field.
+	media.DefaultCreatedAt = mediaDescCreatedAt.Default.(func() time.Time)
+	// mediaDescUpdatedAt is the schema descriptor for updated_at field.
+	mediaDescUpdatedAt := mediaMixinFields1[1].Descriptor()
+	// media.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	media.DefaultUpdatedAt = mediaDescUpdatedAt.Default.(func() time.Time)
+	// media.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	media.UpdateDefaultUpdatedAt = mediaDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// mediaDescFilename is the schema descriptor for filename field.
+	mediaDescFilename := mediaFields[4].Descriptor()
+	// media.DefaultFilename holds the default value on creation for the filename field.
+	media.DefaultFilename = mediaDescFilename.Default.(string)
+	// mediaDescSource is the schema descriptor for source field.
+	mediaDescSource := mediaFields[6].Descriptor()
+	// media.DefaultSource holds the default value on creation for the source field.
+	media.DefaultSource = mediaDescSource.Default.(string)
+	// mediaDescCreatedBy is the schema descriptor for created_by field.
+	mediaDescCreatedBy := mediaFields[7].Descriptor()
+	// media.DefaultCreatedBy holds the default value on creation for the created_by field.
+	media.DefaultCreatedBy = mediaDescCreatedBy.Default.(string)
+	// mediaDescID is the schema descriptor for id field.
+	mediaDescID := mediaMixinFields0[0].Descriptor()
+	// media.DefaultID holds the default value on creation for the id field.
+	media.DefaultID = mediaDescID.Default.(func() pulid.ID)
 	membershipMixin := schema.Membership{}.Mixin()
 	membership.Policy = privacy.NewPolicies(membershipMixin[2], schema.Membership{})
 	membership.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -770,6 +817,158 @@ func init() {
 	pendingstatusDescID := pendingstatusMixinFields0[0].Descriptor()
 	// pendingstatus.DefaultID holds the default value on creation for the id field.
 	pendingstatus.DefaultID = pendingstatusDescID.Default.(func() pulid.ID)
+	postMixin := schema.Post{}.Mixin()
+	post.Policy = privacy.NewPolicies(postMixin[2], schema.Post{})
+	post.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := post.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	postMixinFields0 := postMixin[0].Fields()
+	_ = postMixinFields0
+	postMixinFields1 := postMixin[1].Fields()
+	_ = postMixinFields1
+	postFields := schema.Post{}.Fields()
+	_ = postFields
+	// postDescCreatedAt is the schema descriptor for created_at field.
+	postDescCreatedAt := postMixinFields1[0].Descriptor()
+	// post.DefaultCreatedAt holds the default value on creation for the created_at field.
+	post.DefaultCreatedAt = postDescCreatedAt.Default.(func() time.Time)
+	// postDescUpdatedAt is the schema descriptor for updated_at field.
+	postDescUpdatedAt := postMixinFields1[1].Descriptor()
+	// post.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	post.DefaultUpdatedAt = postDescUpdatedAt.Default.(func() time.Time)
+	// post.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	post.UpdateDefaultUpdatedAt = postDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// postDescText is the schema descriptor for text field.
+	postDescText := postFields[1].Descriptor()
+	// post.DefaultText holds the default value on creation for the text field.
+	post.DefaultText = postDescText.Default.(string)
+	// postDescID is the schema descriptor for id field.
+	postDescID := postMixinFields0[0].Descriptor()
+	// post.DefaultID holds the default value on creation for the id field.
+	post.DefaultID = postDescID.Default.(func() pulid.ID)
+	posteventMixin := schema.PostEvent{}.Mixin()
+	postevent.Policy = privacy.NewPolicies(posteventMixin[2], schema.PostEvent{})
+	postevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := postevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	posteventMixinFields0 := posteventMixin[0].Fields()
+	_ = posteventMixinFields0
+	posteventMixinFields1 := posteventMixin[1].Fields()
+	_ = posteventMixinFields1
+	posteventFields := schema.PostEvent{}.Fields()
+	_ = posteventFields
+	// posteventDescCreatedAt is the schema descriptor for created_at field.
+	posteventDescCreatedAt := posteventMixinFields1[0].Descriptor()
+	// postevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	postevent.DefaultCreatedAt = posteventDescCreatedAt.Default.(func() time.Time)
+	// posteventDescUpdatedAt is the schema descriptor for updated_at field.
+	posteventDescUpdatedAt := posteventMixinFields1[1].Descriptor()
+	// postevent.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	postevent.DefaultUpdatedAt = posteventDescUpdatedAt.Default.(func() time.Time)
+	// postevent.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	postevent.UpdateDefaultUpdatedAt = posteventDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// posteventDescFromStatus is the schema descriptor for from_status field.
+	posteventDescFromStatus := posteventFields[4].Descriptor()
+	// postevent.DefaultFromStatus holds the default value on creation for the from_status field.
+	postevent.DefaultFromStatus = posteventDescFromStatus.Default.(string)
+	// posteventDescToStatus is the schema descriptor for to_status field.
+	posteventDescToStatus := posteventFields[5].Descriptor()
+	// postevent.DefaultToStatus holds the default value on creation for the to_status field.
+	postevent.DefaultToStatus = posteventDescToStatus.Default.(string)
+	// posteventDescComment is the schema descriptor for comment field.
+	posteventDescComment := posteventFields[6].Descriptor()
+	// postevent.DefaultComment holds the default value on creation for the comment field.
+	postevent.DefaultComment = posteventDescComment.Default.(string)
+	// posteventDescID is the schema descriptor for id field.
+	posteventDescID := posteventMixinFields0[0].Descriptor()
+	// postevent.DefaultID holds the default value on creation for the id field.
+	postevent.DefaultID = posteventDescID.Default.(func() pulid.ID)
+	posttargetMixin := schema.PostTarget{}.Mixin()
+	posttarget.Policy = privacy.NewPolicies(posttargetMixin[2], schema.PostTarget{})
+	posttarget.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := posttarget.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	posttargetMixinFields0 := posttargetMixin[0].Fields()
+	_ = posttargetMixinFields0
+	posttargetMixinFields1 := posttargetMixin[1].Fields()
+	_ = posttargetMixinFields1
+	posttargetFields := schema.PostTarget{}.Fields()
+	_ = posttargetFields
+	// posttargetDescCreatedAt is the schema descriptor for created_at field.
+	posttargetDescCreatedAt := posttargetMixinFields1[0].Descriptor()
+	// posttarget.DefaultCreatedAt holds the default value on creation for the created_at field.
+	posttarget.DefaultCreatedAt = posttargetDescCreatedAt.Default.(func() time.Time)
+	// posttargetDescUpdatedAt is the schema descriptor for updated_at field.
+	posttargetDescUpdatedAt := posttargetMixinFields1[1].Descriptor()
+	// posttarget.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	posttarget.DefaultUpdatedAt = posttargetDescUpdatedAt.Default.(func() time.Time)
+	// posttarget.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	posttarget.UpdateDefaultUpdatedAt = posttargetDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// posttargetDescFormat is the schema descriptor for format field.
+	posttargetDescFormat := posttargetFields[3].Descriptor()
+	// posttarget.DefaultFormat holds the default value on creation for the format field.
+	posttarget.DefaultFormat = posttargetDescFormat.Default.(string)
+	// posttargetDescAttempts is the schema descriptor for attempts field.
+	posttargetDescAttempts := posttargetFields[10].Descriptor()
+	// posttarget.DefaultAttempts holds the default value on creation for the attempts field.
+	posttarget.DefaultAttempts = posttargetDescAttempts.Default.(int)
+	// posttargetDescGeneration is the schema descriptor for generation field.
+	posttargetDescGeneration := posttargetFields[11].Descriptor()
+	// posttarget.DefaultGeneration holds the default value on creation for the generation field.
+	posttarget.DefaultGeneration = posttargetDescGeneration.Default.(int)
+	// posttargetDescID is the schema descriptor for id field.
+	posttargetDescID := posttargetMixinFields0[0].Descriptor()
+	// posttarget.DefaultID holds the default value on creation for the id field.
+	posttarget.DefaultID = posttargetDescID.Default.(func() pulid.ID)
+	publishingsettingsMixin := schema.PublishingSettings{}.Mixin()
+	publishingsettings.Policy = privacy.NewPolicies(publishingsettingsMixin[2], schema.PublishingSettings{})
+	publishingsettings.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := publishingsettings.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	publishingsettingsMixinFields0 := publishingsettingsMixin[0].Fields()
+	_ = publishingsettingsMixinFields0
+	publishingsettingsMixinFields1 := publishingsettingsMixin[1].Fields()
+	_ = publishingsettingsMixinFields1
+	publishingsettingsFields := schema.PublishingSettings{}.Fields()
+	_ = publishingsettingsFields
+	// publishingsettingsDescCreatedAt is the schema descriptor for created_at field.
+	publishingsettingsDescCreatedAt := publishingsettingsMixinFields1[0].Descriptor()
+	// publishingsettings.DefaultCreatedAt holds the default value on creation for the created_at field.
+	publishingsettings.DefaultCreatedAt = publishingsettingsDescCreatedAt.Default.(func() time.Time)
+	// publishingsettingsDescUpdatedAt is the schema descriptor for updated_at field.
+	publishingsettingsDescUpdatedAt := publishingsettingsMixinFields1[1].Descriptor()
+	// publishingsettings.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	publishingsettings.DefaultUpdatedAt = publishingsettingsDescUpdatedAt.Default.(func() time.Time)
+	// publishingsettings.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	publishingsettings.UpdateDefaultUpdatedAt = publishingsettingsDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// publishingsettingsDescRequirePostApproval is the schema descriptor for require_post_approval field.
+	publishingsettingsDescRequirePostApproval := publishingsettingsFields[0].Descriptor()
+	// publishingsettings.DefaultRequirePostApproval holds the default value on creation for the require_post_approval field.
+	publishingsettings.DefaultRequirePostApproval = publishingsettingsDescRequirePostApproval.Default.(bool)
+	// publishingsettingsDescID is the schema descriptor for id field.
+	publishingsettingsDescID := publishingsettingsMixinFields0[0].Descriptor()
+	// publishingsettings.DefaultID holds the default value on creation for the id field.
+	publishingsettings.DefaultID = publishingsettingsDescID.Default.(func() pulid.ID)
 	sessionMixin := schema.Session{}.Mixin()
 	session.Policy = privacy.NewPolicies(schema.Session{})
 	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {

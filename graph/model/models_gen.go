@@ -15,6 +15,7 @@ import (
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/knowledgedocument"
+	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/schema/schematype"
 )
@@ -65,6 +66,17 @@ type BusinessHoursWindowInput struct {
 	Day   string `json:"day"`
 	Start string `json:"start"`
 	End   string `json:"end"`
+}
+
+// A post on the calendar, at its scheduled or published time.
+type CalendarEntry struct {
+	// The day in the requested time zone, YYYY-MM-DD.
+	Date string `json:"date"`
+	// The time, with the requested time zone's offset.
+	At time.Time `json:"at"`
+	// SCHEDULED or PUBLISHED: which time placed it.
+	Kind string    `json:"kind"`
+	Post *ent.Post `json:"post"`
 }
 
 // Connect an account: either one an OAuth authorization opens
@@ -123,12 +135,46 @@ type CreateLabelInput struct {
 	Color *string `json:"color,omitempty"`
 }
 
+type CreatePostInput struct {
+	Text    *string            `json:"text,omitempty"`
+	Media   []*PostMediaInput  `json:"media,omitempty"`
+	Targets []*PostTargetInput `json:"targets"`
+	// When to publish once approved; null publishes at once. Must be in the future.
+	ScheduledAt *time.Time `json:"scheduledAt,omitempty"`
+}
+
 type DeleteKnowledgeDocumentPayload struct {
 	DeletedID pulid.ID `json:"deletedId"`
 }
 
 type DeletePayload struct {
 	DeletedID pulid.ID `json:"deletedId"`
+}
+
+type DeletePostPayload struct {
+	DeletedID pulid.ID `json:"deletedId"`
+}
+
+type GeneratePostInput struct {
+	// What the post is about, in the business's words.
+	Brief string `json:"brief"`
+	// One variant per channel, within its platform's limits.
+	ChannelIds []pulid.ID `json:"channelIds"`
+	// e.g. friendly, formal (chat models; the built-in provider ignores it).
+	Tone *string `json:"tone,omitempty"`
+	// e.g. en, es (chat models; the built-in provider writes in the brief's words).
+	Language *string `json:"language,omitempty"`
+	// Fill this DRAFT post with the variants (text and per-target text).
+	PostID *pulid.ID `json:"postId,omitempty"`
+}
+
+type GeneratedPost struct {
+	Variants []*PostVariant `json:"variants"`
+	// The knowledge-base passages the variants used.
+	Citations []*schematype.Citation `json:"citations"`
+	Model     string                 `json:"model"`
+	// The draft the variants were written into, when postId was given.
+	Post *ent.Post `json:"post,omitempty"`
 }
 
 type InviteMemberInput struct {
@@ -187,6 +233,29 @@ type Member struct {
 }
 
 func (Member) IsAuthor() {}
+
+type PostMediaInput struct {
+	// An uploaded file (uploadMedia).
+	MediaID *pulid.ID `json:"mediaId,omitempty"`
+	// Or a public http(s) URL of an image or video (never a private or loopback host).
+	URL *string `json:"url,omitempty"`
+}
+
+type PostTargetInput struct {
+	ChannelID pulid.ID `json:"channelId"`
+	// Replaces the post's text on this channel.
+	Text *string `json:"text,omitempty"`
+	// Platform options: `format` picks the post format (e.g. feed, photo; Instagram
+	// image, carousel, reel, story), the rest are the format's options.
+	Options map[string]any `json:"options,omitempty"`
+}
+
+type PostVariant struct {
+	ChannelID pulid.ID `json:"channelId"`
+	Platform  string   `json:"platform"`
+	Text      string   `json:"text"`
+	Hashtags  []string `json:"hashtags"`
+}
 
 // Changes the review policy; ratings left out keep their mode.
 type ReviewPolicyInput struct {
@@ -307,6 +376,20 @@ type UpdateMemberInput struct {
 	Role apikey.Role `json:"role"`
 }
 
+type UpdatePostInput struct {
+	Text *string `json:"text,omitempty"`
+	// Replaces the media.
+	Media []*PostMediaInput `json:"media,omitempty"`
+	// Replaces the targets.
+	Targets          []*PostTargetInput `json:"targets,omitempty"`
+	ScheduledAt      *time.Time         `json:"scheduledAt,omitempty"`
+	ClearScheduledAt *bool              `json:"clearScheduledAt,omitempty"`
+}
+
+type UpdatePublishingSettingsInput struct {
+	RequirePostApproval *bool `json:"requirePostApproval,omitempty"`
+}
+
 type UploadKnowledgeDocumentInput struct {
 	// A .txt, .md or .html file (UTF-8, at most 5 MB).
 	File graphql.Upload `json:"file"`
@@ -314,6 +397,15 @@ type UploadKnowledgeDocumentInput struct {
 	Title *string `json:"title,omitempty"`
 	// Defaults to the file's extension or content type.
 	Format *knowledgedocument.Format `json:"format,omitempty"`
+}
+
+type UploadedMedia struct {
+	ID       pulid.ID   `json:"id"`
+	URL      string     `json:"url"`
+	MimeType string     `json:"mimeType"`
+	Size     int        `json:"size"`
+	Kind     media.Kind `json:"kind"`
+	Media    *ent.Media `json:"media"`
 }
 
 // Who is asking.

@@ -107,6 +107,47 @@ func (ChannelSync) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Minute}}
 }
 
+// QueuePublish holds publishing jobs, so a burst of scheduled posts never
+// holds up replies.
+const QueuePublish = "publish"
+
+// PostPublish publishes one post target (core/publish). Generation is
+// the target's at queueing time: a job of an older generation
+// (unscheduled, rescheduled, retried since) does nothing.
+type PostPublish struct {
+	WorkspaceID string `json:"workspace_id"`
+	TargetID    string `json:"target_id"`
+	Generation  int    `json:"generation"`
+}
+
+// Kind implements river.JobArgs.
+func (PostPublish) Kind() string { return "post.publish" }
+
+// InsertOpts: unique per target and generation, on the publish queue.
+// Retries are bounded; each retry first asks the platform whether an
+// interrupted call already published (core/publish).
+func (PostPublish) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueuePublish, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// PostStatus polls a target whose platform publishes asynchronously
+// (Instagram containers, TikTok) until it is published or failed.
+type PostStatus struct {
+	WorkspaceID string `json:"workspace_id"`
+	TargetID    string `json:"target_id"`
+	Generation  int    `json:"generation"`
+	ExternalID  string `json:"external_id"`
+}
+
+// Kind implements river.JobArgs.
+func (PostStatus) Kind() string { return "post.status" }
+
+// InsertOpts: unique per target, generation and platform id; 12 checks
+// backing off (about two hours) before the target fails.
+func (PostStatus) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueuePublish, MaxAttempts: 12, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
 // ChannelSyncChannel runs a sync pass for one channel: right after it is
 // connected (its backfill), and when a platform notification does not say
 // which item changed.

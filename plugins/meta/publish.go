@@ -218,15 +218,13 @@ func (c *connector) publishInstagram(ctx context.Context, req *sdk.PublishReques
 	if err := c.graph(ctx, req.App, token, http.MethodPost, ig+"/media", nil, params, &container); err != nil {
 		return nil, err
 	}
-	if err := c.waitContainer(ctx, req, container.ID); err != nil {
-		if sdk.ClassOf(err) == sdk.ClassRetryable {
-			// The error makes the host retry; the result names the
-			// container for a host that prefers PublishStatus.
-			return &sdk.PublishResult{ExternalID: container.ID, State: sdk.PublishProcessing, Error: asSDKError(err)}, err
-		}
-		return nil, err
+	if container.ID == "" {
+		return nil, sdk.NewError(sdk.ClassPermanent, "", "Instagram answered without a container id")
 	}
-	return c.publishContainer(ctx, req.App, token, req.AccountID, container.ID)
+	// Instagram fetches and processes the media on its own time (a reel
+	// can take minutes): the host follows the container with
+	// PublishStatus, which publishes it once FINISHED. No call waits.
+	return &sdk.PublishResult{ExternalID: container.ID, State: sdk.PublishProcessing}, nil
 }
 
 type containerStatus struct {
@@ -244,9 +242,9 @@ func (c *connector) containerStatus(ctx context.Context, app sdk.App, token, id 
 	return &st, nil
 }
 
-// waitContainer polls a container until Instagram has fetched and
-// processed its media. Past the bound it gives up as retryable: the
-// container stays valid for 24 h and PublishStatus picks it up.
+// waitContainer polls a carousel item until Instagram has fetched and
+// processed its media (the carousel's container refuses unfinished
+// children). Past the bound it gives up as retryable.
 func (c *connector) waitContainer(ctx context.Context, req *sdk.PublishRequest, id string) error {
 	if id == "" {
 		return sdk.NewError(sdk.ClassPermanent, "", "Instagram answered without a container id")
@@ -296,12 +294,13 @@ func (c *connector) publishContainer(ctx context.Context, app sdk.App, token, ac
 	return res, nil
 }
 
-// PublishStatus reports on a post. On Instagram the id may be a container
-// that Publish gave up waiting for: once FINISHED it is published here, so
-// the host's status check completes the publication.
+// PublishStatus reports on a post. On Instagram the id is first the
+// container Publish created: once FINISHED it is published here (and the
+// media's id and permalink answered), so the host's status checks
+// complete the publication.
 func (c *connector) PublishStatus(ctx context.Context, req *sdk.PublishStatusRequest) (*sdk.PublishResult, error) {
 	if req.ExternalID == "" {
-		return nil, sdk.NewError(sdk.ClassPermanent, "", "no post id")
+		return c.lookup(ctx, req)
 	}
 	if req.Platform != PlatformInstagram {
 		return &sdk.PublishResult{ExternalID: req.ExternalID, State: sdk.PublishPublished, URL: facebookURL(req.ExternalID)}, nil
@@ -332,9 +331,64 @@ func (c *connector) PublishStatus(ctx context.Context, req *sdk.PublishStatusReq
 	}
 }
 
-func asSDKError(err error) *sdk.Error {
-	if e, ok := err.(*sdk.Error); ok {
-		return e
+// lookupLimit is how many recent posts a lookup reads: a host asks about
+// a publish it started minutes ago.
+const lookupLimit = 100
+
+// lookup finds a post whose publish was interrupted before its id was
+// known (a host killed mid-call): among the account's posts since Since —
+// a Page's published_posts, an Instagram account's media — the one whose
+// text is the post's. Meta takes no idempotency key, so the text is the
+// key: a post without text cannot be told apart and the lookup is
+// inconclusive (an error, never "not found").
+func (c *connector) lookup(ctx context.Context, req *sdk.PublishStatusRequest) (*sdk.PublishResult, error) {
+	if req.Post == nil || req.AccountID == "" {
+		return nil, sdk.NewError(sdk.ClassPermanent, "", "no post id, and no post and account to look it up by")
 	}
-	return sdk.NewError(sdk.ClassRetryable, "", "%v", err)
+	text := strings.TrimSpace(req.Post.Text)
+	if text == "" {
+		return nil, sdk.NewError(sdk.ClassPermanent, "", "a post without text cannot be looked up on %s", req.Platform)
+	}
+	var page struct {
+		Data []struct {
+			ID          string `json:"id"`
+			Message     string `json:"message"`
+			Caption     string `json:"caption"`
+			CreatedTime string `json:"created_time"`
+			Timestamp   string `json:"timestamp"`
+			Permalink   string `json:"permalink"`
+		} `json:"data"`
+	}
+	q := url.Values{"limit": {strconv.Itoa(lookupLimit)}}
+	edge := "/published_posts"
+	if req.Platform == PlatformInstagram {
+		edge = "/media"
+		q.Set("fields", "id,caption,timestamp,permalink")
+	} else {
+		q.Set("fields", "id,message,created_time")
+		if !req.Since.IsZero() {
+			q.Set("since", strconv.FormatInt(req.Since.Unix(), 10))
+		}
+	}
+	if err := c.graph(ctx, req.App, req.Credentials.AccessToken, http.MethodGet, url.PathEscape(req.AccountID)+edge, q, nil, &page); err != nil {
+		return nil, annotate(err, "look up recent posts")
+	}
+	for _, d := range page.Data {
+		body, at := d.Message, d.CreatedTime
+		if req.Platform == PlatformInstagram {
+			body, at = d.Caption, d.Timestamp
+		}
+		if strings.TrimSpace(body) != text {
+			continue
+		}
+		if t, err := time.Parse("2006-01-02T15:04:05-0700", at); err == nil && !req.Since.IsZero() && t.Before(req.Since) {
+			continue
+		}
+		res := &sdk.PublishResult{ExternalID: d.ID, State: sdk.PublishPublished, URL: d.Permalink}
+		if req.Platform != PlatformInstagram {
+			res.URL = facebookURL(d.ID)
+		}
+		return res, nil
+	}
+	return &sdk.PublishResult{State: sdk.PublishNotFound}, nil
 }

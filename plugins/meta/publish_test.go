@@ -2,6 +2,7 @@ package meta_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -116,10 +117,32 @@ func TestPublishInstagram(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
+	// publishIG publishes like the host: Publish creates the container and
+	// answers processing; PublishStatus publishes it once FINISHED.
+	publishIG := func(t *testing.T, b *testBundle, post sdk.Post) (*sdk.PublishResult, error) {
+		t.Helper()
+		before := len(byKind(b.sandbox.PublishedPosts(), "media"))
+		res, err := b.publish(meta.PlatformInstagram, post)
+		if err != nil {
+			return nil, err
+		}
+		require.Equal(t, sdk.PublishProcessing, res.State)
+		require.NotEmpty(t, res.ExternalID)
+		require.Len(t, byKind(b.sandbox.PublishedPosts(), "media"), before, "nothing is published before the container finishes")
+		status := &sdk.PublishStatusRequest{App: b.app, Credentials: b.igCreds(), AccountID: igID, Platform: meta.PlatformInstagram, ExternalID: res.ExternalID}
+		for range 20 {
+			st, err := b.conn.PublishStatus(ctx, status)
+			if err != nil || st.State != sdk.PublishProcessing {
+				return st, err
+			}
+		}
+		return nil, errors.New("still processing after 20 checks")
+	}
+
 	t.Run("image after the container finishes", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		res, err := b.publish(meta.PlatformInstagram, sdk.Post{Text: "caption", Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}})
+		res, err := publishIG(t, b, sdk.Post{Text: "caption", Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}})
 		require.NoError(t, err)
 		require.Equal(t, sdk.PublishPublished, res.State)
 		require.Equal(t, "https://www.instagram.com/p/"+res.ExternalID+"/", res.URL)
@@ -133,7 +156,7 @@ func TestPublishInstagram(t *testing.T) {
 	t.Run("carousel", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, err := b.publish(meta.PlatformInstagram, sdk.Post{Format: "carousel", Text: "two", Media: []sdk.Media{
+		_, err := publishIG(t, b, sdk.Post{Format: "carousel", Text: "two", Media: []sdk.Media{
 			{Type: "image", URL: "https://cdn.example.com/a.jpg"}, {Type: "video", URL: "https://cdn.example.com/b.mp4"}}})
 		require.NoError(t, err)
 		media := byKind(b.sandbox.PublishedPosts(), "media")
@@ -145,77 +168,63 @@ func TestPublishInstagram(t *testing.T) {
 	t.Run("reel", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, err := b.publish(meta.PlatformInstagram, sdk.Post{Format: "reel", Text: "watch", Media: []sdk.Media{{Type: "video", URL: "https://cdn.example.com/r.mp4"}}})
+		_, err := publishIG(t, b, sdk.Post{Format: "reel", Text: "watch", Media: []sdk.Media{{Type: "video", URL: "https://cdn.example.com/r.mp4"}}})
 		require.NoError(t, err)
 		media := byKind(b.sandbox.PublishedPosts(), "media")
 		require.Len(t, media, 1)
 		require.Equal(t, "REELS", media[0].MediaType)
 	})
 
-	t.Run("container error is permanent", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		b.sandbox.FailNextContainer("ERROR")
-		_, err := b.publish(meta.PlatformInstagram, sdk.Post{Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}})
-		require.ErrorIs(t, err, sdk.ErrPermanent)
-		require.Empty(t, byKind(b.sandbox.PublishedPosts(), "media"))
-	})
-
-	t.Run("still processing is retryable, then PublishStatus completes it", func(t *testing.T) {
+	t.Run("a long processing never blocks Publish; PublishStatus completes it", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, sandbox.WithContainerPolls(8))
 		res, err := b.publish(meta.PlatformInstagram, sdk.Post{Media: []sdk.Media{{Type: "video", URL: "https://cdn.example.com/r.mp4"}}})
-		require.ErrorIs(t, err, sdk.ErrRetryable)
-		require.NotNil(t, res)
+		require.NoError(t, err)
 		require.Equal(t, sdk.PublishProcessing, res.State)
-		require.Contains(t, err.Error(), res.ExternalID)
 
 		status := &sdk.PublishStatusRequest{App: b.app, Credentials: b.igCreds(), AccountID: igID, Platform: meta.PlatformInstagram, ExternalID: res.ExternalID}
-		st, err := b.conn.PublishStatus(ctx, status)
-		require.NoError(t, err)
-		require.Equal(t, sdk.PublishProcessing, st.State, "8 polls: 5 by Publish, this is the 6th")
-		for range 2 {
-			_, err = b.conn.PublishStatus(ctx, status)
+		for range 8 {
+			st, err := b.conn.PublishStatus(ctx, status)
 			require.NoError(t, err)
+			require.Equal(t, sdk.PublishProcessing, st.State)
 		}
-		st, err = b.conn.PublishStatus(ctx, status)
+		st, err := b.conn.PublishStatus(ctx, status)
 		require.NoError(t, err)
 		require.Equal(t, sdk.PublishPublished, st.State)
 		require.NotEqual(t, res.ExternalID, st.ExternalID, "the media id replaces the container id")
 
-		// The media id itself reads as published.
-		status.ExternalID = st.ExternalID
-		st2, err := b.conn.PublishStatus(ctx, status)
-		require.NoError(t, err)
-		require.Equal(t, sdk.PublishPublished, st2.State)
+		// The media id itself reads as published, and so does the container.
+		for _, id := range []string{st.ExternalID, res.ExternalID} {
+			status.ExternalID = id
+			st2, err := b.conn.PublishStatus(ctx, status)
+			require.NoError(t, err)
+			require.Equal(t, sdk.PublishPublished, st2.State)
+		}
 		require.Len(t, byKind(b.sandbox.PublishedPosts(), "media"), 1)
 	})
 
-	t.Run("failed container in PublishStatus", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, sandbox.WithContainerPolls(10))
-		b.sandbox.FailNextContainer("EXPIRED")
-		res, err := b.publish(meta.PlatformInstagram, sdk.Post{Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}})
-		require.ErrorIs(t, err, sdk.ErrRetryable)
-		status := &sdk.PublishStatusRequest{App: b.app, Credentials: b.igCreds(), AccountID: igID, Platform: meta.PlatformInstagram, ExternalID: res.ExternalID}
-		var st *sdk.PublishResult
-		for range 6 {
-			st, err = b.conn.PublishStatus(ctx, status)
+	for _, failure := range []string{"ERROR", "EXPIRED"} {
+		t.Run("container "+failure+" is a failed result", func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.sandbox.FailNextContainer(failure)
+			st, err := publishIG(t, b, sdk.Post{Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}})
 			require.NoError(t, err)
-		}
-		require.Equal(t, sdk.PublishFailed, st.State)
-		require.ErrorIs(t, st.Error, sdk.ErrPermanent)
-	})
+			require.Equal(t, sdk.PublishFailed, st.State)
+			require.ErrorIs(t, st.Error, sdk.ErrPermanent)
+			require.Empty(t, byKind(b.sandbox.PublishedPosts(), "media"))
+		})
+	}
 
 	t.Run("daily cap", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, sandbox.WithDailyPublishLimit(2))
 		post := sdk.Post{Media: []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}}
 		for range 2 {
-			_, err := b.publish(meta.PlatformInstagram, post)
+			_, err := publishIG(t, b, post)
 			require.NoError(t, err)
 		}
-		_, err := b.publish(meta.PlatformInstagram, post)
+		_, err := publishIG(t, b, post)
 		require.ErrorIs(t, err, sdk.ErrPermanent)
 		require.Contains(t, err.Error(), "publishing limit")
 	})
@@ -250,4 +259,52 @@ func TestPublishStatusFacebook(t *testing.T) {
 	st, err := meta.New().PublishStatus(context.Background(), &sdk.PublishStatusRequest{Platform: meta.PlatformFacebook, ExternalID: "1_2"})
 	require.NoError(t, err)
 	require.Equal(t, &sdk.PublishResult{ExternalID: "1_2", State: sdk.PublishPublished, URL: "https://facebook.com/1_2"}, st)
+}
+
+// An interrupted publish is looked up by text since the time it started:
+// found once published, not found before (safe to publish), never matched
+// to an older post or another text.
+func TestPublishStatusLookup(t *testing.T) {
+	t.Parallel()
+	for _, platform := range []string{meta.PlatformFacebook, meta.PlatformInstagram} {
+		t.Run(platform, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			creds, account := b.fbCreds(), pageID
+			post := sdk.Post{Text: "Autumn menu is here"}
+			if platform == meta.PlatformInstagram {
+				creds, account = b.igCreds(), igID
+				post.Media = []sdk.Media{{Type: "image", URL: "https://cdn.example.com/a.jpg"}}
+			}
+			lookup := func(p sdk.Post, since time.Time) (*sdk.PublishResult, error) {
+				return b.conn.PublishStatus(context.Background(), &sdk.PublishStatusRequest{App: b.app, Credentials: creds,
+					AccountID: account, Platform: platform, IdempotencyKey: "ptg_1", Post: &p, Since: since})
+			}
+			since := time.Now().Add(-time.Minute)
+			res, err := lookup(post, since)
+			require.NoError(t, err)
+			require.Equal(t, sdk.PublishNotFound, res.State)
+
+			pub, err := b.publish(platform, post)
+			require.NoError(t, err)
+			for pub.State == sdk.PublishProcessing { // Instagram: the container is published by PublishStatus
+				pub, err = b.conn.PublishStatus(context.Background(), &sdk.PublishStatusRequest{App: b.app, Credentials: creds,
+					AccountID: account, Platform: platform, ExternalID: pub.ExternalID})
+				require.NoError(t, err)
+			}
+			res, err = lookup(post, since)
+			require.NoError(t, err)
+			require.Equal(t, sdk.PublishPublished, res.State)
+			require.Equal(t, pub.ExternalID, res.ExternalID)
+
+			other := post
+			other.Text = "Winter menu"
+			res, err = lookup(other, since)
+			require.NoError(t, err)
+			require.Equal(t, sdk.PublishNotFound, res.State)
+
+			_, err = lookup(sdk.Post{}, since)
+			require.Error(t, err, "a post without text cannot be looked up: inconclusive, not not-found")
+		})
+	}
 }

@@ -10,3 +10,14 @@ type Attachment struct {
 	ExternalID string `json:"externalId,omitempty"`
 	Name       string `json:"name,omitempty"`
 }
+
+// PostMedia is one image or video of a post: an uploaded file of the
+// media store (MediaID) or an external public URL.
+type PostMedia struct {
+	MediaID  string `json:"media_id,omitempty"`
+	URL      string `json:"url,omitempty"`
+	Kind     string `json:"kind"`
+	MimeType string `json:"mime_type,omitempty"`
+	// Size in bytes; 0 when unknown (external URLs).
+	Size int64 `json:"size,omitempty"`
+}

@@ -113,6 +113,7 @@ type container struct {
 type failure struct {
 	status, code, subcode int
 	message               string
+	retryAfter            time.Duration
 }
 
 type seenKey struct{ account, user string }
@@ -123,6 +124,7 @@ type Server struct {
 	containerPolls int
 	dailyLimit     int
 	appSecret      string
+	publishDelay   time.Duration
 
 	mu          sync.Mutex
 	changed     chan struct{}
@@ -270,7 +272,16 @@ func (s *Server) FailNext(n, httpStatus, code, subcode int, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
-		s.failures = append(s.failures, failure{httpStatus, code, subcode, message})
+		s.failures = append(s.failures, failure{httpStatus, code, subcode, message, 0})
+	}
+}
+
+// FailNextRetryAfter is FailNext with a Retry-After header (seconds).
+func (s *Server) FailNextRetryAfter(n, httpStatus, code int, message string, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failures = append(s.failures, failure{httpStatus, code, 0, message, retryAfter})
 	}
 }
 
@@ -347,14 +358,18 @@ func numericID() string {
 var versionPrefix = regexp.MustCompile(`^/v\d+(\.\d+)?(/|$)`)
 
 type graphErr struct {
-	status  int
-	code    int
-	subcode int
-	msg     string
-	typ     string
+	status     int
+	code       int
+	subcode    int
+	msg        string
+	typ        string
+	retryAfter time.Duration
 }
 
 func (e *graphErr) write(w http.ResponseWriter) {
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.retryAfter.Seconds())))
+	}
 	typ := e.typ
 	if typ == "" {
 		typ = "OAuthException"
@@ -442,25 +457,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		badParam("could not parse the request body").write(w)
 		return
 	}
+	out, gerr, delay, written := s.handle(w, r, path, p)
+	if written {
+		return
+	}
+	if delay > 0 {
+		// A slow platform (SlowPublish): the post exists, the answer is
+		// late. A client that gives up (or dies) gets nothing.
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if gerr != nil {
+		gerr.write(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handle serves one Graph request under the lock. written reports a
+// response it wrote itself (the user-token endpoints).
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, path string, p map[string]string) (out any, gerr *graphErr, delay time.Duration, written bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests++
 	if len(s.failures) > 0 {
 		f := s.failures[0]
 		s.failures = s.failures[1:]
-		(&graphErr{status: f.status, code: f.code, subcode: f.subcode, msg: f.message}).write(w)
-		return
+		return nil, &graphErr{status: f.status, code: f.code, subcode: f.subcode, msg: f.message, retryAfter: f.retryAfter}, 0, false
 	}
 	if s.serveUser(w, r, path, p) {
-		return // the login dialog, the token endpoint, user-token calls
+		return nil, nil, 0, true // the login dialog, the token endpoint, user-token calls
 	}
 	acct, gerr := s.auth(token(r, p))
 	if gerr == nil && s.appSecret != "" && !sdk.VerifyHMACSHA256Hex([]byte(s.appSecret), []byte(token(r, p)), p["appsecret_proof"]) {
 		gerr = badParam("Invalid appsecret_proof provided in the API argument")
 	}
 	if gerr != nil {
-		gerr.write(w)
-		return
+		return nil, gerr, 0, false
 	}
 	segs := strings.Split(path, "/")
 	out, gerr, done := s.serveExtra(acct, r.Method, segs, p)
@@ -468,20 +506,77 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case done: // profiles, post context, subscribed_apps
 	case r.Method == http.MethodGet && len(segs) == 1:
 		out, gerr = s.getNode(acct, segs[0], p)
+	case r.Method == http.MethodGet && len(segs) == 2:
+		out, gerr = s.getEdge(acct, segs[0], segs[1], p)
 	case r.Method == http.MethodDelete && path == "me/permissions":
 		delete(s.tokens, token(r, p))
 		s.revoked[token(r, p)] = true
 		out = map[string]bool{"success": true}
 	case r.Method == http.MethodPost && len(segs) == 2:
+		before := len(s.published)
 		out, gerr = s.post(acct, segs[0], segs[1], p)
+		if gerr == nil && s.publishDelay > 0 && len(s.published) > before && segs[1] != "media" {
+			delay = s.publishDelay
+		}
 	default:
 		gerr = &graphErr{status: http.StatusBadRequest, code: 100, msg: fmt.Sprintf("Unsupported %s request: %s", r.Method, path), typ: "GraphMethodException"}
 	}
-	if gerr != nil {
-		gerr.write(w)
-		return
+	return out, gerr, delay, false
+}
+
+// SlowPublish makes every publishing call (feed, photos, videos,
+// media_publish) answer d after the post is created, as a platform that
+// is slow to answer: a host killed meanwhile never learns the post's id.
+// Zero turns it off.
+func (s *Server) SlowPublish(d time.Duration) {
+	s.mu.Lock()
+	s.publishDelay = d
+	s.mu.Unlock()
+}
+
+// graphTime is the Graph API's time format.
+const graphTime = "2006-01-02T15:04:05-0700"
+
+// getEdge serves the lists the connector reads back: a Page's
+// published_posts (or feed) and an Instagram account's media, newest
+// first, with since (unix seconds) honoured on Pages.
+func (s *Server) getEdge(acct *account, node, edge string, p map[string]string) (any, *graphErr) {
+	if node == "me" {
+		node = acct.id
 	}
-	writeJSON(w, http.StatusOK, out)
+	if node != acct.id {
+		return nil, &graphErr{status: http.StatusBadRequest, code: 200, msg: "(#200) the token cannot read this account"}
+	}
+	var since time.Time
+	if v := p["since"]; v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, badParam("since must be a unix time")
+		}
+		since = time.Unix(n, 0)
+	}
+	data := []map[string]string{}
+	for i := len(s.published) - 1; i >= 0; i-- {
+		pub := s.published[i]
+		if pub.AccountID != acct.id || !pub.Published || pub.At.Before(since) {
+			continue
+		}
+		switch {
+		case !acct.instagram && (edge == "published_posts" || edge == "feed") && pub.Kind != "container" && pub.Kind != "media":
+			id := pub.ID
+			if pub.Kind != "feed" {
+				id = acct.id + "_" + pub.ID
+			}
+			data = append(data, map[string]string{"id": id, "message": pub.Message, "created_time": pub.At.UTC().Format(graphTime)})
+		case acct.instagram && edge == "media" && pub.Kind == "media":
+			data = append(data, map[string]string{"id": pub.ID, "caption": pub.Message, "timestamp": pub.At.UTC().Format(graphTime),
+				"permalink": "https://www.instagram.com/p/" + pub.ID + "/"})
+		}
+	}
+	if !acct.instagram && edge != "published_posts" && edge != "feed" || acct.instagram && edge != "media" {
+		return nil, badParam(fmt.Sprintf("Unsupported get request: /%s/%s", node, edge))
+	}
+	return map[string]any{"data": data}, nil
 }
 
 func (s *Server) auth(tok string) (*account, *graphErr) {

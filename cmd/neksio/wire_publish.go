@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/media"
+	"github.com/neksio/neksio/core/publish"
+	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/jobs"
+)
+
+// Publishing: the media store, posts, approval and the publishing jobs
+// (docs/publishing.md). It runs after the agent's wiring, whose
+// knowledge base and provider it uses for generatePost.
+func init() { wirings = append(wirings, wirePublish) }
+
+func wirePublish(ctx context.Context, a *App) error {
+	getenv := a.Cfg.Getenv
+	bucket, err := media.OpenBucket(ctx, getenv("NEKSIO_MEDIA_BUCKET"), a.Cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.OnClose = append(a.OnClose, func() { _ = bucket.Close() })
+	key, err := a.Channels.Box.DeriveKey("neksio media url signing v1")
+	if err != nil {
+		return err
+	}
+	ttl := media.DefaultURLTTL
+	if v := getenv("NEKSIO_MEDIA_URL_TTL"); v != "" {
+		if ttl, err = time.ParseDuration(v); err != nil || ttl < time.Minute {
+			return fmt.Errorf("NEKSIO_MEDIA_URL_TTL: want a duration of at least 1m, e.g. 24h")
+		}
+	}
+	ms := &media.Service{
+		Ent:       func(context.Context) *ent.Client { return a.Store.Ent },
+		Bucket:    bucket,
+		SignKey:   key,
+		PublicURL: a.Cfg.PublicURL,
+		URLTTL:    ttl,
+		Log:       a.Log.With("component", "media"),
+	}
+	var provider ai.Provider
+	if a.GraphDeps.Agent != nil {
+		provider = a.GraphDeps.Agent.Provider
+	}
+	ps := &publish.Service{Store: a.Store, Connectors: a.Connectors, Channels: a.Channels, Media: ms,
+		Knowledge: a.GraphDeps.Knowledge, Provider: provider, Log: a.Log.With("component", "publish")}
+	if a.Cfg.PublicURL != "" && !ms.PublicHost() {
+		a.Log.Warn("NEKSIO_PUBLIC_URL is not a public host: platforms cannot fetch uploaded media from it "+
+			"(only connectors with allow_private_media_urls, i.e. emulators, may publish them)", "public_url", a.Cfg.PublicURL)
+	}
+	// The River client is built after the wirings.
+	a.OnStart = append(a.OnStart, func(context.Context) error { ps.Jobs = a.River; return nil })
+	a.Inbox.OnPublish = ps.Hook()
+	jobs.RegisterPublish(a.Workers, ps)
+	a.GraphDeps.Publish = ps
+	a.GraphDeps.Media = ms
+	a.Mounts = append(a.Mounts, func(mux *http.ServeMux) {
+		mux.Handle("GET /media/{id}", ms)
+	})
+	return nil
+}
