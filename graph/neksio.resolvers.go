@@ -17,9 +17,54 @@ import (
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/ent/schema/schematype"
 	"github.com/neksio/neksio/graph/generated"
 	"github.com/neksio/neksio/graph/model"
 )
+
+// URL is the resolver for the url field.
+func (r *attachmentResolver) URL(ctx context.Context, obj *schematype.Attachment) (*string, error) {
+	if obj.MediaID != "" && r.deps.Media != nil {
+		u := r.deps.Media.URL(pulid.ID(obj.MediaID))
+		return &u, nil
+	}
+	if obj.URL == "" {
+		return nil, nil
+	}
+	return &obj.URL, nil
+}
+
+// Media is the resolver for the media field.
+func (r *attachmentResolver) Media(ctx context.Context, obj *schematype.Attachment) (*ent.Media, error) {
+	if obj.MediaID == "" {
+		return nil, nil
+	}
+	m, err := r.deps.Store.Ent.Media.Get(ctx, pulid.ID(obj.MediaID))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// Status is the resolver for the status field.
+func (r *attachmentResolver) Status(ctx context.Context, obj *schematype.Attachment) (*model.AttachmentStatus, error) {
+	if obj.Status == "" {
+		return nil, nil
+	}
+	st := model.AttachmentStatus(obj.Status)
+	if !st.IsValid() {
+		return nil, nil
+	}
+	return &st, nil
+}
+
+// Error is the resolver for the error field.
+func (r *attachmentResolver) Error(ctx context.Context, obj *schematype.Attachment) (*string, error) {
+	if obj.Error == "" {
+		return nil, nil
+	}
+	return &obj.Error, nil
+}
 
 // Hidden is the resolver for the hidden field.
 func (r *messageResolver) Hidden(ctx context.Context, obj *ent.Message) (bool, error) {
@@ -107,7 +152,7 @@ func (r *mutationResolver) SendReply(ctx context.Context, input model.SendReplyI
 		mode = inbox.ReplyMode(strings.ToLower(string(*input.Mode)))
 	}
 	return r.deps.Inbox.SendReply(ctx, inbox.Reply{ConversationID: input.ConversationID, Text: deref(input.Text), Mode: mode,
-		InReplyTo: deref(input.InReplyToID), CannedReply: deref(input.CannedReplyID)})
+		InReplyTo: deref(input.InReplyToID), CannedReply: deref(input.CannedReplyID), Attachments: input.Attachments})
 }
 
 // DeleteReviewReply is the resolver for the deleteReviewReply field.
@@ -151,7 +196,13 @@ func (r *queryResolver) Connectors(ctx context.Context) ([]*model.ConnectorInfo,
 	return r.deps.Connectors(), nil
 }
 
+// Attachment returns generated.AttachmentResolver implementation.
+func (r *Resolver) Attachment() generated.AttachmentResolver { return &attachmentResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+type (
+	attachmentResolver struct{ *Resolver }
+	mutationResolver   struct{ *Resolver }
+)

@@ -60,6 +60,7 @@ func Register(ws *river.Workers, d Deps) {
 	river.AddWorker(ws, &ChannelSyncChannelWorker{Inbox: d.Inbox})
 	river.AddWorker(ws, &ContactLookupWorker{Inbox: d.Inbox})
 	river.AddWorker(ws, &ConversationLookupWorker{Inbox: d.Inbox})
+	river.AddWorker(ws, &MediaFetchWorker{Inbox: d.Inbox})
 	if d.Channels != nil {
 		river.AddWorker(ws, &ChannelRefreshWorker{Channels: d.Channels})
 	}

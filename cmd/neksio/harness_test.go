@@ -65,6 +65,8 @@ type env struct {
 	// WhatsAppURL is the emulator's base URL.
 	WhatsAppURL string
 	Meta        *metasandbox.Server
+	// MetaURL is the Meta emulator's base URL.
+	MetaURL string
 	// WAChannel is the ID of the connected WhatsApp channel.
 	WAChannel string
 	client    *http.Client
@@ -144,12 +146,14 @@ func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
 			"NEKSIO_META_VERIFY_TOKEN=" + testMetaVerify,
 			"NEKSIO_META_API_BASE_URL=" + metaSrv.URL,
 			"NEKSIO_META_ALLOW_PRIVATE_MEDIA_URLS=true",
+			"NEKSIO_WHATSAPP_ALLOW_PRIVATE_MEDIA_URLS=true",
 		}, ec.extraEnviron...),
 	}
 	dev := true
 	cfg.Dev = &dev
 	// The server's address is known before it is built: it is the public
-	// URL platforms redirect browsers back to.
+	// URL platforms redirect browsers back to and fetch media from (a test
+	// may set another with withPublicURL).
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	cfg.PublicURL = "http://" + ln.Addr().String()
@@ -179,7 +183,7 @@ func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	e := &env{t: t, App: app, URL: srv.URL, WhatsApp: wa, WhatsAppURL: waSrv.URL, Meta: meta, client: srv.Client()}
+	e := &env{t: t, App: app, URL: srv.URL, WhatsApp: wa, WhatsAppURL: waSrv.URL, Meta: meta, MetaURL: metaSrv.URL, client: srv.Client()}
 	e.Workspace, e.Key = e.newWorkspace(t, "Acme Coffee")
 	if !ec.noWAChannel {
 		data := e.gql(t, `mutation($in: ConnectChannelInput!) { connectChannel(input: $in) { id status platform } }`,

@@ -337,6 +337,9 @@ func (s *Service) sendRequest(ctx context.Context, msg *ent.Message, conv *ent.C
 		if msg.Type == TypeTemplate {
 			templateRequest(msg, req)
 		}
+		if se := s.sendAttachments(msg, req); se != nil {
+			return nil, se
+		}
 	case conversation.KindReview:
 		req.Kind = sdk.SendReviewReply
 		req.RecipientID = conv.ThreadID

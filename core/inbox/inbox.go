@@ -16,6 +16,7 @@ import (
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/event"
+	"github.com/neksio/neksio/core/media"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
@@ -23,6 +24,7 @@ import (
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/ent/schema/schematype"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/jobs/jobargs"
 	"github.com/neksio/neksio/plugins/sdk"
@@ -58,6 +60,12 @@ type Service struct {
 	// human-agent window (Meta's HUMAN_AGENT tag,
 	// NEKSIO_META_HUMAN_AGENT_TAG); nil: none does.
 	HumanAgentAllowed func(connector string) bool
+	// Media is the media store: replies' attachments and customers' files
+	// (media.go); nil: replies carry no files and nothing is fetched.
+	Media *media.Service
+	// MediaFetchMaxBytes bounds a customer's file fetched from a platform
+	// (DefaultMediaFetchMaxBytes when zero).
+	MediaFetchMaxBytes int64
 
 	templates templateCache
 }
@@ -231,6 +239,8 @@ type Reply struct {
 	// CannedReply sends a canned reply, its variables filled in for this
 	// conversation, instead of Text.
 	CannedReply pulid.ID
+	// Attachments are files of the media store (uploadMedia) to send.
+	Attachments []pulid.ID
 }
 
 // SendReply stores an outbound message and queues its delivery in the same
@@ -264,8 +274,8 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	if r.CannedReply != "" && text != "" {
 		return nil, apperr.Invalid("text", "give text or cannedReplyId, not both")
 	}
-	if text == "" && r.CannedReply == "" {
-		return nil, apperr.Invalid("text", "text is required")
+	if text == "" && r.CannedReply == "" && len(r.Attachments) == 0 {
+		return nil, apperr.Invalid("text", "text is required (or attachments)")
 	}
 	if r.AuthorKind == "" {
 		r.AuthorKind = message.AuthorKindAgent
@@ -293,6 +303,12 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	}
 	if err := s.checkReply(ctx, tx.Ent, conv, text); err != nil {
 		return nil, err
+	}
+	var atts []schematype.Attachment
+	if len(r.Attachments) > 0 {
+		if atts, err = s.replyAttachments(ctx, tx, conv, r.Attachments); err != nil {
+			return nil, err
+		}
 	}
 	if !r.Draft {
 		// Refused here, before anything is queued, rather than by the
@@ -336,6 +352,12 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 		SetSentAt(now)
 	if mode != "" {
 		create.SetMetadata(map[string]string{"reply_mode": string(mode)})
+	}
+	if len(atts) > 0 {
+		create.SetAttachments(atts)
+		if text == "" {
+			create.SetType(atts[0].Type)
+		}
 	}
 	if replyTo != "" {
 		create.SetReplyToExternalID(replyTo)

@@ -270,10 +270,16 @@ type ReviewPolicyInput struct {
 
 type SendReplyInput struct {
 	ConversationID pulid.ID `json:"conversationId"`
-	// Required unless cannedReplyId is given. At most 10,000 characters, and what the
-	// platform takes (Google reviews: 4,096 bytes of UTF-8); longer answers
-	// BAD_USER_INPUT before anything is queued.
+	// Required unless cannedReplyId or attachments are given. At most 10,000
+	// characters, and what the platform takes (Google reviews: 4,096 bytes of
+	// UTF-8); longer answers BAD_USER_INPUT before anything is queued.
 	Text *string `json:"text,omitempty"`
+	// Files from uploadMedia (med_…) to send with the reply, in direct
+	// conversations: images, videos, audio and documents where the platform
+	// takes them (WhatsApp and Messenger: one per message). Their kind, type and
+	// size are checked against the platform's limits before anything is queued
+	// (BAD_USER_INPUT naming the limit); another workspace's file is NOT_FOUND.
+	Attachments []pulid.ID `json:"attachments,omitempty"`
 	// Send this canned reply, its variables filled in for the conversation (instead of text).
 	CannedReplyID *pulid.ID `json:"cannedReplyId,omitempty"`
 	// Comment threads only; PUBLIC by default.
@@ -423,6 +429,67 @@ type Viewer struct {
 type WorkspaceMembership struct {
 	Workspace *ent.Workspace `json:"workspace"`
 	Role      apikey.Role    `json:"role"`
+}
+
+// Where a customer's file is on its way into Neksio's media store.
+type AttachmentStatus string
+
+const (
+	// Being fetched from the platform (retried after a failure, which error shows).
+	AttachmentStatusPending AttachmentStatus = "PENDING"
+	// In the media store: url is a signed Neksio link.
+	AttachmentStatusStored AttachmentStatus = "STORED"
+	// Not fetched, for good (too large, an unsupported type, expired at the platform, a private address): see error.
+	AttachmentStatusFailed AttachmentStatus = "FAILED"
+)
+
+var AllAttachmentStatus = []AttachmentStatus{
+	AttachmentStatusPending,
+	AttachmentStatusStored,
+	AttachmentStatusFailed,
+}
+
+func (e AttachmentStatus) IsValid() bool {
+	switch e {
+	case AttachmentStatusPending, AttachmentStatusStored, AttachmentStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e AttachmentStatus) String() string {
+	return string(e)
+}
+
+func (e *AttachmentStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AttachmentStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AttachmentStatus", str)
+	}
+	return nil
+}
+
+func (e AttachmentStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AttachmentStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AttachmentStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // How the viewer authenticated.

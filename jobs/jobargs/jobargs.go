@@ -216,3 +216,21 @@ func (ChannelPruneAuthorizations) Kind() string { return "channel.prune_authoriz
 func (ChannelPruneAuthorizations) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Minute}}
 }
+
+// MediaFetch downloads one attachment of an inbound message through its
+// channel's connector into the media store.
+type MediaFetch struct {
+	WorkspaceID string `json:"workspace_id"`
+	MessageID   string `json:"message_id"`
+	Index       int    `json:"index"`
+}
+
+// Kind implements river.JobArgs.
+func (MediaFetch) Kind() string { return "media.fetch" }
+
+// InsertOpts: one fetch per attachment at a time; a bounded number of
+// runs (backing off over about ten minutes) before the attachment is
+// marked failed.
+func (MediaFetch) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 8, UniqueOpts: uniqueWhileQueued}
+}
