@@ -131,6 +131,17 @@ func TestWhatsAppImageOutAndIn(t *testing.T) {
 		require.Equal(t, "image/png", h.Get("Content-Type"))
 		require.Equal(t, img, body, "the link the platform fetches serves the file")
 
+		// A document goes as one, named.
+		pdf := []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+		r = e.replyFiles(t, e.Key, conv, "", e.uploaded(t, e.Key, "menu.pdf", pdf))
+		require.Empty(t, r.Errors, "%+v", r.Errors)
+		require.Equal(t, "document", dig(r.Data, "sendReply", "attachments", 0, "type"))
+		e.waitJobs(t)
+		sent = e.WhatsApp.Sent()
+		require.Len(t, sent, 2)
+		require.Equal(t, "document", sent[1].Media.Type)
+		require.Equal(t, "menu.pdf", sent[1].Media.Filename)
+
 		// Refused before anything is stored or sent: a type WhatsApp does
 		// not take as an image, a file over its size, two files, another
 		// workspace's file, and a comment thread.
@@ -150,7 +161,7 @@ func TestWhatsAppImageOutAndIn(t *testing.T) {
 		otherID := e.uploaded(t, otherKey, "c.png", pngBytes(t))
 		require.Equal(t, "NOT_FOUND", e.replyFiles(t, e.Key, conv, "", otherID).Code())
 		require.Equal(t, outbound, e.countOutbound(t))
-		require.Len(t, e.WhatsApp.Sent(), 1)
+		require.Len(t, e.WhatsApp.Sent(), 2)
 
 		// In: the first download fails (WhatsApp down), the retry stores it.
 		mediaID := e.WhatsApp.AddMedia(testWAPhoneID, img, "image/png")
@@ -224,6 +235,13 @@ func TestMessengerImageOutAndIn(t *testing.T) {
 		status, _, body := fetch(t, att.AttachmentURL)
 		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, img, body)
+
+		// Instagram takes no documents.
+		require.Equal(t, http.StatusOK, e.metaWebhook(t, metasandbox.InstagramDM(testIGID, "igsid-5", "menu?")))
+		pdf := []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+		r = e.replyFiles(t, e.Key, e.conversationOf(t, "igsid-5"), "", e.uploaded(t, e.Key, "menu.pdf", pdf))
+		require.Equal(t, "BAD_USER_INPUT", r.Code())
+		require.Contains(t, r.Errors[0].Message, "instagram takes image, video, audio attachments, not document")
 
 		// In: the customer's photo, then a file whose CDN link expired.
 		cdn := e.Meta.AddAttachment(img, "image/png")
