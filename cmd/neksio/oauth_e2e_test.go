@@ -469,6 +469,7 @@ func TestOAuthStateAttacks(t *testing.T) {
 		r = e.authorization(t, e.Key, id)
 		require.Equal(t, "FAILED", dig(r.Data, "channelAuthorization", "status"))
 		require.Contains(t, dig(r.Data, "channelAuthorization", "error"), "the platform refused the code")
+		require.Equal(t, "100/36009", dig(r.Data, "channelAuthorization", "errorCode"), "Meta's code for an unknown code")
 		require.Equal(t, "BAD_USER_INPUT", e.connectAuthorized(t, e.Key, id, testPageID).Code())
 		grants, channels := e.grantsAndChannels(t)
 		require.Equal(t, 1, grants, "only the one granted authorization holds a grant")
