@@ -22,6 +22,7 @@ import (
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/invite"
@@ -59,6 +60,8 @@ type Client struct {
 	CannedReply *CannedReplyClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
+	// ChannelAuthorization is the client for interacting with the ChannelAuthorization builders.
+	ChannelAuthorization *ChannelAuthorizationClient
 	// Contact is the client for interacting with the Contact builders.
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
@@ -112,6 +115,7 @@ func (c *Client) init() {
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.CannedReply = NewCannedReplyClient(c.config)
 	c.Channel = NewChannelClient(c.config)
+	c.ChannelAuthorization = NewChannelAuthorizationClient(c.config)
 	c.Contact = NewContactClient(c.config)
 	c.Conversation = NewConversationClient(c.config)
 	c.Invite = NewInviteClient(c.config)
@@ -220,32 +224,33 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:                ctx,
-		config:             cfg,
-		APIKey:             NewAPIKeyClient(cfg),
-		AgentRun:           NewAgentRunClient(cfg),
-		AgentSettings:      NewAgentSettingsClient(cfg),
-		AuditLog:           NewAuditLogClient(cfg),
-		CannedReply:        NewCannedReplyClient(cfg),
-		Channel:            NewChannelClient(cfg),
-		Contact:            NewContactClient(cfg),
-		Conversation:       NewConversationClient(cfg),
-		Invite:             NewInviteClient(cfg),
-		KeyFingerprint:     NewKeyFingerprintClient(cfg),
-		KnowledgeChunk:     NewKnowledgeChunkClient(cfg),
-		KnowledgeDocument:  NewKnowledgeDocumentClient(cfg),
-		Label:              NewLabelClient(cfg),
-		Media:              NewMediaClient(cfg),
-		Membership:         NewMembershipClient(cfg),
-		Message:            NewMessageClient(cfg),
-		PendingStatus:      NewPendingStatusClient(cfg),
-		Post:               NewPostClient(cfg),
-		PostEvent:          NewPostEventClient(cfg),
-		PostTarget:         NewPostTargetClient(cfg),
-		PublishingSettings: NewPublishingSettingsClient(cfg),
-		Session:            NewSessionClient(cfg),
-		User:               NewUserClient(cfg),
-		Workspace:          NewWorkspaceClient(cfg),
+		ctx:                  ctx,
+		config:               cfg,
+		APIKey:               NewAPIKeyClient(cfg),
+		AgentRun:             NewAgentRunClient(cfg),
+		AgentSettings:        NewAgentSettingsClient(cfg),
+		AuditLog:             NewAuditLogClient(cfg),
+		CannedReply:          NewCannedReplyClient(cfg),
+		Channel:              NewChannelClient(cfg),
+		ChannelAuthorization: NewChannelAuthorizationClient(cfg),
+		Contact:              NewContactClient(cfg),
+		Conversation:         NewConversationClient(cfg),
+		Invite:               NewInviteClient(cfg),
+		KeyFingerprint:       NewKeyFingerprintClient(cfg),
+		KnowledgeChunk:       NewKnowledgeChunkClient(cfg),
+		KnowledgeDocument:    NewKnowledgeDocumentClient(cfg),
+		Label:                NewLabelClient(cfg),
+		Media:                NewMediaClient(cfg),
+		Membership:           NewMembershipClient(cfg),
+		Message:              NewMessageClient(cfg),
+		PendingStatus:        NewPendingStatusClient(cfg),
+		Post:                 NewPostClient(cfg),
+		PostEvent:            NewPostEventClient(cfg),
+		PostTarget:           NewPostTargetClient(cfg),
+		PublishingSettings:   NewPublishingSettingsClient(cfg),
+		Session:              NewSessionClient(cfg),
+		User:                 NewUserClient(cfg),
+		Workspace:            NewWorkspaceClient(cfg),
 	}, nil
 }
 
@@ -263,32 +268,33 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:                ctx,
-		config:             cfg,
-		APIKey:             NewAPIKeyClient(cfg),
-		AgentRun:           NewAgentRunClient(cfg),
-		AgentSettings:      NewAgentSettingsClient(cfg),
-		AuditLog:           NewAuditLogClient(cfg),
-		CannedReply:        NewCannedReplyClient(cfg),
-		Channel:            NewChannelClient(cfg),
-		Contact:            NewContactClient(cfg),
-		Conversation:       NewConversationClient(cfg),
-		Invite:             NewInviteClient(cfg),
-		KeyFingerprint:     NewKeyFingerprintClient(cfg),
-		KnowledgeChunk:     NewKnowledgeChunkClient(cfg),
-		KnowledgeDocument:  NewKnowledgeDocumentClient(cfg),
-		Label:              NewLabelClient(cfg),
-		Media:              NewMediaClient(cfg),
-		Membership:         NewMembershipClient(cfg),
-		Message:            NewMessageClient(cfg),
-		PendingStatus:      NewPendingStatusClient(cfg),
-		Post:               NewPostClient(cfg),
-		PostEvent:          NewPostEventClient(cfg),
-		PostTarget:         NewPostTargetClient(cfg),
-		PublishingSettings: NewPublishingSettingsClient(cfg),
-		Session:            NewSessionClient(cfg),
-		User:               NewUserClient(cfg),
-		Workspace:          NewWorkspaceClient(cfg),
+		ctx:                  ctx,
+		config:               cfg,
+		APIKey:               NewAPIKeyClient(cfg),
+		AgentRun:             NewAgentRunClient(cfg),
+		AgentSettings:        NewAgentSettingsClient(cfg),
+		AuditLog:             NewAuditLogClient(cfg),
+		CannedReply:          NewCannedReplyClient(cfg),
+		Channel:              NewChannelClient(cfg),
+		ChannelAuthorization: NewChannelAuthorizationClient(cfg),
+		Contact:              NewContactClient(cfg),
+		Conversation:         NewConversationClient(cfg),
+		Invite:               NewInviteClient(cfg),
+		KeyFingerprint:       NewKeyFingerprintClient(cfg),
+		KnowledgeChunk:       NewKnowledgeChunkClient(cfg),
+		KnowledgeDocument:    NewKnowledgeDocumentClient(cfg),
+		Label:                NewLabelClient(cfg),
+		Media:                NewMediaClient(cfg),
+		Membership:           NewMembershipClient(cfg),
+		Message:              NewMessageClient(cfg),
+		PendingStatus:        NewPendingStatusClient(cfg),
+		Post:                 NewPostClient(cfg),
+		PostEvent:            NewPostEventClient(cfg),
+		PostTarget:           NewPostTargetClient(cfg),
+		PublishingSettings:   NewPublishingSettingsClient(cfg),
+		Session:              NewSessionClient(cfg),
+		User:                 NewUserClient(cfg),
+		Workspace:            NewWorkspaceClient(cfg),
 	}, nil
 }
 
@@ -319,10 +325,10 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.CannedReply, c.Channel,
-		c.Contact, c.Conversation, c.Invite, c.KeyFingerprint, c.KnowledgeChunk,
-		c.KnowledgeDocument, c.Label, c.Media, c.Membership, c.Message,
-		c.PendingStatus, c.Post, c.PostEvent, c.PostTarget, c.PublishingSettings,
-		c.Session, c.User, c.Workspace,
+		c.ChannelAuthorization, c.Contact, c.Conversation, c.Invite, c.KeyFingerprint,
+		c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media, c.Membership,
+		c.Message, c.PendingStatus, c.Post, c.PostEvent, c.PostTarget,
+		c.PublishingSettings, c.Session, c.User, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -333,10 +339,10 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.CannedReply, c.Channel,
-		c.Contact, c.Conversation, c.Invite, c.KeyFingerprint, c.KnowledgeChunk,
-		c.KnowledgeDocument, c.Label, c.Media, c.Membership, c.Message,
-		c.PendingStatus, c.Post, c.PostEvent, c.PostTarget, c.PublishingSettings,
-		c.Session, c.User, c.Workspace,
+		c.ChannelAuthorization, c.Contact, c.Conversation, c.Invite, c.KeyFingerprint,
+		c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media, c.Membership,
+		c.Message, c.PendingStatus, c.Post, c.PostEvent, c.PostTarget,
+		c.PublishingSettings, c.Session, c.User, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -357,6 +363,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CannedReply.mutate(ctx, m)
 	case *ChannelMutation:
 		return c.Channel.mutate(ctx, m)
+	case *ChannelAuthorizationMutation:
+		return c.ChannelAuthorization.mutate(ctx, m)
 	case *ContactMutation:
 		return c.Contact.mutate(ctx, m)
 	case *ConversationMutation:
@@ -1375,6 +1383,156 @@ func (c *ChannelClient) mutate(ctx context.Context, m *ChannelMutation) (Value, 
 		return (&ChannelDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Channel mutation op: %q", m.Op())
+	}
+}
+
+// ChannelAuthorizationClient is a client for the ChannelAuthorization schema.
+type ChannelAuthorizationClient struct {
+	config
+}
+
+// NewChannelAuthorizationClient returns a client for the ChannelAuthorization from the given config.
+func NewChannelAuthorizationClient(c config) *ChannelAuthorizationClient {
+	return &ChannelAuthorizationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `channelauthorization.Hooks(f(g(h())))`.
+func (c *ChannelAuthorizationClient) Use(hooks ...Hook) {
+	c.hooks.ChannelAuthorization = append(c.hooks.ChannelAuthorization, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `channelauthorization.Intercept(f(g(h())))`.
+func (c *ChannelAuthorizationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ChannelAuthorization = append(c.inters.ChannelAuthorization, interceptors...)
+}
+
+// Create returns a builder for creating a ChannelAuthorization entity.
+func (c *ChannelAuthorizationClient) Create() *ChannelAuthorizationCreate {
+	mutation := newChannelAuthorizationMutation(c.config, OpCreate)
+	return &ChannelAuthorizationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ChannelAuthorization entities.
+func (c *ChannelAuthorizationClient) CreateBulk(builders ...*ChannelAuthorizationCreate) *ChannelAuthorizationCreateBulk {
+	return &ChannelAuthorizationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ChannelAuthorizationClient) MapCreateBulk(slice any, setFunc func(*ChannelAuthorizationCreate, int)) *ChannelAuthorizationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ChannelAuthorizationCreateBulk{err: fmt.Errorf("calling to ChannelAuthorizationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ChannelAuthorizationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ChannelAuthorizationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ChannelAuthorization.
+func (c *ChannelAuthorizationClient) Update() *ChannelAuthorizationUpdate {
+	mutation := newChannelAuthorizationMutation(c.config, OpUpdate)
+	return &ChannelAuthorizationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ChannelAuthorizationClient) UpdateOne(_m *ChannelAuthorization) *ChannelAuthorizationUpdateOne {
+	mutation := newChannelAuthorizationMutation(c.config, OpUpdateOne, withChannelAuthorization(_m))
+	return &ChannelAuthorizationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ChannelAuthorizationClient) UpdateOneID(id pulid.ID) *ChannelAuthorizationUpdateOne {
+	mutation := newChannelAuthorizationMutation(c.config, OpUpdateOne, withChannelAuthorizationID(id))
+	return &ChannelAuthorizationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ChannelAuthorization.
+func (c *ChannelAuthorizationClient) Delete() *ChannelAuthorizationDelete {
+	mutation := newChannelAuthorizationMutation(c.config, OpDelete)
+	return &ChannelAuthorizationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ChannelAuthorizationClient) DeleteOne(_m *ChannelAuthorization) *ChannelAuthorizationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ChannelAuthorizationClient) DeleteOneID(id pulid.ID) *ChannelAuthorizationDeleteOne {
+	builder := c.Delete().Where(channelauthorization.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ChannelAuthorizationDeleteOne{builder}
+}
+
+// Query returns a query builder for ChannelAuthorization.
+func (c *ChannelAuthorizationClient) Query() *ChannelAuthorizationQuery {
+	return &ChannelAuthorizationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeChannelAuthorization},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ChannelAuthorization entity by its id.
+func (c *ChannelAuthorizationClient) Get(ctx context.Context, id pulid.ID) (*ChannelAuthorization, error) {
+	return c.Query().Where(channelauthorization.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ChannelAuthorizationClient) GetX(ctx context.Context, id pulid.ID) *ChannelAuthorization {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a ChannelAuthorization.
+func (c *ChannelAuthorizationClient) QueryWorkspace(_m *ChannelAuthorization) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channelauthorization.Table, channelauthorization.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, channelauthorization.WorkspaceTable, channelauthorization.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ChannelAuthorizationClient) Hooks() []Hook {
+	hooks := c.hooks.ChannelAuthorization
+	return append(hooks[:len(hooks):len(hooks)], channelauthorization.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ChannelAuthorizationClient) Interceptors() []Interceptor {
+	return c.inters.ChannelAuthorization
+}
+
+func (c *ChannelAuthorizationClient) mutate(ctx context.Context, m *ChannelAuthorizationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ChannelAuthorizationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ChannelAuthorizationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ChannelAuthorizationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ChannelAuthorizationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ChannelAuthorization mutation op: %q", m.Op())
 	}
 }
 
@@ -4385,15 +4543,17 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel, Contact,
-		Conversation, Invite, KeyFingerprint, KnowledgeChunk, KnowledgeDocument, Label,
-		Media, Membership, Message, PendingStatus, Post, PostEvent, PostTarget,
-		PublishingSettings, Session, User, Workspace []ent.Hook
+		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel,
+		ChannelAuthorization, Contact, Conversation, Invite, KeyFingerprint,
+		KnowledgeChunk, KnowledgeDocument, Label, Media, Membership, Message,
+		PendingStatus, Post, PostEvent, PostTarget, PublishingSettings, Session, User,
+		Workspace []ent.Hook
 	}
 	inters struct {
-		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel, Contact,
-		Conversation, Invite, KeyFingerprint, KnowledgeChunk, KnowledgeDocument, Label,
-		Media, Membership, Message, PendingStatus, Post, PostEvent, PostTarget,
-		PublishingSettings, Session, User, Workspace []ent.Interceptor
+		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel,
+		ChannelAuthorization, Contact, Conversation, Invite, KeyFingerprint,
+		KnowledgeChunk, KnowledgeDocument, Label, Media, Membership, Message,
+		PendingStatus, Post, PostEvent, PostTarget, PublishingSettings, Session, User,
+		Workspace []ent.Interceptor
 	}
 )

@@ -38,6 +38,8 @@ type Contact struct {
 	Phone string `json:"phone,omitempty"`
 	// AvatarURL holds the value of the "avatar_url" field.
 	AvatarURL string `json:"avatar_url,omitempty"`
+	// ProfileFetchedAt holds the value of the "profile_fetched_at" field.
+	ProfileFetchedAt *time.Time `json:"profile_fetched_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ContactQuery when eager-loading is set.
 	Edges        ContactEdges `json:"edges"`
@@ -101,7 +103,7 @@ func (*Contact) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case contact.FieldExternalID, contact.FieldName, contact.FieldUsername, contact.FieldPhone, contact.FieldAvatarURL:
 			values[i] = new(sql.NullString)
-		case contact.FieldCreatedAt, contact.FieldUpdatedAt:
+		case contact.FieldCreatedAt, contact.FieldUpdatedAt, contact.FieldProfileFetchedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -177,6 +179,13 @@ func (_m *Contact) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field avatar_url", values[i])
 			} else if value.Valid {
 				_m.AvatarURL = value.String
+			}
+		case contact.FieldProfileFetchedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field profile_fetched_at", values[i])
+			} else if value.Valid {
+				_m.ProfileFetchedAt = new(time.Time)
+				*_m.ProfileFetchedAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -255,6 +264,11 @@ func (_m *Contact) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("avatar_url=")
 	builder.WriteString(_m.AvatarURL)
+	builder.WriteString(", ")
+	if v := _m.ProfileFetchedAt; v != nil {
+		builder.WriteString("profile_fetched_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

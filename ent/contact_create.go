@@ -129,6 +129,20 @@ func (_c *ContactCreate) SetNillableAvatarURL(v *string) *ContactCreate {
 	return _c
 }
 
+// SetProfileFetchedAt sets the "profile_fetched_at" field.
+func (_c *ContactCreate) SetProfileFetchedAt(v time.Time) *ContactCreate {
+	_c.mutation.SetProfileFetchedAt(v)
+	return _c
+}
+
+// SetNillableProfileFetchedAt sets the "profile_fetched_at" field if the given value is not nil.
+func (_c *ContactCreate) SetNillableProfileFetchedAt(v *time.Time) *ContactCreate {
+	if v != nil {
+		_c.SetProfileFetchedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ContactCreate) SetID(v pulid.ID) *ContactCreate {
 	_c.mutation.SetID(v)
@@ -328,6 +342,10 @@ func (_c *ContactCreate) createSpec() (*Contact, *sqlgraph.CreateSpec) {
 		_spec.SetField(contact.FieldAvatarURL, field.TypeString, value)
 		_node.AvatarURL = value
 	}
+	if value, ok := _c.mutation.ProfileFetchedAt(); ok {
+		_spec.SetField(contact.FieldProfileFetchedAt, field.TypeTime, value)
+		_node.ProfileFetchedAt = &value
+	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -508,6 +526,24 @@ func (u *ContactUpsert) ClearAvatarURL() *ContactUpsert {
 	return u
 }
 
+// SetProfileFetchedAt sets the "profile_fetched_at" field.
+func (u *ContactUpsert) SetProfileFetchedAt(v time.Time) *ContactUpsert {
+	u.Set(contact.FieldProfileFetchedAt, v)
+	return u
+}
+
+// UpdateProfileFetchedAt sets the "profile_fetched_at" field to the value that was provided on create.
+func (u *ContactUpsert) UpdateProfileFetchedAt() *ContactUpsert {
+	u.SetExcluded(contact.FieldProfileFetchedAt)
+	return u
+}
+
+// ClearProfileFetchedAt clears the value of the "profile_fetched_at" field.
+func (u *ContactUpsert) ClearProfileFetchedAt() *ContactUpsert {
+	u.SetNull(contact.FieldProfileFetchedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -656,6 +692,27 @@ func (u *ContactUpsertOne) UpdateAvatarURL() *ContactUpsertOne {
 func (u *ContactUpsertOne) ClearAvatarURL() *ContactUpsertOne {
 	return u.Update(func(s *ContactUpsert) {
 		s.ClearAvatarURL()
+	})
+}
+
+// SetProfileFetchedAt sets the "profile_fetched_at" field.
+func (u *ContactUpsertOne) SetProfileFetchedAt(v time.Time) *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.SetProfileFetchedAt(v)
+	})
+}
+
+// UpdateProfileFetchedAt sets the "profile_fetched_at" field to the value that was provided on create.
+func (u *ContactUpsertOne) UpdateProfileFetchedAt() *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.UpdateProfileFetchedAt()
+	})
+}
+
+// ClearProfileFetchedAt clears the value of the "profile_fetched_at" field.
+func (u *ContactUpsertOne) ClearProfileFetchedAt() *ContactUpsertOne {
+	return u.Update(func(s *ContactUpsert) {
+		s.ClearProfileFetchedAt()
 	})
 }
 
@@ -974,6 +1031,27 @@ func (u *ContactUpsertBulk) UpdateAvatarURL() *ContactUpsertBulk {
 func (u *ContactUpsertBulk) ClearAvatarURL() *ContactUpsertBulk {
 	return u.Update(func(s *ContactUpsert) {
 		s.ClearAvatarURL()
+	})
+}
+
+// SetProfileFetchedAt sets the "profile_fetched_at" field.
+func (u *ContactUpsertBulk) SetProfileFetchedAt(v time.Time) *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.SetProfileFetchedAt(v)
+	})
+}
+
+// UpdateProfileFetchedAt sets the "profile_fetched_at" field to the value that was provided on create.
+func (u *ContactUpsertBulk) UpdateProfileFetchedAt() *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.UpdateProfileFetchedAt()
+	})
+}
+
+// ClearProfileFetchedAt clears the value of the "profile_fetched_at" field.
+func (u *ContactUpsertBulk) ClearProfileFetchedAt() *ContactUpsertBulk {
+	return u.Update(func(s *ContactUpsert) {
+		s.ClearProfileFetchedAt()
 	})
 }
 

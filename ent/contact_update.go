@@ -111,6 +111,26 @@ func (_u *ContactUpdate) ClearAvatarURL() *ContactUpdate {
 	return _u
 }
 
+// SetProfileFetchedAt sets the "profile_fetched_at" field.
+func (_u *ContactUpdate) SetProfileFetchedAt(v time.Time) *ContactUpdate {
+	_u.mutation.SetProfileFetchedAt(v)
+	return _u
+}
+
+// SetNillableProfileFetchedAt sets the "profile_fetched_at" field if the given value is not nil.
+func (_u *ContactUpdate) SetNillableProfileFetchedAt(v *time.Time) *ContactUpdate {
+	if v != nil {
+		_u.SetProfileFetchedAt(*v)
+	}
+	return _u
+}
+
+// ClearProfileFetchedAt clears the value of the "profile_fetched_at" field.
+func (_u *ContactUpdate) ClearProfileFetchedAt() *ContactUpdate {
+	_u.mutation.ClearProfileFetchedAt()
+	return _u
+}
+
 // AddConversationIDs adds the "conversations" edge to the Conversation entity by IDs.
 func (_u *ContactUpdate) AddConversationIDs(ids ...pulid.ID) *ContactUpdate {
 	_u.mutation.AddConversationIDs(ids...)
@@ -246,6 +266,12 @@ func (_u *ContactUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.AvatarURLCleared() {
 		_spec.ClearField(contact.FieldAvatarURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.ProfileFetchedAt(); ok {
+		_spec.SetField(contact.FieldProfileFetchedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ProfileFetchedAtCleared() {
+		_spec.ClearField(contact.FieldProfileFetchedAt, field.TypeTime)
 	}
 	if _u.mutation.ConversationsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -391,6 +417,26 @@ func (_u *ContactUpdateOne) SetNillableAvatarURL(v *string) *ContactUpdateOne {
 // ClearAvatarURL clears the value of the "avatar_url" field.
 func (_u *ContactUpdateOne) ClearAvatarURL() *ContactUpdateOne {
 	_u.mutation.ClearAvatarURL()
+	return _u
+}
+
+// SetProfileFetchedAt sets the "profile_fetched_at" field.
+func (_u *ContactUpdateOne) SetProfileFetchedAt(v time.Time) *ContactUpdateOne {
+	_u.mutation.SetProfileFetchedAt(v)
+	return _u
+}
+
+// SetNillableProfileFetchedAt sets the "profile_fetched_at" field if the given value is not nil.
+func (_u *ContactUpdateOne) SetNillableProfileFetchedAt(v *time.Time) *ContactUpdateOne {
+	if v != nil {
+		_u.SetProfileFetchedAt(*v)
+	}
+	return _u
+}
+
+// ClearProfileFetchedAt clears the value of the "profile_fetched_at" field.
+func (_u *ContactUpdateOne) ClearProfileFetchedAt() *ContactUpdateOne {
+	_u.mutation.ClearProfileFetchedAt()
 	return _u
 }
 
@@ -559,6 +605,12 @@ func (_u *ContactUpdateOne) sqlSave(ctx context.Context) (_node *Contact, err er
 	}
 	if _u.mutation.AvatarURLCleared() {
 		_spec.ClearField(contact.FieldAvatarURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.ProfileFetchedAt(); ok {
+		_spec.SetField(contact.FieldProfileFetchedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ProfileFetchedAtCleared() {
+		_spec.ClearField(contact.FieldProfileFetchedAt, field.TypeTime)
 	}
 	if _u.mutation.ConversationsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -40,6 +40,10 @@ type Conversation struct {
 	Subject string `json:"subject,omitempty"`
 	// URL holds the value of the "url" field.
 	URL string `json:"url,omitempty"`
+	// ThumbnailURL holds the value of the "thumbnail_url" field.
+	ThumbnailURL string `json:"thumbnail_url,omitempty"`
+	// ContextFetchedAt holds the value of the "context_fetched_at" field.
+	ContextFetchedAt *time.Time `json:"context_fetched_at,omitempty"`
 	// Status holds the value of the "status" field.
 	Status conversation.Status `json:"status,omitempty"`
 	// AssigneeID holds the value of the "assignee_id" field.
@@ -183,9 +187,9 @@ func (*Conversation) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullFloat64)
 		case conversation.FieldRating:
 			values[i] = new(sql.NullInt64)
-		case conversation.FieldKind, conversation.FieldThreadID, conversation.FieldSubject, conversation.FieldURL, conversation.FieldStatus, conversation.FieldAssignedBy, conversation.FieldAiMode, conversation.FieldHandoffReason, conversation.FieldSentimentLabel:
+		case conversation.FieldKind, conversation.FieldThreadID, conversation.FieldSubject, conversation.FieldURL, conversation.FieldThumbnailURL, conversation.FieldStatus, conversation.FieldAssignedBy, conversation.FieldAiMode, conversation.FieldHandoffReason, conversation.FieldSentimentLabel:
 			values[i] = new(sql.NullString)
-		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldLastMessageAt, conversation.FieldLastInboundAt, conversation.FieldHandedOffAt:
+		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldContextFetchedAt, conversation.FieldLastMessageAt, conversation.FieldLastInboundAt, conversation.FieldHandedOffAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -262,6 +266,19 @@ func (_m *Conversation) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field url", values[i])
 			} else if value.Valid {
 				_m.URL = value.String
+			}
+		case conversation.FieldThumbnailURL:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field thumbnail_url", values[i])
+			} else if value.Valid {
+				_m.ThumbnailURL = value.String
+			}
+		case conversation.FieldContextFetchedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field context_fetched_at", values[i])
+			} else if value.Valid {
+				_m.ContextFetchedAt = new(time.Time)
+				*_m.ContextFetchedAt = value.Time
 			}
 		case conversation.FieldStatus:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -441,6 +458,14 @@ func (_m *Conversation) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("url=")
 	builder.WriteString(_m.URL)
+	builder.WriteString(", ")
+	builder.WriteString("thumbnail_url=")
+	builder.WriteString(_m.ThumbnailURL)
+	builder.WriteString(", ")
+	if v := _m.ContextFetchedAt; v != nil {
+		builder.WriteString("context_fetched_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))

@@ -125,6 +125,34 @@ func (_c *ConversationCreate) SetNillableURL(v *string) *ConversationCreate {
 	return _c
 }
 
+// SetThumbnailURL sets the "thumbnail_url" field.
+func (_c *ConversationCreate) SetThumbnailURL(v string) *ConversationCreate {
+	_c.mutation.SetThumbnailURL(v)
+	return _c
+}
+
+// SetNillableThumbnailURL sets the "thumbnail_url" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableThumbnailURL(v *string) *ConversationCreate {
+	if v != nil {
+		_c.SetThumbnailURL(*v)
+	}
+	return _c
+}
+
+// SetContextFetchedAt sets the "context_fetched_at" field.
+func (_c *ConversationCreate) SetContextFetchedAt(v time.Time) *ConversationCreate {
+	_c.mutation.SetContextFetchedAt(v)
+	return _c
+}
+
+// SetNillableContextFetchedAt sets the "context_fetched_at" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableContextFetchedAt(v *time.Time) *ConversationCreate {
+	if v != nil {
+		_c.SetContextFetchedAt(*v)
+	}
+	return _c
+}
+
 // SetStatus sets the "status" field.
 func (_c *ConversationCreate) SetStatus(v conversation.Status) *ConversationCreate {
 	_c.mutation.SetStatus(v)
@@ -573,6 +601,14 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 		_spec.SetField(conversation.FieldURL, field.TypeString, value)
 		_node.URL = value
 	}
+	if value, ok := _c.mutation.ThumbnailURL(); ok {
+		_spec.SetField(conversation.FieldThumbnailURL, field.TypeString, value)
+		_node.ThumbnailURL = value
+	}
+	if value, ok := _c.mutation.ContextFetchedAt(); ok {
+		_spec.SetField(conversation.FieldContextFetchedAt, field.TypeTime, value)
+		_node.ContextFetchedAt = &value
+	}
 	if value, ok := _c.mutation.Status(); ok {
 		_spec.SetField(conversation.FieldStatus, field.TypeEnum, value)
 		_node.Status = value
@@ -848,6 +884,42 @@ func (u *ConversationUpsert) UpdateURL() *ConversationUpsert {
 // ClearURL clears the value of the "url" field.
 func (u *ConversationUpsert) ClearURL() *ConversationUpsert {
 	u.SetNull(conversation.FieldURL)
+	return u
+}
+
+// SetThumbnailURL sets the "thumbnail_url" field.
+func (u *ConversationUpsert) SetThumbnailURL(v string) *ConversationUpsert {
+	u.Set(conversation.FieldThumbnailURL, v)
+	return u
+}
+
+// UpdateThumbnailURL sets the "thumbnail_url" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateThumbnailURL() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldThumbnailURL)
+	return u
+}
+
+// ClearThumbnailURL clears the value of the "thumbnail_url" field.
+func (u *ConversationUpsert) ClearThumbnailURL() *ConversationUpsert {
+	u.SetNull(conversation.FieldThumbnailURL)
+	return u
+}
+
+// SetContextFetchedAt sets the "context_fetched_at" field.
+func (u *ConversationUpsert) SetContextFetchedAt(v time.Time) *ConversationUpsert {
+	u.Set(conversation.FieldContextFetchedAt, v)
+	return u
+}
+
+// UpdateContextFetchedAt sets the "context_fetched_at" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateContextFetchedAt() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldContextFetchedAt)
+	return u
+}
+
+// ClearContextFetchedAt clears the value of the "context_fetched_at" field.
+func (u *ConversationUpsert) ClearContextFetchedAt() *ConversationUpsert {
+	u.SetNull(conversation.FieldContextFetchedAt)
 	return u
 }
 
@@ -1198,6 +1270,48 @@ func (u *ConversationUpsertOne) UpdateURL() *ConversationUpsertOne {
 func (u *ConversationUpsertOne) ClearURL() *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearURL()
+	})
+}
+
+// SetThumbnailURL sets the "thumbnail_url" field.
+func (u *ConversationUpsertOne) SetThumbnailURL(v string) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetThumbnailURL(v)
+	})
+}
+
+// UpdateThumbnailURL sets the "thumbnail_url" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateThumbnailURL() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateThumbnailURL()
+	})
+}
+
+// ClearThumbnailURL clears the value of the "thumbnail_url" field.
+func (u *ConversationUpsertOne) ClearThumbnailURL() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearThumbnailURL()
+	})
+}
+
+// SetContextFetchedAt sets the "context_fetched_at" field.
+func (u *ConversationUpsertOne) SetContextFetchedAt(v time.Time) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetContextFetchedAt(v)
+	})
+}
+
+// UpdateContextFetchedAt sets the "context_fetched_at" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateContextFetchedAt() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateContextFetchedAt()
+	})
+}
+
+// ClearContextFetchedAt clears the value of the "context_fetched_at" field.
+func (u *ConversationUpsertOne) ClearContextFetchedAt() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearContextFetchedAt()
 	})
 }
 
@@ -1750,6 +1864,48 @@ func (u *ConversationUpsertBulk) UpdateURL() *ConversationUpsertBulk {
 func (u *ConversationUpsertBulk) ClearURL() *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearURL()
+	})
+}
+
+// SetThumbnailURL sets the "thumbnail_url" field.
+func (u *ConversationUpsertBulk) SetThumbnailURL(v string) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetThumbnailURL(v)
+	})
+}
+
+// UpdateThumbnailURL sets the "thumbnail_url" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateThumbnailURL() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateThumbnailURL()
+	})
+}
+
+// ClearThumbnailURL clears the value of the "thumbnail_url" field.
+func (u *ConversationUpsertBulk) ClearThumbnailURL() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearThumbnailURL()
+	})
+}
+
+// SetContextFetchedAt sets the "context_fetched_at" field.
+func (u *ConversationUpsertBulk) SetContextFetchedAt(v time.Time) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetContextFetchedAt(v)
+	})
+}
+
+// UpdateContextFetchedAt sets the "context_fetched_at" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateContextFetchedAt() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateContextFetchedAt()
+	})
+}
+
+// ClearContextFetchedAt clears the value of the "context_fetched_at" field.
+func (u *ConversationUpsertBulk) ClearContextFetchedAt() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearContextFetchedAt()
 	})
 }
 

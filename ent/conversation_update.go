@@ -101,6 +101,46 @@ func (_u *ConversationUpdate) ClearURL() *ConversationUpdate {
 	return _u
 }
 
+// SetThumbnailURL sets the "thumbnail_url" field.
+func (_u *ConversationUpdate) SetThumbnailURL(v string) *ConversationUpdate {
+	_u.mutation.SetThumbnailURL(v)
+	return _u
+}
+
+// SetNillableThumbnailURL sets the "thumbnail_url" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableThumbnailURL(v *string) *ConversationUpdate {
+	if v != nil {
+		_u.SetThumbnailURL(*v)
+	}
+	return _u
+}
+
+// ClearThumbnailURL clears the value of the "thumbnail_url" field.
+func (_u *ConversationUpdate) ClearThumbnailURL() *ConversationUpdate {
+	_u.mutation.ClearThumbnailURL()
+	return _u
+}
+
+// SetContextFetchedAt sets the "context_fetched_at" field.
+func (_u *ConversationUpdate) SetContextFetchedAt(v time.Time) *ConversationUpdate {
+	_u.mutation.SetContextFetchedAt(v)
+	return _u
+}
+
+// SetNillableContextFetchedAt sets the "context_fetched_at" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableContextFetchedAt(v *time.Time) *ConversationUpdate {
+	if v != nil {
+		_u.SetContextFetchedAt(*v)
+	}
+	return _u
+}
+
+// ClearContextFetchedAt clears the value of the "context_fetched_at" field.
+func (_u *ConversationUpdate) ClearContextFetchedAt() *ConversationUpdate {
+	_u.mutation.ClearContextFetchedAt()
+	return _u
+}
+
 // SetStatus sets the "status" field.
 func (_u *ConversationUpdate) SetStatus(v conversation.Status) *ConversationUpdate {
 	_u.mutation.SetStatus(v)
@@ -578,6 +618,18 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if _u.mutation.URLCleared() {
 		_spec.ClearField(conversation.FieldURL, field.TypeString)
 	}
+	if value, ok := _u.mutation.ThumbnailURL(); ok {
+		_spec.SetField(conversation.FieldThumbnailURL, field.TypeString, value)
+	}
+	if _u.mutation.ThumbnailURLCleared() {
+		_spec.ClearField(conversation.FieldThumbnailURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.ContextFetchedAt(); ok {
+		_spec.SetField(conversation.FieldContextFetchedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ContextFetchedAtCleared() {
+		_spec.ClearField(conversation.FieldContextFetchedAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(conversation.FieldStatus, field.TypeEnum, value)
 	}
@@ -919,6 +971,46 @@ func (_u *ConversationUpdateOne) SetNillableURL(v *string) *ConversationUpdateOn
 // ClearURL clears the value of the "url" field.
 func (_u *ConversationUpdateOne) ClearURL() *ConversationUpdateOne {
 	_u.mutation.ClearURL()
+	return _u
+}
+
+// SetThumbnailURL sets the "thumbnail_url" field.
+func (_u *ConversationUpdateOne) SetThumbnailURL(v string) *ConversationUpdateOne {
+	_u.mutation.SetThumbnailURL(v)
+	return _u
+}
+
+// SetNillableThumbnailURL sets the "thumbnail_url" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableThumbnailURL(v *string) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetThumbnailURL(*v)
+	}
+	return _u
+}
+
+// ClearThumbnailURL clears the value of the "thumbnail_url" field.
+func (_u *ConversationUpdateOne) ClearThumbnailURL() *ConversationUpdateOne {
+	_u.mutation.ClearThumbnailURL()
+	return _u
+}
+
+// SetContextFetchedAt sets the "context_fetched_at" field.
+func (_u *ConversationUpdateOne) SetContextFetchedAt(v time.Time) *ConversationUpdateOne {
+	_u.mutation.SetContextFetchedAt(v)
+	return _u
+}
+
+// SetNillableContextFetchedAt sets the "context_fetched_at" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableContextFetchedAt(v *time.Time) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetContextFetchedAt(*v)
+	}
+	return _u
+}
+
+// ClearContextFetchedAt clears the value of the "context_fetched_at" field.
+func (_u *ConversationUpdateOne) ClearContextFetchedAt() *ConversationUpdateOne {
+	_u.mutation.ClearContextFetchedAt()
 	return _u
 }
 
@@ -1428,6 +1520,18 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 	}
 	if _u.mutation.URLCleared() {
 		_spec.ClearField(conversation.FieldURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.ThumbnailURL(); ok {
+		_spec.SetField(conversation.FieldThumbnailURL, field.TypeString, value)
+	}
+	if _u.mutation.ThumbnailURLCleared() {
+		_spec.ClearField(conversation.FieldThumbnailURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.ContextFetchedAt(); ok {
+		_spec.SetField(conversation.FieldContextFetchedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ContextFetchedAtCleared() {
+		_spec.ClearField(conversation.FieldContextFetchedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(conversation.FieldStatus, field.TypeEnum, value)

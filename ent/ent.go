@@ -18,6 +18,7 @@ import (
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/invite"
@@ -96,30 +97,31 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:             apikey.ValidColumn,
-			agentrun.Table:           agentrun.ValidColumn,
-			agentsettings.Table:      agentsettings.ValidColumn,
-			auditlog.Table:           auditlog.ValidColumn,
-			cannedreply.Table:        cannedreply.ValidColumn,
-			channel.Table:            channel.ValidColumn,
-			contact.Table:            contact.ValidColumn,
-			conversation.Table:       conversation.ValidColumn,
-			invite.Table:             invite.ValidColumn,
-			keyfingerprint.Table:     keyfingerprint.ValidColumn,
-			knowledgechunk.Table:     knowledgechunk.ValidColumn,
-			knowledgedocument.Table:  knowledgedocument.ValidColumn,
-			label.Table:              label.ValidColumn,
-			media.Table:              media.ValidColumn,
-			membership.Table:         membership.ValidColumn,
-			message.Table:            message.ValidColumn,
-			pendingstatus.Table:      pendingstatus.ValidColumn,
-			post.Table:               post.ValidColumn,
-			postevent.Table:          postevent.ValidColumn,
-			posttarget.Table:         posttarget.ValidColumn,
-			publishingsettings.Table: publishingsettings.ValidColumn,
-			session.Table:            session.ValidColumn,
-			user.Table:               user.ValidColumn,
-			workspace.Table:          workspace.ValidColumn,
+			apikey.Table:               apikey.ValidColumn,
+			agentrun.Table:             agentrun.ValidColumn,
+			agentsettings.Table:        agentsettings.ValidColumn,
+			auditlog.Table:             auditlog.ValidColumn,
+			cannedreply.Table:          cannedreply.ValidColumn,
+			channel.Table:              channel.ValidColumn,
+			channelauthorization.Table: channelauthorization.ValidColumn,
+			contact.Table:              contact.ValidColumn,
+			conversation.Table:         conversation.ValidColumn,
+			invite.Table:               invite.ValidColumn,
+			keyfingerprint.Table:       keyfingerprint.ValidColumn,
+			knowledgechunk.Table:       knowledgechunk.ValidColumn,
+			knowledgedocument.Table:    knowledgedocument.ValidColumn,
+			label.Table:                label.ValidColumn,
+			media.Table:                media.ValidColumn,
+			membership.Table:           membership.ValidColumn,
+			message.Table:              message.ValidColumn,
+			pendingstatus.Table:        pendingstatus.ValidColumn,
+			post.Table:                 post.ValidColumn,
+			postevent.Table:            postevent.ValidColumn,
+			posttarget.Table:           posttarget.ValidColumn,
+			publishingsettings.Table:   publishingsettings.ValidColumn,
+			session.Table:              session.ValidColumn,
+			user.Table:                 user.ValidColumn,
+			workspace.Table:            workspace.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

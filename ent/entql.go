@@ -9,6 +9,7 @@ import (
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/invite"
@@ -37,7 +38,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 24)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 25)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -190,6 +191,34 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   channelauthorization.Table,
+			Columns: channelauthorization.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: channelauthorization.FieldID,
+			},
+		},
+		Type: "ChannelAuthorization",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			channelauthorization.FieldCreatedAt:      {Type: field.TypeTime, Column: channelauthorization.FieldCreatedAt},
+			channelauthorization.FieldUpdatedAt:      {Type: field.TypeTime, Column: channelauthorization.FieldUpdatedAt},
+			channelauthorization.FieldWorkspaceID:    {Type: field.TypeString, Column: channelauthorization.FieldWorkspaceID},
+			channelauthorization.FieldConnector:      {Type: field.TypeString, Column: channelauthorization.FieldConnector},
+			channelauthorization.FieldStatus:         {Type: field.TypeEnum, Column: channelauthorization.FieldStatus},
+			channelauthorization.FieldStateHash:      {Type: field.TypeString, Column: channelauthorization.FieldStateHash},
+			channelauthorization.FieldStateExpiresAt: {Type: field.TypeTime, Column: channelauthorization.FieldStateExpiresAt},
+			channelauthorization.FieldStateUsedAt:    {Type: field.TypeTime, Column: channelauthorization.FieldStateUsedAt},
+			channelauthorization.FieldRedirectURI:    {Type: field.TypeString, Column: channelauthorization.FieldRedirectURI},
+			channelauthorization.FieldStartedBy:      {Type: field.TypeString, Column: channelauthorization.FieldStartedBy},
+			channelauthorization.FieldGrant:          {Type: field.TypeBytes, Column: channelauthorization.FieldGrant},
+			channelauthorization.FieldAccounts:       {Type: field.TypeJSON, Column: channelauthorization.FieldAccounts},
+			channelauthorization.FieldErrorCode:      {Type: field.TypeString, Column: channelauthorization.FieldErrorCode},
+			channelauthorization.FieldError:          {Type: field.TypeString, Column: channelauthorization.FieldError},
+			channelauthorization.FieldExpiresAt:      {Type: field.TypeTime, Column: channelauthorization.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   contact.Table,
 			Columns: contact.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -199,18 +228,19 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Contact",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			contact.FieldCreatedAt:   {Type: field.TypeTime, Column: contact.FieldCreatedAt},
-			contact.FieldUpdatedAt:   {Type: field.TypeTime, Column: contact.FieldUpdatedAt},
-			contact.FieldWorkspaceID: {Type: field.TypeString, Column: contact.FieldWorkspaceID},
-			contact.FieldChannelID:   {Type: field.TypeString, Column: contact.FieldChannelID},
-			contact.FieldExternalID:  {Type: field.TypeString, Column: contact.FieldExternalID},
-			contact.FieldName:        {Type: field.TypeString, Column: contact.FieldName},
-			contact.FieldUsername:    {Type: field.TypeString, Column: contact.FieldUsername},
-			contact.FieldPhone:       {Type: field.TypeString, Column: contact.FieldPhone},
-			contact.FieldAvatarURL:   {Type: field.TypeString, Column: contact.FieldAvatarURL},
+			contact.FieldCreatedAt:        {Type: field.TypeTime, Column: contact.FieldCreatedAt},
+			contact.FieldUpdatedAt:        {Type: field.TypeTime, Column: contact.FieldUpdatedAt},
+			contact.FieldWorkspaceID:      {Type: field.TypeString, Column: contact.FieldWorkspaceID},
+			contact.FieldChannelID:        {Type: field.TypeString, Column: contact.FieldChannelID},
+			contact.FieldExternalID:       {Type: field.TypeString, Column: contact.FieldExternalID},
+			contact.FieldName:             {Type: field.TypeString, Column: contact.FieldName},
+			contact.FieldUsername:         {Type: field.TypeString, Column: contact.FieldUsername},
+			contact.FieldPhone:            {Type: field.TypeString, Column: contact.FieldPhone},
+			contact.FieldAvatarURL:        {Type: field.TypeString, Column: contact.FieldAvatarURL},
+			contact.FieldProfileFetchedAt: {Type: field.TypeTime, Column: contact.FieldProfileFetchedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   conversation.Table,
 			Columns: conversation.Columns,
@@ -221,30 +251,32 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Conversation",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			conversation.FieldCreatedAt:      {Type: field.TypeTime, Column: conversation.FieldCreatedAt},
-			conversation.FieldUpdatedAt:      {Type: field.TypeTime, Column: conversation.FieldUpdatedAt},
-			conversation.FieldWorkspaceID:    {Type: field.TypeString, Column: conversation.FieldWorkspaceID},
-			conversation.FieldChannelID:      {Type: field.TypeString, Column: conversation.FieldChannelID},
-			conversation.FieldContactID:      {Type: field.TypeString, Column: conversation.FieldContactID},
-			conversation.FieldKind:           {Type: field.TypeEnum, Column: conversation.FieldKind},
-			conversation.FieldThreadID:       {Type: field.TypeString, Column: conversation.FieldThreadID},
-			conversation.FieldSubject:        {Type: field.TypeString, Column: conversation.FieldSubject},
-			conversation.FieldURL:            {Type: field.TypeString, Column: conversation.FieldURL},
-			conversation.FieldStatus:         {Type: field.TypeEnum, Column: conversation.FieldStatus},
-			conversation.FieldAssigneeID:     {Type: field.TypeString, Column: conversation.FieldAssigneeID},
-			conversation.FieldAssignedBy:     {Type: field.TypeString, Column: conversation.FieldAssignedBy},
-			conversation.FieldAiMode:         {Type: field.TypeEnum, Column: conversation.FieldAiMode},
-			conversation.FieldLastMessageAt:  {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
-			conversation.FieldLastInboundAt:  {Type: field.TypeTime, Column: conversation.FieldLastInboundAt},
-			conversation.FieldHandoffReason:  {Type: field.TypeString, Column: conversation.FieldHandoffReason},
-			conversation.FieldHandedOffAt:    {Type: field.TypeTime, Column: conversation.FieldHandedOffAt},
-			conversation.FieldNeedsHuman:     {Type: field.TypeBool, Column: conversation.FieldNeedsHuman},
-			conversation.FieldRating:         {Type: field.TypeInt, Column: conversation.FieldRating},
-			conversation.FieldSentimentLabel: {Type: field.TypeEnum, Column: conversation.FieldSentimentLabel},
-			conversation.FieldSentimentScore: {Type: field.TypeFloat64, Column: conversation.FieldSentimentScore},
+			conversation.FieldCreatedAt:        {Type: field.TypeTime, Column: conversation.FieldCreatedAt},
+			conversation.FieldUpdatedAt:        {Type: field.TypeTime, Column: conversation.FieldUpdatedAt},
+			conversation.FieldWorkspaceID:      {Type: field.TypeString, Column: conversation.FieldWorkspaceID},
+			conversation.FieldChannelID:        {Type: field.TypeString, Column: conversation.FieldChannelID},
+			conversation.FieldContactID:        {Type: field.TypeString, Column: conversation.FieldContactID},
+			conversation.FieldKind:             {Type: field.TypeEnum, Column: conversation.FieldKind},
+			conversation.FieldThreadID:         {Type: field.TypeString, Column: conversation.FieldThreadID},
+			conversation.FieldSubject:          {Type: field.TypeString, Column: conversation.FieldSubject},
+			conversation.FieldURL:              {Type: field.TypeString, Column: conversation.FieldURL},
+			conversation.FieldThumbnailURL:     {Type: field.TypeString, Column: conversation.FieldThumbnailURL},
+			conversation.FieldContextFetchedAt: {Type: field.TypeTime, Column: conversation.FieldContextFetchedAt},
+			conversation.FieldStatus:           {Type: field.TypeEnum, Column: conversation.FieldStatus},
+			conversation.FieldAssigneeID:       {Type: field.TypeString, Column: conversation.FieldAssigneeID},
+			conversation.FieldAssignedBy:       {Type: field.TypeString, Column: conversation.FieldAssignedBy},
+			conversation.FieldAiMode:           {Type: field.TypeEnum, Column: conversation.FieldAiMode},
+			conversation.FieldLastMessageAt:    {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
+			conversation.FieldLastInboundAt:    {Type: field.TypeTime, Column: conversation.FieldLastInboundAt},
+			conversation.FieldHandoffReason:    {Type: field.TypeString, Column: conversation.FieldHandoffReason},
+			conversation.FieldHandedOffAt:      {Type: field.TypeTime, Column: conversation.FieldHandedOffAt},
+			conversation.FieldNeedsHuman:       {Type: field.TypeBool, Column: conversation.FieldNeedsHuman},
+			conversation.FieldRating:           {Type: field.TypeInt, Column: conversation.FieldRating},
+			conversation.FieldSentimentLabel:   {Type: field.TypeEnum, Column: conversation.FieldSentimentLabel},
+			conversation.FieldSentimentScore:   {Type: field.TypeFloat64, Column: conversation.FieldSentimentScore},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   invite.Table,
 			Columns: invite.Columns,
@@ -268,7 +300,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			invite.FieldInvitedBy:   {Type: field.TypeString, Column: invite.FieldInvitedBy},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   keyfingerprint.Table,
 			Columns: keyfingerprint.Columns,
@@ -284,7 +316,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			keyfingerprint.FieldCreatedAt:   {Type: field.TypeTime, Column: keyfingerprint.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgechunk.Table,
 			Columns: knowledgechunk.Columns,
@@ -306,7 +338,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgechunk.FieldEndOffset:   {Type: field.TypeInt, Column: knowledgechunk.FieldEndOffset},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgedocument.Table,
 			Columns: knowledgedocument.Columns,
@@ -332,7 +364,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgedocument.FieldEmbeddingDimension: {Type: field.TypeInt, Column: knowledgedocument.FieldEmbeddingDimension},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -351,7 +383,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldColor:       {Type: field.TypeString, Column: label.FieldColor},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   media.Table,
 			Columns: media.Columns,
@@ -375,7 +407,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			media.FieldCreatedBy:   {Type: field.TypeString, Column: media.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -393,7 +425,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldRole:        {Type: field.TypeEnum, Column: membership.FieldRole},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -434,7 +466,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSentimentScore:    {Type: field.TypeFloat64, Column: message.FieldSentimentScore},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pendingstatus.Table,
 			Columns: pendingstatus.Columns,
@@ -454,7 +486,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pendingstatus.FieldCreatedAt:    {Type: field.TypeTime, Column: pendingstatus.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   post.Table,
 			Columns: post.Columns,
@@ -476,7 +508,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			post.FieldPublishedAt: {Type: field.TypeTime, Column: post.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   postevent.Table,
 			Columns: postevent.Columns,
@@ -499,7 +531,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			postevent.FieldComment:     {Type: field.TypeString, Column: postevent.FieldComment},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posttarget.Table,
 			Columns: posttarget.Columns,
@@ -529,7 +561,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posttarget.FieldPublishedAt:         {Type: field.TypeTime, Column: posttarget.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   publishingsettings.Table,
 			Columns: publishingsettings.Columns,
@@ -546,7 +578,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			publishingsettings.FieldRequirePostApproval: {Type: field.TypeBool, Column: publishingsettings.FieldRequirePostApproval},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -568,7 +600,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIP:         {Type: field.TypeString, Column: session.FieldIP},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -586,7 +618,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -733,6 +765,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Channel",
 		"Contact",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   channelauthorization.WorkspaceTable,
+			Columns: []string{channelauthorization.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"ChannelAuthorization",
+		"Workspace",
 	)
 	graph.MustAddE(
 		"workspace",
@@ -1942,6 +1986,135 @@ func (f *ChannelFilter) WhereHasContactsWith(preds ...predicate.Contact) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ChannelAuthorizationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ChannelAuthorizationQuery builder.
+func (_q *ChannelAuthorizationQuery) Filter() *ChannelAuthorizationFilter {
+	return &ChannelAuthorizationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ChannelAuthorizationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ChannelAuthorizationMutation builder.
+func (m *ChannelAuthorizationMutation) Filter() *ChannelAuthorizationFilter {
+	return &ChannelAuthorizationFilter{config: m.config, predicateAdder: m}
+}
+
+// ChannelAuthorizationFilter provides a generic filtering capability at runtime for ChannelAuthorizationQuery.
+type ChannelAuthorizationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ChannelAuthorizationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ChannelAuthorizationFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(channelauthorization.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ChannelAuthorizationFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(channelauthorization.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ChannelAuthorizationFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(channelauthorization.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *ChannelAuthorizationFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(channelauthorization.FieldWorkspaceID))
+}
+
+// WhereConnector applies the entql string predicate on the connector field.
+func (f *ChannelAuthorizationFilter) WhereConnector(p entql.StringP) {
+	f.Where(p.Field(channelauthorization.FieldConnector))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ChannelAuthorizationFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(channelauthorization.FieldStatus))
+}
+
+// WhereStateHash applies the entql string predicate on the state_hash field.
+func (f *ChannelAuthorizationFilter) WhereStateHash(p entql.StringP) {
+	f.Where(p.Field(channelauthorization.FieldStateHash))
+}
+
+// WhereStateExpiresAt applies the entql time.Time predicate on the state_expires_at field.
+func (f *ChannelAuthorizationFilter) WhereStateExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(channelauthorization.FieldStateExpiresAt))
+}
+
+// WhereStateUsedAt applies the entql time.Time predicate on the state_used_at field.
+func (f *ChannelAuthorizationFilter) WhereStateUsedAt(p entql.TimeP) {
+	f.Where(p.Field(channelauthorization.FieldStateUsedAt))
+}
+
+// WhereRedirectURI applies the entql string predicate on the redirect_uri field.
+func (f *ChannelAuthorizationFilter) WhereRedirectURI(p entql.StringP) {
+	f.Where(p.Field(channelauthorization.FieldRedirectURI))
+}
+
+// WhereStartedBy applies the entql string predicate on the started_by field.
+func (f *ChannelAuthorizationFilter) WhereStartedBy(p entql.StringP) {
+	f.Where(p.Field(channelauthorization.FieldStartedBy))
+}
+
+// WhereGrant applies the entql []byte predicate on the grant field.
+func (f *ChannelAuthorizationFilter) WhereGrant(p entql.BytesP) {
+	f.Where(p.Field(channelauthorization.FieldGrant))
+}
+
+// WhereAccounts applies the entql json.RawMessage predicate on the accounts field.
+func (f *ChannelAuthorizationFilter) WhereAccounts(p entql.BytesP) {
+	f.Where(p.Field(channelauthorization.FieldAccounts))
+}
+
+// WhereErrorCode applies the entql string predicate on the error_code field.
+func (f *ChannelAuthorizationFilter) WhereErrorCode(p entql.StringP) {
+	f.Where(p.Field(channelauthorization.FieldErrorCode))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *ChannelAuthorizationFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(channelauthorization.FieldError))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *ChannelAuthorizationFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(channelauthorization.FieldExpiresAt))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *ChannelAuthorizationFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *ChannelAuthorizationFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ContactQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1970,7 +2143,7 @@ type ContactFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ContactFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2024,6 +2197,11 @@ func (f *ContactFilter) WherePhone(p entql.StringP) {
 // WhereAvatarURL applies the entql string predicate on the avatar_url field.
 func (f *ContactFilter) WhereAvatarURL(p entql.StringP) {
 	f.Where(p.Field(contact.FieldAvatarURL))
+}
+
+// WhereProfileFetchedAt applies the entql time.Time predicate on the profile_fetched_at field.
+func (f *ContactFilter) WhereProfileFetchedAt(p entql.TimeP) {
+	f.Where(p.Field(contact.FieldProfileFetchedAt))
 }
 
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.
@@ -2097,7 +2275,7 @@ type ConversationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConversationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2151,6 +2329,16 @@ func (f *ConversationFilter) WhereSubject(p entql.StringP) {
 // WhereURL applies the entql string predicate on the url field.
 func (f *ConversationFilter) WhereURL(p entql.StringP) {
 	f.Where(p.Field(conversation.FieldURL))
+}
+
+// WhereThumbnailURL applies the entql string predicate on the thumbnail_url field.
+func (f *ConversationFilter) WhereThumbnailURL(p entql.StringP) {
+	f.Where(p.Field(conversation.FieldThumbnailURL))
+}
+
+// WhereContextFetchedAt applies the entql time.Time predicate on the context_fetched_at field.
+func (f *ConversationFilter) WhereContextFetchedAt(p entql.TimeP) {
+	f.Where(p.Field(conversation.FieldContextFetchedAt))
 }
 
 // WhereStatus applies the entql string predicate on the status field.
@@ -2340,7 +2528,7 @@ type InviteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *InviteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2449,7 +2637,7 @@ type KeyFingerprintFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KeyFingerprintFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2504,7 +2692,7 @@ type KnowledgeChunkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeChunkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2617,7 +2805,7 @@ type KnowledgeDocumentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeDocumentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2750,7 +2938,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2848,7 +3036,7 @@ type MediaFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MediaFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2957,7 +3145,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3050,7 +3238,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3286,7 +3474,7 @@ type PendingStatusFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PendingStatusFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3375,7 +3563,7 @@ type PostFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3502,7 +3690,7 @@ type PostEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3620,7 +3808,7 @@ type PostTargetFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostTargetFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3787,7 +3975,7 @@ type PublishingSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PublishingSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3861,7 +4049,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3960,7 +4148,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4039,7 +4227,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

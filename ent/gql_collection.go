@@ -1487,6 +1487,11 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, conversation.FieldURL)
 				fieldSeen[conversation.FieldURL] = struct{}{}
 			}
+		case "thumbnailURL":
+			if _, ok := fieldSeen[conversation.FieldThumbnailURL]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldThumbnailURL)
+				fieldSeen[conversation.FieldThumbnailURL] = struct{}{}
+			}
 		case "status":
 			if _, ok := fieldSeen[conversation.FieldStatus]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldStatus)

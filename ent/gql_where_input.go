@@ -2478,6 +2478,23 @@ type ConversationWhereInput struct {
 	URLEqualFold    *string  `json:"urlEqualFold,omitempty"`
 	URLContainsFold *string  `json:"urlContainsFold,omitempty"`
 
+	// "thumbnail_url" field predicates.
+	ThumbnailURL             *string  `json:"thumbnailURL,omitempty"`
+	ThumbnailURLNEQ          *string  `json:"thumbnailURLNEQ,omitempty"`
+	ThumbnailURLIn           []string `json:"thumbnailURLIn,omitempty"`
+	ThumbnailURLNotIn        []string `json:"thumbnailURLNotIn,omitempty"`
+	ThumbnailURLGT           *string  `json:"thumbnailURLGT,omitempty"`
+	ThumbnailURLGTE          *string  `json:"thumbnailURLGTE,omitempty"`
+	ThumbnailURLLT           *string  `json:"thumbnailURLLT,omitempty"`
+	ThumbnailURLLTE          *string  `json:"thumbnailURLLTE,omitempty"`
+	ThumbnailURLContains     *string  `json:"thumbnailURLContains,omitempty"`
+	ThumbnailURLHasPrefix    *string  `json:"thumbnailURLHasPrefix,omitempty"`
+	ThumbnailURLHasSuffix    *string  `json:"thumbnailURLHasSuffix,omitempty"`
+	ThumbnailURLIsNil        bool     `json:"thumbnailURLIsNil,omitempty"`
+	ThumbnailURLNotNil       bool     `json:"thumbnailURLNotNil,omitempty"`
+	ThumbnailURLEqualFold    *string  `json:"thumbnailURLEqualFold,omitempty"`
+	ThumbnailURLContainsFold *string  `json:"thumbnailURLContainsFold,omitempty"`
+
 	// "status" field predicates.
 	Status      *conversation.Status  `json:"status,omitempty"`
 	StatusNEQ   *conversation.Status  `json:"statusNEQ,omitempty"`
@@ -2988,6 +3005,51 @@ func (i *ConversationWhereInput) P() (predicate.Conversation, error) {
 	}
 	if i.URLContainsFold != nil {
 		predicates = append(predicates, conversation.URLContainsFold(*i.URLContainsFold))
+	}
+	if i.ThumbnailURL != nil {
+		predicates = append(predicates, conversation.ThumbnailURLEQ(*i.ThumbnailURL))
+	}
+	if i.ThumbnailURLNEQ != nil {
+		predicates = append(predicates, conversation.ThumbnailURLNEQ(*i.ThumbnailURLNEQ))
+	}
+	if len(i.ThumbnailURLIn) > 0 {
+		predicates = append(predicates, conversation.ThumbnailURLIn(i.ThumbnailURLIn...))
+	}
+	if len(i.ThumbnailURLNotIn) > 0 {
+		predicates = append(predicates, conversation.ThumbnailURLNotIn(i.ThumbnailURLNotIn...))
+	}
+	if i.ThumbnailURLGT != nil {
+		predicates = append(predicates, conversation.ThumbnailURLGT(*i.ThumbnailURLGT))
+	}
+	if i.ThumbnailURLGTE != nil {
+		predicates = append(predicates, conversation.ThumbnailURLGTE(*i.ThumbnailURLGTE))
+	}
+	if i.ThumbnailURLLT != nil {
+		predicates = append(predicates, conversation.ThumbnailURLLT(*i.ThumbnailURLLT))
+	}
+	if i.ThumbnailURLLTE != nil {
+		predicates = append(predicates, conversation.ThumbnailURLLTE(*i.ThumbnailURLLTE))
+	}
+	if i.ThumbnailURLContains != nil {
+		predicates = append(predicates, conversation.ThumbnailURLContains(*i.ThumbnailURLContains))
+	}
+	if i.ThumbnailURLHasPrefix != nil {
+		predicates = append(predicates, conversation.ThumbnailURLHasPrefix(*i.ThumbnailURLHasPrefix))
+	}
+	if i.ThumbnailURLHasSuffix != nil {
+		predicates = append(predicates, conversation.ThumbnailURLHasSuffix(*i.ThumbnailURLHasSuffix))
+	}
+	if i.ThumbnailURLIsNil {
+		predicates = append(predicates, conversation.ThumbnailURLIsNil())
+	}
+	if i.ThumbnailURLNotNil {
+		predicates = append(predicates, conversation.ThumbnailURLNotNil())
+	}
+	if i.ThumbnailURLEqualFold != nil {
+		predicates = append(predicates, conversation.ThumbnailURLEqualFold(*i.ThumbnailURLEqualFold))
+	}
+	if i.ThumbnailURLContainsFold != nil {
+		predicates = append(predicates, conversation.ThumbnailURLContainsFold(*i.ThumbnailURLContainsFold))
 	}
 	if i.Status != nil {
 		predicates = append(predicates, conversation.StatusEQ(*i.Status))

@@ -17,6 +17,7 @@ import (
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/invite"
@@ -49,30 +50,31 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIKey             = "APIKey"
-	TypeAgentRun           = "AgentRun"
-	TypeAgentSettings      = "AgentSettings"
-	TypeAuditLog           = "AuditLog"
-	TypeCannedReply        = "CannedReply"
-	TypeChannel            = "Channel"
-	TypeContact            = "Contact"
-	TypeConversation       = "Conversation"
-	TypeInvite             = "Invite"
-	TypeKeyFingerprint     = "KeyFingerprint"
-	TypeKnowledgeChunk     = "KnowledgeChunk"
-	TypeKnowledgeDocument  = "KnowledgeDocument"
-	TypeLabel              = "Label"
-	TypeMedia              = "Media"
-	TypeMembership         = "Membership"
-	TypeMessage            = "Message"
-	TypePendingStatus      = "PendingStatus"
-	TypePost               = "Post"
-	TypePostEvent          = "PostEvent"
-	TypePostTarget         = "PostTarget"
-	TypePublishingSettings = "PublishingSettings"
-	TypeSession            = "Session"
-	TypeUser               = "User"
-	TypeWorkspace          = "Workspace"
+	TypeAPIKey               = "APIKey"
+	TypeAgentRun             = "AgentRun"
+	TypeAgentSettings        = "AgentSettings"
+	TypeAuditLog             = "AuditLog"
+	TypeCannedReply          = "CannedReply"
+	TypeChannel              = "Channel"
+	TypeChannelAuthorization = "ChannelAuthorization"
+	TypeContact              = "Contact"
+	TypeConversation         = "Conversation"
+	TypeInvite               = "Invite"
+	TypeKeyFingerprint       = "KeyFingerprint"
+	TypeKnowledgeChunk       = "KnowledgeChunk"
+	TypeKnowledgeDocument    = "KnowledgeDocument"
+	TypeLabel                = "Label"
+	TypeMedia                = "Media"
+	TypeMembership           = "Membership"
+	TypeMessage              = "Message"
+	TypePendingStatus        = "PendingStatus"
+	TypePost                 = "Post"
+	TypePostEvent            = "PostEvent"
+	TypePostTarget           = "PostTarget"
+	TypePublishingSettings   = "PublishingSettings"
+	TypeSession              = "Session"
+	TypeUser                 = "User"
+	TypeWorkspace            = "Workspace"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -7016,6 +7018,1263 @@ func (m *ChannelMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Channel edge %s", name)
 }
 
+// ChannelAuthorizationMutation represents an operation that mutates the ChannelAuthorization nodes in the graph.
+type ChannelAuthorizationMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *pulid.ID
+	created_at       *time.Time
+	updated_at       *time.Time
+	connector        *string
+	status           *channelauthorization.Status
+	state_hash       *string
+	state_expires_at *time.Time
+	state_used_at    *time.Time
+	redirect_uri     *string
+	started_by       *string
+	grant            *[]byte
+	accounts         *[]schematype.AuthorizedAccount
+	appendaccounts   []schematype.AuthorizedAccount
+	error_code       *string
+	error            *string
+	expires_at       *time.Time
+	clearedFields    map[string]struct{}
+	workspace        *pulid.ID
+	clearedworkspace bool
+	done             bool
+	oldValue         func(context.Context) (*ChannelAuthorization, error)
+	predicates       []predicate.ChannelAuthorization
+}
+
+var _ ent.Mutation = (*ChannelAuthorizationMutation)(nil)
+
+// channelauthorizationOption allows management of the mutation configuration using functional options.
+type channelauthorizationOption func(*ChannelAuthorizationMutation)
+
+// newChannelAuthorizationMutation creates new mutation for the ChannelAuthorization entity.
+func newChannelAuthorizationMutation(c config, op Op, opts ...channelauthorizationOption) *ChannelAuthorizationMutation {
+	m := &ChannelAuthorizationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeChannelAuthorization,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withChannelAuthorizationID sets the ID field of the mutation.
+func withChannelAuthorizationID(id pulid.ID) channelauthorizationOption {
+	return func(m *ChannelAuthorizationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ChannelAuthorization
+		)
+		m.oldValue = func(ctx context.Context) (*ChannelAuthorization, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ChannelAuthorization.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withChannelAuthorization sets the old ChannelAuthorization of the mutation.
+func withChannelAuthorization(node *ChannelAuthorization) channelauthorizationOption {
+	return func(m *ChannelAuthorizationMutation) {
+		m.oldValue = func(context.Context) (*ChannelAuthorization, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ChannelAuthorizationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ChannelAuthorizationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ChannelAuthorization entities.
+func (m *ChannelAuthorizationMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ChannelAuthorizationMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ChannelAuthorizationMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ChannelAuthorization.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ChannelAuthorizationMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ChannelAuthorizationMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ChannelAuthorizationMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ChannelAuthorizationMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ChannelAuthorizationMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ChannelAuthorizationMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *ChannelAuthorizationMutation) SetWorkspaceID(pu pulid.ID) {
+	m.workspace = &pu
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *ChannelAuthorizationMutation) WorkspaceID() (r pulid.ID, exists bool) {
+	v := m.workspace
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldWorkspaceID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *ChannelAuthorizationMutation) ResetWorkspaceID() {
+	m.workspace = nil
+}
+
+// SetConnector sets the "connector" field.
+func (m *ChannelAuthorizationMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *ChannelAuthorizationMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *ChannelAuthorizationMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ChannelAuthorizationMutation) SetStatus(c channelauthorization.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ChannelAuthorizationMutation) Status() (r channelauthorization.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldStatus(ctx context.Context) (v channelauthorization.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ChannelAuthorizationMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetStateHash sets the "state_hash" field.
+func (m *ChannelAuthorizationMutation) SetStateHash(s string) {
+	m.state_hash = &s
+}
+
+// StateHash returns the value of the "state_hash" field in the mutation.
+func (m *ChannelAuthorizationMutation) StateHash() (r string, exists bool) {
+	v := m.state_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStateHash returns the old "state_hash" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldStateHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStateHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStateHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStateHash: %w", err)
+	}
+	return oldValue.StateHash, nil
+}
+
+// ResetStateHash resets all changes to the "state_hash" field.
+func (m *ChannelAuthorizationMutation) ResetStateHash() {
+	m.state_hash = nil
+}
+
+// SetStateExpiresAt sets the "state_expires_at" field.
+func (m *ChannelAuthorizationMutation) SetStateExpiresAt(t time.Time) {
+	m.state_expires_at = &t
+}
+
+// StateExpiresAt returns the value of the "state_expires_at" field in the mutation.
+func (m *ChannelAuthorizationMutation) StateExpiresAt() (r time.Time, exists bool) {
+	v := m.state_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStateExpiresAt returns the old "state_expires_at" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldStateExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStateExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStateExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStateExpiresAt: %w", err)
+	}
+	return oldValue.StateExpiresAt, nil
+}
+
+// ResetStateExpiresAt resets all changes to the "state_expires_at" field.
+func (m *ChannelAuthorizationMutation) ResetStateExpiresAt() {
+	m.state_expires_at = nil
+}
+
+// SetStateUsedAt sets the "state_used_at" field.
+func (m *ChannelAuthorizationMutation) SetStateUsedAt(t time.Time) {
+	m.state_used_at = &t
+}
+
+// StateUsedAt returns the value of the "state_used_at" field in the mutation.
+func (m *ChannelAuthorizationMutation) StateUsedAt() (r time.Time, exists bool) {
+	v := m.state_used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStateUsedAt returns the old "state_used_at" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldStateUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStateUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStateUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStateUsedAt: %w", err)
+	}
+	return oldValue.StateUsedAt, nil
+}
+
+// ClearStateUsedAt clears the value of the "state_used_at" field.
+func (m *ChannelAuthorizationMutation) ClearStateUsedAt() {
+	m.state_used_at = nil
+	m.clearedFields[channelauthorization.FieldStateUsedAt] = struct{}{}
+}
+
+// StateUsedAtCleared returns if the "state_used_at" field was cleared in this mutation.
+func (m *ChannelAuthorizationMutation) StateUsedAtCleared() bool {
+	_, ok := m.clearedFields[channelauthorization.FieldStateUsedAt]
+	return ok
+}
+
+// ResetStateUsedAt resets all changes to the "state_used_at" field.
+func (m *ChannelAuthorizationMutation) ResetStateUsedAt() {
+	m.state_used_at = nil
+	delete(m.clearedFields, channelauthorization.FieldStateUsedAt)
+}
+
+// SetRedirectURI sets the "redirect_uri" field.
+func (m *ChannelAuthorizationMutation) SetRedirectURI(s string) {
+	m.redirect_uri = &s
+}
+
+// RedirectURI returns the value of the "redirect_uri" field in the mutation.
+func (m *ChannelAuthorizationMutation) RedirectURI() (r string, exists bool) {
+	v := m.redirect_uri
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRedirectURI returns the old "redirect_uri" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldRedirectURI(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRedirectURI is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRedirectURI requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRedirectURI: %w", err)
+	}
+	return oldValue.RedirectURI, nil
+}
+
+// ResetRedirectURI resets all changes to the "redirect_uri" field.
+func (m *ChannelAuthorizationMutation) ResetRedirectURI() {
+	m.redirect_uri = nil
+}
+
+// SetStartedBy sets the "started_by" field.
+func (m *ChannelAuthorizationMutation) SetStartedBy(s string) {
+	m.started_by = &s
+}
+
+// StartedBy returns the value of the "started_by" field in the mutation.
+func (m *ChannelAuthorizationMutation) StartedBy() (r string, exists bool) {
+	v := m.started_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartedBy returns the old "started_by" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldStartedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartedBy: %w", err)
+	}
+	return oldValue.StartedBy, nil
+}
+
+// ResetStartedBy resets all changes to the "started_by" field.
+func (m *ChannelAuthorizationMutation) ResetStartedBy() {
+	m.started_by = nil
+}
+
+// SetGrant sets the "grant" field.
+func (m *ChannelAuthorizationMutation) SetGrant(b []byte) {
+	m.grant = &b
+}
+
+// Grant returns the value of the "grant" field in the mutation.
+func (m *ChannelAuthorizationMutation) Grant() (r []byte, exists bool) {
+	v := m.grant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGrant returns the old "grant" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldGrant(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGrant is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGrant requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGrant: %w", err)
+	}
+	return oldValue.Grant, nil
+}
+
+// ClearGrant clears the value of the "grant" field.
+func (m *ChannelAuthorizationMutation) ClearGrant() {
+	m.grant = nil
+	m.clearedFields[channelauthorization.FieldGrant] = struct{}{}
+}
+
+// GrantCleared returns if the "grant" field was cleared in this mutation.
+func (m *ChannelAuthorizationMutation) GrantCleared() bool {
+	_, ok := m.clearedFields[channelauthorization.FieldGrant]
+	return ok
+}
+
+// ResetGrant resets all changes to the "grant" field.
+func (m *ChannelAuthorizationMutation) ResetGrant() {
+	m.grant = nil
+	delete(m.clearedFields, channelauthorization.FieldGrant)
+}
+
+// SetAccounts sets the "accounts" field.
+func (m *ChannelAuthorizationMutation) SetAccounts(sa []schematype.AuthorizedAccount) {
+	m.accounts = &sa
+	m.appendaccounts = nil
+}
+
+// Accounts returns the value of the "accounts" field in the mutation.
+func (m *ChannelAuthorizationMutation) Accounts() (r []schematype.AuthorizedAccount, exists bool) {
+	v := m.accounts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccounts returns the old "accounts" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldAccounts(ctx context.Context) (v []schematype.AuthorizedAccount, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccounts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccounts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccounts: %w", err)
+	}
+	return oldValue.Accounts, nil
+}
+
+// AppendAccounts adds sa to the "accounts" field.
+func (m *ChannelAuthorizationMutation) AppendAccounts(sa []schematype.AuthorizedAccount) {
+	m.appendaccounts = append(m.appendaccounts, sa...)
+}
+
+// AppendedAccounts returns the list of values that were appended to the "accounts" field in this mutation.
+func (m *ChannelAuthorizationMutation) AppendedAccounts() ([]schematype.AuthorizedAccount, bool) {
+	if len(m.appendaccounts) == 0 {
+		return nil, false
+	}
+	return m.appendaccounts, true
+}
+
+// ClearAccounts clears the value of the "accounts" field.
+func (m *ChannelAuthorizationMutation) ClearAccounts() {
+	m.accounts = nil
+	m.appendaccounts = nil
+	m.clearedFields[channelauthorization.FieldAccounts] = struct{}{}
+}
+
+// AccountsCleared returns if the "accounts" field was cleared in this mutation.
+func (m *ChannelAuthorizationMutation) AccountsCleared() bool {
+	_, ok := m.clearedFields[channelauthorization.FieldAccounts]
+	return ok
+}
+
+// ResetAccounts resets all changes to the "accounts" field.
+func (m *ChannelAuthorizationMutation) ResetAccounts() {
+	m.accounts = nil
+	m.appendaccounts = nil
+	delete(m.clearedFields, channelauthorization.FieldAccounts)
+}
+
+// SetErrorCode sets the "error_code" field.
+func (m *ChannelAuthorizationMutation) SetErrorCode(s string) {
+	m.error_code = &s
+}
+
+// ErrorCode returns the value of the "error_code" field in the mutation.
+func (m *ChannelAuthorizationMutation) ErrorCode() (r string, exists bool) {
+	v := m.error_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldErrorCode returns the old "error_code" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldErrorCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldErrorCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldErrorCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldErrorCode: %w", err)
+	}
+	return oldValue.ErrorCode, nil
+}
+
+// ClearErrorCode clears the value of the "error_code" field.
+func (m *ChannelAuthorizationMutation) ClearErrorCode() {
+	m.error_code = nil
+	m.clearedFields[channelauthorization.FieldErrorCode] = struct{}{}
+}
+
+// ErrorCodeCleared returns if the "error_code" field was cleared in this mutation.
+func (m *ChannelAuthorizationMutation) ErrorCodeCleared() bool {
+	_, ok := m.clearedFields[channelauthorization.FieldErrorCode]
+	return ok
+}
+
+// ResetErrorCode resets all changes to the "error_code" field.
+func (m *ChannelAuthorizationMutation) ResetErrorCode() {
+	m.error_code = nil
+	delete(m.clearedFields, channelauthorization.FieldErrorCode)
+}
+
+// SetError sets the "error" field.
+func (m *ChannelAuthorizationMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *ChannelAuthorizationMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ClearError clears the value of the "error" field.
+func (m *ChannelAuthorizationMutation) ClearError() {
+	m.error = nil
+	m.clearedFields[channelauthorization.FieldError] = struct{}{}
+}
+
+// ErrorCleared returns if the "error" field was cleared in this mutation.
+func (m *ChannelAuthorizationMutation) ErrorCleared() bool {
+	_, ok := m.clearedFields[channelauthorization.FieldError]
+	return ok
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *ChannelAuthorizationMutation) ResetError() {
+	m.error = nil
+	delete(m.clearedFields, channelauthorization.FieldError)
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *ChannelAuthorizationMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *ChannelAuthorizationMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the ChannelAuthorization entity.
+// If the ChannelAuthorization object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelAuthorizationMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *ChannelAuthorizationMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// ClearWorkspace clears the "workspace" edge to the Workspace entity.
+func (m *ChannelAuthorizationMutation) ClearWorkspace() {
+	m.clearedworkspace = true
+	m.clearedFields[channelauthorization.FieldWorkspaceID] = struct{}{}
+}
+
+// WorkspaceCleared reports if the "workspace" edge to the Workspace entity was cleared.
+func (m *ChannelAuthorizationMutation) WorkspaceCleared() bool {
+	return m.clearedworkspace
+}
+
+// WorkspaceIDs returns the "workspace" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// WorkspaceID instead. It exists only for internal usage by the builders.
+func (m *ChannelAuthorizationMutation) WorkspaceIDs() (ids []pulid.ID) {
+	if id := m.workspace; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetWorkspace resets all changes to the "workspace" edge.
+func (m *ChannelAuthorizationMutation) ResetWorkspace() {
+	m.workspace = nil
+	m.clearedworkspace = false
+}
+
+// Where appends a list predicates to the ChannelAuthorizationMutation builder.
+func (m *ChannelAuthorizationMutation) Where(ps ...predicate.ChannelAuthorization) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ChannelAuthorizationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ChannelAuthorizationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ChannelAuthorization, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ChannelAuthorizationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ChannelAuthorizationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ChannelAuthorization).
+func (m *ChannelAuthorizationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ChannelAuthorizationMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.created_at != nil {
+		fields = append(fields, channelauthorization.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, channelauthorization.FieldUpdatedAt)
+	}
+	if m.workspace != nil {
+		fields = append(fields, channelauthorization.FieldWorkspaceID)
+	}
+	if m.connector != nil {
+		fields = append(fields, channelauthorization.FieldConnector)
+	}
+	if m.status != nil {
+		fields = append(fields, channelauthorization.FieldStatus)
+	}
+	if m.state_hash != nil {
+		fields = append(fields, channelauthorization.FieldStateHash)
+	}
+	if m.state_expires_at != nil {
+		fields = append(fields, channelauthorization.FieldStateExpiresAt)
+	}
+	if m.state_used_at != nil {
+		fields = append(fields, channelauthorization.FieldStateUsedAt)
+	}
+	if m.redirect_uri != nil {
+		fields = append(fields, channelauthorization.FieldRedirectURI)
+	}
+	if m.started_by != nil {
+		fields = append(fields, channelauthorization.FieldStartedBy)
+	}
+	if m.grant != nil {
+		fields = append(fields, channelauthorization.FieldGrant)
+	}
+	if m.accounts != nil {
+		fields = append(fields, channelauthorization.FieldAccounts)
+	}
+	if m.error_code != nil {
+		fields = append(fields, channelauthorization.FieldErrorCode)
+	}
+	if m.error != nil {
+		fields = append(fields, channelauthorization.FieldError)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, channelauthorization.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ChannelAuthorizationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case channelauthorization.FieldCreatedAt:
+		return m.CreatedAt()
+	case channelauthorization.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case channelauthorization.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case channelauthorization.FieldConnector:
+		return m.Connector()
+	case channelauthorization.FieldStatus:
+		return m.Status()
+	case channelauthorization.FieldStateHash:
+		return m.StateHash()
+	case channelauthorization.FieldStateExpiresAt:
+		return m.StateExpiresAt()
+	case channelauthorization.FieldStateUsedAt:
+		return m.StateUsedAt()
+	case channelauthorization.FieldRedirectURI:
+		return m.RedirectURI()
+	case channelauthorization.FieldStartedBy:
+		return m.StartedBy()
+	case channelauthorization.FieldGrant:
+		return m.Grant()
+	case channelauthorization.FieldAccounts:
+		return m.Accounts()
+	case channelauthorization.FieldErrorCode:
+		return m.ErrorCode()
+	case channelauthorization.FieldError:
+		return m.Error()
+	case channelauthorization.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ChannelAuthorizationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case channelauthorization.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case channelauthorization.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case channelauthorization.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case channelauthorization.FieldConnector:
+		return m.OldConnector(ctx)
+	case channelauthorization.FieldStatus:
+		return m.OldStatus(ctx)
+	case channelauthorization.FieldStateHash:
+		return m.OldStateHash(ctx)
+	case channelauthorization.FieldStateExpiresAt:
+		return m.OldStateExpiresAt(ctx)
+	case channelauthorization.FieldStateUsedAt:
+		return m.OldStateUsedAt(ctx)
+	case channelauthorization.FieldRedirectURI:
+		return m.OldRedirectURI(ctx)
+	case channelauthorization.FieldStartedBy:
+		return m.OldStartedBy(ctx)
+	case channelauthorization.FieldGrant:
+		return m.OldGrant(ctx)
+	case channelauthorization.FieldAccounts:
+		return m.OldAccounts(ctx)
+	case channelauthorization.FieldErrorCode:
+		return m.OldErrorCode(ctx)
+	case channelauthorization.FieldError:
+		return m.OldError(ctx)
+	case channelauthorization.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ChannelAuthorization field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ChannelAuthorizationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case channelauthorization.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case channelauthorization.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case channelauthorization.FieldWorkspaceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case channelauthorization.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case channelauthorization.FieldStatus:
+		v, ok := value.(channelauthorization.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case channelauthorization.FieldStateHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStateHash(v)
+		return nil
+	case channelauthorization.FieldStateExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStateExpiresAt(v)
+		return nil
+	case channelauthorization.FieldStateUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStateUsedAt(v)
+		return nil
+	case channelauthorization.FieldRedirectURI:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRedirectURI(v)
+		return nil
+	case channelauthorization.FieldStartedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartedBy(v)
+		return nil
+	case channelauthorization.FieldGrant:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGrant(v)
+		return nil
+	case channelauthorization.FieldAccounts:
+		v, ok := value.([]schematype.AuthorizedAccount)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccounts(v)
+		return nil
+	case channelauthorization.FieldErrorCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetErrorCode(v)
+		return nil
+	case channelauthorization.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case channelauthorization.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ChannelAuthorization field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ChannelAuthorizationMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ChannelAuthorizationMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ChannelAuthorizationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ChannelAuthorization numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ChannelAuthorizationMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(channelauthorization.FieldStateUsedAt) {
+		fields = append(fields, channelauthorization.FieldStateUsedAt)
+	}
+	if m.FieldCleared(channelauthorization.FieldGrant) {
+		fields = append(fields, channelauthorization.FieldGrant)
+	}
+	if m.FieldCleared(channelauthorization.FieldAccounts) {
+		fields = append(fields, channelauthorization.FieldAccounts)
+	}
+	if m.FieldCleared(channelauthorization.FieldErrorCode) {
+		fields = append(fields, channelauthorization.FieldErrorCode)
+	}
+	if m.FieldCleared(channelauthorization.FieldError) {
+		fields = append(fields, channelauthorization.FieldError)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ChannelAuthorizationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ChannelAuthorizationMutation) ClearField(name string) error {
+	switch name {
+	case channelauthorization.FieldStateUsedAt:
+		m.ClearStateUsedAt()
+		return nil
+	case channelauthorization.FieldGrant:
+		m.ClearGrant()
+		return nil
+	case channelauthorization.FieldAccounts:
+		m.ClearAccounts()
+		return nil
+	case channelauthorization.FieldErrorCode:
+		m.ClearErrorCode()
+		return nil
+	case channelauthorization.FieldError:
+		m.ClearError()
+		return nil
+	}
+	return fmt.Errorf("unknown ChannelAuthorization nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ChannelAuthorizationMutation) ResetField(name string) error {
+	switch name {
+	case channelauthorization.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case channelauthorization.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case channelauthorization.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case channelauthorization.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case channelauthorization.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case channelauthorization.FieldStateHash:
+		m.ResetStateHash()
+		return nil
+	case channelauthorization.FieldStateExpiresAt:
+		m.ResetStateExpiresAt()
+		return nil
+	case channelauthorization.FieldStateUsedAt:
+		m.ResetStateUsedAt()
+		return nil
+	case channelauthorization.FieldRedirectURI:
+		m.ResetRedirectURI()
+		return nil
+	case channelauthorization.FieldStartedBy:
+		m.ResetStartedBy()
+		return nil
+	case channelauthorization.FieldGrant:
+		m.ResetGrant()
+		return nil
+	case channelauthorization.FieldAccounts:
+		m.ResetAccounts()
+		return nil
+	case channelauthorization.FieldErrorCode:
+		m.ResetErrorCode()
+		return nil
+	case channelauthorization.FieldError:
+		m.ResetError()
+		return nil
+	case channelauthorization.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ChannelAuthorization field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ChannelAuthorizationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.workspace != nil {
+		edges = append(edges, channelauthorization.EdgeWorkspace)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ChannelAuthorizationMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case channelauthorization.EdgeWorkspace:
+		if id := m.workspace; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ChannelAuthorizationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ChannelAuthorizationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ChannelAuthorizationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedworkspace {
+		edges = append(edges, channelauthorization.EdgeWorkspace)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ChannelAuthorizationMutation) EdgeCleared(name string) bool {
+	switch name {
+	case channelauthorization.EdgeWorkspace:
+		return m.clearedworkspace
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ChannelAuthorizationMutation) ClearEdge(name string) error {
+	switch name {
+	case channelauthorization.EdgeWorkspace:
+		m.ClearWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown ChannelAuthorization unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ChannelAuthorizationMutation) ResetEdge(name string) error {
+	switch name {
+	case channelauthorization.EdgeWorkspace:
+		m.ResetWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown ChannelAuthorization edge %s", name)
+}
+
 // ContactMutation represents an operation that mutates the Contact nodes in the graph.
 type ContactMutation struct {
 	config
@@ -7029,6 +8288,7 @@ type ContactMutation struct {
 	username             *string
 	phone                *string
 	avatar_url           *string
+	profile_fetched_at   *time.Time
 	clearedFields        map[string]struct{}
 	workspace            *pulid.ID
 	clearedworkspace     bool
@@ -7509,6 +8769,55 @@ func (m *ContactMutation) ResetAvatarURL() {
 	delete(m.clearedFields, contact.FieldAvatarURL)
 }
 
+// SetProfileFetchedAt sets the "profile_fetched_at" field.
+func (m *ContactMutation) SetProfileFetchedAt(t time.Time) {
+	m.profile_fetched_at = &t
+}
+
+// ProfileFetchedAt returns the value of the "profile_fetched_at" field in the mutation.
+func (m *ContactMutation) ProfileFetchedAt() (r time.Time, exists bool) {
+	v := m.profile_fetched_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProfileFetchedAt returns the old "profile_fetched_at" field's value of the Contact entity.
+// If the Contact object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContactMutation) OldProfileFetchedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProfileFetchedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProfileFetchedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProfileFetchedAt: %w", err)
+	}
+	return oldValue.ProfileFetchedAt, nil
+}
+
+// ClearProfileFetchedAt clears the value of the "profile_fetched_at" field.
+func (m *ContactMutation) ClearProfileFetchedAt() {
+	m.profile_fetched_at = nil
+	m.clearedFields[contact.FieldProfileFetchedAt] = struct{}{}
+}
+
+// ProfileFetchedAtCleared returns if the "profile_fetched_at" field was cleared in this mutation.
+func (m *ContactMutation) ProfileFetchedAtCleared() bool {
+	_, ok := m.clearedFields[contact.FieldProfileFetchedAt]
+	return ok
+}
+
+// ResetProfileFetchedAt resets all changes to the "profile_fetched_at" field.
+func (m *ContactMutation) ResetProfileFetchedAt() {
+	m.profile_fetched_at = nil
+	delete(m.clearedFields, contact.FieldProfileFetchedAt)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *ContactMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -7651,7 +8960,7 @@ func (m *ContactMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ContactMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, contact.FieldCreatedAt)
 	}
@@ -7679,6 +8988,9 @@ func (m *ContactMutation) Fields() []string {
 	if m.avatar_url != nil {
 		fields = append(fields, contact.FieldAvatarURL)
 	}
+	if m.profile_fetched_at != nil {
+		fields = append(fields, contact.FieldProfileFetchedAt)
+	}
 	return fields
 }
 
@@ -7705,6 +9017,8 @@ func (m *ContactMutation) Field(name string) (ent.Value, bool) {
 		return m.Phone()
 	case contact.FieldAvatarURL:
 		return m.AvatarURL()
+	case contact.FieldProfileFetchedAt:
+		return m.ProfileFetchedAt()
 	}
 	return nil, false
 }
@@ -7732,6 +9046,8 @@ func (m *ContactMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldPhone(ctx)
 	case contact.FieldAvatarURL:
 		return m.OldAvatarURL(ctx)
+	case contact.FieldProfileFetchedAt:
+		return m.OldProfileFetchedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Contact field %s", name)
 }
@@ -7804,6 +9120,13 @@ func (m *ContactMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAvatarURL(v)
 		return nil
+	case contact.FieldProfileFetchedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProfileFetchedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Contact field %s", name)
 }
@@ -7843,6 +9166,9 @@ func (m *ContactMutation) ClearedFields() []string {
 	if m.FieldCleared(contact.FieldAvatarURL) {
 		fields = append(fields, contact.FieldAvatarURL)
 	}
+	if m.FieldCleared(contact.FieldProfileFetchedAt) {
+		fields = append(fields, contact.FieldProfileFetchedAt)
+	}
 	return fields
 }
 
@@ -7865,6 +9191,9 @@ func (m *ContactMutation) ClearField(name string) error {
 		return nil
 	case contact.FieldAvatarURL:
 		m.ClearAvatarURL()
+		return nil
+	case contact.FieldProfileFetchedAt:
+		m.ClearProfileFetchedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Contact nullable field %s", name)
@@ -7900,6 +9229,9 @@ func (m *ContactMutation) ResetField(name string) error {
 		return nil
 	case contact.FieldAvatarURL:
 		m.ResetAvatarURL()
+		return nil
+	case contact.FieldProfileFetchedAt:
+		m.ResetProfileFetchedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Contact field %s", name)
@@ -8037,6 +9369,8 @@ type ConversationMutation struct {
 	thread_id          *string
 	subject            *string
 	url                *string
+	thumbnail_url      *string
+	context_fetched_at *time.Time
 	status             *conversation.Status
 	assigned_by        *string
 	ai_mode            *conversation.AiMode
@@ -8538,6 +9872,104 @@ func (m *ConversationMutation) URLCleared() bool {
 func (m *ConversationMutation) ResetURL() {
 	m.url = nil
 	delete(m.clearedFields, conversation.FieldURL)
+}
+
+// SetThumbnailURL sets the "thumbnail_url" field.
+func (m *ConversationMutation) SetThumbnailURL(s string) {
+	m.thumbnail_url = &s
+}
+
+// ThumbnailURL returns the value of the "thumbnail_url" field in the mutation.
+func (m *ConversationMutation) ThumbnailURL() (r string, exists bool) {
+	v := m.thumbnail_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldThumbnailURL returns the old "thumbnail_url" field's value of the Conversation entity.
+// If the Conversation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationMutation) OldThumbnailURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldThumbnailURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldThumbnailURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldThumbnailURL: %w", err)
+	}
+	return oldValue.ThumbnailURL, nil
+}
+
+// ClearThumbnailURL clears the value of the "thumbnail_url" field.
+func (m *ConversationMutation) ClearThumbnailURL() {
+	m.thumbnail_url = nil
+	m.clearedFields[conversation.FieldThumbnailURL] = struct{}{}
+}
+
+// ThumbnailURLCleared returns if the "thumbnail_url" field was cleared in this mutation.
+func (m *ConversationMutation) ThumbnailURLCleared() bool {
+	_, ok := m.clearedFields[conversation.FieldThumbnailURL]
+	return ok
+}
+
+// ResetThumbnailURL resets all changes to the "thumbnail_url" field.
+func (m *ConversationMutation) ResetThumbnailURL() {
+	m.thumbnail_url = nil
+	delete(m.clearedFields, conversation.FieldThumbnailURL)
+}
+
+// SetContextFetchedAt sets the "context_fetched_at" field.
+func (m *ConversationMutation) SetContextFetchedAt(t time.Time) {
+	m.context_fetched_at = &t
+}
+
+// ContextFetchedAt returns the value of the "context_fetched_at" field in the mutation.
+func (m *ConversationMutation) ContextFetchedAt() (r time.Time, exists bool) {
+	v := m.context_fetched_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContextFetchedAt returns the old "context_fetched_at" field's value of the Conversation entity.
+// If the Conversation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationMutation) OldContextFetchedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContextFetchedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContextFetchedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContextFetchedAt: %w", err)
+	}
+	return oldValue.ContextFetchedAt, nil
+}
+
+// ClearContextFetchedAt clears the value of the "context_fetched_at" field.
+func (m *ConversationMutation) ClearContextFetchedAt() {
+	m.context_fetched_at = nil
+	m.clearedFields[conversation.FieldContextFetchedAt] = struct{}{}
+}
+
+// ContextFetchedAtCleared returns if the "context_fetched_at" field was cleared in this mutation.
+func (m *ConversationMutation) ContextFetchedAtCleared() bool {
+	_, ok := m.clearedFields[conversation.FieldContextFetchedAt]
+	return ok
+}
+
+// ResetContextFetchedAt resets all changes to the "context_fetched_at" field.
+func (m *ConversationMutation) ResetContextFetchedAt() {
+	m.context_fetched_at = nil
+	delete(m.clearedFields, conversation.FieldContextFetchedAt)
 }
 
 // SetStatus sets the "status" field.
@@ -9435,7 +10867,7 @@ func (m *ConversationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ConversationMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 23)
 	if m.created_at != nil {
 		fields = append(fields, conversation.FieldCreatedAt)
 	}
@@ -9462,6 +10894,12 @@ func (m *ConversationMutation) Fields() []string {
 	}
 	if m.url != nil {
 		fields = append(fields, conversation.FieldURL)
+	}
+	if m.thumbnail_url != nil {
+		fields = append(fields, conversation.FieldThumbnailURL)
+	}
+	if m.context_fetched_at != nil {
+		fields = append(fields, conversation.FieldContextFetchedAt)
 	}
 	if m.status != nil {
 		fields = append(fields, conversation.FieldStatus)
@@ -9525,6 +10963,10 @@ func (m *ConversationMutation) Field(name string) (ent.Value, bool) {
 		return m.Subject()
 	case conversation.FieldURL:
 		return m.URL()
+	case conversation.FieldThumbnailURL:
+		return m.ThumbnailURL()
+	case conversation.FieldContextFetchedAt:
+		return m.ContextFetchedAt()
 	case conversation.FieldStatus:
 		return m.Status()
 	case conversation.FieldAssigneeID:
@@ -9576,6 +11018,10 @@ func (m *ConversationMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldSubject(ctx)
 	case conversation.FieldURL:
 		return m.OldURL(ctx)
+	case conversation.FieldThumbnailURL:
+		return m.OldThumbnailURL(ctx)
+	case conversation.FieldContextFetchedAt:
+		return m.OldContextFetchedAt(ctx)
 	case conversation.FieldStatus:
 		return m.OldStatus(ctx)
 	case conversation.FieldAssigneeID:
@@ -9671,6 +11117,20 @@ func (m *ConversationMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetURL(v)
+		return nil
+	case conversation.FieldThumbnailURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetThumbnailURL(v)
+		return nil
+	case conversation.FieldContextFetchedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContextFetchedAt(v)
 		return nil
 	case conversation.FieldStatus:
 		v, ok := value.(conversation.Status)
@@ -9822,6 +11282,12 @@ func (m *ConversationMutation) ClearedFields() []string {
 	if m.FieldCleared(conversation.FieldURL) {
 		fields = append(fields, conversation.FieldURL)
 	}
+	if m.FieldCleared(conversation.FieldThumbnailURL) {
+		fields = append(fields, conversation.FieldThumbnailURL)
+	}
+	if m.FieldCleared(conversation.FieldContextFetchedAt) {
+		fields = append(fields, conversation.FieldContextFetchedAt)
+	}
 	if m.FieldCleared(conversation.FieldAssigneeID) {
 		fields = append(fields, conversation.FieldAssigneeID)
 	}
@@ -9871,6 +11337,12 @@ func (m *ConversationMutation) ClearField(name string) error {
 		return nil
 	case conversation.FieldURL:
 		m.ClearURL()
+		return nil
+	case conversation.FieldThumbnailURL:
+		m.ClearThumbnailURL()
+		return nil
+	case conversation.FieldContextFetchedAt:
+		m.ClearContextFetchedAt()
 		return nil
 	case conversation.FieldAssigneeID:
 		m.ClearAssigneeID()
@@ -9933,6 +11405,12 @@ func (m *ConversationMutation) ResetField(name string) error {
 		return nil
 	case conversation.FieldURL:
 		m.ResetURL()
+		return nil
+	case conversation.FieldThumbnailURL:
+		m.ResetThumbnailURL()
+		return nil
+	case conversation.FieldContextFetchedAt:
+		m.ResetContextFetchedAt()
 		return nil
 	case conversation.FieldStatus:
 		m.ResetStatus()

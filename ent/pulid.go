@@ -11,6 +11,7 @@ import (
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/invite"
@@ -33,29 +34,30 @@ import (
 
 // prefixMap maps ID prefixes to table names.
 var prefixMap = map[string]string{
-	"key":  apikey.Table,
-	"run":  agentrun.Table,
-	"ags":  agentsettings.Table,
-	"aud":  auditlog.Table,
-	"cr":   cannedreply.Table,
-	"ch":   channel.Table,
-	"ct":   contact.Table,
-	"cv":   conversation.Table,
-	"inv":  invite.Table,
-	"kc":   knowledgechunk.Table,
-	"kd":   knowledgedocument.Table,
-	"lbl":  label.Table,
-	"med":  media.Table,
-	"mem":  membership.Table,
-	"msg":  message.Table,
-	"pst":  pendingstatus.Table,
-	"post": post.Table,
-	"pev":  postevent.Table,
-	"ptg":  posttarget.Table,
-	"pbs":  publishingsettings.Table,
-	"ses":  session.Table,
-	"usr":  user.Table,
-	"ws":   workspace.Table,
+	"key":   apikey.Table,
+	"run":   agentrun.Table,
+	"ags":   agentsettings.Table,
+	"aud":   auditlog.Table,
+	"cr":    cannedreply.Table,
+	"ch":    channel.Table,
+	"cauth": channelauthorization.Table,
+	"ct":    contact.Table,
+	"cv":    conversation.Table,
+	"inv":   invite.Table,
+	"kc":    knowledgechunk.Table,
+	"kd":    knowledgedocument.Table,
+	"lbl":   label.Table,
+	"med":   media.Table,
+	"mem":   membership.Table,
+	"msg":   message.Table,
+	"pst":   pendingstatus.Table,
+	"post":  post.Table,
+	"pev":   postevent.Table,
+	"ptg":   posttarget.Table,
+	"pbs":   publishingsettings.Table,
+	"ses":   session.Table,
+	"usr":   user.Table,
+	"ws":    workspace.Table,
 }
 
 // IDToType maps an ID to the table of its type, by prefix.

@@ -57,6 +57,14 @@ func (q *ChannelQuery) WhereP(ps ...func(*sql.Selector)) {
 
 // WhereP appends storage-level predicates to the query; privacy rules in
 // ent/schema use it because they cannot import the generated packages.
+func (q *ChannelAuthorizationQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.ChannelAuthorization(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
 func (q *ContactQuery) WhereP(ps ...func(*sql.Selector)) {
 	for _, p := range ps {
 		q.predicates = append(q.predicates, predicate.Contact(p))

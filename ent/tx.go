@@ -24,6 +24,8 @@ type Tx struct {
 	CannedReply *CannedReplyClient
 	// Channel is the client for interacting with the Channel builders.
 	Channel *ChannelClient
+	// ChannelAuthorization is the client for interacting with the ChannelAuthorization builders.
+	ChannelAuthorization *ChannelAuthorizationClient
 	// Contact is the client for interacting with the Contact builders.
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
@@ -197,6 +199,7 @@ func (tx *Tx) init() {
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.CannedReply = NewCannedReplyClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
+	tx.ChannelAuthorization = NewChannelAuthorizationClient(tx.config)
 	tx.Contact = NewContactClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
 	tx.Invite = NewInviteClient(tx.config)

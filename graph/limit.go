@@ -38,8 +38,12 @@ var fieldCosts = map[string]int64{
 	"Mutation.addKnowledgeDocument":    1000,
 	"Mutation.updateKnowledgeDocument": 1000,
 	// Call the platform.
-	"Mutation.connectChannel":    1000,
-	"Mutation.disconnectChannel": 1000,
+	"Mutation.connectChannel":            1000,
+	"Mutation.disconnectChannel":         1000,
+	"Mutation.startChannelAuthorization": 1000,
+	"Query.whatsappTemplates":            1000,
+	// Lists the templates when they are not cached, then queues a delivery.
+	"Mutation.sendTemplate": 1000,
 	// A credential: never worth creating in bulk.
 	"Mutation.createAPIKey": 1000,
 	// Queue a delivery to the platform.

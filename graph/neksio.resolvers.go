@@ -9,15 +9,62 @@ import (
 	"context"
 	"strings"
 
+	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/inbox"
+	"github.com/neksio/neksio/core/onboarding"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/ent/schema/schematype"
 	"github.com/neksio/neksio/graph/generated"
 	"github.com/neksio/neksio/graph/model"
 )
+
+// URL is the resolver for the url field.
+func (r *attachmentResolver) URL(ctx context.Context, obj *schematype.Attachment) (*string, error) {
+	if obj.MediaID != "" && r.deps.Media != nil {
+		u := r.deps.Media.URL(pulid.ID(obj.MediaID))
+		return &u, nil
+	}
+	if obj.URL == "" {
+		return nil, nil
+	}
+	return &obj.URL, nil
+}
+
+// Media is the resolver for the media field.
+func (r *attachmentResolver) Media(ctx context.Context, obj *schematype.Attachment) (*ent.Media, error) {
+	if obj.MediaID == "" {
+		return nil, nil
+	}
+	m, err := r.deps.Store.Ent.Media.Get(ctx, pulid.ID(obj.MediaID))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// Status is the resolver for the status field.
+func (r *attachmentResolver) Status(ctx context.Context, obj *schematype.Attachment) (*model.AttachmentStatus, error) {
+	if obj.Status == "" {
+		return nil, nil
+	}
+	st := model.AttachmentStatus(obj.Status)
+	if !st.IsValid() {
+		return nil, nil
+	}
+	return &st, nil
+}
+
+// Error is the resolver for the error field.
+func (r *attachmentResolver) Error(ctx context.Context, obj *schematype.Attachment) (*string, error) {
+	if obj.Error == "" {
+		return nil, nil
+	}
+	return &obj.Error, nil
+}
 
 // Hidden is the resolver for the hidden field.
 func (r *messageResolver) Hidden(ctx context.Context, obj *ent.Message) (bool, error) {
@@ -52,10 +99,35 @@ func (r *mutationResolver) UpdateConversation(ctx context.Context, id pulid.ID, 
 
 // ConnectChannel is the resolver for the connectChannel field.
 func (r *mutationResolver) ConnectChannel(ctx context.Context, input model.ConnectChannelInput) (*ent.Channel, error) {
+	if input.AuthorizationID != nil {
+		switch {
+		case input.Credentials != nil || input.AppSecret != nil || input.VerifyToken != nil:
+			return nil, apperr.Invalid("credentials", "give authorizationId or credentials, not both: the authorization brings the credentials")
+		case input.Platform != nil:
+			return nil, apperr.Invalid("platform", "the authorization says each account's platform")
+		}
+		a, err := r.deps.Onboarding.Get(ctx, *input.AuthorizationID)
+		if err != nil {
+			return nil, err
+		}
+		if input.Connector != nil && *input.Connector != a.Connector {
+			return nil, apperr.Invalid("connector", "the authorization is for %s, not %s", a.Connector, *input.Connector)
+		}
+		return r.deps.Onboarding.Connect(ctx, onboarding.ConnectInput{AuthorizationID: *input.AuthorizationID,
+			ExternalID: input.ExternalID, Name: deref(input.Name)})
+	}
+	switch {
+	case input.Connector == nil:
+		return nil, apperr.Invalid("connector", "connector is required (or authorizationId)")
+	case input.Credentials == nil:
+		return nil, apperr.Invalid("credentials", "credentials are required (or authorizationId)")
+	case input.Name == nil:
+		return nil, apperr.Invalid("name", "name is required with credentials")
+	}
 	return r.deps.Channels.Connect(ctx, channel.ConnectInput{
-		Connector:   input.Connector,
+		Connector:   *input.Connector,
 		ExternalID:  input.ExternalID,
-		Name:        input.Name,
+		Name:        *input.Name,
 		Platform:    deref(input.Platform),
 		Credentials: input.Credentials,
 		AppSecret:   deref(input.AppSecret),
@@ -80,7 +152,7 @@ func (r *mutationResolver) SendReply(ctx context.Context, input model.SendReplyI
 		mode = inbox.ReplyMode(strings.ToLower(string(*input.Mode)))
 	}
 	return r.deps.Inbox.SendReply(ctx, inbox.Reply{ConversationID: input.ConversationID, Text: deref(input.Text), Mode: mode,
-		InReplyTo: deref(input.InReplyToID), CannedReply: deref(input.CannedReplyID)})
+		InReplyTo: deref(input.InReplyToID), CannedReply: deref(input.CannedReplyID), Attachments: input.Attachments})
 }
 
 // DeleteReviewReply is the resolver for the deleteReviewReply field.
@@ -124,7 +196,13 @@ func (r *queryResolver) Connectors(ctx context.Context) ([]*model.ConnectorInfo,
 	return r.deps.Connectors(), nil
 }
 
+// Attachment returns generated.AttachmentResolver implementation.
+func (r *Resolver) Attachment() generated.AttachmentResolver { return &attachmentResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+type (
+	attachmentResolver struct{ *Resolver }
+	mutationResolver   struct{ *Resolver }
+)

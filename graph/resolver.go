@@ -7,6 +7,7 @@ import (
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/media"
+	"github.com/neksio/neksio/core/onboarding"
 	"github.com/neksio/neksio/core/publish"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/team"
@@ -21,6 +22,9 @@ type Deps struct {
 	Channels *channel.Service
 	// Team serves members and invitations (schema/team.graphqls).
 	Team *team.Service
+	// Onboarding connects accounts through the platforms' OAuth
+	// (schema/onboarding.graphqls).
+	Onboarding *onboarding.Service
 	// Knowledge and Agent serve the knowledge base and the AI agent
 	// (schema/agent.graphqls); set by cmd/neksio/wire_agent.go.
 	Knowledge *knowledge.Service

@@ -58,6 +58,9 @@ func Register(ws *river.Workers, d Deps) {
 	river.AddWorker(ws, &OutboundWorker{Inbox: d.Inbox})
 	river.AddWorker(ws, &ChannelSyncWorker{Inbox: d.Inbox})
 	river.AddWorker(ws, &ChannelSyncChannelWorker{Inbox: d.Inbox})
+	river.AddWorker(ws, &ContactLookupWorker{Inbox: d.Inbox})
+	river.AddWorker(ws, &ConversationLookupWorker{Inbox: d.Inbox})
+	river.AddWorker(ws, &MediaFetchWorker{Inbox: d.Inbox})
 	if d.Channels != nil {
 		river.AddWorker(ws, &ChannelRefreshWorker{Channels: d.Channels})
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -64,6 +65,8 @@ type env struct {
 	// WhatsAppURL is the emulator's base URL.
 	WhatsAppURL string
 	Meta        *metasandbox.Server
+	// MetaURL is the Meta emulator's base URL.
+	MetaURL string
 	// WAChannel is the ID of the connected WhatsApp channel.
 	WAChannel string
 	client    *http.Client
@@ -72,7 +75,7 @@ type env struct {
 type envConfig struct {
 	waOptions    []wasandbox.Option
 	dbURL        string // shared Postgres database (two replicas)
-	configure    func(*config.Config)
+	configure    []func(*config.Config)
 	noWAChannel  bool
 	extraEnviron []string
 	logTo        io.Writer
@@ -88,8 +91,11 @@ func withWhatsAppSandbox(opts ...wasandbox.Option) envOption {
 // withDatabaseURL runs on an existing database (another env's).
 func withDatabaseURL(url string) envOption { return func(c *envConfig) { c.dbURL = url } }
 
-// withConfig adjusts the configuration before the App is built.
-func withConfig(f func(*config.Config)) envOption { return func(c *envConfig) { c.configure = f } }
+// withConfig adjusts the configuration before the App is built (each in
+// turn, when given several).
+func withConfig(f func(*config.Config)) envOption {
+	return func(c *envConfig) { c.configure = append(c.configure, f) }
+}
 
 // withLogOutput sends the App's logs (debug and up) to w.
 func withLogOutput(w io.Writer) envOption { return func(c *envConfig) { c.logTo = w } }
@@ -140,18 +146,25 @@ func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
 			"NEKSIO_META_VERIFY_TOKEN=" + testMetaVerify,
 			"NEKSIO_META_API_BASE_URL=" + metaSrv.URL,
 			"NEKSIO_META_ALLOW_PRIVATE_MEDIA_URLS=true",
+			"NEKSIO_WHATSAPP_ALLOW_PRIVATE_MEDIA_URLS=true",
 		}, ec.extraEnviron...),
 	}
 	dev := true
 	cfg.Dev = &dev
+	// The server's address is known before it is built: it is the public
+	// URL platforms redirect browsers back to and fetch media from (a test
+	// may set another with withPublicURL).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg.PublicURL = "http://" + ln.Addr().String()
 	switch {
 	case ec.dbURL != "":
 		cfg.DatabaseURL = ec.dbURL
 	case d == storetest.Postgres:
 		cfg.DatabaseURL = storetest.NewPostgresDB(t)
 	}
-	if ec.configure != nil {
-		ec.configure(cfg)
+	for _, f := range ec.configure {
+		f(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if ec.logTo != nil {
@@ -164,11 +177,13 @@ func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
 	t.Cleanup(app.Close)
 	require.NoError(t, app.Start(ctx))
 	srv := httptest.NewUnstartedServer(app.Handler)
+	srv.Listener.Close()
+	srv.Listener = ln
 	configureHTTPServer(srv.Config, cfg)
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	e := &env{t: t, App: app, URL: srv.URL, WhatsApp: wa, WhatsAppURL: waSrv.URL, Meta: meta, client: srv.Client()}
+	e := &env{t: t, App: app, URL: srv.URL, WhatsApp: wa, WhatsAppURL: waSrv.URL, Meta: meta, MetaURL: metaSrv.URL, client: srv.Client()}
 	e.Workspace, e.Key = e.newWorkspace(t, "Acme Coffee")
 	if !ec.noWAChannel {
 		data := e.gql(t, `mutation($in: ConnectChannelInput!) { connectChannel(input: $in) { id status platform } }`,

@@ -430,7 +430,7 @@ func TestPublishBadInput(t *testing.T) {
 // a tampered link is 403, an expired one 410.
 func TestPublishMediaURLs(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel())
+	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel(), withPublicURL(""))
 	content := pngBytes(t)
 	up := e.uploadMedia(t, e.Key, "a.png", content)
 	require.Empty(t, up.Errors)

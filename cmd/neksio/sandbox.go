@@ -22,7 +22,7 @@ import (
 // sandboxCmd serves every connector's platform emulator on one address,
 // each under its own prefix, for local development against `neksio serve`.
 func sandboxCmd() *cobra.Command {
-	var addr, waNumber, waToken, pageID, pageToken, igID, igToken, metaSecret, neksioURL, waSecret string
+	var addr, waNumber, waToken, pageID, pageToken, igID, igToken, metaSecret, metaAppID, neksioURL, waSecret string
 	var google googleSandbox
 	var tt tiktokSandboxFlags
 	cmd := &cobra.Command{
@@ -43,11 +43,20 @@ func sandboxCmd() *cobra.Command {
 					}()
 				}))
 			}
+			// Like the platform, free-form messages go only within 24 hours
+			// of the customer's last message: `simulate whatsapp` tells the
+			// emulator when the customer wrote.
+			waOpts = append(waOpts, wasandbox.WithWindowEnforced())
 			wa := wasandbox.New(waOpts...)
 			wa.AddNumber(waNumber, "15550000000", "Sandbox number", waToken)
-			meta := metasandbox.New(metasandbox.WithAppSecret(metaSecret))
+			addSandboxTemplates(wa)
+			meta := metasandbox.New(metasandbox.WithAppSecret(metaSecret), metasandbox.WithAppID(metaAppID))
 			meta.AddPage(pageID, "Sandbox Page", pageToken)
 			meta.AddInstagramAccount(igID, "sandbox_shop", igToken)
+			// Facebook Login: a person who manages the Page, which the
+			// Instagram account is linked to.
+			meta.AddUser(sandboxMetaUser, "Sandbox Owner", pageID)
+			meta.LinkInstagram(pageID, igID)
 
 			mux := http.NewServeMux()
 			mux.Handle("/whatsapp/", http.StripPrefix("/whatsapp", wa.Handler()))
@@ -71,17 +80,22 @@ func sandboxCmd() *cobra.Command {
 			base := "http://" + ln.Addr().String()
 			fmt.Fprintf(cmd.OutOrStdout(), `Neksio sandbox on %[1]s. Point the server at it:
 
-  NEKSIO_WHATSAPP_API_BASE_URL=%[1]s/whatsapp
+  NEKSIO_WHATSAPP_API_BASE_URL=%[1]s/whatsapp  NEKSIO_WHATSAPP_ALLOW_PRIVATE_MEDIA_URLS=true
   NEKSIO_META_API_BASE_URL=%[1]s/meta  NEKSIO_META_ALLOW_PRIVATE_MEDIA_URLS=true
+  NEKSIO_META_APP_ID=%[10]s  NEKSIO_META_AUTH_URL=%[1]s/meta/v21.0/dialog/oauth
 %[8]s
-Connect with connectChannel:
-  whatsapp  externalId %[2]s  credentials {accessToken: "%[3]s"}
+Connect with OAuth (meta, google, tiktok): startChannelAuthorization(connector: "meta") { url },
+open the url in a browser (the emulator's consent page sends it back to the server's
+/oauth/meta/callback), then channelAuthorization(id) { accounts { externalId } } and
+connectChannel(input: {authorizationId, externalId}).
+Or with connectChannel and a token:
+  whatsapp  externalId %[2]s  credentials {accessToken: "%[3]s"}  (templates: hello_world, order_update)
   meta      externalId %[4]s (Facebook Page)  credentials {accessToken: "%[5]s"}
   meta      externalId %[6]s (Instagram)      credentials {accessToken: "%[7]s"}
 %[9]s
 What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/sent, %[1]s/google/_sandbox/google/replies
 
-`, base, waNumber, waToken, pageID, pageToken, igID, igToken, google.settings(base), google.connect())
+`, base, waNumber, waToken, pageID, pageToken, igID, igToken, google.settings(base), google.connect(), metaAppID)
 			fmt.Fprint(cmd.OutOrStdout(), tiktokSandboxHelp(base, &tt, ttTokens, ttVideo))
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			go func() { <-cmd.Context().Done(); _ = srv.Close() }()
@@ -99,7 +113,8 @@ What the connectors sent: GET %[1]s/_sandbox/whatsapp/sent, %[1]s/meta/_sandbox/
 	f.StringVar(&pageToken, "page-token", "sandbox-page-token", "its access token")
 	f.StringVar(&igID, "instagram-id", "1780000000000001", "the emulated Instagram account id")
 	f.StringVar(&igToken, "instagram-token", "sandbox-instagram-token", "its access token")
-	f.StringVar(&metaSecret, "meta-app-secret", os.Getenv("NEKSIO_META_APP_SECRET"), "app secret for appsecret_proof checks")
+	f.StringVar(&metaSecret, "meta-app-secret", os.Getenv("NEKSIO_META_APP_SECRET"), "app secret for appsecret_proof checks and Facebook Login's token endpoint")
+	f.StringVar(&metaAppID, "meta-app-id", cmp.Or(os.Getenv("NEKSIO_META_APP_ID"), sandboxMetaAppID), "the Meta app id Facebook Login accepts")
 	f.StringVar(&neksioURL, "neksio-url", "http://127.0.0.1:8080", "the server the emulators post to (WhatsApp statuses, Google notifications, TikTok echoes, comment changes and publications)")
 	f.StringVar(&waSecret, "whatsapp-app-secret", os.Getenv("NEKSIO_WHATSAPP_APP_SECRET"), "app secret to sign WhatsApp status webhooks with (empty: no statuses)")
 	google.flags(cmd)
@@ -140,6 +155,19 @@ func simulateCmd() *cobra.Command {
 				}
 				body = wasandbox.TextMessage(phoneID, from, name, text)
 				path, sec = "/webhooks/whatsapp", cmp.Or(secret, os.Getenv("NEKSIO_WHATSAPP_APP_SECRET"))
+				// Tell the emulator the customer wrote: it enforces the
+				// 24-hour window like the platform.
+				wurl := sandboxURL
+				if !cmd.Flags().Changed("sandbox-url") {
+					wurl = sandboxWhatsAppURL
+				}
+				if wurl != "" {
+					if resp, err := http.Post(strings.TrimRight(wurl, "/")+"/_sandbox/observe", "application/json", bytes.NewReader(body)); err == nil {
+						resp.Body.Close()
+					} else if cmd.Flags().Changed("sandbox-url") {
+						return fmt.Errorf("the WhatsApp emulator: %w", err)
+					}
+				}
 			case "facebook", "instagram":
 				if account == "" {
 					return fmt.Errorf("--account is required (the Page or Instagram account id)")
@@ -191,7 +219,7 @@ func simulateCmd() *cobra.Command {
 	f.StringVar(&kind, "kind", "dm", "facebook|instagram|tiktok: dm or comment")
 	f.StringVar(&account, "account", "", "facebook|instagram|tiktok: the Page, Instagram account or TikTok open_id")
 	f.StringVar(&post, "post", "", "facebook|instagram|tiktok: the post, media or video id for comments (tiktok: a new video when empty)")
-	f.StringVar(&sandboxURL, "sandbox-url", "", "facebook|instagram: the Meta emulator (e.g. http://127.0.0.1:8090/meta) to tell about the customer; google: the Google emulator (default "+sandboxGoogleURL+"); tiktok: the TikTok emulator (e.g. http://127.0.0.1:8090/tiktok), told about the customer, where comments are made")
+	f.StringVar(&sandboxURL, "sandbox-url", "", "whatsapp: the WhatsApp emulator to tell about the customer (default "+sandboxWhatsAppURL+", told when reachable); facebook|instagram: the Meta emulator (e.g. http://127.0.0.1:8090/meta) to tell about the customer; google: the Google emulator (default "+sandboxGoogleURL+"); tiktok: the TikTok emulator (e.g. http://127.0.0.1:8090/tiktok), told about the customer, where comments are made")
 	f.StringVar(&gLocation, "location", "", "google: the location reviewed (accounts/{a}/locations/{l})")
 	f.IntVar(&gStars, "stars", 5, "google: the review's stars, 1-5 (0: no rating)")
 	f.BoolVar(&gAnonymous, "anonymous", false, "google: an anonymous reviewer")
@@ -200,4 +228,20 @@ func simulateCmd() *cobra.Command {
 	f.StringVar(&clientKey, "client-key", cmp.Or(os.Getenv("NEKSIO_TIKTOK_CLIENT_KEY"), ttsandbox.DefaultClientKey), "tiktok: the app's client key the delivery names")
 	f.StringVar(&parent, "parent", "", "tiktok: the comment a comment replies to")
 	return cmd
+}
+
+// Sandbox defaults for WhatsApp and Facebook Login.
+const (
+	sandboxWhatsAppURL = "http://127.0.0.1:8090/whatsapp"
+	sandboxMetaAppID   = "sandbox-meta-app"
+	sandboxMetaUser    = "10000000000000042"
+)
+
+// addSandboxTemplates gives the emulated number's business account two
+// approved templates, for whatsappTemplates and sendTemplate.
+func addSandboxTemplates(wa *wasandbox.Server) {
+	wa.AddTemplate(wasandbox.DefaultWABAID, wasandbox.TemplateDef{Name: "hello_world", Language: "en_US", Category: "UTILITY",
+		Status: "APPROVED", Components: json.RawMessage(`[{"type":"BODY","text":"Hello World"}]`)})
+	wa.AddTemplate(wasandbox.DefaultWABAID, wasandbox.TemplateDef{Name: "order_update", Language: "en_US", Category: "UTILITY",
+		Status: "APPROVED", Components: json.RawMessage(`[{"type":"BODY","text":"Hi {{1}}, your order {{2}} is ready for pickup."}]`)})
 }

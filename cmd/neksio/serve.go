@@ -84,6 +84,8 @@ type App struct {
 	// OnStart and OnClose run after Start and before Close (subscriptions' listeners, ...).
 	OnStart []func(ctx context.Context) error
 	OnClose []func()
+	// PeriodicJobs are scheduled by worker processes, next to the core ones.
+	PeriodicJobs []*river.PeriodicJob
 }
 
 // wirings extend the App, one per feature area, each in its own file
@@ -108,7 +110,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 		return nil, err
 	}
 	channels := &channel.Service{Store: s, Box: box, Gateway: mgr, Apps: func(name string) sdk.App { return appSettings(cfg.Environment(), name) }, Log: log}
-	in := &inbox.Service{Store: s, Gateway: mgr, Channels: channels, Rules: mgr}
+	in := &inbox.Service{Store: s, Gateway: mgr, Channels: channels, Rules: mgr, Capabilities: mgr,
+		HumanAgentAllowed: func(name string) bool {
+			return strings.EqualFold(strings.TrimSpace(appSettings(cfg.Environment(), name).Settings["human_agent_tag"]), "true")
+		}}
 	authSvc := &auth.Service{Store: s}
 
 	reg := prometheus.NewRegistry()
@@ -128,7 +133,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 	if cfg.Role != "api" {
 		rcfg.Queues = jobs.Queues()
 		rcfg.Workers = app.Workers
-		rcfg.PeriodicJobs = jobs.PeriodicJobs()
+		rcfg.PeriodicJobs = append(jobs.PeriodicJobs(), app.PeriodicJobs...)
 	}
 	rc, err := river.NewClient(s.Driver, rcfg)
 	if err != nil {

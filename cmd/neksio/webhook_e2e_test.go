@@ -123,7 +123,10 @@ func TestGraphQLGetAndPlayground(t *testing.T) {
 	}
 }
 
-// `neksio sandbox` serves the emulators a server can be pointed at.
+// `neksio sandbox` serves the emulators a server can be pointed at: a
+// WhatsApp number that keeps the 24-hour window (simulate tells it when
+// the customer wrote) and has templates, and Facebook Login, so a Page is
+// connected through OAuth end to end.
 func TestSandboxCommand(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -132,28 +135,67 @@ func TestSandboxCommand(t *testing.T) {
 	root := rootCmd()
 	root.SetOut(pw)
 	root.SetErr(io.Discard)
-	root.SetArgs([]string{"sandbox", "--addr", "127.0.0.1:0", "--whatsapp-app-secret", ""})
+	root.SetArgs([]string{"sandbox", "--addr", "127.0.0.1:0", "--whatsapp-app-secret", "", "--meta-app-secret", testMetaSecret})
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx); pw.Close() }()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	require.NoError(t, err)
-	base := strings.TrimSuffix(strings.Fields(line)[3], ".")
+	lines := bufio.NewReader(pr)
+	var printed strings.Builder
+	for !strings.Contains(printed.String(), "What the connectors sent") {
+		line, err := lines.ReadString('\n')
+		require.NoError(t, err, printed.String())
+		printed.WriteString(line)
+	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	text := printed.String()
+	base := strings.TrimSuffix(strings.Fields(text)[3], ".")
+	appID := regexp.MustCompile(`NEKSIO_META_APP_ID=(\S+)`).FindStringSubmatch(text)
+	require.Len(t, appID, 2, text)
+	require.Contains(t, text, "NEKSIO_META_AUTH_URL="+base+"/meta/v21.0/dialog/oauth")
 
-	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel(), withEnviron("NEKSIO_WHATSAPP_API_BASE_URL="+base+"/whatsapp"))
-	e.gql(t, `mutation { connectChannel(input: {connector: "whatsapp", externalId: "106540352242922", name: "s",
+	e := newEnv(t, storetest.SQLite, withoutWhatsAppChannel(), withEnviron("NEKSIO_WHATSAPP_API_BASE_URL="+base+"/whatsapp",
+		"NEKSIO_META_API_BASE_URL="+base+"/meta", "NEKSIO_META_APP_ID="+appID[1], "NEKSIO_META_AUTH_URL="+base+"/meta/v21.0/dialog/oauth"))
+	ch := e.gql(t, `mutation { connectChannel(input: {connector: "whatsapp", externalId: "106540352242922", name: "s",
 		credentials: {accessToken: "sandbox-whatsapp-token"}}) { id } }`, nil)
-	e.whatsappText(t, "16505551234", "hi")
+	data := e.gql(t, `query($id: ID!) { whatsappTemplates(channelId: $id) { name parameters } }`, map[string]any{"id": dig(ch, "connectChannel", "id")})
+	require.Equal(t, "hello_world", dig(data, "whatsappTemplates", 0, "name"))
+	require.Equal(t, "order_update", dig(data, "whatsappTemplates", 1, "name"))
+	_, err := run(t, "simulate", "whatsapp", "--url", e.URL, "--app-secret", testWAAppSecret, "--phone-number-id", testWAPhoneID,
+		"--from", "16505551234", "--text", "hi", "--sandbox-url", base+"/whatsapp")
+	require.NoError(t, err)
 	conv := dig(e.gql(t, `{ conversations(first: 1) { edges { node { id } } } }`, nil), "conversations", "edges", 0, "node", "id")
 	e.gql(t, `mutation($id: ID!) { sendReply(input: {conversationId: $id, text: "hello from the sandbox"}) { id } }`, map[string]any{"id": conv})
+	e.gql(t, `mutation($id: ID!) { sendTemplate(input: {conversationId: $id, name: "order_update", language: "en_US", parameters: ["Ann", "#7"]}) { id } }`,
+		map[string]any{"id": conv})
 	e.waitJobs(t)
 	resp, err := http.Get(base + "/_sandbox/whatsapp/sent")
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	var sent []struct{ Text string }
+	var sent []struct {
+		Text     string
+		Template *struct{ Name string }
+	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&sent))
-	require.Len(t, sent, 1)
-	require.Equal(t, "hello from the sandbox", sent[0].Text)
+	require.Len(t, sent, 2)
+	var texts []string
+	for _, m := range sent {
+		if m.Template != nil {
+			texts = append(texts, "template "+m.Template.Name)
+		} else {
+			texts = append(texts, m.Text)
+		}
+	}
+	require.ElementsMatch(t, []string{"hello from the sandbox", "template order_update"}, texts)
+
+	// Facebook Login against the sandbox: its consent page sends the
+	// browser back to this server, and the Page and its Instagram account
+	// are connected without a token.
+	id, consentURL := e.startAuthorization(t, e.Key, "meta")
+	status, final, body := visit(t, consent(t, consentURL, "allow", nil))
+	require.Equal(t, http.StatusOK, status, body)
+	require.Equal(t, "granted", final.Query().Get("status"))
+	r := e.authorization(t, e.Key, id)
+	require.Equal(t, map[string]string{"1000000000001": "facebook:Sandbox Page", "1780000000000001": "instagram:sandbox_shop"}, accountsOf(r))
+	require.Empty(t, e.connectAuthorized(t, e.Key, id, "1000000000001").Errors)
 	cancel()
 	require.NoError(t, <-done)
 }

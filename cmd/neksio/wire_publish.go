@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/neksio/neksio/core/ai"
@@ -59,6 +60,15 @@ func wirePublish(ctx context.Context, a *App) error {
 	jobs.RegisterPublish(a.Workers, ps)
 	a.GraphDeps.Publish = ps
 	a.GraphDeps.Media = ms
+	// Replies' attachments and customers' files (core/inbox/media.go).
+	a.Inbox.Media = ms
+	if v := getenv("NEKSIO_MEDIA_FETCH_MAX_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			return fmt.Errorf("NEKSIO_MEDIA_FETCH_MAX_BYTES: want a number of bytes, at least 1024")
+		}
+		a.Inbox.MediaFetchMaxBytes = n
+	}
 	a.Mounts = append(a.Mounts, func(mux *http.ServeMux) {
 		mux.Handle("GET /media/{id}", ms)
 	})

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -52,6 +53,12 @@ type ConnectInput struct {
 	Credentials map[string]any
 	AppSecret   string
 	VerifyToken string
+	// Creds, when set, are the credentials (an OAuth grant's account, see
+	// core/onboarding) and Credentials is not read.
+	Creds *sdk.Credentials
+	// Authorization names the OAuth authorization the credentials come
+	// from, for the audit log.
+	Authorization string
 }
 
 // Connect links an account to the viewer's workspace.
@@ -69,8 +76,10 @@ func (s *Service) Connect(ctx context.Context, in ConnectInput) (*ent.Channel, e
 	if in.Name == "" || len(in.Name) > 200 {
 		return nil, apperr.Invalid("name", "name is required (at most 200 characters)")
 	}
-	creds, err := ParseCredentials(in.Credentials)
-	if err != nil {
+	var creds sdk.Credentials
+	if in.Creds != nil {
+		creds = *in.Creds
+	} else if creds, err = ParseCredentials(in.Credentials); err != nil {
 		return nil, err
 	}
 	conn, err := s.Gateway.Get(in.Connector)
@@ -116,6 +125,10 @@ func (s *Service) Connect(ctx context.Context, in ConnectInput) (*ent.Channel, e
 	}
 	if platform == "" && len(desc.Platforms) > 0 {
 		platform = desc.Platforms[0]
+	}
+	subscribed, err := s.subscribe(ctx, conn, desc, app, creds, in.ExternalID, platform)
+	if err != nil {
+		return nil, err
 	}
 
 	var out *ent.Channel
@@ -193,10 +206,45 @@ func (s *Service) Connect(ctx context.Context, in ConnectInput) (*ent.Channel, e
 				return err
 			}
 		}
-		return audit.Record(ctx, tx.Ent, "channel.connect", "Channel", string(out.ID),
-			map[string]string{"connector": in.Connector, "external_id": in.ExternalID})
+		meta := map[string]string{"connector": in.Connector, "external_id": in.ExternalID, "platform": platform}
+		if subscribed {
+			meta["webhooks"] = "subscribed"
+		}
+		if in.Authorization != "" {
+			meta["authorization"] = in.Authorization
+		}
+		return audit.Record(ctx, tx.Ent, "channel.connect", "Channel", string(out.ID), meta)
 	})
 	return out, err
+}
+
+// subscribe subscribes the app to the account's webhooks where the
+// connector does that (Meta's subscribed_apps): without it the platform
+// sends the account's messages nowhere. It runs before anything is
+// stored, so a refusal connects nothing; a subscription left behind by a
+// connect that fails later is harmless (the account is not routed).
+func (s *Service) subscribe(ctx context.Context, conn sdk.Connector, desc *sdk.Description, app sdk.App, creds sdk.Credentials, account, platform string) (bool, error) {
+	sub, ok := conn.(sdk.WebhookSubscriber)
+	if !ok || !slices.Contains(desc.Capabilities, sdk.CapSubscribe) {
+		return false, nil
+	}
+	c := creds
+	c.Extra = maps.Clone(creds.Extra)
+	if c.Extra == nil {
+		c.Extra = map[string]string{}
+	}
+	// Connectors serving several platforms tell them apart by this.
+	c.Extra["platform"] = platform
+	err := sub.SubscribeWebhooks(ctx, &sdk.CredentialsRequest{App: app, Credentials: c, AccountID: account})
+	switch sdk.ClassOf(err) {
+	case "":
+		return true, nil
+	case sdk.ClassUnsupported:
+		return false, nil
+	case sdk.ClassRetryable:
+		return false, apperr.Unavailable(err, "could not reach the platform to subscribe the account to webhooks; try again")
+	}
+	return false, apperr.Invalid("credentials", "the platform refused to subscribe the account to webhooks: %v", err)
 }
 
 // Disconnect revokes a channel's token at the platform (where the

@@ -49,7 +49,10 @@ type Config struct {
 	PublicURL     string        `env:"NEKSIO_PUBLIC_URL"`
 	// InviteURL is the page invitation links point to (the token is added
 	// as ?token=); default <PublicURL>/invite.
-	InviteURL      string   `env:"NEKSIO_INVITE_URL"`
+	InviteURL string `env:"NEKSIO_INVITE_URL"`
+	// OAuthReturnURL is the page the browser ends on after a platform's
+	// OAuth consent (?authorization=…&status=…); default a built-in page.
+	OAuthReturnURL string   `env:"NEKSIO_OAUTH_RETURN_URL"`
 	AllowedOrigins []string `env:"NEKSIO_ALLOWED_ORIGINS" envSeparator:","`
 
 	GraphQLComplexity int           `env:"NEKSIO_GRAPHQL_MAX_COMPLEXITY" envDefault:"50000"`

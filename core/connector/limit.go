@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,4 +85,11 @@ func (m *Manager) PlatformRules(name, platform string) *sdk.PlatformRules {
 	}
 	cp := *r
 	return &cp
+}
+
+// HasCapability reports whether connector name offers c, as its last
+// Describe said.
+func (m *Manager) HasCapability(name string, c sdk.Capability) bool {
+	in, err := m.Info(name)
+	return err == nil && slices.Contains(in.Capabilities, c)
 }

@@ -334,6 +334,12 @@ func (s *Service) sendRequest(ctx context.Context, msg *ent.Message, conv *ent.C
 			return nil, &sdk.Error{Class: sdk.ClassPermanent, Message: "the conversation has no contact to write to"}
 		}
 		req.RecipientID = conv.Edges.Contact.ExternalID
+		if msg.Type == TypeTemplate {
+			templateRequest(msg, req)
+		}
+		if se := s.sendAttachments(msg, req); se != nil {
+			return nil, se
+		}
 	case conversation.KindReview:
 		req.Kind = sdk.SendReviewReply
 		req.RecipientID = conv.ThreadID

@@ -8,6 +8,7 @@ package inbox
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,6 +16,7 @@ import (
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/event"
+	"github.com/neksio/neksio/core/media"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
@@ -22,6 +24,7 @@ import (
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/ent/schema/schematype"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/jobs/jobargs"
 	"github.com/neksio/neksio/plugins/sdk"
@@ -49,6 +52,43 @@ type Service struct {
 	// OnPublish receives the publication outcomes webhooks report (see
 	// ingestPublish); nil counts them as ignored.
 	OnPublish PublishHook
+	// Capabilities says what each connector offers (core/connector's
+	// Manager); nil asks the connector (Describe).
+	Capabilities CapabilitySource
+	// HumanAgentAllowed reports whether the app of connector holds the
+	// permission to send a person's messages in the platform's longer
+	// human-agent window (Meta's HUMAN_AGENT tag,
+	// NEKSIO_META_HUMAN_AGENT_TAG); nil: none does.
+	HumanAgentAllowed func(connector string) bool
+	// Media is the media store: replies' attachments and customers' files
+	// (media.go); nil: replies carry no files and nothing is fetched.
+	Media *media.Service
+	// MediaFetchMaxBytes bounds a customer's file fetched from a platform
+	// (DefaultMediaFetchMaxBytes when zero).
+	MediaFetchMaxBytes int64
+
+	templates templateCache
+}
+
+// CapabilitySource says whether a connector offers a capability.
+type CapabilitySource interface {
+	HasCapability(connector string, c sdk.Capability) bool
+}
+
+// hasCapability reports whether connector offers c.
+func (s *Service) hasCapability(ctx context.Context, connector string, c sdk.Capability) bool {
+	if s.Capabilities != nil {
+		return s.Capabilities.HasCapability(connector, c)
+	}
+	if s.Gateway == nil {
+		return false
+	}
+	conn, err := s.Gateway.Get(connector)
+	if err != nil {
+		return false
+	}
+	d, err := conn.Describe(ctx)
+	return err == nil && slices.Contains(d.Capabilities, c)
 }
 
 // RuleSource gives the rules a connector states for a platform in
@@ -199,6 +239,8 @@ type Reply struct {
 	// CannedReply sends a canned reply, its variables filled in for this
 	// conversation, instead of Text.
 	CannedReply pulid.ID
+	// Attachments are files of the media store (uploadMedia) to send.
+	Attachments []pulid.ID
 }
 
 // SendReply stores an outbound message and queues its delivery in the same
@@ -232,8 +274,8 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	if r.CannedReply != "" && text != "" {
 		return nil, apperr.Invalid("text", "give text or cannedReplyId, not both")
 	}
-	if text == "" && r.CannedReply == "" {
-		return nil, apperr.Invalid("text", "text is required")
+	if text == "" && r.CannedReply == "" && len(r.Attachments) == 0 {
+		return nil, apperr.Invalid("text", "text is required (or attachments)")
 	}
 	if r.AuthorKind == "" {
 		r.AuthorKind = message.AuthorKindAgent
@@ -261,6 +303,12 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 	}
 	if err := s.checkReply(ctx, tx.Ent, conv, text); err != nil {
 		return nil, err
+	}
+	var atts []schematype.Attachment
+	if len(r.Attachments) > 0 {
+		if atts, err = s.replyAttachments(ctx, tx, conv, r.Attachments); err != nil {
+			return nil, err
+		}
 	}
 	if !r.Draft {
 		// Refused here, before anything is queued, rather than by the
@@ -304,6 +352,12 @@ func (s *Service) SendReplyTx(ctx context.Context, tx *store.Tx, r Reply) (*ent.
 		SetSentAt(now)
 	if mode != "" {
 		create.SetMetadata(map[string]string{"reply_mode": string(mode)})
+	}
+	if len(atts) > 0 {
+		create.SetAttachments(atts)
+		if text == "" {
+			create.SetType(atts[0].Type)
+		}
 	}
 	if replyTo != "" {
 		create.SetReplyToExternalID(replyTo)

@@ -144,6 +144,9 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	if err != nil {
 		return err
 	}
+	if err := s.queueLookups(ctx, tx, ch, m, ct, conv); err != nil {
+		return err
+	}
 	create := tx.Ent.Message.Create().
 		SetWorkspaceID(ch.WorkspaceID).
 		SetConversationID(conv.ID).
@@ -166,8 +169,11 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	if ct != nil {
 		create.SetContactID(ct.ID)
 	}
+	fetch := false
 	if len(m.Attachments) > 0 {
-		create.SetAttachments(attachments(m.Attachments))
+		atts := attachments(m.Attachments)
+		fetch = inbound && m.Action != sdk.ActionDeleted && s.markFetches(ctx, ch, atts, m.Attachments)
+		create.SetAttachments(atts)
 	}
 	if r := rating(m.Rating); r != nil {
 		create.SetRating(*r)
@@ -188,6 +194,11 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	msg, err := create.Save(ctx)
 	if err != nil {
 		return fmt.Errorf("inbox: storing message: %w", err)
+	}
+	if fetch {
+		if err := queueFetches(ctx, tx, msg); err != nil {
+			return err
+		}
 	}
 	res.Created++
 	ws := string(ch.WorkspaceID)

@@ -3,6 +3,7 @@ package inbox
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/neksio/neksio/core/apperr"
@@ -49,10 +50,11 @@ func threadKindOf(k conversation.Kind) sdk.ThreadKind {
 // the conversation's kind of thread to a reply written by author. A
 // person's reply (AuthorKindAgent, sent with SendRequest.HumanAgent) gets
 // the longer human-agent window where the platform has one (Messenger's
-// HUMAN_AGENT tag, which the connector adds when the app holds that
-// permission: the host cannot tell, so the platform decides within the
-// longer window); the agent's gets the plain window. A conversation with no
-// customer message on record is left to the platform.
+// and Instagram's HUMAN_AGENT tag: 7 days instead of 24 hours) only when
+// the app holds that permission (HumanAgentAllowed, set from
+// NEKSIO_META_HUMAN_AGENT_TAG); otherwise, and always for the agent, the
+// plain window applies. A conversation with no customer message on
+// record is left to the platform.
 // client reads the messages sent since the customer's last one (a
 // transaction's, or the store's).
 func (s *Service) ReplyWindow(ctx context.Context, client *ent.Client, ch *ent.Channel, conv *ent.Conversation, author message.AuthorKind) (WindowState, error) {
@@ -65,14 +67,22 @@ func (s *Service) ReplyWindow(ctx context.Context, client *ent.Client, ch *ent.C
 	}
 	last := *conv.LastInboundAt
 	window := w.Window
-	who := ""
+	who, hint := "", ""
 	if author == message.AuthorKindAgent && w.HumanAgentWindow > window {
-		window, who = w.HumanAgentWindow, " for a person's messages"
+		if s.HumanAgentAllowed != nil && s.HumanAgentAllowed(ch.Connector) {
+			window, who = w.HumanAgentWindow, " for a person's messages"
+		} else {
+			hint = fmt.Sprintf(" (a person's reply may go for %s with the platform's human-agent tag once the app holds that permission: NEKSIO_%s_HUMAN_AGENT_TAG=true)",
+				windowLength(w.HumanAgentWindow), strings.ToUpper(ch.Connector))
+		}
 	}
 	st := WindowState{TemplatesAllowed: w.TemplatesAllowed}
 	if window > 0 && s.now().Sub(last) > window {
 		st.Closed = true
 		st.Reason = fmt.Sprintf("the platform's %s reply window%s is closed", windowLength(window), who)
+		if s.now().Sub(last) <= w.HumanAgentWindow {
+			st.Reason += hint
+		}
 		return st, nil
 	}
 	if w.MaxMessages > 0 {

@@ -35,7 +35,9 @@ func TestReplyWindowFromRules(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		s := storetest.Open(t, d)
 		now := time.Now()
-		in := &inbox.Service{Store: s, Rules: windowRules, Now: func() time.Time { return now }}
+		humanAgentTag := false
+		in := &inbox.Service{Store: s, Rules: windowRules, Now: func() time.Time { return now },
+			HumanAgentAllowed: func(connector string) bool { return connector == "meta" && humanAgentTag }}
 		ctx := context.Background()
 		ws, err := workspace.Create(ctx, s, "cafe")
 		require.NoError(t, err)
@@ -82,17 +84,34 @@ func TestReplyWindowFromRules(t *testing.T) {
 		require.Contains(t, err.Error(), "template")
 		require.NoError(t, reply(conv("whatsapp", conversation.KindDirectMessage, 23*time.Hour), message.AuthorKindAgent))
 
-		// Messenger: a person's message carries the HUMAN_AGENT tag, so it
-		// may go for 7 days; the agent's only for 24 hours.
+		// Messenger: inside 24 hours anyone may answer. Between 24 hours
+		// and 7 days only a person, and only when the app holds the
+		// HUMAN_AGENT permission (NEKSIO_META_HUMAN_AGENT_TAG); after 7
+		// days nobody.
+		require.NoError(t, reply(conv("facebook", conversation.KindDirectMessage, 23*time.Hour), message.AuthorKindAgent))
+		require.NoError(t, reply(conv("facebook", conversation.KindDirectMessage, 23*time.Hour), message.AuthorKindAI))
+		before := count()
+		err = reply(conv("facebook", conversation.KindDirectMessage, 3*24*time.Hour), message.AuthorKindAgent)
+		require.Equal(t, apperr.CodeWindowClosed, apperr.CodeOf(err), "%v", err)
+		require.Contains(t, err.Error(), "24-hour reply window is closed")
+		require.Contains(t, err.Error(), "NEKSIO_META_HUMAN_AGENT_TAG=true")
+		require.Equal(t, before, count(), "nothing stored")
+		humanAgentTag = true
 		require.NoError(t, reply(conv("facebook", conversation.KindDirectMessage, 3*24*time.Hour), message.AuthorKindAgent))
 		err = reply(conv("facebook", conversation.KindDirectMessage, 3*24*time.Hour), message.AuthorKindAI)
 		require.Equal(t, apperr.CodeWindowClosed, apperr.CodeOf(err))
 		require.Contains(t, err.Error(), "24-hour")
+		require.NotContains(t, err.Error(), "HUMAN_AGENT_TAG", "the agent never gets the tag")
 		err = reply(conv("facebook", conversation.KindDirectMessage, 8*24*time.Hour), message.AuthorKindAgent)
 		require.Equal(t, apperr.CodeWindowClosed, apperr.CodeOf(err))
 		require.Contains(t, err.Error(), "7-day reply window for a person's messages is closed")
 		require.NotContains(t, err.Error(), "template")
+		humanAgentTag = false
+		err = reply(conv("facebook", conversation.KindDirectMessage, 8*24*time.Hour), message.AuthorKindAgent)
+		require.Equal(t, apperr.CodeWindowClosed, apperr.CodeOf(err))
+		require.NotContains(t, err.Error(), "HUMAN_AGENT_TAG", "past 7 days the tag would not help")
 
+		var jobs int
 		// TikTok: 48 hours and 10 business messages since the customer's
 		// last one. Older messages, drafts and failures do not count.
 		tk := conv("tiktok", conversation.KindDirectMessage, time.Hour)
@@ -104,7 +123,7 @@ func TestReplyWindowFromRules(t *testing.T) {
 		}
 		require.NoError(t, reply(tk, message.AuthorKindAgent), "the 9th")
 		require.NoError(t, reply(tk, message.AuthorKindAgent), "the 10th")
-		before, jobs := count(), storetest.CountJobs(t, s.DB, "outbound.deliver")
+		before, jobs = count(), storetest.CountJobs(t, s.DB, "outbound.deliver")
 		err = reply(tk, message.AuthorKindAgent)
 		require.Equal(t, apperr.CodeWindowClosed, apperr.CodeOf(err))
 		require.Contains(t, err.Error(), "allows 10 business messages until the customer writes again, and 10 were sent")

@@ -1,5 +1,6 @@
-// Package media is Neksio's media store: files uploaded for posts (and,
-// later, inbound and outbound attachments) kept in a bucket — a directory
+// Package media is Neksio's media store: files uploaded for posts and
+// reply attachments, and customers' attachments fetched from the platforms
+// (core/inbox), kept in a bucket — a directory
 // under the data dir by default, an S3-compatible bucket in production
 // (gocloud.dev/blob) — and served to platforms at signed, expiring URLs.
 //
@@ -21,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -112,21 +114,44 @@ func OpenBucket(ctx context.Context, rawURL, dataDir string) (*blob.Bucket, erro
 type Upload struct {
 	Filename string
 	Content  io.Reader
-	// Source: "upload" (uploadMedia), later "inbound" or "outbound".
+	// Source: "upload" (uploadMedia) or "inbound" (a customer's
+	// attachment, fetched from the platform).
 	Source string
+	// MaxBytes, when set and lower, replaces the service's bound.
+	MaxBytes int64
+}
+
+// documentTypes are the documents kept (PDF and office files): what
+// WhatsApp and Messenger take as files and people send.
+var documentTypes = map[string]bool{
+	"application/pdf":    true,
+	"application/msword": true,
+	"application/vnd.openxmlformats-officedocument.wordprocessingml.document": true,
+	"application/vnd.ms-excel": true,
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":         true,
+	"application/vnd.ms-powerpoint":                                             true,
+	"application/vnd.openxmlformats-officedocument.presentationml.presentation": true,
+	"application/vnd.oasis.opendocument.text":                                   true,
+	"application/vnd.oasis.opendocument.spreadsheet":                            true,
+	"application/vnd.oasis.opendocument.presentation":                           true,
 }
 
 // Kind of a media type: image, video, audio or document, "" for none.
 func Kind(mimeType string) entmedia.Kind {
 	base, _, _ := strings.Cut(mimeType, ";")
+	base = strings.ToLower(strings.TrimSpace(base))
 	switch {
+	case base == "image/svg+xml":
+		// An SVG is a document that runs scripts when a browser opens it
+		// from this server's origin.
+		return ""
 	case strings.HasPrefix(base, "image/"):
 		return entmedia.KindImage
 	case strings.HasPrefix(base, "video/"):
 		return entmedia.KindVideo
 	case strings.HasPrefix(base, "audio/"):
 		return entmedia.KindAudio
-	case base == "application/pdf":
+	case documentTypes[base]:
 		return entmedia.KindDocument
 	}
 	return ""
@@ -149,6 +174,9 @@ func (s *Service) Store(ctx context.Context, up Upload) (*ent.Media, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
+	if up.MaxBytes > 0 && up.MaxBytes < maxBytes {
+		maxBytes = up.MaxBytes
+	}
 	head := make([]byte, sniffBytes)
 	n, err := io.ReadFull(up.Content, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -161,8 +189,8 @@ func (s *Service) Store(ctx context.Context, up Upload) (*ent.Media, error) {
 	mt := mimetype.Detect(head)
 	mimeType, _, _ := strings.Cut(mt.String(), ";")
 	kind := Kind(mimeType)
-	if kind != entmedia.KindImage && kind != entmedia.KindVideo {
-		return nil, apperr.Invalid("file", "unsupported file type %s: upload an image or a video", mimeType)
+	if kind == "" {
+		return nil, apperr.Invalid("file", "unsupported file type %s: upload an image, a video, an audio file or a document (PDF or office file)", mimeType)
 	}
 	id := pulid.New("med")
 	key := v.WorkspaceID + "/" + string(id)
@@ -308,6 +336,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", m.MimeType)
 	w.Header().Set("Content-Length", strconv.FormatInt(m.Size, 10))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Files come from customers too: nothing served here runs as a page of
+	// this origin, and documents are downloaded, not opened.
+	w.Header().Set("Content-Security-Policy", "sandbox")
+	if m.Kind == entmedia.KindDocument {
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": m.Filename}))
+	}
 	w.Header().Set("Cache-Control", "private, max-age=3600")
 	if r.Method == http.MethodHead {
 		return

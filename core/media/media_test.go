@@ -23,6 +23,7 @@ import (
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent"
+	entmedia "github.com/neksio/neksio/ent/media"
 )
 
 func pngFile(t *testing.T) []byte {
@@ -122,4 +123,52 @@ func TestCheckPublicURL(t *testing.T) {
 	} {
 		require.Equal(t, ok, media.CheckPublicURL(raw) == nil, raw)
 	}
+}
+
+// Replies carry audio and documents too; an SVG is refused (it would run
+// scripts from this origin), nothing is served as a page of this origin,
+// and documents download rather than open.
+func TestStoreKindsAndServingHeaders(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, entmedia.KindDocument, media.Kind("application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
+	require.Equal(t, entmedia.KindAudio, media.Kind("audio/ogg"))
+	require.Equal(t, entmedia.Kind(""), media.Kind("image/svg+xml"))
+	require.Equal(t, entmedia.Kind(""), media.Kind("text/html"))
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s := storetest.Open(t, d)
+		ctx := context.Background()
+		bucket, err := media.OpenBucket(ctx, "", t.TempDir())
+		require.NoError(t, err)
+		t.Cleanup(func() { bucket.Close() })
+		svc := &media.Service{Ent: func(context.Context) *ent.Client { return s.Ent }, Bucket: bucket,
+			SignKey: []byte("0123456789abcdef0123456789abcdef")}
+		ws, err := workspace.Create(ctx, s, "cafe")
+		require.NoError(t, err)
+		member := tenant.NewContext(ctx, tenant.Member(string(ws.ID), tenant.RoleAgent, "key_1", ""))
+
+		svg := `<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`
+		_, err = svc.Store(member, media.Upload{Filename: "x.svg", Content: strings.NewReader(svg)})
+		var ae *apperr.Error
+		require.ErrorAs(t, err, &ae)
+		require.Equal(t, apperr.CodeBadUserInput, ae.Code)
+
+		pdf := []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+		m, err := svc.Store(member, media.Upload{Filename: "menu.pdf", Content: bytes.NewReader(pdf)})
+		require.NoError(t, err)
+		require.Equal(t, entmedia.KindDocument, m.Kind)
+		// A lower bound for one upload (a customer's file) is applied.
+		_, err = svc.Store(member, media.Upload{Filename: "big.pdf", Content: bytes.NewReader(append(pdf, make([]byte, 100)...)), MaxBytes: 50})
+		require.ErrorAs(t, err, &ae)
+
+		mux := http.NewServeMux()
+		mux.Handle("GET /media/{id}", svc)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		resp, err := http.Get(srv.URL + svc.URL(m.ID))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, "sandbox", resp.Header.Get("Content-Security-Policy"))
+		require.Equal(t, `attachment; filename=menu.pdf`, resp.Header.Get("Content-Disposition"))
+	})
 }

@@ -34,6 +34,8 @@ const (
 	FieldPhone = "phone"
 	// FieldAvatarURL holds the string denoting the avatar_url field in the database.
 	FieldAvatarURL = "avatar_url"
+	// FieldProfileFetchedAt holds the string denoting the profile_fetched_at field in the database.
+	FieldProfileFetchedAt = "profile_fetched_at"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeChannel holds the string denoting the channel edge name in mutations.
@@ -77,6 +79,7 @@ var Columns = []string{
 	FieldUsername,
 	FieldPhone,
 	FieldAvatarURL,
+	FieldProfileFetchedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -162,6 +165,11 @@ func ByPhone(opts ...sql.OrderTermOption) OrderOption {
 // ByAvatarURL orders the results by the avatar_url field.
 func ByAvatarURL(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAvatarURL, opts...).ToFunc()
+}
+
+// ByProfileFetchedAt orders the results by the profile_fetched_at field.
+func ByProfileFetchedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldProfileFetchedAt, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

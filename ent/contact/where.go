@@ -101,6 +101,11 @@ func AvatarURL(v string) predicate.Contact {
 	return predicate.Contact(sql.FieldEQ(FieldAvatarURL, v))
 }
 
+// ProfileFetchedAt applies equality check predicate on the "profile_fetched_at" field. It's identical to ProfileFetchedAtEQ.
+func ProfileFetchedAt(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldProfileFetchedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Contact {
 	return predicate.Contact(sql.FieldEQ(FieldCreatedAt, v))
@@ -674,6 +679,56 @@ func AvatarURLEqualFold(v string) predicate.Contact {
 // AvatarURLContainsFold applies the ContainsFold predicate on the "avatar_url" field.
 func AvatarURLContainsFold(v string) predicate.Contact {
 	return predicate.Contact(sql.FieldContainsFold(FieldAvatarURL, v))
+}
+
+// ProfileFetchedAtEQ applies the EQ predicate on the "profile_fetched_at" field.
+func ProfileFetchedAtEQ(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldEQ(FieldProfileFetchedAt, v))
+}
+
+// ProfileFetchedAtNEQ applies the NEQ predicate on the "profile_fetched_at" field.
+func ProfileFetchedAtNEQ(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldNEQ(FieldProfileFetchedAt, v))
+}
+
+// ProfileFetchedAtIn applies the In predicate on the "profile_fetched_at" field.
+func ProfileFetchedAtIn(vs ...time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldIn(FieldProfileFetchedAt, vs...))
+}
+
+// ProfileFetchedAtNotIn applies the NotIn predicate on the "profile_fetched_at" field.
+func ProfileFetchedAtNotIn(vs ...time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldNotIn(FieldProfileFetchedAt, vs...))
+}
+
+// ProfileFetchedAtGT applies the GT predicate on the "profile_fetched_at" field.
+func ProfileFetchedAtGT(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldGT(FieldProfileFetchedAt, v))
+}
+
+// ProfileFetchedAtGTE applies the GTE predicate on the "profile_fetched_at" field.
+func ProfileFetchedAtGTE(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldGTE(FieldProfileFetchedAt, v))
+}
+
+// ProfileFetchedAtLT applies the LT predicate on the "profile_fetched_at" field.
+func ProfileFetchedAtLT(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldLT(FieldProfileFetchedAt, v))
+}
+
+// ProfileFetchedAtLTE applies the LTE predicate on the "profile_fetched_at" field.
+func ProfileFetchedAtLTE(v time.Time) predicate.Contact {
+	return predicate.Contact(sql.FieldLTE(FieldProfileFetchedAt, v))
+}
+
+// ProfileFetchedAtIsNil applies the IsNil predicate on the "profile_fetched_at" field.
+func ProfileFetchedAtIsNil() predicate.Contact {
+	return predicate.Contact(sql.FieldIsNull(FieldProfileFetchedAt))
+}
+
+// ProfileFetchedAtNotNil applies the NotNil predicate on the "profile_fetched_at" field.
+func ProfileFetchedAtNotNil() predicate.Contact {
+	return predicate.Contact(sql.FieldNotNull(FieldProfileFetchedAt))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

@@ -37,6 +37,10 @@ const (
 	FieldSubject = "subject"
 	// FieldURL holds the string denoting the url field in the database.
 	FieldURL = "url"
+	// FieldThumbnailURL holds the string denoting the thumbnail_url field in the database.
+	FieldThumbnailURL = "thumbnail_url"
+	// FieldContextFetchedAt holds the string denoting the context_fetched_at field in the database.
+	FieldContextFetchedAt = "context_fetched_at"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
 	// FieldAssigneeID holds the string denoting the assignee_id field in the database.
@@ -138,6 +142,8 @@ var Columns = []string{
 	FieldThreadID,
 	FieldSubject,
 	FieldURL,
+	FieldThumbnailURL,
+	FieldContextFetchedAt,
 	FieldStatus,
 	FieldAssigneeID,
 	FieldAssignedBy,
@@ -344,6 +350,16 @@ func BySubject(opts ...sql.OrderTermOption) OrderOption {
 // ByURL orders the results by the url field.
 func ByURL(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldURL, opts...).ToFunc()
+}
+
+// ByThumbnailURL orders the results by the thumbnail_url field.
+func ByThumbnailURL(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldThumbnailURL, opts...).ToFunc()
+}
+
+// ByContextFetchedAt orders the results by the context_fetched_at field.
+func ByContextFetchedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldContextFetchedAt, opts...).ToFunc()
 }
 
 // ByStatus orders the results by the status field.

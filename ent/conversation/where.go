@@ -96,6 +96,16 @@ func URL(v string) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldURL, v))
 }
 
+// ThumbnailURL applies equality check predicate on the "thumbnail_url" field. It's identical to ThumbnailURLEQ.
+func ThumbnailURL(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldThumbnailURL, v))
+}
+
+// ContextFetchedAt applies equality check predicate on the "context_fetched_at" field. It's identical to ContextFetchedAtEQ.
+func ContextFetchedAt(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldContextFetchedAt, v))
+}
+
 // AssigneeID applies equality check predicate on the "assignee_id" field. It's identical to AssigneeIDEQ.
 func AssigneeID(v pulid.ID) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldAssigneeID, v))
@@ -674,6 +684,131 @@ func URLEqualFold(v string) predicate.Conversation {
 // URLContainsFold applies the ContainsFold predicate on the "url" field.
 func URLContainsFold(v string) predicate.Conversation {
 	return predicate.Conversation(sql.FieldContainsFold(FieldURL, v))
+}
+
+// ThumbnailURLEQ applies the EQ predicate on the "thumbnail_url" field.
+func ThumbnailURLEQ(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldThumbnailURL, v))
+}
+
+// ThumbnailURLNEQ applies the NEQ predicate on the "thumbnail_url" field.
+func ThumbnailURLNEQ(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldThumbnailURL, v))
+}
+
+// ThumbnailURLIn applies the In predicate on the "thumbnail_url" field.
+func ThumbnailURLIn(vs ...string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldThumbnailURL, vs...))
+}
+
+// ThumbnailURLNotIn applies the NotIn predicate on the "thumbnail_url" field.
+func ThumbnailURLNotIn(vs ...string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldThumbnailURL, vs...))
+}
+
+// ThumbnailURLGT applies the GT predicate on the "thumbnail_url" field.
+func ThumbnailURLGT(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldThumbnailURL, v))
+}
+
+// ThumbnailURLGTE applies the GTE predicate on the "thumbnail_url" field.
+func ThumbnailURLGTE(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldThumbnailURL, v))
+}
+
+// ThumbnailURLLT applies the LT predicate on the "thumbnail_url" field.
+func ThumbnailURLLT(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldThumbnailURL, v))
+}
+
+// ThumbnailURLLTE applies the LTE predicate on the "thumbnail_url" field.
+func ThumbnailURLLTE(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldThumbnailURL, v))
+}
+
+// ThumbnailURLContains applies the Contains predicate on the "thumbnail_url" field.
+func ThumbnailURLContains(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldContains(FieldThumbnailURL, v))
+}
+
+// ThumbnailURLHasPrefix applies the HasPrefix predicate on the "thumbnail_url" field.
+func ThumbnailURLHasPrefix(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldHasPrefix(FieldThumbnailURL, v))
+}
+
+// ThumbnailURLHasSuffix applies the HasSuffix predicate on the "thumbnail_url" field.
+func ThumbnailURLHasSuffix(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldHasSuffix(FieldThumbnailURL, v))
+}
+
+// ThumbnailURLIsNil applies the IsNil predicate on the "thumbnail_url" field.
+func ThumbnailURLIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldThumbnailURL))
+}
+
+// ThumbnailURLNotNil applies the NotNil predicate on the "thumbnail_url" field.
+func ThumbnailURLNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldThumbnailURL))
+}
+
+// ThumbnailURLEqualFold applies the EqualFold predicate on the "thumbnail_url" field.
+func ThumbnailURLEqualFold(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEqualFold(FieldThumbnailURL, v))
+}
+
+// ThumbnailURLContainsFold applies the ContainsFold predicate on the "thumbnail_url" field.
+func ThumbnailURLContainsFold(v string) predicate.Conversation {
+	return predicate.Conversation(sql.FieldContainsFold(FieldThumbnailURL, v))
+}
+
+// ContextFetchedAtEQ applies the EQ predicate on the "context_fetched_at" field.
+func ContextFetchedAtEQ(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldContextFetchedAt, v))
+}
+
+// ContextFetchedAtNEQ applies the NEQ predicate on the "context_fetched_at" field.
+func ContextFetchedAtNEQ(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldContextFetchedAt, v))
+}
+
+// ContextFetchedAtIn applies the In predicate on the "context_fetched_at" field.
+func ContextFetchedAtIn(vs ...time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldContextFetchedAt, vs...))
+}
+
+// ContextFetchedAtNotIn applies the NotIn predicate on the "context_fetched_at" field.
+func ContextFetchedAtNotIn(vs ...time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldContextFetchedAt, vs...))
+}
+
+// ContextFetchedAtGT applies the GT predicate on the "context_fetched_at" field.
+func ContextFetchedAtGT(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldContextFetchedAt, v))
+}
+
+// ContextFetchedAtGTE applies the GTE predicate on the "context_fetched_at" field.
+func ContextFetchedAtGTE(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldContextFetchedAt, v))
+}
+
+// ContextFetchedAtLT applies the LT predicate on the "context_fetched_at" field.
+func ContextFetchedAtLT(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldContextFetchedAt, v))
+}
+
+// ContextFetchedAtLTE applies the LTE predicate on the "context_fetched_at" field.
+func ContextFetchedAtLTE(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldContextFetchedAt, v))
+}
+
+// ContextFetchedAtIsNil applies the IsNil predicate on the "context_fetched_at" field.
+func ContextFetchedAtIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldContextFetchedAt))
+}
+
+// ContextFetchedAtNotNil applies the NotNil predicate on the "context_fetched_at" field.
+func ContextFetchedAtNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldContextFetchedAt))
 }
 
 // StatusEQ applies the EQ predicate on the "status" field.

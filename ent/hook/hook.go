@@ -81,6 +81,18 @@ func (f ChannelFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ChannelMutation", m)
 }
 
+// The ChannelAuthorizationFunc type is an adapter to allow the use of ordinary
+// function as ChannelAuthorization mutator.
+type ChannelAuthorizationFunc func(context.Context, *ent.ChannelAuthorizationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ChannelAuthorizationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ChannelAuthorizationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ChannelAuthorizationMutation", m)
+}
+
 // The ContactFunc type is an adapter to allow the use of ordinary
 // function as Contact mutator.
 type ContactFunc func(context.Context, *ent.ContactMutation) (ent.Value, error)

@@ -14,6 +14,7 @@ import (
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/invite"
@@ -251,6 +252,33 @@ func (f TraverseChannel) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ChannelQuery", q)
+}
+
+// The ChannelAuthorizationFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ChannelAuthorizationFunc func(context.Context, *ent.ChannelAuthorizationQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ChannelAuthorizationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ChannelAuthorizationQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ChannelAuthorizationQuery", q)
+}
+
+// The TraverseChannelAuthorization type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseChannelAuthorization func(context.Context, *ent.ChannelAuthorizationQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseChannelAuthorization) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseChannelAuthorization) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ChannelAuthorizationQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ChannelAuthorizationQuery", q)
 }
 
 // The ContactFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -754,6 +782,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CannedReplyQuery, predicate.CannedReply, cannedreply.OrderOption]{typ: ent.TypeCannedReply, tq: q}, nil
 	case *ent.ChannelQuery:
 		return &query[*ent.ChannelQuery, predicate.Channel, channel.OrderOption]{typ: ent.TypeChannel, tq: q}, nil
+	case *ent.ChannelAuthorizationQuery:
+		return &query[*ent.ChannelAuthorizationQuery, predicate.ChannelAuthorization, channelauthorization.OrderOption]{typ: ent.TypeChannelAuthorization, tq: q}, nil
 	case *ent.ContactQuery:
 		return &query[*ent.ContactQuery, predicate.Contact, contact.OrderOption]{typ: ent.TypeContact, tq: q}, nil
 	case *ent.ConversationQuery:

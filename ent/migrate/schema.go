@@ -287,6 +287,51 @@ var (
 			},
 		},
 	}
+	// ChannelAuthorizationsColumns holds the columns for the "channel_authorizations" table.
+	ChannelAuthorizationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "connector", Type: field.TypeString},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "GRANTED", "FAILED", "EXPIRED"}, Default: "PENDING"},
+		{Name: "state_hash", Type: field.TypeString, Unique: true},
+		{Name: "state_expires_at", Type: field.TypeTime},
+		{Name: "state_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "redirect_uri", Type: field.TypeString},
+		{Name: "started_by", Type: field.TypeString},
+		{Name: "grant", Type: field.TypeBytes, Nullable: true},
+		{Name: "accounts", Type: field.TypeJSON, Nullable: true},
+		{Name: "error_code", Type: field.TypeString, Nullable: true},
+		{Name: "error", Type: field.TypeString, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// ChannelAuthorizationsTable holds the schema information for the "channel_authorizations" table.
+	ChannelAuthorizationsTable = &schema.Table{
+		Name:       "channel_authorizations",
+		Columns:    ChannelAuthorizationsColumns,
+		PrimaryKey: []*schema.Column{ChannelAuthorizationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "channel_authorizations_workspaces_workspace",
+				Columns:    []*schema.Column{ChannelAuthorizationsColumns[15]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "channelauthorization_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{ChannelAuthorizationsColumns[15]},
+			},
+			{
+				Name:    "channelauthorization_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{ChannelAuthorizationsColumns[14]},
+			},
+		},
+	}
 	// ContactsColumns holds the columns for the "contacts" table.
 	ContactsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -297,6 +342,7 @@ var (
 		{Name: "username", Type: field.TypeString, Nullable: true},
 		{Name: "phone", Type: field.TypeString, Nullable: true},
 		{Name: "avatar_url", Type: field.TypeString, Nullable: true},
+		{Name: "profile_fetched_at", Type: field.TypeTime, Nullable: true},
 		{Name: "workspace_id", Type: field.TypeString},
 		{Name: "channel_id", Type: field.TypeString},
 	}
@@ -308,13 +354,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "contacts_workspaces_workspace",
-				Columns:    []*schema.Column{ContactsColumns[8]},
+				Columns:    []*schema.Column{ContactsColumns[9]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "contacts_channels_channel",
-				Columns:    []*schema.Column{ContactsColumns[9]},
+				Columns:    []*schema.Column{ContactsColumns[10]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -323,12 +369,12 @@ var (
 			{
 				Name:    "contact_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{ContactsColumns[8]},
+				Columns: []*schema.Column{ContactsColumns[9]},
 			},
 			{
 				Name:    "contact_channel_id_external_id",
 				Unique:  true,
-				Columns: []*schema.Column{ContactsColumns[9], ContactsColumns[3]},
+				Columns: []*schema.Column{ContactsColumns[10], ContactsColumns[3]},
 			},
 		},
 	}
@@ -341,6 +387,8 @@ var (
 		{Name: "thread_id", Type: field.TypeString},
 		{Name: "subject", Type: field.TypeString, Nullable: true},
 		{Name: "url", Type: field.TypeString, Nullable: true},
+		{Name: "thumbnail_url", Type: field.TypeString, Nullable: true},
+		{Name: "context_fetched_at", Type: field.TypeTime, Nullable: true},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "PENDING", "RESOLVED"}, Default: "OPEN"},
 		{Name: "assigned_by", Type: field.TypeString, Nullable: true},
 		{Name: "ai_mode", Type: field.TypeEnum, Nullable: true, Enums: []string{"AUTO", "DRAFT", "OFF"}},
@@ -365,25 +413,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "conversations_workspaces_workspace",
-				Columns:    []*schema.Column{ConversationsColumns[18]},
+				Columns:    []*schema.Column{ConversationsColumns[20]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_channels_channel",
-				Columns:    []*schema.Column{ConversationsColumns[19]},
+				Columns:    []*schema.Column{ConversationsColumns[21]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_contacts_contact",
-				Columns:    []*schema.Column{ConversationsColumns[20]},
+				Columns:    []*schema.Column{ConversationsColumns[22]},
 				RefColumns: []*schema.Column{ContactsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "conversations_users_assignee",
-				Columns:    []*schema.Column{ConversationsColumns[21]},
+				Columns:    []*schema.Column{ConversationsColumns[23]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -392,27 +440,27 @@ var (
 			{
 				Name:    "conversation_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[18]},
+				Columns: []*schema.Column{ConversationsColumns[20]},
 			},
 			{
 				Name:    "conversation_channel_id_kind_thread_id",
 				Unique:  true,
-				Columns: []*schema.Column{ConversationsColumns[19], ConversationsColumns[3], ConversationsColumns[4]},
+				Columns: []*schema.Column{ConversationsColumns[21], ConversationsColumns[3], ConversationsColumns[4]},
 			},
 			{
 				Name:    "conversation_workspace_id_status_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[18], ConversationsColumns[7], ConversationsColumns[10]},
+				Columns: []*schema.Column{ConversationsColumns[20], ConversationsColumns[9], ConversationsColumns[12]},
 			},
 			{
 				Name:    "conversation_workspace_id_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[18], ConversationsColumns[10]},
+				Columns: []*schema.Column{ConversationsColumns[20], ConversationsColumns[12]},
 			},
 			{
 				Name:    "conversation_workspace_id_assignee_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[18], ConversationsColumns[21]},
+				Columns: []*schema.Column{ConversationsColumns[20], ConversationsColumns[23]},
 			},
 		},
 	}
@@ -1066,6 +1114,7 @@ var (
 		AuditLogsTable,
 		CannedRepliesTable,
 		ChannelsTable,
+		ChannelAuthorizationsTable,
 		ContactsTable,
 		ConversationsTable,
 		InvitesTable,
@@ -1098,6 +1147,7 @@ func init() {
 	AuditLogsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	CannedRepliesTable.ForeignKeys[0].RefTable = WorkspacesTable
 	ChannelsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	ChannelAuthorizationsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	ContactsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	ContactsTable.ForeignKeys[1].RefTable = ChannelsTable
 	ConversationsTable.ForeignKeys[0].RefTable = WorkspacesTable

@@ -24,6 +24,9 @@ type CannedReply func(*sql.Selector)
 // Channel is the predicate function for channel builders.
 type Channel func(*sql.Selector)
 
+// ChannelAuthorization is the predicate function for channelauthorization builders.
+type ChannelAuthorization func(*sql.Selector)
+
 // Contact is the predicate function for contact builders.
 type Contact func(*sql.Selector)
 

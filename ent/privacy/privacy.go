@@ -255,6 +255,30 @@ func (f ChannelMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChannelMutation", m)
 }
 
+// The ChannelAuthorizationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ChannelAuthorizationQueryRuleFunc func(context.Context, *ent.ChannelAuthorizationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ChannelAuthorizationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ChannelAuthorizationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ChannelAuthorizationQuery", q)
+}
+
+// The ChannelAuthorizationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ChannelAuthorizationMutationRuleFunc func(context.Context, *ent.ChannelAuthorizationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ChannelAuthorizationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ChannelAuthorizationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChannelAuthorizationMutation", m)
+}
+
 // The ContactQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ContactQueryRuleFunc func(context.Context, *ent.ContactQuery) error
@@ -734,6 +758,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ChannelQuery:
 		return q.Filter(), nil
+	case *ent.ChannelAuthorizationQuery:
+		return q.Filter(), nil
 	case *ent.ContactQuery:
 		return q.Filter(), nil
 	case *ent.ConversationQuery:
@@ -788,6 +814,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.CannedReplyMutation:
 		return m.Filter(), nil
 	case *ent.ChannelMutation:
+		return m.Filter(), nil
+	case *ent.ChannelAuthorizationMutation:
 		return m.Filter(), nil
 	case *ent.ContactMutation:
 		return m.Filter(), nil

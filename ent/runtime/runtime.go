@@ -12,6 +12,7 @@ import (
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
 	"github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/invite"
@@ -319,6 +320,40 @@ func init() {
 	channelDescID := channelMixinFields0[0].Descriptor()
 	// channel.DefaultID holds the default value on creation for the id field.
 	channel.DefaultID = channelDescID.Default.(func() pulid.ID)
+	channelauthorizationMixin := schema.ChannelAuthorization{}.Mixin()
+	channelauthorization.Policy = privacy.NewPolicies(channelauthorizationMixin[2], schema.ChannelAuthorization{})
+	channelauthorization.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := channelauthorization.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	channelauthorizationMixinFields0 := channelauthorizationMixin[0].Fields()
+	_ = channelauthorizationMixinFields0
+	channelauthorizationMixinFields1 := channelauthorizationMixin[1].Fields()
+	_ = channelauthorizationMixinFields1
+	channelauthorizationFields := schema.ChannelAuthorization{}.Fields()
+	_ = channelauthorizationFields
+	// channelauthorizationDescCreatedAt is the schema descriptor for created_at field.
+	channelauthorizationDescCreatedAt := channelauthorizationMixinFields1[0].Descriptor()
+	// channelauthorization.DefaultCreatedAt holds the default value on creation for the created_at field.
+	channelauthorization.DefaultCreatedAt = channelauthorizationDescCreatedAt.Default.(func() time.Time)
+	// channelauthorizationDescUpdatedAt is the schema descriptor for updated_at field.
+	channelauthorizationDescUpdatedAt := channelauthorizationMixinFields1[1].Descriptor()
+	// channelauthorization.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	channelauthorization.DefaultUpdatedAt = channelauthorizationDescUpdatedAt.Default.(func() time.Time)
+	// channelauthorization.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	channelauthorization.UpdateDefaultUpdatedAt = channelauthorizationDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// channelauthorizationDescConnector is the schema descriptor for connector field.
+	channelauthorizationDescConnector := channelauthorizationFields[0].Descriptor()
+	// channelauthorization.ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
+	channelauthorization.ConnectorValidator = channelauthorizationDescConnector.Validators[0].(func(string) error)
+	// channelauthorizationDescID is the schema descriptor for id field.
+	channelauthorizationDescID := channelauthorizationMixinFields0[0].Descriptor()
+	// channelauthorization.DefaultID holds the default value on creation for the id field.
+	channelauthorization.DefaultID = channelauthorizationDescID.Default.(func() pulid.ID)
 	contactMixin := schema.Contact{}.Mixin()
 	contact.Policy = privacy.NewPolicies(contactMixin[2], schema.Contact{})
 	contact.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -388,15 +423,15 @@ func init() {
 	// conversation.ThreadIDValidator is a validator for the "thread_id" field. It is called by the builders before save.
 	conversation.ThreadIDValidator = conversationDescThreadID.Validators[0].(func(string) error)
 	// conversationDescLastMessageAt is the schema descriptor for last_message_at field.
-	conversationDescLastMessageAt := conversationFields[10].Descriptor()
+	conversationDescLastMessageAt := conversationFields[12].Descriptor()
 	// conversation.DefaultLastMessageAt holds the default value on creation for the last_message_at field.
 	conversation.DefaultLastMessageAt = conversationDescLastMessageAt.Default.(func() time.Time)
 	// conversationDescNeedsHuman is the schema descriptor for needs_human field.
-	conversationDescNeedsHuman := conversationFields[14].Descriptor()
+	conversationDescNeedsHuman := conversationFields[16].Descriptor()
 	// conversation.DefaultNeedsHuman holds the default value on creation for the needs_human field.
 	conversation.DefaultNeedsHuman = conversationDescNeedsHuman.Default.(bool)
 	// conversationDescRating is the schema descriptor for rating field.
-	conversationDescRating := conversationFields[15].Descriptor()
+	conversationDescRating := conversationFields[17].Descriptor()
 	// conversation.RatingValidator is a validator for the "rating" field. It is called by the builders before save.
 	conversation.RatingValidator = conversationDescRating.Validators[0].(func(int) error)
 	// conversationDescID is the schema descriptor for id field.

@@ -30,6 +30,10 @@ func (Contact) Fields() []ent.Field {
 		field.String("username").Optional(),
 		field.String("phone").Optional(),
 		field.String("avatar_url").Optional(),
+		// When the platform's profile was last read (a Messenger or
+		// Instagram DM sends no name): read once, refreshed rarely.
+		field.Time("profile_fetched_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

@@ -34,6 +34,12 @@ func (Conversation) Fields() []ent.Field {
 		field.String("thread_id").Immutable().NotEmpty(),
 		field.String("subject").Optional(),
 		field.String("url").Optional(),
+		// A comment thread's post picture (its thumbnail for a video).
+		field.String("thumbnail_url").Optional(),
+		// When the thread's context (a post's text, permalink and picture)
+		// was read from the platform; nil until then.
+		field.Time("context_fetched_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Enum("status").
 			NamedValues("Open", "OPEN", "Pending", "PENDING", "Resolved", "RESOLVED").
 			Default("OPEN").

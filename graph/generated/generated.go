@@ -15,10 +15,12 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/knowledgedocument"
@@ -44,6 +46,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Attachment() AttachmentResolver
 	AuditLog() AuditLogResolver
 	Conversation() ConversationResolver
 	Media() MediaResolver
@@ -146,9 +149,13 @@ type ComplexityRoot struct {
 
 	Attachment struct {
 		Caption    func(childComplexity int) int
+		Error      func(childComplexity int) int
 		ExternalID func(childComplexity int) int
+		Media      func(childComplexity int) int
 		MimeType   func(childComplexity int) int
 		Name       func(childComplexity int) int
+		Size       func(childComplexity int) int
+		Status     func(childComplexity int) int
 		Type       func(childComplexity int) int
 		URL        func(childComplexity int) int
 	}
@@ -172,6 +179,12 @@ type ComplexityRoot struct {
 	AuditLogEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	AuthorizedAccount struct {
+		ExternalID func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Platform   func(childComplexity int) int
 	}
 
 	BusinessHoursWindow struct {
@@ -223,6 +236,17 @@ type ComplexityRoot struct {
 		TokenExpiresAt func(childComplexity int) int
 		TokenScopes    func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
+	}
+
+	ChannelAuthorization struct {
+		Accounts  func(childComplexity int) int
+		Connector func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		Error     func(childComplexity int) int
+		ErrorCode func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Status    func(childComplexity int) int
 	}
 
 	ChannelConnection struct {
@@ -302,6 +326,7 @@ type ComplexityRoot struct {
 		Status         func(childComplexity int) int
 		Subject        func(childComplexity int) int
 		ThreadID       func(childComplexity int) int
+		ThumbnailURL   func(childComplexity int) int
 		URL            func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
 	}
@@ -517,48 +542,50 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AcceptInvite             func(childComplexity int, input model.AcceptInviteInput) int
-		AddKnowledgeDocument     func(childComplexity int, input model.AddKnowledgeDocumentInput) int
-		AddNote                  func(childComplexity int, input model.AddNoteInput) int
-		ApproveDraft             func(childComplexity int, id pulid.ID, text *string) int
-		ApprovePost              func(childComplexity int, id pulid.ID, comment *string) int
-		CommentOnPost            func(childComplexity int, id pulid.ID, comment string) int
-		ConnectChannel           func(childComplexity int, input model.ConnectChannelInput) int
-		CreateAPIKey             func(childComplexity int, input model.CreateAPIKeyInput) int
-		CreateCannedReply        func(childComplexity int, input model.CreateCannedReplyInput) int
-		CreateLabel              func(childComplexity int, input model.CreateLabelInput) int
-		CreatePost               func(childComplexity int, input model.CreatePostInput) int
-		DeleteCannedReply        func(childComplexity int, id pulid.ID) int
-		DeleteKnowledgeDocument  func(childComplexity int, id pulid.ID) int
-		DeleteLabel              func(childComplexity int, id pulid.ID) int
-		DeletePost               func(childComplexity int, id pulid.ID) int
-		DeleteReviewReply        func(childComplexity int, conversationID pulid.ID) int
-		DiscardDraft             func(childComplexity int, id pulid.ID) int
-		DisconnectChannel        func(childComplexity int, id pulid.ID) int
-		GeneratePost             func(childComplexity int, input model.GeneratePostInput) int
-		InviteMember             func(childComplexity int, input model.InviteMemberInput) int
-		LabelConversation        func(childComplexity int, input model.LabelConversationInput) int
-		RejectPost               func(childComplexity int, id pulid.ID, comment *string) int
-		RemoveMember             func(childComplexity int, id pulid.ID) int
-		RetryPostTarget          func(childComplexity int, id pulid.ID) int
-		RevokeAPIKey             func(childComplexity int, id pulid.ID) int
-		RevokeInvite             func(childComplexity int, id pulid.ID) int
-		SchedulePost             func(childComplexity int, id pulid.ID, scheduledAt *time.Time) int
-		SendReply                func(childComplexity int, input model.SendReplyInput) int
-		SignIn                   func(childComplexity int, input model.SignInInput) int
-		SignOut                  func(childComplexity int) int
-		SubmitPost               func(childComplexity int, id pulid.ID, comment *string) int
-		UnlabelConversation      func(childComplexity int, input model.LabelConversationInput) int
-		UnschedulePost           func(childComplexity int, id pulid.ID) int
-		UpdateAgentSettings      func(childComplexity int, input model.UpdateAgentSettingsInput) int
-		UpdateChannel            func(childComplexity int, id pulid.ID, input model.UpdateChannelInput) int
-		UpdateConversation       func(childComplexity int, id pulid.ID, input model.UpdateConversationInput) int
-		UpdateKnowledgeDocument  func(childComplexity int, id pulid.ID, input model.UpdateKnowledgeDocumentInput) int
-		UpdateMember             func(childComplexity int, id pulid.ID, input model.UpdateMemberInput) int
-		UpdatePost               func(childComplexity int, id pulid.ID, input model.UpdatePostInput) int
-		UpdatePublishingSettings func(childComplexity int, input model.UpdatePublishingSettingsInput) int
-		UploadKnowledgeDocument  func(childComplexity int, input model.UploadKnowledgeDocumentInput) int
-		UploadMedia              func(childComplexity int, file graphql.Upload) int
+		AcceptInvite              func(childComplexity int, input model.AcceptInviteInput) int
+		AddKnowledgeDocument      func(childComplexity int, input model.AddKnowledgeDocumentInput) int
+		AddNote                   func(childComplexity int, input model.AddNoteInput) int
+		ApproveDraft              func(childComplexity int, id pulid.ID, text *string) int
+		ApprovePost               func(childComplexity int, id pulid.ID, comment *string) int
+		CommentOnPost             func(childComplexity int, id pulid.ID, comment string) int
+		ConnectChannel            func(childComplexity int, input model.ConnectChannelInput) int
+		CreateAPIKey              func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateCannedReply         func(childComplexity int, input model.CreateCannedReplyInput) int
+		CreateLabel               func(childComplexity int, input model.CreateLabelInput) int
+		CreatePost                func(childComplexity int, input model.CreatePostInput) int
+		DeleteCannedReply         func(childComplexity int, id pulid.ID) int
+		DeleteKnowledgeDocument   func(childComplexity int, id pulid.ID) int
+		DeleteLabel               func(childComplexity int, id pulid.ID) int
+		DeletePost                func(childComplexity int, id pulid.ID) int
+		DeleteReviewReply         func(childComplexity int, conversationID pulid.ID) int
+		DiscardDraft              func(childComplexity int, id pulid.ID) int
+		DisconnectChannel         func(childComplexity int, id pulid.ID) int
+		GeneratePost              func(childComplexity int, input model.GeneratePostInput) int
+		InviteMember              func(childComplexity int, input model.InviteMemberInput) int
+		LabelConversation         func(childComplexity int, input model.LabelConversationInput) int
+		RejectPost                func(childComplexity int, id pulid.ID, comment *string) int
+		RemoveMember              func(childComplexity int, id pulid.ID) int
+		RetryPostTarget           func(childComplexity int, id pulid.ID) int
+		RevokeAPIKey              func(childComplexity int, id pulid.ID) int
+		RevokeInvite              func(childComplexity int, id pulid.ID) int
+		SchedulePost              func(childComplexity int, id pulid.ID, scheduledAt *time.Time) int
+		SendReply                 func(childComplexity int, input model.SendReplyInput) int
+		SendTemplate              func(childComplexity int, input model.SendTemplateInput) int
+		SignIn                    func(childComplexity int, input model.SignInInput) int
+		SignOut                   func(childComplexity int) int
+		StartChannelAuthorization func(childComplexity int, connector string) int
+		SubmitPost                func(childComplexity int, id pulid.ID, comment *string) int
+		UnlabelConversation       func(childComplexity int, input model.LabelConversationInput) int
+		UnschedulePost            func(childComplexity int, id pulid.ID) int
+		UpdateAgentSettings       func(childComplexity int, input model.UpdateAgentSettingsInput) int
+		UpdateChannel             func(childComplexity int, id pulid.ID, input model.UpdateChannelInput) int
+		UpdateConversation        func(childComplexity int, id pulid.ID, input model.UpdateConversationInput) int
+		UpdateKnowledgeDocument   func(childComplexity int, id pulid.ID, input model.UpdateKnowledgeDocumentInput) int
+		UpdateMember              func(childComplexity int, id pulid.ID, input model.UpdateMemberInput) int
+		UpdatePost                func(childComplexity int, id pulid.ID, input model.UpdatePostInput) int
+		UpdatePublishingSettings  func(childComplexity int, input model.UpdatePublishingSettingsInput) int
+		UploadKnowledgeDocument   func(childComplexity int, input model.UploadKnowledgeDocumentInput) int
+		UploadMedia               func(childComplexity int, file graphql.Upload) int
 	}
 
 	PageInfo struct {
@@ -652,28 +679,30 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APIKeys            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
-		AgentRuns          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AgentRunOrder, where *ent.AgentRunWhereInput) int
-		AgentSettings      func(childComplexity int) int
-		AskKnowledgeBase   func(childComplexity int, question string) int
-		AuditLogs          func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditLogOrder) int
-		Calendar           func(childComplexity int, from time.Time, to time.Time, timezone *string) int
-		CannedReplies      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.CannedReplyOrder, where *ent.CannedReplyWhereInput) int
-		Channels           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
-		Connectors         func(childComplexity int) int
-		Contacts           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ContactOrder, where *ent.ContactWhereInput) int
-		Conversations      func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) int
-		Invites            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
-		KnowledgeDocuments func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.KnowledgeDocumentOrder, where *ent.KnowledgeDocumentWhereInput) int
-		Labels             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.LabelOrder, where *ent.LabelWhereInput) int
-		Me                 func(childComplexity int) int
-		Members            func(childComplexity int) int
-		Messages           func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) int
-		Node               func(childComplexity int, id pulid.ID) int
-		Nodes              func(childComplexity int, ids []pulid.ID) int
-		Posts              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) int
-		PublishingSettings func(childComplexity int) int
-		Viewer             func(childComplexity int) int
+		APIKeys              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
+		AgentRuns            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AgentRunOrder, where *ent.AgentRunWhereInput) int
+		AgentSettings        func(childComplexity int) int
+		AskKnowledgeBase     func(childComplexity int, question string) int
+		AuditLogs            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditLogOrder) int
+		Calendar             func(childComplexity int, from time.Time, to time.Time, timezone *string) int
+		CannedReplies        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.CannedReplyOrder, where *ent.CannedReplyWhereInput) int
+		ChannelAuthorization func(childComplexity int, id pulid.ID) int
+		Channels             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ChannelOrder, where *ent.ChannelWhereInput) int
+		Connectors           func(childComplexity int) int
+		Contacts             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ContactOrder, where *ent.ContactWhereInput) int
+		Conversations        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) int
+		Invites              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
+		KnowledgeDocuments   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.KnowledgeDocumentOrder, where *ent.KnowledgeDocumentWhereInput) int
+		Labels               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.LabelOrder, where *ent.LabelWhereInput) int
+		Me                   func(childComplexity int) int
+		Members              func(childComplexity int) int
+		Messages             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) int
+		Node                 func(childComplexity int, id pulid.ID) int
+		Nodes                func(childComplexity int, ids []pulid.ID) int
+		Posts                func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) int
+		PublishingSettings   func(childComplexity int) int
+		Viewer               func(childComplexity int) int
+		WhatsappTemplates    func(childComplexity int, channelID pulid.ID) int
 	}
 
 	ReviewPolicy struct {
@@ -688,6 +717,11 @@ type ComplexityRoot struct {
 		ExpiresAt func(childComplexity int) int
 		Token     func(childComplexity int) int
 		User      func(childComplexity int) int
+	}
+
+	StartChannelAuthorizationPayload struct {
+		Authorization func(childComplexity int) int
+		URL           func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -724,6 +758,16 @@ type ComplexityRoot struct {
 		Workspace  func(childComplexity int) int
 	}
 
+	WhatsAppTemplate struct {
+		Body       func(childComplexity int) int
+		Category   func(childComplexity int) int
+		Components func(childComplexity int) int
+		Language   func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Parameters func(childComplexity int) int
+		Status     func(childComplexity int) int
+	}
+
 	Workspace struct {
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
@@ -741,6 +785,13 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AttachmentResolver interface {
+	URL(ctx context.Context, obj *schematype.Attachment) (*string, error)
+
+	Media(ctx context.Context, obj *schematype.Attachment) (*ent.Media, error)
+	Status(ctx context.Context, obj *schematype.Attachment) (*model.AttachmentStatus, error)
+	Error(ctx context.Context, obj *schematype.Attachment) (*string, error)
+}
 type AuditLogResolver interface {
 	Metadata(ctx context.Context, obj *ent.AuditLog) (map[string]any, error)
 }
@@ -772,6 +823,8 @@ type MutationResolver interface {
 	UpdateAgentSettings(ctx context.Context, input model.UpdateAgentSettingsInput) (*ent.AgentSettings, error)
 	ApproveDraft(ctx context.Context, id pulid.ID, text *string) (*ent.Message, error)
 	DiscardDraft(ctx context.Context, id pulid.ID) (*ent.Message, error)
+	StartChannelAuthorization(ctx context.Context, connector string) (*model.StartChannelAuthorizationPayload, error)
+	SendTemplate(ctx context.Context, input model.SendTemplateInput) (*ent.Message, error)
 	UploadMedia(ctx context.Context, file graphql.Upload) (*model.UploadedMedia, error)
 	CreatePost(ctx context.Context, input model.CreatePostInput) (*ent.Post, error)
 	UpdatePost(ctx context.Context, id pulid.ID, input model.UpdatePostInput) (*ent.Post, error)
@@ -829,6 +882,8 @@ type QueryResolver interface {
 	AgentSettings(ctx context.Context) (*ent.AgentSettings, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Connectors(ctx context.Context) ([]*model.ConnectorInfo, error)
+	ChannelAuthorization(ctx context.Context, id pulid.ID) (*ent.ChannelAuthorization, error)
+	WhatsappTemplates(ctx context.Context, channelID pulid.ID) ([]*inbox.Template, error)
 	Calendar(ctx context.Context, from time.Time, to time.Time, timezone *string) ([]*model.CalendarEntry, error)
 	PublishingSettings(ctx context.Context) (*ent.PublishingSettings, error)
 	Me(ctx context.Context) (*model.Me, error)
@@ -1218,12 +1273,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attachment.Caption(childComplexity), true
+	case "Attachment.error":
+		if e.ComplexityRoot.Attachment.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attachment.Error(childComplexity), true
 	case "Attachment.externalId":
 		if e.ComplexityRoot.Attachment.ExternalID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Attachment.ExternalID(childComplexity), true
+	case "Attachment.media":
+		if e.ComplexityRoot.Attachment.Media == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attachment.Media(childComplexity), true
 	case "Attachment.mimeType":
 		if e.ComplexityRoot.Attachment.MimeType == nil {
 			break
@@ -1236,6 +1303,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attachment.Name(childComplexity), true
+	case "Attachment.size":
+		if e.ComplexityRoot.Attachment.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attachment.Size(childComplexity), true
+	case "Attachment.status":
+		if e.ComplexityRoot.Attachment.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attachment.Status(childComplexity), true
 	case "Attachment.type":
 		if e.ComplexityRoot.Attachment.Type == nil {
 			break
@@ -1323,6 +1402,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLogEdge.Node(childComplexity), true
+
+	case "AuthorizedAccount.externalId":
+		if e.ComplexityRoot.AuthorizedAccount.ExternalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthorizedAccount.ExternalID(childComplexity), true
+	case "AuthorizedAccount.name":
+		if e.ComplexityRoot.AuthorizedAccount.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthorizedAccount.Name(childComplexity), true
+	case "AuthorizedAccount.platform":
+		if e.ComplexityRoot.AuthorizedAccount.Platform == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthorizedAccount.Platform(childComplexity), true
 
 	case "BusinessHoursWindow.day":
 		if e.ComplexityRoot.BusinessHoursWindow.Day == nil {
@@ -1532,6 +1630,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Channel.UpdatedAt(childComplexity), true
+
+	case "ChannelAuthorization.accounts":
+		if e.ComplexityRoot.ChannelAuthorization.Accounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.Accounts(childComplexity), true
+	case "ChannelAuthorization.connector":
+		if e.ComplexityRoot.ChannelAuthorization.Connector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.Connector(childComplexity), true
+	case "ChannelAuthorization.createdAt":
+		if e.ComplexityRoot.ChannelAuthorization.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.CreatedAt(childComplexity), true
+	case "ChannelAuthorization.error":
+		if e.ComplexityRoot.ChannelAuthorization.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.Error(childComplexity), true
+	case "ChannelAuthorization.errorCode":
+		if e.ComplexityRoot.ChannelAuthorization.ErrorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.ErrorCode(childComplexity), true
+	case "ChannelAuthorization.expiresAt":
+		if e.ComplexityRoot.ChannelAuthorization.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.ExpiresAt(childComplexity), true
+	case "ChannelAuthorization.id":
+		if e.ComplexityRoot.ChannelAuthorization.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.ID(childComplexity), true
+	case "ChannelAuthorization.status":
+		if e.ComplexityRoot.ChannelAuthorization.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelAuthorization.Status(childComplexity), true
 
 	case "ChannelConnection.edges":
 		if e.ComplexityRoot.ChannelConnection.Edges == nil {
@@ -1885,6 +2032,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.ThreadID(childComplexity), true
+	case "Conversation.thumbnailURL":
+		if e.ComplexityRoot.Conversation.ThumbnailURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.ThumbnailURL(childComplexity), true
 	case "Conversation.url":
 		if e.ComplexityRoot.Conversation.URL == nil {
 			break
@@ -3046,6 +3199,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendReply(childComplexity, args["input"].(model.SendReplyInput)), true
+	case "Mutation.sendTemplate":
+		if e.ComplexityRoot.Mutation.SendTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendTemplate(childComplexity, args["input"].(model.SendTemplateInput)), true
 	case "Mutation.signIn":
 		if e.ComplexityRoot.Mutation.SignIn == nil {
 			break
@@ -3063,6 +3227,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SignOut(childComplexity), true
+	case "Mutation.startChannelAuthorization":
+		if e.ComplexityRoot.Mutation.StartChannelAuthorization == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startChannelAuthorization_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartChannelAuthorization(childComplexity, args["connector"].(string)), true
 	case "Mutation.submitPost":
 		if e.ComplexityRoot.Mutation.SubmitPost == nil {
 			break
@@ -3655,6 +3830,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CannedReplies(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.CannedReplyOrder), args["where"].(*ent.CannedReplyWhereInput)), true
+	case "Query.channelAuthorization":
+		if e.ComplexityRoot.Query.ChannelAuthorization == nil {
+			break
+		}
+
+		args, err := ec.field_Query_channelAuthorization_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChannelAuthorization(childComplexity, args["id"].(pulid.ID)), true
 	case "Query.channels":
 		if e.ComplexityRoot.Query.Channels == nil {
 			break
@@ -3796,6 +3982,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+	case "Query.whatsappTemplates":
+		if e.ComplexityRoot.Query.WhatsappTemplates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_whatsappTemplates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WhatsappTemplates(childComplexity, args["channelId"].(pulid.ID)), true
 
 	case "ReviewPolicy.fiveStars":
 		if e.ComplexityRoot.ReviewPolicy.FiveStars == nil {
@@ -3846,6 +4043,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SignInPayload.User(childComplexity), true
+
+	case "StartChannelAuthorizationPayload.authorization":
+		if e.ComplexityRoot.StartChannelAuthorizationPayload.Authorization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartChannelAuthorizationPayload.Authorization(childComplexity), true
+	case "StartChannelAuthorizationPayload.url":
+		if e.ComplexityRoot.StartChannelAuthorizationPayload.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartChannelAuthorizationPayload.URL(childComplexity), true
 
 	case "Subscription.conversationAssigned":
 		if e.ComplexityRoot.Subscription.ConversationAssigned == nil {
@@ -4013,6 +4223,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Viewer.Workspace(childComplexity), true
 
+	case "WhatsAppTemplate.body":
+		if e.ComplexityRoot.WhatsAppTemplate.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Body(childComplexity), true
+	case "WhatsAppTemplate.category":
+		if e.ComplexityRoot.WhatsAppTemplate.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Category(childComplexity), true
+	case "WhatsAppTemplate.components":
+		if e.ComplexityRoot.WhatsAppTemplate.Components == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Components(childComplexity), true
+	case "WhatsAppTemplate.language":
+		if e.ComplexityRoot.WhatsAppTemplate.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Language(childComplexity), true
+	case "WhatsAppTemplate.name":
+		if e.ComplexityRoot.WhatsAppTemplate.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Name(childComplexity), true
+	case "WhatsAppTemplate.parameters":
+		if e.ComplexityRoot.WhatsAppTemplate.Parameters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Parameters(childComplexity), true
+	case "WhatsAppTemplate.status":
+		if e.ComplexityRoot.WhatsAppTemplate.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WhatsAppTemplate.Status(childComplexity), true
+
 	case "Workspace.createdAt":
 		if e.ComplexityRoot.Workspace.CreatedAt == nil {
 			break
@@ -4096,6 +4349,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PostWhereInput", ec.unmarshalInputPostWhereInput),
 			graphql.NewInputUnmarshaler("ReviewPolicyInput", ec.unmarshalInputReviewPolicyInput),
 			graphql.NewInputUnmarshaler("SendReplyInput", ec.unmarshalInputSendReplyInput),
+			graphql.NewInputUnmarshaler("SendTemplateInput", ec.unmarshalInputSendTemplateInput),
 			graphql.NewInputUnmarshaler("SignInInput", ec.unmarshalInputSignInInput),
 			graphql.NewInputUnmarshaler("UpdateAgentSettingsInput", ec.unmarshalInputUpdateAgentSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateChannelInput", ec.unmarshalInputUpdateChannelInput),
@@ -4352,14 +4606,39 @@ extend type Mutation {
 `, BuiltIn: false},
 	{Name: "../../schema/neksio.graphqls", Input: `# Hand-written part of the API. schema/ent.graphql is generated by entgql.
 
+"Where a customer's file is on its way into Neksio's media store."
+enum AttachmentStatus {
+  "Being fetched from the platform (retried after a failure, which error shows)."
+  PENDING
+  "In the media store: url is a signed Neksio link."
+  STORED
+  "Not fetched, for good (too large, an unsupported type, expired at the platform, a private address): see error."
+  FAILED
+}
+
 "A file attached to a message."
 type Attachment {
+  "image, video, audio, document (file), sticker, location, contact, …"
   type: String!
-  url: String
+  """
+  Where to open it. A file in Neksio's media store (a reply's attachment, or a
+  customer's once fetched) answers a signed Neksio URL that expires
+  (NEKSIO_MEDIA_URL_TTL) and works in a browser; otherwise what the platform
+  gave, if anything (a short-lived CDN URL, geo:, tel:).
+  """
+  url: String @goField(forceResolver: true)
   mimeType: String
   caption: String
   externalId: String
   name: String
+  "Bytes, when known."
+  size: Int
+  "The file in Neksio's media store."
+  media: Media @goField(forceResolver: true)
+  "For a customer's file: fetching it into the media store. Null when there is nothing to fetch."
+  status: AttachmentStatus @goField(forceResolver: true)
+  "Why the last fetch failed; null once stored."
+  error: String @goField(forceResolver: true)
 }
 
 extend type Message {
@@ -4406,15 +4685,24 @@ input UpdateConversationInput {
   clearHandoff: Boolean
 }
 
+"""
+Connect an account: either one an OAuth authorization opens
+(authorizationId and externalId; docs/onboarding.md), or with pasted
+credentials (connector, externalId, name and credentials).
+"""
 input ConnectChannelInput {
-  connector: String!
-  "The platform's id of the account (e.g. the WhatsApp phone_number_id)."
+  "A GRANTED authorization of the viewer (startChannelAuthorization): the account's credentials come from it."
+  authorizationId: ID
+  "Required with credentials; taken from the authorization otherwise."
+  connector: String
+  "The platform's id of the account (e.g. the WhatsApp phone_number_id; with an authorization, one of its accounts' externalId)."
   externalId: String!
-  name: String!
+  "Required with credentials; with an authorization, the account's name on the platform by default."
+  name: String
   "The platform, for connectors that serve several (meta: facebook or instagram). Defaults to what the credentials open."
   platform: String
-  "Secrets for the channel, e.g. {accessToken: ...}. Stored encrypted, never returned."
-  credentials: Map!
+  "Secrets for the channel, e.g. {accessToken: ...}. Stored encrypted, never returned. Not with authorizationId."
+  credentials: Map
   "For a customer who brings their own app: its secret, to verify webhooks sent to /webhooks/{connector}/{channelId}."
   appSecret: String
   verifyToken: String
@@ -4431,11 +4719,19 @@ enum ReplyMode {
 input SendReplyInput {
   conversationId: ID!
   """
-  Required unless cannedReplyId is given. At most 10,000 characters, and what the
-  platform takes (Google reviews: 4,096 bytes of UTF-8); longer answers
-  BAD_USER_INPUT before anything is queued.
+  Required unless cannedReplyId or attachments are given. At most 10,000
+  characters, and what the platform takes (Google reviews: 4,096 bytes of
+  UTF-8); longer answers BAD_USER_INPUT before anything is queued.
   """
   text: String
+  """
+  Files from uploadMedia (med_…) to send with the reply, in direct
+  conversations: images, videos, audio and documents where the platform
+  takes them (WhatsApp and Messenger: one per message). Their kind, type and
+  size are checked against the platform's limits before anything is queued
+  (BAD_USER_INPUT naming the limit); another workspace's file is NOT_FOUND.
+  """
+  attachments: [ID!]
   "Send this canned reply, its variables filled in for the conversation (instead of text)."
   cannedReplyId: ID
   "Comment threads only; PUBLIC by default."
@@ -4476,6 +4772,112 @@ type Mutation {
   deleteReviewReply(conversationId: ID!): Message!
 }
 
+`, BuiltIn: false},
+	{Name: "../../schema/onboarding.graphqls", Input: `# Connecting accounts with the platforms' OAuth, and WhatsApp message
+# templates (docs/onboarding.md, docs/whatsapp.md).
+
+"Where an authorization is."
+enum ChannelAuthorizationStatus @goModel(model: "github.com/neksio/neksio/ent/channelauthorization.Status") {
+  "Waiting for the platform to send the browser back (10 minutes)."
+  PENDING
+  "The platform granted access: connect the accounts it opens (for an hour)."
+  GRANTED
+  "The person declined, or the platform refused the code: see error."
+  FAILED
+  "Too late: start a new one."
+  EXPIRED
+}
+
+"An account an authorization opens."
+type AuthorizedAccount @goModel(model: "github.com/neksio/neksio/ent/schema/schematype.AuthorizedAccount") {
+  "What connectChannel takes as externalId."
+  externalId: String!
+  name: String!
+  "facebook, instagram, google, tiktok, …"
+  platform: String!
+}
+
+"""
+One run of a platform's OAuth consent, started by startChannelAuthorization.
+Only the member who started it sees it. Its tokens are never shown: they
+are kept encrypted for an hour, for connectChannel(input: {authorizationId,
+externalId}).
+"""
+type ChannelAuthorization @goModel(model: "github.com/neksio/neksio/ent.ChannelAuthorization") {
+  id: ID!
+  connector: String!
+  status: ChannelAuthorizationStatus!
+  "The accounts the grant opens (GRANTED)."
+  accounts: [AuthorizedAccount!]!
+  "Why it failed (FAILED): the platform's error code (access_denied, …) or exchange_failed."
+  errorCode: String
+  "Why it failed, in words."
+  error: String
+  createdAt: Time!
+  "After this the grant is deleted."
+  expiresAt: Time!
+}
+
+type StartChannelAuthorizationPayload {
+  """
+  The platform's consent page: send the person's browser there. The
+  platform sends it back to <NEKSIO_PUBLIC_URL>/oauth/{connector}/callback,
+  which ends on NEKSIO_OAUTH_RETURN_URL (or a built-in page) with
+  ?authorization=<id>&status=granted|failed.
+  """
+  url: String!
+  authorization: ChannelAuthorization!
+}
+
+"An approved message template of a WhatsApp Business Account."
+type WhatsAppTemplate @goModel(model: "github.com/neksio/neksio/core/inbox.Template") {
+  name: String!
+  "The template's language code (en_US, fr, …): sendTemplate names it."
+  language: String!
+  "MARKETING, UTILITY or AUTHENTICATION."
+  category: String!
+  status: String!
+  "The components as WhatsApp gives them (HEADER, BODY, FOOTER, BUTTONS)."
+  components: [Map!]!
+  "The body's text, with its {{1}}, {{2}}, … placeholders."
+  body: String!
+  "How many body parameters sendTemplate takes: one per placeholder, in order."
+  parameters: Int!
+}
+
+input SendTemplateInput {
+  "A WhatsApp conversation."
+  conversationId: ID!
+  name: String!
+  language: String!
+  "The body's parameters, in order: exactly as many as the template's placeholders."
+  parameters: [String!]
+}
+
+extend type Query {
+  "An authorization the viewer started (admins)."
+  channelAuthorization(id: ID!): ChannelAuthorization!
+  """
+  The approved message templates of a WhatsApp channel's business account
+  (cached for a few minutes). Another kind of channel answers BAD_USER_INPUT.
+  """
+  whatsappTemplates(channelId: ID!): [WhatsAppTemplate!]!
+}
+
+extend type Mutation {
+  """
+  Start connecting accounts of a connector that offers OAuth (meta, google,
+  tiktok; connectors { capabilities } lists oauth): answers the consent URL
+  (admins).
+  """
+  startChannelAuthorization(connector: String!): StartChannelAuthorizationPayload!
+  """
+  Send an approved WhatsApp template: allowed outside the 24-hour window,
+  which free-form replies are not. Stored as an outbound message of type
+  template whose text is the rendered body, delivered like a reply.
+  """
+  sendTemplate(input: SendTemplateInput!): Message!
+}
 `, BuiltIn: false},
 	{Name: "../../schema/publish.graphqls", Input: `# Publishing: posts, their targets, media, approval, scheduling
 # (docs/publishing.md).
@@ -4617,7 +5019,11 @@ extend type Query {
 }
 
 extend type Mutation {
-  "Upload an image or video (GraphQL multipart request)."
+  """
+  Upload a file (GraphQL multipart request): an image or video for posts and
+  replies, an audio file or a document (PDF, office files) for replies. Its
+  type is sniffed from the content.
+  """
   uploadMedia(file: Upload!): UploadedMedia!
   "A DRAFT post; every target is checked against its platform's rules."
   createPost(input: CreatePostInput!): Post!
@@ -5986,6 +6392,7 @@ type Conversation implements Node {
   threadID: String!
   subject: String
   url: String
+  thumbnailURL: String
   status: ConversationStatus!
   assigneeID: ID
   aiMode: ConversationAiMode
@@ -6282,6 +6689,24 @@ input ConversationWhereInput {
   urlNotNil: Boolean
   urlEqualFold: String
   urlContainsFold: String
+  """
+  thumbnail_url field predicates
+  """
+  thumbnailURL: String
+  thumbnailURLNEQ: String
+  thumbnailURLIn: [String!]
+  thumbnailURLNotIn: [String!]
+  thumbnailURLGT: String
+  thumbnailURLGTE: String
+  thumbnailURLLT: String
+  thumbnailURLLTE: String
+  thumbnailURLContains: String
+  thumbnailURLHasPrefix: String
+  thumbnailURLHasSuffix: String
+  thumbnailURLIsNil: Boolean
+  thumbnailURLNotNil: Boolean
+  thumbnailURLEqualFold: String
+  thumbnailURLContainsFold: String
   """
   status field predicates
   """
@@ -8530,6 +8955,14 @@ func (ec *executionContext) childFields_Attachment(ctx context.Context, field gr
 		return ec.fieldContext_Attachment_externalId(ctx, field)
 	case "name":
 		return ec.fieldContext_Attachment_name(ctx, field)
+	case "size":
+		return ec.fieldContext_Attachment_size(ctx, field)
+	case "media":
+		return ec.fieldContext_Attachment_media(ctx, field)
+	case "status":
+		return ec.fieldContext_Attachment_status(ctx, field)
+	case "error":
+		return ec.fieldContext_Attachment_error(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Attachment", field.Name)
 }
@@ -8574,6 +9007,18 @@ func (ec *executionContext) childFields_AuditLogEdge(ctx context.Context, field 
 		return ec.fieldContext_AuditLogEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditLogEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AuthorizedAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "externalId":
+		return ec.fieldContext_AuthorizedAccount_externalId(ctx, field)
+	case "name":
+		return ec.fieldContext_AuthorizedAccount_name(ctx, field)
+	case "platform":
+		return ec.fieldContext_AuthorizedAccount_platform(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuthorizedAccount", field.Name)
 }
 
 func (ec *executionContext) childFields_BusinessHoursWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8676,6 +9121,28 @@ func (ec *executionContext) childFields_Channel(ctx context.Context, field graph
 		return ec.fieldContext_Channel_conversations(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Channel", field.Name)
+}
+
+func (ec *executionContext) childFields_ChannelAuthorization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ChannelAuthorization_id(ctx, field)
+	case "connector":
+		return ec.fieldContext_ChannelAuthorization_connector(ctx, field)
+	case "status":
+		return ec.fieldContext_ChannelAuthorization_status(ctx, field)
+	case "accounts":
+		return ec.fieldContext_ChannelAuthorization_accounts(ctx, field)
+	case "errorCode":
+		return ec.fieldContext_ChannelAuthorization_errorCode(ctx, field)
+	case "error":
+		return ec.fieldContext_ChannelAuthorization_error(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ChannelAuthorization_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ChannelAuthorization_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelAuthorization", field.Name)
 }
 
 func (ec *executionContext) childFields_ChannelConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8800,6 +9267,8 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_subject(ctx, field)
 	case "url":
 		return ec.fieldContext_Conversation_url(ctx, field)
+	case "thumbnailURL":
+		return ec.fieldContext_Conversation_thumbnailURL(ctx, field)
 	case "status":
 		return ec.fieldContext_Conversation_status(ctx, field)
 	case "assigneeID":
@@ -9468,6 +9937,16 @@ func (ec *executionContext) childFields_SignInPayload(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type SignInPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_StartChannelAuthorizationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "url":
+		return ec.fieldContext_StartChannelAuthorizationPayload_url(ctx, field)
+	case "authorization":
+		return ec.fieldContext_StartChannelAuthorizationPayload_authorization(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartChannelAuthorizationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UploadedMedia(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -9516,6 +9995,26 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_apiKey(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
+}
+
+func (ec *executionContext) childFields_WhatsAppTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_WhatsAppTemplate_name(ctx, field)
+	case "language":
+		return ec.fieldContext_WhatsAppTemplate_language(ctx, field)
+	case "category":
+		return ec.fieldContext_WhatsAppTemplate_category(ctx, field)
+	case "status":
+		return ec.fieldContext_WhatsAppTemplate_status(ctx, field)
+	case "components":
+		return ec.fieldContext_WhatsAppTemplate_components(ctx, field)
+	case "body":
+		return ec.fieldContext_WhatsAppTemplate_body(ctx, field)
+	case "parameters":
+		return ec.fieldContext_WhatsAppTemplate_parameters(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WhatsAppTemplate", field.Name)
 }
 
 func (ec *executionContext) childFields_Workspace(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10360,6 +10859,20 @@ func (ec *executionContext) field_Mutation_sendReply_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_sendTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SendTemplateInput, error) {
+			return ec.unmarshalNSendTemplateInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐSendTemplateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_signIn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10371,6 +10884,20 @@ func (ec *executionContext) field_Mutation_signIn_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startChannelAuthorization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connector",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connector"] = arg0
 	return args, nil
 }
 
@@ -10840,6 +11367,20 @@ func (ec *executionContext) field_Query_cannedReplies_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_channelAuthorization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_channels_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11281,6 +11822,20 @@ func (ec *executionContext) field_Query_posts_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_whatsappTemplates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "channelId",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["channelId"] = arg0
 	return args, nil
 }
 
@@ -12913,18 +13468,18 @@ func (ec *executionContext) _Attachment_url(ctx context.Context, field graphql.C
 			return ec.fieldContext_Attachment_url(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.URL, nil
+			return ec.Resolvers.Attachment().URL(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Attachment_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Attachment", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Attachment", field, true, true, "String")
 }
 
 func (ec *executionContext) _Attachment_mimeType(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
@@ -13017,6 +13572,107 @@ func (ec *executionContext) _Attachment_name(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Attachment_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Attachment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Attachment_size(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Attachment_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalOInt2int64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Attachment_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Attachment", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Attachment_media(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Attachment_media(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Attachment().Media(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Media) graphql.Marshaler {
+			return ec.marshalOMedia2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMedia(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Attachment_media(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Attachment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Media(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Attachment_status(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Attachment_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Attachment().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AttachmentStatus) graphql.Marshaler {
+			return ec.marshalOAttachmentStatus2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAttachmentStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Attachment_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Attachment", field, true, true, "AttachmentStatus")
+}
+
+func (ec *executionContext) _Attachment_error(ctx context.Context, field graphql.CollectedField, obj *schematype.Attachment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Attachment_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Attachment().Error(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Attachment_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Attachment", field, true, true, "String")
 }
 
 func (ec *executionContext) _AuditLog_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
@@ -13320,6 +13976,75 @@ func (ec *executionContext) _AuditLogEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_AuditLogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditLogEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _AuthorizedAccount_externalId(ctx context.Context, field graphql.CollectedField, obj *schematype.AuthorizedAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthorizedAccount_externalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExternalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthorizedAccount_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthorizedAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuthorizedAccount_name(ctx context.Context, field graphql.CollectedField, obj *schematype.AuthorizedAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthorizedAccount_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthorizedAccount_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthorizedAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuthorizedAccount_platform(ctx context.Context, field graphql.CollectedField, obj *schematype.AuthorizedAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthorizedAccount_platform(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Platform, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthorizedAccount_platform(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthorizedAccount", field, false, false, "String")
 }
 
 func (ec *executionContext) _BusinessHoursWindow_day(ctx context.Context, field graphql.CollectedField, obj *schematype.BusinessHoursWindow) (ret graphql.Marshaler) {
@@ -14136,6 +14861,199 @@ func (ec *executionContext) fieldContext_Channel_conversations(ctx context.Conte
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ChannelAuthorization_id(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChannelAuthorization_connector(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_connector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connector, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_connector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelAuthorization_status(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v channelauthorization.Status) graphql.Marshaler {
+			return ec.marshalNChannelAuthorizationStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋchannelauthorizationᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "ChannelAuthorizationStatus")
+}
+
+func (ec *executionContext) _ChannelAuthorization_accounts(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_accounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.AuthorizedAccount) graphql.Marshaler {
+			return ec.marshalNAuthorizedAccount2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAuthorizedAccountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_accounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelAuthorization",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthorizedAccount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelAuthorization_errorCode(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_errorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelAuthorization_error(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelAuthorization_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ChannelAuthorization_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelAuthorization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelAuthorization_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelAuthorization_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelAuthorization", field, false, false, "Time")
 }
 
 func (ec *executionContext) _ChannelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
@@ -15116,6 +16034,29 @@ func (ec *executionContext) _Conversation_url(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Conversation_thumbnailURL(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_thumbnailURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ThumbnailURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_thumbnailURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, "String")
 }
 
@@ -19658,6 +20599,94 @@ func (ec *executionContext) fieldContext_Mutation_discardDraft(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startChannelAuthorization(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startChannelAuthorization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartChannelAuthorization(ctx, fc.Args["connector"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StartChannelAuthorizationPayload) graphql.Marshaler {
+			return ec.marshalNStartChannelAuthorizationPayload2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐStartChannelAuthorizationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startChannelAuthorization(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StartChannelAuthorizationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startChannelAuthorization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendTemplate(ctx, fc.Args["input"].(model.SendTemplateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_uploadMedia(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23120,6 +24149,94 @@ func (ec *executionContext) fieldContext_Query_connectors(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_channelAuthorization(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_channelAuthorization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ChannelAuthorization(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChannelAuthorization) graphql.Marshaler {
+			return ec.marshalNChannelAuthorization2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannelAuthorization(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_channelAuthorization(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelAuthorization(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_channelAuthorization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_whatsappTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_whatsappTemplates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WhatsappTemplates(ctx, fc.Args["channelId"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*inbox.Template) graphql.Marshaler {
+			return ec.marshalNWhatsAppTemplate2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋcoreᚋinboxᚐTemplateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_whatsappTemplates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WhatsAppTemplate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_whatsappTemplates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_calendar(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23524,6 +24641,61 @@ func (ec *executionContext) fieldContext_SignInPayload_user(_ context.Context, f
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StartChannelAuthorizationPayload_url(ctx context.Context, field graphql.CollectedField, obj *model.StartChannelAuthorizationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartChannelAuthorizationPayload_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartChannelAuthorizationPayload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StartChannelAuthorizationPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _StartChannelAuthorizationPayload_authorization(ctx context.Context, field graphql.CollectedField, obj *model.StartChannelAuthorizationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartChannelAuthorizationPayload_authorization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Authorization, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChannelAuthorization) graphql.Marshaler {
+			return ec.marshalNChannelAuthorization2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannelAuthorization(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartChannelAuthorizationPayload_authorization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartChannelAuthorizationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelAuthorization(ctx, field)
 		},
 	}
 	return fc, nil
@@ -24195,6 +25367,167 @@ func (ec *executionContext) fieldContext_Viewer_apiKey(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _WhatsAppTemplate_name(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_language(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Language, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_category(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_status(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_components(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_components(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Components, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2ᚕmapᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_components(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "Map")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_body(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _WhatsAppTemplate_parameters(ctx context.Context, field graphql.CollectedField, obj *inbox.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WhatsAppTemplate_parameters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Parameters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WhatsAppTemplate_parameters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WhatsAppTemplate", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Workspace_id(ctx context.Context, field graphql.CollectedField, obj *ent.Workspace) (ret graphql.Marshaler) {
@@ -28384,16 +29717,23 @@ func (ec *executionContext) unmarshalInputConnectChannelInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"connector", "externalId", "name", "platform", "credentials", "appSecret", "verifyToken"}
+	fieldsInOrder := [...]string{"authorizationId", "connector", "externalId", "name", "platform", "credentials", "appSecret", "verifyToken"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "authorizationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authorizationId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthorizationID = data
 		case "connector":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connector"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -28407,7 +29747,7 @@ func (ec *executionContext) unmarshalInputConnectChannelInput(ctx context.Contex
 			it.ExternalID = data
 		case "name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -28421,7 +29761,7 @@ func (ec *executionContext) unmarshalInputConnectChannelInput(ctx context.Contex
 			it.Platform = data
 		case "credentials":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("credentials"))
-			data, err := ec.unmarshalNMap2map(ctx, v)
+			data, err := ec.unmarshalOMap2map(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -29414,7 +30754,7 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channelID", "channelIDNEQ", "channelIDIn", "channelIDNotIn", "channelIDGT", "channelIDGTE", "channelIDLT", "channelIDLTE", "channelIDContains", "channelIDHasPrefix", "channelIDHasSuffix", "channelIDEqualFold", "channelIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "threadID", "threadIDNEQ", "threadIDIn", "threadIDNotIn", "threadIDGT", "threadIDGTE", "threadIDLT", "threadIDLTE", "threadIDContains", "threadIDHasPrefix", "threadIDHasSuffix", "threadIDEqualFold", "threadIDContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectIsNil", "subjectNotNil", "subjectEqualFold", "subjectContainsFold", "url", "urlNEQ", "urlIn", "urlNotIn", "urlGT", "urlGTE", "urlLT", "urlLTE", "urlContains", "urlHasPrefix", "urlHasSuffix", "urlIsNil", "urlNotNil", "urlEqualFold", "urlContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDGT", "assigneeIDGTE", "assigneeIDLT", "assigneeIDLTE", "assigneeIDContains", "assigneeIDHasPrefix", "assigneeIDHasSuffix", "assigneeIDIsNil", "assigneeIDNotNil", "assigneeIDEqualFold", "assigneeIDContainsFold", "aiMode", "aiModeNEQ", "aiModeIn", "aiModeNotIn", "aiModeIsNil", "aiModeNotNil", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastInboundAt", "lastInboundAtNEQ", "lastInboundAtIn", "lastInboundAtNotIn", "lastInboundAtGT", "lastInboundAtGTE", "lastInboundAtLT", "lastInboundAtLTE", "lastInboundAtIsNil", "lastInboundAtNotNil", "handoffReason", "handoffReasonNEQ", "handoffReasonIn", "handoffReasonNotIn", "handoffReasonGT", "handoffReasonGTE", "handoffReasonLT", "handoffReasonLTE", "handoffReasonContains", "handoffReasonHasPrefix", "handoffReasonHasSuffix", "handoffReasonIsNil", "handoffReasonNotNil", "handoffReasonEqualFold", "handoffReasonContainsFold", "handedOffAt", "handedOffAtNEQ", "handedOffAtIn", "handedOffAtNotIn", "handedOffAtGT", "handedOffAtGTE", "handedOffAtLT", "handedOffAtLTE", "handedOffAtIsNil", "handedOffAtNotNil", "needsHuman", "needsHumanNEQ", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "ratingIsNil", "ratingNotNil", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasChannel", "hasChannelWith", "hasContact", "hasContactWith", "hasAssignee", "hasAssigneeWith", "hasMessages", "hasMessagesWith", "hasAgentRuns", "hasAgentRunsWith", "hasLabels", "hasLabelsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channelID", "channelIDNEQ", "channelIDIn", "channelIDNotIn", "channelIDGT", "channelIDGTE", "channelIDLT", "channelIDLTE", "channelIDContains", "channelIDHasPrefix", "channelIDHasSuffix", "channelIDEqualFold", "channelIDContainsFold", "contactID", "contactIDNEQ", "contactIDIn", "contactIDNotIn", "contactIDGT", "contactIDGTE", "contactIDLT", "contactIDLTE", "contactIDContains", "contactIDHasPrefix", "contactIDHasSuffix", "contactIDIsNil", "contactIDNotNil", "contactIDEqualFold", "contactIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "threadID", "threadIDNEQ", "threadIDIn", "threadIDNotIn", "threadIDGT", "threadIDGTE", "threadIDLT", "threadIDLTE", "threadIDContains", "threadIDHasPrefix", "threadIDHasSuffix", "threadIDEqualFold", "threadIDContainsFold", "subject", "subjectNEQ", "subjectIn", "subjectNotIn", "subjectGT", "subjectGTE", "subjectLT", "subjectLTE", "subjectContains", "subjectHasPrefix", "subjectHasSuffix", "subjectIsNil", "subjectNotNil", "subjectEqualFold", "subjectContainsFold", "url", "urlNEQ", "urlIn", "urlNotIn", "urlGT", "urlGTE", "urlLT", "urlLTE", "urlContains", "urlHasPrefix", "urlHasSuffix", "urlIsNil", "urlNotNil", "urlEqualFold", "urlContainsFold", "thumbnailURL", "thumbnailURLNEQ", "thumbnailURLIn", "thumbnailURLNotIn", "thumbnailURLGT", "thumbnailURLGTE", "thumbnailURLLT", "thumbnailURLLTE", "thumbnailURLContains", "thumbnailURLHasPrefix", "thumbnailURLHasSuffix", "thumbnailURLIsNil", "thumbnailURLNotNil", "thumbnailURLEqualFold", "thumbnailURLContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "assigneeID", "assigneeIDNEQ", "assigneeIDIn", "assigneeIDNotIn", "assigneeIDGT", "assigneeIDGTE", "assigneeIDLT", "assigneeIDLTE", "assigneeIDContains", "assigneeIDHasPrefix", "assigneeIDHasSuffix", "assigneeIDIsNil", "assigneeIDNotNil", "assigneeIDEqualFold", "assigneeIDContainsFold", "aiMode", "aiModeNEQ", "aiModeIn", "aiModeNotIn", "aiModeIsNil", "aiModeNotNil", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastInboundAt", "lastInboundAtNEQ", "lastInboundAtIn", "lastInboundAtNotIn", "lastInboundAtGT", "lastInboundAtGTE", "lastInboundAtLT", "lastInboundAtLTE", "lastInboundAtIsNil", "lastInboundAtNotNil", "handoffReason", "handoffReasonNEQ", "handoffReasonIn", "handoffReasonNotIn", "handoffReasonGT", "handoffReasonGTE", "handoffReasonLT", "handoffReasonLTE", "handoffReasonContains", "handoffReasonHasPrefix", "handoffReasonHasSuffix", "handoffReasonIsNil", "handoffReasonNotNil", "handoffReasonEqualFold", "handoffReasonContainsFold", "handedOffAt", "handedOffAtNEQ", "handedOffAtIn", "handedOffAtNotIn", "handedOffAtGT", "handedOffAtGTE", "handedOffAtLT", "handedOffAtLTE", "handedOffAtIsNil", "handedOffAtNotNil", "needsHuman", "needsHumanNEQ", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "ratingIsNil", "ratingNotNil", "sentimentLabel", "sentimentLabelNEQ", "sentimentLabelIn", "sentimentLabelNotIn", "sentimentLabelIsNil", "sentimentLabelNotNil", "sentimentScore", "sentimentScoreNEQ", "sentimentScoreIn", "sentimentScoreNotIn", "sentimentScoreGT", "sentimentScoreGTE", "sentimentScoreLT", "sentimentScoreLTE", "sentimentScoreIsNil", "sentimentScoreNotNil", "hasChannel", "hasChannelWith", "hasContact", "hasContactWith", "hasAssignee", "hasAssigneeWith", "hasMessages", "hasMessagesWith", "hasAgentRuns", "hasAgentRunsWith", "hasLabels", "hasLabelsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30135,6 +31475,111 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 				return it, err
 			}
 			it.URLContainsFold = data
+		case "thumbnailURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURL = data
+		case "thumbnailURLNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLNEQ = data
+		case "thumbnailURLIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLIn = data
+		case "thumbnailURLNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLNotIn = data
+		case "thumbnailURLGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLGT = data
+		case "thumbnailURLGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLGTE = data
+		case "thumbnailURLLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLLT = data
+		case "thumbnailURLLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLLTE = data
+		case "thumbnailURLContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLContains = data
+		case "thumbnailURLHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLHasPrefix = data
+		case "thumbnailURLHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLHasSuffix = data
+		case "thumbnailURLIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLIsNil = data
+		case "thumbnailURLNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLNotNil = data
+		case "thumbnailURLEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLEqualFold = data
+		case "thumbnailURLContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("thumbnailURLContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ThumbnailURLContainsFold = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOConversationStatus2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐStatus(ctx, v)
@@ -36374,7 +37819,7 @@ func (ec *executionContext) unmarshalInputSendReplyInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"conversationId", "text", "cannedReplyId", "mode", "inReplyToId"}
+	fieldsInOrder := [...]string{"conversationId", "text", "attachments", "cannedReplyId", "mode", "inReplyToId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -36395,6 +37840,13 @@ func (ec *executionContext) unmarshalInputSendReplyInput(ctx context.Context, ob
 				return it, err
 			}
 			it.Text = data
+		case "attachments":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attachments"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Attachments = data
 		case "cannedReplyId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cannedReplyId"))
 			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
@@ -36430,6 +37882,69 @@ func (ec *executionContext) unmarshalInputSendReplyInput(ctx context.Context, ob
 func UnmarshalSendReplyInput(ctx context.Context, raw any) (model.SendReplyInput, error) {
 	var out model.SendReplyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SendReplyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSendTemplateInput(ctx context.Context, obj any) (model.SendTemplateInput, error) {
+	var it model.SendTemplateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"conversationId", "name", "language", "parameters"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "conversationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "language":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("language"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Language = data
+		case "parameters":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parameters"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Parameters = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSendTemplateInput unmarshals raw into the SendTemplateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSendTemplateInput(ctx context.Context, raw any) (model.SendTemplateInput, error) {
+	var out model.SendTemplateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SendTemplateInput", raw, &out)
 	return out, err
 }
 
@@ -38097,33 +39612,57 @@ func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSe
 		case "type":
 			out.Values[i] = ec._Attachment_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "url":
-			out.Values[i] = ec._Attachment_url(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Attachment_url(ctx, field, obj)
+				})
 		case "mimeType":
 			out.Values[i] = ec._Attachment_mimeType(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "caption":
 			out.Values[i] = ec._Attachment_caption(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "externalId":
 			out.Values[i] = ec._Attachment_externalId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Attachment_name(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "size":
+			out.Values[i] = ec._Attachment_size(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "media":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Attachment_media(ctx, field, obj)
+				})
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Attachment_status(ctx, field, obj)
+				})
+		case "error":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Attachment_error(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -38266,6 +39805,49 @@ func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.Selection
 			}
 		case "cursor":
 			out.Values[i] = ec._AuditLogEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var authorizedAccountImplementors = []string{"AuthorizedAccount"}
+
+func (ec *executionContext) _AuthorizedAccount(ctx context.Context, sel ast.SelectionSet, obj *schematype.AuthorizedAccount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, authorizedAccountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuthorizedAccount")
+		case "externalId":
+			out.Values[i] = ec._AuthorizedAccount_externalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._AuthorizedAccount_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "platform":
+			out.Values[i] = ec._AuthorizedAccount_platform(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -38603,6 +40185,74 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Channel_conversations(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var channelAuthorizationImplementors = []string{"ChannelAuthorization"}
+
+func (ec *executionContext) _ChannelAuthorization(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelAuthorization) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelAuthorizationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelAuthorization")
+		case "id":
+			out.Values[i] = ec._ChannelAuthorization_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connector":
+			out.Values[i] = ec._ChannelAuthorization_connector(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ChannelAuthorization_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accounts":
+			out.Values[i] = ec._ChannelAuthorization_accounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errorCode":
+			out.Values[i] = ec._ChannelAuthorization_errorCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._ChannelAuthorization_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ChannelAuthorization_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._ChannelAuthorization_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -39021,6 +40671,11 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 			}
 		case "url":
 			out.Values[i] = ec._Conversation_url(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "thumbnailURL":
+			out.Values[i] = ec._Conversation_thumbnailURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -40648,6 +42303,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startChannelAuthorization":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startChannelAuthorization(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "uploadMedia":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_uploadMedia(ctx, field)
@@ -41556,6 +43225,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_connectors(ctx, field)
 				})
+		case "channelAuthorization":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_channelAuthorization(ctx, field)
+				})
+		case "whatsappTemplates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_whatsappTemplates(ctx, field)
+				})
 		case "calendar":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -41687,6 +43368,44 @@ func (ec *executionContext) _SignInPayload(ctx context.Context, sel ast.Selectio
 			}
 		case "user":
 			out.Values[i] = ec._SignInPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var startChannelAuthorizationPayloadImplementors = []string{"StartChannelAuthorizationPayload"}
+
+func (ec *executionContext) _StartChannelAuthorizationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartChannelAuthorizationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, startChannelAuthorizationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StartChannelAuthorizationPayload")
+		case "url":
+			out.Values[i] = ec._StartChannelAuthorizationPayload_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "authorization":
+			out.Values[i] = ec._StartChannelAuthorizationPayload_authorization(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -41882,6 +43601,69 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 		case "apiKey":
 			out.Values[i] = ec._Viewer_apiKey(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var whatsAppTemplateImplementors = []string{"WhatsAppTemplate"}
+
+func (ec *executionContext) _WhatsAppTemplate(ctx context.Context, sel ast.SelectionSet, obj *inbox.Template) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, whatsAppTemplateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WhatsAppTemplate")
+		case "name":
+			out.Values[i] = ec._WhatsAppTemplate_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "language":
+			out.Values[i] = ec._WhatsAppTemplate_language(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "category":
+			out.Values[i] = ec._WhatsAppTemplate_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._WhatsAppTemplate_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "components":
+			out.Values[i] = ec._WhatsAppTemplate_components(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "body":
+			out.Values[i] = ec._WhatsAppTemplate_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "parameters":
+			out.Values[i] = ec._WhatsAppTemplate_parameters(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -42469,6 +44251,26 @@ func (ec *executionContext) marshalNAuditLogOrderField2ᚖgithubᚗcomᚋneksio�
 	return v
 }
 
+func (ec *executionContext) marshalNAuthorizedAccount2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAuthorizedAccount(ctx context.Context, sel ast.SelectionSet, v schematype.AuthorizedAccount) graphql.Marshaler {
+	return ec._AuthorizedAccount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuthorizedAccount2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAuthorizedAccountᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.AuthorizedAccount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuthorizedAccount2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAuthorizedAccount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -42566,6 +44368,24 @@ func (ec *executionContext) unmarshalNChannelAiMode2githubᚗcomᚋneksioᚋneks
 }
 
 func (ec *executionContext) marshalNChannelAiMode2githubᚗcomᚋneksioᚋneksioᚋentᚋchannelᚐAiMode(ctx context.Context, sel ast.SelectionSet, v channel.AiMode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNChannelAuthorization2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannelAuthorization(ctx context.Context, sel ast.SelectionSet, v *ent.ChannelAuthorization) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChannelAuthorization!")
+		return graphql.Null
+	}
+	return ec._ChannelAuthorization(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChannelAuthorizationStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋchannelauthorizationᚐStatus(ctx context.Context, v any) (channelauthorization.Status, error) {
+	var res channelauthorization.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChannelAuthorizationStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋchannelauthorizationᚐStatus(ctx context.Context, sel ast.SelectionSet, v channelauthorization.Status) graphql.Marshaler {
 	return v
 }
 
@@ -43099,6 +44919,35 @@ func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNMap2ᚕmapᚄ(ctx context.Context, v any) ([]map[string]any, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]map[string]any, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMap2map(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNMap2ᚕmapᚄ(ctx context.Context, sel ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNMap2map(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNMedia2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMedia(ctx context.Context, sel ast.SelectionSet, v *ent.Media) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Media!")
@@ -43437,6 +45286,11 @@ func (ec *executionContext) unmarshalNSendReplyInput2githubᚗcomᚋneksioᚋnek
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNSendTemplateInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐSendTemplateInput(ctx context.Context, v any) (model.SendTemplateInput, error) {
+	res, err := ec.unmarshalInputSendTemplateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNSignInInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐSignInInput(ctx context.Context, v any) (model.SignInInput, error) {
 	res, err := ec.unmarshalInputSignInInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -43448,6 +45302,14 @@ func (ec *executionContext) marshalNSignInPayload2ᚖgithubᚗcomᚋneksioᚋnek
 		return graphql.Null
 	}
 	return ec._SignInPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStartChannelAuthorizationPayload2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐStartChannelAuthorizationPayload(ctx context.Context, sel ast.SelectionSet, v *model.StartChannelAuthorizationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StartChannelAuthorizationPayload!")
+		return graphql.Null
+	}
+	return ec._StartChannelAuthorizationPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -43588,6 +45450,30 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋneksioᚋneksioᚋg
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWhatsAppTemplate2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋcoreᚋinboxᚐTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*inbox.Template) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWhatsAppTemplate2ᚖgithubᚗcomᚋneksioᚋneksioᚋcoreᚋinboxᚐTemplate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWhatsAppTemplate2ᚖgithubᚗcomᚋneksioᚋneksioᚋcoreᚋinboxᚐTemplate(ctx context.Context, sel ast.SelectionSet, v *inbox.Template) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WhatsAppTemplate!")
+		return graphql.Null
+	}
+	return ec._WhatsAppTemplate(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNWorkspace2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐWorkspace(ctx context.Context, sel ast.SelectionSet, v *ent.Workspace) graphql.Marshaler {
@@ -43920,6 +45806,22 @@ func (ec *executionContext) marshalOAttachment2ᚕgithubᚗcomᚋneksioᚋneksio
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOAttachmentStatus2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAttachmentStatus(ctx context.Context, v any) (*model.AttachmentStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.AttachmentStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAttachmentStatus2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAttachmentStatus(ctx context.Context, sel ast.SelectionSet, v *model.AttachmentStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOAuditLog2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAuditLog(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLog) graphql.Marshaler {

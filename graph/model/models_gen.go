@@ -79,15 +79,22 @@ type CalendarEntry struct {
 	Post *ent.Post `json:"post"`
 }
 
+// Connect an account: either one an OAuth authorization opens
+// (authorizationId and externalId; docs/onboarding.md), or with pasted
+// credentials (connector, externalId, name and credentials).
 type ConnectChannelInput struct {
-	Connector string `json:"connector"`
-	// The platform's id of the account (e.g. the WhatsApp phone_number_id).
+	// A GRANTED authorization of the viewer (startChannelAuthorization): the account's credentials come from it.
+	AuthorizationID *pulid.ID `json:"authorizationId,omitempty"`
+	// Required with credentials; taken from the authorization otherwise.
+	Connector *string `json:"connector,omitempty"`
+	// The platform's id of the account (e.g. the WhatsApp phone_number_id; with an authorization, one of its accounts' externalId).
 	ExternalID string `json:"externalId"`
-	Name       string `json:"name"`
+	// Required with credentials; with an authorization, the account's name on the platform by default.
+	Name *string `json:"name,omitempty"`
 	// The platform, for connectors that serve several (meta: facebook or instagram). Defaults to what the credentials open.
 	Platform *string `json:"platform,omitempty"`
-	// Secrets for the channel, e.g. {accessToken: ...}. Stored encrypted, never returned.
-	Credentials map[string]any `json:"credentials"`
+	// Secrets for the channel, e.g. {accessToken: ...}. Stored encrypted, never returned. Not with authorizationId.
+	Credentials map[string]any `json:"credentials,omitempty"`
 	// For a customer who brings their own app: its secret, to verify webhooks sent to /webhooks/{connector}/{channelId}.
 	AppSecret   *string `json:"appSecret,omitempty"`
 	VerifyToken *string `json:"verifyToken,omitempty"`
@@ -263,10 +270,16 @@ type ReviewPolicyInput struct {
 
 type SendReplyInput struct {
 	ConversationID pulid.ID `json:"conversationId"`
-	// Required unless cannedReplyId is given. At most 10,000 characters, and what the
-	// platform takes (Google reviews: 4,096 bytes of UTF-8); longer answers
-	// BAD_USER_INPUT before anything is queued.
+	// Required unless cannedReplyId or attachments are given. At most 10,000
+	// characters, and what the platform takes (Google reviews: 4,096 bytes of
+	// UTF-8); longer answers BAD_USER_INPUT before anything is queued.
 	Text *string `json:"text,omitempty"`
+	// Files from uploadMedia (med_…) to send with the reply, in direct
+	// conversations: images, videos, audio and documents where the platform
+	// takes them (WhatsApp and Messenger: one per message). Their kind, type and
+	// size are checked against the platform's limits before anything is queued
+	// (BAD_USER_INPUT naming the limit); another workspace's file is NOT_FOUND.
+	Attachments []pulid.ID `json:"attachments,omitempty"`
 	// Send this canned reply, its variables filled in for the conversation (instead of text).
 	CannedReplyID *pulid.ID `json:"cannedReplyId,omitempty"`
 	// Comment threads only; PUBLIC by default.
@@ -274,6 +287,15 @@ type SendReplyInput struct {
 	// Comment threads only: the comment this reply answers, an inbound message
 	// (msg_…) of the conversation. Without it a reply answers the newest comment.
 	InReplyToID *pulid.ID `json:"inReplyToId,omitempty"`
+}
+
+type SendTemplateInput struct {
+	// A WhatsApp conversation.
+	ConversationID pulid.ID `json:"conversationId"`
+	Name           string   `json:"name"`
+	Language       string   `json:"language"`
+	// The body's parameters, in order: exactly as many as the template's placeholders.
+	Parameters []string `json:"parameters,omitempty"`
 }
 
 type SignInInput struct {
@@ -288,6 +310,15 @@ type SignInPayload struct {
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	User      *ent.User `json:"user"`
+}
+
+type StartChannelAuthorizationPayload struct {
+	// The platform's consent page: send the person's browser there. The
+	// platform sends it back to <NEKSIO_PUBLIC_URL>/oauth/{connector}/callback,
+	// which ends on NEKSIO_OAUTH_RETURN_URL (or a built-in page) with
+	// ?authorization=<id>&status=granted|failed.
+	URL           string                    `json:"url"`
+	Authorization *ent.ChannelAuthorization `json:"authorization"`
 }
 
 // Live changes of the viewer's workspace, over WebSocket (graphql-transport-ws,
@@ -398,6 +429,67 @@ type Viewer struct {
 type WorkspaceMembership struct {
 	Workspace *ent.Workspace `json:"workspace"`
 	Role      apikey.Role    `json:"role"`
+}
+
+// Where a customer's file is on its way into Neksio's media store.
+type AttachmentStatus string
+
+const (
+	// Being fetched from the platform (retried after a failure, which error shows).
+	AttachmentStatusPending AttachmentStatus = "PENDING"
+	// In the media store: url is a signed Neksio link.
+	AttachmentStatusStored AttachmentStatus = "STORED"
+	// Not fetched, for good (too large, an unsupported type, expired at the platform, a private address): see error.
+	AttachmentStatusFailed AttachmentStatus = "FAILED"
+)
+
+var AllAttachmentStatus = []AttachmentStatus{
+	AttachmentStatusPending,
+	AttachmentStatusStored,
+	AttachmentStatusFailed,
+}
+
+func (e AttachmentStatus) IsValid() bool {
+	switch e {
+	case AttachmentStatusPending, AttachmentStatusStored, AttachmentStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e AttachmentStatus) String() string {
+	return string(e)
+}
+
+func (e *AttachmentStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AttachmentStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AttachmentStatus", str)
+	}
+	return nil
+}
+
+func (e AttachmentStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AttachmentStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AttachmentStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // How the viewer authenticated.

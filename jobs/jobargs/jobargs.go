@@ -167,3 +167,70 @@ func (ChannelSyncChannel) InsertOpts() river.InsertOpts {
 		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 			rivertype.JobStateScheduled, rivertype.JobStateRetryable}}}
 }
+
+// uniqueWhileQueued keeps one job per arguments queued or running at a
+// time; a finished one does not block the next.
+var uniqueWhileQueued = river.UniqueOpts{ByArgs: true,
+	ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateScheduled, rivertype.JobStateRetryable}}
+
+// ContactLookup reads a contact's profile through its channel's connector
+// (a Messenger or Instagram DM carries no name).
+type ContactLookup struct {
+	WorkspaceID string `json:"workspace_id"`
+	ContactID   string `json:"contact_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ContactLookup) Kind() string { return "contact.lookup" }
+
+// InsertOpts: one lookup per contact at a time; a burst of messages asks
+// for one.
+func (ContactLookup) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 5, UniqueOpts: uniqueWhileQueued}
+}
+
+// ConversationLookup reads a comment thread's context (its post's text,
+// permalink and picture) through its channel's connector.
+type ConversationLookup struct {
+	WorkspaceID    string `json:"workspace_id"`
+	ConversationID string `json:"conversation_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ConversationLookup) Kind() string { return "conversation.lookup" }
+
+// InsertOpts: one lookup per conversation at a time.
+func (ConversationLookup) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 5, UniqueOpts: uniqueWhileQueued}
+}
+
+// ChannelPruneAuthorizations deletes expired OAuth authorizations and
+// their grants. It runs periodically; one pass covers every workspace.
+type ChannelPruneAuthorizations struct{}
+
+// Kind implements river.JobArgs.
+func (ChannelPruneAuthorizations) Kind() string { return "channel.prune_authorizations" }
+
+// InsertOpts keeps a single pass queued at a time.
+func (ChannelPruneAuthorizations) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Minute}}
+}
+
+// MediaFetch downloads one attachment of an inbound message through its
+// channel's connector into the media store.
+type MediaFetch struct {
+	WorkspaceID string `json:"workspace_id"`
+	MessageID   string `json:"message_id"`
+	Index       int    `json:"index"`
+}
+
+// Kind implements river.JobArgs.
+func (MediaFetch) Kind() string { return "media.fetch" }
+
+// InsertOpts: one fetch per attachment at a time; a bounded number of
+// runs (backing off over about ten minutes) before the attachment is
+// marked failed.
+func (MediaFetch) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 8, UniqueOpts: uniqueWhileQueued}
+}
