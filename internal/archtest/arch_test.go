@@ -1,0 +1,189 @@
+// Package archtest enforces the import rules that docs/architecture.md
+// states, so a dependency that crosses a boundary fails `make test` instead of
+// waiting for a reviewer to notice.
+package archtest
+
+import (
+	"go/build"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/neksio/neksio"
+
+// rule forbids packages under from to import anything matching one of deny,
+// unless the import matches one of allow.
+type rule struct {
+	from  string   // package path prefix, relative to the module
+	deny  []string // import path prefixes, module-relative for the app's own packages
+	allow []string // exceptions to deny
+	why   string
+}
+
+var rules = []rule{
+	{
+		from:  "core/",
+		deny:  []string{"graph", "jobs", "cmd", "bench", "plugins/", "github.com/99designs/gqlgen", "github.com/riverqueue/river/rivertest"},
+		allow: []string{"jobs/jobargs", "plugins/sdk"},
+		why:   "the domain knows no GraphQL, no workers and no concrete connector: jobs/jobargs and the SDK's types only",
+	},
+	{
+		from:  "jobs/",
+		deny:  []string{"graph", "cmd", "bench", "plugins/", "github.com/99designs/gqlgen"},
+		allow: []string{"plugins/sdk"},
+		why:   "workers are thin: decode arguments, call core",
+	},
+	{
+		from:  "jobs/jobargs",
+		deny:  []string{""}, // nothing of the app: core inserts jobs through it
+		allow: []string{
+			// standard library and River's own types are not app packages
+		},
+		why: "jobargs is a leaf so that core can insert jobs without importing workers",
+	},
+	{
+		from:  "graph",
+		deny:  []string{"jobs", "cmd", "bench", "plugins/"},
+		allow: []string{"jobs/jobargs", "plugins/sdk"},
+		why:   "resolvers call core; wiring of workers and connectors happens in cmd/neksio",
+	},
+	{
+		from:  "ent/schema",
+		deny:  []string{"core/", "graph", "jobs", "cmd", "plugins/"},
+		allow: []string{"core/tenant"},
+		why:   "the data model depends only on the tenancy rules its privacy policies apply",
+	},
+	{
+		from:  "internal/",
+		deny:  []string{"graph", "jobs", "cmd", "bench"},
+		allow: nil,
+		why:   "shared internals sit below the layers that use them",
+	},
+}
+
+// TestImportRules walks every package of the main module (the SDK and the
+// connectors are checked by plugins/imports_test.go) and fails on an import
+// a rule forbids.
+func TestImportRules(t *testing.T) {
+	root := moduleRoot(t)
+	checked := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		name := d.Name()
+		if rel != "." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules" || name == "data" || name == "bin") {
+			return filepath.SkipDir
+		}
+		if rel != "." && fileExists(filepath.Join(path, "go.mod")) {
+			return filepath.SkipDir // another module (plugins/sdk)
+		}
+		pkg, err := build.ImportDir(path, 0)
+		if err != nil {
+			return nil // no Go files here
+		}
+		checked++
+		for _, imp := range pkg.Imports {
+			for _, r := range rules {
+				if !matches(rel, r.from) {
+					continue
+				}
+				if violates(imp, r) {
+					t.Errorf("%s imports %s: %s", rel, imp, r.why)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 30 {
+		t.Fatalf("checked only %d packages: is the module root right (%s)?", checked, root)
+	}
+}
+
+// TestRulesCatchViolations proves the checker is not vacuous.
+func TestRulesCatchViolations(t *testing.T) {
+	cases := []struct {
+		pkg, imp string
+		bad      bool
+	}{
+		{"core/inbox", module + "/graph", true},
+		{"core/inbox", module + "/jobs", true},
+		{"core/inbox", module + "/jobs/jobargs", false},
+		{"core/inbox", module + "/plugins/meta", true},
+		{"core/inbox", module + "/plugins/sdk", false},
+		{"core/inbox", "github.com/99designs/gqlgen/graphql", true},
+		{"core/inbox", "context", false},
+		{"jobs/jobargs", module + "/core/tenant", true},
+		{"jobs/jobargs", "github.com/riverqueue/river", false},
+		{"ent/schema", module + "/core/inbox", true},
+		{"ent/schema", module + "/core/tenant", false},
+		{"graph", module + "/jobs", true},
+		{"graph/generated", module + "/plugins/whatsapp", true},
+	}
+	for _, c := range cases {
+		bad := false
+		for _, r := range rules {
+			if matches(c.pkg, r.from) && violates(c.imp, r) {
+				bad = true
+			}
+		}
+		if bad != c.bad {
+			t.Errorf("%s importing %s: violation=%v, want %v", c.pkg, c.imp, bad, c.bad)
+		}
+	}
+}
+
+func matches(rel, from string) bool {
+	if strings.HasSuffix(from, "/") {
+		return strings.HasPrefix(rel, from)
+	}
+	return rel == from || strings.HasPrefix(rel, from+"/")
+}
+
+func violates(imp string, r rule) bool {
+	local, ok := strings.CutPrefix(imp, module+"/")
+	if !ok {
+		// A third-party import: denied only when a rule names it in full.
+		return slices.ContainsFunc(r.deny, func(d string) bool { return strings.Contains(d, ".") && strings.HasPrefix(imp, d) }) &&
+			!slices.ContainsFunc(r.allow, func(a string) bool { return strings.HasPrefix(imp, a) })
+	}
+	if slices.ContainsFunc(r.allow, func(a string) bool { return matches(local, a) }) {
+		return false
+	}
+	return slices.ContainsFunc(r.deny, func(d string) bool { return d == "" || matches(local, d) })
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if fileExists(filepath.Join(dir, "go.mod")) && fileExists(filepath.Join(dir, "gqlgen.yml")) {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("module root not found")
+		}
+		dir = parent
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
