@@ -1,6 +1,7 @@
 package ai
 
 import (
+	edlib "github.com/hbollon/go-edlib"
 	"math"
 	"sort"
 	"strings"
@@ -320,33 +321,7 @@ func fuzzyEqual(a, b string) bool {
 	if a[0] != b[0] && maxEdits == 1 {
 		return false
 	}
-	return editDistance(a, b) <= maxEdits
-}
-
-// editDistance is Damerau–Levenshtein (optimal string alignment).
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
+	return edlib.OSADamerauLevenshteinDistance(a, b) <= maxEdits
 }
 
 // lengthPenalty discourages fragments ("Yes.") and walls of text.
