@@ -1,7 +1,7 @@
 // Package webhook receives platform webhooks. A delivery is verified and
 // parsed by its connector plugin, then every event is stored in one
 // transaction; only after the commit does the platform get its 200. The
-// answers follow DESIGN.md section 1: 401 for a bad signature (nothing
+// answers are those of docs/architecture.md ("200 only after commit"): 401 for a bad signature (nothing
 // stored), 413 over the size limit, 400 for a malformed body, 503 when the
 // plugin or the database is down (the platform retries), and 200 with a
 // counted drop for accounts no channel owns. A notification that only names

@@ -1,5 +1,5 @@
 // Package testenv holds the one policy every test that needs an outside
-// service follows (DESIGN.md 7): with CI=true a missing service fails the
+// service follows: with CI=true a missing service fails the
 // run; elsewhere the test is skipped with the reason. It also names the
 // PostgreSQL server tests and benchmarks create their databases on. It
 // imports nothing of the app, nor the testing package, so the benchmark
