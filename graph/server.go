@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	hlru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"golang.org/x/time/rate"
@@ -106,7 +107,7 @@ type Server struct {
 	gql     *handler.Server
 	deps    Deps
 	opts    Options
-	limits  sync.Map // API key ID → *rate.Limiter
+	limits  *hlru.Cache[string, *rate.Limiter] // API key ID → its limiter; bounded, least recently used evicted
 	metrics *metrics
 	rt      *realtime
 
@@ -130,6 +131,7 @@ func NewServer(deps Deps, opts Options) *Server {
 	}
 	s := &Server{deps: deps, opts: opts, rt: newRealtime(deps.Realtime), clients: clients,
 		throttle: newAuthThrottle(opts.AuthFailuresPerMinute), expensive: newKeyedLimit(opts.ExpensiveConcurrency)}
+	s.limits, _ = hlru.New[string, *rate.Limiter](throttleEntries)
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{deps: deps, shared: newSharedLoads()}}))
 	s.gql = srv
 	srv.AddTransport(transport.Options{})
@@ -240,8 +242,14 @@ func (s *Server) allow(keyID string) bool {
 	if s.opts.RateLimit <= 0 {
 		return true
 	}
-	l, _ := s.limits.LoadOrStore(keyID, rate.NewLimiter(rate.Limit(s.opts.RateLimit), max(s.opts.RateBurst, 1)))
-	return l.(*rate.Limiter).Allow()
+	l, ok := s.limits.Get(keyID)
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(s.opts.RateLimit), max(s.opts.RateBurst, 1))
+		if prev, found, _ := s.limits.PeekOrAdd(keyID, l); found {
+			l = prev
+		}
+	}
+	return l.Allow()
 }
 
 func bearer(r *http.Request) (string, bool) {
