@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/neksio/neksio/core/config"
 	"github.com/neksio/neksio/core/store/storetest"
 	metasandbox "github.com/neksio/neksio/plugins/meta/sandbox"
 	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
@@ -274,7 +275,8 @@ func TestMessengerImageOutAndIn(t *testing.T) {
 func TestInboundMediaRefused(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		e := newEnv(t, d, withEnviron("NEKSIO_META_ALLOW_PRIVATE_MEDIA_URLS=false", "NEKSIO_MEDIA_FETCH_MAX_BYTES=2048"))
+		e := newEnv(t, d, withEnviron("NEKSIO_META_ALLOW_PRIVATE_MEDIA_URLS=false"),
+			withConfig(func(c *config.Config) { c.Media.FetchMaxBytes = 2048 }))
 		e.connectMeta(t)
 		img := pngBytes(t)
 

@@ -1,11 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"fmt"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/media"
@@ -20,8 +18,7 @@ import (
 func init() { wirings = append(wirings, wirePublish) }
 
 func wirePublish(ctx context.Context, a *App) error {
-	getenv := a.Cfg.Getenv
-	bucket, err := media.OpenBucket(ctx, getenv("NEKSIO_MEDIA_BUCKET"), a.Cfg.DataDir)
+	bucket, err := media.OpenBucket(ctx, a.Cfg.Media.Bucket, a.Cfg.DataDir)
 	if err != nil {
 		return err
 	}
@@ -30,12 +27,7 @@ func wirePublish(ctx context.Context, a *App) error {
 	if err != nil {
 		return err
 	}
-	ttl := media.DefaultURLTTL
-	if v := getenv("NEKSIO_MEDIA_URL_TTL"); v != "" {
-		if ttl, err = time.ParseDuration(v); err != nil || ttl < time.Minute {
-			return fmt.Errorf("NEKSIO_MEDIA_URL_TTL: want a duration of at least 1m, e.g. 24h")
-		}
-	}
+	ttl := cmp.Or(a.Cfg.Media.URLTTL, media.DefaultURLTTL)
 	ms := &media.Service{
 		Ent:       func(context.Context) *ent.Client { return a.Store.Ent },
 		Bucket:    bucket,
@@ -62,13 +54,7 @@ func wirePublish(ctx context.Context, a *App) error {
 	a.GraphDeps.Media = ms
 	// Replies' attachments and customers' files (core/inbox/media.go).
 	a.Inbox.Media = ms
-	if v := getenv("NEKSIO_MEDIA_FETCH_MAX_BYTES"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1024 {
-			return fmt.Errorf("NEKSIO_MEDIA_FETCH_MAX_BYTES: want a number of bytes, at least 1024")
-		}
-		a.Inbox.MediaFetchMaxBytes = n
-	}
+	a.Inbox.MediaFetchMaxBytes = a.Cfg.Media.FetchMaxBytes // zero: the inbox's default
 	a.Mounts = append(a.Mounts, func(mux *http.ServeMux) {
 		mux.Handle("GET /media/{id}", ms)
 	})

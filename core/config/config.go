@@ -6,6 +6,7 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -92,11 +93,24 @@ type Config struct {
 	RealtimeMaxConnectionsPerKey    int           `env:"NEKSIO_REALTIME_MAX_CONNECTIONS_PER_KEY" envDefault:"100"`
 	RealtimeBuffer                  int           `env:"NEKSIO_REALTIME_BUFFER" envDefault:"256"`
 
+	// Media is the media store (docs/publishing.md#media).
+	Media Media `envPrefix:"NEKSIO_MEDIA_"`
+
 	// Environ is where the settings that packages read themselves
 	// (NEKSIO_<CONNECTOR>_*, NEKSIO_AI_*, NEKSIO_MILVUS_*) come from; nil
 	// means the process environment. Tests set it. Read it with Getenv or
 	// Environment, never with os.Getenv.
 	Environ []string `env:"-"`
+}
+
+// Media configures the media store. Zero values take the defaults.
+type Media struct {
+	// Bucket is empty for <DataDir>/media, or an S3-compatible bucket URL.
+	Bucket string `env:"BUCKET"`
+	// URLTTL is how long a signed media URL works (at least a minute).
+	URLTTL time.Duration `env:"URL_TTL" envDefault:"24h"`
+	// FetchMaxBytes bounds a customer's file downloaded from a platform.
+	FetchMaxBytes int64 `env:"FETCH_MAX_BYTES" envDefault:"104857600"`
 }
 
 // Environment returns the KEY=VALUE lines settings are read from.
@@ -120,6 +134,17 @@ func (c *Config) Getenv(key string) string {
 	return ""
 }
 
+// Default is the configuration with nothing set: every field at the
+// default its env tag documents (the README's configuration table).
+func Default() *Config {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: map[string]string{}}); err != nil {
+		panic("config: the defaults do not parse: " + err.Error()) // a typo in a tag; TestDefault catches it
+	}
+	c.Environ = []string{}
+	return &c
+}
+
 // Load reads the environment.
 func Load() (*Config, error) {
 	var c Config
@@ -135,6 +160,21 @@ func (c *Config) Validate() error {
 	case "api", "worker", "all":
 	default:
 		return fmt.Errorf("config: NEKSIO_ROLE must be api, worker or all, not %q", c.Role)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("config: NEKSIO_LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	switch strings.ToLower(c.LogFormat) {
+	case "text", "json":
+	default:
+		return fmt.Errorf("config: NEKSIO_LOG_FORMAT must be text or json, not %q", c.LogFormat)
+	}
+	if c.Media.URLTTL != 0 && c.Media.URLTTL < time.Minute {
+		return fmt.Errorf("config: NEKSIO_MEDIA_URL_TTL: want a duration of at least 1m, e.g. 24h")
+	}
+	if c.Media.FetchMaxBytes != 0 && c.Media.FetchMaxBytes < 1024 {
+		return fmt.Errorf("config: NEKSIO_MEDIA_FETCH_MAX_BYTES: want a number of bytes, at least 1024")
 	}
 	if c.DatabaseURL != "" && !c.Postgres() {
 		return fmt.Errorf("config: NEKSIO_DATABASE_URL must be a postgres:// URL (leave it empty for the embedded SQLite database)")
@@ -192,14 +232,3 @@ func (c *Config) MetricsListenAddr() (addr string, explicit bool) {
 
 // SQLitePath is the embedded database file.
 func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "neksio.db") }
-
-// ConnectorSetting reads NEKSIO_<CONNECTOR>_<NAME>, e.g.
-// NEKSIO_WHATSAPP_APP_SECRET for ("whatsapp", "app_secret").
-func ConnectorSetting(connector, name string) string {
-	key := "NEKSIO_" + envName(connector) + "_" + envName(name)
-	return os.Getenv(key)
-}
-
-func envName(s string) string {
-	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(s))
-}
