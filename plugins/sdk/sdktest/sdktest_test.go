@@ -87,6 +87,8 @@ func TestConformance(t *testing.T) {
 			req.Header["Tiktok-Signature"] = []string{sdk.TikTokSignature(req.App.ClientSecret, req.ReceivedAt, req.Body)}
 		},
 	})
+	// The fixtures of ExampleConformance.
+	sdktest.Conformance(t, relay{}, fixtures)
 }
 
 func TestSignedWebhooks(t *testing.T) {
