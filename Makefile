@@ -1,7 +1,7 @@
 # Neksio — one command per job. `make test` is what CI runs (.ci/run).
 SHELL := /bin/bash
 GO ?= go
-GENERATED := ent schema/ent.graphql graph/generated graph/model plugins/sdk/genproto
+GENERATED := ent schema/ent.graphql graph/generated graph/model plugins/sdk/internal/genproto
 TEST_TIMEOUT ?= 15m
 
 .PHONY: all build run test test-go test-sdk generate check-generated tools bench bench-smoke lint clean

@@ -80,7 +80,10 @@ func goList(t *testing.T, args ...string) []listedPackage {
 // every package under plugins/ (the SDK module aside) may import, of
 // Neksio, only the SDK and its own subpackages, and otherwise only the
 // standard library, what the SDK itself depends on, and the modules
-// connectorModules names for it.
+// connectorModules names for it. Tests count too. It is the one import
+// boundary test of the connectors: it finds every package by itself, so a
+// new connector directory is checked without being named here, and every
+// directory holding Go code must be among those it checked.
 func TestConnectorsImportOnlyTheSDK(t *testing.T) {
 	t.Parallel()
 	touchSources(t)
@@ -96,11 +99,13 @@ func TestConnectorsImportOnlyTheSDK(t *testing.T) {
 	}
 
 	checked := 0
+	seen := map[string]bool{}
 	for _, p := range goList(t, "./...") {
 		if !strings.HasPrefix(p.ImportPath, module+"/plugins/") || strings.HasPrefix(p.ImportPath, sdkPkg) {
 			continue
 		}
 		checked++
+		seen[strings.TrimPrefix(p.ImportPath, module+"/")] = true
 		// The connector's root: plugins/<name> or plugins/examples/<name>.
 		parts := strings.Split(strings.TrimPrefix(p.ImportPath, module+"/plugins/"), "/")
 		root := module + "/plugins/" + parts[0]
@@ -122,4 +127,21 @@ func TestConnectorsImportOnlyTheSDK(t *testing.T) {
 		}
 	}
 	require.NotZero(t, checked, "no connector package found under plugins/")
+
+	// A directory go list would skip (every file behind a build tag, only
+	// tests) would escape the check: there is none.
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		dir := filepath.ToSlash(filepath.Join("plugins", filepath.Dir(path)))
+		if dir == "plugins" || dir == "plugins/sdk" || strings.HasPrefix(dir, "plugins/sdk/") || strings.Contains(dir, "/testdata") {
+			return nil
+		}
+		if !seen[dir] {
+			t.Errorf("%s holds Go code but is not a package the test checked", dir)
+		}
+		return nil
+	})
+	require.NoError(t, err)
 }

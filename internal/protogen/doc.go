@@ -1,5 +1,5 @@
 // Package protogen regenerates the connector plugin protocol's Go code
-// (plugins/sdk/genproto) from plugins/sdk/proto with `go generate ./...`.
+// (plugins/sdk/internal/genproto) from plugins/sdk/proto with `go generate ./...`.
 //
 // It lives in the root module because buf and the protoc plugins are pinned
 // there as tools; the SDK module only holds their output. buf runs from this

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
-	pb "github.com/neksio/neksio/plugins/sdk/genproto/connector/v1"
+	pb "github.com/neksio/neksio/plugins/sdk/internal/genproto/connector/v1"
 )
 
 // v1_0Methods are the calls of protocol 1.0: a plugin built then serves

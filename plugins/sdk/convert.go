@@ -5,7 +5,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	pb "github.com/neksio/neksio/plugins/sdk/genproto/connector/v1"
+	pb "github.com/neksio/neksio/plugins/sdk/internal/genproto/connector/v1"
 )
 
 // Converters between the SDK's Go types and the generated protobuf. They

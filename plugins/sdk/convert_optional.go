@@ -3,7 +3,7 @@ package sdk
 import (
 	"time"
 
-	pb "github.com/neksio/neksio/plugins/sdk/genproto/connector/v1"
+	pb "github.com/neksio/neksio/plugins/sdk/internal/genproto/connector/v1"
 )
 
 // Converters of the messages added in protocol 1.1.

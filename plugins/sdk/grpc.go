@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/neksio/neksio/plugins/sdk/genproto/connector/v1"
+	pb "github.com/neksio/neksio/plugins/sdk/internal/genproto/connector/v1"
 )
 
 // GRPCConnectorPlugin is the go-plugin glue of protocol v1. The plugin side

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	pb "github.com/neksio/neksio/plugins/sdk/genproto/connector/v1"
+	pb "github.com/neksio/neksio/plugins/sdk/internal/genproto/connector/v1"
 )
 
 // The server and client halves of the calls added in protocol 1.1. The

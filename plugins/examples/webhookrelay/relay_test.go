@@ -15,11 +15,6 @@ import (
 	"github.com/neksio/neksio/plugins/sdk/sdktest"
 )
 
-func TestConformance(t *testing.T) {
-	t.Parallel()
-	sdktest.Conformance(t, &Relay{})
-}
-
 func TestHandleWebhook(t *testing.T) {
 	t.Parallel()
 	c := sdktest.Connect(t, &Relay{})

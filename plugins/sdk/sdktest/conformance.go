@@ -1,12 +1,8 @@
 package sdktest
 
 import (
-	"bytes"
-	"net/http"
 	"slices"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/neksio/neksio/plugins/sdk"
 )
@@ -29,8 +25,9 @@ var sendCapabilities = map[sdk.SendKind]sdk.Capability{
 
 // Conformance checks the contract every connector must keep, through a
 // real gRPC connection (see Connect). It never lets c reach a platform: it
-// only calls surfaces c does not offer, and HandleWebhook with deliveries
-// that must be rejected before any parsing.
+// calls surfaces c does not offer, and HandleWebhook and VerifySubscription,
+// which must not call the platform, with what f provides. A connector
+// without webhooks passes Fixtures{}.
 //
 // The rules:
 //   - Describe names the connector, its version and at least one platform,
@@ -38,14 +35,22 @@ var sendCapabilities = map[sdk.SendKind]sdk.Capability{
 //     setting has a unique name.
 //   - A method outside the capabilities answers ClassUnsupported; a Send
 //     of a kind outside them fails as ClassUnsupported or ClassPermanent.
-//   - With CapWebhook, a delivery with no signature, a wrong signature, or
-//     no configured secret answers ClassUnauthenticated.
-//   - With CapVerifySubscription, a handshake with a wrong verify token is
-//     not answered with the challenge.
 //   - Every platform's Rules name a platform the connector serves, and a
 //     capability of protocol 1.1 is declared exactly when its optional
 //     interface is implemented.
-func Conformance(t *testing.T, c sdk.Connector) {
+//   - With CapWebhook (which needs f.Sign and f.Deliveries), see
+//     Fixtures: every valid delivery, signed by f.Sign, parses into
+//     well-formed events that include its Want, with the same event keys
+//     (EventKey) when parsed again; the same delivery unsigned, with any
+//     value f.Sign set changed by one character, signed by f.Forge, with
+//     one byte of its body changed (unless f.SenderOnly), or for an app
+//     with nothing configured, answers ClassUnauthenticated; a signed
+//     truncated delivery, a signed 1 MiB body that is not JSON and every
+//     f.Malformed body answer ClassMalformed.
+//   - With CapVerifySubscription (which needs f.Handshake), the handshake
+//     with the right token is answered 2xx with the challenge, and with a
+//     wrong token or none configured it is not.
+func Conformance(t *testing.T, c sdk.Connector, f Fixtures) {
 	t.Helper()
 	conn := Connect(t, c)
 	ctx := background(t)
@@ -185,45 +190,22 @@ func Conformance(t *testing.T, c sdk.Connector) {
 	})
 
 	if has(sdk.CapWebhook) {
-		t.Run("WebhookSignature", func(t *testing.T) {
-			app := sdk.App{ClientSecret: "conformance-secret", VerifyToken: "conformance-token"}
-			body := []byte(`{"object":"conformance","entry":[]}`)
-			bogus := "sha256=" + string(bytes.Repeat([]byte("0"), 64))
-			cases := map[string]*sdk.WebhookRequest{
-				"no signature": Webhook(app, body, nil),
-				"wrong signature": Webhook(app, body, http.Header{
-					"X-Hub-Signature-256": {bogus},
-					"Tiktok-Signature":    {"t=" + strconv.FormatInt(time.Now().Unix(), 10) + ",s=" + bogus[7:]},
-					"X-Signature":         {bogus[7:]},
-					"X-Relay-Signature":   {bogus[7:]},
-				}),
-				"signed with another secret": HubSignedWebhook(sdk.App{ClientSecret: "not-the-secret"}, body),
-				"no secret configured":       HubSignedWebhook(sdk.App{}, body),
+		t.Run("Webhook", func(t *testing.T) {
+			if f.Sign == nil || len(f.Deliveries) == 0 {
+				t.Fatal("the connector declares CapWebhook: Conformance needs Fixtures.Sign and at least one Fixtures.Deliveries entry")
 			}
-			cases["signed with another secret"].App = app
-			for name, req := range cases {
-				_, err := conn.HandleWebhook(ctx, req)
-				if got := sdk.ClassOf(err); got != sdk.ClassUnauthenticated {
-					t.Errorf("HandleWebhook, %s: want class %s, got %q (%v)", name, sdk.ClassUnauthenticated, got, err)
-				}
-			}
+			conformWebhook(ctx, t, conn, desc, f)
 		})
+	} else if f.Sign != nil || len(f.Deliveries) > 0 {
+		t.Error("Fixtures carry deliveries, but the connector does not declare CapWebhook")
 	}
 
 	if has(sdk.CapVerifySubscription) {
-		t.Run("VerifySubscriptionToken", func(t *testing.T) {
-			const challenge = "conformance-challenge-1158201444"
-			resp, err := conn.VerifySubscription(ctx, &sdk.VerifyRequest{
-				App: sdk.App{VerifyToken: "right-token", ClientSecret: "conformance-secret"},
-				Query: map[string][]string{
-					"hub.mode":         {"subscribe"},
-					"hub.verify_token": {"wrong-token"},
-					"hub.challenge":    {challenge},
-				},
-			})
-			if err == nil && resp.StatusCode/100 == 2 && bytes.Contains(resp.Body, []byte(challenge)) {
-				t.Error("VerifySubscription echoed the challenge for a wrong verify token")
+		t.Run("VerifySubscription", func(t *testing.T) {
+			if f.Handshake == nil {
+				t.Fatal("the connector declares CapVerifySubscription: Conformance needs Fixtures.Handshake")
 			}
+			conformHandshake(ctx, t, conn, f)
 		})
 	}
 }

@@ -2,6 +2,7 @@ package sdktest_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -34,27 +35,67 @@ func (hubConnector) HandleWebhook(_ context.Context, req *sdk.WebhookRequest) (*
 	if err := sdk.VerifyHubSignature256(req.App.ClientSecret, req.Body, sdk.HeaderValue(req.Header, "X-Hub-Signature-256")); err != nil {
 		return nil, err
 	}
-	return &sdk.WebhookResult{}, nil
+	return parse(req.Body)
+}
+
+// parse reads {"id":"…","from":"…","text":"…"} into one inbound message.
+func parse(body []byte) (*sdk.WebhookResult, error) {
+	var m struct{ ID, From, Text string }
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, sdk.NewError(sdk.ClassMalformed, "", "not JSON: %v", err)
+	}
+	if m.ID == "" {
+		return nil, sdk.NewError(sdk.ClassMalformed, "", "no id")
+	}
+	return &sdk.WebhookResult{Events: []*sdk.Event{{
+		Kind: sdk.EventMessage, Platform: "hub", AccountID: "acct",
+		Message: &sdk.Message{
+			ExternalID: m.ID, Action: sdk.ActionCreated, Direction: sdk.Inbound, ThreadKind: sdk.ThreadDirect,
+			ThreadID: m.From, Contact: sdk.Contact{ExternalID: m.From}, Type: "text", Text: m.Text,
+		},
+	}}}, nil
 }
 
 type tiktokConnector struct{ hubConnector }
 
 func (tiktokConnector) HandleWebhook(_ context.Context, req *sdk.WebhookRequest) (*sdk.WebhookResult, error) {
-	err := sdk.VerifyTikTokSignature(req.App.ClientSecret, req.Body, sdk.HeaderValue(req.Header, "Tiktok-Signature"), time.Now(), 5*time.Minute)
-	return &sdk.WebhookResult{}, err
+	if err := sdk.VerifyTikTokSignature(req.App.ClientSecret, req.Body, sdk.HeaderValue(req.Header, "Tiktok-Signature"), req.ReceivedAt, 5*time.Minute); err != nil {
+		return nil, err
+	}
+	return parse(req.Body)
 }
+
+var deliveries = []sdktest.Delivery{{
+	Name: "text",
+	Body: []byte(`{"id":"m1","from":"u1","text":"hello"}`),
+	Want: []sdk.Event{{Kind: sdk.EventMessage, AccountID: "acct", Message: &sdk.Message{ExternalID: "m1", ThreadID: "u1", Text: "hello"}}},
+}}
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	sdktest.Conformance(t, hubConnector{})
-	sdktest.Conformance(t, tiktokConnector{})
+	app := sdk.App{ClientSecret: "conformance-secret", VerifyToken: "conformance-token"}
+	sdktest.Conformance(t, hubConnector{}, sdktest.Fixtures{
+		App: app, Sign: sdktest.HubSigner, Deliveries: deliveries, Handshake: sdktest.HubHandshake,
+		Forge: func(req *sdk.WebhookRequest) {
+			req.Header["X-Hub-Signature-256"] = []string{sdk.HubSignature256("another-secret", req.Body)}
+		},
+		Malformed: [][]byte{[]byte(`{"text":"no id"}`)},
+	})
+	sdktest.Conformance(t, tiktokConnector{}, sdktest.Fixtures{
+		App: app, Deliveries: deliveries, Handshake: sdktest.HubHandshake,
+		Sign: func(req *sdk.WebhookRequest) {
+			req.Header["Tiktok-Signature"] = []string{sdk.TikTokSignature(req.App.ClientSecret, req.ReceivedAt, req.Body)}
+		},
+	})
+	// The fixtures of ExampleConformance.
+	sdktest.Conformance(t, relay{}, fixtures)
 }
 
 func TestSignedWebhooks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	app := sdk.App{ClientSecret: "s"}
-	body := []byte(`{"a":1}`)
+	body := []byte(`{"id":"m1","from":"u1"}`)
 
 	hub := sdktest.Connect(t, hubConnector{})
 	_, err := hub.HandleWebhook(ctx, sdktest.HubSignedWebhook(app, body))

@@ -4122,7 +4122,7 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\rLookupContact\x12\".neksio.connector.v1.LookupRequest\x1a\x1c.neksio.connector.v1.Contact\x12S\n" +
 	"\fLookupThread\x12\".neksio.connector.v1.LookupRequest\x1a\x1f.neksio.connector.v1.ThreadInfo\x12Q\n" +
 	"\x06Delete\x12\".neksio.connector.v1.DeleteRequest\x1a#.neksio.connector.v1.DeleteResponse\x12^\n" +
-	"\fValidatePost\x12#.neksio.connector.v1.PublishRequest\x1a).neksio.connector.v1.ValidatePostResponseBHZFgithub.com/neksio/neksio/plugins/sdk/genproto/connector/v1;connectorv1b\x06proto3"
+	"\fValidatePost\x12#.neksio.connector.v1.PublishRequest\x1a).neksio.connector.v1.ValidatePostResponseBQZOgithub.com/neksio/neksio/plugins/sdk/internal/genproto/connector/v1;connectorv1b\x06proto3"
 
 var (
 	file_connector_v1_connector_proto_rawDescOnce sync.Once
