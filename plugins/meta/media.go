@@ -76,26 +76,13 @@ func (c *connector) FetchMedia(ctx context.Context, req *sdk.FetchMediaRequest) 
 	return mc, nil
 }
 
-// mediaKind names an attachment's kind the way the platform rules do
-// (image, video, audio, document), from its type or else its MIME type.
+// mediaKind is the SDK's attachment kind, with stickers sent as images
+// (Messenger has no sticker attachment type).
 func mediaKind(a sdk.Attachment) string {
-	switch t := strings.ToLower(a.Type); t {
-	case "file", "document":
-		return "document"
-	case "sticker":
-		return "image"
-	case "":
-	default:
-		return t
+	if k := sdk.AttachmentKind(a); k != "sticker" {
+		return k
 	}
-	major, _, _ := strings.Cut(strings.ToLower(a.MimeType), "/")
-	switch major {
-	case "image", "video", "audio":
-		return major
-	case "":
-		return ""
-	}
-	return "document"
+	return "image"
 }
 
 // sendType is the Send API's attachment type for a kind.

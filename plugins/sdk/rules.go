@@ -140,6 +140,28 @@ func MediaRuleFor(rules []MediaRule, kind string) (MediaRule, bool) {
 	return MediaRule{}, false
 }
 
+// AttachmentKind names an attachment's kind the way MediaRule.Kind does
+// (image, video, audio, document, or a platform's own such as sticker): its
+// Type when set ("file" counts as document), else the major part of its
+// MIME type, document for any other type, "" when both are empty.
+func AttachmentKind(a Attachment) string {
+	switch t := strings.ToLower(a.Type); t {
+	case "file", "document":
+		return "document"
+	case "":
+	default:
+		return t
+	}
+	major, _, _ := strings.Cut(strings.ToLower(a.MimeType), "/")
+	switch major {
+	case "image", "video", "audio":
+		return major
+	case "":
+		return ""
+	}
+	return "document"
+}
+
 // Accepts reports whether mimeType is among the rule's types (an empty
 // list accepts any type of the kind).
 func (m MediaRule) Accepts(mimeType string) bool {

@@ -54,3 +54,22 @@ func TestHashtagsAndLength(t *testing.T) {
 	}
 	require.Equal(t, 5, sdk.TextLength("café!"))
 }
+
+func TestAttachmentKind(t *testing.T) {
+	for _, c := range []struct {
+		a    sdk.Attachment
+		want string
+	}{
+		{sdk.Attachment{Type: "image", MimeType: "video/mp4"}, "image"},
+		{sdk.Attachment{Type: "FILE"}, "document"},
+		{sdk.Attachment{Type: "sticker"}, "sticker"},
+		{sdk.Attachment{MimeType: "video/mp4"}, "video"},
+		{sdk.Attachment{MimeType: "Audio/ogg"}, "audio"},
+		{sdk.Attachment{MimeType: "application/pdf"}, "document"},
+		{sdk.Attachment{}, ""},
+	} {
+		if got := sdk.AttachmentKind(c.a); got != c.want {
+			t.Errorf("AttachmentKind(%+v) = %q, want %q", c.a, got, c.want)
+		}
+	}
+}

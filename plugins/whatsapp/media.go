@@ -175,32 +175,12 @@ func (v *verified) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// mediaKind names an attachment's kind the way the rules do (image,
-// video, audio, document, sticker), from its type or else its MIME type.
-func mediaKind(a sdk.Attachment) string {
-	switch t := strings.ToLower(a.Type); t {
-	case "file", "document":
-		return "document"
-	case "":
-	default:
-		return t
-	}
-	major, _, _ := strings.Cut(strings.ToLower(a.MimeType), "/")
-	switch major {
-	case "image", "video", "audio":
-		return major
-	case "":
-		return ""
-	}
-	return "document"
-}
-
 // checkAttachment refuses before any call what the Cloud API would: a kind
 // it does not send, a MIME type outside the kind's, a URL it cannot fetch
 // (by link). Sizes are checked where the file is: by the host, which holds
 // it, or here when uploading.
 func checkAttachment(a sdk.Attachment, byLink bool, allowPrivate bool) (sdk.MediaRule, error) {
-	kind := mediaKind(a)
+	kind := sdk.AttachmentKind(a)
 	rule, ok := sdk.MediaRuleFor(rules.Attachments, kind)
 	if !ok {
 		return rule, sdk.NewError(sdk.ClassPermanent, "", "whatsapp: attachment type %q cannot be sent", cmp.Or(a.Type, a.MimeType))
