@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,30 +13,8 @@ import (
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
-// flexString accepts a JSON string or number: ids and timestamps are
-// documented as strings in some places and numbers in others.
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case len(b) == 0 || string(b) == "null":
-		*f = ""
-	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("expected a string or a number, got %.20s", b)
-		}
-		*f = flexString(n.String())
-	}
-	return nil
-}
+// flexString is a string or a number in the platform's JSON.
+type flexString = sdk.FlexString
 
 // flexBool accepts true/false and the strings "true"/"false".
 type flexBool bool

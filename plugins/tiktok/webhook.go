@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -45,31 +44,8 @@ const AccountRemoved = "authorization_removed"
 // names a comment to fetch with Sync{Only}.
 const NotifyCommentUpdate = "comment.update"
 
-// flexString accepts a JSON string or a number, keeping a number's exact
-// text: comment and video ids arrive as bare numbers too large for a
-// float64.
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case len(b) == 0 || string(b) == "null":
-		*f = ""
-	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("expected a string or a number, got %.20s", b)
-		}
-		*f = flexString(n.String())
-	}
-	return nil
-}
+// flexString is a string or a number in the platform's JSON.
+type flexString = sdk.FlexString
 
 // flexInt accepts a JSON number or a numeric string; anything else is 0.
 type flexInt int64
