@@ -1098,6 +1098,7 @@ type AgentRunMutation struct {
 	confidence           *float64
 	addconfidence        *float64
 	model                *string
+	provider             *string
 	latency_ms           *int
 	addlatency_ms        *int
 	prompt_tokens        *int
@@ -1669,6 +1670,42 @@ func (m *AgentRunMutation) ResetModel() {
 	m.model = nil
 }
 
+// SetProvider sets the "provider" field.
+func (m *AgentRunMutation) SetProvider(s string) {
+	m.provider = &s
+}
+
+// Provider returns the value of the "provider" field in the mutation.
+func (m *AgentRunMutation) Provider() (r string, exists bool) {
+	v := m.provider
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProvider returns the old "provider" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldProvider(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProvider is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProvider requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProvider: %w", err)
+	}
+	return oldValue.Provider, nil
+}
+
+// ResetProvider resets all changes to the "provider" field.
+func (m *AgentRunMutation) ResetProvider() {
+	m.provider = nil
+}
+
 // SetLatencyMs sets the "latency_ms" field.
 func (m *AgentRunMutation) SetLatencyMs(i int) {
 	m.latency_ms = &i
@@ -2111,7 +2148,7 @@ func (m *AgentRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentRunMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, agentrun.FieldCreatedAt)
 	}
@@ -2144,6 +2181,9 @@ func (m *AgentRunMutation) Fields() []string {
 	}
 	if m.model != nil {
 		fields = append(fields, agentrun.FieldModel)
+	}
+	if m.provider != nil {
+		fields = append(fields, agentrun.FieldProvider)
 	}
 	if m.latency_ms != nil {
 		fields = append(fields, agentrun.FieldLatencyMs)
@@ -2190,6 +2230,8 @@ func (m *AgentRunMutation) Field(name string) (ent.Value, bool) {
 		return m.Confidence()
 	case agentrun.FieldModel:
 		return m.Model()
+	case agentrun.FieldProvider:
+		return m.Provider()
 	case agentrun.FieldLatencyMs:
 		return m.LatencyMs()
 	case agentrun.FieldPromptTokens:
@@ -2231,6 +2273,8 @@ func (m *AgentRunMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldConfidence(ctx)
 	case agentrun.FieldModel:
 		return m.OldModel(ctx)
+	case agentrun.FieldProvider:
+		return m.OldProvider(ctx)
 	case agentrun.FieldLatencyMs:
 		return m.OldLatencyMs(ctx)
 	case agentrun.FieldPromptTokens:
@@ -2326,6 +2370,13 @@ func (m *AgentRunMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetModel(v)
+		return nil
+	case agentrun.FieldProvider:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProvider(v)
 		return nil
 	case agentrun.FieldLatencyMs:
 		v, ok := value.(int)
@@ -2527,6 +2578,9 @@ func (m *AgentRunMutation) ResetField(name string) error {
 		return nil
 	case agentrun.FieldModel:
 		m.ResetModel()
+		return nil
+	case agentrun.FieldProvider:
+		m.ResetProvider()
 		return nil
 	case agentrun.FieldLatencyMs:
 		m.ResetLatencyMs()
@@ -3882,6 +3936,7 @@ type AuditLogMutation struct {
 	action           *string
 	target_type      *string
 	target_id        *string
+	request_id       *string
 	metadata         *map[string]string
 	created_at       *time.Time
 	clearedFields    map[string]struct{}
@@ -4176,6 +4231,42 @@ func (m *AuditLogMutation) ResetTargetID() {
 	m.target_id = nil
 }
 
+// SetRequestID sets the "request_id" field.
+func (m *AuditLogMutation) SetRequestID(s string) {
+	m.request_id = &s
+}
+
+// RequestID returns the value of the "request_id" field in the mutation.
+func (m *AuditLogMutation) RequestID() (r string, exists bool) {
+	v := m.request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestID returns the old "request_id" field's value of the AuditLog entity.
+// If the AuditLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditLogMutation) OldRequestID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
+	}
+	return oldValue.RequestID, nil
+}
+
+// ResetRequestID resets all changes to the "request_id" field.
+func (m *AuditLogMutation) ResetRequestID() {
+	m.request_id = nil
+}
+
 // SetMetadata sets the "metadata" field.
 func (m *AuditLogMutation) SetMetadata(value map[string]string) {
 	m.metadata = &value
@@ -4322,7 +4413,7 @@ func (m *AuditLogMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuditLogMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.workspace != nil {
 		fields = append(fields, auditlog.FieldWorkspaceID)
 	}
@@ -4337,6 +4428,9 @@ func (m *AuditLogMutation) Fields() []string {
 	}
 	if m.target_id != nil {
 		fields = append(fields, auditlog.FieldTargetID)
+	}
+	if m.request_id != nil {
+		fields = append(fields, auditlog.FieldRequestID)
 	}
 	if m.metadata != nil {
 		fields = append(fields, auditlog.FieldMetadata)
@@ -4362,6 +4456,8 @@ func (m *AuditLogMutation) Field(name string) (ent.Value, bool) {
 		return m.TargetType()
 	case auditlog.FieldTargetID:
 		return m.TargetID()
+	case auditlog.FieldRequestID:
+		return m.RequestID()
 	case auditlog.FieldMetadata:
 		return m.Metadata()
 	case auditlog.FieldCreatedAt:
@@ -4385,6 +4481,8 @@ func (m *AuditLogMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldTargetType(ctx)
 	case auditlog.FieldTargetID:
 		return m.OldTargetID(ctx)
+	case auditlog.FieldRequestID:
+		return m.OldRequestID(ctx)
 	case auditlog.FieldMetadata:
 		return m.OldMetadata(ctx)
 	case auditlog.FieldCreatedAt:
@@ -4432,6 +4530,13 @@ func (m *AuditLogMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTargetID(v)
+		return nil
+	case auditlog.FieldRequestID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestID(v)
 		return nil
 	case auditlog.FieldMetadata:
 		v, ok := value.(map[string]string)
@@ -4519,6 +4624,9 @@ func (m *AuditLogMutation) ResetField(name string) error {
 		return nil
 	case auditlog.FieldTargetID:
 		m.ResetTargetID()
+		return nil
+	case auditlog.FieldRequestID:
+		m.ResetRequestID()
 		return nil
 	case auditlog.FieldMetadata:
 		m.ResetMetadata()

@@ -49,14 +49,15 @@ func (r *queryResolver) AgentRuns(ctx context.Context, after *entgql.Cursor[puli
 }
 
 // AuditLogs is the resolver for the auditLogs field.
-func (r *queryResolver) AuditLogs(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditLogOrder) (*ent.AuditLogConnection, error) {
+func (r *queryResolver) AuditLogs(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) (*ent.AuditLogConnection, error) {
 	if _, err := tenant.Require(ctx, tenant.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if orderBy == nil {
 		orderBy = &ent.AuditLogOrder{Field: ent.AuditLogOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
 	}
-	return r.deps.Store.Ent.AuditLog.Query().Paginate(ctx, after, first, before, last, ent.WithAuditLogOrder(orderBy))
+	return r.deps.Store.Ent.AuditLog.Query().
+		Paginate(ctx, after, first, before, last, ent.WithAuditLogOrder(orderBy), ent.WithAuditLogFilter(where.Filter))
 }
 
 // CannedReplies is the resolver for the cannedReplies field.

@@ -10,8 +10,10 @@ import (
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	entworkspace "github.com/neksio/neksio/ent/workspace"
+	"github.com/neksio/neksio/jobs/jobargs"
 )
 
 // AIProcessing says where a workspace's data may be processed by AI.
@@ -143,6 +145,9 @@ func UpdateSettings(ctx context.Context, s *store.Store, in SettingsUpdate) (Set
 		if in.AIProcessing != nil && *in.AIProcessing != old.AIProcessing {
 			u.SetAiProcessing(entworkspace.AiProcessing(*in.AIProcessing))
 			change(changed, "aiProcessing", string(old.AIProcessing), string(*in.AIProcessing))
+			if err := reindexKnowledge(ctx, tx, v.WorkspaceID); err != nil {
+				return err
+			}
 		}
 		if len(changed) > 0 {
 			if w, err = u.Save(ctx); err != nil {
@@ -156,6 +161,27 @@ func UpdateSettings(ctx context.Context, s *store.Store, in SettingsUpdate) (Set
 		return Settings{}, err
 	}
 	return out, nil
+}
+
+// reindexKnowledge queues every knowledge document of the workspace for
+// indexing again, in the transaction that changes aiProcessing: vectors
+// of one embedding model cannot be searched with another's, so the
+// documents are embedded again by the provider the workspace now uses
+// (the indexer then removes the previous model's vectors). Until a
+// document is done, questions find nothing in it and the agent refuses
+// or hands off rather than answer from the other model's index.
+func reindexKnowledge(ctx context.Context, tx *store.Tx, ws string) error {
+	docs, err := tx.Ent.KnowledgeDocument.Query().
+		Select(knowledgedocument.FieldID, knowledgedocument.FieldVersion).All(ctx)
+	if err != nil {
+		return fmt.Errorf("workspace: listing knowledge to re-index: %w", err)
+	}
+	for _, d := range docs {
+		if err := tx.InsertJob(ctx, jobargs.KBIndex{WorkspaceID: ws, DocumentID: string(d.ID), Version: d.Version}, nil); err != nil {
+			return fmt.Errorf("workspace: queueing re-index: %w", err)
+		}
+	}
+	return nil
 }
 
 func sameDays(a, b *int) bool {
