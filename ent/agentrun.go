@@ -45,6 +45,8 @@ type AgentRun struct {
 	Confidence float64 `json:"confidence,omitempty"`
 	// Model holds the value of the "model" field.
 	Model string `json:"model,omitempty"`
+	// Which provider answered: builtin (offline) or the external one the workspace allowed; empty for template replies.
+	Provider string `json:"provider,omitempty"`
 	// LatencyMs holds the value of the "latency_ms" field.
 	LatencyMs int `json:"latency_ms,omitempty"`
 	// PromptTokens holds the value of the "prompt_tokens" field.
@@ -137,7 +139,7 @@ func (*AgentRun) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullFloat64)
 		case agentrun.FieldLatencyMs, agentrun.FieldPromptTokens, agentrun.FieldCompletionTokens:
 			values[i] = new(sql.NullInt64)
-		case agentrun.FieldDecision, agentrun.FieldReason, agentrun.FieldAnswer, agentrun.FieldModel:
+		case agentrun.FieldDecision, agentrun.FieldReason, agentrun.FieldAnswer, agentrun.FieldModel, agentrun.FieldProvider:
 			values[i] = new(sql.NullString)
 		case agentrun.FieldCreatedAt, agentrun.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -229,6 +231,12 @@ func (_m *AgentRun) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field model", values[i])
 			} else if value.Valid {
 				_m.Model = value.String
+			}
+		case agentrun.FieldProvider:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field provider", values[i])
+			} else if value.Valid {
+				_m.Provider = value.String
 			}
 		case agentrun.FieldLatencyMs:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -350,6 +358,9 @@ func (_m *AgentRun) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("model=")
 	builder.WriteString(_m.Model)
+	builder.WriteString(", ")
+	builder.WriteString("provider=")
+	builder.WriteString(_m.Provider)
 	builder.WriteString(", ")
 	builder.WriteString("latency_ms=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LatencyMs))

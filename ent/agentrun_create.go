@@ -142,6 +142,20 @@ func (_c *AgentRunCreate) SetNillableModel(v *string) *AgentRunCreate {
 	return _c
 }
 
+// SetProvider sets the "provider" field.
+func (_c *AgentRunCreate) SetProvider(v string) *AgentRunCreate {
+	_c.mutation.SetProvider(v)
+	return _c
+}
+
+// SetNillableProvider sets the "provider" field if the given value is not nil.
+func (_c *AgentRunCreate) SetNillableProvider(v *string) *AgentRunCreate {
+	if v != nil {
+		_c.SetProvider(*v)
+	}
+	return _c
+}
+
 // SetLatencyMs sets the "latency_ms" field.
 func (_c *AgentRunCreate) SetLatencyMs(v int) *AgentRunCreate {
 	_c.mutation.SetLatencyMs(v)
@@ -327,6 +341,10 @@ func (_c *AgentRunCreate) defaults() error {
 		v := agentrun.DefaultModel
 		_c.mutation.SetModel(v)
 	}
+	if _, ok := _c.mutation.Provider(); !ok {
+		v := agentrun.DefaultProvider
+		_c.mutation.SetProvider(v)
+	}
 	if _, ok := _c.mutation.LatencyMs(); !ok {
 		v := agentrun.DefaultLatencyMs
 		_c.mutation.SetLatencyMs(v)
@@ -385,6 +403,9 @@ func (_c *AgentRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.Model(); !ok {
 		return &ValidationError{Name: "model", err: errors.New(`ent: missing required field "AgentRun.model"`)}
+	}
+	if _, ok := _c.mutation.Provider(); !ok {
+		return &ValidationError{Name: "provider", err: errors.New(`ent: missing required field "AgentRun.provider"`)}
 	}
 	if _, ok := _c.mutation.LatencyMs(); !ok {
 		return &ValidationError{Name: "latency_ms", err: errors.New(`ent: missing required field "AgentRun.latency_ms"`)}
@@ -471,6 +492,10 @@ func (_c *AgentRunCreate) createSpec() (*AgentRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Model(); ok {
 		_spec.SetField(agentrun.FieldModel, field.TypeString, value)
 		_node.Model = value
+	}
+	if value, ok := _c.mutation.Provider(); ok {
+		_spec.SetField(agentrun.FieldProvider, field.TypeString, value)
+		_node.Provider = value
 	}
 	if value, ok := _c.mutation.LatencyMs(); ok {
 		_spec.SetField(agentrun.FieldLatencyMs, field.TypeInt, value)
@@ -701,6 +726,18 @@ func (u *AgentRunUpsert) SetModel(v string) *AgentRunUpsert {
 // UpdateModel sets the "model" field to the value that was provided on create.
 func (u *AgentRunUpsert) UpdateModel() *AgentRunUpsert {
 	u.SetExcluded(agentrun.FieldModel)
+	return u
+}
+
+// SetProvider sets the "provider" field.
+func (u *AgentRunUpsert) SetProvider(v string) *AgentRunUpsert {
+	u.Set(agentrun.FieldProvider, v)
+	return u
+}
+
+// UpdateProvider sets the "provider" field to the value that was provided on create.
+func (u *AgentRunUpsert) UpdateProvider() *AgentRunUpsert {
+	u.SetExcluded(agentrun.FieldProvider)
 	return u
 }
 
@@ -969,6 +1006,20 @@ func (u *AgentRunUpsertOne) SetModel(v string) *AgentRunUpsertOne {
 func (u *AgentRunUpsertOne) UpdateModel() *AgentRunUpsertOne {
 	return u.Update(func(s *AgentRunUpsert) {
 		s.UpdateModel()
+	})
+}
+
+// SetProvider sets the "provider" field.
+func (u *AgentRunUpsertOne) SetProvider(v string) *AgentRunUpsertOne {
+	return u.Update(func(s *AgentRunUpsert) {
+		s.SetProvider(v)
+	})
+}
+
+// UpdateProvider sets the "provider" field to the value that was provided on create.
+func (u *AgentRunUpsertOne) UpdateProvider() *AgentRunUpsertOne {
+	return u.Update(func(s *AgentRunUpsert) {
+		s.UpdateProvider()
 	})
 }
 
@@ -1420,6 +1471,20 @@ func (u *AgentRunUpsertBulk) SetModel(v string) *AgentRunUpsertBulk {
 func (u *AgentRunUpsertBulk) UpdateModel() *AgentRunUpsertBulk {
 	return u.Update(func(s *AgentRunUpsert) {
 		s.UpdateModel()
+	})
+}
+
+// SetProvider sets the "provider" field.
+func (u *AgentRunUpsertBulk) SetProvider(v string) *AgentRunUpsertBulk {
+	return u.Update(func(s *AgentRunUpsert) {
+		s.SetProvider(v)
+	})
+}
+
+// UpdateProvider sets the "provider" field to the value that was provided on create.
+func (u *AgentRunUpsertBulk) UpdateProvider() *AgentRunUpsertBulk {
+	return u.Update(func(s *AgentRunUpsert) {
+		s.UpdateProvider()
 	})
 }
 

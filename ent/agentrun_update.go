@@ -134,6 +134,20 @@ func (_u *AgentRunUpdate) SetNillableModel(v *string) *AgentRunUpdate {
 	return _u
 }
 
+// SetProvider sets the "provider" field.
+func (_u *AgentRunUpdate) SetProvider(v string) *AgentRunUpdate {
+	_u.mutation.SetProvider(v)
+	return _u
+}
+
+// SetNillableProvider sets the "provider" field if the given value is not nil.
+func (_u *AgentRunUpdate) SetNillableProvider(v *string) *AgentRunUpdate {
+	if v != nil {
+		_u.SetProvider(*v)
+	}
+	return _u
+}
+
 // SetLatencyMs sets the "latency_ms" field.
 func (_u *AgentRunUpdate) SetLatencyMs(v int) *AgentRunUpdate {
 	_u.mutation.ResetLatencyMs()
@@ -385,6 +399,9 @@ func (_u *AgentRunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Model(); ok {
 		_spec.SetField(agentrun.FieldModel, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.Provider(); ok {
+		_spec.SetField(agentrun.FieldProvider, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.LatencyMs(); ok {
 		_spec.SetField(agentrun.FieldLatencyMs, field.TypeInt, value)
 	}
@@ -560,6 +577,20 @@ func (_u *AgentRunUpdateOne) SetModel(v string) *AgentRunUpdateOne {
 func (_u *AgentRunUpdateOne) SetNillableModel(v *string) *AgentRunUpdateOne {
 	if v != nil {
 		_u.SetModel(*v)
+	}
+	return _u
+}
+
+// SetProvider sets the "provider" field.
+func (_u *AgentRunUpdateOne) SetProvider(v string) *AgentRunUpdateOne {
+	_u.mutation.SetProvider(v)
+	return _u
+}
+
+// SetNillableProvider sets the "provider" field if the given value is not nil.
+func (_u *AgentRunUpdateOne) SetNillableProvider(v *string) *AgentRunUpdateOne {
+	if v != nil {
+		_u.SetProvider(*v)
 	}
 	return _u
 }
@@ -844,6 +875,9 @@ func (_u *AgentRunUpdateOne) sqlSave(ctx context.Context) (_node *AgentRun, err 
 	}
 	if value, ok := _u.mutation.Model(); ok {
 		_spec.SetField(agentrun.FieldModel, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Provider(); ok {
+		_spec.SetField(agentrun.FieldProvider, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.LatencyMs(); ok {
 		_spec.SetField(agentrun.FieldLatencyMs, field.TypeInt, value)

@@ -55,6 +55,20 @@ func (_c *AuditLogCreate) SetTargetID(v string) *AuditLogCreate {
 	return _c
 }
 
+// SetRequestID sets the "request_id" field.
+func (_c *AuditLogCreate) SetRequestID(v string) *AuditLogCreate {
+	_c.mutation.SetRequestID(v)
+	return _c
+}
+
+// SetNillableRequestID sets the "request_id" field if the given value is not nil.
+func (_c *AuditLogCreate) SetNillableRequestID(v *string) *AuditLogCreate {
+	if v != nil {
+		_c.SetRequestID(*v)
+	}
+	return _c
+}
+
 // SetMetadata sets the "metadata" field.
 func (_c *AuditLogCreate) SetMetadata(v map[string]string) *AuditLogCreate {
 	_c.mutation.SetMetadata(v)
@@ -131,6 +145,10 @@ func (_c *AuditLogCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *AuditLogCreate) defaults() error {
+	if _, ok := _c.mutation.RequestID(); !ok {
+		v := auditlog.DefaultRequestID
+		_c.mutation.SetRequestID(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		if auditlog.DefaultCreatedAt == nil {
 			return fmt.Errorf("ent: uninitialized auditlog.DefaultCreatedAt (forgotten import ent/runtime?)")
@@ -164,6 +182,9 @@ func (_c *AuditLogCreate) check() error {
 	}
 	if _, ok := _c.mutation.TargetID(); !ok {
 		return &ValidationError{Name: "target_id", err: errors.New(`ent: missing required field "AuditLog.target_id"`)}
+	}
+	if _, ok := _c.mutation.RequestID(); !ok {
+		return &ValidationError{Name: "request_id", err: errors.New(`ent: missing required field "AuditLog.request_id"`)}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "AuditLog.created_at"`)}
@@ -222,6 +243,10 @@ func (_c *AuditLogCreate) createSpec() (*AuditLog, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.TargetID(); ok {
 		_spec.SetField(auditlog.FieldTargetID, field.TypeString, value)
 		_node.TargetID = value
+	}
+	if value, ok := _c.mutation.RequestID(); ok {
+		_spec.SetField(auditlog.FieldRequestID, field.TypeString, value)
+		_node.RequestID = value
 	}
 	if value, ok := _c.mutation.Metadata(); ok {
 		_spec.SetField(auditlog.FieldMetadata, field.TypeJSON, value)
@@ -331,6 +356,9 @@ func (u *AuditLogUpsertOne) UpdateNewValues() *AuditLogUpsertOne {
 		}
 		if _, exists := u.create.mutation.TargetID(); exists {
 			s.SetIgnore(auditlog.FieldTargetID)
+		}
+		if _, exists := u.create.mutation.RequestID(); exists {
+			s.SetIgnore(auditlog.FieldRequestID)
 		}
 		if _, exists := u.create.mutation.Metadata(); exists {
 			s.SetIgnore(auditlog.FieldMetadata)
@@ -566,6 +594,9 @@ func (u *AuditLogUpsertBulk) UpdateNewValues() *AuditLogUpsertBulk {
 			}
 			if _, exists := b.mutation.TargetID(); exists {
 				s.SetIgnore(auditlog.FieldTargetID)
+			}
+			if _, exists := b.mutation.RequestID(); exists {
+				s.SetIgnore(auditlog.FieldRequestID)
 			}
 			if _, exists := b.mutation.Metadata(); exists {
 				s.SetIgnore(auditlog.FieldMetadata)

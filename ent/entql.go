@@ -85,6 +85,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			agentrun.FieldCitations:        {Type: field.TypeJSON, Column: agentrun.FieldCitations},
 			agentrun.FieldConfidence:       {Type: field.TypeFloat64, Column: agentrun.FieldConfidence},
 			agentrun.FieldModel:            {Type: field.TypeString, Column: agentrun.FieldModel},
+			agentrun.FieldProvider:         {Type: field.TypeString, Column: agentrun.FieldProvider},
 			agentrun.FieldLatencyMs:        {Type: field.TypeInt, Column: agentrun.FieldLatencyMs},
 			agentrun.FieldPromptTokens:     {Type: field.TypeInt, Column: agentrun.FieldPromptTokens},
 			agentrun.FieldCompletionTokens: {Type: field.TypeInt, Column: agentrun.FieldCompletionTokens},
@@ -134,6 +135,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			auditlog.FieldAction:      {Type: field.TypeString, Column: auditlog.FieldAction},
 			auditlog.FieldTargetType:  {Type: field.TypeString, Column: auditlog.FieldTargetType},
 			auditlog.FieldTargetID:    {Type: field.TypeString, Column: auditlog.FieldTargetID},
+			auditlog.FieldRequestID:   {Type: field.TypeString, Column: auditlog.FieldRequestID},
 			auditlog.FieldMetadata:    {Type: field.TypeJSON, Column: auditlog.FieldMetadata},
 			auditlog.FieldCreatedAt:   {Type: field.TypeTime, Column: auditlog.FieldCreatedAt},
 		},
@@ -629,9 +631,12 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Workspace",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			workspace.FieldCreatedAt: {Type: field.TypeTime, Column: workspace.FieldCreatedAt},
-			workspace.FieldUpdatedAt: {Type: field.TypeTime, Column: workspace.FieldUpdatedAt},
-			workspace.FieldName:      {Type: field.TypeString, Column: workspace.FieldName},
+			workspace.FieldCreatedAt:            {Type: field.TypeTime, Column: workspace.FieldCreatedAt},
+			workspace.FieldUpdatedAt:            {Type: field.TypeTime, Column: workspace.FieldUpdatedAt},
+			workspace.FieldName:                 {Type: field.TypeString, Column: workspace.FieldName},
+			workspace.FieldMessageRetentionDays: {Type: field.TypeInt, Column: workspace.FieldMessageRetentionDays},
+			workspace.FieldAuditRetentionDays:   {Type: field.TypeInt, Column: workspace.FieldAuditRetentionDays},
+			workspace.FieldAiProcessing:         {Type: field.TypeEnum, Column: workspace.FieldAiProcessing},
 		},
 	}
 	graph.MustAddE(
@@ -1435,6 +1440,11 @@ func (f *AgentRunFilter) WhereModel(p entql.StringP) {
 	f.Where(p.Field(agentrun.FieldModel))
 }
 
+// WhereProvider applies the entql string predicate on the provider field.
+func (f *AgentRunFilter) WhereProvider(p entql.StringP) {
+	f.Where(p.Field(agentrun.FieldProvider))
+}
+
 // WhereLatencyMs applies the entql int predicate on the latency_ms field.
 func (f *AgentRunFilter) WhereLatencyMs(p entql.IntP) {
 	f.Where(p.Field(agentrun.FieldLatencyMs))
@@ -1698,6 +1708,11 @@ func (f *AuditLogFilter) WhereTargetType(p entql.StringP) {
 // WhereTargetID applies the entql string predicate on the target_id field.
 func (f *AuditLogFilter) WhereTargetID(p entql.StringP) {
 	f.Where(p.Field(auditlog.FieldTargetID))
+}
+
+// WhereRequestID applies the entql string predicate on the request_id field.
+func (f *AuditLogFilter) WhereRequestID(p entql.StringP) {
+	f.Where(p.Field(auditlog.FieldRequestID))
 }
 
 // WhereMetadata applies the entql json.RawMessage predicate on the metadata field.
@@ -4251,6 +4266,21 @@ func (f *WorkspaceFilter) WhereUpdatedAt(p entql.TimeP) {
 // WhereName applies the entql string predicate on the name field.
 func (f *WorkspaceFilter) WhereName(p entql.StringP) {
 	f.Where(p.Field(workspace.FieldName))
+}
+
+// WhereMessageRetentionDays applies the entql int predicate on the message_retention_days field.
+func (f *WorkspaceFilter) WhereMessageRetentionDays(p entql.IntP) {
+	f.Where(p.Field(workspace.FieldMessageRetentionDays))
+}
+
+// WhereAuditRetentionDays applies the entql int predicate on the audit_retention_days field.
+func (f *WorkspaceFilter) WhereAuditRetentionDays(p entql.IntP) {
+	f.Where(p.Field(workspace.FieldAuditRetentionDays))
+}
+
+// WhereAiProcessing applies the entql string predicate on the ai_processing field.
+func (f *WorkspaceFilter) WhereAiProcessing(p entql.StringP) {
+	f.Where(p.Field(workspace.FieldAiProcessing))
 }
 
 // WhereHasMemberships applies a predicate to check if query has an edge memberships.

@@ -275,6 +275,11 @@ func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, agentrun.FieldModel)
 				fieldSeen[agentrun.FieldModel] = struct{}{}
 			}
+		case "provider":
+			if _, ok := fieldSeen[agentrun.FieldProvider]; !ok {
+				selectedFields = append(selectedFields, agentrun.FieldProvider)
+				fieldSeen[agentrun.FieldProvider] = struct{}{}
+			}
 		case "latencyMs":
 			if _, ok := fieldSeen[agentrun.FieldLatencyMs]; !ok {
 				selectedFields = append(selectedFields, agentrun.FieldLatencyMs)
@@ -545,6 +550,11 @@ func (_q *AuditLogQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, auditlog.FieldTargetID)
 				fieldSeen[auditlog.FieldTargetID] = struct{}{}
 			}
+		case "requestID":
+			if _, ok := fieldSeen[auditlog.FieldRequestID]; !ok {
+				selectedFields = append(selectedFields, auditlog.FieldRequestID)
+				fieldSeen[auditlog.FieldRequestID] = struct{}{}
+			}
 		case "metadata":
 			if _, ok := fieldSeen[auditlog.FieldMetadata]; !ok {
 				selectedFields = append(selectedFields, auditlog.FieldMetadata)
@@ -611,6 +621,9 @@ func newAuditLogPaginateArgs(rv map[string]any) *auditlogPaginateArgs {
 				args.opts = append(args.opts, WithAuditLogOrder(v))
 			}
 		}
+	}
+	if v, ok := rv[whereField].(*AuditLogWhereInput); ok {
+		args.opts = append(args.opts, WithAuditLogFilter(v.Filter))
 	}
 	return args
 }

@@ -1098,6 +1098,7 @@ type AgentRunMutation struct {
 	confidence           *float64
 	addconfidence        *float64
 	model                *string
+	provider             *string
 	latency_ms           *int
 	addlatency_ms        *int
 	prompt_tokens        *int
@@ -1669,6 +1670,42 @@ func (m *AgentRunMutation) ResetModel() {
 	m.model = nil
 }
 
+// SetProvider sets the "provider" field.
+func (m *AgentRunMutation) SetProvider(s string) {
+	m.provider = &s
+}
+
+// Provider returns the value of the "provider" field in the mutation.
+func (m *AgentRunMutation) Provider() (r string, exists bool) {
+	v := m.provider
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProvider returns the old "provider" field's value of the AgentRun entity.
+// If the AgentRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentRunMutation) OldProvider(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProvider is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProvider requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProvider: %w", err)
+	}
+	return oldValue.Provider, nil
+}
+
+// ResetProvider resets all changes to the "provider" field.
+func (m *AgentRunMutation) ResetProvider() {
+	m.provider = nil
+}
+
 // SetLatencyMs sets the "latency_ms" field.
 func (m *AgentRunMutation) SetLatencyMs(i int) {
 	m.latency_ms = &i
@@ -2111,7 +2148,7 @@ func (m *AgentRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentRunMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, agentrun.FieldCreatedAt)
 	}
@@ -2144,6 +2181,9 @@ func (m *AgentRunMutation) Fields() []string {
 	}
 	if m.model != nil {
 		fields = append(fields, agentrun.FieldModel)
+	}
+	if m.provider != nil {
+		fields = append(fields, agentrun.FieldProvider)
 	}
 	if m.latency_ms != nil {
 		fields = append(fields, agentrun.FieldLatencyMs)
@@ -2190,6 +2230,8 @@ func (m *AgentRunMutation) Field(name string) (ent.Value, bool) {
 		return m.Confidence()
 	case agentrun.FieldModel:
 		return m.Model()
+	case agentrun.FieldProvider:
+		return m.Provider()
 	case agentrun.FieldLatencyMs:
 		return m.LatencyMs()
 	case agentrun.FieldPromptTokens:
@@ -2231,6 +2273,8 @@ func (m *AgentRunMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldConfidence(ctx)
 	case agentrun.FieldModel:
 		return m.OldModel(ctx)
+	case agentrun.FieldProvider:
+		return m.OldProvider(ctx)
 	case agentrun.FieldLatencyMs:
 		return m.OldLatencyMs(ctx)
 	case agentrun.FieldPromptTokens:
@@ -2326,6 +2370,13 @@ func (m *AgentRunMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetModel(v)
+		return nil
+	case agentrun.FieldProvider:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProvider(v)
 		return nil
 	case agentrun.FieldLatencyMs:
 		v, ok := value.(int)
@@ -2527,6 +2578,9 @@ func (m *AgentRunMutation) ResetField(name string) error {
 		return nil
 	case agentrun.FieldModel:
 		m.ResetModel()
+		return nil
+	case agentrun.FieldProvider:
+		m.ResetProvider()
 		return nil
 	case agentrun.FieldLatencyMs:
 		m.ResetLatencyMs()
@@ -3882,6 +3936,7 @@ type AuditLogMutation struct {
 	action           *string
 	target_type      *string
 	target_id        *string
+	request_id       *string
 	metadata         *map[string]string
 	created_at       *time.Time
 	clearedFields    map[string]struct{}
@@ -4176,6 +4231,42 @@ func (m *AuditLogMutation) ResetTargetID() {
 	m.target_id = nil
 }
 
+// SetRequestID sets the "request_id" field.
+func (m *AuditLogMutation) SetRequestID(s string) {
+	m.request_id = &s
+}
+
+// RequestID returns the value of the "request_id" field in the mutation.
+func (m *AuditLogMutation) RequestID() (r string, exists bool) {
+	v := m.request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestID returns the old "request_id" field's value of the AuditLog entity.
+// If the AuditLog object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditLogMutation) OldRequestID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
+	}
+	return oldValue.RequestID, nil
+}
+
+// ResetRequestID resets all changes to the "request_id" field.
+func (m *AuditLogMutation) ResetRequestID() {
+	m.request_id = nil
+}
+
 // SetMetadata sets the "metadata" field.
 func (m *AuditLogMutation) SetMetadata(value map[string]string) {
 	m.metadata = &value
@@ -4322,7 +4413,7 @@ func (m *AuditLogMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuditLogMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.workspace != nil {
 		fields = append(fields, auditlog.FieldWorkspaceID)
 	}
@@ -4337,6 +4428,9 @@ func (m *AuditLogMutation) Fields() []string {
 	}
 	if m.target_id != nil {
 		fields = append(fields, auditlog.FieldTargetID)
+	}
+	if m.request_id != nil {
+		fields = append(fields, auditlog.FieldRequestID)
 	}
 	if m.metadata != nil {
 		fields = append(fields, auditlog.FieldMetadata)
@@ -4362,6 +4456,8 @@ func (m *AuditLogMutation) Field(name string) (ent.Value, bool) {
 		return m.TargetType()
 	case auditlog.FieldTargetID:
 		return m.TargetID()
+	case auditlog.FieldRequestID:
+		return m.RequestID()
 	case auditlog.FieldMetadata:
 		return m.Metadata()
 	case auditlog.FieldCreatedAt:
@@ -4385,6 +4481,8 @@ func (m *AuditLogMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldTargetType(ctx)
 	case auditlog.FieldTargetID:
 		return m.OldTargetID(ctx)
+	case auditlog.FieldRequestID:
+		return m.OldRequestID(ctx)
 	case auditlog.FieldMetadata:
 		return m.OldMetadata(ctx)
 	case auditlog.FieldCreatedAt:
@@ -4432,6 +4530,13 @@ func (m *AuditLogMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTargetID(v)
+		return nil
+	case auditlog.FieldRequestID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestID(v)
 		return nil
 	case auditlog.FieldMetadata:
 		v, ok := value.(map[string]string)
@@ -4519,6 +4624,9 @@ func (m *AuditLogMutation) ResetField(name string) error {
 		return nil
 	case auditlog.FieldTargetID:
 		m.ResetTargetID()
+		return nil
+	case auditlog.FieldRequestID:
+		m.ResetRequestID()
 		return nil
 	case auditlog.FieldMetadata:
 		m.ResetMetadata()
@@ -26538,19 +26646,24 @@ func (m *UserMutation) ResetEdge(name string) error {
 // WorkspaceMutation represents an operation that mutates the Workspace nodes in the graph.
 type WorkspaceMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *pulid.ID
-	created_at         *time.Time
-	updated_at         *time.Time
-	name               *string
-	clearedFields      map[string]struct{}
-	memberships        map[pulid.ID]struct{}
-	removedmemberships map[pulid.ID]struct{}
-	clearedmemberships bool
-	done               bool
-	oldValue           func(context.Context) (*Workspace, error)
-	predicates         []predicate.Workspace
+	op                        Op
+	typ                       string
+	id                        *pulid.ID
+	created_at                *time.Time
+	updated_at                *time.Time
+	name                      *string
+	message_retention_days    *int
+	addmessage_retention_days *int
+	audit_retention_days      *int
+	addaudit_retention_days   *int
+	ai_processing             *workspace.AiProcessing
+	clearedFields             map[string]struct{}
+	memberships               map[pulid.ID]struct{}
+	removedmemberships        map[pulid.ID]struct{}
+	clearedmemberships        bool
+	done                      bool
+	oldValue                  func(context.Context) (*Workspace, error)
+	predicates                []predicate.Workspace
 }
 
 var _ ent.Mutation = (*WorkspaceMutation)(nil)
@@ -26765,6 +26878,168 @@ func (m *WorkspaceMutation) ResetName() {
 	m.name = nil
 }
 
+// SetMessageRetentionDays sets the "message_retention_days" field.
+func (m *WorkspaceMutation) SetMessageRetentionDays(i int) {
+	m.message_retention_days = &i
+	m.addmessage_retention_days = nil
+}
+
+// MessageRetentionDays returns the value of the "message_retention_days" field in the mutation.
+func (m *WorkspaceMutation) MessageRetentionDays() (r int, exists bool) {
+	v := m.message_retention_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessageRetentionDays returns the old "message_retention_days" field's value of the Workspace entity.
+// If the Workspace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkspaceMutation) OldMessageRetentionDays(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessageRetentionDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessageRetentionDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessageRetentionDays: %w", err)
+	}
+	return oldValue.MessageRetentionDays, nil
+}
+
+// AddMessageRetentionDays adds i to the "message_retention_days" field.
+func (m *WorkspaceMutation) AddMessageRetentionDays(i int) {
+	if m.addmessage_retention_days != nil {
+		*m.addmessage_retention_days += i
+	} else {
+		m.addmessage_retention_days = &i
+	}
+}
+
+// AddedMessageRetentionDays returns the value that was added to the "message_retention_days" field in this mutation.
+func (m *WorkspaceMutation) AddedMessageRetentionDays() (r int, exists bool) {
+	v := m.addmessage_retention_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMessageRetentionDays clears the value of the "message_retention_days" field.
+func (m *WorkspaceMutation) ClearMessageRetentionDays() {
+	m.message_retention_days = nil
+	m.addmessage_retention_days = nil
+	m.clearedFields[workspace.FieldMessageRetentionDays] = struct{}{}
+}
+
+// MessageRetentionDaysCleared returns if the "message_retention_days" field was cleared in this mutation.
+func (m *WorkspaceMutation) MessageRetentionDaysCleared() bool {
+	_, ok := m.clearedFields[workspace.FieldMessageRetentionDays]
+	return ok
+}
+
+// ResetMessageRetentionDays resets all changes to the "message_retention_days" field.
+func (m *WorkspaceMutation) ResetMessageRetentionDays() {
+	m.message_retention_days = nil
+	m.addmessage_retention_days = nil
+	delete(m.clearedFields, workspace.FieldMessageRetentionDays)
+}
+
+// SetAuditRetentionDays sets the "audit_retention_days" field.
+func (m *WorkspaceMutation) SetAuditRetentionDays(i int) {
+	m.audit_retention_days = &i
+	m.addaudit_retention_days = nil
+}
+
+// AuditRetentionDays returns the value of the "audit_retention_days" field in the mutation.
+func (m *WorkspaceMutation) AuditRetentionDays() (r int, exists bool) {
+	v := m.audit_retention_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuditRetentionDays returns the old "audit_retention_days" field's value of the Workspace entity.
+// If the Workspace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkspaceMutation) OldAuditRetentionDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuditRetentionDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuditRetentionDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuditRetentionDays: %w", err)
+	}
+	return oldValue.AuditRetentionDays, nil
+}
+
+// AddAuditRetentionDays adds i to the "audit_retention_days" field.
+func (m *WorkspaceMutation) AddAuditRetentionDays(i int) {
+	if m.addaudit_retention_days != nil {
+		*m.addaudit_retention_days += i
+	} else {
+		m.addaudit_retention_days = &i
+	}
+}
+
+// AddedAuditRetentionDays returns the value that was added to the "audit_retention_days" field in this mutation.
+func (m *WorkspaceMutation) AddedAuditRetentionDays() (r int, exists bool) {
+	v := m.addaudit_retention_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAuditRetentionDays resets all changes to the "audit_retention_days" field.
+func (m *WorkspaceMutation) ResetAuditRetentionDays() {
+	m.audit_retention_days = nil
+	m.addaudit_retention_days = nil
+}
+
+// SetAiProcessing sets the "ai_processing" field.
+func (m *WorkspaceMutation) SetAiProcessing(wp workspace.AiProcessing) {
+	m.ai_processing = &wp
+}
+
+// AiProcessing returns the value of the "ai_processing" field in the mutation.
+func (m *WorkspaceMutation) AiProcessing() (r workspace.AiProcessing, exists bool) {
+	v := m.ai_processing
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAiProcessing returns the old "ai_processing" field's value of the Workspace entity.
+// If the Workspace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkspaceMutation) OldAiProcessing(ctx context.Context) (v workspace.AiProcessing, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAiProcessing is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAiProcessing requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAiProcessing: %w", err)
+	}
+	return oldValue.AiProcessing, nil
+}
+
+// ResetAiProcessing resets all changes to the "ai_processing" field.
+func (m *WorkspaceMutation) ResetAiProcessing() {
+	m.ai_processing = nil
+}
+
 // AddMembershipIDs adds the "memberships" edge to the Membership entity by ids.
 func (m *WorkspaceMutation) AddMembershipIDs(ids ...pulid.ID) {
 	if m.memberships == nil {
@@ -26853,7 +27128,7 @@ func (m *WorkspaceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WorkspaceMutation) Fields() []string {
-	fields := make([]string, 0, 3)
+	fields := make([]string, 0, 6)
 	if m.created_at != nil {
 		fields = append(fields, workspace.FieldCreatedAt)
 	}
@@ -26862,6 +27137,15 @@ func (m *WorkspaceMutation) Fields() []string {
 	}
 	if m.name != nil {
 		fields = append(fields, workspace.FieldName)
+	}
+	if m.message_retention_days != nil {
+		fields = append(fields, workspace.FieldMessageRetentionDays)
+	}
+	if m.audit_retention_days != nil {
+		fields = append(fields, workspace.FieldAuditRetentionDays)
+	}
+	if m.ai_processing != nil {
+		fields = append(fields, workspace.FieldAiProcessing)
 	}
 	return fields
 }
@@ -26877,6 +27161,12 @@ func (m *WorkspaceMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case workspace.FieldName:
 		return m.Name()
+	case workspace.FieldMessageRetentionDays:
+		return m.MessageRetentionDays()
+	case workspace.FieldAuditRetentionDays:
+		return m.AuditRetentionDays()
+	case workspace.FieldAiProcessing:
+		return m.AiProcessing()
 	}
 	return nil, false
 }
@@ -26892,6 +27182,12 @@ func (m *WorkspaceMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldUpdatedAt(ctx)
 	case workspace.FieldName:
 		return m.OldName(ctx)
+	case workspace.FieldMessageRetentionDays:
+		return m.OldMessageRetentionDays(ctx)
+	case workspace.FieldAuditRetentionDays:
+		return m.OldAuditRetentionDays(ctx)
+	case workspace.FieldAiProcessing:
+		return m.OldAiProcessing(ctx)
 	}
 	return nil, fmt.Errorf("unknown Workspace field %s", name)
 }
@@ -26922,6 +27218,27 @@ func (m *WorkspaceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetName(v)
 		return nil
+	case workspace.FieldMessageRetentionDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessageRetentionDays(v)
+		return nil
+	case workspace.FieldAuditRetentionDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuditRetentionDays(v)
+		return nil
+	case workspace.FieldAiProcessing:
+		v, ok := value.(workspace.AiProcessing)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAiProcessing(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Workspace field %s", name)
 }
@@ -26929,13 +27246,26 @@ func (m *WorkspaceMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *WorkspaceMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addmessage_retention_days != nil {
+		fields = append(fields, workspace.FieldMessageRetentionDays)
+	}
+	if m.addaudit_retention_days != nil {
+		fields = append(fields, workspace.FieldAuditRetentionDays)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *WorkspaceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case workspace.FieldMessageRetentionDays:
+		return m.AddedMessageRetentionDays()
+	case workspace.FieldAuditRetentionDays:
+		return m.AddedAuditRetentionDays()
+	}
 	return nil, false
 }
 
@@ -26944,6 +27274,20 @@ func (m *WorkspaceMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *WorkspaceMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case workspace.FieldMessageRetentionDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMessageRetentionDays(v)
+		return nil
+	case workspace.FieldAuditRetentionDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAuditRetentionDays(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Workspace numeric field %s", name)
 }
@@ -26951,7 +27295,11 @@ func (m *WorkspaceMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *WorkspaceMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(workspace.FieldMessageRetentionDays) {
+		fields = append(fields, workspace.FieldMessageRetentionDays)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -26964,6 +27312,11 @@ func (m *WorkspaceMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *WorkspaceMutation) ClearField(name string) error {
+	switch name {
+	case workspace.FieldMessageRetentionDays:
+		m.ClearMessageRetentionDays()
+		return nil
+	}
 	return fmt.Errorf("unknown Workspace nullable field %s", name)
 }
 
@@ -26979,6 +27332,15 @@ func (m *WorkspaceMutation) ResetField(name string) error {
 		return nil
 	case workspace.FieldName:
 		m.ResetName()
+		return nil
+	case workspace.FieldMessageRetentionDays:
+		m.ResetMessageRetentionDays()
+		return nil
+	case workspace.FieldAuditRetentionDays:
+		m.ResetAuditRetentionDays()
+		return nil
+	case workspace.FieldAiProcessing:
+		m.ResetAiProcessing()
 		return nil
 	}
 	return fmt.Errorf("unknown Workspace field %s", name)

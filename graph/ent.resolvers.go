@@ -49,14 +49,15 @@ func (r *queryResolver) AgentRuns(ctx context.Context, after *entgql.Cursor[puli
 }
 
 // AuditLogs is the resolver for the auditLogs field.
-func (r *queryResolver) AuditLogs(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditLogOrder) (*ent.AuditLogConnection, error) {
+func (r *queryResolver) AuditLogs(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) (*ent.AuditLogConnection, error) {
 	if _, err := tenant.Require(ctx, tenant.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if orderBy == nil {
 		orderBy = &ent.AuditLogOrder{Field: ent.AuditLogOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
 	}
-	return r.deps.Store.Ent.AuditLog.Query().Paginate(ctx, after, first, before, last, ent.WithAuditLogOrder(orderBy))
+	return r.deps.Store.Ent.AuditLog.Query().
+		Paginate(ctx, after, first, before, last, ent.WithAuditLogOrder(orderBy), ent.WithAuditLogFilter(where.Filter))
 }
 
 // CannedReplies is the resolver for the cannedReplies field.
@@ -136,6 +137,9 @@ func (r *Resolver) PostTarget() generated.PostTargetResolver { return &postTarge
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// Workspace returns generated.WorkspaceResolver implementation.
+func (r *Resolver) Workspace() generated.WorkspaceResolver { return &workspaceResolver{r} }
+
 type (
 	auditLogResolver     struct{ *Resolver }
 	conversationResolver struct{ *Resolver }
@@ -144,4 +148,5 @@ type (
 	postResolver         struct{ *Resolver }
 	postTargetResolver   struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
+	workspaceResolver    struct{ *Resolver }
 )

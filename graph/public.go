@@ -15,6 +15,11 @@ import (
 // belong to several (a key belongs to one: naming another is FORBIDDEN).
 const WorkspaceHeader = "X-Neksio-Workspace"
 
+// RequestIDHeader carries a request's ID: the client may send one (a
+// token of at most 64 letters, digits and -_.:), the server always
+// answers it; audit entries record it.
+const RequestIDHeader = "X-Request-ID"
+
 // publicFields are the only operations served without a credential:
 // they are how a person gets one.
 var publicFields = map[string]bool{"signIn": true, "acceptInvite": true, "__typename": true}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/auth"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/graph/generated"
@@ -174,7 +175,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.gql.ServeHTTP(w, r)
 		return
 	}
-	r = r.WithContext(auth.WithClient(r.Context(), auth.Client{IP: s.clients.key(r), UserAgent: r.UserAgent()}))
+	// Every request has an ID (the client's X-Request-ID when it is a
+	// plain token, else a new one), echoed back and written on the audit
+	// entries it causes.
+	rid := audit.CleanRequestID(r.Header.Get(RequestIDHeader))
+	w.Header().Set(RequestIDHeader, rid)
+	r = r.WithContext(auth.WithClient(audit.WithRequestID(r.Context(), rid), auth.Client{IP: s.clients.key(r), UserAgent: r.UserAgent()}))
 	if isWebSocket(r) {
 		s.serveWebSocket(w, r)
 		return

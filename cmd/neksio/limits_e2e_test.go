@@ -210,6 +210,11 @@ func TestExpensiveFieldsAreLimitedPerWorkspace(t *testing.T) {
 				"NEKSIO_AI_CHAT_MODEL=chat-test", "NEKSIO_AI_EMBEDDING_MODEL=embed-test"),
 			withConfig(func(c *config.Config) { c.GraphQLExpensiveConcurrency = 1 }))
 		_, keyB := e.newWorkspace(t, "Other tenant")
+		// Both workspaces let the external model answer (docs/privacy.md).
+		for _, k := range []string{e.Key, keyB} {
+			r := e.gqlAs(t, k, `mutation { updateWorkspaceSettings(input: {aiProcessing: EXTERNAL_ALLOWED}) { aiProcessing } }`, nil)
+			require.Empty(t, r.Errors)
+		}
 
 		var wg sync.WaitGroup
 		answers := make(chan string, 4)

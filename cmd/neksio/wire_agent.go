@@ -10,7 +10,9 @@ import (
 	"github.com/neksio/neksio/core/feedback"
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/vector"
+	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/jobs"
 )
 
@@ -19,16 +21,19 @@ func init() { wirings = append(wirings, wireAgent) }
 
 func wireAgent(ctx context.Context, a *App) error {
 	getenv := a.Cfg.Getenv
-	provider, err := newProvider(getenv)
+	external, err := newProvider(getenv)
 	if err != nil {
 		return err
 	}
+	// Every AI caller goes through the chooser: a workspace's data reaches
+	// the external provider only when its aiProcessing allows it.
+	provider := newChooser(a.Store, external)
 	vectors, err := newVectorStore(ctx, a.Store, getenv)
 	if err != nil {
 		return err
 	}
 	a.OnClose = append(a.OnClose, func() { _ = vectors.Close() })
-	a.Log.Info("AI configured", "provider", provider.Name(), "embedding_model", provider.Embedder().Model(),
+	a.Log.Info("AI configured", "external_provider", externalName(external), "embedding_model", provider.Embedder().Model(),
 		"vectors", fmt.Sprintf("%T", vectors))
 
 	kb := &knowledge.Service{Store: a.Store, Provider: provider, Vectors: vectors, Log: a.Log.With("component", "knowledge")}
@@ -43,15 +48,35 @@ func wireAgent(ctx context.Context, a *App) error {
 	return nil
 }
 
+// newChooser picks the provider per workspace: external (nil when none
+// is configured) for workspaces whose aiProcessing is EXTERNAL_ALLOWED,
+// the built-in offline provider for the others.
+func newChooser(s *store.Store, external ai.Provider) *ai.Chooser {
+	return ai.NewChooser(ai.NewBuiltin(), external, func(ctx context.Context, ws string) (bool, error) {
+		set, err := workspace.Get(tenant.NewContext(ctx, tenant.System(ws, "ai.consent")), s.Ent, ws)
+		if err != nil {
+			return false, err
+		}
+		return set.AIProcessing == workspace.AIExternalAllowed, nil
+	})
+}
+
+func externalName(p ai.Provider) string {
+	if p == nil {
+		return "none"
+	}
+	return p.Name()
+}
+
 // newProvider is the OpenAI-compatible endpoint when NEKSIO_AI_* says so,
-// else the built-in offline provider.
+// else nil (the built-in offline provider serves everyone).
 func newProvider(getenv func(string) string) (ai.Provider, error) {
 	cfg, ok, err := ai.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("AI provider: %w", err)
 	}
 	if !ok {
-		return ai.NewBuiltin(), nil
+		return nil, nil
 	}
 	p, err := ai.NewOpenAI(cfg)
 	if err != nil {

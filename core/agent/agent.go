@@ -165,7 +165,7 @@ func (s *Service) Run(ctx context.Context, messageID pulid.ID, final bool) error
 			run.Answer = ans.Text
 			run.Citations = ans.Citations
 			run.Confidence = ans.Confidence
-			run.Model = ans.Model
+			run.Model, run.Provider = ans.Model, ans.Provider
 			run.PromptTokens = ans.Usage.PromptTokens
 			run.CompletionTokens = ans.Usage.CompletionTokens
 		}
@@ -227,7 +227,7 @@ func (s *Service) runReview(ctx context.Context, start time.Time, set Settings, 
 		default:
 			run.Citations = ans.Citations
 			run.Confidence = ans.Confidence
-			run.Model = ans.Model
+			run.Model, run.Provider = ans.Model, ans.Provider
 			run.PromptTokens = ans.Usage.PromptTokens
 			run.CompletionTokens = ans.Usage.CompletionTokens
 		}
@@ -340,6 +340,7 @@ func createRun(ctx context.Context, tx *store.Tx, r *ent.AgentRun) (*ent.AgentRu
 		SetCitations(nonNil(r.Citations)).
 		SetConfidence(r.Confidence).
 		SetModel(r.Model).
+		SetProvider(r.Provider).
 		SetLatencyMs(r.LatencyMs).
 		SetPromptTokens(r.PromptTokens).
 		SetCompletionTokens(r.CompletionTokens).

@@ -1,6 +1,9 @@
-// Package audit records sensitive actions: who did what to which object.
-// Entries are written in the same transaction as the action, so an action
-// that rolls back leaves no entry and one that commits always has it.
+// Package audit records what people do: who did what to which object,
+// when, in which request. Every GraphQL mutation writes an entry (a test
+// walks the schema to keep it so). Entries are written in the same
+// transaction as the action, so an action that rolls back leaves no entry
+// and one that commits always has it. Entries name objects by ID and hold
+// settings' values, never message text, file contents or secrets.
 package audit
 
 import (
@@ -25,6 +28,7 @@ func Record(ctx context.Context, client *ent.Client, action, targetType, targetI
 		SetAction(action).
 		SetTargetType(targetType).
 		SetTargetID(targetID).
+		SetRequestID(RequestID(ctx)).
 		SetMetadata(meta).
 		Exec(ctx)
 	if err != nil {
@@ -45,6 +49,7 @@ func RecordFor(ctx context.Context, client *ent.Client, ws, actor, action, targe
 		SetAction(action).
 		SetTargetType(targetType).
 		SetTargetID(targetID).
+		SetRequestID(RequestID(ctx)).
 		SetMetadata(meta).
 		Exec(sys)
 	if err != nil {

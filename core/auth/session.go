@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
@@ -133,16 +134,35 @@ func (s *Service) openSession(pctx context.Context, u *ent.User) (*SignedIn, err
 	}
 	c := ClientFrom(pctx)
 	now := s.now()
-	sess, err := s.Store.Ent.Session.Create().
-		SetUserID(u.ID).
-		SetHash(hash).
-		SetExpiresAt(now.Add(SessionIdleTTL)).
-		SetLastSeenAt(now).
-		SetIP(truncate(c.IP, 64)).
-		SetUserAgent(truncate(c.UserAgent, 300)).
-		Save(pctx)
+	var sess *ent.Session
+	err = s.Store.InTx(pctx, func(tx *store.Tx) error {
+		var err error
+		sess, err = tx.Ent.Session.Create().
+			SetUserID(u.ID).
+			SetHash(hash).
+			SetExpiresAt(now.Add(SessionIdleTTL)).
+			SetLastSeenAt(now).
+			SetIP(truncate(c.IP, 64)).
+			SetUserAgent(truncate(c.UserAgent, 300)).
+			Save(pctx)
+		if err != nil {
+			return fmt.Errorf("auth: opening session: %w", err)
+		}
+		// A session opens every workspace of the person: each one's
+		// audit log shows it.
+		ms, err := tx.Ent.Membership.Query().Where(membership.UserID(u.ID)).All(pctx)
+		if err != nil {
+			return fmt.Errorf("auth: listing memberships: %w", err)
+		}
+		for _, m := range ms {
+			if err := audit.RecordFor(pctx, tx.Ent, string(m.WorkspaceID), "user:"+string(u.ID), "session.open", "Session", string(sess.ID), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("auth: opening session: %w", err)
+		return nil, err
 	}
 	s.log().InfoContext(pctx, "signed in", "user", u.ID, "session", sess.ID, "ip", c.IP)
 	return &SignedIn{Token: tok, User: u, Session: sess}, nil
@@ -165,11 +185,17 @@ func (s *Service) SignOut(ctx context.Context) error {
 		return apperr.Invalid("credential", "signOut ends a session; API keys are revoked with revokeAPIKey")
 	}
 	pctx := platform(ctx, "sign out")
-	err := s.Store.Ent.Session.Update().
-		Where(session.ID(pulid.ID(v.SessionID)), session.RevokedAtIsNil()).
-		SetRevokedAt(s.now()).Exec(pctx)
+	err := s.Store.InTx(pctx, func(tx *store.Tx) error {
+		err := tx.Ent.Session.Update().
+			Where(session.ID(pulid.ID(v.SessionID)), session.RevokedAtIsNil()).
+			SetRevokedAt(s.now()).Exec(pctx)
+		if err != nil {
+			return fmt.Errorf("auth: signing out: %w", err)
+		}
+		return audit.RecordFor(pctx, tx.Ent, v.WorkspaceID, v.Actor(), "session.close", "Session", v.SessionID, nil)
+	})
 	if err != nil {
-		return fmt.Errorf("auth: signing out: %w", err)
+		return err
 	}
 	s.InvalidateUser(v.UserID)
 	return nil

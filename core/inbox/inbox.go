@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -201,6 +202,11 @@ func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in Conver
 				map[string]string{"assignee": string(*in.AssigneeID)}); err != nil {
 				return err
 			}
+		} else if err := audit.Record(ctx, tx.Ent, "conversation.update", "Conversation", string(id),
+			conversationChanges(in)); err != nil {
+			return err
+		}
+		if assigned {
 			tx.Emit(event.Event{Type: event.ConversationAssigned, WorkspaceID: v.WorkspaceID,
 				ObjectID: string(id), ConversationID: string(id), ChannelID: string(out.ChannelID)})
 		}
@@ -252,8 +258,17 @@ func (s *Service) SendReply(ctx context.Context, r Reply) (*ent.Message, error) 
 	var out *ent.Message
 	err := s.Store.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		out, err = s.SendReplyTx(ctx, tx, r)
-		return err
+		if out, err = s.SendReplyTx(ctx, tx, r); err != nil {
+			return err
+		}
+		meta := map[string]string{"conversation": string(out.ConversationID)}
+		if len(r.Attachments) > 0 {
+			meta["attachments"] = strconv.Itoa(len(r.Attachments))
+		}
+		if r.CannedReply != "" {
+			meta["cannedReply"] = string(r.CannedReply)
+		}
+		return audit.Record(ctx, tx.Ent, "message.reply.send", "Message", string(out.ID), meta)
 	})
 	if err != nil {
 		return nil, err
@@ -456,4 +471,25 @@ func replyToComment(ctx context.Context, tx *store.Tx, conv *ent.Conversation, i
 		return "", apperr.Invalid("inReplyToId", "comment %s was deleted", id)
 	}
 	return *m.ExternalID, nil
+}
+
+// conversationChanges names what an update changed, for its audit entry.
+func conversationChanges(in ConversationUpdate) map[string]string {
+	m := map[string]string{}
+	if in.Status != nil {
+		m["status"] = string(*in.Status)
+	}
+	if in.AIMode != nil {
+		m["aiMode"] = string(*in.AIMode)
+	}
+	if in.ClearAIMode {
+		m["aiMode"] = "inherit"
+	}
+	if in.ClearAssignee {
+		m["assignee"] = "none"
+	}
+	if in.ClearHandoff {
+		m["handoff"] = "cleared"
+	}
+	return m
 }

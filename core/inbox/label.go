@@ -117,7 +117,11 @@ func (s *Service) LabelConversation(ctx context.Context, conversationID, labelID
 		out = conv
 		tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: v.WorkspaceID,
 			ObjectID: string(conv.ID), ConversationID: string(conv.ID), ChannelID: string(conv.ChannelID)})
-		return nil
+		action := "conversation.label"
+		if remove {
+			action = "conversation.unlabel"
+		}
+		return audit.Record(ctx, tx.Ent, action, "Conversation", string(conv.ID), map[string]string{"label": string(l.ID)})
 	})
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
@@ -63,7 +64,8 @@ func (s *Service) AddNote(ctx context.Context, conversationID pulid.ID, text str
 		}
 		tx.Emit(event.Event{Type: event.MessageAdded, WorkspaceID: v.WorkspaceID, ObjectID: string(out.ID),
 			ConversationID: string(conv.ID), ChannelID: string(conv.ChannelID)})
-		return nil
+		return audit.Record(ctx, tx.Ent, "message.note.add", "Message", string(out.ID),
+			map[string]string{"conversation": string(conv.ID)})
 	})
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
@@ -317,7 +318,8 @@ func (s *Service) SendTemplate(ctx context.Context, in TemplateSend) (*ent.Messa
 		}
 		tx.Emit(event.Event{Type: event.MessageAdded, WorkspaceID: v.WorkspaceID, ObjectID: string(out.ID),
 			ConversationID: string(cur.ID), ChannelID: string(cur.ChannelID)})
-		return nil
+		return audit.Record(ctx, tx.Ent, "message.template.send", "Message", string(out.ID),
+			map[string]string{"conversation": string(cur.ID), "template": t.Name, "language": t.Language})
 	})
 	if err != nil {
 		return nil, err

@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/vector"
@@ -147,6 +149,10 @@ func (s *Service) Add(ctx context.Context, in DocumentInput) (*ent.KnowledgeDocu
 		if err != nil {
 			return fmt.Errorf("knowledge: storing document: %w", err)
 		}
+		if err := audit.Record(ctx, tx.Ent, "knowledge.document.create", "KnowledgeDocument", string(out.ID),
+			map[string]string{"format": string(format)}); err != nil {
+			return err
+		}
 		return tx.InsertJob(ctx, jobargs.KBIndex{WorkspaceID: v.WorkspaceID, DocumentID: string(out.ID), Version: out.Version}, nil)
 	})
 	return out, err
@@ -260,6 +266,10 @@ func (s *Service) Update(ctx context.Context, id pulid.ID, in DocumentUpdate) (*
 		if out, err = u.Save(ctx); err != nil {
 			return fmt.Errorf("knowledge: updating document: %w", err)
 		}
+		if err := audit.Record(ctx, tx.Ent, "knowledge.document.update", "KnowledgeDocument", string(id),
+			map[string]string{"version": strconv.Itoa(out.Version)}); err != nil {
+			return err
+		}
 		return tx.InsertJob(ctx, jobargs.KBIndex{WorkspaceID: v.WorkspaceID, DocumentID: string(id), Version: out.Version}, nil)
 	})
 	return out, err
@@ -286,6 +296,9 @@ func (s *Service) Delete(ctx context.Context, id pulid.ID) error {
 		}
 		if err := tx.Ent.KnowledgeDocument.DeleteOneID(id).Exec(ctx); err != nil {
 			return fmt.Errorf("knowledge: deleting document: %w", err)
+		}
+		if err := audit.Record(ctx, tx.Ent, "knowledge.document.delete", "KnowledgeDocument", string(id), nil); err != nil {
+			return err
 		}
 		return tx.InsertJob(ctx, jobargs.KBIndex{WorkspaceID: v.WorkspaceID, DocumentID: string(id), Version: doc.Version,
 			DeletedModel: doc.EmbeddingModel, DeletedDimension: doc.EmbeddingDimension}, nil)
@@ -347,14 +360,20 @@ func (s *Service) Index(ctx context.Context, job IndexJob, final bool) error {
 	for i, c := range chunks {
 		texts[i] = c.EmbeddingText(doc.Title)
 	}
-	vecs, err := s.embed(ctx, texts)
+	// One provider for the whole document: the workspace's choice
+	// (core/ai.Chooser), so its vectors and their space agree.
+	p, err := ai.Resolve(ctx, s.Provider)
+	if err != nil {
+		return err
+	}
+	vecs, err := s.embed(ctx, p, texts)
 	if err != nil {
 		if ai.Retryable(err) && !final {
 			return err
 		}
 		return s.markFailed(ctx, doc, "embedding failed: "+err.Error())
 	}
-	space := vector.Space{Model: s.Provider.Embedder().Model(), Dimension: len(vecs[0])}
+	space := vector.Space{Model: p.Embedder().Model(), Dimension: len(vecs[0])}
 	ids := make([]pulid.ID, len(chunks))
 	records := make([]vector.Record, 0, len(chunks))
 	for i := range chunks {
@@ -456,10 +475,10 @@ func (s *Service) markFailed(ctx context.Context, doc *ent.KnowledgeDocument, re
 	return nil
 }
 
-func (s *Service) embed(ctx context.Context, texts []string) ([][]float32, error) {
+func (s *Service) embed(ctx context.Context, p ai.Provider, texts []string) ([][]float32, error) {
 	out := make([][]float32, 0, len(texts))
 	for start := 0; start < len(texts); start += embedBatch {
-		vecs, err := s.Provider.Embedder().Embed(ctx, texts[start:min(start+embedBatch, len(texts))])
+		vecs, err := p.Embedder().Embed(ctx, texts[start:min(start+embedBatch, len(texts))])
 		if err != nil {
 			return nil, err
 		}
@@ -490,11 +509,21 @@ type Passage struct {
 // to question, best first. Vectors whose chunk no longer exists (a
 // re-index or delete in flight) are skipped.
 func (s *Service) Retrieve(ctx context.Context, question string) ([]Passage, ai.Usage, error) {
+	p, err := ai.Resolve(ctx, s.Provider)
+	if err != nil {
+		return nil, ai.Usage{}, err
+	}
+	return s.retrieve(ctx, p, question)
+}
+
+// retrieve searches the space of p's embedding model: a workspace's
+// documents are indexed with the provider it uses (see docs/privacy.md).
+func (s *Service) retrieve(ctx context.Context, p ai.Provider, question string) ([]Passage, ai.Usage, error) {
 	v, err := tenant.Require(ctx, tenant.RoleAnalyst)
 	if err != nil {
 		return nil, ai.Usage{}, err
 	}
-	qv, err := s.Provider.Embedder().Embed(ctx, []string{question})
+	qv, err := p.Embedder().Embed(ctx, []string{question})
 	if err != nil {
 		return nil, ai.Usage{}, err
 	}
@@ -505,7 +534,7 @@ func (s *Service) Retrieve(ctx context.Context, question string) ([]Passage, ai.
 	if k <= 0 {
 		k = DefaultTopK
 	}
-	space := vector.Space{Model: s.Provider.Embedder().Model(), Dimension: len(qv[0])}
+	space := vector.Space{Model: p.Embedder().Model(), Dimension: len(qv[0])}
 	hits, err := s.Vectors.Search(ctx, space, v.WorkspaceID, qv[0], k, vector.Filter{})
 	if err != nil {
 		return nil, ai.Usage{}, fmt.Errorf("knowledge: searching vectors: %w", err)
@@ -561,7 +590,10 @@ type Answer struct {
 	// its own.
 	Unsupported []string
 	Model       string
-	Usage       ai.Usage
+	// Provider answered: "builtin" (offline) or the external provider's
+	// name, as the workspace's aiProcessing allowed.
+	Provider string
+	Usage    ai.Usage
 }
 
 // CheckQuestion validates a question.
@@ -581,12 +613,16 @@ func CheckQuestion(q string) (string, error) {
 // base gives a refusal, not an error. Provider failures are returned as
 // they are (ai.Retryable tells the agent's job whether to retry).
 func (s *Service) Answer(ctx context.Context, question, instructions string) (*Answer, error) {
-	passages, _, err := s.Retrieve(ctx, question)
+	p, err := ai.Resolve(ctx, s.Provider)
+	if err != nil {
+		return nil, err
+	}
+	passages, _, err := s.retrieve(ctx, p, question)
 	if err != nil {
 		return nil, err
 	}
 	if len(passages) == 0 {
-		return &Answer{Refused: true, Model: s.Provider.Name(), Citations: []schematype.Citation{}}, nil
+		return &Answer{Refused: true, Model: p.Name(), Provider: p.Name(), Citations: []schematype.Citation{}}, nil
 	}
 	req := ai.AnswerRequest{Question: question, Instructions: instructions, Passages: make([]ai.Passage, len(passages))}
 	byID := make(map[string]Passage, len(passages))
@@ -594,14 +630,14 @@ func (s *Service) Answer(ctx context.Context, question, instructions string) (*A
 		req.Passages[i] = p.Passage
 		byID[p.ID] = p
 	}
-	ans, err := s.Provider.Answer(ctx, req)
+	ans, err := p.Answer(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	out := &Answer{Text: ans.Text, Confidence: ans.Confidence, Refused: ans.Refused, Unsupported: ans.Unsupported,
-		Model: ans.Model, Usage: ans.Usage, Citations: make([]schematype.Citation, 0, len(ans.Citations))}
+		Model: ans.Model, Provider: p.Name(), Usage: ans.Usage, Citations: make([]schematype.Citation, 0, len(ans.Citations))}
 	if out.Model == "" {
-		out.Model = s.Provider.Name()
+		out.Model = p.Name()
 	}
 	for _, id := range ans.Citations {
 		p, ok := byID[id]

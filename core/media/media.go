@@ -38,6 +38,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
 	entmedia "github.com/neksio/neksio/ent/media"
@@ -221,14 +222,40 @@ func (s *Service) Store(ctx context.Context, up Upload) (*ent.Media, error) {
 	if src == "" {
 		src = "upload"
 	}
-	m, err := s.Ent(ctx).Media.Create().SetID(id).SetKind(kind).SetMimeType(mimeType).SetSize(size).
-		SetSha256(hex.EncodeToString(h.Sum(nil))).SetFilename(filepath.Base(up.Filename)).
-		SetStorageKey(key).SetSource(src).SetCreatedBy(v.Actor()).Save(ctx)
+	m, err := s.record(ctx, v, up, id, kind, mimeType, size, hex.EncodeToString(h.Sum(nil)), key, src)
 	if err != nil {
 		_ = s.Bucket.Delete(context.WithoutCancel(ctx), key)
 		return nil, fmt.Errorf("media: recording upload: %w", err)
 	}
 	return m, nil
+}
+
+// record creates the media row; a person's upload is audited in the same
+// transaction (the file's name stays out of the entry).
+func (s *Service) record(ctx context.Context, v *tenant.Viewer, up Upload, id pulid.ID, kind entmedia.Kind, mimeType string, size int64,
+	sum, key, src string) (*ent.Media, error) {
+	create := func(c *ent.Client) (*ent.Media, error) {
+		return c.Media.Create().SetID(id).SetKind(kind).SetMimeType(mimeType).SetSize(size).
+			SetSha256(sum).SetFilename(filepath.Base(up.Filename)).
+			SetStorageKey(key).SetSource(src).SetCreatedBy(v.Actor()).Save(ctx)
+	}
+	if src != "upload" || v.Kind != tenant.KindMember {
+		return create(s.Ent(ctx))
+	}
+	tx, err := s.Ent(ctx).Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := create(tx.Client())
+	if err == nil {
+		err = audit.Record(ctx, tx.Client(), "media.upload", "Media", string(id),
+			map[string]string{"kind": string(kind), "mimeType": mimeType, "size": strconv.FormatInt(size, 10)})
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return m, tx.Commit()
 }
 
 // sign is the signature of a media id and expiry.

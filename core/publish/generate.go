@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
@@ -120,15 +122,21 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*Generated, e
 	if len(passages) > passagesUsed {
 		passages = passages[:passagesUsed]
 	}
-	out := &Generated{Model: s.Provider.Name()}
+	// The workspace's choice (core/ai.Chooser): the built-in writer unless
+	// it allowed an external model.
+	prov, err := ai.Resolve(ctx, s.Provider)
+	if err != nil {
+		return nil, apperr.Unavailable(err, "the AI provider could not be chosen")
+	}
+	out := &Generated{Model: prov.Name()}
 	used := map[string]bool{}
 	for _, t := range targets {
 		var v Variant
 		var cited []string
-		if s.Provider.Name() == "builtin" {
+		if prov.Name() == "builtin" {
 			v, cited = builtinVariant(in.Brief, passages, t.rule)
 		} else {
-			v, cited, err = s.chatVariant(ctx, in, passages, t.ch.Platform, t.rule)
+			v, cited, err = s.chatVariant(ctx, prov, in, passages, t.ch.Platform, t.rule)
 			if err != nil {
 				return nil, err
 			}
@@ -163,6 +171,15 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*Generated, e
 			return nil, err
 		}
 		out.Post = p
+	}
+	// What was asked of which provider (the brief is not recorded).
+	postID := ""
+	if draft != nil {
+		postID = string(draft.ID)
+	}
+	if err := audit.Record(ctx, s.Store.Ent, "post.generate", "post", postID, map[string]string{
+		"channels": strconv.Itoa(len(in.ChannelIDs)), "provider": prov.Name()}); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -288,7 +305,7 @@ func cut(s string, n int) string {
 }
 
 // chatVariant asks a chat model for one variant, grounded in passages.
-func (s *Service) chatVariant(ctx context.Context, in GenerateInput, passages []knowledge.Passage, platform string, rule sdk.PublishRule) (Variant, []string, error) {
+func (s *Service) chatVariant(ctx context.Context, prov ai.Provider, in GenerateInput, passages []knowledge.Passage, platform string, rule sdk.PublishRule) (Variant, []string, error) {
 	var src strings.Builder
 	for _, p := range passages {
 		fmt.Fprintf(&src, "[%s] %s\n%s\n\n", p.ID, p.Title, p.Text)
@@ -310,7 +327,7 @@ func (s *Service) chatVariant(ctx context.Context, in GenerateInput, passages []
 		sys += " Write in this language: " + in.Language + "."
 	}
 	temp := 0.7
-	resp, err := s.Provider.Chat(ctx, ai.ChatRequest{JSON: true, Temperature: &temp, MaxTokens: 800, Messages: []ai.Message{
+	resp, err := prov.Chat(ctx, ai.ChatRequest{JSON: true, Temperature: &temp, MaxTokens: 800, Messages: []ai.Message{
 		{Role: ai.RoleSystem, Content: sys},
 		{Role: ai.RoleUser, Content: "Brief: " + in.Brief + "\n\nSources:\n" + src.String()},
 	}})

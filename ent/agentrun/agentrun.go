@@ -41,6 +41,8 @@ const (
 	FieldConfidence = "confidence"
 	// FieldModel holds the string denoting the model field in the database.
 	FieldModel = "model"
+	// FieldProvider holds the string denoting the provider field in the database.
+	FieldProvider = "provider"
 	// FieldLatencyMs holds the string denoting the latency_ms field in the database.
 	FieldLatencyMs = "latency_ms"
 	// FieldPromptTokens holds the string denoting the prompt_tokens field in the database.
@@ -105,6 +107,7 @@ var Columns = []string{
 	FieldCitations,
 	FieldConfidence,
 	FieldModel,
+	FieldProvider,
 	FieldLatencyMs,
 	FieldPromptTokens,
 	FieldCompletionTokens,
@@ -144,6 +147,8 @@ var (
 	DefaultConfidence float64
 	// DefaultModel holds the default value on creation for the "model" field.
 	DefaultModel string
+	// DefaultProvider holds the default value on creation for the "provider" field.
+	DefaultProvider string
 	// DefaultLatencyMs holds the default value on creation for the "latency_ms" field.
 	DefaultLatencyMs int
 	// DefaultPromptTokens holds the default value on creation for the "prompt_tokens" field.
@@ -235,6 +240,11 @@ func ByConfidence(opts ...sql.OrderTermOption) OrderOption {
 // ByModel orders the results by the model field.
 func ByModel(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldModel, opts...).ToFunc()
+}
+
+// ByProvider orders the results by the provider field.
+func ByProvider(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldProvider, opts...).ToFunc()
 }
 
 // ByLatencyMs orders the results by the latency_ms field.

@@ -56,6 +56,7 @@ var (
 		{Name: "citations", Type: field.TypeJSON, Nullable: true},
 		{Name: "confidence", Type: field.TypeFloat64, Default: 0},
 		{Name: "model", Type: field.TypeString, Default: ""},
+		{Name: "provider", Type: field.TypeString, Default: ""},
 		{Name: "latency_ms", Type: field.TypeInt, Default: 0},
 		{Name: "prompt_tokens", Type: field.TypeInt, Default: 0},
 		{Name: "completion_tokens", Type: field.TypeInt, Default: 0},
@@ -73,25 +74,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "agent_runs_workspaces_workspace",
-				Columns:    []*schema.Column{AgentRunsColumns[13]},
+				Columns:    []*schema.Column{AgentRunsColumns[14]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "agent_runs_conversations_conversation",
-				Columns:    []*schema.Column{AgentRunsColumns[14]},
+				Columns:    []*schema.Column{AgentRunsColumns[15]},
 				RefColumns: []*schema.Column{ConversationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "agent_runs_messages_reply",
-				Columns:    []*schema.Column{AgentRunsColumns[15]},
+				Columns:    []*schema.Column{AgentRunsColumns[16]},
 				RefColumns: []*schema.Column{MessagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "agent_runs_messages_agent_run",
-				Columns:    []*schema.Column{AgentRunsColumns[16]},
+				Columns:    []*schema.Column{AgentRunsColumns[17]},
 				RefColumns: []*schema.Column{MessagesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -100,17 +101,17 @@ var (
 			{
 				Name:    "agentrun_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{AgentRunsColumns[13]},
+				Columns: []*schema.Column{AgentRunsColumns[14]},
 			},
 			{
 				Name:    "agentrun_conversation_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{AgentRunsColumns[14], AgentRunsColumns[1]},
+				Columns: []*schema.Column{AgentRunsColumns[15], AgentRunsColumns[1]},
 			},
 			{
 				Name:    "agentrun_workspace_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{AgentRunsColumns[13], AgentRunsColumns[1]},
+				Columns: []*schema.Column{AgentRunsColumns[14], AgentRunsColumns[1]},
 			},
 		},
 	}
@@ -164,6 +165,7 @@ var (
 		{Name: "action", Type: field.TypeString},
 		{Name: "target_type", Type: field.TypeString},
 		{Name: "target_id", Type: field.TypeString},
+		{Name: "request_id", Type: field.TypeString, Default: ""},
 		{Name: "metadata", Type: field.TypeJSON, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "workspace_id", Type: field.TypeString},
@@ -176,7 +178,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "audit_logs_workspaces_workspace",
-				Columns:    []*schema.Column{AuditLogsColumns[7]},
+				Columns:    []*schema.Column{AuditLogsColumns[8]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -185,12 +187,12 @@ var (
 			{
 				Name:    "auditlog_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{AuditLogsColumns[7]},
+				Columns: []*schema.Column{AuditLogsColumns[8]},
 			},
 			{
 				Name:    "auditlog_workspace_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{AuditLogsColumns[7], AuditLogsColumns[6]},
+				Columns: []*schema.Column{AuditLogsColumns[8], AuditLogsColumns[7]},
 			},
 		},
 	}
@@ -1074,6 +1076,9 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "message_retention_days", Type: field.TypeInt, Nullable: true},
+		{Name: "audit_retention_days", Type: field.TypeInt, Default: 365},
+		{Name: "ai_processing", Type: field.TypeEnum, Enums: []string{"BUILTIN_ONLY", "EXTERNAL_ALLOWED"}, Default: "BUILTIN_ONLY"},
 	}
 	// WorkspacesTable holds the schema information for the "workspaces" table.
 	WorkspacesTable = &schema.Table{

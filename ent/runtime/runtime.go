@@ -124,16 +124,20 @@ func init() {
 	agentrunDescModel := agentrunFields[7].Descriptor()
 	// agentrun.DefaultModel holds the default value on creation for the model field.
 	agentrun.DefaultModel = agentrunDescModel.Default.(string)
+	// agentrunDescProvider is the schema descriptor for provider field.
+	agentrunDescProvider := agentrunFields[8].Descriptor()
+	// agentrun.DefaultProvider holds the default value on creation for the provider field.
+	agentrun.DefaultProvider = agentrunDescProvider.Default.(string)
 	// agentrunDescLatencyMs is the schema descriptor for latency_ms field.
-	agentrunDescLatencyMs := agentrunFields[8].Descriptor()
+	agentrunDescLatencyMs := agentrunFields[9].Descriptor()
 	// agentrun.DefaultLatencyMs holds the default value on creation for the latency_ms field.
 	agentrun.DefaultLatencyMs = agentrunDescLatencyMs.Default.(int)
 	// agentrunDescPromptTokens is the schema descriptor for prompt_tokens field.
-	agentrunDescPromptTokens := agentrunFields[9].Descriptor()
+	agentrunDescPromptTokens := agentrunFields[10].Descriptor()
 	// agentrun.DefaultPromptTokens holds the default value on creation for the prompt_tokens field.
 	agentrun.DefaultPromptTokens = agentrunDescPromptTokens.Default.(int)
 	// agentrunDescCompletionTokens is the schema descriptor for completion_tokens field.
-	agentrunDescCompletionTokens := agentrunFields[10].Descriptor()
+	agentrunDescCompletionTokens := agentrunFields[11].Descriptor()
 	// agentrun.DefaultCompletionTokens holds the default value on creation for the completion_tokens field.
 	agentrun.DefaultCompletionTokens = agentrunDescCompletionTokens.Default.(int)
 	// agentrunDescID is the schema descriptor for id field.
@@ -212,8 +216,12 @@ func init() {
 	_ = auditlogMixinFields0
 	auditlogFields := schema.AuditLog{}.Fields()
 	_ = auditlogFields
+	// auditlogDescRequestID is the schema descriptor for request_id field.
+	auditlogDescRequestID := auditlogFields[4].Descriptor()
+	// auditlog.DefaultRequestID holds the default value on creation for the request_id field.
+	auditlog.DefaultRequestID = auditlogDescRequestID.Default.(string)
 	// auditlogDescCreatedAt is the schema descriptor for created_at field.
-	auditlogDescCreatedAt := auditlogFields[5].Descriptor()
+	auditlogDescCreatedAt := auditlogFields[6].Descriptor()
 	// auditlog.DefaultCreatedAt holds the default value on creation for the created_at field.
 	auditlog.DefaultCreatedAt = auditlogDescCreatedAt.Default.(func() time.Time)
 	// auditlogDescID is the schema descriptor for id field.
@@ -1105,6 +1113,16 @@ func init() {
 			return nil
 		}
 	}()
+	// workspaceDescMessageRetentionDays is the schema descriptor for message_retention_days field.
+	workspaceDescMessageRetentionDays := workspaceFields[1].Descriptor()
+	// workspace.MessageRetentionDaysValidator is a validator for the "message_retention_days" field. It is called by the builders before save.
+	workspace.MessageRetentionDaysValidator = workspaceDescMessageRetentionDays.Validators[0].(func(int) error)
+	// workspaceDescAuditRetentionDays is the schema descriptor for audit_retention_days field.
+	workspaceDescAuditRetentionDays := workspaceFields[2].Descriptor()
+	// workspace.DefaultAuditRetentionDays holds the default value on creation for the audit_retention_days field.
+	workspace.DefaultAuditRetentionDays = workspaceDescAuditRetentionDays.Default.(int)
+	// workspace.AuditRetentionDaysValidator is a validator for the "audit_retention_days" field. It is called by the builders before save.
+	workspace.AuditRetentionDaysValidator = workspaceDescAuditRetentionDays.Validators[0].(func(int) error)
 	// workspaceDescID is the schema descriptor for id field.
 	workspaceDescID := workspaceMixinFields0[0].Descriptor()
 	// workspace.DefaultID holds the default value on creation for the id field.

@@ -37,6 +37,8 @@ func (AgentRun) Fields() []ent.Field {
 			Annotations(entgql.Type("[Citation!]")),
 		field.Float("confidence").Default(0),
 		field.String("model").Default(""),
+		field.String("provider").Default("").
+			Comment("Which provider answered: builtin (offline) or the external one the workspace allowed; empty for template replies."),
 		field.Int("latency_ms").Default(0),
 		field.Int("prompt_tokens").Default(0),
 		field.Int("completion_tokens").Default(0),

@@ -28,6 +28,9 @@ func (AuditLog) Fields() []ent.Field {
 		field.String("action").Immutable(),
 		field.String("target_type").Immutable(),
 		field.String("target_id").Immutable(),
+		// request_id ties the entry to the request (X-Request-ID) or job run
+		// that wrote it.
+		field.String("request_id").Default("").Immutable(),
 		field.JSON("metadata", map[string]string{}).Optional().Immutable().
 			Annotations(entgql.Type("Map")),
 		field.Time("created_at").Default(time.Now).Immutable().
@@ -44,7 +47,6 @@ func (AuditLog) Indexes() []ent.Index {
 func (AuditLog) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.RelayConnection(),
-		entgql.Skip(entgql.SkipWhereInput),
 		entgql.QueryField("auditLogs").Description("Who did what, newest first by default (admins only)."),
 	}
 }
