@@ -136,6 +136,9 @@ func (r *Resolver) PostTarget() generated.PostTargetResolver { return &postTarge
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// Workspace returns generated.WorkspaceResolver implementation.
+func (r *Resolver) Workspace() generated.WorkspaceResolver { return &workspaceResolver{r} }
+
 type (
 	auditLogResolver     struct{ *Resolver }
 	conversationResolver struct{ *Resolver }
@@ -144,4 +147,5 @@ type (
 	postResolver         struct{ *Resolver }
 	postTargetResolver   struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
+	workspaceResolver    struct{ *Resolver }
 )

@@ -26,6 +26,12 @@ func (Workspace) Mixin() []ent.Mixin {
 func (Workspace) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(200),
+		// Set by deleteWorkspace: the workspace is purged once purge_after
+		// has passed, unless restoreWorkspace clears both first.
+		field.Time("deletion_requested_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("purge_after").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

@@ -22,6 +22,10 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// FieldName holds the string denoting the name field in the database.
 	FieldName = "name"
+	// FieldDeletionRequestedAt holds the string denoting the deletion_requested_at field in the database.
+	FieldDeletionRequestedAt = "deletion_requested_at"
+	// FieldPurgeAfter holds the string denoting the purge_after field in the database.
+	FieldPurgeAfter = "purge_after"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
 	EdgeMemberships = "memberships"
 	// Table holds the table name of the workspace in the database.
@@ -41,6 +45,8 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldUpdatedAt,
 	FieldName,
+	FieldDeletionRequestedAt,
+	FieldPurgeAfter,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -94,6 +100,16 @@ func ByUpdatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByName orders the results by the name field.
 func ByName(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldName, opts...).ToFunc()
+}
+
+// ByDeletionRequestedAt orders the results by the deletion_requested_at field.
+func ByDeletionRequestedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeletionRequestedAt, opts...).ToFunc()
+}
+
+// ByPurgeAfter orders the results by the purge_after field.
+func ByPurgeAfter(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPurgeAfter, opts...).ToFunc()
 }
 
 // ByMembershipsCount orders the results by memberships count.
