@@ -21,7 +21,9 @@ type ExportBuildWorker struct {
 }
 
 // Timeout implements river.Worker.
-func (w *ExportBuildWorker) Timeout(*river.Job[jobargs.ExportBuild]) time.Duration { return PrivacyTimeout }
+func (w *ExportBuildWorker) Timeout(*river.Job[jobargs.ExportBuild]) time.Duration {
+	return PrivacyTimeout
+}
 
 // Work builds the archive.
 func (w *ExportBuildWorker) Work(ctx context.Context, job *river.Job[jobargs.ExportBuild]) error {

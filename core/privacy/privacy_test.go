@@ -108,11 +108,13 @@ func setup(t *testing.T, d storetest.Dialect) *bundle {
 // person is what a scan must not find once the contact is erased.
 type person struct {
 	ws, contact, conv, msg, media string
-	name, phone, externalID, text  string
-	fileBody                       string
+	name, phone, externalID, text string
+	fileBody                      string
 }
 
-func (p person) needles() []string { return []string{p.name, p.phone, p.externalID, p.text, p.fileBody} }
+func (p person) needles() []string {
+	return []string{p.name, p.phone, p.externalID, p.text, p.fileBody}
+}
 
 // secrets seeded into the workspace that no export may contain.
 type seeded struct {
