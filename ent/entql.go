@@ -655,11 +655,14 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Workspace",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			workspace.FieldCreatedAt:           {Type: field.TypeTime, Column: workspace.FieldCreatedAt},
-			workspace.FieldUpdatedAt:           {Type: field.TypeTime, Column: workspace.FieldUpdatedAt},
-			workspace.FieldName:                {Type: field.TypeString, Column: workspace.FieldName},
-			workspace.FieldDeletionRequestedAt: {Type: field.TypeTime, Column: workspace.FieldDeletionRequestedAt},
-			workspace.FieldPurgeAfter:          {Type: field.TypeTime, Column: workspace.FieldPurgeAfter},
+			workspace.FieldCreatedAt:            {Type: field.TypeTime, Column: workspace.FieldCreatedAt},
+			workspace.FieldUpdatedAt:            {Type: field.TypeTime, Column: workspace.FieldUpdatedAt},
+			workspace.FieldName:                 {Type: field.TypeString, Column: workspace.FieldName},
+			workspace.FieldMessageRetentionDays: {Type: field.TypeInt, Column: workspace.FieldMessageRetentionDays},
+			workspace.FieldAuditRetentionDays:   {Type: field.TypeInt, Column: workspace.FieldAuditRetentionDays},
+			workspace.FieldAiProcessing:         {Type: field.TypeEnum, Column: workspace.FieldAiProcessing},
+			workspace.FieldDeletionRequestedAt:  {Type: field.TypeTime, Column: workspace.FieldDeletionRequestedAt},
+			workspace.FieldPurgeAfter:           {Type: field.TypeTime, Column: workspace.FieldPurgeAfter},
 		},
 	}
 	graph.MustAddE(
@@ -4405,6 +4408,21 @@ func (f *WorkspaceFilter) WhereUpdatedAt(p entql.TimeP) {
 // WhereName applies the entql string predicate on the name field.
 func (f *WorkspaceFilter) WhereName(p entql.StringP) {
 	f.Where(p.Field(workspace.FieldName))
+}
+
+// WhereMessageRetentionDays applies the entql int predicate on the message_retention_days field.
+func (f *WorkspaceFilter) WhereMessageRetentionDays(p entql.IntP) {
+	f.Where(p.Field(workspace.FieldMessageRetentionDays))
+}
+
+// WhereAuditRetentionDays applies the entql int predicate on the audit_retention_days field.
+func (f *WorkspaceFilter) WhereAuditRetentionDays(p entql.IntP) {
+	f.Where(p.Field(workspace.FieldAuditRetentionDays))
+}
+
+// WhereAiProcessing applies the entql string predicate on the ai_processing field.
+func (f *WorkspaceFilter) WhereAiProcessing(p entql.StringP) {
+	f.Where(p.Field(workspace.FieldAiProcessing))
 }
 
 // WhereDeletionRequestedAt applies the entql time.Time predicate on the deletion_requested_at field.

@@ -27654,21 +27654,26 @@ func (m *UserMutation) ResetEdge(name string) error {
 // WorkspaceMutation represents an operation that mutates the Workspace nodes in the graph.
 type WorkspaceMutation struct {
 	config
-	op                    Op
-	typ                   string
-	id                    *pulid.ID
-	created_at            *time.Time
-	updated_at            *time.Time
-	name                  *string
-	deletion_requested_at *time.Time
-	purge_after           *time.Time
-	clearedFields         map[string]struct{}
-	memberships           map[pulid.ID]struct{}
-	removedmemberships    map[pulid.ID]struct{}
-	clearedmemberships    bool
-	done                  bool
-	oldValue              func(context.Context) (*Workspace, error)
-	predicates            []predicate.Workspace
+	op                        Op
+	typ                       string
+	id                        *pulid.ID
+	created_at                *time.Time
+	updated_at                *time.Time
+	name                      *string
+	message_retention_days    *int
+	addmessage_retention_days *int
+	audit_retention_days      *int
+	addaudit_retention_days   *int
+	ai_processing             *workspace.AiProcessing
+	deletion_requested_at     *time.Time
+	purge_after               *time.Time
+	clearedFields             map[string]struct{}
+	memberships               map[pulid.ID]struct{}
+	removedmemberships        map[pulid.ID]struct{}
+	clearedmemberships        bool
+	done                      bool
+	oldValue                  func(context.Context) (*Workspace, error)
+	predicates                []predicate.Workspace
 }
 
 var _ ent.Mutation = (*WorkspaceMutation)(nil)
@@ -27883,6 +27888,168 @@ func (m *WorkspaceMutation) ResetName() {
 	m.name = nil
 }
 
+// SetMessageRetentionDays sets the "message_retention_days" field.
+func (m *WorkspaceMutation) SetMessageRetentionDays(i int) {
+	m.message_retention_days = &i
+	m.addmessage_retention_days = nil
+}
+
+// MessageRetentionDays returns the value of the "message_retention_days" field in the mutation.
+func (m *WorkspaceMutation) MessageRetentionDays() (r int, exists bool) {
+	v := m.message_retention_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessageRetentionDays returns the old "message_retention_days" field's value of the Workspace entity.
+// If the Workspace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkspaceMutation) OldMessageRetentionDays(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessageRetentionDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessageRetentionDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessageRetentionDays: %w", err)
+	}
+	return oldValue.MessageRetentionDays, nil
+}
+
+// AddMessageRetentionDays adds i to the "message_retention_days" field.
+func (m *WorkspaceMutation) AddMessageRetentionDays(i int) {
+	if m.addmessage_retention_days != nil {
+		*m.addmessage_retention_days += i
+	} else {
+		m.addmessage_retention_days = &i
+	}
+}
+
+// AddedMessageRetentionDays returns the value that was added to the "message_retention_days" field in this mutation.
+func (m *WorkspaceMutation) AddedMessageRetentionDays() (r int, exists bool) {
+	v := m.addmessage_retention_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMessageRetentionDays clears the value of the "message_retention_days" field.
+func (m *WorkspaceMutation) ClearMessageRetentionDays() {
+	m.message_retention_days = nil
+	m.addmessage_retention_days = nil
+	m.clearedFields[workspace.FieldMessageRetentionDays] = struct{}{}
+}
+
+// MessageRetentionDaysCleared returns if the "message_retention_days" field was cleared in this mutation.
+func (m *WorkspaceMutation) MessageRetentionDaysCleared() bool {
+	_, ok := m.clearedFields[workspace.FieldMessageRetentionDays]
+	return ok
+}
+
+// ResetMessageRetentionDays resets all changes to the "message_retention_days" field.
+func (m *WorkspaceMutation) ResetMessageRetentionDays() {
+	m.message_retention_days = nil
+	m.addmessage_retention_days = nil
+	delete(m.clearedFields, workspace.FieldMessageRetentionDays)
+}
+
+// SetAuditRetentionDays sets the "audit_retention_days" field.
+func (m *WorkspaceMutation) SetAuditRetentionDays(i int) {
+	m.audit_retention_days = &i
+	m.addaudit_retention_days = nil
+}
+
+// AuditRetentionDays returns the value of the "audit_retention_days" field in the mutation.
+func (m *WorkspaceMutation) AuditRetentionDays() (r int, exists bool) {
+	v := m.audit_retention_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuditRetentionDays returns the old "audit_retention_days" field's value of the Workspace entity.
+// If the Workspace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkspaceMutation) OldAuditRetentionDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuditRetentionDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuditRetentionDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuditRetentionDays: %w", err)
+	}
+	return oldValue.AuditRetentionDays, nil
+}
+
+// AddAuditRetentionDays adds i to the "audit_retention_days" field.
+func (m *WorkspaceMutation) AddAuditRetentionDays(i int) {
+	if m.addaudit_retention_days != nil {
+		*m.addaudit_retention_days += i
+	} else {
+		m.addaudit_retention_days = &i
+	}
+}
+
+// AddedAuditRetentionDays returns the value that was added to the "audit_retention_days" field in this mutation.
+func (m *WorkspaceMutation) AddedAuditRetentionDays() (r int, exists bool) {
+	v := m.addaudit_retention_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAuditRetentionDays resets all changes to the "audit_retention_days" field.
+func (m *WorkspaceMutation) ResetAuditRetentionDays() {
+	m.audit_retention_days = nil
+	m.addaudit_retention_days = nil
+}
+
+// SetAiProcessing sets the "ai_processing" field.
+func (m *WorkspaceMutation) SetAiProcessing(wp workspace.AiProcessing) {
+	m.ai_processing = &wp
+}
+
+// AiProcessing returns the value of the "ai_processing" field in the mutation.
+func (m *WorkspaceMutation) AiProcessing() (r workspace.AiProcessing, exists bool) {
+	v := m.ai_processing
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAiProcessing returns the old "ai_processing" field's value of the Workspace entity.
+// If the Workspace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkspaceMutation) OldAiProcessing(ctx context.Context) (v workspace.AiProcessing, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAiProcessing is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAiProcessing requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAiProcessing: %w", err)
+	}
+	return oldValue.AiProcessing, nil
+}
+
+// ResetAiProcessing resets all changes to the "ai_processing" field.
+func (m *WorkspaceMutation) ResetAiProcessing() {
+	m.ai_processing = nil
+}
+
 // SetDeletionRequestedAt sets the "deletion_requested_at" field.
 func (m *WorkspaceMutation) SetDeletionRequestedAt(t time.Time) {
 	m.deletion_requested_at = &t
@@ -28069,7 +28236,7 @@ func (m *WorkspaceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WorkspaceMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, workspace.FieldCreatedAt)
 	}
@@ -28078,6 +28245,15 @@ func (m *WorkspaceMutation) Fields() []string {
 	}
 	if m.name != nil {
 		fields = append(fields, workspace.FieldName)
+	}
+	if m.message_retention_days != nil {
+		fields = append(fields, workspace.FieldMessageRetentionDays)
+	}
+	if m.audit_retention_days != nil {
+		fields = append(fields, workspace.FieldAuditRetentionDays)
+	}
+	if m.ai_processing != nil {
+		fields = append(fields, workspace.FieldAiProcessing)
 	}
 	if m.deletion_requested_at != nil {
 		fields = append(fields, workspace.FieldDeletionRequestedAt)
@@ -28099,6 +28275,12 @@ func (m *WorkspaceMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case workspace.FieldName:
 		return m.Name()
+	case workspace.FieldMessageRetentionDays:
+		return m.MessageRetentionDays()
+	case workspace.FieldAuditRetentionDays:
+		return m.AuditRetentionDays()
+	case workspace.FieldAiProcessing:
+		return m.AiProcessing()
 	case workspace.FieldDeletionRequestedAt:
 		return m.DeletionRequestedAt()
 	case workspace.FieldPurgeAfter:
@@ -28118,6 +28300,12 @@ func (m *WorkspaceMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldUpdatedAt(ctx)
 	case workspace.FieldName:
 		return m.OldName(ctx)
+	case workspace.FieldMessageRetentionDays:
+		return m.OldMessageRetentionDays(ctx)
+	case workspace.FieldAuditRetentionDays:
+		return m.OldAuditRetentionDays(ctx)
+	case workspace.FieldAiProcessing:
+		return m.OldAiProcessing(ctx)
 	case workspace.FieldDeletionRequestedAt:
 		return m.OldDeletionRequestedAt(ctx)
 	case workspace.FieldPurgeAfter:
@@ -28152,6 +28340,27 @@ func (m *WorkspaceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetName(v)
 		return nil
+	case workspace.FieldMessageRetentionDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessageRetentionDays(v)
+		return nil
+	case workspace.FieldAuditRetentionDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuditRetentionDays(v)
+		return nil
+	case workspace.FieldAiProcessing:
+		v, ok := value.(workspace.AiProcessing)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAiProcessing(v)
+		return nil
 	case workspace.FieldDeletionRequestedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -28173,13 +28382,26 @@ func (m *WorkspaceMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *WorkspaceMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addmessage_retention_days != nil {
+		fields = append(fields, workspace.FieldMessageRetentionDays)
+	}
+	if m.addaudit_retention_days != nil {
+		fields = append(fields, workspace.FieldAuditRetentionDays)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *WorkspaceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case workspace.FieldMessageRetentionDays:
+		return m.AddedMessageRetentionDays()
+	case workspace.FieldAuditRetentionDays:
+		return m.AddedAuditRetentionDays()
+	}
 	return nil, false
 }
 
@@ -28188,6 +28410,20 @@ func (m *WorkspaceMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *WorkspaceMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case workspace.FieldMessageRetentionDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMessageRetentionDays(v)
+		return nil
+	case workspace.FieldAuditRetentionDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAuditRetentionDays(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Workspace numeric field %s", name)
 }
@@ -28196,6 +28432,9 @@ func (m *WorkspaceMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *WorkspaceMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(workspace.FieldMessageRetentionDays) {
+		fields = append(fields, workspace.FieldMessageRetentionDays)
+	}
 	if m.FieldCleared(workspace.FieldDeletionRequestedAt) {
 		fields = append(fields, workspace.FieldDeletionRequestedAt)
 	}
@@ -28216,6 +28455,9 @@ func (m *WorkspaceMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *WorkspaceMutation) ClearField(name string) error {
 	switch name {
+	case workspace.FieldMessageRetentionDays:
+		m.ClearMessageRetentionDays()
+		return nil
 	case workspace.FieldDeletionRequestedAt:
 		m.ClearDeletionRequestedAt()
 		return nil
@@ -28238,6 +28480,15 @@ func (m *WorkspaceMutation) ResetField(name string) error {
 		return nil
 	case workspace.FieldName:
 		m.ResetName()
+		return nil
+	case workspace.FieldMessageRetentionDays:
+		m.ResetMessageRetentionDays()
+		return nil
+	case workspace.FieldAuditRetentionDays:
+		m.ResetAuditRetentionDays()
+		return nil
+	case workspace.FieldAiProcessing:
+		m.ResetAiProcessing()
 		return nil
 	case workspace.FieldDeletionRequestedAt:
 		m.ResetDeletionRequestedAt()

@@ -24,6 +24,12 @@ type Workspace struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
+	// Conversations whose last message is older are purged; null keeps them.
+	MessageRetentionDays *int `json:"message_retention_days,omitempty"`
+	// Audit entries older than this are purged; at least a year.
+	AuditRetentionDays int `json:"audit_retention_days,omitempty"`
+	// Whether customer data may go to an external AI provider.
+	AiProcessing workspace.AiProcessing `json:"ai_processing,omitempty"`
 	// DeletionRequestedAt holds the value of the "deletion_requested_at" field.
 	DeletionRequestedAt *time.Time `json:"deletion_requested_at,omitempty"`
 	// PurgeAfter holds the value of the "purge_after" field.
@@ -61,7 +67,9 @@ func (*Workspace) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case workspace.FieldID:
 			values[i] = new(pulid.ID)
-		case workspace.FieldName:
+		case workspace.FieldMessageRetentionDays, workspace.FieldAuditRetentionDays:
+			values[i] = new(sql.NullInt64)
+		case workspace.FieldName, workspace.FieldAiProcessing:
 			values[i] = new(sql.NullString)
 		case workspace.FieldCreatedAt, workspace.FieldUpdatedAt, workspace.FieldDeletionRequestedAt, workspace.FieldPurgeAfter:
 			values[i] = new(sql.NullTime)
@@ -103,6 +111,25 @@ func (_m *Workspace) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field name", values[i])
 			} else if value.Valid {
 				_m.Name = value.String
+			}
+		case workspace.FieldMessageRetentionDays:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field message_retention_days", values[i])
+			} else if value.Valid {
+				_m.MessageRetentionDays = new(int)
+				*_m.MessageRetentionDays = int(value.Int64)
+			}
+		case workspace.FieldAuditRetentionDays:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field audit_retention_days", values[i])
+			} else if value.Valid {
+				_m.AuditRetentionDays = int(value.Int64)
+			}
+		case workspace.FieldAiProcessing:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field ai_processing", values[i])
+			} else if value.Valid {
+				_m.AiProcessing = workspace.AiProcessing(value.String)
 			}
 		case workspace.FieldDeletionRequestedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -167,6 +194,17 @@ func (_m *Workspace) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("name=")
 	builder.WriteString(_m.Name)
+	builder.WriteString(", ")
+	if v := _m.MessageRetentionDays; v != nil {
+		builder.WriteString("message_retention_days=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("audit_retention_days=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AuditRetentionDays))
+	builder.WriteString(", ")
+	builder.WriteString("ai_processing=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AiProcessing))
 	builder.WriteString(", ")
 	if v := _m.DeletionRequestedAt; v != nil {
 		builder.WriteString("deletion_requested_at=")

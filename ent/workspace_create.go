@@ -59,6 +59,48 @@ func (_c *WorkspaceCreate) SetName(v string) *WorkspaceCreate {
 	return _c
 }
 
+// SetMessageRetentionDays sets the "message_retention_days" field.
+func (_c *WorkspaceCreate) SetMessageRetentionDays(v int) *WorkspaceCreate {
+	_c.mutation.SetMessageRetentionDays(v)
+	return _c
+}
+
+// SetNillableMessageRetentionDays sets the "message_retention_days" field if the given value is not nil.
+func (_c *WorkspaceCreate) SetNillableMessageRetentionDays(v *int) *WorkspaceCreate {
+	if v != nil {
+		_c.SetMessageRetentionDays(*v)
+	}
+	return _c
+}
+
+// SetAuditRetentionDays sets the "audit_retention_days" field.
+func (_c *WorkspaceCreate) SetAuditRetentionDays(v int) *WorkspaceCreate {
+	_c.mutation.SetAuditRetentionDays(v)
+	return _c
+}
+
+// SetNillableAuditRetentionDays sets the "audit_retention_days" field if the given value is not nil.
+func (_c *WorkspaceCreate) SetNillableAuditRetentionDays(v *int) *WorkspaceCreate {
+	if v != nil {
+		_c.SetAuditRetentionDays(*v)
+	}
+	return _c
+}
+
+// SetAiProcessing sets the "ai_processing" field.
+func (_c *WorkspaceCreate) SetAiProcessing(v workspace.AiProcessing) *WorkspaceCreate {
+	_c.mutation.SetAiProcessing(v)
+	return _c
+}
+
+// SetNillableAiProcessing sets the "ai_processing" field if the given value is not nil.
+func (_c *WorkspaceCreate) SetNillableAiProcessing(v *workspace.AiProcessing) *WorkspaceCreate {
+	if v != nil {
+		_c.SetAiProcessing(*v)
+	}
+	return _c
+}
+
 // SetDeletionRequestedAt sets the "deletion_requested_at" field.
 func (_c *WorkspaceCreate) SetDeletionRequestedAt(v time.Time) *WorkspaceCreate {
 	_c.mutation.SetDeletionRequestedAt(v)
@@ -167,6 +209,14 @@ func (_c *WorkspaceCreate) defaults() error {
 		v := workspace.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.AuditRetentionDays(); !ok {
+		v := workspace.DefaultAuditRetentionDays
+		_c.mutation.SetAuditRetentionDays(v)
+	}
+	if _, ok := _c.mutation.AiProcessing(); !ok {
+		v := workspace.DefaultAiProcessing
+		_c.mutation.SetAiProcessing(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if workspace.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized workspace.DefaultID (forgotten import ent/runtime?)")
@@ -191,6 +241,27 @@ func (_c *WorkspaceCreate) check() error {
 	if v, ok := _c.mutation.Name(); ok {
 		if err := workspace.NameValidator(v); err != nil {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Workspace.name": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.MessageRetentionDays(); ok {
+		if err := workspace.MessageRetentionDaysValidator(v); err != nil {
+			return &ValidationError{Name: "message_retention_days", err: fmt.Errorf(`ent: validator failed for field "Workspace.message_retention_days": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.AuditRetentionDays(); !ok {
+		return &ValidationError{Name: "audit_retention_days", err: errors.New(`ent: missing required field "Workspace.audit_retention_days"`)}
+	}
+	if v, ok := _c.mutation.AuditRetentionDays(); ok {
+		if err := workspace.AuditRetentionDaysValidator(v); err != nil {
+			return &ValidationError{Name: "audit_retention_days", err: fmt.Errorf(`ent: validator failed for field "Workspace.audit_retention_days": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.AiProcessing(); !ok {
+		return &ValidationError{Name: "ai_processing", err: errors.New(`ent: missing required field "Workspace.ai_processing"`)}
+	}
+	if v, ok := _c.mutation.AiProcessing(); ok {
+		if err := workspace.AiProcessingValidator(v); err != nil {
+			return &ValidationError{Name: "ai_processing", err: fmt.Errorf(`ent: validator failed for field "Workspace.ai_processing": %w`, err)}
 		}
 	}
 	return nil
@@ -240,6 +311,18 @@ func (_c *WorkspaceCreate) createSpec() (*Workspace, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Name(); ok {
 		_spec.SetField(workspace.FieldName, field.TypeString, value)
 		_node.Name = value
+	}
+	if value, ok := _c.mutation.MessageRetentionDays(); ok {
+		_spec.SetField(workspace.FieldMessageRetentionDays, field.TypeInt, value)
+		_node.MessageRetentionDays = &value
+	}
+	if value, ok := _c.mutation.AuditRetentionDays(); ok {
+		_spec.SetField(workspace.FieldAuditRetentionDays, field.TypeInt, value)
+		_node.AuditRetentionDays = value
+	}
+	if value, ok := _c.mutation.AiProcessing(); ok {
+		_spec.SetField(workspace.FieldAiProcessing, field.TypeEnum, value)
+		_node.AiProcessing = value
 	}
 	if value, ok := _c.mutation.DeletionRequestedAt(); ok {
 		_spec.SetField(workspace.FieldDeletionRequestedAt, field.TypeTime, value)
@@ -338,6 +421,60 @@ func (u *WorkspaceUpsert) SetName(v string) *WorkspaceUpsert {
 // UpdateName sets the "name" field to the value that was provided on create.
 func (u *WorkspaceUpsert) UpdateName() *WorkspaceUpsert {
 	u.SetExcluded(workspace.FieldName)
+	return u
+}
+
+// SetMessageRetentionDays sets the "message_retention_days" field.
+func (u *WorkspaceUpsert) SetMessageRetentionDays(v int) *WorkspaceUpsert {
+	u.Set(workspace.FieldMessageRetentionDays, v)
+	return u
+}
+
+// UpdateMessageRetentionDays sets the "message_retention_days" field to the value that was provided on create.
+func (u *WorkspaceUpsert) UpdateMessageRetentionDays() *WorkspaceUpsert {
+	u.SetExcluded(workspace.FieldMessageRetentionDays)
+	return u
+}
+
+// AddMessageRetentionDays adds v to the "message_retention_days" field.
+func (u *WorkspaceUpsert) AddMessageRetentionDays(v int) *WorkspaceUpsert {
+	u.Add(workspace.FieldMessageRetentionDays, v)
+	return u
+}
+
+// ClearMessageRetentionDays clears the value of the "message_retention_days" field.
+func (u *WorkspaceUpsert) ClearMessageRetentionDays() *WorkspaceUpsert {
+	u.SetNull(workspace.FieldMessageRetentionDays)
+	return u
+}
+
+// SetAuditRetentionDays sets the "audit_retention_days" field.
+func (u *WorkspaceUpsert) SetAuditRetentionDays(v int) *WorkspaceUpsert {
+	u.Set(workspace.FieldAuditRetentionDays, v)
+	return u
+}
+
+// UpdateAuditRetentionDays sets the "audit_retention_days" field to the value that was provided on create.
+func (u *WorkspaceUpsert) UpdateAuditRetentionDays() *WorkspaceUpsert {
+	u.SetExcluded(workspace.FieldAuditRetentionDays)
+	return u
+}
+
+// AddAuditRetentionDays adds v to the "audit_retention_days" field.
+func (u *WorkspaceUpsert) AddAuditRetentionDays(v int) *WorkspaceUpsert {
+	u.Add(workspace.FieldAuditRetentionDays, v)
+	return u
+}
+
+// SetAiProcessing sets the "ai_processing" field.
+func (u *WorkspaceUpsert) SetAiProcessing(v workspace.AiProcessing) *WorkspaceUpsert {
+	u.Set(workspace.FieldAiProcessing, v)
+	return u
+}
+
+// UpdateAiProcessing sets the "ai_processing" field to the value that was provided on create.
+func (u *WorkspaceUpsert) UpdateAiProcessing() *WorkspaceUpsert {
+	u.SetExcluded(workspace.FieldAiProcessing)
 	return u
 }
 
@@ -453,6 +590,69 @@ func (u *WorkspaceUpsertOne) SetName(v string) *WorkspaceUpsertOne {
 func (u *WorkspaceUpsertOne) UpdateName() *WorkspaceUpsertOne {
 	return u.Update(func(s *WorkspaceUpsert) {
 		s.UpdateName()
+	})
+}
+
+// SetMessageRetentionDays sets the "message_retention_days" field.
+func (u *WorkspaceUpsertOne) SetMessageRetentionDays(v int) *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetMessageRetentionDays(v)
+	})
+}
+
+// AddMessageRetentionDays adds v to the "message_retention_days" field.
+func (u *WorkspaceUpsertOne) AddMessageRetentionDays(v int) *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.AddMessageRetentionDays(v)
+	})
+}
+
+// UpdateMessageRetentionDays sets the "message_retention_days" field to the value that was provided on create.
+func (u *WorkspaceUpsertOne) UpdateMessageRetentionDays() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateMessageRetentionDays()
+	})
+}
+
+// ClearMessageRetentionDays clears the value of the "message_retention_days" field.
+func (u *WorkspaceUpsertOne) ClearMessageRetentionDays() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.ClearMessageRetentionDays()
+	})
+}
+
+// SetAuditRetentionDays sets the "audit_retention_days" field.
+func (u *WorkspaceUpsertOne) SetAuditRetentionDays(v int) *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetAuditRetentionDays(v)
+	})
+}
+
+// AddAuditRetentionDays adds v to the "audit_retention_days" field.
+func (u *WorkspaceUpsertOne) AddAuditRetentionDays(v int) *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.AddAuditRetentionDays(v)
+	})
+}
+
+// UpdateAuditRetentionDays sets the "audit_retention_days" field to the value that was provided on create.
+func (u *WorkspaceUpsertOne) UpdateAuditRetentionDays() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateAuditRetentionDays()
+	})
+}
+
+// SetAiProcessing sets the "ai_processing" field.
+func (u *WorkspaceUpsertOne) SetAiProcessing(v workspace.AiProcessing) *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetAiProcessing(v)
+	})
+}
+
+// UpdateAiProcessing sets the "ai_processing" field to the value that was provided on create.
+func (u *WorkspaceUpsertOne) UpdateAiProcessing() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateAiProcessing()
 	})
 }
 
@@ -741,6 +941,69 @@ func (u *WorkspaceUpsertBulk) SetName(v string) *WorkspaceUpsertBulk {
 func (u *WorkspaceUpsertBulk) UpdateName() *WorkspaceUpsertBulk {
 	return u.Update(func(s *WorkspaceUpsert) {
 		s.UpdateName()
+	})
+}
+
+// SetMessageRetentionDays sets the "message_retention_days" field.
+func (u *WorkspaceUpsertBulk) SetMessageRetentionDays(v int) *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetMessageRetentionDays(v)
+	})
+}
+
+// AddMessageRetentionDays adds v to the "message_retention_days" field.
+func (u *WorkspaceUpsertBulk) AddMessageRetentionDays(v int) *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.AddMessageRetentionDays(v)
+	})
+}
+
+// UpdateMessageRetentionDays sets the "message_retention_days" field to the value that was provided on create.
+func (u *WorkspaceUpsertBulk) UpdateMessageRetentionDays() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateMessageRetentionDays()
+	})
+}
+
+// ClearMessageRetentionDays clears the value of the "message_retention_days" field.
+func (u *WorkspaceUpsertBulk) ClearMessageRetentionDays() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.ClearMessageRetentionDays()
+	})
+}
+
+// SetAuditRetentionDays sets the "audit_retention_days" field.
+func (u *WorkspaceUpsertBulk) SetAuditRetentionDays(v int) *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetAuditRetentionDays(v)
+	})
+}
+
+// AddAuditRetentionDays adds v to the "audit_retention_days" field.
+func (u *WorkspaceUpsertBulk) AddAuditRetentionDays(v int) *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.AddAuditRetentionDays(v)
+	})
+}
+
+// UpdateAuditRetentionDays sets the "audit_retention_days" field to the value that was provided on create.
+func (u *WorkspaceUpsertBulk) UpdateAuditRetentionDays() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateAuditRetentionDays()
+	})
+}
+
+// SetAiProcessing sets the "ai_processing" field.
+func (u *WorkspaceUpsertBulk) SetAiProcessing(v workspace.AiProcessing) *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetAiProcessing(v)
+	})
+}
+
+// UpdateAiProcessing sets the "ai_processing" field to the value that was provided on create.
+func (u *WorkspaceUpsertBulk) UpdateAiProcessing() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateAiProcessing()
 	})
 }
 

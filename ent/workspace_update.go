@@ -51,6 +51,68 @@ func (_u *WorkspaceUpdate) SetNillableName(v *string) *WorkspaceUpdate {
 	return _u
 }
 
+// SetMessageRetentionDays sets the "message_retention_days" field.
+func (_u *WorkspaceUpdate) SetMessageRetentionDays(v int) *WorkspaceUpdate {
+	_u.mutation.ResetMessageRetentionDays()
+	_u.mutation.SetMessageRetentionDays(v)
+	return _u
+}
+
+// SetNillableMessageRetentionDays sets the "message_retention_days" field if the given value is not nil.
+func (_u *WorkspaceUpdate) SetNillableMessageRetentionDays(v *int) *WorkspaceUpdate {
+	if v != nil {
+		_u.SetMessageRetentionDays(*v)
+	}
+	return _u
+}
+
+// AddMessageRetentionDays adds value to the "message_retention_days" field.
+func (_u *WorkspaceUpdate) AddMessageRetentionDays(v int) *WorkspaceUpdate {
+	_u.mutation.AddMessageRetentionDays(v)
+	return _u
+}
+
+// ClearMessageRetentionDays clears the value of the "message_retention_days" field.
+func (_u *WorkspaceUpdate) ClearMessageRetentionDays() *WorkspaceUpdate {
+	_u.mutation.ClearMessageRetentionDays()
+	return _u
+}
+
+// SetAuditRetentionDays sets the "audit_retention_days" field.
+func (_u *WorkspaceUpdate) SetAuditRetentionDays(v int) *WorkspaceUpdate {
+	_u.mutation.ResetAuditRetentionDays()
+	_u.mutation.SetAuditRetentionDays(v)
+	return _u
+}
+
+// SetNillableAuditRetentionDays sets the "audit_retention_days" field if the given value is not nil.
+func (_u *WorkspaceUpdate) SetNillableAuditRetentionDays(v *int) *WorkspaceUpdate {
+	if v != nil {
+		_u.SetAuditRetentionDays(*v)
+	}
+	return _u
+}
+
+// AddAuditRetentionDays adds value to the "audit_retention_days" field.
+func (_u *WorkspaceUpdate) AddAuditRetentionDays(v int) *WorkspaceUpdate {
+	_u.mutation.AddAuditRetentionDays(v)
+	return _u
+}
+
+// SetAiProcessing sets the "ai_processing" field.
+func (_u *WorkspaceUpdate) SetAiProcessing(v workspace.AiProcessing) *WorkspaceUpdate {
+	_u.mutation.SetAiProcessing(v)
+	return _u
+}
+
+// SetNillableAiProcessing sets the "ai_processing" field if the given value is not nil.
+func (_u *WorkspaceUpdate) SetNillableAiProcessing(v *workspace.AiProcessing) *WorkspaceUpdate {
+	if v != nil {
+		_u.SetAiProcessing(*v)
+	}
+	return _u
+}
+
 // SetDeletionRequestedAt sets the "deletion_requested_at" field.
 func (_u *WorkspaceUpdate) SetDeletionRequestedAt(v time.Time) *WorkspaceUpdate {
 	_u.mutation.SetDeletionRequestedAt(v)
@@ -181,6 +243,21 @@ func (_u *WorkspaceUpdate) check() error {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Workspace.name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MessageRetentionDays(); ok {
+		if err := workspace.MessageRetentionDaysValidator(v); err != nil {
+			return &ValidationError{Name: "message_retention_days", err: fmt.Errorf(`ent: validator failed for field "Workspace.message_retention_days": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AuditRetentionDays(); ok {
+		if err := workspace.AuditRetentionDaysValidator(v); err != nil {
+			return &ValidationError{Name: "audit_retention_days", err: fmt.Errorf(`ent: validator failed for field "Workspace.audit_retention_days": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AiProcessing(); ok {
+		if err := workspace.AiProcessingValidator(v); err != nil {
+			return &ValidationError{Name: "ai_processing", err: fmt.Errorf(`ent: validator failed for field "Workspace.ai_processing": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -207,6 +284,24 @@ func (_u *WorkspaceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(workspace.FieldName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.MessageRetentionDays(); ok {
+		_spec.SetField(workspace.FieldMessageRetentionDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMessageRetentionDays(); ok {
+		_spec.AddField(workspace.FieldMessageRetentionDays, field.TypeInt, value)
+	}
+	if _u.mutation.MessageRetentionDaysCleared() {
+		_spec.ClearField(workspace.FieldMessageRetentionDays, field.TypeInt)
+	}
+	if value, ok := _u.mutation.AuditRetentionDays(); ok {
+		_spec.SetField(workspace.FieldAuditRetentionDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAuditRetentionDays(); ok {
+		_spec.AddField(workspace.FieldAuditRetentionDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AiProcessing(); ok {
+		_spec.SetField(workspace.FieldAiProcessing, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.DeletionRequestedAt(); ok {
 		_spec.SetField(workspace.FieldDeletionRequestedAt, field.TypeTime, value)
@@ -303,6 +398,68 @@ func (_u *WorkspaceUpdateOne) SetName(v string) *WorkspaceUpdateOne {
 func (_u *WorkspaceUpdateOne) SetNillableName(v *string) *WorkspaceUpdateOne {
 	if v != nil {
 		_u.SetName(*v)
+	}
+	return _u
+}
+
+// SetMessageRetentionDays sets the "message_retention_days" field.
+func (_u *WorkspaceUpdateOne) SetMessageRetentionDays(v int) *WorkspaceUpdateOne {
+	_u.mutation.ResetMessageRetentionDays()
+	_u.mutation.SetMessageRetentionDays(v)
+	return _u
+}
+
+// SetNillableMessageRetentionDays sets the "message_retention_days" field if the given value is not nil.
+func (_u *WorkspaceUpdateOne) SetNillableMessageRetentionDays(v *int) *WorkspaceUpdateOne {
+	if v != nil {
+		_u.SetMessageRetentionDays(*v)
+	}
+	return _u
+}
+
+// AddMessageRetentionDays adds value to the "message_retention_days" field.
+func (_u *WorkspaceUpdateOne) AddMessageRetentionDays(v int) *WorkspaceUpdateOne {
+	_u.mutation.AddMessageRetentionDays(v)
+	return _u
+}
+
+// ClearMessageRetentionDays clears the value of the "message_retention_days" field.
+func (_u *WorkspaceUpdateOne) ClearMessageRetentionDays() *WorkspaceUpdateOne {
+	_u.mutation.ClearMessageRetentionDays()
+	return _u
+}
+
+// SetAuditRetentionDays sets the "audit_retention_days" field.
+func (_u *WorkspaceUpdateOne) SetAuditRetentionDays(v int) *WorkspaceUpdateOne {
+	_u.mutation.ResetAuditRetentionDays()
+	_u.mutation.SetAuditRetentionDays(v)
+	return _u
+}
+
+// SetNillableAuditRetentionDays sets the "audit_retention_days" field if the given value is not nil.
+func (_u *WorkspaceUpdateOne) SetNillableAuditRetentionDays(v *int) *WorkspaceUpdateOne {
+	if v != nil {
+		_u.SetAuditRetentionDays(*v)
+	}
+	return _u
+}
+
+// AddAuditRetentionDays adds value to the "audit_retention_days" field.
+func (_u *WorkspaceUpdateOne) AddAuditRetentionDays(v int) *WorkspaceUpdateOne {
+	_u.mutation.AddAuditRetentionDays(v)
+	return _u
+}
+
+// SetAiProcessing sets the "ai_processing" field.
+func (_u *WorkspaceUpdateOne) SetAiProcessing(v workspace.AiProcessing) *WorkspaceUpdateOne {
+	_u.mutation.SetAiProcessing(v)
+	return _u
+}
+
+// SetNillableAiProcessing sets the "ai_processing" field if the given value is not nil.
+func (_u *WorkspaceUpdateOne) SetNillableAiProcessing(v *workspace.AiProcessing) *WorkspaceUpdateOne {
+	if v != nil {
+		_u.SetAiProcessing(*v)
 	}
 	return _u
 }
@@ -450,6 +607,21 @@ func (_u *WorkspaceUpdateOne) check() error {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Workspace.name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MessageRetentionDays(); ok {
+		if err := workspace.MessageRetentionDaysValidator(v); err != nil {
+			return &ValidationError{Name: "message_retention_days", err: fmt.Errorf(`ent: validator failed for field "Workspace.message_retention_days": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AuditRetentionDays(); ok {
+		if err := workspace.AuditRetentionDaysValidator(v); err != nil {
+			return &ValidationError{Name: "audit_retention_days", err: fmt.Errorf(`ent: validator failed for field "Workspace.audit_retention_days": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AiProcessing(); ok {
+		if err := workspace.AiProcessingValidator(v); err != nil {
+			return &ValidationError{Name: "ai_processing", err: fmt.Errorf(`ent: validator failed for field "Workspace.ai_processing": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -493,6 +665,24 @@ func (_u *WorkspaceUpdateOne) sqlSave(ctx context.Context) (_node *Workspace, er
 	}
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(workspace.FieldName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.MessageRetentionDays(); ok {
+		_spec.SetField(workspace.FieldMessageRetentionDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMessageRetentionDays(); ok {
+		_spec.AddField(workspace.FieldMessageRetentionDays, field.TypeInt, value)
+	}
+	if _u.mutation.MessageRetentionDaysCleared() {
+		_spec.ClearField(workspace.FieldMessageRetentionDays, field.TypeInt)
+	}
+	if value, ok := _u.mutation.AuditRetentionDays(); ok {
+		_spec.SetField(workspace.FieldAuditRetentionDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAuditRetentionDays(); ok {
+		_spec.AddField(workspace.FieldAuditRetentionDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AiProcessing(); ok {
+		_spec.SetField(workspace.FieldAiProcessing, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.DeletionRequestedAt(); ok {
 		_spec.SetField(workspace.FieldDeletionRequestedAt, field.TypeTime, value)

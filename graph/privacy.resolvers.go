@@ -9,6 +9,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/graph/generated"
@@ -21,6 +22,24 @@ func (r *exportResolver) URL(ctx context.Context, obj *ent.Export) (*string, err
 		return &u, nil
 	}
 	return nil, nil
+}
+
+// UpdateWorkspaceSettings is the resolver for the updateWorkspaceSettings field.
+func (r *mutationResolver) UpdateWorkspaceSettings(ctx context.Context, input model.UpdateWorkspaceSettingsInput) (*model.WorkspaceSettings, error) {
+	up := workspace.SettingsUpdate{AuditRetentionDays: input.AuditRetentionDays}
+	if input.MessageRetentionDays.IsSet() {
+		up.SetMessageRetentionDays = true
+		up.MessageRetentionDays = input.MessageRetentionDays.Value()
+	}
+	if input.AiProcessing != nil {
+		p := workspace.AIProcessing(*input.AiProcessing)
+		up.AIProcessing = &p
+	}
+	s, err := workspace.UpdateSettings(ctx, r.deps.Store, up)
+	if err != nil {
+		return nil, err
+	}
+	return settingsModel(s), nil
 }
 
 // RequestExport is the resolver for the requestExport field.
@@ -46,9 +65,23 @@ func (r *mutationResolver) RestoreWorkspace(ctx context.Context) (*ent.Workspace
 	return r.deps.Privacy.RestoreWorkspace(ctx)
 }
 
+// WorkspaceSettings is the resolver for the workspaceSettings field.
+func (r *queryResolver) WorkspaceSettings(ctx context.Context) (*model.WorkspaceSettings, error) {
+	s, err := workspace.Current(ctx, r.deps.Store.Ent)
+	if err != nil {
+		return nil, err
+	}
+	return settingsModel(s), nil
+}
+
 // Exports is the resolver for the exports field.
 func (r *queryResolver) Exports(ctx context.Context) ([]*ent.Export, error) {
 	return r.deps.Privacy.Exports(ctx)
+}
+
+// Settings is the resolver for the settings field.
+func (r *workspaceResolver) Settings(ctx context.Context, obj *ent.Workspace) (*model.WorkspaceSettings, error) {
+	return settingsModel(workspace.SettingsOf(obj)), nil
 }
 
 // DeletionScheduledAt is the resolver for the deletionScheduledAt field.

@@ -50,7 +50,7 @@ func wirePrivacy(_ context.Context, a *App) error {
 		}
 	}
 	a.Inbox.OnAuthorizationRemoved = p.AuthorizationRemoved
-	a.PeriodicJobs = append(a.PeriodicJobs, jobs.RegisterPrivacy(a.Workers, p, nil))
+	a.PeriodicJobs = append(a.PeriodicJobs, jobs.RegisterPrivacy(a.Workers, p, privacy.SettingsPolicy(a.Store)))
 	a.GraphDeps.Privacy = p
 	meta := &privacy.MetaDeletion{Privacy: p, AppSecret: func() string { return appSettings(a.Cfg.Environment(), "meta").ClientSecret }}
 	a.Mounts = append(a.Mounts, func(mux *http.ServeMux) {

@@ -79,7 +79,10 @@ type bundle struct {
 	chans   *fakeChannels
 }
 
-func setup(t *testing.T, d storetest.Dialect) *bundle {
+func setup(t *testing.T, d storetest.Dialect) *bundle { return setupWith(t, d, nil) }
+
+// setupWith uses vs as the vector store; nil is the embedded store.
+func setupWith(t *testing.T, d storetest.Dialect, vs vector.Store) *bundle {
 	t.Helper()
 	s := storetest.Open(t, d)
 	dir := t.TempDir()
@@ -90,10 +93,13 @@ func setup(t *testing.T, d storetest.Dialect) *bundle {
 	if s.Dialect == dialect.Postgres {
 		vdia = vector.DialectPostgres
 	}
-	vs, err := vector.NewEmbedded(s.DB, vdia)
-	require.NoError(t, err)
-	require.NoError(t, vs.Migrate(context.Background()))
-	t.Cleanup(func() { _ = vs.Close() })
+	if vs == nil {
+		e, err := vector.NewEmbedded(s.DB, vdia)
+		require.NoError(t, err)
+		require.NoError(t, e.Migrate(context.Background()))
+		t.Cleanup(func() { _ = e.Close() })
+		vs = e
+	}
 	rc, err := river.NewClient(s.Driver, &river.Config{})
 	require.NoError(t, err)
 	c := &clock{t: time.Now()}
@@ -619,3 +625,32 @@ func TestExportRequestAndDownload(t *testing.T) {
 		require.Empty(t, scanDir(t, filepath.Join(b.dir, "exports"), a.alice.name))
 	})
 }
+
+// TestSweepFollowsWorkspaceSettings: the periodic sweep applies each
+// workspace's messageRetentionDays (a fake clock ages the data), leaves a
+// workspace that keeps everything alone, and purges a deleted workspace
+// once its grace has ended.
+func TestSweepFollowsWorkspaceSettings(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		b := setup(t, d)
+		a := seed(t, b, "s1")
+		keep := seed(t, b, "s2")
+		gone := seed(t, b, "s3")
+		plat := tenant.NewContext(context.Background(), tenant.PlatformViewer("t"))
+		b.s.Ent.Workspace.UpdateOneID(pulid.ID(a.ws)).SetMessageRetentionDays(30).ExecX(plat)
+		_, err := b.svc.DeleteWorkspace(ownerCtx(gone.ws), "Shop s3")
+		require.NoError(t, err)
+		policy := privacy.SettingsPolicy(b.s)
+
+		require.NoError(t, b.svc.Sweep(context.Background(), policy))
+		require.NotEmpty(t, scanDB(t, b.s, a.alice.text), "nothing is 30 days old yet")
+
+		b.clock.Add(31 * 24 * time.Hour)
+		require.NoError(t, b.svc.Sweep(context.Background(), policy))
+		require.Empty(t, scanDB(t, b.s, a.alice.needles()...))
+		require.Empty(t, scanDB(t, b.s, a.bob.needles()...))
+		require.NotEmpty(t, scanDB(t, b.s, keep.alice.text), "no retention set: kept")
+		require.Empty(t, scanDB(t, b.s, gone.ws), "the deleted workspace is purged after its grace")
+	})
+}
+

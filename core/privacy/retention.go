@@ -9,6 +9,7 @@ import (
 	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
+	nkworkspace "github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
@@ -177,4 +178,20 @@ func (s *Service) Sweep(ctx context.Context, policy RetentionPolicy) error {
 		}
 	}
 	return nil
+}
+
+// SettingsPolicy reads retention from the workspace's settings
+// (messageRetentionDays, auditRetentionDays; core/workspace).
+func SettingsPolicy(s *store.Store) RetentionPolicy {
+	return func(ctx context.Context, ws string) (Retention, error) {
+		st, err := nkworkspace.Get(tenant.NewContext(ctx, tenant.System(ws, "retention")), s.Ent, ws)
+		if err != nil {
+			return Retention{}, err
+		}
+		r := Retention{AuditDays: st.AuditRetentionDays}
+		if st.MessageRetentionDays != nil {
+			r.MessageDays = *st.MessageRetentionDays
+		}
+		return r, nil
+	}
 }

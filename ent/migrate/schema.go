@@ -1121,6 +1121,9 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "message_retention_days", Type: field.TypeInt, Nullable: true},
+		{Name: "audit_retention_days", Type: field.TypeInt, Default: 365},
+		{Name: "ai_processing", Type: field.TypeEnum, Enums: []string{"BUILTIN_ONLY", "EXTERNAL_ALLOWED"}, Default: "BUILTIN_ONLY"},
 		{Name: "deletion_requested_at", Type: field.TypeTime, Nullable: true},
 		{Name: "purge_after", Type: field.TypeTime, Nullable: true},
 	}

@@ -1140,6 +1140,16 @@ func init() {
 			return nil
 		}
 	}()
+	// workspaceDescMessageRetentionDays is the schema descriptor for message_retention_days field.
+	workspaceDescMessageRetentionDays := workspaceFields[1].Descriptor()
+	// workspace.MessageRetentionDaysValidator is a validator for the "message_retention_days" field. It is called by the builders before save.
+	workspace.MessageRetentionDaysValidator = workspaceDescMessageRetentionDays.Validators[0].(func(int) error)
+	// workspaceDescAuditRetentionDays is the schema descriptor for audit_retention_days field.
+	workspaceDescAuditRetentionDays := workspaceFields[2].Descriptor()
+	// workspace.DefaultAuditRetentionDays holds the default value on creation for the audit_retention_days field.
+	workspace.DefaultAuditRetentionDays = workspaceDescAuditRetentionDays.Default.(int)
+	// workspace.AuditRetentionDaysValidator is a validator for the "audit_retention_days" field. It is called by the builders before save.
+	workspace.AuditRetentionDaysValidator = workspaceDescAuditRetentionDays.Validators[0].(func(int) error)
 	// workspaceDescID is the schema descriptor for id field.
 	workspaceDescID := workspaceMixinFields0[0].Descriptor()
 	// workspace.DefaultID holds the default value on creation for the id field.

@@ -26,6 +26,17 @@ func (Workspace) Mixin() []ent.Mixin {
 func (Workspace) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(200),
+		// Privacy settings (core/workspace, schema/privacy.graphqls). They
+		// reach GraphQL as Workspace.settings, not as fields of their own.
+		field.Int("message_retention_days").Optional().Nillable().Min(1).
+			Comment("Conversations whose last message is older are purged; null keeps them.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Int("audit_retention_days").Default(365).Min(365).
+			Comment("Audit entries older than this are purged; at least a year.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Enum("ai_processing").Values("BUILTIN_ONLY", "EXTERNAL_ALLOWED").Default("BUILTIN_ONLY").
+			Comment("Whether customer data may go to an external AI provider.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		// Set by deleteWorkspace: the workspace is purged once purge_after
 		// has passed, unless restoreWorkspace clears both first.
 		field.Time("deletion_requested_at").Optional().Nillable().

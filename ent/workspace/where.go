@@ -71,6 +71,16 @@ func Name(v string) predicate.Workspace {
 	return predicate.Workspace(sql.FieldEQ(FieldName, v))
 }
 
+// MessageRetentionDays applies equality check predicate on the "message_retention_days" field. It's identical to MessageRetentionDaysEQ.
+func MessageRetentionDays(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldMessageRetentionDays, v))
+}
+
+// AuditRetentionDays applies equality check predicate on the "audit_retention_days" field. It's identical to AuditRetentionDaysEQ.
+func AuditRetentionDays(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldAuditRetentionDays, v))
+}
+
 // DeletionRequestedAt applies equality check predicate on the "deletion_requested_at" field. It's identical to DeletionRequestedAtEQ.
 func DeletionRequestedAt(v time.Time) predicate.Workspace {
 	return predicate.Workspace(sql.FieldEQ(FieldDeletionRequestedAt, v))
@@ -224,6 +234,116 @@ func NameEqualFold(v string) predicate.Workspace {
 // NameContainsFold applies the ContainsFold predicate on the "name" field.
 func NameContainsFold(v string) predicate.Workspace {
 	return predicate.Workspace(sql.FieldContainsFold(FieldName, v))
+}
+
+// MessageRetentionDaysEQ applies the EQ predicate on the "message_retention_days" field.
+func MessageRetentionDaysEQ(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldMessageRetentionDays, v))
+}
+
+// MessageRetentionDaysNEQ applies the NEQ predicate on the "message_retention_days" field.
+func MessageRetentionDaysNEQ(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNEQ(FieldMessageRetentionDays, v))
+}
+
+// MessageRetentionDaysIn applies the In predicate on the "message_retention_days" field.
+func MessageRetentionDaysIn(vs ...int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldIn(FieldMessageRetentionDays, vs...))
+}
+
+// MessageRetentionDaysNotIn applies the NotIn predicate on the "message_retention_days" field.
+func MessageRetentionDaysNotIn(vs ...int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotIn(FieldMessageRetentionDays, vs...))
+}
+
+// MessageRetentionDaysGT applies the GT predicate on the "message_retention_days" field.
+func MessageRetentionDaysGT(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGT(FieldMessageRetentionDays, v))
+}
+
+// MessageRetentionDaysGTE applies the GTE predicate on the "message_retention_days" field.
+func MessageRetentionDaysGTE(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGTE(FieldMessageRetentionDays, v))
+}
+
+// MessageRetentionDaysLT applies the LT predicate on the "message_retention_days" field.
+func MessageRetentionDaysLT(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLT(FieldMessageRetentionDays, v))
+}
+
+// MessageRetentionDaysLTE applies the LTE predicate on the "message_retention_days" field.
+func MessageRetentionDaysLTE(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLTE(FieldMessageRetentionDays, v))
+}
+
+// MessageRetentionDaysIsNil applies the IsNil predicate on the "message_retention_days" field.
+func MessageRetentionDaysIsNil() predicate.Workspace {
+	return predicate.Workspace(sql.FieldIsNull(FieldMessageRetentionDays))
+}
+
+// MessageRetentionDaysNotNil applies the NotNil predicate on the "message_retention_days" field.
+func MessageRetentionDaysNotNil() predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotNull(FieldMessageRetentionDays))
+}
+
+// AuditRetentionDaysEQ applies the EQ predicate on the "audit_retention_days" field.
+func AuditRetentionDaysEQ(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldAuditRetentionDays, v))
+}
+
+// AuditRetentionDaysNEQ applies the NEQ predicate on the "audit_retention_days" field.
+func AuditRetentionDaysNEQ(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNEQ(FieldAuditRetentionDays, v))
+}
+
+// AuditRetentionDaysIn applies the In predicate on the "audit_retention_days" field.
+func AuditRetentionDaysIn(vs ...int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldIn(FieldAuditRetentionDays, vs...))
+}
+
+// AuditRetentionDaysNotIn applies the NotIn predicate on the "audit_retention_days" field.
+func AuditRetentionDaysNotIn(vs ...int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotIn(FieldAuditRetentionDays, vs...))
+}
+
+// AuditRetentionDaysGT applies the GT predicate on the "audit_retention_days" field.
+func AuditRetentionDaysGT(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGT(FieldAuditRetentionDays, v))
+}
+
+// AuditRetentionDaysGTE applies the GTE predicate on the "audit_retention_days" field.
+func AuditRetentionDaysGTE(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGTE(FieldAuditRetentionDays, v))
+}
+
+// AuditRetentionDaysLT applies the LT predicate on the "audit_retention_days" field.
+func AuditRetentionDaysLT(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLT(FieldAuditRetentionDays, v))
+}
+
+// AuditRetentionDaysLTE applies the LTE predicate on the "audit_retention_days" field.
+func AuditRetentionDaysLTE(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLTE(FieldAuditRetentionDays, v))
+}
+
+// AiProcessingEQ applies the EQ predicate on the "ai_processing" field.
+func AiProcessingEQ(v AiProcessing) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldAiProcessing, v))
+}
+
+// AiProcessingNEQ applies the NEQ predicate on the "ai_processing" field.
+func AiProcessingNEQ(v AiProcessing) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNEQ(FieldAiProcessing, v))
+}
+
+// AiProcessingIn applies the In predicate on the "ai_processing" field.
+func AiProcessingIn(vs ...AiProcessing) predicate.Workspace {
+	return predicate.Workspace(sql.FieldIn(FieldAiProcessing, vs...))
+}
+
+// AiProcessingNotIn applies the NotIn predicate on the "ai_processing" field.
+func AiProcessingNotIn(vs ...AiProcessing) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotIn(FieldAiProcessing, vs...))
 }
 
 // DeletionRequestedAtEQ applies the EQ predicate on the "deletion_requested_at" field.

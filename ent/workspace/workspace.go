@@ -3,6 +3,9 @@
 package workspace
 
 import (
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"entgo.io/ent"
@@ -22,6 +25,12 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// FieldName holds the string denoting the name field in the database.
 	FieldName = "name"
+	// FieldMessageRetentionDays holds the string denoting the message_retention_days field in the database.
+	FieldMessageRetentionDays = "message_retention_days"
+	// FieldAuditRetentionDays holds the string denoting the audit_retention_days field in the database.
+	FieldAuditRetentionDays = "audit_retention_days"
+	// FieldAiProcessing holds the string denoting the ai_processing field in the database.
+	FieldAiProcessing = "ai_processing"
 	// FieldDeletionRequestedAt holds the string denoting the deletion_requested_at field in the database.
 	FieldDeletionRequestedAt = "deletion_requested_at"
 	// FieldPurgeAfter holds the string denoting the purge_after field in the database.
@@ -45,6 +54,9 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldUpdatedAt,
 	FieldName,
+	FieldMessageRetentionDays,
+	FieldAuditRetentionDays,
+	FieldAiProcessing,
 	FieldDeletionRequestedAt,
 	FieldPurgeAfter,
 }
@@ -75,9 +87,41 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
+	// MessageRetentionDaysValidator is a validator for the "message_retention_days" field. It is called by the builders before save.
+	MessageRetentionDaysValidator func(int) error
+	// DefaultAuditRetentionDays holds the default value on creation for the "audit_retention_days" field.
+	DefaultAuditRetentionDays int
+	// AuditRetentionDaysValidator is a validator for the "audit_retention_days" field. It is called by the builders before save.
+	AuditRetentionDaysValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 )
+
+// AiProcessing defines the type for the "ai_processing" enum field.
+type AiProcessing string
+
+// AiProcessingBUILTIN_ONLY is the default value of the AiProcessing enum.
+const DefaultAiProcessing = AiProcessingBUILTIN_ONLY
+
+// AiProcessing values.
+const (
+	AiProcessingBUILTIN_ONLY     AiProcessing = "BUILTIN_ONLY"
+	AiProcessingEXTERNAL_ALLOWED AiProcessing = "EXTERNAL_ALLOWED"
+)
+
+func (ap AiProcessing) String() string {
+	return string(ap)
+}
+
+// AiProcessingValidator is a validator for the "ai_processing" field enum values. It is called by the builders before save.
+func AiProcessingValidator(ap AiProcessing) error {
+	switch ap {
+	case AiProcessingBUILTIN_ONLY, AiProcessingEXTERNAL_ALLOWED:
+		return nil
+	default:
+		return fmt.Errorf("workspace: invalid enum value for ai_processing field: %q", ap)
+	}
+}
 
 // OrderOption defines the ordering options for the Workspace queries.
 type OrderOption func(*sql.Selector)
@@ -100,6 +144,21 @@ func ByUpdatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByName orders the results by the name field.
 func ByName(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldName, opts...).ToFunc()
+}
+
+// ByMessageRetentionDays orders the results by the message_retention_days field.
+func ByMessageRetentionDays(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMessageRetentionDays, opts...).ToFunc()
+}
+
+// ByAuditRetentionDays orders the results by the audit_retention_days field.
+func ByAuditRetentionDays(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAuditRetentionDays, opts...).ToFunc()
+}
+
+// ByAiProcessing orders the results by the ai_processing field.
+func ByAiProcessing(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAiProcessing, opts...).ToFunc()
 }
 
 // ByDeletionRequestedAt orders the results by the deletion_requested_at field.
@@ -131,4 +190,22 @@ func newMembershipsStep() *sqlgraph.Step {
 		sqlgraph.To(MembershipsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, true, MembershipsTable, MembershipsColumn),
 	)
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e AiProcessing) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *AiProcessing) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = AiProcessing(str)
+	if err := AiProcessingValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid AiProcessing", str)
+	}
+	return nil
 }

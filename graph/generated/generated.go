@@ -604,6 +604,7 @@ type ComplexityRoot struct {
 		UpdateMember              func(childComplexity int, id pulid.ID, input model.UpdateMemberInput) int
 		UpdatePost                func(childComplexity int, id pulid.ID, input model.UpdatePostInput) int
 		UpdatePublishingSettings  func(childComplexity int, input model.UpdatePublishingSettingsInput) int
+		UpdateWorkspaceSettings   func(childComplexity int, input model.UpdateWorkspaceSettingsInput) int
 		UploadKnowledgeDocument   func(childComplexity int, input model.UploadKnowledgeDocumentInput) int
 		UploadMedia               func(childComplexity int, file graphql.Upload) int
 	}
@@ -724,6 +725,7 @@ type ComplexityRoot struct {
 		PublishingSettings   func(childComplexity int) int
 		Viewer               func(childComplexity int) int
 		WhatsappTemplates    func(childComplexity int, channelID pulid.ID) int
+		WorkspaceSettings    func(childComplexity int) int
 	}
 
 	ReviewPolicy struct {
@@ -794,12 +796,19 @@ type ComplexityRoot struct {
 		DeletionScheduledAt func(childComplexity int) int
 		ID                  func(childComplexity int) int
 		Name                func(childComplexity int) int
+		Settings            func(childComplexity int) int
 		UpdatedAt           func(childComplexity int) int
 	}
 
 	WorkspaceMembership struct {
 		Role      func(childComplexity int) int
 		Workspace func(childComplexity int) int
+	}
+
+	WorkspaceSettings struct {
+		AiProcessing         func(childComplexity int) int
+		AuditRetentionDays   func(childComplexity int) int
+		MessageRetentionDays func(childComplexity int) int
 	}
 }
 
@@ -850,6 +859,7 @@ type MutationResolver interface {
 	DiscardDraft(ctx context.Context, id pulid.ID) (*ent.Message, error)
 	StartChannelAuthorization(ctx context.Context, connector string) (*model.StartChannelAuthorizationPayload, error)
 	SendTemplate(ctx context.Context, input model.SendTemplateInput) (*ent.Message, error)
+	UpdateWorkspaceSettings(ctx context.Context, input model.UpdateWorkspaceSettingsInput) (*model.WorkspaceSettings, error)
 	RequestExport(ctx context.Context, input model.RequestExportInput) (*ent.Export, error)
 	EraseContact(ctx context.Context, id pulid.ID) (*model.DeletePayload, error)
 	DeleteWorkspace(ctx context.Context, input model.DeleteWorkspaceInput) (*ent.Workspace, error)
@@ -913,6 +923,7 @@ type QueryResolver interface {
 	Connectors(ctx context.Context) ([]*model.ConnectorInfo, error)
 	ChannelAuthorization(ctx context.Context, id pulid.ID) (*ent.ChannelAuthorization, error)
 	WhatsappTemplates(ctx context.Context, channelID pulid.ID) ([]*inbox.Template, error)
+	WorkspaceSettings(ctx context.Context) (*model.WorkspaceSettings, error)
 	Exports(ctx context.Context) ([]*ent.Export, error)
 	Calendar(ctx context.Context, from time.Time, to time.Time, timezone *string) ([]*model.CalendarEntry, error)
 	PublishingSettings(ctx context.Context) (*ent.PublishingSettings, error)
@@ -928,6 +939,7 @@ type SubscriptionResolver interface {
 	ConversationAssigned(ctx context.Context, assigneeID *pulid.ID) (<-chan *ent.Conversation, error)
 }
 type WorkspaceResolver interface {
+	Settings(ctx context.Context, obj *ent.Workspace) (*model.WorkspaceSettings, error)
 	DeletionScheduledAt(ctx context.Context, obj *ent.Workspace) (*time.Time, error)
 }
 
@@ -3481,6 +3493,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdatePublishingSettings(childComplexity, args["input"].(model.UpdatePublishingSettingsInput)), true
+	case "Mutation.updateWorkspaceSettings":
+		if e.ComplexityRoot.Mutation.UpdateWorkspaceSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateWorkspaceSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateWorkspaceSettings(childComplexity, args["input"].(model.UpdateWorkspaceSettingsInput)), true
 	case "Mutation.uploadKnowledgeDocument":
 		if e.ComplexityRoot.Mutation.UploadKnowledgeDocument == nil {
 			break
@@ -4132,6 +4155,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.WhatsappTemplates(childComplexity, args["channelId"].(pulid.ID)), true
+	case "Query.workspaceSettings":
+		if e.ComplexityRoot.Query.WorkspaceSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.WorkspaceSettings(childComplexity), true
 
 	case "ReviewPolicy.fiveStars":
 		if e.ComplexityRoot.ReviewPolicy.FiveStars == nil {
@@ -4429,6 +4458,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Workspace.Name(childComplexity), true
+	case "Workspace.settings":
+		if e.ComplexityRoot.Workspace.Settings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workspace.Settings(childComplexity), true
 	case "Workspace.updatedAt":
 		if e.ComplexityRoot.Workspace.UpdatedAt == nil {
 			break
@@ -4448,6 +4483,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WorkspaceMembership.Workspace(childComplexity), true
+
+	case "WorkspaceSettings.aiProcessing":
+		if e.ComplexityRoot.WorkspaceSettings.AiProcessing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkspaceSettings.AiProcessing(childComplexity), true
+	case "WorkspaceSettings.auditRetentionDays":
+		if e.ComplexityRoot.WorkspaceSettings.AuditRetentionDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkspaceSettings.AuditRetentionDays(childComplexity), true
+	case "WorkspaceSettings.messageRetentionDays":
+		if e.ComplexityRoot.WorkspaceSettings.MessageRetentionDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkspaceSettings.MessageRetentionDays(childComplexity), true
 
 	}
 	return 0, false
@@ -4505,6 +4559,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateMemberInput", ec.unmarshalInputUpdateMemberInput),
 			graphql.NewInputUnmarshaler("UpdatePostInput", ec.unmarshalInputUpdatePostInput),
 			graphql.NewInputUnmarshaler("UpdatePublishingSettingsInput", ec.unmarshalInputUpdatePublishingSettingsInput),
+			graphql.NewInputUnmarshaler("UpdateWorkspaceSettingsInput", ec.unmarshalInputUpdateWorkspaceSettingsInput),
 			graphql.NewInputUnmarshaler("UploadKnowledgeDocumentInput", ec.unmarshalInputUploadKnowledgeDocumentInput),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
 		)
@@ -5026,8 +5081,54 @@ extend type Mutation {
   sendTemplate(input: SendTemplateInput!): Message!
 }
 `, BuiltIn: false},
-	{Name: "../../schema/privacy.graphqls", Input: `# Privacy operations: export, erasure of a contact and deletion of a
-# workspace (docs/privacy.md). Retention runs as a job.
+	{Name: "../../schema/privacy.graphqls", Input: `# Privacy operations (docs/privacy.md): workspace privacy settings, export,
+# erasure of a contact and deletion of a workspace. Retention runs as a job.
+
+"Whether a workspace's data may reach an external AI provider."
+enum AIProcessing {
+  """
+  Every AI feature (agent replies, sentiment, post generation, the knowledge
+  base's embeddings and answers) runs on the built-in offline provider, even
+  when an external provider is configured. The default.
+  """
+  BUILTIN_ONLY
+  "The configured external provider (NEKSIO_AI_BASE_URL) may process the workspace's data."
+  EXTERNAL_ALLOWED
+}
+
+"A workspace's privacy settings."
+type WorkspaceSettings {
+  "Conversations whose last message is older than this are purged; null keeps them forever."
+  messageRetentionDays: Int
+  "Audit entries older than this are purged; at least 365 (the default)."
+  auditRetentionDays: Int!
+  "Where AI may process the workspace's data; BUILTIN_ONLY by default."
+  aiProcessing: AIProcessing!
+}
+
+"Fields left out stay as they are."
+input UpdateWorkspaceSettingsInput {
+  "1 to 36500 days; null keeps messages forever."
+  messageRetentionDays: Int @goField(omittable: true)
+  "365 to 36500 days."
+  auditRetentionDays: Int
+  aiProcessing: AIProcessing
+}
+
+extend type Workspace {
+  "The workspace's privacy settings (any member may read them)."
+  settings: WorkspaceSettings! @goField(forceResolver: true)
+}
+
+extend type Query {
+  "The viewer's workspace's privacy settings (any member)."
+  workspaceSettings: WorkspaceSettings!
+}
+
+extend type Mutation {
+  "Change the workspace's privacy settings (owners and admins; audited with old and new values)."
+  updateWorkspaceSettings(input: UpdateWorkspaceSettingsInput!): WorkspaceSettings!
+}
 
 "What an export holds."
 enum ExportScope {
@@ -10284,6 +10385,8 @@ func (ec *executionContext) childFields_Workspace(ctx context.Context, field gra
 		return ec.fieldContext_Workspace_updatedAt(ctx, field)
 	case "name":
 		return ec.fieldContext_Workspace_name(ctx, field)
+	case "settings":
+		return ec.fieldContext_Workspace_settings(ctx, field)
 	case "deletionScheduledAt":
 		return ec.fieldContext_Workspace_deletionScheduledAt(ctx, field)
 	}
@@ -10298,6 +10401,18 @@ func (ec *executionContext) childFields_WorkspaceMembership(ctx context.Context,
 		return ec.fieldContext_WorkspaceMembership_role(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WorkspaceMembership", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkspaceSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "messageRetentionDays":
+		return ec.fieldContext_WorkspaceSettings_messageRetentionDays(ctx, field)
+	case "auditRetentionDays":
+		return ec.fieldContext_WorkspaceSettings_auditRetentionDays(ctx, field)
+	case "aiProcessing":
+		return ec.fieldContext_WorkspaceSettings_aiProcessing(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkspaceSettings", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -11382,6 +11497,20 @@ func (ec *executionContext) field_Mutation_updatePublishingSettings_args(ctx con
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdatePublishingSettingsInput, error) {
 			return ec.unmarshalNUpdatePublishingSettingsInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐUpdatePublishingSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateWorkspaceSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateWorkspaceSettingsInput, error) {
+			return ec.unmarshalNUpdateWorkspaceSettingsInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐUpdateWorkspaceSettingsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -21218,6 +21347,50 @@ func (ec *executionContext) fieldContext_Mutation_sendTemplate(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateWorkspaceSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateWorkspaceSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateWorkspaceSettings(ctx, fc.Args["input"].(model.UpdateWorkspaceSettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WorkspaceSettings) graphql.Marshaler {
+			return ec.marshalNWorkspaceSettings2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐWorkspaceSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateWorkspaceSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkspaceSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateWorkspaceSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_requestExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24932,6 +25105,38 @@ func (ec *executionContext) fieldContext_Query_whatsappTemplates(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_workspaceSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_workspaceSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().WorkspaceSettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WorkspaceSettings) graphql.Marshaler {
+			return ec.marshalNWorkspaceSettings2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐWorkspaceSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_workspaceSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkspaceSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_exports(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -26349,6 +26554,38 @@ func (ec *executionContext) fieldContext_Workspace_name(_ context.Context, field
 	return graphql.NewScalarFieldContext("Workspace", field, false, false, "String")
 }
 
+func (ec *executionContext) _Workspace_settings(ctx context.Context, field graphql.CollectedField, obj *ent.Workspace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workspace_settings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Workspace().Settings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WorkspaceSettings) graphql.Marshaler {
+			return ec.marshalNWorkspaceSettings2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐWorkspaceSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workspace_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Workspace",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkspaceSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Workspace_deletionScheduledAt(ctx context.Context, field graphql.CollectedField, obj *ent.Workspace) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -26425,6 +26662,75 @@ func (ec *executionContext) _WorkspaceMembership_role(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_WorkspaceMembership_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WorkspaceMembership", field, false, false, "APIKeyRole")
+}
+
+func (ec *executionContext) _WorkspaceSettings_messageRetentionDays(ctx context.Context, field graphql.CollectedField, obj *model.WorkspaceSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkspaceSettings_messageRetentionDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MessageRetentionDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkspaceSettings_messageRetentionDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkspaceSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WorkspaceSettings_auditRetentionDays(ctx context.Context, field graphql.CollectedField, obj *model.WorkspaceSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkspaceSettings_auditRetentionDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuditRetentionDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkspaceSettings_auditRetentionDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkspaceSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WorkspaceSettings_aiProcessing(ctx context.Context, field graphql.CollectedField, obj *model.WorkspaceSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkspaceSettings_aiProcessing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AiProcessing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AIProcessing) graphql.Marshaler {
+			return ec.marshalNAIProcessing2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAIProcessing(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkspaceSettings_aiProcessing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkspaceSettings", field, false, false, "AIProcessing")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -39279,6 +39585,62 @@ func UnmarshalUpdatePublishingSettingsInput(ctx context.Context, raw any) (model
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateWorkspaceSettingsInput(ctx context.Context, obj any) (model.UpdateWorkspaceSettingsInput, error) {
+	var it model.UpdateWorkspaceSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"messageRetentionDays", "auditRetentionDays", "aiProcessing"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "messageRetentionDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageRetentionDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageRetentionDays = graphql.OmittableOf(data)
+		case "auditRetentionDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("auditRetentionDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuditRetentionDays = data
+		case "aiProcessing":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("aiProcessing"))
+			data, err := ec.unmarshalOAIProcessing2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAIProcessing(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AiProcessing = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateWorkspaceSettingsInput unmarshals raw into the UpdateWorkspaceSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateWorkspaceSettingsInput(ctx context.Context, raw any) (model.UpdateWorkspaceSettingsInput, error) {
+	var out model.UpdateWorkspaceSettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateWorkspaceSettingsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUploadKnowledgeDocumentInput(ctx context.Context, obj any) (model.UploadKnowledgeDocumentInput, error) {
 	var it model.UploadKnowledgeDocumentInput
 	if obj == nil {
@@ -43237,6 +43599,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateWorkspaceSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateWorkspaceSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "requestExport":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_requestExport(ctx, field)
@@ -44185,6 +44554,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_whatsappTemplates(ctx, field)
 				})
+		case "workspaceSettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_workspaceSettings(ctx, field)
+				})
 		case "exports":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -44668,6 +45043,12 @@ func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "settings":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workspace_settings(ctx, field, obj)
+				})
 		case "deletionScheduledAt":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -44709,6 +45090,49 @@ func (ec *executionContext) _WorkspaceMembership(ctx context.Context, sel ast.Se
 			}
 		case "role":
 			out.Values[i] = ec._WorkspaceMembership_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workspaceSettingsImplementors = []string{"WorkspaceSettings"}
+
+func (ec *executionContext) _WorkspaceSettings(ctx context.Context, sel ast.SelectionSet, obj *model.WorkspaceSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkspaceSettings")
+		case "messageRetentionDays":
+			out.Values[i] = ec._WorkspaceSettings_messageRetentionDays(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "auditRetentionDays":
+			out.Values[i] = ec._WorkspaceSettings_auditRetentionDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "aiProcessing":
+			out.Values[i] = ec._WorkspaceSettings_aiProcessing(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45090,6 +45514,16 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
+
+func (ec *executionContext) unmarshalNAIProcessing2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAIProcessing(ctx context.Context, v any) (model.AIProcessing, error) {
+	var res model.AIProcessing
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAIProcessing2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAIProcessing(ctx context.Context, sel ast.SelectionSet, v model.AIProcessing) graphql.Marshaler {
+	return v
+}
 
 func (ec *executionContext) marshalNAPIKey2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
 	if v == nil {
@@ -46418,6 +46852,11 @@ func (ec *executionContext) unmarshalNUpdatePublishingSettingsInput2githubᚗcom
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNUpdateWorkspaceSettingsInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐUpdateWorkspaceSettingsInput(ctx context.Context, v any) (model.UpdateWorkspaceSettingsInput, error) {
+	res, err := ec.unmarshalInputUpdateWorkspaceSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
 	res, err := graphql.UnmarshalUpload(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -46520,6 +46959,14 @@ func (ec *executionContext) marshalNWorkspaceMembership2ᚖgithubᚗcomᚋneksio
 		return graphql.Null
 	}
 	return ec._WorkspaceMembership(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWorkspaceSettings2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐWorkspaceSettings(ctx context.Context, sel ast.SelectionSet, v *model.WorkspaceSettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WorkspaceSettings!")
+		return graphql.Null
+	}
+	return ec._WorkspaceSettings(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -46662,6 +47109,22 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalOAIProcessing2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAIProcessing(ctx context.Context, v any) (*model.AIProcessing, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.AIProcessing)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAIProcessing2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAIProcessing(ctx context.Context, sel ast.SelectionSet, v *model.AIProcessing) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOAPIKey2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {

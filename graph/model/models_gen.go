@@ -408,6 +408,15 @@ type UpdatePublishingSettingsInput struct {
 	RequirePostApproval *bool `json:"requirePostApproval,omitempty"`
 }
 
+// Fields left out stay as they are.
+type UpdateWorkspaceSettingsInput struct {
+	// 1 to 36500 days; null keeps messages forever.
+	MessageRetentionDays graphql.Omittable[*int] `json:"messageRetentionDays,omitempty"`
+	// 365 to 36500 days.
+	AuditRetentionDays *int          `json:"auditRetentionDays,omitempty"`
+	AiProcessing       *AIProcessing `json:"aiProcessing,omitempty"`
+}
+
 type UploadKnowledgeDocumentInput struct {
 	// A .txt, .md or .html file (UTF-8, at most 5 MB).
 	File graphql.Upload `json:"file"`
@@ -441,6 +450,76 @@ type Viewer struct {
 type WorkspaceMembership struct {
 	Workspace *ent.Workspace `json:"workspace"`
 	Role      apikey.Role    `json:"role"`
+}
+
+// A workspace's privacy settings.
+type WorkspaceSettings struct {
+	// Conversations whose last message is older than this are purged; null keeps them forever.
+	MessageRetentionDays *int `json:"messageRetentionDays,omitempty"`
+	// Audit entries older than this are purged; at least 365 (the default).
+	AuditRetentionDays int `json:"auditRetentionDays"`
+	// Where AI may process the workspace's data; BUILTIN_ONLY by default.
+	AiProcessing AIProcessing `json:"aiProcessing"`
+}
+
+// Whether a workspace's data may reach an external AI provider.
+type AIProcessing string
+
+const (
+	// Every AI feature (agent replies, sentiment, post generation, the knowledge
+	// base's embeddings and answers) runs on the built-in offline provider, even
+	// when an external provider is configured. The default.
+	AIProcessingBuiltinOnly AIProcessing = "BUILTIN_ONLY"
+	// The configured external provider (NEKSIO_AI_BASE_URL) may process the workspace's data.
+	AIProcessingExternalAllowed AIProcessing = "EXTERNAL_ALLOWED"
+)
+
+var AllAIProcessing = []AIProcessing{
+	AIProcessingBuiltinOnly,
+	AIProcessingExternalAllowed,
+}
+
+func (e AIProcessing) IsValid() bool {
+	switch e {
+	case AIProcessingBuiltinOnly, AIProcessingExternalAllowed:
+		return true
+	}
+	return false
+}
+
+func (e AIProcessing) String() string {
+	return string(e)
+}
+
+func (e *AIProcessing) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AIProcessing(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AIProcessing", str)
+	}
+	return nil
+}
+
+func (e AIProcessing) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AIProcessing) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AIProcessing) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Where a customer's file is on its way into Neksio's media store.
