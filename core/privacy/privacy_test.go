@@ -653,4 +653,3 @@ func TestSweepFollowsWorkspaceSettings(t *testing.T) {
 		require.Empty(t, scanDB(t, b.s, gone.ws), "the deleted workspace is purged after its grace")
 	})
 }
-
