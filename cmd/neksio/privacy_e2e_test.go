@@ -38,7 +38,11 @@ func TestPrivacyE2E(t *testing.T) {
 		require.Equal(t, "PENDING", dig(data, "requestExport", "status"))
 		e.waitJobs(t)
 		data = e.gql(t, `{ exports { id status url expiresAt } }`, nil)
-		require.Equal(t, "READY", dig(data, "exports", 0, "status"))
+		if dig(data, "exports", 0, "status") != "READY" {
+			var errs string
+			_ = e.App.Store.DB.QueryRow(`SELECT state || ' ' || COALESCE(CAST(errors AS TEXT), '') FROM river_job WHERE kind = 'export.build'`).Scan(&errs)
+			t.Fatalf("export not ready: %v; job: %s", data, errs)
+		}
 		link := dig(data, "exports", 0, "url").(string)
 		code, _, body := fetch(t, link)
 		require.Equal(t, 200, code)

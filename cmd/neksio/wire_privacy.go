@@ -21,11 +21,11 @@ import (
 )
 
 // Privacy operations: export, erasure, workspace deletion, retention
-// (docs/privacy.md). It runs after the publishing wiring, whose media
-// bucket holds the files and the archives.
+// (docs/privacy.md). The publishing wiring's media bucket holds the files
+// and the archives.
 func init() { wirings = append(wirings, wirePrivacy) }
 
-func wirePrivacy(_ context.Context, a *App) error {
+func wirePrivacy(ctx context.Context, a *App) error {
 	grace, err := deleteGrace(a.Cfg.Getenv("NEKSIO_WORKSPACE_DELETE_GRACE"))
 	if err != nil {
 		return err
@@ -36,11 +36,16 @@ func wirePrivacy(_ context.Context, a *App) error {
 	}
 	p := &privacy.Service{Store: a.Store, Channels: a.Channels, Sessions: a.Auth, SignKey: key,
 		PublicURL: a.Cfg.PublicURL, Grace: grace, Log: a.Log.With("component", "privacy")}
-	if a.GraphDeps.Media != nil {
-		p.Bucket = a.GraphDeps.Media.Bucket
-		if a.Cfg.Getenv("NEKSIO_MEDIA_BUCKET") == "" {
-			p.LocalDir = filepath.Join(a.Cfg.DataDir, "media")
-		}
+	// The media bucket (files and archives): its own handle on the same
+	// bucket the publishing wiring opens, whichever wiring runs first.
+	bucket, err := media.OpenBucket(ctx, a.Cfg.Getenv("NEKSIO_MEDIA_BUCKET"), a.Cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.OnClose = append(a.OnClose, func() { _ = bucket.Close() })
+	p.Bucket = bucket
+	if a.Cfg.Getenv("NEKSIO_MEDIA_BUCKET") == "" {
+		p.LocalDir = filepath.Join(a.Cfg.DataDir, "media")
 	}
 	if kb := a.GraphDeps.Knowledge; kb != nil {
 		p.Vectors = kb.Vectors
