@@ -25,6 +25,7 @@ import (
 	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/export"
 	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
@@ -66,6 +67,8 @@ type Client struct {
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
 	Conversation *ConversationClient
+	// Export is the client for interacting with the Export builders.
+	Export *ExportClient
 	// Invite is the client for interacting with the Invite builders.
 	Invite *InviteClient
 	// KeyFingerprint is the client for interacting with the KeyFingerprint builders.
@@ -118,6 +121,7 @@ func (c *Client) init() {
 	c.ChannelAuthorization = NewChannelAuthorizationClient(c.config)
 	c.Contact = NewContactClient(c.config)
 	c.Conversation = NewConversationClient(c.config)
+	c.Export = NewExportClient(c.config)
 	c.Invite = NewInviteClient(c.config)
 	c.KeyFingerprint = NewKeyFingerprintClient(c.config)
 	c.KnowledgeChunk = NewKnowledgeChunkClient(c.config)
@@ -235,6 +239,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ChannelAuthorization: NewChannelAuthorizationClient(cfg),
 		Contact:              NewContactClient(cfg),
 		Conversation:         NewConversationClient(cfg),
+		Export:               NewExportClient(cfg),
 		Invite:               NewInviteClient(cfg),
 		KeyFingerprint:       NewKeyFingerprintClient(cfg),
 		KnowledgeChunk:       NewKnowledgeChunkClient(cfg),
@@ -279,6 +284,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ChannelAuthorization: NewChannelAuthorizationClient(cfg),
 		Contact:              NewContactClient(cfg),
 		Conversation:         NewConversationClient(cfg),
+		Export:               NewExportClient(cfg),
 		Invite:               NewInviteClient(cfg),
 		KeyFingerprint:       NewKeyFingerprintClient(cfg),
 		KnowledgeChunk:       NewKnowledgeChunkClient(cfg),
@@ -325,9 +331,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.CannedReply, c.Channel,
-		c.ChannelAuthorization, c.Contact, c.Conversation, c.Invite, c.KeyFingerprint,
-		c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media, c.Membership,
-		c.Message, c.PendingStatus, c.Post, c.PostEvent, c.PostTarget,
+		c.ChannelAuthorization, c.Contact, c.Conversation, c.Export, c.Invite,
+		c.KeyFingerprint, c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media,
+		c.Membership, c.Message, c.PendingStatus, c.Post, c.PostEvent, c.PostTarget,
 		c.PublishingSettings, c.Session, c.User, c.Workspace,
 	} {
 		n.Use(hooks...)
@@ -339,9 +345,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.CannedReply, c.Channel,
-		c.ChannelAuthorization, c.Contact, c.Conversation, c.Invite, c.KeyFingerprint,
-		c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media, c.Membership,
-		c.Message, c.PendingStatus, c.Post, c.PostEvent, c.PostTarget,
+		c.ChannelAuthorization, c.Contact, c.Conversation, c.Export, c.Invite,
+		c.KeyFingerprint, c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media,
+		c.Membership, c.Message, c.PendingStatus, c.Post, c.PostEvent, c.PostTarget,
 		c.PublishingSettings, c.Session, c.User, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
@@ -369,6 +375,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Contact.mutate(ctx, m)
 	case *ConversationMutation:
 		return c.Conversation.mutate(ctx, m)
+	case *ExportMutation:
+		return c.Export.mutate(ctx, m)
 	case *InviteMutation:
 		return c.Invite.mutate(ctx, m)
 	case *KeyFingerprintMutation:
@@ -1961,6 +1969,156 @@ func (c *ConversationClient) mutate(ctx context.Context, m *ConversationMutation
 		return (&ConversationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Conversation mutation op: %q", m.Op())
+	}
+}
+
+// ExportClient is a client for the Export schema.
+type ExportClient struct {
+	config
+}
+
+// NewExportClient returns a client for the Export from the given config.
+func NewExportClient(c config) *ExportClient {
+	return &ExportClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `export.Hooks(f(g(h())))`.
+func (c *ExportClient) Use(hooks ...Hook) {
+	c.hooks.Export = append(c.hooks.Export, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `export.Intercept(f(g(h())))`.
+func (c *ExportClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Export = append(c.inters.Export, interceptors...)
+}
+
+// Create returns a builder for creating a Export entity.
+func (c *ExportClient) Create() *ExportCreate {
+	mutation := newExportMutation(c.config, OpCreate)
+	return &ExportCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Export entities.
+func (c *ExportClient) CreateBulk(builders ...*ExportCreate) *ExportCreateBulk {
+	return &ExportCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExportClient) MapCreateBulk(slice any, setFunc func(*ExportCreate, int)) *ExportCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExportCreateBulk{err: fmt.Errorf("calling to ExportClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExportCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExportCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Export.
+func (c *ExportClient) Update() *ExportUpdate {
+	mutation := newExportMutation(c.config, OpUpdate)
+	return &ExportUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExportClient) UpdateOne(_m *Export) *ExportUpdateOne {
+	mutation := newExportMutation(c.config, OpUpdateOne, withExport(_m))
+	return &ExportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExportClient) UpdateOneID(id pulid.ID) *ExportUpdateOne {
+	mutation := newExportMutation(c.config, OpUpdateOne, withExportID(id))
+	return &ExportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Export.
+func (c *ExportClient) Delete() *ExportDelete {
+	mutation := newExportMutation(c.config, OpDelete)
+	return &ExportDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExportClient) DeleteOne(_m *Export) *ExportDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExportClient) DeleteOneID(id pulid.ID) *ExportDeleteOne {
+	builder := c.Delete().Where(export.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExportDeleteOne{builder}
+}
+
+// Query returns a query builder for Export.
+func (c *ExportClient) Query() *ExportQuery {
+	return &ExportQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExport},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Export entity by its id.
+func (c *ExportClient) Get(ctx context.Context, id pulid.ID) (*Export, error) {
+	return c.Query().Where(export.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExportClient) GetX(ctx context.Context, id pulid.ID) *Export {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a Export.
+func (c *ExportClient) QueryWorkspace(_m *Export) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(export.Table, export.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, export.WorkspaceTable, export.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ExportClient) Hooks() []Hook {
+	hooks := c.hooks.Export
+	return append(hooks[:len(hooks):len(hooks)], export.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExportClient) Interceptors() []Interceptor {
+	return c.inters.Export
+}
+
+func (c *ExportClient) mutate(ctx context.Context, m *ExportMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExportCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExportUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExportDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Export mutation op: %q", m.Op())
 	}
 }
 
@@ -4544,14 +4702,14 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 type (
 	hooks struct {
 		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel,
-		ChannelAuthorization, Contact, Conversation, Invite, KeyFingerprint,
+		ChannelAuthorization, Contact, Conversation, Export, Invite, KeyFingerprint,
 		KnowledgeChunk, KnowledgeDocument, Label, Media, Membership, Message,
 		PendingStatus, Post, PostEvent, PostTarget, PublishingSettings, Session, User,
 		Workspace []ent.Hook
 	}
 	inters struct {
 		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel,
-		ChannelAuthorization, Contact, Conversation, Invite, KeyFingerprint,
+		ChannelAuthorization, Contact, Conversation, Export, Invite, KeyFingerprint,
 		KnowledgeChunk, KnowledgeDocument, Label, Media, Membership, Message,
 		PendingStatus, Post, PostEvent, PostTarget, PublishingSettings, Session, User,
 		Workspace []ent.Interceptor

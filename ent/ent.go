@@ -21,6 +21,7 @@ import (
 	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/export"
 	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
@@ -106,6 +107,7 @@ func checkColumn(t, c string) error {
 			channelauthorization.Table: channelauthorization.ValidColumn,
 			contact.Table:              contact.ValidColumn,
 			conversation.Table:         conversation.ValidColumn,
+			export.Table:               export.ValidColumn,
 			invite.Table:               invite.ValidColumn,
 			keyfingerprint.Table:       keyfingerprint.ValidColumn,
 			knowledgechunk.Table:       knowledgechunk.ValidColumn,

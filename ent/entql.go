@@ -12,6 +12,7 @@ import (
 	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/export"
 	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/keyfingerprint"
 	"github.com/neksio/neksio/ent/knowledgechunk"
@@ -38,7 +39,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 25)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 26)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -280,6 +281,31 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   export.Table,
+			Columns: export.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: export.FieldID,
+			},
+		},
+		Type: "Export",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			export.FieldCreatedAt:   {Type: field.TypeTime, Column: export.FieldCreatedAt},
+			export.FieldUpdatedAt:   {Type: field.TypeTime, Column: export.FieldUpdatedAt},
+			export.FieldWorkspaceID: {Type: field.TypeString, Column: export.FieldWorkspaceID},
+			export.FieldScope:       {Type: field.TypeEnum, Column: export.FieldScope},
+			export.FieldContactID:   {Type: field.TypeString, Column: export.FieldContactID},
+			export.FieldStatus:      {Type: field.TypeEnum, Column: export.FieldStatus},
+			export.FieldRequestedBy: {Type: field.TypeString, Column: export.FieldRequestedBy},
+			export.FieldStorageKey:  {Type: field.TypeString, Column: export.FieldStorageKey},
+			export.FieldSize:        {Type: field.TypeInt64, Column: export.FieldSize},
+			export.FieldError:       {Type: field.TypeString, Column: export.FieldError},
+			export.FieldFinishedAt:  {Type: field.TypeTime, Column: export.FieldFinishedAt},
+			export.FieldExpiresAt:   {Type: field.TypeTime, Column: export.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   invite.Table,
 			Columns: invite.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -302,7 +328,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			invite.FieldInvitedBy:   {Type: field.TypeString, Column: invite.FieldInvitedBy},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   keyfingerprint.Table,
 			Columns: keyfingerprint.Columns,
@@ -318,7 +344,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			keyfingerprint.FieldCreatedAt:   {Type: field.TypeTime, Column: keyfingerprint.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgechunk.Table,
 			Columns: knowledgechunk.Columns,
@@ -340,7 +366,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgechunk.FieldEndOffset:   {Type: field.TypeInt, Column: knowledgechunk.FieldEndOffset},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgedocument.Table,
 			Columns: knowledgedocument.Columns,
@@ -366,7 +392,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgedocument.FieldEmbeddingDimension: {Type: field.TypeInt, Column: knowledgedocument.FieldEmbeddingDimension},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -385,7 +411,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldColor:       {Type: field.TypeString, Column: label.FieldColor},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   media.Table,
 			Columns: media.Columns,
@@ -409,7 +435,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			media.FieldCreatedBy:   {Type: field.TypeString, Column: media.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -427,7 +453,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldRole:        {Type: field.TypeEnum, Column: membership.FieldRole},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -468,7 +494,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSentimentScore:    {Type: field.TypeFloat64, Column: message.FieldSentimentScore},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pendingstatus.Table,
 			Columns: pendingstatus.Columns,
@@ -488,7 +514,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pendingstatus.FieldCreatedAt:    {Type: field.TypeTime, Column: pendingstatus.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   post.Table,
 			Columns: post.Columns,
@@ -510,7 +536,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			post.FieldPublishedAt: {Type: field.TypeTime, Column: post.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   postevent.Table,
 			Columns: postevent.Columns,
@@ -533,7 +559,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			postevent.FieldComment:     {Type: field.TypeString, Column: postevent.FieldComment},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posttarget.Table,
 			Columns: posttarget.Columns,
@@ -563,7 +589,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posttarget.FieldPublishedAt:         {Type: field.TypeTime, Column: posttarget.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   publishingsettings.Table,
 			Columns: publishingsettings.Columns,
@@ -580,7 +606,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			publishingsettings.FieldRequirePostApproval: {Type: field.TypeBool, Column: publishingsettings.FieldRequirePostApproval},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -602,7 +628,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIP:         {Type: field.TypeString, Column: session.FieldIP},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -620,7 +646,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -637,6 +663,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			workspace.FieldMessageRetentionDays: {Type: field.TypeInt, Column: workspace.FieldMessageRetentionDays},
 			workspace.FieldAuditRetentionDays:   {Type: field.TypeInt, Column: workspace.FieldAuditRetentionDays},
 			workspace.FieldAiProcessing:         {Type: field.TypeEnum, Column: workspace.FieldAiProcessing},
+			workspace.FieldDeletionRequestedAt:  {Type: field.TypeTime, Column: workspace.FieldDeletionRequestedAt},
+			workspace.FieldPurgeAfter:           {Type: field.TypeTime, Column: workspace.FieldPurgeAfter},
 		},
 	}
 	graph.MustAddE(
@@ -902,6 +930,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Conversation",
 		"Label",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   export.WorkspaceTable,
+			Columns: []string{export.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"Export",
+		"Workspace",
 	)
 	graph.MustAddE(
 		"workspace",
@@ -2515,6 +2555,120 @@ func (f *ConversationFilter) WhereHasLabelsWith(preds ...predicate.Label) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ExportQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExportQuery builder.
+func (_q *ExportQuery) Filter() *ExportFilter {
+	return &ExportFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExportMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExportMutation builder.
+func (m *ExportMutation) Filter() *ExportFilter {
+	return &ExportFilter{config: m.config, predicateAdder: m}
+}
+
+// ExportFilter provides a generic filtering capability at runtime for ExportQuery.
+type ExportFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExportFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ExportFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(export.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ExportFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(export.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ExportFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(export.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *ExportFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(export.FieldWorkspaceID))
+}
+
+// WhereScope applies the entql string predicate on the scope field.
+func (f *ExportFilter) WhereScope(p entql.StringP) {
+	f.Where(p.Field(export.FieldScope))
+}
+
+// WhereContactID applies the entql string predicate on the contact_id field.
+func (f *ExportFilter) WhereContactID(p entql.StringP) {
+	f.Where(p.Field(export.FieldContactID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ExportFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(export.FieldStatus))
+}
+
+// WhereRequestedBy applies the entql string predicate on the requested_by field.
+func (f *ExportFilter) WhereRequestedBy(p entql.StringP) {
+	f.Where(p.Field(export.FieldRequestedBy))
+}
+
+// WhereStorageKey applies the entql string predicate on the storage_key field.
+func (f *ExportFilter) WhereStorageKey(p entql.StringP) {
+	f.Where(p.Field(export.FieldStorageKey))
+}
+
+// WhereSize applies the entql int64 predicate on the size field.
+func (f *ExportFilter) WhereSize(p entql.Int64P) {
+	f.Where(p.Field(export.FieldSize))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *ExportFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(export.FieldError))
+}
+
+// WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
+func (f *ExportFilter) WhereFinishedAt(p entql.TimeP) {
+	f.Where(p.Field(export.FieldFinishedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *ExportFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(export.FieldExpiresAt))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *ExportFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *ExportFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *InviteQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2543,7 +2697,7 @@ type InviteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *InviteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2652,7 +2806,7 @@ type KeyFingerprintFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KeyFingerprintFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2707,7 +2861,7 @@ type KnowledgeChunkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeChunkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2820,7 +2974,7 @@ type KnowledgeDocumentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeDocumentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2953,7 +3107,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3051,7 +3205,7 @@ type MediaFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MediaFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3160,7 +3314,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3253,7 +3407,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3489,7 +3643,7 @@ type PendingStatusFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PendingStatusFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3578,7 +3732,7 @@ type PostFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3705,7 +3859,7 @@ type PostEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3823,7 +3977,7 @@ type PostTargetFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostTargetFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3990,7 +4144,7 @@ type PublishingSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PublishingSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4064,7 +4218,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4163,7 +4317,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4242,7 +4396,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4281,6 +4435,16 @@ func (f *WorkspaceFilter) WhereAuditRetentionDays(p entql.IntP) {
 // WhereAiProcessing applies the entql string predicate on the ai_processing field.
 func (f *WorkspaceFilter) WhereAiProcessing(p entql.StringP) {
 	f.Where(p.Field(workspace.FieldAiProcessing))
+}
+
+// WhereDeletionRequestedAt applies the entql time.Time predicate on the deletion_requested_at field.
+func (f *WorkspaceFilter) WhereDeletionRequestedAt(p entql.TimeP) {
+	f.Where(p.Field(workspace.FieldDeletionRequestedAt))
+}
+
+// WherePurgeAfter applies the entql time.Time predicate on the purge_after field.
+func (f *WorkspaceFilter) WherePurgeAfter(p entql.TimeP) {
+	f.Where(p.Field(workspace.FieldPurgeAfter))
 }
 
 // WhereHasMemberships applies a predicate to check if query has an edge memberships.

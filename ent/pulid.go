@@ -14,6 +14,7 @@ import (
 	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/export"
 	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/knowledgechunk"
 	"github.com/neksio/neksio/ent/knowledgedocument"
@@ -43,6 +44,7 @@ var prefixMap = map[string]string{
 	"cauth": channelauthorization.Table,
 	"ct":    contact.Table,
 	"cv":    conversation.Table,
+	"exp":   export.Table,
 	"inv":   invite.Table,
 	"kc":    knowledgechunk.Table,
 	"kd":    knowledgedocument.Table,

@@ -81,6 +81,14 @@ func (q *ConversationQuery) WhereP(ps ...func(*sql.Selector)) {
 
 // WhereP appends storage-level predicates to the query; privacy rules in
 // ent/schema use it because they cannot import the generated packages.
+func (q *ExportQuery) WhereP(ps ...func(*sql.Selector)) {
+	for _, p := range ps {
+		q.predicates = append(q.predicates, predicate.Export(p))
+	}
+}
+
+// WhereP appends storage-level predicates to the query; privacy rules in
+// ent/schema use it because they cannot import the generated packages.
 func (q *InviteQuery) WhereP(ps ...func(*sql.Selector)) {
 	for _, p := range ps {
 		q.predicates = append(q.predicates, predicate.Invite(p))

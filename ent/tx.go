@@ -30,6 +30,8 @@ type Tx struct {
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
 	Conversation *ConversationClient
+	// Export is the client for interacting with the Export builders.
+	Export *ExportClient
 	// Invite is the client for interacting with the Invite builders.
 	Invite *InviteClient
 	// KeyFingerprint is the client for interacting with the KeyFingerprint builders.
@@ -202,6 +204,7 @@ func (tx *Tx) init() {
 	tx.ChannelAuthorization = NewChannelAuthorizationClient(tx.config)
 	tx.Contact = NewContactClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
+	tx.Export = NewExportClient(tx.config)
 	tx.Invite = NewInviteClient(tx.config)
 	tx.KeyFingerprint = NewKeyFingerprintClient(tx.config)
 	tx.KnowledgeChunk = NewKnowledgeChunkClient(tx.config)

@@ -30,6 +30,10 @@ type Workspace struct {
 	AuditRetentionDays int `json:"audit_retention_days,omitempty"`
 	// Whether customer data may go to an external AI provider.
 	AiProcessing workspace.AiProcessing `json:"ai_processing,omitempty"`
+	// DeletionRequestedAt holds the value of the "deletion_requested_at" field.
+	DeletionRequestedAt *time.Time `json:"deletion_requested_at,omitempty"`
+	// PurgeAfter holds the value of the "purge_after" field.
+	PurgeAfter *time.Time `json:"purge_after,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the WorkspaceQuery when eager-loading is set.
 	Edges        WorkspaceEdges `json:"edges"`
@@ -67,7 +71,7 @@ func (*Workspace) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case workspace.FieldName, workspace.FieldAiProcessing:
 			values[i] = new(sql.NullString)
-		case workspace.FieldCreatedAt, workspace.FieldUpdatedAt:
+		case workspace.FieldCreatedAt, workspace.FieldUpdatedAt, workspace.FieldDeletionRequestedAt, workspace.FieldPurgeAfter:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -126,6 +130,20 @@ func (_m *Workspace) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field ai_processing", values[i])
 			} else if value.Valid {
 				_m.AiProcessing = workspace.AiProcessing(value.String)
+			}
+		case workspace.FieldDeletionRequestedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field deletion_requested_at", values[i])
+			} else if value.Valid {
+				_m.DeletionRequestedAt = new(time.Time)
+				*_m.DeletionRequestedAt = value.Time
+			}
+		case workspace.FieldPurgeAfter:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field purge_after", values[i])
+			} else if value.Valid {
+				_m.PurgeAfter = new(time.Time)
+				*_m.PurgeAfter = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -187,6 +205,16 @@ func (_m *Workspace) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("ai_processing=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AiProcessing))
+	builder.WriteString(", ")
+	if v := _m.DeletionRequestedAt; v != nil {
+		builder.WriteString("deletion_requested_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.PurgeAfter; v != nil {
+		builder.WriteString("purge_after=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

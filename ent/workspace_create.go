@@ -101,6 +101,34 @@ func (_c *WorkspaceCreate) SetNillableAiProcessing(v *workspace.AiProcessing) *W
 	return _c
 }
 
+// SetDeletionRequestedAt sets the "deletion_requested_at" field.
+func (_c *WorkspaceCreate) SetDeletionRequestedAt(v time.Time) *WorkspaceCreate {
+	_c.mutation.SetDeletionRequestedAt(v)
+	return _c
+}
+
+// SetNillableDeletionRequestedAt sets the "deletion_requested_at" field if the given value is not nil.
+func (_c *WorkspaceCreate) SetNillableDeletionRequestedAt(v *time.Time) *WorkspaceCreate {
+	if v != nil {
+		_c.SetDeletionRequestedAt(*v)
+	}
+	return _c
+}
+
+// SetPurgeAfter sets the "purge_after" field.
+func (_c *WorkspaceCreate) SetPurgeAfter(v time.Time) *WorkspaceCreate {
+	_c.mutation.SetPurgeAfter(v)
+	return _c
+}
+
+// SetNillablePurgeAfter sets the "purge_after" field if the given value is not nil.
+func (_c *WorkspaceCreate) SetNillablePurgeAfter(v *time.Time) *WorkspaceCreate {
+	if v != nil {
+		_c.SetPurgeAfter(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *WorkspaceCreate) SetID(v pulid.ID) *WorkspaceCreate {
 	_c.mutation.SetID(v)
@@ -296,6 +324,14 @@ func (_c *WorkspaceCreate) createSpec() (*Workspace, *sqlgraph.CreateSpec) {
 		_spec.SetField(workspace.FieldAiProcessing, field.TypeEnum, value)
 		_node.AiProcessing = value
 	}
+	if value, ok := _c.mutation.DeletionRequestedAt(); ok {
+		_spec.SetField(workspace.FieldDeletionRequestedAt, field.TypeTime, value)
+		_node.DeletionRequestedAt = &value
+	}
+	if value, ok := _c.mutation.PurgeAfter(); ok {
+		_spec.SetField(workspace.FieldPurgeAfter, field.TypeTime, value)
+		_node.PurgeAfter = &value
+	}
 	if nodes := _c.mutation.MembershipsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -442,6 +478,42 @@ func (u *WorkspaceUpsert) UpdateAiProcessing() *WorkspaceUpsert {
 	return u
 }
 
+// SetDeletionRequestedAt sets the "deletion_requested_at" field.
+func (u *WorkspaceUpsert) SetDeletionRequestedAt(v time.Time) *WorkspaceUpsert {
+	u.Set(workspace.FieldDeletionRequestedAt, v)
+	return u
+}
+
+// UpdateDeletionRequestedAt sets the "deletion_requested_at" field to the value that was provided on create.
+func (u *WorkspaceUpsert) UpdateDeletionRequestedAt() *WorkspaceUpsert {
+	u.SetExcluded(workspace.FieldDeletionRequestedAt)
+	return u
+}
+
+// ClearDeletionRequestedAt clears the value of the "deletion_requested_at" field.
+func (u *WorkspaceUpsert) ClearDeletionRequestedAt() *WorkspaceUpsert {
+	u.SetNull(workspace.FieldDeletionRequestedAt)
+	return u
+}
+
+// SetPurgeAfter sets the "purge_after" field.
+func (u *WorkspaceUpsert) SetPurgeAfter(v time.Time) *WorkspaceUpsert {
+	u.Set(workspace.FieldPurgeAfter, v)
+	return u
+}
+
+// UpdatePurgeAfter sets the "purge_after" field to the value that was provided on create.
+func (u *WorkspaceUpsert) UpdatePurgeAfter() *WorkspaceUpsert {
+	u.SetExcluded(workspace.FieldPurgeAfter)
+	return u
+}
+
+// ClearPurgeAfter clears the value of the "purge_after" field.
+func (u *WorkspaceUpsert) ClearPurgeAfter() *WorkspaceUpsert {
+	u.SetNull(workspace.FieldPurgeAfter)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -581,6 +653,48 @@ func (u *WorkspaceUpsertOne) SetAiProcessing(v workspace.AiProcessing) *Workspac
 func (u *WorkspaceUpsertOne) UpdateAiProcessing() *WorkspaceUpsertOne {
 	return u.Update(func(s *WorkspaceUpsert) {
 		s.UpdateAiProcessing()
+	})
+}
+
+// SetDeletionRequestedAt sets the "deletion_requested_at" field.
+func (u *WorkspaceUpsertOne) SetDeletionRequestedAt(v time.Time) *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetDeletionRequestedAt(v)
+	})
+}
+
+// UpdateDeletionRequestedAt sets the "deletion_requested_at" field to the value that was provided on create.
+func (u *WorkspaceUpsertOne) UpdateDeletionRequestedAt() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateDeletionRequestedAt()
+	})
+}
+
+// ClearDeletionRequestedAt clears the value of the "deletion_requested_at" field.
+func (u *WorkspaceUpsertOne) ClearDeletionRequestedAt() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.ClearDeletionRequestedAt()
+	})
+}
+
+// SetPurgeAfter sets the "purge_after" field.
+func (u *WorkspaceUpsertOne) SetPurgeAfter(v time.Time) *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetPurgeAfter(v)
+	})
+}
+
+// UpdatePurgeAfter sets the "purge_after" field to the value that was provided on create.
+func (u *WorkspaceUpsertOne) UpdatePurgeAfter() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdatePurgeAfter()
+	})
+}
+
+// ClearPurgeAfter clears the value of the "purge_after" field.
+func (u *WorkspaceUpsertOne) ClearPurgeAfter() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.ClearPurgeAfter()
 	})
 }
 
@@ -890,6 +1004,48 @@ func (u *WorkspaceUpsertBulk) SetAiProcessing(v workspace.AiProcessing) *Workspa
 func (u *WorkspaceUpsertBulk) UpdateAiProcessing() *WorkspaceUpsertBulk {
 	return u.Update(func(s *WorkspaceUpsert) {
 		s.UpdateAiProcessing()
+	})
+}
+
+// SetDeletionRequestedAt sets the "deletion_requested_at" field.
+func (u *WorkspaceUpsertBulk) SetDeletionRequestedAt(v time.Time) *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetDeletionRequestedAt(v)
+	})
+}
+
+// UpdateDeletionRequestedAt sets the "deletion_requested_at" field to the value that was provided on create.
+func (u *WorkspaceUpsertBulk) UpdateDeletionRequestedAt() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateDeletionRequestedAt()
+	})
+}
+
+// ClearDeletionRequestedAt clears the value of the "deletion_requested_at" field.
+func (u *WorkspaceUpsertBulk) ClearDeletionRequestedAt() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.ClearDeletionRequestedAt()
+	})
+}
+
+// SetPurgeAfter sets the "purge_after" field.
+func (u *WorkspaceUpsertBulk) SetPurgeAfter(v time.Time) *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetPurgeAfter(v)
+	})
+}
+
+// UpdatePurgeAfter sets the "purge_after" field to the value that was provided on create.
+func (u *WorkspaceUpsertBulk) UpdatePurgeAfter() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdatePurgeAfter()
+	})
+}
+
+// ClearPurgeAfter clears the value of the "purge_after" field.
+func (u *WorkspaceUpsertBulk) ClearPurgeAfter() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.ClearPurgeAfter()
 	})
 }
 

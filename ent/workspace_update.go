@@ -113,6 +113,46 @@ func (_u *WorkspaceUpdate) SetNillableAiProcessing(v *workspace.AiProcessing) *W
 	return _u
 }
 
+// SetDeletionRequestedAt sets the "deletion_requested_at" field.
+func (_u *WorkspaceUpdate) SetDeletionRequestedAt(v time.Time) *WorkspaceUpdate {
+	_u.mutation.SetDeletionRequestedAt(v)
+	return _u
+}
+
+// SetNillableDeletionRequestedAt sets the "deletion_requested_at" field if the given value is not nil.
+func (_u *WorkspaceUpdate) SetNillableDeletionRequestedAt(v *time.Time) *WorkspaceUpdate {
+	if v != nil {
+		_u.SetDeletionRequestedAt(*v)
+	}
+	return _u
+}
+
+// ClearDeletionRequestedAt clears the value of the "deletion_requested_at" field.
+func (_u *WorkspaceUpdate) ClearDeletionRequestedAt() *WorkspaceUpdate {
+	_u.mutation.ClearDeletionRequestedAt()
+	return _u
+}
+
+// SetPurgeAfter sets the "purge_after" field.
+func (_u *WorkspaceUpdate) SetPurgeAfter(v time.Time) *WorkspaceUpdate {
+	_u.mutation.SetPurgeAfter(v)
+	return _u
+}
+
+// SetNillablePurgeAfter sets the "purge_after" field if the given value is not nil.
+func (_u *WorkspaceUpdate) SetNillablePurgeAfter(v *time.Time) *WorkspaceUpdate {
+	if v != nil {
+		_u.SetPurgeAfter(*v)
+	}
+	return _u
+}
+
+// ClearPurgeAfter clears the value of the "purge_after" field.
+func (_u *WorkspaceUpdate) ClearPurgeAfter() *WorkspaceUpdate {
+	_u.mutation.ClearPurgeAfter()
+	return _u
+}
+
 // AddMembershipIDs adds the "memberships" edge to the Membership entity by IDs.
 func (_u *WorkspaceUpdate) AddMembershipIDs(ids ...pulid.ID) *WorkspaceUpdate {
 	_u.mutation.AddMembershipIDs(ids...)
@@ -263,6 +303,18 @@ func (_u *WorkspaceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AiProcessing(); ok {
 		_spec.SetField(workspace.FieldAiProcessing, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.DeletionRequestedAt(); ok {
+		_spec.SetField(workspace.FieldDeletionRequestedAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeletionRequestedAtCleared() {
+		_spec.ClearField(workspace.FieldDeletionRequestedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PurgeAfter(); ok {
+		_spec.SetField(workspace.FieldPurgeAfter, field.TypeTime, value)
+	}
+	if _u.mutation.PurgeAfterCleared() {
+		_spec.ClearField(workspace.FieldPurgeAfter, field.TypeTime)
+	}
 	if _u.mutation.MembershipsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -409,6 +461,46 @@ func (_u *WorkspaceUpdateOne) SetNillableAiProcessing(v *workspace.AiProcessing)
 	if v != nil {
 		_u.SetAiProcessing(*v)
 	}
+	return _u
+}
+
+// SetDeletionRequestedAt sets the "deletion_requested_at" field.
+func (_u *WorkspaceUpdateOne) SetDeletionRequestedAt(v time.Time) *WorkspaceUpdateOne {
+	_u.mutation.SetDeletionRequestedAt(v)
+	return _u
+}
+
+// SetNillableDeletionRequestedAt sets the "deletion_requested_at" field if the given value is not nil.
+func (_u *WorkspaceUpdateOne) SetNillableDeletionRequestedAt(v *time.Time) *WorkspaceUpdateOne {
+	if v != nil {
+		_u.SetDeletionRequestedAt(*v)
+	}
+	return _u
+}
+
+// ClearDeletionRequestedAt clears the value of the "deletion_requested_at" field.
+func (_u *WorkspaceUpdateOne) ClearDeletionRequestedAt() *WorkspaceUpdateOne {
+	_u.mutation.ClearDeletionRequestedAt()
+	return _u
+}
+
+// SetPurgeAfter sets the "purge_after" field.
+func (_u *WorkspaceUpdateOne) SetPurgeAfter(v time.Time) *WorkspaceUpdateOne {
+	_u.mutation.SetPurgeAfter(v)
+	return _u
+}
+
+// SetNillablePurgeAfter sets the "purge_after" field if the given value is not nil.
+func (_u *WorkspaceUpdateOne) SetNillablePurgeAfter(v *time.Time) *WorkspaceUpdateOne {
+	if v != nil {
+		_u.SetPurgeAfter(*v)
+	}
+	return _u
+}
+
+// ClearPurgeAfter clears the value of the "purge_after" field.
+func (_u *WorkspaceUpdateOne) ClearPurgeAfter() *WorkspaceUpdateOne {
+	_u.mutation.ClearPurgeAfter()
 	return _u
 }
 
@@ -591,6 +683,18 @@ func (_u *WorkspaceUpdateOne) sqlSave(ctx context.Context) (_node *Workspace, er
 	}
 	if value, ok := _u.mutation.AiProcessing(); ok {
 		_spec.SetField(workspace.FieldAiProcessing, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.DeletionRequestedAt(); ok {
+		_spec.SetField(workspace.FieldDeletionRequestedAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeletionRequestedAtCleared() {
+		_spec.ClearField(workspace.FieldDeletionRequestedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PurgeAfter(); ok {
+		_spec.SetField(workspace.FieldPurgeAfter, field.TypeTime, value)
+	}
+	if _u.mutation.PurgeAfterCleared() {
+		_spec.ClearField(workspace.FieldPurgeAfter, field.TypeTime)
 	}
 	if _u.mutation.MembershipsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -7,11 +7,22 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/graph/generated"
 	"github.com/neksio/neksio/graph/model"
 )
+
+// URL is the resolver for the url field.
+func (r *exportResolver) URL(ctx context.Context, obj *ent.Export) (*string, error) {
+	if u := r.deps.Privacy.DownloadURL(obj); u != "" {
+		return &u, nil
+	}
+	return nil, nil
+}
 
 // UpdateWorkspaceSettings is the resolver for the updateWorkspaceSettings field.
 func (r *mutationResolver) UpdateWorkspaceSettings(ctx context.Context, input model.UpdateWorkspaceSettingsInput) (*model.WorkspaceSettings, error) {
@@ -31,6 +42,29 @@ func (r *mutationResolver) UpdateWorkspaceSettings(ctx context.Context, input mo
 	return settingsModel(s), nil
 }
 
+// RequestExport is the resolver for the requestExport field.
+func (r *mutationResolver) RequestExport(ctx context.Context, input model.RequestExportInput) (*ent.Export, error) {
+	return r.deps.Privacy.RequestExport(ctx, input.Scope, input.ContactID)
+}
+
+// EraseContact is the resolver for the eraseContact field.
+func (r *mutationResolver) EraseContact(ctx context.Context, id pulid.ID) (*model.DeletePayload, error) {
+	if _, err := r.deps.Privacy.EraseContact(ctx, id); err != nil {
+		return nil, err
+	}
+	return &model.DeletePayload{DeletedID: id}, nil
+}
+
+// DeleteWorkspace is the resolver for the deleteWorkspace field.
+func (r *mutationResolver) DeleteWorkspace(ctx context.Context, input model.DeleteWorkspaceInput) (*ent.Workspace, error) {
+	return r.deps.Privacy.DeleteWorkspace(ctx, input.ConfirmName)
+}
+
+// RestoreWorkspace is the resolver for the restoreWorkspace field.
+func (r *mutationResolver) RestoreWorkspace(ctx context.Context) (*ent.Workspace, error) {
+	return r.deps.Privacy.RestoreWorkspace(ctx)
+}
+
 // WorkspaceSettings is the resolver for the workspaceSettings field.
 func (r *queryResolver) WorkspaceSettings(ctx context.Context) (*model.WorkspaceSettings, error) {
 	s, err := workspace.Current(ctx, r.deps.Store.Ent)
@@ -40,7 +74,22 @@ func (r *queryResolver) WorkspaceSettings(ctx context.Context) (*model.Workspace
 	return settingsModel(s), nil
 }
 
+// Exports is the resolver for the exports field.
+func (r *queryResolver) Exports(ctx context.Context) ([]*ent.Export, error) {
+	return r.deps.Privacy.Exports(ctx)
+}
+
 // Settings is the resolver for the settings field.
 func (r *workspaceResolver) Settings(ctx context.Context, obj *ent.Workspace) (*model.WorkspaceSettings, error) {
 	return settingsModel(workspace.SettingsOf(obj)), nil
 }
+
+// DeletionScheduledAt is the resolver for the deletionScheduledAt field.
+func (r *workspaceResolver) DeletionScheduledAt(ctx context.Context, obj *ent.Workspace) (*time.Time, error) {
+	return obj.PurgeAfter, nil
+}
+
+// Export returns generated.ExportResolver implementation.
+func (r *Resolver) Export() generated.ExportResolver { return &exportResolver{r} }
+
+type exportResolver struct{ *Resolver }

@@ -8,6 +8,7 @@ import (
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/media"
 	"github.com/neksio/neksio/core/onboarding"
+	"github.com/neksio/neksio/core/privacy"
 	"github.com/neksio/neksio/core/publish"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/team"
@@ -33,6 +34,9 @@ type Deps struct {
 	// cmd/neksio/wire_publish.go.
 	Publish *publish.Service
 	Media   *media.Service
+	// Privacy serves exports, erasure and workspace deletion
+	// (schema/privacy.graphqls); set by cmd/neksio/wire_privacy.go.
+	Privacy *privacy.Service
 	// Connectors lists the running connector plugins.
 	Connectors func() []*model.ConnectorInfo
 	// Realtime configures subscriptions and their transports (WebSocket,

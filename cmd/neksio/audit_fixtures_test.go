@@ -41,6 +41,35 @@ type mutationFixture func(t *testing.T, w *auditWalk) mutationCall
 // audit entry, and fails for a mutation that has no fixture here: a new
 // mutation must add its line (and its audit entry).
 var mutationFixtures = map[string]mutationFixture{
+	// Privacy operations (schema/privacy.graphqls). Deleting and restoring
+	// run in a workspace of their own, not the one the walk works in.
+	"requestExport": func(t *testing.T, w *auditWalk) mutationCall {
+		return mutationCall{Query: `mutation { requestExport(input: {scope: WORKSPACE}) { __typename } }`}
+	},
+	"eraseContact": func(t *testing.T, w *auditWalk) mutationCall {
+		c := w.e.gql(t, `query($id: ID!) { node(id: $id) { ... on Conversation { contact { id } } } }`, map[string]any{"id": w.conversation(t)})
+		return mutationCall{Query: `mutation($id: ID!) { eraseContact(id: $id) { __typename } }`, Vars: map[string]any{"id": dig(c, "node", "contact", "id")}}
+	},
+	"deleteWorkspace": func(t *testing.T, w *auditWalk) mutationCall {
+		name := w.name("Leaving ")
+		_, key := w.e.newWorkspace(t, name)
+		return mutationCall{Query: `mutation($n: String!) { deleteWorkspace(input: {confirmName: $n}) { __typename } }`,
+			Vars: map[string]any{"n": name}, Key: key}
+	},
+	"restoreWorkspace": func(t *testing.T, w *auditWalk) mutationCall {
+		// The workspace's keys end with the deletion: its owner signs in
+		// again to restore it.
+		name := w.name("Returning ")
+		ws, key := w.e.newWorkspace(t, name)
+		email := w.email()
+		_, _, err := w.e.App.GraphDeps.Team.CreateUser(context.Background(), email, ws, tenant.RoleOwner,
+			func() (string, error) { return teamPassword, nil })
+		require.NoError(t, err)
+		r := w.e.gqlAs(t, key, `mutation($n: String!) { deleteWorkspace(input: {confirmName: $n}) { id } }`, map[string]any{"n": name})
+		require.Empty(t, r.Errors)
+		return mutationCall{Query: `mutation { restoreWorkspace { __typename } }`, Key: w.e.signIn(t, email, teamPassword)}
+	},
+
 	// Knowledge base and agent (schema/agent.graphqls).
 	"addKnowledgeDocument": func(t *testing.T, w *auditWalk) mutationCall {
 		return mutationCall{Query: `mutation { addKnowledgeDocument(input: {title: "Walk", content: "We open daily.", format: TEXT}) { __typename } }`}

@@ -38,7 +38,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), migrateCmd(), workspaceCmd(), apikeyCmd(), userCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), workspaceCmd(), apikeyCmd(), userCmd(), exportCmd())
 	root.AddCommand(extraCommands()...)
 	return root
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/session"
@@ -334,4 +335,29 @@ func (s *Service) log() *slog.Logger {
 		return s.Log
 	}
 	return slog.Default()
+}
+
+// RevokeWorkspaceKeysTx revokes every API key of workspace ws inside the
+// caller's transaction (a workspace being deleted); the cached viewers go
+// when it commits.
+func (s *Service) RevokeWorkspaceKeysTx(ctx context.Context, tx *store.Tx, ws pulid.ID) (int, error) {
+	pctx := platform(ctx, "revoke workspace keys")
+	keys, err := tx.Ent.APIKey.Query().Where(apikey.WorkspaceID(ws), apikey.RevokedAtIsNil()).All(pctx)
+	if err != nil {
+		return 0, fmt.Errorf("auth: listing keys: %w", err)
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	err = tx.Ent.APIKey.Update().Where(apikey.WorkspaceID(ws), apikey.RevokedAtIsNil()).
+		SetRevokedAt(s.now()).Exec(pctx)
+	if err != nil {
+		return 0, fmt.Errorf("auth: revoking keys: %w", err)
+	}
+	tx.AfterCommit(func() {
+		for _, k := range keys {
+			s.keyCache().Remove(k.Hash)
+		}
+	})
+	return len(keys), nil
 }

@@ -53,6 +53,11 @@ type Service struct {
 	// OnPublish receives the publication outcomes webhooks report (see
 	// ingestPublish); nil counts them as ignored.
 	OnPublish PublishHook
+	// OnAuthorizationRemoved runs, in the webhook's transaction, when a
+	// platform reports that the person withdrew the channel's
+	// authorization (TikTok's authorization.removed): core/privacy erases
+	// what the authorization brought. Nil keeps the data.
+	OnAuthorizationRemoved func(ctx context.Context, tx *store.Tx, ch *ent.Channel) error
 	// Capabilities says what each connector offers (core/connector's
 	// Manager); nil asks the connector (Describe).
 	Capabilities CapabilitySource

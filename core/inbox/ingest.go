@@ -644,6 +644,15 @@ func (s *Service) ingestAccount(ctx context.Context, tx *store.Tx, ch *ent.Chann
 		if r := ae.Detail["reason"]; r != "" {
 			meta["reason"] = r
 		}
+		// The person withdrew the authorization: what it brought (the
+		// channel's contacts and conversations) is erased with it
+		// (core/privacy).
+		if ae.Type == "authorization_removed" && s.OnAuthorizationRemoved != nil {
+			if err := s.OnAuthorizationRemoved(ctx, tx, ch); err != nil {
+				return fmt.Errorf("inbox: erasing what the authorization brought: %w", err)
+			}
+			meta["erased"] = "contacts and conversations"
+		}
 		if err := audit.Record(ctx, tx.Ent, "channel.authorization_removed", "Channel", string(ch.ID), meta); err != nil {
 			return err
 		}

@@ -211,6 +211,23 @@ func (s *Embedded) DeleteWorkspace(ctx context.Context, space Space, workspaceID
 	return nil
 }
 
+// ForgetWorkspace deletes every record of the workspace in every space and
+// its version rows, for a workspace purged for good: its ID never comes
+// back, so no version can repeat and no cache of it is searched again.
+// Call DeleteWorkspace for each known space first, so this process's
+// caches are dropped too.
+func (s *Embedded) ForgetWorkspace(ctx context.Context, workspaceID string) error {
+	if err := validateID("workspace ID", workspaceID); err != nil {
+		return err
+	}
+	for _, q := range []string{`DELETE FROM vector_records WHERE workspace_id = ?`, `DELETE FROM vector_versions WHERE workspace_id = ?`} {
+		if _, err := s.db.ExecContext(ctx, s.q(q), workspaceID); err != nil {
+			return fmt.Errorf("vector: forgetting workspace: %w", err)
+		}
+	}
+	return nil
+}
+
 // Search implements Store.
 func (s *Embedded) Search(ctx context.Context, space Space, workspaceID string, query []float32, k int, filter Filter) ([]Hit, error) {
 	if s.closed.Load() {

@@ -466,6 +466,53 @@ var (
 			},
 		},
 	}
+	// ExportsColumns holds the columns for the "exports" table.
+	ExportsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "scope", Type: field.TypeEnum, Enums: []string{"WORKSPACE", "CONTACT"}},
+		{Name: "contact_id", Type: field.TypeString, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "RUNNING", "READY", "FAILED", "EXPIRED"}, Default: "PENDING"},
+		{Name: "requested_by", Type: field.TypeString},
+		{Name: "storage_key", Type: field.TypeString, Nullable: true},
+		{Name: "size", Type: field.TypeInt64, Default: 0},
+		{Name: "error", Type: field.TypeString, Nullable: true},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// ExportsTable holds the schema information for the "exports" table.
+	ExportsTable = &schema.Table{
+		Name:       "exports",
+		Columns:    ExportsColumns,
+		PrimaryKey: []*schema.Column{ExportsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "exports_workspaces_workspace",
+				Columns:    []*schema.Column{ExportsColumns[12]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "export_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExportsColumns[12]},
+			},
+			{
+				Name:    "export_workspace_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ExportsColumns[12], ExportsColumns[1]},
+			},
+			{
+				Name:    "export_status_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{ExportsColumns[5], ExportsColumns[11]},
+			},
+		},
+	}
 	// InvitesColumns holds the columns for the "invites" table.
 	InvitesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -1079,6 +1126,8 @@ var (
 		{Name: "message_retention_days", Type: field.TypeInt, Nullable: true},
 		{Name: "audit_retention_days", Type: field.TypeInt, Default: 365},
 		{Name: "ai_processing", Type: field.TypeEnum, Enums: []string{"BUILTIN_ONLY", "EXTERNAL_ALLOWED"}, Default: "BUILTIN_ONLY"},
+		{Name: "deletion_requested_at", Type: field.TypeTime, Nullable: true},
+		{Name: "purge_after", Type: field.TypeTime, Nullable: true},
 	}
 	// WorkspacesTable holds the schema information for the "workspaces" table.
 	WorkspacesTable = &schema.Table{
@@ -1122,6 +1171,7 @@ var (
 		ChannelAuthorizationsTable,
 		ContactsTable,
 		ConversationsTable,
+		ExportsTable,
 		InvitesTable,
 		KeyFingerprintsTable,
 		KnowledgeChunksTable,
@@ -1159,6 +1209,7 @@ func init() {
 	ConversationsTable.ForeignKeys[1].RefTable = ChannelsTable
 	ConversationsTable.ForeignKeys[2].RefTable = ContactsTable
 	ConversationsTable.ForeignKeys[3].RefTable = UsersTable
+	ExportsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	InvitesTable.ForeignKeys[0].RefTable = WorkspacesTable
 	KnowledgeChunksTable.ForeignKeys[0].RefTable = WorkspacesTable
 	KnowledgeChunksTable.ForeignKeys[1].RefTable = KnowledgeDocumentsTable

@@ -37,6 +37,12 @@ func (Workspace) Fields() []ent.Field {
 		field.Enum("ai_processing").Values("BUILTIN_ONLY", "EXTERNAL_ALLOWED").Default("BUILTIN_ONLY").
 			Comment("Whether customer data may go to an external AI provider.").
 			Annotations(entgql.Skip(entgql.SkipAll)),
+		// Set by deleteWorkspace: the workspace is purged once purge_after
+		// has passed, unless restoreWorkspace clears both first.
+		field.Time("deletion_requested_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("purge_after").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

@@ -81,6 +81,16 @@ func AuditRetentionDays(v int) predicate.Workspace {
 	return predicate.Workspace(sql.FieldEQ(FieldAuditRetentionDays, v))
 }
 
+// DeletionRequestedAt applies equality check predicate on the "deletion_requested_at" field. It's identical to DeletionRequestedAtEQ.
+func DeletionRequestedAt(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldDeletionRequestedAt, v))
+}
+
+// PurgeAfter applies equality check predicate on the "purge_after" field. It's identical to PurgeAfterEQ.
+func PurgeAfter(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldPurgeAfter, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Workspace {
 	return predicate.Workspace(sql.FieldEQ(FieldCreatedAt, v))
@@ -334,6 +344,106 @@ func AiProcessingIn(vs ...AiProcessing) predicate.Workspace {
 // AiProcessingNotIn applies the NotIn predicate on the "ai_processing" field.
 func AiProcessingNotIn(vs ...AiProcessing) predicate.Workspace {
 	return predicate.Workspace(sql.FieldNotIn(FieldAiProcessing, vs...))
+}
+
+// DeletionRequestedAtEQ applies the EQ predicate on the "deletion_requested_at" field.
+func DeletionRequestedAtEQ(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldDeletionRequestedAt, v))
+}
+
+// DeletionRequestedAtNEQ applies the NEQ predicate on the "deletion_requested_at" field.
+func DeletionRequestedAtNEQ(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNEQ(FieldDeletionRequestedAt, v))
+}
+
+// DeletionRequestedAtIn applies the In predicate on the "deletion_requested_at" field.
+func DeletionRequestedAtIn(vs ...time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldIn(FieldDeletionRequestedAt, vs...))
+}
+
+// DeletionRequestedAtNotIn applies the NotIn predicate on the "deletion_requested_at" field.
+func DeletionRequestedAtNotIn(vs ...time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotIn(FieldDeletionRequestedAt, vs...))
+}
+
+// DeletionRequestedAtGT applies the GT predicate on the "deletion_requested_at" field.
+func DeletionRequestedAtGT(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGT(FieldDeletionRequestedAt, v))
+}
+
+// DeletionRequestedAtGTE applies the GTE predicate on the "deletion_requested_at" field.
+func DeletionRequestedAtGTE(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGTE(FieldDeletionRequestedAt, v))
+}
+
+// DeletionRequestedAtLT applies the LT predicate on the "deletion_requested_at" field.
+func DeletionRequestedAtLT(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLT(FieldDeletionRequestedAt, v))
+}
+
+// DeletionRequestedAtLTE applies the LTE predicate on the "deletion_requested_at" field.
+func DeletionRequestedAtLTE(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLTE(FieldDeletionRequestedAt, v))
+}
+
+// DeletionRequestedAtIsNil applies the IsNil predicate on the "deletion_requested_at" field.
+func DeletionRequestedAtIsNil() predicate.Workspace {
+	return predicate.Workspace(sql.FieldIsNull(FieldDeletionRequestedAt))
+}
+
+// DeletionRequestedAtNotNil applies the NotNil predicate on the "deletion_requested_at" field.
+func DeletionRequestedAtNotNil() predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotNull(FieldDeletionRequestedAt))
+}
+
+// PurgeAfterEQ applies the EQ predicate on the "purge_after" field.
+func PurgeAfterEQ(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldPurgeAfter, v))
+}
+
+// PurgeAfterNEQ applies the NEQ predicate on the "purge_after" field.
+func PurgeAfterNEQ(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNEQ(FieldPurgeAfter, v))
+}
+
+// PurgeAfterIn applies the In predicate on the "purge_after" field.
+func PurgeAfterIn(vs ...time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldIn(FieldPurgeAfter, vs...))
+}
+
+// PurgeAfterNotIn applies the NotIn predicate on the "purge_after" field.
+func PurgeAfterNotIn(vs ...time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotIn(FieldPurgeAfter, vs...))
+}
+
+// PurgeAfterGT applies the GT predicate on the "purge_after" field.
+func PurgeAfterGT(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGT(FieldPurgeAfter, v))
+}
+
+// PurgeAfterGTE applies the GTE predicate on the "purge_after" field.
+func PurgeAfterGTE(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGTE(FieldPurgeAfter, v))
+}
+
+// PurgeAfterLT applies the LT predicate on the "purge_after" field.
+func PurgeAfterLT(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLT(FieldPurgeAfter, v))
+}
+
+// PurgeAfterLTE applies the LTE predicate on the "purge_after" field.
+func PurgeAfterLTE(v time.Time) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLTE(FieldPurgeAfter, v))
+}
+
+// PurgeAfterIsNil applies the IsNil predicate on the "purge_after" field.
+func PurgeAfterIsNil() predicate.Workspace {
+	return predicate.Workspace(sql.FieldIsNull(FieldPurgeAfter))
+}
+
+// PurgeAfterNotNil applies the NotNil predicate on the "purge_after" field.
+func PurgeAfterNotNil() predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotNull(FieldPurgeAfter))
 }
 
 // HasMemberships applies the HasEdge predicate on the "memberships" edge.

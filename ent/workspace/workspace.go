@@ -31,6 +31,10 @@ const (
 	FieldAuditRetentionDays = "audit_retention_days"
 	// FieldAiProcessing holds the string denoting the ai_processing field in the database.
 	FieldAiProcessing = "ai_processing"
+	// FieldDeletionRequestedAt holds the string denoting the deletion_requested_at field in the database.
+	FieldDeletionRequestedAt = "deletion_requested_at"
+	// FieldPurgeAfter holds the string denoting the purge_after field in the database.
+	FieldPurgeAfter = "purge_after"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
 	EdgeMemberships = "memberships"
 	// Table holds the table name of the workspace in the database.
@@ -53,6 +57,8 @@ var Columns = []string{
 	FieldMessageRetentionDays,
 	FieldAuditRetentionDays,
 	FieldAiProcessing,
+	FieldDeletionRequestedAt,
+	FieldPurgeAfter,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -153,6 +159,16 @@ func ByAuditRetentionDays(opts ...sql.OrderTermOption) OrderOption {
 // ByAiProcessing orders the results by the ai_processing field.
 func ByAiProcessing(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAiProcessing, opts...).ToFunc()
+}
+
+// ByDeletionRequestedAt orders the results by the deletion_requested_at field.
+func ByDeletionRequestedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeletionRequestedAt, opts...).ToFunc()
+}
+
+// ByPurgeAfter orders the results by the purge_after field.
+func ByPurgeAfter(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPurgeAfter, opts...).ToFunc()
 }
 
 // ByMembershipsCount orders the results by memberships count.

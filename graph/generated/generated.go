@@ -22,6 +22,7 @@ import (
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/channelauthorization"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/export"
 	"github.com/neksio/neksio/ent/invite"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/media"
@@ -49,6 +50,7 @@ type ResolverRoot interface {
 	Attachment() AttachmentResolver
 	AuditLog() AuditLogResolver
 	Conversation() ConversationResolver
+	Export() ExportResolver
 	Media() MediaResolver
 	Message() MessageResolver
 	Mutation() MutationResolver
@@ -362,6 +364,19 @@ type ComplexityRoot struct {
 		DeletedID func(childComplexity int) int
 	}
 
+	Export struct {
+		ContactID  func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		Error      func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		FinishedAt func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Scope      func(childComplexity int) int
+		Size       func(childComplexity int) int
+		Status     func(childComplexity int) int
+		URL        func(childComplexity int) int
+	}
+
 	GeneratedPost struct {
 		Citations func(childComplexity int) int
 		Model     func(childComplexity int) int
@@ -561,13 +576,17 @@ type ComplexityRoot struct {
 		DeleteLabel               func(childComplexity int, id pulid.ID) int
 		DeletePost                func(childComplexity int, id pulid.ID) int
 		DeleteReviewReply         func(childComplexity int, conversationID pulid.ID) int
+		DeleteWorkspace           func(childComplexity int, input model.DeleteWorkspaceInput) int
 		DiscardDraft              func(childComplexity int, id pulid.ID) int
 		DisconnectChannel         func(childComplexity int, id pulid.ID) int
+		EraseContact              func(childComplexity int, id pulid.ID) int
 		GeneratePost              func(childComplexity int, input model.GeneratePostInput) int
 		InviteMember              func(childComplexity int, input model.InviteMemberInput) int
 		LabelConversation         func(childComplexity int, input model.LabelConversationInput) int
 		RejectPost                func(childComplexity int, id pulid.ID, comment *string) int
 		RemoveMember              func(childComplexity int, id pulid.ID) int
+		RequestExport             func(childComplexity int, input model.RequestExportInput) int
+		RestoreWorkspace          func(childComplexity int) int
 		RetryPostTarget           func(childComplexity int, id pulid.ID) int
 		RevokeAPIKey              func(childComplexity int, id pulid.ID) int
 		RevokeInvite              func(childComplexity int, id pulid.ID) int
@@ -695,6 +714,7 @@ type ComplexityRoot struct {
 		Connectors           func(childComplexity int) int
 		Contacts             func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ContactOrder, where *ent.ContactWhereInput) int
 		Conversations        func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) int
+		Exports              func(childComplexity int) int
 		Invites              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
 		KnowledgeDocuments   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.KnowledgeDocumentOrder, where *ent.KnowledgeDocumentWhereInput) int
 		Labels               func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.LabelOrder, where *ent.LabelWhereInput) int
@@ -774,11 +794,12 @@ type ComplexityRoot struct {
 	}
 
 	Workspace struct {
-		CreatedAt func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Name      func(childComplexity int) int
-		Settings  func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		DeletionScheduledAt func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Name                func(childComplexity int) int
+		Settings            func(childComplexity int) int
+		UpdatedAt           func(childComplexity int) int
 	}
 
 	WorkspaceMembership struct {
@@ -810,6 +831,9 @@ type AuditLogResolver interface {
 type ConversationResolver interface {
 	AssignedBy(ctx context.Context, obj *ent.Conversation) (model.Author, error)
 }
+type ExportResolver interface {
+	URL(ctx context.Context, obj *ent.Export) (*string, error)
+}
 type MediaResolver interface {
 	URL(ctx context.Context, obj *ent.Media) (string, error)
 }
@@ -838,6 +862,10 @@ type MutationResolver interface {
 	StartChannelAuthorization(ctx context.Context, connector string) (*model.StartChannelAuthorizationPayload, error)
 	SendTemplate(ctx context.Context, input model.SendTemplateInput) (*ent.Message, error)
 	UpdateWorkspaceSettings(ctx context.Context, input model.UpdateWorkspaceSettingsInput) (*model.WorkspaceSettings, error)
+	RequestExport(ctx context.Context, input model.RequestExportInput) (*ent.Export, error)
+	EraseContact(ctx context.Context, id pulid.ID) (*model.DeletePayload, error)
+	DeleteWorkspace(ctx context.Context, input model.DeleteWorkspaceInput) (*ent.Workspace, error)
+	RestoreWorkspace(ctx context.Context) (*ent.Workspace, error)
 	UploadMedia(ctx context.Context, file graphql.Upload) (*model.UploadedMedia, error)
 	CreatePost(ctx context.Context, input model.CreatePostInput) (*ent.Post, error)
 	UpdatePost(ctx context.Context, id pulid.ID, input model.UpdatePostInput) (*ent.Post, error)
@@ -898,6 +926,7 @@ type QueryResolver interface {
 	ChannelAuthorization(ctx context.Context, id pulid.ID) (*ent.ChannelAuthorization, error)
 	WhatsappTemplates(ctx context.Context, channelID pulid.ID) ([]*inbox.Template, error)
 	WorkspaceSettings(ctx context.Context) (*model.WorkspaceSettings, error)
+	Exports(ctx context.Context) ([]*ent.Export, error)
 	Calendar(ctx context.Context, from time.Time, to time.Time, timezone *string) ([]*model.CalendarEntry, error)
 	PublishingSettings(ctx context.Context) (*ent.PublishingSettings, error)
 	Me(ctx context.Context) (*model.Me, error)
@@ -913,6 +942,7 @@ type SubscriptionResolver interface {
 }
 type WorkspaceResolver interface {
 	Settings(ctx context.Context, obj *ent.Workspace) (*model.WorkspaceSettings, error)
+	DeletionScheduledAt(ctx context.Context, obj *ent.Workspace) (*time.Time, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2146,6 +2176,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeletePostPayload.DeletedID(childComplexity), true
 
+	case "Export.contactId":
+		if e.ComplexityRoot.Export.ContactID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Export.ContactID(childComplexity), true
+	case "Export.createdAt":
+		if e.ComplexityRoot.Export.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Export.CreatedAt(childComplexity), true
+	case "Export.error":
+		if e.ComplexityRoot.Export.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Export.Error(childComplexity), true
+	case "Export.expiresAt":
+		if e.ComplexityRoot.Export.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Export.ExpiresAt(childComplexity), true
+	case "Export.finishedAt":
+		if e.ComplexityRoot.Export.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Export.FinishedAt(childComplexity), true
+	case "Export.id":
+		if e.ComplexityRoot.Export.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Export.ID(childComplexity), true
+	case "Export.scope":
+		if e.ComplexityRoot.Export.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Export.Scope(childComplexity), true
+	case "Export.size":
+		if e.ComplexityRoot.Export.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Export.Size(childComplexity), true
+	case "Export.status":
+		if e.ComplexityRoot.Export.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Export.Status(childComplexity), true
+	case "Export.url":
+		if e.ComplexityRoot.Export.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Export.URL(childComplexity), true
+
 	case "GeneratedPost.citations":
 		if e.ComplexityRoot.GeneratedPost.Citations == nil {
 			break
@@ -3096,6 +3187,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteReviewReply(childComplexity, args["conversationId"].(pulid.ID)), true
+	case "Mutation.deleteWorkspace":
+		if e.ComplexityRoot.Mutation.DeleteWorkspace == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteWorkspace_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteWorkspace(childComplexity, args["input"].(model.DeleteWorkspaceInput)), true
 	case "Mutation.discardDraft":
 		if e.ComplexityRoot.Mutation.DiscardDraft == nil {
 			break
@@ -3118,6 +3220,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisconnectChannel(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.eraseContact":
+		if e.ComplexityRoot.Mutation.EraseContact == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_eraseContact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EraseContact(childComplexity, args["id"].(pulid.ID)), true
 	case "Mutation.generatePost":
 		if e.ComplexityRoot.Mutation.GeneratePost == nil {
 			break
@@ -3173,6 +3286,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveMember(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.requestExport":
+		if e.ComplexityRoot.Mutation.RequestExport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestExport(childComplexity, args["input"].(model.RequestExportInput)), true
+	case "Mutation.restoreWorkspace":
+		if e.ComplexityRoot.Mutation.RestoreWorkspace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RestoreWorkspace(childComplexity), true
 	case "Mutation.retryPostTarget":
 		if e.ComplexityRoot.Mutation.RetryPostTarget == nil {
 			break
@@ -3920,6 +4050,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Conversations(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.ConversationOrder), args["where"].(*ent.ConversationWhereInput)), true
+	case "Query.exports":
+		if e.ComplexityRoot.Query.Exports == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Exports(childComplexity), true
 
 	case "Query.invites":
 		if e.ComplexityRoot.Query.Invites == nil {
@@ -4318,6 +4454,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Workspace.CreatedAt(childComplexity), true
+	case "Workspace.deletionScheduledAt":
+		if e.ComplexityRoot.Workspace.DeletionScheduledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workspace.DeletionScheduledAt(childComplexity), true
 	case "Workspace.id":
 		if e.ComplexityRoot.Workspace.ID == nil {
 			break
@@ -4405,6 +4547,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateCannedReplyInput", ec.unmarshalInputCreateCannedReplyInput),
 			graphql.NewInputUnmarshaler("CreateLabelInput", ec.unmarshalInputCreateLabelInput),
 			graphql.NewInputUnmarshaler("CreatePostInput", ec.unmarshalInputCreatePostInput),
+			graphql.NewInputUnmarshaler("DeleteWorkspaceInput", ec.unmarshalInputDeleteWorkspaceInput),
 			graphql.NewInputUnmarshaler("GeneratePostInput", ec.unmarshalInputGeneratePostInput),
 			graphql.NewInputUnmarshaler("InviteMemberInput", ec.unmarshalInputInviteMemberInput),
 			graphql.NewInputUnmarshaler("KnowledgeDocumentOrder", ec.unmarshalInputKnowledgeDocumentOrder),
@@ -4419,6 +4562,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PostTargetInput", ec.unmarshalInputPostTargetInput),
 			graphql.NewInputUnmarshaler("PostTargetWhereInput", ec.unmarshalInputPostTargetWhereInput),
 			graphql.NewInputUnmarshaler("PostWhereInput", ec.unmarshalInputPostWhereInput),
+			graphql.NewInputUnmarshaler("RequestExportInput", ec.unmarshalInputRequestExportInput),
 			graphql.NewInputUnmarshaler("ReviewPolicyInput", ec.unmarshalInputReviewPolicyInput),
 			graphql.NewInputUnmarshaler("SendReplyInput", ec.unmarshalInputSendReplyInput),
 			graphql.NewInputUnmarshaler("SendTemplateInput", ec.unmarshalInputSendTemplateInput),
@@ -4952,7 +5096,8 @@ extend type Mutation {
   sendTemplate(input: SendTemplateInput!): Message!
 }
 `, BuiltIn: false},
-	{Name: "../../schema/privacy.graphqls", Input: `# Privacy operations: workspace privacy settings (docs/privacy.md).
+	{Name: "../../schema/privacy.graphqls", Input: `# Privacy operations (docs/privacy.md): workspace privacy settings, export,
+# erasure of a contact and deletion of a workspace. Retention runs as a job.
 
 "Whether a workspace's data may reach an external AI provider."
 enum AIProcessing {
@@ -4998,6 +5143,87 @@ extend type Query {
 extend type Mutation {
   "Change the workspace's privacy settings (owners and admins; audited with old and new values)."
   updateWorkspaceSettings(input: UpdateWorkspaceSettingsInput!): WorkspaceSettings!
+}
+
+"What an export holds."
+enum ExportScope {
+  "Everything the workspace holds."
+  WORKSPACE
+  "One contact: their profile, conversations, messages, notes, agent runs and files."
+  CONTACT
+}
+
+"Where an export stands."
+enum ExportStatus {
+  PENDING
+  RUNNING
+  "The archive is ready: url downloads it until expiresAt."
+  READY
+  FAILED
+  "The archive was deleted seven days after it was built."
+  EXPIRED
+}
+
+"""
+An archive of a workspace's data, or of one contact's: a zip of JSON lines
+per table (<table>.jsonl), the media files under media/ and manifest.json.
+It never holds secrets, tokens or password and key hashes.
+"""
+type Export {
+  id: ID!
+  scope: ExportScope!
+  contactId: ID
+  status: ExportStatus!
+  "A signed download link valid for an hour (never past expiresAt); null unless READY."
+  url: String
+  "When the archive is deleted (seven days after it was built)."
+  expiresAt: Time
+  createdAt: Time!
+  finishedAt: Time
+  "Size of the archive in bytes."
+  size: Int!
+  error: String
+}
+
+input RequestExportInput {
+  scope: ExportScope!
+  "The contact to export (CONTACT scope only)."
+  contactId: ID
+}
+
+input DeleteWorkspaceInput {
+  "The workspace's name, exactly, to confirm."
+  confirmName: String!
+}
+
+extend type Workspace {
+  "When a deleted workspace will be purged; null unless deleteWorkspace was called (restoreWorkspace clears it)."
+  deletionScheduledAt: Time
+}
+
+extend type Query {
+  "The workspace's exports, newest first (owners and admins; at most 100)."
+  exports: [Export!]!
+}
+
+extend type Mutation {
+  "Build an archive of the workspace or of one contact (owners and admins)."
+  requestExport(input: RequestExportInput!): Export!
+  """
+  Forget a contact (owners and admins): the contact, their conversations,
+  messages, notes, drafts, attachments and files, agent runs, sentiment,
+  jobs naming them and vectors derived from them. Not undoable.
+  """
+  eraseContact(id: ID!): DeletePayload!
+  """
+  Delete the workspace (owners only): channels are disconnected with their
+  tokens revoked, API keys revoked and members' sessions ended at once;
+  everything is purged after the grace period unless restoreWorkspace
+  comes first.
+  """
+  deleteWorkspace(input: DeleteWorkspaceInput!): Workspace!
+  "Cancel a pending deletion before the grace period ends (owners only)."
+  restoreWorkspace: Workspace!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/publish.graphqls", Input: `# Publishing: posts, their targets, media, approval, scheduling
@@ -9627,6 +9853,32 @@ func (ec *executionContext) childFields_DeletePostPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type DeletePostPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Export(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Export_id(ctx, field)
+	case "scope":
+		return ec.fieldContext_Export_scope(ctx, field)
+	case "contactId":
+		return ec.fieldContext_Export_contactId(ctx, field)
+	case "status":
+		return ec.fieldContext_Export_status(ctx, field)
+	case "url":
+		return ec.fieldContext_Export_url(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Export_expiresAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Export_createdAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_Export_finishedAt(ctx, field)
+	case "size":
+		return ec.fieldContext_Export_size(ctx, field)
+	case "error":
+		return ec.fieldContext_Export_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Export", field.Name)
+}
+
 func (ec *executionContext) childFields_GeneratedPost(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "variants":
@@ -10291,6 +10543,8 @@ func (ec *executionContext) childFields_Workspace(ctx context.Context, field gra
 		return ec.fieldContext_Workspace_name(ctx, field)
 	case "settings":
 		return ec.fieldContext_Workspace_settings(ctx, field)
+	case "deletionScheduledAt":
+		return ec.fieldContext_Workspace_deletionScheduledAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Workspace", field.Name)
 }
@@ -10951,6 +11205,20 @@ func (ec *executionContext) field_Mutation_deleteReviewReply_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteWorkspace_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeleteWorkspaceInput, error) {
+			return ec.unmarshalNDeleteWorkspaceInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐDeleteWorkspaceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_discardDraft_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10966,6 +11234,20 @@ func (ec *executionContext) field_Mutation_discardDraft_args(ctx context.Context
 }
 
 func (ec *executionContext) field_Mutation_disconnectChannel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_eraseContact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -11054,6 +11336,20 @@ func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RequestExportInput, error) {
+			return ec.unmarshalNRequestExportInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐRequestExportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -17162,6 +17458,236 @@ func (ec *executionContext) fieldContext_DeletePostPayload_deletedId(_ context.C
 	return graphql.NewScalarFieldContext("DeletePostPayload", field, false, false, "ID")
 }
 
+func (ec *executionContext) _Export_id(ctx context.Context, field graphql.CollectedField, obj *ent.Export) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Export_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Export_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Export", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Export_scope(ctx context.Context, field graphql.CollectedField, obj *ent.Export) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Export_scope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scope, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v export.Scope) graphql.Marshaler {
+			return ec.marshalNExportScope2githubᚗcomᚋneksioᚋneksioᚋentᚋexportᚐScope(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Export_scope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Export", field, false, false, "ExportScope")
+}
+
+func (ec *executionContext) _Export_contactId(ctx context.Context, field graphql.CollectedField, obj *ent.Export) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Export_contactId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContactID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pulid.ID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Export_contactId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Export", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Export_status(ctx context.Context, field graphql.CollectedField, obj *ent.Export) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Export_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v export.Status) graphql.Marshaler {
+			return ec.marshalNExportStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋexportᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Export_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Export", field, false, false, "ExportStatus")
+}
+
+func (ec *executionContext) _Export_url(ctx context.Context, field graphql.CollectedField, obj *ent.Export) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Export_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Export().URL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Export_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Export", field, true, true, "String")
+}
+
+func (ec *executionContext) _Export_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Export) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Export_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Export_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Export", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Export_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Export) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Export_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Export_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Export", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Export_finishedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Export) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Export_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Export_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Export", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Export_size(ctx context.Context, field graphql.CollectedField, obj *ent.Export) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Export_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Export_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Export", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Export_error(ctx context.Context, field graphql.CollectedField, obj *ent.Export) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Export_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Export_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Export", field, false, false, "String")
+}
+
 func (ec *executionContext) _GeneratedPost_variants(ctx context.Context, field graphql.CollectedField, obj *model.GeneratedPost) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21075,6 +21601,170 @@ func (ec *executionContext) fieldContext_Mutation_updateWorkspaceSettings(ctx co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_requestExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestExport(ctx, fc.Args["input"].(model.RequestExportInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Export) graphql.Marshaler {
+			return ec.marshalNExport2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐExport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Export(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_eraseContact(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_eraseContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EraseContact(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+			return ec.marshalNDeletePayload2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐDeletePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_eraseContact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_eraseContact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteWorkspace(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteWorkspace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteWorkspace(ctx, fc.Args["input"].(model.DeleteWorkspaceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Workspace) graphql.Marshaler {
+			return ec.marshalNWorkspace2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐWorkspace(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteWorkspace(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workspace(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteWorkspace_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_restoreWorkspace(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restoreWorkspace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RestoreWorkspace(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Workspace) graphql.Marshaler {
+			return ec.marshalNWorkspace2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐWorkspace(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restoreWorkspace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workspace(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_uploadMedia(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24657,6 +25347,38 @@ func (ec *executionContext) fieldContext_Query_workspaceSettings(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_exports(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_exports(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Exports(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Export) graphql.Marshaler {
+			return ec.marshalNExport2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐExportᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_exports(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Export(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_calendar(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -26072,6 +26794,29 @@ func (ec *executionContext) fieldContext_Workspace_settings(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Workspace_deletionScheduledAt(ctx context.Context, field graphql.CollectedField, obj *ent.Workspace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workspace_deletionScheduledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Workspace().DeletionScheduledAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Workspace_deletionScheduledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Workspace", field, true, true, "Time")
 }
 
 func (ec *executionContext) _WorkspaceMembership_workspace(ctx context.Context, field graphql.CollectedField, obj *model.WorkspaceMembership) (ret graphql.Marshaler) {
@@ -33798,6 +34543,48 @@ func UnmarshalCreatePostInput(ctx context.Context, raw any) (model.CreatePostInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDeleteWorkspaceInput(ctx context.Context, obj any) (model.DeleteWorkspaceInput, error) {
+	var it model.DeleteWorkspaceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"confirmName"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "confirmName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confirmName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfirmName = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeleteWorkspaceInput unmarshals raw into the DeleteWorkspaceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeleteWorkspaceInput(ctx context.Context, raw any) (model.DeleteWorkspaceInput, error) {
+	var out model.DeleteWorkspaceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeleteWorkspaceInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputGeneratePostInput(ctx context.Context, obj any) (model.GeneratePostInput, error) {
 	var it model.GeneratePostInput
 	if obj == nil {
@@ -38973,6 +39760,55 @@ func UnmarshalPostWhereInput(ctx context.Context, raw any) (ent.PostWhereInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRequestExportInput(ctx context.Context, obj any) (model.RequestExportInput, error) {
+	var it model.RequestExportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"scope", "contactId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "scope":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scope"))
+			data, err := ec.unmarshalNExportScope2githubᚗcomᚋneksioᚋneksioᚋentᚋexportᚐScope(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scope = data
+		case "contactId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRequestExportInput unmarshals raw into the RequestExportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRequestExportInput(ctx context.Context, raw any) (model.RequestExportInput, error) {
+	var out model.RequestExportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RequestExportInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputReviewPolicyInput(ctx context.Context, obj any) (model.ReviewPolicyInput, error) {
 	var it model.ReviewPolicyInput
 	if obj == nil {
@@ -42312,6 +43148,85 @@ func (ec *executionContext) _DeletePostPayload(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var exportImplementors = []string{"Export"}
+
+func (ec *executionContext) _Export(ctx context.Context, sel ast.SelectionSet, obj *ent.Export) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, exportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Export")
+		case "id":
+			out.Values[i] = ec._Export_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scope":
+			out.Values[i] = ec._Export_scope(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contactId":
+			out.Values[i] = ec._Export_contactId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Export_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Export_url(ctx, field, obj)
+				})
+		case "expiresAt":
+			out.Values[i] = ec._Export_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Export_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._Export_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "size":
+			out.Values[i] = ec._Export_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.Values[i] = ec._Export_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var generatedPostImplementors = []string{"GeneratedPost"}
 
 func (ec *executionContext) _GeneratedPost(ctx context.Context, sel ast.SelectionSet, obj *model.GeneratedPost) graphql.Marshaler {
@@ -43625,6 +44540,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "requestExport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestExport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eraseContact":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_eraseContact(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteWorkspace":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteWorkspace(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restoreWorkspace":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restoreWorkspace(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "uploadMedia":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_uploadMedia(ctx, field)
@@ -44551,6 +45494,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_workspaceSettings(ctx, field)
 				})
+		case "exports":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_exports(ctx, field)
+				})
 		case "calendar":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -45033,6 +45982,12 @@ func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Workspace_settings(ctx, field, obj)
+				})
+		case "deletionScheduledAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workspace_deletionScheduledAt(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -46035,6 +46990,55 @@ func (ec *executionContext) marshalNDeletePostPayload2ᚖgithubᚗcomᚋneksio�
 	return ec._DeletePostPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDeleteWorkspaceInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐDeleteWorkspaceInput(ctx context.Context, v any) (model.DeleteWorkspaceInput, error) {
+	res, err := ec.unmarshalInputDeleteWorkspaceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNExport2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐExportᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Export) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNExport2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐExport(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNExport2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐExport(ctx context.Context, sel ast.SelectionSet, v *ent.Export) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Export!")
+		return graphql.Null
+	}
+	return ec._Export(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNExportScope2githubᚗcomᚋneksioᚋneksioᚋentᚋexportᚐScope(ctx context.Context, v any) (export.Scope, error) {
+	var res export.Scope
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNExportScope2githubᚗcomᚋneksioᚋneksioᚋentᚋexportᚐScope(ctx context.Context, sel ast.SelectionSet, v export.Scope) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNExportStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋexportᚐStatus(ctx context.Context, v any) (export.Status, error) {
+	var res export.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNExportStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋexportᚐStatus(ctx context.Context, sel ast.SelectionSet, v export.Status) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -46643,6 +47647,11 @@ func (ec *executionContext) marshalNPublishingSettings2ᚖgithubᚗcomᚋneksio�
 		return graphql.Null
 	}
 	return ec._PublishingSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRequestExportInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐRequestExportInput(ctx context.Context, v any) (model.RequestExportInput, error) {
+	res, err := ec.unmarshalInputRequestExportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNReviewMode2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewMode(ctx context.Context, v any) (schematype.ReviewMode, error) {

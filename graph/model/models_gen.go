@@ -14,6 +14,7 @@ import (
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/export"
 	"github.com/neksio/neksio/ent/knowledgedocument"
 	"github.com/neksio/neksio/ent/media"
 	"github.com/neksio/neksio/ent/schema/pulid"
@@ -155,6 +156,11 @@ type DeletePostPayload struct {
 	DeletedID pulid.ID `json:"deletedId"`
 }
 
+type DeleteWorkspaceInput struct {
+	// The workspace's name, exactly, to confirm.
+	ConfirmName string `json:"confirmName"`
+}
+
 type GeneratePostInput struct {
 	// What the post is about, in the business's words.
 	Brief string `json:"brief"`
@@ -255,6 +261,12 @@ type PostVariant struct {
 	Platform  string   `json:"platform"`
 	Text      string   `json:"text"`
 	Hashtags  []string `json:"hashtags"`
+}
+
+type RequestExportInput struct {
+	Scope export.Scope `json:"scope"`
+	// The contact to export (CONTACT scope only).
+	ContactID *pulid.ID `json:"contactId,omitempty"`
 }
 
 // Changes the review policy; ratings left out keep their mode.

@@ -234,3 +234,44 @@ func (MediaFetch) Kind() string { return "media.fetch" }
 func (MediaFetch) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 8, UniqueOpts: uniqueWhileQueued}
 }
+
+// ExportBuild writes one export archive (core/privacy).
+type ExportBuild struct {
+	WorkspaceID string `json:"workspace_id"`
+	ExportID    string `json:"export_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ExportBuild) Kind() string { return "export.build" }
+
+// InsertOpts: a few attempts, then the export is marked failed.
+func (ExportBuild) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 3}
+}
+
+// WorkspacePurge removes a deleted workspace once its grace period has
+// ended (scheduled by deleteWorkspace; a restored workspace is left alone).
+type WorkspacePurge struct {
+	WorkspaceID string `json:"workspace_id"`
+}
+
+// Kind implements river.JobArgs.
+func (WorkspacePurge) Kind() string { return "workspace.purge" }
+
+// InsertOpts of WorkspacePurge.
+func (WorkspacePurge) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 10}
+}
+
+// PrivacySweep runs periodically: it purges what retention settings say
+// is too old, in bounded batches, expires export archives after seven
+// days, and purges deleted workspaces whose grace period has ended.
+type PrivacySweep struct{}
+
+// Kind implements river.JobArgs.
+func (PrivacySweep) Kind() string { return "privacy.sweep" }
+
+// InsertOpts keeps a single sweep queued at a time.
+func (PrivacySweep) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Minute}}
+}
