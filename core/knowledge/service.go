@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/audit"
@@ -284,7 +286,13 @@ func (s *Service) Delete(ctx context.Context, id pulid.ID) error {
 	}
 	var doc *ent.KnowledgeDocument
 	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
-		doc, err = tx.Ent.KnowledgeDocument.Get(ctx, id)
+		// Locked, so an index job cannot add chunks between their delete
+		// and the document's (its insert waits, then finds no document).
+		q := tx.Ent.KnowledgeDocument.Query().Where(knowledgedocument.ID(id))
+		if s.Store.Dialect == dialect.Postgres { // SQLite: one writer at a time
+			q = q.ForUpdate()
+		}
+		doc, err = q.Only(ctx)
 		if ent.IsNotFound(err) {
 			return apperr.NotFound("knowledge document")
 		}

@@ -198,6 +198,46 @@ func (e *engine) attachedMedia(ctx context.Context, q querier, ws string, set ro
 // deleteSet deletes the set's rows, children first, and the join rows
 // referencing them. It returns the media storage keys to delete from the
 // bucket once the transaction commits.
+// lockedClosure is closure made stable against concurrent writers on
+// PostgreSQL: it locks every row of the set FOR UPDATE and grows the set
+// again, until locking added nothing. A transaction inserting a row that
+// references a locked row (an agent run, a message, a sentiment job's
+// write) waits for this one, so nothing new can hang off the set between
+// computing it and deleting it (the delete would otherwise fail on that
+// row's foreign key). SQLite has one writer at a time: closure suffices.
+func (e *engine) lockedClosure(ctx context.Context, q querier, ws string, seeds rowset) (rowset, error) {
+	set, err := e.closure(ctx, q, ws, seeds)
+	if err != nil || e.d != dialect.Postgres {
+		return set, err
+	}
+	locked := rowset{}
+	for range 10 {
+		grew := false
+		for tbl := range set {
+			var fresh []string
+			for _, id := range set.ids(tbl) {
+				if locked.add(tbl, id) {
+					fresh = append(fresh, id)
+				}
+			}
+			for _, part := range chunks(fresh) {
+				grew = true
+				query := "SELECT id FROM " + quote(tbl) + " WHERE workspace_id = " + e.d.ph(1) + " AND " + e.d.in("id", 2, len(part)) + " FOR UPDATE"
+				if _, err := e.strings(ctx, q, query, append([]any{ws}, anys(part)...)...); err != nil {
+					return nil, fmt.Errorf("privacy: locking %s: %w", tbl, err)
+				}
+			}
+		}
+		if !grew {
+			return set, nil
+		}
+		if set, err = e.closure(ctx, q, ws, set); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("privacy: the rows to erase kept growing while being locked")
+}
+
 func (e *engine) deleteSet(ctx context.Context, q querier, ws string, set rowset) ([]string, error) {
 	var keys []string
 	for _, part := range chunks(set.ids("media")) {

@@ -157,7 +157,7 @@ func (s *Service) EraseTx(ctx context.Context, tx *store.Tx, ws, table string, i
 
 func (s *Service) eraseSet(ctx context.Context, tx *store.Tx, ws string, seeds rowset) (*Erased, error) {
 	e := s.engine()
-	set, err := e.closure(ctx, tx.SQL, ws, seeds)
+	set, err := e.lockedClosure(ctx, tx.SQL, ws, seeds)
 	if err != nil {
 		return nil, err
 	}
