@@ -28,12 +28,24 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
+	// Read the old run before this one overwrites it (BENCH_COMPARE may
+	// name bench/results/latest.json itself).
+	var old *Report
+	if v := os.Getenv("BENCH_COMPARE"); v != "" {
+		if old, err = readReport(v); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: BENCH_COMPARE:", err)
+			os.Exit(2)
+		}
+	}
 	rep, err := run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 	fmt.Print(markdown(rep))
+	if old != nil {
+		fmt.Print(compareMarkdown(old, rep))
+	}
 	for _, r := range rep.Results {
 		if r.Status == statusError {
 			fmt.Fprintf(os.Stderr, "bench: %s failed: %s\n", r.Name, r.Note)

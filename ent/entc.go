@@ -6,6 +6,7 @@ package main
 
 import (
 	"log"
+	"slices"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/entc"
@@ -13,7 +14,23 @@ import (
 )
 
 func main() {
+	// entgql's templates, with two of ours in place of its collection and
+	// pagination templates (ent/template: the COUNT only for totalCount, and
+	// a one-to-many edge's page per parent read by a LATERAL join).
+	collection := gen.MustParse(gen.NewTemplate("gql_collection").Funcs(entgql.TemplateFuncs).ParseFiles("./ent/template/gql_collection.tmpl"))
+	pagination := gen.MustParse(gen.NewTemplate("gql_pagination").Funcs(entgql.TemplateFuncs).ParseFiles("./ent/template/gql_pagination.tmpl"))
+	var gqlTemplates []*gen.Template
+	for _, t := range entgql.AllTemplates {
+		switch t {
+		case entgql.CollectionTemplate:
+			t = collection
+		case entgql.PaginationTemplate:
+			t = pagination
+		}
+		gqlTemplates = append(gqlTemplates, t)
+	}
 	ex, err := entgql.NewExtension(
+		entgql.WithTemplates(gqlTemplates...),
 		entgql.WithConfigPath("./gqlgen.yml"),
 		entgql.WithSchemaGenerator(),
 		entgql.WithSchemaPath("./schema/ent.graphql"),
@@ -24,7 +41,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
 	}
-	templates := append(entgql.AllTemplates,
+	templates := append(slices.Clone(gqlTemplates),
 		gen.MustParse(gen.NewTemplate("pulid").ParseFiles("./ent/schema/pulid/template/pulid.tmpl")),
 		gen.MustParse(gen.NewTemplate("querywherep").ParseFiles("./ent/schema/pulid/template/pulid.tmpl")))
 	err = entc.Generate("./ent/schema", &gen.Config{

@@ -31,6 +31,7 @@ import (
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
+	"github.com/neksio/neksio/internal/sqlpage"
 )
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
@@ -777,7 +778,7 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				return err
 			}
 			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+			if hasCollectedField(ctx, append(path, totalCountField)...) || (hasCollectedField(ctx, append(path, pageInfoField)...) && (ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0))) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
 					query := query.Clone()
@@ -838,8 +839,18 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := entgql.LimitPerRow(channel.ConversationsColumn, limit, pager.orderExpr(query))
-					query.modifiers = append(query.modifiers, modify)
+					orderExpr := pager.orderExpr(query)
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Channel) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						query.modifiers = append(query.modifiers, sqlpage.LimitPerParent(channel.ConversationsColumn, ids, limit, orderExpr))
+						return _q.loadConversations(ctx, query, nodes,
+							func(n *Channel) { n.appendNamedConversations(alias) },
+							func(n *Channel, e *Conversation) { n.appendNamedConversations(alias, e) })
+					})
+					continue
 				}
 			} else {
 				query = pager.applyOrder(query)
@@ -1030,7 +1041,7 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				return err
 			}
 			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+			if hasCollectedField(ctx, append(path, totalCountField)...) || (hasCollectedField(ctx, append(path, pageInfoField)...) && (ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0))) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
 					query := query.Clone()
@@ -1091,8 +1102,18 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := entgql.LimitPerRow(contact.ConversationsColumn, limit, pager.orderExpr(query))
-					query.modifiers = append(query.modifiers, modify)
+					orderExpr := pager.orderExpr(query)
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Contact) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						query.modifiers = append(query.modifiers, sqlpage.LimitPerParent(contact.ConversationsColumn, ids, limit, orderExpr))
+						return _q.loadConversations(ctx, query, nodes,
+							func(n *Contact) { n.appendNamedConversations(alias) },
+							func(n *Contact, e *Conversation) { n.appendNamedConversations(alias, e) })
+					})
+					continue
 				}
 			} else {
 				query = pager.applyOrder(query)
@@ -1288,7 +1309,7 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				return err
 			}
 			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+			if hasCollectedField(ctx, append(path, totalCountField)...) || (hasCollectedField(ctx, append(path, pageInfoField)...) && (ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0))) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
 					query := query.Clone()
@@ -1349,8 +1370,18 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := entgql.LimitPerRow(conversation.MessagesColumn, limit, pager.orderExpr(query))
-					query.modifiers = append(query.modifiers, modify)
+					orderExpr := pager.orderExpr(query)
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Conversation) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						query.modifiers = append(query.modifiers, sqlpage.LimitPerParent(conversation.MessagesColumn, ids, limit, orderExpr))
+						return _q.loadMessages(ctx, query, nodes,
+							func(n *Conversation) { n.appendNamedMessages(alias) },
+							func(n *Conversation, e *Message) { n.appendNamedMessages(alias, e) })
+					})
+					continue
 				}
 			} else {
 				query = pager.applyOrder(query)
@@ -1377,7 +1408,7 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				return err
 			}
 			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+			if hasCollectedField(ctx, append(path, totalCountField)...) || (hasCollectedField(ctx, append(path, pageInfoField)...) && (ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0))) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
 					query := query.Clone()
@@ -1438,8 +1469,18 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
-					modify := entgql.LimitPerRow(conversation.AgentRunsColumn, limit, pager.orderExpr(query))
-					query.modifiers = append(query.modifiers, modify)
+					orderExpr := pager.orderExpr(query)
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Conversation) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						query.modifiers = append(query.modifiers, sqlpage.LimitPerParent(conversation.AgentRunsColumn, ids, limit, orderExpr))
+						return _q.loadAgentRuns(ctx, query, nodes,
+							func(n *Conversation) { n.appendNamedAgentRuns(alias) },
+							func(n *Conversation, e *AgentRun) { n.appendNamedAgentRuns(alias, e) })
+					})
+					continue
 				}
 			} else {
 				query = pager.applyOrder(query)
@@ -2077,7 +2118,7 @@ func (_q *LabelQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				return err
 			}
 			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
-			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+			if hasCollectedField(ctx, append(path, totalCountField)...) || (hasCollectedField(ctx, append(path, pageInfoField)...) && (ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0))) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
 					query := query.Clone()

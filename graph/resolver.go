@@ -48,8 +48,8 @@ type Deps struct {
 // reads (privacy policies scope them to the viewer's workspace) and core
 // services for everything with rules.
 type Resolver struct {
-	// shared lets the subscribers of one workspace re-read a changed
-	// object once per event instead of once each.
-	shared *sharedLoads
-	deps   Deps
+	// hub feeds subscriptions from the event bus: one re-read of a
+	// changed object per workspace and event, not one per subscriber.
+	hub  *hub
+	deps Deps
 }

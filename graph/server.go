@@ -130,10 +130,10 @@ func NewServer(deps Deps, opts Options) *Server {
 		opts.Logger.Error("graphql: ignoring trusted proxies", "err", err)
 		clients, _ = newClientAddr(nil)
 	}
-	s := &Server{deps: deps, opts: opts, rt: newRealtime(deps.Realtime), clients: clients,
+	s := &Server{deps: deps, opts: opts, rt: newRealtime(deps.Realtime, deps.Auth, deps.bus()), clients: clients,
 		throttle: newAuthThrottle(opts.AuthFailuresPerMinute), expensive: newKeyedLimit(opts.ExpensiveConcurrency)}
 	s.limits, _ = hlru.New[string, *rate.Limiter](throttleEntries)
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{deps: deps, shared: newSharedLoads()}}))
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{deps: deps, hub: newHub(deps.bus())}}))
 	s.gql = srv
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(s.websocket())

@@ -3,17 +3,16 @@ package graph
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/privacy"
 	"github.com/99designs/gqlgen/graphql"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/event"
@@ -73,14 +72,23 @@ func (o *RealtimeOptions) defaults() {
 const loadTimeout = 10 * time.Second
 
 // follow is the one place subscription channels are fed from. It
-// subscribes to the viewer's workspace on the event bus (events matching
-// match only, so unrelated traffic never fills the buffer), re-reads each
-// changed object through the subscriber's own viewer — privacy policies
-// apply exactly as for a query; an object the viewer cannot see is
-// skipped — and sends it. A subscription that may have missed events is
-// ended with the reason: on a WebSocket the connection is closed with a
-// code, on SSE the stream ends with a RESYNC error.
+// registers a listener for the viewer's workspace with the hub (events
+// matching match only, so unrelated traffic never fills the buffer); the
+// workspace's feed re-reads each changed object through a subscriber's
+// own viewer — privacy policies apply exactly as for a query; an object
+// the viewer cannot see is skipped — and puts it straight into the
+// channel gqlgen reads, a buffer of Realtime.Buffer objects: no goroutine
+// per subscription. keep, when set, drops objects this subscriber does not
+// want (checked per subscriber, after the shared re-read). A subscription
+// that may have missed events is ended with the reason: on a WebSocket the
+// connection is closed with a code, on SSE the stream ends with a RESYNC
+// error.
 func follow[T any](ctx context.Context, r *Resolver, match func(event.Event) bool, load func(ctx context.Context, id pulid.ID) (T, error)) (<-chan T, error) {
+	return followKept(ctx, r, match, load, nil)
+}
+
+// followKept is follow with a per-subscriber filter on the re-read objects.
+func followKept[T any](ctx context.Context, r *Resolver, match func(event.Event) bool, load func(ctx context.Context, id pulid.ID) (T, error), keep func(T) bool) (<-chan T, error) {
 	v, err := tenant.Require(ctx, tenant.RoleAnalyst)
 	if err != nil {
 		return nil, err
@@ -94,47 +102,85 @@ func follow[T any](ctx context.Context, r *Resolver, match func(event.Event) boo
 			return nil, err
 		}
 	}
-	sub := r.deps.Store.Bus.SubscribeFunc(v.WorkspaceID, r.deps.Realtime.Buffer, match)
-	op := opStateFromContext(ctx)
-	out := make(chan T)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		if conn != nil {
-			defer conn.removeSubscription()
-		}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-sub.Done():
-				r.ended(ctx, conn, op, sub.Err())
-				return
-			case ev := <-sub.C:
-				obj, err := sharedLoad(ctx, r.shared, ev, v.WorkspaceID, load)
-				if err != nil {
-					if ctx.Err() != nil {
-						return
-					}
-					if ent.IsNotFound(err) || errors.Is(err, privacy.Deny) {
-						continue // deleted since, or not the viewer's to see
-					}
-					slog.ErrorContext(ctx, "subscription: re-reading a changed object", "type", ev.Type, "id", ev.ObjectID, "err", err)
-					r.ended(ctx, conn, op, event.ErrResync)
-					return
-				}
-				select {
-				case out <- obj:
-				case <-ctx.Done():
-					return
-				case <-sub.Done():
-					r.ended(ctx, conn, op, sub.Err())
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	l := &listener[T]{ctx: ctx, r: r, conn: conn, op: opStateFromContext(ctx), load: load, keep: keep,
+		out: make(chan T, r.deps.Realtime.Buffer)}
+	r.hub.add(v.WorkspaceID, l, match)
+	// No goroutine waits for the end: the hub drops the listener when the
+	// operation's context ends (client complete, connection closed).
+	context.AfterFunc(ctx, func() { l.stop(event.ErrClosed) })
+	return l.out, nil
+}
+
+// listener is one subscription, fed by its workspace's feed.
+type listener[T any] struct {
+	ctx  context.Context
+	r    *Resolver
+	conn *connState
+	op   *opState
+	load func(ctx context.Context, id pulid.ID) (T, error)
+	keep func(T) bool
+	out  chan T
+	link
+}
+
+// kind keys the shared re-read: listeners reading the same Go type read
+// the same object.
+func (l *listener[T]) kind() reflect.Type { return reflect.TypeFor[T]() }
+
+func (l *listener[T]) read(ev event.Event) (any, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), loadTimeout)
+	defer cancel()
+	return l.load(ctx, pulid.ID(ev.ObjectID))
+}
+
+// deliver puts obj in the buffer without blocking; a full buffer ends the
+// subscription as a slow consumer.
+func (l *listener[T]) deliver(obj any) {
+	o, _ := obj.(T)
+	if l.keep != nil && !l.keep(o) {
+		return
+	}
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		return
+	}
+	select {
+	case l.out <- o:
+		l.mu.Unlock()
+	default:
+		l.mu.Unlock()
+		l.stop(event.ErrOverflow)
+	}
+}
+
+// backlog is how many objects wait in the buffer, and room its size.
+func (l *listener[T]) backlog() int { return len(l.out) }
+func (l *listener[T]) room() int    { return cap(l.out) }
+
+// stop ends the subscription once: it leaves the hub, frees its slot on
+// the connection, tells the client why when it may have missed events,
+// and closes the channel so gqlgen completes the operation.
+func (l *listener[T]) stop(err error) {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		return
+	}
+	l.stopped = true
+	sub := l.sub
+	l.mu.Unlock()
+	if sub != nil {
+		sub.Close()
+	}
+	l.r.hub.remove(l.fd)
+	if l.conn != nil {
+		l.conn.removeSubscription()
+	}
+	l.r.ended(l.ctx, l.conn, l.op, err)
+	l.mu.Lock()
+	close(l.out)
+	l.mu.Unlock()
 }
 
 // ended tells the client its subscription may have missed events.
@@ -267,50 +313,209 @@ func aroundSubscriptions(ctx context.Context, next graphql.OperationHandler) gra
 	}
 }
 
-// sharedLoads runs each (event, workspace, type) re-read once, however many
-// subscribers of that workspace follow the event: tenant policies depend on
-// the workspace alone, so they would all read the same thing. With 10,000
-// subscribers this is one query per event instead of 10,000.
-type sharedLoads struct {
-	group singleflight.Group
-	done  *lru.Cache[string, sharedResult]
+// follower is a listener of any object type, as the hub sees it.
+type follower interface {
+	kind() reflect.Type
+	read(event.Event) (any, error)
+	deliver(obj any)
+	stop(err error)
+	backlog() int
+	room() int
+	base() *link
 }
 
-type sharedResult struct {
+// link is a listener's state the hub shares: its bus subscription, its
+// workspace's feed, and how many events wait for it in the feed.
+type link struct {
+	sub     *event.Subscription
+	fd      *feed
+	pending atomic.Int64
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (l *link) base() *link { return l }
+
+// hub feeds every subscription of this server from the event bus without
+// a goroutine per subscription. Each subscription is a handler on the bus
+// (filtered there, so unrelated traffic costs nothing); a matching event
+// joins its workspace's queue, and one goroutine per workspace that has
+// subscribers (a feed) re-reads the changed object once per event and
+// object type — tenant policies depend on the workspace alone, so every
+// subscriber of the workspace would read the same thing: with 10,000
+// subscribers this is one query per event instead of 10,000 — and puts it
+// in each matching subscriber's buffer without blocking. A subscriber
+// with Realtime.Buffer events waiting (queued or buffered) is ended as a
+// slow consumer.
+type hub struct {
+	bus *event.Bus
+
+	mu    sync.Mutex
+	feeds map[string]*feed
+}
+
+func newHub(bus *event.Bus) *hub { return &hub{bus: bus, feeds: map[string]*feed{}} }
+
+// feed is one workspace's queue of events and their followers.
+type feed struct {
+	workspaceID string
+	followers   int // guarded by hub.mu
+
+	mu    sync.Mutex
+	queue []batch
+	wake  chan struct{}
+}
+
+// batch is one event and the followers it matched, or (stop != nil) a
+// follower to end.
+type batch struct {
+	ev   event.Event
+	fs   []follower
+	stop follower
+	err  error
+}
+
+func (h *hub) add(workspaceID string, f follower, match func(event.Event) bool) {
+	h.mu.Lock()
+	fd := h.feeds[workspaceID]
+	if fd == nil {
+		fd = &feed{workspaceID: workspaceID, wake: make(chan struct{}, 1)}
+		h.feeds[workspaceID] = fd
+		go h.run(fd)
+	}
+	fd.followers++
+	h.mu.Unlock()
+	l := f.base()
+	l.fd = fd
+	// The handlers run inside Publish: they only queue.
+	sub := h.bus.SubscribeHandler(workspaceID, match,
+		func(ev event.Event) { fd.enqueue(ev, f) },
+		func(err error) {
+			if !errors.Is(err, event.ErrClosed) {
+				fd.push(batch{stop: f, err: err})
+			}
+		})
+	l.mu.Lock()
+	l.sub = sub
+	stopped := l.stopped
+	l.mu.Unlock()
+	if stopped {
+		sub.Close()
+	}
+}
+
+// remove counts a follower out of its feed; the feed's goroutine ends
+// with the last one.
+func (h *hub) remove(fd *feed) {
+	h.mu.Lock()
+	fd.followers--
+	if fd.followers == 0 && h.feeds[fd.workspaceID] == fd {
+		delete(h.feeds, fd.workspaceID)
+	}
+	h.mu.Unlock()
+	fd.signal()
+}
+
+func (fd *feed) signal() {
+	select {
+	case fd.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (fd *feed) push(b batch) {
+	fd.mu.Lock()
+	fd.queue = append(fd.queue, b)
+	fd.mu.Unlock()
+	fd.signal()
+}
+
+// enqueue adds f to the batch of ev (Publish visits a workspace's
+// subscribers one event at a time), or ends f as a slow consumer when
+// Realtime.Buffer events already wait for it.
+func (fd *feed) enqueue(ev event.Event, f follower) {
+	l := f.base()
+	if int(l.pending.Load())+f.backlog() >= f.room() {
+		fd.push(batch{stop: f, err: event.ErrOverflow})
+		return
+	}
+	l.pending.Add(1)
+	fd.mu.Lock()
+	if n := len(fd.queue); n > 0 && fd.queue[n-1].stop == nil && fd.queue[n-1].ev.Seq == ev.Seq {
+		fd.queue[n-1].fs = append(fd.queue[n-1].fs, f)
+	} else {
+		fd.queue = append(fd.queue, batch{ev: ev, fs: []follower{f}})
+	}
+	fd.mu.Unlock()
+	fd.signal()
+}
+
+// run works through a feed's queue until its last follower is gone.
+func (h *hub) run(fd *feed) {
+	for range fd.wake {
+		for {
+			fd.mu.Lock()
+			q := fd.queue
+			fd.queue = nil
+			fd.mu.Unlock()
+			if len(q) == 0 {
+				break
+			}
+			for _, b := range q {
+				if b.stop != nil {
+					b.stop.stop(b.err)
+					continue
+				}
+				h.dispatch(b.ev, b.fs)
+			}
+		}
+		h.mu.Lock()
+		gone := fd.followers == 0
+		h.mu.Unlock()
+		if gone {
+			return
+		}
+	}
+}
+
+type readResult struct {
 	obj any
 	err error
 }
 
-func newSharedLoads() *sharedLoads {
-	c, _ := lru.New[string, sharedResult](4096)
-	return &sharedLoads{done: c}
+// dispatch re-reads ev's object once per object type, through the viewer
+// of the first follower that wants it, and delivers it to each follower.
+func (h *hub) dispatch(ev event.Event, followers []follower) {
+	var read map[reflect.Type]readResult
+	for _, f := range followers {
+		f.base().pending.Add(-1)
+		k := f.kind()
+		res, ok := read[k]
+		if !ok {
+			obj, err := f.read(ev)
+			res = readResult{obj, err}
+			if read == nil {
+				read = map[reflect.Type]readResult{}
+			}
+			read[k] = res
+			if err != nil && !ent.IsNotFound(err) && !errors.Is(err, privacy.Deny) {
+				slog.Error("subscription: re-reading a changed object", "type", ev.Type, "id", ev.ObjectID, "err", err)
+			}
+		}
+		switch {
+		case res.err == nil:
+			f.deliver(res.obj)
+		case ent.IsNotFound(res.err) || errors.Is(res.err, privacy.Deny):
+			// deleted since, or not the viewer's to see
+		default:
+			f.stop(event.ErrResync)
+		}
+	}
 }
 
-func sharedLoad[T any](ctx context.Context, s *sharedLoads, ev event.Event, workspaceID string, load func(context.Context, pulid.ID) (T, error)) (T, error) {
-	run := func(ctx context.Context) (T, error) {
-		lctx, cancel := context.WithTimeout(ctx, loadTimeout)
-		defer cancel()
-		return load(lctx, pulid.ID(ev.ObjectID))
+func (d Deps) bus() *event.Bus {
+	if d.Store == nil {
+		return nil
 	}
-	if s == nil || ev.Seq == 0 {
-		return run(ctx)
-	}
-	var zero T
-	key := fmt.Sprintf("%d|%s|%T", ev.Seq, workspaceID, zero)
-	if r, ok := s.done.Get(key); ok {
-		obj, _ := r.obj.(T)
-		return obj, r.err
-	}
-	// The first subscriber's viewer reads for all of the workspace; its
-	// cancellation must not fail the others.
-	v, err, _ := s.group.Do(key, func() (any, error) {
-		if r, ok := s.done.Get(key); ok {
-			return r.obj, r.err
-		}
-		obj, err := run(context.WithoutCancel(ctx))
-		s.done.Add(key, sharedResult{obj: obj, err: err})
-		return obj, err
-	})
-	obj, _ := v.(T)
-	return obj, err
+	return d.Store.Bus
 }

@@ -53,10 +53,12 @@ type realtime struct {
 	perKey map[string]int
 	// closed counts connections the server closed, by close code.
 	closed map[int]int
+
+	sweeper *sweeper
 }
 
-func newRealtime(opts RealtimeOptions) *realtime {
-	return &realtime{opts: opts, perKey: map[string]int{}, closed: map[int]int{}}
+func newRealtime(opts RealtimeOptions, a *auth.Service, bus *event.Bus) *realtime {
+	return &realtime{opts: opts, perKey: map[string]int{}, closed: map[int]int{}, sweeper: &sweeper{auth: a, bus: bus}}
 }
 
 func (rt *realtime) closedWith(code int) int {
@@ -112,6 +114,7 @@ func (c *connState) acquire(key string) bool {
 // handler returns.
 func (c *connState) finish() {
 	close(c.done)
+	c.rt.sweeper.remove(c)
 	c.mu.Lock()
 	key := c.slot
 	c.slot = ""
@@ -158,49 +161,136 @@ func (c *connState) close(code int, reason string) {
 // signed out, expired or revoked, a member removed — or when the member's
 // role changed (the connection runs with the old one; the client
 // reconnects). Authentication happens once per connection, so this must
-// bite on its own: a session's connection hears of a change to its member
-// at once through the workspace's MemberUpdated events (from any
-// replica), and every connection re-checks every keyCheckInterval.
+// bite on its own: one sweeper per server re-checks every connection every
+// keyCheckInterval (once per distinct credential), and a session's
+// connections hear of a change to their member at once through the
+// MemberUpdated events (from any replica). No goroutine or timer per
+// connection.
 func (s *Server) watchCredential(c *connState, token, workspace string, v *tenant.Viewer) {
-	var changed <-chan event.Event
-	var sub *event.Subscription
-	if v.UserID != "" && s.deps.Store != nil && s.deps.Store.Bus != nil {
-		user := v.UserID
-		sub = s.deps.Store.Bus.SubscribeFunc(v.WorkspaceID, 4, func(e event.Event) bool {
-			return e.Type == event.MemberUpdated && e.ObjectID == user
-		})
-		changed = sub.C
+	s.rt.sweeper.add(&credential{conn: c, token: token, workspace: workspace, viewer: v})
+}
+
+// credential is what a connection authenticated with.
+type credential struct {
+	conn             *connState
+	token, workspace string
+	viewer           *tenant.Viewer
+	// member hears of changes to a session's member (nil for API keys).
+	member *event.Subscription
+}
+
+// sweeper re-checks the credentials of the open connections. Its goroutine
+// runs while there are connections to watch.
+type sweeper struct {
+	auth *auth.Service
+	bus  *event.Bus
+
+	mu      sync.Mutex
+	watched map[*connState]*credential
+	stop    chan struct{} // closed when the last connection goes; nil when idle
+	changed chan *credential
+}
+
+func (sw *sweeper) add(cr *credential) {
+	if sw.auth == nil {
+		return
 	}
-	a := s.deps.Auth
-	go func() {
-		if sub != nil {
-			defer sub.Close()
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.watched == nil {
+		sw.watched = map[*connState]*credential{}
+		sw.changed = make(chan *credential, 64)
+	}
+	sw.watched[cr.conn] = cr
+	if sw.stop == nil {
+		sw.stop = make(chan struct{})
+		go sw.run(sw.stop)
+	}
+	if user := cr.viewer.UserID; user != "" && sw.bus != nil {
+		// Runs inside Publish: only hand the connection to the sweeper
+		// (when its queue is full, a check is already due).
+		cr.member = sw.bus.SubscribeHandler(cr.viewer.WorkspaceID,
+			func(e event.Event) bool { return e.Type == event.MemberUpdated && e.ObjectID == user },
+			func(event.Event) {
+				select {
+				case sw.changed <- cr:
+				default:
+				}
+			}, nil)
+	}
+}
+
+func (sw *sweeper) remove(c *connState) {
+	sw.mu.Lock()
+	cr, ok := sw.watched[c]
+	if !ok {
+		sw.mu.Unlock()
+		return
+	}
+	delete(sw.watched, c)
+	if len(sw.watched) == 0 && sw.stop != nil {
+		close(sw.stop)
+		sw.stop = nil
+	}
+	sw.mu.Unlock()
+	if cr.member != nil {
+		cr.member.Close()
+	}
+}
+
+func (sw *sweeper) run(stop chan struct{}) {
+	t := time.NewTicker(keyCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			sw.check(nil)
+		case cr := <-sw.changed:
+			// This replica's cached viewers of the member may be stale
+			// when the change was made on another one.
+			sw.auth.InvalidateUser(cr.viewer.UserID)
+			sw.check(cr)
 		}
-		t := time.NewTicker(keyCheckInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.done:
-				return
-			case <-t.C:
-			case <-changed:
-				// This replica's cached viewers of the member may be stale
-				// when the change was made on another one.
-				a.InvalidateUser(v.UserID)
-			}
+	}
+}
+
+// check re-authenticates the open connections (or only the one given), once per
+// distinct credential, and closes those whose access is gone or changed.
+func (sw *sweeper) check(only *credential) {
+	var crs []*credential
+	if only != nil {
+		crs = []*credential{only}
+	} else {
+		sw.mu.Lock()
+		for _, cr := range sw.watched {
+			crs = append(crs, cr)
+		}
+		sw.mu.Unlock()
+	}
+	type result struct {
+		now *tenant.Viewer
+		err error
+	}
+	seen := map[[2]string]result{}
+	for _, cr := range crs {
+		k := [2]string{cr.token, cr.workspace}
+		res, ok := seen[k]
+		if !ok {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			now, err := a.AuthenticateBearer(ctx, token, workspace)
+			res.now, res.err = sw.auth.AuthenticateBearer(ctx, cr.token, cr.workspace)
 			cancel()
-			switch {
-			case errors.Is(err, auth.ErrInvalidKey), errors.Is(err, auth.ErrInvalidSession), errors.Is(err, auth.ErrNotMember):
-				c.close(closeForbidden, "Forbidden: the credential is no longer valid for this workspace")
-				return
-			case err == nil && (now.Role != v.Role || now.WorkspaceID != v.WorkspaceID):
-				c.close(closeForbidden, "Forbidden: your role changed; reconnect")
-				return
-			}
+			seen[k] = res
 		}
-	}()
+		v := cr.viewer
+		switch {
+		case errors.Is(res.err, auth.ErrInvalidKey), errors.Is(res.err, auth.ErrInvalidSession), errors.Is(res.err, auth.ErrNotMember):
+			cr.conn.close(closeForbidden, "Forbidden: the credential is no longer valid for this workspace")
+		case res.err == nil && (res.now.Role != v.Role || res.now.WorkspaceID != v.WorkspaceID):
+			cr.conn.close(closeForbidden, "Forbidden: your role changed; reconnect")
+		}
+	}
 }
 
 func isWebSocket(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }

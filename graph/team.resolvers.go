@@ -203,29 +203,9 @@ func (r *subscriptionResolver) ConversationAssigned(ctx context.Context, assigne
 	if _, err := r.deps.Team.Member(ctx, target); err != nil {
 		return nil, err
 	}
-	in, err := follow(ctx, r.Resolver, matcher(event.ConversationAssigned, nil, nil), func(ctx context.Context, id pulid.ID) (*ent.Conversation, error) {
-		return r.deps.Store.Ent.Conversation.Get(ctx, id)
-	})
-	if err != nil {
-		return nil, err
-	}
 	// The re-read is shared by every subscriber of the workspace (see
-	// sharedLoad), so the assignee is checked here, per subscriber.
-	out := make(chan *ent.Conversation)
-	go func() {
-		defer close(out)
-		for c := range in {
-			if c.AssigneeID == nil || *c.AssigneeID != target {
-				continue
-			}
-			select {
-			case out <- c:
-			case <-ctx.Done():
-				for range in {
-				}
-				return
-			}
-		}
-	}()
-	return out, nil
+	// hub), so the assignee is checked here, per subscriber.
+	return followKept(ctx, r.Resolver, matcher(event.ConversationAssigned, nil, nil), func(ctx context.Context, id pulid.ID) (*ent.Conversation, error) {
+		return r.deps.Store.Ent.Conversation.Get(ctx, id)
+	}, func(c *ent.Conversation) bool { return c.AssigneeID != nil && *c.AssigneeID == target })
 }

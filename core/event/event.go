@@ -53,25 +53,30 @@ var (
 // subscriber whose buffer is full is ended with ErrOverflow, so one slow
 // consumer cannot stall ingestion or other subscribers.
 type Bus struct {
-	mu   sync.RWMutex
-	subs map[*Subscription]struct{}
+	mu sync.RWMutex
+	// subs indexes subscriptions by workspace, so an event is matched
+	// against its workspace's subscribers only.
+	subs map[string]map[*Subscription]struct{}
 	seq  atomic.Uint64
 }
 
 // NewBus returns an empty bus.
-func NewBus() *Bus { return &Bus{subs: map[*Subscription]struct{}{}} }
+func NewBus() *Bus { return &Bus{subs: map[string]map[*Subscription]struct{}{}} }
 
 // Subscription receives the events of one workspace that match its filter.
 // Read C until Done is closed; Err then says why.
 type Subscription struct {
 	C           chan Event
 	workspaceID string
-	match       func(Event) bool
-	bus         *Bus
-	done        chan struct{}
-	once        sync.Once
-	mu          sync.Mutex
-	err         error
+	// handle and ended replace C for SubscribeHandler.
+	handle func(Event)
+	ended  func(error)
+	match  func(Event) bool
+	bus    *Bus
+	done   chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	err    error
 }
 
 // Done is closed when the subscription ends (overflow, resync, Close).
@@ -96,15 +101,24 @@ func (s *Subscription) end(err error) {
 		s.err = err
 		s.mu.Unlock()
 		close(s.done)
+		if s.ended != nil {
+			s.ended(err)
+		}
 	})
 }
 
 // Close stops delivery. It is safe to call more than once.
 func (s *Subscription) Close() {
 	s.end(ErrClosed)
-	s.bus.mu.Lock()
-	delete(s.bus.subs, s)
-	s.bus.mu.Unlock()
+	b := s.bus
+	b.mu.Lock()
+	if ws := b.subs[s.workspaceID]; ws != nil {
+		delete(ws, s)
+		if len(ws) == 0 {
+			delete(b.subs, s.workspaceID)
+		}
+	}
+	b.mu.Unlock()
 }
 
 // Subscribe returns a subscription to all of a workspace's events with a
@@ -120,10 +134,31 @@ func (b *Bus) Subscribe(workspaceID string, buf int) *Subscription {
 // must not block.
 func (b *Bus) SubscribeFunc(workspaceID string, buf int, match func(Event) bool) *Subscription {
 	s := &Subscription{C: make(chan Event, max(buf, 1)), workspaceID: workspaceID, match: match, bus: b, done: make(chan struct{})}
-	b.mu.Lock()
-	b.subs[s] = struct{}{}
-	b.mu.Unlock()
+	b.add(s)
 	return s
+}
+
+// SubscribeHandler is SubscribeFunc without a channel: handle receives
+// each matching event, and ended why the subscription ended (ErrResync, or
+// ErrClosed from Close). Both run on the publisher's goroutine with the
+// bus locked: they must be quick, must not block and must not call the
+// bus (hand the work to another goroutine). A handler subscriber bounds
+// its own backlog.
+func (b *Bus) SubscribeHandler(workspaceID string, match func(Event) bool, handle func(Event), ended func(error)) *Subscription {
+	s := &Subscription{workspaceID: workspaceID, match: match, handle: handle, ended: ended, bus: b, done: make(chan struct{})}
+	b.add(s)
+	return s
+}
+
+func (b *Bus) add(s *Subscription) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ws := b.subs[s.workspaceID]
+	if ws == nil {
+		ws = map[*Subscription]struct{}{}
+		b.subs[s.workspaceID] = ws
+	}
+	ws[s] = struct{}{}
 }
 
 // Len is the number of live subscriptions (for metrics and tests).
@@ -131,12 +166,23 @@ func (b *Bus) Len() int {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	n := 0
-	for s := range b.subs {
+	for s := range b.each {
 		if s.Err() == nil {
 			n++
 		}
 	}
 	return n
+}
+
+// each yields every subscription; the caller holds b.mu.
+func (b *Bus) each(yield func(*Subscription) bool) {
+	for _, ws := range b.subs {
+		for s := range ws {
+			if !yield(s) {
+				return
+			}
+		}
+	}
 }
 
 // Publish delivers events to the subscribers of their workspaces. It never
@@ -146,21 +192,31 @@ func (b *Bus) Publish(events ...Event) {
 	defer b.mu.RUnlock()
 	for _, ev := range events {
 		ev.Seq = b.seq.Add(1)
-		for s := range b.subs {
-			if s.workspaceID != ev.WorkspaceID || (s.match != nil && !s.match(ev)) {
-				continue
-			}
-			select {
-			case <-s.done:
-				continue
-			default:
-			}
-			select {
-			case s.C <- ev:
-			default:
-				s.end(ErrOverflow)
-			}
+		for s := range b.subs[ev.WorkspaceID] {
+			s.deliver(ev)
 		}
+	}
+}
+
+// deliver hands ev to the subscriber if it matches, ending a subscriber
+// whose buffer is full.
+func (s *Subscription) deliver(ev Event) {
+	if s.match != nil && !s.match(ev) {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	if s.handle != nil {
+		s.handle(ev)
+		return
+	}
+	select {
+	case s.C <- ev:
+	default:
+		s.end(ErrOverflow)
 	}
 }
 
@@ -169,7 +225,7 @@ func (b *Bus) Publish(events ...Event) {
 func (b *Bus) Resync() {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	for s := range b.subs {
+	for s := range b.each {
 		s.end(ErrResync)
 	}
 }

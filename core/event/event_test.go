@@ -106,3 +106,28 @@ func TestPayloadsChunkAndDedupe(t *testing.T) {
 	_, err = event.Payloads("origin", []event.Event{{Type: event.MessageAdded, ObjectID: string(make([]byte, 8000))}})
 	require.Error(t, err)
 }
+
+// Handler subscriptions get their workspace's matching events on the
+// publisher's goroutine, and hear once why they ended.
+func TestBusHandlerSubscriptions(t *testing.T) {
+	t.Parallel()
+	b := event.NewBus()
+	var got []string
+	var ended []error
+	s := b.SubscribeHandler("ws1", func(e event.Event) bool { return e.Type == event.MessageAdded },
+		func(e event.Event) { got = append(got, e.ObjectID) }, func(err error) { ended = append(ended, err) })
+	other := b.Subscribe("ws2", 4)
+	b.Publish(event.Event{Type: event.MessageAdded, WorkspaceID: "ws1", ObjectID: "a"},
+		event.Event{Type: event.MessageUpdated, WorkspaceID: "ws1", ObjectID: "b"},
+		event.Event{Type: event.MessageAdded, WorkspaceID: "ws2", ObjectID: "c"})
+	require.Equal(t, []string{"a"}, got)
+	require.Equal(t, "c", (<-other.C).ObjectID)
+	require.Equal(t, 2, b.Len())
+
+	b.Resync()
+	require.Equal(t, []error{event.ErrResync}, ended)
+	require.Equal(t, 0, b.Len())
+	s.Close()
+	other.Close()
+	require.Equal(t, []error{event.ErrResync}, ended, "ended once")
+}

@@ -1,0 +1,94 @@
+package graph
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/core/store/storetest"
+	"github.com/neksio/neksio/plugins/sdk"
+)
+
+// TestInboxPageOfMessagesPerConversation reads a page of each
+// conversation's messages inside the inbox (one statement for all the
+// conversations: a LATERAL join on PostgreSQL, a correlated subquery on
+// SQLite): the right messages for each, in order, filtered, never another
+// workspace's, with pageInfo from the page itself.
+func TestInboxPageOfMessagesPerConversation(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		b := setupRT(t, d)
+		// Three conversations with 1, 3 and 5 messages; another workspace's
+		// conversation with the same customer IDs.
+		for c, n := range []int{1, 3, 5} {
+			for i := range n {
+				b.ingest(t, b.channel, fmt.Sprintf("cust-%d", c), fmt.Sprintf("c%d m%d", c, i), fmt.Sprintf("wamid.%d.%d", c, i), sdk.ActionCreated)
+			}
+		}
+		_, otherKey, otherCh := b.newWorkspace(t, "Other")
+		b.ingest(t, otherCh, "cust-2", "other workspace", "wamid.other", sdk.ActionCreated)
+
+		const q = `query($first: Int, $last: Int) { conversations(first: 10, orderBy: {field: LAST_MESSAGE_AT, direction: DESC}) {
+		  edges { node { contact { name } messages(first: $first, last: $last) {
+		    edges { node { text } } pageInfo { hasNextPage hasPreviousPage } } } } } }`
+		texts := func(data map[string]any) map[string][]string {
+			out := map[string][]string{}
+			for _, e := range data["conversations"].(map[string]any)["edges"].([]any) {
+				node := e.(map[string]any)["node"].(map[string]any)
+				name := node["contact"].(map[string]any)["name"].(string)
+				out[name] = []string{}
+				for _, m := range node["messages"].(map[string]any)["edges"].([]any) {
+					out[name] = append(out[name], m.(map[string]any)["node"].(map[string]any)["text"].(string))
+				}
+				pi := node["messages"].(map[string]any)["pageInfo"].(map[string]any)
+				out[name+" pageInfo"] = []string{fmt.Sprint(pi["hasNextPage"]), fmt.Sprint(pi["hasPreviousPage"])}
+			}
+			return out
+		}
+
+		last1 := texts(b.post(t, b.key, q, map[string]any{"last": 1}))
+		require.Equal(t, map[string][]string{
+			"Customer cust-0": {"c0 m0"}, "Customer cust-0 pageInfo": {"false", "false"},
+			"Customer cust-1": {"c1 m2"}, "Customer cust-1 pageInfo": {"false", "true"},
+			"Customer cust-2": {"c2 m4"}, "Customer cust-2 pageInfo": {"false", "true"},
+		}, last1)
+
+		first2 := texts(b.post(t, b.key, q, map[string]any{"first": 2}))
+		require.Equal(t, map[string][]string{
+			"Customer cust-0": {"c0 m0"}, "Customer cust-0 pageInfo": {"false", "false"},
+			"Customer cust-1": {"c1 m0", "c1 m1"}, "Customer cust-1 pageInfo": {"true", "false"},
+			"Customer cust-2": {"c2 m0", "c2 m1"}, "Customer cust-2 pageInfo": {"true", "false"},
+		}, first2)
+
+		// The last message by sent time, newest first, as the inbox asks.
+		const inbox = `{ conversations(first: 10) { edges { node { contact { name }
+		  messages(first: 1, orderBy: {field: SENT_AT, direction: DESC}, where: {textContains: "m1"}) { edges { node { text } } } } } } }`
+		data := b.post(t, b.key, inbox, nil)
+		got := map[string]string{}
+		for _, e := range data["conversations"].(map[string]any)["edges"].([]any) {
+			node := e.(map[string]any)["node"].(map[string]any)
+			var text string
+			if ms := node["messages"].(map[string]any)["edges"].([]any); len(ms) > 0 {
+				text = ms[0].(map[string]any)["node"].(map[string]any)["text"].(string)
+			}
+			got[node["contact"].(map[string]any)["name"].(string)] = text
+		}
+		require.Equal(t, map[string]string{"Customer cust-0": "", "Customer cust-1": "c1 m1", "Customer cust-2": "c2 m1"}, got)
+
+		// totalCount still counts every message of the conversation.
+		data = b.post(t, b.key, `{ conversations(first: 10) { totalCount pageInfo { hasNextPage }
+		  edges { node { messages(last: 1) { totalCount } } } } }`, nil)
+		conns := data["conversations"].(map[string]any)
+		require.EqualValues(t, 3, conns["totalCount"])
+		var counts []float64
+		for _, e := range conns["edges"].([]any) {
+			counts = append(counts, e.(map[string]any)["node"].(map[string]any)["messages"].(map[string]any)["totalCount"].(float64))
+		}
+		require.ElementsMatch(t, []float64{1, 3, 5}, counts)
+
+		// The other workspace sees its own conversation only.
+		other := texts(b.post(t, otherKey, q, map[string]any{"last": 1}))
+		require.Equal(t, map[string][]string{"Customer cust-2": {"other workspace"}, "Customer cust-2 pageInfo": {"false", "false"}}, other)
+	})
+}
