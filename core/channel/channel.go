@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/neksio/neksio/core/apperr"
@@ -42,6 +43,9 @@ type Service struct {
 	// Apps returns a connector's app-level settings (from configuration).
 	Apps func(connector string) sdk.App
 	Log  *slog.Logger
+
+	routes     routeCache
+	routesOnce sync.Once
 }
 
 // ConnectInput is what connectChannel takes.
@@ -439,7 +443,30 @@ var ErrNoChannel = errors.New("no channel owns this account")
 
 // Route finds the active channel that owns an account on a connector. It
 // looks across workspaces by design: the account says which one.
+//
+// Answers are cached for RouteTTL (see routeCache): a webhook delivery
+// then costs no statement to route. A channel change committed by this
+// process (connect, update, disconnect, a status or token change: every
+// change that emits channel.updated, and token refreshes) empties the
+// cache at once; one committed by another replica is seen within
+// RouteTTL. "No channel" is never cached, so a channel just connected
+// receives its first delivery.
 func (s *Service) Route(ctx context.Context, connector, externalID string) (*ent.Channel, error) {
+	s.routesOnce.Do(func() {
+		s.Store.OnCommitted(func(events []event.Event) {
+			for _, ev := range events {
+				if ev.Type == event.ChannelUpdated {
+					s.routes.forget()
+					return
+				}
+			}
+		})
+	})
+	key := connector + "\x00" + externalID
+	if ch := s.routes.get(key); ch != nil {
+		return ch, nil
+	}
+	gen := s.routes.generation()
 	pctx := tenant.NewContext(ctx, tenant.PlatformViewer("webhook.route"))
 	ch, err := s.Store.Ent.Channel.Query().Where(
 		entchannel.Connector(connector), entchannel.ExternalID(externalID),
@@ -448,8 +475,15 @@ func (s *Service) Route(ctx context.Context, connector, externalID string) (*ent
 	if ent.IsNotFound(err) {
 		return nil, ErrNoChannel
 	}
-	return ch, err
+	if err != nil {
+		return nil, err
+	}
+	s.routes.put(key, ch, gen)
+	return ch, nil
 }
+
+// ForgetRoutes empties Route's cache.
+func (s *Service) ForgetRoutes() { s.routes.forget() }
 
 // Update is what updateChannel may change.
 type Update struct {
