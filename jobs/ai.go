@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"github.com/neksio/neksio/core/store"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -48,6 +49,8 @@ type AgentDeps struct {
 	Agent     *agent.Service
 	Knowledge KnowledgeIndexer
 	Feedback  SentimentAnalyzer
+	// Store is the database jobs complete in (sentiment.conversation).
+	Store *store.Store
 }
 
 // RegisterAgent adds the agent, indexing and sentiment workers to ws.
@@ -55,4 +58,5 @@ func RegisterAgent(ws *river.Workers, d AgentDeps) {
 	river.AddWorker(ws, &AIReplyWorker{Agent: d.Agent})
 	river.AddWorker(ws, &KBIndexWorker{Knowledge: d.Knowledge})
 	river.AddWorker(ws, &SentimentWorker{Feedback: d.Feedback})
+	river.AddWorker(ws, &SentimentConversationWorker{Feedback: d.Feedback, Store: d.Store})
 }

@@ -4,7 +4,12 @@ import (
 	"context"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"github.com/neksio/neksio/core/store"
 
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent/schema/pulid"
@@ -14,6 +19,7 @@ import (
 // SentimentAnalyzer is core/feedback's Service, as the worker sees it.
 type SentimentAnalyzer interface {
 	Analyze(ctx context.Context, messageID pulid.ID, final bool) error
+	AnalyzeConversation(ctx context.Context, conversationID pulid.ID, final bool, complete func(tx *store.Tx) error) error
 }
 
 // SentimentWorker scores inbound messages.
@@ -31,4 +37,37 @@ func (w *SentimentWorker) Timeout(*river.Job[jobargs.SentimentAnalyze]) time.Dur
 func (w *SentimentWorker) Work(ctx context.Context, job *river.Job[jobargs.SentimentAnalyze]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "sentiment.analyze"))
 	return retryAI(job.JobRow, w.Feedback.Analyze(ctx, pulid.ID(job.Args.MessageID), lastRun(job.JobRow)))
+}
+
+// SentimentConversationWorker scores a conversation's unscored inbound
+// messages in one job.
+type SentimentConversationWorker struct {
+	river.WorkerDefaults[jobargs.SentimentConversation]
+	Feedback SentimentAnalyzer
+	Store    *store.Store
+}
+
+// Timeout fits a few calls to a slow chat model.
+func (w *SentimentConversationWorker) Timeout(*river.Job[jobargs.SentimentConversation]) time.Duration {
+	return 5 * time.Minute
+}
+
+// Work scores the conversation's unscored messages and completes the job
+// in the transaction that stores the scores (see jobargs).
+func (w *SentimentConversationWorker) Work(ctx context.Context, job *river.Job[jobargs.SentimentConversation]) error {
+	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "sentiment.conversation"))
+	complete := func(tx *store.Tx) error { return completeInTx(ctx, w.Store, tx, job) }
+	return retryAI(job.JobRow, w.Feedback.AnalyzeConversation(ctx, pulid.ID(job.Args.ConversationID), lastRun(job.JobRow), complete))
+}
+
+// completeInTx marks job completed inside tx, with the driver of the
+// store's database.
+func completeInTx[T river.JobArgs](ctx context.Context, s *store.Store, tx *store.Tx, job *river.Job[T]) error {
+	var err error
+	if s.Dialect == dialect.Postgres {
+		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.SQL, job)
+	} else {
+		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, tx.SQL, job)
+	}
+	return err
 }

@@ -44,8 +44,8 @@ type Service struct {
 	Apps func(connector string) sdk.App
 	Log  *slog.Logger
 
-	routes     routeCache
-	routesOnce sync.Once
+	// routes is Route's cache, made on first use (see routeCacheOf).
+	routes *routeCache
 }
 
 // ConnectInput is what connectChannel takes.
@@ -452,21 +452,12 @@ var ErrNoChannel = errors.New("no channel owns this account")
 // RouteTTL. "No channel" is never cached, so a channel just connected
 // receives its first delivery.
 func (s *Service) Route(ctx context.Context, connector, externalID string) (*ent.Channel, error) {
-	s.routesOnce.Do(func() {
-		s.Store.OnCommitted(func(events []event.Event) {
-			for _, ev := range events {
-				if ev.Type == event.ChannelUpdated {
-					s.routes.forget()
-					return
-				}
-			}
-		})
-	})
+	routes := s.routeCacheOf()
 	key := connector + "\x00" + externalID
-	if ch := s.routes.get(key); ch != nil {
+	if ch := routes.get(key); ch != nil {
 		return ch, nil
 	}
-	gen := s.routes.generation()
+	gen := routes.generation()
 	pctx := tenant.NewContext(ctx, tenant.PlatformViewer("webhook.route"))
 	ch, err := s.Store.Ent.Channel.Query().Where(
 		entchannel.Connector(connector), entchannel.ExternalID(externalID),
@@ -478,12 +469,35 @@ func (s *Service) Route(ctx context.Context, connector, externalID string) (*ent
 	if err != nil {
 		return nil, err
 	}
-	s.routes.put(key, ch, gen)
+	routes.put(key, ch, gen)
 	return ch, nil
 }
 
 // ForgetRoutes empties Route's cache.
-func (s *Service) ForgetRoutes() { s.routes.forget() }
+func (s *Service) ForgetRoutes() { s.routeCacheOf().forget() }
+
+// routesMu guards making a Service's route cache.
+var routesMu sync.Mutex
+
+// routeCacheOf returns s's route cache, making it (and registering what
+// empties it) on first use.
+func (s *Service) routeCacheOf() *routeCache {
+	routesMu.Lock()
+	defer routesMu.Unlock()
+	if s.routes == nil {
+		c := &routeCache{}
+		s.Store.OnCommitted(func(events []event.Event) {
+			for _, ev := range events {
+				if ev.Type == event.ChannelUpdated {
+					c.forget()
+					return
+				}
+			}
+		})
+		s.routes = c
+	}
+	return s.routes
+}
 
 // Update is what updateChannel may change.
 type Update struct {

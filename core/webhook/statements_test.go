@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -51,7 +52,7 @@ func TestStatementsPerDelivery(t *testing.T) {
 			}}
 		in := &inbox.Service{Store: s, Gateway: gw, Channels: channels}
 		fb := &feedback.Service{Store: s}
-		in.OnInbound = append(in.OnInbound, fb.Hook())
+		in.OnInbound = append(in.OnInbound, fb.ConversationHook())
 		ctx := context.Background()
 		ws, err := workspace.Create(ctx, s, "count")
 		require.NoError(t, err)
@@ -74,7 +75,7 @@ func TestStatementsPerDelivery(t *testing.T) {
 		for i := range 3 {
 			counter.Start()
 			deliver(wasandbox.TextMessage(phoneID, "16505550100", "Ada", "Again"))
-			stmts := counter.Stop()
+			stmts := riverWakeUpsOut(counter.Stop())
 			require.LessOrEqual(t, len(stmts), MaxStatementsPerDelivery, "delivery %d:\n%s", i, storetest.Summary(stmts))
 			if i == 0 {
 				t.Logf("%d statements:\n%s", len(stmts), storetest.Summary(stmts))
@@ -91,4 +92,18 @@ func TestStatementsPerDelivery(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 	})
+}
+
+// riverWakeUpsOut leaves out River's insert notification: River wakes the
+// workers of a queue with it at most once per queue every 100 ms or so,
+// whatever the number of jobs inserted, so it is not a cost per delivery
+// (the benchmark's count, an average over deliveries, includes it).
+func riverWakeUpsOut(stmts []string) []string {
+	out := stmts[:0:0]
+	for _, s := range stmts {
+		if !strings.HasPrefix(s, "-- name: PGNotifyMany") {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -50,6 +50,30 @@ type SentimentAnalyze struct {
 // Kind implements river.JobArgs.
 func (SentimentAnalyze) Kind() string { return "sentiment.analyze" }
 
+// SentimentConversation scores every inbound message of a conversation
+// that has no score yet: new messages queue one per conversation, not one
+// each (see core/feedback).
+type SentimentConversation struct {
+	WorkspaceID    string `json:"workspace_id"`
+	ConversationID string `json:"conversation_id"`
+}
+
+// Kind implements river.JobArgs.
+func (SentimentConversation) Kind() string { return "sentiment.conversation" }
+
+// InsertOpts: one such job waits per conversation at a time (a message
+// arriving while one waits or runs adds none: the worker reads the
+// conversation's unscored messages under the lock the ingesting
+// transaction takes, and completes its job in its own transaction).
+// retryable is left out, so a failing job never stops new ones.
+func (SentimentConversation) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueSentiment, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{
+		ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+			rivertype.JobStateRunning, rivertype.JobStateScheduled},
+	}}
+}
+
 // InsertOpts puts agent runs on the AI queue, where a slow model only
 // holds up other AI work.
 func (AIReply) InsertOpts() river.InsertOpts {
