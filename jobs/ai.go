@@ -49,7 +49,7 @@ type AgentDeps struct {
 	Agent     *agent.Service
 	Knowledge KnowledgeIndexer
 	Feedback  SentimentAnalyzer
-	// Store is the database jobs complete in (sentiment.conversation).
+	// Store is the database a conversation's sentiment job completes in.
 	Store *store.Store
 }
 
@@ -57,6 +57,5 @@ type AgentDeps struct {
 func RegisterAgent(ws *river.Workers, d AgentDeps) {
 	river.AddWorker(ws, &AIReplyWorker{Agent: d.Agent})
 	river.AddWorker(ws, &KBIndexWorker{Knowledge: d.Knowledge})
-	river.AddWorker(ws, &SentimentWorker{Feedback: d.Feedback})
-	river.AddWorker(ws, &SentimentConversationWorker{Feedback: d.Feedback, Store: d.Store})
+	river.AddWorker(ws, &SentimentWorker{Feedback: d.Feedback, Store: d.Store})
 }

@@ -26,38 +26,29 @@ type SentimentAnalyzer interface {
 type SentimentWorker struct {
 	river.WorkerDefaults[jobargs.SentimentAnalyze]
 	Feedback SentimentAnalyzer
+	// Store is the database a conversation's job completes in.
+	Store *store.Store
 }
 
-// Timeout fits one call to a slow chat model.
-func (w *SentimentWorker) Timeout(*river.Job[jobargs.SentimentAnalyze]) time.Duration {
+// Timeout fits one call to a slow chat model, or a few for a
+// conversation.
+func (w *SentimentWorker) Timeout(job *river.Job[jobargs.SentimentAnalyze]) time.Duration {
+	if job.Args.MessageID == "" {
+		return 5 * time.Minute
+	}
 	return 2 * time.Minute
 }
 
-// Work scores one message.
+// Work scores one message, or a conversation's unscored messages (then
+// the job completes in the transaction that stores the scores; see
+// jobargs.SentimentConversationOpts).
 func (w *SentimentWorker) Work(ctx context.Context, job *river.Job[jobargs.SentimentAnalyze]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "sentiment.analyze"))
+	if job.Args.MessageID == "" && job.Args.ConversationID != "" {
+		complete := func(tx *store.Tx) error { return completeInTx(ctx, w.Store, tx, job) }
+		return retryAI(job.JobRow, w.Feedback.AnalyzeConversation(ctx, pulid.ID(job.Args.ConversationID), lastRun(job.JobRow), complete))
+	}
 	return retryAI(job.JobRow, w.Feedback.Analyze(ctx, pulid.ID(job.Args.MessageID), lastRun(job.JobRow)))
-}
-
-// SentimentConversationWorker scores a conversation's unscored inbound
-// messages in one job.
-type SentimentConversationWorker struct {
-	river.WorkerDefaults[jobargs.SentimentConversation]
-	Feedback SentimentAnalyzer
-	Store    *store.Store
-}
-
-// Timeout fits a few calls to a slow chat model.
-func (w *SentimentConversationWorker) Timeout(*river.Job[jobargs.SentimentConversation]) time.Duration {
-	return 5 * time.Minute
-}
-
-// Work scores the conversation's unscored messages and completes the job
-// in the transaction that stores the scores (see jobargs).
-func (w *SentimentConversationWorker) Work(ctx context.Context, job *river.Job[jobargs.SentimentConversation]) error {
-	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "sentiment.conversation"))
-	complete := func(tx *store.Tx) error { return completeInTx(ctx, w.Store, tx, job) }
-	return retryAI(job.JobRow, w.Feedback.AnalyzeConversation(ctx, pulid.ID(job.Args.ConversationID), lastRun(job.JobRow), complete))
 }
 
 // completeInTx marks job completed inside tx, with the driver of the

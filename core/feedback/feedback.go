@@ -1,8 +1,8 @@
 // Package feedback scores the sentiment of what customers write: a new
-// inbound message queues its conversation's sentiment.conversation job
-// (an inbox OnInbound hook in the ingesting transaction; one job scores
-// every message the conversation received meanwhile), an edited one a
-// sentiment.analyze job; both store a label and a score in [-1,1] on the
+// inbound message queues its conversation's sentiment.analyze job (an
+// inbox OnInbound hook in the ingesting transaction; one job scores every
+// message the conversation received meanwhile), an edited one a
+// sentiment.analyze job of its own; both store a label and a score in [-1,1] on the
 // message and roll the latest scores up on its conversation, so
 // `conversations(where: {sentimentLabel: NEGATIVE})` finds the unhappy ones.
 package feedback
@@ -56,7 +56,7 @@ func (s *Service) Hook() inbox.InboundHook {
 	}
 }
 
-// ConversationHook queues a sentiment.conversation job for every new
+// ConversationHook queues a conversation's sentiment.analyze job for every new
 // inbound message from a contact (inbox.Service.OnInbound): one waits per
 // conversation at a time, and it scores every message that came in
 // meanwhile (see AnalyzeConversation).
@@ -65,11 +65,13 @@ func (s *Service) ConversationHook() inbox.InboundHook {
 		if msg.Direction != message.DirectionInbound || msg.AuthorKind != message.AuthorKindContact {
 			return nil
 		}
-		return tx.InsertJob(ctx, jobargs.SentimentConversation{WorkspaceID: string(msg.WorkspaceID), ConversationID: string(msg.ConversationID)}, nil)
+		return tx.InsertJobOnce(ctx, "sentiment:"+string(msg.ConversationID),
+			jobargs.SentimentAnalyze{WorkspaceID: string(msg.WorkspaceID), ConversationID: string(msg.ConversationID)},
+			jobargs.SentimentConversationOpts())
 	}
 }
 
-// BatchSize bounds the messages one sentiment.conversation job scores; a
+// BatchSize bounds the messages one conversation's sentiment job scores; a
 // conversation with more queues another job for the rest.
 const BatchSize = 200
 
@@ -140,7 +142,7 @@ func (s *Service) AnalyzeConversation(ctx context.Context, convID pulid.ID, fina
 		}
 		if left {
 			ws := tenant.FromContext(ctx).WorkspaceID
-			return tx.InsertJob(ctx, jobargs.SentimentConversation{WorkspaceID: ws, ConversationID: string(convID)}, nil)
+			return tx.InsertJobOnce(ctx, "sentiment:"+string(convID), jobargs.SentimentAnalyze{WorkspaceID: ws, ConversationID: string(convID)}, jobargs.SentimentConversationOpts())
 		}
 		return nil
 	})

@@ -76,7 +76,7 @@ func TestAnalyze(t *testing.T) {
 	})
 }
 
-// One sentiment.conversation job scores every unscored inbound message of
+// One conversation's sentiment job scores every unscored inbound message of
 // its conversation, rolls them up, and completes its job in the same
 // transaction; a conversation's messages queue one job while one waits.
 func TestAnalyzeConversation(t *testing.T) {
@@ -104,7 +104,7 @@ func TestAnalyzeConversation(t *testing.T) {
 			ids = append(ids, string(m.ID))
 			require.NoError(t, s.InTx(sys, func(tx *store.Tx) error { return svc.ConversationHook()(sys, tx, ch, conv, m) }))
 		}
-		require.Equal(t, 1, storetest.CountJobs(t, s.DB, "sentiment.conversation"), "one job waits per conversation")
+		require.Equal(t, 1, storetest.CountJobs(t, s.DB, "sentiment.analyze"), "one job waits per conversation")
 
 		completed := 0
 		require.NoError(t, svc.AnalyzeConversation(sys, conv.ID, false, func(*store.Tx) error { completed++; return nil }))
@@ -115,6 +115,6 @@ func TestAnalyzeConversation(t *testing.T) {
 		c, err := s.Ent.Conversation.Get(sys, conv.ID)
 		require.NoError(t, err)
 		require.Equal(t, conversation.SentimentLabelNegative, *c.SentimentLabel)
-		require.Equal(t, 1, storetest.CountJobs(t, s.DB, "sentiment.conversation"), "nothing left: no other job")
+		require.Equal(t, 1, storetest.CountJobs(t, s.DB, "sentiment.analyze"), "nothing left: no other job")
 	})
 }

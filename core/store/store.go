@@ -217,6 +217,7 @@ type Tx struct {
 	events []event.Event
 	after  []func()
 	jobs   []river.InsertManyParams
+	once   map[string]bool
 }
 
 // ErrNoJobs is returned when a job is inserted before SetJobs.
@@ -231,6 +232,20 @@ func (t *Tx) InsertJob(_ context.Context, args river.JobArgs, opts *river.Insert
 	}
 	t.jobs = append(t.jobs, river.InsertManyParams{Args: args, InsertOpts: opts})
 	return nil
+}
+
+// InsertJobOnce is InsertJob, at most once per key in the transaction:
+// River refuses the same unique job twice in one insert (a delivery with
+// two messages of one conversation).
+func (t *Tx) InsertJobOnce(ctx context.Context, key string, args river.JobArgs, opts *river.InsertOpts) error {
+	if t.once[key] {
+		return nil
+	}
+	if t.once == nil {
+		t.once = map[string]bool{}
+	}
+	t.once[key] = true
+	return t.InsertJob(ctx, args, opts)
 }
 
 func (t *Tx) flushJobs(ctx context.Context) error {
