@@ -12,8 +12,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/jobs/jobargs"
 	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
 )
 
@@ -21,7 +25,8 @@ import (
 // rows written through pgx, in alternating rounds.
 func benchIngest(ctx context.Context, e *runEnv, r *Result) error {
 	r.Title = "WhatsApp webhook ingestion over HTTP on PostgreSQL"
-	r.Baseline = "the same rows (contact upsert, conversation upsert, message insert) in one pgx transaction per delivery, same concurrency, same database server"
+	r.Baseline = "the same rows (contact upsert, conversation upsert, message insert) in one pgx transaction per delivery, same concurrency, same database server; " +
+		"\"with job\" rows: the same transaction also inserts a River job (riverpgxv5, insert-only client) and sends a pg_notify, as Neksio's does"
 	senders := 16
 	contacts := e.cfg.sized(2000, 20)
 	round := e.cfg.timed(10*time.Second, 500*time.Millisecond)
@@ -70,6 +75,33 @@ func benchIngest(ctx context.Context, e *runEnv, r *Result) error {
 	if err != nil {
 		return err
 	}
+	// Baseline with job: its own database, so its river_job table grows
+	// alone.
+	bjURL, err := e.newDB(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := e.cli(ctx, bjURL, "migrate"); err != nil {
+		return err
+	}
+	jcfg, err := pgxpool.ParseConfig(bjURL)
+	if err != nil {
+		return err
+	}
+	jcfg.MaxConns = int32(senders)
+	jpool, err := pgxpool.NewWithConfig(ctx, jcfg)
+	if err != nil {
+		return err
+	}
+	defer jpool.Close()
+	jws, jch, err := seedChannel(ctx, jpool)
+	if err != nil {
+		return err
+	}
+	jobs, err := river.NewClient(riverpgxv5.New(jpool), &river.Config{})
+	if err != nil {
+		return err
+	}
 
 	from := func(i int) string { return fmt.Sprintf("1650%07d", i%contacts) }
 	neksio := func(ctx context.Context, i int) error {
@@ -86,7 +118,11 @@ func benchIngest(ctx context.Context, e *runEnv, r *Result) error {
 	}
 	baseline := func(ctx context.Context, i int) error {
 		f := from(i)
-		return insertDelivery(ctx, pool, ws, ch, f, "Customer "+f, wasandbox.NewWAMID(), "Hello, is the shop open on Sunday?", time.Now())
+		return insertDelivery(ctx, pool, ws, ch, f, "Customer "+f, wasandbox.NewWAMID(), "Hello, is the shop open on Sunday?", time.Now(), nil)
+	}
+	withJob := func(ctx context.Context, i int) error {
+		f := from(i)
+		return insertDelivery(ctx, jpool, jws, jch, f, "Customer "+f, wasandbox.NewWAMID(), "Hello, is the shop open on Sunday?", time.Now(), jobAndNotify(jobs, jws))
 	}
 	// Warm both: connections, prepared statements, the plugin.
 	if _, _, err := load(ctx, senders, 0, senders*4, neksio, nil); err != nil {
@@ -95,35 +131,62 @@ func benchIngest(ctx context.Context, e *runEnv, r *Result) error {
 	if _, _, err := load(ctx, senders, 0, senders*4, baseline, nil); err != nil {
 		return fmt.Errorf("warm-up baseline: %w", err)
 	}
-	var nxLat, blLat latencies
-	var nxN, blN int
-	var nxT, blT time.Duration
-	var nxErrs, blErrs int64
+	if _, _, err := load(ctx, senders, 0, senders*4, withJob, nil); err != nil {
+		return fmt.Errorf("warm-up baseline with job: %w", err)
+	}
+	var nxLat, blLat, bjLat latencies
+	var nxN, blN, bjN int
+	var nxT, blT, bjT time.Duration
+	var errs int
+	var loadStopped time.Time
 	for range rounds {
 		n, el, err := load(ctx, senders, round, 0, baseline, &blLat)
 		if err != nil {
-			blErrs++
+			errs++
 			r.detail("baseline_error", err.Error())
 		}
 		blN, blT = blN+n, blT+el
-		n, el, err = load(ctx, senders, round, 0, neksio, &nxLat)
+		n, el, err = load(ctx, senders, round, 0, withJob, &bjLat)
 		if err != nil {
-			nxErrs++
+			errs++
+			r.detail("baseline_with_job_error", err.Error())
+		}
+		bjN, bjT = bjN+n, bjT+el
+		n, el, err = load(ctx, senders, round, 0, neksio, &nxLat)
+		loadStopped = time.Now()
+		if err != nil {
+			errs++
 			r.detail("neksio_error", err.Error())
 		}
 		nxN, nxT = nxN+n, nxT+el
 	}
-	if nxN == 0 || blN == 0 {
-		return fmt.Errorf("nothing ingested (neksio %d, baseline %d)", nxN, blN)
+	// The sentiment and AI jobs the last round queued: how many wait when
+	// the load stops, and how long the server takes to work them off.
+	backlog, drain, err := drainJobs(ctx, nxURL, loadStopped, e.cfg.timed(120*time.Second, 30*time.Second))
+	if err != nil {
+		return fmt.Errorf("waiting for the queues to drain: %w", err)
 	}
-	nxRate, blRate := float64(nxN)/nxT.Seconds(), float64(blN)/blT.Seconds()
+	if nxN == 0 || blN == 0 || bjN == 0 {
+		return fmt.Errorf("nothing ingested (neksio %d, baseline %d, baseline with job %d)", nxN, blN, bjN)
+	}
+	nxRate, blRate, bjRate := float64(nxN)/nxT.Seconds(), float64(blN)/blT.Seconds(), float64(bjN)/bjT.Seconds()
 	r.metric("events per second", "1/s", "higher", nxRate, blRate)
+	r.metric("events per second vs baseline with job", "1/s", "higher", nxRate, bjRate)
 	r.latencyMetrics("time to 200", nxLat.summary(), blLat.summary())
-	r.detail("deliveries", map[string]int{"neksio": nxN, "baseline": blN})
-	if nxErrs+blErrs > 0 {
+	r.latencyMetrics("time to 200 vs baseline with job", nxLat.summary(), bjLat.summary())
+	// No baseline: the baselines queue jobs nobody works.
+	r.metric("queue backlog after load", "jobs", "lower", float64(backlog), 0)
+	if drain < 0 {
+		r.Metrics = append(r.Metrics, Metric{Name: "drain time", Unit: "s", Better: "lower", Unavailable: true})
+		r.Note = "the sentiment and AI queues did not drain in time; see details"
+	} else {
+		r.metric("drain time", "s", "lower", drain.Seconds(), 0)
+	}
+	r.detail("deliveries", map[string]int{"neksio": nxN, "baseline": blN, "baseline_with_job": bjN})
+	if errs > 0 {
 		r.Note = "some requests failed; see details"
 	}
-	if err := countIngestStatements(ctx, e, r, nxURL, blURL, ws, ch); err != nil {
+	if err := countIngestStatements(ctx, e, r, nxURL, blURL, bjURL, ws, ch, jws, jch, jobs); err != nil {
 		return fmt.Errorf("counting statements: %w", err)
 	}
 	// Every delivery stored once.
@@ -186,8 +249,63 @@ func seedChannel(ctx context.Context, pool *pgxpool.Pool) (ws, ch string, err er
 	return
 }
 
-// insertDelivery is what one inbound text message costs written by hand.
-func insertDelivery(ctx context.Context, pool *pgxpool.Pool, ws, ch, from, name, wamid, text string, ts time.Time) error {
+// drainJobs counts the sentiment and AI jobs not yet worked at stopped
+// (when the load stopped) and waits until none is left: it returns that
+// count and how long after stopped the last one was done (-1 when they
+// were not all done within limit).
+func drainJobs(ctx context.Context, dbURL string, stopped time.Time, limit time.Duration) (int, time.Duration, error) {
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close(ctx)
+	pending := func() (int, error) {
+		var n int
+		err := c.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE queue = ANY($1)
+			AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`,
+			[]string{jobargs.QueueSentiment, jobargs.QueueAI}).Scan(&n)
+		return n, err
+	}
+	backlog, err := pending()
+	if err != nil {
+		return 0, 0, err
+	}
+	for n := backlog; n > 0; {
+		if time.Since(stopped) > limit {
+			return backlog, -1, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if n, err = pending(); err != nil {
+			return 0, 0, err
+		}
+	}
+	return backlog, time.Since(stopped), nil
+}
+
+// jobAndNotify is what Neksio adds to a delivery's transaction: a job
+// (a sentiment job, inserted by River through pgx) and the change events'
+// pg_notify.
+func jobAndNotify(jobs *river.Client[pgx.Tx], ws string) func(ctx context.Context, tx pgx.Tx, msgID string) error {
+	return func(ctx context.Context, tx pgx.Tx, msgID string) error {
+		if _, err := jobs.InsertTx(ctx, tx, jobargs.SentimentAnalyze{WorkspaceID: ws, MessageID: msgID}, nil); err != nil {
+			return fmt.Errorf("job: %w", err)
+		}
+		payload := `{"o":"baseline","e":[{"t":"message.added","w":"` + ws + `","o":"` + msgID + `"}]}`
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, event.Channel, payload); err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+		return nil
+	}
+}
+
+// insertDelivery is what one inbound text message costs written by hand;
+// then, when set, also is run in the transaction.
+func insertDelivery(ctx context.Context, pool *pgxpool.Pool, ws, ch, from, name, wamid, text string, ts time.Time,
+	also func(ctx context.Context, tx pgx.Tx, msgID string) error) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var contactID string
 		err := tx.QueryRow(ctx, `INSERT INTO contacts (id, created_at, updated_at, external_id, name, phone, workspace_id, channel_id)
@@ -208,11 +326,15 @@ func insertDelivery(ctx context.Context, pool *pgxpool.Pool, ws, ch, from, name,
 		if err != nil {
 			return fmt.Errorf("conversation: %w", err)
 		}
+		msgID := string(pulid.New("msg"))
 		_, err = tx.Exec(ctx, `INSERT INTO messages (id, created_at, updated_at, channel_id, direction, author_kind, type, text, external_id, delivery_status, sent_at, workspace_id, conversation_id, contact_id)
 			VALUES ($1, $2, $2, $3, 'INBOUND', 'CONTACT', 'text', $4, $5, 'RECEIVED', $2, $6, $7, $8)
-			ON CONFLICT (channel_id, external_id) DO NOTHING`, string(pulid.New("msg")), ts, ch, text, wamid, ws, convID, contactID)
+			ON CONFLICT (channel_id, external_id) DO NOTHING`, msgID, ts, ch, text, wamid, ws, convID, contactID)
 		if err != nil {
 			return fmt.Errorf("message: %w", err)
+		}
+		if also != nil {
+			return also(ctx, tx, msgID)
 		}
 		return nil
 	})
@@ -230,7 +352,7 @@ func srvDB(ctx context.Context, url, q string, dst any) error {
 
 // countIngestStatements counts the SQL statements one delivery costs, on a
 // second (API-role) server and a pgx pool, both behind the counting proxy.
-func countIngestStatements(ctx context.Context, e *runEnv, r *Result, nxURL, blURL, ws, ch string) error {
+func countIngestStatements(ctx context.Context, e *runEnv, r *Result, nxURL, blURL, bjURL, ws, ch, jws, jch string, jobs *river.Client[pgx.Tx]) error {
 	const samples = 20
 	via := func(dbURL string) (*pgProxy, string, error) {
 		u, err := url.Parse(dbURL)
@@ -263,6 +385,16 @@ func countIngestStatements(ctx context.Context, e *runEnv, r *Result, nxURL, blU
 		return err
 	}
 	defer pool.Close()
+	bjProxy, bjVia, err := via(bjURL)
+	if err != nil {
+		return err
+	}
+	defer bjProxy.close()
+	jpool, err := pgxpool.New(ctx, bjVia)
+	if err != nil {
+		return err
+	}
+	defer jpool.Close()
 	send := func(i int) error {
 		f := fmt.Sprintf("1650%07d", i)
 		code, err := srv.webhook(ctx, wasandbox.TextMessage(waPhoneID, f, "Customer "+f, "Counting statements"))
@@ -273,14 +405,18 @@ func countIngestStatements(ctx context.Context, e *runEnv, r *Result, nxURL, blU
 	}
 	base := func(i int) error {
 		f := fmt.Sprintf("1650%07d", i)
-		return insertDelivery(ctx, pool, ws, ch, f, "Customer "+f, wasandbox.NewWAMID(), "Counting statements", time.Now())
+		return insertDelivery(ctx, pool, ws, ch, f, "Customer "+f, wasandbox.NewWAMID(), "Counting statements", time.Now(), nil)
+	}
+	baseJob := func(i int) error {
+		f := fmt.Sprintf("1650%07d", i)
+		return insertDelivery(ctx, jpool, jws, jch, f, "Customer "+f, wasandbox.NewWAMID(), "Counting statements", time.Now(), jobAndNotify(jobs, jws))
 	}
 	out := map[string]any{}
 	for _, side := range []struct {
 		name  string
 		proxy *pgProxy
 		fn    func(int) error
-	}{{"neksio", nxProxy, send}, {"baseline", blProxy, base}} {
+	}{{"neksio", nxProxy, send}, {"baseline", blProxy, base}, {"baseline_with_job", bjProxy, baseJob}} {
 		for i := range 3 {
 			if err := side.fn(i); err != nil {
 				return err
@@ -301,7 +437,9 @@ func countIngestStatements(ctx context.Context, e *runEnv, r *Result, nxURL, blU
 	}
 	nx := out["neksio"].(map[string]any)["per_delivery"].(float64)
 	bl := out["baseline"].(map[string]any)["per_delivery"].(float64)
+	bj := out["baseline_with_job"].(map[string]any)["per_delivery"].(float64)
 	r.metric("SQL statements per delivery", "statements", "lower", nx, bl)
+	r.metric("SQL statements per delivery vs baseline with job", "statements", "lower", nx, bj)
 	r.detail("sql_statements", out)
 	return nil
 }

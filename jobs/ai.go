@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"github.com/neksio/neksio/core/store"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -48,11 +49,13 @@ type AgentDeps struct {
 	Agent     *agent.Service
 	Knowledge KnowledgeIndexer
 	Feedback  SentimentAnalyzer
+	// Store is the database a conversation's sentiment job completes in.
+	Store *store.Store
 }
 
 // RegisterAgent adds the agent, indexing and sentiment workers to ws.
 func RegisterAgent(ws *river.Workers, d AgentDeps) {
 	river.AddWorker(ws, &AIReplyWorker{Agent: d.Agent})
 	river.AddWorker(ws, &KBIndexWorker{Knowledge: d.Knowledge})
-	river.AddWorker(ws, &SentimentWorker{Feedback: d.Feedback})
+	river.AddWorker(ws, &SentimentWorker{Feedback: d.Feedback, Store: d.Store})
 }

@@ -72,7 +72,7 @@ func Queues() map[string]river.QueueConfig {
 		river.QueueDefault:     {MaxWorkers: 10},
 		jobargs.QueueOutbound:  {MaxWorkers: 20},
 		jobargs.QueueAI:        {MaxWorkers: 4},
-		jobargs.QueueSentiment: {MaxWorkers: 4},
+		jobargs.QueueSentiment: {MaxWorkers: 16},
 		jobargs.QueuePublish:   {MaxWorkers: 20},
 	}
 }

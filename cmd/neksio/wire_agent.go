@@ -40,9 +40,9 @@ func wireAgent(ctx context.Context, a *App) error {
 	ag := &agent.Service{Store: a.Store, Inbox: a.Inbox, Knowledge: kb, Provider: provider, Log: a.Log.With("component", "agent")}
 	fb := &feedback.Service{Store: a.Store, Provider: provider, Log: a.Log.With("component", "feedback")}
 
-	a.Inbox.OnInbound = append(a.Inbox.OnInbound, fb.Hook(), ag.Hook())
+	a.Inbox.OnInbound = append(a.Inbox.OnInbound, fb.ConversationHook(), ag.Hook())
 	a.Inbox.OnEdited = append(a.Inbox.OnEdited, fb.Hook())
-	jobs.RegisterAgent(a.Workers, jobs.AgentDeps{Agent: ag, Knowledge: kb, Feedback: fb})
+	jobs.RegisterAgent(a.Workers, jobs.AgentDeps{Agent: ag, Knowledge: kb, Feedback: fb, Store: a.Store})
 	a.GraphDeps.Knowledge = kb
 	a.GraphDeps.Agent = ag
 	return nil

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/neksio/neksio/core/apperr"
@@ -42,6 +43,9 @@ type Service struct {
 	// Apps returns a connector's app-level settings (from configuration).
 	Apps func(connector string) sdk.App
 	Log  *slog.Logger
+
+	// routes is Route's cache, made on first use (see routeCacheOf).
+	routes *routeCache
 }
 
 // ConnectInput is what connectChannel takes.
@@ -439,7 +443,21 @@ var ErrNoChannel = errors.New("no channel owns this account")
 
 // Route finds the active channel that owns an account on a connector. It
 // looks across workspaces by design: the account says which one.
+//
+// Answers are cached for RouteTTL (see routeCache): a webhook delivery
+// then costs no statement to route. A channel change committed by this
+// process (connect, update, disconnect, a status or token change: every
+// change that emits channel.updated, and token refreshes) empties the
+// cache at once; one committed by another replica is seen within
+// RouteTTL. "No channel" is never cached, so a channel just connected
+// receives its first delivery.
 func (s *Service) Route(ctx context.Context, connector, externalID string) (*ent.Channel, error) {
+	routes := s.routeCacheOf()
+	key := connector + "\x00" + externalID
+	if ch := routes.get(key); ch != nil {
+		return ch, nil
+	}
+	gen := routes.generation()
 	pctx := tenant.NewContext(ctx, tenant.PlatformViewer("webhook.route"))
 	ch, err := s.Store.Ent.Channel.Query().Where(
 		entchannel.Connector(connector), entchannel.ExternalID(externalID),
@@ -448,7 +466,37 @@ func (s *Service) Route(ctx context.Context, connector, externalID string) (*ent
 	if ent.IsNotFound(err) {
 		return nil, ErrNoChannel
 	}
-	return ch, err
+	if err != nil {
+		return nil, err
+	}
+	routes.put(key, ch, gen)
+	return ch, nil
+}
+
+// ForgetRoutes empties Route's cache.
+func (s *Service) ForgetRoutes() { s.routeCacheOf().forget() }
+
+// routesMu guards making a Service's route cache.
+var routesMu sync.Mutex
+
+// routeCacheOf returns s's route cache, making it (and registering what
+// empties it) on first use.
+func (s *Service) routeCacheOf() *routeCache {
+	routesMu.Lock()
+	defer routesMu.Unlock()
+	if s.routes == nil {
+		c := &routeCache{}
+		s.Store.OnCommitted(func(events []event.Event) {
+			for _, ev := range events {
+				if ev.Type == event.ChannelUpdated {
+					c.forget()
+					return
+				}
+			}
+		})
+		s.routes = c
+	}
+	return s.routes
 }
 
 // Update is what updateChannel may change.

@@ -165,6 +165,7 @@ func (s *Service) refreshLocked(ctx context.Context, ch *ent.Channel, window tim
 			"channel", ch.ID, "connector", ch.Connector, "rotated", next.RefreshToken != creds.RefreshToken, "err", err)
 		return nil, err
 	}
+	s.ForgetRoutes() // routed channels carry the credentials
 	return ch, nil
 }
 

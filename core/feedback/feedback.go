@@ -1,13 +1,16 @@
-// Package feedback scores the sentiment of what customers write: every new
-// inbound message gets a sentiment.analyze job (queued by an inbox
-// OnInbound hook in the ingesting transaction) that stores a label and a
-// score in [-1,1] on the message and rolls the latest scores up on its
-// conversation, so `conversations(where: {sentimentLabel: NEGATIVE})` finds
-// the unhappy ones.
+// Package feedback scores the sentiment of what customers write: a new
+// inbound message queues its conversation's sentiment.analyze job (an
+// inbox OnInbound hook in the ingesting transaction; one job scores every
+// message the conversation received meanwhile), an edited one a
+// sentiment.analyze job of its own; both store a label and a score in [-1,1] on the
+// message and roll the latest scores up on its conversation, so
+// `conversations(where: {sentimentLabel: NEGATIVE})` finds the unhappy ones.
 package feedback
 
 import (
 	"context"
+
+	"entgo.io/ent/dialect"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -16,6 +19,7 @@ import (
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
@@ -41,8 +45,8 @@ type Service struct {
 }
 
 // Hook queues a sentiment.analyze job for every new inbound message from a
-// contact (inbox.Service.OnInbound), and for every edit of one
-// (inbox.Service.OnEdited: an edited review is scored again).
+// contact, and for every edit of one (inbox.Service.OnEdited: an edited
+// review is scored again).
 func (s *Service) Hook() inbox.InboundHook {
 	return func(ctx context.Context, tx *store.Tx, _ *ent.Channel, _ *ent.Conversation, msg *ent.Message) error {
 		if msg.Direction != message.DirectionInbound || msg.AuthorKind != message.AuthorKindContact {
@@ -50,6 +54,160 @@ func (s *Service) Hook() inbox.InboundHook {
 		}
 		return tx.InsertJob(ctx, jobargs.SentimentAnalyze{WorkspaceID: string(msg.WorkspaceID), MessageID: string(msg.ID)}, nil)
 	}
+}
+
+// ConversationHook queues a conversation's sentiment.analyze job for every new
+// inbound message from a contact (inbox.Service.OnInbound): one waits per
+// conversation at a time, and it scores every message that came in
+// meanwhile (see AnalyzeConversation).
+func (s *Service) ConversationHook() inbox.InboundHook {
+	return func(ctx context.Context, tx *store.Tx, _ *ent.Channel, _ *ent.Conversation, msg *ent.Message) error {
+		if msg.Direction != message.DirectionInbound || msg.AuthorKind != message.AuthorKindContact {
+			return nil
+		}
+		return tx.InsertJobOnce(ctx, "sentiment:"+string(msg.ConversationID),
+			jobargs.SentimentAnalyze{WorkspaceID: string(msg.WorkspaceID), ConversationID: string(msg.ConversationID)},
+			jobargs.SentimentConversationOpts())
+	}
+}
+
+// BatchSize bounds the messages one conversation's sentiment job scores; a
+// conversation with more queues another job for the rest.
+const BatchSize = 200
+
+// AnalyzeConversation scores the inbound messages of a conversation that
+// have no score yet and updates its roll-up; complete marks the job done
+// in the same transaction. ctx carries a system viewer of the
+// conversation's workspace.
+//
+// The messages are read and scored outside any transaction (a model may
+// be slow). The transaction then takes the conversation's row lock, which
+// every ingesting transaction holds from its conversation update to its
+// commit, and completes the job in it: a message committed before the lock
+// is seen by the re-read below (and, if it was not scored, gets a job of
+// its own), one committed after it finds this job completed, so its own
+// job is queued. No message is left without a job that will see it.
+func (s *Service) AnalyzeConversation(ctx context.Context, convID pulid.ID, final bool, complete func(tx *store.Tx) error) error {
+	unscored := func(c *ent.Client) *ent.MessageQuery {
+		return c.Message.Query().Where(message.ConversationID(convID), message.DirectionEQ(message.DirectionInbound),
+			message.AuthorKindEQ(message.AuthorKindContact), message.SentimentScoreIsNil(), message.DeletedAtIsNil(),
+			message.Or(message.TextNEQ(""), message.RatingNotNil()))
+	}
+	msgs, err := unscored(s.Store.Ent).Order(ent.Asc(message.FieldSentAt), ent.Asc(message.FieldID)).Limit(BatchSize).All(ctx)
+	if err != nil {
+		return fmt.Errorf("feedback: loading unscored messages: %w", err)
+	}
+	scores := make(map[pulid.ID]float64, len(msgs))
+	var scored []*ent.Message
+	for _, msg := range msgs {
+		score, ok, err := s.score(ctx, msg, final)
+		if err != nil {
+			return err
+		}
+		if ok {
+			scores[msg.ID] = score
+			scored = append(scored, msg)
+		}
+	}
+	window := s.Window
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	return s.Store.InTx(ctx, func(tx *store.Tx) error {
+		if s.Store.Dialect == dialect.Postgres { // SQLite runs one transaction at a time
+			if _, err := tx.Ent.Conversation.Query().Where(conversation.ID(convID)).ForUpdate().IDs(ctx); err != nil {
+				return fmt.Errorf("feedback: locking the conversation: %w", err)
+			}
+		}
+		for _, msg := range scored {
+			if err := tx.Ent.Message.Update().Where(message.ID(msg.ID)).
+				SetSentimentScore(scores[msg.ID]).SetSentimentLabel(Label(scores[msg.ID])).Exec(ctx); err != nil {
+				return fmt.Errorf("feedback: storing sentiment: %w", err)
+			}
+			tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
+				ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
+		}
+		if len(scored) > 0 {
+			if err := s.rollUp(ctx, tx, scored[0], window); err != nil {
+				return err
+			}
+		}
+		// What came in since the read (or past the batch): another job.
+		left, err := unscored(tx.Ent).Where(message.IDNotIn(idsOf(msgs)...)).Exist(ctx)
+		if err != nil {
+			return fmt.Errorf("feedback: looking for unscored messages: %w", err)
+		}
+		if err := complete(tx); err != nil {
+			return fmt.Errorf("feedback: completing the job: %w", err)
+		}
+		if left {
+			ws := tenant.FromContext(ctx).WorkspaceID
+			return tx.InsertJobOnce(ctx, "sentiment:"+string(convID), jobargs.SentimentAnalyze{WorkspaceID: ws, ConversationID: string(convID)}, jobargs.SentimentConversationOpts())
+		}
+		return nil
+	})
+}
+
+func idsOf(msgs []*ent.Message) []pulid.ID {
+	ids := make([]pulid.ID, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+// score is a message's sentiment score; ok is false when it has nothing
+// to score. A retryable provider failure is returned unless final; other
+// failures fall back to the lexicon model.
+func (s *Service) score(ctx context.Context, msg *ent.Message, final bool) (float64, bool, error) {
+	var sent ai.Sentiment
+	var err error
+	switch {
+	case strings.TrimSpace(msg.Text) != "":
+		sent, err = s.Provider.Sentiment(ctx, msg.Text)
+	case msg.Rating != nil:
+		sent = ai.Sentiment{Score: RatingScore(*msg.Rating)}
+	default:
+		return 0, false, nil
+	}
+	if err != nil {
+		if ai.Retryable(err) && !final {
+			return 0, false, err
+		}
+		if s.Log != nil {
+			s.Log.Warn("feedback: provider sentiment failed; using the lexicon model", "message", msg.ID, "err", err)
+		}
+		sent = ai.LexiconSentiment(msg.Text)
+	}
+	return max(-1, min(1, sent.Score)), true, nil
+}
+
+// rollUp stores on msg's conversation the mean of its latest scores.
+func (s *Service) rollUp(ctx context.Context, tx *store.Tx, msg *ent.Message, window int) error {
+	latest, err := tx.Ent.Message.Query().
+		Where(message.ConversationID(msg.ConversationID), message.DirectionEQ(message.DirectionInbound),
+			message.SentimentScoreNotNil()).
+		Order(ent.Desc(message.FieldSentAt), ent.Desc(message.FieldID)).
+		Limit(window).
+		Select(message.FieldSentimentScore).
+		All(ctx)
+	if err != nil {
+		return fmt.Errorf("feedback: loading scores: %w", err)
+	}
+	var sum float64
+	for _, m := range latest {
+		sum += *m.SentimentScore
+	}
+	mean := sum / float64(max(1, len(latest)))
+	if err := tx.Ent.Conversation.Update().Where(conversation.ID(msg.ConversationID)).
+		SetSentimentScore(mean).
+		SetSentimentLabel(conversation.SentimentLabel(Label(mean))).
+		Exec(ctx); err != nil {
+		return fmt.Errorf("feedback: rolling up: %w", err)
+	}
+	tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ConversationID),
+		ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
+	return nil
 }
 
 // RatingScore is the sentiment of a review that has stars and no

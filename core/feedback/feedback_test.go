@@ -75,3 +75,46 @@ func TestAnalyze(t *testing.T) {
 		require.Equal(t, 1, neg)
 	})
 }
+
+// One conversation's sentiment job scores every unscored inbound message of
+// its conversation, rolls them up, and completes its job in the same
+// transaction; a conversation's messages queue one job while one waits.
+func TestAnalyzeConversation(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		ctx := context.Background()
+		s := storetest.Open(t, d)
+		w, err := workspace.Create(ctx, s, "W")
+		require.NoError(t, err)
+		sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
+		svc := &feedback.Service{Store: s, Provider: ai.NewBuiltin()}
+		ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
+			SetExternalID("1").Save(sys)
+		require.NoError(t, err)
+		conv, err := s.Ent.Conversation.Create().SetWorkspaceID(w.ID).SetChannelID(ch.ID).
+			SetKind(conversation.KindDirectMessage).SetThreadID("t").Save(sys)
+		require.NoError(t, err)
+		start := time.Now()
+		var ids []string
+		for i, text := range []string{"Worst bakery ever 😡", "Still waiting, totally useless.", "I hate this"} {
+			m, err := s.Ent.Message.Create().SetWorkspaceID(w.ID).SetConversationID(conv.ID).SetChannelID(ch.ID).
+				SetDirection(message.DirectionInbound).SetAuthorKind(message.AuthorKindContact).SetText(text).
+				SetSentAt(start.Add(time.Duration(i) * time.Second)).Save(sys)
+			require.NoError(t, err)
+			ids = append(ids, string(m.ID))
+			require.NoError(t, s.InTx(sys, func(tx *store.Tx) error { return svc.ConversationHook()(sys, tx, ch, conv, m) }))
+		}
+		require.Equal(t, 1, storetest.CountJobs(t, s.DB, "sentiment.analyze"), "one job waits per conversation")
+
+		completed := 0
+		require.NoError(t, svc.AnalyzeConversation(sys, conv.ID, false, func(*store.Tx) error { completed++; return nil }))
+		require.Equal(t, 1, completed)
+		scored, err := s.Ent.Message.Query().Where(message.SentimentLabelEQ(message.SentimentLabelNegative)).Count(sys)
+		require.NoError(t, err)
+		require.Equal(t, 3, scored, "%v", ids)
+		c, err := s.Ent.Conversation.Get(sys, conv.ID)
+		require.NoError(t, err)
+		require.Equal(t, conversation.SentimentLabelNegative, *c.SentimentLabel)
+		require.Equal(t, 1, storetest.CountJobs(t, s.DB, "sentiment.analyze"), "nothing left: no other job")
+	})
+}

@@ -111,13 +111,16 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 			return err
 		}
 	}
-	existing, err := tx.Ent.Message.Query().
-		Where(message.ChannelID(ch.ID), message.ExternalID(m.ExternalID)).Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
-		return fmt.Errorf("inbox: looking up message: %w", err)
+	inbound := m.Direction != sdk.Outbound
+	// The business's own comments have no contact; in a DM, an echo's
+	// contact is the person it was sent to.
+	withContact := m.Contact.ExternalID != "" && (inbound || m.ThreadKind == sdk.ThreadDirect)
+	known, err := s.lookupThread(ctx, tx, ch, m, withContact)
+	if err != nil {
+		return err
 	}
-	if existing != nil {
-		return s.applyChange(ctx, tx, existing, m, res)
+	if known.message != nil {
+		return s.applyChange(ctx, tx, known.message, m, res)
 	}
 	if m.Action == sdk.ActionDeleted && (m.ThreadKind == sdk.ThreadReview || m.Text == "" && len(m.Attachments) == 0) {
 		// A review deleted before it was ever seen, or the removal of
@@ -131,16 +134,13 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	if ts.IsZero() {
 		ts = s.now()
 	}
-	inbound := m.Direction != sdk.Outbound
 	var ct *ent.Contact
-	// The business's own comments have no contact; in a DM, an echo's
-	// contact is the person it was sent to.
-	if m.Contact.ExternalID != "" && (inbound || m.ThreadKind == sdk.ThreadDirect) {
-		if ct, err = s.upsertContact(ctx, tx, ch, m.Contact, inbound); err != nil {
+	if withContact {
+		if ct, err = s.upsertContact(ctx, tx, ch, m.Contact, known, inbound); err != nil {
 			return err
 		}
 	}
-	conv, created, err := s.upsertConversation(ctx, tx, ch, m, ct, ts, inbound)
+	conv, created, err := s.upsertConversation(ctx, tx, ch, m, known.conv, ct, ts, inbound)
 	if err != nil {
 		return err
 	}
@@ -340,13 +340,20 @@ func rating(stars int) *int {
 	return &stars
 }
 
-func (s *Service) upsertContact(ctx context.Context, tx *store.Tx, ch *ent.Channel, c sdk.Contact, inbound bool) (*ent.Contact, error) {
-	ct, err := tx.Ent.Contact.Query().Where(contact.ChannelID(ch.ID), contact.ExternalID(c.ExternalID)).Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
-		return nil, fmt.Errorf("inbox: looking up contact: %w", err)
+// upsertContact returns the message's contact, creating it or updating
+// its profile. known.contact, when the lookup found it, is read: only the
+// fields the lookup selects are set (see lookupThread).
+func (s *Service) upsertContact(ctx context.Context, tx *store.Tx, ch *ent.Channel, c sdk.Contact, known threadLookup, inbound bool) (*ent.Contact, error) {
+	ct := known.contact
+	if !known.contactKnown {
+		var err error
+		ct, err = tx.Ent.Contact.Query().Where(contact.ChannelID(ch.ID), contact.ExternalID(c.ExternalID)).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, fmt.Errorf("inbox: looking up contact: %w", err)
+		}
 	}
 	if ct == nil {
-		ct, err = tx.Ent.Contact.Create().
+		ct, err := tx.Ent.Contact.Create().
 			SetWorkspaceID(ch.WorkspaceID).
 			SetChannelID(ch.ID).
 			SetExternalID(c.ExternalID).
@@ -364,33 +371,36 @@ func (s *Service) upsertContact(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	if !inbound {
 		return ct, nil
 	}
-	u := ct.Update()
+	// An update without reading the row back (UpdateOne would): what
+	// changed is known here.
+	u := tx.Ent.Contact.Update().Where(contact.ID(ct.ID))
 	changed := false
 	if c.Name != "" && c.Name != ct.Name {
 		u.SetName(c.Name)
+		ct.Name = c.Name
 		changed = true
 	}
 	if c.Username != "" && c.Username != ct.Username {
 		u.SetUsername(c.Username)
+		ct.Username = c.Username
 		changed = true
 	}
 	if c.AvatarURL != "" && c.AvatarURL != ct.AvatarURL {
 		u.SetAvatarURL(c.AvatarURL)
+		ct.AvatarURL = c.AvatarURL
 		changed = true
 	}
 	if !changed {
 		return ct, nil
 	}
-	return u.Save(ctx)
+	if err := u.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("inbox: updating contact: %w", err)
+	}
+	return ct, nil
 }
 
-func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.Channel, m *sdk.Message, ct *ent.Contact, ts time.Time, inbound bool) (*ent.Conversation, bool, error) {
+func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.Channel, m *sdk.Message, conv *ent.Conversation, ct *ent.Contact, ts time.Time, inbound bool) (*ent.Conversation, bool, error) {
 	kind := kindOf(m.ThreadKind)
-	conv, err := tx.Ent.Conversation.Query().
-		Where(conversation.ChannelID(ch.ID), conversation.KindEQ(kind), conversation.ThreadID(m.ThreadID)).Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
-		return nil, false, fmt.Errorf("inbox: looking up conversation: %w", err)
-	}
 	if conv == nil {
 		create := tx.Ent.Conversation.Create().
 			SetWorkspaceID(ch.WorkspaceID).
@@ -410,15 +420,17 @@ func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.
 		if ct != nil && kind != conversation.KindCommentThread {
 			create.SetContactID(ct.ID)
 		}
-		conv, err = create.Save(ctx)
+		conv, err := create.Save(ctx)
 		if err != nil {
 			return nil, false, fmt.Errorf("inbox: storing conversation: %w", err)
 		}
 		return conv, true, nil
 	}
-	// Exec, not Save: Save reads the row back, and every field it would
-	// return is known here.
-	u := tx.Ent.Conversation.UpdateOneID(conv.ID)
+	// Update, not UpdateOne: UpdateOne (Exec too) reads the row back, and
+	// every field it would return is known here. The update also takes the
+	// row's lock until commit, which the sentiment worker relies on (see
+	// core/feedback).
+	u := tx.Ent.Conversation.Update().Where(conversation.ID(conv.ID))
 	if ts.After(conv.LastMessageAt) {
 		u.SetLastMessageAt(ts)
 		conv.LastMessageAt = ts

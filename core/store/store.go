@@ -8,10 +8,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +27,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/ent"
@@ -53,21 +55,38 @@ type Store struct {
 	Origin string
 
 	jobs JobInserter
+
+	committedMu sync.RWMutex
+	committed   []func([]event.Event)
+}
+
+// OnCommitted registers f to run after every commit that published change
+// events, with those events (caches of this process drop what changed).
+// f runs on the committing goroutine: it must be quick.
+func (s *Store) OnCommitted(f func([]event.Event)) {
+	s.committedMu.Lock()
+	s.committed = append(s.committed, f)
+	s.committedMu.Unlock()
 }
 
 // OpenSQLite opens (creating) the SQLite database at path. SQLite allows
 // one writer; the pool has a single connection, as River's SQLite driver
 // recommends, so nothing ever waits on a lock held by its own process.
-func OpenSQLite(path string) (*Store, error) {
+func OpenSQLite(path string) (*Store, error) { return OpenSQLiteWrapped(path, nil) }
+
+// OpenSQLiteWrapped is OpenSQLite with every connection made through
+// wrap (tests count statements with it); nil wraps nothing.
+func OpenSQLiteWrapped(path string, wrap func(driver.Connector) driver.Connector) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
 		"&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("store: opening sqlite: %w", err)
+	var c driver.Connector = dsnConnector{dsn: dsn, drv: &sqlite.Driver{}}
+	if wrap != nil {
+		c = wrap(c)
 	}
+	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
@@ -78,12 +97,32 @@ func OpenSQLite(path string) (*Store, error) {
 	return newStore(db, dialect.SQLite, nil, riversqlite.New(db)), nil
 }
 
+// DefaultMaxConns is the connection pool's size on PostgreSQL unless the
+// URL sets pool_max_conns: room for the web handlers and River's workers
+// at once (see docs/benchmarks.md, ingest).
+const DefaultMaxConns = 24
+
 // OpenPostgres connects to PostgreSQL. ent writes through database/sql on
 // the same pgx pool River listens on.
 func OpenPostgres(ctx context.Context, url string) (*Store, error) {
+	return OpenPostgresWith(ctx, url, nil)
+}
+
+// OpenPostgresWith is OpenPostgres with configure applied to the pool's
+// settings before it connects (tests install a pgx tracer with it).
+func OpenPostgresWith(ctx context.Context, url string, configure func(*pgxpool.Config)) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: parsing database URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns=") {
+		// pgxpool's default (the larger of 4 and the CPUs) makes webhook
+		// handlers, GraphQL requests and River's workers queue for a few
+		// connections that mostly wait on round trips.
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if configure != nil {
+		configure(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -178,6 +217,7 @@ type Tx struct {
 	events []event.Event
 	after  []func()
 	jobs   []river.InsertManyParams
+	once   map[string]bool
 }
 
 // ErrNoJobs is returned when a job is inserted before SetJobs.
@@ -192,6 +232,20 @@ func (t *Tx) InsertJob(_ context.Context, args river.JobArgs, opts *river.Insert
 	}
 	t.jobs = append(t.jobs, river.InsertManyParams{Args: args, InsertOpts: opts})
 	return nil
+}
+
+// InsertJobOnce is InsertJob, at most once per key in the transaction:
+// River refuses the same unique job twice in one insert (a delivery with
+// two messages of one conversation).
+func (t *Tx) InsertJobOnce(ctx context.Context, key string, args river.JobArgs, opts *river.InsertOpts) error {
+	if t.once[key] {
+		return nil
+	}
+	if t.once == nil {
+		t.once = map[string]bool{}
+	}
+	t.once[key] = true
+	return t.InsertJob(ctx, args, opts)
 }
 
 func (t *Tx) flushJobs(ctx context.Context) error {
@@ -268,6 +322,11 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	if len(events) > 0 {
+		s.committedMu.RLock()
+		for _, f := range s.committed {
+			f(events)
+		}
+		s.committedMu.RUnlock()
 		s.Bus.Publish(events...)
 	}
 	for _, f := range tx.after {
@@ -309,3 +368,13 @@ func (d txDriver) BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error) {
 
 // Close leaves the transaction to InTx.
 func (d txDriver) Close() error { return nil }
+
+// dsnConnector opens connections to a DSN with a driver (what sql.Open
+// does, as a driver.Connector that can be wrapped).
+type dsnConnector struct {
+	dsn string
+	drv driver.Driver
+}
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c dsnConnector) Driver() driver.Driver                        { return c.drv }

@@ -41,10 +41,29 @@ type AIReply struct {
 // Kind implements river.JobArgs.
 func (AIReply) Kind() string { return "ai.reply" }
 
-// SentimentAnalyze scores an inbound message's sentiment.
+// SentimentAnalyze scores an inbound message's sentiment (MessageID set:
+// an edited message, and jobs queued before conversations were batched),
+// or every inbound message of a conversation that has no score yet
+// (ConversationID only: new messages queue one per conversation, not one
+// each; see core/feedback and SentimentConversationOpts).
 type SentimentAnalyze struct {
-	WorkspaceID string `json:"workspace_id"`
-	MessageID   string `json:"message_id"`
+	WorkspaceID    string `json:"workspace_id" river:"unique"`
+	MessageID      string `json:"message_id,omitempty"`
+	ConversationID string `json:"conversation_id,omitempty" river:"unique"`
+}
+
+// SentimentConversationOpts are the insert options of a conversation's
+// sentiment job: one waits per conversation at a time (a message arriving
+// while one waits or runs adds none: the worker reads the conversation's
+// unscored messages under the row lock the ingesting transaction holds,
+// and completes its job in its own transaction). retryable is left out,
+// so a failing job never stops new ones.
+func SentimentConversationOpts() *river.InsertOpts {
+	return &river.InsertOpts{Queue: QueueSentiment, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{
+		ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+			rivertype.JobStateRunning, rivertype.JobStateScheduled},
+	}}
 }
 
 // Kind implements river.JobArgs.

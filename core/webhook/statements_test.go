@@ -1,0 +1,109 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/core/channel"
+	"github.com/neksio/neksio/core/feedback"
+	"github.com/neksio/neksio/core/inbox"
+	"github.com/neksio/neksio/core/secret"
+	"github.com/neksio/neksio/core/store/storetest"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/core/webhook"
+	"github.com/neksio/neksio/core/workspace"
+	entchannel "github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/plugins/sdk"
+	"github.com/neksio/neksio/plugins/whatsapp"
+	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
+)
+
+// MaxStatementsPerDelivery is the SQL a webhook delivery of one message
+// from a known customer may cost, begin and commit included: the
+// conversation with its contact and the message's duplicate check (one
+// statement), the conversation's update, the message, the sentiment job,
+// the change events (PostgreSQL), the commit.
+const MaxStatementsPerDelivery = 7
+
+// A WhatsApp delivery of one message from a known customer costs at most
+// MaxStatementsPerDelivery statements, on both databases, the sentiment
+// job included; it is stored once, and its redelivery stores nothing.
+func TestStatementsPerDelivery(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		const appSecret, phoneID = "count-app-secret", "106540352242922"
+		s, counter := storetest.OpenCounting(t, d)
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		box, err := secret.New(key)
+		require.NoError(t, err)
+		gw := gateway{whatsapp.New()}
+		channels := &channel.Service{Store: s, Box: box, Gateway: gw,
+			Apps: func(string) sdk.App {
+				return sdk.App{Settings: map[string]string{whatsapp.SettingAppSecret: appSecret}}
+			}}
+		in := &inbox.Service{Store: s, Gateway: gw, Channels: channels}
+		fb := &feedback.Service{Store: s}
+		in.OnInbound = append(in.OnInbound, fb.ConversationHook())
+		ctx := context.Background()
+		ws, err := workspace.Create(ctx, s, "count")
+		require.NoError(t, err)
+		sys := tenant.NewContext(ctx, tenant.System(string(ws.ID), "test"))
+		_, err = s.Ent.Channel.Create().SetWorkspaceID(ws.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
+			SetExternalID(phoneID).SetName("count").SetAiMode(entchannel.AiModeOff).Save(sys)
+		require.NoError(t, err)
+		mux := http.NewServeMux()
+		(&webhook.Handler{Store: s, Gateway: gw, Channels: channels, Inbox: in, MaxBytes: 1 << 20}).Register(mux, nil)
+		deliver := func(body []byte) {
+			t.Helper()
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/whatsapp", bytes.NewReader(body))
+			req.Header.Set("X-Hub-Signature-256", wasandbox.Sign(appSecret, body))
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			require.Equal(t, http.StatusOK, rec.Code, "%s", rec.Body)
+		}
+
+		deliver(wasandbox.TextMessage(phoneID, "16505550100", "Ada", "First message")) // a new customer
+		for i := range 3 {
+			counter.Start()
+			deliver(wasandbox.TextMessage(phoneID, "16505550100", "Ada", "Again"))
+			stmts := riverWakeUpsOut(counter.Stop())
+			require.LessOrEqual(t, len(stmts), MaxStatementsPerDelivery, "delivery %d:\n%s", i, storetest.Summary(stmts))
+			if i == 0 {
+				t.Logf("%d statements:\n%s", len(stmts), storetest.Summary(stmts))
+			}
+		}
+		n, err := s.Ent.Message.Query().Where(message.DirectionEQ(message.DirectionInbound)).Count(sys)
+		require.NoError(t, err)
+		require.Equal(t, 4, n)
+
+		body := wasandbox.TextMessage(phoneID, "16505550100", "Ada", "Once")
+		deliver(body)
+		deliver(body) // the platform retries
+		n, err = s.Ent.Message.Query().Where(message.Text("Once")).Count(sys)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+	})
+}
+
+// riverWakeUpsOut leaves out River's insert notification: River wakes the
+// workers of a queue with it at most once per queue every 100 ms or so,
+// whatever the number of jobs inserted, so it is not a cost per delivery
+// (the benchmark's count, an average over deliveries, includes it).
+func riverWakeUpsOut(stmts []string) []string {
+	out := stmts[:0:0]
+	for _, s := range stmts {
+		if !strings.HasPrefix(s, "-- name: PGNotifyMany") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
