@@ -98,11 +98,6 @@ func (r *Report) Breakdown(ctx context.Context, name Metric, by Dimension) ([]Ro
 			return nil, err
 		}
 	}
-	if by == ByMember || by == ByAssignee {
-		if err := r.memberLabels(ctx, cs, labels); err != nil {
-			return nil, err
-		}
-	}
 	groups := map[string]cells{}
 	for k, v := range cs {
 		for _, key := range keyOf(k) {
@@ -112,6 +107,11 @@ func (r *Report) Breakdown(ctx context.Context, name Metric, by Dimension) ([]Ro
 			kk := k
 			kk.Group, kk.T = "", 0
 			groups[key].add(kk, v.Count, v.Sum, v.BSum)
+		}
+	}
+	if by == ByMember || by == ByAssignee {
+		if err := r.memberLabels(ctx, groups, labels); err != nil {
+			return nil, err
 		}
 	}
 	out := make([]Row, 0, len(groups))
@@ -210,11 +210,12 @@ func (r *Report) convAttribute(ctx context.Context, cs cells, by Dimension, labe
 }
 
 // memberLabels names the members among the groups.
-func (r *Report) memberLabels(ctx context.Context, cs cells, labels map[string]string) error {
+func (r *Report) memberLabels(ctx context.Context, groups map[string]cells, labels map[string]string) error {
+	labels[AI] = "AI agent"
 	var ids []pulid.ID
-	for k := range cs {
-		if strings.HasPrefix(k.Group, "usr") {
-			ids = append(ids, pulid.ID(k.Group))
+	for k := range groups {
+		if strings.HasPrefix(k, "usr") {
+			ids = append(ids, pulid.ID(k))
 		}
 	}
 	if len(ids) == 0 {
@@ -230,7 +231,6 @@ func (r *Report) memberLabels(ctx context.Context, cs cells, labels map[string]s
 			labels[string(u.ID)] = u.Name
 		}
 	}
-	labels[AI] = "AI agent"
 	return nil
 }
 
