@@ -2,6 +2,7 @@ package graph
 
 import (
 	"github.com/neksio/neksio/core/agent"
+	"github.com/neksio/neksio/core/analytics"
 	"github.com/neksio/neksio/core/auth"
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/inbox"
@@ -33,6 +34,9 @@ type Deps struct {
 	// cmd/neksio/wire_publish.go.
 	Publish *publish.Service
 	Media   *media.Service
+	// Analytics serves schema/analytics.graphqls; set by
+	// cmd/neksio/wire_analytics.go.
+	Analytics *analytics.Service
 	// Connectors lists the running connector plugins.
 	Connectors func() []*model.ConnectorInfo
 	// Realtime configures subscriptions and their transports (WebSocket,
