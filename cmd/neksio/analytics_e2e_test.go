@@ -113,7 +113,9 @@ func TestAnalyticsEndToEnd(t *testing.T) {
 		require.Equal(t, "NOT_FOUND", r.Code())
 
 		// Bad input.
-		bad := func(rg map[string]any) string { return e.gqlAs(t, e.Key, analyticsQuery, map[string]any{"range": rg}).Code() }
+		bad := func(rg map[string]any) string {
+			return e.gqlAs(t, e.Key, analyticsQuery, map[string]any{"range": rg}).Code()
+		}
 		require.Equal(t, "BAD_USER_INPUT", bad(map[string]any{"from": "2026-01-01T00:00:00Z", "to": "2027-03-01T00:00:00Z"}))
 		require.Equal(t, "BAD_USER_INPUT", bad(map[string]any{"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}))
 		require.Equal(t, "BAD_USER_INPUT", bad(map[string]any{"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "timezone": "Europe/Atlantis"}))
