@@ -54,6 +54,7 @@ var benchmarks = []struct {
 	{"reads", benchReads},
 	{"retrieval", benchRetrieval},
 	{"publishing", benchPublishing},
+	{"analytics", benchAnalytics},
 }
 
 // Config is a run's settings.
