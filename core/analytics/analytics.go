@@ -2,7 +2,6 @@ package analytics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -264,5 +263,3 @@ func (r *Report) Range() Range { return r.req.Range }
 func (r *Report) rollupsUsable() bool {
 	return !r.s.NoRollups && r.convs == nil && !r.watermark.IsZero()
 }
-
-var errNoDim = errors.New("analytics: no such dimension")

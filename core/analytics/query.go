@@ -414,7 +414,7 @@ func (r *Report) Buckets(g Granularity) ([]time.Time, error) {
 	from, to := r.req.Range.From, r.req.Range.To
 	lf := from.In(r.loc)
 	var start time.Time
-	next := func(t time.Time) time.Time { return t }
+	var next func(t time.Time) time.Time
 	switch g {
 	case Hour:
 		start = lf.Truncate(time.Hour)
