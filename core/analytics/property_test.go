@@ -167,7 +167,7 @@ func TestRollupsEqualBaseTables(t *testing.T) {
 				if i%2 == 0 {
 					from = from.Truncate(time.Hour)
 				}
-				to := from.Add(time.Duration(1+rng.Int64N(int64(8*24*time.Hour)))).Truncate(time.Minute)
+				to := from.Add(time.Duration(1 + rng.Int64N(int64(8*24*time.Hour)))).Truncate(time.Minute)
 				req := analytics.Request{Range: analytics.Range{From: from, To: to, Timezone: zones[rng.IntN(len(zones))]},
 					BusinessHours: rng.IntN(2) == 0}
 				if rng.IntN(3) == 0 {
