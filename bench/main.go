@@ -66,6 +66,7 @@ var benchmarks = []struct {
 	{"reads", benchReads},
 	{"retrieval", benchRetrieval},
 	{"publishing", benchPublishing},
+	{"analytics", benchAnalytics},
 }
 
 // Config is a run's settings.

@@ -18,6 +18,9 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
+	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticsrollup"
+	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
@@ -55,6 +58,12 @@ type Client struct {
 	AgentRun *AgentRunClient
 	// AgentSettings is the client for interacting with the AgentSettings builders.
 	AgentSettings *AgentSettingsClient
+	// AnalyticsDuration is the client for interacting with the AnalyticsDuration builders.
+	AnalyticsDuration *AnalyticsDurationClient
+	// AnalyticsRollup is the client for interacting with the AnalyticsRollup builders.
+	AnalyticsRollup *AnalyticsRollupClient
+	// AnalyticsWatermark is the client for interacting with the AnalyticsWatermark builders.
+	AnalyticsWatermark *AnalyticsWatermarkClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
 	// CannedReply is the client for interacting with the CannedReply builders.
@@ -115,6 +124,9 @@ func (c *Client) init() {
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.AgentRun = NewAgentRunClient(c.config)
 	c.AgentSettings = NewAgentSettingsClient(c.config)
+	c.AnalyticsDuration = NewAnalyticsDurationClient(c.config)
+	c.AnalyticsRollup = NewAnalyticsRollupClient(c.config)
+	c.AnalyticsWatermark = NewAnalyticsWatermarkClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.CannedReply = NewCannedReplyClient(c.config)
 	c.Channel = NewChannelClient(c.config)
@@ -233,6 +245,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		APIKey:               NewAPIKeyClient(cfg),
 		AgentRun:             NewAgentRunClient(cfg),
 		AgentSettings:        NewAgentSettingsClient(cfg),
+		AnalyticsDuration:    NewAnalyticsDurationClient(cfg),
+		AnalyticsRollup:      NewAnalyticsRollupClient(cfg),
+		AnalyticsWatermark:   NewAnalyticsWatermarkClient(cfg),
 		AuditLog:             NewAuditLogClient(cfg),
 		CannedReply:          NewCannedReplyClient(cfg),
 		Channel:              NewChannelClient(cfg),
@@ -278,6 +293,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		APIKey:               NewAPIKeyClient(cfg),
 		AgentRun:             NewAgentRunClient(cfg),
 		AgentSettings:        NewAgentSettingsClient(cfg),
+		AnalyticsDuration:    NewAnalyticsDurationClient(cfg),
+		AnalyticsRollup:      NewAnalyticsRollupClient(cfg),
+		AnalyticsWatermark:   NewAnalyticsWatermarkClient(cfg),
 		AuditLog:             NewAuditLogClient(cfg),
 		CannedReply:          NewCannedReplyClient(cfg),
 		Channel:              NewChannelClient(cfg),
@@ -330,7 +348,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.CannedReply, c.Channel,
+		c.APIKey, c.AgentRun, c.AgentSettings, c.AnalyticsDuration, c.AnalyticsRollup,
+		c.AnalyticsWatermark, c.AuditLog, c.CannedReply, c.Channel,
 		c.ChannelAuthorization, c.Contact, c.Conversation, c.Export, c.Invite,
 		c.KeyFingerprint, c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media,
 		c.Membership, c.Message, c.PendingStatus, c.Post, c.PostEvent, c.PostTarget,
@@ -344,7 +363,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AgentRun, c.AgentSettings, c.AuditLog, c.CannedReply, c.Channel,
+		c.APIKey, c.AgentRun, c.AgentSettings, c.AnalyticsDuration, c.AnalyticsRollup,
+		c.AnalyticsWatermark, c.AuditLog, c.CannedReply, c.Channel,
 		c.ChannelAuthorization, c.Contact, c.Conversation, c.Export, c.Invite,
 		c.KeyFingerprint, c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media,
 		c.Membership, c.Message, c.PendingStatus, c.Post, c.PostEvent, c.PostTarget,
@@ -363,6 +383,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AgentRun.mutate(ctx, m)
 	case *AgentSettingsMutation:
 		return c.AgentSettings.mutate(ctx, m)
+	case *AnalyticsDurationMutation:
+		return c.AnalyticsDuration.mutate(ctx, m)
+	case *AnalyticsRollupMutation:
+		return c.AnalyticsRollup.mutate(ctx, m)
+	case *AnalyticsWatermarkMutation:
+		return c.AnalyticsWatermark.mutate(ctx, m)
 	case *AuditLogMutation:
 		return c.AuditLog.mutate(ctx, m)
 	case *CannedReplyMutation:
@@ -909,6 +935,456 @@ func (c *AgentSettingsClient) mutate(ctx context.Context, m *AgentSettingsMutati
 		return (&AgentSettingsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AgentSettings mutation op: %q", m.Op())
+	}
+}
+
+// AnalyticsDurationClient is a client for the AnalyticsDuration schema.
+type AnalyticsDurationClient struct {
+	config
+}
+
+// NewAnalyticsDurationClient returns a client for the AnalyticsDuration from the given config.
+func NewAnalyticsDurationClient(c config) *AnalyticsDurationClient {
+	return &AnalyticsDurationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `analyticsduration.Hooks(f(g(h())))`.
+func (c *AnalyticsDurationClient) Use(hooks ...Hook) {
+	c.hooks.AnalyticsDuration = append(c.hooks.AnalyticsDuration, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `analyticsduration.Intercept(f(g(h())))`.
+func (c *AnalyticsDurationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AnalyticsDuration = append(c.inters.AnalyticsDuration, interceptors...)
+}
+
+// Create returns a builder for creating a AnalyticsDuration entity.
+func (c *AnalyticsDurationClient) Create() *AnalyticsDurationCreate {
+	mutation := newAnalyticsDurationMutation(c.config, OpCreate)
+	return &AnalyticsDurationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AnalyticsDuration entities.
+func (c *AnalyticsDurationClient) CreateBulk(builders ...*AnalyticsDurationCreate) *AnalyticsDurationCreateBulk {
+	return &AnalyticsDurationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AnalyticsDurationClient) MapCreateBulk(slice any, setFunc func(*AnalyticsDurationCreate, int)) *AnalyticsDurationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AnalyticsDurationCreateBulk{err: fmt.Errorf("calling to AnalyticsDurationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AnalyticsDurationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AnalyticsDurationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AnalyticsDuration.
+func (c *AnalyticsDurationClient) Update() *AnalyticsDurationUpdate {
+	mutation := newAnalyticsDurationMutation(c.config, OpUpdate)
+	return &AnalyticsDurationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AnalyticsDurationClient) UpdateOne(_m *AnalyticsDuration) *AnalyticsDurationUpdateOne {
+	mutation := newAnalyticsDurationMutation(c.config, OpUpdateOne, withAnalyticsDuration(_m))
+	return &AnalyticsDurationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AnalyticsDurationClient) UpdateOneID(id pulid.ID) *AnalyticsDurationUpdateOne {
+	mutation := newAnalyticsDurationMutation(c.config, OpUpdateOne, withAnalyticsDurationID(id))
+	return &AnalyticsDurationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AnalyticsDuration.
+func (c *AnalyticsDurationClient) Delete() *AnalyticsDurationDelete {
+	mutation := newAnalyticsDurationMutation(c.config, OpDelete)
+	return &AnalyticsDurationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AnalyticsDurationClient) DeleteOne(_m *AnalyticsDuration) *AnalyticsDurationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AnalyticsDurationClient) DeleteOneID(id pulid.ID) *AnalyticsDurationDeleteOne {
+	builder := c.Delete().Where(analyticsduration.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AnalyticsDurationDeleteOne{builder}
+}
+
+// Query returns a query builder for AnalyticsDuration.
+func (c *AnalyticsDurationClient) Query() *AnalyticsDurationQuery {
+	return &AnalyticsDurationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAnalyticsDuration},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AnalyticsDuration entity by its id.
+func (c *AnalyticsDurationClient) Get(ctx context.Context, id pulid.ID) (*AnalyticsDuration, error) {
+	return c.Query().Where(analyticsduration.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AnalyticsDurationClient) GetX(ctx context.Context, id pulid.ID) *AnalyticsDuration {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a AnalyticsDuration.
+func (c *AnalyticsDurationClient) QueryWorkspace(_m *AnalyticsDuration) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(analyticsduration.Table, analyticsduration.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, analyticsduration.WorkspaceTable, analyticsduration.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AnalyticsDurationClient) Hooks() []Hook {
+	hooks := c.hooks.AnalyticsDuration
+	return append(hooks[:len(hooks):len(hooks)], analyticsduration.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AnalyticsDurationClient) Interceptors() []Interceptor {
+	return c.inters.AnalyticsDuration
+}
+
+func (c *AnalyticsDurationClient) mutate(ctx context.Context, m *AnalyticsDurationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AnalyticsDurationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AnalyticsDurationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AnalyticsDurationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AnalyticsDurationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AnalyticsDuration mutation op: %q", m.Op())
+	}
+}
+
+// AnalyticsRollupClient is a client for the AnalyticsRollup schema.
+type AnalyticsRollupClient struct {
+	config
+}
+
+// NewAnalyticsRollupClient returns a client for the AnalyticsRollup from the given config.
+func NewAnalyticsRollupClient(c config) *AnalyticsRollupClient {
+	return &AnalyticsRollupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `analyticsrollup.Hooks(f(g(h())))`.
+func (c *AnalyticsRollupClient) Use(hooks ...Hook) {
+	c.hooks.AnalyticsRollup = append(c.hooks.AnalyticsRollup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `analyticsrollup.Intercept(f(g(h())))`.
+func (c *AnalyticsRollupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AnalyticsRollup = append(c.inters.AnalyticsRollup, interceptors...)
+}
+
+// Create returns a builder for creating a AnalyticsRollup entity.
+func (c *AnalyticsRollupClient) Create() *AnalyticsRollupCreate {
+	mutation := newAnalyticsRollupMutation(c.config, OpCreate)
+	return &AnalyticsRollupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AnalyticsRollup entities.
+func (c *AnalyticsRollupClient) CreateBulk(builders ...*AnalyticsRollupCreate) *AnalyticsRollupCreateBulk {
+	return &AnalyticsRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AnalyticsRollupClient) MapCreateBulk(slice any, setFunc func(*AnalyticsRollupCreate, int)) *AnalyticsRollupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AnalyticsRollupCreateBulk{err: fmt.Errorf("calling to AnalyticsRollupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AnalyticsRollupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AnalyticsRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AnalyticsRollup.
+func (c *AnalyticsRollupClient) Update() *AnalyticsRollupUpdate {
+	mutation := newAnalyticsRollupMutation(c.config, OpUpdate)
+	return &AnalyticsRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AnalyticsRollupClient) UpdateOne(_m *AnalyticsRollup) *AnalyticsRollupUpdateOne {
+	mutation := newAnalyticsRollupMutation(c.config, OpUpdateOne, withAnalyticsRollup(_m))
+	return &AnalyticsRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AnalyticsRollupClient) UpdateOneID(id pulid.ID) *AnalyticsRollupUpdateOne {
+	mutation := newAnalyticsRollupMutation(c.config, OpUpdateOne, withAnalyticsRollupID(id))
+	return &AnalyticsRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AnalyticsRollup.
+func (c *AnalyticsRollupClient) Delete() *AnalyticsRollupDelete {
+	mutation := newAnalyticsRollupMutation(c.config, OpDelete)
+	return &AnalyticsRollupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AnalyticsRollupClient) DeleteOne(_m *AnalyticsRollup) *AnalyticsRollupDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AnalyticsRollupClient) DeleteOneID(id pulid.ID) *AnalyticsRollupDeleteOne {
+	builder := c.Delete().Where(analyticsrollup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AnalyticsRollupDeleteOne{builder}
+}
+
+// Query returns a query builder for AnalyticsRollup.
+func (c *AnalyticsRollupClient) Query() *AnalyticsRollupQuery {
+	return &AnalyticsRollupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAnalyticsRollup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AnalyticsRollup entity by its id.
+func (c *AnalyticsRollupClient) Get(ctx context.Context, id pulid.ID) (*AnalyticsRollup, error) {
+	return c.Query().Where(analyticsrollup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AnalyticsRollupClient) GetX(ctx context.Context, id pulid.ID) *AnalyticsRollup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a AnalyticsRollup.
+func (c *AnalyticsRollupClient) QueryWorkspace(_m *AnalyticsRollup) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(analyticsrollup.Table, analyticsrollup.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, analyticsrollup.WorkspaceTable, analyticsrollup.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AnalyticsRollupClient) Hooks() []Hook {
+	hooks := c.hooks.AnalyticsRollup
+	return append(hooks[:len(hooks):len(hooks)], analyticsrollup.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AnalyticsRollupClient) Interceptors() []Interceptor {
+	return c.inters.AnalyticsRollup
+}
+
+func (c *AnalyticsRollupClient) mutate(ctx context.Context, m *AnalyticsRollupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AnalyticsRollupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AnalyticsRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AnalyticsRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AnalyticsRollupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AnalyticsRollup mutation op: %q", m.Op())
+	}
+}
+
+// AnalyticsWatermarkClient is a client for the AnalyticsWatermark schema.
+type AnalyticsWatermarkClient struct {
+	config
+}
+
+// NewAnalyticsWatermarkClient returns a client for the AnalyticsWatermark from the given config.
+func NewAnalyticsWatermarkClient(c config) *AnalyticsWatermarkClient {
+	return &AnalyticsWatermarkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `analyticswatermark.Hooks(f(g(h())))`.
+func (c *AnalyticsWatermarkClient) Use(hooks ...Hook) {
+	c.hooks.AnalyticsWatermark = append(c.hooks.AnalyticsWatermark, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `analyticswatermark.Intercept(f(g(h())))`.
+func (c *AnalyticsWatermarkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AnalyticsWatermark = append(c.inters.AnalyticsWatermark, interceptors...)
+}
+
+// Create returns a builder for creating a AnalyticsWatermark entity.
+func (c *AnalyticsWatermarkClient) Create() *AnalyticsWatermarkCreate {
+	mutation := newAnalyticsWatermarkMutation(c.config, OpCreate)
+	return &AnalyticsWatermarkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AnalyticsWatermark entities.
+func (c *AnalyticsWatermarkClient) CreateBulk(builders ...*AnalyticsWatermarkCreate) *AnalyticsWatermarkCreateBulk {
+	return &AnalyticsWatermarkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AnalyticsWatermarkClient) MapCreateBulk(slice any, setFunc func(*AnalyticsWatermarkCreate, int)) *AnalyticsWatermarkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AnalyticsWatermarkCreateBulk{err: fmt.Errorf("calling to AnalyticsWatermarkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AnalyticsWatermarkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AnalyticsWatermarkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AnalyticsWatermark.
+func (c *AnalyticsWatermarkClient) Update() *AnalyticsWatermarkUpdate {
+	mutation := newAnalyticsWatermarkMutation(c.config, OpUpdate)
+	return &AnalyticsWatermarkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AnalyticsWatermarkClient) UpdateOne(_m *AnalyticsWatermark) *AnalyticsWatermarkUpdateOne {
+	mutation := newAnalyticsWatermarkMutation(c.config, OpUpdateOne, withAnalyticsWatermark(_m))
+	return &AnalyticsWatermarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AnalyticsWatermarkClient) UpdateOneID(id pulid.ID) *AnalyticsWatermarkUpdateOne {
+	mutation := newAnalyticsWatermarkMutation(c.config, OpUpdateOne, withAnalyticsWatermarkID(id))
+	return &AnalyticsWatermarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AnalyticsWatermark.
+func (c *AnalyticsWatermarkClient) Delete() *AnalyticsWatermarkDelete {
+	mutation := newAnalyticsWatermarkMutation(c.config, OpDelete)
+	return &AnalyticsWatermarkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AnalyticsWatermarkClient) DeleteOne(_m *AnalyticsWatermark) *AnalyticsWatermarkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AnalyticsWatermarkClient) DeleteOneID(id pulid.ID) *AnalyticsWatermarkDeleteOne {
+	builder := c.Delete().Where(analyticswatermark.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AnalyticsWatermarkDeleteOne{builder}
+}
+
+// Query returns a query builder for AnalyticsWatermark.
+func (c *AnalyticsWatermarkClient) Query() *AnalyticsWatermarkQuery {
+	return &AnalyticsWatermarkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAnalyticsWatermark},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AnalyticsWatermark entity by its id.
+func (c *AnalyticsWatermarkClient) Get(ctx context.Context, id pulid.ID) (*AnalyticsWatermark, error) {
+	return c.Query().Where(analyticswatermark.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AnalyticsWatermarkClient) GetX(ctx context.Context, id pulid.ID) *AnalyticsWatermark {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a AnalyticsWatermark.
+func (c *AnalyticsWatermarkClient) QueryWorkspace(_m *AnalyticsWatermark) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(analyticswatermark.Table, analyticswatermark.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, analyticswatermark.WorkspaceTable, analyticswatermark.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AnalyticsWatermarkClient) Hooks() []Hook {
+	hooks := c.hooks.AnalyticsWatermark
+	return append(hooks[:len(hooks):len(hooks)], analyticswatermark.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AnalyticsWatermarkClient) Interceptors() []Interceptor {
+	return c.inters.AnalyticsWatermark
+}
+
+func (c *AnalyticsWatermarkClient) mutate(ctx context.Context, m *AnalyticsWatermarkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AnalyticsWatermarkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AnalyticsWatermarkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AnalyticsWatermarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AnalyticsWatermarkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AnalyticsWatermark mutation op: %q", m.Op())
 	}
 }
 
@@ -4701,17 +5177,18 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel,
-		ChannelAuthorization, Contact, Conversation, Export, Invite, KeyFingerprint,
-		KnowledgeChunk, KnowledgeDocument, Label, Media, Membership, Message,
-		PendingStatus, Post, PostEvent, PostTarget, PublishingSettings, Session, User,
-		Workspace []ent.Hook
+		APIKey, AgentRun, AgentSettings, AnalyticsDuration, AnalyticsRollup,
+		AnalyticsWatermark, AuditLog, CannedReply, Channel, ChannelAuthorization,
+		Contact, Conversation, Export, Invite, KeyFingerprint, KnowledgeChunk,
+		KnowledgeDocument, Label, Media, Membership, Message, PendingStatus, Post,
+		PostEvent, PostTarget, PublishingSettings, Session, User, Workspace []ent.Hook
 	}
 	inters struct {
-		APIKey, AgentRun, AgentSettings, AuditLog, CannedReply, Channel,
-		ChannelAuthorization, Contact, Conversation, Export, Invite, KeyFingerprint,
-		KnowledgeChunk, KnowledgeDocument, Label, Media, Membership, Message,
-		PendingStatus, Post, PostEvent, PostTarget, PublishingSettings, Session, User,
+		APIKey, AgentRun, AgentSettings, AnalyticsDuration, AnalyticsRollup,
+		AnalyticsWatermark, AuditLog, CannedReply, Channel, ChannelAuthorization,
+		Contact, Conversation, Export, Invite, KeyFingerprint, KnowledgeChunk,
+		KnowledgeDocument, Label, Media, Membership, Message, PendingStatus, Post,
+		PostEvent, PostTarget, PublishingSettings, Session, User,
 		Workspace []ent.Interceptor
 	}
 )

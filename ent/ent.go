@@ -14,6 +14,9 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
+	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticsrollup"
+	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
@@ -101,6 +104,9 @@ func checkColumn(t, c string) error {
 			apikey.Table:               apikey.ValidColumn,
 			agentrun.Table:             agentrun.ValidColumn,
 			agentsettings.Table:        agentsettings.ValidColumn,
+			analyticsduration.Table:    analyticsduration.ValidColumn,
+			analyticsrollup.Table:      analyticsrollup.ValidColumn,
+			analyticswatermark.Table:   analyticswatermark.ValidColumn,
 			auditlog.Table:             auditlog.ValidColumn,
 			cannedreply.Table:          cannedreply.ValidColumn,
 			channel.Table:              channel.ValidColumn,

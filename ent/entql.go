@@ -5,6 +5,9 @@ package ent
 import (
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
+	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticsrollup"
+	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
@@ -39,7 +42,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 26)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 29)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -122,6 +125,66 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   analyticsduration.Table,
+			Columns: analyticsduration.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: analyticsduration.FieldID,
+			},
+		},
+		Type: "AnalyticsDuration",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			analyticsduration.FieldWorkspaceID:     {Type: field.TypeString, Column: analyticsduration.FieldWorkspaceID},
+			analyticsduration.FieldHour:            {Type: field.TypeInt64, Column: analyticsduration.FieldHour},
+			analyticsduration.FieldChannelID:       {Type: field.TypeString, Column: analyticsduration.FieldChannelID},
+			analyticsduration.FieldKind:            {Type: field.TypeString, Column: analyticsduration.FieldKind},
+			analyticsduration.FieldMetric:          {Type: field.TypeString, Column: analyticsduration.FieldMetric},
+			analyticsduration.FieldDim:             {Type: field.TypeString, Column: analyticsduration.FieldDim},
+			analyticsduration.FieldSeconds:         {Type: field.TypeInt64, Column: analyticsduration.FieldSeconds},
+			analyticsduration.FieldBusinessSeconds: {Type: field.TypeInt64, Column: analyticsduration.FieldBusinessSeconds},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   analyticsrollup.Table,
+			Columns: analyticsrollup.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: analyticsrollup.FieldID,
+			},
+		},
+		Type: "AnalyticsRollup",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			analyticsrollup.FieldWorkspaceID: {Type: field.TypeString, Column: analyticsrollup.FieldWorkspaceID},
+			analyticsrollup.FieldHour:        {Type: field.TypeInt64, Column: analyticsrollup.FieldHour},
+			analyticsrollup.FieldChannelID:   {Type: field.TypeString, Column: analyticsrollup.FieldChannelID},
+			analyticsrollup.FieldKind:        {Type: field.TypeString, Column: analyticsrollup.FieldKind},
+			analyticsrollup.FieldMetric:      {Type: field.TypeString, Column: analyticsrollup.FieldMetric},
+			analyticsrollup.FieldDim:         {Type: field.TypeString, Column: analyticsrollup.FieldDim},
+			analyticsrollup.FieldCount:       {Type: field.TypeInt64, Column: analyticsrollup.FieldCount},
+			analyticsrollup.FieldSum:         {Type: field.TypeInt64, Column: analyticsrollup.FieldSum},
+			analyticsrollup.FieldBusinessSum: {Type: field.TypeInt64, Column: analyticsrollup.FieldBusinessSum},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   analyticswatermark.Table,
+			Columns: analyticswatermark.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: analyticswatermark.FieldID,
+			},
+		},
+		Type: "AnalyticsWatermark",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			analyticswatermark.FieldCreatedAt:   {Type: field.TypeTime, Column: analyticswatermark.FieldCreatedAt},
+			analyticswatermark.FieldUpdatedAt:   {Type: field.TypeTime, Column: analyticswatermark.FieldUpdatedAt},
+			analyticswatermark.FieldWorkspaceID: {Type: field.TypeString, Column: analyticswatermark.FieldWorkspaceID},
+			analyticswatermark.FieldRolledUntil: {Type: field.TypeInt64, Column: analyticswatermark.FieldRolledUntil},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditlog.Table,
 			Columns: auditlog.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -141,7 +204,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			auditlog.FieldCreatedAt:   {Type: field.TypeTime, Column: auditlog.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   cannedreply.Table,
 			Columns: cannedreply.Columns,
@@ -160,7 +223,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			cannedreply.FieldCreatedBy:   {Type: field.TypeString, Column: cannedreply.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
@@ -192,7 +255,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldSyncStartedAt:  {Type: field.TypeTime, Column: channel.FieldSyncStartedAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channelauthorization.Table,
 			Columns: channelauthorization.Columns,
@@ -220,7 +283,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channelauthorization.FieldExpiresAt:      {Type: field.TypeTime, Column: channelauthorization.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   contact.Table,
 			Columns: contact.Columns,
@@ -243,7 +306,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			contact.FieldProfileFetchedAt: {Type: field.TypeTime, Column: contact.FieldProfileFetchedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   conversation.Table,
 			Columns: conversation.Columns,
@@ -279,7 +342,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			conversation.FieldSentimentScore:   {Type: field.TypeFloat64, Column: conversation.FieldSentimentScore},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   export.Table,
 			Columns: export.Columns,
@@ -304,7 +367,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			export.FieldExpiresAt:   {Type: field.TypeTime, Column: export.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   invite.Table,
 			Columns: invite.Columns,
@@ -328,7 +391,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			invite.FieldInvitedBy:   {Type: field.TypeString, Column: invite.FieldInvitedBy},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   keyfingerprint.Table,
 			Columns: keyfingerprint.Columns,
@@ -344,7 +407,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			keyfingerprint.FieldCreatedAt:   {Type: field.TypeTime, Column: keyfingerprint.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgechunk.Table,
 			Columns: knowledgechunk.Columns,
@@ -366,7 +429,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgechunk.FieldEndOffset:   {Type: field.TypeInt, Column: knowledgechunk.FieldEndOffset},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgedocument.Table,
 			Columns: knowledgedocument.Columns,
@@ -392,7 +455,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgedocument.FieldEmbeddingDimension: {Type: field.TypeInt, Column: knowledgedocument.FieldEmbeddingDimension},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -411,7 +474,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldColor:       {Type: field.TypeString, Column: label.FieldColor},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   media.Table,
 			Columns: media.Columns,
@@ -435,7 +498,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			media.FieldCreatedBy:   {Type: field.TypeString, Column: media.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -453,7 +516,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldRole:        {Type: field.TypeEnum, Column: membership.FieldRole},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -494,7 +557,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSentimentScore:    {Type: field.TypeFloat64, Column: message.FieldSentimentScore},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   pendingstatus.Table,
 			Columns: pendingstatus.Columns,
@@ -514,7 +577,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			pendingstatus.FieldCreatedAt:    {Type: field.TypeTime, Column: pendingstatus.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   post.Table,
 			Columns: post.Columns,
@@ -536,7 +599,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			post.FieldPublishedAt: {Type: field.TypeTime, Column: post.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   postevent.Table,
 			Columns: postevent.Columns,
@@ -559,7 +622,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			postevent.FieldComment:     {Type: field.TypeString, Column: postevent.FieldComment},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posttarget.Table,
 			Columns: posttarget.Columns,
@@ -589,7 +652,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posttarget.FieldPublishedAt:         {Type: field.TypeTime, Column: posttarget.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   publishingsettings.Table,
 			Columns: publishingsettings.Columns,
@@ -606,7 +669,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			publishingsettings.FieldRequirePostApproval: {Type: field.TypeBool, Column: publishingsettings.FieldRequirePostApproval},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -628,7 +691,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIP:         {Type: field.TypeString, Column: session.FieldIP},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -646,7 +709,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -737,6 +800,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"AgentSettings",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   analyticsduration.WorkspaceTable,
+			Columns: []string{analyticsduration.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"AnalyticsDuration",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   analyticsrollup.WorkspaceTable,
+			Columns: []string{analyticsrollup.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"AnalyticsRollup",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   analyticswatermark.WorkspaceTable,
+			Columns: []string{analyticswatermark.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"AnalyticsWatermark",
 		"Workspace",
 	)
 	graph.MustAddE(
@@ -1686,6 +1785,273 @@ func (f *AgentSettingsFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AnalyticsDurationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AnalyticsDurationQuery builder.
+func (_q *AnalyticsDurationQuery) Filter() *AnalyticsDurationFilter {
+	return &AnalyticsDurationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AnalyticsDurationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AnalyticsDurationMutation builder.
+func (m *AnalyticsDurationMutation) Filter() *AnalyticsDurationFilter {
+	return &AnalyticsDurationFilter{config: m.config, predicateAdder: m}
+}
+
+// AnalyticsDurationFilter provides a generic filtering capability at runtime for AnalyticsDurationQuery.
+type AnalyticsDurationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AnalyticsDurationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AnalyticsDurationFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(analyticsduration.FieldID))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *AnalyticsDurationFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(analyticsduration.FieldWorkspaceID))
+}
+
+// WhereHour applies the entql int64 predicate on the hour field.
+func (f *AnalyticsDurationFilter) WhereHour(p entql.Int64P) {
+	f.Where(p.Field(analyticsduration.FieldHour))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *AnalyticsDurationFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(analyticsduration.FieldChannelID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *AnalyticsDurationFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(analyticsduration.FieldKind))
+}
+
+// WhereMetric applies the entql string predicate on the metric field.
+func (f *AnalyticsDurationFilter) WhereMetric(p entql.StringP) {
+	f.Where(p.Field(analyticsduration.FieldMetric))
+}
+
+// WhereDim applies the entql string predicate on the dim field.
+func (f *AnalyticsDurationFilter) WhereDim(p entql.StringP) {
+	f.Where(p.Field(analyticsduration.FieldDim))
+}
+
+// WhereSeconds applies the entql int64 predicate on the seconds field.
+func (f *AnalyticsDurationFilter) WhereSeconds(p entql.Int64P) {
+	f.Where(p.Field(analyticsduration.FieldSeconds))
+}
+
+// WhereBusinessSeconds applies the entql int64 predicate on the business_seconds field.
+func (f *AnalyticsDurationFilter) WhereBusinessSeconds(p entql.Int64P) {
+	f.Where(p.Field(analyticsduration.FieldBusinessSeconds))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *AnalyticsDurationFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *AnalyticsDurationFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *AnalyticsRollupQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AnalyticsRollupQuery builder.
+func (_q *AnalyticsRollupQuery) Filter() *AnalyticsRollupFilter {
+	return &AnalyticsRollupFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AnalyticsRollupMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AnalyticsRollupMutation builder.
+func (m *AnalyticsRollupMutation) Filter() *AnalyticsRollupFilter {
+	return &AnalyticsRollupFilter{config: m.config, predicateAdder: m}
+}
+
+// AnalyticsRollupFilter provides a generic filtering capability at runtime for AnalyticsRollupQuery.
+type AnalyticsRollupFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AnalyticsRollupFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AnalyticsRollupFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(analyticsrollup.FieldID))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *AnalyticsRollupFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(analyticsrollup.FieldWorkspaceID))
+}
+
+// WhereHour applies the entql int64 predicate on the hour field.
+func (f *AnalyticsRollupFilter) WhereHour(p entql.Int64P) {
+	f.Where(p.Field(analyticsrollup.FieldHour))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *AnalyticsRollupFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(analyticsrollup.FieldChannelID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *AnalyticsRollupFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(analyticsrollup.FieldKind))
+}
+
+// WhereMetric applies the entql string predicate on the metric field.
+func (f *AnalyticsRollupFilter) WhereMetric(p entql.StringP) {
+	f.Where(p.Field(analyticsrollup.FieldMetric))
+}
+
+// WhereDim applies the entql string predicate on the dim field.
+func (f *AnalyticsRollupFilter) WhereDim(p entql.StringP) {
+	f.Where(p.Field(analyticsrollup.FieldDim))
+}
+
+// WhereCount applies the entql int64 predicate on the count field.
+func (f *AnalyticsRollupFilter) WhereCount(p entql.Int64P) {
+	f.Where(p.Field(analyticsrollup.FieldCount))
+}
+
+// WhereSum applies the entql int64 predicate on the sum field.
+func (f *AnalyticsRollupFilter) WhereSum(p entql.Int64P) {
+	f.Where(p.Field(analyticsrollup.FieldSum))
+}
+
+// WhereBusinessSum applies the entql int64 predicate on the business_sum field.
+func (f *AnalyticsRollupFilter) WhereBusinessSum(p entql.Int64P) {
+	f.Where(p.Field(analyticsrollup.FieldBusinessSum))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *AnalyticsRollupFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *AnalyticsRollupFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *AnalyticsWatermarkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AnalyticsWatermarkQuery builder.
+func (_q *AnalyticsWatermarkQuery) Filter() *AnalyticsWatermarkFilter {
+	return &AnalyticsWatermarkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AnalyticsWatermarkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AnalyticsWatermarkMutation builder.
+func (m *AnalyticsWatermarkMutation) Filter() *AnalyticsWatermarkFilter {
+	return &AnalyticsWatermarkFilter{config: m.config, predicateAdder: m}
+}
+
+// AnalyticsWatermarkFilter provides a generic filtering capability at runtime for AnalyticsWatermarkQuery.
+type AnalyticsWatermarkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AnalyticsWatermarkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AnalyticsWatermarkFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(analyticswatermark.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AnalyticsWatermarkFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(analyticswatermark.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *AnalyticsWatermarkFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(analyticswatermark.FieldUpdatedAt))
+}
+
+// WhereWorkspaceID applies the entql string predicate on the workspace_id field.
+func (f *AnalyticsWatermarkFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(analyticswatermark.FieldWorkspaceID))
+}
+
+// WhereRolledUntil applies the entql int64 predicate on the rolled_until field.
+func (f *AnalyticsWatermarkFilter) WhereRolledUntil(p entql.Int64P) {
+	f.Where(p.Field(analyticswatermark.FieldRolledUntil))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *AnalyticsWatermarkFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *AnalyticsWatermarkFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *AuditLogQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1714,7 +2080,7 @@ type AuditLogFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AuditLogFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1808,7 +2174,7 @@ type CannedReplyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CannedReplyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1892,7 +2258,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2069,7 +2435,7 @@ type ChannelAuthorizationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelAuthorizationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2198,7 +2564,7 @@ type ContactFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ContactFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2330,7 +2696,7 @@ type ConversationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConversationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2583,7 +2949,7 @@ type ExportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2697,7 +3063,7 @@ type InviteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *InviteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2806,7 +3172,7 @@ type KeyFingerprintFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KeyFingerprintFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2861,7 +3227,7 @@ type KnowledgeChunkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeChunkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2974,7 +3340,7 @@ type KnowledgeDocumentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeDocumentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3107,7 +3473,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3205,7 +3571,7 @@ type MediaFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MediaFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3314,7 +3680,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3407,7 +3773,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3643,7 +4009,7 @@ type PendingStatusFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PendingStatusFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3732,7 +4098,7 @@ type PostFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3859,7 +4225,7 @@ type PostEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3977,7 +4343,7 @@ type PostTargetFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostTargetFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4144,7 +4510,7 @@ type PublishingSettingsFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PublishingSettingsFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4218,7 +4584,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4317,7 +4683,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4396,7 +4762,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

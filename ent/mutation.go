@@ -13,6 +13,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
+	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticsrollup"
+	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
@@ -54,6 +57,9 @@ const (
 	TypeAPIKey               = "APIKey"
 	TypeAgentRun             = "AgentRun"
 	TypeAgentSettings        = "AgentSettings"
+	TypeAnalyticsDuration    = "AnalyticsDuration"
+	TypeAnalyticsRollup      = "AnalyticsRollup"
+	TypeAnalyticsWatermark   = "AnalyticsWatermark"
 	TypeAuditLog             = "AuditLog"
 	TypeCannedReply          = "CannedReply"
 	TypeChannel              = "Channel"
@@ -3926,6 +3932,2409 @@ func (m *AgentSettingsMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown AgentSettings edge %s", name)
+}
+
+// AnalyticsDurationMutation represents an operation that mutates the AnalyticsDuration nodes in the graph.
+type AnalyticsDurationMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *pulid.ID
+	hour                *int64
+	addhour             *int64
+	channel_id          *pulid.ID
+	kind                *string
+	metric              *string
+	dim                 *string
+	seconds             *int64
+	addseconds          *int64
+	business_seconds    *int64
+	addbusiness_seconds *int64
+	clearedFields       map[string]struct{}
+	workspace           *pulid.ID
+	clearedworkspace    bool
+	done                bool
+	oldValue            func(context.Context) (*AnalyticsDuration, error)
+	predicates          []predicate.AnalyticsDuration
+}
+
+var _ ent.Mutation = (*AnalyticsDurationMutation)(nil)
+
+// analyticsdurationOption allows management of the mutation configuration using functional options.
+type analyticsdurationOption func(*AnalyticsDurationMutation)
+
+// newAnalyticsDurationMutation creates new mutation for the AnalyticsDuration entity.
+func newAnalyticsDurationMutation(c config, op Op, opts ...analyticsdurationOption) *AnalyticsDurationMutation {
+	m := &AnalyticsDurationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAnalyticsDuration,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAnalyticsDurationID sets the ID field of the mutation.
+func withAnalyticsDurationID(id pulid.ID) analyticsdurationOption {
+	return func(m *AnalyticsDurationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AnalyticsDuration
+		)
+		m.oldValue = func(ctx context.Context) (*AnalyticsDuration, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AnalyticsDuration.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAnalyticsDuration sets the old AnalyticsDuration of the mutation.
+func withAnalyticsDuration(node *AnalyticsDuration) analyticsdurationOption {
+	return func(m *AnalyticsDurationMutation) {
+		m.oldValue = func(context.Context) (*AnalyticsDuration, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AnalyticsDurationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AnalyticsDurationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AnalyticsDuration entities.
+func (m *AnalyticsDurationMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AnalyticsDurationMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AnalyticsDurationMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AnalyticsDuration.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *AnalyticsDurationMutation) SetWorkspaceID(pu pulid.ID) {
+	m.workspace = &pu
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *AnalyticsDurationMutation) WorkspaceID() (r pulid.ID, exists bool) {
+	v := m.workspace
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the AnalyticsDuration entity.
+// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsDurationMutation) OldWorkspaceID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *AnalyticsDurationMutation) ResetWorkspaceID() {
+	m.workspace = nil
+}
+
+// SetHour sets the "hour" field.
+func (m *AnalyticsDurationMutation) SetHour(i int64) {
+	m.hour = &i
+	m.addhour = nil
+}
+
+// Hour returns the value of the "hour" field in the mutation.
+func (m *AnalyticsDurationMutation) Hour() (r int64, exists bool) {
+	v := m.hour
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHour returns the old "hour" field's value of the AnalyticsDuration entity.
+// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsDurationMutation) OldHour(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHour is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHour requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHour: %w", err)
+	}
+	return oldValue.Hour, nil
+}
+
+// AddHour adds i to the "hour" field.
+func (m *AnalyticsDurationMutation) AddHour(i int64) {
+	if m.addhour != nil {
+		*m.addhour += i
+	} else {
+		m.addhour = &i
+	}
+}
+
+// AddedHour returns the value that was added to the "hour" field in this mutation.
+func (m *AnalyticsDurationMutation) AddedHour() (r int64, exists bool) {
+	v := m.addhour
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetHour resets all changes to the "hour" field.
+func (m *AnalyticsDurationMutation) ResetHour() {
+	m.hour = nil
+	m.addhour = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *AnalyticsDurationMutation) SetChannelID(pu pulid.ID) {
+	m.channel_id = &pu
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *AnalyticsDurationMutation) ChannelID() (r pulid.ID, exists bool) {
+	v := m.channel_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the AnalyticsDuration entity.
+// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsDurationMutation) OldChannelID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *AnalyticsDurationMutation) ResetChannelID() {
+	m.channel_id = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *AnalyticsDurationMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *AnalyticsDurationMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the AnalyticsDuration entity.
+// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsDurationMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *AnalyticsDurationMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetMetric sets the "metric" field.
+func (m *AnalyticsDurationMutation) SetMetric(s string) {
+	m.metric = &s
+}
+
+// Metric returns the value of the "metric" field in the mutation.
+func (m *AnalyticsDurationMutation) Metric() (r string, exists bool) {
+	v := m.metric
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMetric returns the old "metric" field's value of the AnalyticsDuration entity.
+// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsDurationMutation) OldMetric(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMetric is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMetric requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMetric: %w", err)
+	}
+	return oldValue.Metric, nil
+}
+
+// ResetMetric resets all changes to the "metric" field.
+func (m *AnalyticsDurationMutation) ResetMetric() {
+	m.metric = nil
+}
+
+// SetDim sets the "dim" field.
+func (m *AnalyticsDurationMutation) SetDim(s string) {
+	m.dim = &s
+}
+
+// Dim returns the value of the "dim" field in the mutation.
+func (m *AnalyticsDurationMutation) Dim() (r string, exists bool) {
+	v := m.dim
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDim returns the old "dim" field's value of the AnalyticsDuration entity.
+// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsDurationMutation) OldDim(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDim is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDim requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDim: %w", err)
+	}
+	return oldValue.Dim, nil
+}
+
+// ResetDim resets all changes to the "dim" field.
+func (m *AnalyticsDurationMutation) ResetDim() {
+	m.dim = nil
+}
+
+// SetSeconds sets the "seconds" field.
+func (m *AnalyticsDurationMutation) SetSeconds(i int64) {
+	m.seconds = &i
+	m.addseconds = nil
+}
+
+// Seconds returns the value of the "seconds" field in the mutation.
+func (m *AnalyticsDurationMutation) Seconds() (r int64, exists bool) {
+	v := m.seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeconds returns the old "seconds" field's value of the AnalyticsDuration entity.
+// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsDurationMutation) OldSeconds(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeconds: %w", err)
+	}
+	return oldValue.Seconds, nil
+}
+
+// AddSeconds adds i to the "seconds" field.
+func (m *AnalyticsDurationMutation) AddSeconds(i int64) {
+	if m.addseconds != nil {
+		*m.addseconds += i
+	} else {
+		m.addseconds = &i
+	}
+}
+
+// AddedSeconds returns the value that was added to the "seconds" field in this mutation.
+func (m *AnalyticsDurationMutation) AddedSeconds() (r int64, exists bool) {
+	v := m.addseconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeconds resets all changes to the "seconds" field.
+func (m *AnalyticsDurationMutation) ResetSeconds() {
+	m.seconds = nil
+	m.addseconds = nil
+}
+
+// SetBusinessSeconds sets the "business_seconds" field.
+func (m *AnalyticsDurationMutation) SetBusinessSeconds(i int64) {
+	m.business_seconds = &i
+	m.addbusiness_seconds = nil
+}
+
+// BusinessSeconds returns the value of the "business_seconds" field in the mutation.
+func (m *AnalyticsDurationMutation) BusinessSeconds() (r int64, exists bool) {
+	v := m.business_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessSeconds returns the old "business_seconds" field's value of the AnalyticsDuration entity.
+// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsDurationMutation) OldBusinessSeconds(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessSeconds: %w", err)
+	}
+	return oldValue.BusinessSeconds, nil
+}
+
+// AddBusinessSeconds adds i to the "business_seconds" field.
+func (m *AnalyticsDurationMutation) AddBusinessSeconds(i int64) {
+	if m.addbusiness_seconds != nil {
+		*m.addbusiness_seconds += i
+	} else {
+		m.addbusiness_seconds = &i
+	}
+}
+
+// AddedBusinessSeconds returns the value that was added to the "business_seconds" field in this mutation.
+func (m *AnalyticsDurationMutation) AddedBusinessSeconds() (r int64, exists bool) {
+	v := m.addbusiness_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBusinessSeconds resets all changes to the "business_seconds" field.
+func (m *AnalyticsDurationMutation) ResetBusinessSeconds() {
+	m.business_seconds = nil
+	m.addbusiness_seconds = nil
+}
+
+// ClearWorkspace clears the "workspace" edge to the Workspace entity.
+func (m *AnalyticsDurationMutation) ClearWorkspace() {
+	m.clearedworkspace = true
+	m.clearedFields[analyticsduration.FieldWorkspaceID] = struct{}{}
+}
+
+// WorkspaceCleared reports if the "workspace" edge to the Workspace entity was cleared.
+func (m *AnalyticsDurationMutation) WorkspaceCleared() bool {
+	return m.clearedworkspace
+}
+
+// WorkspaceIDs returns the "workspace" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// WorkspaceID instead. It exists only for internal usage by the builders.
+func (m *AnalyticsDurationMutation) WorkspaceIDs() (ids []pulid.ID) {
+	if id := m.workspace; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetWorkspace resets all changes to the "workspace" edge.
+func (m *AnalyticsDurationMutation) ResetWorkspace() {
+	m.workspace = nil
+	m.clearedworkspace = false
+}
+
+// Where appends a list predicates to the AnalyticsDurationMutation builder.
+func (m *AnalyticsDurationMutation) Where(ps ...predicate.AnalyticsDuration) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AnalyticsDurationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AnalyticsDurationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AnalyticsDuration, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AnalyticsDurationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AnalyticsDurationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AnalyticsDuration).
+func (m *AnalyticsDurationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AnalyticsDurationMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.workspace != nil {
+		fields = append(fields, analyticsduration.FieldWorkspaceID)
+	}
+	if m.hour != nil {
+		fields = append(fields, analyticsduration.FieldHour)
+	}
+	if m.channel_id != nil {
+		fields = append(fields, analyticsduration.FieldChannelID)
+	}
+	if m.kind != nil {
+		fields = append(fields, analyticsduration.FieldKind)
+	}
+	if m.metric != nil {
+		fields = append(fields, analyticsduration.FieldMetric)
+	}
+	if m.dim != nil {
+		fields = append(fields, analyticsduration.FieldDim)
+	}
+	if m.seconds != nil {
+		fields = append(fields, analyticsduration.FieldSeconds)
+	}
+	if m.business_seconds != nil {
+		fields = append(fields, analyticsduration.FieldBusinessSeconds)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AnalyticsDurationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case analyticsduration.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case analyticsduration.FieldHour:
+		return m.Hour()
+	case analyticsduration.FieldChannelID:
+		return m.ChannelID()
+	case analyticsduration.FieldKind:
+		return m.Kind()
+	case analyticsduration.FieldMetric:
+		return m.Metric()
+	case analyticsduration.FieldDim:
+		return m.Dim()
+	case analyticsduration.FieldSeconds:
+		return m.Seconds()
+	case analyticsduration.FieldBusinessSeconds:
+		return m.BusinessSeconds()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AnalyticsDurationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case analyticsduration.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case analyticsduration.FieldHour:
+		return m.OldHour(ctx)
+	case analyticsduration.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case analyticsduration.FieldKind:
+		return m.OldKind(ctx)
+	case analyticsduration.FieldMetric:
+		return m.OldMetric(ctx)
+	case analyticsduration.FieldDim:
+		return m.OldDim(ctx)
+	case analyticsduration.FieldSeconds:
+		return m.OldSeconds(ctx)
+	case analyticsduration.FieldBusinessSeconds:
+		return m.OldBusinessSeconds(ctx)
+	}
+	return nil, fmt.Errorf("unknown AnalyticsDuration field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsDurationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case analyticsduration.FieldWorkspaceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case analyticsduration.FieldHour:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHour(v)
+		return nil
+	case analyticsduration.FieldChannelID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case analyticsduration.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case analyticsduration.FieldMetric:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMetric(v)
+		return nil
+	case analyticsduration.FieldDim:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDim(v)
+		return nil
+	case analyticsduration.FieldSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeconds(v)
+		return nil
+	case analyticsduration.FieldBusinessSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessSeconds(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsDuration field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AnalyticsDurationMutation) AddedFields() []string {
+	var fields []string
+	if m.addhour != nil {
+		fields = append(fields, analyticsduration.FieldHour)
+	}
+	if m.addseconds != nil {
+		fields = append(fields, analyticsduration.FieldSeconds)
+	}
+	if m.addbusiness_seconds != nil {
+		fields = append(fields, analyticsduration.FieldBusinessSeconds)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AnalyticsDurationMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case analyticsduration.FieldHour:
+		return m.AddedHour()
+	case analyticsduration.FieldSeconds:
+		return m.AddedSeconds()
+	case analyticsduration.FieldBusinessSeconds:
+		return m.AddedBusinessSeconds()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsDurationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case analyticsduration.FieldHour:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHour(v)
+		return nil
+	case analyticsduration.FieldSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeconds(v)
+		return nil
+	case analyticsduration.FieldBusinessSeconds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBusinessSeconds(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsDuration numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AnalyticsDurationMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AnalyticsDurationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AnalyticsDurationMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AnalyticsDuration nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AnalyticsDurationMutation) ResetField(name string) error {
+	switch name {
+	case analyticsduration.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case analyticsduration.FieldHour:
+		m.ResetHour()
+		return nil
+	case analyticsduration.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case analyticsduration.FieldKind:
+		m.ResetKind()
+		return nil
+	case analyticsduration.FieldMetric:
+		m.ResetMetric()
+		return nil
+	case analyticsduration.FieldDim:
+		m.ResetDim()
+		return nil
+	case analyticsduration.FieldSeconds:
+		m.ResetSeconds()
+		return nil
+	case analyticsduration.FieldBusinessSeconds:
+		m.ResetBusinessSeconds()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsDuration field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AnalyticsDurationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.workspace != nil {
+		edges = append(edges, analyticsduration.EdgeWorkspace)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AnalyticsDurationMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case analyticsduration.EdgeWorkspace:
+		if id := m.workspace; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AnalyticsDurationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AnalyticsDurationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AnalyticsDurationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedworkspace {
+		edges = append(edges, analyticsduration.EdgeWorkspace)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AnalyticsDurationMutation) EdgeCleared(name string) bool {
+	switch name {
+	case analyticsduration.EdgeWorkspace:
+		return m.clearedworkspace
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AnalyticsDurationMutation) ClearEdge(name string) error {
+	switch name {
+	case analyticsduration.EdgeWorkspace:
+		m.ClearWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsDuration unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AnalyticsDurationMutation) ResetEdge(name string) error {
+	switch name {
+	case analyticsduration.EdgeWorkspace:
+		m.ResetWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsDuration edge %s", name)
+}
+
+// AnalyticsRollupMutation represents an operation that mutates the AnalyticsRollup nodes in the graph.
+type AnalyticsRollupMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *pulid.ID
+	hour             *int64
+	addhour          *int64
+	channel_id       *pulid.ID
+	kind             *string
+	metric           *string
+	dim              *string
+	count            *int64
+	addcount         *int64
+	sum              *int64
+	addsum           *int64
+	business_sum     *int64
+	addbusiness_sum  *int64
+	clearedFields    map[string]struct{}
+	workspace        *pulid.ID
+	clearedworkspace bool
+	done             bool
+	oldValue         func(context.Context) (*AnalyticsRollup, error)
+	predicates       []predicate.AnalyticsRollup
+}
+
+var _ ent.Mutation = (*AnalyticsRollupMutation)(nil)
+
+// analyticsrollupOption allows management of the mutation configuration using functional options.
+type analyticsrollupOption func(*AnalyticsRollupMutation)
+
+// newAnalyticsRollupMutation creates new mutation for the AnalyticsRollup entity.
+func newAnalyticsRollupMutation(c config, op Op, opts ...analyticsrollupOption) *AnalyticsRollupMutation {
+	m := &AnalyticsRollupMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAnalyticsRollup,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAnalyticsRollupID sets the ID field of the mutation.
+func withAnalyticsRollupID(id pulid.ID) analyticsrollupOption {
+	return func(m *AnalyticsRollupMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AnalyticsRollup
+		)
+		m.oldValue = func(ctx context.Context) (*AnalyticsRollup, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AnalyticsRollup.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAnalyticsRollup sets the old AnalyticsRollup of the mutation.
+func withAnalyticsRollup(node *AnalyticsRollup) analyticsrollupOption {
+	return func(m *AnalyticsRollupMutation) {
+		m.oldValue = func(context.Context) (*AnalyticsRollup, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AnalyticsRollupMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AnalyticsRollupMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AnalyticsRollup entities.
+func (m *AnalyticsRollupMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AnalyticsRollupMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AnalyticsRollupMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AnalyticsRollup.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *AnalyticsRollupMutation) SetWorkspaceID(pu pulid.ID) {
+	m.workspace = &pu
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *AnalyticsRollupMutation) WorkspaceID() (r pulid.ID, exists bool) {
+	v := m.workspace
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the AnalyticsRollup entity.
+// If the AnalyticsRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsRollupMutation) OldWorkspaceID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *AnalyticsRollupMutation) ResetWorkspaceID() {
+	m.workspace = nil
+}
+
+// SetHour sets the "hour" field.
+func (m *AnalyticsRollupMutation) SetHour(i int64) {
+	m.hour = &i
+	m.addhour = nil
+}
+
+// Hour returns the value of the "hour" field in the mutation.
+func (m *AnalyticsRollupMutation) Hour() (r int64, exists bool) {
+	v := m.hour
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHour returns the old "hour" field's value of the AnalyticsRollup entity.
+// If the AnalyticsRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsRollupMutation) OldHour(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHour is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHour requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHour: %w", err)
+	}
+	return oldValue.Hour, nil
+}
+
+// AddHour adds i to the "hour" field.
+func (m *AnalyticsRollupMutation) AddHour(i int64) {
+	if m.addhour != nil {
+		*m.addhour += i
+	} else {
+		m.addhour = &i
+	}
+}
+
+// AddedHour returns the value that was added to the "hour" field in this mutation.
+func (m *AnalyticsRollupMutation) AddedHour() (r int64, exists bool) {
+	v := m.addhour
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetHour resets all changes to the "hour" field.
+func (m *AnalyticsRollupMutation) ResetHour() {
+	m.hour = nil
+	m.addhour = nil
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *AnalyticsRollupMutation) SetChannelID(pu pulid.ID) {
+	m.channel_id = &pu
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *AnalyticsRollupMutation) ChannelID() (r pulid.ID, exists bool) {
+	v := m.channel_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the AnalyticsRollup entity.
+// If the AnalyticsRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsRollupMutation) OldChannelID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *AnalyticsRollupMutation) ResetChannelID() {
+	m.channel_id = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *AnalyticsRollupMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *AnalyticsRollupMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the AnalyticsRollup entity.
+// If the AnalyticsRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsRollupMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *AnalyticsRollupMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetMetric sets the "metric" field.
+func (m *AnalyticsRollupMutation) SetMetric(s string) {
+	m.metric = &s
+}
+
+// Metric returns the value of the "metric" field in the mutation.
+func (m *AnalyticsRollupMutation) Metric() (r string, exists bool) {
+	v := m.metric
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMetric returns the old "metric" field's value of the AnalyticsRollup entity.
+// If the AnalyticsRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsRollupMutation) OldMetric(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMetric is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMetric requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMetric: %w", err)
+	}
+	return oldValue.Metric, nil
+}
+
+// ResetMetric resets all changes to the "metric" field.
+func (m *AnalyticsRollupMutation) ResetMetric() {
+	m.metric = nil
+}
+
+// SetDim sets the "dim" field.
+func (m *AnalyticsRollupMutation) SetDim(s string) {
+	m.dim = &s
+}
+
+// Dim returns the value of the "dim" field in the mutation.
+func (m *AnalyticsRollupMutation) Dim() (r string, exists bool) {
+	v := m.dim
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDim returns the old "dim" field's value of the AnalyticsRollup entity.
+// If the AnalyticsRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsRollupMutation) OldDim(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDim is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDim requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDim: %w", err)
+	}
+	return oldValue.Dim, nil
+}
+
+// ResetDim resets all changes to the "dim" field.
+func (m *AnalyticsRollupMutation) ResetDim() {
+	m.dim = nil
+}
+
+// SetCount sets the "count" field.
+func (m *AnalyticsRollupMutation) SetCount(i int64) {
+	m.count = &i
+	m.addcount = nil
+}
+
+// Count returns the value of the "count" field in the mutation.
+func (m *AnalyticsRollupMutation) Count() (r int64, exists bool) {
+	v := m.count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCount returns the old "count" field's value of the AnalyticsRollup entity.
+// If the AnalyticsRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsRollupMutation) OldCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCount: %w", err)
+	}
+	return oldValue.Count, nil
+}
+
+// AddCount adds i to the "count" field.
+func (m *AnalyticsRollupMutation) AddCount(i int64) {
+	if m.addcount != nil {
+		*m.addcount += i
+	} else {
+		m.addcount = &i
+	}
+}
+
+// AddedCount returns the value that was added to the "count" field in this mutation.
+func (m *AnalyticsRollupMutation) AddedCount() (r int64, exists bool) {
+	v := m.addcount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCount resets all changes to the "count" field.
+func (m *AnalyticsRollupMutation) ResetCount() {
+	m.count = nil
+	m.addcount = nil
+}
+
+// SetSum sets the "sum" field.
+func (m *AnalyticsRollupMutation) SetSum(i int64) {
+	m.sum = &i
+	m.addsum = nil
+}
+
+// Sum returns the value of the "sum" field in the mutation.
+func (m *AnalyticsRollupMutation) Sum() (r int64, exists bool) {
+	v := m.sum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSum returns the old "sum" field's value of the AnalyticsRollup entity.
+// If the AnalyticsRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsRollupMutation) OldSum(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSum is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSum requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSum: %w", err)
+	}
+	return oldValue.Sum, nil
+}
+
+// AddSum adds i to the "sum" field.
+func (m *AnalyticsRollupMutation) AddSum(i int64) {
+	if m.addsum != nil {
+		*m.addsum += i
+	} else {
+		m.addsum = &i
+	}
+}
+
+// AddedSum returns the value that was added to the "sum" field in this mutation.
+func (m *AnalyticsRollupMutation) AddedSum() (r int64, exists bool) {
+	v := m.addsum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSum resets all changes to the "sum" field.
+func (m *AnalyticsRollupMutation) ResetSum() {
+	m.sum = nil
+	m.addsum = nil
+}
+
+// SetBusinessSum sets the "business_sum" field.
+func (m *AnalyticsRollupMutation) SetBusinessSum(i int64) {
+	m.business_sum = &i
+	m.addbusiness_sum = nil
+}
+
+// BusinessSum returns the value of the "business_sum" field in the mutation.
+func (m *AnalyticsRollupMutation) BusinessSum() (r int64, exists bool) {
+	v := m.business_sum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessSum returns the old "business_sum" field's value of the AnalyticsRollup entity.
+// If the AnalyticsRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsRollupMutation) OldBusinessSum(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessSum is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessSum requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessSum: %w", err)
+	}
+	return oldValue.BusinessSum, nil
+}
+
+// AddBusinessSum adds i to the "business_sum" field.
+func (m *AnalyticsRollupMutation) AddBusinessSum(i int64) {
+	if m.addbusiness_sum != nil {
+		*m.addbusiness_sum += i
+	} else {
+		m.addbusiness_sum = &i
+	}
+}
+
+// AddedBusinessSum returns the value that was added to the "business_sum" field in this mutation.
+func (m *AnalyticsRollupMutation) AddedBusinessSum() (r int64, exists bool) {
+	v := m.addbusiness_sum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBusinessSum resets all changes to the "business_sum" field.
+func (m *AnalyticsRollupMutation) ResetBusinessSum() {
+	m.business_sum = nil
+	m.addbusiness_sum = nil
+}
+
+// ClearWorkspace clears the "workspace" edge to the Workspace entity.
+func (m *AnalyticsRollupMutation) ClearWorkspace() {
+	m.clearedworkspace = true
+	m.clearedFields[analyticsrollup.FieldWorkspaceID] = struct{}{}
+}
+
+// WorkspaceCleared reports if the "workspace" edge to the Workspace entity was cleared.
+func (m *AnalyticsRollupMutation) WorkspaceCleared() bool {
+	return m.clearedworkspace
+}
+
+// WorkspaceIDs returns the "workspace" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// WorkspaceID instead. It exists only for internal usage by the builders.
+func (m *AnalyticsRollupMutation) WorkspaceIDs() (ids []pulid.ID) {
+	if id := m.workspace; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetWorkspace resets all changes to the "workspace" edge.
+func (m *AnalyticsRollupMutation) ResetWorkspace() {
+	m.workspace = nil
+	m.clearedworkspace = false
+}
+
+// Where appends a list predicates to the AnalyticsRollupMutation builder.
+func (m *AnalyticsRollupMutation) Where(ps ...predicate.AnalyticsRollup) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AnalyticsRollupMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AnalyticsRollupMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AnalyticsRollup, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AnalyticsRollupMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AnalyticsRollupMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AnalyticsRollup).
+func (m *AnalyticsRollupMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AnalyticsRollupMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.workspace != nil {
+		fields = append(fields, analyticsrollup.FieldWorkspaceID)
+	}
+	if m.hour != nil {
+		fields = append(fields, analyticsrollup.FieldHour)
+	}
+	if m.channel_id != nil {
+		fields = append(fields, analyticsrollup.FieldChannelID)
+	}
+	if m.kind != nil {
+		fields = append(fields, analyticsrollup.FieldKind)
+	}
+	if m.metric != nil {
+		fields = append(fields, analyticsrollup.FieldMetric)
+	}
+	if m.dim != nil {
+		fields = append(fields, analyticsrollup.FieldDim)
+	}
+	if m.count != nil {
+		fields = append(fields, analyticsrollup.FieldCount)
+	}
+	if m.sum != nil {
+		fields = append(fields, analyticsrollup.FieldSum)
+	}
+	if m.business_sum != nil {
+		fields = append(fields, analyticsrollup.FieldBusinessSum)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AnalyticsRollupMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case analyticsrollup.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case analyticsrollup.FieldHour:
+		return m.Hour()
+	case analyticsrollup.FieldChannelID:
+		return m.ChannelID()
+	case analyticsrollup.FieldKind:
+		return m.Kind()
+	case analyticsrollup.FieldMetric:
+		return m.Metric()
+	case analyticsrollup.FieldDim:
+		return m.Dim()
+	case analyticsrollup.FieldCount:
+		return m.Count()
+	case analyticsrollup.FieldSum:
+		return m.Sum()
+	case analyticsrollup.FieldBusinessSum:
+		return m.BusinessSum()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AnalyticsRollupMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case analyticsrollup.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case analyticsrollup.FieldHour:
+		return m.OldHour(ctx)
+	case analyticsrollup.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case analyticsrollup.FieldKind:
+		return m.OldKind(ctx)
+	case analyticsrollup.FieldMetric:
+		return m.OldMetric(ctx)
+	case analyticsrollup.FieldDim:
+		return m.OldDim(ctx)
+	case analyticsrollup.FieldCount:
+		return m.OldCount(ctx)
+	case analyticsrollup.FieldSum:
+		return m.OldSum(ctx)
+	case analyticsrollup.FieldBusinessSum:
+		return m.OldBusinessSum(ctx)
+	}
+	return nil, fmt.Errorf("unknown AnalyticsRollup field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsRollupMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case analyticsrollup.FieldWorkspaceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case analyticsrollup.FieldHour:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHour(v)
+		return nil
+	case analyticsrollup.FieldChannelID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case analyticsrollup.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case analyticsrollup.FieldMetric:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMetric(v)
+		return nil
+	case analyticsrollup.FieldDim:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDim(v)
+		return nil
+	case analyticsrollup.FieldCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCount(v)
+		return nil
+	case analyticsrollup.FieldSum:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSum(v)
+		return nil
+	case analyticsrollup.FieldBusinessSum:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessSum(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsRollup field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AnalyticsRollupMutation) AddedFields() []string {
+	var fields []string
+	if m.addhour != nil {
+		fields = append(fields, analyticsrollup.FieldHour)
+	}
+	if m.addcount != nil {
+		fields = append(fields, analyticsrollup.FieldCount)
+	}
+	if m.addsum != nil {
+		fields = append(fields, analyticsrollup.FieldSum)
+	}
+	if m.addbusiness_sum != nil {
+		fields = append(fields, analyticsrollup.FieldBusinessSum)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AnalyticsRollupMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case analyticsrollup.FieldHour:
+		return m.AddedHour()
+	case analyticsrollup.FieldCount:
+		return m.AddedCount()
+	case analyticsrollup.FieldSum:
+		return m.AddedSum()
+	case analyticsrollup.FieldBusinessSum:
+		return m.AddedBusinessSum()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsRollupMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case analyticsrollup.FieldHour:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHour(v)
+		return nil
+	case analyticsrollup.FieldCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCount(v)
+		return nil
+	case analyticsrollup.FieldSum:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSum(v)
+		return nil
+	case analyticsrollup.FieldBusinessSum:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBusinessSum(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsRollup numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AnalyticsRollupMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AnalyticsRollupMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AnalyticsRollupMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AnalyticsRollup nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AnalyticsRollupMutation) ResetField(name string) error {
+	switch name {
+	case analyticsrollup.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case analyticsrollup.FieldHour:
+		m.ResetHour()
+		return nil
+	case analyticsrollup.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case analyticsrollup.FieldKind:
+		m.ResetKind()
+		return nil
+	case analyticsrollup.FieldMetric:
+		m.ResetMetric()
+		return nil
+	case analyticsrollup.FieldDim:
+		m.ResetDim()
+		return nil
+	case analyticsrollup.FieldCount:
+		m.ResetCount()
+		return nil
+	case analyticsrollup.FieldSum:
+		m.ResetSum()
+		return nil
+	case analyticsrollup.FieldBusinessSum:
+		m.ResetBusinessSum()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsRollup field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AnalyticsRollupMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.workspace != nil {
+		edges = append(edges, analyticsrollup.EdgeWorkspace)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AnalyticsRollupMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case analyticsrollup.EdgeWorkspace:
+		if id := m.workspace; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AnalyticsRollupMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AnalyticsRollupMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AnalyticsRollupMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedworkspace {
+		edges = append(edges, analyticsrollup.EdgeWorkspace)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AnalyticsRollupMutation) EdgeCleared(name string) bool {
+	switch name {
+	case analyticsrollup.EdgeWorkspace:
+		return m.clearedworkspace
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AnalyticsRollupMutation) ClearEdge(name string) error {
+	switch name {
+	case analyticsrollup.EdgeWorkspace:
+		m.ClearWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsRollup unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AnalyticsRollupMutation) ResetEdge(name string) error {
+	switch name {
+	case analyticsrollup.EdgeWorkspace:
+		m.ResetWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsRollup edge %s", name)
+}
+
+// AnalyticsWatermarkMutation represents an operation that mutates the AnalyticsWatermark nodes in the graph.
+type AnalyticsWatermarkMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *pulid.ID
+	created_at       *time.Time
+	updated_at       *time.Time
+	rolled_until     *int64
+	addrolled_until  *int64
+	clearedFields    map[string]struct{}
+	workspace        *pulid.ID
+	clearedworkspace bool
+	done             bool
+	oldValue         func(context.Context) (*AnalyticsWatermark, error)
+	predicates       []predicate.AnalyticsWatermark
+}
+
+var _ ent.Mutation = (*AnalyticsWatermarkMutation)(nil)
+
+// analyticswatermarkOption allows management of the mutation configuration using functional options.
+type analyticswatermarkOption func(*AnalyticsWatermarkMutation)
+
+// newAnalyticsWatermarkMutation creates new mutation for the AnalyticsWatermark entity.
+func newAnalyticsWatermarkMutation(c config, op Op, opts ...analyticswatermarkOption) *AnalyticsWatermarkMutation {
+	m := &AnalyticsWatermarkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAnalyticsWatermark,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAnalyticsWatermarkID sets the ID field of the mutation.
+func withAnalyticsWatermarkID(id pulid.ID) analyticswatermarkOption {
+	return func(m *AnalyticsWatermarkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AnalyticsWatermark
+		)
+		m.oldValue = func(ctx context.Context) (*AnalyticsWatermark, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AnalyticsWatermark.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAnalyticsWatermark sets the old AnalyticsWatermark of the mutation.
+func withAnalyticsWatermark(node *AnalyticsWatermark) analyticswatermarkOption {
+	return func(m *AnalyticsWatermarkMutation) {
+		m.oldValue = func(context.Context) (*AnalyticsWatermark, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AnalyticsWatermarkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AnalyticsWatermarkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AnalyticsWatermark entities.
+func (m *AnalyticsWatermarkMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AnalyticsWatermarkMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AnalyticsWatermarkMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AnalyticsWatermark.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AnalyticsWatermarkMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AnalyticsWatermarkMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AnalyticsWatermark entity.
+// If the AnalyticsWatermark object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsWatermarkMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AnalyticsWatermarkMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *AnalyticsWatermarkMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *AnalyticsWatermarkMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the AnalyticsWatermark entity.
+// If the AnalyticsWatermark object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsWatermarkMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *AnalyticsWatermarkMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *AnalyticsWatermarkMutation) SetWorkspaceID(pu pulid.ID) {
+	m.workspace = &pu
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *AnalyticsWatermarkMutation) WorkspaceID() (r pulid.ID, exists bool) {
+	v := m.workspace
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the AnalyticsWatermark entity.
+// If the AnalyticsWatermark object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsWatermarkMutation) OldWorkspaceID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *AnalyticsWatermarkMutation) ResetWorkspaceID() {
+	m.workspace = nil
+}
+
+// SetRolledUntil sets the "rolled_until" field.
+func (m *AnalyticsWatermarkMutation) SetRolledUntil(i int64) {
+	m.rolled_until = &i
+	m.addrolled_until = nil
+}
+
+// RolledUntil returns the value of the "rolled_until" field in the mutation.
+func (m *AnalyticsWatermarkMutation) RolledUntil() (r int64, exists bool) {
+	v := m.rolled_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRolledUntil returns the old "rolled_until" field's value of the AnalyticsWatermark entity.
+// If the AnalyticsWatermark object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsWatermarkMutation) OldRolledUntil(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRolledUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRolledUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRolledUntil: %w", err)
+	}
+	return oldValue.RolledUntil, nil
+}
+
+// AddRolledUntil adds i to the "rolled_until" field.
+func (m *AnalyticsWatermarkMutation) AddRolledUntil(i int64) {
+	if m.addrolled_until != nil {
+		*m.addrolled_until += i
+	} else {
+		m.addrolled_until = &i
+	}
+}
+
+// AddedRolledUntil returns the value that was added to the "rolled_until" field in this mutation.
+func (m *AnalyticsWatermarkMutation) AddedRolledUntil() (r int64, exists bool) {
+	v := m.addrolled_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRolledUntil resets all changes to the "rolled_until" field.
+func (m *AnalyticsWatermarkMutation) ResetRolledUntil() {
+	m.rolled_until = nil
+	m.addrolled_until = nil
+}
+
+// ClearWorkspace clears the "workspace" edge to the Workspace entity.
+func (m *AnalyticsWatermarkMutation) ClearWorkspace() {
+	m.clearedworkspace = true
+	m.clearedFields[analyticswatermark.FieldWorkspaceID] = struct{}{}
+}
+
+// WorkspaceCleared reports if the "workspace" edge to the Workspace entity was cleared.
+func (m *AnalyticsWatermarkMutation) WorkspaceCleared() bool {
+	return m.clearedworkspace
+}
+
+// WorkspaceIDs returns the "workspace" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// WorkspaceID instead. It exists only for internal usage by the builders.
+func (m *AnalyticsWatermarkMutation) WorkspaceIDs() (ids []pulid.ID) {
+	if id := m.workspace; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetWorkspace resets all changes to the "workspace" edge.
+func (m *AnalyticsWatermarkMutation) ResetWorkspace() {
+	m.workspace = nil
+	m.clearedworkspace = false
+}
+
+// Where appends a list predicates to the AnalyticsWatermarkMutation builder.
+func (m *AnalyticsWatermarkMutation) Where(ps ...predicate.AnalyticsWatermark) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AnalyticsWatermarkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AnalyticsWatermarkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AnalyticsWatermark, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AnalyticsWatermarkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AnalyticsWatermarkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AnalyticsWatermark).
+func (m *AnalyticsWatermarkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AnalyticsWatermarkMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.created_at != nil {
+		fields = append(fields, analyticswatermark.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, analyticswatermark.FieldUpdatedAt)
+	}
+	if m.workspace != nil {
+		fields = append(fields, analyticswatermark.FieldWorkspaceID)
+	}
+	if m.rolled_until != nil {
+		fields = append(fields, analyticswatermark.FieldRolledUntil)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AnalyticsWatermarkMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case analyticswatermark.FieldCreatedAt:
+		return m.CreatedAt()
+	case analyticswatermark.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case analyticswatermark.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case analyticswatermark.FieldRolledUntil:
+		return m.RolledUntil()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AnalyticsWatermarkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case analyticswatermark.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case analyticswatermark.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case analyticswatermark.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case analyticswatermark.FieldRolledUntil:
+		return m.OldRolledUntil(ctx)
+	}
+	return nil, fmt.Errorf("unknown AnalyticsWatermark field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsWatermarkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case analyticswatermark.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case analyticswatermark.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case analyticswatermark.FieldWorkspaceID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case analyticswatermark.FieldRolledUntil:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRolledUntil(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsWatermark field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AnalyticsWatermarkMutation) AddedFields() []string {
+	var fields []string
+	if m.addrolled_until != nil {
+		fields = append(fields, analyticswatermark.FieldRolledUntil)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AnalyticsWatermarkMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case analyticswatermark.FieldRolledUntil:
+		return m.AddedRolledUntil()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsWatermarkMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case analyticswatermark.FieldRolledUntil:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRolledUntil(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsWatermark numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AnalyticsWatermarkMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AnalyticsWatermarkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AnalyticsWatermarkMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AnalyticsWatermark nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AnalyticsWatermarkMutation) ResetField(name string) error {
+	switch name {
+	case analyticswatermark.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case analyticswatermark.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case analyticswatermark.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case analyticswatermark.FieldRolledUntil:
+		m.ResetRolledUntil()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsWatermark field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AnalyticsWatermarkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.workspace != nil {
+		edges = append(edges, analyticswatermark.EdgeWorkspace)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AnalyticsWatermarkMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case analyticswatermark.EdgeWorkspace:
+		if id := m.workspace; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AnalyticsWatermarkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AnalyticsWatermarkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AnalyticsWatermarkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedworkspace {
+		edges = append(edges, analyticswatermark.EdgeWorkspace)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AnalyticsWatermarkMutation) EdgeCleared(name string) bool {
+	switch name {
+	case analyticswatermark.EdgeWorkspace:
+		return m.clearedworkspace
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AnalyticsWatermarkMutation) ClearEdge(name string) error {
+	switch name {
+	case analyticswatermark.EdgeWorkspace:
+		m.ClearWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsWatermark unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AnalyticsWatermarkMutation) ResetEdge(name string) error {
+	switch name {
+	case analyticswatermark.EdgeWorkspace:
+		m.ResetWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsWatermark edge %s", name)
 }
 
 // AuditLogMutation represents an operation that mutates the AuditLog nodes in the graph.

@@ -7,6 +7,9 @@ import (
 
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
+	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticsrollup"
+	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
@@ -38,6 +41,9 @@ var prefixMap = map[string]string{
 	"key":   apikey.Table,
 	"run":   agentrun.Table,
 	"ags":   agentsettings.Table,
+	"adu":   analyticsduration.Table,
+	"arl":   analyticsrollup.Table,
+	"awm":   analyticswatermark.Table,
 	"aud":   auditlog.Table,
 	"cr":    cannedreply.Table,
 	"ch":    channel.Table,

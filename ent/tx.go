@@ -18,6 +18,12 @@ type Tx struct {
 	AgentRun *AgentRunClient
 	// AgentSettings is the client for interacting with the AgentSettings builders.
 	AgentSettings *AgentSettingsClient
+	// AnalyticsDuration is the client for interacting with the AnalyticsDuration builders.
+	AnalyticsDuration *AnalyticsDurationClient
+	// AnalyticsRollup is the client for interacting with the AnalyticsRollup builders.
+	AnalyticsRollup *AnalyticsRollupClient
+	// AnalyticsWatermark is the client for interacting with the AnalyticsWatermark builders.
+	AnalyticsWatermark *AnalyticsWatermarkClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
 	// CannedReply is the client for interacting with the CannedReply builders.
@@ -198,6 +204,9 @@ func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.AgentRun = NewAgentRunClient(tx.config)
 	tx.AgentSettings = NewAgentSettingsClient(tx.config)
+	tx.AnalyticsDuration = NewAnalyticsDurationClient(tx.config)
+	tx.AnalyticsRollup = NewAnalyticsRollupClient(tx.config)
+	tx.AnalyticsWatermark = NewAnalyticsWatermarkClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.CannedReply = NewCannedReplyClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)

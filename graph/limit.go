@@ -32,6 +32,11 @@ const maxNesting = 128
 var fieldCosts = map[string]int64{
 	// Embeds the question, searches the vectors, calls the chat model.
 	"Query.askKnowledgeBase": 5000,
+	// Aggregate a workspace's facts; an export also writes a file.
+	"Analytics.summary":        100,
+	"Analytics.timeseries":     100,
+	"Analytics.breakdown":      100,
+	"Mutation.exportAnalytics": 1000,
 	// Reads and extracts a file of up to 5 MB, then queues embedding.
 	"Mutation.uploadKnowledgeDocument": 2000,
 	// Queue chunking and embedding of a whole document.

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"github.com/neksio/neksio/core/agent"
+	"github.com/neksio/neksio/core/analytics"
 	"github.com/neksio/neksio/core/auth"
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/inbox"
@@ -37,6 +38,9 @@ type Deps struct {
 	// Privacy serves exports, erasure and workspace deletion
 	// (schema/privacy.graphqls); set by cmd/neksio/wire_privacy.go.
 	Privacy *privacy.Service
+	// Analytics serves schema/analytics.graphqls; set by
+	// cmd/neksio/wire_analytics.go.
+	Analytics *analytics.Service
 	// Connectors lists the running connector plugins.
 	Connectors func() []*model.ConnectorInfo
 	// Realtime configures subscriptions and their transports (WebSocket,

@@ -43,6 +43,10 @@ type mutationFixture func(t *testing.T, w *auditWalk) mutationCall
 var mutationFixtures = map[string]mutationFixture{
 	// Privacy operations (schema/privacy.graphqls). Deleting and restoring
 	// run in a workspace of their own, not the one the walk works in.
+	// Analytics (schema/analytics.graphqls).
+	"exportAnalytics": func(t *testing.T, w *auditWalk) mutationCall {
+		return mutationCall{Query: `mutation { exportAnalytics(input: {range: {from: "2026-01-01T00:00:00Z", to: "2026-01-08T00:00:00Z", timezone: "UTC"}}) { __typename } }`}
+	},
 	"requestExport": func(t *testing.T, w *auditWalk) mutationCall {
 		return mutationCall{Query: `mutation { requestExport(input: {scope: WORKSPACE}) { __typename } }`}
 	},

@@ -78,5 +78,5 @@ func connectorCmd() *cobra.Command {
 }
 
 func extraCommands() []*cobra.Command {
-	return []*cobra.Command{connectorCmd(), sandboxCmd(), simulateCmd()}
+	return []*cobra.Command{connectorCmd(), sandboxCmd(), simulateCmd(), analyticsCmd()}
 }

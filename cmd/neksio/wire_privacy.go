@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,9 +25,9 @@ import (
 func init() { wirings = append(wirings, wirePrivacy) }
 
 func wirePrivacy(ctx context.Context, a *App) error {
-	grace, err := deleteGrace(a.Cfg.Getenv("NEKSIO_WORKSPACE_DELETE_GRACE"))
-	if err != nil {
-		return err
+	grace := privacy.DefaultGrace // a Config built without Load (tests)
+	if a.Cfg.WorkspaceDeleteGrace != nil {
+		grace = *a.Cfg.WorkspaceDeleteGrace
 	}
 	key, err := a.Channels.Box.DeriveKey("neksio export url signing v1")
 	if err != nil {
@@ -64,18 +63,6 @@ func wirePrivacy(ctx context.Context, a *App) error {
 		mux.HandleFunc("GET /privacy/meta/data-deletion/status", meta.ServeStatus)
 	})
 	return nil
-}
-
-// deleteGrace parses NEKSIO_WORKSPACE_DELETE_GRACE (default 7 days).
-func deleteGrace(v string) (time.Duration, error) {
-	if v == "" {
-		return privacy.DefaultGrace, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("NEKSIO_WORKSPACE_DELETE_GRACE: want a duration, e.g. 168h")
-	}
-	return d, nil
 }
 
 // exportCmd writes a workspace's archive from the command line, the same

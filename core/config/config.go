@@ -93,6 +93,10 @@ type Config struct {
 	RealtimeMaxConnectionsPerKey    int           `env:"NEKSIO_REALTIME_MAX_CONNECTIONS_PER_KEY" envDefault:"100"`
 	RealtimeBuffer                  int           `env:"NEKSIO_REALTIME_BUFFER" envDefault:"256"`
 
+	// WorkspaceDeleteGrace is how long a deleted workspace can be restored
+	// before its purge (0: purged at the next sweep).
+	WorkspaceDeleteGrace *time.Duration `env:"NEKSIO_WORKSPACE_DELETE_GRACE" envDefault:"168h"`
+
 	// Media is the media store (docs/publishing.md#media).
 	Media Media `envPrefix:"NEKSIO_MEDIA_"`
 
@@ -169,6 +173,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("config: NEKSIO_LOG_FORMAT must be text or json, not %q", c.LogFormat)
+	}
+	if c.WorkspaceDeleteGrace != nil && *c.WorkspaceDeleteGrace < 0 {
+		return fmt.Errorf("config: NEKSIO_WORKSPACE_DELETE_GRACE: want a duration of 0 or more, e.g. 168h")
 	}
 	if c.Media.URLTTL != 0 && c.Media.URLTTL < time.Minute {
 		return fmt.Errorf("config: NEKSIO_MEDIA_URL_TTL: want a duration of at least 1m, e.g. 24h")

@@ -202,6 +202,13 @@ func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in Conver
 				return fmt.Errorf("inbox: clearing handed-off messages: %w", err)
 			}
 		}
+		if in.Status != nil && *in.Status == conversation.StatusResolved && before.Status != conversation.StatusResolved {
+			// The resolution's time and actor: analytics reads resolutions
+			// (and resolution times) from these entries.
+			if err := audit.Record(ctx, tx.Ent, "conversation.resolve", "Conversation", string(id), nil); err != nil {
+				return err
+			}
+		}
 		if assigned {
 			if err := audit.Record(ctx, tx.Ent, "conversation.assign", "Conversation", string(id),
 				map[string]string{"assignee": string(*in.AssigneeID)}); err != nil {

@@ -45,6 +45,42 @@ func (f AgentSettingsFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AgentSettingsMutation", m)
 }
 
+// The AnalyticsDurationFunc type is an adapter to allow the use of ordinary
+// function as AnalyticsDuration mutator.
+type AnalyticsDurationFunc func(context.Context, *ent.AnalyticsDurationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AnalyticsDurationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AnalyticsDurationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AnalyticsDurationMutation", m)
+}
+
+// The AnalyticsRollupFunc type is an adapter to allow the use of ordinary
+// function as AnalyticsRollup mutator.
+type AnalyticsRollupFunc func(context.Context, *ent.AnalyticsRollupMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AnalyticsRollupFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AnalyticsRollupMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AnalyticsRollupMutation", m)
+}
+
+// The AnalyticsWatermarkFunc type is an adapter to allow the use of ordinary
+// function as AnalyticsWatermark mutator.
+type AnalyticsWatermarkFunc func(context.Context, *ent.AnalyticsWatermarkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AnalyticsWatermarkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AnalyticsWatermarkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AnalyticsWatermarkMutation", m)
+}
+
 // The AuditLogFunc type is an adapter to allow the use of ordinary
 // function as AuditLog mutator.
 type AuditLogFunc func(context.Context, *ent.AuditLogMutation) (ent.Value, error)

@@ -10,6 +10,9 @@ import (
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
+	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticsrollup"
+	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
@@ -172,6 +175,87 @@ func (f TraverseAgentSettings) Traverse(ctx context.Context, q ent.Query) error 
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AgentSettingsQuery", q)
+}
+
+// The AnalyticsDurationFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AnalyticsDurationFunc func(context.Context, *ent.AnalyticsDurationQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AnalyticsDurationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AnalyticsDurationQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsDurationQuery", q)
+}
+
+// The TraverseAnalyticsDuration type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAnalyticsDuration func(context.Context, *ent.AnalyticsDurationQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAnalyticsDuration) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAnalyticsDuration) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsDurationQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsDurationQuery", q)
+}
+
+// The AnalyticsRollupFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AnalyticsRollupFunc func(context.Context, *ent.AnalyticsRollupQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AnalyticsRollupFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AnalyticsRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsRollupQuery", q)
+}
+
+// The TraverseAnalyticsRollup type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAnalyticsRollup func(context.Context, *ent.AnalyticsRollupQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAnalyticsRollup) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAnalyticsRollup) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsRollupQuery", q)
+}
+
+// The AnalyticsWatermarkFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AnalyticsWatermarkFunc func(context.Context, *ent.AnalyticsWatermarkQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AnalyticsWatermarkFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AnalyticsWatermarkQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsWatermarkQuery", q)
+}
+
+// The TraverseAnalyticsWatermark type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAnalyticsWatermark func(context.Context, *ent.AnalyticsWatermarkQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAnalyticsWatermark) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAnalyticsWatermark) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsWatermarkQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsWatermarkQuery", q)
 }
 
 // The AuditLogFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -804,6 +888,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AgentRunQuery, predicate.AgentRun, agentrun.OrderOption]{typ: ent.TypeAgentRun, tq: q}, nil
 	case *ent.AgentSettingsQuery:
 		return &query[*ent.AgentSettingsQuery, predicate.AgentSettings, agentsettings.OrderOption]{typ: ent.TypeAgentSettings, tq: q}, nil
+	case *ent.AnalyticsDurationQuery:
+		return &query[*ent.AnalyticsDurationQuery, predicate.AnalyticsDuration, analyticsduration.OrderOption]{typ: ent.TypeAnalyticsDuration, tq: q}, nil
+	case *ent.AnalyticsRollupQuery:
+		return &query[*ent.AnalyticsRollupQuery, predicate.AnalyticsRollup, analyticsrollup.OrderOption]{typ: ent.TypeAnalyticsRollup, tq: q}, nil
+	case *ent.AnalyticsWatermarkQuery:
+		return &query[*ent.AnalyticsWatermarkQuery, predicate.AnalyticsWatermark, analyticswatermark.OrderOption]{typ: ent.TypeAnalyticsWatermark, tq: q}, nil
 	case *ent.AuditLogQuery:
 		return &query[*ent.AuditLogQuery, predicate.AuditLog, auditlog.OrderOption]{typ: ent.TypeAuditLog, tq: q}, nil
 	case *ent.CannedReplyQuery:

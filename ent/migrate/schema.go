@@ -158,6 +158,117 @@ var (
 			},
 		},
 	}
+	// AnalyticsDurationsColumns holds the columns for the "analytics_durations" table.
+	AnalyticsDurationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "hour", Type: field.TypeInt64},
+		{Name: "channel_id", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeString},
+		{Name: "metric", Type: field.TypeString},
+		{Name: "dim", Type: field.TypeString, Default: ""},
+		{Name: "seconds", Type: field.TypeInt64},
+		{Name: "business_seconds", Type: field.TypeInt64},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// AnalyticsDurationsTable holds the schema information for the "analytics_durations" table.
+	AnalyticsDurationsTable = &schema.Table{
+		Name:       "analytics_durations",
+		Columns:    AnalyticsDurationsColumns,
+		PrimaryKey: []*schema.Column{AnalyticsDurationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "analytics_durations_workspaces_workspace",
+				Columns:    []*schema.Column{AnalyticsDurationsColumns[8]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "analyticsduration_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{AnalyticsDurationsColumns[8]},
+			},
+			{
+				Name:    "analyticsduration_workspace_id_metric_hour",
+				Unique:  false,
+				Columns: []*schema.Column{AnalyticsDurationsColumns[8], AnalyticsDurationsColumns[4], AnalyticsDurationsColumns[1]},
+			},
+		},
+	}
+	// AnalyticsRollupsColumns holds the columns for the "analytics_rollups" table.
+	AnalyticsRollupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "hour", Type: field.TypeInt64},
+		{Name: "channel_id", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeString},
+		{Name: "metric", Type: field.TypeString},
+		{Name: "dim", Type: field.TypeString, Default: ""},
+		{Name: "count", Type: field.TypeInt64, Default: 0},
+		{Name: "sum", Type: field.TypeInt64, Default: 0},
+		{Name: "business_sum", Type: field.TypeInt64, Default: 0},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// AnalyticsRollupsTable holds the schema information for the "analytics_rollups" table.
+	AnalyticsRollupsTable = &schema.Table{
+		Name:       "analytics_rollups",
+		Columns:    AnalyticsRollupsColumns,
+		PrimaryKey: []*schema.Column{AnalyticsRollupsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "analytics_rollups_workspaces_workspace",
+				Columns:    []*schema.Column{AnalyticsRollupsColumns[9]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "analyticsrollup_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{AnalyticsRollupsColumns[9]},
+			},
+			{
+				Name:    "analyticsrollup_workspace_id_metric_hour",
+				Unique:  false,
+				Columns: []*schema.Column{AnalyticsRollupsColumns[9], AnalyticsRollupsColumns[4], AnalyticsRollupsColumns[1]},
+			},
+		},
+	}
+	// AnalyticsWatermarksColumns holds the columns for the "analytics_watermarks" table.
+	AnalyticsWatermarksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "rolled_until", Type: field.TypeInt64, Default: 0},
+		{Name: "workspace_id", Type: field.TypeString},
+	}
+	// AnalyticsWatermarksTable holds the schema information for the "analytics_watermarks" table.
+	AnalyticsWatermarksTable = &schema.Table{
+		Name:       "analytics_watermarks",
+		Columns:    AnalyticsWatermarksColumns,
+		PrimaryKey: []*schema.Column{AnalyticsWatermarksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "analytics_watermarks_workspaces_workspace",
+				Columns:    []*schema.Column{AnalyticsWatermarksColumns[4]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "analyticswatermark_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{AnalyticsWatermarksColumns[4]},
+			},
+			{
+				Name:    "analyticswatermark_workspace_unique",
+				Unique:  true,
+				Columns: []*schema.Column{AnalyticsWatermarksColumns[4]},
+			},
+		},
+	}
 	// AuditLogsColumns holds the columns for the "audit_logs" table.
 	AuditLogsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -1165,6 +1276,9 @@ var (
 		APIKeysTable,
 		AgentRunsTable,
 		AgentSettingsTable,
+		AnalyticsDurationsTable,
+		AnalyticsRollupsTable,
+		AnalyticsWatermarksTable,
 		AuditLogsTable,
 		CannedRepliesTable,
 		ChannelsTable,
@@ -1199,6 +1313,9 @@ func init() {
 	AgentRunsTable.ForeignKeys[2].RefTable = MessagesTable
 	AgentRunsTable.ForeignKeys[3].RefTable = MessagesTable
 	AgentSettingsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	AnalyticsDurationsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	AnalyticsRollupsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	AnalyticsWatermarksTable.ForeignKeys[0].RefTable = WorkspacesTable
 	AuditLogsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	CannedRepliesTable.ForeignKeys[0].RefTable = WorkspacesTable
 	ChannelsTable.ForeignKeys[0].RefTable = WorkspacesTable

@@ -15,6 +15,15 @@ type AgentRun func(*sql.Selector)
 // AgentSettings is the predicate function for agentsettings builders.
 type AgentSettings func(*sql.Selector)
 
+// AnalyticsDuration is the predicate function for analyticsduration builders.
+type AnalyticsDuration func(*sql.Selector)
+
+// AnalyticsRollup is the predicate function for analyticsrollup builders.
+type AnalyticsRollup func(*sql.Selector)
+
+// AnalyticsWatermark is the predicate function for analyticswatermark builders.
+type AnalyticsWatermark func(*sql.Selector)
+
 // AuditLog is the predicate function for auditlog builders.
 type AuditLog func(*sql.Selector)
 

@@ -183,6 +183,78 @@ func (f AgentSettingsMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AgentSettingsMutation", m)
 }
 
+// The AnalyticsDurationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AnalyticsDurationQueryRuleFunc func(context.Context, *ent.AnalyticsDurationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AnalyticsDurationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsDurationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AnalyticsDurationQuery", q)
+}
+
+// The AnalyticsDurationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AnalyticsDurationMutationRuleFunc func(context.Context, *ent.AnalyticsDurationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AnalyticsDurationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AnalyticsDurationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AnalyticsDurationMutation", m)
+}
+
+// The AnalyticsRollupQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AnalyticsRollupQueryRuleFunc func(context.Context, *ent.AnalyticsRollupQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AnalyticsRollupQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AnalyticsRollupQuery", q)
+}
+
+// The AnalyticsRollupMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AnalyticsRollupMutationRuleFunc func(context.Context, *ent.AnalyticsRollupMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AnalyticsRollupMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AnalyticsRollupMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AnalyticsRollupMutation", m)
+}
+
+// The AnalyticsWatermarkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AnalyticsWatermarkQueryRuleFunc func(context.Context, *ent.AnalyticsWatermarkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AnalyticsWatermarkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsWatermarkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AnalyticsWatermarkQuery", q)
+}
+
+// The AnalyticsWatermarkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AnalyticsWatermarkMutationRuleFunc func(context.Context, *ent.AnalyticsWatermarkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AnalyticsWatermarkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AnalyticsWatermarkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AnalyticsWatermarkMutation", m)
+}
+
 // The AuditLogQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type AuditLogQueryRuleFunc func(context.Context, *ent.AuditLogQuery) error
@@ -776,6 +848,12 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AgentSettingsQuery:
 		return q.Filter(), nil
+	case *ent.AnalyticsDurationQuery:
+		return q.Filter(), nil
+	case *ent.AnalyticsRollupQuery:
+		return q.Filter(), nil
+	case *ent.AnalyticsWatermarkQuery:
+		return q.Filter(), nil
 	case *ent.AuditLogQuery:
 		return q.Filter(), nil
 	case *ent.CannedReplyQuery:
@@ -834,6 +912,12 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.AgentRunMutation:
 		return m.Filter(), nil
 	case *ent.AgentSettingsMutation:
+		return m.Filter(), nil
+	case *ent.AnalyticsDurationMutation:
+		return m.Filter(), nil
+	case *ent.AnalyticsRollupMutation:
+		return m.Filter(), nil
+	case *ent.AnalyticsWatermarkMutation:
 		return m.Filter(), nil
 	case *ent.AuditLogMutation:
 		return m.Filter(), nil

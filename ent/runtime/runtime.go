@@ -8,6 +8,9 @@ import (
 
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
+	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticsrollup"
+	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
 	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/cannedreply"
@@ -203,6 +206,96 @@ func init() {
 	agentsettingsDescID := agentsettingsMixinFields0[0].Descriptor()
 	// agentsettings.DefaultID holds the default value on creation for the id field.
 	agentsettings.DefaultID = agentsettingsDescID.Default.(func() pulid.ID)
+	analyticsdurationMixin := schema.AnalyticsDuration{}.Mixin()
+	analyticsduration.Policy = privacy.NewPolicies(analyticsdurationMixin[1], schema.AnalyticsDuration{})
+	analyticsduration.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := analyticsduration.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	analyticsdurationMixinFields0 := analyticsdurationMixin[0].Fields()
+	_ = analyticsdurationMixinFields0
+	analyticsdurationFields := schema.AnalyticsDuration{}.Fields()
+	_ = analyticsdurationFields
+	// analyticsdurationDescDim is the schema descriptor for dim field.
+	analyticsdurationDescDim := analyticsdurationFields[4].Descriptor()
+	// analyticsduration.DefaultDim holds the default value on creation for the dim field.
+	analyticsduration.DefaultDim = analyticsdurationDescDim.Default.(string)
+	// analyticsdurationDescID is the schema descriptor for id field.
+	analyticsdurationDescID := analyticsdurationMixinFields0[0].Descriptor()
+	// analyticsduration.DefaultID holds the default value on creation for the id field.
+	analyticsduration.DefaultID = analyticsdurationDescID.Default.(func() pulid.ID)
+	analyticsrollupMixin := schema.AnalyticsRollup{}.Mixin()
+	analyticsrollup.Policy = privacy.NewPolicies(analyticsrollupMixin[1], schema.AnalyticsRollup{})
+	analyticsrollup.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := analyticsrollup.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	analyticsrollupMixinFields0 := analyticsrollupMixin[0].Fields()
+	_ = analyticsrollupMixinFields0
+	analyticsrollupFields := schema.AnalyticsRollup{}.Fields()
+	_ = analyticsrollupFields
+	// analyticsrollupDescDim is the schema descriptor for dim field.
+	analyticsrollupDescDim := analyticsrollupFields[4].Descriptor()
+	// analyticsrollup.DefaultDim holds the default value on creation for the dim field.
+	analyticsrollup.DefaultDim = analyticsrollupDescDim.Default.(string)
+	// analyticsrollupDescCount is the schema descriptor for count field.
+	analyticsrollupDescCount := analyticsrollupFields[5].Descriptor()
+	// analyticsrollup.DefaultCount holds the default value on creation for the count field.
+	analyticsrollup.DefaultCount = analyticsrollupDescCount.Default.(int64)
+	// analyticsrollupDescSum is the schema descriptor for sum field.
+	analyticsrollupDescSum := analyticsrollupFields[6].Descriptor()
+	// analyticsrollup.DefaultSum holds the default value on creation for the sum field.
+	analyticsrollup.DefaultSum = analyticsrollupDescSum.Default.(int64)
+	// analyticsrollupDescBusinessSum is the schema descriptor for business_sum field.
+	analyticsrollupDescBusinessSum := analyticsrollupFields[7].Descriptor()
+	// analyticsrollup.DefaultBusinessSum holds the default value on creation for the business_sum field.
+	analyticsrollup.DefaultBusinessSum = analyticsrollupDescBusinessSum.Default.(int64)
+	// analyticsrollupDescID is the schema descriptor for id field.
+	analyticsrollupDescID := analyticsrollupMixinFields0[0].Descriptor()
+	// analyticsrollup.DefaultID holds the default value on creation for the id field.
+	analyticsrollup.DefaultID = analyticsrollupDescID.Default.(func() pulid.ID)
+	analyticswatermarkMixin := schema.AnalyticsWatermark{}.Mixin()
+	analyticswatermark.Policy = privacy.NewPolicies(analyticswatermarkMixin[2], schema.AnalyticsWatermark{})
+	analyticswatermark.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := analyticswatermark.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	analyticswatermarkMixinFields0 := analyticswatermarkMixin[0].Fields()
+	_ = analyticswatermarkMixinFields0
+	analyticswatermarkMixinFields1 := analyticswatermarkMixin[1].Fields()
+	_ = analyticswatermarkMixinFields1
+	analyticswatermarkFields := schema.AnalyticsWatermark{}.Fields()
+	_ = analyticswatermarkFields
+	// analyticswatermarkDescCreatedAt is the schema descriptor for created_at field.
+	analyticswatermarkDescCreatedAt := analyticswatermarkMixinFields1[0].Descriptor()
+	// analyticswatermark.DefaultCreatedAt holds the default value on creation for the created_at field.
+	analyticswatermark.DefaultCreatedAt = analyticswatermarkDescCreatedAt.Default.(func() time.Time)
+	// analyticswatermarkDescUpdatedAt is the schema descriptor for updated_at field.
+	analyticswatermarkDescUpdatedAt := analyticswatermarkMixinFields1[1].Descriptor()
+	// analyticswatermark.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	analyticswatermark.DefaultUpdatedAt = analyticswatermarkDescUpdatedAt.Default.(func() time.Time)
+	// analyticswatermark.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	analyticswatermark.UpdateDefaultUpdatedAt = analyticswatermarkDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// analyticswatermarkDescRolledUntil is the schema descriptor for rolled_until field.
+	analyticswatermarkDescRolledUntil := analyticswatermarkFields[0].Descriptor()
+	// analyticswatermark.DefaultRolledUntil holds the default value on creation for the rolled_until field.
+	analyticswatermark.DefaultRolledUntil = analyticswatermarkDescRolledUntil.Default.(int64)
+	// analyticswatermarkDescID is the schema descriptor for id field.
+	analyticswatermarkDescID := analyticswatermarkMixinFields0[0].Descriptor()
+	// analyticswatermark.DefaultID holds the default value on creation for the id field.
+	analyticswatermark.DefaultID = analyticswatermarkDescID.Default.(func() pulid.ID)
 	auditlogMixin := schema.AuditLog{}.Mixin()
 	auditlog.Policy = privacy.NewPolicies(auditlogMixin[1], schema.AuditLog{})
 	auditlog.Hooks[0] = func(next ent.Mutator) ent.Mutator {

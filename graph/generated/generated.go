@@ -47,6 +47,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Analytics() AnalyticsResolver
 	Attachment() AttachmentResolver
 	AuditLog() AuditLogResolver
 	Conversation() ConversationResolver
@@ -149,6 +150,88 @@ type ComplexityRoot struct {
 		Timezone                   func(childComplexity int) int
 		Tone                       func(childComplexity int) int
 		UpdatedAt                  func(childComplexity int) int
+	}
+
+	Analytics struct {
+		Breakdown                 func(childComplexity int, metric model.AnalyticsMetric, by model.AnalyticsDimension) int
+		From                      func(childComplexity int) int
+		MostNegativeConversations func(childComplexity int, first *int) int
+		Refusals                  func(childComplexity int, first *int) int
+		Summary                   func(childComplexity int) int
+		Timeseries                func(childComplexity int, metrics []model.AnalyticsMetric, granularity model.AnalyticsGranularity) int
+		Timezone                  func(childComplexity int) int
+		To                        func(childComplexity int) int
+	}
+
+	AnalyticsBreakdownRow struct {
+		Key   func(childComplexity int) int
+		Label func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
+	AnalyticsExport struct {
+		ExpiresAt func(childComplexity int) int
+		URL       func(childComplexity int) int
+	}
+
+	AnalyticsFigure struct {
+		Change   func(childComplexity int) int
+		Previous func(childComplexity int) int
+		Value    func(childComplexity int) int
+	}
+
+	AnalyticsPoint struct {
+		End   func(childComplexity int) int
+		Start func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
+	AnalyticsRefusal struct {
+		Count       func(childComplexity int) int
+		LastAskedAt func(childComplexity int) int
+		Question    func(childComplexity int) int
+	}
+
+	AnalyticsSeries struct {
+		Metric func(childComplexity int) int
+		Points func(childComplexity int) int
+	}
+
+	AnalyticsSummary struct {
+		AiAnswersSent           func(childComplexity int) int
+		AiDraftsApproved        func(childComplexity int) int
+		AiDraftsCreated         func(childComplexity int) int
+		AiDraftsDiscarded       func(childComplexity int) int
+		AiDraftsEdited          func(childComplexity int) int
+		AiHandoffs              func(childComplexity int) int
+		ConversationsOpen       func(childComplexity int) int
+		ConversationsOpened     func(childComplexity int) int
+		ConversationsResolved   func(childComplexity int) int
+		FirstResponseTime       func(childComplexity int) int
+		FirstResponseTimeMedian func(childComplexity int) int
+		FirstResponseTimeP90    func(childComplexity int) int
+		FirstResponses          func(childComplexity int) int
+		KnowledgeBaseRefusals   func(childComplexity int) int
+		MessagesIn              func(childComplexity int) int
+		MessagesOut             func(childComplexity int) int
+		PostsFailed             func(childComplexity int) int
+		PostsPublished          func(childComplexity int) int
+		Replies                 func(childComplexity int) int
+		ReplyTime               func(childComplexity int) int
+		ReplyTimeMedian         func(childComplexity int) int
+		ReplyTimeP90            func(childComplexity int) int
+		ResolutionTime          func(childComplexity int) int
+		ResolutionTimeMedian    func(childComplexity int) int
+		ResolutionTimeP90       func(childComplexity int) int
+		ResolvedWithoutPerson   func(childComplexity int) int
+		ReviewRating            func(childComplexity int) int
+		ReviewReplyTime         func(childComplexity int) int
+		ReviewReplyTimeMedian   func(childComplexity int) int
+		ReviewReplyTimeP90      func(childComplexity int) int
+		Reviews                 func(childComplexity int) int
+		ReviewsReplied          func(childComplexity int) int
+		SentimentAverage        func(childComplexity int) int
+		SentimentMessages       func(childComplexity int) int
 	}
 
 	Attachment struct {
@@ -580,6 +663,7 @@ type ComplexityRoot struct {
 		DiscardDraft              func(childComplexity int, id pulid.ID) int
 		DisconnectChannel         func(childComplexity int, id pulid.ID) int
 		EraseContact              func(childComplexity int, id pulid.ID) int
+		ExportAnalytics           func(childComplexity int, input model.ExportAnalyticsInput) int
 		GeneratePost              func(childComplexity int, input model.GeneratePostInput) int
 		InviteMember              func(childComplexity int, input model.InviteMemberInput) int
 		LabelConversation         func(childComplexity int, input model.LabelConversationInput) int
@@ -705,6 +789,7 @@ type ComplexityRoot struct {
 		APIKeys              func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int) int
 		AgentRuns            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AgentRunOrder, where *ent.AgentRunWhereInput) int
 		AgentSettings        func(childComplexity int) int
+		Analytics            func(childComplexity int, rangeArg model.AnalyticsRangeInput, filter *model.AnalyticsFilterInput, businessHours *bool) int
 		AskKnowledgeBase     func(childComplexity int, question string) int
 		AuditLogs            func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) int
 		Calendar             func(childComplexity int, from time.Time, to time.Time, timezone *string) int
@@ -818,6 +903,13 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AnalyticsResolver interface {
+	Summary(ctx context.Context, obj *model.Analytics) (*model.AnalyticsSummary, error)
+	Timeseries(ctx context.Context, obj *model.Analytics, metrics []model.AnalyticsMetric, granularity model.AnalyticsGranularity) ([]*model.AnalyticsSeries, error)
+	Breakdown(ctx context.Context, obj *model.Analytics, metric model.AnalyticsMetric, by model.AnalyticsDimension) ([]*model.AnalyticsBreakdownRow, error)
+	Refusals(ctx context.Context, obj *model.Analytics, first *int) ([]*model.AnalyticsRefusal, error)
+	MostNegativeConversations(ctx context.Context, obj *model.Analytics, first *int) ([]*ent.Conversation, error)
+}
 type AttachmentResolver interface {
 	URL(ctx context.Context, obj *schematype.Attachment) (*string, error)
 
@@ -859,6 +951,7 @@ type MutationResolver interface {
 	UpdateAgentSettings(ctx context.Context, input model.UpdateAgentSettingsInput) (*ent.AgentSettings, error)
 	ApproveDraft(ctx context.Context, id pulid.ID, text *string) (*ent.Message, error)
 	DiscardDraft(ctx context.Context, id pulid.ID) (*ent.Message, error)
+	ExportAnalytics(ctx context.Context, input model.ExportAnalyticsInput) (*model.AnalyticsExport, error)
 	StartChannelAuthorization(ctx context.Context, connector string) (*model.StartChannelAuthorizationPayload, error)
 	SendTemplate(ctx context.Context, input model.SendTemplateInput) (*ent.Message, error)
 	UpdateWorkspaceSettings(ctx context.Context, input model.UpdateWorkspaceSettingsInput) (*model.WorkspaceSettings, error)
@@ -921,6 +1014,7 @@ type QueryResolver interface {
 	Posts(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PostOrder, where *ent.PostWhereInput) (*ent.PostConnection, error)
 	AskKnowledgeBase(ctx context.Context, question string) (*model.KnowledgeAnswer, error)
 	AgentSettings(ctx context.Context) (*ent.AgentSettings, error)
+	Analytics(ctx context.Context, rangeArg model.AnalyticsRangeInput, filter *model.AnalyticsFilterInput, businessHours *bool) (*model.Analytics, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Connectors(ctx context.Context) ([]*model.ConnectorInfo, error)
 	ChannelAuthorization(ctx context.Context, id pulid.ID) (*ent.ChannelAuthorization, error)
@@ -1319,6 +1413,382 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentSettings.UpdatedAt(childComplexity), true
+
+	case "Analytics.breakdown":
+		if e.ComplexityRoot.Analytics.Breakdown == nil {
+			break
+		}
+
+		args, err := ec.field_Analytics_breakdown_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Analytics.Breakdown(childComplexity, args["metric"].(model.AnalyticsMetric), args["by"].(model.AnalyticsDimension)), true
+	case "Analytics.from":
+		if e.ComplexityRoot.Analytics.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Analytics.From(childComplexity), true
+	case "Analytics.mostNegativeConversations":
+		if e.ComplexityRoot.Analytics.MostNegativeConversations == nil {
+			break
+		}
+
+		args, err := ec.field_Analytics_mostNegativeConversations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Analytics.MostNegativeConversations(childComplexity, args["first"].(*int)), true
+	case "Analytics.refusals":
+		if e.ComplexityRoot.Analytics.Refusals == nil {
+			break
+		}
+
+		args, err := ec.field_Analytics_refusals_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Analytics.Refusals(childComplexity, args["first"].(*int)), true
+	case "Analytics.summary":
+		if e.ComplexityRoot.Analytics.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Analytics.Summary(childComplexity), true
+	case "Analytics.timeseries":
+		if e.ComplexityRoot.Analytics.Timeseries == nil {
+			break
+		}
+
+		args, err := ec.field_Analytics_timeseries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Analytics.Timeseries(childComplexity, args["metrics"].([]model.AnalyticsMetric), args["granularity"].(model.AnalyticsGranularity)), true
+	case "Analytics.timezone":
+		if e.ComplexityRoot.Analytics.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Analytics.Timezone(childComplexity), true
+	case "Analytics.to":
+		if e.ComplexityRoot.Analytics.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Analytics.To(childComplexity), true
+
+	case "AnalyticsBreakdownRow.key":
+		if e.ComplexityRoot.AnalyticsBreakdownRow.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsBreakdownRow.Key(childComplexity), true
+	case "AnalyticsBreakdownRow.label":
+		if e.ComplexityRoot.AnalyticsBreakdownRow.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsBreakdownRow.Label(childComplexity), true
+	case "AnalyticsBreakdownRow.value":
+		if e.ComplexityRoot.AnalyticsBreakdownRow.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsBreakdownRow.Value(childComplexity), true
+
+	case "AnalyticsExport.expiresAt":
+		if e.ComplexityRoot.AnalyticsExport.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsExport.ExpiresAt(childComplexity), true
+	case "AnalyticsExport.url":
+		if e.ComplexityRoot.AnalyticsExport.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsExport.URL(childComplexity), true
+
+	case "AnalyticsFigure.change":
+		if e.ComplexityRoot.AnalyticsFigure.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsFigure.Change(childComplexity), true
+	case "AnalyticsFigure.previous":
+		if e.ComplexityRoot.AnalyticsFigure.Previous == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsFigure.Previous(childComplexity), true
+	case "AnalyticsFigure.value":
+		if e.ComplexityRoot.AnalyticsFigure.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsFigure.Value(childComplexity), true
+
+	case "AnalyticsPoint.end":
+		if e.ComplexityRoot.AnalyticsPoint.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.End(childComplexity), true
+	case "AnalyticsPoint.start":
+		if e.ComplexityRoot.AnalyticsPoint.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.Start(childComplexity), true
+	case "AnalyticsPoint.value":
+		if e.ComplexityRoot.AnalyticsPoint.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsPoint.Value(childComplexity), true
+
+	case "AnalyticsRefusal.count":
+		if e.ComplexityRoot.AnalyticsRefusal.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsRefusal.Count(childComplexity), true
+	case "AnalyticsRefusal.lastAskedAt":
+		if e.ComplexityRoot.AnalyticsRefusal.LastAskedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsRefusal.LastAskedAt(childComplexity), true
+	case "AnalyticsRefusal.question":
+		if e.ComplexityRoot.AnalyticsRefusal.Question == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsRefusal.Question(childComplexity), true
+
+	case "AnalyticsSeries.metric":
+		if e.ComplexityRoot.AnalyticsSeries.Metric == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSeries.Metric(childComplexity), true
+	case "AnalyticsSeries.points":
+		if e.ComplexityRoot.AnalyticsSeries.Points == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSeries.Points(childComplexity), true
+
+	case "AnalyticsSummary.aiAnswersSent":
+		if e.ComplexityRoot.AnalyticsSummary.AiAnswersSent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.AiAnswersSent(childComplexity), true
+	case "AnalyticsSummary.aiDraftsApproved":
+		if e.ComplexityRoot.AnalyticsSummary.AiDraftsApproved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.AiDraftsApproved(childComplexity), true
+	case "AnalyticsSummary.aiDraftsCreated":
+		if e.ComplexityRoot.AnalyticsSummary.AiDraftsCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.AiDraftsCreated(childComplexity), true
+	case "AnalyticsSummary.aiDraftsDiscarded":
+		if e.ComplexityRoot.AnalyticsSummary.AiDraftsDiscarded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.AiDraftsDiscarded(childComplexity), true
+	case "AnalyticsSummary.aiDraftsEdited":
+		if e.ComplexityRoot.AnalyticsSummary.AiDraftsEdited == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.AiDraftsEdited(childComplexity), true
+	case "AnalyticsSummary.aiHandoffs":
+		if e.ComplexityRoot.AnalyticsSummary.AiHandoffs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.AiHandoffs(childComplexity), true
+	case "AnalyticsSummary.conversationsOpen":
+		if e.ComplexityRoot.AnalyticsSummary.ConversationsOpen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ConversationsOpen(childComplexity), true
+	case "AnalyticsSummary.conversationsOpened":
+		if e.ComplexityRoot.AnalyticsSummary.ConversationsOpened == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ConversationsOpened(childComplexity), true
+	case "AnalyticsSummary.conversationsResolved":
+		if e.ComplexityRoot.AnalyticsSummary.ConversationsResolved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ConversationsResolved(childComplexity), true
+	case "AnalyticsSummary.firstResponseTime":
+		if e.ComplexityRoot.AnalyticsSummary.FirstResponseTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.FirstResponseTime(childComplexity), true
+	case "AnalyticsSummary.firstResponseTimeMedian":
+		if e.ComplexityRoot.AnalyticsSummary.FirstResponseTimeMedian == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.FirstResponseTimeMedian(childComplexity), true
+	case "AnalyticsSummary.firstResponseTimeP90":
+		if e.ComplexityRoot.AnalyticsSummary.FirstResponseTimeP90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.FirstResponseTimeP90(childComplexity), true
+	case "AnalyticsSummary.firstResponses":
+		if e.ComplexityRoot.AnalyticsSummary.FirstResponses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.FirstResponses(childComplexity), true
+	case "AnalyticsSummary.knowledgeBaseRefusals":
+		if e.ComplexityRoot.AnalyticsSummary.KnowledgeBaseRefusals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.KnowledgeBaseRefusals(childComplexity), true
+	case "AnalyticsSummary.messagesIn":
+		if e.ComplexityRoot.AnalyticsSummary.MessagesIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.MessagesIn(childComplexity), true
+	case "AnalyticsSummary.messagesOut":
+		if e.ComplexityRoot.AnalyticsSummary.MessagesOut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.MessagesOut(childComplexity), true
+	case "AnalyticsSummary.postsFailed":
+		if e.ComplexityRoot.AnalyticsSummary.PostsFailed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.PostsFailed(childComplexity), true
+	case "AnalyticsSummary.postsPublished":
+		if e.ComplexityRoot.AnalyticsSummary.PostsPublished == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.PostsPublished(childComplexity), true
+	case "AnalyticsSummary.replies":
+		if e.ComplexityRoot.AnalyticsSummary.Replies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.Replies(childComplexity), true
+	case "AnalyticsSummary.replyTime":
+		if e.ComplexityRoot.AnalyticsSummary.ReplyTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ReplyTime(childComplexity), true
+	case "AnalyticsSummary.replyTimeMedian":
+		if e.ComplexityRoot.AnalyticsSummary.ReplyTimeMedian == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ReplyTimeMedian(childComplexity), true
+	case "AnalyticsSummary.replyTimeP90":
+		if e.ComplexityRoot.AnalyticsSummary.ReplyTimeP90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ReplyTimeP90(childComplexity), true
+	case "AnalyticsSummary.resolutionTime":
+		if e.ComplexityRoot.AnalyticsSummary.ResolutionTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ResolutionTime(childComplexity), true
+	case "AnalyticsSummary.resolutionTimeMedian":
+		if e.ComplexityRoot.AnalyticsSummary.ResolutionTimeMedian == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ResolutionTimeMedian(childComplexity), true
+	case "AnalyticsSummary.resolutionTimeP90":
+		if e.ComplexityRoot.AnalyticsSummary.ResolutionTimeP90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ResolutionTimeP90(childComplexity), true
+	case "AnalyticsSummary.resolvedWithoutPerson":
+		if e.ComplexityRoot.AnalyticsSummary.ResolvedWithoutPerson == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ResolvedWithoutPerson(childComplexity), true
+	case "AnalyticsSummary.reviewRating":
+		if e.ComplexityRoot.AnalyticsSummary.ReviewRating == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ReviewRating(childComplexity), true
+	case "AnalyticsSummary.reviewReplyTime":
+		if e.ComplexityRoot.AnalyticsSummary.ReviewReplyTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ReviewReplyTime(childComplexity), true
+	case "AnalyticsSummary.reviewReplyTimeMedian":
+		if e.ComplexityRoot.AnalyticsSummary.ReviewReplyTimeMedian == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ReviewReplyTimeMedian(childComplexity), true
+	case "AnalyticsSummary.reviewReplyTimeP90":
+		if e.ComplexityRoot.AnalyticsSummary.ReviewReplyTimeP90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ReviewReplyTimeP90(childComplexity), true
+	case "AnalyticsSummary.reviews":
+		if e.ComplexityRoot.AnalyticsSummary.Reviews == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.Reviews(childComplexity), true
+	case "AnalyticsSummary.reviewsReplied":
+		if e.ComplexityRoot.AnalyticsSummary.ReviewsReplied == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.ReviewsReplied(childComplexity), true
+	case "AnalyticsSummary.sentimentAverage":
+		if e.ComplexityRoot.AnalyticsSummary.SentimentAverage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.SentimentAverage(childComplexity), true
+	case "AnalyticsSummary.sentimentMessages":
+		if e.ComplexityRoot.AnalyticsSummary.SentimentMessages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AnalyticsSummary.SentimentMessages(childComplexity), true
 
 	case "Attachment.caption":
 		if e.ComplexityRoot.Attachment.Caption == nil {
@@ -3231,6 +3701,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EraseContact(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.exportAnalytics":
+		if e.ComplexityRoot.Mutation.ExportAnalytics == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_exportAnalytics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ExportAnalytics(childComplexity, args["input"].(model.ExportAnalyticsInput)), true
 	case "Mutation.generatePost":
 		if e.ComplexityRoot.Mutation.GeneratePost == nil {
 			break
@@ -3956,6 +4437,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AgentSettings(childComplexity), true
+	case "Query.analytics":
+		if e.ComplexityRoot.Query.Analytics == nil {
+			break
+		}
+
+		args, err := ec.field_Query_analytics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Analytics(childComplexity, args["range"].(model.AnalyticsRangeInput), args["filter"].(*model.AnalyticsFilterInput), args["businessHours"].(*bool)), true
 	case "Query.askKnowledgeBase":
 		if e.ComplexityRoot.Query.AskKnowledgeBase == nil {
 			break
@@ -4531,6 +5023,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AddNoteInput", ec.unmarshalInputAddNoteInput),
 			graphql.NewInputUnmarshaler("AgentRunOrder", ec.unmarshalInputAgentRunOrder),
 			graphql.NewInputUnmarshaler("AgentRunWhereInput", ec.unmarshalInputAgentRunWhereInput),
+			graphql.NewInputUnmarshaler("AnalyticsFilterInput", ec.unmarshalInputAnalyticsFilterInput),
+			graphql.NewInputUnmarshaler("AnalyticsRangeInput", ec.unmarshalInputAnalyticsRangeInput),
 			graphql.NewInputUnmarshaler("AuditLogOrder", ec.unmarshalInputAuditLogOrder),
 			graphql.NewInputUnmarshaler("AuditLogWhereInput", ec.unmarshalInputAuditLogWhereInput),
 			graphql.NewInputUnmarshaler("BusinessHoursWindowInput", ec.unmarshalInputBusinessHoursWindowInput),
@@ -4548,6 +5042,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateLabelInput", ec.unmarshalInputCreateLabelInput),
 			graphql.NewInputUnmarshaler("CreatePostInput", ec.unmarshalInputCreatePostInput),
 			graphql.NewInputUnmarshaler("DeleteWorkspaceInput", ec.unmarshalInputDeleteWorkspaceInput),
+			graphql.NewInputUnmarshaler("ExportAnalyticsInput", ec.unmarshalInputExportAnalyticsInput),
 			graphql.NewInputUnmarshaler("GeneratePostInput", ec.unmarshalInputGeneratePostInput),
 			graphql.NewInputUnmarshaler("InviteMemberInput", ec.unmarshalInputInviteMemberInput),
 			graphql.NewInputUnmarshaler("KnowledgeDocumentOrder", ec.unmarshalInputKnowledgeDocumentOrder),
@@ -4819,6 +5314,223 @@ extend type Mutation {
   "Send an AI draft, optionally edited."
   approveDraft(id: ID!, text: String): Message!
   discardDraft(id: ID!): Message!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/analytics.graphqls", Input: `# Analytics for admins and analysts: volumes, response and resolution
+# times, what the AI did, sentiment, reviews and publishing
+# (docs/analytics.md).
+
+extend type Query {
+  """
+  The workspace's figures over a range. Owners, admins and analysts read
+  the whole workspace; an agent reads only their own figures (the
+  conversations assigned to them). businessHours counts times (first
+  response, reply, resolution) only within the workspace's business hours
+  (agentSettings).
+  """
+  analytics(range: AnalyticsRangeInput!, filter: AnalyticsFilterInput, businessHours: Boolean = false): Analytics!
+}
+
+extend type Mutation {
+  """
+  The same report as a CSV file: the summary, the timeseries of every
+  metric at the given granularity and the breakdowns by channel; returns a
+  signed download link that expires.
+  """
+  exportAnalytics(input: ExportAnalyticsInput!): AnalyticsExport!
+}
+
+"A period [from, to) and the IANA time zone of its buckets (default UTC)."
+input AnalyticsRangeInput {
+  from: Time!
+  to: Time!
+  "An IANA name such as Europe/Berlin; days, weeks and months follow its calendar, daylight-saving days included."
+  timezone: String
+}
+
+"Narrows the facts; empty lists filter nothing. IDs of another workspace are NOT_FOUND."
+input AnalyticsFilterInput {
+  channelIds: [ID!]
+  "Platforms as channels name them: facebook, instagram, whatsapp, google, tiktok."
+  platforms: [String!]
+  kinds: [ConversationKind!]
+  "Conversations with any of these labels (now)."
+  labelIds: [ID!]
+  "Conversations assigned to any of these members (now)."
+  assigneeIds: [ID!]
+}
+
+input ExportAnalyticsInput {
+  range: AnalyticsRangeInput!
+  filter: AnalyticsFilterInput
+  businessHours: Boolean = false
+  "The timeseries' bucket size (default DAY)."
+  granularity: AnalyticsGranularity = DAY
+}
+
+type AnalyticsExport {
+  "A signed link to the CSV file."
+  url: String!
+  expiresAt: Time!
+}
+
+"The figures of one range."
+type Analytics {
+  from: Time!
+  to: Time!
+  timezone: String!
+  "Every figure over the range and the previous period of the same length."
+  summary: AnalyticsSummary!
+  "Metrics per bucket; a point covers [start, end), the first and last possibly partial."
+  timeseries(metrics: [AnalyticsMetric!]!, granularity: AnalyticsGranularity!): [AnalyticsSeries!]!
+  "One metric per group, largest first."
+  breakdown(metric: AnalyticsMetric!, by: AnalyticsDimension!): [AnalyticsBreakdownRow!]!
+  "Questions the knowledge base could not answer, most frequent first: what to add to it."
+  refusals(first: Int = 10): [AnalyticsRefusal!]!
+  "Conversations active in the range with the lowest sentiment."
+  mostNegativeConversations(first: Int = 5): [Conversation!]!
+}
+
+"""
+A figure over the range (value) and the previous period (previous), and
+the relative change ((value - previous) / previous; null when previous is
+zero or either is missing). Times are in seconds; averages without facts
+are null.
+"""
+type AnalyticsFigure {
+  value: Float
+  previous: Float
+  change: Float
+}
+
+type AnalyticsSummary {
+  conversationsOpened: AnalyticsFigure!
+  conversationsResolved: AnalyticsFigure!
+  "Conversations open at the end of the period."
+  conversationsOpen: AnalyticsFigure!
+  messagesIn: AnalyticsFigure!
+  "Messages sent by people and the AI (drafts not yet approved are not)."
+  messagesOut: AnalyticsFigure!
+  firstResponses: AnalyticsFigure!
+  "Average seconds from a conversation's first customer message to its first answer by a person or the AI."
+  firstResponseTime: AnalyticsFigure!
+  firstResponseTimeMedian: AnalyticsFigure!
+  firstResponseTimeP90: AnalyticsFigure!
+  replies: AnalyticsFigure!
+  "Average seconds from a customer's message to the answer that follows it."
+  replyTime: AnalyticsFigure!
+  replyTimeMedian: AnalyticsFigure!
+  replyTimeP90: AnalyticsFigure!
+  "Average seconds from a conversation's start to its resolution."
+  resolutionTime: AnalyticsFigure!
+  resolutionTimeMedian: AnalyticsFigure!
+  resolutionTimeP90: AnalyticsFigure!
+  aiAnswersSent: AnalyticsFigure!
+  aiDraftsCreated: AnalyticsFigure!
+  aiDraftsApproved: AnalyticsFigure!
+  "Drafts approved with changes."
+  aiDraftsEdited: AnalyticsFigure!
+  aiDraftsDiscarded: AnalyticsFigure!
+  aiHandoffs: AnalyticsFigure!
+  knowledgeBaseRefusals: AnalyticsFigure!
+  "Resolutions of conversations only the AI answered."
+  resolvedWithoutPerson: AnalyticsFigure!
+  "Customer messages with a sentiment."
+  sentimentMessages: AnalyticsFigure!
+  "Average sentiment score, -1 to 1."
+  sentimentAverage: AnalyticsFigure!
+  reviews: AnalyticsFigure!
+  "Average star rating of the reviews."
+  reviewRating: AnalyticsFigure!
+  "Reviews answered for the first time in the period."
+  reviewsReplied: AnalyticsFigure!
+  reviewReplyTime: AnalyticsFigure!
+  reviewReplyTimeMedian: AnalyticsFigure!
+  reviewReplyTimeP90: AnalyticsFigure!
+  postsPublished: AnalyticsFigure!
+  postsFailed: AnalyticsFigure!
+}
+
+"A figure of the summary, timeseries and breakdowns."
+enum AnalyticsMetric {
+  CONVERSATIONS_OPENED
+  CONVERSATIONS_RESOLVED
+  CONVERSATIONS_OPEN
+  MESSAGES_IN
+  MESSAGES_OUT
+  FIRST_RESPONSES
+  FIRST_RESPONSE_TIME
+  REPLIES
+  REPLY_TIME
+  RESOLUTION_TIME
+  AI_ANSWERS_SENT
+  AI_DRAFTS_CREATED
+  AI_DRAFTS_APPROVED
+  AI_DRAFTS_EDITED
+  AI_DRAFTS_DISCARDED
+  AI_HANDOFFS
+  KNOWLEDGE_BASE_REFUSALS
+  RESOLVED_WITHOUT_PERSON
+  SENTIMENT_MESSAGES
+  SENTIMENT_AVERAGE
+  REVIEWS
+  REVIEW_RATING
+  REVIEWS_REPLIED
+  REVIEW_REPLY_TIME
+  POSTS_PUBLISHED
+  POSTS_FAILED
+}
+
+enum AnalyticsGranularity {
+  HOUR
+  DAY
+  "Weeks start on Monday."
+  WEEK
+  MONTH
+}
+
+"""
+What a breakdown groups by. MEMBER is who acted (replied, resolved; the
+AI is key "ai"), for the metrics about people's work; REASON groups
+handoffs; ASSIGNEE, LABEL, and SENTIMENT or RATING of metrics without
+their own, group by the conversation's current value.
+"""
+enum AnalyticsDimension {
+  CHANNEL
+  PLATFORM
+  KIND
+  ASSIGNEE
+  LABEL
+  SENTIMENT
+  RATING
+  REASON
+  MEMBER
+}
+
+type AnalyticsSeries {
+  metric: AnalyticsMetric!
+  points: [AnalyticsPoint!]!
+}
+
+type AnalyticsPoint {
+  start: Time!
+  end: Time!
+  value: Float
+}
+
+type AnalyticsBreakdownRow {
+  "The group: a channel, member or label ID, a platform, kind, sentiment, rating or reason."
+  key: String!
+  "A name to show: the channel's or member's name, else the key."
+  label: String!
+  value: Float
+}
+
+type AnalyticsRefusal {
+  "The question as a customer asked it (one of the asked forms)."
+  question: String!
+  count: Int!
+  lastAskedAt: Time!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/neksio.graphqls", Input: `# Hand-written part of the API. schema/ent.graphql is generated by entgql.
@@ -9427,6 +10139,170 @@ func (ec *executionContext) childFields_AgentSettings(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type AgentSettings", field.Name)
 }
 
+func (ec *executionContext) childFields_Analytics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_Analytics_from(ctx, field)
+	case "to":
+		return ec.fieldContext_Analytics_to(ctx, field)
+	case "timezone":
+		return ec.fieldContext_Analytics_timezone(ctx, field)
+	case "summary":
+		return ec.fieldContext_Analytics_summary(ctx, field)
+	case "timeseries":
+		return ec.fieldContext_Analytics_timeseries(ctx, field)
+	case "breakdown":
+		return ec.fieldContext_Analytics_breakdown(ctx, field)
+	case "refusals":
+		return ec.fieldContext_Analytics_refusals(ctx, field)
+	case "mostNegativeConversations":
+		return ec.fieldContext_Analytics_mostNegativeConversations(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Analytics", field.Name)
+}
+
+func (ec *executionContext) childFields_AnalyticsBreakdownRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_AnalyticsBreakdownRow_key(ctx, field)
+	case "label":
+		return ec.fieldContext_AnalyticsBreakdownRow_label(ctx, field)
+	case "value":
+		return ec.fieldContext_AnalyticsBreakdownRow_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AnalyticsBreakdownRow", field.Name)
+}
+
+func (ec *executionContext) childFields_AnalyticsExport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "url":
+		return ec.fieldContext_AnalyticsExport_url(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_AnalyticsExport_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AnalyticsExport", field.Name)
+}
+
+func (ec *executionContext) childFields_AnalyticsFigure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_AnalyticsFigure_value(ctx, field)
+	case "previous":
+		return ec.fieldContext_AnalyticsFigure_previous(ctx, field)
+	case "change":
+		return ec.fieldContext_AnalyticsFigure_change(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AnalyticsFigure", field.Name)
+}
+
+func (ec *executionContext) childFields_AnalyticsPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_AnalyticsPoint_start(ctx, field)
+	case "end":
+		return ec.fieldContext_AnalyticsPoint_end(ctx, field)
+	case "value":
+		return ec.fieldContext_AnalyticsPoint_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AnalyticsPoint", field.Name)
+}
+
+func (ec *executionContext) childFields_AnalyticsRefusal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "question":
+		return ec.fieldContext_AnalyticsRefusal_question(ctx, field)
+	case "count":
+		return ec.fieldContext_AnalyticsRefusal_count(ctx, field)
+	case "lastAskedAt":
+		return ec.fieldContext_AnalyticsRefusal_lastAskedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AnalyticsRefusal", field.Name)
+}
+
+func (ec *executionContext) childFields_AnalyticsSeries(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "metric":
+		return ec.fieldContext_AnalyticsSeries_metric(ctx, field)
+	case "points":
+		return ec.fieldContext_AnalyticsSeries_points(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AnalyticsSeries", field.Name)
+}
+
+func (ec *executionContext) childFields_AnalyticsSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "conversationsOpened":
+		return ec.fieldContext_AnalyticsSummary_conversationsOpened(ctx, field)
+	case "conversationsResolved":
+		return ec.fieldContext_AnalyticsSummary_conversationsResolved(ctx, field)
+	case "conversationsOpen":
+		return ec.fieldContext_AnalyticsSummary_conversationsOpen(ctx, field)
+	case "messagesIn":
+		return ec.fieldContext_AnalyticsSummary_messagesIn(ctx, field)
+	case "messagesOut":
+		return ec.fieldContext_AnalyticsSummary_messagesOut(ctx, field)
+	case "firstResponses":
+		return ec.fieldContext_AnalyticsSummary_firstResponses(ctx, field)
+	case "firstResponseTime":
+		return ec.fieldContext_AnalyticsSummary_firstResponseTime(ctx, field)
+	case "firstResponseTimeMedian":
+		return ec.fieldContext_AnalyticsSummary_firstResponseTimeMedian(ctx, field)
+	case "firstResponseTimeP90":
+		return ec.fieldContext_AnalyticsSummary_firstResponseTimeP90(ctx, field)
+	case "replies":
+		return ec.fieldContext_AnalyticsSummary_replies(ctx, field)
+	case "replyTime":
+		return ec.fieldContext_AnalyticsSummary_replyTime(ctx, field)
+	case "replyTimeMedian":
+		return ec.fieldContext_AnalyticsSummary_replyTimeMedian(ctx, field)
+	case "replyTimeP90":
+		return ec.fieldContext_AnalyticsSummary_replyTimeP90(ctx, field)
+	case "resolutionTime":
+		return ec.fieldContext_AnalyticsSummary_resolutionTime(ctx, field)
+	case "resolutionTimeMedian":
+		return ec.fieldContext_AnalyticsSummary_resolutionTimeMedian(ctx, field)
+	case "resolutionTimeP90":
+		return ec.fieldContext_AnalyticsSummary_resolutionTimeP90(ctx, field)
+	case "aiAnswersSent":
+		return ec.fieldContext_AnalyticsSummary_aiAnswersSent(ctx, field)
+	case "aiDraftsCreated":
+		return ec.fieldContext_AnalyticsSummary_aiDraftsCreated(ctx, field)
+	case "aiDraftsApproved":
+		return ec.fieldContext_AnalyticsSummary_aiDraftsApproved(ctx, field)
+	case "aiDraftsEdited":
+		return ec.fieldContext_AnalyticsSummary_aiDraftsEdited(ctx, field)
+	case "aiDraftsDiscarded":
+		return ec.fieldContext_AnalyticsSummary_aiDraftsDiscarded(ctx, field)
+	case "aiHandoffs":
+		return ec.fieldContext_AnalyticsSummary_aiHandoffs(ctx, field)
+	case "knowledgeBaseRefusals":
+		return ec.fieldContext_AnalyticsSummary_knowledgeBaseRefusals(ctx, field)
+	case "resolvedWithoutPerson":
+		return ec.fieldContext_AnalyticsSummary_resolvedWithoutPerson(ctx, field)
+	case "sentimentMessages":
+		return ec.fieldContext_AnalyticsSummary_sentimentMessages(ctx, field)
+	case "sentimentAverage":
+		return ec.fieldContext_AnalyticsSummary_sentimentAverage(ctx, field)
+	case "reviews":
+		return ec.fieldContext_AnalyticsSummary_reviews(ctx, field)
+	case "reviewRating":
+		return ec.fieldContext_AnalyticsSummary_reviewRating(ctx, field)
+	case "reviewsReplied":
+		return ec.fieldContext_AnalyticsSummary_reviewsReplied(ctx, field)
+	case "reviewReplyTime":
+		return ec.fieldContext_AnalyticsSummary_reviewReplyTime(ctx, field)
+	case "reviewReplyTimeMedian":
+		return ec.fieldContext_AnalyticsSummary_reviewReplyTimeMedian(ctx, field)
+	case "reviewReplyTimeP90":
+		return ec.fieldContext_AnalyticsSummary_reviewReplyTimeP90(ctx, field)
+	case "postsPublished":
+		return ec.fieldContext_AnalyticsSummary_postsPublished(ctx, field)
+	case "postsFailed":
+		return ec.fieldContext_AnalyticsSummary_postsFailed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AnalyticsSummary", field.Name)
+}
+
 func (ec *executionContext) childFields_Attachment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "type":
@@ -10687,6 +11563,78 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Analytics_breakdown_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "metric",
+		func(ctx context.Context, v any) (model.AnalyticsMetric, error) {
+			return ec.unmarshalNAnalyticsMetric2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsMetric(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["metric"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "by",
+		func(ctx context.Context, v any) (model.AnalyticsDimension, error) {
+			return ec.unmarshalNAnalyticsDimension2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsDimension(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["by"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Analytics_mostNegativeConversations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Analytics_refusals_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Analytics_timeseries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "metrics",
+		func(ctx context.Context, v any) ([]model.AnalyticsMetric, error) {
+			return ec.unmarshalNAnalyticsMetric2ᚕgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsMetricᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["metrics"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "granularity",
+		func(ctx context.Context, v any) (model.AnalyticsGranularity, error) {
+			return ec.unmarshalNAnalyticsGranularity2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsGranularity(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["granularity"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Channel_conversations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11261,6 +12209,20 @@ func (ec *executionContext) field_Mutation_eraseContact_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_exportAnalytics_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ExportAnalyticsInput, error) {
+			return ec.unmarshalNExportAnalyticsInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐExportAnalyticsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_generatePost_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11768,6 +12730,36 @@ func (ec *executionContext) field_Query_agentRuns_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_analytics_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "range",
+		func(ctx context.Context, v any) (model.AnalyticsRangeInput, error) {
+			return ec.unmarshalNAnalyticsRangeInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsRangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["range"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.AnalyticsFilterInput, error) {
+			return ec.unmarshalOAnalyticsFilterInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFilterInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "businessHours",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["businessHours"] = arg2
 	return args, nil
 }
 
@@ -14048,6 +15040,1748 @@ func (ec *executionContext) fieldContext_AgentSettings_reviewPolicy(_ context.Co
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ReviewPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Analytics_from(ctx context.Context, field graphql.CollectedField, obj *model.Analytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Analytics_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Analytics_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Analytics", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Analytics_to(ctx context.Context, field graphql.CollectedField, obj *model.Analytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Analytics_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Analytics_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Analytics", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Analytics_timezone(ctx context.Context, field graphql.CollectedField, obj *model.Analytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Analytics_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timezone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Analytics_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Analytics", field, false, false, "String")
+}
+
+func (ec *executionContext) _Analytics_summary(ctx context.Context, field graphql.CollectedField, obj *model.Analytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Analytics_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Analytics().Summary(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsSummary) graphql.Marshaler {
+			return ec.marshalNAnalyticsSummary2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Analytics_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Analytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsSummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Analytics_timeseries(ctx context.Context, field graphql.CollectedField, obj *model.Analytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Analytics_timeseries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Analytics().Timeseries(ctx, obj, fc.Args["metrics"].([]model.AnalyticsMetric), fc.Args["granularity"].(model.AnalyticsGranularity))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AnalyticsSeries) graphql.Marshaler {
+			return ec.marshalNAnalyticsSeries2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsSeriesᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Analytics_timeseries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Analytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsSeries(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Analytics_timeseries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Analytics_breakdown(ctx context.Context, field graphql.CollectedField, obj *model.Analytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Analytics_breakdown(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Analytics().Breakdown(ctx, obj, fc.Args["metric"].(model.AnalyticsMetric), fc.Args["by"].(model.AnalyticsDimension))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AnalyticsBreakdownRow) graphql.Marshaler {
+			return ec.marshalNAnalyticsBreakdownRow2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsBreakdownRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Analytics_breakdown(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Analytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsBreakdownRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Analytics_breakdown_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Analytics_refusals(ctx context.Context, field graphql.CollectedField, obj *model.Analytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Analytics_refusals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Analytics().Refusals(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AnalyticsRefusal) graphql.Marshaler {
+			return ec.marshalNAnalyticsRefusal2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsRefusalᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Analytics_refusals(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Analytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsRefusal(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Analytics_refusals_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Analytics_mostNegativeConversations(ctx context.Context, field graphql.CollectedField, obj *model.Analytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Analytics_mostNegativeConversations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Analytics().MostNegativeConversations(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Conversation) graphql.Marshaler {
+			return ec.marshalNConversation2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Analytics_mostNegativeConversations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Analytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Analytics_mostNegativeConversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsBreakdownRow_key(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsBreakdownRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsBreakdownRow_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsBreakdownRow_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsBreakdownRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _AnalyticsBreakdownRow_label(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsBreakdownRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsBreakdownRow_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsBreakdownRow_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsBreakdownRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _AnalyticsBreakdownRow_value(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsBreakdownRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsBreakdownRow_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsBreakdownRow_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsBreakdownRow", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AnalyticsExport_url(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsExport_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsExport_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _AnalyticsExport_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsExport_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsExport_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsExport", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AnalyticsFigure_value(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsFigure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsFigure_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsFigure_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsFigure", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AnalyticsFigure_previous(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsFigure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsFigure_previous(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Previous, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsFigure_previous(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsFigure", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AnalyticsFigure_change(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsFigure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsFigure_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Change, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsFigure_change(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsFigure", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AnalyticsPoint_start(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsPoint_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsPoint_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsPoint", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AnalyticsPoint_end(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsPoint_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsPoint_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsPoint", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AnalyticsPoint_value(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsPoint_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsPoint_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AnalyticsRefusal_question(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsRefusal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsRefusal_question(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Question, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsRefusal_question(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsRefusal", field, false, false, "String")
+}
+
+func (ec *executionContext) _AnalyticsRefusal_count(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsRefusal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsRefusal_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsRefusal_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsRefusal", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AnalyticsRefusal_lastAskedAt(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsRefusal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsRefusal_lastAskedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastAskedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsRefusal_lastAskedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsRefusal", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AnalyticsSeries_metric(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSeries_metric(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Metric, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AnalyticsMetric) graphql.Marshaler {
+			return ec.marshalNAnalyticsMetric2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsMetric(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSeries_metric(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AnalyticsSeries", field, false, false, "AnalyticsMetric")
+}
+
+func (ec *executionContext) _AnalyticsSeries_points(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSeries_points(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Points, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AnalyticsPoint) graphql.Marshaler {
+			return ec.marshalNAnalyticsPoint2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsPointᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSeries_points(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSeries",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_conversationsOpened(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_conversationsOpened(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversationsOpened, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_conversationsOpened(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_conversationsResolved(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_conversationsResolved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversationsResolved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_conversationsResolved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_conversationsOpen(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_conversationsOpen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversationsOpen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_conversationsOpen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_messagesIn(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_messagesIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MessagesIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_messagesIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_messagesOut(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_messagesOut(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MessagesOut, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_messagesOut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_firstResponses(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_firstResponses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstResponses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_firstResponses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_firstResponseTime(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_firstResponseTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstResponseTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_firstResponseTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_firstResponseTimeMedian(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_firstResponseTimeMedian(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstResponseTimeMedian, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_firstResponseTimeMedian(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_firstResponseTimeP90(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_firstResponseTimeP90(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstResponseTimeP90, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_firstResponseTimeP90(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_replies(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_replies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_replies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_replyTime(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_replyTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplyTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_replyTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_replyTimeMedian(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_replyTimeMedian(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplyTimeMedian, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_replyTimeMedian(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_replyTimeP90(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_replyTimeP90(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplyTimeP90, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_replyTimeP90(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_resolutionTime(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_resolutionTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_resolutionTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_resolutionTimeMedian(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_resolutionTimeMedian(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionTimeMedian, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_resolutionTimeMedian(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_resolutionTimeP90(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_resolutionTimeP90(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionTimeP90, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_resolutionTimeP90(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_aiAnswersSent(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_aiAnswersSent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AiAnswersSent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_aiAnswersSent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_aiDraftsCreated(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_aiDraftsCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AiDraftsCreated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_aiDraftsCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_aiDraftsApproved(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_aiDraftsApproved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AiDraftsApproved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_aiDraftsApproved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_aiDraftsEdited(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_aiDraftsEdited(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AiDraftsEdited, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_aiDraftsEdited(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_aiDraftsDiscarded(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_aiDraftsDiscarded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AiDraftsDiscarded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_aiDraftsDiscarded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_aiHandoffs(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_aiHandoffs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AiHandoffs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_aiHandoffs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_knowledgeBaseRefusals(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_knowledgeBaseRefusals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.KnowledgeBaseRefusals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_knowledgeBaseRefusals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_resolvedWithoutPerson(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_resolvedWithoutPerson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedWithoutPerson, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_resolvedWithoutPerson(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_sentimentMessages(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_sentimentMessages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentimentMessages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_sentimentMessages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_sentimentAverage(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_sentimentAverage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentimentAverage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_sentimentAverage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_reviews(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_reviews(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reviews, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_reviews(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_reviewRating(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_reviewRating(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewRating, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_reviewRating(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_reviewsReplied(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_reviewsReplied(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewsReplied, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_reviewsReplied(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_reviewReplyTime(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_reviewReplyTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewReplyTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_reviewReplyTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_reviewReplyTimeMedian(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_reviewReplyTimeMedian(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewReplyTimeMedian, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_reviewReplyTimeMedian(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_reviewReplyTimeP90(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_reviewReplyTimeP90(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewReplyTimeP90, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_reviewReplyTimeP90(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_postsPublished(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_postsPublished(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PostsPublished, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_postsPublished(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AnalyticsSummary_postsFailed(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AnalyticsSummary_postsFailed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PostsFailed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+			return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AnalyticsSummary_postsFailed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AnalyticsSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsFigure(ctx, field)
 		},
 	}
 	return fc, nil
@@ -21469,6 +24203,50 @@ func (ec *executionContext) fieldContext_Mutation_discardDraft(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_exportAnalytics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_exportAnalytics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ExportAnalytics(ctx, fc.Args["input"].(model.ExportAnalyticsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AnalyticsExport) graphql.Marshaler {
+			return ec.marshalNAnalyticsExport2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsExport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_exportAnalytics(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AnalyticsExport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_exportAnalytics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_startChannelAuthorization(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25159,6 +27937,50 @@ func (ec *executionContext) fieldContext_Query_agentSettings(_ context.Context, 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AgentSettings(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_analytics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_analytics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Analytics(ctx, fc.Args["range"].(model.AnalyticsRangeInput), fc.Args["filter"].(*model.AnalyticsFilterInput), fc.Args["businessHours"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Analytics) graphql.Marshaler {
+			return ec.marshalNAnalytics2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalytics(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_analytics(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Analytics(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_analytics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -29361,6 +32183,132 @@ func (ec *executionContext) unmarshalInputAgentRunWhereInput(ctx context.Context
 func UnmarshalAgentRunWhereInput(ctx context.Context, raw any) (ent.AgentRunWhereInput, error) {
 	var out ent.AgentRunWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgentRunWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAnalyticsFilterInput(ctx context.Context, obj any) (model.AnalyticsFilterInput, error) {
+	var it model.AnalyticsFilterInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"channelIds", "platforms", "kinds", "labelIds", "assigneeIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "channelIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelIds = data
+		case "platforms":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("platforms"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Platforms = data
+		case "kinds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kinds"))
+			data, err := ec.unmarshalOConversationKind2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kinds = data
+		case "labelIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("labelIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LabelIds = data
+		case "assigneeIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assigneeIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssigneeIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAnalyticsFilterInput unmarshals raw into the AnalyticsFilterInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAnalyticsFilterInput(ctx context.Context, raw any) (model.AnalyticsFilterInput, error) {
+	var out model.AnalyticsFilterInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AnalyticsFilterInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAnalyticsRangeInput(ctx context.Context, obj any) (model.AnalyticsRangeInput, error) {
+	var it model.AnalyticsRangeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"from", "to", "timezone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "timezone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Timezone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAnalyticsRangeInput unmarshals raw into the AnalyticsRangeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAnalyticsRangeInput(ctx context.Context, raw any) (model.AnalyticsRangeInput, error) {
+	var out model.AnalyticsRangeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AnalyticsRangeInput", raw, &out)
 	return out, err
 }
 
@@ -34582,6 +37530,76 @@ func (ec *executionContext) unmarshalInputDeleteWorkspaceInput(ctx context.Conte
 func UnmarshalDeleteWorkspaceInput(ctx context.Context, raw any) (model.DeleteWorkspaceInput, error) {
 	var out model.DeleteWorkspaceInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeleteWorkspaceInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputExportAnalyticsInput(ctx context.Context, obj any) (model.ExportAnalyticsInput, error) {
+	var it model.ExportAnalyticsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["businessHours"]; !present {
+		asMap["businessHours"] = false
+	}
+	if _, present := asMap["granularity"]; !present {
+		asMap["granularity"] = "DAY"
+	}
+
+	fieldsInOrder := [...]string{"range", "filter", "businessHours", "granularity"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "range":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("range"))
+			data, err := ec.unmarshalNAnalyticsRangeInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsRangeInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Range = data
+		case "filter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filter"))
+			data, err := ec.unmarshalOAnalyticsFilterInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFilterInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filter = data
+		case "businessHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("businessHours"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BusinessHours = data
+		case "granularity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("granularity"))
+			data, err := ec.unmarshalOAnalyticsGranularity2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsGranularity(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Granularity = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalExportAnalyticsInput unmarshals raw into the ExportAnalyticsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalExportAnalyticsInput(ctx context.Context, raw any) (model.ExportAnalyticsInput, error) {
+	var out model.ExportAnalyticsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ExportAnalyticsInput", raw, &out)
 	return out, err
 }
 
@@ -41730,6 +44748,525 @@ func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var analyticsImplementors = []string{"Analytics"}
+
+func (ec *executionContext) _Analytics(ctx context.Context, sel ast.SelectionSet, obj *model.Analytics) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Analytics")
+		case "from":
+			out.Values[i] = ec._Analytics_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "to":
+			out.Values[i] = ec._Analytics_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timezone":
+			out.Values[i] = ec._Analytics_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "summary":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Analytics_summary(ctx, field, obj)
+				})
+		case "timeseries":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Analytics_timeseries(ctx, field, obj)
+				})
+		case "breakdown":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Analytics_breakdown(ctx, field, obj)
+				})
+		case "refusals":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Analytics_refusals(ctx, field, obj)
+				})
+		case "mostNegativeConversations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Analytics_mostNegativeConversations(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var analyticsBreakdownRowImplementors = []string{"AnalyticsBreakdownRow"}
+
+func (ec *executionContext) _AnalyticsBreakdownRow(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsBreakdownRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsBreakdownRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AnalyticsBreakdownRow")
+		case "key":
+			out.Values[i] = ec._AnalyticsBreakdownRow_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._AnalyticsBreakdownRow_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._AnalyticsBreakdownRow_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var analyticsExportImplementors = []string{"AnalyticsExport"}
+
+func (ec *executionContext) _AnalyticsExport(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsExport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsExportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AnalyticsExport")
+		case "url":
+			out.Values[i] = ec._AnalyticsExport_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._AnalyticsExport_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var analyticsFigureImplementors = []string{"AnalyticsFigure"}
+
+func (ec *executionContext) _AnalyticsFigure(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsFigure) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsFigureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AnalyticsFigure")
+		case "value":
+			out.Values[i] = ec._AnalyticsFigure_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "previous":
+			out.Values[i] = ec._AnalyticsFigure_previous(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "change":
+			out.Values[i] = ec._AnalyticsFigure_change(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var analyticsPointImplementors = []string{"AnalyticsPoint"}
+
+func (ec *executionContext) _AnalyticsPoint(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsPoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsPointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AnalyticsPoint")
+		case "start":
+			out.Values[i] = ec._AnalyticsPoint_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._AnalyticsPoint_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._AnalyticsPoint_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var analyticsRefusalImplementors = []string{"AnalyticsRefusal"}
+
+func (ec *executionContext) _AnalyticsRefusal(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsRefusal) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsRefusalImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AnalyticsRefusal")
+		case "question":
+			out.Values[i] = ec._AnalyticsRefusal_question(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._AnalyticsRefusal_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastAskedAt":
+			out.Values[i] = ec._AnalyticsRefusal_lastAskedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var analyticsSeriesImplementors = []string{"AnalyticsSeries"}
+
+func (ec *executionContext) _AnalyticsSeries(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsSeries) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsSeriesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AnalyticsSeries")
+		case "metric":
+			out.Values[i] = ec._AnalyticsSeries_metric(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "points":
+			out.Values[i] = ec._AnalyticsSeries_points(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var analyticsSummaryImplementors = []string{"AnalyticsSummary"}
+
+func (ec *executionContext) _AnalyticsSummary(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AnalyticsSummary")
+		case "conversationsOpened":
+			out.Values[i] = ec._AnalyticsSummary_conversationsOpened(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversationsResolved":
+			out.Values[i] = ec._AnalyticsSummary_conversationsResolved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversationsOpen":
+			out.Values[i] = ec._AnalyticsSummary_conversationsOpen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "messagesIn":
+			out.Values[i] = ec._AnalyticsSummary_messagesIn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "messagesOut":
+			out.Values[i] = ec._AnalyticsSummary_messagesOut(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstResponses":
+			out.Values[i] = ec._AnalyticsSummary_firstResponses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstResponseTime":
+			out.Values[i] = ec._AnalyticsSummary_firstResponseTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstResponseTimeMedian":
+			out.Values[i] = ec._AnalyticsSummary_firstResponseTimeMedian(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstResponseTimeP90":
+			out.Values[i] = ec._AnalyticsSummary_firstResponseTimeP90(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replies":
+			out.Values[i] = ec._AnalyticsSummary_replies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replyTime":
+			out.Values[i] = ec._AnalyticsSummary_replyTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replyTimeMedian":
+			out.Values[i] = ec._AnalyticsSummary_replyTimeMedian(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replyTimeP90":
+			out.Values[i] = ec._AnalyticsSummary_replyTimeP90(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolutionTime":
+			out.Values[i] = ec._AnalyticsSummary_resolutionTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolutionTimeMedian":
+			out.Values[i] = ec._AnalyticsSummary_resolutionTimeMedian(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolutionTimeP90":
+			out.Values[i] = ec._AnalyticsSummary_resolutionTimeP90(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "aiAnswersSent":
+			out.Values[i] = ec._AnalyticsSummary_aiAnswersSent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "aiDraftsCreated":
+			out.Values[i] = ec._AnalyticsSummary_aiDraftsCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "aiDraftsApproved":
+			out.Values[i] = ec._AnalyticsSummary_aiDraftsApproved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "aiDraftsEdited":
+			out.Values[i] = ec._AnalyticsSummary_aiDraftsEdited(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "aiDraftsDiscarded":
+			out.Values[i] = ec._AnalyticsSummary_aiDraftsDiscarded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "aiHandoffs":
+			out.Values[i] = ec._AnalyticsSummary_aiHandoffs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "knowledgeBaseRefusals":
+			out.Values[i] = ec._AnalyticsSummary_knowledgeBaseRefusals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolvedWithoutPerson":
+			out.Values[i] = ec._AnalyticsSummary_resolvedWithoutPerson(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sentimentMessages":
+			out.Values[i] = ec._AnalyticsSummary_sentimentMessages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sentimentAverage":
+			out.Values[i] = ec._AnalyticsSummary_sentimentAverage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reviews":
+			out.Values[i] = ec._AnalyticsSummary_reviews(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reviewRating":
+			out.Values[i] = ec._AnalyticsSummary_reviewRating(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reviewsReplied":
+			out.Values[i] = ec._AnalyticsSummary_reviewsReplied(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reviewReplyTime":
+			out.Values[i] = ec._AnalyticsSummary_reviewReplyTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reviewReplyTimeMedian":
+			out.Values[i] = ec._AnalyticsSummary_reviewReplyTimeMedian(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reviewReplyTimeP90":
+			out.Values[i] = ec._AnalyticsSummary_reviewReplyTimeP90(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "postsPublished":
+			out.Values[i] = ec._AnalyticsSummary_postsPublished(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "postsFailed":
+			out.Values[i] = ec._AnalyticsSummary_postsFailed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var attachmentImplementors = []string{"Attachment"}
 
 func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSet, obj *schematype.Attachment) graphql.Marshaler {
@@ -44519,6 +48056,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "exportAnalytics":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_exportAnalytics(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "startChannelAuthorization":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_startChannelAuthorization(ctx, field)
@@ -45463,6 +49007,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_agentSettings(ctx, field)
+				})
+		case "analytics":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_analytics(ctx, field)
 				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -46553,6 +50103,204 @@ func (ec *executionContext) marshalNAgentSettings2ᚖgithubᚗcomᚋneksioᚋnek
 	return ec._AgentSettings(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAnalytics2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalytics(ctx context.Context, sel ast.SelectionSet, v *model.Analytics) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Analytics!")
+		return graphql.Null
+	}
+	return ec._Analytics(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAnalyticsBreakdownRow2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsBreakdownRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AnalyticsBreakdownRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAnalyticsBreakdownRow2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsBreakdownRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAnalyticsBreakdownRow2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsBreakdownRow(ctx context.Context, sel ast.SelectionSet, v *model.AnalyticsBreakdownRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AnalyticsBreakdownRow!")
+		return graphql.Null
+	}
+	return ec._AnalyticsBreakdownRow(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAnalyticsDimension2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsDimension(ctx context.Context, v any) (model.AnalyticsDimension, error) {
+	var res model.AnalyticsDimension
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAnalyticsDimension2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsDimension(ctx context.Context, sel ast.SelectionSet, v model.AnalyticsDimension) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNAnalyticsExport2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsExport(ctx context.Context, sel ast.SelectionSet, v *model.AnalyticsExport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AnalyticsExport!")
+		return graphql.Null
+	}
+	return ec._AnalyticsExport(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx context.Context, sel ast.SelectionSet, v *model.AnalyticsFigure) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AnalyticsFigure!")
+		return graphql.Null
+	}
+	return ec._AnalyticsFigure(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAnalyticsGranularity2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsGranularity(ctx context.Context, v any) (model.AnalyticsGranularity, error) {
+	var res model.AnalyticsGranularity
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAnalyticsGranularity2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsGranularity(ctx context.Context, sel ast.SelectionSet, v model.AnalyticsGranularity) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNAnalyticsMetric2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsMetric(ctx context.Context, v any) (model.AnalyticsMetric, error) {
+	var res model.AnalyticsMetric
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAnalyticsMetric2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsMetric(ctx context.Context, sel ast.SelectionSet, v model.AnalyticsMetric) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNAnalyticsMetric2ᚕgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsMetricᚄ(ctx context.Context, v any) ([]model.AnalyticsMetric, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.AnalyticsMetric, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAnalyticsMetric2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsMetric(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNAnalyticsMetric2ᚕgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsMetricᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AnalyticsMetric) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAnalyticsMetric2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsMetric(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAnalyticsPoint2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsPointᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AnalyticsPoint) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAnalyticsPoint2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsPoint(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAnalyticsPoint2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsPoint(ctx context.Context, sel ast.SelectionSet, v *model.AnalyticsPoint) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AnalyticsPoint!")
+		return graphql.Null
+	}
+	return ec._AnalyticsPoint(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAnalyticsRangeInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsRangeInput(ctx context.Context, v any) (model.AnalyticsRangeInput, error) {
+	res, err := ec.unmarshalInputAnalyticsRangeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAnalyticsRangeInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsRangeInput(ctx context.Context, v any) (*model.AnalyticsRangeInput, error) {
+	res, err := ec.unmarshalInputAnalyticsRangeInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAnalyticsRefusal2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsRefusalᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AnalyticsRefusal) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAnalyticsRefusal2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsRefusal(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAnalyticsRefusal2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsRefusal(ctx context.Context, sel ast.SelectionSet, v *model.AnalyticsRefusal) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AnalyticsRefusal!")
+		return graphql.Null
+	}
+	return ec._AnalyticsRefusal(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAnalyticsSeries2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsSeriesᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AnalyticsSeries) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAnalyticsSeries2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsSeries(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAnalyticsSeries2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsSeries(ctx context.Context, sel ast.SelectionSet, v *model.AnalyticsSeries) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AnalyticsSeries!")
+		return graphql.Null
+	}
+	return ec._AnalyticsSeries(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAnalyticsSummary2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsSummary(ctx context.Context, sel ast.SelectionSet, v *model.AnalyticsSummary) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AnalyticsSummary!")
+		return graphql.Null
+	}
+	return ec._AnalyticsSummary(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAttachment2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAttachment(ctx context.Context, sel ast.SelectionSet, v schematype.Attachment) graphql.Marshaler {
 	return ec._Attachment(ctx, sel, &v)
 }
@@ -46843,6 +50591,22 @@ func (ec *executionContext) unmarshalNContactWhereInput2ᚖgithubᚗcomᚋneksio
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNConversation2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversationᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Conversation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConversation2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNConversation2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversation(ctx context.Context, sel ast.SelectionSet, v *ent.Conversation) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Conversation!")
@@ -47017,6 +50781,11 @@ func (ec *executionContext) marshalNExport2ᚖgithubᚗcomᚋneksioᚋneksioᚋe
 		return graphql.Null
 	}
 	return ec._Export(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNExportAnalyticsInput2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐExportAnalyticsInput(ctx context.Context, v any) (model.ExportAnalyticsInput, error) {
+	res, err := ec.unmarshalInputExportAnalyticsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNExportScope2githubᚗcomᚋneksioᚋneksioᚋentᚋexportᚐScope(ctx context.Context, v any) (export.Scope, error) {
@@ -48203,6 +51972,30 @@ func (ec *executionContext) unmarshalOAgentRunWhereInput2ᚖgithubᚗcomᚋneksi
 	}
 	res, err := ec.unmarshalInputAgentRunWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOAnalyticsFilterInput2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFilterInput(ctx context.Context, v any) (*model.AnalyticsFilterInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAnalyticsFilterInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOAnalyticsGranularity2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsGranularity(ctx context.Context, v any) (*model.AnalyticsGranularity, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.AnalyticsGranularity)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAnalyticsGranularity2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsGranularity(ctx context.Context, sel ast.SelectionSet, v *model.AnalyticsGranularity) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOAttachment2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAttachmentᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.Attachment) graphql.Marshaler {

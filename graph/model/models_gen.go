@@ -63,6 +63,116 @@ type AddNoteInput struct {
 	Text string `json:"text"`
 }
 
+type AnalyticsBreakdownRow struct {
+	// The group: a channel, member or label ID, a platform, kind, sentiment, rating or reason.
+	Key string `json:"key"`
+	// A name to show: the channel's or member's name, else the key.
+	Label string   `json:"label"`
+	Value *float64 `json:"value,omitempty"`
+}
+
+type AnalyticsExport struct {
+	// A signed link to the CSV file.
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// A figure over the range (value) and the previous period (previous), and
+// the relative change ((value - previous) / previous; null when previous is
+// zero or either is missing). Times are in seconds; averages without facts
+// are null.
+type AnalyticsFigure struct {
+	Value    *float64 `json:"value,omitempty"`
+	Previous *float64 `json:"previous,omitempty"`
+	Change   *float64 `json:"change,omitempty"`
+}
+
+// Narrows the facts; empty lists filter nothing. IDs of another workspace are NOT_FOUND.
+type AnalyticsFilterInput struct {
+	ChannelIds []pulid.ID `json:"channelIds,omitempty"`
+	// Platforms as channels name them: facebook, instagram, whatsapp, google, tiktok.
+	Platforms []string            `json:"platforms,omitempty"`
+	Kinds     []conversation.Kind `json:"kinds,omitempty"`
+	// Conversations with any of these labels (now).
+	LabelIds []pulid.ID `json:"labelIds,omitempty"`
+	// Conversations assigned to any of these members (now).
+	AssigneeIds []pulid.ID `json:"assigneeIds,omitempty"`
+}
+
+type AnalyticsPoint struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Value *float64  `json:"value,omitempty"`
+}
+
+// A period [from, to) and the IANA time zone of its buckets (default UTC).
+type AnalyticsRangeInput struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// An IANA name such as Europe/Berlin; days, weeks and months follow its calendar, daylight-saving days included.
+	Timezone *string `json:"timezone,omitempty"`
+}
+
+type AnalyticsRefusal struct {
+	// The question as a customer asked it (one of the asked forms).
+	Question    string    `json:"question"`
+	Count       int       `json:"count"`
+	LastAskedAt time.Time `json:"lastAskedAt"`
+}
+
+type AnalyticsSeries struct {
+	Metric AnalyticsMetric   `json:"metric"`
+	Points []*AnalyticsPoint `json:"points"`
+}
+
+type AnalyticsSummary struct {
+	ConversationsOpened   *AnalyticsFigure `json:"conversationsOpened"`
+	ConversationsResolved *AnalyticsFigure `json:"conversationsResolved"`
+	// Conversations open at the end of the period.
+	ConversationsOpen *AnalyticsFigure `json:"conversationsOpen"`
+	MessagesIn        *AnalyticsFigure `json:"messagesIn"`
+	// Messages sent by people and the AI (drafts not yet approved are not).
+	MessagesOut    *AnalyticsFigure `json:"messagesOut"`
+	FirstResponses *AnalyticsFigure `json:"firstResponses"`
+	// Average seconds from a conversation's first customer message to its first answer by a person or the AI.
+	FirstResponseTime       *AnalyticsFigure `json:"firstResponseTime"`
+	FirstResponseTimeMedian *AnalyticsFigure `json:"firstResponseTimeMedian"`
+	FirstResponseTimeP90    *AnalyticsFigure `json:"firstResponseTimeP90"`
+	Replies                 *AnalyticsFigure `json:"replies"`
+	// Average seconds from a customer's message to the answer that follows it.
+	ReplyTime       *AnalyticsFigure `json:"replyTime"`
+	ReplyTimeMedian *AnalyticsFigure `json:"replyTimeMedian"`
+	ReplyTimeP90    *AnalyticsFigure `json:"replyTimeP90"`
+	// Average seconds from a conversation's start to its resolution.
+	ResolutionTime       *AnalyticsFigure `json:"resolutionTime"`
+	ResolutionTimeMedian *AnalyticsFigure `json:"resolutionTimeMedian"`
+	ResolutionTimeP90    *AnalyticsFigure `json:"resolutionTimeP90"`
+	AiAnswersSent        *AnalyticsFigure `json:"aiAnswersSent"`
+	AiDraftsCreated      *AnalyticsFigure `json:"aiDraftsCreated"`
+	AiDraftsApproved     *AnalyticsFigure `json:"aiDraftsApproved"`
+	// Drafts approved with changes.
+	AiDraftsEdited        *AnalyticsFigure `json:"aiDraftsEdited"`
+	AiDraftsDiscarded     *AnalyticsFigure `json:"aiDraftsDiscarded"`
+	AiHandoffs            *AnalyticsFigure `json:"aiHandoffs"`
+	KnowledgeBaseRefusals *AnalyticsFigure `json:"knowledgeBaseRefusals"`
+	// Resolutions of conversations only the AI answered.
+	ResolvedWithoutPerson *AnalyticsFigure `json:"resolvedWithoutPerson"`
+	// Customer messages with a sentiment.
+	SentimentMessages *AnalyticsFigure `json:"sentimentMessages"`
+	// Average sentiment score, -1 to 1.
+	SentimentAverage *AnalyticsFigure `json:"sentimentAverage"`
+	Reviews          *AnalyticsFigure `json:"reviews"`
+	// Average star rating of the reviews.
+	ReviewRating *AnalyticsFigure `json:"reviewRating"`
+	// Reviews answered for the first time in the period.
+	ReviewsReplied        *AnalyticsFigure `json:"reviewsReplied"`
+	ReviewReplyTime       *AnalyticsFigure `json:"reviewReplyTime"`
+	ReviewReplyTimeMedian *AnalyticsFigure `json:"reviewReplyTimeMedian"`
+	ReviewReplyTimeP90    *AnalyticsFigure `json:"reviewReplyTimeP90"`
+	PostsPublished        *AnalyticsFigure `json:"postsPublished"`
+	PostsFailed           *AnalyticsFigure `json:"postsFailed"`
+}
+
 type BusinessHoursWindowInput struct {
 	Day   string `json:"day"`
 	Start string `json:"start"`
@@ -159,6 +269,14 @@ type DeletePostPayload struct {
 type DeleteWorkspaceInput struct {
 	// The workspace's name, exactly, to confirm.
 	ConfirmName string `json:"confirmName"`
+}
+
+type ExportAnalyticsInput struct {
+	Range         *AnalyticsRangeInput  `json:"range"`
+	Filter        *AnalyticsFilterInput `json:"filter,omitempty"`
+	BusinessHours *bool                 `json:"businessHours,omitempty"`
+	// The timeseries' bucket size (default DAY).
+	Granularity *AnalyticsGranularity `json:"granularity,omitempty"`
 }
 
 type GeneratePostInput struct {
@@ -517,6 +635,243 @@ func (e *AIProcessing) UnmarshalJSON(b []byte) error {
 }
 
 func (e AIProcessing) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a breakdown groups by. MEMBER is who acted (replied, resolved; the
+// AI is key "ai"), for the metrics about people's work; REASON groups
+// handoffs; ASSIGNEE, LABEL, and SENTIMENT or RATING of metrics without
+// their own, group by the conversation's current value.
+type AnalyticsDimension string
+
+const (
+	AnalyticsDimensionChannel   AnalyticsDimension = "CHANNEL"
+	AnalyticsDimensionPlatform  AnalyticsDimension = "PLATFORM"
+	AnalyticsDimensionKind      AnalyticsDimension = "KIND"
+	AnalyticsDimensionAssignee  AnalyticsDimension = "ASSIGNEE"
+	AnalyticsDimensionLabel     AnalyticsDimension = "LABEL"
+	AnalyticsDimensionSentiment AnalyticsDimension = "SENTIMENT"
+	AnalyticsDimensionRating    AnalyticsDimension = "RATING"
+	AnalyticsDimensionReason    AnalyticsDimension = "REASON"
+	AnalyticsDimensionMember    AnalyticsDimension = "MEMBER"
+)
+
+var AllAnalyticsDimension = []AnalyticsDimension{
+	AnalyticsDimensionChannel,
+	AnalyticsDimensionPlatform,
+	AnalyticsDimensionKind,
+	AnalyticsDimensionAssignee,
+	AnalyticsDimensionLabel,
+	AnalyticsDimensionSentiment,
+	AnalyticsDimensionRating,
+	AnalyticsDimensionReason,
+	AnalyticsDimensionMember,
+}
+
+func (e AnalyticsDimension) IsValid() bool {
+	switch e {
+	case AnalyticsDimensionChannel, AnalyticsDimensionPlatform, AnalyticsDimensionKind, AnalyticsDimensionAssignee, AnalyticsDimensionLabel, AnalyticsDimensionSentiment, AnalyticsDimensionRating, AnalyticsDimensionReason, AnalyticsDimensionMember:
+		return true
+	}
+	return false
+}
+
+func (e AnalyticsDimension) String() string {
+	return string(e)
+}
+
+func (e *AnalyticsDimension) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AnalyticsDimension(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AnalyticsDimension", str)
+	}
+	return nil
+}
+
+func (e AnalyticsDimension) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AnalyticsDimension) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AnalyticsDimension) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type AnalyticsGranularity string
+
+const (
+	AnalyticsGranularityHour AnalyticsGranularity = "HOUR"
+	AnalyticsGranularityDay  AnalyticsGranularity = "DAY"
+	// Weeks start on Monday.
+	AnalyticsGranularityWeek  AnalyticsGranularity = "WEEK"
+	AnalyticsGranularityMonth AnalyticsGranularity = "MONTH"
+)
+
+var AllAnalyticsGranularity = []AnalyticsGranularity{
+	AnalyticsGranularityHour,
+	AnalyticsGranularityDay,
+	AnalyticsGranularityWeek,
+	AnalyticsGranularityMonth,
+}
+
+func (e AnalyticsGranularity) IsValid() bool {
+	switch e {
+	case AnalyticsGranularityHour, AnalyticsGranularityDay, AnalyticsGranularityWeek, AnalyticsGranularityMonth:
+		return true
+	}
+	return false
+}
+
+func (e AnalyticsGranularity) String() string {
+	return string(e)
+}
+
+func (e *AnalyticsGranularity) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AnalyticsGranularity(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AnalyticsGranularity", str)
+	}
+	return nil
+}
+
+func (e AnalyticsGranularity) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AnalyticsGranularity) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AnalyticsGranularity) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A figure of the summary, timeseries and breakdowns.
+type AnalyticsMetric string
+
+const (
+	AnalyticsMetricConversationsOpened   AnalyticsMetric = "CONVERSATIONS_OPENED"
+	AnalyticsMetricConversationsResolved AnalyticsMetric = "CONVERSATIONS_RESOLVED"
+	AnalyticsMetricConversationsOpen     AnalyticsMetric = "CONVERSATIONS_OPEN"
+	AnalyticsMetricMessagesIn            AnalyticsMetric = "MESSAGES_IN"
+	AnalyticsMetricMessagesOut           AnalyticsMetric = "MESSAGES_OUT"
+	AnalyticsMetricFirstResponses        AnalyticsMetric = "FIRST_RESPONSES"
+	AnalyticsMetricFirstResponseTime     AnalyticsMetric = "FIRST_RESPONSE_TIME"
+	AnalyticsMetricReplies               AnalyticsMetric = "REPLIES"
+	AnalyticsMetricReplyTime             AnalyticsMetric = "REPLY_TIME"
+	AnalyticsMetricResolutionTime        AnalyticsMetric = "RESOLUTION_TIME"
+	AnalyticsMetricAiAnswersSent         AnalyticsMetric = "AI_ANSWERS_SENT"
+	AnalyticsMetricAiDraftsCreated       AnalyticsMetric = "AI_DRAFTS_CREATED"
+	AnalyticsMetricAiDraftsApproved      AnalyticsMetric = "AI_DRAFTS_APPROVED"
+	AnalyticsMetricAiDraftsEdited        AnalyticsMetric = "AI_DRAFTS_EDITED"
+	AnalyticsMetricAiDraftsDiscarded     AnalyticsMetric = "AI_DRAFTS_DISCARDED"
+	AnalyticsMetricAiHandoffs            AnalyticsMetric = "AI_HANDOFFS"
+	AnalyticsMetricKnowledgeBaseRefusals AnalyticsMetric = "KNOWLEDGE_BASE_REFUSALS"
+	AnalyticsMetricResolvedWithoutPerson AnalyticsMetric = "RESOLVED_WITHOUT_PERSON"
+	AnalyticsMetricSentimentMessages     AnalyticsMetric = "SENTIMENT_MESSAGES"
+	AnalyticsMetricSentimentAverage      AnalyticsMetric = "SENTIMENT_AVERAGE"
+	AnalyticsMetricReviews               AnalyticsMetric = "REVIEWS"
+	AnalyticsMetricReviewRating          AnalyticsMetric = "REVIEW_RATING"
+	AnalyticsMetricReviewsReplied        AnalyticsMetric = "REVIEWS_REPLIED"
+	AnalyticsMetricReviewReplyTime       AnalyticsMetric = "REVIEW_REPLY_TIME"
+	AnalyticsMetricPostsPublished        AnalyticsMetric = "POSTS_PUBLISHED"
+	AnalyticsMetricPostsFailed           AnalyticsMetric = "POSTS_FAILED"
+)
+
+var AllAnalyticsMetric = []AnalyticsMetric{
+	AnalyticsMetricConversationsOpened,
+	AnalyticsMetricConversationsResolved,
+	AnalyticsMetricConversationsOpen,
+	AnalyticsMetricMessagesIn,
+	AnalyticsMetricMessagesOut,
+	AnalyticsMetricFirstResponses,
+	AnalyticsMetricFirstResponseTime,
+	AnalyticsMetricReplies,
+	AnalyticsMetricReplyTime,
+	AnalyticsMetricResolutionTime,
+	AnalyticsMetricAiAnswersSent,
+	AnalyticsMetricAiDraftsCreated,
+	AnalyticsMetricAiDraftsApproved,
+	AnalyticsMetricAiDraftsEdited,
+	AnalyticsMetricAiDraftsDiscarded,
+	AnalyticsMetricAiHandoffs,
+	AnalyticsMetricKnowledgeBaseRefusals,
+	AnalyticsMetricResolvedWithoutPerson,
+	AnalyticsMetricSentimentMessages,
+	AnalyticsMetricSentimentAverage,
+	AnalyticsMetricReviews,
+	AnalyticsMetricReviewRating,
+	AnalyticsMetricReviewsReplied,
+	AnalyticsMetricReviewReplyTime,
+	AnalyticsMetricPostsPublished,
+	AnalyticsMetricPostsFailed,
+}
+
+func (e AnalyticsMetric) IsValid() bool {
+	switch e {
+	case AnalyticsMetricConversationsOpened, AnalyticsMetricConversationsResolved, AnalyticsMetricConversationsOpen, AnalyticsMetricMessagesIn, AnalyticsMetricMessagesOut, AnalyticsMetricFirstResponses, AnalyticsMetricFirstResponseTime, AnalyticsMetricReplies, AnalyticsMetricReplyTime, AnalyticsMetricResolutionTime, AnalyticsMetricAiAnswersSent, AnalyticsMetricAiDraftsCreated, AnalyticsMetricAiDraftsApproved, AnalyticsMetricAiDraftsEdited, AnalyticsMetricAiDraftsDiscarded, AnalyticsMetricAiHandoffs, AnalyticsMetricKnowledgeBaseRefusals, AnalyticsMetricResolvedWithoutPerson, AnalyticsMetricSentimentMessages, AnalyticsMetricSentimentAverage, AnalyticsMetricReviews, AnalyticsMetricReviewRating, AnalyticsMetricReviewsReplied, AnalyticsMetricReviewReplyTime, AnalyticsMetricPostsPublished, AnalyticsMetricPostsFailed:
+		return true
+	}
+	return false
+}
+
+func (e AnalyticsMetric) String() string {
+	return string(e)
+}
+
+func (e *AnalyticsMetric) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AnalyticsMetric(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AnalyticsMetric", str)
+	}
+	return nil
+}
+
+func (e AnalyticsMetric) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AnalyticsMetric) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AnalyticsMetric) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
