@@ -175,12 +175,12 @@ func benchIngest(ctx context.Context, e *runEnv, r *Result) error {
 	r.latencyMetrics("time to 200", nxLat.summary(), blLat.summary())
 	r.latencyMetrics("time to 200 vs baseline with job", nxLat.summary(), bjLat.summary())
 	// No baseline: the baselines queue jobs nobody works.
-	r.metric("queue backlog after load", "jobs", "lower", float64(backlog), 0)
+	r.absolute("queue backlog after load", "jobs", "lower", float64(backlog))
 	if drain < 0 {
-		r.Metrics = append(r.Metrics, Metric{Name: "drain time", Unit: "s", Better: "lower", Unavailable: true})
+		r.Metrics = append(r.Metrics, Metric{Name: "drain time", Unit: "s", Better: "lower", Unavailable: true, Absolute: true})
 		r.Note = "the sentiment and AI queues did not drain in time; see details"
 	} else {
-		r.metric("drain time", "s", "lower", drain.Seconds(), 0)
+		r.absolute("drain time", "s", "lower", drain.Seconds())
 	}
 	r.detail("deliveries", map[string]int{"neksio": nxN, "baseline": blN, "baseline_with_job": bjN})
 	if errs > 0 {

@@ -54,6 +54,14 @@ type Metric struct {
 	Better   string  `json:"better"` // "higher" or "lower"
 	// Unavailable marks a Neksio figure that could not be measured.
 	Unavailable bool `json:"unavailable,omitempty"`
+	// Absolute marks a figure of Neksio alone, with no baseline (a queue's
+	// backlog, a drain time): it may be zero and has no ratio.
+	Absolute bool `json:"absolute,omitempty"`
+}
+
+// absolute records a figure that has no baseline.
+func (r *Result) absolute(name, unit, better string, neksio float64) {
+	r.Metrics = append(r.Metrics, Metric{Name: name, Unit: unit, Better: better, Neksio: round3(neksio), Absolute: true})
 }
 
 func (r *Result) metric(name, unit, better string, neksio, baseline float64) {

@@ -659,6 +659,10 @@ func TestTikTokAuthorizationRemoved(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		te := newTikTokEnv(t, d, ttOption{})
 		te.customer(t, ttsandbox.DM{CustomerID: "cust-1", Text: "hello"})
+		// The jobs the message started (a sync of the new channel among
+		// them) finish first: one failing on the revoked token would
+		// otherwise record its own reason.
+		te.waitJobs(t)
 		te.TT.Deauthorize(testTTOpenID, 1)
 		te.noSinkErrors(t)
 		data := te.gql(t, `query($id: ID!) { node(id: $id) { ... on Channel { status lastError tokenExpiresAt } } }`, map[string]any{"id": te.Channel})
