@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -142,7 +145,14 @@ func TestRollupsEqualBaseTables(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		f := newFixture(t, d)
-		seed := uint64(time.Now().UnixNano())
+		// A fixed seed keeps `make test` repeatable; NEKSIO_PROPERTY_SEED
+		// picks another (a number, or "random").
+		seed := uint64(20261129)
+		if v := os.Getenv("NEKSIO_PROPERTY_SEED"); v == "random" {
+			seed = uint64(time.Now().UnixNano())
+		} else if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+			seed = n
+		}
 		t.Logf("seed %d", seed)
 		rng := rand.New(rand.NewPCG(seed, 7))
 		start := ts("2026-03-20T00:00:00Z")
@@ -177,7 +187,9 @@ func TestRollupsEqualBaseTables(t *testing.T) {
 				ctx := f.admin()
 				want := answer(t, ctx, base, req, g)
 				got := answer(t, ctx, rolled, req, g)
-				require.Equal(t, want, got, "round %d: %+v %s", round, req, g)
+				if !reflect.DeepEqual(want, got) { // require.Equal's diff of two large answers takes minutes
+					t.Fatalf("seed %d round %d: %+v %s: rollups and base tables differ", seed, round, req, g)
+				}
 			}
 		}
 		compare(0)
