@@ -37,13 +37,13 @@ func wirePrivacy(ctx context.Context, a *App) error {
 		PublicURL: a.Cfg.PublicURL, Grace: grace, Log: a.Log.With("component", "privacy")}
 	// The media bucket (files and archives): its own handle on the same
 	// bucket the publishing wiring opens, whichever wiring runs first.
-	bucket, err := media.OpenBucket(ctx, a.Cfg.Getenv("NEKSIO_MEDIA_BUCKET"), a.Cfg.DataDir)
+	bucket, err := media.OpenBucket(ctx, a.Cfg.Media.Bucket, a.Cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	a.OnClose = append(a.OnClose, func() { _ = bucket.Close() })
 	p.Bucket = bucket
-	if a.Cfg.Getenv("NEKSIO_MEDIA_BUCKET") == "" {
+	if a.Cfg.Media.Bucket == "" {
 		p.LocalDir = filepath.Join(a.Cfg.DataDir, "media")
 	}
 	if kb := a.GraphDeps.Knowledge; kb != nil {
@@ -87,7 +87,7 @@ func exportCmd() *cobra.Command {
 			if _, err := s.Ent.Workspace.Get(pctx, pulid.ID(wsID)); err != nil {
 				return fmt.Errorf("workspace %s: %w", wsID, err)
 			}
-			bucket, err := media.OpenBucket(ctx, cfg.Getenv("NEKSIO_MEDIA_BUCKET"), cfg.DataDir)
+			bucket, err := media.OpenBucket(ctx, cfg.Media.Bucket, cfg.DataDir)
 			if err != nil {
 				return err
 			}
