@@ -153,6 +153,26 @@ func TestInboxStatements(t *testing.T) {
 		require.LessOrEqual(t, len(stmts), want+1, "statements:\n%s", storetest.Summary(stmts))
 		require.EqualValues(t, 4, data["conversations"].(map[string]any)["totalCount"])
 
+		// Cursors and orders are qualified: the page after a cursor, in
+		// each order, reads the rest with their contacts.
+		for _, order := range []string{"", `, orderBy: {field: LAST_MESSAGE_AT, direction: DESC}`, `, orderBy: {field: STATUS}`} {
+			page := func(after any) map[string]any {
+				return b.post(t, b.key, `query($after: Cursor) { conversations(first: 3, after: $after`+order+`) {
+				  edges { node { id contact { name } } } pageInfo { hasNextPage endCursor } } }`, map[string]any{"after": after})["conversations"].(map[string]any)
+			}
+			first := page(nil)
+			require.Equal(t, true, first["pageInfo"].(map[string]any)["hasNextPage"])
+			rest := page(first["pageInfo"].(map[string]any)["endCursor"])
+			require.Equal(t, false, rest["pageInfo"].(map[string]any)["hasNextPage"])
+			seen := map[string]bool{}
+			for _, e := range append(first["edges"].([]any), rest["edges"].([]any)...) {
+				node := e.(map[string]any)["node"].(map[string]any)
+				seen[node["id"].(string)] = true
+				require.Regexp(t, `^Customer cust-\d$`, node["contact"].(map[string]any)["name"])
+			}
+			require.Len(t, seen, 4, "order %q", order)
+		}
+
 		// A conversation whose contact row belongs to another workspace (not
 		// possible through the API; written here as a platform viewer):
 		// the join's tenant filter leaves the contact out.
