@@ -33,6 +33,7 @@ type AgentRunQuery struct {
 	withConversation *ConversationQuery
 	withReply        *MessageQuery
 	loadTotal        []func(context.Context, []*AgentRun) error
+	joinedEdges      map[string]bool
 	modifiers        []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector

@@ -33,6 +33,7 @@ type ContactQuery struct {
 	withChannel            *ChannelQuery
 	withConversations      *ConversationQuery
 	loadTotal              []func(context.Context, []*Contact) error
+	joinedEdges            map[string]bool
 	modifiers              []func(*sql.Selector)
 	withNamedConversations map[string]*ConversationQuery
 	// intermediate query (i.e. traversal path).

@@ -41,6 +41,7 @@ type ConversationQuery struct {
 	withAgentRuns      *AgentRunQuery
 	withLabels         *LabelQuery
 	loadTotal          []func(context.Context, []*Conversation) error
+	joinedEdges        map[string]bool
 	modifiers          []func(*sql.Selector)
 	withNamedMessages  map[string]*MessageQuery
 	withNamedAgentRuns map[string]*AgentRunQuery

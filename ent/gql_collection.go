@@ -173,6 +173,7 @@ func (_q *AgentRunQuery) CollectFields(ctx context.Context, satisfies ...string)
 }
 
 func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
@@ -191,7 +192,11 @@ func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
 				return err
 			}
-			_q.withMessage = query
+			if joined, err := _q.joinMessage(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withMessage = query
+			}
 			if _, ok := fieldSeen[agentrun.FieldMessageID]; !ok {
 				selectedFields = append(selectedFields, agentrun.FieldMessageID)
 				fieldSeen[agentrun.FieldMessageID] = struct{}{}
@@ -206,7 +211,11 @@ func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
 				return err
 			}
-			_q.withConversation = query
+			if joined, err := _q.joinConversation(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withConversation = query
+			}
 			if _, ok := fieldSeen[agentrun.FieldConversationID]; !ok {
 				selectedFields = append(selectedFields, agentrun.FieldConversationID)
 				fieldSeen[agentrun.FieldConversationID] = struct{}{}
@@ -221,7 +230,11 @@ func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
 				return err
 			}
-			_q.withReply = query
+			if joined, err := _q.joinReply(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withReply = query
+			}
 			if _, ok := fieldSeen[agentrun.FieldReplyMessageID]; !ok {
 				selectedFields = append(selectedFields, agentrun.FieldReplyMessageID)
 				fieldSeen[agentrun.FieldReplyMessageID] = struct{}{}
@@ -316,6 +329,234 @@ func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 		_q.Select(selectedFields...)
 	}
 	return nil
+}
+
+// joinMessage reads the message edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *AgentRunQuery) joinMessage(ctx context.Context, root bool, query *MessageQuery) (bool, error) {
+	const alias = "__message"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withConversation != nil || query.withContact != nil || query.withAgentRun != nil {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := message.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, message.FieldID)
+		for _, f := range fields {
+			if f != message.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), message.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, message.Table, message.FieldID, agentrun.FieldMessageID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*AgentRun) error {
+		if _q.withMessage != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*Message).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == message.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("message %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[1] = true
+			if !found {
+				continue
+			}
+			e := &Message{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Message = e
+		}
+		return nil
+	})
+	return true, nil
+}
+
+// joinConversation reads the conversation edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *AgentRunQuery) joinConversation(ctx context.Context, root bool, query *ConversationQuery) (bool, error) {
+	const alias = "__conversation"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChannel != nil || query.withContact != nil || query.withAssignee != nil || query.withMessages != nil || len(query.withNamedMessages) > 0 || query.withAgentRuns != nil || len(query.withNamedAgentRuns) > 0 || query.withLabels != nil || len(query.withNamedLabels) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := conversation.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, conversation.FieldID)
+		for _, f := range fields {
+			if f != conversation.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), conversation.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, conversation.Table, conversation.FieldID, agentrun.FieldConversationID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*AgentRun) error {
+		if _q.withConversation != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*Conversation).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == conversation.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("conversation %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[2] = true
+			if !found {
+				continue
+			}
+			e := &Conversation{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Conversation = e
+		}
+		return nil
+	})
+	return true, nil
+}
+
+// joinReply reads the reply edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *AgentRunQuery) joinReply(ctx context.Context, root bool, query *MessageQuery) (bool, error) {
+	const alias = "__reply"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withConversation != nil || query.withContact != nil || query.withAgentRun != nil {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := message.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, message.FieldID)
+		for _, f := range fields {
+			if f != message.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), message.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, message.Table, message.FieldID, agentrun.FieldReplyMessageID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*AgentRun) error {
+		if _q.withReply != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*Message).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == message.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("reply %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[3] = true
+			if !found {
+				continue
+			}
+			e := &Message{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Reply = e
+		}
+		return nil
+	})
+	return true, nil
 }
 
 type agentrunPaginateArgs struct {
@@ -999,6 +1240,7 @@ func (_q *ContactQuery) CollectFields(ctx context.Context, satisfies ...string) 
 }
 
 func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
@@ -1017,7 +1259,11 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
 				return err
 			}
-			_q.withChannel = query
+			if joined, err := _q.joinChannel(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withChannel = query
+			}
 			if _, ok := fieldSeen[contact.FieldChannelID]; !ok {
 				selectedFields = append(selectedFields, contact.FieldChannelID)
 				fieldSeen[contact.FieldChannelID] = struct{}{}
@@ -1173,6 +1419,82 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 	return nil
 }
 
+// joinChannel reads the channel edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *ContactQuery) joinChannel(ctx context.Context, root bool, query *ChannelQuery) (bool, error) {
+	const alias = "__channel"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withConversations != nil || len(query.withNamedConversations) > 0 || query.withContacts != nil || len(query.withNamedContacts) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := channel.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, channel.FieldID)
+		for _, f := range fields {
+			if f != channel.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), channel.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, channel.Table, channel.FieldID, contact.FieldChannelID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Contact) error {
+		if _q.withChannel != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*Channel).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == channel.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("channel %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[1] = true
+			if !found {
+				continue
+			}
+			e := &Channel{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Channel = e
+		}
+		return nil
+	})
+	return true, nil
+}
+
 type contactPaginateArgs struct {
 	first, last   *int
 	after, before *Cursor
@@ -1237,6 +1559,7 @@ func (_q *ConversationQuery) CollectFields(ctx context.Context, satisfies ...str
 }
 
 func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
@@ -1255,7 +1578,11 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
 				return err
 			}
-			_q.withChannel = query
+			if joined, err := _q.joinChannel(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withChannel = query
+			}
 			if _, ok := fieldSeen[conversation.FieldChannelID]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldChannelID)
 				fieldSeen[conversation.FieldChannelID] = struct{}{}
@@ -1270,7 +1597,11 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, contactImplementors)...); err != nil {
 				return err
 			}
-			_q.withContact = query
+			if joined, err := _q.joinContact(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withContact = query
+			}
 			if _, ok := fieldSeen[conversation.FieldContactID]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldContactID)
 				fieldSeen[conversation.FieldContactID] = struct{}{}
@@ -1285,7 +1616,11 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
 				return err
 			}
-			_q.withAssignee = query
+			if joined, err := _q.joinAssignee(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withAssignee = query
+			}
 			if _, ok := fieldSeen[conversation.FieldAssigneeID]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldAssigneeID)
 				fieldSeen[conversation.FieldAssigneeID] = struct{}{}
@@ -1613,6 +1948,234 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 	return nil
 }
 
+// joinChannel reads the channel edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *ConversationQuery) joinChannel(ctx context.Context, root bool, query *ChannelQuery) (bool, error) {
+	const alias = "__channel"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withConversations != nil || len(query.withNamedConversations) > 0 || query.withContacts != nil || len(query.withNamedContacts) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := channel.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, channel.FieldID)
+		for _, f := range fields {
+			if f != channel.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), channel.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, channel.Table, channel.FieldID, conversation.FieldChannelID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
+		if _q.withChannel != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*Channel).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == channel.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("channel %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[1] = true
+			if !found {
+				continue
+			}
+			e := &Channel{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Channel = e
+		}
+		return nil
+	})
+	return true, nil
+}
+
+// joinContact reads the contact edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *ConversationQuery) joinContact(ctx context.Context, root bool, query *ContactQuery) (bool, error) {
+	const alias = "__contact"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChannel != nil || query.withConversations != nil || len(query.withNamedConversations) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := contact.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, contact.FieldID)
+		for _, f := range fields {
+			if f != contact.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), contact.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, contact.Table, contact.FieldID, conversation.FieldContactID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
+		if _q.withContact != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*Contact).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == contact.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("contact %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[2] = true
+			if !found {
+				continue
+			}
+			e := &Contact{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Contact = e
+		}
+		return nil
+	})
+	return true, nil
+}
+
+// joinAssignee reads the assignee edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *ConversationQuery) joinAssignee(ctx context.Context, root bool, query *UserQuery) (bool, error) {
+	const alias = "__assignee"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withMemberships != nil || len(query.withNamedMemberships) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := user.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, user.FieldID)
+		for _, f := range fields {
+			if f != user.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), user.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, user.Table, user.FieldID, conversation.FieldAssigneeID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
+		if _q.withAssignee != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*User).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == user.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("assignee %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[3] = true
+			if !found {
+				continue
+			}
+			e := &User{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Assignee = e
+		}
+		return nil
+	})
+	return true, nil
+}
+
 type conversationPaginateArgs struct {
 	first, last   *int
 	after, before *Cursor
@@ -1803,6 +2366,7 @@ func (_q *KnowledgeChunkQuery) CollectFields(ctx context.Context, satisfies ...s
 }
 
 func (_q *KnowledgeChunkQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
@@ -1821,7 +2385,11 @@ func (_q *KnowledgeChunkQuery) collectField(ctx context.Context, oneNode bool, o
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, knowledgedocumentImplementors)...); err != nil {
 				return err
 			}
-			_q.withDocument = query
+			if joined, err := _q.joinDocument(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withDocument = query
+			}
 			if _, ok := fieldSeen[knowledgechunk.FieldDocumentID]; !ok {
 				selectedFields = append(selectedFields, knowledgechunk.FieldDocumentID)
 				fieldSeen[knowledgechunk.FieldDocumentID] = struct{}{}
@@ -1876,6 +2444,82 @@ func (_q *KnowledgeChunkQuery) collectField(ctx context.Context, oneNode bool, o
 		_q.Select(selectedFields...)
 	}
 	return nil
+}
+
+// joinDocument reads the document edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *KnowledgeChunkQuery) joinDocument(ctx context.Context, root bool, query *KnowledgeDocumentQuery) (bool, error) {
+	const alias = "__document"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChunks != nil || len(query.withNamedChunks) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := knowledgedocument.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, knowledgedocument.FieldID)
+		for _, f := range fields {
+			if f != knowledgedocument.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), knowledgedocument.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, knowledgedocument.Table, knowledgedocument.FieldID, knowledgechunk.FieldDocumentID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*KnowledgeChunk) error {
+		if _q.withDocument != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*KnowledgeDocument).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == knowledgedocument.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("document %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[1] = true
+			if !found {
+				continue
+			}
+			e := &KnowledgeDocument{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Document = e
+		}
+		return nil
+	})
+	return true, nil
 }
 
 type knowledgechunkPaginateArgs struct {
@@ -2414,6 +3058,7 @@ func (_q *MessageQuery) CollectFields(ctx context.Context, satisfies ...string) 
 }
 
 func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
@@ -2432,7 +3077,11 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
 				return err
 			}
-			_q.withConversation = query
+			if joined, err := _q.joinConversation(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withConversation = query
+			}
 			if _, ok := fieldSeen[message.FieldConversationID]; !ok {
 				selectedFields = append(selectedFields, message.FieldConversationID)
 				fieldSeen[message.FieldConversationID] = struct{}{}
@@ -2447,7 +3096,11 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, contactImplementors)...); err != nil {
 				return err
 			}
-			_q.withContact = query
+			if joined, err := _q.joinContact(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withContact = query
+			}
 			if _, ok := fieldSeen[message.FieldContactID]; !ok {
 				selectedFields = append(selectedFields, message.FieldContactID)
 				fieldSeen[message.FieldContactID] = struct{}{}
@@ -2598,6 +3251,158 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 		_q.Select(selectedFields...)
 	}
 	return nil
+}
+
+// joinConversation reads the conversation edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *MessageQuery) joinConversation(ctx context.Context, root bool, query *ConversationQuery) (bool, error) {
+	const alias = "__conversation"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChannel != nil || query.withContact != nil || query.withAssignee != nil || query.withMessages != nil || len(query.withNamedMessages) > 0 || query.withAgentRuns != nil || len(query.withNamedAgentRuns) > 0 || query.withLabels != nil || len(query.withNamedLabels) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := conversation.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, conversation.FieldID)
+		for _, f := range fields {
+			if f != conversation.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), conversation.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, conversation.Table, conversation.FieldID, message.FieldConversationID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Message) error {
+		if _q.withConversation != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*Conversation).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == conversation.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("conversation %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[1] = true
+			if !found {
+				continue
+			}
+			e := &Conversation{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Conversation = e
+		}
+		return nil
+	})
+	return true, nil
+}
+
+// joinContact reads the contact edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *MessageQuery) joinContact(ctx context.Context, root bool, query *ContactQuery) (bool, error) {
+	const alias = "__contact"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChannel != nil || query.withConversations != nil || len(query.withNamedConversations) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := contact.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, contact.FieldID)
+		for _, f := range fields {
+			if f != contact.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), contact.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, contact.Table, contact.FieldID, message.FieldContactID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Message) error {
+		if _q.withContact != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*Contact).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == contact.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("contact %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[2] = true
+			if !found {
+				continue
+			}
+			e := &Contact{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Contact = e
+		}
+		return nil
+	})
+	return true, nil
 }
 
 type messagePaginateArgs struct {
@@ -2796,6 +3601,7 @@ func (_q *PostEventQuery) CollectFields(ctx context.Context, satisfies ...string
 }
 
 func (_q *PostEventQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
@@ -2814,7 +3620,11 @@ func (_q *PostEventQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, postImplementors)...); err != nil {
 				return err
 			}
-			_q.withPost = query
+			if joined, err := _q.joinPost(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withPost = query
+			}
 			if _, ok := fieldSeen[postevent.FieldPostID]; !ok {
 				selectedFields = append(selectedFields, postevent.FieldPostID)
 				fieldSeen[postevent.FieldPostID] = struct{}{}
@@ -2874,6 +3684,82 @@ func (_q *PostEventQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 		_q.Select(selectedFields...)
 	}
 	return nil
+}
+
+// joinPost reads the post edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *PostEventQuery) joinPost(ctx context.Context, root bool, query *PostQuery) (bool, error) {
+	const alias = "__post"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withTargets != nil || len(query.withNamedTargets) > 0 || query.withEvents != nil || len(query.withNamedEvents) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := post.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, post.FieldID)
+		for _, f := range fields {
+			if f != post.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), post.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, post.Table, post.FieldID, postevent.FieldPostID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*PostEvent) error {
+		if _q.withPost != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*Post).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == post.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("post %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[1] = true
+			if !found {
+				continue
+			}
+			e := &Post{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Post = e
+		}
+		return nil
+	})
+	return true, nil
 }
 
 type posteventPaginateArgs struct {
@@ -2937,6 +3823,7 @@ func (_q *PostTargetQuery) CollectFields(ctx context.Context, satisfies ...strin
 }
 
 func (_q *PostTargetQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
@@ -2955,7 +3842,11 @@ func (_q *PostTargetQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, postImplementors)...); err != nil {
 				return err
 			}
-			_q.withPost = query
+			if joined, err := _q.joinPost(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withPost = query
+			}
 			if _, ok := fieldSeen[posttarget.FieldPostID]; !ok {
 				selectedFields = append(selectedFields, posttarget.FieldPostID)
 				fieldSeen[posttarget.FieldPostID] = struct{}{}
@@ -2970,7 +3861,11 @@ func (_q *PostTargetQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
 				return err
 			}
-			_q.withChannel = query
+			if joined, err := _q.joinChannel(ctx, root, query); err != nil {
+				return err
+			} else if !joined {
+				_q.withChannel = query
+			}
 			if _, ok := fieldSeen[posttarget.FieldChannelID]; !ok {
 				selectedFields = append(selectedFields, posttarget.FieldChannelID)
 				fieldSeen[posttarget.FieldChannelID] = struct{}{}
@@ -3055,6 +3950,158 @@ func (_q *PostTargetQuery) collectField(ctx context.Context, oneNode bool, opCtx
 		_q.Select(selectedFields...)
 	}
 	return nil
+}
+
+// joinPost reads the post edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *PostTargetQuery) joinPost(ctx context.Context, root bool, query *PostQuery) (bool, error) {
+	const alias = "__post"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withTargets != nil || len(query.withNamedTargets) > 0 || query.withEvents != nil || len(query.withNamedEvents) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := post.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, post.FieldID)
+		for _, f := range fields {
+			if f != post.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), post.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, post.Table, post.FieldID, posttarget.FieldPostID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*PostTarget) error {
+		if _q.withPost != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*Post).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == post.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("post %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[1] = true
+			if !found {
+				continue
+			}
+			e := &Post{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Post = e
+		}
+		return nil
+	})
+	return true, nil
+}
+
+// joinChannel reads the channel edge by a LEFT JOIN in the query's own
+// statement instead of a second one (Neksio): only for the request's root
+// query (the join's columns would not survive the per-parent page of a
+// nested edge) and a plain target query (predicates and fields only,
+// once the target's privacy policy has run: its filter goes into the
+// join's ON clause). It reports false when the edge must be eager-loaded.
+func (_q *PostTargetQuery) joinChannel(ctx context.Context, root bool, query *ChannelQuery) (bool, error) {
+	const alias = "__channel"
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withConversations != nil || len(query.withNamedConversations) > 0 || query.withContacts != nil || len(query.withNamedContacts) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := channel.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, channel.FieldID)
+		for _, f := range fields {
+			if f != channel.FieldID {
+				columns = append(columns, f)
+			}
+		}
+	}
+	target := sqlpage.TargetSelector(_q.driver.Dialect(), channel.Table, alias)
+	for _, p := range query.predicates {
+		p(target)
+	}
+	if _q.joinedEdges == nil {
+		_q.joinedEdges = make(map[string]bool)
+	}
+	_q.joinedEdges[alias] = true
+	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, channel.Table, channel.FieldID, posttarget.FieldChannelID, target, columns))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*PostTarget) error {
+		if _q.withChannel != nil {
+			return nil // another alias of the edge was eager-loaded: it wins, as before
+		}
+		for _, n := range nodes {
+			values, err := (*Channel).scanValues(nil, columns)
+			if err != nil {
+				return err
+			}
+			found := false
+			for i, c := range columns {
+				name := sqlpage.JoinedColumn(alias, c)
+				raw, err := n.selectValues.Get(name)
+				if err != nil {
+					return err
+				}
+				delete(n.selectValues, name)
+				if c == channel.FieldID {
+					found = raw != nil
+				}
+				if err := sqlpage.Scan(values[i], raw); err != nil {
+					return fmt.Errorf("channel %s: %w", c, err)
+				}
+			}
+			n.Edges.loadedTypes[2] = true
+			if !found {
+				continue
+			}
+			e := &Channel{config: _q.config}
+			if err := e.assignValues(columns, values); err != nil {
+				return err
+			}
+			n.Edges.Channel = e
+		}
+		return nil
+	})
+	return true, nil
 }
 
 type posttargetPaginateArgs struct {

@@ -30,6 +30,7 @@ type KnowledgeChunkQuery struct {
 	withWorkspace *WorkspaceQuery
 	withDocument  *KnowledgeDocumentQuery
 	loadTotal     []func(context.Context, []*KnowledgeChunk) error
+	joinedEdges   map[string]bool
 	modifiers     []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector

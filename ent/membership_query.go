@@ -30,6 +30,7 @@ type MembershipQuery struct {
 	withWorkspace *WorkspaceQuery
 	withUser      *UserQuery
 	loadTotal     []func(context.Context, []*Membership) error
+	joinedEdges   map[string]bool
 	modifiers     []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector

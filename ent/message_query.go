@@ -35,6 +35,7 @@ type MessageQuery struct {
 	withContact      *ContactQuery
 	withAgentRun     *AgentRunQuery
 	loadTotal        []func(context.Context, []*Message) error
+	joinedEdges      map[string]bool
 	modifiers        []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector

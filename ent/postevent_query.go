@@ -30,6 +30,7 @@ type PostEventQuery struct {
 	withWorkspace *WorkspaceQuery
 	withPost      *PostQuery
 	loadTotal     []func(context.Context, []*PostEvent) error
+	joinedEdges   map[string]bool
 	modifiers     []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector

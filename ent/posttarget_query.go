@@ -32,6 +32,7 @@ type PostTargetQuery struct {
 	withPost      *PostQuery
 	withChannel   *ChannelQuery
 	loadTotal     []func(context.Context, []*PostTarget) error
+	joinedEdges   map[string]bool
 	modifiers     []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector

@@ -22,13 +22,14 @@ import (
 // SessionQuery is the builder for querying Session entities.
 type SessionQuery struct {
 	config
-	ctx        *QueryContext
-	order      []session.OrderOption
-	inters     []Interceptor
-	predicates []predicate.Session
-	withUser   *UserQuery
-	loadTotal  []func(context.Context, []*Session) error
-	modifiers  []func(*sql.Selector)
+	ctx         *QueryContext
+	order       []session.OrderOption
+	inters      []Interceptor
+	predicates  []predicate.Session
+	withUser    *UserQuery
+	loadTotal   []func(context.Context, []*Session) error
+	joinedEdges map[string]bool
+	modifiers   []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)

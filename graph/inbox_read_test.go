@@ -1,12 +1,18 @@
 package graph
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/store/storetest"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/ent/contact"
+	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -90,5 +96,105 @@ func TestInboxPageOfMessagesPerConversation(t *testing.T) {
 		// The other workspace sees its own conversation only.
 		other := texts(b.post(t, otherKey, q, map[string]any{"last": 1}))
 		require.Equal(t, map[string][]string{"Customer cust-2": {"other workspace"}, "Customer cust-2 pageInfo": {"false", "false"}}, other)
+	})
+}
+
+// TestInboxStatements counts the SQL statements of the inbox list: the
+// conversations page with each conversation's contact (a LEFT JOIN in the
+// page's own statement on PostgreSQL, the contact's tenant filter in its
+// ON clause) and
+// one statement for every conversation's last message, whatever the page
+// size; the COUNT only when totalCount is asked for. The contact of
+// another workspace is never read through the join.
+func TestInboxStatements(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s, counter := storetest.OpenCounting(t, d)
+		b := setupRTOn(t, s)
+		for c := range 4 {
+			for i := range 2 {
+				b.ingest(t, b.channel, fmt.Sprintf("cust-%d", c), fmt.Sprintf("c%d m%d", c, i), fmt.Sprintf("wamid.%d.%d", c, i), sdk.ActionCreated)
+			}
+		}
+		const inbox = `{ conversations(first: 50, orderBy: {field: LAST_MESSAGE_AT, direction: DESC}) {
+		  edges { cursor node { id status lastMessageAt contact { id name }
+		    messages(first: 1, orderBy: {field: SENT_AT, direction: DESC}) { edges { node { id text direction sentAt } } } } }
+		  %s } }`
+		b.post(t, b.key, fmt.Sprintf(inbox, ""), nil) // warm: the API key's cache
+		count := func(extra string) (map[string]any, []string) {
+			t.Helper()
+			counter.Start()
+			data := b.post(t, b.key, fmt.Sprintf(inbox, extra), nil)
+			return data, counter.Stop()
+		}
+
+		// PostgreSQL reads the contact in the page's statement; SQLite, in
+		// the process, still eager-loads it (sqlpage.JoinsUnique).
+		want := 2
+		if d == storetest.SQLite {
+			want = 3
+		}
+		data, stmts := count("")
+		require.LessOrEqual(t, len(stmts), want, "statements:\n%s", storetest.Summary(stmts))
+		edges := data["conversations"].(map[string]any)["edges"].([]any)
+		require.Len(t, edges, 4)
+		for _, e := range edges {
+			node := e.(map[string]any)["node"].(map[string]any)
+			name := node["contact"].(map[string]any)["name"].(string)
+			require.Regexp(t, `^Customer cust-\d$`, name)
+			ms := node["messages"].(map[string]any)["edges"].([]any)
+			require.Len(t, ms, 1)
+			require.Equal(t, strings.Replace(name, "Customer cust-", "c", 1)+" m1", ms[0].(map[string]any)["node"].(map[string]any)["text"])
+		}
+
+		_, stmts = count("pageInfo { hasNextPage endCursor }")
+		require.LessOrEqual(t, len(stmts), want, "pageInfo needs no COUNT; statements:\n%s", storetest.Summary(stmts))
+		data, stmts = count("totalCount")
+		require.LessOrEqual(t, len(stmts), want+1, "statements:\n%s", storetest.Summary(stmts))
+		require.EqualValues(t, 4, data["conversations"].(map[string]any)["totalCount"])
+
+		// Cursors and orders are qualified: the page after a cursor, in
+		// each order, reads the rest with their contacts.
+		for _, order := range []string{"", `, orderBy: {field: LAST_MESSAGE_AT, direction: DESC}`, `, orderBy: {field: STATUS}`} {
+			page := func(after any) map[string]any {
+				return b.post(t, b.key, `query($after: Cursor) { conversations(first: 3, after: $after`+order+`) {
+				  edges { node { id contact { name } } } pageInfo { hasNextPage endCursor } } }`, map[string]any{"after": after})["conversations"].(map[string]any)
+			}
+			first := page(nil)
+			require.Equal(t, true, first["pageInfo"].(map[string]any)["hasNextPage"])
+			rest := page(first["pageInfo"].(map[string]any)["endCursor"])
+			require.Equal(t, false, rest["pageInfo"].(map[string]any)["hasNextPage"])
+			seen := map[string]bool{}
+			for _, e := range append(first["edges"].([]any), rest["edges"].([]any)...) {
+				node := e.(map[string]any)["node"].(map[string]any)
+				seen[node["id"].(string)] = true
+				require.Regexp(t, `^Customer cust-\d$`, node["contact"].(map[string]any)["name"])
+			}
+			require.Len(t, seen, 4, "order %q", order)
+		}
+
+		// A conversation whose contact row belongs to another workspace (not
+		// possible through the API; written here as a platform viewer):
+		// the join's tenant filter leaves the contact out.
+		_, _, otherCh := b.newWorkspace(t, "Other")
+		b.ingest(t, otherCh, "cust-x", "other", "wamid.x", sdk.ActionCreated)
+		platform := tenant.NewContext(context.Background(), tenant.PlatformViewer("test"))
+		foreign, err := s.Ent.Contact.Query().Where(contact.ExternalID("cust-x")).Only(platform)
+		require.NoError(t, err)
+		conv, err := s.Ent.Conversation.Query().Where(conversation.WorkspaceID(pulid.ID(b.ws))).First(platform)
+		require.NoError(t, err)
+		require.NoError(t, s.Ent.Conversation.UpdateOne(conv).SetContactID(foreign.ID).Exec(platform))
+		data, _ = count("")
+		var nilContacts int
+		for _, e := range data["conversations"].(map[string]any)["edges"].([]any) {
+			node := e.(map[string]any)["node"].(map[string]any)
+			if node["contact"] == nil {
+				nilContacts++
+				require.Equal(t, string(conv.ID), node["id"])
+			} else {
+				require.NotEqual(t, "Customer cust-x", node["contact"].(map[string]any)["name"])
+			}
+		}
+		require.Equal(t, 1, nilContacts)
 	})
 }

@@ -66,7 +66,12 @@ func withSmallSocketBuffers() rtOption {
 
 func setupRT(t *testing.T, d storetest.Dialect, opts ...rtOption) *rtBundle {
 	t.Helper()
-	s := storetest.Open(t, d)
+	return setupRTOn(t, storetest.Open(t, d), opts...)
+}
+
+// setupRTOn is setupRT on a store the test opened (a counting one).
+func setupRTOn(t *testing.T, s *store.Store, opts ...rtOption) *rtBundle {
+	t.Helper()
 	var ro RealtimeOptions
 	small := false
 	for _, o := range opts {

@@ -55,10 +55,11 @@ type realtime struct {
 	closed map[int]int
 
 	sweeper *sweeper
+	pinger  *pinger
 }
 
 func newRealtime(opts RealtimeOptions, a *auth.Service, bus *event.Bus) *realtime {
-	return &realtime{opts: opts, perKey: map[string]int{}, closed: map[int]int{}, sweeper: &sweeper{auth: a, bus: bus}}
+	return &realtime{opts: opts, perKey: map[string]int{}, closed: map[int]int{}, sweeper: &sweeper{auth: a, bus: bus}, pinger: &pinger{interval: opts.PingInterval}}
 }
 
 func (rt *realtime) closedWith(code int) int {
@@ -115,6 +116,9 @@ func (c *connState) acquire(key string) bool {
 func (c *connState) finish() {
 	close(c.done)
 	c.rt.sweeper.remove(c)
+	if c.ws != nil {
+		c.rt.pinger.remove(c.ws)
+	}
 	c.mu.Lock()
 	key := c.slot
 	c.slot = ""
@@ -480,10 +484,11 @@ func (s *Server) websocket() transport.Websocket {
 		// wsConn enforces the init timeout with close code 4408; gqlgen's
 		// own closes with 1002.
 		InitTimeout: 0,
-		// graphql-transport-ws: the server pings, and a client that does
-		// not pong within two intervals is dropped. graphql-ws: "ka".
-		PingPongInterval:      s.rt.opts.PingInterval,
-		KeepAlivePingInterval: s.rt.opts.PingInterval,
+		// No keep-alive from gqlgen, which runs a goroutine and a ticker
+		// per connection for it: the server's pinger does the same for
+		// every connection from one goroutine (see pinger).
+		PingPongInterval:      0,
+		KeepAlivePingInterval: 0,
 		PayloadReadLimit:      &s.opts.MaxBodyBytes,
 		ErrorFunc: func(ctx context.Context, err error) {
 			s.opts.Logger.DebugContext(ctx, "websocket", "err", err)
@@ -534,8 +539,11 @@ type wsConn struct {
 	mu       sync.Mutex
 	initSeen bool
 	acked    bool
-	closing  bool
-	active   map[string]struct{}
+	// The pinger's state: a ping being written, a pong seen since the
+	// last ping.
+	pinging, ponged bool
+	closing         bool
+	active          map[string]struct{}
 }
 
 var (
@@ -614,7 +622,9 @@ func (c *wsConn) check(data []byte) (int, string) {
 		c.active[m.ID] = struct{}{}
 	case m.Type == "complete" && !legacy, m.Type == "stop" && legacy:
 		delete(c.active, m.ID)
-	case (m.Type == "ping" || m.Type == "pong") && !legacy, m.Type == "connection_terminate" && legacy:
+	case m.Type == "pong" && !legacy:
+		c.ponged = true
+	case m.Type == "ping" && !legacy, m.Type == "connection_terminate" && legacy:
 	default:
 		return closeBadMessage, truncate("Invalid message received: unexpected type "+m.Type, 123)
 	}
@@ -628,17 +638,134 @@ func (c *wsConn) WriteJSON(v any) error {
 	if err != nil {
 		return err
 	}
-	var m wsMessage
+	// Only the type and id: the payload (every event's data) is skipped,
+	// not copied.
+	var m struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+	}
 	_ = json.Unmarshal(b, &m)
 	c.mu.Lock()
+	acked := false
 	switch m.Type {
 	case "connection_ack":
+		acked = !c.acked
 		c.acked = true
 	case "complete", "error":
 		delete(c.active, m.ID)
 	}
 	c.mu.Unlock()
-	return c.WebsocketConn.WriteJSON(json.RawMessage(b))
+	if err := c.WebsocketConn.WriteJSON(json.RawMessage(b)); err != nil {
+		return err
+	}
+	if acked {
+		c.state.rt.pinger.add(c)
+	}
+	return nil
+}
+
+// pinger keeps the acknowledged WebSockets alive as gqlgen's transport
+// would with PingPongInterval and KeepAlivePingInterval, without its
+// goroutine and ticker per connection: one goroutine per server, running
+// while there are connections, writes every interval to each of them
+// (a short-lived goroutine per write, so that a client that stops reading
+// holds up only its own pings). graphql-transport-ws: a ping, and a
+// client that has not answered the previous one with a pong by two
+// intervals after it was due is dropped (the read deadline is moved on
+// only after a pong, and a pong clears it, as in gqlgen); graphql-ws: "ka".
+type pinger struct {
+	interval time.Duration
+
+	mu    sync.Mutex
+	conns map[*wsConn]struct{}
+	stop  chan struct{} // closed when the last connection goes; nil when idle
+}
+
+var (
+	pingMessage      = json.RawMessage(`{"type":"ping"}`)
+	keepAliveMessage = json.RawMessage(`{"type":"ka"}`)
+)
+
+func (p *pinger) add(c *wsConn) {
+	if p.interval <= 0 {
+		return
+	}
+	if c.protocol == "graphql-transport-ws" {
+		_ = c.SetReadDeadline(time.Now().Add(2 * p.interval))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conns == nil {
+		p.conns = map[*wsConn]struct{}{}
+	}
+	p.conns[c] = struct{}{}
+	if p.stop == nil {
+		p.stop = make(chan struct{})
+		go p.run(p.stop)
+	}
+}
+
+func (p *pinger) remove(c *wsConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.conns[c]; !ok {
+		return
+	}
+	delete(p.conns, c)
+	if len(p.conns) == 0 && p.stop != nil {
+		close(p.stop)
+		p.stop = nil
+	}
+}
+
+func (p *pinger) run(stop chan struct{}) {
+	t := time.NewTicker(p.interval)
+	defer t.Stop()
+	var conns []*wsConn
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		conns = conns[:0]
+		for c := range p.conns {
+			conns = append(conns, c)
+		}
+		p.mu.Unlock()
+		for _, c := range conns {
+			c.ping(p.interval)
+		}
+		clear(conns)
+	}
+}
+
+// ping sends the connection its keep-alive message unless the previous
+// one is still being written.
+func (c *wsConn) ping(interval time.Duration) {
+	c.mu.Lock()
+	if c.closing || c.pinging {
+		c.mu.Unlock()
+		return
+	}
+	c.pinging = true
+	extend := c.ponged
+	c.ponged = false
+	c.mu.Unlock()
+	go func() {
+		msg := keepAliveMessage
+		if c.protocol == "graphql-transport-ws" {
+			msg = pingMessage
+			if extend {
+				_ = c.SetReadDeadline(time.Now().Add(2 * interval))
+			}
+		}
+		_ = c.WebsocketConn.WriteJSON(msg)
+		c.mu.Lock()
+		c.pinging = false
+		c.mu.Unlock()
+	}()
 }
 
 // WriteClose keeps the first close code: once this wrapper has closed

@@ -6,6 +6,8 @@
 package sqlpage
 
 import (
+	"fmt"
+
 	"database/sql/driver"
 
 	"entgo.io/contrib/entgql"
@@ -92,3 +94,72 @@ func LimitPerParent(partitionBy string, ids []driver.Value, limit int, orderBy s
 		*s = *outer
 	}
 }
+
+// JoinedColumn names a column of a unique edge read by a LEFT JOIN in its
+// parent's statement (see LeftJoin): the alias, two underscores, the column.
+func JoinedColumn(alias, column string) string { return alias + "__" + column }
+
+// LeftJoin returns a selector modifier that reads a unique (many-to-one)
+// edge in the parent's own statement instead of a second one: it LEFT
+// JOINs table under alias on alias.idColumn = parent.fkColumn and the
+// target's own predicates (the target query's privacy policy's tenant
+// filter among them, built on a selector of the aliased table: see
+// TargetSelector), and selects the target's columns as
+// JoinedColumn(alias, column). A parent whose target row is missing or
+// filtered out gets NULLs, which the generated code reads as "no edge",
+// as the separate eager-loading query would have.
+func LeftJoin(alias, table, idColumn, fkColumn string, target *sql.Selector, columns []string) func(*sql.Selector) {
+	return func(s *sql.Selector) {
+		t := sql.Dialect(s.Dialect()).Table(table).As(alias)
+		on := sql.ColumnsEQ(s.C(fkColumn), t.C(idColumn))
+		if p := target.P(); p != nil {
+			on = sql.And(on, p)
+		}
+		s.LeftJoin(t).OnP(on)
+		for _, c := range columns {
+			s.AppendSelectAs(t.C(c), JoinedColumn(alias, c))
+		}
+	}
+}
+
+// TargetSelector is the selector a joined edge's predicates are applied
+// to: the target table under its alias, in the parent's dialect.
+func TargetSelector(dialectName, table, alias string) *sql.Selector {
+	return sql.Dialect(dialectName).Select().From(sql.Table(table).As(alias))
+}
+
+// Scan stores src, a column's value as the driver returned it (read into
+// by ent's SelectValues.Get), in dst, one of the scan destinations of ent's generated
+// scanValues. NULL leaves dst at its zero value (an invalid Null* type).
+func Scan(dst, src any) error {
+	if src == nil {
+		return nil
+	}
+	switch d := dst.(type) {
+	case interface{ Scan(any) error }:
+		return d.Scan(src)
+	case *sql.UnknownType:
+		*d = src
+	case *[]byte:
+		switch s := src.(type) {
+		case []byte:
+			*d = append([]byte(nil), s...)
+		case string:
+			*d = []byte(s)
+		default:
+			return fmt.Errorf("sqlpage: cannot scan %T into %T", src, dst)
+		}
+	default:
+		return fmt.Errorf("sqlpage: cannot scan %T into %T", src, dst)
+	}
+	return nil
+}
+
+// JoinsUnique reports whether unique edges are read by LeftJoin on the
+// dialect: PostgreSQL only. The joined columns reach ent as columns it
+// does not know, scanned by the type the driver reports for the row;
+// SQLite's driver reports none for a NULL (a conversation without a
+// contact) and a string for a time, so on SQLite, which runs in the
+// process and pays no round trip for the second statement, the edge is
+// still eager-loaded.
+func JoinsUnique(dialectName string) bool { return dialectName == dialect.Postgres }
