@@ -10,7 +10,7 @@ import (
 
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/ent"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/analyticsrollup"
 	"github.com/neksio/neksio/ent/schema/pulid"
 )
@@ -212,35 +212,38 @@ func (r *Report) aggregate(ctx context.Context, from, to time.Time, metrics []st
 	return out, nil
 }
 
-// durations are the values of a timed metric's facts in [from, to).
-func (r *Report) durations(ctx context.Context, from, to time.Time, d MetricDef) ([]int64, error) {
+// durations is the histogram of a timed metric's facts in [from, to):
+// the rolled-up hours' buckets merged in SQL, plus the facts collected
+// from the base tables put through the same buckets.
+func (r *Report) durations(ctx context.Context, from, to time.Time, d MetricDef) (histogram, error) {
+	out := histogram{}
 	if r.empty {
-		return nil, nil
+		return out, nil
 	}
-	var out []int64
 	ra, rb, base := r.plan(from, to, r.rollupsUsable())
 	if ra.Before(rb) {
-		q := r.client.AnalyticsDuration.Query().Where(analyticsduration.HourGTE(ra.Unix()), analyticsduration.HourLT(rb.Unix()),
-			analyticsduration.Metric(d.Fact))
+		q := r.client.AnalyticsHistogram.Query().Where(analyticshistogram.Metric(d.Fact),
+			analyticshistogram.Business(r.req.BusinessHours),
+			analyticshistogram.HourGTE(ra.Unix()), analyticshistogram.HourLT(rb.Unix()))
 		if r.channels != nil {
-			q.Where(analyticsduration.ChannelIDIn(r.channelIDs()...))
+			q.Where(analyticshistogram.ChannelIDIn(r.channelIDs()...))
 		}
 		if r.kinds != nil {
-			q.Where(analyticsduration.KindIn(r.kindList()...))
+			q.Where(analyticshistogram.KindIn(r.kindList()...))
 		}
 		if d.Kind != "" {
-			q.Where(analyticsduration.Kind(d.Kind))
+			q.Where(analyticshistogram.Kind(d.Kind))
 		}
-		field := analyticsduration.FieldSeconds
-		if r.req.BusinessHours {
-			field = analyticsduration.FieldBusinessSeconds
+		var rows []struct {
+			Bucket int64 `json:"bucket"`
+			N      int64 `json:"n"`
 		}
-		vs, err := q.Select(field).Ints(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("analytics: reading durations: %w", err)
+		if err := q.GroupBy(analyticshistogram.FieldBucket).Aggregate(ent.As(ent.Sum(analyticshistogram.FieldCount), "n")).
+			Scan(ctx, &rows); err != nil {
+			return nil, fmt.Errorf("analytics: reading histograms: %w", err)
 		}
-		for _, v := range vs {
-			out = append(out, int64(v))
+		for _, row := range rows {
+			out[row.Bucket] += row.N
 		}
 	}
 	for _, w := range base {
@@ -254,13 +257,12 @@ func (r *Report) durations(ctx context.Context, from, to time.Time, d MetricDef)
 				continue
 			}
 			if r.req.BusinessHours {
-				out = append(out, f.BusinessSum)
+				out.addValue(f.BusinessSum)
 			} else {
-				out = append(out, f.Sum)
+				out.addValue(f.Sum)
 			}
 		}
 	}
-	slices.Sort(out)
 	return out, nil
 }
 
@@ -358,12 +360,12 @@ func (r *Report) period(ctx context.Context, from, to time.Time) (map[string]*fl
 		}
 		out[string(d.Name)] = r.value(d, cs, nil)
 		if d.Timed() && d.Agg == AggAverage {
-			vs, err := r.durations(ctx, from, to, d)
+			h, err := r.durations(ctx, from, to, d)
 			if err != nil {
 				return nil, err
 			}
-			out[string(d.Name)+"_MEDIAN"] = Percentile(vs, 0.5)
-			out[string(d.Name)+"_P90"] = Percentile(vs, 0.9)
+			out[string(d.Name)+"_MEDIAN"] = h.quantile(0.5)
+			out[string(d.Name)+"_P90"] = h.quantile(0.9)
 		}
 	}
 	return out, nil
