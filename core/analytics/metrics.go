@@ -29,6 +29,9 @@ const (
 // logarithmic bucket in AnalyticsHistogram for percentiles (sketch.go).
 var timed = map[string]bool{mFirstResponse: true, mReply: true, mResolution: true}
 
+// timedMetrics lists timed.
+var timedMetrics = []string{mFirstResponse, mReply, mResolution}
+
 // Metric is a figure callers ask for (the GraphQL AnalyticsMetric enum).
 type Metric string
 

@@ -212,17 +212,25 @@ func (r *Report) aggregate(ctx context.Context, from, to time.Time, metrics []st
 	return out, nil
 }
 
-// durations is the histogram of a timed metric's facts in [from, to):
-// the rolled-up hours' buckets merged in SQL, plus the facts collected
-// from the base tables put through the same buckets.
-func (r *Report) durations(ctx context.Context, from, to time.Time, d MetricDef) (histogram, error) {
-	out := histogram{}
+// durations are the histograms of the timed metrics' facts in [from,
+// to), per metric and conversation kind: the rolled-up hours' buckets
+// merged in one SQL query, plus the facts collected from the base tables
+// put through the same buckets.
+func (r *Report) durations(ctx context.Context, from, to time.Time) (map[[2]string]histogram, error) {
+	out := map[[2]string]histogram{}
 	if r.empty {
 		return out, nil
 	}
+	add := func(metric, kind string, bucket, n int64) {
+		k := [2]string{metric, kind}
+		if out[k] == nil {
+			out[k] = histogram{}
+		}
+		out[k][bucket] += n
+	}
 	ra, rb, base := r.plan(from, to, r.rollupsUsable())
 	if ra.Before(rb) {
-		q := r.client.AnalyticsHistogram.Query().Where(analyticshistogram.Metric(d.Fact),
+		q := r.client.AnalyticsHistogram.Query().Where(analyticshistogram.MetricIn(timedMetrics...),
 			analyticshistogram.Business(r.req.BusinessHours),
 			analyticshistogram.HourGTE(ra.Unix()), analyticshistogram.HourLT(rb.Unix()))
 		if r.channels != nil {
@@ -231,19 +239,18 @@ func (r *Report) durations(ctx context.Context, from, to time.Time, d MetricDef)
 		if r.kinds != nil {
 			q.Where(analyticshistogram.KindIn(r.kindList()...))
 		}
-		if d.Kind != "" {
-			q.Where(analyticshistogram.Kind(d.Kind))
-		}
 		var rows []struct {
-			Bucket int64 `json:"bucket"`
-			N      int64 `json:"n"`
+			Metric string `json:"metric"`
+			Kind   string `json:"kind"`
+			Bucket int64  `json:"bucket"`
+			N      int64  `json:"n"`
 		}
-		if err := q.GroupBy(analyticshistogram.FieldBucket).Aggregate(ent.As(ent.Sum(analyticshistogram.FieldCount), "n")).
-			Scan(ctx, &rows); err != nil {
+		if err := q.GroupBy(analyticshistogram.FieldMetric, analyticshistogram.FieldKind, analyticshistogram.FieldBucket).
+			Aggregate(ent.As(ent.Sum(analyticshistogram.FieldCount), "n")).Scan(ctx, &rows); err != nil {
 			return nil, fmt.Errorf("analytics: reading histograms: %w", err)
 		}
 		for _, row := range rows {
-			out[row.Bucket] += row.N
+			add(row.Metric, row.Kind, row.Bucket, row.N)
 		}
 	}
 	for _, w := range base {
@@ -253,17 +260,31 @@ func (r *Report) durations(ctx context.Context, from, to time.Time, d MetricDef)
 		}
 		for i := range fs {
 			f := &fs[i]
-			if f.Metric != d.Fact || (d.Kind != "" && f.Kind != d.Kind) || !r.allow(f) {
+			if !timed[f.Metric] || !r.allow(f) {
 				continue
 			}
+			v := f.Sum
 			if r.req.BusinessHours {
-				out.addValue(f.BusinessSum)
-			} else {
-				out.addValue(f.Sum)
+				v = f.BusinessSum
 			}
+			add(f.Metric, f.Kind, bucketOf(v), 1)
 		}
 	}
 	return out, nil
+}
+
+// histogramOf merges the histograms of a timed metric's facts.
+func histogramOf(hs map[[2]string]histogram, d MetricDef) histogram {
+	out := histogram{}
+	for k, h := range hs {
+		if k[0] != d.Fact || (d.Kind != "" && k[1] != d.Kind) {
+			continue
+		}
+		for b, n := range h {
+			out[b] += n
+		}
+	}
+	return out
 }
 
 // Percentile is the nearest-rank percentile of sorted values: the
@@ -345,25 +366,29 @@ func (r *Report) openAt(ctx context.Context, t time.Time) (*float64, error) {
 	return r.value(d, cs, nil), nil
 }
 
-func (r *Report) period(ctx context.Context, from, to time.Time) (map[string]*float64, error) {
+// period computes every figure of [from, to); open is the count of
+// conversations open at from, to which the period's openings, resolutions
+// and reopenings add (facts add up, so this equals openAt(to) without
+// reading every hour before from again).
+func (r *Report) period(ctx context.Context, from, to time.Time, open *float64) (map[string]*float64, error) {
 	cs, err := r.aggregate(ctx, from, to, factsOf(Metrics), gNone, r.rollupsUsable())
+	if err != nil {
+		return nil, err
+	}
+	hs, err := r.durations(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]*float64{}
 	for _, d := range Metrics {
 		if d.Agg == AggOpen {
-			if out[string(d.Name)], err = r.openAt(ctx, to); err != nil {
-				return nil, err
-			}
+			v := *open + *r.value(d, cs, nil)
+			out[string(d.Name)] = &v
 			continue
 		}
 		out[string(d.Name)] = r.value(d, cs, nil)
 		if d.Timed() && d.Agg == AggAverage {
-			h, err := r.durations(ctx, from, to, d)
-			if err != nil {
-				return nil, err
-			}
+			h := histogramOf(hs, d)
 			out[string(d.Name)+"_MEDIAN"] = h.quantile(0.5)
 			out[string(d.Name)+"_P90"] = h.quantile(0.9)
 		}
@@ -374,11 +399,16 @@ func (r *Report) period(ctx context.Context, from, to time.Time) (map[string]*fl
 // Summary computes every figure for the range and the period before it.
 func (r *Report) Summary(ctx context.Context) (Summary, error) {
 	from, to := r.req.Range.From, r.req.Range.To
-	cur, err := r.period(ctx, from, to)
+	prevFrom := from.Add(-to.Sub(from))
+	open, err := r.openAt(ctx, prevFrom)
 	if err != nil {
 		return nil, err
 	}
-	prev, err := r.period(ctx, from.Add(-to.Sub(from)), from)
+	prev, err := r.period(ctx, prevFrom, from, open)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := r.period(ctx, from, to, prev["CONVERSATIONS_OPEN"])
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
@@ -140,6 +142,14 @@ func (s *Service) Roll(ctx context.Context, ws string, rebuild bool) (RollResult
 		})
 		if err != nil {
 			return res, err
+		}
+	}
+	if rebuild && s.Store.Dialect == dialect.Postgres {
+		// A rebuild replaces most rows at once: fresh statistics let the
+		// planner read a range's rows through the (metric, hour) index
+		// instead of guessing from the empty table it last saw.
+		if _, err := s.Store.DB.ExecContext(ctx, "ANALYZE analytics_rollups, analytics_histograms"); err != nil {
+			return res, fmt.Errorf("analytics: analyze: %w", err)
 		}
 	}
 	s.log().Debug("analytics: rolled up", "workspace", ws, "from", res.From, "to", res.To, "rows", res.Rows)
