@@ -6,7 +6,10 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/ent"
@@ -128,6 +131,29 @@ func (r *Report) kindList() []string {
 
 // aggregate adds up the facts of metrics in [from, to), grouped by g.
 func (r *Report) aggregate(ctx context.Context, from, to time.Time, metrics []string, g groupBy, rollups bool) (cells, error) {
+	return r.aggregateIn(ctx, from, to, metrics, g, rollups, nil)
+}
+
+// maxCaseBuckets bounds the buckets grouped in SQL (bucketCase).
+const maxCaseBuckets = 400
+
+// bucketCase is an SQL expression mapping an hour column to the start of
+// its bucket (starts ascending, Unix seconds), so the database returns
+// one row per bucket instead of one per hour.
+func bucketCase(col string, starts []int64) string {
+	var b strings.Builder
+	b.WriteString("(CASE")
+	for i := 1; i < len(starts); i++ {
+		fmt.Fprintf(&b, " WHEN %s < %d THEN %d", col, starts[i], starts[i-1])
+	}
+	fmt.Fprintf(&b, " ELSE %d END)", starts[len(starts)-1])
+	return b.String()
+}
+
+// aggregateIn is aggregate; with g == gTime and bucket starts given, the
+// rolled-up hours are grouped by bucket in SQL (cell T: the bucket's
+// start) rather than by hour.
+func (r *Report) aggregateIn(ctx context.Context, from, to time.Time, metrics []string, g groupBy, rollups bool, starts []int64) (cells, error) {
 	out := cells{}
 	if r.empty || !from.Before(to) {
 		return out, nil
@@ -152,19 +178,36 @@ func (r *Report) aggregate(ctx context.Context, from, to time.Time, metrics []st
 			fields = append(fields, analyticsrollup.FieldDim)
 		}
 		var rows []struct {
-			Metric    string `json:"metric"`
-			Kind      string `json:"kind"`
-			Hour      int64  `json:"hour"`
-			ChannelID string `json:"channel_id"`
-			Dim       string `json:"dim"`
-			C         int64  `json:"c"`
-			S         int64  `json:"s"`
-			B         int64  `json:"b"`
+			Metric string `json:"metric"`
+			Kind   string `json:"kind"`
+			Hour   int64  `json:"hour"`
+			// BucketStart is the bucket of grouped hours (bucketCase).
+			BucketStart int64  `json:"bucket_start"`
+			ChannelID   string `json:"channel_id"`
+			Dim         string `json:"dim"`
+			C           int64  `json:"c"`
+			S           int64  `json:"s"`
+			B           int64  `json:"b"`
 		}
-		err := q.GroupBy(fields[0], fields[1:]...).Aggregate(
-			ent.As(ent.Sum(analyticsrollup.FieldCount), "c"),
-			ent.As(ent.Sum(analyticsrollup.FieldSum), "s"),
-			ent.As(ent.Sum(analyticsrollup.FieldBusinessSum), "b")).Scan(ctx, &rows)
+		var err error
+		if g == gTime && len(starts) > 1 && len(starts) <= maxCaseBuckets {
+			err = q.Modify(func(s *entsql.Selector) {
+				t := bucketCase(s.C(analyticsrollup.FieldHour), starts)
+				s.Select(s.C(analyticsrollup.FieldMetric), s.C(analyticsrollup.FieldKind), entsql.As(t, "bucket_start"),
+					entsql.As(entsql.Sum(s.C(analyticsrollup.FieldCount)), "c"),
+					entsql.As(entsql.Sum(s.C(analyticsrollup.FieldSum)), "s"),
+					entsql.As(entsql.Sum(s.C(analyticsrollup.FieldBusinessSum)), "b")).
+					GroupBy(s.C(analyticsrollup.FieldMetric), s.C(analyticsrollup.FieldKind), t)
+			}).Scan(ctx, &rows)
+			for i := range rows {
+				rows[i].Hour = rows[i].BucketStart
+			}
+		} else {
+			err = q.GroupBy(fields[0], fields[1:]...).Aggregate(
+				ent.As(ent.Sum(analyticsrollup.FieldCount), "c"),
+				ent.As(ent.Sum(analyticsrollup.FieldSum), "s"),
+				ent.As(ent.Sum(analyticsrollup.FieldBusinessSum), "b")).Scan(ctx, &rows)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("analytics: reading rollups: %w", err)
 		}
@@ -511,7 +554,11 @@ func (r *Report) Timeseries(ctx context.Context, names []Metric, g Granularity) 
 		}
 	}
 	from, to := bounds[0], bounds[len(bounds)-1]
-	cs, err := r.aggregate(ctx, from, to, factsOf(defs), gTime, rollups)
+	starts := make([]int64, len(bounds)-1)
+	for i, b := range bounds[:len(bounds)-1] {
+		starts[i] = b.Unix()
+	}
+	cs, err := r.aggregateIn(ctx, from, to, factsOf(defs), gTime, rollups, starts)
 	if err != nil {
 		return nil, err
 	}
