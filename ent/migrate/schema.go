@@ -305,6 +305,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{AuditLogsColumns[8], AuditLogsColumns[7]},
 			},
+			{
+				Name:    "auditlog_workspace_id_target_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditLogsColumns[8], AuditLogsColumns[4]},
+			},
 		},
 	}
 	// CannedRepliesColumns holds the columns for the "canned_replies" table.
