@@ -35,7 +35,7 @@ const analyticsDailySQL = `SELECT date_trunc('day', sent_at AT TIME ZONE '` + an
 FROM messages WHERE workspace_id = $1 AND sent_at >= $2 AND sent_at < $3 GROUP BY 1 ORDER BY 1`
 
 // benchAnalytics seeds a workspace with 90 days of conversations, then
-// times the 90-day summary (with the previous period and exact
+// times the 90-day summary (with the previous period and the
 // percentiles) and the daily timeseries read from rollups plus the tail,
 // against the same aggregates in SQL over the base tables.
 func benchAnalytics(ctx context.Context, e *runEnv, r *Result) error {
@@ -78,6 +78,11 @@ func benchAnalytics(ctx context.Context, e *runEnv, r *Result) error {
 	}
 	r.detail("rebuild_seconds", round3(time.Since(t0).Seconds()))
 	r.detail("rollup_rows", res.Rows)
+	var buckets int
+	if err := s.DB.QueryRowContext(ctx, "SELECT count(*) FROM analytics_histograms WHERE workspace_id = $1", ws).Scan(&buckets); err != nil {
+		return err
+	}
+	r.detail("histogram_rows", buckets)
 	r.detail("facts", res.Facts)
 
 	loc, _ := time.LoadLocation(analyticsTZ)

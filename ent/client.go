@@ -18,7 +18,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/analyticsrollup"
 	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
@@ -58,8 +58,8 @@ type Client struct {
 	AgentRun *AgentRunClient
 	// AgentSettings is the client for interacting with the AgentSettings builders.
 	AgentSettings *AgentSettingsClient
-	// AnalyticsDuration is the client for interacting with the AnalyticsDuration builders.
-	AnalyticsDuration *AnalyticsDurationClient
+	// AnalyticsHistogram is the client for interacting with the AnalyticsHistogram builders.
+	AnalyticsHistogram *AnalyticsHistogramClient
 	// AnalyticsRollup is the client for interacting with the AnalyticsRollup builders.
 	AnalyticsRollup *AnalyticsRollupClient
 	// AnalyticsWatermark is the client for interacting with the AnalyticsWatermark builders.
@@ -124,7 +124,7 @@ func (c *Client) init() {
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.AgentRun = NewAgentRunClient(c.config)
 	c.AgentSettings = NewAgentSettingsClient(c.config)
-	c.AnalyticsDuration = NewAnalyticsDurationClient(c.config)
+	c.AnalyticsHistogram = NewAnalyticsHistogramClient(c.config)
 	c.AnalyticsRollup = NewAnalyticsRollupClient(c.config)
 	c.AnalyticsWatermark = NewAnalyticsWatermarkClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
@@ -245,7 +245,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		APIKey:               NewAPIKeyClient(cfg),
 		AgentRun:             NewAgentRunClient(cfg),
 		AgentSettings:        NewAgentSettingsClient(cfg),
-		AnalyticsDuration:    NewAnalyticsDurationClient(cfg),
+		AnalyticsHistogram:   NewAnalyticsHistogramClient(cfg),
 		AnalyticsRollup:      NewAnalyticsRollupClient(cfg),
 		AnalyticsWatermark:   NewAnalyticsWatermarkClient(cfg),
 		AuditLog:             NewAuditLogClient(cfg),
@@ -293,7 +293,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		APIKey:               NewAPIKeyClient(cfg),
 		AgentRun:             NewAgentRunClient(cfg),
 		AgentSettings:        NewAgentSettingsClient(cfg),
-		AnalyticsDuration:    NewAnalyticsDurationClient(cfg),
+		AnalyticsHistogram:   NewAnalyticsHistogramClient(cfg),
 		AnalyticsRollup:      NewAnalyticsRollupClient(cfg),
 		AnalyticsWatermark:   NewAnalyticsWatermarkClient(cfg),
 		AuditLog:             NewAuditLogClient(cfg),
@@ -348,7 +348,7 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AgentRun, c.AgentSettings, c.AnalyticsDuration, c.AnalyticsRollup,
+		c.APIKey, c.AgentRun, c.AgentSettings, c.AnalyticsHistogram, c.AnalyticsRollup,
 		c.AnalyticsWatermark, c.AuditLog, c.CannedReply, c.Channel,
 		c.ChannelAuthorization, c.Contact, c.Conversation, c.Export, c.Invite,
 		c.KeyFingerprint, c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media,
@@ -363,7 +363,7 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AgentRun, c.AgentSettings, c.AnalyticsDuration, c.AnalyticsRollup,
+		c.APIKey, c.AgentRun, c.AgentSettings, c.AnalyticsHistogram, c.AnalyticsRollup,
 		c.AnalyticsWatermark, c.AuditLog, c.CannedReply, c.Channel,
 		c.ChannelAuthorization, c.Contact, c.Conversation, c.Export, c.Invite,
 		c.KeyFingerprint, c.KnowledgeChunk, c.KnowledgeDocument, c.Label, c.Media,
@@ -383,8 +383,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AgentRun.mutate(ctx, m)
 	case *AgentSettingsMutation:
 		return c.AgentSettings.mutate(ctx, m)
-	case *AnalyticsDurationMutation:
-		return c.AnalyticsDuration.mutate(ctx, m)
+	case *AnalyticsHistogramMutation:
+		return c.AnalyticsHistogram.mutate(ctx, m)
 	case *AnalyticsRollupMutation:
 		return c.AnalyticsRollup.mutate(ctx, m)
 	case *AnalyticsWatermarkMutation:
@@ -938,107 +938,107 @@ func (c *AgentSettingsClient) mutate(ctx context.Context, m *AgentSettingsMutati
 	}
 }
 
-// AnalyticsDurationClient is a client for the AnalyticsDuration schema.
-type AnalyticsDurationClient struct {
+// AnalyticsHistogramClient is a client for the AnalyticsHistogram schema.
+type AnalyticsHistogramClient struct {
 	config
 }
 
-// NewAnalyticsDurationClient returns a client for the AnalyticsDuration from the given config.
-func NewAnalyticsDurationClient(c config) *AnalyticsDurationClient {
-	return &AnalyticsDurationClient{config: c}
+// NewAnalyticsHistogramClient returns a client for the AnalyticsHistogram from the given config.
+func NewAnalyticsHistogramClient(c config) *AnalyticsHistogramClient {
+	return &AnalyticsHistogramClient{config: c}
 }
 
 // Use adds a list of mutation hooks to the hooks stack.
-// A call to `Use(f, g, h)` equals to `analyticsduration.Hooks(f(g(h())))`.
-func (c *AnalyticsDurationClient) Use(hooks ...Hook) {
-	c.hooks.AnalyticsDuration = append(c.hooks.AnalyticsDuration, hooks...)
+// A call to `Use(f, g, h)` equals to `analyticshistogram.Hooks(f(g(h())))`.
+func (c *AnalyticsHistogramClient) Use(hooks ...Hook) {
+	c.hooks.AnalyticsHistogram = append(c.hooks.AnalyticsHistogram, hooks...)
 }
 
 // Intercept adds a list of query interceptors to the interceptors stack.
-// A call to `Intercept(f, g, h)` equals to `analyticsduration.Intercept(f(g(h())))`.
-func (c *AnalyticsDurationClient) Intercept(interceptors ...Interceptor) {
-	c.inters.AnalyticsDuration = append(c.inters.AnalyticsDuration, interceptors...)
+// A call to `Intercept(f, g, h)` equals to `analyticshistogram.Intercept(f(g(h())))`.
+func (c *AnalyticsHistogramClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AnalyticsHistogram = append(c.inters.AnalyticsHistogram, interceptors...)
 }
 
-// Create returns a builder for creating a AnalyticsDuration entity.
-func (c *AnalyticsDurationClient) Create() *AnalyticsDurationCreate {
-	mutation := newAnalyticsDurationMutation(c.config, OpCreate)
-	return &AnalyticsDurationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Create returns a builder for creating a AnalyticsHistogram entity.
+func (c *AnalyticsHistogramClient) Create() *AnalyticsHistogramCreate {
+	mutation := newAnalyticsHistogramMutation(c.config, OpCreate)
+	return &AnalyticsHistogramCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
-// CreateBulk returns a builder for creating a bulk of AnalyticsDuration entities.
-func (c *AnalyticsDurationClient) CreateBulk(builders ...*AnalyticsDurationCreate) *AnalyticsDurationCreateBulk {
-	return &AnalyticsDurationCreateBulk{config: c.config, builders: builders}
+// CreateBulk returns a builder for creating a bulk of AnalyticsHistogram entities.
+func (c *AnalyticsHistogramClient) CreateBulk(builders ...*AnalyticsHistogramCreate) *AnalyticsHistogramCreateBulk {
+	return &AnalyticsHistogramCreateBulk{config: c.config, builders: builders}
 }
 
 // MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
 // a builder and applies setFunc on it.
-func (c *AnalyticsDurationClient) MapCreateBulk(slice any, setFunc func(*AnalyticsDurationCreate, int)) *AnalyticsDurationCreateBulk {
+func (c *AnalyticsHistogramClient) MapCreateBulk(slice any, setFunc func(*AnalyticsHistogramCreate, int)) *AnalyticsHistogramCreateBulk {
 	rv := reflect.ValueOf(slice)
 	if rv.Kind() != reflect.Slice {
-		return &AnalyticsDurationCreateBulk{err: fmt.Errorf("calling to AnalyticsDurationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+		return &AnalyticsHistogramCreateBulk{err: fmt.Errorf("calling to AnalyticsHistogramClient.MapCreateBulk with wrong type %T, need slice", slice)}
 	}
-	builders := make([]*AnalyticsDurationCreate, rv.Len())
+	builders := make([]*AnalyticsHistogramCreate, rv.Len())
 	for i := 0; i < rv.Len(); i++ {
 		builders[i] = c.Create()
 		setFunc(builders[i], i)
 	}
-	return &AnalyticsDurationCreateBulk{config: c.config, builders: builders}
+	return &AnalyticsHistogramCreateBulk{config: c.config, builders: builders}
 }
 
-// Update returns an update builder for AnalyticsDuration.
-func (c *AnalyticsDurationClient) Update() *AnalyticsDurationUpdate {
-	mutation := newAnalyticsDurationMutation(c.config, OpUpdate)
-	return &AnalyticsDurationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Update returns an update builder for AnalyticsHistogram.
+func (c *AnalyticsHistogramClient) Update() *AnalyticsHistogramUpdate {
+	mutation := newAnalyticsHistogramMutation(c.config, OpUpdate)
+	return &AnalyticsHistogramUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // UpdateOne returns an update builder for the given entity.
-func (c *AnalyticsDurationClient) UpdateOne(_m *AnalyticsDuration) *AnalyticsDurationUpdateOne {
-	mutation := newAnalyticsDurationMutation(c.config, OpUpdateOne, withAnalyticsDuration(_m))
-	return &AnalyticsDurationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+func (c *AnalyticsHistogramClient) UpdateOne(_m *AnalyticsHistogram) *AnalyticsHistogramUpdateOne {
+	mutation := newAnalyticsHistogramMutation(c.config, OpUpdateOne, withAnalyticsHistogram(_m))
+	return &AnalyticsHistogramUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // UpdateOneID returns an update builder for the given id.
-func (c *AnalyticsDurationClient) UpdateOneID(id pulid.ID) *AnalyticsDurationUpdateOne {
-	mutation := newAnalyticsDurationMutation(c.config, OpUpdateOne, withAnalyticsDurationID(id))
-	return &AnalyticsDurationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+func (c *AnalyticsHistogramClient) UpdateOneID(id pulid.ID) *AnalyticsHistogramUpdateOne {
+	mutation := newAnalyticsHistogramMutation(c.config, OpUpdateOne, withAnalyticsHistogramID(id))
+	return &AnalyticsHistogramUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
-// Delete returns a delete builder for AnalyticsDuration.
-func (c *AnalyticsDurationClient) Delete() *AnalyticsDurationDelete {
-	mutation := newAnalyticsDurationMutation(c.config, OpDelete)
-	return &AnalyticsDurationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Delete returns a delete builder for AnalyticsHistogram.
+func (c *AnalyticsHistogramClient) Delete() *AnalyticsHistogramDelete {
+	mutation := newAnalyticsHistogramMutation(c.config, OpDelete)
+	return &AnalyticsHistogramDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // DeleteOne returns a builder for deleting the given entity.
-func (c *AnalyticsDurationClient) DeleteOne(_m *AnalyticsDuration) *AnalyticsDurationDeleteOne {
+func (c *AnalyticsHistogramClient) DeleteOne(_m *AnalyticsHistogram) *AnalyticsHistogramDeleteOne {
 	return c.DeleteOneID(_m.ID)
 }
 
 // DeleteOneID returns a builder for deleting the given entity by its id.
-func (c *AnalyticsDurationClient) DeleteOneID(id pulid.ID) *AnalyticsDurationDeleteOne {
-	builder := c.Delete().Where(analyticsduration.ID(id))
+func (c *AnalyticsHistogramClient) DeleteOneID(id pulid.ID) *AnalyticsHistogramDeleteOne {
+	builder := c.Delete().Where(analyticshistogram.ID(id))
 	builder.mutation.id = &id
 	builder.mutation.op = OpDeleteOne
-	return &AnalyticsDurationDeleteOne{builder}
+	return &AnalyticsHistogramDeleteOne{builder}
 }
 
-// Query returns a query builder for AnalyticsDuration.
-func (c *AnalyticsDurationClient) Query() *AnalyticsDurationQuery {
-	return &AnalyticsDurationQuery{
+// Query returns a query builder for AnalyticsHistogram.
+func (c *AnalyticsHistogramClient) Query() *AnalyticsHistogramQuery {
+	return &AnalyticsHistogramQuery{
 		config: c.config,
-		ctx:    &QueryContext{Type: TypeAnalyticsDuration},
+		ctx:    &QueryContext{Type: TypeAnalyticsHistogram},
 		inters: c.Interceptors(),
 	}
 }
 
-// Get returns a AnalyticsDuration entity by its id.
-func (c *AnalyticsDurationClient) Get(ctx context.Context, id pulid.ID) (*AnalyticsDuration, error) {
-	return c.Query().Where(analyticsduration.ID(id)).Only(ctx)
+// Get returns a AnalyticsHistogram entity by its id.
+func (c *AnalyticsHistogramClient) Get(ctx context.Context, id pulid.ID) (*AnalyticsHistogram, error) {
+	return c.Query().Where(analyticshistogram.ID(id)).Only(ctx)
 }
 
 // GetX is like Get, but panics if an error occurs.
-func (c *AnalyticsDurationClient) GetX(ctx context.Context, id pulid.ID) *AnalyticsDuration {
+func (c *AnalyticsHistogramClient) GetX(ctx context.Context, id pulid.ID) *AnalyticsHistogram {
 	obj, err := c.Get(ctx, id)
 	if err != nil {
 		panic(err)
@@ -1046,15 +1046,15 @@ func (c *AnalyticsDurationClient) GetX(ctx context.Context, id pulid.ID) *Analyt
 	return obj
 }
 
-// QueryWorkspace queries the workspace edge of a AnalyticsDuration.
-func (c *AnalyticsDurationClient) QueryWorkspace(_m *AnalyticsDuration) *WorkspaceQuery {
+// QueryWorkspace queries the workspace edge of a AnalyticsHistogram.
+func (c *AnalyticsHistogramClient) QueryWorkspace(_m *AnalyticsHistogram) *WorkspaceQuery {
 	query := (&WorkspaceClient{config: c.config}).Query()
 	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
 		id := _m.ID
 		step := sqlgraph.NewStep(
-			sqlgraph.From(analyticsduration.Table, analyticsduration.FieldID, id),
+			sqlgraph.From(analyticshistogram.Table, analyticshistogram.FieldID, id),
 			sqlgraph.To(workspace.Table, workspace.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, analyticsduration.WorkspaceTable, analyticsduration.WorkspaceColumn),
+			sqlgraph.Edge(sqlgraph.M2O, false, analyticshistogram.WorkspaceTable, analyticshistogram.WorkspaceColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -1063,28 +1063,28 @@ func (c *AnalyticsDurationClient) QueryWorkspace(_m *AnalyticsDuration) *Workspa
 }
 
 // Hooks returns the client hooks.
-func (c *AnalyticsDurationClient) Hooks() []Hook {
-	hooks := c.hooks.AnalyticsDuration
-	return append(hooks[:len(hooks):len(hooks)], analyticsduration.Hooks[:]...)
+func (c *AnalyticsHistogramClient) Hooks() []Hook {
+	hooks := c.hooks.AnalyticsHistogram
+	return append(hooks[:len(hooks):len(hooks)], analyticshistogram.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
-func (c *AnalyticsDurationClient) Interceptors() []Interceptor {
-	return c.inters.AnalyticsDuration
+func (c *AnalyticsHistogramClient) Interceptors() []Interceptor {
+	return c.inters.AnalyticsHistogram
 }
 
-func (c *AnalyticsDurationClient) mutate(ctx context.Context, m *AnalyticsDurationMutation) (Value, error) {
+func (c *AnalyticsHistogramClient) mutate(ctx context.Context, m *AnalyticsHistogramMutation) (Value, error) {
 	switch m.Op() {
 	case OpCreate:
-		return (&AnalyticsDurationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&AnalyticsHistogramCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpUpdate:
-		return (&AnalyticsDurationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&AnalyticsHistogramUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpUpdateOne:
-		return (&AnalyticsDurationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&AnalyticsHistogramUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpDelete, OpDeleteOne:
-		return (&AnalyticsDurationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+		return (&AnalyticsHistogramDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
-		return nil, fmt.Errorf("ent: unknown AnalyticsDuration mutation op: %q", m.Op())
+		return nil, fmt.Errorf("ent: unknown AnalyticsHistogram mutation op: %q", m.Op())
 	}
 }
 
@@ -5177,14 +5177,14 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AgentRun, AgentSettings, AnalyticsDuration, AnalyticsRollup,
+		APIKey, AgentRun, AgentSettings, AnalyticsHistogram, AnalyticsRollup,
 		AnalyticsWatermark, AuditLog, CannedReply, Channel, ChannelAuthorization,
 		Contact, Conversation, Export, Invite, KeyFingerprint, KnowledgeChunk,
 		KnowledgeDocument, Label, Media, Membership, Message, PendingStatus, Post,
 		PostEvent, PostTarget, PublishingSettings, Session, User, Workspace []ent.Hook
 	}
 	inters struct {
-		APIKey, AgentRun, AgentSettings, AnalyticsDuration, AnalyticsRollup,
+		APIKey, AgentRun, AgentSettings, AnalyticsHistogram, AnalyticsRollup,
 		AnalyticsWatermark, AuditLog, CannedReply, Channel, ChannelAuthorization,
 		Contact, Conversation, Export, Invite, KeyFingerprint, KnowledgeChunk,
 		KnowledgeDocument, Label, Media, Membership, Message, PendingStatus, Post,

@@ -14,7 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/analyticsrollup"
 	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
@@ -104,7 +104,7 @@ func checkColumn(t, c string) error {
 			apikey.Table:               apikey.ValidColumn,
 			agentrun.Table:             agentrun.ValidColumn,
 			agentsettings.Table:        agentsettings.ValidColumn,
-			analyticsduration.Table:    analyticsduration.ValidColumn,
+			analyticshistogram.Table:   analyticshistogram.ValidColumn,
 			analyticsrollup.Table:      analyticsrollup.ValidColumn,
 			analyticswatermark.Table:   analyticswatermark.ValidColumn,
 			auditlog.Table:             auditlog.ValidColumn,

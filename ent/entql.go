@@ -5,7 +5,7 @@ package ent
 import (
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/analyticsrollup"
 	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
@@ -125,23 +125,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
-			Table:   analyticsduration.Table,
-			Columns: analyticsduration.Columns,
+			Table:   analyticshistogram.Table,
+			Columns: analyticshistogram.Columns,
 			ID: &sqlgraph.FieldSpec{
 				Type:   field.TypeString,
-				Column: analyticsduration.FieldID,
+				Column: analyticshistogram.FieldID,
 			},
 		},
-		Type: "AnalyticsDuration",
+		Type: "AnalyticsHistogram",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			analyticsduration.FieldWorkspaceID:     {Type: field.TypeString, Column: analyticsduration.FieldWorkspaceID},
-			analyticsduration.FieldHour:            {Type: field.TypeInt64, Column: analyticsduration.FieldHour},
-			analyticsduration.FieldChannelID:       {Type: field.TypeString, Column: analyticsduration.FieldChannelID},
-			analyticsduration.FieldKind:            {Type: field.TypeString, Column: analyticsduration.FieldKind},
-			analyticsduration.FieldMetric:          {Type: field.TypeString, Column: analyticsduration.FieldMetric},
-			analyticsduration.FieldDim:             {Type: field.TypeString, Column: analyticsduration.FieldDim},
-			analyticsduration.FieldSeconds:         {Type: field.TypeInt64, Column: analyticsduration.FieldSeconds},
-			analyticsduration.FieldBusinessSeconds: {Type: field.TypeInt64, Column: analyticsduration.FieldBusinessSeconds},
+			analyticshistogram.FieldWorkspaceID: {Type: field.TypeString, Column: analyticshistogram.FieldWorkspaceID},
+			analyticshistogram.FieldHour:        {Type: field.TypeInt64, Column: analyticshistogram.FieldHour},
+			analyticshistogram.FieldChannelID:   {Type: field.TypeString, Column: analyticshistogram.FieldChannelID},
+			analyticshistogram.FieldKind:        {Type: field.TypeString, Column: analyticshistogram.FieldKind},
+			analyticshistogram.FieldMetric:      {Type: field.TypeString, Column: analyticshistogram.FieldMetric},
+			analyticshistogram.FieldBusiness:    {Type: field.TypeBool, Column: analyticshistogram.FieldBusiness},
+			analyticshistogram.FieldBucket:      {Type: field.TypeInt64, Column: analyticshistogram.FieldBucket},
+			analyticshistogram.FieldCount:       {Type: field.TypeInt64, Column: analyticshistogram.FieldCount},
 		},
 	}
 	graph.Nodes[4] = &sqlgraph.Node{
@@ -807,11 +807,11 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: false,
-			Table:   analyticsduration.WorkspaceTable,
-			Columns: []string{analyticsduration.WorkspaceColumn},
+			Table:   analyticshistogram.WorkspaceTable,
+			Columns: []string{analyticshistogram.WorkspaceColumn},
 			Bidi:    false,
 		},
-		"AnalyticsDuration",
+		"AnalyticsHistogram",
 		"Workspace",
 	)
 	graph.MustAddE(
@@ -1785,33 +1785,33 @@ func (f *AgentSettingsFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace
 }
 
 // addPredicate implements the predicateAdder interface.
-func (_q *AnalyticsDurationQuery) addPredicate(pred func(s *sql.Selector)) {
+func (_q *AnalyticsHistogramQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
 
-// Filter returns a Filter implementation to apply filters on the AnalyticsDurationQuery builder.
-func (_q *AnalyticsDurationQuery) Filter() *AnalyticsDurationFilter {
-	return &AnalyticsDurationFilter{config: _q.config, predicateAdder: _q}
+// Filter returns a Filter implementation to apply filters on the AnalyticsHistogramQuery builder.
+func (_q *AnalyticsHistogramQuery) Filter() *AnalyticsHistogramFilter {
+	return &AnalyticsHistogramFilter{config: _q.config, predicateAdder: _q}
 }
 
 // addPredicate implements the predicateAdder interface.
-func (m *AnalyticsDurationMutation) addPredicate(pred func(s *sql.Selector)) {
+func (m *AnalyticsHistogramMutation) addPredicate(pred func(s *sql.Selector)) {
 	m.predicates = append(m.predicates, pred)
 }
 
-// Filter returns an entql.Where implementation to apply filters on the AnalyticsDurationMutation builder.
-func (m *AnalyticsDurationMutation) Filter() *AnalyticsDurationFilter {
-	return &AnalyticsDurationFilter{config: m.config, predicateAdder: m}
+// Filter returns an entql.Where implementation to apply filters on the AnalyticsHistogramMutation builder.
+func (m *AnalyticsHistogramMutation) Filter() *AnalyticsHistogramFilter {
+	return &AnalyticsHistogramFilter{config: m.config, predicateAdder: m}
 }
 
-// AnalyticsDurationFilter provides a generic filtering capability at runtime for AnalyticsDurationQuery.
-type AnalyticsDurationFilter struct {
+// AnalyticsHistogramFilter provides a generic filtering capability at runtime for AnalyticsHistogramQuery.
+type AnalyticsHistogramFilter struct {
 	predicateAdder
 	config
 }
 
 // Where applies the entql predicate on the query filter.
-func (f *AnalyticsDurationFilter) Where(p entql.P) {
+func (f *AnalyticsHistogramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
 		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
@@ -1820,57 +1820,57 @@ func (f *AnalyticsDurationFilter) Where(p entql.P) {
 }
 
 // WhereID applies the entql string predicate on the id field.
-func (f *AnalyticsDurationFilter) WhereID(p entql.StringP) {
-	f.Where(p.Field(analyticsduration.FieldID))
+func (f *AnalyticsHistogramFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(analyticshistogram.FieldID))
 }
 
 // WhereWorkspaceID applies the entql string predicate on the workspace_id field.
-func (f *AnalyticsDurationFilter) WhereWorkspaceID(p entql.StringP) {
-	f.Where(p.Field(analyticsduration.FieldWorkspaceID))
+func (f *AnalyticsHistogramFilter) WhereWorkspaceID(p entql.StringP) {
+	f.Where(p.Field(analyticshistogram.FieldWorkspaceID))
 }
 
 // WhereHour applies the entql int64 predicate on the hour field.
-func (f *AnalyticsDurationFilter) WhereHour(p entql.Int64P) {
-	f.Where(p.Field(analyticsduration.FieldHour))
+func (f *AnalyticsHistogramFilter) WhereHour(p entql.Int64P) {
+	f.Where(p.Field(analyticshistogram.FieldHour))
 }
 
 // WhereChannelID applies the entql string predicate on the channel_id field.
-func (f *AnalyticsDurationFilter) WhereChannelID(p entql.StringP) {
-	f.Where(p.Field(analyticsduration.FieldChannelID))
+func (f *AnalyticsHistogramFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(analyticshistogram.FieldChannelID))
 }
 
 // WhereKind applies the entql string predicate on the kind field.
-func (f *AnalyticsDurationFilter) WhereKind(p entql.StringP) {
-	f.Where(p.Field(analyticsduration.FieldKind))
+func (f *AnalyticsHistogramFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(analyticshistogram.FieldKind))
 }
 
 // WhereMetric applies the entql string predicate on the metric field.
-func (f *AnalyticsDurationFilter) WhereMetric(p entql.StringP) {
-	f.Where(p.Field(analyticsduration.FieldMetric))
+func (f *AnalyticsHistogramFilter) WhereMetric(p entql.StringP) {
+	f.Where(p.Field(analyticshistogram.FieldMetric))
 }
 
-// WhereDim applies the entql string predicate on the dim field.
-func (f *AnalyticsDurationFilter) WhereDim(p entql.StringP) {
-	f.Where(p.Field(analyticsduration.FieldDim))
+// WhereBusiness applies the entql bool predicate on the business field.
+func (f *AnalyticsHistogramFilter) WhereBusiness(p entql.BoolP) {
+	f.Where(p.Field(analyticshistogram.FieldBusiness))
 }
 
-// WhereSeconds applies the entql int64 predicate on the seconds field.
-func (f *AnalyticsDurationFilter) WhereSeconds(p entql.Int64P) {
-	f.Where(p.Field(analyticsduration.FieldSeconds))
+// WhereBucket applies the entql int64 predicate on the bucket field.
+func (f *AnalyticsHistogramFilter) WhereBucket(p entql.Int64P) {
+	f.Where(p.Field(analyticshistogram.FieldBucket))
 }
 
-// WhereBusinessSeconds applies the entql int64 predicate on the business_seconds field.
-func (f *AnalyticsDurationFilter) WhereBusinessSeconds(p entql.Int64P) {
-	f.Where(p.Field(analyticsduration.FieldBusinessSeconds))
+// WhereCount applies the entql int64 predicate on the count field.
+func (f *AnalyticsHistogramFilter) WhereCount(p entql.Int64P) {
+	f.Where(p.Field(analyticshistogram.FieldCount))
 }
 
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.
-func (f *AnalyticsDurationFilter) WhereHasWorkspace() {
+func (f *AnalyticsHistogramFilter) WhereHasWorkspace() {
 	f.Where(entql.HasEdge("workspace"))
 }
 
 // WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
-func (f *AnalyticsDurationFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+func (f *AnalyticsHistogramFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
 	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)

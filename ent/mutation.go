@@ -13,7 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/analyticsrollup"
 	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
@@ -57,7 +57,7 @@ const (
 	TypeAPIKey               = "APIKey"
 	TypeAgentRun             = "AgentRun"
 	TypeAgentSettings        = "AgentSettings"
-	TypeAnalyticsDuration    = "AnalyticsDuration"
+	TypeAnalyticsHistogram   = "AnalyticsHistogram"
 	TypeAnalyticsRollup      = "AnalyticsRollup"
 	TypeAnalyticsWatermark   = "AnalyticsWatermark"
 	TypeAuditLog             = "AuditLog"
@@ -3934,41 +3934,41 @@ func (m *AgentSettingsMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown AgentSettings edge %s", name)
 }
 
-// AnalyticsDurationMutation represents an operation that mutates the AnalyticsDuration nodes in the graph.
-type AnalyticsDurationMutation struct {
+// AnalyticsHistogramMutation represents an operation that mutates the AnalyticsHistogram nodes in the graph.
+type AnalyticsHistogramMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *pulid.ID
-	hour                *int64
-	addhour             *int64
-	channel_id          *pulid.ID
-	kind                *string
-	metric              *string
-	dim                 *string
-	seconds             *int64
-	addseconds          *int64
-	business_seconds    *int64
-	addbusiness_seconds *int64
-	clearedFields       map[string]struct{}
-	workspace           *pulid.ID
-	clearedworkspace    bool
-	done                bool
-	oldValue            func(context.Context) (*AnalyticsDuration, error)
-	predicates          []predicate.AnalyticsDuration
+	op               Op
+	typ              string
+	id               *pulid.ID
+	hour             *int64
+	addhour          *int64
+	channel_id       *pulid.ID
+	kind             *string
+	metric           *string
+	business         *bool
+	bucket           *int64
+	addbucket        *int64
+	count            *int64
+	addcount         *int64
+	clearedFields    map[string]struct{}
+	workspace        *pulid.ID
+	clearedworkspace bool
+	done             bool
+	oldValue         func(context.Context) (*AnalyticsHistogram, error)
+	predicates       []predicate.AnalyticsHistogram
 }
 
-var _ ent.Mutation = (*AnalyticsDurationMutation)(nil)
+var _ ent.Mutation = (*AnalyticsHistogramMutation)(nil)
 
-// analyticsdurationOption allows management of the mutation configuration using functional options.
-type analyticsdurationOption func(*AnalyticsDurationMutation)
+// analyticshistogramOption allows management of the mutation configuration using functional options.
+type analyticshistogramOption func(*AnalyticsHistogramMutation)
 
-// newAnalyticsDurationMutation creates new mutation for the AnalyticsDuration entity.
-func newAnalyticsDurationMutation(c config, op Op, opts ...analyticsdurationOption) *AnalyticsDurationMutation {
-	m := &AnalyticsDurationMutation{
+// newAnalyticsHistogramMutation creates new mutation for the AnalyticsHistogram entity.
+func newAnalyticsHistogramMutation(c config, op Op, opts ...analyticshistogramOption) *AnalyticsHistogramMutation {
+	m := &AnalyticsHistogramMutation{
 		config:        c,
 		op:            op,
-		typ:           TypeAnalyticsDuration,
+		typ:           TypeAnalyticsHistogram,
 		clearedFields: make(map[string]struct{}),
 	}
 	for _, opt := range opts {
@@ -3977,20 +3977,20 @@ func newAnalyticsDurationMutation(c config, op Op, opts ...analyticsdurationOpti
 	return m
 }
 
-// withAnalyticsDurationID sets the ID field of the mutation.
-func withAnalyticsDurationID(id pulid.ID) analyticsdurationOption {
-	return func(m *AnalyticsDurationMutation) {
+// withAnalyticsHistogramID sets the ID field of the mutation.
+func withAnalyticsHistogramID(id pulid.ID) analyticshistogramOption {
+	return func(m *AnalyticsHistogramMutation) {
 		var (
 			err   error
 			once  sync.Once
-			value *AnalyticsDuration
+			value *AnalyticsHistogram
 		)
-		m.oldValue = func(ctx context.Context) (*AnalyticsDuration, error) {
+		m.oldValue = func(ctx context.Context) (*AnalyticsHistogram, error) {
 			once.Do(func() {
 				if m.done {
 					err = errors.New("querying old values post mutation is not allowed")
 				} else {
-					value, err = m.Client().AnalyticsDuration.Get(ctx, id)
+					value, err = m.Client().AnalyticsHistogram.Get(ctx, id)
 				}
 			})
 			return value, err
@@ -3999,10 +3999,10 @@ func withAnalyticsDurationID(id pulid.ID) analyticsdurationOption {
 	}
 }
 
-// withAnalyticsDuration sets the old AnalyticsDuration of the mutation.
-func withAnalyticsDuration(node *AnalyticsDuration) analyticsdurationOption {
-	return func(m *AnalyticsDurationMutation) {
-		m.oldValue = func(context.Context) (*AnalyticsDuration, error) {
+// withAnalyticsHistogram sets the old AnalyticsHistogram of the mutation.
+func withAnalyticsHistogram(node *AnalyticsHistogram) analyticshistogramOption {
+	return func(m *AnalyticsHistogramMutation) {
+		m.oldValue = func(context.Context) (*AnalyticsHistogram, error) {
 			return node, nil
 		}
 		m.id = &node.ID
@@ -4011,7 +4011,7 @@ func withAnalyticsDuration(node *AnalyticsDuration) analyticsdurationOption {
 
 // Client returns a new `ent.Client` from the mutation. If the mutation was
 // executed in a transaction (ent.Tx), a transactional client is returned.
-func (m AnalyticsDurationMutation) Client() *Client {
+func (m AnalyticsHistogramMutation) Client() *Client {
 	client := &Client{config: m.config}
 	client.init()
 	return client
@@ -4019,7 +4019,7 @@ func (m AnalyticsDurationMutation) Client() *Client {
 
 // Tx returns an `ent.Tx` for mutations that were executed in transactions;
 // it returns an error otherwise.
-func (m AnalyticsDurationMutation) Tx() (*Tx, error) {
+func (m AnalyticsHistogramMutation) Tx() (*Tx, error) {
 	if _, ok := m.driver.(*txDriver); !ok {
 		return nil, errors.New("ent: mutation is not running in a transaction")
 	}
@@ -4029,14 +4029,14 @@ func (m AnalyticsDurationMutation) Tx() (*Tx, error) {
 }
 
 // SetID sets the value of the id field. Note that this
-// operation is only accepted on creation of AnalyticsDuration entities.
-func (m *AnalyticsDurationMutation) SetID(id pulid.ID) {
+// operation is only accepted on creation of AnalyticsHistogram entities.
+func (m *AnalyticsHistogramMutation) SetID(id pulid.ID) {
 	m.id = &id
 }
 
 // ID returns the ID value in the mutation. Note that the ID is only available
 // if it was provided to the builder or after it was returned from the database.
-func (m *AnalyticsDurationMutation) ID() (id pulid.ID, exists bool) {
+func (m *AnalyticsHistogramMutation) ID() (id pulid.ID, exists bool) {
 	if m.id == nil {
 		return
 	}
@@ -4047,7 +4047,7 @@ func (m *AnalyticsDurationMutation) ID() (id pulid.ID, exists bool) {
 // That means, if the mutation is applied within a transaction with an isolation level such
 // as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
 // or updated by the mutation.
-func (m *AnalyticsDurationMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+func (m *AnalyticsHistogramMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
 	switch {
 	case m.op.Is(OpUpdateOne | OpDeleteOne):
 		id, exists := m.ID()
@@ -4056,19 +4056,19 @@ func (m *AnalyticsDurationMutation) IDs(ctx context.Context) ([]pulid.ID, error)
 		}
 		fallthrough
 	case m.op.Is(OpUpdate | OpDelete):
-		return m.Client().AnalyticsDuration.Query().Where(m.predicates...).IDs(ctx)
+		return m.Client().AnalyticsHistogram.Query().Where(m.predicates...).IDs(ctx)
 	default:
 		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
 	}
 }
 
 // SetWorkspaceID sets the "workspace_id" field.
-func (m *AnalyticsDurationMutation) SetWorkspaceID(pu pulid.ID) {
+func (m *AnalyticsHistogramMutation) SetWorkspaceID(pu pulid.ID) {
 	m.workspace = &pu
 }
 
 // WorkspaceID returns the value of the "workspace_id" field in the mutation.
-func (m *AnalyticsDurationMutation) WorkspaceID() (r pulid.ID, exists bool) {
+func (m *AnalyticsHistogramMutation) WorkspaceID() (r pulid.ID, exists bool) {
 	v := m.workspace
 	if v == nil {
 		return
@@ -4076,10 +4076,10 @@ func (m *AnalyticsDurationMutation) WorkspaceID() (r pulid.ID, exists bool) {
 	return *v, true
 }
 
-// OldWorkspaceID returns the old "workspace_id" field's value of the AnalyticsDuration entity.
-// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// OldWorkspaceID returns the old "workspace_id" field's value of the AnalyticsHistogram entity.
+// If the AnalyticsHistogram object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AnalyticsDurationMutation) OldWorkspaceID(ctx context.Context) (v pulid.ID, err error) {
+func (m *AnalyticsHistogramMutation) OldWorkspaceID(ctx context.Context) (v pulid.ID, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
 	}
@@ -4094,18 +4094,18 @@ func (m *AnalyticsDurationMutation) OldWorkspaceID(ctx context.Context) (v pulid
 }
 
 // ResetWorkspaceID resets all changes to the "workspace_id" field.
-func (m *AnalyticsDurationMutation) ResetWorkspaceID() {
+func (m *AnalyticsHistogramMutation) ResetWorkspaceID() {
 	m.workspace = nil
 }
 
 // SetHour sets the "hour" field.
-func (m *AnalyticsDurationMutation) SetHour(i int64) {
+func (m *AnalyticsHistogramMutation) SetHour(i int64) {
 	m.hour = &i
 	m.addhour = nil
 }
 
 // Hour returns the value of the "hour" field in the mutation.
-func (m *AnalyticsDurationMutation) Hour() (r int64, exists bool) {
+func (m *AnalyticsHistogramMutation) Hour() (r int64, exists bool) {
 	v := m.hour
 	if v == nil {
 		return
@@ -4113,10 +4113,10 @@ func (m *AnalyticsDurationMutation) Hour() (r int64, exists bool) {
 	return *v, true
 }
 
-// OldHour returns the old "hour" field's value of the AnalyticsDuration entity.
-// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// OldHour returns the old "hour" field's value of the AnalyticsHistogram entity.
+// If the AnalyticsHistogram object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AnalyticsDurationMutation) OldHour(ctx context.Context) (v int64, err error) {
+func (m *AnalyticsHistogramMutation) OldHour(ctx context.Context) (v int64, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldHour is only allowed on UpdateOne operations")
 	}
@@ -4131,7 +4131,7 @@ func (m *AnalyticsDurationMutation) OldHour(ctx context.Context) (v int64, err e
 }
 
 // AddHour adds i to the "hour" field.
-func (m *AnalyticsDurationMutation) AddHour(i int64) {
+func (m *AnalyticsHistogramMutation) AddHour(i int64) {
 	if m.addhour != nil {
 		*m.addhour += i
 	} else {
@@ -4140,7 +4140,7 @@ func (m *AnalyticsDurationMutation) AddHour(i int64) {
 }
 
 // AddedHour returns the value that was added to the "hour" field in this mutation.
-func (m *AnalyticsDurationMutation) AddedHour() (r int64, exists bool) {
+func (m *AnalyticsHistogramMutation) AddedHour() (r int64, exists bool) {
 	v := m.addhour
 	if v == nil {
 		return
@@ -4149,18 +4149,18 @@ func (m *AnalyticsDurationMutation) AddedHour() (r int64, exists bool) {
 }
 
 // ResetHour resets all changes to the "hour" field.
-func (m *AnalyticsDurationMutation) ResetHour() {
+func (m *AnalyticsHistogramMutation) ResetHour() {
 	m.hour = nil
 	m.addhour = nil
 }
 
 // SetChannelID sets the "channel_id" field.
-func (m *AnalyticsDurationMutation) SetChannelID(pu pulid.ID) {
+func (m *AnalyticsHistogramMutation) SetChannelID(pu pulid.ID) {
 	m.channel_id = &pu
 }
 
 // ChannelID returns the value of the "channel_id" field in the mutation.
-func (m *AnalyticsDurationMutation) ChannelID() (r pulid.ID, exists bool) {
+func (m *AnalyticsHistogramMutation) ChannelID() (r pulid.ID, exists bool) {
 	v := m.channel_id
 	if v == nil {
 		return
@@ -4168,10 +4168,10 @@ func (m *AnalyticsDurationMutation) ChannelID() (r pulid.ID, exists bool) {
 	return *v, true
 }
 
-// OldChannelID returns the old "channel_id" field's value of the AnalyticsDuration entity.
-// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// OldChannelID returns the old "channel_id" field's value of the AnalyticsHistogram entity.
+// If the AnalyticsHistogram object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AnalyticsDurationMutation) OldChannelID(ctx context.Context) (v pulid.ID, err error) {
+func (m *AnalyticsHistogramMutation) OldChannelID(ctx context.Context) (v pulid.ID, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
 	}
@@ -4186,17 +4186,17 @@ func (m *AnalyticsDurationMutation) OldChannelID(ctx context.Context) (v pulid.I
 }
 
 // ResetChannelID resets all changes to the "channel_id" field.
-func (m *AnalyticsDurationMutation) ResetChannelID() {
+func (m *AnalyticsHistogramMutation) ResetChannelID() {
 	m.channel_id = nil
 }
 
 // SetKind sets the "kind" field.
-func (m *AnalyticsDurationMutation) SetKind(s string) {
+func (m *AnalyticsHistogramMutation) SetKind(s string) {
 	m.kind = &s
 }
 
 // Kind returns the value of the "kind" field in the mutation.
-func (m *AnalyticsDurationMutation) Kind() (r string, exists bool) {
+func (m *AnalyticsHistogramMutation) Kind() (r string, exists bool) {
 	v := m.kind
 	if v == nil {
 		return
@@ -4204,10 +4204,10 @@ func (m *AnalyticsDurationMutation) Kind() (r string, exists bool) {
 	return *v, true
 }
 
-// OldKind returns the old "kind" field's value of the AnalyticsDuration entity.
-// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// OldKind returns the old "kind" field's value of the AnalyticsHistogram entity.
+// If the AnalyticsHistogram object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AnalyticsDurationMutation) OldKind(ctx context.Context) (v string, err error) {
+func (m *AnalyticsHistogramMutation) OldKind(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldKind is only allowed on UpdateOne operations")
 	}
@@ -4222,17 +4222,17 @@ func (m *AnalyticsDurationMutation) OldKind(ctx context.Context) (v string, err 
 }
 
 // ResetKind resets all changes to the "kind" field.
-func (m *AnalyticsDurationMutation) ResetKind() {
+func (m *AnalyticsHistogramMutation) ResetKind() {
 	m.kind = nil
 }
 
 // SetMetric sets the "metric" field.
-func (m *AnalyticsDurationMutation) SetMetric(s string) {
+func (m *AnalyticsHistogramMutation) SetMetric(s string) {
 	m.metric = &s
 }
 
 // Metric returns the value of the "metric" field in the mutation.
-func (m *AnalyticsDurationMutation) Metric() (r string, exists bool) {
+func (m *AnalyticsHistogramMutation) Metric() (r string, exists bool) {
 	v := m.metric
 	if v == nil {
 		return
@@ -4240,10 +4240,10 @@ func (m *AnalyticsDurationMutation) Metric() (r string, exists bool) {
 	return *v, true
 }
 
-// OldMetric returns the old "metric" field's value of the AnalyticsDuration entity.
-// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// OldMetric returns the old "metric" field's value of the AnalyticsHistogram entity.
+// If the AnalyticsHistogram object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AnalyticsDurationMutation) OldMetric(ctx context.Context) (v string, err error) {
+func (m *AnalyticsHistogramMutation) OldMetric(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldMetric is only allowed on UpdateOne operations")
 	}
@@ -4258,173 +4258,173 @@ func (m *AnalyticsDurationMutation) OldMetric(ctx context.Context) (v string, er
 }
 
 // ResetMetric resets all changes to the "metric" field.
-func (m *AnalyticsDurationMutation) ResetMetric() {
+func (m *AnalyticsHistogramMutation) ResetMetric() {
 	m.metric = nil
 }
 
-// SetDim sets the "dim" field.
-func (m *AnalyticsDurationMutation) SetDim(s string) {
-	m.dim = &s
+// SetBusiness sets the "business" field.
+func (m *AnalyticsHistogramMutation) SetBusiness(b bool) {
+	m.business = &b
 }
 
-// Dim returns the value of the "dim" field in the mutation.
-func (m *AnalyticsDurationMutation) Dim() (r string, exists bool) {
-	v := m.dim
+// Business returns the value of the "business" field in the mutation.
+func (m *AnalyticsHistogramMutation) Business() (r bool, exists bool) {
+	v := m.business
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldDim returns the old "dim" field's value of the AnalyticsDuration entity.
-// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// OldBusiness returns the old "business" field's value of the AnalyticsHistogram entity.
+// If the AnalyticsHistogram object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AnalyticsDurationMutation) OldDim(ctx context.Context) (v string, err error) {
+func (m *AnalyticsHistogramMutation) OldBusiness(ctx context.Context) (v bool, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldDim is only allowed on UpdateOne operations")
+		return v, errors.New("OldBusiness is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldDim requires an ID field in the mutation")
+		return v, errors.New("OldBusiness requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldDim: %w", err)
+		return v, fmt.Errorf("querying old value for OldBusiness: %w", err)
 	}
-	return oldValue.Dim, nil
+	return oldValue.Business, nil
 }
 
-// ResetDim resets all changes to the "dim" field.
-func (m *AnalyticsDurationMutation) ResetDim() {
-	m.dim = nil
+// ResetBusiness resets all changes to the "business" field.
+func (m *AnalyticsHistogramMutation) ResetBusiness() {
+	m.business = nil
 }
 
-// SetSeconds sets the "seconds" field.
-func (m *AnalyticsDurationMutation) SetSeconds(i int64) {
-	m.seconds = &i
-	m.addseconds = nil
+// SetBucket sets the "bucket" field.
+func (m *AnalyticsHistogramMutation) SetBucket(i int64) {
+	m.bucket = &i
+	m.addbucket = nil
 }
 
-// Seconds returns the value of the "seconds" field in the mutation.
-func (m *AnalyticsDurationMutation) Seconds() (r int64, exists bool) {
-	v := m.seconds
+// Bucket returns the value of the "bucket" field in the mutation.
+func (m *AnalyticsHistogramMutation) Bucket() (r int64, exists bool) {
+	v := m.bucket
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldSeconds returns the old "seconds" field's value of the AnalyticsDuration entity.
-// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// OldBucket returns the old "bucket" field's value of the AnalyticsHistogram entity.
+// If the AnalyticsHistogram object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AnalyticsDurationMutation) OldSeconds(ctx context.Context) (v int64, err error) {
+func (m *AnalyticsHistogramMutation) OldBucket(ctx context.Context) (v int64, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldSeconds is only allowed on UpdateOne operations")
+		return v, errors.New("OldBucket is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldSeconds requires an ID field in the mutation")
+		return v, errors.New("OldBucket requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldSeconds: %w", err)
+		return v, fmt.Errorf("querying old value for OldBucket: %w", err)
 	}
-	return oldValue.Seconds, nil
+	return oldValue.Bucket, nil
 }
 
-// AddSeconds adds i to the "seconds" field.
-func (m *AnalyticsDurationMutation) AddSeconds(i int64) {
-	if m.addseconds != nil {
-		*m.addseconds += i
+// AddBucket adds i to the "bucket" field.
+func (m *AnalyticsHistogramMutation) AddBucket(i int64) {
+	if m.addbucket != nil {
+		*m.addbucket += i
 	} else {
-		m.addseconds = &i
+		m.addbucket = &i
 	}
 }
 
-// AddedSeconds returns the value that was added to the "seconds" field in this mutation.
-func (m *AnalyticsDurationMutation) AddedSeconds() (r int64, exists bool) {
-	v := m.addseconds
+// AddedBucket returns the value that was added to the "bucket" field in this mutation.
+func (m *AnalyticsHistogramMutation) AddedBucket() (r int64, exists bool) {
+	v := m.addbucket
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// ResetSeconds resets all changes to the "seconds" field.
-func (m *AnalyticsDurationMutation) ResetSeconds() {
-	m.seconds = nil
-	m.addseconds = nil
+// ResetBucket resets all changes to the "bucket" field.
+func (m *AnalyticsHistogramMutation) ResetBucket() {
+	m.bucket = nil
+	m.addbucket = nil
 }
 
-// SetBusinessSeconds sets the "business_seconds" field.
-func (m *AnalyticsDurationMutation) SetBusinessSeconds(i int64) {
-	m.business_seconds = &i
-	m.addbusiness_seconds = nil
+// SetCount sets the "count" field.
+func (m *AnalyticsHistogramMutation) SetCount(i int64) {
+	m.count = &i
+	m.addcount = nil
 }
 
-// BusinessSeconds returns the value of the "business_seconds" field in the mutation.
-func (m *AnalyticsDurationMutation) BusinessSeconds() (r int64, exists bool) {
-	v := m.business_seconds
+// Count returns the value of the "count" field in the mutation.
+func (m *AnalyticsHistogramMutation) Count() (r int64, exists bool) {
+	v := m.count
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldBusinessSeconds returns the old "business_seconds" field's value of the AnalyticsDuration entity.
-// If the AnalyticsDuration object wasn't provided to the builder, the object is fetched from the database.
+// OldCount returns the old "count" field's value of the AnalyticsHistogram entity.
+// If the AnalyticsHistogram object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AnalyticsDurationMutation) OldBusinessSeconds(ctx context.Context) (v int64, err error) {
+func (m *AnalyticsHistogramMutation) OldCount(ctx context.Context) (v int64, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldBusinessSeconds is only allowed on UpdateOne operations")
+		return v, errors.New("OldCount is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldBusinessSeconds requires an ID field in the mutation")
+		return v, errors.New("OldCount requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldBusinessSeconds: %w", err)
+		return v, fmt.Errorf("querying old value for OldCount: %w", err)
 	}
-	return oldValue.BusinessSeconds, nil
+	return oldValue.Count, nil
 }
 
-// AddBusinessSeconds adds i to the "business_seconds" field.
-func (m *AnalyticsDurationMutation) AddBusinessSeconds(i int64) {
-	if m.addbusiness_seconds != nil {
-		*m.addbusiness_seconds += i
+// AddCount adds i to the "count" field.
+func (m *AnalyticsHistogramMutation) AddCount(i int64) {
+	if m.addcount != nil {
+		*m.addcount += i
 	} else {
-		m.addbusiness_seconds = &i
+		m.addcount = &i
 	}
 }
 
-// AddedBusinessSeconds returns the value that was added to the "business_seconds" field in this mutation.
-func (m *AnalyticsDurationMutation) AddedBusinessSeconds() (r int64, exists bool) {
-	v := m.addbusiness_seconds
+// AddedCount returns the value that was added to the "count" field in this mutation.
+func (m *AnalyticsHistogramMutation) AddedCount() (r int64, exists bool) {
+	v := m.addcount
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// ResetBusinessSeconds resets all changes to the "business_seconds" field.
-func (m *AnalyticsDurationMutation) ResetBusinessSeconds() {
-	m.business_seconds = nil
-	m.addbusiness_seconds = nil
+// ResetCount resets all changes to the "count" field.
+func (m *AnalyticsHistogramMutation) ResetCount() {
+	m.count = nil
+	m.addcount = nil
 }
 
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
-func (m *AnalyticsDurationMutation) ClearWorkspace() {
+func (m *AnalyticsHistogramMutation) ClearWorkspace() {
 	m.clearedworkspace = true
-	m.clearedFields[analyticsduration.FieldWorkspaceID] = struct{}{}
+	m.clearedFields[analyticshistogram.FieldWorkspaceID] = struct{}{}
 }
 
 // WorkspaceCleared reports if the "workspace" edge to the Workspace entity was cleared.
-func (m *AnalyticsDurationMutation) WorkspaceCleared() bool {
+func (m *AnalyticsHistogramMutation) WorkspaceCleared() bool {
 	return m.clearedworkspace
 }
 
 // WorkspaceIDs returns the "workspace" edge IDs in the mutation.
 // Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
 // WorkspaceID instead. It exists only for internal usage by the builders.
-func (m *AnalyticsDurationMutation) WorkspaceIDs() (ids []pulid.ID) {
+func (m *AnalyticsHistogramMutation) WorkspaceIDs() (ids []pulid.ID) {
 	if id := m.workspace; id != nil {
 		ids = append(ids, *id)
 	}
@@ -4432,20 +4432,20 @@ func (m *AnalyticsDurationMutation) WorkspaceIDs() (ids []pulid.ID) {
 }
 
 // ResetWorkspace resets all changes to the "workspace" edge.
-func (m *AnalyticsDurationMutation) ResetWorkspace() {
+func (m *AnalyticsHistogramMutation) ResetWorkspace() {
 	m.workspace = nil
 	m.clearedworkspace = false
 }
 
-// Where appends a list predicates to the AnalyticsDurationMutation builder.
-func (m *AnalyticsDurationMutation) Where(ps ...predicate.AnalyticsDuration) {
+// Where appends a list predicates to the AnalyticsHistogramMutation builder.
+func (m *AnalyticsHistogramMutation) Where(ps ...predicate.AnalyticsHistogram) {
 	m.predicates = append(m.predicates, ps...)
 }
 
-// WhereP appends storage-level predicates to the AnalyticsDurationMutation builder. Using this method,
+// WhereP appends storage-level predicates to the AnalyticsHistogramMutation builder. Using this method,
 // users can use type-assertion to append predicates that do not depend on any generated package.
-func (m *AnalyticsDurationMutation) WhereP(ps ...func(*sql.Selector)) {
-	p := make([]predicate.AnalyticsDuration, len(ps))
+func (m *AnalyticsHistogramMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AnalyticsHistogram, len(ps))
 	for i := range ps {
 		p[i] = ps[i]
 	}
@@ -4453,48 +4453,48 @@ func (m *AnalyticsDurationMutation) WhereP(ps ...func(*sql.Selector)) {
 }
 
 // Op returns the operation name.
-func (m *AnalyticsDurationMutation) Op() Op {
+func (m *AnalyticsHistogramMutation) Op() Op {
 	return m.op
 }
 
 // SetOp allows setting the mutation operation.
-func (m *AnalyticsDurationMutation) SetOp(op Op) {
+func (m *AnalyticsHistogramMutation) SetOp(op Op) {
 	m.op = op
 }
 
-// Type returns the node type of this mutation (AnalyticsDuration).
-func (m *AnalyticsDurationMutation) Type() string {
+// Type returns the node type of this mutation (AnalyticsHistogram).
+func (m *AnalyticsHistogramMutation) Type() string {
 	return m.typ
 }
 
 // Fields returns all fields that were changed during this mutation. Note that in
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
-func (m *AnalyticsDurationMutation) Fields() []string {
+func (m *AnalyticsHistogramMutation) Fields() []string {
 	fields := make([]string, 0, 8)
 	if m.workspace != nil {
-		fields = append(fields, analyticsduration.FieldWorkspaceID)
+		fields = append(fields, analyticshistogram.FieldWorkspaceID)
 	}
 	if m.hour != nil {
-		fields = append(fields, analyticsduration.FieldHour)
+		fields = append(fields, analyticshistogram.FieldHour)
 	}
 	if m.channel_id != nil {
-		fields = append(fields, analyticsduration.FieldChannelID)
+		fields = append(fields, analyticshistogram.FieldChannelID)
 	}
 	if m.kind != nil {
-		fields = append(fields, analyticsduration.FieldKind)
+		fields = append(fields, analyticshistogram.FieldKind)
 	}
 	if m.metric != nil {
-		fields = append(fields, analyticsduration.FieldMetric)
+		fields = append(fields, analyticshistogram.FieldMetric)
 	}
-	if m.dim != nil {
-		fields = append(fields, analyticsduration.FieldDim)
+	if m.business != nil {
+		fields = append(fields, analyticshistogram.FieldBusiness)
 	}
-	if m.seconds != nil {
-		fields = append(fields, analyticsduration.FieldSeconds)
+	if m.bucket != nil {
+		fields = append(fields, analyticshistogram.FieldBucket)
 	}
-	if m.business_seconds != nil {
-		fields = append(fields, analyticsduration.FieldBusinessSeconds)
+	if m.count != nil {
+		fields = append(fields, analyticshistogram.FieldCount)
 	}
 	return fields
 }
@@ -4502,24 +4502,24 @@ func (m *AnalyticsDurationMutation) Fields() []string {
 // Field returns the value of a field with the given name. The second boolean
 // return value indicates that this field was not set, or was not defined in the
 // schema.
-func (m *AnalyticsDurationMutation) Field(name string) (ent.Value, bool) {
+func (m *AnalyticsHistogramMutation) Field(name string) (ent.Value, bool) {
 	switch name {
-	case analyticsduration.FieldWorkspaceID:
+	case analyticshistogram.FieldWorkspaceID:
 		return m.WorkspaceID()
-	case analyticsduration.FieldHour:
+	case analyticshistogram.FieldHour:
 		return m.Hour()
-	case analyticsduration.FieldChannelID:
+	case analyticshistogram.FieldChannelID:
 		return m.ChannelID()
-	case analyticsduration.FieldKind:
+	case analyticshistogram.FieldKind:
 		return m.Kind()
-	case analyticsduration.FieldMetric:
+	case analyticshistogram.FieldMetric:
 		return m.Metric()
-	case analyticsduration.FieldDim:
-		return m.Dim()
-	case analyticsduration.FieldSeconds:
-		return m.Seconds()
-	case analyticsduration.FieldBusinessSeconds:
-		return m.BusinessSeconds()
+	case analyticshistogram.FieldBusiness:
+		return m.Business()
+	case analyticshistogram.FieldBucket:
+		return m.Bucket()
+	case analyticshistogram.FieldCount:
+		return m.Count()
 	}
 	return nil, false
 }
@@ -4527,105 +4527,105 @@ func (m *AnalyticsDurationMutation) Field(name string) (ent.Value, bool) {
 // OldField returns the old value of the field from the database. An error is
 // returned if the mutation operation is not UpdateOne, or the query to the
 // database failed.
-func (m *AnalyticsDurationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+func (m *AnalyticsHistogramMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
 	switch name {
-	case analyticsduration.FieldWorkspaceID:
+	case analyticshistogram.FieldWorkspaceID:
 		return m.OldWorkspaceID(ctx)
-	case analyticsduration.FieldHour:
+	case analyticshistogram.FieldHour:
 		return m.OldHour(ctx)
-	case analyticsduration.FieldChannelID:
+	case analyticshistogram.FieldChannelID:
 		return m.OldChannelID(ctx)
-	case analyticsduration.FieldKind:
+	case analyticshistogram.FieldKind:
 		return m.OldKind(ctx)
-	case analyticsduration.FieldMetric:
+	case analyticshistogram.FieldMetric:
 		return m.OldMetric(ctx)
-	case analyticsduration.FieldDim:
-		return m.OldDim(ctx)
-	case analyticsduration.FieldSeconds:
-		return m.OldSeconds(ctx)
-	case analyticsduration.FieldBusinessSeconds:
-		return m.OldBusinessSeconds(ctx)
+	case analyticshistogram.FieldBusiness:
+		return m.OldBusiness(ctx)
+	case analyticshistogram.FieldBucket:
+		return m.OldBucket(ctx)
+	case analyticshistogram.FieldCount:
+		return m.OldCount(ctx)
 	}
-	return nil, fmt.Errorf("unknown AnalyticsDuration field %s", name)
+	return nil, fmt.Errorf("unknown AnalyticsHistogram field %s", name)
 }
 
 // SetField sets the value of a field with the given name. It returns an error if
 // the field is not defined in the schema, or if the type mismatched the field
 // type.
-func (m *AnalyticsDurationMutation) SetField(name string, value ent.Value) error {
+func (m *AnalyticsHistogramMutation) SetField(name string, value ent.Value) error {
 	switch name {
-	case analyticsduration.FieldWorkspaceID:
+	case analyticshistogram.FieldWorkspaceID:
 		v, ok := value.(pulid.ID)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetWorkspaceID(v)
 		return nil
-	case analyticsduration.FieldHour:
+	case analyticshistogram.FieldHour:
 		v, ok := value.(int64)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetHour(v)
 		return nil
-	case analyticsduration.FieldChannelID:
+	case analyticshistogram.FieldChannelID:
 		v, ok := value.(pulid.ID)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetChannelID(v)
 		return nil
-	case analyticsduration.FieldKind:
+	case analyticshistogram.FieldKind:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetKind(v)
 		return nil
-	case analyticsduration.FieldMetric:
+	case analyticshistogram.FieldMetric:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetMetric(v)
 		return nil
-	case analyticsduration.FieldDim:
-		v, ok := value.(string)
+	case analyticshistogram.FieldBusiness:
+		v, ok := value.(bool)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetDim(v)
+		m.SetBusiness(v)
 		return nil
-	case analyticsduration.FieldSeconds:
+	case analyticshistogram.FieldBucket:
 		v, ok := value.(int64)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetSeconds(v)
+		m.SetBucket(v)
 		return nil
-	case analyticsduration.FieldBusinessSeconds:
+	case analyticshistogram.FieldCount:
 		v, ok := value.(int64)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetBusinessSeconds(v)
+		m.SetCount(v)
 		return nil
 	}
-	return fmt.Errorf("unknown AnalyticsDuration field %s", name)
+	return fmt.Errorf("unknown AnalyticsHistogram field %s", name)
 }
 
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
-func (m *AnalyticsDurationMutation) AddedFields() []string {
+func (m *AnalyticsHistogramMutation) AddedFields() []string {
 	var fields []string
 	if m.addhour != nil {
-		fields = append(fields, analyticsduration.FieldHour)
+		fields = append(fields, analyticshistogram.FieldHour)
 	}
-	if m.addseconds != nil {
-		fields = append(fields, analyticsduration.FieldSeconds)
+	if m.addbucket != nil {
+		fields = append(fields, analyticshistogram.FieldBucket)
 	}
-	if m.addbusiness_seconds != nil {
-		fields = append(fields, analyticsduration.FieldBusinessSeconds)
+	if m.addcount != nil {
+		fields = append(fields, analyticshistogram.FieldCount)
 	}
 	return fields
 }
@@ -4633,14 +4633,14 @@ func (m *AnalyticsDurationMutation) AddedFields() []string {
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
-func (m *AnalyticsDurationMutation) AddedField(name string) (ent.Value, bool) {
+func (m *AnalyticsHistogramMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
-	case analyticsduration.FieldHour:
+	case analyticshistogram.FieldHour:
 		return m.AddedHour()
-	case analyticsduration.FieldSeconds:
-		return m.AddedSeconds()
-	case analyticsduration.FieldBusinessSeconds:
-		return m.AddedBusinessSeconds()
+	case analyticshistogram.FieldBucket:
+		return m.AddedBucket()
+	case analyticshistogram.FieldCount:
+		return m.AddedCount()
 	}
 	return nil, false
 }
@@ -4648,98 +4648,98 @@ func (m *AnalyticsDurationMutation) AddedField(name string) (ent.Value, bool) {
 // AddField adds the value to the field with the given name. It returns an error if
 // the field is not defined in the schema, or if the type mismatched the field
 // type.
-func (m *AnalyticsDurationMutation) AddField(name string, value ent.Value) error {
+func (m *AnalyticsHistogramMutation) AddField(name string, value ent.Value) error {
 	switch name {
-	case analyticsduration.FieldHour:
+	case analyticshistogram.FieldHour:
 		v, ok := value.(int64)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddHour(v)
 		return nil
-	case analyticsduration.FieldSeconds:
+	case analyticshistogram.FieldBucket:
 		v, ok := value.(int64)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.AddSeconds(v)
+		m.AddBucket(v)
 		return nil
-	case analyticsduration.FieldBusinessSeconds:
+	case analyticshistogram.FieldCount:
 		v, ok := value.(int64)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.AddBusinessSeconds(v)
+		m.AddCount(v)
 		return nil
 	}
-	return fmt.Errorf("unknown AnalyticsDuration numeric field %s", name)
+	return fmt.Errorf("unknown AnalyticsHistogram numeric field %s", name)
 }
 
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
-func (m *AnalyticsDurationMutation) ClearedFields() []string {
+func (m *AnalyticsHistogramMutation) ClearedFields() []string {
 	return nil
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
 // cleared in this mutation.
-func (m *AnalyticsDurationMutation) FieldCleared(name string) bool {
+func (m *AnalyticsHistogramMutation) FieldCleared(name string) bool {
 	_, ok := m.clearedFields[name]
 	return ok
 }
 
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
-func (m *AnalyticsDurationMutation) ClearField(name string) error {
-	return fmt.Errorf("unknown AnalyticsDuration nullable field %s", name)
+func (m *AnalyticsHistogramMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AnalyticsHistogram nullable field %s", name)
 }
 
 // ResetField resets all changes in the mutation for the field with the given name.
 // It returns an error if the field is not defined in the schema.
-func (m *AnalyticsDurationMutation) ResetField(name string) error {
+func (m *AnalyticsHistogramMutation) ResetField(name string) error {
 	switch name {
-	case analyticsduration.FieldWorkspaceID:
+	case analyticshistogram.FieldWorkspaceID:
 		m.ResetWorkspaceID()
 		return nil
-	case analyticsduration.FieldHour:
+	case analyticshistogram.FieldHour:
 		m.ResetHour()
 		return nil
-	case analyticsduration.FieldChannelID:
+	case analyticshistogram.FieldChannelID:
 		m.ResetChannelID()
 		return nil
-	case analyticsduration.FieldKind:
+	case analyticshistogram.FieldKind:
 		m.ResetKind()
 		return nil
-	case analyticsduration.FieldMetric:
+	case analyticshistogram.FieldMetric:
 		m.ResetMetric()
 		return nil
-	case analyticsduration.FieldDim:
-		m.ResetDim()
+	case analyticshistogram.FieldBusiness:
+		m.ResetBusiness()
 		return nil
-	case analyticsduration.FieldSeconds:
-		m.ResetSeconds()
+	case analyticshistogram.FieldBucket:
+		m.ResetBucket()
 		return nil
-	case analyticsduration.FieldBusinessSeconds:
-		m.ResetBusinessSeconds()
+	case analyticshistogram.FieldCount:
+		m.ResetCount()
 		return nil
 	}
-	return fmt.Errorf("unknown AnalyticsDuration field %s", name)
+	return fmt.Errorf("unknown AnalyticsHistogram field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
-func (m *AnalyticsDurationMutation) AddedEdges() []string {
+func (m *AnalyticsHistogramMutation) AddedEdges() []string {
 	edges := make([]string, 0, 1)
 	if m.workspace != nil {
-		edges = append(edges, analyticsduration.EdgeWorkspace)
+		edges = append(edges, analyticshistogram.EdgeWorkspace)
 	}
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
-func (m *AnalyticsDurationMutation) AddedIDs(name string) []ent.Value {
+func (m *AnalyticsHistogramMutation) AddedIDs(name string) []ent.Value {
 	switch name {
-	case analyticsduration.EdgeWorkspace:
+	case analyticshistogram.EdgeWorkspace:
 		if id := m.workspace; id != nil {
 			return []ent.Value{*id}
 		}
@@ -4748,31 +4748,31 @@ func (m *AnalyticsDurationMutation) AddedIDs(name string) []ent.Value {
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
-func (m *AnalyticsDurationMutation) RemovedEdges() []string {
+func (m *AnalyticsHistogramMutation) RemovedEdges() []string {
 	edges := make([]string, 0, 1)
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
-func (m *AnalyticsDurationMutation) RemovedIDs(name string) []ent.Value {
+func (m *AnalyticsHistogramMutation) RemovedIDs(name string) []ent.Value {
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
-func (m *AnalyticsDurationMutation) ClearedEdges() []string {
+func (m *AnalyticsHistogramMutation) ClearedEdges() []string {
 	edges := make([]string, 0, 1)
 	if m.clearedworkspace {
-		edges = append(edges, analyticsduration.EdgeWorkspace)
+		edges = append(edges, analyticshistogram.EdgeWorkspace)
 	}
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
-func (m *AnalyticsDurationMutation) EdgeCleared(name string) bool {
+func (m *AnalyticsHistogramMutation) EdgeCleared(name string) bool {
 	switch name {
-	case analyticsduration.EdgeWorkspace:
+	case analyticshistogram.EdgeWorkspace:
 		return m.clearedworkspace
 	}
 	return false
@@ -4780,24 +4780,24 @@ func (m *AnalyticsDurationMutation) EdgeCleared(name string) bool {
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
-func (m *AnalyticsDurationMutation) ClearEdge(name string) error {
+func (m *AnalyticsHistogramMutation) ClearEdge(name string) error {
 	switch name {
-	case analyticsduration.EdgeWorkspace:
+	case analyticshistogram.EdgeWorkspace:
 		m.ClearWorkspace()
 		return nil
 	}
-	return fmt.Errorf("unknown AnalyticsDuration unique edge %s", name)
+	return fmt.Errorf("unknown AnalyticsHistogram unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
-func (m *AnalyticsDurationMutation) ResetEdge(name string) error {
+func (m *AnalyticsHistogramMutation) ResetEdge(name string) error {
 	switch name {
-	case analyticsduration.EdgeWorkspace:
+	case analyticshistogram.EdgeWorkspace:
 		m.ResetWorkspace()
 		return nil
 	}
-	return fmt.Errorf("unknown AnalyticsDuration edge %s", name)
+	return fmt.Errorf("unknown AnalyticsHistogram edge %s", name)
 }
 
 // AnalyticsRollupMutation represents an operation that mutates the AnalyticsRollup nodes in the graph.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/analyticsrollup"
 	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
@@ -41,7 +41,7 @@ var prefixMap = map[string]string{
 	"key":   apikey.Table,
 	"run":   agentrun.Table,
 	"ags":   agentsettings.Table,
-	"adu":   analyticsduration.Table,
+	"ahg":   analyticshistogram.Table,
 	"arl":   analyticsrollup.Table,
 	"awm":   analyticswatermark.Table,
 	"aud":   auditlog.Table,

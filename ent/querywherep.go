@@ -33,9 +33,9 @@ func (q *AgentSettingsQuery) WhereP(ps ...func(*sql.Selector)) {
 
 // WhereP appends storage-level predicates to the query; privacy rules in
 // ent/schema use it because they cannot import the generated packages.
-func (q *AnalyticsDurationQuery) WhereP(ps ...func(*sql.Selector)) {
+func (q *AnalyticsHistogramQuery) WhereP(ps ...func(*sql.Selector)) {
 	for _, p := range ps {
-		q.predicates = append(q.predicates, predicate.AnalyticsDuration(p))
+		q.predicates = append(q.predicates, predicate.AnalyticsHistogram(p))
 	}
 }
 

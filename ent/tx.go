@@ -18,8 +18,8 @@ type Tx struct {
 	AgentRun *AgentRunClient
 	// AgentSettings is the client for interacting with the AgentSettings builders.
 	AgentSettings *AgentSettingsClient
-	// AnalyticsDuration is the client for interacting with the AnalyticsDuration builders.
-	AnalyticsDuration *AnalyticsDurationClient
+	// AnalyticsHistogram is the client for interacting with the AnalyticsHistogram builders.
+	AnalyticsHistogram *AnalyticsHistogramClient
 	// AnalyticsRollup is the client for interacting with the AnalyticsRollup builders.
 	AnalyticsRollup *AnalyticsRollupClient
 	// AnalyticsWatermark is the client for interacting with the AnalyticsWatermark builders.
@@ -204,7 +204,7 @@ func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.AgentRun = NewAgentRunClient(tx.config)
 	tx.AgentSettings = NewAgentSettingsClient(tx.config)
-	tx.AnalyticsDuration = NewAnalyticsDurationClient(tx.config)
+	tx.AnalyticsHistogram = NewAnalyticsHistogramClient(tx.config)
 	tx.AnalyticsRollup = NewAnalyticsRollupClient(tx.config)
 	tx.AnalyticsWatermark = NewAnalyticsWatermarkClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)

@@ -9,8 +9,9 @@
 // an optional dimension (a member, a handoff reason, a rating, a
 // sentiment) and a value. collect derives the facts of a time window from
 // the base tables; the analytics.rollup job stores them per hour in
-// AnalyticsRollup (counts and sums) and AnalyticsDuration (one row per
-// timed fact, for exact percentiles) and advances a watermark. A query
+// AnalyticsRollup (counts and sums, so averages are exact) and
+// AnalyticsHistogram (durations per logarithmic bucket, for percentiles
+// within 1%: sketch.go) and advances a watermark. A query
 // reads rollups for the whole hours before the watermark and collects the
 // rest (the tail since the last roll, partial hours at the range's ends)
 // from the base tables, so answers are current and equal to what the base

@@ -25,9 +25,12 @@ const (
 	mPostsFailed      = "posts_failed"
 )
 
-// timed are the metrics whose facts are durations in seconds, kept one
-// row each in AnalyticsDuration for exact percentiles.
+// timed are the metrics whose facts are durations in seconds, counted per
+// logarithmic bucket in AnalyticsHistogram for percentiles (sketch.go).
 var timed = map[string]bool{mFirstResponse: true, mReply: true, mResolution: true}
+
+// timedMetrics lists timed.
+var timedMetrics = []string{mFirstResponse, mReply, mResolution}
 
 // Metric is a figure callers ask for (the GraphQL AnalyticsMetric enum).
 type Metric string

@@ -6,11 +6,14 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/ent"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/analyticsrollup"
 	"github.com/neksio/neksio/ent/schema/pulid"
 )
@@ -128,6 +131,29 @@ func (r *Report) kindList() []string {
 
 // aggregate adds up the facts of metrics in [from, to), grouped by g.
 func (r *Report) aggregate(ctx context.Context, from, to time.Time, metrics []string, g groupBy, rollups bool) (cells, error) {
+	return r.aggregateIn(ctx, from, to, metrics, g, rollups, nil)
+}
+
+// maxCaseBuckets bounds the buckets grouped in SQL (bucketCase).
+const maxCaseBuckets = 400
+
+// bucketCase is an SQL expression mapping an hour column to the start of
+// its bucket (starts ascending, Unix seconds), so the database returns
+// one row per bucket instead of one per hour.
+func bucketCase(col string, starts []int64) string {
+	var b strings.Builder
+	b.WriteString("(CASE")
+	for i := 1; i < len(starts); i++ {
+		fmt.Fprintf(&b, " WHEN %s < %d THEN %d", col, starts[i], starts[i-1])
+	}
+	fmt.Fprintf(&b, " ELSE %d END)", starts[len(starts)-1])
+	return b.String()
+}
+
+// aggregateIn is aggregate; with g == gTime and bucket starts given, the
+// rolled-up hours are grouped by bucket in SQL (cell T: the bucket's
+// start) rather than by hour.
+func (r *Report) aggregateIn(ctx context.Context, from, to time.Time, metrics []string, g groupBy, rollups bool, starts []int64) (cells, error) {
 	out := cells{}
 	if r.empty || !from.Before(to) {
 		return out, nil
@@ -152,19 +178,36 @@ func (r *Report) aggregate(ctx context.Context, from, to time.Time, metrics []st
 			fields = append(fields, analyticsrollup.FieldDim)
 		}
 		var rows []struct {
-			Metric    string `json:"metric"`
-			Kind      string `json:"kind"`
-			Hour      int64  `json:"hour"`
-			ChannelID string `json:"channel_id"`
-			Dim       string `json:"dim"`
-			C         int64  `json:"c"`
-			S         int64  `json:"s"`
-			B         int64  `json:"b"`
+			Metric string `json:"metric"`
+			Kind   string `json:"kind"`
+			Hour   int64  `json:"hour"`
+			// BucketStart is the bucket of grouped hours (bucketCase).
+			BucketStart int64  `json:"bucket_start"`
+			ChannelID   string `json:"channel_id"`
+			Dim         string `json:"dim"`
+			C           int64  `json:"c"`
+			S           int64  `json:"s"`
+			B           int64  `json:"b"`
 		}
-		err := q.GroupBy(fields[0], fields[1:]...).Aggregate(
-			ent.As(ent.Sum(analyticsrollup.FieldCount), "c"),
-			ent.As(ent.Sum(analyticsrollup.FieldSum), "s"),
-			ent.As(ent.Sum(analyticsrollup.FieldBusinessSum), "b")).Scan(ctx, &rows)
+		var err error
+		if g == gTime && len(starts) > 1 && len(starts) <= maxCaseBuckets {
+			err = q.Modify(func(s *entsql.Selector) {
+				t := bucketCase(s.C(analyticsrollup.FieldHour), starts)
+				s.Select(s.C(analyticsrollup.FieldMetric), s.C(analyticsrollup.FieldKind), entsql.As(t, "bucket_start"),
+					entsql.As(entsql.Sum(s.C(analyticsrollup.FieldCount)), "c"),
+					entsql.As(entsql.Sum(s.C(analyticsrollup.FieldSum)), "s"),
+					entsql.As(entsql.Sum(s.C(analyticsrollup.FieldBusinessSum)), "b")).
+					GroupBy(s.C(analyticsrollup.FieldMetric), s.C(analyticsrollup.FieldKind), t)
+			}).Scan(ctx, &rows)
+			for i := range rows {
+				rows[i].Hour = rows[i].BucketStart
+			}
+		} else {
+			err = q.GroupBy(fields[0], fields[1:]...).Aggregate(
+				ent.As(ent.Sum(analyticsrollup.FieldCount), "c"),
+				ent.As(ent.Sum(analyticsrollup.FieldSum), "s"),
+				ent.As(ent.Sum(analyticsrollup.FieldBusinessSum), "b")).Scan(ctx, &rows)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("analytics: reading rollups: %w", err)
 		}
@@ -212,35 +255,45 @@ func (r *Report) aggregate(ctx context.Context, from, to time.Time, metrics []st
 	return out, nil
 }
 
-// durations are the values of a timed metric's facts in [from, to).
-func (r *Report) durations(ctx context.Context, from, to time.Time, d MetricDef) ([]int64, error) {
+// durations are the histograms of the timed metrics' facts in [from,
+// to), per metric and conversation kind: the rolled-up hours' buckets
+// merged in one SQL query, plus the facts collected from the base tables
+// put through the same buckets.
+func (r *Report) durations(ctx context.Context, from, to time.Time) (map[[2]string]histogram, error) {
+	out := map[[2]string]histogram{}
 	if r.empty {
-		return nil, nil
+		return out, nil
 	}
-	var out []int64
+	add := func(metric, kind string, bucket, n int64) {
+		k := [2]string{metric, kind}
+		if out[k] == nil {
+			out[k] = histogram{}
+		}
+		out[k][bucket] += n
+	}
 	ra, rb, base := r.plan(from, to, r.rollupsUsable())
 	if ra.Before(rb) {
-		q := r.client.AnalyticsDuration.Query().Where(analyticsduration.HourGTE(ra.Unix()), analyticsduration.HourLT(rb.Unix()),
-			analyticsduration.Metric(d.Fact))
+		q := r.client.AnalyticsHistogram.Query().Where(analyticshistogram.MetricIn(timedMetrics...),
+			analyticshistogram.Business(r.req.BusinessHours),
+			analyticshistogram.HourGTE(ra.Unix()), analyticshistogram.HourLT(rb.Unix()))
 		if r.channels != nil {
-			q.Where(analyticsduration.ChannelIDIn(r.channelIDs()...))
+			q.Where(analyticshistogram.ChannelIDIn(r.channelIDs()...))
 		}
 		if r.kinds != nil {
-			q.Where(analyticsduration.KindIn(r.kindList()...))
+			q.Where(analyticshistogram.KindIn(r.kindList()...))
 		}
-		if d.Kind != "" {
-			q.Where(analyticsduration.Kind(d.Kind))
+		var rows []struct {
+			Metric string `json:"metric"`
+			Kind   string `json:"kind"`
+			Bucket int64  `json:"bucket"`
+			N      int64  `json:"n"`
 		}
-		field := analyticsduration.FieldSeconds
-		if r.req.BusinessHours {
-			field = analyticsduration.FieldBusinessSeconds
+		if err := q.GroupBy(analyticshistogram.FieldMetric, analyticshistogram.FieldKind, analyticshistogram.FieldBucket).
+			Aggregate(ent.As(ent.Sum(analyticshistogram.FieldCount), "n")).Scan(ctx, &rows); err != nil {
+			return nil, fmt.Errorf("analytics: reading histograms: %w", err)
 		}
-		vs, err := q.Select(field).Ints(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("analytics: reading durations: %w", err)
-		}
-		for _, v := range vs {
-			out = append(out, int64(v))
+		for _, row := range rows {
+			add(row.Metric, row.Kind, row.Bucket, row.N)
 		}
 	}
 	for _, w := range base {
@@ -250,18 +303,31 @@ func (r *Report) durations(ctx context.Context, from, to time.Time, d MetricDef)
 		}
 		for i := range fs {
 			f := &fs[i]
-			if f.Metric != d.Fact || (d.Kind != "" && f.Kind != d.Kind) || !r.allow(f) {
+			if !timed[f.Metric] || !r.allow(f) {
 				continue
 			}
+			v := f.Sum
 			if r.req.BusinessHours {
-				out = append(out, f.BusinessSum)
-			} else {
-				out = append(out, f.Sum)
+				v = f.BusinessSum
 			}
+			add(f.Metric, f.Kind, bucketOf(v), 1)
 		}
 	}
-	slices.Sort(out)
 	return out, nil
+}
+
+// histogramOf merges the histograms of a timed metric's facts.
+func histogramOf(hs map[[2]string]histogram, d MetricDef) histogram {
+	out := histogram{}
+	for k, h := range hs {
+		if k[0] != d.Fact || (d.Kind != "" && k[1] != d.Kind) {
+			continue
+		}
+		for b, n := range h {
+			out[b] += n
+		}
+	}
+	return out
 }
 
 // Percentile is the nearest-rank percentile of sorted values: the
@@ -343,27 +409,31 @@ func (r *Report) openAt(ctx context.Context, t time.Time) (*float64, error) {
 	return r.value(d, cs, nil), nil
 }
 
-func (r *Report) period(ctx context.Context, from, to time.Time) (map[string]*float64, error) {
+// period computes every figure of [from, to); open is the count of
+// conversations open at from, to which the period's openings, resolutions
+// and reopenings add (facts add up, so this equals openAt(to) without
+// reading every hour before from again).
+func (r *Report) period(ctx context.Context, from, to time.Time, open *float64) (map[string]*float64, error) {
 	cs, err := r.aggregate(ctx, from, to, factsOf(Metrics), gNone, r.rollupsUsable())
+	if err != nil {
+		return nil, err
+	}
+	hs, err := r.durations(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]*float64{}
 	for _, d := range Metrics {
 		if d.Agg == AggOpen {
-			if out[string(d.Name)], err = r.openAt(ctx, to); err != nil {
-				return nil, err
-			}
+			v := *open + *r.value(d, cs, nil)
+			out[string(d.Name)] = &v
 			continue
 		}
 		out[string(d.Name)] = r.value(d, cs, nil)
 		if d.Timed() && d.Agg == AggAverage {
-			vs, err := r.durations(ctx, from, to, d)
-			if err != nil {
-				return nil, err
-			}
-			out[string(d.Name)+"_MEDIAN"] = Percentile(vs, 0.5)
-			out[string(d.Name)+"_P90"] = Percentile(vs, 0.9)
+			h := histogramOf(hs, d)
+			out[string(d.Name)+"_MEDIAN"] = h.quantile(0.5)
+			out[string(d.Name)+"_P90"] = h.quantile(0.9)
 		}
 	}
 	return out, nil
@@ -372,11 +442,16 @@ func (r *Report) period(ctx context.Context, from, to time.Time) (map[string]*fl
 // Summary computes every figure for the range and the period before it.
 func (r *Report) Summary(ctx context.Context) (Summary, error) {
 	from, to := r.req.Range.From, r.req.Range.To
-	cur, err := r.period(ctx, from, to)
+	prevFrom := from.Add(-to.Sub(from))
+	open, err := r.openAt(ctx, prevFrom)
 	if err != nil {
 		return nil, err
 	}
-	prev, err := r.period(ctx, from.Add(-to.Sub(from)), from)
+	prev, err := r.period(ctx, prevFrom, from, open)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := r.period(ctx, from, to, prev["CONVERSATIONS_OPEN"])
 	if err != nil {
 		return nil, err
 	}
@@ -479,7 +554,11 @@ func (r *Report) Timeseries(ctx context.Context, names []Metric, g Granularity) 
 		}
 	}
 	from, to := bounds[0], bounds[len(bounds)-1]
-	cs, err := r.aggregate(ctx, from, to, factsOf(defs), gTime, rollups)
+	starts := make([]int64, len(bounds)-1)
+	for i, b := range bounds[:len(bounds)-1] {
+		starts[i] = b.Unix()
+	}
+	cs, err := r.aggregateIn(ctx, from, to, factsOf(defs), gTime, rollups, starts)
 	if err != nil {
 		return nil, err
 	}

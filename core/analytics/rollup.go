@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/agentrun"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/analyticsrollup"
+	"github.com/neksio/neksio/ent/auditlog"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/posttarget"
 	"github.com/neksio/neksio/ent/schema/pulid"
 )
@@ -110,8 +115,8 @@ func (s *Service) Roll(ctx context.Context, ws string, rebuild bool) (RollResult
 				analyticsrollup.HourLT(start.Unix()), analyticsrollup.HourGTE(until.Unix()))).Exec(ctx); err != nil {
 				return err
 			}
-			_, err := tx.Ent.AnalyticsDuration.Delete().Where(analyticsduration.Or(
-				analyticsduration.HourLT(start.Unix()), analyticsduration.HourGTE(until.Unix()))).Exec(ctx)
+			_, err := tx.Ent.AnalyticsHistogram.Delete().Where(analyticshistogram.Or(
+				analyticshistogram.HourLT(start.Unix()), analyticshistogram.HourGTE(until.Unix()))).Exec(ctx)
 			return err
 		})
 		if err != nil {
@@ -139,6 +144,14 @@ func (s *Service) Roll(ctx context.Context, ws string, rebuild bool) (RollResult
 			return res, err
 		}
 	}
+	if rebuild && s.Store.Dialect == dialect.Postgres {
+		// A rebuild replaces most rows at once: fresh statistics let the
+		// planner read a range's rows through the (metric, hour) index
+		// instead of guessing from the empty table it last saw.
+		if _, err := s.Store.DB.ExecContext(ctx, "ANALYZE analytics_rollups, analytics_histograms"); err != nil {
+			return res, fmt.Errorf("analytics: analyze: %w", err)
+		}
+	}
 	s.log().Debug("analytics: rolled up", "workspace", ws, "from", res.From, "to", res.To, "rows", res.Rows)
 	return res, nil
 }
@@ -153,8 +166,24 @@ func (s *Service) replace(ctx context.Context, ws string, a, b time.Time, fs []F
 	}
 	sums := map[key]*cell{}
 	var order []key
+	type hkey struct {
+		hour         int64
+		channel      pulid.ID
+		kind, metric string
+		business     bool
+		bucket       int64
+	}
+	hist := map[hkey]int64{}
+	var horder []hkey
+	count := func(k hkey) {
+		if _, ok := hist[k]; !ok {
+			horder = append(horder, k)
+		}
+		hist[k]++
+	}
 	for _, f := range fs {
-		k := key{f.At.Truncate(time.Hour).Unix(), f.ChannelID, f.Kind, f.Metric, f.Dim}
+		hour := f.At.Truncate(time.Hour).Unix()
+		k := key{hour, f.ChannelID, f.Kind, f.Metric, f.Dim}
 		c := sums[k]
 		if c == nil {
 			c = &cell{}
@@ -162,6 +191,10 @@ func (s *Service) replace(ctx context.Context, ws string, a, b time.Time, fs []F
 			order = append(order, k)
 		}
 		c.add(f.Count, f.Sum, f.BusinessSum)
+		if timed[f.Metric] {
+			count(hkey{hour, f.ChannelID, f.Kind, f.Metric, false, bucketOf(f.Sum)})
+			count(hkey{hour, f.ChannelID, f.Kind, f.Metric, true, bucketOf(f.BusinessSum)})
+		}
 	}
 	err := s.Store.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.Lock(ctx, "analytics:"+ws); err != nil {
@@ -170,8 +203,8 @@ func (s *Service) replace(ctx context.Context, ws string, a, b time.Time, fs []F
 		if _, err := tx.Ent.AnalyticsRollup.Delete().Where(analyticsrollup.HourGTE(a.Unix()), analyticsrollup.HourLT(b.Unix())).Exec(ctx); err != nil {
 			return fmt.Errorf("analytics: clearing rollups: %w", err)
 		}
-		if _, err := tx.Ent.AnalyticsDuration.Delete().Where(analyticsduration.HourGTE(a.Unix()), analyticsduration.HourLT(b.Unix())).Exec(ctx); err != nil {
-			return fmt.Errorf("analytics: clearing durations: %w", err)
+		if _, err := tx.Ent.AnalyticsHistogram.Delete().Where(analyticshistogram.HourGTE(a.Unix()), analyticshistogram.HourLT(b.Unix())).Exec(ctx); err != nil {
+			return fmt.Errorf("analytics: clearing histograms: %w", err)
 		}
 		wsID := pulid.ID(ws)
 		const batch = 500
@@ -197,24 +230,20 @@ func (s *Service) replace(ctx context.Context, ws string, a, b time.Time, fs []F
 		if err := flush(); err != nil {
 			return fmt.Errorf("analytics: writing rollups: %w", err)
 		}
-		var ds []*ent.AnalyticsDurationCreate
-		for _, f := range fs {
-			if !timed[f.Metric] {
-				continue
-			}
-			ds = append(ds, tx.Ent.AnalyticsDuration.Create().SetWorkspaceID(wsID).SetHour(f.At.Truncate(time.Hour).Unix()).
-				SetChannelID(f.ChannelID).SetKind(f.Kind).SetMetric(f.Metric).SetDim(f.Dim).
-				SetSeconds(f.Sum).SetBusinessSeconds(f.BusinessSum))
-			if len(ds) == batch {
-				if err := tx.Ent.AnalyticsDuration.CreateBulk(ds...).Exec(ctx); err != nil {
-					return fmt.Errorf("analytics: writing durations: %w", err)
+		var hs []*ent.AnalyticsHistogramCreate
+		for _, k := range horder {
+			hs = append(hs, tx.Ent.AnalyticsHistogram.Create().SetWorkspaceID(wsID).SetHour(k.hour).SetChannelID(k.channel).
+				SetKind(k.kind).SetMetric(k.metric).SetBusiness(k.business).SetBucket(k.bucket).SetCount(hist[k]))
+			if len(hs) == batch {
+				if err := tx.Ent.AnalyticsHistogram.CreateBulk(hs...).Exec(ctx); err != nil {
+					return fmt.Errorf("analytics: writing histograms: %w", err)
 				}
-				ds = ds[:0]
+				hs = hs[:0]
 			}
 		}
-		if len(ds) > 0 {
-			if err := tx.Ent.AnalyticsDuration.CreateBulk(ds...).Exec(ctx); err != nil {
-				return fmt.Errorf("analytics: writing durations: %w", err)
+		if len(hs) > 0 {
+			if err := tx.Ent.AnalyticsHistogram.CreateBulk(hs...).Exec(ctx); err != nil {
+				return fmt.Errorf("analytics: writing histograms: %w", err)
 			}
 		}
 		return nil
@@ -236,9 +265,14 @@ func setWatermark(ctx context.Context, client *ent.Client, ws string, t time.Tim
 	return nil
 }
 
-// firstFact is the time of the workspace's earliest fact: facts of
-// conversations start with the conversation (messages imported with older
-// times are caught by the earliest message), posts with their targets.
+// firstFact is the time of the workspace's earliest fact, so a rebuild
+// starts at it and the hours before it are empty for rollups and base
+// tables alike. Each kind of fact is asked for its own time: conversations
+// by their start (messages imported with older times by the earliest
+// message), agent runs and audited actions by theirs, and post targets by
+// when they were published or failed, which is not when the target was
+// created (a post planned after the first conversation may be backdated
+// by its platform, a failed target counts at its last attempt).
 func firstFact(ctx context.Context, client *ent.Client) (time.Time, error) {
 	var first time.Time
 	earlier := func(t time.Time) {
@@ -253,19 +287,43 @@ func firstFact(ctx context.Context, client *ent.Client) (time.Time, error) {
 	if c != nil {
 		earlier(c.CreatedAt)
 	}
-	m, err := client.Message.Query().Order(ent.Asc("sent_at")).First(ctx)
+	m, err := client.Message.Query().Order(ent.Asc(message.FieldSentAt)).First(ctx)
 	if err != nil && !ent.IsNotFound(err) {
 		return first, fmt.Errorf("analytics: first message: %w", err)
 	}
 	if m != nil {
 		earlier(m.SentAt)
 	}
-	t, err := client.PostTarget.Query().Order(ent.Asc(posttarget.FieldCreatedAt)).First(ctx)
+	run, err := client.AgentRun.Query().Order(ent.Asc(agentrun.FieldCreatedAt)).First(ctx)
 	if err != nil && !ent.IsNotFound(err) {
-		return first, fmt.Errorf("analytics: first post: %w", err)
+		return first, fmt.Errorf("analytics: first agent run: %w", err)
 	}
-	if t != nil {
-		earlier(t.CreatedAt)
+	if run != nil {
+		earlier(run.CreatedAt)
+	}
+	l, err := client.AuditLog.Query().Where(auditlog.ActionIn(actionResolve, actionApprove, actionDiscard)).
+		Order(ent.Asc(auditlog.FieldCreatedAt)).First(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return first, fmt.Errorf("analytics: first audited action: %w", err)
+	}
+	if l != nil {
+		earlier(l.CreatedAt)
+	}
+	p, err := client.PostTarget.Query().Where(posttarget.StatusEQ(posttarget.StatusPublished), posttarget.PublishedAtNotNil()).
+		Order(ent.Asc(posttarget.FieldPublishedAt)).First(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return first, fmt.Errorf("analytics: first published post: %w", err)
+	}
+	if p != nil {
+		earlier(*p.PublishedAt)
+	}
+	p, err = client.PostTarget.Query().Where(posttarget.StatusEQ(posttarget.StatusFailed)).
+		Order(ent.Asc(posttarget.FieldUpdatedAt)).First(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return first, fmt.Errorf("analytics: first failed post: %w", err)
+	}
+	if p != nil {
+		earlier(p.UpdatedAt)
 	}
 	return first, nil
 }

@@ -203,7 +203,39 @@ func (s *Store) Migrate(ctx context.Context) error {
 		WHERE handoff_reason <> '' AND assignee_id IS NULL AND needs_human = false`); err != nil {
 		return fmt.Errorf("store: backfilling needs_human: %w", err)
 	}
-	return nil
+	return s.dropAnalyticsDurations(ctx)
+}
+
+// dropAnalyticsDurations retires analytics_durations (one row per
+// duration, replaced by the per-hour analytics_histograms): the table
+// goes, and with it the analytics watermarks, so the next analytics.rollup
+// pass rebuilds every workspace's rollups and histograms from the base
+// tables (queries read the base tables until then). Both are derived
+// data; a database without the table is left alone.
+func (s *Store) dropAnalyticsDurations(ctx context.Context) error {
+	q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'analytics_durations'`
+	if s.Dialect == dialect.Postgres {
+		q = `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'analytics_durations'`
+	}
+	var n int
+	if err := s.DB.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		return fmt.Errorf("store: looking for analytics_durations: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: dropping analytics_durations: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	if _, err := tx.ExecContext(ctx, `DELETE FROM analytics_watermarks`); err != nil {
+		return fmt.Errorf("store: resetting analytics watermarks: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DROP TABLE analytics_durations`); err != nil {
+		return fmt.Errorf("store: dropping analytics_durations: %w", err)
+	}
+	return tx.Commit()
 }
 
 var schemaMu sync.Mutex

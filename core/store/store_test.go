@@ -124,3 +124,32 @@ func TestMigrateBackfillsNeedsHuman(t *testing.T) {
 		}
 	})
 }
+
+// Migrating a database that still has analytics_durations (one row per
+// duration, before the per-hour histograms) drops it and resets the
+// analytics watermarks, so the next rollup pass rebuilds the rollups; a
+// second migration leaves the new watermarks alone.
+func TestMigrateRetiresAnalyticsDurations(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s := storetest.Open(t, d)
+		ctx := context.Background()
+		ws, err := workspace.Create(ctx, s, "acme")
+		require.NoError(t, err)
+		sys := tenant.NewContext(ctx, tenant.System(string(ws.ID), "test"))
+		_, err = s.DB.ExecContext(ctx, `CREATE TABLE analytics_durations (id varchar(64) PRIMARY KEY, seconds bigint NOT NULL)`)
+		require.NoError(t, err)
+		require.NoError(t, s.Ent.AnalyticsWatermark.Create().SetWorkspaceID(ws.ID).SetRolledUntil(3600).Exec(sys))
+		require.NoError(t, s.Migrate(ctx))
+		n, err := s.Ent.AnalyticsWatermark.Query().Count(sys)
+		require.NoError(t, err)
+		require.Zero(t, n, "watermarks reset: the next pass rebuilds")
+		_, err = s.DB.ExecContext(ctx, `SELECT count(*) FROM analytics_durations`)
+		require.Error(t, err, "the table is gone")
+		require.NoError(t, s.Ent.AnalyticsWatermark.Create().SetWorkspaceID(ws.ID).SetRolledUntil(7200).Exec(sys))
+		require.NoError(t, s.Migrate(ctx))
+		n, err = s.Ent.AnalyticsWatermark.Query().Count(sys)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "nothing to retire the second time")
+	})
+}

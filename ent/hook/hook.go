@@ -45,16 +45,16 @@ func (f AgentSettingsFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AgentSettingsMutation", m)
 }
 
-// The AnalyticsDurationFunc type is an adapter to allow the use of ordinary
-// function as AnalyticsDuration mutator.
-type AnalyticsDurationFunc func(context.Context, *ent.AnalyticsDurationMutation) (ent.Value, error)
+// The AnalyticsHistogramFunc type is an adapter to allow the use of ordinary
+// function as AnalyticsHistogram mutator.
+type AnalyticsHistogramFunc func(context.Context, *ent.AnalyticsHistogramMutation) (ent.Value, error)
 
 // Mutate calls f(ctx, m).
-func (f AnalyticsDurationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-	if mv, ok := m.(*ent.AnalyticsDurationMutation); ok {
+func (f AnalyticsHistogramFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AnalyticsHistogramMutation); ok {
 		return f(ctx, mv)
 	}
-	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AnalyticsDurationMutation", m)
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AnalyticsHistogramMutation", m)
 }
 
 // The AnalyticsRollupFunc type is an adapter to allow the use of ordinary

@@ -10,7 +10,7 @@ import (
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/analyticsrollup"
 	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
@@ -177,31 +177,31 @@ func (f TraverseAgentSettings) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.AgentSettingsQuery", q)
 }
 
-// The AnalyticsDurationFunc type is an adapter to allow the use of ordinary function as a Querier.
-type AnalyticsDurationFunc func(context.Context, *ent.AnalyticsDurationQuery) (ent.Value, error)
+// The AnalyticsHistogramFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AnalyticsHistogramFunc func(context.Context, *ent.AnalyticsHistogramQuery) (ent.Value, error)
 
 // Query calls f(ctx, q).
-func (f AnalyticsDurationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
-	if q, ok := q.(*ent.AnalyticsDurationQuery); ok {
+func (f AnalyticsHistogramFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AnalyticsHistogramQuery); ok {
 		return f(ctx, q)
 	}
-	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsDurationQuery", q)
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsHistogramQuery", q)
 }
 
-// The TraverseAnalyticsDuration type is an adapter to allow the use of ordinary function as Traverser.
-type TraverseAnalyticsDuration func(context.Context, *ent.AnalyticsDurationQuery) error
+// The TraverseAnalyticsHistogram type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAnalyticsHistogram func(context.Context, *ent.AnalyticsHistogramQuery) error
 
 // Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
-func (f TraverseAnalyticsDuration) Intercept(next ent.Querier) ent.Querier {
+func (f TraverseAnalyticsHistogram) Intercept(next ent.Querier) ent.Querier {
 	return next
 }
 
 // Traverse calls f(ctx, q).
-func (f TraverseAnalyticsDuration) Traverse(ctx context.Context, q ent.Query) error {
-	if q, ok := q.(*ent.AnalyticsDurationQuery); ok {
+func (f TraverseAnalyticsHistogram) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsHistogramQuery); ok {
 		return f(ctx, q)
 	}
-	return fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsDurationQuery", q)
+	return fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsHistogramQuery", q)
 }
 
 // The AnalyticsRollupFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -888,8 +888,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AgentRunQuery, predicate.AgentRun, agentrun.OrderOption]{typ: ent.TypeAgentRun, tq: q}, nil
 	case *ent.AgentSettingsQuery:
 		return &query[*ent.AgentSettingsQuery, predicate.AgentSettings, agentsettings.OrderOption]{typ: ent.TypeAgentSettings, tq: q}, nil
-	case *ent.AnalyticsDurationQuery:
-		return &query[*ent.AnalyticsDurationQuery, predicate.AnalyticsDuration, analyticsduration.OrderOption]{typ: ent.TypeAnalyticsDuration, tq: q}, nil
+	case *ent.AnalyticsHistogramQuery:
+		return &query[*ent.AnalyticsHistogramQuery, predicate.AnalyticsHistogram, analyticshistogram.OrderOption]{typ: ent.TypeAnalyticsHistogram, tq: q}, nil
 	case *ent.AnalyticsRollupQuery:
 		return &query[*ent.AnalyticsRollupQuery, predicate.AnalyticsRollup, analyticsrollup.OrderOption]{typ: ent.TypeAnalyticsRollup, tq: q}, nil
 	case *ent.AnalyticsWatermarkQuery:

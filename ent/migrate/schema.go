@@ -158,41 +158,41 @@ var (
 			},
 		},
 	}
-	// AnalyticsDurationsColumns holds the columns for the "analytics_durations" table.
-	AnalyticsDurationsColumns = []*schema.Column{
+	// AnalyticsHistogramsColumns holds the columns for the "analytics_histograms" table.
+	AnalyticsHistogramsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
 		{Name: "hour", Type: field.TypeInt64},
 		{Name: "channel_id", Type: field.TypeString},
 		{Name: "kind", Type: field.TypeString},
 		{Name: "metric", Type: field.TypeString},
-		{Name: "dim", Type: field.TypeString, Default: ""},
-		{Name: "seconds", Type: field.TypeInt64},
-		{Name: "business_seconds", Type: field.TypeInt64},
+		{Name: "business", Type: field.TypeBool, Default: false},
+		{Name: "bucket", Type: field.TypeInt64},
+		{Name: "count", Type: field.TypeInt64},
 		{Name: "workspace_id", Type: field.TypeString},
 	}
-	// AnalyticsDurationsTable holds the schema information for the "analytics_durations" table.
-	AnalyticsDurationsTable = &schema.Table{
-		Name:       "analytics_durations",
-		Columns:    AnalyticsDurationsColumns,
-		PrimaryKey: []*schema.Column{AnalyticsDurationsColumns[0]},
+	// AnalyticsHistogramsTable holds the schema information for the "analytics_histograms" table.
+	AnalyticsHistogramsTable = &schema.Table{
+		Name:       "analytics_histograms",
+		Columns:    AnalyticsHistogramsColumns,
+		PrimaryKey: []*schema.Column{AnalyticsHistogramsColumns[0]},
 		ForeignKeys: []*schema.ForeignKey{
 			{
-				Symbol:     "analytics_durations_workspaces_workspace",
-				Columns:    []*schema.Column{AnalyticsDurationsColumns[8]},
+				Symbol:     "analytics_histograms_workspaces_workspace",
+				Columns:    []*schema.Column{AnalyticsHistogramsColumns[8]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "analyticsduration_workspace_id",
+				Name:    "analyticshistogram_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{AnalyticsDurationsColumns[8]},
+				Columns: []*schema.Column{AnalyticsHistogramsColumns[8]},
 			},
 			{
-				Name:    "analyticsduration_workspace_id_metric_hour",
+				Name:    "analyticshistogram_workspace_id_metric_business_hour",
 				Unique:  false,
-				Columns: []*schema.Column{AnalyticsDurationsColumns[8], AnalyticsDurationsColumns[4], AnalyticsDurationsColumns[1]},
+				Columns: []*schema.Column{AnalyticsHistogramsColumns[8], AnalyticsHistogramsColumns[4], AnalyticsHistogramsColumns[5], AnalyticsHistogramsColumns[1]},
 			},
 		},
 	}
@@ -304,6 +304,11 @@ var (
 				Name:    "auditlog_workspace_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{AuditLogsColumns[8], AuditLogsColumns[7]},
+			},
+			{
+				Name:    "auditlog_workspace_id_target_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditLogsColumns[8], AuditLogsColumns[4]},
 			},
 		},
 	}
@@ -574,6 +579,11 @@ var (
 				Name:    "conversation_workspace_id_assignee_id",
 				Unique:  false,
 				Columns: []*schema.Column{ConversationsColumns[20], ConversationsColumns[23]},
+			},
+			{
+				Name:    "conversation_workspace_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationsColumns[20], ConversationsColumns[1]},
 			},
 		},
 	}
@@ -952,6 +962,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[27], MessagesColumns[17]},
 			},
+			{
+				Name:    "message_workspace_id_sent_at",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[26], MessagesColumns[17]},
+			},
 		},
 	}
 	// PendingStatusColumns holds the columns for the "pending_status" table.
@@ -1276,7 +1291,7 @@ var (
 		APIKeysTable,
 		AgentRunsTable,
 		AgentSettingsTable,
-		AnalyticsDurationsTable,
+		AnalyticsHistogramsTable,
 		AnalyticsRollupsTable,
 		AnalyticsWatermarksTable,
 		AuditLogsTable,
@@ -1313,7 +1328,7 @@ func init() {
 	AgentRunsTable.ForeignKeys[2].RefTable = MessagesTable
 	AgentRunsTable.ForeignKeys[3].RefTable = MessagesTable
 	AgentSettingsTable.ForeignKeys[0].RefTable = WorkspacesTable
-	AnalyticsDurationsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	AnalyticsHistogramsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	AnalyticsRollupsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	AnalyticsWatermarksTable.ForeignKeys[0].RefTable = WorkspacesTable
 	AuditLogsTable.ForeignKeys[0].RefTable = WorkspacesTable

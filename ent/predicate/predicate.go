@@ -15,8 +15,8 @@ type AgentRun func(*sql.Selector)
 // AgentSettings is the predicate function for agentsettings builders.
 type AgentSettings func(*sql.Selector)
 
-// AnalyticsDuration is the predicate function for analyticsduration builders.
-type AnalyticsDuration func(*sql.Selector)
+// AnalyticsHistogram is the predicate function for analyticshistogram builders.
+type AnalyticsHistogram func(*sql.Selector)
 
 // AnalyticsRollup is the predicate function for analyticsrollup builders.
 type AnalyticsRollup func(*sql.Selector)

@@ -183,28 +183,28 @@ func (f AgentSettingsMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AgentSettingsMutation", m)
 }
 
-// The AnalyticsDurationQueryRuleFunc type is an adapter to allow the use of ordinary
+// The AnalyticsHistogramQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
-type AnalyticsDurationQueryRuleFunc func(context.Context, *ent.AnalyticsDurationQuery) error
+type AnalyticsHistogramQueryRuleFunc func(context.Context, *ent.AnalyticsHistogramQuery) error
 
 // EvalQuery return f(ctx, q).
-func (f AnalyticsDurationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
-	if q, ok := q.(*ent.AnalyticsDurationQuery); ok {
+func (f AnalyticsHistogramQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsHistogramQuery); ok {
 		return f(ctx, q)
 	}
-	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AnalyticsDurationQuery", q)
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AnalyticsHistogramQuery", q)
 }
 
-// The AnalyticsDurationMutationRuleFunc type is an adapter to allow the use of ordinary
+// The AnalyticsHistogramMutationRuleFunc type is an adapter to allow the use of ordinary
 // functions as a mutation rule.
-type AnalyticsDurationMutationRuleFunc func(context.Context, *ent.AnalyticsDurationMutation) error
+type AnalyticsHistogramMutationRuleFunc func(context.Context, *ent.AnalyticsHistogramMutation) error
 
 // EvalMutation calls f(ctx, m).
-func (f AnalyticsDurationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
-	if m, ok := m.(*ent.AnalyticsDurationMutation); ok {
+func (f AnalyticsHistogramMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AnalyticsHistogramMutation); ok {
 		return f(ctx, m)
 	}
-	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AnalyticsDurationMutation", m)
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AnalyticsHistogramMutation", m)
 }
 
 // The AnalyticsRollupQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -848,7 +848,7 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AgentSettingsQuery:
 		return q.Filter(), nil
-	case *ent.AnalyticsDurationQuery:
+	case *ent.AnalyticsHistogramQuery:
 		return q.Filter(), nil
 	case *ent.AnalyticsRollupQuery:
 		return q.Filter(), nil
@@ -913,7 +913,7 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.AgentSettingsMutation:
 		return m.Filter(), nil
-	case *ent.AnalyticsDurationMutation:
+	case *ent.AnalyticsHistogramMutation:
 		return m.Filter(), nil
 	case *ent.AnalyticsRollupMutation:
 		return m.Filter(), nil

@@ -8,7 +8,7 @@ import (
 
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/agentsettings"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/analyticsrollup"
 	"github.com/neksio/neksio/ent/analyticswatermark"
 	"github.com/neksio/neksio/ent/apikey"
@@ -206,28 +206,28 @@ func init() {
 	agentsettingsDescID := agentsettingsMixinFields0[0].Descriptor()
 	// agentsettings.DefaultID holds the default value on creation for the id field.
 	agentsettings.DefaultID = agentsettingsDescID.Default.(func() pulid.ID)
-	analyticsdurationMixin := schema.AnalyticsDuration{}.Mixin()
-	analyticsduration.Policy = privacy.NewPolicies(analyticsdurationMixin[1], schema.AnalyticsDuration{})
-	analyticsduration.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+	analyticshistogramMixin := schema.AnalyticsHistogram{}.Mixin()
+	analyticshistogram.Policy = privacy.NewPolicies(analyticshistogramMixin[1], schema.AnalyticsHistogram{})
+	analyticshistogram.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-			if err := analyticsduration.Policy.EvalMutation(ctx, m); err != nil {
+			if err := analyticshistogram.Policy.EvalMutation(ctx, m); err != nil {
 				return nil, err
 			}
 			return next.Mutate(ctx, m)
 		})
 	}
-	analyticsdurationMixinFields0 := analyticsdurationMixin[0].Fields()
-	_ = analyticsdurationMixinFields0
-	analyticsdurationFields := schema.AnalyticsDuration{}.Fields()
-	_ = analyticsdurationFields
-	// analyticsdurationDescDim is the schema descriptor for dim field.
-	analyticsdurationDescDim := analyticsdurationFields[4].Descriptor()
-	// analyticsduration.DefaultDim holds the default value on creation for the dim field.
-	analyticsduration.DefaultDim = analyticsdurationDescDim.Default.(string)
-	// analyticsdurationDescID is the schema descriptor for id field.
-	analyticsdurationDescID := analyticsdurationMixinFields0[0].Descriptor()
-	// analyticsduration.DefaultID holds the default value on creation for the id field.
-	analyticsduration.DefaultID = analyticsdurationDescID.Default.(func() pulid.ID)
+	analyticshistogramMixinFields0 := analyticshistogramMixin[0].Fields()
+	_ = analyticshistogramMixinFields0
+	analyticshistogramFields := schema.AnalyticsHistogram{}.Fields()
+	_ = analyticshistogramFields
+	// analyticshistogramDescBusiness is the schema descriptor for business field.
+	analyticshistogramDescBusiness := analyticshistogramFields[4].Descriptor()
+	// analyticshistogram.DefaultBusiness holds the default value on creation for the business field.
+	analyticshistogram.DefaultBusiness = analyticshistogramDescBusiness.Default.(bool)
+	// analyticshistogramDescID is the schema descriptor for id field.
+	analyticshistogramDescID := analyticshistogramMixinFields0[0].Descriptor()
+	// analyticshistogram.DefaultID holds the default value on creation for the id field.
+	analyticshistogram.DefaultID = analyticshistogramDescID.Default.(func() pulid.ID)
 	analyticsrollupMixin := schema.AnalyticsRollup{}.Mixin()
 	analyticsrollup.Policy = privacy.NewPolicies(analyticsrollupMixin[1], schema.AnalyticsRollup{})
 	analyticsrollup.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -40,7 +40,12 @@ func (AuditLog) Fields() []ent.Field {
 
 // Indexes of the AuditLog.
 func (AuditLog) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("workspace_id", "created_at")}
+	return []ent.Index{
+		index.Fields("workspace_id", "created_at"),
+		// Analytics replays a conversation's resolutions (the
+		// conversation.resolve entries targeting it).
+		index.Fields("workspace_id", "target_id"),
+	}
 }
 
 // Annotations of the AuditLog.

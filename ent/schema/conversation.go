@@ -94,6 +94,8 @@ func (Conversation) Indexes() []ent.Index {
 		index.Fields("workspace_id", "status", "last_message_at"),
 		index.Fields("workspace_id", "last_message_at"),
 		index.Fields("workspace_id", "assignee_id"),
+		// Analytics collects the conversations opened in a time window.
+		index.Fields("workspace_id", "created_at"),
 	}
 }
 

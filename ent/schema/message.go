@@ -100,6 +100,9 @@ func (Message) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("channel_id", "external_id").Unique(),
 		index.Fields("conversation_id", "sent_at"),
+		// Analytics collects the messages of a time window (the tail
+		// since the rollup watermark, partial hours) by workspace.
+		index.Fields("workspace_id", "sent_at"),
 	}
 }
 

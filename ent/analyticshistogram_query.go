@@ -13,60 +13,60 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/predicate"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/workspace"
 )
 
-// AnalyticsDurationQuery is the builder for querying AnalyticsDuration entities.
-type AnalyticsDurationQuery struct {
+// AnalyticsHistogramQuery is the builder for querying AnalyticsHistogram entities.
+type AnalyticsHistogramQuery struct {
 	config
 	ctx           *QueryContext
-	order         []analyticsduration.OrderOption
+	order         []analyticshistogram.OrderOption
 	inters        []Interceptor
-	predicates    []predicate.AnalyticsDuration
+	predicates    []predicate.AnalyticsHistogram
 	withWorkspace *WorkspaceQuery
-	loadTotal     []func(context.Context, []*AnalyticsDuration) error
+	loadTotal     []func(context.Context, []*AnalyticsHistogram) error
 	modifiers     []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
 }
 
-// Where adds a new predicate for the AnalyticsDurationQuery builder.
-func (_q *AnalyticsDurationQuery) Where(ps ...predicate.AnalyticsDuration) *AnalyticsDurationQuery {
+// Where adds a new predicate for the AnalyticsHistogramQuery builder.
+func (_q *AnalyticsHistogramQuery) Where(ps ...predicate.AnalyticsHistogram) *AnalyticsHistogramQuery {
 	_q.predicates = append(_q.predicates, ps...)
 	return _q
 }
 
 // Limit the number of records to be returned by this query.
-func (_q *AnalyticsDurationQuery) Limit(limit int) *AnalyticsDurationQuery {
+func (_q *AnalyticsHistogramQuery) Limit(limit int) *AnalyticsHistogramQuery {
 	_q.ctx.Limit = &limit
 	return _q
 }
 
 // Offset to start from.
-func (_q *AnalyticsDurationQuery) Offset(offset int) *AnalyticsDurationQuery {
+func (_q *AnalyticsHistogramQuery) Offset(offset int) *AnalyticsHistogramQuery {
 	_q.ctx.Offset = &offset
 	return _q
 }
 
 // Unique configures the query builder to filter duplicate records on query.
 // By default, unique is set to true, and can be disabled using this method.
-func (_q *AnalyticsDurationQuery) Unique(unique bool) *AnalyticsDurationQuery {
+func (_q *AnalyticsHistogramQuery) Unique(unique bool) *AnalyticsHistogramQuery {
 	_q.ctx.Unique = &unique
 	return _q
 }
 
 // Order specifies how the records should be ordered.
-func (_q *AnalyticsDurationQuery) Order(o ...analyticsduration.OrderOption) *AnalyticsDurationQuery {
+func (_q *AnalyticsHistogramQuery) Order(o ...analyticshistogram.OrderOption) *AnalyticsHistogramQuery {
 	_q.order = append(_q.order, o...)
 	return _q
 }
 
 // QueryWorkspace chains the current query on the "workspace" edge.
-func (_q *AnalyticsDurationQuery) QueryWorkspace() *WorkspaceQuery {
+func (_q *AnalyticsHistogramQuery) QueryWorkspace() *WorkspaceQuery {
 	query := (&WorkspaceClient{config: _q.config}).Query()
 	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
 		if err := _q.prepareQuery(ctx); err != nil {
@@ -77,9 +77,9 @@ func (_q *AnalyticsDurationQuery) QueryWorkspace() *WorkspaceQuery {
 			return nil, err
 		}
 		step := sqlgraph.NewStep(
-			sqlgraph.From(analyticsduration.Table, analyticsduration.FieldID, selector),
+			sqlgraph.From(analyticshistogram.Table, analyticshistogram.FieldID, selector),
 			sqlgraph.To(workspace.Table, workspace.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, analyticsduration.WorkspaceTable, analyticsduration.WorkspaceColumn),
+			sqlgraph.Edge(sqlgraph.M2O, false, analyticshistogram.WorkspaceTable, analyticshistogram.WorkspaceColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -87,21 +87,21 @@ func (_q *AnalyticsDurationQuery) QueryWorkspace() *WorkspaceQuery {
 	return query
 }
 
-// First returns the first AnalyticsDuration entity from the query.
-// Returns a *NotFoundError when no AnalyticsDuration was found.
-func (_q *AnalyticsDurationQuery) First(ctx context.Context) (*AnalyticsDuration, error) {
+// First returns the first AnalyticsHistogram entity from the query.
+// Returns a *NotFoundError when no AnalyticsHistogram was found.
+func (_q *AnalyticsHistogramQuery) First(ctx context.Context) (*AnalyticsHistogram, error) {
 	nodes, err := _q.Limit(1).All(setContextOp(ctx, _q.ctx, ent.OpQueryFirst))
 	if err != nil {
 		return nil, err
 	}
 	if len(nodes) == 0 {
-		return nil, &NotFoundError{analyticsduration.Label}
+		return nil, &NotFoundError{analyticshistogram.Label}
 	}
 	return nodes[0], nil
 }
 
 // FirstX is like First, but panics if an error occurs.
-func (_q *AnalyticsDurationQuery) FirstX(ctx context.Context) *AnalyticsDuration {
+func (_q *AnalyticsHistogramQuery) FirstX(ctx context.Context) *AnalyticsHistogram {
 	node, err := _q.First(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -109,22 +109,22 @@ func (_q *AnalyticsDurationQuery) FirstX(ctx context.Context) *AnalyticsDuration
 	return node
 }
 
-// FirstID returns the first AnalyticsDuration ID from the query.
-// Returns a *NotFoundError when no AnalyticsDuration ID was found.
-func (_q *AnalyticsDurationQuery) FirstID(ctx context.Context) (id pulid.ID, err error) {
+// FirstID returns the first AnalyticsHistogram ID from the query.
+// Returns a *NotFoundError when no AnalyticsHistogram ID was found.
+func (_q *AnalyticsHistogramQuery) FirstID(ctx context.Context) (id pulid.ID, err error) {
 	var ids []pulid.ID
 	if ids, err = _q.Limit(1).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryFirstID)); err != nil {
 		return
 	}
 	if len(ids) == 0 {
-		err = &NotFoundError{analyticsduration.Label}
+		err = &NotFoundError{analyticshistogram.Label}
 		return
 	}
 	return ids[0], nil
 }
 
 // FirstIDX is like FirstID, but panics if an error occurs.
-func (_q *AnalyticsDurationQuery) FirstIDX(ctx context.Context) pulid.ID {
+func (_q *AnalyticsHistogramQuery) FirstIDX(ctx context.Context) pulid.ID {
 	id, err := _q.FirstID(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -132,10 +132,10 @@ func (_q *AnalyticsDurationQuery) FirstIDX(ctx context.Context) pulid.ID {
 	return id
 }
 
-// Only returns a single AnalyticsDuration entity found by the query, ensuring it only returns one.
-// Returns a *NotSingularError when more than one AnalyticsDuration entity is found.
-// Returns a *NotFoundError when no AnalyticsDuration entities are found.
-func (_q *AnalyticsDurationQuery) Only(ctx context.Context) (*AnalyticsDuration, error) {
+// Only returns a single AnalyticsHistogram entity found by the query, ensuring it only returns one.
+// Returns a *NotSingularError when more than one AnalyticsHistogram entity is found.
+// Returns a *NotFoundError when no AnalyticsHistogram entities are found.
+func (_q *AnalyticsHistogramQuery) Only(ctx context.Context) (*AnalyticsHistogram, error) {
 	nodes, err := _q.Limit(2).All(setContextOp(ctx, _q.ctx, ent.OpQueryOnly))
 	if err != nil {
 		return nil, err
@@ -144,14 +144,14 @@ func (_q *AnalyticsDurationQuery) Only(ctx context.Context) (*AnalyticsDuration,
 	case 1:
 		return nodes[0], nil
 	case 0:
-		return nil, &NotFoundError{analyticsduration.Label}
+		return nil, &NotFoundError{analyticshistogram.Label}
 	default:
-		return nil, &NotSingularError{analyticsduration.Label}
+		return nil, &NotSingularError{analyticshistogram.Label}
 	}
 }
 
 // OnlyX is like Only, but panics if an error occurs.
-func (_q *AnalyticsDurationQuery) OnlyX(ctx context.Context) *AnalyticsDuration {
+func (_q *AnalyticsHistogramQuery) OnlyX(ctx context.Context) *AnalyticsHistogram {
 	node, err := _q.Only(ctx)
 	if err != nil {
 		panic(err)
@@ -159,10 +159,10 @@ func (_q *AnalyticsDurationQuery) OnlyX(ctx context.Context) *AnalyticsDuration 
 	return node
 }
 
-// OnlyID is like Only, but returns the only AnalyticsDuration ID in the query.
-// Returns a *NotSingularError when more than one AnalyticsDuration ID is found.
+// OnlyID is like Only, but returns the only AnalyticsHistogram ID in the query.
+// Returns a *NotSingularError when more than one AnalyticsHistogram ID is found.
 // Returns a *NotFoundError when no entities are found.
-func (_q *AnalyticsDurationQuery) OnlyID(ctx context.Context) (id pulid.ID, err error) {
+func (_q *AnalyticsHistogramQuery) OnlyID(ctx context.Context) (id pulid.ID, err error) {
 	var ids []pulid.ID
 	if ids, err = _q.Limit(2).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryOnlyID)); err != nil {
 		return
@@ -171,15 +171,15 @@ func (_q *AnalyticsDurationQuery) OnlyID(ctx context.Context) (id pulid.ID, err 
 	case 1:
 		id = ids[0]
 	case 0:
-		err = &NotFoundError{analyticsduration.Label}
+		err = &NotFoundError{analyticshistogram.Label}
 	default:
-		err = &NotSingularError{analyticsduration.Label}
+		err = &NotSingularError{analyticshistogram.Label}
 	}
 	return
 }
 
 // OnlyIDX is like OnlyID, but panics if an error occurs.
-func (_q *AnalyticsDurationQuery) OnlyIDX(ctx context.Context) pulid.ID {
+func (_q *AnalyticsHistogramQuery) OnlyIDX(ctx context.Context) pulid.ID {
 	id, err := _q.OnlyID(ctx)
 	if err != nil {
 		panic(err)
@@ -187,18 +187,18 @@ func (_q *AnalyticsDurationQuery) OnlyIDX(ctx context.Context) pulid.ID {
 	return id
 }
 
-// All executes the query and returns a list of AnalyticsDurations.
-func (_q *AnalyticsDurationQuery) All(ctx context.Context) ([]*AnalyticsDuration, error) {
+// All executes the query and returns a list of AnalyticsHistograms.
+func (_q *AnalyticsHistogramQuery) All(ctx context.Context) ([]*AnalyticsHistogram, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryAll)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return nil, err
 	}
-	qr := querierAll[[]*AnalyticsDuration, *AnalyticsDurationQuery]()
-	return withInterceptors[[]*AnalyticsDuration](ctx, _q, qr, _q.inters)
+	qr := querierAll[[]*AnalyticsHistogram, *AnalyticsHistogramQuery]()
+	return withInterceptors[[]*AnalyticsHistogram](ctx, _q, qr, _q.inters)
 }
 
 // AllX is like All, but panics if an error occurs.
-func (_q *AnalyticsDurationQuery) AllX(ctx context.Context) []*AnalyticsDuration {
+func (_q *AnalyticsHistogramQuery) AllX(ctx context.Context) []*AnalyticsHistogram {
 	nodes, err := _q.All(ctx)
 	if err != nil {
 		panic(err)
@@ -206,20 +206,20 @@ func (_q *AnalyticsDurationQuery) AllX(ctx context.Context) []*AnalyticsDuration
 	return nodes
 }
 
-// IDs executes the query and returns a list of AnalyticsDuration IDs.
-func (_q *AnalyticsDurationQuery) IDs(ctx context.Context) (ids []pulid.ID, err error) {
+// IDs executes the query and returns a list of AnalyticsHistogram IDs.
+func (_q *AnalyticsHistogramQuery) IDs(ctx context.Context) (ids []pulid.ID, err error) {
 	if _q.ctx.Unique == nil && _q.path != nil {
 		_q.Unique(true)
 	}
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryIDs)
-	if err = _q.Select(analyticsduration.FieldID).Scan(ctx, &ids); err != nil {
+	if err = _q.Select(analyticshistogram.FieldID).Scan(ctx, &ids); err != nil {
 		return nil, err
 	}
 	return ids, nil
 }
 
 // IDsX is like IDs, but panics if an error occurs.
-func (_q *AnalyticsDurationQuery) IDsX(ctx context.Context) []pulid.ID {
+func (_q *AnalyticsHistogramQuery) IDsX(ctx context.Context) []pulid.ID {
 	ids, err := _q.IDs(ctx)
 	if err != nil {
 		panic(err)
@@ -228,16 +228,16 @@ func (_q *AnalyticsDurationQuery) IDsX(ctx context.Context) []pulid.ID {
 }
 
 // Count returns the count of the given query.
-func (_q *AnalyticsDurationQuery) Count(ctx context.Context) (int, error) {
+func (_q *AnalyticsHistogramQuery) Count(ctx context.Context) (int, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryCount)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return 0, err
 	}
-	return withInterceptors[int](ctx, _q, querierCount[*AnalyticsDurationQuery](), _q.inters)
+	return withInterceptors[int](ctx, _q, querierCount[*AnalyticsHistogramQuery](), _q.inters)
 }
 
 // CountX is like Count, but panics if an error occurs.
-func (_q *AnalyticsDurationQuery) CountX(ctx context.Context) int {
+func (_q *AnalyticsHistogramQuery) CountX(ctx context.Context) int {
 	count, err := _q.Count(ctx)
 	if err != nil {
 		panic(err)
@@ -246,7 +246,7 @@ func (_q *AnalyticsDurationQuery) CountX(ctx context.Context) int {
 }
 
 // Exist returns true if the query has elements in the graph.
-func (_q *AnalyticsDurationQuery) Exist(ctx context.Context) (bool, error) {
+func (_q *AnalyticsHistogramQuery) Exist(ctx context.Context) (bool, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryExist)
 	switch _, err := _q.FirstID(ctx); {
 	case IsNotFound(err):
@@ -259,7 +259,7 @@ func (_q *AnalyticsDurationQuery) Exist(ctx context.Context) (bool, error) {
 }
 
 // ExistX is like Exist, but panics if an error occurs.
-func (_q *AnalyticsDurationQuery) ExistX(ctx context.Context) bool {
+func (_q *AnalyticsHistogramQuery) ExistX(ctx context.Context) bool {
 	exist, err := _q.Exist(ctx)
 	if err != nil {
 		panic(err)
@@ -267,18 +267,18 @@ func (_q *AnalyticsDurationQuery) ExistX(ctx context.Context) bool {
 	return exist
 }
 
-// Clone returns a duplicate of the AnalyticsDurationQuery builder, including all associated steps. It can be
+// Clone returns a duplicate of the AnalyticsHistogramQuery builder, including all associated steps. It can be
 // used to prepare common query builders and use them differently after the clone is made.
-func (_q *AnalyticsDurationQuery) Clone() *AnalyticsDurationQuery {
+func (_q *AnalyticsHistogramQuery) Clone() *AnalyticsHistogramQuery {
 	if _q == nil {
 		return nil
 	}
-	return &AnalyticsDurationQuery{
+	return &AnalyticsHistogramQuery{
 		config:        _q.config,
 		ctx:           _q.ctx.Clone(),
-		order:         append([]analyticsduration.OrderOption{}, _q.order...),
+		order:         append([]analyticshistogram.OrderOption{}, _q.order...),
 		inters:        append([]Interceptor{}, _q.inters...),
-		predicates:    append([]predicate.AnalyticsDuration{}, _q.predicates...),
+		predicates:    append([]predicate.AnalyticsHistogram{}, _q.predicates...),
 		withWorkspace: _q.withWorkspace.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -289,7 +289,7 @@ func (_q *AnalyticsDurationQuery) Clone() *AnalyticsDurationQuery {
 
 // WithWorkspace tells the query-builder to eager-load the nodes that are connected to
 // the "workspace" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *AnalyticsDurationQuery) WithWorkspace(opts ...func(*WorkspaceQuery)) *AnalyticsDurationQuery {
+func (_q *AnalyticsHistogramQuery) WithWorkspace(opts ...func(*WorkspaceQuery)) *AnalyticsHistogramQuery {
 	query := (&WorkspaceClient{config: _q.config}).Query()
 	for _, opt := range opts {
 		opt(query)
@@ -308,15 +308,15 @@ func (_q *AnalyticsDurationQuery) WithWorkspace(opts ...func(*WorkspaceQuery)) *
 //		Count int `json:"count,omitempty"`
 //	}
 //
-//	client.AnalyticsDuration.Query().
-//		GroupBy(analyticsduration.FieldWorkspaceID).
+//	client.AnalyticsHistogram.Query().
+//		GroupBy(analyticshistogram.FieldWorkspaceID).
 //		Aggregate(ent.Count()).
 //		Scan(ctx, &v)
-func (_q *AnalyticsDurationQuery) GroupBy(field string, fields ...string) *AnalyticsDurationGroupBy {
+func (_q *AnalyticsHistogramQuery) GroupBy(field string, fields ...string) *AnalyticsHistogramGroupBy {
 	_q.ctx.Fields = append([]string{field}, fields...)
-	grbuild := &AnalyticsDurationGroupBy{build: _q}
+	grbuild := &AnalyticsHistogramGroupBy{build: _q}
 	grbuild.flds = &_q.ctx.Fields
-	grbuild.label = analyticsduration.Label
+	grbuild.label = analyticshistogram.Label
 	grbuild.scan = grbuild.Scan
 	return grbuild
 }
@@ -330,23 +330,23 @@ func (_q *AnalyticsDurationQuery) GroupBy(field string, fields ...string) *Analy
 //		WorkspaceID pulid.ID `json:"workspace_id,omitempty"`
 //	}
 //
-//	client.AnalyticsDuration.Query().
-//		Select(analyticsduration.FieldWorkspaceID).
+//	client.AnalyticsHistogram.Query().
+//		Select(analyticshistogram.FieldWorkspaceID).
 //		Scan(ctx, &v)
-func (_q *AnalyticsDurationQuery) Select(fields ...string) *AnalyticsDurationSelect {
+func (_q *AnalyticsHistogramQuery) Select(fields ...string) *AnalyticsHistogramSelect {
 	_q.ctx.Fields = append(_q.ctx.Fields, fields...)
-	sbuild := &AnalyticsDurationSelect{AnalyticsDurationQuery: _q}
-	sbuild.label = analyticsduration.Label
+	sbuild := &AnalyticsHistogramSelect{AnalyticsHistogramQuery: _q}
+	sbuild.label = analyticshistogram.Label
 	sbuild.flds, sbuild.scan = &_q.ctx.Fields, sbuild.Scan
 	return sbuild
 }
 
-// Aggregate returns a AnalyticsDurationSelect configured with the given aggregations.
-func (_q *AnalyticsDurationQuery) Aggregate(fns ...AggregateFunc) *AnalyticsDurationSelect {
+// Aggregate returns a AnalyticsHistogramSelect configured with the given aggregations.
+func (_q *AnalyticsHistogramQuery) Aggregate(fns ...AggregateFunc) *AnalyticsHistogramSelect {
 	return _q.Select().Aggregate(fns...)
 }
 
-func (_q *AnalyticsDurationQuery) prepareQuery(ctx context.Context) error {
+func (_q *AnalyticsHistogramQuery) prepareQuery(ctx context.Context) error {
 	for _, inter := range _q.inters {
 		if inter == nil {
 			return fmt.Errorf("ent: uninitialized interceptor (forgotten import ent/runtime?)")
@@ -358,7 +358,7 @@ func (_q *AnalyticsDurationQuery) prepareQuery(ctx context.Context) error {
 		}
 	}
 	for _, f := range _q.ctx.Fields {
-		if !analyticsduration.ValidColumn(f) {
+		if !analyticshistogram.ValidColumn(f) {
 			return &ValidationError{Name: f, err: fmt.Errorf("ent: invalid field %q for query", f)}
 		}
 	}
@@ -369,28 +369,28 @@ func (_q *AnalyticsDurationQuery) prepareQuery(ctx context.Context) error {
 		}
 		_q.sql = prev
 	}
-	if analyticsduration.Policy == nil {
-		return errors.New("ent: uninitialized analyticsduration.Policy (forgotten import ent/runtime?)")
+	if analyticshistogram.Policy == nil {
+		return errors.New("ent: uninitialized analyticshistogram.Policy (forgotten import ent/runtime?)")
 	}
-	if err := analyticsduration.Policy.EvalQuery(ctx, _q); err != nil {
+	if err := analyticshistogram.Policy.EvalQuery(ctx, _q); err != nil {
 		return err
 	}
 	return nil
 }
 
-func (_q *AnalyticsDurationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*AnalyticsDuration, error) {
+func (_q *AnalyticsHistogramQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*AnalyticsHistogram, error) {
 	var (
-		nodes       = []*AnalyticsDuration{}
+		nodes       = []*AnalyticsHistogram{}
 		_spec       = _q.querySpec()
 		loadedTypes = [1]bool{
 			_q.withWorkspace != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
-		return (*AnalyticsDuration).scanValues(nil, columns)
+		return (*AnalyticsHistogram).scanValues(nil, columns)
 	}
 	_spec.Assign = func(columns []string, values []any) error {
-		node := &AnalyticsDuration{config: _q.config}
+		node := &AnalyticsHistogram{config: _q.config}
 		nodes = append(nodes, node)
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
@@ -409,7 +409,7 @@ func (_q *AnalyticsDurationQuery) sqlAll(ctx context.Context, hooks ...queryHook
 	}
 	if query := _q.withWorkspace; query != nil {
 		if err := _q.loadWorkspace(ctx, query, nodes, nil,
-			func(n *AnalyticsDuration, e *Workspace) { n.Edges.Workspace = e }); err != nil {
+			func(n *AnalyticsHistogram, e *Workspace) { n.Edges.Workspace = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -421,9 +421,9 @@ func (_q *AnalyticsDurationQuery) sqlAll(ctx context.Context, hooks ...queryHook
 	return nodes, nil
 }
 
-func (_q *AnalyticsDurationQuery) loadWorkspace(ctx context.Context, query *WorkspaceQuery, nodes []*AnalyticsDuration, init func(*AnalyticsDuration), assign func(*AnalyticsDuration, *Workspace)) error {
+func (_q *AnalyticsHistogramQuery) loadWorkspace(ctx context.Context, query *WorkspaceQuery, nodes []*AnalyticsHistogram, init func(*AnalyticsHistogram), assign func(*AnalyticsHistogram, *Workspace)) error {
 	ids := make([]pulid.ID, 0, len(nodes))
-	nodeids := make(map[pulid.ID][]*AnalyticsDuration)
+	nodeids := make(map[pulid.ID][]*AnalyticsHistogram)
 	for i := range nodes {
 		fk := nodes[i].WorkspaceID
 		if _, ok := nodeids[fk]; !ok {
@@ -451,7 +451,7 @@ func (_q *AnalyticsDurationQuery) loadWorkspace(ctx context.Context, query *Work
 	return nil
 }
 
-func (_q *AnalyticsDurationQuery) sqlCount(ctx context.Context) (int, error) {
+func (_q *AnalyticsHistogramQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
@@ -463,8 +463,8 @@ func (_q *AnalyticsDurationQuery) sqlCount(ctx context.Context) (int, error) {
 	return sqlgraph.CountNodes(ctx, _q.driver, _spec)
 }
 
-func (_q *AnalyticsDurationQuery) querySpec() *sqlgraph.QuerySpec {
-	_spec := sqlgraph.NewQuerySpec(analyticsduration.Table, analyticsduration.Columns, sqlgraph.NewFieldSpec(analyticsduration.FieldID, field.TypeString))
+func (_q *AnalyticsHistogramQuery) querySpec() *sqlgraph.QuerySpec {
+	_spec := sqlgraph.NewQuerySpec(analyticshistogram.Table, analyticshistogram.Columns, sqlgraph.NewFieldSpec(analyticshistogram.FieldID, field.TypeString))
 	_spec.From = _q.sql
 	if unique := _q.ctx.Unique; unique != nil {
 		_spec.Unique = *unique
@@ -473,14 +473,14 @@ func (_q *AnalyticsDurationQuery) querySpec() *sqlgraph.QuerySpec {
 	}
 	if fields := _q.ctx.Fields; len(fields) > 0 {
 		_spec.Node.Columns = make([]string, 0, len(fields))
-		_spec.Node.Columns = append(_spec.Node.Columns, analyticsduration.FieldID)
+		_spec.Node.Columns = append(_spec.Node.Columns, analyticshistogram.FieldID)
 		for i := range fields {
-			if fields[i] != analyticsduration.FieldID {
+			if fields[i] != analyticshistogram.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, fields[i])
 			}
 		}
 		if _q.withWorkspace != nil {
-			_spec.Node.AddColumnOnce(analyticsduration.FieldWorkspaceID)
+			_spec.Node.AddColumnOnce(analyticshistogram.FieldWorkspaceID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
@@ -506,12 +506,12 @@ func (_q *AnalyticsDurationQuery) querySpec() *sqlgraph.QuerySpec {
 	return _spec
 }
 
-func (_q *AnalyticsDurationQuery) sqlQuery(ctx context.Context) *sql.Selector {
+func (_q *AnalyticsHistogramQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	builder := sql.Dialect(_q.driver.Dialect())
-	t1 := builder.Table(analyticsduration.Table)
+	t1 := builder.Table(analyticshistogram.Table)
 	columns := _q.ctx.Fields
 	if len(columns) == 0 {
-		columns = analyticsduration.Columns
+		columns = analyticshistogram.Columns
 	}
 	selector := builder.Select(t1.Columns(columns...)...).From(t1)
 	if _q.sql != nil {
@@ -544,7 +544,7 @@ func (_q *AnalyticsDurationQuery) sqlQuery(ctx context.Context) *sql.Selector {
 // ForUpdate locks the selected rows against concurrent updates, and prevent them from being
 // updated, deleted or "selected ... for update" by other sessions, until the transaction is
 // either committed or rolled-back.
-func (_q *AnalyticsDurationQuery) ForUpdate(opts ...sql.LockOption) *AnalyticsDurationQuery {
+func (_q *AnalyticsHistogramQuery) ForUpdate(opts ...sql.LockOption) *AnalyticsHistogramQuery {
 	if _q.driver.Dialect() == dialect.Postgres {
 		_q.Unique(false)
 	}
@@ -557,7 +557,7 @@ func (_q *AnalyticsDurationQuery) ForUpdate(opts ...sql.LockOption) *AnalyticsDu
 // ForShare behaves similarly to ForUpdate, except that it acquires a shared mode lock
 // on any rows that are read. Other sessions can read the rows, but cannot modify them
 // until your transaction commits.
-func (_q *AnalyticsDurationQuery) ForShare(opts ...sql.LockOption) *AnalyticsDurationQuery {
+func (_q *AnalyticsHistogramQuery) ForShare(opts ...sql.LockOption) *AnalyticsHistogramQuery {
 	if _q.driver.Dialect() == dialect.Postgres {
 		_q.Unique(false)
 	}
@@ -568,33 +568,33 @@ func (_q *AnalyticsDurationQuery) ForShare(opts ...sql.LockOption) *AnalyticsDur
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.
-func (_q *AnalyticsDurationQuery) Modify(modifiers ...func(s *sql.Selector)) *AnalyticsDurationSelect {
+func (_q *AnalyticsHistogramQuery) Modify(modifiers ...func(s *sql.Selector)) *AnalyticsHistogramSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
 }
 
-// AnalyticsDurationGroupBy is the group-by builder for AnalyticsDuration entities.
-type AnalyticsDurationGroupBy struct {
+// AnalyticsHistogramGroupBy is the group-by builder for AnalyticsHistogram entities.
+type AnalyticsHistogramGroupBy struct {
 	selector
-	build *AnalyticsDurationQuery
+	build *AnalyticsHistogramQuery
 }
 
 // Aggregate adds the given aggregation functions to the group-by query.
-func (_g *AnalyticsDurationGroupBy) Aggregate(fns ...AggregateFunc) *AnalyticsDurationGroupBy {
+func (_g *AnalyticsHistogramGroupBy) Aggregate(fns ...AggregateFunc) *AnalyticsHistogramGroupBy {
 	_g.fns = append(_g.fns, fns...)
 	return _g
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_g *AnalyticsDurationGroupBy) Scan(ctx context.Context, v any) error {
+func (_g *AnalyticsHistogramGroupBy) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _g.build.ctx, ent.OpQueryGroupBy)
 	if err := _g.build.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*AnalyticsDurationQuery, *AnalyticsDurationGroupBy](ctx, _g.build, _g, _g.build.inters, v)
+	return scanWithInterceptors[*AnalyticsHistogramQuery, *AnalyticsHistogramGroupBy](ctx, _g.build, _g, _g.build.inters, v)
 }
 
-func (_g *AnalyticsDurationGroupBy) sqlScan(ctx context.Context, root *AnalyticsDurationQuery, v any) error {
+func (_g *AnalyticsHistogramGroupBy) sqlScan(ctx context.Context, root *AnalyticsHistogramQuery, v any) error {
 	selector := root.sqlQuery(ctx).Select()
 	aggregation := make([]string, 0, len(_g.fns))
 	for _, fn := range _g.fns {
@@ -621,28 +621,28 @@ func (_g *AnalyticsDurationGroupBy) sqlScan(ctx context.Context, root *Analytics
 	return sql.ScanSlice(rows, v)
 }
 
-// AnalyticsDurationSelect is the builder for selecting fields of AnalyticsDuration entities.
-type AnalyticsDurationSelect struct {
-	*AnalyticsDurationQuery
+// AnalyticsHistogramSelect is the builder for selecting fields of AnalyticsHistogram entities.
+type AnalyticsHistogramSelect struct {
+	*AnalyticsHistogramQuery
 	selector
 }
 
 // Aggregate adds the given aggregation functions to the selector query.
-func (_s *AnalyticsDurationSelect) Aggregate(fns ...AggregateFunc) *AnalyticsDurationSelect {
+func (_s *AnalyticsHistogramSelect) Aggregate(fns ...AggregateFunc) *AnalyticsHistogramSelect {
 	_s.fns = append(_s.fns, fns...)
 	return _s
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_s *AnalyticsDurationSelect) Scan(ctx context.Context, v any) error {
+func (_s *AnalyticsHistogramSelect) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _s.ctx, ent.OpQuerySelect)
 	if err := _s.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*AnalyticsDurationQuery, *AnalyticsDurationSelect](ctx, _s.AnalyticsDurationQuery, _s, _s.inters, v)
+	return scanWithInterceptors[*AnalyticsHistogramQuery, *AnalyticsHistogramSelect](ctx, _s.AnalyticsHistogramQuery, _s, _s.inters, v)
 }
 
-func (_s *AnalyticsDurationSelect) sqlScan(ctx context.Context, root *AnalyticsDurationQuery, v any) error {
+func (_s *AnalyticsHistogramSelect) sqlScan(ctx context.Context, root *AnalyticsHistogramQuery, v any) error {
 	selector := root.sqlQuery(ctx)
 	aggregation := make([]string, 0, len(_s.fns))
 	for _, fn := range _s.fns {
@@ -664,7 +664,7 @@ func (_s *AnalyticsDurationSelect) sqlScan(ctx context.Context, root *AnalyticsD
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.
-func (_s *AnalyticsDurationSelect) Modify(modifiers ...func(s *sql.Selector)) *AnalyticsDurationSelect {
+func (_s *AnalyticsHistogramSelect) Modify(modifiers ...func(s *sql.Selector)) *AnalyticsHistogramSelect {
 	_s.modifiers = append(_s.modifiers, modifiers...)
 	return _s
 }

@@ -10,36 +10,36 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/predicate"
 )
 
-// AnalyticsDurationUpdate is the builder for updating AnalyticsDuration entities.
-type AnalyticsDurationUpdate struct {
+// AnalyticsHistogramUpdate is the builder for updating AnalyticsHistogram entities.
+type AnalyticsHistogramUpdate struct {
 	config
 	hooks     []Hook
-	mutation  *AnalyticsDurationMutation
+	mutation  *AnalyticsHistogramMutation
 	modifiers []func(*sql.UpdateBuilder)
 }
 
-// Where appends a list predicates to the AnalyticsDurationUpdate builder.
-func (_u *AnalyticsDurationUpdate) Where(ps ...predicate.AnalyticsDuration) *AnalyticsDurationUpdate {
+// Where appends a list predicates to the AnalyticsHistogramUpdate builder.
+func (_u *AnalyticsHistogramUpdate) Where(ps ...predicate.AnalyticsHistogram) *AnalyticsHistogramUpdate {
 	_u.mutation.Where(ps...)
 	return _u
 }
 
-// Mutation returns the AnalyticsDurationMutation object of the builder.
-func (_u *AnalyticsDurationUpdate) Mutation() *AnalyticsDurationMutation {
+// Mutation returns the AnalyticsHistogramMutation object of the builder.
+func (_u *AnalyticsHistogramUpdate) Mutation() *AnalyticsHistogramMutation {
 	return _u.mutation
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
-func (_u *AnalyticsDurationUpdate) Save(ctx context.Context) (int, error) {
+func (_u *AnalyticsHistogramUpdate) Save(ctx context.Context) (int, error) {
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
 // SaveX is like Save, but panics if an error occurs.
-func (_u *AnalyticsDurationUpdate) SaveX(ctx context.Context) int {
+func (_u *AnalyticsHistogramUpdate) SaveX(ctx context.Context) int {
 	affected, err := _u.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -48,37 +48,37 @@ func (_u *AnalyticsDurationUpdate) SaveX(ctx context.Context) int {
 }
 
 // Exec executes the query.
-func (_u *AnalyticsDurationUpdate) Exec(ctx context.Context) error {
+func (_u *AnalyticsHistogramUpdate) Exec(ctx context.Context) error {
 	_, err := _u.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_u *AnalyticsDurationUpdate) ExecX(ctx context.Context) {
+func (_u *AnalyticsHistogramUpdate) ExecX(ctx context.Context) {
 	if err := _u.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // check runs all checks and user-defined validators on the builder.
-func (_u *AnalyticsDurationUpdate) check() error {
+func (_u *AnalyticsHistogramUpdate) check() error {
 	if _u.mutation.WorkspaceCleared() && len(_u.mutation.WorkspaceIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "AnalyticsDuration.workspace"`)
+		return errors.New(`ent: clearing a required unique edge "AnalyticsHistogram.workspace"`)
 	}
 	return nil
 }
 
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
-func (_u *AnalyticsDurationUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *AnalyticsDurationUpdate {
+func (_u *AnalyticsHistogramUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *AnalyticsHistogramUpdate {
 	_u.modifiers = append(_u.modifiers, modifiers...)
 	return _u
 }
 
-func (_u *AnalyticsDurationUpdate) sqlSave(ctx context.Context) (_node int, err error) {
+func (_u *AnalyticsHistogramUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
 	}
-	_spec := sqlgraph.NewUpdateSpec(analyticsduration.Table, analyticsduration.Columns, sqlgraph.NewFieldSpec(analyticsduration.FieldID, field.TypeString))
+	_spec := sqlgraph.NewUpdateSpec(analyticshistogram.Table, analyticshistogram.Columns, sqlgraph.NewFieldSpec(analyticshistogram.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
 			for i := range ps {
@@ -89,7 +89,7 @@ func (_u *AnalyticsDurationUpdate) sqlSave(ctx context.Context) (_node int, err 
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
-			err = &NotFoundError{analyticsduration.Label}
+			err = &NotFoundError{analyticshistogram.Label}
 		} else if sqlgraph.IsConstraintError(err) {
 			err = &ConstraintError{msg: err.Error(), wrap: err}
 		}
@@ -99,40 +99,40 @@ func (_u *AnalyticsDurationUpdate) sqlSave(ctx context.Context) (_node int, err 
 	return _node, nil
 }
 
-// AnalyticsDurationUpdateOne is the builder for updating a single AnalyticsDuration entity.
-type AnalyticsDurationUpdateOne struct {
+// AnalyticsHistogramUpdateOne is the builder for updating a single AnalyticsHistogram entity.
+type AnalyticsHistogramUpdateOne struct {
 	config
 	fields    []string
 	hooks     []Hook
-	mutation  *AnalyticsDurationMutation
+	mutation  *AnalyticsHistogramMutation
 	modifiers []func(*sql.UpdateBuilder)
 }
 
-// Mutation returns the AnalyticsDurationMutation object of the builder.
-func (_u *AnalyticsDurationUpdateOne) Mutation() *AnalyticsDurationMutation {
+// Mutation returns the AnalyticsHistogramMutation object of the builder.
+func (_u *AnalyticsHistogramUpdateOne) Mutation() *AnalyticsHistogramMutation {
 	return _u.mutation
 }
 
-// Where appends a list predicates to the AnalyticsDurationUpdate builder.
-func (_u *AnalyticsDurationUpdateOne) Where(ps ...predicate.AnalyticsDuration) *AnalyticsDurationUpdateOne {
+// Where appends a list predicates to the AnalyticsHistogramUpdate builder.
+func (_u *AnalyticsHistogramUpdateOne) Where(ps ...predicate.AnalyticsHistogram) *AnalyticsHistogramUpdateOne {
 	_u.mutation.Where(ps...)
 	return _u
 }
 
 // Select allows selecting one or more fields (columns) of the returned entity.
 // The default is selecting all fields defined in the entity schema.
-func (_u *AnalyticsDurationUpdateOne) Select(field string, fields ...string) *AnalyticsDurationUpdateOne {
+func (_u *AnalyticsHistogramUpdateOne) Select(field string, fields ...string) *AnalyticsHistogramUpdateOne {
 	_u.fields = append([]string{field}, fields...)
 	return _u
 }
 
-// Save executes the query and returns the updated AnalyticsDuration entity.
-func (_u *AnalyticsDurationUpdateOne) Save(ctx context.Context) (*AnalyticsDuration, error) {
+// Save executes the query and returns the updated AnalyticsHistogram entity.
+func (_u *AnalyticsHistogramUpdateOne) Save(ctx context.Context) (*AnalyticsHistogram, error) {
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
 // SaveX is like Save, but panics if an error occurs.
-func (_u *AnalyticsDurationUpdateOne) SaveX(ctx context.Context) *AnalyticsDuration {
+func (_u *AnalyticsHistogramUpdateOne) SaveX(ctx context.Context) *AnalyticsHistogram {
 	node, err := _u.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -141,50 +141,50 @@ func (_u *AnalyticsDurationUpdateOne) SaveX(ctx context.Context) *AnalyticsDurat
 }
 
 // Exec executes the query on the entity.
-func (_u *AnalyticsDurationUpdateOne) Exec(ctx context.Context) error {
+func (_u *AnalyticsHistogramUpdateOne) Exec(ctx context.Context) error {
 	_, err := _u.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_u *AnalyticsDurationUpdateOne) ExecX(ctx context.Context) {
+func (_u *AnalyticsHistogramUpdateOne) ExecX(ctx context.Context) {
 	if err := _u.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // check runs all checks and user-defined validators on the builder.
-func (_u *AnalyticsDurationUpdateOne) check() error {
+func (_u *AnalyticsHistogramUpdateOne) check() error {
 	if _u.mutation.WorkspaceCleared() && len(_u.mutation.WorkspaceIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "AnalyticsDuration.workspace"`)
+		return errors.New(`ent: clearing a required unique edge "AnalyticsHistogram.workspace"`)
 	}
 	return nil
 }
 
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
-func (_u *AnalyticsDurationUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *AnalyticsDurationUpdateOne {
+func (_u *AnalyticsHistogramUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *AnalyticsHistogramUpdateOne {
 	_u.modifiers = append(_u.modifiers, modifiers...)
 	return _u
 }
 
-func (_u *AnalyticsDurationUpdateOne) sqlSave(ctx context.Context) (_node *AnalyticsDuration, err error) {
+func (_u *AnalyticsHistogramUpdateOne) sqlSave(ctx context.Context) (_node *AnalyticsHistogram, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
 	}
-	_spec := sqlgraph.NewUpdateSpec(analyticsduration.Table, analyticsduration.Columns, sqlgraph.NewFieldSpec(analyticsduration.FieldID, field.TypeString))
+	_spec := sqlgraph.NewUpdateSpec(analyticshistogram.Table, analyticshistogram.Columns, sqlgraph.NewFieldSpec(analyticshistogram.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
 	if !ok {
-		return nil, &ValidationError{Name: "id", err: errors.New(`ent: missing "AnalyticsDuration.id" for update`)}
+		return nil, &ValidationError{Name: "id", err: errors.New(`ent: missing "AnalyticsHistogram.id" for update`)}
 	}
 	_spec.Node.ID.Value = id
 	if fields := _u.fields; len(fields) > 0 {
 		_spec.Node.Columns = make([]string, 0, len(fields))
-		_spec.Node.Columns = append(_spec.Node.Columns, analyticsduration.FieldID)
+		_spec.Node.Columns = append(_spec.Node.Columns, analyticshistogram.FieldID)
 		for _, f := range fields {
-			if !analyticsduration.ValidColumn(f) {
+			if !analyticshistogram.ValidColumn(f) {
 				return nil, &ValidationError{Name: f, err: fmt.Errorf("ent: invalid field %q for query", f)}
 			}
-			if f != analyticsduration.FieldID {
+			if f != analyticshistogram.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, f)
 			}
 		}
@@ -197,12 +197,12 @@ func (_u *AnalyticsDurationUpdateOne) sqlSave(ctx context.Context) (_node *Analy
 		}
 	}
 	_spec.AddModifiers(_u.modifiers...)
-	_node = &AnalyticsDuration{config: _u.config}
+	_node = &AnalyticsHistogram{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues
 	if err = sqlgraph.UpdateNode(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
-			err = &NotFoundError{analyticsduration.Label}
+			err = &NotFoundError{analyticshistogram.Label}
 		} else if sqlgraph.IsConstraintError(err) {
 			err = &ConstraintError{msg: err.Error(), wrap: err}
 		}

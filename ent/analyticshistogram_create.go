@@ -11,83 +11,83 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/workspace"
 )
 
-// AnalyticsDurationCreate is the builder for creating a AnalyticsDuration entity.
-type AnalyticsDurationCreate struct {
+// AnalyticsHistogramCreate is the builder for creating a AnalyticsHistogram entity.
+type AnalyticsHistogramCreate struct {
 	config
-	mutation *AnalyticsDurationMutation
+	mutation *AnalyticsHistogramMutation
 	hooks    []Hook
 	conflict []sql.ConflictOption
 }
 
 // SetWorkspaceID sets the "workspace_id" field.
-func (_c *AnalyticsDurationCreate) SetWorkspaceID(v pulid.ID) *AnalyticsDurationCreate {
+func (_c *AnalyticsHistogramCreate) SetWorkspaceID(v pulid.ID) *AnalyticsHistogramCreate {
 	_c.mutation.SetWorkspaceID(v)
 	return _c
 }
 
 // SetHour sets the "hour" field.
-func (_c *AnalyticsDurationCreate) SetHour(v int64) *AnalyticsDurationCreate {
+func (_c *AnalyticsHistogramCreate) SetHour(v int64) *AnalyticsHistogramCreate {
 	_c.mutation.SetHour(v)
 	return _c
 }
 
 // SetChannelID sets the "channel_id" field.
-func (_c *AnalyticsDurationCreate) SetChannelID(v pulid.ID) *AnalyticsDurationCreate {
+func (_c *AnalyticsHistogramCreate) SetChannelID(v pulid.ID) *AnalyticsHistogramCreate {
 	_c.mutation.SetChannelID(v)
 	return _c
 }
 
 // SetKind sets the "kind" field.
-func (_c *AnalyticsDurationCreate) SetKind(v string) *AnalyticsDurationCreate {
+func (_c *AnalyticsHistogramCreate) SetKind(v string) *AnalyticsHistogramCreate {
 	_c.mutation.SetKind(v)
 	return _c
 }
 
 // SetMetric sets the "metric" field.
-func (_c *AnalyticsDurationCreate) SetMetric(v string) *AnalyticsDurationCreate {
+func (_c *AnalyticsHistogramCreate) SetMetric(v string) *AnalyticsHistogramCreate {
 	_c.mutation.SetMetric(v)
 	return _c
 }
 
-// SetDim sets the "dim" field.
-func (_c *AnalyticsDurationCreate) SetDim(v string) *AnalyticsDurationCreate {
-	_c.mutation.SetDim(v)
+// SetBusiness sets the "business" field.
+func (_c *AnalyticsHistogramCreate) SetBusiness(v bool) *AnalyticsHistogramCreate {
+	_c.mutation.SetBusiness(v)
 	return _c
 }
 
-// SetNillableDim sets the "dim" field if the given value is not nil.
-func (_c *AnalyticsDurationCreate) SetNillableDim(v *string) *AnalyticsDurationCreate {
+// SetNillableBusiness sets the "business" field if the given value is not nil.
+func (_c *AnalyticsHistogramCreate) SetNillableBusiness(v *bool) *AnalyticsHistogramCreate {
 	if v != nil {
-		_c.SetDim(*v)
+		_c.SetBusiness(*v)
 	}
 	return _c
 }
 
-// SetSeconds sets the "seconds" field.
-func (_c *AnalyticsDurationCreate) SetSeconds(v int64) *AnalyticsDurationCreate {
-	_c.mutation.SetSeconds(v)
+// SetBucket sets the "bucket" field.
+func (_c *AnalyticsHistogramCreate) SetBucket(v int64) *AnalyticsHistogramCreate {
+	_c.mutation.SetBucket(v)
 	return _c
 }
 
-// SetBusinessSeconds sets the "business_seconds" field.
-func (_c *AnalyticsDurationCreate) SetBusinessSeconds(v int64) *AnalyticsDurationCreate {
-	_c.mutation.SetBusinessSeconds(v)
+// SetCount sets the "count" field.
+func (_c *AnalyticsHistogramCreate) SetCount(v int64) *AnalyticsHistogramCreate {
+	_c.mutation.SetCount(v)
 	return _c
 }
 
 // SetID sets the "id" field.
-func (_c *AnalyticsDurationCreate) SetID(v pulid.ID) *AnalyticsDurationCreate {
+func (_c *AnalyticsHistogramCreate) SetID(v pulid.ID) *AnalyticsHistogramCreate {
 	_c.mutation.SetID(v)
 	return _c
 }
 
 // SetNillableID sets the "id" field if the given value is not nil.
-func (_c *AnalyticsDurationCreate) SetNillableID(v *pulid.ID) *AnalyticsDurationCreate {
+func (_c *AnalyticsHistogramCreate) SetNillableID(v *pulid.ID) *AnalyticsHistogramCreate {
 	if v != nil {
 		_c.SetID(*v)
 	}
@@ -95,17 +95,17 @@ func (_c *AnalyticsDurationCreate) SetNillableID(v *pulid.ID) *AnalyticsDuration
 }
 
 // SetWorkspace sets the "workspace" edge to the Workspace entity.
-func (_c *AnalyticsDurationCreate) SetWorkspace(v *Workspace) *AnalyticsDurationCreate {
+func (_c *AnalyticsHistogramCreate) SetWorkspace(v *Workspace) *AnalyticsHistogramCreate {
 	return _c.SetWorkspaceID(v.ID)
 }
 
-// Mutation returns the AnalyticsDurationMutation object of the builder.
-func (_c *AnalyticsDurationCreate) Mutation() *AnalyticsDurationMutation {
+// Mutation returns the AnalyticsHistogramMutation object of the builder.
+func (_c *AnalyticsHistogramCreate) Mutation() *AnalyticsHistogramMutation {
 	return _c.mutation
 }
 
-// Save creates the AnalyticsDuration in the database.
-func (_c *AnalyticsDurationCreate) Save(ctx context.Context) (*AnalyticsDuration, error) {
+// Save creates the AnalyticsHistogram in the database.
+func (_c *AnalyticsHistogramCreate) Save(ctx context.Context) (*AnalyticsHistogram, error) {
 	if err := _c.defaults(); err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (_c *AnalyticsDurationCreate) Save(ctx context.Context) (*AnalyticsDuration
 }
 
 // SaveX calls Save and panics if Save returns an error.
-func (_c *AnalyticsDurationCreate) SaveX(ctx context.Context) *AnalyticsDuration {
+func (_c *AnalyticsHistogramCreate) SaveX(ctx context.Context) *AnalyticsHistogram {
 	v, err := _c.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -122,67 +122,67 @@ func (_c *AnalyticsDurationCreate) SaveX(ctx context.Context) *AnalyticsDuration
 }
 
 // Exec executes the query.
-func (_c *AnalyticsDurationCreate) Exec(ctx context.Context) error {
+func (_c *AnalyticsHistogramCreate) Exec(ctx context.Context) error {
 	_, err := _c.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_c *AnalyticsDurationCreate) ExecX(ctx context.Context) {
+func (_c *AnalyticsHistogramCreate) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *AnalyticsDurationCreate) defaults() error {
-	if _, ok := _c.mutation.Dim(); !ok {
-		v := analyticsduration.DefaultDim
-		_c.mutation.SetDim(v)
+func (_c *AnalyticsHistogramCreate) defaults() error {
+	if _, ok := _c.mutation.Business(); !ok {
+		v := analyticshistogram.DefaultBusiness
+		_c.mutation.SetBusiness(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
-		if analyticsduration.DefaultID == nil {
-			return fmt.Errorf("ent: uninitialized analyticsduration.DefaultID (forgotten import ent/runtime?)")
+		if analyticshistogram.DefaultID == nil {
+			return fmt.Errorf("ent: uninitialized analyticshistogram.DefaultID (forgotten import ent/runtime?)")
 		}
-		v := analyticsduration.DefaultID()
+		v := analyticshistogram.DefaultID()
 		_c.mutation.SetID(v)
 	}
 	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
-func (_c *AnalyticsDurationCreate) check() error {
+func (_c *AnalyticsHistogramCreate) check() error {
 	if _, ok := _c.mutation.WorkspaceID(); !ok {
-		return &ValidationError{Name: "workspace_id", err: errors.New(`ent: missing required field "AnalyticsDuration.workspace_id"`)}
+		return &ValidationError{Name: "workspace_id", err: errors.New(`ent: missing required field "AnalyticsHistogram.workspace_id"`)}
 	}
 	if _, ok := _c.mutation.Hour(); !ok {
-		return &ValidationError{Name: "hour", err: errors.New(`ent: missing required field "AnalyticsDuration.hour"`)}
+		return &ValidationError{Name: "hour", err: errors.New(`ent: missing required field "AnalyticsHistogram.hour"`)}
 	}
 	if _, ok := _c.mutation.ChannelID(); !ok {
-		return &ValidationError{Name: "channel_id", err: errors.New(`ent: missing required field "AnalyticsDuration.channel_id"`)}
+		return &ValidationError{Name: "channel_id", err: errors.New(`ent: missing required field "AnalyticsHistogram.channel_id"`)}
 	}
 	if _, ok := _c.mutation.Kind(); !ok {
-		return &ValidationError{Name: "kind", err: errors.New(`ent: missing required field "AnalyticsDuration.kind"`)}
+		return &ValidationError{Name: "kind", err: errors.New(`ent: missing required field "AnalyticsHistogram.kind"`)}
 	}
 	if _, ok := _c.mutation.Metric(); !ok {
-		return &ValidationError{Name: "metric", err: errors.New(`ent: missing required field "AnalyticsDuration.metric"`)}
+		return &ValidationError{Name: "metric", err: errors.New(`ent: missing required field "AnalyticsHistogram.metric"`)}
 	}
-	if _, ok := _c.mutation.Dim(); !ok {
-		return &ValidationError{Name: "dim", err: errors.New(`ent: missing required field "AnalyticsDuration.dim"`)}
+	if _, ok := _c.mutation.Business(); !ok {
+		return &ValidationError{Name: "business", err: errors.New(`ent: missing required field "AnalyticsHistogram.business"`)}
 	}
-	if _, ok := _c.mutation.Seconds(); !ok {
-		return &ValidationError{Name: "seconds", err: errors.New(`ent: missing required field "AnalyticsDuration.seconds"`)}
+	if _, ok := _c.mutation.Bucket(); !ok {
+		return &ValidationError{Name: "bucket", err: errors.New(`ent: missing required field "AnalyticsHistogram.bucket"`)}
 	}
-	if _, ok := _c.mutation.BusinessSeconds(); !ok {
-		return &ValidationError{Name: "business_seconds", err: errors.New(`ent: missing required field "AnalyticsDuration.business_seconds"`)}
+	if _, ok := _c.mutation.Count(); !ok {
+		return &ValidationError{Name: "count", err: errors.New(`ent: missing required field "AnalyticsHistogram.count"`)}
 	}
 	if len(_c.mutation.WorkspaceIDs()) == 0 {
-		return &ValidationError{Name: "workspace", err: errors.New(`ent: missing required edge "AnalyticsDuration.workspace"`)}
+		return &ValidationError{Name: "workspace", err: errors.New(`ent: missing required edge "AnalyticsHistogram.workspace"`)}
 	}
 	return nil
 }
 
-func (_c *AnalyticsDurationCreate) sqlSave(ctx context.Context) (*AnalyticsDuration, error) {
+func (_c *AnalyticsHistogramCreate) sqlSave(ctx context.Context) (*AnalyticsHistogram, error) {
 	if err := _c.check(); err != nil {
 		return nil, err
 	}
@@ -205,10 +205,10 @@ func (_c *AnalyticsDurationCreate) sqlSave(ctx context.Context) (*AnalyticsDurat
 	return _node, nil
 }
 
-func (_c *AnalyticsDurationCreate) createSpec() (*AnalyticsDuration, *sqlgraph.CreateSpec) {
+func (_c *AnalyticsHistogramCreate) createSpec() (*AnalyticsHistogram, *sqlgraph.CreateSpec) {
 	var (
-		_node = &AnalyticsDuration{config: _c.config}
-		_spec = sqlgraph.NewCreateSpec(analyticsduration.Table, sqlgraph.NewFieldSpec(analyticsduration.FieldID, field.TypeString))
+		_node = &AnalyticsHistogram{config: _c.config}
+		_spec = sqlgraph.NewCreateSpec(analyticshistogram.Table, sqlgraph.NewFieldSpec(analyticshistogram.FieldID, field.TypeString))
 	)
 	_spec.OnConflict = _c.conflict
 	if id, ok := _c.mutation.ID(); ok {
@@ -216,39 +216,39 @@ func (_c *AnalyticsDurationCreate) createSpec() (*AnalyticsDuration, *sqlgraph.C
 		_spec.ID.Value = &id
 	}
 	if value, ok := _c.mutation.Hour(); ok {
-		_spec.SetField(analyticsduration.FieldHour, field.TypeInt64, value)
+		_spec.SetField(analyticshistogram.FieldHour, field.TypeInt64, value)
 		_node.Hour = value
 	}
 	if value, ok := _c.mutation.ChannelID(); ok {
-		_spec.SetField(analyticsduration.FieldChannelID, field.TypeString, value)
+		_spec.SetField(analyticshistogram.FieldChannelID, field.TypeString, value)
 		_node.ChannelID = value
 	}
 	if value, ok := _c.mutation.Kind(); ok {
-		_spec.SetField(analyticsduration.FieldKind, field.TypeString, value)
+		_spec.SetField(analyticshistogram.FieldKind, field.TypeString, value)
 		_node.Kind = value
 	}
 	if value, ok := _c.mutation.Metric(); ok {
-		_spec.SetField(analyticsduration.FieldMetric, field.TypeString, value)
+		_spec.SetField(analyticshistogram.FieldMetric, field.TypeString, value)
 		_node.Metric = value
 	}
-	if value, ok := _c.mutation.Dim(); ok {
-		_spec.SetField(analyticsduration.FieldDim, field.TypeString, value)
-		_node.Dim = value
+	if value, ok := _c.mutation.Business(); ok {
+		_spec.SetField(analyticshistogram.FieldBusiness, field.TypeBool, value)
+		_node.Business = value
 	}
-	if value, ok := _c.mutation.Seconds(); ok {
-		_spec.SetField(analyticsduration.FieldSeconds, field.TypeInt64, value)
-		_node.Seconds = value
+	if value, ok := _c.mutation.Bucket(); ok {
+		_spec.SetField(analyticshistogram.FieldBucket, field.TypeInt64, value)
+		_node.Bucket = value
 	}
-	if value, ok := _c.mutation.BusinessSeconds(); ok {
-		_spec.SetField(analyticsduration.FieldBusinessSeconds, field.TypeInt64, value)
-		_node.BusinessSeconds = value
+	if value, ok := _c.mutation.Count(); ok {
+		_spec.SetField(analyticshistogram.FieldCount, field.TypeInt64, value)
+		_node.Count = value
 	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: false,
-			Table:   analyticsduration.WorkspaceTable,
-			Columns: []string{analyticsduration.WorkspaceColumn},
+			Table:   analyticshistogram.WorkspaceTable,
+			Columns: []string{analyticshistogram.WorkspaceColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(workspace.FieldID, field.TypeString),
@@ -266,7 +266,7 @@ func (_c *AnalyticsDurationCreate) createSpec() (*AnalyticsDuration, *sqlgraph.C
 // OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
 // of the `INSERT` statement. For example:
 //
-//	client.AnalyticsDuration.Create().
+//	client.AnalyticsHistogram.Create().
 //		SetWorkspaceID(v).
 //		OnConflict(
 //			// Update the row with the new values
@@ -275,13 +275,13 @@ func (_c *AnalyticsDurationCreate) createSpec() (*AnalyticsDuration, *sqlgraph.C
 //		).
 //		// Override some of the fields with custom
 //		// update values.
-//		Update(func(u *ent.AnalyticsDurationUpsert) {
+//		Update(func(u *ent.AnalyticsHistogramUpsert) {
 //			SetWorkspaceID(v+v).
 //		}).
 //		Exec(ctx)
-func (_c *AnalyticsDurationCreate) OnConflict(opts ...sql.ConflictOption) *AnalyticsDurationUpsertOne {
+func (_c *AnalyticsHistogramCreate) OnConflict(opts ...sql.ConflictOption) *AnalyticsHistogramUpsertOne {
 	_c.conflict = opts
-	return &AnalyticsDurationUpsertOne{
+	return &AnalyticsHistogramUpsertOne{
 		create: _c,
 	}
 }
@@ -289,25 +289,25 @@ func (_c *AnalyticsDurationCreate) OnConflict(opts ...sql.ConflictOption) *Analy
 // OnConflictColumns calls `OnConflict` and configures the columns
 // as conflict target. Using this option is equivalent to using:
 //
-//	client.AnalyticsDuration.Create().
+//	client.AnalyticsHistogram.Create().
 //		OnConflict(sql.ConflictColumns(columns...)).
 //		Exec(ctx)
-func (_c *AnalyticsDurationCreate) OnConflictColumns(columns ...string) *AnalyticsDurationUpsertOne {
+func (_c *AnalyticsHistogramCreate) OnConflictColumns(columns ...string) *AnalyticsHistogramUpsertOne {
 	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &AnalyticsDurationUpsertOne{
+	return &AnalyticsHistogramUpsertOne{
 		create: _c,
 	}
 }
 
 type (
-	// AnalyticsDurationUpsertOne is the builder for "upsert"-ing
-	//  one AnalyticsDuration node.
-	AnalyticsDurationUpsertOne struct {
-		create *AnalyticsDurationCreate
+	// AnalyticsHistogramUpsertOne is the builder for "upsert"-ing
+	//  one AnalyticsHistogram node.
+	AnalyticsHistogramUpsertOne struct {
+		create *AnalyticsHistogramCreate
 	}
 
-	// AnalyticsDurationUpsert is the "OnConflict" setter.
-	AnalyticsDurationUpsert struct {
+	// AnalyticsHistogramUpsert is the "OnConflict" setter.
+	AnalyticsHistogramUpsert struct {
 		*sql.UpdateSet
 	}
 )
@@ -315,43 +315,43 @@ type (
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
-//	client.AnalyticsDuration.Create().
+//	client.AnalyticsHistogram.Create().
 //		OnConflict(
 //			sql.ResolveWithNewValues(),
 //			sql.ResolveWith(func(u *sql.UpdateSet) {
-//				u.SetIgnore(analyticsduration.FieldID)
+//				u.SetIgnore(analyticshistogram.FieldID)
 //			}),
 //		).
 //		Exec(ctx)
-func (u *AnalyticsDurationUpsertOne) UpdateNewValues() *AnalyticsDurationUpsertOne {
+func (u *AnalyticsHistogramUpsertOne) UpdateNewValues() *AnalyticsHistogramUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		if _, exists := u.create.mutation.ID(); exists {
-			s.SetIgnore(analyticsduration.FieldID)
+			s.SetIgnore(analyticshistogram.FieldID)
 		}
 		if _, exists := u.create.mutation.WorkspaceID(); exists {
-			s.SetIgnore(analyticsduration.FieldWorkspaceID)
+			s.SetIgnore(analyticshistogram.FieldWorkspaceID)
 		}
 		if _, exists := u.create.mutation.Hour(); exists {
-			s.SetIgnore(analyticsduration.FieldHour)
+			s.SetIgnore(analyticshistogram.FieldHour)
 		}
 		if _, exists := u.create.mutation.ChannelID(); exists {
-			s.SetIgnore(analyticsduration.FieldChannelID)
+			s.SetIgnore(analyticshistogram.FieldChannelID)
 		}
 		if _, exists := u.create.mutation.Kind(); exists {
-			s.SetIgnore(analyticsduration.FieldKind)
+			s.SetIgnore(analyticshistogram.FieldKind)
 		}
 		if _, exists := u.create.mutation.Metric(); exists {
-			s.SetIgnore(analyticsduration.FieldMetric)
+			s.SetIgnore(analyticshistogram.FieldMetric)
 		}
-		if _, exists := u.create.mutation.Dim(); exists {
-			s.SetIgnore(analyticsduration.FieldDim)
+		if _, exists := u.create.mutation.Business(); exists {
+			s.SetIgnore(analyticshistogram.FieldBusiness)
 		}
-		if _, exists := u.create.mutation.Seconds(); exists {
-			s.SetIgnore(analyticsduration.FieldSeconds)
+		if _, exists := u.create.mutation.Bucket(); exists {
+			s.SetIgnore(analyticshistogram.FieldBucket)
 		}
-		if _, exists := u.create.mutation.BusinessSeconds(); exists {
-			s.SetIgnore(analyticsduration.FieldBusinessSeconds)
+		if _, exists := u.create.mutation.Count(); exists {
+			s.SetIgnore(analyticshistogram.FieldCount)
 		}
 	}))
 	return u
@@ -360,51 +360,51 @@ func (u *AnalyticsDurationUpsertOne) UpdateNewValues() *AnalyticsDurationUpsertO
 // Ignore sets each column to itself in case of conflict.
 // Using this option is equivalent to using:
 //
-//	client.AnalyticsDuration.Create().
+//	client.AnalyticsHistogram.Create().
 //	    OnConflict(sql.ResolveWithIgnore()).
 //	    Exec(ctx)
-func (u *AnalyticsDurationUpsertOne) Ignore() *AnalyticsDurationUpsertOne {
+func (u *AnalyticsHistogramUpsertOne) Ignore() *AnalyticsHistogramUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
 	return u
 }
 
 // DoNothing configures the conflict_action to `DO NOTHING`.
 // Supported only by SQLite and PostgreSQL.
-func (u *AnalyticsDurationUpsertOne) DoNothing() *AnalyticsDurationUpsertOne {
+func (u *AnalyticsHistogramUpsertOne) DoNothing() *AnalyticsHistogramUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.DoNothing())
 	return u
 }
 
-// Update allows overriding fields `UPDATE` values. See the AnalyticsDurationCreate.OnConflict
+// Update allows overriding fields `UPDATE` values. See the AnalyticsHistogramCreate.OnConflict
 // documentation for more info.
-func (u *AnalyticsDurationUpsertOne) Update(set func(*AnalyticsDurationUpsert)) *AnalyticsDurationUpsertOne {
+func (u *AnalyticsHistogramUpsertOne) Update(set func(*AnalyticsHistogramUpsert)) *AnalyticsHistogramUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&AnalyticsDurationUpsert{UpdateSet: update})
+		set(&AnalyticsHistogramUpsert{UpdateSet: update})
 	}))
 	return u
 }
 
 // Exec executes the query.
-func (u *AnalyticsDurationUpsertOne) Exec(ctx context.Context) error {
+func (u *AnalyticsHistogramUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for AnalyticsDurationCreate.OnConflict")
+		return errors.New("ent: missing options for AnalyticsHistogramCreate.OnConflict")
 	}
 	return u.create.Exec(ctx)
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (u *AnalyticsDurationUpsertOne) ExecX(ctx context.Context) {
+func (u *AnalyticsHistogramUpsertOne) ExecX(ctx context.Context) {
 	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // Exec executes the UPSERT query and returns the inserted/updated ID.
-func (u *AnalyticsDurationUpsertOne) ID(ctx context.Context) (id pulid.ID, err error) {
+func (u *AnalyticsHistogramUpsertOne) ID(ctx context.Context) (id pulid.ID, err error) {
 	if u.create.driver.Dialect() == dialect.MySQL {
 		// In case of "ON CONFLICT", there is no way to get back non-numeric ID
 		// fields from the database since MySQL does not support the RETURNING clause.
-		return id, errors.New("ent: AnalyticsDurationUpsertOne.ID is not supported by MySQL driver. Use AnalyticsDurationUpsertOne.Exec instead")
+		return id, errors.New("ent: AnalyticsHistogramUpsertOne.ID is not supported by MySQL driver. Use AnalyticsHistogramUpsertOne.Exec instead")
 	}
 	node, err := u.create.Save(ctx)
 	if err != nil {
@@ -414,7 +414,7 @@ func (u *AnalyticsDurationUpsertOne) ID(ctx context.Context) (id pulid.ID, err e
 }
 
 // IDX is like ID, but panics if an error occurs.
-func (u *AnalyticsDurationUpsertOne) IDX(ctx context.Context) pulid.ID {
+func (u *AnalyticsHistogramUpsertOne) IDX(ctx context.Context) pulid.ID {
 	id, err := u.ID(ctx)
 	if err != nil {
 		panic(err)
@@ -422,28 +422,28 @@ func (u *AnalyticsDurationUpsertOne) IDX(ctx context.Context) pulid.ID {
 	return id
 }
 
-// AnalyticsDurationCreateBulk is the builder for creating many AnalyticsDuration entities in bulk.
-type AnalyticsDurationCreateBulk struct {
+// AnalyticsHistogramCreateBulk is the builder for creating many AnalyticsHistogram entities in bulk.
+type AnalyticsHistogramCreateBulk struct {
 	config
 	err      error
-	builders []*AnalyticsDurationCreate
+	builders []*AnalyticsHistogramCreate
 	conflict []sql.ConflictOption
 }
 
-// Save creates the AnalyticsDuration entities in the database.
-func (_c *AnalyticsDurationCreateBulk) Save(ctx context.Context) ([]*AnalyticsDuration, error) {
+// Save creates the AnalyticsHistogram entities in the database.
+func (_c *AnalyticsHistogramCreateBulk) Save(ctx context.Context) ([]*AnalyticsHistogram, error) {
 	if _c.err != nil {
 		return nil, _c.err
 	}
 	specs := make([]*sqlgraph.CreateSpec, len(_c.builders))
-	nodes := make([]*AnalyticsDuration, len(_c.builders))
+	nodes := make([]*AnalyticsHistogram, len(_c.builders))
 	mutators := make([]Mutator, len(_c.builders))
 	for i := range _c.builders {
 		func(i int, root context.Context) {
 			builder := _c.builders[i]
 			builder.defaults()
 			var mut Mutator = MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
-				mutation, ok := m.(*AnalyticsDurationMutation)
+				mutation, ok := m.(*AnalyticsHistogramMutation)
 				if !ok {
 					return nil, fmt.Errorf("unexpected mutation type %T", m)
 				}
@@ -487,7 +487,7 @@ func (_c *AnalyticsDurationCreateBulk) Save(ctx context.Context) ([]*AnalyticsDu
 }
 
 // SaveX is like Save, but panics if an error occurs.
-func (_c *AnalyticsDurationCreateBulk) SaveX(ctx context.Context) []*AnalyticsDuration {
+func (_c *AnalyticsHistogramCreateBulk) SaveX(ctx context.Context) []*AnalyticsHistogram {
 	v, err := _c.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -496,13 +496,13 @@ func (_c *AnalyticsDurationCreateBulk) SaveX(ctx context.Context) []*AnalyticsDu
 }
 
 // Exec executes the query.
-func (_c *AnalyticsDurationCreateBulk) Exec(ctx context.Context) error {
+func (_c *AnalyticsHistogramCreateBulk) Exec(ctx context.Context) error {
 	_, err := _c.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_c *AnalyticsDurationCreateBulk) ExecX(ctx context.Context) {
+func (_c *AnalyticsHistogramCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
 		panic(err)
 	}
@@ -511,7 +511,7 @@ func (_c *AnalyticsDurationCreateBulk) ExecX(ctx context.Context) {
 // OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
 // of the `INSERT` statement. For example:
 //
-//	client.AnalyticsDuration.CreateBulk(builders...).
+//	client.AnalyticsHistogram.CreateBulk(builders...).
 //		OnConflict(
 //			// Update the row with the new values
 //			// the was proposed for insertion.
@@ -519,13 +519,13 @@ func (_c *AnalyticsDurationCreateBulk) ExecX(ctx context.Context) {
 //		).
 //		// Override some of the fields with custom
 //		// update values.
-//		Update(func(u *ent.AnalyticsDurationUpsert) {
+//		Update(func(u *ent.AnalyticsHistogramUpsert) {
 //			SetWorkspaceID(v+v).
 //		}).
 //		Exec(ctx)
-func (_c *AnalyticsDurationCreateBulk) OnConflict(opts ...sql.ConflictOption) *AnalyticsDurationUpsertBulk {
+func (_c *AnalyticsHistogramCreateBulk) OnConflict(opts ...sql.ConflictOption) *AnalyticsHistogramUpsertBulk {
 	_c.conflict = opts
-	return &AnalyticsDurationUpsertBulk{
+	return &AnalyticsHistogramUpsertBulk{
 		create: _c,
 	}
 }
@@ -533,63 +533,63 @@ func (_c *AnalyticsDurationCreateBulk) OnConflict(opts ...sql.ConflictOption) *A
 // OnConflictColumns calls `OnConflict` and configures the columns
 // as conflict target. Using this option is equivalent to using:
 //
-//	client.AnalyticsDuration.Create().
+//	client.AnalyticsHistogram.Create().
 //		OnConflict(sql.ConflictColumns(columns...)).
 //		Exec(ctx)
-func (_c *AnalyticsDurationCreateBulk) OnConflictColumns(columns ...string) *AnalyticsDurationUpsertBulk {
+func (_c *AnalyticsHistogramCreateBulk) OnConflictColumns(columns ...string) *AnalyticsHistogramUpsertBulk {
 	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &AnalyticsDurationUpsertBulk{
+	return &AnalyticsHistogramUpsertBulk{
 		create: _c,
 	}
 }
 
-// AnalyticsDurationUpsertBulk is the builder for "upsert"-ing
-// a bulk of AnalyticsDuration nodes.
-type AnalyticsDurationUpsertBulk struct {
-	create *AnalyticsDurationCreateBulk
+// AnalyticsHistogramUpsertBulk is the builder for "upsert"-ing
+// a bulk of AnalyticsHistogram nodes.
+type AnalyticsHistogramUpsertBulk struct {
+	create *AnalyticsHistogramCreateBulk
 }
 
 // UpdateNewValues updates the mutable fields using the new values that
 // were set on create. Using this option is equivalent to using:
 //
-//	client.AnalyticsDuration.Create().
+//	client.AnalyticsHistogram.Create().
 //		OnConflict(
 //			sql.ResolveWithNewValues(),
 //			sql.ResolveWith(func(u *sql.UpdateSet) {
-//				u.SetIgnore(analyticsduration.FieldID)
+//				u.SetIgnore(analyticshistogram.FieldID)
 //			}),
 //		).
 //		Exec(ctx)
-func (u *AnalyticsDurationUpsertBulk) UpdateNewValues() *AnalyticsDurationUpsertBulk {
+func (u *AnalyticsHistogramUpsertBulk) UpdateNewValues() *AnalyticsHistogramUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		for _, b := range u.create.builders {
 			if _, exists := b.mutation.ID(); exists {
-				s.SetIgnore(analyticsduration.FieldID)
+				s.SetIgnore(analyticshistogram.FieldID)
 			}
 			if _, exists := b.mutation.WorkspaceID(); exists {
-				s.SetIgnore(analyticsduration.FieldWorkspaceID)
+				s.SetIgnore(analyticshistogram.FieldWorkspaceID)
 			}
 			if _, exists := b.mutation.Hour(); exists {
-				s.SetIgnore(analyticsduration.FieldHour)
+				s.SetIgnore(analyticshistogram.FieldHour)
 			}
 			if _, exists := b.mutation.ChannelID(); exists {
-				s.SetIgnore(analyticsduration.FieldChannelID)
+				s.SetIgnore(analyticshistogram.FieldChannelID)
 			}
 			if _, exists := b.mutation.Kind(); exists {
-				s.SetIgnore(analyticsduration.FieldKind)
+				s.SetIgnore(analyticshistogram.FieldKind)
 			}
 			if _, exists := b.mutation.Metric(); exists {
-				s.SetIgnore(analyticsduration.FieldMetric)
+				s.SetIgnore(analyticshistogram.FieldMetric)
 			}
-			if _, exists := b.mutation.Dim(); exists {
-				s.SetIgnore(analyticsduration.FieldDim)
+			if _, exists := b.mutation.Business(); exists {
+				s.SetIgnore(analyticshistogram.FieldBusiness)
 			}
-			if _, exists := b.mutation.Seconds(); exists {
-				s.SetIgnore(analyticsduration.FieldSeconds)
+			if _, exists := b.mutation.Bucket(); exists {
+				s.SetIgnore(analyticshistogram.FieldBucket)
 			}
-			if _, exists := b.mutation.BusinessSeconds(); exists {
-				s.SetIgnore(analyticsduration.FieldBusinessSeconds)
+			if _, exists := b.mutation.Count(); exists {
+				s.SetIgnore(analyticshistogram.FieldCount)
 			}
 		}
 	}))
@@ -599,48 +599,48 @@ func (u *AnalyticsDurationUpsertBulk) UpdateNewValues() *AnalyticsDurationUpsert
 // Ignore sets each column to itself in case of conflict.
 // Using this option is equivalent to using:
 //
-//	client.AnalyticsDuration.Create().
+//	client.AnalyticsHistogram.Create().
 //		OnConflict(sql.ResolveWithIgnore()).
 //		Exec(ctx)
-func (u *AnalyticsDurationUpsertBulk) Ignore() *AnalyticsDurationUpsertBulk {
+func (u *AnalyticsHistogramUpsertBulk) Ignore() *AnalyticsHistogramUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
 	return u
 }
 
 // DoNothing configures the conflict_action to `DO NOTHING`.
 // Supported only by SQLite and PostgreSQL.
-func (u *AnalyticsDurationUpsertBulk) DoNothing() *AnalyticsDurationUpsertBulk {
+func (u *AnalyticsHistogramUpsertBulk) DoNothing() *AnalyticsHistogramUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.DoNothing())
 	return u
 }
 
-// Update allows overriding fields `UPDATE` values. See the AnalyticsDurationCreateBulk.OnConflict
+// Update allows overriding fields `UPDATE` values. See the AnalyticsHistogramCreateBulk.OnConflict
 // documentation for more info.
-func (u *AnalyticsDurationUpsertBulk) Update(set func(*AnalyticsDurationUpsert)) *AnalyticsDurationUpsertBulk {
+func (u *AnalyticsHistogramUpsertBulk) Update(set func(*AnalyticsHistogramUpsert)) *AnalyticsHistogramUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&AnalyticsDurationUpsert{UpdateSet: update})
+		set(&AnalyticsHistogramUpsert{UpdateSet: update})
 	}))
 	return u
 }
 
 // Exec executes the query.
-func (u *AnalyticsDurationUpsertBulk) Exec(ctx context.Context) error {
+func (u *AnalyticsHistogramUpsertBulk) Exec(ctx context.Context) error {
 	if u.create.err != nil {
 		return u.create.err
 	}
 	for i, b := range u.create.builders {
 		if len(b.conflict) != 0 {
-			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the AnalyticsDurationCreateBulk instead", i)
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the AnalyticsHistogramCreateBulk instead", i)
 		}
 	}
 	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for AnalyticsDurationCreateBulk.OnConflict")
+		return errors.New("ent: missing options for AnalyticsHistogramCreateBulk.OnConflict")
 	}
 	return u.create.Exec(ctx)
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (u *AnalyticsDurationUpsertBulk) ExecX(ctx context.Context) {
+func (u *AnalyticsHistogramUpsertBulk) ExecX(ctx context.Context) {
 	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}

@@ -8,13 +8,13 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/neksio/neksio/ent/analyticsduration"
+	"github.com/neksio/neksio/ent/analyticshistogram"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/workspace"
 )
 
-// AnalyticsDuration is the model entity for the AnalyticsDuration schema.
-type AnalyticsDuration struct {
+// AnalyticsHistogram is the model entity for the AnalyticsHistogram schema.
+type AnalyticsHistogram struct {
 	config `json:"-"`
 	// ID of the ent.
 	ID pulid.ID `json:"id,omitempty"`
@@ -28,20 +28,20 @@ type AnalyticsDuration struct {
 	Kind string `json:"kind,omitempty"`
 	// Metric holds the value of the "metric" field.
 	Metric string `json:"metric,omitempty"`
-	// Dim holds the value of the "dim" field.
-	Dim string `json:"dim,omitempty"`
-	// Seconds holds the value of the "seconds" field.
-	Seconds int64 `json:"seconds,omitempty"`
-	// BusinessSeconds holds the value of the "business_seconds" field.
-	BusinessSeconds int64 `json:"business_seconds,omitempty"`
+	// Business holds the value of the "business" field.
+	Business bool `json:"business,omitempty"`
+	// Bucket holds the value of the "bucket" field.
+	Bucket int64 `json:"bucket,omitempty"`
+	// Count holds the value of the "count" field.
+	Count int64 `json:"count,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
-	// The values are being populated by the AnalyticsDurationQuery when eager-loading is set.
-	Edges        AnalyticsDurationEdges `json:"edges"`
+	// The values are being populated by the AnalyticsHistogramQuery when eager-loading is set.
+	Edges        AnalyticsHistogramEdges `json:"edges"`
 	selectValues sql.SelectValues
 }
 
-// AnalyticsDurationEdges holds the relations/edges for other nodes in the graph.
-type AnalyticsDurationEdges struct {
+// AnalyticsHistogramEdges holds the relations/edges for other nodes in the graph.
+type AnalyticsHistogramEdges struct {
 	// Workspace holds the value of the workspace edge.
 	Workspace *Workspace `json:"workspace,omitempty"`
 	// loadedTypes holds the information for reporting if a
@@ -51,7 +51,7 @@ type AnalyticsDurationEdges struct {
 
 // WorkspaceOrErr returns the Workspace value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
-func (e AnalyticsDurationEdges) WorkspaceOrErr() (*Workspace, error) {
+func (e AnalyticsHistogramEdges) WorkspaceOrErr() (*Workspace, error) {
 	if e.Workspace != nil {
 		return e.Workspace, nil
 	} else if e.loadedTypes[0] {
@@ -61,15 +61,17 @@ func (e AnalyticsDurationEdges) WorkspaceOrErr() (*Workspace, error) {
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
-func (*AnalyticsDuration) scanValues(columns []string) ([]any, error) {
+func (*AnalyticsHistogram) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case analyticsduration.FieldID, analyticsduration.FieldWorkspaceID, analyticsduration.FieldChannelID:
+		case analyticshistogram.FieldID, analyticshistogram.FieldWorkspaceID, analyticshistogram.FieldChannelID:
 			values[i] = new(pulid.ID)
-		case analyticsduration.FieldHour, analyticsduration.FieldSeconds, analyticsduration.FieldBusinessSeconds:
+		case analyticshistogram.FieldBusiness:
+			values[i] = new(sql.NullBool)
+		case analyticshistogram.FieldHour, analyticshistogram.FieldBucket, analyticshistogram.FieldCount:
 			values[i] = new(sql.NullInt64)
-		case analyticsduration.FieldKind, analyticsduration.FieldMetric, analyticsduration.FieldDim:
+		case analyticshistogram.FieldKind, analyticshistogram.FieldMetric:
 			values[i] = new(sql.NullString)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -79,66 +81,66 @@ func (*AnalyticsDuration) scanValues(columns []string) ([]any, error) {
 }
 
 // assignValues assigns the values that were returned from sql.Rows (after scanning)
-// to the AnalyticsDuration fields.
-func (_m *AnalyticsDuration) assignValues(columns []string, values []any) error {
+// to the AnalyticsHistogram fields.
+func (_m *AnalyticsHistogram) assignValues(columns []string, values []any) error {
 	if m, n := len(values), len(columns); m < n {
 		return fmt.Errorf("mismatch number of scan values: %d != %d", m, n)
 	}
 	for i := range columns {
 		switch columns[i] {
-		case analyticsduration.FieldID:
+		case analyticshistogram.FieldID:
 			if value, ok := values[i].(*pulid.ID); !ok {
 				return fmt.Errorf("unexpected type %T for field id", values[i])
 			} else if value != nil {
 				_m.ID = *value
 			}
-		case analyticsduration.FieldWorkspaceID:
+		case analyticshistogram.FieldWorkspaceID:
 			if value, ok := values[i].(*pulid.ID); !ok {
 				return fmt.Errorf("unexpected type %T for field workspace_id", values[i])
 			} else if value != nil {
 				_m.WorkspaceID = *value
 			}
-		case analyticsduration.FieldHour:
+		case analyticshistogram.FieldHour:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field hour", values[i])
 			} else if value.Valid {
 				_m.Hour = value.Int64
 			}
-		case analyticsduration.FieldChannelID:
+		case analyticshistogram.FieldChannelID:
 			if value, ok := values[i].(*pulid.ID); !ok {
 				return fmt.Errorf("unexpected type %T for field channel_id", values[i])
 			} else if value != nil {
 				_m.ChannelID = *value
 			}
-		case analyticsduration.FieldKind:
+		case analyticshistogram.FieldKind:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field kind", values[i])
 			} else if value.Valid {
 				_m.Kind = value.String
 			}
-		case analyticsduration.FieldMetric:
+		case analyticshistogram.FieldMetric:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field metric", values[i])
 			} else if value.Valid {
 				_m.Metric = value.String
 			}
-		case analyticsduration.FieldDim:
-			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field dim", values[i])
+		case analyticshistogram.FieldBusiness:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field business", values[i])
 			} else if value.Valid {
-				_m.Dim = value.String
+				_m.Business = value.Bool
 			}
-		case analyticsduration.FieldSeconds:
+		case analyticshistogram.FieldBucket:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
-				return fmt.Errorf("unexpected type %T for field seconds", values[i])
+				return fmt.Errorf("unexpected type %T for field bucket", values[i])
 			} else if value.Valid {
-				_m.Seconds = value.Int64
+				_m.Bucket = value.Int64
 			}
-		case analyticsduration.FieldBusinessSeconds:
+		case analyticshistogram.FieldCount:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
-				return fmt.Errorf("unexpected type %T for field business_seconds", values[i])
+				return fmt.Errorf("unexpected type %T for field count", values[i])
 			} else if value.Valid {
-				_m.BusinessSeconds = value.Int64
+				_m.Count = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -147,39 +149,39 @@ func (_m *AnalyticsDuration) assignValues(columns []string, values []any) error 
 	return nil
 }
 
-// Value returns the ent.Value that was dynamically selected and assigned to the AnalyticsDuration.
+// Value returns the ent.Value that was dynamically selected and assigned to the AnalyticsHistogram.
 // This includes values selected through modifiers, order, etc.
-func (_m *AnalyticsDuration) Value(name string) (ent.Value, error) {
+func (_m *AnalyticsHistogram) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
 }
 
-// QueryWorkspace queries the "workspace" edge of the AnalyticsDuration entity.
-func (_m *AnalyticsDuration) QueryWorkspace() *WorkspaceQuery {
-	return NewAnalyticsDurationClient(_m.config).QueryWorkspace(_m)
+// QueryWorkspace queries the "workspace" edge of the AnalyticsHistogram entity.
+func (_m *AnalyticsHistogram) QueryWorkspace() *WorkspaceQuery {
+	return NewAnalyticsHistogramClient(_m.config).QueryWorkspace(_m)
 }
 
-// Update returns a builder for updating this AnalyticsDuration.
-// Note that you need to call AnalyticsDuration.Unwrap() before calling this method if this AnalyticsDuration
+// Update returns a builder for updating this AnalyticsHistogram.
+// Note that you need to call AnalyticsHistogram.Unwrap() before calling this method if this AnalyticsHistogram
 // was returned from a transaction, and the transaction was committed or rolled back.
-func (_m *AnalyticsDuration) Update() *AnalyticsDurationUpdateOne {
-	return NewAnalyticsDurationClient(_m.config).UpdateOne(_m)
+func (_m *AnalyticsHistogram) Update() *AnalyticsHistogramUpdateOne {
+	return NewAnalyticsHistogramClient(_m.config).UpdateOne(_m)
 }
 
-// Unwrap unwraps the AnalyticsDuration entity that was returned from a transaction after it was closed,
+// Unwrap unwraps the AnalyticsHistogram entity that was returned from a transaction after it was closed,
 // so that all future queries will be executed through the driver which created the transaction.
-func (_m *AnalyticsDuration) Unwrap() *AnalyticsDuration {
+func (_m *AnalyticsHistogram) Unwrap() *AnalyticsHistogram {
 	_tx, ok := _m.config.driver.(*txDriver)
 	if !ok {
-		panic("ent: AnalyticsDuration is not a transactional entity")
+		panic("ent: AnalyticsHistogram is not a transactional entity")
 	}
 	_m.config.driver = _tx.drv
 	return _m
 }
 
 // String implements the fmt.Stringer.
-func (_m *AnalyticsDuration) String() string {
+func (_m *AnalyticsHistogram) String() string {
 	var builder strings.Builder
-	builder.WriteString("AnalyticsDuration(")
+	builder.WriteString("AnalyticsHistogram(")
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("workspace_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.WorkspaceID))
@@ -196,17 +198,17 @@ func (_m *AnalyticsDuration) String() string {
 	builder.WriteString("metric=")
 	builder.WriteString(_m.Metric)
 	builder.WriteString(", ")
-	builder.WriteString("dim=")
-	builder.WriteString(_m.Dim)
+	builder.WriteString("business=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Business))
 	builder.WriteString(", ")
-	builder.WriteString("seconds=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Seconds))
+	builder.WriteString("bucket=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Bucket))
 	builder.WriteString(", ")
-	builder.WriteString("business_seconds=")
-	builder.WriteString(fmt.Sprintf("%v", _m.BusinessSeconds))
+	builder.WriteString("count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Count))
 	builder.WriteByte(')')
 	return builder.String()
 }
 
-// AnalyticsDurations is a parsable slice of AnalyticsDuration.
-type AnalyticsDurations []*AnalyticsDuration
+// AnalyticsHistograms is a parsable slice of AnalyticsHistogram.
+type AnalyticsHistograms []*AnalyticsHistogram
