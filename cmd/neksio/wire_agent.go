@@ -7,8 +7,8 @@ import (
 	"entgo.io/ent/dialect"
 	"github.com/neksio/neksio/core/agent"
 	"github.com/neksio/neksio/core/ai"
-	"github.com/neksio/neksio/core/feedback"
 	"github.com/neksio/neksio/core/knowledge"
+	"github.com/neksio/neksio/core/sentiment"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/vector"
@@ -38,7 +38,7 @@ func wireAgent(ctx context.Context, a *App) error {
 
 	kb := &knowledge.Service{Store: a.Store, Provider: provider, Vectors: vectors, Log: a.Log.With("component", "knowledge")}
 	ag := &agent.Service{Store: a.Store, Inbox: a.Inbox, Knowledge: kb, Provider: provider, Log: a.Log.With("component", "agent")}
-	fb := &feedback.Service{Store: a.Store, Provider: provider, Log: a.Log.With("component", "feedback")}
+	fb := &sentiment.Service{Store: a.Store, Provider: provider, Log: a.Log.With("component", "feedback")}
 
 	a.Inbox.OnInbound = append(a.Inbox.OnInbound, fb.ConversationHook(), ag.Hook())
 	a.Inbox.OnEdited = append(a.Inbox.OnEdited, fb.Hook())

@@ -1,11 +1,11 @@
-// Package feedback scores the sentiment of what customers write: a new
+// Package sentiment scores the sentiment of what customers write: a new
 // inbound message queues its conversation's sentiment.analyze job (an
 // inbox OnInbound hook in the ingesting transaction; one job scores every
 // message the conversation received meanwhile), an edited one a
 // sentiment.analyze job of its own; both store a label and a score in [-1,1] on the
 // message and roll the latest scores up on its conversation, so
 // `conversations(where: {sentimentLabel: NEGATIVE})` finds the unhappy ones.
-package feedback
+package sentiment
 
 import (
 	"context"
