@@ -7,6 +7,8 @@ import (
 	"entgo.io/ent/dialect"
 	"github.com/neksio/neksio/core/agent"
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
+	"github.com/neksio/neksio/core/ai/openai"
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/sentiment"
 	"github.com/neksio/neksio/core/store"
@@ -52,7 +54,7 @@ func wireAgent(ctx context.Context, a *App) error {
 // is configured) for workspaces whose aiProcessing is EXTERNAL_ALLOWED,
 // the built-in offline provider for the others.
 func newChooser(s *store.Store, external ai.Provider) *ai.Chooser {
-	return ai.NewChooser(ai.NewBuiltin(), external, func(ctx context.Context, ws string) (bool, error) {
+	return ai.NewChooser(builtin.New(), external, func(ctx context.Context, ws string) (bool, error) {
 		set, err := workspace.Get(tenant.NewContext(ctx, tenant.System(ws, "ai.consent")), s.Ent, ws)
 		if err != nil {
 			return false, err
@@ -71,14 +73,14 @@ func externalName(p ai.Provider) string {
 // newProvider is the OpenAI-compatible endpoint when NEKSIO_AI_* says so,
 // else nil (the built-in offline provider serves everyone).
 func newProvider(getenv func(string) string) (ai.Provider, error) {
-	cfg, ok, err := ai.ConfigFromEnv(getenv)
+	cfg, ok, err := openai.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("AI provider: %w", err)
 	}
 	if !ok {
 		return nil, nil
 	}
-	p, err := ai.NewOpenAI(cfg)
+	p, err := openai.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("AI provider: %w", err)
 	}

@@ -32,6 +32,11 @@ var rules = []rule{
 		why:   "the domain knows no GraphQL, no workers and no concrete connector: jobs/jobargs and the SDK's types only",
 	},
 	{
+		from: "core/",
+		deny: []string{"core/ai/openai"},
+		why:  "core holds an ai.Provider (the Chooser); the external provider is constructed in cmd/neksio only",
+	},
+	{
 		from:  "jobs/",
 		deny:  []string{"graph", "cmd", "bench", "plugins/", "github.com/99designs/gqlgen"},
 		allow: []string{"plugins/sdk"},
@@ -130,6 +135,8 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"ent/schema", module + "/core/inbox", true},
 		{"ent/schema", module + "/core/tenant", false},
 		{"graph", module + "/jobs", true},
+		{"core/agent", module + "/core/ai/openai", true},
+		{"core/agent", module + "/core/ai/builtin", false},
 		{"graph/generated", module + "/plugins/whatsapp", true},
 	}
 	for _, c := range cases {
