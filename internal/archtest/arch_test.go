@@ -57,6 +57,11 @@ var rules = []rule{
 		why:   "resolvers call core; wiring of workers and connectors happens in cmd/neksio",
 	},
 	{
+		from: "graph/limits",
+		deny: []string{"graph"},
+		why:  "limits sit below the server and its resolvers: graph uses them, never the other way",
+	},
+	{
 		from:  "ent/schema",
 		deny:  []string{"core/", "graph", "jobs", "cmd", "plugins/"},
 		allow: []string{"core/tenant"},
@@ -136,6 +141,8 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"ent/schema", module + "/core/tenant", false},
 		{"graph", module + "/jobs", true},
 		{"core/agent", module + "/core/ai/openai", true},
+		{"graph/limits", module + "/graph", true},
+		{"graph/limits", module + "/core/knowledge", false},
 		{"core/agent", module + "/core/ai/builtin", false},
 		{"graph/generated", module + "/plugins/whatsapp", true},
 	}
