@@ -19,8 +19,6 @@ import (
 )
 
 // The AI agent, the knowledge base and sentiment (docs/agent.md).
-func init() { wirings = append(wirings, wireAgent) }
-
 func wireAgent(ctx context.Context, a *App) error {
 	getenv := a.Cfg.Getenv
 	external, err := newProvider(getenv)

@@ -4,7 +4,10 @@
 package archtest
 
 import (
+	"go/ast"
 	"go/build"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -119,6 +122,32 @@ func TestImportRules(t *testing.T) {
 	}
 	if checked < 30 {
 		t.Fatalf("checked only %d packages: is the module root right (%s)?", checked, root)
+	}
+}
+
+// TestNoInitWiring keeps cmd/neksio's construction explicit: components
+// are built in App.wireFeatures, in an order written down, not registered
+// by init functions that run in file-name order.
+func TestNoInitWiring(t *testing.T) {
+	dir := filepath.Join(moduleRoot(t), "cmd", "neksio")
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, p := range pkgs {
+		for name, f := range p.Files {
+			files++
+			for _, d := range f.Decls {
+				if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Name.Name == "init" {
+					t.Errorf("%s: func init(): construct in App.wireFeatures (cmd/neksio/app.go) instead", filepath.Base(name))
+				}
+			}
+		}
+	}
+	if files == 0 {
+		t.Fatal("no files of cmd/neksio parsed")
 	}
 }
 
