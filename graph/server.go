@@ -24,6 +24,7 @@ import (
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/auth"
+	"github.com/neksio/neksio/core/config"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/graph/generated"
 	"github.com/neksio/neksio/graph/limits"
@@ -71,31 +72,32 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	def := func(v *int, d int) {
+	d := config.Default() // the one list of defaults (README, configuration table)
+	def := func(v *int, n int) {
 		if *v <= 0 {
-			*v = d
+			*v = n
 		}
 	}
-	def(&o.MaxComplexity, 50000)
-	def(&o.MaxDepth, 12)
-	def(&o.DefaultPageSize, 50)
-	def(&o.MaxPageSize, 200)
+	def(&o.MaxComplexity, d.GraphQLComplexity)
+	def(&o.MaxDepth, d.GraphQLDepth)
+	def(&o.DefaultPageSize, d.GraphQLDefaultPageSize)
+	def(&o.MaxPageSize, d.GraphQLMaxPageSize)
 	o.DefaultPageSize = min(o.DefaultPageSize, o.MaxPageSize)
-	def(&o.MaxAliases, 100)
-	def(&o.MaxRootMutations, 10)
-	def(&o.ResolverConcurrency, 4)
-	def(&o.ExpensiveConcurrency, 2)
+	def(&o.MaxAliases, d.GraphQLMaxAliases)
+	def(&o.MaxRootMutations, d.GraphQLMaxRootMutations)
+	def(&o.ResolverConcurrency, d.GraphQLResolverConcurrency)
+	def(&o.ExpensiveConcurrency, d.GraphQLExpensiveConcurrency)
 	if o.AuthFailuresPerMinute == 0 {
-		o.AuthFailuresPerMinute = 20
+		o.AuthFailuresPerMinute = d.AuthFailuresPerMinute
 	}
 	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = 30 * time.Second
+		o.RequestTimeout = d.RequestTimeout
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 1 << 20
+		o.MaxBodyBytes = d.GraphQLMaxBodyBytes
 	}
 	if o.MaxUploadBytes <= 0 {
-		o.MaxUploadBytes = 10 << 20
+		o.MaxUploadBytes = d.GraphQLMaxUploadBytes
 	}
 }
 
