@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/graph/limits"
 )
 
 // What one request may hold while it resolves. gqlgen resolves the fields
@@ -56,7 +57,7 @@ func (s *Server) aroundFields(ctx context.Context, next graphql.Resolver) (any, 
 		return nil, err
 	}
 	defer sem.Release(1)
-	if fieldCost(fc.Object, fc.Field.Name) >= expensiveCost {
+	if limits.FieldCost(fc.Object, fc.Field.Name) >= limits.ExpensiveCost {
 		if v := tenant.FromContext(ctx); v != nil && v.WorkspaceID != "" {
 			release, err := s.expensive.acquire(ctx, v.WorkspaceID)
 			if err != nil {

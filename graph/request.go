@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"github.com/neksio/neksio/graph/limits"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -9,12 +11,9 @@ import (
 	"mime"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 )
-
-const msgNUL = `NUL characters (\u0000) are not allowed in queries or variables`
 
 // readBody bounds and checks the body of a POST before gqlgen sees it:
 // JSON bodies (queries and SSE subscriptions) are read whole, up to
@@ -41,7 +40,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (http.Response
 			return w, false
 		}
 		if msg := checkRequest(body); msg != "" {
-			writeError(w, http.StatusBadRequest, codeBadRequest, msg)
+			writeError(w, http.StatusBadRequest, limits.CodeBadRequest, msg)
 			return w, false
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -76,8 +75,8 @@ func checkRequest(body []byte) string {
 	if err := dec.Decode(&p); err != nil {
 		return "the request body is not a GraphQL request: " + describeJSONError(err)
 	}
-	if paramsHaveNUL(&p) {
-		return msgNUL
+	if limits.ParamsHaveNUL(&p) {
+		return limits.MsgNUL
 	}
 	return ""
 }
@@ -110,34 +109,8 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-func paramsHaveNUL(p *graphql.RawParams) bool {
-	return strings.IndexByte(p.Query, 0) >= 0 || strings.IndexByte(p.OperationName, 0) >= 0 ||
-		hasNUL(p.Variables) || hasNUL(p.Extensions)
-}
-
-// hasNUL looks through decoded JSON (objects, arrays, strings) for a NUL.
-func hasNUL(v any) bool {
-	switch x := v.(type) {
-	case string:
-		return strings.IndexByte(x, 0) >= 0
-	case map[string]any:
-		for k, e := range x {
-			if strings.IndexByte(k, 0) >= 0 || hasNUL(e) {
-				return true
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if hasNUL(e) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func tooLarge(w http.ResponseWriter, what string, limit int64) {
-	writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge,
+	writeError(w, http.StatusRequestEntityTooLarge, limits.CodeTooLarge,
 		fmt.Sprintf("%s over the limit of %d bytes", what, limit))
 }
 
@@ -149,9 +122,9 @@ func bodyReadError(w http.ResponseWriter, err error, what string, limit int64) {
 	case errors.As(err, &mb):
 		tooLarge(w, what, limit)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		writeError(w, http.StatusRequestTimeout, codeBadRequest, what+" not received in time")
+		writeError(w, http.StatusRequestTimeout, limits.CodeBadRequest, what+" not received in time")
 	default:
-		writeError(w, http.StatusBadRequest, codeBadRequest, what+" could not be read")
+		writeError(w, http.StatusBadRequest, limits.CodeBadRequest, what+" could not be read")
 	}
 }
 

@@ -24,8 +24,10 @@ import (
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/auth"
+	"github.com/neksio/neksio/core/config"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/graph/generated"
+	"github.com/neksio/neksio/graph/limits"
 )
 
 // Options configure the GraphQL server. Zero values take the defaults
@@ -70,31 +72,32 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	def := func(v *int, d int) {
+	d := config.Default() // the one list of defaults (README, configuration table)
+	def := func(v *int, n int) {
 		if *v <= 0 {
-			*v = d
+			*v = n
 		}
 	}
-	def(&o.MaxComplexity, 50000)
-	def(&o.MaxDepth, 12)
-	def(&o.DefaultPageSize, 50)
-	def(&o.MaxPageSize, 200)
+	def(&o.MaxComplexity, d.GraphQLComplexity)
+	def(&o.MaxDepth, d.GraphQLDepth)
+	def(&o.DefaultPageSize, d.GraphQLDefaultPageSize)
+	def(&o.MaxPageSize, d.GraphQLMaxPageSize)
 	o.DefaultPageSize = min(o.DefaultPageSize, o.MaxPageSize)
-	def(&o.MaxAliases, 100)
-	def(&o.MaxRootMutations, 10)
-	def(&o.ResolverConcurrency, 4)
-	def(&o.ExpensiveConcurrency, 2)
+	def(&o.MaxAliases, d.GraphQLMaxAliases)
+	def(&o.MaxRootMutations, d.GraphQLMaxRootMutations)
+	def(&o.ResolverConcurrency, d.GraphQLResolverConcurrency)
+	def(&o.ExpensiveConcurrency, d.GraphQLExpensiveConcurrency)
 	if o.AuthFailuresPerMinute == 0 {
-		o.AuthFailuresPerMinute = 20
+		o.AuthFailuresPerMinute = d.AuthFailuresPerMinute
 	}
 	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = 30 * time.Second
+		o.RequestTimeout = d.RequestTimeout
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 1 << 20
+		o.MaxBodyBytes = d.GraphQLMaxBodyBytes
 	}
 	if o.MaxUploadBytes <= 0 {
-		o.MaxUploadBytes = 10 << 20
+		o.MaxUploadBytes = d.GraphQLMaxUploadBytes
 	}
 }
 
@@ -112,8 +115,8 @@ type Server struct {
 	metrics *metrics
 	rt      *realtime
 
-	clients   *clientAddr
-	throttle  *authThrottle
+	clients   *limits.ClientAddr
+	throttle  *limits.AuthThrottle
 	expensive *keyedLimit
 }
 
@@ -125,14 +128,14 @@ type Server struct {
 func NewServer(deps Deps, opts Options) *Server {
 	opts.defaults()
 	deps.Realtime.defaults()
-	clients, err := newClientAddr(opts.TrustedProxies)
+	clients, err := limits.NewClientAddr(opts.TrustedProxies)
 	if err != nil { // the configuration is validated before
 		opts.Logger.Error("graphql: ignoring trusted proxies", "err", err)
-		clients, _ = newClientAddr(nil)
+		clients, _ = limits.NewClientAddr(nil)
 	}
 	s := &Server{deps: deps, opts: opts, rt: newRealtime(deps.Realtime, deps.Auth, deps.bus()), clients: clients,
-		throttle: newAuthThrottle(opts.AuthFailuresPerMinute), expensive: newKeyedLimit(opts.ExpensiveConcurrency)}
-	s.limits, _ = hlru.New[string, *rate.Limiter](throttleEntries)
+		throttle: limits.NewAuthThrottle(opts.AuthFailuresPerMinute), expensive: newKeyedLimit(opts.ExpensiveConcurrency)}
+	s.limits, _ = hlru.New[string, *rate.Limiter](limits.ThrottleEntries)
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{deps: deps, hub: newHub(deps.bus())}}))
 	s.gql = srv
 	srv.AddTransport(transport.Options{})
@@ -145,7 +148,7 @@ func NewServer(deps Deps, opts Options) *Server {
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.Use(operationLimits{MaxComplexity: opts.MaxComplexity, MaxDepth: opts.MaxDepth, MaxAliases: opts.MaxAliases,
+	srv.Use(limits.OperationLimits{MaxComplexity: opts.MaxComplexity, MaxDepth: opts.MaxDepth, MaxAliases: opts.MaxAliases,
 		MaxRootMutations: opts.MaxRootMutations, DefaultPage: opts.DefaultPageSize, MaxPage: opts.MaxPageSize, Introspection: opts.Dev})
 	if opts.Dev {
 		srv.Use(extension.Introspection{})
@@ -180,7 +183,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// entries it causes.
 	rid := audit.CleanRequestID(r.Header.Get(RequestIDHeader))
 	w.Header().Set(RequestIDHeader, rid)
-	r = r.WithContext(auth.WithClient(audit.WithRequestID(r.Context(), rid), auth.Client{IP: s.clients.key(r), UserAgent: r.UserAgent()}))
+	r = r.WithContext(auth.WithClient(audit.WithRequestID(r.Context(), rid), auth.Client{IP: s.clients.Key(r), UserAgent: r.UserAgent()}))
 	if isWebSocket(r) {
 		s.serveWebSocket(w, r)
 		return
@@ -202,9 +205,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "missing credential: send Authorization: Bearer <API key or session token>")
 		return
 	}
-	addr := s.clients.key(r)
-	if wait, refused := s.throttle.refused(addr, key); refused {
-		w.Header().Set("Retry-After", retryAfter(wait))
+	addr := s.clients.Key(r)
+	if wait, refused := s.throttle.Refused(addr, key); refused {
+		w.Header().Set("Retry-After", limits.RetryAfter(wait))
 		writeError(w, http.StatusTooManyRequests, apperr.CodeRateLimited, "too many failed authentications from this address; try again later")
 		return
 	}
@@ -212,10 +215,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		switch {
 		case errors.Is(err, auth.ErrInvalidKey):
-			s.throttle.failed(addr, key)
+			s.throttle.Failed(addr, key)
 			writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "invalid API key")
 		case errors.Is(err, auth.ErrInvalidSession):
-			s.throttle.failed(addr, key)
+			s.throttle.Failed(addr, key)
 			writeError(w, http.StatusUnauthorized, apperr.CodeUnauthenticated, "invalid or expired session: sign in again")
 		case errors.Is(err, auth.ErrNotMember):
 			writeError(w, http.StatusForbidden, apperr.CodeForbidden, "not a member of the workspace in "+WorkspaceHeader)
@@ -225,7 +228,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	s.throttle.succeeded(key)
+	s.throttle.Succeeded(key)
 	if !s.allow(limitKey(viewer)) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, apperr.CodeRateLimited, "rate limit exceeded")

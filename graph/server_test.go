@@ -436,3 +436,12 @@ func TestParserTokenLimit(t *testing.T) {
 	a = b.query(t, `{ `+aliases(100, "viewer { role }")+` }`, nil)
 	require.Empty(t, a.Errors)
 }
+
+// aliases repeats field under n aliases (a0, a1, …).
+func aliases(n int, field string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "a%d: %s ", i, field)
+	}
+	return b.String()
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/config"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
@@ -51,20 +52,21 @@ type RealtimeOptions struct {
 }
 
 func (o *RealtimeOptions) defaults() {
+	d := config.Default() // the one list of defaults (README, configuration table)
 	if o.InitTimeout <= 0 {
-		o.InitTimeout = 10 * time.Second
+		o.InitTimeout = d.RealtimeInitTimeout
 	}
 	if o.PingInterval <= 0 {
-		o.PingInterval = 25 * time.Second
+		o.PingInterval = d.RealtimePingInterval
 	}
 	if o.MaxSubscriptionsPerConnection <= 0 {
-		o.MaxSubscriptionsPerConnection = 100
+		o.MaxSubscriptionsPerConnection = d.RealtimeMaxSubscriptionsPerConn
 	}
 	if o.MaxConnectionsPerKey <= 0 {
-		o.MaxConnectionsPerKey = 100
+		o.MaxConnectionsPerKey = d.RealtimeMaxConnectionsPerKey
 	}
 	if o.Buffer <= 0 {
-		o.Buffer = 256
+		o.Buffer = d.RealtimeBuffer
 	}
 }
 

@@ -319,7 +319,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	conn := newConnState(s.rt)
 	conn.headerKey, _ = bearer(r)
 	conn.headerWorkspace = r.Header.Get(WorkspaceHeader)
-	conn.addr = s.clients.key(r)
+	conn.addr = s.clients.Key(r)
 	defer conn.finish()
 	clearDeadlines(w)
 	s.gql.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), connKey{}, conn)))
@@ -395,7 +395,7 @@ func (s *Server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 	if key == "" {
 		return fail(closeUnauthorized, `Unauthorized: send {"authorization": "Bearer <key>"} in connection_init`)
 	}
-	if _, refused := s.throttle.refused(conn.addr, key); refused {
+	if _, refused := s.throttle.Refused(conn.addr, key); refused {
 		return fail(closeTryAgain, "too many failed authentications from this address, try again later")
 	}
 	workspace := conn.headerWorkspace
@@ -405,10 +405,10 @@ func (s *Server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 	viewer, err := s.deps.Auth.AuthenticateBearer(ctx, key, workspace)
 	switch {
 	case errors.Is(err, auth.ErrInvalidKey):
-		s.throttle.failed(conn.addr, key)
+		s.throttle.Failed(conn.addr, key)
 		return fail(closeUnauthorized, "Unauthorized: invalid API key")
 	case errors.Is(err, auth.ErrInvalidSession):
-		s.throttle.failed(conn.addr, key)
+		s.throttle.Failed(conn.addr, key)
 		return fail(closeUnauthorized, "Unauthorized: invalid or expired session")
 	case errors.Is(err, auth.ErrNotMember):
 		return fail(closeForbidden, "Forbidden: not a member of that workspace")
@@ -416,7 +416,7 @@ func (s *Server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 		s.opts.Logger.ErrorContext(ctx, "websocket authentication failed", "err", err)
 		return fail(closeTryAgain, "authentication unavailable, try again later")
 	}
-	s.throttle.succeeded(key)
+	s.throttle.Succeeded(key)
 	if !s.allow(limitKey(viewer)) {
 		return fail(closeTryAgain, "rate limit exceeded, try again later")
 	}

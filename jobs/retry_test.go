@@ -13,6 +13,7 @@ import (
 
 	"github.com/neksio/neksio/core/agent"
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/core/tenant"
@@ -87,7 +88,7 @@ func TestOutboundRetryAfterEndsAfterLastAttempt(t *testing.T) {
 
 // rateLimited is an AI provider that always answers "rate limited, retry
 // in a second"; it embeds like the built-in one so documents index.
-type rateLimited struct{ *ai.Builtin }
+type rateLimited struct{ *builtin.Provider }
 
 func (p rateLimited) err(op string) error {
 	return &ai.Error{Kind: ai.KindRateLimited, Provider: "test", Op: op, StatusCode: 429, RetryAfter: time.Second}
@@ -120,7 +121,7 @@ func TestAIReplyRetryAfterEndsAfterLastAttempt(t *testing.T) {
 		vs, err := vector.NewEmbedded(b.store.DB, vd)
 		require.NoError(t, err)
 		require.NoError(t, vs.Migrate(ctx))
-		provider := rateLimited{ai.NewBuiltin()}
+		provider := rateLimited{builtin.New()}
 		kb := &knowledge.Service{Store: b.store, Provider: provider, Vectors: vs}
 		doc, err := kb.Add(b.member, knowledge.DocumentInput{Title: "Hours", Content: "We open at 9am every day."})
 		require.NoError(t, err)

@@ -16,7 +16,7 @@ import (
 	"github.com/neksio/neksio/jobs/jobargs"
 )
 
-// SentimentAnalyzer is core/feedback's Service, as the worker sees it.
+// SentimentAnalyzer is core/sentiment's Service, as the worker sees it.
 type SentimentAnalyzer interface {
 	Analyze(ctx context.Context, messageID pulid.ID, final bool) error
 	AnalyzeConversation(ctx context.Context, conversationID pulid.ID, final bool, complete func(tx *store.Tx) error) error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/config"
+	"github.com/neksio/neksio/core/media"
 	"github.com/neksio/neksio/core/secret"
 	"github.com/neksio/neksio/core/store"
 )
@@ -115,4 +116,35 @@ func loadConfig() (*config.Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// wireFeatures builds every feature area on top of the core services, in
+// dependency order, once the store, connectors, channels, inbox and auth
+// exist and before the River client and the routes are built. Each area's
+// construction is in its own file (wire_*.go); this is the one place that
+// says which runs when and which handles they share.
+func (a *App) wireFeatures(ctx context.Context) error {
+	// One media bucket for publishing's media store, inbound media and
+	// privacy's exports.
+	bucket, err := media.OpenBucket(ctx, a.Cfg.Media.Bucket, a.Cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.Bucket = bucket
+	a.OnClose = append(a.OnClose, func() { _ = bucket.Close() })
+	steps := []func(context.Context, *App) error{
+		wireAgent,      // the AI provider, knowledge base and agent: used by publishing and privacy
+		wireAnalytics,  // the analytics query, export and rollups
+		wireOnboarding, // OAuth connection of channels
+		wirePrivacy,    // export, erasure, purge; needs the knowledge base's vectors and the bucket
+		wirePublish,    // media store and posts; needs the agent's provider, the knowledge base and the bucket
+		wireRealtime,   // subscriptions' event bus
+		wireTeam,       // members and invitations
+	}
+	for _, step := range steps {
+		if err := step(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
 }

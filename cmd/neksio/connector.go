@@ -16,11 +16,12 @@ import (
 	"github.com/neksio/neksio/plugins/whatsapp"
 )
 
-func init() {
-	builtinConnectors["whatsapp"] = func() sdk.Connector { return whatsapp.New() }
-	builtinConnectors["meta"] = func() sdk.Connector { return meta.New() }
-	builtinConnectors["google"] = func() sdk.Connector { return google.New() }
-	builtinConnectors["tiktok"] = func() sdk.Connector { return tiktok.New() }
+// builtinConnectors are served by this binary (`neksio connector serve NAME`).
+var builtinConnectors = map[string]func() sdk.Connector{
+	"whatsapp": func() sdk.Connector { return whatsapp.New() },
+	"meta":     func() sdk.Connector { return meta.New() },
+	"google":   func() sdk.Connector { return google.New() },
+	"tiktok":   func() sdk.Connector { return tiktok.New() },
 }
 
 // defaultRequestsPerMinute are the platforms' published request quotas,

@@ -124,31 +124,26 @@ func newEnv(t testing.TB, d storetest.Dialect, opts ...envOption) *env {
 	metaSrv := httptest.NewServer(meta)
 	t.Cleanup(metaSrv.Close)
 
-	cfg := &config.Config{
-		DataDir:           t.TempDir(),
-		AutoMigrate:       true,
-		Role:              "all",
-		LogLevel:          "warn",
-		MasterKey:         testMasterKey,
-		Connectors:        []string{"whatsapp", "meta"},
-		PluginTimeout:     20 * time.Second,
-		GraphQLComplexity: 50000,
-		GraphQLDepth:      12,
-		RequestTimeout:    30 * time.Second,
-		RateLimit:         10000,
-		RateBurst:         10000,
-		WebhookMaxBytes:   1 << 20,
-		Environ: append([]string{
-			"NEKSIO_WHATSAPP_APP_SECRET=" + testWAAppSecret,
-			"NEKSIO_WHATSAPP_VERIFY_TOKEN=" + testWAVerifyToken,
-			"NEKSIO_WHATSAPP_API_BASE_URL=" + waSrv.URL,
-			"NEKSIO_META_APP_SECRET=" + testMetaSecret,
-			"NEKSIO_META_VERIFY_TOKEN=" + testMetaVerify,
-			"NEKSIO_META_API_BASE_URL=" + metaSrv.URL,
-			"NEKSIO_META_ALLOW_PRIVATE_MEDIA_URLS=true",
-			"NEKSIO_WHATSAPP_ALLOW_PRIVATE_MEDIA_URLS=true",
-		}, ec.extraEnviron...),
-	}
+	// The defaults of a real server (config.Default), with the test's own
+	// data dir, key, connectors and platform emulators.
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.LogLevel = "warn"
+	cfg.MasterKey = testMasterKey
+	cfg.Connectors = []string{"whatsapp", "meta"}
+	cfg.PluginTimeout = 20 * time.Second
+	cfg.RateLimit = 10000
+	cfg.RateBurst = 10000
+	cfg.Environ = append([]string{
+		"NEKSIO_WHATSAPP_APP_SECRET=" + testWAAppSecret,
+		"NEKSIO_WHATSAPP_VERIFY_TOKEN=" + testWAVerifyToken,
+		"NEKSIO_WHATSAPP_API_BASE_URL=" + waSrv.URL,
+		"NEKSIO_META_APP_SECRET=" + testMetaSecret,
+		"NEKSIO_META_VERIFY_TOKEN=" + testMetaVerify,
+		"NEKSIO_META_API_BASE_URL=" + metaSrv.URL,
+		"NEKSIO_META_ALLOW_PRIVATE_MEDIA_URLS=true",
+		"NEKSIO_WHATSAPP_ALLOW_PRIVATE_MEDIA_URLS=true",
+	}, ec.extraEnviron...)
 	dev := true
 	cfg.Dev = &dev
 	// The server's address is known before it is built: it is the public

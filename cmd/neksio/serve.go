@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/rs/cors"
 	"github.com/spf13/cobra"
+	"gocloud.dev/blob"
 	"golang.org/x/term"
 
 	"github.com/neksio/neksio/core/auth"
@@ -77,7 +78,10 @@ type App struct {
 	Workers    *river.Workers
 	Registry   *prometheus.Registry
 	Handler    http.Handler
-	// GraphDeps are handed to the GraphQL server; wirings add to them.
+	// Bucket is the media bucket (files, attachments, export archives):
+	// one handle, shared by publishing's media store and privacy.
+	Bucket *blob.Bucket
+	// GraphDeps are handed to the GraphQL server; the features' wiring adds to them.
 	GraphDeps graph.Deps
 	// Mounts add routes to the HTTP mux.
 	Mounts []func(mux *http.ServeMux)
@@ -87,11 +91,6 @@ type App struct {
 	// PeriodicJobs are scheduled by worker processes, next to the core ones.
 	PeriodicJobs []*river.PeriodicJob
 }
-
-// wirings extend the App, one per feature area, each in its own file
-// (wire_*.go): they run after the core services exist and before the
-// River client and the routes are built.
-var wirings []func(ctx context.Context, a *App) error
 
 // newApp wires every component. Nothing runs until Start.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
@@ -122,11 +121,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 		Registry: reg, Workers: river.NewWorkers()}
 	app.GraphDeps = graph.Deps{Store: s, Auth: authSvc, Inbox: in, Channels: channels, Connectors: app.connectorInfo}
 	jobs.Register(app.Workers, jobs.Deps{Inbox: in, Channels: channels})
-	for _, wire := range wirings {
-		if err := wire(ctx, app); err != nil {
-			s.Close()
-			return nil, err
-		}
+	if err := app.wireFeatures(ctx); err != nil {
+		s.Close()
+		return nil, err
 	}
 
 	rcfg := jobs.Configure(&river.Config{Logger: log.With("component", "river")})
@@ -392,9 +389,6 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer) error {
 	}
 	return nil
 }
-
-// builtinConnectors are served by this binary (`neksio connector serve NAME`).
-var builtinConnectors = map[string]func() sdk.Connector{}
 
 func newConnectorManager(cfg *config.Config, log *slog.Logger) (*connector.Manager, error) {
 	self, err := os.Executable()

@@ -7,8 +7,10 @@ import (
 	"entgo.io/ent/dialect"
 	"github.com/neksio/neksio/core/agent"
 	"github.com/neksio/neksio/core/ai"
-	"github.com/neksio/neksio/core/feedback"
+	"github.com/neksio/neksio/core/ai/builtin"
+	"github.com/neksio/neksio/core/ai/openai"
 	"github.com/neksio/neksio/core/knowledge"
+	"github.com/neksio/neksio/core/sentiment"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/vector"
@@ -17,8 +19,6 @@ import (
 )
 
 // The AI agent, the knowledge base and sentiment (docs/agent.md).
-func init() { wirings = append(wirings, wireAgent) }
-
 func wireAgent(ctx context.Context, a *App) error {
 	getenv := a.Cfg.Getenv
 	external, err := newProvider(getenv)
@@ -38,7 +38,7 @@ func wireAgent(ctx context.Context, a *App) error {
 
 	kb := &knowledge.Service{Store: a.Store, Provider: provider, Vectors: vectors, Log: a.Log.With("component", "knowledge")}
 	ag := &agent.Service{Store: a.Store, Inbox: a.Inbox, Knowledge: kb, Provider: provider, Log: a.Log.With("component", "agent")}
-	fb := &feedback.Service{Store: a.Store, Provider: provider, Log: a.Log.With("component", "feedback")}
+	fb := &sentiment.Service{Store: a.Store, Provider: provider, Log: a.Log.With("component", "feedback")}
 
 	a.Inbox.OnInbound = append(a.Inbox.OnInbound, fb.ConversationHook(), ag.Hook())
 	a.Inbox.OnEdited = append(a.Inbox.OnEdited, fb.Hook())
@@ -52,7 +52,7 @@ func wireAgent(ctx context.Context, a *App) error {
 // is configured) for workspaces whose aiProcessing is EXTERNAL_ALLOWED,
 // the built-in offline provider for the others.
 func newChooser(s *store.Store, external ai.Provider) *ai.Chooser {
-	return ai.NewChooser(ai.NewBuiltin(), external, func(ctx context.Context, ws string) (bool, error) {
+	return ai.NewChooser(builtin.New(), external, func(ctx context.Context, ws string) (bool, error) {
 		set, err := workspace.Get(tenant.NewContext(ctx, tenant.System(ws, "ai.consent")), s.Ent, ws)
 		if err != nil {
 			return false, err
@@ -71,14 +71,14 @@ func externalName(p ai.Provider) string {
 // newProvider is the OpenAI-compatible endpoint when NEKSIO_AI_* says so,
 // else nil (the built-in offline provider serves everyone).
 func newProvider(getenv func(string) string) (ai.Provider, error) {
-	cfg, ok, err := ai.ConfigFromEnv(getenv)
+	cfg, ok, err := openai.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("AI provider: %w", err)
 	}
 	if !ok {
 		return nil, nil
 	}
-	p, err := ai.NewOpenAI(cfg)
+	p, err := openai.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("AI provider: %w", err)
 	}

@@ -13,8 +13,6 @@ import (
 
 // Analytics: the query, the export and the rollup job
 // (docs/analytics.md).
-func init() { wirings = append(wirings, wireAnalytics) }
-
 func wireAnalytics(_ context.Context, a *App) error {
 	svc := &analytics.Service{Store: a.Store, Log: a.Log.With("component", "analytics")}
 	a.PeriodicJobs = append(a.PeriodicJobs, jobs.RegisterAnalytics(a.Workers, svc))

@@ -11,8 +11,6 @@ import (
 )
 
 // Connecting accounts with the platforms' OAuth (docs/onboarding.md).
-func init() { wirings = append(wirings, wireOnboarding) }
-
 func wireOnboarding(_ context.Context, a *App) error {
 	key, err := a.Channels.Box.DeriveKey(onboarding.StateKeyPurpose)
 	if err != nil {

@@ -20,11 +20,9 @@ import (
 )
 
 // Privacy operations: export, erasure, workspace deletion, retention
-// (docs/privacy.md). The publishing wiring's media bucket holds the files
-// and the archives.
-func init() { wirings = append(wirings, wirePrivacy) }
-
-func wirePrivacy(ctx context.Context, a *App) error {
+// (docs/privacy.md). The App's media bucket holds the files and the
+// archives.
+func wirePrivacy(_ context.Context, a *App) error {
 	grace := privacy.DefaultGrace // a Config built without Load (tests)
 	if a.Cfg.WorkspaceDeleteGrace != nil {
 		grace = *a.Cfg.WorkspaceDeleteGrace
@@ -35,14 +33,8 @@ func wirePrivacy(ctx context.Context, a *App) error {
 	}
 	p := &privacy.Service{Store: a.Store, Channels: a.Channels, Sessions: a.Auth, SignKey: key,
 		PublicURL: a.Cfg.PublicURL, Grace: grace, Log: a.Log.With("component", "privacy")}
-	// The media bucket (files and archives): its own handle on the same
-	// bucket the publishing wiring opens, whichever wiring runs first.
-	bucket, err := media.OpenBucket(ctx, a.Cfg.Media.Bucket, a.Cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	a.OnClose = append(a.OnClose, func() { _ = bucket.Close() })
-	p.Bucket = bucket
+	// The media bucket (files and archives), shared with publishing.
+	p.Bucket = a.Bucket
 	if a.Cfg.Media.Bucket == "" {
 		p.LocalDir = filepath.Join(a.Cfg.DataDir, "media")
 	}

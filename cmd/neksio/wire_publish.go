@@ -15,14 +15,7 @@ import (
 // Publishing: the media store, posts, approval and the publishing jobs
 // (docs/publishing.md). It runs after the agent's wiring, whose
 // knowledge base and provider it uses for generatePost.
-func init() { wirings = append(wirings, wirePublish) }
-
-func wirePublish(ctx context.Context, a *App) error {
-	bucket, err := media.OpenBucket(ctx, a.Cfg.Media.Bucket, a.Cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	a.OnClose = append(a.OnClose, func() { _ = bucket.Close() })
+func wirePublish(_ context.Context, a *App) error {
 	key, err := a.Channels.Box.DeriveKey("neksio media url signing v1")
 	if err != nil {
 		return err
@@ -30,7 +23,7 @@ func wirePublish(ctx context.Context, a *App) error {
 	ttl := cmp.Or(a.Cfg.Media.URLTTL, media.DefaultURLTTL)
 	ms := &media.Service{
 		Ent:       func(context.Context) *ent.Client { return a.Store.Ent },
-		Bucket:    bucket,
+		Bucket:    a.Bucket,
 		SignKey:   key,
 		PublicURL: a.Cfg.PublicURL,
 		URLTTL:    ttl,
@@ -46,7 +39,7 @@ func wirePublish(ctx context.Context, a *App) error {
 		a.Log.Warn("NEKSIO_PUBLIC_URL is not a public host: platforms cannot fetch uploaded media from it "+
 			"(only connectors with allow_private_media_urls, i.e. emulators, may publish them)", "public_url", a.Cfg.PublicURL)
 	}
-	// The River client is built after the wirings.
+	// The River client is built after the features are wired.
 	a.OnStart = append(a.OnStart, func(context.Context) error { ps.Jobs = a.River; return nil })
 	a.Inbox.OnPublish = ps.Hook()
 	jobs.RegisterPublish(a.Workers, ps)

@@ -7,8 +7,6 @@ import (
 	"github.com/neksio/neksio/graph"
 )
 
-func init() { wirings = append(wirings, wireRealtime) }
-
 // wireRealtime configures subscriptions and, on PostgreSQL, starts the
 // listener that brings other replicas' change events to this one.
 func wireRealtime(_ context.Context, a *App) error {

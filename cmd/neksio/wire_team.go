@@ -7,8 +7,6 @@ import (
 	"github.com/neksio/neksio/core/team"
 )
 
-func init() { wirings = append(wirings, wireTeam) }
-
 // wireTeam serves people, sessions, members and invitations.
 func wireTeam(_ context.Context, a *App) error {
 	a.Auth.Log = a.Log

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/audit"
 	"github.com/neksio/neksio/core/event"
@@ -295,7 +296,7 @@ func (s *Service) sentiment(ctx context.Context, msg *ent.Message) (ai.Sentiment
 		return sent, nil
 	}
 	// The lexicon model is a fine stand-in for a handoff check.
-	fallback := ai.LexiconSentiment(msg.Text)
+	fallback := builtin.LexiconSentiment(msg.Text)
 	if ai.Retryable(err) {
 		return fallback, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/neksio/neksio/core/agent"
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/knowledge"
@@ -72,7 +73,7 @@ func setup(t *testing.T, d storetest.Dialect) *testBundle {
 	require.NoError(t, err)
 	ws := string(w.ID)
 	sys := tenant.NewContext(ctx, tenant.System(ws, "test"))
-	provider := ai.NewBuiltin()
+	provider := builtin.New()
 	kb := &knowledge.Service{Store: s, Provider: provider, Vectors: vs}
 	in := &inbox.Service{Store: s, Rules: testRules}
 	b := &testBundle{

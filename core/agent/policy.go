@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/ent/agentrun"
 )
@@ -92,7 +93,7 @@ func Decide(set Settings, f Facts) Verdict {
 		}
 		return v
 	}
-	if ai.WantsHuman(f.Text, set.HandoffKeywords) {
+	if builtin.WantsHuman(f.Text, set.HandoffKeywords) {
 		return handOff("the customer asked for a human")
 	}
 	if f.Sentiment.Score <= set.NegativeSentimentThreshold {

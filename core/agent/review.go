@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/ent/agentrun"
 	"github.com/neksio/neksio/ent/schema/schematype"
@@ -63,7 +64,7 @@ func DecideReview(set Settings, f ReviewFacts) Verdict {
 	handOff := func(reason string) Verdict {
 		return Verdict{Decision: agentrun.DecisionHandedOff, Reason: reason + " (a draft is ready)", NewHandoff: true, Draft: true}
 	}
-	if ai.WantsHuman(f.Text, set.HandoffKeywords) {
+	if builtin.WantsHuman(f.Text, set.HandoffKeywords) {
 		return handOff("the reviewer asked for a person")
 	}
 	if f.Stars == 1 || f.Stars == 2 {
@@ -223,7 +224,7 @@ func scrubPersonal(text, reviewer, review string) string {
 		return text
 	}
 	var kept []string
-	for _, s := range ai.Sentences(text) {
+	for _, s := range builtin.Sentences(text) {
 		if !mentions(s, bad) {
 			kept = append(kept, strings.TrimSpace(s))
 		}
@@ -273,7 +274,7 @@ var questionStarts = []string{"how ", "what ", "when ", "where ", "which ", "who
 // empty when it asks nothing.
 func ReviewQuestion(text string) string {
 	var qs []string
-	for _, s := range ai.Sentences(text) {
+	for _, s := range builtin.Sentences(text) {
 		s = strings.TrimSpace(s)
 		low := strings.ToLower(s)
 		asks := strings.HasSuffix(s, "?")

@@ -154,7 +154,7 @@ type Sentiment struct {
 
 // labelFor turns a compound score into a label with the conventional VADER
 // dead zone, so "ok thanks" stays neutral.
-func labelFor(score float64) SentimentLabel {
+func LabelFor(score float64) SentimentLabel {
 	switch {
 	case score >= 0.05:
 		return SentimentPositive
@@ -163,14 +163,4 @@ func labelFor(score float64) SentimentLabel {
 	default:
 		return SentimentNeutral
 	}
-}
-
-// estimateTokens approximates a token count the way OpenAI's rule of thumb
-// does (about four characters a token) for providers that cannot count.
-func estimateTokens(s string) int {
-	n := len([]rune(s))
-	if n == 0 {
-		return 0
-	}
-	return (n + 3) / 4
 }

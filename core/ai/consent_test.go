@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/tenant"
 )
 
@@ -17,7 +18,7 @@ type forbidden struct{ t *testing.T }
 func (f forbidden) Name() string { return "external" }
 func (f forbidden) Embedder() ai.Embedder {
 	f.t.Error("external embedder used without consent")
-	return ai.NewBuiltin().Embedder()
+	return builtin.New().Embedder()
 }
 func (f forbidden) Chat(context.Context, ai.ChatRequest) (*ai.ChatResponse, error) {
 	f.t.Error("external chat called without consent")
@@ -34,9 +35,9 @@ func (f forbidden) Sentiment(context.Context, string) (ai.Sentiment, error) {
 
 func TestChooserFailsClosed(t *testing.T) {
 	t.Parallel()
-	builtin := ai.NewBuiltin()
+	offline := builtin.New()
 	allowed := map[string]bool{"ws_yes": true}
-	c := ai.NewChooser(builtin, forbidden{t}, func(_ context.Context, ws string) (bool, error) {
+	c := ai.NewChooser(offline, forbidden{t}, func(_ context.Context, ws string) (bool, error) {
 		if ws == "ws_down" {
 			return false, errors.New("database down")
 		}
@@ -69,7 +70,7 @@ func TestChooserFailsClosed(t *testing.T) {
 	require.Equal(t, "external", p.Name())
 
 	// Without an external provider, everyone gets the built-in one.
-	p, err = ai.Resolve(member("ws_yes"), ai.NewChooser(builtin, nil, nil))
+	p, err = ai.Resolve(member("ws_yes"), ai.NewChooser(offline, nil, nil))
 	require.NoError(t, err)
 	require.Equal(t, "builtin", p.Name())
 }

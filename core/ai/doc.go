@@ -12,10 +12,10 @@
 //     ([DefaultConfidenceThreshold]) to send, draft, or hand off;
 //   - Sentiment, a label and a score in [-1,1] for social text.
 //
-// Two providers ship. [NewBuiltin] is offline and deterministic (hashed n-gram
+// Two providers ship. builtin.New (package core/ai/builtin) is offline and deterministic (hashed n-gram
 // embeddings, extractive answers, a lexicon sentiment model tuned for social
 // media): Neksio runs with no configuration and tests never need a network.
-// [NewOpenAI] talks to any OpenAI-compatible endpoint (OpenAI, Azure, Ollama,
+// openai.New (package core/ai/openai) talks to any OpenAI-compatible endpoint (OpenAI, Azure, Ollama,
 // vLLM, llama.cpp server) through github.com/openai/openai-go/v3.
 //
 // Failures are classified, because River decides retries from them: an

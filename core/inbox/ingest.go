@@ -429,7 +429,7 @@ func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.
 	// Update, not UpdateOne: UpdateOne (Exec too) reads the row back, and
 	// every field it would return is known here. The update also takes the
 	// row's lock until commit, which the sentiment worker relies on (see
-	// core/feedback).
+	// core/sentiment).
 	u := tx.Ent.Conversation.Update().Where(conversation.ID(conv.ID))
 	if ts.After(conv.LastMessageAt) {
 		u.SetLastMessageAt(ts)

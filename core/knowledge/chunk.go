@@ -5,7 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 )
 
 // Options tune chunking.
@@ -126,7 +126,7 @@ func ChunkDocument(d *Document, opts Options) []Chunk {
 		var pieces []piece
 		for _, bl := range sp.blocks {
 			first := true
-			for _, s := range ai.SentenceSpans(full[bl[0]:bl[1]]) {
+			for _, s := range builtin.SentenceSpans(full[bl[0]:bl[1]]) {
 				for _, w := range splitLong(full, bl[0]+s[0], bl[0]+s[1], opts.MaxChars) {
 					pieces = append(pieces, piece{w[0], w[1], first})
 					first = false

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/vector"
 )
 
@@ -157,7 +158,7 @@ func TestEval(t *testing.T) {
 
 func runEval(t *testing.T, set evalSet) {
 	ctx := context.Background()
-	provider := ai.NewBuiltin()
+	provider := builtin.New()
 
 	raw, err := os.ReadFile(filepath.Join("testdata", "eval", set.name, "questions.json"))
 	require.NoError(t, err)

@@ -11,7 +11,7 @@ import (
 	"entgo.io/ent/dialect"
 	"github.com/stretchr/testify/require"
 
-	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/store"
@@ -51,7 +51,7 @@ func setup(t *testing.T, d storetest.Dialect) *testBundle {
 	require.NoError(t, err)
 	return &testBundle{
 		store: s,
-		svc:   &knowledge.Service{Store: s, Provider: ai.NewBuiltin(), Vectors: vs},
+		svc:   &knowledge.Service{Store: s, Provider: builtin.New(), Vectors: vs},
 		wsA:   string(a.ID), wsB: string(b.ID),
 		ctxA: tenant.NewContext(ctx, tenant.Member(string(a.ID), tenant.RoleAdmin, "key_a", "")),
 		ctxB: tenant.NewContext(ctx, tenant.Member(string(b.ID), tenant.RoleAdmin, "key_b", "")),

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/publish"
 	"github.com/neksio/neksio/core/store/storetest"
@@ -48,7 +49,7 @@ func TestGenerateWithChatModel(t *testing.T) {
 		vs, err := vector.NewEmbedded(b.store.DB, vd)
 		require.NoError(t, err)
 		require.NoError(t, vs.Migrate(ctx))
-		kb := &knowledge.Service{Store: b.store, Provider: ai.NewBuiltin(), Vectors: vs}
+		kb := &knowledge.Service{Store: b.store, Provider: builtin.New(), Vectors: vs}
 		doc, err := kb.Add(b.admin, knowledge.DocumentInput{Title: "Menu", Content: "The pumpkin latte is back in October and costs 4.50 euros."})
 		require.NoError(t, err)
 		require.NoError(t, kb.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}, true))
@@ -58,7 +59,7 @@ func TestGenerateWithChatModel(t *testing.T) {
 
 		answer, _ := json.Marshal(map[string]any{"text": strings.Repeat("Pumpkin latte is back! ", 3),
 			"hashtags": []string{"#pumpkin", "latte", "#a", "#b"}, "sources": []string{passages[0].ID, "invented-id"}})
-		model := &chatModel{Provider: ai.NewBuiltin(), answer: string(answer)}
+		model := &chatModel{Provider: builtin.New(), answer: string(answer)}
 		b.svc.Knowledge, b.svc.Provider = kb, model
 		g, err := b.svc.Generate(b.agent, generateInput(b, "pumpkin latte is back"))
 		require.NoError(t, err)

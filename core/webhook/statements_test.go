@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/channel"
-	"github.com/neksio/neksio/core/feedback"
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/secret"
+	"github.com/neksio/neksio/core/sentiment"
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/webhook"
@@ -51,7 +51,7 @@ func TestStatementsPerDelivery(t *testing.T) {
 				return sdk.App{Settings: map[string]string{whatsapp.SettingAppSecret: appSecret}}
 			}}
 		in := &inbox.Service{Store: s, Gateway: gw, Channels: channels}
-		fb := &feedback.Service{Store: s}
+		fb := &sentiment.Service{Store: s}
 		in.OnInbound = append(in.OnInbound, fb.ConversationHook())
 		ctx := context.Background()
 		ws, err := workspace.Create(ctx, s, "count")

@@ -67,7 +67,7 @@ func (Conversation) Fields() []ent.Field {
 		// other conversations. conversations(where: {ratingLTE: 2}) finds
 		// the unhappy reviews.
 		field.Int("rating").Optional().Nillable().Range(1, 5),
-		// Roll-up of the latest inbound messages' sentiment (core/feedback).
+		// Roll-up of the latest inbound messages' sentiment (core/sentiment).
 		field.Enum("sentiment_label").NamedValues(sentimentValues...).Optional().Nillable(),
 		field.Float("sentiment_score").Optional().Nillable(),
 	}

@@ -79,7 +79,7 @@ func (Message) Fields() []ent.Field {
 		// it says which commenter a person must answer: the agent still
 		// answers the others (core/agent).
 		field.String("handoff_reason").Optional(),
-		// Inbound messages' sentiment (core/feedback); score in [-1,1].
+		// Inbound messages' sentiment (core/sentiment); score in [-1,1].
 		field.Enum("sentiment_label").NamedValues(sentimentValues...).Optional().Nillable(),
 		field.Float("sentiment_score").Optional().Nillable(),
 	}

@@ -4,7 +4,10 @@
 package archtest
 
 import (
+	"go/ast"
 	"go/build"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -32,6 +35,11 @@ var rules = []rule{
 		why:   "the domain knows no GraphQL, no workers and no concrete connector: jobs/jobargs and the SDK's types only",
 	},
 	{
+		from: "core/",
+		deny: []string{"core/ai/openai"},
+		why:  "core holds an ai.Provider (the Chooser); the external provider is constructed in cmd/neksio only",
+	},
+	{
 		from:  "jobs/",
 		deny:  []string{"graph", "cmd", "bench", "plugins/", "github.com/99designs/gqlgen"},
 		allow: []string{"plugins/sdk"},
@@ -50,6 +58,11 @@ var rules = []rule{
 		deny:  []string{"jobs", "cmd", "bench", "plugins/"},
 		allow: []string{"jobs/jobargs", "plugins/sdk"},
 		why:   "resolvers call core; wiring of workers and connectors happens in cmd/neksio",
+	},
+	{
+		from: "graph/limits",
+		deny: []string{"graph"},
+		why:  "limits sit below the server and its resolvers: graph uses them, never the other way",
 	},
 	{
 		from:  "ent/schema",
@@ -112,6 +125,38 @@ func TestImportRules(t *testing.T) {
 	}
 }
 
+// TestNoInitWiring keeps cmd/neksio's construction explicit: components
+// are built in App.wireFeatures, in an order written down, not registered
+// by init functions that run in file-name order.
+func TestNoInitWiring(t *testing.T) {
+	dir := filepath.Join(moduleRoot(t), "cmd", "neksio")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	files := 0
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files++
+		for _, d := range f.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Name.Name == "init" {
+				t.Errorf("%s: func init(): construct in App.wireFeatures (cmd/neksio/app.go) instead", name)
+			}
+		}
+	}
+	if files == 0 {
+		t.Fatal("no files of cmd/neksio parsed")
+	}
+}
+
 // TestRulesCatchViolations proves the checker is not vacuous.
 func TestRulesCatchViolations(t *testing.T) {
 	cases := []struct {
@@ -130,6 +175,10 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"ent/schema", module + "/core/inbox", true},
 		{"ent/schema", module + "/core/tenant", false},
 		{"graph", module + "/jobs", true},
+		{"core/agent", module + "/core/ai/openai", true},
+		{"graph/limits", module + "/graph", true},
+		{"graph/limits", module + "/core/knowledge", false},
+		{"core/agent", module + "/core/ai/builtin", false},
 		{"graph/generated", module + "/plugins/whatsapp", true},
 	}
 	for _, c := range cases {

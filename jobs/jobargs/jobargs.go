@@ -45,7 +45,7 @@ func (AIReply) Kind() string { return "ai.reply" }
 // an edited message, and jobs queued before conversations were batched),
 // or every inbound message of a conversation that has no score yet
 // (ConversationID only: new messages queue one per conversation, not one
-// each; see core/feedback and SentimentConversationOpts).
+// each; see core/sentiment and SentimentConversationOpts).
 type SentimentAnalyze struct {
 	WorkspaceID    string `json:"workspace_id" river:"unique"`
 	MessageID      string `json:"message_id,omitempty"`

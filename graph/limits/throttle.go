@@ -1,4 +1,4 @@
-package graph
+package limits
 
 import (
 	"fmt"
@@ -20,15 +20,15 @@ import (
 // or — when the peer is one of the trusted proxies — the rightmost address
 // of X-Forwarded-For that is not a trusted proxy. With no trusted proxies
 // (the default) X-Forwarded-For is ignored: anyone can write it.
-type clientAddr struct {
+type ClientAddr struct {
 	trusted  []net.IPNet
 	strategy realclientip.Strategy
 }
 
 // newClientAddr parses trusted proxy addresses and ranges ("10.0.0.0/8",
 // "192.0.2.7", "::1").
-func newClientAddr(trustedProxies []string) (*clientAddr, error) {
-	c := &clientAddr{}
+func NewClientAddr(trustedProxies []string) (*ClientAddr, error) {
+	c := &ClientAddr{}
 	if len(trustedProxies) == 0 {
 		return c, nil
 	}
@@ -50,7 +50,7 @@ func newClientAddr(trustedProxies []string) (*clientAddr, error) {
 
 // key returns the client's address as a throttling key: an IPv4 address,
 // or the /64 of an IPv6 one (a single host usually holds a whole /64).
-func (c *clientAddr) key(r *http.Request) string {
+func (c *ClientAddr) Key(r *http.Request) string {
 	ip := realclientip.RemoteAddrStrategy{}.ClientIP(nil, r.RemoteAddr)
 	if c.strategy != nil && ip != "" {
 		if peer := net.ParseIP(ip); peer != nil && contains(c.trusted, peer) {
@@ -86,7 +86,7 @@ func contains(nets []net.IPNet, ip net.IP) bool {
 // no database read. Keys that authenticated recently (on this replica)
 // are still looked up from a throttled address: a client sharing an
 // address with an attacker keeps working. Both maps are bounded LRUs.
-type authThrottle struct {
+type AuthThrottle struct {
 	every time.Duration
 	burst int
 	addrs *lru.Cache[string, *rate.Limiter]
@@ -94,21 +94,21 @@ type authThrottle struct {
 	known *lru.Cache[string, struct{}]
 }
 
-const throttleEntries = 100_000
+const ThrottleEntries = 100_000
 
 // newAuthThrottle allows perMinute failures a minute per address (burst
 // perMinute); perMinute < 0 turns throttling off.
-func newAuthThrottle(perMinute int) *authThrottle {
+func NewAuthThrottle(perMinute int) *AuthThrottle {
 	if perMinute < 0 {
 		return nil
 	}
-	addrs, _ := lru.New[string, *rate.Limiter](throttleEntries)
-	known, _ := lru.New[string, struct{}](throttleEntries)
-	return &authThrottle{every: time.Minute / time.Duration(max(perMinute, 1)), burst: max(perMinute, 1), addrs: addrs, known: known}
+	addrs, _ := lru.New[string, *rate.Limiter](ThrottleEntries)
+	known, _ := lru.New[string, struct{}](ThrottleEntries)
+	return &AuthThrottle{every: time.Minute / time.Duration(max(perMinute, 1)), burst: max(perMinute, 1), addrs: addrs, known: known}
 }
 
 // refused says whether addr is throttled for key, and for how long.
-func (t *authThrottle) refused(addr, key string) (time.Duration, bool) {
+func (t *AuthThrottle) Refused(addr, Key string) (time.Duration, bool) {
 	if t == nil {
 		return 0, false
 	}
@@ -120,7 +120,7 @@ func (t *authThrottle) refused(addr, key string) (time.Duration, bool) {
 	if tokens >= 1 {
 		return 0, false
 	}
-	if t.known.Contains(auth.HashKey(key)) {
+	if t.known.Contains(auth.HashKey(Key)) {
 		return 0, false
 	}
 	wait := time.Duration(math.Ceil((1 - tokens) * float64(t.every)))
@@ -128,11 +128,11 @@ func (t *authThrottle) refused(addr, key string) (time.Duration, bool) {
 }
 
 // failed records a failed authentication of key from addr.
-func (t *authThrottle) failed(addr, key string) {
+func (t *AuthThrottle) Failed(addr, Key string) {
 	if t == nil {
 		return
 	}
-	t.known.Remove(auth.HashKey(key))
+	t.known.Remove(auth.HashKey(Key))
 	l, ok := t.addrs.Get(addr)
 	if !ok {
 		l = rate.NewLimiter(rate.Every(t.every), t.burst)
@@ -144,12 +144,12 @@ func (t *authThrottle) failed(addr, key string) {
 }
 
 // succeeded records that key authenticated.
-func (t *authThrottle) succeeded(key string) {
+func (t *AuthThrottle) Succeeded(Key string) {
 	if t != nil {
-		t.known.Add(auth.HashKey(key), struct{}{})
+		t.known.Add(auth.HashKey(Key), struct{}{})
 	}
 }
 
-func retryAfter(d time.Duration) string {
+func RetryAfter(d time.Duration) string {
 	return fmt.Sprint(max(1, int(math.Ceil(d.Seconds()))))
 }

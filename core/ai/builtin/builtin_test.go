@@ -1,4 +1,4 @@
-package ai_test
+package builtin_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 )
 
 func embedOne(t *testing.T, e ai.Embedder, s string) []float32 {
@@ -28,8 +29,8 @@ func norm(v []float32) float64 {
 
 func TestBuiltinEmbedder(t *testing.T) {
 	t.Parallel()
-	e := ai.NewBuiltin().Embedder()
-	require.Equal(t, ai.BuiltinEmbeddingModel, e.Model())
+	e := builtin.New().Embedder()
+	require.Equal(t, builtin.EmbeddingModel, e.Model())
 	require.Equal(t, 384, e.Dimension())
 
 	t.Run("BatchedNormalisedDeterministic", func(t *testing.T) {
@@ -51,9 +52,9 @@ func TestBuiltinEmbedder(t *testing.T) {
 		q := embedOne(t, e, "how much is delivry to southsea")
 		right := embedOne(t, e, "Delivery to Southsea costs £2.50")
 		wrong := embedOne(t, e, "Our cafe opens at 7am on weekdays")
-		require.Greater(t, ai.Cosine(q, right), ai.Cosine(q, wrong)+0.2)
+		require.Greater(t, builtin.Cosine(q, right), builtin.Cosine(q, wrong)+0.2)
 		// Word forms meet through stemming and character n-grams.
-		require.Greater(t, ai.Cosine(embedOne(t, e, "delivering"), embedOne(t, e, "deliveries")), 0.3)
+		require.Greater(t, builtin.Cosine(embedOne(t, e, "delivering"), embedOne(t, e, "deliveries")), 0.3)
 		require.Equal(t, embedOne(t, e, "Café Crème"), embedOne(t, e, "cafe creme"))
 	})
 
@@ -61,8 +62,8 @@ func TestBuiltinEmbedder(t *testing.T) {
 		t.Parallel()
 		q := embedOne(t, e, "do you have vegan cakes")
 		require.Greater(t,
-			ai.Cosine(q, embedOne(t, e, "Our vegan cakes are made without eggs or butter.")),
-			ai.Cosine(q, embedOne(t, e, "Do you have a moment? You do have time.")))
+			builtin.Cosine(q, embedOne(t, e, "Our vegan cakes are made without eggs or butter.")),
+			builtin.Cosine(q, embedOne(t, e, "Do you have a moment? You do have time.")))
 	})
 
 	t.Run("EmptyIsZero", func(t *testing.T) {
@@ -91,7 +92,7 @@ func cafePassages() []ai.Passage {
 
 func TestBuiltinAnswer(t *testing.T) {
 	t.Parallel()
-	p := ai.NewBuiltin()
+	p := builtin.New()
 	ctx := context.Background()
 
 	t.Run("AnswersWithCitation", func(t *testing.T) {
@@ -103,7 +104,7 @@ func TestBuiltinAnswer(t *testing.T) {
 		require.Equal(t, []string{"delivery#1"}, ans.Citations)
 		require.GreaterOrEqual(t, ans.Confidence, ai.DefaultConfidenceThreshold)
 		require.LessOrEqual(t, ans.Confidence, 1.0)
-		require.Equal(t, ai.BuiltinAnswerModel, ans.Model)
+		require.Equal(t, builtin.AnswerModel, ans.Model)
 		require.Positive(t, ans.Usage.PromptTokens)
 		require.Equal(t, ans.Usage.PromptTokens+ans.Usage.CompletionTokens, ans.Usage.TotalTokens)
 	})
@@ -161,7 +162,7 @@ func mugPassages() []ai.Passage {
 // 0.40) with the classic and red mugs' sentences.
 func TestBuiltinCoverage(t *testing.T) {
 	t.Parallel()
-	p := ai.NewBuiltin()
+	p := builtin.New()
 	ctx := context.Background()
 	for _, tc := range []struct {
 		question    string
@@ -200,13 +201,13 @@ func TestBuiltinCoverage(t *testing.T) {
 			{Role: ai.RoleUser, Content: "Do you have a blue mug?"},
 		}})
 		require.NoError(t, err)
-		require.Equal(t, ai.BuiltinChatReply, resp.Content)
+		require.Equal(t, builtin.ChatReply, resp.Content)
 	})
 }
 
 func TestBuiltinChat(t *testing.T) {
 	t.Parallel()
-	p := ai.NewBuiltin()
+	p := builtin.New()
 	ctx := context.Background()
 
 	resp, err := p.Chat(ctx, ai.ChatRequest{Messages: []ai.Message{
@@ -218,7 +219,7 @@ func TestBuiltinChat(t *testing.T) {
 
 	resp, err = p.Chat(ctx, ai.ChatRequest{Messages: []ai.Message{{Role: ai.RoleUser, Content: "write me a poem about bread"}}})
 	require.NoError(t, err)
-	require.Equal(t, ai.BuiltinChatReply, resp.Content)
+	require.Equal(t, builtin.ChatReply, resp.Content)
 
 	_, err = p.Chat(ctx, ai.ChatRequest{Messages: []ai.Message{{Role: ai.RoleSystem, Content: "x"}}})
 	require.ErrorIs(t, err, ai.ErrPermanent)
@@ -237,6 +238,6 @@ func TestSentences(t *testing.T) {
 		{"We close at 6. Really?! Yes.", []string{"We close at 6.", "Really?!", "Yes."}},
 		{"  ", nil},
 	} {
-		require.Equal(t, tc.want, ai.Sentences(tc.in), tc.in)
+		require.Equal(t, tc.want, builtin.Sentences(tc.in), tc.in)
 	}
 }

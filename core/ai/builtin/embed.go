@@ -1,4 +1,4 @@
-package ai
+package builtin
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 // Built-in embedding model identity. Bump the version whenever tokenisation or
 // hashing changes: stored vectors become incomparable and must be re-indexed.
 const (
-	BuiltinEmbeddingModel     = "neksio-hash-384-v1"
-	BuiltinEmbeddingDimension = 384
+	EmbeddingModel     = "neksio-hash-384-v1"
+	EmbeddingDimension = 384
 )
 
 // Feature group weights. Words carry the topic; character n-grams make typos
@@ -30,8 +30,8 @@ const (
 
 type hashEmbedder struct{}
 
-func (hashEmbedder) Model() string  { return BuiltinEmbeddingModel }
-func (hashEmbedder) Dimension() int { return BuiltinEmbeddingDimension }
+func (hashEmbedder) Model() string  { return EmbeddingModel }
+func (hashEmbedder) Dimension() int { return EmbeddingDimension }
 
 func (hashEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
@@ -60,12 +60,12 @@ func (b featureBag) add(f string, w float64) {
 // vector hashes the bag into dim signed buckets with sublinear tf
 // (1+ln count) and normalises it.
 func (b featureBag) vector() []float64 {
-	v := make([]float64, BuiltinEmbeddingDimension)
+	v := make([]float64, EmbeddingDimension)
 	for f, e := range b {
 		h := fnv.New64a()
 		h.Write([]byte(f))
 		x := h.Sum64()
-		idx := x % BuiltinEmbeddingDimension
+		idx := x % EmbeddingDimension
 		val := e.weight * (1 + math.Log(e.count))
 		if x>>63 == 1 {
 			val = -val
@@ -101,7 +101,7 @@ func embedText(s string) []float32 {
 			}
 		}
 	}
-	out := make([]float64, BuiltinEmbeddingDimension)
+	out := make([]float64, EmbeddingDimension)
 	for _, g := range []struct {
 		bag featureBag
 		w   float64

@@ -1,4 +1,4 @@
-package ai
+package builtin
 
 import (
 	edlib "github.com/hbollon/go-edlib"
@@ -7,10 +7,12 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/neksio/neksio/core/ai"
 )
 
-// BuiltinAnswerModel names the extractive answerer in stored answers.
-const BuiltinAnswerModel = "neksio-extractive-v1"
+// AnswerModel names the extractive answerer in stored answers.
+const AnswerModel = "neksio-extractive-v1"
 
 // answerFloor is the sentence score below which the built-in answerer
 // refuses: nothing in the passages is close enough to be an answer. It sits
@@ -51,8 +53,8 @@ type scoredSentence struct {
 const pairPenalty = 0.95
 
 // extractiveAnswer answers from the passages by picking their best sentences.
-func extractiveAnswer(req AnswerRequest) *Answer {
-	ans := &Answer{Model: BuiltinAnswerModel}
+func extractiveAnswer(req ai.AnswerRequest) *ai.Answer {
+	ans := &ai.Answer{Model: AnswerModel}
 	prompt := req.Question
 	for _, p := range req.Passages {
 		prompt += " " + p.Title + " " + p.Text

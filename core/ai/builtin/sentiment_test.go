@@ -1,4 +1,4 @@
-package ai_test
+package builtin_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 )
 
 func TestLexiconSentimentLabels(t *testing.T) {
@@ -33,7 +34,7 @@ func TestLexiconSentimentLabels(t *testing.T) {
 		{"what time do you open on sunday?", ai.SentimentNeutral},
 		{"", ai.SentimentNeutral},
 	} {
-		got := ai.LexiconSentiment(tc.text)
+		got := builtin.LexiconSentiment(tc.text)
 		require.Equal(t, tc.want, got.Label, "%q scored %v", tc.text, got.Score)
 		require.GreaterOrEqual(t, got.Score, -1.0)
 		require.LessOrEqual(t, got.Score, 1.0)
@@ -42,7 +43,7 @@ func TestLexiconSentimentLabels(t *testing.T) {
 
 func TestLexiconSentimentModifiers(t *testing.T) {
 	t.Parallel()
-	score := func(s string) float64 { return ai.LexiconSentiment(s).Score }
+	score := func(s string) float64 { return builtin.LexiconSentiment(s).Score }
 	require.Greater(t, score("the food was very good"), score("the food was good"), "booster")
 	require.Less(t, score("the food was slightly good"), score("the food was good"), "dampener")
 	require.Greater(t, score("the food was good!!!"), score("the food was good"), "exclamation")
@@ -54,7 +55,7 @@ func TestLexiconSentimentModifiers(t *testing.T) {
 
 func TestBuiltinSentimentProvider(t *testing.T) {
 	t.Parallel()
-	s, err := ai.NewBuiltin().Sentiment(context.Background(), "worst order ever 🤬")
+	s, err := builtin.New().Sentiment(context.Background(), "worst order ever 🤬")
 	require.NoError(t, err)
 	require.Equal(t, ai.SentimentNegative, s.Label)
 }
@@ -72,7 +73,7 @@ func TestWantsHuman(t *testing.T) {
 		"Can someone from your team call me?",
 		"connect me with a representative",
 	} {
-		require.True(t, ai.WantsHuman(text, nil), text)
+		require.True(t, builtin.WantsHuman(text, nil), text)
 	}
 	for _, text := range []string{
 		"what time do you open?",
@@ -81,9 +82,9 @@ func TestWantsHuman(t *testing.T) {
 		"I need someone to pick up my cake on Saturday",
 		"",
 	} {
-		require.False(t, ai.WantsHuman(text, nil), text)
+		require.False(t, builtin.WantsHuman(text, nil), text)
 	}
-	require.True(t, ai.WantsHuman("I want to make a COMPLAINT", []string{"complaint"}))
-	require.True(t, ai.WantsHuman("hablar con el dueño", []string{"Dueño"}))
-	require.False(t, ai.WantsHuman("complaints department?", []string{"complaint"}), "keywords match whole words")
+	require.True(t, builtin.WantsHuman("I want to make a COMPLAINT", []string{"complaint"}))
+	require.True(t, builtin.WantsHuman("hablar con el dueño", []string{"Dueño"}))
+	require.False(t, builtin.WantsHuman("complaints department?", []string{"complaint"}), "keywords match whole words")
 }

@@ -1,4 +1,4 @@
-package ai
+package openai
 
 import (
 	"context"
@@ -14,9 +14,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/openai/openai-go/v3"
+	oai "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -65,7 +67,7 @@ const (
 )
 
 // ConfigFromEnv reads NEKSIO_AI_* settings. ok is false when neither a base
-// URL nor an API key is set: the caller should use NewBuiltin.
+// URL nor an API key is set: the caller should use builtin.New.
 func ConfigFromEnv(getenv func(string) string) (cfg Config, ok bool, err error) {
 	if getenv == nil {
 		getenv = os.Getenv
@@ -86,18 +88,18 @@ func ConfigFromEnv(getenv func(string) string) (cfg Config, ok bool, err error) 
 	return cfg, cfg.BaseURL != "" || cfg.APIKey != "", nil
 }
 
-// OpenAI is a Provider backed by an OpenAI-compatible HTTP API.
-type OpenAI struct {
-	client   openai.Client
+// Provider is an [ai.Provider] backed by an OpenAI-compatible HTTP API.
+type Provider struct {
+	client   oai.Client
 	cfg      Config
 	embedder *openAIEmbedder
 }
 
-var _ Provider = (*OpenAI)(nil)
+var _ ai.Provider = (*Provider)(nil)
 
-// NewOpenAI returns a provider for the configured endpoint. It does not call
+// New returns a provider for the configured endpoint. It does not call
 // the endpoint; the first request reveals bad settings as KindPermanent.
-func NewOpenAI(cfg Config) (*OpenAI, error) {
+func New(cfg Config) (*Provider, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
@@ -113,7 +115,7 @@ func NewOpenAI(cfg Config) (*OpenAI, error) {
 	if cfg.MaxRetries < 0 || cfg.EmbeddingDimension < 0 {
 		return nil, fmt.Errorf("ai: negative MaxRetries or EmbeddingDimension")
 	}
-	client := openai.NewClient(
+	client := oai.NewClient(
 		option.WithBaseURL(cfg.BaseURL),
 		// Always set, even empty, so an OPENAI_API_KEY in the environment is
 		// never sent to a server the operator did not configure it for.
@@ -121,40 +123,40 @@ func NewOpenAI(cfg Config) (*OpenAI, error) {
 		option.WithMaxRetries(cfg.MaxRetries),
 		option.WithRequestTimeout(cfg.Timeout),
 	)
-	p := &OpenAI{client: client, cfg: cfg}
+	p := &Provider{client: client, cfg: cfg}
 	p.embedder = &openAIEmbedder{p: p}
 	p.embedder.dim.Store(int64(cfg.EmbeddingDimension))
 	return p, nil
 }
 
 // Name implements Provider.
-func (p *OpenAI) Name() string { return "openai" }
+func (p *Provider) Name() string { return "openai" }
 
 // Embedder implements Provider.
-func (p *OpenAI) Embedder() Embedder { return p.embedder }
+func (p *Provider) Embedder() ai.Embedder { return p.embedder }
 
 // Chat implements Provider.
-func (p *OpenAI) Chat(ctx context.Context, req ChatRequest) (*ChatResponse, error) {
-	params := openai.ChatCompletionNewParams{Model: p.cfg.ChatModel}
+func (p *Provider) Chat(ctx context.Context, req ai.ChatRequest) (*ai.ChatResponse, error) {
+	params := oai.ChatCompletionNewParams{Model: p.cfg.ChatModel}
 	for _, m := range req.Messages {
 		switch m.Role {
-		case RoleSystem:
-			params.Messages = append(params.Messages, openai.SystemMessage(m.Content))
-		case RoleAssistant:
-			params.Messages = append(params.Messages, openai.AssistantMessage(m.Content))
+		case ai.RoleSystem:
+			params.Messages = append(params.Messages, oai.SystemMessage(m.Content))
+		case ai.RoleAssistant:
+			params.Messages = append(params.Messages, oai.AssistantMessage(m.Content))
 		default:
-			params.Messages = append(params.Messages, openai.UserMessage(m.Content))
+			params.Messages = append(params.Messages, oai.UserMessage(m.Content))
 		}
 	}
 	if req.MaxTokens > 0 {
-		params.MaxTokens = openai.Int(int64(req.MaxTokens))
+		params.MaxTokens = oai.Int(int64(req.MaxTokens))
 	}
 	if req.Temperature != nil {
-		params.Temperature = openai.Float(*req.Temperature)
+		params.Temperature = oai.Float(*req.Temperature)
 	}
 	if req.JSON {
-		params.ResponseFormat = openai.ChatCompletionNewParamsResponseFormatUnion{
-			OfJSONObject: &openai.ResponseFormatJSONObjectParam{},
+		params.ResponseFormat = oai.ChatCompletionNewParamsResponseFormatUnion{
+			OfJSONObject: &oai.ResponseFormatJSONObjectParam{},
 		}
 	}
 	resp, err := p.client.Chat.Completions.New(ctx, params)
@@ -162,13 +164,13 @@ func (p *OpenAI) Chat(ctx context.Context, req ChatRequest) (*ChatResponse, erro
 		return nil, p.classify("chat", err)
 	}
 	if len(resp.Choices) == 0 {
-		return nil, &Error{Kind: KindTransient, Provider: p.Name(), Op: "chat", Err: errors.New("response has no choices")}
+		return nil, &ai.Error{Kind: ai.KindTransient, Provider: p.Name(), Op: "chat", Err: errors.New("response has no choices")}
 	}
-	return &ChatResponse{
+	return &ai.ChatResponse{
 		Content:      resp.Choices[0].Message.Content,
 		Model:        resp.Model,
 		FinishReason: string(resp.Choices[0].FinishReason),
-		Usage: Usage{
+		Usage: ai.Usage{
 			PromptTokens:     int(resp.Usage.PromptTokens),
 			CompletionTokens: int(resp.Usage.CompletionTokens),
 			TotalTokens:      int(resp.Usage.TotalTokens),
@@ -183,11 +185,11 @@ Rules:
 - Use only facts stated in the sources. Never guess, never use outside knowledge.
 - Cite every source you use by its number in square brackets right after the fact, like [1] or [2][3].
 - Be brief: one to three sentences, friendly and plain.
-- If the sources do not contain the answer, reply with exactly ` + RefusalMarker + ` and nothing else.`
+- If the sources do not contain the answer, reply with exactly ` + ai.RefusalMarker + ` and nothing else.`
 
 // BuildAnswerPrompt renders the chat messages for a grounded answer. Exposed
 // so the agent can show operators exactly what the model saw.
-func BuildAnswerPrompt(req AnswerRequest) []Message {
+func BuildAnswerPrompt(req ai.AnswerRequest) []ai.Message {
 	sys := answerSystemPrompt
 	if s := strings.TrimSpace(req.Instructions); s != "" {
 		sys += "\n\nAdditional instructions from the business (they never override the rules above):\n" + s
@@ -202,7 +204,7 @@ func BuildAnswerPrompt(req AnswerRequest) []Message {
 		b.WriteString("\n" + strings.TrimSpace(p.Text) + "\n")
 	}
 	b.WriteString("\nQuestion: " + strings.TrimSpace(req.Question))
-	return []Message{{Role: RoleSystem, Content: sys}, {Role: RoleUser, Content: b.String()}}
+	return []ai.Message{{Role: ai.RoleSystem, Content: sys}, {Role: ai.RoleUser, Content: b.String()}}
 }
 
 var citationRE = regexp.MustCompile(`\[(\d+(?:\s*[,;]\s*\d+)*)\]`)
@@ -213,9 +215,9 @@ var citationRE = regexp.MustCompile(`\[(\d+(?:\s*[,;]\s*\d+)*)\]`)
 // from the retrieval scores of the cited passages: the model judged the
 // answer supported, retrieval says how close the sources were. An answer
 // that cites nothing is treated as ungrounded and gets half.
-func ParseAnswer(reply string, passages []Passage) *Answer {
-	ans := &Answer{}
-	if strings.Contains(reply, RefusalMarker) || strings.TrimSpace(reply) == "" {
+func ParseAnswer(reply string, passages []ai.Passage) *ai.Answer {
+	ans := &ai.Answer{}
+	if strings.Contains(reply, ai.RefusalMarker) || strings.TrimSpace(reply) == "" {
 		ans.Refused = true
 		return ans
 	}
@@ -242,11 +244,11 @@ func ParseAnswer(reply string, passages []Passage) *Answer {
 	ans.Text = text
 	switch {
 	case len(ans.Citations) == 0:
-		ans.Confidence = 0.5 * DefaultConfidenceThreshold
+		ans.Confidence = 0.5 * ai.DefaultConfidenceThreshold
 	case !known:
 		ans.Confidence = 0.75 // scores unknown: the model's grounding is all we have
 	default:
-		ans.Confidence = clamp01(0.5 + 0.5*best)
+		ans.Confidence = math.Max(0, math.Min(1, 0.5+0.5*best))
 	}
 	ans.Confidence = math.Round(ans.Confidence*1000) / 1000
 	return ans
@@ -254,16 +256,16 @@ func ParseAnswer(reply string, passages []Passage) *Answer {
 
 // Answer implements Provider by prompting the chat model with numbered
 // passages (see BuildAnswerPrompt and ParseAnswer).
-func (p *OpenAI) Answer(ctx context.Context, req AnswerRequest) (*Answer, error) {
+func (p *Provider) Answer(ctx context.Context, req ai.AnswerRequest) (*ai.Answer, error) {
 	if len(req.Passages) == 0 {
 		// Nothing to ground on: refusing here saves a call that could only
 		// produce an unsupported answer.
-		return &Answer{Refused: true, Model: p.cfg.ChatModel}, nil
+		return &ai.Answer{Refused: true, Model: p.cfg.ChatModel}, nil
 	}
 	zero := 0.0
-	resp, err := p.Chat(ctx, ChatRequest{Messages: BuildAnswerPrompt(req), Temperature: &zero, MaxTokens: 400})
+	resp, err := p.Chat(ctx, ai.ChatRequest{Messages: BuildAnswerPrompt(req), Temperature: &zero, MaxTokens: 400})
 	if err != nil {
-		var e *Error
+		var e *ai.Error
 		if errors.As(err, &e) {
 			e.Op = "answer"
 		}
@@ -281,61 +283,61 @@ Reply with a JSON object only: {"label": "positive" | "neutral" | "negative", "s
 // Sentiment implements Provider by asking the chat model for JSON; a reply
 // that does not parse falls back to LexiconSentiment rather than failing the
 // job, since a label is still useful.
-func (p *OpenAI) Sentiment(ctx context.Context, text string) (Sentiment, error) {
+func (p *Provider) Sentiment(ctx context.Context, text string) (ai.Sentiment, error) {
 	zero := 0.0
-	resp, err := p.Chat(ctx, ChatRequest{
-		Messages:    []Message{{Role: RoleSystem, Content: sentimentPrompt}, {Role: RoleUser, Content: text}},
+	resp, err := p.Chat(ctx, ai.ChatRequest{
+		Messages:    []ai.Message{{Role: ai.RoleSystem, Content: sentimentPrompt}, {Role: ai.RoleUser, Content: text}},
 		Temperature: &zero,
 		MaxTokens:   60,
 		JSON:        true,
 	})
 	if err != nil {
-		var e *Error
+		var e *ai.Error
 		if errors.As(err, &e) {
 			e.Op = "sentiment"
 		}
-		return Sentiment{}, err
+		return ai.Sentiment{}, err
 	}
 	if s, ok := parseSentimentJSON(resp.Content); ok {
 		return s, nil
 	}
-	return LexiconSentiment(text), nil
+	return builtin.LexiconSentiment(text), nil
 }
 
-func parseSentimentJSON(reply string) (Sentiment, bool) {
+func parseSentimentJSON(reply string) (ai.Sentiment, bool) {
 	i, j := strings.Index(reply, "{"), strings.LastIndex(reply, "}")
 	if i < 0 || j < i {
-		return Sentiment{}, false
+		return ai.Sentiment{}, false
 	}
 	var v struct {
 		Label string   `json:"label"`
 		Score *float64 `json:"score"`
 	}
 	if err := json.Unmarshal([]byte(reply[i:j+1]), &v); err != nil {
-		return Sentiment{}, false
+		return ai.Sentiment{}, false
 	}
-	label := SentimentLabel(strings.ToLower(strings.TrimSpace(v.Label)))
+	label := ai.SentimentLabel(strings.ToLower(strings.TrimSpace(v.Label)))
 	switch label {
-	case SentimentPositive, SentimentNeutral, SentimentNegative:
+	case ai.SentimentPositive, ai.SentimentNeutral, ai.SentimentNegative:
 	case "":
 		if v.Score == nil {
-			return Sentiment{}, false
+			return ai.Sentiment{}, false
 		}
-		label = labelFor(*v.Score)
+		label = ai.LabelFor(*v.Score)
 	default:
-		return Sentiment{}, false
+		return ai.Sentiment{}, false
 	}
 	score := 0.0
 	if v.Score != nil {
 		score = math.Max(-1, math.Min(1, *v.Score))
 	} else {
-		score = map[SentimentLabel]float64{SentimentPositive: 0.5, SentimentNegative: -0.5}[label]
+		score = map[ai.SentimentLabel]float64{ai.SentimentPositive: 0.5, ai.SentimentNegative: -0.5}[label]
 	}
-	return Sentiment{Label: label, Score: score}, true
+	return ai.Sentiment{Label: label, Score: score}, true
 }
 
 type openAIEmbedder struct {
-	p   *OpenAI
+	p   *Provider
 	dim atomic.Int64
 }
 
@@ -359,25 +361,25 @@ func (e *openAIEmbedder) Embed(ctx context.Context, texts []string) ([][]float32
 		for k, i := range batch {
 			inputs[k] = texts[i]
 		}
-		params := openai.EmbeddingNewParams{
+		params := oai.EmbeddingNewParams{
 			Model:          e.p.cfg.EmbeddingModel,
-			Input:          openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: inputs},
-			EncodingFormat: openai.EmbeddingNewParamsEncodingFormatFloat,
+			Input:          oai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: inputs},
+			EncodingFormat: oai.EmbeddingNewParamsEncodingFormatFloat,
 		}
 		if e.p.cfg.EmbeddingDimension > 0 {
-			params.Dimensions = openai.Int(int64(e.p.cfg.EmbeddingDimension))
+			params.Dimensions = oai.Int(int64(e.p.cfg.EmbeddingDimension))
 		}
 		resp, err := e.p.client.Embeddings.New(ctx, params)
 		if err != nil {
 			return nil, e.p.classify("embed", err)
 		}
 		if len(resp.Data) != len(batch) {
-			return nil, &Error{Kind: KindTransient, Provider: e.p.Name(), Op: "embed",
+			return nil, &ai.Error{Kind: ai.KindTransient, Provider: e.p.Name(), Op: "embed",
 				Err: fmt.Errorf("got %d embeddings for %d inputs", len(resp.Data), len(batch))}
 		}
 		for _, d := range resp.Data {
 			if d.Index < 0 || int(d.Index) >= len(batch) {
-				return nil, &Error{Kind: KindTransient, Provider: e.p.Name(), Op: "embed", Err: fmt.Errorf("embedding index %d out of range", d.Index)}
+				return nil, &ai.Error{Kind: ai.KindTransient, Provider: e.p.Name(), Op: "embed", Err: fmt.Errorf("embedding index %d out of range", d.Index)}
 			}
 			if err := e.checkDim(len(d.Embedding)); err != nil {
 				return nil, err
@@ -386,7 +388,7 @@ func (e *openAIEmbedder) Embed(ctx context.Context, texts []string) ([][]float32
 			for k, x := range d.Embedding {
 				v[k] = float32(x)
 			}
-			Normalize(v)
+			builtin.Normalize(v)
 			out[batch[d.Index]] = v
 		}
 	}
@@ -404,13 +406,13 @@ func (e *openAIEmbedder) Embed(ctx context.Context, texts []string) ([][]float32
 // vectors of another size would corrupt the index.
 func (e *openAIEmbedder) checkDim(n int) error {
 	if n == 0 {
-		return &Error{Kind: KindTransient, Provider: e.p.Name(), Op: "embed", Err: errors.New("empty embedding")}
+		return &ai.Error{Kind: ai.KindTransient, Provider: e.p.Name(), Op: "embed", Err: errors.New("empty embedding")}
 	}
 	if e.dim.CompareAndSwap(0, int64(n)) {
 		return nil
 	}
 	if want := e.dim.Load(); int64(n) != want {
-		return &Error{Kind: KindPermanent, Provider: e.p.Name(), Op: "embed",
+		return &ai.Error{Kind: ai.KindPermanent, Provider: e.p.Name(), Op: "embed",
 			Err: fmt.Errorf("embedding dimension %d, expected %d (model %q)", n, want, e.p.cfg.EmbeddingModel)}
 	}
 	return nil
@@ -421,34 +423,34 @@ func (e *openAIEmbedder) checkDim(n int) error {
 // transient; other 4xx (bad request, auth, unknown model) are permanent.
 // Network failures and timeouts are transient; a cancelled context is
 // returned unclassified so nothing retries work its caller abandoned.
-func (p *OpenAI) classify(op string, err error) error {
+func (p *Provider) classify(op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("ai %s %s: %w", p.Name(), op, err)
 	}
-	e := &Error{Provider: p.Name(), Op: op, Err: err}
-	var apiErr *openai.Error
+	e := &ai.Error{Provider: p.Name(), Op: op, Err: err}
+	var apiErr *oai.Error
 	switch {
 	case errors.As(err, &apiErr):
 		e.StatusCode = apiErr.StatusCode
 		switch {
 		case apiErr.StatusCode == http.StatusTooManyRequests && apiErr.Code == "insufficient_quota":
-			e.Kind = KindPermanent
+			e.Kind = ai.KindPermanent
 		case apiErr.StatusCode == http.StatusTooManyRequests:
-			e.Kind = KindRateLimited
+			e.Kind = ai.KindRateLimited
 		case apiErr.StatusCode == http.StatusRequestTimeout || apiErr.StatusCode == http.StatusConflict || apiErr.StatusCode >= 500:
-			e.Kind = KindTransient
+			e.Kind = ai.KindTransient
 		default:
-			e.Kind = KindPermanent
+			e.Kind = ai.KindPermanent
 		}
 		if apiErr.Response != nil {
 			e.RetryAfter = parseRetryAfter(apiErr.Response.Header, time.Now())
 		}
 	case errors.Is(err, context.DeadlineExceeded):
-		e.Kind = KindTransient
+		e.Kind = ai.KindTransient
 	default:
 		// Anything else from an HTTP client is I/O: refused connections,
 		// resets, EOFs, DNS. Retry rather than drop the work.
-		e.Kind = KindTransient
+		e.Kind = ai.KindTransient
 	}
 	return e
 }

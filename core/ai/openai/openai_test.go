@@ -1,4 +1,4 @@
-package ai_test
+package openai_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
+	"github.com/neksio/neksio/core/ai/openai"
 )
 
 // fakeOpenAI speaks enough of the OpenAI wire format for the provider:
@@ -83,11 +86,11 @@ func (f *fakeOpenAI) last() recorded {
 	return f.requests[len(f.requests)-1]
 }
 
-func setupOpenAI(t *testing.T, f *fakeOpenAI) *ai.OpenAI {
+func setupOpenAI(t *testing.T, f *fakeOpenAI) *openai.Provider {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	p, err := ai.NewOpenAI(ai.Config{
+	p, err := openai.New(openai.Config{
 		BaseURL:        srv.URL + "/v1",
 		APIKey:         "sk-test",
 		ChatModel:      "chat-test",
@@ -142,7 +145,7 @@ func TestOpenAIEmbed(t *testing.T) {
 	require.Len(t, vs[1], 4)
 	// Both non-empty inputs produce parallel vectors (k, 2k, ...) after
 	// normalisation; order was restored from the indexes.
-	require.InDelta(t, 1, ai.Cosine(vs[0], vs[2]), 1e-5)
+	require.InDelta(t, 1, builtin.Cosine(vs[0], vs[2]), 1e-5)
 
 	req := f.last()
 	require.Equal(t, "/v1/embeddings", req.path)
@@ -156,7 +159,7 @@ func TestOpenAIEmbedDimensionMismatch(t *testing.T) {
 	f := &fakeOpenAI{dim: 3}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	p, err := ai.NewOpenAI(ai.Config{BaseURL: srv.URL + "/v1", EmbeddingModel: "embed-test", EmbeddingDimension: 8})
+	p, err := openai.New(openai.Config{BaseURL: srv.URL + "/v1", EmbeddingModel: "embed-test", EmbeddingDimension: 8})
 	require.NoError(t, err)
 	_, err = p.Embedder().Embed(context.Background(), []string{"x"})
 	require.ErrorIs(t, err, ai.ErrPermanent)
@@ -202,7 +205,7 @@ func TestOpenAIAnswer(t *testing.T) {
 	})
 	t.Run("Uncited", func(t *testing.T) {
 		t.Parallel()
-		ans := ai.ParseAnswer("We open at 7am.", passages)
+		ans := openai.ParseAnswer("We open at 7am.", passages)
 		require.Empty(t, ans.Citations)
 		require.Less(t, ans.Confidence, ai.DefaultConfidenceThreshold)
 	})
@@ -273,7 +276,7 @@ func TestOpenAIErrors(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close()
-		p, err := ai.NewOpenAI(ai.Config{BaseURL: url + "/v1", Timeout: time.Second})
+		p, err := openai.New(openai.Config{BaseURL: url + "/v1", Timeout: time.Second})
 		require.NoError(t, err)
 		_, err = p.Sentiment(context.Background(), "hi")
 		require.ErrorIs(t, err, ai.ErrTransient)
@@ -293,23 +296,31 @@ func TestOpenAIErrors(t *testing.T) {
 func TestConfigFromEnv(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
-		ai.EnvBaseURL: "http://localhost:11434/v1", ai.EnvChatModel: "llama3.1",
-		ai.EnvEmbeddingModel: "nomic-embed-text", ai.EnvEmbeddingDimension: "768",
+		openai.EnvBaseURL: "http://localhost:11434/v1", openai.EnvChatModel: "llama3.1",
+		openai.EnvEmbeddingModel: "nomic-embed-text", openai.EnvEmbeddingDimension: "768",
 	}
-	cfg, ok, err := ai.ConfigFromEnv(func(k string) string { return env[k] })
+	cfg, ok, err := openai.ConfigFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, ai.Config{BaseURL: "http://localhost:11434/v1", ChatModel: "llama3.1", EmbeddingModel: "nomic-embed-text", EmbeddingDimension: 768}, cfg)
+	require.Equal(t, openai.Config{BaseURL: "http://localhost:11434/v1", ChatModel: "llama3.1", EmbeddingModel: "nomic-embed-text", EmbeddingDimension: 768}, cfg)
 
-	_, ok, err = ai.ConfigFromEnv(func(string) string { return "" })
+	_, ok, err = openai.ConfigFromEnv(func(string) string { return "" })
 	require.NoError(t, err)
 	require.False(t, ok, "nothing set: use the built-in provider")
 
-	_, _, err = ai.ConfigFromEnv(func(k string) string {
-		if k == ai.EnvEmbeddingDimension {
+	_, _, err = openai.ConfigFromEnv(func(k string) string {
+		if k == openai.EnvEmbeddingDimension {
 			return "big"
 		}
 		return ""
 	})
 	require.Error(t, err)
+}
+
+func norm(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
 }

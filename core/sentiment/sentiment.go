@@ -1,11 +1,11 @@
-// Package feedback scores the sentiment of what customers write: a new
+// Package sentiment scores the sentiment of what customers write: a new
 // inbound message queues its conversation's sentiment.analyze job (an
 // inbox OnInbound hook in the ingesting transaction; one job scores every
 // message the conversation received meanwhile), an edited one a
 // sentiment.analyze job of its own; both store a label and a score in [-1,1] on the
 // message and roll the latest scores up on its conversation, so
 // `conversations(where: {sentimentLabel: NEGATIVE})` finds the unhappy ones.
-package feedback
+package sentiment
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/store"
@@ -177,7 +178,7 @@ func (s *Service) score(ctx context.Context, msg *ent.Message, final bool) (floa
 		if s.Log != nil {
 			s.Log.Warn("feedback: provider sentiment failed; using the lexicon model", "message", msg.ID, "err", err)
 		}
-		sent = ai.LexiconSentiment(msg.Text)
+		sent = builtin.LexiconSentiment(msg.Text)
 	}
 	return max(-1, min(1, sent.Score)), true, nil
 }
@@ -269,7 +270,7 @@ func (s *Service) Analyze(ctx context.Context, messageID pulid.ID, final bool) e
 		if s.Log != nil {
 			s.Log.Warn("feedback: provider sentiment failed; using the lexicon model", "message", msg.ID, "err", err)
 		}
-		sent = ai.LexiconSentiment(msg.Text)
+		sent = builtin.LexiconSentiment(msg.Text)
 	}
 	score := max(-1, min(1, sent.Score))
 	window := s.Window

@@ -1,4 +1,4 @@
-package graph
+package limits
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -68,7 +69,7 @@ var fieldCosts = map[string]int64{
 	"Mutation.retryPostTarget": 100,
 }
 
-const expensiveCost = 1000
+const ExpensiveCost = 1000
 
 // listSizes are the most items of the lists that are not connections (and
 // so have no page size), for the cost: a document's chunks, up to 5 MB of
@@ -80,7 +81,7 @@ var listSizes = map[string]int64{
 	"Post.targets":   publish.MaxTargets,
 }
 
-func fieldCost(object, field string) int64 {
+func FieldCost(object, field string) int64 {
 	if c, ok := fieldCosts[object+"."+field]; ok {
 		return c
 	}
@@ -90,15 +91,15 @@ func fieldCost(object, field string) int64 {
 // codeBadRequest marks requests that are not a well-formed GraphQL
 // request (body, JSON, characters); codeTooLarge bodies over the limit.
 const (
-	codeBadRequest = "BAD_REQUEST"
-	codeTooLarge   = "REQUEST_TOO_LARGE"
+	CodeBadRequest = "BAD_REQUEST"
+	CodeTooLarge   = "REQUEST_TOO_LARGE"
 )
 
 func init() {
 	// Operations refused before anything runs are answered 4xx (422, or 400
 	// with Accept: application/graphql-response+json), like gqlgen's parse
 	// and validation failures; errors of resolvers stay 200.
-	for _, c := range []string{codeBadRequest, "BAD_USER_INPUT", "COMPLEXITY_LIMIT_EXCEEDED"} {
+	for _, c := range []string{CodeBadRequest, "BAD_USER_INPUT", "COMPLEXITY_LIMIT_EXCEEDED"} {
 		errcode.RegisterErrorType(c, errcode.KindProtocol)
 	}
 }
@@ -115,7 +116,7 @@ func init() {
 // when omitted; nodes(ids:) by the number of ids): asking for 1000
 // conversations with 1000 messages each costs a million, not two
 // thousand. The arithmetic saturates at maxCost.
-type operationLimits struct {
+type OperationLimits struct {
 	MaxComplexity    int
 	MaxDepth         int
 	MaxAliases       int
@@ -129,22 +130,22 @@ var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
 	graphql.OperationParameterMutator
-} = operationLimits{}
+} = OperationLimits{}
 
-func (operationLimits) ExtensionName() string                   { return "OperationLimits" }
-func (operationLimits) Validate(graphql.ExecutableSchema) error { return nil }
+func (OperationLimits) ExtensionName() string                   { return "OperationLimits" }
+func (OperationLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationParameters refuses NUL characters on every transport
 // (POST bodies are checked earlier, with a 400): PostgreSQL cannot store
 // them, and no query needs them.
-func (operationLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
-	if paramsHaveNUL(p) {
-		return badRequest(msgNUL)
+func (OperationLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if ParamsHaveNUL(p) {
+		return badRequest(MsgNUL)
 	}
 	return nil
 }
 
-func (l operationLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (l OperationLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
@@ -182,7 +183,7 @@ func userInput(format string, args ...any) *gqlerror.Error {
 }
 
 func badRequest(msg string) *gqlerror.Error {
-	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": codeBadRequest}}
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": CodeBadRequest}}
 }
 
 // count prints a saturated count as "more than".
@@ -273,7 +274,7 @@ func (w *walker) field(f *ast.Field, nesting int) shape {
 	if f.ObjectDefinition != nil {
 		object = f.ObjectDefinition.Name
 	}
-	s.cost = fieldCost(object, f.Name)
+	s.cost = FieldCost(object, f.Name)
 	if f.Alias != "" && f.Alias != f.Name {
 		s.aliases = 1
 	}
@@ -559,4 +560,35 @@ func (p *pager) args(f *ast.Field) (ast.ArgumentList, bool) {
 	out = append(out, &ast.Argument{Name: name, Position: f.Position,
 		Value: &ast.Value{Kind: ast.IntValue, Raw: p.size, Position: f.Position, ExpectedType: def.Type}})
 	return out, true
+}
+
+// MsgNUL answers a query or variables carrying a NUL character.
+const MsgNUL = `NUL characters (\u0000) are not allowed in queries or variables`
+
+// ParamsHaveNUL reports a NUL anywhere in the request's query, operation
+// name, variables or extensions.
+func ParamsHaveNUL(p *graphql.RawParams) bool {
+	return strings.IndexByte(p.Query, 0) >= 0 || strings.IndexByte(p.OperationName, 0) >= 0 ||
+		hasNUL(p.Variables) || hasNUL(p.Extensions)
+}
+
+// hasNUL looks through decoded JSON (objects, arrays, strings) for a NUL.
+func hasNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexByte(x, 0) >= 0
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 || hasNUL(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -1,4 +1,4 @@
-package feedback_test
+package sentiment_test
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/neksio/neksio/core/ai"
-	"github.com/neksio/neksio/core/feedback"
+	"github.com/neksio/neksio/core/ai/builtin"
+	"github.com/neksio/neksio/core/sentiment"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/core/tenant"
@@ -26,7 +26,7 @@ func TestAnalyze(t *testing.T) {
 		w, err := workspace.Create(ctx, s, "W")
 		require.NoError(t, err)
 		sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
-		svc := &feedback.Service{Store: s, Provider: ai.NewBuiltin(), Window: 2}
+		svc := &sentiment.Service{Store: s, Provider: builtin.New(), Window: 2}
 		ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
 			SetExternalID("1").Save(sys)
 		require.NoError(t, err)
@@ -87,7 +87,7 @@ func TestAnalyzeConversation(t *testing.T) {
 		w, err := workspace.Create(ctx, s, "W")
 		require.NoError(t, err)
 		sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
-		svc := &feedback.Service{Store: s, Provider: ai.NewBuiltin()}
+		svc := &sentiment.Service{Store: s, Provider: builtin.New()}
 		ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
 			SetExternalID("1").Save(sys)
 		require.NoError(t, err)

@@ -1,10 +1,12 @@
-package ai
+package builtin
 
 import (
 	"math"
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/neksio/neksio/core/ai"
 )
 
 // The lexicon sentiment model follows VADER's recipe (Hutto & Gilbert, 2014):
@@ -193,10 +195,10 @@ func lookupValence(w string) (float64, bool) {
 
 // LexiconSentiment scores text with the built-in lexicon model. It is what the
 // built-in provider's Sentiment returns and the OpenAI provider's fallback.
-func LexiconSentiment(text string) Sentiment {
+func LexiconSentiment(text string) ai.Sentiment {
 	toks := sentimentTokens(text)
 	if len(toks) == 0 {
-		return Sentiment{Label: SentimentNeutral}
+		return ai.Sentiment{Label: ai.SentimentNeutral}
 	}
 	allCaps := true
 	for _, t := range toks {
@@ -302,7 +304,7 @@ func LexiconSentiment(text string) Sentiment {
 	}
 	score := sum / math.Sqrt(sum*sum+compoundAlpha)
 	score = math.Max(-1, math.Min(1, score))
-	return Sentiment{Label: labelFor(score), Score: math.Round(score*1000) / 1000}
+	return ai.Sentiment{Label: ai.LabelFor(score), Score: math.Round(score*1000) / 1000}
 }
 
 func safeWord(toks []sToken, i int) string {

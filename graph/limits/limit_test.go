@@ -1,4 +1,4 @@
-package graph
+package limits
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 
 var testSchema = generated.NewExecutableSchema(generated.Config{}).Schema()
 
-var defaultLimits = operationLimits{MaxComplexity: 50000, MaxDepth: 12, MaxAliases: 100, MaxRootMutations: 10,
+var defaultLimits = OperationLimits{MaxComplexity: 50000, MaxDepth: 12, MaxAliases: 100, MaxRootMutations: 10,
 	DefaultPage: 50, MaxPage: 200}
 
 // prepare parses, validates and coerces like gqlgen before the limits run.
@@ -44,7 +44,7 @@ func prepare(t testing.TB, query, vars string) *graphql.OperationContext {
 	return &graphql.OperationContext{Doc: doc, Operation: op, Variables: coerced}
 }
 
-func costOf(t testing.TB, oc *graphql.OperationContext, l operationLimits) (shape, *walker) {
+func costOf(t testing.TB, oc *graphql.OperationContext, l OperationLimits) (shape, *walker) {
 	w := &walker{frags: oc.Doc.Fragments, vars: oc.Variables, defaultPage: int64(l.DefaultPage), maxPage: int64(l.MaxPage),
 		memo: map[string]shape{}, active: map[string]bool{}}
 	return w.set(oc.Operation.SelectionSet, 0), w
@@ -82,7 +82,7 @@ func TestOperationLimits(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name, query, vars string
-		limits            operationLimits
+		limits            OperationLimits
 		cost              int64 // 0: not checked
 		code              string
 	}{
@@ -128,7 +128,7 @@ func TestOperationLimits(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l := c.limits
-			if l == (operationLimits{}) {
+			if l == (OperationLimits{}) {
 				l = defaultLimits
 			}
 			oc := prepare(t, c.query, c.vars)
