@@ -47,7 +47,7 @@ fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/meta
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/google
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleWebhook$$' -fuzztime $(FUZZTIME) ./plugins/tiktok
-	$(GO) test -run '^$$' -fuzz '^FuzzOperationLimits$$' -fuzztime $(FUZZTIME) ./graph
+	$(GO) test -run '^$$' -fuzz '^FuzzOperationLimits$$' -fuzztime $(FUZZTIME) ./graph/limits
 
 generate:
 	$(GO) generate ./...
