@@ -1,0 +1,102 @@
+package jobs_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertest"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/core/store/storetest"
+)
+
+// This file is the jobs package's test kit: every worker is driven through
+// River's rivertest, which inserts the job, works it as a River client
+// would and returns what River made of the result.
+
+// runner works jobs of one kind with one worker.
+type runner[T river.JobArgs] struct {
+	w  *rivertest.Worker[T, *sql.Tx]
+	tx *sql.Tx
+}
+
+// newRunner prepares w for rivertest. With a bundle the jobs live where
+// riverDB puts them; without one (workers that take only interfaces) in a
+// fresh database of dialect d.
+func newRunner[T river.JobArgs](t *testing.T, d storetest.Dialect, b *bundle, w river.Worker[T]) *runner[T] {
+	t.Helper()
+	var db *sql.DB
+	var r *runner[T]
+	if b != nil {
+		drv, sdb := riverDB(t, b, d)
+		db, r = sdb, &runner[T]{w: rivertest.NewWorker(t, drv, &river.Config{}, w)}
+	} else {
+		s := storetest.Open(t, d)
+		db, r = s.DB, &runner[T]{w: rivertest.NewWorker(t, s.Driver, &river.Config{}, w)}
+	}
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback() })
+	r.tx = tx
+	return r
+}
+
+// work inserts a job with args (and opts, nil for the kind's own) and
+// works it once. The worker's error, if any, is in the result's job
+// (see requireRetried).
+func (r *runner[T]) work(t *testing.T, args T, opts *river.InsertOpts) *rivertest.WorkResult {
+	t.Helper()
+	res, err := r.w.Work(context.Background(), t, r.tx, args, opts)
+	if res == nil {
+		require.NoError(t, err)
+	}
+	return res
+}
+
+// last works a job on its last attempt (MaxAttempts 1): a failure will not
+// be retried.
+func (r *runner[T]) last(t *testing.T, args T) *rivertest.WorkResult {
+	t.Helper()
+	return r.work(t, args, &river.InsertOpts{MaxAttempts: 1})
+}
+
+// requireCompleted, requireSnoozed, requireCancelled and requireRetried
+// check the outcome River gave a job.
+func requireCompleted(t *testing.T, res *rivertest.WorkResult) {
+	t.Helper()
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+	require.Equal(t, rivertype.JobStateCompleted, res.Job.State)
+}
+
+func requireSnoozed(t *testing.T, res *rivertest.WorkResult) {
+	t.Helper()
+	require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+	require.Equal(t, rivertype.JobStateScheduled, res.Job.State)
+}
+
+func requireCancelled(t *testing.T, res *rivertest.WorkResult) {
+	t.Helper()
+	require.Equal(t, river.EventKindJobCancelled, res.EventKind)
+	require.Equal(t, rivertype.JobStateCancelled, res.Job.State)
+}
+
+// requireRetried: the job failed and River will run it again (available
+// when the first retry is due at once, retryable when later).
+func requireRetried(t *testing.T, res *rivertest.WorkResult, msg string) {
+	t.Helper()
+	require.Equal(t, river.EventKindJobFailed, res.EventKind)
+	require.Contains(t, []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateRetryable}, res.Job.State)
+	require.NotEmpty(t, res.Job.Errors)
+	require.Contains(t, res.Job.Errors[len(res.Job.Errors)-1].Error, msg)
+}
+
+// requireDiscarded: the job failed on its last attempt and is given up.
+func requireDiscarded(t *testing.T, res *rivertest.WorkResult, msg string) {
+	t.Helper()
+	require.Equal(t, river.EventKindJobFailed, res.EventKind)
+	require.Equal(t, rivertype.JobStateDiscarded, res.Job.State)
+	require.Contains(t, res.Job.Errors[len(res.Job.Errors)-1].Error, msg)
+}
