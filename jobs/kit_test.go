@@ -3,14 +3,18 @@ package jobs_test
 import (
 	"context"
 	"database/sql"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertest"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
+	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/store/storetest"
+	"github.com/neksio/neksio/plugins/sdk"
 )
 
 // This file is the jobs package's test kit: every worker is driven through
@@ -99,4 +103,47 @@ func requireDiscarded(t *testing.T, res *rivertest.WorkResult, msg string) {
 	require.Equal(t, river.EventKindJobFailed, res.EventKind)
 	require.Equal(t, rivertype.JobStateDiscarded, res.Job.State)
 	require.Contains(t, res.Job.Errors[len(res.Job.Errors)-1].Error, msg)
+}
+
+// platform is a fake connector that offers more than delivery: sync,
+// lookups and media downloads, each answered by its func (nil: not
+// called in the test).
+type platform struct {
+	*connector
+	caps          []sdk.Capability
+	sync          func(req *sdk.SyncRequest) (*sdk.SyncResult, error)
+	lookupContact func(req *sdk.LookupRequest) (*sdk.Contact, error)
+	lookupThread  func(req *sdk.LookupRequest) (*sdk.ThreadInfo, error)
+	syncs         atomic.Int64
+}
+
+func (p *platform) Describe(context.Context) (*sdk.Description, error) {
+	return &sdk.Description{Name: "fake", Version: "1", Platforms: []string{"whatsapp"}, Capabilities: p.caps}, nil
+}
+
+func (p *platform) Sync(_ context.Context, req *sdk.SyncRequest) (*sdk.SyncResult, error) {
+	p.syncs.Add(1)
+	return p.sync(req)
+}
+
+func (p *platform) LookupContact(_ context.Context, req *sdk.LookupRequest) (*sdk.Contact, error) {
+	return p.lookupContact(req)
+}
+
+func (p *platform) LookupThread(_ context.Context, req *sdk.LookupRequest) (*sdk.ThreadInfo, error) {
+	return p.lookupThread(req)
+}
+
+// usePlatform makes the bundle's services reach p instead of its
+// delivery-only connector.
+func (b *bundle) usePlatform(caps ...sdk.Capability) *platform {
+	p := &platform{connector: b.conn, caps: caps}
+	b.inbox.Gateway = gateway{p}
+	b.inbox.Channels.(*channel.Service).Gateway = gateway{p}
+	return p
+}
+
+// retryLater is a platform's "retry in a minute".
+func retryLater() error {
+	return &sdk.Error{Class: sdk.ClassRetryable, Message: "rate limited", RetryAfter: time.Minute}
 }
