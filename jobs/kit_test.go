@@ -114,7 +114,17 @@ type platform struct {
 	sync          func(req *sdk.SyncRequest) (*sdk.SyncResult, error)
 	lookupContact func(req *sdk.LookupRequest) (*sdk.Contact, error)
 	lookupThread  func(req *sdk.LookupRequest) (*sdk.ThreadInfo, error)
+	fetchMedia    func(req *sdk.FetchMediaRequest) (*sdk.MediaContent, error)
+	refresh       func(req *sdk.CredentialsRequest) (*sdk.Credentials, error)
 	syncs         atomic.Int64
+}
+
+func (p *platform) FetchMedia(_ context.Context, req *sdk.FetchMediaRequest) (*sdk.MediaContent, error) {
+	return p.fetchMedia(req)
+}
+
+func (p *platform) RefreshCredentials(_ context.Context, req *sdk.CredentialsRequest) (*sdk.Credentials, error) {
+	return p.refresh(req)
 }
 
 func (p *platform) Describe(context.Context) (*sdk.Description, error) {
