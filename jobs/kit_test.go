@@ -116,7 +116,17 @@ type platform struct {
 	lookupThread  func(req *sdk.LookupRequest) (*sdk.ThreadInfo, error)
 	fetchMedia    func(req *sdk.FetchMediaRequest) (*sdk.MediaContent, error)
 	refresh       func(req *sdk.CredentialsRequest) (*sdk.Credentials, error)
+	publish       func(req *sdk.PublishRequest) (*sdk.PublishResult, error)
+	publishStatus func(req *sdk.PublishStatusRequest) (*sdk.PublishResult, error)
 	syncs         atomic.Int64
+}
+
+func (p *platform) Publish(_ context.Context, req *sdk.PublishRequest) (*sdk.PublishResult, error) {
+	return p.publish(req)
+}
+
+func (p *platform) PublishStatus(_ context.Context, req *sdk.PublishStatusRequest) (*sdk.PublishResult, error) {
+	return p.publishStatus(req)
 }
 
 func (p *platform) FetchMedia(_ context.Context, req *sdk.FetchMediaRequest) (*sdk.MediaContent, error) {
