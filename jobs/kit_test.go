@@ -7,13 +7,20 @@ import (
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertest"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
+	"github.com/neksio/neksio/core/agent"
+	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/channel"
+	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/store/storetest"
+	"github.com/neksio/neksio/core/vector"
+	entchannel "github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/jobs/jobargs"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -75,10 +82,13 @@ func requireCompleted(t *testing.T, res *rivertest.WorkResult) {
 	require.Equal(t, rivertype.JobStateCompleted, res.Job.State)
 }
 
+// requireSnoozed: the job runs again later (River leaves a short snooze
+// available, with its time in the future).
 func requireSnoozed(t *testing.T, res *rivertest.WorkResult) {
 	t.Helper()
 	require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
-	require.Equal(t, rivertype.JobStateScheduled, res.Job.State)
+	require.Contains(t, []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateScheduled}, res.Job.State)
+	require.True(t, res.Job.ScheduledAt.After(*res.Job.AttemptedAt), "scheduled after this run")
 }
 
 func requireCancelled(t *testing.T, res *rivertest.WorkResult) {
@@ -166,4 +176,25 @@ func (b *bundle) usePlatform(caps ...sdk.Capability) *platform {
 // retryLater is a platform's "retry in a minute".
 func retryLater() error {
 	return &sdk.Error{Class: sdk.ClassRetryable, Message: "rate limited", RetryAfter: time.Minute}
+}
+
+// newAgent is the agent on the bundle with provider: a knowledge base
+// holding one indexed document (opening hours) on the store's vector
+// tables, and the channel answering automatically.
+func newAgent(t *testing.T, b *bundle, provider ai.Provider) *agent.Service {
+	t.Helper()
+	ctx := context.Background()
+	vd := vector.DialectSQLite
+	if b.store.Dialect == dialect.Postgres {
+		vd = vector.DialectPostgres
+	}
+	vs, err := vector.NewEmbedded(b.store.DB, vd)
+	require.NoError(t, err)
+	require.NoError(t, vs.Migrate(ctx))
+	kb := &knowledge.Service{Store: b.store, Provider: provider, Vectors: vs}
+	doc, err := kb.Add(b.member, knowledge.DocumentInput{Title: "Hours", Content: "We open at 9am every day."})
+	require.NoError(t, err)
+	require.NoError(t, kb.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
+	require.NoError(t, b.store.Ent.Channel.UpdateOneID(b.ch.ID).SetAiMode(entchannel.AiModeAuto).Exec(b.sys))
+	return &agent.Service{Store: b.store, Inbox: b.inbox, Knowledge: kb, Provider: provider}
 }
