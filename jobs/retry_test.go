@@ -6,20 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
-	"github.com/neksio/neksio/core/agent"
 	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/ai/builtin"
-	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/core/tenant"
-	"github.com/neksio/neksio/core/vector"
 	"github.com/neksio/neksio/ent/agentrun"
-	entchannel "github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/jobs"
 	"github.com/neksio/neksio/jobs/jobargs"
@@ -114,24 +109,12 @@ func TestAIReplyRetryAfterEndsAfterLastAttempt(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		b := newBundle(t, d)
 		ctx := context.Background()
-		vd := vector.DialectSQLite
-		if b.store.Dialect == dialect.Postgres {
-			vd = vector.DialectPostgres
-		}
-		vs, err := vector.NewEmbedded(b.store.DB, vd)
-		require.NoError(t, err)
-		require.NoError(t, vs.Migrate(ctx))
 		provider := rateLimited{builtin.New()}
-		kb := &knowledge.Service{Store: b.store, Provider: provider, Vectors: vs}
-		doc, err := kb.Add(b.member, knowledge.DocumentInput{Title: "Hours", Content: "We open at 9am every day."})
-		require.NoError(t, err)
-		require.NoError(t, kb.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
-		require.NoError(t, b.store.Ent.Channel.UpdateOneID(b.ch.ID).SetAiMode(entchannel.AiModeAuto).Exec(b.sys))
+		svc := newAgent(t, b, provider)
 		in := b.inbound(t, "When do you open?")
 
 		drv, db := riverDB(t, b, d)
-		w := rivertest.NewWorker(t, drv, &river.Config{},
-			&jobs.AIReplyWorker{Agent: &agent.Service{Store: b.store, Inbox: b.inbox, Knowledge: kb, Provider: provider}})
+		w := rivertest.NewWorker(t, drv, &river.Config{}, &jobs.AIReplyWorker{Agent: svc})
 		tx, err := db.Begin()
 		require.NoError(t, err)
 		defer tx.Rollback() //nolint:errcheck
