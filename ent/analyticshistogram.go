@@ -34,6 +34,10 @@ type AnalyticsHistogram struct {
 	Bucket int64 `json:"bucket,omitempty"`
 	// Count holds the value of the "count" field.
 	Count int64 `json:"count,omitempty"`
+	// MinValue holds the value of the "min_value" field.
+	MinValue int64 `json:"min_value,omitempty"`
+	// MaxValue holds the value of the "max_value" field.
+	MaxValue int64 `json:"max_value,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AnalyticsHistogramQuery when eager-loading is set.
 	Edges        AnalyticsHistogramEdges `json:"edges"`
@@ -69,7 +73,7 @@ func (*AnalyticsHistogram) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case analyticshistogram.FieldBusiness:
 			values[i] = new(sql.NullBool)
-		case analyticshistogram.FieldHour, analyticshistogram.FieldBucket, analyticshistogram.FieldCount:
+		case analyticshistogram.FieldHour, analyticshistogram.FieldBucket, analyticshistogram.FieldCount, analyticshistogram.FieldMinValue, analyticshistogram.FieldMaxValue:
 			values[i] = new(sql.NullInt64)
 		case analyticshistogram.FieldKind, analyticshistogram.FieldMetric:
 			values[i] = new(sql.NullString)
@@ -142,6 +146,18 @@ func (_m *AnalyticsHistogram) assignValues(columns []string, values []any) error
 			} else if value.Valid {
 				_m.Count = value.Int64
 			}
+		case analyticshistogram.FieldMinValue:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field min_value", values[i])
+			} else if value.Valid {
+				_m.MinValue = value.Int64
+			}
+		case analyticshistogram.FieldMaxValue:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field max_value", values[i])
+			} else if value.Valid {
+				_m.MaxValue = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -206,6 +222,12 @@ func (_m *AnalyticsHistogram) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Count))
+	builder.WriteString(", ")
+	builder.WriteString("min_value=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MinValue))
+	builder.WriteString(", ")
+	builder.WriteString("max_value=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MaxValue))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -80,6 +80,18 @@ func (_c *AnalyticsHistogramCreate) SetCount(v int64) *AnalyticsHistogramCreate 
 	return _c
 }
 
+// SetMinValue sets the "min_value" field.
+func (_c *AnalyticsHistogramCreate) SetMinValue(v int64) *AnalyticsHistogramCreate {
+	_c.mutation.SetMinValue(v)
+	return _c
+}
+
+// SetMaxValue sets the "max_value" field.
+func (_c *AnalyticsHistogramCreate) SetMaxValue(v int64) *AnalyticsHistogramCreate {
+	_c.mutation.SetMaxValue(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *AnalyticsHistogramCreate) SetID(v pulid.ID) *AnalyticsHistogramCreate {
 	_c.mutation.SetID(v)
@@ -176,6 +188,12 @@ func (_c *AnalyticsHistogramCreate) check() error {
 	if _, ok := _c.mutation.Count(); !ok {
 		return &ValidationError{Name: "count", err: errors.New(`ent: missing required field "AnalyticsHistogram.count"`)}
 	}
+	if _, ok := _c.mutation.MinValue(); !ok {
+		return &ValidationError{Name: "min_value", err: errors.New(`ent: missing required field "AnalyticsHistogram.min_value"`)}
+	}
+	if _, ok := _c.mutation.MaxValue(); !ok {
+		return &ValidationError{Name: "max_value", err: errors.New(`ent: missing required field "AnalyticsHistogram.max_value"`)}
+	}
 	if len(_c.mutation.WorkspaceIDs()) == 0 {
 		return &ValidationError{Name: "workspace", err: errors.New(`ent: missing required edge "AnalyticsHistogram.workspace"`)}
 	}
@@ -242,6 +260,14 @@ func (_c *AnalyticsHistogramCreate) createSpec() (*AnalyticsHistogram, *sqlgraph
 	if value, ok := _c.mutation.Count(); ok {
 		_spec.SetField(analyticshistogram.FieldCount, field.TypeInt64, value)
 		_node.Count = value
+	}
+	if value, ok := _c.mutation.MinValue(); ok {
+		_spec.SetField(analyticshistogram.FieldMinValue, field.TypeInt64, value)
+		_node.MinValue = value
+	}
+	if value, ok := _c.mutation.MaxValue(); ok {
+		_spec.SetField(analyticshistogram.FieldMaxValue, field.TypeInt64, value)
+		_node.MaxValue = value
 	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -352,6 +378,12 @@ func (u *AnalyticsHistogramUpsertOne) UpdateNewValues() *AnalyticsHistogramUpser
 		}
 		if _, exists := u.create.mutation.Count(); exists {
 			s.SetIgnore(analyticshistogram.FieldCount)
+		}
+		if _, exists := u.create.mutation.MinValue(); exists {
+			s.SetIgnore(analyticshistogram.FieldMinValue)
+		}
+		if _, exists := u.create.mutation.MaxValue(); exists {
+			s.SetIgnore(analyticshistogram.FieldMaxValue)
 		}
 	}))
 	return u
@@ -590,6 +622,12 @@ func (u *AnalyticsHistogramUpsertBulk) UpdateNewValues() *AnalyticsHistogramUpse
 			}
 			if _, exists := b.mutation.Count(); exists {
 				s.SetIgnore(analyticshistogram.FieldCount)
+			}
+			if _, exists := b.mutation.MinValue(); exists {
+				s.SetIgnore(analyticshistogram.FieldMinValue)
+			}
+			if _, exists := b.mutation.MaxValue(); exists {
+				s.SetIgnore(analyticshistogram.FieldMaxValue)
 			}
 		}
 	}))

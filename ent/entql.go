@@ -142,6 +142,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			analyticshistogram.FieldBusiness:    {Type: field.TypeBool, Column: analyticshistogram.FieldBusiness},
 			analyticshistogram.FieldBucket:      {Type: field.TypeInt64, Column: analyticshistogram.FieldBucket},
 			analyticshistogram.FieldCount:       {Type: field.TypeInt64, Column: analyticshistogram.FieldCount},
+			analyticshistogram.FieldMinValue:    {Type: field.TypeInt64, Column: analyticshistogram.FieldMinValue},
+			analyticshistogram.FieldMaxValue:    {Type: field.TypeInt64, Column: analyticshistogram.FieldMaxValue},
 		},
 	}
 	graph.Nodes[4] = &sqlgraph.Node{
@@ -1862,6 +1864,16 @@ func (f *AnalyticsHistogramFilter) WhereBucket(p entql.Int64P) {
 // WhereCount applies the entql int64 predicate on the count field.
 func (f *AnalyticsHistogramFilter) WhereCount(p entql.Int64P) {
 	f.Where(p.Field(analyticshistogram.FieldCount))
+}
+
+// WhereMinValue applies the entql int64 predicate on the min_value field.
+func (f *AnalyticsHistogramFilter) WhereMinValue(p entql.Int64P) {
+	f.Where(p.Field(analyticshistogram.FieldMinValue))
+}
+
+// WhereMaxValue applies the entql int64 predicate on the max_value field.
+func (f *AnalyticsHistogramFilter) WhereMaxValue(p entql.Int64P) {
+	f.Where(p.Field(analyticshistogram.FieldMaxValue))
 }
 
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.

@@ -3950,6 +3950,10 @@ type AnalyticsHistogramMutation struct {
 	addbucket        *int64
 	count            *int64
 	addcount         *int64
+	min_value        *int64
+	addmin_value     *int64
+	max_value        *int64
+	addmax_value     *int64
 	clearedFields    map[string]struct{}
 	workspace        *pulid.ID
 	clearedworkspace bool
@@ -4410,6 +4414,118 @@ func (m *AnalyticsHistogramMutation) ResetCount() {
 	m.addcount = nil
 }
 
+// SetMinValue sets the "min_value" field.
+func (m *AnalyticsHistogramMutation) SetMinValue(i int64) {
+	m.min_value = &i
+	m.addmin_value = nil
+}
+
+// MinValue returns the value of the "min_value" field in the mutation.
+func (m *AnalyticsHistogramMutation) MinValue() (r int64, exists bool) {
+	v := m.min_value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinValue returns the old "min_value" field's value of the AnalyticsHistogram entity.
+// If the AnalyticsHistogram object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsHistogramMutation) OldMinValue(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinValue: %w", err)
+	}
+	return oldValue.MinValue, nil
+}
+
+// AddMinValue adds i to the "min_value" field.
+func (m *AnalyticsHistogramMutation) AddMinValue(i int64) {
+	if m.addmin_value != nil {
+		*m.addmin_value += i
+	} else {
+		m.addmin_value = &i
+	}
+}
+
+// AddedMinValue returns the value that was added to the "min_value" field in this mutation.
+func (m *AnalyticsHistogramMutation) AddedMinValue() (r int64, exists bool) {
+	v := m.addmin_value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMinValue resets all changes to the "min_value" field.
+func (m *AnalyticsHistogramMutation) ResetMinValue() {
+	m.min_value = nil
+	m.addmin_value = nil
+}
+
+// SetMaxValue sets the "max_value" field.
+func (m *AnalyticsHistogramMutation) SetMaxValue(i int64) {
+	m.max_value = &i
+	m.addmax_value = nil
+}
+
+// MaxValue returns the value of the "max_value" field in the mutation.
+func (m *AnalyticsHistogramMutation) MaxValue() (r int64, exists bool) {
+	v := m.max_value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxValue returns the old "max_value" field's value of the AnalyticsHistogram entity.
+// If the AnalyticsHistogram object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsHistogramMutation) OldMaxValue(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxValue: %w", err)
+	}
+	return oldValue.MaxValue, nil
+}
+
+// AddMaxValue adds i to the "max_value" field.
+func (m *AnalyticsHistogramMutation) AddMaxValue(i int64) {
+	if m.addmax_value != nil {
+		*m.addmax_value += i
+	} else {
+		m.addmax_value = &i
+	}
+}
+
+// AddedMaxValue returns the value that was added to the "max_value" field in this mutation.
+func (m *AnalyticsHistogramMutation) AddedMaxValue() (r int64, exists bool) {
+	v := m.addmax_value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMaxValue resets all changes to the "max_value" field.
+func (m *AnalyticsHistogramMutation) ResetMaxValue() {
+	m.max_value = nil
+	m.addmax_value = nil
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *AnalyticsHistogramMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -4471,7 +4587,7 @@ func (m *AnalyticsHistogramMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AnalyticsHistogramMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 10)
 	if m.workspace != nil {
 		fields = append(fields, analyticshistogram.FieldWorkspaceID)
 	}
@@ -4495,6 +4611,12 @@ func (m *AnalyticsHistogramMutation) Fields() []string {
 	}
 	if m.count != nil {
 		fields = append(fields, analyticshistogram.FieldCount)
+	}
+	if m.min_value != nil {
+		fields = append(fields, analyticshistogram.FieldMinValue)
+	}
+	if m.max_value != nil {
+		fields = append(fields, analyticshistogram.FieldMaxValue)
 	}
 	return fields
 }
@@ -4520,6 +4642,10 @@ func (m *AnalyticsHistogramMutation) Field(name string) (ent.Value, bool) {
 		return m.Bucket()
 	case analyticshistogram.FieldCount:
 		return m.Count()
+	case analyticshistogram.FieldMinValue:
+		return m.MinValue()
+	case analyticshistogram.FieldMaxValue:
+		return m.MaxValue()
 	}
 	return nil, false
 }
@@ -4545,6 +4671,10 @@ func (m *AnalyticsHistogramMutation) OldField(ctx context.Context, name string) 
 		return m.OldBucket(ctx)
 	case analyticshistogram.FieldCount:
 		return m.OldCount(ctx)
+	case analyticshistogram.FieldMinValue:
+		return m.OldMinValue(ctx)
+	case analyticshistogram.FieldMaxValue:
+		return m.OldMaxValue(ctx)
 	}
 	return nil, fmt.Errorf("unknown AnalyticsHistogram field %s", name)
 }
@@ -4610,6 +4740,20 @@ func (m *AnalyticsHistogramMutation) SetField(name string, value ent.Value) erro
 		}
 		m.SetCount(v)
 		return nil
+	case analyticshistogram.FieldMinValue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinValue(v)
+		return nil
+	case analyticshistogram.FieldMaxValue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxValue(v)
+		return nil
 	}
 	return fmt.Errorf("unknown AnalyticsHistogram field %s", name)
 }
@@ -4627,6 +4771,12 @@ func (m *AnalyticsHistogramMutation) AddedFields() []string {
 	if m.addcount != nil {
 		fields = append(fields, analyticshistogram.FieldCount)
 	}
+	if m.addmin_value != nil {
+		fields = append(fields, analyticshistogram.FieldMinValue)
+	}
+	if m.addmax_value != nil {
+		fields = append(fields, analyticshistogram.FieldMaxValue)
+	}
 	return fields
 }
 
@@ -4641,6 +4791,10 @@ func (m *AnalyticsHistogramMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedBucket()
 	case analyticshistogram.FieldCount:
 		return m.AddedCount()
+	case analyticshistogram.FieldMinValue:
+		return m.AddedMinValue()
+	case analyticshistogram.FieldMaxValue:
+		return m.AddedMaxValue()
 	}
 	return nil, false
 }
@@ -4670,6 +4824,20 @@ func (m *AnalyticsHistogramMutation) AddField(name string, value ent.Value) erro
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddCount(v)
+		return nil
+	case analyticshistogram.FieldMinValue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinValue(v)
+		return nil
+	case analyticshistogram.FieldMaxValue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxValue(v)
 		return nil
 	}
 	return fmt.Errorf("unknown AnalyticsHistogram numeric field %s", name)
@@ -4721,6 +4889,12 @@ func (m *AnalyticsHistogramMutation) ResetField(name string) error {
 		return nil
 	case analyticshistogram.FieldCount:
 		m.ResetCount()
+		return nil
+	case analyticshistogram.FieldMinValue:
+		m.ResetMinValue()
+		return nil
+	case analyticshistogram.FieldMaxValue:
+		m.ResetMaxValue()
 		return nil
 	}
 	return fmt.Errorf("unknown AnalyticsHistogram field %s", name)

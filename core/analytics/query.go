@@ -264,12 +264,12 @@ func (r *Report) durations(ctx context.Context, from, to time.Time) (map[[2]stri
 	if r.empty {
 		return out, nil
 	}
-	add := func(metric, kind string, bucket, n int64) {
+	add := func(metric, kind string, bucket int64, b bin) {
 		k := [2]string{metric, kind}
 		if out[k] == nil {
 			out[k] = histogram{}
 		}
-		out[k][bucket] += n
+		out[k].add(bucket, b)
 	}
 	ra, rb, base := r.plan(from, to, r.rollupsUsable())
 	if ra.Before(rb) {
@@ -287,13 +287,17 @@ func (r *Report) durations(ctx context.Context, from, to time.Time) (map[[2]stri
 			Kind   string `json:"kind"`
 			Bucket int64  `json:"bucket"`
 			N      int64  `json:"n"`
+			Lo     int64  `json:"lo"`
+			Hi     int64  `json:"hi"`
 		}
 		if err := q.GroupBy(analyticshistogram.FieldMetric, analyticshistogram.FieldKind, analyticshistogram.FieldBucket).
-			Aggregate(ent.As(ent.Sum(analyticshistogram.FieldCount), "n")).Scan(ctx, &rows); err != nil {
+			Aggregate(ent.As(ent.Sum(analyticshistogram.FieldCount), "n"),
+				ent.As(ent.Min(analyticshistogram.FieldMinValue), "lo"),
+				ent.As(ent.Max(analyticshistogram.FieldMaxValue), "hi")).Scan(ctx, &rows); err != nil {
 			return nil, fmt.Errorf("analytics: reading histograms: %w", err)
 		}
 		for _, row := range rows {
-			add(row.Metric, row.Kind, row.Bucket, row.N)
+			add(row.Metric, row.Kind, row.Bucket, bin{row.N, row.Lo, row.Hi})
 		}
 	}
 	for _, w := range base {
@@ -310,7 +314,7 @@ func (r *Report) durations(ctx context.Context, from, to time.Time) (map[[2]stri
 			if r.req.BusinessHours {
 				v = f.BusinessSum
 			}
-			add(f.Metric, f.Kind, bucketOf(v), 1)
+			add(f.Metric, f.Kind, bucketOf(v), bin{1, v, v})
 		}
 	}
 	return out, nil
@@ -323,8 +327,8 @@ func histogramOf(hs map[[2]string]histogram, d MetricDef) histogram {
 		if k[0] != d.Fact || (d.Kind != "" && k[1] != d.Kind) {
 			continue
 		}
-		for b, n := range h {
-			out[b] += n
+		for k, b := range h {
+			out.add(k, b)
 		}
 	}
 	return out

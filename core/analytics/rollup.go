@@ -173,13 +173,13 @@ func (s *Service) replace(ctx context.Context, ws string, a, b time.Time, fs []F
 		business     bool
 		bucket       int64
 	}
-	hist := map[hkey]int64{}
+	hist := map[hkey]bin{}
 	var horder []hkey
-	count := func(k hkey) {
+	count := func(k hkey, v int64) {
 		if _, ok := hist[k]; !ok {
 			horder = append(horder, k)
 		}
-		hist[k]++
+		hist[k] = hist[k].merge(bin{1, v, v})
 	}
 	for _, f := range fs {
 		hour := f.At.Truncate(time.Hour).Unix()
@@ -192,8 +192,8 @@ func (s *Service) replace(ctx context.Context, ws string, a, b time.Time, fs []F
 		}
 		c.add(f.Count, f.Sum, f.BusinessSum)
 		if timed[f.Metric] {
-			count(hkey{hour, f.ChannelID, f.Kind, f.Metric, false, bucketOf(f.Sum)})
-			count(hkey{hour, f.ChannelID, f.Kind, f.Metric, true, bucketOf(f.BusinessSum)})
+			count(hkey{hour, f.ChannelID, f.Kind, f.Metric, false, bucketOf(f.Sum)}, f.Sum)
+			count(hkey{hour, f.ChannelID, f.Kind, f.Metric, true, bucketOf(f.BusinessSum)}, f.BusinessSum)
 		}
 	}
 	err := s.Store.InTx(ctx, func(tx *store.Tx) error {
@@ -233,7 +233,8 @@ func (s *Service) replace(ctx context.Context, ws string, a, b time.Time, fs []F
 		var hs []*ent.AnalyticsHistogramCreate
 		for _, k := range horder {
 			hs = append(hs, tx.Ent.AnalyticsHistogram.Create().SetWorkspaceID(wsID).SetHour(k.hour).SetChannelID(k.channel).
-				SetKind(k.kind).SetMetric(k.metric).SetBusiness(k.business).SetBucket(k.bucket).SetCount(hist[k]))
+				SetKind(k.kind).SetMetric(k.metric).SetBusiness(k.business).SetBucket(k.bucket).
+				SetCount(hist[k].n).SetMinValue(hist[k].lo).SetMaxValue(hist[k].hi))
 			if len(hs) == batch {
 				if err := tx.Ent.AnalyticsHistogram.CreateBulk(hs...).Exec(ctx); err != nil {
 					return fmt.Errorf("analytics: writing histograms: %w", err)

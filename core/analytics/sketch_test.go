@@ -42,5 +42,14 @@ func TestSketchQuantileWithinAccuracy(t *testing.T) {
 	for v := int64(0); v < 50; v++ {
 		require.Equal(t, float64(v), *analytics.SketchQuantile([]int64{v}, 0.5), "short durations are exact")
 	}
+	// A bucket holding one distinct value reads exactly that value, at
+	// any size: 2,400 s is not its bucket's value (2,417 s).
+	for _, v := range []int64{2400, 3600, 86_400 + 17, 2_592_000} {
+		require.Equal(t, float64(v), *analytics.SketchQuantile([]int64{v, v, v}, 0.5), "one distinct value")
+		require.Equal(t, float64(-v), *analytics.SketchQuantile([]int64{-v}, 0.5), "one distinct value")
+	}
+	// Two values in one bucket: the answer stays between them.
+	got := *analytics.SketchQuantile([]int64{2400, 2410}, 0.5)
+	require.True(t, got >= 2400 && got <= 2410, "between the bucket's extremes: %v", got)
 	require.Nil(t, analytics.SketchQuantile(nil, 0.5))
 }

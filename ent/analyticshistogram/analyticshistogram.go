@@ -30,6 +30,10 @@ const (
 	FieldBucket = "bucket"
 	// FieldCount holds the string denoting the count field in the database.
 	FieldCount = "count"
+	// FieldMinValue holds the string denoting the min_value field in the database.
+	FieldMinValue = "min_value"
+	// FieldMaxValue holds the string denoting the max_value field in the database.
+	FieldMaxValue = "max_value"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// Table holds the table name of the analyticshistogram in the database.
@@ -54,6 +58,8 @@ var Columns = []string{
 	FieldBusiness,
 	FieldBucket,
 	FieldCount,
+	FieldMinValue,
+	FieldMaxValue,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -126,6 +132,16 @@ func ByBucket(opts ...sql.OrderTermOption) OrderOption {
 // ByCount orders the results by the count field.
 func ByCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCount, opts...).ToFunc()
+}
+
+// ByMinValue orders the results by the min_value field.
+func ByMinValue(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMinValue, opts...).ToFunc()
+}
+
+// ByMaxValue orders the results by the max_value field.
+func ByMaxValue(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMaxValue, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

@@ -94,6 +94,16 @@ func Count(v int64) predicate.AnalyticsHistogram {
 	return predicate.AnalyticsHistogram(sql.FieldEQ(FieldCount, v))
 }
 
+// MinValue applies equality check predicate on the "min_value" field. It's identical to MinValueEQ.
+func MinValue(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldEQ(FieldMinValue, v))
+}
+
+// MaxValue applies equality check predicate on the "max_value" field. It's identical to MaxValueEQ.
+func MaxValue(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldEQ(FieldMaxValue, v))
+}
+
 // WorkspaceIDEQ applies the EQ predicate on the "workspace_id" field.
 func WorkspaceIDEQ(v pulid.ID) predicate.AnalyticsHistogram {
 	return predicate.AnalyticsHistogram(sql.FieldEQ(FieldWorkspaceID, v))
@@ -492,6 +502,86 @@ func CountLT(v int64) predicate.AnalyticsHistogram {
 // CountLTE applies the LTE predicate on the "count" field.
 func CountLTE(v int64) predicate.AnalyticsHistogram {
 	return predicate.AnalyticsHistogram(sql.FieldLTE(FieldCount, v))
+}
+
+// MinValueEQ applies the EQ predicate on the "min_value" field.
+func MinValueEQ(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldEQ(FieldMinValue, v))
+}
+
+// MinValueNEQ applies the NEQ predicate on the "min_value" field.
+func MinValueNEQ(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldNEQ(FieldMinValue, v))
+}
+
+// MinValueIn applies the In predicate on the "min_value" field.
+func MinValueIn(vs ...int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldIn(FieldMinValue, vs...))
+}
+
+// MinValueNotIn applies the NotIn predicate on the "min_value" field.
+func MinValueNotIn(vs ...int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldNotIn(FieldMinValue, vs...))
+}
+
+// MinValueGT applies the GT predicate on the "min_value" field.
+func MinValueGT(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldGT(FieldMinValue, v))
+}
+
+// MinValueGTE applies the GTE predicate on the "min_value" field.
+func MinValueGTE(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldGTE(FieldMinValue, v))
+}
+
+// MinValueLT applies the LT predicate on the "min_value" field.
+func MinValueLT(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldLT(FieldMinValue, v))
+}
+
+// MinValueLTE applies the LTE predicate on the "min_value" field.
+func MinValueLTE(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldLTE(FieldMinValue, v))
+}
+
+// MaxValueEQ applies the EQ predicate on the "max_value" field.
+func MaxValueEQ(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldEQ(FieldMaxValue, v))
+}
+
+// MaxValueNEQ applies the NEQ predicate on the "max_value" field.
+func MaxValueNEQ(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldNEQ(FieldMaxValue, v))
+}
+
+// MaxValueIn applies the In predicate on the "max_value" field.
+func MaxValueIn(vs ...int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldIn(FieldMaxValue, vs...))
+}
+
+// MaxValueNotIn applies the NotIn predicate on the "max_value" field.
+func MaxValueNotIn(vs ...int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldNotIn(FieldMaxValue, vs...))
+}
+
+// MaxValueGT applies the GT predicate on the "max_value" field.
+func MaxValueGT(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldGT(FieldMaxValue, v))
+}
+
+// MaxValueGTE applies the GTE predicate on the "max_value" field.
+func MaxValueGTE(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldGTE(FieldMaxValue, v))
+}
+
+// MaxValueLT applies the LT predicate on the "max_value" field.
+func MaxValueLT(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldLT(FieldMaxValue, v))
+}
+
+// MaxValueLTE applies the LTE predicate on the "max_value" field.
+func MaxValueLTE(v int64) predicate.AnalyticsHistogram {
+	return predicate.AnalyticsHistogram(sql.FieldLTE(FieldMaxValue, v))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

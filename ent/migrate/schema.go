@@ -168,6 +168,8 @@ var (
 		{Name: "business", Type: field.TypeBool, Default: false},
 		{Name: "bucket", Type: field.TypeInt64},
 		{Name: "count", Type: field.TypeInt64},
+		{Name: "min_value", Type: field.TypeInt64},
+		{Name: "max_value", Type: field.TypeInt64},
 		{Name: "workspace_id", Type: field.TypeString},
 	}
 	// AnalyticsHistogramsTable holds the schema information for the "analytics_histograms" table.
@@ -178,7 +180,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "analytics_histograms_workspaces_workspace",
-				Columns:    []*schema.Column{AnalyticsHistogramsColumns[8]},
+				Columns:    []*schema.Column{AnalyticsHistogramsColumns[10]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -187,12 +189,12 @@ var (
 			{
 				Name:    "analyticshistogram_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{AnalyticsHistogramsColumns[8]},
+				Columns: []*schema.Column{AnalyticsHistogramsColumns[10]},
 			},
 			{
 				Name:    "analyticshistogram_workspace_id_metric_business_hour",
 				Unique:  false,
-				Columns: []*schema.Column{AnalyticsHistogramsColumns[8], AnalyticsHistogramsColumns[4], AnalyticsHistogramsColumns[5], AnalyticsHistogramsColumns[1]},
+				Columns: []*schema.Column{AnalyticsHistogramsColumns[10], AnalyticsHistogramsColumns[4], AnalyticsHistogramsColumns[5], AnalyticsHistogramsColumns[1]},
 			},
 		},
 	}

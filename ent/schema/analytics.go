@@ -49,7 +49,8 @@ func (AnalyticsRollup) Annotations() []schema.Annotation {
 // AnalyticsHistogram is one bucket of the durations of a rolled-up hour:
 // how many timed facts (first responses, replies, resolutions) of one
 // channel, conversation kind and metric fell into one logarithmic bucket
-// of seconds (core/analytics sketch.go; Business: the times within
+// of seconds, with the least and greatest of them (core/analytics
+// sketch.go; Business: the times within
 // business hours). Percentiles merge the buckets of the range's hours, so
 // they cost O(hours), not O(facts), within a documented 1% of the exact
 // value (docs/analytics.md, Percentiles).
@@ -68,6 +69,10 @@ func (AnalyticsHistogram) Fields() []ent.Field {
 		field.Bool("business").Default(false).Immutable(),
 		field.Int64("bucket").Immutable(),
 		field.Int64("count").Immutable(),
+		// The least and greatest duration in the bucket: a bucket holding
+		// one distinct value reads exactly that value.
+		field.Int64("min_value").Immutable(),
+		field.Int64("max_value").Immutable(),
 	}
 }
 
