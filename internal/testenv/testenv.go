@@ -5,10 +5,12 @@
 //   - the PostgreSQL server tests and benchmarks use (PostgresAdminURL)
 //     and the one way to create and drop a uniquely named database on it
 //     (CreatePostgresDB, DropPostgresDB; PostgresDB for one test);
-//   - fresh SQLite files for a test (SQLiteDB).
+//   - fresh SQLite files for a test (SQLiteDB);
+//   - fakes: Gateway, a connector gateway answering every name with one
+//     connector.
 //
 // core/store/storetest builds migrated stores on both engines from it. It
-// imports nothing of the app, nor the testing package, so the benchmark
+// imports nothing of the app but the SDK's types, nor the testing package, so the benchmark
 // binary can use it too; only tests, the kit's own packages and bench/
 // may import it (internal/archtest).
 package testenv
