@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/plugins/sdk"
 )
 
 type recorder struct{ fatal, skip string }
@@ -90,4 +92,27 @@ func TestSQLiteDB(t *testing.T) {
 	var fk int
 	require.NoError(t, db.QueryRow("PRAGMA foreign_keys").Scan(&fk))
 	require.Equal(t, 1, fk)
+}
+
+func TestDig(t *testing.T) {
+	t.Parallel()
+	v := map[string]any{"data": map[string]any{"items": []any{map[string]any{"id": "a"}, "b"}}}
+	require.Equal(t, "a", Dig(v, "data", "items", 0, "id"))
+	require.Equal(t, "b", Dig(v, "data", "items", 1))
+	require.Nil(t, Dig(v, "data", "items", 2))
+	require.Nil(t, Dig(v, "data", "missing", "id"))
+	require.Nil(t, Dig(v, "data", 0))
+	require.Equal(t, v, Dig(v))
+}
+
+type describer struct{ sdk.UnimplementedConnector }
+
+func (describer) Describe(context.Context) (*sdk.Description, error) { return &sdk.Description{}, nil }
+
+func TestGateway(t *testing.T) {
+	t.Parallel()
+	var c sdk.Connector = &describer{}
+	got, err := Gateway(c).Get("any")
+	require.NoError(t, err)
+	require.True(t, got == c, "the gateway hands out its connector")
 }
