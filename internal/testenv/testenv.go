@@ -10,9 +10,9 @@
 //     connector.
 //
 // core/store/storetest builds migrated stores on both engines from it. It
-// imports nothing of the app but the SDK's types, nor the testing package, so the benchmark
-// binary can use it too; only tests, the kit's own packages and bench/
-// may import it (internal/archtest).
+// imports nothing of the app but the SDK's types, nor the testing
+// package, so the benchmark binary can use it too; only tests, the kit's
+// own packages and bench/ may import it (internal/archtest).
 package testenv
 
 import (
