@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,11 +133,8 @@ func (e *runEnv) close() {
 	if len(dbs) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if c, err := pgx.Connect(ctx, e.cfg.AdminURL); err == nil {
-			for _, db := range dbs {
-				_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
-			}
-			c.Close(ctx)
+		for _, db := range dbs {
+			_ = testenv.DropPostgresDB(ctx, e.cfg.AdminURL, db)
 		}
 	}
 	_ = os.RemoveAll(e.tmp)
@@ -146,21 +142,14 @@ func (e *runEnv) close() {
 
 // newDB creates an empty database, dropped when the run ends.
 func (e *runEnv) newDB(ctx context.Context) (string, error) {
-	c, err := pgx.Connect(ctx, e.cfg.AdminURL)
+	name, url, err := testenv.CreatePostgresDB(ctx, e.cfg.AdminURL, "neksio_bench_")
 	if err != nil {
-		return "", err
-	}
-	defer c.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "neksio_bench_" + hex.EncodeToString(b)
-	if _, err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return "", err
 	}
 	e.mu.Lock()
 	e.dbs = append(e.dbs, name)
 	e.mu.Unlock()
-	return testenv.DatabaseURL(e.cfg.AdminURL, name)
+	return url, nil
 }
 
 // neksioEnv is the environment of a neksio process on dbURL.

@@ -27,6 +27,7 @@ import (
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -367,16 +368,8 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-func dig(v any, path ...string) any {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[p]
-	}
-	return v
-}
+// dig walks a decoded JSON value by keys (and int indexes).
+var dig = testenv.Dig
 
 const (
 	qConvCreated = `subscription($ch: ID) { conversationCreated(channelId: $ch) { id status channelID contact { id } } }`

@@ -21,6 +21,7 @@ import (
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/workspace"
+	"github.com/neksio/neksio/internal/testenv"
 	metasandbox "github.com/neksio/neksio/plugins/meta/sandbox"
 	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
 )
@@ -294,22 +295,4 @@ func (e *env) waitJobs(t testing.TB) {
 }
 
 // dig walks a decoded JSON value by keys (and int indexes).
-func dig(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, ok := v.(map[string]any)
-			if !ok {
-				return nil
-			}
-			v = m[k]
-		case int:
-			l, ok := v.([]any)
-			if !ok || k >= len(l) {
-				return nil
-			}
-			v = l[k]
-		}
-	}
-	return v
-}
+var dig = testenv.Dig

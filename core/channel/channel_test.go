@@ -15,6 +15,7 @@ import (
 	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent"
 	entchannel "github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/internal/testenv"
 )
 
 // An account belongs to one workspace at a time, enforced by the database
@@ -28,7 +29,7 @@ func TestOneActiveChannelPerAccount(t *testing.T) {
 		_, _ = rand.Read(key)
 		box, err := secret.New(key)
 		require.NoError(t, err)
-		svc := &channel.Service{Store: s, Box: box, Gateway: gateway{&rotating{used: map[string]bool{}}}}
+		svc := &channel.Service{Store: s, Box: box, Gateway: testenv.Gateway(&rotating{used: map[string]bool{}})}
 		ctx := context.Background()
 		a, err := workspace.Create(ctx, s, "A")
 		require.NoError(t, err)

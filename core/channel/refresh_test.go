@@ -15,6 +15,7 @@ import (
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/workspace"
 	entchannel "github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -46,10 +47,6 @@ func (r *rotating) RefreshCredentials(_ context.Context, req *sdk.CredentialsReq
 		ExpiresAt: time.Now().Add(24 * time.Hour)}, nil
 }
 
-type gateway struct{ c sdk.Connector }
-
-func (g gateway) Get(string) (sdk.Connector, error) { return g.c, nil }
-
 func TestRefreshDue(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
@@ -59,7 +56,7 @@ func TestRefreshDue(t *testing.T) {
 		box, err := secret.New(key)
 		require.NoError(t, err)
 		conn := &rotating{used: map[string]bool{}}
-		svc := &channel.Service{Store: s, Box: box, Gateway: gateway{conn}}
+		svc := &channel.Service{Store: s, Box: box, Gateway: testenv.Gateway(conn)}
 		ctx := context.Background()
 		ws, err := workspace.Create(ctx, s, "acme")
 		require.NoError(t, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/auditlog"
 	entchannel "github.com/neksio/neksio/ent/channel"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 	"github.com/neksio/neksio/plugins/tiktok"
 	"github.com/neksio/neksio/plugins/tiktok/sandbox"
@@ -67,8 +68,8 @@ func TestRefreshReplicasDoNotRace(t *testing.T) {
 		box := newBox(t)
 		conn := &racing{rotating: &rotating{used: map[string]bool{}}, started: make(chan struct{})}
 		replicas := []*channel.Service{
-			{Store: s, Box: box, Gateway: gateway{conn}},
-			{Store: s, Box: box, Gateway: gateway{conn}},
+			{Store: s, Box: box, Gateway: testenv.Gateway(conn)},
+			{Store: s, Box: box, Gateway: testenv.Gateway(conn)},
 		}
 		ctx := context.Background()
 		ws, err := workspace.Create(ctx, s, "acme")
@@ -138,7 +139,7 @@ func newTikTokEnv(t *testing.T, d storetest.Dialect, opts ...sandbox.Option) *ti
 	app := sdk.App{APIBaseURL: srv.URL, ClientSecret: emu.ClientSecret(), Settings: map[string]string{
 		tiktok.SettingClientKey: emu.ClientKey(), tiktok.SettingBusinessAPIBaseURL: srv.URL + "/open_api/v1.3"}}
 	s := storetest.Open(t, d)
-	svc := &channel.Service{Store: s, Box: newBox(t), Gateway: gateway{tiktok.New()}, Apps: func(string) sdk.App { return app }}
+	svc := &channel.Service{Store: s, Box: newBox(t), Gateway: testenv.Gateway(tiktok.New()), Apps: func(string) sdk.App { return app }}
 	ctx := context.Background()
 	ws, err := workspace.Create(ctx, s, "acme")
 	require.NoError(t, err)
@@ -170,7 +171,7 @@ func (e *tiktokEnv) crashOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	real := e.svc.Gateway
-	e.svc.Gateway = gateway{crashing{Connector: tiktok.New(), crash: cancel}}
+	e.svc.Gateway = testenv.Gateway(crashing{Connector: tiktok.New(), crash: cancel})
 	defer func() { e.svc.Gateway = real }()
 	res, err := e.svc.RefreshDue(ctx, time.Hour)
 	require.NoError(t, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -70,8 +71,8 @@ func newDeliverBundle(t *testing.T, d storetest.Dialect) *deliverBundle {
 	box, err := secret.New(key)
 	require.NoError(t, err)
 	conn := &sender{}
-	channels := &channel.Service{Store: s, Box: box, Gateway: gateway{conn}}
-	in := &inbox.Service{Store: s, Gateway: gateway{conn}, Channels: channels}
+	channels := &channel.Service{Store: s, Box: box, Gateway: testenv.Gateway(conn)}
+	in := &inbox.Service{Store: s, Gateway: testenv.Gateway(conn), Channels: channels}
 	ctx := context.Background()
 	ws, err := workspace.Create(ctx, s, "cafe")
 	require.NoError(t, err)

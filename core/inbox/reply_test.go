@@ -21,6 +21,7 @@ import (
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -58,8 +59,8 @@ func TestReplyInReplyTo(t *testing.T) {
 		box, err := secret.New(key)
 		require.NoError(t, err)
 		conn := &comments{}
-		channels := &channel.Service{Store: s, Box: box, Gateway: gateway{conn}}
-		in := &inbox.Service{Store: s, Gateway: gateway{conn}, Channels: channels}
+		channels := &channel.Service{Store: s, Box: box, Gateway: testenv.Gateway(conn)}
+		in := &inbox.Service{Store: s, Gateway: testenv.Gateway(conn), Channels: channels}
 		ctx := context.Background()
 		ws, err := workspace.Create(ctx, s, "cafe")
 		require.NoError(t, err)

@@ -24,6 +24,7 @@ import (
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -110,8 +111,8 @@ func newReviewEnv(t *testing.T, d storetest.Dialect) *reviewEnv {
 	box, err := secret.New(key)
 	require.NoError(t, err)
 	e := &reviewEnv{s: s, conn: &place{}, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-	channels := &channel.Service{Store: s, Box: box, Gateway: gateway{e.conn}}
-	e.in = &inbox.Service{Store: s, Gateway: gateway{e.conn}, Channels: channels,
+	channels := &channel.Service{Store: s, Box: box, Gateway: testenv.Gateway(e.conn)}
+	e.in = &inbox.Service{Store: s, Gateway: testenv.Gateway(e.conn), Channels: channels,
 		Rules: rules{sdk.PlatformRules{Platform: "google", MaxReplyBytes: 20, MaxReplyLength: 15}},
 		Now:   func() time.Time { return e.now }}
 	e.in.OnEdited = append(e.in.OnEdited, func(_ context.Context, _ *store.Tx, _ *ent.Channel, _ *ent.Conversation, m *ent.Message) error {
@@ -469,10 +470,10 @@ func TestSyncOneConnectorDown(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		e := newReviewEnv(t, d)
-		e.in.Gateway = gateway{down{}}
+		e.in.Gateway = testenv.Gateway(down{})
 		err := e.in.SyncOne(e.sys, string(e.ch.ID))
 		require.Equal(t, sdk.ClassRetryable, sdk.ClassOf(err))
-		e.in.Gateway = gateway{e.conn}
+		e.in.Gateway = testenv.Gateway(e.conn)
 		require.NoError(t, e.in.SyncOne(e.sys, string(e.ch.ID)))
 		require.Len(t, e.conn.syncs, 1)
 	})

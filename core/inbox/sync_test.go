@@ -17,6 +17,7 @@ import (
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -56,10 +57,6 @@ func (r *reviews) Sync(_ context.Context, req *sdk.SyncRequest) (*sdk.SyncResult
 	return &sdk.SyncResult{Events: events, NextCursor: ""}, nil
 }
 
-type gateway struct{ c sdk.Connector }
-
-func (g gateway) Get(string) (sdk.Connector, error) { return g.c, nil }
-
 func TestSyncAll(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
@@ -69,8 +66,8 @@ func TestSyncAll(t *testing.T) {
 		box, err := secret.New(key)
 		require.NoError(t, err)
 		conn := &reviews{}
-		channels := &channel.Service{Store: s, Box: box, Gateway: gateway{conn}}
-		in := &inbox.Service{Store: s, Gateway: gateway{conn}, Channels: channels}
+		channels := &channel.Service{Store: s, Box: box, Gateway: testenv.Gateway(conn)}
+		in := &inbox.Service{Store: s, Gateway: testenv.Gateway(conn), Channels: channels}
 		ctx := context.Background()
 		ws, err := workspace.Create(ctx, s, "cafe")
 		require.NoError(t, err)

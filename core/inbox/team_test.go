@@ -23,6 +23,7 @@ import (
 	"github.com/neksio/neksio/ent/membership"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/internal/testenv"
 )
 
 func codeOf(err error) apperr.Code {
@@ -54,8 +55,8 @@ func newTeamBundle(t *testing.T, d storetest.Dialect) *teamBundle {
 	box, err := secret.New(key)
 	require.NoError(t, err)
 	conn := &comments{}
-	channels := &channel.Service{Store: s, Box: box, Gateway: gateway{conn}}
-	b := &teamBundle{s: s, conn: conn, in: &inbox.Service{Store: s, Gateway: gateway{conn}, Channels: channels}}
+	channels := &channel.Service{Store: s, Box: box, Gateway: testenv.Gateway(conn)}
+	b := &teamBundle{s: s, conn: conn, in: &inbox.Service{Store: s, Gateway: testenv.Gateway(conn), Channels: channels}}
 	ctx := context.Background()
 	b.ws, err = workspace.Create(ctx, s, "Acme Coffee")
 	require.NoError(t, err)

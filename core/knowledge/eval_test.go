@@ -2,7 +2,6 @@ package knowledge
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/vector"
+	"github.com/neksio/neksio/internal/testenv"
 )
 
 // evalTopK passages are retrieved per question, as the service does.
@@ -96,9 +96,7 @@ func (ix evalIndex) search(t *testing.T, ctx context.Context, q []float32, k int
 
 func buildEvalIndex(t *testing.T, ctx context.Context, emb ai.Embedder, set string) (evalIndex, map[string]string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "eval.db")+"?_pragma=journal_mode(WAL)")
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db := testenv.SQLiteDB(t)
 	vs, err := vector.NewEmbedded(db, vector.DialectSQLite)
 	require.NoError(t, err)
 	require.NoError(t, vs.Migrate(ctx))

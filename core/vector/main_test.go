@@ -7,14 +7,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
 
 	"github.com/neksio/neksio/core/vector"
 	"github.com/neksio/neksio/core/vector/milvuslite"
@@ -41,14 +39,11 @@ func TestMain(m *testing.M) {
 	}
 	if pgDB != nil {
 		_ = pgDB.Close()
-		if admin, err := sql.Open("pgx", pgAdmin); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			if _, err := admin.ExecContext(ctx, `DROP DATABASE IF EXISTS `+pgName+` WITH (FORCE)`); err != nil {
-				fmt.Fprintln(os.Stderr, "drop test database:", err)
-			}
-			cancel()
-			_ = admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := testenv.DropPostgresDB(ctx, pgAdmin, pgName); err != nil {
+			fmt.Fprintln(os.Stderr, "drop test database:", err)
 		}
+		cancel()
 	}
 	os.Exit(code)
 }
@@ -62,11 +57,7 @@ func randHex(n int) string {
 // openSQLite opens a fresh SQLite database file for one test.
 func openSQLite(t testing.TB) *sql.DB {
 	t.Helper()
-	dsn := "file:" + filepath.Join(t.TempDir(), "vec.db") + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"
-	db, err := sql.Open("sqlite", dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	return db
+	return testenv.SQLiteDB(t)
 }
 
 // postgres returns the run's database, creating it on first use.
@@ -75,23 +66,12 @@ func postgres(t testing.TB) *sql.DB {
 	pgOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		admin, err := sql.Open("pgx", pgAdmin)
+		name, url, err := testenv.CreatePostgresDB(ctx, pgAdmin, "neksio_vec_")
 		if err != nil {
-			pgErr = err
-			return
-		}
-		defer admin.Close()
-		name := "neksio_vec_" + randHex(6)
-		if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
 			pgErr = err
 			return
 		}
 		pgName = name
-		url, err := testenv.DatabaseURL(pgAdmin, name)
-		if err != nil {
-			pgErr = err
-			return
-		}
 		db, err := sql.Open("pgx", url)
 		if err == nil {
 			err = db.PingContext(ctx)

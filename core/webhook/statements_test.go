@@ -21,6 +21,7 @@ import (
 	"github.com/neksio/neksio/core/workspace"
 	entchannel "github.com/neksio/neksio/ent/channel"
 	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 	"github.com/neksio/neksio/plugins/whatsapp"
 	wasandbox "github.com/neksio/neksio/plugins/whatsapp/sandbox"
@@ -45,7 +46,7 @@ func TestStatementsPerDelivery(t *testing.T) {
 		_, _ = rand.Read(key)
 		box, err := secret.New(key)
 		require.NoError(t, err)
-		gw := gateway{whatsapp.New()}
+		gw := testenv.Gateway(whatsapp.New())
 		channels := &channel.Service{Store: s, Box: box, Gateway: gw,
 			Apps: func(string) sdk.App {
 				return sdk.App{Settings: map[string]string{whatsapp.SettingAppSecret: appSecret}}

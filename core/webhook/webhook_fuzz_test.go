@@ -20,15 +20,12 @@ import (
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/webhook"
 	"github.com/neksio/neksio/core/workspace"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 	"github.com/neksio/neksio/plugins/tiktok"
 )
 
 const fuzzSecret = "fuzz-client-secret"
-
-type gateway struct{ c sdk.Connector }
-
-func (g gateway) Get(string) (sdk.Connector, error) { return g.c, nil }
 
 // FuzzTikTokWebhook feeds correctly signed bodies through the whole
 // webhook path (the TikTok connector, routing, ingestion in one
@@ -51,7 +48,7 @@ func FuzzTikTokWebhook(f *testing.F) {
 	_, _ = rand.Read(key)
 	box, err := secret.New(key)
 	require.NoError(f, err)
-	gw := gateway{tiktok.New()}
+	gw := testenv.Gateway(tiktok.New())
 	channels := &channel.Service{Store: s, Box: box, Gateway: gw,
 		Apps: func(string) sdk.App { return sdk.App{ClientSecret: fuzzSecret} }}
 	in := &inbox.Service{Store: s, Gateway: gw, Channels: channels}

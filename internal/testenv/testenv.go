@@ -1,9 +1,18 @@
-// Package testenv holds the one policy every test that needs an outside
-// service follows: with CI=true a missing service fails the
-// run; elsewhere the test is skipped with the reason. It also names the
-// PostgreSQL server tests and benchmarks create their databases on. It
-// imports nothing of the app, nor the testing package, so the benchmark
-// binary can use it too.
+// Package testenv is the test kit every test and the benchmark share:
+//   - the one policy for a missing outside service (Unavailable): with
+//     CI=true it fails the run; elsewhere the test is skipped with the
+//     reason;
+//   - the PostgreSQL server tests and benchmarks use (PostgresAdminURL)
+//     and the one way to create and drop a uniquely named database on it
+//     (CreatePostgresDB, DropPostgresDB; PostgresDB for one test);
+//   - fresh SQLite files for a test (SQLiteDB);
+//   - fakes: Gateway, a connector gateway answering every name with one
+//     connector.
+//
+// core/store/storetest builds migrated stores on both engines from it. It
+// imports nothing of the app but the SDK's types, nor the testing
+// package, so the benchmark binary can use it too; only tests, the kit's
+// own packages and bench/ may import it (internal/archtest).
 package testenv
 
 import (

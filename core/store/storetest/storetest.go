@@ -8,14 +8,10 @@ package storetest
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
@@ -74,35 +70,10 @@ func Each(t *testing.T, fn func(t *testing.T, d Dialect)) {
 }
 
 // NewPostgresDB creates an empty database and returns its URL; it is
-// dropped when the test ends.
+// dropped when the test ends (testenv.PostgresDB).
 func NewPostgresDB(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	admin, err := pgx.Connect(ctx, AdminURL())
-	if err != nil {
-		testenv.Unavailable(t, "PostgreSQL at "+AdminURL(), err)
-		return ""
-	}
-	defer admin.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "neksio_test_" + hex.EncodeToString(b)
-	_, err = admin.Exec(ctx, "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, AdminURL())
-		if err != nil {
-			return
-		}
-		defer c.Close(ctx)
-		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	url, err := testenv.DatabaseURL(AdminURL(), name)
-	require.NoError(t, err)
-	return url
+	return testenv.PostgresDB(t)
 }
 
 // CountJobs returns how many River jobs of a kind exist.
