@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/store"
@@ -60,6 +61,7 @@ func Open(t testing.TB, d Dialect) *store.Store {
 	client, err := river.NewClient(s.Driver, &river.Config{})
 	require.NoError(t, err)
 	s.SetJobs(client)
+	usePgxJobs(t, s)
 	return s
 }
 
@@ -111,4 +113,16 @@ func CountJobs(t testing.TB, db *sql.DB, kind string) int {
 	var n int
 	require.NoError(t, db.QueryRow("SELECT count(*) FROM river_job WHERE kind = '"+kind+"'").Scan(&n))
 	return n
+}
+
+// usePgxJobs makes a PostgreSQL store insert jobs through River's pgx
+// driver, as `neksio serve` does.
+func usePgxJobs(t testing.TB, s *store.Store) {
+	t.Helper()
+	if s.Pool == nil {
+		return
+	}
+	client, err := river.NewClient(riverpgxv5.New(nil), &river.Config{})
+	require.NoError(t, err)
+	s.SetPgxJobs(client)
 }
