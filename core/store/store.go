@@ -396,12 +396,14 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	var sqlTx *sql.Tx
 	if s.pgxJobs != nil {
 		// A connection of our own for the transaction, so its jobs can
-		// be inserted through pgx on it (flushJobs). Closed (back to the
-		// pool) once the transaction has ended.
+		// be inserted through pgx on it (flushJobs). Back to the pool as
+		// soon as the transaction has ended, before any after-commit
+		// work, which may need a connection of its own: holding this one
+		// meanwhile could exhaust the pool under load.
 		if conn, err = s.DB.Conn(ctx); err != nil {
 			return fmt.Errorf("store: begin: %w", err)
 		}
-		defer conn.Close()
+		defer releaseConn(&conn)
 		sqlTx, err = conn.BeginTx(ctx, nil)
 	} else {
 		sqlTx, err = s.DB.BeginTx(ctx, nil)
@@ -434,7 +436,9 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		_ = sqlTx.Rollback()
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	err = sqlTx.Commit()
+	releaseConn(&conn)
+	if err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	if len(events) > 0 {
@@ -449,6 +453,14 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		f()
 	}
 	return nil
+}
+
+// releaseConn returns *c to the pool, once.
+func releaseConn(c **sql.Conn) {
+	if *c != nil {
+		_ = (*c).Close()
+		*c = nil
+	}
 }
 
 // notify sends a transaction's change events to the other replicas. On
