@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/rs/cors"
 	"github.com/spf13/cobra"
 	"gocloud.dev/blob"
@@ -138,6 +139,17 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 		return nil, fmt.Errorf("river: %w", err)
 	}
 	s.SetJobs(rc)
+	if s.Pool != nil {
+		// The same jobs through River's pgx driver on the inserting
+		// transaction's connection (store.SetPgxJobs): insert-only, it
+		// works no jobs and needs no pool.
+		pc, err := river.NewClient(riverpgxv5.New(nil), jobs.Configure(&river.Config{Logger: log.With("component", "river")}))
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("river: %w", err)
+		}
+		s.SetPgxJobs(pc)
+	}
 	app.River = rc
 	app.Handler = app.routes()
 	return app, nil

@@ -19,6 +19,8 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river"
@@ -40,6 +42,15 @@ type JobInserter interface {
 	InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
+// PgxJobInserter inserts River jobs in a pgx transaction: a River client
+// on riverpgxv5. On PostgreSQL the store inserts a transaction's jobs with
+// it, on the transaction's own connection, so the job's arrays are sent
+// in pgx's binary encoding rather than as lib/pq text arrays through
+// database/sql (see docs/benchmarks.md, ingest).
+type PgxJobInserter interface {
+	InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+}
+
 // Store is an open database.
 type Store struct {
 	DB      *sql.DB
@@ -54,7 +65,8 @@ type Store struct {
 	// published locally.
 	Origin string
 
-	jobs JobInserter
+	jobs    JobInserter
+	pgxJobs PgxJobInserter
 
 	committedMu sync.RWMutex
 	committed   []func([]event.Event)
@@ -154,6 +166,16 @@ func newStore(db *sql.DB, dia string, pool *pgxpool.Pool, drv riverdriver.Driver
 // workers are known).
 func (s *Store) SetJobs(j JobInserter) { s.jobs = j }
 
+// SetPgxJobs installs, on PostgreSQL, the inserter the store uses instead
+// of SetJobs's: an insert-only River client on riverpgxv5 (its driver
+// needs no pool: it runs on the transaction's connection). Ignored on
+// SQLite.
+func (s *Store) SetPgxJobs(j PgxJobInserter) {
+	if s.Dialect == dialect.Postgres {
+		s.pgxJobs = j
+	}
+}
+
 // Close closes the database.
 func (s *Store) Close() error {
 	err := s.DB.Close()
@@ -243,6 +265,8 @@ var schemaMu sync.Mutex
 // Tx is one transaction shared by ent, River and change events.
 type Tx struct {
 	SQL *sql.Tx
+	// conn holds SQL's connection when jobs go through pgx (Raw).
+	conn *sql.Conn
 	// Ent is a client bound to SQL; privacy policies apply as usual.
 	Ent    *ent.Client
 	store  *Store
@@ -259,7 +283,7 @@ var ErrNoJobs = errors.New("store: no job client configured")
 // if the transaction commits. Jobs are inserted together, in one statement,
 // just before the commit.
 func (t *Tx) InsertJob(_ context.Context, args river.JobArgs, opts *river.InsertOpts) error {
-	if t.store.jobs == nil {
+	if t.store.jobs == nil && t.store.pgxJobs == nil {
 		return ErrNoJobs
 	}
 	t.jobs = append(t.jobs, river.InsertManyParams{Args: args, InsertOpts: opts})
@@ -284,12 +308,58 @@ func (t *Tx) flushJobs(ctx context.Context) error {
 	if len(t.jobs) == 0 {
 		return nil
 	}
-	if _, err := t.store.jobs.InsertManyTx(ctx, t.SQL, t.jobs); err != nil {
+	var err error
+	if t.conn != nil {
+		// The same connection and transaction, through pgx: Raw hands
+		// over the driver's connection between two statements of ours.
+		err = t.conn.Raw(func(dc any) error {
+			c, ok := dc.(*stdlib.Conn)
+			if !ok {
+				return fmt.Errorf("store: connection is a %T, not pgx's", dc)
+			}
+			_, err := t.store.pgxJobs.InsertManyTx(ctx, inTx{c.Conn()}, t.jobs)
+			return err
+		})
+	} else {
+		_, err = t.store.jobs.InsertManyTx(ctx, t.SQL, t.jobs)
+	}
+	if err != nil {
 		return fmt.Errorf("store: inserting %d jobs: %w", len(t.jobs), err)
 	}
 	t.jobs = nil
 	return nil
 }
+
+// inTx is a pgx.Tx for statements on a connection whose transaction
+// database/sql began and ends: it runs statements and refuses to begin,
+// commit or roll back anything itself.
+type inTx struct{ c *pgx.Conn }
+
+var errTxOwned = errors.New("store: the transaction belongs to database/sql")
+
+func (t inTx) Begin(context.Context) (pgx.Tx, error) { return nil, errTxOwned }
+func (t inTx) Commit(context.Context) error          { return errTxOwned }
+func (t inTx) Rollback(context.Context) error        { return errTxOwned }
+func (t inTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	return t.c.CopyFrom(ctx, table, cols, src)
+}
+func (t inTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return t.c.SendBatch(ctx, b)
+}
+func (t inTx) LargeObjects() pgx.LargeObjects { return pgx.LargeObjects{} }
+func (t inTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
+	return t.c.Prepare(ctx, name, sql)
+}
+func (t inTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return t.c.Exec(ctx, sql, args...)
+}
+func (t inTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return t.c.Query(ctx, sql, args...)
+}
+func (t inTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return t.c.QueryRow(ctx, sql, args...)
+}
+func (t inTx) Conn() *pgx.Conn { return t.c }
 
 // Emit records a change event. It reaches subscribers only if the
 // transaction commits: on the local bus after commit, and on PostgreSQL
@@ -322,12 +392,28 @@ func (t *Tx) Lock(ctx context.Context, key string) error {
 // InTx runs fn in a transaction, committing when it returns nil and
 // rolling back otherwise (and on panic).
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
-	sqlTx, err := s.DB.BeginTx(ctx, nil)
+	var conn *sql.Conn
+	var sqlTx *sql.Tx
+	if s.pgxJobs != nil {
+		// A connection of our own for the transaction, so its jobs can
+		// be inserted through pgx on it (flushJobs). Back to the pool as
+		// soon as the transaction has ended, before any after-commit
+		// work, which may need a connection of its own: holding this one
+		// meanwhile could exhaust the pool under load.
+		if conn, err = s.DB.Conn(ctx); err != nil {
+			return fmt.Errorf("store: begin: %w", err)
+		}
+		defer releaseConn(&conn)
+		sqlTx, err = conn.BeginTx(ctx, nil)
+	} else {
+		sqlTx, err = s.DB.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	tx := &Tx{
 		SQL:   sqlTx,
+		conn:  conn,
 		Ent:   ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(s.Dialect, entsql.Conn{ExecQuerier: sqlTx})})),
 		store: s,
 	}
@@ -350,7 +436,9 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		_ = sqlTx.Rollback()
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	err = sqlTx.Commit()
+	releaseConn(&conn)
+	if err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	if len(events) > 0 {
@@ -365,6 +453,14 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		f()
 	}
 	return nil
+}
+
+// releaseConn returns *c to the pool, once.
+func releaseConn(c **sql.Conn) {
+	if *c != nil {
+		_ = (*c).Close()
+		*c = nil
+	}
 }
 
 // notify sends a transaction's change events to the other replicas. On

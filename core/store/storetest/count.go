@@ -99,6 +99,7 @@ func OpenCounting(t testing.TB, d Dialect) (*store.Store, *Counter) {
 	client, err := river.NewClient(s.Driver, &river.Config{})
 	require.NoError(t, err)
 	s.SetJobs(client)
+	usePgxJobs(t, s)
 	return s, c
 }
 

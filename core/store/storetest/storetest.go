@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/store"
@@ -56,6 +57,7 @@ func Open(t testing.TB, d Dialect) *store.Store {
 	client, err := river.NewClient(s.Driver, &river.Config{})
 	require.NoError(t, err)
 	s.SetJobs(client)
+	usePgxJobs(t, s)
 	return s
 }
 
@@ -82,4 +84,16 @@ func CountJobs(t testing.TB, db *sql.DB, kind string) int {
 	var n int
 	require.NoError(t, db.QueryRow("SELECT count(*) FROM river_job WHERE kind = '"+kind+"'").Scan(&n))
 	return n
+}
+
+// usePgxJobs makes a PostgreSQL store insert jobs through River's pgx
+// driver, as `neksio serve` does.
+func usePgxJobs(t testing.TB, s *store.Store) {
+	t.Helper()
+	if s.Pool == nil {
+		return
+	}
+	client, err := river.NewClient(riverpgxv5.New(nil), &river.Config{})
+	require.NoError(t, err)
+	s.SetPgxJobs(client)
 }
