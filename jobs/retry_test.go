@@ -125,7 +125,7 @@ func TestAIReplyRetryAfterEndsAfterLastAttempt(t *testing.T) {
 		kb := &knowledge.Service{Store: b.store, Provider: provider, Vectors: vs}
 		doc, err := kb.Add(b.member, knowledge.DocumentInput{Title: "Hours", Content: "We open at 9am every day."})
 		require.NoError(t, err)
-		require.NoError(t, kb.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
+		require.NoError(t, kb.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}))
 		require.NoError(t, b.store.Ent.Channel.UpdateOneID(b.ch.ID).SetAiMode(entchannel.AiModeAuto).Exec(b.sys))
 		in := b.inbound(t, "When do you open?")
 

@@ -86,7 +86,7 @@ func setup(t *testing.T, d storetest.Dialect) *testBundle {
 	admin := tenant.NewContext(ctx, tenant.Member(ws, tenant.RoleAdmin, "key_admin", ""))
 	doc, err := kb.Add(admin, knowledge.DocumentInput{Title: "Crumb & Co", Content: kbDoc, Format: knowledge.FormatMarkdown})
 	require.NoError(t, err)
-	require.NoError(t, kb.Index(sys, jobargs.KBIndex{WorkspaceID: ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
+	require.NoError(t, kb.Index(sys, jobargs.KBIndex{WorkspaceID: ws, DocumentID: string(doc.ID), Version: doc.Version}))
 	b.ch, err = s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
 		SetExternalID("1065").SetName("WA").SetAiMode(entchannel.AiModeAuto).Save(sys)
 	require.NoError(t, err)
@@ -101,7 +101,7 @@ func (b *testBundle) addDoc(t *testing.T, title, content string) {
 	admin := tenant.NewContext(context.Background(), tenant.Member(b.ws, tenant.RoleAdmin, "key_admin", ""))
 	doc, err := b.agent.Knowledge.Add(admin, knowledge.DocumentInput{Title: title, Content: content, Format: knowledge.FormatMarkdown})
 	require.NoError(t, err)
-	require.NoError(t, b.agent.Knowledge.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
+	require.NoError(t, b.agent.Knowledge.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}))
 }
 
 // inbound stores a customer's DM in a new conversation, the way Ingest does.
