@@ -28,7 +28,10 @@ func (w *AIReplyWorker) Timeout(*river.Job[jobargs.AIReply]) time.Duration { ret
 // Work runs the agent once.
 func (w *AIReplyWorker) Work(ctx context.Context, job *river.Job[jobargs.AIReply]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "ai.reply"))
-	return retryAI(job.JobRow, w.Agent.Run(ctx, pulid.ID(job.Args.MessageID), lastRun(job.JobRow)))
+	if lastRun(job.JobRow) {
+		return w.Agent.RunLastAttempt(ctx, pulid.ID(job.Args.MessageID))
+	}
+	return retryAI(job.JobRow, w.Agent.Run(ctx, pulid.ID(job.Args.MessageID)))
 }
 
 // retryAI runs a rate-limited job again once the provider's delay has

@@ -13,7 +13,9 @@ import (
 // KnowledgeIndexer is core/knowledge's Service, as the indexing worker
 // sees it.
 type KnowledgeIndexer interface {
-	Index(ctx context.Context, job jobargs.KBIndex, final bool) error
+	Index(ctx context.Context, job jobargs.KBIndex) error
+	// IndexLastAttempt is the give-up path of the job's last attempt.
+	IndexLastAttempt(ctx context.Context, job jobargs.KBIndex) error
 }
 
 // KBIndexWorker (re)indexes knowledge documents.
@@ -28,5 +30,8 @@ func (w *KBIndexWorker) Timeout(*river.Job[jobargs.KBIndex]) time.Duration { ret
 // Work indexes one document version.
 func (w *KBIndexWorker) Work(ctx context.Context, job *river.Job[jobargs.KBIndex]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "kb.index"))
-	return retryAI(job.JobRow, w.Knowledge.Index(ctx, job.Args, lastRun(job.JobRow)))
+	if lastRun(job.JobRow) {
+		return w.Knowledge.IndexLastAttempt(ctx, job.Args)
+	}
+	return retryAI(job.JobRow, w.Knowledge.Index(ctx, job.Args))
 }

@@ -194,7 +194,7 @@ func newAgent(t *testing.T, b *bundle, provider ai.Provider) *agent.Service {
 	kb := &knowledge.Service{Store: b.store, Provider: provider, Vectors: vs}
 	doc, err := kb.Add(b.member, knowledge.DocumentInput{Title: "Hours", Content: "We open at 9am every day."})
 	require.NoError(t, err)
-	require.NoError(t, kb.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
+	require.NoError(t, kb.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}))
 	require.NoError(t, b.store.Ent.Channel.UpdateOneID(b.ch.ID).SetAiMode(entchannel.AiModeAuto).Exec(b.sys))
 	return &agent.Service{Store: b.store, Inbox: b.inbox, Knowledge: kb, Provider: provider}
 }

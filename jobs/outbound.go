@@ -39,7 +39,10 @@ func (w *OutboundWorker) NextRetry(job *river.Job[jobargs.OutboundDeliver]) time
 // handed to a person.
 func (w *OutboundWorker) Work(ctx context.Context, job *river.Job[jobargs.OutboundDeliver]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "outbound.deliver"))
-	err := w.Inbox.Deliver(ctx, job.Args.MessageID, lastRun(job.JobRow))
+	if lastRun(job.JobRow) {
+		return w.Inbox.DeliverLastAttempt(ctx, job.Args.MessageID)
+	}
+	err := w.Inbox.Deliver(ctx, job.Args.MessageID)
 	var re *inbox.RetryableError
 	if errors.As(err, &re) && re.RetryAfter > 0 {
 		return retryAfter(job.JobRow, re.RetryAfter)

@@ -38,7 +38,10 @@ func (w *PostPublishWorker) NextRetry(job *river.Job[jobargs.PostPublish]) time.
 // recorded on the target instead of retried.
 func (w *PostPublishWorker) Work(ctx context.Context, job *river.Job[jobargs.PostPublish]) error {
 	ctx = publish.SystemContext(ctx, job.Args.WorkspaceID)
-	return retryable(job.JobRow, w.Publish.Publish(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation, lastRun(job.JobRow)))
+	if lastRun(job.JobRow) {
+		return w.Publish.PublishLastAttempt(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation)
+	}
+	return retryable(job.JobRow, w.Publish.Publish(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation))
 }
 
 // PostStatusWorker polls an asynchronous publication.
@@ -60,7 +63,10 @@ func (w *PostStatusWorker) NextRetry(job *river.Job[jobargs.PostStatus]) time.Ti
 // Work checks the publication once.
 func (w *PostStatusWorker) Work(ctx context.Context, job *river.Job[jobargs.PostStatus]) error {
 	ctx = publish.SystemContext(ctx, job.Args.WorkspaceID)
-	return retryable(job.JobRow, w.Publish.Status(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation, job.Args.ExternalID, lastRun(job.JobRow)))
+	if lastRun(job.JobRow) {
+		return w.Publish.StatusLastAttempt(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation, job.Args.ExternalID)
+	}
+	return retryable(job.JobRow, w.Publish.Status(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation, job.Args.ExternalID))
 }
 
 // retryable snoozes for a platform's Retry-After (never less than the

@@ -94,7 +94,7 @@ func TestDeliveryInterruptedMidSendIsNotRepeated(t *testing.T) {
 		dead := make(chan struct{})
 		go func() {
 			defer close(dead)
-			_ = b.inbox.Deliver(b.sys, string(reply.ID), false)
+			_ = b.inbox.Deliver(b.sys, string(reply.ID))
 		}()
 		<-inCall
 		t.Cleanup(func() { close(release); <-dead })

@@ -17,9 +17,13 @@ import (
 )
 
 // SentimentAnalyzer is core/sentiment's Service, as the worker sees it.
+// The ...Fallback methods are the give-up path of a job's last attempt
+// (the lexicon model answers where the provider does not).
 type SentimentAnalyzer interface {
-	Analyze(ctx context.Context, messageID pulid.ID, final bool) error
-	AnalyzeConversation(ctx context.Context, conversationID pulid.ID, final bool, complete func(tx *store.Tx) error) error
+	Analyze(ctx context.Context, messageID pulid.ID) error
+	AnalyzeFallback(ctx context.Context, messageID pulid.ID) error
+	AnalyzeConversation(ctx context.Context, conversationID pulid.ID, complete func(tx *store.Tx) error) error
+	AnalyzeConversationFallback(ctx context.Context, conversationID pulid.ID, complete func(tx *store.Tx) error) error
 }
 
 // SentimentWorker scores inbound messages.
@@ -41,14 +45,25 @@ func (w *SentimentWorker) Timeout(job *river.Job[jobargs.SentimentAnalyze]) time
 
 // Work scores one message, or a conversation's unscored messages (then
 // the job completes in the transaction that stores the scores; see
-// jobargs.SentimentConversationOpts).
+// jobargs.SentimentConversationOpts). The worker decides retries: a
+// retryable provider error is retried (after its Retry-After, bounded by
+// the backoff), and the last attempt takes the give-up path instead.
 func (w *SentimentWorker) Work(ctx context.Context, job *river.Job[jobargs.SentimentAnalyze]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "sentiment.analyze"))
+	last := lastRun(job.JobRow)
 	if job.Args.MessageID == "" && job.Args.ConversationID != "" {
 		complete := func(tx *store.Tx) error { return completeInTx(ctx, w.Store, tx, job) }
-		return retryAI(job.JobRow, w.Feedback.AnalyzeConversation(ctx, pulid.ID(job.Args.ConversationID), lastRun(job.JobRow), complete))
+		id := pulid.ID(job.Args.ConversationID)
+		if last {
+			return w.Feedback.AnalyzeConversationFallback(ctx, id, complete)
+		}
+		return retryAI(job.JobRow, w.Feedback.AnalyzeConversation(ctx, id, complete))
 	}
-	return retryAI(job.JobRow, w.Feedback.Analyze(ctx, pulid.ID(job.Args.MessageID), lastRun(job.JobRow)))
+	id := pulid.ID(job.Args.MessageID)
+	if last {
+		return w.Feedback.AnalyzeFallback(ctx, id)
+	}
+	return retryAI(job.JobRow, w.Feedback.Analyze(ctx, id))
 }
 
 // completeInTx marks job completed inside tx, with the driver of the

@@ -30,7 +30,16 @@ type indexer struct {
 	err   error
 }
 
-func (f *indexer) Index(ctx context.Context, job jobargs.KBIndex, final bool) error {
+func (f *indexer) Index(ctx context.Context, job jobargs.KBIndex) error {
+	return f.index(ctx, job, false)
+}
+
+// IndexLastAttempt is the last run's call.
+func (f *indexer) IndexLastAttempt(ctx context.Context, job jobargs.KBIndex) error {
+	return f.index(ctx, job, true)
+}
+
+func (f *indexer) index(ctx context.Context, job jobargs.KBIndex, final bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls, f.final = append(f.calls, job), append(f.final, final)
@@ -77,14 +86,32 @@ type analyzer struct {
 	tx *store.Tx
 }
 
-func (f *analyzer) Analyze(_ context.Context, id pulid.ID, final bool) error {
+func (f *analyzer) Analyze(ctx context.Context, id pulid.ID) error {
+	return f.analyze(ctx, id, false)
+}
+
+// AnalyzeFallback is the last run's call.
+func (f *analyzer) AnalyzeFallback(ctx context.Context, id pulid.ID) error {
+	return f.analyze(ctx, id, true)
+}
+
+func (f *analyzer) AnalyzeConversation(ctx context.Context, id pulid.ID, complete func(tx *store.Tx) error) error {
+	return f.analyzeConversation(ctx, id, false, complete)
+}
+
+// AnalyzeConversationFallback is the last run's call.
+func (f *analyzer) AnalyzeConversationFallback(ctx context.Context, id pulid.ID, complete func(tx *store.Tx) error) error {
+	return f.analyzeConversation(ctx, id, true, complete)
+}
+
+func (f *analyzer) analyze(_ context.Context, id pulid.ID, final bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.messages, f.final = append(f.messages, id), append(f.final, final)
 	return f.err
 }
 
-func (f *analyzer) AnalyzeConversation(_ context.Context, id pulid.ID, final bool, complete func(tx *store.Tx) error) error {
+func (f *analyzer) analyzeConversation(_ context.Context, id pulid.ID, final bool, complete func(tx *store.Tx) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.conversations, f.final = append(f.conversations, id), append(f.final, final)

@@ -24,3 +24,12 @@ func TestAppSettingsTikTok(t *testing.T) {
 	require.Equal(t, "true", app.Settings[tiktok.SettingAudited])
 	require.NotContains(t, app.Settings, "app_secret")
 }
+
+// A third-party connector's name is spelled as its request quota's is:
+// "my-relay" reads NEKSIO_MY_RELAY_*.
+func TestAppSettingsHyphenatedName(t *testing.T) {
+	t.Parallel()
+	app := appSettings([]string{"NEKSIO_MY_RELAY_APP_SECRET=s", "NEKSIO_MY_RELAY_API_BASE_URL=http://relay"}, "my-relay")
+	require.Equal(t, "s", app.ClientSecret)
+	require.Equal(t, "http://relay", app.APIBaseURL)
+}

@@ -206,9 +206,11 @@ func TestExpensiveFieldsAreLimitedPerWorkspace(t *testing.T) {
 		t.Cleanup(release)
 
 		e := newEnv(t, d, withoutWhatsAppChannel(),
-			withEnviron("NEKSIO_AI_BASE_URL=http://"+ln.Addr().String()+"/v1", "NEKSIO_AI_API_KEY=sk-test",
-				"NEKSIO_AI_CHAT_MODEL=chat-test", "NEKSIO_AI_EMBEDDING_MODEL=embed-test"),
-			withConfig(func(c *config.Config) { c.GraphQLExpensiveConcurrency = 1 }))
+			withConfig(func(c *config.Config) {
+				c.AI = config.AI{BaseURL: "http://" + ln.Addr().String() + "/v1", APIKey: "sk-test",
+					ChatModel: "chat-test", EmbeddingModel: "embed-test"}
+				c.GraphQLExpensiveConcurrency = 1
+			}))
 		_, keyB := e.newWorkspace(t, "Other tenant")
 		// Both workspaces let the external model answer (docs/privacy.md).
 		for _, k := range []string{e.Key, keyB} {

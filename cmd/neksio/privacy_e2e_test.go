@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/neksio/neksio/core/config"
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/core/tenant"
 )
@@ -144,8 +145,9 @@ func TestAIConsent(t *testing.T) {
 		ext.set(true)
 		srv := httptest.NewServer(ext)
 		t.Cleanup(srv.Close)
-		e := newEnv(t, d, withEnviron("NEKSIO_AI_BASE_URL="+srv.URL+"/v1", "NEKSIO_AI_API_KEY=sk-test",
-			"NEKSIO_AI_CHAT_MODEL=chat-ext", "NEKSIO_AI_EMBEDDING_MODEL=embed-ext"))
+		e := newEnv(t, d, withConfig(func(c *config.Config) {
+			c.AI = config.AI{BaseURL: srv.URL + "/v1", APIKey: "sk-test", ChatModel: "chat-ext", EmbeddingModel: "embed-ext"}
+		}))
 		pageCh, _ := e.connectMeta(t)
 		e.gql(t, `mutation($id: ID!) { updateChannel(id: $id, input: {aiMode: AUTO}) { aiMode } }`, map[string]any{"id": e.WAChannel})
 

@@ -430,9 +430,10 @@ func newConnectorManager(cfg *config.Config, log *slog.Logger) (*connector.Manag
 }
 
 // appSettings reads a connector's app-level settings from the
-// NEKSIO_<CONNECTOR>_* lines of environ.
+// NEKSIO_<CONNECTOR>_* lines of environ (config.Config.Environment), the
+// connector's name spelled as its request quota's is (connector.SettingName).
 func appSettings(environ []string, name string) sdk.App {
-	prefix := "NEKSIO_" + strings.ToUpper(name) + "_"
+	prefix := "NEKSIO_" + strings.ToUpper(connector.SettingName(name)) + "_"
 	settings := map[string]string{}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")

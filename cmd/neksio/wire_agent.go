@@ -9,6 +9,7 @@ import (
 	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/ai/openai"
+	"github.com/neksio/neksio/core/config"
 	"github.com/neksio/neksio/core/knowledge"
 	"github.com/neksio/neksio/core/sentiment"
 	"github.com/neksio/neksio/core/store"
@@ -20,15 +21,14 @@ import (
 
 // The AI agent, the knowledge base and sentiment (docs/agent.md).
 func wireAgent(ctx context.Context, a *App) error {
-	getenv := a.Cfg.Getenv
-	external, err := newProvider(getenv)
+	external, err := newProvider(a.Cfg.AI)
 	if err != nil {
 		return err
 	}
 	// Every AI caller goes through the chooser: a workspace's data reaches
 	// the external provider only when its aiProcessing allows it.
 	provider := newChooser(a.Store, external)
-	vectors, err := newVectorStore(ctx, a.Store, getenv)
+	vectors, err := newVectorStore(ctx, a.Store, a.Cfg.Milvus)
 	if err != nil {
 		return err
 	}
@@ -70,15 +70,12 @@ func externalName(p ai.Provider) string {
 
 // newProvider is the OpenAI-compatible endpoint when NEKSIO_AI_* says so,
 // else nil (the built-in offline provider serves everyone).
-func newProvider(getenv func(string) string) (ai.Provider, error) {
-	cfg, ok, err := openai.ConfigFromEnv(getenv)
-	if err != nil {
-		return nil, fmt.Errorf("AI provider: %w", err)
-	}
-	if !ok {
+func newProvider(c config.AI) (ai.Provider, error) {
+	if !c.Enabled() {
 		return nil, nil
 	}
-	p, err := openai.New(cfg)
+	p, err := openai.New(openai.Config{BaseURL: c.BaseURL, APIKey: c.APIKey, ChatModel: c.ChatModel,
+		EmbeddingModel: c.EmbeddingModel, EmbeddingDimension: c.EmbeddingDimension})
 	if err != nil {
 		return nil, fmt.Errorf("AI provider: %w", err)
 	}
@@ -87,13 +84,10 @@ func newProvider(getenv func(string) string) (ai.Provider, error) {
 
 // newVectorStore is Milvus when NEKSIO_MILVUS_ADDRESS is set, else the
 // embedded store on the application's database (migrated here).
-func newVectorStore(ctx context.Context, s *store.Store, getenv func(string) string) (vector.Store, error) {
-	mc, err := vector.MilvusConfigFromEnv(getenv)
-	if err != nil {
-		return nil, err
-	}
-	if mc.Address != "" {
-		m, err := vector.NewMilvus(ctx, mc)
+func newVectorStore(ctx context.Context, s *store.Store, c config.Milvus) (vector.Store, error) {
+	if c.Address != "" {
+		m, err := vector.NewMilvus(ctx, vector.MilvusConfig{Address: c.Address, Token: c.Token, DBName: c.DB,
+			CollectionPrefix: c.CollectionPrefix, Consistency: c.Consistency, IndexType: c.IndexType, UsePartitionKey: c.PartitionKey})
 		if err != nil {
 			return nil, fmt.Errorf("vector store: %w", err)
 		}

@@ -79,10 +79,20 @@ func offAtArrival(ch *ent.Channel, conv *ent.Conversation) bool {
 
 // Run is the ai.reply job: it decides what to do with one inbound message
 // and does it, at most once. ctx carries a system viewer of the message's
-// workspace. Retryable provider failures are returned (the job retries);
-// with final set, or for permanent failures, the conversation goes to a
-// human instead.
-func (s *Service) Run(ctx context.Context, messageID pulid.ID, final bool) error {
+// workspace. Retryable provider failures are returned, classified by
+// core/ai (whether the job retries is the job layer's decision); for
+// permanent failures the conversation goes to a human instead.
+func (s *Service) Run(ctx context.Context, messageID pulid.ID) error {
+	return s.run(ctx, messageID, false)
+}
+
+// RunLastAttempt is Run when no retry follows (the job's last attempt): a
+// provider failure of any class hands the conversation to a human.
+func (s *Service) RunLastAttempt(ctx context.Context, messageID pulid.ID) error {
+	return s.run(ctx, messageID, true)
+}
+
+func (s *Service) run(ctx context.Context, messageID pulid.ID, final bool) error {
 	start := time.Now()
 	done, err := s.Store.Ent.AgentRun.Query().Where(agentrun.MessageID(messageID)).Exist(ctx)
 	if err != nil {

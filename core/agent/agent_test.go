@@ -86,7 +86,7 @@ func setup(t *testing.T, d storetest.Dialect) *testBundle {
 	admin := tenant.NewContext(ctx, tenant.Member(ws, tenant.RoleAdmin, "key_admin", ""))
 	doc, err := kb.Add(admin, knowledge.DocumentInput{Title: "Crumb & Co", Content: kbDoc, Format: knowledge.FormatMarkdown})
 	require.NoError(t, err)
-	require.NoError(t, kb.Index(sys, jobargs.KBIndex{WorkspaceID: ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
+	require.NoError(t, kb.Index(sys, jobargs.KBIndex{WorkspaceID: ws, DocumentID: string(doc.ID), Version: doc.Version}))
 	b.ch, err = s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
 		SetExternalID("1065").SetName("WA").SetAiMode(entchannel.AiModeAuto).Save(sys)
 	require.NoError(t, err)
@@ -101,7 +101,7 @@ func (b *testBundle) addDoc(t *testing.T, title, content string) {
 	admin := tenant.NewContext(context.Background(), tenant.Member(b.ws, tenant.RoleAdmin, "key_admin", ""))
 	doc, err := b.agent.Knowledge.Add(admin, knowledge.DocumentInput{Title: title, Content: content, Format: knowledge.FormatMarkdown})
 	require.NoError(t, err)
-	require.NoError(t, b.agent.Knowledge.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}, false))
+	require.NoError(t, b.agent.Knowledge.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}))
 }
 
 // inbound stores a customer's DM in a new conversation, the way Ingest does.
@@ -141,7 +141,7 @@ func TestAgentRun(t *testing.T) {
 
 		t.Run("auto answers once", func(t *testing.T) {
 			msg := b.inbound(t, "how much is delivery?", now)
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			run := b.runOf(t, msg)
 			require.Equal(t, agentrun.DecisionSent, run.Decision)
 			require.NotEmpty(t, run.Citations)
@@ -156,7 +156,7 @@ func TestAgentRun(t *testing.T) {
 			require.Equal(t, 1, jobs)
 
 			// A retried job does nothing.
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			require.Len(t, b.outbound(t, msg.ConversationID), 1)
 			require.Equal(t, jobs, storetest.CountJobs(t, b.store.DB, "outbound.deliver"))
 			n, err := b.store.Ent.AgentRun.Query().Where(agentrun.MessageID(msg.ID)).Count(b.sys)
@@ -167,7 +167,7 @@ func TestAgentRun(t *testing.T) {
 		handedOff := func(t *testing.T, text string, last time.Time, reason string) {
 			t.Helper()
 			msg := b.inbound(t, text, last)
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			run := b.runOf(t, msg)
 			require.Equal(t, agentrun.DecisionHandedOff, run.Decision)
 			require.Contains(t, run.Reason, reason)
@@ -208,7 +208,7 @@ func TestAgentRun(t *testing.T) {
 					SetExternalID("tt-out-"+string(rune('a'+i))).SetText("later").SetDeliveryStatus(st).
 					SetSentAt(last.Add(time.Minute)).Exec(b.sys))
 			}
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			run := b.runOf(t, msg)
 			require.Equal(t, agentrun.DecisionHandedOff, run.Decision)
 			require.Contains(t, run.Reason, "allows 2 business messages until the customer writes again")
@@ -218,7 +218,7 @@ func TestAgentRun(t *testing.T) {
 		t.Run("already handed off", func(t *testing.T) {
 			msg := b.inbound(t, "how much is delivery?", now)
 			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetHandoffReason("a human took it").Exec(b.sys))
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			require.Equal(t, agentrun.DecisionHandedOff, b.runOf(t, msg).Decision)
 			require.Empty(t, b.outbound(t, msg.ConversationID))
 		})
@@ -226,7 +226,7 @@ func TestAgentRun(t *testing.T) {
 		t.Run("conversation override off", func(t *testing.T) {
 			msg := b.inbound(t, "how much is delivery?", now)
 			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetAiMode(conversation.AiModeOff).Exec(b.sys))
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			require.Equal(t, agentrun.DecisionSkipped, b.runOf(t, msg).Decision)
 			require.Empty(t, b.outbound(t, msg.ConversationID))
 		})
@@ -239,7 +239,7 @@ func TestAgentRun(t *testing.T) {
 			msg := b.inbound(t, "how much is delivery?", now)
 			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetAiMode(conversation.AiModeDraft).Exec(b.sys))
 			jobs := storetest.CountJobs(t, b.store.DB, "outbound.deliver")
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			run := b.runOf(t, msg)
 			require.Equal(t, agentrun.DecisionDrafted, run.Decision)
 			out := b.outbound(t, msg.ConversationID)
@@ -250,7 +250,7 @@ func TestAgentRun(t *testing.T) {
 			require.Contains(t, out[0].Text, sig)
 			require.Equal(t, jobs, storetest.CountJobs(t, b.store.DB, "outbound.deliver"), "a draft is not delivered")
 
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			require.Len(t, b.outbound(t, msg.ConversationID), 1, "a retried job drafts nothing more")
 
 			_, err = b.agent.ApproveDraft(b.member, out[0].ID, ptr("  "))
@@ -271,7 +271,7 @@ func TestAgentRun(t *testing.T) {
 			// Another draft, discarded.
 			msg2 := b.inbound(t, "when is Riverside open?", now)
 			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg2.ConversationID).SetAiMode(conversation.AiModeDraft).Exec(b.sys))
-			require.NoError(t, b.agent.Run(b.sys, msg2.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg2.ID))
 			draft := b.outbound(t, msg2.ConversationID)
 			require.Len(t, draft, 1)
 			gone, err := b.agent.DiscardDraft(b.member, draft[0].ID)
@@ -289,7 +289,7 @@ func TestAgentRun(t *testing.T) {
 		t.Run("a draft approved after the window closed is refused", func(t *testing.T) {
 			msg := b.inbound(t, "how much is delivery?", now)
 			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetAiMode(conversation.AiModeDraft).Exec(b.sys))
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			draft := b.outbound(t, msg.ConversationID)
 			require.Len(t, draft, 1)
 			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetLastInboundAt(now.Add(-25*time.Hour)).Exec(b.sys))
@@ -317,7 +317,7 @@ func TestAgentAutoNeverSendsUncoveredAnswers(t *testing.T) {
 
 		t.Run("an attribute the knowledge base does not have", func(t *testing.T) {
 			msg := b.inbound(t, "Do you have a blue mug?", now)
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			run := b.runOf(t, msg)
 			require.Equal(t, agentrun.DecisionHandedOff, run.Decision, run.Reason)
 			require.Contains(t, run.Reason, `does not cover "blue"`)
@@ -330,7 +330,7 @@ func TestAgentAutoNeverSendsUncoveredAnswers(t *testing.T) {
 			msg := b.inbound(t, "Is this mug damaged?", now)
 			require.NoError(t, b.store.Ent.Message.UpdateOneID(msg.ID).
 				SetAttachments([]schematype.Attachment{{Type: "image", URL: "https://cdn.example/p.jpg"}}).Exec(b.sys))
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			run := b.runOf(t, msg)
 			require.Equal(t, agentrun.DecisionHandedOff, run.Decision, run.Reason)
 			require.Contains(t, run.Reason, "a photo the agent cannot see")
@@ -340,7 +340,7 @@ func TestAgentAutoNeverSendsUncoveredAnswers(t *testing.T) {
 
 		t.Run("the same words without the photo", func(t *testing.T) {
 			msg := b.inbound(t, "Is this mug damaged?", now)
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			run := b.runOf(t, msg)
 			require.Equal(t, agentrun.DecisionHandedOff, run.Decision, run.Reason)
 			require.Contains(t, run.Reason, `does not cover "damaged"`)
@@ -348,7 +348,7 @@ func TestAgentAutoNeverSendsUncoveredAnswers(t *testing.T) {
 
 		t.Run("a covered question is sent", func(t *testing.T) {
 			msg := b.inbound(t, "How much is the classic mug?", now)
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			require.Equal(t, agentrun.DecisionSent, b.runOf(t, msg).Decision)
 			out := b.outbound(t, msg.ConversationID)
 			require.Len(t, out, 1)
@@ -358,7 +358,7 @@ func TestAgentAutoNeverSendsUncoveredAnswers(t *testing.T) {
 		t.Run("draft mode drafts it with a note", func(t *testing.T) {
 			msg := b.inbound(t, "Do you have a blue mug?", now)
 			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetAiMode(conversation.AiModeDraft).Exec(b.sys))
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			run := b.runOf(t, msg)
 			require.Equal(t, agentrun.DecisionDrafted, run.Decision)
 			require.Contains(t, run.Reason, `does not cover "blue"`)
@@ -411,7 +411,7 @@ func (th *thread) comment(t *testing.T, commenter, text string) *ent.Message {
 // run runs the agent on msg and returns its run and the reply, if any.
 func (th *thread) run(t *testing.T, msg *ent.Message) (*ent.AgentRun, *ent.Message) {
 	t.Helper()
-	require.NoError(t, th.b.agent.Run(th.b.sys, msg.ID, false))
+	require.NoError(t, th.b.agent.Run(th.b.sys, msg.ID))
 	run := th.b.runOf(t, msg)
 	if run.ReplyMessageID == nil {
 		return run, nil
@@ -480,7 +480,7 @@ func TestAgentCommentThreadHandoffPerCommenter(t *testing.T) {
 		t.Run("direct messages stay handed off as a whole", func(t *testing.T) {
 			msg := b.inbound(t, "I want to talk to a person", time.Now())
 			run := func(m *ent.Message) *ent.AgentRun {
-				require.NoError(t, b.agent.Run(b.sys, m.ID, false))
+				require.NoError(t, b.agent.Run(b.sys, m.ID))
 				return b.runOf(t, m)
 			}
 			require.Equal(t, agentrun.DecisionHandedOff, run(msg).Decision)
@@ -504,7 +504,7 @@ func TestAgentHandoffMessage(t *testing.T) {
 		asksHuman := func(t *testing.T) *ent.Message {
 			t.Helper()
 			msg := b.inbound(t, "I want to talk to a person", now)
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			require.Equal(t, agentrun.DecisionHandedOff, b.runOf(t, msg).Decision)
 			return msg
 		}
@@ -535,12 +535,12 @@ func TestAgentHandoffMessage(t *testing.T) {
 		t.Run("not in draft mode", func(t *testing.T) {
 			msg := b.inbound(t, "I want to talk to a person", now)
 			require.NoError(t, b.store.Ent.Conversation.UpdateOneID(msg.ConversationID).SetAiMode(conversation.AiModeDraft).Exec(b.sys))
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			require.Empty(t, b.outbound(t, msg.ConversationID))
 		})
 		t.Run("not when the reply window is closed", func(t *testing.T) {
 			msg := b.inbound(t, "I want to talk to a person", now.Add(-25*time.Hour))
-			require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, msg.ID))
 			require.Empty(t, b.outbound(t, msg.ConversationID))
 		})
 		t.Run("not twice", func(t *testing.T) {
@@ -548,7 +548,7 @@ func TestAgentHandoffMessage(t *testing.T) {
 				SetChannelID(b.ch.ID).SetDirection(message.DirectionInbound).SetAuthorKind(message.AuthorKindContact).
 				SetExternalID("wamid.again").SetText("hello?").Save(b.sys)
 			require.NoError(t, err)
-			require.NoError(t, b.agent.Run(b.sys, next.ID, false))
+			require.NoError(t, b.agent.Run(b.sys, next.ID))
 			require.Len(t, b.outbound(t, msg.ConversationID), 1, "already handed off: nothing more")
 		})
 	})
@@ -577,7 +577,7 @@ func TestAgentHookSkipsOwnMessages(t *testing.T) {
 	}))
 	require.Equal(t, 1, storetest.CountJobs(t, b.store.DB, "ai.reply"), "only the customer's message")
 	// The agent itself also refuses to act on a non-inbound message.
-	require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+	require.NoError(t, b.agent.Run(b.sys, msg.ID))
 }
 
 func TestAgentSettings(t *testing.T) {
@@ -620,7 +620,7 @@ func TestAgentSettings(t *testing.T) {
 
 	// The keyword hands off.
 	msg := b.inbound(t, "put your supervisor on", time.Now())
-	require.NoError(t, b.agent.Run(b.sys, msg.ID, false))
+	require.NoError(t, b.agent.Run(b.sys, msg.ID))
 	require.Equal(t, agentrun.DecisionHandedOff, b.runOf(t, msg).Decision)
 }
 

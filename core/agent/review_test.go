@@ -183,7 +183,7 @@ func TestAgentReviews(t *testing.T) {
 		require.NoError(t, b.store.Ent.Channel.UpdateOneID(b.ch.ID).SetAiMode(entchannel.AiModeDraft).Exec(b.sys))
 
 		five := b.review(t, "Ann Smith", 5, "")
-		require.NoError(t, b.agent.Run(b.sys, five.ID, false))
+		require.NoError(t, b.agent.Run(b.sys, five.ID))
 		run := b.runOf(t, five)
 		require.Equal(t, agentrun.DecisionDrafted, run.Decision)
 		out := b.outbound(t, five.ConversationID)
@@ -192,7 +192,7 @@ func TestAgentReviews(t *testing.T) {
 		require.Equal(t, "Thank you, Ann, for the 5-star rating! We look forward to seeing you again!", out[0].Text)
 
 		one := b.review(t, "Bob Jones", 1, "Cold coffee and a rude waiter")
-		require.NoError(t, b.agent.Run(b.sys, one.ID, false))
+		require.NoError(t, b.agent.Run(b.sys, one.ID))
 		run = b.runOf(t, one)
 		require.Equal(t, agentrun.DecisionHandedOff, run.Decision)
 		require.Contains(t, run.Reason, "1-star review")
@@ -212,7 +212,7 @@ func TestAgentReviews(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, b.store.Ent.Channel.UpdateOneID(b.ch.ID).SetAiMode(entchannel.AiModeAuto).Exec(b.sys))
 		q := b.review(t, "Cara Lee", 4, "Great cake! How much is delivery? Text me on 07700 900123.")
-		require.NoError(t, b.agent.Run(b.sys, q.ID, false))
+		require.NoError(t, b.agent.Run(b.sys, q.ID))
 		run = b.runOf(t, q)
 		require.Equal(t, agentrun.DecisionSent, run.Decision, run.Reason)
 		require.NotEmpty(t, run.Citations, "the fact comes from the knowledge base")
@@ -226,7 +226,7 @@ func TestAgentReviews(t *testing.T) {
 
 		// 5 stars are still DRAFT in the policy: drafted although the channel is AUTO.
 		five2 := b.review(t, "Dan", 5, "Best coffee in town")
-		require.NoError(t, b.agent.Run(b.sys, five2.ID, false))
+		require.NoError(t, b.agent.Run(b.sys, five2.ID))
 		require.Equal(t, agentrun.DecisionDrafted, b.runOf(t, five2).Decision)
 
 		// A review answered in Google's own interface (a backfill finds
@@ -236,7 +236,7 @@ func TestAgentReviews(t *testing.T) {
 			SetChannelID(b.ch.ID).SetDirection(message.DirectionOutbound).SetAuthorKind(message.AuthorKindAgent).
 			SetExternalID(*answered.ExternalID + "/reply").SetText("Thanks Eve").SetDeliveryStatus(message.DeliveryStatusSent).Save(b.sys)
 		require.NoError(t, err)
-		require.NoError(t, b.agent.Run(b.sys, answered.ID, false))
+		require.NoError(t, b.agent.Run(b.sys, answered.ID))
 		run = b.runOf(t, answered)
 		require.Equal(t, agentrun.DecisionSkipped, run.Decision)
 		require.Contains(t, run.Reason, "already has a reply")

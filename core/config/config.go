@@ -5,11 +5,13 @@ package config
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -99,12 +101,52 @@ type Config struct {
 
 	// Media is the media store (docs/publishing.md#media).
 	Media Media `envPrefix:"NEKSIO_MEDIA_"`
+	// AI is the external OpenAI-compatible provider (docs/ai.md).
+	AI AI `envPrefix:"NEKSIO_AI_"`
+	// Milvus is the external vector store (docs/vector.md).
+	Milvus Milvus `envPrefix:"NEKSIO_MILVUS_"`
 
-	// Environ is where the settings that packages read themselves
-	// (NEKSIO_<CONNECTOR>_*, NEKSIO_AI_*, NEKSIO_MILVUS_*) come from; nil
-	// means the process environment. Tests set it. Read it with Getenv or
+	// Environ is where connectors' app settings (NEKSIO_<CONNECTOR>_*,
+	// handed to each connector as they are) come from; nil means the
+	// process environment. Tests set it. Read it with Getenv or
 	// Environment, never with os.Getenv.
 	Environ []string `env:"-"`
+}
+
+// AI configures the external OpenAI-compatible provider. With neither
+// BaseURL nor APIKey set there is none: the built-in offline provider
+// serves every workspace.
+type AI struct {
+	// BaseURL of the API including the version path; empty: OpenAI's.
+	BaseURL string `env:"BASE_URL"`
+	// APIKey is sent as a bearer token; empty for local servers.
+	APIKey         string `env:"API_KEY"`
+	ChatModel      string `env:"CHAT_MODEL" envDefault:"gpt-4o-mini"`
+	EmbeddingModel string `env:"EMBEDDING_MODEL" envDefault:"text-embedding-3-small"`
+	// EmbeddingDimension is requested from the server and checked on every
+	// response; zero: learned from the first response.
+	EmbeddingDimension int `env:"EMBEDDING_DIMENSION"`
+}
+
+// Enabled reports whether an external provider is configured.
+func (a AI) Enabled() bool { return a.BaseURL != "" || a.APIKey != "" }
+
+// Milvus configures the external vector store. An empty Address means the
+// embedded store on the application's database.
+type Milvus struct {
+	// Address is host:port of the Milvus gRPC endpoint.
+	Address string `env:"ADDRESS"`
+	// Token: "user:password" or an API key; empty for none.
+	Token string `env:"TOKEN"`
+	// DB is the Milvus database; empty: "default".
+	DB               string `env:"DB"`
+	CollectionPrefix string `env:"COLLECTION_PREFIX" envDefault:"neksio_"`
+	// Consistency: strong, session, bounded or eventually.
+	Consistency string `env:"CONSISTENCY" envDefault:"strong"`
+	// IndexType: AUTOINDEX, FLAT, IVF_FLAT or HNSW.
+	IndexType string `env:"INDEX_TYPE" envDefault:"AUTOINDEX"`
+	// PartitionKey declares workspace_id a partition key (not on Milvus Lite).
+	PartitionKey bool `env:"PARTITION_KEY"`
 }
 
 // Media configures the media store. Zero values take the defaults.
@@ -153,9 +195,45 @@ func Default() *Config {
 func Load() (*Config, error) {
 	var c Config
 	if err := env.Parse(&c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nameVariables(err)
 	}
 	return &c, c.Validate()
+}
+
+// nameVariables rewrites caarlos0/env's parse errors, which name the Go
+// field, to name the variable: "config: NEKSIO_X: <why>".
+func nameVariables(err error) error {
+	vars := map[string][]string{}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for f := range t.Fields() {
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+				walk(f.Type, prefix+f.Tag.Get("envPrefix"))
+				continue
+			}
+			if tag, _, _ := strings.Cut(f.Tag.Get("env"), ","); tag != "" && tag != "-" {
+				vars[f.Name] = append(vars[f.Name], prefix+tag)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	var msgs []string
+	for _, e := range flatten(err) {
+		var pe env.ParseError
+		if errors.As(e, &pe) && len(vars[pe.Name]) > 0 {
+			msgs = append(msgs, fmt.Sprintf("%s: %v", strings.Join(vars[pe.Name], " or "), pe.Err))
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // Validate checks values that would otherwise fail late.
@@ -182,6 +260,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Media.FetchMaxBytes != 0 && c.Media.FetchMaxBytes < 1024 {
 		return fmt.Errorf("config: NEKSIO_MEDIA_FETCH_MAX_BYTES: want a number of bytes, at least 1024")
+	}
+	if c.AI.EmbeddingDimension < 0 {
+		return fmt.Errorf("config: NEKSIO_AI_EMBEDDING_DIMENSION: want a dimension of 0 or more, not %d", c.AI.EmbeddingDimension)
+	}
+	switch strings.ToLower(c.Milvus.Consistency) {
+	case "", "strong", "session", "bounded", "eventually":
+	default:
+		return fmt.Errorf("config: NEKSIO_MILVUS_CONSISTENCY must be strong, session, bounded or eventually, not %q", c.Milvus.Consistency)
+	}
+	switch strings.ToUpper(c.Milvus.IndexType) {
+	case "", "AUTOINDEX", "FLAT", "IVF_FLAT", "HNSW":
+	default:
+		return fmt.Errorf("config: NEKSIO_MILVUS_INDEX_TYPE must be AUTOINDEX, FLAT, IVF_FLAT or HNSW, not %q", c.Milvus.IndexType)
 	}
 	if c.DatabaseURL != "" && !c.Postgres() {
 		return fmt.Errorf("config: NEKSIO_DATABASE_URL must be a postgres:// URL (leave it empty for the embedded SQLite database)")

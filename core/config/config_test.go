@@ -94,3 +94,49 @@ func TestMetricsListenAddr(t *testing.T) {
 	_, err := Load()
 	require.ErrorContains(t, err, "NEKSIO_METRICS_ADDR")
 }
+
+// TestAIAndMilvus reads the external provider's and Milvus's settings
+// (once read by hand in core/ai/openai and core/vector).
+func TestAIAndMilvus(t *testing.T) {
+	t.Setenv("NEKSIO_DATABASE_URL", "")
+	t.Setenv("NEKSIO_ROLE", "")
+	t.Setenv("NEKSIO_MASTER_KEY", "")
+	t.Setenv("NEKSIO_AI_BASE_URL", "")
+	t.Setenv("NEKSIO_AI_API_KEY", "")
+	c, err := Load()
+	require.NoError(t, err)
+	require.False(t, c.AI.Enabled(), "nothing set: use the built-in provider")
+	require.Empty(t, c.Milvus.Address, "nothing set: the embedded vector store")
+
+	t.Setenv("NEKSIO_AI_BASE_URL", "http://localhost:11434/v1")
+	t.Setenv("NEKSIO_AI_CHAT_MODEL", "llama3.1")
+	t.Setenv("NEKSIO_AI_EMBEDDING_MODEL", "nomic-embed-text")
+	t.Setenv("NEKSIO_AI_EMBEDDING_DIMENSION", "768")
+	t.Setenv("NEKSIO_MILVUS_ADDRESS", "milvus:19530")
+	t.Setenv("NEKSIO_MILVUS_TOKEN", "root:Milvus")
+	t.Setenv("NEKSIO_MILVUS_DB", "neksio")
+	t.Setenv("NEKSIO_MILVUS_CONSISTENCY", "session")
+	t.Setenv("NEKSIO_MILVUS_PARTITION_KEY", "true")
+	c, err = Load()
+	require.NoError(t, err)
+	require.True(t, c.AI.Enabled())
+	require.Equal(t, AI{BaseURL: "http://localhost:11434/v1", ChatModel: "llama3.1", EmbeddingModel: "nomic-embed-text", EmbeddingDimension: 768}, c.AI)
+	require.Equal(t, Milvus{Address: "milvus:19530", Token: "root:Milvus", DB: "neksio", CollectionPrefix: "neksio_",
+		Consistency: "session", IndexType: "AUTOINDEX", PartitionKey: true}, c.Milvus)
+
+	t.Setenv("NEKSIO_AI_EMBEDDING_DIMENSION", "big")
+	_, err = Load()
+	require.ErrorContains(t, err, "NEKSIO_AI_EMBEDDING_DIMENSION")
+	t.Setenv("NEKSIO_AI_EMBEDDING_DIMENSION", "-1")
+	_, err = Load()
+	require.ErrorContains(t, err, "NEKSIO_AI_EMBEDDING_DIMENSION")
+	t.Setenv("NEKSIO_AI_EMBEDDING_DIMENSION", "")
+
+	t.Setenv("NEKSIO_MILVUS_PARTITION_KEY", "maybe")
+	_, err = Load()
+	require.ErrorContains(t, err, "NEKSIO_MILVUS_PARTITION_KEY")
+	t.Setenv("NEKSIO_MILVUS_PARTITION_KEY", "")
+	t.Setenv("NEKSIO_MILVUS_CONSISTENCY", "psychic")
+	_, err = Load()
+	require.ErrorContains(t, err, "NEKSIO_MILVUS_CONSISTENCY")
+}

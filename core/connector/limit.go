@@ -34,9 +34,12 @@ func newLimiters(perMinute map[string]int) map[string]*rate.Limiter {
 	return out
 }
 
-// quotaKey spells a connector's name as its setting does
-// (NEKSIO_MY_RELAY_REQUESTS_PER_MINUTE for "my-relay").
-func quotaKey(name string) string { return strings.ToLower(strings.ReplaceAll(name, "-", "_")) }
+// SettingName spells a connector's name as its settings do, lower-cased:
+// "my_relay" for "my-relay", whose settings are NEKSIO_MY_RELAY_* (its app
+// settings, NEKSIO_MY_RELAY_REQUESTS_PER_MINUTE).
+func SettingName(name string) string { return strings.ToLower(strings.ReplaceAll(name, "-", "_")) }
+
+func quotaKey(name string) string { return SettingName(name) }
 
 // wait holds a call to connector name until its quota allows it. It waits
 // rather than fails, but never past ctx: a call that could not start

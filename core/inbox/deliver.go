@@ -46,10 +46,22 @@ func (e *RetryableError) Unwrap() error { return e.Err }
 
 // Deliver sends a pending outbound message through its channel's
 // connector. It is idempotent: a message no longer pending is left alone.
-// Retryable failures return *RetryableError (unless final is set, when
-// the message is marked failed instead); other failures are recorded on
-// the message, the conversation goes to a human, and nil is returned.
-func (s *Service) Deliver(ctx context.Context, messageID string, final bool) error {
+// Retryable failures return *RetryableError (with the platform's
+// Retry-After; whether it runs again is the job layer's decision); other
+// failures are recorded on the message, the conversation goes to a human,
+// and nil is returned.
+func (s *Service) Deliver(ctx context.Context, messageID string) error {
+	return s.deliver(ctx, messageID, false)
+}
+
+// DeliverLastAttempt is Deliver when no retry follows (the job's last
+// attempt): a failure that could be retried marks the message FAILED and
+// hands the conversation to a person.
+func (s *Service) DeliverLastAttempt(ctx context.Context, messageID string) error {
+	return s.deliver(ctx, messageID, true)
+}
+
+func (s *Service) deliver(ctx context.Context, messageID string, final bool) error {
 	msg, err := s.Store.Ent.Message.Query().
 		Where(message.ID(pulid.ID(messageID))).
 		WithConversation(func(q *ent.ConversationQuery) { q.WithChannel().WithContact() }).

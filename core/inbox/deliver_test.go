@@ -147,7 +147,7 @@ func TestDeliveryStatusRacingTheSend(t *testing.T) {
 			sem <- struct{}{}
 			sends.Go(func() {
 				defer func() { <-sem }()
-				require.NoError(t, b.inbox.Deliver(b.sys, string(m.ID), false))
+				require.NoError(t, b.inbox.Deliver(b.sys, string(m.ID)))
 			})
 		}
 		sends.Wait()

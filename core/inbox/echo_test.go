@@ -54,12 +54,12 @@ func TestEchoOfOwnSend(t *testing.T) {
 			m := replies[0]
 			b.conn.onSend = func(id string) { b.ingest(t, echo(b, t, m, id)) }
 			defer func() { b.conn.onSend = nil }()
-			require.NoError(t, b.inbox.Deliver(b.sys, string(m.ID), false))
+			require.NoError(t, b.inbox.Deliver(b.sys, string(m.ID)))
 			requireOneMessage(t, b, m)
 		})
 		t.Run("echo second", func(t *testing.T) {
 			m := replies[1]
-			require.NoError(t, b.inbox.Deliver(b.sys, string(m.ID), false))
+			require.NoError(t, b.inbox.Deliver(b.sys, string(m.ID)))
 			b.ingest(t, echo(b, t, m, "wamid-"+string(m.ID)))
 			requireOneMessage(t, b, m)
 			// A redelivery of the echo is a no-op too.
@@ -107,7 +107,7 @@ func TestEchoRacingTheSend(t *testing.T) {
 			sem <- struct{}{}
 			sends.Go(func() {
 				defer func() { <-sem }()
-				require.NoError(t, b.inbox.Deliver(b.sys, string(m.ID), false))
+				require.NoError(t, b.inbox.Deliver(b.sys, string(m.ID)))
 			})
 		}
 		sends.Wait()

@@ -141,11 +141,11 @@ func TestReplyInReplyTo(t *testing.T) {
 		r, err := in.SendReply(member, inbox.Reply{ConversationID: post.ID, Text: "For Ann", InReplyTo: ann.ID})
 		require.NoError(t, err)
 		require.Equal(t, "c-ann", r.ReplyToExternalID)
-		require.NoError(t, in.Deliver(sys, string(r.ID), false))
+		require.NoError(t, in.Deliver(sys, string(r.ID)))
 		// Unnamed: the newest comment, as before.
 		r, err = in.SendReply(member, inbox.Reply{ConversationID: post.ID, Text: "For whoever"})
 		require.NoError(t, err)
-		require.NoError(t, in.Deliver(sys, string(r.ID), false))
+		require.NoError(t, in.Deliver(sys, string(r.ID)))
 		require.Len(t, conn.sent, 2)
 		require.Equal(t, "c-ann", conn.sent[0].RecipientID)
 		require.Equal(t, sdk.SendCommentPublic, conn.sent[0].Kind)
@@ -154,7 +154,7 @@ func TestReplyInReplyTo(t *testing.T) {
 		// A reply to Ann that fails for good hands off Ann's comment.
 		r, err = in.SendReply(member, inbox.Reply{ConversationID: post.ID, Text: "fail: for Ann", InReplyTo: ann.ID})
 		require.NoError(t, err)
-		require.NoError(t, in.Deliver(sys, string(r.ID), false))
+		require.NoError(t, in.Deliver(sys, string(r.ID)))
 		got, err := s.Ent.Message.Get(sys, ann.ID)
 		require.NoError(t, err)
 		require.Contains(t, got.HandoffReason, "the comment was deleted")

@@ -300,10 +300,10 @@ func TestReviewReplyReplaceAndDelete(t *testing.T) {
 		first := send("Thanks!")
 		_, err = e.in.DeleteReviewReply(e.agent, conv.ID)
 		require.Equal(t, apperr.CodeConflict, apperr.CodeOf(err), "a reply still being sent")
-		require.NoError(t, e.in.Deliver(e.sys, string(first.ID), false))
+		require.NoError(t, e.in.Deliver(e.sys, string(first.ID)))
 		e.now = e.now.Add(time.Minute)
 		second := send("Thanks, Ann!")
-		require.NoError(t, e.in.Deliver(e.sys, string(second.ID), false))
+		require.NoError(t, e.in.Deliver(e.sys, string(second.ID)))
 		require.Len(t, e.conn.sent, 2)
 		require.Equal(t, sdk.SendReviewReply, e.conn.sent[1].Kind)
 		require.Equal(t, testReview, e.conn.sent[1].RecipientID)
@@ -336,7 +336,7 @@ func TestReviewReplyReplaceAndDelete(t *testing.T) {
 
 		// A refused token: the channel needs reconnecting, nothing marked.
 		third := send("Hello again")
-		require.NoError(t, e.in.Deliver(e.sys, string(third.ID), false))
+		require.NoError(t, e.in.Deliver(e.sys, string(third.ID)))
 		e.conn.deleteErr = &sdk.Error{Class: sdk.ClassAuthRevoked, Message: "token revoked"}
 		_, err = e.in.DeleteReviewReply(e.agent, conv.ID)
 		require.Equal(t, apperr.CodeConflict, apperr.CodeOf(err))

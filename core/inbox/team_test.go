@@ -110,7 +110,7 @@ func TestNotes(t *testing.T) {
 		require.Equal(t, "user:"+string(b.person.ID), note.AuthorID)
 		require.Equal(t, 0, storetest.CountJobs(t, b.s.DB, "outbound.deliver"), "nothing to deliver")
 		// Even if a delivery ran for it, it is not outbound: nothing is sent.
-		require.NoError(t, b.in.Deliver(b.sys, string(note.ID), false))
+		require.NoError(t, b.in.Deliver(b.sys, string(note.ID)))
 		require.Empty(t, b.conn.sent)
 		_, err = b.in.AddNote(b.agent, b.conv.ID, strings.Repeat("é", inbox.MaxNoteChars))
 		require.NoError(t, err, "10,000 characters, not bytes")

@@ -334,10 +334,21 @@ var ErrIndexFailed = errors.New("knowledge: indexing failed")
 
 // Index extracts, chunks and embeds a document at the job's version, then
 // replaces its vectors and chunks. ctx carries a system viewer of the
-// document's workspace. It returns a retryable ai error when the embedder is
-// down (final makes it record FAILED instead); a job for an older version
-// does nothing, and a job for a deleted document removes its vectors.
-func (s *Service) Index(ctx context.Context, job IndexJob, final bool) error {
+// document's workspace. It returns a retryable ai error (ai.Retryable,
+// ai.RetryAfter) when the embedder is down, for the job layer to retry; a
+// job for an older version does nothing, and a job for a deleted document
+// removes its vectors.
+func (s *Service) Index(ctx context.Context, job IndexJob) error {
+	return s.index(ctx, job, false)
+}
+
+// IndexLastAttempt is Index when no retry follows (the job's last
+// attempt): an embedder that is still down records the document FAILED.
+func (s *Service) IndexLastAttempt(ctx context.Context, job IndexJob) error {
+	return s.index(ctx, job, true)
+}
+
+func (s *Service) index(ctx context.Context, job IndexJob, giveUp bool) error {
 	id := pulid.ID(job.DocumentID)
 	doc, err := s.Store.Ent.KnowledgeDocument.Get(ctx, id)
 	if ent.IsNotFound(err) {
@@ -376,7 +387,7 @@ func (s *Service) Index(ctx context.Context, job IndexJob, final bool) error {
 	}
 	vecs, err := s.embed(ctx, p, texts)
 	if err != nil {
-		if ai.Retryable(err) && !final {
+		if ai.Retryable(err) && !giveUp {
 			return err
 		}
 		return s.markFailed(ctx, doc, "embedding failed: "+err.Error())

@@ -84,7 +84,7 @@ func (b *testBundle) runJobs(t *testing.T) int {
 	rows.Close()
 	for _, j := range jobs {
 		ctx := tenant.NewContext(context.Background(), tenant.System(j.args.WorkspaceID, "kb.index"))
-		require.NoError(t, b.svc.Index(ctx, j.args, false))
+		require.NoError(t, b.svc.Index(ctx, j.args))
 		_, err := b.store.DB.Exec(fmt.Sprintf(`DELETE FROM river_job WHERE id = %d`, j.id))
 		require.NoError(t, err)
 	}
@@ -194,7 +194,7 @@ func TestKnowledgeStaleJobDoesNothing(t *testing.T) {
 		require.NoError(t, err)
 
 		sys := tenant.NewContext(context.Background(), tenant.System(b.wsA, "test"))
-		require.NoError(t, b.svc.Index(sys, jobargs.KBIndex{WorkspaceID: b.wsA, DocumentID: string(doc.ID), Version: 1}, false))
+		require.NoError(t, b.svc.Index(sys, jobargs.KBIndex{WorkspaceID: b.wsA, DocumentID: string(doc.ID), Version: 1}))
 		got, err := b.store.Ent.KnowledgeDocument.Get(ctx, doc.ID)
 		require.NoError(t, err)
 		require.Equal(t, knowledgedocument.StatusPending, got.Status, "the version-1 job must not index version 2")

@@ -52,7 +52,7 @@ func TestGenerateWithChatModel(t *testing.T) {
 		kb := &knowledge.Service{Store: b.store, Provider: builtin.New(), Vectors: vs}
 		doc, err := kb.Add(b.admin, knowledge.DocumentInput{Title: "Menu", Content: "The pumpkin latte is back in October and costs 4.50 euros."})
 		require.NoError(t, err)
-		require.NoError(t, kb.Index(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}, true))
+		require.NoError(t, kb.IndexLastAttempt(b.sys, jobargs.KBIndex{WorkspaceID: b.ws, DocumentID: string(doc.ID), Version: doc.Version}))
 		passages, _, err := kb.Retrieve(b.agent, "pumpkin latte")
 		require.NoError(t, err)
 		require.NotEmpty(t, passages)

@@ -332,17 +332,17 @@ func TestTargetStateMachine(t *testing.T) {
 		b := newBundle(t, d)
 
 		p, tg := b.approved(t, "first")
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation))
 		got := b.target(t, tg.ID)
 		require.Equal(t, posttarget.StatusPublished, got.Status)
 		require.Equal(t, "fg-"+string(tg.ID), got.ExternalID)
 		require.Equal(t, 1, got.Attempts)
 		require.Equal(t, post.StatusPublished, b.store.Ent.Post.GetX(b.sys, p.ID).Status)
 		// Run again (a duplicate delivery of the job): nothing happens.
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation))
 		require.EqualValues(t, 1, b.conn.publishes.Load())
 		// An older generation's job does nothing either.
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation-1, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation-1))
 
 		crashed := func(text string) *ent.PostTarget {
 			_, tg := b.approved(t, text)
@@ -363,7 +363,7 @@ func TestTargetStateMachine(t *testing.T) {
 			}
 		})
 		before := b.conn.publishes.Load()
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation))
 		got = b.target(t, tg.ID)
 		require.Equal(t, posttarget.StatusPublished, got.Status)
 		require.Equal(t, "fg-found", got.ExternalID)
@@ -376,7 +376,7 @@ func TestTargetStateMachine(t *testing.T) {
 				return &sdk.PublishResult{State: sdk.PublishNotFound}, nil
 			}
 		})
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation))
 		got = b.target(t, tg.ID)
 		require.Equal(t, posttarget.StatusPublished, got.Status)
 		require.Equal(t, 2, got.Attempts)
@@ -389,7 +389,7 @@ func TestTargetStateMachine(t *testing.T) {
 				return nil, sdk.NewError(sdk.ClassPermanent, "", "cannot look posts up")
 			}
 		})
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation))
 		got = b.target(t, tg.ID)
 		require.Equal(t, posttarget.StatusFailed, got.Status)
 		require.Contains(t, got.ErrorMessage, "interrupted")
@@ -405,12 +405,12 @@ func TestTargetStateMachine(t *testing.T) {
 				return &sdk.PublishResult{ExternalID: "fg-timeout", State: sdk.PublishPublished}, nil
 			}
 		})
-		err := b.svc.Publish(b.sys, tg.ID, tg.Generation, false)
+		err := b.svc.Publish(b.sys, tg.ID, tg.Generation)
 		var re *publish.RetryableError
 		require.ErrorAs(t, err, &re)
 		require.Equal(t, posttarget.StatusPublishing, b.target(t, tg.ID).Status)
 		lookups := b.conn.lookups.Load()
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation))
 		require.Equal(t, lookups+1, b.conn.lookups.Load())
 		require.Equal(t, "fg-timeout", b.target(t, tg.ID).ExternalID)
 
@@ -422,11 +422,11 @@ func TestTargetStateMachine(t *testing.T) {
 				return nil, &sdk.Error{Class: sdk.ClassRetryable, Code: "4", Message: "rate limited", RetryAfter: 7 * time.Second}
 			}
 		})
-		err = b.svc.Publish(b.sys, tg.ID, tg.Generation, false)
+		err = b.svc.Publish(b.sys, tg.ID, tg.Generation)
 		require.ErrorAs(t, err, &re)
 		require.Equal(t, 7*time.Second, re.RetryAfter)
 		require.Equal(t, posttarget.StatusPending, b.target(t, tg.ID).Status)
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, true))
+		require.NoError(t, b.svc.PublishLastAttempt(b.sys, tg.ID, tg.Generation))
 		got = b.target(t, tg.ID)
 		require.Equal(t, posttarget.StatusFailed, got.Status)
 		require.Equal(t, "rate limited", got.ErrorMessage)
@@ -440,9 +440,9 @@ func TestTargetStateMachine(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, posttarget.StatusPending, retried.Status)
 		require.Equal(t, post.StatusPublishing, b.store.Ent.Post.GetX(b.sys, retried.PostID).Status)
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false), "the old generation does nothing")
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation), "the old generation does nothing")
 		require.Equal(t, posttarget.StatusPending, b.target(t, tg.ID).Status)
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, retried.Generation, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, retried.Generation))
 		require.Equal(t, posttarget.StatusPublished, b.target(t, tg.ID).Status)
 
 		// Asynchronous: the platform's id is recorded with a post.status job;
@@ -457,13 +457,13 @@ func TestTargetStateMachine(t *testing.T) {
 				return &sdk.PublishResult{ExternalID: "media-1", State: sdk.PublishPublished}, nil
 			}
 		})
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation))
 		got = b.target(t, tg.ID)
 		require.Equal(t, posttarget.StatusPublishing, got.Status)
 		require.Equal(t, "container-1", got.ExternalID)
 		require.Equal(t, 1, storetest.CountJobs(t, b.store.DB, "post.status"))
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false), "a rescued publish job leaves it to the status job")
-		require.NoError(t, b.svc.Status(b.sys, tg.ID, tg.Generation, "container-1", false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation), "a rescued publish job leaves it to the status job")
+		require.NoError(t, b.svc.Status(b.sys, tg.ID, tg.Generation, "container-1"))
 		require.Equal(t, "media-1", b.target(t, tg.ID).ExternalID)
 		require.Equal(t, posttarget.StatusPublished, b.target(t, tg.ID).Status)
 	})
@@ -547,7 +547,7 @@ func TestUnscheduleAndCalendar(t *testing.T) {
 		var cancelled int
 		require.NoError(t, b.store.DB.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'post.publish' AND state = 'cancelled'`).Scan(&cancelled))
 		require.Equal(t, 1, cancelled, "the scheduled job is cancelled")
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation))
 		require.Zero(t, b.conn.publishes.Load(), "the unscheduled job publishes nothing")
 		p, err = b.svc.Schedule(b.admin, p.ID, nil)
 		require.NoError(t, err)
@@ -558,7 +558,7 @@ func TestUnscheduleAndCalendar(t *testing.T) {
 		// Neksio only), with its targets and history.
 		requireInvalid(t, b.svc.Delete(b.agent, p.ID), apperr.CodeConflict, "")
 		tg = p.QueryTargets().OnlyX(b.sys)
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation))
 		require.NoError(t, b.svc.Delete(b.agent, p.ID))
 		require.Zero(t, b.store.Ent.Post.Query().CountX(b.sys))
 		require.Zero(t, b.store.Ent.PostTarget.Query().CountX(b.sys))
@@ -579,7 +579,7 @@ func TestPublishWebhookSettlesTarget(t *testing.T) {
 			}
 		})
 		_, tg := b.approved(t, "video")
-		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation, false))
+		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation))
 		require.Equal(t, posttarget.StatusPublishing, b.target(t, tg.ID).Status)
 
 		in := &inbox.Service{Store: b.store, OnPublish: b.svc.Hook()}

@@ -49,9 +49,21 @@ func (s *Service) loadTarget(ctx context.Context, id pulid.ID, gen int) (*ent.Po
 }
 
 // Publish runs one post.publish job: the target's state machine
-// PENDING → PUBLISHING → PUBLISHED | FAILED. final says no retry follows
-// this run. It returns *RetryableError when the job should run again.
-func (s *Service) Publish(ctx context.Context, targetID pulid.ID, gen int, final bool) error {
+// PENDING → PUBLISHING → PUBLISHED | FAILED. It returns *RetryableError
+// (with the platform's Retry-After, if any) when the job should run again;
+// whether it does is the job layer's decision.
+func (s *Service) Publish(ctx context.Context, targetID pulid.ID, gen int) error {
+	return s.publish(ctx, targetID, gen, false)
+}
+
+// PublishLastAttempt is Publish when no retry follows (the job's last
+// attempt): what Publish would return as retryable is recorded on the
+// target as FAILED instead, so a person sees it.
+func (s *Service) PublishLastAttempt(ctx context.Context, targetID pulid.ID, gen int) error {
+	return s.publish(ctx, targetID, gen, true)
+}
+
+func (s *Service) publish(ctx context.Context, targetID pulid.ID, gen int, giveUp bool) error {
 	t, err := s.loadTarget(ctx, targetID, gen)
 	if t == nil || err != nil {
 		return err
@@ -63,7 +75,7 @@ func (s *Service) Publish(ctx context.Context, targetID pulid.ID, gen int, final
 		if t.ExternalID != "" {
 			return nil // asynchronous: its post.status job follows it
 		}
-		return s.recoverTarget(ctx, t, final)
+		return s.recoverTarget(ctx, t, giveUp)
 	}
 	ch := t.Edges.Channel
 	if ch.Status != entchannel.StatusActive {
@@ -91,7 +103,7 @@ func (s *Service) Publish(ctx context.Context, targetID pulid.ID, gen int, final
 	}
 	t.Status = posttarget.StatusPublishing
 	t.PublishingStartedAt = ptr(s.now())
-	return s.call(ctx, t, final)
+	return s.call(ctx, t, giveUp)
 }
 
 var errGone = errors.New("publish: target changed meanwhile")
@@ -118,7 +130,7 @@ func (s *Service) request(t *ent.PostTarget) (*sdk.PublishRequest, *sdk.Error) {
 }
 
 // call publishes a PUBLISHING target and records the outcome.
-func (s *Service) call(ctx context.Context, t *ent.PostTarget, final bool) error {
+func (s *Service) call(ctx context.Context, t *ent.PostTarget, giveUp bool) error {
 	req, perr := s.request(t)
 	if perr != nil {
 		return s.fail(ctx, t, perr)
@@ -126,7 +138,7 @@ func (s *Service) call(ctx context.Context, t *ent.PostTarget, final bool) error
 	conn, err := s.Connectors.Get(t.Edges.Channel.Connector)
 	if err != nil {
 		// Nothing was sent: the next run may publish.
-		return s.refused(ctx, t, final, &sdk.Error{Class: sdk.ClassRetryable, Message: "connector unavailable: " + err.Error()})
+		return s.refused(ctx, t, giveUp, &sdk.Error{Class: sdk.ClassRetryable, Message: "connector unavailable: " + err.Error()})
 	}
 	res, err := conn.Publish(ctx, req)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
@@ -136,13 +148,13 @@ func (s *Service) call(ctx context.Context, t *ent.PostTarget, final bool) error
 		if errors.As(err, &se) && se.Class == sdk.ClassRetryable && (se.Code != "" || se.RetryAfter > 0) {
 			// The platform answered and refused (a rate limit, a 5xx
 			// with its code): nothing was created.
-			return s.refused(ctx, t, final, se)
+			return s.refused(ctx, t, giveUp, se)
 		}
 		if !errors.As(err, &se) || se.Class == sdk.ClassRetryable {
 			// No answer (a timeout, a lost connection, a crashed
 			// plugin): the post may exist. The target stays PUBLISHING,
 			// so the next run asks the platform before publishing again.
-			if final {
+			if giveUp {
 				return s.fail(ctx, t, &sdk.Error{Class: sdk.ClassPermanent, Code: "interrupted",
 					Message: fmt.Sprintf(inconclusive, t.Edges.Channel.Platform, err.Error())})
 			}
@@ -150,11 +162,11 @@ func (s *Service) call(ctx context.Context, t *ent.PostTarget, final bool) error
 		}
 		return s.fail(ctx, t, se)
 	}
-	return s.outcome(ctx, t, res, final)
+	return s.outcome(ctx, t, res)
 }
 
 // outcome records what the platform said about a target.
-func (s *Service) outcome(ctx context.Context, t *ent.PostTarget, res *sdk.PublishResult, final bool) error {
+func (s *Service) outcome(ctx context.Context, t *ent.PostTarget, res *sdk.PublishResult) error {
 	switch res.State {
 	case sdk.PublishPublished, sdk.PublishScheduled:
 		return s.published(ctx, t, res)
@@ -177,7 +189,7 @@ func (s *Service) outcome(ctx context.Context, t *ent.PostTarget, res *sdk.Publi
 // run died mid-call. The platform is asked whether the post exists (by
 // the idempotency key, the content and the time) and it is published
 // again only when the answer is "not found".
-func (s *Service) recoverTarget(ctx context.Context, t *ent.PostTarget, final bool) error {
+func (s *Service) recoverTarget(ctx context.Context, t *ent.PostTarget, giveUp bool) error {
 	req, perr := s.request(t)
 	if perr != nil {
 		return s.fail(ctx, t, perr)
@@ -197,7 +209,7 @@ func (s *Service) recoverTarget(ctx context.Context, t *ent.PostTarget, final bo
 	defer cancel()
 	if err != nil {
 		var se *sdk.Error
-		if sdk.ClassOf(err) == sdk.ClassRetryable && !final {
+		if sdk.ClassOf(err) == sdk.ClassRetryable && !giveUp {
 			return &RetryableError{Err: err, RetryAfter: retryAfterOf(err)}
 		}
 		msg := err.Error()
@@ -208,7 +220,7 @@ func (s *Service) recoverTarget(ctx context.Context, t *ent.PostTarget, final bo
 	}
 	if res.State != sdk.PublishNotFound {
 		s.log().InfoContext(ctx, "publish: an interrupted publish was found at the platform", "target", t.ID, "state", res.State)
-		return s.outcome(ctx2, t, res, final)
+		return s.outcome(ctx2, t, res)
 	}
 	// Not there: publishing again is safe. The attempt is recorded first.
 	err = s.settle(ctx2, t, func(tx *store.Tx) error {
@@ -225,7 +237,7 @@ func (s *Service) recoverTarget(ctx context.Context, t *ent.PostTarget, final bo
 	if err != nil {
 		return &RetryableError{Err: err}
 	}
-	return s.call(ctx, t, final)
+	return s.call(ctx, t, giveUp)
 }
 
 func retryAfterOf(err error) time.Duration {
@@ -237,8 +249,19 @@ func retryAfterOf(err error) time.Duration {
 }
 
 // Status runs one post.status job: it asks the platform about an
-// asynchronous publication until it is published or failed.
-func (s *Service) Status(ctx context.Context, targetID pulid.ID, gen int, externalID string, final bool) error {
+// asynchronous publication until it is published or failed. It returns
+// *RetryableError while the platform is still processing or does not answer.
+func (s *Service) Status(ctx context.Context, targetID pulid.ID, gen int, externalID string) error {
+	return s.status(ctx, targetID, gen, externalID, false)
+}
+
+// StatusLastAttempt is Status when no retry follows: a publication still
+// processing, or a platform that does not answer, is recorded FAILED.
+func (s *Service) StatusLastAttempt(ctx context.Context, targetID pulid.ID, gen int, externalID string) error {
+	return s.status(ctx, targetID, gen, externalID, true)
+}
+
+func (s *Service) status(ctx context.Context, targetID pulid.ID, gen int, externalID string, giveUp bool) error {
 	t, err := s.loadTarget(ctx, targetID, gen)
 	if t == nil || err != nil {
 		return err
@@ -259,7 +282,7 @@ func (s *Service) Status(ctx context.Context, targetID pulid.ID, gen int, extern
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if err != nil {
-		if sdk.ClassOf(err) == sdk.ClassRetryable && !final {
+		if sdk.ClassOf(err) == sdk.ClassRetryable && !giveUp {
 			return &RetryableError{Err: err, RetryAfter: retryAfterOf(err)}
 		}
 		var se *sdk.Error
@@ -270,7 +293,7 @@ func (s *Service) Status(ctx context.Context, targetID pulid.ID, gen int, extern
 	}
 	switch res.State {
 	case sdk.PublishProcessing, sdk.PublishPending:
-		if final {
+		if giveUp {
 			return s.fail(ctx, t, &sdk.Error{Class: sdk.ClassPermanent, Code: "timeout",
 				Message: "the platform was still processing the post after every check; look at the account, then retryPostTarget if it is missing"})
 		}
@@ -281,7 +304,7 @@ func (s *Service) Status(ctx context.Context, targetID pulid.ID, gen int, extern
 	if res.ExternalID == "" {
 		res.ExternalID = externalID
 	}
-	return s.outcome(ctx, t, res, final)
+	return s.outcome(ctx, t, res)
 }
 
 // Outcome applies a platform's webhook about a publication (TikTok's
@@ -300,7 +323,7 @@ func (s *Service) Outcome(ctx context.Context, channelID pulid.ID, res *sdk.Publ
 	}
 	switch res.State {
 	case sdk.PublishPublished, sdk.PublishFailed:
-		return s.outcome(ctx, t, res, false)
+		return s.outcome(ctx, t, res)
 	}
 	return nil
 }
@@ -361,8 +384,8 @@ func (s *Service) processing(ctx context.Context, t *ent.PostTarget, externalID 
 
 // refused puts a target the platform refused for now back to PENDING (or
 // FAILED on the last run) and asks for a retry after its delay.
-func (s *Service) refused(ctx context.Context, t *ent.PostTarget, final bool, se *sdk.Error) error {
-	if final {
+func (s *Service) refused(ctx context.Context, t *ent.PostTarget, giveUp bool, se *sdk.Error) error {
+	if giveUp {
 		return s.fail(ctx, t, se)
 	}
 	err := s.settle(ctx, t, func(tx *store.Tx) error {

@@ -79,7 +79,10 @@ const BatchSize = 200
 // AnalyzeConversation scores the inbound messages of a conversation that
 // have no score yet and updates its roll-up; complete marks the job done
 // in the same transaction. ctx carries a system viewer of the
-// conversation's workspace.
+// conversation's workspace. A retryable provider failure is returned
+// (classified by core/ai: ai.Retryable, ai.RetryAfter) for the job layer to
+// retry; other provider failures fall back to the lexicon model. On the
+// job's last attempt the worker calls AnalyzeConversationFallback instead.
 //
 // The messages are read and scored outside any transaction (a model may
 // be slow). The transaction then takes the conversation's row lock, which
@@ -88,7 +91,18 @@ const BatchSize = 200
 // is seen by the re-read below (and, if it was not scored, gets a job of
 // its own), one committed after it finds this job completed, so its own
 // job is queued. No message is left without a job that will see it.
-func (s *Service) AnalyzeConversation(ctx context.Context, convID pulid.ID, final bool, complete func(tx *store.Tx) error) error {
+func (s *Service) AnalyzeConversation(ctx context.Context, convID pulid.ID, complete func(tx *store.Tx) error) error {
+	return s.analyzeConversation(ctx, convID, false, complete)
+}
+
+// AnalyzeConversationFallback is AnalyzeConversation when the job gives up
+// retrying: a message the provider fails to score, even retryably, is
+// scored by the lexicon model, so it returns no retryable provider error.
+func (s *Service) AnalyzeConversationFallback(ctx context.Context, convID pulid.ID, complete func(tx *store.Tx) error) error {
+	return s.analyzeConversation(ctx, convID, true, complete)
+}
+
+func (s *Service) analyzeConversation(ctx context.Context, convID pulid.ID, fallback bool, complete func(tx *store.Tx) error) error {
 	unscored := func(c *ent.Client) *ent.MessageQuery {
 		return c.Message.Query().Where(message.ConversationID(convID), message.DirectionEQ(message.DirectionInbound),
 			message.AuthorKindEQ(message.AuthorKindContact), message.SentimentScoreIsNil(), message.DeletedAtIsNil(),
@@ -101,7 +115,7 @@ func (s *Service) AnalyzeConversation(ctx context.Context, convID pulid.ID, fina
 	scores := make(map[pulid.ID]float64, len(msgs))
 	var scored []*ent.Message
 	for _, msg := range msgs {
-		score, ok, err := s.score(ctx, msg, final)
+		score, ok, err := s.score(ctx, msg, fallback)
 		if err != nil {
 			return err
 		}
@@ -158,9 +172,9 @@ func idsOf(msgs []*ent.Message) []pulid.ID {
 }
 
 // score is a message's sentiment score; ok is false when it has nothing
-// to score. A retryable provider failure is returned unless final; other
-// failures fall back to the lexicon model.
-func (s *Service) score(ctx context.Context, msg *ent.Message, final bool) (float64, bool, error) {
+// to score. A retryable provider failure is returned unless fallback;
+// other failures fall back to the lexicon model.
+func (s *Service) score(ctx context.Context, msg *ent.Message, fallback bool) (float64, bool, error) {
 	var sent ai.Sentiment
 	var err error
 	switch {
@@ -172,7 +186,7 @@ func (s *Service) score(ctx context.Context, msg *ent.Message, final bool) (floa
 		return 0, false, nil
 	}
 	if err != nil {
-		if ai.Retryable(err) && !final {
+		if ai.Retryable(err) && !fallback {
 			return 0, false, err
 		}
 		if s.Log != nil {
@@ -240,9 +254,20 @@ func Label(score float64) message.SentimentLabel {
 
 // Analyze scores one message and updates its conversation's roll-up. ctx
 // carries a system viewer of the message's workspace. A retryable provider
-// failure is returned for the job to retry; with final set, or for a
-// permanent failure, the lexicon model scores the message instead.
-func (s *Service) Analyze(ctx context.Context, messageID pulid.ID, final bool) error {
+// failure is returned (classified by core/ai) for the job layer to retry;
+// for a permanent failure the lexicon model scores the message instead.
+func (s *Service) Analyze(ctx context.Context, messageID pulid.ID) error {
+	return s.analyze(ctx, messageID, false)
+}
+
+// AnalyzeFallback is Analyze when the job gives up retrying: a provider
+// failure of any class is answered by the lexicon model, so it returns no
+// retryable provider error.
+func (s *Service) AnalyzeFallback(ctx context.Context, messageID pulid.ID) error {
+	return s.analyze(ctx, messageID, true)
+}
+
+func (s *Service) analyze(ctx context.Context, messageID pulid.ID, fallback bool) error {
 	msg, err := s.Store.Ent.Message.Get(ctx, messageID)
 	if ent.IsNotFound(err) {
 		return nil
@@ -264,7 +289,7 @@ func (s *Service) Analyze(ctx context.Context, messageID pulid.ID, final bool) e
 		return nil
 	}
 	if err != nil {
-		if ai.Retryable(err) && !final {
+		if ai.Retryable(err) && !fallback {
 			return err
 		}
 		if s.Log != nil {

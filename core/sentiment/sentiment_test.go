@@ -46,7 +46,7 @@ func TestAnalyze(t *testing.T) {
 			require.NoError(t, err)
 			// The hook queues the job only for customers' messages.
 			require.NoError(t, s.InTx(sys, func(tx *store.Tx) error { return svc.Hook()(sys, tx, ch, conv, m) }))
-			require.NoError(t, svc.Analyze(sys, m.ID, false))
+			require.NoError(t, svc.Analyze(sys, m.ID))
 			return m
 		}
 		happy := say("Love it, the croissants are amazing! 😍", message.DirectionInbound)
@@ -107,7 +107,7 @@ func TestAnalyzeConversation(t *testing.T) {
 		require.Equal(t, 1, storetest.CountJobs(t, s.DB, "sentiment.analyze"), "one job waits per conversation")
 
 		completed := 0
-		require.NoError(t, svc.AnalyzeConversation(sys, conv.ID, false, func(*store.Tx) error { completed++; return nil }))
+		require.NoError(t, svc.AnalyzeConversation(sys, conv.ID, func(*store.Tx) error { completed++; return nil }))
 		require.Equal(t, 1, completed)
 		scored, err := s.Ent.Message.Query().Where(message.SentimentLabelEQ(message.SentimentLabelNegative)).Count(sys)
 		require.NoError(t, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -14,7 +13,8 @@ import (
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
 )
 
-// MilvusConfig configures NewMilvus. Only Address is required.
+// MilvusConfig configures NewMilvus (from core/config's NEKSIO_MILVUS_*
+// settings, mapped in cmd/neksio). Only Address is required.
 type MilvusConfig struct {
 	// Address is host:port of the Milvus gRPC endpoint, e.g. "milvus:19530".
 	Address string
@@ -38,30 +38,6 @@ type MilvusConfig struct {
 	// filters on a partition-key field ("invalid expr"). It applies to
 	// collections created afterwards.
 	UsePartitionKey bool
-}
-
-// MilvusConfigFromEnv reads NEKSIO_MILVUS_ADDRESS, NEKSIO_MILVUS_TOKEN,
-// NEKSIO_MILVUS_DB, NEKSIO_MILVUS_COLLECTION_PREFIX,
-// NEKSIO_MILVUS_CONSISTENCY, NEKSIO_MILVUS_INDEX_TYPE and
-// NEKSIO_MILVUS_PARTITION_KEY ("true"/"1") through getenv (os.Getenv in
-// production). An empty Address means: use the embedded store.
-func MilvusConfigFromEnv(getenv func(string) string) (MilvusConfig, error) {
-	cfg := MilvusConfig{
-		Address:          getenv("NEKSIO_MILVUS_ADDRESS"),
-		Token:            getenv("NEKSIO_MILVUS_TOKEN"),
-		DBName:           getenv("NEKSIO_MILVUS_DB"),
-		CollectionPrefix: getenv("NEKSIO_MILVUS_COLLECTION_PREFIX"),
-		Consistency:      getenv("NEKSIO_MILVUS_CONSISTENCY"),
-		IndexType:        getenv("NEKSIO_MILVUS_INDEX_TYPE"),
-	}
-	if v := getenv("NEKSIO_MILVUS_PARTITION_KEY"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return cfg, fmt.Errorf("vector: NEKSIO_MILVUS_PARTITION_KEY: %w", err)
-		}
-		cfg.UsePartitionKey = b
-	}
-	return cfg, nil
 }
 
 // Milvus field names. The primary key joins workspace and chunk ID so a

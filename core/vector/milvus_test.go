@@ -10,24 +10,6 @@ import (
 	"github.com/neksio/neksio/core/vector"
 )
 
-func TestMilvusConfigFromEnv(t *testing.T) {
-	t.Parallel()
-	env := map[string]string{
-		"NEKSIO_MILVUS_ADDRESS":       "milvus:19530",
-		"NEKSIO_MILVUS_TOKEN":         "root:Milvus",
-		"NEKSIO_MILVUS_DB":            "neksio",
-		"NEKSIO_MILVUS_CONSISTENCY":   "session",
-		"NEKSIO_MILVUS_PARTITION_KEY": "true",
-	}
-	cfg, err := vector.MilvusConfigFromEnv(func(k string) string { return env[k] })
-	require.NoError(t, err)
-	require.Equal(t, vector.MilvusConfig{Address: "milvus:19530", Token: "root:Milvus", DBName: "neksio", Consistency: "session", UsePartitionKey: true}, cfg)
-
-	env["NEKSIO_MILVUS_PARTITION_KEY"] = "maybe"
-	_, err = vector.MilvusConfigFromEnv(func(k string) string { return env[k] })
-	require.ErrorContains(t, err, "NEKSIO_MILVUS_PARTITION_KEY")
-}
-
 func TestNewMilvusRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,15 +45,6 @@ type Config struct {
 	MaxRetries int
 }
 
-// Environment variables read by ConfigFromEnv.
-const (
-	EnvBaseURL            = "NEKSIO_AI_BASE_URL"
-	EnvAPIKey             = "NEKSIO_AI_API_KEY"
-	EnvChatModel          = "NEKSIO_AI_CHAT_MODEL"
-	EnvEmbeddingModel     = "NEKSIO_AI_EMBEDDING_MODEL"
-	EnvEmbeddingDimension = "NEKSIO_AI_EMBEDDING_DIMENSION"
-)
-
 // Defaults used when a setting is empty.
 const (
 	DefaultBaseURL        = "https://api.openai.com/v1"
@@ -65,28 +55,6 @@ const (
 	// a single request small for local servers.
 	embedBatch = 128
 )
-
-// ConfigFromEnv reads NEKSIO_AI_* settings. ok is false when neither a base
-// URL nor an API key is set: the caller should use builtin.New.
-func ConfigFromEnv(getenv func(string) string) (cfg Config, ok bool, err error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	cfg = Config{
-		BaseURL:        getenv(EnvBaseURL),
-		APIKey:         getenv(EnvAPIKey),
-		ChatModel:      getenv(EnvChatModel),
-		EmbeddingModel: getenv(EnvEmbeddingModel),
-	}
-	if d := getenv(EnvEmbeddingDimension); d != "" {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 {
-			return cfg, false, fmt.Errorf("%s: not a dimension: %q", EnvEmbeddingDimension, d)
-		}
-		cfg.EmbeddingDimension = n
-	}
-	return cfg, cfg.BaseURL != "" || cfg.APIKey != "", nil
-}
 
 // Provider is an [ai.Provider] backed by an OpenAI-compatible HTTP API.
 type Provider struct {

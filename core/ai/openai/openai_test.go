@@ -293,30 +293,6 @@ func TestOpenAIErrors(t *testing.T) {
 	})
 }
 
-func TestConfigFromEnv(t *testing.T) {
-	t.Parallel()
-	env := map[string]string{
-		openai.EnvBaseURL: "http://localhost:11434/v1", openai.EnvChatModel: "llama3.1",
-		openai.EnvEmbeddingModel: "nomic-embed-text", openai.EnvEmbeddingDimension: "768",
-	}
-	cfg, ok, err := openai.ConfigFromEnv(func(k string) string { return env[k] })
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.Equal(t, openai.Config{BaseURL: "http://localhost:11434/v1", ChatModel: "llama3.1", EmbeddingModel: "nomic-embed-text", EmbeddingDimension: 768}, cfg)
-
-	_, ok, err = openai.ConfigFromEnv(func(string) string { return "" })
-	require.NoError(t, err)
-	require.False(t, ok, "nothing set: use the built-in provider")
-
-	_, _, err = openai.ConfigFromEnv(func(k string) string {
-		if k == openai.EnvEmbeddingDimension {
-			return "big"
-		}
-		return ""
-	})
-	require.Error(t, err)
-}
-
 func norm(v []float32) float64 {
 	var s float64
 	for _, x := range v {
