@@ -379,25 +379,7 @@ func rssBytes(pid int) (int64, error) {
 }
 
 // dig walks decoded JSON by keys and indexes.
-func dig(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, ok := v.(map[string]any)
-			if !ok {
-				return nil
-			}
-			v = m[k]
-		case int:
-			l, ok := v.([]any)
-			if !ok || k >= len(l) {
-				return nil
-			}
-			v = l[k]
-		}
-	}
-	return v
-}
+var dig = testenv.Dig
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

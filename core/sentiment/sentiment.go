@@ -309,31 +309,9 @@ func (s *Service) analyze(ctx context.Context, messageID pulid.ID, fallback bool
 			Exec(ctx); err != nil {
 			return fmt.Errorf("feedback: storing sentiment: %w", err)
 		}
-		latest, err := tx.Ent.Message.Query().
-			Where(message.ConversationID(msg.ConversationID), message.DirectionEQ(message.DirectionInbound),
-				message.SentimentScoreNotNil()).
-			Order(ent.Desc(message.FieldSentAt), ent.Desc(message.FieldID)).
-			Limit(window).
-			All(ctx)
-		if err != nil {
-			return fmt.Errorf("feedback: loading scores: %w", err)
-		}
-		var sum float64
-		for _, m := range latest {
-			sum += *m.SentimentScore
-		}
-		mean := sum / float64(max(1, len(latest)))
-		if err := tx.Ent.Conversation.UpdateOneID(msg.ConversationID).
-			SetSentimentScore(mean).
-			SetSentimentLabel(conversation.SentimentLabel(Label(mean))).
-			Exec(ctx); err != nil {
-			return fmt.Errorf("feedback: rolling up: %w", err)
-		}
-		ws := string(msg.WorkspaceID)
-		tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: ws, ObjectID: string(msg.ID),
+		tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
 			ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
-		tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: ws, ObjectID: string(msg.ConversationID),
-			ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
-		return nil
+		// The conversation's mean, and its ConversationUpdated event.
+		return s.rollUp(ctx, tx, msg, window)
 	})
 }
