@@ -213,7 +213,15 @@ func (e *engine) lockedClosure(ctx context.Context, q querier, ws string, seeds 
 	locked := rowset{}
 	for range 10 {
 		grew := false
-		for tbl := range set {
+		// Parents before children (the schema order reversed), ids sorted:
+		// the order writers take the same rows in (a conversation's row,
+		// then its messages), so erasure waits for them instead of
+		// deadlocking with them.
+		for i := len(e.g.order) - 1; i >= 0; i-- {
+			tbl := e.g.order[i].Name
+			if len(set[tbl]) == 0 {
+				continue
+			}
 			var fresh []string
 			for _, id := range set.ids(tbl) {
 				if locked.add(tbl, id) {
