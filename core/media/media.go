@@ -14,9 +14,7 @@ package media
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,6 +37,7 @@ import (
 
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/audit"
+	"github.com/neksio/neksio/core/secret"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
 	entmedia "github.com/neksio/neksio/ent/media"
@@ -260,11 +259,7 @@ func (s *Service) record(ctx context.Context, v *tenant.Viewer, up Upload, id pu
 
 // sign is the signature of a media id and expiry.
 func (s *Service) sign(id string, exp int64) string {
-	m := hmac.New(sha256.New, s.SignKey)
-	m.Write([]byte(id))
-	m.Write([]byte{0})
-	m.Write([]byte(strconv.FormatInt(exp, 10)))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return secret.SignLink(s.SignKey, "", id, exp)
 }
 
 // URL is a signed URL of m valid for the configured TTL: absolute under
@@ -283,15 +278,11 @@ var (
 
 // Verify checks a signed URL's parameters.
 func (s *Service) Verify(id, exp, sig string) error {
-	e, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || sig == "" {
-		return ErrBadSignature
-	}
-	if !hmac.Equal([]byte(s.sign(id, e)), []byte(sig)) {
-		return ErrBadSignature
-	}
-	if s.now().Unix() > e {
+	switch err := secret.VerifyLink(s.SignKey, "", id, exp, sig, s.now()); {
+	case errors.Is(err, secret.ErrLinkExpired):
 		return ErrExpired
+	case err != nil:
+		return ErrBadSignature
 	}
 	return nil
 }

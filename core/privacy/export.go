@@ -3,8 +3,6 @@ package privacy
 import (
 	"archive/zip"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/audit"
+	"github.com/neksio/neksio/core/secret"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
@@ -458,12 +457,7 @@ func (s *Service) DownloadURL(ex *ent.Export) string {
 }
 
 func (s *Service) sign(id string, exp int64) string {
-	m := hmac.New(sha256.New, s.SignKey)
-	m.Write([]byte("export\x00"))
-	m.Write([]byte(id))
-	m.Write([]byte{0})
-	m.Write([]byte(strconv.FormatInt(exp, 10)))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return secret.SignLink(s.SignKey, "export", id, exp)
 }
 
 // Errors of VerifyDownload.
@@ -474,15 +468,11 @@ var (
 
 // VerifyDownload checks a download link's parameters.
 func (s *Service) VerifyDownload(id, exp, sig string) error {
-	e, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || sig == "" || len(s.SignKey) == 0 {
-		return ErrBadSignature
-	}
-	if !hmac.Equal([]byte(s.sign(id, e)), []byte(sig)) {
-		return ErrBadSignature
-	}
-	if s.now().Unix() > e {
+	switch err := secret.VerifyLink(s.SignKey, "export", id, exp, sig, s.now()); {
+	case errors.Is(err, secret.ErrLinkExpired):
 		return ErrExpired
+	case err != nil:
+		return ErrBadSignature
 	}
 	return nil
 }
