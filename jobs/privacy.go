@@ -25,9 +25,13 @@ func (w *ExportBuildWorker) Timeout(*river.Job[jobargs.ExportBuild]) time.Durati
 	return PrivacyTimeout
 }
 
-// Work builds the archive.
+// Work builds the archive; on the last run a failure marks the export
+// FAILED instead.
 func (w *ExportBuildWorker) Work(ctx context.Context, job *river.Job[jobargs.ExportBuild]) error {
-	return retry(job.JobRow, w.Privacy.BuildExport(ctx, job.Args.WorkspaceID, job.Args.ExportID, lastRun(job.JobRow)))
+	if lastRun(job.JobRow) {
+		return retry(job.JobRow, w.Privacy.BuildExportLastAttempt(ctx, job.Args.WorkspaceID, job.Args.ExportID))
+	}
+	return retry(job.JobRow, w.Privacy.BuildExport(ctx, job.Args.WorkspaceID, job.Args.ExportID))
 }
 
 // WorkspacePurgeWorker purges a deleted workspace once its grace ended.
