@@ -10,8 +10,6 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/neksio/neksio/core/apperr"
-	"github.com/neksio/neksio/core/auth"
-	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
 )
 
@@ -19,6 +17,7 @@ import (
 // code. It is the one place that does.
 func codeOf(err error) apperr.Code {
 	var ae *apperr.Error
+	var se *apperr.Sentinel
 	var ve *ent.ValidationError
 	var ce *ent.ConstraintError
 	switch {
@@ -26,10 +25,10 @@ func codeOf(err error) apperr.Code {
 		// Every domain code, WINDOW_CLOSED (a reply the platform would
 		// refuse now) included, with its message.
 		return ae.Code
-	case errors.Is(err, tenant.ErrUnauthenticated), errors.Is(err, auth.ErrInvalidKey):
-		return apperr.CodeUnauthenticated
-	case errors.Is(err, tenant.ErrForbidden):
-		return apperr.CodeForbidden
+	case errors.As(err, &se):
+		// tenant.ErrUnauthenticated, tenant.ErrForbidden,
+		// auth.ErrInvalidKey: worded below from their code.
+		return se.Code()
 	case ent.IsNotFound(err):
 		return apperr.CodeNotFound
 	// A privacy denial is what another workspace's object looks like from

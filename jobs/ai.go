@@ -6,10 +6,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/neksio/neksio/core/agent"
-	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/jobs/jobargs"
@@ -29,22 +27,12 @@ func (w *AIReplyWorker) Timeout(*river.Job[jobargs.AIReply]) time.Duration { ret
 func (w *AIReplyWorker) Work(ctx context.Context, job *river.Job[jobargs.AIReply]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "ai.reply"))
 	if lastRun(job.JobRow) {
-		return w.Agent.RunLastAttempt(ctx, pulid.ID(job.Args.MessageID))
+		return retry(job.JobRow, w.Agent.RunLastAttempt(ctx, pulid.ID(job.Args.MessageID)))
 	}
-	return retryAI(job.JobRow, w.Agent.Run(ctx, pulid.ID(job.Args.MessageID)))
-}
-
-// retryAI runs a rate-limited job again once the provider's delay has
-// passed; like any retry it counts towards the job's attempts, so on the
-// last one the agent hands off instead.
-func retryAI(job *rivertype.JobRow, err error) error {
-	if err == nil {
-		return nil
-	}
-	if d, ok := ai.RetryAfter(err); ok && ai.Retryable(err) {
-		return retryAfter(job, d)
-	}
-	return err
+	// A rate-limited provider (an ai.Error classifies itself) is tried
+	// again once its delay has passed; on the last run the agent hands
+	// off instead.
+	return retry(job.JobRow, w.Agent.Run(ctx, pulid.ID(job.Args.MessageID)))
 }
 
 // AgentDeps are what the AI workers need.

@@ -27,8 +27,8 @@ func (w *AnalyticsRollupWorker) Timeout(*river.Job[jobargs.AnalyticsRollup]) tim
 }
 
 // Work runs one pass over every workspace.
-func (w *AnalyticsRollupWorker) Work(ctx context.Context, _ *river.Job[jobargs.AnalyticsRollup]) error {
-	return w.Analytics.RollAll(ctx)
+func (w *AnalyticsRollupWorker) Work(ctx context.Context, job *river.Job[jobargs.AnalyticsRollup]) error {
+	return retry(job.JobRow, w.Analytics.RollAll(ctx))
 }
 
 // RegisterAnalytics adds the rollup worker and returns its periodic job.

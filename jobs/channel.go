@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -11,7 +10,6 @@ import (
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/jobs/jobargs"
-	"github.com/neksio/neksio/plugins/sdk"
 )
 
 // RefreshWindow is how long before expiry a token is refreshed: three
@@ -33,9 +31,9 @@ func (w *ChannelRefreshWorker) Timeout(*river.Job[jobargs.ChannelRefreshTokens])
 }
 
 // Work runs one refresh pass.
-func (w *ChannelRefreshWorker) Work(ctx context.Context, _ *river.Job[jobargs.ChannelRefreshTokens]) error {
+func (w *ChannelRefreshWorker) Work(ctx context.Context, job *river.Job[jobargs.ChannelRefreshTokens]) error {
 	_, err := w.Channels.RefreshDue(ctx, RefreshWindow)
-	return err
+	return retry(job.JobRow, err)
 }
 
 // ChannelSyncWorker queues a sync pass for each channel that offers Sync
@@ -51,8 +49,8 @@ func (w *ChannelSyncWorker) Timeout(*river.Job[jobargs.ChannelSync]) time.Durati
 }
 
 // Work queues the passes.
-func (w *ChannelSyncWorker) Work(ctx context.Context, _ *river.Job[jobargs.ChannelSync]) error {
-	return w.Inbox.QueueSyncs(ctx)
+func (w *ChannelSyncWorker) Work(ctx context.Context, job *river.Job[jobargs.ChannelSync]) error {
+	return retry(job.JobRow, w.Inbox.QueueSyncs(ctx))
 }
 
 // ChannelSyncChannelWorker runs a sync pass for one channel: its backfill
@@ -71,12 +69,7 @@ func (w *ChannelSyncChannelWorker) Timeout(*river.Job[jobargs.ChannelSyncChannel
 // the time it asks for, never sooner than the backoff.
 func (w *ChannelSyncChannelWorker) Work(ctx context.Context, job *river.Job[jobargs.ChannelSyncChannel]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "channel.sync_channel"))
-	err := w.Inbox.SyncOne(ctx, job.Args.ChannelID)
-	var se *sdk.Error
-	if errors.As(err, &se) && se.Class == sdk.ClassRetryable && se.RetryAfter > 0 && !lastRun(job.JobRow) {
-		return retryAfter(job.JobRow, se.RetryAfter)
-	}
-	return err
+	return retry(job.JobRow, w.Inbox.SyncOne(ctx, job.Args.ChannelID))
 }
 
 // PeriodicJobs are the jobs every worker process schedules.

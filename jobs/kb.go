@@ -31,7 +31,7 @@ func (w *KBIndexWorker) Timeout(*river.Job[jobargs.KBIndex]) time.Duration { ret
 func (w *KBIndexWorker) Work(ctx context.Context, job *river.Job[jobargs.KBIndex]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "kb.index"))
 	if lastRun(job.JobRow) {
-		return w.Knowledge.IndexLastAttempt(ctx, job.Args)
+		return retry(job.JobRow, w.Knowledge.IndexLastAttempt(ctx, job.Args))
 	}
-	return retryAI(job.JobRow, w.Knowledge.Index(ctx, job.Args))
+	return retry(job.JobRow, w.Knowledge.Index(ctx, job.Args))
 }

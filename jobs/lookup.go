@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -22,7 +21,10 @@ type ContactLookupWorker struct {
 // Work reads and keeps the profile.
 func (w *ContactLookupWorker) Work(ctx context.Context, job *river.Job[jobargs.ContactLookup]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "contact.lookup"))
-	return lookupResult(w.Inbox.LookupContact(ctx, pulid.ID(job.Args.ContactID)), job)
+	if lastRun(job.JobRow) {
+		return retry(job.JobRow, w.Inbox.LookupContactLastAttempt(ctx, pulid.ID(job.Args.ContactID)))
+	}
+	return retry(job.JobRow, w.Inbox.LookupContact(ctx, pulid.ID(job.Args.ContactID)))
 }
 
 // ConversationLookupWorker reads a comment thread's context through its
@@ -35,24 +37,10 @@ type ConversationLookupWorker struct {
 // Work reads and keeps the context.
 func (w *ConversationLookupWorker) Work(ctx context.Context, job *river.Job[jobargs.ConversationLookup]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "conversation.lookup"))
-	return lookupResult(w.Inbox.LookupThread(ctx, pulid.ID(job.Args.ConversationID)), job)
-}
-
-// lookupResult retries a lookup the platform asked to retry later, after
-// the time it named; the last run gives up quietly (the next message of
-// the contact or thread asks again).
-func lookupResult[T river.JobArgs](err error, job *river.Job[T]) error {
-	var re *inbox.RetryableError
-	if !errors.As(err, &re) {
-		return err
-	}
 	if lastRun(job.JobRow) {
-		return river.JobCancel(err)
+		return retry(job.JobRow, w.Inbox.LookupThreadLastAttempt(ctx, pulid.ID(job.Args.ConversationID)))
 	}
-	if re.RetryAfter > 0 {
-		return retryAfter(job.JobRow, re.RetryAfter)
-	}
-	return err
+	return retry(job.JobRow, w.Inbox.LookupThread(ctx, pulid.ID(job.Args.ConversationID)))
 }
 
 // PruneAuthorizations deletes expired OAuth authorizations (their grants
@@ -68,9 +56,9 @@ type ChannelPruneAuthorizationsWorker struct {
 }
 
 // Work deletes what expired.
-func (w *ChannelPruneAuthorizationsWorker) Work(ctx context.Context, _ *river.Job[jobargs.ChannelPruneAuthorizations]) error {
+func (w *ChannelPruneAuthorizationsWorker) Work(ctx context.Context, job *river.Job[jobargs.ChannelPruneAuthorizations]) error {
 	_, err := w.Authorizations.Prune(ctx)
-	return err
+	return retry(job.JobRow, err)
 }
 
 // RegisterOnboarding adds the pruning of expired OAuth authorizations to

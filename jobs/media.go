@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -35,10 +34,9 @@ func (w *MediaFetchWorker) NextRetry(job *river.Job[jobargs.MediaFetch]) time.Ti
 // retried marks it failed instead.
 func (w *MediaFetchWorker) Work(ctx context.Context, job *river.Job[jobargs.MediaFetch]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "media.fetch"))
-	err := w.Inbox.FetchAttachment(ctx, pulid.ID(job.Args.MessageID), job.Args.Index, lastRun(job.JobRow))
-	var re *inbox.RetryableError
-	if errors.As(err, &re) && re.RetryAfter > 0 {
-		return retryAfter(job.JobRow, re.RetryAfter)
+	id := pulid.ID(job.Args.MessageID)
+	if lastRun(job.JobRow) {
+		return retry(job.JobRow, w.Inbox.FetchAttachmentLastAttempt(ctx, id, job.Args.Index))
 	}
-	return err
+	return retry(job.JobRow, w.Inbox.FetchAttachment(ctx, id, job.Args.Index))
 }

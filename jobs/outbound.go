@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -40,14 +39,9 @@ func (w *OutboundWorker) NextRetry(job *river.Job[jobargs.OutboundDeliver]) time
 func (w *OutboundWorker) Work(ctx context.Context, job *river.Job[jobargs.OutboundDeliver]) error {
 	ctx = tenant.NewContext(ctx, tenant.System(job.Args.WorkspaceID, "outbound.deliver"))
 	if lastRun(job.JobRow) {
-		return w.Inbox.DeliverLastAttempt(ctx, job.Args.MessageID)
+		return retry(job.JobRow, w.Inbox.DeliverLastAttempt(ctx, job.Args.MessageID))
 	}
-	err := w.Inbox.Deliver(ctx, job.Args.MessageID)
-	var re *inbox.RetryableError
-	if errors.As(err, &re) && re.RetryAfter > 0 {
-		return retryAfter(job.JobRow, re.RetryAfter)
-	}
-	return err
+	return retry(job.JobRow, w.Inbox.Deliver(ctx, job.Args.MessageID))
 }
 
 // Deps are what the core workers need.

@@ -25,9 +25,13 @@ func (w *ExportBuildWorker) Timeout(*river.Job[jobargs.ExportBuild]) time.Durati
 	return PrivacyTimeout
 }
 
-// Work builds the archive.
+// Work builds the archive; on the last run a failure marks the export
+// FAILED instead.
 func (w *ExportBuildWorker) Work(ctx context.Context, job *river.Job[jobargs.ExportBuild]) error {
-	return w.Privacy.BuildExport(ctx, job.Args.WorkspaceID, job.Args.ExportID, lastRun(job.JobRow))
+	if lastRun(job.JobRow) {
+		return retry(job.JobRow, w.Privacy.BuildExportLastAttempt(ctx, job.Args.WorkspaceID, job.Args.ExportID))
+	}
+	return retry(job.JobRow, w.Privacy.BuildExport(ctx, job.Args.WorkspaceID, job.Args.ExportID))
 }
 
 // WorkspacePurgeWorker purges a deleted workspace once its grace ended.
@@ -44,7 +48,7 @@ func (w *WorkspacePurgeWorker) Timeout(*river.Job[jobargs.WorkspacePurge]) time.
 // Work purges the workspace (a restored one is left alone).
 func (w *WorkspacePurgeWorker) Work(ctx context.Context, job *river.Job[jobargs.WorkspacePurge]) error {
 	_, err := w.Privacy.PurgeWorkspace(ctx, job.Args.WorkspaceID)
-	return err
+	return retry(job.JobRow, err)
 }
 
 // PrivacySweepWorker runs retention, export expiry and due purges.
@@ -60,8 +64,8 @@ func (w *PrivacySweepWorker) Timeout(*river.Job[jobargs.PrivacySweep]) time.Dura
 }
 
 // Work runs one sweep.
-func (w *PrivacySweepWorker) Work(ctx context.Context, _ *river.Job[jobargs.PrivacySweep]) error {
-	return w.Privacy.Sweep(ctx, w.Policy)
+func (w *PrivacySweepWorker) Work(ctx context.Context, job *river.Job[jobargs.PrivacySweep]) error {
+	return retry(job.JobRow, w.Privacy.Sweep(ctx, w.Policy))
 }
 
 // RegisterPrivacy adds the privacy workers to ws and returns the periodic

@@ -2,11 +2,9 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/neksio/neksio/core/publish"
 	"github.com/neksio/neksio/ent/schema/pulid"
@@ -39,9 +37,9 @@ func (w *PostPublishWorker) NextRetry(job *river.Job[jobargs.PostPublish]) time.
 func (w *PostPublishWorker) Work(ctx context.Context, job *river.Job[jobargs.PostPublish]) error {
 	ctx = publish.SystemContext(ctx, job.Args.WorkspaceID)
 	if lastRun(job.JobRow) {
-		return w.Publish.PublishLastAttempt(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation)
+		return retry(job.JobRow, w.Publish.PublishLastAttempt(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation))
 	}
-	return retryable(job.JobRow, w.Publish.Publish(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation))
+	return retry(job.JobRow, w.Publish.Publish(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation))
 }
 
 // PostStatusWorker polls an asynchronous publication.
@@ -64,20 +62,9 @@ func (w *PostStatusWorker) NextRetry(job *river.Job[jobargs.PostStatus]) time.Ti
 func (w *PostStatusWorker) Work(ctx context.Context, job *river.Job[jobargs.PostStatus]) error {
 	ctx = publish.SystemContext(ctx, job.Args.WorkspaceID)
 	if lastRun(job.JobRow) {
-		return w.Publish.StatusLastAttempt(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation, job.Args.ExternalID)
+		return retry(job.JobRow, w.Publish.StatusLastAttempt(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation, job.Args.ExternalID))
 	}
-	return retryable(job.JobRow, w.Publish.Status(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation, job.Args.ExternalID))
-}
-
-// retryable snoozes for a platform's Retry-After (never less than the
-// backoff, bounded by the job's attempts) and returns other errors for
-// River's retry.
-func retryable(job *rivertype.JobRow, err error) error {
-	var re *publish.RetryableError
-	if errors.As(err, &re) && re.RetryAfter > 0 && !lastRun(job) {
-		return retryAfter(job, re.RetryAfter)
-	}
-	return err
+	return retry(job.JobRow, w.Publish.Status(ctx, pulid.ID(job.Args.TargetID), job.Args.Generation, job.Args.ExternalID))
 }
 
 // RegisterPublish adds the publishing workers to ws.

@@ -55,15 +55,15 @@ func (w *SentimentWorker) Work(ctx context.Context, job *river.Job[jobargs.Senti
 		complete := func(tx *store.Tx) error { return completeInTx(ctx, w.Store, tx, job) }
 		id := pulid.ID(job.Args.ConversationID)
 		if last {
-			return w.Feedback.AnalyzeConversationFallback(ctx, id, complete)
+			return retry(job.JobRow, w.Feedback.AnalyzeConversationFallback(ctx, id, complete))
 		}
-		return retryAI(job.JobRow, w.Feedback.AnalyzeConversation(ctx, id, complete))
+		return retry(job.JobRow, w.Feedback.AnalyzeConversation(ctx, id, complete))
 	}
 	id := pulid.ID(job.Args.MessageID)
 	if last {
-		return w.Feedback.AnalyzeFallback(ctx, id)
+		return retry(job.JobRow, w.Feedback.AnalyzeFallback(ctx, id))
 	}
-	return retryAI(job.JobRow, w.Feedback.Analyze(ctx, id))
+	return retry(job.JobRow, w.Feedback.Analyze(ctx, id))
 }
 
 // completeInTx marks job completed inside tx, with the driver of the

@@ -84,6 +84,15 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
+// Retry classifies the failure for the job layer (apperr.Retryer): rate
+// limits and transient failures may pass, with the server's delay;
+// permanent ones do not. Workers decide retries through apperr.RetryAfter,
+// which finds this method; Kind, Retryable and RetryAfter are for core/ai's
+// own callers (whether to fall back to the offline engine).
+func (e *Error) Retry() (time.Duration, bool) {
+	return e.RetryAfter, e.Kind == KindTransient || e.Kind == KindRateLimited
+}
+
 // Retryable reports whether err is worth retrying: rate limits and transient
 // failures are, permanent failures are not. Unclassified errors (a bug, a
 // cancelled context) are not, so the job layer does not spin on them.

@@ -1,6 +1,19 @@
-// Package apperr holds the domain's typed errors. The GraphQL layer maps
-// them to extensions.code in one place (graph/errors.go); core code returns
-// them wrapped with %w.
+// Package apperr is the one classification of the domain's errors.
+//
+// Two questions are answered here, for two readers:
+//
+//   - What should a client be told? An *Error (or a Sentinel such as
+//     tenant.ErrForbidden) carries a Code; graph/errors.go maps it to
+//     extensions.code in one place. Core code returns them wrapped with %w.
+//   - May a job that failed with it succeed if it runs again? A transient
+//     failure is an *Transient (built by Retry) or any error with a Retry
+//     method (ai.Error classifies itself); Permanent marks a failure no
+//     later run gets over. Core services return these and never decide
+//     retries; the River workers in jobs/ alone map them to a retry, a
+//     bounded snooze or a cancel (jobs/retry.go). A connector's *sdk.Error
+//     is translated to them in one place: connector.Classify.
+//
+// The package imports nothing of the application.
 package apperr
 
 import (
@@ -74,11 +87,33 @@ func Unavailable(err error, format string, args ...any) *Error {
 	return e
 }
 
-// CodeOf returns the code of err, CodeInternal when it has none.
+// Sentinel is a classified error value, compared with errors.Is
+// (tenant.ErrForbidden, auth.ErrInvalidKey). Unlike an *Error its text is
+// not a message written for the client: the GraphQL layer words it from
+// its code.
+type Sentinel struct {
+	code Code
+	text string
+}
+
+// NewSentinel builds a sentinel with a code and its text.
+func NewSentinel(code Code, text string) *Sentinel { return &Sentinel{code: code, text: text} }
+
+func (s *Sentinel) Error() string { return s.text }
+
+// Code is the sentinel's code.
+func (s *Sentinel) Code() Code { return s.code }
+
+// CodeOf returns the code of err: the first *Error's, else a Sentinel's;
+// CodeInternal when it has none.
 func CodeOf(err error) Code {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
+	}
+	var s *Sentinel
+	if errors.As(err, &s) {
+		return s.code
 	}
 	return CodeInternal
 }

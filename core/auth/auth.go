@@ -14,7 +14,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -41,8 +40,9 @@ const (
 )
 
 // ErrInvalidKey is returned for a key that is malformed, unknown, revoked
-// or expired; callers must not tell these apart to the client.
-var ErrInvalidKey = errors.New("invalid API key")
+// or expired; callers must not tell these apart to the client. It is
+// UNAUTHENTICATED (apperr.CodeOf).
+var ErrInvalidKey error = apperr.NewSentinel(apperr.CodeUnauthenticated, "invalid API key")
 
 // NewKey returns a fresh key, its visible prefix and its hash.
 func NewKey() (key, prefix, hash string, err error) {

@@ -11,5 +11,8 @@
 //
 // Failures keep the SDK's classes: a plugin's *sdk.Error arrives as it was
 // returned; a process that died, a call that timed out, or a connector that
-// is restarting answer ClassRetryable, which River retries.
+// is restarting answer ClassRetryable. Classify is the one place a
+// connector's failure becomes core's classification (apperr): a service
+// returns Classify(err) where a job should run again, and the workers
+// decide when.
 package connector

@@ -9,6 +9,8 @@ import (
 
 	"entgo.io/ent/dialect"
 
+	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/connector"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/ent"
@@ -34,20 +36,11 @@ type Credentials interface {
 // sent (Meta: 7 days, once per comment).
 const PrivateReplyWindow = 7 * 24 * time.Hour
 
-// RetryableError asks the job layer to try again, after RetryAfter when
-// the platform said so.
-type RetryableError struct {
-	Err        error
-	RetryAfter time.Duration
-}
-
-func (e *RetryableError) Error() string { return "retryable: " + e.Err.Error() }
-func (e *RetryableError) Unwrap() error { return e.Err }
-
 // Deliver sends a pending outbound message through its channel's
 // connector. It is idempotent: a message no longer pending is left alone.
-// Retryable failures return *RetryableError (with the platform's
-// Retry-After; whether it runs again is the job layer's decision); other
+// Retryable failures return an *apperr.Transient (connector.Classify: with
+// the platform's Retry-After; whether it runs again is the job layer's
+// decision); other
 // failures are recorded on the message, the conversation goes to a human,
 // and nil is returned.
 func (s *Service) Deliver(ctx context.Context, messageID string) error {
@@ -70,7 +63,7 @@ func (s *Service) deliver(ctx context.Context, messageID string, final bool) err
 		return nil // deleted meanwhile (retention, privacy request)
 	}
 	if err != nil {
-		return &RetryableError{Err: fmt.Errorf("inbox: loading message: %w", err)}
+		return apperr.Retry(fmt.Errorf("inbox: loading message: %w", err), 0)
 	}
 	if msg.DeliveryStatus != message.DeliveryStatusPending || msg.Direction != message.DirectionOutbound {
 		return nil
@@ -93,7 +86,7 @@ func (s *Service) deliver(ctx context.Context, messageID string, final bool) err
 	sendStarted := s.now()
 	switch claim, err := s.claimSend(ctx, msg); {
 	case err != nil:
-		return &RetryableError{Err: err}
+		return apperr.Retry(err, 0)
 	case claim == claimDone:
 		return nil
 	case claim == claimInterrupted:
@@ -114,7 +107,7 @@ func (s *Service) deliver(ctx context.Context, messageID string, final bool) err
 			if !final {
 				// The platform refused it: a later run may send.
 				if err := s.unclaimSend(ctx, msg); err != nil {
-					return &RetryableError{Err: err}
+					return apperr.Retry(err, 0)
 				}
 			}
 			return s.retry(ctx, msg, final, se)
@@ -280,7 +273,7 @@ func (s *Service) retry(ctx context.Context, msg *ent.Message, final bool, se *s
 	if final {
 		return s.fail(ctx, msg, se)
 	}
-	return &RetryableError{Err: se, RetryAfter: se.RetryAfter}
+	return connector.Classify(se)
 }
 
 // fail records a delivery that will not happen and hands the conversation

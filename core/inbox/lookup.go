@@ -2,11 +2,12 @@ package inbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/connector"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/ent"
@@ -63,7 +64,7 @@ func (s *Service) lookuper(ch *ent.Channel) (sdk.Lookuper, *sdk.LookupRequest, e
 	}
 	conn, err := s.Gateway.Get(ch.Connector)
 	if err != nil {
-		return nil, nil, &RetryableError{Err: fmt.Errorf("inbox: connector %s: %w", ch.Connector, err)}
+		return nil, nil, apperr.Retry(fmt.Errorf("inbox: connector %s: %w", ch.Connector, err), 0)
 	}
 	lk, ok := conn.(sdk.Lookuper)
 	if !ok {
@@ -77,32 +78,49 @@ func (s *Service) lookuper(ch *ent.Channel) (sdk.Lookuper, *sdk.LookupRequest, e
 		AccountID: ch.ExternalID, Platform: ch.Platform}, nil
 }
 
-// lookupRetry is the *RetryableError of a lookup the platform may answer
-// later, nil for a refusal to record.
+// lookupRetry is the transient error of a lookup the platform may answer
+// later (connector.Classify: with its Retry-After), nil for a refusal to
+// record.
 func lookupRetry(err error) error {
 	if sdk.ClassOf(err) != sdk.ClassRetryable {
 		return nil
 	}
-	re := &RetryableError{Err: err}
-	var se *sdk.Error
-	if errors.As(err, &se) {
-		re.RetryAfter = se.RetryAfter
+	return connector.Classify(err)
+}
+
+// giveUpLookup is a lookup's last attempt: a profile or a thread's context
+// is optional (the next message of the contact or thread asks again), so a
+// failure that could have been retried ends the job, marked permanent,
+// with nothing recorded.
+func giveUpLookup(err error) error {
+	if _, ok := apperr.RetryAfter(err); ok {
+		return apperr.Permanent(err)
 	}
-	return re
+	return err
 }
 
 // LookupContact reads a contact's profile (name, username, picture)
 // through its channel's connector and keeps it. A refusal (the platform
 // answers only for people who wrote to the account) is recorded as read,
 // so it is asked again only after ProfileRefresh; a platform that may
-// answer later returns *RetryableError.
+// answer later returns an *apperr.Transient.
 func (s *Service) LookupContact(ctx context.Context, contactID pulid.ID) error {
+	return s.readContact(ctx, contactID)
+}
+
+// LookupContactLastAttempt is LookupContact when no retry follows: what
+// would be retried is given up (apperr.Permanent; see giveUpLookup).
+func (s *Service) LookupContactLastAttempt(ctx context.Context, contactID pulid.ID) error {
+	return giveUpLookup(s.readContact(ctx, contactID))
+}
+
+func (s *Service) readContact(ctx context.Context, contactID pulid.ID) error {
 	ct, err := s.Store.Ent.Contact.Query().Where(contact.ID(contactID)).WithChannel().Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		return &RetryableError{Err: fmt.Errorf("inbox: loading contact: %w", err)}
+		return apperr.Retry(fmt.Errorf("inbox: loading contact: %w", err), 0)
 	}
 	ch := ct.Edges.Channel
 	lk, req, err := s.lookuper(ch)
@@ -153,14 +171,24 @@ func (s *Service) LookupContact(ctx context.Context, contactID pulid.ID) error {
 // LookupThread reads a comment thread's context (its post's text,
 // permalink and picture) through its channel's connector and keeps it as
 // the conversation's subject, url and thumbnailURL. A refusal is recorded
-// as read; a platform that may answer later returns *RetryableError.
+// as read; a platform that may answer later returns an *apperr.Transient.
 func (s *Service) LookupThread(ctx context.Context, conversationID pulid.ID) error {
+	return s.readThread(ctx, conversationID)
+}
+
+// LookupThreadLastAttempt is LookupThread when no retry follows: what
+// would be retried is given up (apperr.Permanent; see giveUpLookup).
+func (s *Service) LookupThreadLastAttempt(ctx context.Context, conversationID pulid.ID) error {
+	return giveUpLookup(s.readThread(ctx, conversationID))
+}
+
+func (s *Service) readThread(ctx context.Context, conversationID pulid.ID) error {
 	conv, err := s.Store.Ent.Conversation.Query().Where(conversation.ID(conversationID)).WithChannel().Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		return &RetryableError{Err: fmt.Errorf("inbox: loading conversation: %w", err)}
+		return apperr.Retry(fmt.Errorf("inbox: loading conversation: %w", err), 0)
 	}
 	ch := conv.Edges.Channel
 	lk, req, err := s.lookuper(ch)

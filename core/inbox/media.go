@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/connector"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/media"
 	"github.com/neksio/neksio/core/store"
@@ -186,17 +187,28 @@ func queueFetches(ctx context.Context, tx *store.Tx, msg *ent.Message) error {
 // FetchAttachment downloads attachment index of an inbound message
 // through its channel's connector (capped at the fetch bound), stores it
 // in the media store (which sniffs its type) and records it on the
-// message. A failure the platform may get over returns *RetryableError
-// and leaves the attachment PENDING with the error; a final one (or the
-// last run, final) marks it FAILED. ctx carries the workspace's system
-// viewer.
-func (s *Service) FetchAttachment(ctx context.Context, messageID pulid.ID, index int, final bool) error {
+// message. A failure the platform may get over returns an
+// *apperr.Transient (connector.Classify, with the platform's Retry-After)
+// and leaves the attachment PENDING with the error; a final one marks it
+// FAILED. ctx carries the workspace's system viewer.
+func (s *Service) FetchAttachment(ctx context.Context, messageID pulid.ID, index int) error {
+	return s.fetchAttachment(ctx, messageID, index, false)
+}
+
+// FetchAttachmentLastAttempt is FetchAttachment when no retry follows (the
+// job's last attempt): a failure that could be retried marks the
+// attachment FAILED, with its error, instead.
+func (s *Service) FetchAttachmentLastAttempt(ctx context.Context, messageID pulid.ID, index int) error {
+	return s.fetchAttachment(ctx, messageID, index, true)
+}
+
+func (s *Service) fetchAttachment(ctx context.Context, messageID pulid.ID, index int, final bool) error {
 	msg, err := s.Store.Ent.Message.Get(ctx, messageID)
 	if ent.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		return &RetryableError{Err: fmt.Errorf("inbox: loading message: %w", err)}
+		return apperr.Retry(fmt.Errorf("inbox: loading message: %w", err), 0)
 	}
 	if index < 0 || index >= len(msg.Attachments) || msg.Attachments[index].Status != schematype.AttachmentPending {
 		return nil // fetched, or given up, already
@@ -204,7 +216,7 @@ func (s *Service) FetchAttachment(ctx context.Context, messageID pulid.ID, index
 	a := msg.Attachments[index]
 	ch, err := s.Store.Ent.Channel.Get(ctx, msg.ChannelID)
 	if err != nil {
-		return &RetryableError{Err: fmt.Errorf("inbox: loading channel: %w", err)}
+		return apperr.Retry(fmt.Errorf("inbox: loading channel: %w", err), 0)
 	}
 	fail := func(se *sdk.Error) error { return s.fetchFailed(ctx, msg.ID, index, se, final) }
 	if s.Media == nil {
@@ -281,10 +293,10 @@ func (s *Service) fetchFailed(ctx context.Context, msgID pulid.ID, index int, se
 		}
 	})
 	if err != nil {
-		return &RetryableError{Err: err}
+		return apperr.Retry(err, 0)
 	}
 	if retry {
-		return &RetryableError{Err: se, RetryAfter: se.RetryAfter}
+		return connector.Classify(se)
 	}
 	return nil
 }

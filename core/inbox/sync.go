@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/neksio/neksio/core/connector"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
@@ -115,7 +116,7 @@ func (s *Service) SyncOne(ctx context.Context, id string) error {
 	case err != nil:
 		// The connector is restarting: the pass (a backfill, perhaps) must
 		// not be lost.
-		return err
+		return connector.Classify(err)
 	case !ok:
 		return nil
 	}
@@ -123,7 +124,9 @@ func (s *Service) SyncOne(ctx context.Context, id string) error {
 		if sdk.ClassOf(err) == sdk.ClassAuthRevoked {
 			return s.markNeedsReconnect(ctx, ch, "sync refused: "+err.Error())
 		}
-		return err
+		// A platform that says "retry later" is retried after the time
+		// it names (by the worker).
+		return connector.Classify(err)
 	}
 	return nil
 }

@@ -78,9 +78,20 @@ func (s *Service) RequestExport(ctx context.Context, scope entexport.Scope, cont
 }
 
 // BuildExport runs an export job: the archive is written to the bucket
-// and the export marked READY (or FAILED, with the reason, on the last
-// attempt).
-func (s *Service) BuildExport(ctx context.Context, ws, id string, lastAttempt bool) error {
+// and the export marked READY. A failure to write it is returned, for the
+// job layer to retry.
+func (s *Service) BuildExport(ctx context.Context, ws, id string) error {
+	return s.buildExport(ctx, ws, id, false)
+}
+
+// BuildExportLastAttempt is BuildExport when no retry follows (the job's
+// last attempt): a failure to write the archive marks the export FAILED,
+// with the reason, instead.
+func (s *Service) BuildExportLastAttempt(ctx context.Context, ws, id string) error {
+	return s.buildExport(ctx, ws, id, true)
+}
+
+func (s *Service) buildExport(ctx context.Context, ws, id string, lastAttempt bool) error {
 	sys := tenant.NewContext(ctx, tenant.System(ws, "export"))
 	ex, err := s.Store.Ent.Export.Get(sys, pulid.ID(id))
 	if ent.IsNotFound(err) {

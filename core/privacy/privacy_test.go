@@ -585,7 +585,7 @@ func TestExportRequestAndDownload(t *testing.T) {
 		require.NoError(t, b.s.DB.QueryRow("SELECT count(*) FROM river_job WHERE kind = 'export.build'").Scan(&n))
 		require.Equal(t, 1, n, "the job is queued with the export")
 
-		require.NoError(t, b.svc.BuildExport(context.Background(), a.ws, string(ex.ID), false))
+		require.NoError(t, b.svc.BuildExport(context.Background(), a.ws, string(ex.ID)))
 		list, err := b.svc.Exports(ownerCtx(a.ws))
 		require.NoError(t, err)
 		ex = list[0]

@@ -98,16 +98,6 @@ func (s *Service) log() *slog.Logger {
 	return slog.Default()
 }
 
-// RetryableError asks the job layer to run again, after RetryAfter when
-// the platform said so.
-type RetryableError struct {
-	Err        error
-	RetryAfter time.Duration
-}
-
-func (e *RetryableError) Error() string { return "retryable: " + e.Err.Error() }
-func (e *RetryableError) Unwrap() error { return e.Err }
-
 // RequireApproval reports the workspace's requirePostApproval setting
 // (on until changed).
 func (s *Service) RequireApproval(ctx context.Context, c *ent.Client) (bool, error) {

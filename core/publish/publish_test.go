@@ -19,6 +19,7 @@ import (
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/connector"
+	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/publish"
 	"github.com/neksio/neksio/core/secret"
@@ -261,6 +262,38 @@ func (b *bundle) target(t *testing.T, id pulid.ID) *ent.PostTarget {
 	return tg
 }
 
+// retryPostTarget answers with the target as it committed it (PENDING),
+// even when its job has taken the target by the time the answer is read
+// (TestPublishRetriesAndFailures once saw PUBLISHING on PostgreSQL). The
+// job is played here by a commit hook that moves the target on; the
+// answer's edges still load after the transaction.
+func TestRetryTargetAnswersWhatItCommitted(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		b := newBundle(t, d)
+		_, tg := b.approved(t, "retry me")
+		b.store.Ent.PostTarget.UpdateOneID(tg.ID).SetStatus(posttarget.StatusFailed).SetErrorCode("permanent").ExecX(b.sys)
+		var armed atomic.Bool
+		b.store.OnCommitted(func([]event.Event) {
+			if armed.CompareAndSwap(true, false) {
+				b.store.Ent.PostTarget.UpdateOneID(tg.ID).SetStatus(posttarget.StatusPublishing).AddAttempts(1).ExecX(b.sys)
+			}
+		})
+		armed.Store(true)
+		retried, err := b.svc.RetryTarget(b.admin, tg.ID)
+		require.NoError(t, err)
+		require.False(t, armed.Load(), "the hook ran after the commit")
+		require.Equal(t, posttarget.StatusPublishing, b.target(t, tg.ID).Status, "the job took the target meanwhile")
+		require.Equal(t, posttarget.StatusPending, retried.Status)
+		require.Equal(t, tg.Generation+1, retried.Generation)
+		require.Equal(t, tg.Attempts, retried.Attempts)
+		require.Empty(t, retried.ErrorCode)
+		ch, err := retried.QueryChannel().Only(b.sys)
+		require.NoError(t, err)
+		require.Equal(t, b.ch.ID, ch.ID)
+	})
+}
+
 // Approving is a guarded transition: of two admins approving at once, one
 // wins; the other gets CONFLICT and nothing is queued twice.
 func TestApproveOnce(t *testing.T) {
@@ -406,7 +439,7 @@ func TestTargetStateMachine(t *testing.T) {
 			}
 		})
 		err := b.svc.Publish(b.sys, tg.ID, tg.Generation)
-		var re *publish.RetryableError
+		var re *apperr.Transient
 		require.ErrorAs(t, err, &re)
 		require.Equal(t, posttarget.StatusPublishing, b.target(t, tg.ID).Status)
 		lookups := b.conn.lookups.Load()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/neksio/neksio/core/apperr"
+	"github.com/neksio/neksio/core/connector"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/tenant"
@@ -40,7 +42,7 @@ func (s *Service) loadTarget(ctx context.Context, id pulid.ID, gen int) (*ent.Po
 		return nil, nil
 	}
 	if err != nil {
-		return nil, &RetryableError{Err: fmt.Errorf("publish: loading target: %w", err)}
+		return nil, apperr.Retry(fmt.Errorf("publish: loading target: %w", err), 0)
 	}
 	if t.Generation != gen {
 		return nil, nil
@@ -49,8 +51,9 @@ func (s *Service) loadTarget(ctx context.Context, id pulid.ID, gen int) (*ent.Po
 }
 
 // Publish runs one post.publish job: the target's state machine
-// PENDING → PUBLISHING → PUBLISHED | FAILED. It returns *RetryableError
-// (with the platform's Retry-After, if any) when the job should run again;
+// PENDING → PUBLISHING → PUBLISHED | FAILED. It returns an
+// *apperr.Transient (connector.Classify: with the platform's Retry-After,
+// if any) when the job should run again;
 // whether it does is the job layer's decision.
 func (s *Service) Publish(ctx context.Context, targetID pulid.ID, gen int) error {
 	return s.publish(ctx, targetID, gen, false)
@@ -99,7 +102,7 @@ func (s *Service) publish(ctx context.Context, targetID pulid.ID, gen int, giveU
 		return nil
 	}
 	if err != nil {
-		return &RetryableError{Err: err}
+		return apperr.Retry(err, 0)
 	}
 	t.Status = posttarget.StatusPublishing
 	t.PublishingStartedAt = ptr(s.now())
@@ -158,7 +161,7 @@ func (s *Service) call(ctx context.Context, t *ent.PostTarget, giveUp bool) erro
 				return s.fail(ctx, t, &sdk.Error{Class: sdk.ClassPermanent, Code: "interrupted",
 					Message: fmt.Sprintf(inconclusive, t.Edges.Channel.Platform, err.Error())})
 			}
-			return &RetryableError{Err: err}
+			return apperr.Retry(err, 0)
 		}
 		return s.fail(ctx, t, se)
 	}
@@ -197,7 +200,7 @@ func (s *Service) recoverTarget(ctx context.Context, t *ent.PostTarget, giveUp b
 	platform := t.Edges.Channel.Platform
 	conn, err := s.Connectors.Get(t.Edges.Channel.Connector)
 	if err != nil {
-		return &RetryableError{Err: err}
+		return apperr.Retry(err, 0)
 	}
 	since := s.now().Add(-time.Hour)
 	if t.PublishingStartedAt != nil {
@@ -210,7 +213,7 @@ func (s *Service) recoverTarget(ctx context.Context, t *ent.PostTarget, giveUp b
 	if err != nil {
 		var se *sdk.Error
 		if sdk.ClassOf(err) == sdk.ClassRetryable && !giveUp {
-			return &RetryableError{Err: err, RetryAfter: retryAfterOf(err)}
+			return connector.Classify(err)
 		}
 		msg := err.Error()
 		if errors.As(err, &se) {
@@ -235,22 +238,15 @@ func (s *Service) recoverTarget(ctx context.Context, t *ent.PostTarget, giveUp b
 		return nil
 	}
 	if err != nil {
-		return &RetryableError{Err: err}
+		return apperr.Retry(err, 0)
 	}
 	return s.call(ctx, t, giveUp)
 }
 
-func retryAfterOf(err error) time.Duration {
-	var se *sdk.Error
-	if errors.As(err, &se) {
-		return se.RetryAfter
-	}
-	return 0
-}
-
 // Status runs one post.status job: it asks the platform about an
-// asynchronous publication until it is published or failed. It returns
-// *RetryableError while the platform is still processing or does not answer.
+// asynchronous publication until it is published or failed. It returns an
+// *apperr.Transient while the platform is still processing or does not
+// answer.
 func (s *Service) Status(ctx context.Context, targetID pulid.ID, gen int, externalID string) error {
 	return s.status(ctx, targetID, gen, externalID, false)
 }
@@ -275,7 +271,7 @@ func (s *Service) status(ctx context.Context, targetID pulid.ID, gen int, extern
 	}
 	conn, err := s.Connectors.Get(t.Edges.Channel.Connector)
 	if err != nil {
-		return &RetryableError{Err: err}
+		return apperr.Retry(err, 0)
 	}
 	res, err := conn.PublishStatus(ctx, &sdk.PublishStatusRequest{App: req.App, Credentials: req.Credentials, AccountID: req.AccountID,
 		Platform: req.Platform, ExternalID: externalID, IdempotencyKey: req.IdempotencyKey, Post: &req.Post})
@@ -283,7 +279,7 @@ func (s *Service) status(ctx context.Context, targetID pulid.ID, gen int, extern
 	defer cancel()
 	if err != nil {
 		if sdk.ClassOf(err) == sdk.ClassRetryable && !giveUp {
-			return &RetryableError{Err: err, RetryAfter: retryAfterOf(err)}
+			return connector.Classify(err)
 		}
 		var se *sdk.Error
 		if !errors.As(err, &se) {
@@ -297,7 +293,7 @@ func (s *Service) status(ctx context.Context, targetID pulid.ID, gen int, extern
 			return s.fail(ctx, t, &sdk.Error{Class: sdk.ClassPermanent, Code: "timeout",
 				Message: "the platform was still processing the post after every check; look at the account, then retryPostTarget if it is missing"})
 		}
-		return &RetryableError{Err: errors.New("still processing"), RetryAfter: s.poll()}
+		return apperr.Retry(errors.New("still processing"), s.poll())
 	case sdk.PublishNotFound:
 		return s.fail(ctx, t, &sdk.Error{Class: sdk.ClassPermanent, Message: "the platform no longer knows the post it was processing"})
 	}
@@ -377,7 +373,7 @@ func (s *Service) processing(ctx context.Context, t *ent.PostTarget, externalID 
 			Generation: t.Generation, ExternalID: externalID}, &opts)
 	})
 	if err != nil {
-		return &RetryableError{Err: err}
+		return apperr.Retry(err, 0)
 	}
 	return nil
 }
@@ -396,9 +392,9 @@ func (s *Service) refused(ctx context.Context, t *ent.PostTarget, giveUp bool, s
 		return err
 	})
 	if err != nil {
-		return &RetryableError{Err: err}
+		return apperr.Retry(err, 0)
 	}
-	return &RetryableError{Err: se, RetryAfter: se.RetryAfter}
+	return connector.Classify(se)
 }
 
 func errorCode(se *sdk.Error) string {
@@ -451,7 +447,7 @@ func (s *Service) finish(ctx context.Context, t *ent.PostTarget, update func(tx 
 		return nil
 	}
 	if err != nil {
-		return &RetryableError{Err: err}
+		return apperr.Retry(err, 0)
 	}
 	return nil
 }

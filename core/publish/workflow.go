@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -586,5 +587,27 @@ func (s *Service) RetryTarget(ctx context.Context, id pulid.ID) (*ent.PostTarget
 	if err != nil {
 		return nil, err
 	}
-	return s.Store.Ent.PostTarget.Get(ctx, id)
+	// The answer is the row as this transaction wrote it (PENDING, the new
+	// generation): the job queued with it may already have taken the
+	// target (PUBLISHING) by the time a read after the commit runs. The
+	// entity comes from the store's client, so its edges still load once
+	// the transaction has ended.
+	got, err := s.Store.Ent.PostTarget.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	return asWritten(got, out), nil
+}
+
+// asWritten sets the fields of fresh, an entity read after a transaction,
+// to those of written, the same row as the transaction read it back:
+// every exported field but the edges. fresh keeps its client.
+func asWritten[T any](fresh, written *T) *T {
+	dst, src := reflect.ValueOf(fresh).Elem(), reflect.ValueOf(written).Elem()
+	for i := range dst.NumField() {
+		if f := dst.Type().Field(i); f.IsExported() && !f.Anonymous && f.Name != "Edges" {
+			dst.Field(i).Set(src.Field(i))
+		}
+	}
+	return fresh
 }

@@ -15,9 +15,10 @@ package tenant
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/neksio/neksio/core/apperr"
 )
 
 // Role is a member's role in a workspace.
@@ -154,10 +155,12 @@ func FromContext(ctx context.Context) *Viewer {
 	return v
 }
 
-// Errors returned by Require.
+// Errors returned by Require: classified sentinels (apperr.CodeOf gives
+// UNAUTHENTICATED and FORBIDDEN; graph/errors.go words them for clients).
+// Compare them with errors.Is.
 var (
-	ErrUnauthenticated = errors.New("unauthenticated")
-	ErrForbidden       = errors.New("forbidden")
+	ErrUnauthenticated error = apperr.NewSentinel(apperr.CodeUnauthenticated, "unauthenticated")
+	ErrForbidden       error = apperr.NewSentinel(apperr.CodeForbidden, "forbidden")
 )
 
 // Require returns the viewer of ctx when it has at least role min inside a

@@ -4,6 +4,7 @@
 package archtest
 
 import (
+	"fmt"
 	"go/ast"
 	"go/build"
 	"go/parser"
@@ -70,6 +71,11 @@ var rules = []rule{
 		deny:  []string{"core/", "graph", "jobs", "cmd", "plugins/"},
 		allow: []string{"core/tenant"},
 		why:   "the data model depends only on the tenancy rules its privacy policies apply",
+	},
+	{
+		from: "core/apperr",
+		deny: []string{""},
+		why:  "apperr is the one classification every layer shares (tenant and so the data model included): a leaf",
 	},
 	{
 		from:  "internal/",
@@ -164,6 +170,81 @@ func TestNoInitWiring(t *testing.T) {
 	}
 }
 
+// riverDecisions are River's outcomes a worker may return instead of an
+// error; only jobs/retry.go turns a classified error into one.
+var riverDecisions = map[string]bool{"JobSnooze": true, "JobCancel": true}
+
+// TestRetryDecisionsOnlyInJobs keeps one error taxonomy: core classifies
+// (apperr.Retry, apperr.Permanent, connector.Classify) and only
+// jobs/retry.go maps a class to River's snooze or cancel; no package
+// grows its own "retryable" error type again.
+func TestRetryDecisionsOnlyInJobs(t *testing.T) {
+	root := moduleRoot(t)
+	fset := token.NewFileSet()
+	files := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			name := d.Name()
+			if rel != "." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules" || name == "data" || name == "bin" ||
+				fileExists(filepath.Join(path, "go.mod"))) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, msg := range retryViolations(rel, f) {
+			t.Error(msg)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 100 {
+		t.Fatalf("parsed only %d files: is the module root right (%s)?", files, root)
+	}
+}
+
+// retryViolations lists what file rel (parsed as f) breaks of the rule.
+func retryViolations(rel string, f *ast.File) []string {
+	var out []string
+	river := ""
+	for _, imp := range f.Imports {
+		if imp.Path.Value == `"github.com/riverqueue/river"` {
+			river = "river"
+			if imp.Name != nil {
+				river = imp.Name.Name
+			}
+		}
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.SelectorExpr:
+			if x, ok := n.X.(*ast.Ident); ok && river != "" && x.Name == river && riverDecisions[n.Sel.Name] && rel != "jobs/retry.go" {
+				out = append(out, fmt.Sprintf("%s: river.%s: return a classified error (apperr) and let jobs/retry.go decide", rel, n.Sel.Name))
+			}
+		case *ast.TypeSpec:
+			if strings.Contains(strings.ToLower(n.Name.Name), "retryable") {
+				out = append(out, fmt.Sprintf("%s: type %s: classify with apperr.Retry instead of a retryable error type of its own", rel, n.Name.Name))
+			}
+		}
+		return true
+	})
+	return out
+}
+
 // TestRulesCatchViolations proves the checker is not vacuous.
 func TestRulesCatchViolations(t *testing.T) {
 	cases := []struct {
@@ -191,6 +272,28 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"core/inbox", module + "/core/store/storetest", true},
 		{"core/store/storetest", module + "/internal/testenv", false},
 		{"bench", module + "/internal/testenv", false},
+		{"core/apperr", module + "/core/tenant", true},
+		{"core/apperr", "errors", false},
+		{"core/tenant", module + "/core/apperr", false},
+	}
+	for _, src := range []struct {
+		rel, code string
+		bad       bool
+	}{
+		{"core/inbox/x.go", "package inbox\nimport \"github.com/riverqueue/river\"\nvar _ = river.JobSnooze", true},
+		{"core/publish/x.go", "package publish\nimport rv \"github.com/riverqueue/river\"\nvar _ = rv.JobCancel", true},
+		{"jobs/outbound.go", "package jobs\nimport \"github.com/riverqueue/river\"\nvar _ = river.JobCancel", true},
+		{"jobs/retry.go", "package jobs\nimport \"github.com/riverqueue/river\"\nvar _ = river.JobSnooze", false},
+		{"core/inbox/x.go", "package inbox\ntype RetryableError struct{}", true},
+		{"core/publish/x.go", "package publish\nimport \"github.com/neksio/neksio/core/apperr\"\nvar _ = apperr.Retry", false},
+	} {
+		f, err := parser.ParseFile(token.NewFileSet(), src.rel, src.code, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad := len(retryViolations(src.rel, f)) > 0; bad != src.bad {
+			t.Errorf("%s %q: violation=%v, want %v", src.rel, src.code, bad, src.bad)
+		}
 	}
 	for _, c := range cases {
 		bad := false
