@@ -51,7 +51,8 @@ type RealtimeOptions struct {
 	Buffer int
 }
 
-func (o *RealtimeOptions) defaults() {
+// SetDefaults fills the zero values from config.Default().
+func (o *RealtimeOptions) SetDefaults() {
 	d := config.Default() // the one list of defaults (README, configuration table)
 	if o.InitTimeout <= 0 {
 		o.InitTimeout = d.RealtimeInitTimeout
@@ -98,9 +99,9 @@ func followKept[T any](ctx context.Context, r *Resolver, match func(event.Event)
 	if v.WorkspaceID == "" {
 		return nil, tenant.ErrForbidden
 	}
-	conn := connFromContext(ctx)
+	conn := ConnFromContext(ctx)
 	if conn != nil {
-		if err := conn.addSubscription(); err != nil {
+		if err := conn.AddSubscription(); err != nil {
 			return nil, err
 		}
 	}
@@ -117,7 +118,7 @@ func followKept[T any](ctx context.Context, r *Resolver, match func(event.Event)
 type listener[T any] struct {
 	ctx  context.Context
 	r    *Resolver
-	conn *connState
+	conn Conn
 	op   *opState
 	load func(ctx context.Context, id pulid.ID) (T, error)
 	keep func(T) bool
@@ -177,7 +178,7 @@ func (l *listener[T]) stop(err error) {
 	}
 	l.r.hub.remove(l.fd)
 	if l.conn != nil {
-		l.conn.removeSubscription()
+		l.conn.RemoveSubscription()
 	}
 	l.r.ended(l.ctx, l.conn, l.op, err)
 	l.mu.Lock()
@@ -186,16 +187,12 @@ func (l *listener[T]) stop(err error) {
 }
 
 // ended tells the client its subscription may have missed events.
-func (r *Resolver) ended(ctx context.Context, conn *connState, op *opState, err error) {
+func (r *Resolver) ended(ctx context.Context, conn Conn, op *opState, err error) {
 	if errors.Is(err, event.ErrClosed) || ctx.Err() != nil {
 		return
 	}
 	if conn != nil {
-		code, reason := closeResync, "resync: the event stream was interrupted; reconnect and refetch"
-		if errors.Is(err, event.ErrOverflow) {
-			code, reason = closeSlowConsumer, "slow consumer: too many events were waiting; reconnect and refetch"
-		}
-		conn.close(code, reason)
+		conn.Interrupted(err)
 		return
 	}
 	if op != nil {
@@ -284,10 +281,10 @@ func opStateFromContext(ctx context.Context) *opState {
 	return o
 }
 
-// aroundSubscriptions gives each subscription an opState and turns the
+// AroundSubscriptions gives each subscription an opState and turns the
 // end of a stream that missed events into a final RESYNC error, so an SSE
 // client is told rather than seeing a normal completion.
-func aroundSubscriptions(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+func AroundSubscriptions(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
 		return next(ctx)

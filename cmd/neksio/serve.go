@@ -39,6 +39,7 @@ import (
 	"github.com/neksio/neksio/graph"
 	"github.com/neksio/neksio/graph/model"
 	"github.com/neksio/neksio/graph/playground"
+	"github.com/neksio/neksio/graph/server"
 	"github.com/neksio/neksio/jobs"
 	"github.com/neksio/neksio/plugins/sdk"
 )
@@ -157,7 +158,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	gql := graph.NewServer(a.GraphDeps, graph.Options{
+	gql := server.New(a.GraphDeps, server.Options{
 		Dev:                   a.Cfg.DevMode(),
 		MaxComplexity:         a.Cfg.GraphQLComplexity,
 		MaxDepth:              a.Cfg.GraphQLDepth,
@@ -188,10 +189,10 @@ func (a *App) routes() http.Handler {
 			// The WebSocket check's matcher, so both accept the same
 			// patterns (hosts, full origins, wildcards).
 			AllowOriginVaryRequestFunc: func(r *http.Request, _ string) (bool, []string) {
-				return graph.OriginAllowed(r, patterns), nil
+				return server.OriginAllowed(r, patterns), nil
 			},
 			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
-			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", graph.WorkspaceHeader},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", server.WorkspaceHeader},
 			MaxAge:         600,
 		}).Handler(gql)
 	}

@@ -1,4 +1,4 @@
-package graph
+package server
 
 import (
 	"bytes"
@@ -24,6 +24,7 @@ import (
 	"github.com/neksio/neksio/core/auth"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/graph"
 )
 
 // WebSocket close codes. 44xx follow graphql-transport-ws (the graphql-ws
@@ -47,7 +48,7 @@ var keyCheckInterval = time.Minute
 
 // realtime holds the limits shared by all of a server's connections.
 type realtime struct {
-	opts RealtimeOptions
+	opts graph.RealtimeOptions
 
 	mu     sync.Mutex
 	perKey map[string]int
@@ -58,7 +59,7 @@ type realtime struct {
 	pinger  *pinger
 }
 
-func newRealtime(opts RealtimeOptions, a *auth.Service, bus *event.Bus) *realtime {
+func newRealtime(opts graph.RealtimeOptions, a *auth.Service, bus *event.Bus) *realtime {
 	return &realtime{opts: opts, perKey: map[string]int{}, closed: map[int]int{}, sweeper: &sweeper{auth: a, bus: bus}, pinger: &pinger{interval: opts.PingInterval}}
 }
 
@@ -88,13 +89,21 @@ func newConnState(rt *realtime) *connState {
 	return &connState{rt: rt, done: make(chan struct{})}
 }
 
-type connKey struct{}
+var _ graph.Conn = (*connState)(nil)
 
 // connFromContext returns the WebSocket connection an operation runs on,
 // nil for other transports.
 func connFromContext(ctx context.Context) *connState {
-	c, _ := ctx.Value(connKey{}).(*connState)
+	c, _ := graph.ConnFromContext(ctx).(*connState)
 	return c
+}
+
+// busOf is the event bus subscriptions and credential checks listen on.
+func busOf(d graph.Deps) *event.Bus {
+	if d.Store == nil {
+		return nil
+	}
+	return d.Store.Bus
 }
 
 // acquire counts the connection against its API key's limit.
@@ -133,7 +142,8 @@ func (c *connState) finish() {
 	c.rt.mu.Unlock()
 }
 
-func (c *connState) addSubscription() error {
+// AddSubscription counts a subscription against MaxSubscriptionsPerConnection.
+func (c *connState) AddSubscription() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.subs >= c.rt.opts.MaxSubscriptionsPerConnection {
@@ -143,10 +153,21 @@ func (c *connState) addSubscription() error {
 	return nil
 }
 
-func (c *connState) removeSubscription() {
+// RemoveSubscription frees a subscription's slot.
+func (c *connState) RemoveSubscription() {
 	c.mu.Lock()
 	c.subs--
 	c.mu.Unlock()
+}
+
+// Interrupted closes the connection because a subscription may have
+// missed events: 4413 for a slow consumer, 4503 for a resync.
+func (c *connState) Interrupted(err error) {
+	code, reason := closeResync, "resync: the event stream was interrupted; reconnect and refetch"
+	if errors.Is(err, event.ErrOverflow) {
+		code, reason = closeSlowConsumer, "slow consumer: too many events were waiting; reconnect and refetch"
+	}
+	c.close(code, reason)
 }
 
 // close ends the connection with a code (WebSocket) or ends the stream (SSE).
@@ -322,7 +343,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	conn.addr = s.clients.Key(r)
 	defer conn.finish()
 	clearDeadlines(w)
-	s.gql.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), connKey{}, conn)))
+	s.gql.ServeHTTP(w, r.WithContext(graph.WithConn(r.Context(), conn)))
 }
 
 // serveSSE runs one operation as a Server-Sent Events stream, without the
