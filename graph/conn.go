@@ -26,6 +26,30 @@ type Conn interface {
 	Interrupted(err error)
 }
 
+// Stream lets a transport run a subscription without a goroutine waiting
+// on its channel: graph/server's WebSocket puts one in each operation's
+// context (WithStream) and reads the subscription's response handler only
+// when told that it will not block. follow calls Fed once (the stream is
+// its), Ready after each object it puts in the channel, and Done after
+// closing it. A subscription that never calls Fed is read the usual way.
+type Stream interface {
+	Fed()
+	Ready()
+	Done()
+}
+
+type streamKey struct{}
+
+// WithStream returns ctx carrying the stream of the operation it runs.
+func WithStream(ctx context.Context, s Stream) context.Context {
+	return context.WithValue(ctx, streamKey{}, s)
+}
+
+func streamFromContext(ctx context.Context) Stream {
+	s, _ := ctx.Value(streamKey{}).(Stream)
+	return s
+}
+
 type connKey struct{}
 
 // WithConn returns ctx carrying the connection its operations run on.

@@ -106,7 +106,10 @@ func followKept[T any](ctx context.Context, r *Resolver, match func(event.Event)
 		}
 	}
 	l := &listener[T]{ctx: ctx, r: r, conn: conn, op: opStateFromContext(ctx), load: load, keep: keep,
-		out: make(chan T, r.deps.Realtime.Buffer)}
+		out: make(chan T, r.deps.Realtime.Buffer), stream: streamFromContext(ctx)}
+	if l.stream != nil {
+		l.stream.Fed()
+	}
 	r.hub.add(v.WorkspaceID, l, match)
 	// No goroutine waits for the end: the hub drops the listener when the
 	// operation's context ends (client complete, connection closed).
@@ -123,6 +126,9 @@ type listener[T any] struct {
 	load func(ctx context.Context, id pulid.ID) (T, error)
 	keep func(T) bool
 	out  chan T
+	// stream, when the transport gave one, is told of each object and of
+	// the close (see Stream).
+	stream Stream
 	link
 }
 
@@ -151,6 +157,9 @@ func (l *listener[T]) deliver(obj any) {
 	select {
 	case l.out <- o:
 		l.mu.Unlock()
+		if l.stream != nil {
+			l.stream.Ready()
+		}
 	default:
 		l.mu.Unlock()
 		l.stop(event.ErrOverflow)
@@ -184,6 +193,9 @@ func (l *listener[T]) stop(err error) {
 	l.mu.Lock()
 	close(l.out)
 	l.mu.Unlock()
+	if l.stream != nil {
+		l.stream.Done()
+	}
 }
 
 // ended tells the client its subscription may have missed events.

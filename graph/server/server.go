@@ -139,7 +139,7 @@ func New(deps graph.Deps, opts Options) *Server {
 	srv := handler.New(graph.NewExecutableSchema(deps))
 	s.gql = srv
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(s.websocket())
+	srv.AddTransport(wsTransport{s})
 	// Before POST, which would otherwise claim these requests too.
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: deps.Realtime.PingInterval})
 	srv.AddTransport(transport.GET{})
