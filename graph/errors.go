@@ -63,10 +63,10 @@ func argumentError(ctx context.Context) bool {
 // may quote its input.
 const maxLoggedError = 1024
 
-// presentError turns a resolver error into a GraphQL error with
+// ErrorPresenter turns a resolver error into a GraphQL error with
 // extensions.code. Internal errors are logged and replaced by a generic
 // message: no internals, no stack traces reach the client.
-func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		var already *gqlerror.Error
@@ -117,9 +117,17 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
-func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
+// Recover turns a panic in a resolver into an INTERNAL error, logged.
+func Recover(log *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "graphql: panic in resolver", "panic", p)
 		return apperr.New(apperr.CodeInternal, "internal error")
 	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }

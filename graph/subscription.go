@@ -51,7 +51,8 @@ type RealtimeOptions struct {
 	Buffer int
 }
 
-func (o *RealtimeOptions) defaults() {
+// SetDefaults fills the zero values from config.Default().
+func (o *RealtimeOptions) SetDefaults() {
 	d := config.Default() // the one list of defaults (README, configuration table)
 	if o.InitTimeout <= 0 {
 		o.InitTimeout = d.RealtimeInitTimeout
@@ -98,14 +99,17 @@ func followKept[T any](ctx context.Context, r *Resolver, match func(event.Event)
 	if v.WorkspaceID == "" {
 		return nil, tenant.ErrForbidden
 	}
-	conn := connFromContext(ctx)
+	conn := ConnFromContext(ctx)
 	if conn != nil {
-		if err := conn.addSubscription(); err != nil {
+		if err := conn.AddSubscription(); err != nil {
 			return nil, err
 		}
 	}
 	l := &listener[T]{ctx: ctx, r: r, conn: conn, op: opStateFromContext(ctx), load: load, keep: keep,
-		out: make(chan T, r.deps.Realtime.Buffer)}
+		out: make(chan T, r.deps.Realtime.Buffer), stream: streamFromContext(ctx)}
+	if l.stream != nil {
+		l.stream.Fed()
+	}
 	r.hub.add(v.WorkspaceID, l, match)
 	// No goroutine waits for the end: the hub drops the listener when the
 	// operation's context ends (client complete, connection closed).
@@ -117,11 +121,14 @@ func followKept[T any](ctx context.Context, r *Resolver, match func(event.Event)
 type listener[T any] struct {
 	ctx  context.Context
 	r    *Resolver
-	conn *connState
+	conn Conn
 	op   *opState
 	load func(ctx context.Context, id pulid.ID) (T, error)
 	keep func(T) bool
 	out  chan T
+	// stream, when the transport gave one, is told of each object and of
+	// the close (see Stream).
+	stream Stream
 	link
 }
 
@@ -150,6 +157,9 @@ func (l *listener[T]) deliver(obj any) {
 	select {
 	case l.out <- o:
 		l.mu.Unlock()
+		if l.stream != nil {
+			l.stream.Ready()
+		}
 	default:
 		l.mu.Unlock()
 		l.stop(event.ErrOverflow)
@@ -177,25 +187,24 @@ func (l *listener[T]) stop(err error) {
 	}
 	l.r.hub.remove(l.fd)
 	if l.conn != nil {
-		l.conn.removeSubscription()
+		l.conn.RemoveSubscription()
 	}
 	l.r.ended(l.ctx, l.conn, l.op, err)
 	l.mu.Lock()
 	close(l.out)
 	l.mu.Unlock()
+	if l.stream != nil {
+		l.stream.Done()
+	}
 }
 
 // ended tells the client its subscription may have missed events.
-func (r *Resolver) ended(ctx context.Context, conn *connState, op *opState, err error) {
+func (r *Resolver) ended(ctx context.Context, conn Conn, op *opState, err error) {
 	if errors.Is(err, event.ErrClosed) || ctx.Err() != nil {
 		return
 	}
 	if conn != nil {
-		code, reason := closeResync, "resync: the event stream was interrupted; reconnect and refetch"
-		if errors.Is(err, event.ErrOverflow) {
-			code, reason = closeSlowConsumer, "slow consumer: too many events were waiting; reconnect and refetch"
-		}
-		conn.close(code, reason)
+		conn.Interrupted(err)
 		return
 	}
 	if op != nil {
@@ -284,10 +293,10 @@ func opStateFromContext(ctx context.Context) *opState {
 	return o
 }
 
-// aroundSubscriptions gives each subscription an opState and turns the
+// AroundSubscriptions gives each subscription an opState and turns the
 // end of a stream that missed events into a final RESYNC error, so an SSE
 // client is told rather than seeing a normal completion.
-func aroundSubscriptions(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+func AroundSubscriptions(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
 		return next(ctx)

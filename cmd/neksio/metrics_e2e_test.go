@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/store/storetest"
-	"github.com/neksio/neksio/graph"
+	"github.com/neksio/neksio/graph/server"
 )
 
 // seriesCount is the number of neksio_* series /metrics exposes: one per
@@ -101,7 +101,7 @@ func TestMetricsSeriesBounded(t *testing.T) {
 	require.LessOrEqual(t, afterWebhooks-before, 21, "random webhook paths")
 	// Each distinct name labels a request counter and a latency histogram
 	// (20 series together): bounded by the cap on names.
-	require.LessOrEqual(t, after-afterWebhooks, 20*(graph.MaxOperationLabels+1), "random operation names")
+	require.LessOrEqual(t, after-afterWebhooks, 20*(server.MaxOperationLabels+1), "random operation names")
 	require.True(t, labelValues(t, e, "neksio_graphql_requests_total", "operation")["Warmup"], "names seen first keep their label")
 	require.True(t, labelValues(t, e, "neksio_graphql_requests_total", "operation")["other"], "later names share one label")
 	require.True(t, labelValues(t, e, "neksio_webhook_deliveries_total", "connector")["unknown"])

@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/rs/cors"
 	"github.com/spf13/cobra"
 	"gocloud.dev/blob"
 	"golang.org/x/term"
@@ -39,6 +38,7 @@ import (
 	"github.com/neksio/neksio/graph"
 	"github.com/neksio/neksio/graph/model"
 	"github.com/neksio/neksio/graph/playground"
+	"github.com/neksio/neksio/graph/server"
 	"github.com/neksio/neksio/jobs"
 	"github.com/neksio/neksio/plugins/sdk"
 )
@@ -157,7 +157,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	gql := graph.NewServer(a.GraphDeps, graph.Options{
+	gql := server.New(a.GraphDeps, server.Options{
 		Dev:                   a.Cfg.DevMode(),
 		MaxComplexity:         a.Cfg.GraphQLComplexity,
 		MaxDepth:              a.Cfg.GraphQLDepth,
@@ -177,25 +177,9 @@ func (a *App) routes() http.Handler {
 		Logger:                a.Log,
 		Metrics:               a.Registry,
 	})
-	var api http.Handler = gql
-	if len(a.Cfg.AllowedOrigins) > 0 {
-		// Browser frontends on other origins: CORS for exactly the
-		// configured origins (the same list the WebSocket check uses).
-		// Unset, no CORS headers are sent: same-origin pages and
-		// non-browser clients only.
-		patterns := a.Cfg.AllowedOrigins
-		api = cors.New(cors.Options{
-			// The WebSocket check's matcher, so both accept the same
-			// patterns (hosts, full origins, wildcards).
-			AllowOriginVaryRequestFunc: func(r *http.Request, _ string) (bool, []string) {
-				return graph.OriginAllowed(r, patterns), nil
-			},
-			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
-			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", graph.WorkspaceHeader},
-			MaxAge:         600,
-		}).Handler(gql)
-	}
-	mux.Handle("/graphql", api)
+	// Browser frontends on other origins: CORS for exactly the configured
+	// origins (the list the WebSocket check uses); none when unset.
+	mux.Handle("/graphql", server.WithCORS(gql, a.Cfg.AllowedOrigins))
 	if a.Cfg.DevMode() {
 		// GraphiQL and its assets, all from the binary (no CDN).
 		mux.Handle("GET /{$}", playground.Page("Neksio GraphQL", "/graphql"))

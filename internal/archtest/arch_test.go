@@ -62,6 +62,12 @@ var rules = []rule{
 		why:   "resolvers call core; wiring of workers and connectors happens in cmd/neksio",
 	},
 	{
+		from:   "graph",
+		except: []string{"graph/server"},
+		deny:   []string{"graph/server"},
+		why:    "the transport (graph/server) builds the schema from the resolvers, never the other way: graph reaches a connection only through graph.Conn",
+	},
+	{
 		from: "graph/limits",
 		deny: []string{"graph"},
 		why:  "limits sit below the server and its resolvers: graph uses them, never the other way",
@@ -265,6 +271,10 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"graph", module + "/jobs", true},
 		{"core/agent", module + "/core/ai/openai", true},
 		{"graph/limits", module + "/graph", true},
+		{"graph", module + "/graph/server", true},
+		{"graph/generated", module + "/graph/server", true},
+		{"graph/server", module + "/graph", false},
+		{"graph/server", module + "/graph/limits", false},
 		{"graph/limits", module + "/core/knowledge", false},
 		{"core/agent", module + "/core/ai/builtin", false},
 		{"graph/generated", module + "/plugins/whatsapp", true},

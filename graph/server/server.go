@@ -1,4 +1,4 @@
-package graph
+package server
 
 import (
 	"context"
@@ -26,7 +26,7 @@ import (
 	"github.com/neksio/neksio/core/auth"
 	"github.com/neksio/neksio/core/config"
 	"github.com/neksio/neksio/core/tenant"
-	"github.com/neksio/neksio/graph/generated"
+	"github.com/neksio/neksio/graph"
 	"github.com/neksio/neksio/graph/limits"
 )
 
@@ -109,7 +109,7 @@ const parserTokenLimit = 20_000
 // Server serves /graphql.
 type Server struct {
 	gql     *handler.Server
-	deps    Deps
+	deps    graph.Deps
 	opts    Options
 	limits  *hlru.Cache[string, *rate.Limiter] // API key ID → its limiter; bounded, least recently used evicted
 	metrics *metrics
@@ -120,26 +120,26 @@ type Server struct {
 	expensive *keyedLimit
 }
 
-// NewServer builds the GraphQL server: explicit transports (WebSocket with
+// New builds the GraphQL server: explicit transports (WebSocket with
 // graphql-transport-ws and graphql-ws, SSE, GET, POST, multipart),
 // operation limits (cost, depth, aliases, mutations, page sizes), a
 // parsed-query cache, automatic persisted queries, and introspection only
 // in dev mode.
-func NewServer(deps Deps, opts Options) *Server {
+func New(deps graph.Deps, opts Options) *Server {
 	opts.defaults()
-	deps.Realtime.defaults()
+	deps.Realtime.SetDefaults()
 	clients, err := limits.NewClientAddr(opts.TrustedProxies)
 	if err != nil { // the configuration is validated before
 		opts.Logger.Error("graphql: ignoring trusted proxies", "err", err)
 		clients, _ = limits.NewClientAddr(nil)
 	}
-	s := &Server{deps: deps, opts: opts, rt: newRealtime(deps.Realtime, deps.Auth, deps.bus()), clients: clients,
+	s := &Server{deps: deps, opts: opts, rt: newRealtime(deps.Realtime, deps.Auth, busOf(deps)), clients: clients,
 		throttle: limits.NewAuthThrottle(opts.AuthFailuresPerMinute), expensive: newKeyedLimit(opts.ExpensiveConcurrency)}
 	s.limits, _ = hlru.New[string, *rate.Limiter](limits.ThrottleEntries)
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{deps: deps, hub: newHub(deps.bus())}}))
+	srv := handler.New(graph.NewExecutableSchema(deps))
 	s.gql = srv
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(s.websocket())
+	srv.AddTransport(wsTransport{s})
 	// Before POST, which would otherwise claim these requests too.
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: deps.Realtime.PingInterval})
 	srv.AddTransport(transport.GET{})
@@ -153,10 +153,10 @@ func NewServer(deps Deps, opts Options) *Server {
 	if opts.Dev {
 		srv.Use(extension.Introspection{})
 	}
-	srv.SetErrorPresenter(presentError(opts.Logger))
-	srv.SetRecoverFunc(recoverFunc(opts.Logger))
+	srv.SetErrorPresenter(graph.ErrorPresenter(opts.Logger))
+	srv.SetRecoverFunc(graph.Recover(opts.Logger))
 	srv.AroundOperations(s.operationTimeout)
-	srv.AroundOperations(aroundSubscriptions)
+	srv.AroundOperations(graph.AroundSubscriptions)
 	srv.AroundOperations(s.aroundBudget)
 	srv.AroundFields(s.aroundFields)
 	if opts.Metrics != nil {

@@ -1,4 +1,4 @@
-package graph
+package server
 
 import (
 	"bytes"
@@ -28,6 +28,7 @@ import (
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/graph"
 	"github.com/neksio/neksio/graph/model"
 	"github.com/neksio/neksio/plugins/sdk"
 )
@@ -55,11 +56,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func setupLimits(t *testing.T, d storetest.Dialect, deps func(*Deps), opts func(*Options)) *limitBundle {
+func setupLimits(t *testing.T, d storetest.Dialect, deps func(*graph.Deps), opts func(*Options)) *limitBundle {
 	t.Helper()
 	s := storetest.Open(t, d)
 	lb := &limitBundle{rtBundle: &rtBundle{store: s, inbox: &inbox.Service{Store: s}, auth: &auth.Service{Store: s}}, logs: &syncBuffer{}}
-	dp := Deps{Store: s, Auth: lb.auth, Inbox: lb.inbox}
+	dp := graph.Deps{Store: s, Auth: lb.auth, Inbox: lb.inbox}
 	if deps != nil {
 		deps(&dp)
 	}
@@ -67,7 +68,7 @@ func setupLimits(t *testing.T, d storetest.Dialect, deps func(*Deps), opts func(
 	if opts != nil {
 		opts(&o)
 	}
-	lb.server = NewServer(dp, o)
+	lb.server = New(dp, o)
 	lb.http = httptest.NewServer(lb.server)
 	t.Cleanup(lb.http.Close)
 	lb.url = lb.http.URL + "/graphql"
@@ -212,13 +213,13 @@ func TestOperationResolverBudget(t *testing.T) {
 		}
 		return []*model.ConnectorInfo{}
 	}
-	b := setupLimits(t, storetest.SQLite, func(d *Deps) { d.Connectors = connectors }, func(o *Options) { o.ResolverConcurrency = 2 })
+	b := setupLimits(t, storetest.SQLite, func(d *graph.Deps) { d.Connectors = connectors }, func(o *Options) { o.ResolverConcurrency = 2 })
 	a := b.query(t, `{ `+aliases(12, "connectors { name }")+` }`, nil)
 	require.Empty(t, a.Errors)
 	require.EqualValues(t, 12, calls.Load())
 	require.EqualValues(t, 2, peak.Load(), "at most two resolvers at once")
 
-	b = setupLimits(t, storetest.SQLite, func(d *Deps) { d.Connectors = connectors },
+	b = setupLimits(t, storetest.SQLite, func(d *graph.Deps) { d.Connectors = connectors },
 		func(o *Options) { o.ResolverConcurrency = 1; o.RequestTimeout = 200 * time.Millisecond })
 	calls.Store(0)
 	block.Store(true)

@@ -1,12 +1,9 @@
-package graph
+package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -17,13 +14,13 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/neksio/neksio/core/apperr"
 	"github.com/neksio/neksio/core/auth"
 	"github.com/neksio/neksio/core/event"
 	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/graph"
 )
 
 // WebSocket close codes. 44xx follow graphql-transport-ws (the graphql-ws
@@ -47,7 +44,7 @@ var keyCheckInterval = time.Minute
 
 // realtime holds the limits shared by all of a server's connections.
 type realtime struct {
-	opts RealtimeOptions
+	opts graph.RealtimeOptions
 
 	mu     sync.Mutex
 	perKey map[string]int
@@ -58,7 +55,7 @@ type realtime struct {
 	pinger  *pinger
 }
 
-func newRealtime(opts RealtimeOptions, a *auth.Service, bus *event.Bus) *realtime {
+func newRealtime(opts graph.RealtimeOptions, a *auth.Service, bus *event.Bus) *realtime {
 	return &realtime{opts: opts, perKey: map[string]int{}, closed: map[int]int{}, sweeper: &sweeper{auth: a, bus: bus}, pinger: &pinger{interval: opts.PingInterval}}
 }
 
@@ -88,13 +85,21 @@ func newConnState(rt *realtime) *connState {
 	return &connState{rt: rt, done: make(chan struct{})}
 }
 
-type connKey struct{}
+var _ graph.Conn = (*connState)(nil)
 
 // connFromContext returns the WebSocket connection an operation runs on,
 // nil for other transports.
 func connFromContext(ctx context.Context) *connState {
-	c, _ := ctx.Value(connKey{}).(*connState)
+	c, _ := graph.ConnFromContext(ctx).(*connState)
 	return c
+}
+
+// busOf is the event bus subscriptions and credential checks listen on.
+func busOf(d graph.Deps) *event.Bus {
+	if d.Store == nil {
+		return nil
+	}
+	return d.Store.Bus
 }
 
 // acquire counts the connection against its API key's limit.
@@ -133,7 +138,8 @@ func (c *connState) finish() {
 	c.rt.mu.Unlock()
 }
 
-func (c *connState) addSubscription() error {
+// AddSubscription counts a subscription against MaxSubscriptionsPerConnection.
+func (c *connState) AddSubscription() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.subs >= c.rt.opts.MaxSubscriptionsPerConnection {
@@ -143,10 +149,21 @@ func (c *connState) addSubscription() error {
 	return nil
 }
 
-func (c *connState) removeSubscription() {
+// RemoveSubscription frees a subscription's slot.
+func (c *connState) RemoveSubscription() {
 	c.mu.Lock()
 	c.subs--
 	c.mu.Unlock()
+}
+
+// Interrupted closes the connection because a subscription may have
+// missed events: 4413 for a slow consumer, 4503 for a resync.
+func (c *connState) Interrupted(err error) {
+	code, reason := closeResync, "resync: the event stream was interrupted; reconnect and refetch"
+	if errors.Is(err, event.ErrOverflow) {
+		code, reason = closeSlowConsumer, "slow consumer: too many events were waiting; reconnect and refetch"
+	}
+	c.close(code, reason)
 }
 
 // close ends the connection with a code (WebSocket) or ends the stream (SSE).
@@ -322,7 +339,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	conn.addr = s.clients.Key(r)
 	defer conn.finish()
 	clearDeadlines(w)
-	s.gql.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), connKey{}, conn)))
+	s.gql.ServeHTTP(w, r.WithContext(graph.WithConn(r.Context(), conn)))
 }
 
 // serveSSE runs one operation as a Server-Sent Events stream, without the
@@ -376,17 +393,11 @@ func limitKey(v *tenant.Viewer) string {
 
 // wsInit authenticates a WebSocket: the key in connection_init's payload
 // ({"authorization": "Bearer <key>"}), else the upgrade request's header.
-func (s *Server) wsInit(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-	conn := connFromContext(ctx)
-	fail := func(code int, reason string) (context.Context, *transport.InitPayload, error) {
-		if conn != nil {
-			s.rt.count(code)
-		}
-		ctx := transport.WithWebsocketCloseCode(ctx, code)
-		return transport.AppendCloseReason(ctx, reason), nil, errors.New(reason)
-	}
-	if conn == nil {
-		return fail(closeBadMessage, "not a Neksio connection")
+// On failure it returns the close code and reason.
+func (s *Server) wsInit(ctx context.Context, conn *connState, payload transport.InitPayload) (context.Context, int, string) {
+	fail := func(code int, reason string) (context.Context, int, string) {
+		s.rt.count(code)
+		return ctx, code, reason
 	}
 	key := bearerValue(payload.Authorization())
 	if key == "" {
@@ -424,7 +435,7 @@ func (s *Server) wsInit(ctx context.Context, payload transport.InitPayload) (con
 		return fail(closeForbidden, fmt.Sprintf("Forbidden: too many connections for this API key (limit %d)", s.rt.opts.MaxConnectionsPerKey))
 	}
 	s.watchCredential(conn, key, workspace, viewer)
-	return tenant.NewContext(ctx, viewer), nil, nil
+	return tenant.NewContext(ctx, viewer), 0, ""
 }
 
 func (rt *realtime) count(code int) {
@@ -473,341 +484,6 @@ func OriginAllowed(r *http.Request, patterns []string) bool {
 		}
 	}
 	return false
-}
-
-// websocket returns gqlgen's WebSocket transport, with a connection
-// wrapper adding what it leaves out (see wsConn).
-func (s *Server) websocket() transport.Websocket {
-	return transport.Websocket{
-		Implementation: wsImpl{rt: s.rt},
-		InitFunc:       s.wsInit,
-		// wsConn enforces the init timeout with close code 4408; gqlgen's
-		// own closes with 1002.
-		InitTimeout: 0,
-		// No keep-alive from gqlgen, which runs a goroutine and a ticker
-		// per connection for it: the server's pinger does the same for
-		// every connection from one goroutine (see pinger).
-		PingPongInterval:      0,
-		KeepAlivePingInterval: 0,
-		PayloadReadLimit:      &s.opts.MaxBodyBytes,
-		ErrorFunc: func(ctx context.Context, err error) {
-			s.opts.Logger.DebugContext(ctx, "websocket", "err", err)
-		},
-	}
-}
-
-type wsImpl struct{ rt *realtime }
-
-func (i wsImpl) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	conn := connFromContext(r.Context())
-	if conn == nil {
-		return nil, errors.New("websocket: no connection state")
-	}
-	inner, err := transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
-		InsecureSkipVerify: true, // originAllowed ran in serveWebSocket
-	}}.Accept(w, r, o)
-	if err != nil {
-		return nil, err
-	}
-	c := &wsConn{WebsocketConn: inner, state: conn, protocol: inner.Subprotocol(), active: map[string]struct{}{}}
-	conn.ws = c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.initTimer = time.AfterFunc(i.rt.opts.InitTimeout, func() {
-		c.mu.Lock()
-		seen := c.initSeen
-		c.mu.Unlock()
-		if !seen {
-			c.closeWith(closeInitTimeout, "Connection initialisation timeout")
-		}
-	})
-	return c, nil
-}
-
-// wsConn wraps gqlgen's connection to follow the protocol where gqlgen's
-// transport does not: it checks every client message before gqlgen reads
-// it (4400 malformed or unexpected, 4401 subscribe before ack, 4409
-// duplicate id, 4429 second connection_init), enforces the init timeout
-// (4408), and lets the subscription hub close the connection with a code
-// (slow consumer, resync, revoked key).
-type wsConn struct {
-	transport.WebsocketConn
-	state     *connState
-	protocol  string
-	initTimer *time.Timer
-
-	mu       sync.Mutex
-	initSeen bool
-	acked    bool
-	// The pinger's state: a ping being written, a pong seen since the
-	// last ping.
-	pinging, ponged bool
-	closing         bool
-	active          map[string]struct{}
-}
-
-var (
-	_ transport.WebsocketReadLimiter   = (*wsConn)(nil)
-	_ transport.WebsocketReadDeadliner = (*wsConn)(nil)
-)
-
-func (c *wsConn) SetReadLimit(limit int64) {
-	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
-		l.SetReadLimit(limit)
-	}
-}
-
-func (c *wsConn) SetReadDeadline(t time.Time) error {
-	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
-		return d.SetReadDeadline(t)
-	}
-	return nil
-}
-
-func (c *wsConn) NextReader() (int, io.Reader, error) {
-	typ, r, err := c.WebsocketConn.NextReader()
-	if err != nil {
-		if c.isClosing() {
-			return typ, nil, transport.ErrWebsocketClosed
-		}
-		return typ, r, err
-	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return typ, nil, err
-	}
-	if code, reason := c.check(data); code != 0 {
-		c.closeWith(code, reason)
-		return typ, nil, transport.ErrWebsocketClosed
-	}
-	return typ, bytes.NewReader(data), nil
-}
-
-type wsMessage struct {
-	Type    string          `json:"type"`
-	ID      string          `json:"id"`
-	Payload json.RawMessage `json:"payload"`
-}
-
-// check returns a close code and reason for a message that breaks the
-// protocol, 0 for one gqlgen may handle.
-func (c *wsConn) check(data []byte) (int, string) {
-	var m wsMessage
-	if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
-		return closeBadMessage, "Invalid message received"
-	}
-	legacy := c.protocol != "graphql-transport-ws"
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case m.Type == "connection_init":
-		if c.initSeen {
-			return closeTooManyInit, "Too many initialisation requests"
-		}
-		c.initSeen = true
-		c.initTimer.Stop()
-		if p := bytes.TrimSpace(m.Payload); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
-			return closeBadMessage, "Invalid message received: connection_init payload must be an object"
-		}
-	case m.Type == "subscribe" && !legacy, m.Type == "start" && legacy:
-		if !c.acked {
-			return closeUnauthorized, "Unauthorized"
-		}
-		if m.ID == "" {
-			return closeBadMessage, "Invalid message received: " + m.Type + " needs an id"
-		}
-		if _, dup := c.active[m.ID]; dup {
-			return closeDuplicateID, truncate("Subscriber for "+m.ID+" already exists", 123)
-		}
-		c.active[m.ID] = struct{}{}
-	case m.Type == "complete" && !legacy, m.Type == "stop" && legacy:
-		delete(c.active, m.ID)
-	case m.Type == "pong" && !legacy:
-		c.ponged = true
-	case m.Type == "ping" && !legacy, m.Type == "connection_terminate" && legacy:
-	default:
-		return closeBadMessage, truncate("Invalid message received: unexpected type "+m.Type, 123)
-	}
-	return 0, ""
-}
-
-// WriteJSON follows what the server sends: the ack opens subscriptions,
-// and a completed or failed operation frees its id.
-func (c *wsConn) WriteJSON(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	// Only the type and id: the payload (every event's data) is skipped,
-	// not copied.
-	var m struct {
-		Type string `json:"type"`
-		ID   string `json:"id"`
-	}
-	_ = json.Unmarshal(b, &m)
-	c.mu.Lock()
-	acked := false
-	switch m.Type {
-	case "connection_ack":
-		acked = !c.acked
-		c.acked = true
-	case "complete", "error":
-		delete(c.active, m.ID)
-	}
-	c.mu.Unlock()
-	if err := c.WebsocketConn.WriteJSON(json.RawMessage(b)); err != nil {
-		return err
-	}
-	if acked {
-		c.state.rt.pinger.add(c)
-	}
-	return nil
-}
-
-// pinger keeps the acknowledged WebSockets alive as gqlgen's transport
-// would with PingPongInterval and KeepAlivePingInterval, without its
-// goroutine and ticker per connection: one goroutine per server, running
-// while there are connections, writes every interval to each of them
-// (a short-lived goroutine per write, so that a client that stops reading
-// holds up only its own pings). graphql-transport-ws: a ping, and a
-// client that has not answered the previous one with a pong by two
-// intervals after it was due is dropped (the read deadline is moved on
-// only after a pong, and a pong clears it, as in gqlgen); graphql-ws: "ka".
-type pinger struct {
-	interval time.Duration
-
-	mu    sync.Mutex
-	conns map[*wsConn]struct{}
-	stop  chan struct{} // closed when the last connection goes; nil when idle
-}
-
-var (
-	pingMessage      = json.RawMessage(`{"type":"ping"}`)
-	keepAliveMessage = json.RawMessage(`{"type":"ka"}`)
-)
-
-func (p *pinger) add(c *wsConn) {
-	if p.interval <= 0 {
-		return
-	}
-	if c.protocol == "graphql-transport-ws" {
-		_ = c.SetReadDeadline(time.Now().Add(2 * p.interval))
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.conns == nil {
-		p.conns = map[*wsConn]struct{}{}
-	}
-	p.conns[c] = struct{}{}
-	if p.stop == nil {
-		p.stop = make(chan struct{})
-		go p.run(p.stop)
-	}
-}
-
-func (p *pinger) remove(c *wsConn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, ok := p.conns[c]; !ok {
-		return
-	}
-	delete(p.conns, c)
-	if len(p.conns) == 0 && p.stop != nil {
-		close(p.stop)
-		p.stop = nil
-	}
-}
-
-func (p *pinger) run(stop chan struct{}) {
-	t := time.NewTicker(p.interval)
-	defer t.Stop()
-	var conns []*wsConn
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		p.mu.Lock()
-		conns = conns[:0]
-		for c := range p.conns {
-			conns = append(conns, c)
-		}
-		p.mu.Unlock()
-		for _, c := range conns {
-			c.ping(p.interval)
-		}
-		clear(conns)
-	}
-}
-
-// ping sends the connection its keep-alive message unless the previous
-// one is still being written.
-func (c *wsConn) ping(interval time.Duration) {
-	c.mu.Lock()
-	if c.closing || c.pinging {
-		c.mu.Unlock()
-		return
-	}
-	c.pinging = true
-	extend := c.ponged
-	c.ponged = false
-	c.mu.Unlock()
-	go func() {
-		msg := keepAliveMessage
-		if c.protocol == "graphql-transport-ws" {
-			msg = pingMessage
-			if extend {
-				_ = c.SetReadDeadline(time.Now().Add(2 * interval))
-			}
-		}
-		_ = c.WebsocketConn.WriteJSON(msg)
-		c.mu.Lock()
-		c.pinging = false
-		c.mu.Unlock()
-	}()
-}
-
-// WriteClose keeps the first close code: once this wrapper has closed
-// with a protocol code, gqlgen's own follow-up close (1000 or 1002) is
-// dropped.
-func (c *wsConn) WriteClose(code int, reason string) error {
-	if !c.startClosing() {
-		return nil
-	}
-	return c.WebsocketConn.WriteClose(code, reason)
-}
-
-func (c *wsConn) closeWith(code int, reason string) {
-	if !c.startClosing() {
-		return
-	}
-	c.state.rt.count(code)
-	_ = c.WebsocketConn.WriteClose(code, reason)
-}
-
-func (c *wsConn) startClosing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closing {
-		return false
-	}
-	c.closing = true
-	c.initTimer.Stop()
-	return true
-}
-
-func (c *wsConn) isClosing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // operationTimeout applies the request timeout to queries and mutations

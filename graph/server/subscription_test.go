@@ -1,4 +1,4 @@
-package graph
+package server
 
 import (
 	"bufio"
@@ -27,6 +27,7 @@ import (
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/graph"
 	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 )
@@ -53,16 +54,16 @@ type rtBundle struct {
 	channel *ent.Channel
 }
 
-type rtOption func(*RealtimeOptions, *bool)
+type rtOption func(*graph.RealtimeOptions, *bool)
 
-func withRealtime(f func(*RealtimeOptions)) rtOption {
-	return func(o *RealtimeOptions, _ *bool) { f(o) }
+func withRealtime(f func(*graph.RealtimeOptions)) rtOption {
+	return func(o *graph.RealtimeOptions, _ *bool) { f(o) }
 }
 
 // withSmallSocketBuffers makes the server's TCP send buffers tiny, so a
 // client that stops reading backs up quickly.
 func withSmallSocketBuffers() rtOption {
-	return func(_ *RealtimeOptions, small *bool) { *small = true }
+	return func(_ *graph.RealtimeOptions, small *bool) { *small = true }
 }
 
 func setupRT(t *testing.T, d storetest.Dialect, opts ...rtOption) *rtBundle {
@@ -73,13 +74,13 @@ func setupRT(t *testing.T, d storetest.Dialect, opts ...rtOption) *rtBundle {
 // setupRTOn is setupRT on a store the test opened (a counting one).
 func setupRTOn(t *testing.T, s *store.Store, opts ...rtOption) *rtBundle {
 	t.Helper()
-	var ro RealtimeOptions
+	var ro graph.RealtimeOptions
 	small := false
 	for _, o := range opts {
 		o(&ro, &small)
 	}
 	b := &rtBundle{store: s, inbox: &inbox.Service{Store: s}, auth: &auth.Service{Store: s}}
-	b.server = NewServer(Deps{Store: s, Auth: b.auth, Inbox: b.inbox, Realtime: ro},
+	b.server = New(graph.Deps{Store: s, Auth: b.auth, Inbox: b.inbox, Realtime: ro},
 		Options{Logger: slog.New(slog.DiscardHandler), RateLimit: 0})
 	b.http = httptest.NewUnstartedServer(b.server)
 	if small {
@@ -526,7 +527,7 @@ func TestSubscriptionTenantIsolation(t *testing.T) {
 func TestWebSocketCloseCodes(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		b := setupRT(t, d, withRealtime(func(o *RealtimeOptions) {
+		b := setupRT(t, d, withRealtime(func(o *graph.RealtimeOptions) {
 			o.InitTimeout = 100 * time.Millisecond
 			o.MaxConnectionsPerKey = 2
 			o.MaxSubscriptionsPerConnection = 2
@@ -643,7 +644,7 @@ func TestWebSocketCloseCodes(t *testing.T) {
 // and drops a client that never answers.
 func TestWebSocketKeepAlive(t *testing.T) {
 	t.Parallel()
-	b := setupRT(t, storetest.SQLite, withRealtime(func(o *RealtimeOptions) { o.PingInterval = 20 * time.Millisecond }))
+	b := setupRT(t, storetest.SQLite, withRealtime(func(o *graph.RealtimeOptions) { o.PingInterval = 20 * time.Millisecond }))
 	c := b.dial(t, "graphql-transport-ws")
 	c.init(b.key)
 	c.send(map[string]any{"type": "ping"})
@@ -678,7 +679,7 @@ func TestWebSocketKeepAlive(t *testing.T) {
 func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		b := setupRT(t, d, withSmallSocketBuffers(), withRealtime(func(o *RealtimeOptions) { o.Buffer = 4 }))
+		b := setupRT(t, d, withSmallSocketBuffers(), withRealtime(func(o *graph.RealtimeOptions) { o.Buffer = 4 }))
 		b.ingest(t, b.channel, "16505550007", strings.Repeat("long message ", 400), "wamid.big", "")
 		ctx := tenant.NewContext(context.Background(), tenant.System(b.ws, "test"))
 		msg, err := b.store.Ent.Message.Query().Only(ctx)
