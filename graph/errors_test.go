@@ -15,7 +15,7 @@ import (
 // The viewer's sentinels are classified in core/apperr and mapped here,
 // in the one place, to the codes and words clients have always seen.
 func TestPresentClassifiedErrors(t *testing.T) {
-	present := presentError(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	present := ErrorPresenter(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	cases := []struct {
 		err           error
 		code, message string
