@@ -68,6 +68,15 @@ type Store struct {
 	jobs    JobInserter
 	pgxJobs PgxJobInserter
 
+	// The waker (PostgreSQL): after a commit with events, one goroutine
+	// notifies the other replicas' listeners to read the outbox, and
+	// trims it.
+	wakeMu     sync.Mutex
+	wakeKick   chan struct{}
+	wakeStop   chan struct{}
+	wakeDone   chan struct{}
+	wakeClosed bool
+
 	committedMu sync.RWMutex
 	committed   []func([]event.Event)
 }
@@ -146,6 +155,10 @@ func OpenPostgresWith(ctx context.Context, url string, configure func(*pgxpool.C
 		pool.Close()
 		return nil, fmt.Errorf("store: connecting to postgres: %w", err)
 	}
+	if err := event.EnsureOutbox(pingCtx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	db := stdlib.OpenDBFromPool(pool)
 	return newStore(db, dialect.Postgres, pool, riverdatabasesql.NewWithPgxListener(db, pool)), nil
 }
@@ -178,6 +191,7 @@ func (s *Store) SetPgxJobs(j PgxJobInserter) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.stopWaker()
 	err := s.DB.Close()
 	if s.Pool != nil {
 		s.Pool.Close()
@@ -442,6 +456,9 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	if len(events) > 0 {
+		if s.Dialect == dialect.Postgres {
+			s.wake()
+		}
 		s.committedMu.RLock()
 		for _, f := range s.committed {
 			f(events)
@@ -463,24 +480,104 @@ func releaseConn(c **sql.Conn) {
 	}
 }
 
-// notify sends a transaction's change events to the other replicas. On
-// PostgreSQL pg_notify inside the transaction is delivered at COMMIT and
-// dropped on rollback, exactly like the change itself. SQLite serves one
-// process: the local bus is enough.
+// notify records a transaction's change events for the other replicas.
+// On PostgreSQL they are inserted into the outbox (event.OutboxTable) in
+// the transaction, so they exist exactly when the change committed; after
+// the commit the waker tells the other replicas' listeners to read them
+// (and they read it every second anyway). Not pg_notify in the
+// transaction: PostgreSQL commits notifying transactions one at a time.
+// SQLite serves one process: the local bus is enough.
 func (s *Store) notify(ctx context.Context, sqlTx *sql.Tx, events []event.Event) error {
 	if s.Dialect != dialect.Postgres || len(events) == 0 {
 		return nil
 	}
-	payloads, err := event.Payloads(s.Origin, events)
+	payload, err := event.OutboxPayload(s.Origin, events)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	for _, p := range payloads {
-		if _, err := sqlTx.ExecContext(ctx, "SELECT pg_notify($1, $2)", event.Channel, p); err != nil {
-			return fmt.Errorf("store: sending change events: %w", err)
-		}
+	if _, err := sqlTx.ExecContext(ctx, event.InsertOutboxSQL, payload); err != nil {
+		return fmt.Errorf("store: recording change events: %w", err)
 	}
 	return nil
+}
+
+// wake asks the waker to notify the other replicas' listeners, starting
+// it on first use. It never blocks: wake-ups asked for while one is being
+// sent are sent as one.
+func (s *Store) wake() {
+	s.wakeMu.Lock()
+	if s.wakeClosed {
+		s.wakeMu.Unlock()
+		return
+	}
+	if s.wakeKick == nil {
+		s.wakeKick = make(chan struct{}, 1)
+		s.wakeStop = make(chan struct{})
+		s.wakeDone = make(chan struct{})
+		go s.runWaker()
+	}
+	s.wakeMu.Unlock()
+	select {
+	case s.wakeKick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Store) stopWaker() {
+	s.wakeMu.Lock()
+	s.wakeClosed = true
+	started := s.wakeKick != nil
+	if started {
+		close(s.wakeStop)
+	}
+	s.wakeMu.Unlock()
+	if started {
+		<-s.wakeDone
+	}
+}
+
+// outboxTrimEvery is how often the waker trims the outbox.
+const outboxTrimEvery = time.Minute
+
+// runWaker sends one wake-up at a time (on a pooled connection, in a
+// transaction of its own that writes nothing), so however many commits
+// happen meanwhile they cost one notifying commit, off their path. A
+// failed wake-up is not retried: listeners read the outbox every second.
+// Every minute it deletes the outbox rows of transactions that ended
+// event.OutboxRetention ago.
+func (s *Store) runWaker() {
+	defer close(s.wakeDone)
+	payload := event.WakePayload(s.Origin)
+	trim := time.NewTicker(outboxTrimEvery)
+	defer trim.Stop()
+	type horizon struct {
+		at  time.Time
+		xid uint64
+	}
+	var horizons []horizon
+	for {
+		select {
+		case <-s.wakeStop:
+			return
+		case <-s.wakeKick:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _ = s.Pool.Exec(ctx, "SELECT pg_notify($1, $2)", event.Channel, payload)
+			cancel()
+		case now := <-trim.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if x, err := event.OutboxHorizon(ctx, s.Pool); err == nil {
+				horizons = append(horizons, horizon{now, x})
+			}
+			// The newest horizon at least the retention old.
+			var cut uint64
+			for len(horizons) > 0 && now.Sub(horizons[0].at) >= event.OutboxRetention {
+				cut = horizons[0].xid
+				horizons = horizons[1:]
+			}
+			_ = event.TrimOutbox(ctx, s.Pool, cut)
+			cancel()
+		}
+	}
 }
 
 // txDriver runs ent on a transaction opened elsewhere. ent wraps some
