@@ -50,7 +50,8 @@ type Listener struct {
 	// the check when that is shorter.
 	HealthInterval time.Duration
 	// PollInterval is how long the listener waits for a wake-up before
-	// reading the outbox anyway (default 1s).
+	// reading the outbox anyway (default 2s): the longest an event whose
+	// sender crashed between its commit and its wake-up waits.
 	PollInterval time.Duration
 
 	cancel   context.CancelFunc
@@ -93,7 +94,7 @@ func (l *Listener) Start(ctx context.Context) error {
 		l.HealthInterval = 30 * time.Second
 	}
 	if l.PollInterval <= 0 {
-		l.PollInterval = time.Second
+		l.PollInterval = 2 * time.Second
 	}
 	conn, err := l.listen(ctx)
 	if err != nil {

@@ -484,7 +484,7 @@ func releaseConn(c **sql.Conn) {
 // On PostgreSQL they are inserted into the outbox (event.OutboxTable) in
 // the transaction, so they exist exactly when the change committed; after
 // the commit the waker tells the other replicas' listeners to read them
-// (and they read it every second anyway). Not pg_notify in the
+// (and they read it every few seconds anyway). Not pg_notify in the
 // transaction: PostgreSQL commits notifying transactions one at a time.
 // SQLite serves one process: the local bus is enough.
 func (s *Store) notify(ctx context.Context, sqlTx *sql.Tx, events []event.Event) error {
@@ -539,10 +539,21 @@ func (s *Store) stopWaker() {
 // outboxTrimEvery is how often the waker trims the outbox.
 const outboxTrimEvery = time.Minute
 
-// runWaker sends one wake-up at a time (on a pooled connection, in a
-// transaction of its own that writes nothing), so however many commits
-// happen meanwhile they cost one notifying commit, off their path. A
-// failed wake-up is not retried: listeners read the outbox every second.
+// WakeCooldown is the shortest time between two wake-ups of one store: the
+// first commit after a quiet spell wakes the other replicas at once, the
+// commits that follow within WakeCooldown share one wake-up at its end (as
+// River throttles its insert notifications).
+const WakeCooldown = 50 * time.Millisecond
+
+// WakeSQL is the waker's statement (named, so statement counts can tell
+// it from the work of a transaction).
+const WakeSQL = "-- name: NeksioWake\nSELECT pg_notify($1, $2)"
+
+// runWaker sends the wake-ups (on a pooled connection, in a transaction of
+// its own that writes nothing), one at a time and at most one per
+// WakeCooldown, so however many commits happen meanwhile they cost one
+// notifying commit, off their path. A failed wake-up is not retried:
+// listeners read the outbox every event.Listener.PollInterval anyway.
 // Every minute it deletes the outbox rows of transactions that ended
 // event.OutboxRetention ago.
 func (s *Store) runWaker() {
@@ -555,14 +566,37 @@ func (s *Store) runWaker() {
 		xid uint64
 	}
 	var horizons []horizon
+	var last time.Time
+	var later *time.Timer
+	var laterC <-chan time.Time
+	defer func() {
+		if later != nil {
+			later.Stop()
+		}
+	}()
+	send := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = s.Pool.Exec(ctx, WakeSQL, event.Channel, payload)
+		cancel()
+		last = time.Now()
+	}
 	for {
 		select {
 		case <-s.wakeStop:
 			return
 		case <-s.wakeKick:
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, _ = s.Pool.Exec(ctx, "SELECT pg_notify($1, $2)", event.Channel, payload)
-			cancel()
+			if laterC != nil {
+				continue // a wake-up is due at the end of the cooldown
+			}
+			if wait := WakeCooldown - time.Since(last); wait > 0 {
+				later = time.NewTimer(wait)
+				laterC = later.C
+				continue
+			}
+			send()
+		case <-laterC:
+			laterC = nil
+			send()
 		case now := <-trim.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			if x, err := event.OutboxHorizon(ctx, s.Pool); err == nil {
