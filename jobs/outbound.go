@@ -78,9 +78,9 @@ const SentimentFetchCooldown = 10 * time.Millisecond
 // Queues is the queue configuration of a worker process.
 func Queues() map[string]river.QueueConfig {
 	return map[string]river.QueueConfig{
-		river.QueueDefault:     {MaxWorkers: 10},
-		jobargs.QueueOutbound:  {MaxWorkers: 20},
-		jobargs.QueueAI:        {MaxWorkers: 4},
+		river.QueueDefault:    {MaxWorkers: 10},
+		jobargs.QueueOutbound: {MaxWorkers: 20},
+		jobargs.QueueAI:       {MaxWorkers: 4},
 		// River fetches a queue's jobs at most once per FetchCooldown
 		// (100 ms by default), which caps a queue at MaxWorkers jobs per
 		// cooldown: 160 sentiment jobs/s, less than webhooks bring in.
