@@ -118,45 +118,35 @@ func CurrentSnapshot(ctx context.Context, q Querier) (Snapshot, error) {
 	return Snapshot(s), nil
 }
 
-// readOutboxSQL returns the statement's own snapshot and the rows of the
-// transactions visible in it but not in $1 (committed since), in
-// transaction ID order. Only the transactions $1 saw running or that
-// started after it can qualify, which the index finds directly.
-const readOutboxSQL = `WITH cur AS (SELECT pg_current_snapshot() AS s)
-SELECT cur.s::text, o.payload
-FROM cur LEFT JOIN ` + OutboxTable + ` o
-  ON (o.xid >= pg_snapshot_xmax($1::pg_snapshot) OR o.xid IN (SELECT pg_snapshot_xip($1::pg_snapshot)))
- AND pg_visible_in_snapshot(o.xid, cur.s)
-ORDER BY o.xid`
+// readOutboxSQL returns the statement's own snapshot and the payloads of
+// the transactions visible in it but not in $1 (committed since), in
+// transaction ID order. Only the transactions $1 saw running (its xip
+// list) or that started after it (from its xmax) can qualify: two index
+// scans, however many older rows the table keeps.
+const readOutboxSQL = `SELECT pg_current_snapshot()::text, ARRAY(
+  SELECT payload FROM (
+    SELECT xid, payload FROM ` + OutboxTable + ` WHERE xid >= pg_snapshot_xmax($1::pg_snapshot)
+    UNION ALL
+    SELECT xid, payload FROM ` + OutboxTable + ` WHERE xid = ANY(ARRAY(SELECT pg_snapshot_xip($1::pg_snapshot)))
+  ) o WHERE pg_visible_in_snapshot(o.xid, pg_current_snapshot()) ORDER BY o.xid)`
 
 // ReadOutbox returns the events of the transactions that committed after
 // since and up to now (the returned snapshot, to pass next time), with
 // the origin of each batch. Each committed transaction is returned by
 // exactly one call of a sequence.
 func ReadOutbox(ctx context.Context, q Querier, since Snapshot) (Snapshot, []Batch, error) {
-	rows, err := q.Query(ctx, readOutboxSQL, string(since))
-	if err != nil {
+	var cur string
+	var payloads []string
+	if err := q.QueryRow(ctx, readOutboxSQL, string(since)).Scan(&cur, &payloads); err != nil {
 		return since, nil, fmt.Errorf("event: reading the outbox: %w", err)
 	}
-	defer rows.Close()
-	var cur string
-	var out []Batch
-	for rows.Next() {
-		var payload *string
-		if err := rows.Scan(&cur, &payload); err != nil {
-			return since, nil, fmt.Errorf("event: reading the outbox: %w", err)
-		}
-		if payload == nil {
-			continue
-		}
-		n, err := decode(*payload)
+	out := make([]Batch, 0, len(payloads))
+	for _, p := range payloads {
+		n, err := decode(p)
 		if err != nil {
 			continue // written by OutboxPayload: cannot happen
 		}
 		out = append(out, Batch{Origin: n.Origin, Events: n.Events})
-	}
-	if err := rows.Err(); err != nil {
-		return since, nil, fmt.Errorf("event: reading the outbox: %w", err)
 	}
 	return Snapshot(cur), out, nil
 }
