@@ -384,6 +384,7 @@ func (t *inTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string
 	}
 	return t.c.CopyFrom(ctx, table, cols, src)
 }
+
 // SendBatch sends a pending first statement on its own (the caller reads
 // the batch's results in its own order); its error, if any, is kept in
 // it, and the aborted transaction fails the batch.
