@@ -220,7 +220,9 @@ func (l *Listener) receive(ctx context.Context, conn *pgx.Conn) error {
 			}
 			wake = l.handle(n) || wake
 		}
-		if wake {
+		// Its own wake-ups (every 50 ms under load) must not put off the
+		// periodic read either.
+		if wake || time.Since(l.lastRead) >= l.PollInterval {
 			if err := l.read(ctx, conn); err != nil {
 				return err
 			}

@@ -247,3 +247,45 @@ func TestTrimOutbox(t *testing.T) {
 	require.Len(t, batches, 1)
 	require.Equal(t, "new", batches[0].Events[0].ObjectID)
 }
+
+// A listener that keeps hearing its own wake-ups still reads the outbox
+// every PollInterval: another replica's events whose wake-up was lost
+// arrive all the same.
+func TestListenerPollsDespiteOwnWakeUps(t *testing.T) {
+	t.Parallel()
+	url := storetest.NewPostgresDB(t)
+	ctx := context.Background()
+	s, err := store.OpenPostgres(ctx, url)
+	require.NoError(t, err)
+	l := event.NewListener(s.Pool, s.Bus, s.Origin, slog.New(slog.DiscardHandler))
+	l.PollInterval = 200 * time.Millisecond
+	require.NoError(t, l.Start(ctx))
+	t.Cleanup(func() {
+		l.Close()
+		s.Close()
+	})
+	sub := s.Bus.Subscribe("ws_1", 8)
+	defer sub.Close()
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // its own wake-ups, far more often than PollInterval
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, _ = s.Pool.Exec(ctx, "SELECT pg_notify($1, $2)", event.Channel, event.WakePayload(s.Origin))
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+
+	tx, err := s.Pool.Begin(ctx)
+	require.NoError(t, err)
+	insertOutbox(t, tx, "crashed", ev("ws_1", "unannounced"))
+	require.NoError(t, tx.Commit(ctx))
+	require.Equal(t, "unannounced", next(t, sub).ObjectID)
+}
