@@ -320,8 +320,8 @@ func (t *Tx) InsertJobOnce(ctx context.Context, key string, args river.JobArgs, 
 
 // flushJobs inserts the transaction's jobs. With pgx (t.conn set) and an
 // outbox row to insert (outbox non-nil), that INSERT travels in the same
-// round trip as River's first statement (a pgx batch): *outbox is cleared
-// once it was sent.
+// round trip as River's first statement (a pgx batch), and outbox.sent is
+// set; otherwise the caller still has to send it.
 func (t *Tx) flushJobs(ctx context.Context, outbox *pendingStmt) error {
 	if len(t.jobs) == 0 {
 		return nil
@@ -630,7 +630,7 @@ func releaseConn(c **sql.Conn) {
 }
 
 // outboxStmt is the statement that records a transaction's change events
-// for the other replicas, nil if there are none or no other replica. On
+// for the other replicas, nil if there are none or on SQLite. On
 // PostgreSQL they are inserted into the outbox (event.OutboxTable) in the
 // transaction, so they exist exactly when the change committed; after the
 // commit the waker tells the other replicas' listeners to read them (and
