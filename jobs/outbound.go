@@ -63,13 +63,22 @@ func Register(ws *river.Workers, d Deps) {
 	}
 }
 
+// SentimentFetchCooldown is the sentiment queue's River FetchCooldown:
+// its jobs are short (a lexicon score and one transaction) and many, so
+// the queue fetches as soon as workers are free (see docs/benchmarks.md,
+// ingest).
+const SentimentFetchCooldown = 10 * time.Millisecond
+
 // Queues is the queue configuration of a worker process.
 func Queues() map[string]river.QueueConfig {
 	return map[string]river.QueueConfig{
-		river.QueueDefault:     {MaxWorkers: 10},
-		jobargs.QueueOutbound:  {MaxWorkers: 20},
-		jobargs.QueueAI:        {MaxWorkers: 4},
-		jobargs.QueueSentiment: {MaxWorkers: 16},
+		river.QueueDefault:    {MaxWorkers: 10},
+		jobargs.QueueOutbound: {MaxWorkers: 20},
+		jobargs.QueueAI:       {MaxWorkers: 4},
+		// River fetches a queue's jobs at most once per FetchCooldown
+		// (100 ms by default), which caps a queue at MaxWorkers jobs per
+		// cooldown: 160 sentiment jobs/s, less than webhooks bring in.
+		jobargs.QueueSentiment: {MaxWorkers: 16, FetchCooldown: SentimentFetchCooldown},
 		jobargs.QueuePublish:   {MaxWorkers: 20},
 	}
 }

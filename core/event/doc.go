@@ -11,14 +11,18 @@
 //
 //   - SQLite (one process): after commit the store publishes them on the
 //     in-process Bus.
-//   - PostgreSQL (many replicas): the store also sends them with
-//     pg_notify(Channel, payload) inside the transaction, just before
-//     COMMIT; PostgreSQL delivers notifications only when the transaction
-//     commits, so a rollback emits nothing. Every API replica runs a
-//     Listener on a dedicated connection that republishes what it hears on
-//     its local Bus. A payload carries the sending store's Origin, so the
-//     replica that made the change (which already published locally) does
-//     not publish it twice.
+//   - PostgreSQL (many replicas): the store also inserts them into the
+//     outbox (OutboxTable) inside the transaction, so they exist exactly
+//     when it commits, and after the commit wakes the other replicas with
+//     a notification on Channel (throttled, sent by a goroutine of its
+//     own: not in the transaction, where PostgreSQL would serialise every
+//     notifying commit). Every API replica runs a Listener on a dedicated
+//     connection that, on a wake-up and every PollInterval, reads the
+//     transactions committed since its last read (by snapshot: each once,
+//     whatever the commit order) and republishes their events on its
+//     local Bus. A row carries the sending store's Origin, so the replica
+//     that made the change (which already published locally) does not
+//     publish it twice.
 //
 // The Bus never blocks a publisher. Each subscription has a bounded
 // buffer; when it is full the subscription is ended with ErrOverflow and

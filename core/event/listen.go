@@ -15,10 +15,18 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Listener receives the change events every replica sends through
-// PostgreSQL (pg_notify on Channel) and republishes them on the local Bus.
-// It runs on a dedicated connection, outside the pool, so LISTEN never
-// competes with queries for a pooled connection.
+// Listener receives the change events every replica commits to the
+// outbox (OutboxTable) and republishes them on the local Bus. A
+// notification on Channel, sent by a store after it committed events,
+// wakes it up; it also reads the outbox every PollInterval, so events
+// whose wake-up was lost (the sender crashed right after its commit) arrive
+// all the same. It reads on a dedicated connection, outside the pool, so
+// LISTEN never competes with queries for a pooled connection.
+//
+// Each read returns the transactions that committed since the previous
+// read (their transaction IDs visible in this read's snapshot and not in
+// the previous one), so every committed event is published once, in
+// transaction ID order, and a rolled-back one never.
 //
 // When the connection drops it reconnects with capped exponential backoff
 // and ends the local subscriptions with ErrResync twice: when the
@@ -37,15 +45,24 @@ type Listener struct {
 	// attempts (defaults 100ms and 10s).
 	MinBackoff, MaxBackoff time.Duration
 	// HealthInterval is how long the connection may stay silent before it
-	// is pinged (default 30s): a peer that vanished without closing the
-	// TCP connection is noticed.
+	// is checked (default 30s): a peer that vanished without closing the
+	// TCP connection is noticed. The outbox read every PollInterval is
+	// the check when that is shorter.
 	HealthInterval time.Duration
+	// PollInterval is how long the listener waits for a wake-up before
+	// reading the outbox anyway (default 2s): the longest an event whose
+	// sender crashed between its commit and its wake-up waits.
+	PollInterval time.Duration
 
 	cancel   context.CancelFunc
 	done     chan struct{}
 	connects atomic.Int64
 	mu       sync.Mutex
 	conn     *pgx.Conn
+	// since is the snapshot of the last read of the outbox, lastRead its
+	// time (only the run goroutine uses them once started).
+	since    Snapshot
+	lastRead time.Time
 }
 
 // NewListener returns a listener that opens its own connection with the
@@ -75,6 +92,9 @@ func (l *Listener) Start(ctx context.Context) error {
 	}
 	if l.HealthInterval <= 0 {
 		l.HealthInterval = 30 * time.Second
+	}
+	if l.PollInterval <= 0 {
+		l.PollInterval = 2 * time.Second
 	}
 	conn, err := l.listen(ctx)
 	if err != nil {
@@ -121,6 +141,19 @@ func (l *Listener) listen(ctx context.Context) (*pgx.Conn, error) {
 		_ = conn.Close(context.Background())
 		return nil, fmt.Errorf("event: LISTEN: %w", err)
 	}
+	if err := EnsureOutbox(cctx, conn); err != nil {
+		_ = conn.Close(context.Background())
+		return nil, err
+	}
+	// Events committed from now on. What committed before is either
+	// already published (a reconnection: subscribers are told to resync
+	// anyway) or older than this replica's subscriptions.
+	since, err := CurrentSnapshot(cctx, conn)
+	if err != nil {
+		_ = conn.Close(context.Background())
+		return nil, err
+	}
+	l.since, l.lastRead = since, time.Now()
 	l.mu.Lock()
 	l.conn = conn
 	l.mu.Unlock()
@@ -153,10 +186,12 @@ func (l *Listener) run(ctx context.Context, conn *pgx.Conn) {
 	}
 }
 
-// receive republishes notifications until the connection fails or ctx ends.
+// receive republishes committed events until the connection fails or
+// ctx ends: on a wake-up from another replica, and every PollInterval.
 func (l *Listener) receive(ctx context.Context, conn *pgx.Conn) error {
+	wait := min(l.PollInterval, l.HealthInterval)
 	for {
-		wctx, cancel := context.WithTimeout(ctx, l.HealthInterval)
+		wctx, cancel := context.WithTimeout(ctx, wait)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		if ctx.Err() != nil {
@@ -167,25 +202,85 @@ func (l *Listener) receive(ctx context.Context, conn *pgx.Conn) error {
 			if !timedOut || conn.PgConn().IsClosed() {
 				return err
 			}
-			// Silent for HealthInterval: make sure the server is still there.
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err = conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("event: listener health check: %w", err)
+			// Quiet for PollInterval: read anyway (a sender may have
+			// crashed between its commit and its wake-up); the read also
+			// makes sure the server is still there.
+			if err := l.read(ctx, conn); err != nil {
+				return err
 			}
 			continue
 		}
-		msg, err := decode(n.Payload)
-		if err != nil {
-			l.Log.Error("event listener: bad notification", "err", err)
-			continue
+		wake := l.handle(n)
+		// Wake-ups already received are all answered by the read below:
+		// their senders committed before notifying.
+		for {
+			n, _ := conn.WaitForNotification(doneCtx)
+			if n == nil {
+				break
+			}
+			wake = l.handle(n) || wake
 		}
-		if msg.Origin == l.Origin {
-			continue // published locally when it committed
+		// Its own wake-ups (every 50 ms under load) must not put off the
+		// periodic read either.
+		if wake || time.Since(l.lastRead) >= l.PollInterval {
+			if err := l.read(ctx, conn); err != nil {
+				return err
+			}
 		}
-		l.Bus.Publish(msg.Events...)
 	}
+}
+
+// doneCtx is an ended context: WaitForNotification with it returns a
+// notification already received, or nothing at once.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// handle reports whether a notification is another replica's wake-up
+// (its own were published locally at commit). A notification carrying
+// events comes from a replica of an earlier version, which sent its
+// events with pg_notify in the transaction: they are published as they
+// are.
+func (l *Listener) handle(n *pgconn.Notification) bool {
+	msg, err := decode(n.Payload)
+	if err != nil {
+		l.Log.Error("event listener: bad notification", "err", err)
+		return false
+	}
+	if msg.Origin == l.Origin {
+		return false
+	}
+	if len(msg.Events) > 0 {
+		l.Bus.Publish(msg.Events...)
+		return false
+	}
+	return true
+}
+
+// read publishes the events committed since the last read by other
+// replicas.
+func (l *Listener) read(ctx context.Context, conn *pgx.Conn) error {
+	if time.Since(l.lastRead) > OutboxRetention/2 {
+		// Rows older than the retention may be gone: whatever this
+		// listener had not read yet may have been missed.
+		l.Log.Warn("event listener: outbox not read for too long; subscribers are told to resync", "since", l.lastRead)
+		l.Bus.Resync()
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	since, batches, err := ReadOutbox(rctx, conn, l.since)
+	if err != nil {
+		return err
+	}
+	l.since, l.lastRead = since, time.Now()
+	for _, b := range batches {
+		if b.Origin != l.Origin {
+			l.Bus.Publish(b.Events...)
+		}
+	}
+	return nil
 }
 
 // reconnect retries with capped, jittered exponential backoff until it

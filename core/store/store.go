@@ -68,6 +68,15 @@ type Store struct {
 	jobs    JobInserter
 	pgxJobs PgxJobInserter
 
+	// The waker (PostgreSQL): after a commit with events, one goroutine
+	// notifies the other replicas' listeners to read the outbox, and
+	// trims it.
+	wakeMu     sync.Mutex
+	wakeKick   chan struct{}
+	wakeStop   chan struct{}
+	wakeDone   chan struct{}
+	wakeClosed bool
+
 	committedMu sync.RWMutex
 	committed   []func([]event.Event)
 }
@@ -146,6 +155,10 @@ func OpenPostgresWith(ctx context.Context, url string, configure func(*pgxpool.C
 		pool.Close()
 		return nil, fmt.Errorf("store: connecting to postgres: %w", err)
 	}
+	if err := event.EnsureOutbox(pingCtx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	db := stdlib.OpenDBFromPool(pool)
 	return newStore(db, dialect.Postgres, pool, riverdatabasesql.NewWithPgxListener(db, pool)), nil
 }
@@ -178,6 +191,7 @@ func (s *Store) SetPgxJobs(j PgxJobInserter) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.stopWaker()
 	err := s.DB.Close()
 	if s.Pool != nil {
 		s.Pool.Close()
@@ -304,7 +318,11 @@ func (t *Tx) InsertJobOnce(ctx context.Context, key string, args river.JobArgs, 
 	return t.InsertJob(ctx, args, opts)
 }
 
-func (t *Tx) flushJobs(ctx context.Context) error {
+// flushJobs inserts the transaction's jobs. With pgx (t.conn set) and an
+// outbox row to insert (outbox non-nil), that INSERT travels in the same
+// round trip as River's first statement (a pgx batch), and outbox.sent is
+// set; otherwise the caller still has to send it.
+func (t *Tx) flushJobs(ctx context.Context, outbox *pendingStmt) error {
 	if len(t.jobs) == 0 {
 		return nil
 	}
@@ -317,13 +335,19 @@ func (t *Tx) flushJobs(ctx context.Context) error {
 			if !ok {
 				return fmt.Errorf("store: connection is a %T, not pgx's", dc)
 			}
-			_, err := t.store.pgxJobs.InsertManyTx(ctx, inTx{c.Conn()}, t.jobs)
+			_, err := t.store.pgxJobs.InsertManyTx(ctx, &inTx{c: c.Conn(), first: outbox}, t.jobs)
 			return err
 		})
 	} else {
 		_, err = t.store.jobs.InsertManyTx(ctx, t.SQL, t.jobs)
 	}
 	if err != nil {
+		if outbox != nil && outbox.err != nil {
+			return fmt.Errorf("store: recording change events: %w", outbox.err)
+		}
+		if outbox != nil && outbox.sent {
+			return fmt.Errorf("store: inserting %d jobs and the change events: %w", len(t.jobs), err)
+		}
 		return fmt.Errorf("store: inserting %d jobs: %w", len(t.jobs), err)
 	}
 	t.jobs = nil
@@ -332,34 +356,166 @@ func (t *Tx) flushJobs(ctx context.Context) error {
 
 // inTx is a pgx.Tx for statements on a connection whose transaction
 // database/sql began and ends: it runs statements and refuses to begin,
-// commit or roll back anything itself.
-type inTx struct{ c *pgx.Conn }
+// commit or roll back anything itself. A pending first statement (the
+// outbox INSERT) is sent with the first statement run through it, in
+// one round trip.
+type inTx struct {
+	c     *pgx.Conn
+	first *pendingStmt
+}
+
+// pendingStmt is a statement to send ahead of the next one; sent is set
+// once it has been.
+type pendingStmt struct {
+	sql  string
+	args []any
+	sent bool
+	err  error // its own error, when sent alone
+}
 
 var errTxOwned = errors.New("store: the transaction belongs to database/sql")
 
-func (t inTx) Begin(context.Context) (pgx.Tx, error) { return nil, errTxOwned }
-func (t inTx) Commit(context.Context) error          { return errTxOwned }
-func (t inTx) Rollback(context.Context) error        { return errTxOwned }
-func (t inTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+func (t *inTx) Begin(context.Context) (pgx.Tx, error) { return nil, errTxOwned }
+func (t *inTx) Commit(context.Context) error          { return errTxOwned }
+func (t *inTx) Rollback(context.Context) error        { return errTxOwned }
+func (t *inTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	if err := t.sendFirst(ctx); err != nil {
+		return 0, err
+	}
 	return t.c.CopyFrom(ctx, table, cols, src)
 }
-func (t inTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+
+// SendBatch sends a pending first statement on its own (the caller reads
+// the batch's results in its own order); its error, if any, is kept in
+// it, and the aborted transaction fails the batch.
+func (t *inTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	_ = t.sendFirst(ctx)
 	return t.c.SendBatch(ctx, b)
 }
-func (t inTx) LargeObjects() pgx.LargeObjects { return pgx.LargeObjects{} }
-func (t inTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
+func (t *inTx) LargeObjects() pgx.LargeObjects { return pgx.LargeObjects{} }
+func (t *inTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
 	return t.c.Prepare(ctx, name, sql)
 }
-func (t inTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+func (t *inTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if p := t.pending(); p != nil {
+		b := &pgx.Batch{}
+		b.Queue(p.sql, p.args...)
+		b.Queue(sql, args...)
+		br := t.c.SendBatch(ctx, b)
+		_, err := br.Exec()
+		var tag pgconn.CommandTag
+		if err == nil {
+			tag, err = br.Exec()
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return tag, err
+	}
 	return t.c.Exec(ctx, sql, args...)
 }
-func (t inTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+func (t *inTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if p := t.pending(); p != nil {
+		b := &pgx.Batch{}
+		b.Queue(p.sql, p.args...)
+		b.Queue(sql, args...)
+		br := t.c.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+		return &batchRows{Rows: rows, br: br}, nil
+	}
 	return t.c.Query(ctx, sql, args...)
 }
-func (t inTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+func (t *inTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if t.first != nil && !t.first.sent {
+		rows, err := t.Query(ctx, sql, args...)
+		if err != nil {
+			return errRow{err}
+		}
+		return rowOf{rows}
+	}
 	return t.c.QueryRow(ctx, sql, args...)
 }
-func (t inTx) Conn() *pgx.Conn { return t.c }
+func (t *inTx) Conn() *pgx.Conn { return t.c }
+
+// pending returns the statement still to send first, marking it sent.
+func (t *inTx) pending() *pendingStmt {
+	if t.first == nil || t.first.sent {
+		return nil
+	}
+	t.first.sent = true
+	return t.first
+}
+
+func (t *inTx) sendFirst(ctx context.Context) error {
+	if p := t.pending(); p != nil {
+		_, p.err = t.c.Exec(ctx, p.sql, p.args...)
+		return p.err
+	}
+	return nil
+}
+
+// batchRows are the rows of a batch's last statement; closing them ends
+// the batch.
+type batchRows struct {
+	pgx.Rows
+	br     pgx.BatchResults
+	closed bool
+	err    error
+}
+
+func (r *batchRows) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.Rows.Close()
+	r.err = r.br.Close()
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.err
+}
+
+func (r *batchRows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.Close()
+	return false
+}
+
+// rowOf is pgx.Row over rows (QueryRow's semantics).
+type rowOf struct{ rows pgx.Rows }
+
+func (r rowOf) Scan(dest ...any) error {
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // Emit records a change event. It reaches subscribers only if the
 // transaction commits: on the local bus after commit, and on PostgreSQL
@@ -427,14 +583,21 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		_ = sqlTx.Rollback()
 		return err
 	}
-	if err := tx.flushJobs(ctx); err != nil {
+	events := event.Dedupe(tx.events)
+	outbox, err := s.outboxStmt(events)
+	if err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
-	events := event.Dedupe(tx.events)
-	if err := s.notify(ctx, sqlTx, events); err != nil {
+	if err := tx.flushJobs(ctx, outbox); err != nil {
 		_ = sqlTx.Rollback()
 		return err
+	}
+	if outbox != nil && !outbox.sent {
+		if _, err := sqlTx.ExecContext(ctx, outbox.sql, outbox.args...); err != nil {
+			_ = sqlTx.Rollback()
+			return fmt.Errorf("store: recording change events: %w", err)
+		}
 	}
 	err = sqlTx.Commit()
 	releaseConn(&conn)
@@ -442,6 +605,9 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	if len(events) > 0 {
+		if s.Dialect == dialect.Postgres {
+			s.wake()
+		}
 		s.committedMu.RLock()
 		for _, f := range s.committed {
 			f(events)
@@ -463,24 +629,138 @@ func releaseConn(c **sql.Conn) {
 	}
 }
 
-// notify sends a transaction's change events to the other replicas. On
-// PostgreSQL pg_notify inside the transaction is delivered at COMMIT and
-// dropped on rollback, exactly like the change itself. SQLite serves one
-// process: the local bus is enough.
-func (s *Store) notify(ctx context.Context, sqlTx *sql.Tx, events []event.Event) error {
+// outboxStmt is the statement that records a transaction's change events
+// for the other replicas, nil if there are none or on SQLite. On
+// PostgreSQL they are inserted into the outbox (event.OutboxTable) in the
+// transaction, so they exist exactly when the change committed; after the
+// commit the waker tells the other replicas' listeners to read them (and
+// they read it every few seconds anyway). Not pg_notify in the
+// transaction: PostgreSQL commits notifying transactions one at a time.
+// When the transaction inserts jobs through pgx, the INSERT shares a round
+// trip with River's (flushJobs). SQLite serves one process: the local bus
+// is enough.
+func (s *Store) outboxStmt(events []event.Event) (*pendingStmt, error) {
 	if s.Dialect != dialect.Postgres || len(events) == 0 {
-		return nil
+		return nil, nil
 	}
-	payloads, err := event.Payloads(s.Origin, events)
+	payload, err := event.OutboxPayload(s.Origin, events)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
-	for _, p := range payloads {
-		if _, err := sqlTx.ExecContext(ctx, "SELECT pg_notify($1, $2)", event.Channel, p); err != nil {
-			return fmt.Errorf("store: sending change events: %w", err)
+	return &pendingStmt{sql: event.InsertOutboxSQL, args: []any{payload}}, nil
+}
+
+// wake asks the waker to notify the other replicas' listeners, starting
+// it on first use. It never blocks: wake-ups asked for while one is being
+// sent are sent as one.
+func (s *Store) wake() {
+	s.wakeMu.Lock()
+	if s.wakeClosed {
+		s.wakeMu.Unlock()
+		return
+	}
+	if s.wakeKick == nil {
+		s.wakeKick = make(chan struct{}, 1)
+		s.wakeStop = make(chan struct{})
+		s.wakeDone = make(chan struct{})
+		go s.runWaker()
+	}
+	s.wakeMu.Unlock()
+	select {
+	case s.wakeKick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Store) stopWaker() {
+	s.wakeMu.Lock()
+	s.wakeClosed = true
+	started := s.wakeKick != nil
+	if started {
+		close(s.wakeStop)
+	}
+	s.wakeMu.Unlock()
+	if started {
+		<-s.wakeDone
+	}
+}
+
+// outboxTrimEvery is how often the waker trims the outbox.
+const outboxTrimEvery = time.Minute
+
+// WakeCooldown is the shortest time between two wake-ups of one store: the
+// first commit after a quiet spell wakes the other replicas at once, the
+// commits that follow within WakeCooldown share one wake-up at its end (as
+// River throttles its insert notifications).
+const WakeCooldown = 50 * time.Millisecond
+
+// WakeSQL is the waker's statement (named, so statement counts can tell
+// it from the work of a transaction).
+const WakeSQL = "-- name: NeksioWake\nSELECT pg_notify($1, $2)"
+
+// runWaker sends the wake-ups (on a pooled connection, in a transaction of
+// its own that writes nothing), one at a time and at most one per
+// WakeCooldown, so however many commits happen meanwhile they cost one
+// notifying commit, off their path. A failed wake-up is not retried:
+// listeners read the outbox every event.Listener.PollInterval anyway.
+// Every minute it deletes the outbox rows of transactions that ended
+// event.OutboxRetention ago.
+func (s *Store) runWaker() {
+	defer close(s.wakeDone)
+	payload := event.WakePayload(s.Origin)
+	trim := time.NewTicker(outboxTrimEvery)
+	defer trim.Stop()
+	type horizon struct {
+		at  time.Time
+		xid uint64
+	}
+	var horizons []horizon
+	var last time.Time
+	var later *time.Timer
+	var laterC <-chan time.Time
+	defer func() {
+		if later != nil {
+			later.Stop()
+		}
+	}()
+	send := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = s.Pool.Exec(ctx, WakeSQL, event.Channel, payload)
+		cancel()
+		last = time.Now()
+	}
+	for {
+		select {
+		case <-s.wakeStop:
+			return
+		case <-s.wakeKick:
+			if laterC != nil {
+				continue // a wake-up is due at the end of the cooldown
+			}
+			if wait := WakeCooldown - time.Since(last); wait > 0 {
+				later = time.NewTimer(wait)
+				laterC = later.C
+				continue
+			}
+			send()
+		case <-laterC:
+			laterC = nil
+			send()
+		case now := <-trim.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if x, err := event.OutboxHorizon(ctx, s.Pool); err == nil {
+				horizons = append(horizons, horizon{now, x})
+			}
+			// The newest horizon at least the retention old.
+			var cut uint64
+			for len(horizons) > 0 && now.Sub(horizons[0].at) >= event.OutboxRetention {
+				cut = horizons[0].xid
+				horizons = horizons[1:]
+			}
+			_ = event.TrimOutbox(ctx, s.Pool, cut)
+			cancel()
 		}
 	}
-	return nil
 }
 
 // txDriver runs ent on a transaction opened elsewhere. ent wraps some

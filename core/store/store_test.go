@@ -153,3 +153,60 @@ func TestMigrateRetiresAnalyticsDurations(t *testing.T) {
 		require.Equal(t, 1, n, "nothing to retire the second time")
 	})
 }
+
+// On PostgreSQL a transaction's change events are one outbox row that
+// exists exactly when the transaction commits, whether it inserts jobs
+// (the row then travels with River's insert) or not; if the row cannot
+// be written, nothing of the transaction is kept.
+func TestTxOutboxFollowsTheCommit(t *testing.T) {
+	t.Parallel()
+	s := storetest.Open(t, storetest.Postgres)
+	ctx := context.Background()
+	ws, err := workspace.Create(ctx, s, "acme")
+	require.NoError(t, err)
+	ctx = tenant.NewContext(ctx, tenant.System(string(ws.ID), "test"))
+	rows := func() []string {
+		var out []string
+		r, err := s.DB.QueryContext(ctx, "SELECT payload FROM "+event.OutboxTable+" ORDER BY xid")
+		require.NoError(t, err)
+		defer r.Close()
+		for r.Next() {
+			var p string
+			require.NoError(t, r.Scan(&p))
+			out = append(out, p)
+		}
+		require.NoError(t, r.Err())
+		return out
+	}
+	before := len(rows())
+	emit := func(obj string, job, fail bool) error {
+		return s.InTx(ctx, func(tx *store.Tx) error {
+			tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: string(ws.ID), ObjectID: obj})
+			if job {
+				if err := tx.InsertJob(ctx, jobargs.OutboundDeliver{WorkspaceID: string(ws.ID), MessageID: "msg_" + obj}, nil); err != nil {
+					return err
+				}
+			}
+			if fail {
+				return errors.New("boom")
+			}
+			return nil
+		})
+	}
+	require.Error(t, emit("rolledback", true, true))
+	require.NoError(t, emit("withjob", true, false))
+	require.NoError(t, emit("nojob", false, false))
+	got := rows()[before:]
+	require.Len(t, got, 2)
+	require.Contains(t, got[0], `"o":"withjob"`)
+	require.Contains(t, got[1], `"o":"nojob"`)
+	require.Equal(t, 1, storetest.CountJobs(t, s.DB, "outbound.deliver"))
+
+	// The outbox refuses the row: the job inserted with it is gone too.
+	_, err = s.DB.ExecContext(ctx, "ALTER TABLE "+event.OutboxTable+" ADD CONSTRAINT refuse CHECK (payload NOT LIKE '%refused%')")
+	require.NoError(t, err)
+	require.ErrorContains(t, emit("refused", true, false), "change events")
+	require.ErrorContains(t, emit("refused2", false, false), "change events")
+	require.Equal(t, 1, storetest.CountJobs(t, s.DB, "outbound.deliver"))
+	require.Len(t, rows()[before:], 2)
+}

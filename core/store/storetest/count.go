@@ -112,6 +112,17 @@ func (p pgTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.Tra
 
 func (pgTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
+// Statements sent together in a batch (one round trip) count one each.
+func (pgTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (p pgTracer) TraceBatchQuery(_ context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	p.c.add(data.SQL)
+}
+
+func (pgTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
 type countingConnector struct {
 	inner driver.Connector
 	c     *Counter
