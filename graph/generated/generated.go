@@ -50090,7 +50090,7 @@ func (ec *executionContext) marshalNAnalytics2ᚖgithubᚗcomᚋneksioᚋneksio�
 }
 
 func (ec *executionContext) marshalNAnalyticsBreakdownRow2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsBreakdownRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AnalyticsBreakdownRow) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAnalyticsBreakdownRow2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsBreakdownRow(ctx, sel, v[i])
@@ -50174,7 +50174,7 @@ func (ec *executionContext) unmarshalNAnalyticsMetric2ᚕgithubᚗcomᚋneksio�
 }
 
 func (ec *executionContext) marshalNAnalyticsMetric2ᚕgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsMetricᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AnalyticsMetric) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAnalyticsMetric2githubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsMetric(ctx, sel, v[i])
@@ -50190,7 +50190,7 @@ func (ec *executionContext) marshalNAnalyticsMetric2ᚕgithubᚗcomᚋneksioᚋn
 }
 
 func (ec *executionContext) marshalNAnalyticsPoint2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsPointᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AnalyticsPoint) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAnalyticsPoint2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsPoint(ctx, sel, v[i])
@@ -50224,7 +50224,7 @@ func (ec *executionContext) unmarshalNAnalyticsRangeInput2ᚖgithubᚗcomᚋneks
 }
 
 func (ec *executionContext) marshalNAnalyticsRefusal2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsRefusalᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AnalyticsRefusal) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAnalyticsRefusal2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsRefusal(ctx, sel, v[i])
@@ -50248,7 +50248,7 @@ func (ec *executionContext) marshalNAnalyticsRefusal2ᚖgithubᚗcomᚋneksioᚋ
 }
 
 func (ec *executionContext) marshalNAnalyticsSeries2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsSeriesᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AnalyticsSeries) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAnalyticsSeries2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsSeries(ctx, sel, v[i])
@@ -50315,7 +50315,7 @@ func (ec *executionContext) marshalNAuthorizedAccount2githubᚗcomᚋneksioᚋne
 }
 
 func (ec *executionContext) marshalNAuthorizedAccount2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAuthorizedAccountᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.AuthorizedAccount) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAuthorizedAccount2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAuthorizedAccount(ctx, sel, v[i])
@@ -50354,7 +50354,7 @@ func (ec *executionContext) unmarshalNBusinessHoursWindowInput2ᚖgithubᚗcom�
 }
 
 func (ec *executionContext) marshalNCalendarEntry2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐCalendarEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CalendarEntry) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCalendarEntry2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐCalendarEntry(ctx, sel, v[i])
@@ -50490,7 +50490,7 @@ func (ec *executionContext) marshalNCitation2githubᚗcomᚋneksioᚋneksioᚋen
 }
 
 func (ec *executionContext) marshalNCitation2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitationᚄ(ctx context.Context, sel ast.SelectionSet, v []*schematype.Citation) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCitation2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitation(ctx, sel, v[i])
@@ -50519,7 +50519,7 @@ func (ec *executionContext) unmarshalNConnectChannelInput2githubᚗcomᚋneksio�
 }
 
 func (ec *executionContext) marshalNConnectorInfo2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐConnectorInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ConnectorInfo) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNConnectorInfo2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐConnectorInfo(ctx, sel, v[i])
@@ -50570,7 +50570,7 @@ func (ec *executionContext) unmarshalNContactWhereInput2ᚖgithubᚗcomᚋneksio
 }
 
 func (ec *executionContext) marshalNConversation2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversationᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Conversation) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNConversation2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversation(ctx, sel, v[i])
@@ -50738,7 +50738,7 @@ func (ec *executionContext) unmarshalNDeleteWorkspaceInput2githubᚗcomᚋneksio
 }
 
 func (ec *executionContext) marshalNExport2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐExportᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Export) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNExport2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐExport(ctx, sel, v[i])
@@ -51096,7 +51096,7 @@ func (ec *executionContext) marshalNMediaKind2githubᚗcomᚋneksioᚋneksioᚋe
 }
 
 func (ec *executionContext) marshalNMember2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐMemberᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Member) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMember2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐMember(ctx, sel, v[i])
@@ -51195,7 +51195,7 @@ func (ec *executionContext) unmarshalNMessageWhereInput2ᚖgithubᚗcomᚋneksio
 }
 
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalONode2githubᚗcomᚋneksioᚋneksioᚋentᚐNoder(ctx, sel, v[i])
@@ -51235,7 +51235,7 @@ func (ec *executionContext) marshalNPostConnection2ᚖgithubᚗcomᚋneksioᚋne
 }
 
 func (ec *executionContext) marshalNPostEvent2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐPostEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.PostEvent) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPostEvent2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐPostEvent(ctx, sel, v[i])
@@ -51273,7 +51273,7 @@ func (ec *executionContext) marshalNPostMedia2githubᚗcomᚋneksioᚋneksioᚋe
 }
 
 func (ec *executionContext) marshalNPostMedia2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐPostMediaᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.PostMedia) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPostMedia2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐPostMedia(ctx, sel, v[i])
@@ -51360,7 +51360,7 @@ func (ec *executionContext) unmarshalNPostTargetWhereInput2ᚖgithubᚗcomᚋnek
 }
 
 func (ec *executionContext) marshalNPostVariant2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐPostVariantᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PostVariant) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPostVariant2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐPostVariant(ctx, sel, v[i])
@@ -51592,7 +51592,7 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋneksioᚋneksioᚋg
 }
 
 func (ec *executionContext) marshalNWhatsAppTemplate2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋcoreᚋinboxᚐTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*inbox.Template) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNWhatsAppTemplate2ᚖgithubᚗcomᚋneksioᚋneksioᚋcoreᚋinboxᚐTemplate(ctx, sel, v[i])
@@ -51624,7 +51624,7 @@ func (ec *executionContext) marshalNWorkspace2ᚖgithubᚗcomᚋneksioᚋneksio�
 }
 
 func (ec *executionContext) marshalNWorkspaceMembership2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐWorkspaceMembershipᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WorkspaceMembership) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNWorkspaceMembership2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐWorkspaceMembership(ctx, sel, v[i])
@@ -51660,7 +51660,7 @@ func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlge
 }
 
 func (ec *executionContext) marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Directive) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx, sel, v[i])
@@ -51704,7 +51704,7 @@ func (ec *executionContext) unmarshalN__DirectiveLocation2ᚕstringᚄ(ctx conte
 }
 
 func (ec *executionContext) marshalN__DirectiveLocation2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__DirectiveLocation2string(ctx, sel, v[i])
@@ -51732,7 +51732,7 @@ func (ec *executionContext) marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlg
 }
 
 func (ec *executionContext) marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -51760,7 +51760,7 @@ func (ec *executionContext) marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋg
 }
 
 func (ec *executionContext) marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
@@ -51824,7 +51824,7 @@ func (ec *executionContext) marshalOAPIKeyEdge2ᚕᚖgithubᚗcomᚋneksioᚋnek
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOAPIKeyEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAPIKeyEdge(ctx, sel, v[i])
@@ -51868,7 +51868,7 @@ func (ec *executionContext) marshalOAgentRunDecision2ᚕgithubᚗcomᚋneksioᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAgentRunDecision2githubᚗcomᚋneksioᚋneksioᚋentᚋagentrunᚐDecision(ctx, sel, v[i])
@@ -51903,7 +51903,7 @@ func (ec *executionContext) marshalOAgentRunEdge2ᚕᚖgithubᚗcomᚋneksioᚋn
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOAgentRunEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunEdge(ctx, sel, v[i])
@@ -51980,7 +51980,7 @@ func (ec *executionContext) marshalOAttachment2ᚕgithubᚗcomᚋneksioᚋneksio
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAttachment2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAttachment(ctx, sel, v[i])
@@ -52022,7 +52022,7 @@ func (ec *executionContext) marshalOAuditLogEdge2ᚕᚖgithubᚗcomᚋneksioᚋn
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOAuditLogEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAuditLogEdge(ctx, sel, v[i])
@@ -52112,7 +52112,7 @@ func (ec *executionContext) marshalOBusinessHoursWindow2ᚕgithubᚗcomᚋneksio
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNBusinessHoursWindow2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐBusinessHoursWindow(ctx, sel, v[i])
@@ -52155,7 +52155,7 @@ func (ec *executionContext) marshalOCannedReplyEdge2ᚕᚖgithubᚗcomᚋneksio�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOCannedReplyEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐCannedReplyEdge(ctx, sel, v[i])
@@ -52232,7 +52232,7 @@ func (ec *executionContext) marshalOChannelAiMode2ᚕgithubᚗcomᚋneksioᚋnek
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNChannelAiMode2githubᚗcomᚋneksioᚋneksioᚋentᚋchannelᚐAiMode(ctx, sel, v[i])
@@ -52267,7 +52267,7 @@ func (ec *executionContext) marshalOChannelEdge2ᚕᚖgithubᚗcomᚋneksioᚋne
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOChannelEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannelEdge(ctx, sel, v[i])
@@ -52312,7 +52312,7 @@ func (ec *executionContext) marshalOChannelStatus2ᚕgithubᚗcomᚋneksioᚋnek
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNChannelStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋchannelᚐStatus(ctx, sel, v[i])
@@ -52372,7 +52372,7 @@ func (ec *executionContext) marshalOCitation2ᚕgithubᚗcomᚋneksioᚋneksio�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCitation2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitation(ctx, sel, v[i])
@@ -52398,7 +52398,7 @@ func (ec *executionContext) marshalOContactEdge2ᚕᚖgithubᚗcomᚋneksioᚋne
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOContactEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐContactEdge(ctx, sel, v[i])
@@ -52475,7 +52475,7 @@ func (ec *executionContext) marshalOConversationAiMode2ᚕgithubᚗcomᚋneksio�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNConversationAiMode2githubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐAiMode(ctx, sel, v[i])
@@ -52510,7 +52510,7 @@ func (ec *executionContext) marshalOConversationEdge2ᚕᚖgithubᚗcomᚋneksio
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOConversationEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversationEdge(ctx, sel, v[i])
@@ -52547,7 +52547,7 @@ func (ec *executionContext) marshalOConversationKind2ᚕgithubᚗcomᚋneksioᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNConversationKind2githubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐKind(ctx, sel, v[i])
@@ -52607,7 +52607,7 @@ func (ec *executionContext) marshalOConversationSentimentLabel2ᚕgithubᚗcom�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNConversationSentimentLabel2githubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐSentimentLabel(ctx, sel, v[i])
@@ -52659,7 +52659,7 @@ func (ec *executionContext) marshalOConversationStatus2ᚕgithubᚗcomᚋneksio�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNConversationStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋconversationᚐStatus(ctx, sel, v[i])
@@ -52910,7 +52910,7 @@ func (ec *executionContext) marshalOInviteEdge2ᚕᚖgithubᚗcomᚋneksioᚋnek
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOInviteEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐInviteEdge(ctx, sel, v[i])
@@ -52930,7 +52930,7 @@ func (ec *executionContext) marshalOKnowledgeChunk2ᚕᚖgithubᚗcomᚋneksio�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNKnowledgeChunk2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeChunk(ctx, sel, v[i])
@@ -52956,7 +52956,7 @@ func (ec *executionContext) marshalOKnowledgeDocumentEdge2ᚕᚖgithubᚗcomᚋn
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOKnowledgeDocumentEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentEdge(ctx, sel, v[i])
@@ -52993,7 +52993,7 @@ func (ec *executionContext) marshalOKnowledgeDocumentFormat2ᚕgithubᚗcomᚋne
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNKnowledgeDocumentFormat2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐFormat(ctx, sel, v[i])
@@ -53053,7 +53053,7 @@ func (ec *executionContext) marshalOKnowledgeDocumentStatus2ᚕgithubᚗcomᚋne
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNKnowledgeDocumentStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋknowledgedocumentᚐStatus(ctx, sel, v[i])
@@ -53113,7 +53113,7 @@ func (ec *executionContext) marshalOLabel2ᚕᚖgithubᚗcomᚋneksioᚋneksio�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐLabel(ctx, sel, v[i])
@@ -53139,7 +53139,7 @@ func (ec *executionContext) marshalOLabelEdge2ᚕᚖgithubᚗcomᚋneksioᚋneks
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOLabelEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐLabelEdge(ctx, sel, v[i])
@@ -53248,7 +53248,7 @@ func (ec *executionContext) marshalOMessageAuthorKind2ᚕgithubᚗcomᚋneksio�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMessageAuthorKind2githubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐAuthorKind(ctx, sel, v[i])
@@ -53300,7 +53300,7 @@ func (ec *executionContext) marshalOMessageDeliveryStatus2ᚕgithubᚗcomᚋneks
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMessageDeliveryStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐDeliveryStatus(ctx, sel, v[i])
@@ -53352,7 +53352,7 @@ func (ec *executionContext) marshalOMessageDirection2ᚕgithubᚗcomᚋneksioᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMessageDirection2githubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐDirection(ctx, sel, v[i])
@@ -53387,7 +53387,7 @@ func (ec *executionContext) marshalOMessageEdge2ᚕᚖgithubᚗcomᚋneksioᚋne
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOMessageEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessageEdge(ctx, sel, v[i])
@@ -53432,7 +53432,7 @@ func (ec *executionContext) marshalOMessageSentimentLabel2ᚕgithubᚗcomᚋneks
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMessageSentimentLabel2githubᚗcomᚋneksioᚋneksioᚋentᚋmessageᚐSentimentLabel(ctx, sel, v[i])
@@ -53506,7 +53506,7 @@ func (ec *executionContext) marshalOPostEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksi
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOPostEdge2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐPostEdge(ctx, sel, v[i])
@@ -53568,7 +53568,7 @@ func (ec *executionContext) marshalOPostStatus2ᚕgithubᚗcomᚋneksioᚋneksio
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPostStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋpostᚐStatus(ctx, sel, v[i])
@@ -53603,7 +53603,7 @@ func (ec *executionContext) marshalOPostTarget2ᚕᚖgithubᚗcomᚋneksioᚋnek
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPostTarget2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐPostTarget(ctx, sel, v[i])
@@ -53656,7 +53656,7 @@ func (ec *executionContext) marshalOPostTargetStatus2ᚕgithubᚗcomᚋneksioᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPostTargetStatus2githubᚗcomᚋneksioᚋneksioᚋentᚋposttargetᚐStatus(ctx, sel, v[i])
@@ -53947,7 +53947,7 @@ func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgq
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__EnumValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValue(ctx, sel, v[i])
@@ -53966,7 +53966,7 @@ func (ec *executionContext) marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Field2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐField(ctx, sel, v[i])
@@ -53985,7 +53985,7 @@ func (ec *executionContext) marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -54004,7 +54004,7 @@ func (ec *executionContext) marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
