@@ -1,0 +1,68 @@
+package generated
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// TestResolvesConcurrently: a list is marshalled in order only when no
+// field below it is a resolver, wherever the resolver is selected (deeper,
+// in an inline fragment, in a named fragment, on an interface).
+func TestResolvesConcurrently(t *testing.T) {
+	schema := NewExecutableSchema(Config{}).Schema()
+	edges := func(q string) ast.SelectionSet {
+		t.Helper()
+		doc, errs := gqlparser.LoadQueryWithRules(schema, q, nil)
+		require.Empty(t, errs)
+		// query → conversations → edges
+		return doc.Operations[0].SelectionSet[0].(*ast.Field).SelectionSet[0].(*ast.Field).SelectionSet
+	}
+	for q, want := range map[string]bool{
+		`{ conversations(first: 5) { edges { cursor node { id status contact { id name }
+		   messages(first: 1) { edges { node { id text sentAt } } } } } } }`: false,
+		`{ conversations(first: 5) { edges { node { id assignedBy { __typename } } } } }`:                                                                    true,
+		`{ conversations(first: 5) { edges { node { messages(first: 2) { edges { node { isNote } } } } } } }`:                                                true,
+		`{ conversations(first: 5) { edges { node { ... on Conversation { assignedBy { __typename } } } } } }`:                                               true,
+		`query { conversations(first: 5) { edges { node { ...C } } } } fragment C on Conversation { messages { edges { node { author { __typename } } } } }`: true,
+		`query { conversations(first: 5) { edges { node { ...C } } } } fragment C on Conversation { id contact { name } }`:                                   false,
+	} {
+		require.Equal(t, want, resolvesConcurrently(edges(q)), q)
+	}
+	// A field selected on an interface counts when an implementation
+	// resolves it concurrently.
+	require.True(t, concurrentFields[[2]string{"Node", "author"}])
+	require.False(t, concurrentFields[[2]string{"Conversation", "contact"}], "ent edges resolve in their parent's goroutine")
+}
+
+// TestMarshalSliceInOrder: marshalled in order, each element with its
+// index on the path, a panic in one element recovered into an error on
+// its path and a null, the others kept.
+func TestMarshalSliceInOrder(t *testing.T) {
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter,
+		func(ctx context.Context, err any) error { return fmt.Errorf("internal: %v", err) })
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Field: graphql.CollectedField{Field: &ast.Field{Alias: "items"}}})
+	var paths []string
+	got := marshalSlice(ctx, nil, 3, func(ctx context.Context, i int) graphql.Marshaler {
+		paths = append(paths, graphql.GetPath(ctx).String())
+		if i == 1 {
+			panic("boom")
+		}
+		return graphql.MarshalInt(i)
+	})
+	var out bytes.Buffer
+	got.MarshalGQL(&out)
+	require.Equal(t, "[0,null,2]", out.String())
+	require.Equal(t, []string{"items[0]", "items[1]", "items[2]"}, paths)
+	errs := graphql.GetErrors(ctx)
+	require.Len(t, errs, 1)
+	require.Equal(t, "internal: boom", errs[0].Message)
+	require.Equal(t, "items[1]", errs[0].Path.String())
+}
