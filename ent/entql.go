@@ -652,6 +652,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posttarget.FieldGeneration:          {Type: field.TypeInt, Column: posttarget.FieldGeneration},
 			posttarget.FieldPublishingStartedAt: {Type: field.TypeTime, Column: posttarget.FieldPublishingStartedAt},
 			posttarget.FieldPublishedAt:         {Type: field.TypeTime, Column: posttarget.FieldPublishedAt},
+			posttarget.FieldFailedAt:            {Type: field.TypeTime, Column: posttarget.FieldFailedAt},
 		},
 	}
 	graph.Nodes[25] = &sqlgraph.Node{
@@ -4449,6 +4450,11 @@ func (f *PostTargetFilter) WherePublishingStartedAt(p entql.TimeP) {
 // WherePublishedAt applies the entql time.Time predicate on the published_at field.
 func (f *PostTargetFilter) WherePublishedAt(p entql.TimeP) {
 	f.Where(p.Field(posttarget.FieldPublishedAt))
+}
+
+// WhereFailedAt applies the entql time.Time predicate on the failed_at field.
+func (f *PostTargetFilter) WhereFailedAt(p entql.TimeP) {
+	f.Where(p.Field(posttarget.FieldFailedAt))
 }
 
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.

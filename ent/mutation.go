@@ -26690,6 +26690,7 @@ type PostTargetMutation struct {
 	addgeneration         *int
 	publishing_started_at *time.Time
 	published_at          *time.Time
+	failed_at             *time.Time
 	clearedFields         map[string]struct{}
 	workspace             *pulid.ID
 	clearedworkspace      bool
@@ -27562,6 +27563,55 @@ func (m *PostTargetMutation) ResetPublishedAt() {
 	delete(m.clearedFields, posttarget.FieldPublishedAt)
 }
 
+// SetFailedAt sets the "failed_at" field.
+func (m *PostTargetMutation) SetFailedAt(t time.Time) {
+	m.failed_at = &t
+}
+
+// FailedAt returns the value of the "failed_at" field in the mutation.
+func (m *PostTargetMutation) FailedAt() (r time.Time, exists bool) {
+	v := m.failed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailedAt returns the old "failed_at" field's value of the PostTarget entity.
+// If the PostTarget object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PostTargetMutation) OldFailedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailedAt: %w", err)
+	}
+	return oldValue.FailedAt, nil
+}
+
+// ClearFailedAt clears the value of the "failed_at" field.
+func (m *PostTargetMutation) ClearFailedAt() {
+	m.failed_at = nil
+	m.clearedFields[posttarget.FieldFailedAt] = struct{}{}
+}
+
+// FailedAtCleared returns if the "failed_at" field was cleared in this mutation.
+func (m *PostTargetMutation) FailedAtCleared() bool {
+	_, ok := m.clearedFields[posttarget.FieldFailedAt]
+	return ok
+}
+
+// ResetFailedAt resets all changes to the "failed_at" field.
+func (m *PostTargetMutation) ResetFailedAt() {
+	m.failed_at = nil
+	delete(m.clearedFields, posttarget.FieldFailedAt)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *PostTargetMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -27677,7 +27727,7 @@ func (m *PostTargetMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PostTargetMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, posttarget.FieldCreatedAt)
 	}
@@ -27729,6 +27779,9 @@ func (m *PostTargetMutation) Fields() []string {
 	if m.published_at != nil {
 		fields = append(fields, posttarget.FieldPublishedAt)
 	}
+	if m.failed_at != nil {
+		fields = append(fields, posttarget.FieldFailedAt)
+	}
 	return fields
 }
 
@@ -27771,6 +27824,8 @@ func (m *PostTargetMutation) Field(name string) (ent.Value, bool) {
 		return m.PublishingStartedAt()
 	case posttarget.FieldPublishedAt:
 		return m.PublishedAt()
+	case posttarget.FieldFailedAt:
+		return m.FailedAt()
 	}
 	return nil, false
 }
@@ -27814,6 +27869,8 @@ func (m *PostTargetMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldPublishingStartedAt(ctx)
 	case posttarget.FieldPublishedAt:
 		return m.OldPublishedAt(ctx)
+	case posttarget.FieldFailedAt:
+		return m.OldFailedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown PostTarget field %s", name)
 }
@@ -27942,6 +27999,13 @@ func (m *PostTargetMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPublishedAt(v)
 		return nil
+	case posttarget.FieldFailedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown PostTarget field %s", name)
 }
@@ -28023,6 +28087,9 @@ func (m *PostTargetMutation) ClearedFields() []string {
 	if m.FieldCleared(posttarget.FieldPublishedAt) {
 		fields = append(fields, posttarget.FieldPublishedAt)
 	}
+	if m.FieldCleared(posttarget.FieldFailedAt) {
+		fields = append(fields, posttarget.FieldFailedAt)
+	}
 	return fields
 }
 
@@ -28060,6 +28127,9 @@ func (m *PostTargetMutation) ClearField(name string) error {
 		return nil
 	case posttarget.FieldPublishedAt:
 		m.ClearPublishedAt()
+		return nil
+	case posttarget.FieldFailedAt:
+		m.ClearFailedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown PostTarget nullable field %s", name)
@@ -28119,6 +28189,9 @@ func (m *PostTargetMutation) ResetField(name string) error {
 		return nil
 	case posttarget.FieldPublishedAt:
 		m.ResetPublishedAt()
+		return nil
+	case posttarget.FieldFailedAt:
+		m.ResetFailedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown PostTarget field %s", name)

@@ -56,6 +56,8 @@ type PostTarget struct {
 	PublishingStartedAt *time.Time `json:"publishing_started_at,omitempty"`
 	// PublishedAt holds the value of the "published_at" field.
 	PublishedAt *time.Time `json:"published_at,omitempty"`
+	// FailedAt holds the value of the "failed_at" field.
+	FailedAt *time.Time `json:"failed_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PostTargetQuery when eager-loading is set.
 	Edges        PostTargetEdges `json:"edges"`
@@ -123,7 +125,7 @@ func (*PostTarget) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case posttarget.FieldText, posttarget.FieldFormat, posttarget.FieldStatus, posttarget.FieldExternalID, posttarget.FieldURL, posttarget.FieldErrorCode, posttarget.FieldErrorMessage:
 			values[i] = new(sql.NullString)
-		case posttarget.FieldCreatedAt, posttarget.FieldUpdatedAt, posttarget.FieldPublishingStartedAt, posttarget.FieldPublishedAt:
+		case posttarget.FieldCreatedAt, posttarget.FieldUpdatedAt, posttarget.FieldPublishingStartedAt, posttarget.FieldPublishedAt, posttarget.FieldFailedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -253,6 +255,13 @@ func (_m *PostTarget) assignValues(columns []string, values []any) error {
 				_m.PublishedAt = new(time.Time)
 				*_m.PublishedAt = value.Time
 			}
+		case posttarget.FieldFailedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field failed_at", values[i])
+			} else if value.Valid {
+				_m.FailedAt = new(time.Time)
+				*_m.FailedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -358,6 +367,11 @@ func (_m *PostTarget) String() string {
 	builder.WriteString(", ")
 	if v := _m.PublishedAt; v != nil {
 		builder.WriteString("published_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.FailedAt; v != nil {
+		builder.WriteString("failed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -233,6 +233,20 @@ func (_c *PostTargetCreate) SetNillablePublishedAt(v *time.Time) *PostTargetCrea
 	return _c
 }
 
+// SetFailedAt sets the "failed_at" field.
+func (_c *PostTargetCreate) SetFailedAt(v time.Time) *PostTargetCreate {
+	_c.mutation.SetFailedAt(v)
+	return _c
+}
+
+// SetNillableFailedAt sets the "failed_at" field if the given value is not nil.
+func (_c *PostTargetCreate) SetNillableFailedAt(v *time.Time) *PostTargetCreate {
+	if v != nil {
+		_c.SetFailedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *PostTargetCreate) SetID(v pulid.ID) *PostTargetCreate {
 	_c.mutation.SetID(v)
@@ -473,6 +487,10 @@ func (_c *PostTargetCreate) createSpec() (*PostTarget, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PublishedAt(); ok {
 		_spec.SetField(posttarget.FieldPublishedAt, field.TypeTime, value)
 		_node.PublishedAt = &value
+	}
+	if value, ok := _c.mutation.FailedAt(); ok {
+		_spec.SetField(posttarget.FieldFailedAt, field.TypeTime, value)
+		_node.FailedAt = &value
 	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -793,6 +811,24 @@ func (u *PostTargetUpsert) ClearPublishedAt() *PostTargetUpsert {
 	return u
 }
 
+// SetFailedAt sets the "failed_at" field.
+func (u *PostTargetUpsert) SetFailedAt(v time.Time) *PostTargetUpsert {
+	u.Set(posttarget.FieldFailedAt, v)
+	return u
+}
+
+// UpdateFailedAt sets the "failed_at" field to the value that was provided on create.
+func (u *PostTargetUpsert) UpdateFailedAt() *PostTargetUpsert {
+	u.SetExcluded(posttarget.FieldFailedAt)
+	return u
+}
+
+// ClearFailedAt clears the value of the "failed_at" field.
+func (u *PostTargetUpsert) ClearFailedAt() *PostTargetUpsert {
+	u.SetNull(posttarget.FieldFailedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1102,6 +1138,27 @@ func (u *PostTargetUpsertOne) UpdatePublishedAt() *PostTargetUpsertOne {
 func (u *PostTargetUpsertOne) ClearPublishedAt() *PostTargetUpsertOne {
 	return u.Update(func(s *PostTargetUpsert) {
 		s.ClearPublishedAt()
+	})
+}
+
+// SetFailedAt sets the "failed_at" field.
+func (u *PostTargetUpsertOne) SetFailedAt(v time.Time) *PostTargetUpsertOne {
+	return u.Update(func(s *PostTargetUpsert) {
+		s.SetFailedAt(v)
+	})
+}
+
+// UpdateFailedAt sets the "failed_at" field to the value that was provided on create.
+func (u *PostTargetUpsertOne) UpdateFailedAt() *PostTargetUpsertOne {
+	return u.Update(func(s *PostTargetUpsert) {
+		s.UpdateFailedAt()
+	})
+}
+
+// ClearFailedAt clears the value of the "failed_at" field.
+func (u *PostTargetUpsertOne) ClearFailedAt() *PostTargetUpsertOne {
+	return u.Update(func(s *PostTargetUpsert) {
+		s.ClearFailedAt()
 	})
 }
 
@@ -1581,6 +1638,27 @@ func (u *PostTargetUpsertBulk) UpdatePublishedAt() *PostTargetUpsertBulk {
 func (u *PostTargetUpsertBulk) ClearPublishedAt() *PostTargetUpsertBulk {
 	return u.Update(func(s *PostTargetUpsert) {
 		s.ClearPublishedAt()
+	})
+}
+
+// SetFailedAt sets the "failed_at" field.
+func (u *PostTargetUpsertBulk) SetFailedAt(v time.Time) *PostTargetUpsertBulk {
+	return u.Update(func(s *PostTargetUpsert) {
+		s.SetFailedAt(v)
+	})
+}
+
+// UpdateFailedAt sets the "failed_at" field to the value that was provided on create.
+func (u *PostTargetUpsertBulk) UpdateFailedAt() *PostTargetUpsertBulk {
+	return u.Update(func(s *PostTargetUpsert) {
+		s.UpdateFailedAt()
+	})
+}
+
+// ClearFailedAt clears the value of the "failed_at" field.
+func (u *PostTargetUpsertBulk) ClearFailedAt() *PostTargetUpsertBulk {
+	return u.Update(func(s *PostTargetUpsert) {
+		s.ClearFailedAt()
 	})
 }
 

@@ -257,6 +257,26 @@ func (_u *PostTargetUpdate) ClearPublishedAt() *PostTargetUpdate {
 	return _u
 }
 
+// SetFailedAt sets the "failed_at" field.
+func (_u *PostTargetUpdate) SetFailedAt(v time.Time) *PostTargetUpdate {
+	_u.mutation.SetFailedAt(v)
+	return _u
+}
+
+// SetNillableFailedAt sets the "failed_at" field if the given value is not nil.
+func (_u *PostTargetUpdate) SetNillableFailedAt(v *time.Time) *PostTargetUpdate {
+	if v != nil {
+		_u.SetFailedAt(*v)
+	}
+	return _u
+}
+
+// ClearFailedAt clears the value of the "failed_at" field.
+func (_u *PostTargetUpdate) ClearFailedAt() *PostTargetUpdate {
+	_u.mutation.ClearFailedAt()
+	return _u
+}
+
 // Mutation returns the PostTargetMutation object of the builder.
 func (_u *PostTargetUpdate) Mutation() *PostTargetMutation {
 	return _u.mutation
@@ -409,6 +429,12 @@ func (_u *PostTargetUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if _u.mutation.PublishedAtCleared() {
 		_spec.ClearField(posttarget.FieldPublishedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FailedAt(); ok {
+		_spec.SetField(posttarget.FieldFailedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FailedAtCleared() {
+		_spec.ClearField(posttarget.FieldFailedAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -660,6 +686,26 @@ func (_u *PostTargetUpdateOne) ClearPublishedAt() *PostTargetUpdateOne {
 	return _u
 }
 
+// SetFailedAt sets the "failed_at" field.
+func (_u *PostTargetUpdateOne) SetFailedAt(v time.Time) *PostTargetUpdateOne {
+	_u.mutation.SetFailedAt(v)
+	return _u
+}
+
+// SetNillableFailedAt sets the "failed_at" field if the given value is not nil.
+func (_u *PostTargetUpdateOne) SetNillableFailedAt(v *time.Time) *PostTargetUpdateOne {
+	if v != nil {
+		_u.SetFailedAt(*v)
+	}
+	return _u
+}
+
+// ClearFailedAt clears the value of the "failed_at" field.
+func (_u *PostTargetUpdateOne) ClearFailedAt() *PostTargetUpdateOne {
+	_u.mutation.ClearFailedAt()
+	return _u
+}
+
 // Mutation returns the PostTargetMutation object of the builder.
 func (_u *PostTargetUpdateOne) Mutation() *PostTargetMutation {
 	return _u.mutation
@@ -842,6 +888,12 @@ func (_u *PostTargetUpdateOne) sqlSave(ctx context.Context) (_node *PostTarget, 
 	}
 	if _u.mutation.PublishedAtCleared() {
 		_spec.ClearField(posttarget.FieldPublishedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FailedAt(); ok {
+		_spec.SetField(posttarget.FieldFailedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FailedAtCleared() {
+		_spec.ClearField(posttarget.FieldFailedAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &PostTarget{config: _u.config}

@@ -83,6 +83,7 @@ func TestPostPublishWorker(t *testing.T) {
 		got := targetOf(t, b, tg.ID)
 		require.Equal(t, posttarget.StatusFailed, got.Status)
 		require.Equal(t, "rate limited", got.ErrorMessage)
+		require.NotNil(t, got.FailedAt, "analytics counts the failure at failed_at")
 
 		p.publish = func(req *sdk.PublishRequest) (*sdk.PublishResult, error) {
 			require.Equal(t, "hello world", req.Post.Text)
@@ -147,5 +148,6 @@ func TestPostStatusWorker(t *testing.T) {
 		got := targetOf(t, b, pulid.ID(args.TargetID))
 		require.Equal(t, posttarget.StatusFailed, got.Status)
 		require.Equal(t, "permanent:timeout", got.ErrorCode)
+		require.NotNil(t, got.FailedAt)
 	})
 }

@@ -342,7 +342,7 @@ func (w *auditWalk) failedTarget(t *testing.T) string {
 	require.NoError(t, client.Post.UpdateOneID(pulid.ID(id)).SetStatus(post.StatusFailed).Exec(ctx))
 	tg, err := client.PostTarget.Query().Where(posttarget.PostID(pulid.ID(id))).Only(ctx)
 	require.NoError(t, err)
-	require.NoError(t, client.PostTarget.UpdateOneID(tg.ID).SetStatus(posttarget.StatusFailed).Exec(ctx))
+	require.NoError(t, client.PostTarget.UpdateOneID(tg.ID).SetStatus(posttarget.StatusFailed).SetFailedAt(time.Now()).Exec(ctx))
 	return string(tg.ID)
 }
 

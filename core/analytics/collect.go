@@ -440,12 +440,16 @@ func (c *collector) drafts(ctx context.Context, a, b time.Time, out *[]Fact) err
 	return nil
 }
 
-// posts counts publishing outcomes per target (one post on one channel).
+// posts counts publishing outcomes per target (one post on one channel):
+// a published one at published_at, a failed one at failed_at (when it
+// became FAILED). Both are set with the status and move only when the
+// status does, so a later update of the row (updated_at) neither moves a
+// fact to another hour nor counts it twice.
 func (c *collector) posts(ctx context.Context, a, b time.Time, out *[]Fact) error {
 	ts, err := c.client.PostTarget.Query().Where(posttarget.Or(
 		posttarget.And(posttarget.StatusEQ(posttarget.StatusPublished), posttarget.PublishedAtGTE(a), posttarget.PublishedAtLT(b)),
-		posttarget.And(posttarget.StatusEQ(posttarget.StatusFailed), posttarget.UpdatedAtGTE(a), posttarget.UpdatedAtLT(b)),
-	)).Select(posttarget.FieldID, posttarget.FieldChannelID, posttarget.FieldStatus, posttarget.FieldPublishedAt, posttarget.FieldUpdatedAt).All(ctx)
+		posttarget.And(posttarget.StatusEQ(posttarget.StatusFailed), posttarget.FailedAtGTE(a), posttarget.FailedAtLT(b)),
+	)).Select(posttarget.FieldID, posttarget.FieldChannelID, posttarget.FieldStatus, posttarget.FieldPublishedAt, posttarget.FieldFailedAt).All(ctx)
 	if err != nil {
 		return fmt.Errorf("analytics: post targets: %w", err)
 	}
@@ -454,7 +458,7 @@ func (c *collector) posts(ctx context.Context, a, b time.Time, out *[]Fact) erro
 		if t.Status == posttarget.StatusPublished {
 			f.At, f.Metric = *t.PublishedAt, mPostsPublished
 		} else {
-			f.At, f.Metric = t.UpdatedAt, mPostsFailed
+			f.At, f.Metric = *t.FailedAt, mPostsFailed
 		}
 		*out = append(*out, f)
 	}

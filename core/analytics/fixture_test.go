@@ -198,7 +198,7 @@ func newFixture(t *testing.T, d storetest.Dialect) *fixture {
 		SetStatus(posttarget.StatusPublished).SetPublishedAt(ts("2026-03-29T15:00:00Z")).Save(sys)
 	require.NoError(t, err)
 	_, err = s.Ent.PostTarget.Create().SetWorkspaceID(f.ws.ID).SetPostID(p.ID).SetChannelID(f.gbp.ID).
-		SetStatus(posttarget.StatusFailed).SetUpdatedAt(ts("2026-03-30T15:00:00Z")).Save(sys)
+		SetStatus(posttarget.StatusFailed).SetFailedAt(ts("2026-03-30T15:00:00Z")).SetUpdatedAt(ts("2026-03-30T15:00:00Z")).Save(sys)
 	require.NoError(t, err)
 	return f
 }

@@ -104,7 +104,8 @@ func (f *fixture) ingest(t *testing.T, rng *rand.Rand, n int, start, end time.Ti
 			if rng.IntN(2) == 0 {
 				pt.SetStatus(posttarget.StatusPublished).SetPublishedAt(at(start, span))
 			} else {
-				pt.SetStatus(posttarget.StatusFailed).SetUpdatedAt(at(start, span))
+				failed := at(start, span)
+				pt.SetStatus(posttarget.StatusFailed).SetFailedAt(failed).SetUpdatedAt(failed)
 			}
 			require.NoError(t, pt.Exec(sys))
 		}
@@ -207,6 +208,12 @@ func rollupsEqualBaseTables(t *testing.T, d storetest.Dialect, seed uint64) {
 	f.ingest(t, rng, 20, now.Add(-time.Hour), now.Add(2*time.Hour))
 	compare(1)
 	now = now.Add(5 * time.Hour)
+	// Every failed target is updated again (a later write that leaves it
+	// FAILED): it still counts once, in the hour it failed, although most
+	// of those hours are before the next pass's lookback.
+	_, err = f.s.Ent.PostTarget.Update().Where(posttarget.StatusEQ(posttarget.StatusFailed)).
+		SetErrorMessage("seen again").SetUpdatedAt(now.Add(-3 * time.Hour)).Save(f.sys)
+	require.NoError(t, err)
 	_, err = rolled.Roll(context.Background(), string(f.ws.ID), false)
 	require.NoError(t, err)
 	compare(2)

@@ -318,13 +318,13 @@ func firstFact(ctx context.Context, client *ent.Client) (time.Time, error) {
 	if p != nil {
 		earlier(*p.PublishedAt)
 	}
-	p, err = client.PostTarget.Query().Where(posttarget.StatusEQ(posttarget.StatusFailed)).
-		Order(ent.Asc(posttarget.FieldUpdatedAt)).First(ctx)
+	p, err = client.PostTarget.Query().Where(posttarget.StatusEQ(posttarget.StatusFailed), posttarget.FailedAtNotNil()).
+		Order(ent.Asc(posttarget.FieldFailedAt)).First(ctx)
 	if err != nil && !ent.IsNotFound(err) {
 		return first, fmt.Errorf("analytics: first failed post: %w", err)
 	}
 	if p != nil {
-		earlier(p.UpdatedAt)
+		earlier(*p.FailedAt)
 	}
 	return first, nil
 }

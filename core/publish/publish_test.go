@@ -427,6 +427,7 @@ func TestTargetStateMachine(t *testing.T) {
 		require.Equal(t, posttarget.StatusFailed, got.Status)
 		require.Contains(t, got.ErrorMessage, "interrupted")
 		require.Contains(t, got.ErrorMessage, "cannot look posts up")
+		require.NotNil(t, got.FailedAt)
 		require.Equal(t, before+1, b.conn.publishes.Load())
 		require.Equal(t, post.StatusFailed, b.store.Ent.Post.GetX(b.sys, got.PostID).Status)
 
@@ -459,11 +460,17 @@ func TestTargetStateMachine(t *testing.T) {
 		require.ErrorAs(t, err, &re)
 		require.Equal(t, 7*time.Second, re.RetryAfter)
 		require.Equal(t, posttarget.StatusPending, b.target(t, tg.ID).Status)
+		require.Nil(t, b.target(t, tg.ID).FailedAt, "not FAILED: no failed_at")
+		beforeFail := time.Now().Truncate(time.Second)
 		require.NoError(t, b.svc.PublishLastAttempt(b.sys, tg.ID, tg.Generation))
 		got = b.target(t, tg.ID)
 		require.Equal(t, posttarget.StatusFailed, got.Status)
 		require.Equal(t, "rate limited", got.ErrorMessage)
 		require.Equal(t, "retryable:4", got.ErrorCode)
+		// failed_at (what analytics counts POSTS_FAILED at) is set in the
+		// update that makes it FAILED.
+		require.NotNil(t, got.FailedAt)
+		require.False(t, got.FailedAt.Before(beforeFail))
 
 		// retryPostTarget queues it again under a new generation.
 		_, err = b.svc.RetryTarget(b.agent, tg.ID)
@@ -472,6 +479,8 @@ func TestTargetStateMachine(t *testing.T) {
 		retried, err := b.svc.RetryTarget(b.admin, tg.ID)
 		require.NoError(t, err)
 		require.Equal(t, posttarget.StatusPending, retried.Status)
+		require.Nil(t, retried.FailedAt, "a retried target is no longer failed")
+		require.Nil(t, b.target(t, tg.ID).FailedAt)
 		require.Equal(t, post.StatusPublishing, b.store.Ent.Post.GetX(b.sys, retried.PostID).Status)
 		require.NoError(t, b.svc.Publish(b.sys, tg.ID, tg.Generation), "the old generation does nothing")
 		require.Equal(t, posttarget.StatusPending, b.target(t, tg.ID).Status)

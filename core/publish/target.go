@@ -409,7 +409,7 @@ func (s *Service) fail(ctx context.Context, t *ent.PostTarget, se *sdk.Error) er
 	err := s.finish(ctx, t, func(tx *store.Tx) (int, error) {
 		n, err := tx.Ent.PostTarget.Update().Where(posttarget.ID(t.ID),
 			posttarget.StatusIn(posttarget.StatusPending, posttarget.StatusPublishing), posttarget.Generation(t.Generation)).
-			SetStatus(posttarget.StatusFailed).SetErrorCode(errorCode(se)).SetErrorMessage(se.Message).Save(ctx)
+			SetStatus(posttarget.StatusFailed).SetFailedAt(s.now()).SetErrorCode(errorCode(se)).SetErrorMessage(se.Message).Save(ctx)
 		if err == nil && n > 0 && se.Class == sdk.ClassAuthRevoked {
 			ch := t.Edges.Channel
 			if err := tx.Ent.Channel.UpdateOneID(ch.ID).SetStatus(entchannel.StatusNeedsReconnect).SetLastError(se.Message).Exec(ctx); err != nil {

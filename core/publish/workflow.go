@@ -493,7 +493,7 @@ func (s *Service) start(ctx context.Context, tx *store.Tx, p *ent.Post, at *time
 	for _, t := range targets {
 		n, err := tx.Ent.PostTarget.Update().Where(posttarget.ID(t.ID), posttarget.Generation(t.Generation)).
 			SetStatus(posttarget.StatusPending).AddGeneration(1).ClearErrorCode().ClearErrorMessage().ClearExternalID().
-			ClearURL().ClearPublishingStartedAt().ClearPublishedAt().Save(ctx)
+			ClearURL().ClearPublishingStartedAt().ClearPublishedAt().ClearFailedAt().Save(ctx)
 		if err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
@@ -564,7 +564,7 @@ func (s *Service) RetryTarget(ctx context.Context, id pulid.ID) (*ent.PostTarget
 	_, err = s.mutate(ctx, t.PostID, func(tx *store.Tx, p *ent.Post) error {
 		n, err := tx.Ent.PostTarget.Update().Where(posttarget.ID(id), posttarget.StatusEQ(posttarget.StatusFailed)).
 			SetStatus(posttarget.StatusPending).AddGeneration(1).ClearErrorCode().ClearErrorMessage().
-			ClearPublishingStartedAt().Save(ctx)
+			ClearPublishingStartedAt().ClearFailedAt().Save(ctx)
 		if err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}

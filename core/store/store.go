@@ -239,7 +239,40 @@ func (s *Store) Migrate(ctx context.Context) error {
 		WHERE handoff_reason <> '' AND assignee_id IS NULL AND needs_human = false`); err != nil {
 		return fmt.Errorf("store: backfilling needs_human: %w", err)
 	}
-	return s.dropAnalyticsDurations(ctx)
+	if err := s.dropAnalyticsDurations(ctx); err != nil {
+		return err
+	}
+	return s.backfillFailedAt(ctx)
+}
+
+// backfillFailedAt gives the FAILED post targets written before failed_at
+// existed the time they failed as analytics knew it (updated_at, which
+// POSTS_FAILED used to count at), and resets the analytics watermarks, as
+// dropAnalyticsDurations does, so the next analytics.rollup pass rebuilds
+// the rollups: a target updated after it failed may have been counted
+// twice. Idempotent: publishing sets failed_at with FAILED, so a second
+// migration finds nothing and leaves the watermarks alone.
+func (s *Store) backfillFailedAt(ctx context.Context) error {
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: backfilling failed_at: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	res, err := tx.ExecContext(ctx, `UPDATE post_targets SET failed_at = updated_at WHERE status = 'FAILED' AND failed_at IS NULL`)
+	if err != nil {
+		return fmt.Errorf("store: backfilling failed_at: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: backfilling failed_at: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM analytics_watermarks`); err != nil {
+		return fmt.Errorf("store: resetting analytics watermarks: %w", err)
+	}
+	return tx.Commit()
 }
 
 // dropAnalyticsDurations retires analytics_durations (one row per

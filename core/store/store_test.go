@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/workspace"
+	"github.com/neksio/neksio/ent/posttarget"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/jobs/jobargs"
 )
@@ -209,4 +211,62 @@ func TestTxOutboxFollowsTheCommit(t *testing.T) {
 	require.ErrorContains(t, emit("refused2", false, false), "change events")
 	require.Equal(t, 1, storetest.CountJobs(t, s.DB, "outbound.deliver"))
 	require.Len(t, rows()[before:], 2)
+}
+
+// Migrating a database from before failed_at gives its FAILED post targets
+// failed_at = updated_at (when analytics counted them until then) and
+// resets the analytics watermarks, so the next rollup pass rebuilds; other
+// targets, and failed ones that have failed_at, are left alone, and a
+// second migration changes nothing.
+func TestMigrateBackfillsFailedAt(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s := storetest.Open(t, d)
+		ctx := context.Background()
+		ws, err := workspace.Create(ctx, s, "acme")
+		require.NoError(t, err)
+		sys := tenant.NewContext(ctx, tenant.System(string(ws.ID), "test"))
+		ch, err := s.Ent.Channel.Create().SetWorkspaceID(ws.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
+			SetExternalID("wa1").SetName("WhatsApp").Save(sys)
+		require.NoError(t, err)
+		p, err := s.Ent.Post.Create().SetWorkspaceID(ws.ID).SetAuthor("x").Save(sys)
+		require.NoError(t, err)
+		target := func(st posttarget.Status, updated time.Time, failed *time.Time) pulid.ID {
+			c := s.Ent.PostTarget.Create().SetWorkspaceID(ws.ID).SetPostID(p.ID).SetChannelID(ch.ID).
+				SetStatus(st).SetUpdatedAt(updated)
+			if failed != nil {
+				c.SetFailedAt(*failed)
+			}
+			tg, err := c.Save(sys)
+			require.NoError(t, err)
+			return tg.ID
+		}
+		updated := time.Date(2026, 3, 30, 15, 4, 5, 0, time.UTC)
+		known := time.Date(2026, 3, 29, 8, 0, 0, 0, time.UTC)
+		old := target(posttarget.StatusFailed, updated, nil) // failed before failed_at existed
+		recent := target(posttarget.StatusFailed, updated, &known)
+		pending := target(posttarget.StatusPending, updated, nil)
+		require.NoError(t, s.Ent.AnalyticsWatermark.Create().SetWorkspaceID(ws.ID).SetRolledUntil(3600).Exec(sys))
+
+		require.NoError(t, s.Migrate(ctx))
+		failedAt := func(id pulid.ID) *time.Time {
+			tg, err := s.Ent.PostTarget.Get(sys, id)
+			require.NoError(t, err)
+			return tg.FailedAt
+		}
+		require.NotNil(t, failedAt(old))
+		require.True(t, failedAt(old).Equal(updated), "failed_at = updated_at: %s", failedAt(old))
+		require.True(t, failedAt(recent).Equal(known), "a failed_at already set stays")
+		require.Nil(t, failedAt(pending), "not FAILED: no failed_at")
+		n, err := s.Ent.AnalyticsWatermark.Query().Count(sys)
+		require.NoError(t, err)
+		require.Zero(t, n, "watermarks reset: the next pass rebuilds")
+
+		require.NoError(t, s.Ent.AnalyticsWatermark.Create().SetWorkspaceID(ws.ID).SetRolledUntil(7200).Exec(sys))
+		require.NoError(t, s.Migrate(ctx))
+		n, err = s.Ent.AnalyticsWatermark.Query().Count(sys)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "nothing to backfill the second time")
+		require.True(t, failedAt(old).Equal(updated))
+	})
 }

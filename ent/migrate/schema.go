@@ -1115,6 +1115,7 @@ var (
 		{Name: "generation", Type: field.TypeInt, Default: 0},
 		{Name: "publishing_started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "published_at", Type: field.TypeTime, Nullable: true},
+		{Name: "failed_at", Type: field.TypeTime, Nullable: true},
 		{Name: "workspace_id", Type: field.TypeString},
 		{Name: "post_id", Type: field.TypeString},
 		{Name: "channel_id", Type: field.TypeString},
@@ -1127,19 +1128,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "post_targets_workspaces_workspace",
-				Columns:    []*schema.Column{PostTargetsColumns[15]},
+				Columns:    []*schema.Column{PostTargetsColumns[16]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "post_targets_posts_post",
-				Columns:    []*schema.Column{PostTargetsColumns[16]},
+				Columns:    []*schema.Column{PostTargetsColumns[17]},
 				RefColumns: []*schema.Column{PostsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "post_targets_channels_channel",
-				Columns:    []*schema.Column{PostTargetsColumns[17]},
+				Columns:    []*schema.Column{PostTargetsColumns[18]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -1148,17 +1149,17 @@ var (
 			{
 				Name:    "posttarget_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{PostTargetsColumns[15]},
+				Columns: []*schema.Column{PostTargetsColumns[16]},
 			},
 			{
 				Name:    "posttarget_post_id",
 				Unique:  false,
-				Columns: []*schema.Column{PostTargetsColumns[16]},
+				Columns: []*schema.Column{PostTargetsColumns[17]},
 			},
 			{
 				Name:    "posttarget_channel_id",
 				Unique:  false,
-				Columns: []*schema.Column{PostTargetsColumns[17]},
+				Columns: []*schema.Column{PostTargetsColumns[18]},
 			},
 		},
 	}

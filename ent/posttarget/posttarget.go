@@ -53,6 +53,8 @@ const (
 	FieldPublishingStartedAt = "publishing_started_at"
 	// FieldPublishedAt holds the string denoting the published_at field in the database.
 	FieldPublishedAt = "published_at"
+	// FieldFailedAt holds the string denoting the failed_at field in the database.
+	FieldFailedAt = "failed_at"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgePost holds the string denoting the post edge name in mutations.
@@ -104,6 +106,7 @@ var Columns = []string{
 	FieldGeneration,
 	FieldPublishingStartedAt,
 	FieldPublishedAt,
+	FieldFailedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -254,6 +257,11 @@ func ByPublishingStartedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByPublishedAt orders the results by the published_at field.
 func ByPublishedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPublishedAt, opts...).ToFunc()
+}
+
+// ByFailedAt orders the results by the failed_at field.
+func ByFailedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFailedAt, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

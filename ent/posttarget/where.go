@@ -131,6 +131,11 @@ func PublishedAt(v time.Time) predicate.PostTarget {
 	return predicate.PostTarget(sql.FieldEQ(FieldPublishedAt, v))
 }
 
+// FailedAt applies equality check predicate on the "failed_at" field. It's identical to FailedAtEQ.
+func FailedAt(v time.Time) predicate.PostTarget {
+	return predicate.PostTarget(sql.FieldEQ(FieldFailedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.PostTarget {
 	return predicate.PostTarget(sql.FieldEQ(FieldCreatedAt, v))
@@ -1069,6 +1074,56 @@ func PublishedAtIsNil() predicate.PostTarget {
 // PublishedAtNotNil applies the NotNil predicate on the "published_at" field.
 func PublishedAtNotNil() predicate.PostTarget {
 	return predicate.PostTarget(sql.FieldNotNull(FieldPublishedAt))
+}
+
+// FailedAtEQ applies the EQ predicate on the "failed_at" field.
+func FailedAtEQ(v time.Time) predicate.PostTarget {
+	return predicate.PostTarget(sql.FieldEQ(FieldFailedAt, v))
+}
+
+// FailedAtNEQ applies the NEQ predicate on the "failed_at" field.
+func FailedAtNEQ(v time.Time) predicate.PostTarget {
+	return predicate.PostTarget(sql.FieldNEQ(FieldFailedAt, v))
+}
+
+// FailedAtIn applies the In predicate on the "failed_at" field.
+func FailedAtIn(vs ...time.Time) predicate.PostTarget {
+	return predicate.PostTarget(sql.FieldIn(FieldFailedAt, vs...))
+}
+
+// FailedAtNotIn applies the NotIn predicate on the "failed_at" field.
+func FailedAtNotIn(vs ...time.Time) predicate.PostTarget {
+	return predicate.PostTarget(sql.FieldNotIn(FieldFailedAt, vs...))
+}
+
+// FailedAtGT applies the GT predicate on the "failed_at" field.
+func FailedAtGT(v time.Time) predicate.PostTarget {
+	return predicate.PostTarget(sql.FieldGT(FieldFailedAt, v))
+}
+
+// FailedAtGTE applies the GTE predicate on the "failed_at" field.
+func FailedAtGTE(v time.Time) predicate.PostTarget {
+	return predicate.PostTarget(sql.FieldGTE(FieldFailedAt, v))
+}
+
+// FailedAtLT applies the LT predicate on the "failed_at" field.
+func FailedAtLT(v time.Time) predicate.PostTarget {
+	return predicate.PostTarget(sql.FieldLT(FieldFailedAt, v))
+}
+
+// FailedAtLTE applies the LTE predicate on the "failed_at" field.
+func FailedAtLTE(v time.Time) predicate.PostTarget {
+	return predicate.PostTarget(sql.FieldLTE(FieldFailedAt, v))
+}
+
+// FailedAtIsNil applies the IsNil predicate on the "failed_at" field.
+func FailedAtIsNil() predicate.PostTarget {
+	return predicate.PostTarget(sql.FieldIsNull(FieldFailedAt))
+}
+
+// FailedAtNotNil applies the NotNil predicate on the "failed_at" field.
+func FailedAtNotNil() predicate.PostTarget {
+	return predicate.PostTarget(sql.FieldNotNull(FieldFailedAt))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

@@ -104,6 +104,11 @@ func (PostTarget) Fields() []ent.Field {
 		// target still PUBLISHING knows an earlier call was cut off.
 		field.Time("publishing_started_at").Optional().Nillable(),
 		field.Time("published_at").Optional().Nillable(),
+		// When it became FAILED (set with the status, cleared when it
+		// leaves FAILED): analytics counts POSTS_FAILED at this time, which
+		// later updates of the row (updated_at) do not move.
+		field.Time("failed_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
