@@ -20,6 +20,7 @@ import (
 	"github.com/neksio/neksio/ent/predicate"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/workspace"
+	"github.com/neksio/neksio/internal/sqlpage"
 )
 
 // ContactQuery is the builder for querying Contact entities.
@@ -34,6 +35,7 @@ type ContactQuery struct {
 	withConversations      *ConversationQuery
 	loadTotal              []func(context.Context, []*Contact) error
 	joinedEdges            map[string]bool
+	joins                  []*sqlpage.Join
 	modifiers              []func(*sql.Selector)
 	withNamedConversations map[string]*ConversationQuery
 	// intermediate query (i.e. traversal path).
@@ -475,6 +477,9 @@ func (_q *ContactQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cont
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
+	if len(_q.joins) > 0 && _spec.Assign != nil {
+		sqlpage.ScanJoined(_spec, _q.joins)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -614,6 +619,9 @@ func (_q *ContactQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
+	}
+	if len(_q.joins) > 0 && _spec.Assign != nil {
+		sqlpage.ScanJoined(_spec, _q.joins)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

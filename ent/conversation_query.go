@@ -24,6 +24,7 @@ import (
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
+	"github.com/neksio/neksio/internal/sqlpage"
 )
 
 // ConversationQuery is the builder for querying Conversation entities.
@@ -42,6 +43,7 @@ type ConversationQuery struct {
 	withLabels         *LabelQuery
 	loadTotal          []func(context.Context, []*Conversation) error
 	joinedEdges        map[string]bool
+	joins              []*sqlpage.Join
 	modifiers          []func(*sql.Selector)
 	withNamedMessages  map[string]*MessageQuery
 	withNamedAgentRuns map[string]*AgentRunQuery
@@ -625,6 +627,9 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
+	if len(_q.joins) > 0 && _spec.Assign != nil {
+		sqlpage.ScanJoined(_spec, _q.joins)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -956,6 +961,9 @@ func (_q *ConversationQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
+	}
+	if len(_q.joins) > 0 && _spec.Assign != nil {
+		sqlpage.ScanJoined(_spec, _q.joins)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

@@ -368,36 +368,23 @@ func (_q *AgentRunQuery) joinMessage(ctx context.Context, root bool, query *Mess
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, message.Table, message.FieldID, agentrun.FieldMessageID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Message).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*AgentRun) error {
 		if _q.withMessage != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*Message).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == message.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("message %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[1] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &Message{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Message = e
@@ -444,36 +431,23 @@ func (_q *AgentRunQuery) joinConversation(ctx context.Context, root bool, query 
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, conversation.Table, conversation.FieldID, agentrun.FieldConversationID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Conversation).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*AgentRun) error {
 		if _q.withConversation != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*Conversation).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == conversation.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("conversation %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[2] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &Conversation{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Conversation = e
@@ -520,36 +494,23 @@ func (_q *AgentRunQuery) joinReply(ctx context.Context, root bool, query *Messag
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, message.Table, message.FieldID, agentrun.FieldReplyMessageID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Message).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*AgentRun) error {
 		if _q.withReply != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*Message).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == message.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("reply %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[3] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &Message{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Reply = e
@@ -1456,36 +1417,23 @@ func (_q *ContactQuery) joinChannel(ctx context.Context, root bool, query *Chann
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, channel.Table, channel.FieldID, contact.FieldChannelID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Channel).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Contact) error {
 		if _q.withChannel != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*Channel).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == channel.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("channel %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[1] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &Channel{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Channel = e
@@ -1985,36 +1933,23 @@ func (_q *ConversationQuery) joinChannel(ctx context.Context, root bool, query *
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, channel.Table, channel.FieldID, conversation.FieldChannelID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Channel).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
 		if _q.withChannel != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*Channel).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == channel.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("channel %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[1] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &Channel{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Channel = e
@@ -2061,36 +1996,23 @@ func (_q *ConversationQuery) joinContact(ctx context.Context, root bool, query *
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, contact.Table, contact.FieldID, conversation.FieldContactID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Contact).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
 		if _q.withContact != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*Contact).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == contact.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("contact %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[2] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &Contact{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Contact = e
@@ -2137,36 +2059,23 @@ func (_q *ConversationQuery) joinAssignee(ctx context.Context, root bool, query 
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, user.Table, user.FieldID, conversation.FieldAssigneeID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*User).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
 		if _q.withAssignee != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*User).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == user.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("assignee %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[3] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &User{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Assignee = e
@@ -2483,36 +2392,23 @@ func (_q *KnowledgeChunkQuery) joinDocument(ctx context.Context, root bool, quer
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, knowledgedocument.Table, knowledgedocument.FieldID, knowledgechunk.FieldDocumentID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*KnowledgeDocument).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*KnowledgeChunk) error {
 		if _q.withDocument != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*KnowledgeDocument).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == knowledgedocument.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("document %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[1] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &KnowledgeDocument{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Document = e
@@ -3290,36 +3186,23 @@ func (_q *MessageQuery) joinConversation(ctx context.Context, root bool, query *
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, conversation.Table, conversation.FieldID, message.FieldConversationID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Conversation).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Message) error {
 		if _q.withConversation != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*Conversation).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == conversation.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("conversation %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[1] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &Conversation{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Conversation = e
@@ -3366,36 +3249,23 @@ func (_q *MessageQuery) joinContact(ctx context.Context, root bool, query *Conta
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, contact.Table, contact.FieldID, message.FieldContactID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Contact).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Message) error {
 		if _q.withContact != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*Contact).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == contact.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("contact %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[2] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &Contact{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Contact = e
@@ -3723,36 +3593,23 @@ func (_q *PostEventQuery) joinPost(ctx context.Context, root bool, query *PostQu
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, post.Table, post.FieldID, postevent.FieldPostID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Post).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*PostEvent) error {
 		if _q.withPost != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*Post).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == post.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("post %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[1] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &Post{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Post = e
@@ -3989,36 +3846,23 @@ func (_q *PostTargetQuery) joinPost(ctx context.Context, root bool, query *PostQ
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, post.Table, post.FieldID, posttarget.FieldPostID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Post).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*PostTarget) error {
 		if _q.withPost != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*Post).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == post.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("post %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[1] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &Post{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Post = e
@@ -4065,36 +3909,23 @@ func (_q *PostTargetQuery) joinChannel(ctx context.Context, root bool, query *Ch
 	}
 	_q.joinedEdges[alias] = true
 	_q.modifiers = append(_q.modifiers, sqlpage.LeftJoin(alias, channel.Table, channel.FieldID, posttarget.FieldChannelID, target, columns))
+	join := &sqlpage.Join{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Channel).scanValues(nil, columns) }}
+	_q.joins = append(_q.joins, join)
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*PostTarget) error {
 		if _q.withChannel != nil {
 			return nil // another alias of the edge was eager-loaded: it wins, as before
 		}
-		for _, n := range nodes {
-			values, err := (*Channel).scanValues(nil, columns)
+		for i, n := range nodes {
+			row, err := join.Row(i)
 			if err != nil {
 				return err
 			}
-			found := false
-			for i, c := range columns {
-				name := sqlpage.JoinedColumn(alias, c)
-				raw, err := n.selectValues.Get(name)
-				if err != nil {
-					return err
-				}
-				delete(n.selectValues, name)
-				if c == channel.FieldID {
-					found = raw != nil
-				}
-				if err := sqlpage.Scan(values[i], raw); err != nil {
-					return fmt.Errorf("channel %s: %w", c, err)
-				}
-			}
 			n.Edges.loadedTypes[2] = true
-			if !found {
+			if !row.Found {
 				continue
 			}
 			e := &Channel{config: _q.config}
-			if err := e.assignValues(columns, values); err != nil {
+			if err := e.assignValues(columns, row.Values); err != nil {
 				return err
 			}
 			n.Edges.Channel = e

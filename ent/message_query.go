@@ -21,6 +21,7 @@ import (
 	"github.com/neksio/neksio/ent/predicate"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/workspace"
+	"github.com/neksio/neksio/internal/sqlpage"
 )
 
 // MessageQuery is the builder for querying Message entities.
@@ -36,6 +37,7 @@ type MessageQuery struct {
 	withAgentRun     *AgentRunQuery
 	loadTotal        []func(context.Context, []*Message) error
 	joinedEdges      map[string]bool
+	joins            []*sqlpage.Join
 	modifiers        []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -511,6 +513,9 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
+	if len(_q.joins) > 0 && _spec.Assign != nil {
+		sqlpage.ScanJoined(_spec, _q.joins)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -674,6 +679,9 @@ func (_q *MessageQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
+	}
+	if len(_q.joins) > 0 && _spec.Assign != nil {
+		sqlpage.ScanJoined(_spec, _q.joins)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

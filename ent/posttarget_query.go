@@ -19,6 +19,7 @@ import (
 	"github.com/neksio/neksio/ent/predicate"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/workspace"
+	"github.com/neksio/neksio/internal/sqlpage"
 )
 
 // PostTargetQuery is the builder for querying PostTarget entities.
@@ -33,6 +34,7 @@ type PostTargetQuery struct {
 	withChannel   *ChannelQuery
 	loadTotal     []func(context.Context, []*PostTarget) error
 	joinedEdges   map[string]bool
+	joins         []*sqlpage.Join
 	modifiers     []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -473,6 +475,9 @@ func (_q *PostTargetQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*P
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
+	if len(_q.joins) > 0 && _spec.Assign != nil {
+		sqlpage.ScanJoined(_spec, _q.joins)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -600,6 +605,9 @@ func (_q *PostTargetQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
+	}
+	if len(_q.joins) > 0 && _spec.Assign != nil {
+		sqlpage.ScanJoined(_spec, _q.joins)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/session"
 	"github.com/neksio/neksio/ent/user"
+	"github.com/neksio/neksio/internal/sqlpage"
 )
 
 // SessionQuery is the builder for querying Session entities.
@@ -29,6 +30,7 @@ type SessionQuery struct {
 	withUser    *UserQuery
 	loadTotal   []func(context.Context, []*Session) error
 	joinedEdges map[string]bool
+	joins       []*sqlpage.Join
 	modifiers   []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -399,6 +401,9 @@ func (_q *SessionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Sess
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
+	if len(_q.joins) > 0 && _spec.Assign != nil {
+		sqlpage.ScanJoined(_spec, _q.joins)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -456,6 +461,9 @@ func (_q *SessionQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
+	}
+	if len(_q.joins) > 0 && _spec.Assign != nil {
+		sqlpage.ScanJoined(_spec, _q.joins)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

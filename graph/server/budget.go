@@ -6,6 +6,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/neksio/neksio/core/tenant"
@@ -23,35 +24,54 @@ import (
 //     workspace, whatever the number of requests;
 //   - once the request's deadline has passed nothing more is resolved.
 
-type budgetKey struct{}
-
-// aroundBudget gives each query and mutation its resolver semaphore.
-// Subscriptions' resolvers only open a stream and re-read in their own
+// fieldBudget installs the budget as the operation's field middleware:
+// gqlgen's AroundFields would wrap every field of the response, struct
+// fields included, in a closure of its own (one allocation per field);
+// replacing OperationContext.ResolverMiddleware once per operation calls
+// the budget directly, and a struct field costs one ctx.Err and a flag
+// test. Queries and mutations get their resolver semaphore here;
+// subscriptions' resolvers only open a stream and re-read in their own
 // goroutine, bounded by the subscription limits.
-func (s *Server) aroundBudget(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	oc := graphql.GetOperationContext(ctx)
-	if oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
-		return next(ctx)
+type fieldBudget struct{ s *Server }
+
+var (
+	_ graphql.HandlerExtension        = fieldBudget{}
+	_ graphql.OperationContextMutator = fieldBudget{}
+)
+
+func (fieldBudget) ExtensionName() string                   { return "FieldBudget" }
+func (fieldBudget) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (b fieldBudget) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	var sem *semaphore.Weighted
+	if oc.Operation != nil && oc.Operation.Operation != ast.Subscription {
+		sem = semaphore.NewWeighted(int64(b.s.opts.ResolverConcurrency))
 	}
-	return next(context.WithValue(ctx, budgetKey{}, semaphore.NewWeighted(int64(s.opts.ResolverConcurrency))))
+	prev := oc.ResolverMiddleware
+	if prev == nil {
+		prev = func(ctx context.Context, next graphql.Resolver) (any, error) { return next(ctx) }
+	}
+	oc.ResolverMiddleware = func(ctx context.Context, next graphql.Resolver) (any, error) {
+		return b.s.aroundField(ctx, sem, prev, next)
+	}
+	return nil
 }
 
-// aroundFields stops resolving once the request is over and holds the
+// aroundField stops resolving once the request is over and holds the
 // semaphores while a resolver runs. A resolver's children are resolved
 // after it returns, so a field never waits for a slot its parent holds.
-func (s *Server) aroundFields(ctx context.Context, next graphql.Resolver) (any, error) {
+func (s *Server) aroundField(ctx context.Context, sem *semaphore.Weighted, prev graphql.FieldMiddleware, next graphql.Resolver) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if sem == nil {
+		return prev(ctx, next)
 	}
 	fc := graphql.GetFieldContext(ctx)
 	// Struct fields are read in place; resolvers and methods (ent edges)
 	// may read the database.
 	if fc == nil || (!fc.IsResolver && !fc.IsMethod) {
-		return next(ctx)
-	}
-	sem, _ := ctx.Value(budgetKey{}).(*semaphore.Weighted)
-	if sem == nil {
-		return next(ctx)
+		return prev(ctx, next)
 	}
 	if err := sem.Acquire(ctx, 1); err != nil {
 		return nil, err
@@ -66,7 +86,7 @@ func (s *Server) aroundFields(ctx context.Context, next graphql.Resolver) (any, 
 			defer release()
 		}
 	}
-	return next(ctx)
+	return prev(ctx, next)
 }
 
 // keyedLimit is a semaphore per key (workspace), created on first use and

@@ -157,8 +157,7 @@ func New(deps graph.Deps, opts Options) *Server {
 	srv.SetRecoverFunc(graph.Recover(opts.Logger))
 	srv.AroundOperations(s.operationTimeout)
 	srv.AroundOperations(graph.AroundSubscriptions)
-	srv.AroundOperations(s.aroundBudget)
-	srv.AroundFields(s.aroundFields)
+	srv.Use(fieldBudget{s})
 	if opts.Metrics != nil {
 		s.metrics = newMetrics(opts.Metrics)
 		srv.AroundOperations(s.metrics.around)

@@ -128,9 +128,10 @@ func TargetSelector(dialectName, table, alias string) *sql.Selector {
 	return sql.Dialect(dialectName).Select().From(sql.Table(table).As(alias))
 }
 
-// Scan stores src, a column's value as the driver returned it (read into
-// by ent's SelectValues.Get), in dst, one of the scan destinations of ent's generated
-// scanValues. NULL leaves dst at its zero value (an invalid Null* type).
+// Scan stores src, a column's value as the driver returned it, in dst,
+// one of the scan destinations of ent's generated scanValues (a joined
+// column, see ScanJoined). NULL leaves dst at its zero value (an invalid
+// Null* type).
 func Scan(dst, src any) error {
 	if src == nil {
 		return nil
@@ -156,10 +157,10 @@ func Scan(dst, src any) error {
 }
 
 // JoinsUnique reports whether unique edges are read by LeftJoin on the
-// dialect: PostgreSQL only. The joined columns reach ent as columns it
-// does not know, scanned by the type the driver reports for the row;
-// SQLite's driver reports none for a NULL (a conversation without a
-// contact) and a string for a time, so on SQLite, which runs in the
-// process and pays no round trip for the second statement, the edge is
-// still eager-loaded.
+// dialect: PostgreSQL only. SQLite runs in the process and pays no round
+// trip for the second statement, and its driver reports no type for a
+// NULL and a string for a time (which mattered when ent scanned the
+// joined columns by the driver's types; ScanJoined, which scans them
+// into the target's own destinations, is not tried there): on SQLite the
+// edge is still eager-loaded.
 func JoinsUnique(dialectName string) bool { return dialectName == dialect.Postgres }
