@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -76,7 +75,7 @@ func TestStatementsPerDelivery(t *testing.T) {
 		for i := range 3 {
 			counter.Start()
 			deliver(wasandbox.TextMessage(phoneID, "16505550100", "Ada", "Again"))
-			stmts := riverWakeUpsOut(counter.Stop())
+			stmts := storetest.WithoutWakeUps(counter.Stop())
 			require.LessOrEqual(t, len(stmts), MaxStatementsPerDelivery, "delivery %d:\n%s", i, storetest.Summary(stmts))
 			if i == 0 {
 				t.Logf("%d statements:\n%s", len(stmts), storetest.Summary(stmts))
@@ -93,21 +92,4 @@ func TestStatementsPerDelivery(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 	})
-}
-
-// riverWakeUpsOut leaves out River's insert notification: River wakes the
-// workers of a queue with it at most once per queue every 100 ms or so,
-// whatever the number of jobs inserted, so it is not a cost per delivery
-// (the benchmark's count, an average over deliveries, includes it). The
-// same for the store's wake-up of the other replicas' event listeners
-// (store.WakeSQL, at most one per store.WakeCooldown, sent after the
-// commit by another goroutine, so it may even land in the next count).
-func riverWakeUpsOut(stmts []string) []string {
-	out := stmts[:0:0]
-	for _, s := range stmts {
-		if !strings.HasPrefix(s, "-- name: PGNotifyMany") && !strings.HasPrefix(s, "-- name: NeksioWake") {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -125,7 +125,7 @@ func TestInboxStatements(t *testing.T) {
 			t.Helper()
 			counter.Start()
 			data := b.post(t, b.key, fmt.Sprintf(inbox, extra), nil)
-			return data, counter.Stop()
+			return data, storetest.WithoutWakeUps(counter.Stop())
 		}
 
 		// PostgreSQL reads the contact in the page's statement; SQLite, in
