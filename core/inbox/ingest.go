@@ -458,10 +458,7 @@ func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.
 		u.SetURL(m.ThreadURL)
 		conv.URL = m.ThreadURL
 	}
-	// Held (store.Tx.Hold): on PostgreSQL the UPDATE travels with the
-	// message's INSERT, in one round trip and in that order, so the row
-	// lock is still taken before the message is written.
-	if err := u.Exec(tx.Hold(ctx)); err != nil {
+	if err := u.Exec(ctx); err != nil {
 		return nil, false, fmt.Errorf("inbox: updating conversation: %w", err)
 	}
 	return conv, false, nil

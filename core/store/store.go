@@ -288,8 +288,6 @@ type Tx struct {
 	after  []func()
 	jobs   []river.InsertManyParams
 	once   map[string]bool
-	// held is a statement waiting to be sent with the next (Hold).
-	held *pendingStmt
 }
 
 // ErrNoJobs is returned when a job is inserted before SetJobs.
@@ -541,9 +539,6 @@ func (t *Tx) Lock(ctx context.Context, key string) error {
 	if t.store.Dialect != dialect.Postgres {
 		return nil
 	}
-	if err := t.sendHeld(ctx); err != nil {
-		return err
-	}
 	if _, err := t.SQL.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", lockNamespace, key); err != nil {
 		return fmt.Errorf("store: lock: %w", err)
 	}
@@ -575,9 +570,9 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	tx := &Tx{
 		SQL:   sqlTx,
 		conn:  conn,
+		Ent:   ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(s.Dialect, entsql.Conn{ExecQuerier: sqlTx})})),
 		store: s,
 	}
-	tx.Ent = ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(s.Dialect, entsql.Conn{ExecQuerier: sqlTx}), tx}))
 	defer func() {
 		if p := recover(); p != nil {
 			_ = sqlTx.Rollback()
@@ -585,10 +580,6 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		}
 	}()
 	if err := fn(tx); err != nil {
-		_ = sqlTx.Rollback()
-		return err
-	}
-	if err := tx.sendHeld(ctx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
@@ -775,123 +766,12 @@ func (s *Store) runWaker() {
 // txDriver runs ent on a transaction opened elsewhere. ent wraps some
 // writes in transactions of its own; inside ours they become no-ops, and
 // the outer transaction decides.
-//
-// It also pipelines (Tx.Hold): on PostgreSQL with the transaction's own
-// connection, a held statement is sent in one round trip with the next
-// statement ent runs on the transaction (a pgx batch, in that order).
-type txDriver struct {
-	*entsql.Driver
-	tx *Tx
-}
+type txDriver struct{ *entsql.Driver }
 
-func (d txDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d), nil }
+func (d txDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
 
 func (d txDriver) BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error) {
-	return dialect.NopTx(d), nil
-}
-
-// Exec holds the statement when ctx asks for it (Tx.Hold) and nothing is
-// held yet, and sends a held statement together with this one.
-func (d txDriver) Exec(ctx context.Context, query string, args, v any) error {
-	t := d.tx
-	if t == nil || t.conn == nil {
-		return d.Driver.Exec(ctx, query, args, v)
-	}
-	argv, ok := args.([]any)
-	if !ok {
-		return d.Driver.Exec(ctx, query, args, v)
-	}
-	if ctx.Value(holdKey{}) == t && t.held == nil {
-		if _, ok := v.(*sql.Result); !ok && v != nil {
-			return d.Driver.Exec(ctx, query, args, v)
-		}
-		t.held = &pendingStmt{sql: query, args: argv}
-		if r, ok := v.(*sql.Result); ok {
-			// The count is not known until it is sent: callers that
-			// hold a statement do not read it.
-			*r = heldResult{}
-		}
-		return nil
-	}
-	if t.held == nil {
-		return d.Driver.Exec(ctx, query, args, v)
-	}
-	held := t.held
-	t.held = nil
-	var tag pgconn.CommandTag
-	err := t.conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("store: connection is a %T, not pgx's", dc)
-		}
-		b := &pgx.Batch{}
-		b.Queue(held.sql, held.args...)
-		b.Queue(query, argv...)
-		br := c.Conn().SendBatch(ctx, b)
-		_, err := br.Exec()
-		if err != nil {
-			held.err = err
-		} else {
-			tag, err = br.Exec()
-		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	})
-	if err != nil {
-		if held.err != nil {
-			return fmt.Errorf("store: held statement: %w", err)
-		}
-		return err
-	}
-	if r, ok := v.(*sql.Result); ok {
-		*r = heldResult{n: tag.RowsAffected()}
-	}
-	return nil
-}
-
-// Query sends a held statement first, on its own.
-func (d txDriver) Query(ctx context.Context, query string, args, v any) error {
-	if d.tx != nil {
-		if err := d.tx.sendHeld(ctx); err != nil {
-			return err
-		}
-	}
-	return d.Driver.Query(ctx, query, args, v)
-}
-
-// heldResult is the sql.Result of a statement sent through pgx.
-type heldResult struct{ n int64 }
-
-func (r heldResult) LastInsertId() (int64, error) { return 0, errors.New("store: no LastInsertId") }
-func (r heldResult) RowsAffected() (int64, error) { return r.n, nil }
-
-type holdKey struct{}
-
-// Hold returns a context under which the next statement ent executes
-// (an UPDATE or INSERT whose result the caller does not read) on this
-// transaction is held and sent in one round trip with the statement
-// after it, in order (PostgreSQL; SQLite and transactions without their
-// own connection run it at once). Whatever comes next goes through
-// tx.Ent, Lock or the commit, all of which send it first; do not use
-// tx.SQL directly while a statement is held. A held statement's error
-// is returned by the statement it travels with.
-func (t *Tx) Hold(ctx context.Context) context.Context {
-	return context.WithValue(ctx, holdKey{}, t)
-}
-
-// sendHeld sends a held statement on its own.
-func (t *Tx) sendHeld(ctx context.Context) error {
-	held := t.held
-	if held == nil {
-		return nil
-	}
-	t.held = nil
-	if _, err := t.SQL.ExecContext(ctx, held.sql, held.args...); err != nil {
-		return fmt.Errorf("store: held statement: %w", err)
-	}
-	return nil
+	return dialect.NopTx(d.Driver), nil
 }
 
 // Close leaves the transaction to InTx.

@@ -13,7 +13,6 @@ import (
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent/schema/pulid"
-	entworkspace "github.com/neksio/neksio/ent/workspace"
 	"github.com/neksio/neksio/jobs/jobargs"
 )
 
@@ -210,63 +209,4 @@ func TestTxOutboxFollowsTheCommit(t *testing.T) {
 	require.ErrorContains(t, emit("refused2", false, false), "change events")
 	require.Equal(t, 1, storetest.CountJobs(t, s.DB, "outbound.deliver"))
 	require.Len(t, rows()[before:], 2)
-}
-
-// A held statement (Tx.Hold) is sent before anything that follows it in
-// the transaction, whether that is another write (on PostgreSQL the two
-// travel together), a read, or the commit; its error fails the
-// transaction.
-func TestTxHoldKeepsOrder(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		s := storetest.Open(t, d)
-		ctx := context.Background()
-		ws, err := workspace.Create(ctx, s, "acme")
-		require.NoError(t, err)
-		ctx = tenant.NewContext(ctx, tenant.System(string(ws.ID), "test"))
-		name := func() string {
-			t.Helper()
-			w, err := s.Ent.Workspace.Get(ctx, ws.ID)
-			require.NoError(t, err)
-			return w.Name
-		}
-		rename := func(ctx context.Context, tx *store.Tx, n string) error {
-			return tx.Ent.Workspace.Update().Where(entworkspace.ID(ws.ID)).SetName(n).Exec(ctx)
-		}
-
-		require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
-			if err := rename(tx.Hold(ctx), tx, "held"); err != nil {
-				return err
-			}
-			return rename(ctx, tx, "after") // sent after the held one
-		}))
-		require.Equal(t, "after", name())
-
-		require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
-			if err := rename(tx.Hold(ctx), tx, "read back"); err != nil {
-				return err
-			}
-			w, err := tx.Ent.Workspace.Get(ctx, ws.ID)
-			if err != nil {
-				return err
-			}
-			require.Equal(t, "read back", w.Name)
-			return nil
-		}))
-
-		require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
-			return rename(tx.Hold(ctx), tx, "at commit")
-		}))
-		require.Equal(t, "at commit", name())
-
-		err = s.InTx(ctx, func(tx *store.Tx) error {
-			// The same primary key again: fails when sent.
-			if err := tx.Ent.Workspace.Create().SetID(ws.ID).SetName("twin").Exec(tx.Hold(ctx)); err != nil {
-				return err
-			}
-			return rename(ctx, tx, "never")
-		})
-		require.Error(t, err)
-		require.Equal(t, "at commit", name())
-	})
 }
