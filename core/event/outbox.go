@@ -146,7 +146,7 @@ func ReadOutbox(ctx context.Context, q Querier, since Snapshot) (Snapshot, []Bat
 		if err != nil {
 			continue // written by OutboxPayload: cannot happen
 		}
-		out = append(out, Batch{Origin: n.Origin, Events: n.Events})
+		out = append(out, Batch(n))
 	}
 	return Snapshot(cur), out, nil
 }
