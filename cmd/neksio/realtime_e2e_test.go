@@ -161,6 +161,9 @@ func TestRealtimeEndToEnd(t *testing.T) {
 		require.Equal(t, e.WAChannel, dig(got["created"], "conversationCreated", "channel", "id"))
 		require.Equal(t, "Do you open on Sundays?", dig(got["added"], "messageAdded", "text"))
 		require.Equal(t, "INBOUND", dig(got["added"], "messageAdded", "direction"))
+		// The agent's handoff (no answer in the empty knowledge base) opens
+		// the conversation: it must not land after the update below.
+		e.waitJobs(t)
 
 		e.gql(t, `mutation($id: ID!) { updateConversation(id: $id, input: {status: PENDING}) { id } }`, map[string]any{"id": conv})
 		for {
@@ -214,6 +217,12 @@ func TestRealtimeAcrossReplicas(t *testing.T) {
 		acked.Sub(start).Round(time.Millisecond), time.Since(acked).Round(time.Millisecond))
 	conv := dig(got["created"], "conversationCreated", "id").(string)
 	require.Equal(t, "hello from replica A", dig(got["added"], "messageAdded", "text"))
+	// A's own jobs on the message (sentiment, the agent) finish first: the
+	// agent, finding no answer in the empty knowledge base, hands the
+	// conversation off, which opens it. Committed after B's resolve, that
+	// handoff would leave it OPEN, and A's subscriber, which re-reads the
+	// conversation on each event, would never see RESOLVED.
+	a.waitJobs(t)
 
 	onA := a.subscribeWS(t, a.Key)
 	onA.subscribe("updated", `subscription { conversationUpdated { id status } }`)
