@@ -66,13 +66,13 @@ func withSmallSocketBuffers() rtOption {
 	return func(_ *graph.RealtimeOptions, small *bool) { *small = true }
 }
 
-func setupRT(t *testing.T, d storetest.Dialect, opts ...rtOption) *rtBundle {
+func setupRT(t testing.TB, d storetest.Dialect, opts ...rtOption) *rtBundle {
 	t.Helper()
 	return setupRTOn(t, storetest.Open(t, d), opts...)
 }
 
 // setupRTOn is setupRT on a store the test opened (a counting one).
-func setupRTOn(t *testing.T, s *store.Store, opts ...rtOption) *rtBundle {
+func setupRTOn(t testing.TB, s *store.Store, opts ...rtOption) *rtBundle {
 	t.Helper()
 	var ro graph.RealtimeOptions
 	small := false
@@ -93,7 +93,7 @@ func setupRTOn(t *testing.T, s *store.Store, opts ...rtOption) *rtBundle {
 	return b
 }
 
-func (b *rtBundle) newWorkspace(t *testing.T, name string) (string, string, *ent.Channel) {
+func (b *rtBundle) newWorkspace(t testing.TB, name string) (string, string, *ent.Channel) {
 	t.Helper()
 	ctx := context.Background()
 	ws, err := workspace.Create(ctx, b.store, name)
@@ -115,7 +115,7 @@ func randID() string {
 
 // ingest stores a message from a customer on ch (a new conversation the
 // first time a customer writes) and returns the message's external ID.
-func (b *rtBundle) ingest(t *testing.T, ch *ent.Channel, from, text, externalID string, action sdk.MessageAction) {
+func (b *rtBundle) ingest(t testing.TB, ch *ent.Channel, from, text, externalID string, action sdk.MessageAction) {
 	t.Helper()
 	ctx := tenant.NewContext(context.Background(), tenant.System(string(ch.WorkspaceID), "test"))
 	err := b.store.InTx(ctx, func(tx *store.Tx) error {
@@ -128,7 +128,7 @@ func (b *rtBundle) ingest(t *testing.T, ch *ent.Channel, from, text, externalID 
 }
 
 // post runs a query or mutation over HTTP.
-func (b *rtBundle) post(t *testing.T, key, query string, vars map[string]any) map[string]any {
+func (b *rtBundle) post(t testing.TB, key, query string, vars map[string]any) map[string]any {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, b.url, bytes.NewReader(body))
