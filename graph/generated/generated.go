@@ -44215,7 +44215,7 @@ func (ec *executionContext) _AIAgent(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AIAgent")
 		case "name":
-			out.Values[i] = ec._AIAgent_name(ctx, field, obj)
+			out.Values[i] = ec.fast_AIAgent_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44248,52 +44248,52 @@ func (ec *executionContext) _APIKey(ctx context.Context, sel ast.SelectionSet, o
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("APIKey")
 		case "id":
-			out.Values[i] = ec._APIKey_id(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._APIKey_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._APIKey_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._APIKey_name(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "prefix":
-			out.Values[i] = ec._APIKey_prefix(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_prefix(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "role":
-			out.Values[i] = ec._APIKey_role(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdBy":
-			out.Values[i] = ec._APIKey_createdBy(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_createdBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "lastUsedAt":
-			out.Values[i] = ec._APIKey_lastUsedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_lastUsedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._APIKey_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "revokedAt":
-			out.Values[i] = ec._APIKey_revokedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44336,7 +44336,7 @@ func (ec *executionContext) _APIKeyConnection(ctx context.Context, sel ast.Selec
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._APIKeyConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKeyConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44374,7 +44374,7 @@ func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSe
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._APIKeyEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKeyEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44407,12 +44407,12 @@ func (ec *executionContext) _AcceptInvitePayload(ctx context.Context, sel ast.Se
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AcceptInvitePayload")
 		case "token":
-			out.Values[i] = ec._AcceptInvitePayload_token(ctx, field, obj)
+			out.Values[i] = ec.fast_AcceptInvitePayload_token(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._AcceptInvitePayload_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AcceptInvitePayload_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44455,42 +44455,42 @@ func (ec *executionContext) _AgentRun(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AgentRun")
 		case "id":
-			out.Values[i] = ec._AgentRun_id(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._AgentRun_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._AgentRun_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "messageID":
-			out.Values[i] = ec._AgentRun_messageID(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_messageID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "conversationID":
-			out.Values[i] = ec._AgentRun_conversationID(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_conversationID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "decision":
-			out.Values[i] = ec._AgentRun_decision(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_decision(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reason":
-			out.Values[i] = ec._AgentRun_reason(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_reason(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "answer":
-			out.Values[i] = ec._AgentRun_answer(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_answer(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44505,27 +44505,27 @@ func (ec *executionContext) _AgentRun(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "model":
-			out.Values[i] = ec._AgentRun_model(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_model(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "provider":
-			out.Values[i] = ec._AgentRun_provider(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_provider(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "latencyMs":
-			out.Values[i] = ec._AgentRun_latencyMs(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_latencyMs(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "promptTokens":
-			out.Values[i] = ec._AgentRun_promptTokens(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_promptTokens(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "completionTokens":
-			out.Values[i] = ec._AgentRun_completionTokens(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_completionTokens(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44535,7 +44535,7 @@ func (ec *executionContext) _AgentRun(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "replyMessageID":
-			out.Values[i] = ec._AgentRun_replyMessageID(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_replyMessageID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44593,7 +44593,7 @@ func (ec *executionContext) _AgentRunConnection(ctx context.Context, sel ast.Sel
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._AgentRunConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRunConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44631,7 +44631,7 @@ func (ec *executionContext) _AgentRunEdge(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._AgentRunEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRunEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44664,17 +44664,17 @@ func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.Selectio
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AgentSettings")
 		case "id":
-			out.Values[i] = ec._AgentSettings_id(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._AgentSettings_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._AgentSettings_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44694,7 +44694,7 @@ func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "timezone":
-			out.Values[i] = ec._AgentSettings_timezone(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_timezone(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44704,22 +44704,22 @@ func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "awayMessage":
-			out.Values[i] = ec._AgentSettings_awayMessage(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_awayMessage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "handoffMessage":
-			out.Values[i] = ec._AgentSettings_handoffMessage(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_handoffMessage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "tone":
-			out.Values[i] = ec._AgentSettings_tone(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_tone(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "signature":
-			out.Values[i] = ec._AgentSettings_signature(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_signature(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44757,17 +44757,17 @@ func (ec *executionContext) _Analytics(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Analytics")
 		case "from":
-			out.Values[i] = ec._Analytics_from(ctx, field, obj)
+			out.Values[i] = ec.fast_Analytics_from(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "to":
-			out.Values[i] = ec._Analytics_to(ctx, field, obj)
+			out.Values[i] = ec.fast_Analytics_to(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "timezone":
-			out.Values[i] = ec._Analytics_timezone(ctx, field, obj)
+			out.Values[i] = ec.fast_Analytics_timezone(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -44830,12 +44830,12 @@ func (ec *executionContext) _AnalyticsBreakdownRow(ctx context.Context, sel ast.
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsBreakdownRow")
 		case "key":
-			out.Values[i] = ec._AnalyticsBreakdownRow_key(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsBreakdownRow_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "label":
-			out.Values[i] = ec._AnalyticsBreakdownRow_label(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsBreakdownRow_label(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44873,12 +44873,12 @@ func (ec *executionContext) _AnalyticsExport(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsExport")
 		case "url":
-			out.Values[i] = ec._AnalyticsExport_url(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsExport_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._AnalyticsExport_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsExport_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44954,12 +44954,12 @@ func (ec *executionContext) _AnalyticsPoint(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsPoint")
 		case "start":
-			out.Values[i] = ec._AnalyticsPoint_start(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsPoint_start(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "end":
-			out.Values[i] = ec._AnalyticsPoint_end(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsPoint_end(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44997,17 +44997,17 @@ func (ec *executionContext) _AnalyticsRefusal(ctx context.Context, sel ast.Selec
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsRefusal")
 		case "question":
-			out.Values[i] = ec._AnalyticsRefusal_question(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsRefusal_question(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "count":
-			out.Values[i] = ec._AnalyticsRefusal_count(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsRefusal_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "lastAskedAt":
-			out.Values[i] = ec._AnalyticsRefusal_lastAskedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsRefusal_lastAskedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45040,7 +45040,7 @@ func (ec *executionContext) _AnalyticsSeries(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsSeries")
 		case "metric":
-			out.Values[i] = ec._AnalyticsSeries_metric(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSeries_metric(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45276,7 +45276,7 @@ func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Attachment")
 		case "type":
-			out.Values[i] = ec._Attachment_type(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -45287,27 +45287,27 @@ func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSe
 					return ec._Attachment_url(ctx, field, obj)
 				})
 		case "mimeType":
-			out.Values[i] = ec._Attachment_mimeType(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_mimeType(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "caption":
-			out.Values[i] = ec._Attachment_caption(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_caption(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "externalId":
-			out.Values[i] = ec._Attachment_externalId(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_externalId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
-			out.Values[i] = ec._Attachment_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_name(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "size":
-			out.Values[i] = ec._Attachment_size(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_size(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -45358,32 +45358,32 @@ func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AuditLog")
 		case "id":
-			out.Values[i] = ec._AuditLog_id(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "actor":
-			out.Values[i] = ec._AuditLog_actor(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_actor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "action":
-			out.Values[i] = ec._AuditLog_action(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "targetType":
-			out.Values[i] = ec._AuditLog_targetType(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_targetType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "targetID":
-			out.Values[i] = ec._AuditLog_targetID(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_targetID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "requestID":
-			out.Values[i] = ec._AuditLog_requestID(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_requestID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -45394,7 +45394,7 @@ func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet,
 					return ec._AuditLog_metadata(ctx, field, obj)
 				})
 		case "createdAt":
-			out.Values[i] = ec._AuditLog_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -45437,7 +45437,7 @@ func (ec *executionContext) _AuditLogConnection(ctx context.Context, sel ast.Sel
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._AuditLogConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLogConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45475,7 +45475,7 @@ func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._AuditLogEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLogEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45551,17 +45551,17 @@ func (ec *executionContext) _BusinessHoursWindow(ctx context.Context, sel ast.Se
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("BusinessHoursWindow")
 		case "day":
-			out.Values[i] = ec._BusinessHoursWindow_day(ctx, field, obj)
+			out.Values[i] = ec.fast_BusinessHoursWindow_day(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "start":
-			out.Values[i] = ec._BusinessHoursWindow_start(ctx, field, obj)
+			out.Values[i] = ec.fast_BusinessHoursWindow_start(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "end":
-			out.Values[i] = ec._BusinessHoursWindow_end(ctx, field, obj)
+			out.Values[i] = ec.fast_BusinessHoursWindow_end(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45594,17 +45594,17 @@ func (ec *executionContext) _CalendarEntry(ctx context.Context, sel ast.Selectio
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CalendarEntry")
 		case "date":
-			out.Values[i] = ec._CalendarEntry_date(ctx, field, obj)
+			out.Values[i] = ec.fast_CalendarEntry_date(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "at":
-			out.Values[i] = ec._CalendarEntry_at(ctx, field, obj)
+			out.Values[i] = ec.fast_CalendarEntry_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._CalendarEntry_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_CalendarEntry_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45642,32 +45642,32 @@ func (ec *executionContext) _CannedReply(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CannedReply")
 		case "id":
-			out.Values[i] = ec._CannedReply_id(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._CannedReply_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._CannedReply_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "shortcut":
-			out.Values[i] = ec._CannedReply_shortcut(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_shortcut(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "text":
-			out.Values[i] = ec._CannedReply_text(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdBy":
-			out.Values[i] = ec._CannedReply_createdBy(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_createdBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -45710,7 +45710,7 @@ func (ec *executionContext) _CannedReplyConnection(ctx context.Context, sel ast.
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._CannedReplyConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReplyConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45748,7 +45748,7 @@ func (ec *executionContext) _CannedReplyEdge(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._CannedReplyEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReplyEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45781,52 +45781,52 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Channel")
 		case "id":
-			out.Values[i] = ec._Channel_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Channel_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Channel_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "connector":
-			out.Values[i] = ec._Channel_connector(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_connector(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "platform":
-			out.Values[i] = ec._Channel_platform(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_platform(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "externalID":
-			out.Values[i] = ec._Channel_externalID(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_externalID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Channel_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "status":
-			out.Values[i] = ec._Channel_status(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiMode":
-			out.Values[i] = ec._Channel_aiMode(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_aiMode(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "tokenExpiresAt":
-			out.Values[i] = ec._Channel_tokenExpiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_tokenExpiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -45836,17 +45836,17 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 				out.Invalids++
 			}
 		case "lastError":
-			out.Values[i] = ec._Channel_lastError(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_lastError(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "disconnectedAt":
-			out.Values[i] = ec._Channel_disconnectedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_disconnectedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "syncedAt":
-			out.Values[i] = ec._Channel_syncedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_syncedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -45962,7 +45962,7 @@ func (ec *executionContext) _ChannelConnection(ctx context.Context, sel ast.Sele
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._ChannelConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_ChannelConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46000,7 +46000,7 @@ func (ec *executionContext) _ChannelEdge(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._ChannelEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_ChannelEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46033,22 +46033,22 @@ func (ec *executionContext) _Citation(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Citation")
 		case "documentId":
-			out.Values[i] = ec._Citation_documentId(ctx, field, obj)
+			out.Values[i] = ec.fast_Citation_documentId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "chunkId":
-			out.Values[i] = ec._Citation_chunkId(ctx, field, obj)
+			out.Values[i] = ec.fast_Citation_chunkId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._Citation_title(ctx, field, obj)
+			out.Values[i] = ec.fast_Citation_title(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "snippet":
-			out.Values[i] = ec._Citation_snippet(ctx, field, obj)
+			out.Values[i] = ec.fast_Citation_snippet(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46081,12 +46081,12 @@ func (ec *executionContext) _ConnectorInfo(ctx context.Context, sel ast.Selectio
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ConnectorInfo")
 		case "name":
-			out.Values[i] = ec._ConnectorInfo_name(ctx, field, obj)
+			out.Values[i] = ec.fast_ConnectorInfo_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "version":
-			out.Values[i] = ec._ConnectorInfo_version(ctx, field, obj)
+			out.Values[i] = ec.fast_ConnectorInfo_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46101,7 +46101,7 @@ func (ec *executionContext) _ConnectorInfo(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "healthy":
-			out.Values[i] = ec._ConnectorInfo_healthy(ctx, field, obj)
+			out.Values[i] = ec.fast_ConnectorInfo_healthy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46134,47 +46134,47 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Contact")
 		case "id":
-			out.Values[i] = ec._Contact_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Contact_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Contact_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "channelID":
-			out.Values[i] = ec._Contact_channelID(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_channelID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "externalID":
-			out.Values[i] = ec._Contact_externalID(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_externalID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Contact_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "username":
-			out.Values[i] = ec._Contact_username(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_username(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "phone":
-			out.Values[i] = ec._Contact_phone(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_phone(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "avatarURL":
-			out.Values[i] = ec._Contact_avatarURL(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_avatarURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -46227,7 +46227,7 @@ func (ec *executionContext) _ContactConnection(ctx context.Context, sel ast.Sele
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._ContactConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_ContactConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46265,7 +46265,7 @@ func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._ContactEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_ContactEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46298,102 +46298,102 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Conversation")
 		case "id":
-			out.Values[i] = ec._Conversation_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Conversation_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Conversation_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "channelID":
-			out.Values[i] = ec._Conversation_channelID(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_channelID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "contactID":
-			out.Values[i] = ec._Conversation_contactID(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_contactID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
-			out.Values[i] = ec._Conversation_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "threadID":
-			out.Values[i] = ec._Conversation_threadID(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_threadID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "subject":
-			out.Values[i] = ec._Conversation_subject(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_subject(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "url":
-			out.Values[i] = ec._Conversation_url(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_url(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "thumbnailURL":
-			out.Values[i] = ec._Conversation_thumbnailURL(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_thumbnailURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.Values[i] = ec._Conversation_status(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "assigneeID":
-			out.Values[i] = ec._Conversation_assigneeID(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_assigneeID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "aiMode":
-			out.Values[i] = ec._Conversation_aiMode(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_aiMode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastMessageAt":
-			out.Values[i] = ec._Conversation_lastMessageAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_lastMessageAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastInboundAt":
-			out.Values[i] = ec._Conversation_lastInboundAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_lastInboundAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "handoffReason":
-			out.Values[i] = ec._Conversation_handoffReason(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_handoffReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "handedOffAt":
-			out.Values[i] = ec._Conversation_handedOffAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_handedOffAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "needsHuman":
-			out.Values[i] = ec._Conversation_needsHuman(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_needsHuman(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rating":
-			out.Values[i] = ec._Conversation_rating(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_rating(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentimentLabel":
-			out.Values[i] = ec._Conversation_sentimentLabel(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_sentimentLabel(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -46477,7 +46477,7 @@ func (ec *executionContext) _ConversationConnection(ctx context.Context, sel ast
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._ConversationConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_ConversationConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46515,7 +46515,7 @@ func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.Selec
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._ConversationEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_ConversationEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46548,7 +46548,7 @@ func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.Se
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CreateAPIKeyPayload")
 		case "key":
-			out.Values[i] = ec._CreateAPIKeyPayload_key(ctx, field, obj)
+			out.Values[i] = ec.fast_CreateAPIKeyPayload_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46586,7 +46586,7 @@ func (ec *executionContext) _DeleteKnowledgeDocumentPayload(ctx context.Context,
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DeleteKnowledgeDocumentPayload")
 		case "deletedId":
-			out.Values[i] = ec._DeleteKnowledgeDocumentPayload_deletedId(ctx, field, obj)
+			out.Values[i] = ec.fast_DeleteKnowledgeDocumentPayload_deletedId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46619,7 +46619,7 @@ func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.Selectio
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DeletePayload")
 		case "deletedId":
-			out.Values[i] = ec._DeletePayload_deletedId(ctx, field, obj)
+			out.Values[i] = ec.fast_DeletePayload_deletedId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46652,7 +46652,7 @@ func (ec *executionContext) _DeletePostPayload(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DeletePostPayload")
 		case "deletedId":
-			out.Values[i] = ec._DeletePostPayload_deletedId(ctx, field, obj)
+			out.Values[i] = ec.fast_DeletePostPayload_deletedId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46685,22 +46685,22 @@ func (ec *executionContext) _Export(ctx context.Context, sel ast.SelectionSet, o
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Export")
 		case "id":
-			out.Values[i] = ec._Export_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "scope":
-			out.Values[i] = ec._Export_scope(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_scope(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "contactId":
-			out.Values[i] = ec._Export_contactId(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_contactId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.Values[i] = ec._Export_status(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -46711,27 +46711,27 @@ func (ec *executionContext) _Export(ctx context.Context, sel ast.SelectionSet, o
 					return ec._Export_url(ctx, field, obj)
 				})
 		case "expiresAt":
-			out.Values[i] = ec._Export_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Export_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "finishedAt":
-			out.Values[i] = ec._Export_finishedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_finishedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "size":
-			out.Values[i] = ec._Export_size(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_size(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "error":
-			out.Values[i] = ec._Export_error(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_error(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -46774,7 +46774,7 @@ func (ec *executionContext) _GeneratedPost(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "model":
-			out.Values[i] = ec._GeneratedPost_model(ctx, field, obj)
+			out.Values[i] = ec.fast_GeneratedPost_model(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46812,52 +46812,52 @@ func (ec *executionContext) _Invite(ctx context.Context, sel ast.SelectionSet, o
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Invite")
 		case "id":
-			out.Values[i] = ec._Invite_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Invite_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Invite_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "email":
-			out.Values[i] = ec._Invite_email(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "role":
-			out.Values[i] = ec._Invite_role(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._Invite_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "acceptedAt":
-			out.Values[i] = ec._Invite_acceptedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_acceptedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "acceptedBy":
-			out.Values[i] = ec._Invite_acceptedBy(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_acceptedBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "revokedAt":
-			out.Values[i] = ec._Invite_revokedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "invitedBy":
-			out.Values[i] = ec._Invite_invitedBy(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_invitedBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46900,7 +46900,7 @@ func (ec *executionContext) _InviteConnection(ctx context.Context, sel ast.Selec
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._InviteConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46938,7 +46938,7 @@ func (ec *executionContext) _InviteEdge(ctx context.Context, sel ast.SelectionSe
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._InviteEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46971,7 +46971,7 @@ func (ec *executionContext) _InviteMemberPayload(ctx context.Context, sel ast.Se
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("InviteMemberPayload")
 		case "inviteUrl":
-			out.Values[i] = ec._InviteMemberPayload_inviteUrl(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteMemberPayload_inviteUrl(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47009,7 +47009,7 @@ func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("KnowledgeAnswer")
 		case "answer":
-			out.Values[i] = ec._KnowledgeAnswer_answer(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_answer(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47024,7 +47024,7 @@ func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "refused":
-			out.Values[i] = ec._KnowledgeAnswer_refused(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_refused(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47034,7 +47034,7 @@ func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "model":
-			out.Values[i] = ec._KnowledgeAnswer_model(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_model(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47067,47 +47067,47 @@ func (ec *executionContext) _KnowledgeChunk(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("KnowledgeChunk")
 		case "id":
-			out.Values[i] = ec._KnowledgeChunk_id(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._KnowledgeChunk_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._KnowledgeChunk_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "documentID":
-			out.Values[i] = ec._KnowledgeChunk_documentID(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_documentID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "index":
-			out.Values[i] = ec._KnowledgeChunk_index(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_index(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "heading":
-			out.Values[i] = ec._KnowledgeChunk_heading(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_heading(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "text":
-			out.Values[i] = ec._KnowledgeChunk_text(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "startOffset":
-			out.Values[i] = ec._KnowledgeChunk_startOffset(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_startOffset(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "endOffset":
-			out.Values[i] = ec._KnowledgeChunk_endOffset(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_endOffset(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47145,62 +47145,62 @@ func (ec *executionContext) _KnowledgeDocument(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("KnowledgeDocument")
 		case "id":
-			out.Values[i] = ec._KnowledgeDocument_id(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._KnowledgeDocument_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._KnowledgeDocument_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._KnowledgeDocument_title(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_title(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "format":
-			out.Values[i] = ec._KnowledgeDocument_format(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_format(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "content":
-			out.Values[i] = ec._KnowledgeDocument_content(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_content(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "status":
-			out.Values[i] = ec._KnowledgeDocument_status(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "chunkCount":
-			out.Values[i] = ec._KnowledgeDocument_chunkCount(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_chunkCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "error":
-			out.Values[i] = ec._KnowledgeDocument_error(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_error(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "indexedAt":
-			out.Values[i] = ec._KnowledgeDocument_indexedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_indexedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "version":
-			out.Values[i] = ec._KnowledgeDocument_version(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "embeddingModel":
-			out.Values[i] = ec._KnowledgeDocument_embeddingModel(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_embeddingModel(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -47248,7 +47248,7 @@ func (ec *executionContext) _KnowledgeDocumentConnection(ctx context.Context, se
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._KnowledgeDocumentConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocumentConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47286,7 +47286,7 @@ func (ec *executionContext) _KnowledgeDocumentEdge(ctx context.Context, sel ast.
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._KnowledgeDocumentEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocumentEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47319,27 +47319,27 @@ func (ec *executionContext) _Label(ctx context.Context, sel ast.SelectionSet, ob
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Label")
 		case "id":
-			out.Values[i] = ec._Label_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Label_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Label_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Label_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Label_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Label_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Label_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Label_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "color":
-			out.Values[i] = ec._Label_color(ctx, field, obj)
+			out.Values[i] = ec.fast_Label_color(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47387,7 +47387,7 @@ func (ec *executionContext) _LabelConnection(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._LabelConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_LabelConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47425,7 +47425,7 @@ func (ec *executionContext) _LabelEdge(ctx context.Context, sel ast.SelectionSet
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._LabelEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_LabelEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47458,17 +47458,17 @@ func (ec *executionContext) _Me(ctx context.Context, sel ast.SelectionSet, obj *
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Me")
 		case "id":
-			out.Values[i] = ec._Me_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Me_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "email":
-			out.Values[i] = ec._Me_email(ctx, field, obj)
+			out.Values[i] = ec.fast_Me_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Me_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Me_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47506,52 +47506,52 @@ func (ec *executionContext) _Media(ctx context.Context, sel ast.SelectionSet, ob
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Media")
 		case "id":
-			out.Values[i] = ec._Media_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Media_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Media_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
-			out.Values[i] = ec._Media_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "mimeType":
-			out.Values[i] = ec._Media_mimeType(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_mimeType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "size":
-			out.Values[i] = ec._Media_size(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_size(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sha256":
-			out.Values[i] = ec._Media_sha256(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_sha256(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "filename":
-			out.Values[i] = ec._Media_filename(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_filename(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "source":
-			out.Values[i] = ec._Media_source(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_source(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdBy":
-			out.Values[i] = ec._Media_createdBy(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_createdBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -47590,27 +47590,27 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Member")
 		case "id":
-			out.Values[i] = ec._Member_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "email":
-			out.Values[i] = ec._Member_email(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Member_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "role":
-			out.Values[i] = ec._Member_role(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "joinedAt":
-			out.Values[i] = ec._Member_joinedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_joinedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47648,52 +47648,52 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Message")
 		case "id":
-			out.Values[i] = ec._Message_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Message_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Message_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "conversationID":
-			out.Values[i] = ec._Message_conversationID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_conversationID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "contactID":
-			out.Values[i] = ec._Message_contactID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_contactID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "direction":
-			out.Values[i] = ec._Message_direction(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_direction(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "authorKind":
-			out.Values[i] = ec._Message_authorKind(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_authorKind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "authorID":
-			out.Values[i] = ec._Message_authorID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_authorID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "type":
-			out.Values[i] = ec._Message_type(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "text":
-			out.Values[i] = ec._Message_text(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -47703,72 +47703,72 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "externalID":
-			out.Values[i] = ec._Message_externalID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_externalID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "parentExternalID":
-			out.Values[i] = ec._Message_parentExternalID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_parentExternalID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "replyToExternalID":
-			out.Values[i] = ec._Message_replyToExternalID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_replyToExternalID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deliveryStatus":
-			out.Values[i] = ec._Message_deliveryStatus(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_deliveryStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorCode":
-			out.Values[i] = ec._Message_errorCode(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_errorCode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorMessage":
-			out.Values[i] = ec._Message_errorMessage(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_errorMessage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentAt":
-			out.Values[i] = ec._Message_sentAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_sentAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "editedAt":
-			out.Values[i] = ec._Message_editedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_editedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deletedAt":
-			out.Values[i] = ec._Message_deletedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_deletedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rating":
-			out.Values[i] = ec._Message_rating(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_rating(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "replacedByID":
-			out.Values[i] = ec._Message_replacedByID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_replacedByID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "replacedAt":
-			out.Values[i] = ec._Message_replacedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_replacedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "handoffReason":
-			out.Values[i] = ec._Message_handoffReason(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_handoffReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentimentLabel":
-			out.Values[i] = ec._Message_sentimentLabel(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_sentimentLabel(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -47855,7 +47855,7 @@ func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.Sele
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._MessageConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_MessageConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47893,7 +47893,7 @@ func (ec *executionContext) _MessageEdge(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._MessageEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_MessageEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48312,22 +48312,22 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PageInfo")
 		case "hasNextPage":
-			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
+			out.Values[i] = ec.fast_PageInfo_hasNextPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "hasPreviousPage":
-			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			out.Values[i] = ec.fast_PageInfo_hasPreviousPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "startCursor":
-			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			out.Values[i] = ec.fast_PageInfo_startCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "endCursor":
-			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			out.Values[i] = ec.fast_PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -48360,42 +48360,42 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Post")
 		case "id":
-			out.Values[i] = ec._Post_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Post_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Post_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "author":
-			out.Values[i] = ec._Post_author(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_author(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "text":
-			out.Values[i] = ec._Post_text(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.Values[i] = ec._Post_status(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "scheduledAt":
-			out.Values[i] = ec._Post_scheduledAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_scheduledAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "publishedAt":
-			out.Values[i] = ec._Post_publishedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_publishedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -48454,7 +48454,7 @@ func (ec *executionContext) _PostConnection(ctx context.Context, sel ast.Selecti
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._PostConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_PostConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48492,7 +48492,7 @@ func (ec *executionContext) _PostEdge(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._PostEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48525,52 +48525,52 @@ func (ec *executionContext) _PostEvent(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PostEvent")
 		case "id":
-			out.Values[i] = ec._PostEvent_id(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._PostEvent_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._PostEvent_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "postID":
-			out.Values[i] = ec._PostEvent_postID(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_postID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "targetID":
-			out.Values[i] = ec._PostEvent_targetID(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_targetID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._PostEvent_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "actor":
-			out.Values[i] = ec._PostEvent_actor(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_actor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "fromStatus":
-			out.Values[i] = ec._PostEvent_fromStatus(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_fromStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "toStatus":
-			out.Values[i] = ec._PostEvent_toStatus(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_toStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "comment":
-			out.Values[i] = ec._PostEvent_comment(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_comment(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48614,22 +48614,22 @@ func (ec *executionContext) _PostMedia(ctx context.Context, sel ast.SelectionSet
 					return ec._PostMedia_media(ctx, field, obj)
 				})
 		case "url":
-			out.Values[i] = ec._PostMedia_url(ctx, field, obj)
+			out.Values[i] = ec.fast_PostMedia_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
-			out.Values[i] = ec._PostMedia_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_PostMedia_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "mimeType":
-			out.Values[i] = ec._PostMedia_mimeType(ctx, field, obj)
+			out.Values[i] = ec.fast_PostMedia_mimeType(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "size":
-			out.Values[i] = ec._PostMedia_size(ctx, field, obj)
+			out.Values[i] = ec.fast_PostMedia_size(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -48662,77 +48662,77 @@ func (ec *executionContext) _PostTarget(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PostTarget")
 		case "id":
-			out.Values[i] = ec._PostTarget_id(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._PostTarget_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._PostTarget_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "postID":
-			out.Values[i] = ec._PostTarget_postID(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_postID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "channelID":
-			out.Values[i] = ec._PostTarget_channelID(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_channelID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "text":
-			out.Values[i] = ec._PostTarget_text(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_text(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "format":
-			out.Values[i] = ec._PostTarget_format(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_format(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.Values[i] = ec._PostTarget_status(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "externalID":
-			out.Values[i] = ec._PostTarget_externalID(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_externalID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "url":
-			out.Values[i] = ec._PostTarget_url(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_url(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorCode":
-			out.Values[i] = ec._PostTarget_errorCode(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_errorCode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorMessage":
-			out.Values[i] = ec._PostTarget_errorMessage(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_errorMessage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "attempts":
-			out.Values[i] = ec._PostTarget_attempts(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_attempts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "publishingStartedAt":
-			out.Values[i] = ec._PostTarget_publishingStartedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_publishingStartedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "publishedAt":
-			out.Values[i] = ec._PostTarget_publishedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_publishedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -48787,17 +48787,17 @@ func (ec *executionContext) _PostVariant(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PostVariant")
 		case "channelId":
-			out.Values[i] = ec._PostVariant_channelId(ctx, field, obj)
+			out.Values[i] = ec.fast_PostVariant_channelId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "platform":
-			out.Values[i] = ec._PostVariant_platform(ctx, field, obj)
+			out.Values[i] = ec.fast_PostVariant_platform(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "text":
-			out.Values[i] = ec._PostVariant_text(ctx, field, obj)
+			out.Values[i] = ec.fast_PostVariant_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48835,22 +48835,22 @@ func (ec *executionContext) _PublishingSettings(ctx context.Context, sel ast.Sel
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PublishingSettings")
 		case "id":
-			out.Values[i] = ec._PublishingSettings_id(ctx, field, obj)
+			out.Values[i] = ec.fast_PublishingSettings_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._PublishingSettings_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PublishingSettings_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._PublishingSettings_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PublishingSettings_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "requirePostApproval":
-			out.Values[i] = ec._PublishingSettings_requirePostApproval(ctx, field, obj)
+			out.Values[i] = ec.fast_PublishingSettings_requirePostApproval(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49095,27 +49095,27 @@ func (ec *executionContext) _ReviewPolicy(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ReviewPolicy")
 		case "oneStar":
-			out.Values[i] = ec._ReviewPolicy_oneStar(ctx, field, obj)
+			out.Values[i] = ec.fast_ReviewPolicy_oneStar(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "twoStars":
-			out.Values[i] = ec._ReviewPolicy_twoStars(ctx, field, obj)
+			out.Values[i] = ec.fast_ReviewPolicy_twoStars(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "threeStars":
-			out.Values[i] = ec._ReviewPolicy_threeStars(ctx, field, obj)
+			out.Values[i] = ec.fast_ReviewPolicy_threeStars(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "fourStars":
-			out.Values[i] = ec._ReviewPolicy_fourStars(ctx, field, obj)
+			out.Values[i] = ec.fast_ReviewPolicy_fourStars(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "fiveStars":
-			out.Values[i] = ec._ReviewPolicy_fiveStars(ctx, field, obj)
+			out.Values[i] = ec.fast_ReviewPolicy_fiveStars(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49148,12 +49148,12 @@ func (ec *executionContext) _SignInPayload(ctx context.Context, sel ast.Selectio
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("SignInPayload")
 		case "token":
-			out.Values[i] = ec._SignInPayload_token(ctx, field, obj)
+			out.Values[i] = ec.fast_SignInPayload_token(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._SignInPayload_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_SignInPayload_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49191,7 +49191,7 @@ func (ec *executionContext) _StartChannelAuthorizationPayload(ctx context.Contex
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("StartChannelAuthorizationPayload")
 		case "url":
-			out.Values[i] = ec._StartChannelAuthorizationPayload_url(ctx, field, obj)
+			out.Values[i] = ec.fast_StartChannelAuthorizationPayload_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49259,27 +49259,27 @@ func (ec *executionContext) _UploadedMedia(ctx context.Context, sel ast.Selectio
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("UploadedMedia")
 		case "id":
-			out.Values[i] = ec._UploadedMedia_id(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "url":
-			out.Values[i] = ec._UploadedMedia_url(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "mimeType":
-			out.Values[i] = ec._UploadedMedia_mimeType(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_mimeType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "size":
-			out.Values[i] = ec._UploadedMedia_size(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_size(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._UploadedMedia_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49317,27 +49317,27 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("User")
 		case "id":
-			out.Values[i] = ec._User_id(ctx, field, obj)
+			out.Values[i] = ec.fast_User_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._User_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_User_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._User_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_User_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "email":
-			out.Values[i] = ec._User_email(ctx, field, obj)
+			out.Values[i] = ec.fast_User_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._User_name(ctx, field, obj)
+			out.Values[i] = ec.fast_User_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49370,7 +49370,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Viewer")
 		case "role":
-			out.Values[i] = ec._Viewer_role(ctx, field, obj)
+			out.Values[i] = ec.fast_Viewer_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49380,7 +49380,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 				out.Invalids++
 			}
 		case "credential":
-			out.Values[i] = ec._Viewer_credential(ctx, field, obj)
+			out.Values[i] = ec.fast_Viewer_credential(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49486,22 +49486,22 @@ func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Workspace")
 		case "id":
-			out.Values[i] = ec._Workspace_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Workspace_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Workspace_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Workspace_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Workspace_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Workspace_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
-			out.Values[i] = ec._Workspace_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Workspace_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -49551,7 +49551,7 @@ func (ec *executionContext) _WorkspaceMembership(ctx context.Context, sel ast.Se
 				out.Invalids++
 			}
 		case "role":
-			out.Values[i] = ec._WorkspaceMembership_role(ctx, field, obj)
+			out.Values[i] = ec.fast_WorkspaceMembership_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49584,17 +49584,17 @@ func (ec *executionContext) _WorkspaceSettings(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("WorkspaceSettings")
 		case "messageRetentionDays":
-			out.Values[i] = ec._WorkspaceSettings_messageRetentionDays(ctx, field, obj)
+			out.Values[i] = ec.fast_WorkspaceSettings_messageRetentionDays(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "auditRetentionDays":
-			out.Values[i] = ec._WorkspaceSettings_auditRetentionDays(ctx, field, obj)
+			out.Values[i] = ec.fast_WorkspaceSettings_auditRetentionDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiProcessing":
-			out.Values[i] = ec._WorkspaceSettings_aiProcessing(ctx, field, obj)
+			out.Values[i] = ec.fast_WorkspaceSettings_aiProcessing(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49627,7 +49627,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__Directive")
 		case "name":
-			out.Values[i] = ec.___Directive_name(ctx, field, obj)
+			out.Values[i] = ec.fast___Directive_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49637,7 +49637,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "isRepeatable":
-			out.Values[i] = ec.___Directive_isRepeatable(ctx, field, obj)
+			out.Values[i] = ec.fast___Directive_isRepeatable(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49680,7 +49680,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__EnumValue")
 		case "name":
-			out.Values[i] = ec.___EnumValue_name(ctx, field, obj)
+			out.Values[i] = ec.fast___EnumValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49728,7 +49728,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__Field")
 		case "name":
-			out.Values[i] = ec.___Field_name(ctx, field, obj)
+			out.Values[i] = ec.fast___Field_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49786,7 +49786,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__InputValue")
 		case "name":
-			out.Values[i] = ec.___InputValue_name(ctx, field, obj)
+			out.Values[i] = ec.fast___InputValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49801,7 +49801,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "defaultValue":
-			out.Values[i] = ec.___InputValue_defaultValue(ctx, field, obj)
+			out.Values[i] = ec.fast___InputValue_defaultValue(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
