@@ -69,8 +69,19 @@ func (inlineEdges) GenerateCode(data *codegen.Data) error {
 	if err := writeConcurrentFields(data); err != nil {
 		return err
 	}
+	fieldSets = map[string]bool{}
+	for _, o := range data.Objects {
+		if !o.Root && !o.Stream {
+			fieldSets[o.Name] = o.IsConcurrent()
+		}
+	}
 	return writeFastFields(data)
 }
+
+// fieldSets are the objects whose marshaller rewrite gives a field set of
+// exec.go (newFieldSet, or newConcurrentFieldSet when true: one of its
+// fields resolves concurrently); the root objects keep gqlgen's.
+var fieldSets map[string]bool
 
 // writeConcurrentFields writes graph/generated/concurrent_gen.go: the
 // fields gqlgen resolves in a goroutine of their own (resolvers), by
@@ -289,7 +300,9 @@ func main() {
 //     element: marshalSlice marshals the elements in the list's own
 //     goroutine when nothing below them resolves concurrently;
 //
-// and, for every field writeFastFields found, the call of gqlgen's field
+// every object's graphql.NewFieldSet with newFieldSet or
+// newConcurrentFieldSet (rewriteFieldSets), and, for every field
+// writeFastFields found, the call of gqlgen's field
 // function in its object's marshaller with the call of its fast path
 // (fastfields_gen.go), exactly once each.
 func rewrite(filename string) error {
@@ -306,6 +319,9 @@ func rewrite(filename string) error {
 		}
 		src = bytes.ReplaceAll(src, []byte(r[0]), []byte(r[1]))
 	}
+	if src, err = rewriteFieldSets(src); err != nil {
+		return fmt.Errorf("%s: %w", filename, err)
+	}
 	for _, r := range fastCalls {
 		if n := bytes.Count(src, []byte(r[0])); n != 1 {
 			return fmt.Errorf("%s: %d calls %q to rewrite, want 1: has gqlgen's template changed?", filename, n, strings.TrimSpace(r[0]))
@@ -313,4 +329,34 @@ func rewrite(filename string) error {
 		src = bytes.Replace(src, []byte(r[0]), []byte(r[1]), 1)
 	}
 	return os.WriteFile(filename, src, 0o644)
+}
+
+// rewriteFieldSets replaces, in the marshaller of every object of
+// fieldSets, gqlgen's field set with ours (exec.go): exactly one in each,
+// and no other left but the root objects'.
+func rewriteFieldSets(src []byte) ([]byte, error) {
+	const newSet = "\tout := graphql.NewFieldSet(fields)\n"
+	roots := bytes.Count(src, []byte(newSet)) - len(fieldSets)
+	for name, concurrent := range fieldSets {
+		head := []byte("\nfunc (ec *executionContext) _" + name + "(ctx context.Context, sel ast.SelectionSet, obj ")
+		if n := bytes.Count(src, head); n != 1 {
+			return nil, fmt.Errorf("%d marshallers of %s, want 1: has gqlgen's template changed?", n, name)
+		}
+		start := bytes.Index(src, head)
+		end := bytes.Index(src[start:], []byte("\n}\n"))
+		body := src[start : start+end]
+		if n := bytes.Count(body, []byte(newSet)); n != 1 {
+			return nil, fmt.Errorf("%d field sets in the marshaller of %s, want 1: has gqlgen's template changed?", n, name)
+		}
+		ours := "\tout := newFieldSet(fields)\n"
+		if concurrent {
+			ours = "\tout := newConcurrentFieldSet(fields)\n"
+		}
+		body = bytes.Replace(body, []byte(newSet), []byte(ours), 1)
+		src = append(src[:start:start], append(body, src[start+end:]...)...)
+	}
+	if n := bytes.Count(src, []byte(newSet)); n != roots || roots < 0 || roots > 3 {
+		return nil, fmt.Errorf("%d field sets left to gqlgen, want the root objects' only: has gqlgen's template changed?", n)
+	}
+	return src, nil
 }

@@ -2,6 +2,7 @@ package generated
 
 import (
 	"context"
+	"io"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -81,4 +82,107 @@ func resolvesConcurrently(sel ast.SelectionSet) bool {
 		}
 	}
 	return false
+}
+
+// gqlgen marshals every object through a graphql.FieldSet, whose
+// MarshalGQL allocates for each object a map of the aliases written (to
+// skip a repeated one) and an iterator, and for each field a copy of its
+// CollectedField (the iterator yields the address of its range variable)
+// — about as many allocations as the fields themselves. graph/gqlgen.go
+// rewrites every object's graphql.NewFieldSet into newFieldSet (an object
+// none of whose fields resolves concurrently) or newConcurrentFieldSet
+// (the others, which keep gqlgen's field set for its scheduling), whose
+// MarshalGQL (writeFields) writes the same JSON without those.
+
+// fieldSet is the field set of an object whose fields are all resolved in
+// its marshaller's goroutine: the values, the count of invalid (null
+// non-null) fields, and nothing to dispatch. The values of up to
+// inlineFields fields live in the same allocation.
+type fieldSet struct {
+	Values   []graphql.Marshaler
+	Invalids uint32
+	fields   []graphql.CollectedField
+	values   [inlineFields]graphql.Marshaler
+}
+
+const inlineFields = 6
+
+func newFieldSet(fields []graphql.CollectedField) *fieldSet {
+	m := &fieldSet{fields: fields}
+	if len(fields) <= inlineFields {
+		m.Values = m.values[:len(fields)]
+	} else {
+		m.Values = make([]graphql.Marshaler, len(fields))
+	}
+	return m
+}
+
+// Dispatch does nothing: no field was scheduled (graphql.FieldSet's
+// Dispatch runs the concurrent ones).
+func (*fieldSet) Dispatch(context.Context) {}
+
+func (m *fieldSet) MarshalGQL(w io.Writer) { writeFields(w, m.fields, m.Values) }
+
+// concurrentFieldSet is gqlgen's field set, for an object with fields
+// resolved concurrently (and deferred), marshalled by writeFields.
+type concurrentFieldSet struct {
+	*graphql.FieldSet
+	fields []graphql.CollectedField
+}
+
+func newConcurrentFieldSet(fields []graphql.CollectedField) *concurrentFieldSet {
+	return &concurrentFieldSet{FieldSet: graphql.NewFieldSet(fields), fields: fields}
+}
+
+// MarshalGQL is called once the object's marshaller has returned, after
+// Dispatch has waited for every field scheduled.
+func (m *concurrentFieldSet) MarshalGQL(w io.Writer) { writeFields(w, m.fields, m.Values) }
+
+// writeFields writes an object as graphql.FieldSet.MarshalGQL does: each
+// field's alias and value in order, a repeated alias only the first time
+// (CollectFields keeps one field per alias and object type, so an alias
+// repeats only across fragments on different types). Aliases are GraphQL
+// names, which JSON needs no escape for; one that was not would be
+// escaped as gqlgen escapes it.
+func writeFields(w io.Writer, fields []graphql.CollectedField, values []graphql.Marshaler) {
+	_, _ = io.WriteString(w, "{")
+	for i := range fields {
+		alias := fields[i].Alias
+		if repeated(fields[:i], alias) {
+			continue
+		}
+		if i > 0 {
+			_, _ = io.WriteString(w, ",")
+		}
+		if isName(alias) {
+			_, _ = io.WriteString(w, `"`)
+			_, _ = io.WriteString(w, alias)
+			_, _ = io.WriteString(w, `":`)
+		} else {
+			graphql.MarshalString(alias).MarshalGQL(w)
+			_, _ = io.WriteString(w, ":")
+		}
+		values[i].MarshalGQL(w)
+	}
+	_, _ = io.WriteString(w, "}")
+}
+
+func repeated(fields []graphql.CollectedField, alias string) bool {
+	for i := range fields {
+		if fields[i].Alias == alias {
+			return true
+		}
+	}
+	return false
+}
+
+// isName reports whether s is a GraphQL name (/[_A-Za-z][_0-9A-Za-z]*/).
+func isName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return s != ""
 }

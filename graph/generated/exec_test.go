@@ -66,3 +66,39 @@ func TestMarshalSliceInOrder(t *testing.T) {
 	require.Equal(t, "internal: boom", errs[0].Message)
 	require.Equal(t, "items[1]", errs[0].Path.String())
 }
+
+// TestWriteFieldsAsGqlgen: our field sets write an object as
+// graphql.FieldSet does, repeated and unusual aliases included.
+func TestWriteFieldsAsGqlgen(t *testing.T) {
+	for _, aliases := range [][]string{
+		{},
+		{"id"},
+		{"id", "text", "__typename", "_x9"},
+		{"a", "b", "a", "c", "b"},
+		{"a", "é\"\n", "9"},
+		{"a", "b", "c", "d", "e", "f", "g", "h", "i"},
+	} {
+		fields := make([]graphql.CollectedField, len(aliases))
+		for i, a := range aliases {
+			fields[i] = graphql.CollectedField{Field: &ast.Field{Alias: a, Name: a}}
+		}
+		gqlgen := graphql.NewFieldSet(fields)
+		ours, concurrent := newFieldSet(fields), newConcurrentFieldSet(fields)
+		for i := range fields {
+			v := graphql.MarshalInt(i)
+			if i == 1 {
+				v = graphql.Null
+			}
+			gqlgen.Values[i], ours.Values[i], concurrent.Values[i] = v, v, v
+		}
+		var want, got, gotConcurrent bytes.Buffer
+		gqlgen.MarshalGQL(&want)
+		ours.MarshalGQL(&got)
+		concurrent.MarshalGQL(&gotConcurrent)
+		require.Equal(t, want.String(), got.String())
+		require.Equal(t, want.String(), gotConcurrent.String())
+	}
+	require.True(t, isName("_a9Z"))
+	require.False(t, isName("9a"))
+	require.False(t, isName(""))
+}

@@ -44208,7 +44208,7 @@ var aIAgentImplementors = []string{"AIAgent", "Author"}
 func (ec *executionContext) _AIAgent(ctx context.Context, sel ast.SelectionSet, obj *model.AIAgent) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, aIAgentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44241,7 +44241,7 @@ var aPIKeyImplementors = []string{"APIKey", "Author", "Node"}
 func (ec *executionContext) _APIKey(ctx context.Context, sel ast.SelectionSet, obj *ent.APIKey) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, aPIKeyImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44319,7 +44319,7 @@ var aPIKeyConnectionImplementors = []string{"APIKeyConnection"}
 func (ec *executionContext) _APIKeyConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.APIKeyConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, aPIKeyConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44362,7 +44362,7 @@ var aPIKeyEdgeImplementors = []string{"APIKeyEdge"}
 func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.APIKeyEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, aPIKeyEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44400,7 +44400,7 @@ var acceptInvitePayloadImplementors = []string{"AcceptInvitePayload"}
 func (ec *executionContext) _AcceptInvitePayload(ctx context.Context, sel ast.SelectionSet, obj *model.AcceptInvitePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, acceptInvitePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44448,7 +44448,7 @@ var agentRunImplementors = []string{"AgentRun", "Node"}
 func (ec *executionContext) _AgentRun(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRun) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44576,7 +44576,7 @@ var agentRunConnectionImplementors = []string{"AgentRunConnection"}
 func (ec *executionContext) _AgentRunConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRunConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44619,7 +44619,7 @@ var agentRunEdgeImplementors = []string{"AgentRunEdge"}
 func (ec *executionContext) _AgentRunEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRunEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44657,7 +44657,7 @@ var agentSettingsImplementors = []string{"AgentSettings", "Node"}
 func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentSettings) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, agentSettingsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44750,7 +44750,7 @@ var analyticsImplementors = []string{"Analytics"}
 func (ec *executionContext) _Analytics(ctx context.Context, sel ast.SelectionSet, obj *model.Analytics) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44823,7 +44823,7 @@ var analyticsBreakdownRowImplementors = []string{"AnalyticsBreakdownRow"}
 func (ec *executionContext) _AnalyticsBreakdownRow(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsBreakdownRow) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsBreakdownRowImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44866,7 +44866,7 @@ var analyticsExportImplementors = []string{"AnalyticsExport"}
 func (ec *executionContext) _AnalyticsExport(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsExport) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsExportImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44904,7 +44904,7 @@ var analyticsFigureImplementors = []string{"AnalyticsFigure"}
 func (ec *executionContext) _AnalyticsFigure(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsFigure) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsFigureImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44947,7 +44947,7 @@ var analyticsPointImplementors = []string{"AnalyticsPoint"}
 func (ec *executionContext) _AnalyticsPoint(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsPoint) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsPointImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -44990,7 +44990,7 @@ var analyticsRefusalImplementors = []string{"AnalyticsRefusal"}
 func (ec *executionContext) _AnalyticsRefusal(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsRefusal) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsRefusalImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45033,7 +45033,7 @@ var analyticsSeriesImplementors = []string{"AnalyticsSeries"}
 func (ec *executionContext) _AnalyticsSeries(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsSeries) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsSeriesImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45071,7 +45071,7 @@ var analyticsSummaryImplementors = []string{"AnalyticsSummary"}
 func (ec *executionContext) _AnalyticsSummary(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsSummary) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsSummaryImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45269,7 +45269,7 @@ var attachmentImplementors = []string{"Attachment"}
 func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSet, obj *schematype.Attachment) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, attachmentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45351,7 +45351,7 @@ var auditLogImplementors = []string{"AuditLog", "Node"}
 func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditLog) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditLogImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45420,7 +45420,7 @@ var auditLogConnectionImplementors = []string{"AuditLogConnection"}
 func (ec *executionContext) _AuditLogConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditLogConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditLogConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45463,7 +45463,7 @@ var auditLogEdgeImplementors = []string{"AuditLogEdge"}
 func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditLogEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditLogEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45501,7 +45501,7 @@ var authorizedAccountImplementors = []string{"AuthorizedAccount"}
 func (ec *executionContext) _AuthorizedAccount(ctx context.Context, sel ast.SelectionSet, obj *schematype.AuthorizedAccount) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, authorizedAccountImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45544,7 +45544,7 @@ var businessHoursWindowImplementors = []string{"BusinessHoursWindow"}
 func (ec *executionContext) _BusinessHoursWindow(ctx context.Context, sel ast.SelectionSet, obj *schematype.BusinessHoursWindow) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, businessHoursWindowImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45587,7 +45587,7 @@ var calendarEntryImplementors = []string{"CalendarEntry"}
 func (ec *executionContext) _CalendarEntry(ctx context.Context, sel ast.SelectionSet, obj *model.CalendarEntry) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, calendarEntryImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45635,7 +45635,7 @@ var cannedReplyImplementors = []string{"CannedReply", "Node"}
 func (ec *executionContext) _CannedReply(ctx context.Context, sel ast.SelectionSet, obj *ent.CannedReply) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cannedReplyImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45693,7 +45693,7 @@ var cannedReplyConnectionImplementors = []string{"CannedReplyConnection"}
 func (ec *executionContext) _CannedReplyConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CannedReplyConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cannedReplyConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45736,7 +45736,7 @@ var cannedReplyEdgeImplementors = []string{"CannedReplyEdge"}
 func (ec *executionContext) _CannedReplyEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CannedReplyEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, cannedReplyEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45774,7 +45774,7 @@ var channelImplementors = []string{"Channel", "Node"}
 func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, obj *ent.Channel) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, channelImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45877,7 +45877,7 @@ var channelAuthorizationImplementors = []string{"ChannelAuthorization"}
 func (ec *executionContext) _ChannelAuthorization(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelAuthorization) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, channelAuthorizationImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45945,7 +45945,7 @@ var channelConnectionImplementors = []string{"ChannelConnection"}
 func (ec *executionContext) _ChannelConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, channelConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45988,7 +45988,7 @@ var channelEdgeImplementors = []string{"ChannelEdge"}
 func (ec *executionContext) _ChannelEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, channelEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46026,7 +46026,7 @@ var citationImplementors = []string{"Citation"}
 func (ec *executionContext) _Citation(ctx context.Context, sel ast.SelectionSet, obj *schematype.Citation) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, citationImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46074,7 +46074,7 @@ var connectorInfoImplementors = []string{"ConnectorInfo"}
 func (ec *executionContext) _ConnectorInfo(ctx context.Context, sel ast.SelectionSet, obj *model.ConnectorInfo) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, connectorInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46127,7 +46127,7 @@ var contactImplementors = []string{"Contact", "Author", "Node"}
 func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, obj *ent.Contact) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, contactImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46210,7 +46210,7 @@ var contactConnectionImplementors = []string{"ContactConnection"}
 func (ec *executionContext) _ContactConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ContactConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, contactConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46253,7 +46253,7 @@ var contactEdgeImplementors = []string{"ContactEdge"}
 func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ContactEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, contactEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46291,7 +46291,7 @@ var conversationImplementors = []string{"Conversation", "Node"}
 func (ec *executionContext) _Conversation(ctx context.Context, sel ast.SelectionSet, obj *ent.Conversation) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, conversationImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46460,7 +46460,7 @@ var conversationConnectionImplementors = []string{"ConversationConnection"}
 func (ec *executionContext) _ConversationConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ConversationConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, conversationConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46503,7 +46503,7 @@ var conversationEdgeImplementors = []string{"ConversationEdge"}
 func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ConversationEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, conversationEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46541,7 +46541,7 @@ var createAPIKeyPayloadImplementors = []string{"CreateAPIKeyPayload"}
 func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateAPIKeyPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, createAPIKeyPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46579,7 +46579,7 @@ var deleteKnowledgeDocumentPayloadImplementors = []string{"DeleteKnowledgeDocume
 func (ec *executionContext) _DeleteKnowledgeDocumentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteKnowledgeDocumentPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, deleteKnowledgeDocumentPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46612,7 +46612,7 @@ var deletePayloadImplementors = []string{"DeletePayload"}
 func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, deletePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46645,7 +46645,7 @@ var deletePostPayloadImplementors = []string{"DeletePostPayload"}
 func (ec *executionContext) _DeletePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePostPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, deletePostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46678,7 +46678,7 @@ var exportImplementors = []string{"Export"}
 func (ec *executionContext) _Export(ctx context.Context, sel ast.SelectionSet, obj *ent.Export) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, exportImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46757,7 +46757,7 @@ var generatedPostImplementors = []string{"GeneratedPost"}
 func (ec *executionContext) _GeneratedPost(ctx context.Context, sel ast.SelectionSet, obj *model.GeneratedPost) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, generatedPostImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46805,7 +46805,7 @@ var inviteImplementors = []string{"Invite", "Node"}
 func (ec *executionContext) _Invite(ctx context.Context, sel ast.SelectionSet, obj *ent.Invite) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, inviteImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46883,7 +46883,7 @@ var inviteConnectionImplementors = []string{"InviteConnection"}
 func (ec *executionContext) _InviteConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.InviteConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, inviteConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46926,7 +46926,7 @@ var inviteEdgeImplementors = []string{"InviteEdge"}
 func (ec *executionContext) _InviteEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.InviteEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, inviteEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46964,7 +46964,7 @@ var inviteMemberPayloadImplementors = []string{"InviteMemberPayload"}
 func (ec *executionContext) _InviteMemberPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InviteMemberPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, inviteMemberPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47002,7 +47002,7 @@ var knowledgeAnswerImplementors = []string{"KnowledgeAnswer"}
 func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.SelectionSet, obj *model.KnowledgeAnswer) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeAnswerImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47060,7 +47060,7 @@ var knowledgeChunkImplementors = []string{"KnowledgeChunk", "Node"}
 func (ec *executionContext) _KnowledgeChunk(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeChunk) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeChunkImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47138,7 +47138,7 @@ var knowledgeDocumentImplementors = []string{"KnowledgeDocument", "Node"}
 func (ec *executionContext) _KnowledgeDocument(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocument) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47231,7 +47231,7 @@ var knowledgeDocumentConnectionImplementors = []string{"KnowledgeDocumentConnect
 func (ec *executionContext) _KnowledgeDocumentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocumentConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47274,7 +47274,7 @@ var knowledgeDocumentEdgeImplementors = []string{"KnowledgeDocumentEdge"}
 func (ec *executionContext) _KnowledgeDocumentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocumentEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47312,7 +47312,7 @@ var labelImplementors = []string{"Label", "Node"}
 func (ec *executionContext) _Label(ctx context.Context, sel ast.SelectionSet, obj *ent.Label) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, labelImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47370,7 +47370,7 @@ var labelConnectionImplementors = []string{"LabelConnection"}
 func (ec *executionContext) _LabelConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.LabelConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, labelConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47413,7 +47413,7 @@ var labelEdgeImplementors = []string{"LabelEdge"}
 func (ec *executionContext) _LabelEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.LabelEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, labelEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47451,7 +47451,7 @@ var meImplementors = []string{"Me"}
 func (ec *executionContext) _Me(ctx context.Context, sel ast.SelectionSet, obj *model.Me) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, meImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47499,7 +47499,7 @@ var mediaImplementors = []string{"Media", "Node"}
 func (ec *executionContext) _Media(ctx context.Context, sel ast.SelectionSet, obj *ent.Media) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, mediaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47583,7 +47583,7 @@ var memberImplementors = []string{"Member", "Author"}
 func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, obj *model.Member) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, memberImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47641,7 +47641,7 @@ var messageImplementors = []string{"Message", "Node"}
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *ent.Message) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, messageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47838,7 +47838,7 @@ var messageConnectionImplementors = []string{"MessageConnection"}
 func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.MessageConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, messageConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47881,7 +47881,7 @@ var messageEdgeImplementors = []string{"MessageEdge"}
 func (ec *executionContext) _MessageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.MessageEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, messageEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48305,7 +48305,7 @@ var pageInfoImplementors = []string{"PageInfo"}
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[pulid.ID]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48353,7 +48353,7 @@ var postImplementors = []string{"Post", "Node"}
 func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj *ent.Post) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, postImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48437,7 +48437,7 @@ var postConnectionImplementors = []string{"PostConnection"}
 func (ec *executionContext) _PostConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PostConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, postConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48480,7 +48480,7 @@ var postEdgeImplementors = []string{"PostEdge"}
 func (ec *executionContext) _PostEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PostEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, postEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48518,7 +48518,7 @@ var postEventImplementors = []string{"PostEvent", "Node"}
 func (ec *executionContext) _PostEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.PostEvent) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, postEventImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48601,7 +48601,7 @@ var postMediaImplementors = []string{"PostMedia"}
 func (ec *executionContext) _PostMedia(ctx context.Context, sel ast.SelectionSet, obj *schematype.PostMedia) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, postMediaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48655,7 +48655,7 @@ var postTargetImplementors = []string{"PostTarget", "Node"}
 func (ec *executionContext) _PostTarget(ctx context.Context, sel ast.SelectionSet, obj *ent.PostTarget) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, postTargetImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48780,7 +48780,7 @@ var postVariantImplementors = []string{"PostVariant"}
 func (ec *executionContext) _PostVariant(ctx context.Context, sel ast.SelectionSet, obj *model.PostVariant) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, postVariantImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48828,7 +48828,7 @@ var publishingSettingsImplementors = []string{"PublishingSettings", "Node"}
 func (ec *executionContext) _PublishingSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.PublishingSettings) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, publishingSettingsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49088,7 +49088,7 @@ var reviewPolicyImplementors = []string{"ReviewPolicy"}
 func (ec *executionContext) _ReviewPolicy(ctx context.Context, sel ast.SelectionSet, obj *schematype.ReviewPolicy) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, reviewPolicyImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49141,7 +49141,7 @@ var signInPayloadImplementors = []string{"SignInPayload"}
 func (ec *executionContext) _SignInPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SignInPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, signInPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49184,7 +49184,7 @@ var startChannelAuthorizationPayloadImplementors = []string{"StartChannelAuthori
 func (ec *executionContext) _StartChannelAuthorizationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartChannelAuthorizationPayload) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, startChannelAuthorizationPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49252,7 +49252,7 @@ var uploadedMediaImplementors = []string{"UploadedMedia"}
 func (ec *executionContext) _UploadedMedia(ctx context.Context, sel ast.SelectionSet, obj *model.UploadedMedia) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, uploadedMediaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49310,7 +49310,7 @@ var userImplementors = []string{"User", "Node"}
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49363,7 +49363,7 @@ var viewerImplementors = []string{"Viewer"}
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *model.Viewer) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, viewerImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49416,7 +49416,7 @@ var whatsAppTemplateImplementors = []string{"WhatsAppTemplate"}
 func (ec *executionContext) _WhatsAppTemplate(ctx context.Context, sel ast.SelectionSet, obj *inbox.Template) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, whatsAppTemplateImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49479,7 +49479,7 @@ var workspaceImplementors = []string{"Workspace", "Node"}
 func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet, obj *ent.Workspace) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49539,7 +49539,7 @@ var workspaceMembershipImplementors = []string{"WorkspaceMembership"}
 func (ec *executionContext) _WorkspaceMembership(ctx context.Context, sel ast.SelectionSet, obj *model.WorkspaceMembership) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceMembershipImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49577,7 +49577,7 @@ var workspaceSettingsImplementors = []string{"WorkspaceSettings"}
 func (ec *executionContext) _WorkspaceSettings(ctx context.Context, sel ast.SelectionSet, obj *model.WorkspaceSettings) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceSettingsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49620,7 +49620,7 @@ var __DirectiveImplementors = []string{"__Directive"}
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49673,7 +49673,7 @@ var __EnumValueImplementors = []string{"__EnumValue"}
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49721,7 +49721,7 @@ var __FieldImplementors = []string{"__Field"}
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49779,7 +49779,7 @@ var __InputValueImplementors = []string{"__InputValue"}
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49837,7 +49837,7 @@ var __SchemaImplementors = []string{"__Schema"}
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49895,7 +49895,7 @@ var __TypeImplementors = []string{"__Type"}
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
