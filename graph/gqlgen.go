@@ -12,7 +12,9 @@ import (
 	"go/types"
 	"log"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -281,17 +283,27 @@ func main() {
 	if err != nil {
 		log.Fatalf("loading gqlgen.yml: %v", err)
 	}
+	// gqlgen builds what it generated before returning, but the hand-written
+	// files of graph/generated only build once rewrite has run (opState):
+	// the same build runs after it instead.
+	cfg.SkipValidation = true
 	if err := api.Generate(cfg, api.AddPlugin(inlineEdges{})); err != nil {
 		log.Fatalf("running gqlgen: %v", err)
 	}
 	if err := rewrite(cfg.Exec.Filename); err != nil {
 		log.Fatal(err)
 	}
+	build := exec.Command("go", "build", cfg.Exec.Dir()+"/...", cfg.Model.Dir()+"/...", cfg.Resolver.Dir())
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		log.Fatalf("building the generated code: %v", err)
+	}
 }
 
-// rewrite replaces two calls gqlgen writes into the executable schema,
-// which no option of gqlgen leaves out, with the helpers of
-// graph/generated/exec.go:
+// rewrite replaces calls gqlgen writes into the executable schema, which
+// no option of gqlgen leaves out, with the helpers of graph/generated
+// (exec.go, opstate.go, fastfields_gen.go), failing when one is not where
+// gqlgen used to write it:
 //
 //   - every object's deferred group (for @defer), which gqlgen builds for
 //     every object it resolves, deferred fields or not: deferredGroup
@@ -299,12 +311,14 @@ func main() {
 //   - every list of objects, which gqlgen marshals with a goroutine per
 //     element: marshalSlice marshals the elements in the list's own
 //     goroutine when nothing below them resolves concurrently;
-//
-// every object's graphql.NewFieldSet with newFieldSet or
-// newConcurrentFieldSet (rewriteFieldSets), and, for every field
-// writeFastFields found, the call of gqlgen's field
-// function in its object's marshaller with the call of its fast path
-// (fastfields_gen.go), exactly once each.
+//   - every object's graphql.CollectFields and every field's decoding of
+//     its arguments: ec.collectFields and ec.fieldArgs, once per
+//     operation (opState, added to gqlgen's executionContext);
+//   - every object's graphql.NewFieldSet: newFieldSet or
+//     newConcurrentFieldSet (rewriteFieldSets);
+//   - for every field writeFastFields found, the call of gqlgen's field
+//     function in its object's marshaller: the call of its fast path,
+//     exactly once each.
 func rewrite(filename string) error {
 	src, err := os.ReadFile(filename)
 	if err != nil {
@@ -313,12 +327,21 @@ func rewrite(filename string) error {
 	for _, r := range [][2]string{
 		{"deferred := graphql.NewDeferredGroup(ctx)", "deferred := deferredGroup(ctx, fields)"},
 		{"graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(", "marshalSlice(ctx, sel, len(v), func("},
+		{"fields := graphql.CollectFields(ec.OperationContext, sel, ", "fields := ec.collectFields(sel, "},
+		{"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n",
+			"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\top opState // opstate.go\n}\n"},
 	} {
 		if !bytes.Contains(src, []byte(r[0])) {
 			return fmt.Errorf("%s: no %q to rewrite: has gqlgen's template changed?", filename, r[0])
 		}
 		src = bytes.ReplaceAll(src, []byte(r[0]), []byte(r[1]))
 	}
+	// Every field's arguments: fieldArgs.
+	args := regexp.MustCompile(`(?m)^\tif fc\.Args, err = ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{$`)
+	if len(args.FindAll(src, -1)) == 0 || bytes.Count(src, []byte("field.ArgumentMap(ec.Variables)")) != len(args.FindAll(src, -1)) {
+		return fmt.Errorf("%s: the decoding of field arguments is not the one to rewrite: has gqlgen's template changed?", filename)
+	}
+	src = args.ReplaceAll(src, []byte("\tif fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).$1); err != nil {"))
 	if src, err = rewriteFieldSets(src); err != nil {
 		return fmt.Errorf("%s: %w", filename, err)
 	}

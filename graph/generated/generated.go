@@ -5147,6 +5147,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
+	op opState // opstate.go
 }
 
 func newExecutionContext(
@@ -15183,7 +15184,7 @@ func (ec *executionContext) fieldContext_Analytics_timeseries(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Analytics_timeseries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Analytics_timeseries_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15227,7 +15228,7 @@ func (ec *executionContext) fieldContext_Analytics_breakdown(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Analytics_breakdown_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Analytics_breakdown_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15271,7 +15272,7 @@ func (ec *executionContext) fieldContext_Analytics_refusals(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Analytics_refusals_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Analytics_refusals_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15315,7 +15316,7 @@ func (ec *executionContext) fieldContext_Analytics_mostNegativeConversations(ctx
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Analytics_mostNegativeConversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Analytics_mostNegativeConversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18230,7 +18231,7 @@ func (ec *executionContext) fieldContext_Channel_conversations(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Channel_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Channel_conversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19055,7 +19056,7 @@ func (ec *executionContext) fieldContext_Contact_conversations(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Contact_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Contact_conversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19820,7 +19821,7 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Conversation_messages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Conversation_messages_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19864,7 +19865,7 @@ func (ec *executionContext) fieldContext_Conversation_agentRuns(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Conversation_agentRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Conversation_agentRuns_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -21956,7 +21957,7 @@ func (ec *executionContext) fieldContext_Label_conversations(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Label_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Label_conversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23580,7 +23581,7 @@ func (ec *executionContext) fieldContext_Mutation_createAPIKey(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createAPIKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_createAPIKey_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23624,7 +23625,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeAPIKey(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_revokeAPIKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_revokeAPIKey_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23668,7 +23669,7 @@ func (ec *executionContext) fieldContext_Mutation_updateConversation(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateConversation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateConversation_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23712,7 +23713,7 @@ func (ec *executionContext) fieldContext_Mutation_connectChannel(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_connectChannel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_connectChannel_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23756,7 +23757,7 @@ func (ec *executionContext) fieldContext_Mutation_updateChannel(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateChannel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateChannel_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23800,7 +23801,7 @@ func (ec *executionContext) fieldContext_Mutation_disconnectChannel(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_disconnectChannel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_disconnectChannel_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23844,7 +23845,7 @@ func (ec *executionContext) fieldContext_Mutation_sendReply(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_sendReply_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_sendReply_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23888,7 +23889,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteReviewReply(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteReviewReply_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deleteReviewReply_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23932,7 +23933,7 @@ func (ec *executionContext) fieldContext_Mutation_addKnowledgeDocument(ctx conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_addKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_addKnowledgeDocument_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23976,7 +23977,7 @@ func (ec *executionContext) fieldContext_Mutation_uploadKnowledgeDocument(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_uploadKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_uploadKnowledgeDocument_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24020,7 +24021,7 @@ func (ec *executionContext) fieldContext_Mutation_updateKnowledgeDocument(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateKnowledgeDocument_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24064,7 +24065,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteKnowledgeDocument(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deleteKnowledgeDocument_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24108,7 +24109,7 @@ func (ec *executionContext) fieldContext_Mutation_updateAgentSettings(ctx contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateAgentSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateAgentSettings_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24152,7 +24153,7 @@ func (ec *executionContext) fieldContext_Mutation_approveDraft(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_approveDraft_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_approveDraft_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24196,7 +24197,7 @@ func (ec *executionContext) fieldContext_Mutation_discardDraft(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_discardDraft_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_discardDraft_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24240,7 +24241,7 @@ func (ec *executionContext) fieldContext_Mutation_exportAnalytics(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_exportAnalytics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_exportAnalytics_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24284,7 +24285,7 @@ func (ec *executionContext) fieldContext_Mutation_startChannelAuthorization(ctx 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_startChannelAuthorization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_startChannelAuthorization_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24328,7 +24329,7 @@ func (ec *executionContext) fieldContext_Mutation_sendTemplate(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_sendTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_sendTemplate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24372,7 +24373,7 @@ func (ec *executionContext) fieldContext_Mutation_updateWorkspaceSettings(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateWorkspaceSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateWorkspaceSettings_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24416,7 +24417,7 @@ func (ec *executionContext) fieldContext_Mutation_requestExport(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_requestExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_requestExport_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24460,7 +24461,7 @@ func (ec *executionContext) fieldContext_Mutation_eraseContact(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_eraseContact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_eraseContact_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24504,7 +24505,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteWorkspace(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteWorkspace_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deleteWorkspace_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24580,7 +24581,7 @@ func (ec *executionContext) fieldContext_Mutation_uploadMedia(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_uploadMedia_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_uploadMedia_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24624,7 +24625,7 @@ func (ec *executionContext) fieldContext_Mutation_createPost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_createPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24668,7 +24669,7 @@ func (ec *executionContext) fieldContext_Mutation_updatePost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updatePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updatePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24712,7 +24713,7 @@ func (ec *executionContext) fieldContext_Mutation_deletePost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deletePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deletePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24756,7 +24757,7 @@ func (ec *executionContext) fieldContext_Mutation_submitPost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_submitPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_submitPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24800,7 +24801,7 @@ func (ec *executionContext) fieldContext_Mutation_approvePost(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_approvePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_approvePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24844,7 +24845,7 @@ func (ec *executionContext) fieldContext_Mutation_rejectPost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_rejectPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_rejectPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24888,7 +24889,7 @@ func (ec *executionContext) fieldContext_Mutation_commentOnPost(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_commentOnPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_commentOnPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24932,7 +24933,7 @@ func (ec *executionContext) fieldContext_Mutation_schedulePost(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_schedulePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_schedulePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24976,7 +24977,7 @@ func (ec *executionContext) fieldContext_Mutation_unschedulePost(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unschedulePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_unschedulePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25020,7 +25021,7 @@ func (ec *executionContext) fieldContext_Mutation_retryPostTarget(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_retryPostTarget_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_retryPostTarget_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25064,7 +25065,7 @@ func (ec *executionContext) fieldContext_Mutation_generatePost(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_generatePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_generatePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25108,7 +25109,7 @@ func (ec *executionContext) fieldContext_Mutation_updatePublishingSettings(ctx c
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updatePublishingSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updatePublishingSettings_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25152,7 +25153,7 @@ func (ec *executionContext) fieldContext_Mutation_signIn(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_signIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_signIn_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25219,7 +25220,7 @@ func (ec *executionContext) fieldContext_Mutation_inviteMember(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_inviteMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_inviteMember_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25263,7 +25264,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeInvite(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_revokeInvite_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_revokeInvite_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25307,7 +25308,7 @@ func (ec *executionContext) fieldContext_Mutation_acceptInvite(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_acceptInvite_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_acceptInvite_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25351,7 +25352,7 @@ func (ec *executionContext) fieldContext_Mutation_updateMember(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateMember_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25395,7 +25396,7 @@ func (ec *executionContext) fieldContext_Mutation_removeMember(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_removeMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_removeMember_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25439,7 +25440,7 @@ func (ec *executionContext) fieldContext_Mutation_addNote(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_addNote_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_addNote_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25483,7 +25484,7 @@ func (ec *executionContext) fieldContext_Mutation_createLabel(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createLabel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_createLabel_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25527,7 +25528,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteLabel(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteLabel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deleteLabel_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25571,7 +25572,7 @@ func (ec *executionContext) fieldContext_Mutation_labelConversation(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_labelConversation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_labelConversation_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25615,7 +25616,7 @@ func (ec *executionContext) fieldContext_Mutation_unlabelConversation(ctx contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unlabelConversation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_unlabelConversation_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25659,7 +25660,7 @@ func (ec *executionContext) fieldContext_Mutation_createCannedReply(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createCannedReply_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_createCannedReply_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25703,7 +25704,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteCannedReply(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteCannedReply_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deleteCannedReply_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27286,7 +27287,7 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_node_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27330,7 +27331,7 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_nodes_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27374,7 +27375,7 @@ func (ec *executionContext) fieldContext_Query_apiKeys(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_apiKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_apiKeys_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27418,7 +27419,7 @@ func (ec *executionContext) fieldContext_Query_agentRuns(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_agentRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_agentRuns_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27462,7 +27463,7 @@ func (ec *executionContext) fieldContext_Query_auditLogs(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_auditLogs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_auditLogs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27506,7 +27507,7 @@ func (ec *executionContext) fieldContext_Query_cannedReplies(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_cannedReplies_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_cannedReplies_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27550,7 +27551,7 @@ func (ec *executionContext) fieldContext_Query_channels(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_channels_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_channels_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27594,7 +27595,7 @@ func (ec *executionContext) fieldContext_Query_contacts(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_contacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_contacts_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27638,7 +27639,7 @@ func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_conversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27682,7 +27683,7 @@ func (ec *executionContext) fieldContext_Query_invites(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_invites_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_invites_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27726,7 +27727,7 @@ func (ec *executionContext) fieldContext_Query_knowledgeDocuments(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_knowledgeDocuments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_knowledgeDocuments_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27770,7 +27771,7 @@ func (ec *executionContext) fieldContext_Query_labels(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_labels_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_labels_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27814,7 +27815,7 @@ func (ec *executionContext) fieldContext_Query_messages(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_messages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_messages_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27858,7 +27859,7 @@ func (ec *executionContext) fieldContext_Query_posts(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_posts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_posts_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27902,7 +27903,7 @@ func (ec *executionContext) fieldContext_Query_askKnowledgeBase(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_askKnowledgeBase_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_askKnowledgeBase_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27978,7 +27979,7 @@ func (ec *executionContext) fieldContext_Query_analytics(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_analytics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_analytics_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28086,7 +28087,7 @@ func (ec *executionContext) fieldContext_Query_channelAuthorization(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_channelAuthorization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_channelAuthorization_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28130,7 +28131,7 @@ func (ec *executionContext) fieldContext_Query_whatsappTemplates(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_whatsappTemplates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_whatsappTemplates_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28238,7 +28239,7 @@ func (ec *executionContext) fieldContext_Query_calendar(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_calendar_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_calendar_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28378,7 +28379,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query___type_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query___type_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28702,7 +28703,7 @@ func (ec *executionContext) fieldContext_Subscription_conversationCreated(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_conversationCreated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_conversationCreated_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28746,7 +28747,7 @@ func (ec *executionContext) fieldContext_Subscription_conversationUpdated(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_conversationUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_conversationUpdated_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28790,7 +28791,7 @@ func (ec *executionContext) fieldContext_Subscription_messageAdded(ctx context.C
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_messageAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_messageAdded_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28834,7 +28835,7 @@ func (ec *executionContext) fieldContext_Subscription_messageUpdated(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_messageUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_messageUpdated_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28878,7 +28879,7 @@ func (ec *executionContext) fieldContext_Subscription_postUpdated(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_postUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_postUpdated_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28922,7 +28923,7 @@ func (ec *executionContext) fieldContext_Subscription_conversationAssigned(ctx c
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_conversationAssigned_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_conversationAssigned_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -29893,7 +29894,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Directive_args_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field___Directive_args_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -30074,7 +30075,7 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Field_args_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field___Field_args_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -30618,7 +30619,7 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Type_fields_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field___Type_fields_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -30726,7 +30727,7 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Type_enumValues_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field___Type_enumValues_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -44206,7 +44207,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 var aIAgentImplementors = []string{"AIAgent", "Author"}
 
 func (ec *executionContext) _AIAgent(ctx context.Context, sel ast.SelectionSet, obj *model.AIAgent) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, aIAgentImplementors)
+	fields := ec.collectFields(sel, aIAgentImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44239,7 +44240,7 @@ func (ec *executionContext) _AIAgent(ctx context.Context, sel ast.SelectionSet, 
 var aPIKeyImplementors = []string{"APIKey", "Author", "Node"}
 
 func (ec *executionContext) _APIKey(ctx context.Context, sel ast.SelectionSet, obj *ent.APIKey) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, aPIKeyImplementors)
+	fields := ec.collectFields(sel, aPIKeyImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44317,7 +44318,7 @@ func (ec *executionContext) _APIKey(ctx context.Context, sel ast.SelectionSet, o
 var aPIKeyConnectionImplementors = []string{"APIKeyConnection"}
 
 func (ec *executionContext) _APIKeyConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.APIKeyConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, aPIKeyConnectionImplementors)
+	fields := ec.collectFields(sel, aPIKeyConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44360,7 +44361,7 @@ func (ec *executionContext) _APIKeyConnection(ctx context.Context, sel ast.Selec
 var aPIKeyEdgeImplementors = []string{"APIKeyEdge"}
 
 func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.APIKeyEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, aPIKeyEdgeImplementors)
+	fields := ec.collectFields(sel, aPIKeyEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44398,7 +44399,7 @@ func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSe
 var acceptInvitePayloadImplementors = []string{"AcceptInvitePayload"}
 
 func (ec *executionContext) _AcceptInvitePayload(ctx context.Context, sel ast.SelectionSet, obj *model.AcceptInvitePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, acceptInvitePayloadImplementors)
+	fields := ec.collectFields(sel, acceptInvitePayloadImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44446,7 +44447,7 @@ func (ec *executionContext) _AcceptInvitePayload(ctx context.Context, sel ast.Se
 var agentRunImplementors = []string{"AgentRun", "Node"}
 
 func (ec *executionContext) _AgentRun(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRun) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunImplementors)
+	fields := ec.collectFields(sel, agentRunImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44574,7 +44575,7 @@ func (ec *executionContext) _AgentRun(ctx context.Context, sel ast.SelectionSet,
 var agentRunConnectionImplementors = []string{"AgentRunConnection"}
 
 func (ec *executionContext) _AgentRunConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRunConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunConnectionImplementors)
+	fields := ec.collectFields(sel, agentRunConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44617,7 +44618,7 @@ func (ec *executionContext) _AgentRunConnection(ctx context.Context, sel ast.Sel
 var agentRunEdgeImplementors = []string{"AgentRunEdge"}
 
 func (ec *executionContext) _AgentRunEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRunEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunEdgeImplementors)
+	fields := ec.collectFields(sel, agentRunEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44655,7 +44656,7 @@ func (ec *executionContext) _AgentRunEdge(ctx context.Context, sel ast.Selection
 var agentSettingsImplementors = []string{"AgentSettings", "Node"}
 
 func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentSettings) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agentSettingsImplementors)
+	fields := ec.collectFields(sel, agentSettingsImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44748,7 +44749,7 @@ func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.Selectio
 var analyticsImplementors = []string{"Analytics"}
 
 func (ec *executionContext) _Analytics(ctx context.Context, sel ast.SelectionSet, obj *model.Analytics) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsImplementors)
+	fields := ec.collectFields(sel, analyticsImplementors)
 
 	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44821,7 +44822,7 @@ func (ec *executionContext) _Analytics(ctx context.Context, sel ast.SelectionSet
 var analyticsBreakdownRowImplementors = []string{"AnalyticsBreakdownRow"}
 
 func (ec *executionContext) _AnalyticsBreakdownRow(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsBreakdownRow) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsBreakdownRowImplementors)
+	fields := ec.collectFields(sel, analyticsBreakdownRowImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44864,7 +44865,7 @@ func (ec *executionContext) _AnalyticsBreakdownRow(ctx context.Context, sel ast.
 var analyticsExportImplementors = []string{"AnalyticsExport"}
 
 func (ec *executionContext) _AnalyticsExport(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsExport) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsExportImplementors)
+	fields := ec.collectFields(sel, analyticsExportImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44902,7 +44903,7 @@ func (ec *executionContext) _AnalyticsExport(ctx context.Context, sel ast.Select
 var analyticsFigureImplementors = []string{"AnalyticsFigure"}
 
 func (ec *executionContext) _AnalyticsFigure(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsFigure) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsFigureImplementors)
+	fields := ec.collectFields(sel, analyticsFigureImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44945,7 +44946,7 @@ func (ec *executionContext) _AnalyticsFigure(ctx context.Context, sel ast.Select
 var analyticsPointImplementors = []string{"AnalyticsPoint"}
 
 func (ec *executionContext) _AnalyticsPoint(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsPoint) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsPointImplementors)
+	fields := ec.collectFields(sel, analyticsPointImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -44988,7 +44989,7 @@ func (ec *executionContext) _AnalyticsPoint(ctx context.Context, sel ast.Selecti
 var analyticsRefusalImplementors = []string{"AnalyticsRefusal"}
 
 func (ec *executionContext) _AnalyticsRefusal(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsRefusal) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsRefusalImplementors)
+	fields := ec.collectFields(sel, analyticsRefusalImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45031,7 +45032,7 @@ func (ec *executionContext) _AnalyticsRefusal(ctx context.Context, sel ast.Selec
 var analyticsSeriesImplementors = []string{"AnalyticsSeries"}
 
 func (ec *executionContext) _AnalyticsSeries(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsSeries) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsSeriesImplementors)
+	fields := ec.collectFields(sel, analyticsSeriesImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45069,7 +45070,7 @@ func (ec *executionContext) _AnalyticsSeries(ctx context.Context, sel ast.Select
 var analyticsSummaryImplementors = []string{"AnalyticsSummary"}
 
 func (ec *executionContext) _AnalyticsSummary(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsSummary) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsSummaryImplementors)
+	fields := ec.collectFields(sel, analyticsSummaryImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45267,7 +45268,7 @@ func (ec *executionContext) _AnalyticsSummary(ctx context.Context, sel ast.Selec
 var attachmentImplementors = []string{"Attachment"}
 
 func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSet, obj *schematype.Attachment) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, attachmentImplementors)
+	fields := ec.collectFields(sel, attachmentImplementors)
 
 	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45349,7 +45350,7 @@ func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSe
 var auditLogImplementors = []string{"AuditLog", "Node"}
 
 func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditLog) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, auditLogImplementors)
+	fields := ec.collectFields(sel, auditLogImplementors)
 
 	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45418,7 +45419,7 @@ func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet,
 var auditLogConnectionImplementors = []string{"AuditLogConnection"}
 
 func (ec *executionContext) _AuditLogConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditLogConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, auditLogConnectionImplementors)
+	fields := ec.collectFields(sel, auditLogConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45461,7 +45462,7 @@ func (ec *executionContext) _AuditLogConnection(ctx context.Context, sel ast.Sel
 var auditLogEdgeImplementors = []string{"AuditLogEdge"}
 
 func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditLogEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, auditLogEdgeImplementors)
+	fields := ec.collectFields(sel, auditLogEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45499,7 +45500,7 @@ func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.Selection
 var authorizedAccountImplementors = []string{"AuthorizedAccount"}
 
 func (ec *executionContext) _AuthorizedAccount(ctx context.Context, sel ast.SelectionSet, obj *schematype.AuthorizedAccount) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, authorizedAccountImplementors)
+	fields := ec.collectFields(sel, authorizedAccountImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45542,7 +45543,7 @@ func (ec *executionContext) _AuthorizedAccount(ctx context.Context, sel ast.Sele
 var businessHoursWindowImplementors = []string{"BusinessHoursWindow"}
 
 func (ec *executionContext) _BusinessHoursWindow(ctx context.Context, sel ast.SelectionSet, obj *schematype.BusinessHoursWindow) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, businessHoursWindowImplementors)
+	fields := ec.collectFields(sel, businessHoursWindowImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45585,7 +45586,7 @@ func (ec *executionContext) _BusinessHoursWindow(ctx context.Context, sel ast.Se
 var calendarEntryImplementors = []string{"CalendarEntry"}
 
 func (ec *executionContext) _CalendarEntry(ctx context.Context, sel ast.SelectionSet, obj *model.CalendarEntry) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, calendarEntryImplementors)
+	fields := ec.collectFields(sel, calendarEntryImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45633,7 +45634,7 @@ func (ec *executionContext) _CalendarEntry(ctx context.Context, sel ast.Selectio
 var cannedReplyImplementors = []string{"CannedReply", "Node"}
 
 func (ec *executionContext) _CannedReply(ctx context.Context, sel ast.SelectionSet, obj *ent.CannedReply) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cannedReplyImplementors)
+	fields := ec.collectFields(sel, cannedReplyImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45691,7 +45692,7 @@ func (ec *executionContext) _CannedReply(ctx context.Context, sel ast.SelectionS
 var cannedReplyConnectionImplementors = []string{"CannedReplyConnection"}
 
 func (ec *executionContext) _CannedReplyConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CannedReplyConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cannedReplyConnectionImplementors)
+	fields := ec.collectFields(sel, cannedReplyConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45734,7 +45735,7 @@ func (ec *executionContext) _CannedReplyConnection(ctx context.Context, sel ast.
 var cannedReplyEdgeImplementors = []string{"CannedReplyEdge"}
 
 func (ec *executionContext) _CannedReplyEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CannedReplyEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cannedReplyEdgeImplementors)
+	fields := ec.collectFields(sel, cannedReplyEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45772,7 +45773,7 @@ func (ec *executionContext) _CannedReplyEdge(ctx context.Context, sel ast.Select
 var channelImplementors = []string{"Channel", "Node"}
 
 func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, obj *ent.Channel) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, channelImplementors)
+	fields := ec.collectFields(sel, channelImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45875,7 +45876,7 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 var channelAuthorizationImplementors = []string{"ChannelAuthorization"}
 
 func (ec *executionContext) _ChannelAuthorization(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelAuthorization) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, channelAuthorizationImplementors)
+	fields := ec.collectFields(sel, channelAuthorizationImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45943,7 +45944,7 @@ func (ec *executionContext) _ChannelAuthorization(ctx context.Context, sel ast.S
 var channelConnectionImplementors = []string{"ChannelConnection"}
 
 func (ec *executionContext) _ChannelConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, channelConnectionImplementors)
+	fields := ec.collectFields(sel, channelConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -45986,7 +45987,7 @@ func (ec *executionContext) _ChannelConnection(ctx context.Context, sel ast.Sele
 var channelEdgeImplementors = []string{"ChannelEdge"}
 
 func (ec *executionContext) _ChannelEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, channelEdgeImplementors)
+	fields := ec.collectFields(sel, channelEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46024,7 +46025,7 @@ func (ec *executionContext) _ChannelEdge(ctx context.Context, sel ast.SelectionS
 var citationImplementors = []string{"Citation"}
 
 func (ec *executionContext) _Citation(ctx context.Context, sel ast.SelectionSet, obj *schematype.Citation) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, citationImplementors)
+	fields := ec.collectFields(sel, citationImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46072,7 +46073,7 @@ func (ec *executionContext) _Citation(ctx context.Context, sel ast.SelectionSet,
 var connectorInfoImplementors = []string{"ConnectorInfo"}
 
 func (ec *executionContext) _ConnectorInfo(ctx context.Context, sel ast.SelectionSet, obj *model.ConnectorInfo) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, connectorInfoImplementors)
+	fields := ec.collectFields(sel, connectorInfoImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46125,7 +46126,7 @@ func (ec *executionContext) _ConnectorInfo(ctx context.Context, sel ast.Selectio
 var contactImplementors = []string{"Contact", "Author", "Node"}
 
 func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, obj *ent.Contact) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, contactImplementors)
+	fields := ec.collectFields(sel, contactImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46208,7 +46209,7 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 var contactConnectionImplementors = []string{"ContactConnection"}
 
 func (ec *executionContext) _ContactConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ContactConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, contactConnectionImplementors)
+	fields := ec.collectFields(sel, contactConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46251,7 +46252,7 @@ func (ec *executionContext) _ContactConnection(ctx context.Context, sel ast.Sele
 var contactEdgeImplementors = []string{"ContactEdge"}
 
 func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ContactEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, contactEdgeImplementors)
+	fields := ec.collectFields(sel, contactEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46289,7 +46290,7 @@ func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionS
 var conversationImplementors = []string{"Conversation", "Node"}
 
 func (ec *executionContext) _Conversation(ctx context.Context, sel ast.SelectionSet, obj *ent.Conversation) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, conversationImplementors)
+	fields := ec.collectFields(sel, conversationImplementors)
 
 	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46458,7 +46459,7 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 var conversationConnectionImplementors = []string{"ConversationConnection"}
 
 func (ec *executionContext) _ConversationConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ConversationConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, conversationConnectionImplementors)
+	fields := ec.collectFields(sel, conversationConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46501,7 +46502,7 @@ func (ec *executionContext) _ConversationConnection(ctx context.Context, sel ast
 var conversationEdgeImplementors = []string{"ConversationEdge"}
 
 func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ConversationEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, conversationEdgeImplementors)
+	fields := ec.collectFields(sel, conversationEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46539,7 +46540,7 @@ func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.Selec
 var createAPIKeyPayloadImplementors = []string{"CreateAPIKeyPayload"}
 
 func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateAPIKeyPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, createAPIKeyPayloadImplementors)
+	fields := ec.collectFields(sel, createAPIKeyPayloadImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46577,7 +46578,7 @@ func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.Se
 var deleteKnowledgeDocumentPayloadImplementors = []string{"DeleteKnowledgeDocumentPayload"}
 
 func (ec *executionContext) _DeleteKnowledgeDocumentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteKnowledgeDocumentPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, deleteKnowledgeDocumentPayloadImplementors)
+	fields := ec.collectFields(sel, deleteKnowledgeDocumentPayloadImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46610,7 +46611,7 @@ func (ec *executionContext) _DeleteKnowledgeDocumentPayload(ctx context.Context,
 var deletePayloadImplementors = []string{"DeletePayload"}
 
 func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, deletePayloadImplementors)
+	fields := ec.collectFields(sel, deletePayloadImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46643,7 +46644,7 @@ func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.Selectio
 var deletePostPayloadImplementors = []string{"DeletePostPayload"}
 
 func (ec *executionContext) _DeletePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, deletePostPayloadImplementors)
+	fields := ec.collectFields(sel, deletePostPayloadImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46676,7 +46677,7 @@ func (ec *executionContext) _DeletePostPayload(ctx context.Context, sel ast.Sele
 var exportImplementors = []string{"Export"}
 
 func (ec *executionContext) _Export(ctx context.Context, sel ast.SelectionSet, obj *ent.Export) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, exportImplementors)
+	fields := ec.collectFields(sel, exportImplementors)
 
 	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46755,7 +46756,7 @@ func (ec *executionContext) _Export(ctx context.Context, sel ast.SelectionSet, o
 var generatedPostImplementors = []string{"GeneratedPost"}
 
 func (ec *executionContext) _GeneratedPost(ctx context.Context, sel ast.SelectionSet, obj *model.GeneratedPost) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, generatedPostImplementors)
+	fields := ec.collectFields(sel, generatedPostImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46803,7 +46804,7 @@ func (ec *executionContext) _GeneratedPost(ctx context.Context, sel ast.Selectio
 var inviteImplementors = []string{"Invite", "Node"}
 
 func (ec *executionContext) _Invite(ctx context.Context, sel ast.SelectionSet, obj *ent.Invite) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inviteImplementors)
+	fields := ec.collectFields(sel, inviteImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46881,7 +46882,7 @@ func (ec *executionContext) _Invite(ctx context.Context, sel ast.SelectionSet, o
 var inviteConnectionImplementors = []string{"InviteConnection"}
 
 func (ec *executionContext) _InviteConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.InviteConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inviteConnectionImplementors)
+	fields := ec.collectFields(sel, inviteConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46924,7 +46925,7 @@ func (ec *executionContext) _InviteConnection(ctx context.Context, sel ast.Selec
 var inviteEdgeImplementors = []string{"InviteEdge"}
 
 func (ec *executionContext) _InviteEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.InviteEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inviteEdgeImplementors)
+	fields := ec.collectFields(sel, inviteEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -46962,7 +46963,7 @@ func (ec *executionContext) _InviteEdge(ctx context.Context, sel ast.SelectionSe
 var inviteMemberPayloadImplementors = []string{"InviteMemberPayload"}
 
 func (ec *executionContext) _InviteMemberPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InviteMemberPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inviteMemberPayloadImplementors)
+	fields := ec.collectFields(sel, inviteMemberPayloadImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47000,7 +47001,7 @@ func (ec *executionContext) _InviteMemberPayload(ctx context.Context, sel ast.Se
 var knowledgeAnswerImplementors = []string{"KnowledgeAnswer"}
 
 func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.SelectionSet, obj *model.KnowledgeAnswer) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeAnswerImplementors)
+	fields := ec.collectFields(sel, knowledgeAnswerImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47058,7 +47059,7 @@ func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.Select
 var knowledgeChunkImplementors = []string{"KnowledgeChunk", "Node"}
 
 func (ec *executionContext) _KnowledgeChunk(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeChunk) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeChunkImplementors)
+	fields := ec.collectFields(sel, knowledgeChunkImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47136,7 +47137,7 @@ func (ec *executionContext) _KnowledgeChunk(ctx context.Context, sel ast.Selecti
 var knowledgeDocumentImplementors = []string{"KnowledgeDocument", "Node"}
 
 func (ec *executionContext) _KnowledgeDocument(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocument) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentImplementors)
+	fields := ec.collectFields(sel, knowledgeDocumentImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47229,7 +47230,7 @@ func (ec *executionContext) _KnowledgeDocument(ctx context.Context, sel ast.Sele
 var knowledgeDocumentConnectionImplementors = []string{"KnowledgeDocumentConnection"}
 
 func (ec *executionContext) _KnowledgeDocumentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocumentConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentConnectionImplementors)
+	fields := ec.collectFields(sel, knowledgeDocumentConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47272,7 +47273,7 @@ func (ec *executionContext) _KnowledgeDocumentConnection(ctx context.Context, se
 var knowledgeDocumentEdgeImplementors = []string{"KnowledgeDocumentEdge"}
 
 func (ec *executionContext) _KnowledgeDocumentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocumentEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentEdgeImplementors)
+	fields := ec.collectFields(sel, knowledgeDocumentEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47310,7 +47311,7 @@ func (ec *executionContext) _KnowledgeDocumentEdge(ctx context.Context, sel ast.
 var labelImplementors = []string{"Label", "Node"}
 
 func (ec *executionContext) _Label(ctx context.Context, sel ast.SelectionSet, obj *ent.Label) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, labelImplementors)
+	fields := ec.collectFields(sel, labelImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47368,7 +47369,7 @@ func (ec *executionContext) _Label(ctx context.Context, sel ast.SelectionSet, ob
 var labelConnectionImplementors = []string{"LabelConnection"}
 
 func (ec *executionContext) _LabelConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.LabelConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, labelConnectionImplementors)
+	fields := ec.collectFields(sel, labelConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47411,7 +47412,7 @@ func (ec *executionContext) _LabelConnection(ctx context.Context, sel ast.Select
 var labelEdgeImplementors = []string{"LabelEdge"}
 
 func (ec *executionContext) _LabelEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.LabelEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, labelEdgeImplementors)
+	fields := ec.collectFields(sel, labelEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47449,7 +47450,7 @@ func (ec *executionContext) _LabelEdge(ctx context.Context, sel ast.SelectionSet
 var meImplementors = []string{"Me"}
 
 func (ec *executionContext) _Me(ctx context.Context, sel ast.SelectionSet, obj *model.Me) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, meImplementors)
+	fields := ec.collectFields(sel, meImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47497,7 +47498,7 @@ func (ec *executionContext) _Me(ctx context.Context, sel ast.SelectionSet, obj *
 var mediaImplementors = []string{"Media", "Node"}
 
 func (ec *executionContext) _Media(ctx context.Context, sel ast.SelectionSet, obj *ent.Media) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, mediaImplementors)
+	fields := ec.collectFields(sel, mediaImplementors)
 
 	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47581,7 +47582,7 @@ func (ec *executionContext) _Media(ctx context.Context, sel ast.SelectionSet, ob
 var memberImplementors = []string{"Member", "Author"}
 
 func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, obj *model.Member) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, memberImplementors)
+	fields := ec.collectFields(sel, memberImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47639,7 +47640,7 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 var messageImplementors = []string{"Message", "Node"}
 
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *ent.Message) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, messageImplementors)
+	fields := ec.collectFields(sel, messageImplementors)
 
 	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47836,7 +47837,7 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 var messageConnectionImplementors = []string{"MessageConnection"}
 
 func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.MessageConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, messageConnectionImplementors)
+	fields := ec.collectFields(sel, messageConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47879,7 +47880,7 @@ func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.Sele
 var messageEdgeImplementors = []string{"MessageEdge"}
 
 func (ec *executionContext) _MessageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.MessageEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, messageEdgeImplementors)
+	fields := ec.collectFields(sel, messageEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -47917,7 +47918,7 @@ func (ec *executionContext) _MessageEdge(ctx context.Context, sel ast.SelectionS
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	fields := ec.collectFields(sel, mutationImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Mutation",
 	})
@@ -48303,7 +48304,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[pulid.ID]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+	fields := ec.collectFields(sel, pageInfoImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -48351,7 +48352,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 var postImplementors = []string{"Post", "Node"}
 
 func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj *ent.Post) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postImplementors)
+	fields := ec.collectFields(sel, postImplementors)
 
 	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -48435,7 +48436,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 var postConnectionImplementors = []string{"PostConnection"}
 
 func (ec *executionContext) _PostConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PostConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postConnectionImplementors)
+	fields := ec.collectFields(sel, postConnectionImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -48478,7 +48479,7 @@ func (ec *executionContext) _PostConnection(ctx context.Context, sel ast.Selecti
 var postEdgeImplementors = []string{"PostEdge"}
 
 func (ec *executionContext) _PostEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PostEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postEdgeImplementors)
+	fields := ec.collectFields(sel, postEdgeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -48516,7 +48517,7 @@ func (ec *executionContext) _PostEdge(ctx context.Context, sel ast.SelectionSet,
 var postEventImplementors = []string{"PostEvent", "Node"}
 
 func (ec *executionContext) _PostEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.PostEvent) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postEventImplementors)
+	fields := ec.collectFields(sel, postEventImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -48599,7 +48600,7 @@ func (ec *executionContext) _PostEvent(ctx context.Context, sel ast.SelectionSet
 var postMediaImplementors = []string{"PostMedia"}
 
 func (ec *executionContext) _PostMedia(ctx context.Context, sel ast.SelectionSet, obj *schematype.PostMedia) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postMediaImplementors)
+	fields := ec.collectFields(sel, postMediaImplementors)
 
 	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -48653,7 +48654,7 @@ func (ec *executionContext) _PostMedia(ctx context.Context, sel ast.SelectionSet
 var postTargetImplementors = []string{"PostTarget", "Node"}
 
 func (ec *executionContext) _PostTarget(ctx context.Context, sel ast.SelectionSet, obj *ent.PostTarget) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postTargetImplementors)
+	fields := ec.collectFields(sel, postTargetImplementors)
 
 	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -48778,7 +48779,7 @@ func (ec *executionContext) _PostTarget(ctx context.Context, sel ast.SelectionSe
 var postVariantImplementors = []string{"PostVariant"}
 
 func (ec *executionContext) _PostVariant(ctx context.Context, sel ast.SelectionSet, obj *model.PostVariant) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postVariantImplementors)
+	fields := ec.collectFields(sel, postVariantImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -48826,7 +48827,7 @@ func (ec *executionContext) _PostVariant(ctx context.Context, sel ast.SelectionS
 var publishingSettingsImplementors = []string{"PublishingSettings", "Node"}
 
 func (ec *executionContext) _PublishingSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.PublishingSettings) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, publishingSettingsImplementors)
+	fields := ec.collectFields(sel, publishingSettingsImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -48874,7 +48875,7 @@ func (ec *executionContext) _PublishingSettings(ctx context.Context, sel ast.Sel
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, queryImplementors)
+	fields := ec.collectFields(sel, queryImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Query",
 	})
@@ -49086,7 +49087,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var reviewPolicyImplementors = []string{"ReviewPolicy"}
 
 func (ec *executionContext) _ReviewPolicy(ctx context.Context, sel ast.SelectionSet, obj *schematype.ReviewPolicy) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, reviewPolicyImplementors)
+	fields := ec.collectFields(sel, reviewPolicyImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49139,7 +49140,7 @@ func (ec *executionContext) _ReviewPolicy(ctx context.Context, sel ast.Selection
 var signInPayloadImplementors = []string{"SignInPayload"}
 
 func (ec *executionContext) _SignInPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SignInPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, signInPayloadImplementors)
+	fields := ec.collectFields(sel, signInPayloadImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49182,7 +49183,7 @@ func (ec *executionContext) _SignInPayload(ctx context.Context, sel ast.Selectio
 var startChannelAuthorizationPayloadImplementors = []string{"StartChannelAuthorizationPayload"}
 
 func (ec *executionContext) _StartChannelAuthorizationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartChannelAuthorizationPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, startChannelAuthorizationPayloadImplementors)
+	fields := ec.collectFields(sel, startChannelAuthorizationPayloadImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49220,7 +49221,7 @@ func (ec *executionContext) _StartChannelAuthorizationPayload(ctx context.Contex
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	fields := ec.collectFields(sel, subscriptionImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Subscription",
 	})
@@ -49250,7 +49251,7 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 var uploadedMediaImplementors = []string{"UploadedMedia"}
 
 func (ec *executionContext) _UploadedMedia(ctx context.Context, sel ast.SelectionSet, obj *model.UploadedMedia) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, uploadedMediaImplementors)
+	fields := ec.collectFields(sel, uploadedMediaImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49308,7 +49309,7 @@ func (ec *executionContext) _UploadedMedia(ctx context.Context, sel ast.Selectio
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userImplementors)
+	fields := ec.collectFields(sel, userImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49361,7 +49362,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 var viewerImplementors = []string{"Viewer"}
 
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *model.Viewer) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, viewerImplementors)
+	fields := ec.collectFields(sel, viewerImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49414,7 +49415,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 var whatsAppTemplateImplementors = []string{"WhatsAppTemplate"}
 
 func (ec *executionContext) _WhatsAppTemplate(ctx context.Context, sel ast.SelectionSet, obj *inbox.Template) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, whatsAppTemplateImplementors)
+	fields := ec.collectFields(sel, whatsAppTemplateImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49477,7 +49478,7 @@ func (ec *executionContext) _WhatsAppTemplate(ctx context.Context, sel ast.Selec
 var workspaceImplementors = []string{"Workspace", "Node"}
 
 func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet, obj *ent.Workspace) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceImplementors)
+	fields := ec.collectFields(sel, workspaceImplementors)
 
 	out := newConcurrentFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49537,7 +49538,7 @@ func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet
 var workspaceMembershipImplementors = []string{"WorkspaceMembership"}
 
 func (ec *executionContext) _WorkspaceMembership(ctx context.Context, sel ast.SelectionSet, obj *model.WorkspaceMembership) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceMembershipImplementors)
+	fields := ec.collectFields(sel, workspaceMembershipImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49575,7 +49576,7 @@ func (ec *executionContext) _WorkspaceMembership(ctx context.Context, sel ast.Se
 var workspaceSettingsImplementors = []string{"WorkspaceSettings"}
 
 func (ec *executionContext) _WorkspaceSettings(ctx context.Context, sel ast.SelectionSet, obj *model.WorkspaceSettings) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceSettingsImplementors)
+	fields := ec.collectFields(sel, workspaceSettingsImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49618,7 +49619,7 @@ func (ec *executionContext) _WorkspaceSettings(ctx context.Context, sel ast.Sele
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
+	fields := ec.collectFields(sel, __DirectiveImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49671,7 +49672,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
+	fields := ec.collectFields(sel, __EnumValueImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49719,7 +49720,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
+	fields := ec.collectFields(sel, __FieldImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49777,7 +49778,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
+	fields := ec.collectFields(sel, __InputValueImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49835,7 +49836,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
+	fields := ec.collectFields(sel, __SchemaImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
@@ -49893,7 +49894,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
+	fields := ec.collectFields(sel, __TypeImplementors)
 
 	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
