@@ -165,15 +165,32 @@ func writeFastFields(data *codegen.Data) error {
 	fastCalls = nil
 	for _, o := range data.Objects {
 		for _, f := range o.Fields {
-			body := fastField(o, f, qual)
-			if body == "" {
+			if !plainField(o, f) {
 				continue
 			}
 			name := "_" + o.Name + "_" + f.Name
-			fmt.Fprintf(&funcs, "\n// fast%s marshals %s.%s: see fastfields.go.\n", name, o.Name, f.Name)
-			fmt.Fprintf(&funcs, "func (ec *executionContext) fast%s(ctx context.Context, field graphql.CollectedField, obj %s) graphql.Marshaler {\n",
-				name, types.TypeString(o.Reference(), qual))
-			fmt.Fprintf(&funcs, "\tif obj != nil && !gqlgenPath.Load() {\n%s\t}\n\treturn ec.%s(ctx, field, obj)\n}\n", body, name)
+			if body := fastValue(f, qual); body != "" {
+				fmt.Fprintf(&funcs, "\n// fast%s marshals %s.%s: see fastfields.go.\n", name, o.Name, f.Name)
+				fmt.Fprintf(&funcs, "func (ec *executionContext) fast%s(ctx context.Context, field graphql.CollectedField, obj %s) graphql.Marshaler {\n",
+					name, types.TypeString(o.Reference(), qual))
+				fmt.Fprintf(&funcs, "\tif obj != nil && !gqlgenPath.Load() {\n%s\t}\n\treturn ec.%s(ctx, field, obj)\n}\n", body, name)
+			} else if ref := f.TypeReference; !types.IsInterface(ref.GO) && !ref.IsRoot {
+				// Any other type: gqlgen's resolveField without the closures,
+				// the middleware and the checks a value that is not a nil
+				// interface makes moot.
+				fmt.Fprintf(&funcs, "\n// fast%s resolves %s.%s: see fastfields.go.\n", name, o.Name, f.Name)
+				fmt.Fprintf(&funcs, "func (ec *executionContext) fast%s(ctx context.Context, field graphql.CollectedField, obj %s) (ret graphql.Marshaler) {\n",
+					name, types.TypeString(o.Reference(), qual))
+				fmt.Fprintf(&funcs, "\tif obj == nil || gqlgenPath.Load() {\n\t\treturn ec.%s(ctx, field, obj)\n\t}\n", name)
+				fmt.Fprintf(&funcs, "\tfc, err := ec.%s(ctx, field)\n\tif err != nil {\n\t\treturn graphql.Null\n\t}\n", f.FieldContextFunc())
+				funcs.WriteString("\tctx = graphql.WithFieldContext(ctx, fc)\n")
+				if !data.Config.OmitPanicHandler {
+					funcs.WriteString("\tdefer func() {\n\t\tif r := recover(); r != nil {\n\t\t\tec.Error(ctx, ec.Recover(ctx, r))\n\t\t\tret = graphql.Null\n\t\t}\n\t}()\n")
+				}
+				fmt.Fprintf(&funcs, "\tv := obj.%s\n\tfc.Result = v\n\treturn ec.%s(ctx, field.Selections, v)\n}\n", f.GoFieldName, ref.MarshalFunc())
+			} else {
+				continue
+			}
 			fastCalls = append(fastCalls, [2]string{
 				"out.Values[i] = ec." + name + "(ctx, field, obj)\n",
 				"out.Values[i] = ec.fast" + name + "(ctx, field, obj)\n",
@@ -206,42 +223,45 @@ func writeFastFields(data *codegen.Data) error {
 	return os.WriteFile(filepath.Join(data.Config.Exec.Dir(), "fastfields_gen.go"), src, 0o644)
 }
 
-// fastField returns the statements of f's fast path, reading the value
-// from obj (non-nil) and returning its marshaller, or "" when f takes
-// gqlgen's path only. A field qualifies when gqlgen's function would do
-// nothing but read obj's struct field and pass it to its type's marshal
-// function: not a resolver, method, map entry or batch, no arguments, no
-// directives (so no middleware chain but the operation's field
-// middleware, see fastfields.go), a promoted field reached through no
-// embedded pointer, of exactly the type gqlgen marshals, a scalar or enum
-// whose marshalling needs no context and is a value's own MarshalGQL or a
-// plain marshal function (no enum value map); a pointer only for a
-// nullable field (nil is null, without an error, on both paths). The
-// statements mirror gqlgen's marshal template (codegen/type.gotpl) for
-// these cases; a non-null field whose value marshals to null falls
-// through to gqlgen's function, which reports it.
-func fastField(o *codegen.Object, f *codegen.Field, qual types.Qualifier) string {
+// plainField reports whether f is a plain read of a struct field: not a
+// resolver, method, map entry or batch, no arguments, no directives (so
+// no middleware chain but the operation's field middleware, see
+// fastfields.go), a field of the struct obj points to, reached through no
+// embedded pointer (the read cannot panic), of exactly the type gqlgen
+// marshals (its type assertion cannot fail).
+func plainField(o *codegen.Object, f *codegen.Field) bool {
 	if o.Root || o.Stream || o.IsMap() || f.Stream || !f.IsVariable() || f.IsResolver || f.IsBatch() || f.HasHaser ||
 		len(f.Args) > 0 || len(f.Directives) > 0 || f.HasDirectives() || o.HasDirectives() {
-		return ""
+		return false
 	}
 	ptr, ok := o.Reference().(*types.Pointer)
 	if !ok {
-		return ""
+		return false
 	}
 	named, ok := types.Unalias(ptr.Elem()).(*types.Named)
 	if !ok {
-		return ""
+		return false
 	}
 	if _, ok := named.Underlying().(*types.Struct); !ok {
-		return ""
+		return false
 	}
 	v, _, indirect := types.LookupFieldOrMethod(named, false, named.Obj().Pkg(), f.GoFieldName)
 	fv, ok := v.(*types.Var)
 	ref := f.TypeReference
-	if !ok || !fv.IsField() || indirect || ref == nil || ref.Definition == nil || !types.Identical(fv.Type(), ref.GO) {
-		return ""
-	}
+	return ok && fv.IsField() && !indirect && ref != nil && ref.Definition != nil && types.Identical(fv.Type(), ref.GO)
+}
+
+// fastValue returns the statements of a plain field's fast path, reading
+// the value from obj (non-nil) and returning its marshaller, or "" when
+// it takes the other fast path (writeFastFields). The field's type is a
+// scalar or enum whose marshalling needs no context and is a value's own
+// MarshalGQL or a plain marshal function (no enum value map); a pointer
+// only for a nullable field (nil is null, without an error, on both
+// paths). The statements mirror gqlgen's marshal template
+// (codegen/type.gotpl) for these cases; a non-null field whose value
+// marshals to null falls through to gqlgen's function, which reports it.
+func fastValue(f *codegen.Field, qual types.Qualifier) string {
+	ref := f.TypeReference
 	if ref.Definition.Kind != ast.Scalar && ref.Definition.Kind != ast.Enum || ref.IsSlice() || ref.IsContext ||
 		ref.IsOmittable || ref.IsRoot || ref.HasEnumValues() || ref.IsPtrToPtr() {
 		return ""

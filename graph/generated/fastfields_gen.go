@@ -146,6 +146,48 @@ func (ec *executionContext) fast_APIKey_revokedAt(ctx context.Context, field gra
 	return ec._APIKey_revokedAt(ctx, field, obj)
 }
 
+// fast_APIKeyConnection_edges resolves APIKeyConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_APIKeyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.APIKeyConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._APIKeyConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_APIKeyConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOAPIKeyEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAPIKeyEdge(ctx, field.Selections, v)
+}
+
+// fast_APIKeyConnection_pageInfo resolves APIKeyConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_APIKeyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.APIKeyConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._APIKeyConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_APIKeyConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_APIKeyConnection_totalCount marshals APIKeyConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_APIKeyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.APIKeyConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -156,6 +198,27 @@ func (ec *executionContext) fast_APIKeyConnection_totalCount(ctx context.Context
 		}
 	}
 	return ec._APIKeyConnection_totalCount(ctx, field, obj)
+}
+
+// fast_APIKeyEdge_node resolves APIKeyEdge.node: see fastfields.go.
+func (ec *executionContext) fast_APIKeyEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.APIKeyEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._APIKeyEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_APIKeyEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOAPIKey2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAPIKey(ctx, field.Selections, v)
 }
 
 // fast_APIKeyEdge_cursor marshals APIKeyEdge.cursor: see fastfields.go.
@@ -192,6 +255,48 @@ func (ec *executionContext) fast_AcceptInvitePayload_expiresAt(ctx context.Conte
 		}
 	}
 	return ec._AcceptInvitePayload_expiresAt(ctx, field, obj)
+}
+
+// fast_AcceptInvitePayload_user resolves AcceptInvitePayload.user: see fastfields.go.
+func (ec *executionContext) fast_AcceptInvitePayload_user(ctx context.Context, field graphql.CollectedField, obj *model.AcceptInvitePayload) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AcceptInvitePayload_user(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AcceptInvitePayload_user(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.User
+	fc.Result = v
+	return ec.marshalNUser2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐUser(ctx, field.Selections, v)
+}
+
+// fast_AcceptInvitePayload_workspace resolves AcceptInvitePayload.workspace: see fastfields.go.
+func (ec *executionContext) fast_AcceptInvitePayload_workspace(ctx context.Context, field graphql.CollectedField, obj *model.AcceptInvitePayload) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AcceptInvitePayload_workspace(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AcceptInvitePayload_workspace(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Workspace
+	fc.Result = v
+	return ec.marshalNWorkspace2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐWorkspace(ctx, field.Selections, v)
 }
 
 // fast_AgentRun_id marshals AgentRun.id: see fastfields.go.
@@ -290,6 +395,48 @@ func (ec *executionContext) fast_AgentRun_answer(ctx context.Context, field grap
 	return ec._AgentRun_answer(ctx, field, obj)
 }
 
+// fast_AgentRun_citations resolves AgentRun.citations: see fastfields.go.
+func (ec *executionContext) fast_AgentRun_citations(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AgentRun_citations(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AgentRun_citations(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Citations
+	fc.Result = v
+	return ec.marshalOCitation2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitationᚄ(ctx, field.Selections, v)
+}
+
+// fast_AgentRun_confidence resolves AgentRun.confidence: see fastfields.go.
+func (ec *executionContext) fast_AgentRun_confidence(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AgentRun_confidence(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AgentRun_confidence(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Confidence
+	fc.Result = v
+	return ec.marshalNFloat2float64(ctx, field.Selections, v)
+}
+
 // fast_AgentRun_model marshals AgentRun.model: see fastfields.go.
 func (ec *executionContext) fast_AgentRun_model(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -350,6 +497,27 @@ func (ec *executionContext) fast_AgentRun_completionTokens(ctx context.Context, 
 	return ec._AgentRun_completionTokens(ctx, field, obj)
 }
 
+// fast_AgentRun_sentimentScore resolves AgentRun.sentimentScore: see fastfields.go.
+func (ec *executionContext) fast_AgentRun_sentimentScore(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AgentRun_sentimentScore(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AgentRun_sentimentScore(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.SentimentScore
+	fc.Result = v
+	return ec.marshalOFloat2ᚖfloat64(ctx, field.Selections, v)
+}
+
 // fast_AgentRun_replyMessageID marshals AgentRun.replyMessageID: see fastfields.go.
 func (ec *executionContext) fast_AgentRun_replyMessageID(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -363,6 +531,48 @@ func (ec *executionContext) fast_AgentRun_replyMessageID(ctx context.Context, fi
 	return ec._AgentRun_replyMessageID(ctx, field, obj)
 }
 
+// fast_AgentRunConnection_edges resolves AgentRunConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_AgentRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRunConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AgentRunConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AgentRunConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOAgentRunEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRunEdge(ctx, field.Selections, v)
+}
+
+// fast_AgentRunConnection_pageInfo resolves AgentRunConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_AgentRunConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRunConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AgentRunConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AgentRunConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_AgentRunConnection_totalCount marshals AgentRunConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_AgentRunConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRunConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -373,6 +583,27 @@ func (ec *executionContext) fast_AgentRunConnection_totalCount(ctx context.Conte
 		}
 	}
 	return ec._AgentRunConnection_totalCount(ctx, field, obj)
+}
+
+// fast_AgentRunEdge_node resolves AgentRunEdge.node: see fastfields.go.
+func (ec *executionContext) fast_AgentRunEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRunEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AgentRunEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AgentRunEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOAgentRun2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAgentRun(ctx, field.Selections, v)
 }
 
 // fast_AgentRunEdge_cursor marshals AgentRunEdge.cursor: see fastfields.go.
@@ -423,6 +654,69 @@ func (ec *executionContext) fast_AgentSettings_updatedAt(ctx context.Context, fi
 	return ec._AgentSettings_updatedAt(ctx, field, obj)
 }
 
+// fast_AgentSettings_confidenceThreshold resolves AgentSettings.confidenceThreshold: see fastfields.go.
+func (ec *executionContext) fast_AgentSettings_confidenceThreshold(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AgentSettings_confidenceThreshold(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AgentSettings_confidenceThreshold(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ConfidenceThreshold
+	fc.Result = v
+	return ec.marshalNFloat2float64(ctx, field.Selections, v)
+}
+
+// fast_AgentSettings_negativeSentimentThreshold resolves AgentSettings.negativeSentimentThreshold: see fastfields.go.
+func (ec *executionContext) fast_AgentSettings_negativeSentimentThreshold(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AgentSettings_negativeSentimentThreshold(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AgentSettings_negativeSentimentThreshold(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.NegativeSentimentThreshold
+	fc.Result = v
+	return ec.marshalNFloat2float64(ctx, field.Selections, v)
+}
+
+// fast_AgentSettings_handoffKeywords resolves AgentSettings.handoffKeywords: see fastfields.go.
+func (ec *executionContext) fast_AgentSettings_handoffKeywords(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AgentSettings_handoffKeywords(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AgentSettings_handoffKeywords(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.HandoffKeywords
+	fc.Result = v
+	return ec.marshalOString2ᚕstringᚄ(ctx, field.Selections, v)
+}
+
 // fast_AgentSettings_timezone marshals AgentSettings.timezone: see fastfields.go.
 func (ec *executionContext) fast_AgentSettings_timezone(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -433,6 +727,27 @@ func (ec *executionContext) fast_AgentSettings_timezone(ctx context.Context, fie
 		}
 	}
 	return ec._AgentSettings_timezone(ctx, field, obj)
+}
+
+// fast_AgentSettings_businessHours resolves AgentSettings.businessHours: see fastfields.go.
+func (ec *executionContext) fast_AgentSettings_businessHours(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AgentSettings_businessHours(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AgentSettings_businessHours(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.BusinessHours
+	fc.Result = v
+	return ec.marshalOBusinessHoursWindow2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐBusinessHoursWindowᚄ(ctx, field.Selections, v)
 }
 
 // fast_AgentSettings_awayMessage marshals AgentSettings.awayMessage: see fastfields.go.
@@ -481,6 +796,27 @@ func (ec *executionContext) fast_AgentSettings_signature(ctx context.Context, fi
 		}
 	}
 	return ec._AgentSettings_signature(ctx, field, obj)
+}
+
+// fast_AgentSettings_reviewPolicy resolves AgentSettings.reviewPolicy: see fastfields.go.
+func (ec *executionContext) fast_AgentSettings_reviewPolicy(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AgentSettings_reviewPolicy(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AgentSettings_reviewPolicy(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ReviewPolicy
+	fc.Result = v
+	return ec.marshalNReviewPolicy2githubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐReviewPolicy(ctx, field.Selections, v)
 }
 
 // fast_Analytics_from marshals Analytics.from: see fastfields.go.
@@ -543,6 +879,27 @@ func (ec *executionContext) fast_AnalyticsBreakdownRow_label(ctx context.Context
 	return ec._AnalyticsBreakdownRow_label(ctx, field, obj)
 }
 
+// fast_AnalyticsBreakdownRow_value resolves AnalyticsBreakdownRow.value: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsBreakdownRow_value(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsBreakdownRow) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsBreakdownRow_value(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsBreakdownRow_value(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Value
+	fc.Result = v
+	return ec.marshalOFloat2ᚖfloat64(ctx, field.Selections, v)
+}
+
 // fast_AnalyticsExport_url marshals AnalyticsExport.url: see fastfields.go.
 func (ec *executionContext) fast_AnalyticsExport_url(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsExport) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -567,6 +924,69 @@ func (ec *executionContext) fast_AnalyticsExport_expiresAt(ctx context.Context, 
 	return ec._AnalyticsExport_expiresAt(ctx, field, obj)
 }
 
+// fast_AnalyticsFigure_value resolves AnalyticsFigure.value: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsFigure_value(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsFigure) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsFigure_value(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsFigure_value(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Value
+	fc.Result = v
+	return ec.marshalOFloat2ᚖfloat64(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsFigure_previous resolves AnalyticsFigure.previous: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsFigure_previous(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsFigure) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsFigure_previous(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsFigure_previous(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Previous
+	fc.Result = v
+	return ec.marshalOFloat2ᚖfloat64(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsFigure_change resolves AnalyticsFigure.change: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsFigure_change(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsFigure) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsFigure_change(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsFigure_change(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Change
+	fc.Result = v
+	return ec.marshalOFloat2ᚖfloat64(ctx, field.Selections, v)
+}
+
 // fast_AnalyticsPoint_start marshals AnalyticsPoint.start: see fastfields.go.
 func (ec *executionContext) fast_AnalyticsPoint_start(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsPoint) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -589,6 +1009,27 @@ func (ec *executionContext) fast_AnalyticsPoint_end(ctx context.Context, field g
 		}
 	}
 	return ec._AnalyticsPoint_end(ctx, field, obj)
+}
+
+// fast_AnalyticsPoint_value resolves AnalyticsPoint.value: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsPoint_value(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsPoint) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsPoint_value(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsPoint_value(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Value
+	fc.Result = v
+	return ec.marshalOFloat2ᚖfloat64(ctx, field.Selections, v)
 }
 
 // fast_AnalyticsRefusal_question marshals AnalyticsRefusal.question: see fastfields.go.
@@ -637,6 +1078,741 @@ func (ec *executionContext) fast_AnalyticsSeries_metric(ctx context.Context, fie
 		}
 	}
 	return ec._AnalyticsSeries_metric(ctx, field, obj)
+}
+
+// fast_AnalyticsSeries_points resolves AnalyticsSeries.points: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSeries_points(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSeries) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSeries_points(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSeries_points(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Points
+	fc.Result = v
+	return ec.marshalNAnalyticsPoint2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsPointᚄ(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_conversationsOpened resolves AnalyticsSummary.conversationsOpened: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_conversationsOpened(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_conversationsOpened(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_conversationsOpened(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ConversationsOpened
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_conversationsResolved resolves AnalyticsSummary.conversationsResolved: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_conversationsResolved(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_conversationsResolved(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_conversationsResolved(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ConversationsResolved
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_conversationsOpen resolves AnalyticsSummary.conversationsOpen: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_conversationsOpen(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_conversationsOpen(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_conversationsOpen(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ConversationsOpen
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_messagesIn resolves AnalyticsSummary.messagesIn: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_messagesIn(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_messagesIn(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_messagesIn(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.MessagesIn
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_messagesOut resolves AnalyticsSummary.messagesOut: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_messagesOut(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_messagesOut(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_messagesOut(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.MessagesOut
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_firstResponses resolves AnalyticsSummary.firstResponses: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_firstResponses(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_firstResponses(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_firstResponses(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.FirstResponses
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_firstResponseTime resolves AnalyticsSummary.firstResponseTime: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_firstResponseTime(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_firstResponseTime(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_firstResponseTime(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.FirstResponseTime
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_firstResponseTimeMedian resolves AnalyticsSummary.firstResponseTimeMedian: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_firstResponseTimeMedian(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_firstResponseTimeMedian(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_firstResponseTimeMedian(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.FirstResponseTimeMedian
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_firstResponseTimeP90 resolves AnalyticsSummary.firstResponseTimeP90: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_firstResponseTimeP90(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_firstResponseTimeP90(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_firstResponseTimeP90(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.FirstResponseTimeP90
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_replies resolves AnalyticsSummary.replies: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_replies(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_replies(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_replies(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Replies
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_replyTime resolves AnalyticsSummary.replyTime: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_replyTime(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_replyTime(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_replyTime(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ReplyTime
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_replyTimeMedian resolves AnalyticsSummary.replyTimeMedian: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_replyTimeMedian(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_replyTimeMedian(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_replyTimeMedian(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ReplyTimeMedian
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_replyTimeP90 resolves AnalyticsSummary.replyTimeP90: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_replyTimeP90(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_replyTimeP90(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_replyTimeP90(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ReplyTimeP90
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_resolutionTime resolves AnalyticsSummary.resolutionTime: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_resolutionTime(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_resolutionTime(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_resolutionTime(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ResolutionTime
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_resolutionTimeMedian resolves AnalyticsSummary.resolutionTimeMedian: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_resolutionTimeMedian(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_resolutionTimeMedian(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_resolutionTimeMedian(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ResolutionTimeMedian
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_resolutionTimeP90 resolves AnalyticsSummary.resolutionTimeP90: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_resolutionTimeP90(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_resolutionTimeP90(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_resolutionTimeP90(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ResolutionTimeP90
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_aiAnswersSent resolves AnalyticsSummary.aiAnswersSent: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_aiAnswersSent(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_aiAnswersSent(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_aiAnswersSent(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AiAnswersSent
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_aiDraftsCreated resolves AnalyticsSummary.aiDraftsCreated: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_aiDraftsCreated(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_aiDraftsCreated(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_aiDraftsCreated(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AiDraftsCreated
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_aiDraftsApproved resolves AnalyticsSummary.aiDraftsApproved: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_aiDraftsApproved(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_aiDraftsApproved(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_aiDraftsApproved(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AiDraftsApproved
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_aiDraftsEdited resolves AnalyticsSummary.aiDraftsEdited: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_aiDraftsEdited(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_aiDraftsEdited(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_aiDraftsEdited(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AiDraftsEdited
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_aiDraftsDiscarded resolves AnalyticsSummary.aiDraftsDiscarded: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_aiDraftsDiscarded(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_aiDraftsDiscarded(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_aiDraftsDiscarded(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AiDraftsDiscarded
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_aiHandoffs resolves AnalyticsSummary.aiHandoffs: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_aiHandoffs(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_aiHandoffs(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_aiHandoffs(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.AiHandoffs
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_knowledgeBaseRefusals resolves AnalyticsSummary.knowledgeBaseRefusals: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_knowledgeBaseRefusals(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_knowledgeBaseRefusals(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_knowledgeBaseRefusals(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.KnowledgeBaseRefusals
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_resolvedWithoutPerson resolves AnalyticsSummary.resolvedWithoutPerson: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_resolvedWithoutPerson(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_resolvedWithoutPerson(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_resolvedWithoutPerson(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ResolvedWithoutPerson
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_sentimentMessages resolves AnalyticsSummary.sentimentMessages: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_sentimentMessages(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_sentimentMessages(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_sentimentMessages(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.SentimentMessages
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_sentimentAverage resolves AnalyticsSummary.sentimentAverage: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_sentimentAverage(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_sentimentAverage(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_sentimentAverage(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.SentimentAverage
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_reviews resolves AnalyticsSummary.reviews: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_reviews(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_reviews(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_reviews(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Reviews
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_reviewRating resolves AnalyticsSummary.reviewRating: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_reviewRating(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_reviewRating(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_reviewRating(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ReviewRating
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_reviewsReplied resolves AnalyticsSummary.reviewsReplied: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_reviewsReplied(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_reviewsReplied(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_reviewsReplied(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ReviewsReplied
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_reviewReplyTime resolves AnalyticsSummary.reviewReplyTime: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_reviewReplyTime(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_reviewReplyTime(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_reviewReplyTime(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ReviewReplyTime
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_reviewReplyTimeMedian resolves AnalyticsSummary.reviewReplyTimeMedian: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_reviewReplyTimeMedian(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_reviewReplyTimeMedian(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_reviewReplyTimeMedian(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ReviewReplyTimeMedian
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_reviewReplyTimeP90 resolves AnalyticsSummary.reviewReplyTimeP90: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_reviewReplyTimeP90(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_reviewReplyTimeP90(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_reviewReplyTimeP90(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.ReviewReplyTimeP90
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_postsPublished resolves AnalyticsSummary.postsPublished: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_postsPublished(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_postsPublished(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_postsPublished(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PostsPublished
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
+}
+
+// fast_AnalyticsSummary_postsFailed resolves AnalyticsSummary.postsFailed: see fastfields.go.
+func (ec *executionContext) fast_AnalyticsSummary_postsFailed(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsSummary) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AnalyticsSummary_postsFailed(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AnalyticsSummary_postsFailed(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PostsFailed
+	fc.Result = v
+	return ec.marshalNAnalyticsFigure2ᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐAnalyticsFigure(ctx, field.Selections, v)
 }
 
 // fast_Attachment_type marshals Attachment.type: see fastfields.go.
@@ -785,6 +1961,48 @@ func (ec *executionContext) fast_AuditLog_createdAt(ctx context.Context, field g
 	return ec._AuditLog_createdAt(ctx, field, obj)
 }
 
+// fast_AuditLogConnection_edges resolves AuditLogConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_AuditLogConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLogConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AuditLogConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AuditLogConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOAuditLogEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAuditLogEdge(ctx, field.Selections, v)
+}
+
+// fast_AuditLogConnection_pageInfo resolves AuditLogConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_AuditLogConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLogConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AuditLogConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AuditLogConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_AuditLogConnection_totalCount marshals AuditLogConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_AuditLogConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLogConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -795,6 +2013,27 @@ func (ec *executionContext) fast_AuditLogConnection_totalCount(ctx context.Conte
 		}
 	}
 	return ec._AuditLogConnection_totalCount(ctx, field, obj)
+}
+
+// fast_AuditLogEdge_node resolves AuditLogEdge.node: see fastfields.go.
+func (ec *executionContext) fast_AuditLogEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLogEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._AuditLogEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_AuditLogEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOAuditLog2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAuditLog(ctx, field.Selections, v)
 }
 
 // fast_AuditLogEdge_cursor marshals AuditLogEdge.cursor: see fastfields.go.
@@ -881,6 +2120,27 @@ func (ec *executionContext) fast_CalendarEntry_kind(ctx context.Context, field g
 	return ec._CalendarEntry_kind(ctx, field, obj)
 }
 
+// fast_CalendarEntry_post resolves CalendarEntry.post: see fastfields.go.
+func (ec *executionContext) fast_CalendarEntry_post(ctx context.Context, field graphql.CollectedField, obj *model.CalendarEntry) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._CalendarEntry_post(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_CalendarEntry_post(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Post
+	fc.Result = v
+	return ec.marshalNPost2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐPost(ctx, field.Selections, v)
+}
+
 // fast_CannedReply_id marshals CannedReply.id: see fastfields.go.
 func (ec *executionContext) fast_CannedReply_id(ctx context.Context, field graphql.CollectedField, obj *ent.CannedReply) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -951,6 +2211,48 @@ func (ec *executionContext) fast_CannedReply_createdBy(ctx context.Context, fiel
 	return ec._CannedReply_createdBy(ctx, field, obj)
 }
 
+// fast_CannedReplyConnection_edges resolves CannedReplyConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_CannedReplyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CannedReplyConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._CannedReplyConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_CannedReplyConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOCannedReplyEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐCannedReplyEdge(ctx, field.Selections, v)
+}
+
+// fast_CannedReplyConnection_pageInfo resolves CannedReplyConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_CannedReplyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CannedReplyConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._CannedReplyConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_CannedReplyConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_CannedReplyConnection_totalCount marshals CannedReplyConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_CannedReplyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CannedReplyConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -961,6 +2263,27 @@ func (ec *executionContext) fast_CannedReplyConnection_totalCount(ctx context.Co
 		}
 	}
 	return ec._CannedReplyConnection_totalCount(ctx, field, obj)
+}
+
+// fast_CannedReplyEdge_node resolves CannedReplyEdge.node: see fastfields.go.
+func (ec *executionContext) fast_CannedReplyEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CannedReplyEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._CannedReplyEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_CannedReplyEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOCannedReply2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐCannedReply(ctx, field.Selections, v)
 }
 
 // fast_CannedReplyEdge_cursor marshals CannedReplyEdge.cursor: see fastfields.go.
@@ -1096,6 +2419,27 @@ func (ec *executionContext) fast_Channel_tokenExpiresAt(ctx context.Context, fie
 	return ec._Channel_tokenExpiresAt(ctx, field, obj)
 }
 
+// fast_Channel_tokenScopes resolves Channel.tokenScopes: see fastfields.go.
+func (ec *executionContext) fast_Channel_tokenScopes(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._Channel_tokenScopes(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_Channel_tokenScopes(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.TokenScopes
+	fc.Result = v
+	return ec.marshalOString2ᚕstringᚄ(ctx, field.Selections, v)
+}
+
 // fast_Channel_lastError marshals Channel.lastError: see fastfields.go.
 func (ec *executionContext) fast_Channel_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -1132,6 +2476,48 @@ func (ec *executionContext) fast_Channel_syncedAt(ctx context.Context, field gra
 	return ec._Channel_syncedAt(ctx, field, obj)
 }
 
+// fast_ChannelConnection_edges resolves ChannelConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_ChannelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._ChannelConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_ChannelConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOChannelEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannelEdge(ctx, field.Selections, v)
+}
+
+// fast_ChannelConnection_pageInfo resolves ChannelConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_ChannelConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._ChannelConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_ChannelConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_ChannelConnection_totalCount marshals ChannelConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_ChannelConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -1142,6 +2528,27 @@ func (ec *executionContext) fast_ChannelConnection_totalCount(ctx context.Contex
 		}
 	}
 	return ec._ChannelConnection_totalCount(ctx, field, obj)
+}
+
+// fast_ChannelEdge_node resolves ChannelEdge.node: see fastfields.go.
+func (ec *executionContext) fast_ChannelEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._ChannelEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_ChannelEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOChannel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannel(ctx, field.Selections, v)
 }
 
 // fast_ChannelEdge_cursor marshals ChannelEdge.cursor: see fastfields.go.
@@ -1226,6 +2633,48 @@ func (ec *executionContext) fast_ConnectorInfo_version(ctx context.Context, fiel
 		}
 	}
 	return ec._ConnectorInfo_version(ctx, field, obj)
+}
+
+// fast_ConnectorInfo_platforms resolves ConnectorInfo.platforms: see fastfields.go.
+func (ec *executionContext) fast_ConnectorInfo_platforms(ctx context.Context, field graphql.CollectedField, obj *model.ConnectorInfo) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._ConnectorInfo_platforms(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_ConnectorInfo_platforms(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Platforms
+	fc.Result = v
+	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, v)
+}
+
+// fast_ConnectorInfo_capabilities resolves ConnectorInfo.capabilities: see fastfields.go.
+func (ec *executionContext) fast_ConnectorInfo_capabilities(ctx context.Context, field graphql.CollectedField, obj *model.ConnectorInfo) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._ConnectorInfo_capabilities(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_ConnectorInfo_capabilities(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Capabilities
+	fc.Result = v
+	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, v)
 }
 
 // fast_ConnectorInfo_healthy marshals ConnectorInfo.healthy: see fastfields.go.
@@ -1342,6 +2791,48 @@ func (ec *executionContext) fast_Contact_avatarURL(ctx context.Context, field gr
 	return ec._Contact_avatarURL(ctx, field, obj)
 }
 
+// fast_ContactConnection_edges resolves ContactConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_ContactConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ContactConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._ContactConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_ContactConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOContactEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐContactEdge(ctx, field.Selections, v)
+}
+
+// fast_ContactConnection_pageInfo resolves ContactConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_ContactConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ContactConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._ContactConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_ContactConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_ContactConnection_totalCount marshals ContactConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_ContactConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ContactConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -1352,6 +2843,27 @@ func (ec *executionContext) fast_ContactConnection_totalCount(ctx context.Contex
 		}
 	}
 	return ec._ContactConnection_totalCount(ctx, field, obj)
+}
+
+// fast_ContactEdge_node resolves ContactEdge.node: see fastfields.go.
+func (ec *executionContext) fast_ContactEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ContactEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._ContactEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_ContactEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOContact2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐContact(ctx, field.Selections, v)
 }
 
 // fast_ContactEdge_cursor marshals ContactEdge.cursor: see fastfields.go.
@@ -1605,6 +3117,69 @@ func (ec *executionContext) fast_Conversation_sentimentLabel(ctx context.Context
 	return ec._Conversation_sentimentLabel(ctx, field, obj)
 }
 
+// fast_Conversation_sentimentScore resolves Conversation.sentimentScore: see fastfields.go.
+func (ec *executionContext) fast_Conversation_sentimentScore(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._Conversation_sentimentScore(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_Conversation_sentimentScore(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.SentimentScore
+	fc.Result = v
+	return ec.marshalOFloat2ᚖfloat64(ctx, field.Selections, v)
+}
+
+// fast_ConversationConnection_edges resolves ConversationConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_ConversationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._ConversationConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_ConversationConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOConversationEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversationEdge(ctx, field.Selections, v)
+}
+
+// fast_ConversationConnection_pageInfo resolves ConversationConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_ConversationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._ConversationConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_ConversationConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_ConversationConnection_totalCount marshals ConversationConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_ConversationConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -1615,6 +3190,27 @@ func (ec *executionContext) fast_ConversationConnection_totalCount(ctx context.C
 		}
 	}
 	return ec._ConversationConnection_totalCount(ctx, field, obj)
+}
+
+// fast_ConversationEdge_node resolves ConversationEdge.node: see fastfields.go.
+func (ec *executionContext) fast_ConversationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._ConversationEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_ConversationEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOConversation2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐConversation(ctx, field.Selections, v)
 }
 
 // fast_ConversationEdge_cursor marshals ConversationEdge.cursor: see fastfields.go.
@@ -1639,6 +3235,27 @@ func (ec *executionContext) fast_CreateAPIKeyPayload_key(ctx context.Context, fi
 		}
 	}
 	return ec._CreateAPIKeyPayload_key(ctx, field, obj)
+}
+
+// fast_CreateAPIKeyPayload_apiKey resolves CreateAPIKeyPayload.apiKey: see fastfields.go.
+func (ec *executionContext) fast_CreateAPIKeyPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._CreateAPIKeyPayload_apiKey(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_CreateAPIKeyPayload_apiKey(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.APIKey
+	fc.Result = v
+	return ec.marshalNAPIKey2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAPIKey(ctx, field.Selections, v)
 }
 
 // fast_DeleteKnowledgeDocumentPayload_deletedId marshals DeleteKnowledgeDocumentPayload.deletedId: see fastfields.go.
@@ -1786,6 +3403,48 @@ func (ec *executionContext) fast_Export_error(ctx context.Context, field graphql
 	return ec._Export_error(ctx, field, obj)
 }
 
+// fast_GeneratedPost_variants resolves GeneratedPost.variants: see fastfields.go.
+func (ec *executionContext) fast_GeneratedPost_variants(ctx context.Context, field graphql.CollectedField, obj *model.GeneratedPost) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._GeneratedPost_variants(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_GeneratedPost_variants(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Variants
+	fc.Result = v
+	return ec.marshalNPostVariant2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐPostVariantᚄ(ctx, field.Selections, v)
+}
+
+// fast_GeneratedPost_citations resolves GeneratedPost.citations: see fastfields.go.
+func (ec *executionContext) fast_GeneratedPost_citations(ctx context.Context, field graphql.CollectedField, obj *model.GeneratedPost) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._GeneratedPost_citations(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_GeneratedPost_citations(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Citations
+	fc.Result = v
+	return ec.marshalNCitation2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitationᚄ(ctx, field.Selections, v)
+}
+
 // fast_GeneratedPost_model marshals GeneratedPost.model: see fastfields.go.
 func (ec *executionContext) fast_GeneratedPost_model(ctx context.Context, field graphql.CollectedField, obj *model.GeneratedPost) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -1796,6 +3455,27 @@ func (ec *executionContext) fast_GeneratedPost_model(ctx context.Context, field 
 		}
 	}
 	return ec._GeneratedPost_model(ctx, field, obj)
+}
+
+// fast_GeneratedPost_post resolves GeneratedPost.post: see fastfields.go.
+func (ec *executionContext) fast_GeneratedPost_post(ctx context.Context, field graphql.CollectedField, obj *model.GeneratedPost) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._GeneratedPost_post(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_GeneratedPost_post(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Post
+	fc.Result = v
+	return ec.marshalOPost2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐPost(ctx, field.Selections, v)
 }
 
 // fast_Invite_id marshals Invite.id: see fastfields.go.
@@ -1921,6 +3601,48 @@ func (ec *executionContext) fast_Invite_invitedBy(ctx context.Context, field gra
 	return ec._Invite_invitedBy(ctx, field, obj)
 }
 
+// fast_InviteConnection_edges resolves InviteConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_InviteConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.InviteConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._InviteConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_InviteConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOInviteEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐInviteEdge(ctx, field.Selections, v)
+}
+
+// fast_InviteConnection_pageInfo resolves InviteConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_InviteConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.InviteConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._InviteConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_InviteConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_InviteConnection_totalCount marshals InviteConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_InviteConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.InviteConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -1931,6 +3653,27 @@ func (ec *executionContext) fast_InviteConnection_totalCount(ctx context.Context
 		}
 	}
 	return ec._InviteConnection_totalCount(ctx, field, obj)
+}
+
+// fast_InviteEdge_node resolves InviteEdge.node: see fastfields.go.
+func (ec *executionContext) fast_InviteEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.InviteEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._InviteEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_InviteEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOInvite2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐInvite(ctx, field.Selections, v)
 }
 
 // fast_InviteEdge_cursor marshals InviteEdge.cursor: see fastfields.go.
@@ -1957,6 +3700,27 @@ func (ec *executionContext) fast_InviteMemberPayload_inviteUrl(ctx context.Conte
 	return ec._InviteMemberPayload_inviteUrl(ctx, field, obj)
 }
 
+// fast_InviteMemberPayload_invite resolves InviteMemberPayload.invite: see fastfields.go.
+func (ec *executionContext) fast_InviteMemberPayload_invite(ctx context.Context, field graphql.CollectedField, obj *model.InviteMemberPayload) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._InviteMemberPayload_invite(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_InviteMemberPayload_invite(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Invite
+	fc.Result = v
+	return ec.marshalNInvite2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐInvite(ctx, field.Selections, v)
+}
+
 // fast_KnowledgeAnswer_answer marshals KnowledgeAnswer.answer: see fastfields.go.
 func (ec *executionContext) fast_KnowledgeAnswer_answer(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -1969,6 +3733,48 @@ func (ec *executionContext) fast_KnowledgeAnswer_answer(ctx context.Context, fie
 	return ec._KnowledgeAnswer_answer(ctx, field, obj)
 }
 
+// fast_KnowledgeAnswer_citations resolves KnowledgeAnswer.citations: see fastfields.go.
+func (ec *executionContext) fast_KnowledgeAnswer_citations(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._KnowledgeAnswer_citations(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_KnowledgeAnswer_citations(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Citations
+	fc.Result = v
+	return ec.marshalNCitation2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐCitationᚄ(ctx, field.Selections, v)
+}
+
+// fast_KnowledgeAnswer_confidence resolves KnowledgeAnswer.confidence: see fastfields.go.
+func (ec *executionContext) fast_KnowledgeAnswer_confidence(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._KnowledgeAnswer_confidence(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_KnowledgeAnswer_confidence(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Confidence
+	fc.Result = v
+	return ec.marshalNFloat2float64(ctx, field.Selections, v)
+}
+
 // fast_KnowledgeAnswer_refused marshals KnowledgeAnswer.refused: see fastfields.go.
 func (ec *executionContext) fast_KnowledgeAnswer_refused(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -1979,6 +3785,27 @@ func (ec *executionContext) fast_KnowledgeAnswer_refused(ctx context.Context, fi
 		}
 	}
 	return ec._KnowledgeAnswer_refused(ctx, field, obj)
+}
+
+// fast_KnowledgeAnswer_unsupported resolves KnowledgeAnswer.unsupported: see fastfields.go.
+func (ec *executionContext) fast_KnowledgeAnswer_unsupported(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeAnswer) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._KnowledgeAnswer_unsupported(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_KnowledgeAnswer_unsupported(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Unsupported
+	fc.Result = v
+	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, v)
 }
 
 // fast_KnowledgeAnswer_model marshals KnowledgeAnswer.model: see fastfields.go.
@@ -2242,6 +4069,48 @@ func (ec *executionContext) fast_KnowledgeDocument_embeddingModel(ctx context.Co
 	return ec._KnowledgeDocument_embeddingModel(ctx, field, obj)
 }
 
+// fast_KnowledgeDocumentConnection_edges resolves KnowledgeDocumentConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_KnowledgeDocumentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocumentConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._KnowledgeDocumentConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_KnowledgeDocumentConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOKnowledgeDocumentEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocumentEdge(ctx, field.Selections, v)
+}
+
+// fast_KnowledgeDocumentConnection_pageInfo resolves KnowledgeDocumentConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_KnowledgeDocumentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocumentConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._KnowledgeDocumentConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_KnowledgeDocumentConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_KnowledgeDocumentConnection_totalCount marshals KnowledgeDocumentConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_KnowledgeDocumentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocumentConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -2252,6 +4121,27 @@ func (ec *executionContext) fast_KnowledgeDocumentConnection_totalCount(ctx cont
 		}
 	}
 	return ec._KnowledgeDocumentConnection_totalCount(ctx, field, obj)
+}
+
+// fast_KnowledgeDocumentEdge_node resolves KnowledgeDocumentEdge.node: see fastfields.go.
+func (ec *executionContext) fast_KnowledgeDocumentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocumentEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._KnowledgeDocumentEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_KnowledgeDocumentEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOKnowledgeDocument2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐKnowledgeDocument(ctx, field.Selections, v)
 }
 
 // fast_KnowledgeDocumentEdge_cursor marshals KnowledgeDocumentEdge.cursor: see fastfields.go.
@@ -2326,6 +4216,48 @@ func (ec *executionContext) fast_Label_color(ctx context.Context, field graphql.
 	return ec._Label_color(ctx, field, obj)
 }
 
+// fast_LabelConnection_edges resolves LabelConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_LabelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.LabelConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._LabelConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_LabelConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOLabelEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐLabelEdge(ctx, field.Selections, v)
+}
+
+// fast_LabelConnection_pageInfo resolves LabelConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_LabelConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.LabelConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._LabelConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_LabelConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_LabelConnection_totalCount marshals LabelConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_LabelConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.LabelConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -2336,6 +4268,27 @@ func (ec *executionContext) fast_LabelConnection_totalCount(ctx context.Context,
 		}
 	}
 	return ec._LabelConnection_totalCount(ctx, field, obj)
+}
+
+// fast_LabelEdge_node resolves LabelEdge.node: see fastfields.go.
+func (ec *executionContext) fast_LabelEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.LabelEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._LabelEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_LabelEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOLabel2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐLabel(ctx, field.Selections, v)
 }
 
 // fast_LabelEdge_cursor marshals LabelEdge.cursor: see fastfields.go.
@@ -2384,6 +4337,27 @@ func (ec *executionContext) fast_Me_name(ctx context.Context, field graphql.Coll
 		}
 	}
 	return ec._Me_name(ctx, field, obj)
+}
+
+// fast_Me_memberships resolves Me.memberships: see fastfields.go.
+func (ec *executionContext) fast_Me_memberships(ctx context.Context, field graphql.CollectedField, obj *model.Me) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._Me_memberships(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_Me_memberships(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Memberships
+	fc.Result = v
+	return ec.marshalNWorkspaceMembership2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋgraphᚋmodelᚐWorkspaceMembershipᚄ(ctx, field.Selections, v)
 }
 
 // fast_Media_id marshals Media.id: see fastfields.go.
@@ -2566,6 +4540,27 @@ func (ec *executionContext) fast_Member_joinedAt(ctx context.Context, field grap
 	return ec._Member_joinedAt(ctx, field, obj)
 }
 
+// fast_Member_user resolves Member.user: see fastfields.go.
+func (ec *executionContext) fast_Member_user(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._Member_user(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_Member_user(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.User
+	fc.Result = v
+	return ec.marshalNUser2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐUser(ctx, field.Selections, v)
+}
+
 // fast_Message_id marshals Message.id: see fastfields.go.
 func (ec *executionContext) fast_Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -2683,6 +4678,27 @@ func (ec *executionContext) fast_Message_text(ctx context.Context, field graphql
 		}
 	}
 	return ec._Message_text(ctx, field, obj)
+}
+
+// fast_Message_attachments resolves Message.attachments: see fastfields.go.
+func (ec *executionContext) fast_Message_attachments(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._Message_attachments(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_Message_attachments(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Attachments
+	fc.Result = v
+	return ec.marshalOAttachment2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐAttachmentᚄ(ctx, field.Selections, v)
 }
 
 // fast_Message_externalID marshals Message.externalID: see fastfields.go.
@@ -2850,6 +4866,69 @@ func (ec *executionContext) fast_Message_sentimentLabel(ctx context.Context, fie
 	return ec._Message_sentimentLabel(ctx, field, obj)
 }
 
+// fast_Message_sentimentScore resolves Message.sentimentScore: see fastfields.go.
+func (ec *executionContext) fast_Message_sentimentScore(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._Message_sentimentScore(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_Message_sentimentScore(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.SentimentScore
+	fc.Result = v
+	return ec.marshalOFloat2ᚖfloat64(ctx, field.Selections, v)
+}
+
+// fast_MessageConnection_edges resolves MessageConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._MessageConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_MessageConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOMessageEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessageEdge(ctx, field.Selections, v)
+}
+
+// fast_MessageConnection_pageInfo resolves MessageConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_MessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._MessageConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_MessageConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_MessageConnection_totalCount marshals MessageConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -2860,6 +4939,27 @@ func (ec *executionContext) fast_MessageConnection_totalCount(ctx context.Contex
 		}
 	}
 	return ec._MessageConnection_totalCount(ctx, field, obj)
+}
+
+// fast_MessageEdge_node resolves MessageEdge.node: see fastfields.go.
+func (ec *executionContext) fast_MessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MessageEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._MessageEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_MessageEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOMessage2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMessage(ctx, field.Selections, v)
 }
 
 // fast_MessageEdge_cursor marshals MessageEdge.cursor: see fastfields.go.
@@ -3022,6 +5122,69 @@ func (ec *executionContext) fast_Post_publishedAt(ctx context.Context, field gra
 	return ec._Post_publishedAt(ctx, field, obj)
 }
 
+// fast_Post_media resolves Post.media: see fastfields.go.
+func (ec *executionContext) fast_Post_media(ctx context.Context, field graphql.CollectedField, obj *ent.Post) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._Post_media(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_Post_media(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Media
+	fc.Result = v
+	return ec.marshalNPostMedia2ᚕgithubᚗcomᚋneksioᚋneksioᚋentᚋschemaᚋschematypeᚐPostMediaᚄ(ctx, field.Selections, v)
+}
+
+// fast_PostConnection_edges resolves PostConnection.edges: see fastfields.go.
+func (ec *executionContext) fast_PostConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PostConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._PostConnection_edges(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_PostConnection_edges(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Edges
+	fc.Result = v
+	return ec.marshalOPostEdge2ᚕᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐPostEdge(ctx, field.Selections, v)
+}
+
+// fast_PostConnection_pageInfo resolves PostConnection.pageInfo: see fastfields.go.
+func (ec *executionContext) fast_PostConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PostConnection) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._PostConnection_pageInfo(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_PostConnection_pageInfo(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.PageInfo
+	fc.Result = v
+	return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, field.Selections, v)
+}
+
 // fast_PostConnection_totalCount marshals PostConnection.totalCount: see fastfields.go.
 func (ec *executionContext) fast_PostConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PostConnection) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -3032,6 +5195,27 @@ func (ec *executionContext) fast_PostConnection_totalCount(ctx context.Context, 
 		}
 	}
 	return ec._PostConnection_totalCount(ctx, field, obj)
+}
+
+// fast_PostEdge_node resolves PostEdge.node: see fastfields.go.
+func (ec *executionContext) fast_PostEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PostEdge) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._PostEdge_node(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_PostEdge_node(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Node
+	fc.Result = v
+	return ec.marshalOPost2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐPost(ctx, field.Selections, v)
 }
 
 // fast_PostEdge_cursor marshals PostEdge.cursor: see fastfields.go.
@@ -3422,6 +5606,27 @@ func (ec *executionContext) fast_PostVariant_text(ctx context.Context, field gra
 	return ec._PostVariant_text(ctx, field, obj)
 }
 
+// fast_PostVariant_hashtags resolves PostVariant.hashtags: see fastfields.go.
+func (ec *executionContext) fast_PostVariant_hashtags(ctx context.Context, field graphql.CollectedField, obj *model.PostVariant) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._PostVariant_hashtags(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_PostVariant_hashtags(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Hashtags
+	fc.Result = v
+	return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, v)
+}
+
 // fast_PublishingSettings_id marshals PublishingSettings.id: see fastfields.go.
 func (ec *executionContext) fast_PublishingSettings_id(ctx context.Context, field graphql.CollectedField, obj *ent.PublishingSettings) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -3554,6 +5759,27 @@ func (ec *executionContext) fast_SignInPayload_expiresAt(ctx context.Context, fi
 	return ec._SignInPayload_expiresAt(ctx, field, obj)
 }
 
+// fast_SignInPayload_user resolves SignInPayload.user: see fastfields.go.
+func (ec *executionContext) fast_SignInPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SignInPayload) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._SignInPayload_user(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_SignInPayload_user(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.User
+	fc.Result = v
+	return ec.marshalNUser2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐUser(ctx, field.Selections, v)
+}
+
 // fast_StartChannelAuthorizationPayload_url marshals StartChannelAuthorizationPayload.url: see fastfields.go.
 func (ec *executionContext) fast_StartChannelAuthorizationPayload_url(ctx context.Context, field graphql.CollectedField, obj *model.StartChannelAuthorizationPayload) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -3564,6 +5790,27 @@ func (ec *executionContext) fast_StartChannelAuthorizationPayload_url(ctx contex
 		}
 	}
 	return ec._StartChannelAuthorizationPayload_url(ctx, field, obj)
+}
+
+// fast_StartChannelAuthorizationPayload_authorization resolves StartChannelAuthorizationPayload.authorization: see fastfields.go.
+func (ec *executionContext) fast_StartChannelAuthorizationPayload_authorization(ctx context.Context, field graphql.CollectedField, obj *model.StartChannelAuthorizationPayload) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._StartChannelAuthorizationPayload_authorization(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_StartChannelAuthorizationPayload_authorization(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Authorization
+	fc.Result = v
+	return ec.marshalNChannelAuthorization2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐChannelAuthorization(ctx, field.Selections, v)
 }
 
 // fast_UploadedMedia_id marshals UploadedMedia.id: see fastfields.go.
@@ -3624,6 +5871,27 @@ func (ec *executionContext) fast_UploadedMedia_kind(ctx context.Context, field g
 		}
 	}
 	return ec._UploadedMedia_kind(ctx, field, obj)
+}
+
+// fast_UploadedMedia_media resolves UploadedMedia.media: see fastfields.go.
+func (ec *executionContext) fast_UploadedMedia_media(ctx context.Context, field graphql.CollectedField, obj *model.UploadedMedia) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._UploadedMedia_media(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_UploadedMedia_media(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Media
+	fc.Result = v
+	return ec.marshalNMedia2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐMedia(ctx, field.Selections, v)
 }
 
 // fast_User_id marshals User.id: see fastfields.go.
@@ -3698,6 +5966,27 @@ func (ec *executionContext) fast_Viewer_role(ctx context.Context, field graphql.
 	return ec._Viewer_role(ctx, field, obj)
 }
 
+// fast_Viewer_workspace resolves Viewer.workspace: see fastfields.go.
+func (ec *executionContext) fast_Viewer_workspace(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._Viewer_workspace(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_Viewer_workspace(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Workspace
+	fc.Result = v
+	return ec.marshalNWorkspace2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐWorkspace(ctx, field.Selections, v)
+}
+
 // fast_Viewer_credential marshals Viewer.credential: see fastfields.go.
 func (ec *executionContext) fast_Viewer_credential(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -3708,6 +5997,48 @@ func (ec *executionContext) fast_Viewer_credential(ctx context.Context, field gr
 		}
 	}
 	return ec._Viewer_credential(ctx, field, obj)
+}
+
+// fast_Viewer_user resolves Viewer.user: see fastfields.go.
+func (ec *executionContext) fast_Viewer_user(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._Viewer_user(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_Viewer_user(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.User
+	fc.Result = v
+	return ec.marshalOUser2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐUser(ctx, field.Selections, v)
+}
+
+// fast_Viewer_apiKey resolves Viewer.apiKey: see fastfields.go.
+func (ec *executionContext) fast_Viewer_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._Viewer_apiKey(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_Viewer_apiKey(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.APIKey
+	fc.Result = v
+	return ec.marshalOAPIKey2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐAPIKey(ctx, field.Selections, v)
 }
 
 // fast_Workspace_id marshals Workspace.id: see fastfields.go.
@@ -3756,6 +6087,27 @@ func (ec *executionContext) fast_Workspace_name(ctx context.Context, field graph
 		}
 	}
 	return ec._Workspace_name(ctx, field, obj)
+}
+
+// fast_WorkspaceMembership_workspace resolves WorkspaceMembership.workspace: see fastfields.go.
+func (ec *executionContext) fast_WorkspaceMembership_workspace(ctx context.Context, field graphql.CollectedField, obj *model.WorkspaceMembership) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec._WorkspaceMembership_workspace(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext_WorkspaceMembership_workspace(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Workspace
+	fc.Result = v
+	return ec.marshalNWorkspace2ᚖgithubᚗcomᚋneksioᚋneksioᚋentᚐWorkspace(ctx, field.Selections, v)
 }
 
 // fast_WorkspaceMembership_role marshals WorkspaceMembership.role: see fastfields.go.
@@ -3831,6 +6183,27 @@ func (ec *executionContext) fast___Directive_isRepeatable(ctx context.Context, f
 	return ec.___Directive_isRepeatable(ctx, field, obj)
 }
 
+// fast___Directive_locations resolves __Directive.locations: see fastfields.go.
+func (ec *executionContext) fast___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec.___Directive_locations(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext___Directive_locations(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Locations
+	fc.Result = v
+	return ec.marshalN__DirectiveLocation2ᚕstringᚄ(ctx, field.Selections, v)
+}
+
 // fast___EnumValue_name marshals __EnumValue.name: see fastfields.go.
 func (ec *executionContext) fast___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -3855,6 +6228,27 @@ func (ec *executionContext) fast___Field_name(ctx context.Context, field graphql
 	return ec.___Field_name(ctx, field, obj)
 }
 
+// fast___Field_type resolves __Field.type: see fastfields.go.
+func (ec *executionContext) fast___Field_type(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec.___Field_type(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext___Field_type(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Type
+	fc.Result = v
+	return ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, field.Selections, v)
+}
+
 // fast___InputValue_name marshals __InputValue.name: see fastfields.go.
 func (ec *executionContext) fast___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
@@ -3865,6 +6259,27 @@ func (ec *executionContext) fast___InputValue_name(ctx context.Context, field gr
 		}
 	}
 	return ec.___InputValue_name(ctx, field, obj)
+}
+
+// fast___InputValue_type resolves __InputValue.type: see fastfields.go.
+func (ec *executionContext) fast___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if obj == nil || gqlgenPath.Load() {
+		return ec.___InputValue_type(ctx, field, obj)
+	}
+	fc, err := ec.fieldContext___InputValue_type(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	v := obj.Type
+	fc.Result = v
+	return ec.marshalN__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, field.Selections, v)
 }
 
 // fast___InputValue_defaultValue marshals __InputValue.defaultValue: see fastfields.go.

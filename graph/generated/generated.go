@@ -44327,12 +44327,12 @@ func (ec *executionContext) _APIKeyConnection(ctx context.Context, sel ast.Selec
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("APIKeyConnection")
 		case "edges":
-			out.Values[i] = ec._APIKeyConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKeyConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._APIKeyConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKeyConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44370,7 +44370,7 @@ func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("APIKeyEdge")
 		case "node":
-			out.Values[i] = ec._APIKeyEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKeyEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44418,12 +44418,12 @@ func (ec *executionContext) _AcceptInvitePayload(ctx context.Context, sel ast.Se
 				out.Invalids++
 			}
 		case "user":
-			out.Values[i] = ec._AcceptInvitePayload_user(ctx, field, obj)
+			out.Values[i] = ec.fast_AcceptInvitePayload_user(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "workspace":
-			out.Values[i] = ec._AcceptInvitePayload_workspace(ctx, field, obj)
+			out.Values[i] = ec.fast_AcceptInvitePayload_workspace(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44496,12 +44496,12 @@ func (ec *executionContext) _AgentRun(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "citations":
-			out.Values[i] = ec._AgentRun_citations(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_citations(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "confidence":
-			out.Values[i] = ec._AgentRun_confidence(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_confidence(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44531,7 +44531,7 @@ func (ec *executionContext) _AgentRun(ctx context.Context, sel ast.SelectionSet,
 				out.Invalids++
 			}
 		case "sentimentScore":
-			out.Values[i] = ec._AgentRun_sentimentScore(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_sentimentScore(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44584,12 +44584,12 @@ func (ec *executionContext) _AgentRunConnection(ctx context.Context, sel ast.Sel
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AgentRunConnection")
 		case "edges":
-			out.Values[i] = ec._AgentRunConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRunConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._AgentRunConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRunConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44627,7 +44627,7 @@ func (ec *executionContext) _AgentRunEdge(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AgentRunEdge")
 		case "node":
-			out.Values[i] = ec._AgentRunEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRunEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44680,17 +44680,17 @@ func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "confidenceThreshold":
-			out.Values[i] = ec._AgentSettings_confidenceThreshold(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_confidenceThreshold(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "negativeSentimentThreshold":
-			out.Values[i] = ec._AgentSettings_negativeSentimentThreshold(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_negativeSentimentThreshold(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "handoffKeywords":
-			out.Values[i] = ec._AgentSettings_handoffKeywords(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_handoffKeywords(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44700,7 +44700,7 @@ func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "businessHours":
-			out.Values[i] = ec._AgentSettings_businessHours(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_businessHours(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44725,7 +44725,7 @@ func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "reviewPolicy":
-			out.Values[i] = ec._AgentSettings_reviewPolicy(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_reviewPolicy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44841,7 +44841,7 @@ func (ec *executionContext) _AnalyticsBreakdownRow(ctx context.Context, sel ast.
 				out.Invalids++
 			}
 		case "value":
-			out.Values[i] = ec._AnalyticsBreakdownRow_value(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsBreakdownRow_value(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44912,17 +44912,17 @@ func (ec *executionContext) _AnalyticsFigure(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsFigure")
 		case "value":
-			out.Values[i] = ec._AnalyticsFigure_value(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsFigure_value(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "previous":
-			out.Values[i] = ec._AnalyticsFigure_previous(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsFigure_previous(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "change":
-			out.Values[i] = ec._AnalyticsFigure_change(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsFigure_change(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44965,7 +44965,7 @@ func (ec *executionContext) _AnalyticsPoint(ctx context.Context, sel ast.Selecti
 				out.Invalids++
 			}
 		case "value":
-			out.Values[i] = ec._AnalyticsPoint_value(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsPoint_value(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -45046,7 +45046,7 @@ func (ec *executionContext) _AnalyticsSeries(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "points":
-			out.Values[i] = ec._AnalyticsSeries_points(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSeries_points(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45079,172 +45079,172 @@ func (ec *executionContext) _AnalyticsSummary(ctx context.Context, sel ast.Selec
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsSummary")
 		case "conversationsOpened":
-			out.Values[i] = ec._AnalyticsSummary_conversationsOpened(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_conversationsOpened(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "conversationsResolved":
-			out.Values[i] = ec._AnalyticsSummary_conversationsResolved(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_conversationsResolved(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "conversationsOpen":
-			out.Values[i] = ec._AnalyticsSummary_conversationsOpen(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_conversationsOpen(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "messagesIn":
-			out.Values[i] = ec._AnalyticsSummary_messagesIn(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_messagesIn(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "messagesOut":
-			out.Values[i] = ec._AnalyticsSummary_messagesOut(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_messagesOut(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "firstResponses":
-			out.Values[i] = ec._AnalyticsSummary_firstResponses(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_firstResponses(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "firstResponseTime":
-			out.Values[i] = ec._AnalyticsSummary_firstResponseTime(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_firstResponseTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "firstResponseTimeMedian":
-			out.Values[i] = ec._AnalyticsSummary_firstResponseTimeMedian(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_firstResponseTimeMedian(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "firstResponseTimeP90":
-			out.Values[i] = ec._AnalyticsSummary_firstResponseTimeP90(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_firstResponseTimeP90(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "replies":
-			out.Values[i] = ec._AnalyticsSummary_replies(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_replies(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "replyTime":
-			out.Values[i] = ec._AnalyticsSummary_replyTime(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_replyTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "replyTimeMedian":
-			out.Values[i] = ec._AnalyticsSummary_replyTimeMedian(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_replyTimeMedian(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "replyTimeP90":
-			out.Values[i] = ec._AnalyticsSummary_replyTimeP90(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_replyTimeP90(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "resolutionTime":
-			out.Values[i] = ec._AnalyticsSummary_resolutionTime(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_resolutionTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "resolutionTimeMedian":
-			out.Values[i] = ec._AnalyticsSummary_resolutionTimeMedian(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_resolutionTimeMedian(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "resolutionTimeP90":
-			out.Values[i] = ec._AnalyticsSummary_resolutionTimeP90(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_resolutionTimeP90(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiAnswersSent":
-			out.Values[i] = ec._AnalyticsSummary_aiAnswersSent(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiAnswersSent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiDraftsCreated":
-			out.Values[i] = ec._AnalyticsSummary_aiDraftsCreated(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiDraftsCreated(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiDraftsApproved":
-			out.Values[i] = ec._AnalyticsSummary_aiDraftsApproved(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiDraftsApproved(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiDraftsEdited":
-			out.Values[i] = ec._AnalyticsSummary_aiDraftsEdited(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiDraftsEdited(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiDraftsDiscarded":
-			out.Values[i] = ec._AnalyticsSummary_aiDraftsDiscarded(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiDraftsDiscarded(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiHandoffs":
-			out.Values[i] = ec._AnalyticsSummary_aiHandoffs(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiHandoffs(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "knowledgeBaseRefusals":
-			out.Values[i] = ec._AnalyticsSummary_knowledgeBaseRefusals(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_knowledgeBaseRefusals(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "resolvedWithoutPerson":
-			out.Values[i] = ec._AnalyticsSummary_resolvedWithoutPerson(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_resolvedWithoutPerson(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "sentimentMessages":
-			out.Values[i] = ec._AnalyticsSummary_sentimentMessages(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_sentimentMessages(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "sentimentAverage":
-			out.Values[i] = ec._AnalyticsSummary_sentimentAverage(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_sentimentAverage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviews":
-			out.Values[i] = ec._AnalyticsSummary_reviews(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviews(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviewRating":
-			out.Values[i] = ec._AnalyticsSummary_reviewRating(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviewRating(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviewsReplied":
-			out.Values[i] = ec._AnalyticsSummary_reviewsReplied(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviewsReplied(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviewReplyTime":
-			out.Values[i] = ec._AnalyticsSummary_reviewReplyTime(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviewReplyTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviewReplyTimeMedian":
-			out.Values[i] = ec._AnalyticsSummary_reviewReplyTimeMedian(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviewReplyTimeMedian(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviewReplyTimeP90":
-			out.Values[i] = ec._AnalyticsSummary_reviewReplyTimeP90(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviewReplyTimeP90(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "postsPublished":
-			out.Values[i] = ec._AnalyticsSummary_postsPublished(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_postsPublished(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "postsFailed":
-			out.Values[i] = ec._AnalyticsSummary_postsFailed(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_postsFailed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45428,12 +45428,12 @@ func (ec *executionContext) _AuditLogConnection(ctx context.Context, sel ast.Sel
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AuditLogConnection")
 		case "edges":
-			out.Values[i] = ec._AuditLogConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLogConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._AuditLogConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLogConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45471,7 +45471,7 @@ func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AuditLogEdge")
 		case "node":
-			out.Values[i] = ec._AuditLogEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLogEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -45610,7 +45610,7 @@ func (ec *executionContext) _CalendarEntry(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "post":
-			out.Values[i] = ec._CalendarEntry_post(ctx, field, obj)
+			out.Values[i] = ec.fast_CalendarEntry_post(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45701,12 +45701,12 @@ func (ec *executionContext) _CannedReplyConnection(ctx context.Context, sel ast.
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CannedReplyConnection")
 		case "edges":
-			out.Values[i] = ec._CannedReplyConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReplyConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._CannedReplyConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReplyConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45744,7 +45744,7 @@ func (ec *executionContext) _CannedReplyEdge(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CannedReplyEdge")
 		case "node":
-			out.Values[i] = ec._CannedReplyEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReplyEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -45832,7 +45832,7 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 				out.Invalids++
 			}
 		case "tokenScopes":
-			out.Values[i] = ec._Channel_tokenScopes(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_tokenScopes(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -45953,12 +45953,12 @@ func (ec *executionContext) _ChannelConnection(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ChannelConnection")
 		case "edges":
-			out.Values[i] = ec._ChannelConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_ChannelConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._ChannelConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_ChannelConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45996,7 +45996,7 @@ func (ec *executionContext) _ChannelEdge(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ChannelEdge")
 		case "node":
-			out.Values[i] = ec._ChannelEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_ChannelEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -46092,12 +46092,12 @@ func (ec *executionContext) _ConnectorInfo(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "platforms":
-			out.Values[i] = ec._ConnectorInfo_platforms(ctx, field, obj)
+			out.Values[i] = ec.fast_ConnectorInfo_platforms(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "capabilities":
-			out.Values[i] = ec._ConnectorInfo_capabilities(ctx, field, obj)
+			out.Values[i] = ec.fast_ConnectorInfo_capabilities(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46218,12 +46218,12 @@ func (ec *executionContext) _ContactConnection(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ContactConnection")
 		case "edges":
-			out.Values[i] = ec._ContactConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_ContactConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._ContactConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_ContactConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46261,7 +46261,7 @@ func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ContactEdge")
 		case "node":
-			out.Values[i] = ec._ContactEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_ContactEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -46399,7 +46399,7 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentimentScore":
-			out.Values[i] = ec._Conversation_sentimentScore(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_sentimentScore(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -46468,12 +46468,12 @@ func (ec *executionContext) _ConversationConnection(ctx context.Context, sel ast
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ConversationConnection")
 		case "edges":
-			out.Values[i] = ec._ConversationConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_ConversationConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._ConversationConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_ConversationConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46511,7 +46511,7 @@ func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.Selec
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ConversationEdge")
 		case "node":
-			out.Values[i] = ec._ConversationEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_ConversationEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -46554,7 +46554,7 @@ func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.Se
 				out.Invalids++
 			}
 		case "apiKey":
-			out.Values[i] = ec._CreateAPIKeyPayload_apiKey(ctx, field, obj)
+			out.Values[i] = ec.fast_CreateAPIKeyPayload_apiKey(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46765,12 +46765,12 @@ func (ec *executionContext) _GeneratedPost(ctx context.Context, sel ast.Selectio
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("GeneratedPost")
 		case "variants":
-			out.Values[i] = ec._GeneratedPost_variants(ctx, field, obj)
+			out.Values[i] = ec.fast_GeneratedPost_variants(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "citations":
-			out.Values[i] = ec._GeneratedPost_citations(ctx, field, obj)
+			out.Values[i] = ec.fast_GeneratedPost_citations(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46780,7 +46780,7 @@ func (ec *executionContext) _GeneratedPost(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "post":
-			out.Values[i] = ec._GeneratedPost_post(ctx, field, obj)
+			out.Values[i] = ec.fast_GeneratedPost_post(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -46891,12 +46891,12 @@ func (ec *executionContext) _InviteConnection(ctx context.Context, sel ast.Selec
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("InviteConnection")
 		case "edges":
-			out.Values[i] = ec._InviteConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._InviteConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46934,7 +46934,7 @@ func (ec *executionContext) _InviteEdge(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("InviteEdge")
 		case "node":
-			out.Values[i] = ec._InviteEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -46977,7 +46977,7 @@ func (ec *executionContext) _InviteMemberPayload(ctx context.Context, sel ast.Se
 				out.Invalids++
 			}
 		case "invite":
-			out.Values[i] = ec._InviteMemberPayload_invite(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteMemberPayload_invite(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47015,12 +47015,12 @@ func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "citations":
-			out.Values[i] = ec._KnowledgeAnswer_citations(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_citations(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "confidence":
-			out.Values[i] = ec._KnowledgeAnswer_confidence(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_confidence(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47030,7 +47030,7 @@ func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.Select
 				out.Invalids++
 			}
 		case "unsupported":
-			out.Values[i] = ec._KnowledgeAnswer_unsupported(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_unsupported(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47239,12 +47239,12 @@ func (ec *executionContext) _KnowledgeDocumentConnection(ctx context.Context, se
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("KnowledgeDocumentConnection")
 		case "edges":
-			out.Values[i] = ec._KnowledgeDocumentConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocumentConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._KnowledgeDocumentConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocumentConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47282,7 +47282,7 @@ func (ec *executionContext) _KnowledgeDocumentEdge(ctx context.Context, sel ast.
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("KnowledgeDocumentEdge")
 		case "node":
-			out.Values[i] = ec._KnowledgeDocumentEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocumentEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -47378,12 +47378,12 @@ func (ec *executionContext) _LabelConnection(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("LabelConnection")
 		case "edges":
-			out.Values[i] = ec._LabelConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_LabelConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._LabelConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_LabelConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47421,7 +47421,7 @@ func (ec *executionContext) _LabelEdge(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("LabelEdge")
 		case "node":
-			out.Values[i] = ec._LabelEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_LabelEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -47474,7 +47474,7 @@ func (ec *executionContext) _Me(ctx context.Context, sel ast.SelectionSet, obj *
 				out.Invalids++
 			}
 		case "memberships":
-			out.Values[i] = ec._Me_memberships(ctx, field, obj)
+			out.Values[i] = ec.fast_Me_memberships(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47616,7 +47616,7 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 				out.Invalids++
 			}
 		case "user":
-			out.Values[i] = ec._Member_user(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_user(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47699,7 +47699,7 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "attachments":
-			out.Values[i] = ec._Message_attachments(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_attachments(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -47774,7 +47774,7 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentimentScore":
-			out.Values[i] = ec._Message_sentimentScore(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_sentimentScore(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -47846,12 +47846,12 @@ func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("MessageConnection")
 		case "edges":
-			out.Values[i] = ec._MessageConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_MessageConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._MessageConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_MessageConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47889,7 +47889,7 @@ func (ec *executionContext) _MessageEdge(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("MessageEdge")
 		case "node":
-			out.Values[i] = ec._MessageEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_MessageEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -48406,7 +48406,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "media":
-			out.Values[i] = ec._Post_media(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_media(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -48445,12 +48445,12 @@ func (ec *executionContext) _PostConnection(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PostConnection")
 		case "edges":
-			out.Values[i] = ec._PostConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_PostConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._PostConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_PostConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48488,7 +48488,7 @@ func (ec *executionContext) _PostEdge(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PostEdge")
 		case "node":
-			out.Values[i] = ec._PostEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -48803,7 +48803,7 @@ func (ec *executionContext) _PostVariant(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "hashtags":
-			out.Values[i] = ec._PostVariant_hashtags(ctx, field, obj)
+			out.Values[i] = ec.fast_PostVariant_hashtags(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49159,7 +49159,7 @@ func (ec *executionContext) _SignInPayload(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "user":
-			out.Values[i] = ec._SignInPayload_user(ctx, field, obj)
+			out.Values[i] = ec.fast_SignInPayload_user(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49197,7 +49197,7 @@ func (ec *executionContext) _StartChannelAuthorizationPayload(ctx context.Contex
 				out.Invalids++
 			}
 		case "authorization":
-			out.Values[i] = ec._StartChannelAuthorizationPayload_authorization(ctx, field, obj)
+			out.Values[i] = ec.fast_StartChannelAuthorizationPayload_authorization(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49285,7 +49285,7 @@ func (ec *executionContext) _UploadedMedia(ctx context.Context, sel ast.Selectio
 				out.Invalids++
 			}
 		case "media":
-			out.Values[i] = ec._UploadedMedia_media(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_media(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49376,7 +49376,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 				out.Invalids++
 			}
 		case "workspace":
-			out.Values[i] = ec._Viewer_workspace(ctx, field, obj)
+			out.Values[i] = ec.fast_Viewer_workspace(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49386,12 +49386,12 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 				out.Invalids++
 			}
 		case "user":
-			out.Values[i] = ec._Viewer_user(ctx, field, obj)
+			out.Values[i] = ec.fast_Viewer_user(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "apiKey":
-			out.Values[i] = ec._Viewer_apiKey(ctx, field, obj)
+			out.Values[i] = ec.fast_Viewer_apiKey(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -49547,7 +49547,7 @@ func (ec *executionContext) _WorkspaceMembership(ctx context.Context, sel ast.Se
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("WorkspaceMembership")
 		case "workspace":
-			out.Values[i] = ec._WorkspaceMembership_workspace(ctx, field, obj)
+			out.Values[i] = ec.fast_WorkspaceMembership_workspace(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49643,7 +49643,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "locations":
-			out.Values[i] = ec.___Directive_locations(ctx, field, obj)
+			out.Values[i] = ec.fast___Directive_locations(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49744,7 +49744,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 				out.Invalids++
 			}
 		case "type":
-			out.Values[i] = ec.___Field_type(ctx, field, obj)
+			out.Values[i] = ec.fast___Field_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49797,7 +49797,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "type":
-			out.Values[i] = ec.___InputValue_type(ctx, field, obj)
+			out.Values[i] = ec.fast___InputValue_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
