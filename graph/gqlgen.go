@@ -286,7 +286,11 @@ func fastValue(f *codegen.Field, qual types.Qualifier) string {
 		if ref.CastType != nil {
 			arg = types.TypeString(ref.CastType, qual) + "(" + arg + ")"
 		}
-		fmt.Fprintf(&b, "\t\tres := %s.%s(%s)\n", qual(ref.Marshaler.Pkg()), ref.Marshaler.Name(), arg)
+		call := qual(ref.Marshaler.Pkg()) + "." + ref.Marshaler.Name()
+		if ref.Marshaler.Pkg().Path() == "github.com/99designs/gqlgen/graphql" && ref.Marshaler.Name() == "MarshalTime" {
+			call = "marshalTime" // exec.go: the same, with fewer copies
+		}
+		fmt.Fprintf(&b, "\t\tres := %s(%s)\n", call, arg)
 	default:
 		return ""
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -101,4 +103,30 @@ func TestWriteFieldsAsGqlgen(t *testing.T) {
 	require.True(t, isName("_a9Z"))
 	require.False(t, isName("9a"))
 	require.False(t, isName(""))
+}
+
+// TestMarshalTimeAsGqlgen: marshalTime writes what graphql.MarshalTime
+// writes, into a bytes.Buffer or another writer, and is null for a zero
+// time.
+func TestMarshalTimeAsGqlgen(t *testing.T) {
+	require.Equal(t, graphql.Null, marshalTime(time.Time{}))
+	east := time.FixedZone("", 5*3600+30*60)
+	for _, tm := range []time.Time{
+		time.Date(2026, 11, 30, 3, 4, 5, 0, time.UTC),
+		time.Date(2026, 11, 30, 3, 4, 5, 600, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(-3, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(12026, 1, 1, 0, 0, 0, 123456789, east),
+		time.Date(2026, 6, 1, 23, 59, 59, 999999999, time.FixedZone("X", -7*3600)),
+		time.Now(),
+	} {
+		var want, got bytes.Buffer
+		graphql.MarshalTime(tm).MarshalGQL(&want)
+		got.WriteString("x")
+		marshalTime(tm).MarshalGQL(&got)
+		require.Equal(t, "x"+want.String(), got.String())
+		var other strings.Builder
+		marshalTime(tm).MarshalGQL(&other)
+		require.Equal(t, want.String(), other.String())
+	}
 }

@@ -41,7 +41,7 @@ func (ec *executionContext) fast_APIKey_id(ctx context.Context, field graphql.Co
 func (ec *executionContext) fast_APIKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -53,7 +53,7 @@ func (ec *executionContext) fast_APIKey_createdAt(ctx context.Context, field gra
 func (ec *executionContext) fast_APIKey_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -114,7 +114,7 @@ func (ec *executionContext) fast_APIKey_lastUsedAt(ctx context.Context, field gr
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._APIKey_lastUsedAt(ctx, field, obj)
@@ -127,7 +127,7 @@ func (ec *executionContext) fast_APIKey_expiresAt(ctx context.Context, field gra
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._APIKey_expiresAt(ctx, field, obj)
@@ -140,7 +140,7 @@ func (ec *executionContext) fast_APIKey_revokedAt(ctx context.Context, field gra
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._APIKey_revokedAt(ctx, field, obj)
@@ -249,7 +249,7 @@ func (ec *executionContext) fast_AcceptInvitePayload_token(ctx context.Context, 
 func (ec *executionContext) fast_AcceptInvitePayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.AcceptInvitePayload) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.ExpiresAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -315,7 +315,7 @@ func (ec *executionContext) fast_AgentRun_id(ctx context.Context, field graphql.
 func (ec *executionContext) fast_AgentRun_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -327,7 +327,7 @@ func (ec *executionContext) fast_AgentRun_createdAt(ctx context.Context, field g
 func (ec *executionContext) fast_AgentRun_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentRun) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -634,7 +634,7 @@ func (ec *executionContext) fast_AgentSettings_id(ctx context.Context, field gra
 func (ec *executionContext) fast_AgentSettings_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -646,7 +646,7 @@ func (ec *executionContext) fast_AgentSettings_createdAt(ctx context.Context, fi
 func (ec *executionContext) fast_AgentSettings_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentSettings) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -823,7 +823,7 @@ func (ec *executionContext) fast_AgentSettings_reviewPolicy(ctx context.Context,
 func (ec *executionContext) fast_Analytics_from(ctx context.Context, field graphql.CollectedField, obj *model.Analytics) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.From
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -835,7 +835,7 @@ func (ec *executionContext) fast_Analytics_from(ctx context.Context, field graph
 func (ec *executionContext) fast_Analytics_to(ctx context.Context, field graphql.CollectedField, obj *model.Analytics) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.To
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -916,7 +916,7 @@ func (ec *executionContext) fast_AnalyticsExport_url(ctx context.Context, field 
 func (ec *executionContext) fast_AnalyticsExport_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsExport) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.ExpiresAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -991,7 +991,7 @@ func (ec *executionContext) fast_AnalyticsFigure_change(ctx context.Context, fie
 func (ec *executionContext) fast_AnalyticsPoint_start(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsPoint) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.Start
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -1003,7 +1003,7 @@ func (ec *executionContext) fast_AnalyticsPoint_start(ctx context.Context, field
 func (ec *executionContext) fast_AnalyticsPoint_end(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsPoint) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.End
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -1060,7 +1060,7 @@ func (ec *executionContext) fast_AnalyticsRefusal_count(ctx context.Context, fie
 func (ec *executionContext) fast_AnalyticsRefusal_lastAskedAt(ctx context.Context, field graphql.CollectedField, obj *model.AnalyticsRefusal) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.LastAskedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -1953,7 +1953,7 @@ func (ec *executionContext) fast_AuditLog_requestID(ctx context.Context, field g
 func (ec *executionContext) fast_AuditLog_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -2100,7 +2100,7 @@ func (ec *executionContext) fast_CalendarEntry_date(ctx context.Context, field g
 func (ec *executionContext) fast_CalendarEntry_at(ctx context.Context, field graphql.CollectedField, obj *model.CalendarEntry) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.At
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -2157,7 +2157,7 @@ func (ec *executionContext) fast_CannedReply_id(ctx context.Context, field graph
 func (ec *executionContext) fast_CannedReply_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CannedReply) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -2169,7 +2169,7 @@ func (ec *executionContext) fast_CannedReply_createdAt(ctx context.Context, fiel
 func (ec *executionContext) fast_CannedReply_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CannedReply) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -2314,7 +2314,7 @@ func (ec *executionContext) fast_Channel_id(ctx context.Context, field graphql.C
 func (ec *executionContext) fast_Channel_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -2326,7 +2326,7 @@ func (ec *executionContext) fast_Channel_createdAt(ctx context.Context, field gr
 func (ec *executionContext) fast_Channel_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -2413,7 +2413,7 @@ func (ec *executionContext) fast_Channel_tokenExpiresAt(ctx context.Context, fie
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Channel_tokenExpiresAt(ctx, field, obj)
@@ -2457,7 +2457,7 @@ func (ec *executionContext) fast_Channel_disconnectedAt(ctx context.Context, fie
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Channel_disconnectedAt(ctx, field, obj)
@@ -2470,7 +2470,7 @@ func (ec *executionContext) fast_Channel_syncedAt(ctx context.Context, field gra
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Channel_syncedAt(ctx, field, obj)
@@ -2705,7 +2705,7 @@ func (ec *executionContext) fast_Contact_id(ctx context.Context, field graphql.C
 func (ec *executionContext) fast_Contact_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -2717,7 +2717,7 @@ func (ec *executionContext) fast_Contact_createdAt(ctx context.Context, field gr
 func (ec *executionContext) fast_Contact_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -2894,7 +2894,7 @@ func (ec *executionContext) fast_Conversation_id(ctx context.Context, field grap
 func (ec *executionContext) fast_Conversation_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -2906,7 +2906,7 @@ func (ec *executionContext) fast_Conversation_createdAt(ctx context.Context, fie
 func (ec *executionContext) fast_Conversation_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -3035,7 +3035,7 @@ func (ec *executionContext) fast_Conversation_aiMode(ctx context.Context, field 
 func (ec *executionContext) fast_Conversation_lastMessageAt(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.LastMessageAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -3050,7 +3050,7 @@ func (ec *executionContext) fast_Conversation_lastInboundAt(ctx context.Context,
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Conversation_lastInboundAt(ctx, field, obj)
@@ -3073,7 +3073,7 @@ func (ec *executionContext) fast_Conversation_handedOffAt(ctx context.Context, f
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Conversation_handedOffAt(ctx, field, obj)
@@ -3350,7 +3350,7 @@ func (ec *executionContext) fast_Export_expiresAt(ctx context.Context, field gra
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Export_expiresAt(ctx, field, obj)
@@ -3360,7 +3360,7 @@ func (ec *executionContext) fast_Export_expiresAt(ctx context.Context, field gra
 func (ec *executionContext) fast_Export_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Export) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -3375,7 +3375,7 @@ func (ec *executionContext) fast_Export_finishedAt(ctx context.Context, field gr
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Export_finishedAt(ctx, field, obj)
@@ -3494,7 +3494,7 @@ func (ec *executionContext) fast_Invite_id(ctx context.Context, field graphql.Co
 func (ec *executionContext) fast_Invite_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Invite) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -3506,7 +3506,7 @@ func (ec *executionContext) fast_Invite_createdAt(ctx context.Context, field gra
 func (ec *executionContext) fast_Invite_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Invite) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -3542,7 +3542,7 @@ func (ec *executionContext) fast_Invite_role(ctx context.Context, field graphql.
 func (ec *executionContext) fast_Invite_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Invite) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.ExpiresAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -3557,7 +3557,7 @@ func (ec *executionContext) fast_Invite_acceptedAt(ctx context.Context, field gr
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Invite_acceptedAt(ctx, field, obj)
@@ -3583,7 +3583,7 @@ func (ec *executionContext) fast_Invite_revokedAt(ctx context.Context, field gra
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Invite_revokedAt(ctx, field, obj)
@@ -3836,7 +3836,7 @@ func (ec *executionContext) fast_KnowledgeChunk_id(ctx context.Context, field gr
 func (ec *executionContext) fast_KnowledgeChunk_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -3848,7 +3848,7 @@ func (ec *executionContext) fast_KnowledgeChunk_createdAt(ctx context.Context, f
 func (ec *executionContext) fast_KnowledgeChunk_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeChunk) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -3944,7 +3944,7 @@ func (ec *executionContext) fast_KnowledgeDocument_id(ctx context.Context, field
 func (ec *executionContext) fast_KnowledgeDocument_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -3956,7 +3956,7 @@ func (ec *executionContext) fast_KnowledgeDocument_createdAt(ctx context.Context
 func (ec *executionContext) fast_KnowledgeDocument_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.KnowledgeDocument) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -4041,7 +4041,7 @@ func (ec *executionContext) fast_KnowledgeDocument_indexedAt(ctx context.Context
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._KnowledgeDocument_indexedAt(ctx, field, obj)
@@ -4172,7 +4172,7 @@ func (ec *executionContext) fast_Label_id(ctx context.Context, field graphql.Col
 func (ec *executionContext) fast_Label_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Label) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -4184,7 +4184,7 @@ func (ec *executionContext) fast_Label_createdAt(ctx context.Context, field grap
 func (ec *executionContext) fast_Label_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Label) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -4376,7 +4376,7 @@ func (ec *executionContext) fast_Media_id(ctx context.Context, field graphql.Col
 func (ec *executionContext) fast_Media_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Media) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -4388,7 +4388,7 @@ func (ec *executionContext) fast_Media_createdAt(ctx context.Context, field grap
 func (ec *executionContext) fast_Media_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Media) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -4532,7 +4532,7 @@ func (ec *executionContext) fast_Member_role(ctx context.Context, field graphql.
 func (ec *executionContext) fast_Member_joinedAt(ctx context.Context, field graphql.CollectedField, obj *model.Member) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.JoinedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -4577,7 +4577,7 @@ func (ec *executionContext) fast_Message_id(ctx context.Context, field graphql.C
 func (ec *executionContext) fast_Message_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -4589,7 +4589,7 @@ func (ec *executionContext) fast_Message_createdAt(ctx context.Context, field gr
 func (ec *executionContext) fast_Message_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -4770,7 +4770,7 @@ func (ec *executionContext) fast_Message_errorMessage(ctx context.Context, field
 func (ec *executionContext) fast_Message_sentAt(ctx context.Context, field graphql.CollectedField, obj *ent.Message) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.SentAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -4785,7 +4785,7 @@ func (ec *executionContext) fast_Message_editedAt(ctx context.Context, field gra
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Message_editedAt(ctx, field, obj)
@@ -4798,7 +4798,7 @@ func (ec *executionContext) fast_Message_deletedAt(ctx context.Context, field gr
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Message_deletedAt(ctx, field, obj)
@@ -4837,7 +4837,7 @@ func (ec *executionContext) fast_Message_replacedAt(ctx context.Context, field g
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Message_replacedAt(ctx, field, obj)
@@ -5040,7 +5040,7 @@ func (ec *executionContext) fast_Post_id(ctx context.Context, field graphql.Coll
 func (ec *executionContext) fast_Post_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Post) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -5052,7 +5052,7 @@ func (ec *executionContext) fast_Post_createdAt(ctx context.Context, field graph
 func (ec *executionContext) fast_Post_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Post) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -5103,7 +5103,7 @@ func (ec *executionContext) fast_Post_scheduledAt(ctx context.Context, field gra
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Post_scheduledAt(ctx, field, obj)
@@ -5116,7 +5116,7 @@ func (ec *executionContext) fast_Post_publishedAt(ctx context.Context, field gra
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._Post_publishedAt(ctx, field, obj)
@@ -5246,7 +5246,7 @@ func (ec *executionContext) fast_PostEvent_id(ctx context.Context, field graphql
 func (ec *executionContext) fast_PostEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.PostEvent) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -5258,7 +5258,7 @@ func (ec *executionContext) fast_PostEvent_createdAt(ctx context.Context, field 
 func (ec *executionContext) fast_PostEvent_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.PostEvent) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -5411,7 +5411,7 @@ func (ec *executionContext) fast_PostTarget_id(ctx context.Context, field graphq
 func (ec *executionContext) fast_PostTarget_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.PostTarget) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -5423,7 +5423,7 @@ func (ec *executionContext) fast_PostTarget_createdAt(ctx context.Context, field
 func (ec *executionContext) fast_PostTarget_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.PostTarget) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -5551,7 +5551,7 @@ func (ec *executionContext) fast_PostTarget_publishingStartedAt(ctx context.Cont
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._PostTarget_publishingStartedAt(ctx, field, obj)
@@ -5564,7 +5564,7 @@ func (ec *executionContext) fast_PostTarget_publishedAt(ctx context.Context, fie
 		if v == nil {
 			return graphql.Null
 		}
-		res := graphql.MarshalTime(*v)
+		res := marshalTime(*v)
 		return res
 	}
 	return ec._PostTarget_publishedAt(ctx, field, obj)
@@ -5643,7 +5643,7 @@ func (ec *executionContext) fast_PublishingSettings_id(ctx context.Context, fiel
 func (ec *executionContext) fast_PublishingSettings_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.PublishingSettings) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -5655,7 +5655,7 @@ func (ec *executionContext) fast_PublishingSettings_createdAt(ctx context.Contex
 func (ec *executionContext) fast_PublishingSettings_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.PublishingSettings) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -5751,7 +5751,7 @@ func (ec *executionContext) fast_SignInPayload_token(ctx context.Context, field 
 func (ec *executionContext) fast_SignInPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SignInPayload) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.ExpiresAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -5910,7 +5910,7 @@ func (ec *executionContext) fast_User_id(ctx context.Context, field graphql.Coll
 func (ec *executionContext) fast_User_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -5922,7 +5922,7 @@ func (ec *executionContext) fast_User_createdAt(ctx context.Context, field graph
 func (ec *executionContext) fast_User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.User) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -6057,7 +6057,7 @@ func (ec *executionContext) fast_Workspace_id(ctx context.Context, field graphql
 func (ec *executionContext) fast_Workspace_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Workspace) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.CreatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
@@ -6069,7 +6069,7 @@ func (ec *executionContext) fast_Workspace_createdAt(ctx context.Context, field 
 func (ec *executionContext) fast_Workspace_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Workspace) graphql.Marshaler {
 	if obj != nil && !gqlgenPath.Load() {
 		v := obj.UpdatedAt
-		res := graphql.MarshalTime(v)
+		res := marshalTime(v)
 		if res != graphql.Null {
 			return res
 		}
