@@ -71,19 +71,18 @@ func (inlineEdges) GenerateCode(data *codegen.Data) error {
 	if err := writeConcurrentFields(data); err != nil {
 		return err
 	}
-	fieldSets = map[string]bool{}
+	fieldSets = nil
 	for _, o := range data.Objects {
 		if !o.Root && !o.Stream {
-			fieldSets[o.Name] = o.IsConcurrent()
+			fieldSets = append(fieldSets, o.Name)
 		}
 	}
 	return writeFastFields(data)
 }
 
-// fieldSets are the objects whose marshaller rewrite gives a field set of
-// exec.go (newFieldSet, or newConcurrentFieldSet when true: one of its
-// fields resolves concurrently); the root objects keep gqlgen's.
-var fieldSets map[string]bool
+// fieldSets are the objects whose marshaller rewrite gives the field set
+// of exec.go (newFieldSet); the root objects keep gqlgen's.
+var fieldSets []string
 
 // writeConcurrentFields writes graph/generated/concurrent_gen.go: the
 // fields gqlgen resolves in a goroutine of their own (resolvers), by
@@ -338,8 +337,7 @@ func main() {
 //   - every object's graphql.CollectFields and every field's decoding of
 //     its arguments: ec.collectFields and ec.fieldArgs, once per
 //     operation (opState, added to gqlgen's executionContext);
-//   - every object's graphql.NewFieldSet: newFieldSet or
-//     newConcurrentFieldSet (rewriteFieldSets);
+//   - every object's graphql.NewFieldSet: newFieldSet (rewriteFieldSets);
 //   - for every field writeFastFields found, the call of gqlgen's field
 //     function in its object's marshaller: the call of its fast path,
 //     exactly once each.
@@ -384,7 +382,7 @@ func rewrite(filename string) error {
 func rewriteFieldSets(src []byte) ([]byte, error) {
 	const newSet = "\tout := graphql.NewFieldSet(fields)\n"
 	roots := bytes.Count(src, []byte(newSet)) - len(fieldSets)
-	for name, concurrent := range fieldSets {
+	for _, name := range fieldSets {
 		head := []byte("\nfunc (ec *executionContext) _" + name + "(ctx context.Context, sel ast.SelectionSet, obj ")
 		if n := bytes.Count(src, head); n != 1 {
 			return nil, fmt.Errorf("%d marshallers of %s, want 1: has gqlgen's template changed?", n, name)
@@ -395,11 +393,7 @@ func rewriteFieldSets(src []byte) ([]byte, error) {
 		if n := bytes.Count(body, []byte(newSet)); n != 1 {
 			return nil, fmt.Errorf("%d field sets in the marshaller of %s, want 1: has gqlgen's template changed?", n, name)
 		}
-		ours := "\tout := newFieldSet(fields)\n"
-		if concurrent {
-			ours = "\tout := newConcurrentFieldSet(fields)\n"
-		}
-		body = bytes.Replace(body, []byte(newSet), []byte(ours), 1)
+		body = bytes.Replace(body, []byte(newSet), []byte("\tout := newFieldSet(fields)\n"), 1)
 		src = append(src[:start:start], append(body, src[start+end:]...)...)
 	}
 	if n := bytes.Count(src, []byte(newSet)); n != roots || roots < 0 || roots > 3 {

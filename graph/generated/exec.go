@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -96,23 +97,23 @@ func resolvesConcurrently(sel ast.SelectionSet) bool {
 // skip a repeated one) and an iterator, and for each field a copy of its
 // CollectedField (the iterator yields the address of its range variable)
 // — about as many allocations as the fields themselves. graph/gqlgen.go
-// rewrites every object's graphql.NewFieldSet into newFieldSet (an object
-// none of whose fields resolves concurrently) or newConcurrentFieldSet
-// (the others, which keep gqlgen's field set for its scheduling), whose
+// rewrites every object's graphql.NewFieldSet into newFieldSet, whose
 // MarshalGQL (writeFields) writes the same JSON without those.
 
-// fieldSet is the field set of an object whose fields are all resolved in
-// its marshaller's goroutine: the values, the count of invalid (null
-// non-null) fields, and nothing to dispatch. The values of up to
-// inlineFields fields live in the same allocation.
+// fieldSet is an object's field set: the values, the count of invalid
+// (null non-null) fields, and, once a field is resolved concurrently (a
+// resolver, ResolveConcurrently), gqlgen's field set to schedule it,
+// sharing the values. The values of up to inlineFields fields live in
+// the same allocation.
 type fieldSet struct {
-	Values   []graphql.Marshaler
-	Invalids uint32
-	fields   []graphql.CollectedField
-	values   [inlineFields]graphql.Marshaler
+	Values     []graphql.Marshaler
+	Invalids   uint32
+	fields     []graphql.CollectedField
+	concurrent *graphql.FieldSet
+	values     [inlineFields]graphql.Marshaler
 }
 
-const inlineFields = 6
+const inlineFields = 8
 
 func newFieldSet(fields []graphql.CollectedField) *fieldSet {
 	m := &fieldSet{fields: fields}
@@ -124,26 +125,31 @@ func newFieldSet(fields []graphql.CollectedField) *fieldSet {
 	return m
 }
 
-// Dispatch does nothing: no field was scheduled (graphql.FieldSet's
-// Dispatch runs the concurrent ones).
-func (*fieldSet) Dispatch(context.Context) {}
-
-func (m *fieldSet) MarshalGQL(w io.Writer) { writeFields(w, m.fields, m.Values) }
-
-// concurrentFieldSet is gqlgen's field set, for an object with fields
-// resolved concurrently (and deferred), marshalled by writeFields.
-type concurrentFieldSet struct {
-	*graphql.FieldSet
-	fields []graphql.CollectedField
+// ResolveConcurrently schedules field i on gqlgen's field set (created on
+// the first call, with the values of m), as the generated code does on
+// gqlgen's: Dispatch runs it.
+func (m *fieldSet) ResolveConcurrently(oc *graphql.OperationContext, deferred *graphql.DeferredGroup, i int,
+	recoverFromPanic, nonNull bool, resolve func(context.Context) graphql.Marshaler,
+) {
+	if m.concurrent == nil {
+		m.concurrent = graphql.NewFieldSet(m.fields)
+		m.concurrent.Values = m.Values
+	}
+	m.concurrent.ResolveConcurrently(oc, deferred, i, recoverFromPanic, nonNull, resolve)
 }
 
-func newConcurrentFieldSet(fields []graphql.CollectedField) *concurrentFieldSet {
-	return &concurrentFieldSet{FieldSet: graphql.NewFieldSet(fields), fields: fields}
+// Dispatch runs the fields scheduled, if any, and waits for them; their
+// invalid values count with the others.
+func (m *fieldSet) Dispatch(ctx context.Context) {
+	if m.concurrent != nil {
+		m.concurrent.Dispatch(ctx)
+		m.Invalids += atomic.LoadUint32(&m.concurrent.Invalids)
+	}
 }
 
 // MarshalGQL is called once the object's marshaller has returned, after
-// Dispatch has waited for every field scheduled.
-func (m *concurrentFieldSet) MarshalGQL(w io.Writer) { writeFields(w, m.fields, m.Values) }
+// Dispatch.
+func (m *fieldSet) MarshalGQL(w io.Writer) { writeFields(w, m.fields, m.Values) }
 
 // writeFields writes an object as graphql.FieldSet.MarshalGQL does: each
 // field's alias and value in order, a repeated alias only the first time

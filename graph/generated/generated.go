@@ -44751,7 +44751,7 @@ var analyticsImplementors = []string{"Analytics"}
 func (ec *executionContext) _Analytics(ctx context.Context, sel ast.SelectionSet, obj *model.Analytics) graphql.Marshaler {
 	fields := ec.collectFields(sel, analyticsImplementors)
 
-	out := newConcurrentFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45270,7 +45270,7 @@ var attachmentImplementors = []string{"Attachment"}
 func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSet, obj *schematype.Attachment) graphql.Marshaler {
 	fields := ec.collectFields(sel, attachmentImplementors)
 
-	out := newConcurrentFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45352,7 +45352,7 @@ var auditLogImplementors = []string{"AuditLog", "Node"}
 func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditLog) graphql.Marshaler {
 	fields := ec.collectFields(sel, auditLogImplementors)
 
-	out := newConcurrentFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46292,7 +46292,7 @@ var conversationImplementors = []string{"Conversation", "Node"}
 func (ec *executionContext) _Conversation(ctx context.Context, sel ast.SelectionSet, obj *ent.Conversation) graphql.Marshaler {
 	fields := ec.collectFields(sel, conversationImplementors)
 
-	out := newConcurrentFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -46679,7 +46679,7 @@ var exportImplementors = []string{"Export"}
 func (ec *executionContext) _Export(ctx context.Context, sel ast.SelectionSet, obj *ent.Export) graphql.Marshaler {
 	fields := ec.collectFields(sel, exportImplementors)
 
-	out := newConcurrentFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47500,7 +47500,7 @@ var mediaImplementors = []string{"Media", "Node"}
 func (ec *executionContext) _Media(ctx context.Context, sel ast.SelectionSet, obj *ent.Media) graphql.Marshaler {
 	fields := ec.collectFields(sel, mediaImplementors)
 
-	out := newConcurrentFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -47642,7 +47642,7 @@ var messageImplementors = []string{"Message", "Node"}
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *ent.Message) graphql.Marshaler {
 	fields := ec.collectFields(sel, messageImplementors)
 
-	out := newConcurrentFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48354,7 +48354,7 @@ var postImplementors = []string{"Post", "Node"}
 func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj *ent.Post) graphql.Marshaler {
 	fields := ec.collectFields(sel, postImplementors)
 
-	out := newConcurrentFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48602,7 +48602,7 @@ var postMediaImplementors = []string{"PostMedia"}
 func (ec *executionContext) _PostMedia(ctx context.Context, sel ast.SelectionSet, obj *schematype.PostMedia) graphql.Marshaler {
 	fields := ec.collectFields(sel, postMediaImplementors)
 
-	out := newConcurrentFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48656,7 +48656,7 @@ var postTargetImplementors = []string{"PostTarget", "Node"}
 func (ec *executionContext) _PostTarget(ctx context.Context, sel ast.SelectionSet, obj *ent.PostTarget) graphql.Marshaler {
 	fields := ec.collectFields(sel, postTargetImplementors)
 
-	out := newConcurrentFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49480,7 +49480,7 @@ var workspaceImplementors = []string{"Workspace", "Node"}
 func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet, obj *ent.Workspace) graphql.Marshaler {
 	fields := ec.collectFields(sel, workspaceImplementors)
 
-	out := newConcurrentFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
