@@ -125,17 +125,18 @@ func writeConcurrentFields(data *codegen.Data) error {
 var fastCalls [][2]string
 
 // writeFastFields writes graph/generated/fastfields_gen.go: for every field
-// that is a plain read of a struct field of a scalar or enum type (the
-// bulk of every response: ids, texts, enums, times), a function that
-// marshals the value the way gqlgen's marshal function for its type does,
-// without graphql.ResolveField's field context, context value, closures
-// and boxing; rewrite makes the objects' marshallers call it instead of
-// gqlgen's field function. The fast path gives way to gqlgen's function
-// (which it calls) wherever that could do more than marshal the value:
-// when the value marshals to null for a non-null field (a zero time), so
-// that the error and its path are gqlgen's. Which fields qualify is read
-// from gqlgen's own model of the schema (fastField), never from the
-// generated text.
+// that is a plain read of a struct field (plainField: the bulk of every
+// response, ids, texts, enums, times, edges, nodes), a function that
+// resolves it without graphql.ResolveField's closures, boxing and field
+// middleware; rewrite makes the objects' marshallers call it instead of
+// gqlgen's field function. A scalar or enum (fastValue) is marshalled
+// straight from the struct, without a field context, and gives way to
+// gqlgen's function (which it calls) when that could do more than marshal
+// the value: when the value marshals to null for a non-null field (a zero
+// time), so that the error and its path are gqlgen's. Any other type
+// keeps its field context (its children's paths) and its recovery from a
+// panic. Which fields qualify is read from gqlgen's own model of the
+// schema, never from the generated text.
 func writeFastFields(data *codegen.Data) error {
 	if d := data.AllDirectives.LocationDirectives(string(ast.LocationField)); len(d) > 0 {
 		// Every field then runs ec._fieldMiddleware: no field is trivial.
