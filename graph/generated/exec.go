@@ -41,16 +41,20 @@ func deferredGroup(ctx context.Context, fields []graphql.CollectedField) graphql
 // index) and the same recovery from a panic as in
 // graphql.MarshalSliceConcurrently.
 func marshalSlice(ctx context.Context, sel ast.SelectionSet, n int, marshal func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
-	if n < 2 || resolvesConcurrently(sel) {
+	if n < 1 || resolvesConcurrently(sel) {
 		return graphql.MarshalSliceConcurrently(ctx, n, 0, false, marshal)
 	}
 	ret := make(graphql.Array, n)
-	// The elements' field contexts and indexes, in one allocation each.
-	fcs, index := make([]graphql.FieldContext, n), make([]int, n)
-	for i := range n {
-		index[i] = i
-		fcs[i].Index = &index[i]
-		ret[i] = marshalElement(graphql.WithFieldContext(ctx, &fcs[i]), i, marshal)
+	// The elements' field contexts and indexes, in one allocation.
+	elems := make([]struct {
+		fc    graphql.FieldContext
+		index int
+	}, n)
+	for i := range elems {
+		e := &elems[i]
+		e.index = i
+		e.fc.Index = &e.index
+		ret[i] = marshalElement(graphql.WithFieldContext(ctx, &e.fc), i, marshal)
 	}
 	return ret
 }

@@ -67,6 +67,17 @@ func TestMarshalSliceInOrder(t *testing.T) {
 	require.Len(t, errs, 1)
 	require.Equal(t, "internal: boom", errs[0].Message)
 	require.Equal(t, "items[1]", errs[0].Path.String())
+
+	// One element: the same, in place.
+	paths = nil
+	one := marshalSlice(ctx, nil, 1, func(ctx context.Context, i int) graphql.Marshaler {
+		paths = append(paths, graphql.GetPath(ctx).String())
+		return graphql.MarshalInt(i)
+	})
+	out.Reset()
+	one.MarshalGQL(&out)
+	require.Equal(t, "[0]", out.String())
+	require.Equal(t, []string{"items[0]"}, paths)
 }
 
 // TestWriteFieldsAsGqlgen: our field sets write an object as
