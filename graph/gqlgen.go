@@ -9,15 +9,20 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
+	"go/types"
 	"log"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen"
 	"github.com/99designs/gqlgen/codegen/config"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // entPackage holds the ent entities and entgql's edge methods.
@@ -63,8 +68,21 @@ func (inlineEdges) GenerateCode(data *codegen.Data) error {
 	if n == 0 {
 		return fmt.Errorf("no ent edge methods found in %s", entPackage)
 	}
-	return writeConcurrentFields(data)
+	if err := writeConcurrentFields(data); err != nil {
+		return err
+	}
+	fieldSets = nil
+	for _, o := range data.Objects {
+		if !o.Root && !o.Stream {
+			fieldSets = append(fieldSets, o.Name)
+		}
+	}
+	return writeFastFields(data)
 }
+
+// fieldSets are the objects whose marshaller rewrite gives the field set
+// of exec.go (newFieldSet); the root objects keep gqlgen's.
+var fieldSets []string
 
 // writeConcurrentFields writes graph/generated/concurrent_gen.go: the
 // fields gqlgen resolves in a goroutine of their own (resolvers), by
@@ -101,29 +119,229 @@ func writeConcurrentFields(data *codegen.Data) error {
 	return os.WriteFile(filepath.Join(data.Config.Exec.Dir(), "concurrent_gen.go"), src, 0o644)
 }
 
+// fastCalls are the calls rewrite redirects to the fast paths of
+// fastfields_gen.go: gqlgen's call of each struct field's function in its
+// object's marshaller, and ours. writeFastFields fills it.
+var fastCalls [][2]string
+
+// writeFastFields writes graph/generated/fastfields_gen.go: for every field
+// that is a plain read of a struct field (plainField: the bulk of every
+// response, ids, texts, enums, times, edges, nodes), a function that
+// resolves it without graphql.ResolveField's closures, boxing and field
+// middleware; rewrite makes the objects' marshallers call it instead of
+// gqlgen's field function. A scalar or enum (fastValue) is marshalled
+// straight from the struct, without a field context, and gives way to
+// gqlgen's function (which it calls) when that could do more than marshal
+// the value: when the value marshals to null for a non-null field (a zero
+// time), so that the error and its path are gqlgen's. Any other type
+// keeps its field context (its children's paths) and its recovery from a
+// panic. Which fields qualify is read from gqlgen's own model of the
+// schema, never from the generated text.
+func writeFastFields(data *codegen.Data) error {
+	if d := data.AllDirectives.LocationDirectives(string(ast.LocationField)); len(d) > 0 {
+		// Every field then runs ec._fieldMiddleware: no field is trivial.
+		return fmt.Errorf("the schema has FIELD directives (%v): the fast path would skip them", d)
+	}
+	imports := map[string]string{}  // path → name
+	names := map[string]string{}    // name → path
+	pkgNames := map[string]string{} // path → the package's own name
+	qual := func(p *types.Package) string {
+		if p.Path() == data.Config.Exec.ImportPath() {
+			return ""
+		}
+		if n, ok := imports[p.Path()]; ok {
+			return n
+		}
+		n := p.Name()
+		for i := 2; names[n] != ""; i++ {
+			n = p.Name() + strconv.Itoa(i)
+		}
+		imports[p.Path()], names[n], pkgNames[p.Path()] = n, p.Path(), p.Name()
+		return n
+	}
+	qual(types.NewPackage("context", "context"))
+	qual(types.NewPackage("github.com/99designs/gqlgen/graphql", "graphql"))
+	var funcs bytes.Buffer
+	fastCalls = nil
+	for _, o := range data.Objects {
+		for _, f := range o.Fields {
+			if !plainField(o, f) {
+				continue
+			}
+			name := "_" + o.Name + "_" + f.Name
+			if body := fastValue(f, qual); body != "" {
+				fmt.Fprintf(&funcs, "\n// fast%s marshals %s.%s: see fastfields.go.\n", name, o.Name, f.Name)
+				fmt.Fprintf(&funcs, "func (ec *executionContext) fast%s(ctx context.Context, field graphql.CollectedField, obj %s) graphql.Marshaler {\n",
+					name, types.TypeString(o.Reference(), qual))
+				fmt.Fprintf(&funcs, "\tif obj != nil && !gqlgenPath.Load() {\n%s\t}\n\treturn ec.%s(ctx, field, obj)\n}\n", body, name)
+			} else if ref := f.TypeReference; !types.IsInterface(ref.GO) && !ref.IsRoot {
+				// Any other type: gqlgen's resolveField without the closures,
+				// the middleware and the checks a value that is not a nil
+				// interface makes moot.
+				fmt.Fprintf(&funcs, "\n// fast%s resolves %s.%s: see fastfields.go.\n", name, o.Name, f.Name)
+				fmt.Fprintf(&funcs, "func (ec *executionContext) fast%s(ctx context.Context, field graphql.CollectedField, obj %s) (ret graphql.Marshaler) {\n",
+					name, types.TypeString(o.Reference(), qual))
+				fmt.Fprintf(&funcs, "\tif obj == nil || gqlgenPath.Load() {\n\t\treturn ec.%s(ctx, field, obj)\n\t}\n", name)
+				fmt.Fprintf(&funcs, "\tfc, err := ec.%s(ctx, field)\n\tif err != nil {\n\t\treturn graphql.Null\n\t}\n", f.FieldContextFunc())
+				funcs.WriteString("\tctx = graphql.WithFieldContext(ctx, fc)\n")
+				if !data.Config.OmitPanicHandler {
+					funcs.WriteString("\tdefer func() {\n\t\tif r := recover(); r != nil {\n\t\t\tec.Error(ctx, ec.Recover(ctx, r))\n\t\t\tret = graphql.Null\n\t\t}\n\t}()\n")
+				}
+				fmt.Fprintf(&funcs, "\tv := obj.%s\n\tfc.Result = v\n\treturn ec.%s(ctx, field.Selections, v)\n}\n", f.GoFieldName, ref.MarshalFunc())
+			} else {
+				continue
+			}
+			fastCalls = append(fastCalls, [2]string{
+				"out.Values[i] = ec." + name + "(ctx, field, obj)\n",
+				"out.Values[i] = ec.fast" + name + "(ctx, field, obj)\n",
+			})
+		}
+	}
+	if len(fastCalls) == 0 {
+		return fmt.Errorf("no plain struct fields found for the fast path")
+	}
+	paths := make([]string, 0, len(imports))
+	for p := range imports {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var b bytes.Buffer
+	b.WriteString("// Code generated by graph/gqlgen.go. DO NOT EDIT.\n\npackage " + data.Config.Exec.Package + "\n\nimport (\n")
+	for _, p := range paths {
+		if n := imports[p]; n != pkgNames[p] {
+			fmt.Fprintf(&b, "\t%s %q\n", n, p)
+		} else {
+			fmt.Fprintf(&b, "\t%q\n", p)
+		}
+	}
+	b.WriteString(")\n")
+	b.Write(funcs.Bytes())
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		return fmt.Errorf("fastfields_gen.go: %w", err)
+	}
+	return os.WriteFile(filepath.Join(data.Config.Exec.Dir(), "fastfields_gen.go"), src, 0o644)
+}
+
+// plainField reports whether f is a plain read of a struct field: not a
+// resolver, method, map entry or batch, no arguments, no directives (so
+// no middleware chain but the operation's field middleware, see
+// fastfields.go), a field of the struct obj points to, reached through no
+// embedded pointer (the read cannot panic), of exactly the type gqlgen
+// marshals (its type assertion cannot fail).
+func plainField(o *codegen.Object, f *codegen.Field) bool {
+	if o.Root || o.Stream || o.IsMap() || f.Stream || !f.IsVariable() || f.IsResolver || f.IsBatch() || f.HasHaser ||
+		len(f.Args) > 0 || len(f.Directives) > 0 || f.HasDirectives() || o.HasDirectives() {
+		return false
+	}
+	ptr, ok := o.Reference().(*types.Pointer)
+	if !ok {
+		return false
+	}
+	named, ok := types.Unalias(ptr.Elem()).(*types.Named)
+	if !ok {
+		return false
+	}
+	if _, ok := named.Underlying().(*types.Struct); !ok {
+		return false
+	}
+	v, _, indirect := types.LookupFieldOrMethod(named, false, named.Obj().Pkg(), f.GoFieldName)
+	fv, ok := v.(*types.Var)
+	ref := f.TypeReference
+	return ok && fv.IsField() && !indirect && ref != nil && ref.Definition != nil && types.Identical(fv.Type(), ref.GO)
+}
+
+// fastValue returns the statements of a plain field's fast path, reading
+// the value from obj (non-nil) and returning its marshaller, or "" when
+// it takes the other fast path (writeFastFields). The field's type is a
+// scalar or enum whose marshalling needs no context and is a value's own
+// MarshalGQL or a plain marshal function (no enum value map); a pointer
+// only for a nullable field (nil is null, without an error, on both
+// paths). The statements mirror gqlgen's marshal template
+// (codegen/type.gotpl) for these cases; a non-null field whose value
+// marshals to null falls through to gqlgen's function, which reports it.
+func fastValue(f *codegen.Field, qual types.Qualifier) string {
+	ref := f.TypeReference
+	if ref.Definition.Kind != ast.Scalar && ref.Definition.Kind != ast.Enum || ref.IsSlice() || ref.IsContext ||
+		ref.IsOmittable || ref.IsRoot || ref.HasEnumValues() || ref.IsPtrToPtr() {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\t\tv := obj.%s\n", f.GoFieldName)
+	arg := "v"
+	if ref.IsNilable() {
+		if !ref.IsPtr() || ref.GQL.NonNull {
+			return ""
+		}
+		b.WriteString("\t\tif v == nil {\n\t\t\treturn graphql.Null\n\t\t}\n")
+		arg = "*v"
+	}
+	switch {
+	case ref.IsMarshaler:
+		b.WriteString("\t\tres := graphql.Marshaler(v)\n")
+	case ref.Marshaler != nil:
+		if ref.IsTargetNilable() {
+			return ""
+		}
+		if ref.CastType != nil {
+			arg = types.TypeString(ref.CastType, qual) + "(" + arg + ")"
+		}
+		call := qual(ref.Marshaler.Pkg()) + "." + ref.Marshaler.Name()
+		if ref.Marshaler.Pkg().Path() == "github.com/99designs/gqlgen/graphql" && ref.Marshaler.Name() == "MarshalTime" {
+			call = "marshalTime" // exec.go: the same, with fewer copies
+		}
+		fmt.Fprintf(&b, "\t\tres := %s(%s)\n", call, arg)
+	default:
+		return ""
+	}
+	if ref.GQL.NonNull {
+		b.WriteString("\t\tif res != graphql.Null {\n\t\t\treturn res\n\t\t}\n")
+	} else {
+		b.WriteString("\t\treturn res\n")
+	}
+	return b.String()
+}
+
 func main() {
 	cfg, err := config.LoadConfig("gqlgen.yml")
 	if err != nil {
 		log.Fatalf("loading gqlgen.yml: %v", err)
 	}
+	// gqlgen builds what it generated before returning, but the hand-written
+	// files of graph/generated only build once rewrite has run (opState):
+	// the same build runs after it instead.
+	cfg.SkipValidation = true
 	if err := api.Generate(cfg, api.AddPlugin(inlineEdges{})); err != nil {
 		log.Fatalf("running gqlgen: %v", err)
 	}
 	if err := rewrite(cfg.Exec.Filename); err != nil {
 		log.Fatal(err)
 	}
+	build := exec.Command("go", "build", cfg.Exec.Dir()+"/...", cfg.Model.Dir()+"/...", cfg.Resolver.Dir())
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		log.Fatalf("building the generated code: %v", err)
+	}
 }
 
-// rewrite replaces two calls gqlgen writes into the executable schema,
-// which no option of gqlgen leaves out, with the helpers of
-// graph/generated/exec.go:
+// rewrite replaces calls gqlgen writes into the executable schema, which
+// no option of gqlgen leaves out, with the helpers of graph/generated
+// (exec.go, opstate.go, fastfields_gen.go), failing when one is not where
+// gqlgen used to write it:
 //
 //   - every object's deferred group (for @defer), which gqlgen builds for
 //     every object it resolves, deferred fields or not: deferredGroup
 //     builds it only when a field of the object is deferred;
 //   - every list of objects, which gqlgen marshals with a goroutine per
 //     element: marshalSlice marshals the elements in the list's own
-//     goroutine when nothing below them resolves concurrently.
+//     goroutine when nothing below them resolves concurrently;
+//   - every object's graphql.CollectFields and every field's decoding of
+//     its arguments: ec.collectFields and ec.fieldArgs, once per
+//     operation (opState, added to gqlgen's executionContext);
+//   - every object's graphql.NewFieldSet: newFieldSet (rewriteFieldSets);
+//   - for every field writeFastFields found, the call of gqlgen's field
+//     function in its object's marshaller: the call of its fast path,
+//     exactly once each.
 func rewrite(filename string) error {
 	src, err := os.ReadFile(filename)
 	if err != nil {
@@ -132,11 +350,55 @@ func rewrite(filename string) error {
 	for _, r := range [][2]string{
 		{"deferred := graphql.NewDeferredGroup(ctx)", "deferred := deferredGroup(ctx, fields)"},
 		{"graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(", "marshalSlice(ctx, sel, len(v), func("},
+		{"fields := graphql.CollectFields(ec.OperationContext, sel, ", "fields := ec.collectFields(sel, "},
+		{"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n",
+			"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\top opState // opstate.go\n}\n"},
 	} {
 		if !bytes.Contains(src, []byte(r[0])) {
 			return fmt.Errorf("%s: no %q to rewrite: has gqlgen's template changed?", filename, r[0])
 		}
 		src = bytes.ReplaceAll(src, []byte(r[0]), []byte(r[1]))
 	}
+	// Every field's arguments: fieldArgs.
+	args := regexp.MustCompile(`(?m)^\tif fc\.Args, err = ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{$`)
+	if len(args.FindAll(src, -1)) == 0 || bytes.Count(src, []byte("field.ArgumentMap(ec.Variables)")) != len(args.FindAll(src, -1)) {
+		return fmt.Errorf("%s: the decoding of field arguments is not the one to rewrite: has gqlgen's template changed?", filename)
+	}
+	src = args.ReplaceAll(src, []byte("\tif fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).$1); err != nil {"))
+	if src, err = rewriteFieldSets(src); err != nil {
+		return fmt.Errorf("%s: %w", filename, err)
+	}
+	for _, r := range fastCalls {
+		if n := bytes.Count(src, []byte(r[0])); n != 1 {
+			return fmt.Errorf("%s: %d calls %q to rewrite, want 1: has gqlgen's template changed?", filename, n, strings.TrimSpace(r[0]))
+		}
+		src = bytes.Replace(src, []byte(r[0]), []byte(r[1]), 1)
+	}
 	return os.WriteFile(filename, src, 0o644)
+}
+
+// rewriteFieldSets replaces, in the marshaller of every object of
+// fieldSets, gqlgen's field set with ours (exec.go): exactly one in each,
+// and no other left but the root objects'.
+func rewriteFieldSets(src []byte) ([]byte, error) {
+	const newSet = "\tout := graphql.NewFieldSet(fields)\n"
+	roots := bytes.Count(src, []byte(newSet)) - len(fieldSets)
+	for _, name := range fieldSets {
+		head := []byte("\nfunc (ec *executionContext) _" + name + "(ctx context.Context, sel ast.SelectionSet, obj ")
+		if n := bytes.Count(src, head); n != 1 {
+			return nil, fmt.Errorf("%d marshallers of %s, want 1: has gqlgen's template changed?", n, name)
+		}
+		start := bytes.Index(src, head)
+		end := bytes.Index(src[start:], []byte("\n}\n"))
+		body := src[start : start+end]
+		if n := bytes.Count(body, []byte(newSet)); n != 1 {
+			return nil, fmt.Errorf("%d field sets in the marshaller of %s, want 1: has gqlgen's template changed?", n, name)
+		}
+		body = bytes.Replace(body, []byte(newSet), []byte("\tout := newFieldSet(fields)\n"), 1)
+		src = append(src[:start:start], append(body, src[start+end:]...)...)
+	}
+	if n := bytes.Count(src, []byte(newSet)); n != roots || roots < 0 || roots > 3 {
+		return nil, fmt.Errorf("%d field sets left to gqlgen, want the root objects' only: has gqlgen's template changed?", n)
+	}
+	return src, nil
 }

@@ -5147,6 +5147,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
+	op opState // opstate.go
 }
 
 func newExecutionContext(
@@ -15183,7 +15184,7 @@ func (ec *executionContext) fieldContext_Analytics_timeseries(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Analytics_timeseries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Analytics_timeseries_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15227,7 +15228,7 @@ func (ec *executionContext) fieldContext_Analytics_breakdown(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Analytics_breakdown_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Analytics_breakdown_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15271,7 +15272,7 @@ func (ec *executionContext) fieldContext_Analytics_refusals(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Analytics_refusals_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Analytics_refusals_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15315,7 +15316,7 @@ func (ec *executionContext) fieldContext_Analytics_mostNegativeConversations(ctx
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Analytics_mostNegativeConversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Analytics_mostNegativeConversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18230,7 +18231,7 @@ func (ec *executionContext) fieldContext_Channel_conversations(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Channel_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Channel_conversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19055,7 +19056,7 @@ func (ec *executionContext) fieldContext_Contact_conversations(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Contact_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Contact_conversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19820,7 +19821,7 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Conversation_messages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Conversation_messages_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19864,7 +19865,7 @@ func (ec *executionContext) fieldContext_Conversation_agentRuns(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Conversation_agentRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Conversation_agentRuns_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -21956,7 +21957,7 @@ func (ec *executionContext) fieldContext_Label_conversations(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Label_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Label_conversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23580,7 +23581,7 @@ func (ec *executionContext) fieldContext_Mutation_createAPIKey(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createAPIKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_createAPIKey_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23624,7 +23625,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeAPIKey(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_revokeAPIKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_revokeAPIKey_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23668,7 +23669,7 @@ func (ec *executionContext) fieldContext_Mutation_updateConversation(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateConversation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateConversation_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23712,7 +23713,7 @@ func (ec *executionContext) fieldContext_Mutation_connectChannel(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_connectChannel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_connectChannel_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23756,7 +23757,7 @@ func (ec *executionContext) fieldContext_Mutation_updateChannel(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateChannel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateChannel_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23800,7 +23801,7 @@ func (ec *executionContext) fieldContext_Mutation_disconnectChannel(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_disconnectChannel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_disconnectChannel_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23844,7 +23845,7 @@ func (ec *executionContext) fieldContext_Mutation_sendReply(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_sendReply_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_sendReply_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23888,7 +23889,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteReviewReply(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteReviewReply_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deleteReviewReply_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23932,7 +23933,7 @@ func (ec *executionContext) fieldContext_Mutation_addKnowledgeDocument(ctx conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_addKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_addKnowledgeDocument_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23976,7 +23977,7 @@ func (ec *executionContext) fieldContext_Mutation_uploadKnowledgeDocument(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_uploadKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_uploadKnowledgeDocument_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24020,7 +24021,7 @@ func (ec *executionContext) fieldContext_Mutation_updateKnowledgeDocument(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateKnowledgeDocument_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24064,7 +24065,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteKnowledgeDocument(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteKnowledgeDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deleteKnowledgeDocument_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24108,7 +24109,7 @@ func (ec *executionContext) fieldContext_Mutation_updateAgentSettings(ctx contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateAgentSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateAgentSettings_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24152,7 +24153,7 @@ func (ec *executionContext) fieldContext_Mutation_approveDraft(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_approveDraft_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_approveDraft_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24196,7 +24197,7 @@ func (ec *executionContext) fieldContext_Mutation_discardDraft(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_discardDraft_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_discardDraft_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24240,7 +24241,7 @@ func (ec *executionContext) fieldContext_Mutation_exportAnalytics(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_exportAnalytics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_exportAnalytics_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24284,7 +24285,7 @@ func (ec *executionContext) fieldContext_Mutation_startChannelAuthorization(ctx 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_startChannelAuthorization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_startChannelAuthorization_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24328,7 +24329,7 @@ func (ec *executionContext) fieldContext_Mutation_sendTemplate(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_sendTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_sendTemplate_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24372,7 +24373,7 @@ func (ec *executionContext) fieldContext_Mutation_updateWorkspaceSettings(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateWorkspaceSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateWorkspaceSettings_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24416,7 +24417,7 @@ func (ec *executionContext) fieldContext_Mutation_requestExport(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_requestExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_requestExport_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24460,7 +24461,7 @@ func (ec *executionContext) fieldContext_Mutation_eraseContact(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_eraseContact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_eraseContact_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24504,7 +24505,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteWorkspace(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteWorkspace_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deleteWorkspace_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24580,7 +24581,7 @@ func (ec *executionContext) fieldContext_Mutation_uploadMedia(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_uploadMedia_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_uploadMedia_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24624,7 +24625,7 @@ func (ec *executionContext) fieldContext_Mutation_createPost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_createPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24668,7 +24669,7 @@ func (ec *executionContext) fieldContext_Mutation_updatePost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updatePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updatePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24712,7 +24713,7 @@ func (ec *executionContext) fieldContext_Mutation_deletePost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deletePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deletePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24756,7 +24757,7 @@ func (ec *executionContext) fieldContext_Mutation_submitPost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_submitPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_submitPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24800,7 +24801,7 @@ func (ec *executionContext) fieldContext_Mutation_approvePost(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_approvePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_approvePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24844,7 +24845,7 @@ func (ec *executionContext) fieldContext_Mutation_rejectPost(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_rejectPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_rejectPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24888,7 +24889,7 @@ func (ec *executionContext) fieldContext_Mutation_commentOnPost(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_commentOnPost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_commentOnPost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24932,7 +24933,7 @@ func (ec *executionContext) fieldContext_Mutation_schedulePost(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_schedulePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_schedulePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24976,7 +24977,7 @@ func (ec *executionContext) fieldContext_Mutation_unschedulePost(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unschedulePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_unschedulePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25020,7 +25021,7 @@ func (ec *executionContext) fieldContext_Mutation_retryPostTarget(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_retryPostTarget_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_retryPostTarget_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25064,7 +25065,7 @@ func (ec *executionContext) fieldContext_Mutation_generatePost(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_generatePost_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_generatePost_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25108,7 +25109,7 @@ func (ec *executionContext) fieldContext_Mutation_updatePublishingSettings(ctx c
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updatePublishingSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updatePublishingSettings_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25152,7 +25153,7 @@ func (ec *executionContext) fieldContext_Mutation_signIn(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_signIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_signIn_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25219,7 +25220,7 @@ func (ec *executionContext) fieldContext_Mutation_inviteMember(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_inviteMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_inviteMember_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25263,7 +25264,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeInvite(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_revokeInvite_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_revokeInvite_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25307,7 +25308,7 @@ func (ec *executionContext) fieldContext_Mutation_acceptInvite(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_acceptInvite_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_acceptInvite_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25351,7 +25352,7 @@ func (ec *executionContext) fieldContext_Mutation_updateMember(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_updateMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_updateMember_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25395,7 +25396,7 @@ func (ec *executionContext) fieldContext_Mutation_removeMember(ctx context.Conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_removeMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_removeMember_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25439,7 +25440,7 @@ func (ec *executionContext) fieldContext_Mutation_addNote(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_addNote_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_addNote_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25483,7 +25484,7 @@ func (ec *executionContext) fieldContext_Mutation_createLabel(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createLabel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_createLabel_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25527,7 +25528,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteLabel(ctx context.Contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteLabel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deleteLabel_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25571,7 +25572,7 @@ func (ec *executionContext) fieldContext_Mutation_labelConversation(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_labelConversation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_labelConversation_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25615,7 +25616,7 @@ func (ec *executionContext) fieldContext_Mutation_unlabelConversation(ctx contex
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_unlabelConversation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_unlabelConversation_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25659,7 +25660,7 @@ func (ec *executionContext) fieldContext_Mutation_createCannedReply(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_createCannedReply_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_createCannedReply_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25703,7 +25704,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteCannedReply(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_deleteCannedReply_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Mutation_deleteCannedReply_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27286,7 +27287,7 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_node_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27330,7 +27331,7 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_nodes_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27374,7 +27375,7 @@ func (ec *executionContext) fieldContext_Query_apiKeys(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_apiKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_apiKeys_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27418,7 +27419,7 @@ func (ec *executionContext) fieldContext_Query_agentRuns(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_agentRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_agentRuns_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27462,7 +27463,7 @@ func (ec *executionContext) fieldContext_Query_auditLogs(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_auditLogs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_auditLogs_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27506,7 +27507,7 @@ func (ec *executionContext) fieldContext_Query_cannedReplies(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_cannedReplies_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_cannedReplies_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27550,7 +27551,7 @@ func (ec *executionContext) fieldContext_Query_channels(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_channels_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_channels_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27594,7 +27595,7 @@ func (ec *executionContext) fieldContext_Query_contacts(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_contacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_contacts_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27638,7 +27639,7 @@ func (ec *executionContext) fieldContext_Query_conversations(ctx context.Context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_conversations_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27682,7 +27683,7 @@ func (ec *executionContext) fieldContext_Query_invites(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_invites_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_invites_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27726,7 +27727,7 @@ func (ec *executionContext) fieldContext_Query_knowledgeDocuments(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_knowledgeDocuments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_knowledgeDocuments_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27770,7 +27771,7 @@ func (ec *executionContext) fieldContext_Query_labels(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_labels_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_labels_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27814,7 +27815,7 @@ func (ec *executionContext) fieldContext_Query_messages(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_messages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_messages_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27858,7 +27859,7 @@ func (ec *executionContext) fieldContext_Query_posts(ctx context.Context, field 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_posts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_posts_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27902,7 +27903,7 @@ func (ec *executionContext) fieldContext_Query_askKnowledgeBase(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_askKnowledgeBase_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_askKnowledgeBase_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27978,7 +27979,7 @@ func (ec *executionContext) fieldContext_Query_analytics(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_analytics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_analytics_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28086,7 +28087,7 @@ func (ec *executionContext) fieldContext_Query_channelAuthorization(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_channelAuthorization_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_channelAuthorization_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28130,7 +28131,7 @@ func (ec *executionContext) fieldContext_Query_whatsappTemplates(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_whatsappTemplates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_whatsappTemplates_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28238,7 +28239,7 @@ func (ec *executionContext) fieldContext_Query_calendar(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_calendar_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query_calendar_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28378,7 +28379,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query___type_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Query___type_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28702,7 +28703,7 @@ func (ec *executionContext) fieldContext_Subscription_conversationCreated(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_conversationCreated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_conversationCreated_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28746,7 +28747,7 @@ func (ec *executionContext) fieldContext_Subscription_conversationUpdated(ctx co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_conversationUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_conversationUpdated_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28790,7 +28791,7 @@ func (ec *executionContext) fieldContext_Subscription_messageAdded(ctx context.C
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_messageAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_messageAdded_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28834,7 +28835,7 @@ func (ec *executionContext) fieldContext_Subscription_messageUpdated(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_messageUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_messageUpdated_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28878,7 +28879,7 @@ func (ec *executionContext) fieldContext_Subscription_postUpdated(ctx context.Co
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_postUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_postUpdated_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28922,7 +28923,7 @@ func (ec *executionContext) fieldContext_Subscription_conversationAssigned(ctx c
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Subscription_conversationAssigned_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field_Subscription_conversationAssigned_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -29893,7 +29894,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Directive_args_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field___Directive_args_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -30074,7 +30075,7 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Field_args_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field___Field_args_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -30618,7 +30619,7 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Type_fields_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field___Type_fields_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -30726,7 +30727,7 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Type_enumValues_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.fieldArgs(ctx, field, (*executionContext).field___Type_enumValues_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -44206,16 +44207,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 var aIAgentImplementors = []string{"AIAgent", "Author"}
 
 func (ec *executionContext) _AIAgent(ctx context.Context, sel ast.SelectionSet, obj *model.AIAgent) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, aIAgentImplementors)
+	fields := ec.collectFields(sel, aIAgentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AIAgent")
 		case "name":
-			out.Values[i] = ec._AIAgent_name(ctx, field, obj)
+			out.Values[i] = ec.fast_AIAgent_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44239,61 +44240,61 @@ func (ec *executionContext) _AIAgent(ctx context.Context, sel ast.SelectionSet, 
 var aPIKeyImplementors = []string{"APIKey", "Author", "Node"}
 
 func (ec *executionContext) _APIKey(ctx context.Context, sel ast.SelectionSet, obj *ent.APIKey) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, aPIKeyImplementors)
+	fields := ec.collectFields(sel, aPIKeyImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("APIKey")
 		case "id":
-			out.Values[i] = ec._APIKey_id(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._APIKey_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._APIKey_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._APIKey_name(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "prefix":
-			out.Values[i] = ec._APIKey_prefix(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_prefix(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "role":
-			out.Values[i] = ec._APIKey_role(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdBy":
-			out.Values[i] = ec._APIKey_createdBy(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_createdBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "lastUsedAt":
-			out.Values[i] = ec._APIKey_lastUsedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_lastUsedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._APIKey_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "revokedAt":
-			out.Values[i] = ec._APIKey_revokedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKey_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44317,26 +44318,26 @@ func (ec *executionContext) _APIKey(ctx context.Context, sel ast.SelectionSet, o
 var aPIKeyConnectionImplementors = []string{"APIKeyConnection"}
 
 func (ec *executionContext) _APIKeyConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.APIKeyConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, aPIKeyConnectionImplementors)
+	fields := ec.collectFields(sel, aPIKeyConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("APIKeyConnection")
 		case "edges":
-			out.Values[i] = ec._APIKeyConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKeyConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._APIKeyConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKeyConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._APIKeyConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKeyConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44360,21 +44361,21 @@ func (ec *executionContext) _APIKeyConnection(ctx context.Context, sel ast.Selec
 var aPIKeyEdgeImplementors = []string{"APIKeyEdge"}
 
 func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.APIKeyEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, aPIKeyEdgeImplementors)
+	fields := ec.collectFields(sel, aPIKeyEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("APIKeyEdge")
 		case "node":
-			out.Values[i] = ec._APIKeyEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKeyEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._APIKeyEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_APIKeyEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44398,31 +44399,31 @@ func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSe
 var acceptInvitePayloadImplementors = []string{"AcceptInvitePayload"}
 
 func (ec *executionContext) _AcceptInvitePayload(ctx context.Context, sel ast.SelectionSet, obj *model.AcceptInvitePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, acceptInvitePayloadImplementors)
+	fields := ec.collectFields(sel, acceptInvitePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AcceptInvitePayload")
 		case "token":
-			out.Values[i] = ec._AcceptInvitePayload_token(ctx, field, obj)
+			out.Values[i] = ec.fast_AcceptInvitePayload_token(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._AcceptInvitePayload_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AcceptInvitePayload_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "user":
-			out.Values[i] = ec._AcceptInvitePayload_user(ctx, field, obj)
+			out.Values[i] = ec.fast_AcceptInvitePayload_user(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "workspace":
-			out.Values[i] = ec._AcceptInvitePayload_workspace(ctx, field, obj)
+			out.Values[i] = ec.fast_AcceptInvitePayload_workspace(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44446,96 +44447,96 @@ func (ec *executionContext) _AcceptInvitePayload(ctx context.Context, sel ast.Se
 var agentRunImplementors = []string{"AgentRun", "Node"}
 
 func (ec *executionContext) _AgentRun(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRun) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunImplementors)
+	fields := ec.collectFields(sel, agentRunImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AgentRun")
 		case "id":
-			out.Values[i] = ec._AgentRun_id(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._AgentRun_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._AgentRun_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "messageID":
-			out.Values[i] = ec._AgentRun_messageID(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_messageID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "conversationID":
-			out.Values[i] = ec._AgentRun_conversationID(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_conversationID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "decision":
-			out.Values[i] = ec._AgentRun_decision(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_decision(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reason":
-			out.Values[i] = ec._AgentRun_reason(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_reason(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "answer":
-			out.Values[i] = ec._AgentRun_answer(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_answer(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "citations":
-			out.Values[i] = ec._AgentRun_citations(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_citations(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "confidence":
-			out.Values[i] = ec._AgentRun_confidence(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_confidence(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "model":
-			out.Values[i] = ec._AgentRun_model(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_model(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "provider":
-			out.Values[i] = ec._AgentRun_provider(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_provider(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "latencyMs":
-			out.Values[i] = ec._AgentRun_latencyMs(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_latencyMs(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "promptTokens":
-			out.Values[i] = ec._AgentRun_promptTokens(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_promptTokens(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "completionTokens":
-			out.Values[i] = ec._AgentRun_completionTokens(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_completionTokens(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "sentimentScore":
-			out.Values[i] = ec._AgentRun_sentimentScore(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_sentimentScore(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "replyMessageID":
-			out.Values[i] = ec._AgentRun_replyMessageID(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRun_replyMessageID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44574,26 +44575,26 @@ func (ec *executionContext) _AgentRun(ctx context.Context, sel ast.SelectionSet,
 var agentRunConnectionImplementors = []string{"AgentRunConnection"}
 
 func (ec *executionContext) _AgentRunConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRunConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunConnectionImplementors)
+	fields := ec.collectFields(sel, agentRunConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AgentRunConnection")
 		case "edges":
-			out.Values[i] = ec._AgentRunConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRunConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._AgentRunConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRunConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._AgentRunConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRunConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44617,21 +44618,21 @@ func (ec *executionContext) _AgentRunConnection(ctx context.Context, sel ast.Sel
 var agentRunEdgeImplementors = []string{"AgentRunEdge"}
 
 func (ec *executionContext) _AgentRunEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentRunEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agentRunEdgeImplementors)
+	fields := ec.collectFields(sel, agentRunEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AgentRunEdge")
 		case "node":
-			out.Values[i] = ec._AgentRunEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRunEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._AgentRunEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentRunEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44655,76 +44656,76 @@ func (ec *executionContext) _AgentRunEdge(ctx context.Context, sel ast.Selection
 var agentSettingsImplementors = []string{"AgentSettings", "Node"}
 
 func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentSettings) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agentSettingsImplementors)
+	fields := ec.collectFields(sel, agentSettingsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AgentSettings")
 		case "id":
-			out.Values[i] = ec._AgentSettings_id(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._AgentSettings_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._AgentSettings_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "confidenceThreshold":
-			out.Values[i] = ec._AgentSettings_confidenceThreshold(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_confidenceThreshold(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "negativeSentimentThreshold":
-			out.Values[i] = ec._AgentSettings_negativeSentimentThreshold(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_negativeSentimentThreshold(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "handoffKeywords":
-			out.Values[i] = ec._AgentSettings_handoffKeywords(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_handoffKeywords(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "timezone":
-			out.Values[i] = ec._AgentSettings_timezone(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_timezone(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "businessHours":
-			out.Values[i] = ec._AgentSettings_businessHours(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_businessHours(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "awayMessage":
-			out.Values[i] = ec._AgentSettings_awayMessage(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_awayMessage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "handoffMessage":
-			out.Values[i] = ec._AgentSettings_handoffMessage(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_handoffMessage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "tone":
-			out.Values[i] = ec._AgentSettings_tone(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_tone(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "signature":
-			out.Values[i] = ec._AgentSettings_signature(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_signature(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviewPolicy":
-			out.Values[i] = ec._AgentSettings_reviewPolicy(ctx, field, obj)
+			out.Values[i] = ec.fast_AgentSettings_reviewPolicy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44748,26 +44749,26 @@ func (ec *executionContext) _AgentSettings(ctx context.Context, sel ast.Selectio
 var analyticsImplementors = []string{"Analytics"}
 
 func (ec *executionContext) _Analytics(ctx context.Context, sel ast.SelectionSet, obj *model.Analytics) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsImplementors)
+	fields := ec.collectFields(sel, analyticsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Analytics")
 		case "from":
-			out.Values[i] = ec._Analytics_from(ctx, field, obj)
+			out.Values[i] = ec.fast_Analytics_from(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "to":
-			out.Values[i] = ec._Analytics_to(ctx, field, obj)
+			out.Values[i] = ec.fast_Analytics_to(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "timezone":
-			out.Values[i] = ec._Analytics_timezone(ctx, field, obj)
+			out.Values[i] = ec.fast_Analytics_timezone(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -44821,26 +44822,26 @@ func (ec *executionContext) _Analytics(ctx context.Context, sel ast.SelectionSet
 var analyticsBreakdownRowImplementors = []string{"AnalyticsBreakdownRow"}
 
 func (ec *executionContext) _AnalyticsBreakdownRow(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsBreakdownRow) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsBreakdownRowImplementors)
+	fields := ec.collectFields(sel, analyticsBreakdownRowImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsBreakdownRow")
 		case "key":
-			out.Values[i] = ec._AnalyticsBreakdownRow_key(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsBreakdownRow_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "label":
-			out.Values[i] = ec._AnalyticsBreakdownRow_label(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsBreakdownRow_label(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "value":
-			out.Values[i] = ec._AnalyticsBreakdownRow_value(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsBreakdownRow_value(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44864,21 +44865,21 @@ func (ec *executionContext) _AnalyticsBreakdownRow(ctx context.Context, sel ast.
 var analyticsExportImplementors = []string{"AnalyticsExport"}
 
 func (ec *executionContext) _AnalyticsExport(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsExport) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsExportImplementors)
+	fields := ec.collectFields(sel, analyticsExportImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsExport")
 		case "url":
-			out.Values[i] = ec._AnalyticsExport_url(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsExport_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._AnalyticsExport_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsExport_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44902,26 +44903,26 @@ func (ec *executionContext) _AnalyticsExport(ctx context.Context, sel ast.Select
 var analyticsFigureImplementors = []string{"AnalyticsFigure"}
 
 func (ec *executionContext) _AnalyticsFigure(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsFigure) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsFigureImplementors)
+	fields := ec.collectFields(sel, analyticsFigureImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsFigure")
 		case "value":
-			out.Values[i] = ec._AnalyticsFigure_value(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsFigure_value(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "previous":
-			out.Values[i] = ec._AnalyticsFigure_previous(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsFigure_previous(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "change":
-			out.Values[i] = ec._AnalyticsFigure_change(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsFigure_change(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44945,26 +44946,26 @@ func (ec *executionContext) _AnalyticsFigure(ctx context.Context, sel ast.Select
 var analyticsPointImplementors = []string{"AnalyticsPoint"}
 
 func (ec *executionContext) _AnalyticsPoint(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsPoint) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsPointImplementors)
+	fields := ec.collectFields(sel, analyticsPointImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsPoint")
 		case "start":
-			out.Values[i] = ec._AnalyticsPoint_start(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsPoint_start(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "end":
-			out.Values[i] = ec._AnalyticsPoint_end(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsPoint_end(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "value":
-			out.Values[i] = ec._AnalyticsPoint_value(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsPoint_value(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -44988,26 +44989,26 @@ func (ec *executionContext) _AnalyticsPoint(ctx context.Context, sel ast.Selecti
 var analyticsRefusalImplementors = []string{"AnalyticsRefusal"}
 
 func (ec *executionContext) _AnalyticsRefusal(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsRefusal) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsRefusalImplementors)
+	fields := ec.collectFields(sel, analyticsRefusalImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsRefusal")
 		case "question":
-			out.Values[i] = ec._AnalyticsRefusal_question(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsRefusal_question(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "count":
-			out.Values[i] = ec._AnalyticsRefusal_count(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsRefusal_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "lastAskedAt":
-			out.Values[i] = ec._AnalyticsRefusal_lastAskedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsRefusal_lastAskedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45031,21 +45032,21 @@ func (ec *executionContext) _AnalyticsRefusal(ctx context.Context, sel ast.Selec
 var analyticsSeriesImplementors = []string{"AnalyticsSeries"}
 
 func (ec *executionContext) _AnalyticsSeries(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsSeries) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsSeriesImplementors)
+	fields := ec.collectFields(sel, analyticsSeriesImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsSeries")
 		case "metric":
-			out.Values[i] = ec._AnalyticsSeries_metric(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSeries_metric(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "points":
-			out.Values[i] = ec._AnalyticsSeries_points(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSeries_points(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45069,181 +45070,181 @@ func (ec *executionContext) _AnalyticsSeries(ctx context.Context, sel ast.Select
 var analyticsSummaryImplementors = []string{"AnalyticsSummary"}
 
 func (ec *executionContext) _AnalyticsSummary(ctx context.Context, sel ast.SelectionSet, obj *model.AnalyticsSummary) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, analyticsSummaryImplementors)
+	fields := ec.collectFields(sel, analyticsSummaryImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AnalyticsSummary")
 		case "conversationsOpened":
-			out.Values[i] = ec._AnalyticsSummary_conversationsOpened(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_conversationsOpened(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "conversationsResolved":
-			out.Values[i] = ec._AnalyticsSummary_conversationsResolved(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_conversationsResolved(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "conversationsOpen":
-			out.Values[i] = ec._AnalyticsSummary_conversationsOpen(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_conversationsOpen(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "messagesIn":
-			out.Values[i] = ec._AnalyticsSummary_messagesIn(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_messagesIn(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "messagesOut":
-			out.Values[i] = ec._AnalyticsSummary_messagesOut(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_messagesOut(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "firstResponses":
-			out.Values[i] = ec._AnalyticsSummary_firstResponses(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_firstResponses(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "firstResponseTime":
-			out.Values[i] = ec._AnalyticsSummary_firstResponseTime(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_firstResponseTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "firstResponseTimeMedian":
-			out.Values[i] = ec._AnalyticsSummary_firstResponseTimeMedian(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_firstResponseTimeMedian(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "firstResponseTimeP90":
-			out.Values[i] = ec._AnalyticsSummary_firstResponseTimeP90(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_firstResponseTimeP90(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "replies":
-			out.Values[i] = ec._AnalyticsSummary_replies(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_replies(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "replyTime":
-			out.Values[i] = ec._AnalyticsSummary_replyTime(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_replyTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "replyTimeMedian":
-			out.Values[i] = ec._AnalyticsSummary_replyTimeMedian(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_replyTimeMedian(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "replyTimeP90":
-			out.Values[i] = ec._AnalyticsSummary_replyTimeP90(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_replyTimeP90(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "resolutionTime":
-			out.Values[i] = ec._AnalyticsSummary_resolutionTime(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_resolutionTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "resolutionTimeMedian":
-			out.Values[i] = ec._AnalyticsSummary_resolutionTimeMedian(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_resolutionTimeMedian(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "resolutionTimeP90":
-			out.Values[i] = ec._AnalyticsSummary_resolutionTimeP90(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_resolutionTimeP90(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiAnswersSent":
-			out.Values[i] = ec._AnalyticsSummary_aiAnswersSent(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiAnswersSent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiDraftsCreated":
-			out.Values[i] = ec._AnalyticsSummary_aiDraftsCreated(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiDraftsCreated(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiDraftsApproved":
-			out.Values[i] = ec._AnalyticsSummary_aiDraftsApproved(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiDraftsApproved(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiDraftsEdited":
-			out.Values[i] = ec._AnalyticsSummary_aiDraftsEdited(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiDraftsEdited(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiDraftsDiscarded":
-			out.Values[i] = ec._AnalyticsSummary_aiDraftsDiscarded(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiDraftsDiscarded(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiHandoffs":
-			out.Values[i] = ec._AnalyticsSummary_aiHandoffs(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_aiHandoffs(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "knowledgeBaseRefusals":
-			out.Values[i] = ec._AnalyticsSummary_knowledgeBaseRefusals(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_knowledgeBaseRefusals(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "resolvedWithoutPerson":
-			out.Values[i] = ec._AnalyticsSummary_resolvedWithoutPerson(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_resolvedWithoutPerson(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "sentimentMessages":
-			out.Values[i] = ec._AnalyticsSummary_sentimentMessages(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_sentimentMessages(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "sentimentAverage":
-			out.Values[i] = ec._AnalyticsSummary_sentimentAverage(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_sentimentAverage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviews":
-			out.Values[i] = ec._AnalyticsSummary_reviews(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviews(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviewRating":
-			out.Values[i] = ec._AnalyticsSummary_reviewRating(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviewRating(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviewsReplied":
-			out.Values[i] = ec._AnalyticsSummary_reviewsReplied(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviewsReplied(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviewReplyTime":
-			out.Values[i] = ec._AnalyticsSummary_reviewReplyTime(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviewReplyTime(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviewReplyTimeMedian":
-			out.Values[i] = ec._AnalyticsSummary_reviewReplyTimeMedian(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviewReplyTimeMedian(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "reviewReplyTimeP90":
-			out.Values[i] = ec._AnalyticsSummary_reviewReplyTimeP90(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_reviewReplyTimeP90(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "postsPublished":
-			out.Values[i] = ec._AnalyticsSummary_postsPublished(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_postsPublished(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "postsFailed":
-			out.Values[i] = ec._AnalyticsSummary_postsFailed(ctx, field, obj)
+			out.Values[i] = ec.fast_AnalyticsSummary_postsFailed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45267,16 +45268,16 @@ func (ec *executionContext) _AnalyticsSummary(ctx context.Context, sel ast.Selec
 var attachmentImplementors = []string{"Attachment"}
 
 func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSet, obj *schematype.Attachment) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, attachmentImplementors)
+	fields := ec.collectFields(sel, attachmentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Attachment")
 		case "type":
-			out.Values[i] = ec._Attachment_type(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -45287,27 +45288,27 @@ func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSe
 					return ec._Attachment_url(ctx, field, obj)
 				})
 		case "mimeType":
-			out.Values[i] = ec._Attachment_mimeType(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_mimeType(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "caption":
-			out.Values[i] = ec._Attachment_caption(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_caption(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "externalId":
-			out.Values[i] = ec._Attachment_externalId(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_externalId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
-			out.Values[i] = ec._Attachment_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_name(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "size":
-			out.Values[i] = ec._Attachment_size(ctx, field, obj)
+			out.Values[i] = ec.fast_Attachment_size(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -45349,41 +45350,41 @@ func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSe
 var auditLogImplementors = []string{"AuditLog", "Node"}
 
 func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditLog) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, auditLogImplementors)
+	fields := ec.collectFields(sel, auditLogImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AuditLog")
 		case "id":
-			out.Values[i] = ec._AuditLog_id(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "actor":
-			out.Values[i] = ec._AuditLog_actor(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_actor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "action":
-			out.Values[i] = ec._AuditLog_action(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "targetType":
-			out.Values[i] = ec._AuditLog_targetType(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_targetType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "targetID":
-			out.Values[i] = ec._AuditLog_targetID(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_targetID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "requestID":
-			out.Values[i] = ec._AuditLog_requestID(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_requestID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -45394,7 +45395,7 @@ func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet,
 					return ec._AuditLog_metadata(ctx, field, obj)
 				})
 		case "createdAt":
-			out.Values[i] = ec._AuditLog_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLog_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -45418,26 +45419,26 @@ func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet,
 var auditLogConnectionImplementors = []string{"AuditLogConnection"}
 
 func (ec *executionContext) _AuditLogConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditLogConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, auditLogConnectionImplementors)
+	fields := ec.collectFields(sel, auditLogConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AuditLogConnection")
 		case "edges":
-			out.Values[i] = ec._AuditLogConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLogConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._AuditLogConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLogConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._AuditLogConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLogConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45461,21 +45462,21 @@ func (ec *executionContext) _AuditLogConnection(ctx context.Context, sel ast.Sel
 var auditLogEdgeImplementors = []string{"AuditLogEdge"}
 
 func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditLogEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, auditLogEdgeImplementors)
+	fields := ec.collectFields(sel, auditLogEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AuditLogEdge")
 		case "node":
-			out.Values[i] = ec._AuditLogEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLogEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._AuditLogEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_AuditLogEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45499,9 +45500,9 @@ func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.Selection
 var authorizedAccountImplementors = []string{"AuthorizedAccount"}
 
 func (ec *executionContext) _AuthorizedAccount(ctx context.Context, sel ast.SelectionSet, obj *schematype.AuthorizedAccount) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, authorizedAccountImplementors)
+	fields := ec.collectFields(sel, authorizedAccountImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45542,26 +45543,26 @@ func (ec *executionContext) _AuthorizedAccount(ctx context.Context, sel ast.Sele
 var businessHoursWindowImplementors = []string{"BusinessHoursWindow"}
 
 func (ec *executionContext) _BusinessHoursWindow(ctx context.Context, sel ast.SelectionSet, obj *schematype.BusinessHoursWindow) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, businessHoursWindowImplementors)
+	fields := ec.collectFields(sel, businessHoursWindowImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("BusinessHoursWindow")
 		case "day":
-			out.Values[i] = ec._BusinessHoursWindow_day(ctx, field, obj)
+			out.Values[i] = ec.fast_BusinessHoursWindow_day(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "start":
-			out.Values[i] = ec._BusinessHoursWindow_start(ctx, field, obj)
+			out.Values[i] = ec.fast_BusinessHoursWindow_start(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "end":
-			out.Values[i] = ec._BusinessHoursWindow_end(ctx, field, obj)
+			out.Values[i] = ec.fast_BusinessHoursWindow_end(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45585,31 +45586,31 @@ func (ec *executionContext) _BusinessHoursWindow(ctx context.Context, sel ast.Se
 var calendarEntryImplementors = []string{"CalendarEntry"}
 
 func (ec *executionContext) _CalendarEntry(ctx context.Context, sel ast.SelectionSet, obj *model.CalendarEntry) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, calendarEntryImplementors)
+	fields := ec.collectFields(sel, calendarEntryImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CalendarEntry")
 		case "date":
-			out.Values[i] = ec._CalendarEntry_date(ctx, field, obj)
+			out.Values[i] = ec.fast_CalendarEntry_date(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "at":
-			out.Values[i] = ec._CalendarEntry_at(ctx, field, obj)
+			out.Values[i] = ec.fast_CalendarEntry_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._CalendarEntry_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_CalendarEntry_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "post":
-			out.Values[i] = ec._CalendarEntry_post(ctx, field, obj)
+			out.Values[i] = ec.fast_CalendarEntry_post(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45633,41 +45634,41 @@ func (ec *executionContext) _CalendarEntry(ctx context.Context, sel ast.Selectio
 var cannedReplyImplementors = []string{"CannedReply", "Node"}
 
 func (ec *executionContext) _CannedReply(ctx context.Context, sel ast.SelectionSet, obj *ent.CannedReply) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cannedReplyImplementors)
+	fields := ec.collectFields(sel, cannedReplyImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CannedReply")
 		case "id":
-			out.Values[i] = ec._CannedReply_id(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._CannedReply_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._CannedReply_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "shortcut":
-			out.Values[i] = ec._CannedReply_shortcut(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_shortcut(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "text":
-			out.Values[i] = ec._CannedReply_text(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdBy":
-			out.Values[i] = ec._CannedReply_createdBy(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReply_createdBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -45691,26 +45692,26 @@ func (ec *executionContext) _CannedReply(ctx context.Context, sel ast.SelectionS
 var cannedReplyConnectionImplementors = []string{"CannedReplyConnection"}
 
 func (ec *executionContext) _CannedReplyConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CannedReplyConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cannedReplyConnectionImplementors)
+	fields := ec.collectFields(sel, cannedReplyConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CannedReplyConnection")
 		case "edges":
-			out.Values[i] = ec._CannedReplyConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReplyConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._CannedReplyConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReplyConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._CannedReplyConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReplyConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45734,21 +45735,21 @@ func (ec *executionContext) _CannedReplyConnection(ctx context.Context, sel ast.
 var cannedReplyEdgeImplementors = []string{"CannedReplyEdge"}
 
 func (ec *executionContext) _CannedReplyEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CannedReplyEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, cannedReplyEdgeImplementors)
+	fields := ec.collectFields(sel, cannedReplyEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CannedReplyEdge")
 		case "node":
-			out.Values[i] = ec._CannedReplyEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReplyEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._CannedReplyEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_CannedReplyEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45772,81 +45773,81 @@ func (ec *executionContext) _CannedReplyEdge(ctx context.Context, sel ast.Select
 var channelImplementors = []string{"Channel", "Node"}
 
 func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, obj *ent.Channel) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, channelImplementors)
+	fields := ec.collectFields(sel, channelImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Channel")
 		case "id":
-			out.Values[i] = ec._Channel_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Channel_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Channel_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "connector":
-			out.Values[i] = ec._Channel_connector(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_connector(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "platform":
-			out.Values[i] = ec._Channel_platform(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_platform(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "externalID":
-			out.Values[i] = ec._Channel_externalID(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_externalID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Channel_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "status":
-			out.Values[i] = ec._Channel_status(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiMode":
-			out.Values[i] = ec._Channel_aiMode(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_aiMode(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "tokenExpiresAt":
-			out.Values[i] = ec._Channel_tokenExpiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_tokenExpiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "tokenScopes":
-			out.Values[i] = ec._Channel_tokenScopes(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_tokenScopes(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "lastError":
-			out.Values[i] = ec._Channel_lastError(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_lastError(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "disconnectedAt":
-			out.Values[i] = ec._Channel_disconnectedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_disconnectedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "syncedAt":
-			out.Values[i] = ec._Channel_syncedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Channel_syncedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -45875,9 +45876,9 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 var channelAuthorizationImplementors = []string{"ChannelAuthorization"}
 
 func (ec *executionContext) _ChannelAuthorization(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelAuthorization) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, channelAuthorizationImplementors)
+	fields := ec.collectFields(sel, channelAuthorizationImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -45943,26 +45944,26 @@ func (ec *executionContext) _ChannelAuthorization(ctx context.Context, sel ast.S
 var channelConnectionImplementors = []string{"ChannelConnection"}
 
 func (ec *executionContext) _ChannelConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, channelConnectionImplementors)
+	fields := ec.collectFields(sel, channelConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ChannelConnection")
 		case "edges":
-			out.Values[i] = ec._ChannelConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_ChannelConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._ChannelConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_ChannelConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._ChannelConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_ChannelConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -45986,21 +45987,21 @@ func (ec *executionContext) _ChannelConnection(ctx context.Context, sel ast.Sele
 var channelEdgeImplementors = []string{"ChannelEdge"}
 
 func (ec *executionContext) _ChannelEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, channelEdgeImplementors)
+	fields := ec.collectFields(sel, channelEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ChannelEdge")
 		case "node":
-			out.Values[i] = ec._ChannelEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_ChannelEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._ChannelEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_ChannelEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46024,31 +46025,31 @@ func (ec *executionContext) _ChannelEdge(ctx context.Context, sel ast.SelectionS
 var citationImplementors = []string{"Citation"}
 
 func (ec *executionContext) _Citation(ctx context.Context, sel ast.SelectionSet, obj *schematype.Citation) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, citationImplementors)
+	fields := ec.collectFields(sel, citationImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Citation")
 		case "documentId":
-			out.Values[i] = ec._Citation_documentId(ctx, field, obj)
+			out.Values[i] = ec.fast_Citation_documentId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "chunkId":
-			out.Values[i] = ec._Citation_chunkId(ctx, field, obj)
+			out.Values[i] = ec.fast_Citation_chunkId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._Citation_title(ctx, field, obj)
+			out.Values[i] = ec.fast_Citation_title(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "snippet":
-			out.Values[i] = ec._Citation_snippet(ctx, field, obj)
+			out.Values[i] = ec.fast_Citation_snippet(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46072,36 +46073,36 @@ func (ec *executionContext) _Citation(ctx context.Context, sel ast.SelectionSet,
 var connectorInfoImplementors = []string{"ConnectorInfo"}
 
 func (ec *executionContext) _ConnectorInfo(ctx context.Context, sel ast.SelectionSet, obj *model.ConnectorInfo) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, connectorInfoImplementors)
+	fields := ec.collectFields(sel, connectorInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ConnectorInfo")
 		case "name":
-			out.Values[i] = ec._ConnectorInfo_name(ctx, field, obj)
+			out.Values[i] = ec.fast_ConnectorInfo_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "version":
-			out.Values[i] = ec._ConnectorInfo_version(ctx, field, obj)
+			out.Values[i] = ec.fast_ConnectorInfo_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "platforms":
-			out.Values[i] = ec._ConnectorInfo_platforms(ctx, field, obj)
+			out.Values[i] = ec.fast_ConnectorInfo_platforms(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "capabilities":
-			out.Values[i] = ec._ConnectorInfo_capabilities(ctx, field, obj)
+			out.Values[i] = ec.fast_ConnectorInfo_capabilities(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "healthy":
-			out.Values[i] = ec._ConnectorInfo_healthy(ctx, field, obj)
+			out.Values[i] = ec.fast_ConnectorInfo_healthy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46125,56 +46126,56 @@ func (ec *executionContext) _ConnectorInfo(ctx context.Context, sel ast.Selectio
 var contactImplementors = []string{"Contact", "Author", "Node"}
 
 func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, obj *ent.Contact) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, contactImplementors)
+	fields := ec.collectFields(sel, contactImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Contact")
 		case "id":
-			out.Values[i] = ec._Contact_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Contact_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Contact_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "channelID":
-			out.Values[i] = ec._Contact_channelID(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_channelID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "externalID":
-			out.Values[i] = ec._Contact_externalID(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_externalID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Contact_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "username":
-			out.Values[i] = ec._Contact_username(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_username(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "phone":
-			out.Values[i] = ec._Contact_phone(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_phone(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "avatarURL":
-			out.Values[i] = ec._Contact_avatarURL(ctx, field, obj)
+			out.Values[i] = ec.fast_Contact_avatarURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -46208,26 +46209,26 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 var contactConnectionImplementors = []string{"ContactConnection"}
 
 func (ec *executionContext) _ContactConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ContactConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, contactConnectionImplementors)
+	fields := ec.collectFields(sel, contactConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ContactConnection")
 		case "edges":
-			out.Values[i] = ec._ContactConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_ContactConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._ContactConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_ContactConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._ContactConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_ContactConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46251,21 +46252,21 @@ func (ec *executionContext) _ContactConnection(ctx context.Context, sel ast.Sele
 var contactEdgeImplementors = []string{"ContactEdge"}
 
 func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ContactEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, contactEdgeImplementors)
+	fields := ec.collectFields(sel, contactEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ContactEdge")
 		case "node":
-			out.Values[i] = ec._ContactEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_ContactEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._ContactEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_ContactEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46289,116 +46290,116 @@ func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionS
 var conversationImplementors = []string{"Conversation", "Node"}
 
 func (ec *executionContext) _Conversation(ctx context.Context, sel ast.SelectionSet, obj *ent.Conversation) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, conversationImplementors)
+	fields := ec.collectFields(sel, conversationImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Conversation")
 		case "id":
-			out.Values[i] = ec._Conversation_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Conversation_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Conversation_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "channelID":
-			out.Values[i] = ec._Conversation_channelID(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_channelID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "contactID":
-			out.Values[i] = ec._Conversation_contactID(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_contactID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
-			out.Values[i] = ec._Conversation_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "threadID":
-			out.Values[i] = ec._Conversation_threadID(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_threadID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "subject":
-			out.Values[i] = ec._Conversation_subject(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_subject(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "url":
-			out.Values[i] = ec._Conversation_url(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_url(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "thumbnailURL":
-			out.Values[i] = ec._Conversation_thumbnailURL(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_thumbnailURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.Values[i] = ec._Conversation_status(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "assigneeID":
-			out.Values[i] = ec._Conversation_assigneeID(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_assigneeID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "aiMode":
-			out.Values[i] = ec._Conversation_aiMode(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_aiMode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastMessageAt":
-			out.Values[i] = ec._Conversation_lastMessageAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_lastMessageAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastInboundAt":
-			out.Values[i] = ec._Conversation_lastInboundAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_lastInboundAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "handoffReason":
-			out.Values[i] = ec._Conversation_handoffReason(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_handoffReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "handedOffAt":
-			out.Values[i] = ec._Conversation_handedOffAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_handedOffAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "needsHuman":
-			out.Values[i] = ec._Conversation_needsHuman(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_needsHuman(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rating":
-			out.Values[i] = ec._Conversation_rating(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_rating(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentimentLabel":
-			out.Values[i] = ec._Conversation_sentimentLabel(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_sentimentLabel(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentimentScore":
-			out.Values[i] = ec._Conversation_sentimentScore(ctx, field, obj)
+			out.Values[i] = ec.fast_Conversation_sentimentScore(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -46458,26 +46459,26 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 var conversationConnectionImplementors = []string{"ConversationConnection"}
 
 func (ec *executionContext) _ConversationConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ConversationConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, conversationConnectionImplementors)
+	fields := ec.collectFields(sel, conversationConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ConversationConnection")
 		case "edges":
-			out.Values[i] = ec._ConversationConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_ConversationConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._ConversationConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_ConversationConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._ConversationConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_ConversationConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46501,21 +46502,21 @@ func (ec *executionContext) _ConversationConnection(ctx context.Context, sel ast
 var conversationEdgeImplementors = []string{"ConversationEdge"}
 
 func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ConversationEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, conversationEdgeImplementors)
+	fields := ec.collectFields(sel, conversationEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ConversationEdge")
 		case "node":
-			out.Values[i] = ec._ConversationEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_ConversationEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._ConversationEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_ConversationEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46539,21 +46540,21 @@ func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.Selec
 var createAPIKeyPayloadImplementors = []string{"CreateAPIKeyPayload"}
 
 func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateAPIKeyPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, createAPIKeyPayloadImplementors)
+	fields := ec.collectFields(sel, createAPIKeyPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CreateAPIKeyPayload")
 		case "key":
-			out.Values[i] = ec._CreateAPIKeyPayload_key(ctx, field, obj)
+			out.Values[i] = ec.fast_CreateAPIKeyPayload_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "apiKey":
-			out.Values[i] = ec._CreateAPIKeyPayload_apiKey(ctx, field, obj)
+			out.Values[i] = ec.fast_CreateAPIKeyPayload_apiKey(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46577,16 +46578,16 @@ func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.Se
 var deleteKnowledgeDocumentPayloadImplementors = []string{"DeleteKnowledgeDocumentPayload"}
 
 func (ec *executionContext) _DeleteKnowledgeDocumentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteKnowledgeDocumentPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, deleteKnowledgeDocumentPayloadImplementors)
+	fields := ec.collectFields(sel, deleteKnowledgeDocumentPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DeleteKnowledgeDocumentPayload")
 		case "deletedId":
-			out.Values[i] = ec._DeleteKnowledgeDocumentPayload_deletedId(ctx, field, obj)
+			out.Values[i] = ec.fast_DeleteKnowledgeDocumentPayload_deletedId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46610,16 +46611,16 @@ func (ec *executionContext) _DeleteKnowledgeDocumentPayload(ctx context.Context,
 var deletePayloadImplementors = []string{"DeletePayload"}
 
 func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, deletePayloadImplementors)
+	fields := ec.collectFields(sel, deletePayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DeletePayload")
 		case "deletedId":
-			out.Values[i] = ec._DeletePayload_deletedId(ctx, field, obj)
+			out.Values[i] = ec.fast_DeletePayload_deletedId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46643,16 +46644,16 @@ func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.Selectio
 var deletePostPayloadImplementors = []string{"DeletePostPayload"}
 
 func (ec *executionContext) _DeletePostPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePostPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, deletePostPayloadImplementors)
+	fields := ec.collectFields(sel, deletePostPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DeletePostPayload")
 		case "deletedId":
-			out.Values[i] = ec._DeletePostPayload_deletedId(ctx, field, obj)
+			out.Values[i] = ec.fast_DeletePostPayload_deletedId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46676,31 +46677,31 @@ func (ec *executionContext) _DeletePostPayload(ctx context.Context, sel ast.Sele
 var exportImplementors = []string{"Export"}
 
 func (ec *executionContext) _Export(ctx context.Context, sel ast.SelectionSet, obj *ent.Export) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, exportImplementors)
+	fields := ec.collectFields(sel, exportImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Export")
 		case "id":
-			out.Values[i] = ec._Export_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "scope":
-			out.Values[i] = ec._Export_scope(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_scope(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "contactId":
-			out.Values[i] = ec._Export_contactId(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_contactId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.Values[i] = ec._Export_status(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -46711,27 +46712,27 @@ func (ec *executionContext) _Export(ctx context.Context, sel ast.SelectionSet, o
 					return ec._Export_url(ctx, field, obj)
 				})
 		case "expiresAt":
-			out.Values[i] = ec._Export_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Export_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "finishedAt":
-			out.Values[i] = ec._Export_finishedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_finishedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "size":
-			out.Values[i] = ec._Export_size(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_size(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "error":
-			out.Values[i] = ec._Export_error(ctx, field, obj)
+			out.Values[i] = ec.fast_Export_error(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -46755,31 +46756,31 @@ func (ec *executionContext) _Export(ctx context.Context, sel ast.SelectionSet, o
 var generatedPostImplementors = []string{"GeneratedPost"}
 
 func (ec *executionContext) _GeneratedPost(ctx context.Context, sel ast.SelectionSet, obj *model.GeneratedPost) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, generatedPostImplementors)
+	fields := ec.collectFields(sel, generatedPostImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("GeneratedPost")
 		case "variants":
-			out.Values[i] = ec._GeneratedPost_variants(ctx, field, obj)
+			out.Values[i] = ec.fast_GeneratedPost_variants(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "citations":
-			out.Values[i] = ec._GeneratedPost_citations(ctx, field, obj)
+			out.Values[i] = ec.fast_GeneratedPost_citations(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "model":
-			out.Values[i] = ec._GeneratedPost_model(ctx, field, obj)
+			out.Values[i] = ec.fast_GeneratedPost_model(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "post":
-			out.Values[i] = ec._GeneratedPost_post(ctx, field, obj)
+			out.Values[i] = ec.fast_GeneratedPost_post(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -46803,61 +46804,61 @@ func (ec *executionContext) _GeneratedPost(ctx context.Context, sel ast.Selectio
 var inviteImplementors = []string{"Invite", "Node"}
 
 func (ec *executionContext) _Invite(ctx context.Context, sel ast.SelectionSet, obj *ent.Invite) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inviteImplementors)
+	fields := ec.collectFields(sel, inviteImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Invite")
 		case "id":
-			out.Values[i] = ec._Invite_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Invite_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Invite_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "email":
-			out.Values[i] = ec._Invite_email(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "role":
-			out.Values[i] = ec._Invite_role(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._Invite_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "acceptedAt":
-			out.Values[i] = ec._Invite_acceptedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_acceptedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "acceptedBy":
-			out.Values[i] = ec._Invite_acceptedBy(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_acceptedBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "revokedAt":
-			out.Values[i] = ec._Invite_revokedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "invitedBy":
-			out.Values[i] = ec._Invite_invitedBy(ctx, field, obj)
+			out.Values[i] = ec.fast_Invite_invitedBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46881,26 +46882,26 @@ func (ec *executionContext) _Invite(ctx context.Context, sel ast.SelectionSet, o
 var inviteConnectionImplementors = []string{"InviteConnection"}
 
 func (ec *executionContext) _InviteConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.InviteConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inviteConnectionImplementors)
+	fields := ec.collectFields(sel, inviteConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("InviteConnection")
 		case "edges":
-			out.Values[i] = ec._InviteConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._InviteConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._InviteConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46924,21 +46925,21 @@ func (ec *executionContext) _InviteConnection(ctx context.Context, sel ast.Selec
 var inviteEdgeImplementors = []string{"InviteEdge"}
 
 func (ec *executionContext) _InviteEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.InviteEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inviteEdgeImplementors)
+	fields := ec.collectFields(sel, inviteEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("InviteEdge")
 		case "node":
-			out.Values[i] = ec._InviteEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._InviteEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -46962,21 +46963,21 @@ func (ec *executionContext) _InviteEdge(ctx context.Context, sel ast.SelectionSe
 var inviteMemberPayloadImplementors = []string{"InviteMemberPayload"}
 
 func (ec *executionContext) _InviteMemberPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InviteMemberPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inviteMemberPayloadImplementors)
+	fields := ec.collectFields(sel, inviteMemberPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("InviteMemberPayload")
 		case "inviteUrl":
-			out.Values[i] = ec._InviteMemberPayload_inviteUrl(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteMemberPayload_inviteUrl(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "invite":
-			out.Values[i] = ec._InviteMemberPayload_invite(ctx, field, obj)
+			out.Values[i] = ec.fast_InviteMemberPayload_invite(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47000,41 +47001,41 @@ func (ec *executionContext) _InviteMemberPayload(ctx context.Context, sel ast.Se
 var knowledgeAnswerImplementors = []string{"KnowledgeAnswer"}
 
 func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.SelectionSet, obj *model.KnowledgeAnswer) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeAnswerImplementors)
+	fields := ec.collectFields(sel, knowledgeAnswerImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("KnowledgeAnswer")
 		case "answer":
-			out.Values[i] = ec._KnowledgeAnswer_answer(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_answer(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "citations":
-			out.Values[i] = ec._KnowledgeAnswer_citations(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_citations(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "confidence":
-			out.Values[i] = ec._KnowledgeAnswer_confidence(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_confidence(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "refused":
-			out.Values[i] = ec._KnowledgeAnswer_refused(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_refused(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "unsupported":
-			out.Values[i] = ec._KnowledgeAnswer_unsupported(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_unsupported(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "model":
-			out.Values[i] = ec._KnowledgeAnswer_model(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeAnswer_model(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47058,56 +47059,56 @@ func (ec *executionContext) _KnowledgeAnswer(ctx context.Context, sel ast.Select
 var knowledgeChunkImplementors = []string{"KnowledgeChunk", "Node"}
 
 func (ec *executionContext) _KnowledgeChunk(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeChunk) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeChunkImplementors)
+	fields := ec.collectFields(sel, knowledgeChunkImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("KnowledgeChunk")
 		case "id":
-			out.Values[i] = ec._KnowledgeChunk_id(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._KnowledgeChunk_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._KnowledgeChunk_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "documentID":
-			out.Values[i] = ec._KnowledgeChunk_documentID(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_documentID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "index":
-			out.Values[i] = ec._KnowledgeChunk_index(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_index(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "heading":
-			out.Values[i] = ec._KnowledgeChunk_heading(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_heading(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "text":
-			out.Values[i] = ec._KnowledgeChunk_text(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "startOffset":
-			out.Values[i] = ec._KnowledgeChunk_startOffset(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_startOffset(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "endOffset":
-			out.Values[i] = ec._KnowledgeChunk_endOffset(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeChunk_endOffset(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47136,71 +47137,71 @@ func (ec *executionContext) _KnowledgeChunk(ctx context.Context, sel ast.Selecti
 var knowledgeDocumentImplementors = []string{"KnowledgeDocument", "Node"}
 
 func (ec *executionContext) _KnowledgeDocument(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocument) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentImplementors)
+	fields := ec.collectFields(sel, knowledgeDocumentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("KnowledgeDocument")
 		case "id":
-			out.Values[i] = ec._KnowledgeDocument_id(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._KnowledgeDocument_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._KnowledgeDocument_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "title":
-			out.Values[i] = ec._KnowledgeDocument_title(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_title(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "format":
-			out.Values[i] = ec._KnowledgeDocument_format(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_format(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "content":
-			out.Values[i] = ec._KnowledgeDocument_content(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_content(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "status":
-			out.Values[i] = ec._KnowledgeDocument_status(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "chunkCount":
-			out.Values[i] = ec._KnowledgeDocument_chunkCount(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_chunkCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "error":
-			out.Values[i] = ec._KnowledgeDocument_error(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_error(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "indexedAt":
-			out.Values[i] = ec._KnowledgeDocument_indexedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_indexedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "version":
-			out.Values[i] = ec._KnowledgeDocument_version(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "embeddingModel":
-			out.Values[i] = ec._KnowledgeDocument_embeddingModel(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocument_embeddingModel(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -47229,26 +47230,26 @@ func (ec *executionContext) _KnowledgeDocument(ctx context.Context, sel ast.Sele
 var knowledgeDocumentConnectionImplementors = []string{"KnowledgeDocumentConnection"}
 
 func (ec *executionContext) _KnowledgeDocumentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocumentConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentConnectionImplementors)
+	fields := ec.collectFields(sel, knowledgeDocumentConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("KnowledgeDocumentConnection")
 		case "edges":
-			out.Values[i] = ec._KnowledgeDocumentConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocumentConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._KnowledgeDocumentConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocumentConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._KnowledgeDocumentConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocumentConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47272,21 +47273,21 @@ func (ec *executionContext) _KnowledgeDocumentConnection(ctx context.Context, se
 var knowledgeDocumentEdgeImplementors = []string{"KnowledgeDocumentEdge"}
 
 func (ec *executionContext) _KnowledgeDocumentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.KnowledgeDocumentEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, knowledgeDocumentEdgeImplementors)
+	fields := ec.collectFields(sel, knowledgeDocumentEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("KnowledgeDocumentEdge")
 		case "node":
-			out.Values[i] = ec._KnowledgeDocumentEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocumentEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._KnowledgeDocumentEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_KnowledgeDocumentEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47310,36 +47311,36 @@ func (ec *executionContext) _KnowledgeDocumentEdge(ctx context.Context, sel ast.
 var labelImplementors = []string{"Label", "Node"}
 
 func (ec *executionContext) _Label(ctx context.Context, sel ast.SelectionSet, obj *ent.Label) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, labelImplementors)
+	fields := ec.collectFields(sel, labelImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Label")
 		case "id":
-			out.Values[i] = ec._Label_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Label_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._Label_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Label_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Label_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Label_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Label_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Label_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "color":
-			out.Values[i] = ec._Label_color(ctx, field, obj)
+			out.Values[i] = ec.fast_Label_color(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47368,26 +47369,26 @@ func (ec *executionContext) _Label(ctx context.Context, sel ast.SelectionSet, ob
 var labelConnectionImplementors = []string{"LabelConnection"}
 
 func (ec *executionContext) _LabelConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.LabelConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, labelConnectionImplementors)
+	fields := ec.collectFields(sel, labelConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("LabelConnection")
 		case "edges":
-			out.Values[i] = ec._LabelConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_LabelConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._LabelConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_LabelConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._LabelConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_LabelConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47411,21 +47412,21 @@ func (ec *executionContext) _LabelConnection(ctx context.Context, sel ast.Select
 var labelEdgeImplementors = []string{"LabelEdge"}
 
 func (ec *executionContext) _LabelEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.LabelEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, labelEdgeImplementors)
+	fields := ec.collectFields(sel, labelEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("LabelEdge")
 		case "node":
-			out.Values[i] = ec._LabelEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_LabelEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._LabelEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_LabelEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47449,31 +47450,31 @@ func (ec *executionContext) _LabelEdge(ctx context.Context, sel ast.SelectionSet
 var meImplementors = []string{"Me"}
 
 func (ec *executionContext) _Me(ctx context.Context, sel ast.SelectionSet, obj *model.Me) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, meImplementors)
+	fields := ec.collectFields(sel, meImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Me")
 		case "id":
-			out.Values[i] = ec._Me_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Me_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "email":
-			out.Values[i] = ec._Me_email(ctx, field, obj)
+			out.Values[i] = ec.fast_Me_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Me_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Me_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "memberships":
-			out.Values[i] = ec._Me_memberships(ctx, field, obj)
+			out.Values[i] = ec.fast_Me_memberships(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47497,61 +47498,61 @@ func (ec *executionContext) _Me(ctx context.Context, sel ast.SelectionSet, obj *
 var mediaImplementors = []string{"Media", "Node"}
 
 func (ec *executionContext) _Media(ctx context.Context, sel ast.SelectionSet, obj *ent.Media) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, mediaImplementors)
+	fields := ec.collectFields(sel, mediaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Media")
 		case "id":
-			out.Values[i] = ec._Media_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Media_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Media_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
-			out.Values[i] = ec._Media_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "mimeType":
-			out.Values[i] = ec._Media_mimeType(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_mimeType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "size":
-			out.Values[i] = ec._Media_size(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_size(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sha256":
-			out.Values[i] = ec._Media_sha256(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_sha256(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "filename":
-			out.Values[i] = ec._Media_filename(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_filename(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "source":
-			out.Values[i] = ec._Media_source(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_source(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdBy":
-			out.Values[i] = ec._Media_createdBy(ctx, field, obj)
+			out.Values[i] = ec.fast_Media_createdBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -47581,41 +47582,41 @@ func (ec *executionContext) _Media(ctx context.Context, sel ast.SelectionSet, ob
 var memberImplementors = []string{"Member", "Author"}
 
 func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, obj *model.Member) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, memberImplementors)
+	fields := ec.collectFields(sel, memberImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Member")
 		case "id":
-			out.Values[i] = ec._Member_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "email":
-			out.Values[i] = ec._Member_email(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._Member_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "role":
-			out.Values[i] = ec._Member_role(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "joinedAt":
-			out.Values[i] = ec._Member_joinedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_joinedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "user":
-			out.Values[i] = ec._Member_user(ctx, field, obj)
+			out.Values[i] = ec.fast_Member_user(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47639,141 +47640,141 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 var messageImplementors = []string{"Message", "Node"}
 
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *ent.Message) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, messageImplementors)
+	fields := ec.collectFields(sel, messageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Message")
 		case "id":
-			out.Values[i] = ec._Message_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Message_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Message_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "conversationID":
-			out.Values[i] = ec._Message_conversationID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_conversationID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "contactID":
-			out.Values[i] = ec._Message_contactID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_contactID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "direction":
-			out.Values[i] = ec._Message_direction(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_direction(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "authorKind":
-			out.Values[i] = ec._Message_authorKind(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_authorKind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "authorID":
-			out.Values[i] = ec._Message_authorID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_authorID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "type":
-			out.Values[i] = ec._Message_type(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "text":
-			out.Values[i] = ec._Message_text(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "attachments":
-			out.Values[i] = ec._Message_attachments(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_attachments(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "externalID":
-			out.Values[i] = ec._Message_externalID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_externalID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "parentExternalID":
-			out.Values[i] = ec._Message_parentExternalID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_parentExternalID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "replyToExternalID":
-			out.Values[i] = ec._Message_replyToExternalID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_replyToExternalID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deliveryStatus":
-			out.Values[i] = ec._Message_deliveryStatus(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_deliveryStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorCode":
-			out.Values[i] = ec._Message_errorCode(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_errorCode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorMessage":
-			out.Values[i] = ec._Message_errorMessage(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_errorMessage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentAt":
-			out.Values[i] = ec._Message_sentAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_sentAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "editedAt":
-			out.Values[i] = ec._Message_editedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_editedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deletedAt":
-			out.Values[i] = ec._Message_deletedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_deletedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rating":
-			out.Values[i] = ec._Message_rating(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_rating(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "replacedByID":
-			out.Values[i] = ec._Message_replacedByID(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_replacedByID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "replacedAt":
-			out.Values[i] = ec._Message_replacedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_replacedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "handoffReason":
-			out.Values[i] = ec._Message_handoffReason(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_handoffReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentimentLabel":
-			out.Values[i] = ec._Message_sentimentLabel(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_sentimentLabel(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sentimentScore":
-			out.Values[i] = ec._Message_sentimentScore(ctx, field, obj)
+			out.Values[i] = ec.fast_Message_sentimentScore(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -47836,26 +47837,26 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 var messageConnectionImplementors = []string{"MessageConnection"}
 
 func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.MessageConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, messageConnectionImplementors)
+	fields := ec.collectFields(sel, messageConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("MessageConnection")
 		case "edges":
-			out.Values[i] = ec._MessageConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_MessageConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._MessageConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_MessageConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._MessageConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_MessageConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47879,21 +47880,21 @@ func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.Sele
 var messageEdgeImplementors = []string{"MessageEdge"}
 
 func (ec *executionContext) _MessageEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.MessageEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, messageEdgeImplementors)
+	fields := ec.collectFields(sel, messageEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("MessageEdge")
 		case "node":
-			out.Values[i] = ec._MessageEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_MessageEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._MessageEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_MessageEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47917,7 +47918,7 @@ func (ec *executionContext) _MessageEdge(ctx context.Context, sel ast.SelectionS
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	fields := ec.collectFields(sel, mutationImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Mutation",
 	})
@@ -48303,31 +48304,31 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[pulid.ID]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+	fields := ec.collectFields(sel, pageInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PageInfo")
 		case "hasNextPage":
-			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
+			out.Values[i] = ec.fast_PageInfo_hasNextPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "hasPreviousPage":
-			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			out.Values[i] = ec.fast_PageInfo_hasPreviousPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "startCursor":
-			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			out.Values[i] = ec.fast_PageInfo_startCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "endCursor":
-			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			out.Values[i] = ec.fast_PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -48351,51 +48352,51 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 var postImplementors = []string{"Post", "Node"}
 
 func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj *ent.Post) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postImplementors)
+	fields := ec.collectFields(sel, postImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Post")
 		case "id":
-			out.Values[i] = ec._Post_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Post_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Post_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "author":
-			out.Values[i] = ec._Post_author(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_author(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "text":
-			out.Values[i] = ec._Post_text(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.Values[i] = ec._Post_status(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "scheduledAt":
-			out.Values[i] = ec._Post_scheduledAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_scheduledAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "publishedAt":
-			out.Values[i] = ec._Post_publishedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_publishedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -48405,7 +48406,7 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "media":
-			out.Values[i] = ec._Post_media(ctx, field, obj)
+			out.Values[i] = ec.fast_Post_media(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -48435,26 +48436,26 @@ func (ec *executionContext) _Post(ctx context.Context, sel ast.SelectionSet, obj
 var postConnectionImplementors = []string{"PostConnection"}
 
 func (ec *executionContext) _PostConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PostConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postConnectionImplementors)
+	fields := ec.collectFields(sel, postConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PostConnection")
 		case "edges":
-			out.Values[i] = ec._PostConnection_edges(ctx, field, obj)
+			out.Values[i] = ec.fast_PostConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "pageInfo":
-			out.Values[i] = ec._PostConnection_pageInfo(ctx, field, obj)
+			out.Values[i] = ec.fast_PostConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "totalCount":
-			out.Values[i] = ec._PostConnection_totalCount(ctx, field, obj)
+			out.Values[i] = ec.fast_PostConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48478,21 +48479,21 @@ func (ec *executionContext) _PostConnection(ctx context.Context, sel ast.Selecti
 var postEdgeImplementors = []string{"PostEdge"}
 
 func (ec *executionContext) _PostEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PostEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postEdgeImplementors)
+	fields := ec.collectFields(sel, postEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PostEdge")
 		case "node":
-			out.Values[i] = ec._PostEdge_node(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "cursor":
-			out.Values[i] = ec._PostEdge_cursor(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48516,61 +48517,61 @@ func (ec *executionContext) _PostEdge(ctx context.Context, sel ast.SelectionSet,
 var postEventImplementors = []string{"PostEvent", "Node"}
 
 func (ec *executionContext) _PostEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.PostEvent) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postEventImplementors)
+	fields := ec.collectFields(sel, postEventImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PostEvent")
 		case "id":
-			out.Values[i] = ec._PostEvent_id(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._PostEvent_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._PostEvent_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "postID":
-			out.Values[i] = ec._PostEvent_postID(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_postID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "targetID":
-			out.Values[i] = ec._PostEvent_targetID(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_targetID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._PostEvent_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "actor":
-			out.Values[i] = ec._PostEvent_actor(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_actor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "fromStatus":
-			out.Values[i] = ec._PostEvent_fromStatus(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_fromStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "toStatus":
-			out.Values[i] = ec._PostEvent_toStatus(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_toStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "comment":
-			out.Values[i] = ec._PostEvent_comment(ctx, field, obj)
+			out.Values[i] = ec.fast_PostEvent_comment(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48599,9 +48600,9 @@ func (ec *executionContext) _PostEvent(ctx context.Context, sel ast.SelectionSet
 var postMediaImplementors = []string{"PostMedia"}
 
 func (ec *executionContext) _PostMedia(ctx context.Context, sel ast.SelectionSet, obj *schematype.PostMedia) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postMediaImplementors)
+	fields := ec.collectFields(sel, postMediaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -48614,22 +48615,22 @@ func (ec *executionContext) _PostMedia(ctx context.Context, sel ast.SelectionSet
 					return ec._PostMedia_media(ctx, field, obj)
 				})
 		case "url":
-			out.Values[i] = ec._PostMedia_url(ctx, field, obj)
+			out.Values[i] = ec.fast_PostMedia_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
-			out.Values[i] = ec._PostMedia_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_PostMedia_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "mimeType":
-			out.Values[i] = ec._PostMedia_mimeType(ctx, field, obj)
+			out.Values[i] = ec.fast_PostMedia_mimeType(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "size":
-			out.Values[i] = ec._PostMedia_size(ctx, field, obj)
+			out.Values[i] = ec.fast_PostMedia_size(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -48653,86 +48654,86 @@ func (ec *executionContext) _PostMedia(ctx context.Context, sel ast.SelectionSet
 var postTargetImplementors = []string{"PostTarget", "Node"}
 
 func (ec *executionContext) _PostTarget(ctx context.Context, sel ast.SelectionSet, obj *ent.PostTarget) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postTargetImplementors)
+	fields := ec.collectFields(sel, postTargetImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PostTarget")
 		case "id":
-			out.Values[i] = ec._PostTarget_id(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._PostTarget_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._PostTarget_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "postID":
-			out.Values[i] = ec._PostTarget_postID(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_postID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "channelID":
-			out.Values[i] = ec._PostTarget_channelID(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_channelID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "text":
-			out.Values[i] = ec._PostTarget_text(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_text(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "format":
-			out.Values[i] = ec._PostTarget_format(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_format(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.Values[i] = ec._PostTarget_status(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "externalID":
-			out.Values[i] = ec._PostTarget_externalID(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_externalID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "url":
-			out.Values[i] = ec._PostTarget_url(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_url(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorCode":
-			out.Values[i] = ec._PostTarget_errorCode(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_errorCode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorMessage":
-			out.Values[i] = ec._PostTarget_errorMessage(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_errorMessage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "attempts":
-			out.Values[i] = ec._PostTarget_attempts(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_attempts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "publishingStartedAt":
-			out.Values[i] = ec._PostTarget_publishingStartedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_publishingStartedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "publishedAt":
-			out.Values[i] = ec._PostTarget_publishedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PostTarget_publishedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -48778,31 +48779,31 @@ func (ec *executionContext) _PostTarget(ctx context.Context, sel ast.SelectionSe
 var postVariantImplementors = []string{"PostVariant"}
 
 func (ec *executionContext) _PostVariant(ctx context.Context, sel ast.SelectionSet, obj *model.PostVariant) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, postVariantImplementors)
+	fields := ec.collectFields(sel, postVariantImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PostVariant")
 		case "channelId":
-			out.Values[i] = ec._PostVariant_channelId(ctx, field, obj)
+			out.Values[i] = ec.fast_PostVariant_channelId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "platform":
-			out.Values[i] = ec._PostVariant_platform(ctx, field, obj)
+			out.Values[i] = ec.fast_PostVariant_platform(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "text":
-			out.Values[i] = ec._PostVariant_text(ctx, field, obj)
+			out.Values[i] = ec.fast_PostVariant_text(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "hashtags":
-			out.Values[i] = ec._PostVariant_hashtags(ctx, field, obj)
+			out.Values[i] = ec.fast_PostVariant_hashtags(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48826,31 +48827,31 @@ func (ec *executionContext) _PostVariant(ctx context.Context, sel ast.SelectionS
 var publishingSettingsImplementors = []string{"PublishingSettings", "Node"}
 
 func (ec *executionContext) _PublishingSettings(ctx context.Context, sel ast.SelectionSet, obj *ent.PublishingSettings) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, publishingSettingsImplementors)
+	fields := ec.collectFields(sel, publishingSettingsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PublishingSettings")
 		case "id":
-			out.Values[i] = ec._PublishingSettings_id(ctx, field, obj)
+			out.Values[i] = ec.fast_PublishingSettings_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._PublishingSettings_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PublishingSettings_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._PublishingSettings_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_PublishingSettings_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "requirePostApproval":
-			out.Values[i] = ec._PublishingSettings_requirePostApproval(ctx, field, obj)
+			out.Values[i] = ec.fast_PublishingSettings_requirePostApproval(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48874,7 +48875,7 @@ func (ec *executionContext) _PublishingSettings(ctx context.Context, sel ast.Sel
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, queryImplementors)
+	fields := ec.collectFields(sel, queryImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Query",
 	})
@@ -49086,36 +49087,36 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var reviewPolicyImplementors = []string{"ReviewPolicy"}
 
 func (ec *executionContext) _ReviewPolicy(ctx context.Context, sel ast.SelectionSet, obj *schematype.ReviewPolicy) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, reviewPolicyImplementors)
+	fields := ec.collectFields(sel, reviewPolicyImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ReviewPolicy")
 		case "oneStar":
-			out.Values[i] = ec._ReviewPolicy_oneStar(ctx, field, obj)
+			out.Values[i] = ec.fast_ReviewPolicy_oneStar(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "twoStars":
-			out.Values[i] = ec._ReviewPolicy_twoStars(ctx, field, obj)
+			out.Values[i] = ec.fast_ReviewPolicy_twoStars(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "threeStars":
-			out.Values[i] = ec._ReviewPolicy_threeStars(ctx, field, obj)
+			out.Values[i] = ec.fast_ReviewPolicy_threeStars(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "fourStars":
-			out.Values[i] = ec._ReviewPolicy_fourStars(ctx, field, obj)
+			out.Values[i] = ec.fast_ReviewPolicy_fourStars(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "fiveStars":
-			out.Values[i] = ec._ReviewPolicy_fiveStars(ctx, field, obj)
+			out.Values[i] = ec.fast_ReviewPolicy_fiveStars(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49139,26 +49140,26 @@ func (ec *executionContext) _ReviewPolicy(ctx context.Context, sel ast.Selection
 var signInPayloadImplementors = []string{"SignInPayload"}
 
 func (ec *executionContext) _SignInPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SignInPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, signInPayloadImplementors)
+	fields := ec.collectFields(sel, signInPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("SignInPayload")
 		case "token":
-			out.Values[i] = ec._SignInPayload_token(ctx, field, obj)
+			out.Values[i] = ec.fast_SignInPayload_token(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "expiresAt":
-			out.Values[i] = ec._SignInPayload_expiresAt(ctx, field, obj)
+			out.Values[i] = ec.fast_SignInPayload_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "user":
-			out.Values[i] = ec._SignInPayload_user(ctx, field, obj)
+			out.Values[i] = ec.fast_SignInPayload_user(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49182,21 +49183,21 @@ func (ec *executionContext) _SignInPayload(ctx context.Context, sel ast.Selectio
 var startChannelAuthorizationPayloadImplementors = []string{"StartChannelAuthorizationPayload"}
 
 func (ec *executionContext) _StartChannelAuthorizationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartChannelAuthorizationPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, startChannelAuthorizationPayloadImplementors)
+	fields := ec.collectFields(sel, startChannelAuthorizationPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("StartChannelAuthorizationPayload")
 		case "url":
-			out.Values[i] = ec._StartChannelAuthorizationPayload_url(ctx, field, obj)
+			out.Values[i] = ec.fast_StartChannelAuthorizationPayload_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "authorization":
-			out.Values[i] = ec._StartChannelAuthorizationPayload_authorization(ctx, field, obj)
+			out.Values[i] = ec.fast_StartChannelAuthorizationPayload_authorization(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49220,7 +49221,7 @@ func (ec *executionContext) _StartChannelAuthorizationPayload(ctx context.Contex
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	fields := ec.collectFields(sel, subscriptionImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Subscription",
 	})
@@ -49250,41 +49251,41 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 var uploadedMediaImplementors = []string{"UploadedMedia"}
 
 func (ec *executionContext) _UploadedMedia(ctx context.Context, sel ast.SelectionSet, obj *model.UploadedMedia) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, uploadedMediaImplementors)
+	fields := ec.collectFields(sel, uploadedMediaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("UploadedMedia")
 		case "id":
-			out.Values[i] = ec._UploadedMedia_id(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "url":
-			out.Values[i] = ec._UploadedMedia_url(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "mimeType":
-			out.Values[i] = ec._UploadedMedia_mimeType(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_mimeType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "size":
-			out.Values[i] = ec._UploadedMedia_size(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_size(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "kind":
-			out.Values[i] = ec._UploadedMedia_kind(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "media":
-			out.Values[i] = ec._UploadedMedia_media(ctx, field, obj)
+			out.Values[i] = ec.fast_UploadedMedia_media(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49308,36 +49309,36 @@ func (ec *executionContext) _UploadedMedia(ctx context.Context, sel ast.Selectio
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *ent.User) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userImplementors)
+	fields := ec.collectFields(sel, userImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("User")
 		case "id":
-			out.Values[i] = ec._User_id(ctx, field, obj)
+			out.Values[i] = ec.fast_User_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "createdAt":
-			out.Values[i] = ec._User_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_User_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "updatedAt":
-			out.Values[i] = ec._User_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_User_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "email":
-			out.Values[i] = ec._User_email(ctx, field, obj)
+			out.Values[i] = ec.fast_User_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "name":
-			out.Values[i] = ec._User_name(ctx, field, obj)
+			out.Values[i] = ec.fast_User_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49361,36 +49362,36 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 var viewerImplementors = []string{"Viewer"}
 
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *model.Viewer) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, viewerImplementors)
+	fields := ec.collectFields(sel, viewerImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Viewer")
 		case "role":
-			out.Values[i] = ec._Viewer_role(ctx, field, obj)
+			out.Values[i] = ec.fast_Viewer_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "workspace":
-			out.Values[i] = ec._Viewer_workspace(ctx, field, obj)
+			out.Values[i] = ec.fast_Viewer_workspace(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "credential":
-			out.Values[i] = ec._Viewer_credential(ctx, field, obj)
+			out.Values[i] = ec.fast_Viewer_credential(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "user":
-			out.Values[i] = ec._Viewer_user(ctx, field, obj)
+			out.Values[i] = ec.fast_Viewer_user(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "apiKey":
-			out.Values[i] = ec._Viewer_apiKey(ctx, field, obj)
+			out.Values[i] = ec.fast_Viewer_apiKey(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -49414,9 +49415,9 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 var whatsAppTemplateImplementors = []string{"WhatsAppTemplate"}
 
 func (ec *executionContext) _WhatsAppTemplate(ctx context.Context, sel ast.SelectionSet, obj *inbox.Template) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, whatsAppTemplateImplementors)
+	fields := ec.collectFields(sel, whatsAppTemplateImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49477,31 +49478,31 @@ func (ec *executionContext) _WhatsAppTemplate(ctx context.Context, sel ast.Selec
 var workspaceImplementors = []string{"Workspace", "Node"}
 
 func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet, obj *ent.Workspace) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceImplementors)
+	fields := ec.collectFields(sel, workspaceImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Workspace")
 		case "id":
-			out.Values[i] = ec._Workspace_id(ctx, field, obj)
+			out.Values[i] = ec.fast_Workspace_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Workspace_createdAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Workspace_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
-			out.Values[i] = ec._Workspace_updatedAt(ctx, field, obj)
+			out.Values[i] = ec.fast_Workspace_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
-			out.Values[i] = ec._Workspace_name(ctx, field, obj)
+			out.Values[i] = ec.fast_Workspace_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -49537,21 +49538,21 @@ func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet
 var workspaceMembershipImplementors = []string{"WorkspaceMembership"}
 
 func (ec *executionContext) _WorkspaceMembership(ctx context.Context, sel ast.SelectionSet, obj *model.WorkspaceMembership) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceMembershipImplementors)
+	fields := ec.collectFields(sel, workspaceMembershipImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("WorkspaceMembership")
 		case "workspace":
-			out.Values[i] = ec._WorkspaceMembership_workspace(ctx, field, obj)
+			out.Values[i] = ec.fast_WorkspaceMembership_workspace(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "role":
-			out.Values[i] = ec._WorkspaceMembership_role(ctx, field, obj)
+			out.Values[i] = ec.fast_WorkspaceMembership_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49575,26 +49576,26 @@ func (ec *executionContext) _WorkspaceMembership(ctx context.Context, sel ast.Se
 var workspaceSettingsImplementors = []string{"WorkspaceSettings"}
 
 func (ec *executionContext) _WorkspaceSettings(ctx context.Context, sel ast.SelectionSet, obj *model.WorkspaceSettings) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceSettingsImplementors)
+	fields := ec.collectFields(sel, workspaceSettingsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("WorkspaceSettings")
 		case "messageRetentionDays":
-			out.Values[i] = ec._WorkspaceSettings_messageRetentionDays(ctx, field, obj)
+			out.Values[i] = ec.fast_WorkspaceSettings_messageRetentionDays(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "auditRetentionDays":
-			out.Values[i] = ec._WorkspaceSettings_auditRetentionDays(ctx, field, obj)
+			out.Values[i] = ec.fast_WorkspaceSettings_auditRetentionDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "aiProcessing":
-			out.Values[i] = ec._WorkspaceSettings_aiProcessing(ctx, field, obj)
+			out.Values[i] = ec.fast_WorkspaceSettings_aiProcessing(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49618,16 +49619,16 @@ func (ec *executionContext) _WorkspaceSettings(ctx context.Context, sel ast.Sele
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
+	fields := ec.collectFields(sel, __DirectiveImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__Directive")
 		case "name":
-			out.Values[i] = ec.___Directive_name(ctx, field, obj)
+			out.Values[i] = ec.fast___Directive_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49637,12 +49638,12 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 				out.Invalids++
 			}
 		case "isRepeatable":
-			out.Values[i] = ec.___Directive_isRepeatable(ctx, field, obj)
+			out.Values[i] = ec.fast___Directive_isRepeatable(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "locations":
-			out.Values[i] = ec.___Directive_locations(ctx, field, obj)
+			out.Values[i] = ec.fast___Directive_locations(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49671,16 +49672,16 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
+	fields := ec.collectFields(sel, __EnumValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__EnumValue")
 		case "name":
-			out.Values[i] = ec.___EnumValue_name(ctx, field, obj)
+			out.Values[i] = ec.fast___EnumValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49719,16 +49720,16 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
+	fields := ec.collectFields(sel, __FieldImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__Field")
 		case "name":
-			out.Values[i] = ec.___Field_name(ctx, field, obj)
+			out.Values[i] = ec.fast___Field_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49743,7 +49744,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 				out.Invalids++
 			}
 		case "type":
-			out.Values[i] = ec.___Field_type(ctx, field, obj)
+			out.Values[i] = ec.fast___Field_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49777,16 +49778,16 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
+	fields := ec.collectFields(sel, __InputValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("__InputValue")
 		case "name":
-			out.Values[i] = ec.___InputValue_name(ctx, field, obj)
+			out.Values[i] = ec.fast___InputValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49796,12 +49797,12 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 				out.Invalids++
 			}
 		case "type":
-			out.Values[i] = ec.___InputValue_type(ctx, field, obj)
+			out.Values[i] = ec.fast___InputValue_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "defaultValue":
-			out.Values[i] = ec.___InputValue_defaultValue(ctx, field, obj)
+			out.Values[i] = ec.fast___InputValue_defaultValue(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -49835,9 +49836,9 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
+	fields := ec.collectFields(sel, __SchemaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -49893,9 +49894,9 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
+	fields := ec.collectFields(sel, __TypeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newFieldSet(fields)
 	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
