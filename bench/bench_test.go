@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -110,4 +111,66 @@ func TestNormalizeSQL(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, `SELECT * FROM "messages" WHERE "conversation_id" IN (...)`,
 		normalizeSQL("SELECT *\n  FROM \"messages\" WHERE \"conversation_id\" IN ($1, $2, $3)"))
+}
+
+// BenchmarkCheckAnswer compares what the reads benchmark's client spends
+// per inbox answer (50 conversations with contact and last message):
+// decoding it into maps, as the load loop did, against checkGQL's check.
+//
+//	go test ./bench -run '^$' -bench CheckAnswer -benchmem
+func BenchmarkCheckAnswer(b *testing.B) {
+	type node = map[string]any
+	edges := make([]any, 50)
+	for i := range edges {
+		edges[i] = node{"node": node{
+			"id": fmt.Sprintf("cnv_01JD8X3K4M5N6P7Q8R9S%06d", i), "status": "OPEN", "lastMessageAt": "2026-11-30T03:46:20.123456Z",
+			"contact": node{"id": fmt.Sprintf("ctc_01JD8X3K4M5N6P7Q8R9S%06d", i), "name": "Customer " + fmt.Sprint(i)},
+			"messages": node{"edges": []any{node{"node": node{
+				"id": fmt.Sprintf("msg_01JD8X3K4M5N6P7Q8R9S%06d", i), "text": "Hello, is my order on its way? It was due yesterday.",
+				"direction": "INBOUND", "sentAt": "2026-11-30T03:46:20.123456Z"}}}},
+		}}
+	}
+	raw, err := json.Marshal(node{"data": node{"conversations": node{"edges": edges,
+		"pageInfo": node{"hasNextPage": true, "endCursor": "gaFpuGNudl8wMUpEOFgzSzRNNU42UDdROFI5UzAwMDA0OQ"}}}})
+	require.NoError(b, err)
+	b.Run("maps", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var res gqlResult
+			if err := json.Unmarshal(raw, &res); err != nil || res.err() != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("checkGQL", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := checkGQL(raw, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func TestCheckGQL(t *testing.T) {
+	for _, c := range []struct {
+		raw, err string
+	}{
+		{`{"data":{"conversations":{"edges":[]}}}`, ""},
+		{`{"data":{"a":{"text":"say \"errors\": here"}}}`, ""},
+		{`{"data":{"errors":{"x":1}}}`, ""}, // a field aliased "errors" takes the long way and passes
+		{`{"errors":[{"message":"forbidden"}],"data":null}`, "forbidden"},
+		{`{"data":{"a":null},"errors":[{"message":"late"}]}`, "late"},
+		{`{"data":null}`, "no data"},
+		{`{"data":{`, "unexpected end"},
+	} {
+		err := checkGQL([]byte(c.raw), nil)
+		if c.err == "" {
+			require.NoError(t, err, c.raw)
+		} else {
+			require.ErrorContains(t, err, c.err, c.raw)
+		}
+	}
 }

@@ -274,13 +274,18 @@ func (s *server) stop() {
 
 // gqlResult is a decoded GraphQL answer.
 type gqlResult struct {
-	Data   map[string]any `json:"data"`
+	Data map[string]any `json:"data"`
+	gqlErrors
+}
+
+// gqlErrors are an answer's GraphQL errors.
+type gqlErrors struct {
 	Errors []struct {
 		Message string `json:"message"`
 	} `json:"errors"`
 }
 
-func (r *gqlResult) err() error {
+func (r *gqlErrors) err() error {
 	if len(r.Errors) == 0 {
 		return nil
 	}

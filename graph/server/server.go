@@ -143,7 +143,7 @@ func New(deps graph.Deps, opts Options) *Server {
 	// Before POST, which would otherwise claim these requests too.
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: deps.Realtime.PingInterval})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: opts.MaxUploadBytes, MaxMemory: opts.MaxUploadBytes})
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
