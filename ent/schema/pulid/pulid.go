@@ -57,8 +57,22 @@ func (id ID) String() string { return string(id) }
 // UnmarshalGQL implements graphql.Unmarshaler.
 func (id *ID) UnmarshalGQL(v any) error { return id.Scan(v) }
 
-// MarshalGQL implements graphql.Marshaler.
-func (id ID) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(id))) }
+// MarshalGQL implements graphql.Marshaler: the ID as a JSON string. An
+// ID of printable ASCII without quotes or backslashes (every ID Neksio
+// makes) is written between quotes as it is, without the copy
+// strconv.Quote would allocate (one per ID in every answer); any other
+// goes through strconv.Quote, as before.
+func (id ID) MarshalGQL(w io.Writer) {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			_, _ = io.WriteString(w, strconv.Quote(string(id)))
+			return
+		}
+	}
+	_, _ = io.WriteString(w, `"`)
+	_, _ = io.WriteString(w, string(id))
+	_, _ = io.WriteString(w, `"`)
+}
 
 // Scan implements sql.Scanner.
 func (id *ID) Scan(src any) error {
