@@ -118,6 +118,28 @@ func paginateLimit(first, last *int) int {
 	return limit
 }
 
+// pageInfoSelected reports whether the connection at path (aliases, from
+// the field of ctx) selects pageInfo, under any alias or fragment (Neksio).
+// Only then is the row after the page needed: paginateLimit reads first+1
+// rows for hasNextPage (last+1 for hasPreviousPage), and without pageInfo
+// nothing reads either, so the query reads first rows. It answers true
+// when it cannot tell (no field context, a path it cannot follow).
+func pageInfoSelected(ctx context.Context, path ...string) bool {
+	if graphql.GetFieldContext(ctx) == nil {
+		return true
+	}
+	field := collectedField(ctx, path...)
+	if field == nil {
+		return true
+	}
+	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), field.Selections, nil) {
+		if f.Name == pageInfoField {
+			return true
+		}
+	}
+	return false
+}
+
 // APIKeyEdge is the edge representation of APIKey.
 type APIKeyEdge struct {
 	Node   *APIKey `json:"node"`
@@ -309,6 +331,9 @@ func (_m *APIKeyQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -623,6 +648,9 @@ func (_m *AgentRunQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -955,6 +983,9 @@ func (_m *AgentSettingsQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -1269,6 +1300,9 @@ func (_m *AuditLogQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -1565,6 +1599,9 @@ func (_m *CannedReplyQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -1897,6 +1934,9 @@ func (_m *ChannelQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -2247,6 +2287,9 @@ func (_m *ContactQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -2579,6 +2622,9 @@ func (_m *ConversationQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -2929,6 +2975,9 @@ func (_m *InviteQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -3243,6 +3292,9 @@ func (_m *KnowledgeChunkQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -3557,6 +3609,9 @@ func (_m *KnowledgeDocumentQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -3907,6 +3962,9 @@ func (_m *LabelQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -4239,6 +4297,9 @@ func (_m *MediaQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -4553,6 +4614,9 @@ func (_m *MessageQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -4885,6 +4949,9 @@ func (_m *PostQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -5253,6 +5320,9 @@ func (_m *PostEventQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -5567,6 +5637,9 @@ func (_m *PostTargetQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -5881,6 +5954,9 @@ func (_m *PublishingSettingsQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -6195,6 +6271,9 @@ func (_m *UserQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -6509,6 +6588,9 @@ func (_m *WorkspaceQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
