@@ -17,6 +17,7 @@ import (
 	"github.com/neksio/neksio/ent/predicate"
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/workspace"
+	"github.com/neksio/neksio/internal/sqlpage"
 )
 
 // AgentSettingsQuery is the builder for querying AgentSettings entities.
@@ -398,6 +399,9 @@ func (_q *AgentSettingsQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
 	}
+	if _spec.ScanValues != nil {
+		sqlpage.ReuseScanValues(_spec)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -455,6 +459,9 @@ func (_q *AgentSettingsQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
+	}
+	if _spec.ScanValues != nil {
+		sqlpage.ReuseScanValues(_spec)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {
