@@ -513,6 +513,7 @@ func (_q *AgentRunQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Age
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)
@@ -685,6 +686,7 @@ func (_q *AgentRunQuery) sqlCount(ctx context.Context) (int, error) {
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)

@@ -479,6 +479,7 @@ func (_q *ContactQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cont
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)
@@ -625,6 +626,7 @@ func (_q *ContactQuery) sqlCount(ctx context.Context) (int, error) {
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)

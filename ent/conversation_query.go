@@ -629,6 +629,7 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)
@@ -967,6 +968,7 @@ func (_q *ConversationQuery) sqlCount(ctx context.Context) (int, error) {
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)

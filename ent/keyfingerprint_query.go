@@ -360,6 +360,7 @@ func (_q *KeyFingerprintQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
@@ -385,6 +386,7 @@ func (_q *KeyFingerprintQuery) sqlCount(ctx context.Context) (int, error) {
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

@@ -440,6 +440,7 @@ func (_q *KnowledgeDocumentQuery) sqlAll(ctx context.Context, hooks ...queryHook
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
@@ -545,6 +546,7 @@ func (_q *KnowledgeDocumentQuery) sqlCount(ctx context.Context) (int, error) {
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

@@ -477,6 +477,7 @@ func (_q *PostTargetQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*P
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)
@@ -611,6 +612,7 @@ func (_q *PostTargetQuery) sqlCount(ctx context.Context) (int, error) {
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)

@@ -403,6 +403,7 @@ func (_q *SessionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Sess
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)
@@ -467,6 +468,7 @@ func (_q *SessionQuery) sqlCount(ctx context.Context) (int, error) {
 	}
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
+		ctx = sqlpage.WithNodeScan(ctx)
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)

@@ -43,6 +43,22 @@ type joinedValue struct {
 	valid bool
 }
 
+// Wrapper is a scan destination that stands for another one and records
+// whether the column was NULL: a reader that decodes columns itself
+// (core/store's rows on pgx) scans a non-NULL column into Unwrap(true)'s
+// destination and nothing for NULL (Unwrap(false)), as Scan would.
+type Wrapper interface {
+	Unwrap(notNull bool) any
+}
+
+// Unwrap implements Wrapper.
+func (v *joinedValue) Unwrap(notNull bool) any {
+	if notNull {
+		v.valid = true
+	}
+	return v.dst
+}
+
 func (v *joinedValue) Scan(src any) error {
 	if src == nil {
 		return nil

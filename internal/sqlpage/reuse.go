@@ -1,6 +1,7 @@
 package sqlpage
 
 import (
+	"context"
 	"database/sql"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -68,4 +69,24 @@ func copiesOut(dst any) bool {
 		return ok
 	}
 	return false
+}
+
+type nodeScanKey struct{}
+
+// WithNodeScan marks ctx as the context of a query loading ent's nodes
+// (the generated sqlAll, whose rows are scanned into the destinations of
+// its scanValues): the store's driver may then read the rows without
+// database/sql (core/store, nodeReader). The mark is a hint on the kind
+// of destinations, nothing else: the statement is the same.
+func WithNodeScan(ctx context.Context) context.Context {
+	if IsNodeScan(ctx) {
+		return ctx
+	}
+	return context.WithValue(ctx, nodeScanKey{}, true)
+}
+
+// IsNodeScan reports whether ctx was marked by WithNodeScan.
+func IsNodeScan(ctx context.Context) bool {
+	v, _ := ctx.Value(nodeScanKey{}).(bool)
+	return v
 }
