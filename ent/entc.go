@@ -14,11 +14,13 @@ import (
 )
 
 func main() {
-	// entgql's templates, with two of ours in place of its collection and
-	// pagination templates (ent/template: the COUNT only for totalCount, and
-	// a one-to-many edge's page per parent read by a LATERAL join).
+	// entgql's templates, with three of ours in place of its collection,
+	// pagination and edge templates (ent/template: the COUNT only for
+	// totalCount, a one-to-many edge's page per parent read by a LATERAL
+	// join, a loaded edge's connection built without a query's options).
 	collection := gen.MustParse(gen.NewTemplate("gql_collection").Funcs(entgql.TemplateFuncs).ParseFiles("./ent/template/gql_collection.tmpl"))
 	pagination := gen.MustParse(gen.NewTemplate("gql_pagination").Funcs(entgql.TemplateFuncs).ParseFiles("./ent/template/gql_pagination.tmpl"))
+	edge := gen.MustParse(gen.NewTemplate("gql_edge").Funcs(entgql.TemplateFuncs).ParseFiles("./ent/template/gql_edge.tmpl"))
 	var gqlTemplates []*gen.Template
 	for _, t := range entgql.AllTemplates {
 		switch t {
@@ -26,6 +28,8 @@ func main() {
 			t = collection
 		case entgql.PaginationTemplate:
 			t = pagination
+		case entgql.EdgeTemplate:
+			t = edge
 		}
 		gqlTemplates = append(gqlTemplates, t)
 	}

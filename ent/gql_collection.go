@@ -1031,6 +1031,7 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
 				return err
 			}
+			lookahead := pageInfoSelected(ctx, path...)
 			path = append(path, edgesField, nodeField)
 			if field := collectedField(ctx, path...); field != nil {
 				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
@@ -1038,6 +1039,9 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				}
 			}
 			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if !lookahead && limit > 1 {
+					limit--
+				}
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
@@ -1299,6 +1303,7 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
 				return err
 			}
+			lookahead := pageInfoSelected(ctx, path...)
 			path = append(path, edgesField, nodeField)
 			if field := collectedField(ctx, path...); field != nil {
 				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
@@ -1306,6 +1311,9 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				}
 			}
 			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if !lookahead && limit > 1 {
+					limit--
+				}
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
@@ -1643,6 +1651,7 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
 				return err
 			}
+			lookahead := pageInfoSelected(ctx, path...)
 			path = append(path, edgesField, nodeField)
 			if field := collectedField(ctx, path...); field != nil {
 				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
@@ -1650,6 +1659,9 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				}
 			}
 			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if !lookahead && limit > 1 {
+					limit--
+				}
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
@@ -1742,6 +1754,7 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
 				return err
 			}
+			lookahead := pageInfoSelected(ctx, path...)
 			path = append(path, edgesField, nodeField)
 			if field := collectedField(ctx, path...); field != nil {
 				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, agentrunImplementors)...); err != nil {
@@ -1749,6 +1762,9 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				}
 			}
 			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if !lookahead && limit > 1 {
+					limit--
+				}
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {
@@ -2713,6 +2729,7 @@ func (_q *LabelQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
 				return err
 			}
+			lookahead := pageInfoSelected(ctx, path...)
 			path = append(path, edgesField, nodeField)
 			if field := collectedField(ctx, path...); field != nil {
 				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
@@ -2720,6 +2737,9 @@ func (_q *LabelQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				}
 			}
 			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if !lookahead && limit > 1 {
+					limit--
+				}
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
 				} else {

@@ -35,20 +35,23 @@ func (_m *AgentRun) Reply(ctx context.Context) (*Message, error) {
 func (_m *Channel) Conversations(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ConversationOrder, where *ConversationWhereInput,
 ) (*ConversationConnection, error) {
-	opts := []ConversationPaginateOption{
-		WithConversationOrder(orderBy),
-		WithConversationFilter(where.Filter),
-	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
 	totalCount, hasTotalCount := _m.Edges.totalCount[0][alias]
 	if nodes, err := _m.NamedConversations(alias); err == nil || hasTotalCount {
-		pager, err := newConversationPager(opts, last != nil)
+		pager, err := newConversationPager(nil, last != nil)
 		if err != nil {
+			return nil, err
+		}
+		if err := WithConversationOrder(orderBy)(pager); err != nil {
 			return nil, err
 		}
 		conn := &ConversationConnection{Edges: []*ConversationEdge{}, TotalCount: totalCount}
 		conn.build(nodes, pager, after, first, before, last)
 		return conn, nil
+	}
+	opts := []ConversationPaginateOption{
+		WithConversationOrder(orderBy),
+		WithConversationFilter(where.Filter),
 	}
 	return _m.QueryConversations().Paginate(ctx, after, first, before, last, opts...)
 }
@@ -64,20 +67,23 @@ func (_m *Contact) Channel(ctx context.Context) (*Channel, error) {
 func (_m *Contact) Conversations(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ConversationOrder, where *ConversationWhereInput,
 ) (*ConversationConnection, error) {
-	opts := []ConversationPaginateOption{
-		WithConversationOrder(orderBy),
-		WithConversationFilter(where.Filter),
-	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
 	totalCount, hasTotalCount := _m.Edges.totalCount[1][alias]
 	if nodes, err := _m.NamedConversations(alias); err == nil || hasTotalCount {
-		pager, err := newConversationPager(opts, last != nil)
+		pager, err := newConversationPager(nil, last != nil)
 		if err != nil {
+			return nil, err
+		}
+		if err := WithConversationOrder(orderBy)(pager); err != nil {
 			return nil, err
 		}
 		conn := &ConversationConnection{Edges: []*ConversationEdge{}, TotalCount: totalCount}
 		conn.build(nodes, pager, after, first, before, last)
 		return conn, nil
+	}
+	opts := []ConversationPaginateOption{
+		WithConversationOrder(orderBy),
+		WithConversationFilter(where.Filter),
 	}
 	return _m.QueryConversations().Paginate(ctx, after, first, before, last, opts...)
 }
@@ -109,20 +115,23 @@ func (_m *Conversation) Assignee(ctx context.Context) (*User, error) {
 func (_m *Conversation) Messages(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *MessageOrder, where *MessageWhereInput,
 ) (*MessageConnection, error) {
-	opts := []MessagePaginateOption{
-		WithMessageOrder(orderBy),
-		WithMessageFilter(where.Filter),
-	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
 	totalCount, hasTotalCount := _m.Edges.totalCount[3][alias]
 	if nodes, err := _m.NamedMessages(alias); err == nil || hasTotalCount {
-		pager, err := newMessagePager(opts, last != nil)
+		pager, err := newMessagePager(nil, last != nil)
 		if err != nil {
+			return nil, err
+		}
+		if err := WithMessageOrder(orderBy)(pager); err != nil {
 			return nil, err
 		}
 		conn := &MessageConnection{Edges: []*MessageEdge{}, TotalCount: totalCount}
 		conn.build(nodes, pager, after, first, before, last)
 		return conn, nil
+	}
+	opts := []MessagePaginateOption{
+		WithMessageOrder(orderBy),
+		WithMessageFilter(where.Filter),
 	}
 	return _m.QueryMessages().Paginate(ctx, after, first, before, last, opts...)
 }
@@ -130,20 +139,23 @@ func (_m *Conversation) Messages(
 func (_m *Conversation) AgentRuns(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *AgentRunOrder, where *AgentRunWhereInput,
 ) (*AgentRunConnection, error) {
-	opts := []AgentRunPaginateOption{
-		WithAgentRunOrder(orderBy),
-		WithAgentRunFilter(where.Filter),
-	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
 	totalCount, hasTotalCount := _m.Edges.totalCount[4][alias]
 	if nodes, err := _m.NamedAgentRuns(alias); err == nil || hasTotalCount {
-		pager, err := newAgentRunPager(opts, last != nil)
+		pager, err := newAgentRunPager(nil, last != nil)
 		if err != nil {
+			return nil, err
+		}
+		if err := WithAgentRunOrder(orderBy)(pager); err != nil {
 			return nil, err
 		}
 		conn := &AgentRunConnection{Edges: []*AgentRunEdge{}, TotalCount: totalCount}
 		conn.build(nodes, pager, after, first, before, last)
 		return conn, nil
+	}
+	opts := []AgentRunPaginateOption{
+		WithAgentRunOrder(orderBy),
+		WithAgentRunFilter(where.Filter),
 	}
 	return _m.QueryAgentRuns().Paginate(ctx, after, first, before, last, opts...)
 }
@@ -183,20 +195,23 @@ func (_m *KnowledgeDocument) Chunks(ctx context.Context) (result []*KnowledgeChu
 func (_m *Label) Conversations(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ConversationOrder, where *ConversationWhereInput,
 ) (*ConversationConnection, error) {
-	opts := []ConversationPaginateOption{
-		WithConversationOrder(orderBy),
-		WithConversationFilter(where.Filter),
-	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
 	totalCount, hasTotalCount := _m.Edges.totalCount[0][alias]
 	if nodes, err := _m.NamedConversations(alias); err == nil || hasTotalCount {
-		pager, err := newConversationPager(opts, last != nil)
+		pager, err := newConversationPager(nil, last != nil)
 		if err != nil {
+			return nil, err
+		}
+		if err := WithConversationOrder(orderBy)(pager); err != nil {
 			return nil, err
 		}
 		conn := &ConversationConnection{Edges: []*ConversationEdge{}, TotalCount: totalCount}
 		conn.build(nodes, pager, after, first, before, last)
 		return conn, nil
+	}
+	opts := []ConversationPaginateOption{
+		WithConversationOrder(orderBy),
+		WithConversationFilter(where.Filter),
 	}
 	return _m.QueryConversations().Paginate(ctx, after, first, before, last, opts...)
 }

@@ -118,6 +118,28 @@ func paginateLimit(first, last *int) int {
 	return limit
 }
 
+// pageInfoSelected reports whether the connection at path (aliases, from
+// the field of ctx) selects pageInfo, under any alias or fragment (Neksio).
+// Only then is the row after the page needed: paginateLimit reads first+1
+// rows for hasNextPage (last+1 for hasPreviousPage), and without pageInfo
+// nothing reads either, so the query reads first rows. It answers true
+// when it cannot tell (no field context, a path it cannot follow).
+func pageInfoSelected(ctx context.Context, path ...string) bool {
+	if graphql.GetFieldContext(ctx) == nil {
+		return true
+	}
+	field := collectedField(ctx, path...)
+	if field == nil {
+		return true
+	}
+	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), field.Selections, nil) {
+		if f.Name == pageInfoField {
+			return true
+		}
+	}
+	return false
+}
+
 // APIKeyEdge is the edge representation of APIKey.
 type APIKeyEdge struct {
 	Node   *APIKey `json:"node"`
@@ -141,24 +163,18 @@ func (c *APIKeyConnection) build(nodes []*APIKey, pager *apikeyPager, after *Cur
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *APIKey
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *APIKey {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *APIKey {
-			return nodes[i]
-		}
-	}
+	edges := make([]APIKeyEdge, len(nodes))
 	c.Edges = make([]*APIKeyEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &APIKeyEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = APIKeyEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -309,6 +325,9 @@ func (_m *APIKeyQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -455,24 +474,18 @@ func (c *AgentRunConnection) build(nodes []*AgentRun, pager *agentrunPager, afte
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *AgentRun
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *AgentRun {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *AgentRun {
-			return nodes[i]
-		}
-	}
+	edges := make([]AgentRunEdge, len(nodes))
 	c.Edges = make([]*AgentRunEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &AgentRunEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = AgentRunEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -623,6 +636,9 @@ func (_m *AgentRunQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -787,24 +803,18 @@ func (c *AgentSettingsConnection) build(nodes []*AgentSettings, pager *agentsett
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *AgentSettings
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *AgentSettings {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *AgentSettings {
-			return nodes[i]
-		}
-	}
+	edges := make([]AgentSettingsEdge, len(nodes))
 	c.Edges = make([]*AgentSettingsEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &AgentSettingsEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = AgentSettingsEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -955,6 +965,9 @@ func (_m *AgentSettingsQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -1101,24 +1114,18 @@ func (c *AuditLogConnection) build(nodes []*AuditLog, pager *auditlogPager, afte
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *AuditLog
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *AuditLog {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *AuditLog {
-			return nodes[i]
-		}
-	}
+	edges := make([]AuditLogEdge, len(nodes))
 	c.Edges = make([]*AuditLogEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &AuditLogEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = AuditLogEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -1269,6 +1276,9 @@ func (_m *AuditLogQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -1397,24 +1407,18 @@ func (c *CannedReplyConnection) build(nodes []*CannedReply, pager *cannedreplyPa
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *CannedReply
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *CannedReply {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *CannedReply {
-			return nodes[i]
-		}
-	}
+	edges := make([]CannedReplyEdge, len(nodes))
 	c.Edges = make([]*CannedReplyEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &CannedReplyEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = CannedReplyEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -1565,6 +1569,9 @@ func (_m *CannedReplyQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -1729,24 +1736,18 @@ func (c *ChannelConnection) build(nodes []*Channel, pager *channelPager, after *
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *Channel
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *Channel {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *Channel {
-			return nodes[i]
-		}
-	}
+	edges := make([]ChannelEdge, len(nodes))
 	c.Edges = make([]*ChannelEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &ChannelEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = ChannelEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -1897,6 +1898,9 @@ func (_m *ChannelQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -2079,24 +2083,18 @@ func (c *ContactConnection) build(nodes []*Contact, pager *contactPager, after *
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *Contact
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *Contact {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *Contact {
-			return nodes[i]
-		}
-	}
+	edges := make([]ContactEdge, len(nodes))
 	c.Edges = make([]*ContactEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &ContactEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = ContactEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -2247,6 +2245,9 @@ func (_m *ContactQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -2411,24 +2412,18 @@ func (c *ConversationConnection) build(nodes []*Conversation, pager *conversatio
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *Conversation
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *Conversation {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *Conversation {
-			return nodes[i]
-		}
-	}
+	edges := make([]ConversationEdge, len(nodes))
 	c.Edges = make([]*ConversationEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &ConversationEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = ConversationEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -2579,6 +2574,9 @@ func (_m *ConversationQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -2761,24 +2759,18 @@ func (c *InviteConnection) build(nodes []*Invite, pager *invitePager, after *Cur
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *Invite
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *Invite {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *Invite {
-			return nodes[i]
-		}
-	}
+	edges := make([]InviteEdge, len(nodes))
 	c.Edges = make([]*InviteEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &InviteEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = InviteEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -2929,6 +2921,9 @@ func (_m *InviteQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -3075,24 +3070,18 @@ func (c *KnowledgeChunkConnection) build(nodes []*KnowledgeChunk, pager *knowled
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *KnowledgeChunk
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *KnowledgeChunk {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *KnowledgeChunk {
-			return nodes[i]
-		}
-	}
+	edges := make([]KnowledgeChunkEdge, len(nodes))
 	c.Edges = make([]*KnowledgeChunkEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &KnowledgeChunkEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = KnowledgeChunkEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -3243,6 +3232,9 @@ func (_m *KnowledgeChunkQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -3389,24 +3381,18 @@ func (c *KnowledgeDocumentConnection) build(nodes []*KnowledgeDocument, pager *k
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *KnowledgeDocument
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *KnowledgeDocument {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *KnowledgeDocument {
-			return nodes[i]
-		}
-	}
+	edges := make([]KnowledgeDocumentEdge, len(nodes))
 	c.Edges = make([]*KnowledgeDocumentEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &KnowledgeDocumentEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = KnowledgeDocumentEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -3557,6 +3543,9 @@ func (_m *KnowledgeDocumentQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -3739,24 +3728,18 @@ func (c *LabelConnection) build(nodes []*Label, pager *labelPager, after *Cursor
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *Label
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *Label {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *Label {
-			return nodes[i]
-		}
-	}
+	edges := make([]LabelEdge, len(nodes))
 	c.Edges = make([]*LabelEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &LabelEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = LabelEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -3907,6 +3890,9 @@ func (_m *LabelQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -4071,24 +4057,18 @@ func (c *MediaConnection) build(nodes []*Media, pager *mediaPager, after *Cursor
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *Media
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *Media {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *Media {
-			return nodes[i]
-		}
-	}
+	edges := make([]MediaEdge, len(nodes))
 	c.Edges = make([]*MediaEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &MediaEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = MediaEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -4239,6 +4219,9 @@ func (_m *MediaQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -4385,24 +4368,18 @@ func (c *MessageConnection) build(nodes []*Message, pager *messagePager, after *
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *Message
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *Message {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *Message {
-			return nodes[i]
-		}
-	}
+	edges := make([]MessageEdge, len(nodes))
 	c.Edges = make([]*MessageEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &MessageEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = MessageEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -4553,6 +4530,9 @@ func (_m *MessageQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -4717,24 +4697,18 @@ func (c *PostConnection) build(nodes []*Post, pager *postPager, after *Cursor, f
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *Post
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *Post {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *Post {
-			return nodes[i]
-		}
-	}
+	edges := make([]PostEdge, len(nodes))
 	c.Edges = make([]*PostEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &PostEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = PostEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -4885,6 +4859,9 @@ func (_m *PostQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -5085,24 +5062,18 @@ func (c *PostEventConnection) build(nodes []*PostEvent, pager *posteventPager, a
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *PostEvent
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *PostEvent {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *PostEvent {
-			return nodes[i]
-		}
-	}
+	edges := make([]PostEventEdge, len(nodes))
 	c.Edges = make([]*PostEventEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &PostEventEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = PostEventEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -5253,6 +5224,9 @@ func (_m *PostEventQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -5399,24 +5373,18 @@ func (c *PostTargetConnection) build(nodes []*PostTarget, pager *posttargetPager
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *PostTarget
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *PostTarget {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *PostTarget {
-			return nodes[i]
-		}
-	}
+	edges := make([]PostTargetEdge, len(nodes))
 	c.Edges = make([]*PostTargetEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &PostTargetEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = PostTargetEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -5567,6 +5535,9 @@ func (_m *PostTargetQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -5713,24 +5684,18 @@ func (c *PublishingSettingsConnection) build(nodes []*PublishingSettings, pager 
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *PublishingSettings
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *PublishingSettings {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *PublishingSettings {
-			return nodes[i]
-		}
-	}
+	edges := make([]PublishingSettingsEdge, len(nodes))
 	c.Edges = make([]*PublishingSettingsEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &PublishingSettingsEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = PublishingSettingsEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -5881,6 +5846,9 @@ func (_m *PublishingSettingsQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -6027,24 +5995,18 @@ func (c *UserConnection) build(nodes []*User, pager *userPager, after *Cursor, f
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *User
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *User {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *User {
-			return nodes[i]
-		}
-	}
+	edges := make([]UserEdge, len(nodes))
 	c.Edges = make([]*UserEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &UserEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = UserEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -6195,6 +6157,9 @@ func (_m *UserQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}
@@ -6341,24 +6306,18 @@ func (c *WorkspaceConnection) build(nodes []*Workspace, pager *workspacePager, a
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *Workspace
-	if last != nil {
-		n := len(nodes) - 1
-		nodeAt = func(i int) *Workspace {
-			return nodes[n-i]
-		}
-	} else {
-		nodeAt = func(i int) *Workspace {
-			return nodes[i]
-		}
-	}
+	edges := make([]WorkspaceEdge, len(nodes))
 	c.Edges = make([]*WorkspaceEdge, len(nodes))
 	for i := range nodes {
-		node := nodeAt(i)
-		c.Edges[i] = &WorkspaceEdge{
+		node := nodes[i]
+		if last != nil {
+			node = nodes[len(nodes)-1-i]
+		}
+		edges[i] = WorkspaceEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
+		c.Edges[i] = &edges[i]
 	}
 	if l := len(c.Edges); l > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor
@@ -6509,6 +6468,9 @@ func (_m *WorkspaceQuery) Paginate(
 		return nil, err
 	}
 	limit := paginateLimit(first, last)
+	if limit > 1 && !pageInfoSelected(ctx) {
+		limit--
+	}
 	if limit != 0 {
 		_m.Limit(limit)
 	}

@@ -164,10 +164,16 @@ func OpenPostgresWith(ctx context.Context, url string, configure func(*pgxpool.C
 }
 
 func newStore(db *sql.DB, dia string, pool *pgxpool.Pool, drv riverdriver.Driver[*sql.Tx]) *Store {
+	sqlDriver := entsql.OpenDB(dia, db)
+	var entDriver dialect.Driver = sqlDriver
+	if pool != nil {
+		// ent's node queries read their rows from pgx directly (nodeReader).
+		entDriver = nodeReader{Driver: sqlDriver, pool: pool}
+	}
 	return &Store{
 		DB:      db,
 		Dialect: dia,
-		Ent:     ent.NewClient(ent.Driver(entsql.OpenDB(dia, db))),
+		Ent:     ent.NewClient(ent.Driver(entDriver)),
 		Pool:    pool,
 		Driver:  drv,
 		Bus:     event.NewBus(),

@@ -43,6 +43,22 @@ type joinedValue struct {
 	valid bool
 }
 
+// Wrapper is a scan destination that stands for another one and records
+// whether the column was NULL: a reader that decodes columns itself
+// (core/store's rows on pgx) scans a non-NULL column into Unwrap(true)'s
+// destination and nothing for NULL (Unwrap(false)), as Scan would.
+type Wrapper interface {
+	Unwrap(notNull bool) any
+}
+
+// Unwrap implements Wrapper.
+func (v *joinedValue) Unwrap(notNull bool) any {
+	if notNull {
+		v.valid = true
+	}
+	return v.dst
+}
+
 func (v *joinedValue) Scan(src any) error {
 	if src == nil {
 		return nil
@@ -63,10 +79,12 @@ func ScanJoined(spec *sqlgraph.QuerySpec, joins []*Join) {
 		j.rows = j.rows[:0]
 	}
 	var (
-		own     []string // the parent's columns
-		ownIdx  []int    // their positions in the row
-		joinIdx [][]int  // each join's columns' positions in the row
-		ownVals []any    // the parent's destinations of the row being scanned
+		own     []string        // the parent's columns
+		ownIdx  []int           // their positions in the row
+		joinIdx [][]int         // each join's columns' positions in the row
+		ownVals []any           // the parent's destinations of the row being scanned
+		values  []any           // the row's destinations, made once: read by Scan and Assign only
+		wrapped [][]joinedValue // each join's wrappers in values, made once
 	)
 	layout := func(columns []string) error {
 		if own != nil { // the same columns for every row
@@ -104,18 +122,26 @@ func ScanJoined(spec *sqlgraph.QuerySpec, joins []*Join) {
 		if err != nil {
 			return nil, err
 		}
-		values := make([]any, len(columns))
+		if values == nil {
+			values = make([]any, len(columns))
+			wrapped = make([][]joinedValue, len(joins))
+		}
 		for k, i := range ownIdx {
 			values[i] = ov[k]
 		}
 		for n, j := range joins {
+			// The target's destinations are new for each row (the edge is
+			// assigned from them after the statement); their wrappers are not.
 			jv, err := j.Values()
 			if err != nil {
 				return nil, err
 			}
-			w := make([]joinedValue, len(jv))
+			if len(wrapped[n]) != len(jv) {
+				wrapped[n] = make([]joinedValue, len(jv))
+			}
+			w := wrapped[n]
 			for k, i := range joinIdx[n] {
-				w[k].dst = jv[k]
+				w[k] = joinedValue{dst: jv[k]}
 				values[i] = &w[k]
 			}
 			// Found (the ID, first, was not NULL) is read back in Assign,
