@@ -17,7 +17,9 @@
 //
 //   - ingest: signed WhatsApp webhooks POSTed by N concurrent senders, against
 //     the same rows (contact upsert, conversation upsert, message insert, one
-//     transaction per delivery) written straight through pgx.
+//     transaction per delivery) written straight through pgx. Every database
+//     is analyzed before each round (PostgreSQL may run without autovacuum),
+//     and the CPU each process spent per delivery is reported (cpu.go).
 //   - reads: the inbox query and a thread's messages over GraphQL on a seeded
 //     database, against the equivalent hand-written SQL through pgx; the SQL
 //     statements per GraphQL request are counted by a PostgreSQL wire-protocol

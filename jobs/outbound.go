@@ -69,6 +69,16 @@ func Register(ws *river.Workers, d Deps) {
 // ingest).
 const SentimentFetchCooldown = 10 * time.Millisecond
 
+// SentimentWorkers is how many sentiment jobs a worker process runs at
+// once. Every inbound message queues its conversation's job, so while
+// webhooks come in the queue competes with ingestion for the same CPUs
+// and database: with 16 the jobs took 29% of the server's CPU during the
+// ingest benchmark's load (21% with 8) and ingestion reached a lower
+// share of the baseline's rate, while 8 still work off the largest
+// backlog the benchmark leaves (one job per conversation, ~2,000) within
+// 10 s of the load stopping (docs/benchmarks.md, ingest).
+const SentimentWorkers = 8
+
 // Queues is the queue configuration of a worker process.
 func Queues() map[string]river.QueueConfig {
 	return map[string]river.QueueConfig{
@@ -78,7 +88,7 @@ func Queues() map[string]river.QueueConfig {
 		// River fetches a queue's jobs at most once per FetchCooldown
 		// (100 ms by default), which caps a queue at MaxWorkers jobs per
 		// cooldown: 160 sentiment jobs/s, less than webhooks bring in.
-		jobargs.QueueSentiment: {MaxWorkers: 16, FetchCooldown: SentimentFetchCooldown},
+		jobargs.QueueSentiment: {MaxWorkers: SentimentWorkers, FetchCooldown: SentimentFetchCooldown},
 		jobargs.QueuePublish:   {MaxWorkers: 20},
 	}
 }

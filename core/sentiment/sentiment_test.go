@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/sentiment"
 	"github.com/neksio/neksio/core/store"
@@ -116,5 +117,80 @@ func TestAnalyzeConversation(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, conversation.SentimentLabelNegative, *c.SentimentLabel)
 		require.Equal(t, 1, storetest.CountJobs(t, s.DB, "sentiment.analyze"), "nothing left: no other job")
+	})
+}
+
+// arrivingProvider is the built-in model, and runs arrive once, on the
+// first text it scores: a message that comes in while a conversation's
+// job is scoring (after its read, before its transaction).
+type arrivingProvider struct {
+	ai.Provider
+	arrive func()
+}
+
+func (p *arrivingProvider) Sentiment(ctx context.Context, text string) (ai.Sentiment, error) {
+	if p.arrive != nil {
+		p.arrive()
+		p.arrive = nil
+	}
+	return p.Provider.Sentiment(ctx, text)
+}
+
+// A message that arrives while its conversation's job scores is left for
+// a follow-up job of the conversation, queued in the job's transaction,
+// and the roll-up counts what the job scored.
+func TestAnalyzeConversationFollowUp(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		ctx := context.Background()
+		s := storetest.Open(t, d)
+		w, err := workspace.Create(ctx, s, "W")
+		require.NoError(t, err)
+		sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
+		ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
+			SetExternalID("1").Save(sys)
+		require.NoError(t, err)
+		conv, err := s.Ent.Conversation.Create().SetWorkspaceID(w.ID).SetChannelID(ch.ID).
+			SetKind(conversation.KindDirectMessage).SetThreadID("t").Save(sys)
+		require.NoError(t, err)
+		start := time.Now()
+		inbound := func(i int, text string) *ent.Message {
+			m, err := s.Ent.Message.Create().SetWorkspaceID(w.ID).SetConversationID(conv.ID).SetChannelID(ch.ID).
+				SetDirection(message.DirectionInbound).SetAuthorKind(message.AuthorKindContact).SetText(text).
+				SetSentAt(start.Add(time.Duration(i) * time.Second)).Save(sys)
+			require.NoError(t, err)
+			return m
+		}
+		first := inbound(0, "Lovely cake, thank you!")
+		var late *ent.Message
+		svc := &sentiment.Service{Store: s, Provider: &arrivingProvider{Provider: builtin.New(), arrive: func() { late = inbound(1, "Worst bakery ever") }}}
+		// The job completes in its transaction (here: its row goes), so
+		// the follow-up is not refused as a duplicate of it.
+		complete := func(tx *store.Tx) error {
+			_, err := tx.SQL.ExecContext(sys, "DELETE FROM river_job")
+			return err
+		}
+		require.NoError(t, svc.AnalyzeConversation(sys, conv.ID, complete))
+		require.Equal(t, 1, storetest.CountJobs(t, s.DB, "sentiment.analyze"), "a follow-up job for the late message")
+		got, err := s.Ent.Message.Get(sys, first.ID)
+		require.NoError(t, err)
+		require.NotNil(t, got.SentimentScore)
+		require.Equal(t, message.SentimentLabelPositive, *got.SentimentLabel)
+		firstScore := *got.SentimentScore
+		got, err = s.Ent.Message.Get(sys, late.ID)
+		require.NoError(t, err)
+		require.Nil(t, got.SentimentScore, "the late message waits for its own job")
+		c, err := s.Ent.Conversation.Get(sys, conv.ID)
+		require.NoError(t, err)
+		require.Equal(t, conversation.SentimentLabelPositive, *c.SentimentLabel)
+		require.InDelta(t, firstScore, *c.SentimentScore, 1e-9, "the roll-up of what was scored")
+
+		// Nothing left: the follow-up scores the late message, queues nothing.
+		svc.Provider = builtin.New()
+		require.NoError(t, svc.AnalyzeConversation(sys, conv.ID, complete))
+		require.Equal(t, 0, storetest.CountJobs(t, s.DB, "sentiment.analyze"))
+		got, err = s.Ent.Message.Get(sys, late.ID)
+		require.NoError(t, err)
+		require.Equal(t, message.SentimentLabelNegative, *got.SentimentLabel)
 	})
 }
