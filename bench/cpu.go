@@ -134,8 +134,9 @@ func (m *cpuMeter) stop(ctx context.Context) {
 	}
 }
 
-// perDelivery is the CPU milliseconds per delivery of each process kind.
-func (m *cpuMeter) perDelivery(n int) map[string]float64 {
+// perOperation is the CPU milliseconds per operation (a delivery, a
+// request) of each process kind.
+func (m *cpuMeter) perOperation(n int) map[string]float64 {
 	if n == 0 {
 		return nil
 	}

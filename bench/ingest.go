@@ -209,8 +209,8 @@ func benchIngest(ctx context.Context, e *runEnv, r *Result) error {
 	// benchmark's own (load generator), PostgreSQL's backends of each
 	// database, Neksio's server and its plugin processes. Neksio's leave
 	// out the sentiment work still queued when a round stops.
-	r.detail("cpu_ms_per_delivery", map[string]any{"neksio": nxCPU.perDelivery(nxN),
-		"baseline": blCPU.perDelivery(blN), "baseline_with_job": bjCPU.perDelivery(bjN)})
+	r.detail("cpu_ms_per_delivery", map[string]any{"neksio": nxCPU.perOperation(nxN),
+		"baseline": blCPU.perOperation(blN), "baseline_with_job": bjCPU.perOperation(bjN)})
 	if errs > 0 {
 		r.Note = "some requests failed; see details"
 	}

@@ -148,6 +148,7 @@ func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 	type pair struct {
 		name         string
 		neksio, base func(context.Context, int) error
+		baseIsNeksio bool
 		nLat, bLat   latencies
 		nN, bN       int
 		nTime, bTime time.Duration
@@ -155,28 +156,42 @@ func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 	pairs := []*pair{{name: "inbox", neksio: gqlInbox, base: sqlInbox}, {name: "inbox without pageInfo", neksio: gqlInboxNoPI, base: sqlInbox},
 		{name: "thread", neksio: gqlThread, base: sqlThread},
 		// Both sides are Neksio: the ratio is what a long history costs.
-		{name: "last message of a long conversation (vs a short one)", neksio: gqlLastLong, base: gqlLastShort}}
+		{name: "last message of a long conversation (vs a short one)", neksio: gqlLastLong, base: gqlLastShort, baseIsNeksio: true}}
+	// CPU per request by process (server, PostgreSQL, the load generator):
+	// the counting server behind the proxy is idle during the rounds.
+	cpuPerRequest := map[string]any{}
 	for _, p := range pairs {
+		nCPU, bCPU := &cpuMeter{dbURL: dbURL, server: srv.cmd.Process.Pid}, &cpuMeter{dbURL: dbURL}
+		if p.baseIsNeksio {
+			bCPU.server = srv.cmd.Process.Pid
+		}
 		for _, f := range []func(context.Context, int) error{p.neksio, p.base} {
 			if _, _, err := load(ctx, concurrency, 0, concurrency*5, f, nil); err != nil {
 				return fmt.Errorf("%s warm-up: %w", p.name, err)
 			}
 		}
 		for range rounds {
+			bCPU.start(ctx)
 			n, el, err := load(ctx, concurrency, round, 0, p.base, &p.bLat)
+			bCPU.stop(ctx)
 			if err != nil {
 				return fmt.Errorf("%s baseline: %w", p.name, err)
 			}
 			p.bN, p.bTime = p.bN+n, p.bTime+el
+			nCPU.start(ctx)
 			n, el, err = load(ctx, concurrency, round, 0, p.neksio, &p.nLat)
+			nCPU.stop(ctx)
 			if err != nil {
 				return fmt.Errorf("%s graphql: %w", p.name, err)
 			}
 			p.nN, p.nTime = p.nN+n, p.nTime+el
 		}
+		cpuPerRequest[p.name] = map[string]any{"neksio": nCPU.perOperation(p.nN), "baseline": bCPU.perOperation(p.bN)}
 		r.metric(p.name+" requests per second", "1/s", "higher", float64(p.nN)/p.nTime.Seconds(), float64(p.bN)/p.bTime.Seconds())
 		r.latencyMetrics(p.name+" latency", p.nLat.summary(), p.bLat.summary())
 	}
+
+	r.detail("cpu_ms_per_request", cpuPerRequest)
 
 	// SQL statements per GraphQL request, on the server behind the proxy.
 	const samples = 20
