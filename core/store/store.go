@@ -248,8 +248,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.dropAnalyticsDurations(ctx); err != nil {
 		return err
 	}
+	// ent's migration adds indexes and never drops one: the messages'
+	// (conversation_id, sent_at) index was replaced by (conversation_id,
+	// sent_at, id), which serves every query the old one did. Idempotent.
+	if _, err := s.DB.ExecContext(ctx, `DROP INDEX IF EXISTS `+ReplacedMessageIndex); err != nil {
+		return fmt.Errorf("store: dropping a replaced index: %w", err)
+	}
 	return s.backfillFailedAt(ctx)
 }
+
+// ReplacedMessageIndex is the index of messages that Migrate drops.
+const ReplacedMessageIndex = "message_conversation_id_sent_at"
 
 // backfillFailedAt gives the FAILED post targets written before failed_at
 // existed the time they failed as analytics knew it (updated_at, which

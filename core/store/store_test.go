@@ -127,6 +127,42 @@ func TestMigrateBackfillsNeedsHuman(t *testing.T) {
 	})
 }
 
+// Migrating a database made with the messages' (conversation_id, sent_at)
+// index drops it: (conversation_id, sent_at, id) replaces it, and ent's
+// migration only adds indexes.
+func TestMigrateDropsReplacedMessageIndex(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s := storetest.Open(t, d)
+		ctx := context.Background()
+		indexes := func() []string {
+			q := `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' ORDER BY name`
+			if d == storetest.Postgres {
+				q = `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'messages' ORDER BY indexname`
+			}
+			rows, err := s.DB.QueryContext(ctx, q)
+			require.NoError(t, err)
+			defer rows.Close()
+			var names []string
+			for rows.Next() {
+				var n string
+				require.NoError(t, rows.Scan(&n))
+				names = append(names, n)
+			}
+			require.NoError(t, rows.Err())
+			return names
+		}
+		require.Contains(t, indexes(), "message_conversation_id_sent_at_id")
+		require.NotContains(t, indexes(), store.ReplacedMessageIndex)
+		_, err := s.DB.ExecContext(ctx, `CREATE INDEX `+store.ReplacedMessageIndex+` ON messages (conversation_id, sent_at)`)
+		require.NoError(t, err)
+		require.NoError(t, s.Migrate(ctx))
+		require.NotContains(t, indexes(), store.ReplacedMessageIndex)
+		require.Contains(t, indexes(), "message_conversation_id_sent_at_id")
+		require.NoError(t, s.Migrate(ctx), "idempotent")
+	})
+}
+
 // Migrating a database that still has analytics_durations (one row per
 // duration, before the per-hour histograms) drops it and resets the
 // analytics watermarks, so the next rollup pass rebuilds the rollups; a

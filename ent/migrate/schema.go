@@ -960,9 +960,9 @@ var (
 				Columns: []*schema.Column{MessagesColumns[3], MessagesColumns[10]},
 			},
 			{
-				Name:    "message_conversation_id_sent_at",
+				Name:    "message_conversation_id_sent_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[27], MessagesColumns[17]},
+				Columns: []*schema.Column{MessagesColumns[27], MessagesColumns[17], MessagesColumns[0]},
 			},
 			{
 				Name:    "message_workspace_id_sent_at",

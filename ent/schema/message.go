@@ -99,7 +99,13 @@ func (Message) Edges() []ent.Edge {
 func (Message) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("channel_id", "external_id").Unique(),
-		index.Fields("conversation_id", "sent_at"),
+		// A conversation's messages in time order, ties broken by ID, as
+		// every page of messages(orderBy: SENT_AT) asks: the inbox's last
+		// message per conversation reads one index entry, whatever the
+		// conversation's length (with (conversation_id, sent_at) alone it
+		// read all of them and sorted). Replaces that index (store.Migrate
+		// drops it from databases made before).
+		index.Fields("conversation_id", "sent_at", "id"),
 		// Analytics collects the messages of a time window (the tail
 		// since the rollup watermark, partial hours) by workspace.
 		index.Fields("workspace_id", "sent_at"),
