@@ -1052,6 +1052,28 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 							ids[i] = nodes[i].ID
 						}
 						query.modifiers = append(query.modifiers, sqlpage.LimitPerParent(channel.ConversationsColumn, ids, limit, orderExpr))
+						if sqlpage.RestrictsToParents(query.driver.Dialect()) {
+							byID := make(map[pulid.ID]*Channel, len(nodes))
+							for _, n := range nodes {
+								n.appendNamedConversations(alias)
+								byID[n.ID] = n
+							}
+							if len(query.ctx.Fields) > 0 {
+								query.ctx.AppendFieldOnce(conversation.FieldChannelID)
+							}
+							rows, err := query.All(ctx)
+							if err != nil {
+								return err
+							}
+							for _, r := range rows {
+								n, ok := byID[r.ChannelID]
+								if !ok {
+									return fmt.Errorf(`unexpected referenced foreign-key "channel_id" returned %v`, r.ChannelID)
+								}
+								n.appendNamedConversations(alias, r)
+							}
+							return nil
+						}
 						return _q.loadConversations(ctx, query, nodes,
 							func(n *Channel) { n.appendNamedConversations(alias) },
 							func(n *Channel, e *Conversation) { n.appendNamedConversations(alias, e) })
@@ -1672,6 +1694,28 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 							ids[i] = nodes[i].ID
 						}
 						query.modifiers = append(query.modifiers, sqlpage.LimitPerParent(conversation.MessagesColumn, ids, limit, orderExpr))
+						if sqlpage.RestrictsToParents(query.driver.Dialect()) {
+							byID := make(map[pulid.ID]*Conversation, len(nodes))
+							for _, n := range nodes {
+								n.appendNamedMessages(alias)
+								byID[n.ID] = n
+							}
+							if len(query.ctx.Fields) > 0 {
+								query.ctx.AppendFieldOnce(message.FieldConversationID)
+							}
+							rows, err := query.All(ctx)
+							if err != nil {
+								return err
+							}
+							for _, r := range rows {
+								n, ok := byID[r.ConversationID]
+								if !ok {
+									return fmt.Errorf(`unexpected referenced foreign-key "conversation_id" returned %v`, r.ConversationID)
+								}
+								n.appendNamedMessages(alias, r)
+							}
+							return nil
+						}
 						return _q.loadMessages(ctx, query, nodes,
 							func(n *Conversation) { n.appendNamedMessages(alias) },
 							func(n *Conversation, e *Message) { n.appendNamedMessages(alias, e) })
@@ -1775,6 +1819,28 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 							ids[i] = nodes[i].ID
 						}
 						query.modifiers = append(query.modifiers, sqlpage.LimitPerParent(conversation.AgentRunsColumn, ids, limit, orderExpr))
+						if sqlpage.RestrictsToParents(query.driver.Dialect()) {
+							byID := make(map[pulid.ID]*Conversation, len(nodes))
+							for _, n := range nodes {
+								n.appendNamedAgentRuns(alias)
+								byID[n.ID] = n
+							}
+							if len(query.ctx.Fields) > 0 {
+								query.ctx.AppendFieldOnce(agentrun.FieldConversationID)
+							}
+							rows, err := query.All(ctx)
+							if err != nil {
+								return err
+							}
+							for _, r := range rows {
+								n, ok := byID[r.ConversationID]
+								if !ok {
+									return fmt.Errorf(`unexpected referenced foreign-key "conversation_id" returned %v`, r.ConversationID)
+								}
+								n.appendNamedAgentRuns(alias, r)
+							}
+							return nil
+						}
 						return _q.loadAgentRuns(ctx, query, nodes,
 							func(n *Conversation) { n.appendNamedAgentRuns(alias) },
 							func(n *Conversation, e *AgentRun) { n.appendNamedAgentRuns(alias, e) })

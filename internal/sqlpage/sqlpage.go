@@ -95,6 +95,14 @@ func LimitPerParent(partitionBy string, ids []driver.Value, limit int, orderBy s
 	}
 }
 
+// RestrictsToParents reports whether LimitPerParent's statement in
+// dialect d reads only rows of the parents it was given (PostgreSQL and
+// SQLite: the parents' IDs are the statement's first table), so that the
+// generated code need not add an IN (parent IDs) predicate of its own.
+// Other dialects number every row of the table (entgql.LimitPerRow) and
+// need it.
+func RestrictsToParents(d string) bool { return d == dialect.Postgres || d == dialect.SQLite }
+
 // JoinedColumn names a column of a unique edge read by a LEFT JOIN in its
 // parent's statement (see LeftJoin): the alias, two underscores, the column.
 func JoinedColumn(alias, column string) string { return alias + "__" + column }
