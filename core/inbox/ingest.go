@@ -24,7 +24,8 @@ import (
 )
 
 // InboundHook runs, in the ingesting transaction, for every new inbound
-// message; the agent and sentiment analysis queue their jobs through it.
+// message; the agent queues its job through it, and sentiment analysis
+// its job or the conversation's roll-up.
 type InboundHook func(ctx context.Context, tx *store.Tx, ch *ent.Channel, conv *ent.Conversation, msg *ent.Message) error
 
 // InboundCreateHook runs, in the ingesting transaction, before a new

@@ -411,20 +411,22 @@ func (s *Service) analyze(ctx context.Context, messageID pulid.ID, fallback bool
 		window = DefaultWindow
 	}
 	return s.Store.InTx(ctx, func(tx *store.Tx) error {
-		// The conversation's row lock first, as AnalyzeConversation takes
-		// it: the roll-up below then counts what an ingest scoring a
-		// message of this conversation (rollUpIngested) committed, and
-		// that ingest's roll-up counts this score.
-		if s.Store.Dialect == dialect.Postgres {
-			if _, err := tx.Ent.Conversation.Query().Where(conversation.ID(msg.ConversationID)).ForUpdate().IDs(ctx); err != nil {
-				return fmt.Errorf("feedback: locking the conversation: %w", err)
-			}
-		}
 		if err := tx.Ent.Message.UpdateOneID(msg.ID).
 			SetSentimentScore(score).
 			SetSentimentLabel(Label(score)).
 			Exec(ctx); err != nil {
 			return fmt.Errorf("feedback: storing sentiment: %w", err)
+		}
+		// The conversation's row lock before the roll-up reads the scores:
+		// the read then counts what an ingest that scored a message of
+		// this conversation (rollUpIngested) committed, and no ingest
+		// commits one until this transaction does. Taken after the
+		// message's, in the order an ingested edit takes them (the
+		// message, then its conversation), so the two never deadlock.
+		if s.Store.Dialect == dialect.Postgres {
+			if _, err := tx.Ent.Conversation.Query().Where(conversation.ID(msg.ConversationID)).ForUpdate().IDs(ctx); err != nil {
+				return fmt.Errorf("feedback: locking the conversation: %w", err)
+			}
 		}
 		tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
 			ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
