@@ -150,7 +150,12 @@ func TestAgentOffQueuesNothing(t *testing.T) {
 	e.gql(t, `mutation($id: ID!) { updateChannel(id: $id, input: {aiMode: OFF}) { aiMode } }`, map[string]any{"id": e.WAChannel})
 	e.whatsappText(t, "16505551234", "hello")
 	require.Equal(t, 0, storetest.CountJobs(t, e.App.Store.DB, "ai.reply"))
-	require.Equal(t, 1, storetest.CountJobs(t, e.App.Store.DB, "sentiment.analyze"))
+	// Sentiment still runs: the built-in model scored the message as it
+	// was stored (no job).
+	require.Equal(t, 0, storetest.CountJobs(t, e.App.Store.DB, "sentiment.analyze"))
+	var scored int
+	require.NoError(t, e.App.Store.DB.QueryRow("SELECT count(*) FROM messages WHERE sentiment_label IS NOT NULL").Scan(&scored))
+	require.Equal(t, 1, scored)
 	// A conversation override turns it back on for that conversation.
 	conv := dig(e.gql(t, conversationsQuery, nil), "conversations", "edges", 0, "node", "id")
 	e.gql(t, `mutation($id: ID!) { updateConversation(id: $id, input: {aiMode: DRAFT}) { id } }`, map[string]any{"id": conv})

@@ -40,6 +40,10 @@ func wireAgent(ctx context.Context, a *App) error {
 	ag := &agent.Service{Store: a.Store, Inbox: a.Inbox, Knowledge: kb, Provider: provider, Log: a.Log.With("component", "agent")}
 	fb := &sentiment.Service{Store: a.Store, Provider: provider, Log: a.Log.With("component", "feedback")}
 
+	// With the built-in model a new message is scored as it is stored and
+	// its conversation rolled up in the ingest's transaction; with an
+	// external one ConversationHook queues the conversation's job.
+	a.Inbox.OnInboundCreate = append(a.Inbox.OnInboundCreate, fb.ScoreHook())
 	a.Inbox.OnInbound = append(a.Inbox.OnInbound, fb.ConversationHook(), ag.Hook())
 	a.Inbox.OnEdited = append(a.Inbox.OnEdited, fb.Hook())
 	jobs.RegisterAgent(a.Workers, jobs.AgentDeps{Agent: ag, Knowledge: kb, Feedback: fb, Store: a.Store})

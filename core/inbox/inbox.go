@@ -41,6 +41,11 @@ type Service struct {
 	Now   func() time.Time
 	// OnInbound hooks run for every new inbound message, in its transaction.
 	OnInbound []InboundHook
+	// OnInboundCreate hooks run for every new inbound message just before
+	// it is stored, in its transaction, and may set fields of what is
+	// stored (sentiment scores it there when its model is local); the
+	// OnInbound hooks then see the stored message.
+	OnInboundCreate []InboundCreateHook
 	// OnEdited hooks run, in its transaction, for an inbound message the
 	// customer edited (its text or a review's rating changed).
 	OnEdited []InboundHook

@@ -24,8 +24,14 @@ import (
 )
 
 // InboundHook runs, in the ingesting transaction, for every new inbound
-// message; the agent and sentiment analysis queue their jobs through it.
+// message; the agent queues its job through it, and sentiment analysis
+// its job or the conversation's roll-up.
 type InboundHook func(ctx context.Context, tx *store.Tx, ch *ent.Channel, conv *ent.Conversation, msg *ent.Message) error
+
+// InboundCreateHook runs, in the ingesting transaction, before a new
+// inbound message is stored: it may set fields on create, whose mutation
+// holds what the message brings (its text, rating, time).
+type InboundCreateHook func(ctx context.Context, tx *store.Tx, ch *ent.Channel, conv *ent.Conversation, create *ent.MessageCreate) error
 
 // IngestResult counts what a delivery changed.
 type IngestResult struct {
@@ -191,6 +197,14 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 		// tell, and this is the first version seen.
 		create.SetEditedAt(ts)
 	}
+	runHooks := inbound && m.Action != sdk.ActionDeleted
+	if runHooks {
+		for _, hook := range s.OnInboundCreate {
+			if err := hook(ctx, tx, ch, conv, create); err != nil {
+				return err
+			}
+		}
+	}
 	msg, err := create.Save(ctx)
 	if err != nil {
 		return fmt.Errorf("inbox: storing message: %w", err)
@@ -208,7 +222,7 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 		tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: ws, ObjectID: string(conv.ID), ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
 	}
 	tx.Emit(event.Event{Type: event.MessageAdded, WorkspaceID: ws, ObjectID: string(msg.ID), ConversationID: string(conv.ID), ChannelID: string(ch.ID)})
-	if inbound && m.Action != sdk.ActionDeleted {
+	if runHooks {
 		for _, hook := range s.OnInbound {
 			if err := hook(ctx, tx, ch, conv, msg); err != nil {
 				return err

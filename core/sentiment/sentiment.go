@@ -1,19 +1,24 @@
-// Package sentiment scores the sentiment of what customers write: a new
-// inbound message queues its conversation's sentiment.analyze job (an
-// inbox OnInbound hook in the ingesting transaction; one job scores every
-// message the conversation received meanwhile), an edited one a
-// sentiment.analyze job of its own; both store a label and a score in [-1,1] on the
-// message and roll the latest scores up on its conversation, so
-// `conversations(where: {sentimentLabel: NEGATIVE})` finds the unhappy ones.
+// Package sentiment scores the sentiment of what customers write. With a
+// local model (the built-in one, ai.LocalSentiment) a new inbound message
+// is scored as it is ingested and its conversation rolled up in the same
+// transaction (inbox OnInboundCreate and OnInbound hooks); with an external
+// model it queues its conversation's sentiment.analyze job (an OnInbound
+// hook in the ingesting transaction; one job scores every message the
+// conversation received meanwhile). An edited message gets a
+// sentiment.analyze job of its own. Each stores a label and a score in
+// [-1,1] on the message and rolls the latest scores up on its
+// conversation, so `conversations(where: {sentimentLabel: NEGATIVE})`
+// finds the unhappy ones.
 package sentiment
 
 import (
 	"context"
-
-	"entgo.io/ent/dialect"
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/neksio/neksio/core/ai"
 	"github.com/neksio/neksio/core/ai/builtin"
@@ -57,14 +62,61 @@ func (s *Service) Hook() inbox.InboundHook {
 	}
 }
 
-// ConversationHook queues a conversation's sentiment.analyze job for every new
-// inbound message from a contact (inbox.Service.OnInbound): one waits per
-// conversation at a time, and it scores every message that came in
-// meanwhile (see AnalyzeConversation).
+// ScoreHook scores a new inbound message from a contact as it is stored
+// (inbox.Service.OnInboundCreate) when the provider's model is local
+// (ai.LocalSentiment: the built-in lexicon model, deterministic, a few
+// microseconds, no I/O): the message is stored with its score and label,
+// and ConversationHook rolls its conversation up in the same transaction.
+// That saves what a job costs the database for each message (its insert,
+// fetch, transaction and completion). With a provider that is not local
+// (an external model: network calls, retries) it sets nothing, and the
+// message waits for its conversation's job as before.
+func (s *Service) ScoreHook() inbox.InboundCreateHook {
+	return func(_ context.Context, _ *store.Tx, _ *ent.Channel, _ *ent.Conversation, create *ent.MessageCreate) error {
+		scorer := ai.SentimentScorer(s.Provider)
+		if scorer == nil {
+			return nil
+		}
+		mu := create.Mutation()
+		if dir, _ := mu.Direction(); dir != message.DirectionInbound {
+			return nil
+		}
+		if kind, _ := mu.AuthorKind(); kind != message.AuthorKindContact {
+			return nil
+		}
+		text, _ := mu.Text()
+		var rating *int
+		if r, ok := mu.Rating(); ok {
+			rating = &r
+		}
+		var score float64
+		switch {
+		case strings.TrimSpace(text) != "":
+			score = scorer(text).Score
+		case rating != nil:
+			score = RatingScore(*rating)
+		default:
+			return nil // nothing to score (a photo alone): the job's rule too
+		}
+		score = max(-1, min(1, score))
+		create.SetSentimentScore(score).SetSentimentLabel(Label(score))
+		return nil
+	}
+}
+
+// ConversationHook follows every new inbound message from a contact
+// (inbox.Service.OnInbound). One that ScoreHook scored as it was stored
+// rolls its conversation up here, in the ingesting transaction
+// (rollUpIngested). Any other queues its conversation's sentiment.analyze
+// job: one waits per conversation at a time, and it scores every message
+// that came in meanwhile (see AnalyzeConversation).
 func (s *Service) ConversationHook() inbox.InboundHook {
 	return func(ctx context.Context, tx *store.Tx, _ *ent.Channel, _ *ent.Conversation, msg *ent.Message) error {
 		if msg.Direction != message.DirectionInbound || msg.AuthorKind != message.AuthorKindContact {
 			return nil
+		}
+		if msg.SentimentScore != nil {
+			return s.rollUpIngested(ctx, tx, msg)
 		}
 		return tx.InsertJobOnce(ctx, "sentiment:"+string(msg.ConversationID),
 			jobargs.SentimentAnalyze{WorkspaceID: string(msg.WorkspaceID), ConversationID: string(msg.ConversationID)},
@@ -225,6 +277,62 @@ func (s *Service) rollUp(ctx context.Context, tx *store.Tx, msg *ent.Message, wi
 	return nil
 }
 
+// rollUpIngested stores on the conversation of msg, a message scored as
+// it was ingested, the mean of its latest scores, in one statement and
+// without reading them into Go (the ingest's budget of statements, see
+// core/webhook's TestStatementsPerDelivery): the same window, order and
+// label as rollUp. It is exact: the ingest updated the conversation
+// earlier in this transaction and holds its row lock, so this later
+// statement (PostgreSQL's READ COMMITTED takes a statement's snapshot
+// when it starts) sees every message committed by a transaction that
+// held the lock before, and no other ingest or sentiment job can commit
+// one until this transaction does. It emits no event: the ingest emits
+// the conversation's ConversationCreated or ConversationUpdated in this
+// same transaction, so subscribers read the new roll-up with it.
+func (s *Service) rollUpIngested(ctx context.Context, tx *store.Tx, msg *ent.Message) error {
+	window := s.Window
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	// The mean as a scalar subquery; a new one each time it is written,
+	// as the builder numbers its parameters where it is joined.
+	d := entsql.Dialect(s.Store.Dialect)
+	mean := func(b *entsql.Builder) {
+		w := d.Select(message.FieldSentimentScore).From(d.Table(message.Table)).
+			Where(entsql.And(
+				// The tenant filter, as the privacy policy adds to every query.
+				entsql.EQ(message.FieldWorkspaceID, msg.WorkspaceID),
+				entsql.EQ(message.FieldConversationID, msg.ConversationID),
+				entsql.EQ(message.FieldDirection, string(message.DirectionInbound)),
+				entsql.NotNull(message.FieldSentimentScore))).
+			OrderBy(entsql.Desc(message.FieldSentAt), entsql.Desc(message.FieldID)).
+			Limit(window).As("w")
+		b.Wrap(func(b *entsql.Builder) {
+			b.Join(d.Select(entsql.Avg(w.C(message.FieldSentimentScore))).From(w))
+		})
+	}
+	// Label's thresholds, in SQL.
+	label := func(b *entsql.Builder) {
+		b.WriteString("CASE WHEN ")
+		mean(b)
+		b.WriteString(" >= ").Arg(Neutral).WriteString(" THEN ").Arg(string(conversation.SentimentLabelPositive))
+		b.WriteString(" WHEN ")
+		mean(b)
+		b.WriteString(" <= ").Arg(-Neutral).WriteString(" THEN ").Arg(string(conversation.SentimentLabelNegative))
+		b.WriteString(" ELSE ").Arg(string(conversation.SentimentLabelNeutral)).WriteString(" END")
+	}
+	err := tx.Ent.Conversation.Update().Where(conversation.ID(msg.ConversationID)).
+		Modify(func(u *entsql.UpdateBuilder) {
+			u.Set(conversation.FieldSentimentScore, entsql.ExprFunc(mean))
+			u.Set(conversation.FieldSentimentLabel, entsql.ExprFunc(label))
+		}).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("feedback: rolling up: %w", err)
+	}
+	return nil
+}
+
 // RatingScore is the sentiment of a review that has stars and no
 // comment: 1 and 2 stars are negative, 3 neutral, 4 and 5 positive.
 func RatingScore(stars int) float64 {
@@ -308,6 +416,17 @@ func (s *Service) analyze(ctx context.Context, messageID pulid.ID, fallback bool
 			SetSentimentLabel(Label(score)).
 			Exec(ctx); err != nil {
 			return fmt.Errorf("feedback: storing sentiment: %w", err)
+		}
+		// The conversation's row lock before the roll-up reads the scores:
+		// the read then counts what an ingest that scored a message of
+		// this conversation (rollUpIngested) committed, and no ingest
+		// commits one until this transaction does. Taken after the
+		// message's, in the order an ingested edit takes them (the
+		// message, then its conversation), so the two never deadlock.
+		if s.Store.Dialect == dialect.Postgres {
+			if _, err := tx.Ent.Conversation.Query().Where(conversation.ID(msg.ConversationID)).ForUpdate().IDs(ctx); err != nil {
+				return fmt.Errorf("feedback: locking the conversation: %w", err)
+			}
 		}
 		tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
 			ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
 	"github.com/neksio/neksio/core/channel"
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/secret"
@@ -29,67 +31,89 @@ import (
 // MaxStatementsPerDelivery is the SQL a webhook delivery of one message
 // from a known customer may cost, begin and commit included: the
 // conversation with its contact and the message's duplicate check (one
-// statement), the conversation's update, the message, the sentiment job,
-// the change events (PostgreSQL), the commit.
+// statement), the conversation's update, the message, its sentiment (the
+// conversation's roll-up with the built-in model, which scores the message
+// as it is stored; the conversation's job with an external one), the
+// change events (PostgreSQL), the commit.
 const MaxStatementsPerDelivery = 7
 
 // A WhatsApp delivery of one message from a known customer costs at most
-// MaxStatementsPerDelivery statements, on both databases, the sentiment
-// job included; it is stored once, and its redelivery stores nothing.
+// MaxStatementsPerDelivery statements, on both databases, its sentiment
+// included (scored in the transaction with the built-in model, a job
+// queued with a model that is not local); it is stored once, and its
+// redelivery stores nothing.
 func TestStatementsPerDelivery(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		const appSecret, phoneID = "count-app-secret", "106540352242922"
-		s, counter := storetest.OpenCounting(t, d)
-		key := make([]byte, 32)
-		_, _ = rand.Read(key)
-		box, err := secret.New(key)
-		require.NoError(t, err)
-		gw := testenv.Gateway(whatsapp.New())
-		channels := &channel.Service{Store: s, Box: box, Gateway: gw,
-			Apps: func(string) sdk.App {
-				return sdk.App{Settings: map[string]string{whatsapp.SettingAppSecret: appSecret}}
-			}}
-		in := &inbox.Service{Store: s, Gateway: gw, Channels: channels}
-		fb := &sentiment.Service{Store: s}
-		in.OnInbound = append(in.OnInbound, fb.ConversationHook())
-		ctx := context.Background()
-		ws, err := workspace.Create(ctx, s, "count")
-		require.NoError(t, err)
-		sys := tenant.NewContext(ctx, tenant.System(string(ws.ID), "test"))
-		_, err = s.Ent.Channel.Create().SetWorkspaceID(ws.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
-			SetExternalID(phoneID).SetName("count").SetAiMode(entchannel.AiModeOff).Save(sys)
-		require.NoError(t, err)
-		mux := http.NewServeMux()
-		(&webhook.Handler{Store: s, Gateway: gw, Channels: channels, Inbox: in, MaxBytes: 1 << 20}).Register(mux, nil)
-		deliver := func(body []byte) {
-			t.Helper()
-			req := httptest.NewRequest(http.MethodPost, "/webhooks/whatsapp", bytes.NewReader(body))
-			req.Header.Set("X-Hub-Signature-256", wasandbox.Sign(appSecret, body))
-			rec := httptest.NewRecorder()
-			mux.ServeHTTP(rec, req)
-			require.Equal(t, http.StatusOK, rec.Code, "%s", rec.Body)
-		}
+		t.Run("local", func(t *testing.T) { statementsPerDelivery(t, d, builtin.New()) })
+		t.Run("job", func(t *testing.T) { statementsPerDelivery(t, d, remote{builtin.New()}) })
+	})
+}
 
-		deliver(wasandbox.TextMessage(phoneID, "16505550100", "Ada", "First message")) // a new customer
-		for i := range 3 {
-			counter.Start()
-			deliver(wasandbox.TextMessage(phoneID, "16505550100", "Ada", "Again"))
-			stmts := storetest.WithoutWakeUps(counter.Stop())
-			require.LessOrEqual(t, len(stmts), MaxStatementsPerDelivery, "delivery %d:\n%s", i, storetest.Summary(stmts))
-			if i == 0 {
-				t.Logf("%d statements:\n%s", len(stmts), storetest.Summary(stmts))
-			}
+// remote is the built-in model behind a provider that does not say it is
+// local (ai.LocalSentiment), as an external model would not.
+type remote struct{ ai.Provider }
+
+func statementsPerDelivery(t *testing.T, d storetest.Dialect, provider ai.Provider) {
+	const appSecret, phoneID = "count-app-secret", "106540352242922"
+	s, counter := storetest.OpenCounting(t, d)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := secret.New(key)
+	require.NoError(t, err)
+	gw := testenv.Gateway(whatsapp.New())
+	channels := &channel.Service{Store: s, Box: box, Gateway: gw,
+		Apps: func(string) sdk.App {
+			return sdk.App{Settings: map[string]string{whatsapp.SettingAppSecret: appSecret}}
+		}}
+	in := &inbox.Service{Store: s, Gateway: gw, Channels: channels}
+	fb := &sentiment.Service{Store: s, Provider: provider}
+	in.OnInboundCreate = append(in.OnInboundCreate, fb.ScoreHook())
+	in.OnInbound = append(in.OnInbound, fb.ConversationHook())
+	ctx := context.Background()
+	ws, err := workspace.Create(ctx, s, "count")
+	require.NoError(t, err)
+	sys := tenant.NewContext(ctx, tenant.System(string(ws.ID), "test"))
+	_, err = s.Ent.Channel.Create().SetWorkspaceID(ws.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
+		SetExternalID(phoneID).SetName("count").SetAiMode(entchannel.AiModeOff).Save(sys)
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	(&webhook.Handler{Store: s, Gateway: gw, Channels: channels, Inbox: in, MaxBytes: 1 << 20}).Register(mux, nil)
+	deliver := func(body []byte) {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/whatsapp", bytes.NewReader(body))
+		req.Header.Set("X-Hub-Signature-256", wasandbox.Sign(appSecret, body))
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code, "%s", rec.Body)
+	}
+
+	deliver(wasandbox.TextMessage(phoneID, "16505550100", "Ada", "First message")) // a new customer
+	for i := range 3 {
+		counter.Start()
+		deliver(wasandbox.TextMessage(phoneID, "16505550100", "Ada", "Again"))
+		stmts := storetest.WithoutWakeUps(counter.Stop())
+		require.LessOrEqual(t, len(stmts), MaxStatementsPerDelivery, "delivery %d:\n%s", i, storetest.Summary(stmts))
+		if i == 0 {
+			t.Logf("%d statements:\n%s", len(stmts), storetest.Summary(stmts))
 		}
-		n, err := s.Ent.Message.Query().Where(message.DirectionEQ(message.DirectionInbound)).Count(sys)
+	}
+	n, err := s.Ent.Message.Query().Where(message.DirectionEQ(message.DirectionInbound)).Count(sys)
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	if ai.SentimentScorer(provider) != nil {
+		require.Zero(t, storetest.CountJobs(t, s.DB, "sentiment.analyze"), "scored in the ingest's transaction")
+		n, err = s.Ent.Message.Query().Where(message.DirectionEQ(message.DirectionInbound), message.SentimentScoreNotNil()).Count(sys)
 		require.NoError(t, err)
 		require.Equal(t, 4, n)
+	} else {
+		require.Equal(t, 1, storetest.CountJobs(t, s.DB, "sentiment.analyze"), "one job waits per conversation")
+	}
 
-		body := wasandbox.TextMessage(phoneID, "16505550100", "Ada", "Once")
-		deliver(body)
-		deliver(body) // the platform retries
-		n, err = s.Ent.Message.Query().Where(message.Text("Once")).Count(sys)
-		require.NoError(t, err)
-		require.Equal(t, 1, n)
-	})
+	body := wasandbox.TextMessage(phoneID, "16505550100", "Ada", "Once")
+	deliver(body)
+	deliver(body) // the platform retries
+	n, err = s.Ent.Message.Query().Where(message.Text("Once")).Count(sys)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
 }

@@ -92,6 +92,13 @@ func (b *Provider) Sentiment(ctx context.Context, text string) (ai.Sentiment, er
 	return LexiconSentiment(text), nil
 }
 
+var _ ai.LocalSentiment = (*Provider)(nil)
+
+// SentimentScorer implements ai.LocalSentiment: the lexicon model runs in
+// process, in microseconds, with no I/O, so a message may be scored in
+// the transaction that stores it (core/sentiment).
+func (*Provider) SentimentScorer() func(text string) ai.Sentiment { return LexiconSentiment }
+
 // estimateTokens approximates a token count the way OpenAI's rule of thumb
 // does (about four characters a token) for providers that cannot count.
 func estimateTokens(s string) int {

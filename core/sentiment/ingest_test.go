@@ -1,0 +1,189 @@
+package sentiment_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/core/ai"
+	"github.com/neksio/neksio/core/ai/builtin"
+	"github.com/neksio/neksio/core/inbox"
+	"github.com/neksio/neksio/core/sentiment"
+	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/store/storetest"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/core/workspace"
+	"github.com/neksio/neksio/ent"
+	"github.com/neksio/neksio/ent/conversation"
+	"github.com/neksio/neksio/ent/message"
+	"github.com/neksio/neksio/plugins/sdk"
+)
+
+// remote is the built-in model behind a provider that does not say it
+// is local (as an external model would not): its messages take the job
+// path.
+type remote struct{ ai.Provider }
+
+// ingestEnv is an inbox wired to sentiment as cmd/neksio wires it.
+type ingestEnv struct {
+	s   *store.Store
+	sys context.Context
+	in  *inbox.Service
+	svc *sentiment.Service
+	ch  *ent.Channel
+}
+
+func newIngestEnv(t *testing.T, d storetest.Dialect, p ai.Provider) *ingestEnv {
+	t.Helper()
+	ctx := context.Background()
+	s := storetest.Open(t, d)
+	w, err := workspace.Create(ctx, s, "W")
+	require.NoError(t, err)
+	sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
+	ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
+		SetExternalID("1").Save(sys)
+	require.NoError(t, err)
+	svc := &sentiment.Service{Store: s, Provider: p}
+	in := &inbox.Service{Store: s}
+	in.OnInboundCreate = append(in.OnInboundCreate, svc.ScoreHook())
+	in.OnInbound = append(in.OnInbound, svc.ConversationHook())
+	in.OnEdited = append(in.OnEdited, svc.Hook())
+	return &ingestEnv{s: s, sys: sys, in: in, svc: svc, ch: ch}
+}
+
+func (e *ingestEnv) ingest(t *testing.T, m sdk.Message) *ent.Message {
+	t.Helper()
+	m.ThreadID, m.Direction, m.Contact = "ada", sdk.Inbound, sdk.Contact{ExternalID: "ada", Name: "Ada"}
+	require.NoError(t, e.s.InTx(e.sys, func(tx *store.Tx) error {
+		_, err := e.in.Ingest(e.sys, tx, e.ch, []*sdk.Event{{Kind: sdk.EventMessage, Message: &m}})
+		return err
+	}))
+	got, err := e.s.Ent.Message.Query().Where(message.ExternalID(m.ExternalID)).Only(e.sys)
+	require.NoError(t, err)
+	return got
+}
+
+func (e *ingestEnv) conversation(t *testing.T) *ent.Conversation {
+	t.Helper()
+	c, err := e.s.Ent.Conversation.Query().Where(conversation.ThreadID("ada")).Only(e.sys)
+	require.NoError(t, err)
+	return c
+}
+
+// With the built-in (local) model, a new message is stored scored, and
+// its conversation carries the mean of its latest DefaultWindow scores
+// (by time, whatever the order they arrive in) at once, in the ingest's
+// transaction: no job is queued. A rating alone is scored by its stars.
+func TestScoredOnIngest(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		for name, p := range map[string]ai.Provider{
+			"builtin": builtin.New(),
+			// cmd/neksio's provider when no external one is configured.
+			"chooser": ai.NewChooser(builtin.New(), nil, nil),
+		} {
+			t.Run(name, func(t *testing.T) {
+				e := newIngestEnv(t, d, p)
+				start := time.Now().Add(-time.Hour).Truncate(time.Second)
+				type scored struct {
+					at    time.Time
+					score float64
+				}
+				var all []scored
+				for i, m := range []sdk.Message{
+					{Text: "Love it, the croissants are amazing! 😍"},
+					{Text: "Worst bakery ever 😡"},
+					{Text: "ok"},
+					{Rating: 1},
+					{Text: "Thank you so much, great service"},
+					{Text: "Still waiting, totally useless."},
+					{Text: "I hate this", Timestamp: start.Add(-time.Minute)}, // late, and older than the rest
+					{Text: "Perfect, thanks!"},
+				} {
+					m.ExternalID = "m" + string(rune('a'+i))
+					if m.Timestamp.IsZero() {
+						m.Timestamp = start.Add(time.Duration(i) * time.Second)
+					}
+					got := e.ingest(t, m)
+					want := sentiment.RatingScore(m.Rating)
+					if m.Text != "" {
+						want = builtin.LexiconSentiment(m.Text).Score
+					}
+					require.NotNil(t, got.SentimentScore, m.Text)
+					require.InDelta(t, want, *got.SentimentScore, 1e-9, m.Text)
+					require.Equal(t, sentiment.Label(want), *got.SentimentLabel, m.Text)
+
+					all = append(all, scored{m.Timestamp, want})
+					latest := slices.Clone(all)
+					slices.SortFunc(latest, func(a, b scored) int { return b.at.Compare(a.at) })
+					latest = latest[:min(len(latest), sentiment.DefaultWindow)]
+					var sum float64
+					for _, l := range latest {
+						sum += l.score
+					}
+					mean := sum / float64(len(latest))
+					c := e.conversation(t)
+					require.NotNil(t, c.SentimentScore, "after %d messages", i+1)
+					require.InDelta(t, mean, *c.SentimentScore, 1e-9, "after %d messages", i+1)
+					require.Equal(t, string(sentiment.Label(mean)), string(*c.SentimentLabel), "after %d messages", i+1)
+				}
+				require.Equal(t, 0, storetest.CountJobs(t, e.s.DB, "sentiment.analyze"), "no job: scored as ingested")
+			})
+		}
+	})
+}
+
+// With a model that is not local (an external one), a new message is
+// stored unscored and queues its conversation's job, as before; so does
+// the built-in model behind a Chooser that may choose an external one.
+func TestNotLocalQueuesTheJob(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		for name, p := range map[string]ai.Provider{
+			"remote":  remote{builtin.New()},
+			"chooser": ai.NewChooser(builtin.New(), remote{builtin.New()}, func(context.Context, string) (bool, error) { return false, nil }),
+		} {
+			t.Run(name, func(t *testing.T) {
+				e := newIngestEnv(t, d, p)
+				got := e.ingest(t, sdk.Message{ExternalID: "m1", Text: "Worst bakery ever 😡", Timestamp: time.Now()})
+				require.Nil(t, got.SentimentScore)
+				require.Nil(t, e.conversation(t).SentimentScore)
+				require.Equal(t, 1, storetest.CountJobs(t, e.s.DB, "sentiment.analyze"))
+
+				require.NoError(t, e.svc.AnalyzeConversation(e.sys, got.ConversationID, func(*store.Tx) error { return nil }))
+				got, err := e.s.Ent.Message.Get(e.sys, got.ID)
+				require.NoError(t, err)
+				require.Equal(t, message.SentimentLabelNegative, *got.SentimentLabel)
+				require.Equal(t, conversation.SentimentLabelNegative, *e.conversation(t).SentimentLabel)
+			})
+		}
+	})
+}
+
+// An edit keeps its job of its own, with the built-in model too: the job
+// scores the new text and rolls the conversation up again.
+func TestEditQueuesItsJob(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		e := newIngestEnv(t, d, builtin.New())
+		at := time.Now()
+		got := e.ingest(t, sdk.Message{ExternalID: "m1", Text: "Worst bakery ever 😡", Timestamp: at})
+		require.Equal(t, message.SentimentLabelNegative, *got.SentimentLabel)
+		require.Equal(t, conversation.SentimentLabelNegative, *e.conversation(t).SentimentLabel)
+		require.Equal(t, 0, storetest.CountJobs(t, e.s.DB, "sentiment.analyze"))
+
+		e.ingest(t, sdk.Message{ExternalID: "m1", Text: "Love it, the croissants are amazing! 😍", Timestamp: at.Add(time.Minute),
+			Action: sdk.ActionEdited})
+		require.Equal(t, 1, storetest.CountJobs(t, e.s.DB, "sentiment.analyze"), "the edit's job")
+		require.NoError(t, e.svc.Analyze(e.sys, got.ID))
+		got, err := e.s.Ent.Message.Get(e.sys, got.ID)
+		require.NoError(t, err)
+		require.Equal(t, message.SentimentLabelPositive, *got.SentimentLabel)
+		c := e.conversation(t)
+		require.Equal(t, conversation.SentimentLabelPositive, *c.SentimentLabel)
+		require.InDelta(t, *got.SentimentScore, *c.SentimentScore, 1e-9)
+	})
+}
