@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/internal/testenv"
 )
 
 // nodeResolvers answers Query.node from a map; every other resolver is
@@ -141,18 +141,9 @@ func quote(s string) string {
 	return string(b)
 }
 
-// normalized is a response with its errors in order: root fields resolve
-// concurrently, each adding its errors when it is done.
+// normalized is the answer with its errors sorted (testenv.NormalizedResponse).
 func normalized(t *testing.T, body string) string {
-	var r struct {
-		Data   json.RawMessage   `json:"data"`
-		Errors []json.RawMessage `json:"errors"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(body), &r), body)
-	errs := make([]string, len(r.Errors))
-	for i, e := range r.Errors {
-		errs[i] = string(e)
-	}
-	sort.Strings(errs)
-	return string(r.Data) + "\n" + strings.Join(errs, "\n")
+	n, err := testenv.NormalizedResponse([]byte(body))
+	require.NoError(t, err)
+	return n
 }

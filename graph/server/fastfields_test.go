@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/graph/generated"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -90,18 +89,9 @@ func TestFastFieldsSameResponses(t *testing.T) {
 	})
 }
 
-// normalizedResponse is a response with its errors in order: fields
-// resolved concurrently add their errors when they are done.
+// normalizedResponse is the answer with its errors sorted (testenv.NormalizedResponse).
 func normalizedResponse(t *testing.T, body string) string {
-	var r struct {
-		Data   json.RawMessage   `json:"data"`
-		Errors []json.RawMessage `json:"errors"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(body), &r), body)
-	errs := make([]string, len(r.Errors))
-	for i, e := range r.Errors {
-		errs[i] = string(e)
-	}
-	sort.Strings(errs)
-	return string(r.Data) + "\n" + strings.Join(errs, "\n")
+	n, err := testenv.NormalizedResponse([]byte(body))
+	require.NoError(t, err)
+	return n
 }
