@@ -50,6 +50,14 @@ type Service struct {
 	Window int
 }
 
+// window is how many of the latest scores a roll-up averages.
+func (s *Service) window() int {
+	if s.Window > 0 {
+		return s.Window
+	}
+	return DefaultWindow
+}
+
 // Hook queues a sentiment.analyze job for every new inbound message from a
 // contact, and for every edit of one (inbox.Service.OnEdited: an edited
 // review is scored again).
@@ -89,17 +97,10 @@ func (s *Service) ScoreHook() inbox.InboundCreateHook {
 		if r, ok := mu.Rating(); ok {
 			rating = &r
 		}
-		var score float64
-		switch {
-		case strings.TrimSpace(text) != "":
-			score = scorer(text).Score
-		case rating != nil:
-			score = RatingScore(*rating)
-		default:
-			return nil // nothing to score (a photo alone): the job's rule too
+		score, ok, _ := scoreOf(text, rating, func(text string) (ai.Sentiment, error) { return scorer(text), nil })
+		if ok { // else nothing to score (a photo alone)
+			create.SetSentimentScore(score).SetSentimentLabel(Label(score))
 		}
-		score = max(-1, min(1, score))
-		create.SetSentimentScore(score).SetSentimentLabel(Label(score))
 		return nil
 	}
 }
@@ -116,7 +117,8 @@ func (s *Service) ConversationHook() inbox.InboundHook {
 			return nil
 		}
 		if msg.SentimentScore != nil {
-			return s.rollUpIngested(ctx, tx, msg)
+			// No event: the ingest emits the conversation's in this transaction.
+			return s.storeRollUp(ctx, tx, msg)
 		}
 		return tx.InsertJobOnce(ctx, "sentiment:"+string(msg.ConversationID),
 			jobargs.SentimentAnalyze{WorkspaceID: string(msg.WorkspaceID), ConversationID: string(msg.ConversationID)},
@@ -176,10 +178,6 @@ func (s *Service) analyzeConversation(ctx context.Context, convID pulid.ID, fall
 			scored = append(scored, msg)
 		}
 	}
-	window := s.Window
-	if window <= 0 {
-		window = DefaultWindow
-	}
 	return s.Store.InTx(ctx, func(tx *store.Tx) error {
 		if s.Store.Dialect == dialect.Postgres { // SQLite runs one transaction at a time
 			if _, err := tx.Ent.Conversation.Query().Where(conversation.ID(convID)).ForUpdate().IDs(ctx); err != nil {
@@ -195,7 +193,7 @@ func (s *Service) analyzeConversation(ctx context.Context, convID pulid.ID, fall
 				ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
 		}
 		if len(scored) > 0 {
-			if err := s.rollUp(ctx, tx, scored[0], window); err != nil {
+			if err := s.rollUp(ctx, tx, scored[0]); err != nil {
 				return err
 			}
 		}
@@ -227,73 +225,64 @@ func idsOf(msgs []*ent.Message) []pulid.ID {
 // to score. A retryable provider failure is returned unless fallback;
 // other failures fall back to the lexicon model.
 func (s *Service) score(ctx context.Context, msg *ent.Message, fallback bool) (float64, bool, error) {
-	var sent ai.Sentiment
-	var err error
-	switch {
-	case strings.TrimSpace(msg.Text) != "":
-		sent, err = s.Provider.Sentiment(ctx, msg.Text)
-	case msg.Rating != nil:
-		sent = ai.Sentiment{Score: RatingScore(*msg.Rating)}
-	default:
-		return 0, false, nil
-	}
-	if err != nil {
+	return scoreOf(msg.Text, msg.Rating, func(text string) (ai.Sentiment, error) {
+		sent, err := s.Provider.Sentiment(ctx, text)
+		if err == nil {
+			return sent, nil
+		}
 		if ai.Retryable(err) && !fallback {
-			return 0, false, err
+			return sent, err
 		}
 		if s.Log != nil {
 			s.Log.Warn("feedback: provider sentiment failed; using the lexicon model", "message", msg.ID, "err", err)
 		}
-		sent = builtin.LexiconSentiment(msg.Text)
+		return builtin.LexiconSentiment(text), nil
+	})
+}
+
+// scoreOf is the score of what a message says: its text's (byText), else,
+// for a review of stars alone, the stars' (RatingScore), within [-1, 1];
+// ok is false when it has neither (a photo alone).
+func scoreOf(text string, rating *int, byText func(string) (ai.Sentiment, error)) (score float64, ok bool, err error) {
+	var sent ai.Sentiment
+	switch {
+	case strings.TrimSpace(text) != "":
+		if sent, err = byText(text); err != nil {
+			return 0, false, err
+		}
+	case rating != nil:
+		// A rating without a comment: the stars are all the customer said.
+		sent = ai.Sentiment{Score: RatingScore(*rating)}
+	default:
+		return 0, false, nil
 	}
 	return max(-1, min(1, sent.Score)), true, nil
 }
 
-// rollUp stores on msg's conversation the mean of its latest scores.
-func (s *Service) rollUp(ctx context.Context, tx *store.Tx, msg *ent.Message, window int) error {
-	latest, err := tx.Ent.Message.Query().
-		Where(message.ConversationID(msg.ConversationID), message.DirectionEQ(message.DirectionInbound),
-			message.SentimentScoreNotNil()).
-		Order(ent.Desc(message.FieldSentAt), ent.Desc(message.FieldID)).
-		Limit(window).
-		Select(message.FieldSentimentScore).
-		All(ctx)
-	if err != nil {
-		return fmt.Errorf("feedback: loading scores: %w", err)
-	}
-	var sum float64
-	for _, m := range latest {
-		sum += *m.SentimentScore
-	}
-	mean := sum / float64(max(1, len(latest)))
-	if err := tx.Ent.Conversation.Update().Where(conversation.ID(msg.ConversationID)).
-		SetSentimentScore(mean).
-		SetSentimentLabel(conversation.SentimentLabel(Label(mean))).
-		Exec(ctx); err != nil {
-		return fmt.Errorf("feedback: rolling up: %w", err)
+// rollUp stores on msg's conversation the mean of its latest scores
+// (storeRollUp) and emits the conversation's ConversationUpdated.
+func (s *Service) rollUp(ctx context.Context, tx *store.Tx, msg *ent.Message) error {
+	if err := s.storeRollUp(ctx, tx, msg); err != nil {
+		return err
 	}
 	tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ConversationID),
 		ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
 	return nil
 }
 
-// rollUpIngested stores on the conversation of msg, a message scored as
-// it was ingested, the mean of its latest scores, in one statement and
-// without reading them into Go (the ingest's budget of statements, see
-// core/webhook's TestStatementsPerDelivery): the same window, order and
-// label as rollUp. It is exact: the ingest updated the conversation
-// earlier in this transaction and holds its row lock, so this later
-// statement (PostgreSQL's READ COMMITTED takes a statement's snapshot
-// when it starts) sees every message committed by a transaction that
-// held the lock before, and no other ingest or sentiment job can commit
-// one until this transaction does. It emits no event: the ingest emits
-// the conversation's ConversationCreated or ConversationUpdated in this
-// same transaction, so subscribers read the new roll-up with it.
-func (s *Service) rollUpIngested(ctx context.Context, tx *store.Tx, msg *ent.Message) error {
-	window := s.Window
-	if window <= 0 {
-		window = DefaultWindow
-	}
+// storeRollUp stores on the conversation of msg the mean of its latest
+// s.Window inbound scores (newest first by sent_at, then ID) and its
+// Label, in one statement, without reading the scores into Go (an ingest
+// that scored the message runs it within its budget of statements, see
+// core/webhook's TestStatementsPerDelivery). The caller holds the
+// conversation's row lock (an ingest from its conversation update on, a
+// job by SELECT … FOR UPDATE; SQLite runs one transaction at a time), so
+// this later statement (PostgreSQL's READ COMMITTED takes a statement's
+// snapshot when it starts) sees every message committed by a transaction
+// that held the lock before, and no other can commit one until this
+// transaction does.
+func (s *Service) storeRollUp(ctx context.Context, tx *store.Tx, msg *ent.Message) error {
+	window := s.window()
 	// The mean as a scalar subquery; a new one each time it is written,
 	// as the builder numbers its parameters where it is joined.
 	d := entsql.Dialect(s.Store.Dialect)
@@ -386,29 +375,9 @@ func (s *Service) analyze(ctx context.Context, messageID pulid.ID, fallback bool
 	if msg.Direction != message.DirectionInbound {
 		return nil
 	}
-	var sent ai.Sentiment
-	switch {
-	case strings.TrimSpace(msg.Text) != "":
-		sent, err = s.Provider.Sentiment(ctx, msg.Text)
-	case msg.Rating != nil:
-		// A rating without a comment: the stars are all the customer said.
-		sent = ai.Sentiment{Score: RatingScore(*msg.Rating)}
-	default:
-		return nil
-	}
-	if err != nil {
-		if ai.Retryable(err) && !fallback {
-			return err
-		}
-		if s.Log != nil {
-			s.Log.Warn("feedback: provider sentiment failed; using the lexicon model", "message", msg.ID, "err", err)
-		}
-		sent = builtin.LexiconSentiment(msg.Text)
-	}
-	score := max(-1, min(1, sent.Score))
-	window := s.Window
-	if window <= 0 {
-		window = DefaultWindow
+	score, ok, err := s.score(ctx, msg, fallback)
+	if err != nil || !ok {
+		return err
 	}
 	return s.Store.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.Ent.Message.UpdateOneID(msg.ID).
@@ -419,7 +388,7 @@ func (s *Service) analyze(ctx context.Context, messageID pulid.ID, fallback bool
 		}
 		// The conversation's row lock before the roll-up reads the scores:
 		// the read then counts what an ingest that scored a message of
-		// this conversation (rollUpIngested) committed, and no ingest
+		// this conversation (storeRollUp) committed, and no ingest
 		// commits one until this transaction does. Taken after the
 		// message's, in the order an ingested edit takes them (the
 		// message, then its conversation), so the two never deadlock.
@@ -431,6 +400,6 @@ func (s *Service) analyze(ctx context.Context, messageID pulid.ID, fallback bool
 		tx.Emit(event.Event{Type: event.MessageUpdated, WorkspaceID: string(msg.WorkspaceID), ObjectID: string(msg.ID),
 			ConversationID: string(msg.ConversationID), ChannelID: string(msg.ChannelID)})
 		// The conversation's mean, and its ConversationUpdated event.
-		return s.rollUp(ctx, tx, msg, window)
+		return s.rollUp(ctx, tx, msg)
 	})
 }
