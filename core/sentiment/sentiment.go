@@ -108,7 +108,7 @@ func (s *Service) ScoreHook() inbox.InboundCreateHook {
 // ConversationHook follows every new inbound message from a contact
 // (inbox.Service.OnInbound). One that ScoreHook scored as it was stored
 // rolls its conversation up here, in the ingesting transaction
-// (rollUpIngested). Any other queues its conversation's sentiment.analyze
+// (storeRollUp). Any other queues its conversation's sentiment.analyze
 // job: one waits per conversation at a time, and it scores every message
 // that came in meanwhile (see AnalyzeConversation).
 func (s *Service) ConversationHook() inbox.InboundHook {
