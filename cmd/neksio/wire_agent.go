@@ -42,9 +42,10 @@ func wireAgent(ctx context.Context, a *App) error {
 
 	// With the built-in model a new message is scored as it is stored and
 	// its conversation rolled up in the ingest's transaction; with an
-	// external one ConversationHook queues the conversation's job.
-	a.Inbox.OnInboundCreate = append(a.Inbox.OnInboundCreate, fb.ScoreHook())
-	a.Inbox.OnInbound = append(a.Inbox.OnInbound, fb.ConversationHook(), ag.Hook())
+	// external one ConversationHook queues the conversation's job. The
+	// agent's hook runs after sentiment's.
+	fb.Attach(a.Inbox)
+	a.Inbox.OnInbound = append(a.Inbox.OnInbound, ag.Hook())
 	a.Inbox.OnEdited = append(a.Inbox.OnEdited, fb.Hook())
 	jobs.RegisterAgent(a.Workers, jobs.AgentDeps{Agent: ag, Knowledge: kb, Feedback: fb, Store: a.Store})
 	a.GraphDeps.Knowledge = kb

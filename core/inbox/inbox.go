@@ -46,6 +46,10 @@ type Service struct {
 	// stored (sentiment scores it there when its model is local); the
 	// OnInbound hooks then see the stored message.
 	OnInboundCreate []InboundCreateHook
+	// OnInboundUpdate hooks add to the update of a new inbound message's
+	// conversation, which runs once the message is stored (see
+	// InboundUpdateHook); the OnInbound hooks run after it.
+	OnInboundUpdate []InboundUpdateHook
 	// OnEdited hooks run, in its transaction, for an inbound message the
 	// customer edited (its text or a review's rating changed).
 	OnEdited []InboundHook

@@ -33,6 +33,17 @@ type InboundHook func(ctx context.Context, tx *store.Tx, ch *ent.Channel, conv *
 // holds what the message brings (its text, rating, time).
 type InboundCreateHook func(ctx context.Context, tx *store.Tx, ch *ent.Channel, conv *ent.Conversation, create *ent.MessageCreate) error
 
+// InboundUpdateHook adds to the update of a new inbound message's
+// conversation, which runs once the message is stored, in the ingesting
+// transaction, while that transaction holds the conversation's row lock
+// (taken by the lookup on PostgreSQL; SQLite runs one transaction at a
+// time): the update's statement sees every message committed before it,
+// the new one included, and no other transaction can commit one to the
+// conversation until this one does. It reports whether it added to u
+// (a new conversation is updated only then). Sentiment rolls the
+// conversation's scores up through it.
+type InboundUpdateHook func(ctx context.Context, ch *ent.Channel, conv *ent.Conversation, msg *ent.Message, u *ent.ConversationUpdate) bool
+
 // IngestResult counts what a delivery changed.
 type IngestResult struct {
 	Created, Updated, Duplicates, Statuses, Ignored int
@@ -146,7 +157,7 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 			return err
 		}
 	}
-	conv, created, err := s.upsertConversation(ctx, tx, ch, m, known.conv, ct, ts, inbound)
+	conv, created, update, err := s.upsertConversation(ctx, tx, ch, m, known.conv, ct, ts, inbound)
 	if err != nil {
 		return err
 	}
@@ -208,6 +219,16 @@ func (s *Service) ingestMessage(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	msg, err := create.Save(ctx)
 	if err != nil {
 		return fmt.Errorf("inbox: storing message: %w", err)
+	}
+	if runHooks {
+		for _, hook := range s.OnInboundUpdate {
+			if hook(ctx, ch, conv, msg, update.u) {
+				update.added = true
+			}
+		}
+	}
+	if err := update.exec(ctx); err != nil {
+		return err
 	}
 	if fetch {
 		if err := queueFetches(ctx, tx, msg); err != nil {
@@ -413,7 +434,29 @@ func (s *Service) upsertContact(ctx context.Context, tx *store.Tx, ch *ent.Chann
 	return ct, nil
 }
 
-func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.Channel, m *sdk.Message, conv *ent.Conversation, ct *ent.Contact, ts time.Time, inbound bool) (*ent.Conversation, bool, error) {
+// convUpdate is the update of a message's conversation, run after the
+// message is stored so that the OnInboundUpdate hooks can add to it: one
+// statement for what the message changed and what the hooks derive from it.
+type convUpdate struct {
+	u *ent.ConversationUpdate
+	// needed: the conversation existed (its fields and updated_at change
+	// with every message), or a hook added to u.
+	needed, added bool
+}
+
+func (c convUpdate) exec(ctx context.Context) error {
+	if !c.needed && !c.added {
+		return nil
+	}
+	if err := c.u.Exec(ctx); err != nil {
+		return fmt.Errorf("inbox: updating conversation: %w", err)
+	}
+	return nil
+}
+
+// upsertConversation creates the message's conversation, or prepares its
+// update (run by the caller once the message is stored: see convUpdate).
+func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.Channel, m *sdk.Message, conv *ent.Conversation, ct *ent.Contact, ts time.Time, inbound bool) (*ent.Conversation, bool, convUpdate, error) {
 	kind := kindOf(m.ThreadKind)
 	if conv == nil {
 		create := tx.Ent.Conversation.Create().
@@ -436,14 +479,13 @@ func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.
 		}
 		conv, err := create.Save(ctx)
 		if err != nil {
-			return nil, false, fmt.Errorf("inbox: storing conversation: %w", err)
+			return nil, false, convUpdate{}, fmt.Errorf("inbox: storing conversation: %w", err)
 		}
-		return conv, true, nil
+		// Created in this transaction: its row is locked until commit.
+		return conv, true, convUpdate{u: tx.Ent.Conversation.Update().Where(conversation.ID(conv.ID))}, nil
 	}
 	// Update, not UpdateOne: UpdateOne (Exec too) reads the row back, and
-	// every field it would return is known here. The update also takes the
-	// row's lock until commit, which the sentiment worker relies on (see
-	// core/sentiment).
+	// every field it would return is known here.
 	u := tx.Ent.Conversation.Update().Where(conversation.ID(conv.ID))
 	if ts.After(conv.LastMessageAt) {
 		u.SetLastMessageAt(ts)
@@ -472,10 +514,7 @@ func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.
 		u.SetURL(m.ThreadURL)
 		conv.URL = m.ThreadURL
 	}
-	if err := u.Exec(ctx); err != nil {
-		return nil, false, fmt.Errorf("inbox: updating conversation: %w", err)
-	}
-	return conv, false, nil
+	return conv, false, convUpdate{u: u, needed: true}, nil
 }
 
 // PendingStatusTTL bounds how long a status waits for its message.

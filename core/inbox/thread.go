@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/neksio/neksio/core/store"
@@ -46,12 +47,21 @@ const (
 // message's id from a subquery and the contact's fields from a join, both
 // limited to the conversation's workspace. A message of a conversation
 // not yet stored (a new customer) is looked up statement by statement.
+// On PostgreSQL the lookup takes the conversation's row lock (FOR UPDATE
+// OF the conversation alone), which the ingest holds until it commits.
 func (s *Service) lookupThread(ctx context.Context, tx *store.Tx, ch *ent.Channel, m *sdk.Message, withContact bool) (threadLookup, error) {
 	var out threadLookup
 	stale := s.now().Add(-ProfileRefresh)
 	conv, err := tx.Ent.Conversation.Query().
 		Where(conversation.ChannelID(ch.ID), conversation.KindEQ(kindOf(m.ThreadKind)), conversation.ThreadID(m.ThreadID)).
 		Modify(func(sel *entsql.Selector) {
+			if s.Store.Dialect == dialect.Postgres {
+				// The conversation's row lock, held until commit: the
+				// conversation's update (after the message is stored,
+				// see InboundUpdateHook) and the sentiment job rely on
+				// it. SQLite runs one transaction at a time.
+				sel.ForUpdate(entsql.WithLockTables(conversation.Table))
+			}
 			// Both joined tables are unique on (channel_id, external_id):
 			// one row at most. No added column is ever NULL: ent scans
 			// them by the type the driver reports, which SQLite derives

@@ -2,7 +2,10 @@ package sentiment_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,8 +51,7 @@ func newIngestEnv(t *testing.T, d storetest.Dialect, p ai.Provider) *ingestEnv {
 	require.NoError(t, err)
 	svc := &sentiment.Service{Store: s, Provider: p}
 	in := &inbox.Service{Store: s}
-	in.OnInboundCreate = append(in.OnInboundCreate, svc.ScoreHook())
-	in.OnInbound = append(in.OnInbound, svc.ConversationHook())
+	svc.Attach(in)
 	in.OnEdited = append(in.OnEdited, svc.Hook())
 	return &ingestEnv{s: s, sys: sys, in: in, svc: svc, ch: ch}
 }
@@ -185,5 +187,67 @@ func TestEditQueuesItsJob(t *testing.T) {
 		c := e.conversation(t)
 		require.Equal(t, conversation.SentimentLabelPositive, *c.SentimentLabel)
 		require.InDelta(t, *got.SentimentScore, *c.SentimentScore, 1e-9)
+	})
+}
+
+// Messages of one conversation ingested at once, by concurrent
+// transactions, leave it with the mean of its latest DefaultWindow scores:
+// the roll-up in each ingest's conversation update runs under the
+// conversation's row lock, taken by the ingest's lookup, so the last to
+// commit saw every message committed before it. A hook between the
+// message's insert and the conversation's update holds each ingest until
+// all have stored their message (or a while has passed: with the lock,
+// they come one at a time), so without the lock every update would read
+// the scores before the others commit and the last would miss theirs.
+func TestConcurrentIngestRollsUpEveryMessage(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		const senders = 6
+		e := newIngestEnv(t, d, builtin.New())
+		var arrived atomic.Int32
+		all := make(chan struct{})
+		e.in.OnInboundUpdate = append(e.in.OnInboundUpdate, func(context.Context, *ent.Channel, *ent.Conversation, *ent.Message, *ent.ConversationUpdate) bool {
+			if arrived.Add(1) == senders {
+				close(all)
+			}
+			select {
+			case <-all:
+			case <-time.After(150 * time.Millisecond):
+			}
+			return false
+		})
+		start := time.Now().Add(-time.Hour).Truncate(time.Second)
+		e.ingest(t, sdk.Message{ExternalID: "first", Text: "ok", Timestamp: start})
+		arrived.Store(0)
+		texts := []string{"Love it, amazing! 😍", "Worst bakery ever 😡", "Thank you so much", "I hate this", "Perfect, thanks!", "Still waiting, totally useless."}
+		var wg sync.WaitGroup
+		errs := make(chan error, senders)
+		for g := range senders {
+			wg.Go(func() {
+				m := sdk.Message{ExternalID: fmt.Sprintf("m%d", g), Text: texts[g], Timestamp: start.Add(time.Duration(g+1) * time.Second),
+					ThreadID: "ada", Direction: sdk.Inbound, Contact: sdk.Contact{ExternalID: "ada", Name: "Ada"}}
+				errs <- e.s.InTx(e.sys, func(tx *store.Tx) error {
+					_, err := e.in.Ingest(e.sys, tx, e.ch, []*sdk.Event{{Kind: sdk.EventMessage, Message: &m}})
+					return err
+				})
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		latest, err := e.s.Ent.Message.Query().Where(message.SentimentScoreNotNil()).
+			Order(ent.Desc(message.FieldSentAt), ent.Desc(message.FieldID)).Limit(sentiment.DefaultWindow).All(e.sys)
+		require.NoError(t, err)
+		require.Len(t, latest, sentiment.DefaultWindow)
+		var sum float64
+		for _, m := range latest {
+			sum += *m.SentimentScore
+		}
+		c := e.conversation(t)
+		require.NotNil(t, c.SentimentScore)
+		require.InDelta(t, sum/float64(len(latest)), *c.SentimentScore, 1e-9)
+		require.Equal(t, string(sentiment.Label(sum/float64(len(latest)))), string(*c.SentimentLabel))
 	})
 }

@@ -1,7 +1,7 @@
 // Package sentiment scores the sentiment of what customers write. With a
 // local model (the built-in one, ai.LocalSentiment) a new inbound message
 // is scored as it is ingested and its conversation rolled up in the same
-// transaction (inbox OnInboundCreate and OnInbound hooks); with an external
+// transaction (inbox OnInboundCreate and OnInboundUpdate hooks); with an external
 // model it queues its conversation's sentiment.analyze job (an OnInbound
 // hook in the ingesting transaction; one job scores every message the
 // conversation received meanwhile). An edited message gets a
@@ -15,7 +15,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -105,20 +107,40 @@ func (s *Service) ScoreHook() inbox.InboundCreateHook {
 	}
 }
 
+// Attach wires the service into an inbox as the server runs it:
+// ScoreHook, RollUpHook and ConversationHook.
+func (s *Service) Attach(in *inbox.Service) {
+	in.OnInboundCreate = append(in.OnInboundCreate, s.ScoreHook())
+	in.OnInboundUpdate = append(in.OnInboundUpdate, s.RollUpHook())
+	in.OnInbound = append(in.OnInbound, s.ConversationHook())
+}
+
+// RollUpHook rolls up the conversation of a new inbound message that
+// ScoreHook scored as it was stored, within the conversation's update that
+// follows the message (inbox.Service.OnInboundUpdate: rollUpSetter, no
+// statement of its own). The ingest emits the conversation's event.
+func (s *Service) RollUpHook() inbox.InboundUpdateHook {
+	return func(_ context.Context, _ *ent.Channel, _ *ent.Conversation, msg *ent.Message, u *ent.ConversationUpdate) bool {
+		if msg.SentimentScore == nil || msg.Direction != message.DirectionInbound || msg.AuthorKind != message.AuthorKindContact {
+			return false
+		}
+		u.Modify(s.rollUpSetter(msg.WorkspaceID, msg.ConversationID))
+		return true
+	}
+}
+
 // ConversationHook follows every new inbound message from a contact
 // (inbox.Service.OnInbound). One that ScoreHook scored as it was stored
-// rolls its conversation up here, in the ingesting transaction
-// (storeRollUp). Any other queues its conversation's sentiment.analyze
-// job: one waits per conversation at a time, and it scores every message
-// that came in meanwhile (see AnalyzeConversation).
+// is rolled up already (RollUpHook). Any other queues its conversation's
+// sentiment.analyze job: one waits per conversation at a time, and it
+// scores every message that came in meanwhile (see AnalyzeConversation).
 func (s *Service) ConversationHook() inbox.InboundHook {
 	return func(ctx context.Context, tx *store.Tx, _ *ent.Channel, _ *ent.Conversation, msg *ent.Message) error {
 		if msg.Direction != message.DirectionInbound || msg.AuthorKind != message.AuthorKindContact {
 			return nil
 		}
 		if msg.SentimentScore != nil {
-			// No event: the ingest emits the conversation's in this transaction.
-			return s.storeRollUp(ctx, tx, msg)
+			return nil // scored as it was stored: RollUpHook rolled it up
 		}
 		return tx.InsertJobOnce(ctx, "sentiment:"+string(msg.ConversationID),
 			jobargs.SentimentAnalyze{WorkspaceID: string(msg.WorkspaceID), ConversationID: string(msg.ConversationID)},
@@ -140,7 +162,7 @@ const BatchSize = 200
 //
 // The messages are read and scored outside any transaction (a model may
 // be slow). The transaction then takes the conversation's row lock, which
-// every ingesting transaction holds from its conversation update to its
+// every ingesting transaction holds from its conversation lookup to its
 // commit, and completes the job in it: a message committed before the lock
 // is seen by the re-read below (and, if it was not scored, gets a job of
 // its own), one committed after it finds this job completed, so its own
@@ -271,55 +293,76 @@ func (s *Service) rollUp(ctx context.Context, tx *store.Tx, msg *ent.Message) er
 }
 
 // storeRollUp stores on the conversation of msg the mean of its latest
-// s.Window inbound scores (newest first by sent_at, then ID) and its
-// Label, in one statement, without reading the scores into Go (an ingest
-// that scored the message runs it within its budget of statements, see
-// core/webhook's TestStatementsPerDelivery). The caller holds the
-// conversation's row lock (an ingest from its conversation update on, a
-// job by SELECT … FOR UPDATE; SQLite runs one transaction at a time), so
-// this later statement (PostgreSQL's READ COMMITTED takes a statement's
-// snapshot when it starts) sees every message committed by a transaction
-// that held the lock before, and no other can commit one until this
-// transaction does.
+// scores and its label (rollUpSetter), in one statement. The caller holds
+// the conversation's row lock (a job by SELECT … FOR UPDATE; SQLite runs
+// one transaction at a time), so this later statement (PostgreSQL's READ
+// COMMITTED takes a statement's snapshot when it starts) sees every
+// message committed by a transaction that held the lock before, and no
+// other can commit one until this transaction does.
 func (s *Service) storeRollUp(ctx context.Context, tx *store.Tx, msg *ent.Message) error {
-	window := s.window()
-	// The mean as a scalar subquery; a new one each time it is written,
-	// as the builder numbers its parameters where it is joined.
-	d := entsql.Dialect(s.Store.Dialect)
-	mean := func(b *entsql.Builder) {
-		w := d.Select(message.FieldSentimentScore).From(d.Table(message.Table)).
-			Where(entsql.And(
-				// The tenant filter, as the privacy policy adds to every query.
-				entsql.EQ(message.FieldWorkspaceID, msg.WorkspaceID),
-				entsql.EQ(message.FieldConversationID, msg.ConversationID),
-				entsql.EQ(message.FieldDirection, string(message.DirectionInbound)),
-				entsql.NotNull(message.FieldSentimentScore))).
-			OrderBy(entsql.Desc(message.FieldSentAt), entsql.Desc(message.FieldID)).
-			Limit(window).As("w")
-		b.Wrap(func(b *entsql.Builder) {
-			b.Join(d.Select(entsql.Avg(w.C(message.FieldSentimentScore))).From(w))
-		})
-	}
-	// Label's thresholds, in SQL.
-	label := func(b *entsql.Builder) {
-		b.WriteString("CASE WHEN ")
-		mean(b)
-		b.WriteString(" >= ").Arg(Neutral).WriteString(" THEN ").Arg(string(conversation.SentimentLabelPositive))
-		b.WriteString(" WHEN ")
-		mean(b)
-		b.WriteString(" <= ").Arg(-Neutral).WriteString(" THEN ").Arg(string(conversation.SentimentLabelNegative))
-		b.WriteString(" ELSE ").Arg(string(conversation.SentimentLabelNeutral)).WriteString(" END")
-	}
 	err := tx.Ent.Conversation.Update().Where(conversation.ID(msg.ConversationID)).
-		Modify(func(u *entsql.UpdateBuilder) {
-			u.Set(conversation.FieldSentimentScore, entsql.ExprFunc(mean))
-			u.Set(conversation.FieldSentimentLabel, entsql.ExprFunc(label))
-		}).
+		Modify(s.rollUpSetter(msg.WorkspaceID, msg.ConversationID)).
 		Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("feedback: rolling up: %w", err)
 	}
 	return nil
+}
+
+// rollUpSetter sets a conversation's sentiment score to the mean of its
+// latest s.Window inbound scores (newest first by sent_at, then ID) and its
+// label to Label of that mean, as part of an update of the conversation:
+// one row-valued SET from one subquery, which reads the scores once,
+// without reading them into Go (an ingest runs it within its conversation
+// update, see RollUpHook and core/webhook's TestStatementsPerDelivery).
+// The subquery's text is built once per dialect and window (rollUpText).
+func (s *Service) rollUpSetter(ws, conv pulid.ID) func(*entsql.UpdateBuilder) {
+	text := rollUpText(s.Store.Dialect, s.window())
+	return func(u *entsql.UpdateBuilder) {
+		// The column list is written as given: ent's builder writes a
+		// name with parentheses as is (as it does a function call).
+		u.Set("("+conversation.FieldSentimentScore+", "+conversation.FieldSentimentLabel+")",
+			entsql.ExprFunc(func(b *entsql.Builder) {
+				b.WriteString(text.head).Arg(ws).WriteString(text.mid).Arg(conv).WriteString(text.tail)
+			}))
+	}
+}
+
+// rollUpSQL is the roll-up's subquery around its two parameters: the
+// workspace (the tenant filter, as the privacy policy adds to every
+// query) and the conversation.
+type rollUpSQL struct{ head, mid, tail string }
+
+var rollUpTexts sync.Map // rollUpKey -> rollUpSQL
+
+type rollUpKey struct {
+	dialect string
+	window  int
+}
+
+func rollUpText(d string, window int) rollUpSQL {
+	key := rollUpKey{d, window}
+	if t, ok := rollUpTexts.Load(key); ok {
+		return t.(rollUpSQL)
+	}
+	q := func(ident string) string { return entsql.Dialect(d).Select().Quote(ident) }
+	lit := func(v string) string { return "'" + v + "'" } // constants of this package only
+	mean := "AVG(" + q("w") + "." + q("s") + ")"
+	t := rollUpSQL{
+		head: "(SELECT " + mean + ", CASE" +
+			" WHEN " + mean + " >= " + strconv.FormatFloat(Neutral, 'g', -1, 64) + " THEN " + lit(string(conversation.SentimentLabelPositive)) +
+			" WHEN " + mean + " <= " + strconv.FormatFloat(-Neutral, 'g', -1, 64) + " THEN " + lit(string(conversation.SentimentLabelNegative)) +
+			" ELSE " + lit(string(conversation.SentimentLabelNeutral)) + " END" +
+			" FROM (SELECT " + q(message.FieldSentimentScore) + " AS " + q("s") + " FROM " + q(message.Table) +
+			" WHERE " + q(message.FieldWorkspaceID) + " = ",
+		mid: " AND " + q(message.FieldConversationID) + " = ",
+		tail: " AND " + q(message.FieldDirection) + " = " + lit(string(message.DirectionInbound)) +
+			" AND " + q(message.FieldSentimentScore) + " IS NOT NULL" +
+			" ORDER BY " + q(message.FieldSentAt) + " DESC, " + q(message.FieldID) + " DESC" +
+			" LIMIT " + strconv.Itoa(window) + ") AS " + q("w") + ")",
+	}
+	rollUpTexts.Store(key, t)
+	return t
 }
 
 // RatingScore is the sentiment of a review that has stars and no

@@ -68,8 +68,7 @@ func statementsPerDelivery(t *testing.T, d storetest.Dialect, provider ai.Provid
 		}}
 	in := &inbox.Service{Store: s, Gateway: gw, Channels: channels}
 	fb := &sentiment.Service{Store: s, Provider: provider}
-	in.OnInboundCreate = append(in.OnInboundCreate, fb.ScoreHook())
-	in.OnInbound = append(in.OnInbound, fb.ConversationHook())
+	fb.Attach(in)
 	ctx := context.Background()
 	ws, err := workspace.Create(ctx, s, "count")
 	require.NoError(t, err)
