@@ -47,7 +47,8 @@ func main() {
 	}
 	templates := append(slices.Clone(gqlTemplates),
 		gen.MustParse(gen.NewTemplate("pulid").ParseFiles("./ent/schema/pulid/template/pulid.tmpl")),
-		gen.MustParse(gen.NewTemplate("querywherep").ParseFiles("./ent/schema/pulid/template/pulid.tmpl")))
+		gen.MustParse(gen.NewTemplate("querywherep").ParseFiles("./ent/schema/pulid/template/pulid.tmpl")),
+		gen.MustParse(gen.NewTemplate("scan").ParseFiles("./ent/template/scan.tmpl")))
 	err = entc.Generate("./ent/schema", &gen.Config{
 		Target:    "./ent",
 		Package:   "github.com/neksio/neksio/ent",

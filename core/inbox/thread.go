@@ -2,13 +2,17 @@ package inbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/contact"
 	"github.com/neksio/neksio/ent/conversation"
@@ -31,100 +35,167 @@ type threadLookup struct {
 	contactKnown bool
 }
 
-// Columns the lookup adds to the conversation's.
-const (
-	lkMessageID = "lk_message_id"
-	lkContactID = "lk_contact_id"
-	lkName      = "lk_contact_name"
-	lkUsername  = "lk_contact_username"
-	lkAvatarURL = "lk_contact_avatar_url"
-	lkProfile   = "lk_contact_profile"
-)
 
 // lookupThread reads, in one statement, a message's conversation, whether
 // the message is stored already, and its contact (withContact): the
-// conversation query (under the workspace filter like any other) with the
-// message's id from a subquery and the contact's fields from a join, both
-// limited to the conversation's workspace. A message of a conversation
-// not yet stored (a new customer) is looked up statement by statement.
-// On PostgreSQL the lookup takes the conversation's row lock (FOR UPDATE
-// OF the conversation alone), which the ingest holds until it commits.
+// conversation with the message's id and the contact's fields from two
+// joins, all limited to the viewer's workspace. A message of a
+// conversation not yet stored (a new customer) is looked up statement by
+// statement. On PostgreSQL the lookup takes the conversation's row lock
+// (FOR UPDATE OF the conversation alone), which the ingest holds until it
+// commits: the conversation's update (after the message is stored, see
+// InboundUpdateHook) and the sentiment job rely on it; SQLite runs one
+// transaction at a time.
+//
+// Every delivery runs it, so its text is written once per dialect and
+// shape (lookupText) instead of built by ent's query builder each time,
+// and its rows are decoded by ent's own scanning (ConversationClient's
+// ScanValues and FromRow). Not being an ent query, it does not pass
+// through the privacy policy: it writes the policy's workspace filter
+// itself, from the same viewer (TestLookupStaysInItsWorkspace).
 func (s *Service) lookupThread(ctx context.Context, tx *store.Tx, ch *ent.Channel, m *sdk.Message, withContact bool) (threadLookup, error) {
 	var out threadLookup
-	stale := s.now().Add(-ProfileRefresh)
-	conv, err := tx.Ent.Conversation.Query().
-		Where(conversation.ChannelID(ch.ID), conversation.KindEQ(kindOf(m.ThreadKind)), conversation.ThreadID(m.ThreadID)).
-		Modify(func(sel *entsql.Selector) {
-			if s.Store.Dialect == dialect.Postgres {
-				// The conversation's row lock, held until commit: the
-				// conversation's update (after the message is stored,
-				// see InboundUpdateHook) and the sentiment job rely on
-				// it. SQLite runs one transaction at a time.
-				sel.ForUpdate(entsql.WithLockTables(conversation.Table))
-			}
-			// Both joined tables are unique on (channel_id, external_id):
-			// one row at most. No added column is ever NULL: ent scans
-			// them by the type the driver reports, which SQLite derives
-			// from the value (and has none for NULL).
-			msgs := entsql.Table(message.Table).As("lk_m")
-			sel.LeftJoin(msgs).OnP(entsql.And(
-				entsql.EQ(msgs.C(message.FieldChannelID), ch.ID),
-				entsql.EQ(msgs.C(message.FieldExternalID), m.ExternalID),
-				entsql.ColumnsEQ(msgs.C(message.FieldWorkspaceID), sel.C(conversation.FieldWorkspaceID)),
-			))
-			sel.AppendSelectExprAs(orEmpty(msgs.C(message.FieldID)), lkMessageID)
-			if !withContact {
-				return
-			}
-			ct := entsql.Table(contact.Table).As("lk_c")
-			sel.LeftJoin(ct).OnP(entsql.And(
-				entsql.EQ(ct.C(contact.FieldChannelID), ch.ID),
-				entsql.EQ(ct.C(contact.FieldExternalID), m.Contact.ExternalID),
-				entsql.ColumnsEQ(ct.C(contact.FieldWorkspaceID), sel.C(conversation.FieldWorkspaceID)),
-			))
-			sel.AppendSelectExprAs(orEmpty(ct.C(contact.FieldID)), lkContactID)
-			sel.AppendSelectExprAs(orEmpty(ct.C(contact.FieldName)), lkName)
-			sel.AppendSelectExprAs(orEmpty(ct.C(contact.FieldUsername)), lkUsername)
-			sel.AppendSelectExprAs(orEmpty(ct.C(contact.FieldAvatarURL)), lkAvatarURL)
-			// 0: profile never read, 1: read recently, 2: read before the
-			// refresh interval.
-			fetched := ct.C(contact.FieldProfileFetchedAt)
-			sel.AppendSelectExprAs(entsql.ExprFunc(func(b *entsql.Builder) {
-				b.WriteString("CASE WHEN ").Ident(fetched).WriteString(" IS NULL THEN 0 WHEN ").
-					Ident(fetched).WriteString(" < ").Arg(stale).WriteString(" THEN 2 ELSE 1 END")
-			}), lkProfile)
-		}).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return s.lookupNewThread(ctx, tx, ch, m)
+	v := tenant.FromContext(ctx)
+	if v == nil || v.WorkspaceID == "" {
+		return out, fmt.Errorf("inbox: looking up conversation: %w", errNoWorkspace)
 	}
+	args := make([]any, 0, 9)
+	if withContact {
+		args = append(args, s.now().Add(-ProfileRefresh))
+	}
+	args = append(args, ch.ID, m.ExternalID)
+	if withContact {
+		args = append(args, ch.ID, m.Contact.ExternalID)
+	}
+	args = append(args, v.WorkspaceID, ch.ID, kindOf(m.ThreadKind), m.ThreadID)
+	rows, err := tx.SQL.QueryContext(ctx, lookupText(s.Store.Dialect, withContact), args...)
 	if err != nil {
 		return out, fmt.Errorf("inbox: looking up conversation: %w", err)
 	}
-	out.conv = conv
-	if id := valueString(conv, lkMessageID); id != "" {
-		if out.message, err = tx.Ent.Message.Get(ctx, pulid.ID(id)); err != nil {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return out, fmt.Errorf("inbox: looking up conversation: %w", err)
+		}
+		_ = rows.Close()
+		return s.lookupNewThread(ctx, tx, ch, m)
+	}
+	values, err := tx.Ent.Conversation.ScanValues(conversation.Columns)
+	if err != nil {
+		return out, fmt.Errorf("inbox: looking up conversation: %w", err)
+	}
+	var messageID, contactID, name, username, avatarURL string
+	var profile int64
+	dest := append(values, &messageID)
+	if withContact {
+		dest = append(dest, &contactID, &name, &username, &avatarURL, &profile)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return out, fmt.Errorf("inbox: looking up conversation: %w", err)
+	}
+	if err := rows.Close(); err != nil {
+		return out, fmt.Errorf("inbox: looking up conversation: %w", err)
+	}
+	if out.conv, err = tx.Ent.Conversation.FromRow(conversation.Columns, values); err != nil {
+		return out, fmt.Errorf("inbox: looking up conversation: %w", err)
+	}
+	if messageID != "" {
+		if out.message, err = tx.Ent.Message.Get(ctx, pulid.ID(messageID)); err != nil {
 			return out, fmt.Errorf("inbox: looking up message: %w", err)
 		}
 		return out, nil
 	}
 	if withContact {
 		out.contactKnown = true
-		if id := valueString(conv, lkContactID); id != "" {
-			out.contact = &ent.Contact{ID: pulid.ID(id), WorkspaceID: ch.WorkspaceID, ChannelID: ch.ID,
-				ExternalID: m.Contact.ExternalID, Name: valueString(conv, lkName),
-				Username: valueString(conv, lkUsername), AvatarURL: valueString(conv, lkAvatarURL)}
+		if contactID != "" {
+			out.contact = &ent.Contact{ID: pulid.ID(contactID), WorkspaceID: ch.WorkspaceID, ChannelID: ch.ID,
+				ExternalID: m.Contact.ExternalID, Name: name, Username: username, AvatarURL: avatarURL}
 			// Only whether and how long ago matters (see queueLookups).
-			switch v, _ := conv.Value(lkProfile); fmt.Sprint(v) {
-			case "1":
+			switch profile {
+			case profileRecent:
 				now := s.now()
 				out.contact.ProfileFetchedAt = &now
-			case "2":
+			case profileStale:
 				out.contact.ProfileFetchedAt = &time.Time{}
 			}
 		}
 	}
 	return out, nil
+}
+
+var errNoWorkspace = errors.New("no workspace viewer in context")
+
+// The lookup's contact profile column: never read, read within
+// ProfileRefresh, read before it.
+const (
+	profileNever  = 0
+	profileRecent = 1
+	profileStale  = 2
+)
+
+type lookupKey struct {
+	dialect     string
+	withContact bool
+}
+
+var lookupTexts sync.Map // lookupKey -> string
+
+// lookupText is lookupThread's statement. Its parameters, in order: with
+// the contact, the time before which a profile is stale; the channel and
+// the message's platform id; with the contact, the channel and the
+// contact's platform id; the workspace, the channel, the conversation's
+// kind and thread id. Both joined tables are unique on (channel_id,
+// external_id), and the conversation on (channel_id, kind, thread_id):
+// one row at most.
+func lookupText(d string, withContact bool) string {
+	key := lookupKey{d, withContact}
+	if t, ok := lookupTexts.Load(key); ok {
+		return t.(string)
+	}
+	n := 0
+	ph := func() string {
+		n++
+		if d == dialect.Postgres {
+			return "$" + strconv.Itoa(n)
+		}
+		return "?"
+	}
+	// Both dialects take double-quoted identifiers.
+	col := func(table, column string) string { return table + `."` + column + `"` }
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i, c := range conversation.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(col("c", c))
+	}
+	b.WriteString(", COALESCE(" + col("m", message.FieldID) + ", '')")
+	if withContact {
+		for _, c := range []string{contact.FieldID, contact.FieldName, contact.FieldUsername, contact.FieldAvatarURL} {
+			b.WriteString(", COALESCE(" + col("ct", c) + ", '')")
+		}
+		fetched := col("ct", contact.FieldProfileFetchedAt)
+		fmt.Fprintf(&b, ", CASE WHEN %s IS NULL THEN %d WHEN %s < %s THEN %d ELSE %d END",
+			fetched, profileNever, fetched, ph(), profileStale, profileRecent)
+	}
+	fmt.Fprintf(&b, ` FROM "%s" AS c LEFT JOIN "%s" AS m ON %s = %s AND %s = %s AND %s = %s`, conversation.Table, message.Table,
+		col("m", message.FieldChannelID), ph(), col("m", message.FieldExternalID), ph(),
+		col("m", message.FieldWorkspaceID), col("c", conversation.FieldWorkspaceID))
+	if withContact {
+		fmt.Fprintf(&b, ` LEFT JOIN "%s" AS ct ON %s = %s AND %s = %s AND %s = %s`, contact.Table,
+			col("ct", contact.FieldChannelID), ph(), col("ct", contact.FieldExternalID), ph(),
+			col("ct", contact.FieldWorkspaceID), col("c", conversation.FieldWorkspaceID))
+	}
+	fmt.Fprintf(&b, " WHERE %s = %s AND %s = %s AND %s = %s AND %s = %s",
+		col("c", conversation.FieldWorkspaceID), ph(), col("c", conversation.FieldChannelID), ph(),
+		col("c", conversation.FieldKind), ph(), col("c", conversation.FieldThreadID), ph())
+	if d == dialect.Postgres {
+		b.WriteString(" FOR UPDATE OF c")
+	}
+	t := b.String()
+	lookupTexts.Store(key, t)
+	return t
 }
 
 // lookupNewThread is lookupThread when the conversation does not exist:
@@ -141,24 +212,3 @@ func (s *Service) lookupNewThread(ctx context.Context, tx *store.Tx, ch *ent.Cha
 	return out, nil
 }
 
-// valueString is a text column the lookup added, "" when NULL.
-func valueString(c *ent.Conversation, name string) string {
-	v, err := c.Value(name)
-	if err != nil || v == nil {
-		return ""
-	}
-	switch x := v.(type) {
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	}
-	return fmt.Sprint(v)
-}
-
-// orEmpty is column, or ” when NULL.
-func orEmpty(column string) entsql.Querier {
-	return entsql.ExprFunc(func(b *entsql.Builder) {
-		b.WriteString("COALESCE(").Ident(column).WriteString(", '')")
-	})
-}
