@@ -35,7 +35,6 @@ type threadLookup struct {
 	contactKnown bool
 }
 
-
 // lookupThread reads, in one statement, a message's conversation, whether
 // the message is stored already, and its contact (withContact): the
 // conversation with the message's id and the contact's fields from two
@@ -211,4 +210,3 @@ func (s *Service) lookupNewThread(ctx context.Context, tx *store.Tx, ch *ent.Cha
 	out.message = msg
 	return out, nil
 }
-
