@@ -190,3 +190,36 @@ func nonEmptyLists(v any) int {
 	}
 	return n
 }
+
+// TestAliasedConnectionStatements runs the inbox with its connections'
+// fields aliased, and with its edges selected under two aliases, and
+// requires the statements of the plain inbox: the same page, the same
+// joins and per-conversation page, no COUNT, no statement per node.
+func TestAliasedConnectionStatements(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s, counter := storetest.OpenCounting(t, d)
+		b := setupRTOn(t, s)
+		for c := range 3 {
+			for i := range 2 {
+				b.ingest(t, b.channel, fmt.Sprintf("cust-%d", c), fmt.Sprintf("c%d m%d", c, i), fmt.Sprintf("wamid.%d.%d", c, i), sdk.ActionCreated)
+			}
+		}
+		const conns = `conversations(first: 50, orderBy: {field: LAST_MESSAGE_AT, direction: DESC})`
+		const messages = `messages(first: 1, orderBy: {field: SENT_AT, direction: DESC})`
+		run := func(q string) []string {
+			t.Helper()
+			b.post(t, b.key, q, nil) // warm: the API key's cache
+			counter.Start()
+			data := b.post(t, b.key, q, nil)
+			stmts := storetest.WithoutWakeUps(counter.Stop())
+			require.NotZero(t, nonEmptyLists(data))
+			return stmts
+		}
+		plain := run(`{ ` + conns + ` { edges { node { id status contact { name } ` + messages + ` { edges { node { id text } } } } } pageInfo { hasNextPage } } }`)
+		aliased := run(`{ ` + conns + ` { e: edges { n: node { id status contact { name } m: ` + messages + ` { me: edges { mn: node { id text } } } } } pi: pageInfo { hasNextPage } } }`)
+		require.Equal(t, plain, aliased, "plain:\n%s\naliased:\n%s", storetest.Summary(plain), storetest.Summary(aliased))
+		twice := run(`{ ` + conns + ` { a: edges { node { id contact { name } ` + messages + ` { edges { node { id } } } } } b: edges { node { status ` + messages + ` { edges { node { text } } } } } pageInfo { hasNextPage } } }`)
+		require.Len(t, twice, len(plain), "plain:\n%s\ntwice:\n%s", storetest.Summary(plain), storetest.Summary(twice))
+	})
+}
