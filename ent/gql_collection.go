@@ -47,13 +47,21 @@ func (_q *APIKeyQuery) CollectFields(ctx context.Context, satisfies ...string) (
 }
 
 func (_q *APIKeyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *APIKeyQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(apikey.Columns))
 		selectedFields = []string{apikey.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 		case "createdAt":
 			if _, ok := fieldSeen[apikey.FieldCreatedAt]; !ok {
@@ -173,6 +181,13 @@ func (_q *AgentRunQuery) CollectFields(ctx context.Context, satisfies ...string)
 }
 
 func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *AgentRunQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
@@ -180,7 +195,8 @@ func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 		fieldSeen      = make(map[string]struct{}, len(agentrun.Columns))
 		selectedFields = []string{agentrun.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies, "message", "conversation", "reply") {
+		field := fields[0]
 		switch field.Name {
 
 		case "message":
@@ -189,7 +205,7 @@ func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				path  = append(path, alias)
 				query = (&MessageClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinMessage(ctx, root, query); err != nil {
@@ -208,7 +224,7 @@ func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				path  = append(path, alias)
 				query = (&ConversationClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinConversation(ctx, root, query); err != nil {
@@ -227,7 +243,7 @@ func (_q *AgentRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				path  = append(path, alias)
 				query = (&MessageClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinReply(ctx, root, query); err != nil {
@@ -584,13 +600,21 @@ func (_q *AgentSettingsQuery) CollectFields(ctx context.Context, satisfies ...st
 }
 
 func (_q *AgentSettingsQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *AgentSettingsQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(agentsettings.Columns))
 		selectedFields = []string{agentsettings.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 		case "createdAt":
 			if _, ok := fieldSeen[agentsettings.FieldCreatedAt]; !ok {
@@ -725,13 +749,21 @@ func (_q *AuditLogQuery) CollectFields(ctx context.Context, satisfies ...string)
 }
 
 func (_q *AuditLogQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *AuditLogQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(auditlog.Columns))
 		selectedFields = []string{auditlog.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 		case "actor":
 			if _, ok := fieldSeen[auditlog.FieldActor]; !ok {
@@ -844,13 +876,21 @@ func (_q *CannedReplyQuery) CollectFields(ctx context.Context, satisfies ...stri
 }
 
 func (_q *CannedReplyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *CannedReplyQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(cannedreply.Columns))
 		selectedFields = []string{cannedreply.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 		case "createdAt":
 			if _, ok := fieldSeen[cannedreply.FieldCreatedAt]; !ok {
@@ -953,13 +993,21 @@ func (_q *ChannelQuery) CollectFields(ctx context.Context, satisfies ...string) 
 }
 
 func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *ChannelQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(channel.Columns))
 		selectedFields = []string{channel.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 
 		case "conversations":
@@ -1033,8 +1081,8 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			}
 			lookahead := pageInfoSelected(ctx, path...)
 			path = append(path, edgesField, nodeField)
-			if field := collectedField(ctx, path...); field != nil {
-				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
+			if fields := collectedField(ctx, path...); fields != nil {
+				if err := query.collectSelected(ctx, false, opCtx, fields, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
 					return err
 				}
 			}
@@ -1227,6 +1275,13 @@ func (_q *ContactQuery) CollectFields(ctx context.Context, satisfies ...string) 
 }
 
 func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *ContactQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
@@ -1234,7 +1289,8 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 		fieldSeen      = make(map[string]struct{}, len(contact.Columns))
 		selectedFields = []string{contact.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies, "channel") {
+		field := fields[0]
 		switch field.Name {
 
 		case "channel":
@@ -1243,7 +1299,7 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				path  = append(path, alias)
 				query = (&ChannelClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinChannel(ctx, root, query); err != nil {
@@ -1327,8 +1383,8 @@ func (_q *ContactQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			}
 			lookahead := pageInfoSelected(ctx, path...)
 			path = append(path, edgesField, nodeField)
-			if field := collectedField(ctx, path...); field != nil {
-				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
+			if fields := collectedField(ctx, path...); fields != nil {
+				if err := query.collectSelected(ctx, false, opCtx, fields, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
 					return err
 				}
 			}
@@ -1537,6 +1593,13 @@ func (_q *ConversationQuery) CollectFields(ctx context.Context, satisfies ...str
 }
 
 func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *ConversationQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
@@ -1544,7 +1607,8 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 		fieldSeen      = make(map[string]struct{}, len(conversation.Columns))
 		selectedFields = []string{conversation.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies, "channel", "contact", "assignee") {
+		field := fields[0]
 		switch field.Name {
 
 		case "channel":
@@ -1553,7 +1617,7 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				path  = append(path, alias)
 				query = (&ChannelClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinChannel(ctx, root, query); err != nil {
@@ -1572,7 +1636,7 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				path  = append(path, alias)
 				query = (&ContactClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, contactImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, contactImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinContact(ctx, root, query); err != nil {
@@ -1591,7 +1655,7 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				path  = append(path, alias)
 				query = (&UserClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinAssignee(ctx, root, query); err != nil {
@@ -1675,8 +1739,8 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			}
 			lookahead := pageInfoSelected(ctx, path...)
 			path = append(path, edgesField, nodeField)
-			if field := collectedField(ctx, path...); field != nil {
-				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
+			if fields := collectedField(ctx, path...); fields != nil {
+				if err := query.collectSelected(ctx, false, opCtx, fields, path, mayAddCondition(satisfies, messageImplementors)...); err != nil {
 					return err
 				}
 			}
@@ -1800,8 +1864,8 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			}
 			lookahead := pageInfoSelected(ctx, path...)
 			path = append(path, edgesField, nodeField)
-			if field := collectedField(ctx, path...); field != nil {
-				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, agentrunImplementors)...); err != nil {
+			if fields := collectedField(ctx, path...); fields != nil {
+				if err := query.collectSelected(ctx, false, opCtx, fields, path, mayAddCondition(satisfies, agentrunImplementors)...); err != nil {
 					return err
 				}
 			}
@@ -1860,7 +1924,7 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 				path  = append(path, alias)
 				query = (&LabelClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, labelImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, false, opCtx, fields, path, mayAddCondition(satisfies, labelImplementors)...); err != nil {
 				return err
 			}
 			_q.WithNamedLabels(alias, func(wq *LabelQuery) {
@@ -2231,13 +2295,21 @@ func (_q *InviteQuery) CollectFields(ctx context.Context, satisfies ...string) (
 }
 
 func (_q *InviteQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *InviteQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(invite.Columns))
 		selectedFields = []string{invite.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 		case "createdAt":
 			if _, ok := fieldSeen[invite.FieldCreatedAt]; !ok {
@@ -2357,6 +2429,13 @@ func (_q *KnowledgeChunkQuery) CollectFields(ctx context.Context, satisfies ...s
 }
 
 func (_q *KnowledgeChunkQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *KnowledgeChunkQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
@@ -2364,7 +2443,8 @@ func (_q *KnowledgeChunkQuery) collectField(ctx context.Context, oneNode bool, o
 		fieldSeen      = make(map[string]struct{}, len(knowledgechunk.Columns))
 		selectedFields = []string{knowledgechunk.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies, "document") {
+		field := fields[0]
 		switch field.Name {
 
 		case "document":
@@ -2373,7 +2453,7 @@ func (_q *KnowledgeChunkQuery) collectField(ctx context.Context, oneNode bool, o
 				path  = append(path, alias)
 				query = (&KnowledgeDocumentClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, knowledgedocumentImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, knowledgedocumentImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinDocument(ctx, root, query); err != nil {
@@ -2561,13 +2641,21 @@ func (_q *KnowledgeDocumentQuery) CollectFields(ctx context.Context, satisfies .
 }
 
 func (_q *KnowledgeDocumentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *KnowledgeDocumentQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(knowledgedocument.Columns))
 		selectedFields = []string{knowledgedocument.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 
 		case "chunks":
@@ -2576,7 +2664,7 @@ func (_q *KnowledgeDocumentQuery) collectField(ctx context.Context, oneNode bool
 				path  = append(path, alias)
 				query = (&KnowledgeChunkClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, knowledgechunkImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, false, opCtx, fields, path, mayAddCondition(satisfies, knowledgechunkImplementors)...); err != nil {
 				return err
 			}
 			_q.WithNamedChunks(alias, func(wq *KnowledgeChunkQuery) {
@@ -2713,13 +2801,21 @@ func (_q *LabelQuery) CollectFields(ctx context.Context, satisfies ...string) (*
 }
 
 func (_q *LabelQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *LabelQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(label.Columns))
 		selectedFields = []string{label.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 
 		case "conversations":
@@ -2797,8 +2893,8 @@ func (_q *LabelQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 			}
 			lookahead := pageInfoSelected(ctx, path...)
 			path = append(path, edgesField, nodeField)
-			if field := collectedField(ctx, path...); field != nil {
-				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
+			if fields := collectedField(ctx, path...); fields != nil {
+				if err := query.collectSelected(ctx, false, opCtx, fields, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
 					return err
 				}
 			}
@@ -2914,13 +3010,21 @@ func (_q *MediaQuery) CollectFields(ctx context.Context, satisfies ...string) (*
 }
 
 func (_q *MediaQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *MediaQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(media.Columns))
 		selectedFields = []string{media.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 		case "createdAt":
 			if _, ok := fieldSeen[media.FieldCreatedAt]; !ok {
@@ -3040,6 +3144,13 @@ func (_q *MessageQuery) CollectFields(ctx context.Context, satisfies ...string) 
 }
 
 func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *MessageQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
@@ -3047,7 +3158,8 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 		fieldSeen      = make(map[string]struct{}, len(message.Columns))
 		selectedFields = []string{message.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies, "conversation", "contact", "agentRun") {
+		field := fields[0]
 		switch field.Name {
 
 		case "conversation":
@@ -3056,7 +3168,7 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				path  = append(path, alias)
 				query = (&ConversationClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, conversationImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinConversation(ctx, root, query); err != nil {
@@ -3075,7 +3187,7 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				path  = append(path, alias)
 				query = (&ContactClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, contactImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, contactImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinContact(ctx, root, query); err != nil {
@@ -3094,7 +3206,7 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				path  = append(path, alias)
 				query = (&AgentRunClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, agentrunImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, agentrunImplementors)...); err != nil {
 				return err
 			}
 			_q.withAgentRun = query
@@ -3425,13 +3537,21 @@ func (_q *PostQuery) CollectFields(ctx context.Context, satisfies ...string) (*P
 }
 
 func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *PostQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(post.Columns))
 		selectedFields = []string{post.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 
 		case "targets":
@@ -3440,7 +3560,7 @@ func (_q *PostQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				path  = append(path, alias)
 				query = (&PostTargetClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, posttargetImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, false, opCtx, fields, path, mayAddCondition(satisfies, posttargetImplementors)...); err != nil {
 				return err
 			}
 			_q.WithNamedTargets(alias, func(wq *PostTargetQuery) {
@@ -3557,6 +3677,13 @@ func (_q *PostEventQuery) CollectFields(ctx context.Context, satisfies ...string
 }
 
 func (_q *PostEventQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *PostEventQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
@@ -3564,7 +3691,8 @@ func (_q *PostEventQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 		fieldSeen      = make(map[string]struct{}, len(postevent.Columns))
 		selectedFields = []string{postevent.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies, "post") {
+		field := fields[0]
 		switch field.Name {
 
 		case "post":
@@ -3573,7 +3701,7 @@ func (_q *PostEventQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				path  = append(path, alias)
 				query = (&PostClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, postImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, postImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinPost(ctx, root, query); err != nil {
@@ -3766,6 +3894,13 @@ func (_q *PostTargetQuery) CollectFields(ctx context.Context, satisfies ...strin
 }
 
 func (_q *PostTargetQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *PostTargetQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
@@ -3773,7 +3908,8 @@ func (_q *PostTargetQuery) collectField(ctx context.Context, oneNode bool, opCtx
 		fieldSeen      = make(map[string]struct{}, len(posttarget.Columns))
 		selectedFields = []string{posttarget.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies, "post", "channel") {
+		field := fields[0]
 		switch field.Name {
 
 		case "post":
@@ -3782,7 +3918,7 @@ func (_q *PostTargetQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				path  = append(path, alias)
 				query = (&PostClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, postImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, postImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinPost(ctx, root, query); err != nil {
@@ -3801,7 +3937,7 @@ func (_q *PostTargetQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				path  = append(path, alias)
 				query = (&ChannelClient{config: _q.config}).Query()
 			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+			if err := query.collectSelected(ctx, oneNode, opCtx, fields, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
 				return err
 			}
 			if joined, err := _q.joinChannel(ctx, root, query); err != nil {
@@ -4085,13 +4221,21 @@ func (_q *PublishingSettingsQuery) CollectFields(ctx context.Context, satisfies 
 }
 
 func (_q *PublishingSettingsQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *PublishingSettingsQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(publishingsettings.Columns))
 		selectedFields = []string{publishingsettings.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 		case "createdAt":
 			if _, ok := fieldSeen[publishingsettings.FieldCreatedAt]; !ok {
@@ -4181,13 +4325,21 @@ func (_q *UserQuery) CollectFields(ctx context.Context, satisfies ...string) (*U
 }
 
 func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *UserQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(user.Columns))
 		selectedFields = []string{user.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 		case "createdAt":
 			if _, ok := fieldSeen[user.FieldCreatedAt]; !ok {
@@ -4285,13 +4437,21 @@ func (_q *WorkspaceQuery) CollectFields(ctx context.Context, satisfies ...string
 }
 
 func (_q *WorkspaceQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	return _q.collectSelected(ctx, oneNode, opCtx, []graphql.CollectedField{collected}, path, satisfies...)
+}
+
+// collectSelected is collectField for the fields of one path (Neksio: a
+// field a client selects under several aliases, see collectedField): it
+// loads the union of what they select.
+func (_q *WorkspaceQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
 		fieldSeen      = make(map[string]struct{}, len(workspace.Columns))
 		selectedFields = []string{workspace.FieldID}
 	)
-	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+	for fields := range collectedChildren(opCtx, collected, satisfies) {
+		field := fields[0]
 		switch field.Name {
 		case "createdAt":
 			if _, ok := fieldSeen[workspace.FieldCreatedAt]; !ok {
@@ -4380,12 +4540,12 @@ const (
 )
 
 func fieldArgs(ctx context.Context, whereInput any, path ...string) map[string]any {
-	field := collectedField(ctx, path...)
-	if field == nil || field.Arguments == nil {
+	fields := collectedField(ctx, path...)
+	if fields == nil || fields[0].Arguments == nil {
 		return nil
 	}
 	oc := graphql.GetOperationContext(ctx)
-	args := field.ArgumentMap(oc.Variables)
+	args := fields[0].ArgumentMap(oc.Variables)
 	return unmarshalArgs(ctx, whereInput, args)
 }
 

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
 	"strconv"
 
 	"entgo.io/contrib/entgql"
@@ -35,6 +37,7 @@ import (
 	"github.com/neksio/neksio/ent/schema/pulid"
 	"github.com/neksio/neksio/ent/user"
 	"github.com/neksio/neksio/ent/workspace"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -74,24 +77,110 @@ func validateFirstLast(first, last *int) (err *gqlerror.Error) {
 	return err
 }
 
-func collectedField(ctx context.Context, path ...string) *graphql.CollectedField {
+// collectedField returns the fields at path from the field of ctx, nil
+// when there are none (Neksio). An element of path names a connection's
+// edges, pageInfo or totalCount, or an edge's node, by its schema name:
+// whatever a client calls it, and every alias of it (a: edges { node { id } }
+// b: edges { cursor } is two fields, whose selections are all loaded);
+// any other element is a field's alias (the key its loaded nodes are kept
+// under, as a connection's arguments may differ between two aliases).
+func collectedField(ctx context.Context, path ...string) []graphql.CollectedField {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
 		return nil
 	}
-	field := fc.Field
 	oc := graphql.GetOperationContext(ctx)
-walk:
+	fields := []graphql.CollectedField{fc.Field}
 	for _, name := range path {
-		for _, f := range graphql.CollectFields(oc, field.Selections, nil) {
-			if f.Alias == name {
-				field = f
-				continue walk
+		var next []graphql.CollectedField
+		for _, parent := range fields {
+			children := graphql.CollectFields(oc, parent.Selections, nil)
+			for i, f := range children {
+				if !pathField(f, name) {
+					continue
+				}
+				if next == nil {
+					next = children[i : i+1 : i+1] // appending copies: gqlgen's cached fields are never written
+				} else {
+					next = append(next, f)
+				}
 			}
 		}
-		return nil
+		if next == nil {
+			return nil
+		}
+		fields = next
 	}
-	return &field
+	return fields
+}
+
+// pathField reports whether f is the field an element of a path names
+// (see collectedField): a connection's edges, pageInfo or totalCount, or
+// an edge's node, by its name; any other field by its alias.
+func pathField(f graphql.CollectedField, name string) bool {
+	switch f.Name {
+	case edgesField, pageInfoField, totalCountField:
+		if paginationType(f.ObjectDefinition, edgesField, pageInfoField) {
+			return f.Name == name
+		}
+	case nodeField:
+		if paginationType(f.ObjectDefinition, nodeField, "cursor") {
+			return f.Name == name
+		}
+	}
+	return f.Alias == name
+}
+
+// paginationType reports whether d, the type a field is selected on, is a
+// connection (it has edges and pageInfo) or an edge (node and cursor).
+func paginationType(d *ast.Definition, a, b string) bool {
+	return d == nil || d.Fields.ForName(a) != nil && d.Fields.ForName(b) != nil
+}
+
+// collectedChildren yields the fields that fields select (one field, or the
+// aliases of one: see collectedField), each with the others of the same
+// name and alias, for the union of their selections to be loaded; the
+// fields named in unique (a unique edge: one node, kept in one place
+// whatever its alias) are yielded with all those of the same name. Each
+// is yielded once, in order.
+func collectedChildren(oc *graphql.OperationContext, fields []graphql.CollectedField, satisfies []string, unique ...string) iter.Seq[[]graphql.CollectedField] {
+	return func(yield func([]graphql.CollectedField) bool) {
+		all := graphql.CollectFields(oc, fields[0].Selections, satisfies)
+		if len(fields) > 1 {
+			all = append([]graphql.CollectedField(nil), all...)
+			for _, f := range fields[1:] {
+				all = append(all, graphql.CollectFields(oc, f.Selections, satisfies)...)
+			}
+		}
+		if len(fields) == 1 && len(unique) == 0 {
+			for i := range all {
+				if !yield(all[i : i+1 : i+1]) { // appending copies: gqlgen's cached fields are never written
+					return
+				}
+			}
+			return
+		}
+		same := func(a, b graphql.CollectedField) bool {
+			return a.Name == b.Name && (a.Alias == b.Alias || slices.Contains(unique, a.Name))
+		}
+	next:
+		for i := range all {
+			for k := range i {
+				if same(all[k], all[i]) {
+					continue next // yielded with all[k]
+				}
+			}
+			group := all[i : i+1 : i+1]
+			for j := i + 1; j < len(all); j++ {
+				if same(all[j], all[i]) {
+					group = append(group, all[j])
+				}
+			}
+			if !yield(group) {
+				return
+			}
+		}
+	}
 }
 
 func hasCollectedField(ctx context.Context, path ...string) bool {
@@ -128,13 +217,15 @@ func pageInfoSelected(ctx context.Context, path ...string) bool {
 	if graphql.GetFieldContext(ctx) == nil {
 		return true
 	}
-	field := collectedField(ctx, path...)
-	if field == nil {
+	fields := collectedField(ctx, path...)
+	if fields == nil {
 		return true
 	}
-	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), field.Selections, nil) {
-		if f.Name == pageInfoField {
-			return true
+	for _, field := range fields {
+		for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), field.Selections, nil) {
+			if f.Name == pageInfoField {
+				return true
+			}
 		}
 	}
 	return false
@@ -331,8 +422,8 @@ func (_m *APIKeyQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -642,8 +733,8 @@ func (_m *AgentRunQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -971,8 +1062,8 @@ func (_m *AgentSettingsQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -1282,8 +1373,8 @@ func (_m *AuditLogQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -1575,8 +1666,8 @@ func (_m *CannedReplyQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -1904,8 +1995,8 @@ func (_m *ChannelQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -2251,8 +2342,8 @@ func (_m *ContactQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -2580,8 +2671,8 @@ func (_m *ConversationQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -2927,8 +3018,8 @@ func (_m *InviteQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -3238,8 +3329,8 @@ func (_m *KnowledgeChunkQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -3549,8 +3640,8 @@ func (_m *KnowledgeDocumentQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -3896,8 +3987,8 @@ func (_m *LabelQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -4225,8 +4316,8 @@ func (_m *MediaQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -4536,8 +4627,8 @@ func (_m *MessageQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -4865,8 +4956,8 @@ func (_m *PostQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -5230,8 +5321,8 @@ func (_m *PostEventQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -5541,8 +5632,8 @@ func (_m *PostTargetQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -5852,8 +5943,8 @@ func (_m *PublishingSettingsQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -6163,8 +6254,8 @@ func (_m *UserQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
@@ -6474,8 +6565,8 @@ func (_m *WorkspaceQuery) Paginate(
 	if limit != 0 {
 		_m.Limit(limit)
 	}
-	if field := collectedField(ctx, edgesField, nodeField); field != nil {
-		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+	if fields := collectedField(ctx, edgesField, nodeField); fields != nil {
+		if err := _m.collectSelected(ctx, limit == 1, graphql.GetOperationContext(ctx), fields, []string{edgesField, nodeField}); err != nil {
 			return nil, err
 		}
 	}
