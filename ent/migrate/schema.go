@@ -965,6 +965,11 @@ var (
 				Columns: []*schema.Column{MessagesColumns[27], MessagesColumns[17], MessagesColumns[0]},
 			},
 			{
+				Name:    "message_conversation_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[27], MessagesColumns[0]},
+			},
+			{
 				Name:    "message_workspace_id_sent_at",
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[26], MessagesColumns[17]},

@@ -106,6 +106,12 @@ func (Message) Indexes() []ent.Index {
 		// read all of them and sorted). Replaces that index (store.Migrate
 		// drops it from databases made before).
 		index.Fields("conversation_id", "sent_at", "id"),
+		// A conversation's messages in ID order, the default order of
+		// messages(...): a thread's first page and messages(last: 1)
+		// read as many index entries as they return, however long the
+		// conversation (by the index above they read all of its messages
+		// and sorted them).
+		index.Fields("conversation_id", "id"),
 		// Analytics collects the messages of a time window (the tail
 		// since the rollup watermark, partial hours) by workspace.
 		index.Fields("workspace_id", "sent_at"),
