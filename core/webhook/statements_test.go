@@ -29,24 +29,30 @@ import (
 )
 
 // MaxStatementsPerDelivery is the SQL a webhook delivery of one message
-// from a known customer may cost, begin and commit included: the
-// conversation with its contact and the message's duplicate check (one
-// statement), the conversation's update, the message, its sentiment (the
-// conversation's roll-up with the built-in model, which scores the message
-// as it is stored; the conversation's job with an external one), the
-// change events (PostgreSQL), the commit.
+// from a known customer may cost, begin and commit included: the lookup
+// (the conversation with its contact and the message's duplicate check,
+// one statement), the message (scored as it is stored with the built-in
+// model), the conversation's update (with the built-in model's roll-up
+// in it), the conversation's sentiment job (an external model only), the
+// change events (PostgreSQL; in the job's round trip when there is one),
+// the commit. The built-in model's path costs 6 on PostgreSQL, 5 on
+// SQLite; the job's 7 and 6.
 const MaxStatementsPerDelivery = 7
 
+// MaxStatementsScoredOnIngest is MaxStatementsPerDelivery without the
+// job: the built-in model's path.
+const MaxStatementsScoredOnIngest = MaxStatementsPerDelivery - 1
+
 // A WhatsApp delivery of one message from a known customer costs at most
-// MaxStatementsPerDelivery statements, on both databases, its sentiment
-// included (scored in the transaction with the built-in model, a job
-// queued with a model that is not local); it is stored once, and its
+// MaxStatementsScoredOnIngest statements with the built-in model (scored
+// in the transaction) and MaxStatementsPerDelivery with a model that is
+// not local (a job queued), on both databases; it is stored once, and its
 // redelivery stores nothing.
 func TestStatementsPerDelivery(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		t.Run("local", func(t *testing.T) { statementsPerDelivery(t, d, builtin.New()) })
-		t.Run("job", func(t *testing.T) { statementsPerDelivery(t, d, remote{builtin.New()}) })
+		t.Run("local", func(t *testing.T) { statementsPerDelivery(t, d, builtin.New(), MaxStatementsScoredOnIngest) })
+		t.Run("job", func(t *testing.T) { statementsPerDelivery(t, d, remote{builtin.New()}, MaxStatementsPerDelivery) })
 	})
 }
 
@@ -54,7 +60,7 @@ func TestStatementsPerDelivery(t *testing.T) {
 // local (ai.LocalSentiment), as an external model would not.
 type remote struct{ ai.Provider }
 
-func statementsPerDelivery(t *testing.T, d storetest.Dialect, provider ai.Provider) {
+func statementsPerDelivery(t *testing.T, d storetest.Dialect, provider ai.Provider, most int) {
 	const appSecret, phoneID = "count-app-secret", "106540352242922"
 	s, counter := storetest.OpenCounting(t, d)
 	key := make([]byte, 32)
@@ -92,7 +98,7 @@ func statementsPerDelivery(t *testing.T, d storetest.Dialect, provider ai.Provid
 		counter.Start()
 		deliver(wasandbox.TextMessage(phoneID, "16505550100", "Ada", "Again"))
 		stmts := storetest.WithoutWakeUps(counter.Stop())
-		require.LessOrEqual(t, len(stmts), MaxStatementsPerDelivery, "delivery %d:\n%s", i, storetest.Summary(stmts))
+		require.LessOrEqual(t, len(stmts), most, "delivery %d:\n%s", i, storetest.Summary(stmts))
 		if i == 0 {
 			t.Logf("%d statements:\n%s", len(stmts), storetest.Summary(stmts))
 		}
