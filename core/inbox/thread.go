@@ -40,11 +40,13 @@ type threadLookup struct {
 // conversation with the message's id and the contact's fields from two
 // joins, all limited to the viewer's workspace. A message of a
 // conversation not yet stored (a new customer) is looked up statement by
-// statement. On PostgreSQL the lookup takes the conversation's row lock
-// (FOR UPDATE OF the conversation alone), which the ingest holds until it
-// commits: the conversation's update (after the message is stored, see
-// InboundUpdateHook) and the sentiment job rely on it; SQLite runs one
-// transaction at a time.
+// statement. On PostgreSQL the lookup takes the conversation's row lock,
+// held until the ingest commits: FOR NO KEY UPDATE OF the conversation
+// alone, the strength its UPDATE takes anyway, which a message's foreign
+// key check does not wait for, but every other ingest of the conversation
+// and the sentiment job's FOR UPDATE do. The conversation's update (after
+// the message is stored, see InboundUpdateHook) and the sentiment job rely
+// on it; SQLite runs one transaction at a time.
 //
 // Every delivery runs it, so its text is written once per dialect and
 // shape (lookupText) instead of built by ent's query builder each time,
@@ -190,7 +192,7 @@ func lookupText(d string, withContact bool) string {
 		col("c", conversation.FieldWorkspaceID), ph(), col("c", conversation.FieldChannelID), ph(),
 		col("c", conversation.FieldKind), ph(), col("c", conversation.FieldThreadID), ph())
 	if d == dialect.Postgres {
-		b.WriteString(" FOR UPDATE OF c")
+		b.WriteString(" FOR NO KEY UPDATE OF c")
 	}
 	t := b.String()
 	lookupTexts.Store(key, t)
