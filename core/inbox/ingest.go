@@ -481,7 +481,8 @@ func (s *Service) upsertConversation(ctx context.Context, tx *store.Tx, ch *ent.
 		if err != nil {
 			return nil, false, convUpdate{}, fmt.Errorf("inbox: storing conversation: %w", err)
 		}
-		// Created in this transaction: its row is locked until commit.
+		// Created in this transaction: no other sees the row, or can
+		// add a message to it, before this one commits.
 		return conv, true, convUpdate{u: tx.Ent.Conversation.Update().Where(conversation.ID(conv.ID))}, nil
 	}
 	// Update, not UpdateOne: UpdateOne (Exec too) reads the row back, and
