@@ -78,3 +78,53 @@ func TestLookupStaysInItsWorkspace(t *testing.T) {
 		require.Error(t, err, "no workspace viewer")
 	})
 }
+
+// An edit of a stored message does not lock its conversation before the
+// message: a transaction that holds the message's row lock (the agent
+// flagging it, the sentiment job scoring it) and then updates the
+// conversation must not deadlock with the edit's ingest. PostgreSQL only:
+// SQLite runs one transaction at a time.
+func TestEditWhileMessageLocked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storetest.Open(t, storetest.Postgres)
+	w, err := workspace.Create(ctx, s, "W")
+	require.NoError(t, err)
+	sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
+	ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
+		SetExternalID("1").Save(sys)
+	require.NoError(t, err)
+	in := &Service{Store: s}
+	ingest := func(m sdk.Message) error {
+		return s.InTx(sys, func(tx *store.Tx) error {
+			_, err := in.Ingest(sys, tx, ch, []*sdk.Event{{Kind: sdk.EventMessage, Message: &m}})
+			return err
+		})
+	}
+	m := sdk.Message{ExternalID: "m1", ThreadID: "ada", Direction: sdk.Inbound, Text: "hello",
+		Contact: sdk.Contact{ExternalID: "ada", Name: "Ada"}, Timestamp: time.Now()}
+	require.NoError(t, ingest(m))
+	var msgID, convID string
+	require.NoError(t, s.DB.QueryRowContext(ctx, `SELECT id, conversation_id FROM messages WHERE external_id = 'm1'`).Scan(&msgID, &convID))
+
+	other, err := s.DB.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer other.Rollback() //nolint:errcheck
+	_, err = other.ExecContext(ctx, `SELECT id FROM messages WHERE id = $1 FOR UPDATE`, msgID)
+	require.NoError(t, err)
+
+	edited := make(chan error, 1)
+	go func() {
+		e := m
+		e.Text, e.Action, e.Timestamp = "hello again", sdk.ActionEdited, time.Now()
+		edited <- ingest(e)
+	}()
+	time.Sleep(300 * time.Millisecond) // the edit's ingest waits for the message's row now
+	_, err = other.ExecContext(ctx, `UPDATE conversations SET updated_at = now() WHERE id = $1`, convID)
+	require.NoError(t, err, "the conversation is not locked by the waiting edit")
+	require.NoError(t, other.Commit())
+	require.NoError(t, <-edited)
+	var text string
+	require.NoError(t, s.DB.QueryRowContext(ctx, `SELECT text FROM messages WHERE id = $1`, msgID).Scan(&text))
+	require.Equal(t, "hello again", text)
+}

@@ -40,13 +40,19 @@ type threadLookup struct {
 // conversation with the message's id and the contact's fields from two
 // joins, all limited to the viewer's workspace. A message of a
 // conversation not yet stored (a new customer) is looked up statement by
-// statement. On PostgreSQL the lookup takes the conversation's row lock,
-// held until the ingest commits: FOR NO KEY UPDATE OF the conversation
-// alone, the strength its UPDATE takes anyway, which a message's foreign
-// key check does not wait for, but every other ingest of the conversation
-// and the sentiment job's FOR UPDATE do. The conversation's update (after
-// the message is stored, see InboundUpdateHook) and the sentiment job rely
-// on it; SQLite runs one transaction at a time.
+// statement.
+//
+// On PostgreSQL, when the message is new, the lookup takes the
+// conversation's row lock, held until the ingest commits: FOR NO KEY
+// UPDATE, the strength its UPDATE takes anyway (a message's foreign key
+// check does not wait for it; every other ingest of the conversation and
+// the sentiment job's FOR UPDATE do). The conversation's update (after the
+// message is stored, see InboundUpdateHook) and the sentiment job rely on
+// it; SQLite runs one transaction at a time. A message stored already (an
+// edit, a removal, a repeat) takes no lock here: its changes lock the
+// message's row before the conversation's, as the agent and the sentiment
+// job do, and locking the conversation first could deadlock with them
+// (TestEditWhileMessageLocked).
 //
 // Every delivery runs it, so its text is written once per dialect and
 // shape (lookupText) instead of built by ent's query builder each time,
@@ -86,10 +92,13 @@ func (s *Service) lookupThread(ctx context.Context, tx *store.Tx, ch *ent.Channe
 		return out, fmt.Errorf("inbox: looking up conversation: %w", err)
 	}
 	var messageID, contactID, name, username, avatarURL string
-	var profile int64
+	var profile, locked int64
 	dest := append(values, &messageID)
 	if withContact {
 		dest = append(dest, &contactID, &name, &username, &avatarURL, &profile)
+	}
+	if s.Store.Dialect == dialect.Postgres {
+		dest = append(dest, &locked)
 	}
 	if err := rows.Scan(dest...); err != nil {
 		return out, fmt.Errorf("inbox: looking up conversation: %w", err)
@@ -163,37 +172,47 @@ func lookupText(d string, withContact bool) string {
 	}
 	// Both dialects take double-quoted identifiers.
 	col := func(table, column string) string { return table + `."` + column + `"` }
-	var b strings.Builder
-	b.WriteString("SELECT ")
+	var sel, rest strings.Builder
 	for i, c := range conversation.Columns {
 		if i > 0 {
-			b.WriteString(", ")
+			sel.WriteString(", ")
 		}
-		b.WriteString(col("c", c))
+		sel.WriteString(col("c", c))
 	}
-	b.WriteString(", COALESCE(" + col("m", message.FieldID) + ", '')")
+	sel.WriteString(", COALESCE(" + col("m", message.FieldID) + ", '')")
 	if withContact {
 		for _, c := range []string{contact.FieldID, contact.FieldName, contact.FieldUsername, contact.FieldAvatarURL} {
-			b.WriteString(", COALESCE(" + col("ct", c) + ", '')")
+			sel.WriteString(", COALESCE(" + col("ct", c) + ", '')")
 		}
 		fetched := col("ct", contact.FieldProfileFetchedAt)
-		fmt.Fprintf(&b, ", CASE WHEN %s IS NULL THEN %d WHEN %s < %s THEN %d ELSE %d END",
+		fmt.Fprintf(&sel, ", CASE WHEN %s IS NULL THEN %d WHEN %s < %s THEN %d ELSE %d END",
 			fetched, profileNever, fetched, ph(), profileStale, profileRecent)
 	}
-	fmt.Fprintf(&b, ` FROM "%s" AS c LEFT JOIN "%s" AS m ON %s = %s AND %s = %s AND %s = %s`, conversation.Table, message.Table,
-		col("m", message.FieldChannelID), ph(), col("m", message.FieldExternalID), ph(),
+	msgChannel, msgExternal := ph(), ph()
+	fmt.Fprintf(&rest, ` FROM "%s" AS c LEFT JOIN "%s" AS m ON %s = %s AND %s = %s AND %s = %s`, conversation.Table, message.Table,
+		col("m", message.FieldChannelID), msgChannel, col("m", message.FieldExternalID), msgExternal,
 		col("m", message.FieldWorkspaceID), col("c", conversation.FieldWorkspaceID))
 	if withContact {
-		fmt.Fprintf(&b, ` LEFT JOIN "%s" AS ct ON %s = %s AND %s = %s AND %s = %s`, contact.Table,
+		fmt.Fprintf(&rest, ` LEFT JOIN "%s" AS ct ON %s = %s AND %s = %s AND %s = %s`, contact.Table,
 			col("ct", contact.FieldChannelID), ph(), col("ct", contact.FieldExternalID), ph(),
 			col("ct", contact.FieldWorkspaceID), col("c", conversation.FieldWorkspaceID))
 	}
-	fmt.Fprintf(&b, " WHERE %s = %s AND %s = %s AND %s = %s AND %s = %s",
+	where := fmt.Sprintf(" WHERE %s = %s AND %s = %s AND %s = %s AND %s = %s",
 		col("c", conversation.FieldWorkspaceID), ph(), col("c", conversation.FieldChannelID), ph(),
 		col("c", conversation.FieldKind), ph(), col("c", conversation.FieldThreadID), ph())
+	rest.WriteString(where)
+	var b strings.Builder
 	if d == dialect.Postgres {
-		b.WriteString(" FOR NO KEY UPDATE OF c")
+		// The conversation's row lock, only when the message is new (see
+		// lookupThread), taken by a CTE the select list reads once. The
+		// CTE reuses the statement's parameters.
+		fmt.Fprintf(&b, `WITH lk AS (SELECT %s FROM "%s" AS c%s AND NOT EXISTS (SELECT 1 FROM "%s" AS m WHERE %s = %s AND %s = %s AND %s = %s) FOR NO KEY UPDATE OF c) `,
+			col("c", conversation.FieldID), conversation.Table, where, message.Table,
+			col("m", message.FieldChannelID), msgChannel, col("m", message.FieldExternalID), msgExternal,
+			col("m", message.FieldWorkspaceID), col("c", conversation.FieldWorkspaceID))
+		sel.WriteString(", (SELECT COUNT(*) FROM lk)")
 	}
+	b.WriteString("SELECT " + sel.String() + rest.String())
 	t := b.String()
 	lookupTexts.Store(key, t)
 	return t
