@@ -76,6 +76,7 @@ func TestLookupStaysInItsWorkspace(t *testing.T) {
 
 		_, err = lookup(tenant.NewContext(ctx, tenant.PlatformViewer("test")), *m)
 		require.Error(t, err, "no workspace viewer")
+		require.ErrorIs(t, err, tenant.ErrForbidden)
 	})
 }
 

@@ -2,7 +2,6 @@ package inbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -64,7 +63,8 @@ func (s *Service) lookupThread(ctx context.Context, tx *store.Tx, ch *ent.Channe
 	var out threadLookup
 	v := tenant.FromContext(ctx)
 	if v == nil || v.WorkspaceID == "" {
-		return out, fmt.Errorf("inbox: looking up conversation: %w", errNoWorkspace)
+		// As the privacy policy denies an ent query without one.
+		return out, fmt.Errorf("inbox: looking up conversation without a workspace viewer: %w", tenant.ErrForbidden)
 	}
 	args := make([]any, 0, 9)
 	if withContact {
@@ -132,8 +132,6 @@ func (s *Service) lookupThread(ctx context.Context, tx *store.Tx, ch *ent.Channe
 	}
 	return out, nil
 }
-
-var errNoWorkspace = errors.New("no workspace viewer in context")
 
 // The lookup's contact profile column: never read, read within
 // ProfileRefresh, read before it.
