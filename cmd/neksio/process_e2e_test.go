@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -100,4 +101,32 @@ func TestMetricsOnPrivateListener(t *testing.T) {
 	require.Contains(t, httpBody(t, "http://"+metrics+"/debug/pprof/"), "goroutine")
 	require.Equal(t, http.StatusNotFound, httpStatus("http://"+p.addr+"/metrics"))
 	require.Equal(t, http.StatusNotFound, httpStatus("http://"+p.addr+"/debug/pprof/"))
+}
+
+// gcPercent reads go_gc_gogc_percent (the runtime's GOGC, as the floor
+// last set it) from a process's /metrics.
+func gcPercent(t *testing.T, metricsAddr string) float64 {
+	t.Helper()
+	for line := range strings.SplitSeq(httpBody(t, "http://"+metricsAddr+"/metrics"), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_gc_gogc_percent "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			require.NoError(t, err)
+			return f
+		}
+	}
+	t.Fatal("/metrics has no go_gc_gogc_percent")
+	return 0
+}
+
+// The heap floor (NEKSIO_GC_HEAP_FLOOR_MB) raises GOGC while the live heap
+// is small; a GOGC the operator sets stands alone.
+func TestGCHeapFloor(t *testing.T) {
+	t.Parallel()
+	metrics := freeAddr(t)
+	startServe(t, "NEKSIO_METRICS_ADDR="+metrics, "NEKSIO_GC_HEAP_FLOOR_MB=256")
+	require.Greater(t, gcPercent(t, metrics), 100.0, "a 256 MiB floor over a server's live heap of a few tens of MiB")
+
+	operator := freeAddr(t)
+	startServe(t, "NEKSIO_METRICS_ADDR="+operator, "NEKSIO_GC_HEAP_FLOOR_MB=256", "GOGC=150")
+	require.Equal(t, 150.0, gcPercent(t, operator))
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/neksio/neksio/graph/model"
 	"github.com/neksio/neksio/graph/playground"
 	"github.com/neksio/neksio/graph/server"
+	"github.com/neksio/neksio/internal/gcfloor"
 	"github.com/neksio/neksio/jobs"
 	"github.com/neksio/neksio/plugins/sdk"
 )
@@ -325,6 +326,7 @@ func isTerminal(w io.Writer) bool {
 func serve(ctx context.Context, cfg *config.Config, out io.Writer) error {
 	log := newLogger(cfg)
 	slog.SetDefault(log)
+	defer startGCFloor(cfg, log).Stop()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
 	}
@@ -502,4 +504,18 @@ func servePrivate(ctx context.Context, cfg *config.Config, addr string, reg *pro
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("private listener (metrics, pprof)", "addr", "http://"+ln.Addr().String(), "metrics", reg != nil)
 	return nil
+}
+
+// startGCFloor gives the heap target its floor (NEKSIO_GC_HEAP_FLOOR_MB),
+// unless the operator set GOGC: then the runtime's setting stands alone.
+func startGCFloor(cfg *config.Config, log *slog.Logger) *gcfloor.Floor {
+	if _, set := os.LookupEnv("GOGC"); set || cfg.GCHeapFloorMB == 0 {
+		return nil
+	}
+	f := gcfloor.Start(uint64(cfg.GCHeapFloorMB) << 20)
+	if f == nil {
+		return nil
+	}
+	log.Debug("gc heap floor", "mib", cfg.GCHeapFloorMB, "gc_percent", f.Percent())
+	return f
 }

@@ -46,6 +46,11 @@ type Config struct {
 	// (kept from before MetricsAddr, which serves pprof too).
 	PprofAddr string `env:"NEKSIO_PPROF_ADDR"`
 
+	// GCHeapFloorMB is the heap size, in MiB, below which the garbage
+	// collector does not run (internal/gcfloor); 0: off, GOGC alone. A
+	// GOGC set in the environment also turns it off.
+	GCHeapFloorMB int `env:"NEKSIO_GC_HEAP_FLOOR_MB" envDefault:"64"`
+
 	PluginDir     string        `env:"NEKSIO_PLUGIN_DIR"`
 	Connectors    []string      `env:"NEKSIO_CONNECTORS" envDefault:"whatsapp,meta,google,tiktok" envSeparator:","`
 	PluginTimeout time.Duration `env:"NEKSIO_PLUGIN_TIMEOUT" envDefault:"30s"`
@@ -260,6 +265,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Media.FetchMaxBytes != 0 && c.Media.FetchMaxBytes < 1024 {
 		return fmt.Errorf("config: NEKSIO_MEDIA_FETCH_MAX_BYTES: want a number of bytes, at least 1024")
+	}
+	if c.GCHeapFloorMB < 0 {
+		return fmt.Errorf("config: NEKSIO_GC_HEAP_FLOOR_MB: want a size in MiB, 0 or more, not %d", c.GCHeapFloorMB)
 	}
 	if c.AI.EmbeddingDimension < 0 {
 		return fmt.Errorf("config: NEKSIO_AI_EMBEDDING_DIMENSION: want a dimension of 0 or more, not %d", c.AI.EmbeddingDimension)

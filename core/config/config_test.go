@@ -22,6 +22,7 @@ func TestLoadDefaultsAndValidation(t *testing.T) {
 	require.Equal(t, int64(1<<20), c.GraphQLMaxBodyBytes)
 	require.Equal(t, 60*time.Second, c.HTTPReadTimeout)
 	require.Equal(t, 20, c.AuthFailuresPerMinute)
+	require.Equal(t, 64, c.GCHeapFloorMB)
 	require.Empty(t, c.TrustedProxies, "X-Forwarded-For is not believed unless configured")
 	require.True(t, c.DevMode(), "dev mode defaults on for the embedded database")
 	require.False(t, c.Postgres())
@@ -39,6 +40,11 @@ func TestLoadDefaultsAndValidation(t *testing.T) {
 	_, err = Load()
 	require.ErrorContains(t, err, "NEKSIO_TRUSTED_PROXIES")
 	t.Setenv("NEKSIO_TRUSTED_PROXIES", "")
+
+	t.Setenv("NEKSIO_GC_HEAP_FLOOR_MB", "-1")
+	_, err = Load()
+	require.ErrorContains(t, err, "NEKSIO_GC_HEAP_FLOOR_MB")
+	t.Setenv("NEKSIO_GC_HEAP_FLOOR_MB", "")
 
 	t.Setenv("NEKSIO_ROLE", "boss")
 	_, err = Load()
