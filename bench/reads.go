@@ -111,19 +111,11 @@ func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 	defer pool.Close()
 
 	ws0, long, short := seed.workspaces[0], seed.longConversation, seed.shortConversation
-	gqlInbox := func(ctx context.Context, _ int) error { return checkGQL(srv.gqlRaw(ctx, key, inboxQuery, nil)) }
-	gqlInboxNoPI := func(ctx context.Context, _ int) error {
-		return checkGQL(srv.gqlRaw(ctx, key, inboxNoPageInfoQuery, nil))
-	}
-	gqlThread := func(ctx context.Context, _ int) error {
-		return checkGQL(srv.gqlRaw(ctx, key, threadQuery, map[string]any{"id": long}))
-	}
-	gqlLastLong := func(ctx context.Context, _ int) error {
-		return checkGQL(srv.gqlRaw(ctx, key, lastMessageQuery, map[string]any{"id": long}))
-	}
-	gqlLastShort := func(ctx context.Context, _ int) error {
-		return checkGQL(srv.gqlRaw(ctx, key, lastMessageQuery, map[string]any{"id": short}))
-	}
+	gqlInbox := srv.gqlCheck(key, inboxQuery, nil)
+	gqlInboxNoPI := srv.gqlCheck(key, inboxNoPageInfoQuery, nil)
+	gqlThread := srv.gqlCheck(key, threadQuery, map[string]any{"id": long})
+	gqlLastLong := srv.gqlCheck(key, lastMessageQuery, map[string]any{"id": long})
+	gqlLastShort := srv.gqlCheck(key, lastMessageQuery, map[string]any{"id": short})
 	sqlInbox := func(ctx context.Context, _ int) error { return scanInbox(ctx, pool, ws0) }
 	sqlThread := func(ctx context.Context, _ int) error { return scanThread(ctx, pool, long, ws0) }
 
