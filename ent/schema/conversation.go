@@ -101,5 +101,6 @@ func (Conversation) Indexes() []ent.Index {
 
 // Annotations of the Conversation.
 func (Conversation) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField()}
+	// RowScan: the ingest's lookup (core/inbox) decodes conversations.
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField(), RowScan{}}
 }
