@@ -18,11 +18,16 @@ import (
 	"github.com/neksio/neksio/internal/testenv"
 )
 
-// TestMain lets the test binary serve the subscription baseline, as the
-// bench binary does (startWSBaseline re-executes itself).
+// TestMain lets the test binary serve the subscription and thread
+// baselines, as the bench binary does (startWSBaseline and
+// startThreadBaseline re-execute it).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == wsBaselineArg {
 		serveWSBaseline()
+		return
+	}
+	if len(os.Args) > 2 && os.Args[1] == threadBaselineArg {
+		serveThreadBaseline(os.Args[2])
 		return
 	}
 	os.Exit(m.Run())

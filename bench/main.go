@@ -21,6 +21,10 @@ func main() {
 		serveWSBaseline()
 		return
 	}
+	if len(os.Args) > 2 && os.Args[1] == threadBaselineArg {
+		serveThreadBaseline(os.Args[2])
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := configFromEnv()

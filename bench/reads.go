@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -55,7 +56,8 @@ WHERE conversation_id = $1 AND workspace_id = $2 ORDER BY id LIMIT 51`
 // inbox and thread queries over GraphQL and as hand-written SQL.
 func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 	r.Title = "GraphQL reads: the inbox and a thread"
-	r.Baseline = "the equivalent hand-written SQL through pgx (one query each: a LATERAL join for the inbox), same concurrency"
+	r.Baseline = "the equivalent hand-written SQL through pgx (one query each: a LATERAL join for the inbox), same concurrency; " +
+		"\"thread vs a hand-written HTTP handler\" rows: the thread's SQL behind a Go net/http handler in a process of its own, decoding the same POST and writing the same JSON with encoding/json"
 	const workspaces = 10
 	convs := e.cfg.sized(100_000, workspaces*10)
 	msgs := e.cfg.sized(1_000_000, workspaces*100)
@@ -118,6 +120,11 @@ func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 	gqlLastShort := srv.gqlCheck(key, lastMessageQuery, map[string]any{"id": short})
 	sqlInbox := func(ctx context.Context, _ int) error { return scanInbox(ctx, pool, ws0) }
 	sqlThread := func(ctx context.Context, _ int) error { return scanThread(ctx, pool, long, ws0) }
+	tb, err := startThreadBaseline(e, dbURL)
+	if err != nil {
+		return err
+	}
+	handlerThread := (&server{URL: tb.url, client: srv.client}).gqlCheck("", "", map[string]any{"id": long, "workspace": ws0})
 
 	// Correctness first: a full page with contacts and last messages.
 	data, err := srv.gql(ctx, key, inboxQuery, nil)
@@ -136,17 +143,30 @@ func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 	if got, _ := dig(data, "node", "messages", "edges").([]any); len(got) != min(50, seed.longMessages) {
 		return fmt.Errorf("thread query: want %d messages, got %d", min(50, seed.longMessages), len(got))
 	}
+	// The hand-written handler answers with the same messages.
+	hdata, err := (&server{URL: tb.url, client: srv.client}).gql(ctx, "", "", map[string]any{"id": long, "workspace": ws0})
+	if err != nil {
+		return fmt.Errorf("thread baseline handler: %w", err)
+	}
+	if want, got := dig(data, "node", "messages", "edges"), dig(hdata, "node", "messages", "edges"); !reflect.DeepEqual(want, got) {
+		return fmt.Errorf("thread baseline handler: its messages differ from Neksio's: %.300v", got)
+	}
 
 	type pair struct {
 		name         string
 		neksio, base func(context.Context, int) error
 		baseIsNeksio bool
+		baseServer   int // the baseline's process group, when it is a server
 		nLat, bLat   latencies
 		nN, bN       int
 		nTime, bTime time.Duration
 	}
 	pairs := []*pair{{name: "inbox", neksio: gqlInbox, base: sqlInbox}, {name: "inbox without pageInfo", neksio: gqlInboxNoPI, base: sqlInbox},
 		{name: "thread", neksio: gqlThread, base: sqlThread},
+		// The same thread against a hand-written Go HTTP handler running
+		// the same SQL and writing the same JSON: what GraphQL and ent
+		// cost over paying for HTTP and JSON at all.
+		{name: "thread vs a hand-written HTTP handler", neksio: gqlThread, base: handlerThread, baseServer: tb.cmd.Process.Pid},
 		// Both sides are Neksio: the ratio is what a long history costs.
 		{name: "last message of a long conversation (vs a short one)", neksio: gqlLastLong, base: gqlLastShort, baseIsNeksio: true}}
 	// CPU per request by process (server, PostgreSQL, the load generator):
@@ -156,6 +176,9 @@ func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 		nCPU, bCPU := &cpuMeter{dbURL: dbURL, server: srv.cmd.Process.Pid}, &cpuMeter{dbURL: dbURL}
 		if p.baseIsNeksio {
 			bCPU.server = srv.cmd.Process.Pid
+		}
+		if p.baseServer != 0 {
+			bCPU.server = p.baseServer
 		}
 		for _, f := range []func(context.Context, int) error{p.neksio, p.base} {
 			if _, _, err := load(ctx, concurrency, 0, concurrency*5, f, nil); err != nil {
