@@ -166,7 +166,7 @@ func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 		// The same thread against a hand-written Go HTTP handler running
 		// the same SQL and writing the same JSON: what GraphQL and ent
 		// cost over paying for HTTP and JSON at all.
-		{name: "thread vs a hand-written HTTP handler", neksio: gqlThread, base: handlerThread, baseServer: tb.cmd.Process.Pid},
+		{name: "thread vs a hand-written HTTP handler", neksio: gqlThread, base: handlerThread, baseServer: tb.pid()},
 		// Both sides are Neksio: the ratio is what a long history costs.
 		{name: "last message of a long conversation (vs a short one)", neksio: gqlLastLong, base: gqlLastShort, baseIsNeksio: true}}
 	// CPU per request by process (server, PostgreSQL, the load generator):

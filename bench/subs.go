@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,7 +37,7 @@ func benchSubscriptions(ctx context.Context, e *runEnv, r *Result) error {
 	r.param("events", events)
 
 	// Baseline first: it does not depend on the realtime work.
-	bl, err := startWSBaseline(ctx, e)
+	bl, err := startWSBaseline(e)
 	if err != nil {
 		return fmt.Errorf("baseline server: %w", err)
 	}
@@ -395,49 +393,8 @@ func fanOut(ctx context.Context, t fanOutTarget, n, events int) (*fanOutRun, err
 // wsBaselineArg makes this binary serve the baseline fan-out server.
 const wsBaselineArg = "ws-baseline-server"
 
-type wsBaseline struct {
-	url  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func (b *wsBaseline) pid() int { return b.cmd.Process.Pid }
-
-func (b *wsBaseline) stop() {
-	select {
-	case <-b.done:
-		return
-	default:
-	}
-	_ = b.cmd.Process.Kill()
-	<-b.done
-}
-
-func startWSBaseline(ctx context.Context, e *runEnv) (*wsBaseline, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(self, wsBaselineArg)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	b := &wsBaseline{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(b.done) }()
-	e.deferBench(b.stop)
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		return nil, fmt.Errorf("baseline server did not start: %w", err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	b.url = "http://" + strings.TrimSpace(line)
-	return b, nil
-}
+// startWSBaseline runs the baseline fan-out server (serveWSBaseline).
+func startWSBaseline(e *runEnv) (*childServer, error) { return startChild(e, wsBaselineArg) }
 
 // serveWSBaseline is the baseline fan-out server: it acknowledges
 // connection_init, registers subscribe, and on POST /publish sends a

@@ -21,19 +21,31 @@ import (
 // (startThreadBaseline).
 const threadBaselineArg = "thread-http-baseline"
 
-// threadBaseline is a hand-written HTTP handler for a thread's first page,
-// in a process of its own: it decodes a GraphQL-shaped POST body, runs the
-// thread's hand-written SQL through pgx and writes the answer Neksio
-// writes, with encoding/json. Against it, a thread's ratio is what
-// GraphQL, ent and Neksio's checks cost over a Go handler that pays for
-// HTTP and JSON too, which the SQL baseline does not.
-type threadBaseline struct {
+// startThreadBaseline runs the thread's second baseline
+// (serveThreadBaseline) on dbURL: a hand-written HTTP handler for a
+// thread's first page, in a process of its own. It decodes a
+// GraphQL-shaped POST body, runs the thread's hand-written SQL through pgx
+// and writes the answer Neksio writes, with encoding/json. Against it, a
+// thread's ratio is what GraphQL, ent and Neksio's checks cost over a Go
+// handler that pays for HTTP and JSON too, which the SQL baseline does
+// not.
+func startThreadBaseline(e *runEnv, dbURL string) (*childServer, error) {
+	return startChild(e, threadBaselineArg, dbURL)
+}
+
+// childServer is a baseline server the bench binary runs as a process of
+// its own (itself, re-executed with an argument; see main), in its own
+// process group so that cpuMeter can count it as a server. The child
+// prints its address on its first line.
+type childServer struct {
 	url  string
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
-func (b *threadBaseline) stop() {
+func (b *childServer) pid() int { return b.cmd.Process.Pid }
+
+func (b *childServer) stop() {
 	select {
 	case <-b.done:
 		return
@@ -43,14 +55,15 @@ func (b *threadBaseline) stop() {
 	<-b.done
 }
 
-func startThreadBaseline(e *runEnv, dbURL string) (*threadBaseline, error) {
+// startChild starts the child and reads its address; the child is
+// stopped when the current benchmark ends.
+func startChild(e *runEnv, args ...string) (*childServer, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, threadBaselineArg, dbURL)
+	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
-	// Its own process group, so cpuMeter counts it as a server.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -59,12 +72,12 @@ func startThreadBaseline(e *runEnv, dbURL string) (*threadBaseline, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	b := &threadBaseline{cmd: cmd, done: make(chan struct{})}
+	b := &childServer{cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(b.done) }()
 	e.deferBench(b.stop)
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		return nil, fmt.Errorf("thread baseline did not start: %w", err)
+		return nil, fmt.Errorf("baseline server %s did not start: %w", args[0], err)
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 	b.url = "http://" + strings.TrimSpace(line)
