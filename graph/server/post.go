@@ -113,8 +113,9 @@ func errorStatus(contentType string, errs gqlerror.List) int {
 
 // answerBuffers hold answers while they are written: an inbox answer is
 // tens of KiB, a thread's about ten, and a buffer of its own per request
-// was several percent of the bytes a request allocated. Buffers that grew past maxPooledAnswer (a
-// rare large answer) are left to the collector rather than kept.
+// was several percent of the bytes a request allocated. Buffers that grew
+// past maxPooledAnswer (a rare large answer) are left to the collector
+// rather than kept.
 var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const maxPooledAnswer = 1 << 20

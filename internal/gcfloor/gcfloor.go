@@ -3,8 +3,8 @@
 // With the default GOGC of 100 the garbage collector runs each time the
 // heap doubles over what the last collection found live. A server whose
 // live heap is small (a few tens of MiB) but which allocates quickly
-// then collects hundreds of times a second, and a fifth of its CPU goes
-// to the collector. A floor lets the heap grow to a fixed size before a
+// then collects many times a second, and up to a fifth of its CPU goes to
+// the collector (Neksio's read path, docs/benchmarks.md). A floor lets the heap grow to a fixed size before a
 // collection while the live heap is small; once the live heap is large
 // enough that GOGC's own target is above the floor, GOGC applies
 // unchanged, so memory at scale is what it would be without the floor.
