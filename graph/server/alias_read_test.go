@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/store/storetest"
-	"github.com/neksio/neksio/plugins/sdk"
 )
 
 // TestAliasedConnectionFields reads connections whose edges, node,
@@ -24,11 +23,7 @@ func TestAliasedConnectionFields(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		b := setupRT(t, d)
-		for c, n := range []int{1, 3, 2} {
-			for i := range n {
-				b.ingest(t, b.channel, fmt.Sprintf("cust-%d", c), fmt.Sprintf("c%d m%d", c, i), fmt.Sprintf("wamid.%d.%d", c, i), sdk.ActionCreated)
-			}
-		}
+		b.seed(t, 1, 3, 2)
 		const conns = `conversations(first: 2, orderBy: {field: LAST_MESSAGE_AT, direction: DESC})`
 		edges := func(data map[string]any, conn, edges string) []any {
 			t.Helper()
@@ -200,11 +195,7 @@ func TestAliasedConnectionStatements(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		s, counter := storetest.OpenCounting(t, d)
 		b := setupRTOn(t, s)
-		for c := range 3 {
-			for i := range 2 {
-				b.ingest(t, b.channel, fmt.Sprintf("cust-%d", c), fmt.Sprintf("c%d m%d", c, i), fmt.Sprintf("wamid.%d.%d", c, i), sdk.ActionCreated)
-			}
-		}
+		b.seed(t, 2, 2, 2)
 		const conns = `conversations(first: 50, orderBy: {field: LAST_MESSAGE_AT, direction: DESC})`
 		const messages = `messages(first: 1, orderBy: {field: SENT_AT, direction: DESC})`
 		run := func(q string) []string {

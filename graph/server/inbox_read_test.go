@@ -27,11 +27,7 @@ func TestInboxPageOfMessagesPerConversation(t *testing.T) {
 		b := setupRT(t, d)
 		// Three conversations with 1, 3 and 5 messages; another workspace's
 		// conversation with the same customer IDs.
-		for c, n := range []int{1, 3, 5} {
-			for i := range n {
-				b.ingest(t, b.channel, fmt.Sprintf("cust-%d", c), fmt.Sprintf("c%d m%d", c, i), fmt.Sprintf("wamid.%d.%d", c, i), sdk.ActionCreated)
-			}
-		}
+		b.seed(t, 1, 3, 5)
 		_, otherKey, otherCh := b.newWorkspace(t, "Other")
 		b.ingest(t, otherCh, "cust-2", "other workspace", "wamid.other", sdk.ActionCreated)
 
@@ -111,11 +107,7 @@ func TestInboxStatements(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		s, counter := storetest.OpenCounting(t, d)
 		b := setupRTOn(t, s)
-		for c := range 4 {
-			for i := range 2 {
-				b.ingest(t, b.channel, fmt.Sprintf("cust-%d", c), fmt.Sprintf("c%d m%d", c, i), fmt.Sprintf("wamid.%d.%d", c, i), sdk.ActionCreated)
-			}
-		}
+		b.seed(t, 2, 2, 2, 2)
 		const inbox = `{ conversations(first: 50, orderBy: {field: LAST_MESSAGE_AT, direction: DESC}) {
 		  edges { cursor node { id status lastMessageAt contact { id name }
 		    messages(first: 1, orderBy: {field: SENT_AT, direction: DESC}) { edges { node { id text direction sentAt } } } } }

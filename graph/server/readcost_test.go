@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/neksio/neksio/core/store/storetest"
@@ -21,11 +22,7 @@ import (
 //	go test ./graph/server -run '^$' -bench ReadPath -benchmem
 func BenchmarkReadPath(b *testing.B) {
 	rt := setupRT(b, storetest.Postgres)
-	for c := range 50 {
-		for i := range 3 {
-			rt.ingest(b, rt.channel, fmt.Sprintf("cust-%d", c), fmt.Sprintf("c%d m%d", c, i), fmt.Sprintf("wamid.%d.%d", c, i), sdk.ActionCreated)
-		}
-	}
+	rt.seed(b, slices.Repeat([]int{3}, 50)...)
 	for i := range 50 {
 		rt.ingest(b, rt.channel, "cust-long", fmt.Sprintf("long m%d", i), fmt.Sprintf("wamid.long.%d", i), sdk.ActionCreated)
 	}

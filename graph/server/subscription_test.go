@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -125,6 +126,18 @@ func (b *rtBundle) ingest(t testing.TB, ch *ent.Channel, from, text, externalID 
 		return err
 	})
 	require.NoError(t, err)
+}
+
+// seed writes one conversation per count, from customers cust-0,
+// cust-1, …: the c-th with counts[c] messages "c<c> m<i>" (external IDs
+// wamid.<c>.<i>).
+func (b *rtBundle) seed(t testing.TB, counts ...int) {
+	t.Helper()
+	for c, n := range counts {
+		for i := range n {
+			b.ingest(t, b.channel, fmt.Sprintf("cust-%d", c), fmt.Sprintf("c%d m%d", c, i), fmt.Sprintf("wamid.%d.%d", c, i), sdk.ActionCreated)
+		}
+	}
 }
 
 // post runs a query or mutation over HTTP.
