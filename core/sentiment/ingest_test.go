@@ -17,8 +17,6 @@ import (
 	"github.com/neksio/neksio/core/sentiment"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/store/storetest"
-	"github.com/neksio/neksio/core/tenant"
-	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
@@ -41,14 +39,8 @@ type ingestEnv struct {
 
 func newIngestEnv(t *testing.T, d storetest.Dialect, p ai.Provider) *ingestEnv {
 	t.Helper()
-	ctx := context.Background()
 	s := storetest.Open(t, d)
-	w, err := workspace.Create(ctx, s, "W")
-	require.NoError(t, err)
-	sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
-	ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
-		SetExternalID("1").Save(sys)
-	require.NoError(t, err)
+	sys, ch := storetest.WhatsAppChannel(t, s)
 	svc := &sentiment.Service{Store: s, Provider: p}
 	in := &inbox.Service{Store: s}
 	svc.Attach(in)

@@ -12,8 +12,6 @@ import (
 	"github.com/neksio/neksio/core/sentiment"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/store/storetest"
-	"github.com/neksio/neksio/core/tenant"
-	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
@@ -22,16 +20,10 @@ import (
 func TestAnalyze(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		ctx := context.Background()
 		s := storetest.Open(t, d)
-		w, err := workspace.Create(ctx, s, "W")
-		require.NoError(t, err)
-		sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
+		sys, ch := storetest.WhatsAppChannel(t, s)
 		svc := &sentiment.Service{Store: s, Provider: builtin.New(), Window: 2}
-		ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
-			SetExternalID("1").Save(sys)
-		require.NoError(t, err)
-		conv, err := s.Ent.Conversation.Create().SetWorkspaceID(w.ID).SetChannelID(ch.ID).
+		conv, err := s.Ent.Conversation.Create().SetWorkspaceID(ch.WorkspaceID).SetChannelID(ch.ID).
 			SetKind(conversation.KindDirectMessage).SetThreadID("t").Save(sys)
 		require.NoError(t, err)
 		start := time.Now()
@@ -42,7 +34,7 @@ func TestAnalyze(t *testing.T) {
 			if dir == message.DirectionOutbound {
 				kind = message.AuthorKindAgent
 			}
-			m, err := s.Ent.Message.Create().SetWorkspaceID(w.ID).SetConversationID(conv.ID).SetChannelID(ch.ID).
+			m, err := s.Ent.Message.Create().SetWorkspaceID(ch.WorkspaceID).SetConversationID(conv.ID).SetChannelID(ch.ID).
 				SetDirection(dir).SetAuthorKind(kind).SetText(text).SetSentAt(start.Add(time.Duration(n) * time.Second)).Save(sys)
 			require.NoError(t, err)
 			// The hook queues the job only for customers' messages.
@@ -83,22 +75,16 @@ func TestAnalyze(t *testing.T) {
 func TestAnalyzeConversation(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		ctx := context.Background()
 		s := storetest.Open(t, d)
-		w, err := workspace.Create(ctx, s, "W")
-		require.NoError(t, err)
-		sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
+		sys, ch := storetest.WhatsAppChannel(t, s)
 		svc := &sentiment.Service{Store: s, Provider: builtin.New()}
-		ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
-			SetExternalID("1").Save(sys)
-		require.NoError(t, err)
-		conv, err := s.Ent.Conversation.Create().SetWorkspaceID(w.ID).SetChannelID(ch.ID).
+		conv, err := s.Ent.Conversation.Create().SetWorkspaceID(ch.WorkspaceID).SetChannelID(ch.ID).
 			SetKind(conversation.KindDirectMessage).SetThreadID("t").Save(sys)
 		require.NoError(t, err)
 		start := time.Now()
 		var ids []string
 		for i, text := range []string{"Worst bakery ever 😡", "Still waiting, totally useless.", "I hate this"} {
-			m, err := s.Ent.Message.Create().SetWorkspaceID(w.ID).SetConversationID(conv.ID).SetChannelID(ch.ID).
+			m, err := s.Ent.Message.Create().SetWorkspaceID(ch.WorkspaceID).SetConversationID(conv.ID).SetChannelID(ch.ID).
 				SetDirection(message.DirectionInbound).SetAuthorKind(message.AuthorKindContact).SetText(text).
 				SetSentAt(start.Add(time.Duration(i) * time.Second)).Save(sys)
 			require.NoError(t, err)
@@ -142,20 +128,14 @@ func (p *arrivingProvider) Sentiment(ctx context.Context, text string) (ai.Senti
 func TestAnalyzeConversationFollowUp(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		ctx := context.Background()
 		s := storetest.Open(t, d)
-		w, err := workspace.Create(ctx, s, "W")
-		require.NoError(t, err)
-		sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
-		ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
-			SetExternalID("1").Save(sys)
-		require.NoError(t, err)
-		conv, err := s.Ent.Conversation.Create().SetWorkspaceID(w.ID).SetChannelID(ch.ID).
+		sys, ch := storetest.WhatsAppChannel(t, s)
+		conv, err := s.Ent.Conversation.Create().SetWorkspaceID(ch.WorkspaceID).SetChannelID(ch.ID).
 			SetKind(conversation.KindDirectMessage).SetThreadID("t").Save(sys)
 		require.NoError(t, err)
 		start := time.Now()
 		inbound := func(i int, text string) *ent.Message {
-			m, err := s.Ent.Message.Create().SetWorkspaceID(w.ID).SetConversationID(conv.ID).SetChannelID(ch.ID).
+			m, err := s.Ent.Message.Create().SetWorkspaceID(ch.WorkspaceID).SetConversationID(conv.ID).SetChannelID(ch.ID).
 				SetDirection(message.DirectionInbound).SetAuthorKind(message.AuthorKindContact).SetText(text).
 				SetSentAt(start.Add(time.Duration(i) * time.Second)).Save(sys)
 			require.NoError(t, err)

@@ -17,6 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/store"
+	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/core/workspace"
+	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/internal/testenv"
 )
 
@@ -96,4 +99,19 @@ func usePgxJobs(t testing.TB, s *store.Store) {
 	client, err := river.NewClient(riverpgxv5.New(nil), &river.Config{})
 	require.NoError(t, err)
 	s.SetPgxJobs(client)
+}
+
+// WhatsAppChannel creates a workspace with a WhatsApp channel (external
+// ID "1") and returns the channel and a system viewer's context for its
+// workspace: the set-up of a test that ingests.
+func WhatsAppChannel(t testing.TB, s *store.Store) (context.Context, *ent.Channel) {
+	t.Helper()
+	ctx := context.Background()
+	w, err := workspace.Create(ctx, s, "W")
+	require.NoError(t, err)
+	sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
+	ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
+		SetExternalID("1").Save(sys)
+	require.NoError(t, err)
+	return sys, ch
 }
