@@ -89,12 +89,7 @@ func TestEditWhileMessageLocked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := storetest.Open(t, storetest.Postgres)
-	w, err := workspace.Create(ctx, s, "W")
-	require.NoError(t, err)
-	sys := tenant.NewContext(ctx, tenant.System(string(w.ID), "test"))
-	ch, err := s.Ent.Channel.Create().SetWorkspaceID(w.ID).SetConnector("whatsapp").SetPlatform("whatsapp").
-		SetExternalID("1").Save(sys)
-	require.NoError(t, err)
+	sys, ch := storetest.WhatsAppChannel(t, s)
 	in := &Service{Store: s}
 	ingest := func(m sdk.Message) error {
 		return s.InTx(sys, func(tx *store.Tx) error {
@@ -120,7 +115,13 @@ func TestEditWhileMessageLocked(t *testing.T) {
 		e.Text, e.Action, e.Timestamp = "hello again", sdk.ActionEdited, time.Now()
 		edited <- ingest(e)
 	}()
-	time.Sleep(300 * time.Millisecond) // the edit's ingest waits for the message's row now
+	// The edit's ingest reaches the message's row and waits for it.
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
+		return err == nil && waiting > 0
+	}, 10*time.Second, 10*time.Millisecond, "the edit never waited for the message's row lock")
 	_, err = other.ExecContext(ctx, `UPDATE conversations SET updated_at = now() WHERE id = $1`, convID)
 	require.NoError(t, err, "the conversation is not locked by the waiting edit")
 	require.NoError(t, other.Commit())
