@@ -22,12 +22,7 @@ import (
 // baselines, as the bench binary does (startWSBaseline and
 // startThreadBaseline re-execute it).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == wsBaselineArg {
-		serveWSBaseline()
-		return
-	}
-	if len(os.Args) > 2 && os.Args[1] == threadBaselineArg {
-		serveThreadBaseline(os.Args[2])
+	if serveChild(os.Args) {
 		return
 	}
 	os.Exit(m.Run())

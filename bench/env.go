@@ -313,25 +313,11 @@ func (s *server) gql(ctx context.Context, key, query string, vars map[string]any
 // gqlRaw posts an operation and returns the body of a 200 answer.
 func (s *server) gqlRaw(ctx context.Context, key, query string, vars map[string]any) ([]byte, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
-	if err != nil {
+	var buf bytes.Buffer
+	if err := s.post(ctx, s.URL+"/graphql", "Bearer "+key, body, &buf); err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("graphql: HTTP %d: %s", resp.StatusCode, raw)
-	}
-	return raw, nil
+	return buf.Bytes(), nil
 }
 
 // gqlCheck is a load loop's request: it posts one operation and checks
@@ -346,28 +332,37 @@ func (s *server) gqlCheck(key, query string, vars map[string]any) func(context.C
 	}
 	url, auth := s.URL+"/graphql", "Bearer "+key
 	return func(ctx context.Context, _ int) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", auth)
-		resp, err := s.client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
 		buf := answerBuffers.Get().(*bytes.Buffer)
 		defer answerBuffers.Put(buf)
 		buf.Reset()
-		if _, err := buf.ReadFrom(resp.Body); err != nil {
+		if err := s.post(ctx, url, auth, body, buf); err != nil {
 			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("graphql: HTTP %d: %s", resp.StatusCode, shorten(buf.String(), 300))
 		}
 		return checkGQL(buf.Bytes(), nil)
 	}
+}
+
+// post posts a JSON body to url with an Authorization header and reads
+// the answer into buf; an answer other than 200 is an error.
+func (s *server) post(ctx context.Context, url, auth string, body []byte, buf *bytes.Buffer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", auth)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("graphql: HTTP %d: %s", resp.StatusCode, shorten(buf.String(), 300))
+	}
+	return nil
 }
 
 var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -17,12 +17,7 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == wsBaselineArg {
-		serveWSBaseline()
-		return
-	}
-	if len(os.Args) > 2 && os.Args[1] == threadBaselineArg {
-		serveThreadBaseline(os.Args[2])
+	if serveChild(os.Args) {
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -124,7 +124,9 @@ func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 	if err != nil {
 		return err
 	}
-	handlerThread := (&server{URL: tb.url, client: srv.client}).gqlCheck("", "", map[string]any{"id": long, "workspace": ws0})
+	handler := &server{URL: tb.url, client: srv.client}
+	handlerVars := map[string]any{"id": long, "workspace": ws0}
+	handlerThread := handler.gqlCheck("", "", handlerVars)
 
 	// Correctness first: a full page with contacts and last messages.
 	data, err := srv.gql(ctx, key, inboxQuery, nil)
@@ -144,7 +146,7 @@ func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 		return fmt.Errorf("thread query: want %d messages, got %d", min(50, seed.longMessages), len(got))
 	}
 	// The hand-written handler answers with the same messages.
-	hdata, err := (&server{URL: tb.url, client: srv.client}).gql(ctx, "", "", map[string]any{"id": long, "workspace": ws0})
+	hdata, err := handler.gql(ctx, "", "", handlerVars)
 	if err != nil {
 		return fmt.Errorf("thread baseline handler: %w", err)
 	}
@@ -155,8 +157,9 @@ func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 	type pair struct {
 		name         string
 		neksio, base func(context.Context, int) error
-		baseIsNeksio bool
-		baseServer   int // the baseline's process group, when it is a server
+		// baseServer is the baseline's process group when it is a server
+		// (Neksio itself, or the hand-written handler).
+		baseServer   int
 		nLat, bLat   latencies
 		nN, bN       int
 		nTime, bTime time.Duration
@@ -168,18 +171,12 @@ func benchReads(ctx context.Context, e *runEnv, r *Result) error {
 		// cost over paying for HTTP and JSON at all.
 		{name: "thread vs a hand-written HTTP handler", neksio: gqlThread, base: handlerThread, baseServer: tb.pid()},
 		// Both sides are Neksio: the ratio is what a long history costs.
-		{name: "last message of a long conversation (vs a short one)", neksio: gqlLastLong, base: gqlLastShort, baseIsNeksio: true}}
+		{name: "last message of a long conversation (vs a short one)", neksio: gqlLastLong, base: gqlLastShort, baseServer: srv.cmd.Process.Pid}}
 	// CPU per request by process (server, PostgreSQL, the load generator):
 	// the counting server behind the proxy is idle during the rounds.
 	cpuPerRequest := map[string]any{}
 	for _, p := range pairs {
-		nCPU, bCPU := &cpuMeter{dbURL: dbURL, server: srv.cmd.Process.Pid}, &cpuMeter{dbURL: dbURL}
-		if p.baseIsNeksio {
-			bCPU.server = srv.cmd.Process.Pid
-		}
-		if p.baseServer != 0 {
-			bCPU.server = p.baseServer
-		}
+		nCPU, bCPU := &cpuMeter{dbURL: dbURL, server: srv.cmd.Process.Pid}, &cpuMeter{dbURL: dbURL, server: p.baseServer}
 		for _, f := range []func(context.Context, int) error{p.neksio, p.base} {
 			if _, _, err := load(ctx, concurrency, 0, concurrency*5, f, nil); err != nil {
 				return fmt.Errorf("%s warm-up: %w", p.name, err)

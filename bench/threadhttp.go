@@ -55,6 +55,21 @@ func (b *childServer) stop() {
 	<-b.done
 }
 
+// serveChild runs this process as the child server args name, if they
+// name one (main and the tests' TestMain call it first), and reports
+// whether it did.
+func serveChild(args []string) bool {
+	switch {
+	case len(args) > 1 && args[1] == wsBaselineArg:
+		serveWSBaseline()
+	case len(args) > 2 && args[1] == threadBaselineArg:
+		serveThreadBaseline(args[2])
+	default:
+		return false
+	}
+	return true
+}
+
 // startChild starts the child and reads its address; the child is
 // stopped when the current benchmark ends.
 func startChild(e *runEnv, args ...string) (*childServer, error) {
