@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -17,6 +16,7 @@ import (
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/internal/memo"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
@@ -146,7 +146,7 @@ type lookupKey struct {
 	withContact bool
 }
 
-var lookupTexts sync.Map // lookupKey -> string
+var lookupTexts memo.Map[lookupKey, string]
 
 // lookupText is lookupThread's statement. Its parameters, in order: with
 // the contact, the time before which a profile is stale; the channel and
@@ -156,10 +156,11 @@ var lookupTexts sync.Map // lookupKey -> string
 // external_id), and the conversation on (channel_id, kind, thread_id):
 // one row at most.
 func lookupText(d string, withContact bool) string {
-	key := lookupKey{d, withContact}
-	if t, ok := lookupTexts.Load(key); ok {
-		return t.(string)
-	}
+	return lookupTexts.Get(lookupKey{d, withContact}, buildLookupText)
+}
+
+func buildLookupText(key lookupKey) string {
+	d, withContact := key.dialect, key.withContact
 	n := 0
 	ph := func() string {
 		n++
@@ -211,9 +212,7 @@ func lookupText(d string, withContact bool) string {
 		sel.WriteString(", (SELECT COUNT(*) FROM lk)")
 	}
 	b.WriteString("SELECT " + sel.String() + rest.String())
-	t := b.String()
-	lookupTexts.Store(key, t)
-	return t
+	return b.String()
 }
 
 // lookupNewThread is lookupThread when the conversation does not exist:

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -32,6 +31,7 @@ import (
 	"github.com/neksio/neksio/ent/conversation"
 	"github.com/neksio/neksio/ent/message"
 	"github.com/neksio/neksio/ent/schema/pulid"
+	"github.com/neksio/neksio/internal/memo"
 	"github.com/neksio/neksio/jobs/jobargs"
 )
 
@@ -333,7 +333,7 @@ func (s *Service) rollUpSetter(ws, conv pulid.ID) func(*entsql.UpdateBuilder) {
 // query) and the conversation.
 type rollUpSQL struct{ head, mid, tail string }
 
-var rollUpTexts sync.Map // rollUpKey -> rollUpSQL
+var rollUpTexts memo.Map[rollUpKey, rollUpSQL]
 
 type rollUpKey struct {
 	dialect string
@@ -341,14 +341,15 @@ type rollUpKey struct {
 }
 
 func rollUpText(d string, window int) rollUpSQL {
-	key := rollUpKey{d, window}
-	if t, ok := rollUpTexts.Load(key); ok {
-		return t.(rollUpSQL)
-	}
+	return rollUpTexts.Get(rollUpKey{d, window}, buildRollUpText)
+}
+
+func buildRollUpText(key rollUpKey) rollUpSQL {
+	d, window := key.dialect, key.window
 	q := func(ident string) string { return entsql.Dialect(d).Select().Quote(ident) }
 	lit := func(v string) string { return "'" + v + "'" } // constants of this package only
 	mean := "AVG(" + q("w") + "." + q("s") + ")"
-	t := rollUpSQL{
+	return rollUpSQL{
 		head: "(SELECT " + mean + ", CASE" +
 			" WHEN " + mean + " >= " + strconv.FormatFloat(Neutral, 'g', -1, 64) + " THEN " + lit(string(conversation.SentimentLabelPositive)) +
 			" WHEN " + mean + " <= " + strconv.FormatFloat(-Neutral, 'g', -1, 64) + " THEN " + lit(string(conversation.SentimentLabelNegative)) +
@@ -361,8 +362,6 @@ func rollUpText(d string, window int) rollUpSQL {
 			" ORDER BY " + q(message.FieldSentAt) + " DESC, " + q(message.FieldID) + " DESC" +
 			" LIMIT " + strconv.Itoa(window) + ") AS " + q("w") + ")",
 	}
-	rollUpTexts.Store(key, t)
-	return t
 }
 
 // RatingScore is the sentiment of a review that has stars and no
