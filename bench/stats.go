@@ -25,6 +25,18 @@ func (l *latencies) summary() summary {
 	return summarize(l.d)
 }
 
+// quantileMS is the sample's nearest-rank quantile q, in milliseconds.
+func (l *latencies) quantileMS(q float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	s := slices.Clone(l.d)
+	slices.Sort(s)
+	return ms(quantile(s, q))
+}
+
 // summary describes a sample of durations, in milliseconds.
 type summary struct {
 	N    int     `json:"n"`
