@@ -61,8 +61,8 @@ func TestSmoke(t *testing.T) {
 				require.GreaterOrEqual(t, m.Neksio, 0.0, "%s %s", r.Name, m.Name)
 				continue
 			}
-			require.Positive(t, m.Baseline, "%s %s: baseline", r.Name, m.Name)
-			if !m.Unavailable {
+			if !m.Unavailable { // e.g. Milvus Lite before `make tools`; CI requires it below
+				require.Positive(t, m.Baseline, "%s %s: baseline", r.Name, m.Name)
 				require.Positive(t, m.Neksio, "%s %s", r.Name, m.Name)
 				require.Positive(t, m.Ratio, "%s %s", r.Name, m.Name)
 			}
