@@ -35,25 +35,32 @@ var _ graphql.Transport = postTransport{}
 // Supports is transport.POST's: a POST with a JSON body, not an upgrade.
 func (postTransport) Supports(r *http.Request) bool { return transport.POST{}.Supports(r) }
 
-// Do reads the operation, runs it and writes its answer.
+// Do runs the operation — the one readBody decoded, or else read from the
+// body — and writes its answer.
 func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	contentType := responseContentType(r.Header.Get("Accept"))
 	w.Header().Set("Content-Type", contentType)
 	start := graphql.Now()
-	var body bytes.Buffer
-	if _, err := body.ReadFrom(r.Body); err != nil {
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
-		return
-	}
-	params := &graphql.RawParams{}
-	dec := json.NewDecoder(bytes.NewReader(body.Bytes()))
-	dec.UseNumber()
-	if err := dec.Decode(params); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf(
-			"json request body could not be decoded: %+v body:%s", err, body.String())}))
-		return
+	// The server's readBody has decoded the operation already when it
+	// checked the body (graph/server/request.go); a request that did not
+	// pass there (this transport used on its own) is decoded here.
+	params := decodedParams(ctx)
+	if params == nil {
+		var body bytes.Buffer
+		if _, err := body.ReadFrom(r.Body); err != nil {
+			writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
+			return
+		}
+		params = &graphql.RawParams{}
+		dec := json.NewDecoder(bytes.NewReader(body.Bytes()))
+		dec.UseNumber()
+		if err := dec.Decode(params); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf(
+				"json request body could not be decoded: %+v body:%s", err, body.String())}))
+			return
+		}
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}

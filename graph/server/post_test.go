@@ -26,7 +26,9 @@ import (
 // postTransport and gqlgen's transport.POST on one executor and requires
 // the same status, content type and body, byte for byte: answers with
 // data only (texts with characters encoding/json escapes), with errors,
-// and requests that fail before the operation starts.
+// and requests that fail before the operation starts. A body the server's
+// readBody accepts is also run with the operation it decoded (the path
+// every request through Server takes), with the same answer.
 func TestPostTransportMatchesGqlgen(t *testing.T) {
 	rt := setupRT(t, storetest.SQLite)
 	for i, text := range []string{`plain`, `<b>Q&A</b> "quoted" \ back\slash`, "line\u2028sep\u2029 tab\t é 🙂 \x01"} {
@@ -52,7 +54,7 @@ func TestPostTransportMatchesGqlgen(t *testing.T) {
 		{"bad json", `{"query": `, ""},
 		{"no query", `{}`, ""},
 	}
-	run := func(tr graphql.Transport, body, accept string) *httptest.ResponseRecorder {
+	run := func(ctx context.Context, tr graphql.Transport, body, accept string) *httptest.ResponseRecorder {
 		// handler.Server.ServeHTTP starts the trace before a transport runs.
 		req := httptest.NewRequestWithContext(graphql.StartOperationTrace(ctx), http.MethodPost, "/graphql", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -66,10 +68,17 @@ func TestPostTransportMatchesGqlgen(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			want, got := run(transport.POST{}, c.body, c.accept), run(postTransport{}, c.body, c.accept)
+			want, got := run(ctx, transport.POST{}, c.body, c.accept), run(ctx, postTransport{}, c.body, c.accept)
 			require.Equal(t, want.Code, got.Code)
 			require.Equal(t, want.Header().Values("Content-Type"), got.Header().Values("Content-Type"))
 			require.Equal(t, want.Body.String(), got.Body.String())
+			if params, msg := checkRequest([]byte(c.body)); msg == "" {
+				// The body the transport would read is gone: only the
+				// decoded operation can answer.
+				decoded := run(context.WithValue(ctx, decodedParamsKey{}, params), postTransport{}, "", c.accept)
+				require.Equal(t, want.Code, decoded.Code)
+				require.Equal(t, want.Body.String(), decoded.Body.String())
+			}
 			if c.name == "data" {
 				require.Contains(t, got.Body.String(), `\u003cb\u003eQ\u0026A`) // the escaping was exercised
 				require.Contains(t, got.Body.String(), `\u2028`)

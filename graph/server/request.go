@@ -1,9 +1,8 @@
 package server
 
 import (
-	"github.com/neksio/neksio/graph/limits"
-
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"os"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/neksio/neksio/graph/limits"
 )
 
 // readBody bounds and checks the body of a POST before gqlgen sees it:
@@ -22,9 +23,9 @@ import (
 // the client itself (4xx, a GraphQL-shaped error, nothing logged: these are
 // the client's mistakes) and returns false when the request must go no
 // further. The body never appears in an error or a log line.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, bool) {
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request, bool) {
 	if r.Method != http.MethodPost {
-		return w, true
+		return w, r, true
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
@@ -32,53 +33,69 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (http.Response
 		limit := s.opts.MaxBodyBytes
 		if r.ContentLength > limit {
 			tooLarge(w, "request body", limit)
-			return w, false
+			return w, r, false
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			bodyReadError(w, err, "request body", limit)
-			return w, false
+			return w, r, false
 		}
-		if msg := checkRequest(body); msg != "" {
+		params, msg := checkRequest(body)
+		if msg != "" {
 			writeError(w, http.StatusBadRequest, limits.CodeBadRequest, msg)
-			return w, false
+			return w, r, false
 		}
+		// The body stays readable (the SSE transport reads it); the POST
+		// transport takes the operation decoded here instead of decoding
+		// the same JSON a second time.
+		r = r.WithContext(context.WithValue(r.Context(), decodedParamsKey{}, params))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 	case "multipart/form-data":
 		limit := s.opts.MaxUploadBytes
 		if r.ContentLength > limit {
 			tooLarge(w, "upload", limit)
-			return w, false
+			return w, r, false
 		}
 		// gqlgen answers a body cut short by its own limit with 422 (or
 		// 200): the limit is applied here, and its answer replaced by 413.
 		lb := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit)}
 		r.Body = lb
-		return &uploadWriter{ResponseWriter: w, body: lb, limit: limit}, true
+		return &uploadWriter{ResponseWriter: w, body: lb, limit: limit}, r, true
 	}
-	return w, true
+	return w, r, true
+}
+
+// decodedParamsKey holds, in a request's context, the operation readBody
+// decoded from its JSON body (a *graphql.RawParams).
+type decodedParamsKey struct{}
+
+// decodedParams is the operation readBody decoded for the request of
+// ctx, or nil when the body was not read there.
+func decodedParams(ctx context.Context) *graphql.RawParams {
+	p, _ := ctx.Value(decodedParamsKey{}).(*graphql.RawParams)
+	return p
 }
 
 // checkRequest returns why body is not one GraphQL request, "" when it is.
 // It decodes as gqlgen's POST transport does (into RawParams, numbers kept
 // as json.Number), so gqlgen's own decoding, whose error quotes the whole
 // body, cannot fail afterwards.
-func checkRequest(body []byte) string {
+func checkRequest(body []byte) (*graphql.RawParams, string) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		return "batched operations are not supported: send one operation per request"
+		return nil, "batched operations are not supported: send one operation per request"
 	}
-	var p graphql.RawParams
+	p := &graphql.RawParams{}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil {
-		return "the request body is not a GraphQL request: " + describeJSONError(err)
+	if err := dec.Decode(p); err != nil {
+		return nil, "the request body is not a GraphQL request: " + describeJSONError(err)
 	}
-	if limits.ParamsHaveNUL(&p) {
-		return limits.MsgNUL
+	if limits.ParamsHaveNUL(p) {
+		return nil, limits.MsgNUL
 	}
-	return ""
+	return p, ""
 }
 
 // describeJSONError says what is wrong without quoting the body.

@@ -192,7 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if publicOperation(r) {
 			// signIn and acceptInvite: no viewer; core/auth throttles them
 			// per email and per address.
-			w, ok = s.readBody(w, r)
+			w, r, ok = s.readBody(w, r)
 			if !ok {
 				return
 			}
@@ -233,7 +233,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, apperr.CodeRateLimited, "rate limit exceeded")
 		return
 	}
-	w, ok = s.readBody(w, r)
+	w, r, ok = s.readBody(w, r)
 	if !ok {
 		return
 	}
