@@ -22,7 +22,8 @@ import (
 // uploads are bounded by MaxUploadBytes as gqlgen reads them. It answers
 // the client itself (4xx, a GraphQL-shaped error, nothing logged: these are
 // the client's mistakes) and returns false when the request must go no
-// further. The body never appears in an error or a log line.
+// further. The request it returns carries the decoded operation of a JSON
+// body (decodedParams). The body never appears in an error or a log line.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request, bool) {
 	if r.Method != http.MethodPost {
 		return w, r, true
@@ -77,10 +78,12 @@ func decodedParams(ctx context.Context) *graphql.RawParams {
 	return p
 }
 
-// checkRequest returns why body is not one GraphQL request, "" when it is.
-// It decodes as gqlgen's POST transport does (into RawParams, numbers kept
-// as json.Number), so gqlgen's own decoding, whose error quotes the whole
-// body, cannot fail afterwards.
+// checkRequest returns the operation body holds, or why body is not one
+// GraphQL request ("" when it is). It decodes as gqlgen's POST transport
+// does (into RawParams, numbers kept as json.Number); the server's POST
+// transport runs what it returns (decodedParams), and gqlgen's own
+// decoding, whose error quotes the whole body, cannot fail afterwards on
+// the SSE path.
 func checkRequest(body []byte) (*graphql.RawParams, string) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
