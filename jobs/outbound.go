@@ -74,7 +74,7 @@ const SentimentFetchCooldown = 10 * time.Millisecond
 // (outbound). With River's default of 100 ms a job inserted just after its
 // queue fetched waited for the next fetch, at each hop: in the agent
 // benchmark (150 questions at 5/s, three runs each) the agent's answer
-// took 42–50 ms at p90 with the default and 19–20 ms with 10 ms, and a
+// took 42–50 ms at p90 with the default and 19–23 ms with 10 ms, and a
 // person's reply 96–108 ms at p99 with the default and 18–28 ms with 10 ms
 // (docs/benchmarks.md, agent). A busy queue fetches at most once per
 // cooldown, so the cooldown also bounds how fast it starts jobs: at most
