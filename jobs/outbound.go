@@ -63,24 +63,6 @@ func Register(ws *river.Workers, d Deps) {
 	}
 }
 
-// SentimentFetchCooldown is the sentiment queue's River FetchCooldown:
-// its jobs are short (a lexicon score and one transaction) and many, so
-// the queue fetches as soon as workers are free (see docs/benchmarks.md,
-// ingest).
-const SentimentFetchCooldown = 10 * time.Millisecond
-
-// ReplyFetchCooldown is the River FetchCooldown of the queues a reply
-// goes through: the agent's run (ai) and the send to the platform
-// (outbound). With River's default of 100 ms a job inserted just after its
-// queue fetched waited for the next fetch, at each hop: in the agent
-// benchmark (150 questions at 5/s, three runs each) the agent's answer
-// took 42–50 ms at p90 with the default and 19–23 ms with 10 ms, and a
-// person's reply 96–108 ms at p99 with the default and 18–28 ms with 10 ms
-// (docs/benchmarks.md, agent). A busy queue fetches at most once per
-// cooldown, so the cooldown also bounds how fast it starts jobs: at most
-// MaxWorkers per cooldown.
-const ReplyFetchCooldown = 10 * time.Millisecond
-
 // SentimentWorkers is how many sentiment jobs a worker process runs at
 // once. Every inbound message queues its conversation's job, so while
 // webhooks come in the queue competes with ingestion for the same CPUs
@@ -95,12 +77,12 @@ const SentimentWorkers = 8
 func Queues() map[string]river.QueueConfig {
 	return map[string]river.QueueConfig{
 		river.QueueDefault:    {MaxWorkers: 10},
-		jobargs.QueueOutbound: {MaxWorkers: 20, FetchCooldown: ReplyFetchCooldown},
-		jobargs.QueueAI:       {MaxWorkers: 4, FetchCooldown: ReplyFetchCooldown},
-		// River fetches a queue's jobs at most once per FetchCooldown
-		// (100 ms by default), which caps a queue at MaxWorkers jobs per
-		// cooldown: 160 sentiment jobs/s, less than webhooks bring in.
-		jobargs.QueueSentiment: {MaxWorkers: SentimentWorkers, FetchCooldown: SentimentFetchCooldown},
+		jobargs.QueueOutbound: {MaxWorkers: 20},
+		jobargs.QueueAI:       {MaxWorkers: 4},
+		// Every queue fetches at most once per FetchCooldown (config.go),
+		// which caps it at MaxWorkers jobs per cooldown: with River's
+		// 100 ms, 80 sentiment jobs/s, less than webhooks bring in.
+		jobargs.QueueSentiment: {MaxWorkers: SentimentWorkers},
 		jobargs.QueuePublish:   {MaxWorkers: 20},
 	}
 }
