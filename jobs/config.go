@@ -38,10 +38,10 @@ const (
 // drain"). A reply goes through two queues, ai and outbound: in the agent
 // benchmark (150 questions at 5/s), the agent's answer took 42–50 ms at
 // p90 with 100 ms and 17–23 ms with 10 ms; at p99 a person's reply took
-// 96–108 ms with 100 ms and 18–29 ms with 10 ms. With 10 ms on the reply
+// 96–108 ms with 100 ms and 18–37 ms with 10 ms. With 10 ms on the reply
 // queues alone, the client's notifications kept 100 ms, and one or two
 // answers in 150 waited about 200 ms for the next question's notification
-// (p99 214 and 221 ms in two of four runs; 24–36 ms in four runs with the
+// (p99 214 and 221 ms in two of four runs; 24–36 ms in five runs with the
 // client-wide value).
 const FetchCooldown = 10 * time.Millisecond
 
