@@ -25,22 +25,11 @@ func (l *latencies) summary() summary {
 	return summarize(l.d)
 }
 
-// quantileMS is the sample's nearest-rank quantile q, in milliseconds.
-func (l *latencies) quantileMS(q float64) float64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.d) == 0 {
-		return 0
-	}
-	s := slices.Clone(l.d)
-	slices.Sort(s)
-	return ms(quantile(s, q))
-}
-
 // summary describes a sample of durations, in milliseconds.
 type summary struct {
 	N    int     `json:"n"`
 	P50  float64 `json:"p50_ms"`
+	P90  float64 `json:"p90_ms"`
 	P99  float64 `json:"p99_ms"`
 	Mean float64 `json:"mean_ms"`
 	Max  float64 `json:"max_ms"`
@@ -59,6 +48,7 @@ func summarize(ds []time.Duration) summary {
 	return summary{
 		N:    len(s),
 		P50:  ms(quantile(s, 0.50)),
+		P90:  ms(quantile(s, 0.90)),
 		P99:  ms(quantile(s, 0.99)),
 		Mean: ms(sum / time.Duration(len(s))),
 		Max:  ms(s[len(s)-1]),
