@@ -52,10 +52,8 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 			writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
 			return
 		}
-		params = &graphql.RawParams{}
-		dec := json.NewDecoder(bytes.NewReader(body.Bytes()))
-		dec.UseNumber()
-		if err := dec.Decode(params); err != nil {
+		var err error
+		if params, err = decodeParams(body.Bytes()); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf(
 				"json request body could not be decoded: %+v body:%s", err, body.String())}))

@@ -89,16 +89,23 @@ func checkRequest(body []byte) (*graphql.RawParams, string) {
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		return nil, "batched operations are not supported: send one operation per request"
 	}
-	p := &graphql.RawParams{}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(p); err != nil {
+	p, err := decodeParams(body)
+	if err != nil {
 		return nil, "the request body is not a GraphQL request: " + describeJSONError(err)
 	}
 	if limits.ParamsHaveNUL(p) {
 		return nil, limits.MsgNUL
 	}
 	return p, ""
+}
+
+// decodeParams decodes a JSON request body as gqlgen's POST transport
+// does: into RawParams, numbers kept as json.Number.
+func decodeParams(body []byte) (*graphql.RawParams, error) {
+	p := &graphql.RawParams{}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	return p, dec.Decode(p)
 }
 
 // describeJSONError says what is wrong without quoting the body.
