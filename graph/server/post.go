@@ -125,6 +125,26 @@ var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const maxPooledAnswer = 1 << 20
 
+// htmlEscape appends src to dst as json.HTMLEscape does (<, >, & and the
+// line and paragraph separators U+2028 and U+2029 as \u escapes), but
+// copies the part before the first byte that may need escaping at once:
+// json.HTMLEscape looks at every byte in a loop of its own, several
+// percent of a thread read's CPU, while most answers hold none of these
+// characters. bytes.IndexByte finds each candidate with vector
+// instructions; 0xE2 is the first byte of both separators in UTF-8.
+func htmlEscape(dst *bytes.Buffer, src []byte) {
+	first := len(src)
+	for _, c := range []byte{'<', '>', '&', 0xE2} {
+		if i := bytes.IndexByte(src[:first], c); i >= 0 {
+			first = i
+		}
+	}
+	dst.Write(src[:first])
+	if first < len(src) {
+		json.HTMLEscape(dst, src[first:])
+	}
+}
+
 // writeResponse writes resp as encoding/json would (the field order and
 // omissions of graphql.Response's tags), without re-encoding the data when
 // the answer is data alone.
@@ -135,7 +155,7 @@ func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
 		b.Reset()
 		b.Grow(len(resp.Data) + len(`{"data":}`) + 64)
 		b.WriteString(`{"data":`)
-		json.HTMLEscape(b, resp.Data)
+		htmlEscape(b, resp.Data)
 		b.WriteByte('}')
 		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 		_, _ = w.Write(b.Bytes())

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -85,6 +86,34 @@ func TestPostTransportMatchesGqlgen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHTMLEscapeMatchesEncodingJSON requires htmlEscape to write what
+// json.HTMLEscape writes, for texts with and without characters it
+// escapes, at the start, in the middle and at the end.
+func TestHTMLEscapeMatchesEncodingJSON(t *testing.T) {
+	for _, src := range []string{
+		"", `{"text":"plain"}`, `<`, `>`, `&`, "\u2028", "\u2029", "€ costs", "x\u2028", "a<b", `{"t":"Q&A <b>"}`,
+		"\xe2", "ab\xe2\x80", "no escape é 🙂 but \u2029 later", strings.Repeat("a", 100) + ">",
+	} {
+		var want, got bytes.Buffer
+		json.HTMLEscape(&want, []byte(src))
+		htmlEscape(&got, []byte(src))
+		require.Equal(t, want.String(), got.String(), "%q", src)
+	}
+}
+
+func FuzzHTMLEscape(f *testing.F) {
+	f.Add([]byte(`{"text":"<b>Q&A</b>"}`))
+	f.Add([]byte("line\u2028sep\u2029 € é"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		var want, got bytes.Buffer
+		json.HTMLEscape(&want, src)
+		htmlEscape(&got, src)
+		if !bytes.Equal(want.Bytes(), got.Bytes()) {
+			t.Fatalf("htmlEscape(%q) = %q, json.HTMLEscape %q", src, got.Bytes(), want.Bytes())
+		}
+	})
 }
 
 func gqlBody(t *testing.T, query string, vars map[string]any) string {
