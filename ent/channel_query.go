@@ -34,6 +34,7 @@ type ChannelQuery struct {
 	withConversations      *ConversationQuery
 	withContacts           *ContactQuery
 	loadTotal              []func(context.Context, []*Channel) error
+	page                   *sqlpage.Page
 	modifiers              []func(*sql.Selector)
 	withNamedConversations map[string]*ConversationQuery
 	withNamedContacts      map[string]*ContactQuery
@@ -480,6 +481,9 @@ func (_q *ChannelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Chan
 		sqlpage.ReuseScanValues(_spec)
 		ctx = sqlpage.WithNodeScan(ctx)
 	}
+	if _q.page != nil && _spec.Assign != nil {
+		sqlpage.ScanPaged(_spec, _q.page)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -629,6 +633,9 @@ func (_q *ChannelQuery) sqlCount(ctx context.Context) (int, error) {
 	if _spec.ScanValues != nil {
 		sqlpage.ReuseScanValues(_spec)
 		ctx = sqlpage.WithNodeScan(ctx)
+	}
+	if _q.page != nil && _spec.Assign != nil {
+		sqlpage.ScanPaged(_spec, _q.page)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

@@ -36,6 +36,7 @@ type ContactQuery struct {
 	loadTotal              []func(context.Context, []*Contact) error
 	joinedEdges            map[string]bool
 	joins                  []*sqlpage.Join
+	page                   *sqlpage.Page
 	modifiers              []func(*sql.Selector)
 	withNamedConversations map[string]*ConversationQuery
 	// intermediate query (i.e. traversal path).
@@ -484,6 +485,9 @@ func (_q *ContactQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cont
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)
 	}
+	if _q.page != nil && _spec.Assign != nil {
+		sqlpage.ScanPaged(_spec, _q.page)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -630,6 +634,9 @@ func (_q *ContactQuery) sqlCount(ctx context.Context) (int, error) {
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)
+	}
+	if _q.page != nil && _spec.Assign != nil {
+		sqlpage.ScanPaged(_spec, _q.page)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

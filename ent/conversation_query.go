@@ -44,6 +44,7 @@ type ConversationQuery struct {
 	loadTotal          []func(context.Context, []*Conversation) error
 	joinedEdges        map[string]bool
 	joins              []*sqlpage.Join
+	page               *sqlpage.Page
 	modifiers          []func(*sql.Selector)
 	withNamedMessages  map[string]*MessageQuery
 	withNamedAgentRuns map[string]*AgentRunQuery
@@ -634,6 +635,9 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)
 	}
+	if _q.page != nil && _spec.Assign != nil {
+		sqlpage.ScanPaged(_spec, _q.page)
+	}
 	for i := range hooks {
 		hooks[i](ctx, _spec)
 	}
@@ -972,6 +976,9 @@ func (_q *ConversationQuery) sqlCount(ctx context.Context) (int, error) {
 	}
 	if len(_q.joins) > 0 && _spec.Assign != nil {
 		sqlpage.ScanJoined(_spec, _q.joins)
+	}
+	if _q.page != nil && _spec.Assign != nil {
+		sqlpage.ScanPaged(_spec, _q.page)
 	}
 	_spec.Node.Columns = _q.ctx.Fields
 	if len(_q.ctx.Fields) > 0 {

@@ -355,7 +355,7 @@ func (_q *AgentRunQuery) collectSelected(ctx context.Context, oneNode bool, opCt
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *AgentRunQuery) joinMessage(ctx context.Context, root bool, query *MessageQuery) (bool, error) {
 	const alias = "__message"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withConversation != nil || query.withContact != nil || query.withAgentRun != nil {
 		return false, nil
 	}
@@ -418,7 +418,7 @@ func (_q *AgentRunQuery) joinMessage(ctx context.Context, root bool, query *Mess
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *AgentRunQuery) joinConversation(ctx context.Context, root bool, query *ConversationQuery) (bool, error) {
 	const alias = "__conversation"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChannel != nil || query.withContact != nil || query.withAssignee != nil || query.withMessages != nil || len(query.withNamedMessages) > 0 || query.withAgentRuns != nil || len(query.withNamedAgentRuns) > 0 || query.withLabels != nil || len(query.withNamedLabels) > 0 {
 		return false, nil
 	}
@@ -481,7 +481,7 @@ func (_q *AgentRunQuery) joinConversation(ctx context.Context, root bool, query 
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *AgentRunQuery) joinReply(ctx context.Context, root bool, query *MessageQuery) (bool, error) {
 	const alias = "__reply"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withConversation != nil || query.withContact != nil || query.withAgentRun != nil {
 		return false, nil
 	}
@@ -535,6 +535,10 @@ func (_q *AgentRunQuery) joinReply(ctx context.Context, root bool, query *Messag
 	})
 	return true, nil
 }
+
+// pageJoined reports whether a page of an edge is read in the query's own
+// statement (Neksio: a unique edge is then not joined into it as well).
+func (_q *AgentRunQuery) pageJoined() bool { return false }
 
 type agentrunPaginateArgs struct {
 	first, last   *int
@@ -1000,6 +1004,7 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 // field a client selects under several aliases, see collectedField): it
 // loads the union of what they select.
 func (_q *ChannelQuery) collectSelected(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected []graphql.CollectedField, path []string, satisfies ...string) error {
+	root := len(path) == 0 || (len(path) == 2 && path[0] == edgesField && path[1] == nodeField)
 	path = append([]string(nil), path...)
 	var (
 		unknownSeen    bool
@@ -1092,6 +1097,11 @@ func (_q *ChannelQuery) collectSelected(ctx context.Context, oneNode bool, opCtx
 				}
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
+					if joined, err := _q.joinPageConversations(ctx, root, alias, query, pager.orderExpr(query)); err != nil {
+						return err
+					} else if joined {
+						continue
+					}
 				} else {
 					orderExpr := pager.orderExpr(query)
 					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Channel) error {
@@ -1210,6 +1220,65 @@ func (_q *ChannelQuery) collectSelected(ctx context.Context, oneNode bool, opCtx
 	}
 	return nil
 }
+
+// joinPageConversations reads a page of the conversations edge of one node (a node
+// query: oneNode) in the node's own statement instead of a second one
+// (Neksio, sqlpage.JoinPage): only for the request's root query, on
+// PostgreSQL, when no unique edge is joined into the statement already,
+// and for a plain page query (predicates, order, limit and fields, once
+// the target's privacy policy has run: its filter is in the page's
+// statement). query has its order and limit applied; orderBy is that
+// order as the pager writes it. It reports false when the edge must be
+// eager-loaded.
+func (_q *ChannelQuery) joinPageConversations(ctx context.Context, root bool, alias string, query *ConversationQuery, orderBy sql.Querier) (bool, error) {
+	if !root || !sqlpage.JoinsPage(_q.driver.Dialect()) || _q.page != nil || _q.hasJoins() || conversation.Table == channel.Table ||
+		len(query.inters) > 0 || query.ctx.Offset != nil || query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChannel != nil || query.withContact != nil || query.withAssignee != nil || query.withMessages != nil || len(query.withNamedMessages) > 0 || query.withAgentRuns != nil || len(query.withNamedAgentRuns) > 0 || query.withLabels != nil || len(query.withNamedLabels) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := conversation.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, conversation.FieldID)
+		for _, f := range fields {
+			if f != conversation.FieldID {
+				columns = append(columns, f)
+			}
+		}
+		query.ctx.Fields = columns
+	}
+	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Conversation).scanValues(nil, columns) }}
+	_q.page = page
+	_q.modifiers = append(_q.modifiers, sqlpage.JoinPage(page, channel.ConversationsColumn, query.sqlQuery(ctx), orderBy))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Channel) error {
+		for i, n := range nodes {
+			rows, err := page.Rows(i)
+			if err != nil {
+				return err
+			}
+			n.appendNamedConversations(alias)
+			for _, values := range rows {
+				e := &Conversation{config: query.config}
+				if err := e.assignValues(columns, values); err != nil {
+					return err
+				}
+				n.appendNamedConversations(alias, e)
+			}
+		}
+		return nil
+	})
+	return true, nil
+}
+
+// hasJoins reports whether a unique edge is read in the query's own
+// statement (Neksio: a page of an edge is then loaded by a statement of
+// its own).
+func (_q *ChannelQuery) hasJoins() bool { return false }
 
 type channelPaginateArgs struct {
 	first, last   *int
@@ -1394,6 +1463,11 @@ func (_q *ContactQuery) collectSelected(ctx context.Context, oneNode bool, opCtx
 				}
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
+					if joined, err := _q.joinPageConversations(ctx, root, alias, query, pager.orderExpr(query)); err != nil {
+						return err
+					} else if joined {
+						continue
+					}
 				} else {
 					orderExpr := pager.orderExpr(query)
 					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Contact) error {
@@ -1474,7 +1548,7 @@ func (_q *ContactQuery) collectSelected(ctx context.Context, oneNode bool, opCtx
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *ContactQuery) joinChannel(ctx context.Context, root bool, query *ChannelQuery) (bool, error) {
 	const alias = "__channel"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withConversations != nil || len(query.withNamedConversations) > 0 || query.withContacts != nil || len(query.withNamedContacts) > 0 {
 		return false, nil
 	}
@@ -1528,6 +1602,69 @@ func (_q *ContactQuery) joinChannel(ctx context.Context, root bool, query *Chann
 	})
 	return true, nil
 }
+
+// joinPageConversations reads a page of the conversations edge of one node (a node
+// query: oneNode) in the node's own statement instead of a second one
+// (Neksio, sqlpage.JoinPage): only for the request's root query, on
+// PostgreSQL, when no unique edge is joined into the statement already,
+// and for a plain page query (predicates, order, limit and fields, once
+// the target's privacy policy has run: its filter is in the page's
+// statement). query has its order and limit applied; orderBy is that
+// order as the pager writes it. It reports false when the edge must be
+// eager-loaded.
+func (_q *ContactQuery) joinPageConversations(ctx context.Context, root bool, alias string, query *ConversationQuery, orderBy sql.Querier) (bool, error) {
+	if !root || !sqlpage.JoinsPage(_q.driver.Dialect()) || _q.page != nil || _q.hasJoins() || conversation.Table == contact.Table ||
+		len(query.inters) > 0 || query.ctx.Offset != nil || query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChannel != nil || query.withContact != nil || query.withAssignee != nil || query.withMessages != nil || len(query.withNamedMessages) > 0 || query.withAgentRuns != nil || len(query.withNamedAgentRuns) > 0 || query.withLabels != nil || len(query.withNamedLabels) > 0 {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := conversation.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, conversation.FieldID)
+		for _, f := range fields {
+			if f != conversation.FieldID {
+				columns = append(columns, f)
+			}
+		}
+		query.ctx.Fields = columns
+	}
+	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Conversation).scanValues(nil, columns) }}
+	_q.page = page
+	_q.modifiers = append(_q.modifiers, sqlpage.JoinPage(page, contact.ConversationsColumn, query.sqlQuery(ctx), orderBy))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Contact) error {
+		for i, n := range nodes {
+			rows, err := page.Rows(i)
+			if err != nil {
+				return err
+			}
+			n.appendNamedConversations(alias)
+			for _, values := range rows {
+				e := &Conversation{config: query.config}
+				if err := e.assignValues(columns, values); err != nil {
+					return err
+				}
+				n.appendNamedConversations(alias, e)
+			}
+		}
+		return nil
+	})
+	return true, nil
+}
+
+// pageJoined reports whether a page of an edge is read in the query's own
+// statement (Neksio: a unique edge is then not joined into it as well).
+func (_q *ContactQuery) pageJoined() bool { return _q.page != nil }
+
+// hasJoins reports whether a unique edge is read in the query's own
+// statement (Neksio: a page of an edge is then loaded by a statement of
+// its own).
+func (_q *ContactQuery) hasJoins() bool { return len(_q.joins) > 0 }
 
 type contactPaginateArgs struct {
 	first, last   *int
@@ -1750,6 +1887,11 @@ func (_q *ConversationQuery) collectSelected(ctx context.Context, oneNode bool, 
 				}
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
+					if joined, err := _q.joinPageMessages(ctx, root, alias, query, pager.orderExpr(query)); err != nil {
+						return err
+					} else if joined {
+						continue
+					}
 				} else {
 					orderExpr := pager.orderExpr(query)
 					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Conversation) error {
@@ -1875,6 +2017,11 @@ func (_q *ConversationQuery) collectSelected(ctx context.Context, oneNode bool, 
 				}
 				if oneNode {
 					pager.applyOrder(query.Limit(limit))
+					if joined, err := _q.joinPageAgentRuns(ctx, root, alias, query, pager.orderExpr(query)); err != nil {
+						return err
+					} else if joined {
+						continue
+					}
 				} else {
 					orderExpr := pager.orderExpr(query)
 					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Conversation) error {
@@ -2050,7 +2197,7 @@ func (_q *ConversationQuery) collectSelected(ctx context.Context, oneNode bool, 
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *ConversationQuery) joinChannel(ctx context.Context, root bool, query *ChannelQuery) (bool, error) {
 	const alias = "__channel"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withConversations != nil || len(query.withNamedConversations) > 0 || query.withContacts != nil || len(query.withNamedContacts) > 0 {
 		return false, nil
 	}
@@ -2113,7 +2260,7 @@ func (_q *ConversationQuery) joinChannel(ctx context.Context, root bool, query *
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *ConversationQuery) joinContact(ctx context.Context, root bool, query *ContactQuery) (bool, error) {
 	const alias = "__contact"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChannel != nil || query.withConversations != nil || len(query.withNamedConversations) > 0 {
 		return false, nil
 	}
@@ -2176,7 +2323,7 @@ func (_q *ConversationQuery) joinContact(ctx context.Context, root bool, query *
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *ConversationQuery) joinAssignee(ctx context.Context, root bool, query *UserQuery) (bool, error) {
 	const alias = "__assignee"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withMemberships != nil || len(query.withNamedMemberships) > 0 {
 		return false, nil
 	}
@@ -2230,6 +2377,123 @@ func (_q *ConversationQuery) joinAssignee(ctx context.Context, root bool, query 
 	})
 	return true, nil
 }
+
+// joinPageMessages reads a page of the messages edge of one node (a node
+// query: oneNode) in the node's own statement instead of a second one
+// (Neksio, sqlpage.JoinPage): only for the request's root query, on
+// PostgreSQL, when no unique edge is joined into the statement already,
+// and for a plain page query (predicates, order, limit and fields, once
+// the target's privacy policy has run: its filter is in the page's
+// statement). query has its order and limit applied; orderBy is that
+// order as the pager writes it. It reports false when the edge must be
+// eager-loaded.
+func (_q *ConversationQuery) joinPageMessages(ctx context.Context, root bool, alias string, query *MessageQuery, orderBy sql.Querier) (bool, error) {
+	if !root || !sqlpage.JoinsPage(_q.driver.Dialect()) || _q.page != nil || _q.hasJoins() || message.Table == conversation.Table ||
+		len(query.inters) > 0 || query.ctx.Offset != nil || query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withConversation != nil || query.withContact != nil || query.withAgentRun != nil {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := message.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, message.FieldID)
+		for _, f := range fields {
+			if f != message.FieldID {
+				columns = append(columns, f)
+			}
+		}
+		query.ctx.Fields = columns
+	}
+	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Message).scanValues(nil, columns) }}
+	_q.page = page
+	_q.modifiers = append(_q.modifiers, sqlpage.JoinPage(page, conversation.MessagesColumn, query.sqlQuery(ctx), orderBy))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
+		for i, n := range nodes {
+			rows, err := page.Rows(i)
+			if err != nil {
+				return err
+			}
+			n.appendNamedMessages(alias)
+			for _, values := range rows {
+				e := &Message{config: query.config}
+				if err := e.assignValues(columns, values); err != nil {
+					return err
+				}
+				n.appendNamedMessages(alias, e)
+			}
+		}
+		return nil
+	})
+	return true, nil
+}
+
+// joinPageAgentRuns reads a page of the agent_runs edge of one node (a node
+// query: oneNode) in the node's own statement instead of a second one
+// (Neksio, sqlpage.JoinPage): only for the request's root query, on
+// PostgreSQL, when no unique edge is joined into the statement already,
+// and for a plain page query (predicates, order, limit and fields, once
+// the target's privacy policy has run: its filter is in the page's
+// statement). query has its order and limit applied; orderBy is that
+// order as the pager writes it. It reports false when the edge must be
+// eager-loaded.
+func (_q *ConversationQuery) joinPageAgentRuns(ctx context.Context, root bool, alias string, query *AgentRunQuery, orderBy sql.Querier) (bool, error) {
+	if !root || !sqlpage.JoinsPage(_q.driver.Dialect()) || _q.page != nil || _q.hasJoins() || agentrun.Table == conversation.Table ||
+		len(query.inters) > 0 || query.ctx.Offset != nil || query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withMessage != nil || query.withConversation != nil || query.withReply != nil {
+		return false, nil
+	}
+	if err := query.prepareQuery(ctx); err != nil {
+		return false, err
+	}
+	if len(query.modifiers) > 0 || query.sql != nil {
+		return false, nil
+	}
+	columns := agentrun.Columns
+	if fields := query.ctx.Fields; len(fields) > 0 {
+		columns = make([]string, 0, len(fields)+1)
+		columns = append(columns, agentrun.FieldID)
+		for _, f := range fields {
+			if f != agentrun.FieldID {
+				columns = append(columns, f)
+			}
+		}
+		query.ctx.Fields = columns
+	}
+	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*AgentRun).scanValues(nil, columns) }}
+	_q.page = page
+	_q.modifiers = append(_q.modifiers, sqlpage.JoinPage(page, conversation.AgentRunsColumn, query.sqlQuery(ctx), orderBy))
+	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
+		for i, n := range nodes {
+			rows, err := page.Rows(i)
+			if err != nil {
+				return err
+			}
+			n.appendNamedAgentRuns(alias)
+			for _, values := range rows {
+				e := &AgentRun{config: query.config}
+				if err := e.assignValues(columns, values); err != nil {
+					return err
+				}
+				n.appendNamedAgentRuns(alias, e)
+			}
+		}
+		return nil
+	})
+	return true, nil
+}
+
+// pageJoined reports whether a page of an edge is read in the query's own
+// statement (Neksio: a unique edge is then not joined into it as well).
+func (_q *ConversationQuery) pageJoined() bool { return _q.page != nil }
+
+// hasJoins reports whether a unique edge is read in the query's own
+// statement (Neksio: a page of an edge is then loaded by a statement of
+// its own).
+func (_q *ConversationQuery) hasJoins() bool { return len(_q.joins) > 0 }
 
 type conversationPaginateArgs struct {
 	first, last   *int
@@ -2525,7 +2789,7 @@ func (_q *KnowledgeChunkQuery) collectSelected(ctx context.Context, oneNode bool
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *KnowledgeChunkQuery) joinDocument(ctx context.Context, root bool, query *KnowledgeDocumentQuery) (bool, error) {
 	const alias = "__document"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChunks != nil || len(query.withNamedChunks) > 0 {
 		return false, nil
 	}
@@ -2579,6 +2843,10 @@ func (_q *KnowledgeChunkQuery) joinDocument(ctx context.Context, root bool, quer
 	})
 	return true, nil
 }
+
+// pageJoined reports whether a page of an edge is read in the query's own
+// statement (Neksio: a unique edge is then not joined into it as well).
+func (_q *KnowledgeChunkQuery) pageJoined() bool { return false }
 
 type knowledgechunkPaginateArgs struct {
 	first, last   *int
@@ -3355,7 +3623,7 @@ func (_q *MessageQuery) collectSelected(ctx context.Context, oneNode bool, opCtx
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *MessageQuery) joinConversation(ctx context.Context, root bool, query *ConversationQuery) (bool, error) {
 	const alias = "__conversation"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChannel != nil || query.withContact != nil || query.withAssignee != nil || query.withMessages != nil || len(query.withNamedMessages) > 0 || query.withAgentRuns != nil || len(query.withNamedAgentRuns) > 0 || query.withLabels != nil || len(query.withNamedLabels) > 0 {
 		return false, nil
 	}
@@ -3418,7 +3686,7 @@ func (_q *MessageQuery) joinConversation(ctx context.Context, root bool, query *
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *MessageQuery) joinContact(ctx context.Context, root bool, query *ContactQuery) (bool, error) {
 	const alias = "__contact"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withChannel != nil || query.withConversations != nil || len(query.withNamedConversations) > 0 {
 		return false, nil
 	}
@@ -3472,6 +3740,10 @@ func (_q *MessageQuery) joinContact(ctx context.Context, root bool, query *Conta
 	})
 	return true, nil
 }
+
+// pageJoined reports whether a page of an edge is read in the query's own
+// statement (Neksio: a unique edge is then not joined into it as well).
+func (_q *MessageQuery) pageJoined() bool { return false }
 
 type messagePaginateArgs struct {
 	first, last   *int
@@ -3778,7 +4050,7 @@ func (_q *PostEventQuery) collectSelected(ctx context.Context, oneNode bool, opC
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *PostEventQuery) joinPost(ctx context.Context, root bool, query *PostQuery) (bool, error) {
 	const alias = "__post"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withTargets != nil || len(query.withNamedTargets) > 0 || query.withEvents != nil || len(query.withNamedEvents) > 0 {
 		return false, nil
 	}
@@ -3832,6 +4104,10 @@ func (_q *PostEventQuery) joinPost(ctx context.Context, root bool, query *PostQu
 	})
 	return true, nil
 }
+
+// pageJoined reports whether a page of an edge is read in the query's own
+// statement (Neksio: a unique edge is then not joined into it as well).
+func (_q *PostEventQuery) pageJoined() bool { return false }
 
 type posteventPaginateArgs struct {
 	first, last   *int
@@ -4039,7 +4315,7 @@ func (_q *PostTargetQuery) collectSelected(ctx context.Context, oneNode bool, op
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *PostTargetQuery) joinPost(ctx context.Context, root bool, query *PostQuery) (bool, error) {
 	const alias = "__post"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withTargets != nil || len(query.withNamedTargets) > 0 || query.withEvents != nil || len(query.withNamedEvents) > 0 {
 		return false, nil
 	}
@@ -4102,7 +4378,7 @@ func (_q *PostTargetQuery) joinPost(ctx context.Context, root bool, query *PostQ
 // join's ON clause). It reports false when the edge must be eager-loaded.
 func (_q *PostTargetQuery) joinChannel(ctx context.Context, root bool, query *ChannelQuery) (bool, error) {
 	const alias = "__channel"
-	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
+	if !root || !sqlpage.JoinsUnique(_q.driver.Dialect()) || _q.joinedEdges[alias] || _q.pageJoined() || len(query.inters) > 0 || len(query.order) > 0 || query.ctx.Limit != nil || query.ctx.Offset != nil ||
 		query.ctx.Unique != nil || query.path != nil || query.sql != nil || len(query.modifiers) > 0 || len(query.loadTotal) > 0 || query.withWorkspace != nil || query.withConversations != nil || len(query.withNamedConversations) > 0 || query.withContacts != nil || len(query.withNamedContacts) > 0 {
 		return false, nil
 	}
@@ -4156,6 +4432,10 @@ func (_q *PostTargetQuery) joinChannel(ctx context.Context, root bool, query *Ch
 	})
 	return true, nil
 }
+
+// pageJoined reports whether a page of an edge is read in the query's own
+// statement (Neksio: a unique edge is then not joined into it as well).
+func (_q *PostTargetQuery) pageJoined() bool { return false }
 
 type posttargetPaginateArgs struct {
 	first, last   *int

@@ -1,0 +1,185 @@
+package sqlpage
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
+)
+
+// JoinsPage reports whether a page of a one-to-many edge of a single node
+// is read by JoinPage in the node's own statement: PostgreSQL only (a
+// LATERAL join; SQLite has none, and pays no round trip for a second
+// statement anyway).
+func JoinsPage(dialectName string) bool { return dialectName == dialect.Postgres }
+
+// JoinPage returns a selector modifier that reads a page of a one-to-many
+// edge in the parent's own statement instead of a second one: the
+// parent's statement, as it is (its predicates, the privacy policy's
+// tenant filter, its LIMIT), becomes a subquery, and the page is LEFT
+// JOINed LATERAL onto each of its rows:
+//
+//	SELECT page.cols, parent.cols AS __parent__col, ...
+//	FROM (<parent statement>) AS parent
+//	LEFT JOIN LATERAL (<page statement> AND page.fk = parent.id) AS page ON true
+//	ORDER BY <page order>
+//
+// page is the edge's own statement (its predicates, the target's privacy
+// filter, cursors, ORDER BY and LIMIT) and orderBy its order, as the
+// pager writes it: bare column names. The page's columns keep their
+// names in the answer and the parent's are renamed (ParentColumn), so
+// that PostgreSQL reads orderBy's names as the page's output columns.
+// A parent whose page is empty gets one row with NULLs there.
+//
+// A parent comes back once per row of its page: ScanPaged folds the rows
+// of each parent into one node. It is meant for a query of one node (the
+// rows of several parents would come in page order, not the parents').
+func JoinPage(p *Page, fkColumn string, page *sql.Selector, orderBy sql.Querier) func(*sql.Selector) {
+	return func(s *sql.Selector) {
+		b := sql.Dialect(s.Dialect())
+		parent, child := s.TableName(), page.TableName()
+		page := page.Clone() // the query may be run again: its modifiers with it
+		page.Where(sql.ColumnsEQ(page.C(fkColumn), b.Table(parent).C("id")))
+		outer := b.Select().WithContext(s.Context())
+		for _, c := range p.Columns {
+			outer.AppendSelect(b.Table(child).C(c))
+		}
+		for _, c := range s.UnqualifiedColumns() {
+			outer.AppendSelectAs(b.Table(parent).C(c), ParentColumn(c))
+		}
+		inner := s.Clone()
+		outer.FromExpr(sql.ExprFunc(func(bb *sql.Builder) {
+			bb.Wrap(func(bb *sql.Builder) { bb.Join(inner) })
+			bb.WriteString(" AS ").Ident(parent).WriteString(" LEFT JOIN LATERAL ")
+			bb.Wrap(func(bb *sql.Builder) { bb.Join(page) })
+			bb.WriteString(" AS ").Ident(child).WriteString(" ON true")
+		}))
+		outer.OrderExpr(orderBy)
+		*s = *outer
+	}
+}
+
+// ParentColumn names a parent's column in JoinPage's statement.
+func ParentColumn(column string) string { return JoinedColumn(parentAlias, column) }
+
+// Page is a page of a one-to-many edge read by JoinPage, scanned by
+// ScanPaged straight into the target's own scan destinations.
+type Page struct {
+	Alias   string                // the edge's alias in the request, for errors
+	Columns []string              // the target's columns, its ID first, as JoinPage selects them
+	Values  func() ([]any, error) // the target's scan destinations for Columns (its scanValues)
+	rows    [][][]any             // per parent node, in node order: each page row's destinations
+}
+
+// Rows returns the page rows of the i-th node the parent's query returned,
+// in the page's order: each row's destinations, for the target's
+// assignValues.
+func (p *Page) Rows(i int) ([][]any, error) {
+	if i >= len(p.rows) {
+		return nil, fmt.Errorf("sqlpage: %s: %d nodes scanned, node %d", p.Alias, len(p.rows), i)
+	}
+	return p.rows[i], nil
+}
+
+// ScanPaged makes a parent query's spec fold the rows of JoinPage's
+// statement into one node per parent: the parent's own columns are passed
+// to ent's Assign the first time a parent's ID is seen, and the page's
+// columns, when the row has a page row (its ID is not NULL), are kept for
+// that parent (Page.Rows).
+func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
+	scan, assign := spec.ScanValues, spec.Assign
+	p.rows = p.rows[:0]
+	var (
+		own     []string // the parent's columns
+		ownIdx  []int    // their positions in the row
+		pageIdx []int    // the page's columns' positions in the row
+		idIdx   = -1     // the parent's ID among its own columns
+		ownVals []any
+		page    []any
+		values  []any
+		wrapped []joinedValue
+		seen    = map[any]int{}
+	)
+	layout := func(columns []string) error {
+		if own != nil {
+			return nil
+		}
+		pos := make(map[string]int, len(columns))
+		for i, c := range columns {
+			pos[c] = i
+		}
+		pageIdx = make([]int, len(p.Columns))
+		for k, c := range p.Columns {
+			i, ok := pos[c]
+			if !ok {
+				return fmt.Errorf("sqlpage: %s: column %s not selected", p.Alias, c)
+			}
+			pageIdx[k] = i
+		}
+		prefix := ParentColumn("")
+		own, ownIdx = make([]string, 0, len(columns)), make([]int, 0, len(columns))
+		for i, c := range columns {
+			if name, ok := strings.CutPrefix(c, prefix); ok {
+				if name == "id" {
+					idIdx = len(own)
+				}
+				own, ownIdx = append(own, name), append(ownIdx, i)
+			}
+		}
+		if idIdx < 0 {
+			return fmt.Errorf("sqlpage: %s: the parent's id is not selected", p.Alias)
+		}
+		return nil
+	}
+	spec.ScanValues = func(columns []string) ([]any, error) {
+		if err := layout(columns); err != nil {
+			return nil, err
+		}
+		ov, err := scan(own)
+		if err != nil {
+			return nil, err
+		}
+		if values == nil {
+			values = make([]any, len(columns))
+			wrapped = make([]joinedValue, len(p.Columns))
+		}
+		for k, i := range ownIdx {
+			values[i] = ov[k]
+		}
+		// The page row's destinations are new for each row (the edge is
+		// assigned from them after the statement); their wrappers are not.
+		pv, err := p.Values()
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range pageIdx {
+			wrapped[k] = joinedValue{dst: pv[k]}
+			values[i] = &wrapped[k]
+		}
+		ownVals, page = ov, pv
+		return values, nil
+	}
+	spec.Assign = func(columns []string, values []any) error {
+		id := reflect.ValueOf(ownVals[idIdx])
+		if id.Kind() != reflect.Pointer || !id.Elem().Comparable() {
+			return fmt.Errorf("sqlpage: %s: cannot key the parent by its id, a %T", p.Alias, ownVals[idIdx])
+		}
+		key := id.Elem().Interface()
+		n, ok := seen[key]
+		if !ok {
+			n = len(p.rows)
+			seen[key] = n
+			p.rows = append(p.rows, nil)
+			if err := assign(own, ownVals); err != nil {
+				return err
+			}
+		}
+		if wrapped[0].valid { // the page's ID: the row has a page row
+			p.rows[n] = append(p.rows[n], page)
+		}
+		return nil
+	}
+}
