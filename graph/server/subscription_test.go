@@ -143,6 +143,16 @@ func (b *rtBundle) seed(t testing.TB, counts ...int) {
 // post runs a query or mutation over HTTP.
 func (b *rtBundle) post(t testing.TB, key, query string, vars map[string]any) map[string]any {
 	t.Helper()
+	var out map[string]any
+	b.postInto(t, key, query, vars, &out)
+	require.Nil(t, out["errors"], "errors: %v", out["errors"])
+	return out["data"].(map[string]any)
+}
+
+// postInto runs a query or mutation over HTTP and decodes the whole
+// answer, errors included, into out.
+func (b *rtBundle) postInto(t testing.TB, key, query string, vars map[string]any, out any) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, b.url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -150,10 +160,7 @@ func (b *rtBundle) post(t testing.TB, key, query string, vars map[string]any) ma
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	require.Nil(t, out["errors"], "errors: %v", out["errors"])
-	return out["data"].(map[string]any)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
 }
 
 // ---- a graphql-transport-ws / graphql-ws client speaking raw frames ----

@@ -1,10 +1,7 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -74,18 +71,11 @@ func TestThreadPageInTheNodeStatement(t *testing.T) {
 
 		// Another workspace's key sees neither the conversation nor its
 		// messages.
-		body, _ := json.Marshal(map[string]any{"query": fmt.Sprintf(`{ node(id: %q) { ... on Conversation { id messages(first: 5) { %s } } } }`, id, page)})
-		req, _ := http.NewRequest(http.MethodPost, b.url, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+otherKey)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
 		var other struct {
 			Data   map[string]any
 			Errors []struct{ Extensions struct{ Code string } }
 		}
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&other))
+		b.postInto(t, otherKey, fmt.Sprintf(`{ node(id: %q) { ... on Conversation { id messages(first: 5) { %s } } } }`, id, page), nil, &other)
 		require.Nil(t, other.Data["node"])
 		require.Len(t, other.Errors, 1)
 		require.Equal(t, "NOT_FOUND", other.Errors[0].Extensions.Code)
