@@ -106,7 +106,7 @@ func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 		reuse   bool  // page is made once, for every row
 		values  []any
 		wrapped []joinedValue
-		seen    = map[any]int{}
+		seen    = map[string]int{}
 	)
 	layout := func(columns []string) error {
 		if own != nil {
@@ -180,10 +180,10 @@ func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 	}
 	spec.Assign = func(columns []string, values []any) error {
 		id := reflect.ValueOf(ownVals[idIdx])
-		if id.Kind() != reflect.Pointer || !id.Elem().Comparable() {
+		if id.Kind() != reflect.Pointer || id.Elem().Kind() != reflect.String {
 			return fmt.Errorf("sqlpage: %s: cannot key the parent by its id, a %T", p.Alias, ownVals[idIdx])
 		}
-		key := id.Elem().Interface()
+		key := id.Elem().String() // a pulid.ID: no allocation, as an interface key would be
 		n, ok := seen[key]
 		if !ok {
 			n = len(p.rows)

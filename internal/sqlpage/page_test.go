@@ -10,6 +10,8 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/ent/schema/pulid"
 )
 
 // TestJoinPage writes the parent's statement as a subquery with the page
@@ -61,15 +63,11 @@ func TestScanPaged(t *testing.T) {
 			var ids []string
 			spec := &sqlgraph.QuerySpec{
 				ScanValues: func(columns []string) ([]any, error) {
-					v := make([]any, len(columns))
-					for i := range columns {
-						v[i] = new(sql.NullString)
-					}
-					return v, nil
+					return []any{new(pulid.ID), new(sql.NullString)}, nil // id, status
 				},
 				Assign: func(columns []string, values []any) error {
 					require.Equal(t, []string{"id", "status"}, columns)
-					ids = append(ids, values[0].(*sql.NullString).String)
+					ids = append(ids, string(*values[0].(*pulid.ID)))
 					return nil
 				},
 			}
