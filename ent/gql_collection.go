@@ -1252,7 +1252,11 @@ func (_q *ChannelQuery) joinPageConversations(ctx context.Context, root bool, al
 		}
 		query.ctx.Fields = columns
 	}
-	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Conversation).scanValues(nil, columns) }}
+	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Conversation).scanValues(nil, columns) },
+		Assign: func(values []any) (any, error) {
+			e := &Conversation{config: query.config}
+			return e, e.assignValues(columns, values)
+		}}
 	_q.page = page
 	_q.modifiers = append(_q.modifiers, sqlpage.JoinPage(page, channel.ConversationsColumn, query.sqlQuery(ctx), orderBy))
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Channel) error {
@@ -1262,12 +1266,8 @@ func (_q *ChannelQuery) joinPageConversations(ctx context.Context, root bool, al
 				return err
 			}
 			n.appendNamedConversations(alias)
-			for _, values := range rows {
-				e := &Conversation{config: query.config}
-				if err := e.assignValues(columns, values); err != nil {
-					return err
-				}
-				n.appendNamedConversations(alias, e)
+			for _, e := range rows {
+				n.appendNamedConversations(alias, e.(*Conversation))
 			}
 		}
 		return nil
@@ -1634,7 +1634,11 @@ func (_q *ContactQuery) joinPageConversations(ctx context.Context, root bool, al
 		}
 		query.ctx.Fields = columns
 	}
-	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Conversation).scanValues(nil, columns) }}
+	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Conversation).scanValues(nil, columns) },
+		Assign: func(values []any) (any, error) {
+			e := &Conversation{config: query.config}
+			return e, e.assignValues(columns, values)
+		}}
 	_q.page = page
 	_q.modifiers = append(_q.modifiers, sqlpage.JoinPage(page, contact.ConversationsColumn, query.sqlQuery(ctx), orderBy))
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Contact) error {
@@ -1644,12 +1648,8 @@ func (_q *ContactQuery) joinPageConversations(ctx context.Context, root bool, al
 				return err
 			}
 			n.appendNamedConversations(alias)
-			for _, values := range rows {
-				e := &Conversation{config: query.config}
-				if err := e.assignValues(columns, values); err != nil {
-					return err
-				}
-				n.appendNamedConversations(alias, e)
+			for _, e := range rows {
+				n.appendNamedConversations(alias, e.(*Conversation))
 			}
 		}
 		return nil
@@ -2409,7 +2409,11 @@ func (_q *ConversationQuery) joinPageMessages(ctx context.Context, root bool, al
 		}
 		query.ctx.Fields = columns
 	}
-	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Message).scanValues(nil, columns) }}
+	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*Message).scanValues(nil, columns) },
+		Assign: func(values []any) (any, error) {
+			e := &Message{config: query.config}
+			return e, e.assignValues(columns, values)
+		}}
 	_q.page = page
 	_q.modifiers = append(_q.modifiers, sqlpage.JoinPage(page, conversation.MessagesColumn, query.sqlQuery(ctx), orderBy))
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
@@ -2419,12 +2423,8 @@ func (_q *ConversationQuery) joinPageMessages(ctx context.Context, root bool, al
 				return err
 			}
 			n.appendNamedMessages(alias)
-			for _, values := range rows {
-				e := &Message{config: query.config}
-				if err := e.assignValues(columns, values); err != nil {
-					return err
-				}
-				n.appendNamedMessages(alias, e)
+			for _, e := range rows {
+				n.appendNamedMessages(alias, e.(*Message))
 			}
 		}
 		return nil
@@ -2463,7 +2463,11 @@ func (_q *ConversationQuery) joinPageAgentRuns(ctx context.Context, root bool, a
 		}
 		query.ctx.Fields = columns
 	}
-	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*AgentRun).scanValues(nil, columns) }}
+	page := &sqlpage.Page{Alias: alias, Columns: columns, Values: func() ([]any, error) { return (*AgentRun).scanValues(nil, columns) },
+		Assign: func(values []any) (any, error) {
+			e := &AgentRun{config: query.config}
+			return e, e.assignValues(columns, values)
+		}}
 	_q.page = page
 	_q.modifiers = append(_q.modifiers, sqlpage.JoinPage(page, conversation.AgentRunsColumn, query.sqlQuery(ctx), orderBy))
 	_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Conversation) error {
@@ -2473,12 +2477,8 @@ func (_q *ConversationQuery) joinPageAgentRuns(ctx context.Context, root bool, a
 				return err
 			}
 			n.appendNamedAgentRuns(alias)
-			for _, values := range rows {
-				e := &AgentRun{config: query.config}
-				if err := e.assignValues(columns, values); err != nil {
-					return err
-				}
-				n.appendNamedAgentRuns(alias, e)
+			for _, e := range rows {
+				n.appendNamedAgentRuns(alias, e.(*AgentRun))
 			}
 		}
 		return nil

@@ -26,7 +26,7 @@ func TestThreadPageInTheNodeStatement(t *testing.T) {
 		_, otherKey, otherCh := b.newWorkspace(t, "Other")
 		b.ingest(t, otherCh, "cust-0", "other workspace", "wamid.other", sdk.ActionCreated)
 
-		const page = `edges { cursor node { id text direction sentAt } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`
+		const page = `edges { cursor node { id text direction sentAt deliveryStatus } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }`
 		inbox := b.post(t, b.key, `{ conversations(first: 1) { edges { node { id messages(first: 6) { `+page+` } } } } }`, nil)
 		conv := inbox["conversations"].(map[string]any)["edges"].([]any)[0].(map[string]any)["node"].(map[string]any)
 		id := conv["id"].(string)

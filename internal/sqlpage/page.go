@@ -66,18 +66,22 @@ func JoinPage(p *Page, fkColumn string, page *sql.Selector, orderBy sql.Querier)
 func ParentColumn(column string) string { return JoinedColumn(parentAlias, column) }
 
 // Page is a page of a one-to-many edge read by JoinPage, scanned by
-// ScanPaged straight into the target's own scan destinations.
+// ScanPaged straight into the target's own scan destinations and made
+// into the target's nodes row by row.
 type Page struct {
 	Alias   string                // the edge's alias in the request, for errors
 	Columns []string              // the target's columns, its ID first, as JoinPage selects them
 	Values  func() ([]any, error) // the target's scan destinations for Columns (its scanValues)
-	rows    [][][]any             // per parent node, in node order: each page row's destinations
+	// Assign makes a target node of a row's destinations (its
+	// assignValues). The destinations are those of the next row after it
+	// returns, when they copy their values out (see ReuseScanValues).
+	Assign func(values []any) (any, error)
+	rows   [][]any // per parent node, in node order: its page's nodes
 }
 
-// Rows returns the page rows of the i-th node the parent's query returned,
-// in the page's order: each row's destinations, for the target's
-// assignValues.
-func (p *Page) Rows(i int) ([][]any, error) {
+// Rows returns the page's nodes of the i-th node the parent's query
+// returned, in the page's order.
+func (p *Page) Rows(i int) ([]any, error) {
 	if i >= len(p.rows) {
 		return nil, fmt.Errorf("sqlpage: %s: %d nodes scanned, node %d", p.Alias, len(p.rows), i)
 	}
@@ -87,8 +91,8 @@ func (p *Page) Rows(i int) ([][]any, error) {
 // ScanPaged makes a parent query's spec fold the rows of JoinPage's
 // statement into one node per parent: the parent's own columns are passed
 // to ent's Assign the first time a parent's ID is seen, and the page's
-// columns, when the row has a page row (its ID is not NULL), are kept for
-// that parent (Page.Rows).
+// columns, when the row has a page row (its ID is not NULL), are made
+// into a node of the page (Page.Assign) kept for that parent (Page.Rows).
 func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 	scan, assign := spec.ScanValues, spec.Assign
 	p.rows = p.rows[:0]
@@ -98,10 +102,11 @@ func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 		pageIdx []int    // the page's columns' positions in the row
 		idIdx   = -1     // the parent's ID among its own columns
 		ownVals []any
-		page    []any
+		page    []any // the page row's destinations
+		reuse   bool  // page is made once, for every row
 		values  []any
 		wrapped []joinedValue
-		seen    = map[any]int{}
+		seen    = map[string]int{}
 	)
 	layout := func(columns []string) error {
 		if own != nil {
@@ -149,25 +154,36 @@ func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 		for k, i := range ownIdx {
 			values[i] = ov[k]
 		}
-		// The page row's destinations are new for each row (the edge is
-		// assigned from them after the statement); their wrappers are not.
-		pv, err := p.Values()
-		if err != nil {
-			return nil, err
+		// The page row's destinations are made once when every one of
+		// them copies its value out into the node Assign makes of them
+		// (as ReuseScanValues decides for a query's own rows), else anew
+		// for each row.
+		if page == nil || !reuse {
+			pv, err := p.Values()
+			if err != nil {
+				return nil, err
+			}
+			if page == nil {
+				reuse = true
+				for _, d := range pv {
+					reuse = reuse && copiesOut(d)
+				}
+			}
+			page = pv
 		}
 		for k, i := range pageIdx {
-			wrapped[k] = joinedValue{dst: pv[k]}
+			wrapped[k] = joinedValue{dst: page[k]}
 			values[i] = &wrapped[k]
 		}
-		ownVals, page = ov, pv
+		ownVals = ov
 		return values, nil
 	}
 	spec.Assign = func(columns []string, values []any) error {
 		id := reflect.ValueOf(ownVals[idIdx])
-		if id.Kind() != reflect.Pointer || !id.Elem().Comparable() {
+		if id.Kind() != reflect.Pointer || id.Elem().Kind() != reflect.String {
 			return fmt.Errorf("sqlpage: %s: cannot key the parent by its id, a %T", p.Alias, ownVals[idIdx])
 		}
-		key := id.Elem().Interface()
+		key := id.Elem().String() // a pulid.ID: no allocation, as an interface key would be
 		n, ok := seen[key]
 		if !ok {
 			n = len(p.rows)
@@ -177,9 +193,38 @@ func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 				return err
 			}
 		}
-		if wrapped[0].valid { // the page's ID: the row has a page row
-			p.rows[n] = append(p.rows[n], page)
+		if !wrapped[0].valid { // the page's ID: the row has no page row
+			return nil
 		}
+		if reuse {
+			// A NULL column left its destination as the last row had it
+			// (the wrapper writes nothing for NULL): make it NULL.
+			for k := range wrapped {
+				if !wrapped[k].valid {
+					if err := setNull(page[k]); err != nil {
+						return fmt.Errorf("sqlpage: %s: %s: %w", p.Alias, p.Columns[k], err)
+					}
+				}
+			}
+		}
+		node, err := p.Assign(page)
+		if err != nil {
+			return err
+		}
+		p.rows[n] = append(p.rows[n], node)
 		return nil
 	}
+}
+
+// setNull sets a destination copiesOut accepts to NULL, as scanning a
+// NULL into it would.
+func setNull(dst any) error {
+	if b, ok := dst.(*[]byte); ok {
+		*b = nil
+		return nil
+	}
+	if sc, ok := dst.(interface{ Scan(any) error }); ok {
+		return sc.Scan(nil)
+	}
+	return fmt.Errorf("cannot set a %T to NULL", dst)
 }

@@ -2,6 +2,7 @@ package sqlpage
 
 import (
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -9,6 +10,8 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/stretchr/testify/require"
+
+	"github.com/neksio/neksio/ent/schema/pulid"
 )
 
 // TestJoinPage writes the parent's statement as a subquery with the page
@@ -37,51 +40,69 @@ func TestJoinPage(t *testing.T) {
 
 // TestScanPaged scans rows the way sqlgraph does: a parent is assigned
 // once however many page rows it comes with, in the order parents first
-// appear; each parent keeps its own page rows in order; a row whose page
-// ID is NULL (an empty page) adds no page row.
+// appear; each parent keeps the nodes of its own page rows in order; a row
+// whose page ID is NULL (an empty page) makes no node. The page's
+// destinations are made once when they copy their values out, for each
+// row when they do not.
 func TestScanPaged(t *testing.T) {
-	var ids []string
-	spec := &sqlgraph.QuerySpec{
-		ScanValues: func(columns []string) ([]any, error) {
-			v := make([]any, len(columns))
-			for i := range columns {
-				v[i] = new(sql.NullString)
+	for _, tc := range []struct {
+		name  string
+		dst   func() any
+		text  func(any) string
+		calls int
+	}{
+		{"copied out", func() any { return new(sql.NullString) }, func(v any) string {
+			if ns := v.(*sql.NullString); ns.Valid {
+				return ns.String
 			}
-			return v, nil
-		},
-		Assign: func(columns []string, values []any) error {
-			require.Equal(t, []string{"id", "status"}, columns)
-			ids = append(ids, values[0].(*sql.NullString).String)
-			return nil
-		},
-	}
-	page := &Page{Alias: "m", Columns: []string{"id", "text"}, Values: func() ([]any, error) {
-		return []any{new(sql.NullString), new(sql.NullString)}, nil
-	}}
-	ScanPaged(spec, page)
-	columns := []string{"id", "text", ParentColumn("id"), ParentColumn("status")}
-	for _, row := range [][]any{
-		{"m1", "one", "p1", "OPEN"}, {"m2", "two", "p1", "OPEN"}, {nil, nil, "p2", "CLOSED"}, {"m3", "three", "p1", "OPEN"},
+			return "<nil>"
+		}, 1},
+		{"kept", func() any { return new(entsql.UnknownType) }, func(v any) string { return fmt.Sprint(*v.(*entsql.UnknownType)) }, 5},
 	} {
-		values, err := spec.ScanValues(columns)
-		require.NoError(t, err)
-		for i, v := range values {
-			require.NoError(t, v.(sql.Scanner).Scan(row[i]))
-		}
-		require.NoError(t, spec.Assign(columns, values))
+		t.Run(tc.name, func(t *testing.T) {
+			var ids []string
+			spec := &sqlgraph.QuerySpec{
+				ScanValues: func(columns []string) ([]any, error) {
+					return []any{new(pulid.ID), new(sql.NullString)}, nil // id, status
+				},
+				Assign: func(columns []string, values []any) error {
+					require.Equal(t, []string{"id", "status"}, columns)
+					ids = append(ids, string(*values[0].(*pulid.ID)))
+					return nil
+				},
+			}
+			calls := 0
+			page := &Page{Alias: "m", Columns: []string{"id", "text"},
+				Values: func() ([]any, error) {
+					calls++
+					return []any{tc.dst(), tc.dst()}, nil
+				},
+				Assign: func(values []any) (any, error) { return tc.text(values[1]), nil },
+			}
+			ScanPaged(spec, page)
+			columns := []string{"id", "text", ParentColumn("id"), ParentColumn("status")}
+			for _, row := range [][]any{
+				{"m1", "one", "p1", "OPEN"}, {"m2", "two", "p1", "OPEN"}, {nil, nil, "p2", "CLOSED"}, {"m3", "three", "p1", "OPEN"}, {"m4", nil, "p1", "OPEN"},
+			} {
+				values, err := spec.ScanValues(columns)
+				require.NoError(t, err)
+				for i, v := range values {
+					if s, ok := v.(sql.Scanner); ok {
+						require.NoError(t, s.Scan(row[i]))
+					}
+				}
+				require.NoError(t, spec.Assign(columns, values))
+			}
+			require.Equal(t, []string{"p1", "p2"}, ids)
+			rows, err := page.Rows(0)
+			require.NoError(t, err)
+			require.Equal(t, []any{"one", "two", "three", "<nil>"}, rows)
+			rows, err = page.Rows(1)
+			require.NoError(t, err)
+			require.Empty(t, rows)
+			_, err = page.Rows(2)
+			require.Error(t, err)
+			require.Equal(t, tc.calls, calls)
+		})
 	}
-	require.Equal(t, []string{"p1", "p2"}, ids)
-	texts := func(i int) []string {
-		rows, err := page.Rows(i)
-		require.NoError(t, err)
-		var out []string
-		for _, r := range rows {
-			out = append(out, r[1].(*sql.NullString).String)
-		}
-		return out
-	}
-	require.Equal(t, []string{"one", "two", "three"}, texts(0))
-	require.Empty(t, texts(1))
-	_, err := page.Rows(2)
-	require.Error(t, err)
 }
