@@ -146,6 +146,9 @@ func newGoogleEnv(t *testing.T, d storetest.Dialect, opts ...googleOption) *goog
 	if !gc.noConnect {
 		g.connect(t)
 	}
+	// Reviews a test writes at Google are then stored only by what the
+	// test does (a push, a sync it asks for), not by the start's sync.
+	g.waitStartupSync(t)
 	return g
 }
 

@@ -294,5 +294,21 @@ func (e *env) waitJobs(t testing.TB) {
 	}, 60*time.Second, 20*time.Millisecond)
 }
 
+// waitStartupSync waits until the channel sync that every worker process
+// schedules on start (jobs.PeriodicJobs, RunOnStart) has run, and the
+// per-channel passes it queued with it: River inserts it once its client
+// is elected leader, which may come after a test has connected a channel
+// and written at the platform, and the pass would then import what the
+// test wrote. The next sync is ten minutes later.
+func (e *env) waitStartupSync(t testing.TB) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var n int
+		err := e.App.Store.DB.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'channel.sync' AND state = 'completed'`).Scan(&n)
+		return err == nil && n > 0
+	}, 60*time.Second, 20*time.Millisecond)
+	e.waitJobs(t)
+}
+
 // dig walks a decoded JSON value by keys (and int indexes).
 var dig = testenv.Dig
