@@ -79,15 +79,13 @@ func ScanJoined(spec *sqlgraph.QuerySpec, joins []*Join) {
 		j.rows = j.rows[:0]
 	}
 	var (
-		own     []string        // the parent's columns
-		ownIdx  []int           // their positions in the row
+		own     ownColumns      // the parent's columns
 		joinIdx [][]int         // each join's columns' positions in the row
 		ownVals []any           // the parent's destinations of the row being scanned
-		values  []any           // the row's destinations, made once: read by Scan and Assign only
-		wrapped [][]joinedValue // each join's wrappers in values, made once
+		wrapped [][]joinedValue // each join's wrappers in the row's destinations, made once
 	)
 	layout := func(columns []string) error {
-		if own != nil { // the same columns for every row
+		if own.names != nil { // the same columns for every row
 			return nil
 		}
 		pos := make(map[string]int, len(columns))
@@ -106,10 +104,10 @@ func ScanJoined(spec *sqlgraph.QuerySpec, joins []*Join) {
 				joinIdx[n][k], joined[i] = i, true
 			}
 		}
-		own, ownIdx = make([]string, 0, len(columns)), make([]int, 0, len(columns))
+		own.names, own.idx = make([]string, 0, len(columns)), make([]int, 0, len(columns))
 		for i, c := range columns {
 			if !joined[i] {
-				own, ownIdx = append(own, c), append(ownIdx, i)
+				own.add(c, i)
 			}
 		}
 		return nil
@@ -118,17 +116,14 @@ func ScanJoined(spec *sqlgraph.QuerySpec, joins []*Join) {
 		if err := layout(columns); err != nil {
 			return nil, err
 		}
-		ov, err := scan(own)
+		ov, err := own.scan(scan, len(columns))
 		if err != nil {
 			return nil, err
 		}
-		if values == nil {
-			values = make([]any, len(columns))
+		if wrapped == nil {
 			wrapped = make([][]joinedValue, len(joins))
 		}
-		for k, i := range ownIdx {
-			values[i] = ov[k]
-		}
+		values := own.values
 		for n, j := range joins {
 			// The target's destinations are new for each row (the edge is
 			// assigned from them after the statement); their wrappers are not.
@@ -156,6 +151,36 @@ func ScanJoined(spec *sqlgraph.QuerySpec, joins []*Join) {
 			r := &j.rows[len(j.rows)-1]
 			r.Found = values[joinIdx[n][0]].(*joinedValue).valid
 		}
-		return assign(own, ownVals)
+		return assign(own.names, ownVals)
 	}
+}
+
+// ownColumns are a parent query's own columns in a row that holds other
+// columns too (ScanJoined's joins, ScanPaged's page): their names, their
+// positions in the row, and the row's destinations, made once.
+type ownColumns struct {
+	names  []string
+	idx    []int
+	values []any // read by Scan and Assign only
+}
+
+func (o *ownColumns) add(name string, i int) {
+	o.names, o.idx = append(o.names, name), append(o.idx, i)
+}
+
+// scan makes the parent's destinations for a row of width columns with
+// the parent spec's own ScanValues, places them in the row's destinations
+// (o.values), and returns them.
+func (o *ownColumns) scan(scanOwn func([]string) ([]any, error), width int) ([]any, error) {
+	ov, err := scanOwn(o.names)
+	if err != nil {
+		return nil, err
+	}
+	if o.values == nil {
+		o.values = make([]any, width)
+	}
+	for k, i := range o.idx {
+		o.values[i] = ov[k]
+	}
+	return ov, nil
 }

@@ -97,19 +97,17 @@ func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 	scan, assign := spec.ScanValues, spec.Assign
 	p.rows = p.rows[:0]
 	var (
-		own     []string // the parent's columns
-		ownIdx  []int    // their positions in the row
-		pageIdx []int    // the page's columns' positions in the row
-		idIdx   = -1     // the parent's ID among its own columns
+		own     ownColumns // the parent's columns
+		pageIdx []int      // the page's columns' positions in the row
+		idIdx   = -1       // the parent's ID among its own columns
 		ownVals []any
 		page    []any // the page row's destinations
 		reuse   bool  // page is made once, for every row
-		values  []any
 		wrapped []joinedValue
 		seen    = map[string]int{}
 	)
 	layout := func(columns []string) error {
-		if own != nil {
+		if own.names != nil { // the same columns for every row
 			return nil
 		}
 		pos := make(map[string]int, len(columns))
@@ -125,13 +123,13 @@ func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 			pageIdx[k] = i
 		}
 		prefix := ParentColumn("")
-		own, ownIdx = make([]string, 0, len(columns)), make([]int, 0, len(columns))
+		own.names, own.idx = make([]string, 0, len(columns)), make([]int, 0, len(columns))
 		for i, c := range columns {
 			if name, ok := strings.CutPrefix(c, prefix); ok {
 				if name == "id" {
-					idIdx = len(own)
+					idIdx = len(own.names)
 				}
-				own, ownIdx = append(own, name), append(ownIdx, i)
+				own.add(name, i)
 			}
 		}
 		if idIdx < 0 {
@@ -143,17 +141,14 @@ func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 		if err := layout(columns); err != nil {
 			return nil, err
 		}
-		ov, err := scan(own)
+		ov, err := own.scan(scan, len(columns))
 		if err != nil {
 			return nil, err
 		}
-		if values == nil {
-			values = make([]any, len(columns))
+		if wrapped == nil {
 			wrapped = make([]joinedValue, len(p.Columns))
 		}
-		for k, i := range ownIdx {
-			values[i] = ov[k]
-		}
+		values := own.values
 		// The page row's destinations are made once when every one of
 		// them copies its value out into the node Assign makes of them
 		// (as ReuseScanValues decides for a query's own rows), else anew
@@ -189,7 +184,7 @@ func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 			n = len(p.rows)
 			seen[key] = n
 			p.rows = append(p.rows, nil)
-			if err := assign(own, ownVals); err != nil {
+			if err := assign(own.names, ownVals); err != nil {
 				return err
 			}
 		}
