@@ -93,6 +93,9 @@ func (p *Page) Rows(i int) ([]any, error) {
 // to ent's Assign the first time a parent's ID is seen, and the page's
 // columns, when the row has a page row (its ID is not NULL), are made
 // into a node of the page (Page.Assign) kept for that parent (Page.Rows).
+// A parent is keyed by its ID, which must be string-kinded: the template
+// generates joinPage only for such types (helper/neksio/joins-page), and
+// another ID is an error here, not a wrong fold.
 func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 	scan, assign := spec.ScanValues, spec.Assign
 	p.rows = p.rows[:0]
