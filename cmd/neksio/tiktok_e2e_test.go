@@ -101,13 +101,12 @@ func newTikTokEnv(t *testing.T, d storetest.Dialect, o ttOption) *ttEnv {
 // so that only the test's own passes call the emulator afterwards.
 func (te *ttEnv) waitSyncJobs(t *testing.T) {
 	t.Helper()
-	done := func(kind string) bool {
+	require.Eventually(t, func() bool {
 		var n int
-		err := te.App.Store.DB.QueryRow(`SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'`, kind).Scan(&n)
+		err := te.App.Store.DB.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'channel.sync_channel' AND state = 'completed'`).Scan(&n)
 		return err == nil && n >= 1
-	}
-	require.Eventually(t, func() bool { return done("channel.sync") && done("channel.sync_channel") }, 60*time.Second, 20*time.Millisecond)
-	te.waitJobs(t)
+	}, 60*time.Second, 20*time.Millisecond)
+	te.waitStartupSync(t)
 }
 
 // connect connects the emulated account with fresh tokens.
