@@ -203,9 +203,17 @@ func (r *subscriptionResolver) ConversationAssigned(ctx context.Context, assigne
 	if _, err := r.deps.Team.Member(ctx, target); err != nil {
 		return nil, err
 	}
-	// The re-read is shared by every subscriber of the workspace (see
-	// hub), so the assignee is checked here, per subscriber.
-	return followKept(ctx, r.Resolver, matcher(event.ConversationAssigned, nil, nil), func(ctx context.Context, id pulid.ID) (*ent.Conversation, error) {
+	// Only the target's own assignments, and only while they stand: the
+	// event says whom it assigned (an earlier assignment to someone else,
+	// re-read after the conversation was given to the target, is not
+	// theirs), and the re-read, shared by every subscriber of the
+	// workspace (see hub), says whether it is still theirs. An event
+	// without an assignee (queued by an older replica) is judged by the
+	// re-read alone.
+	match := matcher(event.ConversationAssigned, nil, nil)
+	return followKept(ctx, r.Resolver, func(ev event.Event) bool {
+		return match(ev) && (ev.AssigneeID == "" || ev.AssigneeID == string(target))
+	}, func(ctx context.Context, id pulid.ID) (*ent.Conversation, error) {
 		return r.deps.Store.Ent.Conversation.Get(ctx, id)
 	}, func(c *ent.Conversation) bool { return c.AssigneeID != nil && *c.AssigneeID == target })
 }

@@ -16,8 +16,8 @@ const (
 	MessageUpdated      Type = "message.updated"
 	ChannelUpdated      Type = "channel.updated"
 	PostUpdated         Type = "post.updated"
-	// ConversationAssigned: a conversation was given to a member (the
-	// assignee is read from the conversation itself).
+	// ConversationAssigned: a conversation was given to a member
+	// (AssigneeID).
 	ConversationAssigned Type = "conversation.assigned"
 	// MemberUpdated: a member's role changed or they were removed;
 	// ObjectID is the user. Their open connections re-check their access.
@@ -32,6 +32,11 @@ type Event struct {
 	ObjectID       string `json:"o"`
 	ConversationID string `json:"c,omitempty"`
 	ChannelID      string `json:"ch,omitempty"`
+	// AssigneeID is the member a ConversationAssigned event gave the
+	// conversation to. The conversation a subscriber re-reads may have
+	// been given to someone else since; the event says whose assignment
+	// it was.
+	AssigneeID string `json:"a,omitempty"`
 	// Seq numbers the event on this process's bus (set by Publish), so
 	// subscribers can share the work each event causes.
 	Seq uint64 `json:"-"`

@@ -229,7 +229,8 @@ func (s *Service) UpdateConversation(ctx context.Context, id pulid.ID, in Conver
 		}
 		if assigned {
 			tx.Emit(event.Event{Type: event.ConversationAssigned, WorkspaceID: v.WorkspaceID,
-				ObjectID: string(id), ConversationID: string(id), ChannelID: string(out.ChannelID)})
+				ObjectID: string(id), ConversationID: string(id), ChannelID: string(out.ChannelID),
+				AssigneeID: string(*in.AssigneeID)})
 		}
 		tx.Emit(event.Event{Type: event.ConversationUpdated, WorkspaceID: v.WorkspaceID,
 			ObjectID: string(id), ConversationID: string(id), ChannelID: string(out.ChannelID)})

@@ -25,6 +25,7 @@ import (
 	"github.com/neksio/neksio/core/inbox"
 	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/store/storetest"
+	"github.com/neksio/neksio/core/team"
 	"github.com/neksio/neksio/core/tenant"
 	"github.com/neksio/neksio/core/workspace"
 	"github.com/neksio/neksio/ent"
@@ -50,6 +51,7 @@ type rtBundle struct {
 	url     string
 	inbox   *inbox.Service
 	auth    *auth.Service
+	team    *team.Service
 	ws      string
 	key     string
 	channel *ent.Channel
@@ -81,7 +83,8 @@ func setupRTOn(t testing.TB, s *store.Store, opts ...rtOption) *rtBundle {
 		o(&ro, &small)
 	}
 	b := &rtBundle{store: s, inbox: &inbox.Service{Store: s}, auth: &auth.Service{Store: s}}
-	b.server = New(graph.Deps{Store: s, Auth: b.auth, Inbox: b.inbox, Realtime: ro},
+	b.team = &team.Service{Store: s, Auth: b.auth}
+	b.server = New(graph.Deps{Store: s, Auth: b.auth, Inbox: b.inbox, Team: b.team, Realtime: ro},
 		Options{Logger: slog.New(slog.DiscardHandler), RateLimit: 0})
 	b.http = httptest.NewUnstartedServer(b.server)
 	if small {
