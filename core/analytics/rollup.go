@@ -138,6 +138,12 @@ func (s *Service) Roll(ctx context.Context, ws string, rebuild bool) (RollResult
 	}
 	if rebuild || start.Before(until) || wm == nil {
 		err := s.Store.InTx(ctx, func(tx *store.Tx) error {
+			// replace's lock: two passes at once (the periodic job and
+			// `neksio analytics rebuild`) would otherwise both find no
+			// watermark and both create one, and the second would fail.
+			if err := tx.Lock(ctx, "analytics:"+ws); err != nil {
+				return err
+			}
 			return setWatermark(ctx, tx.Ent, ws, until)
 		})
 		if err != nil {
