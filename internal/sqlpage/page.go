@@ -162,10 +162,7 @@ func ScanPaged(spec *sqlgraph.QuerySpec, p *Page) {
 				return nil, err
 			}
 			if page == nil {
-				reuse = true
-				for _, d := range pv {
-					reuse = reuse && copiesOut(d)
-				}
+				reuse = allCopyOut(pv)
 			}
 			page = pv
 		}

@@ -41,18 +41,23 @@ func ReuseScanValues(spec *sqlgraph.QuerySpec) {
 		if err != nil || decided {
 			return v, err
 		}
-		decided, reuse = true, true
-		for _, d := range v {
-			if !copiesOut(d) {
-				reuse = false
-				break
-			}
-		}
+		decided, reuse = true, allCopyOut(v)
 		if reuse {
 			values = v
 		}
 		return v, nil
 	}
+}
+
+// allCopyOut reports whether every destination of a row copiesOut, so
+// the row's destinations can be made once and reused for every row.
+func allCopyOut(dsts []any) bool {
+	for _, d := range dsts {
+		if !copiesOut(d) {
+			return false
+		}
+	}
+	return true
 }
 
 // copiesOut reports whether dst is a destination of ent's generated

@@ -1,9 +1,6 @@
 package jobargs
 
-import (
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
-)
+import "github.com/riverqueue/river"
 
 // AnalyticsRollup rolls every workspace's analytics facts up into hourly
 // rows (core/analytics).
@@ -17,7 +14,5 @@ func (AnalyticsRollup) Kind() string { return "analytics.rollup" }
 // a unique set: without it the periodic insert was refused every time,
 // and the rollup never ran on its schedule.)
 func (AnalyticsRollup) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 3,
-		UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
-			rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable}}}
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 3, UniqueOpts: uniqueWhileQueued}
 }
