@@ -2,7 +2,13 @@ package jobs_test
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"log/slog"
+	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/riverqueue/river"
@@ -17,6 +23,48 @@ import (
 // build error: a periodic job whose options River refuses is never
 // queued, and only River's log says so (the analytics rollup's did, with
 // "running" missing from its states).
+// everyJobKind is one of each job in jobargs
+// (TestEveryJobKindIsListed keeps it whole).
+var everyJobKind = []river.JobArgs{
+	jobargs.AnalyticsRollup{}, jobargs.OutboundDeliver{}, jobargs.AIReply{}, jobargs.SentimentAnalyze{},
+	jobargs.KBIndex{}, jobargs.ChannelRefreshTokens{}, jobargs.ChannelSync{}, jobargs.PostPublish{},
+	jobargs.PostStatus{}, jobargs.ChannelSyncChannel{}, jobargs.ContactLookup{}, jobargs.ConversationLookup{},
+	jobargs.ChannelPruneAuthorizations{}, jobargs.MediaFetch{}, jobargs.ExportBuild{},
+	jobargs.WorkspacePurge{}, jobargs.PrivacySweep{},
+}
+
+// Every type in jobargs with a Kind method is in everyJobKind: a job
+// added later is checked too. Go cannot list a package's types at run
+// time, so this reads jobargs' source.
+func TestEveryJobKindIsListed(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("jobargs/*.go")
+	require.NoError(t, err)
+	var declared []string
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		require.NoError(t, err)
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Recv == nil || fn.Name.Name != "Kind" || len(fn.Recv.List) != 1 {
+				continue
+			}
+			if id, ok := fn.Recv.List[0].Type.(*ast.Ident); ok {
+				declared = append(declared, id.Name)
+			}
+		}
+	}
+	var listed []string
+	for _, args := range everyJobKind {
+		listed = append(listed, reflect.TypeOf(args).Name())
+	}
+	require.NotEmpty(t, declared)
+	require.ElementsMatch(t, declared, listed)
+}
+
 func TestEveryJobsInsertOptionsAreAccepted(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
@@ -25,13 +73,7 @@ func TestEveryJobsInsertOptionsAreAccepted(t *testing.T) {
 		client, err := river.NewClient(s.Driver, &river.Config{Logger: slog.New(slog.DiscardHandler)})
 		require.NoError(t, err)
 		ctx := context.Background()
-		for _, args := range []river.JobArgs{
-			jobargs.AnalyticsRollup{}, jobargs.OutboundDeliver{}, jobargs.AIReply{}, jobargs.SentimentAnalyze{},
-			jobargs.KBIndex{}, jobargs.ChannelRefreshTokens{}, jobargs.ChannelSync{}, jobargs.PostPublish{},
-			jobargs.PostStatus{}, jobargs.ChannelSyncChannel{}, jobargs.ContactLookup{}, jobargs.ConversationLookup{},
-			jobargs.ChannelPruneAuthorizations{}, jobargs.MediaFetch{}, jobargs.ExportBuild{},
-			jobargs.WorkspacePurge{}, jobargs.PrivacySweep{},
-		} {
+		for _, args := range everyJobKind {
 			_, err := client.Insert(ctx, args, nil)
 			require.NoError(t, err, "%s", args.Kind())
 		}

@@ -99,6 +99,16 @@ func TestMetricsOnPrivateListener(t *testing.T) {
 	body := httpBody(t, "http://"+metrics+"/metrics")
 	require.True(t, strings.Contains(body, `neksio_http_requests_total{code="200",route="GET /readyz"}`), "the API's requests are counted")
 	require.Contains(t, httpBody(t, "http://"+metrics+"/debug/pprof/"), "goroutine")
+
+	// The periodic jobs run at start: the rollup's run is counted, and
+	// River logged no error on the way (a periodic job whose options River
+	// refuses would show here, not only in the log).
+	require.Eventually(t, func() bool {
+		return strings.Contains(httpBody(t, "http://"+metrics+"/metrics"), `neksio_jobs_total{kind="analytics.rollup",outcome="completed"} 1`)
+	}, 30*time.Second, 100*time.Millisecond, "the rollup's run at start is counted")
+	body = httpBody(t, "http://"+metrics+"/metrics")
+	require.Contains(t, body, "\nneksio_river_errors_total 0\n")
+	require.Contains(t, body, `neksio_job_queue_wait_seconds_count{queue="default"}`)
 	require.Equal(t, http.StatusNotFound, httpStatus("http://"+p.addr+"/metrics"))
 	require.Equal(t, http.StatusNotFound, httpStatus("http://"+p.addr+"/debug/pprof/"))
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
 	"gocloud.dev/blob"
 	"golang.org/x/term"
@@ -128,11 +129,17 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 		return nil, err
 	}
 
-	rcfg := jobs.Configure(&river.Config{Logger: log.With("component", "river")})
+	// Both River clients log through one handler that counts River's
+	// errors (neksio_river_errors_total): some, such as a periodic job
+	// River refuses to queue, reach only the log.
+	riverLog := slog.New(jobs.CountErrors(log.With("component", "river").Handler(), reg))
+	rcfg := jobs.Configure(&river.Config{Logger: riverLog})
 	if cfg.Role != "api" {
 		rcfg.Queues = jobs.Queues()
 		rcfg.Workers = app.Workers
 		rcfg.PeriodicJobs = append(jobs.PeriodicJobs(), app.PeriodicJobs...)
+		rcfg.Middleware = []rivertype.Middleware{jobs.NewMetrics(reg)}
+		reg.MustRegister(jobs.QueueDepth{DB: s.DB, Log: log})
 	}
 	rc, err := river.NewClient(s.Driver, rcfg)
 	if err != nil {
@@ -144,7 +151,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 		// The same jobs through River's pgx driver on the inserting
 		// transaction's connection (store.SetPgxJobs): insert-only, it
 		// works no jobs and needs no pool.
-		pc, err := river.NewClient(riverpgxv5.New(nil), jobs.Configure(&river.Config{Logger: log.With("component", "river")}))
+		pc, err := river.NewClient(riverpgxv5.New(nil), jobs.Configure(&river.Config{Logger: riverLog}))
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("river: %w", err)
