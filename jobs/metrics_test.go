@@ -1,12 +1,10 @@
 package jobs_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/neksio/neksio/core/store/storetest"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/jobs"
 )
 
@@ -167,7 +166,7 @@ func TestCountErrorsSeesARefusedPeriodicJob(t *testing.T) {
 	t.Parallel()
 	s := storetest.Open(t, storetest.SQLite)
 	reg := prometheus.NewRegistry()
-	var out lockedBuffer
+	var out testenv.LogBuffer
 	log := slog.New(jobs.CountErrors(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelError}), reg))
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.Worker[metricsProbe](&metricsProbeWorker{}))
@@ -182,14 +181,7 @@ func TestCountErrorsSeesARefusedPeriodicJob(t *testing.T) {
 			}, &river.PeriodicJobOpts{RunOnStart: true})},
 	})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() {
-		cancel()
-		stop, done := context.WithTimeout(context.Background(), 10*time.Second)
-		defer done()
-		_ = client.Stop(stop)
-	})
+	startClient(t, client)
 	require.Eventually(t, func() bool {
 		families, err := reg.Gather()
 		require.NoError(t, err)
@@ -207,23 +199,4 @@ func TestCountErrorsSeesARefusedPeriodicJob(t *testing.T) {
 	// are errors, and not written.
 	log.Warn("not an error")
 	require.NotContains(t, out.String(), "not an error")
-}
-
-// lockedBuffer is a log's output that River's goroutines write while the
-// test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

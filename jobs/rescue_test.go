@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"testing"
 	"time"
@@ -41,6 +42,12 @@ func startWorkers(t *testing.T, b *bundle) {
 	client, err := river.NewClient(b.store.Driver, jobs.Configure(&river.Config{
 		Queues: jobs.Queues(), Workers: workers, Logger: slog.New(slog.DiscardHandler)}))
 	require.NoError(t, err)
+	startClient(t, client)
+}
+
+// startClient starts client, and stops it when the test ends.
+func startClient(t *testing.T, client *river.Client[*sql.Tx]) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -18,27 +17,10 @@ import (
 
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/core/tenant"
+	"github.com/neksio/neksio/internal/testenv"
 )
 
 const teamPassword = "correct horse battery staple"
-
-// syncBuffer collects log lines from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // gqlIn runs an operation with a credential and an X-Neksio-Workspace.
 func (e *env) gqlIn(t testing.TB, token, workspace, query string, vars map[string]any) gqlResponse {
@@ -104,7 +86,7 @@ func (s *rtSocket) closeCode() websocket.StatusCode {
 func TestTeamEndToEnd(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		logs := &syncBuffer{}
+		logs := &testenv.LogBuffer{}
 		e := newEnv(t, d, withLogOutput(logs))
 		t.Cleanup(func() {
 			if t.Failed() {

@@ -14,7 +14,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,36 +29,20 @@ import (
 	"github.com/neksio/neksio/ent"
 	"github.com/neksio/neksio/graph"
 	"github.com/neksio/neksio/graph/model"
+	"github.com/neksio/neksio/internal/testenv"
 	"github.com/neksio/neksio/plugins/sdk"
 )
 
 // limitBundle is a GraphQL server with its options and its log in a buffer.
 type limitBundle struct {
 	*rtBundle
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testenv.LogBuffer
 }
 
 func setupLimits(t *testing.T, d storetest.Dialect, deps func(*graph.Deps), opts func(*Options)) *limitBundle {
 	t.Helper()
 	s := storetest.Open(t, d)
-	lb := &limitBundle{rtBundle: &rtBundle{store: s, inbox: &inbox.Service{Store: s}, auth: &auth.Service{Store: s}}, logs: &syncBuffer{}}
+	lb := &limitBundle{rtBundle: &rtBundle{store: s, inbox: &inbox.Service{Store: s}, auth: &auth.Service{Store: s}}, logs: &testenv.LogBuffer{}}
 	dp := graph.Deps{Store: s, Auth: lb.auth, Inbox: lb.inbox}
 	if deps != nil {
 		deps(&dp)

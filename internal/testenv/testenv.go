@@ -7,7 +7,9 @@
 //     (CreatePostgresDB, DropPostgresDB; PostgresDB for one test);
 //   - fresh SQLite files for a test (SQLiteDB);
 //   - fakes: Gateway, a connector gateway answering every name with one
-//     connector.
+//     connector;
+//   - LogBuffer, a log's output that other goroutines write while the
+//     test reads it.
 //
 // core/store/storetest builds migrated stores on both engines from it. It
 // imports nothing of the app but the SDK's types, nor the testing
