@@ -109,6 +109,9 @@ func TestMetricsOnPrivateListener(t *testing.T) {
 	body = httpBody(t, "http://"+metrics+"/metrics")
 	require.Contains(t, body, "\nneksio_river_errors_total 0\n")
 	require.Contains(t, body, `neksio_job_queue_wait_seconds_count{queue="default"}`)
+	for _, name := range []string{"google", "meta", "tiktok", "whatsapp"} {
+		require.Contains(t, body, `neksio_connector_up{connector="`+name+`"} 1`, "the connector plugins are up")
+	}
 	require.Equal(t, http.StatusNotFound, httpStatus("http://"+p.addr+"/metrics"))
 	require.Equal(t, http.StatusNotFound, httpStatus("http://"+p.addr+"/debug/pprof/"))
 }

@@ -119,7 +119,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, er
 	authSvc := &auth.Service{Store: s}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), mgr.Collector())
 	app := &App{Cfg: cfg, Log: log, Store: s, Connectors: mgr, Channels: channels, Inbox: in, Auth: authSvc,
 		Registry: reg, Workers: river.NewWorkers()}
 	app.GraphDeps = graph.Deps{Store: s, Auth: authSvc, Inbox: in, Channels: channels, Connectors: app.connectorInfo}

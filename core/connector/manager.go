@@ -108,6 +108,9 @@ type Info struct {
 	// Source is "builtin" for registered connectors, else the executable's
 	// path in the plugin directory.
 	Source string
+	// Restarts is how many times the plugin was brought back after it
+	// died or failed its health check, since the Manager started.
+	Restarts int
 }
 
 // Manager runs connector plugins. Register the built-ins, then Start;

@@ -11,10 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -276,6 +278,15 @@ func TestManagerRestartsDeadPlugin(t *testing.T) {
 	}, 20*time.Second, 20*time.Millisecond)
 	require.NotEqual(t, pid, p.pid())
 	require.True(t, tb.mgr.List()[0].Healthy)
+	require.Equal(t, 1, tb.mgr.List()[0].Restarts)
+	require.NoError(t, testutil.CollectAndCompare(tb.mgr.Collector(), strings.NewReader(`
+# HELP neksio_connector_restarts_total Times the connector's plugin was brought back after it died or failed its health check.
+# TYPE neksio_connector_restarts_total counter
+neksio_connector_restarts_total{connector="webhookrelay"} 1
+# HELP neksio_connector_up 1 while the connector's plugin process is running and healthy, 0 while it is down or restarting.
+# TYPE neksio_connector_up gauge
+neksio_connector_up{connector="webhookrelay"} 1
+`)))
 }
 
 func TestManagerHealthCheckDetectsDeath(t *testing.T) {
@@ -289,6 +300,29 @@ func TestManagerHealthCheckDetectsDeath(t *testing.T) {
 		np := p.pid()
 		return np != 0 && np != pid && tb.mgr.List()[0].Healthy
 	}, 20*time.Second, 5*time.Millisecond)
+}
+
+// While a dead plugin waits for its restart, the metrics say it is down
+// and not yet restarted.
+func TestManagerCollectorReportsADownPlugin(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, Options{MinBackoff: time.Hour, MaxBackoff: time.Hour})
+	p := tb.mgr.plugins["webhookrelay"]
+	require.NoError(t, testutil.CollectAndCompare(tb.mgr.Collector(), strings.NewReader(`
+# HELP neksio_connector_up 1 while the connector's plugin process is running and healthy, 0 while it is down or restarting.
+# TYPE neksio_connector_up gauge
+neksio_connector_up{connector="webhookrelay"} 1
+`), "neksio_connector_up"))
+	require.NoError(t, syscall.Kill(p.pid(), syscall.SIGKILL))
+	require.Eventually(t, func() bool { return !tb.mgr.List()[0].Healthy }, 20*time.Second, 5*time.Millisecond)
+	require.NoError(t, testutil.CollectAndCompare(tb.mgr.Collector(), strings.NewReader(`
+# HELP neksio_connector_restarts_total Times the connector's plugin was brought back after it died or failed its health check.
+# TYPE neksio_connector_restarts_total counter
+neksio_connector_restarts_total{connector="webhookrelay"} 0
+# HELP neksio_connector_up 1 while the connector's plugin process is running and healthy, 0 while it is down or restarting.
+# TYPE neksio_connector_up gauge
+neksio_connector_up{connector="webhookrelay"} 0
+`)))
 }
 
 func TestManagerCallTimeout(t *testing.T) {

@@ -38,6 +38,8 @@ type managed struct {
 	healthy   bool
 	startedAt time.Time
 	backoff   time.Duration
+	// restarts counts the launches that brought the plugin back.
+	restarts int
 }
 
 // start launches the process and installs it. For a discovered plugin it
@@ -164,7 +166,7 @@ func (p *managed) current() (sdk.Connector, *plugin.Client) {
 func (p *managed) info() Info {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	in := Info{Name: p.name, Healthy: p.healthy, Source: p.source}
+	in := Info{Name: p.name, Healthy: p.healthy, Source: p.source, Restarts: p.restarts}
 	if d := p.desc; d != nil {
 		in.Version = d.Version
 		in.Platforms = append([]string(nil), d.Platforms...)
@@ -274,6 +276,7 @@ func (p *managed) restart() {
 		}
 		p.mu.Lock()
 		p.client, p.cmd, p.conn, p.desc, p.healthy, p.startedAt = client, cmd, c, desc, true, time.Now()
+		p.restarts++
 		p.mu.Unlock()
 		p.m.log.Info("connector plugin restarted", "connector", p.name, "version", desc.Version)
 		return
