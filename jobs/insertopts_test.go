@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"database/sql"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -14,15 +15,11 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
+	"github.com/neksio/neksio/core/store"
 	"github.com/neksio/neksio/core/store/storetest"
 	"github.com/neksio/neksio/jobs/jobargs"
 )
 
-// Every job's insert options are ones River accepts. River checks them
-// only when a job is inserted, so a wrong set of unique states is not a
-// build error: a periodic job whose options River refuses is never
-// queued, and only River's log says so (the analytics rollup's did, with
-// "running" missing from its states).
 // everyJobKind is one of each job in jobargs
 // (TestEveryJobKindIsListed keeps it whole).
 var everyJobKind = []river.JobArgs{
@@ -65,19 +62,30 @@ func TestEveryJobKindIsListed(t *testing.T) {
 	require.ElementsMatch(t, declared, listed)
 }
 
+// Every job's insert options are ones River accepts. River checks them
+// only when a job is inserted, so a wrong set of unique states is not a
+// build error: a periodic job whose options River refuses is never
+// queued, and only River's log says so (the analytics rollup's did, with
+// "running" missing from its states).
 func TestEveryJobsInsertOptionsAreAccepted(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		s := storetest.Open(t, d)
-		// An insert-only client: no queues, no workers.
-		client, err := river.NewClient(s.Driver, &river.Config{Logger: slog.New(slog.DiscardHandler)})
-		require.NoError(t, err)
+		client := insertOnlyClient(t, storetest.Open(t, d))
 		ctx := context.Background()
 		for _, args := range everyJobKind {
 			_, err := client.Insert(ctx, args, nil)
 			require.NoError(t, err, "%s", args.Kind())
 		}
-		_, err = client.Insert(ctx, jobargs.SentimentAnalyze{ConversationID: "cv_1"}, jobargs.SentimentConversationOpts())
+		_, err := client.Insert(ctx, jobargs.SentimentAnalyze{ConversationID: "cv_1"}, jobargs.SentimentConversationOpts())
 		require.NoError(t, err, "a conversation's sentiment job")
 	})
+}
+
+// insertOnlyClient is a River client on s with no queues and no workers:
+// it inserts jobs and works none.
+func insertOnlyClient(t *testing.T, s *store.Store) *river.Client[*sql.Tx] {
+	t.Helper()
+	client, err := river.NewClient(s.Driver, &river.Config{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	return client
 }

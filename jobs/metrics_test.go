@@ -134,8 +134,7 @@ func TestQueueDepthCountsRiversTable(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		s := storetest.Open(t, d)
-		client, err := river.NewClient(s.Driver, &river.Config{Logger: slog.New(slog.DiscardHandler)})
-		require.NoError(t, err)
+		client := insertOnlyClient(t, s)
 		ctx := context.Background()
 		for _, opts := range []*river.InsertOpts{
 			nil, nil, {Queue: "other"}, {ScheduledAt: time.Now().Add(time.Hour)},

@@ -279,14 +279,25 @@ func TestManagerRestartsDeadPlugin(t *testing.T) {
 	require.NotEqual(t, pid, p.pid())
 	require.True(t, tb.mgr.List()[0].Healthy)
 	require.Equal(t, 1, tb.mgr.List()[0].Restarts)
-	require.NoError(t, testutil.CollectAndCompare(tb.mgr.Collector(), strings.NewReader(`
+	requireConnectorMetrics(t, tb.mgr, true, 1)
+}
+
+// requireConnectorMetrics checks the relay's series on the manager's
+// collector.
+func requireConnectorMetrics(t *testing.T, m *Manager, up bool, restarts int) {
+	t.Helper()
+	upValue := 0
+	if up {
+		upValue = 1
+	}
+	require.NoError(t, testutil.CollectAndCompare(m.Collector(), strings.NewReader(fmt.Sprintf(`
 # HELP neksio_connector_restarts_total Times the connector's plugin was brought back after it died or failed its health check.
 # TYPE neksio_connector_restarts_total counter
-neksio_connector_restarts_total{connector="webhookrelay"} 1
+neksio_connector_restarts_total{connector="webhookrelay"} %d
 # HELP neksio_connector_up 1 while the connector's plugin process is running and healthy, 0 while it is down or restarting.
 # TYPE neksio_connector_up gauge
-neksio_connector_up{connector="webhookrelay"} 1
-`)))
+neksio_connector_up{connector="webhookrelay"} %d
+`, restarts, upValue))))
 }
 
 func TestManagerHealthCheckDetectsDeath(t *testing.T) {
@@ -308,21 +319,10 @@ func TestManagerCollectorReportsADownPlugin(t *testing.T) {
 	t.Parallel()
 	tb := setup(t, Options{MinBackoff: time.Hour, MaxBackoff: time.Hour})
 	p := tb.mgr.plugins["webhookrelay"]
-	require.NoError(t, testutil.CollectAndCompare(tb.mgr.Collector(), strings.NewReader(`
-# HELP neksio_connector_up 1 while the connector's plugin process is running and healthy, 0 while it is down or restarting.
-# TYPE neksio_connector_up gauge
-neksio_connector_up{connector="webhookrelay"} 1
-`), "neksio_connector_up"))
+	requireConnectorMetrics(t, tb.mgr, true, 0)
 	require.NoError(t, syscall.Kill(p.pid(), syscall.SIGKILL))
 	require.Eventually(t, func() bool { return !tb.mgr.List()[0].Healthy }, 20*time.Second, 5*time.Millisecond)
-	require.NoError(t, testutil.CollectAndCompare(tb.mgr.Collector(), strings.NewReader(`
-# HELP neksio_connector_restarts_total Times the connector's plugin was brought back after it died or failed its health check.
-# TYPE neksio_connector_restarts_total counter
-neksio_connector_restarts_total{connector="webhookrelay"} 0
-# HELP neksio_connector_up 1 while the connector's plugin process is running and healthy, 0 while it is down or restarting.
-# TYPE neksio_connector_up gauge
-neksio_connector_up{connector="webhookrelay"} 0
-`)))
+	requireConnectorMetrics(t, tb.mgr, false, 0)
 }
 
 func TestManagerCallTimeout(t *testing.T) {
