@@ -182,9 +182,7 @@ func (ChannelSyncChannel) Kind() string { return "channel.sync_channel" }
 // burst of notifications asks for one); a finished pass does not block
 // the next.
 func (ChannelSyncChannel) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true,
-		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-			rivertype.JobStateScheduled, rivertype.JobStateRetryable}}}
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 8, UniqueOpts: uniqueWhileQueued}
 }
 
 // uniqueWhileQueued keeps one job per arguments queued or running at a
